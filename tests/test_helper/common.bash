@@ -1,0 +1,28 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Shared by every bats file: assertions, paths, and skips that say why.
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+
+: "${OUTPUT:=$BATS_TEST_DIRNAME/../.output}"
+export PATH="$OUTPUT:$PATH"
+GEN="$OUTPUT/tcptop-gen"
+
+skip_unless_root() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root (live eBPF)"
+}
+
+# BPF is usable when we are root and the kernel has BTF.
+skip_unless_bpf() {
+	skip_unless_root
+	[ -r /sys/kernel/btf/vmlinux ] || skip "kernel has no BTF (/sys/kernel/btf/vmlinux)"
+}
+
+# A user without privilege, for the "exit 77" and privilege-drop tests.
+unpriv_user() {
+	if id nobody >/dev/null 2>&1; then echo nobody; else echo 65534; fi
+}
+
+# gen SCRIPT-TEXT [GEN-OPTIONS] > stream: the generator reading its script from stdin.
+gen() {
+	"$GEN" "$@"
+}
