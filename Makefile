@@ -64,7 +64,8 @@ $(OUTPUT):
 	$(Q)mkdir -p $@
 
 include $(wildcard tcptop-collect/build.mk tcptop-agg/build.mk tcptop-view/build.mk \
-	tcptop-csv/build.mk tcptop/build.mk tests/build.mk man/build.mk packaging/build.mk)
+	tcptop-csv/build.mk tcptop/build.mk tests/build.mk tests/vm/build.mk man/build.mk \
+	packaging/build.mk)
 
 all: $(BINS)
 
