@@ -18,3 +18,12 @@ $(OUTPUT)/tcptop-dump: $(OUTPUT)/tests/gen/dump.o $(SCRIPT_OBJ) $(LIBTCPTOP)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) -o $@
 
 TEST_DEPS += $(OUTPUT)/tcptop-gen $(OUTPUT)/tcptop-dump
+
+# C unit tests: each prints TAP; tests/run runs every $(OUTPUT)/tests/unit-*.
+UNIT_TESTS := $(patsubst tests/unit/test_%.c,$(OUTPUT)/tests/unit-%,$(wildcard tests/unit/test_*.c))
+
+$(OUTPUT)/tests/unit-%: $(OUTPUT)/tests/unit/test_%.o $(LIBTCPTOP)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) -o $@
+
+TEST_DEPS += $(UNIT_TESTS)

@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Unit tests of lib/stream.c: round trips of every record type and every reader error. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "stream.h"
+#include "tap.h"
+
+static uint8_t buf[1 << 20];
+static size_t len;
+static size_t offs[64];
+static int nrecs;
+
+static uint64_t rnd(void)
+{
+	static uint64_t x = 88172645463325252ull;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return x;
+}
+
+static void fill(void *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		((uint8_t *)p)[i] = rnd();
+}
+
+static void add(const struct rec *r)
+{
+	offs[nrecs++] = len;
+	len += stream_encode(r, buf + len);
+}
+
+static void header(unsigned kind)
+{
+	struct rec r = { .type = REC_HEADER };
+	struct stream_header *h = &r.u.header;
+
+	h->kind = kind;
+	h->anchor_real = 1700000000000000000LL;
+	h->anchor_mono = 12345;
+	h->interval_ns = 1000000000;
+	strcpy(h->producer, "unit");
+	strcpy(h->version, "1.2.3");
+	strcpy(h->hostname, "host\x1b");
+	strcpy(h->boot_id, "b");
+	strcpy(h->kernel, "6.18");
+	strcpy(h->backend, "send=tp_btf");
+	strcpy(h->filter, "port 443");
+	add(&r);
+}
+
+static void end(void)
+{
+	struct rec r = { .type = REC_END };
+	r.u.end.ts = 99;
+	add(&r);
+}
+
+static void reset(void)
+{
+	len = 0;
+	nrecs = 0;
+}
+
+/* Reads buf[0..n) to the end; returns the final status and keeps the message. */
+static int read_all(size_t n, int *nread, char *msg, size_t msgsz, unsigned expect)
+{
+	struct stream_reader *rd = stream_reader_mem(buf, n, "t");
+	struct rec *r = malloc(sizeof(*r));
+	int st;
+
+	*nread = 0;
+	stream_reader_expect(rd, expect);
+	while ((st = stream_read(rd, r)) == STREAM_OK)
+		(*nread)++;
+	snprintf(msg, msgsz, "%s", stream_error(rd));
+	stream_reader_free(rd);
+	free(r);
+	return st;
+}
+
+static void random_record(uint32_t type, struct rec *r)
+{
+	fill(&r->u, sizeof(r->u));
+	r->type = type;
+	if (type == REC_LOSS)
+		r->u.loss.n = 1 + rnd() % LOSS_MAX;
+	if (type == REC_SNAP_BEGIN)
+		r->u.snap_begin.nloss = rnd() % (LOSS_MAX + 1);
+	if (type == REC_SNAP_ROW) { /* doubles must not be NaN for the == check below */
+		r->u.row.rate_in = 1234.5;
+		r->u.row.rate_out = 0.25;
+	}
+}
+
+static void test_round_trip(void)
+{
+	static const uint32_t types[] = {
+		REC_CONN_OPEN,	REC_CONN_STATE, REC_CONN_SAMPLE, REC_CONN_CLOSE,
+		REC_CONN_OWNER, REC_TICK,	REC_IFNAME,	 REC_LOSS,
+		REC_SNAP_BEGIN, REC_SNAP_ROW,	REC_SNAP_END,	 REC_END,
+	};
+
+	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+		for (int rep = 0; rep < 50; rep++) {
+			struct rec in, *out = malloc(sizeof(*out));
+			uint8_t again[STREAM_RECORD_MAX];
+			struct stream_reader *rd;
+			bool good = true;
+			size_t n1;
+
+			reset();
+			header(STREAM_KIND_RAW);
+			random_record(types[t], &in);
+			n1 = stream_encode(&in, buf + len);
+			offs[nrecs++] = len;
+			len += n1;
+			good &= n1 % 8 == 0 && n1 >= STREAM_FRAME_MIN;
+			rd = stream_reader_mem(buf, len, "t");
+			good &= stream_read(rd, out) == STREAM_OK && out->type == REC_HEADER;
+			good &= !strcmp(out->u.header.hostname, "host\x1b") &&
+				!strcmp(out->u.header.filter, "port 443") &&
+				out->u.header.interval_ns == 1000000000 &&
+				out->u.header.anchor_mono == 12345;
+			good &= stream_read(rd, out) == STREAM_OK && out->type == types[t];
+			good &= out->offset == offs[1];
+			/* re-encoding the decoded record gives the same bytes: every field survived */
+			good &= stream_encode(out, again) == n1 &&
+				memcmp(again, buf + offs[1], n1) == 0;
+			if (types[t] == REC_CONN_OPEN)
+				good &= out->u.open.id.flow == in.u.open.id.flow &&
+					!memcmp(out->u.open.comm, in.u.open.comm, COMM_LEN) &&
+					out->u.open.c.bytes_out == in.u.open.c.bytes_out;
+			if (types[t] == REC_SNAP_ROW)
+				good &= out->u.row.rate_in == 1234.5 &&
+					out->u.row.c.srtt_us == in.u.row.c.srtt_us;
+			if (types[t] == REC_LOSS)
+				good &= out->u.loss.n == in.u.loss.n &&
+					out->u.loss.e[0].value == in.u.loss.e[0].value;
+			stream_reader_free(rd);
+			free(out);
+			if (!good || rep == 49) {
+				ok(good, "round trip of %s (50 random records)",
+				   rec_type_name(types[t]));
+				break;
+			}
+		}
+	}
+}
+
+/* header, open, tick, end */
+static void small_stream(void)
+{
+	struct rec r;
+
+	reset();
+	header(STREAM_KIND_RAW);
+	memset(&r, 0, sizeof(r));
+	r.type = REC_CONN_OPEN;
+	r.u.open.id.flow = 1;
+	add(&r);
+	r.type = REC_TICK;
+	r.u.tick.ts = 5;
+	add(&r);
+	end();
+}
+
+static void put32(size_t off, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		buf[off + i] = v >> (8 * i);
+}
+
+static bool has(const char *msg, const char *part)
+{
+	if (strstr(msg, part))
+		return true;
+	printf("#   message '%s' lacks '%s'\n", msg, part);
+	return false;
+}
+
+static void test_errors(void)
+{
+	char msg[600], want[64];
+	int n, st;
+	size_t total;
+	int bad = 0;
+
+	small_stream();
+	total = len;
+	st = read_all(total, &n, msg, sizeof(msg), 0);
+	ok(st == STREAM_EOF && n == 4, "clean stream: 4 records then EOF");
+
+	/* every prefix: empty, truncated inside a record, or ended on a boundary without END */
+	for (size_t cut = 0; cut < total; cut++) {
+		int rec = 0;
+		while (rec + 1 < nrecs && offs[rec + 1] <= cut)
+			rec++;
+		st = read_all(cut, &n, msg, sizeof(msg), 0);
+		if (cut == 0) {
+			bad += !(st == STREAM_TRUNCATED && has(msg, "empty input"));
+		} else if (cut == offs[rec]) {
+			snprintf(want, sizeof(want), "at byte %zu without an END", cut);
+			bad += !(st == STREAM_NO_END && has(msg, want) && n == rec);
+		} else {
+			snprintf(want, sizeof(want), "at byte %zu", offs[rec]);
+			bad += !(st == STREAM_TRUNCATED && has(msg, want) &&
+				 has(msg, "truncated") && n == rec);
+		}
+	}
+	ok(!bad, "every truncation of a %zu-byte stream is told apart, with its offset", total);
+
+	small_stream();
+	buf[offs[2] - 4] ^= 1; /* the OPEN record's trailer */
+	snprintf(want, sizeof(want), "byte %zu", offs[2] - 4);
+	st = read_all(len, &n, msg, sizeof(msg), 0);
+	ok(st == STREAM_CORRUPT && n == 1 && has(msg, "trailer") && has(msg, want),
+	   "trailer mismatch names the trailer's offset");
+
+	small_stream();
+	put32(offs[1] + 4, 8);
+	snprintf(want, sizeof(want), "byte %zu", offs[1]);
+	st = read_all(len, &n, msg, sizeof(msg), 0);
+	ok(st == STREAM_CORRUPT && has(msg, "below the minimum") && has(msg, want),
+	   "length below the minimum");
+
+	small_stream();
+	put32(offs[1] + 4, 148);
+	st = read_all(len, &n, msg, sizeof(msg), 0);
+	ok(st == STREAM_CORRUPT && has(msg, "not a multiple of 8") && has(msg, want),
+	   "unaligned length");
+
+	small_stream();
+	put32(offs[1] + 4, 1u << 30);
+	st = read_all(len, &n, msg, sizeof(msg), 0);
+	ok(st == STREAM_CORRUPT && has(msg, "above the cap") && has(msg, want),
+	   "length above the cap, nothing allocated for it");
+
+	small_stream();
+	buf[0] = 'P';
+	st = read_all(len, &n, msg, sizeof(msg), 0);
+	ok(st == STREAM_CORRUPT && has(msg, "not a tcptop stream") && has(msg, "byte 0"),
+	   "bad magic");
+
+	small_stream();
+	buf[14] &= 0x7f; /* 7-bit transfer: 0x89 loses its top bit */
+	st = read_all(len, &n, msg, sizeof(msg), 0);
+	ok(st == STREAM_CORRUPT && has(msg, "signature") && has(msg, "byte 8"),
+	   "signature mangled by a 7-bit transfer");
+
+	small_stream();
+	put32(16, 0x4D3C2B1A);
+	st = read_all(len, &n, msg, sizeof(msg), 0);
+	ok(st == STREAM_CORRUPT && has(msg, "big-endian"), "byte-swapped byte-order mark");
+
+	small_stream();
+	buf[20] = 2;
+	st = read_all(len, &n, msg, sizeof(msg), 0);
+	ok(st == STREAM_CORRUPT && has(msg, "unsupported stream version 2.0") &&
+		   has(msg, "byte 20"),
+	   "future major version refused");
+
+	small_stream();
+	buf[22] = 7;
+	st = read_all(len, &n, msg, sizeof(msg), 0);
+	ok(st == STREAM_EOF && n == 4, "higher minor version read");
+
+	small_stream();
+	st = read_all(len, &n, msg, sizeof(msg), STREAM_KIND_SNAPSHOT);
+	ok(st == STREAM_CORRUPT && has(msg, "raw collector stream: pipe it through tcptop-agg"),
+	   "raw stream where a snapshot stream is expected");
+	reset();
+	header(STREAM_KIND_SNAPSHOT);
+	end();
+	st = read_all(len, &n, msg, sizeof(msg), STREAM_KIND_RAW);
+	ok(st == STREAM_CORRUPT && has(msg, "this is a snapshot stream"),
+	   "snapshot stream where a raw stream is expected");
+
+	/* unknown record types are skipped */
+	small_stream();
+	put32(offs[2], 0x4242);
+	st = read_all(len, &n, msg, sizeof(msg), 0);
+	ok(st == STREAM_EOF && n == 3, "unknown record type skipped");
+
+	/* a known type with a body shorter than its fields */
+	small_stream();
+	put32(offs[2], REC_CONN_OPEN);
+	snprintf(want, sizeof(want), "byte %zu", offs[2]);
+	st = read_all(len, &n, msg, sizeof(msg), 0);
+	ok(st == STREAM_CORRUPT && has(msg, "too short") && has(msg, want),
+	   "body too short for its type");
+
+	/* sections: a header after END starts a new one; records after END do not */
+	small_stream();
+	memcpy(buf + len, buf, len);
+	len *= 2;
+	st = read_all(len, &n, msg, sizeof(msg), 0);
+	ok(st == STREAM_EOF && n == 8, "two concatenated streams read as two sections");
+
+	small_stream();
+	{
+		struct rec r = { .type = REC_TICK };
+		add(&r);
+	}
+	snprintf(want, sizeof(want), "byte %zu", offs[4]);
+	st = read_all(len, &n, msg, sizeof(msg), 0);
+	ok(st == STREAM_CORRUPT && has(msg, "after END") && has(msg, want),
+	   "a record after END is corrupt");
+
+	small_stream();
+	len = offs[3]; /* drop END, add a header */
+	header(STREAM_KIND_RAW);
+	snprintf(want, sizeof(want), "byte %zu", offs[4]);
+	st = read_all(len, &n, msg, sizeof(msg), 0);
+	ok(st == STREAM_CORRUPT && has(msg, "inside a section") && has(msg, want),
+	   "a header inside a section is corrupt");
+
+	/* a LOSS record claiming more entries than its body holds */
+	reset();
+	header(STREAM_KIND_RAW);
+	{
+		struct rec r = { .type = REC_LOSS };
+		r.u.loss.n = 1;
+		add(&r);
+		put32(offs[1] + 16, 1000);
+	}
+	end();
+	st = read_all(len, &n, msg, sizeof(msg), 0);
+	ok(st == STREAM_CORRUPT && has(msg, "claims 1000 entries"), "LOSS count beyond its body");
+}
+
+/* The reader must cope with a pipe delivering one byte per read. */
+static void test_pipe(void)
+{
+	int p[2], n = 0, st;
+	struct stream_reader *rd;
+	struct rec *r = malloc(sizeof(*r));
+	pid_t pid;
+
+	small_stream();
+	if (pipe(p))
+		abort();
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		for (size_t i = 0; i < len; i++)
+			if (write(p[1], buf + i, 1) != 1)
+				_exit(1);
+		_exit(0);
+	}
+	close(p[1]);
+	rd = stream_reader_new(p[0], "pipe");
+	while ((st = stream_read(rd, r)) == STREAM_OK)
+		n++;
+	waitpid(pid, NULL, 0);
+	ok(st == STREAM_EOF && n == 4, "short reads on a pipe, one byte at a time");
+	stream_reader_free(rd);
+	close(p[0]);
+	free(r);
+}
+
+/* The writer reports EPIPE instead of dying, and its offset counts every byte. */
+static void test_writer(void)
+{
+	int p[2];
+	struct stream_writer *w;
+	struct rec r = { .type = REC_TICK };
+	int e = 0;
+
+	if (pipe(p))
+		abort();
+	close(p[0]);
+	signal(SIGPIPE, SIG_IGN);
+	w = stream_writer_new(p[1]);
+	for (int i = 0; i < 100000 && !e; i++)
+		e = stream_write(w, &r);
+	if (!e)
+		e = stream_flush(w);
+	ok(e == -EPIPE, "writer returns -EPIPE on a closed pipe (got %d)", e);
+	stream_writer_free(w);
+	close(p[1]);
+}
+
+int main(void)
+{
+	test_round_trip();
+	test_errors();
+	test_pipe();
+	test_writer();
+	return done_testing();
+}
