@@ -27,3 +27,40 @@ $(OUTPUT)/tests/unit-%: $(OUTPUT)/tests/unit/test_%.o $(LIBTCPTOP)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) -o $@
 
 TEST_DEPS += $(UNIT_TESTS)
+
+# libFuzzer target for the stream reader. `make fuzz` builds it and its seeds (from the
+# generator's scripts); `make fuzz-run FUZZ_SECONDS=600` fuzzes; crashes land in
+# tests/fuzz/crashes/ and `make test` replays the seeds and every saved crash.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-std=gnu11 -D_GNU_SOURCE -DTCPTOP_VERSION='"$(VERSION)"' -Ilib
+FUZZER := $(OUTPUT)/fuzz/fuzz-stream
+FUZZ_SEED_SCRIPTS := $(wildcard tests/fuzz/seeds/*.txt)
+FUZZ_SEEDS := $(FUZZ_SEED_SCRIPTS:tests/fuzz/seeds/%.txt=$(OUTPUT)/fuzz/seeds/%.tcpt) \
+	$(OUTPUT)/fuzz/seeds/raw-truncated.tcpt $(OUTPUT)/fuzz/seeds/raw-trailer.tcpt
+
+$(FUZZER): tests/fuzz/fuzz_stream.c $(LIB_SRCS) lib/stream.h lib/util.h
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(filter %.c,$^) -o $@
+
+$(OUTPUT)/fuzz/seeds/%.tcpt: tests/fuzz/seeds/%.txt $(OUTPUT)/tcptop-gen
+	$(Q)mkdir -p $(@D)
+	$(Q)$(OUTPUT)/tcptop-gen -o $@ $<
+$(OUTPUT)/fuzz/seeds/raw-truncated.tcpt: tests/fuzz/seeds/raw.txt $(OUTPUT)/tcptop-gen
+	$(Q)mkdir -p $(@D)
+	$(Q)$(OUTPUT)/tcptop-gen --truncate 300 -o $@ $<
+$(OUTPUT)/fuzz/seeds/raw-trailer.tcpt: tests/fuzz/seeds/raw.txt $(OUTPUT)/tcptop-gen
+	$(Q)mkdir -p $(@D)
+	$(Q)$(OUTPUT)/tcptop-gen --corrupt-trailer 3 -o $@ $<
+
+.PHONY: fuzz fuzz-run
+fuzz: $(FUZZER) $(FUZZ_SEEDS)
+
+fuzz-run: fuzz
+	$(Q)mkdir -p $(OUTPUT)/fuzz/corpus
+	$(FUZZER) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		-artifact_prefix=tests/fuzz/crashes/ $(OUTPUT)/fuzz/corpus $(OUTPUT)/fuzz/seeds
+
+TEST_DEPS += fuzz
