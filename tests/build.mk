@@ -64,3 +64,14 @@ fuzz-run: fuzz
 		-artifact_prefix=tests/fuzz/crashes/ $(OUTPUT)/fuzz/corpus $(OUTPUT)/fuzz/seeds
 
 TEST_DEPS += fuzz
+
+# Benchmark of the stream reader against cat (make bench-stream; joined by make bench).
+$(OUTPUT)/tests/bench-read: $(OUTPUT)/tests/bench/bench_read.o $(LIBTCPTOP)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) -o $@
+
+.PHONY: bench-stream
+bench-stream: $(OUTPUT)/tests/bench-read $(OUTPUT)/tcptop-gen
+	tests/bench/stream-read.sh $(OUTPUT) $(BENCH_STREAM_MB)
+BENCH_STREAM_MB ?= 1024
+BENCHES += bench-stream
