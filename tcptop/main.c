@@ -1,0 +1,662 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * tcptop: wires tcptop-collect | tcptop-agg | tcptop-view (or tcptop-csv), keeps privilege only
+ * in the collector, forwards signals, and exits with the status of the first stage that failed.
+ */
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "stream.h"
+#include "util.h"
+
+#define MAX_ARGS 48
+
+enum stage_id {
+	S_COLLECT,
+	S_TEE,
+	S_AGG,
+	S_LAST,
+	NSTAGES
+};
+
+struct stage {
+	const char *name;
+	char *argv[MAX_ARGS];
+	int argc;
+	bool used;
+	bool as_user; /* drop to the invoking user before exec */
+	pid_t pid;
+	int status; /* wait status */
+	bool done;
+	bool stopped_by_us; /* we sent it SIGTERM: its death by that signal is not a failure */
+	int errfd;	    /* captured stderr while the view owns the terminal, else -1 */
+};
+
+static struct stage st[NSTAGES];
+static char tooldir[PATH_MAX];
+static uid_t run_uid;
+static gid_t run_gid;
+static bool drop_to_user;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: tcptop [--port N] [--pid N] [--process NAME] [-i|--interface IFACE]\n"
+		"              [--tcp] [--udp] [--interval SECS] [--log PATH] [--record PATH]\n"
+		"              [--replay PATH] [--speed X] [--udp-timeout SECS] [--max-flows N]\n"
+		"              [--backend auto|tracepoint|fentry|kprobe] [--duration SECS]\n"
+		"              [-v|--verbose] [-h|--help] [--version]\n");
+}
+
+static void help(void)
+{
+	usage(stdout);
+	printf("\n"
+	       "Per-connection network monitor: every TCP and UDP connection of the host with its\n"
+	       "process, bytes, packets, rates and RTT. Runs tcptop-collect | tcptop-agg | tcptop-view,\n"
+	       "or tcptop-csv with --log. Live capture needs root or CAP_BPF and CAP_PERFMON; under sudo\n"
+	       "only the collector keeps privilege, the other stages run as the invoking user.\n"
+	       "\n"
+	       "Filters (combinable: a connection is shown when it matches all of them):\n"
+	       "  --port N            local or remote port N\n"
+	       "  --pid N             owned by process N\n"
+	       "  --process NAME      process name contains NAME\n"
+	       "  -i, --interface IF  uses interface IF\n"
+	       "  --tcp, --udp        only TCP, only UDP; both together: both (the default)\n"
+	       "\n"
+	       "Modes:\n"
+	       "  (default)           live table in the terminal\n"
+	       "  --log PATH          headless: CSV to PATH (overwritten) until SIGINT or SIGTERM\n"
+	       "  --record PATH       also keep the raw collector stream in PATH (live only)\n"
+	       "  --replay PATH       read a recording instead of the kernel: no root needed; the\n"
+	       "                      table is paced at recorded speed, --log writes as fast as it can\n"
+	       "\n"
+	       "Options:\n"
+	       "  --interval SECS     sample and refresh interval, fractions allowed (default 1)\n"
+	       "  --speed X           replay speed factor for the table (default 1)\n"
+	       "  --duration SECS     live: stop after SECS\n"
+	       "  --udp-timeout SECS  a UDP flow ends after SECS idle (collector default)\n"
+	       "  --max-flows N       connections tracked at most (collector and aggregator)\n"
+	       "  --backend B         collector hooks: auto, tracepoint, fentry or kprobe (default auto)\n"
+	       "  -v, --verbose       the collector reports the hooks it chose on stderr\n"
+	       "  -h, --help          this help\n"
+	       "  --version           print the version\n"
+	       "\n"
+	       "Examples:\n"
+	       "  sudo tcptop --port 443\n"
+	       "  sudo tcptop --process nginx --interval 2\n"
+	       "  sudo tcptop --log conns.csv --interval 5\n"
+	       "  sudo tcptop --record run.tcpt;  tcptop --replay run.tcpt\n"
+	       "  ssh host sudo tcptop-collect | tcptop-agg | tcptop-view\n"
+	       "\n"
+	       "Exit status: 0 success; 64 usage; 65 bad input data; 66 replay file missing;\n"
+	       "69 the kernel lacks what is needed; 73 cannot create the --log or --record file;\n"
+	       "74 I/O error; 77 live capture without privilege; otherwise the status of the first\n"
+	       "stage that failed (128+N when it was killed by signal N).\n"
+	       "See tcptop(1), tcptop-collect(1), tcptop-agg(1), tcptop-view(1), tcptop-csv(1).\n");
+}
+
+static void add_arg(struct stage *s, const char *a)
+{
+	if (s->argc + 1 >= MAX_ARGS)
+		errx(EX_SOFTWARE, "too many arguments for %s", s->name);
+	s->argv[s->argc++] = (char *)a;
+	s->argv[s->argc] = NULL;
+}
+
+static void add_opt(struct stage *s, const char *opt, const char *val)
+{
+	add_arg(s, opt);
+	if (val)
+		add_arg(s, val);
+}
+
+static void stage_init(enum stage_id id, const char *prog, bool as_user)
+{
+	static char paths[NSTAGES][PATH_MAX + 32];
+	struct stage *s = &st[id];
+
+	s->name = prog;
+	s->used = true;
+	s->as_user = as_user;
+	s->errfd = -1;
+	if (*tooldir) {
+		snprintf(paths[id], sizeof(paths[id]), "%s/%s", tooldir, prog);
+		if (access(paths[id], X_OK) == 0) {
+			add_arg(s, paths[id]);
+			return;
+		}
+	}
+	add_arg(s, prog); /* found through PATH */
+}
+
+/* The tools sit next to this program (build tree or installation), else on PATH. */
+static void find_tooldir(void)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (!slash)
+		return;
+	*slash = '\0';
+	snprintf(tooldir, sizeof(tooldir), "%s", self);
+}
+
+static void become_user(void)
+{
+	if (!drop_to_user)
+		return;
+	if (setgroups(0, NULL) || setresgid(run_gid, run_gid, run_gid) ||
+	    setresuid(run_uid, run_uid, run_uid))
+		err(EX_OSERR, "cannot drop privilege to uid %u", (unsigned)run_uid);
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
+/* Live capture needs root or CAP_BPF (39) and CAP_PERFMON (38) in the effective set. */
+static bool privileged(void)
+{
+	unsigned long long cap = 0;
+	char line[256];
+	FILE *f;
+
+	if (geteuid() == 0)
+		return true;
+	f = fopen("/proc/self/status", "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &cap) == 1)
+			break;
+	fclose(f);
+	return (cap >> 38 & 1) && (cap >> 39 & 1);
+}
+
+/* Create (without truncating) an output file as the user who will write it: exit 73 early. */
+static void check_creatable(const char *path, const char *what)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0)
+		err(EX_OSERR, "fork");
+	if (pid == 0) {
+		int fd;
+		become_user();
+		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			warn("cannot create %s file %s", what, path);
+			_exit(EX_CANTCREAT);
+		}
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+		exit(EX_CANTCREAT);
+}
+
+/* --record: copy the raw stream to the file and downstream. When downstream closes, keep
+ * recording until the collector ends the stream, so the file ends with END. */
+static int tee_main(const char *path)
+{
+	static char buf[1 << 16];
+	bool down = true;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0) {
+		warn("cannot create record file %s", path);
+		return EX_CANTCREAT;
+	}
+	signal(SIGINT, SIG_IGN); /* the collector ends the stream; we copy to its end */
+	for (;;) {
+		ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			warn("reading the collector's stream");
+			return EX_IOERR;
+		}
+		if (n == 0)
+			break;
+		for (ssize_t o = 0; o < n;) {
+			ssize_t w = write(fd, buf + o, n - o);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				warn("writing %s", path);
+				return EX_IOERR;
+			}
+			o += w;
+		}
+		for (ssize_t o = 0; down && o < n;) {
+			ssize_t w = write(STDOUT_FILENO, buf + o, n - o);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				down = false; /* the table was closed: keep recording */
+				break;
+			}
+			o += w;
+		}
+	}
+	if (fsync(fd) && errno != EINVAL)
+		warn("%s", path);
+	if (close(fd)) {
+		warn("%s", path);
+		return EX_IOERR;
+	}
+	return 0;
+}
+
+static int capture_fd(void)
+{
+	char tmpl[] = "/tmp/tcptop-stderr-XXXXXX";
+	int fd = mkostemp(tmpl, O_CLOEXEC);
+
+	if (fd < 0)
+		err(EX_CANTCREAT, "temporary file");
+	unlink(tmpl);
+	return fd;
+}
+
+static void spawn(struct stage *s, int in, int out, const sigset_t *oldmask, const char *tee_path)
+{
+	s->pid = fork();
+	if (s->pid < 0)
+		err(EX_OSERR, "fork");
+	if (s->pid > 0)
+		return;
+	/* child: default signal dispositions, the mask the wrapper started with */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	sigprocmask(SIG_SETMASK, oldmask, NULL);
+	if (in >= 0 && in != STDIN_FILENO && dup2(in, STDIN_FILENO) < 0)
+		_exit(EX_OSERR);
+	if (out >= 0 && out != STDOUT_FILENO && dup2(out, STDOUT_FILENO) < 0)
+		_exit(EX_OSERR);
+	if (s->errfd >= 0 && dup2(s->errfd, STDERR_FILENO) < 0)
+		_exit(EX_OSERR);
+	if (s->as_user)
+		become_user();
+	if (tee_path)
+		_exit(tee_main(tee_path));
+	execvp(s->argv[0], s->argv);
+	warn("cannot run %s", s->argv[0]);
+	_exit(errno == ENOENT ? EX_UNAVAILABLE : EX_OSERR);
+}
+
+static void stop(enum stage_id id, int sig)
+{
+	struct stage *s = &st[id];
+
+	if (s->used && !s->done && s->pid > 0) {
+		s->stopped_by_us = true;
+		kill(s->pid, sig);
+	}
+}
+
+static int stage_exit(const struct stage *s)
+{
+	if (WIFEXITED(s->status))
+		return WEXITSTATUS(s->status);
+	if (WIFSIGNALED(s->status)) {
+		int sig = WTERMSIG(s->status);
+		/* a stage we stopped, or one whose reader went away, did not fail */
+		if ((s->stopped_by_us && (sig == SIGTERM || sig == SIGINT)) || sig == SIGPIPE)
+			return 0;
+		return 128 + sig;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum {
+		O_PORT = 256,
+		O_PID,
+		O_PROCESS,
+		O_TCP,
+		O_UDP,
+		O_INTERVAL,
+		O_LOG,
+		O_RECORD,
+		O_REPLAY,
+		O_SPEED,
+		O_UDPTO,
+		O_MAXFLOWS,
+		O_BACKEND,
+		O_DURATION,
+		O_VERSION,
+	};
+	static const struct option opts[] = {
+		{ "port", required_argument, NULL, O_PORT },
+		{ "pid", required_argument, NULL, O_PID },
+		{ "process", required_argument, NULL, O_PROCESS },
+		{ "interface", required_argument, NULL, 'i' },
+		{ "tcp", no_argument, NULL, O_TCP },
+		{ "udp", no_argument, NULL, O_UDP },
+		{ "interval", required_argument, NULL, O_INTERVAL },
+		{ "log", required_argument, NULL, O_LOG },
+		{ "record", required_argument, NULL, O_RECORD },
+		{ "replay", required_argument, NULL, O_REPLAY },
+		{ "speed", required_argument, NULL, O_SPEED },
+		{ "udp-timeout", required_argument, NULL, O_UDPTO },
+		{ "max-flows", required_argument, NULL, O_MAXFLOWS },
+		{ "backend", required_argument, NULL, O_BACKEND },
+		{ "duration", required_argument, NULL, O_DURATION },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ 0 },
+	};
+	const char *port = NULL, *pid = NULL, *process = NULL, *iface = NULL, *interval = NULL;
+	const char *log = NULL, *record = NULL, *replay = NULL, *speed = NULL, *udpto = NULL;
+	const char *maxflows = NULL, *backend = NULL, *duration = NULL;
+	bool tcp = false, udp = false, verbose = false;
+	const char *e;
+	uint64_t u;
+	double d;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "i:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case O_PORT:
+			if (parse_uint(optarg, 0, 65535, &u, &e))
+				errx(EX_USAGE, "--port %s: %s (0 to 65535)", optarg, e);
+			port = optarg;
+			break;
+		case O_PID:
+			if (parse_uint(optarg, 1, 4194304, &u, &e))
+				errx(EX_USAGE, "--pid %s: %s", optarg, e);
+			pid = optarg;
+			break;
+		case O_PROCESS:
+			if (!*optarg)
+				errx(EX_USAGE, "--process: empty name");
+			process = optarg;
+			break;
+		case 'i':
+			if (!*optarg || strlen(optarg) >= IFNAME_LEN)
+				errx(EX_USAGE, "--interface %s: not an interface name", optarg);
+			iface = optarg;
+			break;
+		case O_TCP:
+			tcp = true;
+			break;
+		case O_UDP:
+			udp = true;
+			break;
+		case O_INTERVAL:
+			if (parse_seconds(optarg, 1000000, 86400ull * 1000000000, &u, &e))
+				errx(EX_USAGE,
+				     "--interval %s: %s (a positive number of seconds, "
+				     "at least 0.001)",
+				     optarg, e);
+			interval = optarg;
+			break;
+		case O_LOG:
+			log = optarg;
+			break;
+		case O_RECORD:
+			record = optarg;
+			break;
+		case O_REPLAY:
+			replay = optarg;
+			break;
+		case O_SPEED:
+			if (parse_double(optarg, 0, 1000000, &d, &e))
+				errx(EX_USAGE, "--speed %s: %s (a positive factor)", optarg, e);
+			speed = optarg;
+			break;
+		case O_UDPTO:
+			if (parse_seconds(optarg, 1000000, 86400ull * 1000000000, &u, &e))
+				errx(EX_USAGE, "--udp-timeout %s: %s", optarg, e);
+			udpto = optarg;
+			break;
+		case O_MAXFLOWS:
+			if (parse_uint(optarg, 1, 100000000, &u, &e))
+				errx(EX_USAGE, "--max-flows %s: %s", optarg, e);
+			maxflows = optarg;
+			break;
+		case O_BACKEND:
+			if (strcmp(optarg, "auto") && strcmp(optarg, "tracepoint") &&
+			    strcmp(optarg, "fentry") && strcmp(optarg, "kprobe"))
+				errx(EX_USAGE, "--backend %s: auto, tracepoint, fentry or kprobe",
+				     optarg);
+			backend = optarg;
+			break;
+		case O_DURATION:
+			if (parse_seconds(optarg, 1000000, 365ull * 86400 * 1000000000, &u, &e))
+				errx(EX_USAGE, "--duration %s: %s", optarg, e);
+			duration = optarg;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			help();
+			return 0;
+		case O_VERSION:
+			printf("tcptop %s\n", TCPTOP_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind < argc) {
+		warnx("unexpected argument '%s'", argv[optind]);
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (replay && (record || backend || duration || udpto || verbose)) {
+		warnx("--replay reads a recording: --record, --backend, --duration, --udp-timeout "
+		      "and --verbose apply to live capture only");
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (speed && !replay)
+		errx(EX_USAGE, "--speed applies to --replay only");
+	if (tcp && udp) /* both protocols: the same as neither */
+		tcp = udp = false;
+
+	/* Who the unprivileged stages run as. */
+	drop_to_user = false;
+	if (geteuid() == 0 && getenv("SUDO_UID") && getenv("SUDO_GID")) {
+		if (parse_uint(getenv("SUDO_UID"), 0, UINT32_MAX - 1, &u, &e) == 0 && u) {
+			run_uid = u;
+			if (parse_uint(getenv("SUDO_GID"), 0, UINT32_MAX - 1, &u, &e) == 0) {
+				run_gid = u;
+				drop_to_user = true;
+			}
+		}
+	}
+
+	/* Everything that can be refused is refused before anything starts. */
+	if (!replay && !privileged())
+		errx(EX_NOPERM, "live capture needs root or CAP_BPF and CAP_PERFMON "
+				"(run it with sudo, or read a recording with --replay FILE)");
+	if (replay) {
+		int fd = open(replay, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			err(EX_NOINPUT, "%s", replay);
+		close(fd);
+	}
+	if (!log) {
+		int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0)
+			errx(EX_USAGE, "no terminal for the live table: use --log FILE for CSV, or "
+				       "tcptop-csv");
+		close(fd);
+	}
+	if (log && strcmp(log, "-") != 0)
+		check_creatable(log, "log");
+	if (record)
+		check_creatable(record, "record");
+
+	find_tooldir();
+	if (!replay) {
+		stage_init(S_COLLECT, "tcptop-collect", false);
+		if (interval)
+			add_opt(&st[S_COLLECT], "--interval", interval);
+		if (pid)
+			add_opt(&st[S_COLLECT], "--pid", pid);
+		if (port)
+			add_opt(&st[S_COLLECT], "--port", port);
+		if (tcp)
+			add_arg(&st[S_COLLECT], "--tcp");
+		if (udp)
+			add_arg(&st[S_COLLECT], "--udp");
+		if (udpto)
+			add_opt(&st[S_COLLECT], "--udp-timeout", udpto);
+		if (maxflows)
+			add_opt(&st[S_COLLECT], "--max-flows", maxflows);
+		if (backend)
+			add_opt(&st[S_COLLECT], "--backend", backend);
+		if (duration)
+			add_opt(&st[S_COLLECT], "--duration", duration);
+		if (verbose)
+			add_arg(&st[S_COLLECT], "--verbose");
+	}
+	if (record)
+		stage_init(S_TEE, "tcptop (record)", true);
+	stage_init(S_AGG, "tcptop-agg", true);
+	if (interval)
+		add_opt(&st[S_AGG], "--interval", interval);
+	if (port)
+		add_opt(&st[S_AGG], "--port", port);
+	if (pid)
+		add_opt(&st[S_AGG], "--pid", pid);
+	if (process)
+		add_opt(&st[S_AGG], "--process", process);
+	if (iface)
+		add_opt(&st[S_AGG], "--interface", iface);
+	if (tcp)
+		add_arg(&st[S_AGG], "--tcp");
+	if (udp)
+		add_arg(&st[S_AGG], "--udp");
+	if (maxflows)
+		add_opt(&st[S_AGG], "--max-flows", maxflows);
+	if (replay && !log) {
+		add_arg(&st[S_AGG], "--realtime");
+		if (speed)
+			add_opt(&st[S_AGG], "--speed", speed);
+	}
+	if (replay) {
+		add_arg(&st[S_AGG], "--");
+		add_arg(&st[S_AGG], replay);
+	}
+	if (log) {
+		stage_init(S_LAST, "tcptop-csv", true);
+		if (strcmp(log, "-") != 0)
+			add_opt(&st[S_LAST], "-o", log);
+	} else {
+		stage_init(S_LAST, "tcptop-view", true);
+		/* the table owns the terminal: the others' messages wait until it is restored */
+		for (int i = 0; i < S_LAST; i++)
+			if (st[i].used)
+				st[i].errfd = capture_fd();
+	}
+
+	/* Signals: wait for them synchronously; children get the original mask back. */
+	sigset_t set, old;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	signal(SIGPIPE, SIG_IGN);
+
+	int in = -1;
+	int first = replay ? S_AGG : S_COLLECT;
+	for (int i = first; i < NSTAGES; i++) {
+		int p[2] = { -1, -1 };
+		if (!st[i].used)
+			continue;
+		if (i != S_LAST && pipe2(p, O_CLOEXEC))
+			err(EX_OSERR, "pipe");
+		spawn(&st[i], in, p[1], &old, i == S_TEE ? record : NULL);
+		if (in >= 0)
+			close(in);
+		if (p[1] >= 0)
+			close(p[1]);
+		in = p[0];
+	}
+
+	int alive = 0;
+	for (int i = 0; i < NSTAGES; i++)
+		alive += st[i].used;
+	while (alive > 0) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&set, &si);
+
+		if (sig == SIGINT && si.si_code == SI_USER) {
+			/* sent to us alone (kill -INT): end the stream at its source */
+			stop(replay ? S_AGG : S_COLLECT, replay ? SIGTERM : SIGINT);
+		} else if (sig == SIGTERM || sig == SIGHUP) {
+			stop(replay ? S_AGG : S_COLLECT, SIGTERM);
+		}
+		if (sig != SIGCHLD)
+			continue;
+		for (;;) {
+			int status;
+			pid_t p = waitpid(-1, &status, WNOHANG);
+			if (p <= 0)
+				break;
+			for (int i = 0; i < NSTAGES; i++) {
+				if (!st[i].used || st[i].pid != p)
+					continue;
+				st[i].done = true;
+				st[i].status = status;
+				alive--;
+				if (i == S_LAST) {
+					/* the table was closed, or the CSV writer stopped */
+					stop(S_COLLECT, SIGTERM);
+					stop(S_AGG, SIGTERM);
+				} else if (stage_exit(&st[i]) != 0) {
+					/* a failed stage takes the table down, so that its
+					 * message can be read */
+					stop(S_LAST, SIGTERM);
+				}
+			}
+		}
+	}
+
+	int status = 0;
+	for (int i = 0; i < NSTAGES; i++) {
+		if (!st[i].used)
+			continue;
+		if (st[i].errfd >= 0) {
+			char buf[4096];
+			ssize_t n;
+			lseek(st[i].errfd, 0, SEEK_SET);
+			while ((n = read(st[i].errfd, buf, sizeof(buf))) > 0)
+				if (write(STDERR_FILENO, buf, n) < 0)
+					break;
+		}
+		if (!status)
+			status = stage_exit(&st[i]);
+	}
+	return status;
+}
