@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Source tarball and Linux packages: `make dist`, `make deb`, `make rpm` (packaging/README).
+#
+# The version has one home, VERSION in the top Makefile. debian/changelog and the RPM spec must
+# carry a version too (their formats demand it); `make deb` and `make rpm` refuse to build when
+# either disagrees with VERSION, so a release bump cannot forget them.
+
+DISTDIR ?= $(OUTPUT)/dist
+DIST_NAME := tcptop-$(VERSION)
+DIST_TARBALL := $(DISTDIR)/$(DIST_NAME).tar.gz
+PKGDIR ?= $(OUTPUT)/pkg
+
+# Reproducible: the same tracked files give the same bytes. Names sorted, owner 0, mtime of the
+# last commit (or SOURCE_DATE_EPOCH), permissions reduced to 0644/0755, gzip without a name or
+# time stamp. Only files git tracks go in: build outputs and others' untracked work stay out.
+DIST_EPOCH = $(or $(SOURCE_DATE_EPOCH),$(shell git log -1 --format=%ct 2>/dev/null),0)
+
+# Parallel make flags of the caller must not leak into the package builds' own make runs.
+PKG_ENV := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES
+
+.PHONY: dist deb rpm pkg-version-check
+
+dist:
+	$(call msg,DIST,$(DIST_TARBALL))
+	$(Q)git rev-parse --is-inside-work-tree >/dev/null 2>&1 || \
+		{ echo "make dist: needs a git checkout (it packs the files git tracks)" >&2; exit 1; }
+	$(Q)mkdir -p $(DISTDIR)
+	$(Q)git ls-files -z --cached --exclude-standard | \
+		xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done; true' sh | \
+		LC_ALL=C tar --null -T - --sort=name --format=gnu \
+			--mtime=@$(DIST_EPOCH) --owner=0 --group=0 --numeric-owner \
+			--mode='u+rw,go-w,go+rX' --transform='s,^,$(DIST_NAME)/,' -cf - | \
+		gzip -n -9 > $(DIST_TARBALL).tmp
+	$(Q)mv $(DIST_TARBALL).tmp $(DIST_TARBALL)
+
+# The package versions must be VERSION (and, for Debian, VERSION-REVISION).
+pkg-version-check:
+	@deb=$$(dpkg-parsechangelog -l packaging/debian/changelog -S Version 2>/dev/null); \
+	[ "$${deb%-*}" = "$(VERSION)" ] || { echo "make: packaging/debian/changelog says" \
+		"$${deb:-nothing}, the Makefile's VERSION is $(VERSION): add a changelog entry" \
+		"(dch -v $(VERSION)-1)" >&2; exit 1; }; \
+	rpmv=$$(sed -n 's/^Version:[[:space:]]*//p' packaging/rpm/tcptop.spec); \
+	[ "$$rpmv" = "$(VERSION)" ] || { echo "make: packaging/rpm/tcptop.spec says Version:" \
+		"$$rpmv, the Makefile's VERSION is $(VERSION)" >&2; exit 1; }
+
+# dpkg-buildpackage wants debian/ at the top of a source tree: unpack the dist tarball into a
+# scratch directory, put packaging/debian there as debian/, build the binary package, and keep
+# the .deb (and the lintian-checkable .changes/.buildinfo) in $(PKGDIR).
+DEB_BUILD_DIR := $(PKGDIR)/deb
+deb: dist pkg-version-check
+	$(call msg,DEB,$(PKGDIR))
+	$(Q)rm -rf $(DEB_BUILD_DIR) && mkdir -p $(DEB_BUILD_DIR)
+	$(Q)tar -xzf $(DIST_TARBALL) -C $(DEB_BUILD_DIR)
+	$(Q)cp -a packaging/debian $(DEB_BUILD_DIR)/$(DIST_NAME)/debian
+	$(Q)cd $(DEB_BUILD_DIR)/$(DIST_NAME) && \
+		$(PKG_ENV) dpkg-buildpackage -us -uc -b > ../build.log 2>&1 || \
+		{ tail -n 40 ../build.log >&2; echo "make deb: failed, see $(DEB_BUILD_DIR)/build.log" >&2; \
+		  exit 1; }
+	$(Q)rm -f $(PKGDIR)/tcptop_*.deb $(PKGDIR)/tcptop-dbgsym_*.deb
+	$(Q)cp $(DEB_BUILD_DIR)/*.deb $(DEB_BUILD_DIR)/*.changes $(DEB_BUILD_DIR)/*.buildinfo $(PKGDIR)/
+	@ls $(PKGDIR)/*.deb
+
+# rpmbuild from the dist tarball in a private _topdir. Debian's rpm database knows none of the
+# BuildRequires (they are Debian packages here), hence --nodeps on Debian; and Debian's
+# brp-compress uses bash's `read -d` under #!/bin/sh (dash), so man pages would stay
+# uncompressed: run it with bash.
+RPM_TOP := $(PKGDIR)/rpm
+RPM_DEBIAN_FIXES := $(if $(wildcard /etc/debian_version),--nodeps \
+	--define '__brp_compress /bin/bash /usr/lib/rpm/brp-compress %{_prefix}')
+rpm: dist pkg-version-check
+	$(call msg,RPM,$(PKGDIR))
+	$(Q)rm -rf $(RPM_TOP) && mkdir -p $(RPM_TOP)/SOURCES
+	$(Q)cp $(DIST_TARBALL) $(RPM_TOP)/SOURCES/
+	$(Q)$(PKG_ENV) rpmbuild -bb $(RPM_DEBIAN_FIXES) --define '_topdir $(abspath $(RPM_TOP))' \
+		packaging/rpm/tcptop.spec > $(RPM_TOP)/build.log 2>&1 || \
+		{ tail -n 40 $(RPM_TOP)/build.log >&2; echo "make rpm: failed, see $(RPM_TOP)/build.log" >&2; \
+		  exit 1; }
+	$(Q)rm -f $(PKGDIR)/tcptop-*.rpm
+	$(Q)cp $(RPM_TOP)/RPMS/*/tcptop-*.rpm $(PKGDIR)/
+	@ls $(PKGDIR)/*.rpm
+
+# Bash completion for the wrapper, installed by `make install` (extra prerequisites of the top rules).
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+install: install-bash-completion
+uninstall: uninstall-bash-completion
+.PHONY: install-bash-completion uninstall-bash-completion
+install-bash-completion:
+	$(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR)
+	$(INSTALL) -m 0644 packaging/bash-completion/tcptop $(DESTDIR)$(BASHCOMPDIR)/tcptop
+uninstall-bash-completion:
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/tcptop
