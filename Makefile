@@ -77,7 +77,7 @@ DEB_BUILD := make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev libcsv-dev lib
 	bpftool pkg-config
 DEB_TEST := bats bc bats-assert bats-support python3 tmux mandoc groff-base iproute2 procps \
 	util-linux libclang-rt-14-dev qemu-system-x86 busybox-static debhelper dpkg-dev \
-	fakeroot lintian rpm man-db
+	fakeroot lintian rpm rpmlint bash-completion man-db
 DEB_DEPS ?= $(DEB_BUILD) $(DEB_TEST)
 
 deps:
