@@ -1,0 +1,156 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Man pages: both linters clean on every page in man/, and each tool's --help lists the same long
+# options as its page's OPTIONS section (and the bash completion the same as tcptop --help).
+
+load test_helper/common
+
+: "${TCPTOP_SRC:=$BATS_TEST_DIRNAME/..}"
+MANDIR="$TCPTOP_SRC/man"
+
+# The long options a text mentions, one per line, sorted and unique.
+long_options() {
+	grep -oE -- '(^|[^[:alnum:]-])--[a-z][a-z0-9-]*' | sed 's/^[^-]*//' | sort -u
+}
+
+# The OPTIONS section of a page, rendered as plain text.
+man_options_section() {
+	MANWIDTH=200 mandoc -Tascii "$1" | col -bx |
+		awk '/^OPTIONS/ { on = 1; next } /^[A-Z][A-Z ]*$/ { on = 0 } on'
+}
+
+# compare_options TOOL: --help of $OUTPUT/TOOL against man/TOOL.1.
+compare_options() {
+	local tool=$1 page="$MANDIR/$1.1"
+	[ -x "$OUTPUT/$tool" ] || skip "$tool is not built yet ($OUTPUT/$tool missing)"
+	[ -f "$page" ] || skip "man/$tool.1 does not exist yet"
+	run -0 "$OUTPUT/$tool" --help
+	local help_opts man_opts
+	help_opts=$(long_options <<<"$output")
+	man_opts=$(man_options_section "$page" | long_options)
+	[ -n "$help_opts" ] || fail "$tool --help lists no long option"
+	run diff <(echo "$help_opts") <(echo "$man_opts")
+	[ "$status" -eq 0 ] ||
+		fail "$tool: --help (<) and man/$tool.1 OPTIONS (>) list different options:
+$output"
+}
+
+@test "mandoc -Tlint reports nothing on any page in man/" {
+	local page out all=
+	shopt -s nullglob
+	local pages=("$MANDIR"/*.[1-9])
+	[ ${#pages[@]} -ge 2 ] || fail "expected man pages in $MANDIR"
+	for page in "${pages[@]}"; do
+		# Every message counts, style included: no warning here is judged spurious.
+		out=$(mandoc -Tlint "$page" 2>&1) || true
+		[ -z "$out" ] || all+="$out"$'\n'
+	done
+	[ -z "$all" ] || fail "$all"
+}
+
+@test "groff -man -ww -z reports nothing on any page in man/" {
+	local page out all=
+	shopt -s nullglob
+	for page in "$MANDIR"/*.[1-9]; do
+		out=$(LC_ALL=C.UTF-8 groff -man -ww -z "$page" 2>&1) || true
+		[ -z "$out" ] || all+="${page##*/}: $out"$'\n'
+	done
+	[ -z "$all" ] || fail "$all"
+}
+
+@test "the linters do report a broken page (the checks above can fail)" {
+	printf '.TH BROKEN 1\n.SH NAME\nbroken \\- x\n.SH DESCRIPTION\n.BOGUS\n.B\n' \
+		>"$BATS_TEST_TMPDIR/broken.1"
+	run mandoc -Tlint "$BATS_TEST_TMPDIR/broken.1"
+	assert_output --partial 'BOGUS'
+	run groff -man -ww -z "$BATS_TEST_TMPDIR/broken.1"
+	assert_output --partial 'BOGUS'
+}
+
+@test "every page names the project's version, the Makefile's VERSION" {
+	local version page bad=
+	version=$(sed -n 's/^VERSION := //p' "$TCPTOP_SRC/Makefile")
+	[ -n "$version" ] || fail "no VERSION in the Makefile"
+	for page in "$MANDIR"/*.[1-9]; do
+		grep -q "^\.TH .*\"tcptop $version\"" "$page" ||
+			bad+=" ${page##*/}:$(grep -m1 '^\.TH' "$page")"
+	done
+	[ -z "$bad" ] || fail "pages whose .TH does not say \"tcptop $version\":$bad"
+}
+
+@test "tcptop-stream(5) gives the record type numbers and minimum body sizes of lib/stream.h and lib/stream.c" {
+	# The page is normative; lib/stream.h and lib/stream.c implement it. Compare the numbers.
+	local text
+	text=$(MANWIDTH=200 mandoc -Tascii "$MANDIR/tcptop-stream.5" | col -bx)
+	local name num n=0
+	while read -r name num; do
+		[ "$name" = REC_HEADER ] && continue
+		n=$((n + 1))
+		num=$(printf '0x%04x' "$num")
+		grep -qE "^ *$num +${name#REC_} " <<<"$text" ||
+			fail "record $name ($num) missing from the RECORD TYPES table"
+	done < <(grep -oE '^\s*REC_[A-Z_]+ = 0x[0-9A-Fa-f]+' "$TCPTOP_SRC/lib/stream.h" |
+		sed 's/=//')
+	[ "$n" -ge 12 ] || fail "found only $n record types in lib/stream.h"
+	# body_min() in lib/stream.c: "case REC_X:" lines (falling through), then "return N;"
+	local names=() size checked=0
+	while read -r word; do
+		case $word in
+		REC_*) names+=("$word") ;;
+		[0-9]*)
+			for name in "${names[@]}"; do
+				size=$(grep -E "^ *0x[0-9a-f]+ +${name#REC_} " <<<"$text" | awk '{ print $4 }')
+				[ "${size%%+*}" = "$word" ] ||
+					fail "$name: body_min() says $word, the page says '$size'"
+				checked=$((checked + 1))
+			done
+			names=()
+			;;
+		esac
+	done < <(sed -n '/^static size_t body_min/,/^}/p' "$TCPTOP_SRC/lib/stream.c" |
+		grep -oE 'case REC_[A-Z_]+|return [0-9]+' | awk '{ print $2 }')
+	[ "$checked" -ge 12 ] || fail "compared only $checked body sizes with lib/stream.c"
+	grep -q 'STREAM_RECORD_MAX 65536' "$TCPTOP_SRC/lib/stream.h"
+	grep -q 'cap of 65536 bytes' <<<"$text"
+	grep -q 'REC_HEADER	 0x0A0D0D0Au' "$TCPTOP_SRC/lib/stream.h"
+	grep -q 'type = 0x0A0D0D0A' <<<"$text"
+}
+
+@test "tcptop --help and tcptop(1) list the same long options" {
+	compare_options tcptop
+}
+
+@test "tcptop-collect --help and tcptop-collect(1) list the same long options" {
+	compare_options tcptop-collect
+}
+
+@test "tcptop-agg --help and tcptop-agg(1) list the same long options" {
+	compare_options tcptop-agg
+}
+
+@test "tcptop-view --help and tcptop-view(1) list the same long options" {
+	compare_options tcptop-view
+}
+
+@test "tcptop-csv --help and tcptop-csv(1) list the same long options" {
+	compare_options tcptop-csv
+}
+
+@test "bash completion offers exactly the options of tcptop --help" {
+	[ -x "$OUTPUT/tcptop" ] || skip "tcptop is not built yet"
+	[ -r /usr/share/bash-completion/bash_completion ] ||
+		skip "bash-completion is not installed (make deps installs it)"
+	run -0 "$OUTPUT/tcptop" --help
+	local help_opts
+	help_opts=$(long_options <<<"$output")
+	run -0 bash -c 'source /usr/share/bash-completion/bash_completion
+		source "$1/packaging/bash-completion/tcptop"
+		COMP_LINE="tcptop --"; COMP_POINT=${#COMP_LINE}
+		COMP_WORDS=(tcptop --); COMP_CWORD=1
+		_tcptop; printf "%s\n" "${COMPREPLY[@]}"' bash "$TCPTOP_SRC"
+	local comp_opts
+	comp_opts=$(long_options <<<"$output")
+	run diff <(echo "$help_opts") <(echo "$comp_opts")
+	[ "$status" -eq 0 ] || fail "tcptop --help (<) and the completion (>) differ:
+$output"
+}
