@@ -15,8 +15,11 @@ PKGDIR ?= $(OUTPUT)/pkg
 # time stamp. Only files git tracks go in: build outputs and others' untracked work stay out.
 DIST_EPOCH = $(or $(SOURCE_DATE_EPOCH),$(shell git log -1 --format=%ct 2>/dev/null),0)
 
-# Parallel make flags of the caller must not leak into the package builds' own make runs.
-PKG_ENV := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES
+# The package builds run their own make in their own tree: nothing of the caller's make (flags,
+# OUTPUT, install paths) may leak into them (an inherited absolute OUTPUT would make their
+# `make clean` remove the caller's build directory).
+PKG_ENV := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES -u OUTPUT -u DESTDIR \
+	-u PREFIX -u BINDIR -u MANDIR -u DATADIR -u BASHCOMPDIR -u WERROR
 
 .PHONY: dist deb rpm pkg-version-check
 
