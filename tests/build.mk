@@ -33,6 +33,7 @@ TEST_DEPS += $(UNIT_TESTS)
 # tests/fuzz/crashes/ and `make test` replays the seeds and every saved crash.
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
+FUZZ_CORPUS ?= $(OUTPUT)/fuzz/corpus
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-std=gnu11 -D_GNU_SOURCE -DTCPTOP_VERSION='"$(VERSION)"' -Ilib
 FUZZER := $(OUTPUT)/fuzz/fuzz-stream
@@ -59,9 +60,9 @@ $(OUTPUT)/fuzz/seeds/raw-trailer.tcpt: tests/fuzz/seeds/raw.txt $(OUTPUT)/tcptop
 fuzz: $(FUZZER) $(FUZZ_SEEDS)
 
 fuzz-run: fuzz
-	$(Q)mkdir -p $(OUTPUT)/fuzz/corpus
-	$(FUZZER) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-		-artifact_prefix=tests/fuzz/crashes/ $(OUTPUT)/fuzz/corpus $(OUTPUT)/fuzz/seeds
+	$(Q)mkdir -p $(FUZZ_CORPUS)
+	$(FUZZER) -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -print_final_stats=1 \
+		-artifact_prefix=tests/fuzz/crashes/ $(FUZZ_CORPUS) $(OUTPUT)/fuzz/seeds
 
 TEST_DEPS += fuzz
 
