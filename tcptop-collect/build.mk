@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# tcptop-collect: the BPF object (CO-RE, types from bpf/vmlinux_min.h, never from the build
+# host), its skeleton (generated, never committed), the collector and the test traffic program.
+
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall \
+	-I/usr/include/$(shell $(CC) -print-multiarch 2>/dev/null) -Ibpf
+BPF_DEPS := bpf/tcptop.bpf.c bpf/tcptop.h bpf/vmlinux_min.h $(wildcard bpf/backends.bpf.h)
+
+$(OUTPUT)/tcptop.bpf.o: $(BPF_DEPS) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c bpf/tcptop.bpf.c -o $@
+
+$(OUTPUT)/tcptop.skel.h: $(OUTPUT)/tcptop.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name tcptop_bpf > $@.tmp && mv $@.tmp $@
+
+# Objects live in $(OUTPUT)/collect/: $(OUTPUT)/tcptop-collect is the program itself.
+COLLECT_OBJS := $(OUTPUT)/collect/main.o $(OUTPUT)/collect/flows.o
+
+$(OUTPUT)/collect/%.o: tcptop-collect/%.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -Ibpf -MMD -MP -c $< -o $@
+
+$(OUTPUT)/collect/main.o: $(OUTPUT)/tcptop.skel.h
+
+$(OUTPUT)/tcptop-collect: $(COLLECT_OBJS) $(LIBTCPTOP)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) -lbpf -lelf -lz -o $@
+
+$(OUTPUT)/tcptop-traffic: tests/traffic/traffic.c | $(OUTPUT)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $< $(ALL_LDFLAGS) -o $@
+
+BINS += $(OUTPUT)/tcptop-collect
+MAN1 += man/tcptop-collect.1
+TEST_DEPS += $(OUTPUT)/tcptop-traffic
+
+.PHONY: bench-collect
+bench-collect: $(OUTPUT)/tcptop-collect $(OUTPUT)/tcptop-traffic
+	tests/traffic/bench-collect.sh $(OUTPUT)
+BENCHES += bench-collect
