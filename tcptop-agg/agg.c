@@ -1,0 +1,719 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The aggregator: a table of connections keyed by flow id (chained hash, entries from a pool, a
+ * singly linked list in order of appearance), stream time that cuts intervals, and the snapshot
+ * writer. Work per record is O(1); a snapshot walks the list once to count and once to write.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agg.h"
+#include "util.h"
+
+/* Per-entry bits of agg's own (not written). */
+#define A_CLOSED 0x01 /* closed or replaced: shown once more, then freed */
+#define A_SHOWN	 0x02 /* has been in a snapshot (so no longer CONN_F_NEW) */
+#define A_MATCH	 0x04 /* passes the filters (set while a snapshot is built) */
+
+struct conn {
+	struct conn *hnext; /* hash chain; free list when unused */
+	struct conn *next;  /* list in order of appearance */
+	struct conn_id id;
+	struct conn_counters c;
+	uint64_t ref_in, ref_out; /* counters at the rate's reference sample */
+	uint64_t ref_t;		  /* time of the reference sample */
+	uint64_t sample_t;	  /* time of the latest counters */
+	uint64_t first_ns, last_ns;
+	uint32_t pid;
+	char comm[COMM_LEN];
+	uint8_t state, flags, aflags;
+};
+
+#define POOL_BLOCK 4096
+
+struct pool_block {
+	struct pool_block *next;
+	struct conn e[POOL_BLOCK];
+};
+
+struct ifname_ent {
+	uint32_t netns, ifindex;
+	char name[IFNAME_LEN];
+	bool used;
+};
+
+#define IFNAME_CAP 65536 /* interface names remembered at most (per section) */
+
+/* Loss entries: the collector's codes in order of first appearance, then agg's three. */
+#define COLLECT_LOSS_MAX (LOSS_MAX - 3)
+
+struct agg {
+	struct agg_opts o;
+	struct stream_writer *w;
+	struct stream_header in, out;
+	bool in_section;
+
+	/* table */
+	struct conn **buckets;
+	uint64_t nbuckets; /* power of two */
+	uint64_t nconns;   /* live and closed-but-not-yet-shown */
+	struct conn *head, *tail;
+	struct conn *free_list;
+	struct pool_block *blocks;
+
+	struct ifname_ent *ifn;
+	uint64_t nifn, ifn_cap;
+
+	/* time */
+	bool tick_mode;	 /* the header announces a sample period: ticks cut snapshots */
+	uint64_t period; /* the collector's sample period (header interval), 0 without */
+	uint64_t slack;	 /* how early a tick may be and still end an interval */
+	bool started;	 /* a timestamp has been seen in this section */
+	uint64_t now;	 /* latest time seen (never goes back) */
+	uint64_t cut;	 /* end of the previous snapshot (start of the open interval) */
+	bool dirty;	 /* a record arrived since the last snapshot */
+	uint64_t seq;
+
+	/* loss */
+	uint32_t ncloss;
+	struct loss_entry closs[COLLECT_LOSS_MAX];
+	uint64_t table_full, unknown_flow, gap;
+
+	struct rec out_rec;
+	char sbuf[SANITIZE_SIZE(COMM_LEN > IFNAME_LEN ? COMM_LEN : IFNAME_LEN)];
+};
+
+/* ---- pool and table ---- */
+
+static struct conn *conn_alloc(struct agg *a)
+{
+	struct conn *e = a->free_list;
+
+	if (!e) {
+		struct pool_block *b = malloc(sizeof(*b));
+
+		if (!b)
+			return NULL;
+		b->next = a->blocks;
+		a->blocks = b;
+		for (int i = POOL_BLOCK - 1; i >= 0; i--) {
+			b->e[i].hnext = a->free_list;
+			a->free_list = &b->e[i];
+		}
+		e = a->free_list;
+	}
+	a->free_list = e->hnext;
+	memset(e, 0, sizeof(*e));
+	return e;
+}
+
+static void conn_release(struct agg *a, struct conn *e)
+{
+	e->hnext = a->free_list;
+	a->free_list = e;
+}
+
+static inline uint64_t hash_flow(uint64_t flow)
+{
+	flow ^= flow >> 33;
+	flow *= 0xff51afd7ed558ccdULL;
+	flow ^= flow >> 33;
+	return flow;
+}
+
+static struct conn *table_find(const struct agg *a, uint64_t flow)
+{
+	struct conn *e = a->buckets[hash_flow(flow) & (a->nbuckets - 1)];
+
+	while (e && e->id.flow != flow)
+		e = e->hnext;
+	return e;
+}
+
+static int table_grow(struct agg *a)
+{
+	uint64_t n = a->nbuckets * 2;
+	struct conn **nb = calloc(n, sizeof(*nb));
+
+	if (!nb)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < a->nbuckets; i++) {
+		struct conn *e = a->buckets[i], *next;
+
+		for (; e; e = next) {
+			uint64_t h = hash_flow(e->id.flow) & (n - 1);
+
+			next = e->hnext;
+			e->hnext = nb[h];
+			nb[h] = e;
+		}
+	}
+	free(a->buckets);
+	a->buckets = nb;
+	a->nbuckets = n;
+	return 0;
+}
+
+static void table_insert(struct agg *a, struct conn *e)
+{
+	uint64_t h = hash_flow(e->id.flow) & (a->nbuckets - 1);
+
+	e->hnext = a->buckets[h];
+	a->buckets[h] = e;
+}
+
+static void table_unlink(struct agg *a, struct conn *e)
+{
+	struct conn **pp = &a->buckets[hash_flow(e->id.flow) & (a->nbuckets - 1)];
+
+	while (*pp && *pp != e)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = e->hnext;
+	e->hnext = NULL;
+}
+
+/* Closed (or replaced) entries leave the hash at once but stay in the list until shown. */
+static void conn_close(struct agg *a, struct conn *e)
+{
+	table_unlink(a, e);
+	e->aflags |= A_CLOSED;
+}
+
+static void table_clear(struct agg *a)
+{
+	struct conn *e = a->head, *next;
+
+	for (; e; e = next) {
+		next = e->next;
+		conn_release(a, e);
+	}
+	a->head = a->tail = NULL;
+	a->nconns = 0;
+	memset(a->buckets, 0, a->nbuckets * sizeof(*a->buckets));
+	memset(a->ifn, 0, a->ifn_cap * sizeof(*a->ifn));
+	a->nifn = 0;
+}
+
+/* ---- interface names: open addressing on (netns, ifindex) ---- */
+
+static uint64_t ifn_hash(uint32_t netns, uint32_t ifindex)
+{
+	return hash_flow(((uint64_t)netns << 32) | ifindex);
+}
+
+static struct ifname_ent *ifn_slot(struct agg *a, uint32_t netns, uint32_t ifindex)
+{
+	uint64_t i = ifn_hash(netns, ifindex) & (a->ifn_cap - 1);
+
+	for (;;) {
+		struct ifname_ent *s = &a->ifn[i];
+
+		if (!s->used || (s->netns == netns && s->ifindex == ifindex))
+			return s;
+		i = (i + 1) & (a->ifn_cap - 1);
+	}
+}
+
+static int ifn_grow(struct agg *a)
+{
+	struct ifname_ent *old = a->ifn;
+	uint64_t ocap = a->ifn_cap;
+
+	a->ifn = calloc(ocap * 2, sizeof(*a->ifn));
+	if (!a->ifn) {
+		a->ifn = old;
+		return -ENOMEM;
+	}
+	a->ifn_cap = ocap * 2;
+	for (uint64_t i = 0; i < ocap; i++)
+		if (old[i].used)
+			*ifn_slot(a, old[i].netns, old[i].ifindex) = old[i];
+	free(old);
+	return 0;
+}
+
+static int ifn_set(struct agg *a, const struct rec_ifname *r)
+{
+	struct ifname_ent *s = ifn_slot(a, r->netns, r->ifindex);
+
+	if (!s->used) {
+		/* beyond the cap a name is ignored: the rows show no interface name */
+		if (a->nifn >= IFNAME_CAP)
+			return 0;
+		if ((a->nifn + 1) * 2 > a->ifn_cap) {
+			if (ifn_grow(a))
+				return -ENOMEM;
+			s = ifn_slot(a, r->netns, r->ifindex);
+		}
+		a->nifn++;
+		s->used = true;
+		s->netns = r->netns;
+		s->ifindex = r->ifindex;
+	}
+	memcpy(s->name, r->name, IFNAME_LEN);
+	return 0;
+}
+
+static const char *ifn_get(struct agg *a, uint32_t netns, uint32_t ifindex)
+{
+	struct ifname_ent *s = ifn_slot(a, netns, ifindex);
+
+	return s->used ? s->name : NULL;
+}
+
+/* ---- setup ---- */
+
+struct agg *agg_new(const struct agg_opts *o, struct stream_writer *w)
+{
+	struct agg *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->o = *o;
+	a->w = w;
+	a->nbuckets = 1024;
+	a->buckets = calloc(a->nbuckets, sizeof(*a->buckets));
+	a->ifn_cap = 64;
+	a->ifn = calloc(a->ifn_cap, sizeof(*a->ifn));
+	if (!a->buckets || !a->ifn) {
+		agg_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+void agg_free(struct agg *a)
+{
+	struct pool_block *b, *next;
+
+	if (!a)
+		return;
+	for (b = a->blocks; b; b = next) {
+		next = b->next;
+		free(b);
+	}
+	free(a->buckets);
+	free(a->ifn);
+	free(a);
+}
+
+uint64_t agg_conns(const struct agg *a)
+{
+	return a->nconns;
+}
+
+bool agg_in_section(const struct agg *a)
+{
+	return a->in_section;
+}
+
+static size_t str_append(char *dst, size_t len, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (len + n > HDR_STR_MAX - 1)
+		n = HDR_STR_MAX - 1 - len;
+	memcpy(dst + len, s, n);
+	dst[len + n] = '\0';
+	return len + n;
+}
+
+/* The output's filter text: the collector's filters and agg's, each once. */
+static void filter_join(char *dst, const char *in, const char *mine)
+{
+	size_t len = str_append(dst, 0, in);
+
+	if (*mine && strcmp(in, mine) != 0) {
+		if (len)
+			len = str_append(dst, len, " and ");
+		str_append(dst, len, mine);
+	}
+}
+
+int agg_begin(struct agg *a, const struct stream_header *in)
+{
+	struct stream_header *h = &a->out;
+
+	table_clear(a);
+	a->in = *in;
+	a->in_section = true;
+	a->period = in->interval_ns;
+	a->tick_mode = a->period != 0;
+	a->slack = (a->period < a->o.interval_ns ? a->period : a->o.interval_ns) / 4;
+	a->started = false;
+	a->now = a->cut = in->anchor_mono;
+	a->dirty = false;
+	a->seq = 0;
+	a->ncloss = 0;
+	a->table_full = a->unknown_flow = a->gap = 0;
+
+	*h = *in;
+	h->kind = STREAM_KIND_SNAPSHOT;
+	h->interval_ns = a->o.interval_ns;
+	snprintf(h->producer, HDR_STR_MAX, "tcptop-agg");
+	snprintf(h->version, HDR_STR_MAX, "%s", TCPTOP_VERSION);
+	filter_join(h->filter, in->filter, a->o.filter_text ? a->o.filter_text : "");
+	return stream_write_header(a->w, h);
+}
+
+/* ---- snapshots ---- */
+
+static bool filter_match(struct agg *a, const struct conn *e)
+{
+	const struct agg_filter *f = &a->o.filter;
+
+	if (f->tcp != f->udp) {
+		if (f->tcp && e->id.proto != PROTO_TCP)
+			return false;
+		if (f->udp && e->id.proto != PROTO_UDP)
+			return false;
+	}
+	if (f->port_set && e->id.lport != f->port && e->id.rport != f->port)
+		return false;
+	if (f->pid_set && (e->pid != f->pid || (e->flags & CONN_F_NO_OWNER)))
+		return false;
+	if (f->process) {
+		if (e->flags & CONN_F_NO_OWNER)
+			return false;
+		text_sanitize(a->sbuf, sizeof(a->sbuf), e->comm, COMM_LEN);
+		if (!strstr(a->sbuf, f->process))
+			return false;
+	}
+	if (f->interface) {
+		const char *n = ifn_get(a, e->id.netns, e->id.ifindex);
+
+		if (!n)
+			return false;
+		text_sanitize(a->sbuf, sizeof(a->sbuf), n, IFNAME_LEN);
+		if (strcmp(a->sbuf, f->interface) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Bytes per second between the reference sample and the latest one; 0 when no time passed or
+ * the counter went back. */
+static inline double rate(uint64_t now_v, uint64_t ref_v, uint64_t dt_ns)
+{
+	if (!dt_ns || now_v < ref_v)
+		return 0.0;
+	return (double)(now_v - ref_v) * 1e9 / (double)dt_ns;
+}
+
+static inline uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+
+static void fill_loss(struct agg *a, struct rec_snap_begin *b)
+{
+	uint32_t n = 0;
+	bool any = false;
+
+	for (uint32_t i = 0; i < a->ncloss; i++)
+		b->loss[n++] = a->closs[i];
+	b->loss[n++] = (struct loss_entry){ LOSS_AGG_TABLE_FULL, a->table_full };
+	b->loss[n++] = (struct loss_entry){ LOSS_AGG_UNKNOWN_FLOW, a->unknown_flow };
+	b->loss[n++] = (struct loss_entry){ LOSS_AGG_GAP, a->gap };
+	for (uint32_t i = 0; i < n; i++)
+		any |= b->loss[i].value != 0;
+	b->nloss = n;
+	if (any)
+		b->flags |= SNAP_F_LOSS;
+}
+
+/* Writes the snapshot of the open interval, ending at time t, then frees what was closed. */
+static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
+{
+	struct rec *r = &a->out_rec;
+	struct rec_snap_begin *b = &r->u.snap_begin;
+	struct conn *e, *next, *prev;
+	int err;
+
+	if (t < a->cut)
+		t = a->cut;
+	memset(b, 0, sizeof(*b));
+	r->type = REC_SNAP_BEGIN;
+	b->seq = ++a->seq;
+	b->time_ns = stream_wall_ns(&a->in, t);
+	b->mono_ns = t;
+	b->span_ns = t - a->cut;
+	b->interval_ns = a->o.interval_ns;
+	b->flags = flags;
+	for (e = a->head; e; e = e->next) {
+		if (!filter_match(a, e)) {
+			e->aflags &= ~A_MATCH;
+			b->hidden++;
+			continue;
+		}
+		e->aflags |= A_MATCH;
+		b->rows++;
+		if (e->id.proto == PROTO_UDP)
+			b->udp_flows++;
+		else
+			b->tcp_conns++;
+		b->bytes_in += e->c.bytes_in;
+		b->bytes_out += e->c.bytes_out;
+		b->rate_in += rate(e->c.bytes_in, e->ref_in, e->sample_t - e->ref_t);
+		b->rate_out += rate(e->c.bytes_out, e->ref_out, e->sample_t - e->ref_t);
+	}
+	fill_loss(a, b);
+	if (a->o.pace)
+		a->o.pace(a->o.ctx, t, b->span_ns);
+	if ((err = stream_write(a->w, r)))
+		return err;
+
+	r->type = REC_SNAP_ROW;
+	prev = NULL;
+	for (e = a->head; e; e = next) {
+		next = e->next;
+		if (e->aflags & A_MATCH) {
+			struct rec_snap_row *w = &r->u.row;
+			const char *ifn = ifn_get(a, e->id.netns, e->id.ifindex);
+
+			w->id = e->id;
+			w->state = e->state;
+			w->flags = e->flags & (CONN_F_BEGUN_BEFORE | CONN_F_NO_OWNER);
+			if (e->aflags & A_CLOSED)
+				w->flags |= CONN_F_CLOSED;
+			if (!(e->aflags & A_SHOWN))
+				w->flags |= CONN_F_NEW;
+			w->pid = e->pid;
+			memcpy(w->comm, e->comm, COMM_LEN);
+			if (ifn)
+				memcpy(w->ifname, ifn, IFNAME_LEN);
+			else
+				memset(w->ifname, 0, IFNAME_LEN);
+			w->c = e->c;
+			w->rate_in = rate(e->c.bytes_in, e->ref_in, e->sample_t - e->ref_t);
+			w->rate_out = rate(e->c.bytes_out, e->ref_out, e->sample_t - e->ref_t);
+			w->first_ns = e->first_ns;
+			w->last_ns = e->last_ns;
+			if ((err = stream_write(a->w, r)))
+				return err;
+		}
+		/* hidden rows count as shown: a filter never delays CONN_F_NEW's meaning */
+		e->aflags |= A_SHOWN;
+		e->ref_in = e->c.bytes_in;
+		e->ref_out = e->c.bytes_out;
+		e->ref_t = e->sample_t;
+		if (e->aflags & A_CLOSED) {
+			if (prev)
+				prev->next = next;
+			else
+				a->head = next;
+			if (a->tail == e)
+				a->tail = prev;
+			a->nconns--;
+			conn_release(a, e);
+			continue;
+		}
+		prev = e;
+	}
+	r->type = REC_SNAP_END;
+	r->u.snap_end.seq = a->seq;
+	if ((err = stream_write(a->w, r)))
+		return err;
+	a->cut = t;
+	a->dirty = false;
+	return stream_flush(a->w);
+}
+
+/*
+ * Moves stream time to ts (clamped: time never goes back), cutting snapshots on the way.
+ * With a sample period in the header (tick mode) a TICK at or after the interval's end, less
+ * the slack, ends it at the tick's time; any other record ends it only when it is later than
+ * the interval's end plus one period (the ticks stopped). Without a period (data mode) every
+ * record is treated alike and intervals end on the grid cut + k * interval. A jump over whole
+ * intervals writes one snapshot, not one per interval, and counts the others in LOSS_AGG_GAP.
+ */
+enum ev {
+	EV_DATA,
+	EV_TICK,
+	EV_END
+};
+
+static int advance(struct agg *a, uint64_t ts, enum ev ev)
+{
+	bool tick = ev == EV_TICK;
+	uint64_t iv = a->o.interval_ns, late;
+	int err;
+
+	if (!a->started) {
+		a->started = true;
+		a->now = a->cut = ts;
+	}
+	if (ts < a->now)
+		ts = a->now;
+	late = a->tick_mode ? iv + a->period : iv;
+	if (!(a->tick_mode && tick) && ts - a->cut >= late) {
+		uint64_t k = (ts - a->cut) / iv;
+		uint64_t at = a->cut + k * iv;
+
+		a->gap = sat_add(a->gap, k - 1);
+		if ((err = snapshot(a, at > a->now ? at : a->now, 0)))
+			return err;
+	}
+	a->now = ts;
+	if (a->tick_mode && tick && ts - a->cut + a->slack >= iv) {
+		a->gap = sat_add(a->gap, (ts - a->cut + a->slack) / iv - 1);
+		return snapshot(a, ts, 0);
+	}
+	/* END itself is not news: only what came before it makes a last snapshot */
+	if (ev != EV_END)
+		a->dirty = true;
+	return 0;
+}
+
+static void set_counters(struct conn *e, const struct conn_counters *c, uint64_t ts)
+{
+	e->c = *c;
+	e->sample_t = ts;
+	e->last_ns = ts;
+}
+
+static int on_open(struct agg *a, const struct rec_conn_open *o)
+{
+	struct conn *e = table_find(a, o->id.flow);
+
+	/* a flow id still live belongs to a connection that ended (its id was reused) */
+	if (e)
+		conn_close(a, e);
+	if (a->nconns >= a->o.max_flows) {
+		a->table_full = sat_add(a->table_full, 1);
+		return 0;
+	}
+	if (a->nconns >= a->nbuckets && table_grow(a))
+		return -ENOMEM;
+	e = conn_alloc(a);
+	if (!e)
+		return -ENOMEM;
+	e->id = o->id;
+	e->state = o->state;
+	e->flags = o->flags & (CONN_F_BEGUN_BEFORE | CONN_F_NO_OWNER);
+	e->pid = o->pid;
+	memcpy(e->comm, o->comm, COMM_LEN);
+	set_counters(e, &o->c, a->now);
+	e->first_ns = a->now;
+	e->ref_in = o->c.bytes_in;
+	e->ref_out = o->c.bytes_out;
+	e->ref_t = a->now;
+	table_insert(a, e);
+	if (a->tail)
+		a->tail->next = e;
+	else
+		a->head = e;
+	a->tail = e;
+	a->nconns++;
+	return 0;
+}
+
+static struct conn *known(struct agg *a, uint64_t flow)
+{
+	struct conn *e = table_find(a, flow);
+
+	if (!e)
+		a->unknown_flow = sat_add(a->unknown_flow, 1);
+	return e;
+}
+
+static void on_loss(struct agg *a, const struct rec_loss *l)
+{
+	for (uint32_t i = 0; i < l->n; i++) {
+		uint32_t code = l->e[i].code, j;
+
+		if (code >= LOSS_AGG_TABLE_FULL && code <= LOSS_AGG_GAP)
+			continue; /* agg's own codes are agg's to report */
+		for (j = 0; j < a->ncloss && a->closs[j].code != code; j++)
+			;
+		if (j == a->ncloss) {
+			if (a->ncloss == COLLECT_LOSS_MAX)
+				continue;
+			a->closs[a->ncloss++].code = code;
+		}
+		a->closs[j].value = l->e[i].value;
+	}
+}
+
+int agg_record(struct agg *a, const struct rec *r)
+{
+	struct conn *e;
+	int err;
+
+	switch (r->type) {
+	case REC_CONN_OPEN:
+		if ((err = advance(a, r->u.open.ts, EV_DATA)))
+			return err;
+		return on_open(a, &r->u.open);
+	case REC_CONN_SAMPLE:
+		if ((err = advance(a, r->u.sample.ts, EV_DATA)))
+			return err;
+		if ((e = known(a, r->u.sample.flow)))
+			set_counters(e, &r->u.sample.c, a->now);
+		return 0;
+	case REC_CONN_CLOSE:
+		if ((err = advance(a, r->u.close.ts, EV_DATA)))
+			return err;
+		if ((e = known(a, r->u.close.flow))) {
+			set_counters(e, &r->u.close.c, a->now);
+			if (r->u.close.state)
+				e->state = r->u.close.state;
+			conn_close(a, e);
+		}
+		return 0;
+	case REC_CONN_STATE:
+		if ((err = advance(a, r->u.state.ts, EV_DATA)))
+			return err;
+		if ((e = known(a, r->u.state.flow))) {
+			e->state = r->u.state.new_state;
+			e->last_ns = a->now;
+		}
+		return 0;
+	case REC_CONN_OWNER:
+		if ((err = advance(a, r->u.owner.ts, EV_DATA)))
+			return err;
+		if ((e = known(a, r->u.owner.flow))) {
+			e->pid = r->u.owner.pid;
+			memcpy(e->comm, r->u.owner.comm, COMM_LEN);
+			e->flags &= ~CONN_F_NO_OWNER;
+			e->last_ns = a->now;
+		}
+		return 0;
+	case REC_TICK:
+		return advance(a, r->u.tick.ts, EV_TICK);
+	case REC_LOSS:
+		if ((err = advance(a, r->u.loss.ts, EV_DATA)))
+			return err;
+		on_loss(a, &r->u.loss);
+		return 0;
+	case REC_IFNAME:
+		return ifn_set(a, &r->u.ifname);
+	case REC_END:
+		return advance(a, r->u.end.ts, EV_END);
+	default: /* the snapshot vocabulary or a type from a later minor version */
+		return 0;
+	}
+}
+
+int agg_end(struct agg *a, bool partial)
+{
+	struct rec r = { .type = REC_END };
+	int err;
+
+	if (!a->in_section)
+		return 0;
+	if (partial || a->dirty) {
+		if ((err = snapshot(a, a->now, partial ? SNAP_F_PARTIAL : 0)))
+			return err;
+	}
+	a->in_section = false;
+	r.u.end.ts = a->now;
+	if ((err = stream_write(a->w, &r)))
+		return err;
+	err = stream_flush(a->w);
+	table_clear(a);
+	return err;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The aggregator: raw records in, per-interval snapshots out (tcptop-agg(1) states the rules). */
+#ifndef TCPTOP_AGG_H
+#define TCPTOP_AGG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "stream.h"
+
+struct agg_filter {
+	bool port_set, pid_set;
+	uint16_t port;
+	uint32_t pid;
+	const char *process;   /* substring of the sanitised process name, or NULL */
+	const char *interface; /* the sanitised interface name, exactly, or NULL */
+	bool tcp, udp;	       /* neither or both: every protocol */
+};
+
+struct agg_opts {
+	uint64_t interval_ns;
+	uint64_t max_flows;
+	struct agg_filter filter;
+	const char *filter_text; /* for the header's HOPT_FILTER; "" when none */
+	/* Called before each snapshot is written, with its monotonic end and span (pacing). */
+	void (*pace)(void *ctx, uint64_t mono_ns, uint64_t span_ns);
+	void *ctx;
+};
+
+struct agg;
+
+struct agg *agg_new(const struct agg_opts *o, struct stream_writer *w);
+void agg_free(struct agg *a);
+
+/* Each returns 0, or -errno from the writer (-EPIPE: the reader went away). */
+/* A new section: forget every connection, write the output header from the input's. */
+int agg_begin(struct agg *a, const struct stream_header *in);
+/* One raw record of the current section (not the header). */
+int agg_record(struct agg *a, const struct rec *r);
+/* End of the section: END seen (partial false), or the input stopped without it (partial
+ * true: the last snapshot is flagged SNAP_F_PARTIAL and always written). Writes END. */
+int agg_end(struct agg *a, bool partial);
+/* True between agg_begin() and agg_end(). */
+bool agg_in_section(const struct agg *a);
+
+/* For the memory benchmark and tests: connections held now. */
+uint64_t agg_conns(const struct agg *a);
+
+#endif /* TCPTOP_AGG_H */

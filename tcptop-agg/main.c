@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* tcptop-agg: reads raw collector streams, writes one snapshot of every connection per interval. */
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agg.h"
+#include "stream.h"
+#include "util.h"
+
+#define DEFAULT_MAX_FLOWS 262144
+
+static volatile sig_atomic_t got_signal;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: tcptop-agg [--interval SECS] [--port N] [--pid N] [--process NAME]\n"
+		"                  [-i|--interface IFACE] [--tcp] [--udp] [--max-flows N]\n"
+		"                  [--realtime] [--speed X] [-h|--help] [--version] [FILE...]\n");
+}
+
+static void help(void)
+{
+	usage(stdout);
+	printf("\n"
+	       "Reads raw tcptop-collect streams from FILEs (- or none: standard input), one after\n"
+	       "the other, and writes a snapshot stream to standard output: every interval of\n"
+	       "stream time, one row per connection alive during it, with rates, and totals.\n"
+	       "\n"
+	       "Options:\n"
+	       "  --interval SECS     snapshot interval in stream time, fractions allowed; best a\n"
+	       "                      multiple of the collector's (default 1)\n"
+	       "  --max-flows N       connections held at most; more are counted as agg_table_full\n"
+	       "                      (default %d)\n"
+	       "  --realtime          pace the output by stream time (watching a replay)\n"
+	       "  --speed X           pace at X times stream time; implies --realtime (default 1)\n"
+	       "  -h, --help          this help\n"
+	       "  --version           print the version\n"
+	       "\n"
+	       "Filters (combinable: a row is shown when it matches all of them; totals count the\n"
+	       "shown rows, the snapshot's hidden count the others; default: none):\n"
+	       "  --port N            local or remote port N\n"
+	       "  --pid N             owned by process N\n"
+	       "  --process NAME      process name contains NAME (case-sensitive)\n"
+	       "  -i, --interface IF  interface named IF\n"
+	       "  --tcp, --udp        only TCP, only UDP; both together: both\n"
+	       "\n"
+	       "Exit status: 0 success (also when the input ends without END: the last snapshot is\n"
+	       "flagged partial); 64 usage or standard output is a terminal; 65 bad input (not a\n"
+	       "tcptop stream, not a raw stream, corrupt, truncated); 66 an input file cannot be\n"
+	       "opened; 74 I/O error; 128+N stopped by signal N (file input).\n"
+	       "See tcptop-agg(1), tcptop-stream(5).\n",
+	       DEFAULT_MAX_FLOWS);
+}
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+/* ---- pacing (--realtime): a deadline per snapshot, advanced by its span ---- */
+
+static struct {
+	bool on;
+	double speed;
+	uint64_t interval;
+	struct timespec deadline;
+} pace_st;
+
+static uint64_t ts_ns(const struct timespec *t)
+{
+	return (uint64_t)t->tv_sec * 1000000000ULL + t->tv_nsec;
+}
+
+static void pace_reset(void)
+{
+	clock_gettime(CLOCK_MONOTONIC, &pace_st.deadline);
+}
+
+static void pace(void *ctx, uint64_t mono_ns, uint64_t span_ns)
+{
+	struct timespec now;
+	uint64_t d, step;
+
+	(void)ctx;
+	(void)mono_ns;
+	if (!pace_st.on || got_signal)
+		return;
+	/* a gap in the recording is not waited out: at most one interval per snapshot */
+	step = span_ns < pace_st.interval ? span_ns : pace_st.interval;
+	d = ts_ns(&pace_st.deadline) + (uint64_t)((double)step / pace_st.speed);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	/* behind by more than an interval (a slow input): start again from now, no burst */
+	if (d + pace_st.interval < ts_ns(&now))
+		d = ts_ns(&now);
+	pace_st.deadline.tv_sec = d / 1000000000ULL;
+	pace_st.deadline.tv_nsec = d % 1000000000ULL;
+	while (!got_signal &&
+	       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &pace_st.deadline, NULL) == EINTR)
+		;
+}
+
+/* The header's filter text, e.g. "port 443 and process nginx and tcp"; "" for none. */
+static void filter_text(const struct agg_filter *f, char *buf)
+{
+	char tmp[SANITIZE_SIZE(64)];
+	const char *parts[5];
+	char num[2][32];
+	int n = 0;
+	size_t len = 0;
+
+	if (f->port_set)
+		snprintf(num[0], sizeof(num[0]), "port %u", f->port), parts[n++] = num[0];
+	if (f->pid_set)
+		snprintf(num[1], sizeof(num[1]), "pid %u", f->pid), parts[n++] = num[1];
+	buf[0] = '\0';
+	for (int i = 0; i < n; i++)
+		len += snprintf(buf + len, HDR_STR_MAX - len, "%s%s", len ? " and " : "", parts[i]);
+	if (f->process) {
+		text_sanitize(tmp, sizeof(tmp), f->process, strnlen(f->process, 64));
+		len += snprintf(buf + len, HDR_STR_MAX - len, "%sprocess %s", len ? " and " : "",
+				tmp);
+	}
+	if (f->interface && len < HDR_STR_MAX) {
+		text_sanitize(tmp, sizeof(tmp), f->interface, strnlen(f->interface, 64));
+		len += snprintf(buf + len, HDR_STR_MAX - len, "%sinterface %s", len ? " and " : "",
+				tmp);
+	}
+	if (f->tcp != f->udp && len < HDR_STR_MAX)
+		snprintf(buf + len, HDR_STR_MAX - len, "%s%s", len ? " and " : "",
+			 f->tcp ? "tcp" : "udp");
+}
+
+/* ---- the loop ---- */
+
+static void write_failed(int e)
+{
+	if (e == -EPIPE)
+		exit(0); /* the reader went away: quietly */
+	if (e == -ENOMEM)
+		errx(EX_OSERR, "out of memory");
+	errno = -e;
+	err(EX_IOERR, "write");
+}
+
+/* Reads one input to its end; returns 0, or the exit status of a fatal error. */
+static int run(struct agg *a, int fd, const char *name, bool *pipe_out)
+{
+	struct stream_reader *rd = stream_reader_new(fd, name);
+	struct rec *r = malloc(sizeof(*r));
+	struct stat sb;
+	bool pipe_in = fstat(fd, &sb) == 0 && (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode));
+	int st, e = 0, status = 0;
+
+	if (!rd || !r)
+		errx(EX_OSERR, "out of memory");
+	*pipe_out = pipe_in;
+	stream_reader_expect(rd, STREAM_KIND_RAW);
+	while ((st = stream_read(rd, r)) == STREAM_OK) {
+		if (r->type == REC_HEADER) {
+			pace_reset();
+			e = agg_begin(a, &r->u.header);
+		} else {
+			e = agg_record(a, r);
+			if (!e && r->type == REC_END)
+				e = agg_end(a, false);
+		}
+		if (e)
+			write_failed(e);
+		/* a pipe is read to its end: the collector upstream ends it on Ctrl-C */
+		if (got_signal && !pipe_in) {
+			if ((e = agg_end(a, true)))
+				write_failed(e);
+			exit(128 + got_signal);
+		}
+	}
+	switch (st) {
+	case STREAM_EOF:
+		break;
+	case STREAM_NO_END:
+		warnx("%s; last snapshot flagged partial", stream_error(rd));
+		if ((e = agg_end(a, true)))
+			write_failed(e);
+		break;
+	case STREAM_IO:
+		warnx("%s", stream_error(rd));
+		status = EX_IOERR;
+		break;
+	default: /* truncated or corrupt: every complete snapshot is out already */
+		warnx("%s", stream_error(rd));
+		status = EX_DATAERR;
+		break;
+	}
+	stream_reader_free(rd);
+	free(r);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	enum {
+		O_INTERVAL = 256,
+		O_PORT,
+		O_PID,
+		O_PROCESS,
+		O_TCP,
+		O_UDP,
+		O_MAXFLOWS,
+		O_REALTIME,
+		O_SPEED,
+		O_VERSION,
+	};
+	static const struct option opts[] = {
+		{ "interval", required_argument, NULL, O_INTERVAL },
+		{ "port", required_argument, NULL, O_PORT },
+		{ "pid", required_argument, NULL, O_PID },
+		{ "process", required_argument, NULL, O_PROCESS },
+		{ "interface", required_argument, NULL, 'i' },
+		{ "tcp", no_argument, NULL, O_TCP },
+		{ "udp", no_argument, NULL, O_UDP },
+		{ "max-flows", required_argument, NULL, O_MAXFLOWS },
+		{ "realtime", no_argument, NULL, O_REALTIME },
+		{ "speed", required_argument, NULL, O_SPEED },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ 0 },
+	};
+	struct agg_opts o = { .interval_ns = 1000000000ULL, .max_flows = DEFAULT_MAX_FLOWS };
+	static char ftext[HDR_STR_MAX];
+	struct sigaction sa = { .sa_handler = on_signal };
+	char *stdin_only[] = { "-", NULL };
+	struct stream_writer *w;
+	struct agg *a;
+	const char *e;
+	uint64_t v;
+	char **files;
+	bool pipe_in;
+	int c, status = 0;
+
+	pace_st.speed = 1.0;
+	while ((c = getopt_long(argc, argv, "i:h", opts, NULL)) != -1) {
+		switch (c) {
+		case O_INTERVAL:
+			if (parse_seconds(optarg, 1000000ULL, 86400ULL * 1000000000ULL,
+					  &o.interval_ns, &e))
+				errx(EX_USAGE, "--interval %s: %s (0.001 to 86400 seconds)", optarg,
+				     e);
+			break;
+		case O_PORT:
+			if (parse_uint(optarg, 0, 65535, &v, &e))
+				errx(EX_USAGE, "--port %s: %s (0 to 65535)", optarg, e);
+			o.filter.port_set = true;
+			o.filter.port = v;
+			break;
+		case O_PID:
+			if (parse_uint(optarg, 1, UINT32_MAX, &v, &e))
+				errx(EX_USAGE, "--pid %s: %s (1 to %u)", optarg, e, UINT32_MAX);
+			o.filter.pid_set = true;
+			o.filter.pid = v;
+			break;
+		case O_PROCESS:
+			if (!*optarg)
+				errx(EX_USAGE, "--process: empty name");
+			o.filter.process = optarg;
+			break;
+		case 'i':
+			if (!*optarg || strlen(optarg) > 4 * IFNAME_LEN)
+				errx(EX_USAGE, "--interface %s: not an interface name", optarg);
+			o.filter.interface = optarg;
+			break;
+		case O_TCP:
+			o.filter.tcp = true;
+			break;
+		case O_UDP:
+			o.filter.udp = true;
+			break;
+		case O_MAXFLOWS:
+			if (parse_uint(optarg, 1, 100000000, &o.max_flows, &e))
+				errx(EX_USAGE, "--max-flows %s: %s (1 to 100000000)", optarg, e);
+			break;
+		case O_REALTIME:
+			pace_st.on = true;
+			break;
+		case O_SPEED:
+			if (parse_double(optarg, 0, 1000, &pace_st.speed, &e))
+				errx(EX_USAGE, "--speed %s: %s (above 0, at most 1000)", optarg, e);
+			pace_st.on = true;
+			break;
+		case 'h':
+			help();
+			return 0;
+		case O_VERSION:
+			printf("tcptop-agg %s\n", TCPTOP_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (isatty(STDOUT_FILENO))
+		errx(EX_USAGE,
+		     "standard output is a terminal: pipe it into tcptop-view or tcptop-csv, "
+		     "or redirect it to a file");
+
+	filter_text(&o.filter, ftext);
+	o.filter_text = ftext;
+	pace_st.interval = o.interval_ns;
+	o.pace = pace;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	w = stream_writer_new(STDOUT_FILENO);
+	a = w ? agg_new(&o, w) : NULL;
+	if (!a)
+		errx(EX_OSERR, "out of memory");
+	files = optind < argc ? argv + optind : stdin_only;
+	for (; *files && !status; files++) {
+		bool is_stdin = strcmp(*files, "-") == 0;
+		int fd = is_stdin ? STDIN_FILENO : open(*files, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0)
+			err(EX_NOINPUT, "%s", *files);
+		status = run(a, fd, *files, &pipe_in);
+		if (!is_stdin)
+			close(fd);
+		/* a signal while a file was read, caught right at its end */
+		if (got_signal && !pipe_in && !status)
+			exit(128 + got_signal);
+	}
+	agg_free(a);
+	stream_writer_free(w);
+	return status;
+}
