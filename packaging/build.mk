@@ -64,7 +64,7 @@ deb: dist pkg-version-check
 	@ls $(PKGDIR)/*.deb
 
 # rpmbuild from the dist tarball in a private _topdir. Debian's rpm database knows none of the
-# BuildRequires (they are Debian packages here), hence --nodeps on Debian; and Debian's
+# BuildRequires (they are Debian packages here), hence --nodeps on Debian. Debian's
 # brp-compress uses bash's `read -d` under #!/bin/sh (dash), so man pages would stay
 # uncompressed: run it with bash.
 RPM_TOP := $(PKGDIR)/rpm
