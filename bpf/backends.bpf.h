@@ -2,6 +2,8 @@
 /* Byte counting on kernels without the sock_send_length/sock_recv_length tracepoints (< 6.3):
  * fentry/fexit programs (fe__*) and kprobe/kretprobe programs (kp__*) on the protocol functions,
  * feeding the collector's account_send()/account_recv(). Included at the end of tcptop.bpf.c.
+ * Names: BACKEND__HOOK_FUNCTION[_entry|_ret], e.g. fe__send_tcp_sendmsg, kp__recv_udp_recvmsg_ret:
+ * the collector keeps the programs of the backend it chose for each hook (send, recv).
  *
  * Which functions, measured on Debian's 6.1 kernel (tests/vm/README.md has the details):
  * - send: tcp_sendmsg (TCP, both families); tcp_sendpage (sendfile and splice into a TCP socket
@@ -138,7 +140,7 @@ static __always_inline int tcptop_inside(enum tcptop_kp_fn fn)
  * sendpage counts the call). */
 #define TCPTOP_FE_SEND(fn, nargs, skip_inet6, outer)                                            \
 	SEC("fexit/" #fn)                                                                       \
-	int fe__##fn(__u64 *ctx)                                                                \
+	int fe__send_##fn(__u64 *ctx)                                                           \
 	{                                                                                       \
 		long ret = (int)ctx[nargs];                                                     \
 		struct sock *sk = (struct sock *)ctx[0];                                        \
@@ -152,14 +154,14 @@ static __always_inline int tcptop_inside(enum tcptop_kp_fn fn)
 /* sendpage: fentry marks the thread as inside it, fexit counts and forgets. */
 #define TCPTOP_FE_SENDPAGE(fn, id)                                \
 	SEC("fentry/" #fn)                                        \
-	int fe__##fn##_entry(__u64 *ctx)                          \
+	int fe__send_##fn##_entry(__u64 *ctx)                     \
 	{                                                         \
 		tcptop_kp_enter(id, ctx[0]);                      \
 		return 0;                                         \
 	}                                                         \
                                                                   \
 	SEC("fexit/" #fn)                                         \
-	int fe__##fn(__u64 *ctx)                                  \
+	int fe__send_##fn(__u64 *ctx)                             \
 	{                                                         \
 		long ret = (int)ctx[5];                           \
                                                                   \
@@ -197,21 +199,21 @@ static __always_inline void tcptop_fe_recv(__u64 *ctx)
 }
 
 SEC("fexit/tcp_recvmsg")
-int fe__tcp_recvmsg(__u64 *ctx)
+int fe__recv_tcp_recvmsg(__u64 *ctx)
 {
 	tcptop_fe_recv(ctx);
 	return 0;
 }
 
 SEC("fexit/udp_recvmsg")
-int fe__udp_recvmsg(__u64 *ctx)
+int fe__recv_udp_recvmsg(__u64 *ctx)
 {
 	tcptop_fe_recv(ctx);
 	return 0;
 }
 
 SEC("fexit/udpv6_recvmsg")
-int fe__udpv6_recvmsg(__u64 *ctx)
+int fe__recv_udpv6_recvmsg(__u64 *ctx)
 {
 	tcptop_fe_recv(ctx);
 	return 0;
@@ -228,7 +230,7 @@ static __always_inline long tcptop_kp_ret(void *ctx)
 
 #define TCPTOP_KP_SEND(fn, id, skip_inet6, outer)                                           \
 	SEC("kprobe/" #fn)                                                                  \
-	int kp__##fn(void *ctx)                                                             \
+	int kp__send_##fn(void *ctx)                                                        \
 	{                                                                                   \
 		struct pt_regs___tcptop *regs = ctx;                                        \
 		__u64 sk = regs->di;                                                        \
@@ -240,7 +242,7 @@ static __always_inline long tcptop_kp_ret(void *ctx)
 	}                                                                                   \
                                                                                             \
 	SEC("kretprobe/" #fn)                                                               \
-	int kp__##fn##_ret(void *ctx)                                                       \
+	int kp__send_##fn##_ret(void *ctx)                                                  \
 	{                                                                                   \
 		__u64 sk = tcptop_kp_leave(id);                                             \
 		long ret = tcptop_kp_ret(ctx);                                              \
@@ -259,7 +261,7 @@ TCPTOP_KP_SEND(udp_sendpage, TCPTOP_KP_UDP_SENDPAGE, 0, 0)
 /* Peeking calls are not remembered, so their return counts nothing. */
 #define TCPTOP_KP_RECV(fn, id)                                                          \
 	SEC("kprobe/" #fn)                                                              \
-	int kp__##fn(void *ctx)                                                         \
+	int kp__recv_##fn(void *ctx)                                                    \
 	{                                                                               \
 		struct pt_regs___tcptop *regs = ctx;                                    \
 		__u64 arg4 = regs->cx, arg5 = regs->r8, flags;                          \
@@ -275,7 +277,7 @@ TCPTOP_KP_SEND(udp_sendpage, TCPTOP_KP_UDP_SENDPAGE, 0, 0)
 	}                                                                               \
                                                                                         \
 	SEC("kretprobe/" #fn)                                                           \
-	int kp__##fn##_ret(void *ctx)                                                   \
+	int kp__recv_##fn##_ret(void *ctx)                                              \
 	{                                                                               \
 		__u64 sk = tcptop_kp_leave(id);                                         \
 		long ret = tcptop_kp_ret(ctx);                                          \
