@@ -106,24 +106,25 @@ static inline void put8(struct enc *e, uint8_t v)
 	e->p[e->n++] = v;
 }
 
+/* Little-endian stores through memcpy: one instruction each on x86, correct everywhere. */
 static inline void put16(struct enc *e, uint16_t v)
 {
-	e->p[e->n] = v;
-	e->p[e->n + 1] = v >> 8;
+	v = htole16(v);
+	memcpy(e->p + e->n, &v, sizeof(v));
 	e->n += 2;
 }
 
 static inline void put32(struct enc *e, uint32_t v)
 {
-	for (int i = 0; i < 4; i++)
-		e->p[e->n + i] = v >> (8 * i);
+	v = htole32(v);
+	memcpy(e->p + e->n, &v, sizeof(v));
 	e->n += 4;
 }
 
 static inline void put64(struct enc *e, uint64_t v)
 {
-	for (int i = 0; i < 8; i++)
-		e->p[e->n + i] = v >> (8 * i);
+	v = htole64(v);
+	memcpy(e->p + e->n, &v, sizeof(v));
 	e->n += 8;
 }
 
