@@ -15,14 +15,14 @@
 #include <bpf/bpf_endian.h>
 #include "tcptop.h"
 
-#define AF_INET	     2
-#define AF_INET6     10
-#define IPPROTO_TCP  6
-#define IPPROTO_UDP  17
-#define MSG_PEEK     2
-#define ETH_P_IP     0x0800
-#define ETH_P_IPV6   0x86DD
-#define IP_OFFSET    0x1fff
+#define AF_INET	    2
+#define AF_INET6    10
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define MSG_PEEK    2
+#define ETH_P_IP    0x0800
+#define ETH_P_IPV6  0x86DD
+#define IP_OFFSET   0x1fff
 
 enum {
 	TCP_ESTABLISHED = 1,
@@ -185,8 +185,7 @@ static __always_inline void fill_id(struct tt_event *e, struct sock *sk, struct 
 		e->flags |= TT_F_BOOT;
 }
 
-static __always_inline void fill_tcp_counters(struct tt_event *e, struct sock *sk,
-					      struct tt_sk *v)
+static __always_inline void fill_tcp_counters(struct tt_event *e, struct sock *sk, struct tt_sk *v)
 {
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
 
@@ -203,7 +202,7 @@ static __always_inline void fill_tcp_counters(struct tt_event *e, struct sock *s
 static __always_inline long wake_flag(void)
 {
 	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_bytes ? BPF_RB_FORCE_WAKEUP
-									     : BPF_RB_NO_WAKEUP;
+									   : BPF_RB_NO_WAKEUP;
 }
 
 /* Tell user space about a TCP connection, once: whoever wins the compare-and-swap (the state
@@ -525,6 +524,7 @@ int it__boot_tcp(struct bpf_iter__tcp *ctx)
 	struct tt_event e = {};
 	struct sock *sk;
 	struct tt_sk *v;
+	__u64 received;
 	__u8 proto, state;
 
 	if (!skc)
@@ -544,8 +544,13 @@ int it__boot_tcp(struct bpf_iter__tcp *ctx)
 	if (__sync_val_compare_and_swap(&v->announced, 0, 1) != 0)
 		return 0;
 	v->boot = 1;
-	__sync_fetch_and_add(&v->bytes_in, tp->bytes_received);
-	__sync_fetch_and_add(&v->bytes_out, tp->bytes_acked);
+	/* Counters so far, as the kernel keeps them: bytes sent once (retransmissions left
+	 * out) and bytes received in sequence, less the FIN's sequence number once one came. */
+	received = tp->bytes_received;
+	if (received && (state == TCP_CLOSE_WAIT || state == TCP_LAST_ACK || state == TCP_CLOSING))
+		received--;
+	__sync_fetch_and_add(&v->bytes_in, received);
+	__sync_fetch_and_add(&v->bytes_out, tp->bytes_sent - tp->bytes_retrans);
 	e.type = TT_IT_BOOT;
 	e.ts = bpf_ktime_get_ns();
 	e.state = state;

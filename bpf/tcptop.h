@@ -15,18 +15,18 @@ enum tt_event_type {
 	TT_EV_CLOSE = 3,   /* TCP connection reached CLOSE: final counters */
 	TT_EV_RELEASE = 4, /* UDP socket released: its flows end */
 	/* iterators, in batches */
-	TT_IT_BOOT = 10,	/* iter/tcp: connection that existed before the collector */
-	TT_IT_SAMPLE = 11,	/* iter/bpf_sk_storage_map: TCP counters or owner changed */
-	TT_IT_SOCK = 12,	/* iter/bpf_sk_storage_map: a UDP socket's owner or netns */
-	TT_IT_UDP_NEW = 13,	/* iter/bpf_map_elem: a UDP flow seen for the first time */
-	TT_IT_UDP_SAMPLE = 14,	/* iter/bpf_map_elem: a UDP flow's counters changed */
+	TT_IT_BOOT = 10,       /* iter/tcp: connection that existed before the collector */
+	TT_IT_SAMPLE = 11,     /* iter/bpf_sk_storage_map: TCP counters or owner changed */
+	TT_IT_SOCK = 12,       /* iter/bpf_sk_storage_map: a UDP socket's owner or netns */
+	TT_IT_UDP_NEW = 13,    /* iter/bpf_map_elem: a UDP flow seen for the first time */
+	TT_IT_UDP_SAMPLE = 14, /* iter/bpf_map_elem: a UDP flow's counters changed */
 };
 
 /* Per-CPU loss counters (index into the loss map). */
 enum tt_loss {
-	TT_LOSS_RINGBUF = 0,	/* bpf_ringbuf_reserve failed: an event is lost */
-	TT_LOSS_FLOW_FULL = 1,	/* a socket or UDP flow could not be tracked */
-	TT_LOSS_EVICTED = 2,	/* a tracked flow was dropped before its end */
+	TT_LOSS_RINGBUF = 0,   /* bpf_ringbuf_reserve failed: an event is lost */
+	TT_LOSS_FLOW_FULL = 1, /* a socket or UDP flow could not be tracked */
+	TT_LOSS_EVICTED = 2,   /* a tracked flow was dropped before its end */
 	TT_LOSS_N = 3,
 };
 
@@ -37,7 +37,7 @@ struct tt_event {
 	__u8 type; /* enum tt_event_type */
 	__u8 proto, family;
 	__u8 old_state, state;
-	__u8 flags; /* TT_F_* */
+	__u8 flags;	    /* TT_F_* */
 	__u16 lport, rport; /* host order */
 	__u32 netns, ifindex, pid, pad;
 	__u64 ts;     /* bpf_ktime_get_ns (CLOCK_MONOTONIC) */

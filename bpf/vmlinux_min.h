@@ -9,7 +9,10 @@
 #include <linux/bpf.h>
 
 typedef _Bool bool;
-enum { false = 0, true = 1 };
+enum {
+	false = 0,
+	true = 1
+};
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
@@ -72,7 +75,8 @@ struct tcp_sock {
 	__u32 total_retrans;
 	__u32 segs_in;
 	__u32 segs_out;
-	__u64 bytes_acked;
+	__u64 bytes_sent;
+	__u64 bytes_retrans;
 	__u64 bytes_received;
 };
 

@@ -13,9 +13,9 @@ struct sockinfo;
 
 /* A connection announced in the stream (a TCP socket, or one UDP socket and peer). */
 struct flow {
-	struct flow *next;	   /* hash chain */
-	struct flow *sock_next;	   /* UDP: next flow of the same socket */
-	uint64_t flow;		   /* stream key */
+	struct flow *next;	/* hash chain */
+	struct flow *sock_next; /* UDP: next flow of the same socket */
+	uint64_t flow;		/* stream key */
 	uint64_t cookie;
 	uint8_t proto, state;
 	bool owner_known;

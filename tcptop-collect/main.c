@@ -45,12 +45,12 @@
 #define EX_UNAVAILABLE 69
 #define EX_NOPERM      77
 
-#define NSEC		  1000000000ULL
-#define DEF_MAX_FLOWS	  65536
-#define DEF_UDP_TIMEOUT	  (30 * NSEC)
-#define RINGBUF_BYTES	  (8u << 20)
-#define KPROBE_PMU	  "/sys/bus/event_source/devices/kprobe"
-#define BTF_VMLINUX	  "/sys/kernel/btf/vmlinux"
+#define NSEC		1000000000ULL
+#define DEF_MAX_FLOWS	65536
+#define DEF_UDP_TIMEOUT (30 * NSEC)
+#define RINGBUF_BYTES	(8u << 20)
+#define KPROBE_PMU	"/sys/bus/event_source/devices/kprobe"
+#define BTF_VMLINUX	"/sys/kernel/btf/vmlinux"
 
 static const char usage_synopsis[] =
 	"usage: tcptop-collect [-v] [-o FILE] [--interval SECS] [--duration SECS]\n"
@@ -81,7 +81,13 @@ static const char help_text[] =
 	"Exit: 0 done (also after SIGINT/SIGTERM or a closed pipe), 64 usage, 69 kernel lacks\n"
 	"a needed feature, 73 cannot create FILE, 74 I/O error, 77 insufficient privilege.\n";
 
-enum backend { BK_AUTO, BK_TP, BK_FENTRY, BK_KPROBE, BK_N };
+enum backend {
+	BK_AUTO,
+	BK_TP,
+	BK_FENTRY,
+	BK_KPROBE,
+	BK_N
+};
 static const char *const backend_prefix[BK_N] = { "", "tp__", "fe__", "kp__" };
 static const char *const backend_name[BK_N] = { "auto", "tp_btf", "fentry", "kprobe" };
 
@@ -109,7 +115,7 @@ static uint64_t last_tick;
 /* (netns, ifindex) pairs whose IFNAME record was written */
 static struct ifseen {
 	uint32_t netns, ifindex;
-} *ifseen;
+} * ifseen;
 static size_t nifseen;
 
 static void usage(void)
@@ -626,7 +632,8 @@ static bool has_prog(const char *prefix, const char *hook)
 	struct bpf_program *p;
 	size_t pl = strlen(prefix), hl = strlen(hook);
 
-	bpf_object__for_each_program(p, skel->obj) {
+	bpf_object__for_each_program(p, skel->obj)
+	{
 		const char *n = bpf_program__name(p);
 
 		if (!strncmp(n, prefix, pl) && !strncmp(n + pl, hook, hl))
@@ -732,7 +739,8 @@ static void choose_backends(char *desc, size_t descsz)
 	snprintf(desc + off, descsz - off, "udp=cgroup_skb close_udp=cgroup_sock bootstrap=iter");
 	btf__free(vmlinux);
 
-	bpf_object__for_each_program(p, skel->obj) {
+	bpf_object__for_each_program(p, skel->obj)
+	{
 		const char *n = bpf_program__name(p);
 		bool keep = true;
 
@@ -855,7 +863,14 @@ static void write_header(const char *backend, const char *filter)
 
 static void parse_options(int argc, char **argv)
 {
-	enum { O_UDP_TIMEOUT = 256, O_MAX_FLOWS, O_PORT, O_TCP, O_UDP, O_VERSION };
+	enum {
+		O_UDP_TIMEOUT = 256,
+		O_MAX_FLOWS,
+		O_PORT,
+		O_TCP,
+		O_UDP,
+		O_VERSION
+	};
 	static const struct option lo[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "interval", required_argument, NULL, 'i' },
@@ -1002,7 +1017,8 @@ int main(int argc, char **argv)
 	if (opt.port)
 		fl += snprintf(filter + fl, sizeof(filter) - fl, "port=%" PRIu64 " ", opt.port);
 	if (opt.tcp_only || opt.udp_only)
-		fl += snprintf(filter + fl, sizeof(filter) - fl, "%s ", opt.tcp_only ? "tcp" : "udp");
+		fl += snprintf(filter + fl, sizeof(filter) - fl, "%s ",
+			       opt.tcp_only ? "tcp" : "udp");
 	if (fl)
 		filter[fl - 1] = 0;
 
@@ -1018,12 +1034,9 @@ int main(int argc, char **argv)
 		if (cgfd < 0)
 			errx(EX_UNAVAILABLE, "no cgroup v2 hierarchy for the UDP hooks");
 		skel->links.cg__udp_in = bpf_program__attach_cgroup(skel->progs.cg__udp_in, cgfd);
-		skel->links.cg__udp_out =
-			bpf_program__attach_cgroup(skel->progs.cg__udp_out, cgfd);
-		skel->links.cg__release =
-			bpf_program__attach_cgroup(skel->progs.cg__release, cgfd);
-		if (!skel->links.cg__udp_in || !skel->links.cg__udp_out ||
-		    !skel->links.cg__release)
+		skel->links.cg__udp_out = bpf_program__attach_cgroup(skel->progs.cg__udp_out, cgfd);
+		skel->links.cg__release = bpf_program__attach_cgroup(skel->progs.cg__release, cgfd);
+		if (!skel->links.cg__udp_in || !skel->links.cg__udp_out || !skel->links.cg__release)
 			errx(EX_UNAVAILABLE, "cannot attach to the cgroup v2 root: %s",
 			     strerror(errno));
 		close(cgfd);

@@ -1,0 +1,266 @@
+#!/usr/bin/env bats
+# tcptop-collect live: known loopback traffic (tcptop-traffic) against the decoded stream.
+# Needs root and a kernel with BTF; the option and exit-status tests run anywhere.
+
+load test_helper/common
+
+FLOWS="$BATS_TEST_DIRNAME/traffic/flows.py"
+
+# regexp-quote a literal
+re() {
+	printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'
+}
+
+have_bpf() {
+	[ "$(id -u)" -eq 0 ] && [ -r /sys/kernel/btf/vmlinux ]
+}
+
+# wait_for FILE PATTERN: until the decoded stream in FILE has a line matching PATTERN (20 s)
+wait_for() {
+	local i
+	for i in $(seq 200); do
+		tcptop-dump "$1" 2>/dev/null | grep -q "$2" && return 0
+		sleep 0.1
+	done
+	echo "timed out waiting for '$2' in $1" >&2
+	return 1
+}
+
+# The whole scenario runs once: a connection held open from before the collector started,
+# then 10 MB each way over 127.0.0.1 and ::1, UDP to a connected peer and to three peers
+# from one unconnected socket, 200 short connections; SIGINT ends the collector.
+setup_file() {
+	have_bpf || return 0
+	local d=$BATS_FILE_TMPDIR i
+	tcptop-traffic hold 100001 >"$d/hold.out" 2>&1 3>&- &
+	echo $! >"$d/hold.pid"
+	for i in $(seq 100); do grep -q ready "$d/hold.out" && break; sleep 0.1; done
+	tcptop-collect -i 0.2 -o "$d/run.tcpt" 2>"$d/collect.err" 3>&- &
+	echo $! >"$d/collect.pid"
+	wait_for "$d/run.tcpt" '^tick'
+	tcptop-traffic tcp 4 10000019 >"$d/tcp4.out"
+	tcptop-traffic tcp 6 10000019 >"$d/tcp6.out"
+	tcptop-traffic udp 100 1201 >"$d/udp.out"
+	tcptop-traffic short 200 1001 >"$d/short.out"
+	kill -USR1 "$(cat "$d/hold.pid")"
+	for i in $(seq 100); do grep -q done "$d/hold.out" && break; sleep 0.1; done
+	sleep 0.5 # let the last sample period pass before the signal
+	kill -INT "$(cat "$d/collect.pid")"
+	for i in $(seq 100); do kill -0 "$(cat "$d/collect.pid")" 2>/dev/null || break; sleep 0.1; done
+	tcptop-dump "$d/run.tcpt" >"$d/run.txt" 2>&1
+	python3 "$FLOWS" <"$d/run.txt" >"$d/flows.txt"
+}
+
+# assert_tcp LINE: both sockets of a connection printed by tcptop-traffic, exact bytes
+assert_tcp() {
+	local what proto a b pid bytes n rest
+	read -r what proto a b pid bytes <<<"$1"
+	n=${bytes#bytes=}
+	rest="pid=${pid#pid=} comm=tcptop-traffic in=$n out=$n pin=[1-9][0-9]* pout=[1-9][0-9]* state=CLOSE end=closed"
+	assert_line --regexp "^tcp $(re "$a") $(re "$b") $rest begun=${2:-no} rtt=yes$"
+	assert_line --regexp "^tcp $(re "$b") $(re "$a") $rest begun=${2:-no} rtt=yes$"
+}
+
+load_flows() {
+	skip_unless_bpf
+	run -0 cat "$BATS_FILE_TMPDIR/flows.txt"
+}
+
+@test "--help lists every option, --version prints the version" {
+	run -0 tcptop-collect --help
+	for o in --output --interval --duration --udp-timeout --max-flows --pid --port --tcp \
+		--udp --backend --verbose --help --version; do
+		assert_output --partial -- "$o"
+	done
+	run -0 tcptop-collect --version
+	assert_output "tcptop-collect 0.1.0"
+}
+
+@test "a bad option or value is a usage error naming it (64)" {
+	run -64 tcptop-collect --bogus
+	assert_output --partial "usage: tcptop-collect"
+	run -64 tcptop-collect --interval 0
+	assert_output --partial "--interval 0: too small"
+	run -64 tcptop-collect --port 70000
+	assert_output --partial "--port 70000: too large"
+	run -64 tcptop-collect --backend magic
+	assert_output --partial "--backend magic: unknown"
+}
+
+@test "refuses to write the stream to a terminal (64)" {
+	command -v script >/dev/null || skip "no script(1) to make a terminal"
+	run -64 script -qec "$OUTPUT/tcptop-collect" /dev/null
+	assert_output --partial "refusing to write a binary stream to a terminal"
+}
+
+@test "an unprivileged user gets 77 and one line naming what is missing" {
+	skip_unless_root
+	run -77 setpriv --reuid="$(unpriv_user)" --regid=nogroup --clear-groups --inh-caps=-all \
+		"$OUTPUT/tcptop-collect" -o /dev/null
+	assert_output "tcptop-collect: needs root or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (missing CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN)"
+}
+
+@test "an output file that cannot be created is 73" {
+	skip_unless_bpf
+	run -73 tcptop-collect -o "$BATS_TEST_TMPDIR/no/such/dir/x.tcpt"
+	assert_output --partial "no/such/dir/x.tcpt"
+}
+
+@test "a write error is 74" {
+	skip_unless_bpf
+	[ -w /dev/full ] || skip "no /dev/full"
+	run -74 tcptop-collect -o /dev/full --duration 0.5
+	assert_output --partial "write"
+}
+
+@test "a backend the kernel lacks is 69 with the reason" {
+	skip_unless_bpf
+	[ ! -e /sys/bus/event_source/devices/kprobe ] || skip "this kernel has kprobes"
+	run -69 tcptop-collect --backend kprobe -o /dev/null
+	assert_output --regexp "backend kprobe unavailable for send: (no kprobe program|kernel has no kprobes)"
+}
+
+@test "the header names producer, backend per hook and interval" {
+	skip_unless_bpf
+	run -0 head -1 "$BATS_FILE_TMPDIR/run.txt"
+	assert_output --partial 'interval=0.200000000 producer="tcptop-collect"'
+	assert_output --partial 'backend="send=tp_btf recv=tp_btf state=tp_btf udp=cgroup_skb'
+	assert_output --regexp "kernel=\"$(re "$(uname -r)")\""
+}
+
+@test "SIGINT ends the stream with END, exit 0, and no diagnostics" {
+	skip_unless_bpf
+	run -0 tail -1 "$BATS_FILE_TMPDIR/run.txt"
+	assert_output --regexp '^end t='
+	run -0 cat "$BATS_FILE_TMPDIR/collect.err"
+	assert_output ""
+}
+
+@test "TCP over 127.0.0.1: exact bytes both ways, pid, name, RTT, closed" {
+	load_flows
+	assert_tcp "$(cat "$BATS_FILE_TMPDIR/tcp4.out")"
+}
+
+@test "TCP over ::1: addresses and exact bytes both ways" {
+	load_flows
+	assert_tcp "$(cat "$BATS_FILE_TMPDIR/tcp6.out")"
+	assert_output --partial "tcp [::1]:"
+}
+
+@test "UDP: exact datagrams and bytes per flow, three flows from one unconnected socket" {
+	load_flows
+	local what a b pid dg by srcs=()
+	while read -r what a b pid dg by; do
+		dg=${dg#datagrams=} by=${by#bytes=} pid=${pid#pid=}
+		assert_line --regexp "^udp $(re "$a") $(re "$b") pid=$pid comm=tcptop-traffic in=0 out=$by pin=0 pout=$dg state=0 end=closed"
+		assert_line --regexp "^udp $(re "$b") $(re "$a") pid=$pid comm=tcptop-traffic in=$by out=0 pin=$dg pout=0 state=0 end=closed"
+		srcs+=("$a")
+	done <"$BATS_FILE_TMPDIR/udp.out"
+	[ "${#srcs[@]}" -eq 4 ]
+	[ "${srcs[1]}" = "${srcs[2]}" ] && [ "${srcs[2]}" = "${srcs[3]}" ]
+	run -0 grep -c "^udp $(re "${srcs[1]}") " "$BATS_FILE_TMPDIR/flows.txt"
+	assert_output 3
+}
+
+@test "all 200 short-lived connections appear with their final totals" {
+	skip_unless_bpf
+	local d=$BATS_FILE_TMPDIR what proto a b pid bytes rest
+	while read -r what proto a b pid bytes; do
+		rest="pid=${pid#pid=} comm=tcptop-traffic in=${bytes#bytes=} out=${bytes#bytes=} pin=[1-9][0-9]* pout=[1-9][0-9]* state=CLOSE end=closed begun=no rtt=yes"
+		echo "^tcp $(re "$a") $(re "$b") $rest\$"
+		echo "^tcp $(re "$b") $(re "$a") $rest\$"
+	done <"$d/short.out" >"$d/short.re"
+	run -0 wc -l <"$d/short.re"
+	assert_output 400
+	run -0 grep -c -E -f "$d/short.re" "$d/flows.txt"
+	assert_output 400
+}
+
+@test "a connection opened before the collector is flagged begun, with exact totals" {
+	load_flows
+	assert_tcp "$(grep '^hold' "$BATS_FILE_TMPDIR/hold.out")" yes
+}
+
+@test "no loss and a consistent stream at this rate" {
+	load_flows
+	assert_line "loss ringbuf=0 flow_table_full=0 flow_evicted=0"
+	assert_line "end"
+	refute_line --partial "error:"
+}
+
+@test "| head -c 100 ends quietly and leaves no BPF program of ours behind" {
+	skip_unless_bpf
+	command -v bpftool >/dev/null || skip "no bpftool"
+	run -0 bash -c '"$2" -i 0.1 2>"$1/err" | head -c 100 >/dev/null; echo "${PIPESTATUS[0]}"' \
+		_ "$BATS_TEST_TMPDIR" "$OUTPUT/tcptop-collect"
+	assert_output 0
+	run -0 cat "$BATS_TEST_TMPDIR/err"
+	assert_output ""
+	# Other collectors may be running: every program of ours must belong to a live one.
+	run -0 python3 -c '
+import json, os, subprocess, sys
+bad = []
+for p in json.loads(subprocess.check_output(["bpftool", "-j", "prog", "show"])):
+    if p.get("name", "")[:4] not in ("tp__", "it__", "cg__", "fe__", "kp__"):
+        continue
+    pids = [q["pid"] for q in p.get("pids", []) if q.get("comm") == "tcptop-collect"]
+    if not any(os.path.exists("/proc/%d" % q) for q in pids):
+        bad.append("%s (id %d)" % (p["name"], p["id"]))
+print(" ".join(bad))'
+	assert_output ""
+}
+
+@test "after the drop: invoking uid, CapEff 0, records keep coming" {
+	skip_unless_bpf
+	local d=$BATS_TEST_TMPDIR pid i
+	SUDO_UID=4242 SUDO_GID=4343 tcptop-collect -i 0.1 -o "$d/drop.tcpt" 2>"$d/err" 3>&- &
+	pid=$!
+	wait_for "$d/drop.tcpt" '^tick'
+	run -0 grep -E '^(Uid|Gid|Groups|CapEff|CapBnd|NoNewPrivs):' "/proc/$pid/status"
+	assert_line --regexp '^Uid:[[:space:]]+4242[[:space:]]+4242[[:space:]]+4242[[:space:]]+4242$'
+	assert_line --regexp '^Gid:[[:space:]]+4343[[:space:]]+4343[[:space:]]+4343[[:space:]]+4343$'
+	assert_line --regexp '^CapEff:[[:space:]]+0000000000000000$'
+	assert_line --regexp '^CapBnd:[[:space:]]+0000000000000000$'
+	assert_line --regexp '^NoNewPrivs:[[:space:]]+1$'
+	run -0 tcptop-traffic tcp 4 4099
+	read -r _ _ a b _ <<<"$output"
+	wait_for "$d/drop.tcpt" "^close .*in=4099 out=4099"
+	run -0 tcptop-dump "$d/drop.tcpt"
+	assert_line --regexp "^open .* src=$(re "$a") dst=$(re "$b") "
+	kill -INT "$pid"
+	wait "$pid"
+}
+
+@test "filters: --tcp shows no UDP, --port only that port" {
+	skip_unless_bpf
+	local d=$BATS_TEST_TMPDIR pid a b
+	tcptop-collect -i 0.1 --tcp -o "$d/tcp.tcpt" 3>&- &
+	pid=$!
+	wait_for "$d/tcp.tcpt" '^tick'
+	tcptop-traffic udp 3 100 >/dev/null
+	tcptop-traffic tcp 4 5003 >/dev/null
+	wait_for "$d/tcp.tcpt" '^close .*in=5003'
+	kill -INT "$pid"
+	wait "$pid"
+	run -0 tcptop-dump "$d/tcp.tcpt"
+	refute_line --partial "proto=udp"
+	assert_line --partial 'filter="tcp"'
+
+	tcptop-traffic hold 3001 >"$d/hold.out" 3>&- &
+	local hold=$!
+	for i in $(seq 100); do grep -q ready "$d/hold.out" && break; sleep 0.1; done
+	read -r _ _ a b _ <"$d/hold.out"
+	tcptop-collect -i 0.1 --port "${b##*:}" -o "$d/port.tcpt" 3>&- &
+	pid=$!
+	wait_for "$d/port.tcpt" '^tick'
+	tcptop-traffic tcp 4 5003 >/dev/null
+	kill -USR1 "$hold"
+	wait "$hold"
+	wait_for "$d/port.tcpt" '^close .*in=6002'
+	kill -INT "$pid"
+	wait "$pid"
+	run -0 bash -c "tcptop-dump '$d/port.tcpt' | grep '^open'"
+	assert_line --index 0 --regexp "src=$(re "$a") dst=$(re "$b") .* begun"
+	assert_line --index 1 --regexp "src=$(re "$b") dst=$(re "$a") .* begun"
+	[ "${#lines[@]}" -eq 2 ]
+}
