@@ -22,7 +22,7 @@ ifeq ($(WERROR),1)
 WARNFLAGS += -Werror
 endif
 ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DTCPTOP_VERSION='"$(VERSION)"' $(WARNFLAGS) \
-	-I$(OUTPUT) -Ilib $(CFLAGS)
+	-I$(OUTPUT) -Ilib $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(LDFLAGS)
 
 ifeq ($(V),1)
