@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* bench-view: time to filter, sort and draw one frame of a 100,000-row snapshot, through the
+ * same table and curses code as tcptop-view, drawing to /dev/null as an xterm of 200x50. */
+#include <err.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "table.h"
+#include "ui.h"
+#include "util.h"
+#include "view.h"
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t rnd_state = 88172645463325252ull;
+
+static uint64_t rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+static struct snapshot *synth(size_t rows)
+{
+	struct stream_header h = { .major = 1, .kind = STREAM_KIND_SNAPSHOT };
+	struct rec_snap_begin b = { .seq = 1, .time_ns = 1795996875000000000ll };
+	struct snapshot *s;
+
+	strcpy(h.hostname, "bench");
+	strcpy(h.backend, "send=tp_btf recv=tp_btf state=tp_btf");
+	s = snapshot_new(&h, &b);
+	if (!s)
+		err(1, "snapshot");
+	for (size_t i = 0; i < rows; i++) {
+		struct rec_snap_row r = { 0 };
+		uint64_t x = rnd();
+
+		r.id.flow = i + 1;
+		r.id.cookie = 1000 + i;
+		r.id.proto = x & 1 ? PROTO_TCP : PROTO_UDP;
+		r.id.family = x & 6 ? FAMILY_INET : FAMILY_INET6;
+		r.id.lport = 1024 + rnd() % 60000;
+		r.id.rport = x & 8 ? 443 : rnd() % 65536;
+		if (r.id.family == FAMILY_INET) {
+			uint32_t a = rnd(), c = rnd();
+
+			memcpy(r.id.laddr, &a, 4);
+			memcpy(r.id.raddr, &c, 4);
+		} else {
+			for (int k = 0; k < 16; k++) {
+				r.id.laddr[k] = rnd();
+				r.id.raddr[k] = rnd();
+			}
+		}
+		r.state = 1 + rnd() % 11;
+		r.pid = 1 + rnd() % 4000000;
+		snprintf(r.comm, sizeof(r.comm), "proc-%u", (unsigned)(rnd() % 5000));
+		r.c.bytes_in = rnd() % (1ull << 40);
+		r.c.bytes_out = rnd() % (1ull << 40);
+		r.c.pkts_in = r.c.bytes_in / 1400;
+		r.c.pkts_out = r.c.bytes_out / 1400;
+		r.c.srtt_us = rnd() % 200000;
+		r.rate_in = (double)(rnd() % 100000000);
+		r.rate_out = (double)(rnd() % 100000000);
+		r.flags = x & 0x30 ? 0 : (x & 0x40 ? CONN_F_NEW : CONN_F_CLOSED);
+		if (snapshot_add(s, &r, false) < 0)
+			err(1, "snapshot row");
+	}
+	snapshot_finish(s);
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	size_t rows = 100000;
+	int rounds = 5;
+	struct view v = { .page = 45 };
+	double prep, *frame, *sort_ms, *draw_ms;
+	double colmax[NCOLS] = { 0 };
+	int nf = 0;
+	FILE *out;
+	char why[256];
+
+	setlocale(LC_ALL, "C.UTF-8");
+	if (argc > 1)
+		rows = strtoul(argv[1], NULL, 10);
+	out = fopen("/dev/null", "r+");
+	if (!out)
+		err(1, "/dev/null");
+	if (ui_open(out, "xterm-256color", true, why, sizeof(why)) < 0)
+		errx(1, "%s", why);
+	ui_set_size(50, 200);
+
+	prep = now_ms();
+	v.shown = synth(rows);
+	prep = now_ms() - prep;
+	v.t.snap = v.shown;
+
+	frame = calloc(rounds * NCOLS * 2, sizeof(double));
+	sort_ms = calloc(rounds * NCOLS * 2, sizeof(double));
+	draw_ms = calloc(rounds * NCOLS * 2, sizeof(double));
+	if (!frame || !sort_ms || !draw_ms)
+		err(1, "calloc");
+	for (int round = 0; round < rounds; round++) {
+		for (int c = 0; c < NCOLS; c++) {
+			for (int rev = 0; rev < 2; rev++) {
+				double t0 = now_ms(), t1;
+
+				v.t.sort = c;
+				v.t.reverse = rev;
+				view_rebuild(&v); /* filter and sort from the snapshot's order */
+				t1 = now_ms();
+				ui_draw(&v);
+				frame[nf] = now_ms() - t0;
+				sort_ms[nf] = t1 - t0;
+				draw_ms[nf] = frame[nf] - sort_ms[nf];
+				if (frame[nf] > colmax[c])
+					colmax[c] = frame[nf];
+				nf++;
+			}
+		}
+	}
+	ui_close();
+	qsort(frame, nf, sizeof(double), cmp_double);
+	qsort(sort_ms, nf, sizeof(double), cmp_double);
+	qsort(draw_ms, nf, sizeof(double), cmp_double);
+	printf("bench-view: %zu rows, %d frames (every column, both directions, %d rounds), "
+	       "200x50 xterm to /dev/null\n",
+	       rows, nf, rounds);
+	printf("  snapshot preparation (once per snapshot, reader thread): %.1f ms\n", prep);
+	printf("  frame (filter + sort + draw): median %.1f ms, max %.1f ms (target <= 20 ms: %s)\n",
+	       frame[nf / 2], frame[nf - 1], frame[nf / 2] <= 20 ? "met" : "NOT met");
+	printf("    filter + sort: median %.1f ms, max %.1f ms\n", sort_ms[nf / 2],
+	       sort_ms[nf - 1]);
+	printf("    draw:          median %.2f ms, max %.2f ms\n", draw_ms[nf / 2],
+	       draw_ms[nf - 1]);
+	printf("  slowest frame by sort column:");
+	for (int c = 0; c < NCOLS; c++)
+		printf(" %s %.1f", column_name(c), colmax[c]);
+	printf(" (ms)\n");
+	view_free(&v);
+	free(frame);
+	free(sort_ms);
+	free(draw_ms);
+	return 0;
+}

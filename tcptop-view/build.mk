@@ -1,0 +1,28 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# tcptop-view: the ncurses live table, and its frame benchmark (not installed). Objects live in
+# $(OUTPUT)/view/: $(OUTPUT)/tcptop-view is the program itself.
+
+VIEW_CURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
+VIEW_OBJS := $(addprefix $(OUTPUT)/view/,table.o view.o ui.o)
+
+$(OUTPUT)/view/%.o: tcptop-view/%.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(OUTPUT)/tcptop-view: $(OUTPUT)/view/main.o $(OUTPUT)/view/feed.o $(VIEW_OBJS) $(LIBTCPTOP)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) $(VIEW_CURSES_LIBS) -lpthread -o $@
+
+$(OUTPUT)/tcptop-view-bench: $(OUTPUT)/view/bench.o $(VIEW_OBJS) $(LIBTCPTOP)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) $(VIEW_CURSES_LIBS) -o $@
+
+BINS += $(OUTPUT)/tcptop-view
+MAN1 += man/tcptop-view.1
+TEST_DEPS += $(OUTPUT)/tcptop-view-bench
+BENCHES += bench-view
+
+.PHONY: bench-view
+bench-view: $(OUTPUT)/tcptop-view-bench
+	$(OUTPUT)/tcptop-view-bench

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The reader thread: blocking stream_read() calls, snapshots published whole under a mutex. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "feed.h"
+
+struct feed {
+	struct stream_reader *rd;
+	bool ascii_only;
+	int pipe[2];
+	pthread_t thread;
+	pthread_mutex_t lock;
+	/* under lock */
+	struct snapshot *ready;
+	uint64_t skipped, count;
+	int status;
+};
+
+static void wake(struct feed *f)
+{
+	ssize_t n = write(f->pipe[1], "", 1); /* full pipe: a wake-up is already pending */
+
+	(void)n;
+}
+
+static void publish(struct feed *f, struct snapshot *s)
+{
+	pthread_mutex_lock(&f->lock);
+	if (f->ready) {
+		snapshot_free(f->ready);
+		f->skipped++;
+	}
+	f->ready = s;
+	f->count++;
+	pthread_mutex_unlock(&f->lock);
+	wake(f);
+}
+
+static void finish(struct feed *f, int status)
+{
+	pthread_mutex_lock(&f->lock);
+	f->status = status;
+	pthread_mutex_unlock(&f->lock);
+	wake(f);
+}
+
+static void *feed_main(void *arg)
+{
+	struct feed *f = arg;
+	struct snapshot *building = NULL;
+	struct rec r;
+
+	for (;;) {
+		int st = stream_read(f->rd, &r);
+
+		if (st != STREAM_OK) {
+			snapshot_free(building); /* an incomplete snapshot is never shown */
+			finish(f, st);
+			return NULL;
+		}
+		switch (r.type) {
+		case REC_SNAP_BEGIN:
+			snapshot_free(building);
+			/* out of memory: this snapshot is skipped, the next may fit */
+			building = snapshot_new(stream_reader_header(f->rd), &r.u.snap_begin);
+			break;
+		case REC_SNAP_ROW:
+			/* out of memory: the row is counted as not shown */
+			if (building && snapshot_add(building, &r.u.row, f->ascii_only) < 0)
+				building->dropped++;
+			break;
+		case REC_SNAP_END:
+			if (building) {
+				snapshot_finish(building);
+				publish(f, building);
+			}
+			building = NULL;
+			break;
+		case REC_END:
+			snapshot_free(building);
+			building = NULL;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+struct feed *feed_start(struct stream_reader *rd, bool ascii_only, int *wake_fd)
+{
+	struct feed *f = calloc(1, sizeof(*f));
+	int err;
+
+	if (!f)
+		return NULL;
+	f->rd = rd;
+	f->ascii_only = ascii_only;
+	f->status = STREAM_OK;
+	if (pipe2(f->pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		free(f);
+		return NULL;
+	}
+	pthread_mutex_init(&f->lock, NULL);
+	err = pthread_create(&f->thread, NULL, feed_main, f);
+	if (err) {
+		close(f->pipe[0]);
+		close(f->pipe[1]);
+		free(f);
+		errno = err;
+		return NULL;
+	}
+	*wake_fd = f->pipe[0];
+	return f;
+}
+
+void feed_drain(struct feed *f)
+{
+	char buf[64];
+
+	while (read(f->pipe[0], buf, sizeof(buf)) > 0)
+		;
+}
+
+struct snapshot *feed_take(struct feed *f, uint64_t *skipped)
+{
+	struct snapshot *s;
+
+	pthread_mutex_lock(&f->lock);
+	s = f->ready;
+	f->ready = NULL;
+	if (skipped)
+		*skipped = f->skipped;
+	pthread_mutex_unlock(&f->lock);
+	return s;
+}
+
+int feed_status(struct feed *f)
+{
+	int st;
+
+	pthread_mutex_lock(&f->lock);
+	st = f->status;
+	pthread_mutex_unlock(&f->lock);
+	return st;
+}
+
+uint64_t feed_count(struct feed *f)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&f->lock);
+	n = f->count;
+	pthread_mutex_unlock(&f->lock);
+	return n;
+}

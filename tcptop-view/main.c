@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* tcptop-view: the live table. Reads a snapshot stream on stdin, takes keys from /dev/tty. */
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "feed.h"
+#include "stream.h"
+#include "ui.h"
+#include "util.h"
+#include "view.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: tcptop-view [--sort COLUMN] [--reverse] [--raw-units] [--no-color]\n"
+		   "       tcptop-view --help | --version\n");
+}
+
+static void help(void)
+{
+	usage(stdout);
+	printf("\n"
+	       "Shows a tcptop snapshot stream (from tcptop-agg) on stdin as a live table on the\n"
+	       "terminal (/dev/tty). Without a terminal use tcptop-csv.\n"
+	       "\n"
+	       "  -s, --sort COLUMN  sort by COLUMN (default rx-rate): proto, local, remote, pid,\n"
+	       "                     process, state, rx-rate, tx-rate, rx, tx, pkt-rx, pkt-tx, rtt;\n"
+	       "                     numbers sort largest first, text smallest first\n"
+	       "  -r, --reverse      reverse the sort order (default off)\n"
+	       "  -u, --raw-units    exact numbers instead of KiB/s, MiB ... (default off)\n"
+	       "      --no-color     no colours (default: colours unless NO_COLOR is set)\n"
+	       "  -h, --help         this help\n"
+	       "  -V, --version      the version\n"
+	       "\n"
+	       "Keys: q or Ctrl-C quit; Up, Down, PgUp, PgDn, Home, End select; Left, Right, <, >\n"
+	       "sort column; r reverse; / filter (Enter keeps, Esc clears); p pause; u units;\n"
+	       "Enter details of the selected connection; ? help.\n"
+	       "\n"
+	       "Exit status: 0 quit; 64 usage, no terminal, or stdin is a terminal; 65 corrupt or\n"
+	       "wrong kind of stream; 74 read error; 128+N killed by signal N (terminal restored).\n");
+}
+
+/* ---- signals ---- */
+
+static int sig_pipe[2] = { -1, -1 };
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	unsigned char c = sig;
+	ssize_t n = write(sig_pipe[1], &c, 1);
+
+	(void)n;
+	errno = saved;
+}
+
+static void on_fatal(int sig)
+{
+	ui_restore_emergency();
+	raise(sig); /* SA_RESETHAND: the default action, core dump included */
+}
+
+static void setup_signals(void)
+{
+	static const int quit[] = { SIGINT, SIGTERM, SIGHUP, SIGWINCH };
+	static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGQUIT, SIGTRAP };
+	struct sigaction sa = { 0 };
+
+	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		err(74, "pipe");
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(quit) / sizeof(quit[0]); i++)
+		sigaction(quit[i], &sa, NULL);
+	sa.sa_handler = on_fatal;
+	sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		sigaction(fatal[i], &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Terminal restored: now die of the signal, so the parent sees 128+N. */
+static void die_of(int sig)
+{
+	sigset_t set;
+
+	signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
+	_exit(128 + sig);
+}
+
+static void input_failed(struct stream_reader *rd, int st)
+{
+	ui_close();
+	if (st == STREAM_IO)
+		errx(74, "%s", stream_error(rd));
+	errx(65, "%s", stream_error(rd));
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "sort", required_argument, NULL, 's' },
+		{ "reverse", no_argument, NULL, 'r' },
+		{ "raw-units", no_argument, NULL, 'u' },
+		{ "no-color", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	struct view v = { .t.sort = COL_RX_RATE, .page = 20 };
+	bool color = true;
+	struct stream_reader *rd;
+	struct feed *feed;
+	struct rec r;
+	sigset_t all, old;
+	FILE *tty;
+	char why[256];
+	int c, st, ttyfd, wake_fd;
+	bool dirty = true;
+
+	setlocale(LC_ALL, "");
+	table_utf8 = !strcmp(nl_langinfo(CODESET), "UTF-8");
+	while ((c = getopt_long(argc, argv, "s:ruhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			c = column_by_name(optarg);
+			if (c < 0)
+				errx(64, "--sort: unknown column '%s' (see --help)", optarg);
+			v.t.sort = c;
+			break;
+		case 'r':
+			v.t.reverse = true;
+			break;
+		case 'u':
+			v.raw_units = true;
+			break;
+		case 'C':
+			color = false;
+			break;
+		case 'h':
+			help();
+			return 0;
+		case 'V':
+			printf("tcptop-view %s\n", TCPTOP_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 64;
+		}
+	}
+	if (optind < argc) {
+		warnx("unexpected argument '%s': the stream comes on standard input", argv[optind]);
+		usage(stderr);
+		return 64;
+	}
+	if (getenv("NO_COLOR") && *getenv("NO_COLOR"))
+		color = false;
+	if (isatty(STDIN_FILENO))
+		errx(64, "standard input is a terminal: pipe a snapshot stream in "
+			 "(tcptop-agg ... | tcptop-view)");
+	ttyfd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (ttyfd < 0)
+		errx(64, "no terminal (/dev/tty: %s): use tcptop-csv to log snapshots instead",
+		     strerror(errno));
+
+	/* the stream header first: the wrong kind of input is refused before the screen changes */
+	rd = stream_reader_new(STDIN_FILENO, "-");
+	if (!rd)
+		err(74, "stream reader");
+	stream_reader_expect(rd, STREAM_KIND_SNAPSHOT);
+	st = stream_read(rd, &r);
+	if (st != STREAM_OK)
+		input_failed(rd, st);
+
+	setup_signals();
+	tty = fdopen(ttyfd, "r+");
+	if (!tty)
+		err(74, "/dev/tty");
+	if (ui_open(tty, NULL, color, why, sizeof(why)) < 0)
+		errx(64, "%s: use tcptop-csv without a usable terminal", why);
+
+	/* the reader thread takes no signals: they all come to this loop */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	feed = feed_start(rd, !table_utf8, &wake_fd);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!feed) {
+		ui_close();
+		err(74, "reader thread");
+	}
+
+	for (;;) {
+		struct pollfd pfd[3] = {
+			{ .fd = ttyfd, .events = POLLIN },
+			{ .fd = wake_fd, .events = POLLIN },
+			{ .fd = sig_pipe[0], .events = POLLIN },
+		};
+		unsigned char sig;
+
+		if (dirty)
+			ui_draw(&v);
+		dirty = false;
+		if (poll(pfd, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			ui_close();
+			err(74, "poll");
+		}
+		while (read(sig_pipe[0], &sig, 1) == 1) {
+			if (sig == SIGWINCH) {
+				ui_resize();
+				dirty = true;
+				continue;
+			}
+			ui_close();
+			die_of(sig);
+		}
+		if (pfd[1].revents) {
+			struct snapshot *s;
+
+			feed_drain(feed);
+			v.arrived = feed_count(feed);
+			while ((s = feed_take(feed, NULL))) {
+				view_install(&v, s);
+				dirty = true;
+			}
+			st = feed_status(feed);
+			if (st == STREAM_EOF || st == STREAM_NO_END) {
+				v.ended = st == STREAM_EOF ? END_CLEAN : END_NO_END;
+				dirty = true;
+			} else if (st != STREAM_OK) {
+				input_failed(rd, st);
+			}
+		}
+		if (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+			ui_close();
+			die_of(SIGHUP);
+		}
+		if (pfd[0].revents & POLLIN) {
+			int key;
+
+			while ((key = ui_key()) >= 0) {
+				enum action a = view_key(&v, key);
+
+				if (a == ACT_QUIT) {
+					ui_close();
+					if (v.ended == END_NO_END)
+						warnx("%s", stream_error(rd));
+					view_free(&v);
+					return 0;
+				}
+				if (a == ACT_REBUILD)
+					view_rebuild(&v);
+				if (a != ACT_NONE)
+					dirty = true;
+			}
+		}
+	}
+}

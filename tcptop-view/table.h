@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The view's data layer: snapshots, prepared rows, filtering, sorting and formatting into text
+ * buffers. Nothing here touches curses, so the benchmark and the UI share it. */
+#ifndef TCPTOP_VIEW_TABLE_H
+#define TCPTOP_VIEW_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stream.h"
+#include "util.h"
+
+/* "[addr]:port" for IPv6: ADDR_LEN plus brackets, colon and five digits. */
+#define ENDPOINT_LEN (ADDR_LEN + 8)
+#define COMM_TEXT    SANITIZE_SIZE(COMM_LEN)
+#define IFNAME_TEXT  SANITIZE_SIZE(IFNAME_LEN)
+
+/* One connection as read, plus its strings sanitised and formatted once per snapshot. */
+struct vrow {
+	struct rec_snap_row r;
+	char local[ENDPOINT_LEN];
+	char remote[ENDPOINT_LEN];
+	char comm[COMM_TEXT];
+	uint16_t local_w, remote_w, comm_w; /* display columns */
+};
+
+/* One complete snapshot (SNAP_BEGIN .. SNAP_END) with the header of its section. */
+struct snapshot {
+	struct stream_header hdr;
+	struct rec_snap_begin b;
+	struct vrow *rows;
+	size_t n, cap;
+	uint64_t dropped; /* rows beyond the view's cap */
+};
+
+struct snapshot *snapshot_new(const struct stream_header *hdr, const struct rec_snap_begin *b);
+void snapshot_free(struct snapshot *s);
+/* Append a row, sanitising and formatting its strings; -1 on allocation failure. */
+int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_only);
+/* After the last row: put rows in (flow, cookie) order, the tie-break of every sort. */
+void snapshot_finish(struct snapshot *s);
+
+enum column {
+	COL_PROTO,
+	COL_LOCAL,
+	COL_REMOTE,
+	COL_PID,
+	COL_PROCESS,
+	COL_STATE,
+	COL_RX_RATE,
+	COL_TX_RATE,
+	COL_RX,
+	COL_TX,
+	COL_PKT_RX,
+	COL_PKT_TX,
+	COL_RTT,
+	NCOLS
+};
+
+const char *column_title(enum column c);
+/* The name used by --sort ("rx-rate"), or -1 from column_by_name for an unknown name. */
+const char *column_name(enum column c);
+int column_by_name(const char *name);
+/* Numbers sort largest first, text smallest first, until reversed. */
+bool column_descending(enum column c);
+
+/* The rows shown: a filtered, sorted list of pointers into a snapshot. */
+struct table {
+	const struct snapshot *snap;
+	const struct vrow **v;
+	size_t n, cap;
+	enum column sort;
+	bool reverse;	  /* opposite of the column's natural direction */
+	char filter[256]; /* as typed; empty shows everything */
+	void *keys;	  /* sort scratch, kept between frames */
+	size_t keys_cap;
+	/* widest values of the rows shown, gathered while filtering, for the layout */
+	struct {
+		int local, remote, comm, state, pid;
+		double rate;
+		uint64_t bytes, pkts, rtt;
+	} widest;
+};
+
+/* Rebuild t->v from t->snap: apply the filter and sort. -1 on allocation failure. */
+int table_rebuild(struct table *t);
+void table_sort(struct table *t);
+void table_free(struct table *t);
+bool vrow_matches(const struct vrow *v, const char *filter);
+
+/* The identity used to keep a selection on the same connection across snapshots. */
+struct conn_key {
+	uint64_t flow, cookie;
+	uint32_t netns;
+	uint16_t lport, rport;
+	uint8_t proto;
+};
+struct conn_key vrow_key(const struct vrow *v);
+bool conn_key_eq(const struct conn_key *a, const struct conn_key *b);
+/* Index in t->v of the row with key k, or -1. */
+long table_find(const struct table *t, const struct conn_key *k);
+
+/* Column layout for a terminal width: which columns show and how wide. */
+struct layout {
+	int width[NCOLS]; /* 0: hidden */
+	int x[NCOLS];
+	int total;
+};
+
+void table_layout(const struct table *t, int cols, bool raw_units, struct layout *l);
+
+/* Text of one cell (human or raw units) into buf; returns buf. */
+const char *cell_text(const struct vrow *v, enum column c, bool raw_units, char *buf, size_t size);
+
+/* One table line into buf (UTF-8, exactly l->total display columns, a leading marker column:
+ * '+' new, '-' closed, ' ' otherwise). Returns the length in bytes. */
+#define LINE_MAX_BYTES 4096
+size_t table_format_row(const struct vrow *v, const struct layout *l, bool raw_units, char *buf,
+			size_t size);
+size_t table_format_title(const struct layout *l, bool raw_units, char *buf, size_t size);
+
+/* Units: "1.50 KiB", "999 B"; packets "12.3k"; RTT "1.25ms". */
+void fmt_bytes(double v, char *buf, size_t size);
+void fmt_count(uint64_t v, char *buf, size_t size);
+void fmt_rtt(uint32_t us, char *buf, size_t size);
+
+/* Copy at most width display columns of s into buf, eliding with "~" (ASCII) or an ellipsis
+ * in the middle (mid) or at the end, and pad with spaces to width (left or right aligned).
+ * Returns bytes written. */
+size_t put_field(char *buf, size_t size, const char *s, size_t s_w, int width, bool right,
+		 bool mid);
+extern bool table_utf8; /* the locale can show UTF-8: use an ellipsis, keep non-ASCII */
+
+#endif /* TCPTOP_VIEW_TABLE_H */

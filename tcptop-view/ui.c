@@ -1,0 +1,474 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The curses layer: the only file that draws. Rows arrive as text from table.c; this file picks
+ * attributes by meaning, places text, and owns the terminal's state. */
+#include <curses.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <term.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "ui.h"
+
+/* What things mean, not what they look like: colour or monochrome attributes below. */
+enum role {
+	ROLE_NORMAL,
+	ROLE_TITLE,
+	ROLE_TABLE_HEAD,
+	ROLE_SORT_HEAD,
+	ROLE_SELECTED,
+	ROLE_CLOSED,
+	ROLE_NEW,
+	ROLE_WARN,
+	ROLE_STATUS,
+	ROLE_KEY,
+	NROLES
+};
+
+static attr_t role_attr[NROLES];
+
+static SCREEN *screen;
+static int tty_fd = -1;
+static struct termios saved_tio;
+static bool saved_ok;
+/* terminfo strings that undo what curses did, copied for the fatal signal handler */
+static char restore_seq[256];
+static size_t restore_len;
+
+static void set_roles(bool color)
+{
+	static const struct {
+		short fg, bg;
+		attr_t extra, mono;
+	} def[NROLES] = {
+		[ROLE_NORMAL] = { -1, -1, 0, 0 },
+		[ROLE_TITLE] = { COLOR_CYAN, -1, A_BOLD, A_BOLD },
+		[ROLE_TABLE_HEAD] = { COLOR_BLACK, COLOR_GREEN, 0, A_REVERSE },
+		[ROLE_SORT_HEAD] = { COLOR_BLACK, COLOR_CYAN, A_BOLD,
+				     A_REVERSE | A_BOLD | A_UNDERLINE },
+		[ROLE_SELECTED] = { COLOR_BLACK, COLOR_CYAN, 0, A_REVERSE },
+		[ROLE_CLOSED] = { -1, -1, A_DIM, A_DIM },
+		[ROLE_NEW] = { COLOR_GREEN, -1, A_BOLD, A_BOLD },
+		[ROLE_WARN] = { COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_BOLD },
+		[ROLE_STATUS] = { COLOR_YELLOW, -1, A_BOLD, A_BOLD },
+		[ROLE_KEY] = { COLOR_CYAN, -1, A_BOLD, A_BOLD },
+	};
+
+	for (int r = 0; r < NROLES; r++) {
+		role_attr[r] = def[r].mono;
+		if (color && (def[r].fg >= 0 || def[r].bg >= 0) && r < COLOR_PAIRS) {
+			init_pair(r, def[r].fg, def[r].bg);
+			role_attr[r] = COLOR_PAIR(r) | def[r].extra;
+		} else if (color) {
+			role_attr[r] = def[r].extra;
+		}
+	}
+}
+
+static void keep_restore_string(const char *cap)
+{
+	char *s = tigetstr(cap);
+	size_t n;
+
+	if (!s || s == (char *)-1)
+		return;
+	n = strlen(s);
+	if (restore_len + n < sizeof(restore_seq)) {
+		memcpy(restore_seq + restore_len, s, n);
+		restore_len += n;
+	}
+}
+
+int ui_open(FILE *tty, const char *term, bool color, char *err, size_t errsz)
+{
+	tty_fd = fileno(tty);
+	saved_ok = tcgetattr(tty_fd, &saved_tio) == 0;
+	screen = newterm(term, tty, tty);
+	if (!screen) {
+		snprintf(err, errsz, "cannot drive terminal type '%s'",
+			 term		  ? term
+			 : getenv("TERM") ? getenv("TERM")
+					  : "(TERM unset)");
+		return -1;
+	}
+	set_term(screen);
+	keep_restore_string("sgr0");
+	keep_restore_string("cnorm");
+	keep_restore_string("rmkx");
+	keep_restore_string("rmcup");
+	cbreak(); /* not raw: Ctrl-C must reach every stage of the pipeline */
+	noecho();
+	nonl();
+	keypad(stdscr, TRUE);
+	nodelay(stdscr, TRUE);
+	set_escdelay(25);
+	curs_set(0);
+	color = color && has_colors();
+	if (color) {
+		start_color();
+		use_default_colors();
+	}
+	set_roles(color);
+	return 0;
+}
+
+void ui_close(void)
+{
+	if (!screen)
+		return;
+	endwin();
+	delscreen(screen);
+	screen = NULL;
+	if (saved_ok)
+		tcsetattr(tty_fd, TCSADRAIN, &saved_tio);
+}
+
+void ui_restore_emergency(void)
+{
+	ssize_t n;
+
+	if (tty_fd < 0)
+		return;
+	if (restore_len)
+		n = write(tty_fd, restore_seq, restore_len);
+	n = write(tty_fd, "\r\n", 2);
+	(void)n;
+	if (saved_ok)
+		tcsetattr(tty_fd, TCSANOW, &saved_tio);
+}
+
+void ui_resize(void)
+{
+	struct winsize ws;
+
+	if (ioctl(tty_fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
+		resizeterm(ws.ws_row, ws.ws_col);
+}
+
+void ui_set_size(int rows, int cols)
+{
+	resizeterm(rows, cols);
+}
+
+int ui_key(void)
+{
+	int k = wgetch(stdscr);
+
+	return k == ERR ? -1 : k;
+}
+
+void ui_flush(void)
+{
+	doupdate();
+}
+
+/* ---- drawing ---- */
+
+/* Text at (y, x), cut to the screen width; returns the column after it. */
+static int put(int y, int x, const char *s, enum role role)
+{
+	char buf[LINE_MAX_BYTES];
+	int room = COLS - x - (y == LINES - 1); /* the last cell would scroll */
+	size_t w;
+
+	if (room <= 0 || y < 0 || y >= LINES)
+		return x;
+	w = text_width(s);
+	if ((int)w > room) {
+		put_field(buf, sizeof(buf), s, w, room, false, false);
+		s = buf;
+		w = room;
+	}
+	attrset(role_attr[role]);
+	mvaddstr(y, x, s);
+	attrset(A_NORMAL);
+	return x + w;
+}
+
+static void fill_line(int y, enum role role)
+{
+	attrset(role_attr[role]);
+	mvhline(y, 0, ' ', COLS);
+	attrset(A_NORMAL);
+}
+
+static void fmt_secs(uint64_t ns, char *buf, size_t size)
+{
+	char *p;
+
+	snprintf(buf, size, "%.3f", ns / 1e9);
+	p = buf + strlen(buf) - 1;
+	while (*p == '0')
+		*p-- = '\0';
+	if (*p == '.')
+		*p = '\0';
+}
+
+static void draw_header(struct view *v)
+{
+	const struct snapshot *s = v->shown;
+	char host[SANITIZE_SIZE(HDR_STR_MAX)], backend[SANITIZE_SIZE(HDR_STR_MAX)];
+	char kernel[SANITIZE_SIZE(HDR_STR_MAX)], filt[SANITIZE_SIZE(HDR_STR_MAX)];
+	char buf[4400], a[32], b[32], c[32], d[32], t[RFC3339_LEN];
+	int x;
+
+	if (!s) {
+		put(0, 0, "tcptop-view", ROLE_TITLE);
+		put(2, 0,
+		    v->ended ? "the stream ended before its first snapshot (press q to quit)"
+			     : "waiting for the first snapshot...",
+		    ROLE_STATUS);
+		return;
+	}
+	text_sanitize(host, sizeof(host), s->hdr.hostname, sizeof(s->hdr.hostname));
+	text_sanitize(backend, sizeof(backend), s->hdr.backend, sizeof(s->hdr.backend));
+	text_sanitize(kernel, sizeof(kernel), s->hdr.kernel, sizeof(s->hdr.kernel));
+	text_sanitize(filt, sizeof(filt), s->hdr.filter, sizeof(s->hdr.filter));
+	time_format_rfc3339(s->b.time_ns, t, sizeof(t));
+	fmt_secs(s->b.interval_ns ? s->b.interval_ns : s->hdr.interval_ns, a, sizeof(a));
+	fmt_secs(s->b.span_ns, b, sizeof(b));
+	snprintf(buf, sizeof(buf), "%s  %s  interval %ss  span %ss  #%" PRIu64,
+		 host[0] ? host : "?", t, a, b, s->b.seq);
+	x = put(0, 0, buf, ROLE_TITLE);
+	snprintf(buf, sizeof(buf), "  backend %s  kernel %s", backend[0] ? backend : "?",
+		 kernel[0] ? kernel : "?");
+	put(0, x, buf, ROLE_NORMAL);
+
+	fmt_bytes(s->b.rate_in, a, sizeof(a));
+	fmt_bytes(s->b.rate_out, b, sizeof(b));
+	fmt_bytes(s->b.bytes_in, c, sizeof(c));
+	fmt_bytes(s->b.bytes_out, d, sizeof(d));
+	if (v->raw_units)
+		snprintf(buf, sizeof(buf),
+			 "TCP %" PRIu32 "  UDP %" PRIu32
+			 "  RX %.0f B/s  TX %.0f B/s  total RX %" PRIu64 " B  TX %" PRIu64 " B",
+			 s->b.tcp_conns, s->b.udp_flows, s->b.rate_in, s->b.rate_out, s->b.bytes_in,
+			 s->b.bytes_out);
+	else
+		snprintf(buf, sizeof(buf),
+			 "TCP %" PRIu32 "  UDP %" PRIu32 "  RX %s/s  TX %s/s  total RX %s  TX %s",
+			 s->b.tcp_conns, s->b.udp_flows, a, b, c, d);
+	x = put(1, 0, buf, ROLE_NORMAL);
+	if (s->b.hidden) {
+		snprintf(buf, sizeof(buf), "  hidden by filters %" PRIu32, s->b.hidden);
+		x = put(1, x, buf, ROLE_NORMAL);
+	}
+	if (filt[0]) {
+		snprintf(buf, sizeof(buf), "  [%s]", filt);
+		x = put(1, x, buf, ROLE_NORMAL);
+	}
+	if (s->dropped) {
+		snprintf(buf, sizeof(buf), "  %" PRIu64 " rows not shown (too many)", s->dropped);
+		put(1, x, buf, ROLE_WARN);
+	}
+
+	/* status line: loss first, then the modes */
+	x = 0;
+	if (s->b.nloss) {
+		size_t o = snprintf(buf, sizeof(buf), "LOSS:");
+
+		for (uint32_t i = 0; i < s->b.nloss && i < LOSS_MAX && o < sizeof(buf); i++)
+			o += snprintf(buf + o, sizeof(buf) - o, " %s=%" PRIu64,
+				      loss_code_name(s->b.loss[i].code), s->b.loss[i].value);
+		x = put(2, x, buf, ROLE_WARN) + 2;
+	}
+	if (s->b.flags & SNAP_F_PARTIAL)
+		x = put(2, x, "PARTIAL interval", ROLE_WARN) + 2;
+	if (v->paused) {
+		snprintf(buf, sizeof(buf), "PAUSED (%" PRIu64 " newer snapshots read, p resumes)",
+			 v->arrived - v->paused_at);
+		x = put(2, x, buf, ROLE_STATUS) + 2;
+	}
+	if (v->ended)
+		x = put(2, x,
+			v->ended == END_CLEAN
+				? "stream ended: press q to quit"
+				: "stream ended without END (producer killed?): press q",
+			ROLE_STATUS) +
+		    2;
+	snprintf(buf, sizeof(buf), "sort %s %s", column_title(v->t.sort),
+		 column_descending(v->t.sort) != v->t.reverse ? "(largest first)"
+							      : "(smallest first)");
+	x = put(2, x, buf, ROLE_NORMAL) + 2;
+	if (v->t.filter[0] && !v->editing) {
+		snprintf(buf, sizeof(buf), "filter \"%s\": %zu of %zu", v->t.filter, v->t.n, s->n);
+		put(2, x, buf, ROLE_STATUS);
+	}
+}
+
+void ui_draw_table(struct view *v)
+{
+	char line[LINE_MAX_BYTES], cut[LINE_MAX_BYTES];
+	struct layout l;
+	int y0 = 3, rows = LINES - y0 - 2;
+
+	v->page = rows > 0 ? rows : 0;
+	table_layout(&v->t, COLS, v->raw_units, &l);
+	fill_line(y0, ROLE_TABLE_HEAD);
+	table_format_title(&l, v->raw_units, line, sizeof(line));
+	put(y0, 0, line, ROLE_TABLE_HEAD);
+	if (l.width[v->t.sort]) {
+		char t[64];
+
+		put_field(t, sizeof(t), column_title(v->t.sort), strlen(column_title(v->t.sort)),
+			  l.width[v->t.sort], column_descending(v->t.sort), false);
+		put(y0, l.x[v->t.sort], t, ROLE_SORT_HEAD);
+	}
+	if (v->top > v->t.n)
+		v->top = 0;
+	for (int i = 0; i < rows && v->top + i < v->t.n; i++) {
+		const struct vrow *r = v->t.v[v->top + i];
+		size_t idx = v->top + i;
+		enum role role = ROLE_NORMAL;
+
+		table_format_row(r, &l, v->raw_units, line, sizeof(line));
+		/* pad to the full width so the selection bar spans the screen */
+		put_field(cut, sizeof(cut), line, l.total, COLS, false, false);
+		if (v->have_sel && idx == v->sel)
+			role = ROLE_SELECTED;
+		else if (r->r.flags & CONN_F_CLOSED)
+			role = ROLE_CLOSED;
+		else if (r->r.flags & CONN_F_NEW)
+			role = ROLE_NEW;
+		put(y0 + 1 + i, 0, cut, role);
+		if (role == ROLE_SELECTED && (r->r.flags & CONN_F_CLOSED))
+			mvchgat(y0 + 1 + i, 0, COLS, role_attr[ROLE_SELECTED] | A_DIM,
+				PAIR_NUMBER(role_attr[ROLE_SELECTED]), NULL);
+	}
+}
+
+static const char *const help_text[] = {
+	"tcptop-view keys",
+	"",
+	"  q, Ctrl-C          quit",
+	"  Up, Down, j, k     move the selection",
+	"  PgUp, PgDn, Space  move the selection a page",
+	"  Home, End, g, G    first, last connection",
+	"  Left, Right, <, >  sort by the previous, next column",
+	"  r                  reverse the sort order",
+	"  /                  filter by address, port, process name or PID as you type;",
+	"                     Enter keeps the filter, Esc clears it",
+	"  p                  pause the display (input is still read); p again resumes",
+	"  u                  human units (KiB/s ...) or raw numbers",
+	"  Enter              every field of the selected connection (Esc returns)",
+	"  ?, h, F1           this help",
+	"",
+	"Rows: '+' marks a connection new in this interval, '-' (dimmed) one that closed.",
+	"",
+	"Press any key to return.",
+};
+
+static void draw_help(void)
+{
+	int n = sizeof(help_text) / sizeof(help_text[0]);
+
+	for (int y = 3; y < LINES - 1; y++) {
+		move(y, 0);
+		clrtoeol();
+	}
+	for (int i = 0; i < n && 3 + i < LINES - 1; i++)
+		put(3 + i, 1, help_text[i], i == 0 ? ROLE_TITLE : ROLE_NORMAL);
+}
+
+static void draw_detail(struct view *v)
+{
+	const struct vrow *d = &v->detail_row;
+	const struct rec_snap_row *r = &d->r;
+	char text[24][300], ifname[IFNAME_TEXT], a[32], b[32], t1[RFC3339_LEN], t2[RFC3339_LEN];
+	const struct stream_header *h = v->shown ? &v->shown->hdr : NULL;
+	int n = 0;
+
+	text_sanitize(ifname, sizeof(ifname), r->ifname, IFNAME_LEN);
+	for (int y = 3; y < LINES - 1; y++) {
+		move(y, 0);
+		clrtoeol();
+	}
+#define LINE(...) snprintf(text[n++], sizeof(text[0]), __VA_ARGS__)
+	LINE("protocol      %s, %s",
+	     r->id.proto == PROTO_TCP	? "TCP"
+	     : r->id.proto == PROTO_UDP ? "UDP"
+					: "?",
+	     r->id.family == FAMILY_INET6 ? "IPv6" : "IPv4");
+	LINE("local         %s", d->local);
+	LINE("remote        %s", d->remote);
+	LINE("interface     %s (index %" PRIu32 ")", ifname[0] ? ifname : "?", r->id.ifindex);
+	LINE("netns         %" PRIu32, r->id.netns);
+	LINE("socket cookie %" PRIu64 "   flow %" PRIu64, r->id.cookie, r->id.flow);
+	if (r->flags & CONN_F_NO_OWNER)
+		LINE("process       unknown (no process context seen yet)");
+	else
+		LINE("process       %s   pid %" PRIu32, d->comm, r->pid);
+	LINE("state         %s",
+	     r->id.proto == PROTO_TCP ? tcp_state_name(r->state) : "- (UDP flow)");
+	LINE("flags        %s%s%s%s%s", r->flags & CONN_F_NEW ? " new" : "",
+	     r->flags & CONN_F_CLOSED ? " closed" : "",
+	     r->flags & CONN_F_BEGUN_BEFORE ? " begun-before-the-collector" : "",
+	     r->flags & CONN_F_NO_OWNER ? " no-owner" : "",
+	     r->flags & (CONN_F_NEW | CONN_F_CLOSED | CONN_F_BEGUN_BEFORE | CONN_F_NO_OWNER)
+		     ? ""
+		     : " -");
+	fmt_bytes(r->c.bytes_in, a, sizeof(a));
+	LINE("received      %" PRIu64 " bytes (%s)  %" PRIu64 " packets", r->c.bytes_in, a,
+	     r->c.pkts_in);
+	fmt_bytes(r->c.bytes_out, a, sizeof(a));
+	LINE("sent          %" PRIu64 " bytes (%s)  %" PRIu64 " packets", r->c.bytes_out, a,
+	     r->c.pkts_out);
+	fmt_bytes(r->rate_in, a, sizeof(a));
+	fmt_bytes(r->rate_out, b, sizeof(b));
+	LINE("rate          in %.0f B/s (%s/s)  out %.0f B/s (%s/s)", r->rate_in, a, r->rate_out,
+	     b);
+	LINE("rtt           %" PRIu32 " us   retransmits %" PRIu32, r->c.srtt_us, r->c.retrans);
+	if (h) {
+		time_format_rfc3339(stream_wall_ns(h, r->first_ns), t1, sizeof(t1));
+		time_format_rfc3339(stream_wall_ns(h, r->last_ns), t2, sizeof(t2));
+		LINE("first seen    %s   last seen %s", t1, t2);
+	}
+#undef LINE
+	put(3, 1, "Connection details (Esc or Enter returns)", ROLE_TITLE);
+	if (v->detail_gone)
+		put(4, 1, "no longer in the snapshot: last values shown", ROLE_STATUS);
+	for (int i = 0; i < n && 5 + i < LINES - 1; i++)
+		put(5 + i, 1, text[i], ROLE_NORMAL);
+}
+
+static void draw_footer(struct view *v)
+{
+	static const struct {
+		const char *key, *what;
+	} keys[] = {
+		{ "q", "quit" },    { "Up/Dn", "select" },  { "</>", "sort" },
+		{ "r", "reverse" }, { "/", "filter" },	    { "p", "pause" },
+		{ "u", "units" },   { "Enter", "details" }, { "?", "help" },
+	};
+	int y = LINES - 1, x = 0;
+
+	move(y, 0);
+	clrtoeol();
+	if (v->editing) {
+		x = put(y, 0, "filter: ", ROLE_KEY);
+		x = put(y, x, v->t.filter, ROLE_NORMAL);
+		put(y, x, "_   (Enter keeps, Esc clears)", ROLE_NORMAL);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		x = put(y, x, keys[i].key, ROLE_KEY);
+		x = put(y, x + 1, keys[i].what, ROLE_NORMAL) + 2;
+	}
+}
+
+void ui_draw(struct view *v)
+{
+	erase();
+	draw_header(v);
+	if (v->help)
+		draw_help();
+	else if (v->detail)
+		draw_detail(v);
+	else if (v->shown)
+		ui_draw_table(v);
+	draw_footer(v);
+	wnoutrefresh(stdscr);
+	doupdate();
+}

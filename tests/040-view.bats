@@ -1,0 +1,769 @@
+#!/usr/bin/env bats
+# tcptop-view in a real terminal: tmux on a private socket, 120x40, fed from generated snapshot
+# streams (files, or a FIFO written step by step); the screen read back with capture-pane.
+
+load test_helper/common
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	SOCK="tcptop-view-$$-$BATS_TEST_NUMBER"
+}
+
+teardown() {
+	tmux -L "$SOCK" kill-server 2>/dev/null || true
+}
+
+tm() {
+	tmux -L "$SOCK" "$@"
+}
+
+# start_view INPUT [ARGS...]: run tcptop-view in a fresh 120x40 tmux session, reading INPUT.
+# The pane's shell keeps stty -g from before and after, the exit status and stderr.
+start_view() {
+	local input=$1
+	shift
+	cat >"$T/run.sh" <<-EOF
+		trap : INT
+		export LANG=C.UTF-8 LC_ALL=C.UTF-8 ${VIEW_ENV:-}
+		stty -g >"$T/stty.before"
+		"$OUTPUT/tcptop-view" $* <"$input" 2>"$T/stderr"
+		echo \$? >"$T/status.tmp"
+		stty -g >"$T/stty.after"
+		mv "$T/status.tmp" "$T/status"
+		exec sleep 600
+	EOF
+	tm -f /dev/null new-session -d -x 120 -y 40 "bash $T/run.sh" 3>&-
+}
+
+screen() {
+	tm capture-pane -p "$@"
+}
+
+# The pane line by line, each prefixed with the attributes in force at its first cell, as
+# "[bold dim rev fg=N bg=N] text": capture-pane -e only writes changes, so replay them.
+screen_attrs() {
+	tm capture-pane -p -e | python3 -c '
+import re, sys
+st = {}
+for line in sys.stdin.read().split("\n"):
+    first = None
+    for m in re.finditer(r"\x1b\[([0-9;]*)m|([^\x1b]+)", line):
+        if m.group(2) is not None:
+            if first is None and m.group(2).strip(" ") != "":
+                first = dict(st)
+            continue
+        p = [int(x) if x else 0 for x in m.group(1).split(";")]
+        i = 0
+        while i < len(p):
+            c = p[i]
+            if c == 0: st = {}
+            elif c in (1, 2, 4, 7): st[{1: "bold", 2: "dim", 4: "ul", 7: "rev"}[c]] = 1
+            elif c == 22: st.pop("bold", None); st.pop("dim", None)
+            elif c == 24: st.pop("ul", None)
+            elif c == 27: st.pop("rev", None)
+            elif 30 <= c <= 37: st["fg"] = c - 30
+            elif c == 39: st.pop("fg", None)
+            elif 40 <= c <= 47: st["bg"] = c - 40
+            elif c == 49: st.pop("bg", None)
+            elif c in (38, 48): i += 2
+            i += 1
+    first = first or {}
+    keys = [k for k in ("bold", "dim", "ul", "rev") if k in first]
+    keys += ["%s=%d" % (k, first[k]) for k in ("fg", "bg") if k in first]
+    print("[%s] %s" % (" ".join(keys), re.sub(r"\x1b\[[0-9;]*m", "", line)))
+'
+}
+
+# wait_screen TEXT: poll the pane (at most 10 s) until it shows TEXT.
+wait_screen() {
+	local i
+	for i in $(seq 200); do
+		screen | grep -qF -- "$1" && return 0
+		sleep 0.05
+	done
+	echo "screen never showed: $1" >&2
+	screen >&2
+	return 1
+}
+
+# wait_gone TEXT: poll until the pane no longer shows TEXT.
+wait_gone() {
+	local i
+	for i in $(seq 200); do
+		screen | grep -qF -- "$1" || return 0
+		sleep 0.05
+	done
+	echo "screen still shows: $1" >&2
+	screen >&2
+	return 1
+}
+
+# wait_exit STATUS: the view ended with STATUS and the terminal modes are those it found.
+wait_exit() {
+	local i
+	for i in $(seq 200); do
+		[ -f "$T/status" ] && break
+		sleep 0.05
+	done
+	[ -f "$T/status" ] || { echo "the view did not exit" >&2; screen >&2; return 1; }
+	echo "status $(cat "$T/status"), stderr: $(cat "$T/stderr")"
+	[ "$(cat "$T/status")" = "$1" ]
+	[ -s "$T/stty.before" ]
+	diff "$T/stty.before" "$T/stty.after"
+}
+
+# The view switched the terminal to its own modes (so a missed restore would show).
+assert_modes_changed() {
+	local tty
+	tty=$(tm display -p '#{pane_tty}')
+	[ "$(stty -g -F "$tty")" != "$(cat "$T/stty.before")" ]
+}
+
+view_pid() {
+	local shell
+	shell=$(tm display -p '#{pane_pid}')
+	ps -o pid= --ppid "$shell" | head -1 | tr -d ' '
+}
+
+HDR='header kind=snapshot real=1795996800 mono=100 interval=1 host="web1" backend="send=tp_btf recv=tp_btf" kernel="6.18.0" filter="port 443"'
+
+# Three rows whose order differs between any two neighbouring columns.
+three_rows() {
+	cat <<'S'
+row flow=1 cookie=11 proto=udp src=10.0.0.1:3000 dst=10.0.9.2:80 pid=200 comm="alpha" in=3000 out=2000 pin=10 pout=30 rate_in=100 rate_out=200 if=2 ifname="eth0" netns=4026531999
+row flow=2 cookie=12 proto=tcp src=10.0.0.2:1000 dst=10.0.9.1:22 state=SYN_SENT pid=300 comm="bravo" in=1000 out=1000 pin=30 pout=20 rtt=500 rate_in=200 rate_out=300
+row flow=3 cookie=13 proto=tcp src=[::1]:2000 dst=[::2]:443 state=ESTABLISHED pid=100 comm="charlie" in=2000 out=3000 pin=20 pout=10 rtt=900 rate_in=300 rate_out=100
+S
+}
+
+basic_stream() {
+	{
+		echo "$HDR"
+		echo "snap seq=7 time=1795996801.5 mono=101.5 span=1 interval=1"
+		three_rows
+		echo "snapend"
+		echo "end"
+	} | gen -o "$T/in.tcpt"
+}
+
+# Process names of the table rows, top to bottom.
+row_order() {
+	screen | sed -n '5,$p' | grep -oE 'alpha|bravo|charlie' | tr '\n' ' '
+}
+
+wait_order() {
+	local i
+	for i in $(seq 200); do
+		[ "$(row_order)" = "$1" ] && return 0
+		sleep 0.05
+	done
+	echo "rows: '$(row_order)', expected '$1'" >&2
+	screen >&2
+	return 1
+}
+
+@test "--help lists every option and key, --version prints the version" {
+	run -0 tcptop-view --help
+	for o in --sort --reverse --raw-units --no-color --help --version; do
+		assert_output --partial -- "$o"
+	done
+	assert_output --partial "default rx-rate"
+	assert_output --partial "Exit status"
+	run -0 tcptop-view --version
+	assert_output "tcptop-view 0.1.0"
+}
+
+@test "bad options and bad --sort values: one line, usage status 64" {
+	run -64 tcptop-view --bogus
+	assert_output --partial "usage: tcptop-view"
+	run -64 tcptop-view --sort nosuch
+	assert_output --partial "--sort: unknown column 'nosuch'"
+	run -64 tcptop-view extra-arg
+	assert_output --partial "standard input"
+}
+
+@test "without a terminal it refuses and points at tcptop-csv (64)" {
+	basic_stream
+	run -64 setsid -w "$OUTPUT/tcptop-view" <"$T/in.tcpt"
+	assert_output --partial "no terminal"
+	assert_output --partial "tcptop-csv"
+}
+
+@test "stdin a terminal: refused, it must be a stream (64)" {
+	start_view /dev/tty
+	wait_exit 64
+	grep -q "standard input is a terminal" "$T/stderr"
+}
+
+@test "header and rows show the right numbers" {
+	basic_stream
+	start_view "$T/in.tcpt"
+	wait_screen "charlie"
+	run screen
+	assert_line --index 0 --partial "web1  2026-11-30T00:00:01.500Z  interval 1s  span 1s  #7"
+	assert_line --index 0 --partial "backend send=tp_btf recv=tp_btf  kernel 6.18.0"
+	assert_line --index 1 --partial "TCP 2  UDP 1  RX 600 B/s  TX 600 B/s  total RX 5.86 KiB  TX 5.86 KiB  [port 443]"
+	assert_line --index 3 --regexp '^  PROTO +LOCAL +REMOTE +PID +PROCESS +STATE +RX/s +TX/s +RX +TX +PKT-RX +PKT-TX +RTT'
+	assert_line --index 4 --regexp '^  tcp6 +\[::1\]:2000 +\[::2\]:443 +100 +charlie +ESTABLISHED +300 B +100 B +1.95 KiB +2.93 KiB +20 +10 +900us'
+	assert_line --index 5 --regexp '^  tcp +10.0.0.2:1000 +10.0.9.1:22 +300 +bravo +SYN_SENT +200 B +300 B +1000 B +1000 B +30 +20 +500us'
+	assert_line --index 6 --regexp '^  udp +10.0.0.1:3000 +10.0.9.2:80 +200 +alpha +- +100 B +200 B +2.93 KiB +1.95 KiB +10 +30 +-'
+	# u: raw numbers
+	tm send-keys u
+	wait_screen "RTT-us"
+	run screen
+	assert_line --index 4 --regexp 'charlie +ESTABLISHED +300 +100 +2000 +3000 +20 +10 +900 *$'
+	assert_line --index 1 --partial "total RX 6000 B  TX 6000 B"
+}
+
+@test "--raw-units starts with exact numbers" {
+	basic_stream
+	start_view "$T/in.tcpt" --raw-units
+	wait_screen "RTT-us"
+	run screen
+	assert_line --index 5 --regexp 'bravo +SYN_SENT +200 +300 +1000 +1000 +30 +20 +500 *$'
+}
+
+@test "human units: KiB, MiB, GiB, packets and RTT scale" {
+	{
+		echo "$HDR"
+		echo "snap seq=1 time=1795996801"
+		echo 'row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 state=ESTABLISHED pid=1 comm="big" in=5368709120 out=1572864 pin=1234567 pout=99999 rtt=2500000 rate_in=1536 rate_out=10485760'
+		echo "snapend"
+		echo "end"
+	} | gen -o "$T/in.tcpt"
+	start_view "$T/in.tcpt"
+	wait_screen "big"
+	run screen
+	assert_line --index 4 --regexp 'big +ESTABLISHED +1.50 KiB +10.0 MiB +5.00 GiB +1.50 MiB +1.23M +99999 +2.50s'
+}
+
+@test "sorting: every column in turn with Right, r reverses, Left goes back" {
+	basic_stream
+	start_view "$T/in.tcpt" --sort proto
+	wait_order "bravo charlie alpha "
+	local expect=(
+		"local:alpha bravo charlie "
+		"remote:bravo alpha charlie "
+		"pid:charlie alpha bravo "
+		"process:alpha bravo charlie "
+		"state:alpha charlie bravo "
+		"rx-rate:charlie bravo alpha "
+		"tx-rate:bravo alpha charlie "
+		"rx:alpha charlie bravo "
+		"tx:charlie alpha bravo "
+		"pkt-rx:bravo charlie alpha "
+		"pkt-tx:alpha bravo charlie "
+		"rtt:charlie bravo alpha "
+	)
+	local e
+	for e in "${expect[@]}"; do
+		tm send-keys Right
+		wait_order "${e#*:}"
+	done
+	wait_screen "sort RTT (largest first)"
+	tm send-keys r
+	wait_order "alpha bravo charlie "
+	wait_screen "sort RTT (smallest first)"
+	tm send-keys Left
+	wait_order "alpha bravo charlie "
+	wait_screen "sort PKT-TX (largest first)"
+	tm send-keys '<'
+	wait_order "bravo charlie alpha "
+	tm send-keys '>' '>'
+	wait_order "charlie bravo alpha "
+}
+
+@test "--sort and --reverse choose the starting order" {
+	basic_stream
+	start_view "$T/in.tcpt" --sort tx --reverse
+	wait_order "bravo alpha charlie "
+	wait_screen "sort TX (smallest first)"
+}
+
+@test "filter as you type by process, address and port; Enter keeps it, Esc clears it" {
+	basic_stream
+	start_view "$T/in.tcpt"
+	wait_order "charlie bravo alpha "
+	tm send-keys / b r
+	wait_order "bravo "
+	wait_screen "filter: br_"
+	tm send-keys Enter
+	wait_screen 'filter "br": 1 of 3'
+	wait_order "bravo "
+	tm send-keys / BSpace BSpace
+	wait_order "charlie bravo alpha "
+	tm send-keys 1 0 . 0 . 9 . 2
+	wait_order "alpha "
+	tm send-keys C-u : 4 4 3
+	wait_order "charlie "
+	tm send-keys Escape
+	wait_order "charlie bravo alpha "
+	wait_gone 'filter "'
+}
+
+# 100 rows: the selection moves with the keys and the table scrolls to keep it visible.
+many_rows() {
+	{
+		echo "$HDR"
+		echo "snap seq=1 time=1795996801"
+		for i in $(seq 1 100); do
+			echo "row flow=$i proto=tcp src=10.0.0.1:$((1000 + i)) dst=10.0.0.2:80 state=ESTABLISHED pid=$i comm=\"p$i\" rate_in=$((1000 - i))"
+		done
+		echo "snapend"
+		echo "end"
+	} | gen -o "$T/in.tcpt"
+}
+
+# The process name on the selected (reverse video) row, monochrome.
+selected() {
+	screen_attrs | sed -n '5,$p' | grep -E '^\[[^]]*rev' | grep -oE ' (p[0-9]+|one|two|three) ' |
+		tr -d ' '
+}
+
+wait_selected() {
+	local i
+	for i in $(seq 200); do
+		[ "$(selected)" = "$1" ] && return 0
+		sleep 0.05
+	done
+	echo "selected '$(selected)', expected '$1'" >&2
+	return 1
+}
+
+@test "scroll: Up, Down, PgDn, PgUp, Home, End move a visible selection" {
+	many_rows
+	VIEW_ENV="NO_COLOR=1" start_view "$T/in.tcpt"
+	wait_screen "p1 "
+	wait_selected p1
+	tm send-keys Down Down
+	wait_selected p3
+	tm send-keys Up
+	wait_selected p2
+	tm send-keys End
+	wait_selected p100
+	wait_gone " p1 "
+	tm send-keys Home
+	wait_selected p1
+	tm send-keys NPage
+	wait_selected p35
+	wait_screen " p35 "
+	tm send-keys PPage
+	wait_selected p1
+}
+
+# split_stream: $T/a.tcpt holds header and the first snapshot, $T/b.tcpt the rest.
+split_stream() {
+	local first=$1 rest=$2
+	printf '%s\n' "$first" | gen -o "$T/first.tcpt"
+	printf '%s\n%s\n' "$first" "$rest" | gen -o "$T/all.tcpt"
+	local n
+	n=$(stat -c %s "$T/first.tcpt")
+	head -c "$n" "$T/all.tcpt" >"$T/a.tcpt"
+	tail -c "+$((n + 1))" "$T/all.tcpt" >"$T/b.tcpt"
+}
+
+# start_fifo: the view reads a FIFO the test writes into on fd 4.
+start_fifo() {
+	mkfifo "$T/fifo"
+	start_view "$T/fifo" "$@"
+	exec 4>"$T/fifo"
+}
+
+snap() {
+	local seq=$1
+	shift
+	echo "snap seq=$seq time=$((1795996800 + seq)) mono=$((100 + seq)) span=1"
+	printf '%s\n' "$@"
+	echo "snapend"
+}
+
+@test "pause holds the display while input keeps being read; p shows the newest" {
+	split_stream "$HDR
+$(snap 1 'row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 state=ESTABLISHED comm="first" pid=1 in=111')" \
+		"$(snap 2 'row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 state=ESTABLISHED comm="first" pid=1 in=222')
+$(snap 3 'row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 state=ESTABLISHED comm="first" pid=1 in=333')
+end"
+	start_fifo --raw-units
+	cat "$T/a.tcpt" >&4
+	wait_screen "#1 "
+	wait_screen " 111 "
+	tm send-keys p
+	wait_screen "PAUSED"
+	cat "$T/b.tcpt" >&4
+	exec 4>&-
+	wait_screen "2 newer snapshots read"
+	wait_screen "stream ended"
+	run screen
+	assert_output --partial " 111 "
+	assert_output --partial "#1 "
+	tm send-keys p
+	wait_screen " 333 "
+	wait_screen "#3 "
+	wait_gone "PAUSED"
+	tm send-keys q
+	wait_exit 0
+}
+
+@test "the selection stays on the same connection when rows reorder" {
+	local r1='row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 state=ESTABLISHED comm="one" pid=1'
+	local r2='row flow=2 proto=tcp src=10.0.0.1:3 dst=10.0.0.2:4 state=ESTABLISHED comm="two" pid=2'
+	local r3='row flow=3 proto=tcp src=10.0.0.1:5 dst=10.0.0.2:6 state=ESTABLISHED comm="three" pid=3'
+	split_stream "$HDR
+$(snap 1 "$r1 rate_in=300" "$r2 rate_in=200" "$r3 rate_in=100")" \
+		"$(snap 2 "$r1 rate_in=100" "$r2 rate_in=200" "$r3 rate_in=300")
+end"
+	VIEW_ENV="NO_COLOR=1" start_fifo
+	cat "$T/a.tcpt" >&4
+	wait_screen "three"
+	wait_selected one
+	tm send-keys Down
+	wait_selected two
+	tm send-keys Up
+	wait_selected one
+	cat "$T/b.tcpt" >&4
+	exec 4>&-
+	wait_screen "stream ended"
+	# "one" moved from the top to the bottom, and is still the selected row
+	[ "$(screen | sed -n 5p | grep -o three)" = three ]
+	[ "$(screen | sed -n 7p | grep -o one)" = one ]
+	wait_selected one
+}
+
+@test "help screen with ? lists the keys; any key returns" {
+	basic_stream
+	start_view "$T/in.tcpt"
+	wait_screen "charlie"
+	run bash -c "tmux -L '$SOCK' capture-pane -p | sed -n 40p"
+	assert_output --partial "q quit  Up/Dn select  </> sort  r reverse  / filter  p pause  u units  Enter details  ? help"
+	tm send-keys '?'
+	wait_screen "tcptop-view keys"
+	run screen
+	for k in "q, Ctrl-C" "PgUp, PgDn" "Home, End" "Left, Right" "reverse the sort" "filter by" \
+		"pause the display" "raw numbers" "every field of the selected"; do
+		assert_output --partial "$k"
+	done
+	tm send-keys x
+	wait_gone "tcptop-view keys"
+	wait_screen "charlie"
+}
+
+@test "Enter shows every field of the selected connection; Esc returns" {
+	basic_stream
+	start_view "$T/in.tcpt" --sort process
+	wait_order "alpha bravo charlie "
+	tm send-keys Enter
+	wait_screen "Connection details"
+	run screen
+	assert_output --partial "protocol      UDP, IPv4"
+	assert_output --partial "local         10.0.0.1:3000"
+	assert_output --partial "remote        10.0.9.2:80"
+	assert_output --partial "interface     eth0 (index 2)"
+	assert_output --partial "netns         4026531999"
+	assert_output --partial "socket cookie 11   flow 1"
+	assert_output --partial "process       alpha   pid 200"
+	assert_output --partial "received      3000 bytes (2.93 KiB)  10 packets"
+	assert_output --partial "sent          2000 bytes (1.95 KiB)  30 packets"
+	assert_output --partial "rate          in 100 B/s (100 B/s)  out 200 B/s (200 B/s)"
+	tm send-keys Escape
+	wait_gone "Connection details"
+	wait_order "alpha bravo charlie "
+}
+
+@test "resize: columns adapt to the new width" {
+	basic_stream
+	start_view "$T/in.tcpt"
+	wait_screen "charlie"
+	run screen
+	assert_line --index 3 --partial "PKT-RX"
+	tm resize-window -x 70 -y 20
+	wait_gone "PKT-RX"
+	run screen
+	# dropped first: packets, totals, RTT, then the state
+	assert_line --index 3 --regexp '^  PROTO +LOCAL +REMOTE +PID +PROCESS +RX/s +TX/s *$'
+	assert_line --index 4 --regexp '^  tcp6 +\[::1\]:2000 +\[::2\]:443 +100 +charlie +300 B +100 B *$'
+	local line
+	while IFS= read -r line; do
+		[ "${#line}" -le 70 ]
+	done < <(screen)
+	[ "$(screen | wc -l)" -eq 20 ]
+	run bash -c "tmux -L '$SOCK' capture-pane -p | sed -n 20p"
+	assert_output --partial "q quit"
+	tm resize-window -x 120 -y 40
+	wait_screen "PKT-RX"
+}
+
+@test "long IPv6 addresses are elided in the middle, the port kept" {
+	{
+		echo "$HDR"
+		echo "snap seq=1 time=1795996801"
+		echo 'row flow=1 proto=tcp src=[2001:db8:85a3:1111:2222:8a2e:370:7334]:443 dst=[2001:db8:85a3:3333:4444:8a2e:370:9999]:61000 state=ESTABLISHED pid=42 comm="longaddr" rate_in=10'
+		echo "snapend"
+		echo "end"
+	} | gen -o "$T/in.tcpt"
+	start_view "$T/in.tcpt"
+	wait_screen "longaddr"
+	run screen
+	assert_line --index 4 --regexp '^  tcp6 +\[2001:db8:[0-9a-f:]*…[0-9a-f:]*\]:443 +\[2001:db8:[0-9a-f:]*…[0-9a-f:]*\]:61000 +42 +longaddr'
+	tm send-keys Enter
+	wait_screen "local         [2001:db8:85a3:1111:2222:8a2e:370:7334]:443"
+	wait_screen "remote        [2001:db8:85a3:3333:4444:8a2e:370:9999]:61000"
+}
+
+@test "closed rows are dimmed, new rows marked (attributes via capture-pane -e)" {
+	{
+		echo "$HDR"
+		echo "snap seq=1 time=1795996801"
+		echo 'row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 state=ESTABLISHED pid=1 comm="steady" rate_in=300'
+		echo 'row flow=2 proto=tcp src=10.0.0.1:3 dst=10.0.0.2:4 state=CLOSE pid=2 comm="gone" rate_in=200 closed'
+		echo 'row flow=3 proto=tcp src=10.0.0.1:5 dst=10.0.0.2:6 state=ESTABLISHED pid=3 comm="fresh" rate_in=100 new'
+		echo "snapend"
+		echo "end"
+	} | gen -o "$T/in.tcpt"
+	VIEW_ENV="NO_COLOR=1" start_view "$T/in.tcpt"
+	wait_screen "fresh"
+	run screen
+	assert_line --index 5 --regexp '^- tcp .* gone '
+	assert_line --index 6 --regexp '^\+ tcp .* fresh '
+	run screen_attrs
+	assert_line --index 5 --regexp '^\[dim\] - tcp .* gone '
+	assert_line --index 6 --regexp '^\[bold\] \+ tcp .* fresh '
+	assert_line --index 4 --regexp '^\[rev\]   tcp .* steady '
+	# with colours the closed row is dimmed too
+	tm kill-server
+	start_view "$T/in.tcpt"
+	wait_screen "fresh"
+	run screen_attrs
+	assert_line --index 5 --regexp '^\[dim\] - tcp .* gone '
+	assert_line --index 6 --regexp '^\[bold fg=2\] \+ tcp .* fresh '
+}
+
+@test "colours by meaning, and NO_COLOR or --no-color give monochrome" {
+	basic_stream
+	start_view "$T/in.tcpt"
+	wait_screen "charlie"
+	run screen_attrs
+	assert_line --index 3 --regexp '^\[fg=0 bg=2\]   PROTO'
+	assert_line --index 4 --regexp '^\[fg=0 bg=6\]   tcp6'
+	assert_line --index 2 --regexp '^\[bold fg=3\] stream ended'
+	local opt
+	for opt in --no-color NO_COLOR; do
+		tm kill-server
+		if [ $opt = NO_COLOR ]; then
+			VIEW_ENV="NO_COLOR=1" start_view "$T/in.tcpt"
+		else
+			start_view "$T/in.tcpt" $opt
+		fi
+		wait_screen "charlie"
+		run screen_attrs
+		refute_output --partial "fg="
+		refute_output --partial "bg="
+		assert_line --index 3 --regexp '^\[rev\]   PROTO'
+		assert_line --index 4 --regexp '^\[rev\]   tcp6'
+		assert_line --index 2 --regexp '^\[bold\] stream ended'
+	done
+}
+
+@test "hostile names: no raw escape reaches the terminal, rows stay aligned" {
+	{
+		echo 'header kind=snapshot real=1795996800 mono=100 interval=1 host="evil\x1b]2;pwned-host\x07\x1b[2J" backend="b\x1b[31m" kernel="k\n"'
+		echo "snap seq=1 time=1795996801"
+		echo 'row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 state=ESTABLISHED pid=1 comm="\x1b]2;pwned\x07" rate_in=600'
+		echo 'row flow=2 proto=tcp src=10.0.0.1:3 dst=10.0.0.2:4 state=ESTABLISHED pid=2 comm="a\x1b[31mred\x9b" rate_in=500'
+		echo 'row flow=3 proto=tcp src=10.0.0.1:5 dst=10.0.0.2:6 state=ESTABLISHED pid=3 comm="\xe2\x80\xaeevil\nx\ty" rate_in=400'
+		echo 'row flow=4 proto=tcp src=10.0.0.1:7 dst=10.0.0.2:8 state=ESTABLISHED pid=4 comm="\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe6\x97\xa5\xe6\x9c\xac" rate_in=300'
+		echo 'row flow=5 proto=tcp src=10.0.0.1:9 dst=10.0.0.2:10 state=ESTABLISHED pid=5 comm="\xff\xfe\x80plain" rate_in=200 ifname="\x1b[5m"'
+		echo 'row flow=6 proto=tcp src=10.0.0.1:11 dst=10.0.0.2:12 state=ESTABLISHED pid=6 comm="ok" rate_in=100'
+		echo "snapend"
+		echo "end"
+	} | gen -o "$T/in.tcpt"
+	start_view "$T/in.tcpt"
+	wait_screen "ESTABLISHED"
+	run screen
+	assert_output --partial 'evil\x1B]2;pwned-host\x07\x1B[2J'
+	# names wider than the column are cut (the detail view shows all of them)
+	assert_output --partial '\x1B]2;pwned\x'
+	assert_output --partial 'a\x1B[31mred\x'
+	assert_output --partial '\u{202E}evil\x'
+	assert_output --partial '\xFF\xFE\x80pl'
+	refute_output --partial $'\e'
+	[ "$(tm display -p '#{pane_title}')" != pwned ]
+	[ "$(tm display -p '#{pane_title}')" != pwned-host ]
+	# rows aligned: the state column starts at the same display column on every row
+	screen | sed -n '5,10p' >"$T/rows"
+	run python3 -c '
+import sys, unicodedata
+cols = set()
+for line in open(sys.argv[1], encoding="utf-8"):
+    i = line.index("ESTABLISHED")
+    cols.add(sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line[:i]))
+print(sorted(cols))
+sys.exit(len(cols) != 1)' "$T/rows"
+	assert_success
+	tm send-keys Down Down Enter
+	wait_screen 'process       \u{202E}evil\x0Ax\x09y   pid 3'
+	tm send-keys Escape
+	wait_gone "Connection details"
+	# the detail view sanitises the interface name too
+	tm send-keys End Up Enter
+	wait_screen "Connection details"
+	wait_screen 'interface     \x1B[5m'
+	run screen
+	refute_output --partial $'\e'
+}
+
+@test "end of input: 'stream ended', waits for q, terminal restored (0)" {
+	basic_stream
+	start_view "$T/in.tcpt"
+	wait_screen "stream ended: press q to quit"
+	assert_modes_changed
+	sleep 0.2
+	[ ! -f "$T/status" ]
+	tm send-keys q
+	wait_exit 0
+}
+
+@test "input stopped without END: said on screen and on stderr, exit 0" {
+	{
+		echo "$HDR"
+		snap 1 'row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 comm="x" pid=1'
+	} | gen -o "$T/in.tcpt"
+	start_view "$T/in.tcpt"
+	wait_screen "stream ended without END"
+	tm send-keys q
+	wait_exit 0
+	grep -q "without an END record" "$T/stderr"
+}
+
+@test "q quits and restores the terminal (0)" {
+	basic_stream
+	start_fifo
+	cat "$T/in.tcpt" >&4
+	wait_screen "charlie"
+	assert_modes_changed
+	tm send-keys q
+	wait_exit 0
+	exec 4>&-
+}
+
+@test "Ctrl-C restores the terminal, exit 130" {
+	echo "$HDR" | gen -o "$T/in.tcpt"
+	start_fifo
+	cat "$T/in.tcpt" >&4
+	wait_screen "waiting for the first snapshot"
+	assert_modes_changed
+	tm send-keys C-c
+	wait_exit 130
+	exec 4>&-
+}
+
+@test "SIGTERM and SIGHUP restore the terminal, exit 143 and 129" {
+	basic_stream
+	start_fifo
+	cat "$T/in.tcpt" >&4
+	wait_screen "charlie"
+	assert_modes_changed
+	kill -TERM "$(view_pid)"
+	wait_exit 143
+	exec 4>&-
+	tm kill-server
+	rm -f "$T/fifo" "$T/status"
+	start_fifo
+	cat "$T/in.tcpt" >&4
+	wait_screen "charlie"
+	kill -HUP "$(view_pid)"
+	wait_exit 129
+	exec 4>&-
+}
+
+@test "fatal signals (SIGSEGV, SIGABRT): terminal restored, then the signal's own death" {
+	basic_stream
+	start_fifo
+	cat "$T/in.tcpt" >&4
+	wait_screen "charlie"
+	assert_modes_changed
+	kill -SEGV "$(view_pid)"
+	wait_exit 139
+	exec 4>&-
+	tm kill-server
+	rm -f "$T/fifo" "$T/status"
+	start_fifo
+	cat "$T/in.tcpt" >&4
+	wait_screen "charlie"
+	kill -ABRT "$(view_pid)"
+	wait_exit 134
+	exec 4>&-
+}
+
+@test "corrupt input after a good snapshot: terminal restored, the error with its offset (65)" {
+	# the SNAP_END (record 5, the header is 0) of the second file has a bad trailer
+	gen --corrupt-trailer 5 -o "$T/bad.tcpt" < <(echo "$HDR"; echo "snap seq=1 time=1795996801"; three_rows; echo snapend; echo end)
+	split_stream "$HDR
+$(snap 1 'row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 comm="good" pid=1')" ""
+	start_fifo
+	cat "$T/a.tcpt" >&4
+	wait_screen "good"
+	assert_modes_changed
+	printf 'garbage!garbage!garbage!' >&4
+	wait_exit 65
+	exec 4>&-
+	grep -qE "^tcptop-view: -: .* at byte [0-9]+" "$T/stderr"
+	tm kill-server
+	rm -f "$T/status"
+	start_view "$T/bad.tcpt"
+	wait_exit 65
+	grep -q "record trailer at byte" "$T/stderr"
+}
+
+@test "wrong kind of stream, empty or truncated input, read errors: refused before drawing" {
+	echo 'header kind=raw' | gen -o "$T/raw.tcpt"
+	start_view "$T/raw.tcpt"
+	wait_exit 65
+	grep -q "tcptop-agg" "$T/stderr"
+	tm kill-server
+	rm -f "$T/status"
+	: >"$T/empty"
+	start_view "$T/empty"
+	wait_exit 65
+	grep -q "empty input" "$T/stderr"
+	tm kill-server
+	rm -f "$T/status"
+	start_view /
+	wait_exit 74
+	grep -q "read error" "$T/stderr"
+}
+
+@test "concatenated streams: a second section's snapshots are shown" {
+	{
+		echo "$HDR"
+		snap 1 'row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 comm="sect1" pid=1'
+		echo end
+	} | gen -o "$T/s1.tcpt"
+	{
+		echo 'header kind=snapshot real=1795996900 mono=100 interval=2 host="second"'
+		snap 1 'row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 comm="sect2" pid=1'
+		echo end
+	} | gen -o "$T/s2.tcpt"
+	cat "$T/s1.tcpt" "$T/s2.tcpt" >"$T/in.tcpt"
+	start_view "$T/in.tcpt"
+	wait_screen "stream ended"
+	wait_screen "sect2"
+	wait_screen "second  2026-11-30T00:00:01.000Z"
+}
+
+@test "loss is shown as a warning" {
+	{
+		echo "$HDR"
+		echo "snap seq=1 time=1795996801 ringbuf=12 flow_table_full=3"
+		echo 'row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 comm="x" pid=1'
+		echo snapend
+		echo end
+	} | gen -o "$T/in.tcpt"
+	start_view "$T/in.tcpt"
+	wait_screen "LOSS: ringbuf=12 flow_table_full=3"
+}
+
+@test "bench-view: the frame benchmark runs on a small snapshot" {
+	run -0 "$OUTPUT/tcptop-view-bench" 2000
+	assert_output --partial "2000 rows"
+	assert_output --regexp "frame \(filter \+ sort \+ draw\): median [0-9.]+ ms"
+}
