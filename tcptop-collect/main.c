@@ -61,15 +61,15 @@ static const char help_text[] =
 	"Writes a raw tcptop stream of every TCP and UDP connection on the host.\n"
 	"\n"
 	"  -o, --output FILE      write the stream to FILE (default: standard output, '-')\n"
-	"  -i, --interval SECS    sample period, fractions allowed (default 1; 0.01 to 3600)\n"
-	"  -d, --duration SECS    stop after SECS (default: run until SIGINT or SIGTERM)\n"
+	"      --interval SECS    sample period, fractions allowed (default 1; 0.01 to 3600)\n"
+	"      --duration SECS    stop after SECS (default: run until SIGINT or SIGTERM)\n"
 	"      --udp-timeout SECS a UDP flow ends after SECS without a datagram (default 30)\n"
 	"      --max-flows N      size of the kernel's UDP flow table (default 65536)\n"
-	"  -p, --pid PID          only connections owned by process PID (default: all)\n"
-	"      --port PORT        only connections with PORT at either end (default: all)\n"
+	"      --pid PID          only connections owned by process PID (default: all)\n"
+	"      --port PORT        only connections with PORT at either end (default 0: all)\n"
 	"      --tcp              only TCP (default: TCP and UDP)\n"
 	"      --udp              only UDP (default: TCP and UDP)\n"
-	"  -b, --backend NAME     hooks for send and receive: auto, tracepoint (tp_btf),\n"
+	"      --backend NAME     hooks for send and receive: auto, tracepoint (tp_btf),\n"
 	"                         fentry or kprobe (default auto: the first that works)\n"
 	"  -v, --verbose          report on stderr the hook chosen for each probe and the\n"
 	"                         privilege drop\n"
@@ -864,7 +864,11 @@ static void write_header(const char *backend, const char *filter)
 static void parse_options(int argc, char **argv)
 {
 	enum {
-		O_UDP_TIMEOUT = 256,
+		O_INTERVAL = 256,
+		O_DURATION,
+		O_PID,
+		O_BACKEND,
+		O_UDP_TIMEOUT,
 		O_MAX_FLOWS,
 		O_PORT,
 		O_TCP,
@@ -873,15 +877,15 @@ static void parse_options(int argc, char **argv)
 	};
 	static const struct option lo[] = {
 		{ "output", required_argument, NULL, 'o' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "duration", required_argument, NULL, 'd' },
+		{ "interval", required_argument, NULL, O_INTERVAL },
+		{ "duration", required_argument, NULL, O_DURATION },
 		{ "udp-timeout", required_argument, NULL, O_UDP_TIMEOUT },
 		{ "max-flows", required_argument, NULL, O_MAX_FLOWS },
-		{ "pid", required_argument, NULL, 'p' },
+		{ "pid", required_argument, NULL, O_PID },
 		{ "port", required_argument, NULL, O_PORT },
 		{ "tcp", no_argument, NULL, O_TCP },
 		{ "udp", no_argument, NULL, O_UDP },
-		{ "backend", required_argument, NULL, 'b' },
+		{ "backend", required_argument, NULL, O_BACKEND },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -890,17 +894,17 @@ static void parse_options(int argc, char **argv)
 	const char *es;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "o:i:d:p:b:vh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:vh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			opt.output = optarg;
 			break;
-		case 'i':
+		case O_INTERVAL:
 			if (parse_seconds(optarg, NSEC / 100, 3600 * NSEC, &opt.interval_ns, &es))
 				errx(EX_USAGE, "--interval %s: %s (0.01 to 3600 seconds)", optarg,
 				     es);
 			break;
-		case 'd':
+		case O_DURATION:
 			if (parse_seconds(optarg, NSEC / 1000, 365 * 86400 * NSEC, &opt.duration_ns,
 					  &es))
 				errx(EX_USAGE, "--duration %s: %s", optarg, es);
@@ -915,13 +919,13 @@ static void parse_options(int argc, char **argv)
 			if (parse_uint(optarg, 16, 1 << 24, &opt.max_flows, &es))
 				errx(EX_USAGE, "--max-flows %s: %s (16 to 16777216)", optarg, es);
 			break;
-		case 'p':
+		case O_PID:
 			if (parse_uint(optarg, 1, 4194304, &opt.pid, &es))
 				errx(EX_USAGE, "--pid %s: %s", optarg, es);
 			break;
 		case O_PORT:
-			if (parse_uint(optarg, 1, 65535, &opt.port, &es))
-				errx(EX_USAGE, "--port %s: %s (1 to 65535)", optarg, es);
+			if (parse_uint(optarg, 0, 65535, &opt.port, &es))
+				errx(EX_USAGE, "--port %s: %s (0 to 65535)", optarg, es);
 			break;
 		case O_TCP:
 			opt.tcp_only = true;
@@ -929,7 +933,7 @@ static void parse_options(int argc, char **argv)
 		case O_UDP:
 			opt.udp_only = true;
 			break;
-		case 'b':
+		case O_BACKEND:
 			if (!strcmp(optarg, "auto"))
 				opt.backend = BK_AUTO;
 			else if (!strcmp(optarg, "tracepoint") || !strcmp(optarg, "tp_btf"))

@@ -35,7 +35,7 @@ setup_file() {
 	tcptop-traffic hold 100001 >"$d/hold.out" 2>&1 3>&- &
 	echo $! >"$d/hold.pid"
 	for i in $(seq 100); do grep -q ready "$d/hold.out" && break; sleep 0.1; done
-	tcptop-collect -i 0.2 -o "$d/run.tcpt" 2>"$d/collect.err" 3>&- &
+	tcptop-collect --interval 0.2 -o "$d/run.tcpt" 2>"$d/collect.err" 3>&- &
 	echo $! >"$d/collect.pid"
 	wait_for "$d/run.tcpt" '^tick'
 	tcptop-traffic tcp 4 10000019 >"$d/tcp4.out"
@@ -191,7 +191,7 @@ load_flows() {
 @test "| head -c 100 ends quietly and leaves no BPF program of ours behind" {
 	skip_unless_bpf
 	command -v bpftool >/dev/null || skip "no bpftool"
-	run -0 bash -c '"$2" -i 0.1 2>"$1/err" | head -c 100 >/dev/null; echo "${PIPESTATUS[0]}"' \
+	run -0 bash -c '"$2" --interval 0.1 2>"$1/err" | head -c 100 >/dev/null; echo "${PIPESTATUS[0]}"' \
 		_ "$BATS_TEST_TMPDIR" "$OUTPUT/tcptop-collect"
 	assert_output 0
 	run -0 cat "$BATS_TEST_TMPDIR/err"
@@ -213,7 +213,7 @@ print(" ".join(bad))'
 @test "after the drop: invoking uid, CapEff 0, records keep coming" {
 	skip_unless_bpf
 	local d=$BATS_TEST_TMPDIR pid i
-	SUDO_UID=4242 SUDO_GID=4343 tcptop-collect -i 0.1 -o "$d/drop.tcpt" 2>"$d/err" 3>&- &
+	SUDO_UID=4242 SUDO_GID=4343 tcptop-collect --interval 0.1 -o "$d/drop.tcpt" 2>"$d/err" 3>&- &
 	pid=$!
 	wait_for "$d/drop.tcpt" '^tick'
 	run -0 grep -E '^(Uid|Gid|Groups|CapEff|CapBnd|NoNewPrivs):' "/proc/$pid/status"
@@ -234,7 +234,7 @@ print(" ".join(bad))'
 @test "filters: --tcp shows no UDP, --port only that port" {
 	skip_unless_bpf
 	local d=$BATS_TEST_TMPDIR pid a b
-	tcptop-collect -i 0.1 --tcp -o "$d/tcp.tcpt" 3>&- &
+	tcptop-collect --interval 0.1 --tcp -o "$d/tcp.tcpt" 3>&- &
 	pid=$!
 	wait_for "$d/tcp.tcpt" '^tick'
 	tcptop-traffic udp 3 100 >/dev/null
@@ -250,7 +250,7 @@ print(" ".join(bad))'
 	local hold=$!
 	for i in $(seq 100); do grep -q ready "$d/hold.out" && break; sleep 0.1; done
 	read -r _ _ a b _ <"$d/hold.out"
-	tcptop-collect -i 0.1 --port "${b##*:}" -o "$d/port.tcpt" 3>&- &
+	tcptop-collect --interval 0.1 --port "${b##*:}" -o "$d/port.tcpt" 3>&- &
 	pid=$!
 	wait_for "$d/port.tcpt" '^tick'
 	tcptop-traffic tcp 4 5003 >/dev/null
