@@ -140,6 +140,35 @@ need_root_dpkg() {
 	assert_output --partial "packaging/debian/changelog says $(version)-1"
 }
 
+@test "debian/control Build-Depends name every package of the Makefile's DEB_BUILD" {
+	local want have p missing=
+	# make and gcc come with build-essential, which Build-Depends never lists
+	want=$(make -C "$TCPTOP_SRC" --no-print-directory -p -n 2>/dev/null |
+		sed -n 's/^DEB_BUILD := //p' | tr ' ' '\n' | grep -vxE 'make|gcc|' | sort -u)
+	[ -n "$want" ] || fail "no DEB_BUILD in the Makefile"
+	have=$(sed -n '/^Build-Depends:/,/^[A-Z]/p' "$TCPTOP_SRC/packaging/debian/control" |
+		sed 's/^Build-Depends://' | tr ',' '\n' | sed 's/(.*//; s/^ *//; s/ *$//' | grep .)
+	for p in $want; do
+		grep -qx "$p" <<<"$have" || missing+=" $p"
+	done
+	[ -z "$missing" ] || fail "Build-Depends lacks:$missing"
+}
+
+@test "make install puts programs, pages and completion under DESTDIR; make uninstall removes them" {
+	need_wrapper
+	local d="$BATS_TEST_TMPDIR/root" t
+	run -0 pkg_make DESTDIR="$d" PREFIX=/usr install
+	for t in $(built_tools); do
+		[ -x "$d/usr/bin/$t" ] || fail "$t not installed"
+	done
+	[ -f "$d/usr/share/man/man1/tcptop.1" ]
+	[ -f "$d/usr/share/man/man5/tcptop-stream.5" ]
+	[ -f "$d/usr/share/bash-completion/completions/tcptop" ]
+	run -0 pkg_make DESTDIR="$d" PREFIX=/usr uninstall
+	run -0 find "$d" -type f
+	assert_output ''
+}
+
 @test "make deb builds a .deb with the programs, compressed man pages, README and copyright" {
 	need_deb
 	run -0 dpkg-deb -c "$DEB"
