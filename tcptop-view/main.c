@@ -193,8 +193,16 @@ int main(int argc, char **argv)
 	if (ui_open(tty, NULL, color, why, sizeof(why)) < 0)
 		errx(64, "%s: use tcptop-csv without a usable terminal", why);
 
-	/* the reader thread takes no signals: they all come to this loop */
-	sigfillset(&all);
+	/* asynchronous signals all come to this loop, not to the reader thread; faults stay
+	 * unblocked there, or the kernel would kill us without restoring the terminal */
+	sigemptyset(&all);
+	sigaddset(&all, SIGINT);
+	sigaddset(&all, SIGTERM);
+	sigaddset(&all, SIGHUP);
+	sigaddset(&all, SIGWINCH);
+	sigaddset(&all, SIGQUIT);
+	sigaddset(&all, SIGTSTP);
+	sigaddset(&all, SIGCONT);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	feed = feed_start(rd, !table_utf8, &wake_fd);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

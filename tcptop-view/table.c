@@ -45,8 +45,7 @@ static void endpoint_format(int family, const uint8_t addr[16], uint16_t port, c
 		snprintf(buf, size, "%s:%u", a, port);
 }
 
-/* Without a UTF-8 locale, curses would show multibyte text as several cells: keep it ASCII. */
-static void ascii_fold(char *s)
+void text_fold_ascii(char *s)
 {
 	char *o = s;
 
@@ -86,7 +85,7 @@ int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_on
 	endpoint_format(r->id.family, r->id.raddr, r->id.rport, v->remote, sizeof(v->remote));
 	text_sanitize(v->comm, sizeof(v->comm), r->comm, COMM_LEN);
 	if (ascii_only)
-		ascii_fold(v->comm);
+		text_fold_ascii(v->comm);
 	v->local_w = strlen(v->local);
 	v->remote_w = strlen(v->remote);
 	v->comm_w = text_width(v->comm);

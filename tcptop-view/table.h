@@ -130,6 +130,9 @@ void fmt_rtt(uint32_t us, char *buf, size_t size);
  * Returns bytes written. */
 size_t put_field(char *buf, size_t size, const char *s, size_t s_w, int width, bool right,
 		 bool mid);
-extern bool table_utf8; /* the locale can show UTF-8: use an ellipsis, keep non-ASCII */
+extern bool table_utf8;
+/* Without a UTF-8 locale curses would show each byte of a multibyte character as a cell of its
+ * own: every character beyond ASCII becomes '?', in place. */
+void text_fold_ascii(char *s); /* the locale can show UTF-8: use an ellipsis, keep non-ASCII */
 
 #endif /* TCPTOP_VIEW_TABLE_H */

@@ -166,6 +166,14 @@ void ui_flush(void)
 
 /* ---- drawing ---- */
 
+/* Every string from the stream goes through here before it is drawn. */
+static void screen_text(char *dst, size_t size, const char *src, size_t len)
+{
+	text_sanitize(dst, size, src, len);
+	if (!table_utf8)
+		text_fold_ascii(dst);
+}
+
 /* Text at (y, x), cut to the screen width; returns the column after it. */
 static int put(int y, int x, const char *s, enum role role)
 {
@@ -222,10 +230,10 @@ static void draw_header(struct view *v)
 		    ROLE_STATUS);
 		return;
 	}
-	text_sanitize(host, sizeof(host), s->hdr.hostname, sizeof(s->hdr.hostname));
-	text_sanitize(backend, sizeof(backend), s->hdr.backend, sizeof(s->hdr.backend));
-	text_sanitize(kernel, sizeof(kernel), s->hdr.kernel, sizeof(s->hdr.kernel));
-	text_sanitize(filt, sizeof(filt), s->hdr.filter, sizeof(s->hdr.filter));
+	screen_text(host, sizeof(host), s->hdr.hostname, sizeof(s->hdr.hostname));
+	screen_text(backend, sizeof(backend), s->hdr.backend, sizeof(s->hdr.backend));
+	screen_text(kernel, sizeof(kernel), s->hdr.kernel, sizeof(s->hdr.kernel));
+	screen_text(filt, sizeof(filt), s->hdr.filter, sizeof(s->hdr.filter));
 	time_format_rfc3339(s->b.time_ns, t, sizeof(t));
 	fmt_secs(s->b.interval_ns ? s->b.interval_ns : s->hdr.interval_ns, a, sizeof(a));
 	fmt_secs(s->b.span_ns, b, sizeof(b));
@@ -318,6 +326,10 @@ void ui_draw_table(struct view *v)
 	}
 	if (v->top > v->t.n)
 		v->top = 0;
+	if (!v->t.n && rows > 0)
+		put(y0 + 1, 2,
+		    v->t.filter[0] ? "(no connection matches the filter)" : "(no connections)",
+		    ROLE_STATUS);
 	for (int i = 0; i < rows && v->top + i < v->t.n; i++) {
 		const struct vrow *r = v->t.v[v->top + i];
 		size_t idx = v->top + i;
@@ -380,7 +392,7 @@ static void draw_detail(struct view *v)
 	const struct stream_header *h = v->shown ? &v->shown->hdr : NULL;
 	int n = 0;
 
-	text_sanitize(ifname, sizeof(ifname), r->ifname, IFNAME_LEN);
+	screen_text(ifname, sizeof(ifname), r->ifname, IFNAME_LEN);
 	for (int y = 3; y < LINES - 1; y++) {
 		move(y, 0);
 		clrtoeol();

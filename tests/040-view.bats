@@ -189,6 +189,13 @@ wait_order() {
 	assert_output --partial "tcptop-csv"
 }
 
+@test "a terminal type curses cannot drive: refused (64), terminal untouched" {
+	basic_stream
+	VIEW_ENV="TERM=no-such-terminal" start_view "$T/in.tcpt"
+	wait_exit 64
+	grep -q "cannot drive terminal type 'no-such-terminal'" "$T/stderr"
+}
+
 @test "stdin a terminal: refused, it must be a stream (64)" {
 	start_view /dev/tty
 	wait_exit 64
@@ -609,6 +616,49 @@ sys.exit(len(cols) != 1)' "$T/rows"
 	wait_screen 'interface     \x1B[5m'
 	run screen
 	refute_output --partial $'\e'
+}
+
+@test "outside a UTF-8 locale names stay ASCII and rows aligned" {
+	{
+		echo 'header kind=snapshot host="h\xc3\xb6st"'
+		echo "snap seq=1 time=1795996801"
+		echo 'row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 state=ESTABLISHED pid=1 comm="\xe6\x97\xa5\xe6\x9c\xac" rate_in=2'
+		echo 'row flow=2 proto=tcp src=10.0.0.1:3 dst=10.0.0.2:4 state=ESTABLISHED pid=2 comm="caf\xc3\xa9\x01" rate_in=1'
+		echo "snapend"
+		echo "end"
+	} | gen -o "$T/in.tcpt"
+	VIEW_ENV="LANG=C LC_ALL=C" start_view "$T/in.tcpt"
+	wait_screen "ESTABLISHED"
+	run screen
+	assert_line --index 0 --partial "h?st  "
+	assert_line --index 4 --regexp '^  tcp +10.0.0.1:1 +10.0.0.2:2 +1 +\?\? +ESTABLISHED'
+	assert_line --index 5 --regexp '^  tcp +10.0.0.1:3 +10.0.0.2:4 +2 +caf\?\\x01 +ESTABLISHED'
+	[ "$(screen | sed -n 5p | grep -bo ESTABLISHED)" = "$(screen | sed -n 6p | grep -bo ESTABLISHED)" ]
+	refute_output --partial "M-"
+}
+
+@test "an empty snapshot and a filter that matches nothing say so" {
+	{
+		echo "$HDR"
+		echo "snap seq=1 time=1795996801"
+		echo "snapend"
+		echo "snap seq=2 time=1795996802"
+		echo 'row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 state=ESTABLISHED pid=1 comm="x"'
+		echo "snapend"
+	} | gen -o "$T/two.tcpt"
+	{
+		echo "$HDR"
+		echo "snap seq=1 time=1795996801"
+		echo "snapend"
+		echo end
+	} | gen -o "$T/in.tcpt"
+	start_view "$T/in.tcpt"
+	wait_screen "(no connections)"
+	tm kill-server
+	start_view "$T/two.tcpt"
+	wait_screen "ESTABLISHED"
+	tm send-keys / z z z
+	wait_screen "(no connection matches the filter)"
 }
 
 @test "end of input: 'stream ended', waits for q, terminal restored (0)" {
