@@ -274,13 +274,17 @@ static void draw_header(struct view *v)
 
 	/* status line: loss first, then the modes */
 	x = 0;
+	/* producers list every counter they keep: only those above zero are loss */
 	if (s->b.nloss) {
-		size_t o = snprintf(buf, sizeof(buf), "LOSS:");
+		size_t o = snprintf(buf, sizeof(buf), "LOSS:"), start = o;
 
 		for (uint32_t i = 0; i < s->b.nloss && i < LOSS_MAX && o < sizeof(buf); i++)
-			o += snprintf(buf + o, sizeof(buf) - o, " %s=%" PRIu64,
-				      loss_code_name(s->b.loss[i].code), s->b.loss[i].value);
-		x = put(2, x, buf, ROLE_WARN) + 2;
+			if (s->b.loss[i].value)
+				o += snprintf(buf + o, sizeof(buf) - o, " %s=%" PRIu64,
+					      loss_code_name(s->b.loss[i].code),
+					      s->b.loss[i].value);
+		if (o > start)
+			x = put(2, x, buf, ROLE_WARN) + 2;
 	}
 	if (s->b.flags & SNAP_F_PARTIAL)
 		x = put(2, x, "PARTIAL interval", ROLE_WARN) + 2;

@@ -6,11 +6,12 @@ load test_helper/common
 
 setup() {
 	T=$BATS_TEST_TMPDIR
-	SOCK="tcptop-view-$$-$BATS_TEST_NUMBER"
+	NSESS=0
+	SOCK=
 }
 
 teardown() {
-	tmux -L "$SOCK" kill-server 2>/dev/null || true
+	[ -z "$SOCK" ] || tmux -L "$SOCK" kill-server 2>/dev/null || true
 }
 
 tm() {
@@ -32,6 +33,10 @@ start_view() {
 		mv "$T/status.tmp" "$T/status"
 		exec sleep 600
 	EOF
+	# a fresh server each time: one being killed may still hold its socket
+	[ -z "$SOCK" ] || tm kill-server 2>/dev/null || true
+	NSESS=$((NSESS + 1))
+	SOCK="tcptop-view-$$-$BATS_TEST_NUMBER-$NSESS"
 	tm -f /dev/null new-session -d -x 120 -y 40 "bash $T/run.sh" 3>&-
 }
 
@@ -810,6 +815,24 @@ $(snap 1 'row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 comm="good" pid=1')
 	} | gen -o "$T/in.tcpt"
 	start_view "$T/in.tcpt"
 	wait_screen "LOSS: ringbuf=12 flow_table_full=3"
+	run screen_attrs
+	assert_line --index 2 --regexp '^\[bold fg=7 bg=1\] LOSS: ringbuf=12 flow_table_full=3  stream ended'
+}
+
+@test "loss counters that are all zero are no warning" {
+	split_stream "$HDR
+$(snap 1 'row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 comm="x" pid=1' | sed '1s/$/ ringbuf=0 agg_gap=2/')" \
+		"$(snap 2 'row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 comm="x" pid=1' | sed '1s/$/ ringbuf=0 flow_evicted=0/')
+end"
+	start_fifo
+	cat "$T/a.tcpt" >&4
+	wait_screen "LOSS: agg_gap=2  "
+	cat "$T/b.tcpt" >&4
+	exec 4>&-
+	wait_screen "#2 "
+	wait_screen "stream ended"
+	run screen
+	refute_output --partial "LOSS"
 }
 
 @test "bench-view: the frame benchmark runs on a small snapshot" {
