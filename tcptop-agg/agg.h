@@ -24,6 +24,8 @@ struct agg_opts {
 	const char *filter_text; /* for the header's HOPT_FILTER; "" when none */
 	/* Called before each snapshot is written, with its monotonic end and span (pacing). */
 	void (*pace)(void *ctx, uint64_t mono_ns, uint64_t span_ns);
+	/* Called when the table first refuses a connection in a section (a warning). */
+	void (*table_full)(void *ctx, uint64_t max_flows);
 	void *ctx;
 };
 

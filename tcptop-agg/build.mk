@@ -14,3 +14,10 @@ $(OUTPUT)/tcptop-agg: $(AGG_OBJS) $(LIBTCPTOP)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) -o $@
 
 BINS += $(OUTPUT)/tcptop-agg
+MAN1 += man/tcptop-agg.1
+
+# Throughput against cat and memory per connection (make bench-agg; joined by make bench).
+.PHONY: bench-agg
+bench-agg: $(OUTPUT)/tcptop-agg $(OUTPUT)/tcptop-gen $(OUTPUT)/tests/bench-read
+	tcptop-agg/bench.sh $(OUTPUT)
+BENCHES += bench-agg

@@ -142,6 +142,14 @@ static void filter_text(const struct agg_filter *f, char *buf)
 			 f->tcp ? "tcp" : "udp");
 }
 
+static void table_full(void *ctx, uint64_t max_flows)
+{
+	(void)ctx;
+	warnx("more than %llu connections at once (--max-flows): the others are not shown, "
+	      "counted in the snapshots as agg_table_full",
+	      (unsigned long long)max_flows);
+}
+
 /* ---- the loop ---- */
 
 static void write_failed(int e)
@@ -317,6 +325,7 @@ int main(int argc, char **argv)
 	o.filter_text = ftext;
 	pace_st.interval = o.interval_ns;
 	o.pace = pace;
+	o.table_full = table_full;
 
 	signal(SIGPIPE, SIG_IGN);
 	sigaction(SIGINT, &sa, NULL);

@@ -1,0 +1,460 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0-or-later
+# tcptop-agg on generated raw streams (no root): exact totals and rates, interval rules, flow
+# identity, filters, the table cap, bad input with its status and offset, chunking, sections,
+# signals. Fixtures: tests/fixtures/agg/NAME.txt (generator scripts, each says what it proves)
+# and NAME.out (tcptop-dump of agg's output, the version left out).
+load test_helper/common
+
+FIX="$BATS_TEST_DIRNAME/fixtures/agg"
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+}
+
+# stream NAME [GEN-OPTIONS]: the fixture's raw stream in $T/NAME.tcpt
+stream() {
+	local name=$1
+	shift
+	"$GEN" "$@" -o "$T/$name.tcpt" "$FIX/$name.txt"
+}
+
+# decoded FILE: agg's output as script lines, without the version (it moves)
+decoded() {
+	tcptop-dump "$1" | sed 's/ version="[^"]*"//'
+}
+
+# check_fixture NAME [AGG-OPTIONS]: agg's output for the fixture equals NAME.out
+check_fixture() {
+	local name=$1
+	shift
+	stream "$name"
+	run -0 bash -c 'tcptop-agg "$@" >"$0/out.tcpt"' "$T" "$@" "$T/$name.tcpt"
+	decoded "$T/out.tcpt" >"$T/out.txt"
+	run diff -u "$FIX/$name.out" "$T/out.txt"
+	assert_success
+	run cat "$T/out.txt"
+}
+
+# snaps: the snapshot lines of $T/out.txt
+snap_line() {
+	grep "^snap seq=$1 " "$T/out.txt"
+}
+
+@test "rates are delta bytes over delta sample time, totals sum the rows" {
+	check_fixture basic
+	# flow 1: 1000 B between its open (0.1) and its sample (0.6): 2000 B/s
+	assert_line --partial 'snap seq=1 time=1700000001.000000000 mono=1.000000000 span=0.900000000 interval=1.000000000 hidden=0 rows=2 tcp=1 udp=1 bytes_in=1000 bytes_out=500 rate_in=2000.000 rate_out=1000.000'
+	# then 2000 B from 0.6 to 1.5 (2222.222 B/s); the UDP flow closes with 64 B over 1.5 s
+	assert_line --partial 'snap seq=2 time=1700000002.000000000 mono=2.000000000 span=1.000000000 interval=1.000000000 hidden=0 rows=2 tcp=1 udp=1 bytes_in=3064 bytes_out=732 rate_in=2264.889 rate_out=243.556'
+	assert_line --partial 'comm="dig" ifname="eth0" closed in=64 out=32 pin=1 pout=1 rtt=0 retrans=0 rate_in=42.667 rate_out=21.333 first=0.200000000 last=1.700000000'
+	# an idle interval: the connection stays, at rate 0; the closed flow is gone
+	assert_line --partial 'snap seq=3 time=1700000003.000000000 mono=3.000000000 span=1.000000000 interval=1.000000000 hidden=0 rows=1 tcp=1 udp=0 bytes_in=3000 bytes_out=700 rate_in=0.000 rate_out=0.000'
+	# END right after a tick adds no empty snapshot
+	run -0 grep -c '^snap ' "$T/out.txt"
+	assert_output 3
+}
+
+@test "the output header copies the collector's and names agg, its interval and filters" {
+	stream basic
+	tcptop-agg --interval 2 --port 443 --tcp "$T/basic.tcpt" >"$T/o.tcpt"
+	run -0 tcptop-dump "$T/o.tcpt"
+	assert_line --index 0 "header kind=snapshot major=1 minor=0 real=1700000000.000000000 mono=0.000000000 interval=2.000000000 producer=\"tcptop-agg\" version=\"$(tcptop-agg --version | cut -d' ' -f2)\" host=\"h1\" boot=\"b-1\" kernel=\"6.18.0-x\" backend=\"send=tp_btf\" filter=\"port 443 and tcp\""
+	# the collector's own filters are kept in front of agg's
+	printf 'header filter="pid 5"\nend\n' | "$GEN" >"$T/f.tcpt"
+	run -0 bash -c 'tcptop-agg --udp "$0" | tcptop-dump' "$T/f.tcpt"
+	assert_line --index 0 --partial 'filter="pid 5 and udp"'
+}
+
+@test "interval edges: late samples stay with their tick, an early tick within the slack cuts" {
+	check_fixture edges
+	assert_line --partial 'snap seq=1 time=1700000001.000200000 mono=1.000200000 span=1.000200000'
+	assert_line --partial 'in=100 out=0 pin=0 pout=0 rtt=0 retrans=0 rate_in=99.990'
+	# the tick at 1.7 (0.7 s after the cut) does not cut; the one at 1.8002 does
+	assert_line --partial 'snap seq=2 time=1700000001.800200000 mono=1.800200000 span=0.800000000'
+	assert_line --partial 'in=300 out=0 pin=0 pout=0 rtt=0 retrans=0 rate_in=250.031'
+	assert_line --partial 'snap seq=3 time=1700000002.900000000 mono=2.900000000 span=1.099800000'
+}
+
+@test "an interval that is a multiple of the collector's: every third tick cuts" {
+	check_fixture multiple --interval 3
+	assert_line --partial 'snap seq=1 time=1700000000.400000000 mono=100.400000000 span=0.400000000 interval=3.000000000'
+	assert_line --partial 'snap seq=2 time=1700000003.400000000 mono=103.400000000 span=3.000000000 interval=3.000000000 hidden=0 rows=1 tcp=1 udp=0 bytes_in=1000 bytes_out=100 rate_in=300.000 rate_out=30.000'
+	assert_line --partial 'snap seq=3 time=1700000006.400000000 mono=106.400000000 span=3.000000000 interval=3.000000000 hidden=0 rows=1 tcp=1 udp=0 bytes_in=1600 bytes_out=160 rate_in=315.789'
+	run -0 grep -c '^snap ' "$T/out.txt"
+	assert_output 3
+}
+
+@test "fractional intervals and IPv6" {
+	check_fixture fraction --interval 0.5
+	assert_line --partial 'snap seq=1 time=1700000000.750000000 mono=0.500000000 span=0.490000000 interval=0.500000000'
+	assert_line --partial 'src=[::1]:5000 dst=[::1]:5001'
+	assert_line --partial 'rate_in=208.333 rate_out=104.167 first=0.010000000 last=0.250000000'
+	assert_line --partial 'rate_in=100.000 rate_out=50.000 first=0.010000000 last=0.750000000'
+}
+
+@test "open and close inside one interval: shown once, new and closed, final totals" {
+	check_fixture openclose
+	run -0 grep -c 'comm="wget"' "$T/out.txt"
+	assert_output 1
+	run -0 grep 'comm="wget"' "$T/out.txt"
+	assert_output --partial 'state=CLOSE pid=8 comm="wget" ifname="" closed new in=5000 out=100 pin=5 pout=2 rtt=0 retrans=0 rate_in=20000.000 rate_out=400.000 first=0.200000000 last=0.450000000'
+}
+
+@test "a connection begun before collection: flagged, its rate counts only what came after" {
+	check_fixture openclose
+	assert_line --partial 'comm="sshd" ifname="" begun new in=1001000 out=2000400 pin=905 pout=1103 rtt=45 retrans=0 rate_in=1250.000 rate_out=500.000'
+	assert_line --partial 'comm="sshd" ifname="" begun in=1001000 out=2000400 pin=905 pout=1103 rtt=45 retrans=0 rate_in=0.000 rate_out=0.000'
+}
+
+@test "a reused flow id ends the old connection; records of unknown flows are counted" {
+	check_fixture reuse
+	assert_line --partial 'src=192.168.1.1:3000 dst=192.168.1.2:80 netns=4026531840 if=1 state=ESTABLISHED pid=10 comm="old" ifname="" closed new in=800 out=80'
+	assert_line --partial 'src=192.168.1.1:3001 dst=192.168.1.2:80 netns=4026531840 if=1 state=ESTABLISHED pid=11 comm="new" ifname="" new in=30 out=3 pin=0 pout=0 rtt=0 retrans=0 rate_in=100.000'
+	assert_line --partial 'rows=2 tcp=2 udp=0 bytes_in=830 bytes_out=83 rate_in=2100.000 rate_out=210.000 agg_table_full=0 agg_unknown_flow=2 agg_gap=0'
+	assert_line --partial 'rows=1 tcp=1 udp=0 bytes_in=60 bytes_out=6 rate_in=50.000 rate_out=5.000 agg_table_full=0 agg_unknown_flow=3 agg_gap=0'
+	run -0 grep -c 'comm="old"' "$T/out.txt"
+	assert_output 1
+}
+
+@test "UDP: idle flows stay at rate 0, an expired flow is shown once closed, peers are rows" {
+	check_fixture udp
+	run -0 grep -c 'comm="named"' "$T/out.txt"
+	assert_output 7 # flow 1 in 4 snapshots, flow 2 in 3 (the last one closed)
+	run -0 grep -c 'dst=10.0.0.8:5353 .* closed ' "$T/out.txt"
+	assert_output 1
+	run -0 snap_line 4
+	assert_output --partial 'rows=2 tcp=0 udp=2 bytes_in=100 bytes_out=200 rate_in=0.000'
+	run -0 snap_line 1
+	assert_output --partial 'rows=3 tcp=0 udp=3 bytes_in=220 bytes_out=380 rate_in=100.000 rate_out=150.000'
+}
+
+@test "two network namespaces sharing a 5-tuple are two rows with their own interface names" {
+	check_fixture netns
+	assert_line --partial 'src=10.0.0.2:8080 dst=10.0.0.3:50000 netns=4026531840 if=3 state=ESTABLISHED pid=20 comm="srv-host" ifname="eth0" new in=500 out=0 pin=0 pout=0 rtt=0 retrans=0 rate_in=1000.000'
+	assert_line --partial 'src=10.0.0.2:8080 dst=10.0.0.3:50000 netns=4026532000 if=3 state=ESTABLISHED pid=21 comm="srv-ctr" ifname="veth-c1" new in=1500 out=0 pin=0 pout=0 rtt=0 retrans=0 rate_in=3000.000'
+}
+
+@test "gaps between ticks: one snapshot per jump, skipped intervals in agg_gap, no flood" {
+	check_fixture gaps
+	assert_line --partial 'snap seq=4 time=1700000010.000000000 mono=10.000000000 span=7.000000000 interval=1.000000000 lossflag hidden=0 rows=1'
+	assert_line --partial 'agg_table_full=0 agg_unknown_flow=0 agg_gap=6'
+	# a sample stamped 9 after the tick at 10 counts at 10 (time never goes back)
+	assert_line --partial 'in=7 out=0 pin=0 pout=0 rtt=0 retrans=0 rate_in=0.737 rate_out=0.000 first=0.500000000 last=10.000000000'
+	# a jump of 10^9 s: one snapshot; the collector's loss counters pass through
+	assert_line --partial 'snap seq=6 time=2700000011.000000000 mono=1000000011.000000000 span=1000000000.000000000 interval=1.000000000 lossflag hidden=0 rows=1 tcp=1 udp=0 bytes_in=7 bytes_out=0 rate_in=0.000 rate_out=0.000 ringbuf=2 flow_evicted=1 agg_table_full=0 agg_unknown_flow=0 agg_gap=1000000005'
+	run -0 grep -c '^snap ' "$T/out.txt"
+	assert_output 6
+}
+
+@test "without a sample period in the header, intervals follow the records' times" {
+	check_fixture datamode
+	assert_line --partial 'snap seq=1 time=1700000001.500000000 mono=1.500000000 span=1.000000000'
+	assert_line --partial 'snap seq=2 time=1700000004.500000000 mono=4.500000000 span=3.000000000 interval=1.000000000 lossflag'
+	assert_line --partial 'agg_gap=2'
+	# END ends the last interval at its own time
+	assert_line --partial 'snap seq=3 time=1700000005.000000000 mono=5.000000000 span=0.500000000'
+}
+
+# filter OPTIONS... : the first snapshot's line for filters.txt (bytes in are 1,2,4,...,32)
+filter_snap() {
+	[ -s "$T/filters.tcpt" ] || stream filters
+	tcptop-agg "$@" "$T/filters.tcpt" >"$T/f.tcpt" && decoded "$T/f.tcpt" >"$T/out.txt"
+	snap_line 1
+}
+
+@test "filters: each alone, totals over the shown rows, the rest counted as hidden" {
+	run -0 filter_snap
+	assert_output --partial 'hidden=0 rows=6 tcp=4 udp=2 bytes_in=63 '
+	run -0 filter_snap --port 443
+	assert_output --partial 'hidden=3 rows=3 tcp=2 udp=1 bytes_in=41 '
+	run -0 filter_snap --port 53
+	assert_output --partial 'hidden=5 rows=1 tcp=0 udp=1 bytes_in=4 '
+	run -0 filter_snap --pid 100
+	assert_output --partial 'hidden=4 rows=2 tcp=1 udp=1 bytes_in=9 '
+	run -0 filter_snap --process nginx
+	assert_output --partial 'hidden=4 rows=2 tcp=1 udp=1 bytes_in=9 '
+	run -0 filter_snap --process resolve
+	assert_output --partial 'hidden=5 rows=1 tcp=0 udp=1 bytes_in=4 '
+	run -0 filter_snap -i eth0
+	assert_output --partial 'hidden=3 rows=3 tcp=2 udp=1 bytes_in=21 '
+	run -0 filter_snap --interface wg0
+	assert_output --partial 'hidden=4 rows=2 tcp=1 udp=1 bytes_in=10 '
+	run -0 filter_snap --tcp
+	assert_output --partial 'hidden=2 rows=4 tcp=4 udp=0 bytes_in=51 '
+	run -0 filter_snap --udp
+	assert_output --partial 'hidden=4 rows=2 tcp=0 udp=2 bytes_in=12 '
+	run -0 filter_snap --tcp --udp
+	assert_output --partial 'hidden=0 rows=6 tcp=4 udp=2 bytes_in=63 '
+	run -0 grep -c '^row ' "$T/out.txt"
+	assert_output 12
+}
+
+@test "filters combine with AND" {
+	run -0 filter_snap --tcp --port 443
+	assert_output --partial 'hidden=4 rows=2 tcp=2 udp=0 bytes_in=33 '
+	run -0 filter_snap --udp --port 443
+	assert_output --partial 'hidden=5 rows=1 tcp=0 udp=1 bytes_in=8 '
+	run -0 filter_snap --pid 100 -i wg0
+	assert_output --partial 'hidden=5 rows=1 tcp=0 udp=1 bytes_in=8 '
+	run -0 filter_snap --process nginx --tcp --port 443 -i eth0
+	assert_output --partial 'hidden=5 rows=1 tcp=1 udp=0 bytes_in=1 '
+	run -0 filter_snap --pid 200 --port 443
+	assert_output --partial 'hidden=6 rows=0 tcp=0 udp=0 bytes_in=0 '
+	run -1 grep -c '^row ' "$T/out.txt"
+	assert_output 0
+}
+
+@test "--process matches the sanitised name; --pid and --process skip unknown owners" {
+	# the name holds an ESC byte: it matches as the visible escape, never as the raw byte
+	run -0 filter_snap --process 'evil\x1B[31m'
+	assert_output --partial 'rows=1 tcp=1 udp=0 bytes_in=32 '
+	run -0 filter_snap --process $'evil\x1b'
+	assert_output --partial 'rows=0 '
+	# flow 5 has no owner in the first snapshot, then CONN_OWNER gives it pid 500
+	run -0 filter_snap --pid 500
+	assert_output --partial 'hidden=6 rows=0 '
+	run -0 snap_line 2
+	assert_output --partial 'hidden=5 rows=1 tcp=1 udp=0 bytes_in=16 '
+	run -0 grep '^row ' "$T/out.txt"
+	assert_output --partial 'state=SYN_RECV pid=500 comm="late-owner"'
+	refute_output --partial 'noowner'
+	run -0 filter_snap --process late
+	assert_output --partial 'rows=0 '
+	run -0 snap_line 2
+	assert_output --partial 'rows=1 tcp=1 udp=0 bytes_in=16 '
+}
+
+@test "the table cap: refused connections counted and reported, room freed after a close" {
+	stream cap
+	tcptop-agg --max-flows 1 "$T/cap.tcpt" >"$T/o.tcpt" 2>"$T/err"
+	decoded "$T/o.tcpt" >"$T/out.txt"
+	run diff -u "$FIX/cap.out" "$T/out.txt"
+	assert_success
+	run -0 cat "$T/err"
+	assert_output 'tcptop-agg: more than 1 connections at once (--max-flows): the others are not shown, counted in the snapshots as agg_table_full'
+	run -0 snap_line 1
+	assert_output --partial 'lossflag hidden=0 rows=1 tcp=1 udp=0 bytes_in=1 '
+	assert_output --partial 'agg_table_full=2 '
+	run -0 grep -c '^row .*comm="four"' "$T/out.txt"
+	assert_output 1
+}
+
+@test "the same output however the input is chunked: one byte at a time and whole" {
+	for f in basic gaps filters reuse udp; do stream "$f"; done
+	cat "$T"/{basic,gaps,filters,reuse,udp}.tcpt >"$T/all.tcpt"
+	tcptop-agg "$T/all.tcpt" >"$T/whole.tcpt"
+	dd if="$T/all.tcpt" bs=1 status=none | tcptop-agg >"$T/bytes.tcpt"
+	dd if="$T/all.tcpt" bs=7 status=none | tcptop-agg >"$T/seven.tcpt"
+	run -0 cmp "$T/whole.tcpt" "$T/bytes.tcpt"
+	run -0 cmp "$T/whole.tcpt" "$T/seven.tcpt"
+	# and paced by --realtime (fast)
+	stream multiple
+	tcptop-agg --interval 3 "$T/multiple.tcpt" >"$T/plain.tcpt"
+	tcptop-agg --interval 3 --speed 1000 "$T/multiple.tcpt" >"$T/paced.tcpt"
+	run -0 cmp "$T/plain.tcpt" "$T/paced.tcpt"
+	run -0 bash -c 'tcptop-dump "$0" | grep -c "^header "' "$T/whole.tcpt"
+	assert_output 5
+}
+
+@test "several inputs are sections, one after the other; - is standard input" {
+	stream basic
+	stream netns
+	tcptop-agg "$T/basic.tcpt" - "$T/netns.tcpt" <"$T/basic.tcpt" >"$T/o.tcpt"
+	decoded "$T/o.tcpt" >"$T/out.txt"
+	run -0 grep -c '^header kind=snapshot' "$T/out.txt"
+	assert_output 3
+	run -0 grep -c '^end ' "$T/out.txt"
+	assert_output 3
+	# each section starts again at seq 1 with its own connections
+	run -0 grep -c '^snap seq=1 ' "$T/out.txt"
+	assert_output 3
+	cat "$FIX/basic.out" "$FIX/basic.out" "$FIX/netns.out" >"$T/expected.txt"
+	run diff -u "$T/expected.txt" "$T/out.txt"
+	assert_success
+}
+
+@test "a stream without END: last snapshot flagged partial, a warning, exit 0" {
+	grep -v '^end' "$FIX/basic.txt" | "$GEN" >"$T/noend.tcpt"
+	tcptop-agg "$T/noend.tcpt" >"$T/o.tcpt" 2>"$T/err"
+	run -0 cat "$T/err"
+	assert_output --regexp '^tcptop-agg: .*noend.tcpt: input ends at byte [0-9]+ without an END record .*; last snapshot flagged partial$'
+	decoded "$T/o.tcpt" >"$T/out.txt"
+	run -0 snap_line 4
+	assert_output --partial 'snap seq=4 time=1700000003.000000000 mono=3.000000000 span=0.000000000 interval=1.000000000 partial hidden=0 rows=1'
+	run -0 tail -n 1 "$T/out.txt"
+	assert_output 'end t=3.000000000'
+}
+
+@test "wrong stream kinds and foreign data: exit 65 with the reader's message" {
+	printf 'header kind=snapshot\nend\n' | "$GEN" >"$T/snap.tcpt"
+	run -65 tcptop-agg "$T/snap.tcpt"
+	assert_output --partial 'this is a snapshot stream (tcptop-agg output): read it with tcptop-view or tcptop-csv'
+	printf 'hello, world\n' >"$T/text"
+	run -65 tcptop-agg "$T/text"
+	assert_output --partial 'not a tcptop stream: bad magic at byte 0'
+	run -65 tcptop-agg </dev/null
+	assert_output 'tcptop-agg: -: empty input: no stream header at byte 0'
+	"$GEN" --bad-magic -o "$T/magic.tcpt" "$FIX/basic.txt"
+	run -65 tcptop-agg "$T/magic.tcpt"
+	assert_output --partial 'bad stream signature at byte 8'
+	printf 'header major=2\nend\n' | "$GEN" >"$T/v2.tcpt"
+	run -65 tcptop-agg "$T/v2.tcpt"
+	assert_output --partial 'unsupported stream version 2.0 at byte 20'
+}
+
+# offset_of PATTERN FILE: the byte offset of the first record whose dump line matches
+offset_of() {
+	tcptop-dump -O "$2" | grep -m1 -- "$1" | sed 's/^@\([0-9]*\) .*/\1/'
+}
+
+@test "truncated input: every complete snapshot out, then the offset, exit 65" {
+	stream basic
+	off=$(offset_of 'tick t=3' "$T/basic.tcpt")
+	[ -n "$off" ]
+	"$GEN" --truncate $((off + 5)) -o "$T/cut.tcpt" "$FIX/basic.txt"
+	run -65 --separate-stderr bash -c 'tcptop-agg "$0" >"$0.out"' "$T/cut.tcpt"
+	assert_equal "$stderr" "tcptop-agg: $T/cut.tcpt: truncated record at byte $off: input ends after 5 of at least 8 bytes"
+	run -0 --separate-stderr bash -c 'tcptop-dump "$0.out" | sed "s/ version=\"[^\"]*\"//"' "$T/cut.tcpt"
+	# the two snapshots cut before the fault, exactly as from the whole stream; no END
+	head -n 9 "$FIX/basic.out" >"$T/expected.txt"
+	assert_equal "$output" "$(cat "$T/expected.txt")"
+	assert_equal "$stderr" "tcptop-dump: $T/cut.tcpt.out: input ends at byte $(stat -c %s "$T/cut.tcpt.out") without an END record (truncated?)"
+}
+
+@test "corrupt input: the trailer's offset, exit 65, snapshots before it kept" {
+	stream basic
+	# record 6 is the sample at 1.5: the fault comes after the first snapshot
+	off=$(offset_of 'sample t=1.5' "$T/basic.tcpt")
+	"$GEN" --corrupt-trailer 6 -o "$T/bad.tcpt" "$FIX/basic.txt"
+	run -65 --separate-stderr bash -c 'tcptop-agg "$0" >"$0.out"' "$T/bad.tcpt"
+	assert_output ''
+	assert_equal "$stderr" "tcptop-agg: $T/bad.tcpt: record trailer at byte $((off + 68)) says 64, its header at byte $off says 72"
+	run -0 grep -c '^snapend' <(tcptop-dump "$T/bad.tcpt.out" 2>/dev/null)
+	assert_output 1
+}
+
+@test "exit statuses: 66 missing file, 74 read and write errors, 64 usage" {
+	run -66 tcptop-agg "$T/nonexistent"
+	assert_output "tcptop-agg: $T/nonexistent: No such file or directory"
+	run -74 tcptop-agg "$T"
+	assert_output --partial "read error at byte 0: Is a directory"
+	stream basic
+	run -74 bash -c 'tcptop-agg "$0" >/dev/full' "$T/basic.tcpt"
+	assert_output 'tcptop-agg: write: No space left on device'
+	run -64 tcptop-agg --bogus
+	assert_line --index 0 --partial "unrecognized option '--bogus'"
+	assert_line --index 1 'usage: tcptop-agg [--interval SECS] [--port N] [--pid N] [--process NAME]'
+	run -64 tcptop-agg --interval 0
+	assert_output 'tcptop-agg: --interval 0: too small (0.001 to 86400 seconds)'
+	run -64 tcptop-agg --interval abc
+	assert_output 'tcptop-agg: --interval abc: invalid (0.001 to 86400 seconds)'
+	run -64 tcptop-agg --port 70000
+	assert_output 'tcptop-agg: --port 70000: too large (0 to 65535)'
+	run -64 tcptop-agg --pid 0
+	assert_output --partial 'tcptop-agg: --pid 0: too small'
+	run -64 tcptop-agg --max-flows 0
+	assert_output 'tcptop-agg: --max-flows 0: too small (1 to 100000000)'
+	run -64 tcptop-agg --speed 0
+	assert_output --partial 'tcptop-agg: --speed 0: '
+	run -64 tcptop-agg --process ''
+	assert_output 'tcptop-agg: --process: empty name'
+}
+
+@test "refuses to write the binary stream to a terminal (64)" {
+	command -v script >/dev/null || skip "script(1) from util-linux is needed for a terminal"
+	stream basic
+	run script -qec "tcptop-agg $T/basic.tcpt" /dev/null
+	assert_output --partial 'standard output is a terminal: pipe it into tcptop-view or tcptop-csv'
+	run -0 script -qec "tcptop-agg $T/basic.tcpt; echo status=\$?" /dev/null
+	assert_output --partial 'status=64'
+}
+
+@test "--help lists every option with its default, as the man page does; --version" {
+	run -0 tcptop-agg --help
+	for opt in --interval --port --pid --process --interface --tcp --udp --max-flows \
+		--realtime --speed --help --version; do
+		assert_output --partial -- "$opt"
+		grep -q -- "${opt//-/\\\\-}" "$TCPTOP_SRC/man/tcptop-agg.1" ||
+			fail "man page lacks $opt"
+	done
+	assert_output --partial '(default 1)'
+	assert_output --partial '(default 262144)'
+	grep -q '262144' "$TCPTOP_SRC/man/tcptop-agg.1"
+	run -0 tcptop-agg -h
+	assert_line --index 0 --partial 'usage: tcptop-agg'
+	run -0 tcptop-agg --version
+	assert_output --regexp '^tcptop-agg [0-9]+\.[0-9]+\.[0-9]+'
+}
+
+# a long raw stream: SECS ticks of one second, one connection sampled each second
+long_stream() {
+	{
+		echo 'header real=1700000000 mono=0 interval=1'
+		echo 'open t=0 flow=1 src=127.0.0.1:1 dst=127.0.0.1:2 state=ESTABLISHED pid=1 comm="long"'
+		for ((i = 1; i <= $1; i++)); do
+			echo "sample t=$((i - 1)).5 flow=1 in=$((i * 100))"
+			echo "tick t=$i"
+		done
+		echo "end t=$1"
+	} | "$GEN" >"$2"
+}
+
+# wait_for_snapshot FILE: until agg has written its first snapshot (bounded)
+wait_for_snapshot() {
+	for ((i = 0; i < 200; i++)); do
+		tcptop-dump "$1" 2>/dev/null | grep -q '^snapend' && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+@test "SIGTERM on a file input: the open interval written as partial, END, exit 143" {
+	long_stream 100 "$T/long.tcpt"
+	tcptop-agg --realtime "$T/long.tcpt" >"$T/o.tcpt" 2>"$T/err" 3>&- &
+	pid=$!
+	wait_for_snapshot "$T/o.tcpt"
+	kill -TERM "$pid"
+	st=0
+	wait "$pid" || st=$?
+	assert_equal "$st" 143
+	run -0 cat "$T/err"
+	assert_output ''
+	decoded "$T/o.tcpt" >"$T/out.txt"
+	run -0 tail -n 1 "$T/out.txt"
+	assert_output --regexp '^end t='
+	run -0 grep '^snap ' "$T/out.txt"
+	assert_line --index 0 --partial 'snap seq=1 '
+	refute_line --index 0 --partial ' partial '
+	run -0 bash -c 'grep "^snap " "$0" | tail -n 1' "$T/out.txt"
+	assert_output --partial ' partial '
+	# far from the end of the 100 s stream
+	run -0 bash -c 'grep -c "^snap " "$0"' "$T/out.txt"
+	[ "$output" -lt 50 ]
+}
+
+@test "SIGINT on a pipe input: agg reads on to the end of the stream, exit 0" {
+	long_stream 20 "$T/long.tcpt"
+	tcptop-agg "$T/long.tcpt" >"$T/expected.tcpt"
+	size=$(stat -c %s "$T/long.tcpt")
+	mkfifo "$T/fifo"
+	tcptop-agg <"$T/fifo" >"$T/o.tcpt" 2>"$T/err" 3>&- &
+	pid=$!
+	exec 4>"$T/fifo"
+	head -c 2000 "$T/long.tcpt" >&4
+	wait_for_snapshot "$T/o.tcpt"
+	kill -INT "$pid"
+	kill -TERM "$pid"
+	tail -c $((size - 2000)) "$T/long.tcpt" >&4
+	exec 4>&-
+	st=0
+	wait "$pid" || st=$?
+	assert_equal "$st" 0
+	run -0 cmp "$T/expected.tcpt" "$T/o.tcpt"
+}
+
+@test "a closed reader ends agg quietly (EPIPE), exit 0" {
+	long_stream 300 "$T/long.tcpt"
+	run -0 --separate-stderr bash -c 'tcptop-agg "$0" | head -c 100 >/dev/null; exit ${PIPESTATUS[0]}' "$T/long.tcpt"
+	assert_equal "$stderr" ""
+}
