@@ -55,7 +55,8 @@ need_wrapper() {
 need_deb() {
 	need_wrapper
 	[ "$(cat "$BATS_FILE_TMPDIR/deb.status")" = 0 ] ||
-		fail "make deb failed: $(tail -n 30 "$BATS_FILE_TMPDIR/deb.log")"
+		fail "make deb failed ($OUTPUT/pkg/deb/build.log): $(grep -iE 'error|cannot|not found' \
+			"$BATS_FILE_TMPDIR/deb.log" "$OUTPUT/pkg/deb/build.log" 2>/dev/null | head -n 8)"
 	DEB=$(ls "$OUTPUT"/pkg/tcptop_"$(version)"-*_*.deb)
 	[ -f "$DEB" ] || fail "no .deb in $OUTPUT/pkg"
 }
@@ -63,7 +64,8 @@ need_deb() {
 need_rpm() {
 	need_wrapper
 	[ "$(cat "$BATS_FILE_TMPDIR/rpm.status")" = 0 ] ||
-		fail "make rpm failed: $(tail -n 30 "$BATS_FILE_TMPDIR/rpm.log")"
+		fail "make rpm failed ($OUTPUT/pkg/rpm/build.log): $(grep -iE 'error|cannot|not found' \
+			"$BATS_FILE_TMPDIR/rpm.log" "$OUTPUT/pkg/rpm/build.log" 2>/dev/null | head -n 8)"
 	RPM=$(ls "$OUTPUT"/pkg/tcptop-"$(version)"-*.rpm)
 	[ -f "$RPM" ] || fail "no .rpm in $OUTPUT/pkg"
 }
