@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* tcptop-csv: reads a snapshot stream, writes one CSV (or JSON Lines) row per connection per
+ * snapshot. */
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "rows.h"
+#include "stream.h"
+#include "util.h"
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: tcptop-csv [-o FILE] [-f csv|jsonl] [--excel-safe] [--crlf]\n"
+		   "                  [-h|--help] [--version] [FILE]\n");
+}
+
+static void help(void)
+{
+	usage(stdout);
+	printf("\n"
+	       "Reads a snapshot stream (tcptop-agg's output) from FILE (- or none: standard input)\n"
+	       "and writes one row per connection per snapshot: CSV (RFC 4180) with a header row,\n"
+	       "or JSON Lines. Output is written out after every snapshot.\n"
+	       "\n"
+	       "Options:\n"
+	       "  -o, --output FILE   write to FILE, created or overwritten (default: standard\n"
+	       "                      output; - is standard output)\n"
+	       "  -f, --format FMT    csv or jsonl: one JSON object per row, the same names\n"
+	       "                      (default csv)\n"
+	       "  --excel-safe        CSV: prefix ' to text cells starting with = + - @ TAB CR, so\n"
+	       "                      that a spreadsheet does not run them as formulas (default off:\n"
+	       "                      it alters names such as a login shell's \"-bash\")\n"
+	       "  --crlf              CSV: end lines with CR LF as RFC 4180 writes them (default LF)\n"
+	       "  -h, --help          this help\n"
+	       "  --version           print the version\n"
+	       "\n"
+	       "Columns: timestamp, protocol, local_addr, local_port, remote_addr, remote_port, pid,\n"
+	       "process_name, state, bytes_in, bytes_out, packets_in, packets_out,\n"
+	       "rate_in_bytes_sec, rate_out_bytes_sec, rtt_us (these 16 fixed, in this order), then\n"
+	       "retransmits, interface, ifindex, netns, closed, begun_before, new, snapshot_seq,\n"
+	       "partial, loss_ringbuf, loss_flow_table_full, loss_flow_evicted, loss_agg_table_full,\n"
+	       "loss_agg_unknown_flow, loss_agg_gap. Empty where a value does not apply (state,\n"
+	       "rtt_us and retransmits of UDP; pid and process_name before an owner is seen).\n"
+	       "\n"
+	       "Exit status: 0 success (also when the input ends without END); 64 usage; 65 bad\n"
+	       "input (not a snapshot stream, corrupt, truncated: every earlier row is written);\n"
+	       "66 FILE cannot be opened; 73 the output file cannot be created; 74 I/O error;\n"
+	       "128+N stopped by signal N (file input: after the current snapshot).\n"
+	       "See tcptop-csv(1), tcptop-agg(1), tcptop-stream(5).\n");
+}
+
+/* A write failed: a reader that went away ends us quietly; anything else is an I/O error. */
+static void write_failed(int e)
+{
+	if (e == -EPIPE)
+		exit(0);
+	errno = -e;
+	err(EX_IOERR, "write");
+}
+
+static void flush_or_die(struct rows *w)
+{
+	int e = rows_flush(w);
+
+	if (e)
+		write_failed(e);
+}
+
+/* Stops on a signal between snapshots, with every complete row written. */
+static void signal_exit(struct rows *w)
+{
+	flush_or_die(w);
+	exit(128 + got_signal);
+}
+
+int main(int argc, char **argv)
+{
+	enum {
+		O_EXCEL = 256,
+		O_CRLF,
+		O_VERSION,
+	};
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "excel-safe", no_argument, NULL, O_EXCEL },
+		{ "crlf", no_argument, NULL, O_CRLF },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ 0 },
+	};
+	struct rows_opts o = { .format = ROWS_CSV };
+	struct sigaction sa = { .sa_handler = on_signal };
+	const char *output = NULL, *input = "-";
+	struct stream_reader *rd;
+	struct rows *w;
+	struct rec *r;
+	struct stat sb;
+	bool pipe_in, header_done = false, in_snap = false;
+	uint64_t snap_seq = 0;
+	int c, st, e, in_fd, out_fd = STDOUT_FILENO;
+
+	while ((c = getopt_long(argc, argv, "o:f:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			if (!*optarg)
+				errx(EX_USAGE, "--output: empty file name");
+			output = optarg;
+			break;
+		case 'f':
+			if (strcmp(optarg, "csv") == 0)
+				o.format = ROWS_CSV;
+			else if (strcmp(optarg, "jsonl") == 0)
+				o.format = ROWS_JSONL;
+			else
+				errx(EX_USAGE, "--format %s: invalid (csv or jsonl)", optarg);
+			break;
+		case O_EXCEL:
+			o.excel_safe = true;
+			break;
+		case O_CRLF:
+			o.crlf = true;
+			break;
+		case 'h':
+			help();
+			return 0;
+		case O_VERSION:
+			printf("tcptop-csv %s\n", TCPTOP_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (argc - optind > 1) {
+		warnx("one input at most (concatenate streams with cat)");
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (optind < argc)
+		input = argv[optind];
+	if (o.format == ROWS_JSONL && (o.excel_safe || o.crlf))
+		errx(EX_USAGE, "--excel-safe and --crlf apply to CSV only");
+
+	/* the input first: a missing input leaves an existing output file alone */
+	if (strcmp(input, "-") == 0) {
+		in_fd = STDIN_FILENO;
+	} else if ((in_fd = open(input, O_RDONLY | O_CLOEXEC)) < 0) {
+		err(EX_NOINPUT, "%s", input);
+	}
+	if (output && strcmp(output, "-") != 0) {
+		out_fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+		if (out_fd < 0)
+			err(EX_CANTCREAT, "cannot create %s", output);
+	}
+
+	pipe_in = fstat(in_fd, &sb) == 0 && (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode));
+	signal(SIGPIPE, SIG_IGN);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	rd = stream_reader_new(in_fd, input);
+	w = rows_new(out_fd, &o);
+	r = malloc(sizeof(*r));
+	if (!rd || !w || !r)
+		errx(EX_OSERR, "out of memory");
+	stream_reader_expect(rd, STREAM_KIND_SNAPSHOT);
+
+	while ((st = stream_read(rd, r)) == STREAM_OK) {
+		switch (r->type) {
+		case REC_HEADER:
+			/* a new section (concatenated streams): one header row for all */
+			if (!header_done)
+				rows_header(w);
+			header_done = true;
+			in_snap = false;
+			break;
+		case REC_SNAP_BEGIN:
+			if (in_snap) {
+				flush_or_die(w);
+				errx(EX_DATAERR,
+				     "%s: SNAP_BEGIN at byte %llu inside snapshot %llu (no SNAP_END)",
+				     input, (unsigned long long)r->offset,
+				     (unsigned long long)snap_seq);
+			}
+			rows_snapshot(w, &r->u.snap_begin);
+			snap_seq = r->u.snap_begin.seq;
+			in_snap = true;
+			break;
+		case REC_SNAP_ROW:
+			if (!in_snap) {
+				flush_or_die(w);
+				errx(EX_DATAERR, "%s: SNAP_ROW at byte %llu outside a snapshot",
+				     input, (unsigned long long)r->offset);
+			}
+			if ((e = rows_add(w, &r->u.row)))
+				write_failed(e);
+			break;
+		case REC_SNAP_END:
+			in_snap = false;
+			flush_or_die(w);
+			break;
+		case REC_END:
+			flush_or_die(w);
+			break;
+		default: /* other record types carry nothing for us */
+			break;
+		}
+		/* a pipe is read to its end: the collector upstream ends the stream on Ctrl-C */
+		if (got_signal && !pipe_in && !in_snap)
+			signal_exit(w);
+	}
+	flush_or_die(w);
+	if (in_snap && st != STREAM_EOF)
+		warnx("%s: the input ended inside snapshot %llu: its rows so far are written",
+		      input, (unsigned long long)snap_seq);
+	switch (st) {
+	case STREAM_EOF:
+		break;
+	case STREAM_NO_END:
+		warnx("%s", stream_error(rd));
+		break;
+	case STREAM_IO:
+		errx(EX_IOERR, "%s", stream_error(rd));
+	default: /* truncated or corrupt: every complete row is out already */
+		errx(EX_DATAERR, "%s", stream_error(rd));
+	}
+	if (out_fd != STDOUT_FILENO && close(out_fd) < 0)
+		err(EX_IOERR, "%s", output);
+	if (got_signal && !pipe_in)
+		return 128 + got_signal;
+	stream_reader_free(rd);
+	rows_free(w);
+	free(r);
+	return 0;
+}
