@@ -458,3 +458,34 @@ wait_for_snapshot() {
 	run -0 --separate-stderr bash -c 'tcptop-agg "$0" | head -c 100 >/dev/null; exit ${PIPESTATUS[0]}' "$T/long.tcpt"
 	assert_equal "$stderr" ""
 }
+
+@test "a recorded collector stream: exact totals of what tcptop-traffic did (recorded.txt)" {
+	rec="$FIX/recorded.tcpt"
+	tcptop-agg "$rec" >"$T/o.tcpt"
+	decoded "$T/o.tcpt" >"$T/out.txt"
+	run diff -u "$FIX/recorded.out" "$T/out.txt"
+	assert_success
+	# the connection held open from before the collector: begun, then closed with both halves
+	tcptop-agg --pid 19735 "$rec" | tcptop-dump >"$T/hold.txt"
+	run -0 grep -c '^row ' "$T/hold.txt"
+	assert_output 4
+	run -0 grep '^row .*src=127.0.0.1:48166 dst=127.0.0.1:50275 ' "$T/hold.txt"
+	assert_line --index 0 --partial 'state=ESTABLISHED pid=19735 comm="tcptop-traffic" ifname="lo" begun new in=100001 out=100001 '
+	assert_line --index 1 --partial 'state=CLOSE pid=19735 comm="tcptop-traffic" ifname="lo" begun closed in=200002 out=200002 '
+	# its rate counts the 100001 bytes sent after the collector started, from its open to its close
+	assert_line --index 1 --partial 'rate_in=72114.442 rate_out=72114.442 first=2403.529473574 last=2404.916172240'
+	# TCP over ::1, both ends, exact bytes, shown once
+	tcptop-agg --pid 19798 "$rec" | tcptop-dump >"$T/v6.txt"
+	run -0 grep '^row ' "$T/v6.txt"
+	assert_line --index 0 --partial 'src=[::1]:55630 dst=[::1]:38131 '
+	assert_line --index 0 --partial 'closed new in=200003 out=200003 '
+	assert_line --index 1 --partial 'src=[::1]:38131 dst=[::1]:55630 '
+	assert_line --index 1 --partial 'closed new in=200003 out=200003 '
+	assert_equal "${#lines[@]}" 2
+	# four UDP peers, both directions: eight flows of 600 bytes, all in one snapshot
+	tcptop-agg --pid 19799 --udp "$rec" | tcptop-dump >"$T/udp.txt"
+	run -0 grep -c '^row .* closed new in=600 out=0 \|^row .* closed new in=0 out=600 ' "$T/udp.txt"
+	assert_output 8
+	run -0 grep '^snap seq=2 ' "$T/udp.txt"
+	assert_output --partial 'rows=8 tcp=0 udp=8 bytes_in=2400 bytes_out=2400 '
+}
