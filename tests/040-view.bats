@@ -711,6 +711,30 @@ sys.exit(len(cols) != 1)' "$T/rows"
 	exec 4>&-
 }
 
+@test "Ctrl-Z suspends with the terminal restored; fg brings the table back" {
+	basic_stream
+	NSESS=$((NSESS + 1))
+	SOCK="tcptop-view-$$-$BATS_TEST_NUMBER-$NSESS"
+	tm -f /dev/null new-session -d -x 120 -y 40 \
+		"env -i PATH='$PATH' HOME='$HOME' TERM=screen LANG=C.UTF-8 PS1='$ ' bash --norc --noprofile -i" 3>&-
+	tm send-keys "stty -g >$T/stty.before; tcptop-view <$T/in.tcpt 2>$T/stderr" Enter
+	wait_screen "stream ended: press q"
+	assert_modes_changed
+	tm send-keys C-z
+	wait_screen "Stopped"
+	tm send-keys "stty -g >$T/stty.stopped" Enter
+	for i in $(seq 100); do [ -s "$T/stty.stopped" ] && break; sleep 0.05; done
+	diff "$T/stty.before" "$T/stty.stopped"
+	tm send-keys "fg" Enter
+	wait_screen "stream ended: press q"
+	wait_screen "charlie"
+	tm send-keys q
+	wait_gone "charlie"
+	# $? of fg is the view's status
+	tm send-keys "echo \$? >$T/status.tmp; stty -g >$T/stty.after; mv $T/status.tmp $T/status" Enter
+	wait_exit 0
+}
+
 @test "SIGTERM and SIGHUP restore the terminal, exit 143 and 129" {
 	basic_stream
 	start_fifo
