@@ -157,3 +157,20 @@ $output"
 	[ "$status" -eq 0 ] || fail "tcptop --help (<) and the completion (>) differ:
 $output"
 }
+
+@test "tcptop(1) OUTPUT describes every column tcptop-csv writes, and no other" {
+	[ -x "$OUTPUT/tcptop-csv" ] || skip "tcptop-csv is not built yet"
+	run -0 bash -c 'printf "%s\n" "header kind=snapshot" "snap seq=1 time=1700000000" \
+		"row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 pid=5 comm=x" snapend end |
+		"$1" | "$2" | head -n 1' bash "$GEN" "$OUTPUT/tcptop-csv"
+	local columns page_cols
+	columns=$(tr ',' '\n' <<<"$output")
+	[ "$(grep -c . <<<"$columns")" -ge 16 ] || fail "tcptop-csv wrote too few columns: $output"
+	# the page's column tags: the words of the .TP tag lines in OUTPUT (grouped, so unordered)
+	page_cols=$(sed -n '/^\.SH OUTPUT/,/^\.SH /p' "$MANDIR/tcptop.1" |
+		awk '/^\.TP/ { getline; print }' | grep -oE '[a-z][a-z0-9]*(_[a-z0-9]+)*' |
+		grep -vxE 'B|BR' | sort)
+	run diff <(sort <<<"$columns") <(echo "$page_cols")
+	[ "$status" -eq 0 ] || fail "tcptop-csv's header (<) and tcptop(1) OUTPUT (>) differ:
+$output"
+}
