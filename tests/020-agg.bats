@@ -334,6 +334,21 @@ offset_of() {
 	assert_output 1
 }
 
+@test "oversized and misaligned records: the offset, exit 65, snapshots before them kept" {
+	stream basic
+	off=$(offset_of 'sample t=1.5' "$T/basic.tcpt")
+	"$GEN" --oversize 6 -o "$T/big.tcpt" "$FIX/basic.txt"
+	run -65 --separate-stderr bash -c 'tcptop-agg "$0" >"$0.out"' "$T/big.tcpt"
+	assert_equal "$stderr" "tcptop-agg: $T/big.tcpt: record length 1048576 at byte $off above the cap of 65536"
+	run -0 grep -c '^snapend seq=1$' <(tcptop-dump "$T/big.tcpt.out" 2>/dev/null)
+	assert_output 1
+	"$GEN" --misalign 6 -o "$T/odd.tcpt" "$FIX/basic.txt"
+	run -65 --separate-stderr bash -c 'tcptop-agg <"$0" >"$0.out"' "$T/odd.tcpt"
+	assert_equal "$stderr" "tcptop-agg: -: record length 68 at byte $off not a multiple of 8"
+	run -0 grep -c '^snapend seq=1$' <(tcptop-dump "$T/odd.tcpt.out" 2>/dev/null)
+	assert_output 1
+}
+
 @test "exit statuses: 66 missing file, 74 read and write errors, 64 usage" {
 	run -66 tcptop-agg "$T/nonexistent"
 	assert_output "tcptop-agg: $T/nonexistent: No such file or directory"
