@@ -23,6 +23,11 @@ unpriv_user() {
 	if id nobody >/dev/null 2>&1; then echo nobody; else echo 65534; fi
 }
 
+# as_unpriv CMD...: run CMD as nobody (numeric ids: Debian's group is nogroup), no capabilities.
+as_unpriv() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$@"
+}
+
 # gen SCRIPT-TEXT [GEN-OPTIONS] > stream: the generator reading its script from stdin.
 gen() {
 	"$GEN" "$@"
