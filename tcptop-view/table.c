@@ -243,15 +243,16 @@ static int cmp_rows(const void *pa, const void *pb, void *arg)
 }
 
 /* Sorting 100,000 rows within a frame: each row gets a key of up to three 64-bit words whose
- * unsigned order is the column's order (inverted for descending), then a stable LSD radix sort.
- * Rows enter in (flow, cookie) order, so stability gives cmp_rows()'s tie-break for free. Only a
- * process name longer than 16 bytes (escaped) can leave equal keys for different rows: such runs
- * are finished with qsort. */
+ * unsigned order is the column's order (inverted for descending), then a stable LSD radix sort,
+ * word by word from the last, on 16-byte elements (key word, row index). Rows enter in (flow,
+ * cookie) order, so stability gives cmp_rows()'s tie-break for free. Only a process name longer
+ * than 24 bytes (escaped) can leave equal keys for different rows: such runs are finished with
+ * qsort. */
 #define KEY_WORDS 3
 
-struct skey {
-	uint64_t k[KEY_WORDS];
-	const struct vrow *v;
+struct elem {
+	uint64_t k;
+	uint32_t idx;
 };
 
 static uint64_t dbl_key(double d)
@@ -334,78 +335,125 @@ static bool sort_key(const struct vrow *v, enum column c, uint64_t *k)
 	return true;
 }
 
-/* Numeric columns fill only the first word: the other words stay zero and cost nothing, as
- * passes over a byte that every key shares are skipped. */
-static void radix_sort(struct skey *a, struct skey *tmp, size_t n)
+/* Stable sort of n elements on their 64-bit k, 8 bits a pass, between a and tmp; passes over a
+ * byte that every key shares are skipped (numbers rarely use the top bytes). Returns the array
+ * that holds the result. */
+static struct elem *radix_sort(struct elem *a, struct elem *tmp, size_t n)
 {
-	for (int w = KEY_WORDS - 1; w >= 0; w--) {
-		for (int shift = 0; shift < 64; shift += 8) {
-			size_t count[256] = { 0 }, pos = 0;
-			bool skip = false;
+	static size_t count[8][256];
 
-			for (size_t i = 0; i < n; i++)
-				count[(a[i].k[w] >> shift) & 0xff]++;
-			for (int b = 0; b < 256; b++)
-				if (count[b] == n)
-					skip = true;
-			if (skip)
-				continue;
-			for (int b = 0; b < 256; b++) {
-				size_t c = count[b];
+	memset(count, 0, sizeof(count));
+	for (size_t i = 0; i < n; i++)
+		for (int d = 0; d < 8; d++)
+			count[d][(a[i].k >> (8 * d)) & 0xff]++;
+	for (int d = 0; d < 8; d++) {
+		size_t pos = 0, *c = count[d];
+		struct elem *swap;
 
-				count[b] = pos;
-				pos += c;
-			}
-			for (size_t i = 0; i < n; i++)
-				tmp[count[(a[i].k[w] >> shift) & 0xff]++] = a[i];
-			memcpy(a, tmp, n * sizeof(*a));
+		if (c[(a[0].k >> (8 * d)) & 0xff] == n)
+			continue;
+		for (int b = 0; b < 256; b++) {
+			size_t k = c[b];
+
+			c[b] = pos;
+			pos += k;
 		}
+		for (size_t i = 0; i < n; i++)
+			tmp[c[(a[i].k >> (8 * d)) & 0xff]++] = a[i];
+		swap = a;
+		a = tmp;
+		tmp = swap;
 	}
+	return a;
 }
 
-static bool key_eq(const struct skey *a, const struct skey *b)
+/* Words of key the column uses: numbers one, text as many as it needs. */
+static int key_words(enum column c)
 {
-	return !memcmp(a->k, b->k, sizeof(a->k));
+	switch (c) {
+	case COL_LOCAL:
+	case COL_REMOTE:
+	case COL_PROCESS:
+		return 3;
+	case COL_STATE:
+		return 2;
+	default:
+		return 1;
+	}
 }
 
 void table_sort(struct table *t)
 {
 	bool desc = column_descending(t->sort) != t->reverse, exact = true;
-	struct skey *keys;
-	size_t i;
+	int words = key_words(t->sort);
+	size_t n = t->n, need = n * (KEY_WORDS * sizeof(uint64_t) + 2 * sizeof(struct elem) +
+				     sizeof(struct vrow *));
+	uint64_t *kw;
+	struct elem *a, *b;
+	const struct vrow **orig;
 
-	if (t->n < 2)
+	if (n < 2)
 		return;
-	if (t->keys_cap < 2 * t->n) {
+	if (t->keys_cap < need) {
 		free(t->keys);
-		t->keys = malloc(2 * t->n * sizeof(*keys));
-		t->keys_cap = t->keys ? 2 * t->n : 0;
+		t->keys = malloc(need);
+		t->keys_cap = t->keys ? need : 0;
 	}
-	keys = t->keys;
-	if (!keys) { /* slower, but right */
-		qsort_r(t->v, t->n, sizeof(*t->v), cmp_rows, t);
+	if (!t->keys) { /* slower, but right */
+		qsort_r(t->v, n, sizeof(*t->v), cmp_rows, t);
 		return;
 	}
-	for (i = 0; i < t->n; i++) {
-		memset(keys[i].k, 0, sizeof(keys[i].k));
-		exact &= sort_key(t->v[i], t->sort, keys[i].k);
-		for (int w = 0; desc && w < KEY_WORDS; w++)
-			keys[i].k[w] = ~keys[i].k[w];
-		keys[i].v = t->v[i];
+	kw = t->keys; /* kw[w * n + i]: word w of row i's key */
+	a = (struct elem *)(kw + KEY_WORDS * n);
+	b = a + n;
+	orig = (const struct vrow **)(b + n);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t k[KEY_WORDS] = { 0 };
+
+		exact &= sort_key(t->v[i], t->sort, k);
+		for (int w = 0; w < words; w++)
+			kw[w * n + i] = desc ? ~k[w] : k[w];
+		orig[i] = t->v[i];
+		a[i].idx = i;
 	}
-	radix_sort(keys, keys + t->n, t->n);
-	for (i = 0; i < t->n; i++)
-		t->v[i] = keys[i].v;
-	for (i = 0; !exact && i < t->n;) {
+	for (int w = words - 1; w >= 0; w--) {
+		struct elem *sorted;
+
+		for (size_t i = 0; i < n; i++)
+			a[i].k = kw[w * n + a[i].idx];
+		sorted = radix_sort(a, b, n);
+		if (sorted != a) {
+			b = a;
+			a = sorted;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		t->v[i] = orig[a[i].idx];
+	for (size_t i = 0; !exact && i < n;) {
 		size_t j = i + 1;
 		bool differ = false;
 
-		for (; j < t->n && key_eq(&keys[j], &keys[i]); j++)
+		for (; j < n; j++) {
+			bool same = true;
+
+			for (int w = 0; w < words && same; w++)
+				same = kw[w * n + a[j].idx] == kw[w * n + a[i].idx];
+			if (!same)
+				break;
 			differ = differ || cmp_column(t->v[i], t->v[j], t->sort);
+		}
 		if (differ)
 			qsort_r(t->v + i, j - i, sizeof(*t->v), cmp_rows, t);
 		i = j;
 	}
+}
+
+bool table_sorted(const struct table *t)
+{
+	for (size_t i = 1; i < t->n; i++)
+		if (cmp_rows(&t->v[i - 1], &t->v[i], (void *)t) >= 0)
+			return false;
+	return true;
 }
 
 static int cmp_flow(const void *pa, const void *pb)

@@ -859,8 +859,9 @@ end"
 	refute_output --partial "LOSS"
 }
 
-@test "bench-view: the frame benchmark runs on a small snapshot" {
+@test "bench-view: the frame benchmark runs, and its fast sort agrees with the comparator" {
 	run -0 "$OUTPUT/tcptop-view-bench" 2000
 	assert_output --partial "2000 rows"
 	assert_output --regexp "frame \(filter \+ sort \+ draw\): median [0-9.]+ ms"
+	assert_output --partial "order checked against the comparator after every frame: ok"
 }
