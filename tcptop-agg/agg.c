@@ -5,6 +5,7 @@
  * writer. Work per record is O(1); a snapshot walks the list once to count and once to write.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +19,10 @@
 #define A_MATCH	 0x04 /* passes the filters (set while a snapshot is built) */
 
 /*
- * One tracked connection: 192 bytes, three cache lines. The first line holds all that the
- * counting pass of a snapshot reads (with no filter, or filtering on protocol or pid), so that
- * pass misses the cache once per connection, not three times.
+ * One tracked connection: 192 bytes, three cache lines. The first holds all that the counting
+ * pass of a snapshot reads (with no filter, or filtering on protocol or pid); the second what a
+ * sample updates besides (with the hash chain), so a record touches two lines and the counting
+ * pass one. The identity is kept field by field to fit.
  */
 struct conn {
 	struct conn *next; /* list in order of appearance */
@@ -32,14 +34,21 @@ struct conn {
 	uint32_t pid;
 
 	struct conn *hnext; /* hash chain; free list when unused */
-	struct conn_id id;
+	uint64_t flow;
 	uint64_t pkts_in, pkts_out;
 	uint32_t srtt_us, retrans;
 	uint64_t first_ns, last_ns;
+	uint64_t cookie;
+
+	uint32_t netns, ifindex;
+	uint8_t family;
+	uint16_t lport, rport;
+	uint8_t laddr[16], raddr[16];
 	char comm[COMM_LEN];
 } __attribute__((aligned(64)));
-_Static_assert(sizeof(struct conn) == 192, "struct conn: three cache lines");
-
+_Static_assert(offsetof(struct conn, hnext) == 64 && offsetof(struct conn, netns) == 128 &&
+		       sizeof(struct conn) == 192,
+	       "struct conn: three cache lines as laid out");
 #define POOL_BLOCK 4096
 
 struct pool_block {
@@ -138,7 +147,7 @@ static struct conn *table_find(const struct agg *a, uint64_t flow)
 {
 	struct conn *e = a->buckets[hash_flow(flow) & (a->nbuckets - 1)];
 
-	while (e && e->id.flow != flow)
+	while (e && e->flow != flow)
 		e = e->hnext;
 	return e;
 }
@@ -154,7 +163,7 @@ static int table_grow(struct agg *a)
 		struct conn *e = a->buckets[i], *next;
 
 		for (; e; e = next) {
-			uint64_t h = hash_flow(e->id.flow) & (n - 1);
+			uint64_t h = hash_flow(e->flow) & (n - 1);
 
 			next = e->hnext;
 			e->hnext = nb[h];
@@ -169,7 +178,7 @@ static int table_grow(struct agg *a)
 
 static void table_insert(struct agg *a, struct conn *e)
 {
-	uint64_t h = hash_flow(e->id.flow) & (a->nbuckets - 1);
+	uint64_t h = hash_flow(e->flow) & (a->nbuckets - 1);
 
 	e->hnext = a->buckets[h];
 	a->buckets[h] = e;
@@ -177,7 +186,7 @@ static void table_insert(struct agg *a, struct conn *e)
 
 static void table_unlink(struct agg *a, struct conn *e)
 {
-	struct conn **pp = &a->buckets[hash_flow(e->id.flow) & (a->nbuckets - 1)];
+	struct conn **pp = &a->buckets[hash_flow(e->flow) & (a->nbuckets - 1)];
 
 	while (*pp && *pp != e)
 		pp = &(*pp)->hnext;
@@ -386,7 +395,7 @@ static bool filter_match(struct agg *a, const struct conn *e)
 		if (f->udp && e->proto != PROTO_UDP)
 			return false;
 	}
-	if (f->port_set && e->id.lport != f->port && e->id.rport != f->port)
+	if (f->port_set && e->lport != f->port && e->rport != f->port)
 		return false;
 	if (f->pid_set && (e->pid != f->pid || (e->flags & CONN_F_NO_OWNER)))
 		return false;
@@ -398,7 +407,7 @@ static bool filter_match(struct agg *a, const struct conn *e)
 			return false;
 	}
 	if (f->interface) {
-		const char *n = ifn_get(a, e->id.netns, e->id.ifindex);
+		const char *n = ifn_get(a, e->netns, e->ifindex);
 
 		if (!n)
 			return false;
@@ -487,9 +496,18 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 		next = e->next;
 		if (e->aflags & A_MATCH) {
 			struct rec_snap_row *w = &r->u.row;
-			const char *ifn = ifn_get(a, e->id.netns, e->id.ifindex);
+			const char *ifn = ifn_get(a, e->netns, e->ifindex);
 
-			w->id = e->id;
+			w->id.flow = e->flow;
+			w->id.cookie = e->cookie;
+			w->id.netns = e->netns;
+			w->id.ifindex = e->ifindex;
+			w->id.proto = e->proto;
+			w->id.family = e->family;
+			w->id.lport = e->lport;
+			w->id.rport = e->rport;
+			memcpy(w->id.laddr, e->laddr, 16);
+			memcpy(w->id.raddr, e->raddr, 16);
 			w->state = e->state;
 			w->flags = e->flags & (CONN_F_BEGUN_BEFORE | CONN_F_NO_OWNER);
 			if (e->aflags & A_CLOSED)
@@ -626,8 +644,16 @@ static int on_open(struct agg *a, const struct rec_conn_open *o)
 	e = conn_alloc(a);
 	if (!e)
 		return -ENOMEM;
-	e->id = o->id;
+	e->flow = o->id.flow;
+	e->cookie = o->id.cookie;
+	e->netns = o->id.netns;
+	e->ifindex = o->id.ifindex;
 	e->proto = o->id.proto;
+	e->family = o->id.family;
+	e->lport = o->id.lport;
+	e->rport = o->id.rport;
+	memcpy(e->laddr, o->id.laddr, 16);
+	memcpy(e->raddr, o->id.raddr, 16);
 	e->state = o->state;
 	e->flags = o->flags & (CONN_F_BEGUN_BEFORE | CONN_F_NO_OWNER);
 	e->pid = o->pid;
