@@ -1,0 +1,546 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0-or-later
+# tcptop-csv: snapshot streams from the generator to CSV and JSON Lines, read back by two
+# independent parsers (Python's csv module and csvcheck, built on libcsv's strict parser).
+
+load test_helper/common
+
+CSVCHECK="$OUTPUT/tests/csvcheck"
+FIXED='timestamp,protocol,local_addr,local_port,remote_addr,remote_port,pid,process_name,state,bytes_in,bytes_out,packets_in,packets_out,rate_in_bytes_sec,rate_out_bytes_sec,rtt_us'
+
+# Two snapshots: TCP and UDP, IPv4 and IPv6, an unowned connection, flags, loss counters.
+script() {
+	cat <<'S'
+header kind=snapshot real=1700000000 interval=1
+snap seq=1 time=1700000001.25 ringbuf=3 flow_evicted=1
+row flow=1 proto=tcp src=10.0.0.1:40000 dst=93.184.216.34:443 pid=100 comm=curl state=ESTABLISHED in=4000 out=512 pin=5 pout=4 rtt=1234 retrans=2 rate_in=4000 rate_out=512.125 ifname=eth0 if=2 new
+row flow=2 proto=udp src=[2001:db8::1]:53 dst=[2001:db8::2]:5353 pid=200 comm=resolver in=64 out=32 pin=1 pout=1 rate_in=2.675 rate_out=0.005 if=0 netns=4026532000
+row flow=3 proto=tcp src=[::ffff:127.0.0.1]:22 dst=[::ffff:127.0.0.1]:50000 state=LISTEN noowner begun
+snapend
+snap seq=2 time=1700000002.25 ringbuf=5 flow_evicted=1 agg_gap=2
+row flow=1 proto=tcp src=10.0.0.1:40000 dst=93.184.216.34:443 pid=100 comm=curl state=CLOSE in=9000 out=1024 pin=9 pout=8 rtt=1000 retrans=3 rate_in=5000 rate_out=512 ifname=eth0 if=2 closed
+snapend
+end t=2.25
+S
+}
+
+# Process names a hostile user can give (15 bytes at most, as the kernel keeps them), each with
+# the sanitised form the page documents.
+hostile_script() {
+	local i=0 name
+	echo "header kind=snapshot"
+	echo "snap seq=1 time=1700000001"
+	while IFS= read -r name; do
+		i=$((i + 1))
+		echo "row flow=$i pid=$i comm=\"$name\" ifname=\"$name\""
+	done <<'N'
+a,b
+q\"uo\"te
+l\nf
+c\rr
+t\tab
+\x1b[31mred\x1b[0m
+\x1b]0;title\x07
+bad\xff\xfeutf
+=1+2
++cmd
+-bash
+@SUM(A1)
+sp ace
+back\\slash
+\xe2\x80\xaeevil
+caf\xc3\xa9
+\xc2\x9b1m
+N
+	echo "snapend"
+	echo "end"
+}
+
+# The sanitised forms of hostile_script's names, in order.
+hostile_expected() {
+	cat <<'E'
+a,b
+q"uo"te
+l\x0Af
+c\x0Dr
+t\x09ab
+\x1B[31mred\x1B[0m
+\x1B]0;title\x07
+bad\xFF\xFEutf
+=1+2
++cmd
+-bash
+@SUM(A1)
+sp ace
+back\\slash
+\u{202E}evil
+café
+\u{009B}1m
+E
+}
+
+# py_tsv FILE: Python's csv module's reading of FILE, one record a line, fields joined by TAB.
+py_tsv() {
+	python3 -c '
+import csv, sys
+with open(sys.argv[1], newline="", encoding="utf-8", errors="strict") as f:
+    for row in csv.reader(f, strict=True):
+        print("\t".join(row))' "$1"
+}
+
+# both_parsers FILE: csvcheck and Python read FILE the same, every record with >= 16 fields.
+both_parsers() {
+	"$CSVCHECK" --min-fields 16 "$1" >"$1.libcsv" || fail "csvcheck rejects $1"
+	py_tsv "$1" >"$1.py" || fail "python's csv module rejects $1"
+	diff "$1.libcsv" "$1.py" || fail "libcsv and python read $1 differently"
+}
+
+@test "--help lists every option with its default; --version; bad usage is 64" {
+	run -0 tcptop-csv --help
+	assert_line --partial "usage: tcptop-csv"
+	for opt in --output --format --excel-safe --crlf --help --version; do
+		assert_output --partial -- "$opt"
+	done
+	assert_output --partial "(default csv)"
+	assert_output --partial "(default LF)"
+	run -0 tcptop-csv -h
+	assert_line --partial "usage: tcptop-csv"
+	run -0 tcptop-csv --version
+	assert_output "tcptop-csv $(sed -n 's/^VERSION := //p' "$TCPTOP_SRC/Makefile")"
+	run -64 tcptop-csv --bogus </dev/null
+	assert_output --partial "usage: tcptop-csv"
+	run -64 tcptop-csv --format xml </dev/null
+	assert_output --partial "--format xml: invalid"
+	run -64 tcptop-csv a b
+	assert_output --partial "one input at most"
+	run -64 tcptop-csv -f jsonl --excel-safe </dev/null
+	assert_output --partial "CSV only"
+	run -64 tcptop-csv -o "" </dev/null
+	assert_output --partial "--output: empty"
+}
+
+@test "header row: the 16 fixed columns in order, then the documented extras" {
+	script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	run -0 tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt"
+	[[ "${lines[0]}" == "$FIXED,"* ]] || fail "header: ${lines[0]}"
+	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap"
+	# every column of the header is documented in the man page's OUTPUT section
+	local page col
+	page=$(MANWIDTH=200 mandoc -Tascii "$TCPTOP_SRC/man/tcptop-csv.1" | col -bx)
+	for col in $(tr ',' ' ' <<<"${lines[0]}"); do
+		grep -qE "^ +.*\b$col\b" <<<"$page" || fail "column $col is not in tcptop-csv(1)"
+	done
+}
+
+@test "python's csv module and libcsv read the generated numbers back, one timestamp per snapshot" {
+	script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt" >"$BATS_TEST_TMPDIR/s.csv"
+	both_parsers "$BATS_TEST_TMPDIR/s.csv"
+	run -0 python3 - "$BATS_TEST_TMPDIR/s.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+assert len(rows) == 4, len(rows)
+def check(r, **want):
+    for k, v in want.items():
+        assert r[k] == v, (k, r[k], v)
+r = rows[0]
+check(r, timestamp="2023-11-14T22:13:21.250Z", protocol="tcp", local_addr="10.0.0.1",
+      local_port="40000", remote_addr="93.184.216.34", remote_port="443", pid="100",
+      process_name="curl", state="ESTABLISHED", bytes_in="4000", bytes_out="512",
+      packets_in="5", packets_out="4", rate_in_bytes_sec="4000.00",
+      rate_out_bytes_sec="%.2f" % 512.125, rtt_us="1234", retransmits="2", interface="eth0",
+      ifindex="2", netns="4026531840", closed="0", begun_before="0", new="1", snapshot_seq="1",
+      partial="0", loss_ringbuf="3", loss_flow_table_full="0", loss_flow_evicted="1",
+      loss_agg_table_full="0", loss_agg_unknown_flow="0", loss_agg_gap="0")
+# UDP: no state, RTT or retransmits; unknown interface: empty
+check(rows[1], protocol="udp", local_addr="2001:db8::1", local_port="53",
+      remote_addr="2001:db8::2", remote_port="5353", pid="200", process_name="resolver",
+      state="", rtt_us="", retransmits="", interface="", ifindex="", netns="4026532000",
+      bytes_in="64", bytes_out="32", rate_in_bytes_sec="%.2f" % 2.675,
+      rate_out_bytes_sec="%.2f" % 0.005)
+# no owner yet: pid and name empty; IPv4-mapped shown as IPv4; TCP without RTT: empty
+check(rows[2], local_addr="127.0.0.1", remote_addr="127.0.0.1", pid="", process_name="", state="LISTEN", rtt_us="",
+      retransmits="0", begun_before="1", new="0")
+check(rows[3], timestamp="2023-11-14T22:13:22.250Z", state="CLOSE", bytes_in="9000",
+      closed="1", snapshot_seq="2", loss_ringbuf="5", loss_agg_gap="2",
+      rate_out_bytes_sec="512.00")
+stamps = {}
+for r in rows:
+    assert len(r) >= 16 and None not in r, r
+    stamps.setdefault(r["snapshot_seq"], set()).add(r["timestamp"])
+assert all(len(s) == 1 for s in stamps.values()), stamps
+assert len({min(s) for s in stamps.values()}) == 2, stamps
+PY
+}
+
+@test "rates are rounded to 2 decimals as printf rounds them, ties and large values included" {
+	{
+		echo "header kind=snapshot"
+		echo "snap seq=1"
+		python3 -c '
+vals = [i / 8 for i in range(0, 400)] + [i * 0.005 for i in range(0, 400)] + \
+       [1e9 + 0.125, 123456789012.345, 0.994999, 0.995, 99.995, 4503599627370495.5]
+for i, v in enumerate(vals):
+    print("row flow=%d rate_in=%r rate_out=%r" % (i + 1, v, v * 3))'
+		echo "snapend"
+		echo "end"
+	} | "$GEN" >"$BATS_TEST_TMPDIR/r.tcpt"
+	tcptop-csv "$BATS_TEST_TMPDIR/r.tcpt" >"$BATS_TEST_TMPDIR/r.csv"
+	run -0 python3 - "$BATS_TEST_TMPDIR/r.csv" <<'PY'
+import csv, sys
+vals = [i / 8 for i in range(0, 400)] + [i * 0.005 for i in range(0, 400)] + \
+       [1e9 + 0.125, 123456789012.345, 0.994999, 0.995, 99.995, 4503599627370495.5]
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+assert len(rows) == len(vals)
+bad = [(v, r["rate_in_bytes_sec"], r["rate_out_bytes_sec"]) for v, r in zip(vals, rows)
+       if r["rate_in_bytes_sec"] != "%.2f" % v or r["rate_out_bytes_sec"] != "%.2f" % (v * 3)]
+assert not bad, bad[:10]
+PY
+}
+
+@test "hostile process and interface names come out sanitised as documented, and parse" {
+	hostile_script | "$GEN" >"$BATS_TEST_TMPDIR/h.tcpt"
+	tcptop-csv "$BATS_TEST_TMPDIR/h.tcpt" >"$BATS_TEST_TMPDIR/h.csv"
+	both_parsers "$BATS_TEST_TMPDIR/h.csv"
+	# the file itself: valid UTF-8, no control byte but the line ends
+	run -0 python3 -c '
+import sys
+data = open(sys.argv[1], "rb").read()
+data.decode("utf-8", errors="strict")
+bad = [b for b in data if (b < 0x20 and b != 0x0A) or b == 0x7F]
+assert not bad, bad' "$BATS_TEST_TMPDIR/h.csv"
+	hostile_expected >"$BATS_TEST_TMPDIR/want"
+	# process_name is field 8, interface field 18, in both parsers' readings
+	tail -n +2 "$BATS_TEST_TMPDIR/h.csv.py" | cut -f 8 >"$BATS_TEST_TMPDIR/names.py"
+	tail -n +2 "$BATS_TEST_TMPDIR/h.csv.libcsv" | cut -f 8 >"$BATS_TEST_TMPDIR/names.libcsv"
+	tail -n +2 "$BATS_TEST_TMPDIR/h.csv.py" | cut -f 18 >"$BATS_TEST_TMPDIR/ifnames.py"
+	diff "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/names.py"
+	diff "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/names.libcsv"
+	diff "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/ifnames.py"
+	# quoting: commas, quotes and spaces quoted, quotes doubled; formulas left alone by default
+	run -0 cat "$BATS_TEST_TMPDIR/h.csv"
+	assert_output --partial ',"a,b",'
+	assert_output --partial ',"q""uo""te",'
+	assert_output --partial ',"sp ace",'
+	assert_output --partial ',=1+2,'
+	assert_output --partial ',-bash,'
+	refute_output --partial "'"
+}
+
+@test "--excel-safe prefixes ' to cells a spreadsheet would run, and only to those" {
+	hostile_script | "$GEN" >"$BATS_TEST_TMPDIR/h.tcpt"
+	tcptop-csv --excel-safe "$BATS_TEST_TMPDIR/h.tcpt" >"$BATS_TEST_TMPDIR/x.csv"
+	both_parsers "$BATS_TEST_TMPDIR/x.csv"
+	hostile_expected | sed -E "s/^([=+@-])/'\1/" >"$BATS_TEST_TMPDIR/want"
+	tail -n +2 "$BATS_TEST_TMPDIR/x.csv.py" | cut -f 8 >"$BATS_TEST_TMPDIR/names"
+	diff "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/names"
+	tail -n +2 "$BATS_TEST_TMPDIR/x.csv.py" | cut -f 18 >"$BATS_TEST_TMPDIR/ifnames"
+	diff "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/ifnames"
+	run -0 cat "$BATS_TEST_TMPDIR/x.csv"
+	assert_output --partial ",\"'=1+2\","
+	assert_output --partial ",\"'-bash\","
+	# no cell of the file starts with a formula character
+	run -0 python3 -c '
+import csv, sys
+for row in csv.reader(open(sys.argv[1], newline="")):
+    for cell in row:
+        assert not cell[:1] in ("=", "+", "-", "@", "\t", "\r"), cell' "$BATS_TEST_TMPDIR/x.csv"
+	# numbers are untouched: the rest of the row is as without the option
+	tcptop-csv "$BATS_TEST_TMPDIR/h.tcpt" >"$BATS_TEST_TMPDIR/plain.csv"
+	py_tsv "$BATS_TEST_TMPDIR/plain.csv" | cut -f 1-7,9-17,19- >"$BATS_TEST_TMPDIR/a"
+	cut -f 1-7,9-17,19- "$BATS_TEST_TMPDIR/x.csv.py" >"$BATS_TEST_TMPDIR/b"
+	diff "$BATS_TEST_TMPDIR/a" "$BATS_TEST_TMPDIR/b"
+}
+
+@test "--crlf ends every line with CR LF and both parsers read the same table" {
+	script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt" >"$BATS_TEST_TMPDIR/lf.csv"
+	tcptop-csv --crlf "$BATS_TEST_TMPDIR/s.tcpt" >"$BATS_TEST_TMPDIR/crlf.csv"
+	both_parsers "$BATS_TEST_TMPDIR/crlf.csv"
+	[ "$(grep -c $'\r$' "$BATS_TEST_TMPDIR/crlf.csv")" -eq 5 ]
+	[ "$(grep -c $'\r' "$BATS_TEST_TMPDIR/lf.csv")" -eq 0 ]
+	tr -d '\r' <"$BATS_TEST_TMPDIR/crlf.csv" | cmp - "$BATS_TEST_TMPDIR/lf.csv"
+}
+
+@test "--format jsonl: one object a row, the CSV's names in order, the same values" {
+	script | "$GEN" >"$BATS_TEST_TMPDIR/a.tcpt"
+	hostile_script | "$GEN" >"$BATS_TEST_TMPDIR/b.tcpt"
+	cat "$BATS_TEST_TMPDIR/a.tcpt" "$BATS_TEST_TMPDIR/b.tcpt" >"$BATS_TEST_TMPDIR/s.tcpt"
+	tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt" >"$BATS_TEST_TMPDIR/s.csv"
+	tcptop-csv -f jsonl "$BATS_TEST_TMPDIR/s.tcpt" >"$BATS_TEST_TMPDIR/s.jsonl"
+	run -0 python3 - "$BATS_TEST_TMPDIR/s.csv" "$BATS_TEST_TMPDIR/s.jsonl" <<'PY'
+import csv, json, sys
+rows = list(csv.reader(open(sys.argv[1], newline="")))
+header, rows = rows[0], rows[1:]
+lines = open(sys.argv[2], encoding="utf-8").read().split("\n")
+assert lines[-1] == "" and len(lines) - 1 == len(rows), (len(lines), len(rows))
+flags = {"closed", "begun_before", "new", "partial"}
+for line, row in zip(lines, rows):
+    obj = json.loads(line)
+    assert list(obj) == header, list(obj)
+    for name, cell in zip(header, row):
+        v = obj[name]
+        if cell == "":
+            assert v is None, (name, v)
+        elif name in flags:
+            assert v is (cell == "1"), (name, v, cell)
+        elif isinstance(v, str):
+            assert v == cell, (name, v, cell)
+        else:
+            assert isinstance(v, (int, float)) and not isinstance(v, bool), (name, v)
+            assert line.count('"%s":%s' % (name, cell)) == 1, (name, cell, line)
+print(len(rows))
+PY
+	[ "$output" -eq 21 ]
+}
+
+@test "-o FILE overwrites an existing file; - is standard output" {
+	script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt" >"$BATS_TEST_TMPDIR/want.csv"
+	head -c 100000 /dev/zero | tr '\0' 'x' >"$BATS_TEST_TMPDIR/out.csv"
+	run -0 tcptop-csv -o "$BATS_TEST_TMPDIR/out.csv" "$BATS_TEST_TMPDIR/s.tcpt"
+	assert_output ""
+	cmp "$BATS_TEST_TMPDIR/want.csv" "$BATS_TEST_TMPDIR/out.csv"
+	run -0 tcptop-csv --output - "$BATS_TEST_TMPDIR/s.tcpt"
+	[ "$output" = "$(cat "$BATS_TEST_TMPDIR/want.csv")" ]
+	run -0 bash -c 'tcptop-csv --output="$1" <"$2"' _ "$BATS_TEST_TMPDIR/o2.csv" "$BATS_TEST_TMPDIR/s.tcpt"
+	cmp "$BATS_TEST_TMPDIR/want.csv" "$BATS_TEST_TMPDIR/o2.csv"
+}
+
+@test "an output that cannot be created: 73, before any input is read" {
+	# the input is corrupt: 73 and not 65 shows the output came first
+	script | "$GEN" --corrupt-trailer 1 >"$BATS_TEST_TMPDIR/bad.tcpt"
+	run -73 tcptop-csv -o "$BATS_TEST_TMPDIR/no/such/dir/out.csv" "$BATS_TEST_TMPDIR/bad.tcpt"
+	assert_output --partial "cannot create $BATS_TEST_TMPDIR/no/such/dir/out.csv"
+	[ "${#lines[@]}" -eq 1 ]
+	mkdir "$BATS_TEST_TMPDIR/ro"
+	chmod 555 "$BATS_TEST_TMPDIR/ro"
+	run -73 setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$OUTPUT/tcptop-csv" -o "$BATS_TEST_TMPDIR/ro/out.csv" </dev/null
+	assert_output --partial "Permission denied"
+}
+
+@test "a missing input: 66, and an existing output file is left alone" {
+	echo keep >"$BATS_TEST_TMPDIR/out.csv"
+	run -66 tcptop-csv -o "$BATS_TEST_TMPDIR/out.csv" "$BATS_TEST_TMPDIR/none.tcpt"
+	assert_output --partial "none.tcpt: No such file or directory"
+	[ "$(cat "$BATS_TEST_TMPDIR/out.csv")" = keep ]
+}
+
+@test "a raw stream or another major version: 65 with the reason and the byte offset" {
+	"$GEN" --bulk-raw 2,10 >"$BATS_TEST_TMPDIR/raw.tcpt"
+	run -65 tcptop-csv "$BATS_TEST_TMPDIR/raw.tcpt"
+	assert_output --partial "this is a raw collector stream: pipe it through tcptop-agg"
+	assert_output --partial "at byte"
+	script | sed 's/^header kind=snapshot/& major=2/' | "$GEN" >"$BATS_TEST_TMPDIR/v2.tcpt"
+	run -65 tcptop-csv "$BATS_TEST_TMPDIR/v2.tcpt"
+	assert_output --partial "at byte"
+	run -65 bash -c 'echo "timestamp,protocol" | tcptop-csv'
+}
+
+@test "corrupt or truncated input: 65 with the byte offset, every earlier row written" {
+	script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt" >"$BATS_TEST_TMPDIR/good.csv"
+	# records: 0 header, 1 SNAP_BEGIN, 2-4 rows, 5 SNAP_END, 6 SNAP_BEGIN, 7 row, 8 SNAP_END, 9 END
+	script | "$GEN" --corrupt-trailer 7 >"$BATS_TEST_TMPDIR/c7.tcpt"
+	run -65 tcptop-csv -o "$BATS_TEST_TMPDIR/c7.csv" "$BATS_TEST_TMPDIR/c7.tcpt"
+	assert_output --regexp "record trailer at byte [0-9]+"
+	head -n 4 "$BATS_TEST_TMPDIR/good.csv" | cmp - "$BATS_TEST_TMPDIR/c7.csv"
+	script | "$GEN" --corrupt-trailer 4 >"$BATS_TEST_TMPDIR/c4.tcpt"
+	run -65 tcptop-csv -o "$BATS_TEST_TMPDIR/c4.csv" "$BATS_TEST_TMPDIR/c4.tcpt"
+	assert_output --partial "inside snapshot 1"
+	head -n 3 "$BATS_TEST_TMPDIR/good.csv" | cmp - "$BATS_TEST_TMPDIR/c4.csv"
+	off=$(tcptop-dump -O "$BATS_TEST_TMPDIR/s.tcpt" | sed -n '8s/^@\([0-9]*\) .*/\1/p')
+	script | "$GEN" --truncate $((off + 20)) >"$BATS_TEST_TMPDIR/t.tcpt"
+	run -65 tcptop-csv -o "$BATS_TEST_TMPDIR/t.csv" "$BATS_TEST_TMPDIR/t.tcpt"
+	assert_output --partial "byte $off"
+	head -n 4 "$BATS_TEST_TMPDIR/good.csv" | cmp - "$BATS_TEST_TMPDIR/t.csv"
+	"$CSVCHECK" --min-fields 16 "$BATS_TEST_TMPDIR/t.csv" >/dev/null
+}
+
+@test "a row outside a snapshot, or a snapshot inside a snapshot: 65 naming the byte" {
+	script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	# cut out the first SNAP_BEGIN (record 1), then the first SNAP_END (record 5)
+	local o1 o2 o5 o6
+	o1=$(tcptop-dump -O "$BATS_TEST_TMPDIR/s.tcpt" | sed -n '2s/^@\([0-9]*\) .*/\1/p')
+	o2=$(tcptop-dump -O "$BATS_TEST_TMPDIR/s.tcpt" | sed -n '3s/^@\([0-9]*\) .*/\1/p')
+	o5=$(tcptop-dump -O "$BATS_TEST_TMPDIR/s.tcpt" | sed -n '6s/^@\([0-9]*\) .*/\1/p')
+	o6=$(tcptop-dump -O "$BATS_TEST_TMPDIR/s.tcpt" | sed -n '7s/^@\([0-9]*\) .*/\1/p')
+	{ head -c "$o1" "$BATS_TEST_TMPDIR/s.tcpt"; tail -c +$((o2 + 1)) "$BATS_TEST_TMPDIR/s.tcpt"; } \
+		>"$BATS_TEST_TMPDIR/norow.tcpt"
+	run -65 tcptop-csv "$BATS_TEST_TMPDIR/norow.tcpt"
+	assert_output --partial "SNAP_ROW at byte $o1 outside a snapshot"
+	{ head -c "$o5" "$BATS_TEST_TMPDIR/s.tcpt"; tail -c +$((o6 + 1)) "$BATS_TEST_TMPDIR/s.tcpt"; } \
+		>"$BATS_TEST_TMPDIR/noend.tcpt"
+	run -65 tcptop-csv "$BATS_TEST_TMPDIR/noend.tcpt"
+	assert_output --partial "SNAP_BEGIN at byte $o5 inside snapshot 1"
+	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap"
+	[ "${#lines[@]}" -eq 5 ] # header, 3 rows, the message
+}
+
+@test "input ending without END (producer killed): a warning, every row, exit 0" {
+	script | grep -v '^end' | "$GEN" >"$BATS_TEST_TMPDIR/noend.tcpt"
+	script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt" >"$BATS_TEST_TMPDIR/good.csv"
+	run -0 tcptop-csv -o "$BATS_TEST_TMPDIR/n.csv" "$BATS_TEST_TMPDIR/noend.tcpt"
+	assert_output --partial "tcptop-csv: "
+	assert_output --partial "END"
+	cmp "$BATS_TEST_TMPDIR/good.csv" "$BATS_TEST_TMPDIR/n.csv"
+}
+
+@test "concatenated streams: one header row, the rows of both sections" {
+	script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	hostile_script | "$GEN" >"$BATS_TEST_TMPDIR/h.tcpt"
+	cat "$BATS_TEST_TMPDIR/s.tcpt" "$BATS_TEST_TMPDIR/h.tcpt" | tcptop-csv >"$BATS_TEST_TMPDIR/c.csv"
+	both_parsers "$BATS_TEST_TMPDIR/c.csv"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/c.csv")" -eq $((1 + 4 + 17)) ]
+	[ "$(grep -c '^timestamp,' "$BATS_TEST_TMPDIR/c.csv")" -eq 1 ]
+}
+
+@test "an empty snapshot stream: the header row alone" {
+	printf 'header kind=snapshot\nsnap seq=1\nsnapend\nend\n' | "$GEN" >"$BATS_TEST_TMPDIR/e.tcpt"
+	run -0 tcptop-csv "$BATS_TEST_TMPDIR/e.tcpt"
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "${lines[0]}" == "$FIXED,"* ]]
+	run -0 tcptop-csv -f jsonl "$BATS_TEST_TMPDIR/e.tcpt"
+	assert_output ""
+}
+
+@test "kill -9 while a snapshot is half read: the file holds the complete snapshots only" {
+	{
+		echo "header kind=snapshot"
+		for s in 1 2 3 4; do
+			echo "snap seq=$s time=$((1700000000 + s))"
+			echo "row flow=1 comm=a in=$s"
+			echo "row flow=2 comm=b in=$s"
+			echo "snapend"
+		done
+		echo "end"
+	} | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	# up to the middle of snapshot 4's second row (record 15)
+	off=$(tcptop-dump -O "$BATS_TEST_TMPDIR/s.tcpt" | sed -n '16s/^@\([0-9]*\) .*/\1/p')
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	tcptop-csv -o "$BATS_TEST_TMPDIR/k.csv" <"$BATS_TEST_TMPDIR/in" 3>&- &
+	pid=$!
+	exec 5>"$BATS_TEST_TMPDIR/in"
+	head -c $((off + 40)) "$BATS_TEST_TMPDIR/s.tcpt" >&5
+	for _ in $(seq 100); do
+		[ "$(wc -l <"$BATS_TEST_TMPDIR/k.csv")" -ge 7 ] && break
+		sleep 0.1
+	done
+	kill -9 "$pid"
+	wait "$pid" || true
+	exec 5>&-
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/k.csv")" -eq 7 ]
+	[ "$(tail -c 1 "$BATS_TEST_TMPDIR/k.csv" | od -An -c | tr -d ' ')" = '\n' ]
+	"$CSVCHECK" --min-fields 16 "$BATS_TEST_TMPDIR/k.csv" >/dev/null
+	run -0 cut -d, -f 24 "$BATS_TEST_TMPDIR/k.csv"
+	assert_output "$(printf 'snapshot_seq\n1\n1\n2\n2\n3\n3')"
+}
+
+@test "kill -9 of the pipeline at an arbitrary moment leaves only complete lines" {
+	"$GEN" --bulk-snap 300,400 >"$BATS_TEST_TMPDIR/big.tcpt"
+	# a slow producer, in 3000-byte pieces that cut records anywhere
+	python3 -c '
+import sys, time
+data = open(sys.argv[1], "rb").read()
+for i in range(0, len(data), 3000):
+    sys.stdout.buffer.write(data[i:i + 3000]); sys.stdout.flush(); time.sleep(0.0005)
+' "$BATS_TEST_TMPDIR/big.tcpt" | tcptop-csv -o "$BATS_TEST_TMPDIR/k.csv" 3>&- &
+	pid=$!
+	for _ in $(seq 200); do
+		[ "$(stat -c %s "$BATS_TEST_TMPDIR/k.csv" 2>/dev/null || echo 0)" -gt 200000 ] && break
+		sleep 0.05
+	done
+	kill -9 "$pid"
+	wait "$pid" || true
+	lines=$(wc -l <"$BATS_TEST_TMPDIR/k.csv")
+	[ "$lines" -gt 1 ] && [ "$lines" -lt $((300 * 400 + 1)) ] || fail "not killed mid-stream: $lines lines"
+	[ "$(tail -c 1 "$BATS_TEST_TMPDIR/k.csv" | od -An -c | tr -d ' ')" = '\n' ]
+	"$CSVCHECK" --min-fields 16 "$BATS_TEST_TMPDIR/k.csv" >/dev/null
+}
+
+@test "SIGTERM or SIGINT with a pipe as input: read on to its end, exit 0, nothing lost" {
+	"$GEN" --bulk-snap 50,20 >"$BATS_TEST_TMPDIR/s.tcpt"
+	tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt" >"$BATS_TEST_TMPDIR/want.csv"
+	# the first 5 snapshots (records 1 to 260), then the signal, then the rest
+	off=$(tcptop-dump -O "$BATS_TEST_TMPDIR/s.tcpt" | sed -n '262s/^@\([0-9]*\) .*/\1/p')
+	for sig in TERM INT; do
+		rm -f "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/out.csv"
+		mkfifo "$BATS_TEST_TMPDIR/in"
+		tcptop-csv -o "$BATS_TEST_TMPDIR/out.csv" <"$BATS_TEST_TMPDIR/in" 3>&- &
+		pid=$!
+		exec 5>"$BATS_TEST_TMPDIR/in"
+		head -c "$off" "$BATS_TEST_TMPDIR/s.tcpt" >&5
+		for _ in $(seq 100); do
+			[ "$(wc -l <"$BATS_TEST_TMPDIR/out.csv")" -ge 251 ] && break
+			sleep 0.1
+		done
+		kill -"$sig" "$pid"
+		tail -c +$((off + 1)) "$BATS_TEST_TMPDIR/s.tcpt" >&5
+		exec 5>&-
+		status=0
+		wait "$pid" || status=$?
+		[ "$status" -eq 0 ] || fail "SIG$sig: exit $status"
+		cmp "$BATS_TEST_TMPDIR/want.csv" "$BATS_TEST_TMPDIR/out.csv"
+	done
+}
+
+@test "SIGTERM while reading a file: the current snapshot finished, exit 143" {
+	"$GEN" --bulk-snap 1000,100 >"$BATS_TEST_TMPDIR/s.tcpt"
+	mkfifo "$BATS_TEST_TMPDIR/out"
+	# the output is a pipe nobody reads yet: tcptop-csv blocks in write(2) mid-file
+	tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt" >"$BATS_TEST_TMPDIR/out" 3>&- &
+	pid=$!
+	exec 6<"$BATS_TEST_TMPDIR/out"
+	for _ in $(seq 100); do
+		grep -q pipe_write "/proc/$pid/wchan" 2>/dev/null && break
+		sleep 0.1
+	done
+	kill -TERM "$pid"
+	cat <&6 >"$BATS_TEST_TMPDIR/got.csv"
+	exec 6<&-
+	status=0
+	wait "$pid" || status=$?
+	[ "$status" -eq 143 ] || fail "exit $status"
+	lines=$(($(wc -l <"$BATS_TEST_TMPDIR/got.csv") - 1))
+	[ "$lines" -gt 0 ] && [ "$lines" -lt 100000 ] || fail "$lines rows"
+	[ $((lines % 1000)) -eq 0 ] || fail "$lines rows: not whole snapshots of 1000"
+	"$CSVCHECK" --min-fields 16 "$BATS_TEST_TMPDIR/got.csv" >/dev/null
+}
+
+@test "a reader that goes away (| head): quiet, exit 0" {
+	"$GEN" --bulk-snap 1000,50 >"$BATS_TEST_TMPDIR/s.tcpt"
+	run -0 bash -c 'tcptop-csv "$1" 2>"$2" | head -n 2 >/dev/null; echo "${PIPESTATUS[0]}"' _ \
+		"$BATS_TEST_TMPDIR/s.tcpt" "$BATS_TEST_TMPDIR/err"
+	assert_output 0
+	[ ! -s "$BATS_TEST_TMPDIR/err" ]
+}
+
+@test "I/O errors: 74 (an unreadable input, a full disk)" {
+	run -74 tcptop-csv "$BATS_TEST_TMPDIR"
+	assert_output --partial "read error at byte 0"
+	script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	run -74 tcptop-csv -o /dev/full "$BATS_TEST_TMPDIR/s.tcpt"
+	assert_output --partial "No space left on device"
+}
+
+@test "many rows in one snapshot: every row complete, the numbers of the bulk generator" {
+	"$GEN" --bulk-snap 20000,3 >"$BATS_TEST_TMPDIR/b.tcpt"
+	tcptop-csv "$BATS_TEST_TMPDIR/b.tcpt" >"$BATS_TEST_TMPDIR/b.csv"
+	run -0 "$CSVCHECK" --min-fields 16 "$BATS_TEST_TMPDIR/b.csv"
+	run -0 python3 - "$BATS_TEST_TMPDIR/b.csv" <<'PY'
+import csv, sys
+n = 0
+for r in csv.DictReader(open(sys.argv[1], newline="")):
+    s, i = int(r["snapshot_seq"]) - 1, n % 20000
+    assert r["bytes_in"] == str((s + 1) * 1000 + i), r
+    assert r["process_name"] == "proc%d" % (i % 500), r
+    assert r["local_port"] == str(1024 + i % 60000), r
+    assert r["remote_addr"] == "10.0.%d.%d" % ((i >> 8) & 255, i & 255), r
+    assert r["rate_in_bytes_sec"] == "%.2f" % (1000.0 + (i % 97) / 4), r
+    assert r["rtt_us"] == str(100 + i % 1000), r
+    n += 1
+assert n == 60000, n
+PY
+}
