@@ -598,7 +598,7 @@ static int advance(struct agg *a, uint64_t ts, enum ev ev)
 	}
 	a->now = ts;
 	if (a->tick_mode && tick) {
-		uint64_t k = (ts - a->cut + a->slack) / iv;
+		uint64_t k = sat_add(ts - a->cut, a->slack) / iv;
 
 		/* the first interval starts at the first record, not on the collector's tick
 		 * grid: the section's first tick ends it whatever its length */
