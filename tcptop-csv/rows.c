@@ -257,7 +257,10 @@ static char *cell_rate(const struct rows *w, char *p, enum col c, double v)
 			return p;
 		}
 	}
-	return p + snprintf(p, 64, "%.2f", v);
+	/* up to 309 digits for the largest double: a row has room for two of them */
+	char tmp[330];
+	int n = snprintf(tmp, sizeof(tmp), "%.2f", v);
+	return put_mem(p, tmp, n > 0 && (size_t)n < sizeof(tmp) ? (size_t)n : 0);
 }
 
 /* IPv4 (and IPv4-mapped IPv6) in the text inet_ntop gives, without its sprintf; IPv6 through

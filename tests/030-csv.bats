@@ -179,7 +179,8 @@ PY
 		echo "snap seq=1"
 		python3 -c '
 vals = [i / 8 for i in range(0, 400)] + [i * 0.005 for i in range(0, 400)] + \
-       [1e9 + 0.125, 123456789012.345, 0.994999, 0.995, 99.995, 4503599627370495.5]
+       [1e9 + 0.125, 123456789012.345, 0.994999, 0.995, 99.995, 4503599627370495.5, \
+        1e300, 1.7976931348623157e308 / 4]
 for i, v in enumerate(vals):
     print("row flow=%d rate_in=%r rate_out=%r" % (i + 1, v, v * 3))'
 		echo "snapend"
@@ -189,7 +190,8 @@ for i, v in enumerate(vals):
 	run -0 python3 - "$BATS_TEST_TMPDIR/r.csv" <<'PY'
 import csv, sys
 vals = [i / 8 for i in range(0, 400)] + [i * 0.005 for i in range(0, 400)] + \
-       [1e9 + 0.125, 123456789012.345, 0.994999, 0.995, 99.995, 4503599627370495.5]
+       [1e9 + 0.125, 123456789012.345, 0.994999, 0.995, 99.995, 4503599627370495.5, \
+        1e300, 1.7976931348623157e308 / 4]
 rows = list(csv.DictReader(open(sys.argv[1], newline="")))
 assert len(rows) == len(vals)
 bad = [(v, r["rate_in_bytes_sec"], r["rate_out_bytes_sec"]) for v, r in zip(vals, rows)
