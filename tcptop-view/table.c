@@ -12,7 +12,8 @@ bool table_utf8 = true;
 
 /* A snapshot larger than this is shown in part (the header says how many rows were left out):
  * it bounds memory whatever the input claims. */
-#define SNAPSHOT_ROWS_MAX (4u << 20)
+#define SNAPSHOT_ROWS_MAX    (4u << 20)
+#define SNAPSHOT_RESERVE_MAX (128u << 10)
 
 struct snapshot *snapshot_new(const struct stream_header *hdr, const struct rec_snap_begin *b)
 {
@@ -22,6 +23,14 @@ struct snapshot *snapshot_new(const struct stream_header *hdr, const struct rec_
 		return NULL;
 	s->hdr = *hdr;
 	s->b = *b;
+	/* room for the rows the snapshot announces, within a bound: a count read from the input
+	 * is a hint, never a size to trust */
+	s->cap = b->rows < SNAPSHOT_RESERVE_MAX ? b->rows : SNAPSHOT_RESERVE_MAX;
+	if (s->cap) {
+		s->rows = malloc(s->cap * sizeof(*s->rows));
+		if (!s->rows)
+			s->cap = 0;
+	}
 	return s;
 }
 
@@ -245,9 +254,9 @@ static int cmp_rows(const void *pa, const void *pb, void *arg)
 /* Sorting 100,000 rows within a frame: each row gets a key of up to three 64-bit words whose
  * unsigned order is the column's order (inverted for descending), then a stable LSD radix sort,
  * word by word from the last, on 16-byte elements (key word, row index). Rows enter in (flow,
- * cookie) order, so stability gives cmp_rows()'s tie-break for free. Only a process name longer
- * than 24 bytes (escaped) can leave equal keys for different rows: such runs are finished with
- * qsort. */
+ * cookie) order, so stability gives cmp_rows()'s tie-break for free. Process names sort by their
+ * rank in the snapshot; without ranks (out of memory) a name longer than 24 bytes (escaped) can
+ * leave equal keys for different rows, and such runs are finished with qsort. */
 #define KEY_WORDS 3
 
 struct elem {
@@ -273,7 +282,7 @@ static void pack(uint64_t *k, const uint8_t *b, size_t n)
 }
 
 /* Fills k (zeroed); returns whether the key decides the column's order alone. */
-static bool sort_key(const struct vrow *v, enum column c, uint64_t *k)
+static bool sort_key(const struct vrow *v, enum column c, bool ranked, uint64_t *k)
 {
 	const struct rec_snap_row *r = &v->r;
 
@@ -299,6 +308,10 @@ static bool sort_key(const struct vrow *v, enum column c, uint64_t *k)
 	case COL_PROCESS: {
 		size_t n = strlen(v->comm);
 
+		if (ranked) {
+			k[0] = v->comm_rank;
+			break;
+		}
 		pack(k, (const uint8_t *)v->comm, n);
 		return n < 8 * KEY_WORDS;
 	}
@@ -335,31 +348,36 @@ static bool sort_key(const struct vrow *v, enum column c, uint64_t *k)
 	return true;
 }
 
-/* Stable sort of n elements on their 64-bit k, 8 bits a pass, between a and tmp; passes over a
- * byte that every key shares are skipped (numbers rarely use the top bytes). Returns the array
- * that holds the result. */
+/* Stable sort of n elements on their 64-bit k, 11 bits a pass (six passes, the count tables stay
+ * in cache), between a and tmp; passes over a digit that every key shares are skipped (numbers
+ * rarely use the top bits). Returns the array that holds the result. */
+#define RADIX_BITS   11
+#define RADIX_PASSES ((64 + RADIX_BITS - 1) / RADIX_BITS)
+#define RADIX_MASK   ((1u << RADIX_BITS) - 1)
+
 static struct elem *radix_sort(struct elem *a, struct elem *tmp, size_t n)
 {
-	static size_t count[8][256];
+	static size_t count[RADIX_PASSES][1u << RADIX_BITS];
 
 	memset(count, 0, sizeof(count));
 	for (size_t i = 0; i < n; i++)
-		for (int d = 0; d < 8; d++)
-			count[d][(a[i].k >> (8 * d)) & 0xff]++;
-	for (int d = 0; d < 8; d++) {
+		for (int d = 0; d < RADIX_PASSES; d++)
+			count[d][(a[i].k >> (RADIX_BITS * d)) & RADIX_MASK]++;
+	for (int d = 0; d < RADIX_PASSES; d++) {
 		size_t pos = 0, *c = count[d];
+		int shift = RADIX_BITS * d;
 		struct elem *swap;
 
-		if (c[(a[0].k >> (8 * d)) & 0xff] == n)
+		if (c[(a[0].k >> shift) & RADIX_MASK] == n)
 			continue;
-		for (int b = 0; b < 256; b++) {
+		for (unsigned b = 0; b <= RADIX_MASK; b++) {
 			size_t k = c[b];
 
 			c[b] = pos;
 			pos += k;
 		}
 		for (size_t i = 0; i < n; i++)
-			tmp[c[(a[i].k >> (8 * d)) & 0xff]++] = a[i];
+			tmp[c[(a[i].k >> shift) & RADIX_MASK]++] = a[i];
 		swap = a;
 		a = tmp;
 		tmp = swap;
@@ -368,12 +386,13 @@ static struct elem *radix_sort(struct elem *a, struct elem *tmp, size_t n)
 }
 
 /* Words of key the column uses: numbers one, text as many as it needs. */
-static int key_words(enum column c)
+static int key_words(enum column c, bool ranked)
 {
 	switch (c) {
+	case COL_PROCESS:
+		return ranked ? 1 : 3;
 	case COL_LOCAL:
 	case COL_REMOTE:
-	case COL_PROCESS:
 		return 3;
 	case COL_STATE:
 		return 2;
@@ -385,7 +404,8 @@ static int key_words(enum column c)
 void table_sort(struct table *t)
 {
 	bool desc = column_descending(t->sort) != t->reverse, exact = true;
-	int words = key_words(t->sort);
+	bool ranked = t->snap && t->snap->ranked;
+	int words = key_words(t->sort, ranked);
 	size_t n = t->n, need = n * (KEY_WORDS * sizeof(uint64_t) + 2 * sizeof(struct elem) +
 				     sizeof(struct vrow *));
 	uint64_t *kw;
@@ -410,7 +430,7 @@ void table_sort(struct table *t)
 	for (size_t i = 0; i < n; i++) {
 		uint64_t k[KEY_WORDS] = { 0 };
 
-		exact &= sort_key(t->v[i], t->sort, k);
+		exact &= sort_key(t->v[i], t->sort, ranked, k);
 		for (int w = 0; w < words; w++)
 			kw[w * n + i] = desc ? ~k[w] : k[w];
 		orig[i] = t->v[i];
@@ -464,14 +484,38 @@ static int cmp_flow(const void *pa, const void *pb)
 	return d ? d : CMP(a->r.id.cookie, b->r.id.cookie);
 }
 
+static int cmp_comm(const void *pa, const void *pb)
+{
+	const struct vrow *a = *(const struct vrow *const *)pa,
+			  *b = *(const struct vrow *const *)pb;
+
+	return strcmp(a->comm, b->comm);
+}
+
 void snapshot_finish(struct snapshot *s)
 {
+	struct vrow **by_name;
+	uint32_t rank = 0;
+
 	for (size_t i = 1; i < s->n; i++) {
 		if (cmp_flow(&s->rows[i - 1], &s->rows[i]) > 0) {
 			qsort(s->rows, s->n, sizeof(*s->rows), cmp_flow);
-			return;
+			break;
 		}
 	}
+	by_name = malloc(s->n * sizeof(*by_name));
+	if (!by_name)
+		return; /* the sort falls back to the names themselves */
+	for (size_t i = 0; i < s->n; i++)
+		by_name[i] = &s->rows[i];
+	qsort(by_name, s->n, sizeof(*by_name), cmp_comm);
+	for (size_t i = 0; i < s->n; i++) {
+		if (i && strcmp(by_name[i - 1]->comm, by_name[i]->comm))
+			rank++;
+		by_name[i]->comm_rank = rank;
+	}
+	free(by_name);
+	s->ranked = true;
 }
 
 int table_rebuild(struct table *t)

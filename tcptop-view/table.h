@@ -23,6 +23,7 @@ struct vrow {
 	char remote[ENDPOINT_LEN];
 	char comm[COMM_TEXT];
 	uint16_t local_w, remote_w, comm_w; /* display columns */
+	uint32_t comm_rank;		    /* order of comm among the snapshot's names */
 };
 
 /* One complete snapshot (SNAP_BEGIN .. SNAP_END) with the header of its section. */
@@ -32,13 +33,15 @@ struct snapshot {
 	struct vrow *rows;
 	size_t n, cap;
 	uint64_t dropped; /* rows beyond the view's cap */
+	bool ranked;	  /* comm_rank is set (snapshot_finish) */
 };
 
 struct snapshot *snapshot_new(const struct stream_header *hdr, const struct rec_snap_begin *b);
 void snapshot_free(struct snapshot *s);
 /* Append a row, sanitising and formatting its strings; -1 on allocation failure. */
 int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_only);
-/* After the last row: put rows in (flow, cookie) order, the tie-break of every sort. */
+/* After the last row: put rows in (flow, cookie) order, the tie-break of every sort, and rank
+ * the process names, so that sorting by name needs one radix word. */
 void snapshot_finish(struct snapshot *s);
 
 enum column {
