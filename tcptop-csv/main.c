@@ -61,8 +61,9 @@ static void help(void)
 	       "\n"
 	       "Exit status: 0 success (also when the input ends without END); 64 usage; 65 bad\n"
 	       "input (not a snapshot stream, corrupt, truncated: every earlier row is written);\n"
-	       "66 FILE cannot be opened; 73 the output file cannot be created; 74 I/O error;\n"
-	       "128+N stopped by signal N (file input: after the current snapshot).\n"
+	       "66 FILE cannot be opened; 71 out of memory; 73 the output file cannot be\n"
+	       "created; 74 I/O error; 128+N stopped by signal N (file input: after the\n"
+	       "current snapshot).\n"
 	       "See tcptop-csv(1), tcptop-agg(1), tcptop-stream(5).\n");
 }
 

@@ -546,3 +546,15 @@ for r in csv.DictReader(open(sys.argv[1], newline="")):
 assert n == 60000, n
 PY
 }
+
+@test "out of memory at start: 71 with a message, never a crash, whatever the limit" {
+	script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	# below some limit the dynamic loader fails (127), above another everything fits (0)
+	run -0 bash -c 'for kb in $(seq 1000 100 6000); do
+		(ulimit -v "$kb"; tcptop-csv "$1" >/dev/null 2>"$2.err"); st=$?
+		[ "$st" = 71 ] && ! grep -q "tcptop-csv: out of memory" "$2.err" && st=71-nomsg
+		echo "$st"
+	done | sort -u | tr "\n" " "' _ "$BATS_TEST_TMPDIR/s.tcpt" "$BATS_TEST_TMPDIR/oom"
+	assert_output --partial "71 "
+	[[ "$output" =~ ^((0|71|127)\ )+$ ]] || fail "statuses under memory limits: $output"
+}
