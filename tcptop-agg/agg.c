@@ -494,6 +494,12 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 	prev = NULL;
 	for (e = a->head; e; e = next) {
 		next = e->next;
+		/* the next entry's three lines load while this one is encoded */
+		if (next) {
+			__builtin_prefetch(next);
+			__builtin_prefetch((const char *)next + 64);
+			__builtin_prefetch((const char *)next + 128);
+		}
 		if (e->aflags & A_MATCH) {
 			struct rec_snap_row *w = &r->u.row;
 			const char *ifn = ifn_get(a, e->netns, e->ifindex);
