@@ -588,8 +588,11 @@ static int advance(struct agg *a, uint64_t ts, enum ev ev)
 	int err;
 
 	if (!a->started) {
+		uint64_t anchor = a->in.anchor_mono;
+
+		/* the first interval starts when the collector did, if that is near */
 		a->started = true;
-		a->now = a->cut = ts;
+		a->now = a->cut = ts >= anchor && ts - anchor < iv + a->period ? anchor : ts;
 	}
 	if (ts < a->now)
 		ts = a->now;

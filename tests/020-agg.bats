@@ -44,7 +44,7 @@ snap_line() {
 @test "rates are delta bytes over delta sample time, totals sum the rows" {
 	check_fixture basic
 	# flow 1: 1000 B between its open (0.1) and its sample (0.6): 2000 B/s
-	assert_line --partial 'snap seq=1 time=1700000001.000000000 mono=1.000000000 span=0.900000000 interval=1.000000000 hidden=0 rows=2 tcp=1 udp=1 bytes_in=1000 bytes_out=500 rate_in=2000.000 rate_out=1000.000'
+	assert_line --partial 'snap seq=1 time=1700000001.000000000 mono=1.000000000 span=1.000000000 interval=1.000000000 hidden=0 rows=2 tcp=1 udp=1 bytes_in=1000 bytes_out=500 rate_in=2000.000 rate_out=1000.000'
 	# then 2000 B from 0.6 to 1.5 (2222.222 B/s); the UDP flow closes with 64 B over 1.5 s
 	assert_line --partial 'snap seq=2 time=1700000002.000000000 mono=2.000000000 span=1.000000000 interval=1.000000000 hidden=0 rows=2 tcp=1 udp=1 bytes_in=3064 bytes_out=732 rate_in=2264.889 rate_out=243.556'
 	assert_line --partial 'comm="dig" ifname="eth0" closed in=64 out=32 pin=1 pout=1 rtt=0 retrans=0 rate_in=42.667 rate_out=21.333 first=0.200000000 last=1.700000000'
@@ -87,7 +87,7 @@ snap_line() {
 
 @test "fractional intervals and IPv6" {
 	check_fixture fraction --interval 0.5
-	assert_line --partial 'snap seq=1 time=1700000000.750000000 mono=0.500000000 span=0.490000000 interval=0.500000000'
+	assert_line --partial 'snap seq=1 time=1700000000.750000000 mono=0.500000000 span=0.500000000 interval=0.500000000'
 	assert_line --partial 'src=[::1]:5000 dst=[::1]:5001'
 	assert_line --partial 'rate_in=208.333 rate_out=104.167 first=0.010000000 last=0.250000000'
 	assert_line --partial 'rate_in=100.000 rate_out=50.000 first=0.010000000 last=0.750000000'
@@ -149,11 +149,14 @@ snap_line() {
 
 @test "without a sample period in the header, intervals follow the records' times" {
 	check_fixture datamode
-	assert_line --partial 'snap seq=1 time=1700000001.500000000 mono=1.500000000 span=1.000000000'
-	assert_line --partial 'snap seq=2 time=1700000004.500000000 mono=4.500000000 span=3.000000000 interval=1.000000000 lossflag'
+	assert_line --partial 'snap seq=1 time=1700000001.000000000 mono=1.000000000 span=1.000000000'
+	# the sample at 4.9 ends the interval holding 1.2 and 1.5 at 4, over the empty [2, 4)
+	assert_line --partial 'snap seq=2 time=1700000004.000000000 mono=4.000000000 span=3.000000000 interval=1.000000000 lossflag hidden=0 rows=1 tcp=1 udp=0 bytes_in=20 bytes_out=0 rate_in=20.000'
 	assert_line --partial 'agg_gap=2'
-	# END ends the last interval at its own time
-	assert_line --partial 'snap seq=3 time=1700000005.000000000 mono=5.000000000 span=0.500000000'
+	# END at 5 is on the grid: it ends the last interval, and adds none
+	assert_line --partial 'snap seq=3 time=1700000005.000000000 mono=5.000000000 span=1.000000000 interval=1.000000000 lossflag hidden=0 rows=1 tcp=1 udp=0 bytes_in=50 bytes_out=0 rate_in=8.824'
+	run -0 grep -c '^snap ' "$T/out.txt"
+	assert_output 3
 }
 
 # filter OPTIONS... : the first snapshot's line for filters.txt (bytes in are 1,2,4,...,32)
