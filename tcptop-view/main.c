@@ -273,6 +273,8 @@ int main(int argc, char **argv)
 				}
 				if (a == ACT_REBUILD)
 					view_rebuild(&v);
+				if (a == ACT_REPAINT)
+					ui_repaint();
 				if (a != ACT_NONE)
 					dirty = true;
 			}

@@ -159,9 +159,9 @@ int ui_key(void)
 	return k == ERR ? -1 : k;
 }
 
-void ui_flush(void)
+void ui_repaint(void)
 {
-	doupdate();
+	clearok(curscr, TRUE);
 }
 
 /* ---- drawing ---- */

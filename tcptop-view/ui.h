@@ -23,7 +23,8 @@ int ui_key(void);
 void ui_draw(struct view *v);
 /* Draw only the table region (the benchmark's frame and part of ui_draw). */
 void ui_draw_table(struct view *v);
-void ui_flush(void);
+/* Repaint every cell at the next draw (Ctrl-L). */
+void ui_repaint(void);
 /* For tests and the benchmark: force a size. */
 void ui_set_size(int rows, int cols);
 

@@ -222,7 +222,7 @@ enum action view_key(struct view *v, int key)
 		v->help = true;
 		return ACT_REDRAW;
 	case 12: /* Ctrl-L */
-		return ACT_REDRAW;
+		return ACT_REPAINT;
 	}
 	return ACT_NONE;
 }

@@ -13,6 +13,7 @@ enum action {
 	ACT_NONE,
 	ACT_REDRAW,  /* something on screen changed */
 	ACT_REBUILD, /* filter or sort changed: refilter, resort, redraw */
+	ACT_REPAINT, /* the screen may be garbled: repaint every cell */
 	ACT_QUIT,
 };
 

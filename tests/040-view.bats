@@ -459,6 +459,17 @@ end"
 	wait_screen "charlie"
 }
 
+@test "Ctrl-L repaints a garbled screen" {
+	basic_stream
+	start_view "$T/in.tcpt"
+	wait_screen "charlie"
+	printf '\033[10;5HGARBAGE-ON-SCREEN' >"$(tm display -p '#{pane_tty}')"
+	wait_screen "GARBAGE-ON-SCREEN"
+	tm send-keys C-l
+	wait_gone "GARBAGE-ON-SCREEN"
+	wait_screen "charlie"
+}
+
 @test "Enter shows every field of the selected connection; Esc returns" {
 	basic_stream
 	start_view "$T/in.tcpt" --sort process
