@@ -57,9 +57,9 @@ static void help(void)
 	       "  --tcp, --udp        only TCP, only UDP; both together: both\n"
 	       "\n"
 	       "Exit status: 0 success (also when the input ends without END: the last snapshot is\n"
-	       "flagged partial); 64 usage or standard output is a terminal; 65 bad input (not a\n"
-	       "tcptop stream, not a raw stream, corrupt, truncated); 66 an input file cannot be\n"
-	       "opened; 74 I/O error; 128+N stopped by signal N (file input).\n"
+	       "flagged partial); 64 usage, or standard input or output is a terminal; 65 bad input\n"
+	       "(not a tcptop stream, not a raw stream, corrupt, truncated); 66 an input file cannot\n"
+	       "be opened; 74 I/O error; 128+N stopped by signal N (file input).\n"
 	       "See tcptop-agg(1), tcptop-stream(5).\n",
 	       DEFAULT_MAX_FLOWS);
 }
@@ -342,6 +342,11 @@ int main(int argc, char **argv)
 
 		if (fd < 0)
 			err(EX_NOINPUT, "%s", *files);
+		/* a terminal gives no stream, and Ctrl-C could not end the wait for one */
+		if (is_stdin && isatty(fd))
+			errx(EX_USAGE,
+			     "standard input is a terminal: give a FILE, or pipe a raw stream "
+			     "in (tcptop-collect | tcptop-agg)");
 		status = run(a, fd, *files, &pipe_in);
 		if (!is_stdin)
 			close(fd);

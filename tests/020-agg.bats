@@ -379,13 +379,19 @@ offset_of() {
 	assert_output 'tcptop-agg: --process: empty name'
 }
 
-@test "refuses to write the binary stream to a terminal (64)" {
+@test "refuses to write the binary stream to a terminal, or to read one (64)" {
 	command -v script >/dev/null || skip "script(1) from util-linux is needed for a terminal"
 	stream basic
 	run script -qec "tcptop-agg $T/basic.tcpt" /dev/null
 	assert_output --partial 'standard output is a terminal: pipe it into tcptop-view or tcptop-csv'
 	run -0 script -qec "tcptop-agg $T/basic.tcpt; echo status=\$?" /dev/null
 	assert_output --partial 'status=64'
+	# nor wait on a terminal for a stream that will not come (Ctrl-C could not end it)
+	run -0 script -qec "tcptop-agg >/dev/null; echo status=\$?" /dev/null
+	assert_output --partial 'tcptop-agg: standard input is a terminal: give a FILE, or pipe a raw stream in'
+	assert_output --partial 'status=64'
+	run -0 script -qec "tcptop-agg $T/basic.tcpt >/dev/null; echo status=\$?" /dev/null
+	assert_output --partial 'status=0'
 }
 
 @test "--help lists every option with its default, as the man page does; --version" {
