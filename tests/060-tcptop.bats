@@ -156,3 +156,246 @@ PY
 	[ "$size" -gt 0 ]
 	[ "$owner" = 65534 ]
 }
+
+# ---- live, end to end (root, BPF) ----
+
+# start_log OUT.csv [OPTIONS...]: the wrapper in --log mode in the background; waits until the
+# collector is attached (its verbose report names the hooks). Sets WPID.
+start_log() {
+	local out=$1 i
+	shift
+	tcptop --log "$out" --interval 1 --verbose "$@" 2>"$out.err" 3>&- &
+	WPID=$!
+	for i in $(seq 200); do
+		grep -qi 'attached\|privilege' "$out.err" 2>/dev/null && return 0
+		kill -0 "$WPID" 2>/dev/null || { cat "$out.err" >&2; return 1; }
+		sleep 0.1
+	done
+	cat "$out.err" >&2
+	return 1
+}
+
+# stop_log: SIGINT to the wrapper alone (as a service manager would); its status must be 0.
+stop_log() {
+	local st=0
+	sleep 2.2 # two intervals: the last samples are in a tick
+	kill -INT "$WPID"
+	wait "$WPID" || st=$?
+	[ "$st" -eq 0 ] || { cat "$1.err" >&2; echo "tcptop exited $st" >&2; return 1; }
+}
+
+# check_csv CSV TRAFFIC-OUTPUT...: every connection the traffic program printed is in the CSV
+# with its exact bytes, pid and name (last row of each), the CSV parses, rows are complete.
+check_csv() {
+	python3 - "$@" <<'PY'
+import csv, sys
+path, outs = sys.argv[1], sys.argv[2:]
+raw = open(path, newline='').read()
+assert raw.endswith('\n'), 'CSV does not end with a complete line'
+rows = list(csv.DictReader(raw.splitlines(keepends=True)))
+for r in rows:
+    assert None not in r and len(r) >= 16, r
+last = {}
+for r in rows:
+    last[(r['protocol'], r['local_addr'], r['local_port'], r['remote_addr'], r['remote_port'])] = r
+def ep(s):
+    a, p = s.rsplit(':', 1)
+    return a.strip('[]'), p
+n = 0
+for out in outs:
+    for line in open(out):
+        w = line.split()
+        if not w or w[0] not in ('conn', 'short', 'udp'):
+            continue
+        kv = dict(x.split('=', 1) for x in w if '=' in x)
+        if w[0] == 'udp':
+            proto, a, b = 'udp', ep(w[1]), ep(w[2])
+        else:
+            proto, a, b = w[1], ep(w[2]), ep(w[3])
+        want = int(kv['bytes'])
+        for (l, r, direction) in ((a, b, 'bytes_out'), (b, a, 'bytes_in')):
+            k = (proto, l[0], l[1], r[0], r[1])
+            assert k in last, 'no row for %s (%d rows)' % (k, len(rows))
+            row = last[k]
+            assert int(row[direction]) == want, (k, direction, row[direction], want)
+            if proto == 'tcp':
+                assert int(row['bytes_in']) == int(row['bytes_out']) == want, row
+            assert row['process_name'] == 'tcptop-traffic', row
+            assert row['pid'] == kv['pid'], (row['pid'], kv['pid'])
+            n += 1
+print('checked', n, 'sockets in', len(rows), 'rows')
+PY
+}
+
+@test "live --log: exact bytes, pid and name of the traffic's connections; SIGINT ends it cleanly" {
+	skip_unless_bpf
+	d=$BATS_TEST_TMPDIR
+	start_log "$d/out.csv"
+	tcptop-traffic tcp 4 1000003 >"$d/t4"
+	tcptop-traffic tcp 6 777777 >"$d/t6"
+	tcptop-traffic udp 20 333 >"$d/u"
+	tcptop-traffic short 20 1001 >"$d/s"
+	stop_log "$d/out.csv"
+	run -0 check_csv "$d/out.csv" "$d/t4" "$d/t6" "$d/u" "$d/s"
+	assert_output --partial "checked 52 sockets"
+	# the last snapshot is whole: tcptop-csv flushes per snapshot, the END came through
+	run ! pgrep -f "tcptop-agg|tcptop-csv"
+}
+
+@test "live --log with --tcp, --udp, --port, --pid, --process" {
+	skip_unless_bpf
+	d=$BATS_TEST_TMPDIR
+	protos() { python3 -c 'import csv,sys; print(" ".join(sorted({r["protocol"] for r in csv.DictReader(open(sys.argv[1]))})))' "$1"; }
+
+	start_log "$d/tcp.csv" --tcp
+	tcptop-traffic tcp 4 50001 >"$d/t" && tcptop-traffic udp 5 100 >"$d/u"
+	stop_log "$d/tcp.csv"
+	run -0 protos "$d/tcp.csv"
+	assert_output "tcp"
+	run -0 check_csv "$d/tcp.csv" "$d/t"
+
+	start_log "$d/udp.csv" --udp
+	tcptop-traffic tcp 4 50001 >"$d/t" && tcptop-traffic udp 5 100 >"$d/u"
+	stop_log "$d/udp.csv"
+	run -0 protos "$d/udp.csv"
+	assert_output "udp"
+	run -0 check_csv "$d/udp.csv" "$d/u"
+
+	# --pid and --process: a connection held open by a process known in advance
+	tcptop-traffic hold 4001 >"$d/hold" 3>&- &
+	hpid=$!
+	for i in $(seq 100); do grep -q ready "$d/hold" && break; sleep 0.1; done
+	start_log "$d/pid.csv" --pid "$hpid"
+	tcptop-traffic tcp 4 50001 >"$d/t"
+	kill -USR1 "$hpid"
+	for i in $(seq 100); do grep -q done "$d/hold" && break; sleep 0.1; done
+	stop_log "$d/pid.csv"
+	run -0 python3 -c 'import csv,sys; print(" ".join(sorted({r["pid"] for r in csv.DictReader(open(sys.argv[1]))})))' "$d/pid.csv"
+	assert_output "$hpid"
+
+	start_log "$d/proc.csv" --process tcptop-traff
+	tcptop-traffic tcp 4 50001 >"$d/t"
+	stop_log "$d/proc.csv"
+	run -0 python3 -c 'import csv,sys; print(" ".join(sorted({r["process_name"] for r in csv.DictReader(open(sys.argv[1]))})))' "$d/proc.csv"
+	assert_output "tcptop-traffic"
+	run -0 check_csv "$d/proc.csv" "$d/t"
+
+	start_log "$d/port.csv" --port 22
+	tcptop-traffic tcp 4 50001 >"$d/t"
+	stop_log "$d/port.csv"
+	run -0 python3 -c '
+import csv, sys
+for r in csv.DictReader(open(sys.argv[1])):
+    assert "22" in (r["local_port"], r["remote_port"]), r
+print("ok")' "$d/port.csv"
+	assert_output "ok"
+}
+
+@test "live --record then --replay --log: the same rows; two replays identical" {
+	skip_unless_bpf
+	d=$BATS_TEST_TMPDIR
+	start_log "$d/live.csv" --record "$d/run.tcpt"
+	tcptop-traffic tcp 4 123457 >"$d/t"
+	tcptop-traffic udp 7 99 >"$d/u"
+	stop_log "$d/live.csv"
+	run -0 tcptop --replay "$d/run.tcpt" --log "$d/replay1.csv"
+	run -0 tcptop --replay "$d/run.tcpt" --log "$d/replay2.csv"
+	cmp "$d/replay1.csv" "$d/replay2.csv"
+	cmp "$d/live.csv" "$d/replay1.csv"
+	run -0 check_csv "$d/replay1.csv" "$d/t" "$d/u"
+	run -0 tcptop-dump "$d/run.tcpt"
+	assert_line --index -1 --partial "end"
+}
+
+@test "live under sudo: only the collector keeps root; the files belong to the invoking user" {
+	skip_unless_bpf
+	shared=$(mktemp -d /tmp/tcptop-test.XXXXXX)
+	chmod 1777 "$shared"
+	SUDO_UID=65534 SUDO_GID=65534 tcptop --log "$shared/u.csv" --record "$shared/u.tcpt" \
+		--interval 1 2>"$shared/err" 3>&- &
+	WPID=$!
+	for i in $(seq 100); do pgrep -x tcptop-csv >/dev/null && break; sleep 0.1; done
+	sleep 1
+	agg_uid=$(ps -o uid= -C tcptop-agg | tr -d ' ' | sort -u)
+	csv_uid=$(ps -o uid= -C tcptop-csv | tr -d ' ' | sort -u)
+	kill -INT "$WPID"
+	wait "$WPID"
+	csv_owner=$(stat -c %u "$shared/u.csv") rec_owner=$(stat -c %u "$shared/u.tcpt")
+	rm -rf "$shared"
+	[ "$agg_uid" = 65534 ] && [ "$csv_uid" = 65534 ]
+	[ "$csv_owner" = 65534 ] && [ "$rec_owner" = 65534 ]
+}
+
+# ids of the BPF programs of tcptop-collect (named tp__*, fe__*, kp__*) loaded now
+our_prog_ids() {
+	bpftool prog show 2>/dev/null | sed -n 's/^\([0-9]*\): .* name \(tp\|fe\|kp\)__.*/\1/p' | sort
+}
+
+@test "live: Ctrl-C leaves no stage running and no BPF program attached" {
+	skip_unless_bpf
+	d=$BATS_TEST_TMPDIR
+	our_prog_ids >"$d/before"
+	start_log "$d/out.csv"
+	stages=$(pgrep -P "$WPID" | tr '\n' ' ')
+	[ "$(wc -w <<<"$stages")" -eq 3 ]
+	our_prog_ids >"$d/during"
+	ours=$(comm -13 "$d/before" "$d/during")
+	[ -n "$ours" ]
+	tcptop-traffic tcp 4 1001 >/dev/null
+	stop_log "$d/out.csv"
+	for p in $stages; do
+		run ! kill -0 "$p"
+	done
+	for i in $(seq 50); do
+		our_prog_ids >"$d/after"
+		[ -z "$(comm -12 "$d/after" <(echo "$ours"))" ] && break
+		sleep 0.1
+	done
+	run -0 comm -12 "$d/after" <(echo "$ours")
+	assert_output ""
+}
+
+# The table in a terminal: tmux on a private socket.
+@test "live table in tmux: the traffic's connection shows within two intervals; q quits; terminal restored" {
+	skip_unless_bpf
+	d=$BATS_TEST_TMPDIR
+	sock=tcptop-e2e-$$
+	tcptop-traffic hold 4001 >"$d/hold" 3>&- &
+	hpid=$!
+	for i in $(seq 100); do grep -q ready "$d/hold" && break; sleep 0.1; done
+	cat >"$d/run.sh" <<-EOF
+		export LANG=C.UTF-8 LC_ALL=C.UTF-8
+		stty -g >"$d/stty.before"
+		"$OUTPUT/tcptop" --interval 1 --pid $hpid 2>"$d/stderr"
+		echo \$? >"$d/status"
+		stty -g >"$d/stty.after"
+		exec sleep 600
+	EOF
+	tmux -L "$sock" -f /dev/null new-session -d -x 140 -y 30 "bash $d/run.sh" 3>&-
+	shown=
+	for i in $(seq 30); do # 3 s: two intervals and the start-up
+		tmux -L "$sock" capture-pane -p | grep -q "tcptop-traffic" && { shown=1; break; }
+		sleep 0.1
+	done
+	screen=$(tmux -L "$sock" capture-pane -p)
+	tmux -L "$sock" send-keys q
+	for i in $(seq 100); do [ -e "$d/status" ] && break; sleep 0.1; done
+	tmux -L "$sock" kill-server 2>/dev/null || true
+	kill -USR1 "$hpid" 2>/dev/null || true
+	wait "$hpid" || true
+	[ -n "$shown" ] || { echo "$screen"; false; }
+	[ "$(cat "$d/status")" = 0 ]
+	cmp "$d/stty.before" "$d/stty.after"
+}
+
+@test "as an unprivileged user: live exits 77, replay works" {
+	run -77 as_unpriv "$OUTPUT/tcptop" --interval 1
+	assert_output --partial "needs root"
+	shared=$(mktemp -d /tmp/tcptop-test.XXXXXX)
+	chmod 755 "$shared"
+	raw_script | "$GEN" >"$shared/r.tcpt"
+	chmod 644 "$shared/r.tcpt"
+	run -0 as_unpriv "$OUTPUT/tcptop" --replay "$shared/r.tcpt" --log -
+	rm -rf "$shared"
+	assert_output --partial "curl"
+}
