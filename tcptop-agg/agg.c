@@ -19,13 +19,13 @@
 #define A_MATCH	 0x04 /* passes the filters (set while a snapshot is built) */
 
 /*
- * One tracked connection: 192 bytes, three cache lines. The first holds all that the counting
- * pass of a snapshot reads (with no filter, or filtering on protocol or pid); the second what a
- * sample updates besides (with the hash chain), so a record touches two lines and the counting
- * pass one. The identity is kept field by field to fit.
+ * One tracked connection: 192 bytes, three cache lines. The first holds the hash key and all
+ * that the counting pass of a snapshot reads (with no filter, or filtering on protocol or pid);
+ * the second what a sample updates besides, so a record touches two lines and the counting pass
+ * one. The identity is kept field by field to fit.
  */
 struct conn {
-	struct conn *next; /* list in order of appearance */
+	uint64_t flow;
 	uint64_t bytes_in, bytes_out;
 	uint64_t ref_in, ref_out; /* counters at the rate's reference sample */
 	uint64_t ref_t;		  /* time of the reference sample */
@@ -34,11 +34,11 @@ struct conn {
 	uint32_t pid;
 
 	struct conn *hnext; /* hash chain; free list when unused */
-	uint64_t flow;
 	uint64_t pkts_in, pkts_out;
 	uint32_t srtt_us, retrans;
 	uint64_t first_ns, last_ns;
 	uint64_t cookie;
+	uint64_t spare;
 
 	uint32_t netns, ifindex;
 	uint8_t family;
@@ -49,7 +49,8 @@ struct conn {
 _Static_assert(offsetof(struct conn, hnext) == 64 && offsetof(struct conn, netns) == 128 &&
 		       sizeof(struct conn) == 192,
 	       "struct conn: three cache lines as laid out");
-#define POOL_BLOCK 4096
+#define POOL_BLOCK     4096
+#define PREFETCH_AHEAD 8 /* entries: about the latency of a miss in a snapshot's passes */
 
 struct pool_block {
 	struct pool_block *next;
@@ -77,7 +78,10 @@ struct agg {
 	struct conn **buckets;
 	uint64_t nbuckets; /* power of two */
 	uint64_t nconns;   /* live and closed-but-not-yet-shown */
-	struct conn *head, *tail;
+	/* every entry in order of appearance: a dense array that a snapshot walks with the
+	 * next entries prefetched (a linked list would wait for each one) */
+	struct conn **order;
+	uint64_t norder, order_cap;
 	struct conn *free_list;
 	struct pool_block *blocks;
 
@@ -176,6 +180,18 @@ static int table_grow(struct agg *a)
 	return 0;
 }
 
+static int order_grow(struct agg *a)
+{
+	uint64_t cap = a->order_cap ? a->order_cap * 2 : 1024;
+	struct conn **o = realloc(a->order, cap * sizeof(*o));
+
+	if (!o)
+		return -ENOMEM;
+	a->order = o;
+	a->order_cap = cap;
+	return 0;
+}
+
 static void table_insert(struct agg *a, struct conn *e)
 {
 	uint64_t h = hash_flow(e->flow) & (a->nbuckets - 1);
@@ -204,13 +220,9 @@ static void conn_close(struct agg *a, struct conn *e)
 
 static void table_clear(struct agg *a)
 {
-	struct conn *e = a->head, *next;
-
-	for (; e; e = next) {
-		next = e->next;
-		conn_release(a, e);
-	}
-	a->head = a->tail = NULL;
+	for (uint64_t i = 0; i < a->norder; i++)
+		conn_release(a, a->order[i]);
+	a->norder = 0;
 	a->nconns = 0;
 	memset(a->buckets, 0, a->nbuckets * sizeof(*a->buckets));
 	memset(a->ifn, 0, a->ifn_cap * sizeof(*a->ifn));
@@ -317,6 +329,7 @@ void agg_free(struct agg *a)
 	}
 	free(a->buckets);
 	free(a->ifn);
+	free(a->order);
 	free(a);
 }
 
@@ -454,7 +467,8 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 {
 	struct rec *r = &a->out_rec;
 	struct rec_snap_begin *b = &r->u.snap_begin;
-	struct conn *e, *next, *prev;
+	struct conn *e, **order = a->order;
+	uint64_t n = a->norder, kept = 0;
 	int err;
 
 	if (t < a->cut)
@@ -467,7 +481,10 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 	b->span_ns = t - a->cut;
 	b->interval_ns = a->o.interval_ns;
 	b->flags = flags;
-	for (e = a->head; e; e = e->next) {
+	for (uint64_t i = 0; i < n; i++) {
+		e = order[i];
+		if (i + PREFETCH_AHEAD < n)
+			__builtin_prefetch(order[i + PREFETCH_AHEAD]);
 		if (!filter_match(a, e)) {
 			e->aflags &= ~A_MATCH;
 			b->hidden++;
@@ -491,14 +508,16 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 		return err;
 
 	r->type = REC_SNAP_ROW;
-	prev = NULL;
-	for (e = a->head; e; e = next) {
-		next = e->next;
-		/* the next entry's three lines load while this one is encoded */
-		if (next) {
-			__builtin_prefetch(next);
-			__builtin_prefetch((const char *)next + 64);
-			__builtin_prefetch((const char *)next + 128);
+	for (uint64_t i = 0; i < n; i++) {
+		e = order[i];
+		if (i + PREFETCH_AHEAD < n) {
+			const char *p = (const char *)order[i + PREFETCH_AHEAD];
+
+			__builtin_prefetch(p, 1);
+			if (order[i + PREFETCH_AHEAD]->aflags & A_MATCH) {
+				__builtin_prefetch(p + 64);
+				__builtin_prefetch(p + 128);
+			}
 		}
 		if (e->aflags & A_MATCH) {
 			struct rec_snap_row *w = &r->u.row;
@@ -545,18 +564,13 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 		e->ref_out = e->bytes_out;
 		e->ref_t = e->sample_t;
 		if (e->aflags & A_CLOSED) {
-			if (prev)
-				prev->next = next;
-			else
-				a->head = next;
-			if (a->tail == e)
-				a->tail = prev;
 			a->nconns--;
 			conn_release(a, e);
 			continue;
 		}
-		prev = e;
+		order[kept++] = e;
 	}
+	a->norder = kept;
 	r->type = REC_SNAP_END;
 	r->u.snap_end.seq = a->seq;
 	if ((err = stream_write(a->w, r)))
@@ -650,6 +664,8 @@ static int on_open(struct agg *a, const struct rec_conn_open *o)
 	}
 	if (a->nconns >= a->nbuckets && table_grow(a))
 		return -ENOMEM;
+	if (a->norder == a->order_cap && order_grow(a))
+		return -ENOMEM;
 	e = conn_alloc(a);
 	if (!e)
 		return -ENOMEM;
@@ -673,11 +689,7 @@ static int on_open(struct agg *a, const struct rec_conn_open *o)
 	e->ref_out = o->c.bytes_out;
 	e->ref_t = a->now;
 	table_insert(a, e);
-	if (a->tail)
-		a->tail->next = e;
-	else
-		a->head = e;
-	a->tail = e;
+	a->order[a->norder++] = e;
 	a->nconns++;
 	return 0;
 }
