@@ -40,8 +40,8 @@ static void help(void)
 	       "or JSON Lines. Output is written out after every snapshot.\n"
 	       "\n"
 	       "Options:\n"
-	       "  -o, --output FILE   write to FILE, created or overwritten (default: standard\n"
-	       "                      output; - is standard output)\n"
+	       "  -o, --output FILE   write to FILE, created or overwritten, never the input\n"
+	       "                      (default: standard output; - is standard output)\n"
 	       "  -f, --format FMT    csv or jsonl: one JSON object per row, the same names\n"
 	       "                      (default csv)\n"
 	       "  --excel-safe        CSV: prefix ' to text cells starting with = + - @ TAB CR, so\n"
@@ -167,9 +167,19 @@ int main(int argc, char **argv)
 		err(EX_NOINPUT, "%s", input);
 	}
 	if (output && strcmp(output, "-") != 0) {
-		out_fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+		struct stat in_st, out_st;
+
+		out_fd = open(output, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
 		if (out_fd < 0)
 			err(EX_CANTCREAT, "cannot create %s", output);
+		/* truncated only once it is known not to be the input */
+		if (fstat(in_fd, &in_st) == 0 && fstat(out_fd, &out_st) == 0 &&
+		    S_ISREG(out_st.st_mode)) {
+			if (in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino)
+				errx(EX_USAGE, "%s is the input: it would be overwritten", output);
+			if (ftruncate(out_fd, 0) < 0)
+				err(EX_CANTCREAT, "cannot create %s", output);
+		}
 	}
 
 	pipe_in = fstat(in_fd, &sb) == 0 && (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode));

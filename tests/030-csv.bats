@@ -307,6 +307,13 @@ PY
 	[ "$output" = "$(cat "$BATS_TEST_TMPDIR/want.csv")" ]
 	run -0 bash -c 'tcptop-csv --output="$1" <"$2"' _ "$BATS_TEST_TMPDIR/o2.csv" "$BATS_TEST_TMPDIR/s.tcpt"
 	cmp "$BATS_TEST_TMPDIR/want.csv" "$BATS_TEST_TMPDIR/o2.csv"
+	# never the input itself (it would be emptied before it is read)
+	cp "$BATS_TEST_TMPDIR/s.tcpt" "$BATS_TEST_TMPDIR/keep.tcpt"
+	run -64 tcptop-csv -o "$BATS_TEST_TMPDIR/s.tcpt" "$BATS_TEST_TMPDIR/s.tcpt"
+	assert_output --partial "is the input"
+	cmp "$BATS_TEST_TMPDIR/s.tcpt" "$BATS_TEST_TMPDIR/keep.tcpt"
+	run -64 bash -c 'tcptop-csv -o "$1" <"$1"' _ "$BATS_TEST_TMPDIR/s.tcpt"
+	cmp "$BATS_TEST_TMPDIR/s.tcpt" "$BATS_TEST_TMPDIR/keep.tcpt"
 }
 
 @test "an output that cannot be created: 73, before any input is read" {
