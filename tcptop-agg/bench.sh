@@ -22,7 +22,7 @@ fi
 n=$(("$out/tests/bench-read" "$file" 2>/dev/null || echo "$((conns + records + records / conns + 1))") | cut -d' ' -f1)
 size=$(stat -c %s "$file")
 cat "$file" >/dev/null # warm the page cache
-cats=() aggs=() ccpus=() acpus=()
+cats=() aggs=() ccpus=() acpus=() hids=() hcpus=()
 # cpu CMD...: runs CMD with stdout to /dev/null, prints "WALL CPU" in seconds
 cpu() {
 	local t0 t1 c
@@ -36,6 +36,9 @@ for i in 1 2 3 4 5; do
 	cats+=("$1") ccpus+=("$2")
 	set -- $(cpu "$agg" "$file")
 	aggs+=("$1") acpus+=("$2")
+	# the same input with every row filtered out: the cost of reading and tracking alone
+	set -- $(cpu "$agg" --pid 1 "$file")
+	hids+=("$1") hcpus+=("$2")
 done
 mc=$(median "${cats[@]}") ma=$(median "${aggs[@]}")
 mcc=$(median "${ccpus[@]}") mac=$(median "${acpus[@]}")
@@ -48,6 +51,10 @@ printf '  tcptop-agg FILE >/dev/null  median %.3f s wall (%.1f M records/s), %.3
 	"$ma" "$(echo "$n / $ma / 1000000" | bc -l)" "$mac" "$(echo "$n / $mac / 1000000" | bc -l)"
 printf '  ratio agg/cat throughput: %.2f wall, %.2f CPU (target 0.3; records/s target 10 M)\n' \
 	"$(echo "$mc / $ma" | bc -l)" "$(echo "$mcc / $mac" | bc -l)"
+mh=$(median "${hids[@]}") mhc=$(median "${hcpus[@]}")
+printf '  tcptop-agg --pid 1 (no rows written)  median %.3f s wall (%.1f M records/s), %.3f s CPU; ratio to cat %.2f wall, %.2f CPU\n' \
+	"$mh" "$(echo "$n / $mh / 1000000" | bc -l)" "$mhc" "$(echo "$mc / $mh" | bc -l)" \
+	"$(echo "$mcc / $mhc" | bc -l)"
 
 # ---- memory per connection ----
 # rss_after STREAM: agg's VmRSS (kB) once it has read STREAM and waits on its pipe for more
