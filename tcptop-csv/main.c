@@ -59,7 +59,8 @@ static void help(void)
 	       "loss_agg_unknown_flow, loss_agg_gap. Empty where a value does not apply (state,\n"
 	       "rtt_us and retransmits of UDP; pid and process_name before an owner is seen).\n"
 	       "\n"
-	       "Exit status: 0 success (also when the input ends without END); 64 usage; 65 bad\n"
+	       "Exit status: 0 success (also when the input ends without END); 64 usage (also\n"
+	       "standard input a terminal, or the output file the input); 65 bad\n"
 	       "input (not a snapshot stream, corrupt, truncated: every earlier row is written);\n"
 	       "66 FILE cannot be opened; 71 out of memory; 73 the output file cannot be\n"
 	       "created; 74 I/O error; 128+N stopped by signal N (file input: after the\n"
@@ -163,6 +164,9 @@ int main(int argc, char **argv)
 	/* the input first: a missing input leaves an existing output file alone */
 	if (strcmp(input, "-") == 0) {
 		in_fd = STDIN_FILENO;
+		if (isatty(in_fd))
+			errx(EX_USAGE, "standard input is a terminal: pipe a snapshot stream in "
+				       "(tcptop-agg ... | tcptop-csv)");
 	} else if ((in_fd = open(input, O_RDONLY | O_CLOEXEC)) < 0) {
 		err(EX_NOINPUT, "%s", input);
 	}

@@ -9,7 +9,7 @@ CSVCHECK="$OUTPUT/tests/csvcheck"
 FIXED='timestamp,protocol,local_addr,local_port,remote_addr,remote_port,pid,process_name,state,bytes_in,bytes_out,packets_in,packets_out,rate_in_bytes_sec,rate_out_bytes_sec,rtt_us'
 
 # Two snapshots: TCP and UDP, IPv4 and IPv6, an unowned connection, flags, loss counters.
-script() {
+basic_script() {
 	cat <<'S'
 header kind=snapshot real=1700000000 interval=1
 snap seq=1 time=1700000001.25 ringbuf=3 flow_evicted=1
@@ -117,10 +117,14 @@ both_parsers() {
 	assert_output --partial "CSV only"
 	run -64 tcptop-csv -o "" </dev/null
 	assert_output --partial "--output: empty"
+	# a terminal is no snapshot stream (script(1) gives it one)
+	run -0 script -qec "$OUTPUT/tcptop-csv; echo status=\$?" /dev/null </dev/null
+	assert_output --partial "standard input is a terminal"
+	assert_output --partial "status=64"
 }
 
 @test "header row: the 16 fixed columns in order, then the documented extras" {
-	script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
 	run -0 tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt"
 	[[ "${lines[0]}" == "$FIXED,"* ]] || fail "header: ${lines[0]}"
 	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap"
@@ -133,7 +137,7 @@ both_parsers() {
 }
 
 @test "python's csv module and libcsv read the generated numbers back, one timestamp per snapshot" {
-	script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
 	tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt" >"$BATS_TEST_TMPDIR/s.csv"
 	both_parsers "$BATS_TEST_TMPDIR/s.csv"
 	run -0 python3 - "$BATS_TEST_TMPDIR/s.csv" <<'PY'
@@ -255,7 +259,7 @@ for row in csv.reader(open(sys.argv[1], newline="")):
 }
 
 @test "--crlf ends every line with CR LF and both parsers read the same table" {
-	script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
 	tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt" >"$BATS_TEST_TMPDIR/lf.csv"
 	tcptop-csv --crlf "$BATS_TEST_TMPDIR/s.tcpt" >"$BATS_TEST_TMPDIR/crlf.csv"
 	both_parsers "$BATS_TEST_TMPDIR/crlf.csv"
@@ -265,7 +269,7 @@ for row in csv.reader(open(sys.argv[1], newline="")):
 }
 
 @test "--format jsonl: one object a row, the CSV's names in order, the same values" {
-	script | "$GEN" >"$BATS_TEST_TMPDIR/a.tcpt"
+	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/a.tcpt"
 	hostile_script | "$GEN" >"$BATS_TEST_TMPDIR/b.tcpt"
 	cat "$BATS_TEST_TMPDIR/a.tcpt" "$BATS_TEST_TMPDIR/b.tcpt" >"$BATS_TEST_TMPDIR/s.tcpt"
 	tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt" >"$BATS_TEST_TMPDIR/s.csv"
@@ -297,7 +301,7 @@ PY
 }
 
 @test "-o FILE overwrites an existing file; - is standard output" {
-	script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
 	tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt" >"$BATS_TEST_TMPDIR/want.csv"
 	head -c 100000 /dev/zero | tr '\0' 'x' >"$BATS_TEST_TMPDIR/out.csv"
 	run -0 tcptop-csv -o "$BATS_TEST_TMPDIR/out.csv" "$BATS_TEST_TMPDIR/s.tcpt"
@@ -318,7 +322,7 @@ PY
 
 @test "an output that cannot be created: 73, before any input is read" {
 	# the input is corrupt: 73 and not 65 shows the output came first
-	script | "$GEN" --corrupt-trailer 1 >"$BATS_TEST_TMPDIR/bad.tcpt"
+	basic_script | "$GEN" --corrupt-trailer 1 >"$BATS_TEST_TMPDIR/bad.tcpt"
 	run -73 tcptop-csv -o "$BATS_TEST_TMPDIR/no/such/dir/out.csv" "$BATS_TEST_TMPDIR/bad.tcpt"
 	assert_output --partial "cannot create $BATS_TEST_TMPDIR/no/such/dir/out.csv"
 	[ "${#lines[@]}" -eq 1 ]
@@ -341,26 +345,26 @@ PY
 	run -65 tcptop-csv "$BATS_TEST_TMPDIR/raw.tcpt"
 	assert_output --partial "this is a raw collector stream: pipe it through tcptop-agg"
 	assert_output --partial "at byte"
-	script | sed 's/^header kind=snapshot/& major=2/' | "$GEN" >"$BATS_TEST_TMPDIR/v2.tcpt"
+	basic_script | sed 's/^header kind=snapshot/& major=2/' | "$GEN" >"$BATS_TEST_TMPDIR/v2.tcpt"
 	run -65 tcptop-csv "$BATS_TEST_TMPDIR/v2.tcpt"
 	assert_output --partial "at byte"
 	run -65 bash -c 'echo "timestamp,protocol" | tcptop-csv'
 }
 
 @test "corrupt or truncated input: 65 with the byte offset, every earlier row written" {
-	script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
 	tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt" >"$BATS_TEST_TMPDIR/good.csv"
 	# records: 0 header, 1 SNAP_BEGIN, 2-4 rows, 5 SNAP_END, 6 SNAP_BEGIN, 7 row, 8 SNAP_END, 9 END
-	script | "$GEN" --corrupt-trailer 7 >"$BATS_TEST_TMPDIR/c7.tcpt"
+	basic_script | "$GEN" --corrupt-trailer 7 >"$BATS_TEST_TMPDIR/c7.tcpt"
 	run -65 tcptop-csv -o "$BATS_TEST_TMPDIR/c7.csv" "$BATS_TEST_TMPDIR/c7.tcpt"
 	assert_output --regexp "record trailer at byte [0-9]+"
 	head -n 4 "$BATS_TEST_TMPDIR/good.csv" | cmp - "$BATS_TEST_TMPDIR/c7.csv"
-	script | "$GEN" --corrupt-trailer 4 >"$BATS_TEST_TMPDIR/c4.tcpt"
+	basic_script | "$GEN" --corrupt-trailer 4 >"$BATS_TEST_TMPDIR/c4.tcpt"
 	run -65 tcptop-csv -o "$BATS_TEST_TMPDIR/c4.csv" "$BATS_TEST_TMPDIR/c4.tcpt"
 	assert_output --partial "inside snapshot 1"
 	head -n 3 "$BATS_TEST_TMPDIR/good.csv" | cmp - "$BATS_TEST_TMPDIR/c4.csv"
 	off=$(tcptop-dump -O "$BATS_TEST_TMPDIR/s.tcpt" | sed -n '8s/^@\([0-9]*\) .*/\1/p')
-	script | "$GEN" --truncate $((off + 20)) >"$BATS_TEST_TMPDIR/t.tcpt"
+	basic_script | "$GEN" --truncate $((off + 20)) >"$BATS_TEST_TMPDIR/t.tcpt"
 	run -65 tcptop-csv -o "$BATS_TEST_TMPDIR/t.csv" "$BATS_TEST_TMPDIR/t.tcpt"
 	assert_output --partial "byte $off"
 	head -n 4 "$BATS_TEST_TMPDIR/good.csv" | cmp - "$BATS_TEST_TMPDIR/t.csv"
@@ -368,7 +372,7 @@ PY
 }
 
 @test "a row outside a snapshot, or a snapshot inside a snapshot: 65 naming the byte" {
-	script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
 	# cut out the first SNAP_BEGIN (record 1), then the first SNAP_END (record 5)
 	local o1 o2 o5 o6
 	o1=$(tcptop-dump -O "$BATS_TEST_TMPDIR/s.tcpt" | sed -n '2s/^@\([0-9]*\) .*/\1/p')
@@ -388,8 +392,8 @@ PY
 }
 
 @test "input ending without END (producer killed): a warning, every row, exit 0" {
-	script | grep -v '^end' | "$GEN" >"$BATS_TEST_TMPDIR/noend.tcpt"
-	script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	basic_script | grep -v '^end' | "$GEN" >"$BATS_TEST_TMPDIR/noend.tcpt"
+	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
 	tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt" >"$BATS_TEST_TMPDIR/good.csv"
 	run -0 tcptop-csv -o "$BATS_TEST_TMPDIR/n.csv" "$BATS_TEST_TMPDIR/noend.tcpt"
 	assert_output --partial "tcptop-csv: "
@@ -398,7 +402,7 @@ PY
 }
 
 @test "concatenated streams: one header row, the rows of both sections" {
-	script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
 	hostile_script | "$GEN" >"$BATS_TEST_TMPDIR/h.tcpt"
 	cat "$BATS_TEST_TMPDIR/s.tcpt" "$BATS_TEST_TMPDIR/h.tcpt" | tcptop-csv >"$BATS_TEST_TMPDIR/c.csv"
 	both_parsers "$BATS_TEST_TMPDIR/c.csv"
@@ -529,7 +533,7 @@ for i in range(0, len(data), 3000):
 @test "I/O errors: 74 (an unreadable input, a full disk)" {
 	run -74 tcptop-csv "$BATS_TEST_TMPDIR"
 	assert_output --partial "read error at byte 0"
-	script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
 	run -74 tcptop-csv -o /dev/full "$BATS_TEST_TMPDIR/s.tcpt"
 	assert_output --partial "No space left on device"
 }
@@ -555,7 +559,7 @@ PY
 }
 
 @test "out of memory at start: 71 with a message, never a crash, whatever the limit" {
-	script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
 	# below some limit the dynamic loader fails (127), above another everything fits (0)
 	run -0 bash -c 'for kb in $(seq 1000 100 6000); do
 		(ulimit -v "$kb"; tcptop-csv "$1" >/dev/null 2>"$2.err"); st=$?
