@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The aggregator: a table of connections keyed by flow id (chained hash, entries from a pool, a
- * singly linked list in order of appearance), stream time that cuts intervals, and the snapshot
- * writer. Work per record is O(1); a snapshot walks the list once to count and once to write.
+ * dense array in order of appearance), stream time that cuts intervals, and the snapshot writer.
+ * Work per record is O(1); a snapshot walks the entries once to count and once to write.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -38,7 +38,7 @@ struct conn {
 	uint32_t srtt_us, retrans;
 	uint64_t first_ns, last_ns;
 	uint64_t cookie;
-	uint64_t spare;
+	uint64_t pad; /* the identity starts on the third line */
 
 	uint32_t netns, ifindex;
 	uint8_t family;
