@@ -938,7 +938,8 @@ size_t table_format_row(const struct vrow *v, const struct layout *l, bool raw, 
 
 	if (size < 2)
 		return 0;
-	buf[o++] = v->r.flags & CONN_F_NEW ? '+' : v->r.flags & CONN_F_CLOSED ? '-' : ' ';
+	/* opened and closed in one interval: it leaves with the next snapshot, so it shows closed */
+	buf[o++] = v->r.flags & CONN_F_CLOSED ? '-' : v->r.flags & CONN_F_NEW ? '+' : ' ';
 	for (int c = 0; c < NCOLS && o + 1 < size; c++) {
 		char tmp[64];
 		const char *s;

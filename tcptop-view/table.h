@@ -119,7 +119,7 @@ void table_layout(const struct table *t, int cols, bool raw_units, struct layout
 const char *cell_text(const struct vrow *v, enum column c, bool raw_units, char *buf, size_t size);
 
 /* One table line into buf (UTF-8, exactly l->total display columns, a leading marker column:
- * '+' new, '-' closed, ' ' otherwise). Returns the length in bytes. */
+ * '-' closed, '+' new, ' ' otherwise). Returns the length in bytes. */
 #define LINE_MAX_BYTES 4096
 size_t table_format_row(const struct vrow *v, const struct layout *l, bool raw_units, char *buf,
 			size_t size);

@@ -539,6 +539,7 @@ end"
 		echo 'row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 state=ESTABLISHED pid=1 comm="steady" rate_in=300'
 		echo 'row flow=2 proto=tcp src=10.0.0.1:3 dst=10.0.0.2:4 state=CLOSE pid=2 comm="gone" rate_in=200 closed'
 		echo 'row flow=3 proto=tcp src=10.0.0.1:5 dst=10.0.0.2:6 state=ESTABLISHED pid=3 comm="fresh" rate_in=100 new'
+		echo 'row flow=4 proto=tcp src=10.0.0.1:7 dst=10.0.0.2:8 state=CLOSE pid=4 comm="brief" rate_in=50 new closed'
 		echo "snapend"
 		echo "end"
 	} | gen -o "$T/in.tcpt"
@@ -551,6 +552,8 @@ end"
 	assert_line --index 5 --regexp '^\[dim\] - tcp .* gone '
 	assert_line --index 6 --regexp '^\[bold\] \+ tcp .* fresh '
 	assert_line --index 4 --regexp '^\[rev\]   tcp .* steady '
+	# opened and closed within the interval: shown as closed
+	assert_line --index 7 --regexp '^\[dim\] - tcp .* brief '
 	# with colours the closed row is dimmed too
 	tm kill-server
 	start_view "$T/in.tcpt"
