@@ -233,6 +233,12 @@ int main(int argc, char **argv)
 			flush_or_die(w);
 			break;
 		case REC_END:
+			if (in_snap)
+				warnx("%s: END at byte %llu inside snapshot %llu: its rows so far "
+				      "are written",
+				      input, (unsigned long long)r->offset,
+				      (unsigned long long)snap_seq);
+			in_snap = false;
 			flush_or_die(w);
 			break;
 		default: /* other record types carry nothing for us */

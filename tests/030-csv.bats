@@ -371,7 +371,7 @@ PY
 	"$CSVCHECK" --min-fields 16 "$BATS_TEST_TMPDIR/t.csv" >/dev/null
 }
 
-@test "a row outside a snapshot, or a snapshot inside a snapshot: 65 naming the byte" {
+@test "a row outside a snapshot, or a snapshot inside a snapshot: 65 naming the byte; END inside one: a warning" {
 	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
 	# cut out the first SNAP_BEGIN (record 1), then the first SNAP_END (record 5)
 	local o1 o2 o5 o6
@@ -389,6 +389,15 @@ PY
 	assert_output --partial "SNAP_BEGIN at byte $o5 inside snapshot 1"
 	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap"
 	[ "${#lines[@]}" -eq 5 ] # header, 3 rows, the message
+	# END inside snapshot 2 (its SNAP_END, record 8, cut out): a warning, its row kept
+	local o8 o9
+	o8=$(tcptop-dump -O "$BATS_TEST_TMPDIR/s.tcpt" | sed -n '9s/^@\([0-9]*\) .*/\1/p')
+	o9=$(tcptop-dump -O "$BATS_TEST_TMPDIR/s.tcpt" | sed -n '10s/^@\([0-9]*\) .*/\1/p')
+	{ head -c "$o8" "$BATS_TEST_TMPDIR/s.tcpt"; tail -c +$((o9 + 1)) "$BATS_TEST_TMPDIR/s.tcpt"; } \
+		>"$BATS_TEST_TMPDIR/nosnapend.tcpt"
+	run -0 tcptop-csv -o "$BATS_TEST_TMPDIR/n.csv" "$BATS_TEST_TMPDIR/nosnapend.tcpt"
+	assert_output "tcptop-csv: $BATS_TEST_TMPDIR/nosnapend.tcpt: END at byte $o8 inside snapshot 2: its rows so far are written"
+	basic_script | "$GEN" | tcptop-csv | cmp - "$BATS_TEST_TMPDIR/n.csv"
 }
 
 @test "input ending without END (producer killed): a warning, every row, exit 0" {
