@@ -18,9 +18,15 @@ $(OUTPUT)/tcptop-view-bench: $(OUTPUT)/view/bench.o $(VIEW_OBJS) $(LIBTCPTOP)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) $(VIEW_CURSES_LIBS) -o $@
 
+# Unit tests of the data layer: tests/run runs every $(OUTPUT)/tests/unit-*.
+$(OUTPUT)/tests/unit-view: $(OUTPUT)/view/test_table.o $(VIEW_OBJS) $(LIBTCPTOP)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(filter-out %/ui.o,$^) $(ALL_LDFLAGS) -o $@
+
 BINS += $(OUTPUT)/tcptop-view
 MAN1 += man/tcptop-view.1
-TEST_DEPS += $(OUTPUT)/tcptop-view-bench
+TEST_DEPS += $(OUTPUT)/tcptop-view-bench $(OUTPUT)/tests/unit-view
 BENCHES += bench-view
 
 .PHONY: bench-view

@@ -43,7 +43,7 @@ static void help(void)
 	       "\n"
 	       "Keys: q or Ctrl-C quit; Up, Down, PgUp, PgDn, Home, End select; Left, Right, <, >\n"
 	       "sort column; r reverse; / filter (Enter keeps, Esc clears); p pause; u units;\n"
-	       "Enter details of the selected connection; ? help.\n"
+	       "Enter details of the selected connection; ? help; Ctrl-L repaint; Ctrl-Z suspend.\n"
 	       "\n"
 	       "Exit status: 0 quit; 64 usage, no terminal, or stdin is a terminal; 65 corrupt or\n"
 	       "wrong kind of stream; 74 read error; 128+N killed by signal N (terminal restored).\n");

@@ -370,6 +370,7 @@ static const char *const help_text[] = {
 	"  u                  human units (KiB/s ...) or raw numbers",
 	"  Enter              every field of the selected connection (Esc returns)",
 	"  ?, h, F1           this help",
+	"  Ctrl-L             repaint the screen;  Ctrl-Z  suspend (fg resumes)",
 	"",
 	"Rows: '+' marks a connection new in this interval, '-' (dimmed) one that closed.",
 	"",

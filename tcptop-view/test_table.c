@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Unit tests of the view's data layer (TAP): units, field elision in display columns, column
+ * layout, the radix sort against the comparator, the filter, and the selection across snapshots. */
+#include <locale.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../tests/unit/tap.h"
+#include "table.h"
+#include "view.h"
+
+static struct rec_snap_row row(uint64_t flow, const char *comm, uint32_t pid, double rate_in)
+{
+	struct rec_snap_row r = { 0 };
+
+	r.id.flow = flow;
+	r.id.cookie = 100 + flow;
+	r.id.proto = PROTO_TCP;
+	r.id.family = FAMILY_INET;
+	r.id.laddr[0] = 10;
+	r.id.laddr[3] = flow;
+	r.id.raddr[0] = 192;
+	r.id.raddr[1] = 168;
+	r.id.raddr[3] = 255 - flow;
+	r.id.lport = 1000 + flow;
+	r.id.rport = 443;
+	r.state = 1;
+	r.pid = pid;
+	snprintf(r.comm, sizeof(r.comm), "%s", comm);
+	r.rate_in = rate_in;
+	return r;
+}
+
+static void test_units(void)
+{
+	char b[32];
+
+	fmt_bytes(0, b, sizeof(b));
+	is_str(b, "0 B", "0 bytes");
+	fmt_bytes(1023, b, sizeof(b));
+	is_str(b, "1023 B", "1023 bytes stay bytes");
+	fmt_bytes(1024, b, sizeof(b));
+	is_str(b, "1.00 KiB", "1024 bytes are 1.00 KiB");
+	fmt_bytes(1536, b, sizeof(b));
+	is_str(b, "1.50 KiB", "three significant digits");
+	fmt_bytes(10 * 1048576.0, b, sizeof(b));
+	is_str(b, "10.0 MiB", "MiB");
+	fmt_bytes(300 * 1073741824.0, b, sizeof(b));
+	is_str(b, "300 GiB", "GiB");
+	fmt_count(99999, b, sizeof(b));
+	is_str(b, "99999", "counts below 100000 exact");
+	fmt_count(100000, b, sizeof(b));
+	is_str(b, "100k", "then k");
+	fmt_count(1234567, b, sizeof(b));
+	is_str(b, "1.23M", "and M");
+	fmt_rtt(999, b, sizeof(b));
+	is_str(b, "999us", "RTT in us");
+	fmt_rtt(1500, b, sizeof(b));
+	is_str(b, "1.50ms", "RTT in ms");
+	fmt_rtt(250000, b, sizeof(b));
+	is_str(b, "250ms", "RTT 250 ms");
+	fmt_rtt(2500000, b, sizeof(b));
+	is_str(b, "2.50s", "RTT in s");
+}
+
+static void test_fields(void)
+{
+	char b[64];
+
+	put_field(b, sizeof(b), "abc", 3, 5, false, false);
+	is_str(b, "abc  ", "left aligned, padded");
+	put_field(b, sizeof(b), "abc", 3, 5, true, false);
+	is_str(b, "  abc", "right aligned, padded");
+	put_field(b, sizeof(b), "abcdefgh", 8, 5, false, false);
+	is_str(b, "abcd\u2026", "cut at the end with an ellipsis");
+	put_field(b, sizeof(b), "[2001:db8::1]:443", 17, 9, false, true);
+	is_str(b, "[200\u2026:443", "elided in the middle: start and port kept");
+	put_field(b, sizeof(b), "\u65e5\u672c\u8a9e", 6, 5, false, false);
+	is_str(b, "\u65e5\u672c\u2026", "wide characters count two columns");
+	put_field(b, sizeof(b), "\u65e5\u672c\u8a9e", 6, 4, false, false);
+	is_str(b, "\u65e5\u2026 ", "a wide character is never cut in half");
+	ok(text_width(b) == 4, "and the field is 4 columns wide");
+	table_utf8 = false;
+	put_field(b, sizeof(b), "abcdefgh", 8, 5, false, false);
+	is_str(b, "abcd~", "outside UTF-8 the ellipsis is '~'");
+	table_utf8 = true;
+	strcpy(b, "caf\u00e9\u65e5!");
+	text_fold_ascii(b);
+	is_str(b,
+	       "caf??"
+	       "!",
+	       "ASCII fold: one '?' per character");
+}
+
+static void test_layout(void)
+{
+	struct stream_header h = { 0 };
+	struct rec_snap_begin sb = { .seq = 1 };
+	struct snapshot *s = snapshot_new(&h, &sb);
+	struct table t = { .sort = COL_RX_RATE };
+	struct layout l;
+	struct rec_snap_row r = row(1, "curl", 1234, 10);
+	char line[LINE_MAX_BYTES];
+
+	snapshot_add(s, &r, false);
+	snapshot_finish(s);
+	t.snap = s;
+	table_rebuild(&t);
+	table_layout(&t, 200, false, &l);
+	ok(l.width[COL_PKT_TX] && l.width[COL_PKT_RX] && l.width[COL_RTT],
+	   "200 columns: all shown");
+	ok(l.width[COL_LOCAL] == (int)strlen("10.0.0.1:1001"), "LOCAL as wide as its widest value");
+	ok(l.width[COL_PID] == 4, "PID as wide as its widest value");
+	table_format_row(t.v[0], &l, false, line, sizeof(line));
+	ok(text_width(line) == (size_t)l.total, "a row is exactly the layout's width");
+	table_layout(&t, 70, false, &l);
+	ok(!l.width[COL_PKT_TX] && !l.width[COL_PKT_RX] && !l.width[COL_TX] && !l.width[COL_RX] &&
+		   l.width[COL_RX_RATE] && l.width[COL_PROCESS],
+	   "70 columns: packets and totals dropped first");
+	ok(l.total <= 70, "and the table fits (%d)", l.total);
+	table_layout(&t, 30, false, &l);
+	ok(l.width[COL_LOCAL] && l.width[COL_REMOTE] && l.width[COL_RX_RATE], "30: the essentials");
+	table_free(&t);
+	snapshot_free(s);
+}
+
+static uint64_t seed = 42;
+
+static uint64_t rnd(void)
+{
+	seed ^= seed << 13;
+	seed ^= seed >> 7;
+	seed ^= seed << 17;
+	return seed;
+}
+
+static void test_sort(bool ranked)
+{
+	struct stream_header h = { 0 };
+	struct rec_snap_begin sb = { .seq = 1 };
+	struct snapshot *s = snapshot_new(&h, &sb);
+	struct table t = { 0 };
+	int bad = 0;
+
+	for (int i = 0; i < 3000; i++) {
+		struct rec_snap_row r = row(3000 - i, "x", rnd() % 50, (double)(rnd() % 4));
+		int k;
+
+		/* ties everywhere, IPv6, and long escaped names that share their first 24 bytes */
+		if (rnd() % 3 == 0) {
+			r.id.family = FAMILY_INET6;
+			r.id.laddr[15] = rnd() % 3;
+			r.id.raddr[1] = rnd() % 2;
+		}
+		if (rnd() % 4 == 0) {
+			for (k = 0; k < 15; k++)
+				r.comm[k] = 1 + k;
+			r.comm[14] = 1 + rnd() % 5;
+		} else {
+			snprintf(r.comm, sizeof(r.comm), "p%u", (unsigned)(rnd() % 20));
+		}
+		r.id.proto = rnd() % 2 ? PROTO_TCP : PROTO_UDP;
+		r.state = rnd() % 13;
+		r.c.bytes_in = rnd() % 5;
+		r.c.pkts_out = rnd() % 1000000;
+		r.c.srtt_us = rnd() % 3;
+		r.rate_out = rnd() % 2 ? 0 : (double)(rnd() % 100000) / 7;
+		snapshot_add(s, &r, false);
+	}
+	if (ranked) {
+		snapshot_finish(s);
+	} else {
+		/* rows in flow order, names not ranked: the fall-back path of the sort */
+		struct snapshot *f = snapshot_new(&h, &sb);
+
+		for (size_t i = s->n; i-- > 0;)
+			snapshot_add(f, &s->rows[i].r, false);
+		snapshot_free(s);
+		s = f;
+	}
+	ok(s->ranked == ranked, "names %sranked", ranked ? "" : "not ");
+	t.snap = s;
+	for (int c = 0; c < NCOLS; c++) {
+		for (int rev = 0; rev < 2; rev++) {
+			t.sort = c;
+			t.reverse = rev;
+			table_rebuild(&t);
+			if (t.n != s->n || !table_sorted(&t)) {
+				bad++;
+				printf("# column %s reverse %d out of order\n", column_name(c),
+				       rev);
+			}
+		}
+	}
+	ok(!bad, "radix sort agrees with the comparator on every column, both ways (%s)",
+	   ranked ? "ranked names" : "names as keys");
+	table_free(&t);
+	snapshot_free(s);
+}
+
+static void test_filter(void)
+{
+	struct rec_snap_row r = row(7, "Nginx", 4242, 0);
+	struct snapshot *s;
+	struct stream_header h = { 0 };
+	struct rec_snap_begin sb = { 0 };
+
+	s = snapshot_new(&h, &sb);
+	snapshot_add(s, &r, false);
+	ok(vrow_matches(&s->rows[0], "nginx"), "process name, case ignored");
+	ok(vrow_matches(&s->rows[0], "10.0.0.7"), "local address");
+	ok(vrow_matches(&s->rows[0], ":443"), "remote port");
+	ok(vrow_matches(&s->rows[0], "4242"), "PID");
+	ok(!vrow_matches(&s->rows[0], "424"), "PID only whole");
+	ok(!vrow_matches(&s->rows[0], "apache"), "no match");
+	snapshot_free(s);
+}
+
+static struct snapshot *three(double a, double b, double c)
+{
+	struct stream_header h = { 0 };
+	struct rec_snap_begin sb = { 0 };
+	struct snapshot *s = snapshot_new(&h, &sb);
+	struct rec_snap_row r;
+
+	r = row(1, "one", 1, a);
+	snapshot_add(s, &r, false);
+	r = row(2, "two", 2, b);
+	snapshot_add(s, &r, false);
+	r = row(3, "three", 3, c);
+	snapshot_add(s, &r, false);
+	snapshot_finish(s);
+	return s;
+}
+
+/* A key as the main loop applies it. */
+static enum action key(struct view *v, int k)
+{
+	enum action a = view_key(v, k);
+
+	if (a == ACT_REBUILD)
+		view_rebuild(v);
+	return a;
+}
+
+static void test_selection(void)
+{
+	struct view v = { .t.sort = COL_RX_RATE, .page = 10 };
+
+	view_install(&v, three(30, 20, 10));
+	ok(v.have_sel && v.sel == 0 && !strcmp(v.t.v[v.sel]->comm, "one"), "first row selected");
+	key(&v, 'j');
+	ok(!strcmp(v.t.v[v.sel]->comm, "two"), "down selects the next");
+	view_install(&v, three(10, 30, 20));
+	ok(v.sel == 0 && !strcmp(v.t.v[v.sel]->comm, "two"),
+	   "the selection follows the connection");
+	key(&v, 'p');
+	view_install(&v, three(10, 20, 30));
+	ok(!strcmp(v.t.v[0]->comm, "two"), "paused: the shown snapshot stays");
+	key(&v, 'p');
+	ok(!strcmp(v.t.v[0]->comm, "three") && !strcmp(v.t.v[v.sel]->comm, "two"),
+	   "resumed: the newest, selection kept");
+	key(&v, '/');
+	key(&v, 'o');
+	key(&v, 'n');
+	ok(v.t.n == 1 && !strcmp(v.t.v[0]->comm, "one"), "typing filters");
+	ok(key(&v, 27) == ACT_REBUILD && !v.t.filter[0], "Esc clears the filter");
+	ok(key(&v, 'q') == ACT_QUIT, "q quits");
+	view_free(&v);
+}
+
+int main(void)
+{
+	setlocale(LC_ALL, "C.UTF-8");
+	test_units();
+	test_fields();
+	test_layout();
+	test_sort(true);
+	test_sort(false);
+	test_filter();
+	test_selection();
+	return done_testing();
+}
