@@ -857,6 +857,20 @@ $(snap 1 'row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 comm="good" pid=1')
 	assert_line --index 2 --regexp '^\[bold fg=7 bg=1\] LOSS: ringbuf=12 flow_table_full=3  stream ended'
 }
 
+@test "a partial interval and connections hidden by the producer's filters are shown" {
+	{
+		echo "$HDR"
+		echo "snap seq=1 time=1795996801 partial hidden=17"
+		echo 'row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 comm="x" pid=1'
+		echo snapend
+		echo end
+	} | gen -o "$T/in.tcpt"
+	start_view "$T/in.tcpt"
+	wait_screen "PARTIAL interval"
+	run screen
+	assert_line --index 1 --partial "hidden by filters 17  [port 443]"
+}
+
 @test "loss counters that are all zero are no warning" {
 	split_stream "$HDR
 $(snap 1 'row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 comm="x" pid=1' | sed '1s/$/ ringbuf=0 agg_gap=2/')" \
