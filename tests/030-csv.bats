@@ -509,6 +509,50 @@ for i in range(0, len(data), 3000):
 	done
 }
 
+# A raw stream of 14 seconds: two connections, samples and ticks every second.
+raw_script() {
+	echo "header kind=raw interval=1"
+	echo 'open t=0.1 flow=1 proto=tcp src=10.0.0.1:5000 dst=10.0.0.2:443 pid=100 comm=curl'
+	echo 'open t=0.2 flow=2 proto=udp src=10.0.0.1:6000 dst=8.8.8.8:53 pid=101 comm="d,ig"'
+	for t in $(seq 1 12); do
+		echo "sample t=$t.5 flow=1 in=$((t * 1000)) out=$((t * 10)) pin=$t pout=$t rtt=300"
+		echo "sample t=$t.5 flow=2 in=$((t * 64)) out=$((t * 32)) pin=$t pout=$t"
+		echo "tick t=$((t + 1))"
+	done
+	echo "close t=13.5 flow=1 in=13000 out=130"
+	echo "tick t=14"
+	echo "end t=14"
+}
+
+@test "Ctrl-C to tcptop-agg | tcptop-csv mid-stream: both finish the stream, exit 0, the same CSV" {
+	raw_script | "$GEN" >"$BATS_TEST_TMPDIR/raw.tcpt"
+	tcptop-agg "$BATS_TEST_TMPDIR/raw.tcpt" | tcptop-csv >"$BATS_TEST_TMPDIR/want.csv"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/want.csv")" -ge 20 ]
+	# the records up to tick t=6 (dump line 18), then SIGINT to both, then the rest
+	off=$(tcptop-dump -O "$BATS_TEST_TMPDIR/raw.tcpt" | sed -n '19s/^@\([0-9]*\) .*/\1/p')
+	mkfifo "$BATS_TEST_TMPDIR/raw" "$BATS_TEST_TMPDIR/snap"
+	tcptop-agg <"$BATS_TEST_TMPDIR/raw" >"$BATS_TEST_TMPDIR/snap" 3>&- &
+	agg=$!
+	tcptop-csv -o "$BATS_TEST_TMPDIR/got.csv" <"$BATS_TEST_TMPDIR/snap" 3>&- &
+	csv=$!
+	exec 5>"$BATS_TEST_TMPDIR/raw"
+	head -c "$off" "$BATS_TEST_TMPDIR/raw.tcpt" >&5
+	for _ in $(seq 100); do
+		[ "$(wc -l <"$BATS_TEST_TMPDIR/got.csv" 2>/dev/null || echo 0)" -ge 5 ] && break
+		sleep 0.1
+	done
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/got.csv")" -lt "$(wc -l <"$BATS_TEST_TMPDIR/want.csv")" ]
+	kill -INT "$agg" "$csv"
+	tail -c +$((off + 1)) "$BATS_TEST_TMPDIR/raw.tcpt" >&5
+	exec 5>&-
+	st=0
+	wait "$agg" || st=$?
+	[ "$st" -eq 0 ] || fail "tcptop-agg exited $st"
+	wait "$csv" || st=$?
+	[ "$st" -eq 0 ] || fail "tcptop-csv exited $st"
+	cmp "$BATS_TEST_TMPDIR/want.csv" "$BATS_TEST_TMPDIR/got.csv"
+}
+
 @test "SIGTERM while reading a file: the current snapshot finished, exit 143" {
 	"$GEN" --bulk-snap 1000,100 >"$BATS_TEST_TMPDIR/s.tcpt"
 	mkfifo "$BATS_TEST_TMPDIR/out"
