@@ -91,7 +91,8 @@ const char *tcp_state_name(unsigned state)
 
 int64_t stream_wall_ns(const struct stream_header *h, uint64_t mono_ns)
 {
-	return h->anchor_real + (int64_t)(mono_ns - h->anchor_mono);
+	/* unsigned arithmetic: absurd times from hostile input wrap instead of overflowing */
+	return (int64_t)((uint64_t)h->anchor_real + (mono_ns - h->anchor_mono));
 }
 
 /* ---- encoding ---- */
