@@ -615,7 +615,7 @@ PY
 @test "out of memory at start: 71 with a message, never a crash, whatever the limit" {
 	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
 	# below some limit the dynamic loader fails (127), above another everything fits (0)
-	run -0 bash -c 'for kb in $(seq 1000 100 6000); do
+	run -0 bash -c 'for kb in $(seq 1000 100 16000); do
 		(ulimit -v "$kb"; tcptop-csv "$1" >/dev/null 2>"$2.err"); st=$?
 		[ "$st" = 71 ] && ! grep -q "tcptop-csv: out of memory" "$2.err" && st=71-nomsg
 		echo "$st"
