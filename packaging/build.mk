@@ -10,10 +10,11 @@ DIST_NAME := tcptop-$(VERSION)
 DIST_TARBALL := $(DISTDIR)/$(DIST_NAME).tar.gz
 PKGDIR ?= $(OUTPUT)/pkg
 
-# Reproducible: the same tracked files give the same bytes. Names sorted, owner 0, mtime of the
-# last commit (or SOURCE_DATE_EPOCH), permissions reduced to 0644/0755, gzip without a name or
-# time stamp. Only files git tracks go in: build outputs and others' untracked work stay out.
-DIST_EPOCH = $(or $(SOURCE_DATE_EPOCH),$(shell git log -1 --format=%ct 2>/dev/null),0)
+# Reproducible: `git archive` of a commit (DIST_REF, default HEAD: what is committed, never
+# the work tree's uncommitted edits or untracked files) gives names in git's sorted order, owner
+# and group 0, modes 0644/0755, every mtime the commit's time; gzip -n adds no name or time.
+# The same commit gives the same bytes.
+DIST_REF ?= HEAD
 
 # The package builds run their own make in their own tree: nothing of the caller's make (flags,
 # OUTPUT, install paths) may leak into them (an inherited absolute OUTPUT would make their
@@ -25,15 +26,11 @@ PKG_ENV := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES -u OUTPUT -u
 
 dist:
 	$(call msg,DIST,$(DIST_TARBALL))
-	$(Q)git rev-parse --is-inside-work-tree >/dev/null 2>&1 || \
-		{ echo "make dist: needs a git checkout (it packs the files git tracks)" >&2; exit 1; }
+	$(Q)git rev-parse --verify -q '$(DIST_REF)^{commit}' >/dev/null || \
+		{ echo "make dist: needs a git checkout and a commit (DIST_REF=$(DIST_REF))" >&2; exit 1; }
 	$(Q)mkdir -p $(DISTDIR)
-	$(Q)git ls-files -z --cached --exclude-standard | \
-		xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done; true' sh | \
-		LC_ALL=C tar --null -T - --sort=name --format=gnu \
-			--mtime=@$(DIST_EPOCH) --owner=0 --group=0 --numeric-owner \
-			--mode='u+rw,go-w,go+rX' --transform='s,^,$(DIST_NAME)/,' -cf - | \
-		gzip -n -9 > $(DIST_TARBALL).tmp
+	$(Q)git -c tar.umask=022 archive --format=tar --prefix=$(DIST_NAME)/ '$(DIST_REF)' | gzip -n -9 \
+		> $(DIST_TARBALL).tmp
 	$(Q)mv $(DIST_TARBALL).tmp $(DIST_TARBALL)
 
 # The package versions must be VERSION (and, for Debian, VERSION-REVISION).
