@@ -28,11 +28,14 @@ in_git() {
 setup_file() {
 	: "${TCPTOP_SRC:=$BATS_TEST_DIRNAME/..}"
 	[ -x "$OUTPUT/tcptop" ] && in_git || return 0
-	local st=0
-	pkg_make deb >"$BATS_FILE_TMPDIR/deb.log" 2>&1 || st=$?
+	local st=0 sha
+	# both packages from one commit, whatever others commit meanwhile
+	sha=$(git -C "$TCPTOP_SRC" rev-parse HEAD)
+	echo "$sha" >"$BATS_FILE_TMPDIR/sha"
+	pkg_make DIST_REF="$sha" deb >"$BATS_FILE_TMPDIR/deb.log" 2>&1 || st=$?
 	echo "$st" >"$BATS_FILE_TMPDIR/deb.status"
 	st=0
-	pkg_make rpm >"$BATS_FILE_TMPDIR/rpm.log" 2>&1 || st=$?
+	pkg_make DIST_REF="$sha" rpm >"$BATS_FILE_TMPDIR/rpm.log" 2>&1 || st=$?
 	echo "$st" >"$BATS_FILE_TMPDIR/rpm.status"
 }
 
@@ -70,13 +73,13 @@ need_rpm() {
 	[ -f "$RPM" ] || fail "no .rpm in $OUTPUT/pkg"
 }
 
-# The tools whose build.mk git tracks: the dist tarball, and so each package, must hold them.
-# (A tool still uncommitted in this work tree builds here but is not in the tarball.)
+# The tools whose build.mk is in the commit the packages were built from: each package must
+# hold them. (A tool still uncommitted in this work tree builds here but is not packaged.)
 packaged_tools() {
-	local t
+	local t sha
+	sha=$(cat "$BATS_FILE_TMPDIR/sha")
 	for t in "${TOOLS[@]}"; do
-		git -C "$TCPTOP_SRC" ls-files --error-unmatch "$t/build.mk" >/dev/null 2>&1 &&
-			echo "$t"
+		git -C "$TCPTOP_SRC" cat-file -e "$sha:$t/build.mk" 2>/dev/null && echo "$t"
 	done
 }
 
@@ -181,7 +184,7 @@ need_root_dpkg() {
 	local t
 	for t in $(packaged_tools); do
 		assert_line --regexp "^-rwxr-xr-x root/root .* \./usr/bin/$t$"
-		[ ! -f "$TCPTOP_SRC/man/$t.1" ] ||
+		! git -C "$TCPTOP_SRC" cat-file -e "$(cat "$BATS_FILE_TMPDIR/sha"):man/$t.1" ||
 			assert_line --regexp " \./usr/share/man/man1/$t\.1\.gz$"
 	done
 	assert_line --regexp ' \./usr/share/man/man1/tcptop\.1\.gz$'
@@ -199,7 +202,7 @@ need_root_dpkg() {
 	for t in "${TOOLS[@]}"; do
 		grep -qx "$t" <<<"$(packaged_tools)" || missing+=" $t"
 	done
-	[ -z "$missing" ] || skip "not committed yet (no tracked build.mk):$missing"
+	[ -z "$missing" ] || skip "not committed yet (no build.mk in HEAD):$missing"
 	run -0 dpkg-deb -c "$DEB"
 	for t in "${TOOLS[@]}"; do
 		assert_line --regexp " \./usr/bin/$t$"
@@ -316,7 +319,8 @@ make_standin() {
 	local t
 	for t in $(packaged_tools); do
 		assert_line "/usr/bin/$t"
-		[ ! -f "$TCPTOP_SRC/man/$t.1" ] || assert_line "/usr/share/man/man1/$t.1.gz"
+		! git -C "$TCPTOP_SRC" cat-file -e "$(cat "$BATS_FILE_TMPDIR/sha"):man/$t.1" ||
+			assert_line "/usr/share/man/man1/$t.1.gz"
 	done
 	assert_line /usr/share/man/man1/tcptop.1.gz
 	assert_line /usr/share/man/man5/tcptop-stream.5.gz
