@@ -513,3 +513,18 @@ wait_for_snapshot() {
 	run -0 grep '^snap seq=2 ' "$T/udp.txt"
 	assert_output --partial 'rows=8 tcp=0 udp=8 bytes_in=2400 bytes_out=2400 '
 }
+
+@test "the fuzz target replays every fixture and absurd times under ASan and UBSan" {
+	[ -x "$OUTPUT/fuzz/fuzz-agg" ] || fail "fuzz target not built (make $OUTPUT/fuzz/fuzz-agg)"
+	for f in "$FIX"/*.txt; do
+		"$GEN" -o "$T/$(basename "$f" .txt).tcpt" "$f"
+	done
+	# a clock anchor near the end of time: wall-clock conversion must not overflow
+	printf '%s\n' 'header real=9000000000 mono=0' 'open t=0.5 flow=1' \
+		'tick t=9000000000' 'sample t=18000000000 flow=1 in=1' 'end' | "$GEN" >"$T/absurd.tcpt"
+	cp "$FIX/recorded.tcpt" "$T/"
+	inputs=("$T"/*.tcpt)
+	run -0 "$OUTPUT/fuzz/fuzz-agg" -runs=1 "${inputs[@]}"
+	[ "$(grep -c '^Executed ' <<<"$output")" -eq "${#inputs[@]}" ]
+	refute_output --partial 'runtime error'
+}

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* libFuzzer target: the aggregator on any bytes, with filters, interval and cap from byte 0. */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "agg.h"
+#include "stream.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int null_fd = -1;
+	static struct rec r;
+	uint8_t k = size ? data[0] : 0;
+	struct agg_opts o = {
+		.interval_ns = k & 8 ? 300000000 : 1000000000,
+		.max_flows = k & 16 ? 2 : 1000,
+		.filter = { .port_set = k & 1,
+			    .port = 443,
+			    .process = k & 2 ? "a" : NULL,
+			    .interface = k & 4 ? "lo" : NULL,
+			    .tcp = k & 32,
+			    .udp = k & 64 },
+		.filter_text = "",
+	};
+	struct stream_writer *w;
+	struct stream_reader *rd;
+	struct agg *a;
+	int st;
+
+	if (null_fd < 0)
+		null_fd = open("/dev/null", O_WRONLY);
+	w = stream_writer_new(null_fd);
+	a = w ? agg_new(&o, w) : NULL;
+	rd = stream_reader_mem(data, size, "fuzz");
+	if (!w || !a || !rd)
+		abort();
+	stream_reader_expect(rd, STREAM_KIND_RAW);
+	while ((st = stream_read(rd, &r)) == STREAM_OK) {
+		if (r.type == REC_HEADER) {
+			agg_begin(a, &r.u.header);
+			continue;
+		}
+		agg_record(a, &r);
+		if (r.type == REC_END)
+			agg_end(a, false);
+	}
+	if (st == STREAM_NO_END)
+		agg_end(a, true);
+	stream_reader_free(rd);
+	agg_free(a);
+	stream_writer_free(w);
+	return 0;
+}
