@@ -39,6 +39,11 @@ setup_file() {
 	"$VM" -t 600 "$BATS_TEST_DIRNAME/vm/guest-checks" "$RES" $LIVE >"$BATS_FILE_TMPDIR/vm.out" 2>&1 ||
 		st=$?
 	echo $st >"$BATS_FILE_TMPDIR/vm.status"
+	# a kernel after 6.5 (no tcp_sendpage/udp_sendpage), hookcheck only
+	st=0
+	TCPTOP_VM_KERNEL=linux-image-6.12-amd64 "$VM" -t 300 "$BATS_TEST_DIRNAME/vm/guest-checks" \
+		"$RES/6.12" >"$BATS_FILE_TMPDIR/vm612.out" 2>&1 || st=$?
+	echo $st >"$BATS_FILE_TMPDIR/vm612.status"
 	for b in $LIVE; do
 		[ -d "$RES/live-$b" ] || continue
 		tcptop-dump "$RES/live-$b/run.tcpt" >"$RES/live-$b/run.txt" 2>&1 || true
@@ -131,6 +136,22 @@ live() {
 	assert_line --regexp "^ok 13 - UDP IPv4 sendfile\(\) of 1000 bytes: sent 1000 in 1 calls, received 1000 in 1 calls$"
 	assert_line "1..14"
 	assert_line "# kprobe argument map full: 0"
+}
+
+@test "6.12, without the sendpage functions: hookcheck exact with fentry and with kprobes" {
+	run -0 cat "$BATS_FILE_TMPDIR/vm612.status"
+	assert_output 3
+	run -0 cat "$RES/6.12/uname"
+	assert_output --regexp '^6\.12\.'
+	local b
+	for b in fentry kprobe; do
+		step_ok 6.12/hookcheck-$b
+		refute_output --partial "not ok"
+		assert_line "# $b tcp_sendpage: absent from this kernel"
+		assert_line --regexp "^ok 3 - TCP IPv4 1 MiB sendfile\(\): sent 1048576 in [0-9]+ calls, received 1048576 "
+		assert_line --regexp "^ok 13 - UDP IPv4 sendfile\(\) of 1000 bytes: sent 1000 in 1 calls, received 1000 in 1 calls$"
+		assert_line "1..14"
+	done
 }
 
 # ---- the collector, with each backend forced ----
