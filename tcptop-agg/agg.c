@@ -469,6 +469,9 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 	struct rec_snap_begin *b = &r->u.snap_begin;
 	struct conn *e, **order = a->order;
 	uint64_t n = a->norder, kept = 0;
+	uint32_t ifn_netns = 0, ifn_index = 0;
+	const char *ifn = NULL;
+	bool have_ifn = false;
 	int err;
 
 	if (t < a->cut)
@@ -521,7 +524,14 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 		}
 		if (e->aflags & A_MATCH) {
 			struct rec_snap_row *w = &r->u.row;
-			const char *ifn = ifn_get(a, e->netns, e->ifindex);
+
+			/* rows mostly share a few interfaces: look up only when it changes */
+			if (!have_ifn || e->netns != ifn_netns || e->ifindex != ifn_index) {
+				ifn = ifn_get(a, e->netns, e->ifindex);
+				ifn_netns = e->netns;
+				ifn_index = e->ifindex;
+				have_ifn = true;
+			}
 
 			w->id.flow = e->flow;
 			w->id.cookie = e->cookie;
