@@ -28,17 +28,16 @@ struct conn {
 	uint64_t flow;
 	uint64_t bytes_in, bytes_out;
 	uint64_t ref_in, ref_out; /* counters at the rate's reference sample */
-	uint64_t ref_t;		  /* time of the reference sample */
-	uint64_t sample_t;	  /* time of the latest counters */
+	uint64_t first_ns;
+	uint64_t cookie;
 	uint8_t proto, aflags, flags, state;
 	uint32_t pid;
 
 	struct conn *hnext; /* hash chain; free list when unused */
 	uint64_t pkts_in, pkts_out;
 	uint32_t srtt_us, retrans;
-	uint64_t first_ns, last_ns;
-	uint64_t cookie;
-	uint64_t pad; /* the identity starts on the third line */
+	uint64_t last_ns;
+	uint64_t pad[3]; /* the identity starts on the third line */
 
 	uint32_t netns, ifindex;
 	uint8_t family;
@@ -431,8 +430,11 @@ static bool filter_match(struct agg *a, const struct conn *e)
 	return true;
 }
 
-/* Bytes per second between the reference sample and the latest one; 0 when no time passed or
- * the counter went back. */
+/* Bytes per second over the snapshot's span: what moved since the reference sample (the last one
+ * before the previous snapshot, or the open record) over the time the snapshot covers. So the
+ * rates of the rows add up to the interval's throughput, and a connection that lived a
+ * millisecond is not credited with its burst rate. 0 when no time passed or the counter went
+ * back. */
 static inline double rate(uint64_t now_v, uint64_t ref_v, uint64_t dt_ns)
 {
 	if (!dt_ns || now_v < ref_v)
@@ -472,6 +474,7 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 	uint32_t ifn_netns = 0, ifn_index = 0;
 	const char *ifn = NULL;
 	bool have_ifn = false;
+	uint64_t span;
 	int err;
 
 	if (t < a->cut)
@@ -481,7 +484,7 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 	b->seq = ++a->seq;
 	b->time_ns = stream_wall_ns(&a->in, t);
 	b->mono_ns = t;
-	b->span_ns = t - a->cut;
+	b->span_ns = span = t - a->cut;
 	b->interval_ns = a->o.interval_ns;
 	b->flags = flags;
 	for (uint64_t i = 0; i < n; i++) {
@@ -501,8 +504,8 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 			b->tcp_conns++;
 		b->bytes_in += e->bytes_in;
 		b->bytes_out += e->bytes_out;
-		b->rate_in += rate(e->bytes_in, e->ref_in, e->sample_t - e->ref_t);
-		b->rate_out += rate(e->bytes_out, e->ref_out, e->sample_t - e->ref_t);
+		b->rate_in += rate(e->bytes_in, e->ref_in, span);
+		b->rate_out += rate(e->bytes_out, e->ref_out, span);
 	}
 	fill_loss(a, b);
 	if (a->o.pace)
@@ -561,8 +564,8 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 			w->c.pkts_out = e->pkts_out;
 			w->c.srtt_us = e->srtt_us;
 			w->c.retrans = e->retrans;
-			w->rate_in = rate(e->bytes_in, e->ref_in, e->sample_t - e->ref_t);
-			w->rate_out = rate(e->bytes_out, e->ref_out, e->sample_t - e->ref_t);
+			w->rate_in = rate(e->bytes_in, e->ref_in, span);
+			w->rate_out = rate(e->bytes_out, e->ref_out, span);
 			w->first_ns = e->first_ns;
 			w->last_ns = e->last_ns;
 			if ((err = stream_write(a->w, r)))
@@ -572,7 +575,6 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 		e->aflags |= A_SHOWN;
 		e->ref_in = e->bytes_in;
 		e->ref_out = e->bytes_out;
-		e->ref_t = e->sample_t;
 		if (e->aflags & A_CLOSED) {
 			a->nconns--;
 			conn_release(a, e);
@@ -655,7 +657,6 @@ static void set_counters(struct conn *e, const struct conn_counters *c, uint64_t
 	e->pkts_out = c->pkts_out;
 	e->srtt_us = c->srtt_us;
 	e->retrans = c->retrans;
-	e->sample_t = ts;
 	e->last_ns = ts;
 }
 
@@ -697,7 +698,6 @@ static int on_open(struct agg *a, const struct rec_conn_open *o)
 	e->first_ns = a->now;
 	e->ref_in = o->c.bytes_in;
 	e->ref_out = o->c.bytes_out;
-	e->ref_t = a->now;
 	table_insert(a, e);
 	a->order[a->norder++] = e;
 	a->nconns++;
