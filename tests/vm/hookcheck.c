@@ -4,8 +4,12 @@
  * and UDP, IPv4, IPv6 and v4-mapped, write, sendfile, splice, MSG_PEEK, sendmmsg/recvmmsg) and
  * prints TAP: for each case the bytes and calls the programs saw against what was sent. It is how
  * the hooks were chosen on 6.1 (tests/vm/README.md) and a check of backends.bpf.h independent of
- * the collector. Usage: hookcheck --backend fentry|kprobe [--helpers]. Exit 0 all ok, 1 a case
- * failed, 64 usage, 69 the backend cannot be used here, 77 not root. */
+ * the collector.
+ *
+ * Usage: hookcheck --backend fentry|kprobe [--helpers] [--blocked N] [--maxactive N]
+ * --helpers lists the helpers a kprobe program may call; --blocked N measures N threads blocked
+ * in read() at once; --maxactive N attaches the kretprobes through tracefs with that maxactive.
+ * Exit 0 all ok, 1 a case failed, 64 usage, 69 the backend cannot be used here, 77 not root. */
 #include <arpa/inet.h>
 #include <err.h>
 #include <errno.h>
@@ -19,6 +23,8 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <linux/perf_event.h>
 #include <unistd.h>
 
 #include <bpf/btf.h>
@@ -344,6 +350,53 @@ static void udp_sendfile_case(int family, const char *ip, const char *name)
 	close(s);
 }
 
+/* n threads blocked in read() at once, then 100 bytes for each: a kretprobe keeps only so many
+ * calls in flight (maxactive), so this measures, without asserting, what kprobes miss. */
+struct blocked {
+	int fd;
+	pthread_t thr;
+};
+
+static void *blocked_read(void *arg)
+{
+	struct blocked *b = arg;
+
+	read_exactly(b->fd, 100);
+	return NULL;
+}
+
+static void blocked_readers(int n)
+{
+	struct blocked *b = calloc(n, sizeof(*b));
+	int *c = calloc(n, sizeof(*c));
+	char buf[100];
+	struct counts got;
+
+	if (!b || !c)
+		err(1, "calloc");
+	for (int i = 0; i < n; i++)
+		tcp_pair(AF_INET, "127.0.0.1", &c[i], &b[i].fd);
+	counts_reset();
+	for (int i = 0; i < n; i++)
+		if (pthread_create(&b[i].thr, NULL, blocked_read, &b[i]))
+			errx(1, "pthread_create");
+	sleep(2); /* let every reader block inside tcp_recvmsg */
+	memset(buf, 'b', sizeof(buf));
+	for (int i = 0; i < n; i++)
+		if (write(c[i], buf, sizeof(buf)) != sizeof(buf))
+			err(1, "write");
+	for (int i = 0; i < n; i++) {
+		pthread_join(b[i].thr, NULL);
+		close(b[i].fd);
+		close(c[i]);
+	}
+	got = counts_get();
+	printf("# %d threads blocked in read() at once: received %llu of %d bytes in %llu calls\n",
+	       n, got.recv, n * 100, got.recv_calls);
+	free(b);
+	free(c);
+}
+
 /* ---- choosing the programs ---- */
 
 /* The kernel function a program hooks: its section name after the '/'. */
@@ -374,6 +427,69 @@ static bool kernel_has_function(const struct btf *vmlinux, const char *fn, bool 
 	return found;
 }
 
+/* A kretprobe through tracefs, where its maxactive (calls in flight at once) can be set: the
+ * perf kprobe PMU that libbpf 1.1 uses takes the kernel's default, max(10, 2 x CPUs). */
+#define KPROBE_EVENTS "/sys/kernel/tracing/kprobe_events"
+#define NRETPROBES    16
+
+static struct bpf_link *retprobe_link[NRETPROBES];
+static char retprobe_name[NRETPROBES][64];
+static int nretprobes;
+
+static int kprobe_events_write(const char *text)
+{
+	int fd = open(KPROBE_EVENTS, O_WRONLY | O_APPEND | O_CLOEXEC);
+	ssize_t n = -1;
+
+	if (fd >= 0) {
+		n = write(fd, text, strlen(text));
+		close(fd);
+	}
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static void retprobe_attach(struct bpf_program *p, const char *fn, int maxactive)
+{
+	struct perf_event_attr attr = { .type = PERF_TYPE_TRACEPOINT,
+					.size = sizeof(attr),
+					.sample_period = 1,
+					.wakeup_events = 1 };
+	char *name = retprobe_name[nretprobes], line[256], path[256];
+	struct bpf_link *l;
+	FILE *f;
+	int pfd;
+
+	if (nretprobes == NRETPROBES)
+		errx(1, "too many kretprobes");
+	snprintf(name, sizeof(retprobe_name[0]), "hookcheck_%d_%s", getpid(), fn);
+	snprintf(line, sizeof(line), "r%d:kprobes/%s %s\n", maxactive, name, fn);
+	if (kprobe_events_write(line))
+		err(69, "%s: %s", KPROBE_EVENTS, line);
+	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/kprobes/%s/id", name);
+	f = fopen(path, "re");
+	if (!f || fscanf(f, "%llu", (unsigned long long *)&attr.config) != 1)
+		err(69, "%s", path);
+	fclose(f);
+	pfd = syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+	if (pfd < 0)
+		err(69, "perf_event_open %s", name);
+	l = bpf_program__attach_perf_event(p, pfd);
+	if (!l)
+		err(69, "attach %s", name);
+	retprobe_link[nretprobes++] = l;
+}
+
+static void retprobes_detach(void)
+{
+	char line[96];
+
+	for (int i = 0; i < nretprobes; i++) {
+		bpf_link__destroy(retprobe_link[i]);
+		snprintf(line, sizeof(line), "-:kprobes/%s\n", retprobe_name[i]);
+		kprobe_events_write(line);
+	}
+}
+
 static void print_helpers(void)
 {
 	static const struct {
@@ -397,10 +513,13 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "backend", required_argument, NULL, 'b' },
 					      { "helpers", no_argument, NULL, 'H' },
+					      { "blocked", required_argument, NULL, 'B' },
+					      { "maxactive", required_argument, NULL, 'M' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	const char *backend = NULL, *prefix;
 	bool helpers = false, kprobe;
+	int blocked = 0, maxactive = 0;
 	struct bpf_program *p;
 	struct btf *vmlinux;
 	int c, e;
@@ -413,11 +532,22 @@ int main(int argc, char **argv)
 		case 'H':
 			helpers = true;
 			break;
+		case 'M':
+			maxactive = atoi(optarg);
+			if (maxactive < 1 || maxactive > 4096)
+				errx(64, "--maxactive: expected 1 to 4096");
+			break;
+		case 'B':
+			blocked = atoi(optarg);
+			if (blocked < 1 || blocked > 1000)
+				errx(64, "--blocked: expected 1 to 1000 threads");
+			break;
 		case 'h':
-			printf("usage: hookcheck --backend fentry|kprobe [--helpers]\n");
+			printf("usage: hookcheck --backend fentry|kprobe [--helpers] [--blocked N] [--maxactive N]\n");
 			return 0;
 		default:
-			fprintf(stderr, "usage: hookcheck --backend fentry|kprobe [--helpers]\n");
+			fprintf(stderr,
+				"usage: hookcheck --backend fentry|kprobe [--helpers] [--blocked N] [--maxactive N]\n");
 			return 64;
 		}
 	}
@@ -445,6 +575,8 @@ int main(int argc, char **argv)
 		bool have = mine && kernel_has_function(vmlinux, prog_target(p), kprobe);
 
 		bpf_program__set_autoload(p, have);
+		if (have && maxactive && strstr(name, "_ret"))
+			bpf_program__set_autoattach(p, false);
 		if (mine && !strstr(name, "_ret") && !strstr(name, "_entry"))
 			printf("# %s %s: %s\n", backend, prog_target(p),
 			       have ? "hooked" : "absent from this kernel");
@@ -455,6 +587,14 @@ int main(int argc, char **argv)
 	e = hookcheck_bpf__attach(skel);
 	if (e)
 		errx(69, "attach (%s programs): %s", backend, strerror(-e));
+	if (kprobe && maxactive) {
+		bpf_object__for_each_program(p, skel->obj)
+		{
+			if (bpf_program__autoload(p) && strstr(bpf_program__name(p), "_ret"))
+				retprobe_attach(p, prog_target(p), maxactive);
+		}
+		printf("# kretprobes attached through tracefs with maxactive %d\n", maxactive);
+	}
 
 	printf("TAP version 13\n");
 	tcp_case("TCP IPv4 1 MiB write()", AF_INET, "127.0.0.1", 0);
@@ -477,9 +617,12 @@ int main(int argc, char **argv)
 	udp_sendfile_case(AF_INET, "127.0.0.1", "UDP IPv4 sendfile() of 1000 bytes");
 	udp_sendfile_case(AF_INET6, "::1", "UDP IPv6 sendfile() of 1000 bytes");
 	printf("1..%d\n", ntest);
+	if (blocked)
+		blocked_readers(blocked);
 	if (kprobe)
 		printf("# kprobe argument map full: %llu\n",
 		       (unsigned long long)skel->bss->tcptop_args_full);
+	retprobes_detach();
 	hookcheck_bpf__destroy(skel);
 	btf__free(vmlinux);
 	return nfail ? 1 : 0;
