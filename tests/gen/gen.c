@@ -59,13 +59,9 @@ static size_t out_len, out_cap;
 static size_t *rec_off;
 static size_t nrec, rec_cap;
 
-static void emit(const struct rec *r)
+/* Room for one more record of n bytes at the end of the output; remembers where it starts. */
+static uint8_t *out_append(size_t n)
 {
-	uint8_t tmp[STREAM_RECORD_MAX];
-	size_t n = stream_encode(r, tmp);
-
-	if (!n)
-		errx(EX_SOFTWARE, "cannot encode record type %u", r->type);
 	if (out_len + n > out_cap) {
 		out_cap = (out_cap + n) * 2;
 		out = realloc(out, out_cap);
@@ -79,8 +75,18 @@ static void emit(const struct rec *r)
 			err(EX_OSERR, "realloc");
 	}
 	rec_off[nrec++] = out_len;
-	memcpy(out + out_len, tmp, n);
 	out_len += n;
+	return out + out_len - n;
+}
+
+static void emit(const struct rec *r)
+{
+	uint8_t tmp[STREAM_RECORD_MAX];
+	size_t n = stream_encode(r, tmp);
+
+	if (!n)
+		errx(EX_SOFTWARE, "cannot encode record type %u", r->type);
+	memcpy(out_append(n), tmp, n);
 }
 
 /* ---- script interpretation ---- */
@@ -458,19 +464,7 @@ static void directive(const struct script_line *sl)
 
 		if (hl % 2)
 			bad("hex: even number of digits");
-		if (out_len + total > out_cap) {
-			out_cap = (out_cap + total) * 2;
-			out = realloc(out, out_cap);
-			if (!out)
-				err(EX_OSERR, "realloc");
-		}
-		if (nrec == rec_cap) {
-			rec_cap = rec_cap ? rec_cap * 2 : 64;
-			rec_off = realloc(rec_off, rec_cap * sizeof(*rec_off));
-			if (!rec_off)
-				err(EX_OSERR, "realloc");
-		}
-		uint8_t *p = out + out_len;
+		uint8_t *p = out_append(total);
 		memset(p, 0, total);
 		for (int i = 0; i < 4; i++) {
 			p[i] = type >> (8 * i);
@@ -483,8 +477,6 @@ static void directive(const struct script_line *sl)
 				bad("hex: bad digit");
 			p[8 + i] = x;
 		}
-		rec_off[nrec++] = out_len;
-		out_len += total;
 		return;
 	} else {
 		bad("unknown directive '%s'", v);
