@@ -38,5 +38,7 @@ TEST_DEPS += $(OUTPUT)/tcptop-traffic
 
 .PHONY: bench-collect
 bench-collect: $(OUTPUT)/tcptop-collect $(OUTPUT)/tcptop-traffic
-	tests/traffic/bench-collect.sh $(OUTPUT)
+	python3 tests/traffic/bench-collect.py $(OUTPUT) $(BENCH_COLLECT_ARGS)
 BENCHES += bench-collect
+# PAIRS SECONDS CHURN_RATE CHURN_SECONDS (defaults 10 2 10000 30)
+BENCH_COLLECT_ARGS ?=
