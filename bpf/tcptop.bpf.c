@@ -264,6 +264,103 @@ static __always_inline void account_recv(struct sock *sk, long bytes)
 	account(sk, bytes, false);
 }
 
+/* ---- the kprobe backend's accounting ----
+ * A kprobe program gets the socket as a plain address and, on 6.1, may not call
+ * bpf_sk_storage_get, bpf_get_socket_cookie or bpf_skc_to_tcp_sock. It keeps what it sees per
+ * socket address in kp_socks; the programs that hold the socket as a trusted pointer (the
+ * sample iterator, the state tracepoint, sock_release) fold that into the socket's tt_sk. */
+const volatile __u8 kp_mode = 0; /* set by user space when kprobes count the bytes */
+
+struct tt_kp {
+	__u64 bytes_in, bytes_out;   /* counted by the kretprobes */
+	__u64 folded_in, folded_out; /* already added to tt_sk */
+	__u16 lport, rport;	     /* which socket lived at this address */
+	__u32 pid;
+	char comm[TT_COMM_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct tt_kp);
+} kp_socks SEC(".maps");
+
+static __always_inline void account_kp(__u64 addr, long bytes, bool out)
+{
+	struct sock *sk = (struct sock *)addr;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct tt_kp *k, zero = {};
+	__u16 family, proto, lport, rport;
+
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return;
+	proto = BPF_CORE_READ(sk, sk_protocol);
+	if (proto == IPPROTO_TCP ? !want_tcp : proto == IPPROTO_UDP ? !want_udp : 1)
+		return;
+	lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (filter_port && lport != filter_port && rport != filter_port)
+		return;
+	if (filter_pid && tgid != filter_pid)
+		return;
+	k = bpf_map_lookup_elem(&kp_socks, &addr);
+	if (k && proto == IPPROTO_TCP && (k->lport != lport || k->rport != rport)) {
+		/* a socket freed without its CLOSE folded: another one lives here now */
+		bpf_map_delete_elem(&kp_socks, &addr);
+		k = 0;
+	}
+	if (!k) {
+		zero.lport = lport;
+		zero.rport = rport;
+		bpf_map_update_elem(&kp_socks, &addr, &zero, BPF_NOEXIST);
+		k = bpf_map_lookup_elem(&kp_socks, &addr);
+		if (!k) {
+			loss_inc(TT_LOSS_FLOW_FULL);
+			return;
+		}
+	}
+	if (k->pid != tgid) {
+		bpf_get_current_comm(k->comm, sizeof(k->comm));
+		k->pid = tgid;
+	}
+	if (proto != IPPROTO_TCP)
+		return; /* UDP bytes are counted per peer by cg__udp_* */
+	if (out)
+		__sync_fetch_and_add(&k->bytes_out, bytes);
+	else
+		__sync_fetch_and_add(&k->bytes_in, bytes);
+}
+
+/* Adds what the kprobes counted since the last fold to the socket's tt_sk, and its owner. */
+static __always_inline void kp_fold(struct sock *sk, struct tt_sk *v, bool forget)
+{
+	__u64 addr = (__u64)sk, in, out;
+	struct tt_kp *k;
+
+	if (!kp_mode)
+		return;
+	k = bpf_map_lookup_elem(&kp_socks, &addr);
+	if (!k)
+		return;
+	in = k->bytes_in;
+	out = k->bytes_out;
+	__sync_fetch_and_add(&v->bytes_in, in - k->folded_in);
+	__sync_fetch_and_add(&v->bytes_out, out - k->folded_out);
+	k->folded_in = in;
+	k->folded_out = out;
+	if (k->pid && v->pid != k->pid) {
+		__builtin_memcpy(v->comm, k->comm, sizeof(v->comm));
+		v->pid = k->pid;
+	}
+	if (forget)
+		bpf_map_delete_elem(&kp_socks, &addr);
+}
+
+#define TCPTOP_KP_ACCOUNT_SEND(sk, bytes) account_kp(sk, bytes, true)
+#define TCPTOP_KP_ACCOUNT_RECV(sk, bytes) account_kp(sk, bytes, false)
+
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(tp__send, struct sock *sk, int ret, int flags)
 {
@@ -299,6 +396,13 @@ static __always_inline void state_change(struct sock *sk, int oldstate, int news
 		return;
 	}
 	v = bpf_sk_storage_get(&sk_stor, sk, 0, 0);
+	if (v && v->announced && !v->closed)
+		kp_fold(sk, v, false);
+	if (kp_mode && newstate == TCP_CLOSE) {
+		__u64 addr = (__u64)sk;
+
+		bpf_map_delete_elem(&kp_socks, &addr);
+	}
 	if (!v || !v->announced || v->closed)
 		return;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -394,6 +498,15 @@ static __always_inline void udp_account(struct __sk_buff *skb, bool in)
 	if (parse_udp(skb, &p))
 		return;
 	key.cookie = bpf_get_socket_cookie(skb);
+	if (kp_mode) {
+		/* the kprobes cannot create it: the sample iterator folds the owner in */
+		struct tt_sk *v = bpf_sk_storage_get(&sk_stor, bs, 0, BPF_SK_STORAGE_GET_F_CREATE);
+
+		if (v && !v->proto) {
+			v->cookie = key.cookie;
+			v->proto = IPPROTO_UDP;
+		}
+	}
 	key.family = p.family;
 	if (in) {
 		__builtin_memcpy(key.laddr, p.daddr, 16);
@@ -459,6 +572,16 @@ int cg__release(struct bpf_sock *ctx)
 	if (ctx->protocol != IPPROTO_UDP || (ctx->family != AF_INET && ctx->family != AF_INET6))
 		return 1;
 	v = bpf_sk_storage_get(&sk_stor, ctx, 0, 0);
+	if (kp_mode) {
+		__u64 addr = (__u64)ctx;
+		struct tt_kp *k = bpf_map_lookup_elem(&kp_socks, &addr);
+
+		if (k && v && k->pid && v->pid != k->pid) {
+			__builtin_memcpy(v->comm, k->comm, sizeof(v->comm));
+			v->pid = k->pid;
+		}
+		bpf_map_delete_elem(&kp_socks, &addr);
+	}
 	if (!v)
 		return 1;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -573,6 +696,11 @@ int it__sample(struct bpf_iter__bpf_sk_storage_map *ctx)
 
 	if (!sk || !v)
 		return 0;
+	if (kp_mode) {
+		if (!v->netns)
+			v->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+		kp_fold(sk, v, false);
+	}
 	if (v->proto == IPPROTO_UDP) {
 		if (v->pid == v->rep_pid)
 			return 0;

@@ -25,6 +25,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <linux/perf_event.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -698,6 +699,126 @@ static bool backend_works(enum backend b, int hook, const struct btf *vmlinux, c
 	}
 }
 
+/* Whether the kernel has the function a fentry/fexit or kprobe program hooks (its section name
+ * after the '/'): tcp_sendpage and udp_sendpage are gone since 6.5. */
+static bool hook_target_exists(struct bpf_program *p, const struct btf *vmlinux, bool kprobe)
+{
+	const char *sec = bpf_program__section_name(p), *fn = strchr(sec, '/');
+	char line[256];
+	bool found = false;
+	size_t n;
+	FILE *f;
+
+	if (!fn)
+		return true;
+	fn++;
+	if (!kprobe)
+		return btf__find_by_name_kind(vmlinux, fn, BTF_KIND_FUNC) > 0;
+	/* kprobes need a function ftrace can patch: the list names exactly those */
+	f = fopen("/sys/kernel/tracing/available_filter_functions", "re");
+	if (!f)
+		f = fopen("/sys/kernel/debug/tracing/available_filter_functions", "re");
+	if (!f)
+		return btf__find_by_name_kind(vmlinux, fn, BTF_KIND_FUNC) > 0;
+	n = strlen(fn);
+	while (!found && fgets(line, sizeof(line), f))
+		found = !strncmp(line, fn, n) && (line[n] == '\n' || line[n] == ' ');
+	fclose(f);
+	return found;
+}
+
+/* kretprobes made in tracefs, where their maxactive can be raised: the perf kprobe PMU that
+ * libbpf uses keeps the kernel's default, max(10, 2 x CPUs) calls of a function in flight, and
+ * every thread blocked in recv() holds one (40 blocked readers on 2 CPUs: 10 counted). The
+ * events are named tcptop_FUNCTION and reused by the next run: after the privilege drop they
+ * cannot be removed, so at most one is left per function. */
+#define KRETPROBE_MAXACTIVE 1024
+#define NKRETPROBES	    16
+
+static struct bpf_link *kretprobe_links[NKRETPROBES];
+static int nkretprobes;
+
+static int kretprobe_attach(struct bpf_program *p)
+{
+	static const char *const dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+	const char *fn = strchr(bpf_program__section_name(p), '/');
+	struct perf_event_attr attr = { .type = PERF_TYPE_TRACEPOINT,
+					.size = sizeof(attr),
+					.sample_period = 1,
+					.wakeup_events = 1 };
+	char path[PATH_MAX], line[256];
+	unsigned long long id;
+	struct bpf_link *l;
+	int fd = -1, pfd, e;
+	const char *dir = NULL;
+	FILE *f;
+
+	if (!fn || nkretprobes == NKRETPROBES)
+		return -EINVAL;
+	fn++;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && fd < 0; i++) {
+		snprintf(path, sizeof(path), "%s/kprobe_events", dirs[i]);
+		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+		dir = dirs[i];
+	}
+	if (fd < 0)
+		return -errno;
+	/* a stale event from an earlier run goes; one in use by a running collector stays */
+	snprintf(line, sizeof(line), "-:kprobes/tcptop_%s\n", fn);
+	(void)!write(fd, line, strlen(line));
+	snprintf(line, sizeof(line), "r%d:kprobes/tcptop_%s %s\n", KRETPROBE_MAXACTIVE, fn, fn);
+	e = write(fd, line, strlen(line)) < 0 && errno != EEXIST ? -errno : 0;
+	close(fd);
+	if (e)
+		return e;
+	snprintf(path, sizeof(path), "%s/events/kprobes/tcptop_%s/id", dir, fn);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	e = fscanf(f, "%llu", &id) == 1 ? 0 : -EINVAL;
+	fclose(f);
+	if (e)
+		return e;
+	attr.config = id;
+	pfd = syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	l = bpf_program__attach_perf_event(p, pfd);
+	if (!l) {
+		e = -errno;
+		close(pfd);
+		return e;
+	}
+	kretprobe_links[nkretprobes++] = l;
+	return 0;
+}
+
+/* The kept kp__*_ret programs: through tracefs, else libbpf's way with the default maxactive. */
+static void attach_kretprobes(void)
+{
+	struct bpf_program *p;
+	int e;
+
+	bpf_object__for_each_program(p, skel->obj)
+	{
+		const char *n = bpf_program__name(p);
+		size_t len = strlen(n);
+
+		if (strncmp(n, "kp__", 4) || len < 4 || strcmp(n + len - 4, "_ret") ||
+		    !bpf_program__autoload(p))
+			continue;
+		e = kretprobe_attach(p);
+		if (!e) {
+			verbose("%s: kretprobe with maxactive %d", n, KRETPROBE_MAXACTIVE);
+			continue;
+		}
+		verbose("%s: no tracefs kretprobe (%s): the kernel's default maxactive", n,
+			strerror(-e));
+		if (!bpf_program__attach(p))
+			errx(EX_UNAVAILABLE, "cannot attach %s: %s", n, strerror(errno));
+	}
+}
+
 /* Pick a backend per hook and disable every data-path program not chosen. */
 static void choose_backends(char *desc, size_t descsz)
 {
@@ -737,7 +858,11 @@ static void choose_backends(char *desc, size_t descsz)
 				backend_name[chosen[h]]);
 	}
 	snprintf(desc + off, descsz - off, "udp=cgroup_skb close_udp=cgroup_sock bootstrap=iter");
-	btf__free(vmlinux);
+	skel->rodata->kp_mode = chosen[0] == BK_KPROBE || chosen[1] == BK_KPROBE;
+	if (!skel->rodata->kp_mode)
+		bpf_map__set_max_entries(skel->maps.kp_socks, 1);
+	if (!skel->rodata->kp_mode && chosen[0] != BK_FENTRY && chosen[1] != BK_FENTRY)
+		bpf_map__set_max_entries(skel->maps.tcptop_args, 1);
 
 	bpf_object__for_each_program(p, skel->obj)
 	{
@@ -754,11 +879,21 @@ static void choose_backends(char *desc, size_t descsz)
 				if (chosen[h] == b && !strncmp(n + pl, hooks[h], strlen(hooks[h])))
 					keep = true;
 		}
+		if (keep && (!strncmp(n, "fe__", 4) || !strncmp(n, "kp__", 4)) &&
+		    !hook_target_exists(p, vmlinux, n[0] == 'k')) {
+			verbose("%s: the kernel has no %s: not loaded", n,
+				strchr(bpf_program__section_name(p), '/') + 1);
+			keep = false;
+		}
 		bpf_program__set_autoload(p, keep);
+		/* kretprobes are attached by attach_kretprobes(), with a larger maxactive */
+		if (keep && !strncmp(n, "kp__", 4) && strstr(n, "_ret"))
+			bpf_program__set_autoattach(p, false);
 		/* iterators and cgroup programs are attached by hand, with their map or cgroup */
 		if (!strncmp(n, "it__", 4) || !strncmp(n, "cg__", 4))
 			bpf_program__set_autoattach(p, false);
 	}
+	btf__free(vmlinux);
 }
 
 static struct bpf_link *attach_iter(struct bpf_program *prog, struct bpf_map *map)
@@ -1033,6 +1168,7 @@ int main(int argc, char **argv)
 	e = tcptop_bpf__attach(skel);
 	if (e)
 		errx(EX_UNAVAILABLE, "cannot attach the BPF programs: %s", strerror(-e));
+	attach_kretprobes();
 	if (!opt.tcp_only) {
 		cgfd = open_cgroup2();
 		if (cgfd < 0)
