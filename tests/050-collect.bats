@@ -200,8 +200,13 @@ load_flows() {
 	assert_output 0
 	run -0 cat "$BATS_TEST_TMPDIR/err"
 	assert_output ""
-	run -0 bash -c 'bpftool prog show | awk -v min="$1" -F"[: ]+" \
-		"\$1 > min && \$4 ~ /^(tp|fe|kp|cg|it)__/ { print \$1, \$4 }"' _ "${before:-0}"
+	# the kernel frees programs after their last fd closes, a moment later: wait up to 5 s
+	for i in $(seq 50); do
+		run -0 bash -c 'bpftool prog show | awk -v min="$1" -F"[: ]+" \
+			"\$1 > min && \$4 ~ /^(tp|fe|kp|cg|it)__/ { print \$1, \$4 }"' _ "${before:-0}"
+		[ -z "$output" ] && break
+		sleep 0.1
+	done
 	assert_output ""
 }
 
