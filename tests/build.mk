@@ -76,3 +76,7 @@ bench-stream: $(OUTPUT)/tests/bench-read $(OUTPUT)/tcptop-gen
 	tests/bench/stream-read.sh $(OUTPUT) $(BENCH_STREAM_MB)
 BENCH_STREAM_MB ?= 1024
 BENCHES += bench-stream
+
+# The collector's translation is tested alone, against a fake kernel.
+$(OUTPUT)/tests/unit/test_xlate.o: TEST_CFLAGS += -Ibpf -Itcptop-collect
+$(OUTPUT)/tests/unit-xlate: $(OUTPUT)/collect/xlate.o
