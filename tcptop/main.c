@@ -497,10 +497,16 @@ int main(int argc, char **argv)
 		errx(EX_NOPERM, "live capture needs root or CAP_BPF and CAP_PERFMON "
 				"(run it with sudo, or read a recording with --replay FILE)");
 	if (replay) {
-		int fd = open(replay, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
+		struct stat sb;
+		int fd = -1;
+
+		/* a FIFO is not opened here: a reader that comes and goes would hang us until a
+		 * writer comes, or break the writer's pipe; tcptop-agg opens it */
+		if (stat(replay, &sb) == 0 && S_ISFIFO(sb.st_mode) ? access(replay, R_OK) < 0
+		    : (fd = open(replay, O_RDONLY | O_CLOEXEC)) < 0)
 			err(EX_NOINPUT, "%s", replay);
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 	}
 	if (!log) {
 		int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);

@@ -8,14 +8,15 @@ silent_writer() {
 	writer=$!
 }
 
-# signal_and_wait PID SIG: send SIG, wait for PID; a watchdog kills it after 5 s so that a hang
-# fails the test instead of the suite. Sets $st (exit status) and $ms (milliseconds it took).
+# signal_and_wait PID SIG [TARGET]: send SIG to TARGET (default PID; -PGID: a process group, as
+# Ctrl-C does), wait for PID; a watchdog kills PID after 5 s so that a hang fails the test instead
+# of the suite. Sets $st (exit status) and $ms (milliseconds it took).
 signal_and_wait() {
-	local pid=$1 sig=$2 t0 wd
+	local pid=$1 sig=$2 target=${3:-$1} t0 wd
 	(sleep 5 && kill -9 "$pid" 2>/dev/null) 3>&- &
 	wd=$!
 	t0=$(date +%s%N)
-	kill -"$sig" "$pid"
+	kill -"$sig" -- "$target"
 	st=0
 	wait "$pid" || st=$?
 	ms=$((($(date +%s%N) - t0) / 1000000))
