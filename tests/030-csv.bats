@@ -328,11 +328,28 @@ PY
 	run -73 tcptop-csv -o "$BATS_TEST_TMPDIR/no/such/dir/out.csv" "$BATS_TEST_TMPDIR/bad.tcpt"
 	assert_output --partial "cannot create $BATS_TEST_TMPDIR/no/such/dir/out.csv"
 	[ "${#lines[@]}" -eq 1 ]
-	mkdir "$BATS_TEST_TMPDIR/ro"
-	chmod 555 "$BATS_TEST_TMPDIR/ro"
-	run -73 setpriv --reuid=65534 --regid=65534 --clear-groups \
-		"$OUTPUT/tcptop-csv" -o "$BATS_TEST_TMPDIR/ro/out.csv" </dev/null
-	assert_output --partial "Permission denied"
+}
+
+@test "a folder the user cannot write: 73 (Permission denied); the same user in a 0777 folder: 0" {
+	skip_unless_setpriv
+	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	# under /tmp, not the test's own 0700 folder, where nobody could create nothing anyway
+	shared=$(shared_dir 755)
+	cp "$BATS_TEST_TMPDIR/s.tcpt" "$shared/s.tcpt"
+	chmod 644 "$shared/s.tcpt"
+	mkdir "$shared/ro" "$shared/rw"
+	chmod 555 "$shared/ro"
+	chmod 777 "$shared/rw"
+	run -73 as_unpriv "$OUTPUT/tcptop-csv" -o "$shared/ro/out.csv" "$shared/s.tcpt"
+	ro_output=$output
+	run -0 as_unpriv "$OUTPUT/tcptop-csv" -o "$shared/rw/out.csv" "$shared/s.tcpt"
+	rw_rows=$(wc -l <"$shared/rw/out.csv")
+	ro_exists=$([ -e "$shared/ro/out.csv" ] && echo yes || echo no)
+	rm -rf "$shared"
+	[[ "$ro_output" == *"cannot create $shared/ro/out.csv: Permission denied"* ]] ||
+		fail "read-only folder: $ro_output"
+	assert_equal "$ro_exists" no
+	[ "$rw_rows" -gt 1 ] || fail "the writable folder got $rw_rows lines"
 }
 
 @test "a missing input: 66, and an existing output file is left alone" {
