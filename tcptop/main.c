@@ -317,8 +317,13 @@ static void stop(enum stage_id id, int sig)
 
 static int stage_exit(const struct stage *s)
 {
-	if (WIFEXITED(s->status))
-		return WEXITSTATUS(s->status);
+	if (WIFEXITED(s->status)) {
+		int st = WEXITSTATUS(s->status);
+		/* a stage we stopped that cleaned up and exited 128+N for it did not fail either */
+		if (s->stopped_by_us && (st == 128 + SIGTERM || st == 128 + SIGINT))
+			return 0;
+		return st;
+	}
 	if (WIFSIGNALED(s->status)) {
 		int sig = WTERMSIG(s->status);
 		/* a stage we stopped, or one whose reader went away, did not fail */

@@ -117,3 +117,10 @@ bench-stream: $(OUTPUT)/tests/bench-read $(OUTPUT)/tcptop-gen
 	tests/bench/stream-read.sh $(OUTPUT) $(BENCH_STREAM_MB)
 BENCH_STREAM_MB ?= 1024
 BENCHES += bench-stream
+
+# Torture trials (tests/torture/torture.sh, figures in tests/torture/README.md): 1,000 SIGINTs
+# to tcptop --replay --log, 80 signals to the table in tmux; TORTURE_LIVE=1 (root) adds 100
+# SIGINTs to a live tcptop --log. `make test` runs a sample (tests/065-torture.bats).
+.PHONY: torture
+torture: all $(OUTPUT)/tcptop-gen $(OUTPUT)/tests/csvcheck
+	OUTPUT=$(abspath $(OUTPUT)) tests/torture/torture.sh $(TORTURE_ARGS)
