@@ -564,7 +564,8 @@ static size_t fill(struct stream_reader *rd, size_t want)
 			rd->start = 0;
 		}
 		if (rd->wait && rd->wait(rd->wait_ctx, rd->fd) < 0) {
-			fail(rd, STREAM_STOPPED, "stopped at byte %" PRIu64 " before the input's end",
+			fail(rd, STREAM_STOPPED,
+			     "stopped at byte %" PRIu64 " before the input's end",
 			     rd->base + rd->end);
 			return 0;
 		}

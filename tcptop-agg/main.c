@@ -349,8 +349,7 @@ int main(int argc, char **argv)
 		bool is_stdin = strcmp(*files, "-") == 0;
 		/* not blocking in open(): a FIFO with no writer yet is waited for in the reader's
 		 * wait, where a signal ends the wait */
-		int fd = is_stdin ? STDIN_FILENO
-				  : open(*files, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		int fd = is_stdin ? STDIN_FILENO : open(*files, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 		if (fd < 0)
 			err(EX_NOINPUT, "%s", *files);

@@ -114,8 +114,8 @@ struct rows {
 	struct rows_opts o;
 	char *buf;
 	size_t len;
-	uint64_t written;  /* bytes written out so far */
-	uint64_t snap_at;  /* output byte where the current snapshot's rows start */
+	uint64_t written; /* bytes written out so far */
+	uint64_t snap_at; /* output byte where the current snapshot's rows start */
 	unsigned long long count;
 	/* JSON Lines: ","name":" for each column ("{" and no comma for the first) */
 	char key[C_COUNT][32];

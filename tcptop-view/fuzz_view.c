@@ -15,9 +15,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Keys the table reacts to (view.c), picked by the input. */
-static const int keys[] = { KEY_UP,   KEY_DOWN, KEY_PPAGE, KEY_NPAGE, KEY_HOME, KEY_END, KEY_LEFT,
-			    KEY_RIGHT, '<',	'>',	   'r',	      'u',	'p',	 '\n',
-			    27,	      '?',	'/',	   'a',	      '1',	':',	 KEY_BACKSPACE };
+static const int keys[] = { KEY_UP,   KEY_DOWN,	 KEY_PPAGE,    KEY_NPAGE, KEY_HOME, KEY_END,
+			    KEY_LEFT, KEY_RIGHT, '<',	       '>',	  'r',	    'u',
+			    'p',      '\n',	 27,	       '?',	  '/',	    'a',
+			    '1',      ':',	 KEY_BACKSPACE };
 
 /* Lay out and format every row shown: each line is as wide as the title line. */
 static void draw(struct view *v, int cols)
@@ -77,8 +78,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			draw(&v, cols);
 			/* a few keys between snapshots, as a user would press them */
 			for (int i = 0; i < 3; i++, ki++) {
-				enum action a = view_key(&v, keys[data[ki % size] % (sizeof(keys) /
-										 sizeof(keys[0]))]);
+				enum action a = view_key(
+					&v,
+					keys[data[ki % size] % (sizeof(keys) / sizeof(keys[0]))]);
 
 				if (a == ACT_REBUILD)
 					view_rebuild(&v);

@@ -507,8 +507,9 @@ int main(int argc, char **argv)
 
 		/* a FIFO is not opened here: a reader that comes and goes would hang us until a
 		 * writer comes, or break the writer's pipe; tcptop-agg opens it */
-		if (stat(replay, &sb) == 0 && S_ISFIFO(sb.st_mode) ? access(replay, R_OK) < 0
-		    : (fd = open(replay, O_RDONLY | O_CLOEXEC)) < 0)
+		if (stat(replay, &sb) == 0 && S_ISFIFO(sb.st_mode)
+			    ? access(replay, R_OK) < 0
+			    : (fd = open(replay, O_RDONLY | O_CLOEXEC)) < 0)
 			err(EX_NOINPUT, "%s", replay);
 		if (fd >= 0)
 			close(fd);
