@@ -481,6 +481,8 @@ struct stream_reader {
 		AFTER_END
 	} where;
 	unsigned expect;
+	int (*wait)(void *ctx, int fd); /* before each read(2): -1 stops reading */
+	void *wait_ctx;
 	int status; /* sticky once an error is reported */
 	struct stream_header hdr;
 	char err[512];
@@ -558,6 +560,12 @@ void stream_reader_expect(struct stream_reader *rd, unsigned kind)
 	rd->expect = kind;
 }
 
+void stream_reader_set_wait(struct stream_reader *rd, int (*wait)(void *ctx, int fd), void *ctx)
+{
+	rd->wait = wait;
+	rd->wait_ctx = ctx;
+}
+
 __attribute__((format(printf, 3, 4))) static int fail(struct stream_reader *rd, int status,
 						      const char *fmt, ...)
 {
@@ -583,6 +591,12 @@ static size_t fill(struct stream_reader *rd, size_t want)
 			rd->base += rd->start;
 			rd->end -= rd->start;
 			rd->start = 0;
+		}
+		if (rd->wait && rd->wait(rd->wait_ctx, rd->fd) < 0) {
+			fail(rd, STREAM_STOPPED,
+			     "stopped at byte %" PRIu64 " before the input's end",
+			     rd->base + rd->end);
+			return 0;
 		}
 		n = read(rd->fd, rd->buf + rd->end, rd->cap - rd->end);
 		if (n < 0) {

@@ -286,6 +286,7 @@ enum stream_status {
 	STREAM_TRUNCATED = 3, /* input ended inside a record */
 	STREAM_CORRUPT = 4,   /* bad magic, length, trailer, version, body */
 	STREAM_IO = 5,	      /* read(2) failed */
+	STREAM_STOPPED = 6,   /* the wait hook asked to stop (stream_reader_set_wait) */
 };
 
 struct stream_reader;
@@ -306,6 +307,10 @@ const struct stream_header *stream_reader_header(const struct stream_reader *rd)
 /* When set, a header of a different kind is refused with a message naming both (and what to
  * pipe through). 0 accepts any. */
 void stream_reader_expect(struct stream_reader *rd, unsigned kind);
+/* When set, wait(ctx, fd) runs before each read(2) of a file descriptor input: 0 reads, -1
+ * stops the reader with STREAM_STOPPED (a tool told to stop while its input is stalled; see
+ * stop.h), after every complete record already read in. */
+void stream_reader_set_wait(struct stream_reader *rd, int (*wait)(void *ctx, int fd), void *ctx);
 
 /* Helpers shared by the tools. */
 int64_t stream_wall_ns(const struct stream_header *h, uint64_t mono_ns);

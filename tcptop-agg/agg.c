@@ -63,6 +63,9 @@ struct ifname_ent {
 	bool used;
 };
 
+/* The least time between two snapshots: the CSV dates them to the millisecond. */
+#define SNAP_MIN_GAP 1000000ULL
+
 #define IFNAME_CAP 65536 /* interface names remembered at most (per section) */
 
 /* Loss entries: the collector's codes in order of first appearance, then agg's three. */
@@ -338,6 +341,11 @@ uint64_t agg_conns(const struct agg *a)
 	return a->nconns;
 }
 
+bool agg_pending(const struct agg *a)
+{
+	return a->in_section && (a->dirty || !a->seq);
+}
+
 bool agg_in_section(const struct agg *a)
 {
 	return a->in_section;
@@ -480,6 +488,10 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 
 	if (t < a->cut)
 		t = a->cut;
+	/* no two snapshots share a timestamp, not even in the CSV's milliseconds: a last snapshot
+	 * right after a cut (END a moment after a tick) is dated a millisecond later */
+	if (a->seq && t - a->cut < SNAP_MIN_GAP)
+		t = a->cut + SNAP_MIN_GAP;
 	memset(b, 0, sizeof(*b));
 	r->type = REC_SNAP_BEGIN;
 	b->seq = ++a->seq;
@@ -796,22 +808,37 @@ int agg_record(struct agg *a, const struct rec *r)
 	}
 }
 
-int agg_end(struct agg *a, bool partial)
+static int write_end(struct agg *a, uint64_t ts)
 {
 	struct rec r = { .type = REC_END };
 	int err;
 
-	if (!a->in_section)
-		return 0;
-	if (partial || a->dirty) {
-		if ((err = snapshot(a, a->now, partial ? SNAP_F_PARTIAL : 0)))
-			return err;
-	}
 	a->in_section = false;
-	r.u.end.ts = a->now;
+	r.u.end.ts = ts;
 	if ((err = stream_write(a->w, &r)))
 		return err;
 	err = stream_flush(a->w);
 	table_clear(a);
 	return err;
+}
+
+int agg_end(struct agg *a, bool partial)
+{
+	int err;
+
+	if (!a->in_section)
+		return 0;
+	/* a truncated input after a cut with nothing since: the last snapshot stands */
+	if (partial ? agg_pending(a) : a->dirty) {
+		if ((err = snapshot(a, a->now, partial ? SNAP_F_PARTIAL : 0)))
+			return err;
+	}
+	return write_end(a, a->now);
+}
+
+int agg_stop(struct agg *a)
+{
+	if (!a->in_section)
+		return 0;
+	return write_end(a, a->cut);
 }

@@ -17,15 +17,14 @@
 
 #include "priv.h"
 #include "rows.h"
+#include "stop.h"
 #include "stream.h"
 #include "util.h"
 
-static volatile sig_atomic_t got_signal;
-
-static void on_signal(int sig)
-{
-	got_signal = sig;
-}
+/* After SIGINT or SIGTERM, how long the input is still read: the end of the stream from a pipe
+ * (longer than tcptop-agg's 0.4 s, so that its END arrives), or the rest of the current snapshot
+ * from a file. */
+#define STOP_GRACE_NS 700000000ULL
 
 static void usage(FILE *f)
 {
@@ -87,11 +86,14 @@ static void flush_or_die(struct rows *w)
 		write_failed(e);
 }
 
-/* Stops on a signal between snapshots, with every complete row written. */
-static void signal_exit(struct rows *w)
+/* Stops on a signal with every complete snapshot written; one cut short by the stop is left
+ * out (in_snap). */
+static void signal_exit(struct rows *w, bool in_snap)
 {
+	if (in_snap && rows_discard_snapshot(w) < 0)
+		warnx("stopped inside a snapshot: its rows written so far stay in the output");
 	flush_or_die(w);
-	exit(128 + got_signal);
+	exit(128 + stop_signal());
 }
 
 int main(int argc, char **argv)
@@ -111,7 +113,6 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	struct rows_opts o = { .format = ROWS_CSV };
-	struct sigaction sa = { .sa_handler = on_signal };
 	const char *output = NULL, *input = "-";
 	struct stream_reader *rd;
 	struct rows *w;
@@ -169,7 +170,9 @@ int main(int argc, char **argv)
 		if (isatty(in_fd))
 			errx(EX_USAGE, "standard input is a terminal: pipe a snapshot stream in "
 				       "(tcptop-agg ... | tcptop-csv)");
-	} else if ((in_fd = open(input, O_RDONLY | O_CLOEXEC)) < 0) {
+	} else if ((in_fd = open(input, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0 ||
+		   fcntl(in_fd, F_SETFL, fcntl(in_fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		/* not blocking in open(): a FIFO's writer is waited for where a signal ends it */
 		err(EX_NOINPUT, "%s", input);
 	}
 	if (output && strcmp(output, "-") != 0) {
@@ -194,8 +197,9 @@ int main(int argc, char **argv)
 
 	pipe_in = fstat(in_fd, &sb) == 0 && (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode));
 	signal(SIGPIPE, SIG_IGN);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	if (stop_init())
+		err(EX_OSERR, "signals");
+	stop_set_grace(STOP_GRACE_NS);
 
 	rd = stream_reader_new(in_fd, input);
 	w = rows_new(out_fd, &o);
@@ -203,6 +207,7 @@ int main(int argc, char **argv)
 	if (!rd || !w || !r)
 		errx(EX_OSERR, "out of memory");
 	stream_reader_expect(rd, STREAM_KIND_SNAPSHOT);
+	stream_reader_set_wait(rd, stop_wait_fd, NULL);
 
 	while ((st = stream_read(rd, r)) == STREAM_OK) {
 		switch (r->type) {
@@ -251,9 +256,11 @@ int main(int argc, char **argv)
 			break;
 		}
 		/* a pipe is read to its end: the collector upstream ends the stream on Ctrl-C */
-		if (got_signal && !pipe_in && !in_snap)
-			signal_exit(w);
+		if (stop_signal() && !pipe_in && !in_snap)
+			signal_exit(w, false);
 	}
+	if (st == STREAM_STOPPED) /* a signal, and the input did not end in time */
+		signal_exit(w, in_snap);
 	flush_or_die(w);
 	if (in_snap && st != STREAM_EOF)
 		warnx("%s: the input ended inside snapshot %llu: its rows so far are written",
@@ -271,8 +278,8 @@ int main(int argc, char **argv)
 	}
 	if (out_fd != STDOUT_FILENO && close(out_fd) < 0)
 		err(EX_IOERR, "%s", output);
-	if (got_signal && !pipe_in)
-		return 128 + got_signal;
+	if (stop_signal() && !pipe_in)
+		return 128 + stop_signal();
 	stream_reader_free(rd);
 	rows_free(w);
 	free(r);

@@ -353,8 +353,13 @@ static void stop(enum stage_id id, int sig)
 
 static int stage_exit(const struct stage *s)
 {
-	if (WIFEXITED(s->status))
-		return WEXITSTATUS(s->status);
+	if (WIFEXITED(s->status)) {
+		int st = WEXITSTATUS(s->status);
+		/* a stage we stopped that cleaned up and exited 128+N for it did not fail either */
+		if (s->stopped_by_us && (st == 128 + SIGTERM || st == 128 + SIGINT))
+			return 0;
+		return st;
+	}
 	if (WIFSIGNALED(s->status)) {
 		int sig = WTERMSIG(s->status);
 		/* a stage we stopped, or one whose reader went away, did not fail */
@@ -529,10 +534,17 @@ int main(int argc, char **argv)
 		errx(EX_NOPERM, "live capture needs root or CAP_BPF and CAP_PERFMON "
 				"(run it with sudo, or read a recording with --replay FILE)");
 	if (replay) {
-		int fd = open(replay, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
+		struct stat sb;
+		int fd = -1;
+
+		/* a FIFO is not opened here: a reader that comes and goes would hang us until a
+		 * writer comes, or break the writer's pipe; tcptop-agg opens it */
+		if (stat(replay, &sb) == 0 && S_ISFIFO(sb.st_mode)
+			    ? access(replay, R_OK) < 0
+			    : (fd = open(replay, O_RDONLY | O_CLOEXEC)) < 0)
 			err(EX_NOINPUT, "%s", replay);
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 	}
 	if (!log) {
 		int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
