@@ -10,6 +10,8 @@
 
 bool table_utf8 = true;
 
+static size_t append(char *buf, size_t size, size_t o, const char *s, size_t n);
+
 /* A snapshot larger than this is shown in part (the header says how many rows were left out):
  * it bounds memory whatever the input claims. */
 #define SNAPSHOT_ROWS_MAX    (4u << 20)
@@ -23,6 +25,12 @@ struct snapshot *snapshot_new(const struct stream_header *hdr, const struct rec_
 		return NULL;
 	s->hdr = *hdr;
 	s->b = *b;
+	s->missing = (stream_missing(hdr, "rtt") ? MISS_RTT : 0) |
+		     (stream_missing(hdr, "retrans") ? MISS_RETRANS : 0) |
+		     (stream_missing(hdr, "packets") ? MISS_PACKETS : 0) |
+		     (stream_missing(hdr, "state") ? MISS_STATE : 0) |
+		     (stream_missing(hdr, "cgroup") ? MISS_CGROUP : 0) |
+		     (stream_missing(hdr, "failed-connects") ? MISS_FAILED : 0);
 	/* room for the rows the snapshot announces, within a bound: a count read from the input
 	 * is a hint, never a size to trust */
 	s->cap = b->rows < SNAPSHOT_RESERVE_MAX ? b->rows : SNAPSHOT_RESERVE_MAX;
@@ -71,8 +79,24 @@ void text_fold_ascii(char *s)
 	*o = '\0';
 }
 
-int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_only)
+/* Cut a sanitised string to fit size bytes without splitting a UTF-8 sequence. */
+static void cut_utf8(char *dst, size_t size, const char *src)
 {
+	size_t n = strlen(src);
+
+	if (n >= size) {
+		n = size - 1;
+		while (n && ((unsigned char)src[n] & 0xC0) == 0x80)
+			n--;
+	}
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_only,
+		 const struct cgroup_table *cg)
+{
+	const struct cgroup_ent *ce;
 	struct vrow *v;
 
 	if (s->n >= SNAPSHOT_ROWS_MAX) {
@@ -98,6 +122,25 @@ int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_on
 	v->local_w = strlen(v->local);
 	v->remote_w = strlen(v->remote);
 	v->comm_w = text_width(v->comm);
+	v->conns = 0;
+	v->cgroup[0] = '\0';
+	if (r->cgroup_id && !(s->missing & MISS_CGROUP)) {
+		/* the same few cgroups come again and again: sanitise each once per snapshot */
+		ce = cg ? cgroup_table_get(cg, r->cgroup_id) : NULL;
+		if (s->n > 1 && s->rows[s->n - 2].r.cgroup_id == r->cgroup_id) {
+			memcpy(v->cgroup, s->rows[s->n - 2].cgroup, CGROUP_TEXT);
+		} else if (ce) {
+			char tmp[SANITIZE_SIZE(CGROUP_SHORT_MAX)];
+
+			text_sanitize(tmp, sizeof(tmp), ce->short_name, strlen(ce->short_name));
+			if (ascii_only)
+				text_fold_ascii(tmp);
+			cut_utf8(v->cgroup, CGROUP_TEXT, tmp);
+		} else {
+			snprintf(v->cgroup, CGROUP_TEXT, "#%llu", (unsigned long long)r->cgroup_id);
+		}
+	}
+	v->cgroup_w = text_width(v->cgroup);
 	return 0;
 }
 
@@ -120,6 +163,7 @@ static const struct {
 	[COL_PKT_RX] = { "PKT-RX", "PKT-RX", "pkt-rx", true },
 	[COL_PKT_TX] = { "PKT-TX", "PKT-TX", "pkt-tx", true },
 	[COL_RTT] = { "RTT", "RTT-us", "rtt", true },
+	[COL_CGROUP] = { "CGROUP", "CGROUP", "cgroup", false },
 };
 
 const char *column_title(enum column c)
@@ -175,10 +219,19 @@ bool vrow_matches(const struct vrow *v, const char *filter)
 	if (!*filter)
 		return true;
 	if (strcasestr(v->local, filter) || strcasestr(v->remote, filter) ||
-	    strcasestr(v->comm, filter))
+	    strcasestr(v->comm, filter) || strcasestr(v->cgroup, filter))
 		return true;
 	snprintf(pid, sizeof(pid), "%" PRIu32, v->r.pid);
 	return !(v->r.flags & CONN_F_NO_OWNER) && !strcmp(pid, filter);
+}
+
+const char *vrow_state(const struct vrow *v)
+{
+	if (v->conns || v->r.id.proto != PROTO_TCP)
+		return "-";
+	if (v->r.flags & CONN_F_FAILED)
+		return "FAILED";
+	return tcp_state_name(v->r.state);
 }
 
 #define CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
@@ -204,16 +257,21 @@ static int cmp_column(const struct vrow *a, const struct vrow *b, enum column c)
 		return x->id.proto != y->id.proto ? CMP(x->id.proto, y->id.proto)
 						  : CMP(x->id.family, y->id.family);
 	case COL_LOCAL:
+		if (a->conns)
+			return CMP(a->conns, b->conns);
 		return cmp_addr(&x->id, &y->id, true);
 	case COL_REMOTE:
+		if (a->conns)
+			return CMP(a->conns, b->conns);
 		return cmp_addr(&x->id, &y->id, false);
+	case COL_CGROUP:
+		return strcmp(a->cgroup, b->cgroup);
 	case COL_PID:
 		return CMP(x->pid, y->pid);
 	case COL_PROCESS:
 		return strcmp(a->comm, b->comm);
 	case COL_STATE:
-		return strcmp(x->id.proto == PROTO_TCP ? tcp_state_name(x->state) : "-",
-			      y->id.proto == PROTO_TCP ? tcp_state_name(y->state) : "-");
+		return strcmp(vrow_state(a), vrow_state(b));
 	case COL_RX_RATE:
 		return CMP(x->rate_in, y->rate_in);
 	case COL_TX_RATE:
@@ -295,6 +353,10 @@ static bool sort_key(const struct vrow *v, enum column c, bool ranked, uint64_t 
 		uint16_t port = c == COL_LOCAL ? r->id.lport : r->id.rport;
 		uint8_t b[19];
 
+		if (v->conns) {
+			k[0] = v->conns;
+			break;
+		}
 		b[0] = r->id.family;
 		memcpy(b + 1, c == COL_LOCAL ? r->id.laddr : r->id.raddr, 16);
 		b[17] = port >> 8;
@@ -316,10 +378,16 @@ static bool sort_key(const struct vrow *v, enum column c, bool ranked, uint64_t 
 		return n < 8 * KEY_WORDS;
 	}
 	case COL_STATE: {
-		const char *name = r->id.proto == PROTO_TCP ? tcp_state_name(r->state) : "-";
+		const char *name = vrow_state(v);
 
 		pack(k, (const uint8_t *)name, strlen(name));
 		break;
+	}
+	case COL_CGROUP: {
+		size_t n = strlen(v->cgroup);
+
+		pack(k, (const uint8_t *)v->cgroup, n);
+		return n < 8 * KEY_WORDS;
 	}
 	case COL_RX_RATE:
 		k[0] = dbl_key(r->rate_in);
@@ -393,6 +461,7 @@ static int key_words(enum column c, bool ranked)
 		return ranked ? 1 : 3;
 	case COL_LOCAL:
 	case COL_REMOTE:
+	case COL_CGROUP:
 		return 3;
 	case COL_STATE:
 		return 2;
@@ -518,45 +587,281 @@ void snapshot_finish(struct snapshot *s)
 	s->ranked = true;
 }
 
+static void widen(struct table *t, const struct vrow *v)
+{
+	const struct rec_snap_row *r = &v->r;
+
+	t->widest.local = imax(t->widest.local, v->local_w);
+	t->widest.remote = imax(t->widest.remote, v->remote_w);
+	t->widest.comm = imax(t->widest.comm, v->comm_w);
+	t->widest.cgroup = imax(t->widest.cgroup, v->cgroup_w);
+	if (r->id.proto == PROTO_TCP)
+		t->widest.state = imax(t->widest.state, strlen(vrow_state(v)));
+	if (!(r->flags & CONN_F_NO_OWNER))
+		t->widest.pid = imax(t->widest.pid, digits(r->pid));
+	if (r->rate_in > t->widest.rate)
+		t->widest.rate = r->rate_in;
+	if (r->rate_out > t->widest.rate)
+		t->widest.rate = r->rate_out;
+	t->widest.bytes = umax(t->widest.bytes, umax(r->c.bytes_in, r->c.bytes_out));
+	t->widest.pkts = umax(t->widest.pkts, umax(r->c.pkts_in, r->c.pkts_out));
+	t->widest.rtt = umax(t->widest.rtt, r->c.srtt_us);
+}
+
+uint64_t group_key(const struct vrow *v, enum group_mode mode)
+{
+	const struct rec_snap_row *r = &v->r;
+	uint64_t h;
+
+	if (v->conns)
+		return r->id.cookie; /* a group row keeps its key there */
+	if (mode == GROUP_CGROUP) {
+		h = r->cgroup_id + 1;
+	} else if (r->flags & CONN_F_NO_OWNER) {
+		h = 1;
+	} else {
+		h = (uint64_t)r->pid << 20 | 2;
+		for (int i = 0; i < COMM_LEN && r->comm[i]; i++)
+			h = (h ^ (uint8_t)r->comm[i]) * 0x100000001B3ull;
+	}
+	h *= 0x9E3779B97F4A7C15ull;
+	return h ? h : 1;
+}
+
+bool table_expanded(const struct table *t, uint64_t key)
+{
+	for (size_t i = 0; i < t->nexpanded; i++)
+		if (t->expanded[i] == key)
+			return true;
+	return false;
+}
+
+void table_toggle(struct table *t, uint64_t key)
+{
+	uint64_t *e;
+
+	for (size_t i = 0; i < t->nexpanded; i++) {
+		if (t->expanded[i] == key) {
+			t->expanded[i] = t->expanded[--t->nexpanded];
+			return;
+		}
+	}
+	e = realloc(t->expanded, (t->nexpanded + 1) * sizeof(*e));
+	if (!e)
+		return;
+	t->expanded = e;
+	t->expanded[t->nexpanded++] = key;
+}
+
+static bool group_same(const struct vrow *g, const struct vrow *v, enum group_mode mode)
+{
+	const struct rec_snap_row *a = &g->r, *b = &v->r;
+
+	if (mode == GROUP_CGROUP)
+		return a->cgroup_id == b->cgroup_id;
+	if ((a->flags ^ b->flags) & CONN_F_NO_OWNER)
+		return false;
+	return (a->flags & CONN_F_NO_OWNER) ||
+	       (a->pid == b->pid && memcmp(a->comm, b->comm, COMM_LEN) == 0);
+}
+
+/* t->v holds the filtered connections: turn them into group rows (sorted), each followed by its
+ * connections (sorted the same way) when it is expanded. */
+static int build_groups(struct table *t)
+{
+	size_t n = t->n, cap = 64, ng = 0;
+	uint32_t *slot, *gi, *start;
+	const struct vrow **conns;
+	bool any_open = t->nexpanded > 0;
+	size_t need;
+
+	while (cap < 2 * n + 2)
+		cap *= 2;
+	need = cap * sizeof(uint32_t) + n * sizeof(uint32_t) + (n + 1) * sizeof(uint32_t) +
+	       n * sizeof(*conns);
+	if (t->gscratch_cap < need) {
+		free(t->gscratch);
+		t->gscratch = malloc(need);
+		t->gscratch_cap = t->gscratch ? need : 0;
+		if (!t->gscratch)
+			return -1;
+	}
+	slot = t->gscratch;
+	gi = slot + cap;
+	start = gi + n;
+	conns = (const struct vrow **)(start + n + 1);
+	memset(slot, 0, cap * sizeof(*slot));
+	if (t->groups_cap < n + 1) {
+		struct vrow *g = realloc(t->groups, (n + 1) * sizeof(*g));
+
+		if (!g)
+			return -1;
+		t->groups = g;
+		t->groups_cap = n + 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct vrow *v = t->v[i];
+		uint64_t key = group_key(v, t->group);
+		size_t h = (key >> 17) & (cap - 1);
+		struct vrow *g;
+
+		while (slot[h] && !group_same(&t->groups[slot[h] - 1], v, t->group))
+			h = (h + 1) & (cap - 1);
+		if (!slot[h]) {
+			g = &t->groups[ng];
+			memset(&g->r, 0, sizeof(g->r));
+			g->r.id.flow = UINT64_MAX;
+			g->r.id.cookie = key;
+			g->r.cgroup_id = v->r.cgroup_id;
+			g->conns = 0;
+			g->local[0] = g->remote[0] = '\0';
+			g->local_w = g->remote_w = 0;
+			if (t->group == GROUP_PROCESS) {
+				g->r.pid = v->r.pid;
+				g->r.flags = v->r.flags & CONN_F_NO_OWNER;
+				memcpy(g->r.comm, v->r.comm, COMM_LEN);
+				memcpy(g->comm, v->comm, COMM_TEXT);
+				g->comm_w = v->comm_w;
+				g->comm_rank = v->comm_rank;
+			} else {
+				g->r.flags = CONN_F_NO_OWNER;
+				g->comm[0] = '\0';
+				g->comm_w = 0;
+				g->comm_rank = 0;
+			}
+			memcpy(g->cgroup, v->cgroup, CGROUP_TEXT);
+			g->cgroup_w = v->cgroup_w;
+			slot[h] = ++ng;
+		}
+		g = &t->groups[slot[h] - 1];
+		gi[i] = slot[h] - 1;
+		g->conns++;
+		g->r.c.bytes_in += v->r.c.bytes_in;
+		g->r.c.bytes_out += v->r.c.bytes_out;
+		g->r.c.pkts_in += v->r.c.pkts_in;
+		g->r.c.pkts_out += v->r.c.pkts_out;
+		g->r.c.retrans += v->r.c.retrans;
+		g->r.rate_in += v->r.rate_in;
+		g->r.rate_out += v->r.rate_out;
+	}
+	t->ngroups = ng;
+	/* the connections of open groups, each group's in sort order: sort them all, then bucket
+	 * them by group (a counting sort keeps the order) */
+	if (any_open) {
+		size_t *pos;
+
+		table_sort(t);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t key = group_key(t->v[i], t->group);
+			size_t h = (key >> 17) & (cap - 1);
+
+			while (!group_same(&t->groups[slot[h] - 1], t->v[i], t->group))
+				h = (h + 1) & (cap - 1);
+			gi[i] = slot[h] - 1;
+		}
+		memset(start, 0, (ng + 1) * sizeof(*start));
+		for (size_t i = 0; i < n; i++)
+			start[gi[i] + 1]++;
+		for (size_t g = 0; g < ng; g++)
+			start[g + 1] += start[g];
+		pos = malloc(ng * sizeof(*pos));
+		if (!pos)
+			return -1;
+		for (size_t g = 0; g < ng; g++)
+			pos[g] = start[g];
+		for (size_t i = 0; i < n; i++)
+			conns[pos[gi[i]]++] = t->v[i];
+		free(pos);
+	}
+	/* the group rows, sorted */
+	memset(&t->widest.rate, 0, sizeof(t->widest.rate));
+	t->widest.bytes = t->widest.pkts = 0;
+	t->n = ng;
+	for (size_t g = 0; g < ng; g++) {
+		t->v[g] = &t->groups[g];
+		t->groups[g].comm_rank = t->group == GROUP_PROCESS ? t->groups[g].comm_rank : 0;
+		widen(t, &t->groups[g]);
+	}
+	table_sort(t);
+	memset(t->depth, 0, ng);
+	if (!any_open)
+		return 0;
+	{
+		/* groups and their open members: at most ng + n entries */
+		const struct vrow **out = (const struct vrow **)malloc((ng + n) * sizeof(*out));
+		uint8_t *depth;
+		size_t o = 0;
+
+		if (!out)
+			return -1;
+		depth = malloc(ng + n);
+		if (!depth) {
+			free(out);
+			return -1;
+		}
+		for (size_t i = 0; i < ng; i++) {
+			const struct vrow *g = t->v[i];
+			size_t gidx = g - t->groups;
+
+			depth[o] = 0;
+			out[o++] = g;
+			if (!table_expanded(t, g->r.id.cookie))
+				continue;
+			for (uint32_t k = start[gidx]; k < start[gidx + 1]; k++) {
+				depth[o] = 1;
+				out[o++] = conns[k];
+				widen(t, conns[k]);
+			}
+		}
+		free(t->v);
+		free(t->depth);
+		t->v = out;
+		t->depth = depth;
+		t->cap = ng + n;
+		t->n = o;
+	}
+	return 0;
+}
+
 int table_rebuild(struct table *t)
 {
 	const struct snapshot *s = t->snap;
 
 	t->n = 0;
+	t->ngroups = 0;
 	if (!s)
 		return 0;
-	if (t->cap < s->n) {
-		const struct vrow **v = realloc(t->v, s->n * sizeof(*v));
+	if (t->cap < s->n || !t->depth) {
+		const struct vrow **v = realloc(t->v, (s->n + 1) * sizeof(*v));
+		uint8_t *d = realloc(t->depth, s->n + 1);
 
-		if (!v)
+		if (v)
+			t->v = v;
+		if (d)
+			t->depth = d;
+		if (!v || !d)
 			return -1;
-		t->v = v;
-		t->cap = s->n;
+		t->cap = s->n + 1;
 	}
 	memset(&t->widest, 0, sizeof(t->widest));
+	t->self_hidden = 0;
 	for (size_t i = 0; i < s->n; i++) {
 		const struct vrow *v = &s->rows[i];
-		const struct rec_snap_row *r = &v->r;
 
+		if (t->self_lport && v->r.id.proto == PROTO_UDP && v->r.id.lport == t->self_lport &&
+		    v->r.id.rport == t->self_rport) {
+			t->self_hidden++;
+			continue;
+		}
 		if (t->filter[0] && !vrow_matches(v, t->filter))
 			continue;
 		t->v[t->n++] = v;
-		t->widest.local = imax(t->widest.local, v->local_w);
-		t->widest.remote = imax(t->widest.remote, v->remote_w);
-		t->widest.comm = imax(t->widest.comm, v->comm_w);
-		if (r->id.proto == PROTO_TCP)
-			t->widest.state = imax(t->widest.state, strlen(tcp_state_name(r->state)));
-		if (!(r->flags & CONN_F_NO_OWNER))
-			t->widest.pid = imax(t->widest.pid, digits(r->pid));
-		if (r->rate_in > t->widest.rate)
-			t->widest.rate = r->rate_in;
-		if (r->rate_out > t->widest.rate)
-			t->widest.rate = r->rate_out;
-		t->widest.bytes = umax(t->widest.bytes, umax(r->c.bytes_in, r->c.bytes_out));
-		t->widest.pkts = umax(t->widest.pkts, umax(r->c.pkts_in, r->c.pkts_out));
-		t->widest.rtt = umax(t->widest.rtt, r->c.srtt_us);
+		widen(t, v);
 	}
+	if (t->group != GROUP_NONE && t->n)
+		return build_groups(t);
 	table_sort(t);
+	memset(t->depth, 0, t->n);
 	return 0;
 }
 
@@ -564,9 +869,18 @@ void table_free(struct table *t)
 {
 	free(t->v);
 	free(t->keys);
+	free(t->groups);
+	free(t->depth);
+	free(t->expanded);
+	free(t->gscratch);
 	t->v = NULL;
 	t->keys = NULL;
-	t->n = t->cap = t->keys_cap = 0;
+	t->groups = NULL;
+	t->depth = NULL;
+	t->expanded = NULL;
+	t->gscratch = NULL;
+	t->n = t->cap = t->keys_cap = t->ngroups = t->groups_cap = t->nexpanded = 0;
+	t->gscratch_cap = 0;
 }
 
 struct conn_key vrow_key(const struct vrow *v)
@@ -648,11 +962,26 @@ void fmt_rtt(uint32_t us, char *buf, size_t size)
 		snprintf(buf, size, us < 10000000 ? "%.2fs" : "%.0fs", us / 1e6);
 }
 
-const char *cell_text(const struct vrow *v, enum column c, bool raw, char *buf, size_t size)
+const char *cell_text(const struct vrow *v, enum column c, bool raw, unsigned missing, char *buf,
+		      size_t size)
 {
 	const struct rec_snap_row *r = &v->r;
 	bool tcp = r->id.proto == PROTO_TCP;
 
+	if (v->conns) { /* a group's row: its key and sums */
+		switch (c) {
+		case COL_PROTO:
+		case COL_REMOTE:
+		case COL_STATE:
+		case COL_RTT:
+			return "";
+		case COL_LOCAL:
+			snprintf(buf, size, "%" PRIu32 " conn%s", v->conns, v->conns == 1 ? "" : "s");
+			return buf;
+		default:
+			break;
+		}
+	}
 	switch (c) {
 	case COL_PROTO:
 		snprintf(buf, size, "%s%s",
@@ -674,7 +1003,11 @@ const char *cell_text(const struct vrow *v, enum column c, bool raw, char *buf, 
 	case COL_PROCESS:
 		return (r->flags & CONN_F_NO_OWNER) || !v->comm[0] ? "-" : v->comm;
 	case COL_STATE:
-		return tcp ? tcp_state_name(r->state) : "-";
+		if (tcp && (missing & MISS_STATE))
+			return "?";
+		return vrow_state(v);
+	case COL_CGROUP:
+		return v->cgroup[0] ? v->cgroup : (missing & MISS_CGROUP) ? "?" : "-";
 	case COL_RX_RATE:
 	case COL_TX_RATE: {
 		double rate = c == COL_RX_RATE ? r->rate_in : r->rate_out;
@@ -699,14 +1032,18 @@ const char *cell_text(const struct vrow *v, enum column c, bool raw, char *buf, 
 	case COL_PKT_TX: {
 		uint64_t p = c == COL_PKT_RX ? r->c.pkts_in : r->c.pkts_out;
 
-		if (raw)
+		if (missing & MISS_PACKETS)
+			snprintf(buf, size, "?");
+		else if (raw)
 			snprintf(buf, size, "%" PRIu64, p);
 		else
 			fmt_count(p, buf, size);
 		break;
 	}
 	case COL_RTT:
-		if (!tcp || !r->c.srtt_us)
+		if (tcp && (missing & MISS_RTT))
+			snprintf(buf, size, "?");
+		else if (!tcp || !r->c.srtt_us)
 			snprintf(buf, size, "-");
 		else if (raw)
 			snprintf(buf, size, "%" PRIu32, r->c.srtt_us);
@@ -723,7 +1060,7 @@ const char *cell_text(const struct vrow *v, enum column c, bool raw, char *buf, 
 /* ---- layout ---- */
 
 /* Columns whose text can be elided: addresses and the process name. */
-static const enum column var[] = { COL_REMOTE, COL_LOCAL, COL_PROCESS };
+static const enum column var[] = { COL_REMOTE, COL_LOCAL, COL_PROCESS, COL_CGROUP };
 
 /* Narrow the elidable columns, widest (above its minimum) first, until total fits in cols. */
 static int shrink(struct layout *l, const int *min, int total, int cols)
@@ -746,22 +1083,27 @@ static int shrink(struct layout *l, const int *min, int total, int cols)
 	return total;
 }
 
-void table_layout(const struct table *t, int cols, bool raw, struct layout *l)
+void table_layout(const struct table *t, int cols, bool raw, int trend, struct layout *l)
 {
 	/* dropped first to last when the terminal is narrow */
-	static const enum column drop[] = { COL_PKT_TX, COL_PKT_RX, COL_TX,  COL_RX,
-					    COL_RTT,	COL_STATE,  COL_PID, COL_PROTO };
+	static const enum column drop[] = { COL_PKT_TX, COL_PKT_RX, COL_TX,    COL_RX,	COL_RTT,
+					    COL_CGROUP, COL_STATE,  COL_PID, COL_PROTO };
 	int want[NCOLS], min[NCOLS], total = 1;
 	int lw = t->widest.local, rw = t->widest.remote, cw = t->widest.comm;
 	int sw = imax(5, t->widest.state), pw = imax(3, t->widest.pid);
 	double maxrate = t->widest.rate;
 	uint64_t maxb = t->widest.bytes, maxp = t->widest.pkts, maxrtt = t->widest.rtt;
+	if (t->group != GROUP_NONE)
+		lw = imax(lw, 11); /* "12345 conns" */
 	want[COL_PROTO] = 5;
 	want[COL_LOCAL] = imax(lw, 5);
 	want[COL_REMOTE] = imax(rw, 6);
 	want[COL_PID] = pw;
 	want[COL_PROCESS] = imax(imax(cw, 7), 7) > 32 ? 32 : imax(cw, 7);
 	want[COL_STATE] = sw;
+	/* no row with a cgroup (an older collector, or none known): no column */
+	want[COL_CGROUP] = t->widest.cgroup ? imax(6, t->widest.cgroup > 24 ? 24 : t->widest.cgroup)
+					    : 0;
 	if (raw) {
 		int rd = maxrate < 1e18 ? digits((uint64_t)maxrate) : 20;
 
@@ -777,15 +1119,28 @@ void table_layout(const struct table *t, int cols, bool raw, struct layout *l)
 	}
 	for (int c = 0; c < NCOLS; c++) {
 		l->width[c] = want[c];
-		total += want[c] + 1;
+		total += want[c] ? want[c] + 1 : 0;
 	}
+	/* the trend goes before the packets: dropped after them, before the totals */
+	l->trend = trend;
+	total += trend ? trend + 1 : 0;
+
 	/* an IPv4 endpoint fits in 21 columns: longer ones are elided before a column is dropped,
 	 * columns are dropped before anything is elided further */
 	min[COL_LOCAL] = want[COL_LOCAL] < 21 ? want[COL_LOCAL] : 21;
 	min[COL_REMOTE] = want[COL_REMOTE] < 21 ? want[COL_REMOTE] : 21;
 	min[COL_PROCESS] = want[COL_PROCESS] < 12 ? want[COL_PROCESS] : 12;
+	min[COL_CGROUP] = want[COL_CGROUP] < 12 ? want[COL_CGROUP] : 12;
 	total = shrink(l, min, total, cols);
 	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]) && total > cols; i++) {
+		if (drop[i] == COL_RX && l->trend) { /* the trend goes before the totals */
+			total -= l->trend + 1;
+			l->trend = 0;
+			if (total <= cols)
+				break;
+		}
+		if (!l->width[drop[i]])
+			continue;
 		total -= l->width[drop[i]] + 1;
 		l->width[drop[i]] = 0;
 	}
@@ -793,6 +1148,7 @@ void table_layout(const struct table *t, int cols, bool raw, struct layout *l)
 		min[COL_LOCAL] = min[COL_LOCAL] < 9 ? min[COL_LOCAL] : 9;
 		min[COL_REMOTE] = min[COL_REMOTE] < 9 ? min[COL_REMOTE] : 9;
 		min[COL_PROCESS] = min[COL_PROCESS] < 7 ? min[COL_PROCESS] : 7;
+		min[COL_CGROUP] = min[COL_CGROUP] < 7 ? min[COL_CGROUP] : 7;
 		total = shrink(l, min, total, cols);
 	}
 	/* room left after dropping: give it back, narrowest elided column first */
@@ -817,6 +1173,8 @@ void table_layout(const struct table *t, int cols, bool raw, struct layout *l)
 		if (l->width[c])
 			l->total += l->width[c] + 1;
 	}
+	if (l->trend)
+		l->total += l->trend + 1;
 }
 
 /* ---- text ---- */
@@ -931,30 +1289,54 @@ size_t put_field(char *buf, size_t size, const char *s, size_t s_w, int width, b
 	return o;
 }
 
-size_t table_format_row(const struct vrow *v, const struct layout *l, bool raw, char *buf,
-			size_t size)
+size_t table_format_row(const struct vrow *v, const struct layout *l, const struct row_style *st,
+			char *buf, size_t size)
 {
 	size_t o = 0;
 
-	if (size < 2)
+	if (size < 8)
 		return 0;
-	/* opened and closed in one interval: it leaves with the next snapshot, so it shows closed */
-	buf[o++] = v->r.flags & CONN_F_CLOSED ? '-' : v->r.flags & CONN_F_NEW ? '+' : ' ';
+	if (v->conns) { /* a group: open or closed */
+		const char *m = table_utf8 ? (st->open ? "\u25be" : "\u25b8") : (st->open ? "v" : ">");
+
+		o = append(buf, size, o, m, strlen(m));
+	} else {
+		/* opened and closed in one interval: it leaves with the next snapshot, so it
+		 * shows closed */
+		buf[o++] = v->r.flags & CONN_F_CLOSED ? '-' : v->r.flags & CONN_F_NEW ? '+' : ' ';
+	}
 	for (int c = 0; c < NCOLS && o + 1 < size; c++) {
-		char tmp[64];
+		char tmp[64], ind[COMM_TEXT + 4];
 		const char *s;
 		size_t w;
+		int width = l->width[c];
 
-		if (!l->width[c])
+		if (!width)
 			continue;
 		buf[o++] = ' ';
-		s = cell_text(v, c, raw, tmp, sizeof(tmp));
+		s = cell_text(v, c, st->raw_units, st->missing, tmp, sizeof(tmp));
+		if (c == COL_LOCAL && st->local && !v->conns)
+			s = st->local;
+		if (c == COL_REMOTE && st->remote && !v->conns)
+			s = st->remote;
 		w = c == COL_PROCESS && s == v->comm ? v->comm_w
-		    : c == COL_LOCAL		     ? v->local_w
-		    : c == COL_REMOTE		     ? v->remote_w
-						     : strlen(s);
-		o += put_field(buf + o, size - o, s, w, l->width[c], columns[c].numeric,
+		    : c == COL_LOCAL && s == v->local ? v->local_w
+		    : c == COL_REMOTE && s == v->remote ? v->remote_w
+		    : c == COL_CGROUP && s == v->cgroup ? v->cgroup_w
+						     : text_width(s);
+		if (c == COL_PROTO && st->depth && width >= 4) {
+			/* a group's connection: indented under it */
+			snprintf(ind, sizeof(ind), "  %s", s);
+			s = ind;
+			w += 2;
+		}
+		o += put_field(buf + o, size - o, s, w, width, columns[c].numeric,
 			       c == COL_LOCAL || c == COL_REMOTE);
+	}
+	if (l->trend && o + 1 < size) {
+		buf[o++] = ' ';
+		o += put_field(buf + o, size - o, st->trend ? st->trend : "",
+			       st->trend ? st->trend_w : 0, l->trend, false, false);
 	}
 	buf[o < size ? o : size - 1] = '\0';
 	return o;
@@ -975,6 +1357,10 @@ size_t table_format_title(const struct layout *l, bool raw, char *buf, size_t si
 		buf[o++] = ' ';
 		o += put_field(buf + o, size - o, title, strlen(title), l->width[c],
 			       columns[c].numeric, false);
+	}
+	if (l->trend && o + 1 < size) {
+		buf[o++] = ' ';
+		o += put_field(buf + o, size - o, "TREND", 5, l->trend, false, false);
 	}
 	buf[o < size ? o : size - 1] = '\0';
 	return o;
