@@ -11,6 +11,8 @@
 bool table_utf8 = true;
 
 static size_t append(char *buf, size_t size, size_t o, const char *s, size_t n);
+static void widen(struct widest *w, const struct vrow *v);
+static bool group_same(const struct vrow *g, const struct vrow *v, enum group_mode mode);
 
 /* A snapshot larger than this is shown in part (the header says how many rows were left out):
  * it bounds memory whatever the input claims. */
@@ -47,6 +49,9 @@ void snapshot_free(struct snapshot *s)
 	if (!s)
 		return;
 	free(s->rows);
+	free(s->keys);
+	free(s->grp[0]);
+	free(s->grp[1]);
 	free(s);
 }
 
@@ -470,6 +475,75 @@ static int key_words(enum column c, bool ranked)
 	}
 }
 
+/* The one-word key of v for column c from the snapshot's prepared keys; a group's from its sums
+ * and the keys of its first connection. */
+static uint64_t prepared_key(const struct snapshot *s, const struct vrow *v, enum column c)
+{
+	const struct rec_snap_row *r = &v->r;
+
+	if (!v->conns)
+		return s->keys[(size_t)c * s->n + (size_t)(v - s->rows)];
+	switch (c) {
+	case COL_LOCAL:
+	case COL_REMOTE:
+		return v->conns;
+	case COL_PID:
+		return r->pid;
+	case COL_PROCESS:
+	case COL_CGROUP:
+		/* the group's name is its first connection's (r.last_ns holds its index) */
+		return s->keys[(size_t)c * s->n + r->last_ns];
+	case COL_RX_RATE:
+		return dbl_key(r->rate_in);
+	case COL_TX_RATE:
+		return dbl_key(r->rate_out);
+	case COL_RX:
+		return r->c.bytes_in;
+	case COL_TX:
+		return r->c.bytes_out;
+	case COL_PKT_RX:
+		return r->c.pkts_in;
+	case COL_PKT_TX:
+		return r->c.pkts_out;
+	default:
+		return 0; /* PROTO, STATE, RTT: "" for every group */
+	}
+}
+
+/* Every key ready: one word a row, one radix sort. */
+static bool sort_prepared(struct table *t)
+{
+	const struct snapshot *s = t->snap;
+	bool desc = column_descending(t->sort) != t->reverse;
+	size_t n = t->n, need = n * (2 * sizeof(struct elem) + sizeof(struct vrow *));
+	struct elem *a, *b, *sorted;
+	const struct vrow **orig;
+
+	if (!s || !s->keys || (t->sort == COL_PROCESS && !s->ranked))
+		return false;
+	if (t->keys_cap < need) {
+		free(t->keys);
+		t->keys = malloc(need);
+		t->keys_cap = t->keys ? need : 0;
+		if (!t->keys)
+			return false;
+	}
+	a = t->keys;
+	b = a + n;
+	orig = (const struct vrow **)(b + n);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t k = prepared_key(s, t->v[i], t->sort);
+
+		a[i].k = desc ? ~k : k;
+		a[i].idx = i;
+		orig[i] = t->v[i];
+	}
+	sorted = radix_sort(a, b, n);
+	for (size_t i = 0; i < n; i++)
+		t->v[i] = orig[sorted[i].idx];
+	return true;
+}
+
 void table_sort(struct table *t)
 {
 	bool desc = column_descending(t->sort) != t->reverse, exact = true;
@@ -481,7 +555,7 @@ void table_sort(struct table *t)
 	struct elem *a, *b;
 	const struct vrow **orig;
 
-	if (n < 2)
+	if (n < 2 || sort_prepared(t))
 		return;
 	if (t->keys_cap < need) {
 		free(t->keys);
@@ -561,6 +635,106 @@ static int cmp_comm(const void *pa, const void *pb)
 	return strcmp(a->comm, b->comm);
 }
 
+static enum column rank_col; /* the column rank_cmp() orders by (the reader thread's alone) */
+
+static int rank_cmp(const void *pa, const void *pb)
+{
+	return cmp_column(*(const struct vrow *const *)pa, *(const struct vrow *const *)pb,
+			  rank_col);
+}
+
+/* Texts' ranks (equal texts, equal ranks) and numbers as they are: one word per row and
+ * column whose unsigned order is cmp_column()'s. */
+static void prepare_keys(struct snapshot *s)
+{
+	static const enum column texts[] = { COL_LOCAL, COL_REMOTE, COL_STATE, COL_CGROUP };
+	size_t n = s->n;
+	uint64_t *k;
+	const struct vrow **by = NULL;
+
+	memset(&s->all, 0, sizeof(s->all));
+	if (!n)
+		return;
+	k = malloc((size_t)NCOLS * n * sizeof(*k));
+	by = malloc(n * sizeof(*by));
+	if (!k || !by) {
+		free(k);
+		free(by);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct vrow *v = &s->rows[i];
+		const struct rec_snap_row *r = &v->r;
+		k[COL_PROTO * n + i] = (uint64_t)r->id.proto << 8 | r->id.family;
+		k[COL_PID * n + i] = r->pid;
+		k[COL_PROCESS * n + i] = v->comm_rank;
+		k[COL_RX_RATE * n + i] = dbl_key(r->rate_in);
+		k[COL_TX_RATE * n + i] = dbl_key(r->rate_out);
+		k[COL_RX * n + i] = r->c.bytes_in;
+		k[COL_TX * n + i] = r->c.bytes_out;
+		k[COL_PKT_RX * n + i] = r->c.pkts_in;
+		k[COL_PKT_TX * n + i] = r->c.pkts_out;
+		k[COL_RTT * n + i] = r->c.srtt_us;
+		widen(&s->all, v);
+	}
+	for (size_t c = 0; c < sizeof(texts) / sizeof(texts[0]); c++) {
+		uint64_t rank = 0;
+
+		for (size_t i = 0; i < n; i++)
+			by[i] = &s->rows[i];
+		rank_col = texts[c];
+		qsort(by, n, sizeof(*by), rank_cmp);
+		for (size_t i = 0; i < n; i++) {
+			if (i && cmp_column(by[i - 1], by[i], texts[c]))
+				rank++;
+			k[texts[c] * n + (size_t)(by[i] - s->rows)] = rank;
+		}
+	}
+	free(by);
+	s->keys = k;
+}
+
+/* Each row's group by process and by cgroup, numbered in order of first appearance. */
+static void prepare_groups(struct snapshot *s)
+{
+	size_t n = s->n, cap = 64;
+	uint32_t *slot;
+
+	if (!n)
+		return;
+	while (cap < 2 * n)
+		cap *= 2;
+	slot = malloc(cap * sizeof(*slot));
+	for (int m = 0; m < 2 && slot; m++) {
+		enum group_mode mode = m ? GROUP_CGROUP : GROUP_PROCESS;
+		uint32_t *g = malloc(n * sizeof(*g)), ng = 0;
+		uint32_t *first = malloc(n * sizeof(*first));
+
+		if (!g || !first) {
+			free(g);
+			free(first);
+			break;
+		}
+		memset(slot, 0, cap * sizeof(*slot));
+		for (size_t i = 0; i < n; i++) {
+			const struct vrow *v = &s->rows[i];
+			size_t h = (group_key(v, mode) >> 17) & (cap - 1);
+
+			while (slot[h] && !group_same(&s->rows[first[slot[h] - 1]], v, mode))
+				h = (h + 1) & (cap - 1);
+			if (!slot[h]) {
+				first[ng] = i;
+				slot[h] = ++ng;
+			}
+			g[i] = slot[h] - 1;
+		}
+		free(first);
+		s->grp[m] = g;
+		s->ngrp[m] = ng;
+	}
+	free(slot);
+}
+
 void snapshot_finish(struct snapshot *s)
 {
 	struct vrow **by_name;
@@ -585,27 +759,29 @@ void snapshot_finish(struct snapshot *s)
 	}
 	free(by_name);
 	s->ranked = true;
+	prepare_keys(s);
+	prepare_groups(s);
 }
 
-static void widen(struct table *t, const struct vrow *v)
+static void widen(struct widest *w, const struct vrow *v)
 {
 	const struct rec_snap_row *r = &v->r;
 
-	t->widest.local = imax(t->widest.local, v->local_w);
-	t->widest.remote = imax(t->widest.remote, v->remote_w);
-	t->widest.comm = imax(t->widest.comm, v->comm_w);
-	t->widest.cgroup = imax(t->widest.cgroup, v->cgroup_w);
+	w->local = imax(w->local, v->local_w);
+	w->remote = imax(w->remote, v->remote_w);
+	w->comm = imax(w->comm, v->comm_w);
+	w->cgroup = imax(w->cgroup, v->cgroup_w);
 	if (r->id.proto == PROTO_TCP)
-		t->widest.state = imax(t->widest.state, strlen(vrow_state(v)));
+		w->state = imax(w->state, strlen(vrow_state(v)));
 	if (!(r->flags & CONN_F_NO_OWNER))
-		t->widest.pid = imax(t->widest.pid, digits(r->pid));
-	if (r->rate_in > t->widest.rate)
-		t->widest.rate = r->rate_in;
-	if (r->rate_out > t->widest.rate)
-		t->widest.rate = r->rate_out;
-	t->widest.bytes = umax(t->widest.bytes, umax(r->c.bytes_in, r->c.bytes_out));
-	t->widest.pkts = umax(t->widest.pkts, umax(r->c.pkts_in, r->c.pkts_out));
-	t->widest.rtt = umax(t->widest.rtt, r->c.srtt_us);
+		w->pid = imax(w->pid, digits(r->pid));
+	if (r->rate_in > w->rate)
+		w->rate = r->rate_in;
+	if (r->rate_out > w->rate)
+		w->rate = r->rate_out;
+	w->bytes = umax(w->bytes, umax(r->c.bytes_in, r->c.bytes_out));
+	w->pkts = umax(w->pkts, umax(r->c.pkts_in, r->c.pkts_out));
+	w->rtt = umax(w->rtt, r->c.srtt_us);
 }
 
 uint64_t group_key(const struct vrow *v, enum group_mode mode)
@@ -665,159 +841,189 @@ static bool group_same(const struct vrow *g, const struct vrow *v, enum group_mo
 	       (a->pid == b->pid && memcmp(a->comm, b->comm, COMM_LEN) == 0);
 }
 
+struct gsum {
+	double rin, rout;
+	uint64_t bin, bout, pin, pout;
+	uint32_t conns, first; /* first: the index of its first connection */
+	uint32_t slot;	       /* 1 + its place among this frame's groups, 0: not seen */
+};
+
 /* t->v holds the filtered connections: turn them into group rows (sorted), each followed by its
- * connections (sorted the same way) when it is expanded. */
+ * connections (sorted the same way) when it is expanded. The snapshot numbered the groups and
+ * prepared the numbers: a pass over dense arrays, then one vrow per group. */
 static int build_groups(struct table *t)
 {
-	size_t n = t->n, cap = 64, ng = 0;
-	uint32_t *slot, *gi, *start;
+	const struct snapshot *s = t->snap;
+	int m = t->group == GROUP_CGROUP;
+	const uint32_t *grp = s->grp[m];
+	size_t n = t->n, ng = 0, total;
+	uint32_t *gi, *start;
 	const struct vrow **conns;
 	bool any_open = t->nexpanded > 0;
-	size_t need;
 
-	while (cap < 2 * n + 2)
-		cap *= 2;
-	need = cap * sizeof(uint32_t) + n * sizeof(uint32_t) + (n + 1) * sizeof(uint32_t) +
-	       n * sizeof(*conns);
-	if (t->gscratch_cap < need) {
+	if (!grp || !s->keys)
+		return -1;
+	if (t->gsum_cap < s->ngrp[m]) {
+		free(t->gsum);
+		t->gsum = malloc(s->ngrp[m] * sizeof(*t->gsum));
+		t->gsum_cap = t->gsum ? s->ngrp[m] : 0;
+		if (!t->gsum)
+			return -1;
+	}
+	memset(t->gsum, 0, s->ngrp[m] * sizeof(*t->gsum));
+	if (t->gscratch_cap < n * (2 * sizeof(uint32_t) + sizeof(*conns)) + 4 * sizeof(uint32_t) +
+				      s->ngrp[m] * sizeof(uint32_t)) {
 		free(t->gscratch);
-		t->gscratch = malloc(need);
-		t->gscratch_cap = t->gscratch ? need : 0;
-		if (!t->gscratch)
+		t->gscratch_cap = n * (2 * sizeof(uint32_t) + sizeof(*conns)) + 4 * sizeof(uint32_t) +
+				  s->ngrp[m] * sizeof(uint32_t);
+		t->gscratch = malloc(t->gscratch_cap);
+		if (!t->gscratch) {
+			t->gscratch_cap = 0;
 			return -1;
+		}
 	}
-	slot = t->gscratch;
-	gi = slot + cap;
+	conns = t->gscratch;
+	gi = (uint32_t *)(conns + n);
 	start = gi + n;
-	conns = (const struct vrow **)(start + n + 1);
-	memset(slot, 0, cap * sizeof(*slot));
-	if (t->groups_cap < n + 1) {
-		struct vrow *g = realloc(t->groups, (n + 1) * sizeof(*g));
-
-		if (!g)
-			return -1;
-		t->groups = g;
-		t->groups_cap = n + 1;
-	}
 	for (size_t i = 0; i < n; i++) {
-		const struct vrow *v = t->v[i];
-		uint64_t key = group_key(v, t->group);
-		size_t h = (key >> 17) & (cap - 1);
-		struct vrow *g;
+		size_t r = (size_t)(t->v[i] - s->rows);
+		struct gsum *g = &t->gsum[grp[r]];
 
-		while (slot[h] && !group_same(&t->groups[slot[h] - 1], v, t->group))
-			h = (h + 1) & (cap - 1);
-		if (!slot[h]) {
-			g = &t->groups[ng];
-			memset(&g->r, 0, sizeof(g->r));
-			g->r.id.flow = UINT64_MAX;
-			g->r.id.cookie = key;
-			g->r.cgroup_id = v->r.cgroup_id;
-			g->conns = 0;
-			g->local[0] = g->remote[0] = '\0';
-			g->local_w = g->remote_w = 0;
-			if (t->group == GROUP_PROCESS) {
-				g->r.pid = v->r.pid;
-				g->r.flags = v->r.flags & CONN_F_NO_OWNER;
-				memcpy(g->r.comm, v->r.comm, COMM_LEN);
-				memcpy(g->comm, v->comm, COMM_TEXT);
-				g->comm_w = v->comm_w;
-				g->comm_rank = v->comm_rank;
-			} else {
-				g->r.flags = CONN_F_NO_OWNER;
-				g->comm[0] = '\0';
-				g->comm_w = 0;
-				g->comm_rank = 0;
-			}
-			memcpy(g->cgroup, v->cgroup, CGROUP_TEXT);
-			g->cgroup_w = v->cgroup_w;
-			slot[h] = ++ng;
+		if (!g->slot) {
+			g->slot = ++ng;
+			g->first = r;
 		}
-		g = &t->groups[slot[h] - 1];
-		gi[i] = slot[h] - 1;
 		g->conns++;
-		g->r.c.bytes_in += v->r.c.bytes_in;
-		g->r.c.bytes_out += v->r.c.bytes_out;
-		g->r.c.pkts_in += v->r.c.pkts_in;
-		g->r.c.pkts_out += v->r.c.pkts_out;
-		g->r.c.retrans += v->r.c.retrans;
-		g->r.rate_in += v->r.rate_in;
-		g->r.rate_out += v->r.rate_out;
-	}
-	t->ngroups = ng;
-	/* the connections of open groups, each group's in sort order: sort them all, then bucket
-	 * them by group (a counting sort keeps the order) */
-	if (any_open) {
-		size_t *pos;
+		/* positive doubles' keys are their bits: read back from the dense keys */
+		{
+			uint64_t a = s->keys[COL_RX_RATE * s->n + r], b = s->keys[COL_TX_RATE * s->n + r];
+			double x, y;
 
-		table_sort(t);
-		for (size_t i = 0; i < n; i++) {
-			uint64_t key = group_key(t->v[i], t->group);
-			size_t h = (key >> 17) & (cap - 1);
-
-			while (!group_same(&t->groups[slot[h] - 1], t->v[i], t->group))
-				h = (h + 1) & (cap - 1);
-			gi[i] = slot[h] - 1;
+			memcpy(&x, &a, sizeof(x));
+			memcpy(&y, &b, sizeof(y));
+			g->rin += x;
+			g->rout += y;
 		}
+		g->bin += s->keys[COL_RX * s->n + r];
+		g->bout += s->keys[COL_TX * s->n + r];
+		g->pin += s->keys[COL_PKT_RX * s->n + r];
+		g->pout += s->keys[COL_PKT_TX * s->n + r];
+	}
+	if (t->groups_cap < ng) {
+		struct vrow *gr = realloc(t->groups, ng * sizeof(*gr));
+
+		if (!gr)
+			return -1;
+		t->groups = gr;
+		t->groups_cap = ng;
+	}
+	/* one row per group seen, in order of first appearance: that is the tie-break */
+	for (size_t k = 0; k < s->ngrp[m]; k++) {
+		const struct gsum *g = &t->gsum[k];
+		const struct vrow *f;
+		struct vrow *v;
+
+		if (!g->slot)
+			continue;
+		f = &s->rows[g->first];
+		v = &t->groups[g->slot - 1];
+		v->r.id.flow = g->slot - 1;
+		v->r.id.cookie = group_key(f, t->group);
+		v->r.id.proto = 0;
+		v->r.id.netns = 0;
+		v->r.id.lport = v->r.id.rport = 0;
+		v->r.flags = t->group == GROUP_PROCESS ? (f->r.flags & CONN_F_NO_OWNER) : CONN_F_NO_OWNER;
+		v->r.pid = t->group == GROUP_PROCESS ? f->r.pid : 0;
+		v->r.cgroup_id = f->r.cgroup_id;
+		v->r.c.bytes_in = g->bin;
+		v->r.c.bytes_out = g->bout;
+		v->r.c.pkts_in = g->pin;
+		v->r.c.pkts_out = g->pout;
+		v->r.c.srtt_us = 0;
+		v->r.rate_in = g->rin;
+		v->r.rate_out = g->rout;
+		v->r.last_ns = g->first;
+		v->conns = g->conns;
+		v->local_w = v->remote_w = 0;
+		v->local[0] = v->remote[0] = '\0';
+		if (t->group == GROUP_PROCESS) {
+			memcpy(v->comm, f->comm, strlen(f->comm) + 1);
+			v->comm_w = f->comm_w;
+			v->comm_rank = f->comm_rank;
+		} else {
+			v->comm[0] = '\0';
+			v->comm_w = 0;
+			v->comm_rank = 0;
+		}
+		memcpy(v->cgroup, f->cgroup, strlen(f->cgroup) + 1);
+		v->cgroup_w = f->cgroup_w;
+	}
+	/* the connections of open groups, each group's in sort order: sort them all, then
+	 * bucket them by group (a counting sort keeps the order) */
+	if (any_open) {
+		table_sort(t);
 		memset(start, 0, (ng + 1) * sizeof(*start));
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
+			gi[i] = t->gsum[grp[t->v[i] - s->rows]].slot - 1;
 			start[gi[i] + 1]++;
+		}
 		for (size_t g = 0; g < ng; g++)
 			start[g + 1] += start[g];
-		pos = malloc(ng * sizeof(*pos));
-		if (!pos)
-			return -1;
-		for (size_t g = 0; g < ng; g++)
-			pos[g] = start[g];
 		for (size_t i = 0; i < n; i++)
-			conns[pos[gi[i]]++] = t->v[i];
-		free(pos);
+			conns[start[gi[i]]++] = t->v[i];
+		/* start[g] now ends group g: shift back */
+		memmove(start + 1, start, ng * sizeof(*start));
+		start[0] = 0;
 	}
-	/* the group rows, sorted */
 	memset(&t->widest.rate, 0, sizeof(t->widest.rate));
 	t->widest.bytes = t->widest.pkts = 0;
 	t->n = ng;
 	for (size_t g = 0; g < ng; g++) {
 		t->v[g] = &t->groups[g];
-		t->groups[g].comm_rank = t->group == GROUP_PROCESS ? t->groups[g].comm_rank : 0;
-		widen(t, &t->groups[g]);
+		widen(&t->widest, &t->groups[g]);
 	}
 	table_sort(t);
-	memset(t->depth, 0, ng);
-	if (!any_open)
+	if (!any_open) {
+		memset(t->depth, 0, ng);
 		return 0;
-	{
-		/* groups and their open members: at most ng + n entries */
-		const struct vrow **out = (const struct vrow **)malloc((ng + n) * sizeof(*out));
-		uint8_t *depth;
-		size_t o = 0;
+	}
+	total = ng + n;
+	if (t->cap < total) {
+		const struct vrow **v = realloc(t->v, total * sizeof(*v));
+		uint8_t *d = realloc(t->depth, total);
 
-		if (!out)
+		if (v)
+			t->v = v;
+		if (d)
+			t->depth = d;
+		if (!v || !d)
 			return -1;
-		depth = malloc(ng + n);
-		if (!depth) {
-			free(out);
+		t->cap = total;
+	}
+	{
+		/* groups sorted in t->v[0..ng): spread them out with their open members, from the
+		 * end so that nothing is overwritten before it is read */
+		size_t o = 0;
+		const struct vrow **gs = malloc(ng * sizeof(*gs));
+
+		if (!gs)
 			return -1;
-		}
+		memcpy(gs, t->v, ng * sizeof(*gs));
 		for (size_t i = 0; i < ng; i++) {
-			const struct vrow *g = t->v[i];
+			const struct vrow *g = gs[i];
 			size_t gidx = g - t->groups;
 
-			depth[o] = 0;
-			out[o++] = g;
+			t->depth[o] = 0;
+			t->v[o++] = g;
 			if (!table_expanded(t, g->r.id.cookie))
 				continue;
 			for (uint32_t k = start[gidx]; k < start[gidx + 1]; k++) {
-				depth[o] = 1;
-				out[o++] = conns[k];
-				widen(t, conns[k]);
+				t->depth[o] = 1;
+				t->v[o++] = conns[k];
+				widen(&t->widest, conns[k]);
 			}
 		}
-		free(t->v);
-		free(t->depth);
-		t->v = out;
-		t->depth = depth;
-		t->cap = ng + n;
+		free(gs);
 		t->n = o;
 	}
 	return 0;
@@ -829,9 +1035,10 @@ int table_rebuild(struct table *t)
 
 	t->n = 0;
 	t->ngroups = 0;
+	t->self_hidden = 0;
 	if (!s)
 		return 0;
-	if (t->cap < s->n || !t->depth) {
+	if (t->cap < s->n + 1 || !t->depth) {
 		const struct vrow **v = realloc(t->v, (s->n + 1) * sizeof(*v));
 		uint8_t *d = realloc(t->depth, s->n + 1);
 
@@ -843,20 +1050,27 @@ int table_rebuild(struct table *t)
 			return -1;
 		t->cap = s->n + 1;
 	}
-	memset(&t->widest, 0, sizeof(t->widest));
-	t->self_hidden = 0;
-	for (size_t i = 0; i < s->n; i++) {
-		const struct vrow *v = &s->rows[i];
+	if (!t->filter[0] && !t->self_lport && s->keys) {
+		/* everything shown: no row needs to be read */
+		for (size_t i = 0; i < s->n; i++)
+			t->v[i] = &s->rows[i];
+		t->n = s->n;
+		t->widest = s->all;
+	} else {
+		memset(&t->widest, 0, sizeof(t->widest));
+		for (size_t i = 0; i < s->n; i++) {
+			const struct vrow *v = &s->rows[i];
 
-		if (t->self_lport && v->r.id.proto == PROTO_UDP && v->r.id.lport == t->self_lport &&
-		    v->r.id.rport == t->self_rport) {
-			t->self_hidden++;
-			continue;
+			if (t->self_lport && v->r.id.proto == PROTO_UDP &&
+			    v->r.id.lport == t->self_lport && v->r.id.rport == t->self_rport) {
+				t->self_hidden++;
+				continue;
+			}
+			if (t->filter[0] && !vrow_matches(v, t->filter))
+				continue;
+			t->v[t->n++] = v;
+			widen(&t->widest, v);
 		}
-		if (t->filter[0] && !vrow_matches(v, t->filter))
-			continue;
-		t->v[t->n++] = v;
-		widen(t, v);
 	}
 	if (t->group != GROUP_NONE && t->n)
 		return build_groups(t);
@@ -873,6 +1087,9 @@ void table_free(struct table *t)
 	free(t->depth);
 	free(t->expanded);
 	free(t->gscratch);
+	free(t->gsum);
+	t->gsum = NULL;
+	t->gsum_cap = 0;
 	t->v = NULL;
 	t->keys = NULL;
 	t->groups = NULL;
@@ -886,7 +1103,7 @@ void table_free(struct table *t)
 struct conn_key vrow_key(const struct vrow *v)
 {
 	struct conn_key k = {
-		.flow = v->r.id.flow,
+		.flow = v->conns ? UINT64_MAX : v->r.id.flow,
 		.cookie = v->r.id.cookie,
 		.netns = v->r.id.netns,
 		.lport = v->r.id.lport,
@@ -904,6 +1121,39 @@ bool conn_key_eq(const struct conn_key *a, const struct conn_key *b)
 
 long table_find(const struct table *t, const struct conn_key *k)
 {
+	const struct snapshot *s = t->snap;
+
+	/* a connection: its row by binary search (rows are in flow order), then its place by
+	 * pointer, so that no other row is read */
+	if (s && k->flow != UINT64_MAX && s->keys) {
+		size_t lo = 0, hi = s->n;
+		const struct vrow *p = NULL;
+
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			const struct rec_snap_row *r = &s->rows[mid].r;
+
+			if (r->id.flow < k->flow || (r->id.flow == k->flow && r->id.cookie < k->cookie))
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (; lo < s->n && s->rows[lo].r.id.flow == k->flow &&
+		       s->rows[lo].r.id.cookie == k->cookie; lo++) {
+			struct conn_key o = vrow_key(&s->rows[lo]);
+
+			if (conn_key_eq(&o, k)) {
+				p = &s->rows[lo];
+				break;
+			}
+		}
+		if (!p)
+			return -1;
+		for (size_t i = 0; i < t->n; i++)
+			if (t->v[i] == p)
+				return (long)i;
+		return -1;
+	}
 	for (size_t i = 0; i < t->n; i++) {
 		struct conn_key o = vrow_key(t->v[i]);
 

@@ -38,6 +38,14 @@ struct vrow {
 #define MISS_CGROUP  0x10
 #define MISS_FAILED  0x20
 
+/* The widest values of a set of rows, for the layout. */
+struct widest {
+	int local, remote, comm, state, pid;
+	double rate;
+	uint64_t bytes, pkts, rtt;
+	int cgroup;
+};
+
 /* One complete snapshot (SNAP_BEGIN .. SNAP_END) with the header of its section. */
 struct snapshot {
 	struct stream_header hdr;
@@ -47,6 +55,14 @@ struct snapshot {
 	uint64_t dropped; /* rows beyond the view's cap */
 	bool ranked;	  /* comm_rank is set (snapshot_finish) */
 	unsigned missing; /* MISS_* from the header */
+	/* Prepared by snapshot_finish() in the reader thread, so that a frame reads dense arrays
+	 * instead of 100,000 scattered rows: every column's sort key of every row (numbers as
+	 * they are, texts as their rank among the snapshot's values), keys[c * n + i]; NULL when
+	 * out of memory (frames then compute keys from the rows) */
+	uint64_t *keys;
+	struct widest all; /* over every row */
+	uint32_t *grp[2];  /* per row: its group by process, by cgroup (index) */
+	uint32_t ngrp[2];
 	uint64_t tick;	  /* the view's count of snapshots when this one was installed */
 	struct snapshot *next; /* the reader's queue */
 };
@@ -115,12 +131,9 @@ struct table {
 	uint16_t self_lport, self_rport;
 	size_t self_hidden;
 	/* widest values of the rows shown, gathered while filtering, for the layout */
-	struct {
-		int local, remote, comm, state, pid;
-		double rate;
-		uint64_t bytes, pkts, rtt;
-		int cgroup;
-	} widest;
+	struct widest widest;
+	struct gsum *gsum; /* group sums scratch */
+	size_t gsum_cap;
 };
 
 /* Rebuild t->v from t->snap: apply the filter and sort. -1 on allocation failure. */
