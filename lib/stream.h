@@ -105,6 +105,10 @@ int stream_missing(const struct stream_header *h, const char *feature);
  * bytes, hostile. Longer paths are cut to CGROUP_PATH_MAX - 1 bytes. */
 #define CGROUP_PATH_MAX 512
 
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT	2
+#define TCP_CLOSE	7
+
 /* Counters carried by OPEN, SAMPLE and CLOSE: cumulative since the connection began. */
 struct conn_counters {
 	uint64_t bytes_in, bytes_out; /* payload bytes received / sent by the application */

@@ -11,12 +11,18 @@
 #include <string.h>
 
 #include "agg.h"
+#include "cgroup.h"
 #include "util.h"
 
 /* Per-entry bits of agg's own (not written). */
 #define A_CLOSED 0x01 /* closed or replaced: shown once more, then freed */
 #define A_SHOWN	 0x02 /* has been in a snapshot (so no longer CONN_F_NEW) */
 #define A_MATCH	 0x04 /* passes the filters (set while a snapshot is built) */
+#define A_SYNSENT 0x08 /* TCP opened in SYN_SENT and not seen past it: failed if it closes */
+
+/* cgroup_ent.user bits */
+#define CG_WRITTEN 0x01 /* its CGROUP record is in this section's output */
+#define CG_MATCH   0x02 /* passes --cgroup */
 
 /*
  * One tracked connection: 192 bytes, three cache lines. The first holds the hash key and all
@@ -90,6 +96,8 @@ struct agg {
 
 	struct ifname_ent *ifn;
 	uint64_t nifn, ifn_cap;
+
+	struct cgroup_table cg;
 
 	/* time */
 	bool tick_mode;	 /* the header announces a sample period: ticks cut snapshots */
@@ -230,6 +238,7 @@ static void table_clear(struct agg *a)
 	memset(a->buckets, 0, a->nbuckets * sizeof(*a->buckets));
 	memset(a->ifn, 0, a->ifn_cap * sizeof(*a->ifn));
 	a->nifn = 0;
+	cgroup_table_clear(&a->cg);
 }
 
 /* ---- interface names: open addressing on (netns, ifindex) ---- */
@@ -333,6 +342,7 @@ void agg_free(struct agg *a)
 	free(a->buckets);
 	free(a->ifn);
 	free(a->order);
+	cgroup_table_free(&a->cg);
 	free(a);
 }
 
@@ -427,6 +437,12 @@ static bool filter_match(struct agg *a, const struct conn *e)
 		if (!strstr(a->sbuf, f->process))
 			return false;
 	}
+	if (f->cgroup) {
+		const struct cgroup_ent *c = cgroup_table_get(&a->cg, e->cgroup_id);
+
+		if (!c || !(c->user & CG_MATCH))
+			return false;
+	}
 	if (f->interface) {
 		const char *n = ifn_get(a, e->netns, e->ifindex);
 
@@ -456,6 +472,21 @@ static inline uint64_t sat_add(uint64_t a, uint64_t b)
 	return a + b < a ? UINT64_MAX : a + b;
 }
 
+/* A row's cgroup path goes out once per section, before the first snapshot naming it. */
+static int write_cgroup(struct agg *a, uint64_t id)
+{
+	struct cgroup_ent *c = cgroup_table_get(&a->cg, id);
+	struct rec r;
+
+	if (!c || (c->user & CG_WRITTEN))
+		return 0;
+	c->user |= CG_WRITTEN;
+	r.type = REC_CGROUP;
+	r.u.cgroup.id = id;
+	snprintf(r.u.cgroup.path, CGROUP_PATH_MAX, "%s", c->path);
+	return stream_write(a->w, &r);
+}
+
 static void fill_loss(struct agg *a, struct rec_snap_begin *b)
 {
 	uint32_t n = 0;
@@ -479,7 +510,7 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 	struct rec *r = &a->out_rec;
 	struct rec_snap_begin *b = &r->u.snap_begin;
 	struct conn *e, **order = a->order;
-	uint64_t n = a->norder, kept = 0;
+	uint64_t n = a->norder, kept = 0, cg_last = 0;
 	uint32_t ifn_netns = 0, ifn_index = 0;
 	const char *ifn = NULL;
 	bool have_ifn = false;
@@ -510,6 +541,12 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 			continue;
 		}
 		e->aflags |= A_MATCH;
+		/* rows mostly share a few cgroups: look up only when it changes */
+		if (e->cgroup_id && e->cgroup_id != cg_last) {
+			cg_last = e->cgroup_id;
+			if ((err = write_cgroup(a, cg_last)))
+				return err;
+		}
 		b->rows++;
 		if (e->proto == PROTO_UDP)
 			b->udp_flows++;
@@ -560,7 +597,7 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 			memcpy(w->id.laddr, e->laddr, 16);
 			memcpy(w->id.raddr, e->raddr, 16);
 			w->state = e->state;
-			w->flags = e->flags & (CONN_F_BEGUN_BEFORE | CONN_F_NO_OWNER);
+			w->flags = e->flags & (CONN_F_BEGUN_BEFORE | CONN_F_NO_OWNER | CONN_F_FAILED);
 			if (e->aflags & A_CLOSED)
 				w->flags |= CONN_F_CLOSED;
 			if (!(e->aflags & A_SHOWN))
@@ -674,6 +711,12 @@ static void set_counters(struct conn *e, const struct conn_counters *c, uint64_t
 	e->last_ns = ts;
 }
 
+/* States of an outgoing connection that has not (yet) been established. */
+static inline bool handshake_state(uint8_t st)
+{
+	return st == TCP_SYN_SENT || st == TCP_CLOSE;
+}
+
 static int on_open(struct agg *a, const struct rec_conn_open *o)
 {
 	struct conn *e = table_find(a, o->id.flow);
@@ -706,6 +749,8 @@ static int on_open(struct agg *a, const struct rec_conn_open *o)
 	memcpy(e->raddr, o->id.raddr, 16);
 	e->state = o->state;
 	e->flags = o->flags & (CONN_F_BEGUN_BEFORE | CONN_F_NO_OWNER);
+	if (e->proto == PROTO_TCP && e->state == TCP_SYN_SENT)
+		e->aflags |= A_SYNSENT;
 	e->pid = o->pid;
 	memcpy(e->comm, o->comm, COMM_LEN);
 	set_counters(e, &o->c, a->now);
@@ -769,6 +814,10 @@ int agg_record(struct agg *a, const struct rec *r)
 			set_counters(e, &r->u.close.c, a->now);
 			if (r->u.close.state)
 				e->state = r->u.close.state;
+			if (!handshake_state(e->state))
+				e->aflags &= ~A_SYNSENT;
+			if (e->aflags & A_SYNSENT)
+				e->flags |= CONN_F_FAILED;
 			conn_close(a, e);
 		}
 		return 0;
@@ -777,6 +826,8 @@ int agg_record(struct agg *a, const struct rec *r)
 			return err;
 		if ((e = known(a, r->u.state.flow))) {
 			e->state = r->u.state.new_state;
+			if (!handshake_state(e->state))
+				e->aflags &= ~A_SYNSENT;
 			e->last_ns = a->now;
 		}
 		return 0;
@@ -801,6 +852,16 @@ int agg_record(struct agg *a, const struct rec *r)
 		return 0;
 	case REC_IFNAME:
 		return ifn_set(a, &r->u.ifname);
+	case REC_CGROUP: {
+		struct cgroup_ent *c = cgroup_table_set(&a->cg, r->u.cgroup.id, r->u.cgroup.path);
+
+		/* a new or changed path (user reset by set) goes out again; beyond the table's
+		 * cap the rows keep their id and show no path */
+		if (c && !(c->user & CG_MATCH) && a->o.filter.cgroup &&
+		    cgroup_match(a->o.filter.cgroup, c->path))
+			c->user |= CG_MATCH;
+		return 0;
+	}
 	case REC_END:
 		return advance(a, r->u.end.ts, EV_END);
 	default: /* the snapshot vocabulary or a type from a later minor version */

@@ -14,6 +14,7 @@ struct agg_filter {
 	uint32_t pid;
 	const char *process;   /* substring of the sanitised process name, or NULL */
 	const char *interface; /* the sanitised interface name, exactly, or NULL */
+	const char *cgroup;    /* shell glob on the cgroup's short form or path, or NULL */
 	bool tcp, udp;	       /* neither or both: every protocol */
 };
 

@@ -28,7 +28,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: tcptop-agg [--interval SECS] [--port N] [--pid N] [--process NAME]\n"
-		"                  [-i|--interface IFACE] [--tcp] [--udp] [--max-flows N]\n"
+		"                  [-i|--interface IFACE] [--cgroup PATTERN] [--tcp] [--udp]\n"
+		"                  [--max-flows N]\n"
 		"                  [--realtime] [--speed X] [-h|--help] [--version] [FILE...]\n");
 }
 
@@ -56,6 +57,8 @@ static void help(void)
 	       "  --pid N             owned by process N\n"
 	       "  --process NAME      process name contains NAME (case-sensitive)\n"
 	       "  -i, --interface IF  interface named IF\n"
+	       "  --cgroup PATTERN    cgroup whose short form (nginx.service, a 12-digit container\n"
+	       "                      id) or path matches the shell glob PATTERN\n"
 	       "  --tcp, --udp        only TCP, only UDP; both together: both\n"
 	       "\n"
 	       "Exit status: 0 success (also when the input ends without END: the last snapshot is\n"
@@ -130,6 +133,11 @@ static void filter_text(const struct agg_filter *f, char *buf)
 	if (f->interface && len < HDR_STR_MAX) {
 		text_sanitize(tmp, sizeof(tmp), f->interface, strnlen(f->interface, 64));
 		len += snprintf(buf + len, HDR_STR_MAX - len, "%sinterface %s", len ? " and " : "",
+				tmp);
+	}
+	if (f->cgroup && len < HDR_STR_MAX) {
+		text_sanitize(tmp, sizeof(tmp), f->cgroup, strnlen(f->cgroup, 64));
+		len += snprintf(buf + len, HDR_STR_MAX - len, "%scgroup %s", len ? " and " : "",
 				tmp);
 	}
 	if (f->tcp != f->udp && len < HDR_STR_MAX)
@@ -238,6 +246,7 @@ int main(int argc, char **argv)
 		O_REALTIME,
 		O_SPEED,
 		O_VERSION,
+		O_CGROUP,
 	};
 	static const struct option opts[] = {
 		{ "interval", required_argument, NULL, O_INTERVAL },
@@ -245,6 +254,7 @@ int main(int argc, char **argv)
 		{ "pid", required_argument, NULL, O_PID },
 		{ "process", required_argument, NULL, O_PROCESS },
 		{ "interface", required_argument, NULL, 'i' },
+		{ "cgroup", required_argument, NULL, O_CGROUP },
 		{ "tcp", no_argument, NULL, O_TCP },
 		{ "udp", no_argument, NULL, O_UDP },
 		{ "max-flows", required_argument, NULL, O_MAXFLOWS },
@@ -295,6 +305,12 @@ int main(int argc, char **argv)
 			if (!*optarg || strlen(optarg) > 4 * IFNAME_LEN)
 				errx(EX_USAGE, "--interface %s: not an interface name", optarg);
 			o.filter.interface = optarg;
+			break;
+		case O_CGROUP:
+			if (!*optarg || strlen(optarg) >= CGROUP_PATH_MAX)
+				errx(EX_USAGE, "--cgroup: empty or longer than %d bytes",
+				     CGROUP_PATH_MAX - 1);
+			o.filter.cgroup = optarg;
 			break;
 		case O_TCP:
 			o.filter.tcp = true;

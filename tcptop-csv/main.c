@@ -28,8 +28,8 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: tcptop-csv [-o FILE] [-f csv|jsonl] [--excel-safe] [--crlf]\n"
-		   "                  [-h|--help] [--version] [FILE]\n");
+	fprintf(f, "usage: tcptop-csv [-o FILE] [-f csv|jsonl] [--group process|cgroup]\n"
+		   "                  [--excel-safe] [--crlf] [-h|--help] [--version] [FILE]\n");
 }
 
 static void help(void)
@@ -45,6 +45,11 @@ static void help(void)
 	       "                      (default: standard output; - is standard output)\n"
 	       "  -f, --format FMT    csv or jsonl: one JSON object per row, the same names\n"
 	       "                      (default csv)\n"
+	       "  -g, --group KEY     one row per process (KEY process: pid and name) or per\n"
+	       "                      cgroup (KEY cgroup) per snapshot, with the sums of its\n"
+	       "                      connections and their number in connections; the cells of\n"
+	       "                      a connection's identity are empty (default: a row per\n"
+	       "                      connection)\n"
 	       "  --excel-safe        CSV: prefix ' to text cells starting with = + - @ TAB CR, so\n"
 	       "                      that a spreadsheet does not run them as formulas (default off:\n"
 	       "                      it alters names such as a login shell's \"-bash\")\n"
@@ -57,8 +62,11 @@ static void help(void)
 	       "rate_in_bytes_sec, rate_out_bytes_sec, rtt_us (these 16 fixed, in this order), then\n"
 	       "retransmits, interface, ifindex, netns, closed, begun_before, new, snapshot_seq,\n"
 	       "partial, loss_ringbuf, loss_flow_table_full, loss_flow_evicted, loss_agg_table_full,\n"
-	       "loss_agg_unknown_flow, loss_agg_gap. Empty where a value does not apply (state,\n"
-	       "rtt_us and retransmits of UDP; pid and process_name before an owner is seen).\n"
+	       "loss_agg_unknown_flow, loss_agg_gap, failed, cgroup, cgroup_path, connections.\n"
+	       "Empty where a value does not apply (state, rtt_us, retransmits and failed of UDP;\n"
+	       "pid and process_name before an owner is seen) or is unknown: the columns of the\n"
+	       "features the collector left out (its header's missing list: rtt, retrans,\n"
+	       "packets, state, cgroup, failed-connects).\n"
 	       "\n"
 	       "Exit status: 0 success (also when the input ends without END); 64 usage (also\n"
 	       "standard input a terminal, or the output file the input); 65 bad\n"
@@ -108,6 +116,7 @@ int main(int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ "excel-safe", no_argument, NULL, O_EXCEL },
 		{ "crlf", no_argument, NULL, O_CRLF },
+		{ "group", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ 0 },
@@ -122,7 +131,7 @@ int main(int argc, char **argv)
 	uint64_t snap_seq = 0;
 	int c, st, e, in_fd, out_fd = STDOUT_FILENO;
 
-	while ((c = getopt_long(argc, argv, "o:f:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:f:g:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			if (!*optarg)
@@ -136,6 +145,14 @@ int main(int argc, char **argv)
 				o.format = ROWS_JSONL;
 			else
 				errx(EX_USAGE, "--format %s: invalid (csv or jsonl)", optarg);
+			break;
+		case 'g':
+			if (strcmp(optarg, "process") == 0)
+				o.group = GROUP_PROCESS;
+			else if (strcmp(optarg, "cgroup") == 0)
+				o.group = GROUP_CGROUP;
+			else
+				errx(EX_USAGE, "--group %s: invalid (process or cgroup)", optarg);
 			break;
 		case O_EXCEL:
 			o.excel_safe = true;
@@ -217,6 +234,10 @@ int main(int argc, char **argv)
 				rows_header(w);
 			header_done = true;
 			in_snap = false;
+			rows_section(w, &r->u.header);
+			break;
+		case REC_CGROUP:
+			rows_cgroup(w, r->u.cgroup.id, r->u.cgroup.path);
 			break;
 		case REC_SNAP_BEGIN:
 			if (in_snap) {
@@ -241,6 +262,8 @@ int main(int argc, char **argv)
 			break;
 		case REC_SNAP_END:
 			in_snap = false;
+			if ((e = rows_snapshot_end(w)))
+				write_failed(e);
 			flush_or_die(w);
 			break;
 		case REC_END:
@@ -250,6 +273,8 @@ int main(int argc, char **argv)
 				      input, (unsigned long long)r->offset,
 				      (unsigned long long)snap_seq);
 			in_snap = false;
+			if ((e = rows_snapshot_end(w)))
+				write_failed(e);
 			flush_or_die(w);
 			break;
 		default: /* other record types carry nothing for us */
@@ -261,6 +286,8 @@ int main(int argc, char **argv)
 	}
 	if (st == STREAM_STOPPED) /* a signal, and the input did not end in time */
 		signal_exit(w, in_snap);
+	if ((e = rows_snapshot_end(w)))
+		write_failed(e);
 	flush_or_die(w);
 	if (in_snap && st != STREAM_EOF)
 		warnx("%s: the input ended inside snapshot %llu: its rows so far are written",

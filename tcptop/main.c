@@ -55,7 +55,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: tcptop [--port N] [--pid N] [--process NAME] [-i|--interface IFACE]\n"
-		"              [--tcp] [--udp] [--interval SECS] [--log PATH] [--record PATH]\n"
+		"              [--cgroup PATTERN] [--tcp] [--udp] [--interval SECS]\n"
+		"              [--log PATH] [--format csv|jsonl] [--record PATH]\n"
 		"              [--replay PATH] [--speed X] [--udp-timeout SECS] [--max-flows N]\n"
 		"              [--backend auto|tracepoint|fentry|kprobe] [--duration SECS]\n"
 		"              [-v|--verbose] [-h|--help] [--version]\n");
@@ -75,11 +76,15 @@ static void help(void)
 	       "  --pid N             owned by process N\n"
 	       "  --process NAME      process name contains NAME\n"
 	       "  -i, --interface IF  uses interface IF\n"
+	       "  --cgroup PATTERN    in a cgroup whose short form (nginx.service, a container's\n"
+	       "                      12-digit id) or path matches the shell glob PATTERN\n"
 	       "  --tcp, --udp        only TCP, only UDP; both together: both (the default)\n"
 	       "\n"
 	       "Modes:\n"
 	       "  (default)           live table in the terminal\n"
 	       "  --log PATH          headless: CSV to PATH (overwritten) until SIGINT or SIGTERM\n"
+	       "  --format FMT        --log as csv or jsonl (JSON Lines); default csv, or jsonl\n"
+	       "                      when PATH ends in .jsonl\n"
 	       "  --record PATH       also keep the raw collector stream in PATH (live only)\n"
 	       "  --replay PATH       read a recording instead of the kernel: no root needed; the\n"
 	       "                      table is paced at recorded speed, --log writes as fast as it can\n"
@@ -388,8 +393,12 @@ int main(int argc, char **argv)
 		O_BACKEND,
 		O_DURATION,
 		O_VERSION,
+		O_CGROUP,
+		O_FORMAT,
 	};
 	static const struct option opts[] = {
+		{ "cgroup", required_argument, NULL, O_CGROUP },
+		{ "format", required_argument, NULL, O_FORMAT },
 		{ "port", required_argument, NULL, O_PORT },
 		{ "pid", required_argument, NULL, O_PID },
 		{ "process", required_argument, NULL, O_PROCESS },
@@ -412,7 +421,8 @@ int main(int argc, char **argv)
 	};
 	const char *port = NULL, *pid = NULL, *process = NULL, *iface = NULL, *interval = NULL;
 	const char *log = NULL, *record = NULL, *replay = NULL, *speed = NULL, *udpto = NULL;
-	const char *maxflows = NULL, *backend = NULL, *duration = NULL;
+	const char *maxflows = NULL, *backend = NULL, *duration = NULL, *cgroup = NULL;
+	const char *format = NULL;
 	bool tcp = false, udp = false, verbose = false;
 	const char *e;
 	uint64_t u;
@@ -457,6 +467,17 @@ int main(int argc, char **argv)
 			break;
 		case O_LOG:
 			log = optarg;
+			break;
+		case O_CGROUP:
+			if (!*optarg || strlen(optarg) >= CGROUP_PATH_MAX)
+				errx(EX_USAGE, "--cgroup: empty or longer than %d bytes",
+				     CGROUP_PATH_MAX - 1);
+			cgroup = optarg;
+			break;
+		case O_FORMAT:
+			if (strcmp(optarg, "csv") != 0 && strcmp(optarg, "jsonl") != 0)
+				errx(EX_USAGE, "--format %s: invalid (csv or jsonl)", optarg);
+			format = optarg;
 			break;
 		case O_RECORD:
 			record = optarg;
@@ -553,6 +574,8 @@ int main(int argc, char **argv)
 				       "tcptop-csv");
 		close(fd);
 	}
+	if (format && !log)
+		errx(EX_USAGE, "--format applies to --log only");
 	if (log && strcmp(log, "-") != 0)
 		check_creatable(log, "log");
 	if (record)
@@ -595,6 +618,8 @@ int main(int argc, char **argv)
 		add_opt(&st[S_AGG], "--process", process);
 	if (iface)
 		add_opt(&st[S_AGG], "--interface", iface);
+	if (cgroup)
+		add_opt(&st[S_AGG], "--cgroup", cgroup);
 	if (tcp)
 		add_arg(&st[S_AGG], "--tcp");
 	if (udp)
@@ -611,7 +636,14 @@ int main(int argc, char **argv)
 		add_arg(&st[S_AGG], replay);
 	}
 	if (log) {
+		size_t n = strlen(log);
+
 		stage_init(S_LAST, "tcptop-csv", true);
+		/* JSON Lines when asked, or when the file is named for it */
+		if (!format && n > 6 && strcmp(log + n - 6, ".jsonl") == 0)
+			format = "jsonl";
+		if (format)
+			add_opt(&st[S_LAST], "--format", format);
 		if (strcmp(log, "-") != 0)
 			add_opt(&st[S_LAST], "-o", log);
 	} else {

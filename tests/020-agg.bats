@@ -193,6 +193,33 @@ filter_snap() {
 	assert_output --partial 'hidden=0 rows=6 tcp=4 udp=2 bytes_in=63 '
 	run -0 grep -c '^row ' "$T/out.txt"
 	assert_output 12
+	run -0 filter_snap --cgroup nginx.service
+	assert_output --partial 'hidden=4 rows=2 tcp=1 udp=1 bytes_in=9 '
+	run -0 filter_snap --cgroup '*.service'
+	assert_output --partial 'hidden=3 rows=3 tcp=2 udp=1 bytes_in=11 '
+	run -0 filter_snap --cgroup 0123456789ab
+	assert_output --partial 'hidden=5 rows=1 tcp=1 udp=0 bytes_in=32 '
+	run -0 filter_snap --cgroup '/system.slice/*'
+	assert_output --partial 'hidden=2 rows=4 tcp=3 udp=1 bytes_in=43 '
+}
+
+@test "cgroups: each path goes out once before the first snapshot naming it; the filter follows a late owner" {
+	stream filters
+	tcptop-agg "$T/filters.tcpt" | tcptop-dump >"$T/out.txt"
+	run -0 grep -c '^cgroup ' "$T/out.txt"
+	assert_output 3
+	run -0 grep -n '^cgroup \|^snap ' "$T/out.txt"
+	assert_line --index 0 --regexp '^2:cgroup id=11 path="/system.slice/nginx.service"'
+	assert_line --index 3 --regexp '^5:snap seq=1 '
+	run -0 grep -c '^row .* cgroup=13$' "$T/out.txt"
+	assert_output 2
+	# flow 5 gains its owner and cgroup (ssh.service) in the second snapshot
+	tcptop-agg --cgroup ssh.service "$T/filters.tcpt" >"$T/f.tcpt"
+	decoded "$T/f.tcpt" >"$T/out.txt"
+	run -0 snap_line 2
+	assert_output --partial 'hidden=4 rows=2 tcp=2 udp=0 bytes_in=18 '
+	run -0 grep -c '^header .*filter="cgroup ssh.service"' "$T/out.txt"
+	assert_output 1
 }
 
 @test "filters combine with AND" {
@@ -435,7 +462,7 @@ offset_of() {
 
 @test "--help lists every option with its default, as the man page does; --version" {
 	run -0 tcptop-agg --help
-	for opt in --interval --port --pid --process --interface --tcp --udp --max-flows \
+	for opt in --interval --port --pid --process --interface --cgroup --tcp --udp --max-flows \
 		--realtime --speed --help --version; do
 		assert_output --partial -- "$opt"
 		grep -q -- "${opt//-/\\\\-}" "$TCPTOP_SRC/man/tcptop-agg.1" ||
@@ -705,5 +732,13 @@ model_vs_golden() {
 	run -0 grep -c '^row .* closed new ' "$T/all.txt"
 	[ "$output" -ge 5 ]
 	run -0 grep -c '^row .* begun ' "$T/all.txt"
+	[ "$output" -ge 5 ]
+	run -0 grep -c '^row .*state=SYN_SENT .* closed new failed ' "$T/all.txt"
+	[ "$output" -ge 5 ]
+	run -0 grep -c '^row .*state=CLOSE .* closed failed ' "$T/all.txt"
+	[ "$output" -ge 5 ]
+	run -0 grep -c '^cgroup id=' "$T/all.txt"
+	[ "$output" -ge 5 ]
+	run -0 grep -c '^row .* cgroup=' "$T/all.txt"
 	[ "$output" -ge 5 ]
 }

@@ -99,7 +99,7 @@ both_parsers() {
 @test "--help lists every option with its default; --version; bad usage is 64" {
 	run -0 tcptop-csv --help
 	assert_line --partial "usage: tcptop-csv"
-	for opt in --output --format --excel-safe --crlf --help --version; do
+	for opt in --output --format --group --excel-safe --crlf --help --version; do
 		assert_output --partial -- "$opt"
 	done
 	assert_output --partial "(default csv)"
@@ -128,7 +128,7 @@ both_parsers() {
 	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
 	run -0 tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt"
 	[[ "${lines[0]}" == "$FIXED,"* ]] || fail "header: ${lines[0]}"
-	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap"
+	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap,failed,cgroup,cgroup_path,connections"
 	# every column of the header is documented in the man page's OUTPUT section
 	local page col
 	page=$(MANWIDTH=200 mandoc -Tascii "$TCPTOP_SRC/man/tcptop-csv.1" | col -bx)
@@ -281,7 +281,7 @@ rows = list(csv.reader(open(sys.argv[1], newline="")))
 header, rows = rows[0], rows[1:]
 lines = open(sys.argv[2], encoding="utf-8").read().split("\n")
 assert lines[-1] == "" and len(lines) - 1 == len(rows), (len(lines), len(rows))
-flags = {"closed", "begun_before", "new", "partial"}
+flags = {"closed", "begun_before", "new", "partial", "failed"}
 for line, row in zip(lines, rows):
     obj = json.loads(line)
     assert list(obj) == header, list(obj)
@@ -406,7 +406,7 @@ PY
 		>"$BATS_TEST_TMPDIR/noend.tcpt"
 	run -65 tcptop-csv "$BATS_TEST_TMPDIR/noend.tcpt"
 	assert_output --partial "SNAP_BEGIN at byte $o5 inside snapshot 1"
-	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap"
+	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap,failed,cgroup,cgroup_path,connections"
 	[ "${#lines[@]}" -eq 5 ] # header, 3 rows, the message
 	# END inside snapshot 2 (its SNAP_END, record 8, cut out): a warning, its row kept
 	local o8 o9
@@ -728,4 +728,61 @@ PY
 	done | sort -u | tr "\n" " "' _ "$BATS_TEST_TMPDIR/s.tcpt" "$BATS_TEST_TMPDIR/oom"
 	assert_output --partial "71 "
 	[[ "$output" =~ ^((0|71|127)\ )+$ ]] || fail "statuses under memory limits: $output"
+}
+
+# A snapshot stream with cgroups, a failed connect and a collector that left features out.
+features_script() {
+	cat <<'S'
+header kind=snapshot missing="rtt retrans packets"
+cgroup id=11 path="/system.slice/nginx.service"
+cgroup id=12 path="/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope"
+snap seq=1
+row flow=1 src=10.0.0.1:443 dst=10.0.0.9:5000 pid=100 comm="nginx" in=10 out=1 pin=3 pout=4 rtt=900 retrans=2 rate_in=10 cgroup=11
+row flow=2 src=10.0.0.1:443 dst=10.0.0.9:5001 pid=100 comm="nginx" in=20 out=2 rate_in=20 cgroup=11
+row flow=3 src=10.0.0.1:40000 dst=10.0.0.8:80 pid=200 comm="curl" state=SYN_SENT closed new failed cgroup=12
+row flow=4 proto=udp src=10.0.0.1:40001 dst=10.0.0.8:53 pid=300 comm="dig" in=40 cgroup=99
+row flow=5 src=10.0.0.1:22 dst=10.0.0.7:6000 noowner in=80
+snapend
+end
+S
+}
+
+@test "failed connects, cgroups and the collector's missing features: appended columns, empty cells" {
+	features_script | "$GEN" >"$BATS_TEST_TMPDIR/f.tcpt"
+	run -0 python3 - <(tcptop-csv "$BATS_TEST_TMPDIR/f.tcpt") <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+assert len(rows) == 5, len(rows)
+a, b, c, d, e = rows
+# missing rtt, retrans, packets: empty, never 0
+for r in rows:
+    assert r["rtt_us"] == r["retransmits"] == r["packets_in"] == r["packets_out"] == "", r
+assert (a["cgroup"], a["cgroup_path"]) == ("nginx.service", "/system.slice/nginx.service"), a
+assert c["cgroup"] == "0123456789ab" and c["cgroup_path"].endswith(".scope"), c
+assert (c["state"], c["closed"], c["failed"]) == ("SYN_SENT", "1", "1"), c
+assert a["failed"] == "0" and d["failed"] == "", (a, d)
+assert (d["cgroup"], d["cgroup_path"]) == ("#99", ""), d
+assert (e["cgroup"], e["pid"], e["process_name"]) == ("", "", ""), e
+assert all(r["connections"] == "1" for r in rows)
+print("ok")
+PY
+	assert_output ok
+}
+
+@test "--group process and --group cgroup: one row per group with sums and counts" {
+	features_script | "$GEN" >"$BATS_TEST_TMPDIR/f.tcpt"
+	run -0 tcptop-csv --group process "$BATS_TEST_TMPDIR/f.tcpt"
+	assert_line --index 1 --regexp '^[^,]*,,,,,,100,nginx,,30,3,,,30.00,0.00,,,'
+	assert_line --index 1 --regexp ',,,,2$'
+	assert_line --index 4 --regexp '^[^,]*,,,,,,,,,80,0,'
+	[ "${#lines[@]}" -eq 5 ]
+	run -0 tcptop-csv -g cgroup -f jsonl "$BATS_TEST_TMPDIR/f.tcpt"
+	[ "${#lines[@]}" -eq 4 ]
+	assert_line --index 0 --partial '"pid":null,"process_name":null,"state":null,"bytes_in":30,'
+	assert_line --index 0 --partial '"cgroup":"nginx.service","cgroup_path":"/system.slice/nginx.service","connections":2}'
+	assert_line --index 1 --partial '"cgroup":"0123456789ab",'
+	assert_line --index 3 --partial '"bytes_in":80,'
+	assert_line --index 3 --partial '"cgroup":null,"cgroup_path":null,"connections":1}'
+	run -64 tcptop-csv --group host "$BATS_TEST_TMPDIR/f.tcpt"
+	assert_output --partial 'invalid (process or cgroup)'
 }

@@ -446,12 +446,14 @@ end"
 	start_view "$T/in.tcpt"
 	wait_screen "charlie"
 	run bash -c "tmux -L '$SOCK' capture-pane -p | sed -n 40p"
-	assert_output --partial "q quit  Up/Dn select  </> sort  r reverse  / filter  p pause  u units  Enter details  ? help"
+	assert_output --partial "q quit  Up/Dn select  </> sort  r reverse  / filter  p pause  u units  Enter details  a group  c closed  ? help"
 	tm send-keys '?'
 	wait_screen "tcptop-view keys"
 	run screen
 	for k in "q, Ctrl-C" "PgUp, PgDn" "Home, End" "Left, Right" "reverse the sort" "filter by" \
-		"pause the display" "raw numbers" "every field of the selected"; do
+		"pause the display" "raw numbers" "every field of the selected" "group by process" \
+		"last closed connections" "trend of each row" "time travel" "host names" \
+		"service names"; do
 		assert_output --partial "$k"
 	done
 	tm send-keys x

@@ -28,7 +28,7 @@ S
 
 @test "--help lists every option and the exit statuses" {
 	run -0 tcptop --help
-	for o in --port --pid --process --interface --tcp --udp --interval --log --record \
+	for o in --port --pid --process --interface --cgroup --format --tcp --udp --interval --log --record \
 		--replay --speed --udp-timeout --max-flows --backend --duration --verbose --help \
 		--version; do
 		assert_output --partial -- "$o"
@@ -142,6 +142,20 @@ PY
 	assert_output "['wget']"
 	run -0 count --process esol
 	assert_output "['resolver']"
+}
+
+@test "replay --log: JSON Lines with --format jsonl or a .jsonl name; --cgroup filters" {
+	raw_script | sed '1a cgroup id=5 path="/system.slice/curl-job.service"' |
+		sed 's/^\(open .*comm="curl".*\)$/\1 cgroup=5/' | "$GEN" >"$BATS_TEST_TMPDIR/r.tcpt"
+	tcptop --replay "$BATS_TEST_TMPDIR/r.tcpt" --log "$BATS_TEST_TMPDIR/out.jsonl"
+	run -0 python3 -c 'import json,sys; rows=[json.loads(l) for l in open(sys.argv[1])]; print(len(rows) > 0, sorted({r["process_name"] for r in rows}))' "$BATS_TEST_TMPDIR/out.jsonl"
+	assert_output "True ['curl', 'resolver', 'wget']"
+	run -0 bash -c 'tcptop --replay "$0" --log - --format jsonl | head -c 1' "$BATS_TEST_TMPDIR/r.tcpt"
+	assert_output "{"
+	run -0 bash -c 'tcptop --replay "$0" --log - --cgroup "curl-*" | python3 -c "import csv,sys; print(sorted({(r[\"process_name\"], r[\"cgroup\"]) for r in csv.DictReader(sys.stdin)}))"' "$BATS_TEST_TMPDIR/r.tcpt"
+	assert_output "[('curl', 'curl-job.service')]"
+	run -64 tcptop --replay "$BATS_TEST_TMPDIR/r.tcpt" --format xml --log -
+	assert_output --partial "invalid (csv or jsonl)"
 }
 
 @test "a corrupt recording: the first failing stage's status (65) and its message" {
