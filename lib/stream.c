@@ -52,6 +52,8 @@ const char *rec_type_name(uint32_t type)
 		return "SNAP_BEGIN";
 	case REC_SNAP_ROW:
 		return "SNAP_ROW";
+	case REC_HOST:
+		return "HOST";
 	case REC_SNAP_END:
 		return "SNAP_END";
 	}
@@ -333,6 +335,23 @@ size_t stream_encode(const struct rec *r, uint8_t *buf)
 		putf64(&e, w->rate_out);
 		put64(&e, w->first_ns);
 		put64(&e, w->last_ns);
+		if (w->host) { /* trailing: written in merged streams only */
+			put32(&e, w->host);
+			put32(&e, 0);
+		}
+		break;
+	}
+	case REC_HOST: {
+		const struct rec_host *h = u;
+		uint32_t n = h->nloss > LOSS_MAX ? LOSS_MAX : h->nloss;
+		put32(&e, h->index);
+		put32(&e, h->state);
+		put64(&e, (uint64_t)h->time_ns);
+		putbytes(&e, h->hostname, HDR_STR_MAX);
+		putbytes(&e, h->boot_id, HOST_BOOT_LEN);
+		put32(&e, n);
+		put32(&e, 0);
+		put_loss(&e, n, h->loss);
 		break;
 	}
 	case REC_SNAP_END:
@@ -719,6 +738,8 @@ static size_t body_min(uint32_t type)
 		return 96;
 	case REC_SNAP_ROW:
 		return 176;
+	case REC_HOST:
+		return 16 + HDR_STR_MAX + HOST_BOOT_LEN + 8;
 	}
 	return 0;
 }
@@ -937,6 +958,25 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 		w->rate_out = getf64(&c);
 		w->first_ns = get64(&c);
 		w->last_ns = get64(&c);
+		w->host = blen >= 184 ? get32(&c) : 0;
+		break;
+	}
+	case REC_HOST: {
+		struct rec_host *h = &r->u.host;
+		uint32_t n;
+		h->index = get32(&c);
+		h->state = get32(&c);
+		h->time_ns = (int64_t)get64(&c);
+		getbytes(&c, h->hostname, HDR_STR_MAX);
+		h->hostname[HDR_STR_MAX - 1] = '\0';
+		getbytes(&c, h->boot_id, HOST_BOOT_LEN);
+		h->boot_id[HOST_BOOT_LEN - 1] = '\0';
+		n = get32(&c);
+		c.pos += 4;
+		if (!get_loss(&c, n, &h->nloss, h->loss))
+			return fail(rd, STREAM_CORRUPT,
+				    "HOST record at byte %" PRIu64 " claims %u loss entries in %zu bytes",
+				    off, n, blen);
 		break;
 	}
 	case REC_SNAP_END:
