@@ -739,7 +739,7 @@ static size_t body_min(uint32_t type)
 	case REC_SNAP_ROW:
 		return 176;
 	case REC_HOST:
-		return 16 + HDR_STR_MAX + HOST_BOOT_LEN + 8;
+		return 344; /* 16, hostname 256, boot_id 64, 8 */
 	}
 	return 0;
 }
