@@ -271,3 +271,34 @@ S
 	run -65 tcptop-prom --textfile "$T/x.prom" "$T/raw.tcpt"
 	assert_output --partial 'tcptop-agg'
 }
+
+@test "tcptop --replay --prometheus serves the recording's totals until SIGTERM, then exits 0" {
+	# the connections of counting_script as a raw recording
+	cat >"$T/raw.txt" <<'S'
+header real=1700000000 mono=0 interval=1 host="web1"
+open t=0.1 flow=1 proto=tcp src=10.0.0.1:40000 dst=93.184.216.34:443 pid=100 comm=curl in=1000 out=100
+tick t=1
+close t=1.5 flow=1 in=3000 out=300
+open t=1.6 flow=3 proto=tcp src=10.0.0.1:40001 dst=93.184.216.34:443 pid=100 comm=curl in=500 out=50
+tick t=2
+sample t=2.5 flow=3 in=700 out=70
+tick t=3
+end t=3.1
+S
+	"$GEN" -o "$T/rec.tcpt" "$T/raw.txt"
+	local port
+	port=$(free_port)
+	tcptop --replay "$T/rec.tcpt" --prometheus "127.0.0.1:$port" --textfile "$T/t.prom" \
+		2>"$T/err" 3>&- &
+	PIDS+=($!)
+	for _ in $(seq 100); do
+		curl -fsS "http://127.0.0.1:$port/metrics" -o "$T/m.prom" 2>/dev/null &&
+			grep -q 'state="ended"' "$T/m.prom" && break
+		sleep 0.1
+	done
+	[ "$(value "tcptop_network_io_bytes_total{$CURL,direction=\"receive\"}")" = 3700 ]
+	grep -qF "tcptop_network_io_bytes_total{$CURL,direction=\"receive\"} 3700" "$T/t.prom"
+	kill -TERM "${PIDS[0]}"
+	run -0 wait "${PIDS[0]}"
+	run -64 tcptop --replay "$T/rec.tcpt" --prometheus "127.0.0.1:$port" --log "$T/x.csv"
+}
