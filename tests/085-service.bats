@@ -103,5 +103,5 @@ S
 			grep -q 'state="ended"' "$T/m.prom" && break
 		sleep 0.1
 	done
-	run -0 grep -F 'tcptop_network_io_bytes_total{host="svc",protocol="tcp",process="curl",local_port="",remote_addr="10.0.0.2",remote_port="443",direction="receive"} 4242' "$T/m.prom"
+	run -0 grep -F 'tcptop_network_io_bytes_total{host="svc",protocol="tcp",process="curl",remote_addr="10.0.0.2",remote_port="443",direction="receive"} 4242' "$T/m.prom"
 }
