@@ -43,6 +43,7 @@ enum rec_type {
 	REC_SNAP_BEGIN = 0x0020,
 	REC_SNAP_ROW = 0x0021,
 	REC_SNAP_END = 0x0022,
+	REC_HOST = 0x0023, /* one host of a merged snapshot stream (tcptop-agg --merge) */
 };
 
 /* Header option codes: {u16 code, u16 length, value, pad to 4}, ended by code 0. */
@@ -233,6 +234,27 @@ struct rec_snap_row {
 	uint64_t first_ns;	  /* monotonic: first seen */
 	uint64_t last_ns;	  /* monotonic: last sample or event */
 	uint64_t cgroup_id;	  /* 0 unknown (optional trailing field) */
+	uint32_t host;		  /* trailing, after cgroup_id: index of a REC_HOST of the snapshot; 0 when alone */
+};
+
+/* A host's state in a merged snapshot stream. */
+enum host_state {
+	HOST_LIVE = 1,	  /* its input is open and keeps up */
+	HOST_ENDED = 2,	  /* its input ended: its last rows are shown no more */
+	HOST_LAGGING = 3, /* its input is open but behind the others: its last rows are shown */
+};
+
+#define HOST_BOOT_LEN 64
+
+/* Written after SNAP_BEGIN for every host of a merged stream, before the rows. */
+struct rec_host {
+	uint32_t index;		/* what SNAP_ROW.host names; 0 is never used */
+	uint32_t state;		/* enum host_state */
+	int64_t time_ns;	/* wall clock: end of the host's latest interval */
+	uint32_t nloss;		/* the host's loss counters, cumulative */
+	struct loss_entry loss[LOSS_MAX];
+	char hostname[HDR_STR_MAX]; /* raw, from the host's header: hostile */
+	char boot_id[HOST_BOOT_LEN];
 };
 
 struct rec_snap_end {
@@ -261,6 +283,7 @@ struct rec {
 		struct rec_snap_begin snap_begin;
 		struct rec_snap_row row;
 		struct rec_snap_end snap_end;
+		struct rec_host host;
 	} u;
 };
 

@@ -308,6 +308,18 @@ static const char *ifn_get(struct agg *a, uint32_t netns, uint32_t ifindex)
 	return s->used ? s->name : NULL;
 }
 
+/* ---- output: the writer, or the emit callback of a merge ---- */
+
+static int emit_rec(struct agg *a, const struct rec *r)
+{
+	return a->o.emit ? a->o.emit(a->o.ctx, r) : stream_write(a->w, r);
+}
+
+static int emit_flush(struct agg *a)
+{
+	return a->o.emit ? 0 : stream_flush(a->w);
+}
+
 /* ---- setup ---- */
 
 struct agg *agg_new(const struct agg_opts *o, struct stream_writer *w)
@@ -409,6 +421,11 @@ int agg_begin(struct agg *a, const struct stream_header *in)
 	snprintf(h->version, HDR_STR_MAX, "%s", TCPTOP_VERSION);
 	filter_join(h->filter, in->filter, a->o.filter_text ? a->o.filter_text : "");
 	/* out at once: a live reader can show the host before the first interval ends */
+	if (a->o.emit) {
+		a->out_rec.type = REC_HEADER;
+		a->out_rec.u.header = *h;
+		return a->o.emit(a->o.ctx, &a->out_rec);
+	}
 	if ((err = stream_write_header(a->w, h)))
 		return err;
 	return stream_flush(a->w);
@@ -560,7 +577,7 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 	fill_loss(a, b);
 	if (a->o.pace)
 		a->o.pace(a->o.ctx, t, b->span_ns);
-	if ((err = stream_write(a->w, r)))
+	if ((err = emit_rec(a, r)))
 		return err;
 
 	r->type = REC_SNAP_ROW;
@@ -619,7 +636,7 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 			w->first_ns = e->first_ns;
 			w->last_ns = e->last_ns;
 			w->cgroup_id = e->cgroup_id;
-			if ((err = stream_write(a->w, r)))
+			if ((err = emit_rec(a, r)))
 				return err;
 		}
 		/* hidden rows count as shown: a filter never delays CONN_F_NEW's meaning */
@@ -636,11 +653,11 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 	a->norder = kept;
 	r->type = REC_SNAP_END;
 	r->u.snap_end.seq = a->seq;
-	if ((err = stream_write(a->w, r)))
+	if ((err = emit_rec(a, r)))
 		return err;
 	a->cut = t;
 	a->dirty = false;
-	return stream_flush(a->w);
+	return emit_flush(a);
 }
 
 /*
@@ -876,9 +893,9 @@ static int write_end(struct agg *a, uint64_t ts)
 
 	a->in_section = false;
 	r.u.end.ts = ts;
-	if ((err = stream_write(a->w, &r)))
+	if ((err = emit_rec(a, &r)))
 		return err;
-	err = stream_flush(a->w);
+	err = emit_flush(a);
 	table_clear(a);
 	return err;
 }

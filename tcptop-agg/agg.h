@@ -27,6 +27,9 @@ struct agg_opts {
 	void (*pace)(void *ctx, uint64_t mono_ns, uint64_t span_ns);
 	/* Called when the table first refuses a connection in a section (a warning). */
 	void (*table_full)(void *ctx, uint64_t max_flows);
+	/* When set, every output record (header, snapshot records, END) goes here instead of the
+	 * writer, which may then be NULL (tcptop-agg --merge). Returns 0 or -errno. */
+	int (*emit)(void *ctx, const struct rec *r);
 	void *ctx;
 };
 

@@ -2,7 +2,7 @@
 # tcptop-agg: raw stream in, snapshot stream out; its man page and benchmarks. Objects live in
 # $(OUTPUT)/agg/: $(OUTPUT)/tcptop-agg is the program itself.
 
-AGG_OBJS := $(OUTPUT)/agg/main.o $(OUTPUT)/agg/agg.o
+AGG_OBJS := $(OUTPUT)/agg/main.o $(OUTPUT)/agg/agg.o $(OUTPUT)/agg/merge.o
 
 $(OUTPUT)/agg/%.o: tcptop-agg/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
@@ -11,7 +11,7 @@ $(OUTPUT)/agg/%.o: tcptop-agg/%.c | $(OUTPUT)
 
 $(OUTPUT)/tcptop-agg: $(AGG_OBJS) $(LIBTCPTOP)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) -pthread -o $@
 
 BINS += $(OUTPUT)/tcptop-agg
 MAN1 += man/tcptop-agg.1

@@ -16,6 +16,7 @@
 
 #include "agg.h"
 #include "stop.h"
+#include "merge.h"
 #include "stream.h"
 #include "util.h"
 
@@ -30,7 +31,8 @@ static void usage(FILE *f)
 		"usage: tcptop-agg [--interval SECS] [--port N] [--pid N] [--process NAME]\n"
 		"                  [-i|--interface IFACE] [--cgroup PATTERN] [--tcp] [--udp]\n"
 		"                  [--max-flows N]\n"
-		"                  [--realtime] [--speed X] [-h|--help] [--version] [FILE...]\n");
+		"                  [--realtime] [--speed X] [-h|--help] [--version] [FILE...]\n"
+		"       tcptop-agg --merge [options] FILE FILE...\n");
 }
 
 static void help(void)
@@ -46,6 +48,9 @@ static void help(void)
 	       "                      multiple of the collector's (default 1)\n"
 	       "  --max-flows N       connections held at most; more are counted as agg_table_full\n"
 	       "                      (default %d)\n"
+	       "  -m, --merge         read every FILE at once, each from its own host (files, -,\n"
+	       "                      <(ssh host sudo tcptop-collect)): one table of all of them,\n"
+	       "                      each host's snapshots cut on its own clock, in wall time\n"
 	       "  --realtime          pace the output by stream time (watching a replay)\n"
 	       "  --speed X           pace at X times stream time; implies --realtime (default 1)\n"
 	       "  -h, --help          this help\n"
@@ -248,6 +253,7 @@ int main(int argc, char **argv)
 		O_VERSION,
 		O_CGROUP,
 	};
+	bool merge = false;
 	static const struct option opts[] = {
 		{ "interval", required_argument, NULL, O_INTERVAL },
 		{ "port", required_argument, NULL, O_PORT },
@@ -260,6 +266,7 @@ int main(int argc, char **argv)
 		{ "max-flows", required_argument, NULL, O_MAXFLOWS },
 		{ "realtime", no_argument, NULL, O_REALTIME },
 		{ "speed", required_argument, NULL, O_SPEED },
+		{ "merge", no_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ 0 },
@@ -276,8 +283,11 @@ int main(int argc, char **argv)
 	int c, status = 0;
 
 	pace_st.speed = 1.0;
-	while ((c = getopt_long(argc, argv, "i:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:mh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'm':
+			merge = true;
+			break;
 		case O_INTERVAL:
 			if (parse_seconds(optarg, 1000000ULL, 86400ULL * 1000000000ULL,
 					  &o.interval_ns, &e))
@@ -357,6 +367,35 @@ int main(int argc, char **argv)
 		err(EX_OSERR, "signals");
 
 	w = stream_writer_new(STDOUT_FILENO);
+	if (merge) {
+		int n = argc - optind;
+		const char **names = calloc(n + 1, sizeof(*names));
+		int *fds = calloc(n + 1, sizeof(*fds));
+
+		if (pace_st.on)
+			errx(EX_USAGE, "--merge reads its inputs as they come: no --realtime or --speed");
+		if (n < 1)
+			errx(EX_USAGE, "--merge: give the inputs (FILE FILE..., - for standard input)");
+		if (!w || !names || !fds)
+			errx(EX_OSERR, "out of memory");
+		for (int i = 0; i < n; i++) {
+			names[i] = argv[optind + i];
+			if (strcmp(names[i], "-") == 0) {
+				fds[i] = STDIN_FILENO;
+				if (isatty(fds[i]))
+					errx(EX_USAGE, "standard input is a terminal: give a FILE, or "
+						       "pipe a raw stream in");
+			} else if ((fds[i] = open(names[i], O_RDONLY | O_CLOEXEC)) < 0) {
+				err(EX_NOINPUT, "%s", names[i]);
+			}
+		}
+		/* signals end the inputs upstream (the collectors); a pipe is read to its end */
+		status = merge_run(&o, n, names, fds, w);
+		stream_writer_free(w);
+		free(names);
+		free(fds);
+		return status;
+	}
 	a = w ? agg_new(&o, w) : NULL;
 	if (!a)
 		errx(EX_OSERR, "out of memory");

@@ -57,6 +57,7 @@ static void usage(FILE *f)
 		"usage: tcptop [--port N] [--pid N] [--process NAME] [-i|--interface IFACE]\n"
 		"              [--cgroup PATTERN] [--tcp] [--udp] [--interval SECS]\n"
 		"              [--log PATH] [--format csv|jsonl] [--record PATH]\n"
+		"              [--prometheus ADDR:PORT] [--textfile PATH]\n"
 		"              [--replay PATH] [--speed X] [--udp-timeout SECS] [--max-flows N]\n"
 		"              [--backend auto|tracepoint|fentry|kprobe] [--duration SECS]\n"
 		"              [-v|--verbose] [-h|--help] [--version]\n");
@@ -85,6 +86,10 @@ static void help(void)
 	       "  --log PATH          headless: CSV to PATH (overwritten) until SIGINT or SIGTERM\n"
 	       "  --format FMT        --log as csv or jsonl (JSON Lines); default csv, or jsonl\n"
 	       "                      when PATH ends in .jsonl\n"
+	       "  --prometheus ADDR:PORT  headless: serve Prometheus metrics on ADDR:PORT\n"
+	       "                      (tcptop-prom) until SIGINT or SIGTERM\n"
+	       "  --textfile PATH     headless: metrics for node_exporter's textfile collector,\n"
+	       "                      rewritten in PATH every interval (with --prometheus or alone)\n"
 	       "  --record PATH       also keep the raw collector stream in PATH (live only)\n"
 	       "  --replay PATH       read a recording instead of the kernel: no root needed; the\n"
 	       "                      table is paced at recorded speed, --log writes as fast as it can\n"
@@ -105,6 +110,7 @@ static void help(void)
 	       "  sudo tcptop --process nginx --interval 2\n"
 	       "  sudo tcptop --log conns.csv --interval 5\n"
 	       "  sudo tcptop --record run.tcpt;  tcptop --replay run.tcpt\n"
+	       "  sudo tcptop --prometheus 127.0.0.1:9687 --interval 15\n"
 	       "  ssh host sudo tcptop-collect | tcptop-agg | tcptop-view\n"
 	       "\n"
 	       "Exit status: 0 success; 64 usage; 65 bad input data; 66 replay file missing;\n"
@@ -392,6 +398,8 @@ int main(int argc, char **argv)
 		O_MAXFLOWS,
 		O_BACKEND,
 		O_DURATION,
+		O_PROMETHEUS,
+		O_TEXTFILE,
 		O_VERSION,
 		O_CGROUP,
 		O_FORMAT,
@@ -414,6 +422,8 @@ int main(int argc, char **argv)
 		{ "max-flows", required_argument, NULL, O_MAXFLOWS },
 		{ "backend", required_argument, NULL, O_BACKEND },
 		{ "duration", required_argument, NULL, O_DURATION },
+		{ "prometheus", required_argument, NULL, O_PROMETHEUS },
+		{ "textfile", required_argument, NULL, O_TEXTFILE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -423,6 +433,7 @@ int main(int argc, char **argv)
 	const char *log = NULL, *record = NULL, *replay = NULL, *speed = NULL, *udpto = NULL;
 	const char *maxflows = NULL, *backend = NULL, *duration = NULL, *cgroup = NULL;
 	const char *format = NULL;
+	const char *prometheus = NULL, *textfile = NULL;
 	bool tcp = false, udp = false, verbose = false;
 	const char *e;
 	uint64_t u;
@@ -512,6 +523,16 @@ int main(int argc, char **argv)
 				errx(EX_USAGE, "--duration %s: %s", optarg, e);
 			duration = optarg;
 			break;
+		case O_PROMETHEUS:
+			if (!*optarg || !strchr(optarg, ':'))
+				errx(EX_USAGE, "--prometheus %s: expected ADDR:PORT", optarg);
+			prometheus = optarg;
+			break;
+		case O_TEXTFILE:
+			if (!*optarg)
+				errx(EX_USAGE, "--textfile: empty file name");
+			textfile = optarg;
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -539,6 +560,9 @@ int main(int argc, char **argv)
 	}
 	if (speed && !replay)
 		errx(EX_USAGE, "--speed applies to --replay only");
+	bool prom = prometheus || textfile;
+	if (prom && log)
+		errx(EX_USAGE, "--log, and --prometheus or --textfile: one output at a time");
 	if (tcp && udp) /* both protocols: the same as neither */
 		tcp = udp = false;
 
@@ -567,7 +591,7 @@ int main(int argc, char **argv)
 		if (fd >= 0)
 			close(fd);
 	}
-	if (!log) {
+	if (!log && !prom) {
 		int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
 		if (fd < 0)
 			errx(EX_USAGE, "no terminal for the live table: use --log FILE for CSV, or "
@@ -626,7 +650,7 @@ int main(int argc, char **argv)
 		add_arg(&st[S_AGG], "--udp");
 	if (maxflows)
 		add_opt(&st[S_AGG], "--max-flows", maxflows);
-	if (replay && !log) {
+	if (replay && !log && !prom) {
 		add_arg(&st[S_AGG], "--realtime");
 		if (speed)
 			add_opt(&st[S_AGG], "--speed", speed);
@@ -635,7 +659,13 @@ int main(int argc, char **argv)
 		add_arg(&st[S_AGG], "--");
 		add_arg(&st[S_AGG], replay);
 	}
-	if (log) {
+	if (prom) {
+		stage_init(S_LAST, "tcptop-prom", true);
+		if (prometheus)
+			add_opt(&st[S_LAST], "--listen", prometheus);
+		if (textfile)
+			add_opt(&st[S_LAST], "--textfile", textfile);
+	} else if (log) {
 		size_t n = strlen(log);
 
 		stage_init(S_LAST, "tcptop-csv", true);
@@ -685,6 +715,7 @@ int main(int argc, char **argv)
 	}
 
 	int alive = 0;
+	bool stopping = false;
 	for (int i = 0; i < NSTAGES; i++)
 		alive += st[i].used;
 	while (alive > 0) {
@@ -696,6 +727,13 @@ int main(int argc, char **argv)
 			stop(replay ? S_AGG : S_COLLECT, replay ? SIGTERM : SIGINT);
 		} else if (sig == SIGTERM || sig == SIGHUP) {
 			stop(replay ? S_AGG : S_COLLECT, SIGTERM);
+		}
+		/* the exporter serves on after its input ends: a stop is for it too, once the
+		 * aggregator has passed it the last snapshot */
+		if (prom && sig != SIGCHLD) {
+			stopping = true;
+			if (st[S_AGG].done)
+				stop(S_LAST, SIGTERM);
 		}
 		if (sig != SIGCHLD)
 			continue;
@@ -714,6 +752,8 @@ int main(int argc, char **argv)
 					/* the table was closed, or the CSV writer stopped */
 					stop(S_COLLECT, SIGTERM);
 					stop(S_AGG, SIGTERM);
+				} else if (i == S_AGG && stopping) {
+					stop(S_LAST, SIGTERM);
 				} else if (stage_exit(&st[i]) != 0) {
 					/* a failed stage takes the table down, so that its
 					 * message can be read */

@@ -149,6 +149,10 @@ $output"
 	compare_options tcptop-csv
 }
 
+@test "tcptop-prom --help and tcptop-prom(1) list the same long options" {
+	compare_options tcptop-prom
+}
+
 @test "bash completion offers exactly the options of tcptop --help" {
 	[ -x "$OUTPUT/tcptop" ] || fail "tcptop is not built ($OUTPUT/tcptop missing)"
 	[ -r /usr/share/bash-completion/bash_completion ] ||
