@@ -76,3 +76,25 @@ bench-stream: $(OUTPUT)/tests/bench-read $(OUTPUT)/tcptop-gen
 	tests/bench/stream-read.sh $(OUTPUT) $(BENCH_STREAM_MB)
 BENCH_STREAM_MB ?= 1024
 BENCHES += bench-stream
+
+# Reference monitors of make bench-collect (tests/bench/floor.bpf.c) and their loader; the
+# benchmark itself is defined beside the collector, this adds what it needs from here.
+BENCH_BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall \
+	-I/usr/include/$(shell $(CC) -print-multiarch 2>/dev/null)
+BENCH_FLOOR := $(OUTPUT)/tests/bench-floor
+
+$(OUTPUT)/tests/bench/floor.bpf.o: tests/bench/floor.bpf.c | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BENCH_BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/tests/bench/floor.skel.h: $(OUTPUT)/tests/bench/floor.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name floor_bpf > $@.tmp && mv $@.tmp $@
+
+$(BENCH_FLOOR): tests/bench/floor.c $(OUTPUT)/tests/bench/floor.skel.h
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -I$(OUTPUT)/tests/bench $< $(ALL_LDFLAGS) -lbpf -lelf -lz -o $@
+
+bench-collect: $(BENCH_FLOOR) $(OUTPUT)/tcptop-dump
+TEST_DEPS += $(BENCH_FLOOR)

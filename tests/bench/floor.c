@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * tcptop-bench-floor: loads one of the reference monitors of tests/bench/floor.bpf.c for
+ * `make bench-collect` and keeps it attached until SIGINT or SIGTERM.
+ *
+ *   tcptop-bench-floor floor            fl__send, fl__recv: read the protocol, return
+ *   tcptop-bench-floor storage          sa__send, sa__recv: per-socket counters in sk_storage
+ *   tcptop-bench-floor iter [SECONDS]   it__walk: walk every TCP socket every SECONDS (1)
+ *
+ * Prints "ready" once attached, and at the end what the programs saw, on stdout.
+ */
+#include <err.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "floor.skel.h"
+
+static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_WARN)
+		return vfprintf(stderr, fmt, ap);
+	return 0;
+}
+
+/* One walk of every TCP socket: the iterator writes nothing, so read() only runs it. */
+static int walk(struct bpf_link *link)
+{
+	char buf[64];
+	int fd = bpf_iter_create(bpf_link__fd(link));
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct floor_bpf *obj = NULL;
+	struct bpf_link *iter = NULL;
+	struct timespec period = { 1, 0 };
+	const char *mode = argc > 1 ? argv[1] : "";
+	sigset_t stop;
+	int status = 1, e, walks = 0;
+
+	if (argc == 3 && !strcmp(mode, "iter")) {
+		double s = atof(argv[2]);
+
+		if (s < 0.01 || s > 3600)
+			errx(64, "iter: period out of range: %s", argv[2]);
+		period.tv_sec = (time_t)s;
+		period.tv_nsec = (long)((s - period.tv_sec) * 1e9);
+	} else if (argc != 2 || (strcmp(mode, "floor") && strcmp(mode, "storage") &&
+				 strcmp(mode, "iter"))) {
+		fprintf(stderr, "usage: tcptop-bench-floor floor | storage | iter [SECONDS]\n");
+		return 64;
+	}
+	libbpf_set_print(quiet_print);
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stop, NULL);
+
+	obj = floor_bpf__open();
+	if (!obj) {
+		warn("open");
+		goto cleanup;
+	}
+	bpf_program__set_autoload(obj->progs.fl__send, !strcmp(mode, "floor"));
+	bpf_program__set_autoload(obj->progs.fl__recv, !strcmp(mode, "floor"));
+	bpf_program__set_autoload(obj->progs.sa__send, !strcmp(mode, "storage"));
+	bpf_program__set_autoload(obj->progs.sa__recv, !strcmp(mode, "storage"));
+	bpf_program__set_autoload(obj->progs.it__walk, !strcmp(mode, "iter"));
+	e = floor_bpf__load(obj);
+	if (e) {
+		warnx("load: %s", strerror(-e));
+		goto cleanup;
+	}
+	if (!strcmp(mode, "iter")) {
+		iter = bpf_program__attach_iter(obj->progs.it__walk, NULL);
+		if (!iter) {
+			warn("attach iter/tcp");
+			goto cleanup;
+		}
+	} else {
+		e = floor_bpf__attach(obj);
+		if (e) {
+			warnx("attach: %s", strerror(-e));
+			goto cleanup;
+		}
+	}
+	printf("ready\n");
+	fflush(stdout);
+	for (;;) {
+		if (!iter) {
+			int sig;
+
+			sigwait(&stop, &sig);
+			break;
+		}
+		e = walk(iter);
+		if (e) {
+			warnx("iter/tcp: %s", strerror(-e));
+			goto cleanup;
+		}
+		walks++;
+		if (sigtimedwait(&stop, NULL, &period) >= 0)
+			break;
+		if (errno != EAGAIN && errno != EINTR) {
+			warn("sigtimedwait");
+			goto cleanup;
+		}
+	}
+	printf("other_calls %llu walks %d walked %llu\n", (unsigned long long)obj->bss->other_calls,
+	       walks, (unsigned long long)obj->bss->walked);
+	status = 0;
+cleanup:
+	bpf_link__destroy(iter);
+	floor_bpf__destroy(obj);
+	return status;
+}
