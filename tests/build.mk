@@ -98,3 +98,16 @@ $(BENCH_FLOOR): tests/bench/floor.c $(OUTPUT)/tests/bench/floor.skel.h
 
 bench-collect: $(BENCH_FLOOR) $(OUTPUT)/tcptop-dump
 TEST_DEPS += $(BENCH_FLOOR)
+
+# The same benchmark inside tests/vm/run-vm (TCPTOP_VM_KERNEL picks the kernel): no KVM here,
+# so only its ratios mean anything; shorter by default, nothing that needs more than the
+# guest's 2 GiB.
+BENCH_COLLECT_VM_ARGS ?= --pairs 5 --seconds 2 --idle 20000 --idle-seconds 5 --million 0 \
+	--churn-rate 1000 --churn-seconds 10 --udp-rate 20000 --udp-peers 1000 --udp-seconds 5
+BENCH_COLLECT_VM_TIMEOUT ?= 3600
+
+.PHONY: bench-collect-vm
+bench-collect-vm: $(OUTPUT)/tcptop-collect $(OUTPUT)/tcptop-traffic $(BENCH_FLOOR) \
+		$(OUTPUT)/tcptop-dump
+	tests/vm/run-vm -t $(BENCH_COLLECT_VM_TIMEOUT) python3 tests/traffic/bench-collect.py \
+		$(abspath $(OUTPUT)) $(BENCH_COLLECT_VM_ARGS)

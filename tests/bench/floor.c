@@ -28,7 +28,8 @@ static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list a
 	return 0;
 }
 
-/* One walk of every TCP socket: the iterator writes nothing, so read() only runs it. */
+/* One walk of every TCP socket: the iterator writes nothing, so read() only runs it, and
+ * fails with EAGAIN after each million sockets without output (then goes on where it was). */
 static int walk(struct bpf_link *link)
 {
 	char buf[64];
@@ -37,28 +38,33 @@ static int walk(struct bpf_link *link)
 
 	if (fd < 0)
 		return -errno;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
+	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EAGAIN))
 		;
 	close(fd);
 	return n < 0 ? -errno : 0;
+}
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 int main(int argc, char **argv)
 {
 	struct floor_bpf *obj = NULL;
 	struct bpf_link *iter = NULL;
-	struct timespec period = { 1, 0 };
+	double period = 1, next = 0;
 	const char *mode = argc > 1 ? argv[1] : "";
 	sigset_t stop;
 	int status = 1, e, walks = 0;
 
 	if (argc == 3 && !strcmp(mode, "iter")) {
-		double s = atof(argv[2]);
-
-		if (s < 0.01 || s > 3600)
+		period = atof(argv[2]);
+		if (period < 0.01 || period > 3600)
 			errx(64, "iter: period out of range: %s", argv[2]);
-		period.tv_sec = (time_t)s;
-		period.tv_nsec = (long)((s - period.tv_sec) * 1e9);
 	} else if (argc != 2 || (strcmp(mode, "floor") && strcmp(mode, "storage") &&
 				 strcmp(mode, "iter"))) {
 		fprintf(stderr, "usage: tcptop-bench-floor floor | storage | iter [SECONDS]\n");
@@ -100,7 +106,11 @@ int main(int argc, char **argv)
 	}
 	printf("ready\n");
 	fflush(stdout);
+	next = mono();
 	for (;;) {
+		struct timespec wait;
+		double left;
+
 		if (!iter) {
 			int sig;
 
@@ -113,7 +123,14 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 		walks++;
-		if (sigtimedwait(&stop, NULL, &period) >= 0)
+		/* one walk per period, at fixed times like the collector's samples */
+		next += period;
+		left = next - mono();
+		if (left < 0)
+			left = 0;
+		wait.tv_sec = (time_t)left;
+		wait.tv_nsec = (long)((left - wait.tv_sec) * 1e9);
+		if (sigtimedwait(&stop, NULL, &wait) >= 0)
 			break;
 		if (errno != EAGAIN && errno != EINTR) {
 			warn("sigtimedwait");
