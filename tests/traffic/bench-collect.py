@@ -285,16 +285,19 @@ class Monitor:
         self.pid = self.p.pid
 
     def settle(self, cap=60):
-        """Waits until the start-up is over: at least two periods for the collector, and its
-        CPU over half a second below 30% of a core (a bootstrap of many sockets), at most cap."""
-        if self.kind not in ('collector', 'walk'):
+        """Waits until the start-up is over: a period for the walk; for the collector two
+        periods, then until a second in which it used less than 30% of a core or wrote less
+        than 1 MiB (the bootstrap of many sockets is over), at most cap seconds."""
+        if self.kind == 'walk':
+            time.sleep(A.interval)
+        if self.kind != 'collector':
             return
         time.sleep(2 * A.interval)
         end = time.monotonic() + cap
         while time.monotonic() < end:
-            c0 = proc_cpu(self.pid)
-            time.sleep(0.5)
-            if proc_cpu(self.pid) - c0 < 0.15:
+            c0, z0 = proc_cpu(self.pid), os.path.getsize(self.path)
+            time.sleep(1)
+            if proc_cpu(self.pid) - c0 < 0.3 or os.path.getsize(self.path) - z0 < 2**20:
                 break
 
     def snap(self):
