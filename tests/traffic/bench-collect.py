@@ -48,13 +48,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def parse_args():
-    p = argparse.ArgumentParser(prog='bench-collect.py', description=__doc__.split('\n')[0])
+    p = argparse.ArgumentParser(prog='bench-collect.py', description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('output')
     p.add_argument('legacy', nargs='*', type=float,
                    help='PAIRS SECONDS CHURN_RATE CHURN_SECONDS (as before)')
     p.add_argument('--pairs', type=int, default=10, help='alternating pairs per monitor (10)')
     p.add_argument('--seconds', type=float, default=2, help='length of a tcp run (2)')
-    p.add_argument('--only', default='tcp,idle,million,churn,udp', help='parts to run')
+    p.add_argument('--only', default='tcp,idle,million,churn,udp', help='parts to run (tcp,idle,million,churn,udp)')
     p.add_argument('--monitors', default='floor,storage,collector',
                    help='monitors of the tcp part (floor,storage,collector)')
     p.add_argument('--interval', type=float, default=1, help="collector's sample period (1)")
@@ -62,11 +63,11 @@ def parse_args():
     p.add_argument('--idle-seconds', type=float, default=10, help='idle sampling time (10)')
     p.add_argument('--million', type=int, default=1000000,
                    help='connections of the large idle set (1000000; 0 skips)')
-    p.add_argument('--churn-rate', type=int, default=10000)
-    p.add_argument('--churn-seconds', type=float, default=30)
-    p.add_argument('--udp-rate', type=int, default=200000)
-    p.add_argument('--udp-peers', type=int, default=1000)
-    p.add_argument('--udp-seconds', type=float, default=10)
+    p.add_argument('--churn-rate', type=int, default=10000, help='connections/s (10000)')
+    p.add_argument('--churn-seconds', type=float, default=30, help='(30)')
+    p.add_argument('--udp-rate', type=int, default=200000, help='datagrams/s (200000)')
+    p.add_argument('--udp-peers', type=int, default=1000, help='(1000)')
+    p.add_argument('--udp-seconds', type=float, default=10, help='(10)')
     a = p.parse_args()
     for name, v in zip(('pairs', 'seconds', 'churn_rate', 'churn_seconds'), a.legacy):
         setattr(a, name, type(getattr(a, name))(v))
@@ -503,6 +504,7 @@ def idle_set(n, label, monitors):
     per_conn = max(mem0 - meminfo('MemAvailable'), 0) / n
     row(label, '-', 'setup', '%d connections in %.1f s, kernel memory %.1f KiB each '
         '(MemAvailable)' % (n, setup, per_conn / 1024))
+    walk_cpu = None
     try:
         for kind in monitors:
             if not available(kind):
@@ -523,11 +525,13 @@ def idle_set(n, label, monitors):
             runs = sum(v[3] for v in it)
             cpu = 100 * (s1[1] - s0[1]) / wall
             hooks = 100 * hook_ns(d) / 1e9 / wall
-            detail = 'iterators %.2f%% inside it, %.0f ns per socket visited' % (
+            detail = 'iterators %.2f%% inside it, %.0f ns per element visited' % (
                 100 * iter_ns(d) / 1e9 / wall, iter_ns(d) / runs if runs else 0)
             if hooks >= 0.005:
                 detail += '; hooks %.2f%%' % hooks
             if kind == 'collector':
+                if walk_cpu:
+                    detail += '; %.2f x walk' % ((cpu + hooks) / walk_cpu)
                 row(label, kind, 'CPU %% of one core, interval %g s' % A.interval,
                     '%.2f%%  (%s)' % (cpu + hooks, detail), '<= 2%' if n <= 100000 else '',
                     verdict(cpu + hooks <= 2) if n <= 100000 else '')
@@ -547,6 +551,7 @@ def idle_set(n, label, monitors):
                 text, zero = loss_text(loss)
                 row(label, kind, 'loss', text, '0', verdict(zero))
             else:
+                walk_cpu = cpu + hooks
                 row(label, kind, 'CPU %% of one core, interval %g s' % A.interval,
                     '%.2f%%  (%s)' % (cpu + hooks, detail))
             if os.path.exists(path):
