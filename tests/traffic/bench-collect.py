@@ -565,14 +565,16 @@ def idle_set(n, label, monitors):
 def part_million(per_conn):
     n = A.million
     avail = meminfo('MemAvailable')
-    need = (per_conn or 10240) * n * 1.3 + 2**30
+    # MemAvailable moves with everything else on the machine: never trust less than 8 KiB a
+    # connection (two tcp_socks, socket inodes, files and dentries on 6.18)
+    per_conn = max(per_conn or 0, 8192)
+    need = per_conn * n * 1.3 + 2**31
     with open('/proc/sys/fs/file-nr') as f:
         used, _, fmax = map(int, f.read().split())
     why = []
     if need > avail:
-        why.append('needs about %.1f GiB (%.1f KiB per connection measured at %d, +30%%, '
-                   '+1 GiB), MemAvailable %.1f GiB' % (need / 2**30, (per_conn or 10240) / 1024,
-                                                      A.idle, avail / 2**30))
+        why.append('needs about %.1f GiB (%.1f KiB per connection, +30%%, +2 GiB), '
+                   'MemAvailable %.1f GiB' % (need / 2**30, per_conn / 1024, avail / 2**30))
     if used + 2 * n + 10000 > fmax:
         why.append('needs %d open files, fs.file-max %d with %d in use' % (2 * n, fmax, used))
     if why:
