@@ -674,6 +674,16 @@ def part_udp():
             100 * x['mon'] / x['wall']))
 
 
+def part(fn, *args):
+    """Runs one part; a monitor or the work failing ends that part only, said in the table."""
+    try:
+        return fn(*args)
+    except (Unavailable, subprocess.CalledProcessError, OSError, ValueError, IndexError) as e:
+        what = e.stderr.strip()[-200:] if getattr(e, 'stderr', None) else str(e)
+        row(fn.__name__.replace('part_', ''), '-', 'failed', what)
+        return None
+
+
 def print_table(progs):
     print()
     head = ('part', 'monitor', 'what', 'value', 'target', 'verdict')
@@ -686,7 +696,7 @@ def print_table(progs):
     if progs:
         print('\nper program, all monitored runs of the tcp part (ns per run):')
         for mode, res in progs:
-            for m, r in res.items():
+            for m, r in (res or {}).items():
                 for name, (ns, cnt, tp) in sorted(r['progs'].items()):
                     if cnt:
                         print('  %-9s %-10s %-18s %-18s %12d runs %7.0f ns' % (
@@ -705,17 +715,17 @@ def main():
               'interval %g s' % (os.uname().release, os.cpu_count(), A.pairs, A.seconds,
                                  A.interval))
         if 'tcp' in A.only:
-            progs.append(('pingpong', part_tcp('pingpong', 'round trips/s', 1)))
-            progs.append(('bulk', part_tcp('bulk', 'MB/s', 1e6)))
+            progs.append(('pingpong', part(part_tcp, 'pingpong', 'round trips/s', 1)))
+            progs.append(('bulk', part(part_tcp, 'bulk', 'MB/s', 1e6)))
         per_conn = None
         if 'idle' in A.only:
-            per_conn = idle_set(A.idle, 'idle', ['walk', 'collector'])
+            per_conn = part(idle_set, A.idle, 'idle', ['walk', 'collector'])
         if 'million' in A.only and A.million:
-            part_million(per_conn)
+            part(part_million, per_conn)
         if 'churn' in A.only:
-            part_churn()
+            part(part_churn)
         if 'udp' in A.only:
-            part_udp()
+            part(part_udp)
     finally:
         if fd is not None:
             os.close(fd)
