@@ -37,7 +37,8 @@ struct conn {
 	uint64_t pkts_in, pkts_out;
 	uint32_t srtt_us, retrans;
 	uint64_t last_ns;
-	uint64_t pad[3]; /* the identity starts on the third line */
+	uint64_t cgroup_id;
+	uint64_t pad[2]; /* the identity starts on the third line */
 
 	uint32_t netns, ifindex;
 	uint8_t family;
@@ -568,6 +569,7 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 			w->rate_out = rate(e->bytes_out, e->ref_out, span);
 			w->first_ns = e->first_ns;
 			w->last_ns = e->last_ns;
+			w->cgroup_id = e->cgroup_id;
 			if ((err = stream_write(a->w, r)))
 				return err;
 		}
@@ -696,6 +698,7 @@ static int on_open(struct agg *a, const struct rec_conn_open *o)
 	memcpy(e->comm, o->comm, COMM_LEN);
 	set_counters(e, &o->c, a->now);
 	e->first_ns = a->now;
+	e->cgroup_id = o->cgroup_id;
 	e->ref_in = o->c.bytes_in;
 	e->ref_out = o->c.bytes_out;
 	table_insert(a, e);
@@ -772,6 +775,8 @@ int agg_record(struct agg *a, const struct rec *r)
 			e->pid = r->u.owner.pid;
 			memcpy(e->comm, r->u.owner.comm, COMM_LEN);
 			e->flags &= ~CONN_F_NO_OWNER;
+			if (r->u.owner.cgroup_id)
+				e->cgroup_id = r->u.owner.cgroup_id;
 			e->last_ns = a->now;
 		}
 		return 0;
