@@ -137,8 +137,8 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	printf("other_calls %llu walks %d walked %llu\n", (unsigned long long)obj->bss->other_calls,
-	       walks, (unsigned long long)obj->bss->walked);
+	if (iter)
+		printf("walks %d walked %llu\n", walks, (unsigned long long)obj->bss->walked);
 	status = 0;
 cleanup:
 	bpf_link__destroy(iter);
