@@ -65,8 +65,8 @@ int main(int argc, char **argv)
 		period = atof(argv[2]);
 		if (period < 0.01 || period > 3600)
 			errx(64, "iter: period out of range: %s", argv[2]);
-	} else if (argc != 2 || (strcmp(mode, "floor") && strcmp(mode, "storage") &&
-				 strcmp(mode, "iter"))) {
+	} else if (argc != 2 ||
+		   (strcmp(mode, "floor") && strcmp(mode, "storage") && strcmp(mode, "iter"))) {
 		fprintf(stderr, "usage: tcptop-bench-floor floor | storage | iter [SECONDS]\n");
 		return 64;
 	}

@@ -377,8 +377,8 @@ static void do_churn(int rate, double secs)
  * default fs.nr_open of 1,048,576; fewer when RLIMIT_NOFILE cannot be raised that far), a
  * listening address at most IDLE_PER_ADDR (the ephemeral ports of 127.0.0.1 towards one
  * address and port number are about 28,000). */
-#define IDLE_PER_CHILD 200000
-#define IDLE_PER_ADDR 20000
+#define IDLE_PER_CHILD	200000
+#define IDLE_PER_ADDR	20000
 #define IDLE_FIRST_ADDR 100
 
 /* Raises RLIMIT_NOFILE towards want descriptors (the hard limit too, with CAP_SYS_RESOURCE);
