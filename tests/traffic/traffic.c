@@ -18,12 +18,12 @@
  *   tcptop-traffic idle COUNT           COUNT idle established connections from 127.0.0.1 to
  *                                       listeners on 127.0.0.100 and up (20,000 per address,
  *                                       as many per child process as RLIMIT_NOFILE allows);
- *                                       prints
- *                                       "ready COUNT", holds them until SIGINT, SIGTERM or the
- *                                       end of standard input, then prints "done"
+ *                                       prints "ready COUNT", holds them until SIGINT, SIGTERM
+ *                                       or the end of standard input, then prints "done"
  *   tcptop-traffic udpfan RATE PEERS SECONDS SIZE
  *                                       RATE datagrams/s of SIZE bytes from one unconnected
- *                                       socket to PEERS sockets in turn, received by a child;
+ *                                       socket to PEERS sockets in turn, received by a child
+ *                                       with the sender's address (recvmmsg, msg_name);
  *                                       prints one line per peer with what was sent and
  *                                       received, then "datagrams N" (sent)
  */
@@ -506,7 +506,8 @@ static void do_idle(long count)
 }
 
 /* One unconnected socket sends to PEERS sockets in turn at RATE datagrams/s (batches of
- * sendmmsg, one message per peer); a child receives. Each side counts per peer. */
+ * sendmmsg, one message per peer); a child receives, asking who sent each datagram as servers
+ * that answer do (recvmmsg with msg_name). Each side counts per peer. */
 #define FAN_BATCH 32
 
 struct fan_count {
@@ -520,6 +521,7 @@ static void fan_receive(int *peers, int npeers, int stop, struct fan_count *got)
 	struct mmsghdr msgs[FAN_BATCH];
 	struct iovec iov[FAN_BATCH];
 	static char rbuf[FAN_BATCH][2048];
+	static struct sockaddr_storage from[FAN_BATCH];
 	bool stopping = false;
 
 	if (ep < 0)
@@ -559,6 +561,8 @@ static void fan_receive(int *peers, int npeers, int stop, struct fan_count *got)
 				for (int m = 0; m < FAN_BATCH; m++) {
 					msgs[m].msg_hdr.msg_iov = &iov[m];
 					msgs[m].msg_hdr.msg_iovlen = 1;
+					msgs[m].msg_hdr.msg_name = &from[m];
+					msgs[m].msg_hdr.msg_namelen = sizeof(from[m]);
 				}
 				r = recvmmsg(peers[i], msgs, FAN_BATCH, MSG_DONTWAIT, NULL);
 				for (int m = 0; m < r; m++) {
