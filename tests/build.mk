@@ -128,3 +128,38 @@ $(OUTPUT)/tests/unit-xlate: $(OUTPUT)/collect/xlate.o
 .PHONY: torture
 torture: all $(OUTPUT)/tcptop-gen $(OUTPUT)/tests/csvcheck
 	OUTPUT=$(abspath $(OUTPUT)) tests/torture/torture.sh $(TORTURE_ARGS)
+
+# Reference monitors of make bench-collect (tests/bench/floor.bpf.c) and their loader; the
+# benchmark itself is defined beside the collector, this adds what it needs from here.
+BENCH_BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall \
+	-I/usr/include/$(shell $(CC) -print-multiarch 2>/dev/null)
+BENCH_FLOOR := $(OUTPUT)/tests/bench-floor
+
+$(OUTPUT)/tests/bench/floor.bpf.o: tests/bench/floor.bpf.c | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BENCH_BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/tests/bench/floor.skel.h: $(OUTPUT)/tests/bench/floor.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name floor_bpf > $@.tmp && mv $@.tmp $@
+
+$(BENCH_FLOOR): tests/bench/floor.c $(OUTPUT)/tests/bench/floor.skel.h
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -I$(OUTPUT)/tests/bench $< $(ALL_LDFLAGS) -lbpf -lelf -lz -o $@
+
+bench-collect: $(BENCH_FLOOR) $(OUTPUT)/tcptop-dump
+TEST_DEPS += $(BENCH_FLOOR)
+
+# The same benchmark inside tests/vm/run-vm (TCPTOP_VM_KERNEL picks the kernel): no KVM here,
+# so only its ratios mean anything; shorter by default, nothing that needs more than the
+# guest's 2 GiB.
+BENCH_COLLECT_VM_ARGS ?= --pairs 5 --seconds 2 --idle 20000 --idle-seconds 5 --million 0 \
+	--churn-rate 1000 --churn-seconds 10 --udp-rate 20000 --udp-peers 1000 --udp-seconds 5
+BENCH_COLLECT_VM_TIMEOUT ?= 3600
+
+.PHONY: bench-collect-vm
+bench-collect-vm: $(OUTPUT)/tcptop-collect $(OUTPUT)/tcptop-traffic $(BENCH_FLOOR) \
+		$(OUTPUT)/tcptop-dump
+	tests/vm/run-vm -t $(BENCH_COLLECT_VM_TIMEOUT) python3 tests/traffic/bench-collect.py \
+		$(abspath $(OUTPUT)) $(BENCH_COLLECT_VM_ARGS)
