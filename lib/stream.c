@@ -69,6 +69,8 @@ const char *loss_code_name(uint32_t code)
 		return "flow_table_full";
 	case LOSS_FLOW_EVICTED:
 		return "flow_evicted";
+	case LOSS_KPROBE_MISSED:
+		return "kprobe_missed";
 	case LOSS_AGG_TABLE_FULL:
 		return "agg_table_full";
 	case LOSS_AGG_UNKNOWN_FLOW:

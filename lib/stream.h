@@ -181,6 +181,7 @@ enum loss_code {
 	LOSS_RINGBUF = 1,	    /* collector: failed ring buffer reserves (events lost) */
 	LOSS_FLOW_TABLE_FULL = 2,   /* collector: flows not tracked, kernel map full */
 	LOSS_FLOW_EVICTED = 3,	    /* collector: flows dropped before their close */
+	LOSS_KPROBE_MISSED = 4,	    /* collector: kretprobe returns the kernel missed */
 	LOSS_AGG_TABLE_FULL = 16,   /* agg: connections not shown, --max-flows reached */
 	LOSS_AGG_UNKNOWN_FLOW = 17, /* agg: records naming a flow never opened */
 	LOSS_AGG_GAP = 18,	    /* agg: intervals skipped by a time jump */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "priv.h"
 #include "rows.h"
 #include "stream.h"
 #include "util.h"
@@ -173,9 +175,13 @@ int main(int argc, char **argv)
 	if (output && strcmp(output, "-") != 0) {
 		struct stat in_st, out_st;
 
-		out_fd = open(output, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+		char oe[PATH_MAX + 128];
+
+		/* O_NOFOLLOW: a symbolic link is refused (it may point where the user did
+		 * not mean to write) */
+		out_fd = open_output(output, 0, oe, sizeof(oe));
 		if (out_fd < 0)
-			err(EX_CANTCREAT, "cannot create %s", output);
+			errx(EX_CANTCREAT, "cannot create %s", oe);
 		/* truncated only once it is known not to be the input */
 		if (fstat(in_fd, &in_st) == 0 && fstat(out_fd, &out_st) == 0 &&
 		    S_ISREG(out_st.st_mode)) {

@@ -20,6 +20,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "priv.h"
 #include "stream.h"
 #include "util.h"
 
@@ -48,9 +49,7 @@ struct stage {
 
 static struct stage st[NSTAGES];
 static char tooldir[PATH_MAX];
-static uid_t run_uid;
-static gid_t run_gid;
-static bool drop_to_user;
+static struct priv_target user; /* whom the unprivileged stages run as */
 
 static void usage(FILE *f)
 {
@@ -161,14 +160,26 @@ static void find_tooldir(void)
 	snprintf(tooldir, sizeof(tooldir), "%s", self);
 }
 
+/* In a stage's child: become the invoking user, without any capability, or end it (77) before
+ * it does anything. */
 static void become_user(void)
 {
-	if (!drop_to_user)
+	char e[256];
+
+	if (priv_drop(&user, 0, e, sizeof(e))) {
+		warnx("cannot drop privilege to %s: %s", user.why, e);
+		_exit(EX_NOPERM);
+	}
+}
+
+/* Every inherited descriptor above stderr: a child that does not exec must not hold pipe ends
+ * of other stages (the record tee kept the read end of its own output and never saw EPIPE). */
+static void close_from(int lowfd)
+{
+	if (close_range(lowfd, ~0U, 0) == 0)
 		return;
-	if (setgroups(0, NULL) || setresgid(run_gid, run_gid, run_gid) ||
-	    setresuid(run_uid, run_uid, run_uid))
-		err(EX_OSERR, "cannot drop privilege to uid %u", (unsigned)run_uid);
-	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	for (long fd = lowfd, max = sysconf(_SC_OPEN_MAX); fd < (max > 0 ? max : 1024); fd++)
+		close(fd);
 }
 
 /* Live capture needs root or CAP_BPF (39) and CAP_PERFMON (38) in the effective set. */
@@ -190,7 +201,8 @@ static bool privileged(void)
 	return (cap >> 38 & 1) && (cap >> 39 & 1);
 }
 
-/* Create (without truncating) an output file as the user who will write it: exit 73 early. */
+/* Create (without truncating) an output file as the user who will write it, so that a file the
+ * user cannot write, or a symbolic link, is refused (73) before anything starts. */
 static void check_creatable(const char *path, const char *what)
 {
 	pid_t pid = fork();
@@ -199,17 +211,20 @@ static void check_creatable(const char *path, const char *what)
 	if (pid < 0)
 		err(EX_OSERR, "fork");
 	if (pid == 0) {
+		char e[PATH_MAX + 128];
 		int fd;
 		become_user();
-		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		fd = open_output(path, 0, e, sizeof(e));
 		if (fd < 0) {
-			warn("cannot create %s file %s", what, path);
+			warnx("cannot create %s file %s", what, e);
 			_exit(EX_CANTCREAT);
 		}
 		_exit(0);
 	}
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
 		exit(EX_CANTCREAT);
+	if (WEXITSTATUS(status))
+		exit(WEXITSTATUS(status));
 }
 
 /* --record: copy the raw stream to the file and downstream. When downstream closes, keep
@@ -217,14 +232,16 @@ static void check_creatable(const char *path, const char *what)
 static int tee_main(const char *path)
 {
 	static char buf[1 << 16];
+	char e[PATH_MAX + 128];
 	bool down = true;
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = open_output(path, O_TRUNC, e, sizeof(e));
 
 	if (fd < 0) {
-		warn("cannot create record file %s", path);
+		warnx("cannot create record file %s", e);
 		return EX_CANTCREAT;
 	}
-	signal(SIGINT, SIG_IGN); /* the collector ends the stream; we copy to its end */
+	signal(SIGINT, SIG_IGN);  /* the collector ends the stream; we copy to its end */
+	signal(SIGPIPE, SIG_IGN); /* a closed table is EPIPE: recording goes on */
 	for (;;) {
 		ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
 
@@ -277,6 +294,23 @@ static int capture_fd(void)
 	return fd;
 }
 
+/* A stage's captured messages, to our stderr, the last line ended. */
+static void replay_stderr(int fd)
+{
+	char buf[4096];
+	ssize_t n;
+	char last = '\n';
+
+	lseek(fd, 0, SEEK_SET);
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		if (write(STDERR_FILENO, buf, n) != n)
+			return;
+		last = buf[n - 1];
+	}
+	if (last != '\n' && write(STDERR_FILENO, "\n", 1) < 0)
+		return;
+}
+
 static void spawn(struct stage *s, int in, int out, const sigset_t *oldmask, const char *tee_path)
 {
 	s->pid = fork();
@@ -298,8 +332,10 @@ static void spawn(struct stage *s, int in, int out, const sigset_t *oldmask, con
 		_exit(EX_OSERR);
 	if (s->as_user)
 		become_user();
-	if (tee_path)
+	if (tee_path) {
+		close_from(STDERR_FILENO + 1);
 		_exit(tee_main(tee_path));
+	}
 	execvp(s->argv[0], s->argv);
 	warn("cannot run %s", s->argv[0]);
 	_exit(errno == ENOENT ? EX_UNAVAILABLE : EX_OSERR);
@@ -480,16 +516,12 @@ int main(int argc, char **argv)
 	if (tcp && udp) /* both protocols: the same as neither */
 		tcp = udp = false;
 
-	/* Who the unprivileged stages run as. */
-	drop_to_user = false;
-	if (geteuid() == 0 && getenv("SUDO_UID") && getenv("SUDO_GID")) {
-		if (parse_uint(getenv("SUDO_UID"), 0, UINT32_MAX - 1, &u, &e) == 0 && u) {
-			run_uid = u;
-			if (parse_uint(getenv("SUDO_GID"), 0, UINT32_MAX - 1, &u, &e) == 0) {
-				run_gid = u;
-				drop_to_user = true;
-			}
-		}
+	/* Who the unprivileged stages run as: the sudo user, else whoever runs us (a root login
+	 * keeps uid 0 but no capability). Read now, before any stage reads a stream. */
+	{
+		char e[256];
+		if (priv_target_init(&user, PRIV_FALLBACK_REAL, e, sizeof(e)))
+			errx(EX_NOPERM, "%s", e);
 	}
 
 	/* Everything that can be refused is refused before anything starts. */
@@ -572,11 +604,15 @@ int main(int argc, char **argv)
 			add_opt(&st[S_LAST], "-o", log);
 	} else {
 		stage_init(S_LAST, "tcptop-view", true);
-		/* the table owns the terminal: the others' messages wait until it is restored */
-		for (int i = 0; i < S_LAST; i++)
-			if (st[i].used)
-				st[i].errfd = capture_fd();
 	}
+	/* Only the first failing stage's messages reach the user: the later stages' (an "empty
+	 * input" from a reader whose writer died) are consequences. So every stage's stderr waits
+	 * in a file, read out once all have ended, except the first stage's with --log, which
+	 * goes straight through (-v, and the collector's own errors, as they happen). With the
+	 * table nothing goes straight through: the terminal belongs to the view. */
+	for (int i = 0; i < NSTAGES; i++)
+		if (st[i].used && (!log || i != (replay ? S_AGG : S_COLLECT)))
+			st[i].errfd = capture_fd();
 
 	/* Signals: wait for them synchronously; children get the original mask back. */
 	sigset_t set, old;
@@ -647,14 +683,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < NSTAGES; i++) {
 		if (!st[i].used)
 			continue;
-		if (st[i].errfd >= 0) {
-			char buf[4096];
-			ssize_t n;
-			lseek(st[i].errfd, 0, SEEK_SET);
-			while ((n = read(st[i].errfd, buf, sizeof(buf))) > 0)
-				if (write(STDERR_FILENO, buf, n) < 0)
-					break;
-		}
+		if (!status && st[i].errfd >= 0)
+			replay_stderr(st[i].errfd);
 		if (!status)
 			status = stage_exit(&st[i]);
 	}

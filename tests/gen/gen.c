@@ -240,6 +240,7 @@ static const struct {
 	{ "ringbuf", LOSS_RINGBUF },
 	{ "flow_table_full", LOSS_FLOW_TABLE_FULL },
 	{ "flow_evicted", LOSS_FLOW_EVICTED },
+	{ "kprobe_missed", LOSS_KPROBE_MISSED },
 	{ "agg_table_full", LOSS_AGG_TABLE_FULL },
 	{ "agg_unknown_flow", LOSS_AGG_UNKNOWN_FLOW },
 	{ "agg_gap", LOSS_AGG_GAP },

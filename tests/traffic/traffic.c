@@ -6,8 +6,10 @@
  *
  *   tcptop-traffic tcp 4|6 BYTES        one connection, BYTES each way in odd-sized chunks
  *   tcptop-traffic udp COUNT SIZE       COUNT datagrams of SIZE bytes from a connected socket
- *                                       to one peer, and from one unconnected socket to each
- *                                       of three peers
+ *                                       to one peer that reads with recv() (not asking who
+ *                                       sent: its line ends "anon"), and from one unconnected
+ *                                       socket to each of three peers that read with
+ *                                       recvfrom()
  *   tcptop-traffic short COUNT BYTES    COUNT short connections, BYTES each way, one by one
  *   tcptop-traffic hold BYTES           a connection with BYTES each way now; prints "ready",
  *                                       on SIGUSR1 BYTES more each way, closes, prints "done"
@@ -233,10 +235,14 @@ static int udp_sock(int fam, uint16_t port)
 	return fd;
 }
 
-static void udp_recv_all(int fd, int count, int size)
+/* named: recvfrom() with the sender's address, as servers that answer do; else recv() */
+static void udp_recv_all(int fd, int count, int size, int named)
 {
 	for (int i = 0; i < count; i++) {
-		ssize_t r = recv(fd, buf, sizeof(buf), 0);
+		struct sockaddr_storage from;
+		socklen_t fl = sizeof(from);
+		ssize_t r = named ? recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl)
+				  : recv(fd, buf, sizeof(buf), 0);
 
 		if (r != size)
 			err(1, "udp recv %zd", r);
@@ -255,17 +261,17 @@ static void do_udp(int count, int size)
 	for (int i = 0; i < count; i++) {
 		if (send(conn, buf, size, 0) != size)
 			err(1, "udp send");
-		udp_recv_all(peer, 1, size); /* one at a time: no receive buffer can overflow */
+		udp_recv_all(peer, 1, size, 0); /* one at a time: no buffer can overflow */
 	}
-	printf("udp 127.0.0.1:%u 127.0.0.1:%u pid=%d datagrams=%d bytes=%d\n", local_port(conn),
-	       local_port(peer), getpid(), count, count * size);
+	printf("udp 127.0.0.1:%u 127.0.0.1:%u pid=%d datagrams=%d bytes=%d anon\n",
+	       local_port(conn), local_port(peer), getpid(), count, count * size);
 	for (int p = 0; p < 3; p++) {
 		peers[p] = udp_sock(4, 0);
 		len = loopback(4, &ss, local_port(peers[p]));
 		for (int i = 0; i < count; i++) {
 			if (sendto(uncon, buf, size, 0, (struct sockaddr *)&ss, len) != size)
 				err(1, "udp sendto");
-			udp_recv_all(peers[p], 1, size);
+			udp_recv_all(peers[p], 1, size, 1);
 		}
 		printf("udp 127.0.0.1:%u 127.0.0.1:%u pid=%d datagrams=%d bytes=%d\n",
 		       local_port(uncon), local_port(peers[p]), getpid(), count, count * size);
