@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "agg.h"
+#include "opts.h"
 #include "stream.h"
 #include "util.h"
 
@@ -250,7 +251,7 @@ int main(int argc, char **argv)
 	char *stdin_only[] = { "-", NULL };
 	struct stream_writer *w;
 	struct agg *a;
-	const char *e;
+	char msg[256];
 	uint64_t v;
 	char **files;
 	bool pipe_in;
@@ -260,31 +261,30 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "i:h", opts, NULL)) != -1) {
 		switch (c) {
 		case O_INTERVAL:
-			if (parse_seconds(optarg, 1000000ULL, 86400ULL * 1000000000ULL,
-					  &o.interval_ns, &e))
-				errx(EX_USAGE, "--interval %s: %s (0.001 to 86400 seconds)", optarg,
-				     e);
+			if (opt_parse(OPT_AGG, "interval", optarg, &o.interval_ns, msg,
+				      sizeof(msg)))
+				errx(EX_USAGE, "%s", msg);
 			break;
 		case O_PORT:
-			if (parse_uint(optarg, 0, 65535, &v, &e))
-				errx(EX_USAGE, "--port %s: %s (0 to 65535)", optarg, e);
+			if (opt_parse(OPT_AGG, "port", optarg, &v, msg, sizeof(msg)))
+				errx(EX_USAGE, "%s", msg);
 			o.filter.port_set = true;
 			o.filter.port = v;
 			break;
 		case O_PID:
-			if (parse_uint(optarg, 1, UINT32_MAX, &v, &e))
-				errx(EX_USAGE, "--pid %s: %s (1 to %u)", optarg, e, UINT32_MAX);
+			if (opt_parse(OPT_AGG, "pid", optarg, &v, msg, sizeof(msg)))
+				errx(EX_USAGE, "%s", msg);
 			o.filter.pid_set = true;
 			o.filter.pid = v;
 			break;
 		case O_PROCESS:
-			if (!*optarg)
-				errx(EX_USAGE, "--process: empty name");
+			if (opt_parse(OPT_AGG, "process", optarg, &v, msg, sizeof(msg)))
+				errx(EX_USAGE, "%s", msg);
 			o.filter.process = optarg;
 			break;
 		case 'i':
-			if (!*optarg || strlen(optarg) > 4 * IFNAME_LEN)
-				errx(EX_USAGE, "--interface %s: not an interface name", optarg);
+			if (opt_parse(OPT_AGG, "interface", optarg, &v, msg, sizeof(msg)))
+				errx(EX_USAGE, "%s", msg);
 			o.filter.interface = optarg;
 			break;
 		case O_TCP:
@@ -294,15 +294,15 @@ int main(int argc, char **argv)
 			o.filter.udp = true;
 			break;
 		case O_MAXFLOWS:
-			if (parse_uint(optarg, 1, 100000000, &o.max_flows, &e))
-				errx(EX_USAGE, "--max-flows %s: %s (1 to 100000000)", optarg, e);
+			if (opt_parse(OPT_AGG, "max-flows", optarg, &o.max_flows, msg, sizeof(msg)))
+				errx(EX_USAGE, "%s", msg);
 			break;
 		case O_REALTIME:
 			pace_st.on = true;
 			break;
 		case O_SPEED:
-			if (parse_double(optarg, 0, 1000, &pace_st.speed, &e))
-				errx(EX_USAGE, "--speed %s: %s (above 0, at most 1000)", optarg, e);
+			if (opt_factor(OPT_AGG, "speed", optarg, &pace_st.speed, msg, sizeof(msg)))
+				errx(EX_USAGE, "%s", msg);
 			pace_st.on = true;
 			break;
 		case 'h':

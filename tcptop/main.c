@@ -20,6 +20,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "opts.h"
 #include "priv.h"
 #include "stream.h"
 #include "util.h"
@@ -107,6 +108,24 @@ static void help(void)
 	       "74 I/O error; 77 live capture without privilege; otherwise the status of the first\n"
 	       "stage that failed (128+N when it was killed by signal N).\n"
 	       "See tcptop(1), tcptop-collect(1), tcptop-agg(1), tcptop-view(1), tcptop-csv(1).\n");
+}
+
+/* Refuse (64) a value that a tool in tools (the collector first) would refuse. */
+static void check_range(unsigned tools, const char *name, const char *val)
+{
+	static const unsigned order[] = { OPT_COLLECT, OPT_AGG };
+	char msg[256];
+	uint64_t u;
+	double d;
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		const struct opt_range *r = (tools & order[i]) ? opt_find(order[i], name) : NULL;
+		if (!r)
+			continue;
+		if (r->kind == OPT_FACTOR ? opt_factor(order[i], name, val, &d, msg, sizeof(msg))
+					  : opt_parse(order[i], name, val, &u, msg, sizeof(msg)))
+			errx(EX_USAGE, "%s", msg);
+	}
 }
 
 static void add_arg(struct stage *s, const char *a)
@@ -409,31 +428,20 @@ int main(int argc, char **argv)
 	const char *log = NULL, *record = NULL, *replay = NULL, *speed = NULL, *udpto = NULL;
 	const char *maxflows = NULL, *backend = NULL, *duration = NULL;
 	bool tcp = false, udp = false, verbose = false;
-	const char *e;
-	uint64_t u;
-	double d;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "i:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case O_PORT:
-			if (parse_uint(optarg, 0, 65535, &u, &e))
-				errx(EX_USAGE, "--port %s: %s (0 to 65535)", optarg, e);
 			port = optarg;
 			break;
 		case O_PID:
-			if (parse_uint(optarg, 1, 4194304, &u, &e))
-				errx(EX_USAGE, "--pid %s: %s", optarg, e);
 			pid = optarg;
 			break;
 		case O_PROCESS:
-			if (!*optarg)
-				errx(EX_USAGE, "--process: empty name");
 			process = optarg;
 			break;
 		case 'i':
-			if (!*optarg || strlen(optarg) >= IFNAME_LEN)
-				errx(EX_USAGE, "--interface %s: not an interface name", optarg);
 			iface = optarg;
 			break;
 		case O_TCP:
@@ -443,11 +451,6 @@ int main(int argc, char **argv)
 			udp = true;
 			break;
 		case O_INTERVAL:
-			if (parse_seconds(optarg, 1000000, 86400ull * 1000000000, &u, &e))
-				errx(EX_USAGE,
-				     "--interval %s: %s (a positive number of seconds, "
-				     "at least 0.001)",
-				     optarg, e);
 			interval = optarg;
 			break;
 		case O_LOG:
@@ -460,18 +463,12 @@ int main(int argc, char **argv)
 			replay = optarg;
 			break;
 		case O_SPEED:
-			if (parse_double(optarg, 0, 1000000, &d, &e))
-				errx(EX_USAGE, "--speed %s: %s (a positive factor)", optarg, e);
 			speed = optarg;
 			break;
 		case O_UDPTO:
-			if (parse_seconds(optarg, 1000000, 86400ull * 1000000000, &u, &e))
-				errx(EX_USAGE, "--udp-timeout %s: %s", optarg, e);
 			udpto = optarg;
 			break;
 		case O_MAXFLOWS:
-			if (parse_uint(optarg, 1, 100000000, &u, &e))
-				errx(EX_USAGE, "--max-flows %s: %s", optarg, e);
 			maxflows = optarg;
 			break;
 		case O_BACKEND:
@@ -482,8 +479,6 @@ int main(int argc, char **argv)
 			backend = optarg;
 			break;
 		case O_DURATION:
-			if (parse_seconds(optarg, 1000000, 365ull * 86400 * 1000000000, &u, &e))
-				errx(EX_USAGE, "--duration %s: %s", optarg, e);
 			duration = optarg;
 			break;
 		case 'v':
@@ -513,6 +508,23 @@ int main(int argc, char **argv)
 	}
 	if (speed && !replay)
 		errx(EX_USAGE, "--speed applies to --replay only");
+	/* the ranges of the tools each value goes to (lib/opts.c): refused here exactly as the
+	 * tool would refuse it, with its message */
+	{
+		const struct {
+			const char *name, *val;
+		} ranged[] = {
+			{ "port", port },	  { "pid", pid },
+			{ "process", process },	  { "interface", iface },
+			{ "interval", interval }, { "speed", speed },
+			{ "udp-timeout", udpto }, { "max-flows", maxflows },
+			{ "duration", duration },
+		};
+		for (size_t i = 0; i < sizeof(ranged) / sizeof(ranged[0]); i++)
+			if (ranged[i].val)
+				check_range(replay ? OPT_AGG : OPT_COLLECT | OPT_AGG,
+					    ranged[i].name, ranged[i].val);
+	}
 	if (tcp && udp) /* both protocols: the same as neither */
 		tcp = udp = false;
 

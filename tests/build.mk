@@ -76,3 +76,10 @@ bench-stream: $(OUTPUT)/tests/bench-read $(OUTPUT)/tcptop-gen
 	tests/bench/stream-read.sh $(OUTPUT) $(BENCH_STREAM_MB)
 BENCH_STREAM_MB ?= 1024
 BENCHES += bench-stream
+
+# The option ranges of lib/opts.c at both ends, for tests/065-options.bats.
+$(OUTPUT)/tcptop-optdump: $(OUTPUT)/tests/opts/optdump.o $(LIBTCPTOP)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) -o $@
+
+TEST_DEPS += $(OUTPUT)/tcptop-optdump
