@@ -69,11 +69,12 @@ static void help(void)
 	       "Per-connection network monitor: every TCP and UDP connection of the host with its\n"
 	       "process, bytes, packets, rates and RTT. Runs tcptop-collect | tcptop-agg | tcptop-view,\n"
 	       "or tcptop-csv with --log. Live capture needs root or CAP_BPF and CAP_PERFMON; under sudo\n"
-	       "only the collector keeps privilege, the other stages run as the invoking user.\n"
+	       "only the collector keeps privilege, the other stages run as the invoking user and\n"
+	       "create the --log and --record files as that user (a symbolic link is refused).\n"
 	       "\n"
 	       "Filters (combinable: a connection is shown when it matches all of them):\n"
-	       "  --port N            local or remote port N\n"
-	       "  --pid N             owned by process N\n"
+	       "  --port N            local or remote port N (0 to 65535)\n"
+	       "  --pid N             owned by process N (1 to 4194304)\n"
 	       "  --process NAME      process name contains NAME\n"
 	       "  -i, --interface IF  uses interface IF\n"
 	       "  --tcp, --udp        only TCP, only UDP; both together: both (the default)\n"
@@ -86,11 +87,14 @@ static void help(void)
 	       "                      table is paced at recorded speed, --log writes as fast as it can\n"
 	       "\n"
 	       "Options:\n"
-	       "  --interval SECS     sample and refresh interval, fractions allowed (default 1)\n"
-	       "  --speed X           replay speed factor for the table (default 1)\n"
-	       "  --duration SECS     live: stop after SECS\n"
-	       "  --udp-timeout SECS  a UDP flow ends after SECS idle (collector default)\n"
-	       "  --max-flows N       connections tracked at most (collector and aggregator)\n"
+	       "  --interval SECS     sample and refresh interval, fractions allowed: 0.01 to 3600\n"
+	       "                      live, 0.001 to 86400 with --replay (default 1)\n"
+	       "  --speed X           replay speed factor for the table, above 0, at most 1000\n"
+	       "                      (default 1)\n"
+	       "  --duration SECS     live: stop after SECS (0.001 to 31536000)\n"
+	       "  --udp-timeout SECS  a UDP flow ends after SECS idle, 0.1 to 86400 (default 30)\n"
+	       "  --max-flows N       connections tracked at most: 16 to 16777216 live (collector),\n"
+	       "                      1 to 100000000 with --replay (aggregator)\n"
 	       "  --backend B         collector hooks: auto, tracepoint, fentry or kprobe (default auto)\n"
 	       "  -v, --verbose       the collector reports the hooks it chose on stderr\n"
 	       "  -h, --help          this help\n"
@@ -104,9 +108,11 @@ static void help(void)
 	       "  ssh host sudo tcptop-collect | tcptop-agg | tcptop-view\n"
 	       "\n"
 	       "Exit status: 0 success; 64 usage; 65 bad input data; 66 replay file missing;\n"
-	       "69 the kernel lacks what is needed; 73 cannot create the --log or --record file;\n"
-	       "74 I/O error; 77 live capture without privilege; otherwise the status of the first\n"
-	       "stage that failed (128+N when it was killed by signal N).\n"
+	       "69 the kernel lacks what is needed; 71 out of memory or a system failure;\n"
+	       "73 cannot create the --log or --record file as the user, or it is a symbolic link;\n"
+	       "74 I/O error; 77 live capture without privilege, or a failed privilege drop;\n"
+	       "otherwise the status of the first stage that failed (128+N when it was killed by\n"
+	       "signal N), with that stage's messages only.\n"
 	       "See tcptop(1), tcptop-collect(1), tcptop-agg(1), tcptop-view(1), tcptop-csv(1).\n");
 }
 
@@ -308,7 +314,7 @@ static int capture_fd(void)
 	int fd = mkostemp(tmpl, O_CLOEXEC);
 
 	if (fd < 0)
-		err(EX_CANTCREAT, "temporary file");
+		err(EX_OSERR, "temporary file");
 	unlink(tmpl);
 	return fd;
 }
