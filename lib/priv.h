@@ -9,7 +9,7 @@
 #include <sys/types.h>
 
 /* Supplementary groups kept at most (the user's groups from the group database). */
-#define PRIV_MAX_GROUPS 256
+#define PRIV_MAX_GROUPS 1024
 
 /*
  * Whom to become. Under sudo (we are root and SUDO_UID is set) it is the invoking user:
