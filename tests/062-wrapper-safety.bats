@@ -176,7 +176,8 @@ status_stages() {
 	[ $(($(date +%s) - start)) -lt 10 ]
 	assert_output --partial "proto"
 	sleep 0.5
-	run -1 pgrep -f "$fake/"
+	# the wrapper, the tee, the stages (run from $fake) and the stand-in (cat of $shared/big.tcpt)
+	run -1 pgrep -f "$shared/"
 	[ -s "$shared/rec.tcpt" ]
 }
 
