@@ -344,8 +344,9 @@ make_standin() {
 	assert_line /usr/share/man/man1/tcptop.1.gz
 	assert_line /usr/share/man/man5/tcptop-stream.5.gz
 	assert_line /usr/share/bash-completion/completions/tcptop
-	# %license: the full text beside the package's docs
-	assert_line --regexp '^/usr/share/licenses/tcptop/COPYING$'
+	# %license: the full text beside the package's docs (tcptop-VERSION/ with Debian's rpm,
+	# which lacks Fedora's %_docdir_fmt)
+	assert_line --regexp '^/usr/share/licenses/tcptop(-[0-9.]+)?/COPYING$'
 	run -0 rpm -qp --queryformat '%{VERSION}\n' "$RPM"
 	assert_output "$(version)"
 }
