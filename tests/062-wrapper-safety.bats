@@ -172,8 +172,8 @@ status_stages() {
 	big_stream >"$shared/big.tcpt"
 	stand_in tcptop-collect "exec cat '$shared/big.tcpt'"
 	start=$(date +%s)
-	run -0 timeout 20 bash -c "'$fake/tcptop' --record '$shared/rec.tcpt' --log - | head -1"
-	[ $(($(date +%s) - start)) -lt 10 ]
+	run -0 timeout 30 bash -c "'$fake/tcptop' --record '$shared/rec.tcpt' --log - | head -1"
+	[ $(($(date +%s) - start)) -lt 15 ]
 	assert_output --partial "proto"
 	sleep 0.5
 	# the wrapper, the tee, the stages (run from $fake) and the stand-in (cat of $shared/big.tcpt)
