@@ -181,6 +181,17 @@ status_stages() {
 	[ -s "$shared/rec.tcpt" ]
 }
 
+@test "--replay --log - | head -1 ends within seconds, nothing left behind" {
+	d=$(mktemp -d "$BATS_TEST_TMPDIR/replay.XXXXXX")
+	big_stream >"$d/big.tcpt"
+	start=$(date +%s)
+	run -0 timeout 30 bash -c "tcptop --replay '$d/big.tcpt' --log - | head -1"
+	[ $(($(date +%s) - start)) -lt 15 ]
+	assert_output --partial "proto"
+	sleep 0.5
+	run -1 pgrep -f "$d/"
+}
+
 @test "a failed replay: only the first failing stage's message, on a line of its own" {
 	run -65 tcptop --replay /dev/zero --log -
 	assert_output "tcptop-agg: /dev/zero: not a tcptop stream: bad magic at byte 0"
