@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The ranges of every option that takes a number or a name, for tcptop-collect, tcptop-agg
- * and the tcptop wrapper (tcptop-csv and tcptop-view take none). The man pages give the same
- * ranges; tests/065-options.bats walks each one at both ends.
+ * The ranges of every option that takes a number or a name, for tcptop-collect, tcptop-agg,
+ * tcptop-view, tcptop-prom and the tcptop wrapper (tcptop-csv takes none). The man pages give the same
+ * ranges; tests/066-options.bats walks each one at both ends.
  */
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +35,10 @@ const struct opt_range opt_ranges[] = {
 	/* matched against sanitised names, which are at most 4 bytes per kernel byte */
 	{ "process", OPT_AGG, OPT_TEXT, 1, 4 * COMM_LEN, 0, 0, "1 to 64 bytes" },
 	{ "interface", OPT_AGG, OPT_TEXT, 1, 4 * IFNAME_LEN, 0, 0, "1 to 64 bytes" },
+	/* closed connections the view keeps for its closed list */
+	{ "closed", OPT_VIEW, OPT_COUNT, 0, 1000000, 0, 0, "0 to 1000000" },
+	/* label sets the exporter holds at most */
+	{ "max-series", OPT_PROM, OPT_COUNT, 1, 100000000, 0, 0, "1 to 100000000" },
 };
 const size_t opt_nranges = sizeof(opt_ranges) / sizeof(opt_ranges[0]);
 

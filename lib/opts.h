@@ -14,6 +14,8 @@
 enum opt_tool {
 	OPT_COLLECT = 1 << 0,
 	OPT_AGG = 1 << 1,
+	OPT_VIEW = 1 << 2,
+	OPT_PROM = 1 << 3,
 };
 
 enum opt_kind {

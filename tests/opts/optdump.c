@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * tcptop-optdump: prints, for each ranged option of lib/opts.c, the values at both ends of its
- * range and just past them, one per line: "TOOL OPTION VALUE in|out", TOOL being collect or
- * agg. tests/065-options.bats feeds them to the tools and to the wrapper.
+ * range and just past them, one per line: "TOOL OPTION VALUE in|out", TOOL being collect,
+ * agg, view or prom. tests/066-options.bats feeds them to the tools and to the wrapper.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -36,7 +36,10 @@ int main(void)
 	static const struct {
 		unsigned bit;
 		const char *name;
-	} tools[] = { { OPT_COLLECT, "collect" }, { OPT_AGG, "agg" } };
+	} tools[] = { { OPT_COLLECT, "collect" },
+		      { OPT_AGG, "agg" },
+		      { OPT_VIEW, "view" },
+		      { OPT_PROM, "prom" } };
 
 	for (size_t i = 0; i < opt_nranges; i++) {
 		const struct opt_range *r = &opt_ranges[i];

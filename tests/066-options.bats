@@ -100,3 +100,25 @@ expect() {
 		msg=
 	done < <(ranges collect)
 }
+
+@test "tcptop-view --closed and tcptop-prom --max-series: each range at both ends" {
+	while read -r tool opt v want; do
+		case $tool in
+		view)
+			# in range, the view goes on to look for a terminal (there is none: 64 too)
+			run setsid -w tcptop-view "--$opt" "$v" </dev/null ;;
+		prom)
+			# in range, it reads the (empty) input and ends
+			run tcptop-prom "--$opt" "$v" --textfile "$BATS_TEST_TMPDIR/t.prom" </dev/null ;;
+		*) continue ;;
+		esac
+		if [ "$want" = out ]; then
+			[ "$status" -eq 64 ] || fail "tcptop-$tool --$opt $v: status $status, not 64"
+			[[ $output == "tcptop-$tool: --$opt $v: too "*" ("*")" ]] ||
+				[[ $output == "tcptop-$tool: --$opt $v: invalid ("*")" ]] ||
+				fail "tcptop-$tool --$opt $v: '$output'"
+		else
+			[[ $output != *"--$opt"* ]] || fail "tcptop-$tool --$opt $v refused: $output"
+		fi
+	done < <("$OUTPUT/tcptop-optdump" | awk '$1 == "view" || $1 == "prom"')
+}
