@@ -32,6 +32,7 @@
 #include <bpf/libbpf.h>
 
 #include "cgroups.h"
+#include "opts.h"
 #include "priv.h"
 #include "probe.h"
 #include "stream.h"
@@ -531,6 +532,15 @@ static void write_header(const char *filter)
 		write_failed(e);
 }
 
+/* An option with a range: the one table (lib/opts.c) the wrapper checks with too. */
+static void range_opt(const char *name, uint64_t *out)
+{
+	char msg[256];
+
+	if (opt_parse(OPT_COLLECT, name, optarg, out, msg, sizeof(msg)))
+		errx(EX_USAGE, "%s", msg);
+}
+
 static void parse_options(int argc, char **argv)
 {
 	enum {
@@ -561,7 +571,6 @@ static void parse_options(int argc, char **argv)
 		{ "version", no_argument, NULL, O_VERSION },
 		{ 0 },
 	};
-	const char *es;
 	int c, b;
 
 	while ((c = getopt_long(argc, argv, "o:vh", lo, NULL)) != -1) {
@@ -570,32 +579,22 @@ static void parse_options(int argc, char **argv)
 			opt.output = optarg;
 			break;
 		case O_INTERVAL:
-			if (parse_seconds(optarg, NSEC / 100, 3600 * NSEC, &opt.interval_ns, &es))
-				errx(EX_USAGE, "--interval %s: %s (0.01 to 3600 seconds)", optarg,
-				     es);
+			range_opt("interval", &opt.interval_ns);
 			break;
 		case O_DURATION:
-			if (parse_seconds(optarg, NSEC / 1000, 365 * 86400 * NSEC, &opt.duration_ns,
-					  &es))
-				errx(EX_USAGE, "--duration %s: %s", optarg, es);
+			range_opt("duration", &opt.duration_ns);
 			break;
 		case O_UDP_TIMEOUT:
-			if (parse_seconds(optarg, NSEC / 10, 86400 * NSEC, &opt.udp_timeout_ns,
-					  &es))
-				errx(EX_USAGE, "--udp-timeout %s: %s (0.1 to 86400 seconds)",
-				     optarg, es);
+			range_opt("udp-timeout", &opt.udp_timeout_ns);
 			break;
 		case O_MAX_FLOWS:
-			if (parse_uint(optarg, 16, 1 << 24, &opt.max_flows, &es))
-				errx(EX_USAGE, "--max-flows %s: %s (16 to 16777216)", optarg, es);
+			range_opt("max-flows", &opt.max_flows);
 			break;
 		case O_PID:
-			if (parse_uint(optarg, 1, 4194304, &opt.pid, &es))
-				errx(EX_USAGE, "--pid %s: %s", optarg, es);
+			range_opt("pid", &opt.pid);
 			break;
 		case O_PORT:
-			if (parse_uint(optarg, 0, 65535, &opt.port, &es))
-				errx(EX_USAGE, "--port %s: %s (0 to 65535)", optarg, es);
+			range_opt("port", &opt.port);
 			break;
 		case O_TCP:
 			opt.tcp_only = true;
@@ -690,7 +689,7 @@ int main(int argc, char **argv)
 		     BTF_VMLINUX);
 	if (priv_target_init(&target, PRIV_FALLBACK_NOBODY, e, sizeof(e)))
 		errx(EX_NOPERM, "%s", e);
-	if (getuid() == 0 && !getenv("SUDO_UID"))
+	if (!target.invoking_user)
 		out = open_out(); /* root asked for it: root's rights */
 
 	/* signals arrive through a descriptor: none is lost between a check and a wait */
