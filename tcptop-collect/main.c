@@ -462,8 +462,8 @@ static void check_privilege(void)
 		     missing);
 }
 
-/* Whether bpf() still works for us once privilege is dropped: kernels before 6.5 refuse
- * every bpf() command without CAP_BPF when kernel.unprivileged_bpf_disabled is set, and the
+/* Whether bpf() still works for us once privilege is dropped: older kernels (5.10, not 6.1)
+ * refuse every bpf() command without CAP_BPF when kernel.unprivileged_bpf_disabled is set; the
  * collector creates an iterator each period. Tried in a child that drops as we will. */
 static bool bpf_works_unprivileged(const struct priv_target *t)
 {
