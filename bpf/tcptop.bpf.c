@@ -706,7 +706,8 @@ int BPF_PROG(fe__udpv6_sendmsg, struct sock *sk, struct msghdr *msg, size_t len,
 	return 0;
 }
 
-/* udp_recvmsg lost its noblock argument in 5.19: one program for each signature. */
+/* udp_recvmsg lost its noblock argument in 5.19 and its addr_len in 7.x: one program for each
+ * signature (fe6__, fe__, fe4__), chosen by the function's BTF. */
 SEC("fexit/udp_recvmsg")
 int BPF_PROG(fe__udp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int flags,
 	     int *addr_len, int ret)
@@ -724,7 +725,22 @@ int BPF_PROG(fe__udpv6_recvmsg, struct sock *sk, struct msghdr *msg, size_t len,
 }
 
 SEC("fexit/udp_recvmsg")
-int BPF_PROG(fe5__udp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int noblock,
+int BPF_PROG(fe4__udp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int flags, int ret)
+{
+	fn_udp(sk, msg, ret, flags, false);
+	return 0;
+}
+
+SEC("fexit/udpv6_recvmsg")
+int BPF_PROG(fe4__udpv6_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int flags,
+	     int ret)
+{
+	fn_udp(sk, msg, ret, flags, false);
+	return 0;
+}
+
+SEC("fexit/udp_recvmsg")
+int BPF_PROG(fe6__udp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int noblock,
 	     int flags, int *addr_len, int ret)
 {
 	fn_udp(sk, msg, ret, flags, false);
@@ -732,7 +748,7 @@ int BPF_PROG(fe5__udp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, 
 }
 
 SEC("fexit/udpv6_recvmsg")
-int BPF_PROG(fe5__udpv6_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int noblock,
+int BPF_PROG(fe6__udpv6_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int noblock,
 	     int flags, int *addr_len, int ret)
 {
 	fn_udp(sk, msg, ret, flags, false);
@@ -778,8 +794,14 @@ static __always_inline void kp_enter(__u32 fn, struct pt_regs *ctx, bool recv)
 
 	a.sk = PT_REGS_PARM1(ctx);
 	a.msg = PT_REGS_PARM2(ctx);
-	if (recv)
-		a.flags = kp_recv_noblock ? PT_REGS_PARM5(ctx) : PT_REGS_PARM4(ctx);
+	if (recv) {
+		/* both loads at fixed offsets: a load through a chosen offset of ctx is refused */
+		unsigned long p4 = PT_REGS_PARM4(ctx), p5 = PT_REGS_PARM5(ctx);
+
+		barrier_var(p4);
+		barrier_var(p5);
+		a.flags = kp_recv_noblock ? p5 : p4;
+	}
 	bpf_map_update_elem(&kp_args, &k, &a, BPF_ANY);
 }
 
