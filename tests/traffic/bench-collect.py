@@ -86,8 +86,11 @@ TMP = tempfile.mkdtemp(prefix='tcptop-bench.')
 TABLE = []  # (part, monitor, what, value, target, verdict)
 
 
+T0 = time.monotonic()
+
+
 def log(msg):
-    print('bench-collect: ' + msg, file=sys.stderr, flush=True)
+    print('bench-collect: %4.0fs %s' % (time.monotonic() - T0, msg), file=sys.stderr, flush=True)
 
 
 def row(part, monitor, what, value, target='', verdict=''):
@@ -264,6 +267,8 @@ class Monitor:
     def __init__(self, kind, path=None):
         self.kind, self.path = kind, path
         if kind == 'collector':
+            if os.path.exists(path):
+                os.unlink(path)  # else a stream left over would look like this one's
             self.p = subprocess.Popen([COLLECT, '-o', path, '--interval', str(A.interval)],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             for _ in range(400):  # the stream's header and first records are out
@@ -286,20 +291,27 @@ class Monitor:
         self.pid = self.p.pid
 
     def settle(self, cap=60):
-        """Waits until the start-up is over: a period for the walk; for the collector two
-        periods, then until a second in which it used less than 30% of a core or wrote less
-        than 1 MiB (the bootstrap of many sockets is over), at most cap seconds."""
-        if self.kind == 'walk':
-            time.sleep(A.interval)
+        """Waits until the start-up is over, at most cap seconds (returns False then): a
+        period for the walk; for the collector, two periods in a row in each of which its
+        iterators ran and it used about the same CPU (within a third). A bootstrap of many
+        sockets, its iterators first, then writing their records with no iterator running, is
+        never taken for the steady state."""
+        time.sleep(A.interval)
         if self.kind != 'collector':
-            return
-        time.sleep(2 * A.interval)
+            return True
         end = time.monotonic() + cap
+        prev = None
         while time.monotonic() < end:
-            c0, z0 = proc_cpu(self.pid), os.path.getsize(self.path)
-            time.sleep(1)
-            if proc_cpu(self.pid) - c0 < 0.3 or os.path.getsize(self.path) - z0 < 2**20:
-                break
+            p0, c0 = Progs(self.pid), proc_cpu(self.pid)
+            time.sleep(A.interval)
+            p1, c1 = Progs(self.pid), proc_cpu(self.pid)
+            d = p1.delta(p0)
+            ran = any(v[3] for v in d.values() if v[1] == 'iter')
+            cpu = c1 - c0
+            if ran and prev is not None and abs(cpu - prev) <= max(cpu, prev) / 3 + 0.02:
+                return True
+            prev = cpu if ran else None
+        return False
 
     def snap(self):
         return Progs(self.pid), proc_cpu(self.pid), time.monotonic()
@@ -511,14 +523,16 @@ def idle_set(n, label, monitors):
                 continue
             path = os.path.join(TMP, 'idle.tcpt')
             mem1 = meminfo('MemAvailable')
+            log('%s: %s starting' % (label, kind))
             m = Monitor(kind, path)
             t1 = time.monotonic()
-            m.settle(cap=120)
+            settled = m.settle(cap=180 if n > 100000 else 60)
             start = time.monotonic() - t1
             s0 = m.snap()
             time.sleep(A.idle_seconds)
             s1 = m.snap()
             rss, maps, mem2 = proc_rss(m.pid), s1[0].memlock(), meminfo('MemAvailable')
+            log('%s: %s stopping' % (label, kind))
             m.stop()
             d, wall = s1[0].delta(s0[0]), s1[2] - s0[2]
             it = [v for v in d.values() if v[1] == 'iter']
@@ -535,7 +549,8 @@ def idle_set(n, label, monitors):
                 row(label, kind, 'CPU %% of one core, interval %g s' % A.interval,
                     '%.2f%%  (%s)' % (cpu + hooks, detail), '<= 2%' if n <= 100000 else '',
                     verdict(cpu + hooks <= 2) if n <= 100000 else '')
-                row(label, kind, 'start-up (bootstrap, settle)', '%.1f s' % start)
+                row(label, kind, 'start-up (bootstrap until steady)', '%.1f s%s' % (
+                    start, '' if settled else ': NOT steady yet, measured anyway'))
                 row(label, kind, 'memory', 'RSS %.1f MiB, BPF maps memlock %.1f MiB, '
                     'MemAvailable -%.1f MiB (%.0f bytes per connection)' % (
                         rss / 2**20, maps / 2**20, (mem1 - mem2) / 2**20,
@@ -557,6 +572,7 @@ def idle_set(n, label, monitors):
             if os.path.exists(path):
                 os.unlink(path)
     finally:
+        log('%s: closing the connections' % label)
         holder.stdin.close()
         holder.wait()
     return per_conn
