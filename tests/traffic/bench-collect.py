@@ -316,18 +316,24 @@ class Monitor:
     def snap(self):
         return Progs(self.pid), proc_cpu(self.pid), time.monotonic()
 
-    def stop(self):
+    def stop(self, timeout=120):
+        """SIGINT, then SIGKILL after timeout seconds; returns the seconds it took to exit.
+        Raises Unavailable if it did not exit by itself with status 0."""
+        t0 = time.monotonic()
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGINT)
         try:
-            err = self.p.communicate(timeout=60)[1]
+            err = self.p.communicate(timeout=timeout)[1]
         except subprocess.TimeoutExpired:
             self.p.kill()
             err = self.p.communicate()[1]
+            raise Unavailable('%s still running %d s after SIGINT: killed' % (
+                self.kind, timeout))
         if self.p.returncode != 0:
             raise Unavailable('%s exited %d: %s' % (self.kind, self.p.returncode,
                                                     (err or '').strip() if isinstance(err, str)
                                                     else err.decode().strip()))
+        return time.monotonic() - t0
 
 
 AVAILABLE = {}
@@ -382,6 +388,7 @@ WORD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
 
 
 FIELDS = ('src', 'dst', 'in', 'out', 'pin', 'pout')
+OPEN = re.compile(r'flow=(\d+) .*?proto=(\w+) src=(\S+) dst=(\S+)')
 
 
 def stream_flows(path, keep, detail=False):
@@ -393,9 +400,14 @@ def stream_flows(path, keep, detail=False):
     p = subprocess.Popen([DUMP, path], stdout=subprocess.PIPE, text=True, bufsize=1 << 20)
     for line in p.stdout:
         kind, _, rest = line.partition(' ')
+        if kind == 'sample' and not detail:
+            continue
         if kind == 'open':
             opens += 1
-            kv = dict((m.group(1), m.group(2)) for m in WORD.finditer(rest))
+            m = OPEN.search(rest)
+            kv = dict(flow=m.group(1), proto=m.group(2), src=m.group(3), dst=m.group(4)) \
+                if m and not detail else \
+                dict((m.group(1), m.group(2)) for m in WORD.finditer(rest))
             if keep(kv):
                 if detail:
                     flows[kv['flow']] = dict({k: kv.get(k, '0') for k in FIELDS},
@@ -533,7 +545,10 @@ def idle_set(n, label, monitors):
             s1 = m.snap()
             rss, maps, mem2 = proc_rss(m.pid), s1[0].memlock(), meminfo('MemAvailable')
             log('%s: %s stopping' % (label, kind))
-            m.stop()
+            try:
+                stopped = '%.1f s' % m.stop(timeout=300)
+            except Unavailable as e:
+                stopped = str(e)
             d, wall = s1[0].delta(s0[0]), s1[2] - s0[2]
             it = [v for v in d.values() if v[1] == 'iter']
             runs = sum(v[3] for v in it)
@@ -551,6 +566,7 @@ def idle_set(n, label, monitors):
                     verdict(cpu + hooks <= 2) if n <= 100000 else '')
                 row(label, kind, 'start-up (bootstrap until steady)', '%.1f s%s' % (
                     start, '' if settled else ': NOT steady yet, measured anyway'))
+                row(label, kind, 'exit after SIGINT', stopped)
                 row(label, kind, 'memory', 'RSS %.1f MiB, BPF maps memlock %.1f MiB, '
                     'MemAvailable -%.1f MiB (%.0f bytes per connection)' % (
                         rss / 2**20, maps / 2**20, (mem1 - mem2) / 2**20,
@@ -730,6 +746,8 @@ def main():
         print('bench-collect: kernel %s, %d CPUs, %d alternating pairs of %g s, collector '
               'interval %g s' % (os.uname().release, os.cpu_count(), A.pairs, A.seconds,
                                  A.interval))
+        for kind in set(A.monitors) | {'walk', 'collector'}:
+            available(kind)  # once, before any connection is made
         if 'tcp' in A.only:
             progs.append(('pingpong', part(part_tcp, 'pingpong', 'round trips/s', 1)))
             progs.append(('bulk', part(part_tcp, 'bulk', 'MB/s', 1e6)))
