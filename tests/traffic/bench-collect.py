@@ -538,7 +538,7 @@ def idle_set(n, label, monitors):
             log('%s: %s starting' % (label, kind))
             m = Monitor(kind, path)
             t1 = time.monotonic()
-            settled = m.settle(cap=180 if n > 100000 else 60)
+            settled = m.settle(cap=120)
             start = time.monotonic() - t1
             s0 = m.snap()
             time.sleep(A.idle_seconds)
@@ -546,7 +546,7 @@ def idle_set(n, label, monitors):
             rss, maps, mem2 = proc_rss(m.pid), s1[0].memlock(), meminfo('MemAvailable')
             log('%s: %s stopping' % (label, kind))
             try:
-                stopped = '%.1f s' % m.stop(timeout=300)
+                stopped = '%.1f s' % m.stop(timeout=120)
             except Unavailable as e:
                 stopped = str(e)
             d, wall = s1[0].delta(s0[0]), s1[2] - s0[2]
