@@ -568,9 +568,9 @@ def idle_set(n, label, monitors):
                     start, '' if settled else ': NOT steady yet, measured anyway'))
                 row(label, kind, 'exit after SIGINT', stopped)
                 row(label, kind, 'memory', 'RSS %.1f MiB, BPF maps memlock %.1f MiB, '
-                    'MemAvailable -%.1f MiB (%.0f bytes per connection)' % (
-                        rss / 2**20, maps / 2**20, (mem1 - mem2) / 2**20,
-                        max(mem1 - mem2, 0) / n))
+                    'MemAvailable %+.1f MiB while it ran (%+.0f bytes per connection; '
+                    'moves with the whole machine)' % (
+                        rss / 2**20, maps / 2**20, (mem2 - mem1) / 2**20, (mem2 - mem1) / n))
                 log('%s: reading the stream (%.0f MiB)' % (label, os.path.getsize(path) / 2**20))
                 first = '127.0.0.'
                 seen, loss, _ = stream_flows(path, lambda kv: kv.get('proto') == 'tcp' and any(
