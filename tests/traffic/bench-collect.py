@@ -296,8 +296,8 @@ class Monitor:
         iterators ran and it used about the same CPU (within a third). A bootstrap of many
         sockets, its iterators first, then writing their records with no iterator running, is
         never taken for the steady state."""
-        time.sleep(A.interval)
         if self.kind != 'collector':
+            time.sleep(A.interval)
             return True
         end = time.monotonic() + cap
         prev = None
