@@ -291,13 +291,14 @@ class Monitor:
         self.pid = self.p.pid
 
     def settle(self, cap=60):
-        """Waits until the start-up is over, at most cap seconds (returns False then): a
-        period for the walk; for the collector, two periods in a row in each of which its
+        """Waits until the start-up is over, at most cap seconds (returns False then): none
+        for the tracepoint monitors, a period for the walk; for the collector, two periods in a row in each of which its
         iterators ran and it used about the same CPU (within a third). A bootstrap of many
         sockets, its iterators first, then writing their records with no iterator running, is
         never taken for the steady state."""
-        if self.kind != 'collector':
+        if self.kind == 'walk':
             time.sleep(A.interval)
+        if self.kind != 'collector':
             return True
         end = time.monotonic() + cap
         prev = None
