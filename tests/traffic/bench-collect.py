@@ -54,13 +54,14 @@ def parse_args():
     p.add_argument('legacy', nargs='*', type=float,
                    help='PAIRS SECONDS CHURN_RATE CHURN_SECONDS (as before)')
     p.add_argument('--pairs', type=int, default=10, help='alternating pairs per monitor (10)')
-    p.add_argument('--seconds', type=float, default=2, help='length of a tcp run (2)')
+    p.add_argument('--seconds', type=float, default=1.5, help='length of a tcp run (1.5)')
     p.add_argument('--only', default='tcp,idle,million,churn,udp', help='parts to run (tcp,idle,million,churn,udp)')
     p.add_argument('--monitors', default='floor,storage,collector',
                    help='monitors of the tcp part (floor,storage,collector)')
     p.add_argument('--interval', type=float, default=1, help="collector's sample period (1)")
     p.add_argument('--idle', type=int, default=100000, help='idle connections (100000)')
-    p.add_argument('--idle-seconds', type=float, default=10, help='idle sampling time (10)')
+    p.add_argument('--idle-seconds', type=float, default=10,
+                   help='idle sampling time (10; half of it for the million)')
     p.add_argument('--million', type=int, default=1000000,
                    help='connections of the large idle set (1000000; 0 skips)')
     p.add_argument('--churn-rate', type=int, default=10000, help='connections/s (10000)')
@@ -542,7 +543,7 @@ def idle_set(n, label, monitors):
             settled = m.settle(cap=120)
             start = time.monotonic() - t1
             s0 = m.snap()
-            time.sleep(A.idle_seconds)
+            time.sleep(A.idle_seconds if n <= A.idle else A.idle_seconds / 2)
             s1 = m.snap()
             rss, maps, mem2 = proc_rss(m.pid), s1[0].memlock(), meminfo('MemAvailable')
             log('%s: %s stopping' % (label, kind))
