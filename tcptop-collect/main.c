@@ -100,7 +100,6 @@ static struct xlate *xl;
 static struct ring_buffer *rb;
 static struct cgroups *cgs;
 static uint64_t ringbuf_lost_seen = UINT64_MAX; /* at the last full pass */
-static uint64_t last_tick;
 
 static void usage(void)
 {
@@ -142,6 +141,14 @@ static int put_rec(void *ctx, const struct rec *r)
 {
 	(void)ctx;
 	return stream_write(wr, r);
+}
+
+static void put_or_die(const struct rec *r)
+{
+	int e = stream_write(wr, r);
+
+	if (e)
+		write_failed(e);
 }
 
 static void check_xlate(void)
@@ -367,7 +374,7 @@ static void put_loss(uint64_t ts)
 	l->e[l->n++] = (struct loss_entry){ LOSS_FLOW_EVICTED, st.evicted };
 	if (col.udp == BK_KPROBE)
 		l->e[l->n++] = (struct loss_entry){ LOSS_KPROBE_MISSED, probe_kprobe_missed(&col) };
-	put_rec(NULL, &r);
+	put_or_die(&r);
 }
 
 /* One sample period: closes so far, the TCP connections that changed (all of them on a full
@@ -421,9 +428,7 @@ static void period(void)
 	now = mono_ns();
 	put_loss(now);
 	r.u.tick.ts = now;
-	last_tick = now;
-	if (put_rec(NULL, &r))
-		write_failed(stream_flush(wr) ? stream_flush(wr) : -EIO);
+	put_or_die(&r);
 	flush_out();
 }
 
@@ -810,8 +815,7 @@ int main(int argc, char **argv)
 		struct rec r = { .type = REC_END };
 
 		r.u.end.ts = mono_ns();
-		if (put_rec(NULL, &r))
-			write_failed(-EIO);
+		put_or_die(&r);
 	}
 	flush_out();
 	xlate_free(xl);
