@@ -381,7 +381,29 @@ void ui_draw_table(struct view *v)
 	int y0 = 3, rows = LINES - y0 - 2;
 
 	v->page = rows > 0 ? rows : 0;
-	table_layout(&v->t, COLS, v->raw_units, v->trend_on && v->trends ? TREND_SHORT : 0, &l);
+	if ((v->dns_on || v->svc_on) && rows > 0) {
+		/* names are wider than numbers: the layout makes room for those on screen */
+		struct widest keep = v->t.widest;
+		char lname[300], rname[300];
+
+		for (int i = 0; i < rows && v->top + i < v->t.n; i++) {
+			const struct vrow *r = v->t.v[v->top + i];
+
+			if (r->conns)
+				continue;
+			endpoint_names(v, r, lname, sizeof(lname), rname, sizeof(rname));
+			if ((int)text_width(lname) > v->t.widest.local)
+				v->t.widest.local = text_width(lname);
+			if ((int)text_width(rname) > v->t.widest.remote)
+				v->t.widest.remote = text_width(rname);
+		}
+		table_layout(&v->t, COLS, v->raw_units, v->trend_on && v->trends ? TREND_SHORT : 0,
+			     &l);
+		v->t.widest = keep;
+	} else {
+		table_layout(&v->t, COLS, v->raw_units, v->trend_on && v->trends ? TREND_SHORT : 0,
+			     &l);
+	}
 	fill_line(y0, ROLE_TABLE_HEAD);
 	table_format_title(&l, v->raw_units, line, sizeof(line));
 	put(y0, 0, line, ROLE_TABLE_HEAD);

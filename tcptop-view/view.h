@@ -13,7 +13,7 @@
 #define CLOSED_DEFAULT	1000	 /* closed connections kept for the 'c' view */
 #define CLOSED_MAX	1000000
 #define HISTORY_MAX	600	 /* snapshots kept for time travel ... */
-#define HISTORY_ROWS	2000000 /* ... and rows in them at most */
+#define HISTORY_ROWS	250000	 /* ... and rows in them at most (about 650 bytes a row) */
 
 enum action {
 	ACT_NONE,
