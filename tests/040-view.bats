@@ -1158,3 +1158,33 @@ history_stream() {
 	tm send-keys q
 	wait_exit 0
 }
+
+# The table tcptop-view draws for the README's recording, blank lines and trailing blanks out.
+readme_capture() {
+	gen -o "$T/readme.tcpt" "$TCPTOP_SRC/tests/fixtures/readme/sample.txt"
+	tcptop-agg "$T/readme.tcpt" >"$T/readme.snap"
+	start_view "$T/readme.snap"
+	wait_screen "stream ended" >&2
+	screen | sed -e 's/ *$//' -e '/^$/d'
+}
+
+@test "README.md's sample is what tcptop-view draws for tests/fixtures/readme/sample.txt" {
+	readme_capture >"$T/got"
+	tm send-keys q
+	wait_exit 0 >/dev/null
+	if [ -n "${README_UPDATE:-}" ]; then
+		python3 - "$TCPTOP_SRC/README.md" "$T/got" <<'PY'
+import re, sys
+readme, got = sys.argv[1], open(sys.argv[2]).read()
+text = open(readme).read()
+new = re.sub(r'(<!-- sample:[^\n]*-->\n```\n).*?(\n```)', lambda m: m.group(1) + got.rstrip('\n') + m.group(2), text, count=1, flags=re.S)
+open(readme, 'w').write(new)
+PY
+	fi
+	python3 -c 'import re, sys; m = re.search(r"<!-- sample:[^\n]*-->\n```\n(.*?\n)```", open(sys.argv[1]).read(), re.S); print(m.group(1) if m else "", end="")' \
+		"$TCPTOP_SRC/README.md" >"$T/want"
+	[ -s "$T/want" ] || fail "README.md has no sample block after '<!-- sample:'"
+	run diff -u "$T/want" "$T/got"
+	[ "$status" -eq 0 ] ||
+		fail "README.md's sample no longer matches tcptop-view (README_UPDATE=1 tests/run tests/040-view.bats rewrites it): $output"
+}
