@@ -69,6 +69,9 @@ struct ifname_ent {
 	bool used;
 };
 
+/* The least time between two snapshots: the CSV dates them to the millisecond. */
+#define SNAP_MIN_GAP 1000000ULL
+
 #define IFNAME_CAP 65536 /* interface names remembered at most (per section) */
 
 /* Loss entries: the collector's codes in order of first appearance, then agg's three. */
@@ -305,6 +308,18 @@ static const char *ifn_get(struct agg *a, uint32_t netns, uint32_t ifindex)
 	return s->used ? s->name : NULL;
 }
 
+/* ---- output: the writer, or the emit callback of a merge ---- */
+
+static int emit_rec(struct agg *a, const struct rec *r)
+{
+	return a->o.emit ? a->o.emit(a->o.ctx, r) : stream_write(a->w, r);
+}
+
+static int emit_flush(struct agg *a)
+{
+	return a->o.emit ? 0 : stream_flush(a->w);
+}
+
 /* ---- setup ---- */
 
 struct agg *agg_new(const struct agg_opts *o, struct stream_writer *w)
@@ -346,6 +361,11 @@ void agg_free(struct agg *a)
 uint64_t agg_conns(const struct agg *a)
 {
 	return a->nconns;
+}
+
+bool agg_pending(const struct agg *a)
+{
+	return a->in_section && (a->dirty || !a->seq);
 }
 
 bool agg_in_section(const struct agg *a)
@@ -401,6 +421,11 @@ int agg_begin(struct agg *a, const struct stream_header *in)
 	snprintf(h->version, HDR_STR_MAX, "%s", TCPTOP_VERSION);
 	filter_join(h->filter, in->filter, a->o.filter_text ? a->o.filter_text : "");
 	/* out at once: a live reader can show the host before the first interval ends */
+	if (a->o.emit) {
+		a->out_rec.type = REC_HEADER;
+		a->out_rec.u.header = *h;
+		return a->o.emit(a->o.ctx, &a->out_rec);
+	}
 	if ((err = stream_write_header(a->w, h)))
 		return err;
 	return stream_flush(a->w);
@@ -511,6 +536,10 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 
 	if (t < a->cut)
 		t = a->cut;
+	/* no two snapshots share a timestamp, not even in the CSV's milliseconds: a last snapshot
+	 * right after a cut (END a moment after a tick) is dated a millisecond later */
+	if (a->seq && t - a->cut < SNAP_MIN_GAP)
+		t = a->cut + SNAP_MIN_GAP;
 	memset(b, 0, sizeof(*b));
 	r->type = REC_SNAP_BEGIN;
 	b->seq = ++a->seq;
@@ -548,7 +577,7 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 	fill_loss(a, b);
 	if (a->o.pace)
 		a->o.pace(a->o.ctx, t, b->span_ns);
-	if ((err = stream_write(a->w, r)))
+	if ((err = emit_rec(a, r)))
 		return err;
 
 	r->type = REC_SNAP_ROW;
@@ -608,7 +637,7 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 			w->first_ns = e->first_ns;
 			w->last_ns = e->last_ns;
 			w->cgroup_id = e->cgroup_id;
-			if ((err = stream_write(a->w, r)))
+			if ((err = emit_rec(a, r)))
 				return err;
 		}
 		/* hidden rows count as shown: a filter never delays CONN_F_NEW's meaning */
@@ -625,11 +654,11 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 	a->norder = kept;
 	r->type = REC_SNAP_END;
 	r->u.snap_end.seq = a->seq;
-	if ((err = stream_write(a->w, r)))
+	if ((err = emit_rec(a, r)))
 		return err;
 	a->cut = t;
 	a->dirty = false;
-	return stream_flush(a->w);
+	return emit_flush(a);
 }
 
 /*
@@ -858,22 +887,37 @@ int agg_record(struct agg *a, const struct rec *r)
 	}
 }
 
-int agg_end(struct agg *a, bool partial)
+static int write_end(struct agg *a, uint64_t ts)
 {
 	struct rec r = { .type = REC_END };
 	int err;
 
+	a->in_section = false;
+	r.u.end.ts = ts;
+	if ((err = emit_rec(a, &r)))
+		return err;
+	err = emit_flush(a);
+	table_clear(a);
+	return err;
+}
+
+int agg_end(struct agg *a, bool partial)
+{
+	int err;
+
 	if (!a->in_section)
 		return 0;
-	if (partial || a->dirty) {
+	/* a truncated input after a cut with nothing since: the last snapshot stands */
+	if (partial ? agg_pending(a) : a->dirty) {
 		if ((err = snapshot(a, a->now, partial ? SNAP_F_PARTIAL : 0)))
 			return err;
 	}
-	a->in_section = false;
-	r.u.end.ts = a->now;
-	if ((err = stream_write(a->w, &r)))
-		return err;
-	err = stream_flush(a->w);
-	table_clear(a);
-	return err;
+	return write_end(a, a->now);
+}
+
+int agg_stop(struct agg *a)
+{
+	if (!a->in_section)
+		return 0;
+	return write_end(a, a->cut);
 }

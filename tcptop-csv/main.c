@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,16 +15,16 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "priv.h"
 #include "rows.h"
+#include "stop.h"
 #include "stream.h"
 #include "util.h"
 
-static volatile sig_atomic_t got_signal;
-
-static void on_signal(int sig)
-{
-	got_signal = sig;
-}
+/* After SIGINT or SIGTERM, how long the input is still read: the end of the stream from a pipe
+ * (longer than tcptop-agg's 0.4 s, so that its END arrives), or the rest of the current snapshot
+ * from a file. */
+#define STOP_GRACE_NS 700000000ULL
 
 static void usage(FILE *f)
 {
@@ -93,11 +94,14 @@ static void flush_or_die(struct rows *w)
 		write_failed(e);
 }
 
-/* Stops on a signal between snapshots, with every complete row written. */
-static void signal_exit(struct rows *w)
+/* Stops on a signal with every complete snapshot written; one cut short by the stop is left
+ * out (in_snap). */
+static void signal_exit(struct rows *w, bool in_snap)
 {
+	if (in_snap && rows_discard_snapshot(w) < 0)
+		warnx("stopped inside a snapshot: its rows written so far stay in the output");
 	flush_or_die(w);
-	exit(128 + got_signal);
+	exit(128 + stop_signal());
 }
 
 int main(int argc, char **argv)
@@ -118,7 +122,6 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	struct rows_opts o = { .format = ROWS_CSV };
-	struct sigaction sa = { .sa_handler = on_signal };
 	const char *output = NULL, *input = "-";
 	struct stream_reader *rd;
 	struct rows *w;
@@ -184,15 +187,21 @@ int main(int argc, char **argv)
 		if (isatty(in_fd))
 			errx(EX_USAGE, "standard input is a terminal: pipe a snapshot stream in "
 				       "(tcptop-agg ... | tcptop-csv)");
-	} else if ((in_fd = open(input, O_RDONLY | O_CLOEXEC)) < 0) {
+	} else if ((in_fd = open(input, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0 ||
+		   fcntl(in_fd, F_SETFL, fcntl(in_fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		/* not blocking in open(): a FIFO's writer is waited for where a signal ends it */
 		err(EX_NOINPUT, "%s", input);
 	}
 	if (output && strcmp(output, "-") != 0) {
 		struct stat in_st, out_st;
 
-		out_fd = open(output, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+		char oe[PATH_MAX + 128];
+
+		/* O_NOFOLLOW: a symbolic link is refused (it may point where the user did
+		 * not mean to write) */
+		out_fd = open_output(output, 0, oe, sizeof(oe));
 		if (out_fd < 0)
-			err(EX_CANTCREAT, "cannot create %s", output);
+			errx(EX_CANTCREAT, "cannot create %s", oe);
 		/* truncated only once it is known not to be the input */
 		if (fstat(in_fd, &in_st) == 0 && fstat(out_fd, &out_st) == 0 &&
 		    S_ISREG(out_st.st_mode)) {
@@ -205,8 +214,9 @@ int main(int argc, char **argv)
 
 	pipe_in = fstat(in_fd, &sb) == 0 && (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode));
 	signal(SIGPIPE, SIG_IGN);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	if (stop_init())
+		err(EX_OSERR, "signals");
+	stop_set_grace(STOP_GRACE_NS);
 
 	rd = stream_reader_new(in_fd, input);
 	w = rows_new(out_fd, &o);
@@ -214,6 +224,7 @@ int main(int argc, char **argv)
 	if (!rd || !w || !r)
 		errx(EX_OSERR, "out of memory");
 	stream_reader_expect(rd, STREAM_KIND_SNAPSHOT);
+	stream_reader_set_wait(rd, stop_wait_fd, NULL);
 
 	while ((st = stream_read(rd, r)) == STREAM_OK) {
 		switch (r->type) {
@@ -270,9 +281,11 @@ int main(int argc, char **argv)
 			break;
 		}
 		/* a pipe is read to its end: the collector upstream ends the stream on Ctrl-C */
-		if (got_signal && !pipe_in && !in_snap)
-			signal_exit(w);
+		if (stop_signal() && !pipe_in && !in_snap)
+			signal_exit(w, false);
 	}
+	if (st == STREAM_STOPPED) /* a signal, and the input did not end in time */
+		signal_exit(w, in_snap);
 	if ((e = rows_snapshot_end(w)))
 		write_failed(e);
 	flush_or_die(w);
@@ -292,8 +305,8 @@ int main(int argc, char **argv)
 	}
 	if (out_fd != STDOUT_FILENO && close(out_fd) < 0)
 		err(EX_IOERR, "%s", output);
-	if (got_signal && !pipe_in)
-		return 128 + got_signal;
+	if (stop_signal() && !pipe_in)
+		return 128 + stop_signal();
 	stream_reader_free(rd);
 	rows_free(w);
 	free(r);

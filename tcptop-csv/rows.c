@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csv.h>
@@ -122,6 +123,8 @@ struct rows {
 	struct rows_opts o;
 	char *buf;
 	size_t len;
+	uint64_t written; /* bytes written out so far */
+	uint64_t snap_at; /* output byte where the current snapshot's rows start */
 	unsigned long long count;
 	/* JSON Lines: ","name":" for each column ("{" and no comma for the first) */
 	char key[C_COUNT][32];
@@ -401,6 +404,7 @@ void rows_snapshot(struct rows *w, const struct rec_snap_begin *b)
 	char *p;
 	size_t n;
 
+	w->snap_at = w->written + w->len;
 	time_format_rfc3339(b->time_ns, ts, sizeof(ts));
 	p = cell_plain(w, w->head, C_TIMESTAMP, ts, strlen(ts));
 	w->head_len = p - w->head;
@@ -684,8 +688,30 @@ int rows_flush(struct rows *w)
 		}
 		b += k;
 		n -= k;
+		w->written += k;
 	}
 	w->len = 0;
+	return 0;
+}
+
+int rows_discard_snapshot(struct rows *w)
+{
+	struct stat sb;
+	off_t at;
+
+	if (w->snap_at >= w->written) { /* all of it still here */
+		w->len = w->snap_at - w->written;
+		return 0;
+	}
+	/* where the snapshot starts in the file: the offset now, less what it wrote */
+	w->len = 0;
+	at = lseek(w->fd, 0, SEEK_CUR);
+	if (at < 0 || fstat(w->fd, &sb) < 0 || !S_ISREG(sb.st_mode))
+		return -1;
+	at -= (off_t)(w->written - w->snap_at);
+	if (at < 0 || ftruncate(w->fd, at) < 0 || lseek(w->fd, at, SEEK_SET) < 0)
+		return -1;
+	w->written = w->snap_at;
 	return 0;
 }
 

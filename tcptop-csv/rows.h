@@ -45,6 +45,10 @@ void rows_snapshot(struct rows *w, const struct rec_snap_begin *b);
 /* One connection of the current snapshot. May write out earlier complete rows. Returns 0 or
  * -errno of a failed write (the writer is then unusable). */
 int rows_add(struct rows *w, const struct rec_snap_row *row);
+/* Leave the current snapshot out (stopped in its middle): its rows are dropped from the buffer,
+ * or, when some were written out already, cut from the output if it is a regular file. 0, or -1
+ * when rows already written could not be taken back (a pipe). */
+int rows_discard_snapshot(struct rows *w);
 /* The snapshot's SNAP_END: in a group mode its groups are written now. 0 or -errno. */
 int rows_snapshot_end(struct rows *w);
 /* Write out every buffered row. 0 or -errno. */

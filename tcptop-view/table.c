@@ -613,8 +613,10 @@ void table_sort(struct table *t)
 
 bool table_sorted(const struct table *t)
 {
+	/* two rows may tie on everything: a flow id reused within one interval shows the closed
+	 * connection and the new one, with the same flow and cookie */
 	for (size_t i = 1; i < t->n; i++)
-		if (cmp_rows(&t->v[i - 1], &t->v[i], (void *)t) >= 0)
+		if (cmp_rows(&t->v[i - 1], &t->v[i], (void *)t) > 0)
 			return false;
 	return true;
 }
@@ -1174,8 +1176,9 @@ void fmt_bytes(double v, char *buf, size_t size)
 	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
 	int u = -1;
 
-	if (v < 1024) {
-		snprintf(buf, size, "%.0f B", v < 0 ? 0 : v);
+	/* a rate read from the input may be anything, NaN included: it shows as 0 */
+	if (!(v >= 1024)) {
+		snprintf(buf, size, "%.0f B", v > 0 ? v : 0);
 		return;
 	}
 	while (v >= 1024 && u < 5) {

@@ -20,6 +20,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "priv.h"
 #include "stream.h"
 #include "util.h"
 
@@ -48,9 +49,7 @@ struct stage {
 
 static struct stage st[NSTAGES];
 static char tooldir[PATH_MAX];
-static uid_t run_uid;
-static gid_t run_gid;
-static bool drop_to_user;
+static struct priv_target user; /* whom the unprivileged stages run as */
 
 static void usage(FILE *f)
 {
@@ -58,6 +57,7 @@ static void usage(FILE *f)
 		"usage: tcptop [--port N] [--pid N] [--process NAME] [-i|--interface IFACE]\n"
 		"              [--cgroup PATTERN] [--tcp] [--udp] [--interval SECS]\n"
 		"              [--log PATH] [--format csv|jsonl] [--record PATH]\n"
+		"              [--prometheus ADDR:PORT] [--textfile PATH]\n"
 		"              [--replay PATH] [--speed X] [--udp-timeout SECS] [--max-flows N]\n"
 		"              [--backend auto|tracepoint|fentry|kprobe] [--duration SECS]\n"
 		"              [-v|--verbose] [-h|--help] [--version]\n");
@@ -86,6 +86,10 @@ static void help(void)
 	       "  --log PATH          headless: CSV to PATH (overwritten) until SIGINT or SIGTERM\n"
 	       "  --format FMT        --log as csv or jsonl (JSON Lines); default csv, or jsonl\n"
 	       "                      when PATH ends in .jsonl\n"
+	       "  --prometheus ADDR:PORT  headless: serve Prometheus metrics on ADDR:PORT\n"
+	       "                      (tcptop-prom) until SIGINT or SIGTERM\n"
+	       "  --textfile PATH     headless: metrics for node_exporter's textfile collector,\n"
+	       "                      rewritten in PATH every interval (with --prometheus or alone)\n"
 	       "  --record PATH       also keep the raw collector stream in PATH (live only)\n"
 	       "  --replay PATH       read a recording instead of the kernel: no root needed; the\n"
 	       "                      table is paced at recorded speed, --log writes as fast as it can\n"
@@ -106,6 +110,7 @@ static void help(void)
 	       "  sudo tcptop --process nginx --interval 2\n"
 	       "  sudo tcptop --log conns.csv --interval 5\n"
 	       "  sudo tcptop --record run.tcpt;  tcptop --replay run.tcpt\n"
+	       "  sudo tcptop --prometheus 127.0.0.1:9687 --interval 15\n"
 	       "  ssh host sudo tcptop-collect | tcptop-agg | tcptop-view\n"
 	       "\n"
 	       "Exit status: 0 success; 64 usage; 65 bad input data; 66 replay file missing;\n"
@@ -166,14 +171,26 @@ static void find_tooldir(void)
 	snprintf(tooldir, sizeof(tooldir), "%s", self);
 }
 
+/* In a stage's child: become the invoking user, without any capability, or end it (77) before
+ * it does anything. */
 static void become_user(void)
 {
-	if (!drop_to_user)
+	char e[256];
+
+	if (priv_drop(&user, 0, e, sizeof(e))) {
+		warnx("cannot drop privilege to %s: %s", user.why, e);
+		_exit(EX_NOPERM);
+	}
+}
+
+/* Every inherited descriptor above stderr: a child that does not exec must not hold pipe ends
+ * of other stages (the record tee kept the read end of its own output and never saw EPIPE). */
+static void close_from(int lowfd)
+{
+	if (close_range(lowfd, ~0U, 0) == 0)
 		return;
-	if (setgroups(0, NULL) || setresgid(run_gid, run_gid, run_gid) ||
-	    setresuid(run_uid, run_uid, run_uid))
-		err(EX_OSERR, "cannot drop privilege to uid %u", (unsigned)run_uid);
-	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	for (long fd = lowfd, max = sysconf(_SC_OPEN_MAX); fd < (max > 0 ? max : 1024); fd++)
+		close(fd);
 }
 
 /* Live capture needs root or CAP_BPF (39) and CAP_PERFMON (38) in the effective set. */
@@ -195,7 +212,8 @@ static bool privileged(void)
 	return (cap >> 38 & 1) && (cap >> 39 & 1);
 }
 
-/* Create (without truncating) an output file as the user who will write it: exit 73 early. */
+/* Create (without truncating) an output file as the user who will write it, so that a file the
+ * user cannot write, or a symbolic link, is refused (73) before anything starts. */
 static void check_creatable(const char *path, const char *what)
 {
 	pid_t pid = fork();
@@ -204,17 +222,20 @@ static void check_creatable(const char *path, const char *what)
 	if (pid < 0)
 		err(EX_OSERR, "fork");
 	if (pid == 0) {
+		char e[PATH_MAX + 128];
 		int fd;
 		become_user();
-		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		fd = open_output(path, 0, e, sizeof(e));
 		if (fd < 0) {
-			warn("cannot create %s file %s", what, path);
+			warnx("cannot create %s file %s", what, e);
 			_exit(EX_CANTCREAT);
 		}
 		_exit(0);
 	}
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
 		exit(EX_CANTCREAT);
+	if (WEXITSTATUS(status))
+		exit(WEXITSTATUS(status));
 }
 
 /* --record: copy the raw stream to the file and downstream. When downstream closes, keep
@@ -222,14 +243,16 @@ static void check_creatable(const char *path, const char *what)
 static int tee_main(const char *path)
 {
 	static char buf[1 << 16];
+	char e[PATH_MAX + 128];
 	bool down = true;
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = open_output(path, O_TRUNC, e, sizeof(e));
 
 	if (fd < 0) {
-		warn("cannot create record file %s", path);
+		warnx("cannot create record file %s", e);
 		return EX_CANTCREAT;
 	}
-	signal(SIGINT, SIG_IGN); /* the collector ends the stream; we copy to its end */
+	signal(SIGINT, SIG_IGN);  /* the collector ends the stream; we copy to its end */
+	signal(SIGPIPE, SIG_IGN); /* a closed table is EPIPE: recording goes on */
 	for (;;) {
 		ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
 
@@ -282,6 +305,23 @@ static int capture_fd(void)
 	return fd;
 }
 
+/* A stage's captured messages, to our stderr, the last line ended. */
+static void replay_stderr(int fd)
+{
+	char buf[4096];
+	ssize_t n;
+	char last = '\n';
+
+	lseek(fd, 0, SEEK_SET);
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		if (write(STDERR_FILENO, buf, n) != n)
+			return;
+		last = buf[n - 1];
+	}
+	if (last != '\n' && write(STDERR_FILENO, "\n", 1) < 0)
+		return;
+}
+
 static void spawn(struct stage *s, int in, int out, const sigset_t *oldmask, const char *tee_path)
 {
 	s->pid = fork();
@@ -303,8 +343,10 @@ static void spawn(struct stage *s, int in, int out, const sigset_t *oldmask, con
 		_exit(EX_OSERR);
 	if (s->as_user)
 		become_user();
-	if (tee_path)
+	if (tee_path) {
+		close_from(STDERR_FILENO + 1);
 		_exit(tee_main(tee_path));
+	}
 	execvp(s->argv[0], s->argv);
 	warn("cannot run %s", s->argv[0]);
 	_exit(errno == ENOENT ? EX_UNAVAILABLE : EX_OSERR);
@@ -322,8 +364,13 @@ static void stop(enum stage_id id, int sig)
 
 static int stage_exit(const struct stage *s)
 {
-	if (WIFEXITED(s->status))
-		return WEXITSTATUS(s->status);
+	if (WIFEXITED(s->status)) {
+		int st = WEXITSTATUS(s->status);
+		/* a stage we stopped that cleaned up and exited 128+N for it did not fail either */
+		if (s->stopped_by_us && (st == 128 + SIGTERM || st == 128 + SIGINT))
+			return 0;
+		return st;
+	}
 	if (WIFSIGNALED(s->status)) {
 		int sig = WTERMSIG(s->status);
 		/* a stage we stopped, or one whose reader went away, did not fail */
@@ -351,6 +398,8 @@ int main(int argc, char **argv)
 		O_MAXFLOWS,
 		O_BACKEND,
 		O_DURATION,
+		O_PROMETHEUS,
+		O_TEXTFILE,
 		O_VERSION,
 		O_CGROUP,
 		O_FORMAT,
@@ -373,6 +422,8 @@ int main(int argc, char **argv)
 		{ "max-flows", required_argument, NULL, O_MAXFLOWS },
 		{ "backend", required_argument, NULL, O_BACKEND },
 		{ "duration", required_argument, NULL, O_DURATION },
+		{ "prometheus", required_argument, NULL, O_PROMETHEUS },
+		{ "textfile", required_argument, NULL, O_TEXTFILE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -382,6 +433,7 @@ int main(int argc, char **argv)
 	const char *log = NULL, *record = NULL, *replay = NULL, *speed = NULL, *udpto = NULL;
 	const char *maxflows = NULL, *backend = NULL, *duration = NULL, *cgroup = NULL;
 	const char *format = NULL;
+	const char *prometheus = NULL, *textfile = NULL;
 	bool tcp = false, udp = false, verbose = false;
 	const char *e;
 	uint64_t u;
@@ -471,6 +523,16 @@ int main(int argc, char **argv)
 				errx(EX_USAGE, "--duration %s: %s", optarg, e);
 			duration = optarg;
 			break;
+		case O_PROMETHEUS:
+			if (!*optarg || !strchr(optarg, ':'))
+				errx(EX_USAGE, "--prometheus %s: expected ADDR:PORT", optarg);
+			prometheus = optarg;
+			break;
+		case O_TEXTFILE:
+			if (!*optarg)
+				errx(EX_USAGE, "--textfile: empty file name");
+			textfile = optarg;
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -498,19 +560,18 @@ int main(int argc, char **argv)
 	}
 	if (speed && !replay)
 		errx(EX_USAGE, "--speed applies to --replay only");
+	bool prom = prometheus || textfile;
+	if (prom && log)
+		errx(EX_USAGE, "--log, and --prometheus or --textfile: one output at a time");
 	if (tcp && udp) /* both protocols: the same as neither */
 		tcp = udp = false;
 
-	/* Who the unprivileged stages run as. */
-	drop_to_user = false;
-	if (geteuid() == 0 && getenv("SUDO_UID") && getenv("SUDO_GID")) {
-		if (parse_uint(getenv("SUDO_UID"), 0, UINT32_MAX - 1, &u, &e) == 0 && u) {
-			run_uid = u;
-			if (parse_uint(getenv("SUDO_GID"), 0, UINT32_MAX - 1, &u, &e) == 0) {
-				run_gid = u;
-				drop_to_user = true;
-			}
-		}
+	/* Who the unprivileged stages run as: the sudo user, else whoever runs us (a root login
+	 * keeps uid 0 but no capability). Read now, before any stage reads a stream. */
+	{
+		char e[256];
+		if (priv_target_init(&user, PRIV_FALLBACK_REAL, e, sizeof(e)))
+			errx(EX_NOPERM, "%s", e);
 	}
 
 	/* Everything that can be refused is refused before anything starts. */
@@ -518,12 +579,19 @@ int main(int argc, char **argv)
 		errx(EX_NOPERM, "live capture needs root or CAP_BPF and CAP_PERFMON "
 				"(run it with sudo, or read a recording with --replay FILE)");
 	if (replay) {
-		int fd = open(replay, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
+		struct stat sb;
+		int fd = -1;
+
+		/* a FIFO is not opened here: a reader that comes and goes would hang us until a
+		 * writer comes, or break the writer's pipe; tcptop-agg opens it */
+		if (stat(replay, &sb) == 0 && S_ISFIFO(sb.st_mode)
+			    ? access(replay, R_OK) < 0
+			    : (fd = open(replay, O_RDONLY | O_CLOEXEC)) < 0)
 			err(EX_NOINPUT, "%s", replay);
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 	}
-	if (!log) {
+	if (!log && !prom) {
 		int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
 		if (fd < 0)
 			errx(EX_USAGE, "no terminal for the live table: use --log FILE for CSV, or "
@@ -582,7 +650,7 @@ int main(int argc, char **argv)
 		add_arg(&st[S_AGG], "--udp");
 	if (maxflows)
 		add_opt(&st[S_AGG], "--max-flows", maxflows);
-	if (replay && !log) {
+	if (replay && !log && !prom) {
 		add_arg(&st[S_AGG], "--realtime");
 		if (speed)
 			add_opt(&st[S_AGG], "--speed", speed);
@@ -591,7 +659,13 @@ int main(int argc, char **argv)
 		add_arg(&st[S_AGG], "--");
 		add_arg(&st[S_AGG], replay);
 	}
-	if (log) {
+	if (prom) {
+		stage_init(S_LAST, "tcptop-prom", true);
+		if (prometheus)
+			add_opt(&st[S_LAST], "--listen", prometheus);
+		if (textfile)
+			add_opt(&st[S_LAST], "--textfile", textfile);
+	} else if (log) {
 		size_t n = strlen(log);
 
 		stage_init(S_LAST, "tcptop-csv", true);
@@ -604,11 +678,15 @@ int main(int argc, char **argv)
 			add_opt(&st[S_LAST], "-o", log);
 	} else {
 		stage_init(S_LAST, "tcptop-view", true);
-		/* the table owns the terminal: the others' messages wait until it is restored */
-		for (int i = 0; i < S_LAST; i++)
-			if (st[i].used)
-				st[i].errfd = capture_fd();
 	}
+	/* Only the first failing stage's messages reach the user: the later stages' (an "empty
+	 * input" from a reader whose writer died) are consequences. So every stage's stderr waits
+	 * in a file, read out once all have ended, except the first stage's with --log, which
+	 * goes straight through (-v, and the collector's own errors, as they happen). With the
+	 * table nothing goes straight through: the terminal belongs to the view. */
+	for (int i = 0; i < NSTAGES; i++)
+		if (st[i].used && (!log || i != (replay ? S_AGG : S_COLLECT)))
+			st[i].errfd = capture_fd();
 
 	/* Signals: wait for them synchronously; children get the original mask back. */
 	sigset_t set, old;
@@ -637,6 +715,7 @@ int main(int argc, char **argv)
 	}
 
 	int alive = 0;
+	bool stopping = false;
 	for (int i = 0; i < NSTAGES; i++)
 		alive += st[i].used;
 	while (alive > 0) {
@@ -648,6 +727,13 @@ int main(int argc, char **argv)
 			stop(replay ? S_AGG : S_COLLECT, replay ? SIGTERM : SIGINT);
 		} else if (sig == SIGTERM || sig == SIGHUP) {
 			stop(replay ? S_AGG : S_COLLECT, SIGTERM);
+		}
+		/* the exporter serves on after its input ends: a stop is for it too, once the
+		 * aggregator has passed it the last snapshot */
+		if (prom && sig != SIGCHLD) {
+			stopping = true;
+			if (st[S_AGG].done)
+				stop(S_LAST, SIGTERM);
 		}
 		if (sig != SIGCHLD)
 			continue;
@@ -666,6 +752,8 @@ int main(int argc, char **argv)
 					/* the table was closed, or the CSV writer stopped */
 					stop(S_COLLECT, SIGTERM);
 					stop(S_AGG, SIGTERM);
+				} else if (i == S_AGG && stopping) {
+					stop(S_LAST, SIGTERM);
 				} else if (stage_exit(&st[i]) != 0) {
 					/* a failed stage takes the table down, so that its
 					 * message can be read */
@@ -679,14 +767,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < NSTAGES; i++) {
 		if (!st[i].used)
 			continue;
-		if (st[i].errfd >= 0) {
-			char buf[4096];
-			ssize_t n;
-			lseek(st[i].errfd, 0, SEEK_SET);
-			while ((n = read(st[i].errfd, buf, sizeof(buf))) > 0)
-				if (write(STDERR_FILENO, buf, n) < 0)
-					break;
-		}
+		if (!status && st[i].errfd >= 0)
+			replay_stderr(st[i].errfd);
 		if (!status)
 			status = stage_exit(&st[i]);
 	}

@@ -4,6 +4,7 @@
 # independent parsers (Python's csv module and csvcheck, built on libcsv's strict parser).
 
 load test_helper/common
+load test_helper/stall
 
 CSVCHECK="$OUTPUT/tests/csvcheck"
 FIXED='timestamp,protocol,local_addr,local_port,remote_addr,remote_port,pid,process_name,state,bytes_in,bytes_out,packets_in,packets_out,rate_in_bytes_sec,rate_out_bytes_sec,rtt_us'
@@ -327,11 +328,28 @@ PY
 	run -73 tcptop-csv -o "$BATS_TEST_TMPDIR/no/such/dir/out.csv" "$BATS_TEST_TMPDIR/bad.tcpt"
 	assert_output --partial "cannot create $BATS_TEST_TMPDIR/no/such/dir/out.csv"
 	[ "${#lines[@]}" -eq 1 ]
-	mkdir "$BATS_TEST_TMPDIR/ro"
-	chmod 555 "$BATS_TEST_TMPDIR/ro"
-	run -73 setpriv --reuid=65534 --regid=65534 --clear-groups \
-		"$OUTPUT/tcptop-csv" -o "$BATS_TEST_TMPDIR/ro/out.csv" </dev/null
-	assert_output --partial "Permission denied"
+}
+
+@test "a folder the user cannot write: 73 (Permission denied); the same user in a 0777 folder: 0" {
+	skip_unless_setpriv
+	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	# under /tmp, not the test's own 0700 folder, where nobody could create nothing anyway
+	shared=$(shared_dir 755)
+	cp "$BATS_TEST_TMPDIR/s.tcpt" "$shared/s.tcpt"
+	chmod 644 "$shared/s.tcpt"
+	mkdir "$shared/ro" "$shared/rw"
+	chmod 555 "$shared/ro"
+	chmod 777 "$shared/rw"
+	run -73 as_unpriv "$OUTPUT/tcptop-csv" -o "$shared/ro/out.csv" "$shared/s.tcpt"
+	ro_output=$output
+	run -0 as_unpriv "$OUTPUT/tcptop-csv" -o "$shared/rw/out.csv" "$shared/s.tcpt"
+	rw_rows=$(wc -l <"$shared/rw/out.csv")
+	ro_exists=$([ -e "$shared/ro/out.csv" ] && echo yes || echo no)
+	rm -rf "$shared"
+	[[ "$ro_output" == *"cannot create $shared/ro/out.csv: Permission denied"* ]] ||
+		fail "read-only folder: $ro_output"
+	assert_equal "$ro_exists" no
+	[ "$rw_rows" -gt 1 ] || fail "the writable folder got $rw_rows lines"
 }
 
 @test "a missing input: 66, and an existing output file is left alone" {
@@ -551,6 +569,94 @@ raw_script() {
 	wait "$csv" || st=$?
 	[ "$st" -eq 0 ] || fail "tcptop-csv exited $st"
 	cmp "$BATS_TEST_TMPDIR/want.csv" "$BATS_TEST_TMPDIR/got.csv"
+}
+
+# feed_then_stall STREAM BYTES CSV-ARGS...: tcptop-csv reads a FIFO that gets the first BYTES of
+# STREAM, then nothing (fd 5 stays open); $pid is tcptop-csv.
+feed_then_stall() {
+	local stream=$1 bytes=$2
+	shift 2
+	rm -f "$BATS_TEST_TMPDIR/in"
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	tcptop-csv "$@" "$BATS_TEST_TMPDIR/in" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pid=$!
+	exec 5>"$BATS_TEST_TMPDIR/in"
+	head -c "$bytes" "$stream" >&5
+}
+
+@test "a stalled input cannot hold csv: SIGINT or SIGTERM ends it within 1 s, a snapshot cut short left out" {
+	"$GEN" --bulk-snap 50,20 >"$BATS_TEST_TMPDIR/s.tcpt"
+	# snapshots 1 and 2 (records 1 to 105), and snapshot 3 up to the middle of its 10th row
+	off=$(tcptop-dump -O "$BATS_TEST_TMPDIR/s.tcpt" | sed -n '117s/^@\([0-9]*\) .*/\1/p')
+	for sig in INT TERM; do
+		feed_then_stall "$BATS_TEST_TMPDIR/s.tcpt" $((off + 30)) -o "$BATS_TEST_TMPDIR/out.csv"
+		for _ in $(seq 100); do
+			[ "$(wc -l <"$BATS_TEST_TMPDIR/out.csv")" -ge 101 ] && break
+			sleep 0.05
+		done
+		started "$pid"
+		signal_and_wait "$pid" "$sig"
+		exec 5>&-
+		[ "$ms" -lt 1000 ] || fail "SIG$sig: stopped after $ms ms"
+		[ "$st" -eq $((128 + $(kill -l "$sig"))) ] || fail "SIG$sig: exit $st"
+		run -0 cut -d, -f 24 "$BATS_TEST_TMPDIR/out.csv"
+		assert_output "$(echo snapshot_seq; for _ in $(seq 50); do echo 1; done; for _ in $(seq 50); do echo 2; done)"
+		"$CSVCHECK" --min-fields 16 "$BATS_TEST_TMPDIR/out.csv" >/dev/null
+	done
+	# standard input a silent pipe; a FIFO no writer ever opened
+	rm -f "$BATS_TEST_TMPDIR/in"
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	silent_writer "$BATS_TEST_TMPDIR/in"
+	tcptop-csv <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out.csv" 3>&- &
+	pid=$!
+	started "$pid"
+	signal_and_wait "$pid" INT
+	kill "$writer"
+	[ "$ms" -lt 1000 ] || fail "silent pipe: stopped after $ms ms"
+	assert_equal "$st" 130
+	rm -f "$BATS_TEST_TMPDIR/in"
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	tcptop-csv "$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out.csv" 3>&- &
+	pid=$!
+	started "$pid"
+	signal_and_wait "$pid" TERM
+	[ "$ms" -lt 1000 ] || fail "FIFO without writer: stopped after $ms ms"
+	assert_equal "$st" 143
+}
+
+@test "stopped inside a snapshot larger than the write buffer: the rows already written are cut from the file" {
+	"$GEN" --bulk-snap 5000,3 >"$BATS_TEST_TMPDIR/s.tcpt"
+	# snapshot 1, then 4000 rows of snapshot 2: more than the 256 KiB buffer, written out
+	off=$(tcptop-dump -O "$BATS_TEST_TMPDIR/s.tcpt" | sed -n '5004p' | sed 's/^@\([0-9]*\) .*/\1/')
+	off2=$(tcptop-dump -O "$BATS_TEST_TMPDIR/s.tcpt" | sed -n '9004p' | sed 's/^@\([0-9]*\) .*/\1/')
+	feed_then_stall "$BATS_TEST_TMPDIR/s.tcpt" "$off2" -o "$BATS_TEST_TMPDIR/out.csv"
+	for _ in $(seq 100); do
+		[ "$(wc -l <"$BATS_TEST_TMPDIR/out.csv")" -gt 5001 ] && break
+		sleep 0.05
+	done
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/out.csv")" -gt 5001 ] || fail "snapshot 2 not written in part"
+	started "$pid"
+	signal_and_wait "$pid" INT
+	exec 5>&-
+	assert_equal "$st" 130
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/out.csv")" -eq 5001 ] || fail "$(wc -l <"$BATS_TEST_TMPDIR/out.csv") lines"
+	head -c "$off" "$BATS_TEST_TMPDIR/s.tcpt" >"$BATS_TEST_TMPDIR/one.tcpt"
+	tcptop-csv "$BATS_TEST_TMPDIR/one.tcpt" >"$BATS_TEST_TMPDIR/want.csv" 2>/dev/null
+	cmp "$BATS_TEST_TMPDIR/want.csv" "$BATS_TEST_TMPDIR/out.csv"
+}
+
+@test "a signal just before csv waits for input is not lost (30 signals at random moments)" {
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	silent_writer "$BATS_TEST_TMPDIR/in"
+	for i in $(seq 30); do
+		tcptop-csv <"$BATS_TEST_TMPDIR/in" >/dev/null 3>&- &
+		pid=$!
+		sleep "0.00$((RANDOM % 8))"
+		signal_and_wait "$pid" TERM
+		[ "$ms" -lt 1000 ] || fail "signal $i: stopped after $ms ms"
+		[ "$st" -eq 143 ] || fail "signal $i: exit $st"
+	done
+	kill "$writer"
 }
 
 @test "SIGTERM while reading a file: the current snapshot finished, exit 143" {
