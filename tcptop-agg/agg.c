@@ -15,9 +15,9 @@
 #include "util.h"
 
 /* Per-entry bits of agg's own (not written). */
-#define A_CLOSED 0x01 /* closed or replaced: shown once more, then freed */
-#define A_SHOWN	 0x02 /* has been in a snapshot (so no longer CONN_F_NEW) */
-#define A_MATCH	 0x04 /* passes the filters (set while a snapshot is built) */
+#define A_CLOSED  0x01 /* closed or replaced: shown once more, then freed */
+#define A_SHOWN	  0x02 /* has been in a snapshot (so no longer CONN_F_NEW) */
+#define A_MATCH	  0x04 /* passes the filters (set while a snapshot is built) */
 #define A_SYNSENT 0x08 /* TCP opened in SYN_SENT and not seen past it: failed if it closes */
 
 /* cgroup_ent.user bits */
@@ -614,7 +614,8 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 			memcpy(w->id.laddr, e->laddr, 16);
 			memcpy(w->id.raddr, e->raddr, 16);
 			w->state = e->state;
-			w->flags = e->flags & (CONN_F_BEGUN_BEFORE | CONN_F_NO_OWNER | CONN_F_FAILED);
+			w->flags =
+				e->flags & (CONN_F_BEGUN_BEFORE | CONN_F_NO_OWNER | CONN_F_FAILED);
 			if (e->aflags & A_CLOSED)
 				w->flags |= CONN_F_CLOSED;
 			if (!(e->aflags & A_SHOWN))

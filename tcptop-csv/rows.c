@@ -565,7 +565,7 @@ static int write_row(struct rows *w, const struct rec_snap_row *r, uint64_t conn
 	else
 		p = cell_flag(w, p, C_FAILED, r->flags & CONN_F_FAILED);
 	p = w->o.group == GROUP_PROCESS ? cell_null(w, cell_null(w, p, C_CGROUP), C_CGROUP_PATH)
-					 : cells_cgroup(w, p, r->cgroup_id);
+					: cells_cgroup(w, p, r->cgroup_id);
 	p = cell_u64(w, p, C_CONNECTIONS, group ? conns : 1);
 	p = put_mem(p, w->tail + w->tail_len - w->end_len, w->end_len);
 	w->len = p - w->buf;

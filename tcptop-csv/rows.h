@@ -15,9 +15,9 @@ enum rows_format {
 };
 
 enum rows_group {
-	GROUP_NONE,	/* one row per connection */
-	GROUP_PROCESS,	/* one row per process (pid and name) per snapshot */
-	GROUP_CGROUP,	/* one row per cgroup per snapshot */
+	GROUP_NONE,    /* one row per connection */
+	GROUP_PROCESS, /* one row per process (pid and name) per snapshot */
+	GROUP_CGROUP,  /* one row per cgroup per snapshot */
 };
 
 struct rows_opts {

@@ -55,8 +55,8 @@ static bool same_host(const struct stream_header *h)
 const char *netns_name(const struct stream_header *h, uint32_t netns)
 {
 	if (!ns.loaded) {
-		const char *dir = getenv("TCPTOP_NETNS_DIR") ? getenv("TCPTOP_NETNS_DIR")
-							      : "/run/netns";
+		const char *dir =
+			getenv("TCPTOP_NETNS_DIR") ? getenv("TCPTOP_NETNS_DIR") : "/run/netns";
 		DIR *d;
 		struct dirent *e;
 
@@ -112,20 +112,20 @@ const char *service_name(uint16_t port, uint8_t proto)
 
 /* ---- reverse DNS ---- */
 
-#define DNS_CACHE    4096 /* addresses remembered (a full cache forgets the oldest half) */
-#define DNS_TIMEOUT  2000 /* ms per try */
-#define DNS_TRIES    2
-#define DNS_NEG_TTL  60	  /* s a failed lookup is not asked again */
-#define DNS_MIN_TTL  5
-#define DNS_MAX_TTL  86400
+#define DNS_CACHE   4096 /* addresses remembered (a full cache forgets the oldest half) */
+#define DNS_TIMEOUT 2000 /* ms per try */
+#define DNS_TRIES   2
+#define DNS_NEG_TTL 60 /* s a failed lookup is not asked again */
+#define DNS_MIN_TTL 5
+#define DNS_MAX_TTL 86400
 
 struct dns_ent {
 	int family;
 	uint8_t addr[16];
-	char *name;	 /* NULL: not known (pending or failed) */
-	bool pending;	 /* asked, no answer yet */
-	time_t expires;	 /* after this the entry is asked again */
-	uint16_t id;	 /* of the query in flight */
+	char *name;	/* NULL: not known (pending or failed) */
+	bool pending;	/* asked, no answer yet */
+	time_t expires; /* after this the entry is asked again */
+	uint16_t id;	/* of the query in flight */
 	int tries;
 	long long sent_ms;
 };
@@ -135,8 +135,8 @@ static struct {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	int sock;
-	int wake[2];	/* the thread signals answers */
-	int kick[2];	/* the view signals new questions */
+	int wake[2]; /* the thread signals answers */
+	int kick[2]; /* the view signals new questions */
 	struct sockaddr_storage server;
 	socklen_t server_len;
 	uint16_t local_port, server_port;
@@ -455,8 +455,9 @@ int names_dns_start(const char *server, int *wake_fd, char *err, size_t errsz)
 		return -1;
 	}
 	dns.local_port = ntohs(me.ss_family == AF_INET ? ((struct sockaddr_in *)&me)->sin_port
-						      : ((struct sockaddr_in6 *)&me)->sin6_port);
-	if (pipe2(dns.wake, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(dns.kick, O_CLOEXEC | O_NONBLOCK) < 0) {
+						       : ((struct sockaddr_in6 *)&me)->sin6_port);
+	if (pipe2(dns.wake, O_CLOEXEC | O_NONBLOCK) < 0 ||
+	    pipe2(dns.kick, O_CLOEXEC | O_NONBLOCK) < 0) {
 		snprintf(err, errsz, "pipe: %s", strerror(errno));
 		return -1;
 	}

@@ -876,8 +876,8 @@ static int build_groups(struct table *t)
 	if (t->gscratch_cap < n * (2 * sizeof(uint32_t) + sizeof(*conns)) + 4 * sizeof(uint32_t) +
 				      s->ngrp[m] * sizeof(uint32_t)) {
 		free(t->gscratch);
-		t->gscratch_cap = n * (2 * sizeof(uint32_t) + sizeof(*conns)) + 4 * sizeof(uint32_t) +
-				  s->ngrp[m] * sizeof(uint32_t);
+		t->gscratch_cap = n * (2 * sizeof(uint32_t) + sizeof(*conns)) +
+				  4 * sizeof(uint32_t) + s->ngrp[m] * sizeof(uint32_t);
 		t->gscratch = malloc(t->gscratch_cap);
 		if (!t->gscratch) {
 			t->gscratch_cap = 0;
@@ -898,7 +898,8 @@ static int build_groups(struct table *t)
 		g->conns++;
 		/* positive doubles' keys are their bits: read back from the dense keys */
 		{
-			uint64_t a = s->keys[COL_RX_RATE * s->n + r], b = s->keys[COL_TX_RATE * s->n + r];
+			uint64_t a = s->keys[COL_RX_RATE * s->n + r],
+				 b = s->keys[COL_TX_RATE * s->n + r];
 			double x, y;
 
 			memcpy(&x, &a, sizeof(x));
@@ -934,7 +935,8 @@ static int build_groups(struct table *t)
 		v->r.id.proto = 0;
 		v->r.id.netns = 0;
 		v->r.id.lport = v->r.id.rport = 0;
-		v->r.flags = t->group == GROUP_PROCESS ? (f->r.flags & CONN_F_NO_OWNER) : CONN_F_NO_OWNER;
+		v->r.flags = t->group == GROUP_PROCESS ? (f->r.flags & CONN_F_NO_OWNER)
+						       : CONN_F_NO_OWNER;
 		v->r.pid = t->group == GROUP_PROCESS ? f->r.pid : 0;
 		v->r.cgroup_id = f->r.cgroup_id;
 		v->r.c.bytes_in = g->bin;
@@ -1135,13 +1137,15 @@ long table_find(const struct table *t, const struct conn_key *k)
 			size_t mid = lo + (hi - lo) / 2;
 			const struct rec_snap_row *r = &s->rows[mid].r;
 
-			if (r->id.flow < k->flow || (r->id.flow == k->flow && r->id.cookie < k->cookie))
+			if (r->id.flow < k->flow ||
+			    (r->id.flow == k->flow && r->id.cookie < k->cookie))
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
 		for (; lo < s->n && s->rows[lo].r.id.flow == k->flow &&
-		       s->rows[lo].r.id.cookie == k->cookie; lo++) {
+		       s->rows[lo].r.id.cookie == k->cookie;
+		     lo++) {
 			struct conn_key o = vrow_key(&s->rows[lo]);
 
 			if (conn_key_eq(&o, k)) {
@@ -1229,7 +1233,8 @@ const char *cell_text(const struct vrow *v, enum column c, bool raw, unsigned mi
 		case COL_RTT:
 			return "";
 		case COL_LOCAL:
-			snprintf(buf, size, "%" PRIu32 " conn%s", v->conns, v->conns == 1 ? "" : "s");
+			snprintf(buf, size, "%" PRIu32 " conn%s", v->conns,
+				 v->conns == 1 ? "" : "s");
 			return buf;
 		default:
 			break;
@@ -1339,7 +1344,7 @@ static int shrink(struct layout *l, const int *min, int total, int cols)
 void table_layout(const struct table *t, int cols, bool raw, int trend, struct layout *l)
 {
 	/* dropped first to last when the terminal is narrow */
-	static const enum column drop[] = { COL_PKT_TX, COL_PKT_RX, COL_TX,    COL_RX,	COL_RTT,
+	static const enum column drop[] = { COL_PKT_TX, COL_PKT_RX, COL_TX,  COL_RX,   COL_RTT,
 					    COL_CGROUP, COL_STATE,  COL_PID, COL_PROTO };
 	int want[NCOLS], min[NCOLS], total = 1;
 	int lw = t->widest.local, rw = t->widest.remote, cw = t->widest.comm;
@@ -1355,8 +1360,8 @@ void table_layout(const struct table *t, int cols, bool raw, int trend, struct l
 	want[COL_PROCESS] = imax(imax(cw, 7), 7) > 32 ? 32 : imax(cw, 7);
 	want[COL_STATE] = sw;
 	/* no row with a cgroup (an older collector, or none known): no column */
-	want[COL_CGROUP] = t->widest.cgroup ? imax(6, t->widest.cgroup > 24 ? 24 : t->widest.cgroup)
-					    : 0;
+	want[COL_CGROUP] =
+		t->widest.cgroup ? imax(6, t->widest.cgroup > 24 ? 24 : t->widest.cgroup) : 0;
 	if (raw) {
 		int rd = maxrate < 1e18 ? digits((uint64_t)maxrate) : 20;
 
@@ -1550,7 +1555,8 @@ size_t table_format_row(const struct vrow *v, const struct layout *l, const stru
 	if (size < 8)
 		return 0;
 	if (v->conns) { /* a group: open or closed */
-		const char *m = table_utf8 ? (st->open ? "\u25be" : "\u25b8") : (st->open ? "v" : ">");
+		const char *m =
+			table_utf8 ? (st->open ? "\u25be" : "\u25b8") : (st->open ? "v" : ">");
 
 		o = append(buf, size, o, m, strlen(m));
 	} else {
@@ -1572,11 +1578,11 @@ size_t table_format_row(const struct vrow *v, const struct layout *l, const stru
 			s = st->local;
 		if (c == COL_REMOTE && st->remote && !v->conns)
 			s = st->remote;
-		w = c == COL_PROCESS && s == v->comm ? v->comm_w
-		    : c == COL_LOCAL && s == v->local ? v->local_w
+		w = c == COL_PROCESS && s == v->comm	? v->comm_w
+		    : c == COL_LOCAL && s == v->local	? v->local_w
 		    : c == COL_REMOTE && s == v->remote ? v->remote_w
 		    : c == COL_CGROUP && s == v->cgroup ? v->cgroup_w
-						     : text_width(s);
+							: text_width(s);
 		if (c == COL_PROTO && st->depth && width >= 4) {
 			/* a group's connection: indented under it */
 			snprintf(ind, sizeof(ind), "  %s", s);

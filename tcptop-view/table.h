@@ -27,7 +27,7 @@ struct vrow {
 	char cgroup[CGROUP_TEXT];		      /* "" when unknown */
 	uint16_t local_w, remote_w, comm_w, cgroup_w; /* display columns */
 	uint32_t comm_rank;			      /* order of comm among the snapshot's names */
-	uint32_t conns;				      /* a group's row: its connections; 0 otherwise */
+	uint32_t conns; /* a group's row: its connections; 0 otherwise */
 };
 
 /* Features the producer left out (HOPT_MISSING): their cells show "?" */
@@ -63,7 +63,7 @@ struct snapshot {
 	struct widest all; /* over every row */
 	uint32_t *grp[2];  /* per row: its group by process, by cgroup (index) */
 	uint32_t ngrp[2];
-	uint64_t tick;	  /* the view's count of snapshots when this one was installed */
+	uint64_t tick;	       /* the view's count of snapshots when this one was installed */
 	struct snapshot *next; /* the reader's queue */
 };
 
@@ -183,15 +183,15 @@ const char *cell_text(const struct vrow *v, enum column c, bool raw_units, unsig
 #define LINE_MAX_BYTES 4096
 struct row_style {
 	bool raw_units;
-	unsigned missing; /* MISS_* */
-	int depth;	  /* 1: a connection under its group, indented */
-	bool open;	  /* a group row shown expanded */
+	unsigned missing;  /* MISS_* */
+	int depth;	   /* 1: a connection under its group, indented */
+	bool open;	   /* a group row shown expanded */
 	const char *trend; /* sparkline text for the trend field, or NULL */
 	int trend_w;
 	const char *local, *remote; /* names instead of the endpoints' numbers, or NULL */
 };
-size_t table_format_row(const struct vrow *v, const struct layout *l,
-			const struct row_style *st, char *buf, size_t size);
+size_t table_format_row(const struct vrow *v, const struct layout *l, const struct row_style *st,
+			char *buf, size_t size);
 size_t table_format_title(const struct layout *l, bool raw_units, char *buf, size_t size);
 
 /* Units: "1.50 KiB", "999 B"; packets "12.3k"; RTT "1.25ms". */

@@ -6,7 +6,10 @@
 #include <string.h>
 
 #include "../tests/unit/tap.h"
+#include <curses.h>
+
 #include "table.h"
+#include "trend.h"
 #include "view.h"
 
 static struct rec_snap_row row(uint64_t flow, const char *comm, uint32_t pid, double rate_in)
@@ -269,6 +272,142 @@ static void test_selection(void)
 	view_free(&v);
 }
 
+/* Five connections of three processes, two cgroups; one failed connect, one closed. */
+static struct snapshot *groups_snap(void)
+{
+	struct stream_header h = { 0 };
+	struct rec_snap_begin sb = { 0 };
+	struct snapshot *s = snapshot_new(&h, &sb);
+	struct cgroup_table cg;
+	struct rec_snap_row r;
+
+	cgroup_table_init(&cg);
+	cgroup_table_set(&cg, 7, "/system.slice/nginx.service");
+	cgroup_table_set(
+		&cg, 8,
+		"/kubepods.slice/kubepods-pod1.slice/"
+		"cri-containerd-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope");
+	for (int i = 1; i <= 5; i++) {
+		r = row(i,
+			i <= 3	 ? "nginx"
+			: i == 4 ? "curl"
+				 : "dig",
+			i <= 3 ? 10 : 10 + i, 100 * i);
+		r.c.bytes_in = 1000 * i;
+		r.cgroup_id = i <= 3 ? 7 : i == 4 ? 8 : 0;
+		if (i == 4) {
+			r.state = TCP_SYN_SENT;
+			r.flags = CONN_F_CLOSED | CONN_F_FAILED;
+		}
+		snapshot_add(s, &r, false, &cg);
+	}
+	snapshot_finish(s);
+	cgroup_table_free(&cg);
+	return s;
+}
+
+static void test_groups(void)
+{
+	struct snapshot *s = groups_snap();
+	struct table t = { .sort = COL_RX_RATE };
+	char b[64];
+
+	is_str(s->rows[0].cgroup, "nginx.service", "cgroup short form: the systemd unit");
+	is_str(s->rows[3].cgroup, "0123456789ab", "a kubernetes container: 12 hex digits");
+	is_str(s->rows[4].cgroup, "", "no cgroup: empty");
+	is_str(vrow_state(&s->rows[3]), "FAILED", "a failed connect's state reads FAILED");
+	is_str(cell_text(&s->rows[0], COL_RTT, false, MISS_RTT, b, sizeof(b)), "?",
+	       "a missing feature's cell is ?, not a number");
+	t.snap = s;
+	t.group = GROUP_PROCESS;
+	table_rebuild(&t);
+	ok(t.n == 3 && t.v[0]->conns == 3 && !strcmp(t.v[0]->comm, "nginx") &&
+		   t.v[0]->r.rate_in == 600 && t.v[0]->r.c.bytes_in == 6000,
+	   "by process: nginx's three connections summed, largest rate first");
+	ok(table_sorted(&t), "group rows in the comparator's order");
+	table_toggle(&t, t.v[0]->r.id.cookie);
+	table_rebuild(&t);
+	ok(t.n == 6 && t.depth[1] == 1 && t.depth[3] == 1 && t.depth[4] == 0 &&
+		   t.v[1]->r.rate_in == 300 && t.v[3]->r.rate_in == 100,
+	   "an open group lists its connections under it, in sort order");
+	t.group = GROUP_CGROUP;
+	t.nexpanded = 0;
+	table_rebuild(&t);
+	ok(t.n == 3, "by cgroup: three groups (no cgroup is one)");
+	strcpy(t.filter, "curl");
+	table_rebuild(&t);
+	ok(t.n == 1 && t.v[0]->conns == 1 && !strcmp(t.v[0]->cgroup, "0123456789ab"),
+	   "the filter chooses connections, groups sum those");
+	t.filter[0] = '\0';
+	t.group = GROUP_NONE;
+	t.self_lport = 1001;
+	t.self_rport = 443;
+	s->rows[0].r.id.proto = PROTO_UDP;
+	table_rebuild(&t);
+	ok(t.n == 4 && t.self_hidden == 1, "the resolver's own queries are left out");
+	table_free(&t);
+	snapshot_free(s);
+}
+
+static void test_history(void)
+{
+	struct view v = { .t.sort = COL_RX_RATE, .page = 10 };
+	struct stream_header h = { 0 };
+	struct rec_snap_begin sb = { 0 };
+	struct snapshot *empty;
+	float pts[TREND_LEN];
+	struct conn_key k;
+
+	view_init(&v);
+	view_install(&v, three(100, 20, 10));
+	view_install(&v, three(200, 20, 10));
+	view_install(&v, three(400, 20, 10));
+	empty = snapshot_new(&h, &sb);
+	snapshot_finish(empty);
+	view_install(&v, empty);
+	ok(v.t.n == 0 && v.nhist == 4, "four snapshots held, the last empty");
+	view_input_ended(&v);
+	ok(v.end_mark && v.t.n == 3 && v.travel == 3, "the end keeps the last snapshot with rows");
+	k = vrow_key(&v.shown->rows[0]);
+	ok(trends_get(v.trends, &k, v.shown->tick, 4, pts) == 3 && pts[0] == 0 && pts[1] == 100 &&
+		   pts[3] == 400,
+	   "the trend: 100, 200, 400 B/s, nothing before");
+	key(&v, '[');
+	ok(v.travel == 2 && !v.end_mark && v.shown == v.hist[1], "[ steps back");
+	key(&v, ']');
+	key(&v, ']');
+	ok(v.travel == 0 && v.shown == v.hist[3], "] past the newest follows the input");
+	view_free(&v);
+}
+
+static void test_closed_and_filter(void)
+{
+	struct view v = { .t.sort = COL_RX_RATE, .page = 10 };
+	struct snapshot *s;
+
+	view_init(&v);
+	v.closed_max = 2;
+	for (int i = 0; i < 3; i++) {
+		s = three(30, 20, 10);
+		s->rows[i].r.flags |= CONN_F_CLOSED;
+		s->rows[i].r.c.bytes_in = 1000 + i;
+		view_install(&v, s);
+	}
+	key(&v, 'c');
+	ok(v.show_closed && v.t.n == 2 && v.nclosed == 2, "c: the last two closed (--closed 2)");
+	ok(v.t.v[0]->r.c.bytes_in + v.t.v[1]->r.c.bytes_in == 1001 + 1002,
+	   "with their final totals, the oldest forgotten");
+	key(&v, 'c');
+	ok(!v.show_closed && v.t.n == 3, "c again: the live table");
+	key(&v, '/');
+	key(&v, 0xc3);
+	key(&v, 0xa4);
+	ok(!strcmp(v.t.filter, "\xc3\xa4"), "the filter takes UTF-8 bytes");
+	key(&v, KEY_BACKSPACE);
+	ok(v.t.filter[0] == '\0', "Backspace removes the whole character");
+	view_free(&v);
+}
+
 int main(void)
 {
 	setlocale(LC_ALL, "C.UTF-8");
@@ -279,5 +418,8 @@ int main(void)
 	test_sort(false);
 	test_filter();
 	test_selection();
+	test_groups();
+	test_history();
+	test_closed_and_filter();
 	return done_testing();
 }

@@ -24,7 +24,8 @@ static uint64_t key_hash(const struct conn_key *k)
 	uint64_t h = k->flow * 0x9E3779B97F4A7C15ull;
 
 	h ^= (k->cookie + ((uint64_t)k->netns << 32)) * 0xC2B2AE3D27D4EB4Full;
-	h ^= ((uint64_t)k->lport << 24 | (uint64_t)k->rport << 8 | k->proto) * 0x165667B19E3779F9ull;
+	h ^= ((uint64_t)k->lport << 24 | (uint64_t)k->rport << 8 | k->proto) *
+	     0x165667B19E3779F9ull;
 	return h ^ (h >> 29);
 }
 
@@ -113,8 +114,7 @@ int trends_add(struct trends *tr, const struct snapshot *s)
 	return 0;
 }
 
-int trends_get(const struct trends *tr, const struct conn_key *k, uint64_t tick, int n,
-	       float *out)
+int trends_get(const struct trends *tr, const struct conn_key *k, uint64_t tick, int n, float *out)
 {
 	const struct tent *e;
 	int known = 0;

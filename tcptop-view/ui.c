@@ -302,7 +302,8 @@ static void draw_header(struct view *v)
 	if (s->b.flags & SNAP_F_PARTIAL)
 		x = put(2, x, "PARTIAL interval", ROLE_WARN) + 2;
 	if (v->end_mark)
-		x = put(2, x, "END OF RECORDING: the last snapshot with connections", ROLE_WARN) + 2;
+		x = put(2, x, "END OF RECORDING: the last snapshot with connections", ROLE_WARN) +
+		    2;
 	else if (v->travel) {
 		snprintf(buf, sizeof(buf), "TIME TRAVEL %ld/%zu ([ older, ] newer)", v->travel,
 			 v->nhist);
@@ -381,7 +382,29 @@ void ui_draw_table(struct view *v)
 	int y0 = 3, rows = LINES - y0 - 2;
 
 	v->page = rows > 0 ? rows : 0;
-	table_layout(&v->t, COLS, v->raw_units, v->trend_on && v->trends ? TREND_SHORT : 0, &l);
+	if ((v->dns_on || v->svc_on) && rows > 0) {
+		/* names are wider than numbers: the layout makes room for those on screen */
+		struct widest keep = v->t.widest;
+		char lname[300], rname[300];
+
+		for (int i = 0; i < rows && v->top + i < v->t.n; i++) {
+			const struct vrow *r = v->t.v[v->top + i];
+
+			if (r->conns)
+				continue;
+			endpoint_names(v, r, lname, sizeof(lname), rname, sizeof(rname));
+			if ((int)text_width(lname) > v->t.widest.local)
+				v->t.widest.local = text_width(lname);
+			if ((int)text_width(rname) > v->t.widest.remote)
+				v->t.widest.remote = text_width(rname);
+		}
+		table_layout(&v->t, COLS, v->raw_units, v->trend_on && v->trends ? TREND_SHORT : 0,
+			     &l);
+		v->t.widest = keep;
+	} else {
+		table_layout(&v->t, COLS, v->raw_units, v->trend_on && v->trends ? TREND_SHORT : 0,
+			     &l);
+	}
 	fill_line(y0, ROLE_TABLE_HEAD);
 	table_format_title(&l, v->raw_units, line, sizeof(line));
 	put(y0, 0, line, ROLE_TABLE_HEAD);
@@ -493,7 +516,7 @@ static void draw_help(void)
  * one column each, bars in eighths of a line (or '#' without UTF-8). */
 static void draw_graph(struct view *v, int y0)
 {
-	static const char *const eighth[] = { " ", "\u2581", "\u2582", "\u2583", "\u2584",
+	static const char *const eighth[] = { " ",	"\u2581", "\u2582", "\u2583", "\u2584",
 					      "\u2585", "\u2586", "\u2587", "\u2588" };
 	float pts[TREND_LEN], max = 0;
 	struct conn_key k = vrow_key(&v->detail_row);
@@ -573,8 +596,7 @@ static void draw_detail(struct view *v)
 	     r->id.proto == PROTO_TCP ? tcp_state_name(r->state) : "- (UDP flow)",
 	     r->flags & CONN_F_FAILED ? " (FAILED: closed before it was established)" : "");
 	LINE("flags        %s%s%s%s%s%s", r->flags & CONN_F_NEW ? " new" : "",
-	     r->flags & CONN_F_FAILED ? " failed" : "",
-	     r->flags & CONN_F_CLOSED ? " closed" : "",
+	     r->flags & CONN_F_FAILED ? " failed" : "", r->flags & CONN_F_CLOSED ? " closed" : "",
 	     r->flags & CONN_F_BEGUN_BEFORE ? " begun-before-the-collector" : "",
 	     r->flags & CONN_F_NO_OWNER ? " no-owner" : "",
 	     r->flags & (CONN_F_NEW | CONN_F_CLOSED | CONN_F_BEGUN_BEFORE | CONN_F_NO_OWNER)
@@ -610,10 +632,9 @@ static void draw_footer(struct view *v)
 	static const struct {
 		const char *key, *what;
 	} keys[] = {
-		{ "q", "quit" },    { "Up/Dn", "select" },  { "</>", "sort" },
-		{ "r", "reverse" }, { "/", "filter" },	    { "p", "pause" },
-		{ "u", "units" },   { "Enter", "details" }, { "a", "group" },
-		{ "c", "closed" },  { "?", "help" },
+		{ "q", "quit" },   { "Up/Dn", "select" }, { "</>", "sort" }, { "r", "reverse" },
+		{ "/", "filter" }, { "p", "pause" },	  { "u", "units" },  { "Enter", "details" },
+		{ "a", "group" },  { "c", "closed" },	  { "?", "help" },
 	};
 	int y = LINES - 1, x = 0;
 

@@ -113,7 +113,7 @@ static void build_closed(struct view *v)
 	/* oldest first: the order they closed in */
 	for (size_t i = 0; i < v->nclosed; i++)
 		c->rows[c->n++] = v->closed[(v->closed_next + v->closed_max - v->nclosed + i) %
-					     v->closed_max];
+					    v->closed_max];
 	c->tick = ref ? ref->tick : 0;
 	snapshot_finish(c);
 	snapshot_free(v->closed_snap);
@@ -297,7 +297,6 @@ static void unpause(struct view *v)
 		show(v, s);
 	}
 }
-
 
 enum action view_key(struct view *v, int key)
 {

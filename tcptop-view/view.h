@@ -10,10 +10,10 @@
 #include "table.h"
 #include "trend.h"
 
-#define CLOSED_DEFAULT	1000	 /* closed connections kept for the 'c' view */
-#define CLOSED_MAX	1000000
-#define HISTORY_MAX	600	 /* snapshots kept for time travel ... */
-#define HISTORY_ROWS	2000000 /* ... and rows in them at most */
+#define CLOSED_DEFAULT 1000 /* closed connections kept for the 'c' view */
+#define CLOSED_MAX     1000000
+#define HISTORY_MAX    600    /* snapshots kept for time travel ... */
+#define HISTORY_ROWS   250000 /* ... and rows in them at most (about 650 bytes a row) */
 
 enum action {
 	ACT_NONE,
@@ -37,10 +37,10 @@ struct view {
 	struct snapshot *latest; /* newest snapshot held back while paused or travelling */
 	struct snapshot **hist;
 	size_t nhist, hist_cap, hist_rows;
-	long travel;	     /* 1 + the index in hist shown by time travel; 0: following the input */
-	uint64_t ticks;	     /* snapshots installed */
+	long travel;	/* 1 + the index in hist shown by time travel; 0: following the input */
+	uint64_t ticks; /* snapshots installed */
 	struct trends *trends;
-	bool trend_on;	     /* the TREND field at the end of each row */
+	bool trend_on; /* the TREND field at the end of each row */
 	/* the last closed connections, a ring, for the closed view */
 	struct vrow *closed;
 	size_t closed_max, nclosed, closed_next;
@@ -51,9 +51,9 @@ struct view {
 	bool dns_on;	       /* remote addresses as host names (reverse DNS) */
 	bool svc_on;	       /* ports as service names */
 	bool hide_self;	       /* the resolver's own queries are left out of the table */
-	uint64_t arrived;	 /* complete snapshots read so far (set by the main loop) */
-	uint64_t paused_at;	 /* arrived when the pause began */
-	size_t sel, top;	 /* selected row and first row shown, indexes into t.v */
+	uint64_t arrived;      /* complete snapshots read so far (set by the main loop) */
+	uint64_t paused_at;    /* arrived when the pause began */
+	size_t sel, top;       /* selected row and first row shown, indexes into t.v */
 	struct conn_key sel_key;
 	bool have_sel;
 	bool paused, raw_units, help, detail, editing;

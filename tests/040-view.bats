@@ -12,6 +12,7 @@ setup() {
 
 teardown() {
 	[ -z "$SOCK" ] || tmux -L "$SOCK" kill-server 2>/dev/null || true
+	[ -z "${DNS_PID:-}" ] || kill "$DNS_PID" 2>/dev/null || true
 }
 
 tm() {
@@ -169,7 +170,8 @@ wait_order() {
 
 @test "--help lists every option and key, --version prints the version" {
 	run -0 tcptop-view --help
-	for o in --sort --reverse --raw-units --no-color --help --version; do
+	for o in --sort --reverse --raw-units --no-color --group --trend --closed --resolve \
+		--dns-server --services --help --version; do
 		assert_output --partial -- "$o"
 	done
 	assert_output --partial "default rx-rate"
@@ -937,4 +939,295 @@ end"
 	assert_output --partial "2000 rows"
 	assert_output --regexp "frame CPU time: median [0-9.]+ ms, 90th percentile [0-9.]+ ms"
 	assert_output --partial "order checked against the comparator after every frame: ok"
+}
+
+# ---- issue 15: cgroups, failed connects, groups, history, names ----
+
+CG_HEX=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+
+# Four rows, two of them alpha's (pid 200), with cgroups; bravo's connect failed.
+cgroup_stream() {
+	{
+		echo "$HDR missing=\"rtt retrans\""
+		echo 'cgroup id=21 path="/system.slice/alpha.service"'
+		echo "cgroup id=22 path=\"/system.slice/docker-$CG_HEX.scope\""
+		echo "snap seq=7 time=1795996801.5 mono=101.5 span=1 interval=1"
+		three_rows | sed -e 's/comm="alpha"/& cgroup=21/' -e 's/comm="charlie"/& cgroup=22/' \
+			-e 's/state=SYN_SENT/& closed failed/'
+		echo 'row flow=4 cookie=14 proto=tcp src=10.0.0.1:3001 dst=10.0.9.4:443 pid=200 comm="alpha" in=500 out=500 rate_in=1000 rate_out=1000 cgroup=21'
+		echo "snapend"
+		echo "end"
+	} | gen -o "$T/in.tcpt"
+}
+
+@test "cgroup column, FAILED connects in red, the collector's missing features in the header" {
+	cgroup_stream
+	start_view "$T/in.tcpt" --sort process
+	wait_screen "charlie"
+	run screen
+	assert_output --partial "missing: rtt retrans"
+	assert_line --index 3 --regexp ' CGROUP *$'
+	assert_line --regexp '^  tcp +10\.0\.0\.1:3001 .* alpha +ESTABLISHED .* alpha\.service *$'
+	assert_line --regexp 'bravo +FAILED'
+	assert_line --regexp 'charlie .* 0123456789ab *$'
+	# RTT unknown, not zero: the collector could not measure it
+	assert_line --regexp 'charlie +ESTABLISHED .* \? +0123456789ab'
+	run screen_attrs
+	assert_line --regexp '^\[bold fg=1\] -.*bravo +FAILED'
+	# the filter matches cgroups too
+	tm send-keys / a l p h a . s e
+	wait_screen 'filter: alpha.se_'
+	run screen
+	assert_output --partial "alpha.service"
+	refute_output --partial "charlie"
+	tm send-keys Enter
+	tm send-keys q
+	wait_exit 0
+}
+
+@test "a groups by process, then by cgroup, then not; Enter opens a group; sort applies" {
+	cgroup_stream
+	start_view "$T/in.tcpt"
+	wait_screen "charlie"
+	tm send-keys a
+	wait_screen "by process"
+	run screen
+	assert_line --regexp '^. +2 conns +200 alpha .* 1\.07 KiB .*alpha\.service'
+	assert_line --regexp '1 conn +300 bravo'
+	# sorted by RX/s: alpha's 1100 B/s first
+	assert_line --index 4 --regexp '2 conns +200 alpha'
+	assert_line --index 5 --regexp '1 conn +100 charlie'
+	assert_line --index 6 --regexp '1 conn +300 bravo'
+	tm send-keys Enter
+	wait_screen "10.0.0.1:3001"
+	run screen
+	assert_line --regexp '^.   tcp +10\.0\.0\.1:3001'
+	assert_line --regexp '^.   udp +10\.0\.0\.1:3000'
+	tm send-keys Enter
+	wait_gone "10.0.0.1:3001"
+	tm send-keys a
+	wait_screen "by cgroup"
+	run screen
+	assert_line --regexp '2 conns .* alpha\.service'
+	assert_line --regexp '1 conn .* 0123456789ab'
+	assert_line --regexp '1 conn .* - *$'
+	tm send-keys a
+	wait_gone "by cgroup"
+	wait_screen "10.0.0.1:3001"
+	tm send-keys q
+	wait_exit 0
+}
+
+# Four snapshots: alpha speeds up, bravo closes in the second, the last is empty.
+history_stream() {
+	{
+		echo "$HDR"
+		echo 'snap seq=1 time=1795996801 mono=101 span=1 interval=1'
+		echo 'row flow=1 src=10.0.0.1:3000 dst=10.0.9.2:80 pid=200 comm="alpha" in=100 rate_in=100'
+		echo 'row flow=2 src=10.0.0.1:4000 dst=10.0.9.3:80 pid=300 comm="bravo" in=500 rate_in=500 new'
+		echo 'snapend'
+		echo 'snap seq=2 time=1795996802 mono=102 span=1 interval=1'
+		echo 'row flow=1 src=10.0.0.1:3000 dst=10.0.9.2:80 pid=200 comm="alpha" in=500 rate_in=400'
+		echo 'row flow=2 src=10.0.0.1:4000 dst=10.0.9.3:80 pid=300 comm="bravo" in=77777 rate_in=50 closed state=CLOSE'
+		echo 'snapend'
+		echo 'snap seq=3 time=1795996803 mono=103 span=1 interval=1'
+		echo 'row flow=1 src=10.0.0.1:3000 dst=10.0.9.2:80 pid=200 comm="alpha" in=1300 rate_in=800'
+		echo 'snapend'
+		echo 'snap seq=4 time=1795996804 mono=104 span=1 interval=1'
+		echo 'snapend'
+		echo 'end'
+	} | gen -o "$T/in.tcpt"
+}
+
+@test "end of a recording: the last snapshot with rows stays, marked; [ and ] travel in time" {
+	history_stream
+	start_view "$T/in.tcpt" --raw-units
+	wait_screen "END OF RECORDING"
+	run screen
+	assert_line --index 0 --partial "#3"
+	assert_output --partial "alpha"
+	refute_output --partial "bravo"
+	tm send-keys '['
+	wait_screen "TIME TRAVEL 2/4"
+	run screen
+	assert_line --index 0 --partial "#2"
+	assert_output --partial "bravo"
+	tm send-keys '[' '['
+	wait_screen "TIME TRAVEL 1/4"
+	tm send-keys ']' ']'
+	wait_screen "TIME TRAVEL 3/4"
+	tm send-keys ']'
+	wait_screen "(no connections)"
+	run screen
+	assert_line --index 0 --partial "#4"
+	assert_output --partial "stream ended"
+	refute_output --partial "TIME TRAVEL"
+	tm send-keys q
+	wait_exit 0
+}
+
+@test "c lists the last closed connections with their final totals; --closed bounds them" {
+	history_stream
+	start_view "$T/in.tcpt" --raw-units
+	wait_screen "END OF RECORDING"
+	tm send-keys c
+	wait_screen "CLOSED: last 1 (at most 1000)"
+	run screen
+	assert_line --regexp '^- tcp +10\.0\.0\.1:4000 .* bravo +CLOSE .* 77777 '
+	refute_output --partial "alpha"
+	tm send-keys c
+	wait_gone "CLOSED:"
+	wait_screen "alpha"
+	tm send-keys q
+	wait_exit 0
+	start_view "$T/in.tcpt" --closed 0
+	wait_screen "END OF RECORDING"
+	tm send-keys c
+	wait_screen "CLOSED: last 0 (at most 0)"
+	tm send-keys q
+	wait_exit 0
+	run -64 tcptop-view --closed 2000000 <"$T/in.tcpt"
+	assert_output --partial "too large"
+}
+
+@test "t shows each row's trend, in blocks or ASCII; the detail view graphs 60 snapshots" {
+	history_stream
+	start_view "$T/in.tcpt"
+	wait_screen "END OF RECORDING"
+	tm send-keys t
+	wait_screen "TREND"
+	run screen
+	# alpha: 100, 400, 800 B/s over the three snapshots it was in
+	assert_line --regexp 'alpha .* ▁▄█ *$'
+	tm send-keys Enter
+	wait_screen "Connection details"
+	run screen
+	assert_output --partial "rate in+out, last 60 snapshots (3 seen), top 800 B/s"
+	assert_output --partial "█"
+	tm send-keys q
+	wait_exit 0
+	VIEW_ENV="LANG=C LC_ALL=C" start_view "$T/in.tcpt" --trend
+	wait_screen "TREND"
+	run screen
+	assert_line --regexp 'alpha .* [.]=@ *$'
+	tm send-keys q
+	wait_exit 0
+}
+
+@test "the / filter takes UTF-8 text, and Backspace removes a whole character" {
+	{
+		echo "$HDR"
+		echo "snap seq=1 time=1795996801.5 mono=101.5 span=1 interval=1"
+		three_rows | sed 's/comm="bravo"/comm="br\\xc3\\xa4vo"/'
+		echo "snapend"
+		echo "end"
+	} | gen -o "$T/in.tcpt"
+	start_view "$T/in.tcpt"
+	wait_screen "bräv"
+	tm send-keys / 'ä'
+	wait_screen 'filter: ä_'
+	run screen
+	assert_output --partial "bräv"
+	refute_output --partial "alpha"
+	tm send-keys BSpace
+	wait_screen 'filter: _'
+	wait_screen "alpha"
+	tm send-keys 'räv' Enter
+	wait_screen 'filter "räv": 1 of 3'
+	tm send-keys q
+	wait_exit 0
+}
+
+@test "n shows ports as service names; d host names from a DNS server on loopback, never waiting" {
+	basic_stream
+	python3 "$TCPTOP_SRC/tests/dns/dns-server.py" "$T/dns.port" 10.0.9.2=alpha-peer.example \
+		10.0.9.1=bravo-peer.example 3>&- &
+	DNS_PID=$!
+	for i in $(seq 100); do [ -s "$T/dns.port" ] && break; sleep 0.05; done
+	start_view "$T/in.tcpt" --dns-server "127.0.0.1:$(cat "$T/dns.port")"
+	wait_screen "charlie"
+	tm send-keys n
+	wait_screen "10.0.9.1:ssh"
+	run screen
+	assert_output --partial "[::2]:https"
+	tm send-keys n d
+	wait_screen "alpha-peer.example:80"
+	run screen
+	assert_output --partial "bravo-peer.example:22"
+	# no name for ::2 (NXDOMAIN): the address stays
+	assert_output --partial "[::2]:443"
+	grep -q '^2\.9\.0\.10\.in-addr\.arpa$' "$T/dns.port.log"
+	tm send-keys q
+	wait_exit 0
+	kill "$DNS_PID"
+	# a server that never answers: the table is drawn and keys work at once
+	rm -f "$T/dns.port" "$T/dns.port.log"
+	python3 "$TCPTOP_SRC/tests/dns/dns-server.py" "$T/dns.port" --silent 3>&- &
+	DNS_PID=$!
+	for i in $(seq 100); do [ -s "$T/dns.port" ] && break; sleep 0.05; done
+	start_view "$T/in.tcpt" --resolve --dns-server "127.0.0.1:$(cat "$T/dns.port")"
+	wait_screen "10.0.9.2:80"
+	for i in $(seq 100); do [ -s "$T/dns.port.log" ] && break; sleep 0.05; done
+	[ -s "$T/dns.port.log" ]
+	tm send-keys r
+	wait_screen "(smallest first)"
+	run screen
+	assert_output --partial "10.0.9.2:80"
+	tm send-keys q
+	wait_exit 0
+	kill "$DNS_PID"
+}
+
+@test "the detail view names the cgroup and a network namespace ip netns knows" {
+	cgroup_stream
+	mkdir -p "$T/netns"
+	touch "$T/netns/blue"
+	ino=$(stat -c %i "$T/netns/blue")
+	{
+		echo "$HDR"
+		echo 'cgroup id=21 path="/system.slice/alpha.service"'
+		echo "snap seq=1 time=1795996801.5 mono=101.5 span=1 interval=1"
+		three_rows | sed -e "s/netns=4026531999/netns=$ino/" -e 's/comm="alpha"/& cgroup=21/'
+		echo "snapend"
+		echo "end"
+	} | gen -o "$T/ns.tcpt"
+	VIEW_ENV="TCPTOP_NETNS_DIR=$T/netns" start_view "$T/ns.tcpt" --sort process
+	wait_screen "charlie"
+	tm send-keys Enter
+	wait_screen "Connection details"
+	run screen
+	assert_output --partial "netns         $ino (blue)"
+	assert_output --partial "cgroup        alpha.service   id 21"
+	tm send-keys q
+	wait_exit 0
+}
+
+# The table tcptop-view draws for the README's recording, blank lines and trailing blanks out.
+readme_capture() {
+	gen -o "$T/readme.tcpt" "$TCPTOP_SRC/tests/fixtures/readme/sample.txt"
+	tcptop-agg "$T/readme.tcpt" >"$T/readme.snap"
+	start_view "$T/readme.snap"
+	wait_screen "stream ended" >&2
+	screen | sed -e 's/ *$//' -e '/^$/d'
+}
+
+@test "README.md's sample is what tcptop-view draws for tests/fixtures/readme/sample.txt" {
+	readme_capture >"$T/got"
+	tm send-keys q
+	wait_exit 0 >/dev/null
+	if [ -n "${README_UPDATE:-}" ]; then
+		python3 - "$TCPTOP_SRC/README.md" "$T/got" <<'PY'
+import re, sys
+readme, got = sys.argv[1], open(sys.argv[2]).read()
+text = open(readme).read()
+new = re.sub(r'(<!-- sample:[^\n]*-->\n```\n).*?(\n```)', lambda m: m.group(1) + got.rstrip('\n') + m.group(2), text, count=1, flags=re.S)
+open(readme, 'w').write(new)
+PY
+	fi
+	python3 -c 'import re, sys; m = re.search(r"<!-- sample:[^\n]*-->\n```\n(.*?\n)```", open(sys.argv[1]).read(), re.S); print(m.group(1) if m else "", end="")' \
+		"$TCPTOP_SRC/README.md" >"$T/want"
+	[ -s "$T/want" ] || fail "README.md has no sample block after '<!-- sample:'"
+	run diff -u "$T/want" "$T/got"
+	[ "$status" -eq 0 ] ||
+		fail "README.md's sample no longer matches tcptop-view (README_UPDATE=1 tests/run tests/040-view.bats rewrites it): $output"
 }

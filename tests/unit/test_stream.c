@@ -104,10 +104,9 @@ static void random_record(uint32_t type, struct rec *r)
 static void test_round_trip(void)
 {
 	static const uint32_t types[] = {
-		REC_CONN_OPEN,	REC_CONN_STATE, REC_CONN_SAMPLE, REC_CONN_CLOSE,
-		REC_CONN_OWNER, REC_TICK,	REC_IFNAME,	 REC_LOSS,
-		REC_SNAP_BEGIN, REC_SNAP_ROW,	REC_SNAP_END,	 REC_END,
-		REC_CGROUP,
+		REC_CONN_OPEN, REC_CONN_STATE, REC_CONN_SAMPLE, REC_CONN_CLOSE, REC_CONN_OWNER,
+		REC_TICK,      REC_IFNAME,     REC_LOSS,	REC_SNAP_BEGIN, REC_SNAP_ROW,
+		REC_SNAP_END,  REC_END,	       REC_CGROUP,
 	};
 
 	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
@@ -434,8 +433,8 @@ static void test_old_bodies(void)
 		put32(start + 4, total);
 		put32(start + total - 4, total);
 		rd = stream_reader_mem(buf, len, "t");
-		good = stream_read(rd, out) == STREAM_OK &&
-		       stream_read(rd, out) == STREAM_OK && out->type == old[i].type;
+		good = stream_read(rd, out) == STREAM_OK && stream_read(rd, out) == STREAM_OK &&
+		       out->type == old[i].type;
 		if (old[i].type == REC_CONN_OPEN)
 			good &= out->u.open.cgroup_id == 0 &&
 				out->u.open.c.retrans == r.u.open.c.retrans;
@@ -444,8 +443,8 @@ static void test_old_bodies(void)
 				!memcmp(out->u.owner.comm, r.u.owner.comm, COMM_LEN);
 		if (old[i].type == REC_SNAP_ROW)
 			good &= out->u.row.cgroup_id == 0 && out->u.row.last_ns == r.u.row.last_ns;
-		ok(good, "old %s body of %zu bytes reads with cgroup_id 0", rec_type_name(old[i].type),
-		   old[i].body);
+		ok(good, "old %s body of %zu bytes reads with cgroup_id 0",
+		   rec_type_name(old[i].type), old[i].body);
 		stream_reader_free(rd);
 		free(out);
 	}
