@@ -56,7 +56,7 @@ static void help(void)
 	       "rate_in_bytes_sec, rate_out_bytes_sec, rtt_us (these 16 fixed, in this order), then\n"
 	       "retransmits, interface, ifindex, netns, closed, begun_before, new, snapshot_seq,\n"
 	       "partial, loss_ringbuf, loss_flow_table_full, loss_flow_evicted, loss_agg_table_full,\n"
-	       "loss_agg_unknown_flow, loss_agg_gap. Empty where a value does not apply (state,\n"
+	       "loss_agg_unknown_flow, loss_agg_gap, host. Empty where a value does not apply (state,\n"
 	       "rtt_us and retransmits of UDP; pid and process_name before an owner is seen).\n"
 	       "\n"
 	       "Exit status: 0 success (also when the input ends without END); 64 usage (also\n"
@@ -206,6 +206,12 @@ int main(int argc, char **argv)
 				rows_header(w);
 			header_done = true;
 			in_snap = false;
+			if (rows_section(w, &r->u.header))
+				errx(EX_OSERR, "out of memory");
+			break;
+		case REC_HOST:
+			if (rows_host(w, &r->u.host))
+				errx(EX_OSERR, "out of memory");
 			break;
 		case REC_SNAP_BEGIN:
 			if (in_snap) {

@@ -49,7 +49,8 @@ enum col {
 	C_SNAPSHOT_SEQ,
 	C_PARTIAL,
 	C_LOSS_FIRST,
-	C_COUNT = C_LOSS_FIRST + 6,
+	C_HOST = C_LOSS_FIRST + 6,
+	C_COUNT,
 };
 
 static const char *const col_names[C_COUNT] = {
@@ -84,10 +85,11 @@ static const char *const col_names[C_COUNT] = {
 	"loss_agg_table_full",
 	"loss_agg_unknown_flow",
 	"loss_agg_gap",
+	"host",
 };
 
 /* The loss codes behind the loss_* columns, in column order. */
-static const uint32_t loss_codes[C_COUNT - C_LOSS_FIRST] = {
+static const uint32_t loss_codes[C_HOST - C_LOSS_FIRST] = {
 	LOSS_RINGBUF,	     LOSS_FLOW_TABLE_FULL,  LOSS_FLOW_EVICTED,
 	LOSS_AGG_TABLE_FULL, LOSS_AGG_UNKNOWN_FLOW, LOSS_AGG_GAP,
 };
@@ -122,7 +124,13 @@ struct rows {
 	size_t head_len, tail_len;
 	struct text_cache comm, ifname;
 	struct addr_cache addr[2]; /* local, remote */
+	/* host names, sanitised: [0] the section's header, [i] the merged stream's HOST i */
+	char **hosts;
+	size_t *host_len;
+	uint32_t nhosts;
 };
+
+#define HOSTS_MAX 4096
 
 /* ---- cells ---- */
 
@@ -229,7 +237,7 @@ static char *cell_text(const struct rows *w, char *p, enum col c, const char *s,
 	if (!quote)
 		return put_mem(p, s, n);
 	if (formula) {
-		char tmp[SANITIZE_SIZE(COMM_LEN > IFNAME_LEN ? COMM_LEN : IFNAME_LEN) + 1];
+		char tmp[SANITIZE_SIZE(HDR_STR_MAX) + 1];
 		if (n + 1 > sizeof(tmp))
 			n = sizeof(tmp) - 1;
 		tmp[0] = '\'';
@@ -331,6 +339,10 @@ void rows_free(struct rows *w)
 {
 	if (!w)
 		return;
+	for (uint32_t i = 0; i < w->nhosts; i++)
+		free(w->hosts[i]);
+	free(w->hosts);
+	free(w->host_len);
 	free(w->buf);
 	free(w);
 }
@@ -366,9 +378,7 @@ void rows_header(struct rows *w)
 void rows_snapshot(struct rows *w, const struct rec_snap_begin *b)
 {
 	char ts[RFC3339_LEN];
-	const char *end;
 	char *p;
-	size_t n;
 
 	time_format_rfc3339(b->time_ns, ts, sizeof(ts));
 	p = cell_plain(w, w->head, C_TIMESTAMP, ts, strlen(ts));
@@ -376,16 +386,55 @@ void rows_snapshot(struct rows *w, const struct rec_snap_begin *b)
 
 	p = cell_u64(w, w->tail, C_SNAPSHOT_SEQ, b->seq);
 	p = cell_flag(w, p, C_PARTIAL, b->flags & SNAP_F_PARTIAL);
-	for (int i = 0; i < C_COUNT - C_LOSS_FIRST; i++) {
+	for (int i = 0; i < C_HOST - C_LOSS_FIRST; i++) {
 		uint64_t v = 0;
 		for (uint32_t j = 0; j < b->nloss && j < LOSS_MAX; j++)
 			if (b->loss[j].code == loss_codes[i])
 				v = b->loss[j].value;
 		p = cell_u64(w, p, C_LOSS_FIRST + i, v);
 	}
-	end = line_end(w, &n);
-	p = put_mem(p, end, n);
 	w->tail_len = p - w->tail;
+}
+
+/* Host i's name (0: the section's, from its header). 0 or -ENOMEM. */
+static int host_set(struct rows *w, uint32_t i, const char *raw)
+{
+	char tmp[SANITIZE_SIZE(HDR_STR_MAX)];
+	size_t n;
+
+	if (i >= HOSTS_MAX)
+		return 0;
+	if (i >= w->nhosts) {
+		char **h = realloc(w->hosts, (i + 1) * sizeof(*h));
+		size_t *l = h ? realloc(w->host_len, (i + 1) * sizeof(*l)) : NULL;
+
+		if (h)
+			w->hosts = h;
+		if (!l)
+			return -ENOMEM;
+		w->host_len = l;
+		for (uint32_t j = w->nhosts; j <= i; j++) {
+			w->hosts[j] = NULL;
+			w->host_len[j] = 0;
+		}
+		w->nhosts = i + 1;
+	}
+	n = text_sanitize(tmp, sizeof(tmp), raw, strnlen(raw, HDR_STR_MAX));
+	free(w->hosts[i]);
+	if (!(w->hosts[i] = strdup(tmp)))
+		return -ENOMEM;
+	w->host_len[i] = n;
+	return 0;
+}
+
+int rows_section(struct rows *w, const struct stream_header *h)
+{
+	return host_set(w, 0, h->hostname);
+}
+
+int rows_host(struct rows *w, const struct rec_host *h)
+{
+	return h->index ? host_set(w, h->index, h->hostname) : 0;
 }
 
 int rows_add(struct rows *w, const struct rec_snap_row *r)
@@ -450,6 +499,14 @@ int rows_add(struct rows *w, const struct rec_snap_row *r)
 	p = cell_flag(w, p, C_NEW, r->flags & CONN_F_NEW);
 
 	p = put_mem(p, w->tail, w->tail_len);
+	if (r->host < w->nhosts && w->hosts[r->host])
+		p = cell_text(w, p, C_HOST, w->hosts[r->host], w->host_len[r->host]);
+	else if (w->nhosts && w->hosts[0])
+		p = cell_text(w, p, C_HOST, w->hosts[0], w->host_len[0]);
+	else
+		p = cell_null(w, p, C_HOST);
+	s = line_end(w, &n);
+	p = put_mem(p, s, n);
 	w->len = p - w->buf;
 	w->count++;
 	return 0;

@@ -25,6 +25,10 @@ struct rows;
 struct rows *rows_new(int fd, const struct rows_opts *o);
 void rows_free(struct rows *w);
 
+/* A section starts: its header names the host of rows without a HOST record. 0 or -ENOMEM. */
+int rows_section(struct rows *w, const struct stream_header *h);
+/* A merged stream's host: its name for the rows that give its index. 0 or -ENOMEM. */
+int rows_host(struct rows *w, const struct rec_host *h);
 /* The CSV header row (nothing for JSON Lines). */
 void rows_header(struct rows *w);
 /* A snapshot starts: its time, number and loss counters go on each of its rows. */

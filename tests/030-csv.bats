@@ -127,7 +127,7 @@ both_parsers() {
 	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
 	run -0 tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt"
 	[[ "${lines[0]}" == "$FIXED,"* ]] || fail "header: ${lines[0]}"
-	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap"
+	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap,host"
 	# every column of the header is documented in the man page's OUTPUT section
 	local page col
 	page=$(MANWIDTH=200 mandoc -Tascii "$TCPTOP_SRC/man/tcptop-csv.1" | col -bx)
@@ -388,7 +388,7 @@ PY
 		>"$BATS_TEST_TMPDIR/noend.tcpt"
 	run -65 tcptop-csv "$BATS_TEST_TMPDIR/noend.tcpt"
 	assert_output --partial "SNAP_BEGIN at byte $o5 inside snapshot 1"
-	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap"
+	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap,host"
 	[ "${#lines[@]}" -eq 5 ] # header, 3 rows, the message
 	# END inside snapshot 2 (its SNAP_END, record 8, cut out): a warning, its row kept
 	local o8 o9
