@@ -38,6 +38,7 @@ void snapshot_free(struct snapshot *s)
 {
 	if (!s)
 		return;
+	free(s->hosts);
 	free(s->rows);
 	free(s);
 }
@@ -71,6 +72,31 @@ void text_fold_ascii(char *s)
 	*o = '\0';
 }
 
+#define HOSTS_MAX 4096
+
+int snapshot_add_host(struct snapshot *s, const struct rec_host *h, bool ascii_only)
+{
+	struct vhost *vh;
+
+	if (!h->index || h->index > HOSTS_MAX)
+		return 0;
+	if (h->index > s->nhosts) {
+		vh = realloc(s->hosts, h->index * sizeof(*vh));
+		if (!vh)
+			return -1;
+		memset(vh + s->nhosts, 0, (h->index - s->nhosts) * sizeof(*vh));
+		s->hosts = vh;
+		s->nhosts = h->index;
+	}
+	vh = &s->hosts[h->index - 1];
+	text_sanitize(vh->name, sizeof(vh->name), h->hostname, strnlen(h->hostname, HDR_STR_MAX));
+	if (ascii_only)
+		text_fold_ascii(vh->name);
+	vh->w = text_width(vh->name);
+	vh->state = h->state ? h->state : HOST_LIVE;
+	return 0;
+}
+
 int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_only)
 {
 	struct vrow *v;
@@ -97,6 +123,13 @@ int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_on
 		text_fold_ascii(v->comm);
 	v->local_w = strlen(v->local);
 	v->remote_w = strlen(v->remote);
+	if (r->host && r->host <= s->nhosts && s->hosts[r->host - 1].state) {
+		v->host = s->hosts[r->host - 1].name;
+		v->host_w = s->hosts[r->host - 1].w;
+	} else {
+		v->host = "";
+		v->host_w = 0;
+	}
 	v->comm_w = text_width(v->comm);
 	return 0;
 }
@@ -107,6 +140,7 @@ static const struct {
 	const char *title, *raw_title, *name;
 	bool numeric; /* right aligned, sorted largest first */
 } columns[NCOLS] = {
+	[COL_HOST] = { "HOST", "HOST", "host", false },
 	[COL_PROTO] = { "PROTO", "PROTO", "proto", false },
 	[COL_LOCAL] = { "LOCAL", "LOCAL", "local", false },
 	[COL_REMOTE] = { "REMOTE", "REMOTE", "remote", false },
@@ -200,6 +234,8 @@ static int cmp_column(const struct vrow *a, const struct vrow *b, enum column c)
 	const struct rec_snap_row *x = &a->r, *y = &b->r;
 
 	switch (c) {
+	case COL_HOST:
+		return strcmp(a->host, b->host);
 	case COL_PROTO:
 		return x->id.proto != y->id.proto ? CMP(x->id.proto, y->id.proto)
 						  : CMP(x->id.family, y->id.family);
@@ -287,6 +323,12 @@ static bool sort_key(const struct vrow *v, enum column c, bool ranked, uint64_t 
 	const struct rec_snap_row *r = &v->r;
 
 	switch (c) {
+	case COL_HOST: {
+		size_t n = strlen(v->host);
+
+		pack(k, (const uint8_t *)v->host, n);
+		return n < 8 * KEY_WORDS;
+	}
 	case COL_PROTO:
 		k[0] = (uint64_t)r->id.proto << 8 | r->id.family;
 		break;
@@ -391,6 +433,8 @@ static int key_words(enum column c, bool ranked)
 	switch (c) {
 	case COL_PROCESS:
 		return ranked ? 1 : 3;
+	case COL_HOST:
+		return 3;
 	case COL_LOCAL:
 	case COL_REMOTE:
 		return 3;
@@ -654,6 +698,8 @@ const char *cell_text(const struct vrow *v, enum column c, bool raw, char *buf, 
 	bool tcp = r->id.proto == PROTO_TCP;
 
 	switch (c) {
+	case COL_HOST:
+		return v->host[0] ? v->host : "-";
 	case COL_PROTO:
 		snprintf(buf, size, "%s%s",
 			 tcp			    ? "tcp"
@@ -723,7 +769,7 @@ const char *cell_text(const struct vrow *v, enum column c, bool raw, char *buf, 
 /* ---- layout ---- */
 
 /* Columns whose text can be elided: addresses and the process name. */
-static const enum column var[] = { COL_REMOTE, COL_LOCAL, COL_PROCESS };
+static const enum column var[] = { COL_REMOTE, COL_LOCAL, COL_PROCESS, COL_HOST };
 
 /* Narrow the elidable columns, widest (above its minimum) first, until total fits in cols. */
 static int shrink(struct layout *l, const int *min, int total, int cols)
@@ -756,6 +802,12 @@ void table_layout(const struct table *t, int cols, bool raw, struct layout *l)
 	int sw = imax(5, t->widest.state), pw = imax(3, t->widest.pid);
 	double maxrate = t->widest.rate;
 	uint64_t maxb = t->widest.bytes, maxp = t->widest.pkts, maxrtt = t->widest.rtt;
+	/* the host column only when the stream has hosts of its own */
+	want[COL_HOST] = 0;
+	for (size_t i = 0; t->snap && i < t->snap->nhosts; i++)
+		want[COL_HOST] = imax(want[COL_HOST], imax(t->snap->hosts[i].w, 4));
+	if (want[COL_HOST] > 20)
+		want[COL_HOST] = 20;
 	want[COL_PROTO] = 5;
 	want[COL_LOCAL] = imax(lw, 5);
 	want[COL_REMOTE] = imax(rw, 6);
@@ -777,13 +829,14 @@ void table_layout(const struct table *t, int cols, bool raw, struct layout *l)
 	}
 	for (int c = 0; c < NCOLS; c++) {
 		l->width[c] = want[c];
-		total += want[c] + 1;
+		total += want[c] ? want[c] + 1 : 0;
 	}
 	/* an IPv4 endpoint fits in 21 columns: longer ones are elided before a column is dropped,
 	 * columns are dropped before anything is elided further */
 	min[COL_LOCAL] = want[COL_LOCAL] < 21 ? want[COL_LOCAL] : 21;
 	min[COL_REMOTE] = want[COL_REMOTE] < 21 ? want[COL_REMOTE] : 21;
 	min[COL_PROCESS] = want[COL_PROCESS] < 12 ? want[COL_PROCESS] : 12;
+	min[COL_HOST] = want[COL_HOST] < 8 ? want[COL_HOST] : 8;
 	total = shrink(l, min, total, cols);
 	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]) && total > cols; i++) {
 		total -= l->width[drop[i]] + 1;
@@ -950,6 +1003,7 @@ size_t table_format_row(const struct vrow *v, const struct layout *l, bool raw, 
 		buf[o++] = ' ';
 		s = cell_text(v, c, raw, tmp, sizeof(tmp));
 		w = c == COL_PROCESS && s == v->comm ? v->comm_w
+		    : c == COL_HOST && s == v->host  ? v->host_w
 		    : c == COL_LOCAL		     ? v->local_w
 		    : c == COL_REMOTE		     ? v->remote_w
 						     : strlen(s);

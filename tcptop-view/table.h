@@ -23,7 +23,16 @@ struct vrow {
 	char remote[ENDPOINT_LEN];
 	char comm[COMM_TEXT];
 	uint16_t local_w, remote_w, comm_w; /* display columns */
+	const char *host;		    /* its host's name (merged streams), or "" */
+	uint16_t host_w;
 	uint32_t comm_rank;		    /* order of comm among the snapshot's names */
+};
+
+/* A host of a merged stream (HOST record): its name sanitised, its state. */
+struct vhost {
+	char name[SANITIZE_SIZE(HDR_STR_MAX)];
+	uint16_t w;
+	uint32_t state; /* enum host_state; 0: no such host */
 };
 
 /* One complete snapshot (SNAP_BEGIN .. SNAP_END) with the header of its section. */
@@ -34,17 +43,22 @@ struct snapshot {
 	size_t n, cap;
 	uint64_t dropped; /* rows beyond the view's cap */
 	bool ranked;	  /* comm_rank is set (snapshot_finish) */
+	struct vhost *hosts; /* by HOST index - 1; the stream puts them before the rows */
+	size_t nhosts;
 };
 
 struct snapshot *snapshot_new(const struct stream_header *hdr, const struct rec_snap_begin *b);
 void snapshot_free(struct snapshot *s);
 /* Append a row, sanitising and formatting its strings; -1 on allocation failure. */
 int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_only);
+/* A HOST record of a merged stream; -1 on allocation failure. */
+int snapshot_add_host(struct snapshot *s, const struct rec_host *h, bool ascii_only);
 /* After the last row: put rows in (flow, cookie) order, the tie-break of every sort, and rank
  * the process names, so that sorting by name needs one radix word. */
 void snapshot_finish(struct snapshot *s);
 
 enum column {
+	COL_HOST, /* shown only for a merged stream of several hosts */
 	COL_PROTO,
 	COL_LOCAL,
 	COL_REMOTE,
