@@ -25,11 +25,10 @@ static volatile sig_atomic_t got_signal;
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: tcptop-agg [--interval SECS] [--port N] [--pid N] [--process NAME]\n"
-		"                  [-i|--interface IFACE] [--tcp] [--udp] [--max-flows N]\n"
-		"                  [--realtime] [--speed X] [-h|--help] [--version] [FILE...]\n"
-		"       tcptop-agg --merge [options] FILE FILE...\n");
+	fprintf(f, "usage: tcptop-agg [--interval SECS] [--port N] [--pid N] [--process NAME]\n"
+		   "                  [-i|--interface IFACE] [--tcp] [--udp] [--max-flows N]\n"
+		   "                  [--realtime] [--speed X] [-h|--help] [--version] [FILE...]\n"
+		   "       tcptop-agg --merge [options] FILE FILE...\n");
 }
 
 static void help(void)
@@ -348,9 +347,11 @@ int main(int argc, char **argv)
 		int *fds = calloc(n + 1, sizeof(*fds));
 
 		if (pace_st.on)
-			errx(EX_USAGE, "--merge reads its inputs as they come: no --realtime or --speed");
+			errx(EX_USAGE,
+			     "--merge reads its inputs as they come: no --realtime or --speed");
 		if (n < 1)
-			errx(EX_USAGE, "--merge: give the inputs (FILE FILE..., - for standard input)");
+			errx(EX_USAGE,
+			     "--merge: give the inputs (FILE FILE..., - for standard input)");
 		if (!w || !names || !fds)
 			errx(EX_OSERR, "out of memory");
 		for (int i = 0; i < n; i++) {
@@ -358,8 +359,9 @@ int main(int argc, char **argv)
 			if (strcmp(names[i], "-") == 0) {
 				fds[i] = STDIN_FILENO;
 				if (isatty(fds[i]))
-					errx(EX_USAGE, "standard input is a terminal: give a FILE, or "
-						       "pipe a raw stream in");
+					errx(EX_USAGE,
+					     "standard input is a terminal: give a FILE, or "
+					     "pipe a raw stream in");
 			} else if ((fds[i] = open(names[i], O_RDONLY | O_CLOEXEC)) < 0) {
 				err(EX_NOINPUT, "%s", names[i]);
 			}

@@ -476,8 +476,8 @@ int main(int argc, char **argv)
 				o.ttl_ns = 0;
 			else if (parse_seconds(optarg, 1000000ULL, 365ULL * 86400 * 1000000000ULL,
 					       &o.ttl_ns, &e))
-				errx(EX_USAGE, "--series-ttl %s: %s (0, or 0.001 to a year)", optarg,
-				     e);
+				errx(EX_USAGE, "--series-ttl %s: %s (0, or 0.001 to a year)",
+				     optarg, e);
 			break;
 		case O_EPH: {
 			char buf[32], *dash;
@@ -489,8 +489,9 @@ int main(int argc, char **argv)
 			*dash = '\0';
 			if (parse_uint(buf, 1, 65535, &lo, &e) ||
 			    parse_uint(dash + 1, 1, 65535, &hi, &e) || lo > hi)
-				errx(EX_USAGE, "--ephemeral-ports %s: expected LO-HI, 1 <= LO <= HI "
-					       "<= 65535",
+				errx(EX_USAGE,
+				     "--ephemeral-ports %s: expected LO-HI, 1 <= LO <= HI "
+				     "<= 65535",
 				     optarg);
 			o.eph_lo = lo;
 			o.eph_hi = hi;

@@ -417,8 +417,9 @@ static struct series *series_new(struct prom *p, const struct skey *k)
 			snprintf(lp, sizeof(lp), ",local_port=\"%u\"", k->lport);
 		if (k->rport)
 			snprintf(rp, sizeof(rp), ",remote_port=\"%u\"", k->rport);
-		n = snprintf(lab, sizeof(lab), "host=\"%s\",protocol=\"%s\"%s%s,remote_addr=\"%s\"%s",
-			     hl, proto_name(k->proto), pl, lp, addr, rp);
+		n = snprintf(lab, sizeof(lab),
+			     "host=\"%s\",protocol=\"%s\"%s%s,remote_addr=\"%s\"%s", hl,
+			     proto_name(k->proto), pl, lp, addr, rp);
 	}
 	if (n < 0 || (size_t)n >= sizeof(lab))
 		n = sizeof(lab) - 1;
@@ -672,10 +673,11 @@ int prom_snapshot(struct prom *p, const struct rec_snap_begin *b, const struct r
 		for (size_t i = 0; i < nhosts; i++) {
 			struct host *h;
 
-			if (!hosts[i].index || (err = map_set(p, hosts[i].index, hosts[i].hostname)))
+			if (!hosts[i].index ||
+			    (err = map_set(p, hosts[i].index, hosts[i].hostname)))
 				continue;
 			h = &p->hosts[p->map[hosts[i].index < HOST_MAX ? hosts[i].index
-								   : HOST_MAX - 1]];
+								       : HOST_MAX - 1]];
 			h->state = hosts[i].state;
 			h->time_ns = hosts[i].time_ns;
 			h->seen = true;
@@ -744,7 +746,10 @@ int prom_snapshot(struct prom *p, const struct rec_snap_begin *b, const struct r
 
 /* ---- exposition ---- */
 
-enum mtype { M_COUNTER, M_GAUGE };
+enum mtype {
+	M_COUNTER,
+	M_GAUGE
+};
 
 /* "# HELP" and "# TYPE" lines. OpenMetrics names a counter's family without "_total". */
 static void family(struct prom_buf *b, const char *name, enum mtype t, const char *help, bool om)
@@ -938,7 +943,8 @@ int prom_expose(struct prom *p, struct prom_buf *b, bool om, int64_t now_ns)
 		put_mem(b, "\n", 1);
 	}
 	family(b, "tcptop_stream_age_seconds", M_GAUGE,
-	       "Wall-clock age of the host's latest snapshot (replays: since it was recorded).", om);
+	       "Wall-clock age of the host's latest snapshot (replays: since it was recorded).",
+	       om);
 	for (uint32_t i = 0; i < p->nhosts; i++) {
 		if (!p->hosts[i].time_ns)
 			continue;

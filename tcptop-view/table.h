@@ -25,7 +25,7 @@ struct vrow {
 	uint16_t local_w, remote_w, comm_w; /* display columns */
 	const char *host;		    /* its host's name (merged streams), or "" */
 	uint16_t host_w;
-	uint32_t comm_rank;		    /* order of comm among the snapshot's names */
+	uint32_t comm_rank; /* order of comm among the snapshot's names */
 };
 
 /* A host of a merged stream (HOST record): its name sanitised, its state. */
@@ -41,8 +41,8 @@ struct snapshot {
 	struct rec_snap_begin b;
 	struct vrow *rows;
 	size_t n, cap;
-	uint64_t dropped; /* rows beyond the view's cap */
-	bool ranked;	  /* comm_rank is set (snapshot_finish) */
+	uint64_t dropped;    /* rows beyond the view's cap */
+	bool ranked;	     /* comm_rank is set (snapshot_finish) */
 	struct vhost *hosts; /* by HOST index - 1; the stream puts them before the rows */
 	size_t nhosts;
 };
