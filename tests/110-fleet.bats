@@ -173,7 +173,7 @@ PY
 	sleep 2
 	ip netns exec "$NETNS_A" tcptop-traffic tcp 4 100003 >"$T/ta.out"
 	ip netns exec "$NETNS_B" tcptop-traffic tcp 4 200003 >"$T/tb.out"
-	wait "${PIDS[-1]}"
+	wait "${PIDS[-1]}" || { cat "$T/agg.err" "$T/a.err" "$T/b.err" >&2; false; }
 	tcptop-csv -o "$T/m.csv" "$T/m.tcpt"
 	# each host shows its own namespace's connection with its exact bytes
 	run -0 python3 - "$T/m.csv" "$ns_a" "$ns_b" <<'PY'
