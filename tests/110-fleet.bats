@@ -104,6 +104,8 @@ PY
 	run -0 grep -F 'tcptop_loss_total{host="alpha",cause="ringbuf"} 2' "$T/m.prom"
 	run -0 grep -F 'tcptop_loss_total{host="beta",cause="agg_gap"} 0' "$T/m.prom"
 	run -0 grep -F 'tcptop_stream_up{host="alpha",state="ended"} 0' "$T/m.prom"
+	# the merged header's "alpha+beta" is no host
+	run -1 grep -F 'host="alpha+beta"' "$T/m.prom"
 	run -0 promtool check metrics <"$T/m.prom"
 }
 
