@@ -113,7 +113,8 @@ static void help(void)
 	       "69 the kernel lacks what is needed; 73 cannot create the --log or --record file;\n"
 	       "74 I/O error; 77 live capture without privilege; otherwise the status of the first\n"
 	       "stage that failed (128+N when it was killed by signal N).\n"
-	       "See tcptop(1), tcptop-collect(1), tcptop-agg(1), tcptop-view(1), tcptop-csv(1).\n");
+	       "See tcptop(1), tcptop-collect(1), tcptop-agg(1), tcptop-view(1), tcptop-csv(1),\n"
+	       "tcptop-prom(1).\n");
 }
 
 static void add_arg(struct stage *s, const char *a)
