@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * tcptop's BPF programs: per-socket byte accounting on the send and receive paths, TCP
- * lifecycle from the state tracepoint, per-peer UDP flows from cgroup_skb, and the iterators
- * that bootstrap existing connections and read counters in batches once per sample period.
+ * tcptop's BPF programs. The TCP path runs no program per packet or per call: the kernel
+ * already keeps exact per-connection counters in struct tcp_sock, and iter/tcp reads them once
+ * per sample period (only the connections that changed, where socket storage is allowed); the
+ * state tracepoint sends the final counters at the close. UDP has no such counters, so each
+ * datagram is counted per socket and peer by one of three backends: the send/recv length
+ * tracepoints (tp__*, returning at once for anything but UDP) with the cgroup sendmsg/recvmsg
+ * hooks naming the peer of unconnected sockets (cg__*), or fexit (fe__*) or kprobes (kp__*)
+ * on the UDP functions. Owners come from the connect (SYN_SENT) and accept paths, and at
+ * start from iter/task_file.
  *
- * Program names carry the backend that provides them: tp__* (tp_btf), it__* (iterators),
- * cg__* (cgroup hooks); bpf/backends.bpf.h adds fe__* (fentry) and kp__* (kprobe). User space
- * chooses by name and disables the rest before load.
+ * Program names carry their mechanism; tcptop-collect/probe.c chooses and disables the rest
+ * before load, one feature at a time.
  */
 #include "vmlinux_min.h"
 #include <bpf/bpf_helpers.h>
@@ -15,14 +20,15 @@
 #include <bpf/bpf_endian.h>
 #include "tcptop.h"
 
-#define AF_INET	    2
-#define AF_INET6    10
-#define IPPROTO_TCP 6
-#define IPPROTO_UDP 17
-#define MSG_PEEK    2
-#define ETH_P_IP    0x0800
-#define ETH_P_IPV6  0x86DD
-#define IP_OFFSET   0x1fff
+#define AF_INET	     2
+#define AF_INET6     10
+#define IPPROTO_TCP  6
+#define IPPROTO_UDP  17
+#define MSG_PEEK     2
+#define RCV_SHUTDOWN 1
+#define S_IFMT	     00170000
+#define S_IFSOCK     0140000
+#define EEXIST	     17
 
 enum {
 	TCP_ESTABLISHED = 1,
@@ -42,30 +48,15 @@ enum {
 char LICENSE[] SEC("license") = "GPL";
 
 /* Load-time configuration (set by tcptop-collect between open and load). */
-const volatile __u32 filter_pid = 0;
-const volatile __u16 filter_port = 0;
 const volatile __u8 want_tcp = 1;
 const volatile __u8 want_udp = 1;
+const volatile __u8 use_sk_storage = 0;	   /* iter/tcp reports only what changed */
+const volatile __u8 foreign_from_tp = 0;   /* tp__send/recv refresh foreign connections */
+const volatile __u32 own_netns = 0;	   /* the namespace iter/tcp and iter/udp see */
 const volatile __u64 wake_bytes = 1 << 20; /* wake the reader once this much is queued */
 
-/* Set by user space once the bootstrap iterators have run: from then on a TCP socket seen
- * without an announcement is announced by the event that finds it. */
-volatile __u32 bootstrapped;
-__u64 udp_next_id;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct tt_sk);
-} sk_stor SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536); /* --max-flows */
-	__type(key, struct tt_udp_key);
-	__type(value, struct tt_udp_val);
-} udp_flows SEC(".maps");
+/* Set by user space before an iter/tcp run that must report every connection. */
+volatile __u32 full_pass = 1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -79,6 +70,47 @@ struct {
 	__type(value, __u64);
 } loss SEC(".maps");
 
+/* Owner of a socket by its kernel address; removed at the TCP close or by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 20);
+	__type(key, __u64);
+	__type(value, struct tt_owner);
+} owners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct tt_sk);
+} sk_stor SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536); /* --max-flows */
+	__type(key, struct tt_udp_key);
+	__type(value, struct tt_udp_val);
+} udp_flows SEC(".maps");
+
+/* Peer named by a cgroup sendmsg/recvmsg hook, by thread, until the length tracepoint. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct tt_peer);
+} udp_peer SEC(".maps");
+
+/* TCP connections of other network namespaces (iter/tcp sees only ours), by address. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct tt_foreign);
+} foreign SEC(".maps");
+
 static __always_inline void loss_inc(__u32 code)
 {
 	__u64 *c = bpf_map_lookup_elem(&loss, &code);
@@ -87,71 +119,44 @@ static __always_inline void loss_inc(__u32 code)
 		*c += 1; /* per-CPU slot: no atomic needed */
 }
 
-static __always_inline bool sk_wanted(struct sock *sk, __u8 *protop)
+static __always_inline long wake_flag(void)
 {
-	__u16 family = sk->__sk_common.skc_family;
-	__u16 proto;
-
-	if (family != AF_INET && family != AF_INET6)
-		return false;
-	proto = sk->sk_protocol;
-	if (proto == IPPROTO_TCP) {
-		if (!want_tcp)
-			return false;
-	} else if (proto == IPPROTO_UDP) {
-		if (!want_udp)
-			return false;
-	} else {
-		return false;
-	}
-	if (filter_port) {
-		__u16 lport = sk->__sk_common.skc_num;
-		__u16 rport = bpf_ntohs(sk->__sk_common.skc_dport);
-
-		if (lport != filter_port && rport != filter_port)
-			return false;
-	}
-	*protop = proto;
-	return true;
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_bytes ? BPF_RB_FORCE_WAKEUP
+									   : BPF_RB_NO_WAKEUP;
 }
 
-static __always_inline struct tt_sk *sk_get(struct sock *sk, __u8 proto)
+/* The current task as an owner: only where the task is the socket's user (process context). */
+static __always_inline void current_owner(struct tt_owner *o)
 {
-	struct tt_sk *v = bpf_sk_storage_get(&sk_stor, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-
-	if (!v) {
-		loss_inc(TT_LOSS_FLOW_FULL);
-		return 0;
-	}
-	if (!v->proto) {
-		v->cookie = bpf_get_socket_cookie(sk);
-		v->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-		v->proto = proto;
-	}
-	return v;
+	o->pid = bpf_get_current_pid_tgid() >> 32;
+	o->cgroup = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(o->comm, sizeof(o->comm));
 }
 
-/* The owner is whoever last sent or received on the socket, in process context. */
-static __always_inline void set_owner(struct tt_sk *v)
+static __always_inline __u32 sk_netns(struct sock *sk)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-
-	if (v->pid != tgid) {
-		bpf_get_current_comm(v->comm, sizeof(v->comm));
-		v->pid = tgid;
-	}
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
-/* Identity of a connection: addresses, ports, netns, interface (bound device, else the
- * device of the cached route, else the device packets arrive on). */
-static __always_inline void fill_id(struct tt_event *e, struct sock *sk, struct tt_sk *v)
+/* The same through a pointer the verifier trusts (tp_btf, fexit, iterators): plain loads,
+ * no helper call. The kprobe and task_file paths hold plain addresses and use the above. */
+static __always_inline __u32 sk_netns_direct(struct sock *sk)
+{
+	return sk->__sk_common.skc_net.net->ns.inum;
+}
+
+/* Identity of a connection: addresses, ports, netns, interface (bound device, else the device
+ * of the cached route, else the device packets arrive on). Probe reads: any socket pointer. */
+static __always_inline void fill_id(struct tt_event *e, struct sock *sk)
 {
 	struct net_device *dev;
-	int ifindex;
+	int ifindex = 0;
 
-	e->proto = v->proto;
+	e->sock = (__u64)sk;
 	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (!e->lport) /* a closing socket whose port went back to the pool */
+		e->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (e->family == AF_INET) {
 		bpf_core_read(e->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
@@ -160,9 +165,8 @@ static __always_inline void fill_id(struct tt_event *e, struct sock *sk, struct 
 		bpf_core_read(e->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
 		bpf_core_read(e->raddr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
-	e->netns = v->netns;
-	e->cookie = v->cookie;
-	e->flow = v->cookie;
+	e->netns = sk_netns(sk);
+	e->cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 	ifindex = BPF_CORE_READ(sk, __sk_common.skc_bound_dev_if);
 	dev = BPF_CORE_READ(sk, sk_dst_cache, dev);
 	if (dev) {
@@ -173,484 +177,225 @@ static __always_inline void fill_id(struct tt_event *e, struct sock *sk, struct 
 		if (ifindex == dev_index)
 			bpf_probe_read_kernel_str(e->ifname, sizeof(e->ifname), dev->name);
 	}
-	if (!ifindex)
-		ifindex = BPF_CORE_READ(sk, sk_rx_dst_ifindex);
+	if (!ifindex) {
+		if (bpf_core_field_exists(sk->sk_rx_dst_ifindex)) {
+			ifindex = BPF_CORE_READ(sk, sk_rx_dst_ifindex);
+		} else {
+			struct inet_sock___old *inet = (void *)sk;
+
+			ifindex = BPF_CORE_READ(inet, rx_dst_ifindex);
+		}
+	}
 	e->ifindex = ifindex;
-	if (v->pid) {
-		e->pid = v->pid;
-		__builtin_memcpy(e->comm, v->comm, sizeof(e->comm));
-		e->flags |= TT_F_OWNER;
-	}
-	if (v->boot)
-		e->flags |= TT_F_BOOT;
 }
 
-static __always_inline void fill_tcp_counters(struct tt_event *e, struct sock *sk, struct tt_sk *v)
+/* The kernel's counters of a TCP socket (probe reads: any pointer, any context). Bytes in are
+ * those received in sequence: bytes_received counts the FIN's sequence number too, once one
+ * came (RCV_SHUTDOWN). Bytes out are those sent, each once: bytes_sent less retransmissions. */
+static __always_inline void tcp_counters(struct tt_tcp_counters *c, struct tcp_sock *tp)
 {
-	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	struct sock *sk = (struct sock *)tp;
+	__u64 received = BPF_CORE_READ(tp, bytes_received);
+	__u8 shutdown = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown);
 
-	e->bytes_in = v->bytes_in;
-	e->bytes_out = v->bytes_out;
-	if (tp) {
-		e->pkts_in = tp->segs_in;
-		e->pkts_out = tp->segs_out;
-		e->srtt_us = tp->srtt_us >> 3;
-		e->retrans = tp->total_retrans;
-	}
+	if (received && (shutdown & RCV_SHUTDOWN))
+		received--;
+	c->bytes_in = received;
+	c->bytes_out = BPF_CORE_READ(tp, bytes_sent) - BPF_CORE_READ(tp, bytes_retrans);
+	c->segs_in = BPF_CORE_READ(tp, segs_in);
+	c->segs_out = BPF_CORE_READ(tp, segs_out);
+	c->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+	c->retrans = BPF_CORE_READ(tp, total_retrans);
 }
 
-static __always_inline long wake_flag(void)
+static __always_inline void tcp_counters_direct(struct tt_tcp_counters *c, struct tcp_sock *tp)
 {
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_bytes ? BPF_RB_FORCE_WAKEUP
-									   : BPF_RB_NO_WAKEUP;
+	struct sock *sk = (struct sock *)tp;
+	__u64 received = tp->bytes_received;
+	__u8 shutdown = BPF_CORE_READ_BITFIELD(sk, sk_shutdown);
+
+	if (received && (shutdown & RCV_SHUTDOWN))
+		received--;
+	c->bytes_in = received;
+	c->bytes_out = tp->bytes_sent - tp->bytes_retrans;
+	c->segs_in = tp->segs_in;
+	c->segs_out = tp->segs_out;
+	c->srtt_us = tp->srtt_us >> 3;
+	c->retrans = tp->total_retrans;
 }
 
-/* Tell user space about a TCP connection, once: whoever wins the compare-and-swap (the state
- * change to ESTABLISHED, the bootstrap iterator, or a late send/receive) announces it. */
-static __always_inline void announce_tcp(struct sock *sk, struct tt_sk *v, __u8 state)
+static __always_inline bool same_counters(const struct tt_tcp_counters *a,
+					  const struct tt_tcp_counters *b)
 {
-	struct tt_event *e;
+	return a->bytes_in == b->bytes_in && a->bytes_out == b->bytes_out &&
+	       a->segs_in == b->segs_in && a->segs_out == b->segs_out && a->retrans == b->retrans;
+}
 
-	if (__sync_val_compare_and_swap(&v->announced, 0, 1) != 0)
-		return;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+static __always_inline bool owner_copy(struct tt_event *e, __u64 key)
+{
+	struct tt_owner *o = bpf_map_lookup_elem(&owners, &key);
+
+	if (!o)
+		return false;
+	e->owner = *o;
+	e->flags |= TT_F_OWNER;
+	return true;
+}
+
+/* ---- TCP: lifecycle from the state tracepoint ---- */
+
+static __always_inline void tcp_close(struct sock *sk, int oldstate, __u64 key)
+{
+	struct tt_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
 	if (!e) {
 		loss_inc(TT_LOSS_RINGBUF);
 		return;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
-	e->type = TT_EV_OPEN;
+	e->type = TT_EV_CLOSE;
 	e->ts = bpf_ktime_get_ns();
-	e->state = state;
-	fill_id(e, sk, v);
-	fill_tcp_counters(e, sk, v);
-	bpf_ringbuf_submit(e, wake_flag());
-}
-
-static __always_inline void account(struct sock *sk, long bytes, bool out)
-{
-	struct tt_sk *v;
-	__u8 proto, state;
-
-	if (!sk_wanted(sk, &proto))
-		return;
-	if (filter_pid && (bpf_get_current_pid_tgid() >> 32) != filter_pid)
-		return;
-	v = sk_get(sk, proto);
-	if (!v)
-		return;
-	set_owner(v);
-	if (proto != IPPROTO_TCP)
-		return; /* UDP bytes are counted per peer by cg__udp_* */
-	if (out)
-		__sync_fetch_and_add(&v->bytes_out, bytes);
-	else
-		__sync_fetch_and_add(&v->bytes_in, bytes);
-	if (!v->announced && bootstrapped) {
-		state = sk->__sk_common.skc_state;
-		if (state != TCP_LISTEN && state != TCP_CLOSE)
-			announce_tcp(sk, v, state);
-	}
-}
-
-/* Called by every backend's send and receive programs: bytes > 0, MSG_PEEK excluded. */
-static __always_inline void account_send(struct sock *sk, long bytes)
-{
-	account(sk, bytes, true);
-}
-
-static __always_inline void account_recv(struct sock *sk, long bytes)
-{
-	account(sk, bytes, false);
-}
-
-/* ---- the kprobe backend's accounting ----
- * A kprobe program gets the socket as a plain address and, on 6.1, may not call
- * bpf_sk_storage_get, bpf_get_socket_cookie or bpf_skc_to_tcp_sock. It keeps what it sees per
- * socket address in kp_socks; the programs that hold the socket as a trusted pointer (the
- * sample iterator, the state tracepoint, sock_release) fold that into the socket's tt_sk. */
-const volatile __u8 kp_mode = 0; /* set by user space when kprobes count the bytes */
-
-struct tt_kp {
-	__u64 bytes_in, bytes_out;   /* counted by the kretprobes */
-	__u64 folded_in, folded_out; /* already added to tt_sk */
-	__u16 lport, rport;	     /* which socket lived at this address */
-	__u32 pid;
-	char comm[TT_COMM_LEN];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, struct tt_kp);
-} kp_socks SEC(".maps");
-
-static __always_inline void account_kp(__u64 addr, long bytes, bool out)
-{
-	struct sock *sk = (struct sock *)addr;
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct tt_kp *k, zero = {};
-	__u16 family, proto, lport, rport;
-
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != AF_INET && family != AF_INET6)
-		return;
-	proto = BPF_CORE_READ(sk, sk_protocol);
-	if (proto == IPPROTO_TCP ? !want_tcp : proto == IPPROTO_UDP ? !want_udp : 1)
-		return;
-	lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (filter_port && lport != filter_port && rport != filter_port)
-		return;
-	if (filter_pid && tgid != filter_pid)
-		return;
-	k = bpf_map_lookup_elem(&kp_socks, &addr);
-	if (k && proto == IPPROTO_TCP && (k->lport != lport || k->rport != rport)) {
-		/* a socket freed without its CLOSE folded: another one lives here now */
-		bpf_map_delete_elem(&kp_socks, &addr);
-		k = 0;
-	}
-	if (!k) {
-		zero.lport = lport;
-		zero.rport = rport;
-		bpf_map_update_elem(&kp_socks, &addr, &zero, BPF_NOEXIST);
-		k = bpf_map_lookup_elem(&kp_socks, &addr);
-		if (!k) {
-			loss_inc(TT_LOSS_FLOW_FULL);
-			return;
-		}
-	}
-	if (k->pid != tgid) {
-		bpf_get_current_comm(k->comm, sizeof(k->comm));
-		k->pid = tgid;
-	}
-	if (proto != IPPROTO_TCP)
-		return; /* UDP bytes are counted per peer by cg__udp_* */
-	if (out)
-		__sync_fetch_and_add(&k->bytes_out, bytes);
-	else
-		__sync_fetch_and_add(&k->bytes_in, bytes);
-}
-
-/* Adds what the kprobes counted since the last fold to the socket's tt_sk, and its owner. */
-static __always_inline void kp_fold(struct sock *sk, struct tt_sk *v, bool forget)
-{
-	__u64 addr = (__u64)sk, in, out;
-	struct tt_kp *k;
-
-	if (!kp_mode)
-		return;
-	k = bpf_map_lookup_elem(&kp_socks, &addr);
-	if (!k)
-		return;
-	in = k->bytes_in;
-	out = k->bytes_out;
-	__sync_fetch_and_add(&v->bytes_in, in - k->folded_in);
-	__sync_fetch_and_add(&v->bytes_out, out - k->folded_out);
-	k->folded_in = in;
-	k->folded_out = out;
-	if (k->pid && v->pid != k->pid) {
-		__builtin_memcpy(v->comm, k->comm, sizeof(v->comm));
-		v->pid = k->pid;
-	}
-	if (forget)
-		bpf_map_delete_elem(&kp_socks, &addr);
-}
-
-#define TCPTOP_KP_ACCOUNT_SEND(sk, bytes) account_kp(sk, bytes, true)
-#define TCPTOP_KP_ACCOUNT_RECV(sk, bytes) account_kp(sk, bytes, false)
-
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(tp__send, struct sock *sk, int ret, int flags)
-{
-	if (ret > 0)
-		account_send(sk, ret);
-	return 0;
-}
-
-SEC("tp_btf/sock_recv_length")
-int BPF_PROG(tp__recv, struct sock *sk, int ret, int flags)
-{
-	if (ret > 0 && !(flags & MSG_PEEK))
-		account_recv(sk, ret);
-	return 0;
-}
-
-/* TCP state changes, often in softirq: the current task is unrelated, never take the pid. */
-static __always_inline void state_change(struct sock *sk, int oldstate, int newstate)
-{
-	struct tt_event *e;
-	struct tt_sk *v;
-	__u8 proto;
-
-	if (oldstate == TCP_LISTEN || newstate == TCP_LISTEN)
-		return;
-	if (!sk_wanted(sk, &proto) || proto != IPPROTO_TCP)
-		return;
-	if (newstate == TCP_ESTABLISHED) {
-		v = sk_get(sk, proto);
-		if (!v || (filter_pid && v->pid != filter_pid))
-			return;
-		announce_tcp(sk, v, newstate);
-		return;
-	}
-	v = bpf_sk_storage_get(&sk_stor, sk, 0, 0);
-	if (v && v->announced && !v->closed)
-		kp_fold(sk, v, false);
-	if (kp_mode && newstate == TCP_CLOSE) {
-		__u64 addr = (__u64)sk;
-
-		bpf_map_delete_elem(&kp_socks, &addr);
-	}
-	if (!v || !v->announced || v->closed)
-		return;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		loss_inc(TT_LOSS_RINGBUF);
-		return;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	e->ts = bpf_ktime_get_ns();
+	e->proto = IPPROTO_TCP;
 	e->old_state = oldstate;
-	e->state = newstate;
-	e->type = TT_EV_STATE;
-	if (newstate == TCP_CLOSE) {
-		e->type = TT_EV_CLOSE;
-		v->closed = 1;
-	}
-	fill_id(e, sk, v);
-	fill_tcp_counters(e, sk, v);
+	e->state = TCP_CLOSE;
+	fill_id(e, sk);
+	tcp_counters(&e->c, (struct tcp_sock *)sk);
+	owner_copy(e, key);
 	bpf_ringbuf_submit(e, wake_flag());
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(tp__state, struct sock *sk, int oldstate, int newstate)
+static __always_inline void tcp_foreign_open(struct sock *sk, __u32 netns, __u64 key)
 {
-	state_change(sk, oldstate, newstate);
-	return 0;
-}
-
-/* ---- UDP: one flow per socket and peer, from the datagrams themselves ---- */
-
-struct l3l4 {
-	__u8 family;
-	__u8 saddr[16], daddr[16];
-	__u16 sport, dport, len;
-};
-
-static __always_inline int parse_udp(struct __sk_buff *skb, struct l3l4 *p)
-{
-	__u8 hdr[40];
-	__u16 udp[4];
-	__u32 off;
-
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		if (bpf_skb_load_bytes(skb, 0, hdr, 20))
-			return -1;
-		if (hdr[9] != IPPROTO_UDP)
-			return -1;
-		if (((hdr[6] << 8) | hdr[7]) & IP_OFFSET)
-			return -1; /* a later fragment: no UDP header */
-		off = (hdr[0] & 0x0f) * 4;
-		p->family = AF_INET;
-		__builtin_memcpy(p->saddr, hdr + 12, 4);
-		__builtin_memcpy(p->daddr, hdr + 16, 4);
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		if (bpf_skb_load_bytes(skb, 0, hdr, 40))
-			return -1;
-		if (hdr[6] != IPPROTO_UDP)
-			return -1; /* extension headers are not followed */
-		off = 40;
-		p->family = AF_INET6;
-		__builtin_memcpy(p->saddr, hdr + 8, 16);
-		__builtin_memcpy(p->daddr, hdr + 24, 16);
-	} else {
-		return -1;
-	}
-	if (off < 20 || off > 60)
-		return -1;
-	if (bpf_skb_load_bytes(skb, off, udp, 8))
-		return -1;
-	p->sport = bpf_ntohs(udp[0]);
-	p->dport = bpf_ntohs(udp[1]);
-	p->len = bpf_ntohs(udp[2]);
-	return p->len >= 8 ? 0 : -1;
-}
-
-static __always_inline void udp_account(struct __sk_buff *skb, bool in)
-{
-	struct tt_udp_val *val, nv = {};
-	struct tt_udp_key key = {};
-	struct bpf_sock *bs;
-	struct l3l4 p = {};
-	__u64 now, payload;
-	long err;
-
-	if (!want_udp)
-		return;
-	bs = skb->sk;
-	if (!bs)
-		return;
-	bs = bpf_sk_fullsock(bs);
-	if (!bs || bs->protocol != IPPROTO_UDP)
-		return;
-	if (parse_udp(skb, &p))
-		return;
-	key.cookie = bpf_get_socket_cookie(skb);
-	if (kp_mode) {
-		/* the kprobes cannot create it: the sample iterator folds the owner in */
-		struct tt_sk *v = bpf_sk_storage_get(&sk_stor, bs, 0, BPF_SK_STORAGE_GET_F_CREATE);
-
-		if (v && !v->proto) {
-			v->cookie = key.cookie;
-			v->proto = IPPROTO_UDP;
-		}
-	}
-	key.family = p.family;
-	if (in) {
-		__builtin_memcpy(key.laddr, p.daddr, 16);
-		__builtin_memcpy(key.raddr, p.saddr, 16);
-		key.lport = p.dport;
-		key.rport = p.sport;
-	} else {
-		__builtin_memcpy(key.laddr, p.saddr, 16);
-		__builtin_memcpy(key.raddr, p.daddr, 16);
-		key.lport = p.sport;
-		key.rport = p.dport;
-	}
-	if (filter_port && key.lport != filter_port && key.rport != filter_port)
-		return;
-	now = bpf_ktime_get_ns();
-	val = bpf_map_lookup_elem(&udp_flows, &key);
-	if (!val) {
-		nv.flow = TT_UDP_FLOW_BIT | (__sync_fetch_and_add(&udp_next_id, 1) + 1);
-		nv.first_ts = now;
-		nv.ifindex = skb->ifindex;
-		err = bpf_map_update_elem(&udp_flows, &key, &nv, BPF_NOEXIST);
-		if (err && err != -17 /* EEXIST: another CPU created it */) {
-			loss_inc(TT_LOSS_FLOW_FULL);
-			return;
-		}
-		val = bpf_map_lookup_elem(&udp_flows, &key);
-		if (!val)
-			return;
-	}
-	payload = p.len - 8;
-	if (in) {
-		__sync_fetch_and_add(&val->bytes_in, payload);
-		__sync_fetch_and_add(&val->pkts_in, 1);
-	} else {
-		__sync_fetch_and_add(&val->bytes_out, payload);
-		__sync_fetch_and_add(&val->pkts_out, 1);
-	}
-	val->last_ts = now;
-}
-
-SEC("cgroup_skb/ingress")
-int cg__udp_in(struct __sk_buff *skb)
-{
-	udp_account(skb, true);
-	return 1;
-}
-
-SEC("cgroup_skb/egress")
-int cg__udp_out(struct __sk_buff *skb)
-{
-	udp_account(skb, false);
-	return 1;
-}
-
-/* A UDP socket going away ends its flows; its owner and netns travel with the event since
- * the socket storage goes with the socket. */
-SEC("cgroup/sock_release")
-int cg__release(struct bpf_sock *ctx)
-{
+	struct tt_foreign f = {};
 	struct tt_event *e;
-	struct tt_sk *v;
 
-	if (ctx->protocol != IPPROTO_UDP || (ctx->family != AF_INET && ctx->family != AF_INET6))
-		return 1;
-	v = bpf_sk_storage_get(&sk_stor, ctx, 0, 0);
-	if (kp_mode) {
-		__u64 addr = (__u64)ctx;
-		struct tt_kp *k = bpf_map_lookup_elem(&kp_socks, &addr);
-
-		if (k && v && k->pid && v->pid != k->pid) {
-			__builtin_memcpy(v->comm, k->comm, sizeof(v->comm));
-			v->pid = k->pid;
-		}
-		bpf_map_delete_elem(&kp_socks, &addr);
+	f.ts = bpf_ktime_get_ns();
+	f.state = TCP_ESTABLISHED;
+	if (bpf_map_update_elem(&foreign, &key, &f, BPF_ANY)) {
+		loss_inc(TT_LOSS_FLOW_FULL);
+		return;
 	}
-	if (!v)
-		return 1;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		loss_inc(TT_LOSS_RINGBUF);
-		return 1;
+		return;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
-	e->type = TT_EV_RELEASE;
-	e->ts = bpf_ktime_get_ns();
-	e->proto = IPPROTO_UDP;
-	e->cookie = v->cookie;
-	e->netns = v->netns;
-	if (v->pid) {
-		e->pid = v->pid;
-		__builtin_memcpy(e->comm, v->comm, sizeof(e->comm));
-		e->flags |= TT_F_OWNER;
-	}
+	e->type = TT_EV_FOREIGN;
+	e->ts = f.ts;
+	e->proto = IPPROTO_TCP;
+	e->state = TCP_ESTABLISHED;
+	fill_id(e, sk);
+	tcp_counters(&e->c, (struct tcp_sock *)sk);
+	owner_copy(e, key);
 	bpf_ringbuf_submit(e, wake_flag());
-	return 1;
 }
 
-/* ---- iterators: bootstrap at start, samples once per period ---- */
-
-/* Owners of sockets that exist at start: the first task found holding each one. */
-SEC("iter/task_file")
-int it__owners(struct bpf_iter__task_file *ctx)
+/* Transitions run in process context for connect() (CLOSE -> SYN_SENT) and for close() and
+ * shutdown() (-> FIN_WAIT1, -> LAST_ACK), often in softirq otherwise: the current task is
+ * taken only at those. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(st__state, struct sock *sk, int oldstate, int newstate)
 {
-	struct task_struct *task = ctx->task;
-	struct file *file = ctx->file;
-	struct socket *sock;
-	struct sock *sk;
-	struct tt_sk *v;
-	__u8 proto;
+	__u16 family = sk->__sk_common.skc_family;
+	__u64 key = (__u64)sk;
+	struct tt_owner o = {};
+	__u32 netns;
 
-	if (!task || !file)
+	if (!want_tcp || sk->sk_protocol != IPPROTO_TCP ||
+	    (family != AF_INET && family != AF_INET6))
 		return 0;
-	sock = bpf_sock_from_file(file);
-	if (!sock)
+	if (newstate == TCP_SYN_SENT || newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK) {
+		/* connect(), and close() or shutdown() of a socket whose owner is not known
+		 * yet (accepted while no accept hook ran): the task holds the socket */
+		if (newstate != TCP_SYN_SENT && bpf_map_lookup_elem(&owners, &key))
+			return 0;
+		current_owner(&o);
+		if (bpf_map_update_elem(&owners, &key, &o, BPF_ANY))
+			loss_inc(TT_LOSS_FLOW_FULL);
 		return 0;
-	sk = sock->sk;
-	if (!sk || !sk_wanted(sk, &proto))
-		return 0;
-	if (sk->__sk_common.skc_state == TCP_LISTEN)
-		return 0;
-	v = sk_get(sk, proto);
-	if (!v)
-		return 0;
-	v->boot = 1;
-	if (!v->pid) {
-		bpf_probe_read_kernel_str(v->comm, sizeof(v->comm), task->comm);
-		v->pid = task->tgid;
 	}
+	if (newstate == TCP_ESTABLISHED) {
+		netns = sk_netns(sk);
+		if (netns != own_netns)
+			tcp_foreign_open(sk, netns, key);
+		return 0;
+	}
+	if (newstate != TCP_CLOSE)
+		return 0;
+	if (oldstate != TCP_LISTEN && oldstate != TCP_CLOSE)
+		tcp_close(sk, oldstate, key);
+	bpf_map_delete_elem(&owners, &key);
+	bpf_map_delete_elem(&foreign, &key);
 	return 0;
 }
 
-/* TCP connections that exist at start, with their counters so far. */
+/* accept(2) returns in process context: the returned descriptor's socket belongs to the
+ * caller. The fd table is read by probe (untrusted: the socket is only a key here). */
+struct sys_exit_ctx {
+	__u64 common;
+	int nr;
+	long ret;
+};
+
+static __always_inline void accepted(long fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt;
+	struct file **fds, *file;
+	struct socket *sock;
+	struct tt_owner o = {};
+	__u64 key;
+
+	if (fd < 0 || !want_tcp)
+		return;
+	fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return;
+	sock = BPF_CORE_READ(file, private_data);
+	key = (__u64)BPF_CORE_READ(sock, sk);
+	if (!key)
+		return;
+	current_owner(&o);
+	if (bpf_map_update_elem(&owners, &key, &o, BPF_ANY))
+		loss_inc(TT_LOSS_FLOW_FULL);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int sc__accept4(struct sys_exit_ctx *ctx)
+{
+	accepted(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int sc__accept(struct sys_exit_ctx *ctx)
+{
+	accepted(ctx->ret);
+	return 0;
+}
+
+/* ---- TCP: counters once per period ---- */
+
+/* Connections of our namespace: every one on a full pass, else those whose counters, state
+ * or owner changed since they were last written (socket storage remembers, where allowed).
+ * What was reported is remembered only once bpf_seq_write() took the record: a full seq
+ * buffer makes the kernel run this program again for the same socket. */
 SEC("iter/tcp")
-int it__boot_tcp(struct bpf_iter__tcp *ctx)
+int it__tcp(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
-	struct tcp_sock *tp;
+	struct tt_tcp_counters c = {};
 	struct tt_event e = {};
+	struct tt_sk *v = 0;
+	struct tcp_sock *tp;
 	struct sock *sk;
-	struct tt_sk *v;
-	__u64 received;
-	__u8 proto, state;
+	__u8 state, owned;
 
-	if (!skc)
+	if (!skc || !want_tcp)
 		return 0;
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (!tp)
@@ -659,129 +404,514 @@ int it__boot_tcp(struct bpf_iter__tcp *ctx)
 	state = sk->__sk_common.skc_state;
 	if (state == TCP_LISTEN || state == TCP_CLOSE)
 		return 0;
-	if (!sk_wanted(sk, &proto))
-		return 0;
-	v = sk_get(sk, proto);
-	if (!v || (filter_pid && v->pid != filter_pid))
-		return 0;
-	if (__sync_val_compare_and_swap(&v->announced, 0, 1) != 0)
-		return 0;
-	v->boot = 1;
-	/* Counters so far, as the kernel keeps them: bytes sent once (retransmissions left
-	 * out) and bytes received in sequence, less the FIN's sequence number once one came. */
-	received = tp->bytes_received;
-	if (received && (state == TCP_CLOSE_WAIT || state == TCP_LAST_ACK || state == TCP_CLOSING))
-		received--;
-	__sync_fetch_and_add(&v->bytes_in, received);
-	__sync_fetch_and_add(&v->bytes_out, tp->bytes_sent - tp->bytes_retrans);
-	e.type = TT_IT_BOOT;
-	e.ts = bpf_ktime_get_ns();
-	e.state = state;
-	fill_id(&e, sk, v);
-	fill_tcp_counters(&e, sk, v);
-	bpf_seq_write(ctx->meta->seq, &e, sizeof(e));
-	return 0;
-}
-
-/* Once per period: the TCP connections whose counters or owner changed, and the UDP sockets
- * whose owner changed. */
-SEC("iter/bpf_sk_storage_map")
-int it__sample(struct bpf_iter__bpf_sk_storage_map *ctx)
-{
-	struct sock *sk = ctx->sk;
-	struct tt_sk *v = ctx->value;
-	struct tt_event e = {};
-	struct tcp_sock *tp;
-	__u32 segs_in, segs_out, retrans;
-
-	if (!sk || !v)
-		return 0;
-	if (kp_mode) {
-		if (!v->netns)
-			v->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-		kp_fold(sk, v, false);
-	}
-	if (v->proto == IPPROTO_UDP) {
-		if (v->pid == v->rep_pid)
+	tcp_counters_direct(&c, tp);
+	if (use_sk_storage) {
+		v = bpf_sk_storage_get(&sk_stor, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		/* an owner once seen stays: the owners map is looked up until then only */
+		owned = (v && v->owner_seen) || bpf_map_lookup_elem(&owners, &(__u64){ (__u64)sk });
+		if (v && !full_pass && v->state == state && v->owner_seen == owned &&
+		    same_counters(&v->c, &c))
 			return 0;
-		v->rep_pid = v->pid;
-		e.type = TT_IT_SOCK;
-		e.proto = IPPROTO_UDP;
-		e.cookie = v->cookie;
-		e.netns = v->netns;
-		e.pid = v->pid;
-		__builtin_memcpy(e.comm, v->comm, sizeof(e.comm));
-		e.flags = TT_F_OWNER | (v->boot ? TT_F_BOOT : 0);
-		bpf_seq_write(ctx->meta->seq, &e, sizeof(e));
-		return 0;
 	}
-	if (!v->announced || v->closed)
-		return 0;
-	tp = bpf_skc_to_tcp_sock(sk);
-	if (!tp)
-		return 0;
-	segs_in = tp->segs_in;
-	segs_out = tp->segs_out;
-	retrans = tp->total_retrans;
-	if (v->bytes_in == v->rep_in && v->bytes_out == v->rep_out && segs_in == v->rep_segs_in &&
-	    segs_out == v->rep_segs_out && retrans == v->rep_retrans && v->pid == v->rep_pid)
-		return 0;
-	v->rep_in = v->bytes_in;
-	v->rep_out = v->bytes_out;
-	v->rep_segs_in = segs_in;
-	v->rep_segs_out = segs_out;
-	v->rep_retrans = retrans;
-	v->rep_pid = v->pid;
-	e.type = TT_IT_SAMPLE;
+	owned = owner_copy(&e, (__u64)sk);
+	e.type = TT_IT_TCP;
 	e.ts = bpf_ktime_get_ns();
-	e.state = sk->__sk_common.skc_state;
-	fill_id(&e, sk, v);
-	e.bytes_in = v->rep_in;
-	e.bytes_out = v->rep_out;
-	e.pkts_in = segs_in;
-	e.pkts_out = segs_out;
-	e.srtt_us = tp->srtt_us >> 3;
-	e.retrans = retrans;
-	bpf_seq_write(ctx->meta->seq, &e, sizeof(e));
+	e.proto = IPPROTO_TCP;
+	e.state = state;
+	fill_id(&e, sk);
+	e.c = c;
+	if (bpf_seq_write(ctx->meta->seq, &e, sizeof(e)) == 0 && v) {
+		v->c = c;
+		v->state = state;
+		v->owner_seen = owned;
+	}
 	return 0;
 }
 
-/* Once per period: new UDP flows and those whose counters changed. */
+/* Connections of other namespaces: refresh their counters in place (the value is writable),
+ * user space reads the map. Probe reads: the key is a plain address, removed at the close. */
 SEC("iter/bpf_map_elem")
-int it__udp(struct bpf_iter__bpf_map_elem *ctx)
+int it__foreign(struct bpf_iter__bpf_map_elem *ctx)
 {
-	struct tt_udp_key *k = ctx->key;
-	struct tt_udp_val *val = ctx->value;
-	struct tt_event e = {};
-	__u64 pkts;
+	__u64 *key = ctx->key;
+	struct tt_foreign *v = ctx->value;
+	struct tcp_sock *tp;
 
-	if (!k || !val)
+	if (!key || !v)
 		return 0;
-	pkts = val->pkts_in + val->pkts_out;
-	if (val->announced && pkts == val->rep_pkts)
+	tp = (struct tcp_sock *)*key;
+	tcp_counters(&v->c, tp);
+	v->state = BPF_CORE_READ((struct sock *)tp, __sk_common.skc_state);
+	v->ts = bpf_ktime_get_ns();
+	return 0;
+}
+
+/* ---- UDP: every socket of our namespace once per period (user space ends the flows of
+ * those that went away), and the datagrams themselves ---- */
+
+SEC("iter/udp")
+int it__udp(struct bpf_iter__udp *ctx)
+{
+	struct udp_sock *udp = ctx->udp_sk;
+	struct tt_event e = {};
+	struct sock *sk;
+	__u16 family;
+
+	if (!udp || !want_udp)
 		return 0;
-	e.type = val->announced ? TT_IT_UDP_SAMPLE : TT_IT_UDP_NEW;
-	val->announced = 1;
-	val->rep_pkts = pkts;
+	sk = (struct sock *)udp;
+	family = sk->__sk_common.skc_family;
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	e.type = TT_IT_UDP;
 	e.ts = bpf_ktime_get_ns();
 	e.proto = IPPROTO_UDP;
-	e.family = k->family;
-	e.lport = k->lport;
-	e.rport = k->rport;
-	__builtin_memcpy(e.laddr, k->laddr, 16);
-	__builtin_memcpy(e.raddr, k->raddr, 16);
-	e.cookie = k->cookie;
-	e.flow = val->flow;
-	e.ifindex = val->ifindex;
-	e.bytes_in = val->bytes_in;
-	e.bytes_out = val->bytes_out;
-	e.pkts_in = val->pkts_in;
-	e.pkts_out = val->pkts_out;
-	e.last_ts = val->last_ts;
+	e.state = sk->__sk_common.skc_state;
+	fill_id(&e, sk);
+	owner_copy(&e, (__u64)sk);
 	bpf_seq_write(ctx->meta->seq, &e, sizeof(e));
 	return 0;
 }
 
-#if __has_include("backends.bpf.h")
-#include "backends.bpf.h"
-#endif
+/* One datagram (or one send or receive call) of bytes on a UDP socket, to or from a peer:
+ * the one named by the call (peer != 0), else the connected one, else unknown (zero). */
+static __always_inline void udp_count(struct sock *sk, long bytes, bool out,
+				      const struct tt_peer *peer)
+{
+	struct tt_udp_val *val, nv = {};
+	struct tt_udp_key key = {};
+	struct tt_event id = {};
+	__u64 now;
+	long err;
+
+	fill_id(&id, sk);
+	key.sock = (__u64)sk;
+	key.family = id.family;
+	key.lport = id.lport;
+	__builtin_memcpy(key.laddr, id.laddr, 16);
+	if (peer && peer->family) {
+		key.rport = peer->port;
+		if (id.family == AF_INET6 && peer->family == AF_INET) {
+			/* a v4 peer of a dual-stack socket: ::ffff:a.b.c.d */
+			key.raddr[10] = 0xff;
+			key.raddr[11] = 0xff;
+			__builtin_memcpy(key.raddr + 12, peer->addr, 4);
+		} else {
+			__builtin_memcpy(key.raddr, peer->addr, 16);
+		}
+	} else if (id.rport) {
+		key.rport = id.rport;
+		__builtin_memcpy(key.raddr, id.raddr, 16);
+	}
+	now = bpf_ktime_get_ns();
+	val = bpf_map_lookup_elem(&udp_flows, &key);
+	if (!val) {
+		nv.first_ts = now;
+		nv.netns = id.netns;
+		nv.ifindex = id.ifindex;
+		current_owner(&nv.owner);
+		err = bpf_map_update_elem(&udp_flows, &key, &nv, BPF_NOEXIST);
+		if (err && err != -EEXIST) {
+			loss_inc(TT_LOSS_FLOW_FULL);
+			return;
+		}
+		val = bpf_map_lookup_elem(&udp_flows, &key);
+		if (!val)
+			return;
+	}
+	if (out) {
+		__sync_fetch_and_add(&val->bytes_out, bytes);
+		__sync_fetch_and_add(&val->pkts_out, 1);
+	} else {
+		__sync_fetch_and_add(&val->bytes_in, bytes);
+		__sync_fetch_and_add(&val->pkts_in, 1);
+	}
+	val->last_ts = now;
+}
+
+/* ---- backend "tracepoint": the send/recv length tracepoints (6.3+) ---- */
+
+/* A foreign connection's counters, refreshed by its own traffic where no iterator can. */
+static __always_inline void foreign_refresh(struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct tt_foreign *f;
+
+	struct tcp_sock *tp;
+
+	if (sk_netns_direct(sk) == own_netns)
+		return;
+	f = bpf_map_lookup_elem(&foreign, &key);
+	if (!f)
+		return;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return;
+	tcp_counters_direct(&f->c, tp);
+	f->state = sk->__sk_common.skc_state;
+	f->ts = bpf_ktime_get_ns();
+}
+
+/* The peer the thread's cgroup hook saw in this same call, forgotten once read. */
+static __always_inline bool take_peer(struct tt_peer *p, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct tt_peer *v = bpf_map_lookup_elem(&udp_peer, &id);
+
+	if (!v)
+		return false;
+	*p = *v;
+	bpf_map_delete_elem(&udp_peer, &id);
+	return p->pad[0] == dir;
+}
+
+static __always_inline void tp_udp(struct sock *sk, int ret, bool out)
+{
+	struct tt_peer p = {};
+	bool named = take_peer(&p, out);
+
+	if (ret > 0 && want_udp)
+		udp_count(sk, ret, out, named ? &p : 0);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(tp__send, struct sock *sk, int ret, int flags)
+{
+	if (sk->sk_protocol != IPPROTO_UDP) {
+		if (foreign_from_tp && sk->sk_protocol == IPPROTO_TCP)
+			foreign_refresh(sk);
+		return 0;
+	}
+	tp_udp(sk, ret, true);
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(tp__recv, struct sock *sk, int ret, int flags)
+{
+	if (sk->sk_protocol != IPPROTO_UDP) {
+		if (foreign_from_tp && sk->sk_protocol == IPPROTO_TCP)
+			foreign_refresh(sk);
+		return 0;
+	}
+	if (flags & MSG_PEEK)
+		ret = 0; /* the datagram is still queued: counted when it is read */
+	tp_udp(sk, ret, false);
+	return 0;
+}
+
+static __always_inline void keep_peer(struct bpf_sock_addr *ctx, bool v6, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct tt_peer p = {};
+
+	if (ctx->protocol != IPPROTO_UDP)
+		return;
+	p.port = bpf_ntohs(ctx->user_port);
+	if (v6) {
+		p.family = AF_INET6;
+		__builtin_memcpy(p.addr, ctx->user_ip6, 16);
+	} else {
+		__u32 a = ctx->user_ip4;
+
+		p.family = AF_INET;
+		__builtin_memcpy(p.addr, &a, 4);
+	}
+	p.pad[0] = dir;
+	bpf_map_update_elem(&udp_peer, &id, &p, BPF_ANY);
+}
+
+SEC("cgroup/sendmsg4")
+int cg__sendmsg4(struct bpf_sock_addr *ctx)
+{
+	keep_peer(ctx, false, 1);
+	return 1;
+}
+
+SEC("cgroup/sendmsg6")
+int cg__sendmsg6(struct bpf_sock_addr *ctx)
+{
+	keep_peer(ctx, true, 1);
+	return 1;
+}
+
+SEC("cgroup/recvmsg4")
+int cg__recvmsg4(struct bpf_sock_addr *ctx)
+{
+	keep_peer(ctx, false, 0);
+	return 1;
+}
+
+SEC("cgroup/recvmsg6")
+int cg__recvmsg6(struct bpf_sock_addr *ctx)
+{
+	keep_peer(ctx, true, 0);
+	return 1;
+}
+
+/* ---- backends "fentry" and "kprobe": the UDP functions themselves ---- */
+
+/* The peer a msghdr names (the destination of a send, the source a receive filled in). */
+static __always_inline bool msg_peer(struct msghdr *msg, struct tt_peer *p)
+{
+	void *name = BPF_CORE_READ(msg, msg_name);
+	__u16 family = 0;
+
+	if (!name || bpf_probe_read_kernel(&family, sizeof(family), name))
+		return false;
+	if (family == AF_INET) {
+		struct sockaddr_in sin = {};
+
+		bpf_probe_read_kernel(&sin, sizeof(sin), name);
+		p->family = AF_INET;
+		p->port = bpf_ntohs(sin.sin_port);
+		__builtin_memcpy(p->addr, &sin.sin_addr, 4);
+		return true;
+	}
+	if (family == AF_INET6) {
+		struct sockaddr_in6 sin6 = {};
+
+		bpf_probe_read_kernel(&sin6, sizeof(sin6), name);
+		p->family = AF_INET6;
+		p->port = bpf_ntohs(sin6.sin6_port);
+		__builtin_memcpy(p->addr, &sin6.sin6_addr, 16);
+		return true;
+	}
+	return false;
+}
+
+static __always_inline void fn_udp(struct sock *sk, struct msghdr *msg, long ret, int flags,
+				   bool out)
+{
+	struct tt_peer p = {};
+
+	if (ret <= 0 || !want_udp || (!out && (flags & MSG_PEEK)))
+		return;
+	udp_count(sk, ret, out, msg_peer(msg, &p) ? &p : 0);
+}
+
+/* udpv6_sendmsg hands a v4-mapped destination to udp_sendmsg: counted once, by udpv6. */
+SEC("fexit/udp_sendmsg")
+int BPF_PROG(fe__udp_sendmsg, struct sock *sk, struct msghdr *msg, size_t len, int ret)
+{
+	if (sk->__sk_common.skc_family == AF_INET)
+		fn_udp(sk, msg, ret, 0, true);
+	return 0;
+}
+
+SEC("fexit/udpv6_sendmsg")
+int BPF_PROG(fe__udpv6_sendmsg, struct sock *sk, struct msghdr *msg, size_t len, int ret)
+{
+	fn_udp(sk, msg, ret, 0, true);
+	return 0;
+}
+
+/* udp_recvmsg lost its noblock argument in 5.19: one program for each signature. */
+SEC("fexit/udp_recvmsg")
+int BPF_PROG(fe__udp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int flags,
+	     int *addr_len, int ret)
+{
+	fn_udp(sk, msg, ret, flags, false);
+	return 0;
+}
+
+SEC("fexit/udpv6_recvmsg")
+int BPF_PROG(fe__udpv6_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int flags,
+	     int *addr_len, int ret)
+{
+	fn_udp(sk, msg, ret, flags, false);
+	return 0;
+}
+
+SEC("fexit/udp_recvmsg")
+int BPF_PROG(fe5__udp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int noblock,
+	     int flags, int *addr_len, int ret)
+{
+	fn_udp(sk, msg, ret, flags, false);
+	return 0;
+}
+
+SEC("fexit/udpv6_recvmsg")
+int BPF_PROG(fe5__udpv6_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int noblock,
+	     int flags, int *addr_len, int ret)
+{
+	fn_udp(sk, msg, ret, flags, false);
+	return 0;
+}
+
+/* kprobes: the arguments are kept from the entry to the return by thread and function. A
+ * return whose entry was missed finds nothing and counts nothing; an entry whose return was
+ * missed (kretprobe instances exhausted) is overwritten by the thread's next call, and dead
+ * threads' entries age out of the LRU map. Both are counted by the kernel as missed
+ * kretprobes, which tcptop-collect reports. */
+const volatile __u8 kp_recv_noblock = 0; /* udp_recvmsg has the noblock argument (< 5.19) */
+
+struct tt_kp_key {
+	__u64 pid_tgid;
+	__u32 fn;
+	__u32 pad;
+};
+
+struct tt_kp_args {
+	__u64 sk, msg;
+	__u32 flags, pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct tt_kp_key);
+	__type(value, struct tt_kp_args);
+} kp_args SEC(".maps");
+
+enum {
+	KP_UDP_SEND = 1,
+	KP_UDP6_SEND,
+	KP_UDP_RECV,
+	KP_UDP6_RECV
+};
+
+static __always_inline void kp_enter(__u32 fn, struct pt_regs *ctx, bool recv)
+{
+	struct tt_kp_key k = { .pid_tgid = bpf_get_current_pid_tgid(), .fn = fn };
+	struct tt_kp_args a = {};
+
+	a.sk = PT_REGS_PARM1(ctx);
+	a.msg = PT_REGS_PARM2(ctx);
+	if (recv)
+		a.flags = kp_recv_noblock ? PT_REGS_PARM5(ctx) : PT_REGS_PARM4(ctx);
+	bpf_map_update_elem(&kp_args, &k, &a, BPF_ANY);
+}
+
+static __always_inline void kp_leave(__u32 fn, struct pt_regs *ctx, bool out)
+{
+	struct tt_kp_key k = { .pid_tgid = bpf_get_current_pid_tgid(), .fn = fn };
+	struct tt_kp_args *a = bpf_map_lookup_elem(&kp_args, &k), args;
+	struct sock *sk;
+
+	if (!a)
+		return;
+	args = *a;
+	bpf_map_delete_elem(&kp_args, &k);
+	sk = (struct sock *)args.sk;
+	if (fn == KP_UDP_SEND && BPF_CORE_READ(sk, __sk_common.skc_family) != AF_INET)
+		return;
+	fn_udp(sk, (struct msghdr *)args.msg, PT_REGS_RC(ctx), args.flags, out);
+}
+
+SEC("kprobe/udp_sendmsg")
+int BPF_KPROBE(kp__udp_sendmsg)
+{
+	kp_enter(KP_UDP_SEND, ctx, false);
+	return 0;
+}
+
+SEC("kretprobe/udp_sendmsg")
+int BPF_KRETPROBE(kp__udp_sendmsg_ret)
+{
+	kp_leave(KP_UDP_SEND, ctx, true);
+	return 0;
+}
+
+SEC("kprobe/udpv6_sendmsg")
+int BPF_KPROBE(kp__udpv6_sendmsg)
+{
+	kp_enter(KP_UDP6_SEND, ctx, false);
+	return 0;
+}
+
+SEC("kretprobe/udpv6_sendmsg")
+int BPF_KRETPROBE(kp__udpv6_sendmsg_ret)
+{
+	kp_leave(KP_UDP6_SEND, ctx, true);
+	return 0;
+}
+
+SEC("kprobe/udp_recvmsg")
+int BPF_KPROBE(kp__udp_recvmsg)
+{
+	kp_enter(KP_UDP_RECV, ctx, true);
+	return 0;
+}
+
+SEC("kretprobe/udp_recvmsg")
+int BPF_KRETPROBE(kp__udp_recvmsg_ret)
+{
+	kp_leave(KP_UDP_RECV, ctx, false);
+	return 0;
+}
+
+SEC("kprobe/udpv6_recvmsg")
+int BPF_KPROBE(kp__udpv6_recvmsg)
+{
+	kp_enter(KP_UDP6_RECV, ctx, true);
+	return 0;
+}
+
+SEC("kretprobe/udpv6_recvmsg")
+int BPF_KRETPROBE(kp__udpv6_recvmsg_ret)
+{
+	kp_leave(KP_UDP6_RECV, ctx, false);
+	return 0;
+}
+
+/* ---- owners of the sockets that exist at start ---- */
+
+/* Every socket file of every process: the first holder found owns it. A connection of
+ * another namespace that is established already is also put in the foreign map (iter/tcp
+ * cannot see it) and described once. Probe reads: this kernel may refuse the socket as a
+ * trusted pointer here. */
+SEC("iter/task_file")
+int it__owners(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct tt_owner o = {};
+	struct socket *sock;
+	struct sock *sk;
+	__u16 family, proto;
+	__u64 key;
+
+	if (!task || !file)
+		return 0;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return 0;
+	sock = BPF_CORE_READ(file, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return 0;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	proto = BPF_CORE_READ(sk, sk_protocol);
+	if ((family != AF_INET && family != AF_INET6) ||
+	    (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
+		return 0;
+	key = (__u64)sk;
+	o.pid = BPF_CORE_READ(task, tgid);
+	o.cgroup = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	bpf_probe_read_kernel_str(o.comm, sizeof(o.comm), task->comm);
+	if (bpf_map_update_elem(&owners, &key, &o, BPF_NOEXIST))
+		return 0; /* held by an earlier task too, or the map is full */
+	if (proto == IPPROTO_TCP && want_tcp && sk_netns(sk) != own_netns) {
+		struct tt_foreign f = {};
+		struct tt_event e = {};
+		__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+
+		if (state == TCP_LISTEN || state == TCP_CLOSE || state == TCP_SYN_SENT)
+			return 0;
+		f.ts = bpf_ktime_get_ns();
+		f.state = state;
+		tcp_counters(&f.c, (struct tcp_sock *)sk);
+		if (bpf_map_update_elem(&foreign, &key, &f, BPF_NOEXIST))
+			return 0;
+		e.type = TT_IT_FOREIGN;
+		e.ts = f.ts;
+		e.proto = IPPROTO_TCP;
+		e.state = state;
+		fill_id(&e, sk);
+		e.c = f.c;
+		e.owner = o;
+		e.flags = TT_F_OWNER;
+		bpf_seq_write(ctx->meta->seq, &e, sizeof(e));
+	}
+	return 0;
+}

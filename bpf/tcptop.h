@@ -10,27 +10,39 @@
 /* What a ring buffer event or an iterator record describes (struct tt_event.type). */
 enum tt_event_type {
 	/* ring buffer, as they happen */
-	TT_EV_OPEN = 1,	   /* TCP connection reached ESTABLISHED (or found late) */
-	TT_EV_STATE = 2,   /* TCP state change of an announced connection */
-	TT_EV_CLOSE = 3,   /* TCP connection reached CLOSE: final counters */
-	TT_EV_RELEASE = 4, /* UDP socket released: its flows end */
+	TT_EV_CLOSE = 1,   /* TCP socket reached CLOSE: final counters (also failed connects) */
+	TT_EV_FOREIGN = 2, /* TCP connection established in another network namespace */
 	/* iterators, in batches */
-	TT_IT_BOOT = 10,       /* iter/tcp: connection that existed before the collector */
-	TT_IT_SAMPLE = 11,     /* iter/bpf_sk_storage_map: TCP counters or owner changed */
-	TT_IT_SOCK = 12,       /* iter/bpf_sk_storage_map: a UDP socket's owner or netns */
-	TT_IT_UDP_NEW = 13,    /* iter/bpf_map_elem: a UDP flow seen for the first time */
-	TT_IT_UDP_SAMPLE = 14, /* iter/bpf_map_elem: a UDP flow's counters changed */
+	TT_IT_TCP = 10,	    /* iter/tcp: a connection of our namespace, new or changed */
+	TT_IT_UDP = 11,	    /* iter/udp: a UDP socket of our namespace */
+	TT_IT_FOREIGN = 12, /* iter/bpf_map_elem: counters of a foreign-namespace connection */
 };
 
 /* Per-CPU loss counters (index into the loss map). */
 enum tt_loss {
 	TT_LOSS_RINGBUF = 0,   /* bpf_ringbuf_reserve failed: an event is lost */
-	TT_LOSS_FLOW_FULL = 1, /* a socket or UDP flow could not be tracked */
-	TT_LOSS_EVICTED = 2,   /* a tracked flow was dropped before its end */
-	TT_LOSS_N = 3,
+	TT_LOSS_FLOW_FULL = 1, /* a UDP flow, an owner or a foreign connection not tracked */
+	TT_LOSS_N = 2,
 };
 
 #define TT_COMM_LEN 16
+
+/* Who owns a socket: the process seen connecting, accepting, sending or holding it. */
+struct tt_owner {
+	__u32 pid;
+	__u32 pad;
+	__u64 cgroup; /* cgroup v2 id (kernfs node id: the directory's inode number) */
+	char comm[TT_COMM_LEN];
+};
+
+/* TCP counters as the kernel keeps them in struct tcp_sock. */
+struct tt_tcp_counters {
+	__u64 bytes_in;	 /* bytes_received, less the FIN once one came */
+	__u64 bytes_out; /* bytes_sent - bytes_retrans: payload sent, each byte once */
+	__u32 segs_in, segs_out;
+	__u32 srtt_us; /* srtt_us >> 3 */
+	__u32 retrans; /* total_retrans */
+};
 
 /* One shape for every event and iterator record, so that one decoder serves both. */
 struct tt_event {
@@ -39,53 +51,53 @@ struct tt_event {
 	__u8 old_state, state;
 	__u8 flags;	    /* TT_F_* */
 	__u16 lport, rport; /* host order */
-	__u32 netns, ifindex, pid, pad;
+	__u32 netns, ifindex;
 	__u64 ts;     /* bpf_ktime_get_ns (CLOCK_MONOTONIC) */
-	__u64 cookie; /* socket cookie */
-	__u64 flow;   /* TCP: the cookie; UDP: the flow id */
+	__u64 sock;   /* the socket's kernel address: its key here, never written to the stream */
+	__u64 cookie; /* socket cookie where the kernel made one, else 0 */
 	__u8 laddr[16], raddr[16];
-	char comm[TT_COMM_LEN];
 	char ifname[16];
-	__u64 bytes_in, bytes_out, pkts_in, pkts_out;
-	__u32 srtt_us, retrans;
-	__u64 last_ts; /* UDP: last datagram */
+	struct tt_owner owner;
+	struct tt_tcp_counters c;
 };
 
-#define TT_F_OWNER 0x01 /* pid and comm are known */
-#define TT_F_BOOT  0x02 /* the socket existed before the collector started */
+#define TT_F_OWNER 0x01 /* owner is known */
 
-/* Per-socket state in BPF_MAP_TYPE_SK_STORAGE: freed with the socket. */
+/* What iter/tcp last reported of a connection (socket storage, where the kernel allows it). */
 struct tt_sk {
-	__u64 cookie;
-	__u64 bytes_in, bytes_out; /* TCP: application payload bytes */
-	__u64 rep_in, rep_out;	   /* as last reported by the sample iterator */
-	__u32 rep_segs_in, rep_segs_out, rep_retrans, rep_srtt;
-	__u32 pid, rep_pid;
-	__u32 netns;
-	__u32 announced; /* 0/1, set once by whoever announces the connection first */
-	__u8 closed, boot, proto, pad;
-	__u32 pad2;
-	char comm[TT_COMM_LEN];
+	struct tt_tcp_counters c;
+	__u8 state, owner_seen, pad[6];
 };
 
 /* UDP flow: one socket and one peer. */
 struct tt_udp_key {
-	__u64 cookie;
+	__u64 sock; /* kernel address of the socket */
 	__u8 laddr[16], raddr[16];
 	__u16 lport, rport; /* host order */
 	__u8 family, pad[3];
 };
 
 struct tt_udp_val {
-	__u64 flow;
 	__u64 bytes_in, bytes_out, pkts_in, pkts_out;
 	__u64 first_ts, last_ts;
-	__u64 rep_pkts; /* pkts_in + pkts_out as last reported */
-	__u32 ifindex;
-	__u32 announced;
+	__u32 netns, ifindex;
+	struct tt_owner owner;
 };
 
-/* UDP flow ids never collide with socket cookies (which count up from 1). */
-#define TT_UDP_FLOW_BIT (1ULL << 63)
+/* A foreign-namespace TCP connection: its identity once, its counters refreshed. */
+struct tt_foreign {
+	__u64 ts;
+	struct tt_tcp_counters c;
+	__u8 state, pad[7];
+};
+
+/* The peer an unconnected UDP socket's sendmsg or recvmsg names, kept from the cgroup hook
+ * to the length tracepoint of the same call. */
+struct tt_peer {
+	__u64 sock;
+	__u8 addr[16];
+	__u16 port;
+	__u8 family, pad[5];
+};
 
 #endif /* TCPTOP_BPF_TCPTOP_H */

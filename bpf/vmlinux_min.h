@@ -4,17 +4,26 @@
  * against the running kernel's BTF, so layout and order here do not matter. */
 #ifndef TCPTOP_VMLINUX_MIN_H
 #define TCPTOP_VMLINUX_MIN_H
+/* bpf_tracing.h: the kernel's pt_regs member names (di, si, ...), as below */
+#define __VMLINUX_H__
 
 #include <linux/types.h>
 #include <linux/bpf.h>
 
 typedef _Bool bool;
+typedef unsigned long size_t;
 enum {
 	false = 0,
 	true = 1
 };
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
+
+/* x86-64 registers, for the kprobe programs (PT_REGS_PARMn) */
+struct pt_regs {
+	unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di;
+	unsigned long orig_ax, ip, cs, flags, sp, ss;
+};
 
 struct ns_common {
 	unsigned int inum;
@@ -35,6 +44,10 @@ struct in6_addr {
 	} in6_u;
 };
 
+typedef struct {
+	__s64 counter;
+} atomic64_t;
+
 struct sock_common {
 	__be32 skc_daddr;
 	__be32 skc_rcv_saddr;
@@ -46,6 +59,7 @@ struct sock_common {
 	possible_net_t skc_net;
 	struct in6_addr skc_v6_daddr;
 	struct in6_addr skc_v6_rcv_saddr;
+	atomic64_t skc_cookie;
 };
 
 struct net_device {
@@ -59,7 +73,8 @@ struct dst_entry {
 
 struct sock {
 	struct sock_common __sk_common;
-	int sk_rx_dst_ifindex;
+	int sk_rx_dst_ifindex; /* 5.16+; before, struct inet_sock's rx_dst_ifindex */
+	__u8 sk_shutdown;      /* a bitfield on some kernels: read with BPF_CORE_READ_BITFIELD */
 	__u16 sk_protocol;
 	__u16 sk_type;
 	struct dst_entry *sk_dst_cache;
@@ -67,6 +82,12 @@ struct sock {
 
 struct inet_sock {
 	struct sock sk;
+	__be16 inet_sport; /* kept after the port is released at the close (skc_num is not) */
+};
+
+/* The kernels before 5.16 */
+struct inet_sock___old {
+	int rx_dst_ifindex;
 };
 
 struct tcp_sock {
@@ -84,17 +105,54 @@ struct udp_sock {
 	struct inet_sock inet;
 };
 
+struct kernfs_node {
+	__u64 id;
+};
+
+struct cgroup {
+	struct kernfs_node *kn;
+};
+
+struct css_set {
+	struct cgroup *dfl_cgrp;
+};
+
+struct file;
+
+struct fdtable {
+	unsigned int max_fds;
+	struct file **fd;
+};
+
+struct files_struct {
+	struct fdtable *fdt;
+};
+
 struct task_struct {
 	int pid;
 	int tgid;
 	char comm[16];
+	struct files_struct *files;
+	struct css_set *cgroups;
 };
 
 struct socket {
 	struct sock *sk;
 };
 
-struct file;
+struct inode {
+	unsigned short i_mode;
+};
+
+struct file {
+	struct inode *f_inode;
+	void *private_data;
+};
+
+struct msghdr {
+	void *msg_name;
+};
+
 struct seq_file;
 struct bpf_map;
 
@@ -124,13 +182,6 @@ struct bpf_iter__task_file {
 	struct file *file;
 };
 
-struct bpf_iter__bpf_sk_storage_map {
-	struct bpf_iter_meta *meta;
-	struct bpf_map *map;
-	struct sock *sk;
-	void *value;
-};
-
 struct bpf_iter__bpf_map_elem {
 	struct bpf_iter_meta *meta;
 	struct bpf_map *map;
@@ -139,5 +190,23 @@ struct bpf_iter__bpf_map_elem {
 };
 
 #pragma clang attribute pop
+
+/* UAPI layouts, fixed: no relocation (the kernel's BTF may not even have them) */
+struct sockaddr {
+	unsigned short sa_family;
+};
+
+struct sockaddr_in {
+	unsigned short sin_family;
+	__be16 sin_port;
+	__be32 sin_addr;
+};
+
+struct sockaddr_in6 {
+	unsigned short sin6_family;
+	__be16 sin6_port;
+	__u32 sin6_flowinfo;
+	struct in6_addr sin6_addr;
+};
 
 #endif /* TCPTOP_VMLINUX_MIN_H */

@@ -48,6 +48,8 @@ const char *rec_type_name(uint32_t type)
 		return "IFNAME";
 	case REC_LOSS:
 		return "LOSS";
+	case REC_CGROUP:
+		return "CGROUP";
 	case REC_SNAP_BEGIN:
 		return "SNAP_BEGIN";
 	case REC_SNAP_ROW:
@@ -69,6 +71,8 @@ const char *loss_code_name(uint32_t code)
 		return "flow_table_full";
 	case LOSS_FLOW_EVICTED:
 		return "flow_evicted";
+	case LOSS_KPROBE_MISSED:
+		return "kprobe_missed";
 	case LOSS_AGG_TABLE_FULL:
 		return "agg_table_full";
 	case LOSS_AGG_UNKNOWN_FLOW:
@@ -89,6 +93,19 @@ const char *tcp_state_name(unsigned state)
 	if (state < sizeof(names) / sizeof(names[0]) && names[state])
 		return names[state];
 	return "UNKNOWN";
+}
+
+int stream_missing(const struct stream_header *h, const char *feature)
+{
+	size_t n = strlen(feature);
+	const char *p = h->missing;
+
+	while ((p = strstr(p, feature))) {
+		if ((p == h->missing || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return 1;
+		p += n;
+	}
+	return 0;
 }
 
 int64_t stream_wall_ns(const struct stream_header *h, uint64_t mono_ns)
@@ -215,6 +232,7 @@ static void put_header_body(struct enc *e, const struct stream_header *h)
 	put_opt_str(e, HOPT_KERNEL, h->kernel);
 	put_opt_str(e, HOPT_BACKEND, h->backend);
 	put_opt_str(e, HOPT_FILTER, h->filter);
+	put_opt_str(e, HOPT_MISSING, h->missing);
 	if (h->interval_ns) {
 		put16(e, HOPT_INTERVAL);
 		put16(e, 8);
@@ -247,6 +265,7 @@ size_t stream_encode(const struct rec *r, uint8_t *buf)
 		put32(&e, o->pid);
 		putbytes(&e, o->comm, COMM_LEN);
 		put_counters(&e, &o->c);
+		put64(&e, o->cgroup_id);
 		break;
 	}
 	case REC_CONN_STATE: {
@@ -281,11 +300,20 @@ size_t stream_encode(const struct rec *r, uint8_t *buf)
 		put32(&e, o->pid);
 		putzero(&e, 4);
 		putbytes(&e, o->comm, COMM_LEN);
+		put64(&e, o->cgroup_id);
 		break;
 	}
 	case REC_TICK:
 		put64(&e, r->u.tick.ts);
 		break;
+	case REC_CGROUP: {
+		size_t n = strnlen(r->u.cgroup.path, CGROUP_PATH_MAX - 1);
+		put64(&e, r->u.cgroup.id);
+		put32(&e, n);
+		putzero(&e, 4);
+		putbytes(&e, r->u.cgroup.path, n);
+		break;
+	}
 	case REC_IFNAME:
 		put32(&e, r->u.ifname.netns);
 		put32(&e, r->u.ifname.ifindex);
@@ -335,7 +363,8 @@ size_t stream_encode(const struct rec *r, uint8_t *buf)
 		putf64(&e, w->rate_out);
 		put64(&e, w->first_ns);
 		put64(&e, w->last_ns);
-		if (w->host) { /* trailing: written in merged streams only */
+		put64(&e, w->cgroup_id);
+		if (w->host) { /* trailing, after cgroup_id: written in merged streams only */
 			put32(&e, w->host);
 			put32(&e, 0);
 		}
@@ -471,6 +500,8 @@ struct stream_reader {
 		AFTER_END
 	} where;
 	unsigned expect;
+	int (*wait)(void *ctx, int fd); /* before each read(2): -1 stops reading */
+	void *wait_ctx;
 	int status; /* sticky once an error is reported */
 	struct stream_header hdr;
 	char err[512];
@@ -548,6 +579,12 @@ void stream_reader_expect(struct stream_reader *rd, unsigned kind)
 	rd->expect = kind;
 }
 
+void stream_reader_set_wait(struct stream_reader *rd, int (*wait)(void *ctx, int fd), void *ctx)
+{
+	rd->wait = wait;
+	rd->wait_ctx = ctx;
+}
+
 __attribute__((format(printf, 3, 4))) static int fail(struct stream_reader *rd, int status,
 						      const char *fmt, ...)
 {
@@ -573,6 +610,12 @@ static size_t fill(struct stream_reader *rd, size_t want)
 			rd->base += rd->start;
 			rd->end -= rd->start;
 			rd->start = 0;
+		}
+		if (rd->wait && rd->wait(rd->wait_ctx, rd->fd) < 0) {
+			fail(rd, STREAM_STOPPED,
+			     "stopped at byte %" PRIu64 " before the input's end",
+			     rd->base + rd->end);
+			return 0;
 		}
 		n = read(rd->fd, rd->buf + rd->end, rd->cap - rd->end);
 		if (n < 0) {
@@ -733,6 +776,7 @@ static size_t body_min(uint32_t type)
 	case REC_IFNAME:
 		return 24;
 	case REC_LOSS:
+	case REC_CGROUP:
 		return 16;
 	case REC_SNAP_BEGIN:
 		return 96;
@@ -831,6 +875,9 @@ static int parse_header(struct stream_reader *rd, const uint8_t *p, uint32_t len
 		case HOPT_FILTER:
 			get_opt_str(h->filter, v, olen);
 			break;
+		case HOPT_MISSING:
+			get_opt_str(h->missing, v, olen);
+			break;
 		case HOPT_INTERVAL:
 			if (olen >= 8)
 				h->interval_ns = le64(v);
@@ -872,6 +919,8 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 		o->pid = get32(&c);
 		getbytes(&c, o->comm, COMM_LEN);
 		get_counters(&c, &o->c);
+		/* trailing fields are optional: older writers end before them */
+		o->cgroup_id = need(&c, 8) ? get64(&c) : 0;
 		break;
 	}
 	case REC_CONN_STATE:
@@ -898,10 +947,27 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 		r->u.owner.pid = get32(&c);
 		c.pos += 4;
 		getbytes(&c, r->u.owner.comm, COMM_LEN);
+		r->u.owner.cgroup_id = need(&c, 8) ? get64(&c) : 0;
 		break;
 	case REC_TICK:
 		r->u.tick.ts = get64(&c);
 		break;
+	case REC_CGROUP: {
+		uint32_t n;
+		r->u.cgroup.id = get64(&c);
+		n = get32(&c);
+		c.pos += 4;
+		if (n > c.len - c.pos)
+			return fail(rd, STREAM_CORRUPT,
+				    "CGROUP record at byte %" PRIu64
+				    " claims a path of %u bytes in %zu bytes",
+				    off, n, blen);
+		if (n > CGROUP_PATH_MAX - 1)
+			n = CGROUP_PATH_MAX - 1;
+		getbytes(&c, r->u.cgroup.path, n);
+		r->u.cgroup.path[n] = '\0';
+		break;
+	}
 	case REC_IFNAME:
 		r->u.ifname.netns = get32(&c);
 		r->u.ifname.ifindex = get32(&c);
@@ -958,7 +1024,8 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 		w->rate_out = getf64(&c);
 		w->first_ns = get64(&c);
 		w->last_ns = get64(&c);
-		w->host = blen >= 184 ? get32(&c) : 0;
+		w->cgroup_id = need(&c, 8) ? get64(&c) : 0;
+		w->host = need(&c, 8) ? get32(&c) : 0; /* trailing, with its pad */
 		break;
 	}
 	case REC_HOST: {

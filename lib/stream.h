@@ -37,6 +37,7 @@ enum rec_type {
 	REC_TICK = 0x0015,
 	REC_IFNAME = 0x0016,
 	REC_LOSS = 0x0017,
+	REC_CGROUP = 0x0018, /* both vocabularies: a cgroup id's path, before the first use */
 
 	/* snapshot vocabulary */
 	REC_SNAP_BEGIN = 0x0020,
@@ -56,7 +57,12 @@ enum hdr_opt {
 	HOPT_BACKEND = 6,  /* string: "hook=backend ..." chosen by the collector */
 	HOPT_INTERVAL = 7, /* u64 ns: sample period (raw) or snapshot interval (snapshot) */
 	HOPT_FILTER = 8,   /* string: filters applied by the producer, human readable */
+	HOPT_MISSING = 9,  /* string: features left out, space separated (see below) */
 };
+
+/* The feature names HOPT_MISSING may list: the collector could not load what each needs, so
+ * the corresponding columns are unknown (not zero) for the whole section. */
+#define FEATURE_NAMES "udp owners rtt retrans packets state cgroup failed-connects"
 
 #define HDR_STR_MAX 256
 
@@ -74,7 +80,11 @@ struct stream_header {
 	char kernel[HDR_STR_MAX];
 	char backend[HDR_STR_MAX];
 	char filter[HDR_STR_MAX];
+	char missing[HDR_STR_MAX]; /* HOPT_MISSING, "" when nothing is missing */
 };
+
+/* True when the header's HOPT_MISSING names feature (one of FEATURE_NAMES). */
+int stream_missing(const struct stream_header *h, const char *feature);
 
 #define COMM_LEN   16
 #define IFNAME_LEN 16
@@ -90,6 +100,15 @@ struct stream_header {
 #define CONN_F_CLOSED	    0x02 /* closed (or expired) during the snapshot's interval */
 #define CONN_F_NEW	    0x04 /* first seen during the snapshot's interval */
 #define CONN_F_NO_OWNER	    0x08 /* no process context seen yet: pid and comm unknown */
+#define CONN_F_FAILED	    0x10 /* TCP: closed without reaching ESTABLISHED (SNAP_ROW only) */
+
+/* A cgroup v2 path relative to the cgroup2 mount ("/system.slice/nginx.service"): raw kernel
+ * bytes, hostile. Longer paths are cut to CGROUP_PATH_MAX - 1 bytes. */
+#define CGROUP_PATH_MAX 512
+
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT	2
+#define TCP_CLOSE	7
 
 /* Counters carried by OPEN, SAMPLE and CLOSE: cumulative since the connection began. */
 struct conn_counters {
@@ -119,6 +138,7 @@ struct rec_conn_open {
 	uint32_t pid;
 	char comm[COMM_LEN]; /* raw kernel bytes, NUL padded: hostile */
 	struct conn_counters c;
+	uint64_t cgroup_id; /* the owner's cgroup v2 id, 0 unknown (optional trailing field) */
 };
 
 struct rec_conn_state {
@@ -141,6 +161,15 @@ struct rec_conn_owner {
 	uint64_t ts, flow;
 	uint32_t pid;
 	char comm[COMM_LEN];
+	uint64_t cgroup_id; /* as in CONN_OPEN (optional trailing field) */
+};
+
+/* The path of a cgroup id; comes before the first record of its section that names the id
+ * (raw: before CONN_OPEN/CONN_OWNER; snapshot: before the SNAP_BEGIN of the first snapshot
+ * with a row naming it). A later CGROUP for the same id replaces the path. */
+struct rec_cgroup {
+	uint64_t id;
+	char path[CGROUP_PATH_MAX]; /* NUL terminated here; length-prefixed on the wire */
 };
 
 struct rec_tick {
@@ -157,6 +186,7 @@ enum loss_code {
 	LOSS_RINGBUF = 1,	    /* collector: failed ring buffer reserves (events lost) */
 	LOSS_FLOW_TABLE_FULL = 2,   /* collector: flows not tracked, kernel map full */
 	LOSS_FLOW_EVICTED = 3,	    /* collector: flows dropped before their close */
+	LOSS_KPROBE_MISSED = 4,	    /* collector: kretprobe returns the kernel missed */
 	LOSS_AGG_TABLE_FULL = 16,   /* agg: connections not shown, --max-flows reached */
 	LOSS_AGG_UNKNOWN_FLOW = 17, /* agg: records naming a flow never opened */
 	LOSS_AGG_GAP = 18,	    /* agg: intervals skipped by a time jump */
@@ -203,7 +233,8 @@ struct rec_snap_row {
 	double rate_in, rate_out; /* bytes/s over the interval */
 	uint64_t first_ns;	  /* monotonic: first seen */
 	uint64_t last_ns;	  /* monotonic: last sample or event */
-	uint32_t host;		  /* trailing: index of a REC_HOST of the snapshot; 0 when alone */
+	uint64_t cgroup_id;	  /* 0 unknown (optional trailing field) */
+	uint32_t host;		  /* trailing, after cgroup_id: index of a REC_HOST of the snapshot; 0 when alone */
 };
 
 /* A host's state in a merged snapshot stream. */
@@ -248,6 +279,7 @@ struct rec {
 		struct rec_tick tick;
 		struct rec_ifname ifname;
 		struct rec_loss loss;
+		struct rec_cgroup cgroup;
 		struct rec_snap_begin snap_begin;
 		struct rec_snap_row row;
 		struct rec_snap_end snap_end;
@@ -281,6 +313,7 @@ enum stream_status {
 	STREAM_TRUNCATED = 3, /* input ended inside a record */
 	STREAM_CORRUPT = 4,   /* bad magic, length, trailer, version, body */
 	STREAM_IO = 5,	      /* read(2) failed */
+	STREAM_STOPPED = 6,   /* the wait hook asked to stop (stream_reader_set_wait) */
 };
 
 struct stream_reader;
@@ -301,6 +334,10 @@ const struct stream_header *stream_reader_header(const struct stream_reader *rd)
 /* When set, a header of a different kind is refused with a message naming both (and what to
  * pipe through). 0 accepts any. */
 void stream_reader_expect(struct stream_reader *rd, unsigned kind);
+/* When set, wait(ctx, fd) runs before each read(2) of a file descriptor input: 0 reads, -1
+ * stops the reader with STREAM_STOPPED (a tool told to stop while its input is stalled; see
+ * stop.h), after every complete record already read in. */
+void stream_reader_set_wait(struct stream_reader *rd, int (*wait)(void *ctx, int fd), void *ctx);
 
 /* Helpers shared by the tools. */
 int64_t stream_wall_ns(const struct stream_header *h, uint64_t mono_ns);

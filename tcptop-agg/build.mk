@@ -33,12 +33,4 @@ $(FUZZ_AGG): tcptop-agg/fuzz_agg.c tcptop-agg/agg.c tcptop-agg/agg.h $(LIB_SRCS)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -Itcptop-agg $(filter %.c,$^) -o $@
 
 TEST_DEPS += $(FUZZ_AGG)
-
-.PHONY: fuzz-agg-run
-fuzz-agg-run: $(FUZZ_AGG) $(OUTPUT)/tcptop-gen
-	$(Q)mkdir -p $(OUTPUT)/fuzz/agg-corpus
-	$(Q)for f in tests/fixtures/agg/*.txt; do \
-		$(OUTPUT)/tcptop-gen -o $(OUTPUT)/fuzz/agg-corpus/$$(basename $$f .txt).tcpt $$f \
-			2>/dev/null || true; done
-	$(FUZZ_AGG) -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -print_final_stats=1 \
-		-artifact_prefix=$(OUTPUT)/fuzz/ $(OUTPUT)/fuzz/agg-corpus
+FUZZ_TARGETS += agg

@@ -4,7 +4,7 @@
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall \
 	-I/usr/include/$(shell $(CC) -print-multiarch 2>/dev/null) -Ibpf
-BPF_DEPS := bpf/tcptop.bpf.c bpf/tcptop.h bpf/vmlinux_min.h $(wildcard bpf/backends.bpf.h)
+BPF_DEPS := bpf/tcptop.bpf.c bpf/tcptop.h bpf/vmlinux_min.h
 
 $(OUTPUT)/tcptop.bpf.o: $(BPF_DEPS) | $(OUTPUT)
 	$(call msg,BPF,$@)
@@ -15,14 +15,15 @@ $(OUTPUT)/tcptop.skel.h: $(OUTPUT)/tcptop.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name tcptop_bpf > $@.tmp && mv $@.tmp $@
 
 # Objects live in $(OUTPUT)/collect/: $(OUTPUT)/tcptop-collect is the program itself.
-COLLECT_OBJS := $(OUTPUT)/collect/main.o $(OUTPUT)/collect/flows.o
+COLLECT_OBJS := $(OUTPUT)/collect/main.o $(OUTPUT)/collect/probe.o $(OUTPUT)/collect/xlate.o \
+	$(OUTPUT)/collect/cgroups.o
 
 $(OUTPUT)/collect/%.o: tcptop-collect/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -Ibpf -MMD -MP -c $< -o $@
 
-$(OUTPUT)/collect/main.o: $(OUTPUT)/tcptop.skel.h
+$(OUTPUT)/collect/main.o $(OUTPUT)/collect/probe.o: $(OUTPUT)/tcptop.skel.h
 
 $(OUTPUT)/tcptop-collect: $(COLLECT_OBJS) $(LIBTCPTOP)
 	$(call msg,LINK,$@)

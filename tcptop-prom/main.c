@@ -24,6 +24,7 @@
 
 #include <microhttpd.h>
 
+#include "opts.h"
 #include "prom.h"
 #include "stream.h"
 #include "util.h"
@@ -449,6 +450,7 @@ int main(int argc, char **argv)
 			       .eph_lo = 32768,
 			       .eph_hi = 60999 };
 	const char *listen = NULL, *e;
+	char msg[256];
 	struct MHD_Daemon *d = NULL;
 	struct addrinfo *ai = NULL;
 	sigset_t set;
@@ -468,8 +470,9 @@ int main(int argc, char **argv)
 			g.textfile = optarg;
 			break;
 		case O_MAXSERIES:
-			if (parse_uint(optarg, 1, 100000000, &o.max_series, &e))
-				errx(EX_USAGE, "--max-series %s: %s (1 to 100000000)", optarg, e);
+			if (opt_parse(OPT_PROM, "max-series", optarg, &o.max_series, msg,
+				      sizeof(msg)))
+				errx(EX_USAGE, "%s", msg);
 			break;
 		case O_TTL:
 			if (strcmp(optarg, "0") == 0)

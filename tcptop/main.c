@@ -20,6 +20,8 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "opts.h"
+#include "priv.h"
 #include "stream.h"
 #include "util.h"
 
@@ -48,15 +50,14 @@ struct stage {
 
 static struct stage st[NSTAGES];
 static char tooldir[PATH_MAX];
-static uid_t run_uid;
-static gid_t run_gid;
-static bool drop_to_user;
+static struct priv_target user; /* whom the unprivileged stages run as */
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: tcptop [--port N] [--pid N] [--process NAME] [-i|--interface IFACE]\n"
-		"              [--tcp] [--udp] [--interval SECS] [--log PATH] [--record PATH]\n"
+		"              [--cgroup PATTERN] [--tcp] [--udp] [--interval SECS]\n"
+		"              [--log PATH] [--format csv|jsonl] [--record PATH]\n"
 		"              [--prometheus ADDR:PORT] [--textfile PATH]\n"
 		"              [--replay PATH] [--speed X] [--udp-timeout SECS] [--max-flows N]\n"
 		"              [--backend auto|tracepoint|fentry|kprobe] [--duration SECS]\n"
@@ -70,18 +71,23 @@ static void help(void)
 	       "Per-connection network monitor: every TCP and UDP connection of the host with its\n"
 	       "process, bytes, packets, rates and RTT. Runs tcptop-collect | tcptop-agg | tcptop-view,\n"
 	       "or tcptop-csv with --log. Live capture needs root or CAP_BPF and CAP_PERFMON; under sudo\n"
-	       "only the collector keeps privilege, the other stages run as the invoking user.\n"
+	       "only the collector keeps privilege, the other stages run as the invoking user and\n"
+	       "create the --log and --record files as that user (a symbolic link is refused).\n"
 	       "\n"
 	       "Filters (combinable: a connection is shown when it matches all of them):\n"
-	       "  --port N            local or remote port N\n"
-	       "  --pid N             owned by process N\n"
-	       "  --process NAME      process name contains NAME\n"
-	       "  -i, --interface IF  uses interface IF\n"
+	       "  --port N            local or remote port N (0 to 65535)\n"
+	       "  --pid N             owned by process N (1 to 4194304)\n"
+	       "  --process NAME      process name contains NAME (1 to 64 bytes)\n"
+	       "  -i, --interface IF  uses interface IF (1 to 64 bytes)\n"
+	       "  --cgroup PATTERN    in a cgroup whose short form (nginx.service, a container's\n"
+	       "                      12-digit id) or path matches the shell glob PATTERN\n"
 	       "  --tcp, --udp        only TCP, only UDP; both together: both (the default)\n"
 	       "\n"
 	       "Modes:\n"
 	       "  (default)           live table in the terminal\n"
 	       "  --log PATH          headless: CSV to PATH (overwritten) until SIGINT or SIGTERM\n"
+	       "  --format FMT        --log as csv or jsonl (JSON Lines); default csv, or jsonl\n"
+	       "                      when PATH ends in .jsonl\n"
 	       "  --prometheus ADDR:PORT  headless: serve Prometheus metrics on ADDR:PORT\n"
 	       "                      (tcptop-prom) until SIGINT or SIGTERM\n"
 	       "  --textfile PATH     headless: metrics for node_exporter's textfile collector,\n"
@@ -91,11 +97,14 @@ static void help(void)
 	       "                      table is paced at recorded speed, --log writes as fast as it can\n"
 	       "\n"
 	       "Options:\n"
-	       "  --interval SECS     sample and refresh interval, fractions allowed (default 1)\n"
-	       "  --speed X           replay speed factor for the table (default 1)\n"
-	       "  --duration SECS     live: stop after SECS\n"
-	       "  --udp-timeout SECS  a UDP flow ends after SECS idle (collector default)\n"
-	       "  --max-flows N       connections tracked at most (collector and aggregator)\n"
+	       "  --interval SECS     sample and refresh interval, fractions allowed: 0.01 to 3600\n"
+	       "                      live, 0.001 to 86400 with --replay (default 1)\n"
+	       "  --speed X           replay speed factor for the table, above 0, at most 1000\n"
+	       "                      (default 1)\n"
+	       "  --duration SECS     live: stop after SECS (0.001 to 31536000)\n"
+	       "  --udp-timeout SECS  a UDP flow ends after SECS idle, 0.1 to 86400 (default 30)\n"
+	       "  --max-flows N       connections tracked at most: 16 to 16777216 live (collector),\n"
+	       "                      1 to 100000000 with --replay (aggregator)\n"
 	       "  --backend B         collector hooks: auto, tracepoint, fentry or kprobe (default auto)\n"
 	       "  -v, --verbose       the collector reports the hooks it chose on stderr\n"
 	       "  -h, --help          this help\n"
@@ -110,11 +119,31 @@ static void help(void)
 	       "  ssh host sudo tcptop-collect | tcptop-agg | tcptop-view\n"
 	       "\n"
 	       "Exit status: 0 success; 64 usage; 65 bad input data; 66 replay file missing;\n"
-	       "69 the kernel lacks what is needed; 73 cannot create the --log or --record file;\n"
-	       "74 I/O error; 77 live capture without privilege; otherwise the status of the first\n"
-	       "stage that failed (128+N when it was killed by signal N).\n"
+	       "69 the kernel lacks what is needed; 71 out of memory or a system failure;\n"
+	       "73 cannot create the --log or --record file as the user, or it is a symbolic link;\n"
+	       "74 I/O error; 77 live capture without privilege, or a failed privilege drop;\n"
+	       "otherwise the status of the first stage that failed (128+N when it was killed by\n"
+	       "signal N), with that stage's messages only.\n"
 	       "See tcptop(1), tcptop-collect(1), tcptop-agg(1), tcptop-view(1), tcptop-csv(1),\n"
 	       "tcptop-prom(1).\n");
+}
+
+/* Refuse (64) a value that a tool in tools (the collector first) would refuse. */
+static void check_range(unsigned tools, const char *name, const char *val)
+{
+	static const unsigned order[] = { OPT_COLLECT, OPT_AGG };
+	char msg[256];
+	uint64_t u;
+	double d;
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		const struct opt_range *r = (tools & order[i]) ? opt_find(order[i], name) : NULL;
+		if (!r)
+			continue;
+		if (r->kind == OPT_FACTOR ? opt_factor(order[i], name, val, &d, msg, sizeof(msg))
+					  : opt_parse(order[i], name, val, &u, msg, sizeof(msg)))
+			errx(EX_USAGE, "%s", msg);
+	}
 }
 
 static void add_arg(struct stage *s, const char *a)
@@ -168,14 +197,26 @@ static void find_tooldir(void)
 	snprintf(tooldir, sizeof(tooldir), "%s", self);
 }
 
+/* In a stage's child: become the invoking user, without any capability, or end it (77) before
+ * it does anything. */
 static void become_user(void)
 {
-	if (!drop_to_user)
+	char e[256];
+
+	if (priv_drop(&user, 0, e, sizeof(e))) {
+		warnx("cannot drop privilege to %s: %s", user.why, e);
+		_exit(EX_NOPERM);
+	}
+}
+
+/* Every inherited descriptor above stderr: a child that does not exec must not hold pipe ends
+ * of other stages (the record tee kept the read end of its own output and never saw EPIPE). */
+static void close_from(int lowfd)
+{
+	if (close_range(lowfd, ~0U, 0) == 0)
 		return;
-	if (setgroups(0, NULL) || setresgid(run_gid, run_gid, run_gid) ||
-	    setresuid(run_uid, run_uid, run_uid))
-		err(EX_OSERR, "cannot drop privilege to uid %u", (unsigned)run_uid);
-	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	for (long fd = lowfd, max = sysconf(_SC_OPEN_MAX); fd < (max > 0 ? max : 1024); fd++)
+		close(fd);
 }
 
 /* Live capture needs root or CAP_BPF (39) and CAP_PERFMON (38) in the effective set. */
@@ -197,7 +238,8 @@ static bool privileged(void)
 	return (cap >> 38 & 1) && (cap >> 39 & 1);
 }
 
-/* Create (without truncating) an output file as the user who will write it: exit 73 early. */
+/* Create (without truncating) an output file as the user who will write it, so that a file the
+ * user cannot write, or a symbolic link, is refused (73) before anything starts. */
 static void check_creatable(const char *path, const char *what)
 {
 	pid_t pid = fork();
@@ -206,17 +248,20 @@ static void check_creatable(const char *path, const char *what)
 	if (pid < 0)
 		err(EX_OSERR, "fork");
 	if (pid == 0) {
+		char e[PATH_MAX + 128];
 		int fd;
 		become_user();
-		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		fd = open_output(path, 0, e, sizeof(e));
 		if (fd < 0) {
-			warn("cannot create %s file %s", what, path);
+			warnx("cannot create %s file %s", what, e);
 			_exit(EX_CANTCREAT);
 		}
 		_exit(0);
 	}
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
 		exit(EX_CANTCREAT);
+	if (WEXITSTATUS(status))
+		exit(WEXITSTATUS(status));
 }
 
 /* --record: copy the raw stream to the file and downstream. When downstream closes, keep
@@ -224,14 +269,16 @@ static void check_creatable(const char *path, const char *what)
 static int tee_main(const char *path)
 {
 	static char buf[1 << 16];
+	char e[PATH_MAX + 128];
 	bool down = true;
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = open_output(path, O_TRUNC, e, sizeof(e));
 
 	if (fd < 0) {
-		warn("cannot create record file %s", path);
+		warnx("cannot create record file %s", e);
 		return EX_CANTCREAT;
 	}
-	signal(SIGINT, SIG_IGN); /* the collector ends the stream; we copy to its end */
+	signal(SIGINT, SIG_IGN);  /* the collector ends the stream; we copy to its end */
+	signal(SIGPIPE, SIG_IGN); /* a closed table is EPIPE: recording goes on */
 	for (;;) {
 		ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
 
@@ -279,9 +326,26 @@ static int capture_fd(void)
 	int fd = mkostemp(tmpl, O_CLOEXEC);
 
 	if (fd < 0)
-		err(EX_CANTCREAT, "temporary file");
+		err(EX_OSERR, "temporary file");
 	unlink(tmpl);
 	return fd;
+}
+
+/* A stage's captured messages, to our stderr, the last line ended. */
+static void replay_stderr(int fd)
+{
+	char buf[4096];
+	ssize_t n;
+	char last = '\n';
+
+	lseek(fd, 0, SEEK_SET);
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		if (write(STDERR_FILENO, buf, n) != n)
+			return;
+		last = buf[n - 1];
+	}
+	if (last != '\n' && write(STDERR_FILENO, "\n", 1) < 0)
+		return;
 }
 
 static void spawn(struct stage *s, int in, int out, const sigset_t *oldmask, const char *tee_path)
@@ -305,8 +369,10 @@ static void spawn(struct stage *s, int in, int out, const sigset_t *oldmask, con
 		_exit(EX_OSERR);
 	if (s->as_user)
 		become_user();
-	if (tee_path)
+	if (tee_path) {
+		close_from(STDERR_FILENO + 1);
 		_exit(tee_main(tee_path));
+	}
 	execvp(s->argv[0], s->argv);
 	warn("cannot run %s", s->argv[0]);
 	_exit(errno == ENOENT ? EX_UNAVAILABLE : EX_OSERR);
@@ -325,11 +391,11 @@ static void stop(enum stage_id id, int sig)
 static int stage_exit(const struct stage *s)
 {
 	if (WIFEXITED(s->status)) {
-		int code = WEXITSTATUS(s->status);
-		/* one that reports the signal we sent it as 128+N after cleaning up, neither */
-		if (s->stopped_by_us && (code == 128 + SIGTERM || code == 128 + SIGINT))
+		int st = WEXITSTATUS(s->status);
+		/* a stage we stopped that cleaned up and exited 128+N for it did not fail either */
+		if (s->stopped_by_us && (st == 128 + SIGTERM || st == 128 + SIGINT))
 			return 0;
-		return code;
+		return st;
 	}
 	if (WIFSIGNALED(s->status)) {
 		int sig = WTERMSIG(s->status);
@@ -361,8 +427,12 @@ int main(int argc, char **argv)
 		O_PROMETHEUS,
 		O_TEXTFILE,
 		O_VERSION,
+		O_CGROUP,
+		O_FORMAT,
 	};
 	static const struct option opts[] = {
+		{ "cgroup", required_argument, NULL, O_CGROUP },
+		{ "format", required_argument, NULL, O_FORMAT },
 		{ "port", required_argument, NULL, O_PORT },
 		{ "pid", required_argument, NULL, O_PID },
 		{ "process", required_argument, NULL, O_PROCESS },
@@ -387,34 +457,24 @@ int main(int argc, char **argv)
 	};
 	const char *port = NULL, *pid = NULL, *process = NULL, *iface = NULL, *interval = NULL;
 	const char *log = NULL, *record = NULL, *replay = NULL, *speed = NULL, *udpto = NULL;
-	const char *maxflows = NULL, *backend = NULL, *duration = NULL;
+	const char *maxflows = NULL, *backend = NULL, *duration = NULL, *cgroup = NULL;
+	const char *format = NULL;
 	const char *prometheus = NULL, *textfile = NULL;
 	bool tcp = false, udp = false, verbose = false;
-	const char *e;
-	uint64_t u;
-	double d;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "i:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case O_PORT:
-			if (parse_uint(optarg, 0, 65535, &u, &e))
-				errx(EX_USAGE, "--port %s: %s (0 to 65535)", optarg, e);
 			port = optarg;
 			break;
 		case O_PID:
-			if (parse_uint(optarg, 1, 4194304, &u, &e))
-				errx(EX_USAGE, "--pid %s: %s", optarg, e);
 			pid = optarg;
 			break;
 		case O_PROCESS:
-			if (!*optarg)
-				errx(EX_USAGE, "--process: empty name");
 			process = optarg;
 			break;
 		case 'i':
-			if (!*optarg || strlen(optarg) >= IFNAME_LEN)
-				errx(EX_USAGE, "--interface %s: not an interface name", optarg);
 			iface = optarg;
 			break;
 		case O_TCP:
@@ -424,15 +484,21 @@ int main(int argc, char **argv)
 			udp = true;
 			break;
 		case O_INTERVAL:
-			if (parse_seconds(optarg, 1000000, 86400ull * 1000000000, &u, &e))
-				errx(EX_USAGE,
-				     "--interval %s: %s (a positive number of seconds, "
-				     "at least 0.001)",
-				     optarg, e);
 			interval = optarg;
 			break;
 		case O_LOG:
 			log = optarg;
+			break;
+		case O_CGROUP:
+			if (!*optarg || strlen(optarg) >= CGROUP_PATH_MAX)
+				errx(EX_USAGE, "--cgroup: empty or longer than %d bytes",
+				     CGROUP_PATH_MAX - 1);
+			cgroup = optarg;
+			break;
+		case O_FORMAT:
+			if (strcmp(optarg, "csv") != 0 && strcmp(optarg, "jsonl") != 0)
+				errx(EX_USAGE, "--format %s: invalid (csv or jsonl)", optarg);
+			format = optarg;
 			break;
 		case O_RECORD:
 			record = optarg;
@@ -441,18 +507,12 @@ int main(int argc, char **argv)
 			replay = optarg;
 			break;
 		case O_SPEED:
-			if (parse_double(optarg, 0, 1000000, &d, &e))
-				errx(EX_USAGE, "--speed %s: %s (a positive factor)", optarg, e);
 			speed = optarg;
 			break;
 		case O_UDPTO:
-			if (parse_seconds(optarg, 1000000, 86400ull * 1000000000, &u, &e))
-				errx(EX_USAGE, "--udp-timeout %s: %s", optarg, e);
 			udpto = optarg;
 			break;
 		case O_MAXFLOWS:
-			if (parse_uint(optarg, 1, 100000000, &u, &e))
-				errx(EX_USAGE, "--max-flows %s: %s", optarg, e);
 			maxflows = optarg;
 			break;
 		case O_BACKEND:
@@ -463,8 +523,6 @@ int main(int argc, char **argv)
 			backend = optarg;
 			break;
 		case O_DURATION:
-			if (parse_seconds(optarg, 1000000, 365ull * 86400 * 1000000000, &u, &e))
-				errx(EX_USAGE, "--duration %s: %s", optarg, e);
 			duration = optarg;
 			break;
 		case O_PROMETHEUS:
@@ -504,22 +562,35 @@ int main(int argc, char **argv)
 	}
 	if (speed && !replay)
 		errx(EX_USAGE, "--speed applies to --replay only");
+	/* the ranges of the tools each value goes to (lib/opts.c): refused here exactly as the
+	 * tool would refuse it, with its message */
+	{
+		const struct {
+			const char *name, *val;
+		} ranged[] = {
+			{ "port", port },	  { "pid", pid },
+			{ "process", process },	  { "interface", iface },
+			{ "interval", interval }, { "speed", speed },
+			{ "udp-timeout", udpto }, { "max-flows", maxflows },
+			{ "duration", duration },
+		};
+		for (size_t i = 0; i < sizeof(ranged) / sizeof(ranged[0]); i++)
+			if (ranged[i].val)
+				check_range(replay ? OPT_AGG : OPT_COLLECT | OPT_AGG,
+					    ranged[i].name, ranged[i].val);
+	}
 	bool prom = prometheus || textfile;
 	if (prom && log)
 		errx(EX_USAGE, "--log, and --prometheus or --textfile: one output at a time");
 	if (tcp && udp) /* both protocols: the same as neither */
 		tcp = udp = false;
 
-	/* Who the unprivileged stages run as. */
-	drop_to_user = false;
-	if (geteuid() == 0 && getenv("SUDO_UID") && getenv("SUDO_GID")) {
-		if (parse_uint(getenv("SUDO_UID"), 0, UINT32_MAX - 1, &u, &e) == 0 && u) {
-			run_uid = u;
-			if (parse_uint(getenv("SUDO_GID"), 0, UINT32_MAX - 1, &u, &e) == 0) {
-				run_gid = u;
-				drop_to_user = true;
-			}
-		}
+	/* Who the unprivileged stages run as: the sudo user, else whoever runs us (a root login
+	 * keeps uid 0 but no capability). Read now, before any stage reads a stream. */
+	{
+		char e[256];
+		if (priv_target_init(&user, PRIV_FALLBACK_REAL, e, sizeof(e)))
+			errx(EX_NOPERM, "%s", e);
 	}
 
 	/* Everything that can be refused is refused before anything starts. */
@@ -527,10 +598,17 @@ int main(int argc, char **argv)
 		errx(EX_NOPERM, "live capture needs root or CAP_BPF and CAP_PERFMON "
 				"(run it with sudo, or read a recording with --replay FILE)");
 	if (replay) {
-		int fd = open(replay, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
+		struct stat sb;
+		int fd = -1;
+
+		/* a FIFO is not opened here: a reader that comes and goes would hang us until a
+		 * writer comes, or break the writer's pipe; tcptop-agg opens it */
+		if (stat(replay, &sb) == 0 && S_ISFIFO(sb.st_mode)
+			    ? access(replay, R_OK) < 0
+			    : (fd = open(replay, O_RDONLY | O_CLOEXEC)) < 0)
 			err(EX_NOINPUT, "%s", replay);
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 	}
 	if (!log && !prom) {
 		int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
@@ -539,6 +617,8 @@ int main(int argc, char **argv)
 				       "tcptop-csv");
 		close(fd);
 	}
+	if (format && !log)
+		errx(EX_USAGE, "--format applies to --log only");
 	if (log && strcmp(log, "-") != 0)
 		check_creatable(log, "log");
 	if (record)
@@ -581,6 +661,8 @@ int main(int argc, char **argv)
 		add_opt(&st[S_AGG], "--process", process);
 	if (iface)
 		add_opt(&st[S_AGG], "--interface", iface);
+	if (cgroup)
+		add_opt(&st[S_AGG], "--cgroup", cgroup);
 	if (tcp)
 		add_arg(&st[S_AGG], "--tcp");
 	if (udp)
@@ -603,16 +685,28 @@ int main(int argc, char **argv)
 		if (textfile)
 			add_opt(&st[S_LAST], "--textfile", textfile);
 	} else if (log) {
+		size_t n = strlen(log);
+
 		stage_init(S_LAST, "tcptop-csv", true);
+		/* JSON Lines when asked, or when the file is named for it */
+		if (!format && n > 6 && strcmp(log + n - 6, ".jsonl") == 0)
+			format = "jsonl";
+		if (format)
+			add_opt(&st[S_LAST], "--format", format);
 		if (strcmp(log, "-") != 0)
 			add_opt(&st[S_LAST], "-o", log);
 	} else {
 		stage_init(S_LAST, "tcptop-view", true);
-		/* the table owns the terminal: the others' messages wait until it is restored */
-		for (int i = 0; i < S_LAST; i++)
-			if (st[i].used)
-				st[i].errfd = capture_fd();
 	}
+	/* Only the first failing stage's messages reach the user: the later stages' (an "empty
+	 * input" from a reader whose writer died) are consequences. So every stage's stderr waits
+	 * in a file, read out once all have ended, except the first stage's when headless
+	 * (--log, --prometheus, --textfile), which goes straight through (-v, and the collector's
+	 * own errors, as they happen). With the table nothing goes straight through: the
+	 * terminal belongs to the view. */
+	for (int i = 0; i < NSTAGES; i++)
+		if (st[i].used && (!(log || prom) || i != (replay ? S_AGG : S_COLLECT)))
+			st[i].errfd = capture_fd();
 
 	/* Signals: wait for them synchronously; children get the original mask back. */
 	sigset_t set, old;
@@ -693,14 +787,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < NSTAGES; i++) {
 		if (!st[i].used)
 			continue;
-		if (st[i].errfd >= 0) {
-			char buf[4096];
-			ssize_t n;
-			lseek(st[i].errfd, 0, SEEK_SET);
-			while ((n = read(st[i].errfd, buf, sizeof(buf))) > 0)
-				if (write(STDERR_FILENO, buf, n) < 0)
-					break;
-		}
+		if (!status && st[i].errfd >= 0)
+			replay_stderr(st[i].errfd);
 		if (!status)
 			status = stage_exit(&st[i]);
 	}

@@ -41,6 +41,28 @@ offset_of() {
 	[ "${output:16:16}" = "746370746f70891a" ]
 }
 
+@test "cgroup ids and paths, missing features and the failed flag survive the round trip" {
+	cat >"$BATS_TEST_TMPDIR/c.txt" <<'S'
+header interval=1 missing="rtt retrans"
+cgroup id=42 path="/system.slice/ngi\x1bnx.service"
+open t=1.0 flow=7 src=127.0.0.1:5000 dst=127.0.0.1:80 pid=42 comm="curl" state=SYN_SENT cgroup=42
+owner t=1.5 flow=7 pid=43 comm="curl" cgroup=42
+end t=3
+S
+	"$GEN" "$BATS_TEST_TMPDIR/c.txt" >"$BATS_TEST_TMPDIR/c.tcpt"
+	run -0 tcptop-dump "$BATS_TEST_TMPDIR/c.tcpt"
+	assert_line --index 0 --partial 'missing="rtt retrans"'
+	assert_line --index 1 'cgroup id=42 path="/system.slice/ngi\x1bnx.service"'
+	assert_line --index 2 --partial 'retrans=0 cgroup=42'
+	assert_line --index 3 --partial 'comm="curl" cgroup=42'
+	tcptop-dump "$BATS_TEST_TMPDIR/c.tcpt" | "$GEN" | cmp - "$BATS_TEST_TMPDIR/c.tcpt"
+	printf 'header kind=snapshot\nsnap seq=1\nrow flow=1 state=SYN_SENT closed failed cgroup=9\nsnapend\nend\n' |
+		"$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	run -0 tcptop-dump "$BATS_TEST_TMPDIR/s.tcpt"
+	assert_line --index 2 --partial 'closed failed in=0'
+	assert_line --index 2 --partial 'cgroup=9'
+}
+
 @test "unknown record types are skipped" {
 	{ script | sed '$d'; echo 'rawrec type=4660 hex=01020304'; echo 'end t=3'; } |
 		"$GEN" >"$BATS_TEST_TMPDIR/u.tcpt"
@@ -52,7 +74,7 @@ offset_of() {
 	script | "$GEN" --truncate 300 >"$BATS_TEST_TMPDIR/t.tcpt"
 	run -65 tcptop-dump -O "$BATS_TEST_TMPDIR/t.tcpt"
 	assert_output --partial "truncated CONN_OPEN record at byte $(offset_of 2)"
-	assert_output --partial "input ends after $((300 - $(offset_of 2))) of 152 bytes"
+	assert_output --partial "input ends after $((300 - $(offset_of 2))) of 160 bytes"
 }
 
 @test "ended on a record boundary without END: warning, status 0" {
@@ -64,7 +86,7 @@ offset_of() {
 @test "bad trailer: 65 naming the trailer's offset" {
 	script | "$GEN" --corrupt-trailer 2 >"$BATS_TEST_TMPDIR/c.tcpt"
 	run -65 tcptop-dump "$BATS_TEST_TMPDIR/c.tcpt"
-	assert_output --partial "record trailer at byte $(($(offset_of 3) - 4)) says 144, its header at byte $(offset_of 2) says 152"
+	assert_output --partial "record trailer at byte $(($(offset_of 3) - 4)) says 168, its header at byte $(offset_of 2) says 160"
 }
 
 @test "oversized and misaligned records: 65 with the offset" {

@@ -138,8 +138,8 @@ PY
 	done
 	run -0 cat "$T/screen"
 	assert_line --index 0 --partial 'alpha (ended), beta (live)'
-	assert_line --regexp '^ +HOST +PROTO +LOCAL'
-	assert_line --regexp '^ +beta +udp +10\.0\.0\.2:5353'
+	assert_line --regexp '^ +PROTO +LOCAL .* HOST$'
+	assert_line --regexp '^ +udp +10\.0\.0\.2:5353 .* beta$'
 }
 
 @test "--merge refuses --realtime, and a missing input" {

@@ -38,6 +38,8 @@ static void put_flags(unsigned flags)
 		printf(" closed");
 	if (flags & CONN_F_NEW)
 		printf(" new");
+	if (flags & CONN_F_FAILED)
+		printf(" failed");
 }
 
 static void put_loss(uint32_t n, const struct loss_entry *e)
@@ -49,6 +51,13 @@ static void put_loss(uint32_t n, const struct loss_entry *e)
 		else
 			printf(" %s=%llu", name, (unsigned long long)e[i].value);
 	}
+}
+
+/* Only when known: streams from before the field read 0 and dump as they always did. */
+static void put_cgroup(uint64_t id)
+{
+	if (id)
+		printf(" cgroup=%llu", (unsigned long long)id);
 }
 
 static void put_hstr(const char *key, const char *s)
@@ -78,6 +87,7 @@ static void dump(const struct rec *r, int offsets)
 		put_hstr("kernel", h->kernel);
 		put_hstr("backend", h->backend);
 		put_hstr("filter", h->filter);
+		put_hstr("missing", h->missing);
 		break;
 	case REC_END:
 		printf("end");
@@ -93,6 +103,7 @@ static void dump(const struct rec *r, int offsets)
 		script_put_str(stdout, "comm", r->u.open.comm, strnlen(r->u.open.comm, COMM_LEN));
 		put_flags(r->u.open.flags);
 		put_counters(&r->u.open.c);
+		put_cgroup(r->u.open.cgroup_id);
 		break;
 	case REC_CONN_STATE:
 		printf("state");
@@ -118,6 +129,11 @@ static void dump(const struct rec *r, int offsets)
 		script_put_time(stdout, "t", r->u.owner.ts);
 		printf(" flow=%llu pid=%u", (unsigned long long)r->u.owner.flow, r->u.owner.pid);
 		script_put_str(stdout, "comm", r->u.owner.comm, strnlen(r->u.owner.comm, COMM_LEN));
+		put_cgroup(r->u.owner.cgroup_id);
+		break;
+	case REC_CGROUP:
+		printf("cgroup id=%llu", (unsigned long long)r->u.cgroup.id);
+		script_put_str(stdout, "path", r->u.cgroup.path, strlen(r->u.cgroup.path));
 		break;
 	case REC_TICK:
 		printf("tick");
@@ -165,6 +181,7 @@ static void dump(const struct rec *r, int offsets)
 		printf(" rate_in=%.3f rate_out=%.3f", w->rate_in, w->rate_out);
 		script_put_time(stdout, "first", w->first_ns);
 		script_put_time(stdout, "last", w->last_ns);
+		put_cgroup(w->cgroup_id);
 		if (w->host)
 			printf(" host=%u", w->host);
 		break;

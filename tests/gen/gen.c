@@ -27,13 +27,16 @@ static void usage(FILE *f)
 		"\\xHH \\n \\t \\r \\\\ \\\" escapes; times in seconds (t=1.25):\n"
 		"  header [kind=raw|snapshot] [real=EPOCH_S] [mono=S] [interval=S] [host=..]\n"
 		"         [backend=..] [producer=..] [version=..] [boot=..] [kernel=..] [filter=..]\n"
+		"         [missing=\"rtt retrans ...\"]\n"
 		"         [major=N] [minor=N]\n"
 		"  open t=S flow=N [cookie=N] [proto=tcp|udp] [src=ADDR:PORT] [dst=ADDR:PORT]\n"
 		"       [netns=N] [if=N] [state=NAME|N] [pid=N] [comm=STR] [begun] [noowner]\n"
 		"       [in=N] [out=N] [pin=N] [pout=N] [rtt=US] [retrans=N]   (IPv6: [::1]:443)\n"
+		"       [cgroup=ID]\n"
 		"  sample t=S flow=N [in= out= pin= pout= rtt= retrans=]\n"
 		"  state t=S flow=N [old=NAME] new=NAME\n"
-		"  owner t=S flow=N pid=N comm=STR\n"
+		"  owner t=S flow=N pid=N comm=STR [cgroup=ID]\n"
+		"  cgroup id=N path=STR               (a cgroup id's path, before its first use)\n"
 		"  close t=S flow=N [state=NAME] [in= out= pin= pout= rtt= retrans=]\n"
 		"  tick t=S\n"
 		"  ifname [netns=N] if=N name=STR\n"
@@ -41,8 +44,8 @@ static void usage(FILE *f)
 		"  end [t=S]\n"
 		"  snap seq=N time=EPOCH_S [mono=S] [span=S] [interval=S] [partial] [hidden=N]\n"
 		"       [LOSSNAME=N ...]           (rows and totals come from the rows that follow)\n"
-		"  row <open's keys> [ifname=STR] [rate_in=X] [rate_out=X] [closed] [new]\n"
-		"       [first=S] [last=S] [host=N]\n"
+		"  row <open's keys> [ifname=STR] [rate_in=X] [rate_out=X] [closed] [new] [failed]\n"
+		"       [first=S] [last=S] [cgroup=N] [host=N]\n"
 		"  hostrec index=N [state=live|ended|lagging] [time=EPOCH_S] [name=STR] [boot=STR]\n"
 		"       [LOSSNAME=N ...]           (inside snap: written before the rows)\n"
 		"  snapend\n"
@@ -239,6 +242,7 @@ static const struct {
 	{ "ringbuf", LOSS_RINGBUF },
 	{ "flow_table_full", LOSS_FLOW_TABLE_FULL },
 	{ "flow_evicted", LOSS_FLOW_EVICTED },
+	{ "kprobe_missed", LOSS_KPROBE_MISSED },
 	{ "agg_table_full", LOSS_AGG_TABLE_FULL },
 	{ "agg_unknown_flow", LOSS_AGG_UNKNOWN_FLOW },
 	{ "agg_gap", LOSS_AGG_GAP },
@@ -308,6 +312,7 @@ static void directive(const struct script_line *sl)
 		hstr(sl, "boot", h->boot_id);
 		hstr(sl, "kernel", h->kernel);
 		hstr(sl, "filter", h->filter);
+		hstr(sl, "missing", h->missing);
 		emit(&r);
 		/* the encoder writes the current version: patch the fields in place */
 		size_t o = rec_off[nrec - 1];
@@ -343,6 +348,8 @@ static void directive(const struct script_line *sl)
 			flags |= CONN_F_CLOSED;
 		if (flag(sl, "new"))
 			flags |= CONN_F_NEW;
+		if (flag(sl, "failed"))
+			flags |= CONN_F_FAILED;
 		if (!is_row) {
 			r.type = REC_CONN_OPEN;
 			r.u.open.ts = tm(sl, "t", 0);
@@ -352,6 +359,7 @@ static void directive(const struct script_line *sl)
 			r.u.open.pid = num(sl, "pid", 0);
 			memcpy(r.u.open.comm, comm, COMM_LEN);
 			r.u.open.c = c;
+			r.u.open.cgroup_id = num(sl, "cgroup", 0);
 			emit(&r);
 			return;
 		}
@@ -377,6 +385,7 @@ static void directive(const struct script_line *sl)
 		rr->u.row.rate_out = dbl(sl, "rate_out", 0);
 		rr->u.row.first_ns = tm(sl, "first", 0);
 		rr->u.row.last_ns = tm(sl, "last", 0);
+		rr->u.row.cgroup_id = num(sl, "cgroup", 0);
 		rr->u.row.host = num(sl, "host", 0);
 		return;
 	}
@@ -422,6 +431,16 @@ static void directive(const struct script_line *sl)
 		r.u.owner.flow = num(sl, "flow", 0);
 		r.u.owner.pid = num(sl, "pid", 0);
 		str(sl, "comm", r.u.owner.comm, COMM_LEN);
+		r.u.owner.cgroup_id = num(sl, "cgroup", 0);
+	} else if (strcmp(v, "cgroup") == 0) {
+		const struct script_word *w = find(sl, "path");
+
+		r.type = REC_CGROUP;
+		r.u.cgroup.id = num(sl, "id", 0);
+		if (w && w->val) {
+			size_t n = w->vlen < CGROUP_PATH_MAX - 1 ? w->vlen : CGROUP_PATH_MAX - 1;
+			memcpy(r.u.cgroup.path, w->val, n);
+		}
 	} else if (strcmp(v, "close") == 0) {
 		r.type = REC_CONN_CLOSE;
 		r.u.close.ts = tm(sl, "t", 0);

@@ -8,8 +8,9 @@ load '/usr/lib/bats/bats-assert/load'
 export PATH="$OUTPUT:$PATH"
 GEN="$OUTPUT/tcptop-gen"
 
+# skip_unless_root [WHY]: WHY says what root is needed for (default: live eBPF).
 skip_unless_root() {
-	[ "$(id -u)" -eq 0 ] || skip "needs root (live eBPF)"
+	[ "$(id -u)" -eq 0 ] || skip "needs root (${1:-live eBPF})"
 }
 
 # BPF is usable when we are root and the kernel has BTF.
@@ -31,4 +32,75 @@ as_unpriv() {
 # gen SCRIPT-TEXT [GEN-OPTIONS] > stream: the generator reading its script from stdin.
 gen() {
 	"$GEN" "$@"
+}
+
+# ---- background processes: whatever a test starts, its teardown ends ----
+# bg_start CMD...: start CMD in the background, its fd 3 closed (bats waits for fd 3 to close),
+# and record its pid; BG_PID is set to it. bg_track PID...: record processes started otherwise.
+# bg_kill_all (called by the default teardown and teardown_file below; call it from your own
+# if a file defines them) sends TERM to each recorded process and its children, then KILL to
+# what is left after 2 s. Pids started in setup_file are kept for teardown_file.
+bg_pidfile() {
+	if [ -n "${BATS_TEST_TMPDIR:-}" ] && [ -d "$BATS_TEST_TMPDIR" ]; then
+		echo "$BATS_TEST_TMPDIR/.bg-pids"
+	else
+		echo "${BATS_FILE_TMPDIR:-${TMPDIR:-/tmp}}/.bg-pids"
+	fi
+}
+
+bg_track() {
+	local p
+	for p; do echo "$p" >>"$(bg_pidfile)"; done
+}
+
+bg_start() {
+	"$@" 3>&- &
+	BG_PID=$!
+	bg_track "$BG_PID"
+}
+
+# The process and its descendants, deepest first.
+bg_tree() {
+	local c
+	for c in $(pgrep -P "$1" 2>/dev/null); do bg_tree "$c"; done
+	echo "$1"
+}
+
+bg_kill_all() {
+	local f p pids=() i
+	f=$(bg_pidfile)
+	[ -f "$f" ] || return 0
+	while read -r p; do
+		[ -n "$p" ] && kill -0 "$p" 2>/dev/null && pids+=($(bg_tree "$p"))
+	done <"$f"
+	rm -f "$f"
+	[ ${#pids[@]} -gt 0 ] || return 0
+	kill -TERM "${pids[@]}" 2>/dev/null
+	for i in $(seq 20); do
+		for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && break; done || return 0
+		sleep 0.1
+	done
+	kill -KILL "${pids[@]}" 2>/dev/null
+	return 0
+}
+
+teardown() {
+	bg_kill_all
+}
+
+teardown_file() {
+	bg_kill_all
+}
+
+# Tests that become nobody with setpriv (as_unpriv): only root may switch users.
+skip_unless_setpriv() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root: setpriv cannot become nobody (uid 65534) otherwise"
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
+}
+
+# shared_dir MODE: a fresh folder under /tmp whose path every user can reach (the test's own
+# folder is 0700: nobody could not enter it whatever the mode below it); prints its path.
+shared_dir() {
+	local d
+	d=$(mktemp -d /tmp/tcptop-test.XXXXXX) && chmod "$1" "$d" && echo "$d"
 }

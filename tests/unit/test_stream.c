@@ -53,6 +53,7 @@ static void header(unsigned kind)
 	strcpy(h->kernel, "6.18");
 	strcpy(h->backend, "send=tp_btf");
 	strcpy(h->filter, "port 443");
+	strcpy(h->missing, "rtt retrans");
 	add(&r);
 }
 
@@ -106,6 +107,7 @@ static void test_round_trip(void)
 		REC_CONN_OPEN,	REC_CONN_STATE, REC_CONN_SAMPLE, REC_CONN_CLOSE,
 		REC_CONN_OWNER, REC_TICK,	REC_IFNAME,	 REC_LOSS,
 		REC_SNAP_BEGIN, REC_SNAP_ROW,	REC_SNAP_END,	 REC_END,
+		REC_CGROUP,
 	};
 
 	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
@@ -128,7 +130,8 @@ static void test_round_trip(void)
 			good &= !strcmp(out->u.header.hostname, "host\x1b") &&
 				!strcmp(out->u.header.filter, "port 443") &&
 				out->u.header.interval_ns == 1000000000 &&
-				out->u.header.anchor_mono == 12345;
+				out->u.header.anchor_mono == 12345 &&
+				!strcmp(out->u.header.missing, "rtt retrans");
 			good &= stream_read(rd, out) == STREAM_OK && out->type == types[t];
 			good &= out->offset == offs[1];
 			/* re-encoding the decoded record gives the same bytes: every field survived */
@@ -140,7 +143,18 @@ static void test_round_trip(void)
 					out->u.open.c.bytes_out == in.u.open.c.bytes_out;
 			if (types[t] == REC_SNAP_ROW)
 				good &= out->u.row.rate_in == 1234.5 &&
-					out->u.row.c.srtt_us == in.u.row.c.srtt_us;
+					out->u.row.c.srtt_us == in.u.row.c.srtt_us &&
+					out->u.row.cgroup_id == in.u.row.cgroup_id;
+			if (types[t] == REC_CONN_OPEN)
+				good &= out->u.open.cgroup_id == in.u.open.cgroup_id;
+			if (types[t] == REC_CONN_OWNER)
+				good &= out->u.owner.cgroup_id == in.u.owner.cgroup_id;
+			if (types[t] == REC_CGROUP)
+				good &= out->u.cgroup.id == in.u.cgroup.id &&
+					!memcmp(out->u.cgroup.path, in.u.cgroup.path,
+						strnlen(in.u.cgroup.path, CGROUP_PATH_MAX - 1)) &&
+					strlen(out->u.cgroup.path) ==
+						strnlen(in.u.cgroup.path, CGROUP_PATH_MAX - 1);
 			if (types[t] == REC_LOSS)
 				good &= out->u.loss.n == in.u.loss.n &&
 					out->u.loss.e[0].value == in.u.loss.e[0].value;
@@ -388,10 +402,82 @@ static void test_writer(void)
 	close(p[1]);
 }
 
+/*
+ * Records written before the trailing cgroup_id existed (CONN_OPEN body 136, CONN_OWNER 40,
+ * SNAP_ROW 176 bytes) still read, with cgroup_id 0; a CGROUP whose path length runs past its
+ * body is corrupt; HOPT_MISSING is matched word by word.
+ */
+static void test_old_bodies(void)
+{
+	static const struct {
+		uint32_t type;
+		size_t body;
+	} old[] = { { REC_CONN_OPEN, 136 }, { REC_CONN_OWNER, 40 }, { REC_SNAP_ROW, 176 } };
+	struct stream_header h = { 0 };
+	char msg[600];
+	int n, st;
+
+	for (size_t i = 0; i < sizeof(old) / sizeof(old[0]); i++) {
+		struct rec r, *out = malloc(sizeof(*out));
+		struct stream_reader *rd;
+		size_t total = (8 + old[i].body + 4 + 7) & ~(size_t)7, start;
+		bool good;
+
+		reset();
+		header(old[i].type == REC_SNAP_ROW ? STREAM_KIND_SNAPSHOT : STREAM_KIND_RAW);
+		random_record(old[i].type, &r);
+		start = len;
+		add(&r);
+		/* cut the body back to its old size: length, padding and trailer as then */
+		len = start + total;
+		memset(buf + start + 8 + old[i].body, 0, total - 12 - old[i].body);
+		put32(start + 4, total);
+		put32(start + total - 4, total);
+		rd = stream_reader_mem(buf, len, "t");
+		good = stream_read(rd, out) == STREAM_OK &&
+		       stream_read(rd, out) == STREAM_OK && out->type == old[i].type;
+		if (old[i].type == REC_CONN_OPEN)
+			good &= out->u.open.cgroup_id == 0 &&
+				out->u.open.c.retrans == r.u.open.c.retrans;
+		if (old[i].type == REC_CONN_OWNER)
+			good &= out->u.owner.cgroup_id == 0 &&
+				!memcmp(out->u.owner.comm, r.u.owner.comm, COMM_LEN);
+		if (old[i].type == REC_SNAP_ROW)
+			good &= out->u.row.cgroup_id == 0 && out->u.row.last_ns == r.u.row.last_ns;
+		ok(good, "old %s body of %zu bytes reads with cgroup_id 0", rec_type_name(old[i].type),
+		   old[i].body);
+		stream_reader_free(rd);
+		free(out);
+	}
+
+	reset();
+	header(STREAM_KIND_RAW);
+	{
+		struct rec r = { .type = REC_CGROUP };
+		size_t start = len;
+
+		r.u.cgroup.id = 7;
+		strcpy(r.u.cgroup.path, "/system.slice/nginx.service");
+		add(&r);
+		put32(start + 8 + 8, 4000); /* path length beyond the body */
+	}
+	st = read_all(len, &n, msg, sizeof(msg), 0);
+	ok(st == STREAM_CORRUPT && n == 1 && has(msg, "CGROUP record at byte") &&
+		   has(msg, "claims a path of 4000 bytes"),
+	   "CGROUP path length past the body is corrupt (%s)", msg);
+
+	strcpy(h.missing, "rtt retrans failed-connects");
+	ok(stream_missing(&h, "rtt") && stream_missing(&h, "retrans") &&
+		   stream_missing(&h, "failed-connects") && !stream_missing(&h, "failed") &&
+		   !stream_missing(&h, "udp") && !stream_missing(&h, "rt"),
+	   "stream_missing matches whole feature names only");
+}
+
 int main(void)
 {
 	test_round_trip();
 	test_errors();
+	test_old_bodies();
 	test_pipe();
 	test_writer();
 	return done_testing();

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* tcptop-collect's loading: which programs this kernel takes, feature by feature, and how
+ * each is attached. What the kernel refuses is left out with its reason, never fatal, unless
+ * no byte accounting remains. */
+#ifndef TCPTOP_COLLECT_PROBE_H
+#define TCPTOP_COLLECT_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stream.h"
+
+enum backend {
+	BK_AUTO,
+	BK_TP,
+	BK_FENTRY,
+	BK_KPROBE,
+	BK_N
+};
+
+/* "auto", "tracepoint", "fentry", "kprobe"; returns -1 for an unknown name. */
+int backend_parse(const char *name);
+const char *backend_name(enum backend b);
+
+struct probe_opts {
+	enum backend backend; /* for the UDP datagrams; TCP needs none */
+	bool want_tcp, want_udp, verbose;
+	uint32_t own_netns;
+	uint64_t max_flows;
+	uint32_t ringbuf_bytes;
+};
+
+#define PROBE_MAX_LINKS 32
+
+struct collector {
+	struct tcptop_bpf *skel;
+	enum backend udp;	   /* BK_AUTO: no UDP accounting */
+	bool tcp;		   /* iter/tcp and the state tracepoint */
+	bool sk_storage;	   /* iter/tcp reports only what changed */
+	bool owners;		   /* owners of the sockets that existed at start */
+	bool accept;		   /* owners of accepted connections */
+	bool foreign_iter;	   /* other namespaces' counters by iterator */
+	bool foreign_tp;	   /* ... or by the send/recv tracepoints */
+	bool udp_peers;		   /* cgroup hooks name unconnected peers (backend tracepoint) */
+	bool udp_close;		   /* iter/udp: flows end with their socket */
+	char backend[HDR_STR_MAX]; /* for the stream header: "tcp=iter udp=tracepoint ..." */
+	char missing[HDR_STR_MAX]; /* features left out, space separated */
+	struct bpf_link *it_tcp, *it_udp, *it_foreign, *it_owners;
+	struct bpf_link *links[PROBE_MAX_LINKS];
+	int nlinks;
+	int kprobe_events; /* tracefs kretprobes made (reported as missed by the kernel) */
+};
+
+/* Opens, loads and attaches what this kernel takes. Returns 0, or -1 with err filled: the
+ * kernel can account no bytes at all (or the forced backend is unavailable). Features left
+ * out are reported on stderr, one line each. */
+int probe_setup(struct collector *c, const struct probe_opts *o, char *err, size_t errsz);
+void probe_destroy(struct collector *c);
+
+/* Kretprobe returns the kernel missed since start (kprobe_profile), 0 where none. */
+uint64_t probe_kprobe_missed(const struct collector *c);
+
+#endif /* TCPTOP_COLLECT_PROBE_H */

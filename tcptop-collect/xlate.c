@@ -1,0 +1,800 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The connection table of tcptop-collect and the rules that turn kernel reports into stream
+ * records (man/tcptop-stream.5):
+ * - a connection is written as OPEN once, then SAMPLE when its counters change, STATE when its
+ *   state changes, OWNER when its owner becomes known or changes, CLOSE once;
+ * - TCP connections are keyed by the socket's address, UDP flows by socket and peer; stream
+ *   flow ids count up from 1 and never reveal a kernel address;
+ * - a closed TCP socket is remembered for two passes, so that an iterator that met it just
+ *   before it went away does not open it again.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xlate.h"
+
+struct hnode {
+	struct hnode *next;
+	uint64_t h;
+};
+
+struct htab {
+	struct hnode **b;
+	size_t nb, n;
+};
+
+struct usock;
+
+struct conn {
+	struct hnode hn;
+	uint64_t sock;		/* TCP: the socket's address; UDP: the flow's socket */
+	struct tt_udp_key ukey; /* UDP */
+	struct conn *sock_next; /* UDP: next flow of the same socket */
+	struct usock *us;	/* UDP */
+	uint64_t flow;
+	struct conn_id id;
+	struct conn_counters c; /* as last written */
+	uint64_t owner_cgroup;
+	uint64_t last_active; /* UDP: monotonic ns of the last datagram */
+	uint64_t seen_pass;   /* TCP: the last full pass that reported it */
+	uint64_t closed_pass; /* TCP: closed at this pass (a tombstone until two later) */
+	uint32_t pid;
+	char comm[COMM_LEN];
+	uint8_t proto, state, flags; /* CONN_F_BEGUN_BEFORE */
+	bool owner_known, written, hidden, closed, foreign;
+};
+
+/* A UDP socket: its flows, and whether an iterator pass still sees it. */
+struct usock {
+	struct hnode hn;
+	uint64_t sock;
+	uint16_t lport;
+	uint32_t netns;
+	uint64_t created_pass, seen_pass;
+	struct conn *flows;
+};
+
+struct seen_id {
+	uint32_t a, b;
+	uint64_t c;
+};
+
+struct xlate {
+	struct xlate_config cfg;
+	struct xlate_ops ops;
+	struct htab tcp, udp, socks;
+	uint64_t next_flow;
+	uint64_t tcp_pass, udp_pass;
+	bool tcp_full;
+	uint64_t last_ts;
+	int error;
+	struct xlate_stats st;
+	struct seen_id *ifs, *cgs; /* IFNAME (netns, ifindex) and CGROUP (id) written */
+	size_t nifs, ncgs;
+};
+
+/* ---- hash tables ---- */
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static uint64_t hash_ukey(const struct tt_udp_key *k)
+{
+	const uint64_t *w = (const uint64_t *)k;
+	uint64_t h = 0x9e3779b97f4a7c15ULL;
+
+	for (size_t i = 0; i < sizeof(*k) / 8; i++)
+		h = mix64(h ^ w[i]);
+	return h;
+}
+
+static int htab_init(struct htab *t)
+{
+	t->nb = 1024;
+	t->n = 0;
+	t->b = calloc(t->nb, sizeof(*t->b));
+	return t->b ? 0 : -ENOMEM;
+}
+
+static void htab_grow(struct htab *t)
+{
+	size_t nb = t->nb * 2;
+	struct hnode **b = calloc(nb, sizeof(*b));
+
+	if (!b)
+		return; /* longer chains, still correct */
+	for (size_t i = 0; i < t->nb; i++) {
+		for (struct hnode *n = t->b[i], *next; n; n = next) {
+			next = n->next;
+			n->next = b[n->h & (nb - 1)];
+			b[n->h & (nb - 1)] = n;
+		}
+	}
+	free(t->b);
+	t->b = b;
+	t->nb = nb;
+}
+
+static void htab_add(struct htab *t, struct hnode *n, uint64_t h)
+{
+	if (t->n >= t->nb)
+		htab_grow(t);
+	n->h = h;
+	n->next = t->b[h & (t->nb - 1)];
+	t->b[h & (t->nb - 1)] = n;
+	t->n++;
+}
+
+static void htab_del(struct htab *t, struct hnode *n)
+{
+	for (struct hnode **p = &t->b[n->h & (t->nb - 1)]; *p; p = &(*p)->next) {
+		if (*p == n) {
+			*p = n->next;
+			t->n--;
+			return;
+		}
+	}
+}
+
+#define htab_each(t, n)                         \
+	for (size_t _i = 0; _i < (t)->nb; _i++) \
+		for (struct hnode *n = (t)->b[_i], *_next; n && (_next = n->next, 1); n = _next)
+
+static struct conn *tcp_find(struct xlate *x, uint64_t sock)
+{
+	uint64_t h = mix64(sock);
+
+	for (struct hnode *n = x->tcp.b[h & (x->tcp.nb - 1)]; n; n = n->next)
+		if (n->h == h && ((struct conn *)n)->sock == sock)
+			return (struct conn *)n;
+	return NULL;
+}
+
+static struct conn *udp_find(struct xlate *x, const struct tt_udp_key *k)
+{
+	uint64_t h = hash_ukey(k);
+
+	for (struct hnode *n = x->udp.b[h & (x->udp.nb - 1)]; n; n = n->next)
+		if (n->h == h && !memcmp(&((struct conn *)n)->ukey, k, sizeof(*k)))
+			return (struct conn *)n;
+	return NULL;
+}
+
+static struct usock *sock_find(struct xlate *x, uint64_t sock)
+{
+	uint64_t h = mix64(sock);
+
+	for (struct hnode *n = x->socks.b[h & (x->socks.nb - 1)]; n; n = n->next)
+		if (n->h == h && ((struct usock *)n)->sock == sock)
+			return (struct usock *)n;
+	return NULL;
+}
+
+/* ---- writing ---- */
+
+static void put(struct xlate *x, const struct rec *r)
+{
+	int e;
+
+	if (x->error)
+		return;
+	e = x->ops.put(x->ops.ctx, r);
+	if (e)
+		x->error = e;
+}
+
+static bool seen(struct seen_id **v, size_t *n, struct seen_id id)
+{
+	struct seen_id *nv;
+
+	for (size_t i = 0; i < *n; i++)
+		if ((*v)[i].a == id.a && (*v)[i].b == id.b && (*v)[i].c == id.c)
+			return true;
+	nv = realloc(*v, (*n + 1) * sizeof(**v));
+	if (!nv)
+		return true; /* without memory, say it was written: a name less, no error */
+	*v = nv;
+	(*v)[(*n)++] = id;
+	return false;
+}
+
+static void put_ifname(struct xlate *x, uint32_t netns, uint32_t ifindex, const char *bpf_name)
+{
+	struct rec r = { .type = REC_IFNAME };
+	char name[IFNAME_LEN] = "";
+
+	if (!ifindex)
+		return;
+	if (bpf_name && bpf_name[0])
+		memcpy(name, bpf_name, IFNAME_LEN - 1);
+	else if (netns != x->cfg.own_netns || !x->ops.ifname ||
+		 x->ops.ifname(x->ops.ctx, ifindex, name))
+		return; /* no name known yet: the next connection on it may bring one */
+	if (seen(&x->ifs, &x->nifs, (struct seen_id){ netns, ifindex, 0 }))
+		return;
+	r.u.ifname.netns = netns;
+	r.u.ifname.ifindex = ifindex;
+	memcpy(r.u.ifname.name, name, IFNAME_LEN);
+	r.u.ifname.name[IFNAME_LEN - 1] = 0;
+	put(x, &r);
+}
+
+static void put_cgroup(struct xlate *x, uint64_t id)
+{
+	struct rec r = { .type = REC_CGROUP };
+
+	if (!id || !x->ops.cgroup_path)
+		return;
+	if (x->ops.cgroup_path(x->ops.ctx, id, r.u.cgroup.path, sizeof(r.u.cgroup.path)))
+		return;
+	if (seen(&x->cgs, &x->ncgs, (struct seen_id){ 0, 0, id }))
+		return;
+	r.u.cgroup.id = id;
+	put(x, &r);
+}
+
+static void tcp_counters(struct conn_counters *c, const struct tt_tcp_counters *t)
+{
+	c->bytes_in = t->bytes_in;
+	c->bytes_out = t->bytes_out;
+	c->pkts_in = t->segs_in;
+	c->pkts_out = t->segs_out;
+	c->srtt_us = t->srtt_us;
+	c->retrans = t->retrans;
+}
+
+static bool wanted(const struct xlate *x, const struct conn *f)
+{
+	if (x->cfg.port && f->id.lport != x->cfg.port && f->id.rport != x->cfg.port)
+		return false;
+	if (x->cfg.pid && (!f->owner_known || f->pid != x->cfg.pid))
+		return false;
+	return true;
+}
+
+/* OPEN, once the connection passes the filters; with --pid, one whose owner is not known
+ * yet waits (hidden) until it is. */
+static void put_open(struct xlate *x, struct conn *f, uint64_t ts)
+{
+	struct rec r = { .type = REC_CONN_OPEN };
+	struct rec_conn_open *o = &r.u.open;
+
+	if (f->written || f->closed)
+		return;
+	f->hidden = !wanted(x, f);
+	if (f->hidden)
+		return;
+	put_ifname(x, f->id.netns, f->id.ifindex, NULL);
+	if (f->owner_known)
+		put_cgroup(x, f->owner_cgroup);
+	o->ts = ts;
+	o->id = f->id;
+	o->state = f->state;
+	o->flags = f->flags;
+	if (f->owner_known) {
+		o->pid = f->pid;
+		memcpy(o->comm, f->comm, COMM_LEN);
+		o->cgroup_id = f->owner_cgroup;
+	} else {
+		o->flags |= CONN_F_NO_OWNER;
+	}
+	o->c = f->c;
+	f->written = true;
+	put(x, &r);
+}
+
+static void set_owner(struct xlate *x, struct conn *f, const struct tt_owner *o, uint64_t ts)
+{
+	struct rec r = { .type = REC_CONN_OWNER };
+
+	if (f->owner_known && f->pid == o->pid && f->owner_cgroup == o->cgroup &&
+	    !memcmp(f->comm, o->comm, COMM_LEN))
+		return;
+	f->owner_known = true;
+	f->pid = o->pid;
+	f->owner_cgroup = o->cgroup;
+	memcpy(f->comm, o->comm, COMM_LEN);
+	if (!f->written) {
+		put_open(x, f, ts); /* a connection that waited for its owner */
+		return;
+	}
+	put_cgroup(x, o->cgroup);
+	r.u.owner.ts = ts;
+	r.u.owner.flow = f->flow;
+	r.u.owner.pid = o->pid;
+	memcpy(r.u.owner.comm, o->comm, COMM_LEN);
+	r.u.owner.cgroup_id = o->cgroup;
+	put(x, &r);
+}
+
+static void put_sample(struct xlate *x, struct conn *f, uint64_t ts, const struct conn_counters *c)
+{
+	struct rec r = { .type = REC_CONN_SAMPLE };
+
+	if (!memcmp(&f->c, c, sizeof(*c)))
+		return;
+	f->c = *c;
+	if (!f->written)
+		return;
+	r.u.sample.ts = ts;
+	r.u.sample.flow = f->flow;
+	r.u.sample.c = *c;
+	put(x, &r);
+}
+
+static void put_state(struct xlate *x, struct conn *f, uint64_t ts, uint8_t state)
+{
+	struct rec r = { .type = REC_CONN_STATE };
+
+	if (f->state == state)
+		return;
+	if (f->written) {
+		r.u.state.ts = ts;
+		r.u.state.flow = f->flow;
+		r.u.state.old_state = f->state;
+		r.u.state.new_state = state;
+		put(x, &r);
+	}
+	f->state = state;
+}
+
+static void put_close(struct xlate *x, struct conn *f, uint64_t ts)
+{
+	struct rec r = { .type = REC_CONN_CLOSE };
+
+	if (f->written) {
+		r.u.close.ts = ts;
+		r.u.close.flow = f->flow;
+		r.u.close.state = f->state;
+		r.u.close.c = f->c;
+		put(x, &r);
+	}
+	f->closed = true;
+}
+
+/* ---- connections ---- */
+
+static struct conn *conn_new(struct xlate *x, uint8_t proto)
+{
+	struct conn *f = calloc(1, sizeof(*f));
+
+	if (!f) {
+		x->error = -ENOMEM;
+		return NULL;
+	}
+	f->proto = proto;
+	f->flow = ++x->next_flow;
+	f->id.flow = f->flow;
+	f->id.proto = proto;
+	return f;
+}
+
+static void id_from_event(struct conn_id *id, const struct tt_event *e)
+{
+	id->cookie = e->cookie;
+	id->netns = e->netns;
+	id->ifindex = e->ifindex;
+	id->family = e->family;
+	id->lport = e->lport;
+	id->rport = e->rport;
+	memcpy(id->laddr, e->laddr, 16);
+	memcpy(id->raddr, e->raddr, 16);
+}
+
+static struct conn *tcp_new(struct xlate *x, const struct tt_event *e, uint8_t flags, bool insert)
+{
+	struct conn *f = conn_new(x, PROTO_TCP);
+
+	if (!f)
+		return NULL;
+	f->sock = e->sock;
+	id_from_event(&f->id, e);
+	f->state = e->state;
+	f->flags = flags;
+	tcp_counters(&f->c, &e->c);
+	if (e->flags & TT_F_OWNER) {
+		f->owner_known = true;
+		f->pid = e->owner.pid;
+		f->owner_cgroup = e->owner.cgroup;
+		memcpy(f->comm, e->owner.comm, COMM_LEN);
+	}
+	if (!insert)
+		return f;
+	htab_add(&x->tcp, &f->hn, mix64(f->sock));
+	x->st.conns++;
+	if (!f->owner_known)
+		x->st.unowned_new++;
+	put_ifname(x, e->netns, e->ifindex, e->ifname);
+	return f;
+}
+
+static void conn_free_tcp(struct xlate *x, struct conn *f)
+{
+	htab_del(&x->tcp, &f->hn);
+	x->st.conns--;
+	free(f);
+}
+
+/* The socket the record names is the one we know, or a new one at the same address. */
+static bool same_tcp(const struct conn *f, const struct tt_event *e)
+{
+	return (f->id.lport == e->lport || !f->id.lport || !e->lport) && f->id.rport == e->rport &&
+	       f->id.family == e->family && !memcmp(f->id.raddr, e->raddr, 16);
+}
+
+static void tcp_report(struct xlate *x, const struct tt_event *e, uint8_t flags)
+{
+	struct conn *f = tcp_find(x, e->sock);
+	struct conn_counters c;
+
+	if (f && f->closed) {
+		if (same_tcp(f, e))
+			return; /* met by the iterator just before it went away */
+		conn_free_tcp(x, f);
+		f = NULL;
+	}
+	if (f && !same_tcp(f, e) && e->state != 2 /* SYN_SENT: ports may still change */) {
+		put_close(x, f, e->ts); /* another socket lives at the address: ours went */
+		x->st.evicted++;
+		conn_free_tcp(x, f);
+		f = NULL;
+	}
+	if (!f) {
+		f = tcp_new(x, e, flags, true);
+		if (!f)
+			return;
+		f->foreign = e->type != TT_IT_TCP;
+		put_open(x, f, e->ts);
+	} else {
+		tcp_counters(&c, &e->c);
+		if (!f->written)
+			f->c = c; /* an OPEN still to come carries the newest counters */
+		if (e->flags & TT_F_OWNER)
+			set_owner(x, f, &e->owner, e->ts);
+		if (!f->written && !f->hidden)
+			put_open(x, f, e->ts);
+		put_state(x, f, e->ts, e->state);
+		put_sample(x, f, e->ts, &c);
+	}
+	f->seen_pass = x->tcp_pass;
+}
+
+static void tcp_closed(struct xlate *x, const struct tt_event *e)
+{
+	struct conn *f = tcp_find(x, e->sock);
+	struct conn_counters c;
+
+	if (f && f->closed) {
+		if (same_tcp(f, e))
+			return;	     /* the close of a connection ended already */
+		conn_free_tcp(x, f); /* a tombstone of another socket at the address */
+		f = NULL;
+	}
+	if (f && !same_tcp(f, e)) {
+		/* another socket than the one we know at this address: the close of one
+		 * we never met, while ours lives on */
+		struct tt_event o = *e;
+		struct conn *g;
+
+		o.state = e->old_state;
+		g = tcp_new(x, &o, x->tcp_pass ? 0 : CONN_F_BEGUN_BEFORE, false);
+		if (!g)
+			return;
+		put_open(x, g, e->ts);
+		put_state(x, g, e->ts, e->state);
+		put_close(x, g, e->ts);
+		free(g);
+		return;
+	}
+	if (!f) {
+		/* opened and closed between two passes: OPEN in the state it was last in */
+		struct tt_event o = *e;
+
+		o.state = e->old_state;
+		f = tcp_new(x, &o, x->tcp_pass ? 0 : CONN_F_BEGUN_BEFORE, true);
+		if (!f)
+			return;
+		put_open(x, f, e->ts);
+	} else if (e->flags & TT_F_OWNER) {
+		set_owner(x, f, &e->owner, e->ts);
+	}
+	if (!f->written && !f->hidden)
+		put_open(x, f, e->ts);
+	id_from_event(&f->id, e); /* the final ports and interface */
+	tcp_counters(&c, &e->c);
+	put_sample(x, f, e->ts, &c);
+	put_state(x, f, e->ts, e->state);
+	put_close(x, f, e->ts);
+	f->closed_pass = x->tcp_pass;
+}
+
+static void udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct tt_udp_val *v,
+		     uint64_t now, uint8_t flags);
+
+void xlate_event(struct xlate *x, const struct tt_event *e)
+{
+	if (e->ts > x->last_ts)
+		x->last_ts = e->ts;
+	switch (e->type) {
+	case TT_EV_CLOSE:
+		if (x->cfg.want_tcp)
+			tcp_closed(x, e);
+		break;
+	case TT_IT_TCP:
+	case TT_EV_FOREIGN:
+	case TT_IT_FOREIGN:
+		if (x->cfg.want_tcp)
+			tcp_report(x, e,
+				   x->tcp_pass <= 1 && e->type != TT_EV_FOREIGN
+					   ? CONN_F_BEGUN_BEFORE
+					   : 0);
+		break;
+	case TT_IT_UDP: {
+		struct usock *s;
+
+		if (!x->cfg.want_udp)
+			break;
+		s = sock_find(x, e->sock);
+		if (s && s->lport != e->lport) {
+			s->seen_pass = 0; /* another socket at the address: the old one went */
+			s->created_pass = 0;
+			s = NULL;
+		}
+		if (!s) {
+			s = calloc(1, sizeof(*s));
+			if (!s) {
+				x->error = -ENOMEM;
+				break;
+			}
+			s->sock = e->sock;
+			s->lport = e->lport;
+			s->netns = e->netns;
+			s->created_pass = x->udp_pass;
+			htab_add(&x->socks, &s->hn, mix64(s->sock));
+		}
+		s->seen_pass = x->udp_pass;
+		/* a connected socket that existed before the collector: its flow, counted
+		 * from now */
+		if (x->udp_pass == 1 && e->rport) {
+			struct tt_udp_key k = { .sock = e->sock,
+						.lport = e->lport,
+						.rport = e->rport,
+						.family = e->family };
+			struct tt_udp_val v = { .netns = e->netns, .ifindex = e->ifindex };
+
+			memcpy(k.laddr, e->laddr, 16);
+			memcpy(k.raddr, e->raddr, 16);
+			if (e->flags & TT_F_OWNER)
+				v.owner = e->owner;
+			v.last_ts = e->ts;
+			udp_flow(x, &k, &v, e->ts, CONN_F_BEGUN_BEFORE);
+		}
+		break;
+	}
+	}
+}
+
+void xlate_tcp_pass_begin(struct xlate *x, bool full)
+{
+	x->tcp_pass++;
+	x->tcp_full = full;
+}
+
+void xlate_tcp_pass_end(struct xlate *x, uint64_t now)
+{
+	htab_each(&x->tcp, n)
+	{
+		struct conn *f = (struct conn *)n;
+
+		if (f->closed) {
+			if (x->tcp_pass >= f->closed_pass + 2)
+				conn_free_tcp(x, f);
+			continue;
+		}
+		if (!x->tcp_full || f->foreign || f->seen_pass == x->tcp_pass ||
+		    f->id.netns != x->cfg.own_netns)
+			continue;
+		/* the kernel no longer has it and no close came: the close was lost */
+		put_close(x, f, now);
+		f->closed_pass = x->tcp_pass;
+		x->st.evicted++;
+	}
+}
+
+/* ---- UDP ---- */
+
+static void udp_end(struct xlate *x, struct conn *f, uint64_t ts)
+{
+	struct tt_udp_val v;
+	struct conn_counters c = f->c;
+
+	if (x->ops.udp_final && !x->ops.udp_final(x->ops.ctx, &f->ukey, &v)) {
+		c.bytes_in = v.bytes_in;
+		c.bytes_out = v.bytes_out;
+		c.pkts_in = v.pkts_in;
+		c.pkts_out = v.pkts_out;
+		put_sample(x, f, ts, &c);
+	}
+	put_close(x, f, ts);
+	if (f->us) {
+		for (struct conn **p = &f->us->flows; *p; p = &(*p)->sock_next) {
+			if (*p == f) {
+				*p = f->sock_next;
+				break;
+			}
+		}
+	}
+	htab_del(&x->udp, &f->hn);
+	x->st.conns--;
+	free(f);
+}
+
+void xlate_udp_pass_begin(struct xlate *x)
+{
+	x->udp_pass++;
+}
+
+void xlate_udp_pass_end(struct xlate *x, uint64_t now)
+{
+	htab_each(&x->socks, n)
+	{
+		struct usock *s = (struct usock *)n;
+
+		if (s->seen_pass == x->udp_pass || s->created_pass == x->udp_pass ||
+		    s->netns != x->cfg.own_netns)
+			continue;
+		/* the socket went away: its flows end with their final counts */
+		while (s->flows)
+			udp_end(x, s->flows, now);
+		if (x->ops.forget_owner)
+			x->ops.forget_owner(x->ops.ctx, s->sock);
+		htab_del(&x->socks, &s->hn);
+		free(s);
+	}
+}
+
+static void udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct tt_udp_val *v,
+		     uint64_t now, uint8_t flags)
+{
+	struct conn *f = udp_find(x, k);
+	struct conn_counters c = { 0 };
+	struct usock *s;
+
+	if (!x->cfg.want_udp)
+		return;
+	c.bytes_in = v->bytes_in;
+	c.bytes_out = v->bytes_out;
+	c.pkts_in = v->pkts_in;
+	c.pkts_out = v->pkts_out;
+	if (!f) {
+		f = conn_new(x, PROTO_UDP);
+		if (!f)
+			return;
+		f->ukey = *k;
+		f->sock = k->sock;
+		f->flags = flags;
+		f->id.netns = v->netns;
+		f->id.ifindex = v->ifindex;
+		f->id.family = k->family;
+		f->id.lport = k->lport;
+		f->id.rport = k->rport;
+		memcpy(f->id.laddr, k->laddr, 16);
+		memcpy(f->id.raddr, k->raddr, 16);
+		if (v->owner.pid) {
+			f->owner_known = true;
+			f->pid = v->owner.pid;
+			f->owner_cgroup = v->owner.cgroup;
+			memcpy(f->comm, v->owner.comm, COMM_LEN);
+		}
+		f->last_active = v->last_ts ? v->last_ts : now;
+		htab_add(&x->udp, &f->hn, hash_ukey(k));
+		x->st.conns++;
+		s = sock_find(x, k->sock);
+		if (!s) {
+			s = calloc(1, sizeof(*s));
+			if (!s) {
+				x->error = -ENOMEM;
+				return;
+			}
+			s->sock = k->sock;
+			s->lport = k->lport;
+			s->netns = v->netns;
+			s->created_pass = x->udp_pass;
+			s->seen_pass = x->udp_pass;
+			htab_add(&x->socks, &s->hn, mix64(s->sock));
+		}
+		f->us = s;
+		f->sock_next = s->flows;
+		s->flows = f;
+		/* OPEN with zero counters, then a SAMPLE: the datagrams belong to this period */
+		put_open(x, f, now);
+	}
+	if (v->last_ts > f->last_active)
+		f->last_active = v->last_ts;
+	put_sample(x, f, now, &c);
+}
+
+void xlate_udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct tt_udp_val *v,
+		    uint64_t now)
+{
+	udp_flow(x, k, v, now, 0);
+}
+
+void xlate_udp_expire(struct xlate *x, uint64_t now)
+{
+	htab_each(&x->udp, n)
+	{
+		struct conn *f = (struct conn *)n;
+
+		if (f->last_active <= now && now - f->last_active >= x->cfg.udp_timeout_ns)
+			udp_end(x, f, now);
+	}
+}
+
+void xlate_foreign(struct xlate *x, uint64_t sock, const struct tt_foreign *v)
+{
+	struct conn *f = tcp_find(x, sock);
+	struct conn_counters c;
+
+	if (!f || f->closed || !f->foreign)
+		return;
+	put_state(x, f, v->ts, v->state);
+	tcp_counters(&c, &v->c);
+	put_sample(x, f, v->ts, &c);
+}
+
+/* ---- life ---- */
+
+struct xlate *xlate_new(const struct xlate_config *cfg, const struct xlate_ops *ops)
+{
+	struct xlate *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		return NULL;
+	x->cfg = *cfg;
+	x->ops = *ops;
+	if (htab_init(&x->tcp) || htab_init(&x->udp) || htab_init(&x->socks)) {
+		xlate_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+void xlate_free(struct xlate *x)
+{
+	if (!x)
+		return;
+	htab_each(&x->tcp, n) free(n);
+	htab_each(&x->udp, n) free(n);
+	htab_each(&x->socks, n) free(n);
+	free(x->tcp.b);
+	free(x->udp.b);
+	free(x->socks.b);
+	free(x->ifs);
+	free(x->cgs);
+	free(x);
+}
+
+int xlate_error(const struct xlate *x)
+{
+	return x->error;
+}
+
+void xlate_stats(const struct xlate *x, struct xlate_stats *s)
+{
+	*s = x->st;
+}
+
+void xlate_unowned_reset(struct xlate *x)
+{
+	x->st.unowned_new = 0;
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* tcptop-collect's translation of what the kernel reports (ring buffer events, iterator
+ * records, map reads) into stream records: the connection table and its rules. Pure: it
+ * calls the kernel only through the callbacks it is given, so tests drive it with fakes. */
+#ifndef TCPTOP_COLLECT_XLATE_H
+#define TCPTOP_COLLECT_XLATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "stream.h"
+#include "tcptop.h"
+
+struct xlate;
+
+struct xlate_ops {
+	void *ctx;
+	/* Write one record; returns 0 or -errno (the translation stops writing). */
+	int (*put)(void *ctx, const struct rec *r);
+	/* The final counters of a UDP flow, read and removed from the kernel's table at once
+	 * (0), or -ENOENT when it is gone already. */
+	int (*udp_final)(void *ctx, const struct tt_udp_key *k, struct tt_udp_val *v);
+	/* Forget the owner entry of a socket that went away (may be NULL). */
+	void (*forget_owner)(void *ctx, uint64_t sock);
+	/* Name of an interface of our own namespace (may be NULL): 0 and name filled, or -1. */
+	int (*ifname)(void *ctx, uint32_t ifindex, char name[IFNAME_LEN]);
+	/* Path of a cgroup by id (may be NULL): 0 and path filled, or -1. */
+	int (*cgroup_path)(void *ctx, uint64_t id, char *path, size_t size);
+};
+
+struct xlate_config {
+	uint32_t own_netns;	 /* the namespace the iterators see */
+	uint64_t udp_timeout_ns; /* a UDP flow ends after this long without a datagram */
+	uint32_t pid;		 /* only connections of this process (0: all) */
+	uint16_t port;		 /* only connections with this port at either end (0: all) */
+	bool want_tcp, want_udp;
+};
+
+struct xlate_stats {
+	uint64_t evicted;     /* connections ended without their close (the kernel lost it) */
+	uint64_t conns;	      /* connections tracked now */
+	uint64_t unowned_new; /* TCP connections found without an owner since the reset */
+};
+
+struct xlate *xlate_new(const struct xlate_config *cfg, const struct xlate_ops *ops);
+void xlate_free(struct xlate *x);
+
+/* A ring buffer event or an iterator record. */
+void xlate_event(struct xlate *x, const struct tt_event *e);
+
+/* Passes over the kernel's sockets. Between begin and end come the records of one iterator
+ * run; on a full TCP pass, the connections of our namespace that it did not report and no
+ * close explains are ended (counted as evicted). The first TCP and UDP passes describe what
+ * existed before the collector: their connections are flagged begun before. */
+void xlate_tcp_pass_begin(struct xlate *x, bool full);
+void xlate_tcp_pass_end(struct xlate *x, uint64_t now);
+void xlate_udp_pass_begin(struct xlate *x);
+void xlate_udp_pass_end(struct xlate *x, uint64_t now);
+
+/* One entry of the kernel's UDP flow table, read once per period. */
+void xlate_udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct tt_udp_val *v,
+		    uint64_t now);
+/* Ends the UDP flows idle for the timeout. */
+void xlate_udp_expire(struct xlate *x, uint64_t now);
+/* One entry of the kernel's table of other namespaces' TCP connections. */
+void xlate_foreign(struct xlate *x, uint64_t sock, const struct tt_foreign *f);
+
+/* Write error seen by put (sticky), 0 if none. */
+int xlate_error(const struct xlate *x);
+void xlate_stats(const struct xlate *x, struct xlate_stats *s);
+/* Zero unowned_new: the caller looked the owners up. */
+void xlate_unowned_reset(struct xlate *x);
+
+#endif /* TCPTOP_COLLECT_XLATE_H */

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Unit tests of lib/priv.c: open_output() and priv_target_init() as any user; priv_drop() in
+ * forked children, as root (skipped with the reason otherwise), read back from
+ * /proc/self/status the way an outsider would see the process.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "priv.h"
+#include "tap.h"
+
+static char dir[] = "/tmp/tcptop-test-priv.XXXXXX";
+
+static void path_in(char *buf, size_t n, const char *name)
+{
+	snprintf(buf, n, "%s/%s", dir, name);
+}
+
+/* The value of a /proc/self/status field, for example "CapBnd". */
+static const char *status_field(const char *name, char *buf, size_t n)
+{
+	char line[512];
+	size_t l = strlen(name);
+	FILE *f = fopen("/proc/self/status", "r");
+
+	buf[0] = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, name, l) && line[l] == ':') {
+			char *v = line + l + 1;
+			v += strspn(v, " \t");
+			v[strcspn(v, "\n")] = 0;
+			snprintf(buf, n, "%s", v);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+static void test_open_output(void)
+{
+	char p[256], l[256], e[512], buf[16];
+	mode_t old = umask(022);
+	struct stat sb;
+	int fd;
+
+	path_in(p, sizeof(p), "new.csv");
+	fd = open_output(p, O_TRUNC, e, sizeof(e));
+	ok(fd >= 0, "open_output creates a new file");
+	if (fstat(fd, &sb))
+		sb.st_mode = 0;
+	ok((sb.st_mode & 07777) == 0644, "mode 0666 less the umask (022): %o", sb.st_mode & 07777);
+	ok(fcntl(fd, F_GETFD) & FD_CLOEXEC, "close-on-exec");
+	ok(write(fd, "hello\n", 6) == 6, "writable");
+	close(fd);
+
+	fd = open_output(p, 0, e, sizeof(e));
+	ok(fd >= 0 && fstat(fd, &sb) == 0 && sb.st_size == 6, "without O_TRUNC: kept as it was");
+	close(fd);
+	fd = open_output(p, O_TRUNC, e, sizeof(e));
+	ok(fd >= 0 && fstat(fd, &sb) == 0 && sb.st_size == 0, "O_TRUNC: emptied");
+	close(fd);
+
+	path_in(l, sizeof(l), "link.csv");
+	if (symlink(p, l))
+		perror("symlink");
+	fd = open(p, O_WRONLY);
+	ok(write(fd, "keep", 4) == 4, "content for the symlink test");
+	close(fd);
+	fd = open_output(l, O_TRUNC, e, sizeof(e));
+	ok(fd < 0, "a symbolic link as the last component is refused");
+	ok(strstr(e, "link.csv: a symbolic link") != NULL, "and says so: %s", e);
+	fd = open(p, O_RDONLY);
+	ok(fd >= 0 && read(fd, buf, sizeof(buf)) == 4, "the file it points to is untouched");
+	close(fd);
+
+	path_in(p, sizeof(p), "no/such/dir.csv");
+	ok(open_output(p, O_TRUNC, e, sizeof(e)) < 0 && strstr(e, "No such file or directory"),
+	   "a missing directory: %s", e);
+	umask(old);
+}
+
+static void test_target(void)
+{
+	struct priv_target t;
+	char e[256];
+	int r;
+
+	unsetenv("SUDO_UID");
+	unsetenv("SUDO_GID");
+	r = priv_target_init(&t, PRIV_FALLBACK_REAL, e, sizeof(e));
+	ok(r == 0 && t.uid == getuid() && t.gid == getgid() && t.invoking_user,
+	   "no sudo, fallback real: the real user (%s)", t.why);
+	r = priv_target_init(&t, PRIV_FALLBACK_NOBODY, e, sizeof(e));
+	ok(r == 0 && t.uid != 0 && t.ngroups == 0 && !strcmp(t.why, "nobody") && !t.invoking_user,
+	   "no sudo, fallback nobody: nobody (uid %u), no groups", (unsigned)t.uid);
+	setenv("SUDO_UID", "65534", 1);
+	setenv("SUDO_GID", "65533", 1);
+	if (geteuid() == 0) {
+		r = priv_target_init(&t, PRIV_FALLBACK_NOBODY, e, sizeof(e));
+		ok(r == 0 && t.uid == 65534 && t.gid == 65533 && t.ngroups >= 1 && t.invoking_user,
+		   "root under sudo: SUDO_UID and SUDO_GID (%s)", t.why);
+		setenv("SUDO_UID", "12x", 1);
+		ok(priv_target_init(&t, PRIV_FALLBACK_NOBODY, e, sizeof(e)) < 0 &&
+			   strstr(e, "SUDO_UID=12x"),
+		   "a SUDO_UID that is not a number is an error: %s", e);
+	} else {
+		ok(priv_target_init(&t, PRIV_FALLBACK_REAL, e, sizeof(e)) == 0 && t.uid == getuid(),
+		   "not root: SUDO_UID is ignored (it could not be honoured)");
+		ok(1, "# SKIP a bad SUDO_UID: needs root");
+	}
+	unsetenv("SUDO_UID");
+	unsetenv("SUDO_GID");
+}
+
+/* Runs fn in a child; its exit status is the number of failed checks (or 100+ for setup). */
+static int in_child(int (*fn)(void))
+{
+	int st;
+	pid_t p;
+
+	fflush(stdout);
+	p = fork();
+	if (p == 0)
+		_exit(fn());
+	if (p < 0 || waitpid(p, &st, 0) < 0 || !WIFEXITED(st))
+		return 200;
+	return WEXITSTATUS(st);
+}
+
+#define CHECK(c, ...)                                      \
+	do {                                               \
+		if (!(c)) {                                \
+			printf("#   child: " __VA_ARGS__); \
+			printf("\n");                      \
+			bad++;                             \
+		}                                          \
+	} while (0)
+
+static char root_file[256];
+
+static int drop_to_nobody(void)
+{
+	struct priv_target t = { .uid = 65534, .gid = 65534, .ngroups = 0 };
+	char e[256], v[128];
+	int bad = 0, fd;
+
+	snprintf(t.why, sizeof(t.why), "nobody");
+	if (priv_drop(&t, 0, e, sizeof(e))) {
+		printf("#   child: priv_drop: %s\n", e);
+		return 100;
+	}
+	CHECK(!strcmp(status_field("Uid", v, sizeof(v)), "65534\t65534\t65534\t65534"), "Uid %s",
+	      v);
+	CHECK(!strcmp(status_field("Gid", v, sizeof(v)), "65534\t65534\t65534\t65534"), "Gid %s",
+	      v);
+	CHECK(!strcmp(status_field("Groups", v, sizeof(v)), ""), "Groups '%s'", v);
+	CHECK(!strcmp(status_field("CapInh", v, sizeof(v)), "0000000000000000"), "CapInh %s", v);
+	CHECK(!strcmp(status_field("CapPrm", v, sizeof(v)), "0000000000000000"), "CapPrm %s", v);
+	CHECK(!strcmp(status_field("CapEff", v, sizeof(v)), "0000000000000000"), "CapEff %s", v);
+	CHECK(!strcmp(status_field("CapBnd", v, sizeof(v)), "0000000000000000"), "CapBnd %s", v);
+	CHECK(!strcmp(status_field("CapAmb", v, sizeof(v)), "0000000000000000"), "CapAmb %s", v);
+	CHECK(!strcmp(status_field("NoNewPrivs", v, sizeof(v)), "1"), "NoNewPrivs %s", v);
+	CHECK(setuid(0) < 0 && errno == EPERM, "setuid(0) after the drop");
+	fd = open_output(root_file, O_TRUNC, e, sizeof(e));
+	CHECK(fd < 0 && strstr(e, "Permission denied"), "open_output of a root file: %s", e);
+	return bad;
+}
+
+static int keep_cap_bpf(void)
+{
+	struct priv_target t = { .uid = 65534, .gid = 65534, .ngroups = 0 };
+	char e[256], v[128], want[32];
+	int bad = 0;
+
+	if (priv_drop(&t, PRIV_CAP(CAP_BPF), e, sizeof(e))) {
+		printf("#   child: priv_drop keeping CAP_BPF: %s\n", e);
+		return 100;
+	}
+	snprintf(want, sizeof(want), "%016llx", 1ULL << CAP_BPF);
+	CHECK(!strcmp(status_field("Uid", v, sizeof(v)), "65534\t65534\t65534\t65534"), "Uid %s",
+	      v);
+	CHECK(!strcmp(status_field("CapPrm", v, sizeof(v)), want), "CapPrm %s", v);
+	CHECK(!strcmp(status_field("CapEff", v, sizeof(v)), want), "CapEff %s", v);
+	CHECK(!strcmp(status_field("CapBnd", v, sizeof(v)), want), "CapBnd %s", v);
+	CHECK(!strcmp(status_field("CapInh", v, sizeof(v)), "0000000000000000"), "CapInh %s", v);
+	CHECK(!strcmp(status_field("NoNewPrivs", v, sizeof(v)), "1"), "NoNewPrivs %s", v);
+	return bad;
+}
+
+/* A user who has nothing to drop: the drop succeeds, sets no_new_privs, changes nothing else. */
+static int unprivileged_real_user(void)
+{
+	struct priv_target t;
+	char e[256], v[128];
+	int bad = 0;
+
+	if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+		return 101;
+	if (priv_target_init(&t, PRIV_FALLBACK_REAL, e, sizeof(e)))
+		return 102;
+	if (priv_drop(&t, 0, e, sizeof(e))) {
+		printf("#   child: priv_drop as an unprivileged user: %s\n", e);
+		return 100;
+	}
+	CHECK(!strcmp(status_field("NoNewPrivs", v, sizeof(v)), "1"), "NoNewPrivs %s", v);
+	CHECK(!strcmp(status_field("CapPrm", v, sizeof(v)), "0000000000000000"), "CapPrm %s", v);
+	return bad;
+}
+
+/* All or nothing: a failing step is an error, never a half drop reported as done. */
+static int failure_is_reported(void)
+{
+	struct priv_target t = { .uid = 65534, .gid = 65534, .ngroups = 0 };
+	char e[256];
+	int bad = 0;
+
+	/* without CAP_SETGID (gone from the effective set), setgroups cannot work */
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = { 0 };
+	if (syscall(SYS_capget, &h, d))
+		return 101;
+	d[0].effective &= ~(1u << CAP_SETGID);
+	if (syscall(SYS_capset, &h, d))
+		return 102;
+	t.ngroups = 1;
+	t.groups[0] = 12345;
+	CHECK(priv_drop(&t, 0, e, sizeof(e)) < 0, "priv_drop without CAP_SETGID succeeded");
+	CHECK(strstr(e, "setgroups") != NULL, "the error names setgroups: %s", e);
+	CHECK(priv_drop(&t, 1ULL << 62, e, sizeof(e)) < 0,
+	      "keeping a capability not held succeeded");
+	return bad;
+}
+
+int main(void)
+{
+	int r;
+
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_open_output();
+	test_target();
+	if (geteuid() != 0) {
+		ok(1, "# SKIP priv_drop to nobody: needs root");
+		ok(1, "# SKIP priv_drop keeping CAP_BPF: needs root");
+		ok(1, "# SKIP priv_drop as an unprivileged user: needs root to become one");
+		ok(1, "# SKIP priv_drop failures: needs root");
+	} else {
+		int fd;
+		chmod(dir, 0755);
+		snprintf(root_file, sizeof(root_file), "%s/root-owned", dir);
+		fd = open(root_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0)
+			close(fd);
+		r = in_child(drop_to_nobody);
+		ok(r == 0,
+		   "priv_drop to nobody: ids, no groups, no capabilities in any set, "
+		   "no_new_privs, root files refused (%d failed)",
+		   r);
+		r = in_child(keep_cap_bpf);
+		ok(r == 0, "priv_drop keeping CAP_BPF: exactly that one, everywhere (%d failed)",
+		   r);
+		r = in_child(unprivileged_real_user);
+		ok(r == 0, "priv_drop as an unprivileged user: nothing to drop, no error (%d)", r);
+		r = in_child(failure_is_reported);
+		ok(r == 0,
+		   "priv_drop without CAP_SETGID, or keeping a capability not held: an "
+		   "error (%d failed)",
+		   r);
+		unlink(root_file);
+	}
+	{
+		char p[256];
+		path_in(p, sizeof(p), "new.csv");
+		unlink(p);
+		path_in(p, sizeof(p), "link.csv");
+		unlink(p);
+		rmdir(dir);
+	}
+	return done_testing();
+}
