@@ -773,16 +773,16 @@ PY
 	features_script | "$GEN" >"$BATS_TEST_TMPDIR/f.tcpt"
 	run -0 tcptop-csv --group process "$BATS_TEST_TMPDIR/f.tcpt"
 	assert_line --index 1 --regexp '^[^,]*,,,,,,100,nginx,,30,3,,,30.00,0.00,,,'
-	assert_line --index 1 --regexp ',,,,2$'
+	assert_line --index 1 --regexp ',,,,2,testhost$'
 	assert_line --index 4 --regexp '^[^,]*,,,,,,,,,80,0,'
 	[ "${#lines[@]}" -eq 5 ]
 	run -0 tcptop-csv -g cgroup -f jsonl "$BATS_TEST_TMPDIR/f.tcpt"
 	[ "${#lines[@]}" -eq 4 ]
 	assert_line --index 0 --partial '"pid":null,"process_name":null,"state":null,"bytes_in":30,'
-	assert_line --index 0 --partial '"cgroup":"nginx.service","cgroup_path":"/system.slice/nginx.service","connections":2}'
+	assert_line --index 0 --partial '"cgroup":"nginx.service","cgroup_path":"/system.slice/nginx.service","connections":2,"host":"testhost"}'
 	assert_line --index 1 --partial '"cgroup":"0123456789ab",'
 	assert_line --index 3 --partial '"bytes_in":80,'
-	assert_line --index 3 --partial '"cgroup":null,"cgroup_path":null,"connections":1}'
+	assert_line --index 3 --partial '"cgroup":null,"cgroup_path":null,"connections":1,"host":"testhost"}'
 	run -64 tcptop-csv --group host "$BATS_TEST_TMPDIR/f.tcpt"
 	assert_output --partial 'invalid (process or cgroup)'
 }
