@@ -1042,7 +1042,8 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 		c.pos += 4;
 		if (!get_loss(&c, n, &h->nloss, h->loss))
 			return fail(rd, STREAM_CORRUPT,
-				    "HOST record at byte %" PRIu64 " claims %u loss entries in %zu bytes",
+				    "HOST record at byte %" PRIu64
+				    " claims %u loss entries in %zu bytes",
 				    off, n, blen);
 		break;
 	}

@@ -248,10 +248,10 @@ enum host_state {
 
 /* Written after SNAP_BEGIN for every host of a merged stream, before the rows. */
 struct rec_host {
-	uint32_t index;		/* what SNAP_ROW.host names; 0 is never used */
-	uint32_t state;		/* enum host_state */
-	int64_t time_ns;	/* wall clock: end of the host's latest interval */
-	uint32_t nloss;		/* the host's loss counters, cumulative */
+	uint32_t index;	 /* what SNAP_ROW.host names; 0 is never used */
+	uint32_t state;	 /* enum host_state */
+	int64_t time_ns; /* wall clock: end of the host's latest interval */
+	uint32_t nloss;	 /* the host's loss counters, cumulative */
 	struct loss_entry loss[LOSS_MAX];
 	char hostname[HDR_STR_MAX]; /* raw, from the host's header: hostile */
 	char boot_id[HOST_BOOT_LEN];

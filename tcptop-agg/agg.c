@@ -636,6 +636,7 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 			w->rate_out = rate(e->bytes_out, e->ref_out, span);
 			w->first_ns = e->first_ns;
 			w->last_ns = e->last_ns;
+			w->host = 0; /* one host: a merge sets its own */
 			w->cgroup_id = e->cgroup_id;
 			if ((err = emit_rec(a, r)))
 				return err;

@@ -443,7 +443,8 @@ static int finish(struct host *h, int *status)
 int merge_run(const struct agg_opts *o, int n, const char *const *names, const int *fds,
 	      struct stream_writer *w)
 {
-	int64_t lag = 2 * (int64_t)(o->interval_ns > 1000000000ULL ? o->interval_ns : 1000000000ULL);
+	int64_t lag =
+		2 * (int64_t)(o->interval_ns > 1000000000ULL ? o->interval_ns : 1000000000ULL);
 	struct rec *r = malloc(sizeof(*r));
 	int status = 0, left = n, e;
 

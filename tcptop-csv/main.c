@@ -62,7 +62,8 @@ static void help(void)
 	       "rate_in_bytes_sec, rate_out_bytes_sec, rtt_us (these 16 fixed, in this order), then\n"
 	       "retransmits, interface, ifindex, netns, closed, begun_before, new, snapshot_seq,\n"
 	       "partial, loss_ringbuf, loss_flow_table_full, loss_flow_evicted, loss_agg_table_full,\n"
-	       "loss_agg_unknown_flow, loss_agg_gap, failed, cgroup, cgroup_path, connections.\n"
+	       "loss_agg_unknown_flow, loss_agg_gap, failed, cgroup, cgroup_path, connections,\n"
+	       "host.\n"
 	       "Empty where a value does not apply (state, rtt_us, retransmits and failed of UDP;\n"
 	       "pid and process_name before an owner is seen) or is unknown: the columns of the\n"
 	       "features the collector left out (its header's missing list: rtt, retrans,\n"
@@ -235,6 +236,12 @@ int main(int argc, char **argv)
 			header_done = true;
 			in_snap = false;
 			rows_section(w, &r->u.header);
+			if (rows_section_host(w, &r->u.header))
+				errx(EX_OSERR, "out of memory");
+			break;
+		case REC_HOST:
+			if (rows_host(w, &r->u.host))
+				errx(EX_OSERR, "out of memory");
 			break;
 		case REC_CGROUP:
 			rows_cgroup(w, r->u.cgroup.id, r->u.cgroup.path);

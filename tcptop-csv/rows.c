@@ -55,6 +55,7 @@ enum col {
 	C_CGROUP,
 	C_CGROUP_PATH,
 	C_CONNECTIONS,
+	C_HOST,
 	C_COUNT,
 };
 
@@ -94,6 +95,7 @@ static const char *const col_names[C_COUNT] = {
 	"cgroup",
 	"cgroup_path",
 	"connections",
+	"host",
 };
 
 /* The loss codes behind the loss_* columns, in column order. */
@@ -134,6 +136,10 @@ struct rows {
 	size_t head_len, tail_len, end_len; /* end_len: the line end that closes tail */
 	struct text_cache comm, ifname;
 	struct addr_cache addr[2]; /* local, remote */
+	/* host names, sanitised: [0] the section's header, [i] the merged stream's HOST i */
+	char **hosts;
+	size_t *host_len;
+	uint32_t nhosts;
 	/* features the section's producer left out: their cells stay empty */
 	bool no_rtt, no_retrans, no_packets, no_state, no_cgroup, no_failed;
 	struct cgroup_table cg;
@@ -362,6 +368,10 @@ void rows_free(struct rows *w)
 {
 	if (!w)
 		return;
+	for (uint32_t i = 0; i < w->nhosts; i++)
+		free(w->hosts[i]);
+	free(w->hosts);
+	free(w->host_len);
 	cgroup_table_free(&w->cg);
 	free(w->groups);
 	free(w->gidx);
@@ -434,6 +444,49 @@ void rows_section(struct rows *w, const struct stream_header *h)
 	w->no_failed = stream_missing(h, "failed-connects");
 	cgroup_table_clear(&w->cg);
 	w->cg_id = 0;
+}
+
+#define HOSTS_MAX 4096
+
+/* Host i's name (0: the section's, from its header). 0 or -ENOMEM. */
+static int host_set(struct rows *w, uint32_t i, const char *raw)
+{
+	char tmp[SANITIZE_SIZE(HDR_STR_MAX)];
+	size_t n;
+
+	if (i >= HOSTS_MAX)
+		return 0;
+	if (i >= w->nhosts) {
+		char **h = realloc(w->hosts, (i + 1) * sizeof(*h));
+		size_t *l = h ? realloc(w->host_len, (i + 1) * sizeof(*l)) : NULL;
+
+		if (h)
+			w->hosts = h;
+		if (!l)
+			return -ENOMEM;
+		w->host_len = l;
+		for (uint32_t j = w->nhosts; j <= i; j++) {
+			w->hosts[j] = NULL;
+			w->host_len[j] = 0;
+		}
+		w->nhosts = i + 1;
+	}
+	n = text_sanitize(tmp, sizeof(tmp), raw, strnlen(raw, HDR_STR_MAX));
+	free(w->hosts[i]);
+	if (!(w->hosts[i] = strdup(tmp)))
+		return -ENOMEM;
+	w->host_len[i] = n;
+	return 0;
+}
+
+int rows_section_host(struct rows *w, const struct stream_header *h)
+{
+	return host_set(w, 0, h->hostname);
+}
+
+int rows_host(struct rows *w, const struct rec_host *h)
+{
+	return h->index ? host_set(w, h->index, h->hostname) : 0;
 }
 
 void rows_cgroup(struct rows *w, uint64_t id, const char *path)
@@ -567,6 +620,12 @@ static int write_row(struct rows *w, const struct rec_snap_row *r, uint64_t conn
 	p = w->o.group == GROUP_PROCESS ? cell_null(w, cell_null(w, p, C_CGROUP), C_CGROUP_PATH)
 					: cells_cgroup(w, p, r->cgroup_id);
 	p = cell_u64(w, p, C_CONNECTIONS, group ? conns : 1);
+	if (r->host < w->nhosts && w->hosts[r->host])
+		p = cell_text(w, p, C_HOST, w->hosts[r->host], w->host_len[r->host]);
+	else if (w->nhosts && w->hosts[0])
+		p = cell_text(w, p, C_HOST, w->hosts[0], w->host_len[0]);
+	else
+		p = cell_null(w, p, C_HOST);
 	p = put_mem(p, w->tail + w->tail_len - w->end_len, w->end_len);
 	w->len = p - w->buf;
 	w->count++;

@@ -38,6 +38,10 @@ void rows_header(struct rows *w);
 /* A section starts: the features its producer left out (HOPT_MISSING) leave their cells empty,
  * and the cgroup paths of the previous section are forgotten. */
 void rows_section(struct rows *w, const struct stream_header *h);
+/* The section's host name, for rows without a HOST record. 0 or -ENOMEM. */
+int rows_section_host(struct rows *w, const struct stream_header *h);
+/* A merged stream's HOST: its name for the rows that give its index. 0 or -ENOMEM. */
+int rows_host(struct rows *w, const struct rec_host *h);
 /* A CGROUP record: the path of an id, for the cgroup cells. */
 void rows_cgroup(struct rows *w, uint64_t id, const char *path);
 /* A snapshot starts: its time, number and loss counters go on each of its rows. */

@@ -38,6 +38,6 @@ t1=$(date +%s.%N)
 c1=$(cpu)
 per=$(echo "($c1 - $c0) / $tick / $scrapes" | bc -l)
 wall=$(echo "($t1 - $t0) / $scrapes" | bc -l)
-printf '  HTTP scrape: %d bytes, exporter CPU %.3f s a scrape (median-free mean of %d), wall %.3f s\n' \
+printf '  HTTP scrape: %d bytes, exporter CPU %.3f s a scrape (mean of %d scrapes), wall %.3f s\n' \
 	"$((bytes / scrapes))" "$per" "$scrapes" "$wall"
 printf '  a scrape every 15 s: %.2f%% of one core (target < 1%%)\n' "$(echo "$per / 15 * 100" | bc -l)"

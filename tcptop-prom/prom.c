@@ -92,6 +92,7 @@ struct prom {
 	uint32_t *map; /* a stream's host index to hosts[] */
 	uint32_t nmap;
 	char section_host[HDR_STR_MAX];
+	bool section_mapped; /* the section's host is index 0 (it has rows without a HOST) */
 
 	uint32_t seen; /* snapshot counter, for the sweep */
 	int64_t now_ns;
@@ -332,15 +333,26 @@ static void host_loss(struct host *h, const struct loss_entry *l, uint32_t n)
 	}
 }
 
+/* A merged stream's header names no host of its own ("a+b"): the section's host becomes one only
+ * when rows without a HOST record need it. */
 int prom_section(struct prom *p, const struct stream_header *h)
+{
+	snprintf(p->section_host, sizeof(p->section_host), "%s", h->hostname);
+	p->section_mapped = false;
+	return 0;
+}
+
+static int section_map(struct prom *p)
 {
 	int err;
 
-	snprintf(p->section_host, sizeof(p->section_host), "%s", h->hostname);
-	if ((err = map_set(p, 0, h->hostname)))
+	if (p->section_mapped)
+		return 0;
+	if ((err = map_set(p, 0, p->section_host)))
 		return err;
 	p->hosts[p->map[0]].state = HOST_LIVE;
 	p->hosts[p->map[0]].seen = true;
+	p->section_mapped = true;
 	return 0;
 }
 
@@ -417,8 +429,9 @@ static struct series *series_new(struct prom *p, const struct skey *k)
 			snprintf(lp, sizeof(lp), ",local_port=\"%u\"", k->lport);
 		if (k->rport)
 			snprintf(rp, sizeof(rp), ",remote_port=\"%u\"", k->rport);
-		n = snprintf(lab, sizeof(lab), "host=\"%s\",protocol=\"%s\"%s%s,remote_addr=\"%s\"%s",
-			     hl, proto_name(k->proto), pl, lp, addr, rp);
+		n = snprintf(lab, sizeof(lab),
+			     "host=\"%s\",protocol=\"%s\"%s%s,remote_addr=\"%s\"%s", hl,
+			     proto_name(k->proto), pl, lp, addr, rp);
 	}
 	if (n < 0 || (size_t)n >= sizeof(lab))
 		n = sizeof(lab) - 1;
@@ -649,9 +662,7 @@ static int apply_row(struct prom *p, uint32_t host, const struct rec_snap_row *r
 
 static uint32_t row_host(const struct prom *p, const struct rec_snap_row *r)
 {
-	uint32_t i = r->host < p->nmap ? r->host : 0;
-
-	return i < p->nmap && p->map[i] != UINT32_MAX ? p->map[i] : p->map[0];
+	return r->host < p->nmap && p->map[r->host] != UINT32_MAX ? p->map[r->host] : p->map[0];
 }
 
 int prom_snapshot(struct prom *p, const struct rec_snap_begin *b, const struct rec_host *hosts,
@@ -659,12 +670,6 @@ int prom_snapshot(struct prom *p, const struct rec_snap_begin *b, const struct r
 {
 	int err;
 
-	if (!p->nmap) {
-		struct stream_header h = { 0 };
-
-		if ((err = prom_section(p, &h)))
-			return err;
-	}
 	p->seen++;
 	if (b->time_ns > p->now_ns)
 		p->now_ns = b->time_ns;
@@ -672,22 +677,32 @@ int prom_snapshot(struct prom *p, const struct rec_snap_begin *b, const struct r
 		for (size_t i = 0; i < nhosts; i++) {
 			struct host *h;
 
-			if (!hosts[i].index || (err = map_set(p, hosts[i].index, hosts[i].hostname)))
+			if (!hosts[i].index ||
+			    (err = map_set(p, hosts[i].index, hosts[i].hostname)))
 				continue;
 			h = &p->hosts[p->map[hosts[i].index < HOST_MAX ? hosts[i].index
-								   : HOST_MAX - 1]];
+								       : HOST_MAX - 1]];
 			h->state = hosts[i].state;
 			h->time_ns = hosts[i].time_ns;
 			h->seen = true;
 			host_loss(h, hosts[i].loss, hosts[i].nloss);
 		}
 	} else {
-		struct host *h = &p->hosts[p->map[0]];
+		struct host *h;
 
+		if ((err = section_map(p)))
+			return err;
+		h = &p->hosts[p->map[0]];
 		h->time_ns = b->time_ns;
 		h->state = HOST_LIVE;
 		host_loss(h, b->loss, b->nloss);
 	}
+
+	/* a row naming no known host belongs to the section's */
+	for (size_t i = 0; i < nrows && !p->section_mapped; i++)
+		if (rows[i].host >= p->nmap || p->map[rows[i].host] == UINT32_MAX)
+			if ((err = section_map(p)))
+				return err;
 
 	/* listeners first: a connection they accepted in this snapshot is folded like later ones */
 	for (size_t i = 0; i < nrows; i++)
@@ -744,7 +759,10 @@ int prom_snapshot(struct prom *p, const struct rec_snap_begin *b, const struct r
 
 /* ---- exposition ---- */
 
-enum mtype { M_COUNTER, M_GAUGE };
+enum mtype {
+	M_COUNTER,
+	M_GAUGE
+};
 
 /* "# HELP" and "# TYPE" lines. OpenMetrics names a counter's family without "_total". */
 static void family(struct prom_buf *b, const char *name, enum mtype t, const char *help, bool om)
@@ -938,7 +956,8 @@ int prom_expose(struct prom *p, struct prom_buf *b, bool om, int64_t now_ns)
 		put_mem(b, "\n", 1);
 	}
 	family(b, "tcptop_stream_age_seconds", M_GAUGE,
-	       "Wall-clock age of the host's latest snapshot (replays: since it was recorded).", om);
+	       "Wall-clock age of the host's latest snapshot (replays: since it was recorded).",
+	       om);
 	for (uint32_t i = 0; i < p->nhosts; i++) {
 		if (!p->hosts[i].time_ns)
 			continue;

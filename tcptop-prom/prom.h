@@ -11,8 +11,8 @@
 #include "stream.h"
 
 struct prom_opts {
-	uint64_t max_series;	/* label sets at most; the others go to the overflow series */
-	uint64_t ttl_ns;	/* a label set idle this long (stream time) is dropped; 0 never */
+	uint64_t max_series;	 /* label sets at most; the others go to the overflow series */
+	uint64_t ttl_ns;	 /* a label set idle this long (stream time) is dropped; 0 never */
 	uint16_t eph_lo, eph_hi; /* ephemeral port range: such ports are folded */
 };
 

@@ -82,6 +82,11 @@ static void *feed_main(void *arg)
 			/* out of memory: this snapshot is skipped, the next may fit */
 			building = snapshot_new(stream_reader_header(f->rd), &r.u.snap_begin);
 			break;
+		case REC_HOST:
+			/* out of memory: its rows show no host name */
+			if (building)
+				snapshot_add_host(building, &r.u.host, f->ascii_only);
+			break;
 		case REC_SNAP_ROW:
 			/* out of memory: the row is counted as not shown */
 			if (building && snapshot_add(building, &r.u.row, f->ascii_only, &f->cg) < 0)

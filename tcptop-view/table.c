@@ -48,6 +48,7 @@ void snapshot_free(struct snapshot *s)
 {
 	if (!s)
 		return;
+	free(s->hosts);
 	free(s->rows);
 	free(s->keys);
 	free(s->grp[0]);
@@ -98,6 +99,31 @@ static void cut_utf8(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
+#define HOSTS_MAX 4096
+
+int snapshot_add_host(struct snapshot *s, const struct rec_host *h, bool ascii_only)
+{
+	struct vhost *vh;
+
+	if (!h->index || h->index > HOSTS_MAX)
+		return 0;
+	if (h->index > s->nhosts) {
+		vh = realloc(s->hosts, h->index * sizeof(*vh));
+		if (!vh)
+			return -1;
+		memset(vh + s->nhosts, 0, (h->index - s->nhosts) * sizeof(*vh));
+		s->hosts = vh;
+		s->nhosts = h->index;
+	}
+	vh = &s->hosts[h->index - 1];
+	text_sanitize(vh->name, sizeof(vh->name), h->hostname, strnlen(h->hostname, HDR_STR_MAX));
+	if (ascii_only)
+		text_fold_ascii(vh->name);
+	vh->w = text_width(vh->name);
+	vh->state = h->state ? h->state : HOST_LIVE;
+	return 0;
+}
+
 int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_only,
 		 const struct cgroup_table *cg)
 {
@@ -146,6 +172,13 @@ int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_on
 		}
 	}
 	v->cgroup_w = text_width(v->cgroup);
+	if (r->host && r->host <= s->nhosts && s->hosts[r->host - 1].state) {
+		v->host = s->hosts[r->host - 1].name;
+		v->host_w = s->hosts[r->host - 1].w;
+	} else {
+		v->host = "";
+		v->host_w = 0;
+	}
 	return 0;
 }
 
@@ -169,6 +202,7 @@ static const struct {
 	[COL_PKT_TX] = { "PKT-TX", "PKT-TX", "pkt-tx", true },
 	[COL_RTT] = { "RTT", "RTT-us", "rtt", true },
 	[COL_CGROUP] = { "CGROUP", "CGROUP", "cgroup", false },
+	[COL_HOST] = { "HOST", "HOST", "host", false },
 };
 
 const char *column_title(enum column c)
@@ -271,6 +305,8 @@ static int cmp_column(const struct vrow *a, const struct vrow *b, enum column c)
 		return cmp_addr(&x->id, &y->id, false);
 	case COL_CGROUP:
 		return strcmp(a->cgroup, b->cgroup);
+	case COL_HOST:
+		return strcmp(a->host, b->host);
 	case COL_PID:
 		return CMP(x->pid, y->pid);
 	case COL_PROCESS:
@@ -394,6 +430,12 @@ static bool sort_key(const struct vrow *v, enum column c, bool ranked, uint64_t 
 		pack(k, (const uint8_t *)v->cgroup, n);
 		return n < 8 * KEY_WORDS;
 	}
+	case COL_HOST: {
+		size_t n = strlen(v->host);
+
+		pack(k, (const uint8_t *)v->host, n);
+		return n < 8 * KEY_WORDS;
+	}
 	case COL_RX_RATE:
 		k[0] = dbl_key(r->rate_in);
 		break;
@@ -467,6 +509,7 @@ static int key_words(enum column c, bool ranked)
 	case COL_LOCAL:
 	case COL_REMOTE:
 	case COL_CGROUP:
+	case COL_HOST:
 		return 3;
 	case COL_STATE:
 		return 2;
@@ -491,6 +534,7 @@ static uint64_t prepared_key(const struct snapshot *s, const struct vrow *v, enu
 		return r->pid;
 	case COL_PROCESS:
 	case COL_CGROUP:
+	case COL_HOST:
 		/* the group's name is its first connection's (r.last_ns holds its index) */
 		return s->keys[(size_t)c * s->n + r->last_ns];
 	case COL_RX_RATE:
@@ -649,7 +693,8 @@ static int rank_cmp(const void *pa, const void *pb)
  * column whose unsigned order is cmp_column()'s. */
 static void prepare_keys(struct snapshot *s)
 {
-	static const enum column texts[] = { COL_LOCAL, COL_REMOTE, COL_STATE, COL_CGROUP };
+	static const enum column texts[] = { COL_LOCAL, COL_REMOTE, COL_STATE, COL_CGROUP,
+					     COL_HOST };
 	size_t n = s->n;
 	uint64_t *k;
 	const struct vrow **by = NULL;
@@ -773,6 +818,7 @@ static void widen(struct widest *w, const struct vrow *v)
 	w->remote = imax(w->remote, v->remote_w);
 	w->comm = imax(w->comm, v->comm_w);
 	w->cgroup = imax(w->cgroup, v->cgroup_w);
+	w->host = imax(w->host, v->host_w);
 	if (r->id.proto == PROTO_TCP)
 		w->state = imax(w->state, strlen(vrow_state(v)));
 	if (!(r->flags & CONN_F_NO_OWNER))
@@ -961,6 +1007,8 @@ static int build_groups(struct table *t)
 		}
 		memcpy(v->cgroup, f->cgroup, strlen(f->cgroup) + 1);
 		v->cgroup_w = f->cgroup_w;
+		v->host = f->host;
+		v->host_w = f->host_w;
 	}
 	/* the connections of open groups, each group's in sort order: sort them all, then
 	 * bucket them by group (a counting sort keeps the order) */
@@ -1266,6 +1314,8 @@ const char *cell_text(const struct vrow *v, enum column c, bool raw, unsigned mi
 		return vrow_state(v);
 	case COL_CGROUP:
 		return v->cgroup[0] ? v->cgroup : (missing & MISS_CGROUP) ? "?" : "-";
+	case COL_HOST:
+		return v->host[0] ? v->host : "-";
 	case COL_RX_RATE:
 	case COL_TX_RATE: {
 		double rate = c == COL_RX_RATE ? r->rate_in : r->rate_out;
@@ -1318,7 +1368,7 @@ const char *cell_text(const struct vrow *v, enum column c, bool raw, unsigned mi
 /* ---- layout ---- */
 
 /* Columns whose text can be elided: addresses and the process name. */
-static const enum column var[] = { COL_REMOTE, COL_LOCAL, COL_PROCESS, COL_CGROUP };
+static const enum column var[] = { COL_REMOTE, COL_LOCAL, COL_PROCESS, COL_CGROUP, COL_HOST };
 
 /* Narrow the elidable columns, widest (above its minimum) first, until total fits in cols. */
 static int shrink(struct layout *l, const int *min, int total, int cols)
@@ -1362,6 +1412,8 @@ void table_layout(const struct table *t, int cols, bool raw, int trend, struct l
 	/* no row with a cgroup (an older collector, or none known): no column */
 	want[COL_CGROUP] =
 		t->widest.cgroup ? imax(6, t->widest.cgroup > 24 ? 24 : t->widest.cgroup) : 0;
+	/* the host column only when the stream has hosts of its own */
+	want[COL_HOST] = t->widest.host ? imax(4, t->widest.host > 20 ? 20 : t->widest.host) : 0;
 	if (raw) {
 		int rd = maxrate < 1e18 ? digits((uint64_t)maxrate) : 20;
 
@@ -1389,6 +1441,7 @@ void table_layout(const struct table *t, int cols, bool raw, int trend, struct l
 	min[COL_REMOTE] = want[COL_REMOTE] < 21 ? want[COL_REMOTE] : 21;
 	min[COL_PROCESS] = want[COL_PROCESS] < 12 ? want[COL_PROCESS] : 12;
 	min[COL_CGROUP] = want[COL_CGROUP] < 12 ? want[COL_CGROUP] : 12;
+	min[COL_HOST] = want[COL_HOST] < 8 ? want[COL_HOST] : 8;
 	total = shrink(l, min, total, cols);
 	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]) && total > cols; i++) {
 		if (drop[i] == COL_RX && l->trend) { /* the trend goes before the totals */
@@ -1582,6 +1635,7 @@ size_t table_format_row(const struct vrow *v, const struct layout *l, const stru
 		    : c == COL_LOCAL && s == v->local	? v->local_w
 		    : c == COL_REMOTE && s == v->remote ? v->remote_w
 		    : c == COL_CGROUP && s == v->cgroup ? v->cgroup_w
+		    : c == COL_HOST && s == v->host	? v->host_w
 							: text_width(s);
 		if (c == COL_PROTO && st->depth && width >= 4) {
 			/* a group's connection: indented under it */

@@ -26,8 +26,10 @@ struct vrow {
 	char comm[COMM_TEXT];
 	char cgroup[CGROUP_TEXT];		      /* "" when unknown */
 	uint16_t local_w, remote_w, comm_w, cgroup_w; /* display columns */
-	uint32_t comm_rank;			      /* order of comm among the snapshot's names */
-	uint32_t conns; /* a group's row: its connections; 0 otherwise */
+	const char *host;			      /* its host's name (merged streams), or "" */
+	uint16_t host_w;
+	uint32_t comm_rank; /* order of comm among the snapshot's names */
+	uint32_t conns;	    /* a group's row: its connections; 0 otherwise */
 };
 
 /* Features the producer left out (HOPT_MISSING): their cells show "?" */
@@ -44,6 +46,14 @@ struct widest {
 	double rate;
 	uint64_t bytes, pkts, rtt;
 	int cgroup;
+	int host;
+};
+
+/* A host of a merged stream (HOST record): its name sanitised, its state. */
+struct vhost {
+	char name[SANITIZE_SIZE(HDR_STR_MAX)];
+	uint16_t w;
+	uint32_t state; /* enum host_state; 0: no such host */
 };
 
 /* One complete snapshot (SNAP_BEGIN .. SNAP_END) with the header of its section. */
@@ -63,7 +73,9 @@ struct snapshot {
 	struct widest all; /* over every row */
 	uint32_t *grp[2];  /* per row: its group by process, by cgroup (index) */
 	uint32_t ngrp[2];
-	uint64_t tick;	       /* the view's count of snapshots when this one was installed */
+	uint64_t tick;	     /* the view's count of snapshots when this one was installed */
+	struct vhost *hosts; /* by HOST index - 1; the stream puts them before the rows */
+	size_t nhosts;
 	struct snapshot *next; /* the reader's queue */
 };
 
@@ -73,6 +85,8 @@ void snapshot_free(struct snapshot *s);
  * may be NULL); -1 on allocation failure. */
 int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_only,
 		 const struct cgroup_table *cg);
+/* A HOST record of a merged stream; -1 on allocation failure. */
+int snapshot_add_host(struct snapshot *s, const struct rec_host *h, bool ascii_only);
 /* After the last row: put rows in (flow, cookie) order, the tie-break of every sort, and rank
  * the process names, so that sorting by name needs one radix word. */
 void snapshot_finish(struct snapshot *s);
@@ -92,6 +106,7 @@ enum column {
 	COL_PKT_TX,
 	COL_RTT,
 	COL_CGROUP, /* shown when some row has a cgroup */
+	COL_HOST,   /* shown for a merged stream of several hosts */
 	NCOLS
 };
 

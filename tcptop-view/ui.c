@@ -237,6 +237,20 @@ static void draw_header(struct view *v)
 		return;
 	}
 	screen_text(host, sizeof(host), s->hdr.hostname, sizeof(s->hdr.hostname));
+	if (s->nhosts) {
+		/* a merged stream: every host with its state */
+		static const char *const state[] = { "?", "live", "ended", "lagging" };
+		size_t o = 0;
+
+		for (size_t i = 0; i < s->nhosts && o + 1 < sizeof(host); i++) {
+			const struct vhost *h = &s->hosts[i];
+
+			if (!h->state)
+				continue;
+			o += snprintf(host + o, sizeof(host) - o, "%s%s (%s)", o ? ", " : "",
+				      h->name, state[h->state < 4 ? h->state : 0]);
+		}
+	}
 	screen_text(backend, sizeof(backend), s->hdr.backend, sizeof(s->hdr.backend));
 	screen_text(kernel, sizeof(kernel), s->hdr.kernel, sizeof(s->hdr.kernel));
 	screen_text(filt, sizeof(filt), s->hdr.filter, sizeof(s->hdr.filter));

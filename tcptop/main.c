@@ -124,7 +124,8 @@ static void help(void)
 	       "74 I/O error; 77 live capture without privilege, or a failed privilege drop;\n"
 	       "otherwise the status of the first stage that failed (128+N when it was killed by\n"
 	       "signal N), with that stage's messages only.\n"
-	       "See tcptop(1), tcptop-collect(1), tcptop-agg(1), tcptop-view(1), tcptop-csv(1).\n");
+	       "See tcptop(1), tcptop-collect(1), tcptop-agg(1), tcptop-view(1), tcptop-csv(1),\n"
+	       "tcptop-prom(1).\n");
 }
 
 /* Refuse (64) a value that a tool in tools (the collector first) would refuse. */

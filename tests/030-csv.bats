@@ -128,7 +128,7 @@ both_parsers() {
 	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
 	run -0 tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt"
 	[[ "${lines[0]}" == "$FIXED,"* ]] || fail "header: ${lines[0]}"
-	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap,failed,cgroup,cgroup_path,connections"
+	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap,failed,cgroup,cgroup_path,connections,host"
 	# every column of the header is documented in the man page's OUTPUT section
 	local page col
 	page=$(MANWIDTH=200 mandoc -Tascii "$TCPTOP_SRC/man/tcptop-csv.1" | col -bx)
@@ -406,7 +406,7 @@ PY
 		>"$BATS_TEST_TMPDIR/noend.tcpt"
 	run -65 tcptop-csv "$BATS_TEST_TMPDIR/noend.tcpt"
 	assert_output --partial "SNAP_BEGIN at byte $o5 inside snapshot 1"
-	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap,failed,cgroup,cgroup_path,connections"
+	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap,failed,cgroup,cgroup_path,connections,host"
 	[ "${#lines[@]}" -eq 5 ] # header, 3 rows, the message
 	# END inside snapshot 2 (its SNAP_END, record 8, cut out): a warning, its row kept
 	local o8 o9
@@ -773,16 +773,16 @@ PY
 	features_script | "$GEN" >"$BATS_TEST_TMPDIR/f.tcpt"
 	run -0 tcptop-csv --group process "$BATS_TEST_TMPDIR/f.tcpt"
 	assert_line --index 1 --regexp '^[^,]*,,,,,,100,nginx,,30,3,,,30.00,0.00,,,'
-	assert_line --index 1 --regexp ',,,,2$'
+	assert_line --index 1 --regexp ',,,,2,testhost$'
 	assert_line --index 4 --regexp '^[^,]*,,,,,,,,,80,0,'
 	[ "${#lines[@]}" -eq 5 ]
 	run -0 tcptop-csv -g cgroup -f jsonl "$BATS_TEST_TMPDIR/f.tcpt"
 	[ "${#lines[@]}" -eq 4 ]
 	assert_line --index 0 --partial '"pid":null,"process_name":null,"state":null,"bytes_in":30,'
-	assert_line --index 0 --partial '"cgroup":"nginx.service","cgroup_path":"/system.slice/nginx.service","connections":2}'
+	assert_line --index 0 --partial '"cgroup":"nginx.service","cgroup_path":"/system.slice/nginx.service","connections":2,"host":"testhost"}'
 	assert_line --index 1 --partial '"cgroup":"0123456789ab",'
 	assert_line --index 3 --partial '"bytes_in":80,'
-	assert_line --index 3 --partial '"cgroup":null,"cgroup_path":null,"connections":1}'
+	assert_line --index 3 --partial '"cgroup":null,"cgroup_path":null,"connections":1,"host":"testhost"}'
 	run -64 tcptop-csv --group host "$BATS_TEST_TMPDIR/f.tcpt"
 	assert_output --partial 'invalid (process or cgroup)'
 }

@@ -86,6 +86,10 @@ Y
 	# by host, and the target is healthy
 	[ "$(promql 'sum by (host) (tcptop_network_io_bytes_total{host="vm",direction="receive"})')" = "$want_in" ]
 	[ "$(promql 'up{job="tcptop"}')" = 1 ]
+	# the README's other query is valid PromQL
+	run -0 curl -fsS "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode \
+		'query=sum by (host, process) (rate(tcptop_network_io_bytes_total{direction="receive"}[5m]))'
+	assert_output --partial '"status":"success"'
 	[ "$(promql 'tcptop_stream_up{host="vm"}')" = 0 ]
 
 	# what Prometheus scraped passes promtool's lint
