@@ -286,6 +286,10 @@ int main(int argc, char **argv)
 	}
 	if (st == STREAM_STOPPED) /* a signal, and the input did not end in time */
 		signal_exit(w, in_snap);
+	/* stopped so early that nothing came (Ctrl-C before tcptop-agg read its input): no
+	 * error, there is nothing to convert */
+	if (st == STREAM_TRUNCATED && stop_signal() && stream_reader_offset(rd) == 0)
+		signal_exit(w, false);
 	if ((e = rows_snapshot_end(w)))
 		write_failed(e);
 	flush_or_die(w);
