@@ -22,8 +22,8 @@
 
 #define DEFAULT_MAX_FLOWS 262144
 /* After SIGINT or SIGTERM, how long a pipe is still read for the END upstream sends on the same
- * Ctrl-C: well under a second, and under tcptop-csv's grace downstream (0.7 s). */
-#define STOP_GRACE_NS 400000000ULL
+ * Ctrl-C: well under a second, and under tcptop-csv's grace downstream (0.5 s). */
+#define STOP_GRACE_NS 300000000ULL
 
 static void usage(FILE *f)
 {

@@ -22,9 +22,9 @@
 #include "util.h"
 
 /* After SIGINT or SIGTERM, how long the input is still read: the end of the stream from a pipe
- * (longer than tcptop-agg's 0.4 s, so that its END arrives), or the rest of the current snapshot
+ * (longer than tcptop-agg's 0.3 s, so that its END arrives), or the rest of the current snapshot
  * from a file. */
-#define STOP_GRACE_NS 700000000ULL
+#define STOP_GRACE_NS 500000000ULL
 
 static void usage(FILE *f)
 {
