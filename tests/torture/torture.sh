@@ -18,8 +18,9 @@
 #             when the collector cannot run here.
 #
 # Environment: OUTPUT (the build, default .output), TORTURE_CONNS (1000), TORTURE_INTERVALS
-# (300: 47 MB of CSV a full run), TORTURE_DIR (scratch, default $OUTPUT/torture), TORTURE_LIVE. Exit 0 when every
-# trial passed. Figures of full runs: tests/torture/README.md.
+# (300: 47 MB of CSV a full run), TORTURE_DIR (scratch, default $OUTPUT/torture),
+# TORTURE_LIVE. Exit 0 when every trial passed. A line of progress every 100 replay trials.
+# Figures: tests/torture/README.md.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 OUTPUT=${OUTPUT:-$PWD/.output}
@@ -80,6 +81,7 @@ trial_replay() {
 	full=$(($(now_ms) - t0))
 	echo "replay: full run $full ms, $CONNS rows x $INTERVALS snapshots; $n SIGINTs at 0..$((full * 11 / 10)) ms"
 	for ((i = 1; i <= n; i++)); do
+		((i == 1 || (i - 1) % 100)) || echo "replay: $((i - 1)) runs, $failures failed so far"
 		rm -f "$out"
 		setsid tcptop --replay "$big" --log "$out" 2>"$DIR/replay.err" &
 		pid=$!
