@@ -194,11 +194,11 @@ static int run(struct agg *a, int fd, const char *name, bool *pipe_out)
 	*pipe_out = pipe_in;
 	stream_reader_expect(rd, STREAM_KIND_RAW);
 	/* a pipe is read on for a moment after a signal: the collector upstream ends it on the
-	 * same Ctrl-C. On a file the loop below stops at the next record, so there the grace only
-	 * lets the header through when the signal came before it: END then follows the output
-	 * header, and tcptop-csv downstream writes its header row instead of failing on empty
-	 * input. */
-	stop_set_grace(STOP_GRACE_NS);
+	 * same Ctrl-C. A file never waits, and the loop below stops at its next record: with no
+	 * limit there, a signal that came before the header (however slow the start) still lets
+	 * the header through, END follows the output header, and tcptop-csv downstream writes its
+	 * header row instead of failing on empty input. */
+	stop_set_grace(pipe_in ? STOP_GRACE_NS : INT64_MAX);
 	stream_reader_set_wait(rd, stop_wait_fd, NULL);
 	while ((st = stream_read(rd, r)) == STREAM_OK) {
 		if (r->type == REC_HEADER) {

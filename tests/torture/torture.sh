@@ -83,7 +83,10 @@ trial_replay() {
 	for ((i = 1; i <= n; i++)); do
 		((i == 1 || (i - 1) % 100)) || echo "replay: $((i - 1)) runs, $failures failed so far"
 		rm -f "$out"
-		setsid tcptop --replay "$big" --log "$out" 2>"$DIR/replay.err" &
+		# a script's background jobs start with SIGINT ignored: give tcptop the default back,
+		# as a terminal's shell does
+		setsid env --default-signal=INT,QUIT tcptop --replay "$big" --log "$out" \
+			2>"$DIR/replay.err" &
 		pid=$!
 		delay=$((RANDOM * 32768 + RANDOM))
 		# one in ten in the first 50 ms, where issue 14 saw "1 row of 1,000"
@@ -233,7 +236,8 @@ trial_live() {
 	tpid=$!
 	for ((i = 1; i <= n; i++)); do
 		rm -f "$out"
-		setsid tcptop --log "$out" --interval 0.2 2>"$DIR/live.err" &
+		setsid env --default-signal=INT,QUIT tcptop --log "$out" --interval 0.2 \
+			2>"$DIR/live.err" &
 		pid=$!
 		delay=$((300 + RANDOM % 1700))
 		sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
