@@ -23,8 +23,8 @@
 
 #define DEFAULT_MAX_FLOWS 262144
 /* After SIGINT or SIGTERM, how long a pipe is still read for the END upstream sends on the same
- * Ctrl-C: well under a second, and under tcptop-csv's grace downstream (0.7 s). */
-#define STOP_GRACE_NS 400000000ULL
+ * Ctrl-C: well under a second, and under tcptop-csv's grace downstream (0.5 s). */
+#define STOP_GRACE_NS 300000000ULL
 
 static void usage(FILE *f)
 {
@@ -195,8 +195,11 @@ static int run(struct agg *a, int fd, const char *name, bool *pipe_out)
 	*pipe_out = pipe_in;
 	stream_reader_expect(rd, STREAM_KIND_RAW);
 	/* a pipe is read on for a moment after a signal: the collector upstream ends it on the
-	 * same Ctrl-C; a file is not waited for */
-	stop_set_grace(pipe_in ? STOP_GRACE_NS : 0);
+	 * same Ctrl-C. A file never waits, and the loop below stops at its next record: with no
+	 * limit there, a signal that came before the header (however slow the start) still lets
+	 * the header through, END follows the output header, and tcptop-csv downstream writes its
+	 * header row instead of failing on empty input. */
+	stop_set_grace(pipe_in ? STOP_GRACE_NS : INT64_MAX);
 	stream_reader_set_wait(rd, stop_wait_fd, NULL);
 	while ((st = stream_read(rd, r)) == STREAM_OK) {
 		if (r->type == REC_HEADER) {

@@ -22,9 +22,9 @@
 #include "util.h"
 
 /* After SIGINT or SIGTERM, how long the input is still read: the end of the stream from a pipe
- * (longer than tcptop-agg's 0.4 s, so that its END arrives), or the rest of the current snapshot
+ * (longer than tcptop-agg's 0.3 s, so that its END arrives), or the rest of the current snapshot
  * from a file. */
-#define STOP_GRACE_NS 700000000ULL
+#define STOP_GRACE_NS 500000000ULL
 
 static void usage(FILE *f)
 {
@@ -293,6 +293,10 @@ int main(int argc, char **argv)
 	}
 	if (st == STREAM_STOPPED) /* a signal, and the input did not end in time */
 		signal_exit(w, in_snap);
+	/* stopped so early that nothing came (Ctrl-C before tcptop-agg read its input): no
+	 * error, there is nothing to convert */
+	if (st == STREAM_TRUNCATED && stop_signal() && stream_reader_offset(rd) == 0)
+		signal_exit(w, false);
 	if ((e = rows_snapshot_end(w)))
 		write_failed(e);
 	flush_or_die(w);

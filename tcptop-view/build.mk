@@ -33,12 +33,12 @@ BENCHES += bench-view
 bench-view: $(OUTPUT)/tcptop-view-bench
 	$(OUTPUT)/tcptop-view-bench
 
-# libFuzzer target for the data layer (table.c, view.c: no curses drawn; curses.h only for the key
-# codes); built for make test, which replays its seeds and saved crashes. `make fuzz-view-run`.
+# libFuzzer target for the data layer (VIEW_OBJS but ui.c: no curses drawn; curses.h only for the
+# key codes); built for make test, which replays its seeds and saved crashes. `make fuzz-view-run`.
 FUZZ_VIEW := $(OUTPUT)/fuzz/fuzz-view
 
-$(FUZZ_VIEW): tcptop-view/fuzz_view.c tcptop-view/table.c tcptop-view/view.c tcptop-view/trend.c tcptop-view/table.h \
-		tcptop-view/view.h $(LIB_SRCS) lib/stream.h lib/util.h
+$(FUZZ_VIEW): tcptop-view/fuzz_view.c $(patsubst $(OUTPUT)/view/%.o,tcptop-view/%.c,$(filter-out \
+		%/ui.o,$(VIEW_OBJS))) $(wildcard tcptop-view/*.h) $(LIB_SRCS) lib/stream.h lib/util.h
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -Itcptop-view $(filter %.c,$^) -o $@

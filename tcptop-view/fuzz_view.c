@@ -27,12 +27,12 @@ static void draw(struct view *v, int cols)
 	struct layout l;
 	size_t tw;
 
+	struct row_style st = { .raw_units = v->raw_units };
+
 	table_layout(&v->t, cols, v->raw_units, 0, &l);
 	table_format_title(&l, v->raw_units, title, sizeof(title));
 	tw = text_width(title);
 	for (size_t i = 0; i < v->t.n && i < 64; i++) {
-		struct row_style st = { .raw_units = v->raw_units };
-
 		table_format_row(v->t.v[i], &l, &st, line, sizeof(line));
 		if (text_width(line) != tw) {
 			fprintf(stderr, "[%s]\n[%s]\n", title, line);

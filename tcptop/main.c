@@ -748,6 +748,11 @@ int main(int argc, char **argv)
 		} else if (sig == SIGTERM || sig == SIGHUP) {
 			stop(replay ? S_AGG : S_COLLECT, SIGTERM);
 		}
+		/* a replay stopped in its first milliseconds: tcptop-agg may die of the signal before
+		 * it writes a byte, and tcptop-csv would call the empty stream an error; told to stop
+		 * too, it reads on for its grace and takes an empty input as nothing to convert */
+		if (replay && log && (sig == SIGINT || sig == SIGTERM || sig == SIGHUP))
+			stop(S_LAST, SIGTERM);
 		/* the exporter serves on after its input ends: a stop is for it too, once the
 		 * aggregator has passed it the last snapshot */
 		if (prom && sig != SIGCHLD) {

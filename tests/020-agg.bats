@@ -599,7 +599,9 @@ wait_for_snapshot() {
 		# from before the handler is set up to well inside the wait
 		sleep "0.00$((RANDOM % 8))"
 		signal_and_wait "$pid" INT
-		[ "$ms" -lt 1000 ] || fail "signal $i: stopped after $ms ms"
+		# lost, it would wait for ever (the watchdog's 5 s); the 1 s bound is the stall
+		# test's, with the tool already waiting: here start-up on a loaded machine counts too
+		[ "$ms" -lt 3000 ] || fail "signal $i: stopped after $ms ms"
 		[ "$st" -eq 130 ] || fail "signal $i: exit $st"
 	done
 	kill "$writer"

@@ -732,11 +732,14 @@ sys.exit(len(cols) != 1)' "$T/rows"
 # stop_stalled SIG STATUS: SIG to the view, whose input says nothing more; it must end within
 # 1 s with STATUS and the terminal as it was.
 stop_stalled() {
-	local t0 ms
+	local t0 ms pid
+	pid=$(view_pid)
 	t0=$(date +%s%N)
-	kill -"$1" "$(view_pid)"
-	for _ in $(seq 100); do
-		[ -f "$T/status" ] && break
+	kill -"$1" "$pid"
+	# the view's own end (the pane's shell reaps it at once), not the status file the shell
+	# writes after it
+	for _ in $(seq 300); do
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.01
 	done
 	ms=$((($(date +%s%N) - t0) / 1000000))

@@ -416,10 +416,12 @@ print("ok", len(rows))' "$d/port.csv" "$port"
 	SUDO_UID=65534 SUDO_GID=65534 tcptop --log "$shared/u.csv" --record "$shared/u.tcpt" \
 		--interval 1 2>"$shared/err" 3>&- &
 	WPID=$!
-	for i in $(seq 100); do pgrep -x tcptop-csv >/dev/null && break; sleep 0.1; done
+	# this wrapper's stages only: other tcptop-agg processes may run on the machine
+	stage_uid() { ps -o uid=,comm= --ppid "$WPID" | awk -v c="$1" '$2 == c { print $1 }'; }
+	for i in $(seq 100); do [ -n "$(stage_uid tcptop-csv)" ] && break; sleep 0.1; done
 	sleep 1
-	agg_uid=$(ps -o uid= -C tcptop-agg | tr -d ' ' | sort -u)
-	csv_uid=$(ps -o uid= -C tcptop-csv | tr -d ' ' | sort -u)
+	agg_uid=$(stage_uid tcptop-agg)
+	csv_uid=$(stage_uid tcptop-csv)
 	kill -INT "$WPID"
 	wait "$WPID"
 	csv_owner=$(stat -c %u "$shared/u.csv") rec_owner=$(stat -c %u "$shared/u.tcpt")

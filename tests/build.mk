@@ -133,7 +133,7 @@ $(OUTPUT)/tests/unit-xlate: $(OUTPUT)/collect/xlate.o
 # to tcptop --replay --log, 80 signals to the table in tmux; TORTURE_LIVE=1 (root) adds 100
 # SIGINTs to a live tcptop --log. `make test` runs a sample (tests/065-torture.bats).
 .PHONY: torture
-torture: all $(OUTPUT)/tcptop-gen $(OUTPUT)/tests/csvcheck
+torture: all $(OUTPUT)/tcptop-gen $(OUTPUT)/tests/csvcheck $(OUTPUT)/tcptop-traffic
 	OUTPUT=$(abspath $(OUTPUT)) tests/torture/torture.sh $(TORTURE_ARGS)
 
 # Reference monitors of make bench-collect (tests/bench/floor.bpf.c) and their loader; the

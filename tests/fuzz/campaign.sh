@@ -19,6 +19,7 @@ for spec in "$@"; do
 	before=$(ls "tests/fuzz/crashes/$t" | wc -l)
 	start=$(date +%s)
 	"$out/fuzz/fuzz-$t" -max_total_time="$secs" -max_len=16384 -print_final_stats=1 \
+		-report_slow_units=120 \
 		-artifact_prefix="tests/fuzz/crashes/$t/" "$out/fuzz/corpus-$t" \
 		"tests/fuzz/corpus/$t" "$seeds" >"$out/fuzz/campaign-$t.log" 2>&1
 	status=$?

@@ -18,8 +18,9 @@
 #             when the collector cannot run here.
 #
 # Environment: OUTPUT (the build, default .output), TORTURE_CONNS (1000), TORTURE_INTERVALS
-# (300: 47 MB of CSV a full run), TORTURE_DIR (scratch, default $OUTPUT/torture), TORTURE_LIVE. Exit 0 when every
-# trial passed. Figures of full runs: tests/torture/README.md.
+# (300: 47 MB of CSV a full run), TORTURE_DIR (scratch, default $OUTPUT/torture),
+# TORTURE_LIVE. Exit 0 when every trial passed. A line of progress every 100 replay trials.
+# Figures: tests/torture/README.md.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 OUTPUT=${OUTPUT:-$PWD/.output}
@@ -72,21 +73,27 @@ check_csv() {
 
 # ---- replay --log ----
 trial_replay() {
-	local n=$1 i out pid st delay full t0 res snaps empty=0 total=0 to_group=0 maxms=0 ms
+	local n=$1 i out pid st delay full t0 res snaps empty=0 total=0 to_group=0 maxms=0 ms cut=0
 	local -A statuses=()
 	out=$DIR/replay.csv
+	exec 9<> <(:) # never readable: read -t on it is a sleep
 	t0=$(now_ms)
 	tcptop --replay "$big" --log "$out" 2>/dev/null || { fail "replay: a full run failed"; return; }
 	full=$(($(now_ms) - t0))
 	echo "replay: full run $full ms, $CONNS rows x $INTERVALS snapshots; $n SIGINTs at 0..$((full * 11 / 10)) ms"
 	for ((i = 1; i <= n; i++)); do
+		((i == 1 || (i - 1) % 100)) || echo "replay: $((i - 1)) runs, $failures failed so far"
 		rm -f "$out"
-		setsid tcptop --replay "$big" --log "$out" 2>"$DIR/replay.err" &
+		# a script's background jobs start with SIGINT ignored: give tcptop the default back,
+		# as a terminal's shell does
+		setsid env --default-signal=INT,QUIT tcptop --replay "$big" --log "$out" \
+			2>"$DIR/replay.err" &
 		pid=$!
 		delay=$((RANDOM * 32768 + RANDOM))
 		# one in ten in the first 50 ms, where issue 14 saw "1 row of 1,000"
 		if ((i % 10 == 1)); then delay=$((delay % 50)); else delay=$((delay % (full * 11 / 10 + 1))); fi
-		sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
+		# bash's own timer: a sleep(1) process starts late on a loaded machine
+		read -rt "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))" -u 9 || true
 		t0=$(now_ms)
 		if ((i % 4)); then
 			kill -INT -- "-$pid" 2>/dev/null && to_group=$((to_group + 1))
@@ -109,13 +116,14 @@ trial_replay() {
 		if res=$(check_csv "$out" "$CONNS"); then
 			snaps=${res#snapshots }
 			total=$((total + snaps))
+			((snaps < INTERVALS)) && cut=$((cut + 1))
 		else
 			fail "replay $i (${delay} ms): $res"
 			cp "$out" "$DIR/failed-$i.csv"
 		fi
 	done
-	printf 'replay: %d runs (%d to the process group), %d before the first snapshot, %d snapshots in all; exit statuses:' \
-		"$n" "$to_group" "$empty" "$total"
+	printf 'replay: %d runs (%d to the process group), %d cut short by the signal, %d of them before the first snapshot, %d snapshots in all; exit statuses:' \
+		"$n" "$to_group" "$((cut + empty))" "$empty" "$total"
 	for st in "${!statuses[@]}"; do printf ' %s x%d' "$st" "${statuses[$st]}"; done
 	printf '; slowest stop %d ms\n' "$maxms"
 }
@@ -231,7 +239,8 @@ trial_live() {
 	tpid=$!
 	for ((i = 1; i <= n; i++)); do
 		rm -f "$out"
-		setsid tcptop --log "$out" --interval 0.2 2>"$DIR/live.err" &
+		setsid env --default-signal=INT,QUIT tcptop --log "$out" --interval 0.2 \
+			2>"$DIR/live.err" &
 		pid=$!
 		delay=$((300 + RANDOM % 1700))
 		sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
