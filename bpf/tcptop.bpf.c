@@ -25,7 +25,6 @@
 #define IPPROTO_TCP  6
 #define IPPROTO_UDP  17
 #define MSG_PEEK     2
-#define RCV_SHUTDOWN 1
 #define S_IFMT	     00170000
 #define S_IFSOCK     0140000
 #define EEXIST	     17
@@ -191,14 +190,16 @@ static __always_inline void fill_id(struct tt_event *e, struct sock *sk)
 
 /* The kernel's counters of a TCP socket (probe reads: any pointer, any context). Bytes in are
  * those received in sequence: bytes_received counts the FIN's sequence number too, once one
- * came (RCV_SHUTDOWN). Bytes out are those sent, each once: bytes_sent less retransmissions. */
+ * came (SOCK_DONE, set by tcp_fin() alone; not RCV_SHUTDOWN, which close() sets as well, and
+ * an orphan that closes from FIN_WAIT2 never gets the FIN). Bytes out are those sent, each
+ * once: bytes_sent less retransmissions. */
 static __always_inline void tcp_counters(struct tt_tcp_counters *c, struct tcp_sock *tp)
 {
 	struct sock *sk = (struct sock *)tp;
 	__u64 received = BPF_CORE_READ(tp, bytes_received);
-	__u8 shutdown = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown);
+	unsigned long flags = BPF_CORE_READ(sk, sk_flags);
 
-	if (received && (shutdown & RCV_SHUTDOWN))
+	if (received && (flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
 		received--;
 	c->bytes_in = received;
 	c->bytes_out = BPF_CORE_READ(tp, bytes_sent) - BPF_CORE_READ(tp, bytes_retrans);
@@ -212,9 +213,8 @@ static __always_inline void tcp_counters_direct(struct tt_tcp_counters *c, struc
 {
 	struct sock *sk = (struct sock *)tp;
 	__u64 received = tp->bytes_received;
-	__u8 shutdown = BPF_CORE_READ_BITFIELD(sk, sk_shutdown);
 
-	if (received && (shutdown & RCV_SHUTDOWN))
+	if (received && (sk->sk_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
 		received--;
 	c->bytes_in = received;
 	c->bytes_out = tp->bytes_sent - tp->bytes_retrans;

@@ -74,10 +74,15 @@ struct dst_entry {
 struct sock {
 	struct sock_common __sk_common;
 	int sk_rx_dst_ifindex; /* 5.16+; before, struct inet_sock's rx_dst_ifindex */
-	__u8 sk_shutdown;      /* a bitfield on some kernels: read with BPF_CORE_READ_BITFIELD */
+	unsigned long sk_flags;
 	__u16 sk_protocol;
 	__u16 sk_type;
 	struct dst_entry *sk_dst_cache;
+};
+
+enum sock_flags {
+	SOCK_DEAD = 0,
+	SOCK_DONE = 1,
 };
 
 struct inet_sock {
