@@ -64,7 +64,7 @@ $(OUTPUT):
 	$(Q)mkdir -p $@
 
 include $(wildcard tcptop-collect/build.mk tcptop-agg/build.mk tcptop-view/build.mk \
-	tcptop-csv/build.mk tcptop/build.mk tests/build.mk tests/vm/build.mk man/build.mk \
+	tcptop-csv/build.mk tcptop-prom/build.mk tcptop/build.mk tests/build.mk tests/vm/build.mk man/build.mk \
 	packaging/build.mk)
 
 all: $(BINS)
@@ -74,10 +74,11 @@ all: $(BINS)
 # ---- dependencies (Debian and Ubuntu) ----
 # Packages to build, then to test; `make deps` installs only the missing ones.
 DEB_BUILD := make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev libcsv-dev libncurses-dev \
+	libmicrohttpd-dev \
 	bpftool pkg-config
-DEB_TEST := bats bc bats-assert bats-support python3 tmux mandoc groff-base iproute2 procps \
+DEB_TEST := bats bc bats-assert bats-support python3 tmux mandoc groff-base iproute2 procps clang-format \
 	util-linux libclang-rt-14-dev qemu-system-x86 busybox-static debian-archive-keyring \
-	debhelper dpkg-dev fakeroot lintian rpm rpmlint bash-completion man-db
+	debhelper dpkg-dev fakeroot lintian rpm rpmlint bash-completion man-db prometheus systemd
 DEB_DEPS ?= $(DEB_BUILD) $(DEB_TEST)
 
 deps:

@@ -149,23 +149,6 @@ struct file {
 	void *private_data;
 };
 
-struct sockaddr {
-	unsigned short sa_family;
-};
-
-struct sockaddr_in {
-	unsigned short sin_family;
-	__be16 sin_port;
-	__be32 sin_addr;
-};
-
-struct sockaddr_in6 {
-	unsigned short sin6_family;
-	__be16 sin6_port;
-	__u32 sin6_flowinfo;
-	struct in6_addr sin6_addr;
-};
-
 struct msghdr {
 	void *msg_name;
 };
@@ -207,5 +190,24 @@ struct bpf_iter__bpf_map_elem {
 };
 
 #pragma clang attribute pop
+
+/* UAPI layouts, fixed: no relocation (the kernel's BTF may not even have them) */
+struct sockaddr {
+	unsigned short sa_family;
+};
+
+struct sockaddr_in {
+	unsigned short sin_family;
+	__be16 sin_port;
+	__be32 sin_addr;
+};
+
+struct sockaddr_in6 {
+	unsigned short sin6_family;
+	__be16 sin6_port;
+	__u32 sin6_flowinfo;
+	struct in6_addr sin6_addr;
+};
+
 
 #endif /* TCPTOP_VMLINUX_MIN_H */

@@ -54,6 +54,8 @@ const char *rec_type_name(uint32_t type)
 		return "SNAP_BEGIN";
 	case REC_SNAP_ROW:
 		return "SNAP_ROW";
+	case REC_HOST:
+		return "HOST";
 	case REC_SNAP_END:
 		return "SNAP_END";
 	}
@@ -362,6 +364,23 @@ size_t stream_encode(const struct rec *r, uint8_t *buf)
 		put64(&e, w->first_ns);
 		put64(&e, w->last_ns);
 		put64(&e, w->cgroup_id);
+		if (w->host) { /* trailing, after cgroup_id: written in merged streams only */
+			put32(&e, w->host);
+			put32(&e, 0);
+		}
+		break;
+	}
+	case REC_HOST: {
+		const struct rec_host *h = u;
+		uint32_t n = h->nloss > LOSS_MAX ? LOSS_MAX : h->nloss;
+		put32(&e, h->index);
+		put32(&e, h->state);
+		put64(&e, (uint64_t)h->time_ns);
+		putbytes(&e, h->hostname, HDR_STR_MAX);
+		putbytes(&e, h->boot_id, HOST_BOOT_LEN);
+		put32(&e, n);
+		put32(&e, 0);
+		put_loss(&e, n, h->loss);
 		break;
 	}
 	case REC_SNAP_END:
@@ -481,6 +500,8 @@ struct stream_reader {
 		AFTER_END
 	} where;
 	unsigned expect;
+	int (*wait)(void *ctx, int fd); /* before each read(2): -1 stops reading */
+	void *wait_ctx;
 	int status; /* sticky once an error is reported */
 	struct stream_header hdr;
 	char err[512];
@@ -558,6 +579,12 @@ void stream_reader_expect(struct stream_reader *rd, unsigned kind)
 	rd->expect = kind;
 }
 
+void stream_reader_set_wait(struct stream_reader *rd, int (*wait)(void *ctx, int fd), void *ctx)
+{
+	rd->wait = wait;
+	rd->wait_ctx = ctx;
+}
+
 __attribute__((format(printf, 3, 4))) static int fail(struct stream_reader *rd, int status,
 						      const char *fmt, ...)
 {
@@ -583,6 +610,12 @@ static size_t fill(struct stream_reader *rd, size_t want)
 			rd->base += rd->start;
 			rd->end -= rd->start;
 			rd->start = 0;
+		}
+		if (rd->wait && rd->wait(rd->wait_ctx, rd->fd) < 0) {
+			fail(rd, STREAM_STOPPED,
+			     "stopped at byte %" PRIu64 " before the input's end",
+			     rd->base + rd->end);
+			return 0;
 		}
 		n = read(rd->fd, rd->buf + rd->end, rd->cap - rd->end);
 		if (n < 0) {
@@ -749,6 +782,8 @@ static size_t body_min(uint32_t type)
 		return 96;
 	case REC_SNAP_ROW:
 		return 176;
+	case REC_HOST:
+		return 344; /* 16, hostname 256, boot_id 64, 8 */
 	}
 	return 0;
 }
@@ -990,6 +1025,25 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 		w->first_ns = get64(&c);
 		w->last_ns = get64(&c);
 		w->cgroup_id = need(&c, 8) ? get64(&c) : 0;
+		w->host = need(&c, 8) ? get32(&c) : 0; /* trailing, with its pad */
+		break;
+	}
+	case REC_HOST: {
+		struct rec_host *h = &r->u.host;
+		uint32_t n;
+		h->index = get32(&c);
+		h->state = get32(&c);
+		h->time_ns = (int64_t)get64(&c);
+		getbytes(&c, h->hostname, HDR_STR_MAX);
+		h->hostname[HDR_STR_MAX - 1] = '\0';
+		getbytes(&c, h->boot_id, HOST_BOOT_LEN);
+		h->boot_id[HOST_BOOT_LEN - 1] = '\0';
+		n = get32(&c);
+		c.pos += 4;
+		if (!get_loss(&c, n, &h->nloss, h->loss))
+			return fail(rd, STREAM_CORRUPT,
+				    "HOST record at byte %" PRIu64 " claims %u loss entries in %zu bytes",
+				    off, n, blen);
 		break;
 	}
 	case REC_SNAP_END:

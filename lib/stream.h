@@ -43,6 +43,7 @@ enum rec_type {
 	REC_SNAP_BEGIN = 0x0020,
 	REC_SNAP_ROW = 0x0021,
 	REC_SNAP_END = 0x0022,
+	REC_HOST = 0x0023, /* one host of a merged snapshot stream (tcptop-agg --merge) */
 };
 
 /* Header option codes: {u16 code, u16 length, value, pad to 4}, ended by code 0. */
@@ -104,6 +105,10 @@ int stream_missing(const struct stream_header *h, const char *feature);
 /* A cgroup v2 path relative to the cgroup2 mount ("/system.slice/nginx.service"): raw kernel
  * bytes, hostile. Longer paths are cut to CGROUP_PATH_MAX - 1 bytes. */
 #define CGROUP_PATH_MAX 512
+
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT	2
+#define TCP_CLOSE	7
 
 /* Counters carried by OPEN, SAMPLE and CLOSE: cumulative since the connection began. */
 struct conn_counters {
@@ -229,6 +234,27 @@ struct rec_snap_row {
 	uint64_t first_ns;	  /* monotonic: first seen */
 	uint64_t last_ns;	  /* monotonic: last sample or event */
 	uint64_t cgroup_id;	  /* 0 unknown (optional trailing field) */
+	uint32_t host;		  /* trailing, after cgroup_id: index of a REC_HOST of the snapshot; 0 when alone */
+};
+
+/* A host's state in a merged snapshot stream. */
+enum host_state {
+	HOST_LIVE = 1,	  /* its input is open and keeps up */
+	HOST_ENDED = 2,	  /* its input ended: its last rows are shown no more */
+	HOST_LAGGING = 3, /* its input is open but behind the others: its last rows are shown */
+};
+
+#define HOST_BOOT_LEN 64
+
+/* Written after SNAP_BEGIN for every host of a merged stream, before the rows. */
+struct rec_host {
+	uint32_t index;		/* what SNAP_ROW.host names; 0 is never used */
+	uint32_t state;		/* enum host_state */
+	int64_t time_ns;	/* wall clock: end of the host's latest interval */
+	uint32_t nloss;		/* the host's loss counters, cumulative */
+	struct loss_entry loss[LOSS_MAX];
+	char hostname[HDR_STR_MAX]; /* raw, from the host's header: hostile */
+	char boot_id[HOST_BOOT_LEN];
 };
 
 struct rec_snap_end {
@@ -257,6 +283,7 @@ struct rec {
 		struct rec_snap_begin snap_begin;
 		struct rec_snap_row row;
 		struct rec_snap_end snap_end;
+		struct rec_host host;
 	} u;
 };
 
@@ -286,6 +313,7 @@ enum stream_status {
 	STREAM_TRUNCATED = 3, /* input ended inside a record */
 	STREAM_CORRUPT = 4,   /* bad magic, length, trailer, version, body */
 	STREAM_IO = 5,	      /* read(2) failed */
+	STREAM_STOPPED = 6,   /* the wait hook asked to stop (stream_reader_set_wait) */
 };
 
 struct stream_reader;
@@ -306,6 +334,10 @@ const struct stream_header *stream_reader_header(const struct stream_reader *rd)
 /* When set, a header of a different kind is refused with a message naming both (and what to
  * pipe through). 0 accepts any. */
 void stream_reader_expect(struct stream_reader *rd, unsigned kind);
+/* When set, wait(ctx, fd) runs before each read(2) of a file descriptor input: 0 reads, -1
+ * stops the reader with STREAM_STOPPED (a tool told to stop while its input is stalled; see
+ * stop.h), after every complete record already read in. */
+void stream_reader_set_wait(struct stream_reader *rd, int (*wait)(void *ctx, int fd), void *ctx);
 
 /* Helpers shared by the tools. */
 int64_t stream_wall_ns(const struct stream_header *h, uint64_t mono_ns);

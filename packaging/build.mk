@@ -89,3 +89,19 @@ install-bash-completion:
 	$(INSTALL) -m 0644 packaging/bash-completion/tcptop $(DESTDIR)$(BASHCOMPDIR)/tcptop
 uninstall-bash-completion:
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/tcptop
+
+# systemd units (disabled after install: the packages neither enable nor start them), their
+# programs' paths filled in from BINDIR.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSTEMD_UNITS := tcptop-exporter.service tcptop-collect.service
+install: install-systemd
+uninstall: uninstall-systemd
+.PHONY: install-systemd uninstall-systemd
+install-systemd:
+	$(INSTALL) -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	$(Q)for u in $(SYSTEMD_UNITS); do \
+		sed 's|@BINDIR@|$(BINDIR)|g' packaging/systemd/$$u.in > $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp && \
+		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp && \
+		mv $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; done
+uninstall-systemd:
+	rm -f $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(SYSTEMD_UNITS))

@@ -11,12 +11,18 @@
 #include <string.h>
 
 #include "agg.h"
+#include "cgroup.h"
 #include "util.h"
 
 /* Per-entry bits of agg's own (not written). */
 #define A_CLOSED 0x01 /* closed or replaced: shown once more, then freed */
 #define A_SHOWN	 0x02 /* has been in a snapshot (so no longer CONN_F_NEW) */
 #define A_MATCH	 0x04 /* passes the filters (set while a snapshot is built) */
+#define A_SYNSENT 0x08 /* TCP opened in SYN_SENT and not seen past it: failed if it closes */
+
+/* cgroup_ent.user bits */
+#define CG_WRITTEN 0x01 /* its CGROUP record is in this section's output */
+#define CG_MATCH   0x02 /* passes --cgroup */
 
 /*
  * One tracked connection: 192 bytes, three cache lines. The first holds the hash key and all
@@ -63,6 +69,9 @@ struct ifname_ent {
 	bool used;
 };
 
+/* The least time between two snapshots: the CSV dates them to the millisecond. */
+#define SNAP_MIN_GAP 1000000ULL
+
 #define IFNAME_CAP 65536 /* interface names remembered at most (per section) */
 
 /* Loss entries: the collector's codes in order of first appearance, then agg's three. */
@@ -87,6 +96,8 @@ struct agg {
 
 	struct ifname_ent *ifn;
 	uint64_t nifn, ifn_cap;
+
+	struct cgroup_table cg;
 
 	/* time */
 	bool tick_mode;	 /* the header announces a sample period: ticks cut snapshots */
@@ -227,6 +238,7 @@ static void table_clear(struct agg *a)
 	memset(a->buckets, 0, a->nbuckets * sizeof(*a->buckets));
 	memset(a->ifn, 0, a->ifn_cap * sizeof(*a->ifn));
 	a->nifn = 0;
+	cgroup_table_clear(&a->cg);
 }
 
 /* ---- interface names: open addressing on (netns, ifindex) ---- */
@@ -296,6 +308,18 @@ static const char *ifn_get(struct agg *a, uint32_t netns, uint32_t ifindex)
 	return s->used ? s->name : NULL;
 }
 
+/* ---- output: the writer, or the emit callback of a merge ---- */
+
+static int emit_rec(struct agg *a, const struct rec *r)
+{
+	return a->o.emit ? a->o.emit(a->o.ctx, r) : stream_write(a->w, r);
+}
+
+static int emit_flush(struct agg *a)
+{
+	return a->o.emit ? 0 : stream_flush(a->w);
+}
+
 /* ---- setup ---- */
 
 struct agg *agg_new(const struct agg_opts *o, struct stream_writer *w)
@@ -330,12 +354,18 @@ void agg_free(struct agg *a)
 	free(a->buckets);
 	free(a->ifn);
 	free(a->order);
+	cgroup_table_free(&a->cg);
 	free(a);
 }
 
 uint64_t agg_conns(const struct agg *a)
 {
 	return a->nconns;
+}
+
+bool agg_pending(const struct agg *a)
+{
+	return a->in_section && (a->dirty || !a->seq);
 }
 
 bool agg_in_section(const struct agg *a)
@@ -391,6 +421,11 @@ int agg_begin(struct agg *a, const struct stream_header *in)
 	snprintf(h->version, HDR_STR_MAX, "%s", TCPTOP_VERSION);
 	filter_join(h->filter, in->filter, a->o.filter_text ? a->o.filter_text : "");
 	/* out at once: a live reader can show the host before the first interval ends */
+	if (a->o.emit) {
+		a->out_rec.type = REC_HEADER;
+		a->out_rec.u.header = *h;
+		return a->o.emit(a->o.ctx, &a->out_rec);
+	}
 	if ((err = stream_write_header(a->w, h)))
 		return err;
 	return stream_flush(a->w);
@@ -417,6 +452,12 @@ static bool filter_match(struct agg *a, const struct conn *e)
 			return false;
 		text_sanitize(a->sbuf, sizeof(a->sbuf), e->comm, COMM_LEN);
 		if (!strstr(a->sbuf, f->process))
+			return false;
+	}
+	if (f->cgroup) {
+		const struct cgroup_ent *c = cgroup_table_get(&a->cg, e->cgroup_id);
+
+		if (!c || !(c->user & CG_MATCH))
 			return false;
 	}
 	if (f->interface) {
@@ -448,6 +489,21 @@ static inline uint64_t sat_add(uint64_t a, uint64_t b)
 	return a + b < a ? UINT64_MAX : a + b;
 }
 
+/* A row's cgroup path goes out once per section, before the first snapshot naming it. */
+static int write_cgroup(struct agg *a, uint64_t id)
+{
+	struct cgroup_ent *c = cgroup_table_get(&a->cg, id);
+	struct rec r;
+
+	if (!c || (c->user & CG_WRITTEN))
+		return 0;
+	c->user |= CG_WRITTEN;
+	r.type = REC_CGROUP;
+	r.u.cgroup.id = id;
+	snprintf(r.u.cgroup.path, CGROUP_PATH_MAX, "%s", c->path);
+	return stream_write(a->w, &r);
+}
+
 static void fill_loss(struct agg *a, struct rec_snap_begin *b)
 {
 	uint32_t n = 0;
@@ -471,7 +527,7 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 	struct rec *r = &a->out_rec;
 	struct rec_snap_begin *b = &r->u.snap_begin;
 	struct conn *e, **order = a->order;
-	uint64_t n = a->norder, kept = 0;
+	uint64_t n = a->norder, kept = 0, cg_last = 0;
 	uint32_t ifn_netns = 0, ifn_index = 0;
 	const char *ifn = NULL;
 	bool have_ifn = false;
@@ -480,6 +536,10 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 
 	if (t < a->cut)
 		t = a->cut;
+	/* no two snapshots share a timestamp, not even in the CSV's milliseconds: a last snapshot
+	 * right after a cut (END a moment after a tick) is dated a millisecond later */
+	if (a->seq && t - a->cut < SNAP_MIN_GAP)
+		t = a->cut + SNAP_MIN_GAP;
 	memset(b, 0, sizeof(*b));
 	r->type = REC_SNAP_BEGIN;
 	b->seq = ++a->seq;
@@ -498,6 +558,12 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 			continue;
 		}
 		e->aflags |= A_MATCH;
+		/* rows mostly share a few cgroups: look up only when it changes */
+		if (e->cgroup_id && e->cgroup_id != cg_last) {
+			cg_last = e->cgroup_id;
+			if ((err = write_cgroup(a, cg_last)))
+				return err;
+		}
 		b->rows++;
 		if (e->proto == PROTO_UDP)
 			b->udp_flows++;
@@ -511,7 +577,7 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 	fill_loss(a, b);
 	if (a->o.pace)
 		a->o.pace(a->o.ctx, t, b->span_ns);
-	if ((err = stream_write(a->w, r)))
+	if ((err = emit_rec(a, r)))
 		return err;
 
 	r->type = REC_SNAP_ROW;
@@ -548,7 +614,7 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 			memcpy(w->id.laddr, e->laddr, 16);
 			memcpy(w->id.raddr, e->raddr, 16);
 			w->state = e->state;
-			w->flags = e->flags & (CONN_F_BEGUN_BEFORE | CONN_F_NO_OWNER);
+			w->flags = e->flags & (CONN_F_BEGUN_BEFORE | CONN_F_NO_OWNER | CONN_F_FAILED);
 			if (e->aflags & A_CLOSED)
 				w->flags |= CONN_F_CLOSED;
 			if (!(e->aflags & A_SHOWN))
@@ -570,7 +636,7 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 			w->first_ns = e->first_ns;
 			w->last_ns = e->last_ns;
 			w->cgroup_id = e->cgroup_id;
-			if ((err = stream_write(a->w, r)))
+			if ((err = emit_rec(a, r)))
 				return err;
 		}
 		/* hidden rows count as shown: a filter never delays CONN_F_NEW's meaning */
@@ -587,11 +653,11 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 	a->norder = kept;
 	r->type = REC_SNAP_END;
 	r->u.snap_end.seq = a->seq;
-	if ((err = stream_write(a->w, r)))
+	if ((err = emit_rec(a, r)))
 		return err;
 	a->cut = t;
 	a->dirty = false;
-	return stream_flush(a->w);
+	return emit_flush(a);
 }
 
 /*
@@ -662,6 +728,12 @@ static void set_counters(struct conn *e, const struct conn_counters *c, uint64_t
 	e->last_ns = ts;
 }
 
+/* States of an outgoing connection that has not (yet) been established. */
+static inline bool handshake_state(uint8_t st)
+{
+	return st == TCP_SYN_SENT || st == TCP_CLOSE;
+}
+
 static int on_open(struct agg *a, const struct rec_conn_open *o)
 {
 	struct conn *e = table_find(a, o->id.flow);
@@ -694,6 +766,8 @@ static int on_open(struct agg *a, const struct rec_conn_open *o)
 	memcpy(e->raddr, o->id.raddr, 16);
 	e->state = o->state;
 	e->flags = o->flags & (CONN_F_BEGUN_BEFORE | CONN_F_NO_OWNER);
+	if (e->proto == PROTO_TCP && e->state == TCP_SYN_SENT)
+		e->aflags |= A_SYNSENT;
 	e->pid = o->pid;
 	memcpy(e->comm, o->comm, COMM_LEN);
 	set_counters(e, &o->c, a->now);
@@ -757,6 +831,10 @@ int agg_record(struct agg *a, const struct rec *r)
 			set_counters(e, &r->u.close.c, a->now);
 			if (r->u.close.state)
 				e->state = r->u.close.state;
+			if (!handshake_state(e->state))
+				e->aflags &= ~A_SYNSENT;
+			if (e->aflags & A_SYNSENT)
+				e->flags |= CONN_F_FAILED;
 			conn_close(a, e);
 		}
 		return 0;
@@ -765,6 +843,8 @@ int agg_record(struct agg *a, const struct rec *r)
 			return err;
 		if ((e = known(a, r->u.state.flow))) {
 			e->state = r->u.state.new_state;
+			if (!handshake_state(e->state))
+				e->aflags &= ~A_SYNSENT;
 			e->last_ns = a->now;
 		}
 		return 0;
@@ -789,6 +869,16 @@ int agg_record(struct agg *a, const struct rec *r)
 		return 0;
 	case REC_IFNAME:
 		return ifn_set(a, &r->u.ifname);
+	case REC_CGROUP: {
+		struct cgroup_ent *c = cgroup_table_set(&a->cg, r->u.cgroup.id, r->u.cgroup.path);
+
+		/* a new or changed path (user reset by set) goes out again; beyond the table's
+		 * cap the rows keep their id and show no path */
+		if (c && !(c->user & CG_MATCH) && a->o.filter.cgroup &&
+		    cgroup_match(a->o.filter.cgroup, c->path))
+			c->user |= CG_MATCH;
+		return 0;
+	}
 	case REC_END:
 		return advance(a, r->u.end.ts, EV_END);
 	default: /* the snapshot vocabulary or a type from a later minor version */
@@ -796,22 +886,37 @@ int agg_record(struct agg *a, const struct rec *r)
 	}
 }
 
-int agg_end(struct agg *a, bool partial)
+static int write_end(struct agg *a, uint64_t ts)
 {
 	struct rec r = { .type = REC_END };
 	int err;
 
+	a->in_section = false;
+	r.u.end.ts = ts;
+	if ((err = emit_rec(a, &r)))
+		return err;
+	err = emit_flush(a);
+	table_clear(a);
+	return err;
+}
+
+int agg_end(struct agg *a, bool partial)
+{
+	int err;
+
 	if (!a->in_section)
 		return 0;
-	if (partial || a->dirty) {
+	/* a truncated input after a cut with nothing since: the last snapshot stands */
+	if (partial ? agg_pending(a) : a->dirty) {
 		if ((err = snapshot(a, a->now, partial ? SNAP_F_PARTIAL : 0)))
 			return err;
 	}
-	a->in_section = false;
-	r.u.end.ts = a->now;
-	if ((err = stream_write(a->w, &r)))
-		return err;
-	err = stream_flush(a->w);
-	table_clear(a);
-	return err;
+	return write_end(a, a->now);
+}
+
+int agg_stop(struct agg *a)
+{
+	if (!a->in_section)
+		return 0;
+	return write_end(a, a->cut);
 }

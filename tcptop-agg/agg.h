@@ -14,6 +14,7 @@ struct agg_filter {
 	uint32_t pid;
 	const char *process;   /* substring of the sanitised process name, or NULL */
 	const char *interface; /* the sanitised interface name, exactly, or NULL */
+	const char *cgroup;    /* shell glob on the cgroup's short form or path, or NULL */
 	bool tcp, udp;	       /* neither or both: every protocol */
 };
 
@@ -26,6 +27,9 @@ struct agg_opts {
 	void (*pace)(void *ctx, uint64_t mono_ns, uint64_t span_ns);
 	/* Called when the table first refuses a connection in a section (a warning). */
 	void (*table_full)(void *ctx, uint64_t max_flows);
+	/* When set, every output record (header, snapshot records, END) goes here instead of the
+	 * writer, which may then be NULL (tcptop-agg --merge). Returns 0 or -errno. */
+	int (*emit)(void *ctx, const struct rec *r);
 	void *ctx;
 };
 
@@ -40,8 +44,15 @@ int agg_begin(struct agg *a, const struct stream_header *in);
 /* One raw record of the current section (not the header). */
 int agg_record(struct agg *a, const struct rec *r);
 /* End of the section: END seen (partial false), or the input stopped without it (partial
- * true: the last snapshot is flagged SNAP_F_PARTIAL and always written). Writes END. */
+ * true: what came after the last snapshot is written as one flagged SNAP_F_PARTIAL; nothing
+ * when nothing came). Writes END. */
 int agg_end(struct agg *a, bool partial);
+/* Stopped before the input's end (a signal): the open interval is left out, since its snapshot
+ * would lack what was not read yet, and END follows the last complete snapshot. */
+int agg_stop(struct agg *a);
+/* Whether agg_end(a, true) would write a partial snapshot: a record came after the last
+ * snapshot (or none was written yet). */
+bool agg_pending(const struct agg *a);
 /* True between agg_begin() and agg_end(). */
 bool agg_in_section(const struct agg *a);
 

@@ -2,7 +2,7 @@
 # tcptop-agg: raw stream in, snapshot stream out; its man page and benchmarks. Objects live in
 # $(OUTPUT)/agg/: $(OUTPUT)/tcptop-agg is the program itself.
 
-AGG_OBJS := $(OUTPUT)/agg/main.o $(OUTPUT)/agg/agg.o
+AGG_OBJS := $(OUTPUT)/agg/main.o $(OUTPUT)/agg/agg.o $(OUTPUT)/agg/merge.o
 
 $(OUTPUT)/agg/%.o: tcptop-agg/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
@@ -11,7 +11,7 @@ $(OUTPUT)/agg/%.o: tcptop-agg/%.c | $(OUTPUT)
 
 $(OUTPUT)/tcptop-agg: $(AGG_OBJS) $(LIBTCPTOP)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) -pthread -o $@
 
 BINS += $(OUTPUT)/tcptop-agg
 MAN1 += man/tcptop-agg.1
@@ -33,12 +33,4 @@ $(FUZZ_AGG): tcptop-agg/fuzz_agg.c tcptop-agg/agg.c tcptop-agg/agg.h $(LIB_SRCS)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -Itcptop-agg $(filter %.c,$^) -o $@
 
 TEST_DEPS += $(FUZZ_AGG)
-
-.PHONY: fuzz-agg-run
-fuzz-agg-run: $(FUZZ_AGG) $(OUTPUT)/tcptop-gen
-	$(Q)mkdir -p $(OUTPUT)/fuzz/agg-corpus
-	$(Q)for f in tests/fixtures/agg/*.txt; do \
-		$(OUTPUT)/tcptop-gen -o $(OUTPUT)/fuzz/agg-corpus/$$(basename $$f .txt).tcpt $$f \
-			2>/dev/null || true; done
-	$(FUZZ_AGG) -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -print_final_stats=1 \
-		-artifact_prefix=$(OUTPUT)/fuzz/ $(OUTPUT)/fuzz/agg-corpus
+FUZZ_TARGETS += agg

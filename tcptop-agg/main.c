@@ -15,19 +15,24 @@
 #include <unistd.h>
 
 #include "agg.h"
+#include "stop.h"
+#include "merge.h"
 #include "stream.h"
 #include "util.h"
 
 #define DEFAULT_MAX_FLOWS 262144
-
-static volatile sig_atomic_t got_signal;
+/* After SIGINT or SIGTERM, how long a pipe is still read for the END upstream sends on the same
+ * Ctrl-C: well under a second, and under tcptop-csv's grace downstream (0.7 s). */
+#define STOP_GRACE_NS 400000000ULL
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: tcptop-agg [--interval SECS] [--port N] [--pid N] [--process NAME]\n"
-		"                  [-i|--interface IFACE] [--tcp] [--udp] [--max-flows N]\n"
-		"                  [--realtime] [--speed X] [-h|--help] [--version] [FILE...]\n");
+		"                  [-i|--interface IFACE] [--cgroup PATTERN] [--tcp] [--udp]\n"
+		"                  [--max-flows N]\n"
+		"                  [--realtime] [--speed X] [-h|--help] [--version] [FILE...]\n"
+		"       tcptop-agg --merge [options] FILE FILE...\n");
 }
 
 static void help(void)
@@ -43,6 +48,9 @@ static void help(void)
 	       "                      multiple of the collector's (default 1)\n"
 	       "  --max-flows N       connections held at most; more are counted as agg_table_full\n"
 	       "                      (default %d)\n"
+	       "  -m, --merge         read every FILE at once, each from its own host (files, -,\n"
+	       "                      <(ssh host sudo tcptop-collect)): one table of all of them,\n"
+	       "                      each host's snapshots cut on its own clock, in wall time\n"
 	       "  --realtime          pace the output by stream time (watching a replay)\n"
 	       "  --speed X           pace at X times stream time; implies --realtime (default 1)\n"
 	       "  -h, --help          this help\n"
@@ -54,6 +62,8 @@ static void help(void)
 	       "  --pid N             owned by process N\n"
 	       "  --process NAME      process name contains NAME (case-sensitive)\n"
 	       "  -i, --interface IF  interface named IF\n"
+	       "  --cgroup PATTERN    cgroup whose short form (nginx.service, a 12-digit container\n"
+	       "                      id) or path matches the shell glob PATTERN\n"
 	       "  --tcp, --udp        only TCP, only UDP; both together: both\n"
 	       "\n"
 	       "Exit status: 0 success (also when the input ends without END: the last snapshot is\n"
@@ -62,11 +72,6 @@ static void help(void)
 	       "be opened; 74 I/O error; 128+N stopped by signal N (file input).\n"
 	       "See tcptop-agg(1), tcptop-stream(5).\n",
 	       DEFAULT_MAX_FLOWS);
-}
-
-static void on_signal(int sig)
-{
-	got_signal = sig;
 }
 
 /* ---- pacing (--realtime): a deadline per snapshot, advanced by its span ---- */
@@ -95,7 +100,7 @@ static void pace(void *ctx, uint64_t mono_ns, uint64_t span_ns)
 
 	(void)ctx;
 	(void)mono_ns;
-	if (!pace_st.on || got_signal)
+	if (!pace_st.on || stop_signal())
 		return;
 	/* a gap in the recording is not waited out: at most one interval per snapshot */
 	step = span_ns < pace_st.interval ? span_ns : pace_st.interval;
@@ -106,9 +111,7 @@ static void pace(void *ctx, uint64_t mono_ns, uint64_t span_ns)
 		d = ts_ns(&now);
 	pace_st.deadline.tv_sec = d / 1000000000ULL;
 	pace_st.deadline.tv_nsec = d % 1000000000ULL;
-	while (!got_signal &&
-	       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &pace_st.deadline, NULL) == EINTR)
-		;
+	stop_sleep_until(&pace_st.deadline); /* a stop ends the wait: the loop sees it next */
 }
 
 /* The header's filter text, e.g. "port 443 and process nginx and tcp"; "" for none. */
@@ -137,6 +140,11 @@ static void filter_text(const struct agg_filter *f, char *buf)
 		len += snprintf(buf + len, HDR_STR_MAX - len, "%sinterface %s", len ? " and " : "",
 				tmp);
 	}
+	if (f->cgroup && len < HDR_STR_MAX) {
+		text_sanitize(tmp, sizeof(tmp), f->cgroup, strnlen(f->cgroup, 64));
+		len += snprintf(buf + len, HDR_STR_MAX - len, "%scgroup %s", len ? " and " : "",
+				tmp);
+	}
 	if (f->tcp != f->udp && len < HDR_STR_MAX)
 		snprintf(buf + len, HDR_STR_MAX - len, "%s%s", len ? " and " : "",
 			 f->tcp ? "tcp" : "udp");
@@ -162,6 +170,16 @@ static void write_failed(int e)
 	err(EX_IOERR, "write");
 }
 
+/* Stopped by a signal: END after the last complete snapshot, then 128+N. */
+static void stopped(struct agg *a)
+{
+	int e = agg_stop(a);
+
+	if (e)
+		write_failed(e);
+	exit(128 + stop_signal());
+}
+
 /* Reads one input to its end; returns 0, or the exit status of a fatal error. */
 static int run(struct agg *a, int fd, const char *name, bool *pipe_out)
 {
@@ -175,6 +193,10 @@ static int run(struct agg *a, int fd, const char *name, bool *pipe_out)
 		errx(EX_OSERR, "out of memory");
 	*pipe_out = pipe_in;
 	stream_reader_expect(rd, STREAM_KIND_RAW);
+	/* a pipe is read on for a moment after a signal: the collector upstream ends it on the
+	 * same Ctrl-C; a file is not waited for */
+	stop_set_grace(pipe_in ? STOP_GRACE_NS : 0);
+	stream_reader_set_wait(rd, stop_wait_fd, NULL);
 	while ((st = stream_read(rd, r)) == STREAM_OK) {
 		if (r->type == REC_HEADER) {
 			pace_reset();
@@ -186,18 +208,19 @@ static int run(struct agg *a, int fd, const char *name, bool *pipe_out)
 		}
 		if (e)
 			write_failed(e);
-		/* a pipe is read to its end: the collector upstream ends it on Ctrl-C */
-		if (got_signal && !pipe_in) {
-			if ((e = agg_end(a, true)))
-				write_failed(e);
-			exit(128 + got_signal);
-		}
+		if (stop_signal() && !pipe_in)
+			stopped(a);
 	}
 	switch (st) {
 	case STREAM_EOF:
 		break;
+	case STREAM_STOPPED: /* a signal, and the pipe did not end in time */
+		stopped(a);
+		break;
 	case STREAM_NO_END:
-		warnx("%s; last snapshot flagged partial", stream_error(rd));
+		warnx("%s; %s", stream_error(rd),
+		      agg_pending(a) ? "last snapshot flagged partial"
+				     : "nothing came after the last snapshot");
 		if ((e = agg_end(a, true)))
 			write_failed(e);
 		break;
@@ -228,25 +251,28 @@ int main(int argc, char **argv)
 		O_REALTIME,
 		O_SPEED,
 		O_VERSION,
+		O_CGROUP,
 	};
+	bool merge = false;
 	static const struct option opts[] = {
 		{ "interval", required_argument, NULL, O_INTERVAL },
 		{ "port", required_argument, NULL, O_PORT },
 		{ "pid", required_argument, NULL, O_PID },
 		{ "process", required_argument, NULL, O_PROCESS },
 		{ "interface", required_argument, NULL, 'i' },
+		{ "cgroup", required_argument, NULL, O_CGROUP },
 		{ "tcp", no_argument, NULL, O_TCP },
 		{ "udp", no_argument, NULL, O_UDP },
 		{ "max-flows", required_argument, NULL, O_MAXFLOWS },
 		{ "realtime", no_argument, NULL, O_REALTIME },
 		{ "speed", required_argument, NULL, O_SPEED },
+		{ "merge", no_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ 0 },
 	};
 	struct agg_opts o = { .interval_ns = 1000000000ULL, .max_flows = DEFAULT_MAX_FLOWS };
 	static char ftext[HDR_STR_MAX];
-	struct sigaction sa = { .sa_handler = on_signal };
 	char *stdin_only[] = { "-", NULL };
 	struct stream_writer *w;
 	struct agg *a;
@@ -257,8 +283,11 @@ int main(int argc, char **argv)
 	int c, status = 0;
 
 	pace_st.speed = 1.0;
-	while ((c = getopt_long(argc, argv, "i:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:mh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'm':
+			merge = true;
+			break;
 		case O_INTERVAL:
 			if (parse_seconds(optarg, 1000000ULL, 86400ULL * 1000000000ULL,
 					  &o.interval_ns, &e))
@@ -286,6 +315,12 @@ int main(int argc, char **argv)
 			if (!*optarg || strlen(optarg) > 4 * IFNAME_LEN)
 				errx(EX_USAGE, "--interface %s: not an interface name", optarg);
 			o.filter.interface = optarg;
+			break;
+		case O_CGROUP:
+			if (!*optarg || strlen(optarg) >= CGROUP_PATH_MAX)
+				errx(EX_USAGE, "--cgroup: empty or longer than %d bytes",
+				     CGROUP_PATH_MAX - 1);
+			o.filter.cgroup = optarg;
 			break;
 		case O_TCP:
 			o.filter.tcp = true;
@@ -328,19 +363,52 @@ int main(int argc, char **argv)
 	o.table_full = table_full;
 
 	signal(SIGPIPE, SIG_IGN);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	if (stop_init())
+		err(EX_OSERR, "signals");
 
 	w = stream_writer_new(STDOUT_FILENO);
+	if (merge) {
+		int n = argc - optind;
+		const char **names = calloc(n + 1, sizeof(*names));
+		int *fds = calloc(n + 1, sizeof(*fds));
+
+		if (pace_st.on)
+			errx(EX_USAGE, "--merge reads its inputs as they come: no --realtime or --speed");
+		if (n < 1)
+			errx(EX_USAGE, "--merge: give the inputs (FILE FILE..., - for standard input)");
+		if (!w || !names || !fds)
+			errx(EX_OSERR, "out of memory");
+		for (int i = 0; i < n; i++) {
+			names[i] = argv[optind + i];
+			if (strcmp(names[i], "-") == 0) {
+				fds[i] = STDIN_FILENO;
+				if (isatty(fds[i]))
+					errx(EX_USAGE, "standard input is a terminal: give a FILE, or "
+						       "pipe a raw stream in");
+			} else if ((fds[i] = open(names[i], O_RDONLY | O_CLOEXEC)) < 0) {
+				err(EX_NOINPUT, "%s", names[i]);
+			}
+		}
+		/* signals end the inputs upstream (the collectors); a pipe is read to its end */
+		status = merge_run(&o, n, names, fds, w);
+		stream_writer_free(w);
+		free(names);
+		free(fds);
+		return status;
+	}
 	a = w ? agg_new(&o, w) : NULL;
 	if (!a)
 		errx(EX_OSERR, "out of memory");
 	files = optind < argc ? argv + optind : stdin_only;
 	for (; *files && !status; files++) {
 		bool is_stdin = strcmp(*files, "-") == 0;
-		int fd = is_stdin ? STDIN_FILENO : open(*files, O_RDONLY | O_CLOEXEC);
+		/* not blocking in open(): a FIFO with no writer yet is waited for in the reader's
+		 * wait, where a signal ends the wait */
+		int fd = is_stdin ? STDIN_FILENO : open(*files, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 		if (fd < 0)
+			err(EX_NOINPUT, "%s", *files);
+		if (!is_stdin && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
 			err(EX_NOINPUT, "%s", *files);
 		/* a terminal gives no stream, and Ctrl-C could not end the wait for one */
 		if (is_stdin && isatty(fd))
@@ -351,8 +419,8 @@ int main(int argc, char **argv)
 		if (!is_stdin)
 			close(fd);
 		/* a signal while a file was read, caught right at its end */
-		if (got_signal && !pipe_in && !status)
-			exit(128 + got_signal);
+		if (stop_signal() && !pipe_in && !status)
+			exit(128 + stop_signal());
 	}
 	agg_free(a);
 	stream_writer_free(w);

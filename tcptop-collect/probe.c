@@ -81,10 +81,12 @@ static void keep_last_line(const char *log)
 
 static int on_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char msg[8192], name[64];
+	char *msg = NULL, name[64];
 	int err;
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* whole: a verifier log runs to megabytes, its last line is the reason */
+	if (vasprintf(&msg, fmt, ap) < 0)
+		return 0;
 	if (level != LIBBPF_DEBUG) {
 		if (sscanf(msg, "libbpf: prog '%63[^']': failed to load: %d", name, &err) == 2 ||
 		    sscanf(msg, "prog '%63[^']': failed to load: %d", name, &err) == 2) {
@@ -98,6 +100,7 @@ static int on_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
 	}
 	if (verbose_on && level != LIBBPF_DEBUG)
 		fprintf(stderr, "%s: %s", program_invocation_short_name, msg);
+	free(msg);
 	return 0;
 }
 

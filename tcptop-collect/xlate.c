@@ -457,12 +457,14 @@ static void tcp_report(struct xlate *x, const struct tt_event *e, uint8_t flags)
 		f->foreign = e->type != TT_IT_TCP;
 		put_open(x, f, e->ts);
 	} else {
+		tcp_counters(&c, &e->c);
+		if (!f->written)
+			f->c = c; /* an OPEN still to come carries the newest counters */
 		if (e->flags & TT_F_OWNER)
 			set_owner(x, f, &e->owner, e->ts);
 		if (!f->written && !f->hidden)
 			put_open(x, f, e->ts);
 		put_state(x, f, e->ts, e->state);
-		tcp_counters(&c, &e->c);
 		put_sample(x, f, e->ts, &c);
 	}
 	f->seen_pass = x->tcp_pass;

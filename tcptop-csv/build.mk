@@ -30,3 +30,16 @@ BENCH_CSV_ROWS ?= 10000000
 bench-csv: $(OUTPUT)/tcptop-csv $(OUTPUT)/tcptop-gen
 	tcptop-csv/bench.sh $(OUTPUT) $(BENCH_CSV_ROWS)
 BENCHES += bench-csv
+
+# libFuzzer target for the snapshot reader and row writer (built for make test, which replays its
+# seeds and saved crashes); `make fuzz-csv-run FUZZ_SECONDS=600` fuzzes, see tests/fuzz/README.md.
+FUZZ_CSV := $(OUTPUT)/fuzz/fuzz-csv
+
+$(FUZZ_CSV): tcptop-csv/fuzz_csv.c tcptop-csv/rows.c tcptop-csv/rows.h $(LIB_SRCS) lib/stream.h \
+		lib/util.h
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -Itcptop-csv $(filter %.c,$^) -lcsv -lm -o $@
+
+TEST_DEPS += $(FUZZ_CSV)
+FUZZ_TARGETS += csv

@@ -17,20 +17,19 @@
 
 #include "priv.h"
 #include "rows.h"
+#include "stop.h"
 #include "stream.h"
 #include "util.h"
 
-static volatile sig_atomic_t got_signal;
-
-static void on_signal(int sig)
-{
-	got_signal = sig;
-}
+/* After SIGINT or SIGTERM, how long the input is still read: the end of the stream from a pipe
+ * (longer than tcptop-agg's 0.4 s, so that its END arrives), or the rest of the current snapshot
+ * from a file. */
+#define STOP_GRACE_NS 700000000ULL
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: tcptop-csv [-o FILE] [-f csv|jsonl] [--excel-safe] [--crlf]\n"
-		   "                  [-h|--help] [--version] [FILE]\n");
+	fprintf(f, "usage: tcptop-csv [-o FILE] [-f csv|jsonl] [--group process|cgroup]\n"
+		   "                  [--excel-safe] [--crlf] [-h|--help] [--version] [FILE]\n");
 }
 
 static void help(void)
@@ -46,6 +45,11 @@ static void help(void)
 	       "                      (default: standard output; - is standard output)\n"
 	       "  -f, --format FMT    csv or jsonl: one JSON object per row, the same names\n"
 	       "                      (default csv)\n"
+	       "  -g, --group KEY     one row per process (KEY process: pid and name) or per\n"
+	       "                      cgroup (KEY cgroup) per snapshot, with the sums of its\n"
+	       "                      connections and their number in connections; the cells of\n"
+	       "                      a connection's identity are empty (default: a row per\n"
+	       "                      connection)\n"
 	       "  --excel-safe        CSV: prefix ' to text cells starting with = + - @ TAB CR, so\n"
 	       "                      that a spreadsheet does not run them as formulas (default off:\n"
 	       "                      it alters names such as a login shell's \"-bash\")\n"
@@ -58,8 +62,11 @@ static void help(void)
 	       "rate_in_bytes_sec, rate_out_bytes_sec, rtt_us (these 16 fixed, in this order), then\n"
 	       "retransmits, interface, ifindex, netns, closed, begun_before, new, snapshot_seq,\n"
 	       "partial, loss_ringbuf, loss_flow_table_full, loss_flow_evicted, loss_agg_table_full,\n"
-	       "loss_agg_unknown_flow, loss_agg_gap. Empty where a value does not apply (state,\n"
-	       "rtt_us and retransmits of UDP; pid and process_name before an owner is seen).\n"
+	       "loss_agg_unknown_flow, loss_agg_gap, failed, cgroup, cgroup_path, connections.\n"
+	       "Empty where a value does not apply (state, rtt_us, retransmits and failed of UDP;\n"
+	       "pid and process_name before an owner is seen) or is unknown: the columns of the\n"
+	       "features the collector left out (its header's missing list: rtt, retrans,\n"
+	       "packets, state, cgroup, failed-connects).\n"
 	       "\n"
 	       "Exit status: 0 success (also when the input ends without END); 64 usage (also\n"
 	       "standard input a terminal, or the output file the input); 65 bad\n"
@@ -87,11 +94,14 @@ static void flush_or_die(struct rows *w)
 		write_failed(e);
 }
 
-/* Stops on a signal between snapshots, with every complete row written. */
-static void signal_exit(struct rows *w)
+/* Stops on a signal with every complete snapshot written; one cut short by the stop is left
+ * out (in_snap). */
+static void signal_exit(struct rows *w, bool in_snap)
 {
+	if (in_snap && rows_discard_snapshot(w) < 0)
+		warnx("stopped inside a snapshot: its rows written so far stay in the output");
 	flush_or_die(w);
-	exit(128 + got_signal);
+	exit(128 + stop_signal());
 }
 
 int main(int argc, char **argv)
@@ -106,12 +116,12 @@ int main(int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ "excel-safe", no_argument, NULL, O_EXCEL },
 		{ "crlf", no_argument, NULL, O_CRLF },
+		{ "group", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ 0 },
 	};
 	struct rows_opts o = { .format = ROWS_CSV };
-	struct sigaction sa = { .sa_handler = on_signal };
 	const char *output = NULL, *input = "-";
 	struct stream_reader *rd;
 	struct rows *w;
@@ -121,7 +131,7 @@ int main(int argc, char **argv)
 	uint64_t snap_seq = 0;
 	int c, st, e, in_fd, out_fd = STDOUT_FILENO;
 
-	while ((c = getopt_long(argc, argv, "o:f:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:f:g:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			if (!*optarg)
@@ -135,6 +145,14 @@ int main(int argc, char **argv)
 				o.format = ROWS_JSONL;
 			else
 				errx(EX_USAGE, "--format %s: invalid (csv or jsonl)", optarg);
+			break;
+		case 'g':
+			if (strcmp(optarg, "process") == 0)
+				o.group = GROUP_PROCESS;
+			else if (strcmp(optarg, "cgroup") == 0)
+				o.group = GROUP_CGROUP;
+			else
+				errx(EX_USAGE, "--group %s: invalid (process or cgroup)", optarg);
 			break;
 		case O_EXCEL:
 			o.excel_safe = true;
@@ -169,7 +187,9 @@ int main(int argc, char **argv)
 		if (isatty(in_fd))
 			errx(EX_USAGE, "standard input is a terminal: pipe a snapshot stream in "
 				       "(tcptop-agg ... | tcptop-csv)");
-	} else if ((in_fd = open(input, O_RDONLY | O_CLOEXEC)) < 0) {
+	} else if ((in_fd = open(input, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0 ||
+		   fcntl(in_fd, F_SETFL, fcntl(in_fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		/* not blocking in open(): a FIFO's writer is waited for where a signal ends it */
 		err(EX_NOINPUT, "%s", input);
 	}
 	if (output && strcmp(output, "-") != 0) {
@@ -194,8 +214,9 @@ int main(int argc, char **argv)
 
 	pipe_in = fstat(in_fd, &sb) == 0 && (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode));
 	signal(SIGPIPE, SIG_IGN);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	if (stop_init())
+		err(EX_OSERR, "signals");
+	stop_set_grace(STOP_GRACE_NS);
 
 	rd = stream_reader_new(in_fd, input);
 	w = rows_new(out_fd, &o);
@@ -203,6 +224,7 @@ int main(int argc, char **argv)
 	if (!rd || !w || !r)
 		errx(EX_OSERR, "out of memory");
 	stream_reader_expect(rd, STREAM_KIND_SNAPSHOT);
+	stream_reader_set_wait(rd, stop_wait_fd, NULL);
 
 	while ((st = stream_read(rd, r)) == STREAM_OK) {
 		switch (r->type) {
@@ -212,6 +234,10 @@ int main(int argc, char **argv)
 				rows_header(w);
 			header_done = true;
 			in_snap = false;
+			rows_section(w, &r->u.header);
+			break;
+		case REC_CGROUP:
+			rows_cgroup(w, r->u.cgroup.id, r->u.cgroup.path);
 			break;
 		case REC_SNAP_BEGIN:
 			if (in_snap) {
@@ -236,6 +262,8 @@ int main(int argc, char **argv)
 			break;
 		case REC_SNAP_END:
 			in_snap = false;
+			if ((e = rows_snapshot_end(w)))
+				write_failed(e);
 			flush_or_die(w);
 			break;
 		case REC_END:
@@ -245,15 +273,21 @@ int main(int argc, char **argv)
 				      input, (unsigned long long)r->offset,
 				      (unsigned long long)snap_seq);
 			in_snap = false;
+			if ((e = rows_snapshot_end(w)))
+				write_failed(e);
 			flush_or_die(w);
 			break;
 		default: /* other record types carry nothing for us */
 			break;
 		}
 		/* a pipe is read to its end: the collector upstream ends the stream on Ctrl-C */
-		if (got_signal && !pipe_in && !in_snap)
-			signal_exit(w);
+		if (stop_signal() && !pipe_in && !in_snap)
+			signal_exit(w, false);
 	}
+	if (st == STREAM_STOPPED) /* a signal, and the input did not end in time */
+		signal_exit(w, in_snap);
+	if ((e = rows_snapshot_end(w)))
+		write_failed(e);
 	flush_or_die(w);
 	if (in_snap && st != STREAM_EOF)
 		warnx("%s: the input ended inside snapshot %llu: its rows so far are written",
@@ -271,8 +305,8 @@ int main(int argc, char **argv)
 	}
 	if (out_fd != STDOUT_FILENO && close(out_fd) < 0)
 		err(EX_IOERR, "%s", output);
-	if (got_signal && !pipe_in)
-		return 128 + got_signal;
+	if (stop_signal() && !pipe_in)
+		return 128 + stop_signal();
 	stream_reader_free(rd);
 	rows_free(w);
 	free(r);

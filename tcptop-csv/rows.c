@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csv.h>
@@ -18,7 +19,7 @@
 #include "util.h"
 
 #define BUF_SIZE (256 * 1024)
-#define ROW_MAX	 4096 /* bound on one formatted row, far above the longest possible */
+#define ROW_MAX	 16384 /* bound on one formatted row (a cgroup path quoted: 4 kB), with room */
 
 /* The columns, in order. The first 16 are fixed (scripts rely on them); man/tcptop-csv.1 documents
  * every one. */
@@ -49,7 +50,12 @@ enum col {
 	C_SNAPSHOT_SEQ,
 	C_PARTIAL,
 	C_LOSS_FIRST,
-	C_COUNT = C_LOSS_FIRST + 6,
+	/* appended after 0.1: new columns go at the end, never between */
+	C_FAILED = C_LOSS_FIRST + 6,
+	C_CGROUP,
+	C_CGROUP_PATH,
+	C_CONNECTIONS,
+	C_COUNT,
 };
 
 static const char *const col_names[C_COUNT] = {
@@ -84,10 +90,14 @@ static const char *const col_names[C_COUNT] = {
 	"loss_agg_table_full",
 	"loss_agg_unknown_flow",
 	"loss_agg_gap",
+	"failed",
+	"cgroup",
+	"cgroup_path",
+	"connections",
 };
 
 /* The loss codes behind the loss_* columns, in column order. */
-static const uint32_t loss_codes[C_COUNT - C_LOSS_FIRST] = {
+static const uint32_t loss_codes[C_FAILED - C_LOSS_FIRST] = {
 	LOSS_RINGBUF,	     LOSS_FLOW_TABLE_FULL,  LOSS_FLOW_EVICTED,
 	LOSS_AGG_TABLE_FULL, LOSS_AGG_UNKNOWN_FLOW, LOSS_AGG_GAP,
 };
@@ -113,15 +123,36 @@ struct rows {
 	struct rows_opts o;
 	char *buf;
 	size_t len;
+	uint64_t written; /* bytes written out so far */
+	uint64_t snap_at; /* output byte where the current snapshot's rows start */
 	unsigned long long count;
 	/* JSON Lines: ","name":" for each column ("{" and no comma for the first) */
 	char key[C_COUNT][32];
 	size_t key_len[C_COUNT];
 	/* the current snapshot's cells: the row's start (timestamp) and its end (from seq on) */
 	char head[128], tail[1024];
-	size_t head_len, tail_len;
+	size_t head_len, tail_len, end_len; /* end_len: the line end that closes tail */
 	struct text_cache comm, ifname;
 	struct addr_cache addr[2]; /* local, remote */
+	/* features the section's producer left out: their cells stay empty */
+	bool no_rtt, no_retrans, no_packets, no_state, no_cgroup, no_failed;
+	struct cgroup_table cg;
+	/* the cgroup cells of the last id, sanitised */
+	uint64_t cg_id;
+	bool cg_known;
+	char cg_short[SANITIZE_SIZE(CGROUP_SHORT_MAX)];
+	char cg_path[SANITIZE_SIZE(CGROUP_PATH_MAX)];
+	size_t cg_short_len, cg_path_len;
+	/* group modes: the snapshot's groups in order of first appearance */
+	struct group *groups;
+	size_t ngroups, groups_cap;
+	uint32_t *gidx; /* open addressing over groups: index + 1, 0 empty */
+	size_t gidx_cap;
+};
+
+struct group {
+	struct rec_snap_row sum; /* pid, comm, flags (no-owner), cgroup_id: the key; sums */
+	uint64_t conns;
 };
 
 /* ---- cells ---- */
@@ -229,7 +260,7 @@ static char *cell_text(const struct rows *w, char *p, enum col c, const char *s,
 	if (!quote)
 		return put_mem(p, s, n);
 	if (formula) {
-		char tmp[SANITIZE_SIZE(COMM_LEN > IFNAME_LEN ? COMM_LEN : IFNAME_LEN) + 1];
+		char tmp[SANITIZE_SIZE(CGROUP_PATH_MAX) + 1];
 		if (n + 1 > sizeof(tmp))
 			n = sizeof(tmp) - 1;
 		tmp[0] = '\'';
@@ -331,6 +362,9 @@ void rows_free(struct rows *w)
 {
 	if (!w)
 		return;
+	cgroup_table_free(&w->cg);
+	free(w->groups);
+	free(w->gidx);
 	free(w->buf);
 	free(w);
 }
@@ -370,13 +404,14 @@ void rows_snapshot(struct rows *w, const struct rec_snap_begin *b)
 	char *p;
 	size_t n;
 
+	w->snap_at = w->written + w->len;
 	time_format_rfc3339(b->time_ns, ts, sizeof(ts));
 	p = cell_plain(w, w->head, C_TIMESTAMP, ts, strlen(ts));
 	w->head_len = p - w->head;
 
 	p = cell_u64(w, w->tail, C_SNAPSHOT_SEQ, b->seq);
 	p = cell_flag(w, p, C_PARTIAL, b->flags & SNAP_F_PARTIAL);
-	for (int i = 0; i < C_COUNT - C_LOSS_FIRST; i++) {
+	for (int i = 0; i < C_FAILED - C_LOSS_FIRST; i++) {
 		uint64_t v = 0;
 		for (uint32_t j = 0; j < b->nloss && j < LOSS_MAX; j++)
 			if (b->loss[j].code == loss_codes[i])
@@ -386,13 +421,64 @@ void rows_snapshot(struct rows *w, const struct rec_snap_begin *b)
 	end = line_end(w, &n);
 	p = put_mem(p, end, n);
 	w->tail_len = p - w->tail;
+	w->end_len = n;
 }
 
-int rows_add(struct rows *w, const struct rec_snap_row *r)
+void rows_section(struct rows *w, const struct stream_header *h)
+{
+	w->no_rtt = stream_missing(h, "rtt");
+	w->no_retrans = stream_missing(h, "retrans");
+	w->no_packets = stream_missing(h, "packets");
+	w->no_state = stream_missing(h, "state");
+	w->no_cgroup = stream_missing(h, "cgroup");
+	w->no_failed = stream_missing(h, "failed-connects");
+	cgroup_table_clear(&w->cg);
+	w->cg_id = 0;
+}
+
+void rows_cgroup(struct rows *w, uint64_t id, const char *path)
+{
+	cgroup_table_set(&w->cg, id, path);
+	if (id == w->cg_id)
+		w->cg_id = 0; /* its cells change */
+}
+
+/* The cgroup cells of id: the short form and the path, sanitised once per id change. */
+static char *cells_cgroup(struct rows *w, char *p, uint64_t id)
+{
+	if (!id || w->no_cgroup)
+		return cell_null(w, cell_null(w, p, C_CGROUP), C_CGROUP_PATH);
+	if (id != w->cg_id) {
+		const struct cgroup_ent *c = cgroup_table_get(&w->cg, id);
+
+		w->cg_id = id;
+		w->cg_known = c != NULL;
+		if (c) {
+			w->cg_short_len = text_sanitize(w->cg_short, sizeof(w->cg_short),
+							c->short_name, strlen(c->short_name));
+			w->cg_path_len = text_sanitize(w->cg_path, sizeof(w->cg_path), c->path,
+						       strlen(c->path));
+		}
+	}
+	if (!w->cg_known) {
+		/* a path never reported: the id says which cgroup, at least */
+		char tmp[24];
+		int n = snprintf(tmp, sizeof(tmp), "#%llu", (unsigned long long)id);
+
+		return cell_null(w, cell_plain(w, p, C_CGROUP, tmp, n), C_CGROUP_PATH);
+	}
+	p = cell_text(w, p, C_CGROUP, w->cg_short, w->cg_short_len);
+	return cell_text(w, p, C_CGROUP_PATH, w->cg_path, w->cg_path_len);
+}
+
+/* One line: a connection (conns 0), or a group of conns connections whose identity cells are
+ * empty but for its key (pid and name, or cgroup). */
+static int write_row(struct rows *w, const struct rec_snap_row *r, uint64_t conns)
 {
 	const struct conn_id *id = &r->id;
-	bool tcp = id->proto == PROTO_TCP;
-	bool owner = !(r->flags & CONN_F_NO_OWNER);
+	bool group = conns > 0;
+	bool tcp = !group && id->proto == PROTO_TCP;
+	bool owner = !(r->flags & CONN_F_NO_OWNER) && w->o.group != GROUP_CGROUP;
 	const char *s;
 	size_t n;
 	char *p;
@@ -402,16 +488,24 @@ int rows_add(struct rows *w, const struct rec_snap_row *r)
 		return e;
 	p = put_mem(w->buf + w->len, w->head, w->head_len);
 
-	if (tcp)
-		p = cell_plain(w, p, C_PROTOCOL, "tcp", 3);
-	else if (id->proto == PROTO_UDP)
-		p = cell_plain(w, p, C_PROTOCOL, "udp", 3);
-	else
-		p = cell_u64(w, p, C_PROTOCOL, id->proto);
-	p = cell_addr(w, p, C_LOCAL_ADDR, id->family, id->laddr);
-	p = cell_u64(w, p, C_LOCAL_PORT, id->lport);
-	p = cell_addr(w, p, C_REMOTE_ADDR, id->family, id->raddr);
-	p = cell_u64(w, p, C_REMOTE_PORT, id->rport);
+	if (group) {
+		p = cell_null(w, p, C_PROTOCOL);
+		p = cell_null(w, p, C_LOCAL_ADDR);
+		p = cell_null(w, p, C_LOCAL_PORT);
+		p = cell_null(w, p, C_REMOTE_ADDR);
+		p = cell_null(w, p, C_REMOTE_PORT);
+	} else {
+		if (tcp)
+			p = cell_plain(w, p, C_PROTOCOL, "tcp", 3);
+		else if (id->proto == PROTO_UDP)
+			p = cell_plain(w, p, C_PROTOCOL, "udp", 3);
+		else
+			p = cell_u64(w, p, C_PROTOCOL, id->proto);
+		p = cell_addr(w, p, C_LOCAL_ADDR, id->family, id->laddr);
+		p = cell_u64(w, p, C_LOCAL_PORT, id->lport);
+		p = cell_addr(w, p, C_REMOTE_ADDR, id->family, id->raddr);
+		p = cell_u64(w, p, C_REMOTE_PORT, id->rport);
+	}
 	if (owner) {
 		p = cell_u64(w, p, C_PID, r->pid);
 		s = cached_text(&w->comm, r->comm, COMM_LEN, &n);
@@ -420,7 +514,7 @@ int rows_add(struct rows *w, const struct rec_snap_row *r)
 		p = cell_null(w, p, C_PID);
 		p = cell_null(w, p, C_PROCESS_NAME);
 	}
-	if (tcp) {
+	if (tcp && !w->no_state) {
 		s = tcp_state_name(r->state);
 		p = cell_plain(w, p, C_STATE, s, strlen(s));
 	} else {
@@ -428,31 +522,155 @@ int rows_add(struct rows *w, const struct rec_snap_row *r)
 	}
 	p = cell_u64(w, p, C_BYTES_IN, r->c.bytes_in);
 	p = cell_u64(w, p, C_BYTES_OUT, r->c.bytes_out);
-	p = cell_u64(w, p, C_PACKETS_IN, r->c.pkts_in);
-	p = cell_u64(w, p, C_PACKETS_OUT, r->c.pkts_out);
+	if (w->no_packets) {
+		p = cell_null(w, p, C_PACKETS_IN);
+		p = cell_null(w, p, C_PACKETS_OUT);
+	} else {
+		p = cell_u64(w, p, C_PACKETS_IN, r->c.pkts_in);
+		p = cell_u64(w, p, C_PACKETS_OUT, r->c.pkts_out);
+	}
 	p = cell_rate(w, p, C_RATE_IN, r->rate_in);
 	p = cell_rate(w, p, C_RATE_OUT, r->rate_out);
-	if (tcp && r->c.srtt_us)
+	if (tcp && r->c.srtt_us && !w->no_rtt)
 		p = cell_u64(w, p, C_RTT_US, r->c.srtt_us);
 	else
 		p = cell_null(w, p, C_RTT_US);
 
-	if (tcp)
+	if (tcp && !w->no_retrans)
 		p = cell_u64(w, p, C_RETRANSMITS, r->c.retrans);
 	else
 		p = cell_null(w, p, C_RETRANSMITS);
-	s = cached_text(&w->ifname, r->ifname, IFNAME_LEN, &n);
-	p = n ? cell_text(w, p, C_INTERFACE, s, n) : cell_null(w, p, C_INTERFACE);
-	p = id->ifindex ? cell_u64(w, p, C_IFINDEX, id->ifindex) : cell_null(w, p, C_IFINDEX);
-	p = cell_u64(w, p, C_NETNS, id->netns);
-	p = cell_flag(w, p, C_CLOSED, r->flags & CONN_F_CLOSED);
-	p = cell_flag(w, p, C_BEGUN_BEFORE, r->flags & CONN_F_BEGUN_BEFORE);
-	p = cell_flag(w, p, C_NEW, r->flags & CONN_F_NEW);
+	if (group) {
+		p = cell_null(w, p, C_INTERFACE);
+		p = cell_null(w, p, C_IFINDEX);
+		p = cell_null(w, p, C_NETNS);
+		p = cell_null(w, p, C_CLOSED);
+		p = cell_null(w, p, C_BEGUN_BEFORE);
+		p = cell_null(w, p, C_NEW);
+	} else {
+		s = cached_text(&w->ifname, r->ifname, IFNAME_LEN, &n);
+		p = n ? cell_text(w, p, C_INTERFACE, s, n) : cell_null(w, p, C_INTERFACE);
+		p = id->ifindex ? cell_u64(w, p, C_IFINDEX, id->ifindex)
+				: cell_null(w, p, C_IFINDEX);
+		p = cell_u64(w, p, C_NETNS, id->netns);
+		p = cell_flag(w, p, C_CLOSED, r->flags & CONN_F_CLOSED);
+		p = cell_flag(w, p, C_BEGUN_BEFORE, r->flags & CONN_F_BEGUN_BEFORE);
+		p = cell_flag(w, p, C_NEW, r->flags & CONN_F_NEW);
+	}
 
-	p = put_mem(p, w->tail, w->tail_len);
+	/* the snapshot's cells, then the columns appended since */
+	p = put_mem(p, w->tail, w->tail_len - w->end_len);
+	if (group || w->no_failed || (!tcp && !group))
+		p = cell_null(w, p, C_FAILED);
+	else
+		p = cell_flag(w, p, C_FAILED, r->flags & CONN_F_FAILED);
+	p = w->o.group == GROUP_PROCESS ? cell_null(w, cell_null(w, p, C_CGROUP), C_CGROUP_PATH)
+					 : cells_cgroup(w, p, r->cgroup_id);
+	p = cell_u64(w, p, C_CONNECTIONS, group ? conns : 1);
+	p = put_mem(p, w->tail + w->tail_len - w->end_len, w->end_len);
 	w->len = p - w->buf;
 	w->count++;
 	return 0;
+}
+
+static uint64_t group_hash(const struct rows *w, const struct rec_snap_row *r)
+{
+	uint64_t h;
+
+	if (w->o.group == GROUP_CGROUP)
+		h = r->cgroup_id;
+	else {
+		h = (r->flags & CONN_F_NO_OWNER) ? 0 : r->pid + 1;
+		for (int i = 0; i < COMM_LEN && !(r->flags & CONN_F_NO_OWNER); i++)
+			h = h * 31 + (uint8_t)r->comm[i];
+	}
+	return h * 0x9E3779B97F4A7C15ull;
+}
+
+static bool group_same(const struct rows *w, const struct rec_snap_row *a,
+		       const struct rec_snap_row *b)
+{
+	bool ao = !(a->flags & CONN_F_NO_OWNER), bo = !(b->flags & CONN_F_NO_OWNER);
+
+	if (w->o.group == GROUP_CGROUP)
+		return a->cgroup_id == b->cgroup_id;
+	if (ao != bo)
+		return false;
+	return !ao || (a->pid == b->pid && memcmp(a->comm, b->comm, COMM_LEN) == 0);
+}
+
+static int group_add(struct rows *w, const struct rec_snap_row *r)
+{
+	struct group *g;
+	size_t i;
+
+	if ((w->ngroups + 1) * 2 > w->gidx_cap) {
+		size_t cap = w->gidx_cap ? w->gidx_cap * 2 : 1024;
+		uint32_t *idx = calloc(cap, sizeof(*idx));
+
+		if (!idx)
+			return -ENOMEM;
+		for (size_t k = 0; k < w->ngroups; k++) {
+			size_t j = group_hash(w, &w->groups[k].sum) >> 32 & (cap - 1);
+
+			while (idx[j])
+				j = (j + 1) & (cap - 1);
+			idx[j] = k + 1;
+		}
+		free(w->gidx);
+		w->gidx = idx;
+		w->gidx_cap = cap;
+	}
+	i = group_hash(w, r) >> 32 & (w->gidx_cap - 1);
+	while (w->gidx[i] && !group_same(w, &w->groups[w->gidx[i] - 1].sum, r))
+		i = (i + 1) & (w->gidx_cap - 1);
+	if (!w->gidx[i]) {
+		if (w->ngroups == w->groups_cap) {
+			size_t cap = w->groups_cap ? w->groups_cap * 2 : 256;
+			struct group *ng = realloc(w->groups, cap * sizeof(*ng));
+
+			if (!ng)
+				return -ENOMEM;
+			w->groups = ng;
+			w->groups_cap = cap;
+		}
+		g = &w->groups[w->ngroups++];
+		memset(g, 0, sizeof(*g));
+		g->sum.pid = r->pid;
+		memcpy(g->sum.comm, r->comm, COMM_LEN);
+		g->sum.flags = r->flags & CONN_F_NO_OWNER;
+		g->sum.cgroup_id = r->cgroup_id;
+		w->gidx[i] = w->ngroups;
+	}
+	g = &w->groups[w->gidx[i] - 1];
+	g->conns++;
+	g->sum.c.bytes_in += r->c.bytes_in;
+	g->sum.c.bytes_out += r->c.bytes_out;
+	g->sum.c.pkts_in += r->c.pkts_in;
+	g->sum.c.pkts_out += r->c.pkts_out;
+	g->sum.c.retrans += r->c.retrans;
+	g->sum.rate_in += r->rate_in;
+	g->sum.rate_out += r->rate_out;
+	return 0;
+}
+
+int rows_add(struct rows *w, const struct rec_snap_row *r)
+{
+	if (w->o.group != GROUP_NONE)
+		return group_add(w, r);
+	return write_row(w, r, 0);
+}
+
+int rows_snapshot_end(struct rows *w)
+{
+	int e = 0;
+
+	for (size_t i = 0; i < w->ngroups && !e; i++)
+		e = write_row(w, &w->groups[i].sum, w->groups[i].conns);
+	w->ngroups = 0;
+	if (w->gidx)
+		memset(w->gidx, 0, w->gidx_cap * sizeof(*w->gidx));
+	return e;
 }
 
 int rows_flush(struct rows *w)
@@ -470,8 +688,30 @@ int rows_flush(struct rows *w)
 		}
 		b += k;
 		n -= k;
+		w->written += k;
 	}
 	w->len = 0;
+	return 0;
+}
+
+int rows_discard_snapshot(struct rows *w)
+{
+	struct stat sb;
+	off_t at;
+
+	if (w->snap_at >= w->written) { /* all of it still here */
+		w->len = w->snap_at - w->written;
+		return 0;
+	}
+	/* where the snapshot starts in the file: the offset now, less what it wrote */
+	w->len = 0;
+	at = lseek(w->fd, 0, SEEK_CUR);
+	if (at < 0 || fstat(w->fd, &sb) < 0 || !S_ISREG(sb.st_mode))
+		return -1;
+	at -= (off_t)(w->written - w->snap_at);
+	if (at < 0 || ftruncate(w->fd, at) < 0 || lseek(w->fd, at, SEEK_SET) < 0)
+		return -1;
+	w->written = w->snap_at;
 	return 0;
 }
 

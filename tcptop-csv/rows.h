@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cgroup.h"
 #include "stream.h"
 
 enum rows_format {
@@ -13,8 +14,15 @@ enum rows_format {
 	ROWS_JSONL,
 };
 
+enum rows_group {
+	GROUP_NONE,	/* one row per connection */
+	GROUP_PROCESS,	/* one row per process (pid and name) per snapshot */
+	GROUP_CGROUP,	/* one row per cgroup per snapshot */
+};
+
 struct rows_opts {
 	enum rows_format format;
+	enum rows_group group;
 	bool excel_safe; /* CSV: prefix ' to text cells a spreadsheet would run as a formula */
 	bool crlf;	 /* CSV: end lines with CR LF instead of LF */
 };
@@ -27,11 +35,22 @@ void rows_free(struct rows *w);
 
 /* The CSV header row (nothing for JSON Lines). */
 void rows_header(struct rows *w);
+/* A section starts: the features its producer left out (HOPT_MISSING) leave their cells empty,
+ * and the cgroup paths of the previous section are forgotten. */
+void rows_section(struct rows *w, const struct stream_header *h);
+/* A CGROUP record: the path of an id, for the cgroup cells. */
+void rows_cgroup(struct rows *w, uint64_t id, const char *path);
 /* A snapshot starts: its time, number and loss counters go on each of its rows. */
 void rows_snapshot(struct rows *w, const struct rec_snap_begin *b);
 /* One connection of the current snapshot. May write out earlier complete rows. Returns 0 or
  * -errno of a failed write (the writer is then unusable). */
 int rows_add(struct rows *w, const struct rec_snap_row *row);
+/* Leave the current snapshot out (stopped in its middle): its rows are dropped from the buffer,
+ * or, when some were written out already, cut from the output if it is a regular file. 0, or -1
+ * when rows already written could not be taken back (a pipe). */
+int rows_discard_snapshot(struct rows *w);
+/* The snapshot's SNAP_END: in a group mode its groups are written now. 0 or -errno. */
+int rows_snapshot_end(struct rows *w);
 /* Write out every buffered row. 0 or -errno. */
 int rows_flush(struct rows *w);
 /* Rows written since the start (for messages). */

@@ -3,7 +3,7 @@
 # $(OUTPUT)/view/: $(OUTPUT)/tcptop-view is the program itself.
 
 VIEW_CURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
-VIEW_OBJS := $(addprefix $(OUTPUT)/view/,table.o view.o ui.o)
+VIEW_OBJS := $(addprefix $(OUTPUT)/view/,table.o view.o ui.o trend.o names.o)
 
 $(OUTPUT)/view/%.o: tcptop-view/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
@@ -32,3 +32,16 @@ BENCHES += bench-view
 .PHONY: bench-view
 bench-view: $(OUTPUT)/tcptop-view-bench
 	$(OUTPUT)/tcptop-view-bench
+
+# libFuzzer target for the data layer (table.c, view.c: no curses drawn; curses.h only for the key
+# codes); built for make test, which replays its seeds and saved crashes. `make fuzz-view-run`.
+FUZZ_VIEW := $(OUTPUT)/fuzz/fuzz-view
+
+$(FUZZ_VIEW): tcptop-view/fuzz_view.c tcptop-view/table.c tcptop-view/view.c tcptop-view/table.h \
+		tcptop-view/view.h $(LIB_SRCS) lib/stream.h lib/util.h
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -Itcptop-view $(filter %.c,$^) -o $@
+
+TEST_DEPS += $(FUZZ_VIEW)
+FUZZ_TARGETS += view

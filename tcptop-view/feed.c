@@ -14,8 +14,10 @@ struct feed {
 	int pipe[2];
 	pthread_t thread;
 	pthread_mutex_t lock;
+	struct cgroup_table cg; /* the reader's: paths of the section's cgroup ids */
 	/* under lock */
-	struct snapshot *ready;
+	struct snapshot *head, *tail; /* the queue, oldest first */
+	size_t queued;
 	uint64_t skipped, count;
 	int status;
 };
@@ -30,11 +32,23 @@ static void wake(struct feed *f)
 static void publish(struct feed *f, struct snapshot *s)
 {
 	pthread_mutex_lock(&f->lock);
-	if (f->ready) {
-		snapshot_free(f->ready);
+	if (f->queued >= FEED_QUEUE_MAX) { /* the view is far behind: drop the oldest */
+		struct snapshot *old = f->head;
+
+		f->head = old->next;
+		if (!f->head)
+			f->tail = NULL;
+		snapshot_free(old);
+		f->queued--;
 		f->skipped++;
 	}
-	f->ready = s;
+	s->next = NULL;
+	if (f->tail)
+		f->tail->next = s;
+	else
+		f->head = s;
+	f->tail = s;
+	f->queued++;
 	f->count++;
 	pthread_mutex_unlock(&f->lock);
 	wake(f);
@@ -70,7 +84,7 @@ static void *feed_main(void *arg)
 			break;
 		case REC_SNAP_ROW:
 			/* out of memory: the row is counted as not shown */
-			if (building && snapshot_add(building, &r.u.row, f->ascii_only) < 0)
+			if (building && snapshot_add(building, &r.u.row, f->ascii_only, &f->cg) < 0)
 				building->dropped++;
 			break;
 		case REC_SNAP_END:
@@ -83,6 +97,10 @@ static void *feed_main(void *arg)
 		case REC_END:
 			snapshot_free(building);
 			building = NULL;
+			cgroup_table_clear(&f->cg); /* ids belong to their section */
+			break;
+		case REC_CGROUP:
+			cgroup_table_set(&f->cg, r.u.cgroup.id, r.u.cgroup.path);
 			break;
 		default:
 			break;
@@ -130,8 +148,14 @@ struct snapshot *feed_take(struct feed *f, uint64_t *skipped)
 	struct snapshot *s;
 
 	pthread_mutex_lock(&f->lock);
-	s = f->ready;
-	f->ready = NULL;
+	s = f->head;
+	if (s) {
+		f->head = s->next;
+		if (!f->head)
+			f->tail = NULL;
+		f->queued--;
+		s->next = NULL;
+	}
 	if (skipped)
 		*skipped = f->skipped;
 	pthread_mutex_unlock(&f->lock);

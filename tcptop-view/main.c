@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "feed.h"
+#include "names.h"
 #include "stream.h"
 #include "ui.h"
 #include "util.h"
@@ -22,6 +23,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: tcptop-view [--sort COLUMN] [--reverse] [--raw-units] [--no-color]\n"
+		   "                  [--group process|cgroup] [--trend] [--closed N]\n"
+		   "                  [--resolve] [--dns-server ADDR[:PORT]] [--services]\n"
 		   "       tcptop-view --help | --version\n");
 }
 
@@ -33,17 +36,27 @@ static void help(void)
 	       "terminal (/dev/tty). Without a terminal use tcptop-csv.\n"
 	       "\n"
 	       "  -s, --sort COLUMN  sort by COLUMN (default rx-rate): proto, local, remote, pid,\n"
-	       "                     process, state, rx-rate, tx-rate, rx, tx, pkt-rx, pkt-tx, rtt;\n"
-	       "                     numbers sort largest first, text smallest first\n"
+	       "                     process, state, rx-rate, tx-rate, rx, tx, pkt-rx, pkt-tx, rtt,\n"
+	       "                     cgroup; numbers sort largest first, text smallest first\n"
 	       "  -r, --reverse      reverse the sort order (default off)\n"
 	       "  -u, --raw-units    exact numbers instead of KiB/s, MiB ... (default off)\n"
 	       "      --no-color     no colours (default: colours unless NO_COLOR is set)\n"
+	       "  -g, --group KEY    start grouped by process or cgroup (default: no grouping)\n"
+	       "  -t, --trend        start with each row's trend shown (default off)\n"
+	       "      --closed N     closed connections kept for the c view, 0 to 1000000\n"
+	       "                     (default 1000)\n"
+	       "      --resolve      start with remote host names (reverse DNS; default off)\n"
+	       "      --dns-server ADDR[:PORT]  the DNS server for --resolve and d (default: the\n"
+	       "                     first nameserver of /etc/resolv.conf, port 53)\n"
+	       "      --services     start with ports as service names (default off)\n"
 	       "  -h, --help         this help\n"
 	       "  -V, --version      the version\n"
 	       "\n"
 	       "Keys: q or Ctrl-C quit; Up, Down, PgUp, PgDn, Home, End select; Left, Right, <, >\n"
 	       "sort column; r reverse; / filter (Enter keeps, Esc clears); p pause; u units;\n"
-	       "Enter details of the selected connection; ? help; Ctrl-L repaint; Ctrl-Z suspend.\n"
+	       "Enter details of the selected connection (on a group: open or close it); a group\n"
+	       "by process, by cgroup, none; c closed connections; t trends; [ ] time travel;\n"
+	       "d host names; n service names; ? help; Ctrl-L repaint; Ctrl-Z suspend.\n"
 	       "\n"
 	       "Exit status: 0 quit; 64 usage, no terminal, or stdin is a terminal; 65 corrupt or\n"
 	       "wrong kind of stream; 74 read error; 128+N killed by signal N (terminal restored).\n");
@@ -117,12 +130,22 @@ int main(int argc, char **argv)
 		{ "reverse", no_argument, NULL, 'r' },
 		{ "raw-units", no_argument, NULL, 'u' },
 		{ "no-color", no_argument, NULL, 'C' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "trend", no_argument, NULL, 't' },
+		{ "closed", required_argument, NULL, 'K' },
+		{ "resolve", no_argument, NULL, 'D' },
+		{ "dns-server", required_argument, NULL, 'S' },
+		{ "services", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	struct view v = { .t.sort = COL_RX_RATE, .page = 20 };
-	bool color = true;
+	bool color = true, dns_started = false;
+	const char *dns_server = NULL;
+	int dns_fd = -1;
+	uint64_t n;
+	const char *e;
 	struct stream_reader *rd;
 	struct feed *feed;
 	struct rec r;
@@ -134,7 +157,8 @@ int main(int argc, char **argv)
 
 	setlocale(LC_ALL, "");
 	table_utf8 = !strcmp(nl_langinfo(CODESET), "UTF-8");
-	while ((c = getopt_long(argc, argv, "s:ruhV", opts, NULL)) != -1) {
+	view_init(&v);
+	while ((c = getopt_long(argc, argv, "s:rug:thV", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			c = column_by_name(optarg);
@@ -150,6 +174,31 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			color = false;
+			break;
+		case 'g':
+			if (!strcmp(optarg, "process"))
+				v.t.group = GROUP_PROCESS;
+			else if (!strcmp(optarg, "cgroup"))
+				v.t.group = GROUP_CGROUP;
+			else
+				errx(64, "--group %s: invalid (process or cgroup)", optarg);
+			break;
+		case 't':
+			v.trend_on = true;
+			break;
+		case 'K':
+			if (parse_uint(optarg, 0, CLOSED_MAX, &n, &e))
+				errx(64, "--closed %s: %s (0 to %d)", optarg, e, CLOSED_MAX);
+			v.closed_max = n;
+			break;
+		case 'D':
+			v.dns_on = true;
+			break;
+		case 'S':
+			dns_server = optarg;
+			break;
+		case 'N':
+			v.svc_on = true;
 			break;
 		case 'h':
 			help();
@@ -212,17 +261,31 @@ int main(int argc, char **argv)
 	}
 
 	for (;;) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[4] = {
 			{ .fd = ttyfd, .events = POLLIN },
 			{ .fd = wake_fd, .events = POLLIN },
 			{ .fd = sig_pipe[0], .events = POLLIN },
+			{ .fd = dns_fd, .events = POLLIN },
 		};
 		unsigned char sig;
 
+		if (v.dns_on && !dns_started) {
+			/* started on first use: the socket's port marks our own queries */
+			dns_started = true;
+			if (names_dns_start(dns_server, &dns_fd, why, sizeof(why)) < 0) {
+				v.dns_on = false;
+				dns_fd = -1;
+			} else {
+				names_dns_self(&v.t.self_lport, &v.t.self_rport);
+				view_rebuild(&v);
+			}
+			pfd[3].fd = dns_fd;
+			dirty = true;
+		}
 		if (dirty)
 			ui_draw(&v);
 		dirty = false;
-		if (poll(pfd, 3, -1) < 0) {
+		if (poll(pfd, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			ui_close();
@@ -247,13 +310,16 @@ int main(int argc, char **argv)
 				dirty = true;
 			}
 			st = feed_status(feed);
-			if (st == STREAM_EOF || st == STREAM_NO_END) {
+			if ((st == STREAM_EOF || st == STREAM_NO_END) && !v.ended) {
 				v.ended = st == STREAM_EOF ? END_CLEAN : END_NO_END;
+				view_input_ended(&v);
 				dirty = true;
 			} else if (st != STREAM_OK) {
 				input_failed(rd, st);
 			}
 		}
+		if (dns_fd >= 0 && (pfd[3].revents & POLLIN) && names_dns_drain())
+			dirty = true;
 		if (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
 			ui_close();
 			die_of(SIGHUP);

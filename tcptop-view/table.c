@@ -10,6 +10,10 @@
 
 bool table_utf8 = true;
 
+static size_t append(char *buf, size_t size, size_t o, const char *s, size_t n);
+static void widen(struct widest *w, const struct vrow *v);
+static bool group_same(const struct vrow *g, const struct vrow *v, enum group_mode mode);
+
 /* A snapshot larger than this is shown in part (the header says how many rows were left out):
  * it bounds memory whatever the input claims. */
 #define SNAPSHOT_ROWS_MAX    (4u << 20)
@@ -23,6 +27,12 @@ struct snapshot *snapshot_new(const struct stream_header *hdr, const struct rec_
 		return NULL;
 	s->hdr = *hdr;
 	s->b = *b;
+	s->missing = (stream_missing(hdr, "rtt") ? MISS_RTT : 0) |
+		     (stream_missing(hdr, "retrans") ? MISS_RETRANS : 0) |
+		     (stream_missing(hdr, "packets") ? MISS_PACKETS : 0) |
+		     (stream_missing(hdr, "state") ? MISS_STATE : 0) |
+		     (stream_missing(hdr, "cgroup") ? MISS_CGROUP : 0) |
+		     (stream_missing(hdr, "failed-connects") ? MISS_FAILED : 0);
 	/* room for the rows the snapshot announces, within a bound: a count read from the input
 	 * is a hint, never a size to trust */
 	s->cap = b->rows < SNAPSHOT_RESERVE_MAX ? b->rows : SNAPSHOT_RESERVE_MAX;
@@ -39,6 +49,9 @@ void snapshot_free(struct snapshot *s)
 	if (!s)
 		return;
 	free(s->rows);
+	free(s->keys);
+	free(s->grp[0]);
+	free(s->grp[1]);
 	free(s);
 }
 
@@ -71,8 +84,24 @@ void text_fold_ascii(char *s)
 	*o = '\0';
 }
 
-int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_only)
+/* Cut a sanitised string to fit size bytes without splitting a UTF-8 sequence. */
+static void cut_utf8(char *dst, size_t size, const char *src)
 {
+	size_t n = strlen(src);
+
+	if (n >= size) {
+		n = size - 1;
+		while (n && ((unsigned char)src[n] & 0xC0) == 0x80)
+			n--;
+	}
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_only,
+		 const struct cgroup_table *cg)
+{
+	const struct cgroup_ent *ce;
 	struct vrow *v;
 
 	if (s->n >= SNAPSHOT_ROWS_MAX) {
@@ -98,6 +127,25 @@ int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_on
 	v->local_w = strlen(v->local);
 	v->remote_w = strlen(v->remote);
 	v->comm_w = text_width(v->comm);
+	v->conns = 0;
+	v->cgroup[0] = '\0';
+	if (r->cgroup_id && !(s->missing & MISS_CGROUP)) {
+		/* the same few cgroups come again and again: sanitise each once per snapshot */
+		ce = cg ? cgroup_table_get(cg, r->cgroup_id) : NULL;
+		if (s->n > 1 && s->rows[s->n - 2].r.cgroup_id == r->cgroup_id) {
+			memcpy(v->cgroup, s->rows[s->n - 2].cgroup, CGROUP_TEXT);
+		} else if (ce) {
+			char tmp[SANITIZE_SIZE(CGROUP_SHORT_MAX)];
+
+			text_sanitize(tmp, sizeof(tmp), ce->short_name, strlen(ce->short_name));
+			if (ascii_only)
+				text_fold_ascii(tmp);
+			cut_utf8(v->cgroup, CGROUP_TEXT, tmp);
+		} else {
+			snprintf(v->cgroup, CGROUP_TEXT, "#%llu", (unsigned long long)r->cgroup_id);
+		}
+	}
+	v->cgroup_w = text_width(v->cgroup);
 	return 0;
 }
 
@@ -120,6 +168,7 @@ static const struct {
 	[COL_PKT_RX] = { "PKT-RX", "PKT-RX", "pkt-rx", true },
 	[COL_PKT_TX] = { "PKT-TX", "PKT-TX", "pkt-tx", true },
 	[COL_RTT] = { "RTT", "RTT-us", "rtt", true },
+	[COL_CGROUP] = { "CGROUP", "CGROUP", "cgroup", false },
 };
 
 const char *column_title(enum column c)
@@ -175,10 +224,19 @@ bool vrow_matches(const struct vrow *v, const char *filter)
 	if (!*filter)
 		return true;
 	if (strcasestr(v->local, filter) || strcasestr(v->remote, filter) ||
-	    strcasestr(v->comm, filter))
+	    strcasestr(v->comm, filter) || strcasestr(v->cgroup, filter))
 		return true;
 	snprintf(pid, sizeof(pid), "%" PRIu32, v->r.pid);
 	return !(v->r.flags & CONN_F_NO_OWNER) && !strcmp(pid, filter);
+}
+
+const char *vrow_state(const struct vrow *v)
+{
+	if (v->conns || v->r.id.proto != PROTO_TCP)
+		return "-";
+	if (v->r.flags & CONN_F_FAILED)
+		return "FAILED";
+	return tcp_state_name(v->r.state);
 }
 
 #define CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
@@ -204,16 +262,21 @@ static int cmp_column(const struct vrow *a, const struct vrow *b, enum column c)
 		return x->id.proto != y->id.proto ? CMP(x->id.proto, y->id.proto)
 						  : CMP(x->id.family, y->id.family);
 	case COL_LOCAL:
+		if (a->conns)
+			return CMP(a->conns, b->conns);
 		return cmp_addr(&x->id, &y->id, true);
 	case COL_REMOTE:
+		if (a->conns)
+			return CMP(a->conns, b->conns);
 		return cmp_addr(&x->id, &y->id, false);
+	case COL_CGROUP:
+		return strcmp(a->cgroup, b->cgroup);
 	case COL_PID:
 		return CMP(x->pid, y->pid);
 	case COL_PROCESS:
 		return strcmp(a->comm, b->comm);
 	case COL_STATE:
-		return strcmp(x->id.proto == PROTO_TCP ? tcp_state_name(x->state) : "-",
-			      y->id.proto == PROTO_TCP ? tcp_state_name(y->state) : "-");
+		return strcmp(vrow_state(a), vrow_state(b));
 	case COL_RX_RATE:
 		return CMP(x->rate_in, y->rate_in);
 	case COL_TX_RATE:
@@ -295,6 +358,10 @@ static bool sort_key(const struct vrow *v, enum column c, bool ranked, uint64_t 
 		uint16_t port = c == COL_LOCAL ? r->id.lport : r->id.rport;
 		uint8_t b[19];
 
+		if (v->conns) {
+			k[0] = v->conns;
+			break;
+		}
 		b[0] = r->id.family;
 		memcpy(b + 1, c == COL_LOCAL ? r->id.laddr : r->id.raddr, 16);
 		b[17] = port >> 8;
@@ -316,10 +383,16 @@ static bool sort_key(const struct vrow *v, enum column c, bool ranked, uint64_t 
 		return n < 8 * KEY_WORDS;
 	}
 	case COL_STATE: {
-		const char *name = r->id.proto == PROTO_TCP ? tcp_state_name(r->state) : "-";
+		const char *name = vrow_state(v);
 
 		pack(k, (const uint8_t *)name, strlen(name));
 		break;
+	}
+	case COL_CGROUP: {
+		size_t n = strlen(v->cgroup);
+
+		pack(k, (const uint8_t *)v->cgroup, n);
+		return n < 8 * KEY_WORDS;
 	}
 	case COL_RX_RATE:
 		k[0] = dbl_key(r->rate_in);
@@ -393,12 +466,82 @@ static int key_words(enum column c, bool ranked)
 		return ranked ? 1 : 3;
 	case COL_LOCAL:
 	case COL_REMOTE:
+	case COL_CGROUP:
 		return 3;
 	case COL_STATE:
 		return 2;
 	default:
 		return 1;
 	}
+}
+
+/* The one-word key of v for column c from the snapshot's prepared keys; a group's from its sums
+ * and the keys of its first connection. */
+static uint64_t prepared_key(const struct snapshot *s, const struct vrow *v, enum column c)
+{
+	const struct rec_snap_row *r = &v->r;
+
+	if (!v->conns)
+		return s->keys[(size_t)c * s->n + (size_t)(v - s->rows)];
+	switch (c) {
+	case COL_LOCAL:
+	case COL_REMOTE:
+		return v->conns;
+	case COL_PID:
+		return r->pid;
+	case COL_PROCESS:
+	case COL_CGROUP:
+		/* the group's name is its first connection's (r.last_ns holds its index) */
+		return s->keys[(size_t)c * s->n + r->last_ns];
+	case COL_RX_RATE:
+		return dbl_key(r->rate_in);
+	case COL_TX_RATE:
+		return dbl_key(r->rate_out);
+	case COL_RX:
+		return r->c.bytes_in;
+	case COL_TX:
+		return r->c.bytes_out;
+	case COL_PKT_RX:
+		return r->c.pkts_in;
+	case COL_PKT_TX:
+		return r->c.pkts_out;
+	default:
+		return 0; /* PROTO, STATE, RTT: "" for every group */
+	}
+}
+
+/* Every key ready: one word a row, one radix sort. */
+static bool sort_prepared(struct table *t)
+{
+	const struct snapshot *s = t->snap;
+	bool desc = column_descending(t->sort) != t->reverse;
+	size_t n = t->n, need = n * (2 * sizeof(struct elem) + sizeof(struct vrow *));
+	struct elem *a, *b, *sorted;
+	const struct vrow **orig;
+
+	if (!s || !s->keys || (t->sort == COL_PROCESS && !s->ranked))
+		return false;
+	if (t->keys_cap < need) {
+		free(t->keys);
+		t->keys = malloc(need);
+		t->keys_cap = t->keys ? need : 0;
+		if (!t->keys)
+			return false;
+	}
+	a = t->keys;
+	b = a + n;
+	orig = (const struct vrow **)(b + n);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t k = prepared_key(s, t->v[i], t->sort);
+
+		a[i].k = desc ? ~k : k;
+		a[i].idx = i;
+		orig[i] = t->v[i];
+	}
+	sorted = radix_sort(a, b, n);
+	for (size_t i = 0; i < n; i++)
+		t->v[i] = orig[sorted[i].idx];
+	return true;
 }
 
 void table_sort(struct table *t)
@@ -412,7 +555,7 @@ void table_sort(struct table *t)
 	struct elem *a, *b;
 	const struct vrow **orig;
 
-	if (n < 2)
+	if (n < 2 || sort_prepared(t))
 		return;
 	if (t->keys_cap < need) {
 		free(t->keys);
@@ -470,8 +613,10 @@ void table_sort(struct table *t)
 
 bool table_sorted(const struct table *t)
 {
+	/* two rows may tie on everything: a flow id reused within one interval shows the closed
+	 * connection and the new one, with the same flow and cookie */
 	for (size_t i = 1; i < t->n; i++)
-		if (cmp_rows(&t->v[i - 1], &t->v[i], (void *)t) >= 0)
+		if (cmp_rows(&t->v[i - 1], &t->v[i], (void *)t) > 0)
 			return false;
 	return true;
 }
@@ -490,6 +635,106 @@ static int cmp_comm(const void *pa, const void *pb)
 			  *b = *(const struct vrow *const *)pb;
 
 	return strcmp(a->comm, b->comm);
+}
+
+static enum column rank_col; /* the column rank_cmp() orders by (the reader thread's alone) */
+
+static int rank_cmp(const void *pa, const void *pb)
+{
+	return cmp_column(*(const struct vrow *const *)pa, *(const struct vrow *const *)pb,
+			  rank_col);
+}
+
+/* Texts' ranks (equal texts, equal ranks) and numbers as they are: one word per row and
+ * column whose unsigned order is cmp_column()'s. */
+static void prepare_keys(struct snapshot *s)
+{
+	static const enum column texts[] = { COL_LOCAL, COL_REMOTE, COL_STATE, COL_CGROUP };
+	size_t n = s->n;
+	uint64_t *k;
+	const struct vrow **by = NULL;
+
+	memset(&s->all, 0, sizeof(s->all));
+	if (!n)
+		return;
+	k = malloc((size_t)NCOLS * n * sizeof(*k));
+	by = malloc(n * sizeof(*by));
+	if (!k || !by) {
+		free(k);
+		free(by);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct vrow *v = &s->rows[i];
+		const struct rec_snap_row *r = &v->r;
+		k[COL_PROTO * n + i] = (uint64_t)r->id.proto << 8 | r->id.family;
+		k[COL_PID * n + i] = r->pid;
+		k[COL_PROCESS * n + i] = v->comm_rank;
+		k[COL_RX_RATE * n + i] = dbl_key(r->rate_in);
+		k[COL_TX_RATE * n + i] = dbl_key(r->rate_out);
+		k[COL_RX * n + i] = r->c.bytes_in;
+		k[COL_TX * n + i] = r->c.bytes_out;
+		k[COL_PKT_RX * n + i] = r->c.pkts_in;
+		k[COL_PKT_TX * n + i] = r->c.pkts_out;
+		k[COL_RTT * n + i] = r->c.srtt_us;
+		widen(&s->all, v);
+	}
+	for (size_t c = 0; c < sizeof(texts) / sizeof(texts[0]); c++) {
+		uint64_t rank = 0;
+
+		for (size_t i = 0; i < n; i++)
+			by[i] = &s->rows[i];
+		rank_col = texts[c];
+		qsort(by, n, sizeof(*by), rank_cmp);
+		for (size_t i = 0; i < n; i++) {
+			if (i && cmp_column(by[i - 1], by[i], texts[c]))
+				rank++;
+			k[texts[c] * n + (size_t)(by[i] - s->rows)] = rank;
+		}
+	}
+	free(by);
+	s->keys = k;
+}
+
+/* Each row's group by process and by cgroup, numbered in order of first appearance. */
+static void prepare_groups(struct snapshot *s)
+{
+	size_t n = s->n, cap = 64;
+	uint32_t *slot;
+
+	if (!n)
+		return;
+	while (cap < 2 * n)
+		cap *= 2;
+	slot = malloc(cap * sizeof(*slot));
+	for (int m = 0; m < 2 && slot; m++) {
+		enum group_mode mode = m ? GROUP_CGROUP : GROUP_PROCESS;
+		uint32_t *g = malloc(n * sizeof(*g)), ng = 0;
+		uint32_t *first = malloc(n * sizeof(*first));
+
+		if (!g || !first) {
+			free(g);
+			free(first);
+			break;
+		}
+		memset(slot, 0, cap * sizeof(*slot));
+		for (size_t i = 0; i < n; i++) {
+			const struct vrow *v = &s->rows[i];
+			size_t h = (group_key(v, mode) >> 17) & (cap - 1);
+
+			while (slot[h] && !group_same(&s->rows[first[slot[h] - 1]], v, mode))
+				h = (h + 1) & (cap - 1);
+			if (!slot[h]) {
+				first[ng] = i;
+				slot[h] = ++ng;
+			}
+			g[i] = slot[h] - 1;
+		}
+		free(first);
+		s->grp[m] = g;
+		s->ngrp[m] = ng;
+	}
+	free(slot);
 }
 
 void snapshot_finish(struct snapshot *s)
@@ -516,6 +761,274 @@ void snapshot_finish(struct snapshot *s)
 	}
 	free(by_name);
 	s->ranked = true;
+	prepare_keys(s);
+	prepare_groups(s);
+}
+
+static void widen(struct widest *w, const struct vrow *v)
+{
+	const struct rec_snap_row *r = &v->r;
+
+	w->local = imax(w->local, v->local_w);
+	w->remote = imax(w->remote, v->remote_w);
+	w->comm = imax(w->comm, v->comm_w);
+	w->cgroup = imax(w->cgroup, v->cgroup_w);
+	if (r->id.proto == PROTO_TCP)
+		w->state = imax(w->state, strlen(vrow_state(v)));
+	if (!(r->flags & CONN_F_NO_OWNER))
+		w->pid = imax(w->pid, digits(r->pid));
+	if (r->rate_in > w->rate)
+		w->rate = r->rate_in;
+	if (r->rate_out > w->rate)
+		w->rate = r->rate_out;
+	w->bytes = umax(w->bytes, umax(r->c.bytes_in, r->c.bytes_out));
+	w->pkts = umax(w->pkts, umax(r->c.pkts_in, r->c.pkts_out));
+	w->rtt = umax(w->rtt, r->c.srtt_us);
+}
+
+uint64_t group_key(const struct vrow *v, enum group_mode mode)
+{
+	const struct rec_snap_row *r = &v->r;
+	uint64_t h;
+
+	if (v->conns)
+		return r->id.cookie; /* a group row keeps its key there */
+	if (mode == GROUP_CGROUP) {
+		h = r->cgroup_id + 1;
+	} else if (r->flags & CONN_F_NO_OWNER) {
+		h = 1;
+	} else {
+		h = (uint64_t)r->pid << 20 | 2;
+		for (int i = 0; i < COMM_LEN && r->comm[i]; i++)
+			h = (h ^ (uint8_t)r->comm[i]) * 0x100000001B3ull;
+	}
+	h *= 0x9E3779B97F4A7C15ull;
+	return h ? h : 1;
+}
+
+bool table_expanded(const struct table *t, uint64_t key)
+{
+	for (size_t i = 0; i < t->nexpanded; i++)
+		if (t->expanded[i] == key)
+			return true;
+	return false;
+}
+
+void table_toggle(struct table *t, uint64_t key)
+{
+	uint64_t *e;
+
+	for (size_t i = 0; i < t->nexpanded; i++) {
+		if (t->expanded[i] == key) {
+			t->expanded[i] = t->expanded[--t->nexpanded];
+			return;
+		}
+	}
+	e = realloc(t->expanded, (t->nexpanded + 1) * sizeof(*e));
+	if (!e)
+		return;
+	t->expanded = e;
+	t->expanded[t->nexpanded++] = key;
+}
+
+static bool group_same(const struct vrow *g, const struct vrow *v, enum group_mode mode)
+{
+	const struct rec_snap_row *a = &g->r, *b = &v->r;
+
+	if (mode == GROUP_CGROUP)
+		return a->cgroup_id == b->cgroup_id;
+	if ((a->flags ^ b->flags) & CONN_F_NO_OWNER)
+		return false;
+	return (a->flags & CONN_F_NO_OWNER) ||
+	       (a->pid == b->pid && memcmp(a->comm, b->comm, COMM_LEN) == 0);
+}
+
+struct gsum {
+	double rin, rout;
+	uint64_t bin, bout, pin, pout;
+	uint32_t conns, first; /* first: the index of its first connection */
+	uint32_t slot;	       /* 1 + its place among this frame's groups, 0: not seen */
+};
+
+/* t->v holds the filtered connections: turn them into group rows (sorted), each followed by its
+ * connections (sorted the same way) when it is expanded. The snapshot numbered the groups and
+ * prepared the numbers: a pass over dense arrays, then one vrow per group. */
+static int build_groups(struct table *t)
+{
+	const struct snapshot *s = t->snap;
+	int m = t->group == GROUP_CGROUP;
+	const uint32_t *grp = s->grp[m];
+	size_t n = t->n, ng = 0, total;
+	uint32_t *gi, *start;
+	const struct vrow **conns;
+	bool any_open = t->nexpanded > 0;
+
+	if (!grp || !s->keys)
+		return -1;
+	if (t->gsum_cap < s->ngrp[m]) {
+		free(t->gsum);
+		t->gsum = malloc(s->ngrp[m] * sizeof(*t->gsum));
+		t->gsum_cap = t->gsum ? s->ngrp[m] : 0;
+		if (!t->gsum)
+			return -1;
+	}
+	memset(t->gsum, 0, s->ngrp[m] * sizeof(*t->gsum));
+	if (t->gscratch_cap < n * (2 * sizeof(uint32_t) + sizeof(*conns)) + 4 * sizeof(uint32_t) +
+				      s->ngrp[m] * sizeof(uint32_t)) {
+		free(t->gscratch);
+		t->gscratch_cap = n * (2 * sizeof(uint32_t) + sizeof(*conns)) + 4 * sizeof(uint32_t) +
+				  s->ngrp[m] * sizeof(uint32_t);
+		t->gscratch = malloc(t->gscratch_cap);
+		if (!t->gscratch) {
+			t->gscratch_cap = 0;
+			return -1;
+		}
+	}
+	conns = t->gscratch;
+	gi = (uint32_t *)(conns + n);
+	start = gi + n;
+	for (size_t i = 0; i < n; i++) {
+		size_t r = (size_t)(t->v[i] - s->rows);
+		struct gsum *g = &t->gsum[grp[r]];
+
+		if (!g->slot) {
+			g->slot = ++ng;
+			g->first = r;
+		}
+		g->conns++;
+		/* positive doubles' keys are their bits: read back from the dense keys */
+		{
+			uint64_t a = s->keys[COL_RX_RATE * s->n + r], b = s->keys[COL_TX_RATE * s->n + r];
+			double x, y;
+
+			memcpy(&x, &a, sizeof(x));
+			memcpy(&y, &b, sizeof(y));
+			g->rin += x;
+			g->rout += y;
+		}
+		g->bin += s->keys[COL_RX * s->n + r];
+		g->bout += s->keys[COL_TX * s->n + r];
+		g->pin += s->keys[COL_PKT_RX * s->n + r];
+		g->pout += s->keys[COL_PKT_TX * s->n + r];
+	}
+	if (t->groups_cap < ng) {
+		struct vrow *gr = realloc(t->groups, ng * sizeof(*gr));
+
+		if (!gr)
+			return -1;
+		t->groups = gr;
+		t->groups_cap = ng;
+	}
+	/* one row per group seen, in order of first appearance: that is the tie-break */
+	for (size_t k = 0; k < s->ngrp[m]; k++) {
+		const struct gsum *g = &t->gsum[k];
+		const struct vrow *f;
+		struct vrow *v;
+
+		if (!g->slot)
+			continue;
+		f = &s->rows[g->first];
+		v = &t->groups[g->slot - 1];
+		v->r.id.flow = g->slot - 1;
+		v->r.id.cookie = group_key(f, t->group);
+		v->r.id.proto = 0;
+		v->r.id.netns = 0;
+		v->r.id.lport = v->r.id.rport = 0;
+		v->r.flags = t->group == GROUP_PROCESS ? (f->r.flags & CONN_F_NO_OWNER) : CONN_F_NO_OWNER;
+		v->r.pid = t->group == GROUP_PROCESS ? f->r.pid : 0;
+		v->r.cgroup_id = f->r.cgroup_id;
+		v->r.c.bytes_in = g->bin;
+		v->r.c.bytes_out = g->bout;
+		v->r.c.pkts_in = g->pin;
+		v->r.c.pkts_out = g->pout;
+		v->r.c.srtt_us = 0;
+		v->r.rate_in = g->rin;
+		v->r.rate_out = g->rout;
+		v->r.last_ns = g->first;
+		v->conns = g->conns;
+		v->local_w = v->remote_w = 0;
+		v->local[0] = v->remote[0] = '\0';
+		if (t->group == GROUP_PROCESS) {
+			memcpy(v->comm, f->comm, strlen(f->comm) + 1);
+			v->comm_w = f->comm_w;
+			v->comm_rank = f->comm_rank;
+		} else {
+			v->comm[0] = '\0';
+			v->comm_w = 0;
+			v->comm_rank = 0;
+		}
+		memcpy(v->cgroup, f->cgroup, strlen(f->cgroup) + 1);
+		v->cgroup_w = f->cgroup_w;
+	}
+	/* the connections of open groups, each group's in sort order: sort them all, then
+	 * bucket them by group (a counting sort keeps the order) */
+	if (any_open) {
+		table_sort(t);
+		memset(start, 0, (ng + 1) * sizeof(*start));
+		for (size_t i = 0; i < n; i++) {
+			gi[i] = t->gsum[grp[t->v[i] - s->rows]].slot - 1;
+			start[gi[i] + 1]++;
+		}
+		for (size_t g = 0; g < ng; g++)
+			start[g + 1] += start[g];
+		for (size_t i = 0; i < n; i++)
+			conns[start[gi[i]]++] = t->v[i];
+		/* start[g] now ends group g: shift back */
+		memmove(start + 1, start, ng * sizeof(*start));
+		start[0] = 0;
+	}
+	memset(&t->widest.rate, 0, sizeof(t->widest.rate));
+	t->widest.bytes = t->widest.pkts = 0;
+	t->n = ng;
+	for (size_t g = 0; g < ng; g++) {
+		t->v[g] = &t->groups[g];
+		widen(&t->widest, &t->groups[g]);
+	}
+	table_sort(t);
+	if (!any_open) {
+		memset(t->depth, 0, ng);
+		return 0;
+	}
+	total = ng + n;
+	if (t->cap < total) {
+		const struct vrow **v = realloc(t->v, total * sizeof(*v));
+		uint8_t *d = realloc(t->depth, total);
+
+		if (v)
+			t->v = v;
+		if (d)
+			t->depth = d;
+		if (!v || !d)
+			return -1;
+		t->cap = total;
+	}
+	{
+		/* groups sorted in t->v[0..ng): spread them out with their open members, from the
+		 * end so that nothing is overwritten before it is read */
+		size_t o = 0;
+		const struct vrow **gs = malloc(ng * sizeof(*gs));
+
+		if (!gs)
+			return -1;
+		memcpy(gs, t->v, ng * sizeof(*gs));
+		for (size_t i = 0; i < ng; i++) {
+			const struct vrow *g = gs[i];
+			size_t gidx = g - t->groups;
+
+			t->depth[o] = 0;
+			t->v[o++] = g;
+			if (!table_expanded(t, g->r.id.cookie))
+				continue;
+			for (uint32_t k = start[gidx]; k < start[gidx + 1]; k++) {
+				t->depth[o] = 1;
+				t->v[o++] = conns[k];
+				widen(&t->widest, conns[k]);
+			}
+		}
+		free(gs);
+		t->n = o;
+	}
+	return 0;
 }
 
 int table_rebuild(struct table *t)
@@ -523,40 +1036,48 @@ int table_rebuild(struct table *t)
 	const struct snapshot *s = t->snap;
 
 	t->n = 0;
+	t->ngroups = 0;
+	t->self_hidden = 0;
 	if (!s)
 		return 0;
-	if (t->cap < s->n) {
-		const struct vrow **v = realloc(t->v, s->n * sizeof(*v));
+	if (t->cap < s->n + 1 || !t->depth) {
+		const struct vrow **v = realloc(t->v, (s->n + 1) * sizeof(*v));
+		uint8_t *d = realloc(t->depth, s->n + 1);
 
-		if (!v)
+		if (v)
+			t->v = v;
+		if (d)
+			t->depth = d;
+		if (!v || !d)
 			return -1;
-		t->v = v;
-		t->cap = s->n;
+		t->cap = s->n + 1;
 	}
-	memset(&t->widest, 0, sizeof(t->widest));
-	for (size_t i = 0; i < s->n; i++) {
-		const struct vrow *v = &s->rows[i];
-		const struct rec_snap_row *r = &v->r;
+	if (!t->filter[0] && !t->self_lport && s->keys) {
+		/* everything shown: no row needs to be read */
+		for (size_t i = 0; i < s->n; i++)
+			t->v[i] = &s->rows[i];
+		t->n = s->n;
+		t->widest = s->all;
+	} else {
+		memset(&t->widest, 0, sizeof(t->widest));
+		for (size_t i = 0; i < s->n; i++) {
+			const struct vrow *v = &s->rows[i];
 
-		if (t->filter[0] && !vrow_matches(v, t->filter))
-			continue;
-		t->v[t->n++] = v;
-		t->widest.local = imax(t->widest.local, v->local_w);
-		t->widest.remote = imax(t->widest.remote, v->remote_w);
-		t->widest.comm = imax(t->widest.comm, v->comm_w);
-		if (r->id.proto == PROTO_TCP)
-			t->widest.state = imax(t->widest.state, strlen(tcp_state_name(r->state)));
-		if (!(r->flags & CONN_F_NO_OWNER))
-			t->widest.pid = imax(t->widest.pid, digits(r->pid));
-		if (r->rate_in > t->widest.rate)
-			t->widest.rate = r->rate_in;
-		if (r->rate_out > t->widest.rate)
-			t->widest.rate = r->rate_out;
-		t->widest.bytes = umax(t->widest.bytes, umax(r->c.bytes_in, r->c.bytes_out));
-		t->widest.pkts = umax(t->widest.pkts, umax(r->c.pkts_in, r->c.pkts_out));
-		t->widest.rtt = umax(t->widest.rtt, r->c.srtt_us);
+			if (t->self_lport && v->r.id.proto == PROTO_UDP &&
+			    v->r.id.lport == t->self_lport && v->r.id.rport == t->self_rport) {
+				t->self_hidden++;
+				continue;
+			}
+			if (t->filter[0] && !vrow_matches(v, t->filter))
+				continue;
+			t->v[t->n++] = v;
+			widen(&t->widest, v);
+		}
 	}
+	if (t->group != GROUP_NONE && t->n)
+		return build_groups(t);
 	table_sort(t);
+	memset(t->depth, 0, t->n);
 	return 0;
 }
 
@@ -564,15 +1085,27 @@ void table_free(struct table *t)
 {
 	free(t->v);
 	free(t->keys);
+	free(t->groups);
+	free(t->depth);
+	free(t->expanded);
+	free(t->gscratch);
+	free(t->gsum);
+	t->gsum = NULL;
+	t->gsum_cap = 0;
 	t->v = NULL;
 	t->keys = NULL;
-	t->n = t->cap = t->keys_cap = 0;
+	t->groups = NULL;
+	t->depth = NULL;
+	t->expanded = NULL;
+	t->gscratch = NULL;
+	t->n = t->cap = t->keys_cap = t->ngroups = t->groups_cap = t->nexpanded = 0;
+	t->gscratch_cap = 0;
 }
 
 struct conn_key vrow_key(const struct vrow *v)
 {
 	struct conn_key k = {
-		.flow = v->r.id.flow,
+		.flow = v->conns ? UINT64_MAX : v->r.id.flow,
 		.cookie = v->r.id.cookie,
 		.netns = v->r.id.netns,
 		.lport = v->r.id.lport,
@@ -590,6 +1123,39 @@ bool conn_key_eq(const struct conn_key *a, const struct conn_key *b)
 
 long table_find(const struct table *t, const struct conn_key *k)
 {
+	const struct snapshot *s = t->snap;
+
+	/* a connection: its row by binary search (rows are in flow order), then its place by
+	 * pointer, so that no other row is read */
+	if (s && k->flow != UINT64_MAX && s->keys) {
+		size_t lo = 0, hi = s->n;
+		const struct vrow *p = NULL;
+
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			const struct rec_snap_row *r = &s->rows[mid].r;
+
+			if (r->id.flow < k->flow || (r->id.flow == k->flow && r->id.cookie < k->cookie))
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (; lo < s->n && s->rows[lo].r.id.flow == k->flow &&
+		       s->rows[lo].r.id.cookie == k->cookie; lo++) {
+			struct conn_key o = vrow_key(&s->rows[lo]);
+
+			if (conn_key_eq(&o, k)) {
+				p = &s->rows[lo];
+				break;
+			}
+		}
+		if (!p)
+			return -1;
+		for (size_t i = 0; i < t->n; i++)
+			if (t->v[i] == p)
+				return (long)i;
+		return -1;
+	}
 	for (size_t i = 0; i < t->n; i++) {
 		struct conn_key o = vrow_key(t->v[i]);
 
@@ -606,8 +1172,9 @@ void fmt_bytes(double v, char *buf, size_t size)
 	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
 	int u = -1;
 
-	if (v < 1024) {
-		snprintf(buf, size, "%.0f B", v < 0 ? 0 : v);
+	/* a rate read from the input may be anything, NaN included: it shows as 0 */
+	if (!(v >= 1024)) {
+		snprintf(buf, size, "%.0f B", v > 0 ? v : 0);
 		return;
 	}
 	while (v >= 1024 && u < 5) {
@@ -648,11 +1215,26 @@ void fmt_rtt(uint32_t us, char *buf, size_t size)
 		snprintf(buf, size, us < 10000000 ? "%.2fs" : "%.0fs", us / 1e6);
 }
 
-const char *cell_text(const struct vrow *v, enum column c, bool raw, char *buf, size_t size)
+const char *cell_text(const struct vrow *v, enum column c, bool raw, unsigned missing, char *buf,
+		      size_t size)
 {
 	const struct rec_snap_row *r = &v->r;
 	bool tcp = r->id.proto == PROTO_TCP;
 
+	if (v->conns) { /* a group's row: its key and sums */
+		switch (c) {
+		case COL_PROTO:
+		case COL_REMOTE:
+		case COL_STATE:
+		case COL_RTT:
+			return "";
+		case COL_LOCAL:
+			snprintf(buf, size, "%" PRIu32 " conn%s", v->conns, v->conns == 1 ? "" : "s");
+			return buf;
+		default:
+			break;
+		}
+	}
 	switch (c) {
 	case COL_PROTO:
 		snprintf(buf, size, "%s%s",
@@ -674,7 +1256,11 @@ const char *cell_text(const struct vrow *v, enum column c, bool raw, char *buf, 
 	case COL_PROCESS:
 		return (r->flags & CONN_F_NO_OWNER) || !v->comm[0] ? "-" : v->comm;
 	case COL_STATE:
-		return tcp ? tcp_state_name(r->state) : "-";
+		if (tcp && (missing & MISS_STATE))
+			return "?";
+		return vrow_state(v);
+	case COL_CGROUP:
+		return v->cgroup[0] ? v->cgroup : (missing & MISS_CGROUP) ? "?" : "-";
 	case COL_RX_RATE:
 	case COL_TX_RATE: {
 		double rate = c == COL_RX_RATE ? r->rate_in : r->rate_out;
@@ -699,14 +1285,18 @@ const char *cell_text(const struct vrow *v, enum column c, bool raw, char *buf, 
 	case COL_PKT_TX: {
 		uint64_t p = c == COL_PKT_RX ? r->c.pkts_in : r->c.pkts_out;
 
-		if (raw)
+		if (missing & MISS_PACKETS)
+			snprintf(buf, size, "?");
+		else if (raw)
 			snprintf(buf, size, "%" PRIu64, p);
 		else
 			fmt_count(p, buf, size);
 		break;
 	}
 	case COL_RTT:
-		if (!tcp || !r->c.srtt_us)
+		if (tcp && (missing & MISS_RTT))
+			snprintf(buf, size, "?");
+		else if (!tcp || !r->c.srtt_us)
 			snprintf(buf, size, "-");
 		else if (raw)
 			snprintf(buf, size, "%" PRIu32, r->c.srtt_us);
@@ -723,7 +1313,7 @@ const char *cell_text(const struct vrow *v, enum column c, bool raw, char *buf, 
 /* ---- layout ---- */
 
 /* Columns whose text can be elided: addresses and the process name. */
-static const enum column var[] = { COL_REMOTE, COL_LOCAL, COL_PROCESS };
+static const enum column var[] = { COL_REMOTE, COL_LOCAL, COL_PROCESS, COL_CGROUP };
 
 /* Narrow the elidable columns, widest (above its minimum) first, until total fits in cols. */
 static int shrink(struct layout *l, const int *min, int total, int cols)
@@ -746,22 +1336,27 @@ static int shrink(struct layout *l, const int *min, int total, int cols)
 	return total;
 }
 
-void table_layout(const struct table *t, int cols, bool raw, struct layout *l)
+void table_layout(const struct table *t, int cols, bool raw, int trend, struct layout *l)
 {
 	/* dropped first to last when the terminal is narrow */
-	static const enum column drop[] = { COL_PKT_TX, COL_PKT_RX, COL_TX,  COL_RX,
-					    COL_RTT,	COL_STATE,  COL_PID, COL_PROTO };
+	static const enum column drop[] = { COL_PKT_TX, COL_PKT_RX, COL_TX,    COL_RX,	COL_RTT,
+					    COL_CGROUP, COL_STATE,  COL_PID, COL_PROTO };
 	int want[NCOLS], min[NCOLS], total = 1;
 	int lw = t->widest.local, rw = t->widest.remote, cw = t->widest.comm;
 	int sw = imax(5, t->widest.state), pw = imax(3, t->widest.pid);
 	double maxrate = t->widest.rate;
 	uint64_t maxb = t->widest.bytes, maxp = t->widest.pkts, maxrtt = t->widest.rtt;
+	if (t->group != GROUP_NONE)
+		lw = imax(lw, 11); /* "12345 conns" */
 	want[COL_PROTO] = 5;
 	want[COL_LOCAL] = imax(lw, 5);
 	want[COL_REMOTE] = imax(rw, 6);
 	want[COL_PID] = pw;
 	want[COL_PROCESS] = imax(imax(cw, 7), 7) > 32 ? 32 : imax(cw, 7);
 	want[COL_STATE] = sw;
+	/* no row with a cgroup (an older collector, or none known): no column */
+	want[COL_CGROUP] = t->widest.cgroup ? imax(6, t->widest.cgroup > 24 ? 24 : t->widest.cgroup)
+					    : 0;
 	if (raw) {
 		int rd = maxrate < 1e18 ? digits((uint64_t)maxrate) : 20;
 
@@ -777,15 +1372,28 @@ void table_layout(const struct table *t, int cols, bool raw, struct layout *l)
 	}
 	for (int c = 0; c < NCOLS; c++) {
 		l->width[c] = want[c];
-		total += want[c] + 1;
+		total += want[c] ? want[c] + 1 : 0;
 	}
+	/* the trend goes before the packets: dropped after them, before the totals */
+	l->trend = trend;
+	total += trend ? trend + 1 : 0;
+
 	/* an IPv4 endpoint fits in 21 columns: longer ones are elided before a column is dropped,
 	 * columns are dropped before anything is elided further */
 	min[COL_LOCAL] = want[COL_LOCAL] < 21 ? want[COL_LOCAL] : 21;
 	min[COL_REMOTE] = want[COL_REMOTE] < 21 ? want[COL_REMOTE] : 21;
 	min[COL_PROCESS] = want[COL_PROCESS] < 12 ? want[COL_PROCESS] : 12;
+	min[COL_CGROUP] = want[COL_CGROUP] < 12 ? want[COL_CGROUP] : 12;
 	total = shrink(l, min, total, cols);
 	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]) && total > cols; i++) {
+		if (drop[i] == COL_RX && l->trend) { /* the trend goes before the totals */
+			total -= l->trend + 1;
+			l->trend = 0;
+			if (total <= cols)
+				break;
+		}
+		if (!l->width[drop[i]])
+			continue;
 		total -= l->width[drop[i]] + 1;
 		l->width[drop[i]] = 0;
 	}
@@ -793,6 +1401,7 @@ void table_layout(const struct table *t, int cols, bool raw, struct layout *l)
 		min[COL_LOCAL] = min[COL_LOCAL] < 9 ? min[COL_LOCAL] : 9;
 		min[COL_REMOTE] = min[COL_REMOTE] < 9 ? min[COL_REMOTE] : 9;
 		min[COL_PROCESS] = min[COL_PROCESS] < 7 ? min[COL_PROCESS] : 7;
+		min[COL_CGROUP] = min[COL_CGROUP] < 7 ? min[COL_CGROUP] : 7;
 		total = shrink(l, min, total, cols);
 	}
 	/* room left after dropping: give it back, narrowest elided column first */
@@ -817,6 +1426,8 @@ void table_layout(const struct table *t, int cols, bool raw, struct layout *l)
 		if (l->width[c])
 			l->total += l->width[c] + 1;
 	}
+	if (l->trend)
+		l->total += l->trend + 1;
 }
 
 /* ---- text ---- */
@@ -931,30 +1542,54 @@ size_t put_field(char *buf, size_t size, const char *s, size_t s_w, int width, b
 	return o;
 }
 
-size_t table_format_row(const struct vrow *v, const struct layout *l, bool raw, char *buf,
-			size_t size)
+size_t table_format_row(const struct vrow *v, const struct layout *l, const struct row_style *st,
+			char *buf, size_t size)
 {
 	size_t o = 0;
 
-	if (size < 2)
+	if (size < 8)
 		return 0;
-	/* opened and closed in one interval: it leaves with the next snapshot, so it shows closed */
-	buf[o++] = v->r.flags & CONN_F_CLOSED ? '-' : v->r.flags & CONN_F_NEW ? '+' : ' ';
+	if (v->conns) { /* a group: open or closed */
+		const char *m = table_utf8 ? (st->open ? "\u25be" : "\u25b8") : (st->open ? "v" : ">");
+
+		o = append(buf, size, o, m, strlen(m));
+	} else {
+		/* opened and closed in one interval: it leaves with the next snapshot, so it
+		 * shows closed */
+		buf[o++] = v->r.flags & CONN_F_CLOSED ? '-' : v->r.flags & CONN_F_NEW ? '+' : ' ';
+	}
 	for (int c = 0; c < NCOLS && o + 1 < size; c++) {
-		char tmp[64];
+		char tmp[64], ind[COMM_TEXT + 4];
 		const char *s;
 		size_t w;
+		int width = l->width[c];
 
-		if (!l->width[c])
+		if (!width)
 			continue;
 		buf[o++] = ' ';
-		s = cell_text(v, c, raw, tmp, sizeof(tmp));
+		s = cell_text(v, c, st->raw_units, st->missing, tmp, sizeof(tmp));
+		if (c == COL_LOCAL && st->local && !v->conns)
+			s = st->local;
+		if (c == COL_REMOTE && st->remote && !v->conns)
+			s = st->remote;
 		w = c == COL_PROCESS && s == v->comm ? v->comm_w
-		    : c == COL_LOCAL		     ? v->local_w
-		    : c == COL_REMOTE		     ? v->remote_w
-						     : strlen(s);
-		o += put_field(buf + o, size - o, s, w, l->width[c], columns[c].numeric,
+		    : c == COL_LOCAL && s == v->local ? v->local_w
+		    : c == COL_REMOTE && s == v->remote ? v->remote_w
+		    : c == COL_CGROUP && s == v->cgroup ? v->cgroup_w
+						     : text_width(s);
+		if (c == COL_PROTO && st->depth && width >= 4) {
+			/* a group's connection: indented under it */
+			snprintf(ind, sizeof(ind), "  %s", s);
+			s = ind;
+			w += 2;
+		}
+		o += put_field(buf + o, size - o, s, w, width, columns[c].numeric,
 			       c == COL_LOCAL || c == COL_REMOTE);
+	}
+	if (l->trend && o + 1 < size) {
+		buf[o++] = ' ';
+		o += put_field(buf + o, size - o, st->trend ? st->trend : "",
+			       st->trend ? st->trend_w : 0, l->trend, false, false);
 	}
 	buf[o < size ? o : size - 1] = '\0';
 	return o;
@@ -975,6 +1610,10 @@ size_t table_format_title(const struct layout *l, bool raw, char *buf, size_t si
 		buf[o++] = ' ';
 		o += put_field(buf + o, size - o, title, strlen(title), l->width[c],
 			       columns[c].numeric, false);
+	}
+	if (l->trend && o + 1 < size) {
+		buf[o++] = ' ';
+		o += put_field(buf + o, size - o, "TREND", 5, l->trend, false, false);
 	}
 	buf[o < size ? o : size - 1] = '\0';
 	return o;

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cgroup.h"
 #include "stream.h"
 #include "util.h"
 
@@ -15,6 +16,7 @@
 #define ENDPOINT_LEN (ADDR_LEN + 8)
 #define COMM_TEXT    SANITIZE_SIZE(COMM_LEN)
 #define IFNAME_TEXT  SANITIZE_SIZE(IFNAME_LEN)
+#define CGROUP_TEXT  64 /* the short form, sanitised, cut on a character boundary */
 
 /* One connection as read, plus its strings sanitised and formatted once per snapshot. */
 struct vrow {
@@ -22,8 +24,26 @@ struct vrow {
 	char local[ENDPOINT_LEN];
 	char remote[ENDPOINT_LEN];
 	char comm[COMM_TEXT];
-	uint16_t local_w, remote_w, comm_w; /* display columns */
-	uint32_t comm_rank;		    /* order of comm among the snapshot's names */
+	char cgroup[CGROUP_TEXT];		      /* "" when unknown */
+	uint16_t local_w, remote_w, comm_w, cgroup_w; /* display columns */
+	uint32_t comm_rank;			      /* order of comm among the snapshot's names */
+	uint32_t conns;				      /* a group's row: its connections; 0 otherwise */
+};
+
+/* Features the producer left out (HOPT_MISSING): their cells show "?" */
+#define MISS_RTT     0x01
+#define MISS_RETRANS 0x02
+#define MISS_PACKETS 0x04
+#define MISS_STATE   0x08
+#define MISS_CGROUP  0x10
+#define MISS_FAILED  0x20
+
+/* The widest values of a set of rows, for the layout. */
+struct widest {
+	int local, remote, comm, state, pid;
+	double rate;
+	uint64_t bytes, pkts, rtt;
+	int cgroup;
 };
 
 /* One complete snapshot (SNAP_BEGIN .. SNAP_END) with the header of its section. */
@@ -34,12 +54,25 @@ struct snapshot {
 	size_t n, cap;
 	uint64_t dropped; /* rows beyond the view's cap */
 	bool ranked;	  /* comm_rank is set (snapshot_finish) */
+	unsigned missing; /* MISS_* from the header */
+	/* Prepared by snapshot_finish() in the reader thread, so that a frame reads dense arrays
+	 * instead of 100,000 scattered rows: every column's sort key of every row (numbers as
+	 * they are, texts as their rank among the snapshot's values), keys[c * n + i]; NULL when
+	 * out of memory (frames then compute keys from the rows) */
+	uint64_t *keys;
+	struct widest all; /* over every row */
+	uint32_t *grp[2];  /* per row: its group by process, by cgroup (index) */
+	uint32_t ngrp[2];
+	uint64_t tick;	  /* the view's count of snapshots when this one was installed */
+	struct snapshot *next; /* the reader's queue */
 };
 
 struct snapshot *snapshot_new(const struct stream_header *hdr, const struct rec_snap_begin *b);
 void snapshot_free(struct snapshot *s);
-/* Append a row, sanitising and formatting its strings; -1 on allocation failure. */
-int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_only);
+/* Append a row, sanitising and formatting its strings (the cgroup's short form from cg, which
+ * may be NULL); -1 on allocation failure. */
+int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_only,
+		 const struct cgroup_table *cg);
 /* After the last row: put rows in (flow, cookie) order, the tie-break of every sort, and rank
  * the process names, so that sorting by name needs one radix word. */
 void snapshot_finish(struct snapshot *s);
@@ -58,7 +91,15 @@ enum column {
 	COL_PKT_RX,
 	COL_PKT_TX,
 	COL_RTT,
+	COL_CGROUP, /* shown when some row has a cgroup */
 	NCOLS
+};
+
+enum group_mode {
+	GROUP_NONE,
+	GROUP_PROCESS, /* a row per process: pid and name */
+	GROUP_CGROUP,  /* a row per cgroup */
+	NGROUP_MODES
 };
 
 const char *column_title(enum column c);
@@ -78,12 +119,21 @@ struct table {
 	char filter[256]; /* as typed; empty shows everything */
 	void *keys;	  /* sort scratch, kept between frames */
 	size_t keys_cap;
+	enum group_mode group;
+	struct vrow *groups; /* group rows of the last rebuild */
+	size_t ngroups, groups_cap;
+	uint8_t *depth;	    /* per entry of v: 1 for a connection under its expanded group */
+	uint64_t *expanded; /* keys of the groups shown open */
+	size_t nexpanded;
+	void *gscratch; /* group building scratch */
+	size_t gscratch_cap;
+	/* the view's own DNS lookups (UDP from self_lport to self_rport): left out, counted */
+	uint16_t self_lport, self_rport;
+	size_t self_hidden;
 	/* widest values of the rows shown, gathered while filtering, for the layout */
-	struct {
-		int local, remote, comm, state, pid;
-		double rate;
-		uint64_t bytes, pkts, rtt;
-	} widest;
+	struct widest widest;
+	struct gsum *gsum; /* group sums scratch */
+	size_t gsum_cap;
 };
 
 /* Rebuild t->v from t->snap: apply the filter and sort. -1 on allocation failure. */
@@ -93,6 +143,9 @@ void table_sort(struct table *t);
 bool table_sorted(const struct table *t);
 void table_free(struct table *t);
 bool vrow_matches(const struct vrow *v, const char *filter);
+/* The STATE cell: the TCP state, FAILED for a connection that never got established, "-" for
+ * UDP. */
+const char *vrow_state(const struct vrow *v);
 
 /* The identity used to keep a selection on the same connection across snapshots. */
 struct conn_key {
@@ -102,6 +155,10 @@ struct conn_key {
 	uint8_t proto;
 };
 struct conn_key vrow_key(const struct vrow *v);
+/* A group's identity (for expanding it): the hash of its key, never 0. */
+uint64_t group_key(const struct vrow *v, enum group_mode mode);
+bool table_expanded(const struct table *t, uint64_t key);
+void table_toggle(struct table *t, uint64_t key);
 bool conn_key_eq(const struct conn_key *a, const struct conn_key *b);
 /* Index in t->v of the row with key k, or -1. */
 long table_find(const struct table *t, const struct conn_key *k);
@@ -110,19 +167,31 @@ long table_find(const struct table *t, const struct conn_key *k);
 struct layout {
 	int width[NCOLS]; /* 0: hidden */
 	int x[NCOLS];
+	int trend; /* width of the trend at the end of a row, 0: none */
 	int total;
 };
 
-void table_layout(const struct table *t, int cols, bool raw_units, struct layout *l);
+/* trend: columns wanted for the trend at the end of each row (0 for none). */
+void table_layout(const struct table *t, int cols, bool raw_units, int trend, struct layout *l);
 
-/* Text of one cell (human or raw units) into buf; returns buf. */
-const char *cell_text(const struct vrow *v, enum column c, bool raw_units, char *buf, size_t size);
+/* Text of one cell (human or raw units) into buf; returns buf. missing: MISS_* of the snapshot. */
+const char *cell_text(const struct vrow *v, enum column c, bool raw_units, unsigned missing,
+		      char *buf, size_t size);
 
 /* One table line into buf (UTF-8, exactly l->total display columns, a leading marker column:
  * '-' closed, '+' new, ' ' otherwise). Returns the length in bytes. */
 #define LINE_MAX_BYTES 4096
-size_t table_format_row(const struct vrow *v, const struct layout *l, bool raw_units, char *buf,
-			size_t size);
+struct row_style {
+	bool raw_units;
+	unsigned missing; /* MISS_* */
+	int depth;	  /* 1: a connection under its group, indented */
+	bool open;	  /* a group row shown expanded */
+	const char *trend; /* sparkline text for the trend field, or NULL */
+	int trend_w;
+	const char *local, *remote; /* names instead of the endpoints' numbers, or NULL */
+};
+size_t table_format_row(const struct vrow *v, const struct layout *l,
+			const struct row_style *st, char *buf, size_t size);
 size_t table_format_title(const struct layout *l, bool raw_units, char *buf, size_t size);
 
 /* Units: "1.50 KiB", "999 B"; packets "12.3k"; RTT "1.25ms". */

@@ -102,23 +102,23 @@ static void test_layout(void)
 	struct rec_snap_row r = row(1, "curl", 1234, 10);
 	char line[LINE_MAX_BYTES];
 
-	snapshot_add(s, &r, false);
+	snapshot_add(s, &r, false, NULL);
 	snapshot_finish(s);
 	t.snap = s;
 	table_rebuild(&t);
-	table_layout(&t, 200, false, &l);
+	table_layout(&t, 200, false, 0, &l);
 	ok(l.width[COL_PKT_TX] && l.width[COL_PKT_RX] && l.width[COL_RTT],
 	   "200 columns: all shown");
 	ok(l.width[COL_LOCAL] == (int)strlen("10.0.0.1:1001"), "LOCAL as wide as its widest value");
 	ok(l.width[COL_PID] == 4, "PID as wide as its widest value");
-	table_format_row(t.v[0], &l, false, line, sizeof(line));
+	table_format_row(t.v[0], &l, &(struct row_style){ 0 }, line, sizeof(line));
 	ok(text_width(line) == (size_t)l.total, "a row is exactly the layout's width");
-	table_layout(&t, 70, false, &l);
+	table_layout(&t, 70, false, 0, &l);
 	ok(!l.width[COL_PKT_TX] && !l.width[COL_PKT_RX] && !l.width[COL_TX] && !l.width[COL_RX] &&
 		   l.width[COL_RX_RATE] && l.width[COL_PROCESS],
 	   "70 columns: packets and totals dropped first");
 	ok(l.total <= 70, "and the table fits (%d)", l.total);
-	table_layout(&t, 30, false, &l);
+	table_layout(&t, 30, false, 0, &l);
 	ok(l.width[COL_LOCAL] && l.width[COL_REMOTE] && l.width[COL_RX_RATE], "30: the essentials");
 	table_free(&t);
 	snapshot_free(s);
@@ -165,7 +165,7 @@ static void test_sort(bool ranked)
 		r.c.pkts_out = rnd() % 1000000;
 		r.c.srtt_us = rnd() % 3;
 		r.rate_out = rnd() % 2 ? 0 : (double)(rnd() % 100000) / 7;
-		snapshot_add(s, &r, false);
+		snapshot_add(s, &r, false, NULL);
 	}
 	if (ranked) {
 		snapshot_finish(s);
@@ -174,7 +174,7 @@ static void test_sort(bool ranked)
 		struct snapshot *f = snapshot_new(&h, &sb);
 
 		for (size_t i = s->n; i-- > 0;)
-			snapshot_add(f, &s->rows[i].r, false);
+			snapshot_add(f, &s->rows[i].r, false, NULL);
 		snapshot_free(s);
 		s = f;
 	}
@@ -206,7 +206,7 @@ static void test_filter(void)
 	struct rec_snap_begin sb = { 0 };
 
 	s = snapshot_new(&h, &sb);
-	snapshot_add(s, &r, false);
+	snapshot_add(s, &r, false, NULL);
 	ok(vrow_matches(&s->rows[0], "nginx"), "process name, case ignored");
 	ok(vrow_matches(&s->rows[0], "10.0.0.7"), "local address");
 	ok(vrow_matches(&s->rows[0], ":443"), "remote port");
@@ -224,11 +224,11 @@ static struct snapshot *three(double a, double b, double c)
 	struct rec_snap_row r;
 
 	r = row(1, "one", 1, a);
-	snapshot_add(s, &r, false);
+	snapshot_add(s, &r, false, NULL);
 	r = row(2, "two", 2, b);
-	snapshot_add(s, &r, false);
+	snapshot_add(s, &r, false, NULL);
 	r = row(3, "three", 3, c);
-	snapshot_add(s, &r, false);
+	snapshot_add(s, &r, false, NULL);
 	snapshot_finish(s);
 	return s;
 }

@@ -10,6 +10,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "names.h"
+#include "trend.h"
 #include "ui.h"
 
 /* What things mean, not what they look like: colour or monochrome attributes below. */
@@ -24,6 +26,8 @@ enum role {
 	ROLE_WARN,
 	ROLE_STATUS,
 	ROLE_KEY,
+	ROLE_FAILED,
+	ROLE_GROUP,
 	NROLES
 };
 
@@ -54,6 +58,8 @@ static void set_roles(bool color)
 		[ROLE_WARN] = { COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_BOLD },
 		[ROLE_STATUS] = { COLOR_YELLOW, -1, A_BOLD, A_BOLD },
 		[ROLE_KEY] = { COLOR_CYAN, -1, A_BOLD, A_BOLD },
+		[ROLE_FAILED] = { COLOR_RED, -1, A_BOLD, A_BOLD | A_UNDERLINE },
+		[ROLE_GROUP] = { -1, -1, A_BOLD, A_BOLD },
 	};
 
 	for (int r = 0; r < NROLES; r++) {
@@ -269,6 +275,13 @@ static void draw_header(struct view *v)
 	}
 	if (s->dropped) {
 		snprintf(buf, sizeof(buf), "  %" PRIu64 " rows not shown (too many)", s->dropped);
+		x = put(1, x, buf, ROLE_WARN);
+	}
+	if (s->hdr.missing[0]) {
+		char miss[SANITIZE_SIZE(HDR_STR_MAX)];
+
+		screen_text(miss, sizeof(miss), s->hdr.missing, sizeof(s->hdr.missing));
+		snprintf(buf, sizeof(buf), "  missing: %s", miss);
 		put(1, x, buf, ROLE_WARN);
 	}
 
@@ -288,12 +301,28 @@ static void draw_header(struct view *v)
 	}
 	if (s->b.flags & SNAP_F_PARTIAL)
 		x = put(2, x, "PARTIAL interval", ROLE_WARN) + 2;
+	if (v->end_mark)
+		x = put(2, x, "END OF RECORDING: the last snapshot with connections", ROLE_WARN) + 2;
+	else if (v->travel) {
+		snprintf(buf, sizeof(buf), "TIME TRAVEL %ld/%zu ([ older, ] newer)", v->travel,
+			 v->nhist);
+		x = put(2, x, buf, ROLE_STATUS) + 2;
+	}
+	if (v->show_closed) {
+		snprintf(buf, sizeof(buf), "CLOSED: last %zu (at most %zu)", v->nclosed,
+			 v->closed_max);
+		x = put(2, x, buf, ROLE_STATUS) + 2;
+	}
+	if (v->t.group != GROUP_NONE)
+		x = put(2, x, v->t.group == GROUP_PROCESS ? "by process" : "by cgroup",
+			ROLE_STATUS) +
+		    2;
 	if (v->paused) {
 		snprintf(buf, sizeof(buf), "PAUSED (%" PRIu64 " newer snapshots read, p resumes)",
 			 v->arrived - v->paused_at);
 		x = put(2, x, buf, ROLE_STATUS) + 2;
 	}
-	if (v->ended)
+	if (v->ended && !v->end_mark)
 		x = put(2, x,
 			v->ended == END_CLEAN
 				? "stream ended: press q to quit"
@@ -305,8 +334,43 @@ static void draw_header(struct view *v)
 							      : "(smallest first)");
 	x = put(2, x, buf, ROLE_NORMAL) + 2;
 	if (v->t.filter[0] && !v->editing) {
-		snprintf(buf, sizeof(buf), "filter \"%s\": %zu of %zu", v->t.filter, v->t.n, s->n);
+		char f[SANITIZE_SIZE(sizeof(v->t.filter))];
+
+		screen_text(f, sizeof(f), v->t.filter, strlen(v->t.filter));
+		snprintf(buf, sizeof(buf), "filter \"%s\": %zu of %zu", f, v->t.n, s->n);
 		put(2, x, buf, ROLE_STATUS);
+	}
+}
+
+/* "host:port" or "addr:service" for the names modes; numbers where no name is known. */
+static void endpoint_names(const struct view *v, const struct vrow *r, char *lbuf, size_t lsz,
+			   char *rbuf, size_t rsz)
+{
+	const struct conn_id *id = &r->r.id;
+	char addr[ADDR_LEN], host[240], lp[40], rp[40];
+	const char *svc;
+	bool v6;
+
+	snprintf(lp, sizeof(lp), "%u", id->lport);
+	snprintf(rp, sizeof(rp), "%u", id->rport);
+	if (v->svc_on) {
+		/* the well-known side: a server's port names the service, a client's is random */
+		if ((svc = service_name(id->lport, id->proto)))
+			snprintf(lp, sizeof(lp), "%s", svc);
+		if ((svc = service_name(id->rport, id->proto)))
+			snprintf(rp, sizeof(rp), "%s", svc);
+	}
+	addr_format(id->family, id->laddr, addr, sizeof(addr));
+	v6 = strchr(addr, ':') != NULL;
+	snprintf(lbuf, lsz, v6 ? "[%s]:%s" : "%s:%s", addr, lp);
+	addr_format(id->family, id->raddr, addr, sizeof(addr));
+	v6 = strchr(addr, ':') != NULL;
+	if (v->dns_on && names_dns_host(id->family, id->raddr, host, sizeof(host))) {
+		if (!table_utf8)
+			text_fold_ascii(host);
+		snprintf(rbuf, rsz, "%s:%s", host, rp);
+	} else {
+		snprintf(rbuf, rsz, v6 ? "[%s]:%s" : "%s:%s", addr, rp);
 	}
 }
 
@@ -317,7 +381,7 @@ void ui_draw_table(struct view *v)
 	int y0 = 3, rows = LINES - y0 - 2;
 
 	v->page = rows > 0 ? rows : 0;
-	table_layout(&v->t, COLS, v->raw_units, &l);
+	table_layout(&v->t, COLS, v->raw_units, v->trend_on && v->trends ? TREND_SHORT : 0, &l);
 	fill_line(y0, ROLE_TABLE_HEAD);
 	table_format_title(&l, v->raw_units, line, sizeof(line));
 	put(y0, 0, line, ROLE_TABLE_HEAD);
@@ -338,12 +402,39 @@ void ui_draw_table(struct view *v)
 		const struct vrow *r = v->t.v[v->top + i];
 		size_t idx = v->top + i;
 		enum role role = ROLE_NORMAL;
+		struct row_style st = {
+			.raw_units = v->raw_units,
+			.missing = v->shown ? v->shown->missing : 0,
+			.depth = v->t.depth ? v->t.depth[idx] : 0,
+		};
+		char spark[TREND_SHORT * 4 + 1], lname[300], rname[300];
 
-		table_format_row(r, &l, v->raw_units, line, sizeof(line));
+		if (r->conns)
+			st.open = table_expanded(&v->t, r->r.id.cookie);
+		if (l.trend && !r->conns) {
+			float pts[TREND_SHORT];
+			struct conn_key k = vrow_key(r);
+
+			if (trends_get(v->trends, &k, v->shown->tick, TREND_SHORT, pts)) {
+				st.trend_w = trend_spark(pts, TREND_SHORT, table_utf8, spark,
+							 sizeof(spark));
+				st.trend = spark;
+			}
+		}
+		if ((v->dns_on || v->svc_on) && !r->conns) {
+			endpoint_names(v, r, lname, sizeof(lname), rname, sizeof(rname));
+			st.local = lname;
+			st.remote = rname;
+		}
+		table_format_row(r, &l, &st, line, sizeof(line));
 		/* pad to the full width so the selection bar spans the screen */
 		put_field(cut, sizeof(cut), line, l.total, COLS, false, false);
 		if (v->have_sel && idx == v->sel)
 			role = ROLE_SELECTED;
+		else if (r->conns)
+			role = ROLE_GROUP;
+		else if (r->r.flags & CONN_F_FAILED)
+			role = ROLE_FAILED;
 		else if (r->r.flags & CONN_F_CLOSED)
 			role = ROLE_CLOSED;
 		else if (r->r.flags & CONN_F_NEW)
@@ -368,11 +459,20 @@ static const char *const help_text[] = {
 	"                     Enter keeps the filter, Esc clears it",
 	"  p                  pause the display (input is still read); p again resumes",
 	"  u                  human units (KiB/s ...) or raw numbers",
-	"  Enter              every field of the selected connection (Esc returns)",
+	"  Enter              every field of the selected connection and its rate graph",
+	"                     (Esc returns); on a group: open or close it",
+	"  a                  group by process, then by cgroup, then no grouping",
+	"  c                  the last closed connections (c again: back to the live table)",
+	"  t                  a trend of each row's rate over the last 8 snapshots",
+	"  [, ]               time travel: the previous, the next snapshot (past the newest:",
+	"                     live again)",
+	"  d                  remote addresses as host names (reverse DNS, never waits)",
+	"  n                  ports as service names (/etc/services)",
 	"  ?, h, F1           this help",
 	"  Ctrl-L             repaint the screen;  Ctrl-Z  suspend (fg resumes)",
 	"",
-	"Rows: '+' marks a connection new in this interval, '-' (dimmed) one that closed.",
+	"Rows: '+' marks a connection new in this interval, '-' (dimmed) one that closed;",
+	"FAILED (red) a TCP connect that closed before it was established.",
 	"",
 	"Press any key to return.",
 };
@@ -389,11 +489,54 @@ static void draw_help(void)
 		put(3 + i, 1, help_text[i], i == 0 ? ROLE_TITLE : ROLE_NORMAL);
 }
 
+/* The detail view's graph: the connection's rate (in + out) over the last TREND_LEN snapshots,
+ * one column each, bars in eighths of a line (or '#' without UTF-8). */
+static void draw_graph(struct view *v, int y0)
+{
+	static const char *const eighth[] = { " ", "\u2581", "\u2582", "\u2583", "\u2584",
+					      "\u2585", "\u2586", "\u2587", "\u2588" };
+	float pts[TREND_LEN], max = 0;
+	struct conn_key k = vrow_key(&v->detail_row);
+	int h = LINES - 2 - y0 - 1, known;
+	char buf[128], m[32];
+
+	if (!v->trends || !v->shown || h < 3)
+		return;
+	if (h > 8)
+		h = 8;
+	known = trends_get(v->trends, &k, v->shown->tick, TREND_LEN, pts);
+	for (int i = 0; i < TREND_LEN; i++)
+		if (pts[i] > max)
+			max = pts[i];
+	fmt_bytes(max, m, sizeof(m));
+	snprintf(buf, sizeof(buf), "rate in+out, last %d snapshots (%d seen), top %s/s", TREND_LEN,
+		 known, m);
+	put(y0, 1, buf, ROLE_TITLE);
+	for (int row = 0; row < h; row++) {
+		int y = y0 + 1 + row, level0 = (h - 1 - row) * 8;
+
+		put(y, 1, "|", ROLE_NORMAL);
+		for (int i = 0; i < TREND_LEN && 2 + i < COLS; i++) {
+			int e = max > 0 ? (int)(pts[i] / max * 8 * h + 0.5f) : 0;
+			int f = e - level0;
+
+			if (pts[i] > 0 && e == 0 && row == h - 1)
+				f = 1; /* something moved: at least a sliver */
+			f = f < 0 ? 0 : f > 8 ? 8 : f;
+			put(y, 2 + i, table_utf8 ? eighth[f] : f >= 4 ? "#" : " ", ROLE_NORMAL);
+		}
+	}
+	put(y0 + 1 + h, 1, "+", ROLE_NORMAL);
+	for (int i = 0; i < TREND_LEN && 2 + i < COLS; i++)
+		put(y0 + 1 + h, 2 + i, "-", ROLE_NORMAL);
+}
+
 static void draw_detail(struct view *v)
 {
 	const struct vrow *d = &v->detail_row;
 	const struct rec_snap_row *r = &d->r;
 	char text[24][300], ifname[IFNAME_TEXT], a[32], b[32], t1[RFC3339_LEN], t2[RFC3339_LEN];
+	const char *nsname = v->shown ? netns_name(&v->shown->hdr, r->id.netns) : NULL;
 	const struct stream_header *h = v->shown ? &v->shown->hdr : NULL;
 	int n = 0;
 
@@ -411,15 +554,26 @@ static void draw_detail(struct view *v)
 	LINE("local         %s", d->local);
 	LINE("remote        %s", d->remote);
 	LINE("interface     %s (index %" PRIu32 ")", ifname[0] ? ifname : "?", r->id.ifindex);
-	LINE("netns         %" PRIu32, r->id.netns);
+	if (nsname)
+		LINE("netns         %" PRIu32 " (%s)", r->id.netns, nsname);
+	else
+		LINE("netns         %" PRIu32, r->id.netns);
+	if (d->cgroup[0])
+		LINE("cgroup        %s   id %" PRIu64, d->cgroup, r->cgroup_id);
+	else
+		LINE("cgroup        %s", v->shown && (v->shown->missing & MISS_CGROUP)
+						 ? "? (the collector could not read cgroups)"
+						 : "unknown");
 	LINE("socket cookie %" PRIu64 "   flow %" PRIu64, r->id.cookie, r->id.flow);
 	if (r->flags & CONN_F_NO_OWNER)
 		LINE("process       unknown (no process context seen yet)");
 	else
 		LINE("process       %s   pid %" PRIu32, d->comm, r->pid);
-	LINE("state         %s",
-	     r->id.proto == PROTO_TCP ? tcp_state_name(r->state) : "- (UDP flow)");
-	LINE("flags        %s%s%s%s%s", r->flags & CONN_F_NEW ? " new" : "",
+	LINE("state         %s%s",
+	     r->id.proto == PROTO_TCP ? tcp_state_name(r->state) : "- (UDP flow)",
+	     r->flags & CONN_F_FAILED ? " (FAILED: closed before it was established)" : "");
+	LINE("flags        %s%s%s%s%s%s", r->flags & CONN_F_NEW ? " new" : "",
+	     r->flags & CONN_F_FAILED ? " failed" : "",
 	     r->flags & CONN_F_CLOSED ? " closed" : "",
 	     r->flags & CONN_F_BEGUN_BEFORE ? " begun-before-the-collector" : "",
 	     r->flags & CONN_F_NO_OWNER ? " no-owner" : "",
@@ -448,6 +602,7 @@ static void draw_detail(struct view *v)
 		put(4, 1, "no longer in the snapshot: last values shown", ROLE_STATUS);
 	for (int i = 0; i < n && 5 + i < LINES - 1; i++)
 		put(5 + i, 1, text[i], ROLE_NORMAL);
+	draw_graph(v, 5 + n + 1);
 }
 
 static void draw_footer(struct view *v)
@@ -457,7 +612,8 @@ static void draw_footer(struct view *v)
 	} keys[] = {
 		{ "q", "quit" },    { "Up/Dn", "select" },  { "</>", "sort" },
 		{ "r", "reverse" }, { "/", "filter" },	    { "p", "pause" },
-		{ "u", "units" },   { "Enter", "details" }, { "?", "help" },
+		{ "u", "units" },   { "Enter", "details" }, { "a", "group" },
+		{ "c", "closed" },  { "?", "help" },
 	};
 	int y = LINES - 1, x = 0;
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The view's state and keys: each key returns an action; nothing here draws. */
 #include <curses.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "view.h"
@@ -52,26 +53,204 @@ void view_rebuild(struct view *v)
 	}
 }
 
+void view_init(struct view *v)
+{
+	v->travel = 0;
+	if (!v->closed_max)
+		v->closed_max = CLOSED_DEFAULT;
+	if (!v->trends)
+		v->trends = trends_new(); /* NULL: rows show no trend */
+}
+
+const struct vrow *view_selected(const struct view *v)
+{
+	return v->have_sel && v->sel < v->t.n ? v->t.v[v->sel] : NULL;
+}
+
+/* Keep the closed connections of s in the ring (copies: the snapshot may go). */
+static void keep_closed(struct view *v, const struct snapshot *s)
+{
+	if (!v->closed_max)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		if (!(s->rows[i].r.flags & CONN_F_CLOSED))
+			continue;
+		if (!v->closed) {
+			v->closed = malloc(v->closed_max * sizeof(*v->closed));
+			if (!v->closed)
+				return;
+		}
+		v->closed[v->closed_next] = s->rows[i];
+		v->closed_next = (v->closed_next + 1) % v->closed_max;
+		if (v->nclosed < v->closed_max)
+			v->nclosed++;
+	}
+}
+
+/* A snapshot of the closed ring, with the header and time of the one shown. */
+static void build_closed(struct view *v)
+{
+	const struct snapshot *ref = v->live ? v->live : v->shown;
+	struct rec_snap_begin b = { 0 };
+	struct stream_header h = { 0 };
+	struct snapshot *c;
+
+	if (ref) {
+		h = ref->hdr;
+		b = ref->b;
+	}
+	b.rows = v->nclosed;
+	c = snapshot_new(&h, &b);
+	if (!c)
+		return;
+	free(c->rows);
+	c->rows = malloc((v->nclosed ? v->nclosed : 1) * sizeof(*c->rows));
+	if (!c->rows) {
+		snapshot_free(c);
+		return;
+	}
+	c->cap = v->nclosed;
+	/* oldest first: the order they closed in */
+	for (size_t i = 0; i < v->nclosed; i++)
+		c->rows[c->n++] = v->closed[(v->closed_next + v->closed_max - v->nclosed + i) %
+					     v->closed_max];
+	c->tick = ref ? ref->tick : 0;
+	snapshot_finish(c);
+	snapshot_free(v->closed_snap);
+	v->closed_snap = c;
+}
+
+static void show(struct view *v, struct snapshot *s)
+{
+	if (v->show_closed) {
+		v->live = s;
+		build_closed(v);
+		s = v->closed_snap;
+	}
+	v->t.snap = s;
+	v->shown = s;
+	view_rebuild(v);
+}
+
+static void hist_evict(struct view *v)
+{
+	while (v->nhist > 1 && (v->nhist > HISTORY_MAX || v->hist_rows > HISTORY_ROWS)) {
+		struct snapshot *old = v->hist[0];
+
+		/* never the one on screen or held back */
+		if (old == v->shown || old == v->live || old == v->latest)
+			break;
+		v->hist_rows -= old->n;
+		memmove(v->hist, v->hist + 1, (v->nhist - 1) * sizeof(*v->hist));
+		v->nhist--;
+		if (v->travel > 1)
+			v->travel--;
+		snapshot_free(old);
+	}
+}
+
 void view_install(struct view *v, struct snapshot *s)
 {
 	v->snapshots++;
-	if (v->paused) {
-		snapshot_free(v->latest);
-		v->latest = s;
-		return;
+	s->tick = ++v->ticks;
+	if (v->trends)
+		trends_add(v->trends, s);
+	keep_closed(v, s);
+	if (v->nhist == v->hist_cap) {
+		size_t cap = v->hist_cap ? v->hist_cap * 2 : 64;
+		struct snapshot **h = realloc(v->hist, cap * sizeof(*h));
+
+		if (!h) { /* no history: shown alone */
+			snapshot_free(s);
+			return;
+		}
+		v->hist = h;
+		v->hist_cap = cap;
 	}
-	v->t.snap = s;
-	view_rebuild(v);
-	snapshot_free(v->shown);
-	v->shown = s;
+	v->hist[v->nhist++] = s;
+	v->hist_rows += s->n;
+	v->end_mark = false;
+	if (v->paused || v->travel) {
+		v->latest = s;
+		if (v->show_closed && !v->paused) {
+			build_closed(v);
+			v->t.snap = v->shown = v->closed_snap;
+			view_rebuild(v);
+		}
+	} else {
+		show(v, s);
+	}
+	hist_evict(v);
+}
+
+void view_input_ended(struct view *v)
+{
+	const struct snapshot *cur = v->show_closed ? v->live : v->shown;
+
+	if (!cur || cur->n || v->paused || v->travel)
+		return;
+	for (size_t i = v->nhist; i-- > 0;) {
+		if (v->hist[i]->n) {
+			v->travel = (long)i + 1;
+			show(v, v->hist[i]);
+			v->end_mark = true;
+			return;
+		}
+	}
 }
 
 void view_free(struct view *v)
 {
 	table_free(&v->t);
-	snapshot_free(v->shown);
-	snapshot_free(v->latest);
-	v->shown = v->latest = NULL;
+	for (size_t i = 0; i < v->nhist; i++)
+		snapshot_free(v->hist[i]);
+	free(v->hist);
+	snapshot_free(v->closed_snap);
+	free(v->closed);
+	trends_free(v->trends);
+	v->hist = NULL;
+	v->closed = NULL;
+	v->closed_snap = NULL;
+	v->trends = NULL;
+	v->nhist = v->hist_cap = 0;
+	v->shown = v->latest = v->live = NULL;
+}
+
+/* Time travel: step through the snapshots held (-1 older, +1 newer); past the newest, follow the
+ * input again. */
+static void travel(struct view *v, int dir)
+{
+	long i = v->travel ? v->travel - 1 : (long)v->nhist - 1;
+
+	if (!v->nhist)
+		return;
+	if (!v->travel && dir > 0)
+		return;
+	i += dir;
+	if (i < 0)
+		i = 0;
+	v->end_mark = false;
+	if (i >= (long)v->nhist - 1 && dir > 0) {
+		v->travel = 0;
+		v->paused = false;
+		v->latest = NULL;
+		show(v, v->hist[v->nhist - 1]);
+		return;
+	}
+	v->travel = i + 1;
+	show(v, v->hist[i]);
+}
+
+/* The filter takes any UTF-8: curses hands over a multibyte character one byte at a time. */
+static void filter_backspace(char *f)
+{
+	size_t len = strlen(f);
+
+	while (len && ((unsigned char)f[len - 1] & 0xC0) == 0x80)
+		len--;
+	if (len)
+		len--;
+	f[len] = '\0';
 }
 
 static enum action filter_key(struct view *v, int key)
@@ -93,13 +272,13 @@ static enum action filter_key(struct view *v, int key)
 	case 8:
 		if (!len)
 			return ACT_NONE;
-		v->t.filter[len - 1] = '\0';
+		filter_backspace(v->t.filter);
 		return ACT_REBUILD;
 	case 21: /* Ctrl-U */
 		v->t.filter[0] = '\0';
 		return ACT_REBUILD;
 	}
-	if (key < 0x20 || key > 0x7e || len + 1 >= sizeof(v->t.filter))
+	if (key < 0x20 || key > 0xff || key == 0x7f || len + 1 >= sizeof(v->t.filter))
 		return ACT_NONE;
 	v->t.filter[len] = key;
 	v->t.filter[len + 1] = '\0';
@@ -109,14 +288,16 @@ static enum action filter_key(struct view *v, int key)
 static void unpause(struct view *v)
 {
 	v->paused = false;
+	if (v->travel)
+		return; /* still travelling: ] goes forward */
 	if (v->latest) {
 		struct snapshot *s = v->latest;
 
 		v->latest = NULL;
-		v->snapshots--; /* counted when it arrived */
-		view_install(v, s);
+		show(v, s);
 	}
 }
+
 
 enum action view_key(struct view *v, int key)
 {
@@ -207,11 +388,46 @@ enum action view_key(struct view *v, int key)
 	case 'u':
 		v->raw_units = !v->raw_units;
 		return ACT_REDRAW;
+	case 'a': /* group: by process, by cgroup, none */
+		v->t.group = (v->t.group + 1) % NGROUP_MODES;
+		v->t.nexpanded = 0;
+		return ACT_REBUILD;
+	case 't':
+		v->trend_on = !v->trend_on;
+		return ACT_REDRAW;
+	case 'd':
+		v->dns_on = !v->dns_on;
+		return ACT_REDRAW;
+	case 'n':
+		v->svc_on = !v->svc_on;
+		return ACT_REDRAW;
+	case 'c':
+		if (v->show_closed) {
+			v->show_closed = false;
+			v->t.snap = v->shown = v->live;
+			v->live = NULL;
+		} else {
+			v->show_closed = true;
+			v->live = v->shown;
+			build_closed(v);
+			v->t.snap = v->shown = v->closed_snap;
+		}
+		return ACT_REBUILD;
+	case '[':
+		travel(v, -1);
+		return ACT_REDRAW;
+	case ']':
+		travel(v, 1);
+		return ACT_REDRAW;
 	case '\n':
 	case '\r':
 	case KEY_ENTER:
 		if (!v->have_sel)
 			return ACT_NONE;
+		if (v->t.v[v->sel]->conns) { /* a group: open or close it */
+			table_toggle(&v->t, v->t.v[v->sel]->r.id.cookie);
+			return ACT_REBUILD;
+		}
 		v->detail = true;
 		v->detail_row = *v->t.v[v->sel];
 		v->detail_gone = false;

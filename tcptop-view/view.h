@@ -8,6 +8,12 @@
 #include <stdint.h>
 
 #include "table.h"
+#include "trend.h"
+
+#define CLOSED_DEFAULT	1000	 /* closed connections kept for the 'c' view */
+#define CLOSED_MAX	1000000
+#define HISTORY_MAX	600	 /* snapshots kept for time travel ... */
+#define HISTORY_ROWS	2000000 /* ... and rows in them at most */
 
 enum action {
 	ACT_NONE,
@@ -25,8 +31,26 @@ enum input_end {
 
 struct view {
 	struct table t;
+	/* Every snapshot the view holds lives in hist (oldest first); shown and latest point into
+	 * it, or shown is closed_snap in the closed view. */
 	struct snapshot *shown;	 /* what the table shows */
-	struct snapshot *latest; /* newest snapshot held back while paused */
+	struct snapshot *latest; /* newest snapshot held back while paused or travelling */
+	struct snapshot **hist;
+	size_t nhist, hist_cap, hist_rows;
+	long travel;	     /* 1 + the index in hist shown by time travel; 0: following the input */
+	uint64_t ticks;	     /* snapshots installed */
+	struct trends *trends;
+	bool trend_on;	     /* the TREND field at the end of each row */
+	/* the last closed connections, a ring, for the closed view */
+	struct vrow *closed;
+	size_t closed_max, nclosed, closed_next;
+	bool show_closed;
+	struct snapshot *closed_snap;
+	struct snapshot *live; /* what shown was before the closed view */
+	bool end_mark;	       /* the input ended on an empty snapshot: the last with rows shown */
+	bool dns_on;	       /* remote addresses as host names (reverse DNS) */
+	bool svc_on;	       /* ports as service names */
+	bool hide_self;	       /* the resolver's own queries are left out of the table */
 	uint64_t arrived;	 /* complete snapshots read so far (set by the main loop) */
 	uint64_t paused_at;	 /* arrived when the pause began */
 	size_t sel, top;	 /* selected row and first row shown, indexes into t.v */
@@ -40,8 +64,14 @@ struct view {
 	int page; /* table rows that fit on screen, set by the drawing layer */
 };
 
+/* Defaults (closed_max, the trend store); before the first install. */
+void view_init(struct view *v);
 /* Show a new snapshot (or hold it while paused); the view owns it from now on. */
 void view_install(struct view *v, struct snapshot *s);
+/* The input ended: if the newest snapshot is empty, show the last one that had rows, marked. */
+void view_input_ended(struct view *v);
+/* The selected entry's row, or NULL. */
+const struct vrow *view_selected(const struct view *v);
 /* Refilter and resort, keeping the selection on the same connection where it still exists. */
 void view_rebuild(struct view *v);
 void view_free(struct view *v);

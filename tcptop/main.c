@@ -55,7 +55,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: tcptop [--port N] [--pid N] [--process NAME] [-i|--interface IFACE]\n"
-		"              [--tcp] [--udp] [--interval SECS] [--log PATH] [--record PATH]\n"
+		"              [--cgroup PATTERN] [--tcp] [--udp] [--interval SECS]\n"
+		"              [--log PATH] [--format csv|jsonl] [--record PATH]\n"
+		"              [--prometheus ADDR:PORT] [--textfile PATH]\n"
 		"              [--replay PATH] [--speed X] [--udp-timeout SECS] [--max-flows N]\n"
 		"              [--backend auto|tracepoint|fentry|kprobe] [--duration SECS]\n"
 		"              [-v|--verbose] [-h|--help] [--version]\n");
@@ -75,11 +77,19 @@ static void help(void)
 	       "  --pid N             owned by process N\n"
 	       "  --process NAME      process name contains NAME\n"
 	       "  -i, --interface IF  uses interface IF\n"
+	       "  --cgroup PATTERN    in a cgroup whose short form (nginx.service, a container's\n"
+	       "                      12-digit id) or path matches the shell glob PATTERN\n"
 	       "  --tcp, --udp        only TCP, only UDP; both together: both (the default)\n"
 	       "\n"
 	       "Modes:\n"
 	       "  (default)           live table in the terminal\n"
 	       "  --log PATH          headless: CSV to PATH (overwritten) until SIGINT or SIGTERM\n"
+	       "  --format FMT        --log as csv or jsonl (JSON Lines); default csv, or jsonl\n"
+	       "                      when PATH ends in .jsonl\n"
+	       "  --prometheus ADDR:PORT  headless: serve Prometheus metrics on ADDR:PORT\n"
+	       "                      (tcptop-prom) until SIGINT or SIGTERM\n"
+	       "  --textfile PATH     headless: metrics for node_exporter's textfile collector,\n"
+	       "                      rewritten in PATH every interval (with --prometheus or alone)\n"
 	       "  --record PATH       also keep the raw collector stream in PATH (live only)\n"
 	       "  --replay PATH       read a recording instead of the kernel: no root needed; the\n"
 	       "                      table is paced at recorded speed, --log writes as fast as it can\n"
@@ -100,6 +110,7 @@ static void help(void)
 	       "  sudo tcptop --process nginx --interval 2\n"
 	       "  sudo tcptop --log conns.csv --interval 5\n"
 	       "  sudo tcptop --record run.tcpt;  tcptop --replay run.tcpt\n"
+	       "  sudo tcptop --prometheus 127.0.0.1:9687 --interval 15\n"
 	       "  ssh host sudo tcptop-collect | tcptop-agg | tcptop-view\n"
 	       "\n"
 	       "Exit status: 0 success; 64 usage; 65 bad input data; 66 replay file missing;\n"
@@ -353,8 +364,13 @@ static void stop(enum stage_id id, int sig)
 
 static int stage_exit(const struct stage *s)
 {
-	if (WIFEXITED(s->status))
-		return WEXITSTATUS(s->status);
+	if (WIFEXITED(s->status)) {
+		int st = WEXITSTATUS(s->status);
+		/* a stage we stopped that cleaned up and exited 128+N for it did not fail either */
+		if (s->stopped_by_us && (st == 128 + SIGTERM || st == 128 + SIGINT))
+			return 0;
+		return st;
+	}
 	if (WIFSIGNALED(s->status)) {
 		int sig = WTERMSIG(s->status);
 		/* a stage we stopped, or one whose reader went away, did not fail */
@@ -382,9 +398,15 @@ int main(int argc, char **argv)
 		O_MAXFLOWS,
 		O_BACKEND,
 		O_DURATION,
+		O_PROMETHEUS,
+		O_TEXTFILE,
 		O_VERSION,
+		O_CGROUP,
+		O_FORMAT,
 	};
 	static const struct option opts[] = {
+		{ "cgroup", required_argument, NULL, O_CGROUP },
+		{ "format", required_argument, NULL, O_FORMAT },
 		{ "port", required_argument, NULL, O_PORT },
 		{ "pid", required_argument, NULL, O_PID },
 		{ "process", required_argument, NULL, O_PROCESS },
@@ -400,6 +422,8 @@ int main(int argc, char **argv)
 		{ "max-flows", required_argument, NULL, O_MAXFLOWS },
 		{ "backend", required_argument, NULL, O_BACKEND },
 		{ "duration", required_argument, NULL, O_DURATION },
+		{ "prometheus", required_argument, NULL, O_PROMETHEUS },
+		{ "textfile", required_argument, NULL, O_TEXTFILE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -407,7 +431,9 @@ int main(int argc, char **argv)
 	};
 	const char *port = NULL, *pid = NULL, *process = NULL, *iface = NULL, *interval = NULL;
 	const char *log = NULL, *record = NULL, *replay = NULL, *speed = NULL, *udpto = NULL;
-	const char *maxflows = NULL, *backend = NULL, *duration = NULL;
+	const char *maxflows = NULL, *backend = NULL, *duration = NULL, *cgroup = NULL;
+	const char *format = NULL;
+	const char *prometheus = NULL, *textfile = NULL;
 	bool tcp = false, udp = false, verbose = false;
 	const char *e;
 	uint64_t u;
@@ -453,6 +479,17 @@ int main(int argc, char **argv)
 		case O_LOG:
 			log = optarg;
 			break;
+		case O_CGROUP:
+			if (!*optarg || strlen(optarg) >= CGROUP_PATH_MAX)
+				errx(EX_USAGE, "--cgroup: empty or longer than %d bytes",
+				     CGROUP_PATH_MAX - 1);
+			cgroup = optarg;
+			break;
+		case O_FORMAT:
+			if (strcmp(optarg, "csv") != 0 && strcmp(optarg, "jsonl") != 0)
+				errx(EX_USAGE, "--format %s: invalid (csv or jsonl)", optarg);
+			format = optarg;
+			break;
 		case O_RECORD:
 			record = optarg;
 			break;
@@ -486,6 +523,16 @@ int main(int argc, char **argv)
 				errx(EX_USAGE, "--duration %s: %s", optarg, e);
 			duration = optarg;
 			break;
+		case O_PROMETHEUS:
+			if (!*optarg || !strchr(optarg, ':'))
+				errx(EX_USAGE, "--prometheus %s: expected ADDR:PORT", optarg);
+			prometheus = optarg;
+			break;
+		case O_TEXTFILE:
+			if (!*optarg)
+				errx(EX_USAGE, "--textfile: empty file name");
+			textfile = optarg;
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -513,6 +560,9 @@ int main(int argc, char **argv)
 	}
 	if (speed && !replay)
 		errx(EX_USAGE, "--speed applies to --replay only");
+	bool prom = prometheus || textfile;
+	if (prom && log)
+		errx(EX_USAGE, "--log, and --prometheus or --textfile: one output at a time");
 	if (tcp && udp) /* both protocols: the same as neither */
 		tcp = udp = false;
 
@@ -529,18 +579,27 @@ int main(int argc, char **argv)
 		errx(EX_NOPERM, "live capture needs root or CAP_BPF and CAP_PERFMON "
 				"(run it with sudo, or read a recording with --replay FILE)");
 	if (replay) {
-		int fd = open(replay, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
+		struct stat sb;
+		int fd = -1;
+
+		/* a FIFO is not opened here: a reader that comes and goes would hang us until a
+		 * writer comes, or break the writer's pipe; tcptop-agg opens it */
+		if (stat(replay, &sb) == 0 && S_ISFIFO(sb.st_mode)
+			    ? access(replay, R_OK) < 0
+			    : (fd = open(replay, O_RDONLY | O_CLOEXEC)) < 0)
 			err(EX_NOINPUT, "%s", replay);
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 	}
-	if (!log) {
+	if (!log && !prom) {
 		int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
 		if (fd < 0)
 			errx(EX_USAGE, "no terminal for the live table: use --log FILE for CSV, or "
 				       "tcptop-csv");
 		close(fd);
 	}
+	if (format && !log)
+		errx(EX_USAGE, "--format applies to --log only");
 	if (log && strcmp(log, "-") != 0)
 		check_creatable(log, "log");
 	if (record)
@@ -583,13 +642,15 @@ int main(int argc, char **argv)
 		add_opt(&st[S_AGG], "--process", process);
 	if (iface)
 		add_opt(&st[S_AGG], "--interface", iface);
+	if (cgroup)
+		add_opt(&st[S_AGG], "--cgroup", cgroup);
 	if (tcp)
 		add_arg(&st[S_AGG], "--tcp");
 	if (udp)
 		add_arg(&st[S_AGG], "--udp");
 	if (maxflows)
 		add_opt(&st[S_AGG], "--max-flows", maxflows);
-	if (replay && !log) {
+	if (replay && !log && !prom) {
 		add_arg(&st[S_AGG], "--realtime");
 		if (speed)
 			add_opt(&st[S_AGG], "--speed", speed);
@@ -598,8 +659,21 @@ int main(int argc, char **argv)
 		add_arg(&st[S_AGG], "--");
 		add_arg(&st[S_AGG], replay);
 	}
-	if (log) {
+	if (prom) {
+		stage_init(S_LAST, "tcptop-prom", true);
+		if (prometheus)
+			add_opt(&st[S_LAST], "--listen", prometheus);
+		if (textfile)
+			add_opt(&st[S_LAST], "--textfile", textfile);
+	} else if (log) {
+		size_t n = strlen(log);
+
 		stage_init(S_LAST, "tcptop-csv", true);
+		/* JSON Lines when asked, or when the file is named for it */
+		if (!format && n > 6 && strcmp(log + n - 6, ".jsonl") == 0)
+			format = "jsonl";
+		if (format)
+			add_opt(&st[S_LAST], "--format", format);
 		if (strcmp(log, "-") != 0)
 			add_opt(&st[S_LAST], "-o", log);
 	} else {
@@ -641,6 +715,7 @@ int main(int argc, char **argv)
 	}
 
 	int alive = 0;
+	bool stopping = false;
 	for (int i = 0; i < NSTAGES; i++)
 		alive += st[i].used;
 	while (alive > 0) {
@@ -652,6 +727,13 @@ int main(int argc, char **argv)
 			stop(replay ? S_AGG : S_COLLECT, replay ? SIGTERM : SIGINT);
 		} else if (sig == SIGTERM || sig == SIGHUP) {
 			stop(replay ? S_AGG : S_COLLECT, SIGTERM);
+		}
+		/* the exporter serves on after its input ends: a stop is for it too, once the
+		 * aggregator has passed it the last snapshot */
+		if (prom && sig != SIGCHLD) {
+			stopping = true;
+			if (st[S_AGG].done)
+				stop(S_LAST, SIGTERM);
 		}
 		if (sig != SIGCHLD)
 			continue;
@@ -670,6 +752,8 @@ int main(int argc, char **argv)
 					/* the table was closed, or the CSV writer stopped */
 					stop(S_COLLECT, SIGTERM);
 					stop(S_AGG, SIGTERM);
+				} else if (i == S_AGG && stopping) {
+					stop(S_LAST, SIGTERM);
 				} else if (stage_exit(&st[i]) != 0) {
 					/* a failed stage takes the table down, so that its
 					 * message can be read */

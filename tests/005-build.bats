@@ -36,8 +36,14 @@ load test_helper/common
 }
 
 @test "sources are formatted (make format-check)" {
-	command -v clang-format >/dev/null || skip "clang-format not installed"
+	# make deps installs it (DEB_TEST): a missing formatter is a failure, never a skip
+	command -v clang-format >/dev/null || fail "clang-format not installed (make deps installs it)"
 	run -0 make -C "$TCPTOP_SRC" -s format-check
+}
+
+@test "make deps installs the formatter that format-check needs" {
+	run -0 make -C "$TCPTOP_SRC" -s -p -n deps
+	assert_line --regexp '^DEB_TEST := .*\bclang-format\b'
 }
 
 @test "every tool prints the one version" {

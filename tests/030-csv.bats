@@ -4,6 +4,7 @@
 # independent parsers (Python's csv module and csvcheck, built on libcsv's strict parser).
 
 load test_helper/common
+load test_helper/stall
 
 CSVCHECK="$OUTPUT/tests/csvcheck"
 FIXED='timestamp,protocol,local_addr,local_port,remote_addr,remote_port,pid,process_name,state,bytes_in,bytes_out,packets_in,packets_out,rate_in_bytes_sec,rate_out_bytes_sec,rtt_us'
@@ -98,7 +99,7 @@ both_parsers() {
 @test "--help lists every option with its default; --version; bad usage is 64" {
 	run -0 tcptop-csv --help
 	assert_line --partial "usage: tcptop-csv"
-	for opt in --output --format --excel-safe --crlf --help --version; do
+	for opt in --output --format --group --excel-safe --crlf --help --version; do
 		assert_output --partial -- "$opt"
 	done
 	assert_output --partial "(default csv)"
@@ -127,7 +128,7 @@ both_parsers() {
 	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
 	run -0 tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt"
 	[[ "${lines[0]}" == "$FIXED,"* ]] || fail "header: ${lines[0]}"
-	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap"
+	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap,failed,cgroup,cgroup_path,connections"
 	# every column of the header is documented in the man page's OUTPUT section
 	local page col
 	page=$(MANWIDTH=200 mandoc -Tascii "$TCPTOP_SRC/man/tcptop-csv.1" | col -bx)
@@ -280,7 +281,7 @@ rows = list(csv.reader(open(sys.argv[1], newline="")))
 header, rows = rows[0], rows[1:]
 lines = open(sys.argv[2], encoding="utf-8").read().split("\n")
 assert lines[-1] == "" and len(lines) - 1 == len(rows), (len(lines), len(rows))
-flags = {"closed", "begun_before", "new", "partial"}
+flags = {"closed", "begun_before", "new", "partial", "failed"}
 for line, row in zip(lines, rows):
     obj = json.loads(line)
     assert list(obj) == header, list(obj)
@@ -327,11 +328,28 @@ PY
 	run -73 tcptop-csv -o "$BATS_TEST_TMPDIR/no/such/dir/out.csv" "$BATS_TEST_TMPDIR/bad.tcpt"
 	assert_output --partial "cannot create $BATS_TEST_TMPDIR/no/such/dir/out.csv"
 	[ "${#lines[@]}" -eq 1 ]
-	mkdir "$BATS_TEST_TMPDIR/ro"
-	chmod 555 "$BATS_TEST_TMPDIR/ro"
-	run -73 setpriv --reuid=65534 --regid=65534 --clear-groups \
-		"$OUTPUT/tcptop-csv" -o "$BATS_TEST_TMPDIR/ro/out.csv" </dev/null
-	assert_output --partial "Permission denied"
+}
+
+@test "a folder the user cannot write: 73 (Permission denied); the same user in a 0777 folder: 0" {
+	skip_unless_setpriv
+	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	# under /tmp, not the test's own 0700 folder, where nobody could create nothing anyway
+	shared=$(shared_dir 755)
+	cp "$BATS_TEST_TMPDIR/s.tcpt" "$shared/s.tcpt"
+	chmod 644 "$shared/s.tcpt"
+	mkdir "$shared/ro" "$shared/rw"
+	chmod 555 "$shared/ro"
+	chmod 777 "$shared/rw"
+	run -73 as_unpriv "$OUTPUT/tcptop-csv" -o "$shared/ro/out.csv" "$shared/s.tcpt"
+	ro_output=$output
+	run -0 as_unpriv "$OUTPUT/tcptop-csv" -o "$shared/rw/out.csv" "$shared/s.tcpt"
+	rw_rows=$(wc -l <"$shared/rw/out.csv")
+	ro_exists=$([ -e "$shared/ro/out.csv" ] && echo yes || echo no)
+	rm -rf "$shared"
+	[[ "$ro_output" == *"cannot create $shared/ro/out.csv: Permission denied"* ]] ||
+		fail "read-only folder: $ro_output"
+	assert_equal "$ro_exists" no
+	[ "$rw_rows" -gt 1 ] || fail "the writable folder got $rw_rows lines"
 }
 
 @test "a missing input: 66, and an existing output file is left alone" {
@@ -388,7 +406,7 @@ PY
 		>"$BATS_TEST_TMPDIR/noend.tcpt"
 	run -65 tcptop-csv "$BATS_TEST_TMPDIR/noend.tcpt"
 	assert_output --partial "SNAP_BEGIN at byte $o5 inside snapshot 1"
-	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap"
+	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap,failed,cgroup,cgroup_path,connections"
 	[ "${#lines[@]}" -eq 5 ] # header, 3 rows, the message
 	# END inside snapshot 2 (its SNAP_END, record 8, cut out): a warning, its row kept
 	local o8 o9
@@ -553,6 +571,94 @@ raw_script() {
 	cmp "$BATS_TEST_TMPDIR/want.csv" "$BATS_TEST_TMPDIR/got.csv"
 }
 
+# feed_then_stall STREAM BYTES CSV-ARGS...: tcptop-csv reads a FIFO that gets the first BYTES of
+# STREAM, then nothing (fd 5 stays open); $pid is tcptop-csv.
+feed_then_stall() {
+	local stream=$1 bytes=$2
+	shift 2
+	rm -f "$BATS_TEST_TMPDIR/in"
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	tcptop-csv "$@" "$BATS_TEST_TMPDIR/in" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pid=$!
+	exec 5>"$BATS_TEST_TMPDIR/in"
+	head -c "$bytes" "$stream" >&5
+}
+
+@test "a stalled input cannot hold csv: SIGINT or SIGTERM ends it within 1 s, a snapshot cut short left out" {
+	"$GEN" --bulk-snap 50,20 >"$BATS_TEST_TMPDIR/s.tcpt"
+	# snapshots 1 and 2 (records 1 to 105), and snapshot 3 up to the middle of its 10th row
+	off=$(tcptop-dump -O "$BATS_TEST_TMPDIR/s.tcpt" | sed -n '117s/^@\([0-9]*\) .*/\1/p')
+	for sig in INT TERM; do
+		feed_then_stall "$BATS_TEST_TMPDIR/s.tcpt" $((off + 30)) -o "$BATS_TEST_TMPDIR/out.csv"
+		for _ in $(seq 100); do
+			[ "$(wc -l <"$BATS_TEST_TMPDIR/out.csv")" -ge 101 ] && break
+			sleep 0.05
+		done
+		started "$pid"
+		signal_and_wait "$pid" "$sig"
+		exec 5>&-
+		[ "$ms" -lt 1000 ] || fail "SIG$sig: stopped after $ms ms"
+		[ "$st" -eq $((128 + $(kill -l "$sig"))) ] || fail "SIG$sig: exit $st"
+		run -0 cut -d, -f 24 "$BATS_TEST_TMPDIR/out.csv"
+		assert_output "$(echo snapshot_seq; for _ in $(seq 50); do echo 1; done; for _ in $(seq 50); do echo 2; done)"
+		"$CSVCHECK" --min-fields 16 "$BATS_TEST_TMPDIR/out.csv" >/dev/null
+	done
+	# standard input a silent pipe; a FIFO no writer ever opened
+	rm -f "$BATS_TEST_TMPDIR/in"
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	silent_writer "$BATS_TEST_TMPDIR/in"
+	tcptop-csv <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out.csv" 3>&- &
+	pid=$!
+	started "$pid"
+	signal_and_wait "$pid" INT
+	kill "$writer"
+	[ "$ms" -lt 1000 ] || fail "silent pipe: stopped after $ms ms"
+	assert_equal "$st" 130
+	rm -f "$BATS_TEST_TMPDIR/in"
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	tcptop-csv "$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out.csv" 3>&- &
+	pid=$!
+	started "$pid"
+	signal_and_wait "$pid" TERM
+	[ "$ms" -lt 1000 ] || fail "FIFO without writer: stopped after $ms ms"
+	assert_equal "$st" 143
+}
+
+@test "stopped inside a snapshot larger than the write buffer: the rows already written are cut from the file" {
+	"$GEN" --bulk-snap 5000,3 >"$BATS_TEST_TMPDIR/s.tcpt"
+	# snapshot 1, then 4000 rows of snapshot 2: more than the 256 KiB buffer, written out
+	off=$(tcptop-dump -O "$BATS_TEST_TMPDIR/s.tcpt" | sed -n '5004p' | sed 's/^@\([0-9]*\) .*/\1/')
+	off2=$(tcptop-dump -O "$BATS_TEST_TMPDIR/s.tcpt" | sed -n '9004p' | sed 's/^@\([0-9]*\) .*/\1/')
+	feed_then_stall "$BATS_TEST_TMPDIR/s.tcpt" "$off2" -o "$BATS_TEST_TMPDIR/out.csv"
+	for _ in $(seq 100); do
+		[ "$(wc -l <"$BATS_TEST_TMPDIR/out.csv")" -gt 5001 ] && break
+		sleep 0.05
+	done
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/out.csv")" -gt 5001 ] || fail "snapshot 2 not written in part"
+	started "$pid"
+	signal_and_wait "$pid" INT
+	exec 5>&-
+	assert_equal "$st" 130
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/out.csv")" -eq 5001 ] || fail "$(wc -l <"$BATS_TEST_TMPDIR/out.csv") lines"
+	head -c "$off" "$BATS_TEST_TMPDIR/s.tcpt" >"$BATS_TEST_TMPDIR/one.tcpt"
+	tcptop-csv "$BATS_TEST_TMPDIR/one.tcpt" >"$BATS_TEST_TMPDIR/want.csv" 2>/dev/null
+	cmp "$BATS_TEST_TMPDIR/want.csv" "$BATS_TEST_TMPDIR/out.csv"
+}
+
+@test "a signal just before csv waits for input is not lost (30 signals at random moments)" {
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	silent_writer "$BATS_TEST_TMPDIR/in"
+	for i in $(seq 30); do
+		tcptop-csv <"$BATS_TEST_TMPDIR/in" >/dev/null 3>&- &
+		pid=$!
+		sleep "0.00$((RANDOM % 8))"
+		signal_and_wait "$pid" TERM
+		[ "$ms" -lt 1000 ] || fail "signal $i: stopped after $ms ms"
+		[ "$st" -eq 143 ] || fail "signal $i: exit $st"
+	done
+	kill "$writer"
+}
+
 @test "SIGTERM while reading a file: the current snapshot finished, exit 143" {
 	"$GEN" --bulk-snap 1000,100 >"$BATS_TEST_TMPDIR/s.tcpt"
 	mkfifo "$BATS_TEST_TMPDIR/out"
@@ -622,4 +728,61 @@ PY
 	done | sort -u | tr "\n" " "' _ "$BATS_TEST_TMPDIR/s.tcpt" "$BATS_TEST_TMPDIR/oom"
 	assert_output --partial "71 "
 	[[ "$output" =~ ^((0|71|127)\ )+$ ]] || fail "statuses under memory limits: $output"
+}
+
+# A snapshot stream with cgroups, a failed connect and a collector that left features out.
+features_script() {
+	cat <<'S'
+header kind=snapshot missing="rtt retrans packets"
+cgroup id=11 path="/system.slice/nginx.service"
+cgroup id=12 path="/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope"
+snap seq=1
+row flow=1 src=10.0.0.1:443 dst=10.0.0.9:5000 pid=100 comm="nginx" in=10 out=1 pin=3 pout=4 rtt=900 retrans=2 rate_in=10 cgroup=11
+row flow=2 src=10.0.0.1:443 dst=10.0.0.9:5001 pid=100 comm="nginx" in=20 out=2 rate_in=20 cgroup=11
+row flow=3 src=10.0.0.1:40000 dst=10.0.0.8:80 pid=200 comm="curl" state=SYN_SENT closed new failed cgroup=12
+row flow=4 proto=udp src=10.0.0.1:40001 dst=10.0.0.8:53 pid=300 comm="dig" in=40 cgroup=99
+row flow=5 src=10.0.0.1:22 dst=10.0.0.7:6000 noowner in=80
+snapend
+end
+S
+}
+
+@test "failed connects, cgroups and the collector's missing features: appended columns, empty cells" {
+	features_script | "$GEN" >"$BATS_TEST_TMPDIR/f.tcpt"
+	run -0 python3 - <(tcptop-csv "$BATS_TEST_TMPDIR/f.tcpt") <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+assert len(rows) == 5, len(rows)
+a, b, c, d, e = rows
+# missing rtt, retrans, packets: empty, never 0
+for r in rows:
+    assert r["rtt_us"] == r["retransmits"] == r["packets_in"] == r["packets_out"] == "", r
+assert (a["cgroup"], a["cgroup_path"]) == ("nginx.service", "/system.slice/nginx.service"), a
+assert c["cgroup"] == "0123456789ab" and c["cgroup_path"].endswith(".scope"), c
+assert (c["state"], c["closed"], c["failed"]) == ("SYN_SENT", "1", "1"), c
+assert a["failed"] == "0" and d["failed"] == "", (a, d)
+assert (d["cgroup"], d["cgroup_path"]) == ("#99", ""), d
+assert (e["cgroup"], e["pid"], e["process_name"]) == ("", "", ""), e
+assert all(r["connections"] == "1" for r in rows)
+print("ok")
+PY
+	assert_output ok
+}
+
+@test "--group process and --group cgroup: one row per group with sums and counts" {
+	features_script | "$GEN" >"$BATS_TEST_TMPDIR/f.tcpt"
+	run -0 tcptop-csv --group process "$BATS_TEST_TMPDIR/f.tcpt"
+	assert_line --index 1 --regexp '^[^,]*,,,,,,100,nginx,,30,3,,,30.00,0.00,,,'
+	assert_line --index 1 --regexp ',,,,2$'
+	assert_line --index 4 --regexp '^[^,]*,,,,,,,,,80,0,'
+	[ "${#lines[@]}" -eq 5 ]
+	run -0 tcptop-csv -g cgroup -f jsonl "$BATS_TEST_TMPDIR/f.tcpt"
+	[ "${#lines[@]}" -eq 4 ]
+	assert_line --index 0 --partial '"pid":null,"process_name":null,"state":null,"bytes_in":30,'
+	assert_line --index 0 --partial '"cgroup":"nginx.service","cgroup_path":"/system.slice/nginx.service","connections":2}'
+	assert_line --index 1 --partial '"cgroup":"0123456789ab",'
+	assert_line --index 3 --partial '"bytes_in":80,'
+	assert_line --index 3 --partial '"cgroup":null,"cgroup_path":null,"connections":1}'
+	run -64 tcptop-csv --group host "$BATS_TEST_TMPDIR/f.tcpt"
+	assert_output --partial 'invalid (process or cgroup)'
 }

@@ -446,12 +446,14 @@ end"
 	start_view "$T/in.tcpt"
 	wait_screen "charlie"
 	run bash -c "tmux -L '$SOCK' capture-pane -p | sed -n 40p"
-	assert_output --partial "q quit  Up/Dn select  </> sort  r reverse  / filter  p pause  u units  Enter details  ? help"
+	assert_output --partial "q quit  Up/Dn select  </> sort  r reverse  / filter  p pause  u units  Enter details  a group  c closed  ? help"
 	tm send-keys '?'
 	wait_screen "tcptop-view keys"
 	run screen
 	for k in "q, Ctrl-C" "PgUp, PgDn" "Home, End" "Left, Right" "reverse the sort" "filter by" \
-		"pause the display" "raw numbers" "every field of the selected"; do
+		"pause the display" "raw numbers" "every field of the selected" "group by process" \
+		"last closed connections" "trend of each row" "time travel" "host names" \
+		"service names"; do
 		assert_output --partial "$k"
 	done
 	tm send-keys x
@@ -722,6 +724,49 @@ sys.exit(len(cols) != 1)' "$T/rows"
 	assert_modes_changed
 	tm send-keys C-c
 	wait_exit 130
+	exec 4>&-
+}
+
+# stop_stalled SIG STATUS: SIG to the view, whose input says nothing more; it must end within
+# 1 s with STATUS and the terminal as it was.
+stop_stalled() {
+	local t0 ms
+	t0=$(date +%s%N)
+	kill -"$1" "$(view_pid)"
+	for _ in $(seq 100); do
+		[ -f "$T/status" ] && break
+		sleep 0.01
+	done
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	[ "$ms" -lt 1000 ] || fail "SIG$1: ended after $ms ms"
+	wait_exit "$2"
+}
+
+@test "a stalled input cannot hold the view: SIGINT and SIGTERM end it within 1 s, terminal restored" {
+	# a snapshot, then nothing: the reader thread waits in read(2), the table is up
+	{
+		echo "$HDR"
+		snap 1 'row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 comm="x" pid=1'
+	} | gen -o "$T/in.tcpt"
+	start_fifo
+	cat "$T/in.tcpt" >&4
+	wait_screen "10.0.0.1:1"
+	assert_modes_changed
+	stop_stalled INT 130
+	exec 4>&-
+	tm kill-server
+	rm -f "$T/fifo" "$T/status"
+	start_fifo
+	cat "$T/in.tcpt" >&4
+	wait_screen "10.0.0.1:1"
+	stop_stalled TERM 143
+	exec 4>&-
+	# nothing at all yet: still waiting for the stream header, the terminal untouched
+	tm kill-server
+	rm -f "$T/fifo" "$T/status"
+	start_fifo
+	sleep 0.3
+	stop_stalled INT 130
 	exec 4>&-
 }
 

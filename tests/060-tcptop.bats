@@ -2,6 +2,7 @@
 # The wrapper: options, refusals before anything starts, replay; live end to end as root.
 
 load test_helper/common
+load test_helper/stall
 
 # A raw stream with two TCP connections and a UDP flow over three intervals.
 raw_script() {
@@ -27,7 +28,7 @@ S
 
 @test "--help lists every option and the exit statuses" {
 	run -0 tcptop --help
-	for o in --port --pid --process --interface --tcp --udp --interval --log --record \
+	for o in --port --pid --process --interface --cgroup --format --tcp --udp --interval --log --record \
 		--replay --speed --udp-timeout --max-flows --backend --duration --verbose --help \
 		--version; do
 		assert_output --partial -- "$o"
@@ -50,11 +51,16 @@ S
 }
 
 @test "live without privilege: 77 with one line, before anything starts" {
+	skip_unless_setpriv
 	cd /
-	run -77 as_unpriv "$OUTPUT/tcptop" --log "$BATS_TEST_TMPDIR/never.csv"
+	# a folder nobody may write to (1777): had the wrapper created the log first, it would be there
+	shared=$(shared_dir 1777)
+	run -77 as_unpriv "$OUTPUT/tcptop" --log "$shared/never.csv"
+	never=$(ls -A "$shared")
+	rm -rf "$shared"
 	assert_output --partial "needs root or CAP_BPF and CAP_PERFMON"
 	[ "${#lines[@]}" -eq 1 ]
-	[ ! -e "$BATS_TEST_TMPDIR/never.csv" ]
+	assert_equal "$never" ""
 }
 
 @test "replay file missing: 66; unwritable log or record: 73" {
@@ -138,6 +144,20 @@ PY
 	assert_output "['resolver']"
 }
 
+@test "replay --log: JSON Lines with --format jsonl or a .jsonl name; --cgroup filters" {
+	raw_script | sed '1a cgroup id=5 path="/system.slice/curl-job.service"' |
+		sed 's/^\(open .*comm="curl".*\)$/\1 cgroup=5/' | "$GEN" >"$BATS_TEST_TMPDIR/r.tcpt"
+	tcptop --replay "$BATS_TEST_TMPDIR/r.tcpt" --log "$BATS_TEST_TMPDIR/out.jsonl"
+	run -0 python3 -c 'import json,sys; rows=[json.loads(l) for l in open(sys.argv[1])]; print(len(rows) > 0, sorted({r["process_name"] for r in rows}))' "$BATS_TEST_TMPDIR/out.jsonl"
+	assert_output "True ['curl', 'resolver', 'wget']"
+	run -0 bash -c 'tcptop --replay "$0" --log - --format jsonl | head -c 1' "$BATS_TEST_TMPDIR/r.tcpt"
+	assert_output "{"
+	run -0 bash -c 'tcptop --replay "$0" --log - --cgroup "curl-*" | python3 -c "import csv,sys; print(sorted({(r[\"process_name\"], r[\"cgroup\"]) for r in csv.DictReader(sys.stdin)}))"' "$BATS_TEST_TMPDIR/r.tcpt"
+	assert_output "[('curl', 'curl-job.service')]"
+	run -64 tcptop --replay "$BATS_TEST_TMPDIR/r.tcpt" --format xml --log -
+	assert_output --partial "invalid (csv or jsonl)"
+}
+
 @test "a corrupt recording: the first failing stage's status (65) and its message" {
 	raw_script | "$GEN" --corrupt-trailer 5 >"$BATS_TEST_TMPDIR/bad.tcpt"
 	run -65 tcptop --replay "$BATS_TEST_TMPDIR/bad.tcpt" --log "$BATS_TEST_TMPDIR/bad.csv"
@@ -145,8 +165,8 @@ PY
 }
 
 @test "replay works for an unprivileged user" {
-	shared=$(mktemp -d /tmp/tcptop-test.XXXXXX)
-	chmod 1777 "$shared"
+	skip_unless_setpriv
+	shared=$(shared_dir 1777)
 	raw_script | "$GEN" >"$shared/r.tcpt"
 	chmod 644 "$shared/r.tcpt"
 	run -0 as_unpriv "$OUTPUT/tcptop" --replay "$shared/r.tcpt" --log "$shared/u.csv"
@@ -155,6 +175,74 @@ PY
 	rm -rf "$shared"
 	[ "$size" -gt 0 ]
 	[ "$owner" = 65534 ]
+}
+
+@test "replay of a stalled FIFO: Ctrl-C or SIGTERM ends tcptop --log within 1 s, the CSV whole" {
+	raw_script | grep -v '^end' | "$GEN" >"$BATS_TEST_TMPDIR/r.tcpt"
+	tcptop-agg "$BATS_TEST_TMPDIR/r.tcpt" 2>/dev/null | tcptop-csv >"$BATS_TEST_TMPDIR/want.csv"
+	run -0 cut -d, -f 24,25 "$BATS_TEST_TMPDIR/want.csv"
+	assert_output "$(printf 'snapshot_seq,partial\n1,0\n1,0\n1,0\n2,0\n2,0\n2,0\n3,0\n3,0\n3,0\n4,0\n4,0')"
+	for how in group-INT wrapper-INT wrapper-TERM; do
+		rm -f "$BATS_TEST_TMPDIR/fifo" "$BATS_TEST_TMPDIR/out.csv"
+		mkfifo "$BATS_TEST_TMPDIR/fifo"
+		# its own process group, as a shell gives a command: Ctrl-C reaches every stage
+		setsid tcptop --replay "$BATS_TEST_TMPDIR/fifo" --log "$BATS_TEST_TMPDIR/out.csv" \
+			2>"$BATS_TEST_TMPDIR/err" 3>&- &
+		pid=$!
+		exec 5>"$BATS_TEST_TMPDIR/fifo"
+		cat "$BATS_TEST_TMPDIR/r.tcpt" >&5 # three snapshots, then the writer says nothing
+		for _ in $(seq 100); do
+			[ "$(wc -l <"$BATS_TEST_TMPDIR/out.csv" 2>/dev/null || echo 0)" -ge 12 ] && break
+			sleep 0.05
+		done
+		sleep 0.2
+		case $how in
+		group-INT) signal_and_wait "$pid" INT "-$pid" ;;
+		wrapper-INT) signal_and_wait "$pid" INT ;;
+		wrapper-TERM) signal_and_wait "$pid" TERM ;;
+		esac
+		exec 5>&-
+		[ "$ms" -lt 1000 ] || fail "$how: ended after $ms ms"
+		# the replay was cut: agg's 128+N (a stage we stopped counts as no failure)
+		case $st in 0 | 130 | 143) ;; *) fail "$how: exit $st: $(cat "$BATS_TEST_TMPDIR/err")" ;; esac
+		# the four snapshots the ticks closed, none partial, as from the file itself
+		cmp "$BATS_TEST_TMPDIR/want.csv" "$BATS_TEST_TMPDIR/out.csv"
+	done
+}
+
+@test "replay of a stalled FIFO in the table: Ctrl-C ends tcptop within 1 s, terminal restored" {
+	raw_script | grep -v '^end' | "$GEN" >"$BATS_TEST_TMPDIR/r.tcpt"
+	d=$BATS_TEST_TMPDIR
+	sock=tcptop-stall-$$
+	mkfifo "$d/fifo"
+	cat >"$d/run.sh" <<-EOF
+		trap : INT
+		export LANG=C.UTF-8 LC_ALL=C.UTF-8
+		stty -g >"$d/stty.before"
+		"$OUTPUT/tcptop" --replay "$d/fifo" --speed 100 2>"$d/stderr"
+		echo \$? >"$d/status.tmp"
+		stty -g >"$d/stty.after"
+		mv "$d/status.tmp" "$d/status"
+		exec sleep 600
+	EOF
+	tmux -L "$sock" -f /dev/null new-session -d -x 120 -y 30 "bash $d/run.sh" 3>&-
+	exec 5>"$d/fifo"
+	cat "$d/r.tcpt" >&5
+	for _ in $(seq 100); do
+		tmux -L "$sock" capture-pane -p | grep -q resolver && break
+		sleep 0.05
+	done
+	t0=$(date +%s%N)
+	tmux -L "$sock" send-keys C-c
+	for _ in $(seq 300); do [ -e "$d/status" ] && break; sleep 0.01; done
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	exec 5>&-
+	screen=$(tmux -L "$sock" capture-pane -p)
+	tmux -L "$sock" kill-server 2>/dev/null || true
+	[ -e "$d/status" ] || fail "tcptop did not end: $screen"
+	[ "$ms" -lt 1000 ] || fail "ended after $ms ms"
+	assert_equal "$(cat "$d/status")" 130
+	cmp "$d/stty.before" "$d/stty.after"
 }
 
 # ---- live, end to end (root, BPF) ----
@@ -278,15 +366,29 @@ PY
 	assert_output "tcptop-traffic"
 	run -0 check_csv "$d/proc.csv" "$d/t"
 
-	start_log "$d/port.csv" --port 22
+	# --port: the held connection's server port is the filter; other traffic must not show
+	tcptop-traffic hold 3001 >"$d/hold" 3>&- &
+	hpid=$!
+	for i in $(seq 100); do grep -q ready "$d/hold" && break; sleep 0.1; done
+	port=$(sed -n 's/^hold tcp [^ ]* [^ ]*:\([0-9]*\) .*/\1/p' "$d/hold")
+	[ -n "$port" ] || fail "no port in: $(cat "$d/hold")"
+	start_log "$d/port.csv" --port "$port"
 	tcptop-traffic tcp 4 50001 >"$d/t"
+	kill -USR1 "$hpid"
+	for i in $(seq 100); do grep -q done "$d/hold" && break; sleep 0.1; done
 	stop_log "$d/port.csv"
 	run -0 python3 -c '
 import csv, sys
-for r in csv.DictReader(open(sys.argv[1])):
-    assert "22" in (r["local_port"], r["remote_port"]), r
-print("ok")' "$d/port.csv"
-	assert_output "ok"
+rows = list(csv.DictReader(open(sys.argv[1])))
+for r in rows:
+    assert sys.argv[2] in (r["local_port"], r["remote_port"]), r
+assert rows, "no row for port " + sys.argv[2]
+print("ok", len(rows))' "$d/port.csv" "$port"
+	assert_output --partial "ok"
+	# both ends of the held connection, with their exact bytes (held: "hold" lines)
+	sed 's/^hold /conn /' "$d/hold" >"$d/hold.conn"
+	run -0 check_csv "$d/port.csv" "$d/hold.conn"
+	assert_output --partial "checked 2 sockets"
 }
 
 @test "live --record then --replay --log: the same rows; two replays identical" {
@@ -320,8 +422,11 @@ print("ok")' "$d/port.csv"
 	wait "$WPID"
 	csv_owner=$(stat -c %u "$shared/u.csv") rec_owner=$(stat -c %u "$shared/u.tcpt")
 	rm -rf "$shared"
-	[ "$agg_uid" = 65534 ] && [ "$csv_uid" = 65534 ]
-	[ "$csv_owner" = 65534 ] && [ "$rec_owner" = 65534 ]
+	# one assertion a line: under bats only a failing last command of a && list fails the test
+	assert_equal "$agg_uid" 65534
+	assert_equal "$csv_uid" 65534
+	assert_equal "$csv_owner" 65534
+	assert_equal "$rec_owner" 65534
 }
 
 # ids of the BPF programs of tcptop-collect (named tp__*, fe__*, kp__*) loaded now
@@ -387,6 +492,7 @@ our_prog_ids() {
 }
 
 @test "as an unprivileged user: live exits 77, replay works" {
+	skip_unless_setpriv
 	run -77 as_unpriv "$OUTPUT/tcptop" --interval 1
 	assert_output --partial "needs root"
 	shared=$(mktemp -d /tmp/tcptop-test.XXXXXX)

@@ -22,8 +22,9 @@ man_options_section() {
 # compare_options TOOL: --help of $OUTPUT/TOOL against man/TOOL.1.
 compare_options() {
 	local tool=$1 page="$MANDIR/$1.1"
-	[ -x "$OUTPUT/$tool" ] || skip "$tool is not built yet ($OUTPUT/$tool missing)"
-	[ -f "$page" ] || skip "man/$tool.1 does not exist yet"
+	# make test builds every tool and every tool has a page: a missing one fails
+	[ -x "$OUTPUT/$tool" ] || fail "$tool is not built ($OUTPUT/$tool missing)"
+	[ -f "$page" ] || fail "man/$tool.1 is missing"
 	run -0 "$OUTPUT/$tool" --help
 	local help_opts man_opts
 	help_opts=$(long_options <<<"$output")
@@ -33,6 +34,15 @@ compare_options() {
 	[ "$status" -eq 0 ] ||
 		fail "$tool: --help (<) and man/$tool.1 OPTIONS (>) list different options:
 $output"
+}
+
+@test "every tool and the stream format have their page in man/" {
+	local page missing=
+	for page in tcptop.1 tcptop-collect.1 tcptop-agg.1 tcptop-view.1 tcptop-csv.1 \
+		tcptop-stream.5; do
+		[ -f "$MANDIR/$page" ] || missing+=" $page"
+	done
+	[ -z "$missing" ] || fail "missing in man/:$missing"
 }
 
 @test "mandoc -Tlint reports nothing on any page in man/" {
@@ -139,8 +149,12 @@ $output"
 	compare_options tcptop-csv
 }
 
+@test "tcptop-prom --help and tcptop-prom(1) list the same long options" {
+	compare_options tcptop-prom
+}
+
 @test "bash completion offers exactly the options of tcptop --help" {
-	[ -x "$OUTPUT/tcptop" ] || skip "tcptop is not built yet"
+	[ -x "$OUTPUT/tcptop" ] || fail "tcptop is not built ($OUTPUT/tcptop missing)"
 	[ -r /usr/share/bash-completion/bash_completion ] ||
 		skip "bash-completion is not installed (make deps installs it)"
 	run -0 "$OUTPUT/tcptop" --help
@@ -159,7 +173,7 @@ $output"
 }
 
 @test "tcptop(1) OUTPUT describes every column tcptop-csv writes, and no other" {
-	[ -x "$OUTPUT/tcptop-csv" ] || skip "tcptop-csv is not built yet"
+	[ -x "$OUTPUT/tcptop-csv" ] || fail "tcptop-csv is not built ($OUTPUT/tcptop-csv missing)"
 	run -0 bash -c 'printf "%s\n" "header kind=snapshot" "snap seq=1 time=1700000000" \
 		"row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 pid=5 comm=x" snapend end |
 		"$1" | "$2" | head -n 1' bash "$GEN" "$OUTPUT/tcptop-csv"

@@ -28,18 +28,25 @@ $(OUTPUT)/tests/unit-%: $(OUTPUT)/tests/unit/test_%.o $(LIBTCPTOP)
 
 TEST_DEPS += $(UNIT_TESTS)
 
-# libFuzzer target for the stream reader. `make fuzz` builds it and its seeds (from the
-# generator's scripts); `make fuzz-run FUZZ_SECONDS=600` fuzzes; crashes land in
-# tests/fuzz/crashes/ and `make test` replays the seeds and every saved crash.
+# libFuzzer targets, one per reader: stream (lib/stream.c), agg (tcptop-agg/fuzz_agg.c), csv
+# (tcptop-csv/fuzz_csv.c), view (tcptop-view/fuzz_view.c), each built as $(OUTPUT)/fuzz/fuzz-T
+# under ASan and UBSan. Seeds: tests/fuzz/corpus/T/ (committed, minimised after each campaign)
+# and streams generated here (the generator's scripts, the agg fixtures, and tcptop-agg's
+# snapshots of them for csv and view). `make fuzz-T-run FUZZ_SECONDS=600` fuzzes one,
+# `make fuzz-all FUZZ_SECONDS=N` each in turn; new inputs go to $(OUTPUT)/fuzz/corpus-T/,
+# crashes to tests/fuzz/crashes/T/; `make test` replays every seed and saved crash
+# (tests/015-fuzz.bats). tests/fuzz/README.md has the campaigns' figures.
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_CORPUS ?= $(OUTPUT)/fuzz/corpus
+FUZZ_MAX_LEN ?= 16384
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-std=gnu11 -D_GNU_SOURCE -DTCPTOP_VERSION='"$(VERSION)"' -Ilib
 FUZZER := $(OUTPUT)/fuzz/fuzz-stream
+FUZZ_TARGETS += stream
 FUZZ_SEED_SCRIPTS := $(wildcard tests/fuzz/seeds/*.txt)
 FUZZ_SEEDS := $(FUZZ_SEED_SCRIPTS:tests/fuzz/seeds/%.txt=$(OUTPUT)/fuzz/seeds/%.tcpt) \
 	$(OUTPUT)/fuzz/seeds/raw-truncated.tcpt $(OUTPUT)/fuzz/seeds/raw-trailer.tcpt
+FUZZ_AGG_FIXTURES := $(wildcard tests/fixtures/agg/*.txt)
 
 $(FUZZER): tests/fuzz/fuzz_stream.c $(LIB_SRCS) lib/stream.h lib/util.h
 	$(call msg,FUZZ,$@)
@@ -56,13 +63,47 @@ $(OUTPUT)/fuzz/seeds/raw-trailer.tcpt: tests/fuzz/seeds/raw.txt $(OUTPUT)/tcptop
 	$(Q)mkdir -p $(@D)
 	$(Q)$(OUTPUT)/tcptop-gen --corrupt-trailer 3 -o $@ $<
 
-.PHONY: fuzz fuzz-run
-fuzz: $(FUZZER) $(FUZZ_SEEDS)
+# Raw seeds for agg: the fixtures' streams (those the generator refuses on purpose are left out);
+# snapshot seeds for csv and view: tcptop-agg's output on them, at two intervals, and the
+# generator's snapshot script.
+$(OUTPUT)/fuzz/seeds-agg/.done: $(FUZZ_AGG_FIXTURES) $(OUTPUT)/tcptop-gen
+	$(Q)rm -rf $(@D) && mkdir -p $(@D)
+	$(Q)for f in $(FUZZ_AGG_FIXTURES); do \
+		$(OUTPUT)/tcptop-gen -o $(@D)/$$(basename $$f .txt).tcpt $$f 2>/dev/null || \
+			rm -f $(@D)/$$(basename $$f .txt).tcpt; done
+	$(Q)touch $@
+$(OUTPUT)/fuzz/seeds-snap/.done: $(OUTPUT)/fuzz/seeds-agg/.done $(OUTPUT)/tcptop-agg \
+		$(OUTPUT)/fuzz/seeds/snapshot.tcpt
+	$(Q)rm -rf $(@D) && mkdir -p $(@D)
+	$(Q)cp $(OUTPUT)/fuzz/seeds/snapshot.tcpt $(@D)/
+	$(Q)for f in $(OUTPUT)/fuzz/seeds-agg/*.tcpt; do b=$$(basename $$f .tcpt); \
+		$(OUTPUT)/tcptop-agg $$f >$(@D)/$$b.tcps 2>/dev/null; \
+		$(OUTPUT)/tcptop-agg --interval 0.3 --port 443 $$f >$(@D)/$$b-filtered.tcps \
+			2>/dev/null; done; true
+	$(Q)touch $@
 
-fuzz-run: fuzz
-	$(Q)mkdir -p $(FUZZ_CORPUS)
-	$(FUZZER) -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -print_final_stats=1 \
-		-artifact_prefix=tests/fuzz/crashes/ $(FUZZ_CORPUS) $(OUTPUT)/fuzz/seeds
+FUZZ_SEED_DIR_stream := $(OUTPUT)/fuzz/seeds
+FUZZ_SEED_DIR_agg := $(OUTPUT)/fuzz/seeds-agg
+FUZZ_SEED_DIR_csv := $(OUTPUT)/fuzz/seeds-snap
+FUZZ_SEED_DIR_view := $(OUTPUT)/fuzz/seeds-snap
+FUZZ_SEED_STAMPS := $(FUZZ_SEEDS) $(OUTPUT)/fuzz/seeds-agg/.done $(OUTPUT)/fuzz/seeds-snap/.done
+
+.PHONY: fuzz fuzz-run fuzz-all $(FUZZ_TARGETS:%=fuzz-%-run)
+fuzz: $(FUZZ_TARGETS:%=$(OUTPUT)/fuzz/fuzz-%) $(FUZZ_SEED_STAMPS)
+
+fuzz-%-run: $(OUTPUT)/fuzz/fuzz-% $(FUZZ_SEED_STAMPS)
+	$(Q)mkdir -p $(OUTPUT)/fuzz/corpus-$* tests/fuzz/crashes/$* tests/fuzz/corpus/$*
+	$(OUTPUT)/fuzz/fuzz-$* -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN) \
+		-print_final_stats=1 -artifact_prefix=tests/fuzz/crashes/$*/ \
+		$(OUTPUT)/fuzz/corpus-$* tests/fuzz/corpus/$* $(FUZZ_SEED_DIR_$*)
+
+fuzz-run: fuzz-stream-run
+
+# One after the other, never together: each takes a core.
+fuzz-all: fuzz
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		echo "== fuzz-$$t: $(FUZZ_SECONDS) s"; \
+		$(MAKE) --no-print-directory fuzz-$$t-run || exit 1; done
 
 TEST_DEPS += fuzz
 
@@ -76,3 +117,49 @@ bench-stream: $(OUTPUT)/tests/bench-read $(OUTPUT)/tcptop-gen
 	tests/bench/stream-read.sh $(OUTPUT) $(BENCH_STREAM_MB)
 BENCH_STREAM_MB ?= 1024
 BENCHES += bench-stream
+
+# The collector's translation is tested alone, against a fake kernel.
+$(OUTPUT)/tests/unit/test_xlate.o: TEST_CFLAGS += -Ibpf -Itcptop-collect
+$(OUTPUT)/tests/unit-xlate: $(OUTPUT)/collect/xlate.o
+
+# Torture trials (tests/torture/torture.sh, figures in tests/torture/README.md): 1,000 SIGINTs
+# to tcptop --replay --log, 80 signals to the table in tmux; TORTURE_LIVE=1 (root) adds 100
+# SIGINTs to a live tcptop --log. `make test` runs a sample (tests/065-torture.bats).
+.PHONY: torture
+torture: all $(OUTPUT)/tcptop-gen $(OUTPUT)/tests/csvcheck
+	OUTPUT=$(abspath $(OUTPUT)) tests/torture/torture.sh $(TORTURE_ARGS)
+
+# Reference monitors of make bench-collect (tests/bench/floor.bpf.c) and their loader; the
+# benchmark itself is defined beside the collector, this adds what it needs from here.
+BENCH_BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall \
+	-I/usr/include/$(shell $(CC) -print-multiarch 2>/dev/null)
+BENCH_FLOOR := $(OUTPUT)/tests/bench-floor
+
+$(OUTPUT)/tests/bench/floor.bpf.o: tests/bench/floor.bpf.c | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BENCH_BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/tests/bench/floor.skel.h: $(OUTPUT)/tests/bench/floor.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name floor_bpf > $@.tmp && mv $@.tmp $@
+
+$(BENCH_FLOOR): tests/bench/floor.c $(OUTPUT)/tests/bench/floor.skel.h
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -I$(OUTPUT)/tests/bench $< $(ALL_LDFLAGS) -lbpf -lelf -lz -o $@
+
+bench-collect: $(BENCH_FLOOR) $(OUTPUT)/tcptop-dump
+TEST_DEPS += $(BENCH_FLOOR)
+
+# The same benchmark inside tests/vm/run-vm (TCPTOP_VM_KERNEL picks the kernel): no KVM here,
+# so only its ratios mean anything; shorter by default, nothing that needs more than the
+# guest's 2 GiB.
+BENCH_COLLECT_VM_ARGS ?= --pairs 5 --seconds 2 --idle 20000 --idle-seconds 5 --million 0 \
+	--churn-rate 1000 --churn-seconds 10 --udp-rate 20000 --udp-peers 1000 --udp-seconds 5
+BENCH_COLLECT_VM_TIMEOUT ?= 3600
+
+.PHONY: bench-collect-vm
+bench-collect-vm: $(OUTPUT)/tcptop-collect $(OUTPUT)/tcptop-traffic $(BENCH_FLOOR) \
+		$(OUTPUT)/tcptop-dump
+	tests/vm/run-vm -t $(BENCH_COLLECT_VM_TIMEOUT) python3 tests/traffic/bench-collect.py \
+		$(abspath $(OUTPUT)) $(BENCH_COLLECT_VM_ARGS)

@@ -182,6 +182,18 @@ static void dump(const struct rec *r, int offsets)
 		script_put_time(stdout, "first", w->first_ns);
 		script_put_time(stdout, "last", w->last_ns);
 		put_cgroup(w->cgroup_id);
+		if (w->host)
+			printf(" host=%u", w->host);
+		break;
+	}
+	case REC_HOST: {
+		const struct rec_host *h = &r->u.host;
+		static const char *const st[] = { "0", "live", "ended", "lagging" };
+		printf("hostrec index=%u state=%s", h->index, h->state < 4 ? st[h->state] : "?");
+		script_put_time(stdout, "time", (uint64_t)h->time_ns);
+		script_put_str(stdout, "name", h->hostname, strnlen(h->hostname, HDR_STR_MAX));
+		script_put_str(stdout, "boot", h->boot_id, strnlen(h->boot_id, HOST_BOOT_LEN));
+		put_loss(h->nloss, h->loss);
 		break;
 	}
 	case REC_SNAP_END:

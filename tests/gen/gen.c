@@ -45,7 +45,9 @@ static void usage(FILE *f)
 		"  snap seq=N time=EPOCH_S [mono=S] [span=S] [interval=S] [partial] [hidden=N]\n"
 		"       [LOSSNAME=N ...]           (rows and totals come from the rows that follow)\n"
 		"  row <open's keys> [ifname=STR] [rate_in=X] [rate_out=X] [closed] [new] [failed]\n"
-		"       [first=S] [last=S]\n"
+		"       [first=S] [last=S] [cgroup=N] [host=N]\n"
+		"  hostrec index=N [state=live|ended|lagging] [time=EPOCH_S] [name=STR] [boot=STR]\n"
+		"       [LOSSNAME=N ...]           (inside snap: written before the rows)\n"
 		"  snapend\n"
 		"  rawrec type=N hex=HEXBYTES       (any record body, e.g. an unknown type)\n"
 		"A script without a header directive gets a default raw header; END is never added.\n"
@@ -263,6 +265,8 @@ static bool have_header;
 static struct rec snap;	 /* pending SNAP_BEGIN */
 static struct rec *rows; /* its rows */
 static size_t nrows, rows_cap;
+static struct rec hostrecs[64]; /* its HOST records */
+static size_t nhostrecs;
 static bool in_snap;
 
 static void default_header(struct stream_header *h, unsigned kind)
@@ -382,6 +386,32 @@ static void directive(const struct script_line *sl)
 		rr->u.row.first_ns = tm(sl, "first", 0);
 		rr->u.row.last_ns = tm(sl, "last", 0);
 		rr->u.row.cgroup_id = num(sl, "cgroup", 0);
+		rr->u.row.host = num(sl, "host", 0);
+		return;
+	}
+	if (strcmp(v, "hostrec") == 0) {
+		const struct script_word *w = find(sl, "state");
+		struct rec_host *h;
+
+		if (!in_snap)
+			bad("hostrec outside snap ... snapend");
+		if (nhostrecs == sizeof(hostrecs) / sizeof(hostrecs[0]))
+			bad("too many hostrec in one snap");
+		memset(&hostrecs[nhostrecs], 0, sizeof(hostrecs[0]));
+		hostrecs[nhostrecs].type = REC_HOST;
+		h = &hostrecs[nhostrecs++].u.host;
+		h->index = num(sl, "index", 1);
+		h->state = HOST_LIVE;
+		if (w && w->val && strcmp(w->val, "ended") == 0)
+			h->state = HOST_ENDED;
+		else if (w && w->val && strcmp(w->val, "lagging") == 0)
+			h->state = HOST_LAGGING;
+		else if (w && (!w->val || strcmp(w->val, "live") != 0))
+			h->state = num(sl, "state", 0);
+		h->time_ns = (int64_t)tm(sl, "time", 0);
+		str(sl, "name", h->hostname, HDR_STR_MAX);
+		str(sl, "boot", h->boot_id, HOST_BOOT_LEN);
+		h->nloss = losses(sl, h->loss);
 		return;
 	}
 	if (strcmp(v, "sample") == 0) {
@@ -451,6 +481,7 @@ static void directive(const struct script_line *sl)
 				b->flags |= SNAP_F_LOSS;
 		in_snap = true;
 		nrows = 0;
+		nhostrecs = 0;
 		return;
 	} else if (strcmp(v, "snapend") == 0) {
 		struct rec_snap_begin *b = &snap.u.snap_begin;
@@ -470,6 +501,8 @@ static void directive(const struct script_line *sl)
 			b->rate_out += w->rate_out;
 		}
 		emit(&snap);
+		for (size_t i = 0; i < nhostrecs; i++)
+			emit(&hostrecs[i]);
 		for (size_t i = 0; i < nrows; i++)
 			emit(&rows[i]);
 		r.type = REC_SNAP_END;

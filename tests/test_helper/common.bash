@@ -90,3 +90,16 @@ teardown() {
 teardown_file() {
 	bg_kill_all
 }
+
+# Tests that become nobody with setpriv (as_unpriv): only root may switch users.
+skip_unless_setpriv() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root: setpriv cannot become nobody (uid 65534) otherwise"
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
+}
+
+# shared_dir MODE: a fresh folder under /tmp whose path every user can reach (the test's own
+# folder is 0700: nobody could not enter it whatever the mode below it); prints its path.
+shared_dir() {
+	local d
+	d=$(mktemp -d /tmp/tcptop-test.XXXXXX) && chmod "$1" "$d" && echo "$d"
+}

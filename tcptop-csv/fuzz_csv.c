@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* libFuzzer target: tcptop-csv's snapshot reader and row writer on any bytes, in the format and
+ * options chosen by byte 0, the output checked for what the writer promises. */
+#include <fcntl.h>
+#include <stdbool.h>
+#include <sys/mman.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rows.h"
+#include "stream.h"
+
+#define NCOLS 31 /* tcptop-csv(1): 16 fixed columns, then 15 more */
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Every CSV line has NCOLS cells, every JSON line is one object; no control byte but the line
+ * end reaches the output (kernel strings are sanitised). */
+static void check_output(int fd, const struct rows_opts *o)
+{
+	static char buf[1 << 20];
+	off_t len = lseek(fd, 0, SEEK_CUR);
+	ssize_t n;
+	size_t i, cells = 1;
+	bool quoted = false;
+
+	if (len <= 0)
+		return;
+	if (len > (off_t)sizeof(buf))
+		len = sizeof(buf); /* checked up to here */
+	n = pread(fd, buf, len, 0);
+	if (n != len)
+		abort();
+	for (i = 0; i < (size_t)n; i++) {
+		unsigned char c = buf[i];
+
+		if (c == '\n') {
+			if (quoted || (o->format == ROWS_CSV && cells != NCOLS))
+				abort();
+			if (o->format == ROWS_JSONL && (i == 0 || buf[i - 1] != '}'))
+				abort();
+			cells = 1;
+			continue;
+		}
+		if (c == '\r' && o->crlf && i + 1 < (size_t)n && buf[i + 1] == '\n')
+			continue;
+		if (c < 0x20 || c == 0x7f)
+			abort();
+		if (o->format == ROWS_CSV) {
+			if (c == '"')
+				quoted = !quoted; /* "" inside a cell toggles twice */
+			else if (c == ',' && !quoted)
+				cells++;
+		}
+	}
+	if (len == n && n > 0 && buf[n - 1] != '\n' && len < (off_t)sizeof(buf))
+		abort(); /* written out on row boundaries only */
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int out_fd = -1;
+	static struct rec r;
+	uint8_t k = size ? data[0] : 0;
+	struct rows_opts o = {
+		.format = k & 1 ? ROWS_JSONL : ROWS_CSV,
+		.excel_safe = !(k & 1) && (k & 2),
+		.crlf = !(k & 1) && (k & 4),
+	};
+	struct stream_reader *rd;
+	struct rows *w;
+	bool in_snap = false, header = false;
+	int st;
+
+	if (out_fd < 0)
+		out_fd = memfd_create("fuzz-csv", MFD_CLOEXEC);
+	if (out_fd < 0 || ftruncate(out_fd, 0) || lseek(out_fd, 0, SEEK_SET))
+		abort();
+	rd = stream_reader_mem(data, size, "fuzz");
+	w = rows_new(out_fd, &o);
+	if (!rd || !w)
+		abort();
+	/* byte 0's high bit: any kind, as a reader that was not told what to expect */
+	stream_reader_expect(rd, k & 0x80 ? 0 : STREAM_KIND_SNAPSHOT);
+	/* the same decisions as tcptop-csv's loop (main.c), minus the exits */
+	while ((st = stream_read(rd, &r)) == STREAM_OK) {
+		switch (r.type) {
+		case REC_HEADER:
+			if (!header)
+				rows_header(w);
+			header = true;
+			in_snap = false;
+			break;
+		case REC_SNAP_BEGIN:
+			if (in_snap)
+				goto out;
+			rows_snapshot(w, &r.u.snap_begin);
+			in_snap = true;
+			break;
+		case REC_SNAP_ROW:
+			if (!in_snap)
+				goto out;
+			if (rows_add(w, &r.u.row))
+				abort(); /* a memfd never refuses */
+			break;
+		case REC_SNAP_END:
+		case REC_END:
+			in_snap = false;
+			if (rows_flush(w))
+				abort();
+			break;
+		default:
+			break;
+		}
+	}
+out:
+	if (rows_flush(w))
+		abort();
+	check_output(out_fd, &o);
+	stream_reader_free(rd);
+	rows_free(w);
+	return 0;
+}

@@ -1,0 +1,308 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0-or-later
+# tcptop-prom on generated snapshot streams (no root): exact counters that stay when connections
+# close, label sets and port folding, hostile names that can neither break the format nor add a
+# label, the series cap and TTL, the textfile, HTTP, and bad input with its status.
+load test_helper/common
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	PIDS=()
+}
+
+teardown() {
+	local p
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+}
+
+# metrics SCRIPT-FILE [PROM-OPTIONS]: the textfile for the stream of the script, in $T/m.prom
+metrics() {
+	local script=$1
+	shift
+	"$GEN" -o "$T/in.tcpt" "$script"
+	tcptop-prom --textfile "$T/m.prom" "$@" "$T/in.tcpt"
+}
+
+# value NAME{LABELS}: the sample's value in $T/m.prom (exact match of the series)
+value() {
+	awk -v s="$1" 'index($0, s " ") == 1 { print substr($0, length(s) + 2) }' "$T/m.prom"
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# A connection that closes in the second snapshot and one that takes its label set over.
+counting_script() {
+	cat >"$T/s.txt" <<'S'
+header kind=snapshot real=1700000000 host="web1"
+snap seq=1 time=1700000001
+row flow=1 proto=tcp src=10.0.0.1:40000 dst=93.184.216.34:443 pid=100 comm=curl state=ESTABLISHED in=1000 out=100 pin=3 pout=2 rtt=1500 new
+row flow=2 proto=udp src=10.0.0.1:50000 dst=8.8.8.8:53 pid=101 comm=dig in=64 out=32 pin=1 pout=1 new
+snapend
+snap seq=2 time=1700000002
+row flow=1 proto=tcp src=10.0.0.1:40000 dst=93.184.216.34:443 pid=100 comm=curl state=CLOSE in=3000 out=300 pin=6 pout=4 retrans=2 closed
+row flow=3 proto=tcp src=10.0.0.1:40001 dst=93.184.216.34:443 pid=100 comm=curl state=ESTABLISHED in=500 out=50 pin=1 pout=1 rtt=2500 new
+snapend
+snap seq=3 time=1700000003 ringbuf=4
+row flow=3 proto=tcp src=10.0.0.1:40001 dst=93.184.216.34:443 pid=100 comm=curl state=ESTABLISHED in=700 out=70 pin=2 pout=2 rtt=2500
+snapend
+end
+S
+}
+
+CURL='host="web1",protocol="tcp",process="curl",remote_addr="93.184.216.34",remote_port="443"'
+DIG='host="web1",protocol="udp",process="dig",remote_addr="8.8.8.8",remote_port="53"'
+
+@test "counters are exact and keep a closed connection's bytes" {
+	counting_script
+	run -0 metrics "$T/s.txt"
+	[ "$(value "tcptop_network_io_bytes_total{$CURL,direction=\"receive\"}")" = 3700 ]
+	[ "$(value "tcptop_network_io_bytes_total{$CURL,direction=\"transmit\"}")" = 370 ]
+	[ "$(value "tcptop_network_packets_total{$CURL,direction=\"receive\"}")" = 8 ]
+	[ "$(value "tcptop_tcp_retransmits_total{$CURL}")" = 2 ]
+	[ "$(value "tcptop_connections_opened_total{$CURL}")" = 2 ]
+	[ "$(value "tcptop_connections_closed_total{$CURL}")" = 1 ]
+	[ "$(value "tcptop_connections{$CURL}")" = 1 ]
+	[ "$(value "tcptop_tcp_rtt_seconds{$CURL}")" = 0.002500 ]
+	[ "$(value "tcptop_network_io_bytes_total{$DIG,direction=\"receive\"}")" = 64 ]
+	[ "$(value "tcptop_network_io_bytes_total{$DIG,direction=\"transmit\"}")" = 32 ]
+	# UDP has no retransmits or failed connects: no sample rather than a zero that lies
+	[ -z "$(value "tcptop_tcp_retransmits_total{$DIG}")" ]
+	[ "$(value 'tcptop_loss_total{host="web1",cause="ringbuf"}')" = 4 ]
+	[ "$(value 'tcptop_stream_up{host="web1",state="ended"}')" = 0 ]
+	[ "$(value 'tcptop_exporter_series')" = 2 ]
+	run -0 promtool check metrics <"$T/m.prom"
+	[ ! -e "$T/m.prom.tmp" ]
+}
+
+@test "a counter that goes back (a reused flow id) counts again from zero, never down" {
+	cat >"$T/s.txt" <<'S'
+header kind=snapshot host="h"
+snap seq=1 time=1700000001
+row flow=7 proto=tcp src=10.0.0.1:40000 dst=10.0.0.2:80 comm=a in=5000 new
+snapend
+snap seq=2 time=1700000002
+row flow=7 proto=tcp src=10.0.0.1:40000 dst=10.0.0.2:80 comm=a in=100 new
+snapend
+end
+S
+	run -0 metrics "$T/s.txt"
+	[ "$(value 'tcptop_network_io_bytes_total{host="h",protocol="tcp",process="a",remote_addr="10.0.0.2",remote_port="80",direction="receive"}')" = 5100 ]
+}
+
+@test "ports: a listener's port is kept and its peers' folded; ephemeral ports folded" {
+	cat >"$T/s.txt" <<'S'
+header kind=snapshot host="h"
+snap seq=1 time=1700000001
+row flow=1 proto=tcp src=0.0.0.0:8080 state=LISTEN comm=srv
+row flow=2 proto=tcp src=10.0.0.1:8080 dst=10.0.0.9:51000 comm=srv in=10 new
+row flow=3 proto=tcp src=10.0.0.1:8080 dst=10.0.0.9:1234 comm=srv in=20 new
+row flow=4 proto=tcp src=10.0.0.1:45000 dst=10.0.0.7:5432 comm=app out=30 new
+row flow=5 proto=udp src=10.0.0.1:53 dst=10.0.0.8:40000 comm=dns out=40 new
+snapend
+end
+S
+	run -0 metrics "$T/s.txt"
+	[ "$(value 'tcptop_network_io_bytes_total{host="h",protocol="tcp",process="srv",local_port="8080",remote_addr="10.0.0.9",direction="receive"}')" = 30 ]
+	[ "$(value 'tcptop_network_io_bytes_total{host="h",protocol="tcp",process="app",remote_addr="10.0.0.7",remote_port="5432",direction="transmit"}')" = 30 ]
+	[ "$(value 'tcptop_network_io_bytes_total{host="h",protocol="udp",process="dns",local_port="53",remote_addr="10.0.0.8",direction="transmit"}')" = 40 ]
+	# the listener itself is no label set
+	run -0 grep -c '^tcptop_connections{' "$T/m.prom"
+	assert_output 3
+	run -0 metrics "$T/s.txt" --ephemeral-ports 1000-2000
+	[ "$(value 'tcptop_network_io_bytes_total{host="h",protocol="tcp",process="app",local_port="45000",remote_addr="10.0.0.7",remote_port="5432",direction="transmit"}')" = 30 ]
+}
+
+# Process names a hostile user can give (15 bytes, as the kernel keeps them).
+hostile_names() {
+	cat <<'N'
+x\",evil=\"1
+a\"} 9\nz 1
+b\\\"c
+l\nf
+c\rr
+\x1b[31mred
+bad\xff\xfeutf
+\xe2\x80\xaeevil
+caf\xc3\xa9
+} 1\n# EOF
+N
+}
+
+@test "hostile process and host names stay one label value each, and the format valid" {
+	local i=0 name
+	{
+		echo 'header kind=snapshot host="evil\"} 1\nx{host=\"y"'
+		echo 'snap seq=1 time=1700000001'
+		while IFS= read -r name; do
+			i=$((i + 1))
+			echo "row flow=$i proto=tcp src=10.0.0.1:40000 dst=10.0.0.2:$((100 + i)) pid=$i comm=\"$name\" in=$i new"
+		done < <(hostile_names)
+		echo 'snapend'
+		echo 'end'
+	} >"$T/s.txt"
+	run -0 metrics "$T/s.txt"
+	run -0 promtool check metrics <"$T/m.prom"
+	# the names as tcptop-csv shows them (the one sanitiser), read by Python's csv module
+	tcptop-agg --help >/dev/null
+	"$GEN" -o "$T/in.tcpt" "$T/s.txt"
+	tcptop-csv -o "$T/rows.csv" "$T/in.tcpt"
+	# every sample has exactly its family's labels, and the process values are the CSV's names
+	run -0 python3 - "$T/m.prom" "$T/rows.csv" <<'PY'
+import csv, re, sys
+want = {r["process_name"]: int(r["bytes_in"]) for r in csv.DictReader(open(sys.argv[2], newline=""))}
+lab = r'([a-z_]+)="((?:[^"\\]|\\.)*)"'
+line_re = re.compile(r'^([a-z_]+)(?:\{(' + lab + r'(?:,' + lab + r')*)\})? (\S+)$')
+got = {}
+for line in open(sys.argv[1], encoding="utf-8"):
+    line = line.rstrip("\n")
+    if line.startswith("#"):
+        continue
+    m = line_re.match(line)
+    assert m, "malformed: %r" % line
+    labels = dict((k, re.sub(r'\\(.)', lambda x: {"n": "\n"}.get(x.group(1), x.group(1)), v))
+                  for k, v in re.findall(lab, m.group(2) or ""))
+    if m.group(1) == "tcptop_network_io_bytes_total" and labels["direction"] == "receive":
+        assert sorted(labels) == sorted(["host", "protocol", "process",
+                                         "remote_addr", "remote_port", "direction"]), labels
+        assert labels["host"] == 'evil"} 1\\x0Ax{host="y', labels["host"]
+        got[labels["process"]] = int(m.group(m.lastindex))
+assert got == want, (got, want)
+print(len(got))
+PY
+	echo "$output"
+	assert_output 10
+}
+
+@test "--max-series: connections beyond the cap go to the host's overflow series, counted as loss" {
+	{
+		echo 'header kind=snapshot host="h"'
+		echo 'snap seq=1 time=1700000001'
+		for i in 1 2 3 4 5; do
+			echo "row flow=$i proto=tcp src=10.0.0.1:40000 dst=10.0.0.$i:80 comm=c in=$((i * 100)) new"
+		done
+		echo 'snapend'
+		echo 'end'
+	} >"$T/s.txt"
+	run -0 metrics "$T/s.txt" --max-series 2
+	[ "$(value 'tcptop_network_io_bytes_total{host="h",overflow="true",direction="receive"}')" = 1200 ]
+	[ "$(value 'tcptop_connections_opened_total{host="h",overflow="true"}')" = 3 ]
+	[ "$(value 'tcptop_loss_total{host="",cause="series_overflow"}')" = 3 ]
+	run -0 grep -c '^tcptop_connections{' "$T/m.prom"
+	assert_output 3
+	run -0 promtool check metrics <"$T/m.prom"
+}
+
+@test "--series-ttl: a label set idle that long in stream time is dropped" {
+	cat >"$T/s.txt" <<'S'
+header kind=snapshot host="h"
+snap seq=1 time=1700000001
+row flow=1 proto=tcp src=10.0.0.1:40000 dst=10.0.0.1:80 comm=old in=1 closed new
+snapend
+snap seq=2 time=1700000004
+row flow=2 proto=tcp src=10.0.0.1:40000 dst=10.0.0.2:80 comm=new in=2 new
+snapend
+snap seq=3 time=1700000011
+row flow=2 proto=tcp src=10.0.0.1:40000 dst=10.0.0.2:80 comm=new in=2
+snapend
+end
+S
+	run -0 metrics "$T/s.txt" --series-ttl 5
+	run -1 grep -F 'process="old"' "$T/m.prom"
+	[ "$(value 'tcptop_exporter_series_expired_total')" = 1 ]
+	[ "$(value 'tcptop_network_io_bytes_total{host="h",protocol="tcp",process="new",remote_addr="10.0.0.2",remote_port="80",direction="receive"}')" = 2 ]
+	run -0 metrics "$T/s.txt" --series-ttl 0
+	run -0 grep -F 'process="old"' "$T/m.prom"
+}
+
+@test "HTTP: /metrics in Prometheus text or OpenMetrics as asked, 404 and 405 otherwise" {
+	counting_script
+	"$GEN" -o "$T/in.tcpt" "$T/s.txt"
+	local port
+	port=$(free_port)
+	tcptop-prom --listen "127.0.0.1:$port" "$T/in.tcpt" 2>"$T/err" 3>&- &
+	PIDS+=($!)
+	for _ in $(seq 50); do
+		curl -fsS "http://127.0.0.1:$port/metrics" -o "$T/m.prom" 2>/dev/null &&
+			grep -q 'state="ended"' "$T/m.prom" && break
+		sleep 0.1
+	done
+	[ "$(value "tcptop_network_io_bytes_total{$CURL,direction=\"receive\"}")" = 3700 ]
+	run -0 promtool check metrics <"$T/m.prom"
+	run -0 curl -sS -D - -o /dev/null "http://127.0.0.1:$port/metrics"
+	assert_output --partial 'Content-Type: text/plain; version=0.0.4; charset=utf-8'
+	run -0 curl -sS -H 'Accept: application/openmetrics-text;version=1.0.0,text/plain;q=0.5' \
+		"http://127.0.0.1:$port/metrics"
+	assert_line '# TYPE tcptop_network_io_bytes counter'
+	assert_line "tcptop_network_io_bytes_total{$CURL,direction=\"receive\"} 3700"
+	[ "${lines[-1]}" = '# EOF' ]
+	run -0 curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/nothing"
+	assert_output 404
+	run -0 curl -sS -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/metrics"
+	assert_output 405
+	# served on after the input ended, stopped by SIGTERM
+	kill -TERM "${PIDS[0]}"
+	local st=0
+	wait "${PIDS[0]}" || st=$?
+	[ "$st" = 143 ]
+}
+
+@test "a busy port, bad options and the wrong input are refused with their status" {
+	counting_script
+	"$GEN" -o "$T/in.tcpt" "$T/s.txt"
+	local port
+	port=$(free_port)
+	python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(30)' "$port" 3>&- &
+	PIDS+=($!)
+	for _ in $(seq 100); do
+		ss -Htln "sport = :$port" | grep -q . && break
+		sleep 0.1
+	done
+	run -73 tcptop-prom --listen "127.0.0.1:$port" "$T/in.tcpt"
+	assert_output --partial "cannot listen on 127.0.0.1:$port"
+	run -64 tcptop-prom --max-series 0 "$T/in.tcpt"
+	run -64 tcptop-prom --listen nowhere "$T/in.tcpt"
+	run -64 tcptop-prom --ephemeral-ports 9-2 "$T/in.tcpt"
+	run -66 tcptop-prom --textfile "$T/x.prom" "$T/missing.tcpt"
+	run -73 tcptop-prom --textfile "$T/no/such/dir/x.prom" "$T/in.tcpt"
+	"$GEN" -o "$T/raw.tcpt" <<<'open t=0 flow=1'
+	run -65 tcptop-prom --textfile "$T/x.prom" "$T/raw.tcpt"
+	assert_output --partial 'tcptop-agg'
+}
+
+@test "tcptop --replay --prometheus serves the recording's totals until SIGTERM, then exits 0" {
+	# the connections of counting_script as a raw recording
+	cat >"$T/raw.txt" <<'S'
+header real=1700000000 mono=0 interval=1 host="web1"
+open t=0.1 flow=1 proto=tcp src=10.0.0.1:40000 dst=93.184.216.34:443 pid=100 comm=curl in=1000 out=100
+tick t=1
+close t=1.5 flow=1 in=3000 out=300
+open t=1.6 flow=3 proto=tcp src=10.0.0.1:40001 dst=93.184.216.34:443 pid=100 comm=curl in=500 out=50
+tick t=2
+sample t=2.5 flow=3 in=700 out=70
+tick t=3
+end t=3.1
+S
+	"$GEN" -o "$T/rec.tcpt" "$T/raw.txt"
+	local port
+	port=$(free_port)
+	tcptop --replay "$T/rec.tcpt" --prometheus "127.0.0.1:$port" --textfile "$T/t.prom" \
+		2>"$T/err" 3>&- &
+	PIDS+=($!)
+	for _ in $(seq 100); do
+		curl -fsS "http://127.0.0.1:$port/metrics" -o "$T/m.prom" 2>/dev/null &&
+			grep -q 'state="ended"' "$T/m.prom" && break
+		sleep 0.1
+	done
+	[ "$(value "tcptop_network_io_bytes_total{$CURL,direction=\"receive\"}")" = 3700 ]
+	grep -qF "tcptop_network_io_bytes_total{$CURL,direction=\"receive\"} 3700" "$T/t.prom"
+	kill -TERM "${PIDS[0]}"
+	local st=0
+	wait "${PIDS[0]}" || st=$?
+	[ "$st" = 0 ]
+	run -64 tcptop --replay "$T/rec.tcpt" --prometheus "127.0.0.1:$port" --log "$T/x.csv"
+}

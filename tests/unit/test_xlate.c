@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Unit tests of tcptop-collect's translation (tcptop-collect/xlate.c): kernel reports in,
+ * stream records out, with a fake kernel behind the callbacks. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tap.h"
+#include "xlate.h"
+
+#define NS  4026531840u
+#define SEC 1000000000ULL
+
+static struct rec out[256];
+static int nout;
+static struct tt_udp_key final_key;
+static struct tt_udp_val final_val;
+static int finals, forgotten;
+
+static int put(void *ctx, const struct rec *r)
+{
+	(void)ctx;
+	if (nout < 256)
+		out[nout++] = *r;
+	return 0;
+}
+
+static int udp_final(void *ctx, const struct tt_udp_key *k, struct tt_udp_val *v)
+{
+	(void)ctx;
+	finals++;
+	if (memcmp(k, &final_key, sizeof(*k)))
+		return -ENOENT;
+	*v = final_val;
+	return 0;
+}
+
+static void forget(void *ctx, uint64_t sock)
+{
+	(void)ctx;
+	(void)sock;
+	forgotten++;
+}
+
+static struct xlate *new_x(uint32_t pid, uint16_t port)
+{
+	struct xlate_config c = { .own_netns = NS,
+				  .udp_timeout_ns = 30 * SEC,
+				  .pid = pid,
+				  .port = port,
+				  .want_tcp = true,
+				  .want_udp = true };
+	struct xlate_ops o = { .put = put, .udp_final = udp_final, .forget_owner = forget };
+
+	nout = finals = forgotten = 0;
+	return xlate_new(&c, &o);
+}
+
+static struct tt_event tcp(uint8_t type, uint64_t sock, uint16_t lport, uint16_t rport,
+			   uint8_t state, uint64_t in, uint64_t ts)
+{
+	struct tt_event e = { .type = type, .proto = 6, .family = 2, .state = state };
+
+	e.sock = sock;
+	e.lport = lport;
+	e.rport = rport;
+	e.netns = NS;
+	e.laddr[0] = e.raddr[0] = 127;
+	e.laddr[3] = e.raddr[3] = 1;
+	e.c.bytes_in = in;
+	e.c.bytes_out = in;
+	e.ts = ts;
+	return e;
+}
+
+static void owned(struct tt_event *e, uint32_t pid)
+{
+	e->flags |= TT_F_OWNER;
+	e->owner.pid = pid;
+	strcpy(e->owner.comm, "curl");
+}
+
+/* The types of the records written since the last call, as letters: O open, S sample,
+ * T state, C close, W owner, I ifname, G cgroup. */
+static const char *seq(void)
+{
+	static char s[257];
+	int n = 0;
+
+	for (int i = 0; i < nout; i++) {
+		switch (out[i].type) {
+		case REC_CONN_OPEN: s[n++] = 'O'; break;
+		case REC_CONN_SAMPLE: s[n++] = 'S'; break;
+		case REC_CONN_STATE: s[n++] = 'T'; break;
+		case REC_CONN_CLOSE: s[n++] = 'C'; break;
+		case REC_CONN_OWNER: s[n++] = 'W'; break;
+		case REC_IFNAME: s[n++] = 'I'; break;
+		case REC_CGROUP: s[n++] = 'G'; break;
+		default: s[n++] = '?';
+		}
+	}
+	s[n] = 0;
+	nout = 0;
+	return s;
+}
+
+static void pass(struct xlate *x, bool full, const struct tt_event *e, int n, uint64_t now)
+{
+	xlate_tcp_pass_begin(x, full);
+	for (int i = 0; i < n; i++)
+		xlate_event(x, &e[i]);
+	xlate_tcp_pass_end(x, now);
+}
+
+static void test_tcp_life(void)
+{
+	struct xlate *x = new_x(0, 0);
+	struct tt_event a = tcp(TT_IT_TCP, 0x1000, 40000, 80, 1, 100, 1);
+	struct xlate_stats st;
+
+	pass(x, true, &a, 1, 2);
+	is_str(seq(), "O", "a connection the first pass meets is opened once");
+	ok(out[0].u.open.flags & CONN_F_BEGUN_BEFORE, "... flagged begun before the collector");
+	ok(out[0].u.open.flags & CONN_F_NO_OWNER, "... without owner when none is known");
+	ok(out[0].u.open.c.bytes_in == 100, "... with the kernel's counters so far");
+	nout = 0;
+	pass(x, false, &a, 1, 3);
+	is_str(seq(), "", "the same counters again write nothing");
+	a.c.bytes_in = 250;
+	owned(&a, 42);
+	pass(x, false, &a, 1, 4);
+	is_str(seq(), "WS", "an owner, then new counters: OWNER and SAMPLE");
+	{
+		/* the seq buffer filled: the kernel shows the same socket twice in a pass */
+		struct tt_event twice[2] = { a, a };
+
+		twice[1].c.bytes_in = 300;
+		pass(x, false, twice, 2, 5);
+		is_str(seq(), "S", "a record repeated by the iterator writes one SAMPLE");
+	}
+	{
+		struct tt_event c = tcp(TT_EV_CLOSE, 0x1000, 40000, 80, 7, 400, 6);
+
+		c.old_state = 4;
+		xlate_event(x, &c);
+		is_str(seq(), "STC", "the close: final counters, state, CLOSE");
+		ok(out[2].u.close.c.bytes_in == 400, "... with the final counters");
+		nout = 0;
+		xlate_event(x, &c);
+		is_str(seq(), "", "a second close of it writes nothing");
+	}
+	a.c.bytes_in = 500;
+	pass(x, true, &a, 1, 7);
+	is_str(seq(), "", "an iterator that met it just before it went is not an opening");
+	xlate_stats(x, &st);
+	ok(st.evicted == 0, "nothing evicted");
+	xlate_free(x);
+}
+
+static void test_tcp_short_and_reuse(void)
+{
+	struct xlate *x = new_x(0, 0);
+	struct tt_event a = tcp(TT_IT_TCP, 0x2000, 40001, 80, 1, 10, 1);
+	struct tt_event c = tcp(TT_EV_CLOSE, 0x3000, 40002, 443, 7, 1001, 2);
+
+	pass(x, true, NULL, 0, 1);
+	c.old_state = 9;
+	owned(&c, 7);
+	xlate_event(x, &c);
+	is_str(seq(), "OTC", "a connection born and gone between passes: OPEN, STATE, CLOSE");
+	ok(out[0].u.open.state == 9 && out[0].u.open.pid == 7,
+	   "... opened in its last state, with its owner");
+	ok(!(out[0].u.open.flags & CONN_F_BEGUN_BEFORE), "... not begun before");
+	nout = 0;
+	pass(x, false, &a, 1, 3);
+	is_str(seq(), "O", "a new connection in a later pass: OPEN");
+	ok(!(out[0].u.open.flags & CONN_F_BEGUN_BEFORE), "... not begun before");
+	nout = 0;
+	/* the close of another socket that lived at a's address: a is untouched */
+	c = tcp(TT_EV_CLOSE, 0x2000, 40009, 8080, 7, 5, 4);
+	c.old_state = 2;
+	xlate_event(x, &c);
+	is_str(seq(), "OTC", "a close at a known address but of another socket is its own");
+	ok(out[0].u.open.id.flow != 2 && out[0].u.open.state == 2,
+	   "... a failed connect, opened in SYN_SENT");
+	nout = 0;
+	a.c.bytes_in = 20;
+	pass(x, false, &a, 1, 5);
+	is_str(seq(), "S", "the connection at that address lives on");
+	xlate_free(x);
+}
+
+static void test_tcp_lost_close(void)
+{
+	struct xlate *x = new_x(0, 0);
+	struct tt_event a = tcp(TT_IT_TCP, 0x4000, 40003, 80, 1, 10, 1);
+	struct xlate_stats st;
+
+	pass(x, true, &a, 1, 1);
+	nout = 0;
+	pass(x, false, NULL, 0, 2);
+	is_str(seq(), "", "a pass of changes only says nothing of the unchanged");
+	pass(x, true, NULL, 0, 3);
+	is_str(seq(), "C", "a full pass that misses a connection ends it (its close was lost)");
+	xlate_stats(x, &st);
+	ok(st.evicted == 1, "... counted as evicted");
+	xlate_free(x);
+}
+
+static void test_filters(void)
+{
+	struct xlate *x = new_x(42, 0);
+	struct tt_event a = tcp(TT_IT_TCP, 0x5000, 40004, 80, 1, 10, 1);
+	struct tt_event b = tcp(TT_IT_TCP, 0x6000, 40005, 80, 1, 10, 1);
+
+	owned(&b, 43);
+	{
+		struct tt_event two[2] = { a, b };
+
+		pass(x, true, two, 2, 1);
+	}
+	is_str(seq(), "", "--pid: an ownerless connection waits, another process's is hidden");
+	owned(&a, 42);
+	a.c.bytes_in = 11;
+	pass(x, false, &a, 1, 2);
+	is_str(seq(), "O", "... and is opened once its owner is the one asked for");
+	ok(out[0].u.open.pid == 42 && out[0].u.open.c.bytes_in == 11, "... with owner, counters");
+	xlate_free(x);
+	x = new_x(0, 443);
+	pass(x, true, &a, 1, 1);
+	is_str(seq(), "", "--port: a connection on other ports is not written");
+	b.rport = 443;
+	pass(x, false, &b, 1, 2);
+	is_str(seq(), "O", "... one with the port at either end is");
+	xlate_free(x);
+}
+
+static void test_udp(void)
+{
+	struct xlate *x = new_x(0, 0);
+	struct tt_udp_key k = { .sock = 0x7000, .lport = 5353, .rport = 53, .family = 2 };
+	struct tt_udp_val v = { .bytes_out = 100, .pkts_out = 1, .last_ts = 1 * SEC, .netns = NS };
+	struct tt_event s = { .type = TT_IT_UDP, .proto = 17, .family = 2, .sock = 0x7000,
+			      .lport = 5353, .netns = NS };
+
+	v.owner.pid = 9;
+	xlate_udp_pass_begin(x);
+	xlate_event(x, &s);
+	xlate_udp_pass_end(x, SEC);
+	xlate_udp_flow(x, &k, &v, SEC);
+	is_str(seq(), "OS", "a new UDP flow: OPEN with zero counters, then its datagrams");
+	ok(out[0].u.open.pid == 9 && out[0].u.open.id.rport == 53, "... owner and peer");
+	nout = 0;
+	v.bytes_out = 200;
+	v.pkts_out = 2;
+	v.last_ts = 2 * SEC;
+	xlate_udp_flow(x, &k, &v, 2 * SEC);
+	is_str(seq(), "S", "more datagrams: SAMPLE");
+	xlate_udp_expire(x, 20 * SEC);
+	is_str(seq(), "", "idle less than the timeout: still there");
+	final_key = k;
+	final_val = v;
+	final_val.bytes_out = 300;
+	final_val.pkts_out = 3;
+	xlate_udp_expire(x, 33 * SEC);
+	is_str(seq(), "SC", "idle for the timeout: the final count, read as it is removed, then CLOSE");
+	ok(finals == 1, "... read and removed from the kernel's table once");
+	/* a socket that goes away ends its flows at once */
+	v.last_ts = 40 * SEC;
+	xlate_udp_flow(x, &k, &v, 40 * SEC);
+	nout = 0;
+	xlate_udp_pass_begin(x);
+	xlate_udp_pass_end(x, 41 * SEC);
+	is_str(seq(), "SC", "its socket gone from the iterator's pass: the flow ends, final count");
+	ok(forgotten == 1, "... and the socket's owner entry is forgotten");
+	xlate_free(x);
+}
+
+static void test_udp_begun(void)
+{
+	struct xlate *x = new_x(0, 0);
+	struct tt_event s = { .type = TT_IT_UDP, .proto = 17, .family = 2, .sock = 0x8000,
+			      .lport = 5000, .rport = 6000, .netns = NS, .ts = 5 };
+
+	xlate_udp_pass_begin(x);
+	xlate_event(x, &s);
+	xlate_udp_pass_end(x, 6);
+	is_str(seq(), "O", "a connected UDP socket that existed at start has its flow");
+	ok(out[0].u.open.flags & CONN_F_BEGUN_BEFORE, "... flagged begun before");
+	xlate_free(x);
+}
+
+int main(void)
+{
+	test_tcp_life();
+	test_tcp_short_and_reuse();
+	test_tcp_lost_close();
+	test_filters();
+	test_udp();
+	test_udp_begun();
+	return done_testing();
+}
