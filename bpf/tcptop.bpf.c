@@ -50,9 +50,9 @@ char LICENSE[] SEC("license") = "GPL";
 /* Load-time configuration (set by tcptop-collect between open and load). */
 const volatile __u8 want_tcp = 1;
 const volatile __u8 want_udp = 1;
-const volatile __u8 use_sk_storage = 0;	 /* iter/tcp reports only what changed */
-const volatile __u8 foreign_from_tp = 0; /* tp__send/recv refresh foreign connections */
-const volatile __u32 own_netns = 0;	 /* the namespace iter/tcp and iter/udp see */
+const volatile __u8 use_sk_storage = 0;	   /* iter/tcp reports only what changed */
+const volatile __u8 foreign_from_tp = 0;   /* tp__send/recv refresh foreign connections */
+const volatile __u32 own_netns = 0;	   /* the namespace iter/tcp and iter/udp see */
 const volatile __u64 wake_bytes = 1 << 20; /* wake the reader once this much is queued */
 
 /* Set by user space before an iter/tcp run that must report every connection. */
@@ -205,8 +205,7 @@ static __always_inline bool same_counters(const struct tt_tcp_counters *a,
 					  const struct tt_tcp_counters *b)
 {
 	return a->bytes_in == b->bytes_in && a->bytes_out == b->bytes_out &&
-	       a->segs_in == b->segs_in && a->segs_out == b->segs_out &&
-	       a->retrans == b->retrans;
+	       a->segs_in == b->segs_in && a->segs_out == b->segs_out && a->retrans == b->retrans;
 }
 
 static __always_inline bool owner_copy(struct tt_event *e, __u64 key)
@@ -735,7 +734,12 @@ struct {
 	__type(value, struct tt_kp_args);
 } kp_args SEC(".maps");
 
-enum { KP_UDP_SEND = 1, KP_UDP6_SEND, KP_UDP_RECV, KP_UDP6_RECV };
+enum {
+	KP_UDP_SEND = 1,
+	KP_UDP6_SEND,
+	KP_UDP_RECV,
+	KP_UDP6_RECV
+};
 
 static __always_inline void kp_enter(__u32 fn, struct pt_regs *ctx, bool recv)
 {

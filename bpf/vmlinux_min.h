@@ -209,5 +209,4 @@ struct sockaddr_in6 {
 	struct in6_addr sin6_addr;
 };
 
-
 #endif /* TCPTOP_VMLINUX_MIN_H */

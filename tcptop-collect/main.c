@@ -287,7 +287,9 @@ static void run_iter(struct bpf_link *link)
 static void map_each(int fd, size_t ksz, size_t vsz,
 		     void (*fn)(const void *k, const void *v, uint64_t now), uint64_t now)
 {
-	enum { BATCH = 1024 };
+	enum {
+		BATCH = 1024
+	};
 	static char *keys, *vals;
 	static size_t kcap, vcap;
 	uint64_t token = 0;

@@ -49,8 +49,8 @@ const char *backend_name(enum backend b)
 /* ---- what libbpf says ---- */
 
 static bool verbose_on;
-static char failed_prog[64];   /* the program the kernel refused */
-static char failed_why[256];   /* the verifier's last word on it */
+static char failed_prog[64]; /* the program the kernel refused */
+static char failed_why[256]; /* the verifier's last word on it */
 
 static void keep_last_line(const char *log)
 {
@@ -372,8 +372,7 @@ static bool prog_wanted(const struct plan *pl, const char *n)
 	if (!strncmp(n, "fe5__", 5))
 		return pl->udp == BK_FENTRY && pl->recv_noblock;
 	if (!strncmp(n, "fe__", 4))
-		return pl->udp == BK_FENTRY &&
-		       (!strstr(n, "recvmsg") || !pl->recv_noblock);
+		return pl->udp == BK_FENTRY && (!strstr(n, "recvmsg") || !pl->recv_noblock);
 	if (!strncmp(n, "kp__", 4))
 		return pl->udp == BK_KPROBE;
 	return false;
@@ -513,8 +512,7 @@ static void undo(struct collector *c)
 	c->kprobe_events = 0;
 }
 
-static void add_missing(struct collector *c, const char *feature, const char *prog,
-			const char *why)
+static void add_missing(struct collector *c, const char *feature, const char *prog, const char *why)
 {
 	size_t n = strlen(c->missing);
 
@@ -568,14 +566,17 @@ int probe_setup(struct collector *c, const struct probe_opts *o, char *err, size
 	pl.tcp = o->want_tcp;
 	pl.sk_storage = true;
 	pl.owners = true;
-	pl.accept = tracefs_has("syscalls/sys_exit_accept4") && tracefs_has("syscalls/sys_exit_accept");
+	pl.accept =
+		tracefs_has("syscalls/sys_exit_accept4") && tracefs_has("syscalls/sys_exit_accept");
 	pl.foreign_iter = iter_loads(vmlinux, "bpf_map_elem");
 	if (o->verbose && !pl.accept)
-		fprintf(stderr, "%s: no accept tracepoints: owners of accepted connections come "
+		fprintf(stderr,
+			"%s: no accept tracepoints: owners of accepted connections come "
 			"from their close and from walking the processes' sockets\n",
 			program_invocation_short_name);
 	if (o->verbose && !pl.foreign_iter)
-		fprintf(stderr, "%s: the kernel refuses bpf_map_elem iterators: other "
+		fprintf(stderr,
+			"%s: the kernel refuses bpf_map_elem iterators: other "
 			"namespaces' counters come from the send/recv tracepoints\n",
 			program_invocation_short_name);
 	pl.udp_peers = pl.udp_close = true;
@@ -611,8 +612,10 @@ int probe_setup(struct collector *c, const struct probe_opts *o, char *err, size
 			 * a walk of the processes' sockets when new ones appear */
 			pl.accept = false;
 			if (o->verbose)
-				fprintf(stderr, "%s: no accept hook (%s): owners found by walking "
-					"the processes' sockets\n", program_invocation_short_name, r.why);
+				fprintf(stderr,
+					"%s: no accept hook (%s): owners found by walking "
+					"the processes' sockets\n",
+					program_invocation_short_name, r.why);
 		} else if (!strcmp(p, "it__foreign")) {
 			pl.foreign_iter = false;
 			if (!pl.tp_ok)
@@ -626,10 +629,12 @@ int probe_setup(struct collector *c, const struct probe_opts *o, char *err, size
 		} else if (!strncmp(p, "tp__", 4) && pl.udp != BK_TP) {
 			pl.tp_ok = false; /* the tracepoints served other namespaces only */
 			add_missing(c, "netns", p, r.why);
-		} else if (!strncmp(p, "tp__", 4) || !strncmp(p, "fe", 2) || !strncmp(p, "kp__", 4)) {
+		} else if (!strncmp(p, "tp__", 4) || !strncmp(p, "fe", 2) ||
+			   !strncmp(p, "kp__", 4)) {
 			/* this backend does not work here: the next one */
 			if (o->backend != BK_AUTO) {
-				snprintf(err, errsz, "backend %s unavailable: the kernel refused %s: %s",
+				snprintf(err, errsz,
+					 "backend %s unavailable: the kernel refused %s: %s",
 					 backend_name(pl.udp), p, r.why);
 				return -1;
 			}
@@ -675,7 +680,9 @@ int probe_setup(struct collector *c, const struct probe_opts *o, char *err, size
 		off += snprintf(c->backend + off, sizeof(c->backend) - off, "+cgroup");
 	if (pl.tcp)
 		snprintf(c->backend + off, sizeof(c->backend) - off, " netns=%s",
-			 c->foreign_iter ? "iter" : c->foreign_tp ? "tracepoint" : "none");
+			 c->foreign_iter ? "iter"
+			 : c->foreign_tp ? "tracepoint"
+					 : "none");
 	return 0;
 }
 

@@ -35,15 +35,15 @@ struct probe_opts {
 
 struct collector {
 	struct tcptop_bpf *skel;
-	enum backend udp;     /* BK_AUTO: no UDP accounting */
-	bool tcp;	      /* iter/tcp and the state tracepoint */
-	bool sk_storage;      /* iter/tcp reports only what changed */
-	bool owners;	      /* owners of the sockets that existed at start */
-	bool accept;	      /* owners of accepted connections */
-	bool foreign_iter;    /* other namespaces' counters by iterator */
-	bool foreign_tp;      /* ... or by the send/recv tracepoints */
-	bool udp_peers;	      /* cgroup hooks name unconnected peers (backend tracepoint) */
-	bool udp_close;	      /* iter/udp: flows end with their socket */
+	enum backend udp;	   /* BK_AUTO: no UDP accounting */
+	bool tcp;		   /* iter/tcp and the state tracepoint */
+	bool sk_storage;	   /* iter/tcp reports only what changed */
+	bool owners;		   /* owners of the sockets that existed at start */
+	bool accept;		   /* owners of accepted connections */
+	bool foreign_iter;	   /* other namespaces' counters by iterator */
+	bool foreign_tp;	   /* ... or by the send/recv tracepoints */
+	bool udp_peers;		   /* cgroup hooks name unconnected peers (backend tracepoint) */
+	bool udp_close;		   /* iter/udp: flows end with their socket */
 	char backend[HDR_STR_MAX]; /* for the stream header: "tcp=iter udp=tracepoint ..." */
 	char missing[HDR_STR_MAX]; /* features left out, space separated */
 	struct bpf_link *it_tcp, *it_udp, *it_foreign, *it_owners;

@@ -145,8 +145,8 @@ static void htab_del(struct htab *t, struct hnode *n)
 	}
 }
 
-#define htab_each(t, n)                                                                     \
-	for (size_t _i = 0; _i < (t)->nb; _i++)                                             \
+#define htab_each(t, n)                         \
+	for (size_t _i = 0; _i < (t)->nb; _i++) \
 		for (struct hnode *n = (t)->b[_i], *_next; n && (_next = n->next, 1); n = _next)
 
 static struct conn *tcp_find(struct xlate *x, uint64_t sock)
@@ -390,8 +390,7 @@ static void id_from_event(struct conn_id *id, const struct tt_event *e)
 	memcpy(id->raddr, e->raddr, 16);
 }
 
-static struct conn *tcp_new(struct xlate *x, const struct tt_event *e, uint8_t flags,
-			    bool insert)
+static struct conn *tcp_new(struct xlate *x, const struct tt_event *e, uint8_t flags, bool insert)
 {
 	struct conn *f = conn_new(x, PROTO_TCP);
 
@@ -428,9 +427,8 @@ static void conn_free_tcp(struct xlate *x, struct conn *f)
 /* The socket the record names is the one we know, or a new one at the same address. */
 static bool same_tcp(const struct conn *f, const struct tt_event *e)
 {
-	return (f->id.lport == e->lport || !f->id.lport || !e->lport) &&
-	       f->id.rport == e->rport && f->id.family == e->family &&
-	       !memcmp(f->id.raddr, e->raddr, 16);
+	return (f->id.lport == e->lport || !f->id.lport || !e->lport) && f->id.rport == e->rport &&
+	       f->id.family == e->family && !memcmp(f->id.raddr, e->raddr, 16);
 }
 
 static void tcp_report(struct xlate *x, const struct tt_event *e, uint8_t flags)
@@ -477,7 +475,7 @@ static void tcp_closed(struct xlate *x, const struct tt_event *e)
 
 	if (f && f->closed) {
 		if (same_tcp(f, e))
-			return; /* the close of a connection ended already */
+			return;	     /* the close of a connection ended already */
 		conn_free_tcp(x, f); /* a tombstone of another socket at the address */
 		f = NULL;
 	}
@@ -535,9 +533,10 @@ void xlate_event(struct xlate *x, const struct tt_event *e)
 	case TT_EV_FOREIGN:
 	case TT_IT_FOREIGN:
 		if (x->cfg.want_tcp)
-			tcp_report(x, e, x->tcp_pass <= 1 && e->type != TT_EV_FOREIGN
-						 ? CONN_F_BEGUN_BEFORE
-						 : 0);
+			tcp_report(x, e,
+				   x->tcp_pass <= 1 && e->type != TT_EV_FOREIGN
+					   ? CONN_F_BEGUN_BEFORE
+					   : 0);
 		break;
 	case TT_IT_UDP: {
 		struct usock *s;

@@ -29,16 +29,16 @@ struct xlate_ops {
 };
 
 struct xlate_config {
-	uint32_t own_netns;	   /* the namespace the iterators see */
-	uint64_t udp_timeout_ns;   /* a UDP flow ends after this long without a datagram */
-	uint32_t pid;		   /* only connections of this process (0: all) */
-	uint16_t port;		   /* only connections with this port at either end (0: all) */
+	uint32_t own_netns;	 /* the namespace the iterators see */
+	uint64_t udp_timeout_ns; /* a UDP flow ends after this long without a datagram */
+	uint32_t pid;		 /* only connections of this process (0: all) */
+	uint16_t port;		 /* only connections with this port at either end (0: all) */
 	bool want_tcp, want_udp;
 };
 
 struct xlate_stats {
-	uint64_t evicted; /* connections ended without their close (the kernel lost it) */
-	uint64_t conns;	  /* connections tracked now */
+	uint64_t evicted;     /* connections ended without their close (the kernel lost it) */
+	uint64_t conns;	      /* connections tracked now */
 	uint64_t unowned_new; /* TCP connections found without an owner since the reset */
 };
 

@@ -37,7 +37,7 @@ bench-view: $(OUTPUT)/tcptop-view-bench
 # codes); built for make test, which replays its seeds and saved crashes. `make fuzz-view-run`.
 FUZZ_VIEW := $(OUTPUT)/fuzz/fuzz-view
 
-$(FUZZ_VIEW): tcptop-view/fuzz_view.c tcptop-view/table.c tcptop-view/view.c tcptop-view/table.h \
+$(FUZZ_VIEW): tcptop-view/fuzz_view.c tcptop-view/table.c tcptop-view/view.c tcptop-view/trend.c tcptop-view/table.h \
 		tcptop-view/view.h $(LIB_SRCS) lib/stream.h lib/util.h
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)

@@ -27,11 +27,13 @@ static void draw(struct view *v, int cols)
 	struct layout l;
 	size_t tw;
 
-	table_layout(&v->t, cols, v->raw_units, &l);
+	table_layout(&v->t, cols, v->raw_units, 0, &l);
 	table_format_title(&l, v->raw_units, title, sizeof(title));
 	tw = text_width(title);
 	for (size_t i = 0; i < v->t.n && i < 64; i++) {
-		table_format_row(v->t.v[i], &l, v->raw_units, line, sizeof(line));
+		struct row_style st = { .raw_units = v->raw_units };
+
+		table_format_row(v->t.v[i], &l, &st, line, sizeof(line));
 		if (text_width(line) != tw) {
 			fprintf(stderr, "[%s]\n[%s]\n", title, line);
 			abort();
@@ -66,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			building = snapshot_new(stream_reader_header(rd), &r.u.snap_begin);
 			break;
 		case REC_SNAP_ROW:
-			if (building && snapshot_add(building, &r.u.row, ascii_only) < 0)
+			if (building && snapshot_add(building, &r.u.row, ascii_only, NULL) < 0)
 				building->dropped++;
 			break;
 		case REC_SNAP_END:

@@ -57,6 +57,7 @@ setup_file() {
 teardown() {
 	bg_kill_all
 	if [ -f "$BATS_TEST_TMPDIR/dir" ]; then rm -rf "$(cat "$BATS_TEST_TMPDIR/dir")"; fi
+	if [ -f "$BATS_TEST_TMPDIR/netns" ]; then ip netns del "$(cat "$BATS_TEST_TMPDIR/netns")"; fi
 }
 
 # assert_tcp LINE: both sockets of a connection printed by tcptop-traffic, exact bytes
@@ -314,4 +315,70 @@ load_flows() {
 	assert_line --regexp "src=$(re "$a") dst=$(re "$b") .* begun"
 	assert_line --regexp "src=$(re "$b") dst=$(re "$a") .* begun"
 	[ "${#lines[@]}" -eq 2 ]
+}
+
+@test "5,000 idle connections: every one arrives, though one period's records overflow the iterator's buffer many times" {
+	skip_unless_bpf
+	local d=$BATS_TEST_TMPDIR pid idle i n st
+	# it holds them while its standard input stays open
+	mkfifo "$d/hold"
+	tcptop-traffic idle 5000 <"$d/hold" >"$d/idle.out" 2>&1 3>&- &
+	idle=$!
+	exec 4>"$d/hold"
+	bg_track "$idle"
+	for i in $(seq 300); do grep -q '^ready' "$d/idle.out" && break; sleep 0.1; done
+	run -0 grep '^ready 5000$' "$d/idle.out"
+	tcptop-collect --interval 0.5 --tcp -o "$d/idle.tcpt" 2>"$d/err" 3>&- &
+	pid=$!
+	bg_track "$pid"
+	wait_for "$d/idle.tcpt" '^tick'
+	kill -INT "$pid"
+	st=0
+	wait "$pid" || st=$?
+	[ "$st" -eq 0 ]
+	# both ends of each: 10,000 sockets of the idle processes, each opened once (other
+	# tests or benchmarks may hold connections of their own)
+	local pids
+	pids=$(echo "$idle" $(pgrep -P "$idle") | tr ' ' '|')
+	n=$(tcptop-dump "$d/idle.tcpt" | grep -E '^open .*proto=tcp .*127\.0\.0\.100:.* state=ESTABLISHED ' |
+		grep -cE " pid=($pids) .* begun")
+	[ "$n" -eq 10000 ] || fail "$n of 10000 idle sockets announced"
+	run -0 bash -c "tcptop-dump '$d/idle.tcpt' | grep '^loss' | tail -1"
+	assert_output --regexp 'ringbuf=0 flow_table_full=0 flow_evicted=0'
+	run -0 python3 "$FLOWS" < <(tcptop-dump "$d/idle.tcpt")
+	refute_output --partial "error:"
+	exec 4>&-
+}
+
+@test "another network namespace: its connections and flows, exact, under their own namespace" {
+	skip_unless_bpf
+	command -v ip >/dev/null || skip "no ip(8) (iproute2)"
+	local d=$BATS_TEST_TMPDIR ns="tcptop-test-$$" pid st a b own theirs
+	ip netns add "$ns" || skip "cannot create a network namespace here"
+	echo "$ns" >"$d/netns"
+	ip -n "$ns" link set lo up
+	tcptop-collect --interval 0.2 -o "$d/ns.tcpt" 2>"$d/err" 3>&- &
+	pid=$!
+	bg_track "$pid"
+	wait_for "$d/ns.tcpt" '^tick'
+	ip netns exec "$ns" "$OUTPUT/tcptop-traffic" tcp 4 300007 >"$d/tcp.out"
+	ip netns exec "$ns" "$OUTPUT/tcptop-traffic" udp 7 333 >"$d/udp.out"
+	sleep 0.5
+	kill -INT "$pid"
+	st=0
+	wait "$pid" || st=$?
+	[ "$st" -eq 0 ]
+	tcptop-dump "$d/ns.tcpt" >"$d/ns.txt"
+	python3 "$FLOWS" <"$d/ns.txt" >"$d/flows.txt"
+	run -0 cat "$d/flows.txt"
+	assert_tcp "$(cat "$d/tcp.out")"
+	read -r _ a b _ <<<"$(grep -v anon "$d/udp.out" | head -1)"
+	assert_line --regexp "^udp $(re "$a") $(re "$b") pid=[0-9]+ comm=tcptop-traffic in=0 out=2331 pin=0 pout=7 "
+	assert_line --regexp "^udp $(re "$b") $(re "$a") pid=[0-9]+ comm=tcptop-traffic in=2331 out=0 pin=7 pout=0 "
+	# the namespace recorded is theirs, not the collector's
+	own=$(stat -L -c %i /proc/self/ns/net)
+	theirs=$(stat -L -c %i "/run/netns/$ns")
+	read -r _ _ a _ <"$d/tcp.out"
+	run -0 grep -E "^open .* src=$(re "$a") .* netns=$theirs " "$d/ns.txt"
+	[ "$theirs" != "$own" ]
 }

@@ -89,14 +89,29 @@ static const char *seq(void)
 
 	for (int i = 0; i < nout; i++) {
 		switch (out[i].type) {
-		case REC_CONN_OPEN: s[n++] = 'O'; break;
-		case REC_CONN_SAMPLE: s[n++] = 'S'; break;
-		case REC_CONN_STATE: s[n++] = 'T'; break;
-		case REC_CONN_CLOSE: s[n++] = 'C'; break;
-		case REC_CONN_OWNER: s[n++] = 'W'; break;
-		case REC_IFNAME: s[n++] = 'I'; break;
-		case REC_CGROUP: s[n++] = 'G'; break;
-		default: s[n++] = '?';
+		case REC_CONN_OPEN:
+			s[n++] = 'O';
+			break;
+		case REC_CONN_SAMPLE:
+			s[n++] = 'S';
+			break;
+		case REC_CONN_STATE:
+			s[n++] = 'T';
+			break;
+		case REC_CONN_CLOSE:
+			s[n++] = 'C';
+			break;
+		case REC_CONN_OWNER:
+			s[n++] = 'W';
+			break;
+		case REC_IFNAME:
+			s[n++] = 'I';
+			break;
+		case REC_CGROUP:
+			s[n++] = 'G';
+			break;
+		default:
+			s[n++] = '?';
 		}
 	}
 	s[n] = 0;
@@ -240,8 +255,12 @@ static void test_udp(void)
 	struct xlate *x = new_x(0, 0);
 	struct tt_udp_key k = { .sock = 0x7000, .lport = 5353, .rport = 53, .family = 2 };
 	struct tt_udp_val v = { .bytes_out = 100, .pkts_out = 1, .last_ts = 1 * SEC, .netns = NS };
-	struct tt_event s = { .type = TT_IT_UDP, .proto = 17, .family = 2, .sock = 0x7000,
-			      .lport = 5353, .netns = NS };
+	struct tt_event s = { .type = TT_IT_UDP,
+			      .proto = 17,
+			      .family = 2,
+			      .sock = 0x7000,
+			      .lport = 5353,
+			      .netns = NS };
 
 	v.owner.pid = 9;
 	xlate_udp_pass_begin(x);
@@ -263,7 +282,8 @@ static void test_udp(void)
 	final_val.bytes_out = 300;
 	final_val.pkts_out = 3;
 	xlate_udp_expire(x, 33 * SEC);
-	is_str(seq(), "SC", "idle for the timeout: the final count, read as it is removed, then CLOSE");
+	is_str(seq(), "SC",
+	       "idle for the timeout: the final count, read as it is removed, then CLOSE");
 	ok(finals == 1, "... read and removed from the kernel's table once");
 	/* a socket that goes away ends its flows at once */
 	v.last_ts = 40 * SEC;
@@ -279,8 +299,14 @@ static void test_udp(void)
 static void test_udp_begun(void)
 {
 	struct xlate *x = new_x(0, 0);
-	struct tt_event s = { .type = TT_IT_UDP, .proto = 17, .family = 2, .sock = 0x8000,
-			      .lport = 5000, .rport = 6000, .netns = NS, .ts = 5 };
+	struct tt_event s = { .type = TT_IT_UDP,
+			      .proto = 17,
+			      .family = 2,
+			      .sock = 0x8000,
+			      .lport = 5000,
+			      .rport = 6000,
+			      .netns = NS,
+			      .ts = 5 };
 
 	xlate_udp_pass_begin(x);
 	xlate_event(x, &s);
