@@ -138,6 +138,13 @@ static __always_inline __u32 sk_netns(struct sock *sk)
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
+/* The same through a pointer the verifier trusts (tp_btf, fexit, iterators): plain loads,
+ * no helper call. The kprobe and task_file paths hold plain addresses and use the above. */
+static __always_inline __u32 sk_netns_direct(struct sock *sk)
+{
+	return sk->__sk_common.skc_net.net->ns.inum;
+}
+
 /* Identity of a connection: addresses, ports, netns, interface (bound device, else the device
  * of the cached route, else the device packets arrive on). Probe reads: any socket pointer. */
 static __always_inline void fill_id(struct tt_event *e, struct sock *sk)
@@ -199,6 +206,22 @@ static __always_inline void tcp_counters(struct tt_tcp_counters *c, struct tcp_s
 	c->segs_out = BPF_CORE_READ(tp, segs_out);
 	c->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
 	c->retrans = BPF_CORE_READ(tp, total_retrans);
+}
+
+static __always_inline void tcp_counters_direct(struct tt_tcp_counters *c, struct tcp_sock *tp)
+{
+	struct sock *sk = (struct sock *)tp;
+	__u64 received = tp->bytes_received;
+	__u8 shutdown = BPF_CORE_READ_BITFIELD(sk, sk_shutdown);
+
+	if (received && (shutdown & RCV_SHUTDOWN))
+		received--;
+	c->bytes_in = received;
+	c->bytes_out = tp->bytes_sent - tp->bytes_retrans;
+	c->segs_in = tp->segs_in;
+	c->segs_out = tp->segs_out;
+	c->srtt_us = tp->srtt_us >> 3;
+	c->retrans = tp->total_retrans;
 }
 
 static __always_inline bool same_counters(const struct tt_tcp_counters *a,
@@ -381,14 +404,16 @@ int it__tcp(struct bpf_iter__tcp *ctx)
 	state = sk->__sk_common.skc_state;
 	if (state == TCP_LISTEN || state == TCP_CLOSE)
 		return 0;
-	tcp_counters(&c, tp);
-	owned = owner_copy(&e, (__u64)sk);
+	tcp_counters_direct(&c, tp);
 	if (use_sk_storage) {
 		v = bpf_sk_storage_get(&sk_stor, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		/* an owner once seen stays: the owners map is looked up until then only */
+		owned = (v && v->owner_seen) || bpf_map_lookup_elem(&owners, &(__u64){ (__u64)sk });
 		if (v && !full_pass && v->state == state && v->owner_seen == owned &&
 		    same_counters(&v->c, &c))
 			return 0;
 	}
+	owned = owner_copy(&e, (__u64)sk);
 	e.type = TT_IT_TCP;
 	e.ts = bpf_ktime_get_ns();
 	e.proto = IPPROTO_TCP;
@@ -512,12 +537,17 @@ static __always_inline void foreign_refresh(struct sock *sk)
 	__u64 key = (__u64)sk;
 	struct tt_foreign *f;
 
-	if (sk_netns(sk) == own_netns)
+	struct tcp_sock *tp;
+
+	if (sk_netns_direct(sk) == own_netns)
 		return;
 	f = bpf_map_lookup_elem(&foreign, &key);
 	if (!f)
 		return;
-	tcp_counters(&f->c, (struct tcp_sock *)sk);
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return;
+	tcp_counters_direct(&f->c, tp);
 	f->state = sk->__sk_common.skc_state;
 	f->ts = bpf_ktime_get_ns();
 }
@@ -676,7 +706,8 @@ int BPF_PROG(fe__udpv6_sendmsg, struct sock *sk, struct msghdr *msg, size_t len,
 	return 0;
 }
 
-/* udp_recvmsg lost its noblock argument in 5.19: one program for each signature. */
+/* udp_recvmsg lost its noblock argument in 5.19 and its addr_len in 7.x: one program for each
+ * signature (fe6__, fe__, fe4__), chosen by the function's BTF. */
 SEC("fexit/udp_recvmsg")
 int BPF_PROG(fe__udp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int flags,
 	     int *addr_len, int ret)
@@ -694,7 +725,22 @@ int BPF_PROG(fe__udpv6_recvmsg, struct sock *sk, struct msghdr *msg, size_t len,
 }
 
 SEC("fexit/udp_recvmsg")
-int BPF_PROG(fe5__udp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int noblock,
+int BPF_PROG(fe4__udp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int flags, int ret)
+{
+	fn_udp(sk, msg, ret, flags, false);
+	return 0;
+}
+
+SEC("fexit/udpv6_recvmsg")
+int BPF_PROG(fe4__udpv6_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int flags,
+	     int ret)
+{
+	fn_udp(sk, msg, ret, flags, false);
+	return 0;
+}
+
+SEC("fexit/udp_recvmsg")
+int BPF_PROG(fe6__udp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int noblock,
 	     int flags, int *addr_len, int ret)
 {
 	fn_udp(sk, msg, ret, flags, false);
@@ -702,7 +748,7 @@ int BPF_PROG(fe5__udp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, 
 }
 
 SEC("fexit/udpv6_recvmsg")
-int BPF_PROG(fe5__udpv6_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int noblock,
+int BPF_PROG(fe6__udpv6_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int noblock,
 	     int flags, int *addr_len, int ret)
 {
 	fn_udp(sk, msg, ret, flags, false);
@@ -748,8 +794,14 @@ static __always_inline void kp_enter(__u32 fn, struct pt_regs *ctx, bool recv)
 
 	a.sk = PT_REGS_PARM1(ctx);
 	a.msg = PT_REGS_PARM2(ctx);
-	if (recv)
-		a.flags = kp_recv_noblock ? PT_REGS_PARM5(ctx) : PT_REGS_PARM4(ctx);
+	if (recv) {
+		/* both loads at fixed offsets: a load through a chosen offset of ctx is refused */
+		unsigned long p4 = PT_REGS_PARM4(ctx), p5 = PT_REGS_PARM5(ctx);
+
+		barrier_var(p4);
+		barrier_var(p5);
+		a.flags = kp_recv_noblock ? p5 : p4;
+	}
 	bpf_map_update_elem(&kp_args, &k, &a, BPF_ANY);
 }
 

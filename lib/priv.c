@@ -72,6 +72,7 @@ int priv_target_init(struct priv_target *t, enum priv_fallback fb, char *err, si
 			t->ngroups = n;
 		}
 		snprintf(t->why, sizeof(t->why), "sudo user %u", (unsigned)t->uid);
+		t->invoking_user = true;
 		return 0;
 	}
 	if (fb == PRIV_FALLBACK_REAL) {
@@ -82,6 +83,7 @@ int priv_target_init(struct priv_target *t, enum priv_fallback fb, char *err, si
 		t->gid = getgid();
 		t->ngroups = n;
 		snprintf(t->why, sizeof(t->why), "the real user %u", (unsigned)t->uid);
+		t->invoking_user = true;
 		return 0;
 	}
 	pw = getpwnam("nobody");

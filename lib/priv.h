@@ -9,7 +9,7 @@
 #include <sys/types.h>
 
 /* Supplementary groups kept at most (the user's groups from the group database). */
-#define PRIV_MAX_GROUPS 256
+#define PRIV_MAX_GROUPS 1024
 
 /*
  * Whom to become. Under sudo (we are root and SUDO_UID is set) it is the invoking user:
@@ -34,7 +34,8 @@ struct priv_target {
 	gid_t gid;
 	int ngroups;
 	gid_t groups[PRIV_MAX_GROUPS];
-	char why[64]; /* "sudo user 1000", "nobody", "the real user 0": for -v */
+	char why[64];	    /* "sudo user 1000", "nobody", "the real user 0": for -v */
+	bool invoking_user; /* the user who ran us (sudo or real), not the nobody fallback */
 };
 
 /* Fill *t as described above. Reads the environment, the passwd and group databases: call it
@@ -77,6 +78,11 @@ int priv_target_init(struct priv_target *t, enum priv_fallback fb, char *err, si
  *	fd = open_output(opt.output, O_TRUNC, e, sizeof(e));     // now, as the user
  *	if (fd < 0)
  *		errx(EX_CANTCREAT, "%s", e);
+ *
+ * With the nobody fallback (a root login, no sudo: t.invoking_user is false) the invoking user
+ * is root itself: open -o before the drop then, or nobody could not write to root's folders.
+ * To refuse an unwritable -o before loading anything, check it first the way tcptop does
+ * (check_creatable() in tcptop/main.c: a child that drops, then open_output without O_TRUNC).
  */
 int priv_drop(const struct priv_target *t, uint64_t keep_caps, char *err, size_t errsz);
 

@@ -15,8 +15,9 @@
 #include <unistd.h>
 
 #include "agg.h"
-#include "stop.h"
 #include "merge.h"
+#include "opts.h"
+#include "stop.h"
 #include "stream.h"
 #include "util.h"
 
@@ -27,12 +28,11 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: tcptop-agg [--interval SECS] [--port N] [--pid N] [--process NAME]\n"
-		"                  [-i|--interface IFACE] [--cgroup PATTERN] [--tcp] [--udp]\n"
-		"                  [--max-flows N]\n"
-		"                  [--realtime] [--speed X] [-h|--help] [--version] [FILE...]\n"
-		"       tcptop-agg --merge [options] FILE FILE...\n");
+	fprintf(f, "usage: tcptop-agg [--interval SECS] [--port N] [--pid N] [--process NAME]\n"
+		   "                  [-i|--interface IFACE] [--cgroup PATTERN] [--tcp] [--udp]\n"
+		   "                  [--max-flows N]\n"
+		   "                  [--realtime] [--speed X] [-h|--help] [--version] [FILE...]\n"
+		   "       tcptop-agg --merge [options] FILE FILE...\n");
 }
 
 static void help(void)
@@ -44,22 +44,23 @@ static void help(void)
 	       "stream time, one row per connection alive during it, with rates, and totals.\n"
 	       "\n"
 	       "Options:\n"
-	       "  --interval SECS     snapshot interval in stream time, fractions allowed; best a\n"
-	       "                      multiple of the collector's (default 1)\n"
-	       "  --max-flows N       connections held at most; more are counted as agg_table_full\n"
-	       "                      (default %d)\n"
+	       "  --interval SECS     snapshot interval in stream time, fractions allowed, 0.001 to\n"
+	       "                      86400; best a multiple of the collector's (default 1)\n"
+	       "  --max-flows N       connections held at most, 1 to 100000000; more are counted as\n"
+	       "                      agg_table_full (default %d)\n"
 	       "  -m, --merge         read every FILE at once, each from its own host (files, -,\n"
 	       "                      <(ssh host sudo tcptop-collect)): one table of all of them,\n"
 	       "                      each host's snapshots cut on its own clock, in wall time\n"
 	       "  --realtime          pace the output by stream time (watching a replay)\n"
-	       "  --speed X           pace at X times stream time; implies --realtime (default 1)\n"
+	       "  --speed X           pace at X times stream time, above 0, at most 1000; implies\n"
+	       "                      --realtime (default 1)\n"
 	       "  -h, --help          this help\n"
 	       "  --version           print the version\n"
 	       "\n"
 	       "Filters (combinable: a row is shown when it matches all of them; totals count the\n"
 	       "shown rows, the snapshot's hidden count the others; default: none):\n"
 	       "  --port N            local or remote port N\n"
-	       "  --pid N             owned by process N\n"
+	       "  --pid N             owned by process N (1 to 4194304)\n"
 	       "  --process NAME      process name contains NAME (case-sensitive)\n"
 	       "  -i, --interface IF  interface named IF\n"
 	       "  --cgroup PATTERN    cgroup whose short form (nginx.service, a 12-digit container\n"
@@ -69,7 +70,7 @@ static void help(void)
 	       "Exit status: 0 success (also when the input ends without END: the last snapshot is\n"
 	       "flagged partial); 64 usage, or standard input or output is a terminal; 65 bad input\n"
 	       "(not a tcptop stream, not a raw stream, corrupt, truncated); 66 an input file cannot\n"
-	       "be opened; 74 I/O error; 128+N stopped by signal N (file input).\n"
+	       "be opened; 71 out of memory; 74 I/O error; 128+N stopped by signal N (file input).\n"
 	       "See tcptop-agg(1), tcptop-stream(5).\n",
 	       DEFAULT_MAX_FLOWS);
 }
@@ -276,7 +277,7 @@ int main(int argc, char **argv)
 	char *stdin_only[] = { "-", NULL };
 	struct stream_writer *w;
 	struct agg *a;
-	const char *e;
+	char msg[256];
 	uint64_t v;
 	char **files;
 	bool pipe_in;
@@ -289,31 +290,30 @@ int main(int argc, char **argv)
 			merge = true;
 			break;
 		case O_INTERVAL:
-			if (parse_seconds(optarg, 1000000ULL, 86400ULL * 1000000000ULL,
-					  &o.interval_ns, &e))
-				errx(EX_USAGE, "--interval %s: %s (0.001 to 86400 seconds)", optarg,
-				     e);
+			if (opt_parse(OPT_AGG, "interval", optarg, &o.interval_ns, msg,
+				      sizeof(msg)))
+				errx(EX_USAGE, "%s", msg);
 			break;
 		case O_PORT:
-			if (parse_uint(optarg, 0, 65535, &v, &e))
-				errx(EX_USAGE, "--port %s: %s (0 to 65535)", optarg, e);
+			if (opt_parse(OPT_AGG, "port", optarg, &v, msg, sizeof(msg)))
+				errx(EX_USAGE, "%s", msg);
 			o.filter.port_set = true;
 			o.filter.port = v;
 			break;
 		case O_PID:
-			if (parse_uint(optarg, 1, UINT32_MAX, &v, &e))
-				errx(EX_USAGE, "--pid %s: %s (1 to %u)", optarg, e, UINT32_MAX);
+			if (opt_parse(OPT_AGG, "pid", optarg, &v, msg, sizeof(msg)))
+				errx(EX_USAGE, "%s", msg);
 			o.filter.pid_set = true;
 			o.filter.pid = v;
 			break;
 		case O_PROCESS:
-			if (!*optarg)
-				errx(EX_USAGE, "--process: empty name");
+			if (opt_parse(OPT_AGG, "process", optarg, &v, msg, sizeof(msg)))
+				errx(EX_USAGE, "%s", msg);
 			o.filter.process = optarg;
 			break;
 		case 'i':
-			if (!*optarg || strlen(optarg) > 4 * IFNAME_LEN)
-				errx(EX_USAGE, "--interface %s: not an interface name", optarg);
+			if (opt_parse(OPT_AGG, "interface", optarg, &v, msg, sizeof(msg)))
+				errx(EX_USAGE, "%s", msg);
 			o.filter.interface = optarg;
 			break;
 		case O_CGROUP:
@@ -329,15 +329,15 @@ int main(int argc, char **argv)
 			o.filter.udp = true;
 			break;
 		case O_MAXFLOWS:
-			if (parse_uint(optarg, 1, 100000000, &o.max_flows, &e))
-				errx(EX_USAGE, "--max-flows %s: %s (1 to 100000000)", optarg, e);
+			if (opt_parse(OPT_AGG, "max-flows", optarg, &o.max_flows, msg, sizeof(msg)))
+				errx(EX_USAGE, "%s", msg);
 			break;
 		case O_REALTIME:
 			pace_st.on = true;
 			break;
 		case O_SPEED:
-			if (parse_double(optarg, 0, 1000, &pace_st.speed, &e))
-				errx(EX_USAGE, "--speed %s: %s (above 0, at most 1000)", optarg, e);
+			if (opt_factor(OPT_AGG, "speed", optarg, &pace_st.speed, msg, sizeof(msg)))
+				errx(EX_USAGE, "%s", msg);
 			pace_st.on = true;
 			break;
 		case 'h':
@@ -373,9 +373,11 @@ int main(int argc, char **argv)
 		int *fds = calloc(n + 1, sizeof(*fds));
 
 		if (pace_st.on)
-			errx(EX_USAGE, "--merge reads its inputs as they come: no --realtime or --speed");
+			errx(EX_USAGE,
+			     "--merge reads its inputs as they come: no --realtime or --speed");
 		if (n < 1)
-			errx(EX_USAGE, "--merge: give the inputs (FILE FILE..., - for standard input)");
+			errx(EX_USAGE,
+			     "--merge: give the inputs (FILE FILE..., - for standard input)");
 		if (!w || !names || !fds)
 			errx(EX_OSERR, "out of memory");
 		for (int i = 0; i < n; i++) {
@@ -383,8 +385,9 @@ int main(int argc, char **argv)
 			if (strcmp(names[i], "-") == 0) {
 				fds[i] = STDIN_FILENO;
 				if (isatty(fds[i]))
-					errx(EX_USAGE, "standard input is a terminal: give a FILE, or "
-						       "pipe a raw stream in");
+					errx(EX_USAGE,
+					     "standard input is a terminal: give a FILE, or "
+					     "pipe a raw stream in");
 			} else if ((fds[i] = open(names[i], O_RDONLY | O_CLOEXEC)) < 0) {
 				err(EX_NOINPUT, "%s", names[i]);
 			}

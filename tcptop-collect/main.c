@@ -32,6 +32,7 @@
 #include <bpf/libbpf.h>
 
 #include "cgroups.h"
+#include "opts.h"
 #include "priv.h"
 #include "probe.h"
 #include "stream.h"
@@ -99,7 +100,6 @@ static struct xlate *xl;
 static struct ring_buffer *rb;
 static struct cgroups *cgs;
 static uint64_t ringbuf_lost_seen = UINT64_MAX; /* at the last full pass */
-static uint64_t last_tick;
 
 static void usage(void)
 {
@@ -141,6 +141,14 @@ static int put_rec(void *ctx, const struct rec *r)
 {
 	(void)ctx;
 	return stream_write(wr, r);
+}
+
+static void put_or_die(const struct rec *r)
+{
+	int e = stream_write(wr, r);
+
+	if (e)
+		write_failed(e);
 }
 
 static void check_xlate(void)
@@ -366,7 +374,7 @@ static void put_loss(uint64_t ts)
 	l->e[l->n++] = (struct loss_entry){ LOSS_FLOW_EVICTED, st.evicted };
 	if (col.udp == BK_KPROBE)
 		l->e[l->n++] = (struct loss_entry){ LOSS_KPROBE_MISSED, probe_kprobe_missed(&col) };
-	put_rec(NULL, &r);
+	put_or_die(&r);
 }
 
 /* One sample period: closes so far, the TCP connections that changed (all of them on a full
@@ -420,9 +428,7 @@ static void period(void)
 	now = mono_ns();
 	put_loss(now);
 	r.u.tick.ts = now;
-	last_tick = now;
-	if (put_rec(NULL, &r))
-		write_failed(stream_flush(wr) ? stream_flush(wr) : -EIO);
+	put_or_die(&r);
 	flush_out();
 }
 
@@ -461,8 +467,8 @@ static void check_privilege(void)
 		     missing);
 }
 
-/* Whether bpf() still works for us once privilege is dropped: kernels before 6.5 refuse
- * every bpf() command without CAP_BPF when kernel.unprivileged_bpf_disabled is set, and the
+/* Whether bpf() still works for us once privilege is dropped: older kernels (5.10, not 6.1)
+ * refuse every bpf() command without CAP_BPF when kernel.unprivileged_bpf_disabled is set; the
  * collector creates an iterator each period. Tried in a child that drops as we will. */
 static bool bpf_works_unprivileged(const struct priv_target *t)
 {
@@ -531,6 +537,15 @@ static void write_header(const char *filter)
 		write_failed(e);
 }
 
+/* An option with a range: the one table (lib/opts.c) the wrapper checks with too. */
+static void range_opt(const char *name, uint64_t *out)
+{
+	char msg[256];
+
+	if (opt_parse(OPT_COLLECT, name, optarg, out, msg, sizeof(msg)))
+		errx(EX_USAGE, "%s", msg);
+}
+
 static void parse_options(int argc, char **argv)
 {
 	enum {
@@ -561,7 +576,6 @@ static void parse_options(int argc, char **argv)
 		{ "version", no_argument, NULL, O_VERSION },
 		{ 0 },
 	};
-	const char *es;
 	int c, b;
 
 	while ((c = getopt_long(argc, argv, "o:vh", lo, NULL)) != -1) {
@@ -570,32 +584,22 @@ static void parse_options(int argc, char **argv)
 			opt.output = optarg;
 			break;
 		case O_INTERVAL:
-			if (parse_seconds(optarg, NSEC / 100, 3600 * NSEC, &opt.interval_ns, &es))
-				errx(EX_USAGE, "--interval %s: %s (0.01 to 3600 seconds)", optarg,
-				     es);
+			range_opt("interval", &opt.interval_ns);
 			break;
 		case O_DURATION:
-			if (parse_seconds(optarg, NSEC / 1000, 365 * 86400 * NSEC, &opt.duration_ns,
-					  &es))
-				errx(EX_USAGE, "--duration %s: %s", optarg, es);
+			range_opt("duration", &opt.duration_ns);
 			break;
 		case O_UDP_TIMEOUT:
-			if (parse_seconds(optarg, NSEC / 10, 86400 * NSEC, &opt.udp_timeout_ns,
-					  &es))
-				errx(EX_USAGE, "--udp-timeout %s: %s (0.1 to 86400 seconds)",
-				     optarg, es);
+			range_opt("udp-timeout", &opt.udp_timeout_ns);
 			break;
 		case O_MAX_FLOWS:
-			if (parse_uint(optarg, 16, 1 << 24, &opt.max_flows, &es))
-				errx(EX_USAGE, "--max-flows %s: %s (16 to 16777216)", optarg, es);
+			range_opt("max-flows", &opt.max_flows);
 			break;
 		case O_PID:
-			if (parse_uint(optarg, 1, 4194304, &opt.pid, &es))
-				errx(EX_USAGE, "--pid %s: %s", optarg, es);
+			range_opt("pid", &opt.pid);
 			break;
 		case O_PORT:
-			if (parse_uint(optarg, 0, 65535, &opt.port, &es))
-				errx(EX_USAGE, "--port %s: %s (0 to 65535)", optarg, es);
+			range_opt("port", &opt.port);
 			break;
 		case O_TCP:
 			opt.tcp_only = true;
@@ -690,7 +694,7 @@ int main(int argc, char **argv)
 		     BTF_VMLINUX);
 	if (priv_target_init(&target, PRIV_FALLBACK_NOBODY, e, sizeof(e)))
 		errx(EX_NOPERM, "%s", e);
-	if (getuid() == 0 && !getenv("SUDO_UID"))
+	if (!target.invoking_user)
 		out = open_out(); /* root asked for it: root's rights */
 
 	/* signals arrive through a descriptor: none is lost between a check and a wait */
@@ -811,8 +815,7 @@ int main(int argc, char **argv)
 		struct rec r = { .type = REC_END };
 
 		r.u.end.ts = mono_ns();
-		if (put_rec(NULL, &r))
-			write_failed(-EIO);
+		put_or_die(&r);
 	}
 	flush_out();
 	xlate_free(xl);

@@ -348,7 +348,7 @@ uint64_t probe_kprobe_missed(const struct collector *c)
 struct plan {
 	enum backend udp;
 	bool tcp, sk_storage, owners, accept, foreign_iter, udp_peers, udp_close;
-	bool recv_noblock; /* udp_recvmsg has 6 arguments (before 5.19) */
+	int recv_args;	   /* udp_recvmsg's arguments: 6 before 5.19, 5, 4 in 7.x */
 	bool tp_ok;	   /* the send/recv tracepoints exist (6.3+) */
 };
 
@@ -369,10 +369,13 @@ static bool prog_wanted(const struct plan *pl, const char *n)
 		return pl->udp == BK_TP || (pl->tcp && !pl->foreign_iter && pl->tp_ok);
 	if (!strncmp(n, "cg__", 4))
 		return pl->udp == BK_TP && pl->udp_peers;
-	if (!strncmp(n, "fe5__", 5))
-		return pl->udp == BK_FENTRY && pl->recv_noblock;
+	if (!strncmp(n, "fe6__", 5))
+		return pl->udp == BK_FENTRY && pl->recv_args == 6;
+	if (!strncmp(n, "fe4__", 5))
+		return pl->udp == BK_FENTRY && pl->recv_args == 4;
 	if (!strncmp(n, "fe__", 4))
-		return pl->udp == BK_FENTRY && (!strstr(n, "recvmsg") || !pl->recv_noblock);
+		return pl->udp == BK_FENTRY &&
+		       (!strstr(n, "recvmsg") || (pl->recv_args != 6 && pl->recv_args != 4));
 	if (!strncmp(n, "kp__", 4))
 		return pl->udp == BK_KPROBE;
 	return false;
@@ -422,7 +425,7 @@ static void try_plan(struct collector *c, const struct plan *pl, const struct pr
 	s->rodata->foreign_from_tp = pl->tcp && !pl->foreign_iter && pl->tp_ok;
 	s->rodata->own_netns = o->own_netns;
 	s->rodata->wake_bytes = o->ringbuf_bytes / 4;
-	s->rodata->kp_recv_noblock = pl->recv_noblock;
+	s->rodata->kp_recv_noblock = pl->recv_args == 6;
 	bpf_map__set_max_entries(s->maps.udp_flows, o->max_flows);
 	bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
 	if (pl->udp != BK_KPROBE)
@@ -527,7 +530,7 @@ int probe_setup(struct collector *c, const struct probe_opts *o, char *err, size
 	struct btf *vmlinux = btf__load_vmlinux_btf();
 	enum backend order[BK_N];
 	struct plan pl = { 0 };
-	int norder = 0, at = 0, n;
+	int norder = 0, at = 0;
 	char why[300] = "";
 	size_t off;
 
@@ -559,8 +562,7 @@ int probe_setup(struct collector *c, const struct probe_opts *o, char *err, size
 			}
 		}
 	}
-	n = func_args(vmlinux, "udp_recvmsg");
-	pl.recv_noblock = n == 6;
+	pl.recv_args = func_args(vmlinux, "udp_recvmsg");
 	pl.tp_ok = backend_available(BK_TP, vmlinux, why, sizeof(why));
 
 	pl.tcp = o->want_tcp;

@@ -72,7 +72,7 @@ static void help(void)
 	       "standard input a terminal, or the output file the input); 65 bad\n"
 	       "input (not a snapshot stream, corrupt, truncated: every earlier row is written);\n"
 	       "66 FILE cannot be opened; 71 out of memory; 73 the output file cannot be\n"
-	       "created; 74 I/O error; 128+N stopped by signal N (file input: after the\n"
+	       "created, or is a symbolic link; 74 I/O error; 128+N stopped by signal N (file input: after the\n"
 	       "current snapshot).\n"
 	       "See tcptop-csv(1), tcptop-agg(1), tcptop-stream(5).\n");
 }

@@ -24,6 +24,7 @@
 
 #include <microhttpd.h>
 
+#include "opts.h"
 #include "prom.h"
 #include "stream.h"
 #include "util.h"
@@ -449,6 +450,7 @@ int main(int argc, char **argv)
 			       .eph_lo = 32768,
 			       .eph_hi = 60999 };
 	const char *listen = NULL, *e;
+	char msg[256];
 	struct MHD_Daemon *d = NULL;
 	struct addrinfo *ai = NULL;
 	sigset_t set;
@@ -468,16 +470,17 @@ int main(int argc, char **argv)
 			g.textfile = optarg;
 			break;
 		case O_MAXSERIES:
-			if (parse_uint(optarg, 1, 100000000, &o.max_series, &e))
-				errx(EX_USAGE, "--max-series %s: %s (1 to 100000000)", optarg, e);
+			if (opt_parse(OPT_PROM, "max-series", optarg, &o.max_series, msg,
+				      sizeof(msg)))
+				errx(EX_USAGE, "%s", msg);
 			break;
 		case O_TTL:
 			if (strcmp(optarg, "0") == 0)
 				o.ttl_ns = 0;
 			else if (parse_seconds(optarg, 1000000ULL, 365ULL * 86400 * 1000000000ULL,
 					       &o.ttl_ns, &e))
-				errx(EX_USAGE, "--series-ttl %s: %s (0, or 0.001 to a year)", optarg,
-				     e);
+				errx(EX_USAGE, "--series-ttl %s: %s (0, or 0.001 to a year)",
+				     optarg, e);
 			break;
 		case O_EPH: {
 			char buf[32], *dash;
@@ -489,8 +492,9 @@ int main(int argc, char **argv)
 			*dash = '\0';
 			if (parse_uint(buf, 1, 65535, &lo, &e) ||
 			    parse_uint(dash + 1, 1, 65535, &hi, &e) || lo > hi)
-				errx(EX_USAGE, "--ephemeral-ports %s: expected LO-HI, 1 <= LO <= HI "
-					       "<= 65535",
+				errx(EX_USAGE,
+				     "--ephemeral-ports %s: expected LO-HI, 1 <= LO <= HI "
+				     "<= 65535",
 				     optarg);
 			o.eph_lo = lo;
 			o.eph_hi = hi;

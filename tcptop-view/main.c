@@ -11,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "feed.h"
 #include "names.h"
+#include "opts.h"
 #include "stream.h"
 #include "ui.h"
 #include "util.h"
@@ -59,7 +61,8 @@ static void help(void)
 	       "d host names; n service names; ? help; Ctrl-L repaint; Ctrl-Z suspend.\n"
 	       "\n"
 	       "Exit status: 0 quit; 64 usage, no terminal, or stdin is a terminal; 65 corrupt or\n"
-	       "wrong kind of stream; 74 read error; 128+N killed by signal N (terminal restored).\n");
+	       "wrong kind of stream; 71 out of memory or a system failure; 74 read error; 128+N\n"
+	       "killed by signal N (terminal restored).\n");
 }
 
 /* ---- signals ---- */
@@ -89,7 +92,7 @@ static void setup_signals(void)
 	struct sigaction sa = { 0 };
 
 	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-		err(74, "pipe");
+		err(EX_OSERR, "pipe");
 	sa.sa_handler = on_signal;
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
@@ -119,8 +122,8 @@ static void input_failed(struct stream_reader *rd, int st)
 {
 	ui_close();
 	if (st == STREAM_IO)
-		errx(74, "%s", stream_error(rd));
-	errx(65, "%s", stream_error(rd));
+		errx(EX_IOERR, "%s", stream_error(rd));
+	errx(EX_DATAERR, "%s", stream_error(rd));
 }
 
 int main(int argc, char **argv)
@@ -145,7 +148,7 @@ int main(int argc, char **argv)
 	const char *dns_server = NULL;
 	int dns_fd = -1;
 	uint64_t n;
-	const char *e;
+	char msg[256];
 	struct stream_reader *rd;
 	struct feed *feed;
 	struct rec r;
@@ -163,7 +166,7 @@ int main(int argc, char **argv)
 		case 's':
 			c = column_by_name(optarg);
 			if (c < 0)
-				errx(64, "--sort: unknown column '%s' (see --help)", optarg);
+				errx(EX_USAGE, "--sort: unknown column '%s' (see --help)", optarg);
 			v.t.sort = c;
 			break;
 		case 'r':
@@ -181,14 +184,14 @@ int main(int argc, char **argv)
 			else if (!strcmp(optarg, "cgroup"))
 				v.t.group = GROUP_CGROUP;
 			else
-				errx(64, "--group %s: invalid (process or cgroup)", optarg);
+				errx(EX_USAGE, "--group %s: invalid (process or cgroup)", optarg);
 			break;
 		case 't':
 			v.trend_on = true;
 			break;
 		case 'K':
-			if (parse_uint(optarg, 0, CLOSED_MAX, &n, &e))
-				errx(64, "--closed %s: %s (0 to %d)", optarg, e, CLOSED_MAX);
+			if (opt_parse(OPT_VIEW, "closed", optarg, &n, msg, sizeof(msg)))
+				errx(EX_USAGE, "%s", msg);
 			v.closed_max = n;
 			break;
 		case 'D':
@@ -208,28 +211,29 @@ int main(int argc, char **argv)
 			return 0;
 		default:
 			usage(stderr);
-			return 64;
+			return EX_USAGE;
 		}
 	}
 	if (optind < argc) {
 		warnx("unexpected argument '%s': the stream comes on standard input", argv[optind]);
 		usage(stderr);
-		return 64;
+		return EX_USAGE;
 	}
 	if (getenv("NO_COLOR") && *getenv("NO_COLOR"))
 		color = false;
 	if (isatty(STDIN_FILENO))
-		errx(64, "standard input is a terminal: pipe a snapshot stream in "
-			 "(tcptop-agg ... | tcptop-view)");
+		errx(EX_USAGE, "standard input is a terminal: pipe a snapshot stream in "
+			       "(tcptop-agg ... | tcptop-view)");
 	ttyfd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
 	if (ttyfd < 0)
-		errx(64, "no terminal (/dev/tty: %s): use tcptop-csv to log snapshots instead",
+		errx(EX_USAGE,
+		     "no terminal (/dev/tty: %s): use tcptop-csv to log snapshots instead",
 		     strerror(errno));
 
 	/* the stream header first: the wrong kind of input is refused before the screen changes */
 	rd = stream_reader_new(STDIN_FILENO, "-");
 	if (!rd)
-		err(74, "stream reader");
+		errx(EX_OSERR, "out of memory");
 	stream_reader_expect(rd, STREAM_KIND_SNAPSHOT);
 	st = stream_read(rd, &r);
 	if (st != STREAM_OK)
@@ -238,9 +242,9 @@ int main(int argc, char **argv)
 	setup_signals();
 	tty = fdopen(ttyfd, "r+");
 	if (!tty)
-		err(74, "/dev/tty");
+		err(EX_OSERR, "/dev/tty");
 	if (ui_open(tty, NULL, color, why, sizeof(why)) < 0)
-		errx(64, "%s: use tcptop-csv without a usable terminal", why);
+		errx(EX_USAGE, "%s: use tcptop-csv without a usable terminal", why);
 
 	/* asynchronous signals all come to this loop, not to the reader thread; faults stay
 	 * unblocked there, or the kernel would kill us without restoring the terminal */
@@ -257,7 +261,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!feed) {
 		ui_close();
-		err(74, "reader thread");
+		err(EX_OSERR, "reader thread");
 	}
 
 	for (;;) {
@@ -289,7 +293,7 @@ int main(int argc, char **argv)
 			if (errno == EINTR)
 				continue;
 			ui_close();
-			err(74, "poll");
+			err(EX_OSERR, "poll");
 		}
 		while (read(sig_pipe[0], &sig, 1) == 1) {
 			if (sig == SIGWINCH) {

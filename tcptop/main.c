@@ -20,6 +20,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "opts.h"
 #include "priv.h"
 #include "stream.h"
 #include "util.h"
@@ -70,13 +71,14 @@ static void help(void)
 	       "Per-connection network monitor: every TCP and UDP connection of the host with its\n"
 	       "process, bytes, packets, rates and RTT. Runs tcptop-collect | tcptop-agg | tcptop-view,\n"
 	       "or tcptop-csv with --log. Live capture needs root or CAP_BPF and CAP_PERFMON; under sudo\n"
-	       "only the collector keeps privilege, the other stages run as the invoking user.\n"
+	       "only the collector keeps privilege, the other stages run as the invoking user and\n"
+	       "create the --log and --record files as that user (a symbolic link is refused).\n"
 	       "\n"
 	       "Filters (combinable: a connection is shown when it matches all of them):\n"
-	       "  --port N            local or remote port N\n"
-	       "  --pid N             owned by process N\n"
-	       "  --process NAME      process name contains NAME\n"
-	       "  -i, --interface IF  uses interface IF\n"
+	       "  --port N            local or remote port N (0 to 65535)\n"
+	       "  --pid N             owned by process N (1 to 4194304)\n"
+	       "  --process NAME      process name contains NAME (1 to 64 bytes)\n"
+	       "  -i, --interface IF  uses interface IF (1 to 64 bytes)\n"
 	       "  --cgroup PATTERN    in a cgroup whose short form (nginx.service, a container's\n"
 	       "                      12-digit id) or path matches the shell glob PATTERN\n"
 	       "  --tcp, --udp        only TCP, only UDP; both together: both (the default)\n"
@@ -95,11 +97,14 @@ static void help(void)
 	       "                      table is paced at recorded speed, --log writes as fast as it can\n"
 	       "\n"
 	       "Options:\n"
-	       "  --interval SECS     sample and refresh interval, fractions allowed (default 1)\n"
-	       "  --speed X           replay speed factor for the table (default 1)\n"
-	       "  --duration SECS     live: stop after SECS\n"
-	       "  --udp-timeout SECS  a UDP flow ends after SECS idle (collector default)\n"
-	       "  --max-flows N       connections tracked at most (collector and aggregator)\n"
+	       "  --interval SECS     sample and refresh interval, fractions allowed: 0.01 to 3600\n"
+	       "                      live, 0.001 to 86400 with --replay (default 1)\n"
+	       "  --speed X           replay speed factor for the table, above 0, at most 1000\n"
+	       "                      (default 1)\n"
+	       "  --duration SECS     live: stop after SECS (0.001 to 31536000)\n"
+	       "  --udp-timeout SECS  a UDP flow ends after SECS idle, 0.1 to 86400 (default 30)\n"
+	       "  --max-flows N       connections tracked at most: 16 to 16777216 live (collector),\n"
+	       "                      1 to 100000000 with --replay (aggregator)\n"
 	       "  --backend B         collector hooks: auto, tracepoint, fentry or kprobe (default auto)\n"
 	       "  -v, --verbose       the collector reports the hooks it chose on stderr\n"
 	       "  -h, --help          this help\n"
@@ -114,10 +119,30 @@ static void help(void)
 	       "  ssh host sudo tcptop-collect | tcptop-agg | tcptop-view\n"
 	       "\n"
 	       "Exit status: 0 success; 64 usage; 65 bad input data; 66 replay file missing;\n"
-	       "69 the kernel lacks what is needed; 73 cannot create the --log or --record file;\n"
-	       "74 I/O error; 77 live capture without privilege; otherwise the status of the first\n"
-	       "stage that failed (128+N when it was killed by signal N).\n"
+	       "69 the kernel lacks what is needed; 71 out of memory or a system failure;\n"
+	       "73 cannot create the --log or --record file as the user, or it is a symbolic link;\n"
+	       "74 I/O error; 77 live capture without privilege, or a failed privilege drop;\n"
+	       "otherwise the status of the first stage that failed (128+N when it was killed by\n"
+	       "signal N), with that stage's messages only.\n"
 	       "See tcptop(1), tcptop-collect(1), tcptop-agg(1), tcptop-view(1), tcptop-csv(1).\n");
+}
+
+/* Refuse (64) a value that a tool in tools (the collector first) would refuse. */
+static void check_range(unsigned tools, const char *name, const char *val)
+{
+	static const unsigned order[] = { OPT_COLLECT, OPT_AGG };
+	char msg[256];
+	uint64_t u;
+	double d;
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		const struct opt_range *r = (tools & order[i]) ? opt_find(order[i], name) : NULL;
+		if (!r)
+			continue;
+		if (r->kind == OPT_FACTOR ? opt_factor(order[i], name, val, &d, msg, sizeof(msg))
+					  : opt_parse(order[i], name, val, &u, msg, sizeof(msg)))
+			errx(EX_USAGE, "%s", msg);
+	}
 }
 
 static void add_arg(struct stage *s, const char *a)
@@ -300,7 +325,7 @@ static int capture_fd(void)
 	int fd = mkostemp(tmpl, O_CLOEXEC);
 
 	if (fd < 0)
-		err(EX_CANTCREAT, "temporary file");
+		err(EX_OSERR, "temporary file");
 	unlink(tmpl);
 	return fd;
 }
@@ -435,31 +460,20 @@ int main(int argc, char **argv)
 	const char *format = NULL;
 	const char *prometheus = NULL, *textfile = NULL;
 	bool tcp = false, udp = false, verbose = false;
-	const char *e;
-	uint64_t u;
-	double d;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "i:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case O_PORT:
-			if (parse_uint(optarg, 0, 65535, &u, &e))
-				errx(EX_USAGE, "--port %s: %s (0 to 65535)", optarg, e);
 			port = optarg;
 			break;
 		case O_PID:
-			if (parse_uint(optarg, 1, 4194304, &u, &e))
-				errx(EX_USAGE, "--pid %s: %s", optarg, e);
 			pid = optarg;
 			break;
 		case O_PROCESS:
-			if (!*optarg)
-				errx(EX_USAGE, "--process: empty name");
 			process = optarg;
 			break;
 		case 'i':
-			if (!*optarg || strlen(optarg) >= IFNAME_LEN)
-				errx(EX_USAGE, "--interface %s: not an interface name", optarg);
 			iface = optarg;
 			break;
 		case O_TCP:
@@ -469,11 +483,6 @@ int main(int argc, char **argv)
 			udp = true;
 			break;
 		case O_INTERVAL:
-			if (parse_seconds(optarg, 1000000, 86400ull * 1000000000, &u, &e))
-				errx(EX_USAGE,
-				     "--interval %s: %s (a positive number of seconds, "
-				     "at least 0.001)",
-				     optarg, e);
 			interval = optarg;
 			break;
 		case O_LOG:
@@ -497,18 +506,12 @@ int main(int argc, char **argv)
 			replay = optarg;
 			break;
 		case O_SPEED:
-			if (parse_double(optarg, 0, 1000000, &d, &e))
-				errx(EX_USAGE, "--speed %s: %s (a positive factor)", optarg, e);
 			speed = optarg;
 			break;
 		case O_UDPTO:
-			if (parse_seconds(optarg, 1000000, 86400ull * 1000000000, &u, &e))
-				errx(EX_USAGE, "--udp-timeout %s: %s", optarg, e);
 			udpto = optarg;
 			break;
 		case O_MAXFLOWS:
-			if (parse_uint(optarg, 1, 100000000, &u, &e))
-				errx(EX_USAGE, "--max-flows %s: %s", optarg, e);
 			maxflows = optarg;
 			break;
 		case O_BACKEND:
@@ -519,8 +522,6 @@ int main(int argc, char **argv)
 			backend = optarg;
 			break;
 		case O_DURATION:
-			if (parse_seconds(optarg, 1000000, 365ull * 86400 * 1000000000, &u, &e))
-				errx(EX_USAGE, "--duration %s: %s", optarg, e);
 			duration = optarg;
 			break;
 		case O_PROMETHEUS:
@@ -560,6 +561,23 @@ int main(int argc, char **argv)
 	}
 	if (speed && !replay)
 		errx(EX_USAGE, "--speed applies to --replay only");
+	/* the ranges of the tools each value goes to (lib/opts.c): refused here exactly as the
+	 * tool would refuse it, with its message */
+	{
+		const struct {
+			const char *name, *val;
+		} ranged[] = {
+			{ "port", port },	  { "pid", pid },
+			{ "process", process },	  { "interface", iface },
+			{ "interval", interval }, { "speed", speed },
+			{ "udp-timeout", udpto }, { "max-flows", maxflows },
+			{ "duration", duration },
+		};
+		for (size_t i = 0; i < sizeof(ranged) / sizeof(ranged[0]); i++)
+			if (ranged[i].val)
+				check_range(replay ? OPT_AGG : OPT_COLLECT | OPT_AGG,
+					    ranged[i].name, ranged[i].val);
+	}
 	bool prom = prometheus || textfile;
 	if (prom && log)
 		errx(EX_USAGE, "--log, and --prometheus or --textfile: one output at a time");
@@ -681,11 +699,12 @@ int main(int argc, char **argv)
 	}
 	/* Only the first failing stage's messages reach the user: the later stages' (an "empty
 	 * input" from a reader whose writer died) are consequences. So every stage's stderr waits
-	 * in a file, read out once all have ended, except the first stage's with --log, which
-	 * goes straight through (-v, and the collector's own errors, as they happen). With the
-	 * table nothing goes straight through: the terminal belongs to the view. */
+	 * in a file, read out once all have ended, except the first stage's when headless
+	 * (--log, --prometheus, --textfile), which goes straight through (-v, and the collector's
+	 * own errors, as they happen). With the table nothing goes straight through: the
+	 * terminal belongs to the view. */
 	for (int i = 0; i < NSTAGES; i++)
-		if (st[i].used && (!log || i != (replay ? S_AGG : S_COLLECT)))
+		if (st[i].used && (!(log || prom) || i != (replay ? S_AGG : S_COLLECT)))
 			st[i].errfd = capture_fd();
 
 	/* Signals: wait for them synchronously; children get the original mask back. */

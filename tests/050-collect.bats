@@ -258,7 +258,7 @@ load_flows() {
 	assert_line --regexp '^CapInh:[[:space:]]+0000000000000000$'
 	assert_line --regexp '^CapAmb:[[:space:]]+0000000000000000$'
 	assert_line --regexp '^NoNewPrivs:[[:space:]]+1$'
-	if [ "$(cat /proc/sys/kernel/unprivileged_bpf_disabled)" = 0 ] || [ "$(printf '%s\n' 6.5 "$(uname -r)" | sort -V | head -1)" = 6.5 ]; then
+	if [ "$(cat /proc/sys/kernel/unprivileged_bpf_disabled)" = 0 ] || [ "$(printf "%s\n" 5.19 "$(uname -r)" | sort -V | head -1)" = 5.19 ]; then
 		assert_line --regexp '^CapPrm:[[:space:]]+0000000000000000$'
 		assert_line --regexp '^CapEff:[[:space:]]+0000000000000000$'
 	else

@@ -301,7 +301,9 @@ for out in outs:
         else:
             proto, a, b = w[1], ep(w[2]), ep(w[3])
         want = int(kv['bytes'])
-        for (l, r, direction) in ((a, b, 'bytes_out'), (b, a, 'bytes_in')):
+        # 'anon': the receiver read with recv(), not asking who sent: the peer is unknown
+        sender = ('0.0.0.0', '0') if 'anon' in w else a
+        for (l, r, direction) in ((a, b, 'bytes_out'), (b, sender, 'bytes_in')):
             k = (proto, l[0], l[1], r[0], r[1])
             assert k in last, 'no row for %s (%d rows)' % (k, len(rows))
             row = last[k]

@@ -68,7 +68,7 @@ sudo_as_nobody() {
 }
 
 @test "under sudo: --log at a root-owned file, or at a symlink to one, is refused (73) and left byte-identical" {
-	skip_unless_root
+	skip_unless_root "to run the wrapper as sudo does"
 	shared_dir
 	small_stream >"$shared/r.tcpt"
 	chmod 644 "$shared/r.tcpt"
@@ -85,7 +85,7 @@ sudo_as_nobody() {
 }
 
 @test "under sudo: --record at a root-owned file, or at a symlink to one, is refused (73) and left byte-identical" {
-	skip_unless_root
+	skip_unless_root "to run the wrapper as sudo does"
 	shared_dir
 	fake_dir
 	small_stream >"$shared/r.tcpt"
@@ -118,7 +118,7 @@ status_stages() {
 }
 
 @test "under sudo: the user stages are the sudo user, with the user's groups, no capability in any set, no_new_privs" {
-	skip_unless_root
+	skip_unless_root "to run the wrapper as sudo does"
 	shared_dir
 	fake_dir
 	status_stages
@@ -140,7 +140,7 @@ status_stages() {
 }
 
 @test "root without sudo: the user stages keep uid 0 but no capability" {
-	skip_unless_root
+	skip_unless_root "the case of a root login"
 	shared_dir
 	fake_dir
 	status_stages
@@ -153,7 +153,7 @@ status_stages() {
 }
 
 @test "a privilege drop that fails ends the run with 77 before anything is written" {
-	skip_unless_root
+	skip_unless_root "setpriv takes CAP_SETGID from a root wrapper"
 	shared_dir
 	small_stream >"$shared/r.tcpt"
 	chmod 644 "$shared/r.tcpt"
@@ -166,18 +166,30 @@ status_stages() {
 }
 
 @test "--record f --log - | head -1 ends within seconds, nothing left behind" {
-	skip_unless_root # live mode: the wrapper checks privilege before it starts a stand-in
+	skip_unless_root "live mode, with a stand-in collector"
 	shared_dir
 	fake_dir
 	big_stream >"$shared/big.tcpt"
 	stand_in tcptop-collect "exec cat '$shared/big.tcpt'"
 	start=$(date +%s)
-	run -0 timeout 20 bash -c "'$fake/tcptop' --record '$shared/rec.tcpt' --log - | head -1"
-	[ $(($(date +%s) - start)) -lt 10 ]
+	run -0 timeout 30 bash -c "'$fake/tcptop' --record '$shared/rec.tcpt' --log - | head -1"
+	[ $(($(date +%s) - start)) -lt 15 ]
 	assert_output --partial "proto"
 	sleep 0.5
-	run -1 pgrep -f "$fake/"
+	# the wrapper, the tee, the stages (run from $fake) and the stand-in (cat of $shared/big.tcpt)
+	run -1 pgrep -f "$shared/"
 	[ -s "$shared/rec.tcpt" ]
+}
+
+@test "--replay --log - | head -1 ends within seconds, nothing left behind" {
+	d=$(mktemp -d "$BATS_TEST_TMPDIR/replay.XXXXXX")
+	big_stream >"$d/big.tcpt"
+	start=$(date +%s)
+	run -0 timeout 30 bash -c "tcptop --replay '$d/big.tcpt' --log - | head -1"
+	[ $(($(date +%s) - start)) -lt 15 ]
+	assert_output --partial "proto"
+	sleep 0.5
+	run -1 pgrep -f "$d/"
 }
 
 @test "a failed replay: only the first failing stage's message, on a line of its own" {
@@ -192,7 +204,7 @@ status_stages() {
 }
 
 @test "a failed collector: its message alone, though the later stages complain too" {
-	skip_unless_root
+	skip_unless_root "live mode, with a stand-in collector"
 	fake_dir
 	stand_in tcptop-collect 'echo "tcptop-collect: no usable hook" >&2; exit 69'
 	stand_in tcptop-agg 'cat >/dev/null; echo "tcptop-agg: empty input" >&2; exit 65'

@@ -149,6 +149,25 @@ need_root_dpkg() {
 	assert_output --partial "packaging/debian/changelog says $(version)-1"
 }
 
+@test "COPYING is the full GPL-2.0 text; the RPM and Debian licence fields agree with the SPDX lines" {
+	run -0 head -2 "$TCPTOP_SRC/COPYING"
+	assert_output --partial "GNU GENERAL PUBLIC LICENSE"
+	assert_output --partial "Version 2, June 1991"
+	run -0 grep -c "END OF TERMS AND CONDITIONS" "$TCPTOP_SRC/COPYING"
+	if [ -r /usr/share/common-licenses/GPL-2 ]; then
+		cmp "$TCPTOP_SRC/COPYING" /usr/share/common-licenses/GPL-2
+	fi
+	run -0 grep -E '^(License|%license)' "$TCPTOP_SRC/packaging/rpm/tcptop.spec"
+	assert_line 'License:        GPL-2.0-or-later'
+	assert_line '%license COPYING'
+	run -0 grep '^License:' "$TCPTOP_SRC/packaging/debian/copyright"
+	assert_line 'License: GPL-2.0+'
+	run -0 grep -c 'common-licenses/GPL-2"' "$TCPTOP_SRC/packaging/debian/copyright"
+	# every C source says the same
+	run -0 bash -c "cd '$TCPTOP_SRC' && git ls-files '*.c' '*.h' | xargs grep -L 'SPDX-License-Identifier: GPL-2.0-or-later' | grep -v '^bpf/vmlinux' || true"
+	assert_output ""
+}
+
 @test "debian/control Build-Depends name every package of the Makefile's DEB_BUILD" {
 	local want have p missing=
 	# make and gcc come with build-essential, which Build-Depends never lists
@@ -325,6 +344,9 @@ make_standin() {
 	assert_line /usr/share/man/man1/tcptop.1.gz
 	assert_line /usr/share/man/man5/tcptop-stream.5.gz
 	assert_line /usr/share/bash-completion/completions/tcptop
+	# %license: the full text beside the package's docs (tcptop-VERSION/ with Debian's rpm,
+	# which lacks Fedora's %_docdir_fmt)
+	assert_line --regexp '^/usr/share/licenses/tcptop(-[0-9.]+)?/COPYING$'
 	run -0 rpm -qp --queryformat '%{VERSION}\n' "$RPM"
 	assert_output "$(version)"
 }

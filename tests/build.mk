@@ -118,6 +118,13 @@ bench-stream: $(OUTPUT)/tests/bench-read $(OUTPUT)/tcptop-gen
 BENCH_STREAM_MB ?= 1024
 BENCHES += bench-stream
 
+# The option ranges of lib/opts.c at both ends, for tests/066-options.bats.
+$(OUTPUT)/tcptop-optdump: $(OUTPUT)/tests/opts/optdump.o $(LIBTCPTOP)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) -o $@
+
+TEST_DEPS += $(OUTPUT)/tcptop-optdump
+
 # The collector's translation is tested alone, against a fake kernel.
 $(OUTPUT)/tests/unit/test_xlate.o: TEST_CFLAGS += -Ibpf -Itcptop-collect
 $(OUTPUT)/tests/unit-xlate: $(OUTPUT)/collect/xlate.o

@@ -8,8 +8,9 @@ load '/usr/lib/bats/bats-assert/load'
 export PATH="$OUTPUT:$PATH"
 GEN="$OUTPUT/tcptop-gen"
 
+# skip_unless_root [WHY]: WHY says what root is needed for (default: live eBPF).
 skip_unless_root() {
-	[ "$(id -u)" -eq 0 ] || skip "needs root (live eBPF)"
+	[ "$(id -u)" -eq 0 ] || skip "needs root (${1:-live eBPF})"
 }
 
 # BPF is usable when we are root and the kernel has BTF.

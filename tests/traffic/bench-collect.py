@@ -54,13 +54,14 @@ def parse_args():
     p.add_argument('legacy', nargs='*', type=float,
                    help='PAIRS SECONDS CHURN_RATE CHURN_SECONDS (as before)')
     p.add_argument('--pairs', type=int, default=10, help='alternating pairs per monitor (10)')
-    p.add_argument('--seconds', type=float, default=2, help='length of a tcp run (2)')
+    p.add_argument('--seconds', type=float, default=1.5, help='length of a tcp run (1.5)')
     p.add_argument('--only', default='tcp,idle,million,churn,udp', help='parts to run (tcp,idle,million,churn,udp)')
     p.add_argument('--monitors', default='floor,storage,collector',
                    help='monitors of the tcp part (floor,storage,collector)')
     p.add_argument('--interval', type=float, default=1, help="collector's sample period (1)")
     p.add_argument('--idle', type=int, default=100000, help='idle connections (100000)')
-    p.add_argument('--idle-seconds', type=float, default=10, help='idle sampling time (10)')
+    p.add_argument('--idle-seconds', type=float, default=10,
+                   help='idle sampling time (10; half of it for the million)')
     p.add_argument('--million', type=int, default=1000000,
                    help='connections of the large idle set (1000000; 0 skips)')
     p.add_argument('--churn-rate', type=int, default=10000, help='connections/s (10000)')
@@ -86,8 +87,11 @@ TMP = tempfile.mkdtemp(prefix='tcptop-bench.')
 TABLE = []  # (part, monitor, what, value, target, verdict)
 
 
+T0 = time.monotonic()
+
+
 def log(msg):
-    print('bench-collect: ' + msg, file=sys.stderr, flush=True)
+    print('bench-collect: %4.0fs %s' % (time.monotonic() - T0, msg), file=sys.stderr, flush=True)
 
 
 def row(part, monitor, what, value, target='', verdict=''):
@@ -264,6 +268,8 @@ class Monitor:
     def __init__(self, kind, path=None):
         self.kind, self.path = kind, path
         if kind == 'collector':
+            if os.path.exists(path):
+                os.unlink(path)  # else a stream left over would look like this one's
             self.p = subprocess.Popen([COLLECT, '-o', path, '--interval', str(A.interval)],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             for _ in range(400):  # the stream's header and first records are out
@@ -286,36 +292,50 @@ class Monitor:
         self.pid = self.p.pid
 
     def settle(self, cap=60):
-        """Waits until the start-up is over: a period for the walk; for the collector two
-        periods, then until a second in which it used less than 30% of a core or wrote less
-        than 1 MiB (the bootstrap of many sockets is over), at most cap seconds."""
+        """Waits until the start-up is over, at most cap seconds (returns False then): none
+        for the tracepoint monitors, a period for the walk; for the collector, two periods in a row in each of which its
+        iterators ran and it used about the same CPU (within a third). A bootstrap of many
+        sockets, its iterators first, then writing their records with no iterator running, is
+        never taken for the steady state."""
         if self.kind == 'walk':
             time.sleep(A.interval)
         if self.kind != 'collector':
-            return
-        time.sleep(2 * A.interval)
+            return True
         end = time.monotonic() + cap
+        prev = None
         while time.monotonic() < end:
-            c0, z0 = proc_cpu(self.pid), os.path.getsize(self.path)
-            time.sleep(1)
-            if proc_cpu(self.pid) - c0 < 0.3 or os.path.getsize(self.path) - z0 < 2**20:
-                break
+            p0, c0 = Progs(self.pid), proc_cpu(self.pid)
+            time.sleep(A.interval)
+            p1, c1 = Progs(self.pid), proc_cpu(self.pid)
+            d = p1.delta(p0)
+            ran = any(v[3] for v in d.values() if v[1] == 'iter')
+            cpu = c1 - c0
+            if ran and prev is not None and abs(cpu - prev) <= max(cpu, prev) / 3 + 0.02:
+                return True
+            prev = cpu if ran else None
+        return False
 
     def snap(self):
         return Progs(self.pid), proc_cpu(self.pid), time.monotonic()
 
-    def stop(self):
+    def stop(self, timeout=120):
+        """SIGINT, then SIGKILL after timeout seconds; returns the seconds it took to exit.
+        Raises Unavailable if it did not exit by itself with status 0."""
+        t0 = time.monotonic()
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGINT)
         try:
-            err = self.p.communicate(timeout=60)[1]
+            err = self.p.communicate(timeout=timeout)[1]
         except subprocess.TimeoutExpired:
             self.p.kill()
             err = self.p.communicate()[1]
+            raise Unavailable('%s still running %d s after SIGINT: killed' % (
+                self.kind, timeout))
         if self.p.returncode != 0:
             raise Unavailable('%s exited %d: %s' % (self.kind, self.p.returncode,
                                                     (err or '').strip() if isinstance(err, str)
                                                     else err.decode().strip()))
+        return time.monotonic() - t0
 
 
 AVAILABLE = {}
@@ -370,6 +390,7 @@ WORD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
 
 
 FIELDS = ('src', 'dst', 'in', 'out', 'pin', 'pout')
+OPEN = re.compile(r'flow=(\d+) .*?proto=(\w+) src=(\S+) dst=(\S+)')
 
 
 def stream_flows(path, keep, detail=False):
@@ -381,9 +402,14 @@ def stream_flows(path, keep, detail=False):
     p = subprocess.Popen([DUMP, path], stdout=subprocess.PIPE, text=True, bufsize=1 << 20)
     for line in p.stdout:
         kind, _, rest = line.partition(' ')
+        if kind == 'sample' and not detail:
+            continue
         if kind == 'open':
             opens += 1
-            kv = dict((m.group(1), m.group(2)) for m in WORD.finditer(rest))
+            m = OPEN.search(rest)
+            kv = dict(flow=m.group(1), proto=m.group(2), src=m.group(3), dst=m.group(4)) \
+                if m and not detail else \
+                dict((m.group(1), m.group(2)) for m in WORD.finditer(rest))
             if keep(kv):
                 if detail:
                     flows[kv['flow']] = dict({k: kv.get(k, '0') for k in FIELDS},
@@ -511,15 +537,20 @@ def idle_set(n, label, monitors):
                 continue
             path = os.path.join(TMP, 'idle.tcpt')
             mem1 = meminfo('MemAvailable')
+            log('%s: %s starting' % (label, kind))
             m = Monitor(kind, path)
             t1 = time.monotonic()
-            m.settle(cap=120)
+            settled = m.settle(cap=120)
             start = time.monotonic() - t1
             s0 = m.snap()
-            time.sleep(A.idle_seconds)
+            time.sleep(A.idle_seconds if n <= A.idle else A.idle_seconds / 2)
             s1 = m.snap()
             rss, maps, mem2 = proc_rss(m.pid), s1[0].memlock(), meminfo('MemAvailable')
-            m.stop()
+            log('%s: %s stopping' % (label, kind))
+            try:
+                stopped = '%.1f s' % m.stop(timeout=120)
+            except Unavailable as e:
+                stopped = str(e)
             d, wall = s1[0].delta(s0[0]), s1[2] - s0[2]
             it = [v for v in d.values() if v[1] == 'iter']
             runs = sum(v[3] for v in it)
@@ -535,11 +566,13 @@ def idle_set(n, label, monitors):
                 row(label, kind, 'CPU %% of one core, interval %g s' % A.interval,
                     '%.2f%%  (%s)' % (cpu + hooks, detail), '<= 2%' if n <= 100000 else '',
                     verdict(cpu + hooks <= 2) if n <= 100000 else '')
-                row(label, kind, 'start-up (bootstrap, settle)', '%.1f s' % start)
+                row(label, kind, 'start-up (bootstrap until steady)', '%.1f s%s' % (
+                    start, '' if settled else ': NOT steady yet, measured anyway'))
+                row(label, kind, 'exit after SIGINT', stopped)
                 row(label, kind, 'memory', 'RSS %.1f MiB, BPF maps memlock %.1f MiB, '
-                    'MemAvailable -%.1f MiB (%.0f bytes per connection)' % (
-                        rss / 2**20, maps / 2**20, (mem1 - mem2) / 2**20,
-                        max(mem1 - mem2, 0) / n))
+                    'MemAvailable %+.1f MiB while it ran (%+.0f bytes per connection; '
+                    'moves with the whole machine)' % (
+                        rss / 2**20, maps / 2**20, (mem2 - mem1) / 2**20, (mem2 - mem1) / n))
                 log('%s: reading the stream (%.0f MiB)' % (label, os.path.getsize(path) / 2**20))
                 first = '127.0.0.'
                 seen, loss, _ = stream_flows(path, lambda kv: kv.get('proto') == 'tcp' and any(
@@ -557,6 +590,7 @@ def idle_set(n, label, monitors):
             if os.path.exists(path):
                 os.unlink(path)
     finally:
+        log('%s: closing the connections' % label)
         holder.stdin.close()
         holder.wait()
     return per_conn
@@ -714,6 +748,8 @@ def main():
         print('bench-collect: kernel %s, %d CPUs, %d alternating pairs of %g s, collector '
               'interval %g s' % (os.uname().release, os.cpu_count(), A.pairs, A.seconds,
                                  A.interval))
+        for kind in set(A.monitors) | {'walk', 'collector'}:
+            available(kind)  # once, before any connection is made
         if 'tcp' in A.only:
             progs.append(('pingpong', part(part_tcp, 'pingpong', 'round trips/s', 1)))
             progs.append(('bulk', part(part_tcp, 'bulk', 'MB/s', 1e6)))

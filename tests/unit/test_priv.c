@@ -101,16 +101,16 @@ static void test_target(void)
 	unsetenv("SUDO_UID");
 	unsetenv("SUDO_GID");
 	r = priv_target_init(&t, PRIV_FALLBACK_REAL, e, sizeof(e));
-	ok(r == 0 && t.uid == getuid() && t.gid == getgid(),
+	ok(r == 0 && t.uid == getuid() && t.gid == getgid() && t.invoking_user,
 	   "no sudo, fallback real: the real user (%s)", t.why);
 	r = priv_target_init(&t, PRIV_FALLBACK_NOBODY, e, sizeof(e));
-	ok(r == 0 && t.uid != 0 && t.ngroups == 0 && !strcmp(t.why, "nobody"),
+	ok(r == 0 && t.uid != 0 && t.ngroups == 0 && !strcmp(t.why, "nobody") && !t.invoking_user,
 	   "no sudo, fallback nobody: nobody (uid %u), no groups", (unsigned)t.uid);
 	setenv("SUDO_UID", "65534", 1);
 	setenv("SUDO_GID", "65533", 1);
 	if (geteuid() == 0) {
 		r = priv_target_init(&t, PRIV_FALLBACK_NOBODY, e, sizeof(e));
-		ok(r == 0 && t.uid == 65534 && t.gid == 65533 && t.ngroups >= 1,
+		ok(r == 0 && t.uid == 65534 && t.gid == 65533 && t.ngroups >= 1 && t.invoking_user,
 		   "root under sudo: SUDO_UID and SUDO_GID (%s)", t.why);
 		setenv("SUDO_UID", "12x", 1);
 		ok(priv_target_init(&t, PRIV_FALLBACK_NOBODY, e, sizeof(e)) < 0 &&
