@@ -4,6 +4,7 @@
 # scenario of 050-collect.bats with `--backend auto` and with each backend forced, and on 5.10
 # and 6.1 once more under kernel.unprivileged_bpf_disabled=1. The assertions run here, on the
 # host, where a process start costs 50 times less. `make test-kernels` runs this file alone.
+# time limit: 900 s
 
 load test_helper/common
 
