@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Cgroup short forms and the id -> path table shared by tcptop-agg, tcptop-view and tcptop-csv. */
+/* Cgroup short forms and the id -> path table shared by tcptop-agg, -view, -csv and -prom. */
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>

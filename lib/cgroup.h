@@ -22,7 +22,8 @@ bool cgroup_match(const char *pattern, const char *path);
 
 /*
  * id -> path, open addressing; at most CGROUP_TABLE_CAP ids (more are ignored: their rows show
- * the number). Each entry has a user byte the owner uses as it likes (agg: written yet?).
+ * the number). Each entry has a user word the owner uses as it likes (agg: written yet?; prom:
+ * its interned label).
  */
 #define CGROUP_TABLE_CAP 65536
 
@@ -30,7 +31,7 @@ struct cgroup_ent {
 	uint64_t id; /* 0: empty slot */
 	char *path;
 	char *short_name; /* cgroup_short(path), raw */
-	uint8_t user;
+	uint32_t user;	  /* the owner's; 0 when the path is set or replaced */
 };
 
 struct cgroup_table {

@@ -184,6 +184,12 @@ static void *reader(void *arg)
 			pthread_mutex_unlock(&g.lock);
 			in_snap = false;
 			break;
+		case REC_CGROUP:
+			pthread_mutex_lock(&g.lock);
+			if (prom_cgroup(g.p, r->u.cgroup.id, r->u.cgroup.path))
+				errx(EX_OSERR, "out of memory");
+			pthread_mutex_unlock(&g.lock);
+			break;
 		case REC_SNAP_BEGIN:
 			begin = r->u.snap_begin;
 			nrows = nhosts = 0;

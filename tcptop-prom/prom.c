@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The exporter's state. Connections of the snapshot stream are folded into label sets (host,
- * protocol, process, local port when listening, remote address and port, ephemeral ports
- * folded); each label set keeps counters that only grow: a connection adds what its counters
- * moved since the previous snapshot, and its bytes stay in the label set's total after it closes.
+ * protocol, process, cgroup when its path is known, local port when listening, remote address
+ * and port, ephemeral ports folded); each label set keeps counters that only grow: a connection
+ * adds what its counters moved since the previous snapshot, and its bytes stay in the label
+ * set's total after it closes.
  * Label sets are chained hashes over a dense array; each keeps its labels pre-formatted, so an
  * exposition is mostly memcpy.
  */
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup.h"
 #include "prom.h"
 #include "util.h"
 
@@ -21,8 +23,9 @@
 
 #define TCP_LISTEN   10
 #define TCP_SYN_SENT 2
-#define HOST_MAX     4096 /* hosts of one stream at most; more share the last */
-#define LOSS_CODES   64	  /* loss codes tracked per host */
+#define HOST_MAX     4096	      /* hosts of one stream at most; more share the last */
+#define LOSS_CODES   64		      /* loss codes tracked per host */
+#define CGNAME_MAX   CGROUP_TABLE_CAP /* distinct cgroup label values at most; more go unlabelled */
 
 /* What makes a label set. Zeroed before it is filled: compared and hashed as bytes. */
 struct skey {
@@ -31,6 +34,7 @@ struct skey {
 	uint8_t family;
 	uint16_t lport, rport; /* 0: folded (the label is empty) */
 	uint16_t pad;
+	uint32_t cgroup; /* index + 1 in p->cgname; 0: no label */
 	uint8_t raddr[16];
 	char comm[COMM_LEN]; /* raw bytes; empty when no owner is known */
 };
@@ -93,6 +97,16 @@ struct prom {
 	uint32_t nmap;
 	char section_host[HDR_STR_MAX];
 	bool section_mapped; /* the section's host is index 0 (it has rows without a HOST) */
+
+	/* cgroups: the section's id -> path (ids belong to their section), and each short form as a
+	 * label value, interned for good so that a key holds a number and a restarted unit (a new
+	 * id, the same name) keeps its label set */
+	struct cgroup_table cg;
+	bool no_cgroup; /* the section's header says the feature is missing */
+	char **cgname;
+	uint32_t ncgname, cgname_cap;
+	uint32_t *cgslot; /* open addressing over cgname: index + 1, 0 empty */
+	uint32_t ncgslot;
 
 	uint32_t seen; /* snapshot counter, for the sweep */
 	int64_t now_ns;
@@ -233,6 +247,11 @@ void prom_free(struct prom *p)
 	}
 	free(p->hosts);
 	free(p->map);
+	cgroup_table_free(&p->cg);
+	for (uint32_t i = 0; i < p->ncgname; i++)
+		free(p->cgname[i]);
+	free(p->cgname);
+	free(p->cgslot);
 	free(p->series);
 	free(p->sbuckets);
 	free(p->conns);
@@ -339,6 +358,80 @@ int prom_section(struct prom *p, const struct stream_header *h)
 {
 	snprintf(p->section_host, sizeof(p->section_host), "%s", h->hostname);
 	p->section_mapped = false;
+	p->no_cgroup = stream_missing(h, "cgroup");
+	cgroup_table_clear(&p->cg);
+	return 0;
+}
+
+/* ---- cgroups ---- */
+
+static uint32_t cgname_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+static uint32_t *cgname_slot(uint32_t *slots, uint32_t nslots, char **names, const char *s)
+{
+	uint32_t i = cgname_hash(s) & (nslots - 1);
+
+	while (slots[i] && strcmp(names[slots[i] - 1], s) != 0)
+		i = (i + 1) & (nslots - 1);
+	return &slots[i];
+}
+
+/* The label value's index + 1 (added if new), 0 when the table is full; -ENOMEM. */
+static int64_t cgname_intern(struct prom *p, const char *label)
+{
+	uint32_t *slot;
+
+	if (p->ncgslot && *(slot = cgname_slot(p->cgslot, p->ncgslot, p->cgname, label)))
+		return *slot;
+	if (p->ncgname == CGNAME_MAX)
+		return 0;
+	if ((p->ncgname + 1) * 2 > p->ncgslot) {
+		uint32_t n = p->ncgslot ? p->ncgslot * 2 : 64;
+		uint32_t *ns = calloc(n, sizeof(*ns));
+
+		if (!ns)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < p->ncgname; i++)
+			*cgname_slot(ns, n, p->cgname, p->cgname[i]) = i + 1;
+		free(p->cgslot);
+		p->cgslot = ns;
+		p->ncgslot = n;
+	}
+	if (p->ncgname == p->cgname_cap) {
+		uint32_t cap = p->cgname_cap ? p->cgname_cap * 2 : 64;
+		char **a = realloc(p->cgname, cap * sizeof(*a));
+
+		if (!a)
+			return -ENOMEM;
+		p->cgname = a;
+		p->cgname_cap = cap;
+	}
+	if (!(p->cgname[p->ncgname] = strdup(label)))
+		return -ENOMEM;
+	p->label_bytes += strlen(label) + 1;
+	*cgname_slot(p->cgslot, p->ncgslot, p->cgname, label) = ++p->ncgname;
+	return p->ncgname;
+}
+
+int prom_cgroup(struct prom *p, uint64_t id, const char *path)
+{
+	char label[LABEL_SIZE(CGROUP_SHORT_MAX)];
+	struct cgroup_ent *e = cgroup_table_set(&p->cg, id, path);
+	int64_t v;
+
+	if (!e) /* id 0, or the table full: its rows go unlabelled */
+		return 0;
+	label_escape(label, sizeof(label), e->short_name, strlen(e->short_name));
+	if ((v = cgname_intern(p, label)) < 0)
+		return (int)v;
+	e->user = (uint32_t)v;
 	return 0;
 }
 
@@ -408,38 +501,43 @@ static const char *proto_name(uint8_t proto)
 	return proto == PROTO_TCP ? "tcp" : proto == PROTO_UDP ? "udp" : "other";
 }
 
+/* The labels of k, host="..",protocol="..",..., in dst (size 0: only measured); their length. */
+static int labels_format(const struct prom *p, const struct skey *k, char *dst, size_t size)
+{
+	char comm[LABEL_SIZE(COMM_LEN)], addr[ADDR_LEN];
+	const char *hl = p->hosts[k->host].label;
+	const char *cg = k->cgroup ? p->cgname[k->cgroup - 1] : "";
+	char lp[32] = "", rp[32] = "", pl[LABEL_SIZE(COMM_LEN) + 16] = "";
+
+	if (k->proto == 0)
+		return snprintf(dst, size, "host=\"%s\",overflow=\"true\"", hl);
+	label_escape(comm, sizeof(comm), k->comm, COMM_LEN);
+	addr_format(k->family, k->raddr, addr, sizeof(addr));
+	/* an empty label is left out: Prometheus reads both the same, and a scrape of 100,000
+	 * label sets is 10% smaller */
+	if (*comm)
+		snprintf(pl, sizeof(pl), ",process=\"%s\"", comm);
+	if (k->lport)
+		snprintf(lp, sizeof(lp), ",local_port=\"%u\"", k->lport);
+	if (k->rport)
+		snprintf(rp, sizeof(rp), ",remote_port=\"%u\"", k->rport);
+	return snprintf(dst, size, "host=\"%s\",protocol=\"%s\"%s%s%s%s%s,remote_addr=\"%s\"%s", hl,
+			proto_name(k->proto), pl, *cg ? ",cgroup=\"" : "", cg, *cg ? "\"" : "", lp,
+			addr, rp);
+}
+
 static struct series *series_new(struct prom *p, const struct skey *k)
 {
-	char lab[1024], comm[LABEL_SIZE(COMM_LEN)], addr[ADDR_LEN];
-	const char *hl = p->hosts[k->host].label;
-	char lp[32] = "", rp[32] = "", pl[LABEL_SIZE(COMM_LEN) + 16] = "";
 	struct series *s;
-	int n;
+	int n = labels_format(p, k, NULL, 0);
 
-	if (k->proto == 0) {
-		n = snprintf(lab, sizeof(lab), "host=\"%s\",overflow=\"true\"", hl);
-	} else {
-		label_escape(comm, sizeof(comm), k->comm, COMM_LEN);
-		addr_format(k->family, k->raddr, addr, sizeof(addr));
-		/* an empty label is left out: Prometheus reads both the same, and a scrape of
-		 * 100,000 label sets is 10% smaller */
-		if (*comm)
-			snprintf(pl, sizeof(pl), ",process=\"%s\"", comm);
-		if (k->lport)
-			snprintf(lp, sizeof(lp), ",local_port=\"%u\"", k->lport);
-		if (k->rport)
-			snprintf(rp, sizeof(rp), ",remote_port=\"%u\"", k->rport);
-		n = snprintf(lab, sizeof(lab),
-			     "host=\"%s\",protocol=\"%s\"%s%s,remote_addr=\"%s\"%s", hl,
-			     proto_name(k->proto), pl, lp, addr, rp);
-	}
-	if (n < 0 || (size_t)n >= sizeof(lab))
-		n = sizeof(lab) - 1;
+	if (n < 0)
+		return NULL;
 	s = calloc(1, sizeof(*s) + n + 1);
 	if (!s)
 		return NULL;
 	s->k = *k;
-	memcpy(s->labels, lab, n);
+	labels_format(p, k, s->labels, n + 1);
 	s->llen = n;
 	s->active_ns = p->now_ns;
 	if (p->nseries == p->series_cap) {
@@ -499,6 +597,12 @@ static void key_of(const struct prom *p, uint32_t host, const struct rec_snap_ro
 	memcpy(k->raddr, r->id.raddr, 16);
 	if (!(r->flags & CONN_F_NO_OWNER))
 		memcpy(k->comm, r->comm, strnlen(r->comm, COMM_LEN));
+	if (r->cgroup_id && !p->no_cgroup) {
+		const struct cgroup_ent *e = cgroup_table_get(&p->cg, r->cgroup_id);
+
+		/* a path never reported: no label rather than a number nobody knows */
+		k->cgroup = e ? e->user : 0;
+	}
 	if (r->id.proto == PROTO_TCP && (h->listen[r->id.lport / 8] & (1u << (r->id.lport % 8)))) {
 		/* accepted by a listener: the local port is the service, the peer's port noise */
 		k->lport = r->id.lport;

@@ -30,6 +30,8 @@ void prom_free(struct prom *p);
 /* Each returns 0 or -ENOMEM. */
 /* A new section of the input: its header names the host of unmerged streams. */
 int prom_section(struct prom *p, const struct stream_header *h);
+/* A CGROUP record: id's path in this section. */
+int prom_cgroup(struct prom *p, uint64_t id, const char *path);
 /* One snapshot: its hosts (merged streams only) and its rows, applied at once. */
 int prom_snapshot(struct prom *p, const struct rec_snap_begin *b, const struct rec_host *hosts,
 		  size_t nhosts, const struct rec_snap_row *rows, size_t nrows);

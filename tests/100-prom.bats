@@ -178,6 +178,43 @@ PY
 	assert_output 10
 }
 
+@test "cgroup: a label with the unit or container people know, sanitised; none for an unknown id" {
+	cat >"$T/s.txt" <<'S'
+header kind=snapshot host="h"
+cgroup id=11 path="/system.slice/nginx.service"
+cgroup id=12 path="/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope"
+cgroup id=13 path="/user.slice/x\",evil=\"1\x1b"
+snap seq=1 time=1700000001
+row flow=1 proto=tcp src=10.0.0.1:40000 dst=10.0.0.2:80 comm=nginx cgroup=11 in=10 new
+row flow=2 proto=tcp src=10.0.0.1:40001 dst=10.0.0.2:80 comm=app cgroup=12 in=20 new
+row flow=3 proto=tcp src=10.0.0.1:40002 dst=10.0.0.2:80 comm=evil cgroup=13 in=30 new
+row flow=4 proto=tcp src=10.0.0.1:40003 dst=10.0.0.2:80 comm=lost cgroup=99 in=40 new
+snapend
+cgroup id=14 path="/system.slice/nginx.service"
+snap seq=2 time=1700000002
+row flow=5 proto=tcp src=10.0.0.1:40004 dst=10.0.0.2:80 comm=nginx cgroup=14 in=5 new
+snapend
+end
+S
+	run -0 metrics "$T/s.txt"
+	local at='remote_addr="10.0.0.2",remote_port="80",direction="receive"}'
+	# a restarted unit (a new id, the same name) keeps its label set
+	[ "$(value "tcptop_network_io_bytes_total{host=\"h\",protocol=\"tcp\",process=\"nginx\",cgroup=\"nginx.service\",$at")" = 15 ]
+	[ "$(value 'tcptop_connections_opened_total{host="h",protocol="tcp",process="nginx",cgroup="nginx.service",remote_addr="10.0.0.2",remote_port="80"}')" = 2 ]
+	[ "$(value "tcptop_network_io_bytes_total{host=\"h\",protocol=\"tcp\",process=\"app\",cgroup=\"0123456789ab\",$at")" = 20 ]
+	# (value's awk would read the backslashes: the line as it is)
+	run -0 grep -Fx 'tcptop_network_io_bytes_total{host="h",protocol="tcp",process="evil",cgroup="/user.slice/x\",evil=\"1\\x1B",remote_addr="10.0.0.2",remote_port="80",direction="receive"} 30' "$T/m.prom"
+	# a path never reported: no label, not an empty one
+	[ "$(value "tcptop_network_io_bytes_total{host=\"h\",protocol=\"tcp\",process=\"lost\",$at")" = 40 ]
+	run -1 grep -c 'cgroup=""' "$T/m.prom"
+	assert_output 0
+	run -0 promtool check metrics <"$T/m.prom"
+	# a collector that says it has no cgroups: the ids it wrote mean nothing
+	sed -i '1s/$/ missing="cgroup"/' "$T/s.txt"
+	run -0 metrics "$T/s.txt"
+	run -1 grep -c 'cgroup=' "$T/m.prom"
+}
+
 @test "--max-series: connections beyond the cap go to the host's overflow series, counted as loss" {
 	{
 		echo 'header kind=snapshot host="h"'
