@@ -54,6 +54,9 @@ const volatile __u8 foreign_from_tp = 0;   /* tp__send/recv refresh foreign conn
 const volatile __u32 own_netns = 0;	   /* the namespace iter/tcp and iter/udp see */
 const volatile __u64 wake_bytes = 1 << 20; /* wake the reader once this much is queued */
 
+/* The address of our namespace's struct net, learned by the first call that meets it. */
+volatile __u64 own_net;
+
 /* Set by user space before an iter/tcp run that must report every connection. */
 volatile __u32 full_pass = 1;
 
@@ -137,12 +140,6 @@ static __always_inline __u32 sk_netns(struct sock *sk)
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
-/* The same through a pointer the verifier trusts (tp_btf, fexit, iterators): plain loads,
- * no helper call. The kprobe and task_file paths hold plain addresses and use the above. */
-static __always_inline __u32 sk_netns_direct(struct sock *sk)
-{
-	return sk->__sk_common.skc_net.net->ns.inum;
-}
 
 /* Identity of a connection: addresses, ports, netns, interface (bound device, else the device
  * of the cached route, else the device packets arrive on). Probe reads: any socket pointer. */
@@ -197,7 +194,7 @@ static __always_inline void tcp_counters(struct tt_tcp_counters *c, struct tcp_s
 {
 	struct sock *sk = (struct sock *)tp;
 	__u64 received = BPF_CORE_READ(tp, bytes_received);
-	unsigned long flags = BPF_CORE_READ(sk, sk_flags);
+	unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
 
 	if (received && (flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
 		received--;
@@ -214,7 +211,7 @@ static __always_inline void tcp_counters_direct(struct tt_tcp_counters *c, struc
 	struct sock *sk = (struct sock *)tp;
 	__u64 received = tp->bytes_received;
 
-	if (received && (sk->sk_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
+	if (received && (sk->__sk_common.skc_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
 		received--;
 	c->bytes_in = received;
 	c->bytes_out = tp->bytes_sent - tp->bytes_retrans;
@@ -475,8 +472,10 @@ int it__udp(struct bpf_iter__udp *ctx)
 
 /* One datagram (or one send or receive call) of bytes on a UDP socket, to or from a peer:
  * the one named by the call (peer != 0), else the connected one, else unknown (zero). */
-static __always_inline void udp_count(struct sock *sk, long bytes, bool out,
-				      const struct tt_peer *peer)
+/* Not inlined: its stack (keys and events, hundreds of bytes) stays out of the programs
+ * whose TCP path must cost no more than reading the protocol. */
+static __noinline void udp_count(struct sock *sk, long bytes, bool out,
+				 const struct tt_peer *peer)
 {
 	struct tt_udp_val *val, nv = {};
 	struct tt_udp_key key = {};
@@ -532,16 +531,28 @@ static __always_inline void udp_count(struct sock *sk, long bytes, bool out,
 /* ---- backend "tracepoint": the send/recv length tracepoints (6.3+) ---- */
 
 /* A foreign connection's counters, refreshed by its own traffic where no iterator can. */
+static __noinline void foreign_update(struct sock *sk);
+
 static __always_inline void foreign_refresh(struct sock *sk)
 {
-	__u64 key = (__u64)sk;
-	struct tt_foreign *f;
+	struct net *net = sk->__sk_common.skc_net.net;
 
+	/* our namespace, known by its address once met: one load and a compare per call */
+	if ((__u64)net == own_net)
+		return;
+	if (net->ns.inum == own_netns) {
+		own_net = (__u64)net;
+		return;
+	}
+	foreign_update(sk);
+}
+
+static __noinline void foreign_update(struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct tt_foreign *f = bpf_map_lookup_elem(&foreign, &key);
 	struct tcp_sock *tp;
 
-	if (sk_netns_direct(sk) == own_netns)
-		return;
-	f = bpf_map_lookup_elem(&foreign, &key);
 	if (!f)
 		return;
 	tp = bpf_skc_to_tcp_sock(sk);
@@ -565,7 +576,7 @@ static __always_inline bool take_peer(struct tt_peer *p, __u8 dir)
 	return p->pad[0] == dir;
 }
 
-static __always_inline void tp_udp(struct sock *sk, int ret, bool out)
+static __noinline void tp_udp(struct sock *sk, int ret, bool out)
 {
 	struct tt_peer p = {};
 	bool named = take_peer(&p, out);

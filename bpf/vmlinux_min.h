@@ -60,6 +60,7 @@ struct sock_common {
 	struct in6_addr skc_v6_daddr;
 	struct in6_addr skc_v6_rcv_saddr;
 	atomic64_t skc_cookie;
+	unsigned long skc_flags; /* sk_flags: SOCK_DONE and the others */
 };
 
 struct net_device {
@@ -74,7 +75,6 @@ struct dst_entry {
 struct sock {
 	struct sock_common __sk_common;
 	int sk_rx_dst_ifindex; /* 5.16+; before, struct inet_sock's rx_dst_ifindex */
-	unsigned long sk_flags;
 	__u16 sk_protocol;
 	__u16 sk_type;
 	struct dst_entry *sk_dst_cache;
