@@ -20,14 +20,14 @@
 #include <bpf/bpf_endian.h>
 #include "tcptop.h"
 
-#define AF_INET	     2
-#define AF_INET6     10
-#define IPPROTO_TCP  6
-#define IPPROTO_UDP  17
-#define MSG_PEEK     2
-#define S_IFMT	     00170000
-#define S_IFSOCK     0140000
-#define EEXIST	     17
+#define AF_INET	    2
+#define AF_INET6    10
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define MSG_PEEK    2
+#define S_IFMT	    00170000
+#define S_IFSOCK    0140000
+#define EEXIST	    17
 
 enum {
 	TCP_ESTABLISHED = 1,
@@ -140,7 +140,6 @@ static __always_inline __u32 sk_netns(struct sock *sk)
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
-
 /* Identity of a connection: addresses, ports, netns, interface (bound device, else the device
  * of the cached route, else the device packets arrive on). Probe reads: any socket pointer. */
 static __always_inline void fill_id(struct tt_event *e, struct sock *sk)
@@ -211,7 +210,8 @@ static __always_inline void tcp_counters_direct(struct tt_tcp_counters *c, struc
 	struct sock *sk = (struct sock *)tp;
 	__u64 received = tp->bytes_received;
 
-	if (received && (sk->__sk_common.skc_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
+	if (received &&
+	    (sk->__sk_common.skc_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
 		received--;
 	c->bytes_in = received;
 	c->bytes_out = tp->bytes_sent - tp->bytes_retrans;
@@ -474,8 +474,7 @@ int it__udp(struct bpf_iter__udp *ctx)
  * the one named by the call (peer != 0), else the connected one, else unknown (zero). */
 /* Not inlined: its stack (keys and events, hundreds of bytes) stays out of the programs
  * whose TCP path must cost no more than reading the protocol. */
-static __noinline void udp_count(struct sock *sk, long bytes, bool out,
-				 const struct tt_peer *peer)
+static __noinline void udp_count(struct sock *sk, long bytes, bool out, const struct tt_peer *peer)
 {
 	struct tt_udp_val *val, nv = {};
 	struct tt_udp_key key = {};

@@ -234,7 +234,8 @@ struct rec_snap_row {
 	uint64_t first_ns;	  /* monotonic: first seen */
 	uint64_t last_ns;	  /* monotonic: last sample or event */
 	uint64_t cgroup_id;	  /* 0 unknown (optional trailing field) */
-	uint32_t host;		  /* trailing, after cgroup_id: index of a REC_HOST of the snapshot; 0 when alone */
+	uint32_t
+		host; /* trailing, after cgroup_id: index of a REC_HOST of the snapshot; 0 when alone */
 };
 
 /* A host's state in a merged snapshot stream. */

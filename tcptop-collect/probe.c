@@ -348,8 +348,8 @@ uint64_t probe_kprobe_missed(const struct collector *c)
 struct plan {
 	enum backend udp;
 	bool tcp, sk_storage, owners, accept, foreign_iter, udp_peers, udp_close;
-	int recv_args;	   /* udp_recvmsg's arguments: 6 before 5.19, 5, 4 in 7.x */
-	bool tp_ok;	   /* the send/recv tracepoints exist (6.3+) */
+	int recv_args; /* udp_recvmsg's arguments: 6 before 5.19, 5, 4 in 7.x */
+	bool tp_ok;    /* the send/recv tracepoints exist (6.3+) */
 };
 
 /* Which program serves what, by name. */
