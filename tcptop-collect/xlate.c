@@ -520,6 +520,24 @@ static void tcp_closed(struct xlate *x, const struct tt_event *e)
 static void udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct tt_udp_val *v,
 		     uint64_t now, uint8_t flags);
 
+/* A UDP socket met for the first time in this pass (by the iterator or by a flow of it). */
+static struct usock *usock_new(struct xlate *x, uint64_t sock, uint16_t lport, uint32_t netns)
+{
+	struct usock *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		x->error = -ENOMEM;
+		return NULL;
+	}
+	s->sock = sock;
+	s->lport = lport;
+	s->netns = netns;
+	s->created_pass = x->udp_pass;
+	s->seen_pass = x->udp_pass;
+	htab_add(&x->socks, &s->hn, mix64(s->sock));
+	return s;
+}
+
 void xlate_event(struct xlate *x, const struct tt_event *e)
 {
 	if (e->ts > x->last_ts)
@@ -549,18 +567,8 @@ void xlate_event(struct xlate *x, const struct tt_event *e)
 			s->created_pass = 0;
 			s = NULL;
 		}
-		if (!s) {
-			s = calloc(1, sizeof(*s));
-			if (!s) {
-				x->error = -ENOMEM;
-				break;
-			}
-			s->sock = e->sock;
-			s->lport = e->lport;
-			s->netns = e->netns;
-			s->created_pass = x->udp_pass;
-			htab_add(&x->socks, &s->hn, mix64(s->sock));
-		}
+		if (!s && !(s = usock_new(x, e->sock, e->lport, e->netns)))
+			break;
 		s->seen_pass = x->udp_pass;
 		/* a connected socket that existed before the collector: its flow, counted
 		 * from now */
@@ -699,19 +707,8 @@ static void udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct t
 		htab_add(&x->udp, &f->hn, hash_ukey(k));
 		x->st.conns++;
 		s = sock_find(x, k->sock);
-		if (!s) {
-			s = calloc(1, sizeof(*s));
-			if (!s) {
-				x->error = -ENOMEM;
-				return;
-			}
-			s->sock = k->sock;
-			s->lport = k->lport;
-			s->netns = v->netns;
-			s->created_pass = x->udp_pass;
-			s->seen_pass = x->udp_pass;
-			htab_add(&x->socks, &s->hn, mix64(s->sock));
-		}
+		if (!s && !(s = usock_new(x, k->sock, k->lport, v->netns)))
+			return;
 		f->us = s;
 		f->sock_next = s->flows;
 		s->flows = f;
