@@ -314,10 +314,13 @@ int main(int argc, char **argv)
 				dirty = true;
 			}
 			st = feed_status(feed);
-			if ((st == STREAM_EOF || st == STREAM_NO_END) && !v.ended) {
-				v.ended = st == STREAM_EOF ? END_CLEAN : END_NO_END;
-				view_input_ended(&v);
-				dirty = true;
+			if (st == STREAM_EOF || st == STREAM_NO_END) {
+				/* a later wake after the end is no error */
+				if (!v.ended) {
+					v.ended = st == STREAM_EOF ? END_CLEAN : END_NO_END;
+					view_input_ended(&v);
+					dirty = true;
+				}
 			} else if (st != STREAM_OK) {
 				input_failed(rd, st);
 			}
