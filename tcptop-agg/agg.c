@@ -55,12 +55,16 @@ struct conn {
 _Static_assert(offsetof(struct conn, hnext) == 64 && offsetof(struct conn, netns) == 128 &&
 		       sizeof(struct conn) == 192,
 	       "struct conn: three cache lines as laid out");
-#define POOL_BLOCK     4096
+/* Blocks of entries: the first small (a short replay, or a fuzzer's input, touches a few pages),
+ * each next one twice the last, up to POOL_BLOCK_MAX. */
+#define POOL_BLOCK_MIN 64
+#define POOL_BLOCK_MAX 4096
 #define PREFETCH_AHEAD 8 /* entries: about the latency of a miss in a snapshot's passes */
 
 struct pool_block {
 	struct pool_block *next;
-	struct conn e[POOL_BLOCK];
+	size_t n;
+	struct conn e[];
 };
 
 struct ifname_ent {
@@ -125,13 +129,18 @@ static struct conn *conn_alloc(struct agg *a)
 	struct conn *e = a->free_list;
 
 	if (!e) {
-		struct pool_block *b = aligned_alloc(64, sizeof(*b));
+		size_t n = a->blocks ? a->blocks->n * 2 : POOL_BLOCK_MIN;
+		struct pool_block *b;
 
+		if (n > POOL_BLOCK_MAX)
+			n = POOL_BLOCK_MAX;
+		b = aligned_alloc(64, sizeof(*b) + n * sizeof(b->e[0]));
 		if (!b)
 			return NULL;
 		b->next = a->blocks;
+		b->n = n;
 		a->blocks = b;
-		for (int i = POOL_BLOCK - 1; i >= 0; i--) {
+		for (size_t i = n; i-- > 0;) {
 			b->e[i].hnext = a->free_list;
 			a->free_list = &b->e[i];
 		}

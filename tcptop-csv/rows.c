@@ -18,7 +18,7 @@
 #include "rows.h"
 #include "util.h"
 
-#define BUF_SIZE (256 * 1024)
+#define BUF_SIZE (64 * 1024) /* a pipe's capacity; at least four rows of ROW_MAX */
 #define ROW_MAX	 16384 /* bound on one formatted row (a cgroup path quoted: 4 kB), with room */
 
 /* The columns, in order. The first 16 are fixed (scripts rely on them); man/tcptop-csv.1 documents

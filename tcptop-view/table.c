@@ -17,7 +17,7 @@ static bool group_same(const struct vrow *g, const struct vrow *v, enum group_mo
 /* A snapshot larger than this is shown in part (the header says how many rows were left out):
  * it bounds memory whatever the input claims. */
 #define SNAPSHOT_ROWS_MAX    (4u << 20)
-#define SNAPSHOT_RESERVE_MAX (128u << 10)
+#define SNAPSHOT_RESERVE_MAX (8u << 10) /* rows: 3.8 MB; more grow by doubling */
 
 struct snapshot *snapshot_new(const struct stream_header *hdr, const struct rec_snap_begin *b)
 {
