@@ -56,9 +56,10 @@ struct usock {
 	struct conn *flows;
 };
 
-struct seen_id {
-	uint32_t a, b;
-	uint64_t c;
+/* A name written once: IFNAME by (netns, ifindex), CGROUP by id. */
+struct seen {
+	struct hnode h;
+	uint64_t key;
 };
 
 struct xlate {
@@ -71,8 +72,7 @@ struct xlate {
 	uint64_t last_ts;
 	int error;
 	struct xlate_stats st;
-	struct seen_id *ifs, *cgs; /* IFNAME (netns, ifindex) and CGROUP (id) written */
-	size_t nifs, ncgs;
+	struct htab ifs, cgs; /* struct seen: the IFNAME and CGROUP records written */
 };
 
 /* ---- hash tables ---- */
@@ -99,9 +99,9 @@ static uint64_t hash_ukey(const struct tt_udp_key *k)
 
 static int htab_init(struct htab *t)
 {
-	t->nb = 1024;
 	t->n = 0;
-	t->b = calloc(t->nb, sizeof(*t->b));
+	t->b = calloc(1024, sizeof(*t->b));
+	t->nb = t->b ? 1024 : 0; /* 0: xlate_free() walks nothing */
 	return t->b ? 0 : -ENOMEM;
 }
 
@@ -192,35 +192,42 @@ static void put(struct xlate *x, const struct rec *r)
 		x->error = e;
 }
 
-static bool seen(struct seen_id **v, size_t *n, struct seen_id id)
+static bool seen(const struct htab *t, uint64_t key)
 {
-	struct seen_id *nv;
+	uint64_t h = mix64(key);
 
-	for (size_t i = 0; i < *n; i++)
-		if ((*v)[i].a == id.a && (*v)[i].b == id.b && (*v)[i].c == id.c)
+	for (struct hnode *n = t->b[h & (t->nb - 1)]; n; n = n->next)
+		if (n->h == h && ((struct seen *)n)->key == key)
 			return true;
-	nv = realloc(*v, (*n + 1) * sizeof(**v));
-	if (!nv)
-		return true; /* without memory, say it was written: a name less, no error */
-	*v = nv;
-	(*v)[(*n)++] = id;
 	return false;
+}
+
+/* Remembers key; without memory the record is written again next time, no error. */
+static void seen_add(struct htab *t, uint64_t key)
+{
+	struct seen *n = malloc(sizeof(*n));
+
+	if (!n)
+		return;
+	n->key = key;
+	htab_add(t, &n->h, mix64(key));
 }
 
 static void put_ifname(struct xlate *x, uint32_t netns, uint32_t ifindex, const char *bpf_name)
 {
 	struct rec r = { .type = REC_IFNAME };
 	char name[IFNAME_LEN] = "";
+	uint64_t key = (uint64_t)netns << 32 | ifindex;
 
-	if (!ifindex)
+	/* looked up before the name is asked for: that costs a socket and an ioctl */
+	if (!ifindex || seen(&x->ifs, key))
 		return;
 	if (bpf_name && bpf_name[0])
 		memcpy(name, bpf_name, IFNAME_LEN - 1);
 	else if (netns != x->cfg.own_netns || !x->ops.ifname ||
 		 x->ops.ifname(x->ops.ctx, ifindex, name))
 		return; /* no name known yet: the next connection on it may bring one */
-	if (seen(&x->ifs, &x->nifs, (struct seen_id){ netns, ifindex, 0 }))
-		return;
+	seen_add(&x->ifs, key);
 	r.u.ifname.netns = netns;
 	r.u.ifname.ifindex = ifindex;
 	memcpy(r.u.ifname.name, name, IFNAME_LEN);
@@ -232,12 +239,11 @@ static void put_cgroup(struct xlate *x, uint64_t id)
 {
 	struct rec r = { .type = REC_CGROUP };
 
-	if (!id || !x->ops.cgroup_path)
+	if (!id || !x->ops.cgroup_path || seen(&x->cgs, id))
 		return;
 	if (x->ops.cgroup_path(x->ops.ctx, id, r.u.cgroup.path, sizeof(r.u.cgroup.path)))
 		return;
-	if (seen(&x->cgs, &x->ncgs, (struct seen_id){ 0, 0, id }))
-		return;
+	seen_add(&x->cgs, id);
 	r.u.cgroup.id = id;
 	put(x, &r);
 }
@@ -759,7 +765,8 @@ struct xlate *xlate_new(const struct xlate_config *cfg, const struct xlate_ops *
 		return NULL;
 	x->cfg = *cfg;
 	x->ops = *ops;
-	if (htab_init(&x->tcp) || htab_init(&x->udp) || htab_init(&x->socks)) {
+	if (htab_init(&x->tcp) || htab_init(&x->udp) || htab_init(&x->socks) ||
+	    htab_init(&x->ifs) || htab_init(&x->cgs)) {
 		xlate_free(x);
 		return NULL;
 	}
@@ -776,8 +783,10 @@ void xlate_free(struct xlate *x)
 	free(x->tcp.b);
 	free(x->udp.b);
 	free(x->socks.b);
-	free(x->ifs);
-	free(x->cgs);
+	htab_each(&x->ifs, n) free(n);
+	htab_each(&x->cgs, n) free(n);
+	free(x->ifs.b);
+	free(x->cgs.b);
 	free(x);
 }
 

@@ -2,6 +2,7 @@
 /* Unit tests of tcptop-collect's translation (tcptop-collect/xlate.c): kernel reports in,
  * stream records out, with a fake kernel behind the callbacks. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -316,6 +317,60 @@ static void test_udp_begun(void)
 	xlate_free(x);
 }
 
+static int ifname_calls, cgroup_calls;
+
+static int fake_ifname(void *ctx, uint32_t ifindex, char name[IFNAME_LEN])
+{
+	(void)ctx;
+	ifname_calls++;
+	snprintf(name, IFNAME_LEN, "eth%u", ifindex);
+	return 0;
+}
+
+static int fake_cgroup(void *ctx, uint64_t id, char *path, size_t size)
+{
+	(void)ctx;
+	cgroup_calls++;
+	snprintf(path, size, "/system.slice/unit%llu.service", (unsigned long long)id);
+	return 0;
+}
+
+/* IFNAME and CGROUP records once each, and the system asked once each (if_indextoname costs a
+ * socket and an ioctl: it was asked for every connection, 10,000 times a second under churn) */
+static void test_names_once(void)
+{
+	struct xlate_config c = { .own_netns = NS, .want_tcp = true, .want_udp = true };
+	struct xlate_ops o = { .put = put,
+			       .udp_final = udp_final,
+			       .forget_owner = forget,
+			       .ifname = fake_ifname,
+			       .cgroup_path = fake_cgroup };
+	struct xlate *x;
+	struct tt_event e;
+	int ifs = 0, cgs = 0;
+
+	nout = ifname_calls = cgroup_calls = 0;
+	x = xlate_new(&c, &o);
+	pass(x, true, NULL, 0, 1);
+	for (uint64_t i = 0; i < 100; i++) {
+		e = tcp(TT_EV_CLOSE, 0x5000 + i * 64, 41000 + i, 80, 7, 10, 2 + i);
+		e.old_state = 1;
+		e.ifindex = 2 + i % 2;
+		owned(&e, 7);
+		e.owner.cgroup = 11 + i % 3;
+		xlate_event(x, &e);
+	}
+	for (int i = 0; i < nout; i++) {
+		ifs += out[i].type == REC_IFNAME;
+		cgs += out[i].type == REC_CGROUP;
+	}
+	ok(ifs == 2 && cgs == 3, "100 connections on 2 interfaces in 3 cgroups: 2 IFNAME, 3 CGROUP");
+	ok(ifname_calls == 2 && cgroup_calls == 3, "... the system asked once for each (%d, %d)",
+	   ifname_calls, cgroup_calls);
+	nout = 0;
+	xlate_free(x);
+}
+
 int main(void)
 {
 	test_tcp_life();
@@ -324,5 +379,6 @@ int main(void)
 	test_filters();
 	test_udp();
 	test_udp_begun();
+	test_names_once();
 	return done_testing();
 }
