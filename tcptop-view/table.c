@@ -1403,7 +1403,8 @@ void table_layout(const struct table *t, int cols, bool raw, int trend, struct l
 	uint64_t maxb = t->widest.bytes, maxp = t->widest.pkts, maxrtt = t->widest.rtt;
 	if (t->group != GROUP_NONE)
 		lw = imax(lw, 11); /* "12345 conns" */
-	want[COL_PROTO] = 5;
+	/* a group's connections are indented by two: "  tcp6" */
+	want[COL_PROTO] = t->group != GROUP_NONE ? 6 : 5;
 	want[COL_LOCAL] = imax(lw, 5);
 	want[COL_REMOTE] = imax(rw, 6);
 	want[COL_PID] = pw;

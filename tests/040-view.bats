@@ -1008,6 +1008,13 @@ cgroup_stream() {
 	assert_line --regexp '^.   udp +10\.0\.0\.1:3000'
 	tm send-keys Enter
 	wait_gone "10.0.0.1:3001"
+	# charlie's IPv6 connection keeps its whole PROTO under the group ("tc…" before)
+	tm send-keys Down Enter
+	wait_screen "[::1]:2000"
+	run screen
+	assert_line --regexp '^.   tcp6 +\[::1\]:2000 +\[::2\]:443 +100 +charlie'
+	tm send-keys Enter
+	wait_gone "[::1]:2000"
 	tm send-keys a
 	wait_screen "by cgroup"
 	run screen
