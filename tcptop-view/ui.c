@@ -568,6 +568,32 @@ static void draw_graph(struct view *v, int y0)
 		put(y0 + 1 + h, 2 + i, "-", ROLE_NORMAL);
 }
 
+/* Packs the detail lines: each line after the first joins the one before, its label's
+ * padding squeezed to one space, when the two fit in width. Returns the number of lines. */
+static int detail_pack(char text[][300], int n, int width)
+{
+	int m = 0;
+
+	for (int i = 1; i < n; i++) {
+		char t[300], joined[300], *pad;
+		int len;
+
+		memcpy(t, text[i], sizeof(t));
+		pad = strstr(t, "  ");
+		if (pad && pad > t)
+			memmove(pad + 1, pad + strspn(pad, " "), strlen(pad + strspn(pad, " ")) + 1);
+		len = snprintf(joined, sizeof(joined), "%s   %s", text[m], t);
+		if (len < (int)sizeof(joined) && (int)text_width(joined) <= width) {
+			memcpy(text[m], joined, (size_t)len + 1);
+		} else {
+			m++;
+			if (m != i)
+				memcpy(text[m], text[i], sizeof(text[0]));
+		}
+	}
+	return n ? m + 1 : 0;
+}
+
 static void draw_detail(struct view *v)
 {
 	const struct vrow *d = &v->detail_row;
@@ -633,6 +659,10 @@ static void draw_detail(struct view *v)
 		LINE("first seen    %s   last seen %s", t1, t2);
 	}
 #undef LINE
+	/* a short screen (80x24): fields share lines as far as the width allows, so that the
+	 * graph below keeps some height (it needs the fields, a title, 8 rows and an axis) */
+	if (LINES < 5 + n + 12)
+		n = detail_pack(text, n, COLS - 2);
 	put(3, 1, "Connection details (Esc or Enter returns)", ROLE_TITLE);
 	if (v->detail_gone)
 		put(4, 1, "no longer in the snapshot: last values shown", ROLE_STATUS);

@@ -1100,6 +1100,28 @@ history_stream() {
 	assert_output --partial "too large"
 }
 
+@test "on an 80x24 terminal the detail view packs its fields and keeps the rate graph" {
+	history_stream
+	start_view "$T/in.tcpt"
+	wait_screen "END OF RECORDING"
+	tm resize-window -x 80 -y 24
+	tm send-keys Enter
+	wait_screen "Connection details"
+	run screen
+	assert_output --partial "pid 200"
+	assert_output --regexp "received +1300 bytes"
+	assert_output --partial "rate in+out, last 60 snapshots (3 seen), top 800 B/s"
+	# the graph: at least 3 rows of bars between its title and its axis
+	run bash -c "tmux -L '$SOCK' capture-pane -p | sed -n '/rate in+out/,/^ +-/p' | grep -c '^ |'"
+	[ "$output" -ge 3 ]
+	local line
+	while IFS= read -r line; do
+		[ "${#line}" -le 80 ]
+	done < <(screen)
+	tm send-keys q
+	wait_exit 0
+}
+
 @test "t shows each row's trend, in blocks or ASCII; the detail view graphs 60 snapshots" {
 	history_stream
 	start_view "$T/in.tcpt"
