@@ -39,6 +39,9 @@ const struct opt_range opt_ranges[] = {
 	{ "closed", OPT_VIEW, OPT_COUNT, 0, 1000000, 0, 0, "0 to 1000000" },
 	/* label sets the exporter holds at most */
 	{ "max-series", OPT_PROM, OPT_COUNT, 1, 100000000, 0, 0, "1 to 100000000" },
+	/* how long an idle label set stays: 0 is never */
+	{ "series-ttl", OPT_PROM, OPT_SECONDS, 0, 365 * 86400 * NSEC, 0, 0,
+	  "0 (never) to 31536000 seconds" },
 };
 const size_t opt_nranges = sizeof(opt_ranges) / sizeof(opt_ranges[0]);
 

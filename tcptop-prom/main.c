@@ -481,12 +481,8 @@ int main(int argc, char **argv)
 				errx(EX_USAGE, "%s", msg);
 			break;
 		case O_TTL:
-			if (strcmp(optarg, "0") == 0)
-				o.ttl_ns = 0;
-			else if (parse_seconds(optarg, 1000000ULL, 365ULL * 86400 * 1000000000ULL,
-					       &o.ttl_ns, &e))
-				errx(EX_USAGE, "--series-ttl %s: %s (0, or 0.001 to a year)",
-				     optarg, e);
+			if (opt_parse(OPT_PROM, "series-ttl", optarg, &o.ttl_ns, msg, sizeof(msg)))
+				errx(EX_USAGE, "%s", msg);
 			break;
 		case O_EPH: {
 			char buf[32], *dash;

@@ -101,7 +101,7 @@ expect() {
 	done < <(ranges collect)
 }
 
-@test "tcptop-view --closed and tcptop-prom --max-series: each range at both ends" {
+@test "tcptop-view and tcptop-prom (--closed, --max-series, --series-ttl): each range at both ends" {
 	while read -r tool opt v want; do
 		case $tool in
 		view)

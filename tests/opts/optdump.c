@@ -58,7 +58,10 @@ int main(void)
 		case OPT_SECONDS:
 			seconds(v[0], sizeof(v[0]), r->min);
 			seconds(v[1], sizeof(v[1]), r->max);
-			seconds(v[2], sizeof(v[2]), r->min - 1);
+			if (r->min)
+				seconds(v[2], sizeof(v[2]), r->min - 1);
+			else
+				snprintf(v[2], sizeof(v[2]), "-1");
 			seconds(v[3], sizeof(v[3]), r->max + 1);
 			break;
 		case OPT_FACTOR:
