@@ -92,6 +92,12 @@ static void deliver_pending(void)
 	sigprocmask(SIG_SETMASK, &blocked, NULL);
 }
 
+int stop_signal_now(void)
+{
+	deliver_pending();
+	return stop_sig;
+}
+
 int stop_wait_fd(void *ctx, int fd)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };

@@ -12,6 +12,10 @@
 int stop_init(void);
 /* The first signal that asked us to stop, or 0. */
 int stop_signal(void);
+/* The same, once a request that is pending (blocked outside the waits) is let in: for the
+ * decision at the end of the input, where a signal sent a moment before the input ended must
+ * count (three system calls: not for every record). */
+int stop_signal_now(void);
 /* How long input is still waited for once a stop was asked (default 0: not at all): time for the
  * stage upstream to end its stream. Further signals change nothing: the wrapper's SIGTERM after
  * a terminal's SIGINT must not cut the grace short. */

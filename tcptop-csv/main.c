@@ -295,7 +295,7 @@ int main(int argc, char **argv)
 		signal_exit(w, in_snap);
 	/* stopped so early that nothing came (Ctrl-C before tcptop-agg read its input): no
 	 * error, there is nothing to convert */
-	if (st == STREAM_TRUNCATED && stop_signal() && stream_reader_offset(rd) == 0)
+	if (st == STREAM_TRUNCATED && stream_reader_offset(rd) == 0 && stop_signal_now())
 		signal_exit(w, false);
 	if ((e = rows_snapshot_end(w)))
 		write_failed(e);
