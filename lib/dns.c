@@ -246,9 +246,15 @@ static void *dns_main(void *arg)
 			if (read(dns.kick[0], c, sizeof(c)) == 0)
 				return NULL; /* dns_stop() */
 		}
-		while (p[0].revents & POLLIN) {
+		/* POLLERR too: an ICMP error (a server port that refuses, a host unreachable) stays
+		 * pending, and poll() returns at once for ever, until recv() reports it */
+		for (int errs = 0; (p[0].revents & (POLLIN | POLLERR)) && errs < 16;) {
 			ssize_t n = recv(dns.sock, m, sizeof(m), MSG_DONTWAIT);
 
+			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+				errs++;
+				continue;
+			}
 			if (n <= 0)
 				break;
 			on_answer(m, n);
