@@ -23,6 +23,7 @@
 #include "util.h"
 
 #define DNS_CACHE   4096 /* addresses remembered (a full cache forgets the oldest half) */
+#define DNS_SLOTS   (2 * DNS_CACHE) /* the index over the cache: a power of 2 */
 #define DNS_TIMEOUT 2000 /* ms per try */
 #define DNS_TRIES   2
 #define DNS_NEG_TTL 60 /* s a failed lookup is not asked again */
@@ -38,6 +39,7 @@ struct dns_ent {
 	uint16_t id;	/* of the query in flight */
 	int tries;
 	long long sent_ms;
+	unsigned round; /* dns_round() when it was last asked */
 };
 
 static struct {
@@ -52,7 +54,11 @@ static struct {
 	uint16_t local_port, server_port;
 	struct dns_ent *e;
 	size_t n;
+	/* open addressing over e by address: index + 1, 0 empty (dns_host runs once per row of
+	 * tcptop-csv's snapshots: a scan of the cache each time would cost 4096 compares) */
+	uint16_t slot[DNS_SLOTS];
 	uint16_t next_id;
+	unsigned round;
 	bool news;
 } dns;
 
@@ -284,6 +290,40 @@ static void *dns_main(void *arg)
 	}
 }
 
+static size_t addr_len(int family)
+{
+	return family == FAMILY_INET ? 4 : 16;
+}
+
+static size_t slot_of(int family, const uint8_t *addr)
+{
+	uint64_t h = 14695981039346656037ULL ^ (uint64_t)family; /* FNV-1a */
+
+	for (size_t i = 0; i < addr_len(family); i++)
+		h = (h ^ addr[i]) * 1099511628211ULL;
+	return (h ^ h >> 32) & (DNS_SLOTS - 1);
+}
+
+static void index_add(size_t k)
+{
+	size_t i = slot_of(dns.e[k].family, dns.e[k].addr);
+
+	while (dns.slot[i])
+		i = (i + 1) & (DNS_SLOTS - 1);
+	dns.slot[i] = k + 1;
+}
+
+static struct dns_ent *find(int family, const uint8_t *addr)
+{
+	for (size_t i = slot_of(family, addr); dns.slot[i]; i = (i + 1) & (DNS_SLOTS - 1)) {
+		struct dns_ent *e = &dns.e[dns.slot[i] - 1];
+
+		if (e->family == family && !memcmp(e->addr, addr, addr_len(family)))
+			return e;
+	}
+	return NULL;
+}
+
 static int parse_server(const char *s, char *err, size_t errsz)
 {
 	char host[128];
@@ -342,6 +382,7 @@ int dns_start(const char *server, int *wake_fd, char *err, size_t errsz)
 	struct sockaddr_storage me;
 	socklen_t melen = sizeof(me);
 	FILE *f;
+	int e;
 
 	if (dns.on) {
 		*wake_fd = dns.wake[0];
@@ -356,36 +397,53 @@ int dns_start(const char *server, int *wake_fd, char *err, size_t errsz)
 			fclose(f);
 		if (!first[0]) {
 			snprintf(err, errsz, "no nameserver in /etc/resolv.conf");
-			return -1;
+			return -ENOENT;
 		}
 		server = first;
 	}
 	if (parse_server(server, err, errsz))
-		return -1;
+		return -EINVAL;
+	dns.sock = dns.wake[0] = dns.wake[1] = dns.kick[0] = dns.kick[1] = -1;
 	dns.sock = socket(dns.server.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (dns.sock < 0 || connect(dns.sock, (struct sockaddr *)&dns.server, dns.server_len) < 0 ||
 	    getsockname(dns.sock, (struct sockaddr *)&me, &melen) < 0) {
-		snprintf(err, errsz, "DNS socket: %s", strerror(errno));
-		if (dns.sock >= 0)
-			close(dns.sock);
-		return -1;
+		e = errno;
+		snprintf(err, errsz, "DNS socket: %s", strerror(e));
+		goto fail;
 	}
 	dns.local_port = ntohs(me.ss_family == AF_INET ? ((struct sockaddr_in *)&me)->sin_port
 						       : ((struct sockaddr_in6 *)&me)->sin6_port);
 	if (pipe2(dns.wake, O_CLOEXEC | O_NONBLOCK) < 0 ||
 	    pipe2(dns.kick, O_CLOEXEC | O_NONBLOCK) < 0) {
-		snprintf(err, errsz, "pipe: %s", strerror(errno));
-		return -1;
+		e = errno;
+		snprintf(err, errsz, "pipe: %s", strerror(e));
+		goto fail;
 	}
 	pthread_mutex_init(&dns.lock, NULL);
 	dns.e = calloc(DNS_CACHE, sizeof(*dns.e));
-	if (!dns.e || pthread_create(&dns.thread, NULL, dns_main, NULL)) {
-		snprintf(err, errsz, "resolver thread: %s", strerror(errno));
-		return -1;
+	if (!dns.e) {
+		e = ENOMEM;
+		snprintf(err, errsz, "out of memory");
+		goto fail;
+	}
+	if ((e = pthread_create(&dns.thread, NULL, dns_main, NULL))) {
+		snprintf(err, errsz, "resolver thread: %s", strerror(e));
+		goto fail;
 	}
 	dns.on = true;
 	*wake_fd = dns.wake[0];
 	return 0;
+fail:
+	free(dns.e);
+	dns.e = NULL;
+	{
+		int *fds[] = { &dns.sock, &dns.wake[0], &dns.wake[1], &dns.kick[0], &dns.kick[1] };
+
+		for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+			if (*fds[i] >= 0)
+				close(*fds[i]);
+	}
+	return -e;
 }
 
 void dns_stop(void)
@@ -415,23 +473,26 @@ bool dns_drain(void)
 
 bool dns_host(int family, const uint8_t addr[16], char *buf, size_t size)
 {
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	uint8_t key[16] = { 0 };
+	struct dns_ent *e;
 	bool known = false;
-	struct dns_ent *e = NULL;
-	size_t alen = family == FAMILY_INET ? 4 : 16;
 
 	if (!dns.on)
 		return false;
-	pthread_mutex_lock(&dns.lock);
-	for (size_t i = 0; i < dns.n; i++) {
-		if (dns.e[i].family == family && !memcmp(dns.e[i].addr, addr, alen)) {
-			e = &dns.e[i];
-			break;
-		}
+	/* an IPv4-mapped IPv6 address is the IPv4 host: its name is under in-addr.arpa */
+	if (family == FAMILY_INET6 && !memcmp(addr, mapped, 12)) {
+		family = FAMILY_INET;
+		addr += 12;
 	}
+	memcpy(key, addr, addr_len(family));
+	pthread_mutex_lock(&dns.lock);
+	e = find(family, key);
 	if (e && !e->pending && e->expires <= now_s()) {
 		/* expired: asked again, the old name shown meanwhile */
 		e->pending = true;
 		e->tries = 0;
+		e->round = dns.round;
 		(void)!write(dns.kick[1], "", 1);
 	}
 	if (!e) {
@@ -441,12 +502,17 @@ bool dns_host(int family, const uint8_t addr[16], char *buf, size_t size)
 			memmove(dns.e, dns.e + DNS_CACHE / 2, (DNS_CACHE / 2) * sizeof(*dns.e));
 			memset(dns.e + DNS_CACHE / 2, 0, (DNS_CACHE / 2) * sizeof(*dns.e));
 			dns.n = DNS_CACHE / 2;
+			memset(dns.slot, 0, sizeof(dns.slot));
+			for (size_t i = 0; i < dns.n; i++)
+				index_add(i);
 		}
-		e = &dns.e[dns.n++];
+		e = &dns.e[dns.n];
 		memset(e, 0, sizeof(*e));
 		e->family = family;
-		memcpy(e->addr, addr, alen);
+		memcpy(e->addr, key, sizeof(key));
 		e->pending = true;
+		e->round = dns.round;
+		index_add(dns.n++);
 		(void)!write(dns.kick[1], "", 1);
 	}
 	if (e->name) {
@@ -455,6 +521,28 @@ bool dns_host(int family, const uint8_t addr[16], char *buf, size_t size)
 	}
 	pthread_mutex_unlock(&dns.lock);
 	return known;
+}
+
+void dns_round(void)
+{
+	if (!dns.on)
+		return;
+	pthread_mutex_lock(&dns.lock);
+	dns.round++;
+	pthread_mutex_unlock(&dns.lock);
+}
+
+size_t dns_waiting(void)
+{
+	size_t n = 0;
+
+	if (!dns.on)
+		return 0;
+	pthread_mutex_lock(&dns.lock);
+	for (size_t i = 0; i < dns.n; i++)
+		n += dns.e[i].pending && !dns.e[i].name && dns.e[i].round == dns.round;
+	pthread_mutex_unlock(&dns.lock);
+	return n;
 }
 
 void dns_self(uint16_t *local_port, uint16_t *server_port)
