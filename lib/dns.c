@@ -26,6 +26,7 @@
 #define DNS_SLOTS   (2 * DNS_CACHE) /* the index over the cache: a power of 2 */
 #define DNS_TIMEOUT 2000 /* ms per try */
 #define DNS_TRIES   2
+#define DNS_INFLIGHT 128 /* queries unanswered at once at most: servers cap them (dnsmasq: 150) */
 #define DNS_NEG_TTL 60 /* s a failed lookup is not asked again */
 #define DNS_MIN_TTL 5
 #define DNS_MAX_TTL 86400
@@ -60,6 +61,7 @@ static struct {
 	uint16_t next_id;
 	unsigned round;
 	bool news;
+	bool kicked; /* a byte is in kick that the thread has not read yet: no need for another */
 } dns;
 
 static long long now_ms(void)
@@ -241,6 +243,7 @@ static void *dns_main(void *arg)
 		uint8_t m[1500];
 		long long now;
 		bool failed = false;
+		size_t inflight = 0;
 
 		if (poll(p, 2, 250) < 0 && errno != EINTR)
 			return NULL;
@@ -267,19 +270,31 @@ static void *dns_main(void *arg)
 		}
 		now = now_ms();
 		pthread_mutex_lock(&dns.lock);
+		dns.kicked = false; /* every question asked so far is seen below */
+		/* the queries in flight: answered, asked again, or given up */
 		for (size_t i = 0; i < dns.n; i++) {
 			struct dns_ent *e = &dns.e[i];
 
-			if (!e->pending)
+			if (!e->pending || !e->tries)
 				continue;
-			if (!e->tries || now - e->sent_ms >= DNS_TIMEOUT) {
-				if (e->tries >= DNS_TRIES) { /* never answered: the address stays */
-					e->pending = false;
-					e->expires = now_s() + DNS_NEG_TTL;
-					failed = true;
-					continue;
-				}
+			if (now - e->sent_ms < DNS_TIMEOUT) {
+				inflight++;
+			} else if (e->tries >= DNS_TRIES) { /* never answered: the address stays */
+				e->pending = false;
+				e->expires = now_s() + DNS_NEG_TTL;
+				failed = true;
+			} else {
 				send_query(e);
+				inflight++;
+			}
+		}
+		/* then new questions, oldest first, while the server has room */
+		for (size_t i = 0; i < dns.n && inflight < DNS_INFLIGHT; i++) {
+			struct dns_ent *e = &dns.e[i];
+
+			if (e->pending && !e->tries) {
+				send_query(e);
+				inflight++;
 			}
 		}
 		if (failed)
@@ -288,6 +303,14 @@ static void *dns_main(void *arg)
 		if (failed)
 			(void)!write(dns.wake[1], "", 1);
 	}
+}
+
+/* A new question for the thread (dns.lock held). */
+static void kick(void)
+{
+	if (!dns.kicked)
+		(void)!write(dns.kick[1], "", 1);
+	dns.kicked = true;
 }
 
 static size_t addr_len(int family)
@@ -471,7 +494,7 @@ bool dns_drain(void)
 	return news;
 }
 
-bool dns_host(int family, const uint8_t addr[16], char *buf, size_t size)
+bool dns_host(int family, const uint8_t addr[16], bool ask, char *buf, size_t size)
 {
 	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	uint8_t key[16] = { 0 };
@@ -488,14 +511,15 @@ bool dns_host(int family, const uint8_t addr[16], char *buf, size_t size)
 	memcpy(key, addr, addr_len(family));
 	pthread_mutex_lock(&dns.lock);
 	e = find(family, key);
-	if (e && !e->pending && e->expires <= now_s()) {
+	if (!ask) {
+		/* only the cache is read */
+	} else if (e && !e->pending && e->expires <= now_s()) {
 		/* expired: asked again, the old name shown meanwhile */
 		e->pending = true;
 		e->tries = 0;
 		e->round = dns.round;
-		(void)!write(dns.kick[1], "", 1);
-	}
-	if (!e) {
+		kick();
+	} else if (!e) {
 		if (dns.n == DNS_CACHE) { /* forget the older half */
 			for (size_t i = 0; i < DNS_CACHE / 2; i++)
 				free(dns.e[i].name);
@@ -513,9 +537,9 @@ bool dns_host(int family, const uint8_t addr[16], char *buf, size_t size)
 		e->pending = true;
 		e->round = dns.round;
 		index_add(dns.n++);
-		(void)!write(dns.kick[1], "", 1);
+		kick();
 	}
-	if (e->name) {
+	if (e && e->name) {
 		snprintf(buf, size, "%s", e->name);
 		known = true;
 	}

@@ -19,10 +19,12 @@ void dns_stop(void);
 /* Drain the wake-up descriptor; true if some answer arrived since the last call. */
 bool dns_drain(void);
 /* The cached host name of addr (family FAMILY_INET or FAMILY_INET6; an IPv4-mapped IPv6
- * address is asked as IPv4) copied into buf (true), or false: asked now if not yet, never
- * waiting. The name is sanitised (text_sanitize of lib/util.h). A failed lookup stays unknown
- * (the address is shown) until its entry expires. */
-bool dns_host(int family, const uint8_t addr[16], char *buf, size_t size);
+ * address is asked as IPv4) copied into buf (true), or false. With ask, an address not cached
+ * yet, or whose entry expired, is asked now, never waiting (the thread sends at most 128
+ * queries at a time, the older questions first); without, only the cache is read. The name is
+ * sanitised (text_sanitize of lib/util.h). A failed lookup stays unknown until its entry
+ * expires (60 s). */
+bool dns_host(int family, const uint8_t addr[16], bool ask, char *buf, size_t size);
 /* Rounds, for a caller that may wait a little for names (tcptop-csv, per snapshot):
  * dns_round() starts one, and dns_waiting() counts the lookups dns_host() started (or started
  * again) since then that have neither a name nor a failure yet. Lookups of earlier rounds still

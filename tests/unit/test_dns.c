@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Unit tests of lib/dns.c against a DNS server played by the test on a loopback UDP socket:
- * the query asked, a hostile answer sanitised, IPv4-mapped addresses, rounds, the cache's index
- * once it is full, and a server port that refuses. */
+ * the query asked, a hostile answer sanitised, IPv4-mapped addresses, rounds, reading without
+ * asking, the cap on queries in flight, the cache's index once it is full, and a server port that
+ * refuses. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -103,7 +104,7 @@ static int refused_child(void)
 	close(s);
 	if (dns_start(server, &fd, err, sizeof(err)))
 		return 3;
-	dns_host(FAMILY_INET, addr, buf, sizeof(buf));
+	dns_host(FAMILY_INET, addr, true, buf, sizeof(buf));
 	nanosleep(&t, NULL);
 	getrusage(RUSAGE_SELF, &ru);
 	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec == 0 &&
@@ -145,7 +146,7 @@ int main(void)
 	ok(sport == ntohs(a.sin_port) && lport != 0, "dns_self gives both ports");
 
 	dns_round();
-	ok(!dns_host(FAMILY_INET, v4, buf, sizeof(buf)), "no name before the answer");
+	ok(!dns_host(FAMILY_INET, v4, true, buf, sizeof(buf)), "no name before the answer");
 	ok(dns_waiting() == 1, "one lookup of this round waits");
 	n = next_query(2000, m, sizeof(m), q, sizeof(q));
 	is_str(q, "2.9.0.10.in-addr.arpa", "the PTR question");
@@ -154,33 +155,49 @@ int main(void)
 	ok(wait_wake(fd, 2000), "the answer wakes the caller");
 	dns_drain();
 	ok(dns_waiting() == 0, "nothing waits once answered");
-	ok(dns_host(FAMILY_INET, v4, buf, sizeof(buf)), "the name is known");
+	ok(dns_host(FAMILY_INET, v4, true, buf, sizeof(buf)), "the name is known");
 	is_str(buf, "ev\\x01il,\"q\\xFF.example", "sanitised as every hostile name is");
-	ok(dns_host(FAMILY_INET6, mapped, buf, sizeof(buf)), "IPv4-mapped: the IPv4 entry");
+	ok(dns_host(FAMILY_INET6, mapped, true, buf, sizeof(buf)), "IPv4-mapped: the IPv4 entry");
 	ok(next_query(200, m, sizeof(m), q, sizeof(q)) == 0, "and no second question");
 
 	dns_round();
-	ok(!dns_host(FAMILY_INET, other, buf, sizeof(buf)) && dns_waiting() == 1,
+	ok(!dns_host(FAMILY_INET, other, true, buf, sizeof(buf)) && dns_waiting() == 1,
 	   "a new address waits in its round");
 	n = next_query(2000, m, sizeof(m), q, sizeof(q));
 	dns_round();
-	ok(!dns_host(FAMILY_INET, other, buf, sizeof(buf)) && dns_waiting() == 0,
+	ok(!dns_host(FAMILY_INET, other, true, buf, sizeof(buf)) && dns_waiting() == 0,
 	   "still in flight in the next round: not waited for again");
+
+	{
+		uint8_t y[16] = { 192, 168, 0, 0 };
+		size_t asked = 0;
+
+		ok(!dns_host(FAMILY_INET, y, false, buf, sizeof(buf)) && dns_waiting() == 0 &&
+			   next_query(200, m, sizeof(m), q, sizeof(q)) == 0,
+		   "without ask: nothing asked");
+		for (uint32_t i = 0; i < 300; i++) {
+			y[2] = i >> 8, y[3] = i & 0xff;
+			dns_host(FAMILY_INET, y, true, buf, sizeof(buf));
+		}
+		while (next_query(300, m, sizeof(m), q, sizeof(q)))
+			asked++;
+		ok(asked > 0 && asked <= 127, "at most 128 queries in flight (%zu new)", asked);
+	}
 
 	/* more addresses than the cache holds: the older half is forgotten, the index rebuilt */
 	for (uint32_t i = 0; i < 5000; i++) {
 		uint8_t x[16] = { 172, 16, i >> 8, i & 0xff };
 
-		dns_host(FAMILY_INET, x, buf, sizeof(buf));
+		dns_host(FAMILY_INET, x, true, buf, sizeof(buf));
 	}
 	dns_round();
 	{
 		uint8_t kept[16] = { 172, 16, 4000 >> 8, 4000 & 0xff }; /* before the halving */
 		uint8_t gone[16] = { 172, 16, 0, 0 };
 
-		dns_host(FAMILY_INET, kept, buf, sizeof(buf));
+		dns_host(FAMILY_INET, kept, true, buf, sizeof(buf));
 		ok(dns_waiting() == 0, "a recent address is still found after the cache was halved");
-		dns_host(FAMILY_INET, gone, buf, sizeof(buf));
+		dns_host(FAMILY_INET, gone, true, buf, sizeof(buf));
 		ok(dns_waiting() == 1, "a forgotten one is asked anew");
 	}
 	dns_stop();
