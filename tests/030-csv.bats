@@ -809,16 +809,6 @@ PY
 
 # ---- --resolve: host names from tests/dns/dns-server.py on loopback ----
 
-# start_dns [--silent] [ADDR=NAME ...]: the test server, ended by the teardown; DNS_PORT is its
-# port, $BATS_TEST_TMPDIR/dns.port.log the questions it was asked.
-start_dns() {
-	rm -f "$BATS_TEST_TMPDIR/dns.port" "$BATS_TEST_TMPDIR/dns.port.log"
-	bg_start python3 "$TCPTOP_SRC/tests/dns/dns-server.py" "$BATS_TEST_TMPDIR/dns.port" "$@"
-	for _ in $(seq 200); do [ -s "$BATS_TEST_TMPDIR/dns.port" ] && break; sleep 0.05; done
-	[ -s "$BATS_TEST_TMPDIR/dns.port" ] || fail "the DNS test server did not start"
-	DNS_PORT=$(cat "$BATS_TEST_TMPDIR/dns.port")
-}
-
 # basic_script with a third snapshot whose remote address no server knows.
 resolve_script() {
 	basic_script | sed '$d'
