@@ -22,14 +22,14 @@
 #include "stream.h"
 #include "util.h"
 
-#define DNS_CACHE   4096 /* addresses remembered (a full cache forgets the oldest half) */
-#define DNS_SLOTS   (2 * DNS_CACHE) /* the index over the cache: a power of 2 */
-#define DNS_TIMEOUT 2000 /* ms per try */
-#define DNS_TRIES   2
+#define DNS_CACHE    4096 /* addresses remembered (a full cache forgets the oldest half) */
+#define DNS_SLOTS    (2 * DNS_CACHE) /* the index over the cache: a power of 2 */
+#define DNS_TIMEOUT  2000	     /* ms per try */
+#define DNS_TRIES    2
 #define DNS_INFLIGHT 128 /* queries unanswered at once at most: servers cap them (dnsmasq: 150) */
-#define DNS_NEG_TTL 60 /* s a failed lookup is not asked again */
-#define DNS_MIN_TTL 5
-#define DNS_MAX_TTL 86400
+#define DNS_NEG_TTL  60	 /* s a failed lookup is not asked again */
+#define DNS_MIN_TTL  5
+#define DNS_MAX_TTL  86400
 
 struct dns_ent {
 	int family;

@@ -36,9 +36,10 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: tcptop-csv [-o FILE] [-f csv|jsonl] [--group process|cgroup]\n"
-		   "                  [--excel-safe] [--crlf] [--resolve [--dns-server ADDR[:PORT]]]\n"
-		   "                  [-h|--help] [--version] [FILE]\n");
+	fprintf(f,
+		"usage: tcptop-csv [-o FILE] [-f csv|jsonl] [--group process|cgroup]\n"
+		"                  [--excel-safe] [--crlf] [--resolve [--dns-server ADDR[:PORT]]]\n"
+		"                  [-h|--help] [--version] [FILE]\n");
 }
 
 static void help(void)

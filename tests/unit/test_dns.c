@@ -57,9 +57,9 @@ static void answer(const uint8_t *m, size_t n, const char *name)
 	r[2] = 0x81, r[3] = 0x80; /* response, recursion available, no error */
 	r[7] = 1;		  /* one answer */
 	o = n;
-	r[o++] = 0xc0, r[o++] = 12; /* the question's name */
-	r[o++] = 0, r[o++] = 12;    /* PTR */
-	r[o++] = 0, r[o++] = 1;	    /* IN */
+	r[o++] = 0xc0, r[o++] = 12;			 /* the question's name */
+	r[o++] = 0, r[o++] = 12;			 /* PTR */
+	r[o++] = 0, r[o++] = 1;				 /* IN */
 	r[o++] = 0, r[o++] = 0, r[o++] = 1, r[o++] = 44; /* TTL 300 */
 	rd = o;
 	o += 2;
@@ -196,7 +196,8 @@ int main(void)
 		uint8_t gone[16] = { 172, 16, 0, 0 };
 
 		dns_host(FAMILY_INET, kept, true, buf, sizeof(buf));
-		ok(dns_waiting() == 0, "a recent address is still found after the cache was halved");
+		ok(dns_waiting() == 0,
+		   "a recent address is still found after the cache was halved");
 		dns_host(FAMILY_INET, gone, true, buf, sizeof(buf));
 		ok(dns_waiting() == 1, "a forgotten one is asked anew");
 	}
