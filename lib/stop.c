@@ -116,6 +116,27 @@ int stop_wait_fd(void *ctx, int fd)
 	}
 }
 
+int stop_wait_fd_until(int fd, const struct timespec *deadline)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct timespec ts, *left;
+
+	deliver_pending();
+	for (;;) {
+		int n;
+
+		if (stop_sig)
+			return -1;
+		if (!time_left(deadline, &ts, &left))
+			return 0;
+		n = ppoll(&pfd, 1, left, &wait_mask);
+		if (n > 0)
+			return 1;
+		if (n < 0 && errno != EINTR)
+			return 0; /* nothing to wait on: as if the time were up */
+	}
+}
+
 int stop_sleep_until(const struct timespec *deadline)
 {
 	struct timespec ts, *left;

@@ -23,6 +23,9 @@ void stop_set_grace(uint64_t grace_ns);
 /* Waits until fd is readable or hung up (0: read it), or until a stop request or the end of its
  * grace (-1: stop). The wait hook of stream_reader_set_wait(); ctx is unused. */
 int stop_wait_fd(void *ctx, int fd);
+/* Waits until fd is readable or hung up (1), until the CLOCK_MONOTONIC time *deadline (0), or
+ * until a stop request (-1, at once: no grace), whichever comes first. */
+int stop_wait_fd_until(int fd, const struct timespec *deadline);
 /* Sleeps until the CLOCK_MONOTONIC time *deadline: 0 when reached, -1 when a stop came first. */
 int stop_sleep_until(const struct timespec *deadline);
 

@@ -12,7 +12,7 @@ $(OUTPUT)/csv/%.o: tcptop-csv/%.c | $(OUTPUT)
 
 $(OUTPUT)/tcptop-csv: $(CSV_OBJS) $(LIBTCPTOP)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) -lcsv -lm -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) -lcsv -lm -lpthread -o $@
 
 # built in one step: $(OUTPUT)/tests/csvcheck is the program, not a folder of objects
 $(OUTPUT)/tests/csvcheck: tests/csvcheck/csvcheck.c | $(OUTPUT)
@@ -36,7 +36,7 @@ BENCHES += bench-csv
 FUZZ_CSV := $(OUTPUT)/fuzz/fuzz-csv
 
 $(FUZZ_CSV): tcptop-csv/fuzz_csv.c tcptop-csv/rows.c tcptop-csv/rows.h $(LIB_SRCS) lib/stream.h \
-		lib/util.h
+		lib/util.h lib/dns.h
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -Itcptop-csv $(filter %.c,$^) -lcsv -lm -o $@

@@ -13,8 +13,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "dns.h"
 #include "priv.h"
 #include "rows.h"
 #include "stop.h"
@@ -26,10 +28,18 @@
  * from a file. */
 #define STOP_GRACE_NS 500000000ULL
 
+/* --resolve: how long a snapshot waits at most for the host names it asked for; a name that
+ * comes later is in the next snapshots. Lookups still in flight from an earlier snapshot are not
+ * waited for again, so a server that never answers costs this once per snapshot with new
+ * addresses. */
+#define RESOLVE_WAIT_MS 200
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: tcptop-csv [-o FILE] [-f csv|jsonl] [--group process|cgroup]\n"
-		   "                  [--excel-safe] [--crlf] [-h|--help] [--version] [FILE]\n");
+	fprintf(f,
+		"usage: tcptop-csv [-o FILE] [-f csv|jsonl] [--group process|cgroup]\n"
+		"                  [--excel-safe] [--crlf] [--resolve [--dns-server ADDR[:PORT]]]\n"
+		"                  [-h|--help] [--version] [FILE]\n");
 }
 
 static void help(void)
@@ -54,6 +64,12 @@ static void help(void)
 	       "                      that a spreadsheet does not run them as formulas (default off:\n"
 	       "                      it alters names such as a login shell's \"-bash\")\n"
 	       "  --crlf              CSV: end lines with CR LF as RFC 4180 writes them (default LF)\n"
+	       "  --resolve           add a column remote_host: the remote address's host name by\n"
+	       "                      reverse DNS, empty until known; each snapshot waits at most\n"
+	       "                      0.2 s for the names it asked for (default off: no column, no\n"
+	       "                      DNS query)\n"
+	       "  --dns-server ADDR[:PORT]  the DNS server --resolve asks (default: the first\n"
+	       "                      nameserver of /etc/resolv.conf, port 53)\n"
 	       "  -h, --help          this help\n"
 	       "  --version           print the version\n"
 	       "\n"
@@ -63,18 +79,18 @@ static void help(void)
 	       "retransmits, interface, ifindex, netns, closed, begun_before, new, snapshot_seq,\n"
 	       "partial, loss_ringbuf, loss_flow_table_full, loss_flow_evicted, loss_agg_table_full,\n"
 	       "loss_agg_unknown_flow, loss_agg_gap, failed, cgroup, cgroup_path, connections,\n"
-	       "host.\n"
+	       "host, and with --resolve remote_host.\n"
 	       "Empty where a value does not apply (state, rtt_us, retransmits and failed of UDP;\n"
 	       "pid and process_name before an owner is seen) or is unknown: the columns of the\n"
 	       "features the collector left out (its header's missing list: rtt, retrans,\n"
 	       "packets, state, cgroup, failed-connects).\n"
 	       "\n"
 	       "Exit status: 0 success (also when the input ends without END); 64 usage (also\n"
-	       "standard input a terminal, or the output file the input); 65 bad\n"
-	       "input (not a snapshot stream, corrupt, truncated: every earlier row is written);\n"
-	       "66 FILE cannot be opened; 71 out of memory; 73 the output file cannot be\n"
-	       "created, or is a symbolic link; 74 I/O error; 128+N stopped by signal N (file input: after the\n"
-	       "current snapshot).\n"
+	       "standard input a terminal, or the output file the input); 65 bad input (not a\n"
+	       "snapshot stream, corrupt, truncated: every earlier row is written); 66 FILE\n"
+	       "cannot be opened; 69 --resolve has no DNS server to ask; 71 out of memory; 73\n"
+	       "the output file cannot be created, or is a symbolic link; 74 I/O error; 128+N\n"
+	       "stopped by signal N (file input: after the current snapshot).\n"
 	       "See tcptop-csv(1), tcptop-agg(1), tcptop-stream(5).\n");
 }
 
@@ -83,6 +99,8 @@ static void write_failed(int e)
 {
 	if (e == -EPIPE)
 		exit(0);
+	if (e == -ENOMEM)
+		errx(EX_OSERR, "out of memory");
 	errno = -e;
 	err(EX_IOERR, "write");
 }
@@ -93,6 +111,34 @@ static void flush_or_die(struct rows *w)
 
 	if (e)
 		write_failed(e);
+}
+
+/* --resolve: the snapshot's rows wait until the names asked for since the last wait are known
+ * or failed, RESOLVE_WAIT_MS at most; a stop request ends the wait at once. */
+static void await_names(int wake_fd)
+{
+	struct timespec deadline;
+
+	if (wake_fd < 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_nsec += RESOLVE_WAIT_MS * 1000000L;
+	deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+	deadline.tv_nsec %= 1000000000L;
+	while (dns_waiting() && stop_wait_fd_until(wake_fd, &deadline) > 0)
+		dns_drain();
+	dns_round();
+}
+
+/* The end of a snapshot (SNAP_END, END, or the end of the input): its rows or groups out. */
+static void snapshot_end(struct rows *w, int wake_fd)
+{
+	int e;
+
+	await_names(wake_fd);
+	if ((e = rows_snapshot_end(w)))
+		write_failed(e);
+	flush_or_die(w);
 }
 
 /* Stops on a signal with every complete snapshot written; one cut short by the stop is left
@@ -110,6 +156,8 @@ int main(int argc, char **argv)
 	enum {
 		O_EXCEL = 256,
 		O_CRLF,
+		O_RESOLVE,
+		O_DNS_SERVER,
 		O_VERSION,
 	};
 	static const struct option opts[] = {
@@ -118,19 +166,21 @@ int main(int argc, char **argv)
 		{ "excel-safe", no_argument, NULL, O_EXCEL },
 		{ "crlf", no_argument, NULL, O_CRLF },
 		{ "group", required_argument, NULL, 'g' },
+		{ "resolve", no_argument, NULL, O_RESOLVE },
+		{ "dns-server", required_argument, NULL, O_DNS_SERVER },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ 0 },
 	};
 	struct rows_opts o = { .format = ROWS_CSV };
-	const char *output = NULL, *input = "-";
+	const char *output = NULL, *input = "-", *dns_server = NULL;
 	struct stream_reader *rd;
 	struct rows *w;
 	struct rec *r;
 	struct stat sb;
-	bool pipe_in, header_done = false, in_snap = false;
+	bool pipe_in, header_done = false, in_snap = false, resolve = false;
 	uint64_t snap_seq = 0;
-	int c, st, e, in_fd, out_fd = STDOUT_FILENO;
+	int c, st, e, in_fd, out_fd = STDOUT_FILENO, wake_fd = -1;
 
 	while ((c = getopt_long(argc, argv, "o:f:g:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -161,6 +211,12 @@ int main(int argc, char **argv)
 		case O_CRLF:
 			o.crlf = true;
 			break;
+		case O_RESOLVE:
+			resolve = true;
+			break;
+		case O_DNS_SERVER:
+			dns_server = optarg;
+			break;
 		case 'h':
 			help();
 			return 0;
@@ -181,6 +237,10 @@ int main(int argc, char **argv)
 		input = argv[optind];
 	if (o.format == ROWS_JSONL && (o.excel_safe || o.crlf))
 		errx(EX_USAGE, "--excel-safe and --crlf apply to CSV only");
+	if (dns_server && !resolve)
+		errx(EX_USAGE, "--dns-server applies to --resolve only");
+	if (resolve && o.group != GROUP_NONE)
+		errx(EX_USAGE, "--resolve names remote addresses: a --group row has none");
 
 	/* the input first: a missing input leaves an existing output file alone */
 	if (strcmp(input, "-") == 0) {
@@ -218,6 +278,22 @@ int main(int argc, char **argv)
 	if (stop_init())
 		err(EX_OSERR, "signals");
 	stop_set_grace(STOP_GRACE_NS);
+	if (resolve) {
+		/* after stop_init(): the resolver thread inherits SIGINT and SIGTERM blocked, so
+		 * that they reach this thread's waits */
+		char why[256];
+
+		e = dns_start(dns_server, &wake_fd, why, sizeof(why));
+		if (e == -EINVAL && dns_server)
+			errx(EX_USAGE, "--dns-server %s: not ADDR or ADDR:PORT", dns_server);
+		if (e == -ENOMEM)
+			errx(EX_OSERR, "out of memory");
+		if (e)
+			errx(EX_UNAVAILABLE, "--resolve: %s", why);
+		o.remote_host = dns_host;
+		/* the resolver's own queries are left out, as the view leaves them out */
+		dns_self(&o.self_lport, &o.self_rport);
+	}
 
 	rd = stream_reader_new(in_fd, input);
 	w = rows_new(out_fd, &o);
@@ -248,6 +324,9 @@ int main(int argc, char **argv)
 			break;
 		case REC_SNAP_BEGIN:
 			if (in_snap) {
+				/* its rows so far are written, held ones (--resolve) too */
+				if (resolve)
+					snapshot_end(w, wake_fd);
 				flush_or_die(w);
 				errx(EX_DATAERR,
 				     "%s: SNAP_BEGIN at byte %llu inside snapshot %llu (no SNAP_END)",
@@ -269,9 +348,7 @@ int main(int argc, char **argv)
 			break;
 		case REC_SNAP_END:
 			in_snap = false;
-			if ((e = rows_snapshot_end(w)))
-				write_failed(e);
-			flush_or_die(w);
+			snapshot_end(w, wake_fd);
 			break;
 		case REC_END:
 			if (in_snap)
@@ -280,9 +357,7 @@ int main(int argc, char **argv)
 				      input, (unsigned long long)r->offset,
 				      (unsigned long long)snap_seq);
 			in_snap = false;
-			if ((e = rows_snapshot_end(w)))
-				write_failed(e);
-			flush_or_die(w);
+			snapshot_end(w, wake_fd);
 			break;
 		default: /* other record types carry nothing for us */
 			break;
@@ -297,9 +372,7 @@ int main(int argc, char **argv)
 	 * error, there is nothing to convert */
 	if (st == STREAM_TRUNCATED && stream_reader_offset(rd) == 0 && stop_signal_now())
 		signal_exit(w, false);
-	if ((e = rows_snapshot_end(w)))
-		write_failed(e);
-	flush_or_die(w);
+	snapshot_end(w, wake_fd);
 	if (in_snap && st != STREAM_EOF)
 		warnx("%s: the input ended inside snapshot %llu: its rows so far are written",
 		      input, (unsigned long long)snap_seq);
@@ -318,6 +391,7 @@ int main(int argc, char **argv)
 		err(EX_IOERR, "%s", output);
 	if (stop_signal() && !pipe_in)
 		return 128 + stop_signal();
+	dns_stop();
 	stream_reader_free(rd);
 	rows_free(w);
 	free(r);

@@ -15,6 +15,7 @@
 
 #include <csv.h>
 
+#include "dns.h"
 #include "rows.h"
 #include "util.h"
 
@@ -56,6 +57,7 @@ enum col {
 	C_CGROUP_PATH,
 	C_CONNECTIONS,
 	C_HOST,
+	C_REMOTE_HOST, /* only with rows_opts.remote_host */
 	C_COUNT,
 };
 
@@ -96,6 +98,7 @@ static const char *const col_names[C_COUNT] = {
 	"cgroup_path",
 	"connections",
 	"host",
+	"remote_host",
 };
 
 /* The loss codes behind the loss_* columns, in column order. */
@@ -123,6 +126,7 @@ struct addr_cache {
 struct rows {
 	int fd;
 	struct rows_opts o;
+	int ncols; /* C_COUNT, or C_REMOTE_HOST without that column */
 	char *buf;
 	size_t len;
 	uint64_t written; /* bytes written out so far */
@@ -154,6 +158,9 @@ struct rows {
 	size_t ngroups, groups_cap;
 	uint32_t *gidx; /* open addressing over groups: index + 1, 0 empty */
 	size_t gidx_cap;
+	/* remote_host: the snapshot's rows, held until its end */
+	struct rec_snap_row *held;
+	size_t nheld, held_cap;
 };
 
 struct group {
@@ -358,6 +365,7 @@ struct rows *rows_new(int fd, const struct rows_opts *o)
 	}
 	w->fd = fd;
 	w->o = *o;
+	w->ncols = o->remote_host ? C_COUNT : C_REMOTE_HOST;
 	for (int c = 0; c < C_COUNT; c++)
 		w->key_len[c] = snprintf(w->key[c], sizeof(w->key[c]),
 					 "%s\"%s\":", c == C_TIMESTAMP ? "{" : ",", col_names[c]);
@@ -375,6 +383,7 @@ void rows_free(struct rows *w)
 	cgroup_table_free(&w->cg);
 	free(w->groups);
 	free(w->gidx);
+	free(w->held);
 	free(w->buf);
 	free(w);
 }
@@ -397,7 +406,7 @@ void rows_header(struct rows *w)
 
 	if (w->o.format == ROWS_JSONL)
 		return;
-	for (int c = 0; c < C_COUNT; c++) {
+	for (int c = 0; c < w->ncols; c++) {
 		if (c)
 			*p++ = ',';
 		p = put_mem(p, col_names[c], strlen(col_names[c]));
@@ -626,6 +635,14 @@ static int write_row(struct rows *w, const struct rec_snap_row *r, uint64_t conn
 		p = cell_text(w, p, C_HOST, w->hosts[0], w->host_len[0]);
 	else
 		p = cell_null(w, p, C_HOST);
+	if (w->o.remote_host) {
+		char name[DNS_HOST_MAX];
+
+		if (!group && w->o.remote_host(id->family, id->raddr, false, name, sizeof(name)))
+			p = cell_text(w, p, C_REMOTE_HOST, name, strlen(name));
+		else
+			p = cell_null(w, p, C_REMOTE_HOST);
+	}
 	p = put_mem(p, w->tail + w->tail_len - w->end_len, w->end_len);
 	w->len = p - w->buf;
 	w->count++;
@@ -713,16 +730,44 @@ static int group_add(struct rows *w, const struct rec_snap_row *r)
 	return 0;
 }
 
+/* remote_host: the row waits for the snapshot's end, its name asked now. */
+static int hold(struct rows *w, const struct rec_snap_row *r)
+{
+	char name[DNS_HOST_MAX];
+
+	if (w->nheld == w->held_cap) {
+		size_t cap = w->held_cap ? w->held_cap * 2 : 256;
+		struct rec_snap_row *h = realloc(w->held, cap * sizeof(*h));
+
+		if (!h)
+			return -ENOMEM;
+		w->held = h;
+		w->held_cap = cap;
+	}
+	w->held[w->nheld++] = *r;
+	w->o.remote_host(r->id.family, r->id.raddr, true, name, sizeof(name));
+	return 0;
+}
+
 int rows_add(struct rows *w, const struct rec_snap_row *r)
 {
+	if (w->o.self_lport && r->id.proto == PROTO_UDP && r->id.lport == w->o.self_lport &&
+	    r->id.rport == w->o.self_rport)
+		return 0;
 	if (w->o.group != GROUP_NONE)
 		return group_add(w, r);
+	if (w->o.remote_host)
+		return hold(w, r);
 	return write_row(w, r, 0);
 }
 
 int rows_snapshot_end(struct rows *w)
 {
 	int e = 0;
+
+	for (size_t i = 0; i < w->nheld && !e; i++)
+		e = write_row(w, &w->held[i], 0);
+	w->nheld = 0;
 
 	for (size_t i = 0; i < w->ngroups && !e; i++)
 		e = write_row(w, &w->groups[i].sum, w->groups[i].conns);
@@ -758,6 +803,7 @@ int rows_discard_snapshot(struct rows *w)
 	struct stat sb;
 	off_t at;
 
+	w->nheld = 0;
 	if (w->snap_at >= w->written) { /* all of it still here */
 		w->len = w->snap_at - w->written;
 		return 0;

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cgroup.h"
 #include "stream.h"
@@ -25,6 +26,14 @@ struct rows_opts {
 	enum rows_group group;
 	bool excel_safe; /* CSV: prefix ' to text cells a spreadsheet would run as a formula */
 	bool crlf;	 /* CSV: end lines with CR LF instead of LF */
+	/* The remote_host column, after all others: the remote address's host name, or false when
+	 * not known (yet), as dns_host() of lib/dns.h gives it (sanitised). NULL: no such column.
+	 * It is called with ask as each row comes, and without when the row is written: the rows
+	 * of a snapshot are then held until rows_snapshot_end(). */
+	bool (*remote_host)(int family, const uint8_t addr[16], bool ask, char *buf, size_t size);
+	/* UDP rows from local port self_lport to remote port self_rport (the resolver's own
+	 * queries) are left out; 0: none. */
+	uint16_t self_lport, self_rport;
 };
 
 struct rows;
@@ -47,13 +56,14 @@ void rows_cgroup(struct rows *w, uint64_t id, const char *path);
 /* A snapshot starts: its time, number and loss counters go on each of its rows. */
 void rows_snapshot(struct rows *w, const struct rec_snap_begin *b);
 /* One connection of the current snapshot. May write out earlier complete rows. Returns 0 or
- * -errno of a failed write (the writer is then unusable). */
+ * -errno of a failed write (the writer is then unusable), or -ENOMEM. */
 int rows_add(struct rows *w, const struct rec_snap_row *row);
 /* Leave the current snapshot out (stopped in its middle): its rows are dropped from the buffer,
  * or, when some were written out already, cut from the output if it is a regular file. 0, or -1
  * when rows already written could not be taken back (a pipe). */
 int rows_discard_snapshot(struct rows *w);
-/* The snapshot's SNAP_END: in a group mode its groups are written now. 0 or -errno. */
+/* The snapshot's SNAP_END: in a group mode its groups are written now, with remote_host its
+ * rows. 0 or -errno. */
 int rows_snapshot_end(struct rows *w);
 /* Write out every buffered row. 0 or -errno. */
 int rows_flush(struct rows *w);

@@ -14,8 +14,8 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "dns.h"
 #include "feed.h"
-#include "names.h"
 #include "opts.h"
 #include "stream.h"
 #include "ui.h"
@@ -276,11 +276,11 @@ int main(int argc, char **argv)
 		if (v.dns_on && !dns_started) {
 			/* started on first use: the socket's port marks our own queries */
 			dns_started = true;
-			if (names_dns_start(dns_server, &dns_fd, why, sizeof(why)) < 0) {
+			if (dns_start(dns_server, &dns_fd, why, sizeof(why)) < 0) {
 				v.dns_on = false;
 				dns_fd = -1;
 			} else {
-				names_dns_self(&v.t.self_lport, &v.t.self_rport);
+				dns_self(&v.t.self_lport, &v.t.self_rport);
 				view_rebuild(&v);
 			}
 			pfd[3].fd = dns_fd;
@@ -325,7 +325,7 @@ int main(int argc, char **argv)
 				input_failed(rd, st);
 			}
 		}
-		if (dns_fd >= 0 && (pfd[3].revents & POLLIN) && names_dns_drain())
+		if (dns_fd >= 0 && (pfd[3].revents & POLLIN) && dns_drain())
 			dirty = true;
 		if (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
 			ui_close();

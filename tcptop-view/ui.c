@@ -10,6 +10,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "dns.h"
 #include "names.h"
 #include "trend.h"
 #include "ui.h"
@@ -380,7 +381,7 @@ static void endpoint_names(const struct view *v, const struct vrow *r, char *lbu
 	snprintf(lbuf, lsz, v6 ? "[%s]:%s" : "%s:%s", addr, lp);
 	addr_format(id->family, id->raddr, addr, sizeof(addr));
 	v6 = strchr(addr, ':') != NULL;
-	if (v->dns_on && names_dns_host(id->family, id->raddr, host, sizeof(host))) {
+	if (v->dns_on && dns_host(id->family, id->raddr, true, host, sizeof(host))) {
 		if (!table_utf8)
 			text_fold_ascii(host);
 		snprintf(rbuf, rsz, "%s:%s", host, rp);

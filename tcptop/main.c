@@ -57,7 +57,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: tcptop [--port N] [--pid N] [--process NAME] [-i|--interface IFACE]\n"
 		"              [--cgroup PATTERN] [--tcp] [--udp] [--interval SECS]\n"
-		"              [--log PATH] [--format csv|jsonl] [--record PATH]\n"
+		"              [--log PATH] [--format csv|jsonl] [--resolve] [--record PATH]\n"
 		"              [--prometheus ADDR:PORT] [--textfile PATH]\n"
 		"              [--replay PATH] [--speed X] [--udp-timeout SECS] [--max-flows N]\n"
 		"              [--backend auto|tracepoint|fentry|kprobe] [--duration SECS]\n"
@@ -88,6 +88,8 @@ static void help(void)
 	       "  --log PATH          headless: CSV to PATH (overwritten) until SIGINT or SIGTERM\n"
 	       "  --format FMT        --log as csv or jsonl (JSON Lines); default csv, or jsonl\n"
 	       "                      when PATH ends in .jsonl\n"
+	       "  --resolve           remote host names by reverse DNS: the table starts with them\n"
+	       "                      shown (key d), --log adds a column remote_host (default off)\n"
 	       "  --prometheus ADDR:PORT  headless: serve Prometheus metrics on ADDR:PORT\n"
 	       "                      (tcptop-prom) until SIGINT or SIGTERM\n"
 	       "  --textfile PATH     headless: metrics for node_exporter's textfile collector,\n"
@@ -429,10 +431,12 @@ int main(int argc, char **argv)
 		O_VERSION,
 		O_CGROUP,
 		O_FORMAT,
+		O_RESOLVE,
 	};
 	static const struct option opts[] = {
 		{ "cgroup", required_argument, NULL, O_CGROUP },
 		{ "format", required_argument, NULL, O_FORMAT },
+		{ "resolve", no_argument, NULL, O_RESOLVE },
 		{ "port", required_argument, NULL, O_PORT },
 		{ "pid", required_argument, NULL, O_PID },
 		{ "process", required_argument, NULL, O_PROCESS },
@@ -460,7 +464,7 @@ int main(int argc, char **argv)
 	const char *maxflows = NULL, *backend = NULL, *duration = NULL, *cgroup = NULL;
 	const char *format = NULL;
 	const char *prometheus = NULL, *textfile = NULL;
-	bool tcp = false, udp = false, verbose = false;
+	bool tcp = false, udp = false, verbose = false, resolve = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "i:vh", opts, NULL)) != -1) {
@@ -499,6 +503,9 @@ int main(int argc, char **argv)
 			if (strcmp(optarg, "csv") != 0 && strcmp(optarg, "jsonl") != 0)
 				errx(EX_USAGE, "--format %s: invalid (csv or jsonl)", optarg);
 			format = optarg;
+			break;
+		case O_RESOLVE:
+			resolve = true;
 			break;
 		case O_RECORD:
 			record = optarg;
@@ -582,6 +589,8 @@ int main(int argc, char **argv)
 	bool prom = prometheus || textfile;
 	if (prom && log)
 		errx(EX_USAGE, "--log, and --prometheus or --textfile: one output at a time");
+	if (prom && resolve)
+		errx(EX_USAGE, "--resolve applies to the table and --log only");
 	if (tcp && udp) /* both protocols: the same as neither */
 		tcp = udp = false;
 
@@ -695,8 +704,12 @@ int main(int argc, char **argv)
 			add_opt(&st[S_LAST], "--format", format);
 		if (strcmp(log, "-") != 0)
 			add_opt(&st[S_LAST], "-o", log);
+		if (resolve)
+			add_arg(&st[S_LAST], "--resolve");
 	} else {
 		stage_init(S_LAST, "tcptop-view", true);
+		if (resolve)
+			add_arg(&st[S_LAST], "--resolve");
 	}
 	/* Only the first failing stage's messages reach the user: the later stages' (an "empty
 	 * input" from a reader whose writer died) are consequences. So every stage's stderr waits

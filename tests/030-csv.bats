@@ -99,7 +99,8 @@ both_parsers() {
 @test "--help lists every option with its default; --version; bad usage is 64" {
 	run -0 tcptop-csv --help
 	assert_line --partial "usage: tcptop-csv"
-	for opt in --output --format --group --excel-safe --crlf --help --version; do
+	for opt in --output --format --group --excel-safe --crlf --resolve --dns-server --help \
+		--version; do
 		assert_output --partial -- "$opt"
 	done
 	assert_output --partial "(default csv)"
@@ -804,4 +805,207 @@ PY
 	assert_line --index 3 --partial '"cgroup":null,"cgroup_path":null,"connections":1,"host":"testhost"}'
 	run -64 tcptop-csv --group host "$BATS_TEST_TMPDIR/f.tcpt"
 	assert_output --partial 'invalid (process or cgroup)'
+}
+
+# ---- --resolve: host names from tests/dns/dns-server.py on loopback ----
+
+# basic_script with a third snapshot whose remote address no server knows.
+resolve_script() {
+	basic_script | sed '$d'
+	cat <<'S'
+snap seq=3 time=1700000003.25
+row flow=4 proto=tcp src=10.0.0.1:40001 dst=10.9.9.9:443 pid=100 comm=curl state=SYN_SENT
+snapend
+end t=3.25
+S
+}
+
+@test "--resolve: remote_host appended after host, names from the DNS server, an unknown address empty" {
+	resolve_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	start_dns 93.184.216.34=example.com 2001:db8::2=six.example
+	run -0 tcptop-csv --resolve --dns-server "127.0.0.1:$DNS_PORT" "$BATS_TEST_TMPDIR/s.tcpt"
+	plain=$(tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt" | head -n 1)
+	assert_line --index 0 "$plain,remote_host"
+	MANWIDTH=200 mandoc -Tascii "$TCPTOP_SRC/man/tcptop-csv.1" | col -bx |
+		grep -qE '^ +remote_host$' || fail "remote_host is not in tcptop-csv(1)"
+	[ "${#lines[@]}" -eq 6 ]
+	# the first snapshot already has them: its rows waited for the answers
+	assert_line --index 1 --regexp '^2023-11-14T22:13:21.250Z,tcp,10.0.0.1,40000,93.184.216.34,443,.*,testhost,example.com$'
+	assert_line --index 2 --regexp ',2001:db8::2,5353,.*,testhost,six.example$'
+	# ::ffff:127.0.0.1 is asked as 127.0.0.1, which the server does not know; 10.9.9.9 neither
+	assert_line --index 3 --regexp ',127.0.0.1,50000,.*,testhost,$'
+	assert_line --index 4 --regexp ',93.184.216.34,443,.*,testhost,example.com$'
+	assert_line --index 5 --regexp ',10.9.9.9,443,.*,testhost,$'
+	# one question per address, in-addr.arpa for the mapped one
+	run -0 sort "$BATS_TEST_TMPDIR/dns.port.log"
+	assert_output "1.0.0.127.in-addr.arpa
+2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa
+34.216.184.93.in-addr.arpa
+9.9.9.10.in-addr.arpa"
+	# JSON Lines: the same names, null where none
+	run -0 tcptop-csv -f jsonl --resolve --dns-server "127.0.0.1:$DNS_PORT" \
+		"$BATS_TEST_TMPDIR/s.tcpt"
+	assert_line --index 0 --partial '"host":"testhost","remote_host":"example.com"}'
+	assert_line --index 1 --partial '"remote_host":"six.example"}'
+	assert_line --index 2 --partial '"remote_host":null}'
+	assert_line --index 4 --partial '"remote_host":null}'
+}
+
+@test "--resolve: a hostile host name comes out sanitised and quoted, --excel-safe applies, and it parses" {
+	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	# a label with a control byte, a comma, a quote, invalid UTF-8, ESC and a bidi override,
+	# starting with a formula character
+	start_dns $'93.184.216.34=-ev\x01il,"q\xff\x1b[31m\xe2\x80\xae.example' 2001:db8::2='a b.example'
+	want='-ev\x01il,"q\xFF\x1B[31m\u{202E}.example'
+	tcptop-csv --resolve --dns-server "127.0.0.1:$DNS_PORT" "$BATS_TEST_TMPDIR/s.tcpt" \
+		>"$BATS_TEST_TMPDIR/h.csv"
+	both_parsers "$BATS_TEST_TMPDIR/h.csv"
+	run -0 python3 -c '
+import sys
+data = open(sys.argv[1], "rb").read()
+data.decode("utf-8", errors="strict")
+bad = [b for b in data if (b < 0x20 and b != 0x0A) or b == 0x7F]
+assert not bad, bad' "$BATS_TEST_TMPDIR/h.csv"
+	run -0 awk -F '\t' '{ print $NF }' "$BATS_TEST_TMPDIR/h.csv.py"
+	assert_line --index 0 remote_host
+	assert_line --index 1 "$want"
+	assert_line --index 2 "a b.example"
+	run -0 cat "$BATS_TEST_TMPDIR/h.csv"
+	assert_line --index 1 --partial ',testhost,"-ev\x01il,""q\xFF\x1B[31m\u{202E}.example"'
+	assert_line --index 2 --partial ',testhost,"a b.example"'
+	# --excel-safe: the leading - gets its apostrophe
+	tcptop-csv --excel-safe --resolve --dns-server "127.0.0.1:$DNS_PORT" \
+		"$BATS_TEST_TMPDIR/s.tcpt" >"$BATS_TEST_TMPDIR/x.csv"
+	both_parsers "$BATS_TEST_TMPDIR/x.csv"
+	run -0 awk -F '\t' 'NR == 2 { print $NF }' "$BATS_TEST_TMPDIR/x.csv.py"
+	assert_output "'$want"
+	# JSON Lines: a JSON string holding the same text
+	run -0 python3 -c '
+import json, sys
+for line in sys.stdin:
+    print(json.loads(line)["remote_host"])' \
+		< <(tcptop-csv -f jsonl --resolve --dns-server "127.0.0.1:$DNS_PORT" \
+			"$BATS_TEST_TMPDIR/s.tcpt")
+	assert_line --index 0 "$want"
+}
+
+# csv_pid PARENT: the pid of tcptop-csv started by PARENT (a bash -c pipeline), once it runs.
+csv_pid() {
+	local p
+	for _ in $(seq 200); do
+		p=$(pgrep -P "$1" -x tcptop-csv) && [ -n "$p" ] && { echo "$p"; return 0; }
+		sleep 0.05
+	done
+	return 1
+}
+
+# sockets PID: how many sockets the process holds open.
+sockets() {
+	local n=0 fd
+	for fd in /proc/"$1"/fd/*; do
+		[[ $(readlink "$fd") == socket:* ]] && n=$((n + 1))
+	done
+	echo "$n"
+}
+
+@test "without --resolve: no remote_host column, no socket, no DNS query; --dns-server alone or with --group: 64" {
+	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	start_dns 93.184.216.34=example.com
+	run -0 tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt"
+	refute_output --partial remote_host
+	refute_output --partial example.com
+	run -0 tcptop-csv -f jsonl "$BATS_TEST_TMPDIR/s.tcpt"
+	refute_output --partial remote_host
+	# the stream read, csv waits for the end of its input: it holds no socket (the resolver's
+	# would be one); with --resolve it does, which shows the check can see it
+	local opts pid
+	for opts in "" "--resolve --dns-server 127.0.0.1:$DNS_PORT"; do
+		: >"$BATS_TEST_TMPDIR/out.csv"
+		bg_start bash -c '{ cat "$1"; sleep 30; } | tcptop-csv $2 >"$3"' bash \
+			"$BATS_TEST_TMPDIR/s.tcpt" "$opts" "$BATS_TEST_TMPDIR/out.csv"
+		pid=$(csv_pid "$BG_PID") || fail "no tcptop-csv running"
+		for _ in $(seq 200); do
+			[ "$(wc -l <"$BATS_TEST_TMPDIR/out.csv")" -ge 5 ] && break
+			sleep 0.05
+		done
+		[ "$(wc -l <"$BATS_TEST_TMPDIR/out.csv")" -ge 5 ] || fail "no rows from tcptop-csv $opts"
+		if [ -z "$opts" ]; then
+			[ "$(sockets "$pid")" -eq 0 ] || fail "tcptop-csv without --resolve holds a socket"
+		else
+			[ "$(sockets "$pid")" -eq 1 ] || fail "the resolver's socket is not seen"
+		fi
+		kill $(bg_tree "$BG_PID")
+	done
+	# only the --resolve run asked
+	[ "$(grep -c . "$BATS_TEST_TMPDIR/dns.port.log")" -eq 3 ]
+	run -64 tcptop-csv --dns-server "127.0.0.1:$DNS_PORT" "$BATS_TEST_TMPDIR/s.tcpt"
+	assert_output --partial "--dns-server applies to --resolve only"
+	run -64 tcptop-csv --resolve --group process "$BATS_TEST_TMPDIR/s.tcpt"
+	assert_output --partial "a --group row has none"
+	run -64 tcptop-csv --resolve --dns-server dns.example "$BATS_TEST_TMPDIR/s.tcpt"
+	assert_output --partial "--dns-server dns.example: not ADDR or ADDR:PORT"
+}
+
+@test "--resolve with a server that never answers: every row, names empty, a bounded wait per snapshot" {
+	# 30 snapshots, the first 3 with an address of their own, the others repeating the first
+	{
+		echo "header kind=snapshot real=1700000000 interval=1"
+		for s in $(seq 30); do
+			echo "snap seq=$s time=$((1700000000 + s))"
+			echo "row flow=1 proto=tcp src=10.0.0.1:40000 dst=10.0.9.$((s <= 3 ? s : 1)):443 pid=100 comm=curl state=ESTABLISHED"
+			echo "snapend"
+		done
+		echo "end"
+	} | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	start_dns --silent
+	local t0 t1
+	t0=$(date +%s%N)
+	run -0 timeout 20 tcptop-csv --resolve --dns-server "127.0.0.1:$DNS_PORT" \
+		"$BATS_TEST_TMPDIR/s.tcpt"
+	t1=$(date +%s%N)
+	[ "${#lines[@]}" -eq 31 ]
+	for i in $(seq 30); do
+		[[ "${lines[$i]}" == *,testhost, ]] || fail "row $i: ${lines[$i]}"
+	done
+	# the questions went out, unanswered
+	[ "$(sort -u "$BATS_TEST_TMPDIR/dns.port.log" | wc -l)" -eq 3 ]
+	# 0.2 s for each of the 3 snapshots that bring an address, none for the 27 that only
+	# repeat one still being asked (waiting for those until they fail would take 4 s)
+	[ $(((t1 - t0) / 1000000)) -lt 3000 ] || fail "took $(((t1 - t0) / 1000000)) ms"
+}
+
+@test "--resolve leaves the resolver's own queries out (UDP from its port to the server's)" {
+	start_dns
+	# the stream is written once csv's resolver socket is known: its own query, a flow from
+	# the same port elsewhere and one from another port to the server
+	cat >"$BATS_TEST_TMPDIR/script" <<'S'
+header kind=snapshot real=1700000000 interval=1
+snap seq=1 time=1700000001
+row flow=1 proto=udp src=127.0.0.1:LPORT dst=127.0.0.1:SPORT pid=1 comm=tcptop-csv in=40 out=40
+row flow=2 proto=udp src=127.0.0.1:LPORT dst=127.0.0.1:5353 pid=2 comm=other in=1 out=1
+row flow=3 proto=udp src=127.0.0.1:40000 dst=127.0.0.1:SPORT pid=3 comm=dig in=1 out=1
+snapend
+end
+S
+	bg_start bash -c '
+		for _ in $(seq 200); do [ -s "$1/lport" ] && break; sleep 0.05; done
+		sed -e "s/LPORT/$(cat "$1/lport")/" -e "s/SPORT/$3/" "$1/script" | "$2"' \
+		bash "$BATS_TEST_TMPDIR" "$GEN" "$DNS_PORT" |
+		tcptop-csv --resolve --dns-server "127.0.0.1:$DNS_PORT" \
+			>"$BATS_TEST_TMPDIR/out.csv" 3>&- &
+	local csv=$!
+	bg_track "$csv"
+	local lport=
+	for _ in $(seq 200); do
+		lport=$(ss -Huanp 2>/dev/null | awk -v pid="pid=$csv," 'index($0, pid) { n = split($4, a, ":"); print a[n] }')
+		[ -n "$lport" ] && break
+		sleep 0.05
+	done
+	[ -n "$lport" ] || fail "no socket of tcptop-csv (pid $csv) in ss"
+	echo "$lport" >"$BATS_TEST_TMPDIR/lport"
+	wait "$csv"
+	run -0 cut -d, -f 4,6,8 "$BATS_TEST_TMPDIR/out.csv"
+	assert_output "local_port,remote_port,process_name
+$lport,5353,other
+40000,$DNS_PORT,dig"
 }

@@ -29,8 +29,8 @@ S
 @test "--help lists every option and the exit statuses" {
 	run -0 tcptop --help
 	for o in --port --pid --process --interface --cgroup --format --tcp --udp --interval --log --record \
-		--replay --speed --udp-timeout --max-flows --backend --duration --verbose --help \
-		--version; do
+		--replay --speed --udp-timeout --max-flows --backend --duration --verbose --resolve \
+		--help --version; do
 		assert_output --partial -- "$o"
 	done
 	assert_output --partial "Exit status"
@@ -156,6 +156,33 @@ PY
 	assert_output "[('curl', 'curl-job.service')]"
 	run -64 tcptop --replay "$BATS_TEST_TMPDIR/r.tcpt" --format xml --log -
 	assert_output --partial "invalid (csv or jsonl)"
+}
+
+@test "replay --log --resolve: tcptop-csv names the remote hosts; with --prometheus: 64" {
+	raw_script | "$GEN" >"$BATS_TEST_TMPDIR/r.tcpt"
+	start_dns 127.0.0.1=loopback.test
+	# a copy of the wrapper runs the tools beside it: there, a tcptop-csv that points the real
+	# one at the test server (the wrapper has no --dns-server: it uses /etc/resolv.conf's)
+	mkdir "$BATS_TEST_TMPDIR/bin"
+	cp "$OUTPUT/tcptop" "$BATS_TEST_TMPDIR/bin/"
+	printf '#!/bin/sh\necho "$*" >"%s"\nexec "%s" "$@" --dns-server 127.0.0.1:%s\n' \
+		"$BATS_TEST_TMPDIR/csv.args" "$OUTPUT/tcptop-csv" "$DNS_PORT" \
+		>"$BATS_TEST_TMPDIR/bin/tcptop-csv"
+	chmod +x "$BATS_TEST_TMPDIR/bin/tcptop-csv"
+	run -0 "$BATS_TEST_TMPDIR/bin/tcptop" --replay "$BATS_TEST_TMPDIR/r.tcpt" --resolve \
+		--log "$BATS_TEST_TMPDIR/out.csv"
+	run -0 cat "$BATS_TEST_TMPDIR/csv.args"
+	assert_output --partial -- "--resolve"
+	run -0 python3 -c '
+import csv, sys
+print(sorted({(r["remote_addr"], r["remote_host"]) for r in csv.DictReader(open(sys.argv[1]))}))' \
+		"$BATS_TEST_TMPDIR/out.csv"
+	assert_output "[('127.0.0.1', 'loopback.test'), ('::1', '')]"
+	# without it, no column
+	run -0 tcptop --replay "$BATS_TEST_TMPDIR/r.tcpt" --log -
+	refute_output --partial remote_host
+	run -64 tcptop --replay "$BATS_TEST_TMPDIR/r.tcpt" --resolve --prometheus 127.0.0.1:0
+	assert_output --partial "--resolve applies to the table and --log only"
 }
 
 @test "a corrupt recording: the first failing stage's status (65) and its message" {

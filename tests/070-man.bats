@@ -174,9 +174,11 @@ $output"
 
 @test "tcptop(1) OUTPUT describes every column tcptop-csv writes, and no other" {
 	[ -x "$OUTPUT/tcptop-csv" ] || fail "tcptop-csv is not built ($OUTPUT/tcptop-csv missing)"
+	# with --resolve, for its column too (a loopback port nobody serves: no name, 0.2 s)
 	run -0 bash -c 'printf "%s\n" "header kind=snapshot" "snap seq=1 time=1700000000" \
 		"row flow=1 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:2 pid=5 comm=x" snapend end |
-		"$1" | "$2" | head -n 1' bash "$GEN" "$OUTPUT/tcptop-csv"
+		"$1" | "$2" --resolve --dns-server 127.0.0.1:9 | head -n 1' bash "$GEN" \
+		"$OUTPUT/tcptop-csv"
 	local columns page_cols
 	columns=$(tr ',' '\n' <<<"$output")
 	[ "$(grep -c . <<<"$columns")" -ge 16 ] || fail "tcptop-csv wrote too few columns: $output"

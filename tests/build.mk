@@ -26,6 +26,9 @@ $(OUTPUT)/tests/unit-%: $(OUTPUT)/tests/unit/test_%.o $(LIBTCPTOP)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) -o $@
 
+# lib/dns.c runs a thread
+$(OUTPUT)/tests/unit-dns: ALL_LDFLAGS += -lpthread
+
 TEST_DEPS += $(UNIT_TESTS)
 
 # libFuzzer targets, one per reader: stream (lib/stream.c), agg (tcptop-agg/fuzz_agg.c), csv

@@ -4,8 +4,10 @@
 
 dns-server.py PORTFILE [--silent] [ADDR=NAME ...]
 Binds 127.0.0.1 on a free UDP port and writes the port to PORTFILE. Each PTR question for ADDR
-gets NAME with a TTL of 300 s; any other gets NXDOMAIN. --silent reads the queries and never
-answers (a resolver that hangs). Every question is appended to PORTFILE.log.
+gets NAME with a TTL of 300 s; any other gets NXDOMAIN. NAME is sent byte for byte, split into
+labels at its dots (so a hostile name may hold any byte but NUL and the dot, invalid UTF-8
+included). --silent reads the queries and never answers (a resolver that hangs). Every question
+is appended to PORTFILE.log.
 """
 import ipaddress
 import socket
@@ -32,7 +34,9 @@ def ptr_addr(name):
 
 
 def encode(name):
-    return b''.join(bytes([len(p)]) + p.encode() for p in name.split('.')) + b'\0'
+    # the bytes of the command line as given (undecodable ones came in as surrogates)
+    raw = name.encode('utf-8', 'surrogateescape')
+    return b''.join(bytes([len(p)]) + p for p in raw.split(b'.')) + b'\0'
 
 
 def main():

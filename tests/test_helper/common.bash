@@ -92,6 +92,16 @@ teardown_file() {
 	bg_kill_all
 }
 
+# start_dns [--silent] [ADDR=NAME ...]: tests/dns/dns-server.py on loopback, ended by the
+# teardown; DNS_PORT is its port, $BATS_TEST_TMPDIR/dns.port.log the questions it was asked.
+start_dns() {
+	rm -f "$BATS_TEST_TMPDIR/dns.port" "$BATS_TEST_TMPDIR/dns.port.log"
+	bg_start python3 "$BATS_TEST_DIRNAME/dns/dns-server.py" "$BATS_TEST_TMPDIR/dns.port" "$@"
+	for _ in $(seq 200); do [ -s "$BATS_TEST_TMPDIR/dns.port" ] && break; sleep 0.05; done
+	[ -s "$BATS_TEST_TMPDIR/dns.port" ] || fail "the DNS test server did not start"
+	DNS_PORT=$(cat "$BATS_TEST_TMPDIR/dns.port")
+}
+
 # Tests that become nobody with setpriv (as_unpriv): only root may switch users.
 skip_unless_setpriv() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root: setpriv cannot become nobody (uid 65534) otherwise"
