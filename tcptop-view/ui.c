@@ -582,7 +582,8 @@ static int detail_pack(char text[][300], int n, int width)
 		memcpy(t, text[i], sizeof(t));
 		pad = strstr(t, "  ");
 		if (pad && pad > t)
-			memmove(pad + 1, pad + strspn(pad, " "), strlen(pad + strspn(pad, " ")) + 1);
+			memmove(pad + 1, pad + strspn(pad, " "),
+				strlen(pad + strspn(pad, " ")) + 1);
 		len = snprintf(joined, sizeof(joined), "%s   %s", text[m], t);
 		if (len < (int)sizeof(joined) && (int)text_width(joined) <= width) {
 			memcpy(text[m], joined, (size_t)len + 1);

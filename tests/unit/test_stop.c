@@ -17,6 +17,7 @@ int main(void)
 	ok(stop_signal_now() == SIGTERM, "stop_signal_now() lets it in: SIGTERM");
 	ok(stop_signal() == SIGTERM, "... and it stays");
 	kill(getpid(), SIGINT);
-	ok(stop_signal_now() == SIGTERM, "a later SIGINT changes nothing: the first request counts");
+	ok(stop_signal_now() == SIGTERM,
+	   "a later SIGINT changes nothing: the first request counts");
 	return done_testing();
 }

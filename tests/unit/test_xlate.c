@@ -364,7 +364,8 @@ static void test_names_once(void)
 		ifs += out[i].type == REC_IFNAME;
 		cgs += out[i].type == REC_CGROUP;
 	}
-	ok(ifs == 2 && cgs == 3, "100 connections on 2 interfaces in 3 cgroups: 2 IFNAME, 3 CGROUP");
+	ok(ifs == 2 && cgs == 3,
+	   "100 connections on 2 interfaces in 3 cgroups: 2 IFNAME, 3 CGROUP");
 	ok(ifname_calls == 2 && cgroup_calls == 3, "... the system asked once for each (%d, %d)",
 	   ifname_calls, cgroup_calls);
 	nout = 0;
