@@ -358,12 +358,15 @@ static void draw_header(struct view *v)
 	}
 }
 
+/* A host name as the cache holds it (never cut, so never cut inside a character) and a port */
+#define ENDPOINT_NAME_MAX (DNS_HOST_MAX + 48)
+
 /* "host:port" or "addr:service" for the names modes; numbers where no name is known. */
 static void endpoint_names(const struct view *v, const struct vrow *r, char *lbuf, size_t lsz,
 			   char *rbuf, size_t rsz)
 {
 	const struct conn_id *id = &r->r.id;
-	char addr[ADDR_LEN], host[240], lp[40], rp[40];
+	char addr[ADDR_LEN], host[DNS_HOST_MAX], lp[40], rp[40];
 	const char *svc;
 	bool v6;
 
@@ -400,7 +403,7 @@ void ui_draw_table(struct view *v)
 	if ((v->dns_on || v->svc_on) && rows > 0) {
 		/* names are wider than numbers: the layout makes room for those on screen */
 		struct widest keep = v->t.widest;
-		char lname[300], rname[300];
+		char lname[ENDPOINT_NAME_MAX], rname[ENDPOINT_NAME_MAX];
 
 		for (int i = 0; i < rows && v->top + i < v->t.n; i++) {
 			const struct vrow *r = v->t.v[v->top + i];
@@ -445,7 +448,7 @@ void ui_draw_table(struct view *v)
 			.missing = v->shown ? v->shown->missing : 0,
 			.depth = v->t.depth ? v->t.depth[idx] : 0,
 		};
-		char spark[TREND_SHORT * 4 + 1], lname[300], rname[300];
+		char spark[TREND_SHORT * 4 + 1], lname[ENDPOINT_NAME_MAX], rname[ENDPOINT_NAME_MAX];
 
 		if (r->conns)
 			st.open = table_expanded(&v->t, r->r.id.cookie);
