@@ -266,7 +266,10 @@ static void run_iter(struct bpf_link *link)
 			cap = ncap;
 		}
 		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
+		/* EAGAIN: the kernel visited a million objects (MAX_ITER_OBJECTS) without a byte
+		 * to show (a million idle connections in a pass that reports changes only) and
+		 * gave the CPU back; the walk goes on where it stopped */
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0) {
 			warn("reading iterator");
@@ -791,11 +794,15 @@ int main(int argc, char **argv)
 				break;
 			period();
 			next += opt.interval_ns;
+			/* a period longer than the interval (a million connections): the next
+			 * one an interval after this one ended, and the signals looked at
+			 * first, never period after period without them */
+			now = mono_ns();
 			if (next <= now)
 				next = now + opt.interval_ns;
-			continue;
 		}
-		n = epoll_wait(ep, evs, 2, (int)((until - now + 999999) / 1000000));
+		until = end && end < next ? end : next;
+		n = epoll_wait(ep, evs, 2, until > now ? (int)((until - now + 999999) / 1000000) : 0);
 		if (n < 0 && errno != EINTR)
 			err(EX_OSERR, "epoll_wait");
 		for (int i = 0; i < n; i++) {

@@ -350,6 +350,33 @@ load_flows() {
 	exec 4>&-
 }
 
+@test "periods longer than the interval (20,000 idle connections, --interval 0.01): SIGINT still ends the collector within 3 s" {
+	skip_unless_bpf
+	local d=$BATS_TEST_TMPDIR pid idle i st
+	mkfifo "$d/hold"
+	tcptop-traffic idle 20000 <"$d/hold" >"$d/idle.out" 2>&1 3>&- &
+	idle=$!
+	exec 4>"$d/hold"
+	bg_track "$idle"
+	for i in $(seq 300); do grep -q '^ready' "$d/idle.out" && break; sleep 0.1; done
+	run -0 grep '^ready 20000$' "$d/idle.out"
+	tcptop-collect --interval 0.01 --tcp -o "$d/idle.tcpt" 2>"$d/err" 3>&- &
+	pid=$!
+	bg_track "$pid"
+	wait_for "$d/idle.tcpt" '^tick'
+	sleep 1
+	kill -INT "$pid"
+	# (the loop ran period after period without looking at its signals: it never ended)
+	for i in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$pid" 2>/dev/null && fail "tcptop-collect still runs 3 s after SIGINT"
+	st=0
+	wait "$pid" || st=$?
+	[ "$st" -eq 0 ]
+	run -0 bash -c "tcptop-dump '$d/idle.tcpt' | tail -1"
+	assert_output --regexp '^end t='
+	exec 4>&-
+}
+
 @test "another network namespace: its connections and flows, exact, under their own namespace" {
 	skip_unless_bpf
 	command -v ip >/dev/null || skip "no ip(8) (iproute2)"
