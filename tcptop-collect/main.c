@@ -802,7 +802,8 @@ int main(int argc, char **argv)
 				next = now + opt.interval_ns;
 		}
 		until = end && end < next ? end : next;
-		n = epoll_wait(ep, evs, 2, until > now ? (int)((until - now + 999999) / 1000000) : 0);
+		n = epoll_wait(ep, evs, 2,
+			       until > now ? (int)((until - now + 999999) / 1000000) : 0);
 		if (n < 0 && errno != EINTR)
 			err(EX_OSERR, "epoll_wait");
 		for (int i = 0; i < n; i++) {
