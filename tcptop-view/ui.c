@@ -572,13 +572,18 @@ static void draw_graph(struct view *v, int y0)
 		put(y0 + 1 + h, 2 + i, "-", ROLE_NORMAL);
 }
 
-/* Packs the detail lines: each line after the first joins the one before, its label's
- * padding squeezed to one space, when the two fit in width. Returns the number of lines. */
-static int detail_pack(char text[][300], int n, int width)
+/* Packs the detail lines until at most want remain: each line after the first joins the one
+ * before, its label's padding squeezed to one space, when the two fit in width. Returns the
+ * number of lines. */
+static int detail_pack(char text[][300], int n, int width, int want)
 {
 	int m = 0;
 
 	for (int i = 1; i < n; i++) {
+		if (m + 1 + (n - i) <= want) { /* the rest fits as it is */
+			memmove(text[m + 1], text[i], (size_t)(n - i) * sizeof(text[0]));
+			return m + 1 + (n - i);
+		}
 		char t[300], joined[300], *pad;
 		int len;
 
@@ -667,7 +672,7 @@ static void draw_detail(struct view *v)
 	/* a short screen (80x24): fields share lines as far as the width allows, so that the
 	 * graph below keeps some height (it needs the fields, a title, 8 rows and an axis) */
 	if (LINES < 5 + n + 12)
-		n = detail_pack(text, n, COLS - 2);
+		n = detail_pack(text, n, COLS - 2, LINES - 5 - 12);
 	put(3, 1, "Connection details (Esc or Enter returns)", ROLE_TITLE);
 	if (v->detail_gone)
 		put(4, 1, "no longer in the snapshot: last values shown", ROLE_STATUS);
