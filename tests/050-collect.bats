@@ -317,17 +317,23 @@ load_flows() {
 	[ "${#lines[@]}" -eq 2 ]
 }
 
+# hold_idle N: N idle loopback connections held by tcptop-traffic (pid in $idle) while fd 4,
+# its standard input, stays open; the caller closes fd 4
+hold_idle() {
+	local i
+	mkfifo "$BATS_TEST_TMPDIR/hold"
+	tcptop-traffic idle "$1" <"$BATS_TEST_TMPDIR/hold" >"$BATS_TEST_TMPDIR/idle.out" 2>&1 3>&- &
+	idle=$!
+	exec 4>"$BATS_TEST_TMPDIR/hold"
+	bg_track "$idle"
+	for i in $(seq 300); do grep -q '^ready' "$BATS_TEST_TMPDIR/idle.out" && break; sleep 0.1; done
+	run -0 grep "^ready $1\$" "$BATS_TEST_TMPDIR/idle.out"
+}
+
 @test "5,000 idle connections: every one arrives, though one period's records overflow the iterator's buffer many times" {
 	skip_unless_bpf
-	local d=$BATS_TEST_TMPDIR pid idle i n st
-	# it holds them while its standard input stays open
-	mkfifo "$d/hold"
-	tcptop-traffic idle 5000 <"$d/hold" >"$d/idle.out" 2>&1 3>&- &
-	idle=$!
-	exec 4>"$d/hold"
-	bg_track "$idle"
-	for i in $(seq 300); do grep -q '^ready' "$d/idle.out" && break; sleep 0.1; done
-	run -0 grep '^ready 5000$' "$d/idle.out"
+	local d=$BATS_TEST_TMPDIR pid idle n st
+	hold_idle 5000
 	tcptop-collect --interval 0.5 --tcp -o "$d/idle.tcpt" 2>"$d/err" 3>&- &
 	pid=$!
 	bg_track "$pid"
@@ -353,13 +359,7 @@ load_flows() {
 @test "periods longer than the interval (20,000 idle connections, --interval 0.01): SIGINT still ends the collector within 3 s" {
 	skip_unless_bpf
 	local d=$BATS_TEST_TMPDIR pid idle i st
-	mkfifo "$d/hold"
-	tcptop-traffic idle 20000 <"$d/hold" >"$d/idle.out" 2>&1 3>&- &
-	idle=$!
-	exec 4>"$d/hold"
-	bg_track "$idle"
-	for i in $(seq 300); do grep -q '^ready' "$d/idle.out" && break; sleep 0.1; done
-	run -0 grep '^ready 20000$' "$d/idle.out"
+	hold_idle 20000
 	tcptop-collect --interval 0.01 --tcp -o "$d/idle.tcpt" 2>"$d/err" 3>&- &
 	pid=$!
 	bg_track "$pid"
