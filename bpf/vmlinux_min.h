@@ -78,6 +78,7 @@ struct sock {
 	__u16 sk_protocol;
 	__u16 sk_type;
 	struct dst_entry *sk_dst_cache;
+	void *sk_bpf_storage; /* struct bpf_local_storage *: only tested for NULL */
 };
 
 enum sock_flags {

@@ -348,8 +348,9 @@ uint64_t probe_kprobe_missed(const struct collector *c)
 struct plan {
 	enum backend udp;
 	bool tcp, sk_storage, owners, accept, foreign_iter, udp_peers, udp_close;
-	int recv_args; /* udp_recvmsg's arguments: 6 before 5.19, 5, 4 in 7.x */
-	bool tp_ok;    /* the send/recv tracepoints exist (6.3+) */
+	int recv_args;	      /* udp_recvmsg's arguments: 6 before 5.19, 5, 4 in 7.x */
+	bool tp_ok;	      /* the send/recv tracepoints exist (6.3+) */
+	bool storage_at_open; /* st__storage loads (tracing programs' socket storage: 5.11+) */
 };
 
 /* Which program serves what, by name. */
@@ -357,6 +358,9 @@ static bool prog_wanted(const struct plan *pl, const char *n)
 {
 	if (!strcmp(n, "st__state") || !strcmp(n, "it__tcp"))
 		return pl->tcp;
+	if (!strcmp(n, "st__storage"))
+		return pl->tcp && pl->sk_storage && !pl->foreign_iter && pl->tp_ok &&
+		       pl->storage_at_open;
 	if (!strcmp(n, "it__owners"))
 		return pl->owners;
 	if (!strncmp(n, "sc__accept", 10))
@@ -365,8 +369,12 @@ static bool prog_wanted(const struct plan *pl, const char *n)
 		return pl->tcp && pl->foreign_iter;
 	if (!strcmp(n, "it__udp"))
 		return pl->udp && pl->udp_close;
+	/* one pair on the send/recv tracepoints: with other namespaces' refresh where no map
+	 * iterator can, else the plain one (UDP only) */
+	if (!strncmp(n, "tp__", 4) && strstr(n, "_netns"))
+		return pl->tcp && !pl->foreign_iter && pl->tp_ok;
 	if (!strncmp(n, "tp__", 4))
-		return pl->udp == BK_TP || (pl->tcp && !pl->foreign_iter && pl->tp_ok);
+		return pl->udp == BK_TP && !(pl->tcp && !pl->foreign_iter && pl->tp_ok);
 	if (!strncmp(n, "cg__", 4))
 		return pl->udp == BK_TP && pl->udp_peers;
 	if (!strncmp(n, "fe6__", 5))
@@ -422,7 +430,7 @@ static void try_plan(struct collector *c, const struct plan *pl, const struct pr
 	s->rodata->want_tcp = pl->tcp;
 	s->rodata->want_udp = pl->udp != BK_AUTO;
 	s->rodata->use_sk_storage = pl->sk_storage;
-	s->rodata->foreign_from_tp = pl->tcp && !pl->foreign_iter && pl->tp_ok;
+	s->rodata->udp_by_tp = pl->udp == BK_TP;
 	s->rodata->own_netns = o->own_netns;
 	s->rodata->wake_bytes = o->ringbuf_bytes / 4;
 	s->rodata->kp_recv_noblock = pl->recv_args == 6;
@@ -567,6 +575,7 @@ int probe_setup(struct collector *c, const struct probe_opts *o, char *err, size
 
 	pl.tcp = o->want_tcp;
 	pl.sk_storage = true;
+	pl.storage_at_open = true;
 	pl.owners = true;
 	pl.accept =
 		tracefs_has("syscalls/sys_exit_accept4") && tracefs_has("syscalls/sys_exit_accept");
@@ -622,14 +631,18 @@ int probe_setup(struct collector *c, const struct probe_opts *o, char *err, size
 			pl.foreign_iter = false;
 			if (!pl.tp_ok)
 				add_missing(c, "netns", p, r.why);
+		} else if (!strcmp(p, "st__storage")) {
+			/* tp__*_netns look up our own sockets until the iterator's pass */
+			pl.storage_at_open = false;
 		} else if (!strcmp(p, "it__udp")) {
 			pl.udp_close = false;
 			add_missing(c, "udp-close", p, r.why);
 		} else if (!strncmp(p, "cg__", 4)) {
 			pl.udp_peers = false;
 			add_missing(c, "udp-peers", p, r.why);
-		} else if (!strncmp(p, "tp__", 4) && pl.udp != BK_TP) {
-			pl.tp_ok = false; /* the tracepoints served other namespaces only */
+		} else if (!strncmp(p, "tp__", 4) && (pl.udp != BK_TP || strstr(p, "_netns"))) {
+			/* the refresh of other namespaces goes; UDP keeps the plain pair */
+			pl.tp_ok = false;
 			add_missing(c, "netns", p, r.why);
 		} else if (!strncmp(p, "tp__", 4) || !strncmp(p, "fe", 2) ||
 			   !strncmp(p, "kp__", 4)) {
