@@ -353,14 +353,19 @@ struct plan {
 	bool storage_at_open; /* st__storage loads (tracing programs' socket storage: 5.11+) */
 };
 
+/* Other namespaces' TCP counters come through the send/recv tracepoints (no map iterator). */
+static bool netns_by_tp(const struct plan *pl)
+{
+	return pl->tcp && !pl->foreign_iter && pl->tp_ok;
+}
+
 /* Which program serves what, by name. */
 static bool prog_wanted(const struct plan *pl, const char *n)
 {
 	if (!strcmp(n, "st__state") || !strcmp(n, "it__tcp"))
 		return pl->tcp;
 	if (!strcmp(n, "st__storage"))
-		return pl->tcp && pl->sk_storage && !pl->foreign_iter && pl->tp_ok &&
-		       pl->storage_at_open;
+		return netns_by_tp(pl) && pl->sk_storage && pl->storage_at_open;
 	if (!strcmp(n, "it__owners"))
 		return pl->owners;
 	if (!strncmp(n, "sc__accept", 10))
@@ -372,9 +377,9 @@ static bool prog_wanted(const struct plan *pl, const char *n)
 	/* one pair on the send/recv tracepoints: with other namespaces' refresh where no map
 	 * iterator can, else the plain one (UDP only) */
 	if (!strncmp(n, "tp__", 4) && strstr(n, "_netns"))
-		return pl->tcp && !pl->foreign_iter && pl->tp_ok;
+		return netns_by_tp(pl);
 	if (!strncmp(n, "tp__", 4))
-		return pl->udp == BK_TP && !(pl->tcp && !pl->foreign_iter && pl->tp_ok);
+		return pl->udp == BK_TP && !netns_by_tp(pl);
 	if (!strncmp(n, "cg__", 4))
 		return pl->udp == BK_TP && pl->udp_peers;
 	if (!strncmp(n, "fe6__", 5))
@@ -682,7 +687,7 @@ int probe_setup(struct collector *c, const struct probe_opts *o, char *err, size
 	c->owners = pl.owners;
 	c->accept = pl.accept;
 	c->foreign_iter = pl.tcp && pl.foreign_iter;
-	c->foreign_tp = pl.tcp && !pl.foreign_iter && pl.tp_ok;
+	c->foreign_tp = netns_by_tp(&pl);
 	c->udp_peers = pl.udp == BK_TP && pl.udp_peers;
 	c->udp_close = pl.udp && pl.udp_close;
 	if (pl.tcp && !c->foreign_iter && !c->foreign_tp && !strstr(c->missing, "netns"))
