@@ -1,8 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * tcptop's BPF programs. The TCP path runs no program per packet or per call: the kernel
- * already keeps exact per-connection counters in struct tcp_sock, and iter/tcp reads them once
- * per sample period (only the connections that changed, where socket storage is allowed); the
+ * tcptop's BPF programs. The TCP path runs no program per packet, and per call only a test of
+ * one field of the socket: the kernel already keeps exact per-connection counters in struct
+ * tcp_sock. They are read in two ways. The polled map holds the connections read every period
+ * (rf__polled, run on demand, or it__polled): other namespaces' from their establishment, and
+ * ours while they are active: a socket is activated (socket storage marks it, an entry in the
+ * polled map describes it) by its establishment or by its first send or receive call since it
+ * was last found quiet (tp__*_act, st__activate). iter/tcp walks every connection of our
+ * namespace, as seldom as its cost asks: it finds what no call announced, and ends the
+ * polling of the quiet ones. Without the send/recv tracepoints, iter/tcp reads every
+ * connection each period (only those that changed, where socket storage is allowed). The
  * state tracepoint sends the final counters at the close. UDP has no such counters, so each
  * datagram is counted per socket and peer by one of three backends: the send/recv length
  * tracepoints (tp__*, returning at once for anything but UDP) with the cgroup sendmsg/recvmsg
@@ -49,13 +56,12 @@ char LICENSE[] SEC("license") = "GPL";
 /* Load-time configuration (set by tcptop-collect between open and load). */
 const volatile __u8 want_tcp = 1;
 const volatile __u8 want_udp = 1;
-const volatile __u8 use_sk_storage = 0;	   /* iter/tcp reports only what changed */
-const volatile __u8 udp_by_tp = 0;	   /* the send/recv tracepoints count UDP */
-const volatile __u32 own_netns = 0;	   /* the namespace iter/tcp and iter/udp see */
-const volatile __u64 wake_bytes = 1 << 20; /* wake the reader once this much is queued */
-
-/* The address of our namespace's struct net, learned by the first call that meets it. */
-volatile __u64 own_net;
+const volatile __u8 use_sk_storage = 0;	    /* iter/tcp reports only what changed */
+const volatile __u8 activation = 0;	    /* sockets are polled while active */
+const volatile __u64 quiet_ns = 2000000000; /* ... and quiet after this long unchanged */
+const volatile __u8 udp_by_tp = 0;	    /* the send/recv tracepoints count UDP */
+const volatile __u32 own_netns = 0;	    /* the namespace iter/tcp and iter/udp see */
+const volatile __u64 wake_bytes = 1 << 20;  /* wake the reader once this much is queued */
 
 /* Set by user space before an iter/tcp run that must report every connection. */
 volatile __u32 full_pass = 1;
@@ -104,14 +110,15 @@ struct {
 	__type(value, struct tt_peer);
 } udp_peer SEC(".maps");
 
-/* TCP connections of other network namespaces (iter/tcp sees only ours), by address. */
+/* TCP connections read every period, by address: other namespaces' (iter/tcp sees only
+ * ours), and our active ones. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 1 << 20);
 	__type(key, __u64);
-	__type(value, struct tt_foreign);
-} foreign SEC(".maps");
+	__type(value, struct tt_polled);
+} polled SEC(".maps");
 
 static __always_inline void loss_inc(__u32 code)
 {
@@ -261,31 +268,25 @@ static __always_inline void tcp_close(struct sock *sk, int oldstate, __u64 key)
 	bpf_ringbuf_submit(e, wake_flag());
 }
 
-static __always_inline void tcp_foreign_open(struct sock *sk, __u32 netns, __u64 key)
+/* A connection into the polled map, described once (probe reads: any socket pointer). Not
+ * inlined: its stack stays out of the programs that call it. An entry there already stays. */
+static __noinline void poll_start(struct sock *sk, __u8 state, __u8 flags)
 {
-	struct tt_foreign f = {};
-	struct tt_event *e;
+	struct tt_polled p = {};
+	__u64 key = (__u64)sk;
+	long err;
 
-	f.ts = bpf_ktime_get_ns();
-	f.state = TCP_ESTABLISHED;
-	if (bpf_map_update_elem(&foreign, &key, &f, BPF_ANY)) {
+	p.e.type = TT_POLLED;
+	p.e.ts = p.changed = bpf_ktime_get_ns();
+	p.e.proto = IPPROTO_TCP;
+	p.e.state = state;
+	p.e.flags = flags;
+	fill_id(&p.e, sk);
+	tcp_counters(&p.e.c, (struct tcp_sock *)sk);
+	owner_copy(&p.e, key);
+	err = bpf_map_update_elem(&polled, &key, &p, BPF_NOEXIST);
+	if (err && err != -EEXIST)
 		loss_inc(TT_LOSS_FLOW_FULL);
-		return;
-	}
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		loss_inc(TT_LOSS_RINGBUF);
-		return;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	e->type = TT_EV_FOREIGN;
-	e->ts = f.ts;
-	e->proto = IPPROTO_TCP;
-	e->state = TCP_ESTABLISHED;
-	fill_id(e, sk);
-	tcp_counters(&e->c, (struct tcp_sock *)sk);
-	owner_copy(e, key);
-	bpf_ringbuf_submit(e, wake_flag());
 }
 
 /* Transitions run in process context for connect() (CLOSE -> SYN_SENT) and for close() and
@@ -297,7 +298,6 @@ int BPF_PROG(st__state, struct sock *sk, int oldstate, int newstate)
 	__u16 family = sk->__sk_common.skc_family;
 	__u64 key = (__u64)sk;
 	struct tt_owner o = {};
-	__u32 netns;
 
 	if (!want_tcp || sk->sk_protocol != IPPROTO_TCP ||
 	    (family != AF_INET && family != AF_INET6))
@@ -313,9 +313,8 @@ int BPF_PROG(st__state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	}
 	if (newstate == TCP_ESTABLISHED) {
-		netns = sk_netns(sk);
-		if (netns != own_netns)
-			tcp_foreign_open(sk, netns, key);
+		if (sk_netns(sk) != own_netns)
+			poll_start(sk, TCP_ESTABLISHED, TT_F_NEW);
 		return 0;
 	}
 	if (newstate != TCP_CLOSE)
@@ -323,19 +322,48 @@ int BPF_PROG(st__state, struct sock *sk, int oldstate, int newstate)
 	if (oldstate != TCP_LISTEN && oldstate != TCP_CLOSE)
 		tcp_close(sk, oldstate, key);
 	bpf_map_delete_elem(&owners, &key);
-	bpf_map_delete_elem(&foreign, &key);
+	bpf_map_delete_elem(&polled, &key);
 	return 0;
 }
 
-/* Where tp__*_netns run: a socket of our namespace gets its storage when it is established, not
- * at the iterator's next pass, so that they pass over it from its first byte. A program of its
- * own: tracing programs may use socket storage from 5.11 on only. */
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(st__storage, struct sock *sk, int oldstate, int newstate)
+/* Activation: a socket with our storage is polled (the send/recv tracepoints pass over it by
+ * a field of the socket itself), one without is not, and its first call makes it so. The
+ * storage is made before the entry: a walk that meets storage without an entry removes it. */
+static __noinline void activate(struct sock *sk, __u8 flags)
 {
-	if (newstate == TCP_ESTABLISHED && sk->sk_protocol == IPPROTO_TCP &&
-	    sk_netns(sk) == own_netns)
+	__u8 state = sk->__sk_common.skc_state;
+
+	if (state == TCP_LISTEN || state == TCP_CLOSE || state == TCP_NEW_SYN_RECV ||
+	    state == TCP_TIME_WAIT)
+		return; /* the close that would end its polling has passed, or never comes */
+	if (!bpf_sk_storage_get(&sk_stor, sk, 0, BPF_SK_STORAGE_GET_F_CREATE)) {
+		loss_inc(TT_LOSS_FLOW_FULL);
+		return;
+	}
+	poll_start(sk, state, flags);
+}
+
+/* Every state a connection of ours moves to activates it: new connections are polled from
+ * their connect or establishment, and a quiet one whose peer closes is polled again. Other
+ * namespaces' sockets get their storage here, so that the tracepoints pass over them
+ * (st__state describes them). A program of its own: tracing programs may use socket storage
+ * from 5.11 on only. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(st__activate, struct sock *sk, int oldstate, int newstate)
+{
+	bool fresh;
+
+	if (sk->sk_protocol != IPPROTO_TCP || newstate == TCP_CLOSE || newstate == TCP_LISTEN ||
+	    newstate == TCP_SYN_RECV)
+		return 0;
+	if (sk_netns(sk) != own_netns) {
 		bpf_sk_storage_get(&sk_stor, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		return 0;
+	}
+	fresh = newstate == TCP_SYN_SENT ||
+		(newstate == TCP_ESTABLISHED &&
+		 (oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV));
+	activate(sk, fresh ? TT_F_NEW : 0);
 	return 0;
 }
 
@@ -389,10 +417,12 @@ int sc__accept(struct sys_exit_ctx *ctx)
 
 /* ---- TCP: counters once per period ---- */
 
-/* Connections of our namespace: every one on a full pass, else those whose counters, state
- * or owner changed since they were last written (socket storage remembers, where allowed).
- * What was reported is remembered only once bpf_seq_write() took the record: a full seq
- * buffer makes the kernel run this program again for the same socket. */
+/* Connections of our namespace. With activation, every one, and the polling of those quiet
+ * for quiet_ns ends here (an entry without storage or storage without an entry ends too).
+ * Without, every one on a full pass, else those whose counters, state or owner changed since
+ * they were last written (socket storage remembers, where allowed). What was reported is
+ * remembered only once bpf_seq_write() took the record: a full seq buffer makes the kernel
+ * run this program again for the same socket. */
 SEC("iter/tcp")
 int it__tcp(struct bpf_iter__tcp *ctx)
 {
@@ -414,7 +444,19 @@ int it__tcp(struct bpf_iter__tcp *ctx)
 	if (state == TCP_LISTEN || state == TCP_CLOSE)
 		return 0;
 	tcp_counters_direct(&c, tp);
-	if (use_sk_storage) {
+	e.ts = bpf_ktime_get_ns();
+	if (activation) {
+		__u64 key = (__u64)sk;
+		struct tt_polled *p = bpf_map_lookup_elem(&polled, &key);
+
+		if (p && e.ts - p->changed >= quiet_ns && p->e.state == state &&
+		    same_counters(&p->e.c, &c)) {
+			bpf_map_delete_elem(&polled, &key);
+			p = 0;
+		}
+		if (!p && bpf_sk_storage_get(&sk_stor, sk, 0, 0))
+			bpf_sk_storage_delete(&sk_stor, sk);
+	} else if (use_sk_storage) {
 		v = bpf_sk_storage_get(&sk_stor, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 		/* an owner once seen stays: the owners map is looked up until then only */
 		owned = (v && v->owner_seen) || bpf_map_lookup_elem(&owners, &(__u64){ (__u64)sk });
@@ -424,7 +466,6 @@ int it__tcp(struct bpf_iter__tcp *ctx)
 	}
 	owned = owner_copy(&e, (__u64)sk);
 	e.type = TT_IT_TCP;
-	e.ts = bpf_ktime_get_ns();
 	e.proto = IPPROTO_TCP;
 	e.state = state;
 	fill_id(&e, sk);
@@ -437,21 +478,63 @@ int it__tcp(struct bpf_iter__tcp *ctx)
 	return 0;
 }
 
-/* Connections of other namespaces: refresh their counters in place (the value is writable),
- * user space reads the map. Probe reads: the key is a plain address, removed at the close. */
+/* The polled connections: their counters, state and owner refreshed in place (the value is
+ * writable), then user space reads the map. Probe reads: the key is a plain address, removed
+ * at the close. An entry whose socket closed unseen (activated as it closed) or whose memory
+ * another connection took goes. Ports and interface are read again while the local port is
+ * unknown (connect() moves to SYN_SENT before it picks one). */
+static __always_inline void refresh(__u64 key, struct tt_polled *v, __u64 now)
+{
+	struct sock *sk = (struct sock *)key;
+	struct tt_tcp_counters c = {};
+	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+
+	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+
+	if (state == TCP_CLOSE || state == TCP_LISTEN ||
+	    bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)) != v->e.rport ||
+	    (v->e.lport && lport != v->e.lport) || (v->e.cookie && cookie != v->e.cookie)) {
+		bpf_map_delete_elem(&polled, &key);
+		return;
+	}
+	if (!v->e.lport)
+		fill_id(&v->e, sk);
+	tcp_counters(&c, (struct tcp_sock *)sk);
+	if (state != v->e.state || !same_counters(&c, &v->e.c))
+		v->changed = now;
+	v->e.c = c;
+	v->e.state = state;
+	if (!(v->e.flags & TT_F_OWNER))
+		owner_copy(&v->e, key);
+	v->e.ts = now;
+}
+
+static long refresh_one(struct bpf_map *map, __u64 *key, struct tt_polled *v, void *ctx)
+{
+	refresh(*key, v, bpf_ktime_get_ns());
+	return 0;
+}
+
+/* Run by user space (BPF_PROG_TEST_RUN) once per period: the whole map in one call (5.13+). */
+SEC("raw_tp")
+int rf__polled(void *ctx)
+{
+	bpf_for_each_map_elem (&polled, refresh_one, 0, 0)
+		;
+	return 0;
+}
+
+/* The same as an iterator, where the kernel has map-element iterators but no bpf_loop-style
+ * helper (5.9 to 5.12). */
 SEC("iter/bpf_map_elem")
-int it__foreign(struct bpf_iter__bpf_map_elem *ctx)
+int it__polled(struct bpf_iter__bpf_map_elem *ctx)
 {
 	__u64 *key = ctx->key;
-	struct tt_foreign *v = ctx->value;
-	struct tcp_sock *tp;
+	struct tt_polled *v = ctx->value;
 
-	if (!key || !v)
-		return 0;
-	tp = (struct tcp_sock *)*key;
-	tcp_counters(&v->c, tp);
-	v->state = BPF_CORE_READ((struct sock *)tp, __sk_common.skc_state);
-	v->ts = bpf_ktime_get_ns();
+	if (key && v)
+		refresh(*key, v, bpf_ktime_get_ns());
 	return 0;
 }
 
@@ -541,39 +624,6 @@ static __noinline void udp_count(struct sock *sk, long bytes, bool out, const st
 
 /* ---- backend "tracepoint": the send/recv length tracepoints (6.3+) ---- */
 
-/* A foreign connection's counters, refreshed by its own traffic where no iterator can. */
-static __noinline void foreign_update(struct sock *sk);
-
-static __always_inline void foreign_refresh(struct sock *sk)
-{
-	struct net *net = sk->__sk_common.skc_net.net;
-
-	/* our namespace, known by its address once met: one load and a compare per call */
-	if ((__u64)net == own_net)
-		return;
-	if (net->ns.inum == own_netns) {
-		own_net = (__u64)net;
-		return;
-	}
-	foreign_update(sk);
-}
-
-static __noinline void foreign_update(struct sock *sk)
-{
-	__u64 key = (__u64)sk;
-	struct tt_foreign *f = bpf_map_lookup_elem(&foreign, &key);
-	struct tcp_sock *tp;
-
-	if (!f)
-		return;
-	tp = bpf_skc_to_tcp_sock(sk);
-	if (!tp)
-		return;
-	tcp_counters_direct(&f->c, tp);
-	f->state = sk->__sk_common.skc_state;
-	f->ts = bpf_ktime_get_ns();
-}
-
 /* The peer the thread's cgroup hook saw in this same call, forgotten once read. */
 static __always_inline bool take_peer(struct tt_peer *p, __u8 dir)
 {
@@ -600,17 +650,15 @@ static __noinline void tp_udp(struct sock *sk, int ret, bool out)
  * The send/recv length tracepoints. Their TCP path must touch nothing but the socket: each
  * other page (a global, a map value, the namespace) costs 30-40 ns a call here, measured
  * (bench-collect: +4 ns over the floor with no access, +42 with one global read). Hence two
- * programs, one chosen at load: tp__ returns at the protocol test; tp__*_netns, where no map
- * iterator can refresh other namespaces' connections, refreshes them, and passes over the
- * sockets of our namespace by a field of the socket itself: st__storage gives every one of them
- * socket storage when it is established (it__tcp at its first pass, for those older than the
- * collector), and never to another namespace's.
+ * pairs, one chosen at load: tp__send/recv return at the protocol test (UDP only); with
+ * activation, tp__*_act pass over a TCP socket that has socket storage (a field of the
+ * socket itself) and activate one that has none.
  */
-static __always_inline int tp_len(struct sock *sk, int ret, int flags, bool out, bool netns)
+static __always_inline int tp_len(struct sock *sk, int ret, int flags, bool out, bool act)
 {
 	if (sk->sk_protocol != IPPROTO_UDP) {
-		if (netns && sk->sk_protocol == IPPROTO_TCP && !sk->sk_bpf_storage)
-			foreign_refresh(sk);
+		if (act && sk->sk_protocol == IPPROTO_TCP && !sk->sk_bpf_storage)
+			activate(sk, 0);
 		return 0;
 	}
 	if (!udp_by_tp)
@@ -634,13 +682,13 @@ int BPF_PROG(tp__recv, struct sock *sk, int ret, int flags)
 }
 
 SEC("tp_btf/sock_send_length")
-int BPF_PROG(tp__send_netns, struct sock *sk, int ret, int flags)
+int BPF_PROG(tp__send_act, struct sock *sk, int ret, int flags)
 {
 	return tp_len(sk, ret, flags, true, true);
 }
 
 SEC("tp_btf/sock_recv_length")
-int BPF_PROG(tp__recv_netns, struct sock *sk, int ret, int flags)
+int BPF_PROG(tp__recv_act, struct sock *sk, int ret, int flags)
 {
 	return tp_len(sk, ret, flags, false, true);
 }
@@ -925,8 +973,8 @@ int BPF_KRETPROBE(kp__udpv6_recvmsg_ret)
 /* ---- owners of the sockets that exist at start ---- */
 
 /* Every socket file of every process: the first holder found owns it. A connection of
- * another namespace that is established already is also put in the foreign map (iter/tcp
- * cannot see it) and described once. Probe reads: this kernel may refuse the socket as a
+ * another namespace that is established already is also put in the polled map (iter/tcp
+ * cannot see it). Probe reads: this kernel may refuse the socket as a
  * trusted pointer here. */
 SEC("iter/task_file")
 int it__owners(struct bpf_iter__task_file *ctx)
@@ -959,26 +1007,10 @@ int it__owners(struct bpf_iter__task_file *ctx)
 	if (bpf_map_update_elem(&owners, &key, &o, BPF_NOEXIST))
 		return 0; /* held by an earlier task too, or the map is full */
 	if (proto == IPPROTO_TCP && want_tcp && sk_netns(sk) != own_netns) {
-		struct tt_foreign f = {};
-		struct tt_event e = {};
 		__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
 
-		if (state == TCP_LISTEN || state == TCP_CLOSE || state == TCP_SYN_SENT)
-			return 0;
-		f.ts = bpf_ktime_get_ns();
-		f.state = state;
-		tcp_counters(&f.c, (struct tcp_sock *)sk);
-		if (bpf_map_update_elem(&foreign, &key, &f, BPF_NOEXIST))
-			return 0;
-		e.type = TT_IT_FOREIGN;
-		e.ts = f.ts;
-		e.proto = IPPROTO_TCP;
-		e.state = state;
-		fill_id(&e, sk);
-		e.c = f.c;
-		e.owner = o;
-		e.flags = TT_F_OWNER;
-		bpf_seq_write(ctx->meta->seq, &e, sizeof(e));
+		if (state != TCP_LISTEN && state != TCP_CLOSE && state != TCP_SYN_SENT)
+			poll_start(sk, state, 0);
 	}
 	return 0;
 }

@@ -10,12 +10,12 @@
 /* What a ring buffer event or an iterator record describes (struct tt_event.type). */
 enum tt_event_type {
 	/* ring buffer, as they happen */
-	TT_EV_CLOSE = 1,   /* TCP socket reached CLOSE: final counters (also failed connects) */
-	TT_EV_FOREIGN = 2, /* TCP connection established in another network namespace */
+	TT_EV_CLOSE = 1, /* TCP socket reached CLOSE: final counters (also failed connects) */
 	/* iterators, in batches */
-	TT_IT_TCP = 10,	    /* iter/tcp: a connection of our namespace, new or changed */
-	TT_IT_UDP = 11,	    /* iter/udp: a UDP socket of our namespace */
-	TT_IT_FOREIGN = 12, /* iter/bpf_map_elem: counters of a foreign-namespace connection */
+	TT_IT_TCP = 10, /* iter/tcp: a connection of our namespace */
+	TT_IT_UDP = 11, /* iter/udp: a UDP socket of our namespace */
+	/* the polled map, read once per period */
+	TT_POLLED = 20, /* a connection whose counters are read every period */
 };
 
 /* Per-CPU loss counters (index into the loss map). */
@@ -62,8 +62,10 @@ struct tt_event {
 };
 
 #define TT_F_OWNER 0x01 /* owner is known */
+#define TT_F_NEW   0x02 /* polled from its connect or establishment: begun after the start */
 
-/* What iter/tcp last reported of a connection (socket storage, where the kernel allows it). */
+/* What iter/tcp last reported of a connection (socket storage, where the kernel allows it and
+ * no activation is in use; with activation, the storage only marks a socket as polled). */
 struct tt_sk {
 	struct tt_tcp_counters c;
 	__u8 state, owner_seen, pad[6];
@@ -84,11 +86,12 @@ struct tt_udp_val {
 	struct tt_owner owner;
 };
 
-/* A foreign-namespace TCP connection: its identity once, its counters refreshed. */
-struct tt_foreign {
-	__u64 ts;
-	struct tt_tcp_counters c;
-	__u8 state, pad[7];
+/* A TCP connection read every period (the polled map, by socket address): another
+ * namespace's from its establishment to its close, one of ours while it is active. Its
+ * identity is written once; counters, state and owner are refreshed in place. */
+struct tt_polled {
+	struct tt_event e; /* type TT_POLLED; e.ts: when last read */
+	__u64 changed;	   /* when its counters or state last changed */
 };
 
 /* The peer an unconnected UDP socket's sendmsg or recvmsg names, kept from the cgroup hook

@@ -24,6 +24,9 @@ const struct opt_range opt_ranges[] = {
 	  "0.001 to 31536000 seconds" },
 	{ "udp-timeout", OPT_COLLECT, OPT_SECONDS, NSEC / 10, 86400 * NSEC, 0, 0,
 	  "0.1 to 86400 seconds" },
+	/* how often the walk of every connection runs where active ones are polled: 0 is as
+	 * often as keeps it under 1% of a core */
+	{ "full-walk", OPT_COLLECT, OPT_SECONDS, 0, 3600 * NSEC, 0, 0, "0 (auto) to 3600 seconds" },
 	/* the kernel's UDP flow table: a map of that many entries */
 	{ "max-flows", OPT_COLLECT, OPT_COUNT, 16, 1 << 24, 0, 0, "16 to 16777216" },
 	/* the aggregator's table of rows */

@@ -83,7 +83,7 @@ static const char help_text[] =
 
 static struct {
 	const char *output;
-	uint64_t interval_ns, duration_ns, udp_timeout_ns;
+	uint64_t interval_ns, duration_ns, udp_timeout_ns, full_walk_ns;
 	uint64_t max_flows, pid, port;
 	bool tcp_only, udp_only, verbose;
 	enum backend backend;
@@ -99,7 +99,6 @@ static struct stream_writer *wr;
 static struct xlate *xl;
 static struct ring_buffer *rb;
 static struct cgroups *cgs;
-static uint64_t ringbuf_lost_seen = UINT64_MAX; /* at the last full pass */
 
 static void usage(void)
 {
@@ -347,10 +346,63 @@ static void on_udp_flow(const void *k, const void *v, uint64_t now)
 	xlate_udp_flow(xl, k, v, now);
 }
 
-static void on_foreign(const void *k, const void *v, uint64_t now)
+static void on_polled(const void *k, const void *v, uint64_t now)
 {
 	(void)now;
-	xlate_foreign(xl, *(const uint64_t *)k, v);
+	xlate_polled(xl, *(const uint64_t *)k, v);
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * NSEC + ts.tv_nsec;
+}
+
+/* The walk of every connection of our namespace. Each period where nothing but the walk reads
+ * connections; with activation (active ones polled), as often as --full-walk says, by default
+ * as often as keeps it under WALK_BUDGET of a core (measured on the walk before) and at least
+ * every WALK_MAX_GAP; at once after a lost event. */
+#define WALK_BUDGET  100 /* 1/100: 1% of a core */
+#define WALK_MAX_GAP (60 * NSEC)
+static struct {
+	uint64_t last, every; /* when the last walk began, and the gap to the next (ns) */
+	uint64_t lost_seen;   /* ring buffer losses at the last full walk */
+} walk = { .lost_seen = UINT64_MAX };
+
+static bool walk_due(uint64_t now, uint64_t lost)
+{
+	if (!col.active || !walk.last || lost != walk.lost_seen)
+		return true;
+	return now - walk.last + opt.interval_ns / 2 >= walk.every;
+}
+
+static void walk_tcp(uint64_t now, uint64_t lost)
+{
+	bool full = col.active || !col.sk_storage || lost != walk.lost_seen;
+	uint64_t cpu = thread_cpu_ns(), cost, prev;
+
+	col.skel->data->full_pass = full;
+	xlate_tcp_pass_begin(xl, full);
+	run_iter(col.it_tcp);
+	xlate_tcp_pass_end(xl, mono_ns());
+	if (full)
+		walk.lost_seen = lost;
+	walk.last = now;
+	cost = thread_cpu_ns() - cpu;
+	prev = walk.every;
+	if (opt.full_walk_ns)
+		walk.every = opt.full_walk_ns;
+	else if (cost > WALK_MAX_GAP / WALK_BUDGET)
+		walk.every = WALK_MAX_GAP;
+	else
+		walk.every = cost * WALK_BUDGET;
+	/* said when the gap halves or doubles, not each time */
+	if (col.active && (walk.every > 2 * prev || 2 * walk.every < prev))
+		verbose("the walk of every connection took %.1f ms of CPU: the next in %.2f s",
+			cost / 1e6,
+			(walk.every > opt.interval_ns ? walk.every : opt.interval_ns) / 1e9);
 }
 
 static uint64_t loss_sum(uint32_t code)
@@ -380,14 +432,14 @@ static void put_loss(uint64_t ts)
 	put_or_die(&r);
 }
 
-/* One sample period: closes so far, the TCP connections that changed (all of them on a full
- * pass, which also finds closes the kernel could not report), the UDP sockets that went away,
- * the UDP flows, other namespaces, loss, tick. */
+/* One sample period: closes so far, the polled connections (other namespaces', our active
+ * ones), the walk of our TCP connections when due (every one reported on a full pass, which
+ * also finds closes the kernel could not report), the UDP sockets that went away, the UDP
+ * flows, loss, tick. */
 static void period(void)
 {
 	struct rec r = { .type = REC_TICK };
 	uint64_t now, lost;
-	bool full;
 
 	ring_buffer__consume(rb);
 	/* without an accept hook, owners of connections accepted since are found by a walk
@@ -401,16 +453,16 @@ static void period(void)
 			xlate_unowned_reset(xl);
 		}
 	}
+	/* the polled connections first: the walk ends the polling of those found quiet */
+	if (col.poll != POLL_NONE && probe_poll(&col))
+		warn("refreshing the polled connections");
+	now = mono_ns();
+	if (col.tcp)
+		map_each(bpf_map__fd(col.skel->maps.polled), sizeof(uint64_t),
+			 sizeof(struct tt_polled), on_polled, now);
 	lost = loss_sum(TT_LOSS_RINGBUF);
-	full = !col.sk_storage || lost != ringbuf_lost_seen;
-	if (col.it_tcp) {
-		col.skel->data->full_pass = full;
-		xlate_tcp_pass_begin(xl, full);
-		run_iter(col.it_tcp);
-		xlate_tcp_pass_end(xl, mono_ns());
-		if (full)
-			ringbuf_lost_seen = lost;
-	}
+	if (col.it_tcp && walk_due(now, lost))
+		walk_tcp(now, lost);
 	if (col.it_udp) {
 		xlate_udp_pass_begin(xl);
 		run_iter(col.it_udp);
@@ -422,11 +474,6 @@ static void period(void)
 			 sizeof(struct tt_udp_val), on_udp_flow, now);
 		xlate_udp_expire(xl, now);
 	}
-	if (col.it_foreign)
-		run_iter(col.it_foreign); /* refreshes the map in place, writes nothing */
-	if (col.it_foreign || col.foreign_tp)
-		map_each(bpf_map__fd(col.skel->maps.foreign), sizeof(uint64_t),
-			 sizeof(struct tt_foreign), on_foreign, now);
 	check_xlate();
 	now = mono_ns();
 	put_loss(now);
@@ -480,7 +527,7 @@ static bool bpf_works_unprivileged(const struct priv_target *t)
 	int st;
 	pid_t pid;
 
-	if (!l)
+	if (!l && col.poll == POLL_NONE)
 		return true;
 	pid = fork();
 	if (pid < 0)
@@ -490,8 +537,8 @@ static bool bpf_works_unprivileged(const struct priv_target *t)
 
 		if (priv_drop(t, 0, e, sizeof(e)))
 			_exit(2);
-		fd = bpf_iter_create(bpf_link__fd(l));
-		_exit(fd >= 0 ? 0 : 1);
+		fd = l ? bpf_iter_create(bpf_link__fd(l)) : 0;
+		_exit(fd >= 0 && !probe_poll(&col) ? 0 : 1);
 	}
 	if (waitpid(pid, &st, 0) != pid)
 		return false;
@@ -561,6 +608,7 @@ static void parse_options(int argc, char **argv)
 		O_PORT,
 		O_TCP,
 		O_UDP,
+		O_FULL_WALK,
 		O_VERSION
 	};
 	static const struct option lo[] = {
@@ -574,6 +622,7 @@ static void parse_options(int argc, char **argv)
 		{ "tcp", no_argument, NULL, O_TCP },
 		{ "udp", no_argument, NULL, O_UDP },
 		{ "backend", required_argument, NULL, O_BACKEND },
+		{ "full-walk", required_argument, NULL, O_FULL_WALK },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -594,6 +643,9 @@ static void parse_options(int argc, char **argv)
 			break;
 		case O_UDP_TIMEOUT:
 			range_opt("udp-timeout", &opt.udp_timeout_ns);
+			break;
+		case O_FULL_WALK:
+			range_opt("full-walk", &opt.full_walk_ns);
 			break;
 		case O_MAX_FLOWS:
 			range_opt("max-flows", &opt.max_flows);
@@ -721,6 +773,7 @@ int main(int argc, char **argv)
 					 .verbose = opt.verbose,
 					 .own_netns = xc.own_netns,
 					 .max_flows = opt.max_flows,
+					 .quiet_ns = 2 * opt.interval_ns,
 					 .ringbuf_bytes = RINGBUF_BYTES };
 
 		if (probe_setup(&col, &po, e, sizeof(e)))

@@ -347,39 +347,36 @@ uint64_t probe_kprobe_missed(const struct collector *c)
 
 struct plan {
 	enum backend udp;
-	bool tcp, sk_storage, owners, accept, foreign_iter, udp_peers, udp_close;
-	int recv_args;	      /* udp_recvmsg's arguments: 6 before 5.19, 5, 4 in 7.x */
-	bool tp_ok;	      /* the send/recv tracepoints exist (6.3+) */
-	bool storage_at_open; /* st__storage loads (tracing programs' socket storage: 5.11+) */
+	bool tcp, sk_storage, owners, accept, udp_peers, udp_close;
+	bool active;	     /* activation: the send/recv tracepoints (6.3+) and socket storage */
+	enum poll_mech poll; /* how the polled map is refreshed */
+	bool map_iter;	     /* the kernel takes map-element iterators */
+	int recv_args;	     /* udp_recvmsg's arguments: 6 before 5.19, 5, 4 in 7.x */
 };
-
-/* Other namespaces' TCP counters come through the send/recv tracepoints (no map iterator). */
-static bool netns_by_tp(const struct plan *pl)
-{
-	return pl->tcp && !pl->foreign_iter && pl->tp_ok;
-}
 
 /* Which program serves what, by name. */
 static bool prog_wanted(const struct plan *pl, const char *n)
 {
 	if (!strcmp(n, "st__state") || !strcmp(n, "it__tcp"))
 		return pl->tcp;
-	if (!strcmp(n, "st__storage"))
-		return netns_by_tp(pl) && pl->sk_storage && pl->storage_at_open;
+	if (!strcmp(n, "st__activate"))
+		return pl->tcp && pl->active;
 	if (!strcmp(n, "it__owners"))
 		return pl->owners;
 	if (!strncmp(n, "sc__accept", 10))
 		return pl->accept;
-	if (!strcmp(n, "it__foreign"))
-		return pl->tcp && pl->foreign_iter;
+	if (!strcmp(n, "rf__polled"))
+		return pl->tcp && pl->poll == POLL_RUN;
+	if (!strcmp(n, "it__polled"))
+		return pl->tcp && pl->poll == POLL_ITER;
 	if (!strcmp(n, "it__udp"))
 		return pl->udp && pl->udp_close;
-	/* one pair on the send/recv tracepoints: with other namespaces' refresh where no map
-	 * iterator can, else the plain one (UDP only) */
-	if (!strncmp(n, "tp__", 4) && strstr(n, "_netns"))
-		return netns_by_tp(pl);
+	/* one pair on the send/recv tracepoints: activating TCP sockets, or the plain one
+	 * (UDP only) */
+	if (!strncmp(n, "tp__", 4) && strstr(n, "_act"))
+		return pl->tcp && pl->active;
 	if (!strncmp(n, "tp__", 4))
-		return pl->udp == BK_TP && !netns_by_tp(pl);
+		return pl->udp == BK_TP && !(pl->tcp && pl->active);
 	if (!strncmp(n, "cg__", 4))
 		return pl->udp == BK_TP && pl->udp_peers;
 	if (!strncmp(n, "fe6__", 5))
@@ -435,6 +432,8 @@ static void try_plan(struct collector *c, const struct plan *pl, const struct pr
 	s->rodata->want_tcp = pl->tcp;
 	s->rodata->want_udp = pl->udp != BK_AUTO;
 	s->rodata->use_sk_storage = pl->sk_storage;
+	s->rodata->activation = pl->tcp && pl->active;
+	s->rodata->quiet_ns = o->quiet_ns;
 	s->rodata->udp_by_tp = pl->udp == BK_TP;
 	s->rodata->own_netns = o->own_netns;
 	s->rodata->wake_bytes = o->ringbuf_bytes / 4;
@@ -459,7 +458,7 @@ static void try_plan(struct collector *c, const struct plan *pl, const struct pr
 		const char *n = bpf_program__name(p);
 		struct bpf_link *l = NULL;
 
-		if (!bpf_program__autoload(p) || !strncmp(n, "it__", 4))
+		if (!bpf_program__autoload(p) || !strncmp(n, "it__", 4) || !strncmp(n, "rf__", 4))
 			continue;
 		if (c->nlinks == PROBE_MAX_LINKS) {
 			refused(r, n, "too many programs", E2BIG);
@@ -502,9 +501,14 @@ static void try_plan(struct collector *c, const struct plan *pl, const struct pr
 		refused(r, "it__udp", "cannot create the iterator", errno);
 		return;
 	}
-	if (pl->tcp && pl->foreign_iter &&
-	    !(c->it_foreign = attach_iter(s->progs.it__foreign, s->maps.foreign))) {
-		refused(r, "it__foreign", "cannot create the iterator", errno);
+	if (pl->tcp && pl->poll == POLL_ITER &&
+	    !(c->it_polled = attach_iter(s->progs.it__polled, s->maps.polled))) {
+		refused(r, "it__polled", "cannot create the iterator", errno);
+		return;
+	}
+	c->poll = pl->tcp ? pl->poll : POLL_NONE;
+	if (c->poll == POLL_RUN && probe_poll(c)) {
+		refused(r, "rf__polled", "cannot run it", errno);
 		return;
 	}
 	if (pl->owners && !(c->it_owners = attach_iter(s->progs.it__owners, NULL))) {
@@ -520,9 +524,9 @@ static void undo(struct collector *c)
 	c->nlinks = 0;
 	bpf_link__destroy(c->it_tcp);
 	bpf_link__destroy(c->it_udp);
-	bpf_link__destroy(c->it_foreign);
+	bpf_link__destroy(c->it_polled);
 	bpf_link__destroy(c->it_owners);
-	c->it_tcp = c->it_udp = c->it_foreign = c->it_owners = NULL;
+	c->it_tcp = c->it_udp = c->it_polled = c->it_owners = NULL;
 	tcptop_bpf__destroy(c->skel);
 	c->skel = NULL;
 	c->kprobe_events = 0;
@@ -576,24 +580,21 @@ int probe_setup(struct collector *c, const struct probe_opts *o, char *err, size
 		}
 	}
 	pl.recv_args = func_args(vmlinux, "udp_recvmsg");
-	pl.tp_ok = backend_available(BK_TP, vmlinux, why, sizeof(why));
-
 	pl.tcp = o->want_tcp;
 	pl.sk_storage = true;
-	pl.storage_at_open = true;
+	pl.active = backend_available(BK_TP, vmlinux, why, sizeof(why));
+	if (o->verbose && !pl.active)
+		fprintf(stderr, "%s: no activation: %s: every connection is read each period\n",
+			program_invocation_short_name, why);
+	pl.poll = POLL_RUN;
+	pl.map_iter = iter_loads(vmlinux, "bpf_map_elem");
 	pl.owners = true;
 	pl.accept =
 		tracefs_has("syscalls/sys_exit_accept4") && tracefs_has("syscalls/sys_exit_accept");
-	pl.foreign_iter = iter_loads(vmlinux, "bpf_map_elem");
 	if (o->verbose && !pl.accept)
 		fprintf(stderr,
 			"%s: no accept tracepoints: owners of accepted connections come "
 			"from their close and from walking the processes' sockets\n",
-			program_invocation_short_name);
-	if (o->verbose && !pl.foreign_iter)
-		fprintf(stderr,
-			"%s: the kernel refuses bpf_map_elem iterators: other "
-			"namespaces' counters come from the send/recv tracepoints\n",
 			program_invocation_short_name);
 	pl.udp_peers = pl.udp_close = true;
 	btf__free(vmlinux);
@@ -610,7 +611,12 @@ int probe_setup(struct collector *c, const struct probe_opts *o, char *err, size
 			fprintf(stderr, "%s: refused %s: %s\n", program_invocation_short_name, p,
 				r.why);
 		undo(c);
-		if (!strcmp(p, "it__tcp") && pl.sk_storage) {
+		if (!strcmp(p, "it__tcp") && pl.active) {
+			pl.active = false; /* a walk each period instead */
+			if (o->verbose)
+				fprintf(stderr, "%s: no activation: %s\n",
+					program_invocation_short_name, r.why);
+		} else if (!strcmp(p, "it__tcp") && pl.sk_storage) {
 			pl.sk_storage = false; /* report every connection each period instead */
 		} else if (!strcmp(p, "st__state") || !strcmp(p, "it__tcp") ||
 			   !strcmp(p, "(object)")) {
@@ -632,23 +638,29 @@ int probe_setup(struct collector *c, const struct probe_opts *o, char *err, size
 					"%s: no accept hook (%s): owners found by walking "
 					"the processes' sockets\n",
 					program_invocation_short_name, r.why);
-		} else if (!strcmp(p, "it__foreign")) {
-			pl.foreign_iter = false;
-			if (!pl.tp_ok)
+		} else if (!strcmp(p, "rf__polled") || !strcmp(p, "it__polled")) {
+			/* the polled map: by iterator where the kernel cannot run the program, else
+			 * not refreshed, and no activation without it */
+			pl.poll = !strcmp(p, "rf__polled") && pl.map_iter ? POLL_ITER : POLL_NONE;
+			if (o->verbose)
+				fprintf(stderr, "%s: refused %s: %s\n",
+					program_invocation_short_name, p, r.why);
+			if (pl.poll == POLL_NONE) {
+				pl.active = false;
 				add_missing(c, "netns", p, r.why);
-		} else if (!strcmp(p, "st__storage")) {
-			/* tp__*_netns look up our own sockets until the iterator's pass */
-			pl.storage_at_open = false;
+			}
+		} else if (!strcmp(p, "st__activate") ||
+			   (!strncmp(p, "tp__", 4) && strstr(p, "_act"))) {
+			pl.active = false; /* a walk each period */
+			if (o->verbose)
+				fprintf(stderr, "%s: no activation: %s: %s\n",
+					program_invocation_short_name, p, r.why);
 		} else if (!strcmp(p, "it__udp")) {
 			pl.udp_close = false;
 			add_missing(c, "udp-close", p, r.why);
 		} else if (!strncmp(p, "cg__", 4)) {
 			pl.udp_peers = false;
 			add_missing(c, "udp-peers", p, r.why);
-		} else if (!strncmp(p, "tp__", 4) && (pl.udp != BK_TP || strstr(p, "_netns"))) {
-			/* the refresh of other namespaces goes; UDP keeps the plain pair */
-			pl.tp_ok = false;
-			add_missing(c, "netns", p, r.why);
 		} else if (!strncmp(p, "tp__", 4) || !strncmp(p, "fe", 2) ||
 			   !strncmp(p, "kp__", 4)) {
 			/* this backend does not work here: the next one */
@@ -686,24 +698,46 @@ int probe_setup(struct collector *c, const struct probe_opts *o, char *err, size
 	c->sk_storage = pl.sk_storage;
 	c->owners = pl.owners;
 	c->accept = pl.accept;
-	c->foreign_iter = pl.tcp && pl.foreign_iter;
-	c->foreign_tp = netns_by_tp(&pl);
+	c->active = pl.tcp && pl.active;
 	c->udp_peers = pl.udp == BK_TP && pl.udp_peers;
 	c->udp_close = pl.udp && pl.udp_close;
-	if (pl.tcp && !c->foreign_iter && !c->foreign_tp && !strstr(c->missing, "netns"))
-		add_missing(c, "netns", "it__foreign", "no iterator or tracepoint for it");
 	off = snprintf(c->backend, sizeof(c->backend), "tcp=%s",
-		       pl.tcp ? (pl.sk_storage ? "iter+storage" : "iter") : "none");
+		       !pl.tcp	       ? "none"
+		       : c->active     ? "iter+active"
+		       : pl.sk_storage ? "iter+storage"
+				       : "iter");
 	off += snprintf(c->backend + off, sizeof(c->backend) - off, " udp=%s",
 			pl.udp ? backend_name(pl.udp) : "none");
 	if (c->udp_peers)
 		off += snprintf(c->backend + off, sizeof(c->backend) - off, "+cgroup");
 	if (pl.tcp)
 		snprintf(c->backend + off, sizeof(c->backend) - off, " netns=%s",
-			 c->foreign_iter ? "iter"
-			 : c->foreign_tp ? "tracepoint"
-					 : "none");
+			 c->poll == POLL_RUN	? "run"
+			 : c->poll == POLL_ITER ? "iter"
+						: "none");
 	return 0;
+}
+
+int probe_poll(const struct collector *c)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, t);
+	char buf[64];
+	int fd;
+
+	switch (c->poll) {
+	case POLL_RUN:
+		return bpf_prog_test_run_opts(bpf_program__fd(c->skel->progs.rf__polled), &t);
+	case POLL_ITER:
+		fd = bpf_iter_create(bpf_link__fd(c->it_polled));
+		if (fd < 0)
+			return -1;
+		while (read(fd, buf, sizeof(buf)) > 0)
+			; /* it writes nothing: the walk is the work */
+		close(fd);
+		return 0;
+	default:
+		return 0;
+	}
 }
 
 void probe_destroy(struct collector *c)

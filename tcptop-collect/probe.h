@@ -29,6 +29,14 @@ struct probe_opts {
 	uint32_t own_netns;
 	uint64_t max_flows;
 	uint32_t ringbuf_bytes;
+	uint64_t quiet_ns; /* an active connection unchanged this long stops being polled */
+};
+
+/* How the polled connections' counters are refreshed each period. */
+enum poll_mech {
+	POLL_NONE, /* not at all: other namespaces' connections at their start and close only */
+	POLL_RUN,  /* rf__polled, run by BPF_PROG_TEST_RUN (5.13+) */
+	POLL_ITER, /* it__polled, a map-element iterator */
 };
 
 #define PROBE_MAX_LINKS 32
@@ -38,15 +46,15 @@ struct collector {
 	enum backend udp;	   /* BK_AUTO: no UDP accounting */
 	bool tcp;		   /* iter/tcp and the state tracepoint */
 	bool sk_storage;	   /* iter/tcp reports only what changed */
+	bool active;		   /* active connections polled, the walk made seldom */
+	enum poll_mech poll;	   /* how the polled map is refreshed */
 	bool owners;		   /* owners of the sockets that existed at start */
 	bool accept;		   /* owners of accepted connections */
-	bool foreign_iter;	   /* other namespaces' counters by iterator */
-	bool foreign_tp;	   /* ... or by the send/recv tracepoints */
 	bool udp_peers;		   /* cgroup hooks name unconnected peers (backend tracepoint) */
 	bool udp_close;		   /* iter/udp: flows end with their socket */
 	char backend[HDR_STR_MAX]; /* for the stream header: "tcp=iter udp=tracepoint ..." */
 	char missing[HDR_STR_MAX]; /* features left out, space separated */
-	struct bpf_link *it_tcp, *it_udp, *it_foreign, *it_owners;
+	struct bpf_link *it_tcp, *it_udp, *it_polled, *it_owners;
 	struct bpf_link *links[PROBE_MAX_LINKS];
 	int nlinks;
 	int kprobe_events; /* tracefs kretprobes made (reported as missed by the kernel) */
@@ -57,6 +65,9 @@ struct collector {
  * out are reported on stderr, one line each. */
 int probe_setup(struct collector *c, const struct probe_opts *o, char *err, size_t errsz);
 void probe_destroy(struct collector *c);
+
+/* Refreshes the polled map in place (by c->poll); 0, or -1 with errno. */
+int probe_poll(const struct collector *c);
 
 /* Kretprobe returns the kernel missed since start (kprobe_profile), 0 where none. */
 uint64_t probe_kprobe_missed(const struct collector *c);

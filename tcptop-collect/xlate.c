@@ -43,7 +43,7 @@ struct conn {
 	uint32_t pid;
 	char comm[COMM_LEN];
 	uint8_t proto, state, flags; /* CONN_F_BEGUN_BEFORE */
-	bool owner_known, written, hidden, closed, foreign;
+	bool owner_known, written, hidden, closed;
 };
 
 /* A UDP socket: its flows, and whether an iterator pass still sees it. */
@@ -458,7 +458,6 @@ static void tcp_report(struct xlate *x, const struct tt_event *e, uint8_t flags)
 		f = tcp_new(x, e, flags, true);
 		if (!f)
 			return;
-		f->foreign = e->type != TT_IT_TCP;
 		put_open(x, f, e->ts);
 	} else {
 		tcp_counters(&c, &e->c);
@@ -554,13 +553,8 @@ void xlate_event(struct xlate *x, const struct tt_event *e)
 			tcp_closed(x, e);
 		break;
 	case TT_IT_TCP:
-	case TT_EV_FOREIGN:
-	case TT_IT_FOREIGN:
 		if (x->cfg.want_tcp)
-			tcp_report(x, e,
-				   x->tcp_pass <= 1 && e->type != TT_EV_FOREIGN
-					   ? CONN_F_BEGUN_BEFORE
-					   : 0);
+			tcp_report(x, e, x->tcp_pass <= 1 ? CONN_F_BEGUN_BEFORE : 0);
 		break;
 	case TT_IT_UDP: {
 		struct usock *s;
@@ -614,8 +608,7 @@ void xlate_tcp_pass_end(struct xlate *x, uint64_t now)
 				conn_free_tcp(x, f);
 			continue;
 		}
-		if (!x->tcp_full || f->foreign || f->seen_pass == x->tcp_pass ||
-		    f->id.netns != x->cfg.own_netns)
+		if (!x->tcp_full || f->seen_pass == x->tcp_pass || f->id.netns != x->cfg.own_netns)
 			continue;
 		/* the kernel no longer has it and no close came: the close was lost */
 		put_close(x, f, now);
@@ -743,16 +736,15 @@ void xlate_udp_expire(struct xlate *x, uint64_t now)
 	}
 }
 
-void xlate_foreign(struct xlate *x, uint64_t sock, const struct tt_foreign *v)
+void xlate_polled(struct xlate *x, uint64_t sock, const struct tt_polled *v)
 {
-	struct conn *f = tcp_find(x, sock);
-	struct conn_counters c;
-
-	if (!f || f->closed || !f->foreign)
+	if (!x->cfg.want_tcp || v->e.sock != sock)
 		return;
-	put_state(x, f, v->ts, v->state);
-	tcp_counters(&c, &v->c);
-	put_sample(x, f, v->ts, &c);
+	if (v->e.ts > x->last_ts)
+		x->last_ts = v->e.ts;
+	/* before the first walk ends, one not seen opening was there before us */
+	tcp_report(x, &v->e,
+		   x->tcp_pass <= 1 && !(v->e.flags & TT_F_NEW) ? CONN_F_BEGUN_BEFORE : 0);
 }
 
 /* ---- life ---- */

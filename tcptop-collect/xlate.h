@@ -62,8 +62,9 @@ void xlate_udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct tt
 		    uint64_t now);
 /* Ends the UDP flows idle for the timeout. */
 void xlate_udp_expire(struct xlate *x, uint64_t now);
-/* One entry of the kernel's table of other namespaces' TCP connections. */
-void xlate_foreign(struct xlate *x, uint64_t sock, const struct tt_foreign *f);
+/* One entry of the polled map: a TCP connection of another namespace, or an active one of
+ * ours, its counters read this period. */
+void xlate_polled(struct xlate *x, uint64_t sock, const struct tt_polled *v);
 
 /* Write error seen by put (sticky), 0 if none. */
 int xlate_error(const struct xlate *x);

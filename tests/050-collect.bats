@@ -143,7 +143,7 @@ load_flows() {
 	local udp=fentry
 	grep -q btf_trace_sock_send_length <(bpftool btf dump file /sys/kernel/btf/vmlinux 2>/dev/null) &&
 		udp='tracepoint\+cgroup'
-	assert_output --regexp "backend=\"tcp=iter(\\+storage)? udp=$udp netns=(iter|tracepoint)\""
+	assert_output --regexp "backend=\"tcp=iter(\\+storage|\\+active)? udp=$udp netns=(run|iter)\""
 	assert_output --regexp "kernel=\"$(re "$(uname -r)")\""
 }
 
@@ -375,6 +375,106 @@ hold_idle() {
 	run -0 bash -c "tcptop-dump '$d/idle.tcpt' | tail -1"
 	assert_output --regexp '^end t='
 	exec 4>&-
+}
+
+# wake_start N: tests/traffic/wake.py holding N idle loopback connections (pid in $wake),
+# its commands through fd 5; the caller closes fd 5
+wake_start() {
+	local i
+	mkfifo "$BATS_TEST_TMPDIR/wake.in"
+	python3 "$BATS_TEST_DIRNAME/traffic/wake.py" "$1" <"$BATS_TEST_TMPDIR/wake.in" \
+		>"$BATS_TEST_TMPDIR/wake.out" 2>&1 3>&- &
+	wake=$!
+	exec 5>"$BATS_TEST_TMPDIR/wake.in"
+	bg_track "$wake"
+	for i in $(seq 300); do grep -q '^ready' "$BATS_TEST_TMPDIR/wake.out" && break; sleep 0.1; done
+	run -0 grep "^ready $1\$" "$BATS_TEST_TMPDIR/wake.out"
+}
+
+# wake_send I BYTES: sends BYTES on connection I; prints "CLIENT SERVER TOTAL"
+wake_send() {
+	local out=$BATS_TEST_TMPDIR/wake.out n i
+	n=$(grep -c '^sent' "$out")
+	echo "send $1 $2" >&5
+	for i in $(seq 100); do
+		[ "$(grep -c '^sent' "$out")" -gt "$n" ] && break
+		sleep 0.1
+	done
+	grep '^sent' "$out" | tail -1 | cut -d' ' -f3-
+}
+
+# flow_of FILE SRC DST: the stream flow id of that connection's socket
+flow_of() {
+	tcptop-dump "$1" | grep -E "^open .* src=$(re "$2") dst=$(re "$3") " | head -1 |
+		sed -E 's/.* flow=([0-9]+) .*/\1/'
+}
+
+# polled SRC: whether the collector's polled map holds the socket at local address SRC
+polled() {
+	bpftool -j map dump name polled 2>/dev/null | python3 -c '
+import json, sys
+port = int(sys.argv[1])
+# an entry deleted between the listing and its lookup comes without "formatted"
+print(sum(1 for e in json.load(sys.stdin)
+          if e.get("formatted", {}).get("value", {}).get("e", {}).get("lport") == port))' "${1##*:}"
+}
+
+@test "activation: with the walk a minute away, a connection idle since before the start is sampled in the period it wakes, exact" {
+	skip_unless_bpf
+	local d=$BATS_TEST_TMPDIR pid wake st c s total flow
+	wake_start 200
+	tcptop-collect --interval 0.2 --full-walk 60 --tcp -o "$d/wake.tcpt" 2>"$d/err" 3>&- &
+	pid=$!
+	bg_track "$pid"
+	wait_for "$d/wake.tcpt" '^tick'
+	grep -q 'tcp=iter+active' <(tcptop-dump "$d/wake.tcpt" | head -1) ||
+		skip "no activation on this kernel: $(tcptop-dump "$d/wake.tcpt" | head -1)"
+	sleep 0.5
+	read -r c s total <<<"$(wake_send 117 300007)"
+	[ "$total" = 300007 ]
+	flow=$(flow_of "$d/wake.tcpt" "$c" "$s")
+	[ -n "$flow" ] || fail "the connection was never opened in the stream"
+	# the first walk met it at 0 bytes; no walk comes before a minute: the activation did it
+	wait_for "$d/wake.tcpt" "^sample .* flow=$flow in=0 out=300007 "
+	read -r c s total <<<"$(wake_send 117 1000)"
+	wait_for "$d/wake.tcpt" "^sample .* flow=$flow in=0 out=301007 "
+	kill -INT "$pid"
+	st=0
+	wait "$pid" || st=$?
+	[ "$st" -eq 0 ]
+	run -0 bash -c "tcptop-dump '$d/wake.tcpt' | grep '^loss' | tail -1"
+	assert_output --regexp 'ringbuf=0 flow_table_full=0 flow_evicted=0'
+	exec 5>&-
+}
+
+@test "activation: a connection quiet for two periods leaves the polled map at the next walk, and its next call brings it back" {
+	skip_unless_bpf
+	command -v bpftool >/dev/null || skip "no bpftool"
+	local d=$BATS_TEST_TMPDIR pid wake st c s total flow i
+	wake_start 20
+	tcptop-collect --interval 0.5 --full-walk 1 --tcp -o "$d/wake.tcpt" 2>"$d/err" 3>&- &
+	pid=$!
+	bg_track "$pid"
+	wait_for "$d/wake.tcpt" '^tick'
+	grep -q 'tcp=iter+active' <(tcptop-dump "$d/wake.tcpt" | head -1) ||
+		skip "no activation on this kernel"
+	read -r c s total <<<"$(wake_send 3 5000)"
+	[ "$(polled "$c")" -eq 1 ] || fail "the woken client socket is not polled"
+	[ "$(polled "$s")" -eq 1 ] || fail "the woken server socket is not polled"
+	# quiet: 1 s (two periods) unchanged, then a walk (every second) ends its polling
+	for i in $(seq 50); do [ "$(polled "$c")" -eq 0 ] && break; sleep 0.1; done
+	[ "$(polled "$c")" -eq 0 ] || fail "still polled 5 s after it went quiet"
+	[ "$(polled "$s")" -eq 0 ] || fail "the server end still polled"
+	read -r c s total <<<"$(wake_send 3 2000)"
+	[ "$total" = 7000 ]
+	[ "$(polled "$c")" -eq 1 ] || fail "woken again, the socket is not polled"
+	flow=$(flow_of "$d/wake.tcpt" "$c" "$s")
+	wait_for "$d/wake.tcpt" "^sample .* flow=$flow in=0 out=7000 "
+	kill -INT "$pid"
+	st=0
+	wait "$pid" || st=$?
+	[ "$st" -eq 0 ]
+	exec 5>&-
 }
 
 @test "another network namespace: its connections and flows, exact, under their own namespace" {
