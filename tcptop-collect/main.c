@@ -51,7 +51,8 @@
 static const char usage_synopsis[] =
 	"usage: tcptop-collect [-v] [-o FILE] [--interval SECS] [--duration SECS]\n"
 	"                      [--udp-timeout SECS] [--max-flows N] [--pid PID] [--port PORT]\n"
-	"                      [--tcp] [--udp] [--backend auto|tracepoint|fentry|kprobe]\n";
+	"                      [--tcp] [--udp] [--backend auto|tracepoint|fentry|kprobe]\n"
+	"                      [--full-walk SECS]\n";
 
 static const char help_text[] =
 	"Writes a raw tcptop stream of every TCP and UDP connection on the host.\n"
@@ -68,6 +69,10 @@ static const char help_text[] =
 	"      --backend NAME     how UDP datagrams are counted: auto, tracepoint,\n"
 	"                         fentry or kprobe (default auto: the first that works);\n"
 	"                         TCP needs none, the kernel counts its bytes\n"
+	"      --full-walk SECS   where active connections are read each period, walk\n"
+	"                         every connection every SECS (default 0: as often as\n"
+	"                         keeps the walk under 1% of a core, at least once a\n"
+	"                         minute; 0 to 3600)\n"
 	"  -v, --verbose          report on stderr what the kernel took and refused, and\n"
 	"                         the privilege drop\n"
 	"  -h, --help             this help\n"
@@ -238,12 +243,13 @@ static int on_ringbuf(void *ctx, void *data, size_t size)
 
 /* Runs an iterator and hands each record it writes to the translation, in time order with
  * the ring buffer's events. */
+static void merge(const struct tt_event *it, size_t n_it);
+
 static void run_iter(struct bpf_link *link)
 {
 	static char *buf;
 	static size_t cap;
-	const struct tt_event *it;
-	size_t len = 0, n_it, i = 0, j = 0;
+	size_t len = 0;
 	ssize_t n;
 	int fd;
 
@@ -279,12 +285,20 @@ static void run_iter(struct bpf_link *link)
 		len += n;
 	}
 	close(fd);
+	merge((const struct tt_event *)buf, len / sizeof(struct tt_event));
+}
+
+/* Hands records read from the kernel (iterator records, polled entries: in time order) to
+ * the translation, merged by time with the ring buffer's events, read after them: a close
+ * queued before a new socket took the closed one's memory comes before that socket's record. */
+static void merge(const struct tt_event *it, size_t n_it)
+{
+	size_t i = 0, j = 0;
+
 	queueing = true;
 	nqueued = 0;
 	ring_buffer__consume(rb);
 	queueing = false;
-	it = (const struct tt_event *)buf;
-	n_it = len / sizeof(struct tt_event);
 	while (i < n_it || j < nqueued) {
 		if (j == nqueued || (i < n_it && it[i].ts <= queued[j].ts))
 			xlate_event(xl, &it[i++]);
@@ -346,10 +360,34 @@ static void on_udp_flow(const void *k, const void *v, uint64_t now)
 	xlate_udp_flow(xl, k, v, now);
 }
 
+/* The polled connections of this period, in time order for merge(). */
+static struct tt_event *pol;
+static size_t npol, pol_cap;
+
 static void on_polled(const void *k, const void *v, uint64_t now)
 {
+	const struct tt_polled *p = v;
+
 	(void)now;
-	xlate_polled(xl, *(const uint64_t *)k, v);
+	if (p->e.sock != *(const uint64_t *)k)
+		return;
+	if (npol == pol_cap) {
+		size_t cap = pol_cap ? pol_cap * 2 : 1024;
+		struct tt_event *q = realloc(pol, cap * sizeof(*q));
+
+		if (!q)
+			errx(EX_OSERR, "out of memory");
+		pol = q;
+		pol_cap = cap;
+	}
+	pol[npol++] = p->e;
+}
+
+static int by_ts(const void *a, const void *b)
+{
+	const struct tt_event *x = a, *y = b;
+
+	return x->ts < y->ts ? -1 : x->ts > y->ts;
 }
 
 static uint64_t thread_cpu_ns(void)
@@ -378,20 +416,12 @@ static bool walk_due(uint64_t now, uint64_t lost)
 	return now - walk.last + opt.interval_ns / 2 >= walk.every;
 }
 
-static void walk_tcp(uint64_t now, uint64_t lost)
+/* After a walk that cost cost ns of CPU (the kernel's, the programs', ours), the next one. */
+static void walk_plan(uint64_t now, uint64_t cost)
 {
-	bool full = col.active || !col.sk_storage || lost != walk.lost_seen;
-	uint64_t cpu = thread_cpu_ns(), cost, prev;
+	uint64_t prev = walk.every;
 
-	col.skel->data->full_pass = full;
-	xlate_tcp_pass_begin(xl, full);
-	run_iter(col.it_tcp);
-	xlate_tcp_pass_end(xl, mono_ns());
-	if (full)
-		walk.lost_seen = lost;
 	walk.last = now;
-	cost = thread_cpu_ns() - cpu;
-	prev = walk.every;
 	if (opt.full_walk_ns)
 		walk.every = opt.full_walk_ns;
 	else if (cost > WALK_MAX_GAP / WALK_BUDGET)
@@ -439,7 +469,8 @@ static void put_loss(uint64_t ts)
 static void period(void)
 {
 	struct rec r = { .type = REC_TICK };
-	uint64_t now, lost;
+	uint64_t now, lost, cpu = 0;
+	bool walking, full;
 
 	ring_buffer__consume(rb);
 	/* without an accept hook, owners of connections accepted since are found by a walk
@@ -453,16 +484,32 @@ static void period(void)
 			xlate_unowned_reset(xl);
 		}
 	}
-	/* the polled connections first: the walk ends the polling of those found quiet */
+	/* a TCP pass each period: the polled connections, then the walk when due (it ends the
+	 * polling of those found quiet); a full one also finds closes the kernel lost */
+	now = mono_ns();
+	lost = loss_sum(TT_LOSS_RINGBUF);
+	walking = col.it_tcp && walk_due(now, lost);
+	full = walking && (col.active || !col.sk_storage || lost != walk.lost_seen);
+	xlate_tcp_pass_begin(xl, full);
 	if (col.poll != POLL_NONE && probe_poll(&col))
 		warn("refreshing the polled connections");
-	now = mono_ns();
-	if (col.tcp)
+	if (col.tcp) {
+		npol = 0;
 		map_each(bpf_map__fd(col.skel->maps.polled), sizeof(uint64_t),
 			 sizeof(struct tt_polled), on_polled, now);
-	lost = loss_sum(TT_LOSS_RINGBUF);
-	if (col.it_tcp && walk_due(now, lost))
-		walk_tcp(now, lost);
+		qsort(pol, npol, sizeof(*pol), by_ts);
+		merge(pol, npol);
+	}
+	if (walking) {
+		cpu = thread_cpu_ns();
+		col.skel->data->full_pass = full;
+		run_iter(col.it_tcp);
+		if (full)
+			walk.lost_seen = lost;
+	}
+	xlate_tcp_pass_end(xl, mono_ns());
+	if (walking)
+		walk_plan(now, thread_cpu_ns() - cpu);
 	if (col.it_udp) {
 		xlate_udp_pass_begin(xl);
 		run_iter(col.it_udp);

@@ -6,8 +6,9 @@
  *   state changes, OWNER when its owner becomes known or changes, CLOSE once;
  * - TCP connections are keyed by the socket's address, UDP flows by socket and peer; stream
  *   flow ids count up from 1 and never reveal a kernel address;
- * - a closed TCP socket is remembered for two passes, so that an iterator that met it just
- *   before it went away does not open it again.
+ * - a closed TCP socket is remembered for two passes (a pass a period), so that an iterator
+ *   that met it just before it went away does not open it again; they go oldest first, with
+ *   no scan of the table.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -37,13 +38,14 @@ struct conn {
 	struct conn_id id;
 	struct conn_counters c; /* as last written */
 	uint64_t owner_cgroup;
-	uint64_t last_active; /* UDP: monotonic ns of the last datagram */
-	uint64_t seen_pass;   /* TCP: the last full pass that reported it */
-	uint64_t closed_pass; /* TCP: closed at this pass (a tombstone until two later) */
+	uint64_t last_active;	/* UDP: monotonic ns of the last datagram */
+	uint64_t seen_pass;	/* TCP: the last full pass that reported it */
+	uint64_t closed_pass;	/* TCP: closed at this pass (a tombstone until two later) */
+	struct conn *tomb_next; /* TCP: the next tombstone, in the order they were made */
 	uint32_t pid;
 	char comm[COMM_LEN];
 	uint8_t proto, state, flags; /* CONN_F_BEGUN_BEFORE */
-	bool owner_known, written, hidden, closed;
+	bool owner_known, written, hidden, closed, unhashed;
 };
 
 /* A UDP socket: its flows, and whether an iterator pass still sees it. */
@@ -69,6 +71,7 @@ struct xlate {
 	uint64_t next_flow;
 	uint64_t tcp_pass, udp_pass;
 	bool tcp_full;
+	struct conn *tomb_head, *tomb_tail; /* closed TCP connections, oldest first */
 	uint64_t last_ts;
 	int error;
 	struct xlate_stats st;
@@ -430,6 +433,40 @@ static void conn_free_tcp(struct xlate *x, struct conn *f)
 	free(f);
 }
 
+/* A closed connection stays as a tombstone for two passes. */
+static void tomb_add(struct xlate *x, struct conn *f)
+{
+	f->closed_pass = x->tcp_pass;
+	if (x->tomb_tail)
+		x->tomb_tail->tomb_next = f;
+	else
+		x->tomb_head = f;
+	x->tomb_tail = f;
+}
+
+/* Another socket took a tombstone's address: out of the table now, freed in its turn. */
+static void tomb_unhash(struct xlate *x, struct conn *f)
+{
+	htab_del(&x->tcp, &f->hn);
+	x->st.conns--;
+	f->unhashed = true;
+}
+
+static void tomb_expire(struct xlate *x)
+{
+	struct conn *f;
+
+	while ((f = x->tomb_head) && x->tcp_pass >= f->closed_pass + 2) {
+		x->tomb_head = f->tomb_next;
+		if (!x->tomb_head)
+			x->tomb_tail = NULL;
+		if (f->unhashed)
+			free(f);
+		else
+			conn_free_tcp(x, f);
+	}
+}
+
 /* The socket the record names is the one we know, or a new one at the same address. */
 static bool same_tcp(const struct conn *f, const struct tt_event *e)
 {
@@ -445,7 +482,7 @@ static void tcp_report(struct xlate *x, const struct tt_event *e, uint8_t flags)
 	if (f && f->closed) {
 		if (same_tcp(f, e))
 			return; /* met by the iterator just before it went away */
-		conn_free_tcp(x, f);
+		tomb_unhash(x, f);
 		f = NULL;
 	}
 	if (f && !same_tcp(f, e) && e->state != 2 /* SYN_SENT: ports may still change */) {
@@ -480,8 +517,8 @@ static void tcp_closed(struct xlate *x, const struct tt_event *e)
 
 	if (f && f->closed) {
 		if (same_tcp(f, e))
-			return;	     /* the close of a connection ended already */
-		conn_free_tcp(x, f); /* a tombstone of another socket at the address */
+			return;	   /* the close of a connection ended already */
+		tomb_unhash(x, f); /* a tombstone of another socket at the address */
 		f = NULL;
 	}
 	if (f && !same_tcp(f, e)) {
@@ -519,7 +556,7 @@ static void tcp_closed(struct xlate *x, const struct tt_event *e)
 	put_sample(x, f, e->ts, &c);
 	put_state(x, f, e->ts, e->state);
 	put_close(x, f, e->ts);
-	f->closed_pass = x->tcp_pass;
+	tomb_add(x, f);
 }
 
 static void udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct tt_udp_val *v,
@@ -555,6 +592,13 @@ void xlate_event(struct xlate *x, const struct tt_event *e)
 	case TT_IT_TCP:
 		if (x->cfg.want_tcp)
 			tcp_report(x, e, x->tcp_pass <= 1 ? CONN_F_BEGUN_BEFORE : 0);
+		break;
+	case TT_POLLED:
+		/* before the first walk ends, one not seen opening was there before us */
+		if (x->cfg.want_tcp)
+			tcp_report(x, e,
+				   x->tcp_pass <= 1 && !(e->flags & TT_F_NEW) ? CONN_F_BEGUN_BEFORE
+									      : 0);
 		break;
 	case TT_IT_UDP: {
 		struct usock *s;
@@ -599,20 +643,18 @@ void xlate_tcp_pass_begin(struct xlate *x, bool full)
 
 void xlate_tcp_pass_end(struct xlate *x, uint64_t now)
 {
+	tomb_expire(x);
+	if (!x->tcp_full)
+		return;
 	htab_each(&x->tcp, n)
 	{
 		struct conn *f = (struct conn *)n;
 
-		if (f->closed) {
-			if (x->tcp_pass >= f->closed_pass + 2)
-				conn_free_tcp(x, f);
-			continue;
-		}
-		if (!x->tcp_full || f->seen_pass == x->tcp_pass || f->id.netns != x->cfg.own_netns)
+		if (f->closed || f->seen_pass == x->tcp_pass || f->id.netns != x->cfg.own_netns)
 			continue;
 		/* the kernel no longer has it and no close came: the close was lost */
 		put_close(x, f, now);
-		f->closed_pass = x->tcp_pass;
+		tomb_add(x, f);
 		x->st.evicted++;
 	}
 }
@@ -736,17 +778,6 @@ void xlate_udp_expire(struct xlate *x, uint64_t now)
 	}
 }
 
-void xlate_polled(struct xlate *x, uint64_t sock, const struct tt_polled *v)
-{
-	if (!x->cfg.want_tcp || v->e.sock != sock)
-		return;
-	if (v->e.ts > x->last_ts)
-		x->last_ts = v->e.ts;
-	/* before the first walk ends, one not seen opening was there before us */
-	tcp_report(x, &v->e,
-		   x->tcp_pass <= 1 && !(v->e.flags & TT_F_NEW) ? CONN_F_BEGUN_BEFORE : 0);
-}
-
 /* ---- life ---- */
 
 struct xlate *xlate_new(const struct xlate_config *cfg, const struct xlate_ops *ops)
@@ -769,6 +800,11 @@ void xlate_free(struct xlate *x)
 {
 	if (!x)
 		return;
+	for (struct conn *f = x->tomb_head, *next; f; f = next) {
+		next = f->tomb_next;
+		if (f->unhashed)
+			free(f);
+	}
 	htab_each(&x->tcp, n) free(n);
 	htab_each(&x->udp, n) free(n);
 	htab_each(&x->socks, n) free(n);

@@ -45,13 +45,15 @@ struct xlate_stats {
 struct xlate *xlate_new(const struct xlate_config *cfg, const struct xlate_ops *ops);
 void xlate_free(struct xlate *x);
 
-/* A ring buffer event or an iterator record. */
+/* A ring buffer event, an iterator record, or the event of an entry of the polled map (a TCP
+ * connection of another namespace or an active one of ours, read this period). */
 void xlate_event(struct xlate *x, const struct tt_event *e);
 
-/* Passes over the kernel's sockets. Between begin and end come the records of one iterator
- * run; on a full TCP pass, the connections of our namespace that it did not report and no
- * close explains are ended (counted as evicted). The first TCP and UDP passes describe what
- * existed before the collector: their connections are flagged begun before. */
+/* Passes over the kernel's sockets. A TCP pass is a period: between begin and end come the
+ * polled connections and, where the walk runs, the records of one iterator run; on a full
+ * pass, the connections of our namespace that neither reported and no close explains are
+ * ended (counted as evicted). The first TCP and UDP passes describe what existed before the
+ * collector: their connections are flagged begun before. */
 void xlate_tcp_pass_begin(struct xlate *x, bool full);
 void xlate_tcp_pass_end(struct xlate *x, uint64_t now);
 void xlate_udp_pass_begin(struct xlate *x);
@@ -62,9 +64,6 @@ void xlate_udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct tt
 		    uint64_t now);
 /* Ends the UDP flows idle for the timeout. */
 void xlate_udp_expire(struct xlate *x, uint64_t now);
-/* One entry of the polled map: a TCP connection of another namespace, or an active one of
- * ours, its counters read this period. */
-void xlate_polled(struct xlate *x, uint64_t sock, const struct tt_polled *v);
 
 /* Write error seen by put (sticky), 0 if none. */
 int xlate_error(const struct xlate *x);

@@ -223,6 +223,58 @@ static void test_tcp_lost_close(void)
 	xlate_free(x);
 }
 
+static struct tt_polled polled(uint64_t sock, uint16_t lport, uint8_t state, uint64_t in,
+			       uint64_t ts, uint8_t flags, uint32_t netns)
+{
+	struct tt_polled p = { .e = tcp(TT_POLLED, sock, lport, 443, state, in, ts) };
+
+	p.e.flags = flags;
+	p.e.netns = netns;
+	p.changed = ts;
+	return p;
+}
+
+/* The polled map: active connections of ours and other namespaces' ones, read each period. */
+static void test_tcp_polled(void)
+{
+	struct xlate *x = new_x(0, 0);
+	struct tt_polled old = polled(0x7000, 41000, 1, 5, 1, 0, NS);
+	struct tt_polled fresh = polled(0x8000, 41001, 2, 0, 1, TT_F_NEW, NS);
+	struct tt_polled theirs = polled(0x9000, 41002, 1, 9, 1, TT_F_NEW, NS + 1);
+	struct tt_event w = tcp(TT_IT_TCP, 0x7000, 41000, 443, 1, 5, 2);
+	struct xlate_stats st;
+
+	xlate_event(x, &old.e);
+	xlate_event(x, &fresh.e);
+	xlate_event(x, &theirs.e);
+	is_str(seq(), "OOO", "before the first walk, each polled connection is opened once");
+	ok(out[0].u.open.flags & CONN_F_BEGUN_BEFORE, "... one active before us begun before");
+	ok(!(out[1].u.open.flags & CONN_F_BEGUN_BEFORE), "... one polled from its connect not");
+	ok(!(out[2].u.open.flags & CONN_F_BEGUN_BEFORE), "... another namespace's new one not");
+	nout = 0;
+	/* the walk meets ours: no second opening; the other namespace's is not ended */
+	pass(x, true, &w, 1, 2);
+	is_str(seq(), "C", "a full walk ends the polled one of ours it does not meet (0x8000)");
+	ok(out[0].u.close.flow == 2, "... and only that one");
+	nout = 0;
+	old.e.c.bytes_in = 50;
+	old.e.state = 8;
+	old.e.ts = 3;
+	owned(&old.e, 77);
+	xlate_event(x, &old.e);
+	is_str(seq(), "WTS", "between walks: owner, state and counters from the map");
+	ok(out[2].u.sample.c.bytes_in == 50, "... the counters read this period");
+	nout = 0;
+	xlate_event(x, &old.e);
+	is_str(seq(), "", "the same entry again writes nothing");
+	theirs.e.c.bytes_in = 99;
+	xlate_event(x, &theirs.e);
+	is_str(seq(), "S", "another namespace's connection: its new counters");
+	xlate_stats(x, &st);
+	ok(st.evicted == 1, "one evicted");
+	xlate_free(x);
+}
+
 static void test_filters(void)
 {
 	struct xlate *x = new_x(42, 0);
@@ -377,6 +429,7 @@ int main(void)
 	test_tcp_life();
 	test_tcp_short_and_reuse();
 	test_tcp_lost_close();
+	test_tcp_polled();
 	test_filters();
 	test_udp();
 	test_udp_begun();
