@@ -329,10 +329,8 @@ int BPF_PROG(st__state, struct sock *sk, int oldstate, int newstate)
 /* Activation: a socket with our storage is polled (the send/recv tracepoints pass over it by
  * a field of the socket itself), one without is not, and its first call makes it so. The
  * storage is made before the entry: a walk that meets storage without an entry removes it. */
-static __noinline void activate(struct sock *sk, __u8 flags)
+static __noinline void activate(struct sock *sk, __u8 state, __u8 flags)
 {
-	__u8 state = sk->__sk_common.skc_state;
-
 	if (state == TCP_LISTEN || state == TCP_CLOSE || state == TCP_NEW_SYN_RECV ||
 	    state == TCP_TIME_WAIT)
 		return; /* the close that would end its polling has passed, or never comes */
@@ -363,7 +361,8 @@ int BPF_PROG(st__activate, struct sock *sk, int oldstate, int newstate)
 	fresh = newstate == TCP_SYN_SENT ||
 		(newstate == TCP_ESTABLISHED &&
 		 (oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV));
-	activate(sk, fresh ? TT_F_NEW : 0);
+	/* the state tracepoint runs before the socket takes the new state */
+	activate(sk, newstate, fresh ? TT_F_NEW : 0);
 	return 0;
 }
 
@@ -658,7 +657,7 @@ static __always_inline int tp_len(struct sock *sk, int ret, int flags, bool out,
 {
 	if (sk->sk_protocol != IPPROTO_UDP) {
 		if (act && sk->sk_protocol == IPPROTO_TCP && !sk->sk_bpf_storage)
-			activate(sk, 0);
+			activate(sk, sk->__sk_common.skc_state, 0);
 		return 0;
 	}
 	if (!udp_by_tp)
