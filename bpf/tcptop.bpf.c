@@ -334,6 +334,8 @@ static __noinline void activate(struct sock *sk, __u8 state, __u8 flags)
 	if (state == TCP_LISTEN || state == TCP_CLOSE || state == TCP_NEW_SYN_RECV ||
 	    state == TCP_TIME_WAIT)
 		return; /* the close that would end its polling has passed, or never comes */
+	if (bpf_sk_storage_get(&sk_stor, sk, 0, 0))
+		return; /* active already (a change of state) */
 	if (!bpf_sk_storage_get(&sk_stor, sk, 0, BPF_SK_STORAGE_GET_F_CREATE)) {
 		loss_inc(TT_LOSS_FLOW_FULL);
 		return;

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * tcptop-collect: loads tcptop's BPF programs, drops privilege, then once per sample period
- * reads the kernel's per-connection counters and writes what changed as a raw tcptop stream,
- * with every close as it happens, a LOSS and a TICK record. probe.c says what this kernel
+ * reads the kernel's per-connection counters (the active connections', and every one's when
+ * the walk is due) and writes what changed as a raw tcptop stream, with every close as it
+ * happens, a LOSS and a TICK record. probe.c says what this kernel
  * takes, xlate.c turns what it reports into records.
  */
 #include <err.h>
@@ -61,7 +62,8 @@ static const char help_text[] =
 	"      --interval SECS    sample period, fractions allowed (default 1; 0.01 to 3600)\n"
 	"      --duration SECS    stop after SECS (default: run until SIGINT or SIGTERM)\n"
 	"      --udp-timeout SECS a UDP flow ends after SECS without a datagram (default 30)\n"
-	"      --max-flows N      size of the kernel's UDP flow table (default 65536)\n"
+	"      --max-flows N      size of the kernel's UDP flow table and of its table of\n"
+	"                         active TCP connections (default 65536)\n"
 	"      --pid PID          only connections owned by process PID (default: all)\n"
 	"      --port PORT        only connections with PORT at either end (default 0: all)\n"
 	"      --tcp              only TCP (default: TCP and UDP)\n"

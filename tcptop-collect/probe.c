@@ -439,6 +439,8 @@ static void try_plan(struct collector *c, const struct plan *pl, const struct pr
 	s->rodata->wake_bytes = o->ringbuf_bytes / 4;
 	s->rodata->kp_recv_noblock = pl->recv_args == 6;
 	bpf_map__set_max_entries(s->maps.udp_flows, o->max_flows);
+	/* its buckets are walked each period, empty or not: sized like the UDP table */
+	bpf_map__set_max_entries(s->maps.polled, o->max_flows);
 	bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
 	if (pl->udp != BK_KPROBE)
 		bpf_map__set_max_entries(s->maps.kp_args, 1);
