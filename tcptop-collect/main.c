@@ -243,10 +243,10 @@ static int on_ringbuf(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* Runs an iterator and hands each record it writes to the translation, in time order with
- * the ring buffer's events. */
 static void merge(const struct tt_event *it, size_t n_it);
 
+/* Runs an iterator and hands each record it writes to the translation, in time order with
+ * the ring buffer's events. */
 static void run_iter(struct bpf_link *link)
 {
 	static char *buf;
@@ -471,6 +471,7 @@ static void put_loss(uint64_t ts)
 static void period(void)
 {
 	struct rec r = { .type = REC_TICK };
+	static unsigned poll_failed;
 	uint64_t now, lost, cpu = 0;
 	bool walking, full;
 
@@ -493,8 +494,8 @@ static void period(void)
 	walking = col.it_tcp && walk_due(now, lost);
 	full = walking && (col.active || !col.sk_storage || lost != walk.lost_seen);
 	xlate_tcp_pass_begin(xl, full);
-	if (col.poll != POLL_NONE && probe_poll(&col))
-		warn("refreshing the polled connections");
+	if (col.poll != POLL_NONE && probe_poll(&col) && !poll_failed++)
+		warn("refreshing the polled connections (said once)");
 	if (col.tcp) {
 		npol = 0;
 		map_each(bpf_map__fd(col.skel->maps.polled), sizeof(uint64_t),
