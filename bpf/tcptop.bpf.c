@@ -66,6 +66,11 @@ const volatile __u64 wake_bytes = 1 << 20;  /* wake the reader once this much is
 /* Set by user space before an iter/tcp run that must report every connection. */
 volatile __u32 full_pass = 1;
 
+/* Counted by iter/tcp with activation: sockets that carry another BPF program's socket
+ * storage and none of ours, so that the send/recv tracepoints cannot tell them apart from
+ * active ones. Zeroed by user space before each walk. */
+volatile __u32 unmarkable;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20);
@@ -449,14 +454,20 @@ int it__tcp(struct bpf_iter__tcp *ctx)
 	if (activation) {
 		__u64 key = (__u64)sk;
 		struct tt_polled *p = bpf_map_lookup_elem(&polled, &key);
+		bool ours;
 
 		if (p && e.ts - p->changed >= quiet_ns && p->e.state == state &&
 		    same_counters(&p->e.c, &c)) {
 			bpf_map_delete_elem(&polled, &key);
 			p = 0;
 		}
-		if (!p && bpf_sk_storage_get(&sk_stor, sk, 0, 0))
+		ours = bpf_sk_storage_get(&sk_stor, sk, 0, 0) != 0;
+		if (ours && !p) {
 			bpf_sk_storage_delete(&sk_stor, sk);
+			ours = false;
+		}
+		if (!ours && sk->sk_bpf_storage)
+			unmarkable++;
 	} else if (use_sk_storage) {
 		v = bpf_sk_storage_get(&sk_stor, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 		/* an owner once seen stays: the owners map is looked up until then only */

@@ -371,7 +371,8 @@ static void on_polled(const void *k, const void *v, uint64_t now)
 	const struct tt_polled *p = v;
 
 	(void)now;
-	if (p->e.sock != *(const uint64_t *)k)
+	/* a connect() between its SYN_SENT and its choice of a local port: next period */
+	if (p->e.sock != *(const uint64_t *)k || !p->e.lport)
 		return;
 	if (npol == pol_cap) {
 		size_t cap = pol_cap ? pol_cap * 2 : 1024;
@@ -418,13 +419,23 @@ static bool walk_due(uint64_t now, uint64_t lost)
 	return now - walk.last + opt.interval_ns / 2 >= walk.every;
 }
 
-/* After a walk that cost cost ns of CPU (the kernel's, the programs', ours), the next one. */
-static void walk_plan(uint64_t now, uint64_t cost)
+/* After a walk that cost cost ns of CPU (the kernel's, the programs', ours), the next one.
+ * Sockets that another BPF program gave socket storage cannot be activated (the tracepoints
+ * test the socket's storage pointer): while there are any, every period walks. */
+static void walk_plan(uint64_t now, uint64_t cost, uint32_t unmarkable)
 {
+	static bool said;
 	uint64_t prev = walk.every;
 
 	walk.last = now;
-	if (opt.full_walk_ns)
+	if (unmarkable) {
+		walk.every = 0;
+		if (!said)
+			verbose("%u connections carry another BPF program's socket storage: their "
+				"activity cannot be seen between walks, so every period walks",
+				(unsigned)unmarkable);
+		said = true;
+	} else if (opt.full_walk_ns)
 		walk.every = opt.full_walk_ns;
 	else if (cost > WALK_MAX_GAP / WALK_BUDGET)
 		walk.every = WALK_MAX_GAP;
@@ -506,13 +517,14 @@ static void period(void)
 	if (walking) {
 		cpu = thread_cpu_ns();
 		col.skel->data->full_pass = full;
+		col.skel->bss->unmarkable = 0;
 		run_iter(col.it_tcp);
 		if (full)
 			walk.lost_seen = lost;
 	}
 	xlate_tcp_pass_end(xl, mono_ns());
 	if (walking)
-		walk_plan(now, thread_cpu_ns() - cpu);
+		walk_plan(now, thread_cpu_ns() - cpu, col.skel->bss->unmarkable);
 	if (col.it_udp) {
 		xlate_udp_pass_begin(xl);
 		run_iter(col.it_udp);

@@ -61,6 +61,7 @@ static void usage(FILE *f)
 		"              [--prometheus ADDR:PORT] [--textfile PATH]\n"
 		"              [--replay PATH] [--speed X] [--udp-timeout SECS] [--max-flows N]\n"
 		"              [--backend auto|tracepoint|fentry|kprobe] [--duration SECS]\n"
+		"              [--full-walk SECS]\n"
 		"              [-v|--verbose] [-h|--help] [--version]\n");
 }
 
@@ -108,6 +109,8 @@ static void help(void)
 	       "  --max-flows N       connections tracked at most: 16 to 16777216 live (collector),\n"
 	       "                      1 to 100000000 with --replay (aggregator)\n"
 	       "  --backend B         collector hooks: auto, tracepoint, fentry or kprobe (default auto)\n"
+	       "  --full-walk SECS    live: the collector walks every connection every SECS, 0 to\n"
+	       "                      3600 (default 0: as seldom as keeps it under 1%% of a core)\n"
 	       "  -v, --verbose       the collector reports the hooks it chose on stderr\n"
 	       "  -h, --help          this help\n"
 	       "  --version           print the version\n"
@@ -424,6 +427,7 @@ int main(int argc, char **argv)
 		O_SPEED,
 		O_UDPTO,
 		O_MAXFLOWS,
+		O_FULLWALK,
 		O_BACKEND,
 		O_DURATION,
 		O_PROMETHEUS,
@@ -450,6 +454,7 @@ int main(int argc, char **argv)
 		{ "speed", required_argument, NULL, O_SPEED },
 		{ "udp-timeout", required_argument, NULL, O_UDPTO },
 		{ "max-flows", required_argument, NULL, O_MAXFLOWS },
+		{ "full-walk", required_argument, NULL, O_FULLWALK },
 		{ "backend", required_argument, NULL, O_BACKEND },
 		{ "duration", required_argument, NULL, O_DURATION },
 		{ "prometheus", required_argument, NULL, O_PROMETHEUS },
@@ -462,6 +467,7 @@ int main(int argc, char **argv)
 	const char *port = NULL, *pid = NULL, *process = NULL, *iface = NULL, *interval = NULL;
 	const char *log = NULL, *record = NULL, *replay = NULL, *speed = NULL, *udpto = NULL;
 	const char *maxflows = NULL, *backend = NULL, *duration = NULL, *cgroup = NULL;
+	const char *fullwalk = NULL;
 	const char *format = NULL;
 	const char *prometheus = NULL, *textfile = NULL;
 	bool tcp = false, udp = false, verbose = false, resolve = false;
@@ -519,6 +525,9 @@ int main(int argc, char **argv)
 		case O_UDPTO:
 			udpto = optarg;
 			break;
+		case O_FULLWALK:
+			fullwalk = optarg;
+			break;
 		case O_MAXFLOWS:
 			maxflows = optarg;
 			break;
@@ -561,9 +570,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	if (replay && (record || backend || duration || udpto || verbose)) {
-		warnx("--replay reads a recording: --record, --backend, --duration, --udp-timeout "
-		      "and --verbose apply to live capture only");
+	if (replay && (record || backend || duration || udpto || fullwalk || verbose)) {
+		warnx("--replay reads a recording: --record, --backend, --duration, --udp-timeout, "
+		      "--full-walk and --verbose apply to live capture only");
 		usage(stderr);
 		return EX_USAGE;
 	}
@@ -579,7 +588,7 @@ int main(int argc, char **argv)
 			{ "process", process },	  { "interface", iface },
 			{ "interval", interval }, { "speed", speed },
 			{ "udp-timeout", udpto }, { "max-flows", maxflows },
-			{ "duration", duration },
+			{ "duration", duration }, { "full-walk", fullwalk },
 		};
 		for (size_t i = 0; i < sizeof(ranged) / sizeof(ranged[0]); i++)
 			if (ranged[i].val)
@@ -650,6 +659,8 @@ int main(int argc, char **argv)
 			add_opt(&st[S_COLLECT], "--udp-timeout", udpto);
 		if (maxflows)
 			add_opt(&st[S_COLLECT], "--max-flows", maxflows);
+		if (fullwalk)
+			add_opt(&st[S_COLLECT], "--full-walk", fullwalk);
 		if (backend)
 			add_opt(&st[S_COLLECT], "--backend", backend);
 		if (duration)

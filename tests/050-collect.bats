@@ -477,6 +477,39 @@ print(sum(1 for e in json.load(sys.stdin)
 	exec 5>&-
 }
 
+@test "activation: where another BPF program gives sockets storage, every period walks, and a woken connection is still sampled in time" {
+	skip_unless_bpf
+	[ -x "$OUTPUT/tests/bench-floor" ] || skip "no $OUTPUT/tests/bench-floor"
+	local d=$BATS_TEST_TMPDIR pid wake floor st c s total flow i
+	wake_start 20
+	# the reference monitor "storage" gives every socket that sends or receives storage of
+	# its own, so that the collector's tracepoints take such sockets for active ones
+	"$OUTPUT/tests/bench-floor" storage >"$d/floor.out" 2>&1 3>&- &
+	floor=$!
+	bg_track "$floor"
+	for i in $(seq 100); do grep -q ready "$d/floor.out" && break; sleep 0.1; done
+	grep -q ready "$d/floor.out" || skip "the storage monitor does not load: $(cat "$d/floor.out")"
+	read -r c s total <<<"$(wake_send 5 100)"
+	tcptop-collect -v --interval 0.2 --full-walk 60 --tcp -o "$d/wake.tcpt" 2>"$d/err" 3>&- &
+	pid=$!
+	bg_track "$pid"
+	wait_for "$d/wake.tcpt" '^tick'
+	grep -q 'tcp=iter+active' <(tcptop-dump "$d/wake.tcpt" | head -1) ||
+		skip "no activation on this kernel"
+	sleep 0.5
+	read -r c s total <<<"$(wake_send 5 4000)"
+	flow=$(flow_of "$d/wake.tcpt" "$c" "$s")
+	[ -n "$flow" ] || fail "the connection was never opened in the stream"
+	# (without the fallback, not before the walk a minute later)
+	wait_for "$d/wake.tcpt" "^sample .* flow=$flow in=0 out=4100 "
+	kill -INT "$pid"
+	st=0
+	wait "$pid" || st=$?
+	[ "$st" -eq 0 ]
+	run -0 grep -E "connections carry another BPF program's socket storage.*every period walks" "$d/err"
+	exec 5>&-
+}
+
 @test "another network namespace: its connections and flows, exact, under their own namespace" {
 	skip_unless_bpf
 	command -v ip >/dev/null || skip "no ip(8) (iproute2)"
