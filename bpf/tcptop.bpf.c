@@ -500,7 +500,6 @@ static __always_inline void refresh(__u64 key, struct tt_polled *v, __u64 now)
 	struct sock *sk = (struct sock *)key;
 	struct tt_tcp_counters c = {};
 	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
-
 	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 
@@ -532,9 +531,7 @@ static long refresh_one(struct bpf_map *map, __u64 *key, struct tt_polled *v, vo
 SEC("raw_tp")
 int rf__polled(void *ctx)
 {
-	bpf_for_each_map_elem (&polled, refresh_one, 0, 0)
-		;
-	return 0;
+	return bpf_for_each_map_elem(&polled, refresh_one, 0, 0) < 0;
 }
 
 /* The same as an iterator, where the kernel has map-element iterators but no bpf_loop-style
