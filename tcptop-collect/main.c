@@ -214,11 +214,30 @@ static int cgroup_path(void *ctx, uint64_t id, char *path, size_t size)
 	return cgroups_path(cgs, id, path, size);
 }
 
+/* A growing array of events. */
+struct evbuf {
+	struct tt_event *v;
+	size_t n, cap;
+};
+
+static void evbuf_push(struct evbuf *b, const struct tt_event *e)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 1024;
+		struct tt_event *v = realloc(b->v, cap * sizeof(*v));
+
+		if (!v)
+			errx(EX_OSERR, "out of memory");
+		b->v = v;
+		b->cap = cap;
+	}
+	b->v[b->n++] = *e;
+}
+
 /* Ring buffer events go to the translation at once, or, while an iterator's records wait,
  * into a queue merged with them by time: a socket that closed during the pass and whose
  * memory a new socket took must close before the new one is met. */
-static struct tt_event *queued;
-static size_t nqueued, queue_cap;
+static struct evbuf queued;
 static bool queueing;
 
 static int on_ringbuf(void *ctx, void *data, size_t size)
@@ -230,16 +249,7 @@ static int on_ringbuf(void *ctx, void *data, size_t size)
 		xlate_event(xl, data);
 		return 0;
 	}
-	if (nqueued == queue_cap) {
-		size_t cap = queue_cap ? queue_cap * 2 : 1024;
-		struct tt_event *q = realloc(queued, cap * sizeof(*q));
-
-		if (!q)
-			errx(EX_OSERR, "out of memory");
-		queued = q;
-		queue_cap = cap;
-	}
-	memcpy(&queued[nqueued++], data, sizeof(struct tt_event));
+	evbuf_push(&queued, data);
 	return 0;
 }
 
@@ -298,14 +308,14 @@ static void merge(const struct tt_event *it, size_t n_it)
 	size_t i = 0, j = 0;
 
 	queueing = true;
-	nqueued = 0;
+	queued.n = 0;
 	ring_buffer__consume(rb);
 	queueing = false;
-	while (i < n_it || j < nqueued) {
-		if (j == nqueued || (i < n_it && it[i].ts <= queued[j].ts))
+	while (i < n_it || j < queued.n) {
+		if (j == queued.n || (i < n_it && it[i].ts <= queued.v[j].ts))
 			xlate_event(xl, &it[i++]);
 		else
-			xlate_event(xl, &queued[j++]);
+			xlate_event(xl, &queued.v[j++]);
 	}
 }
 
@@ -363,8 +373,7 @@ static void on_udp_flow(const void *k, const void *v, uint64_t now)
 }
 
 /* The polled connections of this period, in time order for merge(). */
-static struct tt_event *pol;
-static size_t npol, pol_cap;
+static struct evbuf pol;
 
 static void on_polled(const void *k, const void *v, uint64_t now)
 {
@@ -374,16 +383,7 @@ static void on_polled(const void *k, const void *v, uint64_t now)
 	/* a connect() between its SYN_SENT and its choice of a local port: next period */
 	if (p->e.sock != *(const uint64_t *)k || !p->e.lport)
 		return;
-	if (npol == pol_cap) {
-		size_t cap = pol_cap ? pol_cap * 2 : 1024;
-		struct tt_event *q = realloc(pol, cap * sizeof(*q));
-
-		if (!q)
-			errx(EX_OSERR, "out of memory");
-		pol = q;
-		pol_cap = cap;
-	}
-	pol[npol++] = p->e;
+	evbuf_push(&pol, &p->e);
 }
 
 static int by_ts(const void *a, const void *b)
@@ -508,11 +508,11 @@ static void period(void)
 	if (col.poll != POLL_NONE && probe_poll(&col) && !poll_failed++)
 		warn("refreshing the polled connections (said once)");
 	if (col.tcp) {
-		npol = 0;
+		pol.n = 0;
 		map_each(bpf_map__fd(col.skel->maps.polled), sizeof(uint64_t),
 			 sizeof(struct tt_polled), on_polled, now);
-		qsort(pol, npol, sizeof(*pol), by_ts);
-		merge(pol, npol);
+		qsort(pol.v, pol.n, sizeof(*pol.v), by_ts);
+		merge(pol.v, pol.n);
 	}
 	if (walking) {
 		cpu = thread_cpu_ns();
