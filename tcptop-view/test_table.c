@@ -252,6 +252,11 @@ static void test_selection(void)
 
 	view_install(&v, three(30, 20, 10));
 	ok(v.have_sel && v.sel == 0 && !strcmp(v.t.v[v.sel]->comm, "one"), "first row selected");
+	view_install(&v, three(20, 30, 10));
+	ok(v.sel == 0 && v.top == 0 && !strcmp(v.t.v[v.sel]->comm, "two"),
+	   "untouched, the selection stays at the top: a row sorting above shows");
+	key(&v, 'g');
+	view_install(&v, three(30, 20, 10));
 	key(&v, 'j');
 	ok(!strcmp(v.t.v[v.sel]->comm, "two"), "down selects the next");
 	view_install(&v, three(10, 30, 20));

@@ -30,8 +30,12 @@ void view_rebuild(struct view *v)
 	long found = -1;
 
 	table_rebuild(&v->t);
-	if (v->have_sel)
+	/* until the user moves the selection, the top of the table shows, as in top(1): a row
+	 * that sorts above the selected one comes into view and takes the selection */
+	if (v->have_sel && (v->follow || v->detail))
 		found = table_find(&v->t, &v->sel_key);
+	else if (v->have_sel)
+		v->sel = v->top = offset = 0;
 	if (found >= 0) {
 		/* the selected connection keeps its place on screen where it can */
 		v->sel = found;
@@ -340,25 +344,31 @@ enum action view_key(struct view *v, int key)
 	case KEY_UP:
 	case 'k':
 		select_row(v, v->sel ? v->sel - 1 : 0);
+		v->follow = true;
 		return ACT_REDRAW;
 	case KEY_DOWN:
 	case 'j':
 		select_row(v, v->sel + 1);
+		v->follow = true;
 		return ACT_REDRAW;
 	case KEY_PPAGE:
 		select_row(v, v->sel > page ? v->sel - page : 0);
+		v->follow = true;
 		return ACT_REDRAW;
 	case KEY_NPAGE:
 	case ' ':
 		select_row(v, v->sel + page);
+		v->follow = true;
 		return ACT_REDRAW;
 	case KEY_HOME:
 	case 'g':
 		select_row(v, 0);
+		v->follow = false;
 		return ACT_REDRAW;
 	case KEY_END:
 	case 'G':
 		select_row(v, v->t.n ? v->t.n - 1 : 0);
+		v->follow = true;
 		return ACT_REDRAW;
 	case KEY_LEFT:
 	case '<':

@@ -56,6 +56,7 @@ struct view {
 	size_t sel, top;       /* selected row and first row shown, indexes into t.v */
 	struct conn_key sel_key;
 	bool have_sel;
+	bool follow; /* the user moved the selection: it follows its connection, else the top */
 	bool paused, raw_units, help, detail, editing;
 	struct vrow detail_row; /* last known fields of the connection in the detail view */
 	bool detail_gone;
