@@ -6,16 +6,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "contract.h"
+
 /*
  * Whose option an entry is. The wrapper checks a value against each tool it passes it to (the
  * collector first, then the aggregator), so it refuses exactly what that tool would refuse,
  * with the same message, before anything starts.
  */
 enum opt_tool {
-	OPT_COLLECT = 1 << 0,
-	OPT_AGG = 1 << 1,
-	OPT_VIEW = 1 << 2,
-	OPT_PROM = 1 << 3,
+	OPT_COLLECT = TOOL_COLLECT,
+	OPT_AGG = TOOL_AGG,
+	OPT_VIEW = TOOL_VIEW,
+	OPT_PROM = TOOL_PROM,
 };
 
 enum opt_kind {

@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "priv.h"
 #include "util.h"
 
@@ -94,30 +95,6 @@ int priv_target_init(struct priv_target *t, enum priv_fallback fb, char *err, si
 	return 0;
 }
 
-static int caps_get(uint64_t *eff, uint64_t *prm, uint64_t *inh)
-{
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2] = { 0 };
-
-	if (syscall(SYS_capget, &h, d))
-		return -1;
-	*eff = (uint64_t)d[1].effective << 32 | d[0].effective;
-	*prm = (uint64_t)d[1].permitted << 32 | d[0].permitted;
-	*inh = (uint64_t)d[1].inheritable << 32 | d[0].inheritable;
-	return 0;
-}
-
-static int caps_set(uint64_t eff, uint64_t prm, uint64_t inh)
-{
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2] = {
-		{ (uint32_t)eff, (uint32_t)prm, (uint32_t)inh },
-		{ (uint32_t)(eff >> 32), (uint32_t)(prm >> 32), (uint32_t)(inh >> 32) },
-	};
-
-	return syscall(SYS_capset, &h, d);
-}
-
 /* The highest capability this kernel knows. */
 static int cap_last(void)
 {
@@ -169,8 +146,8 @@ static int ids_are(uid_t u, gid_t g, int which)
 
 int priv_verify(const struct priv_target *t, uint64_t keep_caps, char *err, size_t errsz)
 {
-	uint64_t eff, prm, inh;
-	int last = cap_last();
+	struct caps c;
+	int last = cap_last(), e;
 
 	if (!ids_are(t->uid, t->gid, 'u'))
 		return fail(err, errsz, "the user ids are not all %u", (unsigned)t->uid);
@@ -178,14 +155,14 @@ int priv_verify(const struct priv_target *t, uint64_t keep_caps, char *err, size
 		return fail(err, errsz, "the group ids are not all %u", (unsigned)t->gid);
 	if (!groups_match(t))
 		return fail(err, errsz, "the supplementary groups are not %s's", t->why);
-	if (caps_get(&eff, &prm, &inh))
-		return fail(err, errsz, "capget: %s", strerror(errno));
-	if (eff != keep_caps || prm != keep_caps || inh)
+	if ((e = caps_get(&c)))
+		return fail(err, errsz, "capget: %s", strerror(-e));
+	if (c.effective != keep_caps || c.permitted != keep_caps || c.inheritable)
 		return fail(err, errsz,
 			    "capabilities left: effective %#llx, permitted %#llx, inheritable "
 			    "%#llx (kept: %#llx)",
-			    (unsigned long long)eff, (unsigned long long)prm,
-			    (unsigned long long)inh, (unsigned long long)keep_caps);
+			    (unsigned long long)c.effective, (unsigned long long)c.permitted,
+			    (unsigned long long)c.inheritable, (unsigned long long)keep_caps);
 	for (int c = 0; c <= last; c++) {
 		int r = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, c, 0, 0);
 		if (r < 0 && errno == EINVAL && c == 0)
@@ -202,17 +179,17 @@ int priv_verify(const struct priv_target *t, uint64_t keep_caps, char *err, size
 
 int priv_drop(const struct priv_target *t, uint64_t keep_caps, char *err, size_t errsz)
 {
-	uint64_t eff, prm, inh;
-	int last = cap_last();
+	struct caps c;
+	int last = cap_last(), e;
 
-	if (caps_get(&eff, &prm, &inh))
-		return fail(err, errsz, "capget: %s", strerror(errno));
-	if (keep_caps & ~prm)
+	if ((e = caps_get(&c)))
+		return fail(err, errsz, "capget: %s", strerror(-e));
+	if (keep_caps & ~c.permitted)
 		return fail(err, errsz, "cannot keep capabilities %#llx: not held",
-			    (unsigned long long)(keep_caps & ~prm));
+			    (unsigned long long)(keep_caps & ~c.permitted));
 	if (keep_caps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0))
 		return fail(err, errsz, "PR_SET_KEEPCAPS: %s", strerror(errno));
-	if (eff & PRIV_CAP(CAP_SETPCAP)) {
+	if (c.effective & PRIV_CAP(CAP_SETPCAP)) {
 		for (int c = 0; c <= last; c++) {
 			if (keep_caps & PRIV_CAP(c) || prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 1)
 				continue;
@@ -231,8 +208,9 @@ int priv_drop(const struct priv_target *t, uint64_t keep_caps, char *err, size_t
 		return fail(err, errsz, "setresgid %u: %s", (unsigned)t->gid, strerror(errno));
 	if (!ids_are(t->uid, t->gid, 'u') && setresuid(t->uid, t->uid, t->uid))
 		return fail(err, errsz, "setresuid %u: %s", (unsigned)t->uid, strerror(errno));
-	if (caps_set(keep_caps, keep_caps, 0))
-		return fail(err, errsz, "capset: %s", strerror(errno));
+	c = (struct caps){ keep_caps, keep_caps, 0 };
+	if ((e = caps_set(&c)))
+		return fail(err, errsz, "capset: %s", strerror(-e));
 	if (keep_caps && prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0))
 		return fail(err, errsz, "PR_SET_KEEPCAPS: %s", strerror(errno));
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))

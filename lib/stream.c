@@ -25,41 +25,43 @@ const char *stream_kind_name(unsigned kind)
 	return "unknown";
 }
 
+/* The record kinds: one table gives each its name, its vocabulary and the shortest body a
+ * reader accepts (the fields every writer has written; later trailing fields are optional). */
+#define V_RAW  (1u << STREAM_KIND_RAW)
+#define V_SNAP (1u << STREAM_KIND_SNAPSHOT)
+const struct rec_kind rec_kinds[] = {
+	{ REC_END, "END", V_RAW | V_SNAP, 8 },
+	{ REC_CONN_OPEN, "CONN_OPEN", V_RAW, 136 },
+	{ REC_CONN_STATE, "CONN_STATE", V_RAW, 24 },
+	{ REC_CONN_SAMPLE, "CONN_SAMPLE", V_RAW, 56 },
+	{ REC_CONN_CLOSE, "CONN_CLOSE", V_RAW, 64 },
+	{ REC_CONN_OWNER, "CONN_OWNER", V_RAW, 40 },
+	{ REC_TICK, "TICK", V_RAW, 8 },
+	{ REC_IFNAME, "IFNAME", V_RAW, 24 },
+	{ REC_LOSS, "LOSS", V_RAW, 16 },
+	{ REC_CGROUP, "CGROUP", V_RAW | V_SNAP, 16 },
+	{ REC_SNAP_BEGIN, "SNAP_BEGIN", V_SNAP, 96 },
+	{ REC_SNAP_ROW, "SNAP_ROW", V_SNAP, 176 },
+	{ REC_SNAP_END, "SNAP_END", V_SNAP, 8 },
+	{ REC_HOST, "HOST", V_SNAP, 344 }, /* 16, hostname 256, boot_id 64, 8 */
+};
+const size_t rec_nkinds = sizeof(rec_kinds) / sizeof(rec_kinds[0]);
+
+const struct rec_kind *rec_kind(uint32_t type)
+{
+	for (size_t i = 0; i < rec_nkinds; i++)
+		if (rec_kinds[i].type == type)
+			return &rec_kinds[i];
+	return NULL;
+}
+
 const char *rec_type_name(uint32_t type)
 {
-	switch (type) {
-	case REC_HEADER:
+	const struct rec_kind *k = rec_kind(type);
+
+	if (type == REC_HEADER)
 		return "HEADER";
-	case REC_END:
-		return "END";
-	case REC_CONN_OPEN:
-		return "CONN_OPEN";
-	case REC_CONN_STATE:
-		return "CONN_STATE";
-	case REC_CONN_SAMPLE:
-		return "CONN_SAMPLE";
-	case REC_CONN_CLOSE:
-		return "CONN_CLOSE";
-	case REC_CONN_OWNER:
-		return "CONN_OWNER";
-	case REC_TICK:
-		return "TICK";
-	case REC_IFNAME:
-		return "IFNAME";
-	case REC_LOSS:
-		return "LOSS";
-	case REC_CGROUP:
-		return "CGROUP";
-	case REC_SNAP_BEGIN:
-		return "SNAP_BEGIN";
-	case REC_SNAP_ROW:
-		return "SNAP_ROW";
-	case REC_HOST:
-		return "HOST";
-	case REC_SNAP_END:
-		return "SNAP_END";
-	}
-	return "unknown";
+	return k ? k->name : "unknown";
 }
 
 const char *loss_code_name(uint32_t code)
@@ -758,34 +760,9 @@ static bool get_loss(struct cur *c, uint32_t n, uint32_t *out_n, struct loss_ent
 /* Minimum body size of each known record type: shorter is corrupt, longer is extension. */
 static size_t body_min(uint32_t type)
 {
-	switch (type) {
-	case REC_END:
-	case REC_TICK:
-	case REC_SNAP_END:
-		return 8;
-	case REC_CONN_OPEN:
-		return 136;
-	case REC_CONN_STATE:
-		return 24;
-	case REC_CONN_SAMPLE:
-		return 56;
-	case REC_CONN_CLOSE:
-		return 64;
-	case REC_CONN_OWNER:
-		return 40;
-	case REC_IFNAME:
-		return 24;
-	case REC_LOSS:
-	case REC_CGROUP:
-		return 16;
-	case REC_SNAP_BEGIN:
-		return 96;
-	case REC_SNAP_ROW:
-		return 176;
-	case REC_HOST:
-		return 344; /* 16, hostname 256, boot_id 64, 8 */
-	}
-	return 0;
+	const struct rec_kind *k = rec_kind(type);
+
+	return k ? k->body_min : 0;
 }
 
 static void get_opt_str(char *dst, const uint8_t *p, size_t n)
@@ -1164,6 +1141,10 @@ int stream_read(struct stream_reader *rd, struct rec *r)
 			rd->start += len;
 			continue;
 		}
+		if (!(rec_kind(type)->vocab & (1u << rd->hdr.kind)))
+			return fail(rd, STREAM_CORRUPT,
+				    "%s record at byte %" PRIu64 " in a %s stream",
+				    rec_type_name(type), off, stream_kind_name(rd->hdr.kind));
 		st = decode_body(rd, type, p + 8, len - 12, off, r);
 		if (st != STREAM_OK)
 			return st;

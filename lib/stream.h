@@ -289,6 +289,19 @@ struct rec {
 };
 
 const char *stream_kind_name(unsigned kind);
+
+/* The record kinds, in one table (stream.c): a known record of the other vocabulary is corrupt,
+ * an unknown one is skipped. */
+struct rec_kind {
+	uint32_t type;
+	const char *name; /* "CONN_OPEN" */
+	unsigned vocab;	  /* bits 1 << STREAM_KIND_*: the stream kinds it belongs to */
+	size_t body_min;  /* bytes of body every writer writes */
+};
+extern const struct rec_kind rec_kinds[];
+extern const size_t rec_nkinds;
+/* The kind of type, or NULL (unknown: skipped by readers). */
+const struct rec_kind *rec_kind(uint32_t type);
 const char *rec_type_name(uint32_t type);
 const char *loss_code_name(uint32_t code);
 const char *tcp_state_name(unsigned state);

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "priv.h"
 #include "tap.h"
 
@@ -228,12 +229,11 @@ static int failure_is_reported(void)
 	int bad = 0;
 
 	/* without CAP_SETGID (gone from the effective set), setgroups cannot work */
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2] = { 0 };
-	if (syscall(SYS_capget, &h, d))
+	struct caps c;
+	if (caps_get(&c))
 		return 101;
-	d[0].effective &= ~(1u << CAP_SETGID);
-	if (syscall(SYS_capset, &h, d))
+	c.effective &= ~CAPS_BIT(CAP_SETGID);
+	if (caps_set(&c))
 		return 102;
 	t.ngroups = 1;
 	t.groups[0] = 12345;

@@ -118,7 +118,9 @@ static void test_round_trip(void)
 			size_t n1;
 
 			reset();
-			header(STREAM_KIND_RAW);
+			header(rec_kind(types[t])->vocab & (1u << STREAM_KIND_RAW)
+				       ? STREAM_KIND_RAW
+				       : STREAM_KIND_SNAPSHOT);
 			random_record(types[t], &in);
 			n1 = stream_encode(&in, buf + len);
 			offs[nrecs++] = len;
@@ -472,10 +474,38 @@ static void test_old_bodies(void)
 	   "stream_missing matches whole feature names only");
 }
 
+/* A known record of the other vocabulary is corrupt, named with its offset; an unknown one is
+ * skipped. */
+static void test_vocabulary(void)
+{
+	struct rec r = { .type = REC_SNAP_END };
+	char msg[600], want[80];
+	int n, st;
+
+	reset();
+	header(STREAM_KIND_RAW);
+	snprintf(want, sizeof(want), "SNAP_END record at byte %zu in a raw stream", len);
+	add(&r);
+	end();
+	st = read_all(len, &n, msg, sizeof(msg), 0);
+	ok(st == STREAM_CORRUPT && n == 1 && has(msg, want),
+	   "a SNAP_END in a raw stream is corrupt, named at its offset: %s", msg);
+	reset();
+	header(STREAM_KIND_SNAPSHOT);
+	r.type = REC_TICK;
+	r.u.tick.ts = 5;
+	add(&r);
+	end();
+	st = read_all(len, &n, msg, sizeof(msg), 0);
+	ok(st == STREAM_CORRUPT && has(msg, "TICK record at byte") && has(msg, "snapshot stream"),
+	   "a TICK in a snapshot stream is corrupt: %s", msg);
+}
+
 int main(void)
 {
 	test_round_trip();
 	test_errors();
+	test_vocabulary();
 	test_old_bodies();
 	test_pipe();
 	test_writer();

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The one growable array of tcptop: one growth rule (doubling, from 16), one overflow check. */
+#ifndef TCPTOP_VEC_H
+#define TCPTOP_VEC_H
+
+#include <stddef.h>
+
+/*
+ * Makes room for at least need elements of esz bytes in the array *pp whose capacity is *cap
+ * (elements): the capacity doubles (from at least 16) until need fits. Returns 0, or -ENOMEM
+ * (no memory, or a size that overflows) with *pp and *cap untouched. pp is a pointer to the
+ * array's pointer (void * so that any element type can use it):
+ *
+ *	struct row *rows; size_t n, cap;
+ *	if (VEC_RESERVE(&rows, &cap, n + 1))
+ *		return -ENOMEM;
+ *	rows[n++] = r;
+ */
+int vec_reserve(void *pp, size_t *cap, size_t need, size_t esz);
+
+#define VEC_RESERVE(pp, capp, need) vec_reserve((pp), (capp), (need), sizeof(**(pp)))
+
+/* The same, growing to exactly need (no doubling): for arrays sized once by what they hold. */
+int vec_resize(void *pp, size_t *cap, size_t need, size_t esz);
+
+#endif /* TCPTOP_VEC_H */

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Unit tests of the shared core: the hash table, the growable array, the capability reader and
+ * the mount lookup (lib/htab.c, lib/vec.c, lib/caps.c, lib/mounts.c). */
+#include <errno.h>
+#include <linux/capability.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "htab.h"
+#include "mounts.h"
+#include "tap.h"
+#include "vec.h"
+
+struct ent {
+	struct hnode hn;
+	uint64_t key;
+};
+
+static struct ent *find(struct htab *t, uint64_t key)
+{
+	uint64_t h = hash_u64(key);
+	struct hnode *n;
+
+	htab_for_hash(t, n, h) if (container_of(n, struct ent, hn)->key ==
+				   key) return container_of(n, struct ent, hn);
+	return NULL;
+}
+
+static void test_htab(void)
+{
+	enum {
+		N = 100000
+	};
+	struct ent *e = calloc(N, sizeof(*e));
+	struct htab t = { 0 }, z = { 0 };
+	struct ent one = { .key = 7 };
+	size_t found = 0, seen = 0, maxchain = 0;
+	bool ok_all = true;
+
+	ok(htab_init(&t, 5) == 0 && t.nb == 16, "htab_init rounds 5 buckets up to 16");
+	for (size_t i = 0; i < N; i++) {
+		e[i].key = i * 4096; /* keys that share their low bits */
+		ok_all &= htab_add(&t, &e[i].hn, hash_u64(e[i].key)) == 0;
+	}
+	ok(ok_all && t.n == N, "100,000 adds, n = %zu", t.n);
+	ok(t.nb >= N, "the buckets doubled with the entries: %zu for %zu", t.nb, t.n);
+	for (size_t b = 0; b < t.nb; b++) {
+		size_t len = 0;
+
+		for (struct hnode *n = t.b[b]; n; n = n->next)
+			len++;
+		if (len > maxchain)
+			maxchain = len;
+	}
+	ok(maxchain <= 12, "keys i * 4096 spread: longest chain %zu", maxchain);
+	for (size_t i = 0; i < N; i++)
+		found += find(&t, i * 4096) == &e[i];
+	ok(found == N, "every key found: %zu", found);
+	ok(!find(&t, 4095), "a key never added is not found");
+	for (size_t i = 0; i < N; i += 2)
+		htab_del(&t, &e[i].hn);
+	ok(t.n == N / 2 && !find(&t, 0) && find(&t, 4096) == &e[1],
+	   "half deleted: the others stay, n = %zu", t.n);
+	htab_each(&t, n)
+	{
+		seen++;
+		htab_del(&t, n); /* deleting the node in hand is allowed */
+	}
+	ok(seen == N / 2 && t.n == 0, "htab_each visits the rest (%zu) and may delete each", seen);
+	ok(htab_add(&z, &one.hn, hash_u64(7)) == 0 && find(&z, 7) == &one,
+	   "a zeroed table takes its first add");
+	htab_clear(&z);
+	ok(z.n == 0 && !find(&z, 7), "htab_clear empties it");
+	htab_free(&z);
+	htab_free(&t);
+	ok(t.nb == 0 && !htab_chain(&t, 1), "a freed table is empty, its lookups safe");
+	ok(hash_bytes("abc", 3) == hash_str("abc") && hash_str("abc") != hash_str("abd") &&
+		   hash_bytes("abcdefgh1", 9) != hash_bytes("abcdefgh2", 9),
+	   "hash_bytes covers the tail, hash_str is hash_bytes");
+	ok(hash_u64x2(1, 2) != hash_u64x2(2, 1), "hash_u64x2 is not symmetric");
+	free(e);
+}
+
+static void test_vec(void)
+{
+	int *v = NULL;
+	size_t n = 0, cap = 0, grows = 0, lastcap = 0;
+	bool ok_all = true;
+	char *big = NULL;
+	size_t bigcap = 0;
+
+	for (int i = 0; i < 100000; i++) {
+		ok_all &= VEC_RESERVE(&v, &cap, n + 1) == 0;
+		v[n++] = i;
+		if (cap != lastcap) {
+			grows++;
+			lastcap = cap;
+		}
+	}
+	ok(ok_all && n == 100000 && v[99999] == 99999, "100,000 pushes");
+	ok(grows <= 14 && cap >= n && cap < 2 * n, "capacity doubled from 16: %zu grows, cap %zu",
+	   grows, cap);
+	ok(vec_reserve(&big, &bigcap, SIZE_MAX / 2 + 2, 4) == -ENOMEM && !big && !bigcap,
+	   "an overflowing size is -ENOMEM, the array untouched");
+	ok(vec_resize(&v, &cap, 10, sizeof(*v)) == 0 && cap >= 100000, "vec_resize never shrinks");
+	free(v);
+}
+
+static void test_caps(void)
+{
+	struct caps c;
+	char buf[256];
+
+	ok(caps_get(&c) == 0, "caps_get reads this process's sets");
+	if (geteuid() == 0)
+		ok(c.effective & CAPS_BIT(CAP_SYS_ADMIN), "root has CAP_SYS_ADMIN in effective");
+	else
+		ok(1, "# SKIP root's capabilities: not root");
+	is_str(caps_names(CAPS_BIT(CAP_BPF) | CAPS_BIT(CAP_PERFMON) | CAPS_BIT(CAP_NET_ADMIN),
+			  " and ", buf, sizeof(buf)),
+	       "CAP_NET_ADMIN, CAP_PERFMON and CAP_BPF", "caps_names with ' and '");
+	is_str(caps_names(CAPS_BIT(CAP_BPF), " and ", buf, sizeof(buf)), "CAP_BPF",
+	       "caps_names of one");
+	is_str(caps_names(CAPS_BIT(60) | CAPS_BIT(CAP_BPF), ", ", buf, sizeof(buf)),
+	       "CAP_BPF, capability 60", "a capability without a name is a number");
+	is_str(caps_names(0, ", ", buf, sizeof(buf)), "", "none is empty");
+	caps_names(~0ULL, ", ", buf, 10);
+	ok(strlen(buf) < 10, "caps_names never overruns its buffer");
+}
+
+static void test_mounts(void)
+{
+	char dir[4096], small[4];
+	int r = mount_find("proc", dir, sizeof(dir));
+
+	ok(r == 0 && !strcmp(dir, "/proc"), "proc is mounted at /proc (%d, %s)", r, r ? "-" : dir);
+	ok(mount_find("no-such-fs-type", dir, sizeof(dir)) == -ENOENT,
+	   "a type that is not mounted is -ENOENT");
+	ok(mount_find("proc", small, sizeof(small)) == -ENAMETOOLONG,
+	   "a mount point too long for the buffer is -ENAMETOOLONG, never cut");
+	/* octal escapes: a mount point with a space, read by getmntent(3) */
+	if (geteuid() == 0) {
+		char base[] = "/tmp/tcptop-mnt.XXXXXX", path[256], got[4096];
+
+		if (mkdtemp(base)) {
+			snprintf(path, sizeof(path), "%s/a b", base);
+			if (!mkdir(path, 0700) && !mount("none", path, "ramfs", 0, NULL)) {
+				r = mount_find("ramfs", got, sizeof(got));
+				if (r == 0 && strcmp(got, path) && strncmp(got, "/tmp/", 5))
+					ok(1,
+					   "# SKIP mount with a space: another ramfs (%s) "
+					   "comes first",
+					   got);
+				else
+					is_str(r ? "" : got, path,
+					       "a mount point with a space is decoded (\\040)");
+				umount2(path, MNT_DETACH);
+				rmdir(path);
+			} else {
+				ok(1, "# SKIP mount with a space: cannot mount ramfs here");
+			}
+			rmdir(base);
+		}
+	} else {
+		ok(1, "# SKIP mount with a space: needs root");
+	}
+}
+
+int main(void)
+{
+	test_htab();
+	test_vec();
+	test_caps();
+	test_mounts();
+	return done_testing();
+}
