@@ -64,24 +64,35 @@ const char *rec_type_name(uint32_t type)
 	return k ? k->name : "unknown";
 }
 
+/* The loss counters, in one table: every place that can drop an event, a flow or a row has a
+ * code here, and the readers show them all (tcptop-csv has a column for each, in this order). */
+const struct loss_kind loss_kinds[] = {
+	{ LOSS_RINGBUF, "ringbuf", "collector: events lost to a full ring buffer" },
+	{ LOSS_FLOW_TABLE_FULL, "flow_table_full",
+	  "collector: flows not tracked, a kernel table full (--max-flows)" },
+	{ LOSS_FLOW_EVICTED, "flow_evicted",
+	  "collector: connections ended without their close being seen" },
+	{ LOSS_AGG_TABLE_FULL, "agg_table_full",
+	  "agg: connections not shown, its table full (--max-flows)" },
+	{ LOSS_AGG_UNKNOWN_FLOW, "agg_unknown_flow", "agg: records naming a flow never opened" },
+	{ LOSS_AGG_GAP, "agg_gap", "agg: intervals skipped by a jump in time" },
+	{ LOSS_KPROBE_MISSED, "kprobe_missed",
+	  "collector: kretprobe returns the kernel missed (datagrams not counted)" },
+	{ LOSS_WALK_FAILED, "walk_failed",
+	  "collector: walks, refreshes or reads of the kernel's tables that failed or were cut "
+	  "short (retried; none ended a connection)" },
+	{ LOSS_OWNERS_FULL, "owners_full",
+	  "collector: sockets whose owner could not be recorded, its kernel table full" },
+	{ LOSS_UDP_PEERS_EVICTED, "udp_peers_evicted",
+	  "collector: UDP peers dropped from the kernel's peer table before their flow ended" },
+};
+const size_t loss_nkinds = sizeof(loss_kinds) / sizeof(loss_kinds[0]);
+
 const char *loss_code_name(uint32_t code)
 {
-	switch (code) {
-	case LOSS_RINGBUF:
-		return "ringbuf";
-	case LOSS_FLOW_TABLE_FULL:
-		return "flow_table_full";
-	case LOSS_FLOW_EVICTED:
-		return "flow_evicted";
-	case LOSS_KPROBE_MISSED:
-		return "kprobe_missed";
-	case LOSS_AGG_TABLE_FULL:
-		return "agg_table_full";
-	case LOSS_AGG_UNKNOWN_FLOW:
-		return "agg_unknown_flow";
-	case LOSS_AGG_GAP:
-		return "agg_gap";
-	}
+	for (size_t i = 0; i < loss_nkinds; i++)
+		if (loss_kinds[i].code == code)
+			return loss_kinds[i].name;
 	return "unknown";
 }
 

@@ -187,6 +187,9 @@ enum loss_code {
 	LOSS_FLOW_TABLE_FULL = 2,   /* collector: flows not tracked, kernel map full */
 	LOSS_FLOW_EVICTED = 3,	    /* collector: flows dropped before their close */
 	LOSS_KPROBE_MISSED = 4,	    /* collector: kretprobe returns the kernel missed */
+	LOSS_WALK_FAILED = 5,	    /* collector: walks or refreshes failed or cut short */
+	LOSS_OWNERS_FULL = 6,	    /* collector: owners not recorded, kernel map full */
+	LOSS_UDP_PEERS_EVICTED = 7, /* collector: UDP peers evicted before their flow ended */
 	LOSS_AGG_TABLE_FULL = 16,   /* agg: connections not shown, --max-flows reached */
 	LOSS_AGG_UNKNOWN_FLOW = 17, /* agg: records naming a flow never opened */
 	LOSS_AGG_GAP = 18,	    /* agg: intervals skipped by a time jump */
@@ -303,6 +306,15 @@ extern const size_t rec_nkinds;
 /* The kind of type, or NULL (unknown: skipped by readers). */
 const struct rec_kind *rec_kind(uint32_t type);
 const char *rec_type_name(uint32_t type);
+/* The loss codes in one table (stream.c), in the order readers show them; loss_code_name()
+ * gives "unknown" for a code not in it (a newer writer's). */
+struct loss_kind {
+	uint32_t code;
+	const char *name;    /* "flow_evicted": CSV column loss_NAME, exporter label */
+	const char *meaning; /* for man pages and help */
+};
+extern const struct loss_kind loss_kinds[];
+extern const size_t loss_nkinds;
 const char *loss_code_name(uint32_t code);
 const char *tcp_state_name(unsigned state);
 

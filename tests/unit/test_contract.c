@@ -111,6 +111,24 @@ static void test_record_kinds(void)
 	   "CGROUP belongs to both vocabularies");
 }
 
+static void test_loss_kinds(void)
+{
+	bool good = true;
+
+	for (size_t i = 0; i < loss_nkinds; i++) {
+		good &= !strcmp(loss_code_name(loss_kinds[i].code), loss_kinds[i].name) &&
+			loss_kinds[i].meaning && !strchr(loss_kinds[i].name, ' ');
+		for (size_t j = 0; j < i; j++)
+			good &= loss_kinds[i].code != loss_kinds[j].code &&
+				strcmp(loss_kinds[i].name, loss_kinds[j].name);
+	}
+	ok(good, "every loss code has one distinct one-word name and a meaning (%zu codes)",
+	   loss_nkinds);
+	ok(loss_nkinds <= LOSS_MAX, "they fit in one LOSS record (%zu of %d)", loss_nkinds,
+	   LOSS_MAX);
+	is_str(loss_code_name(999), "unknown", "a newer writer's code is unknown");
+}
+
 int main(void)
 {
 	char msg[256];
@@ -119,6 +137,7 @@ int main(void)
 	test_exits();
 	test_features();
 	test_record_kinds();
+	test_loss_kinds();
 	r = caps_live_capture_check(msg, sizeof(msg));
 	ok(r == 0 ||
 		   (r == 1 && strstr(msg, "needs root or CAP_NET_ADMIN, CAP_PERFMON and CAP_BPF")),
