@@ -129,7 +129,7 @@ int main(int argc, char **argv)
 
 	heap0 = mallinfo2().uordblks;
 	p = prom_new(&o);
-	if (!p || prom_snapshot(p, &b, NULL, 0, rows, n))
+	if (!p || prom_snapshot(p, &b, NULL, 0, rows, n, 0))
 		errx(EX_OSERR, "out of memory");
 	heap1 = mallinfo2().uordblks;
 	if (prom_series(p) != n)

@@ -2,7 +2,7 @@
 # tcptop-prom: snapshot stream in, Prometheus/OpenMetrics text out (HTTP through libmicrohttpd,
 # or a node_exporter textfile); its man page and its benchmark. Objects live in $(OUTPUT)/prom/.
 
-PROM_OBJS := $(OUTPUT)/prom/main.o $(OUTPUT)/prom/prom.o
+PROM_OBJS := $(OUTPUT)/prom/main.o $(OUTPUT)/prom/prom.o $(OUTPUT)/prom/feed.o $(OUTPUT)/prom/http.o
 MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
 MHD_LIBS := $(or $(shell pkg-config --libs libmicrohttpd 2>/dev/null),-lmicrohttpd)
 

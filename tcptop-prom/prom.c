@@ -5,27 +5,28 @@
  * and port, ephemeral ports folded); each label set keeps counters that only grow: a connection
  * adds what its counters moved since the previous snapshot, and its bytes stay in the label
  * set's total after it closes.
- * Label sets are chained hashes over a dense array; each keeps its labels pre-formatted, so an
- * exposition is mostly memcpy.
+ * Label sets, connections, hosts and cgroup names are lib/htab.h tables over lib/vec.h arrays;
+ * each label set keeps its labels pre-formatted, so an exposition is mostly memcpy.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cgroup.h"
+#include "contract.h"
+#include "htab.h"
 #include "prom.h"
 #include "util.h"
-
-#ifndef CONN_F_FAILED
-#define CONN_F_FAILED 0x10 /* TCP: closed without reaching ESTABLISHED (tcptop-stream(5)) */
-#endif
+#include "vec.h"
 
 #define TCP_LISTEN   10
 #define TCP_SYN_SENT 2
-#define HOST_MAX     4096	      /* hosts of one stream at most; more share the last */
 #define LOSS_CODES   64		      /* loss codes tracked per host */
 #define CGNAME_MAX   CGROUP_TABLE_CAP /* distinct cgroup label values at most; more go unlabelled */
+#define HOST_NONE    UINT32_MAX	      /* a stream's host index not (yet) mapped */
+#define HOST_OVER    (UINT32_MAX - 1) /* a stream's host beyond PROM_HOST_MAX: rows not applied */
 
 /* What makes a label set. Zeroed before it is filled: compared and hashed as bytes. */
 struct skey {
@@ -40,9 +41,9 @@ struct skey {
 };
 
 struct series {
+	struct hnode hn;
 	struct skey k;
-	struct series *hnext;
-	uint64_t pos; /* in p->series */
+	size_t pos; /* in p->series */
 	uint64_t bytes_in, bytes_out, pkts_in, pkts_out, retrans;
 	uint64_t opened, closed, failed;
 	uint64_t rtt_sum_us;
@@ -53,10 +54,10 @@ struct series {
 };
 
 struct pconn {
+	struct hnode hn;
 	uint64_t flow;
 	uint32_t host, seen;
-	struct pconn *hnext;
-	uint64_t pos;
+	size_t pos; /* in p->conns */
 	struct series *s;
 	uint64_t bytes_in, bytes_out, pkts_in, pkts_out;
 	uint32_t retrans, srtt_us;
@@ -69,32 +70,39 @@ struct loss_slot {
 };
 
 struct host {
+	struct hnode hn;
+	uint32_t id; /* in p->hosts */
 	char *label; /* escaped host name */
 	uint32_t state;
 	int64_t time_ns;
-	bool seen;
 	uint32_t nloss;
 	struct loss_slot loss[LOSS_CODES];
-	uint8_t *listen; /* TCP ports seen in LISTEN: 65536 bits */
+	uint8_t listen[65536 / 8]; /* TCP ports seen in LISTEN */
+};
+
+/* An interned cgroup label value: its index + 1 is what a key holds. */
+struct cgname {
+	struct hnode hn;
+	uint32_t id; /* in p->cgname */
+	char label[];
 };
 
 struct prom {
 	struct prom_opts o;
 
 	struct series **series;
-	uint64_t nseries, series_cap;
-	struct series **sbuckets;
-	uint64_t nsbuckets;
+	size_t nseries, series_cap;
+	struct htab series_by_key;
 
 	struct pconn **conns;
-	uint64_t nconns, conns_cap;
-	struct pconn **cbuckets;
-	uint64_t ncbuckets;
+	size_t nconns, conns_cap;
+	struct htab conns_by_flow;
 
-	struct host *hosts;
-	uint32_t nhosts;
-	uint32_t *map; /* a stream's host index to hosts[] */
-	uint32_t nmap;
+	struct host **hosts;
+	size_t nhosts, hosts_cap;
+	struct htab hosts_by_label;
+	uint32_t *map; /* a stream's host index to hosts[], HOST_NONE or HOST_OVER */
+	size_t nmap, map_cap;
 	char section_host[HDR_STR_MAX];
 	bool section_mapped; /* the section's host is index 0 (it has rows without a HOST) */
 
@@ -103,34 +111,27 @@ struct prom {
 	 * id, the same name) keeps its label set */
 	struct cgroup_table cg;
 	bool no_cgroup; /* the section's header says the feature is missing */
-	char **cgname;
-	uint32_t ncgname, cgname_cap;
-	uint32_t *cgslot; /* open addressing over cgname: index + 1, 0 empty */
-	uint32_t ncgslot;
+	struct cgname **cgname;
+	size_t ncgname, cgname_cap;
+	struct htab cgname_by_label;
 
 	uint32_t seen; /* snapshot counter, for the sweep */
+	uint64_t gen;  /* prom_generation() */
 	int64_t now_ns;
-	uint64_t overflow_conns, expired;
-	uint64_t scrape_ns;
+	/* what the exporter itself could not count (tcptop_loss_total{host=""}) */
+	uint64_t overflow_conns, rows_dropped, host_rows_dropped;
+	uint64_t expired;
 	uint64_t label_bytes;
-	size_t last_len; /* of the previous exposition: reserved at once, no doubling */
+	size_t last_len; /* of the previous body: reserved at once, no doubling */
 };
 
 /* ---- buffer ---- */
 
 int prom_buf_reserve(struct prom_buf *b, size_t n)
 {
-	if (b->len + n <= b->cap)
-		return 0;
-	size_t cap = b->cap ? b->cap : 65536;
-	while (cap < b->len + n)
-		cap *= 2;
-	char *q = realloc(b->p, cap);
-	if (!q)
+	if (n > SIZE_MAX - b->len)
 		return -ENOMEM;
-	b->p = q;
-	b->cap = cap;
-	return 0;
+	return vec_reserve(&b->p, &b->cap, b->len + n, 1);
 }
 
 void prom_buf_free(struct prom_buf *b)
@@ -176,15 +177,6 @@ static inline void put_us_as_s(struct prom_buf *b, uint64_t us)
 	put_mem(b, t, 7);
 }
 
-/* Nanoseconds as seconds to the microsecond; negative allowed. */
-static void put_ns_as_s(struct prom_buf *b, int64_t ns)
-{
-	char t[48];
-	int n = snprintf(t, sizeof(t), "%.6f", (double)ns / 1e9);
-
-	put_mem(b, t, n);
-}
-
 /*
  * A label value: hostile bytes sanitised (valid UTF-8, no control characters, a backslash shown
  * as "\\"), then escaped for the exposition format (backslash, double quote; no newline is left
@@ -222,11 +214,8 @@ struct prom *prom_new(const struct prom_opts *o)
 	if (!p)
 		return NULL;
 	p->o = *o;
-	p->nsbuckets = 1024;
-	p->ncbuckets = 1024;
-	p->sbuckets = calloc(p->nsbuckets, sizeof(*p->sbuckets));
-	p->cbuckets = calloc(p->ncbuckets, sizeof(*p->cbuckets));
-	if (!p->sbuckets || !p->cbuckets) {
+	if (htab_init(&p->series_by_key, 1024) || htab_init(&p->conns_by_flow, 1024) ||
+	    htab_init(&p->hosts_by_label, 16) || htab_init(&p->cgname_by_label, 64)) {
 		prom_free(p);
 		return NULL;
 	}
@@ -237,25 +226,26 @@ void prom_free(struct prom *p)
 {
 	if (!p)
 		return;
-	for (uint64_t i = 0; i < p->nseries; i++)
+	for (size_t i = 0; i < p->nseries; i++)
 		free(p->series[i]);
-	for (uint64_t i = 0; i < p->nconns; i++)
+	for (size_t i = 0; i < p->nconns; i++)
 		free(p->conns[i]);
-	for (uint32_t i = 0; i < p->nhosts; i++) {
-		free(p->hosts[i].label);
-		free(p->hosts[i].listen);
+	for (size_t i = 0; i < p->nhosts; i++) {
+		free(p->hosts[i]->label);
+		free(p->hosts[i]);
 	}
+	for (size_t i = 0; i < p->ncgname; i++)
+		free(p->cgname[i]);
+	cgroup_table_free(&p->cg);
+	htab_free(&p->series_by_key);
+	htab_free(&p->conns_by_flow);
+	htab_free(&p->hosts_by_label);
+	htab_free(&p->cgname_by_label);
+	free(p->series);
+	free(p->conns);
 	free(p->hosts);
 	free(p->map);
-	cgroup_table_free(&p->cg);
-	for (uint32_t i = 0; i < p->ncgname; i++)
-		free(p->cgname[i]);
 	free(p->cgname);
-	free(p->cgslot);
-	free(p->series);
-	free(p->sbuckets);
-	free(p->conns);
-	free(p->cbuckets);
 	free(p);
 }
 
@@ -270,66 +260,69 @@ uint64_t prom_memory(const struct prom *p)
 	       p->nconns * (sizeof(struct pconn) + sizeof(void *) * 2);
 }
 
-void prom_set_scrape_duration(struct prom *p, uint64_t ns)
+uint64_t prom_generation(const struct prom *p)
 {
-	p->scrape_ns = ns;
+	return p->gen;
 }
 
 /* ---- hosts ---- */
 
+/* The host named raw: its index in p->hosts, added if new; HOST_OVER when PROM_HOST_MAX hosts
+ * are known already; -ENOMEM. */
 static int host_get(struct prom *p, const char *raw, uint32_t *id)
 {
 	char label[LABEL_SIZE(HDR_STR_MAX)];
-	struct host *h;
+	uint64_t h;
+	struct hnode *n;
+	struct host *ho;
 
 	label_escape(label, sizeof(label), raw, strnlen(raw, HDR_STR_MAX));
-	for (uint32_t i = 0; i < p->nhosts; i++)
-		if (strcmp(p->hosts[i].label, label) == 0) {
-			*id = i;
+	h = hash_str(label);
+	htab_for_hash(&p->hosts_by_label, n, h)
+	{
+		ho = container_of(n, struct host, hn);
+		if (strcmp(ho->label, label) == 0) {
+			*id = ho->id;
 			return 0;
 		}
-	if (p->nhosts == HOST_MAX) {
-		*id = HOST_MAX - 1;
+	}
+	if (p->nhosts == PROM_HOST_MAX) {
+		*id = HOST_OVER;
 		return 0;
 	}
-	h = realloc(p->hosts, (p->nhosts + 1) * sizeof(*h));
-	if (!h)
+	if (VEC_RESERVE(&p->hosts, &p->hosts_cap, p->nhosts + 1))
 		return -ENOMEM;
-	p->hosts = h;
-	h = &p->hosts[p->nhosts];
-	memset(h, 0, sizeof(*h));
-	h->label = strdup(label);
-	h->listen = calloc(65536 / 8, 1);
-	if (!h->label || !h->listen) {
-		free(h->label);
-		free(h->listen);
+	ho = calloc(1, sizeof(*ho));
+	if (!ho || !(ho->label = strdup(label)) || htab_add(&p->hosts_by_label, &ho->hn, h)) {
+		if (ho)
+			free(ho->label);
+		free(ho);
 		return -ENOMEM;
 	}
-	*id = p->nhosts++;
+	*id = ho->id = p->nhosts;
+	p->hosts[p->nhosts++] = ho;
 	return 0;
 }
 
-/* Map a stream's host index to a host, by name. */
-static int map_set(struct prom *p, uint32_t index, const char *raw)
+/* Map a stream's host index to a host, by name. An index at or beyond PROM_HOST_MAX is a host
+ * over the limit too: nothing that large is kept. */
+static int map_set(struct prom *p, uint32_t index, const char *raw, uint32_t *id)
 {
-	uint32_t id;
 	int err;
 
-	if (index >= HOST_MAX)
-		index = HOST_MAX - 1;
+	*id = HOST_OVER;
+	if (index >= PROM_HOST_MAX)
+		return 0;
 	if (index >= p->nmap) {
-		uint32_t *m = realloc(p->map, (index + 1) * sizeof(*m));
-
-		if (!m)
+		if (vec_resize(&p->map, &p->map_cap, index + 1, sizeof(*p->map)))
 			return -ENOMEM;
-		for (uint32_t i = p->nmap; i <= index; i++)
-			m[i] = UINT32_MAX;
-		p->map = m;
+		for (size_t i = p->nmap; i <= index; i++)
+			p->map[i] = HOST_NONE;
 		p->nmap = index + 1;
 	}
-	if ((err = host_get(p, raw, &id)))
+	if ((err = host_get(p, raw, id)))
 		return err;
-	p->map[index] = id;
+	p->map[index] = *id;
 	return 0;
 }
 
@@ -358,66 +351,42 @@ int prom_section(struct prom *p, const struct stream_header *h)
 {
 	snprintf(p->section_host, sizeof(p->section_host), "%s", h->hostname);
 	p->section_mapped = false;
-	p->no_cgroup = stream_missing(h, "cgroup");
+	p->no_cgroup = features_missing(h, NULL, 0) & (1u << FEAT_CGROUP);
 	cgroup_table_clear(&p->cg);
+	p->gen++;
 	return 0;
 }
 
 /* ---- cgroups ---- */
 
-static uint32_t cgname_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
-}
-
-static uint32_t *cgname_slot(uint32_t *slots, uint32_t nslots, char **names, const char *s)
-{
-	uint32_t i = cgname_hash(s) & (nslots - 1);
-
-	while (slots[i] && strcmp(names[slots[i] - 1], s) != 0)
-		i = (i + 1) & (nslots - 1);
-	return &slots[i];
-}
-
 /* The label value's index + 1 (added if new), 0 when the table is full; -ENOMEM. */
 static int64_t cgname_intern(struct prom *p, const char *label)
 {
-	uint32_t *slot;
+	uint64_t h = hash_str(label);
+	size_t len = strlen(label);
+	struct hnode *n;
+	struct cgname *c;
 
-	if (p->ncgslot && *(slot = cgname_slot(p->cgslot, p->ncgslot, p->cgname, label)))
-		return *slot;
+	htab_for_hash(&p->cgname_by_label, n, h)
+	{
+		c = container_of(n, struct cgname, hn);
+		if (strcmp(c->label, label) == 0)
+			return (int64_t)c->id + 1;
+	}
 	if (p->ncgname == CGNAME_MAX)
 		return 0;
-	if ((p->ncgname + 1) * 2 > p->ncgslot) {
-		uint32_t n = p->ncgslot ? p->ncgslot * 2 : 64;
-		uint32_t *ns = calloc(n, sizeof(*ns));
-
-		if (!ns)
-			return -ENOMEM;
-		for (uint32_t i = 0; i < p->ncgname; i++)
-			*cgname_slot(ns, n, p->cgname, p->cgname[i]) = i + 1;
-		free(p->cgslot);
-		p->cgslot = ns;
-		p->ncgslot = n;
-	}
-	if (p->ncgname == p->cgname_cap) {
-		uint32_t cap = p->cgname_cap ? p->cgname_cap * 2 : 64;
-		char **a = realloc(p->cgname, cap * sizeof(*a));
-
-		if (!a)
-			return -ENOMEM;
-		p->cgname = a;
-		p->cgname_cap = cap;
-	}
-	if (!(p->cgname[p->ncgname] = strdup(label)))
+	if (VEC_RESERVE(&p->cgname, &p->cgname_cap, p->ncgname + 1) ||
+	    !(c = malloc(sizeof(*c) + len + 1)))
 		return -ENOMEM;
-	p->label_bytes += strlen(label) + 1;
-	*cgname_slot(p->cgslot, p->ncgslot, p->cgname, label) = ++p->ncgname;
-	return p->ncgname;
+	memcpy(c->label, label, len + 1);
+	if (htab_add(&p->cgname_by_label, &c->hn, h)) {
+		free(c);
+		return -ENOMEM;
+	}
+	p->label_bytes += len + 1;
+	c->id = p->ncgname;
+	p->cgname[p->ncgname++] = c;
+	return (int64_t)p->ncgname;
 }
 
 int prom_cgroup(struct prom *p, uint64_t id, const char *path)
@@ -437,63 +406,36 @@ int prom_cgroup(struct prom *p, uint64_t id, const char *path)
 
 static int section_map(struct prom *p)
 {
+	uint32_t id;
 	int err;
 
 	if (p->section_mapped)
 		return 0;
-	if ((err = map_set(p, 0, p->section_host)))
+	if ((err = map_set(p, 0, p->section_host, &id)))
 		return err;
-	p->hosts[p->map[0]].state = HOST_LIVE;
-	p->hosts[p->map[0]].seen = true;
+	if (id != HOST_OVER)
+		p->hosts[id]->state = HOST_LIVE;
 	p->section_mapped = true;
 	return 0;
 }
 
 void prom_input_end(struct prom *p)
 {
-	for (uint32_t i = 0; i < p->nhosts; i++)
-		p->hosts[i].state = HOST_ENDED;
+	for (size_t i = 0; i < p->nhosts; i++)
+		p->hosts[i]->state = HOST_ENDED;
+	p->gen++;
 }
 
 /* ---- label sets ---- */
 
-static inline uint64_t hash_bytes(const void *v, size_t n)
-{
-	const uint8_t *s = v;
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ s[i]) * 0x100000001b3ULL;
-	return h ^ (h >> 29);
-}
-
 static struct series *series_find(struct prom *p, const struct skey *k, uint64_t h)
 {
-	struct series *s = p->sbuckets[h & (p->nsbuckets - 1)];
+	struct hnode *n;
 
-	while (s && memcmp(&s->k, k, sizeof(*k)) != 0)
-		s = s->hnext;
-	return s;
-}
-
-static int series_grow(struct prom *p)
-{
-	uint64_t n = p->nsbuckets * 2;
-	struct series **nb = calloc(n, sizeof(*nb));
-
-	if (!nb)
-		return -ENOMEM;
-	for (uint64_t i = 0; i < p->nseries; i++) {
-		struct series *s = p->series[i];
-		uint64_t h = hash_bytes(&s->k, sizeof(s->k)) & (n - 1);
-
-		s->hnext = nb[h];
-		nb[h] = s;
-	}
-	free(p->sbuckets);
-	p->sbuckets = nb;
-	p->nsbuckets = n;
-	return 0;
+	htab_for_hash(&p->series_by_key, n,
+		      h) if (memcmp(&container_of(n, struct series, hn)->k, k, sizeof(*k)) ==
+			     0) return container_of(n, struct series, hn);
+	return NULL;
 }
 
 static const char *proto_name(uint8_t proto)
@@ -505,8 +447,8 @@ static const char *proto_name(uint8_t proto)
 static int labels_format(const struct prom *p, const struct skey *k, char *dst, size_t size)
 {
 	char comm[LABEL_SIZE(COMM_LEN)], addr[ADDR_LEN];
-	const char *hl = p->hosts[k->host].label;
-	const char *cg = k->cgroup ? p->cgname[k->cgroup - 1] : "";
+	const char *hl = p->hosts[k->host]->label;
+	const char *cg = k->cgroup ? p->cgname[k->cgroup - 1]->label : "";
 	char lp[32] = "", rp[32] = "", pl[LABEL_SIZE(COMM_LEN) + 16] = "";
 
 	if (k->proto == 0)
@@ -526,12 +468,12 @@ static int labels_format(const struct prom *p, const struct skey *k, char *dst, 
 			addr, rp);
 }
 
-static struct series *series_new(struct prom *p, const struct skey *k)
+static struct series *series_new(struct prom *p, const struct skey *k, uint64_t h)
 {
 	struct series *s;
 	int n = labels_format(p, k, NULL, 0);
 
-	if (n < 0)
+	if (n < 0 || VEC_RESERVE(&p->series, &p->series_cap, p->nseries + 1))
 		return NULL;
 	s = calloc(1, sizeof(*s) + n + 1);
 	if (!s)
@@ -540,24 +482,10 @@ static struct series *series_new(struct prom *p, const struct skey *k)
 	labels_format(p, k, s->labels, n + 1);
 	s->llen = n;
 	s->active_ns = p->now_ns;
-	if (p->nseries == p->series_cap) {
-		uint64_t cap = p->series_cap ? p->series_cap * 2 : 1024;
-		struct series **a = realloc(p->series, cap * sizeof(*a));
-
-		if (!a) {
-			free(s);
-			return NULL;
-		}
-		p->series = a;
-		p->series_cap = cap;
-	}
-	if (p->nseries >= p->nsbuckets && series_grow(p)) {
+	if (htab_add(&p->series_by_key, &s->hn, h)) {
 		free(s);
 		return NULL;
 	}
-	uint64_t h = hash_bytes(k, sizeof(*k)) & (p->nsbuckets - 1);
-	s->hnext = p->sbuckets[h];
-	p->sbuckets[h] = s;
 	s->pos = p->nseries;
 	p->series[p->nseries++] = s;
 	p->label_bytes += n + 1;
@@ -566,14 +494,9 @@ static struct series *series_new(struct prom *p, const struct skey *k)
 
 static void series_drop(struct prom *p, struct series *s)
 {
-	struct series **pp = &p->sbuckets[hash_bytes(&s->k, sizeof(s->k)) & (p->nsbuckets - 1)];
-	struct series *last;
+	struct series *last = p->series[--p->nseries];
 
-	while (*pp && *pp != s)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = s->hnext;
-	last = p->series[--p->nseries];
+	htab_del(&p->series_by_key, &s->hn);
 	p->series[s->pos] = last;
 	last->pos = s->pos;
 	p->label_bytes -= s->llen + 1;
@@ -588,7 +511,7 @@ static inline bool ephemeral(const struct prom *p, uint16_t port)
 static void key_of(const struct prom *p, uint32_t host, const struct rec_snap_row *r,
 		   struct skey *k)
 {
-	const struct host *h = &p->hosts[host];
+	const struct host *h = p->hosts[host];
 
 	memset(k, 0, sizeof(*k));
 	k->host = host;
@@ -621,76 +544,44 @@ static struct series *series_get(struct prom *p, const struct skey *k)
 	if (s)
 		return s;
 	if (p->nseries < p->o.max_series)
-		return series_new(p, k);
+		return series_new(p, k, h);
 	/* full: the host's overflow series (made even past the cap: one per host) */
 	memset(&ok, 0, sizeof(ok));
 	ok.host = k->host;
 	p->overflow_conns++;
-	s = series_find(p, &ok, hash_bytes(&ok, sizeof(ok)));
-	return s ? s : series_new(p, &ok);
+	h = hash_bytes(&ok, sizeof(ok));
+	s = series_find(p, &ok, h);
+	return s ? s : series_new(p, &ok, h);
 }
 
 /* ---- connections ---- */
 
-static inline uint64_t conn_hash(uint32_t host, uint64_t flow)
+static struct pconn *conn_find(struct prom *p, uint32_t host, uint64_t flow, uint64_t h)
 {
-	uint64_t h = (flow ^ ((uint64_t)host << 48)) * 0x9e3779b97f4a7c15ULL;
+	struct hnode *n;
 
-	return h ^ (h >> 32);
-}
+	htab_for_hash(&p->conns_by_flow, n, h)
+	{
+		struct pconn *c = container_of(n, struct pconn, hn);
 
-static struct pconn *conn_find(struct prom *p, uint32_t host, uint64_t flow)
-{
-	struct pconn *c = p->cbuckets[conn_hash(host, flow) & (p->ncbuckets - 1)];
-
-	while (c && (c->flow != flow || c->host != host))
-		c = c->hnext;
-	return c;
-}
-
-static int conn_grow(struct prom *p)
-{
-	uint64_t n = p->ncbuckets * 2;
-	struct pconn **nb = calloc(n, sizeof(*nb));
-
-	if (!nb)
-		return -ENOMEM;
-	for (uint64_t i = 0; i < p->nconns; i++) {
-		struct pconn *c = p->conns[i];
-		uint64_t h = conn_hash(c->host, c->flow) & (n - 1);
-
-		c->hnext = nb[h];
-		nb[h] = c;
+		if (c->flow == flow && c->host == host)
+			return c;
 	}
-	free(p->cbuckets);
-	p->cbuckets = nb;
-	p->ncbuckets = n;
-	return 0;
+	return NULL;
 }
 
-static struct pconn *conn_new(struct prom *p, uint32_t host, uint64_t flow)
+static struct pconn *conn_new(struct prom *p, uint32_t host, uint64_t flow, uint64_t h)
 {
 	struct pconn *c;
 
-	if (p->nconns == p->conns_cap) {
-		uint64_t cap = p->conns_cap ? p->conns_cap * 2 : 1024;
-		struct pconn **a = realloc(p->conns, cap * sizeof(*a));
-
-		if (!a)
-			return NULL;
-		p->conns = a;
-		p->conns_cap = cap;
-	}
-	if (p->nconns >= p->ncbuckets && conn_grow(p))
-		return NULL;
-	c = calloc(1, sizeof(*c));
-	if (!c)
+	if (VEC_RESERVE(&p->conns, &p->conns_cap, p->nconns + 1) || !(c = calloc(1, sizeof(*c))))
 		return NULL;
 	c->host = host;
 	c->flow = flow;
-	uint64_t h = conn_hash(host, flow) & (p->ncbuckets - 1);
-	c->hnext = p->cbuckets[h];
-	p->cbuckets[h] = c;
+	if (htab_add(&p->conns_by_flow, &c->hn, h)) {
+		free(c);
+		return NULL;
+	}
 	c->pos = p->nconns;
 	p->conns[p->nconns++] = c;
 	return c;
@@ -698,14 +589,9 @@ static struct pconn *conn_new(struct prom *p, uint32_t host, uint64_t flow)
 
 static void conn_drop(struct prom *p, struct pconn *c)
 {
-	struct pconn **pp = &p->cbuckets[conn_hash(c->host, c->flow) & (p->ncbuckets - 1)];
-	struct pconn *last;
+	struct pconn *last = p->conns[--p->nconns];
 
-	while (*pp && *pp != c)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = c->hnext;
-	last = p->conns[--p->nconns];
+	htab_del(&p->conns_by_flow, &c->hn);
 	p->conns[c->pos] = last;
 	last->pos = c->pos;
 	free(c);
@@ -719,30 +605,31 @@ static inline uint64_t delta(uint64_t now, uint64_t last)
 
 static int apply_row(struct prom *p, uint32_t host, const struct rec_snap_row *r)
 {
-	struct pconn *c = conn_find(p, host, r->id.flow);
+	uint64_t h = hash_u64x2(host, r->id.flow);
+	struct pconn *c = conn_find(p, host, r->id.flow, h);
 	struct series *s;
 	struct skey k;
-	uint64_t din, dout;
 
 	key_of(p, host, r, &k);
 	if (!c) {
-		if (!(c = conn_new(p, host, r->id.flow)))
+		if (!(c = conn_new(p, host, r->id.flow, h)))
 			return -ENOMEM;
 		c->proto = r->id.proto;
-		if (!(c->s = series_get(p, &k)))
+		if (!(c->s = series_get(p, &k))) {
+			conn_drop(p, c);
 			return -ENOMEM;
+		}
 		if ((r->flags & CONN_F_NEW) && !(r->flags & CONN_F_BEGUN_BEFORE))
 			c->s->opened++;
 	} else if (memcmp(&c->s->k, &k, sizeof(k)) != 0 && c->s->k.proto != 0) {
 		/* its owner became known: what it moves from now on goes to the new set */
-		if (!(c->s = series_get(p, &k)))
+		if (!(s = series_get(p, &k)))
 			return -ENOMEM;
+		c->s = s;
 	}
 	s = c->s;
-	din = delta(r->c.bytes_in, c->bytes_in);
-	dout = delta(r->c.bytes_out, c->bytes_out);
-	s->bytes_in += din;
-	s->bytes_out += dout;
+	s->bytes_in += delta(r->c.bytes_in, c->bytes_in);
+	s->bytes_out += delta(r->c.bytes_out, c->bytes_out);
 	s->pkts_in += delta(r->c.pkts_in, c->pkts_in);
 	s->pkts_out += delta(r->c.pkts_out, c->pkts_out);
 	s->retrans += delta(r->c.retrans, c->retrans);
@@ -764,67 +651,94 @@ static int apply_row(struct prom *p, uint32_t host, const struct rec_snap_row *r
 	return 0;
 }
 
+/* The host a row belongs to: its HOST record's, else the section's; HOST_OVER for a host
+ * beyond the limit. */
 static uint32_t row_host(const struct prom *p, const struct rec_snap_row *r)
 {
-	return r->host < p->nmap && p->map[r->host] != UINT32_MAX ? p->map[r->host] : p->map[0];
+	if (r->host >= PROM_HOST_MAX)
+		return HOST_OVER;
+	return r->host < p->nmap && p->map[r->host] != HOST_NONE ? p->map[r->host] : p->map[0];
+}
+
+static int snapshot_hosts(struct prom *p, const struct rec_snap_begin *b,
+			  const struct rec_host *hosts, size_t nhosts)
+{
+	struct host *h;
+	uint32_t id;
+	int err;
+
+	if (!nhosts) {
+		if ((err = section_map(p)))
+			return err;
+		if (p->map[0] == HOST_OVER)
+			return 0;
+		h = p->hosts[p->map[0]];
+		h->time_ns = b->time_ns;
+		h->state = HOST_LIVE;
+		host_loss(h, b->loss, b->nloss);
+		return 0;
+	}
+	for (size_t i = 0; i < nhosts; i++) {
+		if (!hosts[i].index)
+			continue;
+		if ((err = map_set(p, hosts[i].index, hosts[i].hostname, &id)))
+			return err;
+		if (id == HOST_OVER)
+			continue;
+		h = p->hosts[id];
+		h->state = hosts[i].state;
+		h->time_ns = hosts[i].time_ns;
+		host_loss(h, hosts[i].loss, hosts[i].nloss);
+	}
+	/* a row naming no known host belongs to the section's */
+	return 0;
 }
 
 int prom_snapshot(struct prom *p, const struct rec_snap_begin *b, const struct rec_host *hosts,
-		  size_t nhosts, const struct rec_snap_row *rows, size_t nrows)
+		  size_t nhosts, const struct rec_snap_row *rows, size_t nrows,
+		  uint64_t rows_dropped)
 {
 	int err;
 
 	p->seen++;
+	p->gen++;
+	p->rows_dropped += rows_dropped;
 	if (b->time_ns > p->now_ns)
 		p->now_ns = b->time_ns;
-	if (nhosts) {
-		for (size_t i = 0; i < nhosts; i++) {
-			struct host *h;
-
-			if (!hosts[i].index ||
-			    (err = map_set(p, hosts[i].index, hosts[i].hostname)))
-				continue;
-			h = &p->hosts[p->map[hosts[i].index < HOST_MAX ? hosts[i].index
-								       : HOST_MAX - 1]];
-			h->state = hosts[i].state;
-			h->time_ns = hosts[i].time_ns;
-			h->seen = true;
-			host_loss(h, hosts[i].loss, hosts[i].nloss);
-		}
-	} else {
-		struct host *h;
-
-		if ((err = section_map(p)))
-			return err;
-		h = &p->hosts[p->map[0]];
-		h->time_ns = b->time_ns;
-		h->state = HOST_LIVE;
-		host_loss(h, b->loss, b->nloss);
-	}
-
-	/* a row naming no known host belongs to the section's */
+	if ((err = snapshot_hosts(p, b, hosts, nhosts)))
+		return err;
 	for (size_t i = 0; i < nrows && !p->section_mapped; i++)
-		if (rows[i].host >= p->nmap || p->map[rows[i].host] == UINT32_MAX)
+		if (rows[i].host < PROM_HOST_MAX &&
+		    (rows[i].host >= p->nmap || p->map[rows[i].host] == HOST_NONE))
 			if ((err = section_map(p)))
 				return err;
 
 	/* listeners first: a connection they accepted in this snapshot is folded like later ones */
-	for (size_t i = 0; i < nrows; i++)
-		if (rows[i].id.proto == PROTO_TCP && rows[i].state == TCP_LISTEN) {
-			struct host *h = &p->hosts[row_host(p, &rows[i])];
-
-			h->listen[rows[i].id.lport / 8] |= 1u << (rows[i].id.lport % 8);
-		}
 	for (size_t i = 0; i < nrows; i++) {
-		if (rows[i].id.proto == PROTO_TCP && rows[i].state == TCP_LISTEN)
+		uint32_t host = row_host(p, &rows[i]);
+
+		if (host == HOST_OVER) {
+			p->host_rows_dropped++;
 			continue;
-		if ((err = apply_row(p, row_host(p, &rows[i]), &rows[i])))
+		}
+		if (rows[i].id.proto == PROTO_TCP && rows[i].state == TCP_LISTEN)
+			p->hosts[host]->listen[rows[i].id.lport / 8] |= 1u
+									<< (rows[i].id.lport % 8);
+	}
+	for (size_t i = 0; i < nrows; i++) {
+		uint32_t host = row_host(p, &rows[i]);
+
+		if (host == HOST_OVER ||
+		    (rows[i].id.proto == PROTO_TCP && rows[i].state == TCP_LISTEN))
+			continue;
+		if ((err = apply_row(p, host, &rows[i])))
 			return err;
 	}
 
 	/* connections gone without a close (filtered out, a new section, an ended host): what
-	 * they moved stays counted */
-	for (uint64_t i = 0; i < p->nconns;) {
+	 * they moved stays counted. Not after a snapshot cut short: its missing rows are not
+	 * gone, and would come back as new connections counted again from zero. */
+	for (size_t i = 0; i < p->nconns && !rows_dropped;) {
 		struct pconn *c = p->conns[i];
 
 		if (c->seen != p->seen)
@@ -832,12 +746,12 @@ int prom_snapshot(struct prom *p, const struct rec_snap_begin *b, const struct r
 		else
 			i++;
 	}
-	for (uint64_t i = 0; i < p->nseries; i++) {
+	for (size_t i = 0; i < p->nseries; i++) {
 		p->series[i]->live = 0;
 		p->series[i]->rtt_sum_us = 0;
 		p->series[i]->rtt_n = 0;
 	}
-	for (uint64_t i = 0; i < p->nconns; i++) {
+	for (size_t i = 0; i < p->nconns; i++) {
 		struct pconn *c = p->conns[i];
 
 		c->s->live++;
@@ -847,7 +761,7 @@ int prom_snapshot(struct prom *p, const struct rec_snap_begin *b, const struct r
 		}
 	}
 	if (p->o.ttl_ns) {
-		for (uint64_t i = 0; i < p->nseries;) {
+		for (size_t i = 0; i < p->nseries;) {
 			struct series *s = p->series[i];
 
 			if (!s->live && p->now_ns - s->active_ns > (int64_t)p->o.ttl_ns) {
@@ -930,7 +844,7 @@ static int samples(struct prom *p, struct prom_buf *b, const char *name, const c
 {
 	size_t nl = strlen(name), el = strlen(extra);
 
-	for (uint64_t i = 0; i < p->nseries; i++) {
+	for (size_t i = 0; i < p->nseries; i++) {
 		const struct series *s = p->series[i];
 
 		if (tcp_only && s->k.proto != PROTO_TCP && s->k.proto != 0)
@@ -948,88 +862,61 @@ static int samples(struct prom *p, struct prom_buf *b, const char *name, const c
 	return 0;
 }
 
+/* The counter families of the label sets, in the order they are written. */
+static const struct {
+	const char *name, *extra;
+	enum field f;
+	bool tcp_only, first_of_family;
+	enum mtype t;
+	const char *help;
+} families[] = {
+	{ "tcptop_network_io_bytes_total", ",direction=\"receive\"", F_BYTES_IN, false, true,
+	  M_COUNTER, "Payload bytes received and transmitted by the application." },
+	{ "tcptop_network_io_bytes_total", ",direction=\"transmit\"", F_BYTES_OUT, false, false,
+	  M_COUNTER, NULL },
+	{ "tcptop_network_packets_total", ",direction=\"receive\"", F_PKTS_IN, false, true,
+	  M_COUNTER, "TCP segments and UDP datagrams received and transmitted." },
+	{ "tcptop_network_packets_total", ",direction=\"transmit\"", F_PKTS_OUT, false, false,
+	  M_COUNTER, NULL },
+	{ "tcptop_tcp_retransmits_total", "", F_RETRANS, true, true, M_COUNTER,
+	  "TCP segments retransmitted." },
+	{ "tcptop_connections_opened_total", "", F_OPENED, false, true, M_COUNTER,
+	  "Connections and UDP flows first seen (not those begun before the collector)." },
+	{ "tcptop_connections_closed_total", "", F_CLOSED, false, true, M_COUNTER,
+	  "Connections closed and UDP flows expired." },
+	{ "tcptop_connections_failed_total", "", F_FAILED, true, true, M_COUNTER,
+	  "TCP connections closed without reaching ESTABLISHED." },
+	{ "tcptop_connections", "", F_LIVE, false, true, M_GAUGE,
+	  "Connections and UDP flows open at the latest snapshot." },
+};
+
 static const char *state_name(uint32_t st)
 {
 	return st == HOST_LIVE ? "live" : st == HOST_LAGGING ? "lagging" : "ended";
 }
 
-int prom_expose(struct prom *p, struct prom_buf *b, bool om, int64_t now_ns)
+/* The exporter's own losses: host="" and a cause of its own. */
+static void own_loss(struct prom_buf *b, const char *cause, uint64_t v)
 {
-	size_t start = b->len;
-	int err = 0;
+	PUT_LIT(b, "tcptop_loss_total{host=\"\",cause=\"");
+	put_str(b, cause);
+	PUT_LIT(b, "\"} ");
+	put_u64(b, v);
+	put_mem(b, "\n", 1);
+}
 
-	if (prom_buf_reserve(b, p->last_len + 65536))
-		return -ENOMEM;
-	family(b, "tcptop_network_io_bytes_total", M_COUNTER,
-	       "Payload bytes received and transmitted by the application.", om);
-	if ((err = samples(p, b, "tcptop_network_io_bytes_total", ",direction=\"receive\"",
-			   F_BYTES_IN, false)) ||
-	    (err = samples(p, b, "tcptop_network_io_bytes_total", ",direction=\"transmit\"",
-			   F_BYTES_OUT, false)))
-		return err;
-	if (prom_buf_reserve(b, 4096))
-		return -ENOMEM;
-	family(b, "tcptop_network_packets_total", M_COUNTER,
-	       "TCP segments and UDP datagrams received and transmitted.", om);
-	if ((err = samples(p, b, "tcptop_network_packets_total", ",direction=\"receive\"",
-			   F_PKTS_IN, false)) ||
-	    (err = samples(p, b, "tcptop_network_packets_total", ",direction=\"transmit\"",
-			   F_PKTS_OUT, false)))
-		return err;
-	if (prom_buf_reserve(b, 4096))
-		return -ENOMEM;
-	family(b, "tcptop_tcp_retransmits_total", M_COUNTER, "TCP segments retransmitted.", om);
-	if ((err = samples(p, b, "tcptop_tcp_retransmits_total", "", F_RETRANS, true)))
-		return err;
-	if (prom_buf_reserve(b, 4096))
-		return -ENOMEM;
-	family(b, "tcptop_connections_opened_total", M_COUNTER,
-	       "Connections and UDP flows first seen (not those begun before the collector).", om);
-	if ((err = samples(p, b, "tcptop_connections_opened_total", "", F_OPENED, false)))
-		return err;
-	if (prom_buf_reserve(b, 4096))
-		return -ENOMEM;
-	family(b, "tcptop_connections_closed_total", M_COUNTER,
-	       "Connections closed and UDP flows expired.", om);
-	if ((err = samples(p, b, "tcptop_connections_closed_total", "", F_CLOSED, false)))
-		return err;
-	if (prom_buf_reserve(b, 4096))
-		return -ENOMEM;
-	family(b, "tcptop_connections_failed_total", M_COUNTER,
-	       "TCP connections closed without reaching ESTABLISHED.", om);
-	if ((err = samples(p, b, "tcptop_connections_failed_total", "", F_FAILED, true)))
-		return err;
-	if (prom_buf_reserve(b, 4096))
-		return -ENOMEM;
-	family(b, "tcptop_connections", M_GAUGE,
-	       "Connections and UDP flows open at the latest snapshot.", om);
-	if ((err = samples(p, b, "tcptop_connections", "", F_LIVE, false)))
-		return err;
-	if (prom_buf_reserve(b, 4096))
-		return -ENOMEM;
-	family(b, "tcptop_tcp_rtt_seconds", M_GAUGE,
-	       "Mean smoothed round-trip time of the open TCP connections.", om);
-	for (uint64_t i = 0; i < p->nseries; i++) {
-		const struct series *s = p->series[i];
+static int expose_health(struct prom *p, struct prom_buf *b, bool om)
+{
+	size_t need = 8192; /* the families' lines and the exporter's own */
 
-		if (!s->rtt_n)
-			continue;
-		if (prom_buf_reserve(b, s->llen + 64))
-			return -ENOMEM;
-		PUT_LIT(b, "tcptop_tcp_rtt_seconds{");
-		put_mem(b, s->labels, s->llen);
-		PUT_LIT(b, "} ");
-		put_us_as_s(b, s->rtt_sum_us / s->rtt_n);
-		put_mem(b, "\n", 1);
-	}
-
-	/* health */
-	if (prom_buf_reserve(b, 8192 + (size_t)p->nhosts * (LOSS_CODES + 4) * 300))
+	for (size_t i = 0; i < p->nhosts; i++) /* its losses and its stream_up */
+		need += (p->hosts[i]->nloss + 1) * (strlen(p->hosts[i]->label) + 96);
+	if (prom_buf_reserve(b, need))
 		return -ENOMEM;
 	family(b, "tcptop_loss_total", M_COUNTER,
 	       "Events, flows, intervals or connections lost, by cause (tcptop-stream(5)).", om);
-	for (uint32_t i = 0; i < p->nhosts; i++) {
-		const struct host *h = &p->hosts[i];
+	for (size_t i = 0; i < p->nhosts; i++) {
+		const struct host *h = p->hosts[i];
 
 		for (uint32_t j = 0; j < h->nloss; j++) {
 			PUT_LIT(b, "tcptop_loss_total{host=\"");
@@ -1045,30 +932,18 @@ int prom_expose(struct prom *p, struct prom_buf *b, bool om, int64_t now_ns)
 			put_mem(b, "\n", 1);
 		}
 	}
-	PUT_LIT(b, "tcptop_loss_total{host=\"\",cause=\"series_overflow\"} ");
-	put_u64(b, p->overflow_conns);
-	put_mem(b, "\n", 1);
+	own_loss(b, "series_overflow", p->overflow_conns);
+	own_loss(b, "snapshot_rows_limit", p->rows_dropped);
+	own_loss(b, "host_limit", p->host_rows_dropped);
 	family(b, "tcptop_stream_up", M_GAUGE,
 	       "1 while the host's input is open (live or lagging), 0 once it ended.", om);
-	for (uint32_t i = 0; i < p->nhosts; i++) {
+	for (size_t i = 0; i < p->nhosts; i++) {
 		PUT_LIT(b, "tcptop_stream_up{host=\"");
-		put_str(b, p->hosts[i].label);
+		put_str(b, p->hosts[i]->label);
 		PUT_LIT(b, "\",state=\"");
-		put_str(b, state_name(p->hosts[i].state));
+		put_str(b, state_name(p->hosts[i]->state));
 		PUT_LIT(b, "\"} ");
-		put_u64(b, p->hosts[i].state != HOST_ENDED);
-		put_mem(b, "\n", 1);
-	}
-	family(b, "tcptop_stream_age_seconds", M_GAUGE,
-	       "Wall-clock age of the host's latest snapshot (replays: since it was recorded).",
-	       om);
-	for (uint32_t i = 0; i < p->nhosts; i++) {
-		if (!p->hosts[i].time_ns)
-			continue;
-		PUT_LIT(b, "tcptop_stream_age_seconds{host=\"");
-		put_str(b, p->hosts[i].label);
-		PUT_LIT(b, "\"} ");
-		put_ns_as_s(b, now_ns - p->hosts[i].time_ns);
+		put_u64(b, p->hosts[i]->state != HOST_ENDED);
 		put_mem(b, "\n", 1);
 	}
 	family(b, "tcptop_exporter_series", M_GAUGE,
@@ -1085,13 +960,151 @@ int prom_expose(struct prom *p, struct prom_buf *b, bool om, int64_t now_ns)
 	PUT_LIT(b, "tcptop_exporter_connections ");
 	put_u64(b, p->nconns);
 	put_mem(b, "\n", 1);
-	family(b, "tcptop_exporter_scrape_duration_seconds", M_GAUGE,
-	       "Time the previous exposition took to build.", om);
-	PUT_LIT(b, "tcptop_exporter_scrape_duration_seconds ");
-	put_ns_as_s(b, (int64_t)p->scrape_ns);
-	put_mem(b, "\n", 1);
-	if (om)
-		PUT_LIT(b, "# EOF\n");
+	return 0;
+}
+
+int prom_expose_body(struct prom *p, struct prom_buf *b, bool om)
+{
+	size_t start = b->len;
+	int err;
+
+	if (prom_buf_reserve(b, p->last_len + 65536))
+		return -ENOMEM;
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		if (families[i].first_of_family) {
+			if (prom_buf_reserve(b, 4096))
+				return -ENOMEM;
+			family(b, families[i].name, families[i].t, families[i].help, om);
+		}
+		if ((err = samples(p, b, families[i].name, families[i].extra, families[i].f,
+				   families[i].tcp_only)))
+			return err;
+	}
+	if (prom_buf_reserve(b, 4096))
+		return -ENOMEM;
+	family(b, "tcptop_tcp_rtt_seconds", M_GAUGE,
+	       "Mean smoothed round-trip time of the open TCP connections.", om);
+	for (size_t i = 0; i < p->nseries; i++) {
+		const struct series *s = p->series[i];
+
+		if (!s->rtt_n)
+			continue;
+		if (prom_buf_reserve(b, s->llen + 64))
+			return -ENOMEM;
+		PUT_LIT(b, "tcptop_tcp_rtt_seconds{");
+		put_mem(b, s->labels, s->llen);
+		PUT_LIT(b, "} ");
+		put_us_as_s(b, s->rtt_sum_us / s->rtt_n);
+		put_mem(b, "\n", 1);
+	}
+	if ((err = expose_health(p, b, om)))
+		return err;
 	p->last_len = b->len - start;
 	return 0;
+}
+
+/* ---- the tail ---- */
+
+int prom_tail_capture(const struct prom *p, struct prom_tail *t, bool om, uint64_t build_ns)
+{
+	t->om = om;
+	t->build_ns = build_ns;
+	t->nhosts = 0;
+	if (VEC_RESERVE(&t->hosts, &t->cap, p->nhosts))
+		return -ENOMEM;
+	for (size_t i = 0; i < p->nhosts; i++)
+		if (p->hosts[i]->time_ns)
+			t->hosts[t->nhosts++] =
+				(struct prom_tail_host){ p->hosts[i]->label, p->hosts[i]->time_ns };
+	return 0;
+}
+
+void prom_tail_free(struct prom_tail *t)
+{
+	free(t->hosts);
+	t->hosts = NULL;
+	t->nhosts = t->cap = 0;
+}
+
+#define AGE_HELP                                                                                   \
+	"# HELP tcptop_stream_age_seconds Wall-clock age of the host's latest snapshot (replays: " \
+	"since it was recorded).\n# TYPE tcptop_stream_age_seconds gauge\n"
+#define DURATION_HELP                                                                              \
+	"# HELP tcptop_exporter_scrape_duration_seconds Time this exposition took to build (once " \
+	"a snapshot and format: scrapes share it).\n"                                              \
+	"# TYPE tcptop_exporter_scrape_duration_seconds gauge\n"
+
+/* Nanoseconds as seconds to the microsecond; negative allowed. */
+static int ns_as_s(char *dst, size_t size, int64_t ns)
+{
+	return snprintf(dst, size, "%.6f", (double)ns / 1e9);
+}
+
+size_t prom_tail_line(const struct prom_tail *t, size_t i, int64_t now_ns, char *dst, size_t size)
+{
+	char v[48];
+	int n;
+
+	/* the families' HELP and TYPE lines are one "line" each: what matters is that the same i
+	 * gives the same text */
+	if (i == 0)
+		n = snprintf(dst, size, "%s", AGE_HELP);
+	else if (i - 1 < t->nhosts) {
+		ns_as_s(v, sizeof(v), now_ns - t->hosts[i - 1].time_ns);
+		n = snprintf(dst, size, "tcptop_stream_age_seconds{host=\"%s\"} %s\n",
+			     t->hosts[i - 1].label, v);
+	} else if (i - 1 == t->nhosts) {
+		ns_as_s(v, sizeof(v), (int64_t)t->build_ns);
+		n = snprintf(dst, size, "%stcptop_exporter_scrape_duration_seconds %s\n",
+			     DURATION_HELP, v);
+	} else if (i - 1 == t->nhosts + 1 && t->om) {
+		n = snprintf(dst, size, "# EOF\n");
+	} else {
+		n = 0;
+	}
+	if (n < 0 || (size_t)n >= size) { /* cannot happen with PROM_TAIL_LINE_MAX */
+		if (size)
+			*dst = '\0';
+		return 0;
+	}
+	return n;
+}
+
+uint64_t prom_mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + t.tv_nsec;
+}
+
+int64_t prom_wall_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+int prom_expose(struct prom *p, struct prom_buf *b, bool om, int64_t now_ns)
+{
+	struct prom_tail t = { 0 };
+	uint64_t t0 = prom_mono_ns();
+	int err;
+
+	if ((err = prom_expose_body(p, b, om)) ||
+	    (err = prom_tail_capture(p, &t, om, prom_mono_ns() - t0)))
+		goto out;
+	for (size_t i = 0;; i++) {
+		if ((err = prom_buf_reserve(b, PROM_TAIL_LINE_MAX)))
+			goto out;
+		size_t n = prom_tail_line(&t, i, now_ns, b->p + b->len, PROM_TAIL_LINE_MAX);
+
+		if (!n)
+			break;
+		b->len += n;
+	}
+out:
+	prom_tail_free(&t);
+	return err;
 }

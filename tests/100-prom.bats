@@ -281,11 +281,39 @@ S
 	assert_output 404
 	run -0 curl -sS -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/metrics"
 	assert_output 405
-	# served on after the input ended, stopped by SIGTERM
+	# served on after the input ended, stopped by SIGTERM: nothing was left unread (tcptop(1)
+	# EXIT STATUS, Stops)
 	kill -TERM "${PIDS[0]}"
 	local st=0
 	wait "${PIDS[0]}" || st=$?
+	[ "$st" = 0 ]
+}
+
+@test "a stop while the input is still open: 128+N after cleanup, the textfile's host ended" {
+	counting_script
+	sed -i '$d' "$T/s.txt" # no END: the stream goes on
+	"$GEN" -o "$T/in.tcpt" "$T/s.txt"
+	mkfifo "$T/fifo"
+	# the writer sends the snapshots and keeps the FIFO open, as a live tcptop-agg would
+	bash -c 'cat "$1"; exec sleep 60' _ "$T/in.tcpt" >"$T/fifo" 3>&- &
+	PIDS+=($!)
+	local port
+	port=$(free_port)
+	tcptop-prom --listen "127.0.0.1:$port" --textfile "$T/m.prom" "$T/fifo" 2>"$T/err" 3>&- &
+	PIDS+=($!)
+	for _ in $(seq 100); do
+		grep -qs 'state="live"' "$T/m.prom" && break
+		sleep 0.1
+	done
+	[ "$(value "tcptop_network_io_bytes_total{$CURL,direction=\"receive\"}")" = 3700 ]
+	kill -TERM "${PIDS[1]}"
+	local st=0
+	wait "${PIDS[1]}" || st=$?
 	[ "$st" = 143 ]
+	# the last textfile says the pipeline ended; the values stay
+	[ "$(value 'tcptop_stream_up{host="web1",state="ended"}')" = 0 ]
+	[ "$(value "tcptop_network_io_bytes_total{$CURL,direction=\"receive\"}")" = 3700 ]
+	[ ! -s "$T/err" ]
 }
 
 @test "a busy port, bad options and the wrong input are refused with their status" {

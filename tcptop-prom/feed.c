@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The exporter's reader (feed.h). Failure is a value: nothing here exits; every status goes
+ * back to the caller with its message. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "feed.h"
+#include "vec.h"
+
+static int out_of_memory(struct feed *f)
+{
+	snprintf(f->msg, sizeof(f->msg), "out of memory");
+	return EX_OSERR;
+}
+
+/* The snapshot read so far, applied at once; then the hook. */
+static int apply(struct feed *f)
+{
+	int err;
+
+	f->in_snap = false;
+	pthread_mutex_lock(f->lock);
+	err = prom_snapshot(f->p, &f->begin, f->hosts, f->nhosts, f->rows, f->nrows,
+			    f->rows_dropped);
+	pthread_mutex_unlock(f->lock);
+	if (err)
+		return out_of_memory(f);
+	return f->applied ? f->applied(f->ctx, f->msg, sizeof(f->msg)) : 0;
+}
+
+/* One record: 0, or a status that ends the feed. */
+static int feed_rec(struct feed *f, const struct rec *r)
+{
+	int err = 0;
+
+	switch (r->type) {
+	case REC_HEADER:
+		pthread_mutex_lock(f->lock);
+		err = prom_section(f->p, &r->u.header);
+		pthread_mutex_unlock(f->lock);
+		f->in_snap = false;
+		break;
+	case REC_CGROUP:
+		pthread_mutex_lock(f->lock);
+		err = prom_cgroup(f->p, r->u.cgroup.id, r->u.cgroup.path);
+		pthread_mutex_unlock(f->lock);
+		break;
+	case REC_SNAP_BEGIN:
+		f->begin = r->u.snap_begin;
+		f->nrows = f->nhosts = 0;
+		f->rows_dropped = 0;
+		f->in_snap = true;
+		break;
+	case REC_HOST:
+		/* a host index that large is over the limit anyway (prom.c): not held */
+		if (!f->in_snap || r->u.host.index >= PROM_HOST_MAX || f->nhosts >= PROM_HOST_MAX)
+			break;
+		if (VEC_RESERVE(&f->hosts, &f->hosts_cap, f->nhosts + 1))
+			return out_of_memory(f);
+		f->hosts[f->nhosts++] = r->u.host;
+		break;
+	case REC_SNAP_ROW:
+		if (!f->in_snap)
+			break;
+		if (f->nrows >= FEED_ROWS_MAX) {
+			f->rows_dropped++;
+			break;
+		}
+		if (VEC_RESERVE(&f->rows, &f->rows_cap, f->nrows + 1))
+			return out_of_memory(f);
+		f->rows[f->nrows++] = r->u.row;
+		break;
+	case REC_SNAP_END:
+	case REC_END:
+		if (f->in_snap)
+			return apply(f);
+		break;
+	default: /* other record types carry nothing for us */
+		break;
+	}
+	return err ? out_of_memory(f) : 0;
+}
+
+int feed_run(struct feed *f, struct stream_reader *rd)
+{
+	int st, status = 0;
+
+	f->msg[0] = '\0';
+	f->input_failed = f->ended = f->stopped = false;
+	f->in_snap = false;
+	stream_reader_expect(rd, STREAM_KIND_SNAPSHOT);
+	while ((st = stream_read(rd, &f->rec)) == STREAM_OK)
+		if ((status = feed_rec(f, &f->rec)))
+			return status;
+	f->stopped = st == STREAM_STOPPED;
+	f->ended = !f->stopped;
+	/* the input ended inside a snapshot: what it had still counts (a stop leaves it out: the
+	 * rest of it was on its way) */
+	if (f->in_snap && !f->stopped && (status = apply(f)))
+		return status;
+	switch (st) {
+	case STREAM_EOF:
+	case STREAM_STOPPED:
+		break;
+	case STREAM_NO_END: /* a warning: every snapshot it had was whole */
+		snprintf(f->msg, sizeof(f->msg), "%s", stream_error(rd));
+		break;
+	default:
+		snprintf(f->msg, sizeof(f->msg), "%s", stream_error(rd));
+		f->input_failed = true;
+		status = st == STREAM_IO ? EX_IOERR : EX_DATAERR;
+		break;
+	}
+	pthread_mutex_lock(f->lock);
+	prom_input_end(f->p);
+	pthread_mutex_unlock(f->lock);
+	if (f->applied) {
+		char msg[sizeof(f->msg)];
+		int hs = f->applied(f->ctx, msg, sizeof(msg));
+
+		if (hs) { /* the textfile failed: that is the news, the input's failure a warning */
+			memcpy(f->msg, msg, sizeof(msg));
+			f->input_failed = false;
+			return hs;
+		}
+	}
+	return status;
+}
+
+void feed_free(struct feed *f)
+{
+	free(f->rows);
+	free(f->hosts);
+	f->rows = NULL;
+	f->hosts = NULL;
+	f->nrows = f->rows_cap = f->nhosts = f->hosts_cap = 0;
+}
