@@ -8,6 +8,7 @@ load test_helper/common
 setup() {
 	T=$BATS_TEST_TMPDIR
 	PIDS=()
+	DIRS=()
 }
 
 teardown() {
@@ -15,6 +16,9 @@ teardown() {
 	for p in "${PIDS[@]}"; do
 		kill "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
+	done
+	for p in "${DIRS[@]}"; do
+		rm -rf "$p"
 	done
 }
 
@@ -314,6 +318,115 @@ S
 	[ "$(value 'tcptop_stream_up{host="web1",state="ended"}')" = 0 ]
 	[ "$(value "tcptop_network_io_bytes_total{$CURL,direction=\"receive\"}")" = 3700 ]
 	[ ! -s "$T/err" ]
+}
+
+# The raw recording of counting_script's connections (for tcptop --replay).
+raw_script() {
+	cat >"$1" <<'S'
+header real=1700000000 mono=0 interval=1 host="web1"
+open t=0.1 flow=1 proto=tcp src=10.0.0.1:40000 dst=93.184.216.34:443 pid=100 comm=curl in=1000 out=100
+tick t=1
+close t=1.5 flow=1 in=3000 out=300
+open t=1.6 flow=3 proto=tcp src=10.0.0.1:40001 dst=93.184.216.34:443 pid=100 comm=curl in=500 out=50
+tick t=2
+sample t=2.5 flow=3 in=700 out=70
+tick t=3
+end t=3.1
+S
+}
+
+# plant KIND PATH VICTIM: a symbolic link to VICTIM, a hard link to it, or a FIFO, at PATH.
+plant() {
+	case $1 in
+	symlink) ln -s "$3" "$2" ;;
+	hardlink) ln "$3" "$2" ;;
+	fifo) mkfifo "$2" ;;
+	esac
+}
+
+# textfile_attack MODE: in a directory that another user (uid 4242) owns and lets everyone
+# write, that user plants a symbolic link, a hard link and a FIFO at the textfile's name and at
+# the temporary's old fixed name (NAME.tmp), each arrangement in turn; then the exporter writes
+# the textfile there, as root without sudo (MODE root) or through tcptop under sudo (MODE sudo:
+# SUDO_UID of nobody, whose own files are the victims then, as the wrapper runs it). Every file
+# a plant leads to must be byte for byte as it was, the textfile whole, the plants in place.
+textfile_attack() {
+	local mode=$1 d v tmp kind_tmp kind_name st owner=0
+	d=$(shared_dir 0755)
+	DIRS+=("$d")
+	mkdir -m 0700 "$d/victims" "$d/drop"
+	[ "$mode" = sudo ] && owner=65534
+	for v in a b c; do
+		printf 'the bytes of victim %s, owned by uid %s\n' "$v" "$owner" >"$d/victims/$v"
+		chmod 0600 "$d/victims/$v"
+	done
+	chown -R "$owner:$owner" "$d/victims"
+	sha256sum "$d"/victims/* >"$d/before"
+	chown 4242:4242 "$d/drop"
+	chmod 0777 "$d/drop"
+	raw_script "$d/raw.txt"
+	"$GEN" -o "$d/rec.tcpt" "$d/raw.txt"
+	tcptop-agg "$d/rec.tcpt" >"$d/in.tcps"
+	chmod 0644 "$d/rec.tcpt" "$d/in.tcps"
+	for arrangement in symlink:hardlink hardlink:fifo fifo:symlink; do
+		kind_tmp=${arrangement%:*}
+		kind_name=${arrangement#*:}
+		rm -rf "${d:?}"/drop/*
+		plant "$kind_tmp" "$d/drop/m.prom.tmp" "$d/victims/a"
+		plant "$kind_name" "$d/drop/m.prom" "$d/victims/b"
+		# the plants are the attacker's own
+		chown -h 4242:4242 "$d/drop/m.prom.tmp" "$d/drop/m.prom" 2>/dev/null || true
+		st=0
+		if [ "$mode" = root ]; then
+			env -u SUDO_UID -u SUDO_GID timeout 20 tcptop-prom --textfile "$d/drop/m.prom" \
+				"$d/in.tcps" 2>"$d/err" || st=$?
+		else
+			SUDO_UID=65534 SUDO_GID=65534 timeout 20 tcptop --replay "$d/rec.tcpt" \
+				--textfile "$d/drop/m.prom" 2>"$d/err" || st=$?
+		fi
+		echo "# $mode, $kind_tmp at m.prom.tmp, $kind_name at m.prom: exit $st" >&3
+		cat "$d/err" >&3
+		[ "$st" = 0 ]
+		run -0 sha256sum -c --quiet "$d/before"
+		[ -f "$d/drop/m.prom" ] && [ ! -L "$d/drop/m.prom" ]
+		grep -qF "tcptop_network_io_bytes_total{$CURL,direction=\"receive\"} 3700" "$d/drop/m.prom"
+		case $kind_tmp in
+		symlink) [ -L "$d/drop/m.prom.tmp" ] ;;
+		hardlink) [ "$(stat -c %i "$d/drop/m.prom.tmp")" = "$(stat -c %i "$d/victims/a")" ] ;;
+		fifo) [ -p "$d/drop/m.prom.tmp" ] ;;
+		esac
+		# the file was written by the user it belongs to
+		[ "$(stat -c %u "$d/drop/m.prom")" = "$owner" ]
+		# nothing else was left in the directory: the plant, the textfile
+		[ "$(find "$d/drop" -mindepth 1 | wc -l)" = 2 ]
+	done
+}
+
+@test "--textfile in another user's directory: planted links and FIFOs are never written through (root)" {
+	skip_unless_setpriv
+	textfile_attack root
+}
+
+@test "--textfile in another user's directory: planted links and FIFOs are never written through (sudo)" {
+	skip_unless_setpriv
+	textfile_attack sudo
+}
+
+@test "--textfile: a directory that is a symbolic link is refused, nothing at PATH is touched at start" {
+	counting_script
+	"$GEN" -o "$T/in.tcpt" "$T/s.txt"
+	mkdir "$T/real"
+	ln -s real "$T/link"
+	run -73 tcptop-prom --textfile "$T/link/m.prom" "$T/in.tcpt"
+	assert_output --partial "$T/link: a symbolic link: give the directory it points to"
+	[ -z "$(ls -A "$T/real")" ]
+	run -73 tcptop-prom --textfile "$T/real/" "$T/in.tcpt"
+	assert_output --partial 'no file name'
+	# a FIFO at the name: the start does not open it (it would block), the end replaces it
+	mkfifo "$T/real/m.prom"
+	run -0 timeout 20 tcptop-prom --textfile "$T/real/m.prom" "$T/in.tcpt"
+	[ -f "$T/real/m.prom" ] && [ ! -p "$T/real/m.prom" ]
+	[ "$(ls -A "$T/real")" = m.prom ]
 }
 
 @test "a busy port, bad options and the wrong input are refused with their status" {
