@@ -336,7 +336,10 @@ void http_tick(struct http *h)
 		if (!k->used || k->cut ||
 		    now - k->start_ns <= (uint64_t)HTTP_LIFE_S * 1000000000ULL)
 			continue;
-		/* libmicrohttpd sees the end at its next poll and closes it */
+		/* libmicrohttpd sees the end at its next poll and closes it; what was queued for
+		 * the client is dropped then (a reset), not left to a socket nobody owns */
+		setsockopt(k->fd, SOL_SOCKET, SO_LINGER, &(struct linger){ 1, 0 },
+			   sizeof(struct linger));
 		shutdown(k->fd, SHUT_RDWR);
 		k->cut = true;
 	}

@@ -429,6 +429,197 @@ textfile_attack() {
 	[ "$(ls -A "$T/real")" = m.prom ]
 }
 
+# abuse_input N SECONDS RECORDING: a raw recording of N connections to distinct peers (N label
+# sets) open all along, and one of the process "ticker" that receives 1000 bytes a second, with
+# a tick every second for SECONDS.
+abuse_input() {
+	awk -v n="$1" -v secs="$2" 'BEGIN {
+		print "header real=1700000000 mono=0 interval=1 host=\"web1\""
+		for (i = 0; i < n; i++)
+			printf "open t=0.1 flow=%d proto=tcp src=10.0.0.1:%d dst=10.1.%d.%d:443 pid=100 comm=app in=%d out=%d\n",
+				i + 10, 40000 + i % 20000, int(i / 250), i % 250 + 1, i, i
+		print "open t=0.1 flow=1 proto=tcp src=10.0.0.1:39999 dst=10.9.9.9:443 pid=7 comm=ticker in=0 out=0"
+		for (t = 1; t <= secs; t++) {
+			printf "sample t=%s flow=1 in=%d out=%d\n", t - 0.5, t * 1000, t
+			printf "tick t=%d\n", t
+		}
+		printf "end t=%s\n", secs + 0.5
+	}' >"$T/abuse.txt"
+	"$GEN" -o "$3" "$T/abuse.txt"
+}
+
+# live_exporter RECORDING: tcptop-agg replays it in real time, a snapshot a second, into
+# tcptop-prom on a free port; sets PORT and PROM_PID.
+live_exporter() {
+	PORT=$(free_port)
+	bash -c 'tcptop-agg --realtime --interval 1 "$1" | exec tcptop-prom --listen "127.0.0.1:$2"' \
+		_ "$1" "$PORT" 2>"$T/prom.err" 3>&- &
+	PIDS+=($!)
+	for _ in $(seq 100); do
+		PROM_PID=$(pgrep -P "$!" -x tcptop-prom) && curl -fs -o /dev/null \
+			"http://127.0.0.1:$PORT/metrics" && break
+		sleep 0.1
+	done
+	[ -n "$PROM_PID" ]
+}
+
+@test "80 slow clients (64 idle or slowloris, 16 slow readers) cannot starve scrapes: 60 s, every one within 1 s, memory flat" {
+	abuse_input 2000 100 "$T/rec.tcpt"
+	live_exporter "$T/rec.tcpt"
+	# 16 from each of 5 addresses, the most one address may hold; the scraper from 127.0.0.1.
+	# 75 s: the first 15 fill the exposition slots (the slow readers pin one each time they
+	# reconnect), the last 60 must be flat.
+	python3 "$BATS_TEST_DIRNAME/prom/abuse.py" "$PORT" "$PROM_PID" 75 \
+		--kinds idle=32,slowloris=32,trickle=16 \
+		--addrs 127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5,127.0.0.6 >"$T/report.json"
+	run python3 - "$T/report.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+lat = sorted(s["s"] for s in r["scrapes"])
+pct = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+print("scrapes %d, failed %d; latency p50 %.3f p90 %.3f p99 %.3f max %.3f s" %
+      (len(lat), len(r["failures"]), pct(.5), pct(.9), pct(.99), lat[-1]))
+opened = sorted(r["slow_open"][30:])
+print("slow connections open (median of the samples after 15 s): %d; opened %d, closed by "
+      "the server %d" % (opened[len(opened) // 2], r["slow_opened"], r["slow_closed_by_server"]))
+life = {k: (min(v), max(v)) if v else None for k, v in r["lifetimes"].items()}
+print("lifetimes of the connections the server closed (min, max s):", life)
+mem = [m for m in r["memory"] if "VmRSS" in m]
+print("VmRSS every 5 s (kB):", [m["VmRSS"] for m in mem[::10]])
+ref = [m for m in mem if m["t"] >= 15][0]
+for k in ("VmRSS", "VmData"):
+    top = max(m[k] for m in mem if m["t"] >= 15)
+    print("%s: %d kB at 15 s, at most %d kB in the 60 s after" % (k, ref[k], top))
+    assert top <= ref[k] * 1.10, k + " grew more than 10%"
+assert not r["failures"], r["failures"][:5]
+assert len(lat) >= 100, "too few scrapes"
+assert lat[-1] <= 1.0, "a scrape took %.3f s" % lat[-1]
+# the scrapes saw the stream move on (a snapshot a second, 1000 bytes each), not one old copy
+tick = [s["ticker"] for s in r["scrapes"]]
+while tick and tick[0] is None:  # before the first snapshot
+    tick.pop(0)
+assert None not in tick and tick == sorted(tick) and tick[-1] - tick[0] >= 60000, (tick[0], tick[-1])
+assert opened[len(opened) // 2] >= 64, "the slow clients were not held"
+# idle ones closed after 10 s without traffic, slowloris ones cut at 30 s (a slow reader sees its
+# cut only once it has read what it had received: its lifetime says little)
+assert all(9 <= t <= 13 for t in r["lifetimes"]["idle"]), r["lifetimes"]["idle"]
+sl = r["lifetimes"]["slowloris"]
+assert sl and all(29 <= t <= 33 for t in sl), sl
+PY
+	echo "$output" >&3
+	assert_success
+	[ ! -s "$T/prom.err" ]
+}
+
+@test "slow readers holding big expositions: scrapes are still answered and nothing leaks" {
+	abuse_input 8000 3 "$T/rec.tcpt"
+	local port
+	port=$(free_port)
+	bash -c 'tcptop-agg "$1" | exec tcptop-prom --listen "127.0.0.1:$2"' _ "$T/rec.tcpt" "$port" \
+		2>"$T/err" 3>&- &
+	PIDS+=($!)
+	for _ in $(seq 100); do
+		curl -fs "http://127.0.0.1:$port/metrics" 2>/dev/null | grep -q 'state="ended"' && break
+		sleep 0.1
+	done
+	PROM_PID=$(pgrep -P "$!" -x tcptop-prom)
+	# 8 readers that ask for 9 MB and read none of it; then 1000 HEAD requests and a scrape
+	run python3 - "$port" "$PROM_PID" <<'PY'
+import socket, sys, time
+port, pid = int(sys.argv[1]), int(sys.argv[2])
+def vmdata():
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmData:"):
+            return int(line.split()[1])
+held = []
+for i in range(8):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.bind(("127.0.0.%d" % (2 + i % 4), 0))
+    s.connect(("127.0.0.1", port))
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    held.append(s)
+time.sleep(1)
+before = vmdata()
+refused = 0
+for _ in range(1000):
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    c.sendall(b"HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head = b""
+    while True:
+        b = c.recv(4096)
+        if not b:
+            break
+        head += b
+    c.close()
+    refused += not head.startswith(b"HTTP/1.1 200")
+after = vmdata()
+t0 = time.monotonic()
+c = socket.create_connection(("127.0.0.1", port), timeout=5)
+c.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+data = bytearray()
+while True:
+    b = c.recv(1 << 20)
+    if not b:
+        break
+    data += b
+head, _, body = bytes(data).partition(b"\r\n\r\n")
+print("8 readers hold their replies; 1000 HEAD: %d not answered 200; VmData %d -> %d kB; "
+      "a GET then: %s, %d bytes in %.3f s" % (refused, before, after, head.split(b"\r\n")[0].decode(),
+                                              len(body), time.monotonic() - t0))
+assert refused == 0
+assert head.startswith(b"HTTP/1.1 200") and len(body) > 9000000
+assert after - before <= 4096, "VmData grew by %d kB" % (after - before)
+PY
+	echo "$output" >&3
+	assert_success
+}
+
+@test "one address holds 16 connections at most; the 17th is closed, others still served" {
+	counting_script
+	"$GEN" -o "$T/in.tcpt" "$T/s.txt"
+	local port
+	port=$(free_port)
+	tcptop-prom --listen "127.0.0.1:$port" "$T/in.tcpt" 2>"$T/err" 3>&- &
+	PIDS+=($!)
+	for _ in $(seq 50); do
+		curl -fs -o /dev/null "http://127.0.0.1:$port/metrics" && break
+		sleep 0.1
+	done
+	run -0 python3 - "$port" <<'PY'
+import socket, sys, time, urllib.request
+port = int(sys.argv[1])
+held = []
+for _ in range(16):
+    s = socket.socket()
+    s.bind(("127.0.0.7", 0))
+    s.connect(("127.0.0.1", port))
+    held.append(s)
+time.sleep(0.5)
+extra = socket.socket()
+extra.bind(("127.0.0.7", 0))
+extra.connect(("127.0.0.1", port))
+extra.settimeout(3)
+try:
+    closed = extra.recv(1) == b""
+except ConnectionResetError:
+    closed = True
+except socket.timeout:
+    closed = False
+assert closed, "the 17th connection from one address was kept"
+for s in held:  # the 16 are kept
+    s.setblocking(False)
+    try:
+        assert s.recv(1) != b""
+    except BlockingIOError:
+        pass
+body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=2).read()
+assert b"tcptop_network_io_bytes_total" in body
+print("16 held, the 17th closed, a scrape from another address served")
+PY
+	echo "$output" >&3
+}
+
 @test "a busy port, bad options and the wrong input are refused with their status" {
 	counting_script
 	"$GEN" -o "$T/in.tcpt" "$T/s.txt"
