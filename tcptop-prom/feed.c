@@ -64,7 +64,7 @@ static int feed_rec(struct feed *f, const struct rec *r)
 	case REC_SNAP_ROW:
 		if (!f->in_snap)
 			break;
-		if (f->nrows >= FEED_ROWS_MAX) {
+		if (f->nrows >= (f->rows_max ? f->rows_max : FEED_ROWS_MAX)) {
 			f->rows_dropped++;
 			break;
 		}

@@ -24,6 +24,7 @@ struct feed {
 	 * an exit status (sysexits) that ends the feed, its message in msg. NULL: none. */
 	int (*applied)(void *ctx, char *msg, size_t size);
 	void *ctx;
+	size_t rows_max; /* rows of a snapshot held at most; 0: FEED_ROWS_MAX */
 
 	/* the snapshot being read */
 	struct rec_snap_begin begin;

@@ -125,6 +125,12 @@ struct prom {
 	size_t last_len; /* of the previous body: reserved at once, no doubling */
 };
 
+/* Totals only grow: one that would pass 2^64 - 1 stays there rather than wrap to a small one. */
+static inline void add_sat(uint64_t *total, uint64_t d)
+{
+	*total = *total + d < *total ? UINT64_MAX : *total + d;
+}
+
 /* ---- buffer ---- */
 
 int prom_buf_reserve(struct prom_buf *b, size_t n)
@@ -340,7 +346,7 @@ static void host_loss(struct host *h, const struct loss_entry *l, uint32_t n)
 		}
 		/* counters restart with a section: what the last one counted stays counted */
 		if (l[i].value < h->loss[j].cur)
-			h->loss[j].base += h->loss[j].cur;
+			add_sat(&h->loss[j].base, h->loss[j].cur);
 		h->loss[j].cur = l[i].value;
 	}
 }
@@ -508,6 +514,8 @@ static inline bool ephemeral(const struct prom *p, uint16_t port)
 	return port >= p->o.eph_lo && port <= p->o.eph_hi;
 }
 
+static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
 static void key_of(const struct prom *p, uint32_t host, const struct rec_snap_row *r,
 		   struct skey *k)
 {
@@ -515,9 +523,19 @@ static void key_of(const struct prom *p, uint32_t host, const struct rec_snap_ro
 
 	memset(k, 0, sizeof(*k));
 	k->host = host;
-	k->proto = r->id.proto ? r->id.proto : 255;
-	k->family = r->id.family;
-	memcpy(k->raddr, r->id.raddr, 16);
+	/* a key is what its labels show, no more: keys that would print the same labels are one
+	 * (two label sets with the same labels are a duplicate series Prometheus refuses) */
+	k->proto = r->id.proto == PROTO_TCP || r->id.proto == PROTO_UDP ? r->id.proto : 255;
+	if (r->id.family == FAMILY_INET6 && memcmp(r->id.raddr, v4mapped, 12) != 0) {
+		k->family = FAMILY_INET6;
+		memcpy(k->raddr, r->id.raddr, 16);
+	} else if (r->id.family == FAMILY_INET6) { /* shown as IPv4 */
+		k->family = FAMILY_INET;
+		memcpy(k->raddr, r->id.raddr + 12, 4);
+	} else if (r->id.family == FAMILY_INET) {
+		k->family = FAMILY_INET;
+		memcpy(k->raddr, r->id.raddr, 4);
+	}
 	if (!(r->flags & CONN_F_NO_OWNER))
 		memcpy(k->comm, r->comm, strnlen(r->comm, COMM_LEN));
 	if (r->cgroup_id && !p->no_cgroup) {
@@ -628,11 +646,11 @@ static int apply_row(struct prom *p, uint32_t host, const struct rec_snap_row *r
 		c->s = s;
 	}
 	s = c->s;
-	s->bytes_in += delta(r->c.bytes_in, c->bytes_in);
-	s->bytes_out += delta(r->c.bytes_out, c->bytes_out);
-	s->pkts_in += delta(r->c.pkts_in, c->pkts_in);
-	s->pkts_out += delta(r->c.pkts_out, c->pkts_out);
-	s->retrans += delta(r->c.retrans, c->retrans);
+	add_sat(&s->bytes_in, delta(r->c.bytes_in, c->bytes_in));
+	add_sat(&s->bytes_out, delta(r->c.bytes_out, c->bytes_out));
+	add_sat(&s->pkts_in, delta(r->c.pkts_in, c->pkts_in));
+	add_sat(&s->pkts_out, delta(r->c.pkts_out, c->pkts_out));
+	add_sat(&s->retrans, delta(r->c.retrans, c->retrans));
 	c->bytes_in = r->c.bytes_in;
 	c->bytes_out = r->c.bytes_out;
 	c->pkts_in = r->c.pkts_in;
@@ -702,7 +720,7 @@ int prom_snapshot(struct prom *p, const struct rec_snap_begin *b, const struct r
 
 	p->seen++;
 	p->gen++;
-	p->rows_dropped += rows_dropped;
+	add_sat(&p->rows_dropped, rows_dropped);
 	if (b->time_ns > p->now_ns)
 		p->now_ns = b->time_ns;
 	if ((err = snapshot_hosts(p, b, hosts, nhosts)))
@@ -919,6 +937,9 @@ static int expose_health(struct prom *p, struct prom_buf *b, bool om)
 		const struct host *h = p->hosts[i];
 
 		for (uint32_t j = 0; j < h->nloss; j++) {
+			uint64_t total = h->loss[j].base;
+
+			add_sat(&total, h->loss[j].cur);
 			PUT_LIT(b, "tcptop_loss_total{host=\"");
 			put_str(b, h->label);
 			PUT_LIT(b, "\",cause=\"");
@@ -928,7 +949,7 @@ static int expose_health(struct prom *p, struct prom_buf *b, bool om)
 				put_u64(b, h->loss[j].code);
 			}
 			PUT_LIT(b, "\"} ");
-			put_u64(b, h->loss[j].base + h->loss[j].cur);
+			put_u64(b, total);
 			put_mem(b, "\n", 1);
 		}
 	}
@@ -1050,7 +1071,9 @@ size_t prom_tail_line(const struct prom_tail *t, size_t i, int64_t now_ns, char 
 	if (i == 0)
 		n = snprintf(dst, size, "%s", AGE_HELP);
 	else if (i - 1 < t->nhosts) {
-		ns_as_s(v, sizeof(v), now_ns - t->hosts[i - 1].time_ns);
+		/* unsigned: an absurd time from hostile input wraps instead of overflowing */
+		ns_as_s(v, sizeof(v),
+			(int64_t)((uint64_t)now_ns - (uint64_t)t->hosts[i - 1].time_ns));
 		n = snprintf(dst, size, "tcptop_stream_age_seconds{host=\"%s\"} %s\n",
 			     t->hosts[i - 1].label, v);
 	} else if (i - 1 == t->nhosts) {
