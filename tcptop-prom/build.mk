@@ -28,3 +28,24 @@ BENCH_PROM_SERIES ?= 100000
 bench-prom: $(OUTPUT)/tcptop-prom $(OUTPUT)/tests/bench-prom
 	tcptop-prom/bench.sh $(OUTPUT) $(BENCH_PROM_SERIES)
 BENCHES += bench-prom
+
+# libFuzzer target for the exposition from a snapshot stream (feed.c, prom.c), under ASan and
+# UBSan; built for make test, which replays its seeds, corpus and saved crashes
+# (tests/015-fuzz.bats). `make fuzz-prom-run FUZZ_SECONDS=600`; tests/fuzz/README.md.
+FUZZ_PROM := $(OUTPUT)/fuzz/fuzz-prom
+
+$(FUZZ_PROM): tcptop-prom/fuzz_prom.c tcptop-prom/feed.c tcptop-prom/prom.c tcptop-prom/feed.h \
+		tcptop-prom/prom.h $(LIB_SRCS) lib/stream.h lib/htab.h
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -Itcptop-prom $(filter %.c,$^) -lpthread -o $@
+
+TEST_DEPS += $(FUZZ_PROM)
+FUZZ_TARGETS += prom
+
+# The exporter's state and reader, tested alone at their limits (tests/unit/test_prom.c).
+$(OUTPUT)/tests/unit/test_prom.o: TEST_CFLAGS += -Itcptop-prom
+$(OUTPUT)/tests/unit-prom: $(OUTPUT)/tests/unit/test_prom.o $(OUTPUT)/prom/prom.o \
+		$(OUTPUT)/prom/feed.o $(LIBTCPTOP)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) -pthread -o $@

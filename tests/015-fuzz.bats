@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Regression: each fuzz target (stream, agg, csv, view) replays its seeds, its committed corpus
+# Regression: each fuzz target (stream, agg, csv, view, prom) replays its seeds, its committed corpus
 # and every crash input saved for it, under ASan and UBSan, without a fault.
 
 load test_helper/common
@@ -30,6 +30,10 @@ replay() {
 
 @test "fuzz-view replays its seeds, corpus and saved crashes without a fault" {
 	replay view "$OUTPUT/fuzz/seeds-snap"
+}
+
+@test "fuzz-prom replays its seeds, corpus and saved crashes without a fault" {
+	replay prom "$OUTPUT/fuzz/seeds-prom"
 }
 
 @test "the view's saved crash (a NaN rate, units[-1] in fmt_bytes) stays in the replay set" {

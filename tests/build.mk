@@ -32,7 +32,8 @@ $(OUTPUT)/tests/unit-dns: ALL_LDFLAGS += -lpthread
 TEST_DEPS += $(UNIT_TESTS)
 
 # libFuzzer targets, one per reader: stream (lib/stream.c), agg (tcptop-agg/fuzz_agg.c), csv
-# (tcptop-csv/fuzz_csv.c), view (tcptop-view/fuzz_view.c), each built as $(OUTPUT)/fuzz/fuzz-T
+# (tcptop-csv/fuzz_csv.c), view (tcptop-view/fuzz_view.c), prom (tcptop-prom/fuzz_prom.c),
+# each built as $(OUTPUT)/fuzz/fuzz-T
 # under ASan and UBSan. Seeds: tests/fuzz/corpus/T/ (committed, minimised after each campaign)
 # and streams generated here (the generator's scripts, the agg fixtures, and tcptop-agg's
 # snapshots of them for csv and view). `make fuzz-T-run FUZZ_SECONDS=600` fuzzes one,
@@ -85,11 +86,22 @@ $(OUTPUT)/fuzz/seeds-snap/.done: $(OUTPUT)/fuzz/seeds-agg/.done $(OUTPUT)/tcptop
 			2>/dev/null; done; true
 	$(Q)touch $@
 
+# prom's byte 0 chooses its options (tcptop-prom/fuzz_prom.c): the snapshot seeds behind three
+# of them (none; --max-series 3, --series-ttl 1, OpenMetrics; all ports ephemeral, OpenMetrics,
+# 2 rows a snapshot).
+$(OUTPUT)/fuzz/seeds-prom/.done: $(OUTPUT)/fuzz/seeds-snap/.done
+	$(Q)rm -rf $(@D) && mkdir -p $(@D)
+	$(Q)for f in $(OUTPUT)/fuzz/seeds-snap/*.tcp[st]; do b=$$(basename $$f); \
+		for k in 000 013 034; do { printf "\\$$k"; cat $$f; } >$(@D)/$$k-$$b; done; done
+	$(Q)touch $@
+
 FUZZ_SEED_DIR_stream := $(OUTPUT)/fuzz/seeds
 FUZZ_SEED_DIR_agg := $(OUTPUT)/fuzz/seeds-agg
 FUZZ_SEED_DIR_csv := $(OUTPUT)/fuzz/seeds-snap
 FUZZ_SEED_DIR_view := $(OUTPUT)/fuzz/seeds-snap
-FUZZ_SEED_STAMPS := $(FUZZ_SEEDS) $(OUTPUT)/fuzz/seeds-agg/.done $(OUTPUT)/fuzz/seeds-snap/.done
+FUZZ_SEED_DIR_prom := $(OUTPUT)/fuzz/seeds-prom
+FUZZ_SEED_STAMPS := $(FUZZ_SEEDS) $(OUTPUT)/fuzz/seeds-agg/.done $(OUTPUT)/fuzz/seeds-snap/.done \
+	$(OUTPUT)/fuzz/seeds-prom/.done
 
 .PHONY: fuzz fuzz-run fuzz-all $(FUZZ_TARGETS:%=fuzz-%-run)
 fuzz: $(FUZZ_TARGETS:%=$(OUTPUT)/fuzz/fuzz-%) $(FUZZ_SEED_STAMPS)
