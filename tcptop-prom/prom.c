@@ -21,12 +21,15 @@
 #include "util.h"
 #include "vec.h"
 
-#define TCP_LISTEN   10
-#define TCP_SYN_SENT 2
-#define LOSS_CODES   64		      /* loss codes tracked per host */
-#define CGNAME_MAX   CGROUP_TABLE_CAP /* distinct cgroup label values at most; more go unlabelled */
-#define HOST_NONE    UINT32_MAX	      /* a stream's host index not (yet) mapped */
-#define HOST_OVER    (UINT32_MAX - 1) /* a stream's host beyond PROM_HOST_MAX: rows not applied */
+/* Sanitised bytes of a label value at most: a host name or a unit's name fits, and a longer
+ * cgroup path (anyone may name cgroups under their own) cannot make a label set cost more. */
+#define LABEL_VALUE_MAX 128
+#define TCP_LISTEN	10
+#define TCP_SYN_SENT	2
+#define LOSS_CODES	64		 /* loss codes tracked per host */
+#define CGNAME_MAX	CGROUP_TABLE_CAP /* distinct cgroup label values at most; more go unlabelled */
+#define HOST_NONE	UINT32_MAX	 /* a stream's host index not (yet) mapped */
+#define HOST_OVER	(UINT32_MAX - 1) /* a stream's host beyond PROM_HOST_MAX: rows not applied */
 
 /* What makes a label set. Zeroed before it is filled: compared and hashed as bytes. */
 struct skey {
@@ -185,12 +188,14 @@ static inline void put_us_as_s(struct prom_buf *b, uint64_t us)
 
 /*
  * A label value: hostile bytes sanitised (valid UTF-8, no control characters, a backslash shown
- * as "\\"), then escaped for the exposition format (backslash, double quote; no newline is left
- * to escape). So a process named `x",evil="1` stays one label value.
+ * as "\\"), cut to LABEL_VALUE_MAX bytes of sanitised text (never inside an escape or a
+ * character), then escaped for the exposition format (backslash, double quote; no newline is
+ * left to escape). So a process named `x",evil="1` stays one label value, and no value is longer
+ * than 2 * LABEL_VALUE_MAX: what a label set costs in an exposition is bounded.
  */
 static size_t label_escape(char *dst, size_t dstsz, const void *src, size_t srclen)
 {
-	char tmp[SANITIZE_SIZE(HDR_STR_MAX)];
+	char tmp[LABEL_VALUE_MAX + 1];
 	size_t n = 0;
 
 	if (srclen > HDR_STR_MAX)
@@ -209,7 +214,7 @@ static size_t label_escape(char *dst, size_t dstsz, const void *src, size_t srcl
 	dst[n] = '\0';
 	return n;
 }
-#define LABEL_SIZE(n) (2 * SANITIZE_SIZE(n))
+#define LABEL_SIZE (2 * LABEL_VALUE_MAX + 1)
 
 /* ---- setup ---- */
 
@@ -277,7 +282,7 @@ uint64_t prom_generation(const struct prom *p)
  * are known already; -ENOMEM. */
 static int host_get(struct prom *p, const char *raw, uint32_t *id)
 {
-	char label[LABEL_SIZE(HDR_STR_MAX)];
+	char label[LABEL_SIZE];
 	uint64_t h;
 	struct hnode *n;
 	struct host *ho;
@@ -397,7 +402,7 @@ static int64_t cgname_intern(struct prom *p, const char *label)
 
 int prom_cgroup(struct prom *p, uint64_t id, const char *path)
 {
-	char label[LABEL_SIZE(CGROUP_SHORT_MAX)];
+	char label[LABEL_SIZE];
 	struct cgroup_ent *e = cgroup_table_set(&p->cg, id, path);
 	int64_t v;
 
@@ -452,10 +457,10 @@ static const char *proto_name(uint8_t proto)
 /* The labels of k, host="..",protocol="..",..., in dst (size 0: only measured); their length. */
 static int labels_format(const struct prom *p, const struct skey *k, char *dst, size_t size)
 {
-	char comm[LABEL_SIZE(COMM_LEN)], addr[ADDR_LEN];
+	char comm[LABEL_SIZE], addr[ADDR_LEN];
 	const char *hl = p->hosts[k->host]->label;
 	const char *cg = k->cgroup ? p->cgname[k->cgroup - 1]->label : "";
-	char lp[32] = "", rp[32] = "", pl[LABEL_SIZE(COMM_LEN) + 16] = "";
+	char lp[32] = "", rp[32] = "", pl[LABEL_SIZE + 16] = "";
 
 	if (k->proto == 0)
 		return snprintf(dst, size, "host=\"%s\",overflow=\"true\"", hl);

@@ -72,7 +72,7 @@ int prom_tail_capture(const struct prom *p, struct prom_tail *t, bool openmetric
 		      uint64_t build_ns);
 void prom_tail_free(struct prom_tail *t);
 /* A buffer of this size holds any line of the tail. */
-#define PROM_TAIL_LINE_MAX (2 * (4 * HDR_STR_MAX + 1) + 128)
+#define PROM_TAIL_LINE_MAX 512
 /* Writes line i (0, 1, ...) of the tail at now_ns (wall clock) into dst, NUL terminated; returns
  * its length, 0 past the last line. The same i and now_ns give the same line. */
 size_t prom_tail_line(const struct prom_tail *t, size_t i, int64_t now_ns, char *dst, size_t size);

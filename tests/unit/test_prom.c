@@ -218,11 +218,47 @@ static void test_one_key_per_labels(void)
 	prom_free(p);
 }
 
+/* A cgroup anyone can name, 250 bytes of quotes and control bytes: its label value is cut to
+ * 128 bytes of sanitised text, never inside an escape, so a label set's cost is bounded. */
+static void test_label_cap(void)
+{
+	struct prom *p = prom_new(&opts);
+	struct stream_header h = { .kind = STREAM_KIND_SNAPSHOT };
+	struct rec_snap_begin b = { .seq = 1, .time_ns = 1700000001000000000LL };
+	struct rec_snap_row r = row(0, 1, 5);
+	struct prom_buf out = { 0 };
+	char path[256] = "/user.slice/", *at, *end;
+	size_t n = strlen(path);
+
+	for (; n < 250; n++)
+		path[n] = n % 2 ? '"' : '\x01';
+	path[n] = '\0';
+	snprintf(h.hostname, sizeof(h.hostname), "h");
+	prom_section(p, &h);
+	prom_cgroup(p, 42, path);
+	r.cgroup_id = 42;
+	prom_snapshot(p, &b, NULL, 0, &r, 1, 0);
+	if (prom_expose(p, &out, false, b.time_ns) || prom_buf_reserve(&out, 1))
+		abort();
+	out.p[out.len] = '\0';
+	at = strstr(out.p, "cgroup=\"");
+	ok(at != NULL, "the cgroup label is there");
+	for (end = at ? at + 8 : NULL; end && *end && *end != '"'; end += *end == '\\' ? 2 : 1)
+		;
+	ok(at && end && *end == '"' && end - (at + 8) <= 256,
+	   "its value is %td bytes in the exposition, 256 at most", end - (at + 8));
+	ok(at && strstr(at, "\\x01\\\"") && !strstr(at, "\\x0\""),
+	   "cut after a whole escape, not inside one");
+	prom_buf_free(&out);
+	prom_free(p);
+}
+
 int main(void)
 {
 	test_cut_snapshot();
 	test_feed_rows_max();
 	test_host_limit();
 	test_one_key_per_labels();
+	test_label_cap();
 	return done_testing();
 }
