@@ -144,10 +144,10 @@ static int parse_ports(const char *s, struct prom_opts *o, char *msg, size_t siz
 	return 0;
 }
 
+/* A bad value: its one line (the synopsis would bury it). */
 static int bad_usage(const char *msg)
 {
 	warnx("%s", msg);
-	usage(stderr);
 	return EX_USAGE;
 }
 
@@ -210,8 +210,11 @@ static int parse_args(struct ctx *c, int argc, char **argv)
 			return EX_USAGE;
 		}
 	}
-	if (argc - optind > 1)
-		return bad_usage("one input at most (several hosts: tcptop-agg --merge)");
+	if (argc - optind > 1) {
+		warnx("one input at most (several hosts: tcptop-agg --merge)");
+		usage(stderr);
+		return EX_USAGE;
+	}
 	if (!c->listen && !c->textfile)
 		c->listen = DEFAULT_LISTEN;
 	if (c->listen && parse_listen(c->listen, &c->ai, msg, sizeof(msg)))
