@@ -67,21 +67,18 @@ class Slow:
         self.sock = s
         self.opened = time.monotonic()
         report["slow_opened"] += 1
+        # slowloris: a request never ended; trickle: a whole one
+        start = {"slowloris": b"GET /metrics HTTP/1.1\r\nHost: x\r\n",
+                 "trickle": b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"}.get(self.kind)
+        if start:
+            s.setblocking(True)
+            try:
+                s.send(start)
+            except OSError:
+                pass
+            s.setblocking(False)
         if self.kind == "slowloris":
-            s.setblocking(True)
-            try:
-                s.send(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
-            except OSError:
-                pass
-            s.setblocking(False)
             self.left = b"X-Slow: " + b"a" * 100000
-        elif self.kind == "trickle":
-            s.setblocking(True)
-            try:
-                s.send(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-            except OSError:
-                pass
-            s.setblocking(False)
         sel.register(s, selectors.EVENT_READ, self)
         self.next = time.monotonic() + (2 if self.kind == "slowloris" else 1)
 
