@@ -383,5 +383,8 @@ int main(int argc, char **argv)
 	replace_file_close(&c.tf);
 	if (c.reader_status) /* a failure is the news, whether a stop came after it or not */
 		return c.reader_status;
-	return exit_stopped(sig, c.feed.ended);
+	/* the exporter serves until told to stop, after its input's end too (tcptop(1) EXIT
+	 * STATUS, Stops): its stop is 128+N; with --textfile alone the end of the input is its end,
+	 * 0 (sig 0) */
+	return exit_stopped(sig, false);
 }
