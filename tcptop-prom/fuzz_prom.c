@@ -27,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * only add noise to what guides the mutations). */
 #define CHECKER __attribute__((no_sanitize("coverage")))
 
-/* A counter's value, by series, from the previous exposition. */
+/* A series seen in an exposition (and, for a counter, its value), in an arena: the checker
+ * allocates nothing per line (ASan's allocator cost more than the code under test). */
 struct seen {
 	struct hnode hn;
 	uint64_t value;
@@ -35,12 +36,20 @@ struct seen {
 	char series[];
 };
 
+#define ARENA_SIZE (32u << 20)
+
+struct set {
+	struct htab t;
+	char *arena;
+	size_t used;
+};
+
 struct check {
 	bool om;
 	struct prom *p;
 	struct prom_buf buf, body;
-	struct htab prev, cur; /* counters: the previous exposition's, this one's */
-	struct htab dup;       /* every series of this exposition */
+	struct set prev, cur; /* counters: the previous exposition's, this one's */
+	struct set dup;	      /* every series and family of this exposition */
 };
 
 CHECKER static bool name_char(char c, bool first)
@@ -67,20 +76,17 @@ CHECKER static void utf8_check(const unsigned char *s, const unsigned char *e)
 	}
 }
 
-CHECKER static void set_free(struct htab *t)
+CHECKER static void set_clear(struct set *t)
 {
-	htab_each(t, n)
-	{
-		htab_del(t, n);
-		free(container_of(n, struct seen, hn));
-	}
+	htab_clear(&t->t);
+	t->used = 0;
 }
 
-CHECKER static struct seen *set_find(struct htab *t, const char *s, size_t len, uint64_t h)
+CHECKER static struct seen *set_find(struct set *t, const char *s, size_t len, uint64_t h)
 {
 	struct hnode *n;
 
-	htab_for_hash(t, n, h)
+	htab_for_hash(&t->t, n, h)
 	{
 		struct seen *e = container_of(n, struct seen, hn);
 
@@ -90,16 +96,21 @@ CHECKER static struct seen *set_find(struct htab *t, const char *s, size_t len, 
 	return NULL;
 }
 
-CHECKER static void set_add(struct htab *t, const char *s, size_t len, uint64_t h, uint64_t v)
+CHECKER static void set_add(struct set *t, const char *s, size_t len, uint64_t h, uint64_t v)
 {
-	struct seen *e = malloc(sizeof(*e) + len);
+	size_t need = (sizeof(struct seen) + len + 7) & ~(size_t)7;
+	struct seen *e;
 
-	if (!e)
+	if (!t->arena && !(t->arena = malloc(ARENA_SIZE)))
 		abort();
+	if (t->used + need > ARENA_SIZE)
+		abort(); /* the checker's limit, far beyond what 16 KiB of input can make */
+	e = (struct seen *)(t->arena + t->used);
+	t->used += need;
 	e->value = v;
 	e->len = len;
 	memcpy(e->series, s, len);
-	if (htab_add(t, &e->hn, h))
+	if (htab_add(&t->t, &e->hn, h))
 		abort();
 }
 
@@ -183,7 +194,7 @@ CHECKER static void expo_check(struct check *c, const char *text, size_t len)
 	char family[128] = "";
 	bool counter = false, eof = false;
 
-	set_free(&c->dup);
+	set_clear(&c->dup);
 	if (!len || text[len - 1] != '\n')
 		abort();
 	while (s < end) {
@@ -244,14 +255,11 @@ CHECKER static void expo_check(struct check *c, const char *text, size_t len)
 	if (c->om != eof)
 		abort();
 	/* this exposition's counters are the next one's previous */
-	set_free(&c->prev);
-	htab_each(&c->cur, n)
-	{
-		htab_del(&c->cur, n);
-		struct seen *e = container_of(n, struct seen, hn);
-		if (htab_add(&c->prev, &e->hn, e->hn.hash))
-			abort();
-	}
+	struct set t = c->prev;
+
+	c->prev = c->cur;
+	c->cur = t;
+	set_clear(&c->cur);
 }
 
 /* a and b are the same text, but for the value of the build time they report. */
@@ -333,8 +341,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	stream_reader_free(rd);
 	feed_free(&f);
 	prom_free(c.p);
-	set_free(&c.prev);
-	set_free(&c.cur);
-	set_free(&c.dup);
+	set_clear(&c.prev);
+	set_clear(&c.cur);
+	set_clear(&c.dup);
 	return 0;
 }

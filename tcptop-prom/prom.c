@@ -80,7 +80,7 @@ struct host {
 	int64_t time_ns;
 	uint32_t nloss;
 	struct loss_slot loss[LOSS_CODES];
-	uint8_t listen[65536 / 8]; /* TCP ports seen in LISTEN */
+	uint8_t *listen; /* TCP ports seen in LISTEN, 65536 bits; NULL until the first */
 };
 
 /* An interned cgroup label value: its index + 1 is what a key holds. */
@@ -225,7 +225,7 @@ struct prom *prom_new(const struct prom_opts *o)
 	if (!p)
 		return NULL;
 	p->o = *o;
-	if (htab_init(&p->series_by_key, 1024) || htab_init(&p->conns_by_flow, 1024) ||
+	if (htab_init(&p->series_by_key, 16) || htab_init(&p->conns_by_flow, 16) ||
 	    htab_init(&p->hosts_by_label, 16) || htab_init(&p->cgname_by_label, 64)) {
 		prom_free(p);
 		return NULL;
@@ -243,6 +243,7 @@ void prom_free(struct prom *p)
 		free(p->conns[i]);
 	for (size_t i = 0; i < p->nhosts; i++) {
 		free(p->hosts[i]->label);
+		free(p->hosts[i]->listen);
 		free(p->hosts[i]);
 	}
 	for (size_t i = 0; i < p->ncgname; i++)
@@ -408,7 +409,11 @@ int prom_cgroup(struct prom *p, uint64_t id, const char *path)
 
 	if (!e) /* id 0, or the table full: its rows go unlabelled */
 		return 0;
-	label_escape(label, sizeof(label), e->short_name, strlen(e->short_name));
+	/* an empty name is no label: a label left out and an empty one are the same series */
+	if (!label_escape(label, sizeof(label), e->short_name, strlen(e->short_name))) {
+		e->user = 0;
+		return 0;
+	}
 	if ((v = cgname_intern(p, label)) < 0)
 		return (int)v;
 	e->user = (uint32_t)v;
@@ -549,7 +554,8 @@ static void key_of(const struct prom *p, uint32_t host, const struct rec_snap_ro
 		/* a path never reported: no label rather than a number nobody knows */
 		k->cgroup = e ? e->user : 0;
 	}
-	if (r->id.proto == PROTO_TCP && (h->listen[r->id.lport / 8] & (1u << (r->id.lport % 8)))) {
+	if (r->id.proto == PROTO_TCP && h->listen &&
+	    (h->listen[r->id.lport / 8] & (1u << (r->id.lport % 8)))) {
 		/* accepted by a listener: the local port is the service, the peer's port noise */
 		k->lport = r->id.lport;
 	} else {
@@ -674,6 +680,15 @@ static int apply_row(struct prom *p, uint32_t host, const struct rec_snap_row *r
 	return 0;
 }
 
+/* A TCP port the host listens on (8 KiB of bits, made at its first listener). */
+static int listen_add(struct host *h, uint16_t port)
+{
+	if (!h->listen && !(h->listen = calloc(65536 / 8, 1)))
+		return -ENOMEM;
+	h->listen[port / 8] |= 1u << (port % 8);
+	return 0;
+}
+
 /* The host a row belongs to: its HOST record's, else the section's; HOST_OVER for a host
  * beyond the limit. */
 static uint32_t row_host(const struct prom *p, const struct rec_snap_row *r)
@@ -744,9 +759,9 @@ int prom_snapshot(struct prom *p, const struct rec_snap_begin *b, const struct r
 			p->host_rows_dropped++;
 			continue;
 		}
-		if (rows[i].id.proto == PROTO_TCP && rows[i].state == TCP_LISTEN)
-			p->hosts[host]->listen[rows[i].id.lport / 8] |= 1u
-									<< (rows[i].id.lport % 8);
+		if (rows[i].id.proto == PROTO_TCP && rows[i].state == TCP_LISTEN &&
+		    (err = listen_add(p->hosts[host], rows[i].id.lport)))
+			return err;
 	}
 	for (size_t i = 0; i < nrows; i++) {
 		uint32_t host = row_host(p, &rows[i]);

@@ -181,10 +181,11 @@ static void test_one_key_per_labels(void)
 	struct prom *p = prom_new(&opts);
 	struct stream_header h = { .kind = STREAM_KIND_SNAPSHOT };
 	struct rec_snap_begin b = { .seq = 1, .time_ns = 1700000001000000000LL };
-	struct rec_snap_row r[6];
+	struct rec_snap_row r[8];
 
 	snprintf(h.hostname, sizeof(h.hostname), "h");
 	prom_section(p, &h);
+	prom_cgroup(p, 13, ""); /* a cgroup whose name is empty: no label, as none */
 	/* 10.0.0.7 as IPv4, as IPv4 with bytes after its four, as IPv4-mapped IPv6 */
 	r[0] = row(0, 1, 1);
 	r[0].id.raddr[3] = 7;
@@ -209,8 +210,14 @@ static void test_one_key_per_labels(void)
 	r[5] = r[0];
 	r[5].id.flow = 6;
 	r[5].id.family = 99;
-	prom_snapshot(p, &b, NULL, 0, r, 6, 0);
-	ok(prom_series(p) == 3, "6 connections that print 3 label sets make 3 (%llu)",
+	/* 10.0.0.8 without a cgroup, and in the cgroup with the empty name */
+	r[6] = row(0, 7, 1);
+	r[6].id.raddr[3] = 8;
+	r[7] = r[6];
+	r[7].id.flow = 8;
+	r[7].cgroup_id = 13;
+	prom_snapshot(p, &b, NULL, 0, r, 8, 0);
+	ok(prom_series(p) == 4, "8 connections that print 4 label sets make 4 (%llu)",
 	   (unsigned long long)prom_series(p));
 	ok(sample(p, "tcptop_network_io_bytes_total{host=\"h\",protocol=\"tcp\",process=\"app\","
 		     "remote_addr=\"10.0.0.7\",remote_port=\"443\",direction=\"receive\"}") == 3,
