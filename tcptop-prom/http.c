@@ -38,7 +38,7 @@
 #include "http.h"
 
 #define PER_FORMAT_MAX (HTTP_EXPOSITIONS_MAX - 1)
-#define BLOCK_SIZE     32768 /* a reply's chunks: libmicrohttpd's buffer for it */
+#define BLOCK_SIZE     16384 /* a reply's chunks, within libmicrohttpd's buffer for it */
 
 /* One exposition: body and what its tail needs. */
 struct expo {

@@ -11,11 +11,13 @@
 
 #include "prom.h"
 
-#define HTTP_CONN_MAX	     256    /* connections at once */
-#define HTTP_CONN_PER_ADDR   16	    /* connections at once from one address */
-#define HTTP_IDLE_S	     10	    /* a connection silent this long is closed */
-#define HTTP_LIFE_S	     30	    /* a connection open this long is cut, whatever it does */
-#define HTTP_CONN_MEMORY     65536  /* libmicrohttpd's memory for one connection */
+#define HTTP_CONN_MAX	   256 /* connections at once */
+#define HTTP_CONN_PER_ADDR 16  /* connections at once from one address */
+#define HTTP_IDLE_S	   10  /* a connection silent this long is closed */
+#define HTTP_LIFE_S	   30  /* a connection open this long is cut, whatever it does */
+/* libmicrohttpd's memory for one connection: 32 KiB at most is malloc'd (reused as connections
+ * come and go), more is mmap'd and unmapped each time */
+#define HTTP_CONN_MEMORY     32768
 #define HTTP_SNDBUF	     131072 /* the kernel's send buffer of a connection (doubled) */
 #define HTTP_EXPOSITIONS_MAX 4	    /* expositions held at once, both formats */
 
