@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +145,18 @@ static int parse_ports(const char *s, struct prom_opts *o, char *msg, size_t siz
 	return 0;
 }
 
+/* A status and its message, for a caller that decides what to do with both. */
+__attribute__((format(printf, 4, 5))) static int fail(int st, char *msg, size_t size,
+						      const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, size, fmt, ap);
+	va_end(ap);
+	return st;
+}
+
 /* A bad value: its one line (the synopsis would bury it). */
 static int bad_usage(const char *msg)
 {
@@ -248,7 +261,7 @@ static int textfile_write(void *arg, char *msg, size_t size)
 	err = prom_expose(c->p, &c->tf_buf, false, prom_wall_ns());
 	pthread_mutex_unlock(&c->lock);
 	if (err)
-		return snprintf(msg, size, "out of memory"), EX_OSERR;
+		return fail(EX_OSERR, msg, size, "out of memory");
 	switch (replace_file_write(&c->tf, c->tf_buf.p, c->tf_buf.len, msg, size)) {
 	case REPLACE_OK:
 		return 0;
@@ -278,23 +291,26 @@ static void *reader(void *arg)
 
 /* ---- setup, the wait, teardown ---- */
 
-/* The input, the textfile's directory, the stop pipe: refused before anything starts. */
-static void setup_io(struct ctx *c)
+/* The input, the textfile's directory, the stop pipe, refused before anything starts: 0, or
+ * the status to exit with and its message. */
+static int setup_io(struct ctx *c, char *msg, size_t size)
 {
 	char e[8192];
 
 	if (strcmp(c->input, "-") == 0) {
 		c->in_fd = STDIN_FILENO;
 		if (isatty(c->in_fd))
-			errx(EX_USAGE, "standard input is a terminal: pipe a snapshot stream in "
-				       "(tcptop-agg ... | tcptop-prom)");
+			return fail(EX_USAGE, msg, size,
+				    "standard input is a terminal: pipe a snapshot stream in "
+				    "(tcptop-agg ... | tcptop-prom)");
 	} else if ((c->in_fd = open(c->input, O_RDONLY | O_CLOEXEC)) < 0) {
-		err(EX_NOINPUT, "%s", c->input);
+		return fail(EX_NOINPUT, msg, size, "%s: %s", c->input, strerror(errno));
 	}
 	if (c->textfile && replace_file_open(&c->tf, c->textfile, e, sizeof(e)))
-		errx(EX_CANTCREAT, "cannot create the textfile %s", e);
+		return fail(EX_CANTCREAT, msg, size, "cannot create the textfile %s", e);
 	if (pipe2(c->stop_pipe, O_CLOEXEC))
-		err(EX_OSERR, "pipe");
+		return fail(EX_OSERR, msg, size, "pipe: %s", strerror(errno));
+	return 0;
 }
 
 /* Until a stop signal (returned), or the reader's end where nothing is served (0). Once a
@@ -335,13 +351,14 @@ int main(int argc, char **argv)
 				.eph_hi = 60999 },
 			 .lock = PTHREAD_MUTEX_INITIALIZER,
 			 .tf = { .dirfd = -1 } };
-	char msg[256];
+	char msg[8192 + 64];
 	sigset_t set;
 	int st, sig;
 
 	if ((st = parse_args(&c, argc, argv)) >= 0)
 		return st;
-	setup_io(&c);
+	if ((st = setup_io(&c, msg, sizeof(msg))))
+		errx(st, "%s", msg);
 	if (!(c.p = prom_new(&c.o)))
 		errx(EX_OSERR, "out of memory");
 	c.feed = (struct feed){ .lock = &c.lock, .p = c.p };
