@@ -173,3 +173,10 @@ bench-collect-vm: $(OUTPUT)/tcptop-collect $(OUTPUT)/tcptop-traffic $(BENCH_FLOO
 		$(OUTPUT)/tcptop-dump
 	tests/vm/run-vm -t $(BENCH_COLLECT_VM_TIMEOUT) python3 tests/traffic/bench-collect.py \
 		$(abspath $(OUTPUT)) $(BENCH_COLLECT_VM_ARGS)
+
+# The contracts between stages, one fact a line, for tests/025-exit-status.bats.
+$(OUTPUT)/tcptop-contract: $(OUTPUT)/tests/contract/contractdump.o $(LIBTCPTOP)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) -o $@
+
+TEST_DEPS += $(OUTPUT)/tcptop-contract
