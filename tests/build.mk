@@ -180,3 +180,20 @@ $(OUTPUT)/tcptop-contract: $(OUTPUT)/tests/contract/contractdump.o $(LIBTCPTOP)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) -o $@
 
 TEST_DEPS += $(OUTPUT)/tcptop-contract
+
+# The whole pipeline at 100,000 and 1,000,000 idle connections (tests/bench/scale.py), this
+# build beside today's: BENCH_SCALE_BASE, a commit built into $(OUTPUT)/bench-base from `git
+# archive` (default: main before the pipeline's scale work). BENCH_SCALE_ARGS: e.g.
+# --sizes 100000 --seconds 10. Root; about 25 minutes with the defaults.
+BENCH_SCALE_BASE ?= 1214b66
+BENCH_SCALE_ARGS ?=
+.PHONY: bench-scale
+bench-scale: all $(OUTPUT)/tcptop-traffic
+	$(Q)if [ ! -x $(OUTPUT)/bench-base/.output/tcptop ] || \
+		[ "$$(cat $(OUTPUT)/bench-base/.commit 2>/dev/null)" != "$(BENCH_SCALE_BASE)" ]; then \
+		rm -rf $(OUTPUT)/bench-base && mkdir -p $(OUTPUT)/bench-base && \
+		git archive $(BENCH_SCALE_BASE) | tar -x -C $(OUTPUT)/bench-base && \
+		$(MAKE) --no-print-directory -C $(OUTPUT)/bench-base OUTPUT=.output all >/dev/null && \
+		echo $(BENCH_SCALE_BASE) >$(OUTPUT)/bench-base/.commit; fi
+	python3 tests/bench/scale.py $(OUTPUT) --base $(OUTPUT)/bench-base/.output $(BENCH_SCALE_ARGS)
+BENCHES += bench-scale
