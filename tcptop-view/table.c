@@ -7,6 +7,7 @@
 #include <wchar.h>
 
 #include "table.h"
+#include "vec.h"
 
 bool table_utf8 = true;
 
@@ -27,12 +28,7 @@ struct snapshot *snapshot_new(const struct stream_header *hdr, const struct rec_
 		return NULL;
 	s->hdr = *hdr;
 	s->b = *b;
-	s->missing = (stream_missing(hdr, "rtt") ? MISS_RTT : 0) |
-		     (stream_missing(hdr, "retrans") ? MISS_RETRANS : 0) |
-		     (stream_missing(hdr, "packets") ? MISS_PACKETS : 0) |
-		     (stream_missing(hdr, "state") ? MISS_STATE : 0) |
-		     (stream_missing(hdr, "cgroup") ? MISS_CGROUP : 0) |
-		     (stream_missing(hdr, "failed-connects") ? MISS_FAILED : 0);
+	s->missing = features_unknown_fields(features_missing(hdr, NULL, 0));
 	/* room for the rows the snapshot announces, within a bound: a count read from the input
 	 * is a hint, never a size to trust */
 	s->cap = b->rows < SNAPSHOT_RESERVE_MAX ? b->rows : SNAPSHOT_RESERVE_MAX;
@@ -108,18 +104,29 @@ int snapshot_add_host(struct snapshot *s, const struct rec_host *h, bool ascii_o
 	if (!h->index || h->index > HOSTS_MAX)
 		return 0;
 	if (h->index > s->nhosts) {
-		vh = realloc(s->hosts, h->index * sizeof(*vh));
-		if (!vh)
+		size_t cap = s->nhosts;
+
+		if (vec_resize(&s->hosts, &cap, h->index, sizeof(*s->hosts)))
 			return -1;
-		memset(vh + s->nhosts, 0, (h->index - s->nhosts) * sizeof(*vh));
-		s->hosts = vh;
+		memset(s->hosts + s->nhosts, 0, (h->index - s->nhosts) * sizeof(*s->hosts));
 		s->nhosts = h->index;
+		/* a HOST after rows (the stream puts them before, a hostile one need not): the
+		 * rows' names point into the array that moved */
+		for (size_t i = 0; i < s->n; i++) {
+			struct vrow *v = &s->rows[i];
+
+			if (v->r.host && v->r.host <= s->nhosts && s->hosts[v->r.host - 1].state) {
+				v->host = s->hosts[v->r.host - 1].name;
+				v->boot_id = s->hosts[v->r.host - 1].boot_id;
+			}
+		}
 	}
 	vh = &s->hosts[h->index - 1];
 	text_sanitize(vh->name, sizeof(vh->name), h->hostname, strnlen(h->hostname, HDR_STR_MAX));
 	if (ascii_only)
 		text_fold_ascii(vh->name);
 	vh->w = text_width(vh->name);
+	snprintf(vh->boot_id, sizeof(vh->boot_id), "%s", h->boot_id);
 	vh->state = h->state ? h->state : HOST_LIVE;
 	return 0;
 }
@@ -155,7 +162,7 @@ int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_on
 	v->comm_w = text_width(v->comm);
 	v->conns = 0;
 	v->cgroup[0] = '\0';
-	if (r->cgroup_id && !(s->missing & MISS_CGROUP)) {
+	if (r->cgroup_id && !(s->missing & FIELD_CGROUP)) {
 		/* the same few cgroups come again and again: sanitise each once per snapshot */
 		ce = cg ? cgroup_table_get(cg, r->cgroup_id) : NULL;
 		if (s->n > 1 && s->rows[s->n - 2].r.cgroup_id == r->cgroup_id) {
@@ -175,9 +182,11 @@ int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_on
 	if (r->host && r->host <= s->nhosts && s->hosts[r->host - 1].state) {
 		v->host = s->hosts[r->host - 1].name;
 		v->host_w = s->hosts[r->host - 1].w;
+		v->boot_id = s->hosts[r->host - 1].boot_id;
 	} else {
 		v->host = "";
 		v->host_w = 0;
+		v->boot_id = r->host ? "" : s->hdr.boot_id;
 	}
 	return 0;
 }
@@ -1102,7 +1111,7 @@ int table_rebuild(struct table *t)
 			return -1;
 		t->cap = s->n + 1;
 	}
-	if (!t->filter[0] && !t->self_lport && s->keys) {
+	if (!t->filter[0] && !t->own_row && s->keys) {
 		/* everything shown: no row needs to be read */
 		for (size_t i = 0; i < s->n; i++)
 			t->v[i] = &s->rows[i];
@@ -1113,8 +1122,7 @@ int table_rebuild(struct table *t)
 		for (size_t i = 0; i < s->n; i++) {
 			const struct vrow *v = &s->rows[i];
 
-			if (t->self_lport && v->r.id.proto == PROTO_UDP &&
-			    v->r.id.lport == t->self_lport && v->r.id.rport == t->self_rport) {
+			if (t->own_row && t->own_row(t->own_ctx, &v->r, v->boot_id)) {
 				t->self_hidden++;
 				continue;
 			}
@@ -1267,6 +1275,13 @@ void fmt_rtt(uint32_t us, char *buf, size_t size)
 		snprintf(buf, size, us < 10000000 ? "%.2fs" : "%.0fs", us / 1e6);
 }
 
+/* A connection open before the collector started whose owner it could not name (no owners
+ * feature): unknown, not merely not seen yet. */
+static bool owner_unknown(const struct vrow *v, unsigned missing)
+{
+	return !v->conns && (missing & FIELD_OWNER) && (v->r.flags & CONN_F_BEGUN_BEFORE);
+}
+
 const char *cell_text(const struct vrow *v, enum column c, bool raw, unsigned missing, char *buf,
 		      size_t size)
 {
@@ -1302,18 +1317,17 @@ const char *cell_text(const struct vrow *v, enum column c, bool raw, unsigned mi
 		return v->remote;
 	case COL_PID:
 		if (r->flags & CONN_F_NO_OWNER)
-			snprintf(buf, size, "-");
-		else
-			snprintf(buf, size, "%" PRIu32, r->pid);
+			return owner_unknown(v, missing) ? "?" : "-";
+		snprintf(buf, size, "%" PRIu32, r->pid);
 		break;
 	case COL_PROCESS:
-		return (r->flags & CONN_F_NO_OWNER) || !v->comm[0] ? "-" : v->comm;
+		if (r->flags & CONN_F_NO_OWNER)
+			return owner_unknown(v, missing) ? "?" : "-";
+		return v->comm[0] ? v->comm : "-";
 	case COL_STATE:
-		if (tcp && (missing & MISS_STATE))
-			return "?";
 		return vrow_state(v);
 	case COL_CGROUP:
-		return v->cgroup[0] ? v->cgroup : (missing & MISS_CGROUP) ? "?" : "-";
+		return v->cgroup[0] ? v->cgroup : (missing & FIELD_CGROUP) ? "?" : "-";
 	case COL_HOST:
 		return v->host[0] ? v->host : "-";
 	case COL_RX_RATE:
@@ -1340,18 +1354,14 @@ const char *cell_text(const struct vrow *v, enum column c, bool raw, unsigned mi
 	case COL_PKT_TX: {
 		uint64_t p = c == COL_PKT_RX ? r->c.pkts_in : r->c.pkts_out;
 
-		if (missing & MISS_PACKETS)
-			snprintf(buf, size, "?");
-		else if (raw)
+		if (raw)
 			snprintf(buf, size, "%" PRIu64, p);
 		else
 			fmt_count(p, buf, size);
 		break;
 	}
 	case COL_RTT:
-		if (tcp && (missing & MISS_RTT))
-			snprintf(buf, size, "?");
-		else if (!tcp || !r->c.srtt_us)
+		if (!tcp || !r->c.srtt_us)
 			snprintf(buf, size, "-");
 		else if (raw)
 			snprintf(buf, size, "%" PRIu32, r->c.srtt_us);
