@@ -287,20 +287,49 @@ static bool own_row(void *ctx, const struct rec_snap_row *r, const char *boot_id
 	return dns_own_row(ctx, r, boot_id);
 }
 
-/* Host names were asked for (--resolve, d): the resolver starts on first use; its own queries
- * leave the table. Without one (no server), the names stay off. */
-static void resolver(struct app *a)
+/* The resolver, its own queries left out of the table. 0, or dns_start()'s error. */
+static int resolver_start(struct app *a, char *why, size_t size)
+{
+	int e = dns_start(&a->v.dns, a->dns_server, why, size);
+
+	if (e)
+		return e;
+	a->v.t.own_row = own_row;
+	a->v.t.own_ctx = a->v.dns;
+	return 0;
+}
+
+/* --resolve or --dns-server: the resolver starts with the view, so that a server that is no
+ * address (64) or none at all (69) is said before the screen changes. */
+static int resolver_early(struct app *a)
+{
+	char why[256];
+	int e;
+
+	if (!a->v.dns_on && !a->dns_server)
+		return GO;
+	e = resolver_start(a, why, sizeof(why));
+	if (e == -EINVAL && a->dns_server)
+		return warnx("--dns-server %s: not ADDR or ADDR:PORT", a->dns_server), EX_USAGE;
+	if (e == -ENOMEM)
+		return warnx("out of memory"), EX_OSERR;
+	if (e)
+		return warnx("--resolve: %s", why), EX_UNAVAILABLE;
+	return GO;
+}
+
+/* d without a resolver yet: it starts on first use; without one (no server) the names stay
+ * off and the status line says why. */
+static void resolver_late(struct app *a)
 {
 	char why[256];
 
 	if (!a->v.dns_on || a->v.dns)
 		return;
-	if (dns_start(&a->v.dns, a->dns_server, why, sizeof(why)) < 0) {
+	if (resolver_start(a, why, sizeof(why)) < 0) {
 		a->v.dns_on = false;
-		return;
+		snprintf(a->v.note, sizeof(a->v.note), "no host names: %s", why);
 	}
-	a->v.t.own_row = own_row;
-	a->v.t.own_ctx = a->v.dns;
 	view_rebuild(&a->v);
 	a->dirty = true;
 }
@@ -371,7 +400,7 @@ static int loop(struct app *a)
 			{ .fd = dns_wake_fd(a->v.dns), .events = POLLIN },
 		};
 
-		resolver(a);
+		resolver_late(a);
 		pfd[3].fd = dns_wake_fd(a->v.dns);
 		if (a->dirty)
 			ui_draw(&a->v);
@@ -411,6 +440,8 @@ int main(int argc, char **argv)
 	st = options(&a, argc, argv);
 	if (st == GO)
 		st = open_input(&a);
+	if (st == GO)
+		st = resolver_early(&a);
 	if (st == GO)
 		st = start(&a);
 	if (st == GO) {

@@ -344,6 +344,8 @@ static void draw_header(struct view *v)
 		if (o > start)
 			x = put(2, x, buf, ROLE_WARN) + 2;
 	}
+	if (v->note[0])
+		x = put(2, x, v->note, ROLE_WARN) + 2;
 	if (s->b.flags & SNAP_F_PARTIAL)
 		x = put(2, x, "PARTIAL interval", ROLE_WARN) + 2;
 	if (v->end_mark)

@@ -347,6 +347,7 @@ enum action view_key(struct view *v, int key)
 {
 	size_t page = v->page > 1 ? v->page - 1 : 1;
 
+	v->note[0] = '\0';
 	if (key == KEY_RESIZE)
 		return ACT_REDRAW;
 	if (key == 3) /* Ctrl-C reaching us as a key (the terminal's ISIG off) */

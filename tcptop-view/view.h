@@ -57,6 +57,7 @@ struct view {
 	size_t nnames;
 	uint64_t arrived;   /* complete snapshots read so far (set by the main loop) */
 	uint64_t skipped;   /* of them dropped unseen: the view fell too far behind */
+	char note[300];	    /* for the status line until the next key ("": none) */
 	uint64_t paused_at; /* arrived when the pause began */
 	size_t sel, top;    /* selected row and first row shown, indexes into t.v */
 	struct conn_key sel_key;

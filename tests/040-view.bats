@@ -180,6 +180,10 @@ wait_order() {
 	assert_output "tcptop-view 0.1.0"
 }
 
+@test "--help's exit statuses are lib/contract.c's for tcptop-view, and tcptop-view(1) lists exactly them" {
+	exit_statuses_agree tcptop-view tcptop-view.1
+}
+
 @test "bad options and bad --sort values: one line, usage status 64" {
 	run -64 tcptop-view --bogus
 	assert_output --partial "usage: tcptop-view"
