@@ -127,6 +127,10 @@ both_parsers() {
 	assert_output --partial "status=64"
 }
 
+@test "--help's exit statuses are lib/contract.c's for tcptop-csv, and tcptop-csv(1) lists exactly them" {
+	exit_statuses_agree tcptop-csv tcptop-csv.1
+}
+
 @test "header row: the 16 fixed columns in order, then the documented extras" {
 	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
 	run -0 tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt"

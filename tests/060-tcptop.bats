@@ -36,6 +36,10 @@ S
 	assert_output --partial "Exit status"
 }
 
+@test "--help's exit statuses are lib/contract.c's for tcptop, and tcptop(1) lists exactly them" {
+	exit_statuses_agree tcptop tcptop.1
+}
+
 @test "bad options: usage on stderr, 64" {
 	run -64 tcptop --bogus
 	assert_output --partial "usage: tcptop"
@@ -58,9 +62,23 @@ S
 	run -77 as_unpriv "$OUTPUT/tcptop" --log "$shared/never.csv"
 	never=$(ls -A "$shared")
 	rm -rf "$shared"
-	assert_output --partial "needs root or CAP_BPF and CAP_PERFMON"
+	assert_output --partial "needs root or CAP_NET_ADMIN, CAP_PERFMON and CAP_BPF"
 	[ "${#lines[@]}" -eq 1 ]
 	assert_equal "$never" ""
+}
+
+@test "live as root without CAP_NET_ADMIN: 77 naming it, before any stage starts" {
+	skip_unless_root
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
+	fake_pipeline
+	# root keeps uid 0, the capability is gone from every set (as the collector needs it
+	# for its cgroup hooks, the wrapper asks for it too: lib/contract.c caps_live_capture)
+	run -77 setpriv --bounding-set=-net_admin --inh-caps=-net_admin "$fake/tcptop" \
+		--log "$BATS_TEST_TMPDIR/x.csv"
+	assert_output --partial "missing CAP_NET_ADMIN"
+	[ "${#lines[@]}" -eq 1 ]
+	run ! ls "$fake"/started-*
+	[ ! -e "$BATS_TEST_TMPDIR/x.csv" ]
 }
 
 @test "replay file missing: 66; unwritable log or record: 73" {
@@ -185,6 +203,20 @@ print(sorted({(r["remote_addr"], r["remote_host"]) for r in csv.DictReader(open(
 	assert_output --partial "--resolve applies to the table and --log only"
 }
 
+@test "--excel-safe goes through to tcptop-csv; only with --log as CSV" {
+	raw_script | sed 's/comm="curl"/comm="=cmd|calc"/; s/comm="wget"/comm="-bash"/' |
+		"$GEN" >"$BATS_TEST_TMPDIR/r.tcpt"
+	run -0 tcptop --replay "$BATS_TEST_TMPDIR/r.tcpt" --log - --excel-safe
+	assert_output --partial ",\"'=cmd|calc\","
+	assert_output --partial ",\"'-bash\","
+	run -0 tcptop --replay "$BATS_TEST_TMPDIR/r.tcpt" --log -
+	assert_output --partial ",=cmd|calc,"
+	run -64 tcptop --replay "$BATS_TEST_TMPDIR/r.tcpt" --log x.jsonl --excel-safe
+	assert_output --partial "--excel-safe applies to --log as CSV only"
+	run -64 tcptop --replay "$BATS_TEST_TMPDIR/r.tcpt" --excel-safe
+	assert_output --partial "--excel-safe applies to --log as CSV only"
+}
+
 @test "a corrupt recording: the first failing stage's status (65) and its message" {
 	raw_script | "$GEN" --corrupt-trailer 5 >"$BATS_TEST_TMPDIR/bad.tcpt"
 	run -65 tcptop --replay "$BATS_TEST_TMPDIR/bad.tcpt" --log "$BATS_TEST_TMPDIR/bad.csv"
@@ -230,8 +262,12 @@ print(sorted({(r["remote_addr"], r["remote_host"]) for r in csv.DictReader(open(
 		esac
 		exec 5>&-
 		[ "$ms" -lt 1000 ] || fail "$how: ended after $ms ms"
-		# the replay was cut: agg's 128+N (a stage we stopped counts as no failure)
-		case $st in 0 | 130 | 143) ;; *) fail "$how: exit $st: $(cat "$BATS_TEST_TMPDIR/err")" ;; esac
+		# the replay was cut short: 128 + the signal the run got (tcptop(1), Stops)
+		case $how in
+		*-TERM) want=143 ;;
+		*) want=130 ;;
+		esac
+		[ "$st" -eq "$want" ] || fail "$how: exit $st, not $want: $(cat "$BATS_TEST_TMPDIR/err")"
 		# the four snapshots the ticks closed, none partial, as from the file itself
 		cmp "$BATS_TEST_TMPDIR/want.csv" "$BATS_TEST_TMPDIR/out.csv"
 	done
@@ -355,6 +391,24 @@ PY
 	stop_log "$d/out.csv"
 	run -0 check_csv "$d/out.csv" "$d/t4" "$d/t6" "$d/u" "$d/s"
 	assert_output --partial "checked 52 sockets"
+}
+
+@test "live --log: Ctrl-C (SIGINT to the whole process group) ends it with 0 once every stage finished" {
+	skip_unless_bpf
+	d=$BATS_TEST_TMPDIR
+	setsid tcptop --log "$d/out.csv" --interval 1 --verbose 2>"$d/out.csv.err" 3>&- &
+	WPID=$!
+	for _ in $(seq 200); do
+		grep -qi 'attached\|privilege' "$d/out.csv.err" 2>/dev/null && break
+		sleep 0.1
+	done
+	tcptop-traffic tcp 4 4242 >"$d/t4"
+	sleep 2.2
+	signal_and_wait "$WPID" INT "-$WPID"
+	# the collector's input is the kernel: it ends the stream whole, the readers read their
+	# pipes to the end; nothing was left unread (tcptop(1), Stops)
+	[ "$st" -eq 0 ] || fail "exit $st: $(cat "$d/out.csv.err")"
+	run -0 check_csv "$d/out.csv" "$d/t4"
 }
 
 @test "live --log with --tcp, --udp, --port, --pid, --process" {
