@@ -94,8 +94,10 @@ fake_pipeline() {
 	fake=$BATS_TEST_TMPDIR/fake
 	mkdir -p "$fake"
 	cp "$OUTPUT/tcptop" "$fake/"
+	# each reads its input to the end, as a stage does: a stage that ended at once would
+	# have the wrapper stop the ones before it, which then died of that, not of their own
 	for t in tcptop-collect tcptop-agg tcptop-view tcptop-csv; do
-		printf '#!/bin/sh\ntouch "%s/started-%s"\n' "$fake" "$t" >"$fake/$t"
+		printf '#!/bin/sh\ntouch "%s/started-%s"\ncat >/dev/null\n' "$fake" "$t" >"$fake/$t"
 		chmod +x "$fake/$t"
 	done
 }
@@ -409,6 +411,58 @@ PY
 	# pipes to the end; nothing was left unread (tcptop(1), Stops)
 	[ "$st" -eq 0 ] || fail "exit $st: $(cat "$d/out.csv.err")"
 	run -0 check_csv "$d/out.csv" "$d/t4"
+}
+
+@test "live --log --resolve: the resolver's own queries are left out, another process's to the same server and port 53 shown" {
+	skip_unless_bpf
+	command -v unshare >/dev/null || skip "unshare (util-linux) not installed"
+	d=$BATS_TEST_TMPDIR
+	# the wrapper asks /etc/resolv.conf's server: in a mount namespace of its own (the same
+	# network namespace: the collector sees everything), that is the test server on port 53
+	start_dns --bind 127.0.53.53:53 127.0.0.1=lo.test
+	echo "nameserver 127.0.53.53" >"$d/resolv.conf"
+	unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"' sh "$d/resolv.conf" \
+		"$OUTPUT/tcptop" --log "$d/out.csv" --record "$d/rec.tcpt" --resolve --interval 1 \
+		--verbose 2>"$d/out.csv.err" 3>&- &
+	WPID=$!
+	bg_track "$WPID"
+	for _ in $(seq 200); do
+		grep -qi 'attached\|privilege' "$d/out.csv.err" 2>/dev/null && break
+		sleep 0.1
+	done
+	csv=$(pgrep -P "$WPID" -x tcptop-csv) || fail "no tcptop-csv under the wrapper"
+	tcptop-traffic tcp 4 1001 >"$d/t" # a peer 127.0.0.1: tcptop-csv asks its name
+	# another process asks the same server on port 53, from a socket of its own
+	python3 -c '
+import os, socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.connect(("127.0.53.53", 53))
+q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + b"\x011\x010\x010\x03127\x07in-addr\x04arpa\x00" + struct.pack(">HH", 12, 1)
+for _ in range(3):
+    s.send(q)
+    s.settimeout(2)
+    s.recv(512)
+print(os.getpid(), s.getsockname()[1])' >"$d/other"
+	read -r opid oport <"$d/other"
+	sleep 2.2
+	kill -INT "$WPID"
+	wait "$WPID" || fail "tcptop exited $?: $(cat "$d/out.csv.err")"
+	grep -q '^1\.0\.0\.127\.in-addr\.arpa$' "$BATS_TEST_TMPDIR/dns.port.log" ||
+		fail "tcptop-csv never asked the test server"
+	# the flows to the server in the recording: tcptop-csv's own and the other process's
+	tcptop-agg "$d/rec.tcpt" | tcptop-csv >"$d/all.csv"
+	ask='import csv, sys
+print(" ".join(sorted({"%s:%s" % (r["pid"], r["local_port"]) for r in csv.DictReader(open(sys.argv[1]))
+    if r["protocol"] == "udp" and r["remote_addr"] == "127.0.53.53" and r["remote_port"] == "53"})))'
+	run -0 python3 -c "$ask" "$d/all.csv"
+	assert_output --partial "$csv:"
+	assert_output --partial "$opid:$oport"
+	# the log that resolved: the other process's flow only
+	run -0 python3 -c "$ask" "$d/out.csv"
+	assert_output "$opid:$oport"
+	run -0 python3 -c 'import csv, sys
+print(sorted({r["remote_host"] for r in csv.DictReader(open(sys.argv[1])) if r["remote_addr"] == "127.0.0.1"}))' "$d/out.csv"
+	assert_output --partial "lo.test"
 }
 
 @test "live --log with --tcp, --udp, --port, --pid, --process" {

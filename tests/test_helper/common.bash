@@ -92,7 +92,7 @@ teardown_file() {
 	bg_kill_all
 }
 
-# start_dns [--silent] [ADDR=NAME ...]: tests/dns/dns-server.py on loopback, ended by the
+# start_dns [--silent] [--bind ADDR:PORT] [ADDR=NAME ...]: tests/dns/dns-server.py on loopback, ended by the
 # teardown; DNS_PORT is its port, $BATS_TEST_TMPDIR/dns.port.log the questions it was asked.
 start_dns() {
 	rm -f "$BATS_TEST_TMPDIR/dns.port" "$BATS_TEST_TMPDIR/dns.port.log"
