@@ -134,9 +134,10 @@ struct table {
 	enum group_mode group;
 	struct vrow *groups; /* group rows of the last rebuild */
 	size_t ngroups, groups_cap;
-	uint8_t *depth;	    /* per entry of v: 1 for a connection under its expanded group */
+	uint8_t *depth; /* per entry of v: 1 for a connection under its expanded group */
+	size_t depth_cap;
 	uint64_t *expanded; /* keys of the groups shown open */
-	size_t nexpanded;
+	size_t nexpanded, expanded_cap;
 	void *gscratch; /* group building scratch */
 	size_t gscratch_cap;
 	/* the view's own DNS queries (dns_own_row() of lib/dns.h through own_row): left out,

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vec.h"
 #include "view.h"
 
 static void select_row(struct view *v, size_t i)
@@ -198,16 +199,9 @@ void view_install(struct view *v, struct snapshot *s)
 	if (v->trends)
 		trends_add(v->trends, s);
 	keep_closed(v, s);
-	if (v->nhist == v->hist_cap) {
-		size_t cap = v->hist_cap ? v->hist_cap * 2 : 64;
-		struct snapshot **h = realloc(v->hist, cap * sizeof(*h));
-
-		if (!h) { /* no history: shown alone */
-			snapshot_free(s);
-			return;
-		}
-		v->hist = h;
-		v->hist_cap = cap;
+	if (VEC_RESERVE(&v->hist, &v->hist_cap, v->nhist + 1)) { /* no room: not shown */
+		snapshot_free(s);
+		return;
 	}
 	v->hist[v->nhist++] = s;
 	v->hist_rows += s->n;
