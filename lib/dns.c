@@ -716,18 +716,11 @@ static int resolv_conf(char *buf, size_t size, char *err, size_t errsz)
 static void self_init(struct dns *d)
 {
 	struct stat sb;
-	FILE *f;
 
 	d->pid = (uint32_t)getpid();
 	if (stat("/proc/self/ns/net", &sb) == 0)
 		d->netns = (uint32_t)sb.st_ino;
-	f = fopen("/proc/sys/kernel/random/boot_id", "r");
-	if (f && fgets(d->boot_id, sizeof(d->boot_id), f))
-		d->boot_id[strcspn(d->boot_id, "\n")] = '\0';
-	else
-		d->boot_id[0] = '\0';
-	if (f)
-		fclose(f);
+	boot_id_read(d->boot_id, sizeof(d->boot_id));
 }
 
 static void fds_close(struct dns *d)
