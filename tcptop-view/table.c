@@ -671,12 +671,11 @@ static int cmp_comm(const void *pa, const void *pb)
 	return strcmp(a->comm, b->comm);
 }
 
-static enum column rank_col; /* the column rank_cmp() orders by (the reader thread's alone) */
-
-static int rank_cmp(const void *pa, const void *pb)
+/* qsort_r() by the column *arg. */
+static int rank_cmp(const void *pa, const void *pb, void *arg)
 {
 	return cmp_column(*(const struct vrow *const *)pa, *(const struct vrow *const *)pb,
-			  rank_col);
+			  *(const enum column *)arg);
 }
 
 /* Texts' ranks (equal texts, equal ranks) and numbers as they are: one word per row and
@@ -719,8 +718,7 @@ static void prepare_keys(struct snapshot *s)
 
 		for (size_t i = 0; i < n; i++)
 			by[i] = &s->rows[i];
-		rank_col = texts[c];
-		qsort(by, n, sizeof(*by), rank_cmp);
+		qsort_r(by, n, sizeof(*by), rank_cmp, (void *)&texts[c]);
 		for (size_t i = 0; i < n; i++) {
 			if (i && cmp_column(by[i - 1], by[i], texts[c]))
 				rank++;
