@@ -1215,6 +1215,15 @@ history_stream() {
 	kill "$DNS_PID"
 }
 
+@test "--dns-server that is no address: 64 before the screen changes (the resolver starts with the view)" {
+	basic_stream
+	start_view "$T/in.tcpt" --resolve --dns-server dns.example
+	wait_exit 64
+	grep -q -- "--dns-server dns.example: not ADDR or ADDR:PORT" "$T/stderr"
+	start_view "$T/in.tcpt" --dns-server 127.0.0.1:0
+	wait_exit 64
+}
+
 @test "the resolver's own queries leave the table by who sent them; the same ports from anyone else stay" {
 	python3 "$TCPTOP_SRC/tests/dns/dns-server.py" "$T/dns.port" 3>&- &
 	DNS_PID=$!
