@@ -51,6 +51,7 @@ struct stage {
 	int status; /* wait status */
 	bool done;
 	bool stopped_by_us; /* we sent it SIGTERM: its death by that signal is not a failure */
+	bool input_ended;   /* and every stage before it had ended by then (its input whole) */
 	int errfd;	    /* captured stderr while the view owns the terminal, else -1 */
 };
 
@@ -715,8 +716,13 @@ static int start(struct run *r)
 static void stop(struct run *r, enum stage_id id, int sig)
 {
 	struct stage *s = &r->st[id];
+	int first = r->o.replay ? S_AGG : S_COLLECT;
 
 	if (s->used && !s->done && s->pid > 0) {
+		/* the first stage's input is the kernel or the recording: only it can tell */
+		s->input_ended = (int)id > first;
+		for (int i = first; i < (int)id; i++)
+			s->input_ended = s->input_ended && (!r->st[i].used || r->st[i].done);
 		s->stopped_by_us = true;
 		kill(s->pid, sig);
 	}
@@ -836,7 +842,9 @@ static void replay_stderr(int fd)
 /*
  * The run's status: the first stage that failed gives it, with the messages of the stages up to
  * it (the later ones' are consequences). Else the stop rule of tcptop(1) (exit_stopped): 0 when
- * every stage finished with nothing left unread, else 128 + the signal the run received.
+ * every stage finished with nothing left unread, else 128 + the signal the run received. A stop
+ * status says the stage left input unread, but from a stage we stopped once its input had
+ * ended (the exporter, which serves on after its input ends until told to stop).
  */
 static int outcome(const struct run *r)
 {
@@ -851,7 +859,7 @@ static int outcome(const struct run *r)
 			replay_stderr(s->errfd);
 		if (failed(r, s))
 			return stage_status(s);
-		unread = unread || (r->stop_sig && stop_status(stage_status(s)));
+		unread = unread || (r->stop_sig && stop_status(stage_status(s)) && !s->input_ended);
 	}
 	return exit_stopped(r->stop_sig, !unread);
 }
