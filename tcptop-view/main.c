@@ -251,10 +251,22 @@ static void die_of(int sig)
 	_exit(128 + sig);
 }
 
+/* Blocks the asynchronous signals (old: the mask before), for a thread about to be started:
+ * they all come to the loop, not to the reader or the resolver; faults stay unblocked there, or
+ * the kernel would kill us without restoring the terminal. */
+static void block_async(sigset_t *all, sigset_t *old)
+{
+	static const int async[] = { SIGINT, SIGTERM, SIGHUP, SIGWINCH, SIGQUIT, SIGTSTP, SIGCONT };
+
+	sigemptyset(all);
+	for (size_t i = 0; i < sizeof(async) / sizeof(async[0]); i++)
+		sigaddset(all, async[i]);
+	pthread_sigmask(SIG_BLOCK, all, old);
+}
+
 /* Signals, the screen, the reader thread. */
 static int start(struct app *a)
 {
-	static const int async[] = { SIGINT, SIGTERM, SIGHUP, SIGWINCH, SIGQUIT, SIGTSTP, SIGCONT };
 	char why[256];
 	sigset_t all, old;
 	int e;
@@ -266,12 +278,7 @@ static int start(struct app *a)
 		return warn("/dev/tty"), EX_OSERR;
 	if (ui_open(a->tty, NULL, a->color, why, sizeof(why)) < 0)
 		return warnx("%s: use tcptop-csv without a usable terminal", why), EX_USAGE;
-	/* asynchronous signals all come to the loop, not to the reader thread; faults stay
-	 * unblocked there, or the kernel would kill us without restoring the terminal */
-	sigemptyset(&all);
-	for (size_t i = 0; i < sizeof(async) / sizeof(async[0]); i++)
-		sigaddset(&all, async[i]);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
+	block_async(&all, &old);
 	a->feed = feed_start(a->rd, !table_utf8, &a->wake_fd);
 	e = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -287,10 +294,16 @@ static bool own_row(void *ctx, const struct rec_snap_row *r, const char *boot_id
 	return dns_own_row(ctx, r, boot_id);
 }
 
-/* The resolver, its own queries left out of the table. 0, or dns_start()'s error. */
+/* The resolver, its own queries left out of the table. 0, or dns_start()'s error. Its thread
+ * starts with the asynchronous signals blocked: they are for the loop. */
 static int resolver_start(struct app *a, char *why, size_t size)
 {
-	int e = dns_start(&a->v.dns, a->dns_server, why, size);
+	sigset_t all, old;
+	int e;
+
+	block_async(&all, &old);
+	e = dns_start(&a->v.dns, a->dns_server, why, size);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 
 	if (e)
 		return e;
