@@ -522,13 +522,13 @@ static void period(void)
 		if (full)
 			walk.lost_seen = lost;
 	}
-	xlate_tcp_pass_end(xl, mono_ns());
+	xlate_tcp_pass_end(xl, mono_ns(), true);
 	if (walking)
 		walk_plan(now, thread_cpu_ns() - cpu, col.skel->bss->unmarkable);
 	if (col.it_udp) {
 		xlate_udp_pass_begin(xl);
 		run_iter(col.it_udp);
-		xlate_udp_pass_end(xl, mono_ns());
+		xlate_udp_pass_end(xl, mono_ns(), true);
 	}
 	now = mono_ns();
 	if (col.udp) {
