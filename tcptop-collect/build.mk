@@ -16,14 +16,14 @@ $(OUTPUT)/tcptop.skel.h: $(OUTPUT)/tcptop.bpf.o
 
 # Objects live in $(OUTPUT)/collect/: $(OUTPUT)/tcptop-collect is the program itself.
 COLLECT_OBJS := $(OUTPUT)/collect/main.o $(OUTPUT)/collect/probe.o $(OUTPUT)/collect/xlate.o \
-	$(OUTPUT)/collect/cgroups.o
+	$(OUTPUT)/collect/cgroups.o $(OUTPUT)/collect/engine.o
 
 $(OUTPUT)/collect/%.o: tcptop-collect/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -Ibpf -MMD -MP -c $< -o $@
 
-$(OUTPUT)/collect/main.o $(OUTPUT)/collect/probe.o: $(OUTPUT)/tcptop.skel.h
+$(OUTPUT)/collect/probe.o: $(OUTPUT)/tcptop.skel.h
 
 $(OUTPUT)/tcptop-collect: $(COLLECT_OBJS) $(LIBTCPTOP)
 	$(call msg,LINK,$@)

@@ -90,9 +90,7 @@ static struct conn *tcp_find(struct xlate *x, uint64_t sock)
 {
 	struct hnode *n;
 
-	htab_for_hash (&x->tcp, n, hash_u64(sock))
-		if (CONN(n)->sock == sock)
-			return CONN(n);
+	htab_for_hash(&x->tcp, n, hash_u64(sock)) if (CONN(n)->sock == sock) return CONN(n);
 	return NULL;
 }
 
@@ -100,9 +98,8 @@ static struct conn *udp_find(struct xlate *x, const struct tt_udp_key *k)
 {
 	struct hnode *n;
 
-	htab_for_hash (&x->udp, n, hash_ukey(k))
-		if (!memcmp(&CONN(n)->ukey, k, sizeof(*k)))
-			return CONN(n);
+	htab_for_hash(&x->udp, n,
+		      hash_ukey(k)) if (!memcmp(&CONN(n)->ukey, k, sizeof(*k))) return CONN(n);
 	return NULL;
 }
 
@@ -110,9 +107,7 @@ static struct usock *sock_find(struct xlate *x, uint64_t sock)
 {
 	struct hnode *n;
 
-	htab_for_hash (&x->socks, n, hash_u64(sock))
-		if (USOCK(n)->sock == sock)
-			return USOCK(n);
+	htab_for_hash(&x->socks, n, hash_u64(sock)) if (USOCK(n)->sock == sock) return USOCK(n);
 	return NULL;
 }
 
@@ -133,9 +128,8 @@ static bool seen(const struct htab *t, uint64_t key)
 {
 	struct hnode *n;
 
-	htab_for_hash (t, n, hash_u64(key))
-		if (container_of(n, struct seen, h)->key == key)
-			return true;
+	htab_for_hash(t, n,
+		      hash_u64(key)) if (container_of(n, struct seen, h)->key == key) return true;
 	return false;
 }
 

@@ -228,7 +228,8 @@ static void test_tcp_lost_close(void)
 	xlate_stats(x, &st);
 	ok(st.suspects == 1 && st.evicted == 0, "... it is a suspect, for a walk the next period");
 	pass(x, true, NULL, 0, 4);
-	is_str(seq(), "C", "the second full pass in a row that misses it ends it (its close was lost)");
+	is_str(seq(), "C",
+	       "the second full pass in a row that misses it ends it (its close was lost)");
 	xlate_stats(x, &st);
 	ok(st.evicted == 1 && st.suspects == 0, "... counted as evicted");
 	xlate_free(x);
@@ -327,7 +328,8 @@ static void test_tcp_counters_wrap(void)
 		xlate_event(x, &c);
 	}
 	is_str(seq(), "STC", "its close");
-	ok(out[0].u.sample.c.pkts_in == 0x100000020ULL && out[2].u.close.c.pkts_in == 0x100000020ULL,
+	ok(out[0].u.sample.c.pkts_in == 0x100000020ULL &&
+		   out[2].u.close.c.pkts_in == 0x100000020ULL,
 	   "... carries the unwrapped count (%#llx)", (unsigned long long)out[2].u.close.c.pkts_in);
 	xlate_free(x);
 
@@ -387,8 +389,7 @@ static void test_tcp_polled(void)
 	/* the walk meets ours: no second opening; the other namespace's is not ended */
 	pass(x, true, &w, 1, 2);
 	pass(x, true, &w, 1, 3);
-	is_str(seq(), "C",
-	       "two full walks end the polled one of ours they do not meet (0x8000)");
+	is_str(seq(), "C", "two full walks end the polled one of ours they do not meet (0x8000)");
 	ok(out[0].u.close.flow == 2, "... and only that one");
 	nout = 0;
 	old.e.c.bytes_in = 50;
