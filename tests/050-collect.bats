@@ -319,6 +319,64 @@ load_flows() {
 	[ "${#lines[@]}" -eq 2 ]
 }
 
+MAPFILL="$BATS_TEST_DIRNAME/traffic/mapfill.py"
+
+# full_table NAME OPTION...: a collector whose map NAME is filled to the brim (mapfill.py)
+# once it runs, in $d/full.tcpt (pid in $pid)
+full_table() {
+	local name=$1
+	shift
+	tcptop-collect --interval 0.2 "$@" -o "$d/full.tcpt" 2>"$d/full.err" 3>&- &
+	pid=$!
+	bg_track "$pid"
+	wait_for "$d/full.tcpt" '^tick'
+	run -0 python3 "$MAPFILL" "$pid" "$name"
+	assert_output --regexp "^filled $name: [0-9]+ entries"
+}
+
+# stop_full: SIGINT, status 0, the stream folded into $d/full.txt
+stop_full() {
+	local st=0
+	sleep 0.5 # a period after the traffic
+	kill -INT "$pid"
+	wait "$pid" || st=$?
+	[ "$st" -eq 0 ]
+	tcptop-dump "$d/full.tcpt" | python3 "$FLOWS" >"$d/full.txt"
+}
+
+@test "the owners table full: owners not recorded are counted (owners_full), their connection shows no process" {
+	skip_unless_bpf
+	local d=$BATS_TEST_TMPDIR pid what proto a b rest
+	full_table owners --tcp
+	tcptop-traffic tcp 4 7001 >"$d/tcp.out"
+	read -r what proto a b rest <"$d/tcp.out"
+	stop_full
+	run -0 cat "$d/full.txt"
+	# (its connect, its accept and the host's other new connections, each counted)
+	assert_line --regexp "^loss .* owners_full=[1-9][0-9]*( |$)"
+	assert_line --regexp "^tcp $(re "$a") $(re "$b") pid=0 .* in=7001 out=7001 "
+	refute_line --partial "error:"
+}
+
+@test "the UDP peer table full: datagrams whose peer was not kept are counted (udp_peers_evicted), under the unknown peer" {
+	skip_unless_bpf
+	local d=$BATS_TEST_TMPDIR pid what a b p dg by anon
+	full_table udp_peer --udp
+	grep -q '+cgroup' <(tcptop-dump "$d/full.tcpt" | head -1) ||
+		skip "no peer table here: $(tcptop-dump "$d/full.tcpt" | head -1)"
+	tcptop-traffic udp 10 100 >"$d/udp.out"
+	stop_full
+	run -0 cat "$d/full.txt"
+	# the unconnected socket's 30 sendto() and its 3 peers' 30 recvfrom(), at least (another
+	# process of the host may make such calls too)
+	[[ "$(grep '^loss ' "$d/full.txt")" =~ udp_peers_evicted=([0-9]+) ]]
+	[ "${BASH_REMATCH[1]}" -ge 60 ] || fail "udp_peers_evicted=${BASH_REMATCH[1]}, 60 expected"
+	# the sender's datagrams to its three peers, under the unknown peer
+	read -r what a b p dg by <<<"$(sed -n 2p "$d/udp.out")"
+	assert_line --regexp "^udp $(re "$a") 0\.0\.0\.0:0 ${p} comm=tcptop-traffic in=0 out=3000 pin=0 pout=30 "
+	refute_line --partial "error:"
+}
+
 # hold_idle N: N idle loopback connections held by tcptop-traffic (pid in $idle) while fd 4,
 # its standard input, stays open; the caller closes fd 4
 hold_idle() {
