@@ -328,7 +328,11 @@ static struct bpf_link *kprobe_attach(struct collector *c, struct bpf_program *p
 		close(pfd);
 		return NULL;
 	}
-	snprintf(c->kprobe_profile, sizeof(c->kprobe_profile), "%s/kprobe_profile", dir);
+	/* opened now: tracefs lets root alone open it, and it is read after the drop */
+	if (c->kprobe_profile < 0) {
+		snprintf(path, sizeof(path), "%s/kprobe_profile", dir);
+		c->kprobe_profile = open(path, O_RDONLY | O_CLOEXEC);
+	}
 	c->kprobe_events++;
 	return l;
 }
@@ -338,11 +342,17 @@ static int kprobe_profile_missed(const struct collector *c, uint64_t *sum)
 {
 	char line[512], name[256];
 	unsigned long long hits, missed;
-	FILE *f = fopen(c->kprobe_profile, "re");
+	int fd = c->kprobe_profile < 0 ? -1 : dup(c->kprobe_profile);
+	FILE *f = NULL;
 
 	*sum = 0;
-	if (!f)
-		return -errno;
+	if (fd < 0 || lseek(fd, 0, SEEK_SET) < 0 || !(f = fdopen(fd, "r"))) {
+		int e = c->kprobe_profile < 0 ? ENOENT : errno;
+
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
 	while (fgets(line, sizeof(line), f))
 		if (sscanf(line, "%255s %llu %llu", name, &hits, &missed) == 3 &&
 		    !strncmp(name, "tcptop_", 7))
@@ -684,6 +694,9 @@ static void undo(struct collector *c)
 	tcptop_bpf__destroy(c->skel);
 	c->skel = NULL;
 	c->kprobe_events = c->kprobe_uncounted = 0;
+	if (c->kprobe_profile >= 0)
+		close(c->kprobe_profile);
+	c->kprobe_profile = -1;
 }
 
 static bool missing_has(const struct collector *c, enum feature f)
@@ -825,6 +838,7 @@ int probe_setup(struct collector *c, const struct probe_opts *o, char *err, size
 	int norder = 0, at = 0, e;
 
 	memset(c, 0, sizeof(*c));
+	c->kprobe_profile = -1;
 	libbpf_said.verbose = o->verbose;
 	libbpf_set_print(on_libbpf);
 	if (!vmlinux) {

@@ -51,10 +51,10 @@ struct collector {
 	struct bpf_link *it_tcp, *it_udp, *it_polled, *it_owners;
 	struct bpf_link *links[PROBE_MAX_LINKS];
 	int nlinks;
-	int kprobe_events;	  /* kprobes made in tracefs, whose misses kprobe_profile counts */
-	int kprobe_uncounted;	  /* kprobes attached through libbpf: misses not countable */
-	uint64_t kprobe_base;	  /* their misses in kprobe_profile when attached */
-	char kprobe_profile[128]; /* tracefs' kprobe_profile */
+	int kprobe_events;    /* kprobes made in tracefs, whose misses kprobe_profile counts */
+	int kprobe_uncounted; /* kprobes attached through libbpf: misses not countable */
+	uint64_t kprobe_base; /* their misses in kprobe_profile when attached */
+	int kprobe_profile;   /* tracefs' kprobe_profile, opened as root (-1: none) */
 };
 
 /* Opens, loads and attaches what this kernel takes. Returns 0, or -1 with err filled: the
