@@ -4,7 +4,7 @@
 # scenario of 050-collect.bats with `--backend auto` and with each backend forced, and on 5.10
 # and 6.1 once more under kernel.unprivileged_bpf_disabled=1. The assertions run here, on the
 # host, where a process start costs 50 times less. `make test-kernels` runs this file alone.
-# Each VM has TCPTOP_VM_TIMEOUT (600 s); each run in it a limit of its own (guest-checks), whose
+# Each VM has TCPTOP_VM_TIMEOUT (660 s); each run in it a limit of its own (guest-checks), whose
 # sum is under that, so that a run that hangs fails alone, named with its phase.
 # time limit: 900 s
 
@@ -44,7 +44,7 @@ need_vm() {
 boot() {
 	local k=$1 start=$SECONDS extra=() st=0
 	case $k in 5.10) extra=(--privdrop) ;; 6.1) extra=(--kprobe-miss --privdrop) ;; esac
-	TCPTOP_VM_KERNEL=$k "$VM" -t "${TCPTOP_VM_TIMEOUT:-600}" \
+	TCPTOP_VM_KERNEL=$k "$VM" -t "${TCPTOP_VM_TIMEOUT:-660}" \
 		"$BATS_TEST_DIRNAME/vm/guest-checks" "$RES/$k" "${extra[@]}" >"$RES/$k.vm.out" 2>&1 ||
 		st=$?
 	# 125 is the VM failing, not the collector (a download that broke off, a guest that never
@@ -53,7 +53,7 @@ boot() {
 		mv "$RES/$k.vm.out" "$RES/$k.vm.first"
 		rm -rf "${RES:?}/$k"
 		st=0
-		TCPTOP_VM_KERNEL=$k "$VM" -t "${TCPTOP_VM_TIMEOUT:-600}" \
+		TCPTOP_VM_KERNEL=$k "$VM" -t "${TCPTOP_VM_TIMEOUT:-660}" \
 			"$BATS_TEST_DIRNAME/vm/guest-checks" "$RES/$k" "${extra[@]}" >"$RES/$k.vm.out" 2>&1 ||
 			st=$?
 	fi
