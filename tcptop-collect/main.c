@@ -465,7 +465,7 @@ static int loop(struct run *r, int *sig)
 
 int main(int argc, char **argv)
 {
-	static struct run r = { .out = -1 };
+	struct run r = { .out = -1 };
 	const char *what;
 	char msg[512];
 	struct kern k;

@@ -319,6 +319,21 @@ load_flows() {
 	[ "${#lines[@]}" -eq 2 ]
 }
 
+@test "no cgroup v2 mount: the header lists cgroup as missing, and one line says so" {
+	skip_unless_bpf
+	command -v unshare >/dev/null || skip "no unshare(1)"
+	local d=$BATS_TEST_TMPDIR
+	# a mount namespace of its own, without the cgroup2 mounts (as ip netns exec makes)
+	run unshare -m --propagation private sh -c '
+		awk '"'"'$3 == "cgroup2" { print $2 }'"'"' /proc/self/mounts | xargs -r -n1 umount -l
+		grep -q " cgroup2 " /proc/self/mounts && exit 99
+		exec tcptop-collect --tcp --duration 0.5 -o "$1"' sh "$d/nocg.tcpt"
+	assert_success
+	assert_output "tcptop-collect: cgroup left out: no cgroup v2 mount"
+	run -0 bash -c "tcptop-dump '$d/nocg.tcpt' | head -1"
+	assert_output --regexp ' missing="([a-z-]+ )*cgroup( [a-z-]+)*"'
+}
+
 MAPFILL="$BATS_TEST_DIRNAME/traffic/mapfill.py"
 
 # full_table NAME OPTION...: a collector whose map NAME is filled to the brim (mapfill.py)
