@@ -564,9 +564,10 @@ int engine_period(struct engine *g)
 
 	if ((e = consume(g)) || (e = owners_walk(g)))
 		return e;
-	read_loss(g);
+	read_loss(g); /* a lost event since the last period: this one's walk is full */
 	if ((e = tcp_pass(g)) || (e = udp_pass(g)))
 		return e;
+	read_loss(g); /* and what the period lost, in its LOSS record */
 	r.u.tick.ts = mono_ns();
 	if ((e = put_loss(g, r.u.tick.ts)) || (e = stream_write(g->wr, &r)))
 		return e;
