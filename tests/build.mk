@@ -139,9 +139,7 @@ $(OUTPUT)/tcptop-optdump: $(OUTPUT)/tests/opts/optdump.o $(LIBTCPTOP)
 
 TEST_DEPS += $(OUTPUT)/tcptop-optdump
 
-# The collector's translation is tested alone, against a fake kernel.
-$(OUTPUT)/tests/unit/test_xlate.o: TEST_CFLAGS += -Ibpf -Itcptop-collect
-$(OUTPUT)/tests/unit-xlate: $(OUTPUT)/collect/xlate.o
+# The collector's unit tests (unit-xlate, unit-engine) are linked in tcptop-collect/build.mk.
 
 # Torture trials (tests/torture/torture.sh, figures in tests/torture/README.md): 1,000 SIGINTs
 # to tcptop --replay --log, 80 signals to the table in tmux; TORTURE_LIVE=1 (root) adds 100
