@@ -19,6 +19,19 @@ skip_unless_bpf() {
 	[ -r /sys/kernel/btf/vmlinux ] || skip "kernel has no BTF (/sys/kernel/btf/vmlinux)"
 }
 
+# need_tool CMD PACKAGE: CMD is one of the project's dependencies (make deps installs PACKAGE):
+# its absence is a failure of the machine's setup, never a skip that hides the test.
+need_tool() {
+	command -v "$1" >/dev/null || fail "$1 is missing (package $2: make deps installs it)"
+}
+
+# kernel_has_send_tracepoints: the kernel has the sock_send_length/sock_recv_length tracepoints
+# (6.3+), with which the collector activates connections and names unconnected UDP peers: where
+# it has them, a collector without activation or peers is a regression, not a reason to skip.
+kernel_has_send_tracepoints() {
+	grep -q 'btf_trace_sock_send_length' <(bpftool btf dump file /sys/kernel/btf/vmlinux 2>/dev/null)
+}
+
 # A user without privilege, for the "exit 77" and privilege-drop tests.
 unpriv_user() {
 	if id nobody >/dev/null 2>&1; then echo nobody; else echo 65534; fi
