@@ -69,7 +69,7 @@ S
 
 @test "live as root without CAP_NET_ADMIN: 77 naming it, before any stage starts" {
 	skip_unless_root
-	command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
+	need_tool setpriv util-linux
 	fake_pipeline
 	# root keeps uid 0, the capability is gone from every set (as the collector needs it
 	# for its cgroup hooks, the wrapper asks for it too: lib/contract.c caps_live_capture)
@@ -415,7 +415,7 @@ PY
 
 @test "live --log --resolve: the resolver's own queries are left out, another process's to the same server and port 53 shown" {
 	skip_unless_bpf
-	command -v unshare >/dev/null || skip "unshare (util-linux) not installed"
+	need_tool unshare util-linux
 	d=$BATS_TEST_TMPDIR
 	# the wrapper asks /etc/resolv.conf's server: in a mount namespace of its own (the same
 	# network namespace: the collector sees everything), that is the test server on port 53

@@ -148,7 +148,7 @@ $output"
 @test "bash completion offers exactly the options of tcptop --help" {
 	[ -x "$OUTPUT/tcptop" ] || fail "tcptop is not built ($OUTPUT/tcptop missing)"
 	[ -r /usr/share/bash-completion/bash_completion ] ||
-		skip "bash-completion is not installed (make deps installs it)"
+		fail "bash-completion is not installed (make deps installs it)"
 	run -0 "$OUTPUT/tcptop" --help
 	local help_opts
 	help_opts=$(long_options <<<"$output")
