@@ -44,6 +44,11 @@ const struct rec_kind rec_kinds[] = {
 	{ REC_SNAP_ROW, "SNAP_ROW", V_SNAP, 176 },
 	{ REC_SNAP_END, "SNAP_END", V_SNAP, 8 },
 	{ REC_HOST, "HOST", V_SNAP, 344 }, /* 16, hostname 256, boot_id 64, 8 */
+	/* 1.1: a delta snapshot, in types of its own so that a reader of 1.0 skips it */
+	{ REC_DELTA_BEGIN, "DELTA_BEGIN", V_SNAP, 96 },
+	{ REC_DELTA_ROW, "DELTA_ROW", V_SNAP, 176 },
+	{ REC_DELTA_HOST, "DELTA_HOST", V_SNAP, 344 },
+	{ REC_DELTA_END, "DELTA_END", V_SNAP, 8 },
 };
 const size_t rec_nkinds = sizeof(rec_kinds) / sizeof(rec_kinds[0]);
 
@@ -342,7 +347,8 @@ size_t stream_encode(const struct rec *r, uint8_t *buf)
 		put_loss(&e, n, l->e);
 		break;
 	}
-	case REC_SNAP_BEGIN: {
+	case REC_SNAP_BEGIN:
+	case REC_DELTA_BEGIN: {
 		const struct rec_snap_begin *b = u;
 		uint32_t n = b->nloss > LOSS_MAX ? LOSS_MAX : b->nloss;
 		put64(&e, b->seq);
@@ -361,9 +367,12 @@ size_t stream_encode(const struct rec *r, uint8_t *buf)
 		put32(&e, b->hidden);
 		put32(&e, n);
 		put_loss(&e, n, b->loss);
+		put32(&e, b->table_rows); /* 1.1, trailing */
+		put32(&e, 0);
 		break;
 	}
-	case REC_SNAP_ROW: {
+	case REC_SNAP_ROW:
+	case REC_DELTA_ROW: {
 		const struct rec_snap_row *w = u;
 		put_id(&e, &w->id);
 		put8(&e, w->state);
@@ -384,7 +393,8 @@ size_t stream_encode(const struct rec *r, uint8_t *buf)
 		}
 		break;
 	}
-	case REC_HOST: {
+	case REC_HOST:
+	case REC_DELTA_HOST: {
 		const struct rec_host *h = u;
 		uint32_t n = h->nloss > LOSS_MAX ? LOSS_MAX : h->nloss;
 		put32(&e, h->index);
@@ -398,6 +408,7 @@ size_t stream_encode(const struct rec *r, uint8_t *buf)
 		break;
 	}
 	case REC_SNAP_END:
+	case REC_DELTA_END:
 		put64(&e, r->u.snap_end.seq);
 		break;
 	default:
@@ -974,7 +985,8 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 				    off, n, blen);
 		break;
 	}
-	case REC_SNAP_BEGIN: {
+	case REC_SNAP_BEGIN:
+	case REC_DELTA_BEGIN: {
 		struct rec_snap_begin *b = &r->u.snap_begin;
 		uint32_t n;
 		b->seq = get64(&c);
@@ -994,12 +1006,14 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 		n = get32(&c);
 		if (!get_loss(&c, n, &b->nloss, b->loss))
 			return fail(rd, STREAM_CORRUPT,
-				    "SNAP_BEGIN record at byte %" PRIu64
+				    "%s record at byte %" PRIu64
 				    " claims %u loss entries in %zu bytes",
-				    off, n, blen);
+				    rec_type_name(type), off, n, blen);
+		b->table_rows = need(&c, 8) ? get32(&c) : 0; /* 1.1, trailing, with its pad */
 		break;
 	}
-	case REC_SNAP_ROW: {
+	case REC_SNAP_ROW:
+	case REC_DELTA_ROW: {
 		struct rec_snap_row *w = &r->u.row;
 		get_id(&c, &w->id);
 		w->state = get8(&c);
@@ -1017,7 +1031,8 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 		w->host = need(&c, 8) ? get32(&c) : 0; /* trailing, with its pad */
 		break;
 	}
-	case REC_HOST: {
+	case REC_HOST:
+	case REC_DELTA_HOST: {
 		struct rec_host *h = &r->u.host;
 		uint32_t n;
 		h->index = get32(&c);
@@ -1031,12 +1046,13 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 		c.pos += 4;
 		if (!get_loss(&c, n, &h->nloss, h->loss))
 			return fail(rd, STREAM_CORRUPT,
-				    "HOST record at byte %" PRIu64
+				    "%s record at byte %" PRIu64
 				    " claims %u loss entries in %zu bytes",
-				    off, n, blen);
+				    rec_type_name(type), off, n, blen);
 		break;
 	}
 	case REC_SNAP_END:
+	case REC_DELTA_END:
 		r->u.snap_end.seq = get64(&c);
 		break;
 	}

@@ -44,6 +44,12 @@ enum rec_type {
 	REC_SNAP_ROW = 0x0021,
 	REC_SNAP_END = 0x0022,
 	REC_HOST = 0x0023, /* one host of a merged snapshot stream (tcptop-agg --merge) */
+	/* 1.1: a delta snapshot carries only what changed since the previous snapshot; bodies as
+	 * SNAP_BEGIN, SNAP_ROW, HOST, SNAP_END (decoded into the same members of struct rec) */
+	REC_DELTA_BEGIN = 0x0024,
+	REC_DELTA_ROW = 0x0025,
+	REC_DELTA_HOST = 0x0026,
+	REC_DELTA_END = 0x0027,
 };
 
 /* Header option codes: {u16 code, u16 length, value, pad to 4}, ended by code 0. */
@@ -224,6 +230,7 @@ struct rec_snap_begin {
 	uint32_t hidden;	       /* connections left out by filters */
 	uint32_t nloss;
 	struct loss_entry loss[LOSS_MAX];
+	uint32_t table_rows; /* 1.1, trailing: rows of the whole table (after a delta), 0 unknown */
 };
 
 struct rec_snap_row {
