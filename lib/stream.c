@@ -323,7 +323,7 @@ size_t stream_encode(const struct rec *r, uint8_t *buf)
 		size_t n = strnlen(r->u.cgroup.path, CGROUP_PATH_MAX - 1);
 		put64(&e, r->u.cgroup.id);
 		put32(&e, n);
-		putzero(&e, 4);
+		put32(&e, r->u.cgroup.host); /* a pad before merged streams: 0, one host */
 		putbytes(&e, r->u.cgroup.path, n);
 		break;
 	}
@@ -944,7 +944,7 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 		uint32_t n;
 		r->u.cgroup.id = get64(&c);
 		n = get32(&c);
-		c.pos += 4;
+		r->u.cgroup.host = get32(&c);
 		if (n > c.len - c.pos)
 			return fail(rd, STREAM_CORRUPT,
 				    "CGROUP record at byte %" PRIu64
