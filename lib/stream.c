@@ -76,6 +76,12 @@ const struct loss_kind loss_kinds[] = {
 	  "agg: connections not shown, its table full (--max-flows)" },
 	{ LOSS_AGG_UNKNOWN_FLOW, "agg_unknown_flow", "agg: records naming a flow never opened" },
 	{ LOSS_AGG_GAP, "agg_gap", "agg: intervals skipped by a jump in time" },
+	{ LOSS_AGG_NAMES_FULL, "agg_names_full",
+	  "agg: interface names or cgroup paths not kept, its tables of them full (65,536 each "
+	  "a section): their rows show none" },
+	{ LOSS_AGG_LOSS_OTHER, "agg_loss_other",
+	  "agg: the sum of the loss counters whose codes found no room in a snapshot (16 codes "
+	  "in all: a newer collector's)" },
 	{ LOSS_KPROBE_MISSED, "kprobe_missed",
 	  "collector: kretprobe returns the kernel missed (datagrams not counted)" },
 	{ LOSS_WALK_FAILED, "walk_failed",

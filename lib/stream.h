@@ -196,6 +196,8 @@ enum loss_code {
 	LOSS_AGG_TABLE_FULL = 16,   /* agg: connections not shown, --max-flows reached */
 	LOSS_AGG_UNKNOWN_FLOW = 17, /* agg: records naming a flow never opened */
 	LOSS_AGG_GAP = 18,	    /* agg: intervals skipped by a time jump */
+	LOSS_AGG_NAMES_FULL = 19,   /* agg: interface names or cgroup paths not kept */
+	LOSS_AGG_LOSS_OTHER = 20,   /* agg: loss counters of codes a snapshot had no room for */
 };
 #define LOSS_MAX 16
 

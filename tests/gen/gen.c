@@ -246,6 +246,8 @@ static const struct {
 	{ "agg_table_full", LOSS_AGG_TABLE_FULL },
 	{ "agg_unknown_flow", LOSS_AGG_UNKNOWN_FLOW },
 	{ "agg_gap", LOSS_AGG_GAP },
+	{ "agg_names_full", LOSS_AGG_NAMES_FULL },
+	{ "agg_loss_other", LOSS_AGG_LOSS_OTHER },
 };
 
 static uint32_t losses(const struct script_line *sl, struct loss_entry *e)
