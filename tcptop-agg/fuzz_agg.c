@@ -35,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		null_fd = open("/dev/null", O_WRONLY);
 		w = stream_writer_new(null_fd);
 	}
-	a = w ? agg_new(&o, w) : NULL;
+	o.out = agg_sink_writer(w);
+	a = w ? agg_new(&o) : NULL;
 	rd = stream_reader_mem(data, size, "fuzz");
 	if (!w || !a || !rd)
 		abort();

@@ -5,6 +5,7 @@
 # states (live, lagging, ended), the host column of tcptop-csv, tcptop-view and tcptop-prom; and
 # live, two collectors in two network namespaces, each its own host (root and BPF).
 load test_helper/common
+load test_helper/stall
 
 setup() {
 	T=$BATS_TEST_TMPDIR
@@ -140,6 +141,164 @@ PY
 	assert_line --index 0 --partial 'alpha (ended), beta (live)'
 	assert_line --regexp '^ +PROTO +LOCAL .* HOST$'
 	assert_line --regexp '^ +udp +10\.0\.0\.2:5353 .* beta$'
+}
+
+# web1 and web2: the filter fixture's six connections and three cgroups (ids 11, 12, 13), each
+# under its own host name; web2b names another cgroup with id 11, as a second kernel may
+cgroup_hosts() {
+	local fx="$BATS_TEST_DIRNAME/fixtures/agg/filters.txt"
+	sed 's/^header /header host="web1" /' "$fx" | "$GEN" -o "$T/web1.tcpt"
+	sed 's/^header /header host="web2" /' "$fx" | "$GEN" -o "$T/web2.tcpt"
+	sed -e 's/^header /header host="web2" /' \
+		-e 's|^cgroup id=11 path=.*|cgroup id=11 path="/system.slice/postgres.service"|' \
+		"$fx" | "$GEN" -o "$T/web2b.tcpt"
+}
+
+@test "--merge of streams with CGROUP records: no crash, each host's paths carried with its index" {
+	# the README's fleet command on what every collector with cgroup v2 writes: it crashed
+	# (SIGSEGV, 139) on the first CGROUP, and the merge dropped the paths
+	cgroup_hosts
+	run -0 bash -c 'tcptop-agg --merge "$1" "$2" >"$3"' _ "$T/web1.tcpt" "$T/web2.tcpt" "$T/m.tcpt"
+	assert_output ''
+	tcptop-dump "$T/m.tcpt" >"$T/m.txt"
+	# each host's three paths, once, with its index, before the first snapshot naming them
+	run -0 grep -n '^cgroup ' "$T/m.txt"
+	assert_output '2:cgroup id=11 host=1 path="/system.slice/nginx.service"
+3:cgroup id=12 host=1 path="/system.slice/ssh.service"
+4:cgroup id=13 host=1 path="/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope"
+5:cgroup id=11 host=2 path="/system.slice/nginx.service"
+6:cgroup id=12 host=2 path="/system.slice/ssh.service"
+7:cgroup id=13 host=2 path="/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope"'
+	run -0 grep -n -m1 '^snap ' "$T/m.txt"
+	assert_output --regexp '^8:snap seq=1 '
+	# the cgroup column and label of every host's rows: the late owner's (flow 5) from its
+	# snapshot on
+	tcptop-csv -o "$T/m.csv" "$T/m.tcpt"
+	run -0 python3 - "$T/m.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+last = max(r["snapshot_seq"] for r in rows)
+for h in ("web1", "web2"):
+    print(h, sorted((r["local_port"], r["cgroup"]) for r in rows
+                    if r["host"] == h and r["snapshot_seq"] == last))
+PY
+	assert_line --index 0 "web1 [('22', 'ssh.service'), ('40000', ''), ('443', 'nginx.service'), ('443', 'nginx.service'), ('8080', 'ssh.service'), ('9999', '0123456789ab')]"
+	assert_line --index 1 "web2 [('22', 'ssh.service'), ('40000', ''), ('443', 'nginx.service'), ('443', 'nginx.service'), ('8080', 'ssh.service'), ('9999', '0123456789ab')]"
+	# --cgroup filters each host before the merge
+	run -0 bash -c 'tcptop-agg --merge --cgroup nginx.service "$1" "$2" | tcptop-dump | grep "^snap seq=1 "' \
+		_ "$T/web1.tcpt" "$T/web2.tcpt"
+	assert_output --partial ' hidden=8 rows=4 tcp=2 udp=2 bytes_in=18 '
+}
+
+@test "--merge: a cgroup id two hosts share names two cgroups, each host's own (CGROUP.host)" {
+	# web1's id 11 is nginx.service, web2b's postgres.service: a reader that keys a path by
+	# the id alone shows one host's cgroup on the other's rows
+	cgroup_hosts
+	tcptop-agg --merge "$T/web1.tcpt" "$T/web2b.tcpt" >"$T/m.tcpt"
+	run -0 bash -c 'tcptop-dump "$1" | grep "^cgroup id=11 "' _ "$T/m.tcpt"
+	assert_line --index 0 'cgroup id=11 host=1 path="/system.slice/nginx.service"'
+	assert_line --index 1 'cgroup id=11 host=2 path="/system.slice/postgres.service"'
+	# tcptop-csv: each host's nginx connection (port 443 to 10.9.9.1) with its own cgroup
+	tcptop-csv -o "$T/m.csv" "$T/m.tcpt"
+	tcptop-csv -g cgroup -o "$T/g.csv" "$T/m.tcpt"
+	run -0 python3 - "$T/m.csv" "$T/g.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+last = max(r["snapshot_seq"] for r in rows)
+for r in rows:
+    if r["snapshot_seq"] == last and r["remote_addr"] == "10.9.9.1":
+        print(r["host"], r["cgroup"], r["cgroup_path"])
+groups = list(csv.DictReader(open(sys.argv[2], newline="")))
+print(sorted((g["host"], g["cgroup"], g["connections"]) for g in groups
+             if g["snapshot_seq"] == last and g["cgroup"].endswith(".service")))
+PY
+	assert_line --index 0 'web1 nginx.service /system.slice/nginx.service'
+	assert_line --index 1 'web2 postgres.service /system.slice/postgres.service'
+	assert_line --index 2 "[('web1', 'nginx.service', '2'), ('web1', 'ssh.service', '2'), ('web2', 'postgres.service', '2'), ('web2', 'ssh.service', '2')]"
+}
+
+# merge_waiting PID: until tcptop-agg --merge's loop waits for a live input (bounded)
+merge_waiting() {
+	for _ in $(seq 200); do
+		grep -q futex "/proc/$1/wchan" 2>/dev/null && return 0
+		sleep 0.01
+	done
+	return 1
+}
+
+@test "--merge: SIGINT with a file left to read stops at once: END after the last merged snapshot, 130" {
+	# beta from a FIFO that says nothing: alpha's records wait for it (it may be earlier), so
+	# alpha is left unread; the merge used to ignore the signal and wait for ever
+	mkfifo "$T/b.fifo"
+	silent_writer "$T/b.fifo"
+	tcptop-agg --merge "$T/alpha.tcpt" "$T/b.fifo" >"$T/m.tcpt" 2>"$T/err" 3>&- &
+	pid=$!
+	merge_waiting "$pid"
+	signal_and_wait "$pid" INT
+	kill "$writer"
+	[ "$ms" -lt 1000 ] || fail "stopped after $ms ms"
+	assert_equal "$st" 130
+	run -0 cat "$T/err"
+	assert_output ''
+	run -0 bash -c 'tcptop-dump "$1" | tail -n 1' _ "$T/m.tcpt"
+	assert_output 'end t=0.000000000'
+}
+
+@test "--merge: SIGTERM with pipes that stall ends within 1 s (143); pipes that end within 0.3 s are read whole (0)" {
+	mkfifo "$T/a.fifo" "$T/b.fifo"
+	# two silent pipes: given up after the grace
+	sleep 60 >"$T/a.fifo" 3>&- &
+	wa=$!
+	silent_writer "$T/b.fifo"
+	tcptop-agg --merge "$T/a.fifo" "$T/b.fifo" >"$T/m.tcpt" 3>&- &
+	pid=$!
+	merge_waiting "$pid"
+	signal_and_wait "$pid" TERM
+	kill "$wa" "$writer"
+	[ "$ms" -lt 1000 ] || fail "stopped after $ms ms"
+	[ "$ms" -ge 250 ] || fail "did not wait for the pipes: $ms ms"
+	assert_equal "$st" 143
+	run -0 bash -c 'tcptop-dump "$1" | tail -n 1' _ "$T/m.tcpt"
+	assert_output --regexp '^end t='
+	# two pipes that end on the same Ctrl-C, as collectors do: the whole merge, exit 0
+	tcptop-agg --merge "$T/alpha.tcpt" "$T/beta.tcpt" >"$T/expected.tcpt"
+	tcptop-agg --merge "$T/a.fifo" "$T/b.fifo" >"$T/m.tcpt" 3>&- &
+	pid=$!
+	exec 4>"$T/a.fifo" 5>"$T/b.fifo"
+	head -c 300 "$T/alpha.tcpt" >&4
+	head -c 300 "$T/beta.tcpt" >&5
+	merge_waiting "$pid"
+	kill -INT "$pid"
+	tail -c +301 "$T/alpha.tcpt" >&4
+	tail -c +301 "$T/beta.tcpt" >&5
+	exec 4>&- 5>&-
+	st=0
+	wait "$pid" || st=$?
+	assert_equal "$st" 0
+	run -0 cmp "$T/expected.tcpt" "$T/m.tcpt"
+}
+
+@test "--merge: the hosts' loss counters summed code by code; codes beyond the room in agg_loss_other" {
+	# each host's six codes of a newer collector fit in its own snapshots (11 with agg's 5);
+	# merged, 17 codes: the last one's value goes to agg_loss_other
+	local h c
+	for h in a b; do
+		c=$([ $h = a ] && echo 100 || echo 200)
+		python3 - "$c" >"$T/$h.txt" <<'PY'
+import struct, sys
+c = int(sys.argv[1])
+print('header real=1700000000 mono=0 interval=1 host="%s"' % ("a" if c == 100 else "b"))
+body = struct.pack("<QII", 500000000, 6, 0)
+body += b"".join(struct.pack("<IIQ", c + i, 0, 7000 if c + i == 205 else 1 + i) for i in range(6))
+print('rawrec type=23 hex=' + body.hex())
+print('tick t=1')
+print('end t=1')
+PY
+		"$GEN" -o "$T/$h.tcpt" "$T/$h.txt"
+	done
+	run -0 bash -c 'tcptop-agg --merge "$1" "$2" | tcptop-dump | grep -E "^(snap|hostrec) "' _ "$T/a.tcpt" "$T/b.tcpt"
+	assert_line --index 0 --partial ' loss100=1 loss101=2 loss102=3 loss103=4 loss104=5 loss105=6 agg_table_full=0 agg_unknown_flow=0 agg_gap=0 agg_names_full=0 loss200=1 loss201=2 loss202=3 loss203=4 loss204=5 agg_loss_other=7000'
+	assert_line --index 2 --partial ' loss200=1 loss201=2 loss202=3 loss203=4 loss204=5 loss205=7000 agg_table_full=0 '
 }
 
 @test "--merge refuses --realtime, and a missing input" {
