@@ -750,8 +750,13 @@ static int on_open(struct agg *a, const struct rec_conn_open *o)
 	set_counters(e, &o->c, a->now);
 	e->first_ns = a->now;
 	e->cgroup_id = o->cgroup_id;
-	e->ref_in = o->c.bytes_in;
-	e->ref_out = o->c.bytes_out;
+	/* the rate's reference: a connection begun before the collector is not credited with
+	 * its past; any other moved what its open carries since then (a short connection the
+	 * collector first sees at its close comes with all of it) */
+	if (o->flags & CONN_F_BEGUN_BEFORE) {
+		e->ref_in = o->c.bytes_in;
+		e->ref_out = o->c.bytes_out;
+	}
 	if (htab_add(&a->conns, &e->hn, hash_u64(e->flow))) {
 		conn_release(a, e);
 		return -ENOMEM;
