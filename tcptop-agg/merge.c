@@ -31,6 +31,7 @@
 #define QCAP		 1024	     /* records queued per threaded input */
 #define STOP_CHECK_EVERY 1024	     /* records merged between two looks for a stop request */
 #define WAIT_NS		 100000000LL /* the loop's longest wait for a threaded input */
+#define SNAP_MIN_GAP	 1000000LL   /* ns: the least time between two merged snapshots */
 
 struct snap {
 	struct rec_snap_begin b;
@@ -81,6 +82,7 @@ struct merge {
 	struct host *h;
 	struct agg_opts o;
 	bool header_out;
+	bool all_ended; /* the last merged snapshot said every host ended */
 	uint64_t seq;
 	int64_t last_time;
 	struct rec in;	/* the record being merged (from a queue) */
@@ -350,6 +352,10 @@ static int write_begin(struct merge *m)
 			add_loss(b, s->b.loss, s->b.nloss, &other);
 	}
 	b->loss[b->nloss++] = (struct loss_entry){ LOSS_AGG_LOSS_OTHER, other };
+	/* no two snapshots share a time, not even in the CSV's milliseconds (the final one
+	 * comes after every host's last) */
+	if (m->seq && t < m->last_time + SNAP_MIN_GAP)
+		t = m->last_time + SNAP_MIN_GAP;
 	for (uint32_t j = 0; j < b->nloss; j++)
 		if (b->loss[j].value)
 			b->flags |= SNAP_F_LOSS;
@@ -367,6 +373,7 @@ static int write_hosts(struct merge *m)
 	struct rec *r = &m->out;
 	int err;
 
+	m->all_ended = true;
 	for (int i = 0; i < m->n; i++) {
 		struct host *h = &m->h[i];
 		struct rec_host *hr = &r->u.host;
@@ -376,6 +383,7 @@ static int write_hosts(struct merge *m)
 		r->type = REC_HOST;
 		hr->index = h->index;
 		hr->state = h->done ? HOST_ENDED : h->lagging ? HOST_LAGGING : HOST_LIVE;
+		m->all_ended &= h->done;
 		hr->time_ns = h->time_ns;
 		memcpy(hr->hostname, h->hdr.hostname, HDR_STR_MAX);
 		memcpy(hr->boot_id, h->hdr.boot_id, HOST_BOOT_LEN - 1);
@@ -688,6 +696,10 @@ static int loop(struct merge *m)
 			return e;
 		merged++;
 	}
+	/* the last inputs ended after the last merged snapshot: one more, without rows, says so
+	 * (every host ended), so that no reader is left with a host live that is gone */
+	if (m->seq && !m->all_ended && (e = emit_merged(m)))
+		return e;
 	if ((e = write_end(m)))
 		return e;
 	return status ? status : exit_stopped(stop_signal(), true);
