@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Many hosts in one table: tcptop-agg --merge on recordings of two hosts with different clocks
 # (each host's snapshots on its own clock, in wall time; the same output however read), their
-# states (live, lagging, ended), the host column of tcptop-csv, tcptop-view and tcptop-prom; and
-# live, two collectors in two network namespaces, each its own host (root and BPF).
+# states (live, lagging, ended), the host column of tcptop-csv, tcptop-view and tcptop-prom, each
+# host's cgroups; and live, two collectors in two network namespaces that see cgroups, each its
+# own host (root and BPF).
 load test_helper/common
 load test_helper/stall
 
@@ -48,13 +49,21 @@ teardown() {
 		ip netns del "$NETNS_A" 2>/dev/null || true
 		ip netns del "$NETNS_B" 2>/dev/null || true
 	fi
+	if [ -n "${SLICE:-}" ]; then
+		for _ in $(seq 20); do
+			rmdir "$SLICE/traffic-a.service" "$SLICE/traffic-b.service" "$SLICE" \
+				2>/dev/null && break
+			sleep 0.1
+		done
+	fi
 }
 
 @test "--merge: one table of two hosts, each cut on its own clock, in wall time" {
 	run -0 bash -c 'tcptop-agg --merge "$1" "$2" | tcptop-dump' _ "$T/alpha.tcpt" "$T/beta.tcpt"
-	# one merged snapshot per interval, at the later host's time (beta: .4)
+	# one merged snapshot per interval, at the later host's time (beta: .4), and a last one
+	# without rows once both inputs have ended
 	run -0 grep -c '^snap ' <<<"$output"
-	assert_output 4
+	assert_output 5
 	run -0 bash -c 'tcptop-agg --merge "$1" "$2" | tcptop-dump | grep -E "^(snap |hostrec)" | cut -d" " -f1-4' \
 		_ "$T/alpha.tcpt" "$T/beta.tcpt"
 	assert_line --index 0 'snap seq=1 time=1700000001.400000000 mono=1700000001.400000000'
@@ -63,6 +72,13 @@ teardown() {
 	# alpha ended after its third snapshot: its connection leaves, beta's stays
 	assert_line --index 10 'hostrec index=1 state=ended time=1700000003.000000000'
 	assert_line --index 11 'hostrec index=2 state=live time=1700000004.400000000'
+	# beta's input ended after its last snapshot: a last merged one, a millisecond later,
+	# says so (both ended, no rows); it said beta live for ever before
+	assert_line --index 12 'snap seq=5 time=1700000004.401000000 mono=1700000004.401000000'
+	assert_line --index 13 'hostrec index=1 state=ended time=1700000003.000000000'
+	assert_line --index 14 'hostrec index=2 state=ended time=1700000004.400000000'
+	run -0 bash -c 'tcptop-agg --merge "$1" "$2" | tcptop-dump | grep "^snap seq=5 "' _ "$T/alpha.tcpt" "$T/beta.tcpt"
+	assert_output --partial ' rows=0 tcp=0 udp=0 bytes_in=0 bytes_out=0 '
 	# the header names both hosts; its clock is the wall clock
 	run -0 bash -c 'tcptop-agg --merge "$1" "$2" | tcptop-dump | head -n 1' _ "$T/alpha.tcpt" "$T/beta.tcpt"
 	assert_output --partial 'real=0.000000000 mono=0.000000000'
@@ -123,9 +139,10 @@ PY
 	run -0 awk '/^snap /{s=$0} /^hostrec index=2 state=lagging/{lag=1} /^row /&&lag&&/host=2/{print; exit}' "$T/m.txt"
 	assert_output --partial 'comm="dig"'
 	refute_output --partial ' new '
-	# and it ends live, with its totals
-	run -0 bash -c "grep -E '^hostrec index=2' '$T/m.txt' | tail -n 1"
-	assert_output --partial 'state=live'
+	# and it catches up live, then ends
+	run -0 bash -c "grep -E '^hostrec index=2' '$T/m.txt' | tail -n 2"
+	assert_line --index 0 --partial 'state=live'
+	assert_line --index 1 --partial 'state=ended'
 }
 
 @test "tcptop-view: the hosts and their states in the header, a HOST column" {
@@ -301,30 +318,52 @@ PY
 	assert_line --index 2 --partial ' loss200=1 loss201=2 loss202=3 loss203=4 loss204=5 loss205=7000 agg_table_full=0 '
 }
 
+@test "tcptop-view: a cgroup id two hosts share shows each host's own cgroup" {
+	command -v tmux >/dev/null || skip "tmux is not installed"
+	cgroup_hosts
+	tcptop-agg --merge "$T/web1.tcpt" "$T/web2b.tcpt" >"$T/m.tcpt"
+	tmux new-session -d -s "fleet$$" -x 160 -y 24 "LANG=C.UTF-8 tcptop-view --sort process <'$T/m.tcpt'; sleep 30" 3>&-
+	for _ in $(seq 50); do
+		tmux capture-pane -p -t "fleet$$" >"$T/screen" 2>/dev/null
+		grep -q 'stream ended\|END OF RECORDING' "$T/screen" && break
+		sleep 0.1
+	done
+	run -0 cat "$T/screen"
+	assert_line --regexp '10\.9\.9\.1:50001 .* nginx: worker .* nginx\.service +web1 *$'
+	assert_line --regexp '10\.9\.9\.1:50001 .* nginx: worker .* postgres\.service +web2 *$'
+}
+
 @test "--merge refuses --realtime, and a missing input" {
 	run -64 tcptop-agg --merge --realtime "$T/alpha.tcpt" "$T/beta.tcpt"
 	run -66 tcptop-agg --merge "$T/alpha.tcpt" "$T/missing.tcpt"
 	run -64 tcptop-agg --merge
 }
 
-@test "live: two collectors in two network namespaces, each its own host, exact bytes" {
+@test "live: two collectors in two network namespaces, each its own host, exact bytes, cgroups seen" {
 	skip_unless_bpf
-	command -v ip >/dev/null && command -v unshare >/dev/null || skip "needs ip and unshare"
+	command -v ip >/dev/null && command -v unshare >/dev/null && command -v nsenter >/dev/null ||
+		skip "needs ip, unshare and nsenter"
 	[ -x "$OUTPUT/tcptop-collect" ] && [ -x "$OUTPUT/tcptop-traffic" ] ||
-		skip "tcptop-collect and tcptop-traffic are not built"
+		fail "tcptop-collect and tcptop-traffic are not built"
+	CG2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+	[ -n "$CG2" ] || skip "no cgroup2 mount"
 	NETNS_A="tcptop-fleet-a-$$" NETNS_B="tcptop-fleet-b-$$"
 	ip netns add "$NETNS_A"
 	ip netns add "$NETNS_B"
 	ip -n "$NETNS_A" link set lo up
 	ip -n "$NETNS_B" link set lo up
+	# the traffic of each host in a unit of its own
+	SLICE="$CG2/tcptop-fleet-$$.slice"
+	mkdir -p "$SLICE/traffic-a.service" "$SLICE/traffic-b.service"
 	local ns_a ns_b
-	ns_a=$(ip netns exec "$NETNS_A" stat -L -c %i /proc/self/ns/net)
-	ns_b=$(ip netns exec "$NETNS_B" stat -L -c %i /proc/self/ns/net)
-	# each collector in its namespace, with its own host name (a UTS namespace of its own)
+	ns_a=$(stat -L -c %i "/run/netns/$NETNS_A")
+	ns_b=$(stat -L -c %i "/run/netns/$NETNS_B")
+	# each collector in its namespace, with its own host name (a UTS namespace of its own);
+	# nsenter, not ip netns exec: that remounts /sys, which hid the cgroup2 mount below it
 	for h in a b; do
 		local ns=NETNS_${h^^}
 		mkfifo "$T/$h.fifo"
-		ip netns exec "${!ns}" unshare --uts sh -c \
+		nsenter --net="/run/netns/${!ns}" unshare --uts sh -c \
 			"hostname fleet-$h && exec tcptop-collect --duration 6 >'$T/$h.fifo'" \
 			2>"$T/$h.err" 3>&- &
 		PIDS+=($!)
@@ -332,20 +371,27 @@ PY
 	tcptop-agg --merge "$T/a.fifo" "$T/b.fifo" >"$T/m.tcpt" 2>"$T/agg.err" 3>&- &
 	PIDS+=($!)
 	sleep 2
-	ip netns exec "$NETNS_A" tcptop-traffic tcp 4 100003 >"$T/ta.out"
-	ip netns exec "$NETNS_B" tcptop-traffic tcp 4 200003 >"$T/tb.out"
+	sh -c "echo \$\$ >'$SLICE/traffic-a.service/cgroup.procs' && exec nsenter --net='/run/netns/$NETNS_A' tcptop-traffic tcp 4 100003" >"$T/ta.out"
+	sh -c "echo \$\$ >'$SLICE/traffic-b.service/cgroup.procs' && exec nsenter --net='/run/netns/$NETNS_B' tcptop-traffic tcp 4 200003" >"$T/tb.out"
 	wait "${PIDS[-1]}" || { cat "$T/agg.err" "$T/a.err" "$T/b.err" >&2; false; }
 	tcptop-csv -o "$T/m.csv" "$T/m.tcpt"
-	# each host shows its own namespace's connection with its exact bytes
+	# each host shows its own namespace's connection with its exact bytes, in its unit
 	run -0 python3 - "$T/m.csv" "$ns_a" "$ns_b" <<'PY'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1], newline="")))
 hosts = sorted({r["host"] for r in rows})
 assert hosts == ["fleet-a", "fleet-b"], hosts
 def top(host, ns):
-    return max(int(r["bytes_in"]) for r in rows
-               if r["host"] == host and r["netns"] == ns and r["process_name"] == "tcptop-traffic")
-print(top("fleet-a", sys.argv[2]), top("fleet-b", sys.argv[3]))
+    mine = [r for r in rows if r["host"] == host and r["netns"] == ns and
+            r["process_name"] == "tcptop-traffic"]
+    return max(int(r["bytes_in"]) for r in mine), sorted({r["cgroup"] for r in mine})
+print(*top("fleet-a", sys.argv[2]), *top("fleet-b", sys.argv[3]))
 PY
-	assert_output '100003 200003'
+	assert_output "100003 ['traffic-a.service'] 200003 ['traffic-b.service']"
+	# the collectors saw the cgroup2 mount: nothing missing, each host's paths in the stream
+	run -0 bash -c 'tcptop-dump "$1" | grep "^cgroup .*traffic-"' _ "$T/m.tcpt"
+	assert_line --regexp "^cgroup id=[0-9]+ host=1 path=\"/tcptop-fleet-$$\\.slice/traffic-a\\.service\"\$"
+	assert_line --regexp "^cgroup id=[0-9]+ host=2 path=\"/tcptop-fleet-$$\\.slice/traffic-b\\.service\"\$"
+	run -0 cat "$T/a.err" "$T/b.err"
+	refute_output --partial cgroup
 }
