@@ -26,8 +26,8 @@ BENCHES += bench-agg
 # it under ASan and UBSan); `make fuzz-agg-run FUZZ_SECONDS=600` fuzzes from those fixtures.
 FUZZ_AGG := $(OUTPUT)/fuzz/fuzz-agg
 
-$(FUZZ_AGG): tcptop-agg/fuzz_agg.c tcptop-agg/agg.c tcptop-agg/agg.h $(LIB_SRCS) lib/stream.h \
-		lib/util.h
+$(FUZZ_AGG): tcptop-agg/fuzz_agg.c tcptop-agg/fuzz_opts.h tcptop-agg/agg.c tcptop-agg/agg.h \
+		$(LIB_SRCS) lib/stream.h lib/util.h
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -Itcptop-agg $(filter %.c,$^) -o $@
@@ -39,8 +39,8 @@ FUZZ_TARGETS += agg
 # "--next--" (fuzz_merge.c); seeds are pairs of the agg fixtures' streams so joined.
 FUZZ_MERGE := $(OUTPUT)/fuzz/fuzz-merge
 
-$(FUZZ_MERGE): tcptop-agg/fuzz_merge.c tcptop-agg/merge.c tcptop-agg/merge.h tcptop-agg/agg.c \
-		tcptop-agg/agg.h $(LIB_SRCS) lib/stream.h lib/util.h
+$(FUZZ_MERGE): tcptop-agg/fuzz_merge.c tcptop-agg/fuzz_opts.h tcptop-agg/merge.c \
+		tcptop-agg/merge.h tcptop-agg/agg.c tcptop-agg/agg.h $(LIB_SRCS) lib/stream.h lib/util.h
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -pthread -Itcptop-agg $(filter %.c,$^) -o $@

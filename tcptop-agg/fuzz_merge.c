@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * libFuzzer target: tcptop-agg --merge on several inputs. Byte 0 chooses the filters, interval
- * and table cap (as fuzz_agg.c's, bit 7: the first input merged with itself once more, the
- * fleet command on one recording); the rest is up to MAX_INPUTS raw streams separated by
+ * and table cap (fuzz_opts.h; bit 7: the first input merged with itself once more, the fleet
+ * command on one recording); the rest is up to MAX_INPUTS raw streams separated by
  * MARK. The merged stream is read back and must be whole: a snapshot stream that decodes to
  * its END, each snapshot's row count as its SNAP_BEGIN says, a HOST record for every host
  * before the rows, every row of a host that is, every CGROUP of one.
@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "agg.h"
+#include "fuzz_opts.h"
 #include "merge.h"
 #include "stream.h"
 #include "vec.h"
@@ -93,18 +94,7 @@ static void check(const struct out *o, int n)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t k = size ? data[0] : 0;
-	struct agg_opts o = {
-		.interval_ns = k & 8 ? 300000000 : 1000000000,
-		.max_flows = k & 16 ? 2 : 1000,
-		.filter = { .port_set = k & 1,
-			    .port = 443,
-			    .process = k & 2 ? "a" : NULL,
-			    .interface = k & 4 ? "lo" : NULL,
-			    .cgroup = (k & 96) == 96 ? "*.service" : NULL,
-			    .tcp = (k & 96) == 32,
-			    .udp = (k & 96) == 64 },
-		.filter_text = "",
-	};
+	struct agg_opts o = fuzz_agg_opts(k);
 	struct merge_input in[MAX_INPUTS + 1] = { 0 };
 	const uint8_t *p = size ? data + 1 : data, *end = data + size;
 	struct out out = { 0 };

@@ -581,22 +581,34 @@ wait_for_snapshot() {
 	[ "$output" -lt 50 ]
 }
 
-@test "SIGINT on a pipe input: agg reads on to the end of the stream, exit 0" {
-	long_stream 20 "$T/long.tcpt"
-	tcptop-agg "$T/long.tcpt" >"$T/expected.tcpt"
+# signalled_pipe SIGS FILE...: agg on $T/long.tcpt written into a FIFO (the first FILE, or
+# standard input when FILE is -, then the other FILEs): 2000 bytes, the signals once a
+# snapshot is out, then the rest; $st is agg's exit status, $T/o.tcpt its output
+signalled_pipe() {
+	local sigs=$1 size sig
+	shift
 	size=$(stat -c %s "$T/long.tcpt")
 	mkfifo "$T/fifo"
-	tcptop-agg <"$T/fifo" >"$T/o.tcpt" 2>"$T/err" 3>&- &
+	if [ "$1" = - ]; then
+		tcptop-agg <"$T/fifo" >"$T/o.tcpt" 2>"$T/err" 3>&- &
+	else
+		tcptop-agg "$T/fifo" "${@:2}" >"$T/o.tcpt" 2>"$T/err" 3>&- &
+	fi
 	pid=$!
 	exec 4>"$T/fifo"
 	head -c 2000 "$T/long.tcpt" >&4
 	wait_for_snapshot "$T/o.tcpt"
-	kill -INT "$pid"
-	kill -TERM "$pid"
+	for sig in $sigs; do kill -"$sig" "$pid"; done
 	tail -c $((size - 2000)) "$T/long.tcpt" >&4
 	exec 4>&-
 	st=0
 	wait "$pid" || st=$?
+}
+
+@test "SIGINT on a pipe input: agg reads on to the end of the stream, exit 0" {
+	long_stream 20 "$T/long.tcpt"
+	tcptop-agg "$T/long.tcpt" >"$T/expected.tcpt"
+	signalled_pipe "INT TERM" -
 	assert_equal "$st" 0
 	run -0 cmp "$T/expected.tcpt" "$T/o.tcpt"
 }
@@ -605,18 +617,7 @@ wait_for_snapshot() {
 	long_stream 20 "$T/long.tcpt"
 	stream basic
 	tcptop-agg "$T/long.tcpt" >"$T/expected.tcpt"
-	size=$(stat -c %s "$T/long.tcpt")
-	mkfifo "$T/fifo"
-	tcptop-agg "$T/fifo" "$T/basic.tcpt" >"$T/o.tcpt" 2>"$T/err" 3>&- &
-	pid=$!
-	exec 4>"$T/fifo"
-	head -c 2000 "$T/long.tcpt" >&4
-	wait_for_snapshot "$T/o.tcpt"
-	kill -INT "$pid"
-	tail -c $((size - 2000)) "$T/long.tcpt" >&4
-	exec 4>&-
-	st=0
-	wait "$pid" || st=$?
+	signalled_pipe INT "$T/fifo" "$T/basic.tcpt"
 	assert_equal "$st" 130
 	# the pipe's section whole, and nothing of the file (no second section)
 	run -0 cmp "$T/expected.tcpt" "$T/o.tcpt"

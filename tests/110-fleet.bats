@@ -145,15 +145,24 @@ PY
 	assert_line --index 1 --partial 'state=ended'
 }
 
-@test "tcptop-view: the hosts and their states in the header, a HOST column" {
-	command -v tmux >/dev/null || skip "tmux is not installed"
-	tcptop-agg --merge "$T/alpha.tcpt" "$T/beta.tcpt" >"$T/m.tcpt"
-	tmux new-session -d -s "fleet$$" -x 130 -y 12 "tcptop-view <'$T/m.tcpt'; sleep 30" 3>&-
+# view_screen STREAM COLS ROWS [ARGS...]: tcptop-view on STREAM in tmux (session fleet$$, ended
+# by the teardown), its screen in $T/screen once the stream is read (5 s at most)
+view_screen() {
+	local in=$1 cols=$2 rows=$3
+	shift 3
+	command -v tmux >/dev/null || fail "tmux is not installed"
+	tmux new-session -d -s "fleet$$" -x "$cols" -y "$rows" \
+		"LANG=C.UTF-8 tcptop-view $* <'$in'; sleep 30" 3>&-
 	for _ in $(seq 50); do
 		tmux capture-pane -p -t "fleet$$" >"$T/screen" 2>/dev/null
-		grep -q 'stream ended' "$T/screen" && break
+		grep -q 'stream ended\|END OF RECORDING' "$T/screen" && break
 		sleep 0.1
 	done
+}
+
+@test "tcptop-view: the hosts and their states in the header, a HOST column" {
+	tcptop-agg --merge "$T/alpha.tcpt" "$T/beta.tcpt" >"$T/m.tcpt"
+	view_screen "$T/m.tcpt" 130 12
 	run -0 cat "$T/screen"
 	assert_line --index 0 --partial 'alpha (ended), beta (live)'
 	assert_line --regexp '^ +PROTO +LOCAL .* HOST$'
@@ -319,15 +328,9 @@ PY
 }
 
 @test "tcptop-view: a cgroup id two hosts share shows each host's own cgroup" {
-	command -v tmux >/dev/null || skip "tmux is not installed"
 	cgroup_hosts
 	tcptop-agg --merge "$T/web1.tcpt" "$T/web2b.tcpt" >"$T/m.tcpt"
-	tmux new-session -d -s "fleet$$" -x 160 -y 24 "LANG=C.UTF-8 tcptop-view --sort process <'$T/m.tcpt'; sleep 30" 3>&-
-	for _ in $(seq 50); do
-		tmux capture-pane -p -t "fleet$$" >"$T/screen" 2>/dev/null
-		grep -q 'stream ended\|END OF RECORDING' "$T/screen" && break
-		sleep 0.1
-	done
+	view_screen "$T/m.tcpt" 160 24 --sort process
 	run -0 cat "$T/screen"
 	assert_line --regexp '10\.9\.9\.1:50001 .* nginx: worker .* nginx\.service +web1 *$'
 	assert_line --regexp '10\.9\.9\.1:50001 .* nginx: worker .* postgres\.service +web2 *$'
