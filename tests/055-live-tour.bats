@@ -100,7 +100,6 @@ setup_file() {
 teardown_file() {
 	bg_kill_all
 	[ -n "${TOUR_ID:-}" ] || return 0
-	tmux -L "tour-$TOUR_ID" kill-server 2>/dev/null || true
 	ip netns del "$TOUR_NS" 2>/dev/null || true
 	ip link del "$TOUR_HVETH" 2>/dev/null || true
 	for _ in $(seq 20); do
@@ -390,15 +389,21 @@ PY
 
 # ---- the view, in tmux ----
 
+# each test's view has a tmux server of its own (one being killed may still hold its socket),
+# its socket in the test's folder, ended by the test's teardown
 tm() {
-	tmux -L "tour-$TOUR_ID" "$@"
+	tmux -S "$BATS_TEST_TMPDIR/tmux.sock" "$@"
 }
 
-# view IN [ARGS...]: tcptop-view on IN in a fresh 220x60 session (wide enough for every column)
+teardown() {
+	[ -z "${TOUR_ID:-}" ] || tm kill-server 2>/dev/null || true
+	bg_kill_all
+}
+
+# view IN [ARGS...]: tcptop-view on IN in a 220x60 session (wide enough for every column)
 view() {
 	local in=$1
 	shift
-	tm kill-server 2>/dev/null || true
 	tm -f /dev/null new-session -d -x 220 -y 60 \
 		"LANG=C.UTF-8 LC_ALL=C.UTF-8 tcptop-view $* <'$in' 2>'$T/view.err'; echo \$? >'$T/view.status'; sleep 60" 3>&-
 }
