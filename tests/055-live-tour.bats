@@ -13,14 +13,11 @@ load test_helper/common
 TOUR="$BATS_TEST_DIRNAME/traffic/tour.py"
 PORT=47000
 
-# The tour needs root, BTF and the tools; without them every test says so.
+# The tour needs root, BTF and a cgroup2 mount (without them every test says why it is skipped)
+# and its tools (a missing one is a failure of the machine's setup: setup_file fails).
 tour_missing() {
 	[ "$(id -u)" -eq 0 ] || { echo "needs root (live eBPF, cgroups, a network namespace)"; return; }
 	[ -r /sys/kernel/btf/vmlinux ] || { echo "kernel has no BTF (/sys/kernel/btf/vmlinux)"; return; }
-	local t
-	for t in ip nsenter unshare tmux python3; do
-		command -v "$t" >/dev/null || { echo "$t is not installed"; return; }
-	done
 	awk '$3 == "cgroup2" { f = 1 } END { exit !f }' /proc/self/mounts ||
 		echo "no cgroup2 mount"
 }
@@ -37,7 +34,10 @@ wait_tick() {
 
 setup_file() {
 	[ -z "$(tour_missing)" ] || return 0
-	local d=$BATS_FILE_TMPDIR id=$$ hv cv
+	local d=$BATS_FILE_TMPDIR id=$$ t
+	for t in ip nsenter unshare tmux python3 tcptop-collect; do
+		command -v "$t" >/dev/null || { echo "$t is missing (make deps installs it)" >&2; return 1; }
+	done
 	export TOUR_ID=$id TOUR_NS="tcptop-tour-$id" TOUR_NET=$((id % 200 + 20))
 	export TOUR_A4="10.251.$TOUR_NET.1" TOUR_C4="10.251.$TOUR_NET.2"
 	export TOUR_A6="fd00:251:$TOUR_NET::1" TOUR_C6="fd00:251:$TOUR_NET::2"

@@ -344,8 +344,10 @@ PY
 
 @test "live: two collectors in two network namespaces, each its own host, exact bytes, cgroups seen" {
 	skip_unless_bpf
-	command -v ip >/dev/null && command -v unshare >/dev/null && command -v nsenter >/dev/null ||
-		skip "needs ip, unshare and nsenter"
+	local t
+	for t in ip unshare nsenter; do
+		command -v "$t" >/dev/null || fail "$t is missing (make deps installs it)"
+	done
 	[ -x "$OUTPUT/tcptop-collect" ] && [ -x "$OUTPUT/tcptop-traffic" ] ||
 		fail "tcptop-collect and tcptop-traffic are not built"
 	CG2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
