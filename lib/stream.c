@@ -91,6 +91,12 @@ const struct loss_kind loss_kinds[] = {
 	{ LOSS_UDP_PEERS_EVICTED, "udp_peers_evicted",
 	  "collector: datagrams of unconnected UDP sockets whose peer the kernel's peer table "
 	  "could not keep (counted under the unknown peer)" },
+	{ LOSS_AGG_NAMES_FULL, "agg_names_full",
+	  "agg: interface names or cgroup paths not kept, its tables of them full (65,536 each "
+	  "a section): their rows show none" },
+	{ LOSS_AGG_LOSS_OTHER, "agg_loss_other",
+	  "agg: the sum of the loss counters whose codes found no room in a snapshot (16 codes "
+	  "in all: a newer collector's)" },
 };
 const size_t loss_nkinds = sizeof(loss_kinds) / sizeof(loss_kinds[0]);
 
@@ -329,7 +335,7 @@ size_t stream_encode(const struct rec *r, uint8_t *buf)
 		size_t n = strnlen(r->u.cgroup.path, CGROUP_PATH_MAX - 1);
 		put64(&e, r->u.cgroup.id);
 		put32(&e, n);
-		putzero(&e, 4);
+		put32(&e, r->u.cgroup.host); /* a pad before merged streams: 0, one host */
 		putbytes(&e, r->u.cgroup.path, n);
 		break;
 	}
@@ -956,7 +962,7 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 		uint32_t n;
 		r->u.cgroup.id = get64(&c);
 		n = get32(&c);
-		c.pos += 4;
+		r->u.cgroup.host = get32(&c);
 		if (n > c.len - c.pos)
 			return fail(rd, STREAM_CORRUPT,
 				    "CGROUP record at byte %" PRIu64

@@ -172,9 +172,12 @@ struct rec_conn_owner {
 
 /* The path of a cgroup id; comes before the first record of its section that names the id
  * (raw: before CONN_OPEN/CONN_OWNER; snapshot: before the SNAP_BEGIN of the first snapshot
- * with a row naming it). A later CGROUP for the same id replaces the path. */
+ * with a row naming it). A later CGROUP for the same id replaces the path. In a merged stream
+ * ids of two hosts may collide: a reader keys a path by (host, id). */
 struct rec_cgroup {
 	uint64_t id;
+	uint32_t host; /* snapshot streams: the REC_HOST index whose id it is (as SNAP_ROW.host);
+			* 0 when alone, and in raw streams */
 	char path[CGROUP_PATH_MAX]; /* NUL terminated here; length-prefixed on the wire */
 };
 
@@ -199,6 +202,8 @@ enum loss_code {
 	LOSS_AGG_TABLE_FULL = 16,   /* agg: connections not shown, --max-flows reached */
 	LOSS_AGG_UNKNOWN_FLOW = 17, /* agg: records naming a flow never opened */
 	LOSS_AGG_GAP = 18,	    /* agg: intervals skipped by a time jump */
+	LOSS_AGG_NAMES_FULL = 19,   /* agg: interface names or cgroup paths not kept */
+	LOSS_AGG_LOSS_OTHER = 20,   /* agg: loss counters of codes a snapshot had no room for */
 };
 #define LOSS_MAX 16
 

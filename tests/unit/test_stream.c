@@ -167,6 +167,7 @@ static void test_round_trip(void)
 				good &= out->u.owner.cgroup_id == in.u.owner.cgroup_id;
 			if (types[t] == REC_CGROUP)
 				good &= out->u.cgroup.id == in.u.cgroup.id &&
+					out->u.cgroup.host == in.u.cgroup.host &&
 					!memcmp(out->u.cgroup.path, in.u.cgroup.path,
 						strnlen(in.u.cgroup.path, CGROUP_PATH_MAX - 1)) &&
 					strlen(out->u.cgroup.path) ==
