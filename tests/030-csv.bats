@@ -9,7 +9,7 @@ load test_helper/stall
 CSVCHECK="$OUTPUT/tests/csvcheck"
 FIXED='timestamp,protocol,local_addr,local_port,remote_addr,remote_port,pid,process_name,state,bytes_in,bytes_out,packets_in,packets_out,rate_in_bytes_sec,rate_out_bytes_sec,rtt_us'
 # the loss codes lib/stream.h added after host, in loss_kinds[] order
-LOSS_MORE='loss_kprobe_missed,loss_walk_failed,loss_owners_full,loss_udp_peers_evicted'
+LOSS_MORE='loss_kprobe_missed,loss_walk_failed,loss_owners_full,loss_udp_peers_evicted,loss_agg_names_full,loss_agg_loss_other'
 
 # Two snapshots: TCP and UDP, IPv4 and IPv6, an unowned connection, flags, loss counters.
 basic_script() {
@@ -806,10 +806,10 @@ print(sorted({(r["cgroup"], r["cgroup_path"]) for r in rows}), rows[0]["rtt_us"]
 	assert_output "[('', '')] 900"
 }
 
-@test "the loss columns are lib/stream.h's loss codes: the collector's new ones appended after host" {
+@test "the loss columns are lib/stream.h's loss codes: the collector's and agg's new ones appended after host" {
 	cat <<'S' | "$GEN" >"$BATS_TEST_TMPDIR/l.tcpt"
 header kind=snapshot
-snap seq=1 ringbuf=1 flow_table_full=2 flow_evicted=3 agg_table_full=4 agg_unknown_flow=5 agg_gap=6 kprobe_missed=7 walk_failed=8 owners_full=9 udp_peers_evicted=10
+snap seq=1 ringbuf=1 flow_table_full=2 flow_evicted=3 agg_table_full=4 agg_unknown_flow=5 agg_gap=6 kprobe_missed=7 walk_failed=8 owners_full=9 udp_peers_evicted=10 agg_names_full=11 agg_loss_other=12
 row flow=1 src=10.0.0.1:443 dst=10.0.0.9:5000 pid=100 comm="nginx" in=10 out=1
 snapend
 end
@@ -819,21 +819,24 @@ import csv, sys
 r = next(csv.DictReader(open(sys.argv[1], newline="")))
 print(" ".join("%s=%s" % (k[5:], v) for k, v in r.items() if k.startswith("loss_")))' \
 		<(tcptop-csv "$BATS_TEST_TMPDIR/l.tcpt")
-	assert_output "ringbuf=1 flow_table_full=2 flow_evicted=3 agg_table_full=4 agg_unknown_flow=5 agg_gap=6 kprobe_missed=7 walk_failed=8 owners_full=9 udp_peers_evicted=10"
+	assert_output "ringbuf=1 flow_table_full=2 flow_evicted=3 agg_table_full=4 agg_unknown_flow=5 agg_gap=6 kprobe_missed=7 walk_failed=8 owners_full=9 udp_peers_evicted=10 agg_names_full=11 agg_loss_other=12"
 	run -0 tcptop-csv -f jsonl "$BATS_TEST_TMPDIR/l.tcpt"
-	assert_output --partial '"host":"testhost","loss_kprobe_missed":7,"loss_walk_failed":8,"loss_owners_full":9,"loss_udp_peers_evicted":10}'
+	assert_output --partial '"host":"testhost","loss_kprobe_missed":7,"loss_walk_failed":8,"loss_owners_full":9,"loss_udp_peers_evicted":10,"loss_agg_names_full":11,"loss_agg_loss_other":12}'
 	# each is documented in tcptop-csv(1) and named in --help
 	run -0 tcptop-csv --help
-	assert_output --partial "loss_udp_peers_evicted"
-	MANWIDTH=200 mandoc -Tascii "$TCPTOP_SRC/man/tcptop-csv.1" | col -bx |
-		grep -q 'loss_udp_peers_evicted' || fail "tcptop-csv(1) lacks loss_udp_peers_evicted"
+	local c
+	for c in loss_udp_peers_evicted loss_agg_names_full loss_agg_loss_other; do
+		assert_output --partial "$c"
+		MANWIDTH=200 mandoc -Tascii "$TCPTOP_SRC/man/tcptop-csv.1" | col -bx |
+			grep -q "$c" || fail "tcptop-csv(1) lacks $c"
+	done
 }
 
 @test "--group process and --group cgroup: one row per group with sums and counts" {
 	features_script | "$GEN" >"$BATS_TEST_TMPDIR/f.tcpt"
 	run -0 tcptop-csv --group process "$BATS_TEST_TMPDIR/f.tcpt"
 	assert_line --index 1 --regexp '^[^,]*,,,,,,100,nginx,,30,3,3,4,30.00,0.00,,,'
-	assert_line --index 1 --regexp ',,,,2,testhost,0,0,0,0$'
+	assert_line --index 1 --regexp ',,,,2,testhost,0,0,0,0,0,0$'
 	assert_line --index 4 --regexp '^[^,]*,,,,,,,,,80,0,'
 	[ "${#lines[@]}" -eq 5 ]
 	run -0 tcptop-csv -g cgroup -f jsonl "$BATS_TEST_TMPDIR/f.tcpt"
@@ -870,12 +873,12 @@ S
 		grep -qE '^ +remote_host$' || fail "remote_host is not in tcptop-csv(1)"
 	[ "${#lines[@]}" -eq 6 ]
 	# the first snapshot already has them: its rows waited for the answers
-	assert_line --index 1 --regexp '^2023-11-14T22:13:21.250Z,tcp,10.0.0.1,40000,93.184.216.34,443,.*,testhost,0,0,0,0,example.com$'
-	assert_line --index 2 --regexp ',2001:db8::2,5353,.*,testhost,0,0,0,0,six.example$'
+	assert_line --index 1 --regexp '^2023-11-14T22:13:21.250Z,tcp,10.0.0.1,40000,93.184.216.34,443,.*,testhost,0,0,0,0,0,0,example.com$'
+	assert_line --index 2 --regexp ',2001:db8::2,5353,.*,testhost,0,0,0,0,0,0,six.example$'
 	# ::ffff:127.0.0.1 is asked as 127.0.0.1, which the server does not know; 10.9.9.9 neither
-	assert_line --index 3 --regexp ',127.0.0.1,50000,.*,testhost,0,0,0,0,$'
-	assert_line --index 4 --regexp ',93.184.216.34,443,.*,testhost,0,0,0,0,example.com$'
-	assert_line --index 5 --regexp ',10.9.9.9,443,.*,testhost,0,0,0,0,$'
+	assert_line --index 3 --regexp ',127.0.0.1,50000,.*,testhost,0,0,0,0,0,0,$'
+	assert_line --index 4 --regexp ',93.184.216.34,443,.*,testhost,0,0,0,0,0,0,example.com$'
+	assert_line --index 5 --regexp ',10.9.9.9,443,.*,testhost,0,0,0,0,0,0,$'
 	# one question per address, in-addr.arpa for the mapped one
 	run -0 sort "$BATS_TEST_TMPDIR/dns.port.log"
 	assert_output "1.0.0.127.in-addr.arpa
@@ -885,7 +888,7 @@ S
 	# JSON Lines: the same names, null where none
 	run -0 tcptop-csv -f jsonl --resolve --dns-server "127.0.0.1:$DNS_PORT" \
 		"$BATS_TEST_TMPDIR/s.tcpt"
-	assert_line --index 0 --partial '"host":"testhost","loss_kprobe_missed":0,"loss_walk_failed":0,"loss_owners_full":0,"loss_udp_peers_evicted":0,"remote_host":"example.com"}'
+	assert_line --index 0 --partial '"host":"testhost","loss_kprobe_missed":0,"loss_walk_failed":0,"loss_owners_full":0,"loss_udp_peers_evicted":0,"loss_agg_names_full":0,"loss_agg_loss_other":0,"remote_host":"example.com"}'
 	assert_line --index 1 --partial '"remote_host":"six.example"}'
 	assert_line --index 2 --partial '"remote_host":null}'
 	assert_line --index 4 --partial '"remote_host":null}'
@@ -912,8 +915,8 @@ assert not bad, bad' "$BATS_TEST_TMPDIR/h.csv"
 	assert_line --index 1 "'$want"
 	assert_line --index 2 "a b.example"
 	run -0 cat "$BATS_TEST_TMPDIR/h.csv"
-	assert_line --index 1 --partial ",testhost,0,0,0,0,\"'-ev\\x01il,\"\"q\\xFF\\x1B[31m\\u{202E}.example\""
-	assert_line --index 2 --partial ',testhost,0,0,0,0,"a b.example"'
+	assert_line --index 1 --partial ",testhost,0,0,0,0,0,0,\"'-ev\\x01il,\"\"q\\xFF\\x1B[31m\\u{202E}.example\""
+	assert_line --index 2 --partial ',testhost,0,0,0,0,0,0,"a b.example"'
 	# --excel-safe: the same
 	tcptop-csv --excel-safe --resolve --dns-server "127.0.0.1:$DNS_PORT" \
 		"$BATS_TEST_TMPDIR/s.tcpt" >"$BATS_TEST_TMPDIR/x.csv"
@@ -1025,7 +1028,7 @@ sockets() {
 	t1=$(date +%s%N)
 	[ "${#lines[@]}" -eq 31 ]
 	for i in $(seq 30); do
-		[[ "${lines[$i]}" == *,testhost,0,0,0,0, ]] || fail "row $i: ${lines[$i]}"
+		[[ "${lines[$i]}" == *,testhost,0,0,0,0,0,0, ]] || fail "row $i: ${lines[$i]}"
 	done
 	# the questions went out, unanswered
 	[ "$(sort -u "$BATS_TEST_TMPDIR/dns.port.log" | wc -l)" -eq 3 ]
