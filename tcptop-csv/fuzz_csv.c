@@ -132,7 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			break;
 		case REC_CGROUP:
-			rows_cgroup(w, r.u.cgroup.id, r.u.cgroup.path);
+			rows_cgroup(w, r.u.cgroup.host, r.u.cgroup.id, r.u.cgroup.path);
 			break;
 		case REC_SNAP_BEGIN:
 			if (in_snap)

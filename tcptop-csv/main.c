@@ -348,7 +348,7 @@ static int record(struct csv *c, const struct rec *r)
 			return warnx("out of memory"), EX_OSERR;
 		break;
 	case REC_CGROUP:
-		rows_cgroup(c->w, r->u.cgroup.id, r->u.cgroup.path);
+		rows_cgroup(c->w, r->u.cgroup.host, r->u.cgroup.id, r->u.cgroup.path);
 		break;
 	case REC_SNAP_BEGIN:
 		if (c->in_snap) {

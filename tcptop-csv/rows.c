@@ -176,9 +176,10 @@ struct rows {
 	size_t nhosts, hosts_cap;
 	/* features the section's producer left out: the cgroup cells stay empty */
 	bool no_cgroup;
-	struct cgroup_table cg;
-	/* the cgroup cells of the last id, sanitised */
+	struct cgroup_table cg; /* (host, id) -> path: a merged stream's hosts may share an id */
+	/* the cgroup cells of the last host and id, sanitised */
 	uint64_t cg_id;
+	uint32_t cg_host;
 	bool cg_known;
 	char cg_short[SANITIZE_SIZE(CGROUP_SHORT_MAX)];
 	char cg_path[SANITIZE_SIZE(CGROUP_PATH_MAX)];
@@ -549,22 +550,23 @@ static const struct host *row_host(const struct rows *w, uint32_t i)
 	return w->nhosts && w->hosts[0].name ? &w->hosts[0] : NULL;
 }
 
-void rows_cgroup(struct rows *w, uint64_t id, const char *path)
+void rows_cgroup(struct rows *w, uint32_t host, uint64_t id, const char *path)
 {
-	cgroup_table_set(&w->cg, id, path);
-	if (id == w->cg_id)
+	cgroup_table_set_host(&w->cg, host, id, path);
+	if (id == w->cg_id && host == w->cg_host)
 		w->cg_id = 0; /* its cells change */
 }
 
-/* The cgroup cells of id: the short form and the path, sanitised once per id change. */
-static char *cells_cgroup(struct rows *w, char *p, uint64_t id)
+/* The cgroup cells of host's id: the short form and the path, sanitised once per change. */
+static char *cells_cgroup(struct rows *w, char *p, uint32_t host, uint64_t id)
 {
 	if (!id || w->no_cgroup)
 		return cell_null(w, cell_null(w, p, C_CGROUP), C_CGROUP_PATH);
-	if (id != w->cg_id) {
-		const struct cgroup_ent *c = cgroup_table_get(&w->cg, id);
+	if (id != w->cg_id || host != w->cg_host) {
+		const struct cgroup_ent *c = cgroup_table_get_host(&w->cg, host, id);
 
 		w->cg_id = id;
+		w->cg_host = host;
 		w->cg_known = c != NULL;
 		if (c) {
 			w->cg_short_len = text_sanitize(w->cg_short, sizeof(w->cg_short),
@@ -674,7 +676,7 @@ static int write_row(struct rows *w, const struct rec_snap_row *r, uint64_t conn
 	else
 		p = cell_flag(w, p, C_FAILED, r->flags & CONN_F_FAILED);
 	p = w->o.group == GROUP_PROCESS ? cell_null(w, cell_null(w, p, C_CGROUP), C_CGROUP_PATH)
-					: cells_cgroup(w, p, r->cgroup_id);
+					: cells_cgroup(w, p, r->host, r->cgroup_id);
 	p = cell_u64(w, p, C_CONNECTIONS, group ? conns : 1);
 	host = row_host(w, r->host);
 	p = host ? cell_text(w, p, C_HOST, host->name, host->len) : cell_null(w, p, C_HOST);

@@ -54,8 +54,9 @@ void rows_section(struct rows *w, const struct stream_header *h);
 int rows_section_host(struct rows *w, const struct stream_header *h);
 /* A merged stream's HOST: its name for the rows that give its index. 0 or -ENOMEM. */
 int rows_host(struct rows *w, const struct rec_host *h);
-/* A CGROUP record: the path of an id, for the cgroup cells. */
-void rows_cgroup(struct rows *w, uint64_t id, const char *path);
+/* A CGROUP record: the path of host's id (CGROUP.host; 0 in a stream of one host), for the
+ * cgroup cells of the rows with that host and id. */
+void rows_cgroup(struct rows *w, uint32_t host, uint64_t id, const char *path);
 /* A snapshot starts: its time, number and loss counters go on each of its rows. */
 void rows_snapshot(struct rows *w, const struct rec_snap_begin *b);
 /* One connection of the current snapshot. May write out earlier complete rows. Returns 0 or

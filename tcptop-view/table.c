@@ -155,8 +155,9 @@ int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_on
 	v->cgroup[0] = '\0';
 	if (r->cgroup_id && !(s->missing & FIELD_CGROUP)) {
 		/* the same few cgroups come again and again: sanitise each once per snapshot */
-		ce = cg ? cgroup_table_get(cg, r->cgroup_id) : NULL;
-		if (s->n > 1 && s->rows[s->n - 2].r.cgroup_id == r->cgroup_id) {
+		ce = cg ? cgroup_table_get_host(cg, r->host, r->cgroup_id) : NULL;
+		if (s->n > 1 && s->rows[s->n - 2].r.cgroup_id == r->cgroup_id &&
+		    s->rows[s->n - 2].r.host == r->host) {
 			memcpy(v->cgroup, s->rows[s->n - 2].cgroup, CGROUP_TEXT);
 		} else if (ce) {
 			char tmp[SANITIZE_SIZE(CGROUP_SHORT_MAX)];
