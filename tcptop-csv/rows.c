@@ -201,7 +201,7 @@ struct host {
 
 struct group {
 	struct hnode hn;
-	struct rec_snap_row sum; /* pid, comm, flags (no-owner), cgroup_id: the key; sums */
+	struct rec_snap_row sum; /* host, pid, comm, flags (no-owner), cgroup_id: the key; sums */
 	uint64_t conns;
 };
 
@@ -696,13 +696,18 @@ static int write_row(struct rows *w, const struct rec_snap_row *r, uint64_t conn
 	return 0;
 }
 
+/* A group is one host's: a merged stream's pids and cgroup ids are each kernel's own. */
 static uint64_t group_hash(const struct rows *w, const struct rec_snap_row *r)
 {
+	uint64_t h;
+
 	if (w->o.group == GROUP_CGROUP)
-		return hash_u64(r->cgroup_id);
-	if (r->flags & CONN_F_NO_OWNER)
-		return hash_u64(0);
-	return hash_u64x2(r->pid + 1ULL, hash_bytes(r->comm, COMM_LEN));
+		h = hash_u64(r->cgroup_id);
+	else if (r->flags & CONN_F_NO_OWNER)
+		h = hash_u64(0);
+	else
+		h = hash_u64x2(r->pid + 1ULL, hash_bytes(r->comm, COMM_LEN));
+	return hash_u64x2(h, r->host);
 }
 
 static bool group_same(const struct rows *w, const struct rec_snap_row *a,
@@ -710,6 +715,8 @@ static bool group_same(const struct rows *w, const struct rec_snap_row *a,
 {
 	bool ao = !(a->flags & CONN_F_NO_OWNER), bo = !(b->flags & CONN_F_NO_OWNER);
 
+	if (a->host != b->host)
+		return false;
 	if (w->o.group == GROUP_CGROUP)
 		return a->cgroup_id == b->cgroup_id;
 	if (ao != bo)
@@ -748,6 +755,7 @@ static struct group *group_of(struct rows *w, const struct rec_snap_row *r)
 	memcpy(g->sum.comm, r->comm, COMM_LEN);
 	g->sum.flags = r->flags & CONN_F_NO_OWNER;
 	g->sum.cgroup_id = r->cgroup_id;
+	g->sum.host = r->host;
 	return g;
 }
 

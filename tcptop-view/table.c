@@ -837,12 +837,14 @@ uint64_t group_key(const struct vrow *v, enum group_mode mode)
 
 	if (v->conns)
 		return r->id.cookie; /* a group row keeps its key there */
+	/* a merged stream's group is one host's (its pids and cgroup ids are that kernel's) */
 	if (mode == GROUP_CGROUP)
 		h = hash_u64x2(1, r->cgroup_id);
 	else if (r->flags & CONN_F_NO_OWNER)
 		h = hash_u64(2);
 	else
 		h = hash_u64x2(r->pid, hash_bytes(r->comm, strnlen(r->comm, COMM_LEN)));
+	h = hash_u64x2(h, r->host);
 	return h ? h : 1;
 }
 
@@ -872,6 +874,8 @@ static bool group_same(const struct vrow *g, const struct vrow *v, enum group_mo
 {
 	const struct rec_snap_row *a = &g->r, *b = &v->r;
 
+	if (a->host != b->host)
+		return false;
 	if (mode == GROUP_CGROUP)
 		return a->cgroup_id == b->cgroup_id;
 	if ((a->flags ^ b->flags) & CONN_F_NO_OWNER)
@@ -959,6 +963,7 @@ static int build_groups(struct table *t)
 						       : CONN_F_NO_OWNER;
 		v->r.pid = t->group == GROUP_PROCESS ? f->r.pid : 0;
 		v->r.cgroup_id = f->r.cgroup_id;
+		v->r.host = f->r.host;
 		v->r.c.bytes_in = g->bin;
 		v->r.c.bytes_out = g->bout;
 		v->r.c.pkts_in = g->pin;

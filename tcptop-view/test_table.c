@@ -416,6 +416,51 @@ static void test_own_merged(void)
 	snapshot_free(s);
 }
 
+/* A merged stream of two hosts that share a pid, a process name and a cgroup id (11: nginx on
+ * one, postgres on the other): each row shows its host's cgroup, and a group is one host's. */
+static void test_groups_merged(void)
+{
+	struct stream_header h = { .hostname = "one+two" };
+	struct rec_snap_begin sb = { 0 };
+	struct snapshot *s = snapshot_new(&h, &sb);
+	struct rec_host a = { .index = 1, .state = HOST_LIVE, .hostname = "one" };
+	struct rec_host b = { .index = 2, .state = HOST_LIVE, .hostname = "two" };
+	struct table t = { .sort = COL_HOST };
+	struct cgroup_table cg;
+	struct rec_snap_row r;
+
+	cgroup_table_init(&cg);
+	cgroup_table_set_host(&cg, 1, 11, "/system.slice/nginx.service");
+	cgroup_table_set_host(&cg, 2, 11, "/system.slice/postgres.service");
+	snapshot_add_host(s, &a, false);
+	snapshot_add_host(s, &b, false);
+	for (int i = 1; i <= 4; i++) {
+		r = row(i, "worker", 10, 100 * i);
+		r.host = i <= 2 ? 1 : 2;
+		r.cgroup_id = 11;
+		snapshot_add(s, &r, false, &cg);
+	}
+	snapshot_finish(s);
+	cgroup_table_free(&cg);
+	t.snap = s;
+	table_rebuild(&t);
+	ok(t.n == 4 && !strcmp(t.v[0]->host, "one") && !strcmp(t.v[0]->cgroup, "nginx.service") &&
+		   !strcmp(t.v[3]->host, "two") && !strcmp(t.v[3]->cgroup, "postgres.service"),
+	   "merged: a cgroup id two hosts share names each host's own cgroup");
+	for (int m = 0; m < 2; m++) {
+		t.group = m ? GROUP_CGROUP : GROUP_PROCESS;
+		table_rebuild(&t);
+		ok(t.n == 2 && t.v[0]->conns == 2 && t.v[1]->conns == 2 &&
+			   !strcmp(t.v[0]->host, "one") && !strcmp(t.v[1]->host, "two") &&
+			   !strcmp(t.v[1]->cgroup, "postgres.service") &&
+			   t.v[0]->r.id.cookie != t.v[1]->r.id.cookie,
+		   m ? "merged, by cgroup: a group per host, named for its host"
+		     : "merged, by process: a group per host, named for its host");
+	}
+	table_free(&t);
+	snapshot_free(s);
+}
+
 /* A closed row outlives its snapshot in the ring: its host name must too. */
 static void test_closed_host(void)
 {
@@ -512,6 +557,7 @@ int main(void)
 	test_selection();
 	test_groups();
 	test_own_merged();
+	test_groups_merged();
 	test_history();
 	test_closed_host();
 	test_closed_and_filter();

@@ -241,6 +241,17 @@ PY
 	assert_line --index 0 'web1 nginx.service /system.slice/nginx.service'
 	assert_line --index 1 'web2 postgres.service /system.slice/postgres.service'
 	assert_line --index 2 "[('web1', 'nginx.service', '2'), ('web1', 'ssh.service', '2'), ('web2', 'postgres.service', '2'), ('web2', 'ssh.service', '2')]"
+	# --group process: the same pid and name on two hosts are two processes, each named for
+	# its host (not the merged header's "web1+web2")
+	tcptop-csv -g process -o "$T/p.csv" "$T/m.tcpt"
+	run -0 python3 - "$T/p.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+last = max(r["snapshot_seq"] for r in rows)
+print(sorted((g["host"], g["connections"], g["bytes_in"]) for g in rows
+             if g["snapshot_seq"] == last and g["process_name"] == "nginx: worker"))
+PY
+	assert_output "[('web1', '2', '9'), ('web2', '2', '9')]"
 }
 
 # merge_waiting PID: until tcptop-agg --merge's loop waits for a live input (bounded)
