@@ -755,6 +755,32 @@ int cg__recvmsg6(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
+/* A UDP socket's release (the cgroup hook, 5.9+), in every network namespace: its flows end
+ * with it. The walk of iter/udp sees only our own namespace's sockets, and a lost event here
+ * (counted) leaves the flow to it, or to --udp-timeout. The context is the socket itself: its
+ * address is the key the flows were counted under. */
+SEC("cgroup/sock_release")
+int cgr__release(struct bpf_sock *ctx)
+{
+	struct tt_event *e;
+
+	if (ctx->protocol != IPPROTO_UDP || !want_udp)
+		return 1;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		loss_inc(TT_LOSS_RINGBUF);
+		return 1;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = TT_EV_UDP_RELEASE;
+	e->ts = bpf_ktime_get_ns();
+	e->proto = IPPROTO_UDP;
+	e->family = ctx->family;
+	e->sock = (__u64)ctx;
+	bpf_ringbuf_submit(e, wake_flag());
+	return 1;
+}
+
 /* ---- backends "fentry" and "kprobe": the UDP functions themselves ---- */
 
 /* The peer a msghdr names (the destination of a send, the source a receive filled in). */

@@ -10,7 +10,8 @@
 /* What a ring buffer event or an iterator record describes (struct tt_event.type). */
 enum tt_event_type {
 	/* ring buffer, as they happen */
-	TT_EV_CLOSE = 1, /* TCP socket reached CLOSE: final counters (also failed connects) */
+	TT_EV_CLOSE = 1,       /* TCP socket reached CLOSE: final counters (also failed connects) */
+	TT_EV_UDP_RELEASE = 2, /* a UDP socket released, in any namespace: its flows end */
 	/* iterators, in batches */
 	TT_IT_TCP = 10, /* iter/tcp: a connection of our namespace */
 	TT_IT_UDP = 11, /* iter/udp: a UDP socket of our namespace */

@@ -480,6 +480,8 @@ static int udp_pass(struct engine *g)
 				 sizeof(struct tt_udp_val), on_udp_flow, now));
 	if (r)
 		return r < 0 ? r : 0; /* no flow ends on a table read only in part */
+	if ((r = xlate_udp_released(g->xl, now)))
+		return r;
 	return xlate_udp_expire(g->xl, now);
 }
 

@@ -405,6 +405,7 @@ enum {
 	PL_UDP_CLOSE = 1 << 7, /* iter/udp */
 	PL_UDP_PEERS = 1 << 8, /* the cgroup hooks */
 	PL_UDP = 1 << 9,       /* UDP by a backend (plan.udp): not a bit of plan.on */
+	PL_UDP_RELEASE = 1 << 10, /* the cgroup sock_release hook: closes in every namespace */
 };
 
 struct plan {
@@ -448,6 +449,7 @@ static const struct prog_rule {
 	{ "it__polled", PL_TCP | PL_POLL_ITER, PL_POLL_RUN },
 	{ "it__udp", PL_UDP | PL_UDP_CLOSE },
 	{ "cg__", PL_UDP | PL_UDP_PEERS, 0, BK_TP },
+	{ "cgr__", PL_UDP | PL_UDP_RELEASE },
 	{ "fe6__", PL_UDP, 0, BK_FENTRY, RA_6 },
 	{ "fe4__", PL_UDP, 0, BK_FENTRY, RA_4 },
 	{ "fe__udp_recvmsg", PL_UDP, 0, BK_FENTRY, RA_OTHER },
@@ -507,6 +509,8 @@ static const struct refusal {
 	{ "it__polled", PL_POLL_ITER, -1, "the polled connections not refreshed" },
 	{ "it__udp", PL_UDP_CLOSE, FEAT_UDP_CLOSE },
 	{ "cg__", PL_UDP_PEERS, FEAT_UDP_PEERS },
+	/* the walk still ends our own namespace's flows, the others' end by --udp-timeout */
+	{ "cgr__", PL_UDP_RELEASE, FEAT_UDP_CLOSE },
 	{ "tp__", PL_UDP, FEAT_UDP },
 	{ "fe", PL_UDP, FEAT_UDP }, /* fe__, fe4__, fe6__ */
 	{ "kp__", PL_UDP, FEAT_UDP },
@@ -565,7 +569,7 @@ static struct bpf_link *attach_one(struct collector *c, struct bpf_program *p, i
 	struct bpf_link *l;
 	int e;
 
-	if (!strncmp(n, "cg__", 4)) {
+	if (!strncmp(n, "cg__", 4) || !strncmp(n, "cgr__", 5)) {
 		if (*cgfd < 0)
 			*cgfd = open_cgroup2();
 		if (*cgfd < 0)
@@ -639,7 +643,7 @@ static void try_plan(struct collector *c, const struct plan *pl, const struct pr
 		l = attach_one(c, p, &cgfd);
 		if (!l) {
 			refused(r, n,
-				!strncmp(n, "cg__", 4) && cgfd < 0 ? "no cgroup v2 hierarchy"
+				!strncmp(n, "cg", 2) && cgfd < 0 ? "no cgroup v2 hierarchy"
 								   : "cannot attach",
 				errno);
 			break;
@@ -738,7 +742,8 @@ static int plan_init(struct plan *pl, enum backend order[BK_N], int *norder,
 	}
 	memset(pl, 0, sizeof(*pl));
 	pl->recv_args = func_args(vmlinux, "udp_recvmsg");
-	pl->on = PL_STORAGE | PL_POLL_RUN | PL_OWNERS | PL_UDP_CLOSE | PL_UDP_PEERS;
+	pl->on = PL_STORAGE | PL_POLL_RUN | PL_OWNERS | PL_UDP_CLOSE | PL_UDP_PEERS |
+		 PL_UDP_RELEASE;
 	if (o->want_tcp)
 		pl->on |= PL_TCP;
 	if (backend_available(BK_TP, vmlinux, why, sizeof(why)))
@@ -873,7 +878,7 @@ int probe_setup(struct collector *c, const struct probe_opts *o, char *err, size
 	c->accept = pl.on & PL_ACCEPT;
 	c->active = c->tcp && (pl.on & PL_ACTIVE);
 	c->udp_peers = pl.udp == BK_TP && (pl.on & PL_UDP_PEERS);
-	c->udp_close = pl.udp && (pl.on & PL_UDP_CLOSE);
+	c->udp_close = pl.udp && (pl.on & PL_UDP_CLOSE) && (pl.on & PL_UDP_RELEASE);
 	describe(c);
 	if (c->kprobe_events && kprobe_profile_missed(c, &c->kprobe_base))
 		c->kprobe_base = 0;

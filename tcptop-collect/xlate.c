@@ -53,6 +53,8 @@ struct usock {
 	uint32_t netns;
 	uint64_t created_pass, seen_pass;
 	struct conn *flows;
+	struct usock *released_next; /* released: its flows end after the next read of them */
+	bool released;
 };
 
 /* A name written once: IFNAME by (netns, ifindex), CGROUP by id. */
@@ -70,6 +72,7 @@ struct xlate {
 	uint64_t tcp_walked, udp_walked; /* whole full passes so far: 0, what is met began before */
 	bool tcp_full;
 	struct conn *tomb_head, *tomb_tail; /* closed TCP connections, oldest first */
+	struct usock *released;		    /* UDP sockets released, their flows to end */
 	uint64_t last_ts;
 	int error;
 	struct xlate_stats st;
@@ -564,12 +567,30 @@ int xlate_event(struct xlate *x, const struct tt_event *e)
 				   !x->tcp_walked && !(e->flags & TT_F_NEW) ? CONN_F_BEGUN_BEFORE
 									    : 0);
 		break;
+	case TT_EV_UDP_RELEASE: {
+		struct usock *s;
+
+		if (!x->cfg.want_udp)
+			break;
+		/* a socket whose flows are not read yet is made now: they join it when read */
+		s = sock_find(x, e->sock);
+		if (!s && !(s = usock_new(x, e->sock, e->lport, 0)))
+			break;
+		if (!s->released) {
+			s->released = true;
+			s->released_next = x->released;
+			x->released = s;
+		}
+		break;
+	}
 	case TT_IT_UDP: {
 		struct usock *s;
 
 		if (!x->cfg.want_udp)
 			break;
 		s = sock_find(x, e->sock);
+		if (s && s->released)
+			break; /* released: its flows end after the next read */
 		if (s && s->lport != e->lport) {
 			s->seen_pass = 0; /* another socket at the address: the old one went */
 			s->created_pass = 0;
@@ -660,6 +681,16 @@ static void udp_end(struct xlate *x, struct conn *f, uint64_t ts)
 	free(f);
 }
 
+static void usock_end(struct xlate *x, struct usock *s, uint64_t now)
+{
+	while (s->flows)
+		udp_end(x, s->flows, now);
+	if (x->ops.forget_owner)
+		x->ops.forget_owner(x->ops.ctx, s->sock);
+	htab_del(&x->socks, &s->hn);
+	free(s);
+}
+
 void xlate_udp_pass_begin(struct xlate *x)
 {
 	x->udp_pass++;
@@ -675,15 +706,22 @@ int xlate_udp_pass_end(struct xlate *x, uint64_t now, bool whole)
 		struct usock *s = USOCK(n);
 
 		if (s->seen_pass == x->udp_pass || s->created_pass == x->udp_pass ||
-		    s->netns != x->cfg.own_netns)
+		    s->netns != x->cfg.own_netns || s->released)
 			continue;
 		/* the socket went away: its flows end with their final counts */
-		while (s->flows)
-			udp_end(x, s->flows, now);
-		if (x->ops.forget_owner)
-			x->ops.forget_owner(x->ops.ctx, s->sock);
-		htab_del(&x->socks, &s->hn);
-		free(s);
+		usock_end(x, s, now);
+	}
+	return x->error;
+}
+
+/* Released sockets: their flows, read since (and one first met in that read), end now. */
+int xlate_udp_released(struct xlate *x, uint64_t now)
+{
+	while (x->released) {
+		struct usock *s = x->released;
+
+		x->released = s->released_next;
+		usock_end(x, s, now);
 	}
 	return x->error;
 }

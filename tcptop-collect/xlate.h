@@ -79,6 +79,9 @@ int xlate_udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct tt_
 /* Ends the UDP flows idle for the timeout: only after a whole read of the flow table (the
  * last datagram's time of a flow not read is not known). */
 int xlate_udp_expire(struct xlate *x, uint64_t now);
+/* Ends the flows of the UDP sockets released (TT_EV_UDP_RELEASE) since the last call, with
+ * their final counts: only after a whole read of the flow table, which may add flows to them. */
+int xlate_udp_released(struct xlate *x, uint64_t now);
 
 /* The sticky error (see above), 0 if none. */
 int xlate_error(const struct xlate *x);

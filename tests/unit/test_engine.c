@@ -252,6 +252,7 @@ static struct engine *start(bool active, enum poll_mech poll)
 
 struct result {
 	int opens, closes, udp_closes, ticks;
+	uint64_t closed_out; /* bytes_out of the closes, summed */
 	uint64_t loss[32];
 	int said; /* lines on stderr */
 	char err[4096];
@@ -276,6 +277,7 @@ static void finish(struct engine *g, struct result *res)
 			break;
 		case REC_CONN_CLOSE:
 			res->closes++;
+			res->closed_out += r.u.close.c.bytes_out;
 			break;
 		case REC_TICK:
 			res->ticks++;
@@ -480,6 +482,40 @@ static void test_udp_fails(void)
 	udp_fails(false, "the UDP flow table", "reading the UDP flow table failed");
 }
 
+/* A UDP socket of another namespace (the walk never meets it) released: its flows end at
+ * the next read of the flow table, with their final counts; one whose flow was not read yet
+ * when the release came (it sent and closed within the period) is opened and ended there. */
+static void udp_released(bool read_before, const char *what)
+{
+	struct engine *g = start(false, POLL_NONE);
+	struct tt_event rel = { .type = TT_EV_UDP_RELEASE, .proto = 17, .family = 2 };
+	struct result res;
+
+	rel.sock = 0x8000;
+	fk.ukey[0] = ukey(0x8000, 53);
+	fk.uval[0] = (struct tt_udp_val){ .bytes_out = 10, .pkts_out = 1, .netns = NS + 1 };
+	fk.uval[0].last_ts = now_ns() + 60 * SEC; /* fresh: the timeout ends nothing */
+	fk.nflows = read_before;
+	engine_start(g);
+	engine_period(g);
+	fk.nflows = 1;
+	fk.uval[0].bytes_out = 25; /* the datagrams sent before the release */
+	rel.ts = now_ns();
+	ok(!xlate_event(g->xl, &rel), "%s: the release taken", what);
+	engine_period(g);
+	engine_period(g);
+	finish(g, &res);
+	ok(res.opens == 1 && res.closes == 1 && res.closed_out == 25,
+	   "%s: the flow ends once, with its final counts (%d opened, %d closed, %llu out)", what,
+	   res.opens, res.closes, (unsigned long long)res.closed_out);
+}
+
+static void test_udp_released(void)
+{
+	udp_released(true, "released after its flow was read");
+	udp_released(false, "released before its flow was read");
+}
+
 /* The kernel's loss counters: a failed read keeps the last values. */
 static void test_loss_read(void)
 {
@@ -519,6 +555,7 @@ int main(void)
 	test_walk_forced();
 	test_refresh_fails();
 	test_udp_fails();
+	test_udp_released();
 	test_loss_read();
 	test_owners_retried();
 	return done_testing();
