@@ -30,6 +30,7 @@ enum {
 	IT_POLLED,
 	IT_OWNERS,
 	M_POLLED = 201,
+	M_POLLED_OUT,
 	M_UDP,
 	M_OWNERS,
 	M_LOSS,
@@ -61,6 +62,10 @@ static struct {
 	int rf_runs, rf_retval, rf_fail;
 	uint64_t kloss[TT_LOSS_N];
 	int again_w; /* the write end of an empty pipe, kept open */
+	/* the programs' globals */
+	uint32_t full_pass, unmarkable, walk_owners, npolled, polled_read, udp_nflows;
+	uint64_t owners_added;
+	int batches; /* bpf_map_lookup_batch calls */
 } fk;
 
 static struct engine *fake_engine;
@@ -123,15 +128,36 @@ int bpf_prog_test_run_opts(int prog_fd, struct bpf_test_run_opts *opts)
 		return -1;
 	}
 	opts->retval = fk.rf_retval;
+	fk.polled_read = fk.rf_retval == 1 ? 0 : fk.npol; /* what rf__polled copied out */
 	return 0;
 }
 
 int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values,
 			 __u32 *count, const struct bpf_map_batch_opts *opts)
 {
+	(void)opts;
+	fk.batches++;
+	if (fd == M_POLLED_OUT) {
+		/* an array: from the key after in_batch, count entries at most */
+		uint32_t at = in_batch ? *(uint32_t *)in_batch + 1 : 0, n = 0;
+
+		if (fk.polled == FAIL_BATCH) {
+			errno = EFAULT;
+			return -1;
+		}
+		for (; n < *count && at < (uint32_t)fk.npol; n++, at++) {
+			((uint32_t *)keys)[n] = at;
+			((struct tt_event *)values)[n] = fk.pol[at].e;
+		}
+		*count = n;
+		*(uint32_t *)out_batch = at - 1;
+		if (at < (uint32_t)fk.npol)
+			return 0;
+		errno = ENOENT;
+		return -1;
+	}
 	(void)in_batch;
 	(void)out_batch;
-	(void)opts;
 	if (fd == M_POLLED) {
 		if (fk.polled == FAIL_BATCH) {
 			errno = EFAULT;
@@ -213,6 +239,7 @@ static struct engine *start(bool active, enum poll_mech poll)
 {
 	static struct engine g;
 	struct kern k = { .polled = M_POLLED,
+			  .polled_out = M_POLLED_OUT,
 			  .udp_flows = M_UDP,
 			  .owners = M_OWNERS,
 			  .loss = M_LOSS,
@@ -227,7 +254,6 @@ static struct engine *start(bool active, enum poll_mech poll)
 			  .active = active,
 			  .accept = true,
 			  .rb = (struct ring_buffer *)&fk };
-	static volatile uint32_t full_pass, unmarkable;
 	struct engine_config ec = { .interval_ns = SEC / 5, .full_walk_ns = active ? 60 * SEC : 0 };
 	struct xlate_config xc = {
 		.own_netns = NS, .udp_timeout_ns = 3 * SEC / 10, .want_tcp = true, .want_udp = true
@@ -237,8 +263,13 @@ static struct engine *start(bool active, enum poll_mech poll)
 				   .kind = STREAM_KIND_RAW };
 	struct stream_writer *wr;
 
-	k.full_pass = &full_pass;
-	k.unmarkable = &unmarkable;
+	k.full_pass = &fk.full_pass;
+	k.unmarkable = &fk.unmarkable;
+	k.walk_owners = &fk.walk_owners;
+	k.npolled = &fk.npolled;
+	k.polled_read = &fk.polled_read;
+	k.udp_nflows = &fk.udp_nflows;
+	k.owners_added = &fk.owners_added;
 	out_fd = memfd_create("stream", MFD_CLOEXEC);
 	err_fd = memfd_create("stderr", MFD_CLOEXEC);
 	saved_stderr = dup(2);
@@ -393,7 +424,7 @@ static void test_refresh_fails(void)
 
 	fk.pol[0].e = tcp_rec(0x3000, 40002, 5);
 	fk.pol[0].e.type = TT_POLLED;
-	fk.npol = 1;
+	fk.npol = fk.npolled = 1;
 	fk.rf_retval = 1; /* bpf_for_each_map_elem failed in the kernel */
 	engine_start(g);
 	engine_period(g);
@@ -409,6 +440,7 @@ static void test_refresh_fails(void)
 	   "... said once: %s", res.err);
 
 	g = start(false, POLL_ITER);
+	fk.npolled = 1;
 	fk.it[IT_POLLED - IT_TCP] = AGAIN;
 	engine_start(g);
 	finish(g, &res);
@@ -417,6 +449,8 @@ static void test_refresh_fails(void)
 
 	/* the polled map's read itself */
 	g = start(true, POLL_RUN);
+	fk.pol[0].e = tcp_rec(0x3000, 40002, 5);
+	fk.npol = fk.npolled = 1;
 	fk.polled = FAIL_BATCH;
 	engine_start(g);
 	finish(g, &res);
@@ -455,7 +489,7 @@ static void udp_fails(bool iter, const char *what, const char *said)
 	fk.ukey[0] = ukey(0x7000, 53);
 	fk.uval[0] = (struct tt_udp_val){ .bytes_out = 10, .pkts_out = 1, .netns = NS };
 	fk.uval[0].last_ts = now_ns();
-	fk.nflows = 1;
+	fk.nflows = fk.udp_nflows = 1;
 	engine_start(g);
 	if (iter) {
 		fk.it[IT_UDP - IT_TCP] = FAIL_CREATE;

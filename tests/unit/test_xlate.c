@@ -120,14 +120,16 @@ static const char *seq(void)
 	return s;
 }
 
-/* A TCP pass whose reads all succeeded (whole), or not (cut). */
+/* A period; full: a walk of every connection in it, whose reads all succeeded (whole), or not
+ * (cut); else the records of a walk of what changed (no end drawn from it). */
 static void pass_whole(struct xlate *x, bool full, bool whole, const struct tt_event *e, int n,
 		       uint64_t now)
 {
-	xlate_tcp_pass_begin(x, full);
+	xlate_tcp_period(x);
+	xlate_tcp_walk_begin(x, full);
 	for (int i = 0; i < n; i++)
 		xlate_event(x, &e[i]);
-	xlate_tcp_pass_end(x, now, whole);
+	xlate_tcp_walk_end(x, now, whole);
 }
 
 static void pass(struct xlate *x, bool full, const struct tt_event *e, int n, uint64_t now)
