@@ -58,7 +58,9 @@ struct tcp {
 _Static_assert(sizeof(struct tcp) - sizeof(struct conn_counters) <= 48,
 	       "struct tcp grows with every connection of a big server");
 
-/* A TCP connection that closed (or was ended), for two periods, by the same hash. */
+/* A TCP connection that closed (or was ended), for two periods, by the same hash: the last
+ * at each address (the kernel gives a socket's memory to the next one at once, and churn
+ * closes thousands at one address within two periods). */
 struct tomb {
 	struct hnode hn;
 	struct tomb *next; /* the next tombstone, in the order they were made */
@@ -66,6 +68,7 @@ struct tomb {
 	uint32_t peer;
 	uint16_t lport, rport;
 	uint8_t bits;
+	bool unhashed; /* a later one at its address took its place: freed in its turn */
 };
 
 struct usock;
@@ -522,6 +525,7 @@ static void tcp_free(struct xlate *x, struct tcp *f)
 static void tomb_make(struct xlate *x, uint64_t h, const struct tcp *f)
 {
 	struct tomb *t = malloc(sizeof(*t));
+	struct hnode *n;
 
 	if (!t) {
 		x->error = -ENOMEM;
@@ -532,7 +536,15 @@ static void tomb_make(struct xlate *x, uint64_t h, const struct tcp *f)
 			    .lport = f->lport,
 			    .rport = f->rport,
 			    .bits = f->bits };
+	htab_for_hash(&x->tombs, n, h)
+	{
+		htab_del(&x->tombs, n);
+		TOMB(n)->unhashed = true;
+		x->st.tombs--;
+		break;
+	}
 	htab_add(&x->tombs, &t->hn, h);
+	x->st.tombs++;
 	if (x->tomb_tail)
 		x->tomb_tail->next = t;
 	else
@@ -555,7 +567,10 @@ static void tomb_expire(struct xlate *x)
 		x->tomb_head = t->next;
 		if (!x->tomb_head)
 			x->tomb_tail = NULL;
-		htab_del(&x->tombs, &t->hn);
+		if (!t->unhashed) {
+			htab_del(&x->tombs, &t->hn);
+			x->st.tombs--;
+		}
 		free(t);
 	}
 }
@@ -941,7 +956,10 @@ void xlate_free(struct xlate *x)
 	if (!x)
 		return;
 	htab_each(&x->tcp, n) free(TCP(n));
-	htab_each(&x->tombs, n) free(TOMB(n));
+	for (struct tomb *t = x->tomb_head, *next; t; t = next) {
+		next = t->next;
+		free(t);
+	}
 	htab_each(&x->udp, n) free(UDP(n));
 	htab_each(&x->socks, n) free(USOCK(n));
 	htab_each(&x->ifs, n) free(container_of(n, struct seen, h));

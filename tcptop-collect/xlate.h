@@ -42,6 +42,7 @@ struct xlate_stats {
 	uint64_t unowned_new; /* TCP connections found without an owner since the reset */
 	uint64_t unowned;     /* TCP connections of our namespace without an owner now */
 	uint64_t udp_flows;   /* UDP flows tracked now */
+	uint64_t tombs;	      /* closed TCP connections remembered (the last at each address) */
 	uint64_t suspects;    /* connections the last whole walk missed, ended if the next does */
 };
 
