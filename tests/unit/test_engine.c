@@ -511,23 +511,32 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * SEC + ts.tv_nsec;
 }
 
+/* A UDP socket that iter/udp meets, and a flow of it to port 53 in the kernel's table (the
+ * programs count one entry), its last datagram now. */
+static void fake_udp_flow(uint64_t sock)
+{
+	fk.udp[0] = (struct tt_event){ .type = TT_IT_UDP,
+				       .proto = 17,
+				       .family = 2,
+				       .netns = NS,
+				       .sock = sock,
+				       .lport = 5353 };
+	fk.nudp = 1;
+	fk.ukey[0] = ukey(sock, 53);
+	fk.uval[0] = (struct tt_udp_val){ .bytes_out = 10, .pkts_out = 1, .netns = NS };
+	fk.uval[0].last_ts = now_ns();
+	fk.nflows = fk.udp_nflows = 1;
+}
+
 /* iter/udp, then the UDP flow table, unreadable: a failed read ends no flow. The flow's
  * socket is not met and its last datagram is older than the timeout (0.3 s): a whole read of
  * either would end it. */
 static void udp_fails(bool iter, const char *what, const char *said)
 {
 	struct engine *g = start(false, POLL_NONE);
-	struct tt_event s = { .type = TT_IT_UDP, .proto = 17, .family = 2, .netns = NS };
 	struct result res;
 
-	s.sock = 0x7000;
-	s.lport = 5353;
-	fk.udp[0] = s;
-	fk.nudp = 1;
-	fk.ukey[0] = ukey(0x7000, 53);
-	fk.uval[0] = (struct tt_udp_val){ .bytes_out = 10, .pkts_out = 1, .netns = NS };
-	fk.uval[0].last_ts = now_ns();
-	fk.nflows = fk.udp_nflows = 1;
+	fake_udp_flow(0x7000);
 	fk.touch[0].ts = 1;
 	engine_start(g);
 	if (iter) {
@@ -637,17 +646,7 @@ static void test_quiet(void)
 	   "... iter/udp at start only (%d)", fk.created[IT_UDP - IT_TCP]);
 	ok(fk.created[0] == walks, "... and no walk before it is due");
 	/* a flow: read once after a datagram, not while none comes */
-	fk.udp[0] = (struct tt_event){ .type = TT_IT_UDP,
-				       .proto = 17,
-				       .family = 2,
-				       .netns = NS,
-				       .sock = 0x7100,
-				       .lport = 5353 };
-	fk.nudp = 1;
-	fk.ukey[0] = ukey(0x7100, 53);
-	fk.uval[0] = (struct tt_udp_val){ .bytes_out = 10, .pkts_out = 1, .netns = NS };
-	fk.uval[0].last_ts = now_ns();
-	fk.nflows = fk.udp_nflows = 1;
+	fake_udp_flow(0x7100);
 	fk.touch[1].ts = 5;
 	batches = fk.batches;
 	engine_period(g);
