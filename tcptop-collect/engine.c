@@ -232,8 +232,8 @@ static int merge(struct engine *g, const struct tt_event *it, size_t n_it)
 /* ---- iterators, read a chunk at a time ---- */
 
 /* Reads it from where it stopped, a chunk of whole records (rec bytes each) at a time, each
- * handed to fn, until its end or the period's deadline (g->deadline, 0: none): at least one
- * chunk. Each read(2) returns the kernel's buffer (32 KiB) whole when the chunk has room for
+ * handed to fn, until its end, the period's deadline (g->deadline, 0: none) or, for a paced
+ * walk, the thread CPU time cpu_until (0: none): at least one chunk. Each read(2) returns the kernel's buffer (32 KiB) whole when the chunk has room for
  * it, so that nothing waits in the kernel between periods. Returns ITER_END (it->fd closed;
  * it->err says whether every read succeeded), ITER_MORE (open: the next period goes on), or
  * fn's error (< 0: the run's end). */
@@ -242,7 +242,7 @@ enum {
 	ITER_END
 };
 
-static int iter_read(struct engine *g, struct iter_run *it, size_t rec,
+static int iter_read(struct engine *g, struct iter_run *it, size_t rec, uint64_t cpu_until,
 		     int (*fn)(struct engine *g, void *recs, size_t n))
 {
 	for (;;) {
@@ -275,7 +275,8 @@ static int iter_read(struct engine *g, struct iter_run *it, size_t rec,
 			it->len = 0;
 			return e ? e : ITER_END;
 		}
-		if (g->deadline && mono_ns() >= g->deadline)
+		if ((g->deadline && mono_ns() >= g->deadline) ||
+		    (cpu_until && thread_cpu_ns() >= cpu_until))
 			return ITER_MORE;
 	}
 }
@@ -301,7 +302,7 @@ static int iter_whole(struct engine *g, int link, size_t rec,
 	if (r)
 		return r;
 	g->deadline = 0;
-	r = iter_read(g, &it, rec, fn);
+	r = iter_read(g, &it, rec, 0, fn);
 	g->deadline = deadline;
 	return r < 0 ? r : it.err;
 }
@@ -556,6 +557,11 @@ static void walk_plan(struct engine *g, uint64_t cost, uint32_t unmarkable)
 						? cost * WALK_BUDGET_MAX
 						: WALK_MAX_GAP;
 	}
+	/* the next, begun on time, spreads its CPU over the gap: this one's cost in as many parts
+	 * as periods */
+	g->walk.pace = g->walk.every > g->cfg.interval_ns
+			       ? (uint64_t)((double)cost * g->cfg.interval_ns / g->walk.every)
+			       : 0;
 	/* said when the gap halves or doubles, not each time */
 	if (g->cfg.verbose && g->k.active && (g->walk.every > 2 * prev || 2 * g->walk.every < prev))
 		warnx("the walk of every connection took %.1f ms of CPU over %llu period%s: the "
@@ -571,6 +577,7 @@ static void walk_plan(struct engine *g, uint64_t cost, uint32_t unmarkable)
 static int walk_begin(struct engine *g, uint64_t now)
 {
 	uint64_t lost = g->kloss[TT_LOSS_RINGBUF];
+	bool on_time = g->k.active && g->walk.last && lost == g->walk.lost_seen && !g->walk.force;
 	bool full = g->k.active || !g->k.sk_storage || lost != g->walk.lost_seen || g->walk.force;
 	struct xlate_stats st;
 	int r;
@@ -596,6 +603,7 @@ static int walk_begin(struct engine *g, uint64_t now)
 	g->walk.periods = 0;
 	g->walk.lost = lost;
 	g->walk.full = full;
+	g->walk.paced = on_time && g->walk.pace;
 	g->walk.polled_failed = false;
 	xlate_tcp_walk_begin(g->xl, full);
 	return 0;
@@ -626,7 +634,10 @@ static int walk_end(struct engine *g)
 }
 
 /* This period's slice of the walk under way (one begun if due): its records until the period's
- * deadline, or its end. */
+ * deadline, or its end. A walk begun on time is paced: each period reads it for the CPU that
+ * spreads it over the gap to the next (the last one's cost over as many periods), so that its
+ * cost is the same every second; the first, and one forced by a loss or a miss, go as fast as
+ * the deadline allows. */
 static int walk_slice(struct engine *g, uint64_t now)
 {
 	uint64_t cpu;
@@ -647,7 +658,8 @@ static int walk_slice(struct engine *g, uint64_t now)
 	}
 	cpu = thread_cpu_ns();
 	g->walk.periods++;
-	r = iter_read(g, &g->walk.it, sizeof(struct tt_event), merge_recs);
+	r = iter_read(g, &g->walk.it, sizeof(struct tt_event),
+		      g->walk.paced && !g->ending ? cpu + g->walk.pace : 0, merge_recs);
 	g->walk.cpu += thread_cpu_ns() - cpu;
 	if (r < 0)
 		return r;
@@ -806,7 +818,7 @@ static int owners_walk(struct engine *g)
 		g->owners.fd = -1;
 		return 0;
 	}
-	r = iter_read(g, &g->owners, sizeof(uint64_t), ignore_recs);
+	r = iter_read(g, &g->owners, sizeof(uint64_t), 0, ignore_recs);
 	if (r < 0 || r == ITER_MORE)
 		return r < 0 ? r : 0;
 	if (read_result(g, READ_OWNERS, g->owners.err))

@@ -70,6 +70,7 @@ static struct {
 	struct tt_udp_touch touch[64];
 	int batches; /* bpf_map_lookup_batch calls */
 	int slow_n;  /* SLOW: records (sockets 0x100000 + 64 i), in batches of 200 */
+	int slow_us; /* ... this many microseconds apart */
 	pid_t slow_pid;
 } fk;
 
@@ -119,6 +120,8 @@ int bpf_iter_create(int link_fd)
 	case FAIL_READ:
 		return open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* read(2): EISDIR */
 	case SLOW:
+		if (fk.slow_pid > 0)
+			waitpid(fk.slow_pid, NULL, 0);
 		if (pipe2(p, O_CLOEXEC))
 			abort();
 		fk.slow_pid = fork();
@@ -134,7 +137,7 @@ int bpf_iter_create(int link_fd)
 						       1000 + n + j, 1 + n + j);
 				if (write(p[1], b, sizeof(b)) != sizeof(b))
 					_exit(1);
-				usleep(5000);
+				usleep(fk.slow_us);
 			}
 			_exit(0);
 		}
@@ -608,6 +611,7 @@ static void test_walk_in_slices(void)
 
 	fk.it[0] = SLOW;
 	fk.slow_n = 2000;
+	fk.slow_us = 5000;
 	engine_start(g);
 	while (g->walk.it.fd >= 0 && periods < 500) {
 		engine_period(g);
@@ -680,6 +684,7 @@ static void test_end_drops_walk(void)
 
 	fk.it[0] = SLOW;
 	fk.slow_n = 2000;
+	fk.slow_us = 5000;
 	engine_start(g);
 	ok(g->walk.it.fd >= 0, "a walk under way");
 	ok(!engine_end(g), "the end");
@@ -687,6 +692,32 @@ static void test_end_drops_walk(void)
 	finish(g, &res);
 	ok(res.opens < 2000 && res.closes == 0 && res.loss[LOSS_WALK_FAILED] == 0,
 	   "... what it met is opened (%d), nothing ended, nothing counted as failed", res.opens);
+}
+
+/* A walk begun on time spreads its CPU over the gap to the next: each period reads it for the
+ * last walk's cost over as many periods (here less than a chunk: one chunk a period); the first
+ * goes as fast as the period's slice allows. */
+static void test_walk_paced(void)
+{
+	struct engine *g = start(true, POLL_RUN); /* --full-walk 60, interval 0.2 s */
+	struct result res;
+	int periods = 0;
+
+	fk.it[0] = SLOW;
+	fk.slow_n = 2000;
+	engine_start(g);
+	ok(g->walk.it.fd < 0 && g->walk.periods == 1,
+	   "the first walk, 2000 records at once: read whole in its period");
+	g->walk.last -= 61 * SEC; /* the next is due */
+	while ((fk.created[0] < 2 || g->walk.it.fd >= 0) && periods < 100) {
+		engine_period(g);
+		periods++;
+	}
+	ok(fk.created[0] == 2 && g->walk.periods == 3,
+	   "the next, due on time: a chunk (800 records) a period, over %llu periods",
+	   (unsigned long long)g->walk.periods);
+	finish(g, &res);
+	ok(res.opens == 2000 && res.closes == 0, "... each connection opened once, none ended");
 }
 
 int main(void)
@@ -698,6 +729,7 @@ int main(void)
 	test_loss_read();
 	test_owners_retried();
 	test_walk_in_slices();
+	test_walk_paced();
 	test_quiet();
 	test_end_drops_walk();
 	return done_testing();
