@@ -42,8 +42,8 @@
 #define DEF_UDP_TIMEOUT (30 * NSEC)
 /* its pages are mapped twice (wrapped reads): 8 MiB of RSS; closes are drained a quarter full,
  * and a period reads its kernel at most a quarter of the interval before draining it again */
-#define RINGBUF_BYTES	(4u << 20)
-#define BTF_VMLINUX	"/sys/kernel/btf/vmlinux"
+#define RINGBUF_BYTES (4u << 20)
+#define BTF_VMLINUX   "/sys/kernel/btf/vmlinux"
 
 static const char usage_synopsis[] =
 	"usage: tcptop-collect [-v] [-o FILE] [--interval SECS] [--duration SECS]\n"
