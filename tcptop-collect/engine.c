@@ -636,8 +636,8 @@ static int walk_end(struct engine *g)
 /* This period's slice of the walk under way (one begun if due): its records until the period's
  * deadline, or its end. A walk begun on time is paced: each period reads it for the CPU that
  * spreads it over the gap to the next (the last one's cost over as many periods), so that its
- * cost is the same every second; the first, and one forced by a loss or a miss, go as fast as
- * the deadline allows. */
+ * cost is the same every second; the first, one forced by a loss or a miss, and one under way
+ * when events are lost go as fast as the deadline allows. */
 static int walk_slice(struct engine *g, uint64_t now)
 {
 	uint64_t cpu;
@@ -656,6 +656,8 @@ static int walk_slice(struct engine *g, uint64_t now)
 		g->walk.it.fd = -1;
 		return 0;
 	}
+	if (g->kloss[TT_LOSS_RINGBUF] != g->walk.lost)
+		g->walk.paced = false; /* closes were lost: this walk and the next find them */
 	cpu = thread_cpu_ns();
 	g->walk.periods++;
 	r = iter_read(g, &g->walk.it, sizeof(struct tt_event),

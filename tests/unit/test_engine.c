@@ -716,6 +716,14 @@ static void test_walk_paced(void)
 	ok(fk.created[0] == 2 && g->walk.periods == 3,
 	   "the next, due on time: a chunk (800 records) a period, over %llu periods",
 	   (unsigned long long)g->walk.periods);
+	/* a third, paced; an event lost after its first period: the rest at once */
+	g->walk.last -= 61 * SEC;
+	engine_period(g);
+	fk.kloss[TT_LOSS_RINGBUF] = 1;
+	engine_period(g);
+	ok(fk.created[0] == 3 && g->walk.it.fd < 0 && g->walk.periods == 2,
+	   "an event lost while a walk is paced: it reads the rest in the next period (%llu)",
+	   (unsigned long long)g->walk.periods);
 	finish(g, &res);
 	ok(res.opens == 2000 && res.closes == 0, "... each connection opened once, none ended");
 }
