@@ -98,6 +98,11 @@ struct tt_polled {
 	__u64 changed;	   /* when its counters or state last changed */
 };
 
+/* When a CPU last counted a UDP datagram: one cache line each. */
+struct tt_udp_touch {
+	__u64 ts, pad[7];
+};
+
 /* The peer an unconnected UDP socket's sendmsg or recvmsg names, kept from the cgroup hook
  * to the length tracepoint of the same call. */
 struct tt_peer {

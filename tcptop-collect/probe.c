@@ -30,6 +30,7 @@
 #include "tcptop.skel.h"
 
 #define KPROBE_PMU  "/sys/bus/event_source/devices/kprobe"
+#define POLLED_FEW  1024 /* the first polled map's entries (16 KiB of buckets to walk) */
 #define BTF_VMLINUX "/sys/kernel/btf/vmlinux"
 
 static const char *const names[BK_N] = { "auto", "tracepoint", "fentry", "kprobe" };
@@ -592,6 +593,7 @@ static void try_plan(struct collector *c, const struct plan *pl, const struct pr
 	struct tcptop_bpf *s;
 	struct bpf_program *p;
 	int cgfd = -1, e;
+	bool tiers;
 
 	memset(r, 0, sizeof(*r));
 	s = c->skel = tcptop_bpf__open();
@@ -609,8 +611,16 @@ static void try_plan(struct collector *c, const struct plan *pl, const struct pr
 	s->rodata->wake_bytes = o->ringbuf_bytes / 4;
 	s->rodata->kp_recv_noblock = pl->recv_args == 6;
 	bpf_map__set_max_entries(s->maps.udp_flows, o->max_flows);
-	/* its buckets are walked each period, empty or not: sized like the UDP table */
-	bpf_map__set_max_entries(s->maps.polled, o->max_flows);
+	/* the polled connections: rf__polled walks two maps, each only while it holds any
+	 * entry (a walk visits every bucket, empty or not), a small one first and one as big as
+	 * the UDP table; it copies what it refreshed into polled_out, read without a walk. The
+	 * map iterator (it__polled) and the map read (POLL_NONE) take one map. */
+	tiers = plan_poll(pl) == POLL_RUN;
+	s->rodata->polled_tiers = tiers;
+	bpf_map__set_max_entries(s->maps.polled, tiers ? POLLED_FEW : o->max_flows);
+	bpf_map__set_max_entries(s->maps.polled_more, tiers ? o->max_flows : 1);
+	bpf_map__set_max_entries(s->maps.polled_out,
+				 tiers ? POLLED_FEW + o->max_flows + o->max_flows / 8 : 1);
 	bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
 	if (pl->udp != BK_KPROBE)
 		bpf_map__set_max_entries(s->maps.kp_args, 1);
@@ -895,6 +905,7 @@ void probe_kern(struct collector *c, struct kern *k)
 
 	memset(k, 0, sizeof(*k));
 	k->polled = bpf_map__fd(s->maps.polled);
+	k->polled_out = bpf_map__fd(s->maps.polled_out);
 	k->udp_flows = bpf_map__fd(s->maps.udp_flows);
 	k->owners = bpf_map__fd(s->maps.owners);
 	k->loss = bpf_map__fd(s->maps.loss);
@@ -912,6 +923,15 @@ void probe_kern(struct collector *c, struct kern *k)
 	k->udp_peers = c->udp_peers;
 	k->full_pass = &s->data->full_pass;
 	k->unmarkable = &s->bss->unmarkable;
+	k->walk_owners = &s->data->walk_owners;
+	k->npolled = &s->bss->npolled;
+	k->npolled_more = &s->bss->npolled_more;
+	k->udp_touch = (volatile uint64_t *)&s->bss->udp_touch[0].ts;
+	k->udp_touch_n = sizeof(s->bss->udp_touch) / sizeof(s->bss->udp_touch[0]);
+	k->udp_touch_stride = sizeof(s->bss->udp_touch[0]) / sizeof(s->bss->udp_touch[0].ts);
+	k->polled_read = &s->bss->polled_read;
+	k->udp_nflows = &s->bss->udp_nflows;
+	k->owners_added = (volatile uint64_t *)&s->bss->owners_added;
 	if (c->udp == BK_KPROBE) {
 		k->kprobe_missed = kprobe_missed;
 		k->kprobe_ctx = c;

@@ -40,6 +40,9 @@ struct xlate_stats {
 	uint64_t evicted;     /* connections ended without their close (the kernel lost it) */
 	uint64_t conns;	      /* connections tracked now */
 	uint64_t unowned_new; /* TCP connections found without an owner since the reset */
+	uint64_t unowned;     /* TCP connections of our namespace without an owner now */
+	uint64_t udp_flows;   /* UDP flows tracked now */
+	uint64_t tombs;	      /* closed TCP connections remembered (the last at each address) */
 	uint64_t suspects;    /* connections the last whole walk missed, ended if the next does */
 };
 
@@ -56,20 +59,29 @@ void xlate_free(struct xlate *x);
  * connection of another namespace or an active one of ours, read this period). A TCP report
  * older than what was written of its connection (counters behind) changes nothing. */
 int xlate_event(struct xlate *x, const struct tt_event *e);
+/* A hint for a batch of reports: the table's memory that e's lookup will read, fetched ahead
+ * (first its bucket, then with node its first entry). Changes nothing. */
+void xlate_prefetch(const struct xlate *x, const struct tt_event *e, bool node);
 
 /*
- * Passes over the kernel's sockets. A TCP pass is a period: between begin and end come the
- * polled connections and, where the walk runs, the records of one iterator run. A pass is
- * whole when every read of it succeeded and ran to its end; the caller says so at its end.
- * On a whole full pass, a connection of our namespace that nothing reported and no close
- * explains is missed; one that two whole full passes in a row missed is ended (counted as
- * evicted), and stats.suspects counts those missed once, for which the caller walks again
- * the next period. A pass that is not whole ends nothing. Until the first whole full pass,
- * what the passes meet existed before the collector: flagged begun before. The same for UDP:
- * a whole pass of iter/udp ends the flows of the sockets it no longer met.
+ * Periods and walks. Each sample period of TCP begins with xlate_tcp_period() (tombstones age
+ * by periods). A walk of every TCP connection of our namespace may span several periods:
+ * between xlate_tcp_walk_begin() and xlate_tcp_walk_end() come its records, the polled
+ * connections and the closes, each period's in time order. A walk is whole when every read of
+ * it succeeded and it ran to its end; the caller says so at its end. At the end of a whole full
+ * walk (one that reports every connection), a connection of our namespace that existed when it
+ * began and that neither it nor a polled read met since is missed; one that two whole full
+ * walks in a row missed is ended (counted as evicted), and stats.suspects counts those missed
+ * once, for which the caller walks again at once. A walk that is not whole ends nothing. Until
+ * the first whole full walk ends, what the walks meet (and polled connections not polled from
+ * their start) existed before the collector: flagged begun before.
+ *
+ * UDP: a whole pass of iter/udp (between begin and end) ends the flows of the sockets it no
+ * longer met.
  */
-void xlate_tcp_pass_begin(struct xlate *x, bool full);
-int xlate_tcp_pass_end(struct xlate *x, uint64_t now, bool whole);
+void xlate_tcp_period(struct xlate *x);
+void xlate_tcp_walk_begin(struct xlate *x, bool full);
+int xlate_tcp_walk_end(struct xlate *x, uint64_t now, bool whole);
 void xlate_udp_pass_begin(struct xlate *x);
 int xlate_udp_pass_end(struct xlate *x, uint64_t now, bool whole);
 

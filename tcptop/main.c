@@ -136,7 +136,7 @@ static void help(void)
 	       "                      1 to 100000000 with --replay (aggregator)\n"
 	       "  --backend B         collector hooks: auto, tracepoint, fentry or kprobe (default auto)\n"
 	       "  --full-walk SECS    live: the collector walks every connection every SECS, 0 to\n"
-	       "                      3600 (default 0: as seldom as keeps it under 1%% of a core)\n"
+	       "                      3600 (default 0: as seldom as keeps it under 0.5%% of a core)\n"
 	       "  -v, --verbose       the collector reports the hooks it chose on stderr\n"
 	       "  -h, --help          this help\n"
 	       "  --version           print the version\n"

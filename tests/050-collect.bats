@@ -607,6 +607,42 @@ print(sum(1 for e in json.load(sys.stdin)
 	exec 5>&-
 }
 
+@test "20,000 idle connections, the walk spread over periods: each opened once, and one woken among them sampled exact each time it wakes" {
+	skip_unless_bpf
+	local d=$BATS_TEST_TMPDIR pid idle wake st c s total flow n pids i
+	hold_idle 20000
+	wake_start 10
+	# a slice of 10 ms each period (a quarter of 0.04 s): the first walk of 40,000 sockets
+	# takes several; then none for a minute, so that only activation samples the woken one
+	tcptop-collect -v --interval 0.04 --full-walk 60 --tcp -o "$d/big.tcpt" 2>"$d/err" 3>&- &
+	pid=$!
+	bg_track "$pid"
+	wait_for "$d/big.tcpt" '^tick'
+	grep -q 'tcp=iter+active' <(tcptop-dump "$d/big.tcpt" | head -1) ||
+		skip "no activation on this kernel"
+	for i in $(seq 300); do grep -q 'the walk of every connection took' "$d/err" && break; sleep 0.1; done
+	# (a walk read whole in one period said "over 1 period")
+	run -0 grep -E 'the walk of every connection took .* over ([2-9]|[1-9][0-9]+) periods' "$d/err"
+	for n in 100003 7 250001; do
+		read -r c s total <<<"$(wake_send 3 "$n")"
+		flow=$(flow_of "$d/big.tcpt" "$c" "$s")
+		[ -n "$flow" ] || fail "the woken connection was never opened"
+		wait_for "$d/big.tcpt" "^sample .* flow=$flow in=0 out=$total "
+	done
+	[ "$total" = 350011 ]
+	kill -INT "$pid"
+	st=0
+	wait "$pid" || st=$?
+	[ "$st" -eq 0 ]
+	# both ends of each idle connection opened once, none ended (evicted)
+	pids=$(echo "$idle" $(pgrep -P "$idle") | tr ' ' '|')
+	n=$(tcptop-dump "$d/big.tcpt" | grep -E '^open .*proto=tcp ' | grep -cE " pid=($pids) ")
+	[ "$n" -eq 40000 ] || fail "$n of 40000 idle sockets opened"
+	run -0 bash -c "tcptop-dump '$d/big.tcpt' | grep '^loss' | tail -1"
+	assert_output --regexp 'ringbuf=0 flow_table_full=0 flow_evicted=0 walk_failed=0 '
+	exec 4>&- 5>&-
+}
+
 @test "another network namespace: its connections and flows, exact, under their own namespace" {
 	skip_unless_bpf
 	need_tool ip iproute2

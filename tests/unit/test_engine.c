@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@ enum {
 	IT_POLLED,
 	IT_OWNERS,
 	M_POLLED = 201,
+	M_POLLED_OUT,
 	M_UDP,
 	M_OWNERS,
 	M_LOSS,
@@ -42,7 +44,8 @@ enum how {
 	FAIL_CREATE,
 	FAIL_READ,
 	AGAIN,
-	FAIL_BATCH
+	FAIL_BATCH,
+	SLOW /* iter/tcp's records come a batch at a time, 5 ms apart (a child writes them) */
 };
 
 static struct {
@@ -61,9 +64,30 @@ static struct {
 	int rf_runs, rf_retval, rf_fail;
 	uint64_t kloss[TT_LOSS_N];
 	int again_w; /* the write end of an empty pipe, kept open */
+	/* the programs' globals */
+	uint32_t full_pass, unmarkable, walk_owners, npolled, polled_read, udp_nflows;
+	uint64_t owners_added;
+	struct tt_udp_touch touch[64];
+	int batches; /* bpf_map_lookup_batch calls */
+	int slow_n;  /* SLOW: records (sockets 0x100000 + 64 i), in batches of 200 */
+	int slow_us; /* ... this many microseconds apart */
+	pid_t slow_pid;
 } fk;
 
 static struct engine *fake_engine;
+
+static struct tt_event tcp_rec(uint64_t sock, uint16_t lport, uint64_t ts)
+{
+	struct tt_event e = { .type = TT_IT_TCP, .proto = 6, .family = 2, .state = 1 };
+
+	e.sock = sock;
+	e.lport = lport;
+	e.rport = 80;
+	e.netns = NS;
+	e.ts = ts;
+	e.c.bytes_in = 100;
+	return e;
+}
 
 /* ---- the fake libbpf ---- */
 
@@ -95,6 +119,30 @@ int bpf_iter_create(int link_fd)
 		return -1;
 	case FAIL_READ:
 		return open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* read(2): EISDIR */
+	case SLOW:
+		if (fk.slow_pid > 0)
+			waitpid(fk.slow_pid, NULL, 0);
+		if (pipe2(p, O_CLOEXEC))
+			abort();
+		fk.slow_pid = fork();
+		if (fk.slow_pid < 0)
+			abort();
+		if (!fk.slow_pid) {
+			struct tt_event b[200];
+
+			close(p[0]);
+			for (int n = 0; n < fk.slow_n; n += 200) {
+				for (int j = 0; j < 200; j++)
+					b[j] = tcp_rec(0x100000 + 64 * (uint64_t)(n + j),
+						       1000 + n + j, 1 + n + j);
+				if (write(p[1], b, sizeof(b)) != sizeof(b))
+					_exit(1);
+				usleep(fk.slow_us);
+			}
+			_exit(0);
+		}
+		close(p[1]);
+		return p[0];
 	case AGAIN:
 		/* an empty pipe whose writer stays: EAGAIN at every read, for ever */
 		if (pipe2(p, O_NONBLOCK | O_CLOEXEC))
@@ -123,15 +171,36 @@ int bpf_prog_test_run_opts(int prog_fd, struct bpf_test_run_opts *opts)
 		return -1;
 	}
 	opts->retval = fk.rf_retval;
+	fk.polled_read = fk.rf_retval == 1 ? 0 : fk.npol; /* what rf__polled copied out */
 	return 0;
 }
 
 int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values,
 			 __u32 *count, const struct bpf_map_batch_opts *opts)
 {
+	(void)opts;
+	fk.batches++;
+	if (fd == M_POLLED_OUT) {
+		/* an array: from the key after in_batch, count entries at most */
+		uint32_t at = in_batch ? *(uint32_t *)in_batch + 1 : 0, n = 0;
+
+		if (fk.polled == FAIL_BATCH) {
+			errno = EFAULT;
+			return -1;
+		}
+		for (; n < *count && at < (uint32_t)fk.npol; n++, at++) {
+			((uint32_t *)keys)[n] = at;
+			((struct tt_event *)values)[n] = fk.pol[at].e;
+		}
+		*count = n;
+		*(uint32_t *)out_batch = at - 1;
+		if (at < (uint32_t)fk.npol)
+			return 0;
+		errno = ENOENT;
+		return -1;
+	}
 	(void)in_batch;
 	(void)out_batch;
-	(void)opts;
 	if (fd == M_POLLED) {
 		if (fk.polled == FAIL_BATCH) {
 			errno = EFAULT;
@@ -209,10 +278,11 @@ int ring_buffer__consume(struct ring_buffer *rb)
 
 static int out_fd, err_fd, saved_stderr;
 
-static struct engine *start(bool active, enum poll_mech poll)
+static struct engine *start_every(bool active, enum poll_mech poll, uint64_t interval)
 {
 	static struct engine g;
 	struct kern k = { .polled = M_POLLED,
+			  .polled_out = M_POLLED_OUT,
 			  .udp_flows = M_UDP,
 			  .owners = M_OWNERS,
 			  .loss = M_LOSS,
@@ -227,8 +297,8 @@ static struct engine *start(bool active, enum poll_mech poll)
 			  .active = active,
 			  .accept = true,
 			  .rb = (struct ring_buffer *)&fk };
-	static volatile uint32_t full_pass, unmarkable;
-	struct engine_config ec = { .interval_ns = SEC / 5, .full_walk_ns = active ? 60 * SEC : 0 };
+	struct engine_config ec = { .interval_ns = interval,
+				    .full_walk_ns = active ? 60 * SEC : 0 };
 	struct xlate_config xc = {
 		.own_netns = NS, .udp_timeout_ns = 3 * SEC / 10, .want_tcp = true, .want_udp = true
 	};
@@ -237,8 +307,16 @@ static struct engine *start(bool active, enum poll_mech poll)
 				   .kind = STREAM_KIND_RAW };
 	struct stream_writer *wr;
 
-	k.full_pass = &full_pass;
-	k.unmarkable = &unmarkable;
+	k.full_pass = &fk.full_pass;
+	k.unmarkable = &fk.unmarkable;
+	k.walk_owners = &fk.walk_owners;
+	k.npolled = &fk.npolled;
+	k.polled_read = &fk.polled_read;
+	k.udp_nflows = &fk.udp_nflows;
+	k.owners_added = &fk.owners_added;
+	k.udp_touch = (volatile uint64_t *)&fk.touch[0].ts;
+	k.udp_touch_n = 64;
+	k.udp_touch_stride = sizeof(fk.touch[0]) / sizeof(fk.touch[0].ts);
 	out_fd = memfd_create("stream", MFD_CLOEXEC);
 	err_fd = memfd_create("stderr", MFD_CLOEXEC);
 	saved_stderr = dup(2);
@@ -248,6 +326,11 @@ static struct engine *start(bool active, enum poll_mech poll)
 		abort();
 	fake_engine = &g;
 	return &g;
+}
+
+static struct engine *start(bool active, enum poll_mech poll)
+{
+	return start_every(active, poll, SEC / 5);
 }
 
 struct result {
@@ -301,20 +384,9 @@ static void finish(struct engine *g, struct result *res)
 	close(err_fd);
 	if (fk.again_w > 0)
 		close(fk.again_w);
+	if (fk.slow_pid > 0)
+		waitpid(fk.slow_pid, NULL, 0);
 	memset(&fk, 0, sizeof(fk));
-}
-
-static struct tt_event tcp_rec(uint64_t sock, uint16_t lport, uint64_t ts)
-{
-	struct tt_event e = { .type = TT_IT_TCP, .proto = 6, .family = 2, .state = 1 };
-
-	e.sock = sock;
-	e.lport = lport;
-	e.rport = 80;
-	e.netns = NS;
-	e.ts = ts;
-	e.c.bytes_in = 100;
-	return e;
 }
 
 /* Periods on the fake kernel: iter/tcp as how, after a first whole one. */
@@ -395,7 +467,7 @@ static void test_refresh_fails(void)
 
 	fk.pol[0].e = tcp_rec(0x3000, 40002, 5);
 	fk.pol[0].e.type = TT_POLLED;
-	fk.npol = 1;
+	fk.npol = fk.npolled = 1;
 	fk.rf_retval = 1; /* bpf_for_each_map_elem failed in the kernel */
 	engine_start(g);
 	engine_period(g);
@@ -411,6 +483,7 @@ static void test_refresh_fails(void)
 	   "... said once: %s", res.err);
 
 	g = start(false, POLL_ITER);
+	fk.npolled = 1;
 	fk.it[IT_POLLED - IT_TCP] = AGAIN;
 	engine_start(g);
 	finish(g, &res);
@@ -419,6 +492,8 @@ static void test_refresh_fails(void)
 
 	/* the polled map's read itself */
 	g = start(true, POLL_RUN);
+	fk.pol[0].e = tcp_rec(0x3000, 40002, 5);
+	fk.npol = fk.npolled = 1;
 	fk.polled = FAIL_BATCH;
 	engine_start(g);
 	finish(g, &res);
@@ -441,23 +516,33 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * SEC + ts.tv_nsec;
 }
 
+/* A UDP socket that iter/udp meets, and a flow of it to port 53 in the kernel's table (the
+ * programs count one entry), its last datagram now. */
+static void fake_udp_flow(uint64_t sock)
+{
+	fk.udp[0] = (struct tt_event){ .type = TT_IT_UDP,
+				       .proto = 17,
+				       .family = 2,
+				       .netns = NS,
+				       .sock = sock,
+				       .lport = 5353 };
+	fk.nudp = 1;
+	fk.ukey[0] = ukey(sock, 53);
+	fk.uval[0] = (struct tt_udp_val){ .bytes_out = 10, .pkts_out = 1, .netns = NS };
+	fk.uval[0].last_ts = now_ns();
+	fk.nflows = fk.udp_nflows = 1;
+}
+
 /* iter/udp, then the UDP flow table, unreadable: a failed read ends no flow. The flow's
  * socket is not met and its last datagram is older than the timeout (0.3 s): a whole read of
  * either would end it. */
 static void udp_fails(bool iter, const char *what, const char *said)
 {
 	struct engine *g = start(false, POLL_NONE);
-	struct tt_event s = { .type = TT_IT_UDP, .proto = 17, .family = 2, .netns = NS };
 	struct result res;
 
-	s.sock = 0x7000;
-	s.lport = 5353;
-	fk.udp[0] = s;
-	fk.nudp = 1;
-	fk.ukey[0] = ukey(0x7000, 53);
-	fk.uval[0] = (struct tt_udp_val){ .bytes_out = 10, .pkts_out = 1, .netns = NS };
-	fk.uval[0].last_ts = now_ns();
-	fk.nflows = 1;
+	fake_udp_flow(0x7000);
+	fk.touch[0].ts = 1;
 	engine_start(g);
 	if (iter) {
 		fk.it[IT_UDP - IT_TCP] = FAIL_CREATE;
@@ -466,8 +551,10 @@ static void udp_fails(bool iter, const char *what, const char *said)
 		fk.udp_flows = FAIL_BATCH;
 		usleep(400000);
 	}
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
+		fk.touch[0].ts += 1; /* datagrams came */
 		engine_period(g);
+	}
 	finish(g, &res);
 	ok(res.opens == 1 && res.closes == 0, "%s unreadable: the flow is not ended (%d closed)",
 	   what, res.closes);
@@ -495,11 +582,13 @@ static void udp_released(bool read_before, const char *what)
 	fk.ukey[0] = ukey(0x8000, 53);
 	fk.uval[0] = (struct tt_udp_val){ .bytes_out = 10, .pkts_out = 1, .netns = NS + 1 };
 	fk.uval[0].last_ts = now_ns() + 60 * SEC; /* fresh: the timeout ends nothing */
-	fk.nflows = read_before;
+	fk.nflows = fk.udp_nflows = read_before;
+	fk.touch[0].ts = read_before;
 	engine_start(g);
 	engine_period(g);
-	fk.nflows = 1;
+	fk.nflows = fk.udp_nflows = 1;
 	fk.uval[0].bytes_out = 25; /* the datagrams sent before the release */
+	fk.touch[0].ts += 1;
 	rel.ts = now_ns();
 	ok(!xlate_event(g->xl, &rel), "%s: the release taken", what);
 	engine_period(g);
@@ -549,6 +638,134 @@ static void test_owners_retried(void)
 	finish(g, &res);
 }
 
+/* A walk longer than a period's slice (a quarter of the interval) goes on the next period from
+ * where it stopped: one iterator for the whole walk, a TICK each period meanwhile, every record
+ * met once, and the walk's end drawn once. */
+static void test_walk_in_slices(void)
+{
+	struct engine *g = start_every(true, POLL_RUN, SEC / 100);
+	struct result res;
+	int periods = 1;
+
+	fk.it[0] = SLOW;
+	fk.slow_n = 2000;
+	fk.slow_us = 5000;
+	engine_start(g);
+	while (g->walk.it.fd >= 0 && periods < 500) {
+		engine_period(g);
+		periods++;
+	}
+	ok(fk.created[0] == 1 && g->walk.it.fd < 0,
+	   "a walk of 2000 records, 5 ms a batch of 200: one iterator, read to its end");
+	ok(periods >= 3 && g->walk.periods == (uint64_t)periods,
+	   "... over %d periods of a 2.5 ms slice", periods);
+	finish(g, &res);
+	ok(res.opens == 2000 && res.ticks == periods,
+	   "... every connection opened once (%d), a TICK each period (%d)", res.opens, res.ticks);
+	ok(res.loss[LOSS_WALK_FAILED] == 0 && res.said == 0,
+	   "... whole: nothing failed, nothing said");
+}
+
+/* A quiet host: what holds nothing is not read. The programs' counts say there is nothing
+ * polled and no UDP flow; the per-CPU stamps say whether a datagram came since the flow table
+ * was last read. */
+static void test_quiet(void)
+{
+	struct engine *g = start(true, POLL_RUN);
+	struct result res;
+	int walks, udp_walks, runs, batches;
+
+	engine_start(g);
+	walks = fk.created[0];
+	udp_walks = fk.created[IT_UDP - IT_TCP];
+	runs = fk.rf_runs;
+	batches = fk.batches;
+	for (int i = 0; i < 5; i++)
+		engine_period(g);
+	ok(fk.rf_runs == runs && fk.batches == batches,
+	   "nothing polled, no UDP flow: no refresh, no map read in 5 periods");
+	ok(fk.created[IT_UDP - IT_TCP] == udp_walks && udp_walks == 1,
+	   "... iter/udp at start only (%d)", fk.created[IT_UDP - IT_TCP]);
+	ok(fk.created[0] == walks, "... and no walk before it is due");
+	/* a flow: read once after a datagram, not while none comes */
+	fake_udp_flow(0x7100);
+	fk.touch[1].ts = 5;
+	batches = fk.batches;
+	engine_period(g);
+	ok(fk.batches == batches + 1, "a datagram counted: the flow table read");
+	for (int i = 0; i < 3; i++)
+		engine_period(g);
+	ok(fk.batches == batches + 1, "... and not again while no other comes");
+	ok(fk.created[IT_UDP - IT_TCP] == udp_walks + 3,
+	   "... iter/udp each period while it lives (%d)", fk.created[IT_UDP - IT_TCP] - udp_walks);
+	fk.touch[1].ts = 9;
+	engine_period(g);
+	ok(fk.batches == batches + 2, "another datagram: read again");
+	/* a polled connection: refreshed and read each period */
+	fk.pol[0].e = tcp_rec(0x3100, 40100, 5);
+	fk.pol[0].e.type = TT_POLLED;
+	fk.npol = fk.npolled = 1;
+	runs = fk.rf_runs;
+	engine_period(g);
+	engine_period(g);
+	ok(fk.rf_runs == runs + 2, "one connection polled: refreshed each period");
+	finish(g, &res);
+	ok(res.opens == 2, "... read: the flow and the connection opened (%d)", res.opens);
+}
+
+/* The last period: a walk under way with activation is dropped (the polled reads have the
+ * final counters); it ends nothing. */
+static void test_end_drops_walk(void)
+{
+	struct engine *g = start_every(true, POLL_RUN, SEC / 100);
+	struct result res;
+
+	fk.it[0] = SLOW;
+	fk.slow_n = 2000;
+	fk.slow_us = 5000;
+	engine_start(g);
+	ok(g->walk.it.fd >= 0, "a walk under way");
+	ok(!engine_end(g), "the end");
+	ok(g->walk.it.fd < 0, "... closes its iterator");
+	finish(g, &res);
+	ok(res.opens < 2000 && res.closes == 0 && res.loss[LOSS_WALK_FAILED] == 0,
+	   "... what it met is opened (%d), nothing ended, nothing counted as failed", res.opens);
+}
+
+/* A walk begun on time spreads its CPU over the gap to the next: each period reads it for the
+ * last walk's cost over as many periods (here less than a chunk: one chunk a period); the first
+ * goes as fast as the period's slice allows. */
+static void test_walk_paced(void)
+{
+	struct engine *g = start(true, POLL_RUN); /* --full-walk 60, interval 0.2 s */
+	struct result res;
+	int periods = 0;
+
+	fk.it[0] = SLOW;
+	fk.slow_n = 2000;
+	engine_start(g);
+	ok(g->walk.it.fd < 0 && g->walk.periods == 1,
+	   "the first walk, 2000 records at once: read whole in its period");
+	g->walk.last -= 61 * SEC; /* the next is due */
+	while ((fk.created[0] < 2 || g->walk.it.fd >= 0) && periods < 100) {
+		engine_period(g);
+		periods++;
+	}
+	ok(fk.created[0] == 2 && g->walk.periods == 3,
+	   "the next, due on time: a chunk (800 records) a period, over %llu periods",
+	   (unsigned long long)g->walk.periods);
+	/* a third, paced; an event lost after its first period: the rest at once */
+	g->walk.last -= 61 * SEC;
+	engine_period(g);
+	fk.kloss[TT_LOSS_RINGBUF] = 1;
+	engine_period(g);
+	ok(fk.created[0] == 3 && g->walk.it.fd < 0 && g->walk.periods == 2,
+	   "an event lost while a walk is paced: it reads the rest in the next period (%llu)",
+	   (unsigned long long)g->walk.periods);
+	finish(g, &res);
+	ok(res.opens == 2000 && res.closes == 0, "... each connection opened once, none ended");
+}
+
 int main(void)
 {
 	test_walk_fails();
@@ -558,5 +775,9 @@ int main(void)
 	test_udp_released();
 	test_loss_read();
 	test_owners_retried();
+	test_walk_in_slices();
+	test_walk_paced();
+	test_quiet();
+	test_end_drops_walk();
 	return done_testing();
 }

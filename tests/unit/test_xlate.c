@@ -120,14 +120,16 @@ static const char *seq(void)
 	return s;
 }
 
-/* A TCP pass whose reads all succeeded (whole), or not (cut). */
+/* A period; full: a walk of every connection in it, whose reads all succeeded (whole), or not
+ * (cut); else the records of a walk of what changed (no end drawn from it). */
 static void pass_whole(struct xlate *x, bool full, bool whole, const struct tt_event *e, int n,
 		       uint64_t now)
 {
-	xlate_tcp_pass_begin(x, full);
+	xlate_tcp_period(x);
+	xlate_tcp_walk_begin(x, full);
 	for (int i = 0; i < n; i++)
 		xlate_event(x, &e[i]);
-	xlate_tcp_pass_end(x, now, whole);
+	xlate_tcp_walk_end(x, now, whole);
 }
 
 static void pass(struct xlate *x, bool full, const struct tt_event *e, int n, uint64_t now)
@@ -563,6 +565,152 @@ static void test_names_once(void)
 	xlate_free(x);
 }
 
+/* A walk that spans periods: what it must meet is what existed when it began, and a polled
+ * read since counts as met (the walk may have passed a socket's bucket before it was there,
+ * or, before 6.16, skipped it when the bucket changed). */
+static void test_walk_spans_periods(void)
+{
+	struct xlate *x = new_x(0, 0);
+	struct tt_event a = tcp(TT_IT_TCP, 0xa000, 42000, 80, 1, 10, 1);
+	struct tt_event b = tcp(TT_IT_TCP, 0xb000, 42001, 80, 1, 10, 1);
+	struct tt_event e = tcp(TT_IT_TCP, 0xe000, 42004, 80, 1, 10, 1);
+	struct tt_event c = tcp(TT_IT_TCP, 0xc000, 42002, 80, 1, 10, 5);
+	struct tt_polled d = polled(0xd000, 42003, 1, 0, 6, TT_F_NEW, NS);
+	struct xlate_stats st;
+
+	{
+		struct tt_event three[3] = { a, b, e };
+
+		pass(x, true, three, 3, 1);
+	}
+	nout = 0;
+	/* e polled in the period before the walk begins: that does not count for it */
+	xlate_tcp_period(x);
+	e.type = TT_POLLED;
+	e.ts = 2;
+	xlate_event(x, &e);
+	xlate_tcp_walk_begin(x, true);
+	/* first period of the walk: b polled */
+	b.type = TT_POLLED;
+	b.ts = 3;
+	xlate_event(x, &b);
+	/* second: the walk's records meet c (new), d is polled from its connect */
+	xlate_tcp_period(x);
+	xlate_event(x, &c);
+	xlate_event(x, &d.e);
+	/* third: the walk ends, whole */
+	xlate_tcp_period(x);
+	xlate_tcp_walk_end(x, 7, true);
+	is_str(seq(), "OO", "a walk over three periods: the two new connections opened");
+	xlate_stats(x, &st);
+	ok(st.suspects == 2 && st.evicted == 0,
+	   "... a (never met) and e (polled only before it began) missed once (%llu), none ended",
+	   (unsigned long long)st.suspects);
+	/* the next walk meets nothing: what it missed twice ends, the others are suspects */
+	pass(x, true, NULL, 0, 8);
+	is_str(seq(), "CC", "the next whole walk that misses them ends a and e");
+	xlate_stats(x, &st);
+	ok(st.evicted == 2 && st.suspects == 3,
+	   "... evicted 2 (%llu); b, c and d, which existed when it began, suspects (%llu)",
+	   (unsigned long long)st.evicted, (unsigned long long)st.suspects);
+	/* a walk cut short across periods ends nothing */
+	xlate_tcp_period(x);
+	xlate_tcp_walk_begin(x, true);
+	xlate_tcp_period(x);
+	xlate_tcp_walk_end(x, 9, false);
+	is_str(seq(), "", "a walk of two periods cut short ends nothing");
+	xlate_free(x);
+}
+
+/* Churn: the kernel gives a closed socket's memory to the next socket at once, so thousands of
+ * connections close at one address within two periods; one tombstone is kept for it (each
+ * lookup walked all of them: the collector took a core at 10,000 connections a second). */
+static void test_tombs_one_per_address(void)
+{
+	struct xlate *x = new_x(0, 0);
+	struct tt_event c;
+	struct xlate_stats st;
+
+	pass(x, true, NULL, 0, 1);
+	for (int i = 0; i < 1000; i++) {
+		c = tcp(TT_EV_CLOSE, 0xf000, 30000 + i, 80, 7, 10, 2 + i);
+		c.old_state = 1;
+		xlate_event(x, &c);
+	}
+	xlate_stats(x, &st);
+	ok(st.tombs == 1, "1000 closes at one address in a period: one tombstone (%llu)",
+	   (unsigned long long)st.tombs);
+	nout = 0;
+	c.type = TT_IT_TCP;
+	c.state = 1;
+	c.ts = 1500;
+	xlate_event(x, &c);
+	is_str(seq(), "", "... the last one's late report is no opening");
+	xlate_tcp_period(x);
+	xlate_tcp_period(x);
+	xlate_stats(x, &st);
+	ok(st.tombs == 0, "two periods later, none (%llu)", (unsigned long long)st.tombs);
+	xlate_free(x);
+}
+
+/* What a connection keeps of its owner (the pid and a hash of its cgroup and name) still
+ * tells every change; and of its peer (an IPv6 address hashed) another socket at its address. */
+static void test_compact_owner_peer(void)
+{
+	struct xlate *x = new_x(0, 0);
+	struct tt_event a = tcp(TT_IT_TCP, 0x9100, 43000, 443, 1, 10, 1);
+	struct tt_event v6 = tcp(TT_IT_TCP, 0x9200, 43001, 443, 1, 10, 1);
+
+	owned(&a, 50);
+	v6.family = 10;
+	memset(v6.raddr, 0, 16);
+	v6.raddr[15] = 1;
+	{
+		struct tt_event two[2] = { a, v6 };
+
+		pass(x, true, two, 2, 1);
+	}
+	nout = 0;
+	a.ts = 2;
+	strcpy(a.owner.comm, "wget");
+	xlate_event(x, &a);
+	is_str(seq(), "W", "the same pid under another name: OWNER");
+	a.owner.cgroup = 77;
+	xlate_event(x, &a);
+	is_str(seq(), "W", "... in another cgroup: OWNER");
+	xlate_event(x, &a);
+	is_str(seq(), "", "... the same owner again: nothing");
+	v6.raddr[15] = 2; /* another peer, the same ports, at the socket's address */
+	v6.ts = 3;
+	xlate_event(x, &v6);
+	is_str(seq(), "CO", "another IPv6 peer at a known address: the old one ended, a new one");
+	v6.raddr[15] = 2;
+	v6.c.bytes_in = 11;
+	xlate_event(x, &v6);
+	is_str(seq(), "S", "... whose next report is its own");
+	xlate_free(x);
+
+	/* --pid: a connection of another process, whose owner later turns out to be the one
+	 * asked for, is opened from that report, with it */
+	x = new_x(60, 0);
+	a = tcp(TT_IT_TCP, 0x9300, 43002, 443, 1, 10, 1);
+	owned(&a, 59);
+	pass(x, true, &a, 1, 1);
+	is_str(seq(), "", "--pid 60: another process's connection is hidden");
+	a.type = TT_POLLED;
+	a.owner.pid = 60;
+	a.lport = 43002;
+	a.c.bytes_in = 12;
+	a.ts = 2;
+	xlate_event(x, &a);
+	is_str(seq(), "O", "... opened when its owner is pid 60");
+	ok(out[0].u.open.pid == 60 && !strcmp(out[0].u.open.comm, "curl") &&
+		   out[0].u.open.id.lport == 43002 && out[0].u.open.c.bytes_in == 12,
+	   "... with that owner, its identity and its newest counters");
+	nout = 0;
+	xlate_free(x);
+}
+
 int main(void)
 {
 	test_tcp_life();
@@ -572,6 +720,9 @@ int main(void)
 	test_tcp_pass_not_whole();
 	test_tcp_counters_wrap();
 	test_tcp_polled();
+	test_walk_spans_periods();
+	test_tombs_one_per_address();
+	test_compact_owner_peer();
 	test_filters();
 	test_udp();
 	test_udp_begun();
