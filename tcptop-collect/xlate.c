@@ -501,6 +501,8 @@ static struct tcp *tcp_new(struct xlate *x, uint64_t h, const struct tt_event *e
 		f->pid = e->owner.pid;
 		f->owner_tag = owner_tag(&e->owner);
 	}
+	/* the name now: one of another namespace is only in what the kernel reports */
+	put_ifname(x, e->netns, e->ifindex, e->ifname);
 	if (!insert)
 		return f;
 	htab_add(&x->tcp, &f->hn, h);
@@ -510,7 +512,6 @@ static struct tcp *tcp_new(struct xlate *x, uint64_t h, const struct tt_event *e
 		if (is_ours(f))
 			x->st.unowned++;
 	}
-	put_ifname(x, e->netns, e->ifindex, e->ifname);
 	return f;
 }
 
