@@ -35,6 +35,7 @@
 #define S_IFMT	    00170000
 #define S_IFSOCK    0140000
 #define EEXIST	    17
+#define E2BIG	    7
 
 enum {
 	TCP_ESTABLISHED = 1,
@@ -62,6 +63,7 @@ const volatile __u64 quiet_ns = 2000000000; /* ... and quiet after this long unc
 const volatile __u8 udp_by_tp = 0;	    /* the send/recv tracepoints count UDP */
 const volatile __u32 own_netns = 0;	    /* the namespace iter/tcp and iter/udp see */
 const volatile __u64 wake_bytes = 1 << 20;  /* wake the reader once this much is queued */
+const volatile __u8 polled_tiers = 0;	    /* polled_more takes what polled cannot */
 
 /* Set by user space before an iter/tcp run that must report every connection. */
 volatile __u32 full_pass = 1;
@@ -70,6 +72,24 @@ volatile __u32 full_pass = 1;
  * storage and none of ours, so that the send/recv tracepoints cannot tell them apart from
  * active ones. Zeroed by user space before each walk. */
 volatile __u32 unmarkable;
+
+/* Set by user space before each walk with activation: whether iter/tcp looks the owners up
+ * (a lookup costs a third of a walk). Only the first walk, and walks while some connection
+ * lacks an owner that the owners map may have received since, need them. */
+volatile __u32 walk_owners = 1;
+
+/* Read by user space each period (this .bss is mapped), so that a quiet host makes no
+ * system call for what holds nothing: the polled map's entries (no refresh, no read when
+ * none), the UDP flow table's (user space counts down what it removes), and the owners
+ * recorded since start (a walk looks owners up only when some came). */
+volatile __u32 npolled, npolled_more;
+volatile __u32 udp_nflows;
+volatile __u64 owners_added;
+/* When a datagram was last counted, by CPU (a cache line each, so that CPUs do not take it
+ * from one another): user space reads the UDP flow table only after one. */
+struct tt_udp_touch udp_touch[64];
+/* Written by rf__polled: the entries it refreshed, copied in its order into polled_out. */
+volatile __u32 polled_read;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -107,16 +127,21 @@ struct {
 	__type(value, struct tt_udp_val);
 } udp_flows SEC(".maps");
 
-/* Peer named by a cgroup sendmsg/recvmsg hook, by thread, until the length tracepoint. */
+/* Peer named by a cgroup sendmsg/recvmsg hook, by thread, until the length tracepoint of the
+ * same call: one entry a thread inside a UDP call. Not an LRU map: that one may evict live
+ * entries long before it is full (its free lists are per CPU) and says nothing; a full table
+ * here refuses the insert, which is counted (TT_LOSS_PEERS_FULL). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, struct tt_peer);
 } udp_peer SEC(".maps");
 
 /* TCP connections read every period, by address: other namespaces' (iter/tcp sees only
- * ours), and our active ones. */
+ * ours), and our active ones. A walk of a hash map visits every bucket, empty or not (65,536
+ * of them cost 0.4 ms): with polled_tiers, polled is small and polled_more, as big as
+ * --max-flows, takes what it cannot, and each is walked only while it holds any entry. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -124,6 +149,23 @@ struct {
 	__type(key, __u64);
 	__type(value, struct tt_polled);
 } polled SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, struct tt_polled);
+} polled_more SEC(".maps");
+
+/* What rf__polled refreshed, in its order (that is time order): user space reads the first
+ * polled_read entries, and no empty bucket of the polled map. Sized by --max-flows at load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tt_event);
+} polled_out SEC(".maps");
 
 static __always_inline void loss_inc(__u32 code)
 {
@@ -240,6 +282,35 @@ static __always_inline bool same_counters(const struct tt_tcp_counters *a,
 	       a->segs_in == b->segs_in && a->segs_out == b->segs_out && a->retrans == b->retrans;
 }
 
+/* An owner into the owners map, counted in owners_added when it went in. */
+static __always_inline long owner_record(__u64 key, struct tt_owner *o, __u64 flags)
+{
+	long err = bpf_map_update_elem(&owners, &key, o, flags);
+
+	if (!err)
+		__sync_fetch_and_add(&owners_added, 1);
+	return err;
+}
+
+/* The entry of a polled connection, in polled or polled_more. */
+static __always_inline struct tt_polled *polled_find(__u64 key)
+{
+	struct tt_polled *p = bpf_map_lookup_elem(&polled, &key);
+
+	if (!p && polled_tiers && npolled_more)
+		p = bpf_map_lookup_elem(&polled_more, &key);
+	return p;
+}
+
+/* An entry out of the polled maps, counted in npolled or npolled_more when it was there. */
+static __always_inline void polled_delete(__u64 key)
+{
+	if (!bpf_map_delete_elem(&polled, &key))
+		__sync_fetch_and_add(&npolled, -1);
+	else if (polled_tiers && npolled_more && !bpf_map_delete_elem(&polled_more, &key))
+		__sync_fetch_and_add(&npolled_more, -1);
+}
+
 static __always_inline bool owner_copy(struct tt_event *e, __u64 key)
 {
 	struct tt_owner *o = bpf_map_lookup_elem(&owners, &key);
@@ -289,8 +360,21 @@ static __noinline void poll_start(struct sock *sk, __u8 state, __u8 flags)
 	fill_id(&p.e, sk);
 	tcp_counters(&p.e.c, (struct tcp_sock *)sk);
 	owner_copy(&p.e, key);
+	if (polled_tiers && npolled_more && bpf_map_lookup_elem(&polled_more, &key))
+		return;
 	err = bpf_map_update_elem(&polled, &key, &p, BPF_NOEXIST);
-	if (err && err != -EEXIST)
+	if (!err) {
+		__sync_fetch_and_add(&npolled, 1);
+		return;
+	}
+	if (err == -E2BIG && polled_tiers) {
+		err = bpf_map_update_elem(&polled_more, &key, &p, BPF_NOEXIST);
+		if (!err) {
+			__sync_fetch_and_add(&npolled_more, 1);
+			return;
+		}
+	}
+	if (err != -EEXIST)
 		loss_inc(TT_LOSS_FLOW_FULL);
 }
 
@@ -313,8 +397,8 @@ int BPF_PROG(st__state, struct sock *sk, int oldstate, int newstate)
 		if (newstate != TCP_SYN_SENT && bpf_map_lookup_elem(&owners, &key))
 			return 0;
 		current_owner(&o);
-		if (bpf_map_update_elem(&owners, &key, &o, BPF_ANY))
-			loss_inc(TT_LOSS_FLOW_FULL);
+		if (owner_record(key, &o, BPF_ANY))
+			loss_inc(TT_LOSS_OWNERS_FULL);
 		return 0;
 	}
 	if (newstate == TCP_ESTABLISHED) {
@@ -327,7 +411,7 @@ int BPF_PROG(st__state, struct sock *sk, int oldstate, int newstate)
 	if (oldstate != TCP_LISTEN && oldstate != TCP_CLOSE)
 		tcp_close(sk, oldstate, key);
 	bpf_map_delete_elem(&owners, &key);
-	bpf_map_delete_elem(&polled, &key);
+	polled_delete(key);
 	return 0;
 }
 
@@ -403,8 +487,8 @@ static __always_inline void accepted(long fd)
 	if (!key)
 		return;
 	current_owner(&o);
-	if (bpf_map_update_elem(&owners, &key, &o, BPF_ANY))
-		loss_inc(TT_LOSS_FLOW_FULL);
+	if (owner_record(key, &o, BPF_ANY))
+		loss_inc(TT_LOSS_OWNERS_FULL);
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
@@ -453,15 +537,18 @@ int it__tcp(struct bpf_iter__tcp *ctx)
 	e.ts = bpf_ktime_get_ns();
 	if (activation) {
 		__u64 key = (__u64)sk;
-		struct tt_polled *p = bpf_map_lookup_elem(&polled, &key);
+		/* a socket without any program's storage is neither active nor polled: no
+		 * lookup (a hash map's costs as much as the rest of this program) */
+		bool stored = sk->sk_bpf_storage;
+		struct tt_polled *p = stored ? polled_find(key) : 0;
 		bool ours;
 
 		if (p && e.ts - p->changed >= quiet_ns && p->e.state == state &&
 		    same_counters(&p->e.c, &c)) {
-			bpf_map_delete_elem(&polled, &key);
+			polled_delete(key);
 			p = 0;
 		}
-		ours = bpf_sk_storage_get(&sk_stor, sk, 0, 0) != 0;
+		ours = stored && bpf_sk_storage_get(&sk_stor, sk, 0, 0) != 0;
 		if (ours && !p) {
 			bpf_sk_storage_delete(&sk_stor, sk);
 			ours = false;
@@ -476,7 +563,7 @@ int it__tcp(struct bpf_iter__tcp *ctx)
 		    same_counters(&v->c, &c))
 			return 0;
 	}
-	owned = owner_copy(&e, (__u64)sk);
+	owned = (!activation || walk_owners) && owner_copy(&e, (__u64)sk);
 	e.type = TT_IT_TCP;
 	e.proto = IPPROTO_TCP;
 	e.state = state;
@@ -495,7 +582,7 @@ int it__tcp(struct bpf_iter__tcp *ctx)
  * at the close. An entry whose socket closed unseen (activated as it closed) or whose memory
  * another connection took goes. Ports and interface are read again while the local port is
  * unknown (connect() moves to SYN_SENT before it picks one). */
-static __always_inline void refresh(__u64 key, struct tt_polled *v, __u64 now)
+static __always_inline bool refresh(__u64 key, struct tt_polled *v, __u64 now)
 {
 	struct sock *sk = (struct sock *)key;
 	struct tt_tcp_counters c = {};
@@ -506,8 +593,8 @@ static __always_inline void refresh(__u64 key, struct tt_polled *v, __u64 now)
 	if (state == TCP_CLOSE || state == TCP_LISTEN ||
 	    bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)) != v->e.rport ||
 	    (v->e.lport && lport != v->e.lport) || (v->e.cookie && cookie != v->e.cookie)) {
-		bpf_map_delete_elem(&polled, &key);
-		return;
+		polled_delete(key);
+		return false;
 	}
 	if (!v->e.lport)
 		fill_id(&v->e, sk);
@@ -519,19 +606,48 @@ static __always_inline void refresh(__u64 key, struct tt_polled *v, __u64 now)
 	if (!(v->e.flags & TT_F_OWNER))
 		owner_copy(&v->e, key);
 	v->e.ts = now;
+	return true;
 }
 
-static long refresh_one(struct bpf_map *map, __u64 *key, struct tt_polled *v, void *ctx)
+struct refresh_out {
+	__u32 n;
+	bool full;
+};
+
+/* Each entry refreshed, and copied to polled_out (full: a map that grew during the walk of
+ * it, past polled_out's size: what did not fit is read the next period). */
+static long refresh_one(struct bpf_map *map, __u64 *key, struct tt_polled *v,
+			struct refresh_out *out)
 {
-	refresh(*key, v, bpf_ktime_get_ns());
+	__u32 i = out->n;
+	struct tt_event *o;
+
+	if (!refresh(*key, v, bpf_ktime_get_ns()))
+		return 0;
+	o = bpf_map_lookup_elem(&polled_out, &i);
+	if (!o) {
+		out->full = true;
+		return 0;
+	}
+	*o = v->e;
+	out->n = i + 1;
 	return 0;
 }
 
-/* Run by user space (BPF_PROG_TEST_RUN) once per period: the whole map in one call (5.13+). */
+/* Run by user space (BPF_PROG_TEST_RUN) once per period: the whole map in one call (5.13+).
+ * Returns 1 when bpf_for_each_map_elem failed, 2 when polled_out could not take them all. */
 SEC("raw_tp")
 int rf__polled(void *ctx)
 {
-	return bpf_for_each_map_elem(&polled, refresh_one, 0, 0) < 0;
+	struct refresh_out out = {};
+	long err = 0;
+
+	if (npolled)
+		err = bpf_for_each_map_elem(&polled, refresh_one, &out, 0);
+	if (polled_tiers && npolled_more && err >= 0)
+		err = bpf_for_each_map_elem(&polled_more, refresh_one, &out, 0);
+	polled_read = out.n;
+	return err < 0 ? 1 : out.full ? 2 : 0;
 }
 
 /* The same as an iterator, where the kernel has map-element iterators but no bpf_loop-style
@@ -542,8 +658,8 @@ int it__polled(struct bpf_iter__bpf_map_elem *ctx)
 	__u64 *key = ctx->key;
 	struct tt_polled *v = ctx->value;
 
-	if (key && v)
-		refresh(*key, v, bpf_ktime_get_ns());
+	if (key && v && refresh(*key, v, bpf_ktime_get_ns()))
+		bpf_seq_write(ctx->meta->seq, &v->e, sizeof(v->e));
 	return 0;
 }
 
@@ -606,6 +722,7 @@ static __noinline void udp_count(struct sock *sk, long bytes, bool out, const st
 		__builtin_memcpy(key.raddr, id.raddr, 16);
 	}
 	now = bpf_ktime_get_ns();
+	udp_touch[bpf_get_smp_processor_id() & 63].ts = now;
 	val = bpf_map_lookup_elem(&udp_flows, &key);
 	if (!val) {
 		nv.first_ts = now;
@@ -613,7 +730,9 @@ static __noinline void udp_count(struct sock *sk, long bytes, bool out, const st
 		nv.ifindex = id.ifindex;
 		current_owner(&nv.owner);
 		err = bpf_map_update_elem(&udp_flows, &key, &nv, BPF_NOEXIST);
-		if (err && err != -EEXIST) {
+		if (!err) {
+			__sync_fetch_and_add(&udp_nflows, 1);
+		} else if (err != -EEXIST) {
 			loss_inc(TT_LOSS_FLOW_FULL);
 			return;
 		}
@@ -720,7 +839,8 @@ static __always_inline void keep_peer(struct bpf_sock_addr *ctx, bool v6, __u8 d
 		__builtin_memcpy(p.addr, &a, 4);
 	}
 	p.pad[0] = dir;
-	bpf_map_update_elem(&udp_peer, &id, &p, BPF_ANY);
+	if (bpf_map_update_elem(&udp_peer, &id, &p, BPF_ANY))
+		loss_inc(TT_LOSS_PEERS_FULL); /* the datagram goes to the unknown peer */
 }
 
 SEC("cgroup/sendmsg4")
@@ -748,6 +868,32 @@ SEC("cgroup/recvmsg6")
 int cg__recvmsg6(struct bpf_sock_addr *ctx)
 {
 	keep_peer(ctx, true, 0);
+	return 1;
+}
+
+/* A UDP socket's release (the cgroup hook, 5.9+), in every network namespace: its flows end
+ * with it. The walk of iter/udp sees only our own namespace's sockets, and a lost event here
+ * (counted) leaves the flow to it, or to --udp-timeout. The context is the socket itself: its
+ * address is the key the flows were counted under. */
+SEC("cgroup/sock_release")
+int cgr__release(struct bpf_sock *ctx)
+{
+	struct tt_event *e;
+
+	if (ctx->protocol != IPPROTO_UDP || !want_udp)
+		return 1;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		loss_inc(TT_LOSS_RINGBUF);
+		return 1;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = TT_EV_UDP_RELEASE;
+	e->ts = bpf_ktime_get_ns();
+	e->proto = IPPROTO_UDP;
+	e->family = ctx->family;
+	e->sock = (__u64)ctx;
+	bpf_ringbuf_submit(e, wake_flag());
 	return 1;
 }
 
@@ -859,9 +1005,10 @@ int BPF_PROG(fe6__udpv6_recvmsg, struct sock *sk, struct msghdr *msg, size_t len
 
 /* kprobes: the arguments are kept from the entry to the return by thread and function. A
  * return whose entry was missed finds nothing and counts nothing; an entry whose return was
- * missed (kretprobe instances exhausted) is overwritten by the thread's next call, and dead
- * threads' entries age out of the LRU map. Both are counted by the kernel as missed
- * kretprobes, which tcptop-collect reports. */
+ * missed (kretprobe instances exhausted) is overwritten by the thread's next call. Both are
+ * counted by the kernel as missed kprobes (kprobe_profile), which tcptop-collect reports, as
+ * it does an entry that finds the table full (TT_LOSS_KP_ARGS). Not an LRU map: that one
+ * evicts live entries before it is full, silently. */
 const volatile __u8 kp_recv_noblock = 0; /* udp_recvmsg has the noblock argument (< 5.19) */
 
 struct tt_kp_key {
@@ -876,7 +1023,7 @@ struct tt_kp_args {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct tt_kp_key);
 	__type(value, struct tt_kp_args);
@@ -904,7 +1051,8 @@ static __always_inline void kp_enter(__u32 fn, struct pt_regs *ctx, bool recv)
 		barrier_var(p5);
 		a.flags = kp_recv_noblock ? p5 : p4;
 	}
-	bpf_map_update_elem(&kp_args, &k, &a, BPF_ANY);
+	if (bpf_map_update_elem(&kp_args, &k, &a, BPF_ANY))
+		loss_inc(TT_LOSS_KP_ARGS);
 }
 
 static __always_inline void kp_leave(__u32 fn, struct pt_regs *ctx, bool out)
@@ -995,6 +1143,7 @@ int it__owners(struct bpf_iter__task_file *ctx)
 	struct sock *sk;
 	__u16 family, proto;
 	__u64 key;
+	long err;
 
 	if (!task || !file)
 		return 0;
@@ -1010,11 +1159,18 @@ int it__owners(struct bpf_iter__task_file *ctx)
 	    (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
 		return 0;
 	key = (__u64)sk;
+	/* a word for each socket: the read returns every few thousand of them, so that user
+	 * space can spread this walk over periods (it reads nothing else here) */
+	bpf_seq_write(ctx->meta->seq, &key, sizeof(key));
 	o.pid = BPF_CORE_READ(task, tgid);
 	o.cgroup = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
 	bpf_probe_read_kernel_str(o.comm, sizeof(o.comm), task->comm);
-	if (bpf_map_update_elem(&owners, &key, &o, BPF_NOEXIST))
-		return 0; /* held by an earlier task too, or the map is full */
+	err = owner_record(key, &o, BPF_NOEXIST);
+	if (err) {
+		if (err != -EEXIST) /* not held by an earlier task too: the map is full */
+			loss_inc(TT_LOSS_OWNERS_FULL);
+		return 0;
+	}
 	if (proto == IPPROTO_TCP && want_tcp && sk_netns(sk) != own_netns) {
 		__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
 

@@ -10,7 +10,8 @@
 /* What a ring buffer event or an iterator record describes (struct tt_event.type). */
 enum tt_event_type {
 	/* ring buffer, as they happen */
-	TT_EV_CLOSE = 1, /* TCP socket reached CLOSE: final counters (also failed connects) */
+	TT_EV_CLOSE = 1,       /* TCP socket reached CLOSE: final counters (also failed connects) */
+	TT_EV_UDP_RELEASE = 2, /* a UDP socket released, in any namespace: its flows end */
 	/* iterators, in batches */
 	TT_IT_TCP = 10, /* iter/tcp: a connection of our namespace */
 	TT_IT_UDP = 11, /* iter/udp: a UDP socket of our namespace */
@@ -20,9 +21,12 @@ enum tt_event_type {
 
 /* Per-CPU loss counters (index into the loss map). */
 enum tt_loss {
-	TT_LOSS_RINGBUF = 0,   /* bpf_ringbuf_reserve failed: an event is lost */
-	TT_LOSS_FLOW_FULL = 1, /* a UDP flow, an owner or a foreign connection not tracked */
-	TT_LOSS_N = 2,
+	TT_LOSS_RINGBUF = 0,	 /* bpf_ringbuf_reserve failed: an event is lost */
+	TT_LOSS_FLOW_FULL = 1,	 /* a UDP flow or a polled connection not tracked, a map full */
+	TT_LOSS_OWNERS_FULL = 2, /* an owner not recorded: the owners map full */
+	TT_LOSS_PEERS_FULL = 3,	 /* an unconnected UDP socket's peer not kept: udp_peer full */
+	TT_LOSS_KP_ARGS = 4,	 /* a kprobe's arguments not kept: kp_args full */
+	TT_LOSS_N = 5,
 };
 
 #define TT_COMM_LEN 16
@@ -92,6 +96,11 @@ struct tt_udp_val {
 struct tt_polled {
 	struct tt_event e; /* type TT_POLLED; e.ts: when last read */
 	__u64 changed;	   /* when its counters or state last changed */
+};
+
+/* When a CPU last counted a UDP datagram: one cache line each. */
+struct tt_udp_touch {
+	__u64 ts, pad[7];
 };
 
 /* The peer an unconnected UDP socket's sendmsg or recvmsg names, kept from the cgroup hook

@@ -120,7 +120,7 @@ const struct feature_info features[FEAT_N] = {
 			 "close only: their counters do not move in between" },
 	[FEAT_UDP] = { "udp", 0, "UDP datagrams are not counted: no UDP rows" },
 	[FEAT_UDP_CLOSE] = { "udp-close", 0,
-			     "a UDP flow ends only by --udp-timeout, not when its socket closes" },
+			     "a UDP flow may end only by --udp-timeout, not when its socket closes" },
 	[FEAT_UDP_PEERS] = { "udp-peers", 0,
 			     "an unconnected UDP socket's peers are not told apart" },
 	[FEAT_CGROUP] = { "cgroup", FIELD_CGROUP,

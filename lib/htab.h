@@ -66,7 +66,9 @@ static inline struct hnode *htab_chain(const struct htab *t, uint64_t hash)
 
 /* The hash functions: a 64-bit finaliser (murmur3's fmix64) on words, so that keys that differ
  * in one bit land anywhere. Not keyed: no table here holds more entries than its input has
- * connections, and each is bounded by its owner. */
+ * connections, and each is bounded by its owner. hash_u64 is a bijection of the 64-bit words
+ * (each of its steps can be undone): a table keyed by one word may compare the hashes alone
+ * and keep no copy of the key (tests/unit/test_core.c undoes it). */
 static inline uint64_t hash_u64(uint64_t x)
 {
 	x ^= x >> 33;

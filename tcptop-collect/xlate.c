@@ -6,46 +6,86 @@
  *   state changes, OWNER when its owner becomes known or changes, CLOSE once;
  * - TCP connections are keyed by the socket's address, UDP flows by socket and peer; stream
  *   flow ids count up from 1 and never reveal a kernel address;
- * - a closed TCP socket is remembered for two passes (a pass a period), so that an iterator
- *   that met it just before it went away does not open it again; they go oldest first, with
- *   no scan of the table.
+ * - a TCP connection is kept in 88 bytes (a million connections are two million sockets): what
+ *   its later records need (flow, counters, state, owner) and what tells another socket at the
+ *   same address from it (ports, peer); its identity is written from the report that opens it;
+ * - a closed TCP socket leaves a tombstone for two periods, so that an iterator that met it
+ *   just before it went away does not open it again; they go oldest first, with no scan;
+ * - a walk of every connection may span several periods; a connection of our namespace ends
+ *   without its close only when two whole walks in a row missed it (existed when the walk
+ *   began, met neither by it nor by a polled read since): the kernel's iterator may skip a
+ *   socket whose bucket changed between two reads (before 6.16), and a walk that failed or was
+ *   cut short (not whole) proves nothing;
+ * - counters never go backwards (a stale read changes nothing), and the kernel's 32-bit
+ *   segment counters are unwrapped into the stream's 64-bit ones.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "htab.h"
 #include "xlate.h"
 
-struct hnode {
-	struct hnode *next;
-	uint64_t h;
+#define AF_INET6_ 10
+
+/* struct tcp's bits */
+enum {
+	T_OWNER = 1 << 0,   /* the owner is known (pid, owner_tag) */
+	T_WRITTEN = 1 << 1, /* OPEN written */
+	T_HIDDEN = 1 << 2,  /* not wanted by the filters (yet) */
+	T_FOREIGN = 1 << 3, /* of another namespace: no walk meets it */
+	T_V6 = 1 << 4,	    /* the peer's address is IPv6 (peer hashed) */
 };
 
-struct htab {
-	struct hnode **b;
-	size_t nb, n;
+/* A TCP connection, in the table by hash_u64(socket address): that hash is a bijection, so two
+ * equal hashes are the same address, and the address itself is not kept. */
+struct tcp {
+	struct hnode hn;
+	uint64_t flow;
+	struct conn_counters c; /* as last written */
+	uint32_t peer;		/* the remote address: IPv4 as is, IPv6 hashed */
+	uint32_t pid;		/* the owner, once known */
+	uint32_t owner_tag;	/* a hash of the owner's cgroup and name: a change is an OWNER */
+	uint16_t lport, rport;
+	uint16_t seen;	      /* the walk under way or last begun when a report last met it */
+	uint8_t state, flags; /* flags: CONN_F_BEGUN_BEFORE */
+	uint8_t missed;	      /* whole full walks in a row that missed it */
+	uint8_t bits;	      /* T_* */
+};
+
+/* What tells apart two sockets at one address is all a connection keeps beyond its counters
+ * (the counters may grow with the stream's fields; the rest must not). */
+_Static_assert(sizeof(struct tcp) - sizeof(struct conn_counters) <= 48,
+	       "struct tcp grows with every connection of a big server");
+
+/* A TCP connection that closed (or was ended), for two periods, by the same hash: the last
+ * at each address (the kernel gives a socket's memory to the next one at once, and churn
+ * closes thousands at one address within two periods). */
+struct tomb {
+	struct hnode hn;
+	struct tomb *next; /* the next tombstone, in the order they were made */
+	uint64_t period;   /* closed in this period */
+	uint32_t peer;
+	uint16_t lport, rport;
+	uint8_t bits;
+	bool unhashed; /* a later one at its address took its place: freed in its turn */
 };
 
 struct usock;
 
-struct conn {
+/* A UDP flow: one socket and one peer. */
+struct udp {
 	struct hnode hn;
-	uint64_t sock;		/* TCP: the socket's address; UDP: the flow's socket */
-	struct tt_udp_key ukey; /* UDP */
-	struct conn *sock_next; /* UDP: next flow of the same socket */
-	struct usock *us;	/* UDP */
+	struct tt_udp_key ukey;
+	struct udp *sock_next; /* the next flow of the same socket */
+	struct usock *us;
 	uint64_t flow;
 	struct conn_id id;
 	struct conn_counters c; /* as last written */
-	uint64_t owner_cgroup;
-	uint64_t last_active;	/* UDP: monotonic ns of the last datagram */
-	uint64_t seen_pass;	/* TCP: the last full pass that reported it */
-	uint64_t closed_pass;	/* TCP: closed at this pass (a tombstone until two later) */
-	struct conn *tomb_next; /* TCP: the next tombstone, in the order they were made */
-	uint32_t pid;
-	char comm[COMM_LEN];
-	uint8_t proto, state, flags; /* CONN_F_BEGUN_BEFORE */
-	bool owner_known, written, hidden, closed, unhashed;
+	uint64_t last_active;	/* monotonic ns of the last datagram */
+	struct tt_owner owner;
+	uint8_t flags;
+	bool owner_known, written, hidden;
 };
 
 /* A UDP socket: its flows, and whether an iterator pass still sees it. */
@@ -55,7 +95,9 @@ struct usock {
 	uint16_t lport;
 	uint32_t netns;
 	uint64_t created_pass, seen_pass;
-	struct conn *flows;
+	struct udp *flows;
+	struct usock *released_next; /* released: its flows end after the next read of them */
+	bool released;
 };
 
 /* A name written once: IFNAME by (netns, ifindex), CGROUP by id. */
@@ -67,118 +109,55 @@ struct seen {
 struct xlate {
 	struct xlate_config cfg;
 	struct xlate_ops ops;
-	struct htab tcp, udp, socks;
+	struct htab tcp, tombs, udp, socks;
 	uint64_t next_flow;
-	uint64_t tcp_pass, udp_pass;
-	bool tcp_full;
-	struct conn *tomb_head, *tomb_tail; /* closed TCP connections, oldest first */
+	uint64_t period;     /* TCP periods so far */
+	uint64_t walk;	     /* walks begun so far (their low 16 bits in struct tcp's seen) */
+	uint64_t tcp_walked; /* whole full walks so far: 0, what is met began before */
+	bool walk_full;	     /* the walk under way reports every connection */
+	uint64_t udp_pass, udp_walked;
+	struct tomb *tomb_head, *tomb_tail; /* oldest first */
+	struct usock *released;		    /* UDP sockets released, their flows to end */
 	uint64_t last_ts;
 	int error;
 	struct xlate_stats st;
 	struct htab ifs, cgs; /* struct seen: the IFNAME and CGROUP records written */
 };
 
-/* ---- hash tables ---- */
+#define TCP(n)	 container_of(n, struct tcp, hn)
+#define TOMB(n)	 container_of(n, struct tomb, hn)
+#define UDP(n)	 container_of(n, struct udp, hn)
+#define USOCK(n) container_of(n, struct usock, hn)
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
+/* ---- the tables (lib/htab.h) ---- */
 
 static uint64_t hash_ukey(const struct tt_udp_key *k)
 {
-	const uint64_t *w = (const uint64_t *)k;
-	uint64_t h = 0x9e3779b97f4a7c15ULL;
-
-	for (size_t i = 0; i < sizeof(*k) / 8; i++)
-		h = mix64(h ^ w[i]);
-	return h;
+	return hash_bytes(k, sizeof(*k));
 }
 
-static int htab_init(struct htab *t)
+static struct tcp *tcp_find(const struct xlate *x, uint64_t h)
 {
-	t->n = 0;
-	t->b = calloc(1024, sizeof(*t->b));
-	t->nb = t->b ? 1024 : 0; /* 0: xlate_free() walks nothing */
-	return t->b ? 0 : -ENOMEM;
-}
+	struct hnode *n;
 
-static void htab_grow(struct htab *t)
-{
-	size_t nb = t->nb * 2;
-	struct hnode **b = calloc(nb, sizeof(*b));
-
-	if (!b)
-		return; /* longer chains, still correct */
-	for (size_t i = 0; i < t->nb; i++) {
-		for (struct hnode *n = t->b[i], *next; n; n = next) {
-			next = n->next;
-			n->next = b[n->h & (nb - 1)];
-			b[n->h & (nb - 1)] = n;
-		}
-	}
-	free(t->b);
-	t->b = b;
-	t->nb = nb;
-}
-
-static void htab_add(struct htab *t, struct hnode *n, uint64_t h)
-{
-	if (t->n >= t->nb)
-		htab_grow(t);
-	n->h = h;
-	n->next = t->b[h & (t->nb - 1)];
-	t->b[h & (t->nb - 1)] = n;
-	t->n++;
-}
-
-static void htab_del(struct htab *t, struct hnode *n)
-{
-	for (struct hnode **p = &t->b[n->h & (t->nb - 1)]; *p; p = &(*p)->next) {
-		if (*p == n) {
-			*p = n->next;
-			t->n--;
-			return;
-		}
-	}
-}
-
-#define htab_each(t, n)                         \
-	for (size_t _i = 0; _i < (t)->nb; _i++) \
-		for (struct hnode *n = (t)->b[_i], *_next; n && (_next = n->next, 1); n = _next)
-
-static struct conn *tcp_find(struct xlate *x, uint64_t sock)
-{
-	uint64_t h = mix64(sock);
-
-	for (struct hnode *n = x->tcp.b[h & (x->tcp.nb - 1)]; n; n = n->next)
-		if (n->h == h && ((struct conn *)n)->sock == sock)
-			return (struct conn *)n;
+	htab_for_hash(&x->tcp, n, h) return TCP(n);
 	return NULL;
 }
 
-static struct conn *udp_find(struct xlate *x, const struct tt_udp_key *k)
+static struct udp *udp_find(struct xlate *x, const struct tt_udp_key *k)
 {
-	uint64_t h = hash_ukey(k);
+	struct hnode *n;
 
-	for (struct hnode *n = x->udp.b[h & (x->udp.nb - 1)]; n; n = n->next)
-		if (n->h == h && !memcmp(&((struct conn *)n)->ukey, k, sizeof(*k)))
-			return (struct conn *)n;
+	htab_for_hash(&x->udp, n,
+		      hash_ukey(k)) if (!memcmp(&UDP(n)->ukey, k, sizeof(*k))) return UDP(n);
 	return NULL;
 }
 
 static struct usock *sock_find(struct xlate *x, uint64_t sock)
 {
-	uint64_t h = mix64(sock);
+	struct hnode *n;
 
-	for (struct hnode *n = x->socks.b[h & (x->socks.nb - 1)]; n; n = n->next)
-		if (n->h == h && ((struct usock *)n)->sock == sock)
-			return (struct usock *)n;
+	htab_for_hash(&x->socks, n, hash_u64(sock)) if (USOCK(n)->sock == sock) return USOCK(n);
 	return NULL;
 }
 
@@ -197,11 +176,10 @@ static void put(struct xlate *x, const struct rec *r)
 
 static bool seen(const struct htab *t, uint64_t key)
 {
-	uint64_t h = mix64(key);
+	struct hnode *n;
 
-	for (struct hnode *n = t->b[h & (t->nb - 1)]; n; n = n->next)
-		if (n->h == h && ((struct seen *)n)->key == key)
-			return true;
+	htab_for_hash(t, n,
+		      hash_u64(key)) if (container_of(n, struct seen, h)->key == key) return true;
 	return false;
 }
 
@@ -213,7 +191,7 @@ static void seen_add(struct htab *t, uint64_t key)
 	if (!n)
 		return;
 	n->key = key;
-	htab_add(t, &n->h, mix64(key));
+	htab_add(t, &n->h, hash_u64(key));
 }
 
 static void put_ifname(struct xlate *x, uint32_t netns, uint32_t ifindex, const char *bpf_name)
@@ -251,144 +229,155 @@ static void put_cgroup(struct xlate *x, uint64_t id)
 	put(x, &r);
 }
 
-static void tcp_counters(struct conn_counters *c, const struct tt_tcp_counters *t)
+static bool wanted(const struct xlate *x, uint16_t lport, uint16_t rport, const struct tt_owner *o)
 {
-	c->bytes_in = t->bytes_in;
-	c->bytes_out = t->bytes_out;
-	c->pkts_in = t->segs_in;
-	c->pkts_out = t->segs_out;
-	c->srtt_us = t->srtt_us;
-	c->retrans = t->retrans;
-}
-
-static bool wanted(const struct xlate *x, const struct conn *f)
-{
-	if (x->cfg.port && f->id.lport != x->cfg.port && f->id.rport != x->cfg.port)
+	if (x->cfg.port && lport != x->cfg.port && rport != x->cfg.port)
 		return false;
-	if (x->cfg.pid && (!f->owner_known || f->pid != x->cfg.pid))
+	if (x->cfg.pid && (!o || o->pid != x->cfg.pid))
 		return false;
 	return true;
 }
 
-/* OPEN, once the connection passes the filters; with --pid, one whose owner is not known
- * yet waits (hidden) until it is. */
-static void put_open(struct xlate *x, struct conn *f, uint64_t ts)
+/* OPEN: the connection's identity, owner (NULL: none known) and first counters. */
+static void put_open(struct xlate *x, const struct conn_id *id, uint8_t state, uint8_t flags,
+		     const struct tt_owner *o, const struct conn_counters *c, uint64_t ts)
 {
 	struct rec r = { .type = REC_CONN_OPEN };
-	struct rec_conn_open *o = &r.u.open;
+	struct rec_conn_open *op = &r.u.open;
 
-	if (f->written || f->closed)
-		return;
-	f->hidden = !wanted(x, f);
-	if (f->hidden)
-		return;
-	put_ifname(x, f->id.netns, f->id.ifindex, NULL);
-	if (f->owner_known)
-		put_cgroup(x, f->owner_cgroup);
-	o->ts = ts;
-	o->id = f->id;
-	o->state = f->state;
-	o->flags = f->flags;
-	if (f->owner_known) {
-		o->pid = f->pid;
-		memcpy(o->comm, f->comm, COMM_LEN);
-		o->cgroup_id = f->owner_cgroup;
+	put_ifname(x, id->netns, id->ifindex, NULL);
+	if (o)
+		put_cgroup(x, o->cgroup);
+	op->ts = ts;
+	op->id = *id;
+	op->state = state;
+	op->flags = flags;
+	if (o) {
+		op->pid = o->pid;
+		memcpy(op->comm, o->comm, COMM_LEN);
+		op->cgroup_id = o->cgroup;
 	} else {
-		o->flags |= CONN_F_NO_OWNER;
+		op->flags |= CONN_F_NO_OWNER;
 	}
-	o->c = f->c;
-	f->written = true;
+	op->c = *c;
 	put(x, &r);
 }
 
-static void set_owner(struct xlate *x, struct conn *f, const struct tt_owner *o, uint64_t ts)
+static void put_owner(struct xlate *x, uint64_t flow, const struct tt_owner *o, uint64_t ts)
 {
 	struct rec r = { .type = REC_CONN_OWNER };
 
-	if (f->owner_known && f->pid == o->pid && f->owner_cgroup == o->cgroup &&
-	    !memcmp(f->comm, o->comm, COMM_LEN))
-		return;
-	f->owner_known = true;
-	f->pid = o->pid;
-	f->owner_cgroup = o->cgroup;
-	memcpy(f->comm, o->comm, COMM_LEN);
-	if (!f->written) {
-		put_open(x, f, ts); /* a connection that waited for its owner */
-		return;
-	}
 	put_cgroup(x, o->cgroup);
 	r.u.owner.ts = ts;
-	r.u.owner.flow = f->flow;
+	r.u.owner.flow = flow;
 	r.u.owner.pid = o->pid;
 	memcpy(r.u.owner.comm, o->comm, COMM_LEN);
 	r.u.owner.cgroup_id = o->cgroup;
 	put(x, &r);
 }
 
-static void put_sample(struct xlate *x, struct conn *f, uint64_t ts, const struct conn_counters *c)
+/* SAMPLE when the counters differ from those last written (*last); a connection not written
+ * yet keeps them for its OPEN. */
+static void put_sample(struct xlate *x, uint64_t flow, bool written, struct conn_counters *last,
+		       const struct conn_counters *c, uint64_t ts)
 {
 	struct rec r = { .type = REC_CONN_SAMPLE };
 
-	if (!memcmp(&f->c, c, sizeof(*c)))
+	if (!memcmp(last, c, sizeof(*c)))
 		return;
-	f->c = *c;
-	if (!f->written)
+	*last = *c;
+	if (!written)
 		return;
 	r.u.sample.ts = ts;
-	r.u.sample.flow = f->flow;
+	r.u.sample.flow = flow;
 	r.u.sample.c = *c;
 	put(x, &r);
 }
 
-static void put_state(struct xlate *x, struct conn *f, uint64_t ts, uint8_t state)
+static void put_state(struct xlate *x, uint64_t flow, bool written, uint8_t *last, uint8_t state,
+		      uint64_t ts)
 {
 	struct rec r = { .type = REC_CONN_STATE };
 
-	if (f->state == state)
+	if (*last == state)
 		return;
-	if (f->written) {
+	if (written) {
 		r.u.state.ts = ts;
-		r.u.state.flow = f->flow;
-		r.u.state.old_state = f->state;
+		r.u.state.flow = flow;
+		r.u.state.old_state = *last;
 		r.u.state.new_state = state;
 		put(x, &r);
 	}
-	f->state = state;
+	*last = state;
 }
 
-static void put_close(struct xlate *x, struct conn *f, uint64_t ts)
+static void put_close(struct xlate *x, uint64_t flow, bool written, uint8_t state,
+		      const struct conn_counters *c, uint64_t ts)
 {
 	struct rec r = { .type = REC_CONN_CLOSE };
 
-	if (f->written) {
-		r.u.close.ts = ts;
-		r.u.close.flow = f->flow;
-		r.u.close.state = f->state;
-		r.u.close.c = f->c;
-		put(x, &r);
-	}
-	f->closed = true;
+	if (!written)
+		return;
+	r.u.close.ts = ts;
+	r.u.close.flow = flow;
+	r.u.close.state = state;
+	r.u.close.c = *c;
+	put(x, &r);
 }
 
-/* ---- connections ---- */
-
-static struct conn *conn_new(struct xlate *x, uint8_t proto)
+/* A 32-bit counter of the kernel, read again: the 64-bit one it continues (prev's low half is
+ * the last value read). Fewer than 2^31 steps between two reads (a period); a value behind the
+ * last one is a stale read. Returns false for that. */
+static bool unwrap32(uint64_t *v, uint64_t prev, uint32_t raw)
 {
-	struct conn *f = calloc(1, sizeof(*f));
+	uint32_t d = raw - (uint32_t)prev;
 
-	if (!f) {
-		x->error = -ENOMEM;
-		return NULL;
-	}
-	f->proto = proto;
-	f->flow = ++x->next_flow;
-	f->id.flow = f->flow;
-	f->id.proto = proto;
-	return f;
+	if (d >= 1u << 31)
+		return false;
+	*v = prev + d;
+	return true;
 }
 
-static void id_from_event(struct conn_id *id, const struct tt_event *e)
+/* The kernel's counters of a TCP connection (t) as the stream carries them, continuing prev
+ * (NULL for a connection met for the first time). A read behind the last (a stale polled entry
+ * read before a newer walk record) leaves c as prev: false. */
+static bool tcp_counters(struct conn_counters *c, const struct conn_counters *prev,
+			 const struct tt_tcp_counters *t)
 {
+	struct conn_counters n = { .bytes_in = t->bytes_in,
+				   .bytes_out = t->bytes_out,
+				   .pkts_in = t->segs_in,
+				   .pkts_out = t->segs_out,
+				   .srtt_us = t->srtt_us,
+				   .retrans = t->retrans };
+
+	if (!prev) {
+		*c = n;
+		return true;
+	}
+	if (t->bytes_in < prev->bytes_in || t->bytes_out < prev->bytes_out ||
+	    !unwrap32(&n.pkts_in, prev->pkts_in, t->segs_in) ||
+	    !unwrap32(&n.pkts_out, prev->pkts_out, t->segs_out) ||
+	    (uint32_t)(t->retrans - prev->retrans) >= 1u << 31) {
+		*c = *prev;
+		return false;
+	}
+	*c = n;
+	return true;
+}
+
+static uint64_t next_flow(struct xlate *x)
+{
+	return ++x->next_flow;
+}
+
+/* ---- TCP ---- */
+
+static void id_from_event(struct conn_id *id, const struct tt_event *e, uint64_t flow)
+{
+	memset(id, 0, sizeof(*id));
+	id->flow = flow;
+	id->proto = PROTO_TCP;
 	id->cookie = e->cookie;
 	id->netns = e->netns;
 	id->ifindex = e->ifindex;
@@ -399,165 +388,293 @@ static void id_from_event(struct conn_id *id, const struct tt_event *e)
 	memcpy(id->raddr, e->raddr, 16);
 }
 
-static struct conn *tcp_new(struct xlate *x, const struct tt_event *e, uint8_t flags, bool insert)
+/* The peer as struct tcp keeps it: an IPv4 address exactly, an IPv6 one by a 32-bit hash. */
+static uint32_t peer_of(const struct tt_event *e)
 {
-	struct conn *f = conn_new(x, PROTO_TCP);
+	uint32_t a;
 
-	if (!f)
+	if (e->family == AF_INET6_)
+		return (uint32_t)hash_bytes(e->raddr, 16);
+	memcpy(&a, e->raddr, 4);
+	return a;
+}
+
+/* The socket a record names is the one we know (ports, peer), or a new one at its address. A
+ * port of 0 is one not chosen yet (connect() before its bind) or given back (closing). */
+static bool same_peer(uint16_t lport, uint16_t rport, uint32_t peer, uint8_t bits,
+		      const struct tt_event *e)
+{
+	return (lport == e->lport || !lport || !e->lport) && rport == e->rport &&
+	       !!(bits & T_V6) == (e->family == AF_INET6_) && peer == peer_of(e);
+}
+
+static bool same_tcp(const struct tcp *f, const struct tt_event *e)
+{
+	return same_peer(f->lport, f->rport, f->peer, f->bits, e);
+}
+
+/* The tombstone of the socket e names, if it closed in the last two periods. */
+static bool tomb_of(const struct xlate *x, uint64_t h, const struct tt_event *e)
+{
+	struct hnode *n;
+
+	htab_for_hash(&x->tombs, n, h) if (same_peer(TOMB(n)->lport, TOMB(n)->rport, TOMB(n)->peer,
+						     TOMB(n)->bits, e)) return true;
+	return false;
+}
+
+static uint32_t owner_tag(const struct tt_owner *o)
+{
+	return (uint32_t)hash_u64x2(o->cgroup, hash_bytes(o->comm, COMM_LEN));
+}
+
+static bool is_ours(const struct tcp *f)
+{
+	return !(f->bits & T_FOREIGN);
+}
+
+/* OPEN from the report in hand (e: the identity), with the owner it brings (NULL: none), once
+ * the connection passes the filters; with --pid, one whose owner is not known yet waits
+ * (hidden) until a report brings it. */
+static void tcp_open(struct xlate *x, struct tcp *f, const struct tt_event *e,
+		     const struct tt_owner *o)
+{
+	struct conn_id id;
+
+	if (f->bits & T_WRITTEN)
+		return;
+	if (!wanted(x, e->lport, e->rport, o)) {
+		f->bits |= T_HIDDEN;
+		return;
+	}
+	f->bits = (f->bits & ~T_HIDDEN) | T_WRITTEN;
+	id_from_event(&id, e, f->flow);
+	put_open(x, &id, f->state, f->flags, o, &f->c, e->ts);
+}
+
+static const struct tt_owner *owner_in(const struct tt_event *e)
+{
+	return e->flags & TT_F_OWNER ? &e->owner : NULL;
+}
+
+/* The owner a report brings: OWNER when it differs from the one known; a connection that
+ * waited for its owner is opened. */
+static void set_owner(struct xlate *x, struct tcp *f, const struct tt_event *e)
+{
+	const struct tt_owner *o = &e->owner;
+	uint32_t tag = owner_tag(o);
+
+	if ((f->bits & T_OWNER) && f->pid == o->pid && f->owner_tag == tag)
+		return;
+	if (!(f->bits & T_OWNER) && is_ours(f))
+		x->st.unowned--;
+	f->bits |= T_OWNER;
+	f->pid = o->pid;
+	f->owner_tag = tag;
+	if (!(f->bits & T_WRITTEN))
+		tcp_open(x, f, e, o);
+	else
+		put_owner(x, f->flow, o, e->ts);
+}
+
+static struct tcp *tcp_new(struct xlate *x, uint64_t h, const struct tt_event *e, uint8_t flags,
+			   bool insert)
+{
+	struct tcp *f = calloc(1, sizeof(*f));
+
+	if (!f) {
+		x->error = -ENOMEM;
 		return NULL;
-	f->sock = e->sock;
-	id_from_event(&f->id, e);
+	}
+	f->flow = next_flow(x);
+	f->lport = e->lport;
+	f->rport = e->rport;
+	f->peer = peer_of(e);
+	f->bits = (e->family == AF_INET6_ ? T_V6 : 0) |
+		  (e->netns != x->cfg.own_netns ? T_FOREIGN : 0);
 	f->state = e->state;
 	f->flags = flags;
-	tcp_counters(&f->c, &e->c);
+	f->seen = (uint16_t)x->walk;
+	tcp_counters(&f->c, NULL, &e->c);
 	if (e->flags & TT_F_OWNER) {
-		f->owner_known = true;
+		f->bits |= T_OWNER;
 		f->pid = e->owner.pid;
-		f->owner_cgroup = e->owner.cgroup;
-		memcpy(f->comm, e->owner.comm, COMM_LEN);
+		f->owner_tag = owner_tag(&e->owner);
 	}
+	/* the name now: one of another namespace is only in what the kernel reports */
+	put_ifname(x, e->netns, e->ifindex, e->ifname);
 	if (!insert)
 		return f;
-	htab_add(&x->tcp, &f->hn, mix64(f->sock));
+	htab_add(&x->tcp, &f->hn, h);
 	x->st.conns++;
-	if (!f->owner_known)
+	if (!(f->bits & T_OWNER)) {
 		x->st.unowned_new++;
-	put_ifname(x, e->netns, e->ifindex, e->ifname);
+		if (is_ours(f))
+			x->st.unowned++;
+	}
 	return f;
 }
 
-static void conn_free_tcp(struct xlate *x, struct conn *f)
+static void tcp_free(struct xlate *x, struct tcp *f)
 {
 	htab_del(&x->tcp, &f->hn);
 	x->st.conns--;
+	if (!(f->bits & T_OWNER) && is_ours(f))
+		x->st.unowned--;
 	free(f);
 }
 
-/* A closed connection stays as a tombstone for two passes. */
-static void tomb_add(struct xlate *x, struct conn *f)
+/* A tombstone for two periods. Without memory for one, a late report of the connection may
+ * open it again: the run ends anyway (-ENOMEM). */
+static void tomb_make(struct xlate *x, uint64_t h, const struct tcp *f)
 {
-	f->closed_pass = x->tcp_pass;
+	struct tomb *t = malloc(sizeof(*t));
+	struct hnode *n;
+
+	if (!t) {
+		x->error = -ENOMEM;
+		return;
+	}
+	*t = (struct tomb){ .period = x->period,
+			    .peer = f->peer,
+			    .lport = f->lport,
+			    .rport = f->rport,
+			    .bits = f->bits };
+	htab_for_hash(&x->tombs, n, h)
+	{
+		htab_del(&x->tombs, n);
+		TOMB(n)->unhashed = true;
+		x->st.tombs--;
+		break;
+	}
+	htab_add(&x->tombs, &t->hn, h);
+	x->st.tombs++;
 	if (x->tomb_tail)
-		x->tomb_tail->tomb_next = f;
+		x->tomb_tail->next = t;
 	else
-		x->tomb_head = f;
-	x->tomb_tail = f;
+		x->tomb_head = t;
+	x->tomb_tail = t;
 }
 
-/* Another socket took a tombstone's address: out of the table now, freed in its turn. */
-static void tomb_unhash(struct xlate *x, struct conn *f)
+/* A closed (or ended) connection leaves the table, and a tombstone. */
+static void tomb_add(struct xlate *x, struct tcp *f)
 {
-	htab_del(&x->tcp, &f->hn);
-	x->st.conns--;
-	f->unhashed = true;
+	tomb_make(x, f->hn.hash, f);
+	tcp_free(x, f);
 }
 
 static void tomb_expire(struct xlate *x)
 {
-	struct conn *f;
+	struct tomb *t;
 
-	while ((f = x->tomb_head) && x->tcp_pass >= f->closed_pass + 2) {
-		x->tomb_head = f->tomb_next;
+	while ((t = x->tomb_head) && x->period >= t->period + 2) {
+		x->tomb_head = t->next;
 		if (!x->tomb_head)
 			x->tomb_tail = NULL;
-		if (f->unhashed)
-			free(f);
-		else
-			conn_free_tcp(x, f);
+		if (!t->unhashed) {
+			htab_del(&x->tombs, &t->hn);
+			x->st.tombs--;
+		}
+		free(t);
 	}
 }
 
-/* The socket the record names is the one we know, or a new one at the same address. */
-static bool same_tcp(const struct conn *f, const struct tt_event *e)
+static void met(struct xlate *x, struct tcp *f)
 {
-	return (f->id.lport == e->lport || !f->id.lport || !e->lport) && f->id.rport == e->rport &&
-	       f->id.family == e->family && !memcmp(f->id.raddr, e->raddr, 16);
+	f->seen = (uint16_t)x->walk;
+	f->missed = 0;
 }
 
 static void tcp_report(struct xlate *x, const struct tt_event *e, uint8_t flags)
 {
-	struct conn *f = tcp_find(x, e->sock);
+	uint64_t h = hash_u64(e->sock);
+	struct tcp *f = tcp_find(x, h);
 	struct conn_counters c;
+	bool written;
 
-	if (f && f->closed) {
-		if (same_tcp(f, e))
-			return; /* met by the iterator just before it went away */
-		tomb_unhash(x, f);
-		f = NULL;
-	}
-	if (f && !same_tcp(f, e) && e->state != 2 /* SYN_SENT: ports may still change */) {
-		put_close(x, f, e->ts); /* another socket lives at the address: ours went */
+	if (f && !same_tcp(f, e) && e->state != TCP_SYN_SENT /* ports may still change */) {
+		if (tomb_of(x, h, e))
+			return; /* a late report of the socket that lived here before ours */
+		/* another socket lives at the address: ours went */
+		put_close(x, f->flow, f->bits & T_WRITTEN, f->state, &f->c, e->ts);
 		x->st.evicted++;
-		conn_free_tcp(x, f);
+		tcp_free(x, f);
 		f = NULL;
 	}
 	if (!f) {
-		f = tcp_new(x, e, flags, true);
-		if (!f)
-			return;
-		put_open(x, f, e->ts);
-	} else {
-		tcp_counters(&c, &e->c);
-		if (!f->written)
-			f->c = c; /* an OPEN still to come carries the newest counters */
-		if (e->flags & TT_F_OWNER)
-			set_owner(x, f, &e->owner, e->ts);
-		if (!f->written && !f->hidden)
-			put_open(x, f, e->ts);
-		put_state(x, f, e->ts, e->state);
-		put_sample(x, f, e->ts, &c);
+		if (tomb_of(x, h, e))
+			return; /* met by the iterator just before it went away */
+		f = tcp_new(x, h, e, flags, true);
+		if (f) {
+			tcp_open(x, f, e, owner_in(e));
+			met(x, f);
+		}
+		return;
 	}
-	f->seen_pass = x->tcp_pass;
+	met(x, f);
+	if (!tcp_counters(&c, &f->c, &e->c))
+		return; /* older than what was written: changes nothing */
+	written = f->bits & T_WRITTEN;
+	if (!written)
+		f->c = c; /* an OPEN still to come carries the newest counters */
+	if (e->flags & TT_F_OWNER)
+		set_owner(x, f, e);
+	written = f->bits & T_WRITTEN;
+	put_state(x, f->flow, written, &f->state, e->state, e->ts);
+	put_sample(x, f->flow, written, &f->c, &c, e->ts);
+}
+
+/* The close of a socket we never met at an address where another lives on (or met none):
+ * OPEN in the state it was last in, STATE, CLOSE. */
+static void tcp_born_closed(struct xlate *x, uint64_t h, const struct tt_event *e, bool tomb)
+{
+	struct tt_event o = *e;
+	struct tcp *g;
+
+	o.state = e->old_state;
+	g = tcp_new(x, h, &o, x->period ? 0 : CONN_F_BEGUN_BEFORE, false);
+	if (!g)
+		return;
+	tcp_open(x, g, &o, owner_in(e));
+	put_state(x, g->flow, g->bits & T_WRITTEN, &g->state, e->state, e->ts);
+	put_close(x, g->flow, g->bits & T_WRITTEN, g->state, &g->c, e->ts);
+	if (tomb)
+		tomb_make(x, h, g);
+	free(g);
 }
 
 static void tcp_closed(struct xlate *x, const struct tt_event *e)
 {
-	struct conn *f = tcp_find(x, e->sock);
+	uint64_t h = hash_u64(e->sock);
+	struct tcp *f = tcp_find(x, h);
 	struct conn_counters c;
+	bool written;
 
-	if (f && f->closed) {
-		if (same_tcp(f, e))
-			return;	   /* the close of a connection ended already */
-		tomb_unhash(x, f); /* a tombstone of another socket at the address */
-		f = NULL;
-	}
 	if (f && !same_tcp(f, e)) {
-		/* another socket than the one we know at this address: the close of one
-		 * we never met, while ours lives on */
-		struct tt_event o = *e;
-		struct conn *g;
-
-		o.state = e->old_state;
-		g = tcp_new(x, &o, x->tcp_pass ? 0 : CONN_F_BEGUN_BEFORE, false);
-		if (!g)
-			return;
-		put_open(x, g, e->ts);
-		put_state(x, g, e->ts, e->state);
-		put_close(x, g, e->ts);
-		free(g);
+		/* the close of one ended already, or of another socket than the one we know at
+		 * this address, one we never met, while ours lives on */
+		if (!tomb_of(x, h, e))
+			tcp_born_closed(x, h, e, false);
 		return;
 	}
 	if (!f) {
-		/* opened and closed between two passes: OPEN in the state it was last in */
-		struct tt_event o = *e;
-
-		o.state = e->old_state;
-		f = tcp_new(x, &o, x->tcp_pass ? 0 : CONN_F_BEGUN_BEFORE, true);
-		if (!f)
-			return;
-		put_open(x, f, e->ts);
-	} else if (e->flags & TT_F_OWNER) {
-		set_owner(x, f, &e->owner, e->ts);
+		/* the close of one ended already, or of one opened and closed between two
+		 * reads of the kernel */
+		if (!tomb_of(x, h, e))
+			tcp_born_closed(x, h, e, true);
+		return;
 	}
-	if (!f->written && !f->hidden)
-		put_open(x, f, e->ts);
-	id_from_event(&f->id, e); /* the final ports and interface */
-	tcp_counters(&c, &e->c);
-	put_sample(x, f, e->ts, &c);
-	put_state(x, f, e->ts, e->state);
-	put_close(x, f, e->ts);
+	if (e->flags & TT_F_OWNER)
+		set_owner(x, f, e);
+	written = f->bits & T_WRITTEN;
+	if (tcp_counters(&c, &f->c, &e->c))
+		put_sample(x, f->flow, written, &f->c, &c, e->ts);
+	put_state(x, f->flow, written, &f->state, e->state, e->ts);
+	put_close(x, f->flow, written, f->state, &f->c, e->ts);
 	tomb_add(x, f);
 }
+
+/* ---- UDP ---- */
 
 static void udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct tt_udp_val *v,
 		     uint64_t now, uint8_t flags);
@@ -576,11 +693,69 @@ static struct usock *usock_new(struct xlate *x, uint64_t sock, uint16_t lport, u
 	s->netns = netns;
 	s->created_pass = x->udp_pass;
 	s->seen_pass = x->udp_pass;
-	htab_add(&x->socks, &s->hn, mix64(s->sock));
+	htab_add(&x->socks, &s->hn, hash_u64(s->sock));
 	return s;
 }
 
-void xlate_event(struct xlate *x, const struct tt_event *e)
+static void udp_socket(struct xlate *x, const struct tt_event *e)
+{
+	struct usock *s = sock_find(x, e->sock);
+
+	if (s && s->released)
+		return; /* released: its flows end after the next read */
+	if (s && s->lport != e->lport) {
+		s->seen_pass = 0; /* another socket at the address: the old one went */
+		s->created_pass = 0;
+		s = NULL;
+	}
+	if (!s && !(s = usock_new(x, e->sock, e->lport, e->netns)))
+		return;
+	s->seen_pass = x->udp_pass;
+	/* a connected socket that existed before the collector: its flow, counted from now */
+	if (!x->udp_walked && e->rport) {
+		struct tt_udp_key k = {
+			.sock = e->sock, .lport = e->lport, .rport = e->rport, .family = e->family
+		};
+		struct tt_udp_val v = { .netns = e->netns, .ifindex = e->ifindex };
+
+		memcpy(k.laddr, e->laddr, 16);
+		memcpy(k.raddr, e->raddr, 16);
+		if (e->flags & TT_F_OWNER)
+			v.owner = e->owner;
+		v.last_ts = e->ts;
+		udp_flow(x, &k, &v, e->ts, CONN_F_BEGUN_BEFORE);
+	}
+}
+
+/* A socket released (in any namespace): one whose flows are not read yet is made now, and they
+ * join it when read. */
+static void udp_released(struct xlate *x, const struct tt_event *e)
+{
+	struct usock *s = sock_find(x, e->sock);
+
+	if (!s && !(s = usock_new(x, e->sock, e->lport, 0)))
+		return;
+	if (!s->released) {
+		s->released = true;
+		s->released_next = x->released;
+		x->released = s;
+	}
+}
+
+void xlate_prefetch(const struct xlate *x, const struct tt_event *e, bool node)
+{
+	struct hnode *const *slot;
+
+	if (!x->tcp.nb || (e->type != TT_IT_TCP && e->type != TT_POLLED))
+		return;
+	slot = &x->tcp.b[hash_u64(e->sock) & (x->tcp.nb - 1)];
+	if (!node)
+		__builtin_prefetch(slot);
+	else if (*slot)
+		__builtin_prefetch(*slot);
+}
+
+int xlate_event(struct xlate *x, const struct tt_event *e)
 {
 	if (e->ts > x->last_ts)
 		x->last_ts = e->ts;
@@ -591,77 +766,67 @@ void xlate_event(struct xlate *x, const struct tt_event *e)
 		break;
 	case TT_IT_TCP:
 		if (x->cfg.want_tcp)
-			tcp_report(x, e, x->tcp_pass <= 1 ? CONN_F_BEGUN_BEFORE : 0);
+			tcp_report(x, e, !x->tcp_walked ? CONN_F_BEGUN_BEFORE : 0);
 		break;
 	case TT_POLLED:
-		/* before the first walk ends, one not seen opening was there before us */
+		/* before the first whole walk ends, one not seen opening was there before us */
 		if (x->cfg.want_tcp)
 			tcp_report(x, e,
-				   x->tcp_pass <= 1 && !(e->flags & TT_F_NEW) ? CONN_F_BEGUN_BEFORE
-									      : 0);
+				   !x->tcp_walked && !(e->flags & TT_F_NEW) ? CONN_F_BEGUN_BEFORE
+									    : 0);
 		break;
-	case TT_IT_UDP: {
-		struct usock *s;
-
-		if (!x->cfg.want_udp)
-			break;
-		s = sock_find(x, e->sock);
-		if (s && s->lport != e->lport) {
-			s->seen_pass = 0; /* another socket at the address: the old one went */
-			s->created_pass = 0;
-			s = NULL;
-		}
-		if (!s && !(s = usock_new(x, e->sock, e->lport, e->netns)))
-			break;
-		s->seen_pass = x->udp_pass;
-		/* a connected socket that existed before the collector: its flow, counted
-		 * from now */
-		if (x->udp_pass == 1 && e->rport) {
-			struct tt_udp_key k = { .sock = e->sock,
-						.lport = e->lport,
-						.rport = e->rport,
-						.family = e->family };
-			struct tt_udp_val v = { .netns = e->netns, .ifindex = e->ifindex };
-
-			memcpy(k.laddr, e->laddr, 16);
-			memcpy(k.raddr, e->raddr, 16);
-			if (e->flags & TT_F_OWNER)
-				v.owner = e->owner;
-			v.last_ts = e->ts;
-			udp_flow(x, &k, &v, e->ts, CONN_F_BEGUN_BEFORE);
-		}
+	case TT_EV_UDP_RELEASE:
+		if (x->cfg.want_udp)
+			udp_released(x, e);
+		break;
+	case TT_IT_UDP:
+		if (x->cfg.want_udp)
+			udp_socket(x, e);
 		break;
 	}
-	}
+	return x->error;
 }
 
-void xlate_tcp_pass_begin(struct xlate *x, bool full)
+void xlate_tcp_period(struct xlate *x)
 {
-	x->tcp_pass++;
-	x->tcp_full = full;
-}
-
-void xlate_tcp_pass_end(struct xlate *x, uint64_t now)
-{
+	x->period++;
 	tomb_expire(x);
-	if (!x->tcp_full)
-		return;
+}
+
+void xlate_tcp_walk_begin(struct xlate *x, bool full)
+{
+	x->walk++;
+	x->walk_full = full;
+}
+
+int xlate_tcp_walk_end(struct xlate *x, uint64_t now, bool whole)
+{
+	uint16_t walk = (uint16_t)x->walk;
+
+	if (!x->walk_full || !whole)
+		return x->error; /* what it did not meet may still be there */
+	x->tcp_walked++;
+	x->st.suspects = 0;
 	htab_each(&x->tcp, n)
 	{
-		struct conn *f = (struct conn *)n;
+		struct tcp *f = TCP(n);
 
-		if (f->closed || f->seen_pass == x->tcp_pass || f->id.netns != x->cfg.own_netns)
+		if (f->seen == walk || !is_ours(f))
 			continue;
+		/* missed once: the next walk, due at once, decides */
+		if (++f->missed < 2) {
+			x->st.suspects++;
+			continue;
+		}
 		/* the kernel no longer has it and no close came: the close was lost */
-		put_close(x, f, now);
-		tomb_add(x, f);
+		put_close(x, f->flow, f->bits & T_WRITTEN, f->state, &f->c, now);
 		x->st.evicted++;
+		tomb_add(x, f);
 	}
+	return x->error;
 }
 
-/* ---- UDP ---- */
-
-static void udp_end(struct xlate *x, struct conn *f, uint64_t ts)
+static void udp_end(struct xlate *x, struct udp *f, uint64_t ts)
 {
 	struct tt_udp_val v;
 	struct conn_counters c = f->c;
@@ -671,11 +836,11 @@ static void udp_end(struct xlate *x, struct conn *f, uint64_t ts)
 		c.bytes_out = v.bytes_out;
 		c.pkts_in = v.pkts_in;
 		c.pkts_out = v.pkts_out;
-		put_sample(x, f, ts, &c);
+		put_sample(x, f->flow, f->written, &f->c, &c, ts);
 	}
-	put_close(x, f, ts);
+	put_close(x, f->flow, f->written, 0, &f->c, ts);
 	if (f->us) {
-		for (struct conn **p = &f->us->flows; *p; p = &(*p)->sock_next) {
+		for (struct udp **p = &f->us->flows; *p; p = &(*p)->sock_next) {
 			if (*p == f) {
 				*p = f->sock_next;
 				break;
@@ -684,7 +849,18 @@ static void udp_end(struct xlate *x, struct conn *f, uint64_t ts)
 	}
 	htab_del(&x->udp, &f->hn);
 	x->st.conns--;
+	x->st.udp_flows--;
 	free(f);
+}
+
+static void usock_end(struct xlate *x, struct usock *s, uint64_t now)
+{
+	while (s->flows)
+		udp_end(x, s->flows, now);
+	if (x->ops.forget_owner)
+		x->ops.forget_owner(x->ops.ctx, s->sock);
+	htab_del(&x->socks, &s->hn);
+	free(s);
 }
 
 void xlate_udp_pass_begin(struct xlate *x)
@@ -692,29 +868,40 @@ void xlate_udp_pass_begin(struct xlate *x)
 	x->udp_pass++;
 }
 
-void xlate_udp_pass_end(struct xlate *x, uint64_t now)
+int xlate_udp_pass_end(struct xlate *x, uint64_t now, bool whole)
 {
+	if (!whole)
+		return x->error; /* the sockets it did not meet may still be there */
+	x->udp_walked++;
 	htab_each(&x->socks, n)
 	{
-		struct usock *s = (struct usock *)n;
+		struct usock *s = USOCK(n);
 
 		if (s->seen_pass == x->udp_pass || s->created_pass == x->udp_pass ||
-		    s->netns != x->cfg.own_netns)
+		    s->netns != x->cfg.own_netns || s->released)
 			continue;
 		/* the socket went away: its flows end with their final counts */
-		while (s->flows)
-			udp_end(x, s->flows, now);
-		if (x->ops.forget_owner)
-			x->ops.forget_owner(x->ops.ctx, s->sock);
-		htab_del(&x->socks, &s->hn);
-		free(s);
+		usock_end(x, s, now);
 	}
+	return x->error;
+}
+
+/* Released sockets: their flows, read since (and one first met in that read), end now. */
+int xlate_udp_released(struct xlate *x, uint64_t now)
+{
+	while (x->released) {
+		struct usock *s = x->released;
+
+		x->released = s->released_next;
+		usock_end(x, s, now);
+	}
+	return x->error;
 }
 
 static void udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct tt_udp_val *v,
 		     uint64_t now, uint8_t flags)
 {
-	struct conn *f = udp_find(x, k);
+	struct udp *f = udp_find(x, k);
 	struct conn_counters c = { 0 };
 	struct usock *s;
 
@@ -725,12 +912,16 @@ static void udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct t
 	c.pkts_in = v->pkts_in;
 	c.pkts_out = v->pkts_out;
 	if (!f) {
-		f = conn_new(x, PROTO_UDP);
-		if (!f)
+		f = calloc(1, sizeof(*f));
+		if (!f) {
+			x->error = -ENOMEM;
 			return;
+		}
+		f->flow = next_flow(x);
 		f->ukey = *k;
-		f->sock = k->sock;
 		f->flags = flags;
+		f->id.flow = f->flow;
+		f->id.proto = PROTO_UDP;
 		f->id.netns = v->netns;
 		f->id.ifindex = v->ifindex;
 		f->id.family = k->family;
@@ -740,13 +931,12 @@ static void udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct t
 		memcpy(f->id.raddr, k->raddr, 16);
 		if (v->owner.pid) {
 			f->owner_known = true;
-			f->pid = v->owner.pid;
-			f->owner_cgroup = v->owner.cgroup;
-			memcpy(f->comm, v->owner.comm, COMM_LEN);
+			f->owner = v->owner;
 		}
 		f->last_active = v->last_ts ? v->last_ts : now;
 		htab_add(&x->udp, &f->hn, hash_ukey(k));
 		x->st.conns++;
+		x->st.udp_flows++;
 		s = sock_find(x, k->sock);
 		if (!s && !(s = usock_new(x, k->sock, k->lport, v->netns)))
 			return;
@@ -754,28 +944,35 @@ static void udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct t
 		f->sock_next = s->flows;
 		s->flows = f;
 		/* OPEN with zero counters, then a SAMPLE: the datagrams belong to this period */
-		put_open(x, f, now);
+		f->hidden = !wanted(x, f->id.lport, f->id.rport, f->owner_known ? &f->owner : NULL);
+		if (!f->hidden) {
+			f->written = true;
+			put_open(x, &f->id, 0, f->flags, f->owner_known ? &f->owner : NULL, &f->c,
+				 now);
+		}
 	}
 	if (v->last_ts > f->last_active)
 		f->last_active = v->last_ts;
-	put_sample(x, f, now, &c);
+	put_sample(x, f->flow, f->written, &f->c, &c, now);
 }
 
-void xlate_udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct tt_udp_val *v,
-		    uint64_t now)
+int xlate_udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct tt_udp_val *v,
+		   uint64_t now)
 {
 	udp_flow(x, k, v, now, 0);
+	return x->error;
 }
 
-void xlate_udp_expire(struct xlate *x, uint64_t now)
+int xlate_udp_expire(struct xlate *x, uint64_t now)
 {
 	htab_each(&x->udp, n)
 	{
-		struct conn *f = (struct conn *)n;
+		struct udp *f = UDP(n);
 
 		if (f->last_active <= now && now - f->last_active >= x->cfg.udp_timeout_ns)
 			udp_end(x, f, now);
 	}
+	return x->error;
 }
 
 /* ---- life ---- */
@@ -788,8 +985,8 @@ struct xlate *xlate_new(const struct xlate_config *cfg, const struct xlate_ops *
 		return NULL;
 	x->cfg = *cfg;
 	x->ops = *ops;
-	if (htab_init(&x->tcp) || htab_init(&x->udp) || htab_init(&x->socks) ||
-	    htab_init(&x->ifs) || htab_init(&x->cgs)) {
+	if (htab_init(&x->tcp, 1024) || htab_init(&x->tombs, 64) || htab_init(&x->udp, 1024) ||
+	    htab_init(&x->socks, 1024) || htab_init(&x->ifs, 16) || htab_init(&x->cgs, 16)) {
 		xlate_free(x);
 		return NULL;
 	}
@@ -800,21 +997,21 @@ void xlate_free(struct xlate *x)
 {
 	if (!x)
 		return;
-	for (struct conn *f = x->tomb_head, *next; f; f = next) {
-		next = f->tomb_next;
-		if (f->unhashed)
-			free(f);
+	htab_each(&x->tcp, n) free(TCP(n));
+	for (struct tomb *t = x->tomb_head, *next; t; t = next) {
+		next = t->next;
+		free(t);
 	}
-	htab_each(&x->tcp, n) free(n);
-	htab_each(&x->udp, n) free(n);
-	htab_each(&x->socks, n) free(n);
-	free(x->tcp.b);
-	free(x->udp.b);
-	free(x->socks.b);
-	htab_each(&x->ifs, n) free(n);
-	htab_each(&x->cgs, n) free(n);
-	free(x->ifs.b);
-	free(x->cgs.b);
+	htab_each(&x->udp, n) free(UDP(n));
+	htab_each(&x->socks, n) free(USOCK(n));
+	htab_each(&x->ifs, n) free(container_of(n, struct seen, h));
+	htab_each(&x->cgs, n) free(container_of(n, struct seen, h));
+	htab_free(&x->tcp);
+	htab_free(&x->tombs);
+	htab_free(&x->udp);
+	htab_free(&x->socks);
+	htab_free(&x->ifs);
+	htab_free(&x->cgs);
 	free(x);
 }
 

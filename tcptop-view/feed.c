@@ -14,7 +14,7 @@ struct feed {
 	int pipe[2];
 	pthread_t thread;
 	pthread_mutex_t lock;
-	struct cgroup_table cg; /* the reader's: paths of the section's cgroup ids */
+	struct cgroup_table cg; /* the reader's: paths of the section's (host, cgroup id) */
 	/* under lock */
 	struct snapshot *head, *tail; /* the queue, oldest first */
 	size_t queued;
@@ -105,7 +105,9 @@ static void *feed_main(void *arg)
 			cgroup_table_clear(&f->cg); /* ids belong to their section */
 			break;
 		case REC_CGROUP:
-			cgroup_table_set(&f->cg, r.u.cgroup.id, r.u.cgroup.path);
+			/* a merged stream's hosts may share an id: the row's host picks the path */
+			cgroup_table_set_host(&f->cg, r.u.cgroup.host, r.u.cgroup.id,
+					      r.u.cgroup.path);
 			break;
 		default:
 			break;

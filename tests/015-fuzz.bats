@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# Regression: each fuzz target (stream, agg, csv, view, prom) replays its seeds, its committed corpus
-# and every crash input saved for it, under ASan and UBSan, without a fault.
+# Regression: each fuzz target (stream, dns, agg, merge, csv, view, prom) replays its seeds,
+# its committed corpus and every crash input saved for it, under ASan and UBSan, without a fault.
 
 load test_helper/common
 
@@ -20,8 +20,16 @@ replay() {
 	replay stream "$OUTPUT/fuzz/seeds"
 }
 
+@test "fuzz-dns replays its committed replies and saved crashes without a fault" {
+	replay dns "$BATS_TEST_DIRNAME/fuzz/corpus/dns"
+}
+
 @test "fuzz-agg replays its seeds, corpus and saved crashes without a fault" {
 	replay agg "$OUTPUT/fuzz/seeds-agg"
+}
+
+@test "fuzz-merge (tcptop-agg --merge, several inputs) replays its seeds, corpus and saved crashes without a fault" {
+	replay merge "$OUTPUT/fuzz/seeds-merge"
 }
 
 @test "fuzz-csv replays its seeds, corpus and saved crashes without a fault" {

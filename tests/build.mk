@@ -31,10 +31,10 @@ $(OUTPUT)/tests/unit-dns: ALL_LDFLAGS += -lpthread
 
 TEST_DEPS += $(UNIT_TESTS)
 
-# libFuzzer targets, one per reader: stream (lib/stream.c), agg (tcptop-agg/fuzz_agg.c), csv
-# (tcptop-csv/fuzz_csv.c), view (tcptop-view/fuzz_view.c), prom (tcptop-prom/fuzz_prom.c),
-# each built as $(OUTPUT)/fuzz/fuzz-T
-# under ASan and UBSan. Seeds: tests/fuzz/corpus/T/ (committed, minimised after each campaign)
+# libFuzzer targets, one per reader: stream (lib/stream.c), dns (lib/dns.c's reply parser), agg
+# (tcptop-agg/fuzz_agg.c), csv (tcptop-csv/fuzz_csv.c), view (tcptop-view/fuzz_view.c), prom
+# (tcptop-prom/fuzz_prom.c), each built as $(OUTPUT)/fuzz/fuzz-T under ASan and UBSan. Seeds:
+# tests/fuzz/corpus/T/ (committed, minimised after each campaign)
 # and streams generated here (the generator's scripts, the agg fixtures, and tcptop-agg's
 # snapshots of them for csv and view). `make fuzz-T-run FUZZ_SECONDS=600` fuzzes one,
 # `make fuzz-all FUZZ_SECONDS=N` each in turn; new inputs go to $(OUTPUT)/fuzz/corpus-T/,
@@ -56,6 +56,15 @@ $(FUZZER): tests/fuzz/fuzz_stream.c $(LIB_SRCS) lib/stream.h lib/util.h
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(filter %.c,$^) -o $@
+
+# The DNS reply parser of lib/dns.c, the one reader of bytes from the network: its seeds are
+# the committed replies of tests/fuzz/corpus/dns/ (tests/fuzz/dns-seeds.py wrote the first).
+$(OUTPUT)/fuzz/fuzz-dns: tests/fuzz/fuzz_dns.c $(LIB_SRCS) lib/dns.h lib/util.h
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(filter %.c,$^) -lpthread -o $@
+FUZZ_TARGETS += dns
+TEST_DEPS += $(OUTPUT)/fuzz/fuzz-dns
 
 $(OUTPUT)/fuzz/seeds/%.tcpt: tests/fuzz/seeds/%.txt $(OUTPUT)/tcptop-gen
 	$(Q)mkdir -p $(@D)
@@ -99,6 +108,7 @@ FUZZ_SEED_DIR_stream := $(OUTPUT)/fuzz/seeds
 FUZZ_SEED_DIR_agg := $(OUTPUT)/fuzz/seeds-agg
 FUZZ_SEED_DIR_csv := $(OUTPUT)/fuzz/seeds-snap
 FUZZ_SEED_DIR_view := $(OUTPUT)/fuzz/seeds-snap
+FUZZ_SEED_DIR_dns :=
 FUZZ_SEED_DIR_prom := $(OUTPUT)/fuzz/seeds-prom
 FUZZ_SEED_STAMPS := $(FUZZ_SEEDS) $(OUTPUT)/fuzz/seeds-agg/.done $(OUTPUT)/fuzz/seeds-snap/.done \
 	$(OUTPUT)/fuzz/seeds-prom/.done
@@ -140,9 +150,7 @@ $(OUTPUT)/tcptop-optdump: $(OUTPUT)/tests/opts/optdump.o $(LIBTCPTOP)
 
 TEST_DEPS += $(OUTPUT)/tcptop-optdump
 
-# The collector's translation is tested alone, against a fake kernel.
-$(OUTPUT)/tests/unit/test_xlate.o: TEST_CFLAGS += -Ibpf -Itcptop-collect
-$(OUTPUT)/tests/unit-xlate: $(OUTPUT)/collect/xlate.o
+# The collector's unit tests (unit-xlate, unit-engine) are linked in tcptop-collect/build.mk.
 
 # Torture trials (tests/torture/torture.sh, figures in tests/torture/README.md): 1,000 SIGINTs
 # to tcptop --replay --log, 80 signals to the table in tmux; TORTURE_LIVE=1 (root) adds 100
@@ -185,3 +193,27 @@ bench-collect-vm: $(OUTPUT)/tcptop-collect $(OUTPUT)/tcptop-traffic $(BENCH_FLOO
 		$(OUTPUT)/tcptop-dump
 	tests/vm/run-vm -t $(BENCH_COLLECT_VM_TIMEOUT) python3 tests/traffic/bench-collect.py \
 		$(abspath $(OUTPUT)) $(BENCH_COLLECT_VM_ARGS)
+
+# The contracts between stages, one fact a line, for tests/025-exit-status.bats.
+$(OUTPUT)/tcptop-contract: $(OUTPUT)/tests/contract/contractdump.o $(LIBTCPTOP)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) -o $@
+
+TEST_DEPS += $(OUTPUT)/tcptop-contract
+
+# The whole pipeline at 100,000 and 1,000,000 idle connections (tests/bench/scale.py), this
+# build beside today's: BENCH_SCALE_BASE, a commit built into $(OUTPUT)/bench-base from `git
+# archive` (default: main before the pipeline's scale work). BENCH_SCALE_ARGS: e.g.
+# --sizes 100000 --seconds 10. Root; about 25 minutes with the defaults.
+BENCH_SCALE_BASE ?= 1214b66
+BENCH_SCALE_ARGS ?=
+.PHONY: bench-scale
+bench-scale: all $(OUTPUT)/tcptop-traffic
+	$(Q)if [ ! -x $(OUTPUT)/bench-base/.output/tcptop ] || \
+		[ "$$(cat $(OUTPUT)/bench-base/.commit 2>/dev/null)" != "$(BENCH_SCALE_BASE)" ]; then \
+		rm -rf $(OUTPUT)/bench-base && mkdir -p $(OUTPUT)/bench-base && \
+		git archive $(BENCH_SCALE_BASE) | tar -x -C $(OUTPUT)/bench-base && \
+		$(MAKE) --no-print-directory -C $(OUTPUT)/bench-base OUTPUT=.output all >/dev/null && \
+		echo $(BENCH_SCALE_BASE) >$(OUTPUT)/bench-base/.commit; fi
+	python3 tests/bench/scale.py $(OUTPUT) --base $(OUTPUT)/bench-base/.output $(BENCH_SCALE_ARGS)
+BENCHES += bench-scale

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Unit tests of the shared core: the hash table, the growable array, the capability reader and
- * the mount lookup (lib/htab.c, lib/vec.c, lib/caps.c, lib/mounts.c). */
+/* Unit tests of the shared core: the hash table, the growable array, the capability reader,
+ * the mount lookup and the cgroup table (lib/htab.c, lib/vec.c, lib/caps.c, lib/mounts.c,
+ * lib/cgroup.c). */
 #include <errno.h>
 #include <linux/capability.h>
 #include <stdbool.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "cgroup.h"
 #include "htab.h"
 #include "mounts.h"
 #include "tap.h"
@@ -31,6 +33,27 @@ static struct ent *find(struct htab *t, uint64_t key)
 	htab_for_hash(t, n, h) if (container_of(n, struct ent, hn)->key ==
 				   key) return container_of(n, struct ent, hn);
 	return NULL;
+}
+
+/* The inverse of hash_u64: x ^= x >> 33 is its own inverse (33 >= 32), and the two
+ * multipliers are odd, so each has an inverse modulo 2^64 (here by Newton's iteration). */
+static uint64_t mul_inverse(uint64_t a)
+{
+	uint64_t x = a;
+
+	for (int i = 0; i < 6; i++)
+		x *= 2 - a * x;
+	return x;
+}
+
+static uint64_t unhash_u64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= mul_inverse(0xc4ceb9fe1a85ec53ULL);
+	x ^= x >> 33;
+	x *= mul_inverse(0xff51afd7ed558ccdULL);
+	x ^= x >> 33;
+	return x;
 }
 
 static void test_htab(void)
@@ -85,6 +108,16 @@ static void test_htab(void)
 		   hash_bytes("abcdefgh1", 9) != hash_bytes("abcdefgh2", 9),
 	   "hash_bytes covers the tail, hash_str is hash_bytes");
 	ok(hash_u64x2(1, 2) != hash_u64x2(2, 1), "hash_u64x2 is not symmetric");
+	{
+		/* fmix64 undone step by step: a table that keeps the hash alone (the collector's
+		 * connections, by socket address) relies on it */
+		uint64_t x = 0x9e3779b97f4a7c15ULL, bad = 0;
+
+		for (int i = 0; i < 100000;
+		     i++, x = x * 6364136223846793005ULL + 1442695040888963407ULL)
+			bad += unhash_u64(hash_u64(x)) != x;
+		ok(!bad, "hash_u64 is a bijection: undone, each of 100000 words comes back");
+	}
 	free(e);
 }
 
@@ -110,6 +143,12 @@ static void test_vec(void)
 	ok(vec_reserve(&big, &bigcap, SIZE_MAX / 2 + 2, 4) == -ENOMEM && !big && !bigcap,
 	   "an overflowing size is -ENOMEM, the array untouched");
 	ok(vec_resize(&v, &cap, 10, sizeof(*v)) == 0 && cap >= 100000, "vec_resize never shrinks");
+	VEC_SHRINK(&v, &cap, 40000);
+	ok(cap >= 100000, "vec_shrink keeps an array at most four times too large (%zu)", cap);
+	VEC_SHRINK(&v, &cap, 1000);
+	ok(cap == 2000 && v[999] == 999, "and gives the rest back: twice what it holds (%zu)", cap);
+	VEC_SHRINK(&v, &cap, 0);
+	ok(cap == 32, "never below 32 (%zu)", cap);
 	free(v);
 }
 
@@ -173,11 +212,39 @@ static void test_mounts(void)
 	}
 }
 
+/* A merged stream's hosts may use one cgroup id for two cgroups: the key is (host, id). */
+static void test_cgroup_hosts(void)
+{
+	struct cgroup_table t;
+	const struct cgroup_ent *a, *b, *z;
+	bool all = true;
+
+	cgroup_table_init(&t);
+	cgroup_table_set_host(&t, 1, 11, "/system.slice/nginx.service");
+	cgroup_table_set_host(&t, 2, 11, "/system.slice/ssh.service");
+	cgroup_table_set(&t, 11, "/alone.scope");
+	/* enough others to grow the table twice: the three keep their paths */
+	for (uint64_t id = 100; id < 300; id++)
+		all &= cgroup_table_set_host(&t, (uint32_t)(id % 3), id, "/x.service") != NULL;
+	a = cgroup_table_get_host(&t, 1, 11);
+	b = cgroup_table_get_host(&t, 2, 11);
+	z = cgroup_table_get(&t, 11);
+	ok(all && t.n == 203, "203 (host, id) pairs held: %zu", t.n);
+	ok(a && !strcmp(a->path, "/system.slice/nginx.service") && a->host == 1,
+	   "host 1's id 11 is its own path");
+	ok(b && !strcmp(b->short_name, "ssh.service") && b->host == 2,
+	   "host 2's id 11 is another, with its short form");
+	ok(z && !strcmp(z->path, "/alone.scope"), "cgroup_table_get is host 0");
+	ok(!cgroup_table_get_host(&t, 3, 11), "a host that never named id 11 has no path for it");
+	cgroup_table_free(&t);
+}
+
 int main(void)
 {
 	test_htab();
 	test_vec();
 	test_caps();
 	test_mounts();
+	test_cgroup_hosts();
 	return done_testing();
 }
