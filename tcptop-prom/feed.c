@@ -44,7 +44,7 @@ static int feed_rec(struct feed *f, const struct rec *r)
 		break;
 	case REC_CGROUP:
 		pthread_mutex_lock(f->lock);
-		err = prom_cgroup(f->p, r->u.cgroup.id, r->u.cgroup.path);
+		err = prom_cgroup(f->p, r->u.cgroup.host, r->u.cgroup.id, r->u.cgroup.path);
 		pthread_mutex_unlock(f->lock);
 		break;
 	case REC_SNAP_BEGIN:

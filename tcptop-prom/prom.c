@@ -401,10 +401,10 @@ static int64_t cgname_intern(struct prom *p, const char *label)
 	return (int64_t)p->ncgname;
 }
 
-int prom_cgroup(struct prom *p, uint64_t id, const char *path)
+int prom_cgroup(struct prom *p, uint32_t host, uint64_t id, const char *path)
 {
 	char label[LABEL_SIZE];
-	struct cgroup_ent *e = cgroup_table_set(&p->cg, id, path);
+	struct cgroup_ent *e = cgroup_table_set_host(&p->cg, host, id, path);
 	int64_t v;
 
 	if (!e) /* id 0, or the table full: its rows go unlabelled */
@@ -549,7 +549,8 @@ static void key_of(const struct prom *p, uint32_t host, const struct rec_snap_ro
 	if (!(r->flags & CONN_F_NO_OWNER))
 		memcpy(k->comm, r->comm, strnlen(r->comm, COMM_LEN));
 	if (r->cgroup_id && !p->no_cgroup) {
-		const struct cgroup_ent *e = cgroup_table_get(&p->cg, r->cgroup_id);
+		/* a merged stream's ids are its hosts' (CGROUP.host is SNAP_ROW.host) */
+		const struct cgroup_ent *e = cgroup_table_get_host(&p->cg, r->host, r->cgroup_id);
 
 		/* a path never reported: no label rather than a number nobody knows */
 		k->cgroup = e ? e->user : 0;

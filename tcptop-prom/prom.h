@@ -34,8 +34,9 @@ void prom_free(struct prom *p);
 /* Each returns 0 or -ENOMEM. */
 /* A new section of the input: its header names the host of unmerged streams. */
 int prom_section(struct prom *p, const struct stream_header *h);
-/* A CGROUP record: id's path in this section. */
-int prom_cgroup(struct prom *p, uint64_t id, const char *path);
+/* A CGROUP record: the path of id on host (CGROUP.host: 0 in unmerged streams) in this
+ * section. */
+int prom_cgroup(struct prom *p, uint32_t host, uint64_t id, const char *path);
 /* One snapshot: its hosts (merged streams only) and its rows, applied at once. rows_dropped:
  * rows of the snapshot the caller could not hold (counted; the connections they name are kept
  * as they were, not taken for gone). */

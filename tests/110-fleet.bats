@@ -252,6 +252,15 @@ print(sorted((g["host"], g["connections"], g["bytes_in"]) for g in rows
              if g["snapshot_seq"] == last and g["process_name"] == "nginx: worker"))
 PY
 	assert_output "[('web1', '2', '9'), ('web2', '2', '9')]"
+	# tcptop-prom: each host's series under its own cgroup label
+	tcptop-prom --textfile "$T/m.prom" "$T/m.tcpt"
+	run -0 bash -c 'grep "^tcptop_connections_opened_total{" "$1" | grep -o "host=\"[^\"]*\",.*cgroup=\"[a-z]*\.service\"" | sed "s/,.*cgroup=/ /" | sort -u' _ "$T/m.prom"
+	assert_output - <<'OUT'
+host="web1" "nginx.service"
+host="web1" "ssh.service"
+host="web2" "postgres.service"
+host="web2" "ssh.service"
+OUT
 }
 
 # merge_waiting PID: until tcptop-agg --merge's loop waits for a live input (bounded)
