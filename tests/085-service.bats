@@ -102,7 +102,9 @@ prop() {
 }
 
 @test "neither unit is enabled by the packages" {
-	grep -q 'dh_installsystemd --no-enable --no-start' "$TCPTOP_SRC/packaging/debian/rules"
+	# not enabled; started only where deb-systemd-invoke would (never a disabled or static
+	# unit); restarted after an upgrade, stopped on removal (tests/120-system.bats)
+	grep -q 'dh_installsystemd --no-enable --restart-after-upgrade' "$TCPTOP_SRC/packaging/debian/rules"
 	run grep -E '%systemd_post|systemctl (enable|start)' "$TCPTOP_SRC/packaging/rpm/tcptop.spec"
 	assert_failure
 	# the collector cannot be enabled alone: it has no [Install] section
