@@ -126,7 +126,7 @@ answered() {
 	sed 's/^/# /' "$RUN/times" >&3
 	run -0 cat "$RUN/params"
 	assert_line --regexp '^NEW_VERSION=[0-9]'
-	assert_line --regexp '^PREV_VERSION=[0-9.]+\\~git[0-9]{8}\.[0-9a-f]{7}-1$'
+	assert_line --regexp '^PREV_VERSION=[0-9.]+\\?~git[0-9]{8}\.[0-9a-f]{7}-1$'
 }
 
 @test "boot: Debian with systemd as PID 1, running, Debian's kernel, no network but loopback" {
