@@ -161,28 +161,50 @@ static int in_child(int (*fn)(void))
 
 static char root_file[256];
 
+/* The /proc/self/status field NAME is WANT; else 0, saying what it is. */
+static int field_is(const char *name, const char *want)
+{
+	char v[128];
+
+	if (!strcmp(status_field(name, v, sizeof(v)), want))
+		return 1;
+	printf("#   child: %s '%s', not '%s'\n", name, v, want);
+	return 0;
+}
+
+/* What a drop that keeps nothing leaves: every user id UID, every group id GID, no
+ * supplementary group, no capability inheritable, permitted, effective or ambient, and
+ * no_new_privs. Returns how many of those do not hold. */
+static int dropped_to(unsigned uid, unsigned gid)
+{
+	static const char *const sets[] = { "CapInh", "CapPrm", "CapEff", "CapAmb" };
+	char ids[64];
+	int bad = 0;
+
+	snprintf(ids, sizeof(ids), "%u\t%u\t%u\t%u", uid, uid, uid, uid);
+	bad += !field_is("Uid", ids);
+	snprintf(ids, sizeof(ids), "%u\t%u\t%u\t%u", gid, gid, gid, gid);
+	bad += !field_is("Gid", ids);
+	bad += !field_is("Groups", "");
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
+		bad += !field_is(sets[i], "0000000000000000");
+	bad += !field_is("NoNewPrivs", "1");
+	return bad;
+}
+
 static int drop_to_nobody(void)
 {
 	struct priv_target t = { .uid = 65534, .gid = 65534, .ngroups = 0 };
-	char e[256], v[128];
-	int bad = 0, fd;
+	char e[256];
+	int bad, fd;
 
 	snprintf(t.why, sizeof(t.why), "nobody");
 	if (priv_drop(&t, 0, e, sizeof(e))) {
 		printf("#   child: priv_drop: %s\n", e);
 		return 100;
 	}
-	CHECK(!strcmp(status_field("Uid", v, sizeof(v)), "65534\t65534\t65534\t65534"), "Uid %s",
-	      v);
-	CHECK(!strcmp(status_field("Gid", v, sizeof(v)), "65534\t65534\t65534\t65534"), "Gid %s",
-	      v);
-	CHECK(!strcmp(status_field("Groups", v, sizeof(v)), ""), "Groups '%s'", v);
-	CHECK(!strcmp(status_field("CapInh", v, sizeof(v)), "0000000000000000"), "CapInh %s", v);
-	CHECK(!strcmp(status_field("CapPrm", v, sizeof(v)), "0000000000000000"), "CapPrm %s", v);
-	CHECK(!strcmp(status_field("CapEff", v, sizeof(v)), "0000000000000000"), "CapEff %s", v);
-	CHECK(!strcmp(status_field("CapBnd", v, sizeof(v)), "0000000000000000"), "CapBnd %s", v);
-	CHECK(!strcmp(status_field("CapAmb", v, sizeof(v)), "0000000000000000"), "CapAmb %s", v);
-	CHECK(!strcmp(status_field("NoNewPrivs", v, sizeof(v)), "1"), "NoNewPrivs %s", v);
+	bad = dropped_to(65534, 65534);
+	bad += !field_is("CapBnd", "0000000000000000");
 	CHECK(setuid(0) < 0 && errno == EPERM, "setuid(0) after the drop");
 	fd = open_output(root_file, O_TRUNC, e, sizeof(e));
 	CHECK(fd < 0 && strstr(e, "Permission denied"), "open_output of a root file: %s", e);
@@ -245,7 +267,7 @@ static int service_user(void)
 		{ (uint32_t)(caps >> 32), (uint32_t)(caps >> 32), (uint32_t)(caps >> 32) },
 	};
 	struct priv_target t;
-	char e[256], v[128];
+	char e[256];
 	int bad = 0;
 
 	if (setgroups(0, NULL) || prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) ||
@@ -269,15 +291,7 @@ static int service_user(void)
 		printf("#   child: priv_drop as a service user: %s\n", e);
 		return 100 + bad;
 	}
-	CHECK(!strcmp(status_field("Uid", v, sizeof(v)), "4242\t4242\t4242\t4242"), "Uid %s", v);
-	CHECK(!strcmp(status_field("Gid", v, sizeof(v)), "4343\t4343\t4343\t4343"), "Gid %s", v);
-	CHECK(!strcmp(status_field("Groups", v, sizeof(v)), ""), "Groups '%s'", v);
-	CHECK(!strcmp(status_field("CapInh", v, sizeof(v)), "0000000000000000"), "CapInh %s", v);
-	CHECK(!strcmp(status_field("CapPrm", v, sizeof(v)), "0000000000000000"), "CapPrm %s", v);
-	CHECK(!strcmp(status_field("CapEff", v, sizeof(v)), "0000000000000000"), "CapEff %s", v);
-	CHECK(!strcmp(status_field("CapAmb", v, sizeof(v)), "0000000000000000"), "CapAmb %s", v);
-	CHECK(!strcmp(status_field("NoNewPrivs", v, sizeof(v)), "1"), "NoNewPrivs %s", v);
-	return bad;
+	return bad + dropped_to(4242, 4343);
 }
 
 /* All or nothing: a failing step is an error, never a half drop reported as done. */
