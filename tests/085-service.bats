@@ -33,6 +33,16 @@ teardown() {
 	done
 }
 
+# serves PORT LINE: within 10 s, the exporter on PORT serves LINE
+serves() {
+	for _ in $(seq 100); do
+		curl -fsS "http://127.0.0.1:$1/metrics" -o "$T/m.prom" 2>/dev/null &&
+			grep -qxF "$2" "$T/m.prom" && break
+		sleep 0.1
+	done
+	run -0 grep -xF "$2" "$T/m.prom"
+}
+
 # prop UNIT KEY: a property of the unit file, as systemd would read it (last assignment wins)
 prop() {
 	sed -n "s/^$2=//p" "$U/$1" | tail -n 1
@@ -134,20 +144,10 @@ end t=2.1
 S
 	timeout 10 "$GEN" -o "$T/run/tcptop/raw.fifo" "$T/raw.txt"
 	local m='tcptop_network_io_bytes_total{host="svc",protocol="tcp",process="curl",remote_addr="10.0.0.2",remote_port="443",direction="receive"}'
-	for _ in $(seq 100); do
-		curl -fsS "http://127.0.0.1:$port/metrics" -o "$T/m.prom" 2>/dev/null &&
-			grep -qF "$m 4242" "$T/m.prom" && break
-		sleep 0.1
-	done
-	run -0 grep -F "$m 4242" "$T/m.prom"
+	serves "$port" "$m 4242"
 	# a collector restarted: a new stream into the same FIFO, read (the exporter holds the FIFO
 	# open: the first writer's close was not the end of its input) and added to what was counted
 	sed 's/in=4242/in=1000/' "$T/raw.txt" >"$T/raw2.txt"
 	run -0 timeout 10 "$GEN" -o "$T/run/tcptop/raw.fifo" "$T/raw2.txt"
-	for _ in $(seq 100); do
-		curl -fsS "http://127.0.0.1:$port/metrics" -o "$T/m.prom" 2>/dev/null &&
-			grep -qF "$m 5242" "$T/m.prom" && break
-		sleep 0.1
-	done
-	run -0 grep -F "$m 5242" "$T/m.prom"
+	serves "$port" "$m 5242"
 }
