@@ -65,7 +65,7 @@ $(OUTPUT):
 
 include $(wildcard tcptop-collect/build.mk tcptop-agg/build.mk tcptop-view/build.mk \
 	tcptop-csv/build.mk tcptop-prom/build.mk tcptop/build.mk tests/build.mk tests/vm/build.mk man/build.mk \
-	packaging/build.mk)
+	packaging/build.mk tests/system/build.mk)
 
 all: $(BINS)
 
@@ -78,7 +78,8 @@ DEB_BUILD := make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev libcsv-dev lib
 	bpftool pkg-config
 DEB_TEST := bats bc bats-assert bats-support python3 tmux mandoc groff-base iproute2 procps clang-format \
 	util-linux libclang-rt-14-dev qemu-system-x86 busybox-static debian-archive-keyring \
-	debhelper dpkg-dev fakeroot lintian rpm rpmlint bash-completion man-db prometheus systemd
+	debhelper dpkg-dev fakeroot lintian rpm rpmlint bash-completion man-db prometheus systemd \
+	mmdebstrap
 DEB_DEPS ?= $(DEB_BUILD) $(DEB_TEST)
 
 deps:

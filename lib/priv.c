@@ -76,7 +76,10 @@ int priv_target_init(struct priv_target *t, enum priv_fallback fb, char *err, si
 		t->invoking_user = true;
 		return 0;
 	}
-	if (fb == PRIV_FALLBACK_REAL) {
+	/* A user who is not root stays itself: becoming nobody would take CAP_SETUID, and a
+	 * service's dedicated user is better than the shared nobody (whom any other nobody
+	 * process may signal or trace). */
+	if (fb == PRIV_FALLBACK_REAL || geteuid() != 0) {
 		int n = getgroups(PRIV_MAX_GROUPS, t->groups);
 		if (n < 0)
 			return fail(err, errsz, "getgroups: %s", strerror(errno));

@@ -14,10 +14,13 @@
 /*
  * Whom to become. Under sudo (we are root and SUDO_UID is set) it is the invoking user:
  * SUDO_UID, SUDO_GID (else that user's primary group) and that user's supplementary groups.
- * Otherwise it depends on the fallback: PRIV_FALLBACK_NOBODY becomes nobody (the passwd entry,
- * else 65534:65534) with no supplementary groups; PRIV_FALLBACK_REAL stays the real user
- * (getuid, getgid, the current supplementary groups), which for a root login means uid 0 with
- * no capabilities.
+ * A process that is not root (effective uid other than 0: a service's dedicated user given
+ * capabilities by systemd's AmbientCapabilities=, a program with file capabilities) stays the
+ * real user (getuid, getgid, the current supplementary groups) whatever the fallback: it drops
+ * its capabilities only. Otherwise (root, no sudo) it depends on the fallback:
+ * PRIV_FALLBACK_NOBODY becomes nobody (the passwd entry, else 65534:65534) with no
+ * supplementary groups; PRIV_FALLBACK_REAL stays the real user, which for a root login means
+ * uid 0 with no capabilities.
  *
  * Supplementary groups: the target user's own, not none. Every file the drop protects is then
  * opened with exactly the rights the user has at a login shell: a --log in a directory the
@@ -35,7 +38,7 @@ struct priv_target {
 	int ngroups;
 	gid_t groups[PRIV_MAX_GROUPS];
 	char why[64];	    /* "sudo user 1000", "nobody", "the real user 0": for -v */
-	bool invoking_user; /* the user who ran us (sudo or real), not the nobody fallback */
+	bool invoking_user; /* the user who ran us (sudo or real, or not root), not nobody */
 };
 
 /* Fill *t as described above. Reads the environment, the passwd and group databases: call it

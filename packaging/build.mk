@@ -46,10 +46,12 @@ pkg-version-check:
 # dpkg-buildpackage wants debian/ at the top of a source tree: unpack the dist tarball into a
 # scratch directory, put packaging/debian there as debian/, build the binary package, and keep
 # the .deb (and the lintian-checkable .changes/.buildinfo) in $(PKGDIR).
+# $(PKGDIR)/tcptop.commit names the commit the .deb was built from (tests/system/run-system
+# takes a .deb of HEAD from there rather than build it twice).
 DEB_BUILD_DIR := $(PKGDIR)/deb
 deb: dist pkg-version-check
 	$(call msg,DEB,$(PKGDIR))
-	$(Q)rm -rf $(DEB_BUILD_DIR) && mkdir -p $(DEB_BUILD_DIR)
+	$(Q)rm -rf $(DEB_BUILD_DIR) $(PKGDIR)/tcptop.commit && mkdir -p $(DEB_BUILD_DIR)
 	$(Q)tar -xzf $(DIST_TARBALL) -C $(DEB_BUILD_DIR)
 	$(Q)cp -a packaging/debian $(DEB_BUILD_DIR)/$(DIST_NAME)/debian
 	$(Q)cd $(DEB_BUILD_DIR)/$(DIST_NAME) && \
@@ -58,6 +60,7 @@ deb: dist pkg-version-check
 		  exit 1; }
 	$(Q)rm -f $(PKGDIR)/tcptop_*.deb $(PKGDIR)/tcptop-dbgsym_*.deb
 	$(Q)cp $(DEB_BUILD_DIR)/*.deb $(DEB_BUILD_DIR)/*.changes $(DEB_BUILD_DIR)/*.buildinfo $(PKGDIR)/
+	$(Q)git rev-parse '$(DIST_REF)^{commit}' >$(PKGDIR)/tcptop.commit
 	@ls $(PKGDIR)/*.deb
 
 # rpmbuild from the dist tarball in a private _topdir. Debian's rpm database knows none of the

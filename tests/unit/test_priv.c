@@ -21,6 +21,11 @@
 #include "priv.h"
 #include "tap.h"
 
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT	     47
+#define PR_CAP_AMBIENT_RAISE 2
+#endif
+
 static char dir[] = "/tmp/tcptop-test-priv.XXXXXX";
 
 static void path_in(char *buf, size_t n, const char *name)
@@ -105,8 +110,13 @@ static void test_target(void)
 	ok(r == 0 && t.uid == getuid() && t.gid == getgid() && t.invoking_user,
 	   "no sudo, fallback real: the real user (%s)", t.why);
 	r = priv_target_init(&t, PRIV_FALLBACK_NOBODY, e, sizeof(e));
-	ok(r == 0 && t.uid != 0 && t.ngroups == 0 && !strcmp(t.why, "nobody") && !t.invoking_user,
-	   "no sudo, fallback nobody: nobody (uid %u), no groups", (unsigned)t.uid);
+	if (geteuid() == 0)
+		ok(r == 0 && t.uid != 0 && t.ngroups == 0 && !strcmp(t.why, "nobody") &&
+			   !t.invoking_user,
+		   "root, no sudo, fallback nobody: nobody (uid %u), no groups", (unsigned)t.uid);
+	else
+		ok(r == 0 && t.uid == getuid() && t.gid == getgid() && t.invoking_user,
+		   "not root, fallback nobody: stays the real user (%s)", t.why);
 	setenv("SUDO_UID", "65534", 1);
 	setenv("SUDO_GID", "65533", 1);
 	if (geteuid() == 0) {
@@ -152,28 +162,50 @@ static int in_child(int (*fn)(void))
 
 static char root_file[256];
 
+/* The /proc/self/status field NAME is WANT; else 0, saying what it is. */
+static int field_is(const char *name, const char *want)
+{
+	char v[128];
+
+	if (!strcmp(status_field(name, v, sizeof(v)), want))
+		return 1;
+	printf("#   child: %s '%s', not '%s'\n", name, v, want);
+	return 0;
+}
+
+/* What a drop that keeps nothing leaves: every user id UID, every group id GID, no
+ * supplementary group, no capability inheritable, permitted, effective or ambient, and
+ * no_new_privs. Returns how many of those do not hold. */
+static int dropped_to(unsigned uid, unsigned gid)
+{
+	static const char *const sets[] = { "CapInh", "CapPrm", "CapEff", "CapAmb" };
+	char ids[64];
+	int bad = 0;
+
+	snprintf(ids, sizeof(ids), "%u\t%u\t%u\t%u", uid, uid, uid, uid);
+	bad += !field_is("Uid", ids);
+	snprintf(ids, sizeof(ids), "%u\t%u\t%u\t%u", gid, gid, gid, gid);
+	bad += !field_is("Gid", ids);
+	bad += !field_is("Groups", "");
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
+		bad += !field_is(sets[i], "0000000000000000");
+	bad += !field_is("NoNewPrivs", "1");
+	return bad;
+}
+
 static int drop_to_nobody(void)
 {
 	struct priv_target t = { .uid = 65534, .gid = 65534, .ngroups = 0 };
-	char e[256], v[128];
-	int bad = 0, fd;
+	char e[256];
+	int bad, fd;
 
 	snprintf(t.why, sizeof(t.why), "nobody");
 	if (priv_drop(&t, 0, e, sizeof(e))) {
 		printf("#   child: priv_drop: %s\n", e);
 		return 100;
 	}
-	CHECK(!strcmp(status_field("Uid", v, sizeof(v)), "65534\t65534\t65534\t65534"), "Uid %s",
-	      v);
-	CHECK(!strcmp(status_field("Gid", v, sizeof(v)), "65534\t65534\t65534\t65534"), "Gid %s",
-	      v);
-	CHECK(!strcmp(status_field("Groups", v, sizeof(v)), ""), "Groups '%s'", v);
-	CHECK(!strcmp(status_field("CapInh", v, sizeof(v)), "0000000000000000"), "CapInh %s", v);
-	CHECK(!strcmp(status_field("CapPrm", v, sizeof(v)), "0000000000000000"), "CapPrm %s", v);
-	CHECK(!strcmp(status_field("CapEff", v, sizeof(v)), "0000000000000000"), "CapEff %s", v);
-	CHECK(!strcmp(status_field("CapBnd", v, sizeof(v)), "0000000000000000"), "CapBnd %s", v);
-	CHECK(!strcmp(status_field("CapAmb", v, sizeof(v)), "0000000000000000"), "CapAmb %s", v);
-	CHECK(!strcmp(status_field("NoNewPrivs", v, sizeof(v)), "1"), "NoNewPrivs %s", v);
+	bad = dropped_to(65534, 65534);
+	bad += !field_is("CapBnd", "0000000000000000");
 	CHECK(setuid(0) < 0 && errno == EPERM, "setuid(0) after the drop");
 	fd = open_output(root_file, O_TRUNC, e, sizeof(e));
 	CHECK(fd < 0 && strstr(e, "Permission denied"), "open_output of a root file: %s", e);
@@ -221,6 +253,48 @@ static int unprivileged_real_user(void)
 	return bad;
 }
 
+/*
+ * A service's dedicated user: not root, holding capabilities, as systemd starts a unit with
+ * User= (or DynamicUser=) and AmbientCapabilities= (the capabilities permitted, effective,
+ * inheritable and ambient). The nobody fallback leaves it that user, and the drop takes only
+ * its capabilities; a SUDO_UID in its environment is not obeyed (it is not root).
+ */
+static int service_user(void)
+{
+	uint64_t caps = PRIV_CAP(CAP_BPF) | PRIV_CAP(CAP_PERFMON) | PRIV_CAP(CAP_NET_ADMIN);
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = {
+		{ (uint32_t)caps, (uint32_t)caps, (uint32_t)caps },
+		{ (uint32_t)(caps >> 32), (uint32_t)(caps >> 32), (uint32_t)(caps >> 32) },
+	};
+	struct priv_target t;
+	char e[256];
+	int bad = 0;
+
+	if (setgroups(0, NULL) || prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) ||
+	    setresgid(4343, 4343, 4343) || setresuid(4242, 4242, 4242))
+		return 101;
+	if (syscall(SYS_capset, &h, d))
+		return 102;
+	for (int c = 0; c < 64; c++)
+		if (caps & PRIV_CAP(c) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0))
+			return 103;
+	setenv("SUDO_UID", "1000", 1);
+	setenv("SUDO_GID", "1000", 1);
+	if (priv_target_init(&t, PRIV_FALLBACK_NOBODY, e, sizeof(e))) {
+		printf("#   child: priv_target_init: %s\n", e);
+		return 100;
+	}
+	CHECK(t.uid == 4242 && t.gid == 4343 && t.ngroups == 0 && t.invoking_user,
+	      "target %u:%u (%s), %d groups, not itself", (unsigned)t.uid, (unsigned)t.gid, t.why,
+	      t.ngroups);
+	if (priv_drop(&t, 0, e, sizeof(e))) {
+		printf("#   child: priv_drop as a service user: %s\n", e);
+		return 100 + bad;
+	}
+	return bad + dropped_to(4242, 4343);
+}
+
 /* All or nothing: a failing step is an error, never a half drop reported as done. */
 static int failure_is_reported(void)
 {
@@ -258,6 +332,8 @@ int main(void)
 		ok(1, "# SKIP priv_drop to nobody: needs root");
 		ok(1, "# SKIP priv_drop keeping CAP_BPF: needs root");
 		ok(1, "# SKIP priv_drop as an unprivileged user: needs root to become one");
+		ok(1,
+		   "# SKIP priv_drop as a service user with capabilities: needs root to become one");
 		ok(1, "# SKIP priv_drop failures: needs root");
 	} else {
 		int fd;
@@ -276,6 +352,11 @@ int main(void)
 		   r);
 		r = in_child(unprivileged_real_user);
 		ok(r == 0, "priv_drop as an unprivileged user: nothing to drop, no error (%d)", r);
+		r = in_child(service_user);
+		ok(r == 0,
+		   "a service user holding capabilities stays that user and drops only its "
+		   "capabilities, SUDO_UID ignored (%d failed)",
+		   r);
 		r = in_child(failure_is_reported);
 		ok(r == 0,
 		   "priv_drop without CAP_SETGID, or keeping a capability not held: an "
