@@ -121,17 +121,18 @@ static const char *col_name(int c, bool remote_host, char *buf, size_t size)
 
 void rows_help_columns(FILE *f)
 {
-	char buf[64];
+	char buf[64], next[64]; /* a loss column's name is made in the buffer given */
 	const char *n;
 	size_t x = 0;
 
 	for (int c = 0; (n = col_name(c, true, buf, sizeof(buf))); c++) {
+		bool last = !col_name(c + 1, true, next, sizeof(next));
+
 		if (x + strlen(n) + 2 > 88) {
 			fputc('\n', f);
 			x = 0;
 		}
-		x += (size_t)fprintf(f, "%s%s", n,
-				     col_name(c + 1, true, buf, sizeof(buf)) ? ", " : "\n");
+		x += (size_t)fprintf(f, "%s%s", n, last ? "\n" : ", ");
 	}
 }
 
