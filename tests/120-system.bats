@@ -192,7 +192,7 @@ answered() {
 	[ "$got" = "$want" ] || { echo "expected:"; echo "$want"; echo "PromQL:"; echo "$got"; false; }
 }
 
-@test "a connection open across a collector restart: nothing of it lost (what is counted twice is reported)" {
+@test "a connection open across a collector restart: its bytes before and after it, each counted once" {
 	step restart-open
 	sed 's/^/# /' "$RUN/results/restart-open" >&3
 }
