@@ -1,0 +1,144 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0-or-later
+# LIMIT: why a connection goes no faster. Each cause is made to happen on a path of two test
+# namespaces joined by a delay line (tests/traffic/limitnet, tests/traffic/limits.py), and the
+# kernel's own report (ss -ti) must name it, interval by interval.
+
+load test_helper/common
+
+setup_file() {
+	[ "$(id -u)" -eq 0 ] || return 0
+	export LIMITNET="$BATS_TEST_DIRNAME/traffic/limitnet"
+	export LIMITS="$BATS_TEST_DIRNAME/traffic/limits.py"
+	export NS="tl$$"
+	local out
+	out=$("$LIMITNET" up "$NS" 2>"$BATS_FILE_TMPDIR/limitnet.err") || {
+		echo "limitnet: $(cat "$BATS_FILE_TMPDIR/limitnet.err")" >"$BATS_FILE_TMPDIR/skip"
+		"$LIMITNET" down "$NS"
+		return 0
+	}
+	echo "${out#delayline }" >"$BATS_FILE_TMPDIR/delayline.pid"
+}
+
+teardown_file() {
+	[ "$(id -u)" -eq 0 ] || return 0
+	bg_kill_all
+	"$LIMITNET" down "$NS" "$(cat "$BATS_FILE_TMPDIR/delayline.pid" 2>/dev/null)"
+}
+
+setup() {
+	skip_unless_root "network namespaces, TUN devices and qdiscs"
+	[ -f "$BATS_FILE_TMPDIR/skip" ] && skip "$(cat "$BATS_FILE_TMPDIR/skip")"
+	T="$BATS_TEST_TMPDIR"
+}
+
+# wait_line FILE REGEX [TENTHS]: until a line of FILE matches (default 10 s).
+wait_line() {
+	local i
+	for i in $(seq "${3:-100}"); do
+		grep -qE "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "no line /$2/ in $1 after $((${3:-100} / 10)) s: $(cat "$1" 2>/dev/null)"
+}
+
+# ss_raw: the sender's connection as ss -ti sees it.
+ss_raw() {
+	ip netns exec "${NS}a" ss -tni state established src "$SRC" dst "$DST"
+}
+
+# scenario NAME SECONDS [LOSS%]: runs the scenario over the path; the sender's ss figures every
+# second until it is idle go to $T/ss ("t_ms=... name=value..."); SRC and DST are its ends.
+scenario() {
+	local name=$1 secs=$2 port t0 now
+	bg_start ip netns exec "${NS}b" python3 "$LIMITS" recv 0 --bind 198.51.100.1 \
+		--scenario "$name" --slow-for "$secs" >"$T/recv"
+	wait_line "$T/recv" '^listening'
+	port=$(awk '/^listening/ { print $2 }' "$T/recv")
+	[ -z "${3:-}" ] || "$LIMITNET" loss "$NS" "$port" "$3" || fail "no loss rule"
+	bg_start ip netns exec "${NS}a" python3 "$LIMITS" send 198.51.100.1 "$port" \
+		--scenario "$name" --seconds "$secs" >"$T/send"
+	SENDER=$BG_PID
+	wait_line "$T/send" '^conn'
+	read -r _ SRC DST <"$T/send"
+	# one sample a second (ss alone: parsed at the end), on the second since the start
+	t0=${EPOCHREALTIME/./}
+	: >"$T/ss.raw"
+	for ((k = 0; ; k++)); do
+		now=${EPOCHREALTIME/./}
+		{ echo "@ $(((now - t0) / 1000))"; ss_raw; } >>"$T/ss.raw"
+		grep -q '^idle' "$T/send" && break
+		[ "$k" -lt $((secs + 20)) ] || fail "the sender is not idle $((secs + 20)) s after it began"
+		d=$((t0 + (k + 1) * 1000000 - ${EPOCHREALTIME/./}))
+		[ "$d" -le 0 ] || sleep "$(printf '%d.%06d' $((d / 1000000)) $((d % 1000000)))"
+	done
+	# the figures once idle: the clocks stand still
+	{ echo "@ $(((${EPOCHREALTIME/./} - t0) / 1000))"; ss_raw; } >>"$T/ss.raw"
+	python3 "$LIMITS" ss <"$T/ss.raw" >"$T/ss"
+	kill -USR1 "$SENDER"
+	wait_line "$T/send" '^closed'
+	if [ -n "${3:-}" ]; then ip netns exec "${NS}b" nft delete table inet limitnet; fi
+}
+
+# verdicts FIRST LAST: the verdict of each interval between the samples FIRST..LAST of $T/ss
+# (1-based), by the rule of lib/limit.c: the largest of rwnd, sndbuf, cwnd (busy without a
+# stall) and app (nothing to send); one a line, as "VERDICT rwnd% sndbuf% cwnd% app%".
+verdicts() {
+	sed -n "$1,$2p" "$T/ss" | awk '
+	{
+		for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		if (NR > 1) {
+			span = v["t_ms"] - t; busy = v["busy_ms"] - b
+			rw = v["rwnd_ms"] - r; sb = v["sndbuf_ms"] - s
+			if (busy > span) busy = span
+			if (rw > busy) rw = busy
+			if (sb > busy - rw) sb = busy - rw
+			cw = busy - rw - sb; app = span - busy
+			best = "rwnd"; m = rw
+			if (sb > m) { best = "sndbuf"; m = sb }
+			if (cw > m) { best = "cwnd"; m = cw }
+			if (app > m) { best = "app"; m = app }
+			printf "%s %d %d %d %d\n", best, 100 * rw / span, 100 * sb / span,
+				100 * cw / span, 100 * app / span
+		}
+		t = v["t_ms"]; b = v["busy_ms"]; r = v["rwnd_ms"]; s = v["sndbuf_ms"]
+	}'
+}
+
+# expect_verdict NAME: every interval from the second second to the end of the transfer is
+# NAME, all but one at most (a second of slow start or of draining may straddle).
+expect_verdict() {
+	local last n good
+	last=$(($(wc -l <"$T/ss") - 1))
+	verdicts 2 "$last" >"$T/verdicts"
+	n=$(wc -l <"$T/verdicts")
+	good=$(grep -c "^$1 " "$T/verdicts")
+	[ "$n" -ge 3 ] && [ "$good" -ge $((n - 1)) ] ||
+		fail "$good of $n intervals are $1: $(tr '\n' ';' <"$T/verdicts") ss: $(cat "$T/ss")"
+}
+
+@test "ss -ti: a receiver that reads slowly through a small buffer holds the sender by its window (rwnd)" {
+	scenario rwnd 5
+	expect_verdict rwnd
+	grep -q '^received' "$T/recv" || wait_line "$T/recv" '^received'
+}
+
+@test "ss -ti: a 64 KiB send buffer on a 100 ms path holds the sender (sndbuf)" {
+	scenario sndbuf 5
+	expect_verdict sndbuf
+}
+
+@test "ss -ti: a writer of 2000 bytes every half second leaves the connection idle (app)" {
+	scenario app 5
+	expect_verdict app
+}
+
+@test "ss -ti: 5% loss on the path keeps data in flight with retransmissions (cwnd)" {
+	command -v nft >/dev/null || skip "nftables (nft) is not installed: make deps"
+	scenario cwnd 5 5
+	expect_verdict cwnd
+	last=$(grep ' cwnd=[0-9]' "$T/ss" | tail -1)
+	[[ "$last" =~ \ retrans=([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -gt 0 ] ||
+		fail "no retransmission: $last"
+	[[ "$last" =~ \ ssthresh=([0-9]+) ]] || fail "no slow-start threshold set by a loss: $last"
+}
