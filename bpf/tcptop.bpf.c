@@ -107,9 +107,12 @@ struct {
 	__type(value, struct tt_udp_val);
 } udp_flows SEC(".maps");
 
-/* Peer named by a cgroup sendmsg/recvmsg hook, by thread, until the length tracepoint. */
+/* Peer named by a cgroup sendmsg/recvmsg hook, by thread, until the length tracepoint of the
+ * same call: one entry a thread inside a UDP call. Not an LRU map: that one may evict live
+ * entries long before it is full (its free lists are per CPU) and says nothing; a full table
+ * here refuses the insert, which is counted (TT_LOSS_PEERS_FULL). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, struct tt_peer);
@@ -314,7 +317,7 @@ int BPF_PROG(st__state, struct sock *sk, int oldstate, int newstate)
 			return 0;
 		current_owner(&o);
 		if (bpf_map_update_elem(&owners, &key, &o, BPF_ANY))
-			loss_inc(TT_LOSS_FLOW_FULL);
+			loss_inc(TT_LOSS_OWNERS_FULL);
 		return 0;
 	}
 	if (newstate == TCP_ESTABLISHED) {
@@ -404,7 +407,7 @@ static __always_inline void accepted(long fd)
 		return;
 	current_owner(&o);
 	if (bpf_map_update_elem(&owners, &key, &o, BPF_ANY))
-		loss_inc(TT_LOSS_FLOW_FULL);
+		loss_inc(TT_LOSS_OWNERS_FULL);
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
@@ -720,7 +723,8 @@ static __always_inline void keep_peer(struct bpf_sock_addr *ctx, bool v6, __u8 d
 		__builtin_memcpy(p.addr, &a, 4);
 	}
 	p.pad[0] = dir;
-	bpf_map_update_elem(&udp_peer, &id, &p, BPF_ANY);
+	if (bpf_map_update_elem(&udp_peer, &id, &p, BPF_ANY))
+		loss_inc(TT_LOSS_PEERS_FULL); /* the datagram goes to the unknown peer */
 }
 
 SEC("cgroup/sendmsg4")
@@ -859,9 +863,10 @@ int BPF_PROG(fe6__udpv6_recvmsg, struct sock *sk, struct msghdr *msg, size_t len
 
 /* kprobes: the arguments are kept from the entry to the return by thread and function. A
  * return whose entry was missed finds nothing and counts nothing; an entry whose return was
- * missed (kretprobe instances exhausted) is overwritten by the thread's next call, and dead
- * threads' entries age out of the LRU map. Both are counted by the kernel as missed
- * kretprobes, which tcptop-collect reports. */
+ * missed (kretprobe instances exhausted) is overwritten by the thread's next call. Both are
+ * counted by the kernel as missed kprobes (kprobe_profile), which tcptop-collect reports, as
+ * it does an entry that finds the table full (TT_LOSS_KP_ARGS). Not an LRU map: that one
+ * evicts live entries before it is full, silently. */
 const volatile __u8 kp_recv_noblock = 0; /* udp_recvmsg has the noblock argument (< 5.19) */
 
 struct tt_kp_key {
@@ -876,7 +881,7 @@ struct tt_kp_args {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct tt_kp_key);
 	__type(value, struct tt_kp_args);
@@ -904,7 +909,8 @@ static __always_inline void kp_enter(__u32 fn, struct pt_regs *ctx, bool recv)
 		barrier_var(p5);
 		a.flags = kp_recv_noblock ? p5 : p4;
 	}
-	bpf_map_update_elem(&kp_args, &k, &a, BPF_ANY);
+	if (bpf_map_update_elem(&kp_args, &k, &a, BPF_ANY))
+		loss_inc(TT_LOSS_KP_ARGS);
 }
 
 static __always_inline void kp_leave(__u32 fn, struct pt_regs *ctx, bool out)
@@ -995,6 +1001,7 @@ int it__owners(struct bpf_iter__task_file *ctx)
 	struct sock *sk;
 	__u16 family, proto;
 	__u64 key;
+	long err;
 
 	if (!task || !file)
 		return 0;
@@ -1013,8 +1020,12 @@ int it__owners(struct bpf_iter__task_file *ctx)
 	o.pid = BPF_CORE_READ(task, tgid);
 	o.cgroup = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
 	bpf_probe_read_kernel_str(o.comm, sizeof(o.comm), task->comm);
-	if (bpf_map_update_elem(&owners, &key, &o, BPF_NOEXIST))
-		return 0; /* held by an earlier task too, or the map is full */
+	err = bpf_map_update_elem(&owners, &key, &o, BPF_NOEXIST);
+	if (err) {
+		if (err != -EEXIST) /* not held by an earlier task too: the map is full */
+			loss_inc(TT_LOSS_OWNERS_FULL);
+		return 0;
+	}
 	if (proto == IPPROTO_TCP && want_tcp && sk_netns(sk) != own_netns) {
 		__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
 

@@ -20,9 +20,12 @@ enum tt_event_type {
 
 /* Per-CPU loss counters (index into the loss map). */
 enum tt_loss {
-	TT_LOSS_RINGBUF = 0,   /* bpf_ringbuf_reserve failed: an event is lost */
-	TT_LOSS_FLOW_FULL = 1, /* a UDP flow, an owner or a foreign connection not tracked */
-	TT_LOSS_N = 2,
+	TT_LOSS_RINGBUF = 0,	 /* bpf_ringbuf_reserve failed: an event is lost */
+	TT_LOSS_FLOW_FULL = 1,	 /* a UDP flow or a polled connection not tracked, a map full */
+	TT_LOSS_OWNERS_FULL = 2, /* an owner not recorded: the owners map full */
+	TT_LOSS_PEERS_FULL = 3,	 /* an unconnected UDP socket's peer not kept: udp_peer full */
+	TT_LOSS_KP_ARGS = 4,	 /* a kprobe's arguments not kept: kp_args full */
+	TT_LOSS_N = 5,
 };
 
 #define TT_COMM_LEN 16

@@ -44,7 +44,7 @@ const struct exit_status exit_statuses[] = {
 	  "unsupported major version (the message names the byte offset)" },
 	{ EX_NOINPUT, TOOL_AGG | TOOL_PROM | TOOL_CSV | TOOL_WRAPPER,
 	  "an input file cannot be opened" },
-	{ EX_UNAVAILABLE, TOOL_COLLECT | TOOL_CSV | TOOL_WRAPPER,
+	{ EX_UNAVAILABLE, TOOL_COLLECT | TOOL_CSV | TOOL_VIEW | TOOL_WRAPPER,
 	  "the kernel lacks what is needed (no BTF, no usable hook), no DNS server for --resolve, "
 	  "or a tool of the pipeline cannot be found" },
 	{ EX_OSERR, TOOL_ALL,

@@ -77,14 +77,15 @@ const struct loss_kind loss_kinds[] = {
 	{ LOSS_AGG_UNKNOWN_FLOW, "agg_unknown_flow", "agg: records naming a flow never opened" },
 	{ LOSS_AGG_GAP, "agg_gap", "agg: intervals skipped by a jump in time" },
 	{ LOSS_KPROBE_MISSED, "kprobe_missed",
-	  "collector: kretprobe returns the kernel missed (datagrams not counted)" },
+	  "collector: what the kprobe backend's kprobes missed (datagrams not counted)" },
 	{ LOSS_WALK_FAILED, "walk_failed",
 	  "collector: walks, refreshes or reads of the kernel's tables that failed or were cut "
 	  "short (retried; none ended a connection)" },
 	{ LOSS_OWNERS_FULL, "owners_full",
 	  "collector: sockets whose owner could not be recorded, its kernel table full" },
 	{ LOSS_UDP_PEERS_EVICTED, "udp_peers_evicted",
-	  "collector: UDP peers dropped from the kernel's peer table before their flow ended" },
+	  "collector: datagrams of unconnected UDP sockets whose peer the kernel's peer table "
+	  "could not keep (counted under the unknown peer)" },
 };
 const size_t loss_nkinds = sizeof(loss_kinds) / sizeof(loss_kinds[0]);
 

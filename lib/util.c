@@ -248,3 +248,22 @@ void addr_format(int family, const uint8_t addr[16], char *buf, size_t size)
 		snprintf(tmp, sizeof(tmp), "?");
 	snprintf(buf, size, "%s", tmp);
 }
+
+int boot_id_read(char *buf, size_t size)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+	int e = 0;
+
+	if (!size)
+		return -EINVAL;
+	buf[0] = '\0';
+	if (!f)
+		return -errno;
+	if (!fgets(buf, (int)size, f)) {
+		e = ferror(f) ? -EIO : -ENODATA;
+		buf[0] = '\0';
+	}
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	return e;
+}

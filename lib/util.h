@@ -45,4 +45,8 @@ void time_format_rfc3339(int64_t ns_since_epoch, char *buf, size_t size);
 #define ADDR_LEN 48
 void addr_format(int family, const uint8_t addr[16], char *buf, size_t size);
 
+/* This boot's id (/proc/sys/kernel/random/boot_id, as the collector writes it in its header),
+ * its newline cut, into buf: 0, or -errno with buf "". */
+int boot_id_read(char *buf, size_t size);
+
 #endif /* TCPTOP_UTIL_H */

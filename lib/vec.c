@@ -36,3 +36,17 @@ int vec_reserve(void *pp, size_t *cap, size_t need, size_t esz)
 	}
 	return vec_resize(pp, cap, n, esz);
 }
+
+void vec_shrink(void *pp, size_t *cap, size_t n, size_t esz)
+{
+	void **p = pp, *q;
+	size_t keep = n < 16 ? 16 : n;
+
+	if (*cap / 4 <= keep || !esz)
+		return;
+	q = realloc(*p, 2 * keep * esz);
+	if (!q)
+		return;
+	*p = q;
+	*cap = 2 * keep;
+}

@@ -23,4 +23,12 @@ int vec_reserve(void *pp, size_t *cap, size_t need, size_t esz);
 /* The same, growing to exactly need (no doubling): for arrays sized once by what they hold. */
 int vec_resize(void *pp, size_t *cap, size_t need, size_t esz);
 
+/* An array that held many more elements than its n now gives memory back: when its capacity is
+ * above four times max(n, 16), it becomes twice that (so that pushes after it do not grow it
+ * again at once). A failed realloc leaves it as it was (it still works). For tables swept of
+ * stale entries, whose memory must follow what they hold. */
+void vec_shrink(void *pp, size_t *cap, size_t n, size_t esz);
+
+#define VEC_SHRINK(pp, capp, n) vec_shrink((pp), (capp), (n), sizeof(**(pp)))
+
 #endif /* TCPTOP_VEC_H */

@@ -16,18 +16,33 @@ $(OUTPUT)/tcptop.skel.h: $(OUTPUT)/tcptop.bpf.o
 
 # Objects live in $(OUTPUT)/collect/: $(OUTPUT)/tcptop-collect is the program itself.
 COLLECT_OBJS := $(OUTPUT)/collect/main.o $(OUTPUT)/collect/probe.o $(OUTPUT)/collect/xlate.o \
-	$(OUTPUT)/collect/cgroups.o
+	$(OUTPUT)/collect/cgroups.o $(OUTPUT)/collect/engine.o
 
 $(OUTPUT)/collect/%.o: tcptop-collect/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -Ibpf -MMD -MP -c $< -o $@
 
-$(OUTPUT)/collect/main.o $(OUTPUT)/collect/probe.o: $(OUTPUT)/tcptop.skel.h
+$(OUTPUT)/collect/probe.o: $(OUTPUT)/tcptop.skel.h
 
 $(OUTPUT)/tcptop-collect: $(COLLECT_OBJS) $(LIBTCPTOP)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) -lbpf -lelf -lz -o $@
+
+# Its unit tests: the translation alone against a fake kernel (tests/unit/test_xlate.c), and
+# the engine against a fake libbpf (tests/unit/test_engine.c): no libbpf is linked, the test
+# defines the few calls the engine makes (engine.h says which), so that it can make the
+# kernel's reads fail at will without a hook in the collector.
+$(OUTPUT)/tests/unit/test_xlate.o $(OUTPUT)/tests/unit/test_engine.o: TEST_CFLAGS += -Ibpf \
+	-Itcptop-collect
+$(OUTPUT)/tests/unit-xlate: $(OUTPUT)/tests/unit/test_xlate.o $(OUTPUT)/collect/xlate.o \
+		$(LIBTCPTOP)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) -o $@
+$(OUTPUT)/tests/unit-engine: $(OUTPUT)/tests/unit/test_engine.o $(OUTPUT)/collect/engine.o \
+		$(OUTPUT)/collect/xlate.o $(OUTPUT)/collect/cgroups.o $(LIBTCPTOP)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) -o $@
 
 $(OUTPUT)/tcptop-traffic: tests/traffic/traffic.c | $(OUTPUT)
 	$(call msg,LINK,$@)

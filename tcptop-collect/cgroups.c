@@ -7,6 +7,7 @@
  * went away leave with the next scan.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@
 #include <unistd.h>
 
 #include "cgroups.h"
+#include "mounts.h"
+#include "vec.h"
 
 #define SCAN_DEPTH 32
 
@@ -32,19 +35,11 @@ struct cgroups {
 	int scanned;
 };
 
+/* Without memory, an id is left out: its lookups fail, and the next scan tries again. */
 static void add(struct cgroups *cg, uint64_t id, const char *path)
 {
-	struct cg_entry *nv;
-
-	if (cg->n == cg->cap) {
-		size_t cap = cg->cap ? cg->cap * 2 : 256;
-
-		nv = realloc(cg->v, cap * sizeof(*nv));
-		if (!nv)
-			return;
-		cg->v = nv;
-		cg->cap = cap;
-	}
+	if (VEC_RESERVE(&cg->v, &cg->cap, cg->n + 1))
+		return;
 	cg->v[cg->n].path = strdup(path);
 	if (!cg->v[cg->n].path)
 		return;
@@ -113,31 +108,21 @@ static void scan(struct cgroups *cg)
 	qsort(cg->v, cg->n, sizeof(*cg->v), by_id);
 }
 
-struct cgroups *cgroups_new(void)
+int cgroups_new(struct cgroups **out)
 {
-	struct cgroups *cg;
-	char line[4096];
-	FILE *m;
+	struct cgroups *cg = calloc(1, sizeof(*cg));
+	int e;
 
-	m = fopen("/proc/self/mounts", "re");
-	if (!m)
-		return NULL;
-	cg = calloc(1, sizeof(*cg));
-	while (cg && fgets(line, sizeof(line), m)) {
-		char src[256], mnt[4096], type[64];
-
-		if (sscanf(line, "%255s %4095s %63s", src, mnt, type) == 3 &&
-		    !strcmp(type, "cgroup2")) {
-			snprintf(cg->root, sizeof(cg->root), "%s", mnt);
-			break;
-		}
-	}
-	fclose(m);
-	if (cg && !cg->root[0]) {
+	*out = NULL;
+	if (!cg)
+		return -ENOMEM;
+	e = mount_find("cgroup2", cg->root, sizeof(cg->root));
+	if (e) {
 		free(cg);
-		cg = NULL;
+		return e;
 	}
-	return cg;
+	*out = cg;
+	return 0;
 }
 
 void cgroups_free(struct cgroups *cg)

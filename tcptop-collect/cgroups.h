@@ -8,8 +8,9 @@
 
 struct cgroups;
 
-/* Finds the cgroup2 mount; NULL when there is none (every lookup then fails). */
-struct cgroups *cgroups_new(void);
+/* The cgroup2 mount of this mount namespace (lib/mounts.h): 0 and *cg; -ENOENT when there is
+ * none; or another -errno (the mount table unreadable, no memory). */
+int cgroups_new(struct cgroups **cg);
 void cgroups_free(struct cgroups *cg);
 /* 0 and the path relative to the mount ("/" for the root), or -1: unknown id (a cgroup that
  * is gone, or one made since the last scan and the scan was less than a second ago). */

@@ -6,6 +6,7 @@
  * and the object is opened and loaded again. A handful of rounds at most, each a fraction of
  * a second. The features and what each needs are in tcptop-collect(1), FEATURES.
  */
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -23,6 +24,8 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "contract.h"
+#include "mounts.h"
 #include "probe.h"
 #include "tcptop.skel.h"
 
@@ -48,9 +51,13 @@ const char *backend_name(enum backend b)
 
 /* ---- what libbpf says ---- */
 
-static bool verbose_on;
-static char failed_prog[64]; /* the program the kernel refused */
-static char failed_why[256]; /* the verifier's last word on it */
+/* What libbpf said of the last load. Its print callback has no context pointer: this is the
+ * one state of the collector outside its structs, written only while probe_setup() runs. */
+static struct {
+	bool verbose;
+	char prog[64]; /* the program the kernel refused */
+	char why[256]; /* the verifier's last word on it */
+} libbpf_said;
 
 static void keep_last_line(const char *log)
 {
@@ -72,7 +79,8 @@ static void keep_last_line(const char *log)
 			return;
 		if (strncmp(start, "processed ", 10) && strncmp(start, "verification time", 17) &&
 		    strncmp(start, "stack depth", 11) && !strstr(start, "BEGIN PROG LOAD LOG")) {
-			snprintf(failed_why, sizeof(failed_why), "%.*s", (int)(e - start), start);
+			snprintf(libbpf_said.why, sizeof(libbpf_said.why), "%.*s", (int)(e - start),
+				 start);
 			return;
 		}
 		p = start;
@@ -90,15 +98,16 @@ static int on_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
 	if (level != LIBBPF_DEBUG) {
 		if (sscanf(msg, "libbpf: prog '%63[^']': failed to load: %d", name, &err) == 2 ||
 		    sscanf(msg, "prog '%63[^']': failed to load: %d", name, &err) == 2) {
-			snprintf(failed_prog, sizeof(failed_prog), "%s", name);
-			if (!failed_why[0])
-				snprintf(failed_why, sizeof(failed_why), "%s", strerror(-err));
+			snprintf(libbpf_said.prog, sizeof(libbpf_said.prog), "%s", name);
+			if (!libbpf_said.why[0])
+				snprintf(libbpf_said.why, sizeof(libbpf_said.why), "%s",
+					 strerror(-err));
 		} else if (strstr(msg, "-- BEGIN PROG LOAD LOG --")) {
-			failed_why[0] = 0;
+			libbpf_said.why[0] = 0;
 			keep_last_line(msg);
 		}
 	}
-	if (verbose_on && level != LIBBPF_DEBUG)
+	if (libbpf_said.verbose && level != LIBBPF_DEBUG)
 		fprintf(stderr, "%s: %s", program_invocation_short_name, msg);
 	free(msg);
 	return 0;
@@ -226,50 +235,45 @@ static bool backend_available(enum backend b, const struct btf *vmlinux, char *w
  * (detached at once; the fd keeps it). */
 static int open_cgroup2(void)
 {
-	char line[4096], dir[] = "/tmp/tcptop-cg2.XXXXXX";
-	FILE *m = fopen("/proc/self/mounts", "re");
+	char dir[PATH_MAX], tmp[] = "/tmp/tcptop-cg2.XXXXXX";
 	int fd = -1;
 
-	while (m && fgets(line, sizeof(line), m)) {
-		char src[1024], mnt[1024], type[64];
-
-		if (sscanf(line, "%1023s %1023s %63s", src, mnt, type) == 3 &&
-		    !strcmp(type, "cgroup2")) {
-			fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (fd >= 0)
-				break;
-		}
-	}
-	if (m)
-		fclose(m);
-	if (fd >= 0)
-		return fd;
-	if (!mkdtemp(dir))
-		return -1;
-	if (mount("cgroup2", dir, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0) {
+	if (!mount_find("cgroup2", dir, sizeof(dir))) {
 		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		umount2(dir, MNT_DETACH);
+		if (fd >= 0)
+			return fd;
 	}
-	rmdir(dir);
+	if (!mkdtemp(tmp))
+		return -1;
+	if (mount("cgroup2", tmp, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0) {
+		fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		umount2(tmp, MNT_DETACH);
+	}
+	rmdir(tmp);
 	return fd;
 }
 
-/* kretprobes made in tracefs, where their maxactive can be raised: the perf kprobe PMU that
- * libbpf uses keeps the kernel's default, max(10, 2 x CPUs) calls in flight, and every thread
- * blocked in recv() holds one (measured on 6.1: 10 of 40 blocked readers counted). The events
- * are named tcptop_FUNCTION and reused by the next run (after the privilege drop they cannot
- * be removed): at most one is left per function. */
+/*
+ * kprobes made in tracefs, not through the perf kprobe PMU that libbpf uses: there a
+ * kretprobe's maxactive can be raised (the PMU keeps the kernel's default, max(10, 2 x CPUs)
+ * calls in flight, and every thread blocked in recv() holds one: measured on 6.1, 10 of 40
+ * blocked readers counted), and kprobe_profile counts each one's misses (the PMU's are not
+ * told before 6.7). The events are named tcptop_FUNCTION (returns) and tcptop_FUNCTION_entry,
+ * and reused by the next run (after the privilege drop they cannot be removed): at most two
+ * are left per function.
+ */
 #define KRETPROBE_MAXACTIVE 1024
 static const char *const tracefs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
 
-static struct bpf_link *kretprobe_attach(struct bpf_program *p, int *err)
+static struct bpf_link *kprobe_attach(struct collector *c, struct bpf_program *p, int *err)
 {
 	const char *fn = strchr(bpf_program__section_name(p), '/');
+	bool ret = !strncmp(bpf_program__section_name(p), "kretprobe/", 10);
 	struct perf_event_attr attr = { .type = PERF_TYPE_TRACEPOINT,
 					.size = sizeof(attr),
 					.sample_period = 1,
 					.wakeup_events = 1 };
-	char path[PATH_MAX], line[256];
+	char path[PATH_MAX], line[256], name[96];
 	const char *dir = NULL;
 	unsigned long long id;
 	struct bpf_link *l;
@@ -280,6 +284,7 @@ static struct bpf_link *kretprobe_attach(struct bpf_program *p, int *err)
 	if (!fn)
 		return NULL;
 	fn++;
+	snprintf(name, sizeof(name), "tcptop_%s%s", fn, ret ? "" : "_entry");
 	for (size_t i = 0; i < sizeof(tracefs) / sizeof(tracefs[0]) && fd < 0; i++) {
 		snprintf(path, sizeof(path), "%s/kprobe_events", tracefs[i]);
 		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
@@ -290,16 +295,19 @@ static struct bpf_link *kretprobe_attach(struct bpf_program *p, int *err)
 		return NULL;
 	}
 	/* a stale event from an earlier run goes; one in use by a running collector stays */
-	snprintf(line, sizeof(line), "-:kprobes/tcptop_%s\n", fn);
+	snprintf(line, sizeof(line), "-:kprobes/%s\n", name);
 	(void)!write(fd, line, strlen(line));
-	snprintf(line, sizeof(line), "r%d:kprobes/tcptop_%s %s\n", KRETPROBE_MAXACTIVE, fn, fn);
+	if (ret)
+		snprintf(line, sizeof(line), "r%d:kprobes/%s %s\n", KRETPROBE_MAXACTIVE, name, fn);
+	else
+		snprintf(line, sizeof(line), "p:kprobes/%s %s\n", name, fn);
 	if (write(fd, line, strlen(line)) < 0 && errno != EEXIST) {
 		*err = errno;
 		close(fd);
 		return NULL;
 	}
 	close(fd);
-	snprintf(path, sizeof(path), "%s/events/kprobes/tcptop_%s/id", dir, fn);
+	snprintf(path, sizeof(path), "%s/events/kprobes/%s/id", dir, name);
 	f = fopen(path, "re");
 	if (!f) {
 		*err = errno;
@@ -318,77 +326,205 @@ static struct bpf_link *kretprobe_attach(struct bpf_program *p, int *err)
 	if (!l) {
 		*err = errno;
 		close(pfd);
+		return NULL;
 	}
+	/* opened now: tracefs lets root alone open it, and it is read after the drop */
+	if (c->kprobe_profile < 0) {
+		snprintf(path, sizeof(path), "%s/kprobe_profile", dir);
+		c->kprobe_profile = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	c->kprobe_events++;
 	return l;
 }
 
-uint64_t probe_kprobe_missed(const struct collector *c)
+/* The misses kprobe_profile counts for tcptop's events, summed. 0, or -errno. */
+static int kprobe_profile_missed(const struct collector *c, uint64_t *sum)
 {
-	char path[PATH_MAX], line[512], name[256];
-	unsigned long long hits, missed, sum = 0;
+	char line[512], name[256];
+	unsigned long long hits, missed;
+	int fd = c->kprobe_profile < 0 ? -1 : dup(c->kprobe_profile);
 	FILE *f = NULL;
 
-	if (!c->kprobe_events)
-		return 0;
-	for (size_t i = 0; i < sizeof(tracefs) / sizeof(tracefs[0]) && !f; i++) {
-		snprintf(path, sizeof(path), "%s/kprobe_profile", tracefs[i]);
-		f = fopen(path, "re");
+	*sum = 0;
+	if (fd < 0 || lseek(fd, 0, SEEK_SET) < 0 || !(f = fdopen(fd, "r"))) {
+		int e = c->kprobe_profile < 0 ? ENOENT : errno;
+
+		if (fd >= 0)
+			close(fd);
+		return -e;
 	}
-	while (f && fgets(line, sizeof(line), f))
+	while (fgets(line, sizeof(line), f))
 		if (sscanf(line, "%255s %llu %llu", name, &hits, &missed) == 3 &&
 		    !strncmp(name, "tcptop_", 7))
-			sum += missed;
-	if (f)
-		fclose(f);
-	return sum;
+			*sum += missed;
+	fclose(f);
+	return 0;
 }
 
-/* ---- the plan ---- */
+/* What the kprobe backend failed to count since start: the kprobes' misses (kprobe_profile,
+ * less what the events had missed before), and the runs the kernel skipped of the programs
+ * themselves (another BPF program running on that CPU: recursion_misses, 5.12+). */
+static int kprobe_missed(void *ctx, uint64_t *n)
+{
+	struct collector *c = ctx;
+	struct bpf_program *p;
+	uint64_t sum = 0;
+	int e;
 
-struct plan {
-	enum backend udp;
-	bool tcp, sk_storage, owners, accept, udp_peers, udp_close;
-	bool active;	     /* activation: the send/recv tracepoints (6.3+) and socket storage */
-	enum poll_mech poll; /* how the polled map is refreshed */
-	bool map_iter;	     /* the kernel takes map-element iterators */
-	int recv_args;	     /* udp_recvmsg's arguments: 6 before 5.19, 5, 4 in 7.x */
+	*n = 0;
+	if (c->kprobe_events) {
+		e = kprobe_profile_missed(c, &sum);
+		if (e)
+			return e;
+		*n = sum > c->kprobe_base ? sum - c->kprobe_base : 0;
+	}
+	bpf_object__for_each_program(p, c->skel->obj)
+	{
+		struct bpf_prog_info info = { 0 };
+		__u32 len = sizeof(info);
+
+		if (strncmp(bpf_program__name(p), "kp__", 4) || !bpf_program__autoload(p))
+			continue;
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len))
+			return -errno;
+		*n += info.recursion_misses;
+	}
+	return 0;
+}
+
+/* ---- the plan: what to load, and what to give up when the kernel refuses a program ---- */
+
+enum {
+	PL_TCP = 1 << 0,       /* iter/tcp and the state tracepoint */
+	PL_STORAGE = 1 << 1,   /* iter/tcp reports only what changed (socket storage) */
+	PL_ACTIVE = 1 << 2,    /* activation: the send/recv tracepoints (6.3+), socket storage */
+	PL_POLL_RUN = 1 << 3,  /* the polled map refreshed by rf__polled */
+	PL_POLL_ITER = 1 << 4, /* ... by it__polled, where rf__polled is refused */
+	PL_OWNERS = 1 << 5,    /* owners of the sockets that exist at start */
+	PL_ACCEPT = 1 << 6,    /* owners of accepted connections from the accept tracepoints */
+	PL_UDP_CLOSE = 1 << 7, /* iter/udp */
+	PL_UDP_PEERS = 1 << 8, /* the cgroup hooks */
+	PL_UDP = 1 << 9,       /* UDP by a backend (plan.udp): not a bit of plan.on */
 };
 
-/* Which program serves what, by name. */
-static bool prog_wanted(const struct plan *pl, const char *n)
+struct plan {
+	unsigned on; /* PL_* */
+	enum backend udp;
+	int recv_args; /* udp_recvmsg's arguments: 6 before 5.19, 5, 4 in 7.x */
+	bool map_iter; /* the kernel takes map-element iterators */
+};
+
+static unsigned plan_bits(const struct plan *pl)
 {
-	if (!strcmp(n, "st__state") || !strcmp(n, "it__tcp"))
-		return pl->tcp;
-	if (!strcmp(n, "st__activate"))
-		return pl->tcp && pl->active;
-	if (!strcmp(n, "it__owners"))
-		return pl->owners;
-	if (!strncmp(n, "sc__accept", 10))
-		return pl->accept;
-	if (!strcmp(n, "rf__polled"))
-		return pl->tcp && pl->poll == POLL_RUN;
-	if (!strcmp(n, "it__polled"))
-		return pl->tcp && pl->poll == POLL_ITER;
-	if (!strcmp(n, "it__udp"))
-		return pl->udp && pl->udp_close;
-	/* one pair on the send/recv tracepoints: activating TCP sockets, or the plain one
-	 * (UDP only) */
-	if (!strncmp(n, "tp__", 4) && strstr(n, "_act"))
-		return pl->tcp && pl->active;
-	if (!strncmp(n, "tp__", 4))
-		return pl->udp == BK_TP && !(pl->tcp && pl->active);
-	if (!strncmp(n, "cg__", 4))
-		return pl->udp == BK_TP && pl->udp_peers;
-	if (!strncmp(n, "fe6__", 5))
-		return pl->udp == BK_FENTRY && pl->recv_args == 6;
-	if (!strncmp(n, "fe4__", 5))
-		return pl->udp == BK_FENTRY && pl->recv_args == 4;
-	if (!strncmp(n, "fe__", 4))
-		return pl->udp == BK_FENTRY &&
-		       (!strstr(n, "recvmsg") || (pl->recv_args != 6 && pl->recv_args != 4));
-	if (!strncmp(n, "kp__", 4))
-		return pl->udp == BK_KPROBE;
+	return pl->on | (pl->udp != BK_AUTO ? PL_UDP : 0);
+}
+
+enum recv_sig {
+	RA_ANY,
+	RA_6,
+	RA_4,
+	RA_OTHER
+};
+
+/* Which program serves what. A name, or a prefix ending in "__"; the first row that matches
+ * is the program's. It loads when every bit of need is in the plan and not every bit of
+ * unless (none: 0), with UDP's backend udp (BK_AUTO: any) and udp_recvmsg's signature. */
+static const struct prog_rule {
+	const char *name;
+	unsigned need, unless;
+	enum backend udp;
+	enum recv_sig recv;
+} prog_rules[] = {
+	{ "st__state", PL_TCP },
+	{ "it__tcp", PL_TCP },
+	{ "st__activate", PL_TCP | PL_ACTIVE },
+	/* one pair on the send/recv tracepoints: activating TCP sockets, or the plain one */
+	{ "tp__send_act", PL_TCP | PL_ACTIVE },
+	{ "tp__recv_act", PL_TCP | PL_ACTIVE },
+	{ "tp__", PL_UDP, PL_TCP | PL_ACTIVE, BK_TP },
+	{ "it__owners", PL_OWNERS },
+	{ "sc__", PL_ACCEPT },
+	{ "rf__polled", PL_TCP | PL_POLL_RUN },
+	{ "it__polled", PL_TCP | PL_POLL_ITER, PL_POLL_RUN },
+	{ "it__udp", PL_UDP | PL_UDP_CLOSE },
+	{ "cg__", PL_UDP | PL_UDP_PEERS, 0, BK_TP },
+	{ "fe6__", PL_UDP, 0, BK_FENTRY, RA_6 },
+	{ "fe4__", PL_UDP, 0, BK_FENTRY, RA_4 },
+	{ "fe__udp_recvmsg", PL_UDP, 0, BK_FENTRY, RA_OTHER },
+	{ "fe__udpv6_recvmsg", PL_UDP, 0, BK_FENTRY, RA_OTHER },
+	{ "fe__", PL_UDP, 0, BK_FENTRY },
+	{ "kp__", PL_UDP, 0, BK_KPROBE },
+};
+
+static bool name_matches(const char *rule, const char *name)
+{
+	size_t n = strlen(rule);
+
+	return n > 2 && !strcmp(rule + n - 2, "__") ? !strncmp(rule, name, n) : !strcmp(rule, name);
+}
+
+static bool prog_wanted(const struct plan *pl, const char *name)
+{
+	unsigned on = plan_bits(pl);
+
+	for (size_t i = 0; i < sizeof(prog_rules) / sizeof(prog_rules[0]); i++) {
+		const struct prog_rule *r = &prog_rules[i];
+
+		if (!name_matches(r->name, name))
+			continue;
+		return (on & r->need) == r->need && (!r->unless || (on & r->unless) != r->unless) &&
+		       (r->udp == BK_AUTO || r->udp == pl->udp) &&
+		       (r->recv == RA_ANY || (r->recv == RA_6 && pl->recv_args == 6) ||
+			(r->recv == RA_4 && pl->recv_args == 4) ||
+			(r->recv == RA_OTHER && pl->recv_args != 6 && pl->recv_args != 4));
+	}
 	return false;
+}
+
+/* What the plan gives up when the kernel refuses a program: the first row for the program
+ * whose bit is still in the plan. A feature that goes missing is said on stderr and in the
+ * header (feature: FEAT_*); the others only with -v (instead: what happens then). Giving up
+ * PL_UDP moves UDP to the next backend, when there is one and none was asked for. A refusal
+ * no row takes (the object itself, TCP refused twice) is fatal. */
+static const struct refusal {
+	const char *name;
+	unsigned off;
+	int feature; /* FEAT_*, or -1 */
+	const char *instead;
+} refusals[] = {
+	{ "it__tcp", PL_ACTIVE, -1, "no activation: a walk each period" },
+	{ "it__tcp", PL_STORAGE, -1, "every connection reported each period" },
+	{ "it__tcp", PL_TCP, FEAT_TCP },
+	{ "st__state", PL_TCP, FEAT_TCP },
+	{ "st__activate", PL_ACTIVE, -1, "no activation: a walk each period" },
+	{ "tp__send_act", PL_ACTIVE, -1, "no activation: a walk each period" },
+	{ "tp__recv_act", PL_ACTIVE, -1, "no activation: a walk each period" },
+	{ "it__owners", PL_OWNERS, FEAT_OWNERS },
+	/* owners of accepted connections then come from their close, and from a walk of the
+	 * processes' sockets when new ones appear */
+	{ "sc__", PL_ACCEPT, -1, "no accept hook: owners found by walking the processes' sockets" },
+	{ "rf__polled", PL_POLL_RUN, -1, "the polled connections refreshed by an iterator" },
+	{ "it__polled", PL_POLL_ITER, -1, "the polled connections not refreshed" },
+	{ "it__udp", PL_UDP_CLOSE, FEAT_UDP_CLOSE },
+	{ "cg__", PL_UDP_PEERS, FEAT_UDP_PEERS },
+	{ "tp__", PL_UDP, FEAT_UDP },
+	{ "fe", PL_UDP, FEAT_UDP }, /* fe__, fe4__, fe6__ */
+	{ "kp__", PL_UDP, FEAT_UDP },
+};
+
+static const struct refusal *refusal_for(const struct plan *pl, const char *name)
+{
+	unsigned on = plan_bits(pl);
+
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+		const struct refusal *r = &refusals[i];
+
+		if ((!strcmp(r->name, "fe") ? !strncmp(name, "fe", 2)
+					    : name_matches(r->name, name)) &&
+		    (on & r->off))
+			return r;
+	}
+	return NULL;
 }
 
 struct round {
@@ -415,6 +551,36 @@ static void refused(struct round *r, const char *prog, const char *what, int err
 	snprintf(r->why, sizeof(r->why), "%s: %s", what, strerror(err));
 }
 
+static enum poll_mech plan_poll(const struct plan *pl)
+{
+	if (!(pl->on & PL_TCP))
+		return POLL_NONE;
+	return pl->on & PL_POLL_RUN ? POLL_RUN : pl->on & PL_POLL_ITER ? POLL_ITER : POLL_NONE;
+}
+
+/* Attaches one program that is not an iterator; NULL with errno. */
+static struct bpf_link *attach_one(struct collector *c, struct bpf_program *p, int *cgfd)
+{
+	const char *n = bpf_program__name(p);
+	struct bpf_link *l;
+	int e;
+
+	if (!strncmp(n, "cg__", 4)) {
+		if (*cgfd < 0)
+			*cgfd = open_cgroup2();
+		if (*cgfd < 0)
+			return NULL;
+		return bpf_program__attach_cgroup(p, *cgfd);
+	}
+	if (!strncmp(n, "kp__", 4)) {
+		l = kprobe_attach(c, p, &e);
+		if (l)
+			return l;
+		c->kprobe_uncounted++; /* the PMU's: its misses are not told */
+	}
+	return bpf_program__attach(p);
+}
+
 /* Open, configure, load and attach by the plan; on a refusal, say which program and why. */
 static void try_plan(struct collector *c, const struct plan *pl, const struct probe_opts *o,
 		     struct round *r)
@@ -429,10 +595,10 @@ static void try_plan(struct collector *c, const struct plan *pl, const struct pr
 		refused(r, "(object)", "cannot open the BPF object", errno);
 		return;
 	}
-	s->rodata->want_tcp = pl->tcp;
+	s->rodata->want_tcp = !!(pl->on & PL_TCP);
 	s->rodata->want_udp = pl->udp != BK_AUTO;
-	s->rodata->use_sk_storage = pl->sk_storage;
-	s->rodata->activation = pl->tcp && pl->active;
+	s->rodata->use_sk_storage = !!(pl->on & PL_STORAGE);
+	s->rodata->activation = (pl->on & (PL_TCP | PL_ACTIVE)) == (PL_TCP | PL_ACTIVE);
 	s->rodata->quiet_ns = o->quiet_ns;
 	s->rodata->udp_by_tp = pl->udp == BK_TP;
 	s->rodata->own_netns = o->own_netns;
@@ -444,76 +610,72 @@ static void try_plan(struct collector *c, const struct plan *pl, const struct pr
 	bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
 	if (pl->udp != BK_KPROBE)
 		bpf_map__set_max_entries(s->maps.kp_args, 1);
+	if (pl->udp != BK_TP || !(pl->on & PL_UDP_PEERS))
+		bpf_map__set_max_entries(s->maps.udp_peer, 1);
 	bpf_object__for_each_program(p, s->obj)
 	{
 		bpf_program__set_autoload(p, prog_wanted(pl, bpf_program__name(p)));
 	}
-	failed_prog[0] = failed_why[0] = 0;
+	libbpf_said.prog[0] = libbpf_said.why[0] = 0;
 	e = tcptop_bpf__load(s);
 	if (e) {
-		snprintf(r->prog, sizeof(r->prog), "%s", failed_prog[0] ? failed_prog : "(object)");
-		snprintf(r->why, sizeof(r->why), "%s", failed_why[0] ? failed_why : strerror(-e));
+		snprintf(r->prog, sizeof(r->prog), "%s",
+			 libbpf_said.prog[0] ? libbpf_said.prog : "(object)");
+		snprintf(r->why, sizeof(r->why), "%s",
+			 libbpf_said.why[0] ? libbpf_said.why : strerror(-e));
 		return;
 	}
 	bpf_object__for_each_program(p, s->obj)
 	{
 		const char *n = bpf_program__name(p);
-		struct bpf_link *l = NULL;
+		struct bpf_link *l;
 
 		if (!bpf_program__autoload(p) || !strncmp(n, "it__", 4) || !strncmp(n, "rf__", 4))
 			continue;
 		if (c->nlinks == PROBE_MAX_LINKS) {
 			refused(r, n, "too many programs", E2BIG);
-			return;
+			break;
 		}
-		if (!strncmp(n, "cg__", 4)) {
-			if (cgfd < 0)
-				cgfd = open_cgroup2();
-			if (cgfd < 0) {
-				refused(r, n, "no cgroup v2 hierarchy", errno);
-				return;
-			}
-			l = bpf_program__attach_cgroup(p, cgfd);
-		} else if (!strncmp(n, "kp__", 4) && strstr(n, "_ret")) {
-			l = kretprobe_attach(p, &e);
-			if (l)
-				c->kprobe_events++;
-			else
-				l = bpf_program__attach(p); /* the default maxactive */
-		} else {
-			l = bpf_program__attach(p);
-		}
+		l = attach_one(c, p, &cgfd);
 		if (!l) {
-			e = errno;
-			if (cgfd >= 0)
-				close(cgfd);
-			refused(r, n, "cannot attach", e);
-			return;
+			refused(r, n,
+				!strncmp(n, "cg__", 4) && cgfd < 0 ? "no cgroup v2 hierarchy"
+								   : "cannot attach",
+				errno);
+			break;
 		}
 		c->links[c->nlinks++] = l;
 	}
 	if (cgfd >= 0)
 		close(cgfd);
+	if (r->prog[0])
+		return;
 	/* iterators: a link now, an fd from it each time one runs */
-	if (pl->tcp && !(c->it_tcp = attach_iter(s->progs.it__tcp, NULL))) {
+	if ((pl->on & PL_TCP) && !(c->it_tcp = attach_iter(s->progs.it__tcp, NULL))) {
 		refused(r, "it__tcp", "cannot create the iterator", errno);
 		return;
 	}
-	if (pl->udp && pl->udp_close && !(c->it_udp = attach_iter(s->progs.it__udp, NULL))) {
+	if (pl->udp && (pl->on & PL_UDP_CLOSE) &&
+	    !(c->it_udp = attach_iter(s->progs.it__udp, NULL))) {
 		refused(r, "it__udp", "cannot create the iterator", errno);
 		return;
 	}
-	if (pl->tcp && pl->poll == POLL_ITER &&
+	c->poll = plan_poll(pl);
+	if (c->poll == POLL_ITER &&
 	    !(c->it_polled = attach_iter(s->progs.it__polled, s->maps.polled))) {
 		refused(r, "it__polled", "cannot create the iterator", errno);
 		return;
 	}
-	c->poll = pl->tcp ? pl->poll : POLL_NONE;
-	if (c->poll == POLL_RUN && probe_poll(c)) {
-		refused(r, "rf__polled", "cannot run it", errno);
-		return;
+	if (c->poll == POLL_RUN) {
+		struct kern k;
+
+		probe_kern(c, &k);
+		if ((e = kern_refresh(&k))) {
+			refused(r, "rf__polled", "cannot run it", e);
+			return;
+		}
 	}
-	if (pl->owners && !(c->it_owners = attach_iter(s->progs.it__owners, NULL))) {
+	if ((pl->on & PL_OWNERS) && !(c->it_owners = attach_iter(s->progs.it__owners, NULL))) {
 		refused(r, "it__owners", "cannot create the iterator", errno);
 		return;
 	}
@@ -531,30 +693,153 @@ static void undo(struct collector *c)
 	c->it_tcp = c->it_udp = c->it_polled = c->it_owners = NULL;
 	tcptop_bpf__destroy(c->skel);
 	c->skel = NULL;
-	c->kprobe_events = 0;
+	c->kprobe_events = c->kprobe_uncounted = 0;
+	if (c->kprobe_profile >= 0)
+		close(c->kprobe_profile);
+	c->kprobe_profile = -1;
 }
 
-static void add_missing(struct collector *c, const char *feature, const char *prog, const char *why)
+static bool missing_has(const struct collector *c, enum feature f)
 {
-	size_t n = strlen(c->missing);
+	struct stream_header h;
 
-	if (!strstr(c->missing, feature))
-		snprintf(c->missing + n, sizeof(c->missing) - n, "%s%s", n ? " " : "", feature);
-	fprintf(stderr, "%s: %s left out: the kernel refused %s: %s\n",
-		program_invocation_short_name, feature, prog, why);
+	snprintf(h.missing, sizeof(h.missing), "%s", c->missing);
+	return features_missing(&h, NULL, 0) & (1u << f);
+}
+
+static void add_missing(struct collector *c, enum feature f, const char *prog, const char *why)
+{
+	features_add(c->missing, sizeof(c->missing), f);
+	warnx("%s left out: the kernel refused %s: %s", features[f].word, prog, why);
+}
+
+/* The plan at start: everything this kernel seems to have; UDP backends in the order auto
+ * tries them (or the one forced). -1 with err filled when a forced backend is unavailable. */
+static int plan_init(struct plan *pl, enum backend order[BK_N], int *norder,
+		     const struct probe_opts *o, const struct btf *vmlinux, char *err, size_t errsz)
+{
+	char why[300] = "";
+
+	*norder = 0;
+	if (o->want_udp) {
+		for (enum backend b = BK_TP; b < BK_N; b++) {
+			if (o->backend != BK_AUTO && b != o->backend)
+				continue;
+			if (backend_available(b, vmlinux, why, sizeof(why))) {
+				order[(*norder)++] = b;
+			} else if (o->backend != BK_AUTO) {
+				snprintf(err, errsz, "backend %s unavailable: %s", backend_name(b),
+					 why);
+				return -1;
+			} else if (o->verbose) {
+				warnx("backend %s not used: %s", backend_name(b), why);
+			}
+		}
+	}
+	memset(pl, 0, sizeof(*pl));
+	pl->recv_args = func_args(vmlinux, "udp_recvmsg");
+	pl->on = PL_STORAGE | PL_POLL_RUN | PL_OWNERS | PL_UDP_CLOSE | PL_UDP_PEERS;
+	if (o->want_tcp)
+		pl->on |= PL_TCP;
+	if (backend_available(BK_TP, vmlinux, why, sizeof(why)))
+		pl->on |= PL_ACTIVE;
+	else if (o->verbose)
+		warnx("no activation: %s: every connection is read each period", why);
+	pl->map_iter = iter_loads(vmlinux, "bpf_map_elem");
+	if (pl->map_iter)
+		pl->on |= PL_POLL_ITER;
+	if (tracefs_has("syscalls/sys_exit_accept4") && tracefs_has("syscalls/sys_exit_accept"))
+		pl->on |= PL_ACCEPT;
+	else if (o->verbose)
+		warnx("no accept tracepoints: owners of accepted connections come from their "
+		      "close and from walking the processes' sockets");
+	pl->udp = *norder ? order[0] : BK_AUTO;
+	return 0;
+}
+
+/* A refused program: the plan gives up what it served (0), or it is fatal (-1, err filled). */
+static int give_up(struct collector *c, struct plan *pl, const struct round *r,
+		   const enum backend order[BK_N], int norder, int *at, const struct probe_opts *o,
+		   char *err, size_t errsz)
+{
+	const struct refusal *f = refusal_for(pl, r->prog);
+
+	if (o->verbose)
+		warnx("refused %s: %s", r->prog, r->why);
+	if (!f) {
+		snprintf(err, errsz, "cannot load the BPF programs: %s%s%s",
+			 strcmp(r->prog, "(object)") ? r->prog : "",
+			 strcmp(r->prog, "(object)") ? ": " : "", r->why);
+		return -1;
+	}
+	if (f->off == PL_UDP) {
+		/* this backend does not work here: the next one */
+		if (o->backend != BK_AUTO) {
+			snprintf(err, errsz, "backend %s unavailable: the kernel refused %s: %s",
+				 backend_name(pl->udp), r->prog, r->why);
+			return -1;
+		}
+		if (o->verbose)
+			warnx("backend %s not used: %s: %s", backend_name(pl->udp), r->prog,
+			      r->why);
+		pl->udp = ++*at < norder ? order[*at] : BK_AUTO;
+		if (pl->udp == BK_AUTO)
+			add_missing(c, FEAT_UDP, r->prog, r->why);
+	} else {
+		pl->on &= ~f->off;
+		if (f->feature >= 0)
+			add_missing(c, f->feature, r->prog, r->why);
+		else if (o->verbose)
+			warnx("%s", f->instead);
+	}
+	/* the polled map refreshed by neither: other namespaces' counters move no more, and
+	 * no activation without it */
+	if ((pl->on & PL_TCP) && !(pl->on & (PL_POLL_RUN | PL_POLL_ITER)) &&
+	    !missing_has(c, FEAT_NETNS)) {
+		pl->on &= ~PL_ACTIVE;
+		add_missing(c, FEAT_NETNS, r->prog, r->why);
+	}
+	if (!(pl->on & PL_TCP) && pl->udp == BK_AUTO) {
+		snprintf(err, errsz,
+			 "no byte accounting possible on this kernel (%s): tcptop needs Linux 5.10 "
+			 "or later with BTF and BPF iterators",
+			 r->why);
+		return -1;
+	}
+	return 0;
+}
+
+/* "tcp=iter+active udp=tracepoint+cgroup netns=run", for the header and -v. */
+static void describe(struct collector *c)
+{
+	size_t off;
+
+	off = snprintf(c->backend, sizeof(c->backend), "tcp=%s",
+		       !c->tcp	       ? "none"
+		       : c->active     ? "iter+active"
+		       : c->sk_storage ? "iter+storage"
+				       : "iter");
+	off += snprintf(c->backend + off, sizeof(c->backend) - off, " udp=%s",
+			c->udp ? backend_name(c->udp) : "none");
+	if (c->udp_peers)
+		off += snprintf(c->backend + off, sizeof(c->backend) - off, "+cgroup");
+	if (c->tcp)
+		snprintf(c->backend + off, sizeof(c->backend) - off, " netns=%s",
+			 c->poll == POLL_RUN	? "run"
+			 : c->poll == POLL_ITER ? "iter"
+						: "none");
 }
 
 int probe_setup(struct collector *c, const struct probe_opts *o, char *err, size_t errsz)
 {
 	struct btf *vmlinux = btf__load_vmlinux_btf();
 	enum backend order[BK_N];
-	struct plan pl = { 0 };
-	int norder = 0, at = 0;
-	char why[300] = "";
-	size_t off;
+	struct plan pl;
+	int norder = 0, at = 0, e;
 
 	memset(c, 0, sizeof(*c));
-	verbose_on = o->verbose;
+	c->kprobe_profile = -1;
+	libbpf_said.verbose = o->verbose;
 	libbpf_set_print(on_libbpf);
 	if (!vmlinux) {
 		snprintf(err, errsz,
@@ -563,183 +848,74 @@ int probe_setup(struct collector *c, const struct probe_opts *o, char *err, size
 			 BTF_VMLINUX);
 		return -1;
 	}
-	/* UDP backends in the order auto tries them, or the one forced */
-	if (o->want_udp) {
-		for (enum backend b = BK_TP; b < BK_N; b++) {
-			if (o->backend != BK_AUTO && b != o->backend)
-				continue;
-			if (backend_available(b, vmlinux, why, sizeof(why))) {
-				order[norder++] = b;
-			} else if (o->backend != BK_AUTO) {
-				snprintf(err, errsz, "backend %s unavailable: %s", backend_name(b),
-					 why);
-				btf__free(vmlinux);
-				return -1;
-			} else if (o->verbose) {
-				fprintf(stderr, "%s: backend %s not used: %s\n",
-					program_invocation_short_name, backend_name(b), why);
-			}
-		}
-	}
-	pl.recv_args = func_args(vmlinux, "udp_recvmsg");
-	pl.tcp = o->want_tcp;
-	pl.sk_storage = true;
-	pl.active = backend_available(BK_TP, vmlinux, why, sizeof(why));
-	if (o->verbose && !pl.active)
-		fprintf(stderr, "%s: no activation: %s: every connection is read each period\n",
-			program_invocation_short_name, why);
-	pl.poll = POLL_RUN;
-	pl.map_iter = iter_loads(vmlinux, "bpf_map_elem");
-	pl.owners = true;
-	pl.accept =
-		tracefs_has("syscalls/sys_exit_accept4") && tracefs_has("syscalls/sys_exit_accept");
-	if (o->verbose && !pl.accept)
-		fprintf(stderr,
-			"%s: no accept tracepoints: owners of accepted connections come "
-			"from their close and from walking the processes' sockets\n",
-			program_invocation_short_name);
-	pl.udp_peers = pl.udp_close = true;
+	e = plan_init(&pl, order, &norder, o, vmlinux, err, errsz);
 	btf__free(vmlinux);
-	pl.udp = norder ? order[0] : BK_AUTO;
+	if (e)
+		return -1;
 	for (int rounds = 0; rounds < 16; rounds++) {
 		struct round r;
-		const char *p;
 
 		try_plan(c, &pl, o, &r);
 		if (!r.prog[0])
 			break;
-		p = r.prog;
-		if (o->verbose)
-			fprintf(stderr, "%s: refused %s: %s\n", program_invocation_short_name, p,
-				r.why);
 		undo(c);
-		if (!strcmp(p, "it__tcp") && pl.active) {
-			pl.active = false; /* a walk each period instead */
-			if (o->verbose)
-				fprintf(stderr, "%s: no activation: %s\n",
-					program_invocation_short_name, r.why);
-		} else if (!strcmp(p, "it__tcp") && pl.sk_storage) {
-			pl.sk_storage = false; /* report every connection each period instead */
-		} else if (!strcmp(p, "st__state") || !strcmp(p, "it__tcp") ||
-			   !strcmp(p, "(object)")) {
-			if (!pl.tcp || !strcmp(p, "(object)")) {
-				snprintf(err, errsz, "cannot load the BPF programs: %s", r.why);
-				return -1;
-			}
-			pl.tcp = false;
-			add_missing(c, "tcp", p, r.why);
-		} else if (!strcmp(p, "it__owners")) {
-			pl.owners = false;
-			add_missing(c, "owners", p, r.why);
-		} else if (!strncmp(p, "sc__accept", 10)) {
-			/* owners of accepted connections then come from their close, and from
-			 * a walk of the processes' sockets when new ones appear */
-			pl.accept = false;
-			if (o->verbose)
-				fprintf(stderr,
-					"%s: no accept hook (%s): owners found by walking "
-					"the processes' sockets\n",
-					program_invocation_short_name, r.why);
-		} else if (!strcmp(p, "rf__polled") || !strcmp(p, "it__polled")) {
-			/* the polled map: by iterator where the kernel cannot run the program, else
-			 * not refreshed, and no activation without it */
-			pl.poll = !strcmp(p, "rf__polled") && pl.map_iter ? POLL_ITER : POLL_NONE;
-			if (o->verbose)
-				fprintf(stderr, "%s: refused %s: %s\n",
-					program_invocation_short_name, p, r.why);
-			if (pl.poll == POLL_NONE) {
-				pl.active = false;
-				add_missing(c, "netns", p, r.why);
-			}
-		} else if (!strcmp(p, "st__activate") ||
-			   (!strncmp(p, "tp__", 4) && strstr(p, "_act"))) {
-			pl.active = false; /* a walk each period */
-			if (o->verbose)
-				fprintf(stderr, "%s: no activation: %s: %s\n",
-					program_invocation_short_name, p, r.why);
-		} else if (!strcmp(p, "it__udp")) {
-			pl.udp_close = false;
-			add_missing(c, "udp-close", p, r.why);
-		} else if (!strncmp(p, "cg__", 4)) {
-			pl.udp_peers = false;
-			add_missing(c, "udp-peers", p, r.why);
-		} else if (!strncmp(p, "tp__", 4) || !strncmp(p, "fe", 2) ||
-			   !strncmp(p, "kp__", 4)) {
-			/* this backend does not work here: the next one */
-			if (o->backend != BK_AUTO) {
-				snprintf(err, errsz,
-					 "backend %s unavailable: the kernel refused %s: %s",
-					 backend_name(pl.udp), p, r.why);
-				return -1;
-			}
-			if (o->verbose)
-				fprintf(stderr, "%s: backend %s not used: %s: %s\n",
-					program_invocation_short_name, backend_name(pl.udp), p,
-					r.why);
-			pl.udp = ++at < norder ? order[at] : BK_AUTO;
-			if (pl.udp == BK_AUTO)
-				add_missing(c, "udp", p, r.why);
-		} else {
-			snprintf(err, errsz, "cannot load the BPF programs: %s: %s", p, r.why);
+		if (give_up(c, &pl, &r, order, norder, &at, o, err, errsz))
 			return -1;
-		}
-		if (!pl.tcp && !pl.udp) {
-			snprintf(err, errsz,
-				 "no byte accounting possible on this kernel (%s): tcptop needs "
-				 "Linux 5.10 or later with BTF and BPF iterators",
-				 r.why);
-			return -1;
-		}
 	}
 	if (!c->skel) {
 		snprintf(err, errsz, "cannot load the BPF programs");
 		return -1;
 	}
 	c->udp = pl.udp;
-	c->tcp = pl.tcp;
-	c->sk_storage = pl.sk_storage;
-	c->owners = pl.owners;
-	c->accept = pl.accept;
-	c->active = pl.tcp && pl.active;
-	c->udp_peers = pl.udp == BK_TP && pl.udp_peers;
-	c->udp_close = pl.udp && pl.udp_close;
-	off = snprintf(c->backend, sizeof(c->backend), "tcp=%s",
-		       !pl.tcp	       ? "none"
-		       : c->active     ? "iter+active"
-		       : pl.sk_storage ? "iter+storage"
-				       : "iter");
-	off += snprintf(c->backend + off, sizeof(c->backend) - off, " udp=%s",
-			pl.udp ? backend_name(pl.udp) : "none");
-	if (c->udp_peers)
-		off += snprintf(c->backend + off, sizeof(c->backend) - off, "+cgroup");
-	if (pl.tcp)
-		snprintf(c->backend + off, sizeof(c->backend) - off, " netns=%s",
-			 c->poll == POLL_RUN	? "run"
-			 : c->poll == POLL_ITER ? "iter"
-						: "none");
+	c->tcp = pl.on & PL_TCP;
+	c->sk_storage = pl.on & PL_STORAGE;
+	c->owners = pl.on & PL_OWNERS;
+	c->accept = pl.on & PL_ACCEPT;
+	c->active = c->tcp && (pl.on & PL_ACTIVE);
+	c->udp_peers = pl.udp == BK_TP && (pl.on & PL_UDP_PEERS);
+	c->udp_close = pl.udp && (pl.on & PL_UDP_CLOSE);
+	describe(c);
+	if (c->kprobe_events && kprobe_profile_missed(c, &c->kprobe_base))
+		c->kprobe_base = 0;
+	if (c->kprobe_uncounted)
+		warnx("%d kprobes attached without tracefs' kprobe_events: their misses are not "
+		      "counted (kprobe_missed)",
+		      c->kprobe_uncounted);
 	return 0;
 }
 
-int probe_poll(const struct collector *c)
+void probe_kern(struct collector *c, struct kern *k)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, t);
-	char buf[64];
-	int fd;
+	struct tcptop_bpf *s = c->skel;
 
-	switch (c->poll) {
-	case POLL_RUN:
-		return bpf_prog_test_run_opts(bpf_program__fd(c->skel->progs.rf__polled), &t);
-	case POLL_ITER:
-		fd = bpf_iter_create(bpf_link__fd(c->it_polled));
-		if (fd < 0)
-			return -1;
-		while (read(fd, buf, sizeof(buf)) > 0)
-			; /* it writes nothing: the walk is the work */
-		close(fd);
-		return 0;
-	default:
-		return 0;
+	memset(k, 0, sizeof(*k));
+	k->polled = bpf_map__fd(s->maps.polled);
+	k->udp_flows = bpf_map__fd(s->maps.udp_flows);
+	k->owners = bpf_map__fd(s->maps.owners);
+	k->loss = bpf_map__fd(s->maps.loss);
+	k->it_tcp = c->it_tcp ? bpf_link__fd(c->it_tcp) : -1;
+	k->it_udp = c->it_udp ? bpf_link__fd(c->it_udp) : -1;
+	k->it_polled = c->it_polled ? bpf_link__fd(c->it_polled) : -1;
+	k->it_owners = c->it_owners ? bpf_link__fd(c->it_owners) : -1;
+	k->rf_polled = bpf_program__fd(s->progs.rf__polled);
+	k->poll = c->poll;
+	k->tcp = c->tcp;
+	k->udp = c->udp != BK_AUTO;
+	k->sk_storage = c->sk_storage;
+	k->active = c->active;
+	k->accept = c->accept;
+	k->udp_peers = c->udp_peers;
+	k->full_pass = &s->data->full_pass;
+	k->unmarkable = &s->bss->unmarkable;
+	if (c->udp == BK_KPROBE) {
+		k->kprobe_missed = kprobe_missed;
+		k->kprobe_ctx = c;
 	}
+}
+
+int probe_events_fd(const struct collector *c)
+{
+	return bpf_map__fd(c->skel->maps.events);
 }
 
 void probe_destroy(struct collector *c)

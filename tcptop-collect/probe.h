@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine.h"
 #include "stream.h"
 
 enum backend {
@@ -32,13 +33,6 @@ struct probe_opts {
 	uint64_t quiet_ns; /* an active connection unchanged this long stops being polled */
 };
 
-/* How the polled connections' counters are refreshed each period. */
-enum poll_mech {
-	POLL_NONE, /* not at all: other namespaces' connections at their start and close only */
-	POLL_RUN,  /* rf__polled, run by BPF_PROG_TEST_RUN (5.13+) */
-	POLL_ITER, /* it__polled, a map-element iterator */
-};
-
 #define PROBE_MAX_LINKS 32
 
 struct collector {
@@ -53,23 +47,25 @@ struct collector {
 	bool udp_peers;		   /* cgroup hooks name unconnected peers (backend tracepoint) */
 	bool udp_close;		   /* iter/udp: flows end with their socket */
 	char backend[HDR_STR_MAX]; /* for the stream header: "tcp=iter udp=tracepoint ..." */
-	char missing[HDR_STR_MAX]; /* features left out, space separated */
+	char missing[HDR_STR_MAX]; /* features left out, space separated (contract.h) */
 	struct bpf_link *it_tcp, *it_udp, *it_polled, *it_owners;
 	struct bpf_link *links[PROBE_MAX_LINKS];
 	int nlinks;
-	int kprobe_events; /* tracefs kretprobes made (reported as missed by the kernel) */
+	int kprobe_events;    /* kprobes made in tracefs, whose misses kprobe_profile counts */
+	int kprobe_uncounted; /* kprobes attached through libbpf: misses not countable */
+	uint64_t kprobe_base; /* their misses in kprobe_profile when attached */
+	int kprobe_profile;   /* tracefs' kprobe_profile, opened as root (-1: none) */
 };
 
 /* Opens, loads and attaches what this kernel takes. Returns 0, or -1 with err filled: the
  * kernel can account no bytes at all (or the forced backend is unavailable). Features left
- * out are reported on stderr, one line each. */
+ * out are reported on stderr, one line each, and listed in c->missing. */
 int probe_setup(struct collector *c, const struct probe_opts *o, char *err, size_t errsz);
 void probe_destroy(struct collector *c);
 
-/* Refreshes the polled map in place (by c->poll); 0, or -1 with errno. */
-int probe_poll(const struct collector *c);
-
-/* Kretprobe returns the kernel missed since start (kprobe_profile), 0 where none. */
-uint64_t probe_kprobe_missed(const struct collector *c);
+/* The engine's view of what probe_setup loaded (engine.h); k->rb is the caller's. */
+void probe_kern(struct collector *c, struct kern *k);
+/* The ring buffer's map, for ring_buffer__new(). */
+int probe_events_fd(const struct collector *c);
 
 #endif /* TCPTOP_COLLECT_PROBE_H */

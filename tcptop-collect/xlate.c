@@ -8,23 +8,19 @@
  *   flow ids count up from 1 and never reveal a kernel address;
  * - a closed TCP socket is remembered for two passes (a pass a period), so that an iterator
  *   that met it just before it went away does not open it again; they go oldest first, with
- *   no scan of the table.
+ *   no scan of the table;
+ * - a connection of our namespace ends without its close only when two whole walks in a row
+ *   missed it: the kernel's iterator may skip a socket whose bucket changed between two reads
+ *   (before 6.16), and a walk that failed or was cut short (not whole) proves nothing;
+ * - counters never go backwards (a stale read changes nothing), and the kernel's 32-bit
+ *   segment counters are unwrapped into the stream's 64-bit ones.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "htab.h"
 #include "xlate.h"
-
-struct hnode {
-	struct hnode *next;
-	uint64_t h;
-};
-
-struct htab {
-	struct hnode **b;
-	size_t nb, n;
-};
 
 struct usock;
 
@@ -39,8 +35,9 @@ struct conn {
 	struct conn_counters c; /* as last written */
 	uint64_t owner_cgroup;
 	uint64_t last_active;	/* UDP: monotonic ns of the last datagram */
-	uint64_t seen_pass;	/* TCP: the last full pass that reported it */
+	uint64_t seen_pass;	/* TCP: the last pass that reported it */
 	uint64_t closed_pass;	/* TCP: closed at this pass (a tombstone until two later) */
+	uint8_t missed;		/* TCP: whole walks in a row that missed it */
 	struct conn *tomb_next; /* TCP: the next tombstone, in the order they were made */
 	uint32_t pid;
 	char comm[COMM_LEN];
@@ -70,6 +67,7 @@ struct xlate {
 	struct htab tcp, udp, socks;
 	uint64_t next_flow;
 	uint64_t tcp_pass, udp_pass;
+	uint64_t tcp_walked, udp_walked; /* whole full passes so far: 0, what is met began before */
 	bool tcp_full;
 	struct conn *tomb_head, *tomb_tail; /* closed TCP connections, oldest first */
 	uint64_t last_ts;
@@ -78,107 +76,38 @@ struct xlate {
 	struct htab ifs, cgs; /* struct seen: the IFNAME and CGROUP records written */
 };
 
-/* ---- hash tables ---- */
+/* ---- the tables (lib/htab.h) ---- */
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
+#define CONN(n)	 container_of(n, struct conn, hn)
+#define USOCK(n) container_of(n, struct usock, hn)
 
 static uint64_t hash_ukey(const struct tt_udp_key *k)
 {
-	const uint64_t *w = (const uint64_t *)k;
-	uint64_t h = 0x9e3779b97f4a7c15ULL;
-
-	for (size_t i = 0; i < sizeof(*k) / 8; i++)
-		h = mix64(h ^ w[i]);
-	return h;
+	return hash_bytes(k, sizeof(*k));
 }
-
-static int htab_init(struct htab *t)
-{
-	t->n = 0;
-	t->b = calloc(1024, sizeof(*t->b));
-	t->nb = t->b ? 1024 : 0; /* 0: xlate_free() walks nothing */
-	return t->b ? 0 : -ENOMEM;
-}
-
-static void htab_grow(struct htab *t)
-{
-	size_t nb = t->nb * 2;
-	struct hnode **b = calloc(nb, sizeof(*b));
-
-	if (!b)
-		return; /* longer chains, still correct */
-	for (size_t i = 0; i < t->nb; i++) {
-		for (struct hnode *n = t->b[i], *next; n; n = next) {
-			next = n->next;
-			n->next = b[n->h & (nb - 1)];
-			b[n->h & (nb - 1)] = n;
-		}
-	}
-	free(t->b);
-	t->b = b;
-	t->nb = nb;
-}
-
-static void htab_add(struct htab *t, struct hnode *n, uint64_t h)
-{
-	if (t->n >= t->nb)
-		htab_grow(t);
-	n->h = h;
-	n->next = t->b[h & (t->nb - 1)];
-	t->b[h & (t->nb - 1)] = n;
-	t->n++;
-}
-
-static void htab_del(struct htab *t, struct hnode *n)
-{
-	for (struct hnode **p = &t->b[n->h & (t->nb - 1)]; *p; p = &(*p)->next) {
-		if (*p == n) {
-			*p = n->next;
-			t->n--;
-			return;
-		}
-	}
-}
-
-#define htab_each(t, n)                         \
-	for (size_t _i = 0; _i < (t)->nb; _i++) \
-		for (struct hnode *n = (t)->b[_i], *_next; n && (_next = n->next, 1); n = _next)
 
 static struct conn *tcp_find(struct xlate *x, uint64_t sock)
 {
-	uint64_t h = mix64(sock);
+	struct hnode *n;
 
-	for (struct hnode *n = x->tcp.b[h & (x->tcp.nb - 1)]; n; n = n->next)
-		if (n->h == h && ((struct conn *)n)->sock == sock)
-			return (struct conn *)n;
+	htab_for_hash(&x->tcp, n, hash_u64(sock)) if (CONN(n)->sock == sock) return CONN(n);
 	return NULL;
 }
 
 static struct conn *udp_find(struct xlate *x, const struct tt_udp_key *k)
 {
-	uint64_t h = hash_ukey(k);
+	struct hnode *n;
 
-	for (struct hnode *n = x->udp.b[h & (x->udp.nb - 1)]; n; n = n->next)
-		if (n->h == h && !memcmp(&((struct conn *)n)->ukey, k, sizeof(*k)))
-			return (struct conn *)n;
+	htab_for_hash(&x->udp, n,
+		      hash_ukey(k)) if (!memcmp(&CONN(n)->ukey, k, sizeof(*k))) return CONN(n);
 	return NULL;
 }
 
 static struct usock *sock_find(struct xlate *x, uint64_t sock)
 {
-	uint64_t h = mix64(sock);
+	struct hnode *n;
 
-	for (struct hnode *n = x->socks.b[h & (x->socks.nb - 1)]; n; n = n->next)
-		if (n->h == h && ((struct usock *)n)->sock == sock)
-			return (struct usock *)n;
+	htab_for_hash(&x->socks, n, hash_u64(sock)) if (USOCK(n)->sock == sock) return USOCK(n);
 	return NULL;
 }
 
@@ -197,11 +126,10 @@ static void put(struct xlate *x, const struct rec *r)
 
 static bool seen(const struct htab *t, uint64_t key)
 {
-	uint64_t h = mix64(key);
+	struct hnode *n;
 
-	for (struct hnode *n = t->b[h & (t->nb - 1)]; n; n = n->next)
-		if (n->h == h && ((struct seen *)n)->key == key)
-			return true;
+	htab_for_hash(t, n,
+		      hash_u64(key)) if (container_of(n, struct seen, h)->key == key) return true;
 	return false;
 }
 
@@ -213,7 +141,7 @@ static void seen_add(struct htab *t, uint64_t key)
 	if (!n)
 		return;
 	n->key = key;
-	htab_add(t, &n->h, mix64(key));
+	htab_add(t, &n->h, hash_u64(key));
 }
 
 static void put_ifname(struct xlate *x, uint32_t netns, uint32_t ifindex, const char *bpf_name)
@@ -251,14 +179,45 @@ static void put_cgroup(struct xlate *x, uint64_t id)
 	put(x, &r);
 }
 
-static void tcp_counters(struct conn_counters *c, const struct tt_tcp_counters *t)
+/* A 32-bit counter of the kernel, read again: the 64-bit one it continues (prev's low half is
+ * the last value read). Fewer than 2^31 steps between two reads (a period); a value behind the
+ * last one is a stale read. Returns false for that. */
+static bool unwrap32(uint64_t *v, uint64_t prev, uint32_t raw)
 {
-	c->bytes_in = t->bytes_in;
-	c->bytes_out = t->bytes_out;
-	c->pkts_in = t->segs_in;
-	c->pkts_out = t->segs_out;
-	c->srtt_us = t->srtt_us;
-	c->retrans = t->retrans;
+	uint32_t d = raw - (uint32_t)prev;
+
+	if (d >= 1u << 31)
+		return false;
+	*v = prev + d;
+	return true;
+}
+
+/* The kernel's counters of a TCP connection (t) as the stream carries them, continuing prev
+ * (NULL for a connection met for the first time). A read behind the last (a stale polled entry
+ * read before a newer walk record) leaves c as prev: false. */
+static bool tcp_counters(struct conn_counters *c, const struct conn_counters *prev,
+			 const struct tt_tcp_counters *t)
+{
+	struct conn_counters n = { .bytes_in = t->bytes_in,
+				   .bytes_out = t->bytes_out,
+				   .pkts_in = t->segs_in,
+				   .pkts_out = t->segs_out,
+				   .srtt_us = t->srtt_us,
+				   .retrans = t->retrans };
+
+	if (!prev) {
+		*c = n;
+		return true;
+	}
+	if (t->bytes_in < prev->bytes_in || t->bytes_out < prev->bytes_out ||
+	    !unwrap32(&n.pkts_in, prev->pkts_in, t->segs_in) ||
+	    !unwrap32(&n.pkts_out, prev->pkts_out, t->segs_out) ||
+	    (uint32_t)(t->retrans - prev->retrans) >= 1u << 31) {
+		*c = *prev;
+		return false;
+	}
+	*c = n;
+	return true;
 }
 
 static bool wanted(const struct xlate *x, const struct conn *f)
@@ -409,7 +368,7 @@ static struct conn *tcp_new(struct xlate *x, const struct tt_event *e, uint8_t f
 	id_from_event(&f->id, e);
 	f->state = e->state;
 	f->flags = flags;
-	tcp_counters(&f->c, &e->c);
+	tcp_counters(&f->c, NULL, &e->c);
 	if (e->flags & TT_F_OWNER) {
 		f->owner_known = true;
 		f->pid = e->owner.pid;
@@ -418,7 +377,7 @@ static struct conn *tcp_new(struct xlate *x, const struct tt_event *e, uint8_t f
 	}
 	if (!insert)
 		return f;
-	htab_add(&x->tcp, &f->hn, mix64(f->sock));
+	htab_add(&x->tcp, &f->hn, hash_u64(f->sock));
 	x->st.conns++;
 	if (!f->owner_known)
 		x->st.unowned_new++;
@@ -497,7 +456,11 @@ static void tcp_report(struct xlate *x, const struct tt_event *e, uint8_t flags)
 			return;
 		put_open(x, f, e->ts);
 	} else {
-		tcp_counters(&c, &e->c);
+		if (!tcp_counters(&c, &f->c, &e->c)) {
+			f->seen_pass = x->tcp_pass;
+			f->missed = 0;
+			return; /* older than what was written: changes nothing */
+		}
 		if (!f->written)
 			f->c = c; /* an OPEN still to come carries the newest counters */
 		if (e->flags & TT_F_OWNER)
@@ -508,6 +471,7 @@ static void tcp_report(struct xlate *x, const struct tt_event *e, uint8_t flags)
 		put_sample(x, f, e->ts, &c);
 	}
 	f->seen_pass = x->tcp_pass;
+	f->missed = 0;
 }
 
 static void tcp_closed(struct xlate *x, const struct tt_event *e)
@@ -552,8 +516,8 @@ static void tcp_closed(struct xlate *x, const struct tt_event *e)
 	if (!f->written && !f->hidden)
 		put_open(x, f, e->ts);
 	id_from_event(&f->id, e); /* the final ports and interface */
-	tcp_counters(&c, &e->c);
-	put_sample(x, f, e->ts, &c);
+	if (tcp_counters(&c, &f->c, &e->c))
+		put_sample(x, f, e->ts, &c);
 	put_state(x, f, e->ts, e->state);
 	put_close(x, f, e->ts);
 	tomb_add(x, f);
@@ -576,11 +540,11 @@ static struct usock *usock_new(struct xlate *x, uint64_t sock, uint16_t lport, u
 	s->netns = netns;
 	s->created_pass = x->udp_pass;
 	s->seen_pass = x->udp_pass;
-	htab_add(&x->socks, &s->hn, mix64(s->sock));
+	htab_add(&x->socks, &s->hn, hash_u64(s->sock));
 	return s;
 }
 
-void xlate_event(struct xlate *x, const struct tt_event *e)
+int xlate_event(struct xlate *x, const struct tt_event *e)
 {
 	if (e->ts > x->last_ts)
 		x->last_ts = e->ts;
@@ -591,14 +555,14 @@ void xlate_event(struct xlate *x, const struct tt_event *e)
 		break;
 	case TT_IT_TCP:
 		if (x->cfg.want_tcp)
-			tcp_report(x, e, x->tcp_pass <= 1 ? CONN_F_BEGUN_BEFORE : 0);
+			tcp_report(x, e, !x->tcp_walked ? CONN_F_BEGUN_BEFORE : 0);
 		break;
 	case TT_POLLED:
-		/* before the first walk ends, one not seen opening was there before us */
+		/* before the first whole walk ends, one not seen opening was there before us */
 		if (x->cfg.want_tcp)
 			tcp_report(x, e,
-				   x->tcp_pass <= 1 && !(e->flags & TT_F_NEW) ? CONN_F_BEGUN_BEFORE
-									      : 0);
+				   !x->tcp_walked && !(e->flags & TT_F_NEW) ? CONN_F_BEGUN_BEFORE
+									    : 0);
 		break;
 	case TT_IT_UDP: {
 		struct usock *s;
@@ -616,7 +580,7 @@ void xlate_event(struct xlate *x, const struct tt_event *e)
 		s->seen_pass = x->udp_pass;
 		/* a connected socket that existed before the collector: its flow, counted
 		 * from now */
-		if (x->udp_pass == 1 && e->rport) {
+		if (!x->udp_walked && e->rport) {
 			struct tt_udp_key k = { .sock = e->sock,
 						.lport = e->lport,
 						.rport = e->rport,
@@ -633,6 +597,7 @@ void xlate_event(struct xlate *x, const struct tt_event *e)
 		break;
 	}
 	}
+	return x->error;
 }
 
 void xlate_tcp_pass_begin(struct xlate *x, bool full)
@@ -641,22 +606,30 @@ void xlate_tcp_pass_begin(struct xlate *x, bool full)
 	x->tcp_full = full;
 }
 
-void xlate_tcp_pass_end(struct xlate *x, uint64_t now)
+int xlate_tcp_pass_end(struct xlate *x, uint64_t now, bool whole)
 {
 	tomb_expire(x);
-	if (!x->tcp_full)
-		return;
+	if (!x->tcp_full || !whole)
+		return x->error; /* what it did not meet may still be there */
+	x->tcp_walked++;
+	x->st.suspects = 0;
 	htab_each(&x->tcp, n)
 	{
-		struct conn *f = (struct conn *)n;
+		struct conn *f = CONN(n);
 
 		if (f->closed || f->seen_pass == x->tcp_pass || f->id.netns != x->cfg.own_netns)
 			continue;
+		/* missed once: the next walk, due at once, decides */
+		if (++f->missed < 2) {
+			x->st.suspects++;
+			continue;
+		}
 		/* the kernel no longer has it and no close came: the close was lost */
 		put_close(x, f, now);
 		tomb_add(x, f);
 		x->st.evicted++;
 	}
+	return x->error;
 }
 
 /* ---- UDP ---- */
@@ -692,11 +665,14 @@ void xlate_udp_pass_begin(struct xlate *x)
 	x->udp_pass++;
 }
 
-void xlate_udp_pass_end(struct xlate *x, uint64_t now)
+int xlate_udp_pass_end(struct xlate *x, uint64_t now, bool whole)
 {
+	if (!whole)
+		return x->error; /* the sockets it did not meet may still be there */
+	x->udp_walked++;
 	htab_each(&x->socks, n)
 	{
-		struct usock *s = (struct usock *)n;
+		struct usock *s = USOCK(n);
 
 		if (s->seen_pass == x->udp_pass || s->created_pass == x->udp_pass ||
 		    s->netns != x->cfg.own_netns)
@@ -709,6 +685,7 @@ void xlate_udp_pass_end(struct xlate *x, uint64_t now)
 		htab_del(&x->socks, &s->hn);
 		free(s);
 	}
+	return x->error;
 }
 
 static void udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct tt_udp_val *v,
@@ -761,21 +738,23 @@ static void udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct t
 	put_sample(x, f, now, &c);
 }
 
-void xlate_udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct tt_udp_val *v,
-		    uint64_t now)
+int xlate_udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct tt_udp_val *v,
+		   uint64_t now)
 {
 	udp_flow(x, k, v, now, 0);
+	return x->error;
 }
 
-void xlate_udp_expire(struct xlate *x, uint64_t now)
+int xlate_udp_expire(struct xlate *x, uint64_t now)
 {
 	htab_each(&x->udp, n)
 	{
-		struct conn *f = (struct conn *)n;
+		struct conn *f = CONN(n);
 
 		if (f->last_active <= now && now - f->last_active >= x->cfg.udp_timeout_ns)
 			udp_end(x, f, now);
 	}
+	return x->error;
 }
 
 /* ---- life ---- */
@@ -788,8 +767,8 @@ struct xlate *xlate_new(const struct xlate_config *cfg, const struct xlate_ops *
 		return NULL;
 	x->cfg = *cfg;
 	x->ops = *ops;
-	if (htab_init(&x->tcp) || htab_init(&x->udp) || htab_init(&x->socks) ||
-	    htab_init(&x->ifs) || htab_init(&x->cgs)) {
+	if (htab_init(&x->tcp, 1024) || htab_init(&x->udp, 1024) || htab_init(&x->socks, 1024) ||
+	    htab_init(&x->ifs, 16) || htab_init(&x->cgs, 16)) {
 		xlate_free(x);
 		return NULL;
 	}
@@ -805,16 +784,16 @@ void xlate_free(struct xlate *x)
 		if (f->unhashed)
 			free(f);
 	}
-	htab_each(&x->tcp, n) free(n);
-	htab_each(&x->udp, n) free(n);
-	htab_each(&x->socks, n) free(n);
-	free(x->tcp.b);
-	free(x->udp.b);
-	free(x->socks.b);
-	htab_each(&x->ifs, n) free(n);
-	htab_each(&x->cgs, n) free(n);
-	free(x->ifs.b);
-	free(x->cgs.b);
+	htab_each(&x->tcp, n) free(CONN(n));
+	htab_each(&x->udp, n) free(CONN(n));
+	htab_each(&x->socks, n) free(USOCK(n));
+	htab_each(&x->ifs, n) free(container_of(n, struct seen, h));
+	htab_each(&x->cgs, n) free(container_of(n, struct seen, h));
+	htab_free(&x->tcp);
+	htab_free(&x->udp);
+	htab_free(&x->socks);
+	htab_free(&x->ifs);
+	htab_free(&x->cgs);
 	free(x);
 }
 

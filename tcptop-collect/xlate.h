@@ -40,32 +40,47 @@ struct xlate_stats {
 	uint64_t evicted;     /* connections ended without their close (the kernel lost it) */
 	uint64_t conns;	      /* connections tracked now */
 	uint64_t unowned_new; /* TCP connections found without an owner since the reset */
+	uint64_t suspects;    /* connections the last whole walk missed, ended if the next does */
 };
 
 struct xlate *xlate_new(const struct xlate_config *cfg, const struct xlate_ops *ops);
 void xlate_free(struct xlate *x);
 
-/* A ring buffer event, an iterator record, or the event of an entry of the polled map (a TCP
- * connection of another namespace or an active one of ours, read this period). */
-void xlate_event(struct xlate *x, const struct tt_event *e);
+/*
+ * Every function below that takes records in returns the translation's error: 0, or the
+ * -errno of a failed write (put) or of memory (-ENOMEM), sticky: once set, nothing more is
+ * written, and the caller ends the run.
+ */
 
-/* Passes over the kernel's sockets. A TCP pass is a period: between begin and end come the
- * polled connections and, where the walk runs, the records of one iterator run; on a full
- * pass, the connections of our namespace that neither reported and no close explains are
- * ended (counted as evicted). The first TCP and UDP passes describe what existed before the
- * collector: their connections are flagged begun before. */
+/* A ring buffer event, an iterator record, or the event of an entry of the polled map (a TCP
+ * connection of another namespace or an active one of ours, read this period). A TCP report
+ * older than what was written of its connection (counters behind) changes nothing. */
+int xlate_event(struct xlate *x, const struct tt_event *e);
+
+/*
+ * Passes over the kernel's sockets. A TCP pass is a period: between begin and end come the
+ * polled connections and, where the walk runs, the records of one iterator run. A pass is
+ * whole when every read of it succeeded and ran to its end; the caller says so at its end.
+ * On a whole full pass, a connection of our namespace that nothing reported and no close
+ * explains is missed; one that two whole full passes in a row missed is ended (counted as
+ * evicted), and stats.suspects counts those missed once, for which the caller walks again
+ * the next period. A pass that is not whole ends nothing. Until the first whole full pass,
+ * what the passes meet existed before the collector: flagged begun before. The same for UDP:
+ * a whole pass of iter/udp ends the flows of the sockets it no longer met.
+ */
 void xlate_tcp_pass_begin(struct xlate *x, bool full);
-void xlate_tcp_pass_end(struct xlate *x, uint64_t now);
+int xlate_tcp_pass_end(struct xlate *x, uint64_t now, bool whole);
 void xlate_udp_pass_begin(struct xlate *x);
-void xlate_udp_pass_end(struct xlate *x, uint64_t now);
+int xlate_udp_pass_end(struct xlate *x, uint64_t now, bool whole);
 
 /* One entry of the kernel's UDP flow table, read once per period. */
-void xlate_udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct tt_udp_val *v,
-		    uint64_t now);
-/* Ends the UDP flows idle for the timeout. */
-void xlate_udp_expire(struct xlate *x, uint64_t now);
+int xlate_udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct tt_udp_val *v,
+		   uint64_t now);
+/* Ends the UDP flows idle for the timeout: only after a whole read of the flow table (the
+ * last datagram's time of a flow not read is not known). */
+int xlate_udp_expire(struct xlate *x, uint64_t now);
 
-/* Write error seen by put (sticky), 0 if none. */
+/* The sticky error (see above), 0 if none. */
 int xlate_error(const struct xlate *x);
 void xlate_stats(const struct xlate *x, struct xlate_stats *s);
 /* Zero unowned_new: the caller looked the owners up. */

@@ -62,14 +62,25 @@ static void check_output(int fd, const struct rows_opts *o)
 
 /* --resolve's lookup, played by the address itself: its 16 bytes as a name (sanitised, as
  * dns_host() gives names), or no name when its first byte is odd. */
-static bool fake_host(int family, const uint8_t addr[16], bool ask, char *buf, size_t size)
+static bool fake_host(void *ctx, int family, const uint8_t addr[16], bool ask, char *buf,
+		      size_t size)
 {
+	(void)ctx;
 	(void)family;
 	(void)ask;
 	if (addr[0] & 1)
 		return false;
 	text_sanitize(buf, size, addr, 16);
 	return true;
+}
+
+/* The resolver's own rows, played by a rule on the row and its host: UDP from port 5353 to 53
+ * of a host whose boot id starts with 'a'. */
+static bool fake_own(void *ctx, const struct rec_snap_row *r, const char *boot_id)
+{
+	(void)ctx;
+	return r->id.proto == PROTO_UDP && r->id.lport == 5353 && r->id.rport == 53 && boot_id &&
+	       boot_id[0] == 'a';
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -85,10 +96,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.group = (k >> 3 & 3) == 1   ? GROUP_PROCESS
 			 : (k >> 3 & 3) == 2 ? GROUP_CGROUP
 					     : GROUP_NONE,
-		/* bit 5: --resolve (its own queries: UDP from port 5353 to 53, left out) */
+		/* bit 5: --resolve (its own queries left out) */
 		.remote_host = (k & 0x20) && (k >> 3 & 3) == 0 ? fake_host : NULL,
-		.self_lport = k & 0x20 ? 5353 : 0,
-		.self_rport = k & 0x20 ? 53 : 0,
+		.own_row = k & 0x20 ? fake_own : NULL,
 	};
 	struct stream_reader *rd;
 	struct rows *w;
@@ -114,6 +124,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			header = true;
 			in_snap = false;
 			rows_section(w, &r.u.header);
+			if (rows_section_host(w, &r.u.header))
+				abort();
+			break;
+		case REC_HOST:
+			if (rows_host(w, &r.u.host))
+				abort();
 			break;
 		case REC_CGROUP:
 			rows_cgroup(w, r.u.cgroup.id, r.u.cgroup.path);

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "contract.h"
 #include "dns.h"
 #include "priv.h"
 #include "rows.h"
@@ -33,6 +34,25 @@
  * waited for again, so a server that never answers costs this once per snapshot with new
  * addresses. */
 #define RESOLVE_WAIT_MS 200
+
+/* What a step returns: go on, or the exit status (its message said). */
+#define GO (-1)
+
+/* One run: the options, then what they opened. */
+struct csv {
+	struct rows_opts o;
+	const char *output, *input, *dns_server;
+	bool resolve;
+	int in_fd, out_fd;
+	bool pipe_in;
+	struct dns *dns;
+	struct stream_reader *rd;
+	struct rows *w;
+	struct rec *r;
+	bool header_done, in_snap;
+	uint64_t snap_seq;
+	int write_err; /* -errno of the write that failed: main() reports it */
+};
 
 static void usage(FILE *f)
 {
@@ -62,103 +82,36 @@ static void help(void)
 	       "                      connection)\n"
 	       "  --excel-safe        CSV: prefix ' to text cells starting with = + - @ TAB CR, so\n"
 	       "                      that a spreadsheet does not run them as formulas (default off:\n"
-	       "                      it alters names such as a login shell's \"-bash\")\n"
+	       "                      it alters names such as a login shell's \"-bash\"; remote_host\n"
+	       "                      cells get it always: no host name starts so)\n"
 	       "  --crlf              CSV: end lines with CR LF as RFC 4180 writes them (default LF)\n"
 	       "  --resolve           add a column remote_host: the remote address's host name by\n"
 	       "                      reverse DNS, empty until known; each snapshot waits at most\n"
-	       "                      0.2 s for the names it asked for (default off: no column, no\n"
-	       "                      DNS query)\n"
+	       "                      0.2 s for the names it asked for; the resolver's own queries\n"
+	       "                      are left out (default off: no column, no DNS query)\n"
 	       "  --dns-server ADDR[:PORT]  the DNS server --resolve asks (default: the first\n"
 	       "                      nameserver of /etc/resolv.conf, port 53)\n"
 	       "  -h, --help          this help\n"
 	       "  --version           print the version\n"
 	       "\n"
-	       "Columns: timestamp, protocol, local_addr, local_port, remote_addr, remote_port, pid,\n"
-	       "process_name, state, bytes_in, bytes_out, packets_in, packets_out,\n"
-	       "rate_in_bytes_sec, rate_out_bytes_sec, rtt_us (these 16 fixed, in this order), then\n"
-	       "retransmits, interface, ifindex, netns, closed, begun_before, new, snapshot_seq,\n"
-	       "partial, loss_ringbuf, loss_flow_table_full, loss_flow_evicted, loss_agg_table_full,\n"
-	       "loss_agg_unknown_flow, loss_agg_gap, failed, cgroup, cgroup_path, connections,\n"
-	       "host, and with --resolve remote_host.\n"
-	       "Empty where a value does not apply (state, rtt_us, retransmits and failed of UDP;\n"
-	       "pid and process_name before an owner is seen) or is unknown: the columns of the\n"
-	       "features the collector left out (its header's missing list: rtt, retrans,\n"
-	       "packets, state, cgroup, failed-connects).\n"
-	       "\n"
-	       "Exit status: 0 success (also when the input ends without END); 64 usage (also\n"
-	       "standard input a terminal, or the output file the input); 65 bad input (not a\n"
-	       "snapshot stream, corrupt, truncated: every earlier row is written); 66 FILE\n"
-	       "cannot be opened; 69 --resolve has no DNS server to ask; 71 out of memory; 73\n"
-	       "the output file cannot be created, or is a symbolic link; 74 I/O error; 128+N\n"
-	       "stopped by signal N (file input: after the current snapshot).\n"
-	       "See tcptop-csv(1), tcptop-agg(1), tcptop-stream(5).\n");
+	       "Columns (the first 16 fixed, in this order; remote_host only with --resolve):\n");
+	rows_help_columns(stdout);
+	printf("Empty where a value does not apply (state, rtt_us, retransmits and failed of UDP;\n"
+	       "pid and process_name before an owner is seen) or is unknown (cgroup and\n"
+	       "cgroup_path when the collector's header says cgroup is missing).\n"
+	       "\n");
+	exit_help(stdout, TOOL_CSV);
+	printf("See tcptop-csv(1), tcptop(1), tcptop-agg(1), tcptop-stream(5).\n");
 }
 
-/* A write failed: a reader that went away ends us quietly; anything else is an I/O error. */
-static void write_failed(int e)
-{
-	if (e == -EPIPE)
-		exit(0);
-	if (e == -ENOMEM)
-		errx(EX_OSERR, "out of memory");
-	errno = -e;
-	err(EX_IOERR, "write");
-}
-
-static void flush_or_die(struct rows *w)
-{
-	int e = rows_flush(w);
-
-	if (e)
-		write_failed(e);
-}
-
-/* --resolve: the snapshot's rows wait until the names asked for since the last wait are known
- * or failed, RESOLVE_WAIT_MS at most; a stop request ends the wait at once. */
-static void await_names(int wake_fd)
-{
-	struct timespec deadline;
-
-	if (wake_fd < 0)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_nsec += RESOLVE_WAIT_MS * 1000000L;
-	deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-	deadline.tv_nsec %= 1000000000L;
-	while (dns_waiting() && stop_wait_fd_until(wake_fd, &deadline) > 0)
-		dns_drain();
-	dns_round();
-}
-
-/* The end of a snapshot (SNAP_END, END, or the end of the input): its rows or groups out. */
-static void snapshot_end(struct rows *w, int wake_fd)
-{
-	int e;
-
-	await_names(wake_fd);
-	if ((e = rows_snapshot_end(w)))
-		write_failed(e);
-	flush_or_die(w);
-}
-
-/* Stops on a signal with every complete snapshot written; one cut short by the stop is left
- * out (in_snap). */
-static void signal_exit(struct rows *w, bool in_snap)
-{
-	if (in_snap && rows_discard_snapshot(w) < 0)
-		warnx("stopped inside a snapshot: its rows written so far stay in the output");
-	flush_or_die(w);
-	exit(128 + stop_signal());
-}
-
-int main(int argc, char **argv)
+static int options(struct csv *c, int argc, char **argv)
 {
 	enum {
 		O_EXCEL = 256,
 		O_CRLF,
 		O_RESOLVE,
 		O_DNS_SERVER,
-		O_VERSION,
+		O_VERSION
 	};
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
@@ -172,50 +125,44 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, O_VERSION },
 		{ 0 },
 	};
-	struct rows_opts o = { .format = ROWS_CSV };
-	const char *output = NULL, *input = "-", *dns_server = NULL;
-	struct stream_reader *rd;
-	struct rows *w;
-	struct rec *r;
-	struct stat sb;
-	bool pipe_in, header_done = false, in_snap = false, resolve = false;
-	uint64_t snap_seq = 0;
-	int c, st, e, in_fd, out_fd = STDOUT_FILENO, wake_fd = -1;
+	int k;
 
-	while ((c = getopt_long(argc, argv, "o:f:g:h", opts, NULL)) != -1) {
-		switch (c) {
+	while ((k = getopt_long(argc, argv, "o:f:g:h", opts, NULL)) != -1) {
+		switch (k) {
 		case 'o':
 			if (!*optarg)
-				errx(EX_USAGE, "--output: empty file name");
-			output = optarg;
+				return warnx("--output: empty file name"), EX_USAGE;
+			c->output = optarg;
 			break;
 		case 'f':
 			if (strcmp(optarg, "csv") == 0)
-				o.format = ROWS_CSV;
+				c->o.format = ROWS_CSV;
 			else if (strcmp(optarg, "jsonl") == 0)
-				o.format = ROWS_JSONL;
+				c->o.format = ROWS_JSONL;
 			else
-				errx(EX_USAGE, "--format %s: invalid (csv or jsonl)", optarg);
+				return warnx("--format %s: invalid (csv or jsonl)", optarg),
+				       EX_USAGE;
 			break;
 		case 'g':
 			if (strcmp(optarg, "process") == 0)
-				o.group = GROUP_PROCESS;
+				c->o.group = GROUP_PROCESS;
 			else if (strcmp(optarg, "cgroup") == 0)
-				o.group = GROUP_CGROUP;
+				c->o.group = GROUP_CGROUP;
 			else
-				errx(EX_USAGE, "--group %s: invalid (process or cgroup)", optarg);
+				return warnx("--group %s: invalid (process or cgroup)", optarg),
+				       EX_USAGE;
 			break;
 		case O_EXCEL:
-			o.excel_safe = true;
+			c->o.excel_safe = true;
 			break;
 		case O_CRLF:
-			o.crlf = true;
+			c->o.crlf = true;
 			break;
 		case O_RESOLVE:
-			resolve = true;
+			c->resolve = true;
 			break;
 		case O_DNS_SERVER:
-			dns_server = optarg;
+			c->dns_server = optarg;
 			break;
 		case 'h':
 			help();
@@ -234,166 +181,290 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	if (optind < argc)
-		input = argv[optind];
-	if (o.format == ROWS_JSONL && (o.excel_safe || o.crlf))
-		errx(EX_USAGE, "--excel-safe and --crlf apply to CSV only");
-	if (dns_server && !resolve)
-		errx(EX_USAGE, "--dns-server applies to --resolve only");
-	if (resolve && o.group != GROUP_NONE)
-		errx(EX_USAGE, "--resolve names remote addresses: a --group row has none");
+		c->input = argv[optind];
+	if (c->o.format == ROWS_JSONL && (c->o.excel_safe || c->o.crlf))
+		return warnx("--excel-safe and --crlf apply to CSV only"), EX_USAGE;
+	if (c->dns_server && !c->resolve)
+		return warnx("--dns-server applies to --resolve only"), EX_USAGE;
+	if (c->resolve && c->o.group != GROUP_NONE)
+		return warnx("--resolve names remote addresses: a --group row has none"), EX_USAGE;
+	return GO;
+}
 
-	/* the input first: a missing input leaves an existing output file alone */
-	if (strcmp(input, "-") == 0) {
-		in_fd = STDIN_FILENO;
-		if (isatty(in_fd))
-			errx(EX_USAGE, "standard input is a terminal: pipe a snapshot stream in "
-				       "(tcptop-agg ... | tcptop-csv)");
-	} else if ((in_fd = open(input, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0 ||
-		   fcntl(in_fd, F_SETFL, fcntl(in_fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+/* The input first: a missing input leaves an existing output file alone. */
+static int open_input(struct csv *c)
+{
+	struct stat sb;
+
+	if (strcmp(c->input, "-") == 0) {
+		c->in_fd = STDIN_FILENO;
+		if (isatty(c->in_fd))
+			return warnx("standard input is a terminal: pipe a snapshot stream in "
+				     "(tcptop-agg ... | tcptop-csv)"),
+			       EX_USAGE;
+	} else if ((c->in_fd = open(c->input, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0 ||
+		   fcntl(c->in_fd, F_SETFL, fcntl(c->in_fd, F_GETFL) & ~O_NONBLOCK) < 0) {
 		/* not blocking in open(): a FIFO's writer is waited for where a signal ends it */
-		err(EX_NOINPUT, "%s", input);
+		return warn("%s", c->input), EX_NOINPUT;
 	}
-	if (output && strcmp(output, "-") != 0) {
-		struct stat in_st, out_st;
+	c->pipe_in = fstat(c->in_fd, &sb) == 0 && (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode));
+	return GO;
+}
 
-		char oe[PATH_MAX + 128];
+/* -o FILE: a symbolic link is refused (O_NOFOLLOW: it may point where the user did not mean to
+ * write), and the file is truncated only once it is known not to be the input. */
+static int open_output_file(struct csv *c)
+{
+	struct stat in_st, out_st;
+	char oe[PATH_MAX + 128];
 
-		/* O_NOFOLLOW: a symbolic link is refused (it may point where the user did
-		 * not mean to write) */
-		out_fd = open_output(output, 0, oe, sizeof(oe));
-		if (out_fd < 0)
-			errx(EX_CANTCREAT, "cannot create %s", oe);
-		/* truncated only once it is known not to be the input */
-		if (fstat(in_fd, &in_st) == 0 && fstat(out_fd, &out_st) == 0 &&
-		    S_ISREG(out_st.st_mode)) {
-			if (in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino)
-				errx(EX_USAGE, "%s is the input: it would be overwritten", output);
-			if (ftruncate(out_fd, 0) < 0)
-				err(EX_CANTCREAT, "cannot create %s", output);
-		}
+	if (!c->output || strcmp(c->output, "-") == 0) {
+		c->output = NULL;
+		return GO;
 	}
+	c->out_fd = open_output(c->output, 0, oe, sizeof(oe));
+	if (c->out_fd < 0)
+		return warnx("cannot create %s", oe), EX_CANTCREAT;
+	if (fstat(c->in_fd, &in_st) == 0 && fstat(c->out_fd, &out_st) == 0 &&
+	    S_ISREG(out_st.st_mode)) {
+		if (in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino)
+			return warnx("%s is the input: it would be overwritten", c->output),
+			       EX_USAGE;
+		if (ftruncate(c->out_fd, 0) < 0)
+			return warn("cannot create %s", c->output), EX_CANTCREAT;
+	}
+	return GO;
+}
 
-	pipe_in = fstat(in_fd, &sb) == 0 && (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode));
+static bool remote_host(void *ctx, int family, const uint8_t addr[16], bool ask, char *buf,
+			size_t size)
+{
+	return dns_host(ctx, family, addr, ask, buf, size);
+}
+
+static bool own_row(void *ctx, const struct rec_snap_row *r, const char *boot_id)
+{
+	return dns_own_row(ctx, r, boot_id);
+}
+
+/* Signals, the resolver (after stop_init(): its thread inherits SIGINT and SIGTERM blocked, so
+ * that they reach this thread's waits), the reader and the writer. */
+static int setup(struct csv *c)
+{
 	signal(SIGPIPE, SIG_IGN);
 	if (stop_init())
-		err(EX_OSERR, "signals");
+		return warn("signals"), EX_OSERR;
 	stop_set_grace(STOP_GRACE_NS);
-	if (resolve) {
-		/* after stop_init(): the resolver thread inherits SIGINT and SIGTERM blocked, so
-		 * that they reach this thread's waits */
+	if (c->resolve) {
 		char why[256];
+		int e = dns_start(&c->dns, c->dns_server, why, sizeof(why));
 
-		e = dns_start(dns_server, &wake_fd, why, sizeof(why));
-		if (e == -EINVAL && dns_server)
-			errx(EX_USAGE, "--dns-server %s: not ADDR or ADDR:PORT", dns_server);
+		if (e == -EINVAL && c->dns_server)
+			return warnx("--dns-server %s: not ADDR or ADDR:PORT", c->dns_server),
+			       EX_USAGE;
 		if (e == -ENOMEM)
-			errx(EX_OSERR, "out of memory");
+			return warnx("out of memory"), EX_OSERR;
 		if (e)
-			errx(EX_UNAVAILABLE, "--resolve: %s", why);
-		o.remote_host = dns_host;
-		/* the resolver's own queries are left out, as the view leaves them out */
-		dns_self(&o.self_lport, &o.self_rport);
+			return warnx("--resolve: %s", why), EX_UNAVAILABLE;
+		c->o.remote_host = remote_host;
+		c->o.own_row = own_row; /* its own queries are left out, as the view leaves them */
+		c->o.ctx = c->dns;
 	}
+	c->rd = stream_reader_new(c->in_fd, c->input);
+	c->w = rows_new(c->out_fd, &c->o);
+	c->r = malloc(sizeof(*c->r));
+	if (!c->rd || !c->w || !c->r)
+		return warnx("out of memory"), EX_OSERR;
+	stream_reader_expect(c->rd, STREAM_KIND_SNAPSHOT);
+	stream_reader_set_wait(c->rd, stop_wait_fd, NULL);
+	return GO;
+}
 
-	rd = stream_reader_new(in_fd, input);
-	w = rows_new(out_fd, &o);
-	r = malloc(sizeof(*r));
-	if (!rd || !w || !r)
-		errx(EX_OSERR, "out of memory");
-	stream_reader_expect(rd, STREAM_KIND_SNAPSHOT);
-	stream_reader_set_wait(rd, stop_wait_fd, NULL);
+/* A write's result (0 or -errno): GO, or the status of a failed write, kept for main(). */
+static int written(struct csv *c, int e)
+{
+	if (!e)
+		return GO;
+	c->write_err = e;
+	return exit_write_status(e);
+}
 
-	while ((st = stream_read(rd, r)) == STREAM_OK) {
-		switch (r->type) {
-		case REC_HEADER:
-			/* a new section (concatenated streams): one header row for all */
-			if (!header_done)
-				rows_header(w);
-			header_done = true;
-			in_snap = false;
-			rows_section(w, &r->u.header);
-			if (rows_section_host(w, &r->u.header))
-				errx(EX_OSERR, "out of memory");
-			break;
-		case REC_HOST:
-			if (rows_host(w, &r->u.host))
-				errx(EX_OSERR, "out of memory");
-			break;
-		case REC_CGROUP:
-			rows_cgroup(w, r->u.cgroup.id, r->u.cgroup.path);
-			break;
-		case REC_SNAP_BEGIN:
-			if (in_snap) {
-				/* its rows so far are written, held ones (--resolve) too */
-				if (resolve)
-					snapshot_end(w, wake_fd);
-				flush_or_die(w);
-				errx(EX_DATAERR,
-				     "%s: SNAP_BEGIN at byte %llu inside snapshot %llu (no SNAP_END)",
-				     input, (unsigned long long)r->offset,
-				     (unsigned long long)snap_seq);
-			}
-			rows_snapshot(w, &r->u.snap_begin);
-			snap_seq = r->u.snap_begin.seq;
-			in_snap = true;
-			break;
-		case REC_SNAP_ROW:
-			if (!in_snap) {
-				flush_or_die(w);
-				errx(EX_DATAERR, "%s: SNAP_ROW at byte %llu outside a snapshot",
-				     input, (unsigned long long)r->offset);
-			}
-			if ((e = rows_add(w, &r->u.row)))
-				write_failed(e);
-			break;
-		case REC_SNAP_END:
-			in_snap = false;
-			snapshot_end(w, wake_fd);
-			break;
-		case REC_END:
-			if (in_snap)
-				warnx("%s: END at byte %llu inside snapshot %llu: its rows so far "
-				      "are written",
-				      input, (unsigned long long)r->offset,
-				      (unsigned long long)snap_seq);
-			in_snap = false;
-			snapshot_end(w, wake_fd);
-			break;
-		default: /* other record types carry nothing for us */
-			break;
+/* --resolve: the snapshot's rows wait until the names asked for since the last wait are known
+ * or failed, RESOLVE_WAIT_MS at most; a stop request ends the wait at once. */
+static void await_names(struct csv *c)
+{
+	struct timespec deadline;
+	int fd = dns_wake_fd(c->dns);
+
+	if (fd < 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_nsec += RESOLVE_WAIT_MS * 1000000L;
+	deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+	deadline.tv_nsec %= 1000000000L;
+	while (dns_waiting(c->dns) && stop_wait_fd_until(fd, &deadline) > 0)
+		dns_drain(c->dns);
+	dns_round(c->dns);
+}
+
+/* The end of a snapshot (SNAP_END, END, or the end of the input): its rows or groups out. */
+static int snapshot_end(struct csv *c)
+{
+	int st;
+
+	await_names(c);
+	st = written(c, rows_snapshot_end(c->w));
+	return st == GO ? written(c, rows_flush(c->w)) : st;
+}
+
+/* A stop request left input unread: every complete snapshot is written, one cut short by it
+ * left out (in_snap). */
+static int stopped(struct csv *c, bool in_snap)
+{
+	int st;
+
+	if (in_snap && rows_discard_snapshot(c->w) < 0)
+		warnx("stopped inside a snapshot: its rows written so far stay in the output");
+	st = written(c, rows_flush(c->w));
+	return st == GO ? exit_stopped(stop_signal(), false) : st;
+}
+
+/* One record of the input. */
+static int record(struct csv *c, const struct rec *r)
+{
+	switch (r->type) {
+	case REC_HEADER:
+		/* a new section (concatenated streams): one header row for all */
+		if (!c->header_done)
+			rows_header(c->w);
+		c->header_done = true;
+		c->in_snap = false;
+		rows_section(c->w, &r->u.header);
+		if (rows_section_host(c->w, &r->u.header))
+			return warnx("out of memory"), EX_OSERR;
+		break;
+	case REC_HOST:
+		if (rows_host(c->w, &r->u.host))
+			return warnx("out of memory"), EX_OSERR;
+		break;
+	case REC_CGROUP:
+		rows_cgroup(c->w, r->u.cgroup.id, r->u.cgroup.path);
+		break;
+	case REC_SNAP_BEGIN:
+		if (c->in_snap) {
+			/* its rows so far are written, held ones (--resolve) too */
+			int st = snapshot_end(c);
+
+			if (st != GO)
+				return st;
+			warnx("%s: SNAP_BEGIN at byte %llu inside snapshot %llu (no SNAP_END)",
+			      c->input, (unsigned long long)r->offset,
+			      (unsigned long long)c->snap_seq);
+			return EX_DATAERR;
 		}
-		/* a pipe is read to its end: the collector upstream ends the stream on Ctrl-C */
-		if (stop_signal() && !pipe_in && !in_snap)
-			signal_exit(w, false);
+		rows_snapshot(c->w, &r->u.snap_begin);
+		c->snap_seq = r->u.snap_begin.seq;
+		c->in_snap = true;
+		break;
+	case REC_SNAP_ROW:
+		if (!c->in_snap) {
+			int st = written(c, rows_flush(c->w));
+
+			if (st != GO)
+				return st;
+			warnx("%s: SNAP_ROW at byte %llu outside a snapshot", c->input,
+			      (unsigned long long)r->offset);
+			return EX_DATAERR;
+		}
+		return written(c, rows_add(c->w, &r->u.row));
+	case REC_SNAP_END:
+		c->in_snap = false;
+		return snapshot_end(c);
+	case REC_END:
+		if (c->in_snap)
+			warnx("%s: END at byte %llu inside snapshot %llu: its rows so far are "
+			      "written",
+			      c->input, (unsigned long long)r->offset,
+			      (unsigned long long)c->snap_seq);
+		c->in_snap = false;
+		return snapshot_end(c);
+	default: /* other record types carry nothing for us */
+		break;
 	}
+	return GO;
+}
+
+/* The input ended (st, a stream_read() status other than STREAM_OK), or a stop cut it. */
+static int input_end(struct csv *c, int st)
+{
+	int s;
+
 	if (st == STREAM_STOPPED) /* a signal, and the input did not end in time */
-		signal_exit(w, in_snap);
+		return stopped(c, c->in_snap);
 	/* stopped so early that nothing came (Ctrl-C before tcptop-agg read its input): no
-	 * error, there is nothing to convert */
-	if (st == STREAM_TRUNCATED && stream_reader_offset(rd) == 0 && stop_signal_now())
-		signal_exit(w, false);
-	snapshot_end(w, wake_fd);
-	if (in_snap && st != STREAM_EOF)
+	 * error, there is nothing to convert, and nothing was left unread */
+	if (st == STREAM_TRUNCATED && stream_reader_offset(c->rd) == 0 && stop_signal_now()) {
+		s = written(c, rows_flush(c->w));
+		return s != GO ? s : exit_stopped(stop_signal(), true);
+	}
+	if ((s = snapshot_end(c)) != GO)
+		return s;
+	if (c->in_snap && st != STREAM_EOF)
 		warnx("%s: the input ended inside snapshot %llu: its rows so far are written",
-		      input, (unsigned long long)snap_seq);
+		      c->input, (unsigned long long)c->snap_seq);
 	switch (st) {
 	case STREAM_EOF:
 		break;
 	case STREAM_NO_END:
-		warnx("%s", stream_error(rd));
+		warnx("%s", stream_error(c->rd));
 		break;
 	case STREAM_IO:
-		errx(EX_IOERR, "%s", stream_error(rd));
+		return warnx("%s", stream_error(c->rd)), EX_IOERR;
 	default: /* truncated or corrupt: every complete row is out already */
-		errx(EX_DATAERR, "%s", stream_error(rd));
+		return warnx("%s", stream_error(c->rd)), EX_DATAERR;
 	}
-	if (out_fd != STDOUT_FILENO && close(out_fd) < 0)
-		err(EX_IOERR, "%s", output);
-	if (stop_signal() && !pipe_in)
-		return 128 + stop_signal();
-	dns_stop();
-	stream_reader_free(rd);
-	rows_free(w);
-	free(r);
-	return 0;
+	if (c->output && close(c->out_fd) < 0) {
+		c->out_fd = -1;
+		return written(c, -errno);
+	}
+	c->out_fd = -1;
+	/* read to its end: whatever stop came, nothing was left unread */
+	return exit_stopped(stop_signal(), true);
+}
+
+/* Records until the input ends or a stop leaves the rest unread. A pipe is read to its end:
+ * the collector upstream ends the stream on Ctrl-C. */
+static int convert(struct csv *c)
+{
+	int st, s;
+
+	while ((st = stream_read(c->rd, c->r)) == STREAM_OK) {
+		if ((s = record(c, c->r)) != GO)
+			return s;
+		if (stop_signal() && !c->pipe_in && !c->in_snap)
+			return stopped(c, false);
+	}
+	return input_end(c, st);
+}
+
+int main(int argc, char **argv)
+{
+	struct csv c = { .o.format = ROWS_CSV, .input = "-", .in_fd = -1, .out_fd = STDOUT_FILENO };
+	int st = options(&c, argc, argv);
+
+	if (st == GO)
+		st = open_input(&c);
+	if (st == GO)
+		st = open_output_file(&c);
+	if (st == GO)
+		st = setup(&c);
+	if (st == GO)
+		st = convert(&c);
+	if (c.write_err)
+		exit_write_failed(c.write_err, c.output ? c.output : "standard output");
+	dns_stop(c.dns);
+	stream_reader_free(c.rd);
+	rows_free(c.w);
+	free(c.r);
+	return st;
 }

@@ -15,15 +15,23 @@
 
 #include <csv.h>
 
+#include "contract.h"
 #include "dns.h"
+#include "htab.h"
 #include "rows.h"
 #include "util.h"
+#include "vec.h"
 
 #define BUF_SIZE (64 * 1024) /* a pipe's capacity; at least four rows of ROW_MAX */
 #define ROW_MAX	 16384 /* bound on one formatted row (a cgroup path quoted: 4 kB), with room */
 
-/* The columns, in order. The first 16 are fixed (scripts rely on them); man/tcptop-csv.1 documents
- * every one. */
+/* The columns, in order. The first 16 are fixed (scripts rely on them); new columns go at the
+ * end, never between; man/tcptop-csv.1 documents every one. The loss columns are loss_kinds[] of
+ * lib/stream.h in its order: its first LOSS_COLS_FIRST where they were in 0.1, the others after
+ * host (C_MORE on), each new code appended; remote_host, only with --resolve, is always last. */
+#define LOSS_COLS_FIRST 6
+#define COLS_MAX	64
+
 enum col {
 	C_TIMESTAMP,
 	C_PROTOCOL,
@@ -51,17 +59,16 @@ enum col {
 	C_SNAPSHOT_SEQ,
 	C_PARTIAL,
 	C_LOSS_FIRST,
-	/* appended after 0.1: new columns go at the end, never between */
-	C_FAILED = C_LOSS_FIRST + 6,
+	/* appended after 0.1 */
+	C_FAILED = C_LOSS_FIRST + LOSS_COLS_FIRST,
 	C_CGROUP,
 	C_CGROUP_PATH,
 	C_CONNECTIONS,
 	C_HOST,
-	C_REMOTE_HOST, /* only with rows_opts.remote_host */
-	C_COUNT,
+	C_MORE, /* the other loss columns, then remote_host */
 };
 
-static const char *const col_names[C_COUNT] = {
+static const char *const fixed_names[C_MORE] = {
 	"timestamp",
 	"protocol",
 	"local_addr",
@@ -87,25 +94,46 @@ static const char *const col_names[C_COUNT] = {
 	"new",
 	"snapshot_seq",
 	"partial",
-	"loss_ringbuf",
-	"loss_flow_table_full",
-	"loss_flow_evicted",
-	"loss_agg_table_full",
-	"loss_agg_unknown_flow",
-	"loss_agg_gap",
-	"failed",
+	[C_FAILED] = "failed",
 	"cgroup",
 	"cgroup_path",
 	"connections",
 	"host",
-	"remote_host",
 };
 
-/* The loss codes behind the loss_* columns, in column order. */
-static const uint32_t loss_codes[C_FAILED - C_LOSS_FIRST] = {
-	LOSS_RINGBUF,	     LOSS_FLOW_TABLE_FULL,  LOSS_FLOW_EVICTED,
-	LOSS_AGG_TABLE_FULL, LOSS_AGG_UNKNOWN_FLOW, LOSS_AGG_GAP,
-};
+/* Column c's name into buf (loss columns from loss_kinds[]); NULL past the last column. */
+static const char *col_name(int c, bool remote_host, char *buf, size_t size)
+{
+	size_t more = loss_nkinds - LOSS_COLS_FIRST;
+
+	if (c >= C_LOSS_FIRST && c < C_FAILED) {
+		snprintf(buf, size, "loss_%s", loss_kinds[c - C_LOSS_FIRST].name);
+		return buf;
+	}
+	if (c < C_MORE)
+		return fixed_names[c];
+	if ((size_t)(c - C_MORE) < more) {
+		snprintf(buf, size, "loss_%s", loss_kinds[LOSS_COLS_FIRST + c - C_MORE].name);
+		return buf;
+	}
+	return remote_host && (size_t)(c - C_MORE) == more ? "remote_host" : NULL;
+}
+
+void rows_help_columns(FILE *f)
+{
+	char buf[64];
+	const char *n;
+	size_t x = 0;
+
+	for (int c = 0; (n = col_name(c, true, buf, sizeof(buf))); c++) {
+		if (x + strlen(n) + 2 > 88) {
+			fputc('\n', f);
+			x = 0;
+		}
+		x += (size_t)fprintf(f, "%s%s", n,
+				     col_name(c + 1, true, buf, sizeof(buf)) ? ", " : "\n");
+	}
+}
 
 /* A sanitised kernel string, kept while the same raw bytes come again (they usually do). */
 struct text_cache {
@@ -126,26 +154,28 @@ struct addr_cache {
 struct rows {
 	int fd;
 	struct rows_opts o;
-	int ncols; /* C_COUNT, or C_REMOTE_HOST without that column */
+	int ncols;	   /* with remote_host, the last */
+	int c_remote_host; /* its number, with or without it */
 	char *buf;
 	size_t len;
 	uint64_t written; /* bytes written out so far */
 	uint64_t snap_at; /* output byte where the current snapshot's rows start */
 	unsigned long long count;
 	/* JSON Lines: ","name":" for each column ("{" and no comma for the first) */
-	char key[C_COUNT][32];
-	size_t key_len[C_COUNT];
-	/* the current snapshot's cells: the row's start (timestamp) and its end (from seq on) */
-	char head[128], tail[1024];
-	size_t head_len, tail_len, end_len; /* end_len: the line end that closes tail */
+	char key[COLS_MAX][40];
+	size_t key_len[COLS_MAX];
+	/* the current snapshot's cells: the row's start (timestamp), its middle (from seq on),
+	 * the loss cells after host, and the line end */
+	char head[128], tail[1024], more[1024], end[4];
+	size_t head_len, tail_len, more_len, end_len;
 	struct text_cache comm, ifname;
 	struct addr_cache addr[2]; /* local, remote */
-	/* host names, sanitised: [0] the section's header, [i] the merged stream's HOST i */
-	char **hosts;
-	size_t *host_len;
-	uint32_t nhosts;
-	/* features the section's producer left out: their cells stay empty */
-	bool no_rtt, no_retrans, no_packets, no_state, no_cgroup, no_failed;
+	/* host names, sanitised, and boot ids: [0] the section's header, [i] the merged stream's
+	 * HOST i */
+	struct host *hosts;
+	size_t nhosts, hosts_cap;
+	/* features the section's producer left out: the cgroup cells stay empty */
+	bool no_cgroup;
 	struct cgroup_table cg;
 	/* the cgroup cells of the last id, sanitised */
 	uint64_t cg_id;
@@ -153,17 +183,23 @@ struct rows {
 	char cg_short[SANITIZE_SIZE(CGROUP_SHORT_MAX)];
 	char cg_path[SANITIZE_SIZE(CGROUP_PATH_MAX)];
 	size_t cg_short_len, cg_path_len;
-	/* group modes: the snapshot's groups in order of first appearance */
+	/* group modes: the snapshot's groups in order of first appearance, and by key */
 	struct group *groups;
 	size_t ngroups, groups_cap;
-	uint32_t *gidx; /* open addressing over groups: index + 1, 0 empty */
-	size_t gidx_cap;
+	struct htab gtab;
 	/* remote_host: the snapshot's rows, held until its end */
 	struct rec_snap_row *held;
 	size_t nheld, held_cap;
 };
 
+struct host {
+	char *name; /* NULL: none */
+	size_t len;
+	char boot_id[HOST_BOOT_LEN];
+};
+
 struct group {
+	struct hnode hn;
 	struct rec_snap_row sum; /* pid, comm, flags (no-owner), cgroup_id: the key; sums */
 	uint64_t conns;
 };
@@ -191,7 +227,7 @@ static char *put_mem(char *p, const char *s, size_t n)
 }
 
 /* Starts cell c: the separator, or the JSON key. */
-static char *sep(const struct rows *w, char *p, enum col c)
+static char *sep(const struct rows *w, char *p, int c)
 {
 	if (w->o.format == ROWS_JSONL)
 		return put_mem(p, w->key[c], w->key_len[c]);
@@ -200,13 +236,13 @@ static char *sep(const struct rows *w, char *p, enum col c)
 	return p;
 }
 
-static char *cell_u64(const struct rows *w, char *p, enum col c, uint64_t v)
+static char *cell_u64(const struct rows *w, char *p, int c, uint64_t v)
 {
 	return put_u64(sep(w, p, c), v);
 }
 
 /* A value that does not apply: an empty CSV field, a JSON null. */
-static char *cell_null(const struct rows *w, char *p, enum col c)
+static char *cell_null(const struct rows *w, char *p, int c)
 {
 	p = sep(w, p, c);
 	if (w->o.format == ROWS_JSONL)
@@ -214,7 +250,7 @@ static char *cell_null(const struct rows *w, char *p, enum col c)
 	return p;
 }
 
-static char *cell_flag(const struct rows *w, char *p, enum col c, bool v)
+static char *cell_flag(const struct rows *w, char *p, int c, bool v)
 {
 	p = sep(w, p, c);
 	if (w->o.format == ROWS_JSONL)
@@ -224,7 +260,7 @@ static char *cell_flag(const struct rows *w, char *p, enum col c, bool v)
 }
 
 /* Text made by us (protocol, address, state, time): never needs quoting or escaping. */
-static char *cell_plain(const struct rows *w, char *p, enum col c, const char *s, size_t n)
+static char *cell_plain(const struct rows *w, char *p, int c, const char *s, size_t n)
 {
 	p = sep(w, p, c);
 	if (w->o.format == ROWS_JSONL) {
@@ -244,7 +280,7 @@ static bool formula_start(char c)
 
 /* Sanitised text (valid UTF-8, no controls) that came from the kernel: quoted through libcsv when
  * it holds a comma, a quote or a space, or escaped as a JSON string. */
-static char *cell_text(const struct rows *w, char *p, enum col c, const char *s, size_t n)
+static char *cell_text(const struct rows *w, char *p, int c, const char *s, size_t n)
 {
 	p = sep(w, p, c);
 	if (w->o.format == ROWS_JSONL) {
@@ -264,7 +300,8 @@ static char *cell_text(const struct rows *w, char *p, enum col c, const char *s,
 		return p;
 	}
 
-	bool formula = w->o.excel_safe && n && formula_start(s[0]);
+	/* remote_host always: a PTR name is the peer's choice, and no host name starts so */
+	bool formula = (w->o.excel_safe || c == w->c_remote_host) && n && formula_start(s[0]);
 	bool quote = formula;
 	for (size_t i = 0; i < n && !quote; i++) {
 		unsigned char ch = s[i];
@@ -285,7 +322,7 @@ static char *cell_text(const struct rows *w, char *p, enum col c, const char *s,
 
 /* Rates with 2 decimals, as printf's "%.2f" rounds them (the exact binary value, to nearest);
  * the fast path is taken only where it cannot differ. Not a number: empty. */
-static char *cell_rate(const struct rows *w, char *p, enum col c, double v)
+static char *cell_rate(const struct rows *w, char *p, int c, double v)
 {
 	p = sep(w, p, c);
 	if (!isfinite(v))
@@ -309,7 +346,7 @@ static char *cell_rate(const struct rows *w, char *p, enum col c, double v)
 
 /* IPv4 (and IPv4-mapped IPv6) in the text inet_ntop gives, without its sprintf; IPv6 through
  * addr_format(), remembered while the same address comes again. */
-static char *cell_addr(struct rows *w, char *p, enum col c, int family, const uint8_t *a)
+static char *cell_addr(struct rows *w, char *p, int c, int family, const uint8_t *a)
 {
 	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	struct addr_cache *ac = &w->addr[c == C_REMOTE_ADDR];
@@ -365,10 +402,17 @@ struct rows *rows_new(int fd, const struct rows_opts *o)
 	}
 	w->fd = fd;
 	w->o = *o;
-	w->ncols = o->remote_host ? C_COUNT : C_REMOTE_HOST;
-	for (int c = 0; c < C_COUNT; c++)
+	w->c_remote_host = C_MORE + (int)(loss_nkinds - LOSS_COLS_FIRST);
+	for (int c = 0; c < COLS_MAX; c++) {
+		char buf[40];
+		const char *n = col_name(c, o->remote_host != NULL, buf, sizeof(buf));
+
+		if (!n)
+			break;
 		w->key_len[c] = snprintf(w->key[c], sizeof(w->key[c]),
-					 "%s\"%s\":", c == C_TIMESTAMP ? "{" : ",", col_names[c]);
+					 "%s\"%s\":", c == C_TIMESTAMP ? "{" : ",", n);
+		w->ncols = c + 1;
+	}
 	return w;
 }
 
@@ -376,13 +420,12 @@ void rows_free(struct rows *w)
 {
 	if (!w)
 		return;
-	for (uint32_t i = 0; i < w->nhosts; i++)
-		free(w->hosts[i]);
+	for (size_t i = 0; i < w->nhosts; i++)
+		free(w->hosts[i].name);
 	free(w->hosts);
-	free(w->host_len);
 	cgroup_table_free(&w->cg);
 	free(w->groups);
-	free(w->gidx);
+	htab_free(&w->gtab);
 	free(w->held);
 	free(w->buf);
 	free(w);
@@ -407,13 +450,25 @@ void rows_header(struct rows *w)
 	if (w->o.format == ROWS_JSONL)
 		return;
 	for (int c = 0; c < w->ncols; c++) {
+		char buf[40];
+		const char *n = col_name(c, w->o.remote_host != NULL, buf, sizeof(buf));
+
 		if (c)
 			*p++ = ',';
-		p = put_mem(p, col_names[c], strlen(col_names[c]));
+		p = put_mem(p, n, strlen(n));
 	}
 	end = line_end(w, &n);
 	p = put_mem(p, end, n);
 	w->len = p - w->buf;
+}
+
+/* The snapshot's loss counter of loss_kinds[i] (0: not in it). */
+static uint64_t loss_value(const struct rec_snap_begin *b, size_t i)
+{
+	for (uint32_t j = 0; j < b->nloss && j < LOSS_MAX; j++)
+		if (b->loss[j].code == loss_kinds[i].code)
+			return b->loss[j].value;
+	return 0;
 }
 
 void rows_snapshot(struct rows *w, const struct rec_snap_begin *b)
@@ -421,7 +476,6 @@ void rows_snapshot(struct rows *w, const struct rec_snap_begin *b)
 	char ts[RFC3339_LEN];
 	const char *end;
 	char *p;
-	size_t n;
 
 	w->snap_at = w->written + w->len;
 	time_format_rfc3339(b->time_ns, ts, sizeof(ts));
@@ -430,72 +484,69 @@ void rows_snapshot(struct rows *w, const struct rec_snap_begin *b)
 
 	p = cell_u64(w, w->tail, C_SNAPSHOT_SEQ, b->seq);
 	p = cell_flag(w, p, C_PARTIAL, b->flags & SNAP_F_PARTIAL);
-	for (int i = 0; i < C_FAILED - C_LOSS_FIRST; i++) {
-		uint64_t v = 0;
-		for (uint32_t j = 0; j < b->nloss && j < LOSS_MAX; j++)
-			if (b->loss[j].code == loss_codes[i])
-				v = b->loss[j].value;
-		p = cell_u64(w, p, C_LOSS_FIRST + i, v);
-	}
-	end = line_end(w, &n);
-	p = put_mem(p, end, n);
+	for (size_t i = 0; i < LOSS_COLS_FIRST; i++)
+		p = cell_u64(w, p, C_LOSS_FIRST + (int)i, loss_value(b, i));
 	w->tail_len = p - w->tail;
-	w->end_len = n;
+	p = w->more;
+	for (size_t i = LOSS_COLS_FIRST; i < loss_nkinds; i++)
+		p = cell_u64(w, p, C_MORE + (int)(i - LOSS_COLS_FIRST), loss_value(b, i));
+	w->more_len = p - w->more;
+	end = line_end(w, &w->end_len);
+	memcpy(w->end, end, w->end_len);
 }
 
 void rows_section(struct rows *w, const struct stream_header *h)
 {
-	w->no_rtt = stream_missing(h, "rtt");
-	w->no_retrans = stream_missing(h, "retrans");
-	w->no_packets = stream_missing(h, "packets");
-	w->no_state = stream_missing(h, "state");
-	w->no_cgroup = stream_missing(h, "cgroup");
-	w->no_failed = stream_missing(h, "failed-connects");
+	/* only the fields a missing feature leaves unknown; words this reader does not know (a
+	 * newer collector's, or the old rtt, retrans... that none ever wrote) change no cell */
+	w->no_cgroup = features_unknown_fields(features_missing(h, NULL, 0)) & FIELD_CGROUP;
 	cgroup_table_clear(&w->cg);
 	w->cg_id = 0;
 }
 
 #define HOSTS_MAX 4096
 
-/* Host i's name (0: the section's, from its header). 0 or -ENOMEM. */
-static int host_set(struct rows *w, uint32_t i, const char *raw)
+/* Host i's name and boot id (0: the section's, from its header). 0 or -ENOMEM. */
+static int host_set(struct rows *w, uint32_t i, const char *raw, const char *boot_id)
 {
 	char tmp[SANITIZE_SIZE(HDR_STR_MAX)];
+	struct host *h;
 	size_t n;
 
 	if (i >= HOSTS_MAX)
 		return 0;
 	if (i >= w->nhosts) {
-		char **h = realloc(w->hosts, (i + 1) * sizeof(*h));
-		size_t *l = h ? realloc(w->host_len, (i + 1) * sizeof(*l)) : NULL;
-
-		if (h)
-			w->hosts = h;
-		if (!l)
+		if (VEC_RESERVE(&w->hosts, &w->hosts_cap, (size_t)i + 1))
 			return -ENOMEM;
-		w->host_len = l;
-		for (uint32_t j = w->nhosts; j <= i; j++) {
-			w->hosts[j] = NULL;
-			w->host_len[j] = 0;
-		}
-		w->nhosts = i + 1;
+		memset(w->hosts + w->nhosts, 0, (i + 1 - w->nhosts) * sizeof(*w->hosts));
+		w->nhosts = (size_t)i + 1;
 	}
+	h = &w->hosts[i];
 	n = text_sanitize(tmp, sizeof(tmp), raw, strnlen(raw, HDR_STR_MAX));
-	free(w->hosts[i]);
-	if (!(w->hosts[i] = strdup(tmp)))
+	free(h->name);
+	if (!(h->name = strdup(tmp)))
 		return -ENOMEM;
-	w->host_len[i] = n;
+	h->len = n;
+	snprintf(h->boot_id, sizeof(h->boot_id), "%.*s", (int)sizeof(h->boot_id) - 1, boot_id);
 	return 0;
 }
 
 int rows_section_host(struct rows *w, const struct stream_header *h)
 {
-	return host_set(w, 0, h->hostname);
+	return host_set(w, 0, h->hostname, h->boot_id);
 }
 
 int rows_host(struct rows *w, const struct rec_host *h)
 {
-	return h->index ? host_set(w, h->index, h->hostname) : 0;
+	return h->index ? host_set(w, h->index, h->hostname, h->boot_id) : 0;
+}
+
+/* The host of a row: its HOST record's, else the section's (NULL: none). */
+static const struct host *row_host(const struct rows *w, uint32_t i)
+{
+	if (i < w->nhosts && w->hosts[i].name)
+		return &w->hosts[i];
+	return w->nhosts && w->hosts[0].name ? &w->hosts[0] : NULL;
 }
 
 void rows_cgroup(struct rows *w, uint64_t id, const char *path)
@@ -541,6 +592,7 @@ static int write_row(struct rows *w, const struct rec_snap_row *r, uint64_t conn
 	bool group = conns > 0;
 	bool tcp = !group && id->proto == PROTO_TCP;
 	bool owner = !(r->flags & CONN_F_NO_OWNER) && w->o.group != GROUP_CGROUP;
+	const struct host *host;
 	const char *s;
 	size_t n;
 	char *p;
@@ -576,7 +628,7 @@ static int write_row(struct rows *w, const struct rec_snap_row *r, uint64_t conn
 		p = cell_null(w, p, C_PID);
 		p = cell_null(w, p, C_PROCESS_NAME);
 	}
-	if (tcp && !w->no_state) {
+	if (tcp) {
 		s = tcp_state_name(r->state);
 		p = cell_plain(w, p, C_STATE, s, strlen(s));
 	} else {
@@ -584,21 +636,16 @@ static int write_row(struct rows *w, const struct rec_snap_row *r, uint64_t conn
 	}
 	p = cell_u64(w, p, C_BYTES_IN, r->c.bytes_in);
 	p = cell_u64(w, p, C_BYTES_OUT, r->c.bytes_out);
-	if (w->no_packets) {
-		p = cell_null(w, p, C_PACKETS_IN);
-		p = cell_null(w, p, C_PACKETS_OUT);
-	} else {
-		p = cell_u64(w, p, C_PACKETS_IN, r->c.pkts_in);
-		p = cell_u64(w, p, C_PACKETS_OUT, r->c.pkts_out);
-	}
+	p = cell_u64(w, p, C_PACKETS_IN, r->c.pkts_in);
+	p = cell_u64(w, p, C_PACKETS_OUT, r->c.pkts_out);
 	p = cell_rate(w, p, C_RATE_IN, r->rate_in);
 	p = cell_rate(w, p, C_RATE_OUT, r->rate_out);
-	if (tcp && r->c.srtt_us && !w->no_rtt)
+	if (tcp && r->c.srtt_us)
 		p = cell_u64(w, p, C_RTT_US, r->c.srtt_us);
 	else
 		p = cell_null(w, p, C_RTT_US);
 
-	if (tcp && !w->no_retrans)
+	if (tcp)
 		p = cell_u64(w, p, C_RETRANSMITS, r->c.retrans);
 	else
 		p = cell_null(w, p, C_RETRANSMITS);
@@ -621,29 +668,27 @@ static int write_row(struct rows *w, const struct rec_snap_row *r, uint64_t conn
 	}
 
 	/* the snapshot's cells, then the columns appended since */
-	p = put_mem(p, w->tail, w->tail_len - w->end_len);
-	if (group || w->no_failed || (!tcp && !group))
+	p = put_mem(p, w->tail, w->tail_len);
+	if (!tcp)
 		p = cell_null(w, p, C_FAILED);
 	else
 		p = cell_flag(w, p, C_FAILED, r->flags & CONN_F_FAILED);
 	p = w->o.group == GROUP_PROCESS ? cell_null(w, cell_null(w, p, C_CGROUP), C_CGROUP_PATH)
 					: cells_cgroup(w, p, r->cgroup_id);
 	p = cell_u64(w, p, C_CONNECTIONS, group ? conns : 1);
-	if (r->host < w->nhosts && w->hosts[r->host])
-		p = cell_text(w, p, C_HOST, w->hosts[r->host], w->host_len[r->host]);
-	else if (w->nhosts && w->hosts[0])
-		p = cell_text(w, p, C_HOST, w->hosts[0], w->host_len[0]);
-	else
-		p = cell_null(w, p, C_HOST);
+	host = row_host(w, r->host);
+	p = host ? cell_text(w, p, C_HOST, host->name, host->len) : cell_null(w, p, C_HOST);
+	p = put_mem(p, w->more, w->more_len);
 	if (w->o.remote_host) {
 		char name[DNS_HOST_MAX];
 
-		if (!group && w->o.remote_host(id->family, id->raddr, false, name, sizeof(name)))
-			p = cell_text(w, p, C_REMOTE_HOST, name, strlen(name));
+		if (!group &&
+		    w->o.remote_host(w->o.ctx, id->family, id->raddr, false, name, sizeof(name)))
+			p = cell_text(w, p, w->c_remote_host, name, strlen(name));
 		else
-			p = cell_null(w, p, C_REMOTE_HOST);
+			p = cell_null(w, p, w->c_remote_host);
 	}
-	p = put_mem(p, w->tail + w->tail_len - w->end_len, w->end_len);
+	p = put_mem(p, w->end, w->end_len);
 	w->len = p - w->buf;
 	w->count++;
 	return 0;
@@ -651,16 +696,11 @@ static int write_row(struct rows *w, const struct rec_snap_row *r, uint64_t conn
 
 static uint64_t group_hash(const struct rows *w, const struct rec_snap_row *r)
 {
-	uint64_t h;
-
 	if (w->o.group == GROUP_CGROUP)
-		h = r->cgroup_id;
-	else {
-		h = (r->flags & CONN_F_NO_OWNER) ? 0 : r->pid + 1;
-		for (int i = 0; i < COMM_LEN && !(r->flags & CONN_F_NO_OWNER); i++)
-			h = h * 31 + (uint8_t)r->comm[i];
-	}
-	return h * 0x9E3779B97F4A7C15ull;
+		return hash_u64(r->cgroup_id);
+	if (r->flags & CONN_F_NO_OWNER)
+		return hash_u64(0);
+	return hash_u64x2(r->pid + 1ULL, hash_bytes(r->comm, COMM_LEN));
 }
 
 static bool group_same(const struct rows *w, const struct rec_snap_row *a,
@@ -675,50 +715,46 @@ static bool group_same(const struct rows *w, const struct rec_snap_row *a,
 	return !ao || (a->pid == b->pid && memcmp(a->comm, b->comm, COMM_LEN) == 0);
 }
 
+/* r's group, a new one at the end when it has none yet; NULL when out of memory. The groups
+ * move when their array grows: the index is made again then. */
+static struct group *group_of(struct rows *w, const struct rec_snap_row *r)
+{
+	uint64_t h = group_hash(w, r);
+	size_t cap = w->groups_cap;
+	struct hnode *n;
+	struct group *g;
+
+	htab_for_hash(&w->gtab, n, h)
+	{
+		g = container_of(n, struct group, hn);
+		if (group_same(w, &g->sum, r))
+			return g;
+	}
+	if (VEC_RESERVE(&w->groups, &w->groups_cap, w->ngroups + 1))
+		return NULL;
+	if (w->groups_cap != cap) {
+		htab_clear(&w->gtab);
+		for (size_t i = 0; i < w->ngroups; i++)
+			htab_add(&w->gtab, &w->groups[i].hn, w->groups[i].hn.hash);
+	}
+	g = &w->groups[w->ngroups];
+	memset(g, 0, sizeof(*g));
+	if (htab_add(&w->gtab, &g->hn, h))
+		return NULL;
+	w->ngroups++;
+	g->sum.pid = r->pid;
+	memcpy(g->sum.comm, r->comm, COMM_LEN);
+	g->sum.flags = r->flags & CONN_F_NO_OWNER;
+	g->sum.cgroup_id = r->cgroup_id;
+	return g;
+}
+
 static int group_add(struct rows *w, const struct rec_snap_row *r)
 {
-	struct group *g;
-	size_t i;
+	struct group *g = group_of(w, r);
 
-	if ((w->ngroups + 1) * 2 > w->gidx_cap) {
-		size_t cap = w->gidx_cap ? w->gidx_cap * 2 : 1024;
-		uint32_t *idx = calloc(cap, sizeof(*idx));
-
-		if (!idx)
-			return -ENOMEM;
-		for (size_t k = 0; k < w->ngroups; k++) {
-			size_t j = group_hash(w, &w->groups[k].sum) >> 32 & (cap - 1);
-
-			while (idx[j])
-				j = (j + 1) & (cap - 1);
-			idx[j] = k + 1;
-		}
-		free(w->gidx);
-		w->gidx = idx;
-		w->gidx_cap = cap;
-	}
-	i = group_hash(w, r) >> 32 & (w->gidx_cap - 1);
-	while (w->gidx[i] && !group_same(w, &w->groups[w->gidx[i] - 1].sum, r))
-		i = (i + 1) & (w->gidx_cap - 1);
-	if (!w->gidx[i]) {
-		if (w->ngroups == w->groups_cap) {
-			size_t cap = w->groups_cap ? w->groups_cap * 2 : 256;
-			struct group *ng = realloc(w->groups, cap * sizeof(*ng));
-
-			if (!ng)
-				return -ENOMEM;
-			w->groups = ng;
-			w->groups_cap = cap;
-		}
-		g = &w->groups[w->ngroups++];
-		memset(g, 0, sizeof(*g));
-		g->sum.pid = r->pid;
-		memcpy(g->sum.comm, r->comm, COMM_LEN);
-		g->sum.flags = r->flags & CONN_F_NO_OWNER;
-		g->sum.cgroup_id = r->cgroup_id;
-		w->gidx[i] = w->ngroups;
-	}
-	g = &w->groups[w->gidx[i] - 1];
+	if (!g)
+		return -ENOMEM;
 	g->conns++;
 	g->sum.c.bytes_in += r->c.bytes_in;
 	g->sum.c.bytes_out += r->c.bytes_out;
@@ -735,25 +771,21 @@ static int hold(struct rows *w, const struct rec_snap_row *r)
 {
 	char name[DNS_HOST_MAX];
 
-	if (w->nheld == w->held_cap) {
-		size_t cap = w->held_cap ? w->held_cap * 2 : 256;
-		struct rec_snap_row *h = realloc(w->held, cap * sizeof(*h));
-
-		if (!h)
-			return -ENOMEM;
-		w->held = h;
-		w->held_cap = cap;
-	}
+	if (VEC_RESERVE(&w->held, &w->held_cap, w->nheld + 1))
+		return -ENOMEM;
 	w->held[w->nheld++] = *r;
-	w->o.remote_host(r->id.family, r->id.raddr, true, name, sizeof(name));
+	w->o.remote_host(w->o.ctx, r->id.family, r->id.raddr, true, name, sizeof(name));
 	return 0;
 }
 
 int rows_add(struct rows *w, const struct rec_snap_row *r)
 {
-	if (w->o.self_lport && r->id.proto == PROTO_UDP && r->id.lport == w->o.self_lport &&
-	    r->id.rport == w->o.self_rport)
-		return 0;
+	if (w->o.own_row) {
+		const struct host *h = row_host(w, r->host);
+
+		if (w->o.own_row(w->o.ctx, r, h ? h->boot_id : NULL))
+			return 0;
+	}
 	if (w->o.group != GROUP_NONE)
 		return group_add(w, r);
 	if (w->o.remote_host)
@@ -772,8 +804,7 @@ int rows_snapshot_end(struct rows *w)
 	for (size_t i = 0; i < w->ngroups && !e; i++)
 		e = write_row(w, &w->groups[i].sum, w->groups[i].conns);
 	w->ngroups = 0;
-	if (w->gidx)
-		memset(w->gidx, 0, w->gidx_cap * sizeof(*w->gidx));
+	htab_clear(&w->gtab);
 	return e;
 }
 

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cgroup.h"
 #include "stream.h"
@@ -30,10 +31,12 @@ struct rows_opts {
 	 * not known (yet), as dns_host() of lib/dns.h gives it (sanitised). NULL: no such column.
 	 * It is called with ask as each row comes, and without when the row is written: the rows
 	 * of a snapshot are then held until rows_snapshot_end(). */
-	bool (*remote_host)(int family, const uint8_t addr[16], bool ask, char *buf, size_t size);
-	/* UDP rows from local port self_lport to remote port self_rport (the resolver's own
-	 * queries) are left out; 0: none. */
-	uint16_t self_lport, self_rport;
+	bool (*remote_host)(void *ctx, int family, const uint8_t addr[16], bool ask, char *buf,
+			    size_t size);
+	/* Whether a row is the resolver's own query (dns_own_row() of lib/dns.h; boot_id: that of
+	 * the row's host): such rows are left out. NULL: none is. */
+	bool (*own_row)(void *ctx, const struct rec_snap_row *r, const char *boot_id);
+	void *ctx; /* for both */
 };
 
 struct rows;
@@ -67,6 +70,8 @@ int rows_discard_snapshot(struct rows *w);
 int rows_snapshot_end(struct rows *w);
 /* Write out every buffered row. 0 or -errno. */
 int rows_flush(struct rows *w);
+/* The column names, comma separated and wrapped, for --help (remote_host last). */
+void rows_help_columns(FILE *f);
 /* Rows written since the start (for messages). */
 unsigned long long rows_count(const struct rows *w);
 

@@ -14,6 +14,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "contract.h"
 #include "dns.h"
 #include "feed.h"
 #include "opts.h"
@@ -21,6 +22,25 @@
 #include "ui.h"
 #include "util.h"
 #include "view.h"
+
+/* What a step returns: go on, or the exit status (its message said); DIE + N: restore the
+ * terminal and die of signal N. */
+#define GO  (-1)
+#define DIE 1000
+
+/* One run: the view's state, the options, the terminal, the input. */
+struct app {
+	struct view v;
+	bool color;
+	const char *dns_server;
+	int ttyfd;
+	FILE *tty;
+	struct stream_reader *rd;
+	struct rec first; /* the stream header, read before the screen changes */
+	struct feed *feed;
+	int wake_fd;
+	bool dirty;
+};
 
 static void usage(FILE *f)
 {
@@ -47,7 +67,8 @@ static void help(void)
 	       "  -t, --trend        start with each row's trend shown (default off)\n"
 	       "      --closed N     closed connections kept for the c view, 0 to 1000000\n"
 	       "                     (default 1000)\n"
-	       "      --resolve      start with remote host names (reverse DNS; default off)\n"
+	       "      --resolve      start with remote host names (reverse DNS; default off); the\n"
+	       "                     resolver's own queries are left out of the table\n"
 	       "      --dns-server ADDR[:PORT]  the DNS server for --resolve and d (default: the\n"
 	       "                     first nameserver of /etc/resolv.conf, port 53)\n"
 	       "      --services     start with ports as service names (default off)\n"
@@ -59,13 +80,124 @@ static void help(void)
 	       "Enter details of the selected connection (on a group: open or close it); a group\n"
 	       "by process, by cgroup, none; c closed connections; t trends; [ ] time travel;\n"
 	       "d host names; n service names; ? help; Ctrl-L repaint; Ctrl-Z suspend.\n"
-	       "\n"
-	       "Exit status: 0 quit; 64 usage, no terminal, or stdin is a terminal; 65 corrupt or\n"
-	       "wrong kind of stream; 71 out of memory or a system failure; 74 read error; 128+N\n"
-	       "killed by signal N (terminal restored).\n");
+	       "\n");
+	exit_help(stdout, TOOL_VIEW);
+	printf("See tcptop-view(1), tcptop(1), tcptop-agg(1), tcptop-stream(5).\n");
 }
 
-/* ---- signals ---- */
+static int options(struct app *a, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "sort", required_argument, NULL, 's' },
+		{ "reverse", no_argument, NULL, 'r' },
+		{ "raw-units", no_argument, NULL, 'u' },
+		{ "no-color", no_argument, NULL, 'C' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "trend", no_argument, NULL, 't' },
+		{ "closed", required_argument, NULL, 'K' },
+		{ "resolve", no_argument, NULL, 'D' },
+		{ "dns-server", required_argument, NULL, 'S' },
+		{ "services", no_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	struct view *v = &a->v;
+	char msg[256];
+	uint64_t n;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "s:rug:thV", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if ((c = column_by_name(optarg)) < 0)
+				return warnx("--sort: unknown column '%s' (see --help)", optarg),
+				       EX_USAGE;
+			v->t.sort = c;
+			break;
+		case 'r':
+			v->t.reverse = true;
+			break;
+		case 'u':
+			v->raw_units = true;
+			break;
+		case 'C':
+			a->color = false;
+			break;
+		case 'g':
+			if (!strcmp(optarg, "process"))
+				v->t.group = GROUP_PROCESS;
+			else if (!strcmp(optarg, "cgroup"))
+				v->t.group = GROUP_CGROUP;
+			else
+				return warnx("--group %s: invalid (process or cgroup)", optarg),
+				       EX_USAGE;
+			break;
+		case 't':
+			v->trend_on = true;
+			break;
+		case 'K':
+			if (opt_parse(OPT_VIEW, "closed", optarg, &n, msg, sizeof(msg)))
+				return warnx("%s", msg), EX_USAGE;
+			v->closed_max = n;
+			break;
+		case 'D':
+			v->dns_on = true;
+			break;
+		case 'S':
+			a->dns_server = optarg;
+			break;
+		case 'N':
+			v->svc_on = true;
+			break;
+		case 'h':
+			help();
+			return 0;
+		case 'V':
+			printf("tcptop-view %s\n", TCPTOP_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind < argc) {
+		warnx("unexpected argument '%s': the stream comes on standard input", argv[optind]);
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (getenv("NO_COLOR") && *getenv("NO_COLOR"))
+		a->color = false;
+	return GO;
+}
+
+/* The terminal, then the stream header: the wrong kind of input is refused before the screen
+ * changes. */
+static int open_input(struct app *a)
+{
+	int st;
+
+	if (isatty(STDIN_FILENO))
+		return warnx("standard input is a terminal: pipe a snapshot stream in "
+			     "(tcptop-agg ... | tcptop-view)"),
+		       EX_USAGE;
+	a->ttyfd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (a->ttyfd < 0)
+		return warnx("no terminal (/dev/tty: %s): use tcptop-csv to log snapshots instead",
+			     strerror(errno)),
+		       EX_USAGE;
+	a->rd = stream_reader_new(STDIN_FILENO, "-");
+	if (!a->rd)
+		return warnx("out of memory"), EX_OSERR;
+	stream_reader_expect(a->rd, STREAM_KIND_SNAPSHOT);
+	st = stream_read(a->rd, &a->first);
+	if (st != STREAM_OK)
+		return warnx("%s", stream_error(a->rd)), st == STREAM_IO ? EX_IOERR : EX_DATAERR;
+	return GO;
+}
+
+/* ---- signals: the handlers write the signal's number down a pipe the loop polls (a handler
+ * has no context pointer: the pipe is this file's one global) ---- */
 
 static int sig_pipe[2] = { -1, -1 };
 
@@ -85,14 +217,14 @@ static void on_fatal(int sig)
 	raise(sig); /* SA_RESETHAND: the default action, core dump included */
 }
 
-static void setup_signals(void)
+static int setup_signals(void)
 {
 	static const int quit[] = { SIGINT, SIGTERM, SIGHUP, SIGWINCH };
 	static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGQUIT, SIGTRAP };
 	struct sigaction sa = { 0 };
 
 	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-		err(EX_OSERR, "pipe");
+		return -errno;
 	sa.sa_handler = on_signal;
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
@@ -103,9 +235,10 @@ static void setup_signals(void)
 	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
 		sigaction(fatal[i], &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	return 0;
 }
 
-/* Terminal restored: now die of the signal, so the parent sees 128+N. */
+/* The terminal restored: now die of the signal, so the parent sees 128+N (main() only). */
 static void die_of(int sig)
 {
 	sigset_t set;
@@ -118,239 +251,223 @@ static void die_of(int sig)
 	_exit(128 + sig);
 }
 
-static void input_failed(struct stream_reader *rd, int st)
+/* Blocks the asynchronous signals (old: the mask before), for a thread about to be started:
+ * they all come to the loop, not to the reader or the resolver; faults stay unblocked there, or
+ * the kernel would kill us without restoring the terminal. */
+static void block_async(sigset_t *all, sigset_t *old)
 {
-	ui_close();
-	if (st == STREAM_IO)
-		errx(EX_IOERR, "%s", stream_error(rd));
-	errx(EX_DATAERR, "%s", stream_error(rd));
+	static const int async[] = { SIGINT, SIGTERM, SIGHUP, SIGWINCH, SIGQUIT, SIGTSTP, SIGCONT };
+
+	sigemptyset(all);
+	for (size_t i = 0; i < sizeof(async) / sizeof(async[0]); i++)
+		sigaddset(all, async[i]);
+	pthread_sigmask(SIG_BLOCK, all, old);
 }
 
-int main(int argc, char **argv)
+/* Signals, the screen, the reader thread. */
+static int start(struct app *a)
 {
-	static const struct option opts[] = {
-		{ "sort", required_argument, NULL, 's' },
-		{ "reverse", no_argument, NULL, 'r' },
-		{ "raw-units", no_argument, NULL, 'u' },
-		{ "no-color", no_argument, NULL, 'C' },
-		{ "group", required_argument, NULL, 'g' },
-		{ "trend", no_argument, NULL, 't' },
-		{ "closed", required_argument, NULL, 'K' },
-		{ "resolve", no_argument, NULL, 'D' },
-		{ "dns-server", required_argument, NULL, 'S' },
-		{ "services", no_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ 0 },
-	};
-	struct view v = { .t.sort = COL_RX_RATE, .page = 20 };
-	bool color = true, dns_started = false;
-	const char *dns_server = NULL;
-	int dns_fd = -1;
-	uint64_t n;
-	char msg[256];
-	struct stream_reader *rd;
-	struct feed *feed;
-	struct rec r;
-	sigset_t all, old;
-	FILE *tty;
 	char why[256];
-	int c, st, ttyfd, wake_fd;
-	bool dirty = true;
+	sigset_t all, old;
+	int e;
 
-	setlocale(LC_ALL, "");
-	table_utf8 = !strcmp(nl_langinfo(CODESET), "UTF-8");
-	view_init(&v);
-	while ((c = getopt_long(argc, argv, "s:rug:thV", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			c = column_by_name(optarg);
-			if (c < 0)
-				errx(EX_USAGE, "--sort: unknown column '%s' (see --help)", optarg);
-			v.t.sort = c;
-			break;
-		case 'r':
-			v.t.reverse = true;
-			break;
-		case 'u':
-			v.raw_units = true;
-			break;
-		case 'C':
-			color = false;
-			break;
-		case 'g':
-			if (!strcmp(optarg, "process"))
-				v.t.group = GROUP_PROCESS;
-			else if (!strcmp(optarg, "cgroup"))
-				v.t.group = GROUP_CGROUP;
-			else
-				errx(EX_USAGE, "--group %s: invalid (process or cgroup)", optarg);
-			break;
-		case 't':
-			v.trend_on = true;
-			break;
-		case 'K':
-			if (opt_parse(OPT_VIEW, "closed", optarg, &n, msg, sizeof(msg)))
-				errx(EX_USAGE, "%s", msg);
-			v.closed_max = n;
-			break;
-		case 'D':
-			v.dns_on = true;
-			break;
-		case 'S':
-			dns_server = optarg;
-			break;
-		case 'N':
-			v.svc_on = true;
-			break;
-		case 'h':
-			help();
-			return 0;
-		case 'V':
-			printf("tcptop-view %s\n", TCPTOP_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return EX_USAGE;
-		}
-	}
-	if (optind < argc) {
-		warnx("unexpected argument '%s': the stream comes on standard input", argv[optind]);
-		usage(stderr);
-		return EX_USAGE;
-	}
-	if (getenv("NO_COLOR") && *getenv("NO_COLOR"))
-		color = false;
-	if (isatty(STDIN_FILENO))
-		errx(EX_USAGE, "standard input is a terminal: pipe a snapshot stream in "
-			       "(tcptop-agg ... | tcptop-view)");
-	ttyfd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-	if (ttyfd < 0)
-		errx(EX_USAGE,
-		     "no terminal (/dev/tty: %s): use tcptop-csv to log snapshots instead",
-		     strerror(errno));
-
-	/* the stream header first: the wrong kind of input is refused before the screen changes */
-	rd = stream_reader_new(STDIN_FILENO, "-");
-	if (!rd)
-		errx(EX_OSERR, "out of memory");
-	stream_reader_expect(rd, STREAM_KIND_SNAPSHOT);
-	st = stream_read(rd, &r);
-	if (st != STREAM_OK)
-		input_failed(rd, st);
-
-	setup_signals();
-	tty = fdopen(ttyfd, "r+");
-	if (!tty)
-		err(EX_OSERR, "/dev/tty");
-	if (ui_open(tty, NULL, color, why, sizeof(why)) < 0)
-		errx(EX_USAGE, "%s: use tcptop-csv without a usable terminal", why);
-
-	/* asynchronous signals all come to this loop, not to the reader thread; faults stay
-	 * unblocked there, or the kernel would kill us without restoring the terminal */
-	sigemptyset(&all);
-	sigaddset(&all, SIGINT);
-	sigaddset(&all, SIGTERM);
-	sigaddset(&all, SIGHUP);
-	sigaddset(&all, SIGWINCH);
-	sigaddset(&all, SIGQUIT);
-	sigaddset(&all, SIGTSTP);
-	sigaddset(&all, SIGCONT);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	feed = feed_start(rd, !table_utf8, &wake_fd);
+	if ((e = setup_signals()))
+		return warnx("pipe: %s", strerror(-e)), EX_OSERR;
+	a->tty = fdopen(a->ttyfd, "r+");
+	if (!a->tty)
+		return warn("/dev/tty"), EX_OSERR;
+	if (ui_open(a->tty, NULL, a->color, why, sizeof(why)) < 0)
+		return warnx("%s: use tcptop-csv without a usable terminal", why), EX_USAGE;
+	block_async(&all, &old);
+	a->feed = feed_start(a->rd, !table_utf8, &a->wake_fd);
+	e = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!feed) {
+	if (!a->feed) {
 		ui_close();
-		err(EX_OSERR, "reader thread");
+		return warnx("reader thread: %s", strerror(e)), EX_OSERR;
 	}
+	return GO;
+}
 
-	for (;;) {
-		struct pollfd pfd[4] = {
-			{ .fd = ttyfd, .events = POLLIN },
-			{ .fd = wake_fd, .events = POLLIN },
-			{ .fd = sig_pipe[0], .events = POLLIN },
-			{ .fd = dns_fd, .events = POLLIN },
-		};
-		unsigned char sig;
+static bool own_row(void *ctx, const struct rec_snap_row *r, const char *boot_id)
+{
+	return dns_own_row(ctx, r, boot_id);
+}
 
-		if (v.dns_on && !dns_started) {
-			/* started on first use: the socket's port marks our own queries */
-			dns_started = true;
-			if (dns_start(dns_server, &dns_fd, why, sizeof(why)) < 0) {
-				v.dns_on = false;
-				dns_fd = -1;
-			} else {
-				dns_self(&v.t.self_lport, &v.t.self_rport);
-				view_rebuild(&v);
-			}
-			pfd[3].fd = dns_fd;
-			dirty = true;
+/* The resolver, its own queries left out of the table. 0, or dns_start()'s error. Its thread
+ * starts with the asynchronous signals blocked: they are for the loop. */
+static int resolver_start(struct app *a, char *why, size_t size)
+{
+	sigset_t all, old;
+	int e;
+
+	block_async(&all, &old);
+	e = dns_start(&a->v.dns, a->dns_server, why, size);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+	if (e)
+		return e;
+	a->v.t.own_row = own_row;
+	a->v.t.own_ctx = a->v.dns;
+	return 0;
+}
+
+/* --resolve or --dns-server: the resolver starts with the view, so that a server that is no
+ * address (64) or none at all (69) is said before the screen changes. */
+static int resolver_early(struct app *a)
+{
+	char why[256];
+	int e;
+
+	if (!a->v.dns_on && !a->dns_server)
+		return GO;
+	e = resolver_start(a, why, sizeof(why));
+	if (e == -EINVAL && a->dns_server)
+		return warnx("--dns-server %s: not ADDR or ADDR:PORT", a->dns_server), EX_USAGE;
+	if (e == -ENOMEM)
+		return warnx("out of memory"), EX_OSERR;
+	if (e)
+		return warnx("--resolve: %s", why), EX_UNAVAILABLE;
+	return GO;
+}
+
+/* d without a resolver yet: it starts on first use; without one (no server) the names stay
+ * off and the status line says why. */
+static void resolver_late(struct app *a)
+{
+	char why[256];
+
+	if (!a->v.dns_on || a->v.dns)
+		return;
+	if (resolver_start(a, why, sizeof(why)) < 0) {
+		a->v.dns_on = false;
+		snprintf(a->v.note, sizeof(a->v.note), "no host names: %s", why);
+	}
+	view_rebuild(&a->v);
+	a->dirty = true;
+}
+
+/* Snapshots that came, or the end of the input. */
+static int on_input(struct app *a)
+{
+	struct snapshot *s;
+	uint64_t skipped = 0;
+	int st;
+
+	feed_drain(a->feed);
+	a->v.arrived = feed_count(a->feed);
+	while ((s = feed_take(a->feed, &skipped))) {
+		view_install(&a->v, s);
+		a->dirty = true;
+	}
+	a->v.skipped = skipped;
+	st = feed_status(a->feed);
+	if (st == STREAM_EOF || st == STREAM_NO_END) {
+		/* a later wake after the end is no error */
+		if (!a->v.ended) {
+			a->v.ended = st == STREAM_EOF ? END_CLEAN : END_NO_END;
+			view_input_ended(&a->v);
+			a->dirty = true;
 		}
-		if (dirty)
-			ui_draw(&v);
-		dirty = false;
+	} else if (st != STREAM_OK) {
+		ui_close();
+		return warnx("%s", stream_error(a->rd)), st == STREAM_IO ? EX_IOERR : EX_DATAERR;
+	}
+	return GO;
+}
+
+static int on_keys(struct app *a)
+{
+	int key;
+
+	while ((key = ui_key()) >= 0) {
+		enum action act = view_key(&a->v, key);
+
+		if (act == ACT_QUIT) {
+			ui_close();
+			if (a->v.ended == END_NO_END)
+				warnx("%s", stream_error(a->rd));
+			return 0;
+		}
+		if (act == ACT_REBUILD)
+			view_rebuild(&a->v);
+		if (act == ACT_REPAINT)
+			ui_repaint();
+		if (act != ACT_NONE)
+			a->dirty = true;
+	}
+	return GO;
+}
+
+/* Draw, wait for input, keys, answers or a signal; until q, a stop or a failure. */
+static int loop(struct app *a)
+{
+	int st = GO;
+	unsigned char sig;
+
+	while (st == GO) {
+		struct pollfd pfd[4] = {
+			{ .fd = a->ttyfd, .events = POLLIN },
+			{ .fd = a->wake_fd, .events = POLLIN },
+			{ .fd = sig_pipe[0], .events = POLLIN },
+			{ .fd = dns_wake_fd(a->v.dns), .events = POLLIN },
+		};
+
+		resolver_late(a);
+		pfd[3].fd = dns_wake_fd(a->v.dns);
+		if (a->dirty)
+			ui_draw(&a->v);
+		a->dirty = false;
 		if (poll(pfd, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			ui_close();
-			err(EX_OSERR, "poll");
+			return warn("poll"), EX_OSERR;
 		}
 		while (read(sig_pipe[0], &sig, 1) == 1) {
-			if (sig == SIGWINCH) {
-				ui_resize();
-				dirty = true;
-				continue;
-			}
-			ui_close();
-			die_of(sig);
+			if (sig != SIGWINCH)
+				return DIE + sig;
+			ui_resize();
+			a->dirty = true;
 		}
-		if (pfd[1].revents) {
-			struct snapshot *s;
-
-			feed_drain(feed);
-			v.arrived = feed_count(feed);
-			while ((s = feed_take(feed, NULL))) {
-				view_install(&v, s);
-				dirty = true;
-			}
-			st = feed_status(feed);
-			if (st == STREAM_EOF || st == STREAM_NO_END) {
-				/* a later wake after the end is no error */
-				if (!v.ended) {
-					v.ended = st == STREAM_EOF ? END_CLEAN : END_NO_END;
-					view_input_ended(&v);
-					dirty = true;
-				}
-			} else if (st != STREAM_OK) {
-				input_failed(rd, st);
-			}
-		}
-		if (dns_fd >= 0 && (pfd[3].revents & POLLIN) && dns_drain())
-			dirty = true;
-		if (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
-			ui_close();
-			die_of(SIGHUP);
-		}
-		if (pfd[0].revents & POLLIN) {
-			int key;
-
-			while ((key = ui_key()) >= 0) {
-				enum action a = view_key(&v, key);
-
-				if (a == ACT_QUIT) {
-					ui_close();
-					if (v.ended == END_NO_END)
-						warnx("%s", stream_error(rd));
-					view_free(&v);
-					return 0;
-				}
-				if (a == ACT_REBUILD)
-					view_rebuild(&v);
-				if (a == ACT_REPAINT)
-					ui_repaint();
-				if (a != ACT_NONE)
-					dirty = true;
-			}
-		}
+		if (pfd[1].revents)
+			st = on_input(a);
+		if ((pfd[3].revents & POLLIN) && dns_drain(a->v.dns))
+			a->dirty = true;
+		if (st == GO && (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL)))
+			return DIE + SIGHUP;
+		if (st == GO && (pfd[0].revents & POLLIN))
+			st = on_keys(a);
 	}
+	return st;
+}
+
+int main(int argc, char **argv)
+{
+	struct app a = { .v = { .t.sort = COL_RX_RATE, .page = 20 }, .color = true, .ttyfd = -1 };
+	int st;
+
+	setlocale(LC_ALL, "");
+	table_utf8 = !strcmp(nl_langinfo(CODESET), "UTF-8");
+	view_init(&a.v);
+	st = options(&a, argc, argv);
+	if (st == GO)
+		st = open_input(&a);
+	if (st == GO)
+		st = resolver_early(&a);
+	if (st == GO)
+		st = start(&a);
+	if (st == GO) {
+		a.dirty = true;
+		st = loop(&a);
+	}
+	if (st >= DIE) {
+		ui_close();
+		die_of(st - DIE);
+	}
+	dns_stop(a.v.dns);
+	view_free(&a.v);
+	if (!a.feed) /* else its thread may still be reading it */
+		stream_reader_free(a.rd);
+	return st;
 }

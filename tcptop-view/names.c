@@ -26,15 +26,9 @@ static struct {
 
 static bool same_host(const struct stream_header *h)
 {
-	char boot[64] = "";
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+	char boot[HOST_BOOT_LEN];
 
-	if (f) {
-		if (!fgets(boot, sizeof(boot), f))
-			boot[0] = '\0';
-		fclose(f);
-	}
-	boot[strcspn(boot, "\n")] = '\0';
+	boot_id_read(boot, sizeof(boot));
 	/* tests point TCPTOP_NETNS_DIR at a directory of their own and accept any stream */
 	if (getenv("TCPTOP_NETNS_DIR"))
 		return true;

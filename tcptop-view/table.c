@@ -6,7 +6,9 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "htab.h"
 #include "table.h"
+#include "vec.h"
 
 bool table_utf8 = true;
 
@@ -27,20 +29,12 @@ struct snapshot *snapshot_new(const struct stream_header *hdr, const struct rec_
 		return NULL;
 	s->hdr = *hdr;
 	s->b = *b;
-	s->missing = (stream_missing(hdr, "rtt") ? MISS_RTT : 0) |
-		     (stream_missing(hdr, "retrans") ? MISS_RETRANS : 0) |
-		     (stream_missing(hdr, "packets") ? MISS_PACKETS : 0) |
-		     (stream_missing(hdr, "state") ? MISS_STATE : 0) |
-		     (stream_missing(hdr, "cgroup") ? MISS_CGROUP : 0) |
-		     (stream_missing(hdr, "failed-connects") ? MISS_FAILED : 0);
+	s->missing = features_unknown_fields(features_missing(hdr, NULL, 0));
 	/* room for the rows the snapshot announces, within a bound: a count read from the input
 	 * is a hint, never a size to trust */
-	s->cap = b->rows < SNAPSHOT_RESERVE_MAX ? b->rows : SNAPSHOT_RESERVE_MAX;
-	if (s->cap) {
-		s->rows = malloc(s->cap * sizeof(*s->rows));
-		if (!s->rows)
-			s->cap = 0;
-	}
+	vec_resize(&s->rows, &s->cap,
+		   b->rows < SNAPSHOT_RESERVE_MAX ? b->rows : SNAPSHOT_RESERVE_MAX,
+		   sizeof(*s->rows)); /* else they come one by one */
 	return s;
 }
 
@@ -108,18 +102,29 @@ int snapshot_add_host(struct snapshot *s, const struct rec_host *h, bool ascii_o
 	if (!h->index || h->index > HOSTS_MAX)
 		return 0;
 	if (h->index > s->nhosts) {
-		vh = realloc(s->hosts, h->index * sizeof(*vh));
-		if (!vh)
+		size_t cap = s->nhosts;
+
+		if (vec_resize(&s->hosts, &cap, h->index, sizeof(*s->hosts)))
 			return -1;
-		memset(vh + s->nhosts, 0, (h->index - s->nhosts) * sizeof(*vh));
-		s->hosts = vh;
+		memset(s->hosts + s->nhosts, 0, (h->index - s->nhosts) * sizeof(*s->hosts));
 		s->nhosts = h->index;
+		/* a HOST after rows (the stream puts them before, a hostile one need not): the
+		 * rows' names point into the array that moved */
+		for (size_t i = 0; i < s->n; i++) {
+			struct vrow *v = &s->rows[i];
+
+			if (v->r.host && v->r.host <= s->nhosts && s->hosts[v->r.host - 1].state) {
+				v->host = s->hosts[v->r.host - 1].name;
+				v->boot_id = s->hosts[v->r.host - 1].boot_id;
+			}
+		}
 	}
 	vh = &s->hosts[h->index - 1];
 	text_sanitize(vh->name, sizeof(vh->name), h->hostname, strnlen(h->hostname, HDR_STR_MAX));
 	if (ascii_only)
 		text_fold_ascii(vh->name);
 	vh->w = text_width(vh->name);
+	snprintf(vh->boot_id, sizeof(vh->boot_id), "%s", h->boot_id);
 	vh->state = h->state ? h->state : HOST_LIVE;
 	return 0;
 }
@@ -134,15 +139,8 @@ int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_on
 		s->dropped++;
 		return 0;
 	}
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 256;
-		struct vrow *rows = realloc(s->rows, cap * sizeof(*rows));
-
-		if (!rows)
-			return -1;
-		s->rows = rows;
-		s->cap = cap;
-	}
+	if (VEC_RESERVE(&s->rows, &s->cap, s->n + 1))
+		return -1;
 	v = &s->rows[s->n++];
 	v->r = *r;
 	endpoint_format(r->id.family, r->id.laddr, r->id.lport, v->local, sizeof(v->local));
@@ -155,7 +153,7 @@ int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_on
 	v->comm_w = text_width(v->comm);
 	v->conns = 0;
 	v->cgroup[0] = '\0';
-	if (r->cgroup_id && !(s->missing & MISS_CGROUP)) {
+	if (r->cgroup_id && !(s->missing & FIELD_CGROUP)) {
 		/* the same few cgroups come again and again: sanitise each once per snapshot */
 		ce = cg ? cgroup_table_get(cg, r->cgroup_id) : NULL;
 		if (s->n > 1 && s->rows[s->n - 2].r.cgroup_id == r->cgroup_id) {
@@ -175,9 +173,11 @@ int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_on
 	if (r->host && r->host <= s->nhosts && s->hosts[r->host - 1].state) {
 		v->host = s->hosts[r->host - 1].name;
 		v->host_w = s->hosts[r->host - 1].w;
+		v->boot_id = s->hosts[r->host - 1].boot_id;
 	} else {
 		v->host = "";
 		v->host_w = 0;
+		v->boot_id = r->host ? "" : s->hdr.boot_id;
 	}
 	return 0;
 }
@@ -565,13 +565,8 @@ static bool sort_prepared(struct table *t)
 
 	if (!s || !s->keys || (t->sort == COL_PROCESS && !s->ranked))
 		return false;
-	if (t->keys_cap < need) {
-		free(t->keys);
-		t->keys = malloc(need);
-		t->keys_cap = t->keys ? need : 0;
-		if (!t->keys)
-			return false;
-	}
+	if (vec_resize(&t->keys, &t->keys_cap, need, 1))
+		return false;
 	a = t->keys;
 	b = a + n;
 	orig = (const struct vrow **)(b + n);
@@ -601,12 +596,7 @@ void table_sort(struct table *t)
 
 	if (n < 2 || sort_prepared(t))
 		return;
-	if (t->keys_cap < need) {
-		free(t->keys);
-		t->keys = malloc(need);
-		t->keys_cap = t->keys ? need : 0;
-	}
-	if (!t->keys) { /* slower, but right */
+	if (vec_resize(&t->keys, &t->keys_cap, need, 1)) { /* slower, but right */
 		qsort_r(t->v, n, sizeof(*t->v), cmp_rows, t);
 		return;
 	}
@@ -681,12 +671,11 @@ static int cmp_comm(const void *pa, const void *pb)
 	return strcmp(a->comm, b->comm);
 }
 
-static enum column rank_col; /* the column rank_cmp() orders by (the reader thread's alone) */
-
-static int rank_cmp(const void *pa, const void *pb)
+/* qsort_r() by the column *arg. */
+static int rank_cmp(const void *pa, const void *pb, void *arg)
 {
 	return cmp_column(*(const struct vrow *const *)pa, *(const struct vrow *const *)pb,
-			  rank_col);
+			  *(const enum column *)arg);
 }
 
 /* Texts' ranks (equal texts, equal ranks) and numbers as they are: one word per row and
@@ -729,8 +718,7 @@ static void prepare_keys(struct snapshot *s)
 
 		for (size_t i = 0; i < n; i++)
 			by[i] = &s->rows[i];
-		rank_col = texts[c];
-		qsort(by, n, sizeof(*by), rank_cmp);
+		qsort_r(by, n, sizeof(*by), rank_cmp, (void *)&texts[c]);
 		for (size_t i = 0; i < n; i++) {
 			if (i && cmp_column(by[i - 1], by[i], texts[c]))
 				rank++;
@@ -741,41 +729,50 @@ static void prepare_keys(struct snapshot *s)
 	s->keys = k;
 }
 
-/* Each row's group by process and by cgroup, numbered in order of first appearance. */
+/* Each row's group by process and by cgroup, numbered in order of first appearance: an index
+ * of the groups by their key (lib/htab), one slot per group, at most one per row. */
+struct gslot {
+	struct hnode hn;
+	uint32_t first; /* the row that opened the group */
+};
+
 static void prepare_groups(struct snapshot *s)
 {
-	size_t n = s->n, cap = 64;
-	uint32_t *slot;
+	struct gslot *slot;
+	size_t n = s->n;
 
-	if (!n)
+	if (!n || !(slot = malloc(n * sizeof(*slot))))
 		return;
-	while (cap < 2 * n)
-		cap *= 2;
-	slot = malloc(cap * sizeof(*slot));
-	for (int m = 0; m < 2 && slot; m++) {
+	for (int m = 0; m < 2; m++) {
 		enum group_mode mode = m ? GROUP_CGROUP : GROUP_PROCESS;
 		uint32_t *g = malloc(n * sizeof(*g)), ng = 0;
-		uint32_t *first = malloc(n * sizeof(*first));
+		struct htab idx = { 0 };
 
-		if (!g || !first) {
+		if (!g || htab_init(&idx, n)) {
 			free(g);
-			free(first);
 			break;
 		}
-		memset(slot, 0, cap * sizeof(*slot));
 		for (size_t i = 0; i < n; i++) {
 			const struct vrow *v = &s->rows[i];
-			size_t h = (group_key(v, mode) >> 17) & (cap - 1);
+			uint64_t h = group_key(v, mode);
+			struct hnode *p;
+			uint32_t k = UINT32_MAX;
 
-			while (slot[h] && !group_same(&s->rows[first[slot[h] - 1]], v, mode))
-				h = (h + 1) & (cap - 1);
-			if (!slot[h]) {
-				first[ng] = i;
-				slot[h] = ++ng;
+			htab_for_hash(&idx, p, h)
+			{
+				k = (uint32_t)(container_of(p, struct gslot, hn) - slot);
+				if (group_same(&s->rows[slot[k].first], v, mode))
+					break;
+				k = UINT32_MAX;
 			}
-			g[i] = slot[h] - 1;
+			if (k == UINT32_MAX) {
+				k = ng++;
+				slot[k].first = i;
+				htab_add(&idx, &slot[k].hn, h); /* buckets made: never fails */
+			}
+			g[i] = k;
 		}
-		free(first);
+		htab_free(&idx);
 		s->grp[m] = g;
 		s->ngrp[m] = ng;
 	}
@@ -839,16 +836,12 @@ uint64_t group_key(const struct vrow *v, enum group_mode mode)
 
 	if (v->conns)
 		return r->id.cookie; /* a group row keeps its key there */
-	if (mode == GROUP_CGROUP) {
-		h = r->cgroup_id + 1;
-	} else if (r->flags & CONN_F_NO_OWNER) {
-		h = 1;
-	} else {
-		h = (uint64_t)r->pid << 20 | 2;
-		for (int i = 0; i < COMM_LEN && r->comm[i]; i++)
-			h = (h ^ (uint8_t)r->comm[i]) * 0x100000001B3ull;
-	}
-	h *= 0x9E3779B97F4A7C15ull;
+	if (mode == GROUP_CGROUP)
+		h = hash_u64x2(1, r->cgroup_id);
+	else if (r->flags & CONN_F_NO_OWNER)
+		h = hash_u64(2);
+	else
+		h = hash_u64x2(r->pid, hash_bytes(r->comm, strnlen(r->comm, COMM_LEN)));
 	return h ? h : 1;
 }
 
@@ -862,7 +855,6 @@ bool table_expanded(const struct table *t, uint64_t key)
 
 void table_toggle(struct table *t, uint64_t key)
 {
-	uint64_t *e;
 
 	for (size_t i = 0; i < t->nexpanded; i++) {
 		if (t->expanded[i] == key) {
@@ -870,10 +862,8 @@ void table_toggle(struct table *t, uint64_t key)
 			return;
 		}
 	}
-	e = realloc(t->expanded, (t->nexpanded + 1) * sizeof(*e));
-	if (!e)
+	if (VEC_RESERVE(&t->expanded, &t->expanded_cap, t->nexpanded + 1))
 		return;
-	t->expanded = e;
 	t->expanded[t->nexpanded++] = key;
 }
 
@@ -911,25 +901,14 @@ static int build_groups(struct table *t)
 
 	if (!grp || !s->keys)
 		return -1;
-	if (t->gsum_cap < s->ngrp[m]) {
-		free(t->gsum);
-		t->gsum = malloc(s->ngrp[m] * sizeof(*t->gsum));
-		t->gsum_cap = t->gsum ? s->ngrp[m] : 0;
-		if (!t->gsum)
-			return -1;
-	}
+	if (vec_resize(&t->gsum, &t->gsum_cap, s->ngrp[m], sizeof(*t->gsum)))
+		return -1;
 	memset(t->gsum, 0, s->ngrp[m] * sizeof(*t->gsum));
-	if (t->gscratch_cap < n * (2 * sizeof(uint32_t) + sizeof(*conns)) + 4 * sizeof(uint32_t) +
-				      s->ngrp[m] * sizeof(uint32_t)) {
-		free(t->gscratch);
-		t->gscratch_cap = n * (2 * sizeof(uint32_t) + sizeof(*conns)) +
-				  4 * sizeof(uint32_t) + s->ngrp[m] * sizeof(uint32_t);
-		t->gscratch = malloc(t->gscratch_cap);
-		if (!t->gscratch) {
-			t->gscratch_cap = 0;
-			return -1;
-		}
-	}
+	if (vec_resize(&t->gscratch, &t->gscratch_cap,
+		       n * (2 * sizeof(uint32_t) + sizeof(*conns)) + 4 * sizeof(uint32_t) +
+			       s->ngrp[m] * sizeof(uint32_t),
+		       1))
+		return -1;
 	conns = t->gscratch;
 	gi = (uint32_t *)(conns + n);
 	start = gi + n;
@@ -958,14 +937,8 @@ static int build_groups(struct table *t)
 		g->pin += s->keys[COL_PKT_RX * s->n + r];
 		g->pout += s->keys[COL_PKT_TX * s->n + r];
 	}
-	if (t->groups_cap < ng) {
-		struct vrow *gr = realloc(t->groups, ng * sizeof(*gr));
-
-		if (!gr)
-			return -1;
-		t->groups = gr;
-		t->groups_cap = ng;
-	}
+	if (vec_resize(&t->groups, &t->groups_cap, ng, sizeof(*t->groups)))
+		return -1;
 	/* one row per group seen, in order of first appearance: that is the tie-break */
 	for (size_t k = 0; k < s->ngrp[m]; k++) {
 		const struct gsum *g = &t->gsum[k];
@@ -1040,18 +1013,9 @@ static int build_groups(struct table *t)
 		return 0;
 	}
 	total = ng + n;
-	if (t->cap < total) {
-		const struct vrow **v = realloc(t->v, total * sizeof(*v));
-		uint8_t *d = realloc(t->depth, total);
-
-		if (v)
-			t->v = v;
-		if (d)
-			t->depth = d;
-		if (!v || !d)
-			return -1;
-		t->cap = total;
-	}
+	if (vec_resize(&t->v, &t->cap, total, sizeof(*t->v)) ||
+	    vec_resize(&t->depth, &t->depth_cap, total, 1))
+		return -1;
 	{
 		/* groups sorted in t->v[0..ng): spread them out with their open members, from the
 		 * end so that nothing is overwritten before it is read */
@@ -1090,19 +1054,10 @@ int table_rebuild(struct table *t)
 	t->self_hidden = 0;
 	if (!s)
 		return 0;
-	if (t->cap < s->n + 1 || !t->depth) {
-		const struct vrow **v = realloc(t->v, (s->n + 1) * sizeof(*v));
-		uint8_t *d = realloc(t->depth, s->n + 1);
-
-		if (v)
-			t->v = v;
-		if (d)
-			t->depth = d;
-		if (!v || !d)
-			return -1;
-		t->cap = s->n + 1;
-	}
-	if (!t->filter[0] && !t->self_lport && s->keys) {
+	if (vec_resize(&t->v, &t->cap, s->n + 1, sizeof(*t->v)) ||
+	    vec_resize(&t->depth, &t->depth_cap, s->n + 1, 1))
+		return -1;
+	if (!t->filter[0] && !t->own_row && s->keys) {
 		/* everything shown: no row needs to be read */
 		for (size_t i = 0; i < s->n; i++)
 			t->v[i] = &s->rows[i];
@@ -1113,8 +1068,7 @@ int table_rebuild(struct table *t)
 		for (size_t i = 0; i < s->n; i++) {
 			const struct vrow *v = &s->rows[i];
 
-			if (t->self_lport && v->r.id.proto == PROTO_UDP &&
-			    v->r.id.lport == t->self_lport && v->r.id.rport == t->self_rport) {
+			if (t->own_row && t->own_row(t->own_ctx, &v->r, v->boot_id)) {
 				t->self_hidden++;
 				continue;
 			}
@@ -1148,8 +1102,8 @@ void table_free(struct table *t)
 	t->depth = NULL;
 	t->expanded = NULL;
 	t->gscratch = NULL;
-	t->n = t->cap = t->keys_cap = t->ngroups = t->groups_cap = t->nexpanded = 0;
-	t->gscratch_cap = 0;
+	t->n = t->cap = t->depth_cap = t->keys_cap = t->ngroups = t->groups_cap = 0;
+	t->nexpanded = t->expanded_cap = t->gscratch_cap = 0;
 }
 
 struct conn_key vrow_key(const struct vrow *v)
@@ -1267,6 +1221,13 @@ void fmt_rtt(uint32_t us, char *buf, size_t size)
 		snprintf(buf, size, us < 10000000 ? "%.2fs" : "%.0fs", us / 1e6);
 }
 
+/* A connection open before the collector started whose owner it could not name (no owners
+ * feature): unknown, not merely not seen yet. */
+static bool owner_unknown(const struct vrow *v, unsigned missing)
+{
+	return !v->conns && (missing & FIELD_OWNER) && (v->r.flags & CONN_F_BEGUN_BEFORE);
+}
+
 const char *cell_text(const struct vrow *v, enum column c, bool raw, unsigned missing, char *buf,
 		      size_t size)
 {
@@ -1302,18 +1263,17 @@ const char *cell_text(const struct vrow *v, enum column c, bool raw, unsigned mi
 		return v->remote;
 	case COL_PID:
 		if (r->flags & CONN_F_NO_OWNER)
-			snprintf(buf, size, "-");
-		else
-			snprintf(buf, size, "%" PRIu32, r->pid);
+			return owner_unknown(v, missing) ? "?" : "-";
+		snprintf(buf, size, "%" PRIu32, r->pid);
 		break;
 	case COL_PROCESS:
-		return (r->flags & CONN_F_NO_OWNER) || !v->comm[0] ? "-" : v->comm;
+		if (r->flags & CONN_F_NO_OWNER)
+			return owner_unknown(v, missing) ? "?" : "-";
+		return v->comm[0] ? v->comm : "-";
 	case COL_STATE:
-		if (tcp && (missing & MISS_STATE))
-			return "?";
 		return vrow_state(v);
 	case COL_CGROUP:
-		return v->cgroup[0] ? v->cgroup : (missing & MISS_CGROUP) ? "?" : "-";
+		return v->cgroup[0] ? v->cgroup : (missing & FIELD_CGROUP) ? "?" : "-";
 	case COL_HOST:
 		return v->host[0] ? v->host : "-";
 	case COL_RX_RATE:
@@ -1340,18 +1300,14 @@ const char *cell_text(const struct vrow *v, enum column c, bool raw, unsigned mi
 	case COL_PKT_TX: {
 		uint64_t p = c == COL_PKT_RX ? r->c.pkts_in : r->c.pkts_out;
 
-		if (missing & MISS_PACKETS)
-			snprintf(buf, size, "?");
-		else if (raw)
+		if (raw)
 			snprintf(buf, size, "%" PRIu64, p);
 		else
 			fmt_count(p, buf, size);
 		break;
 	}
 	case COL_RTT:
-		if (tcp && (missing & MISS_RTT))
-			snprintf(buf, size, "?");
-		else if (!tcp || !r->c.srtt_us)
+		if (!tcp || !r->c.srtt_us)
 			snprintf(buf, size, "-");
 		else if (raw)
 			snprintf(buf, size, "%" PRIu32, r->c.srtt_us);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "cgroup.h"
+#include "contract.h"
 #include "stream.h"
 #include "util.h"
 
@@ -27,18 +28,11 @@ struct vrow {
 	char cgroup[CGROUP_TEXT];		      /* "" when unknown */
 	uint16_t local_w, remote_w, comm_w, cgroup_w; /* display columns */
 	const char *host;			      /* its host's name (merged streams), or "" */
+	const char *boot_id; /* its host's boot id (the section's, or its HOST record's) */
 	uint16_t host_w;
 	uint32_t comm_rank; /* order of comm among the snapshot's names */
 	uint32_t conns;	    /* a group's row: its connections; 0 otherwise */
 };
-
-/* Features the producer left out (HOPT_MISSING): their cells show "?" */
-#define MISS_RTT     0x01
-#define MISS_RETRANS 0x02
-#define MISS_PACKETS 0x04
-#define MISS_STATE   0x08
-#define MISS_CGROUP  0x10
-#define MISS_FAILED  0x20
 
 /* The widest values of a set of rows, for the layout. */
 struct widest {
@@ -52,6 +46,7 @@ struct widest {
 /* A host of a merged stream (HOST record): its name sanitised, its state. */
 struct vhost {
 	char name[SANITIZE_SIZE(HDR_STR_MAX)];
+	char boot_id[HOST_BOOT_LEN];
 	uint16_t w;
 	uint32_t state; /* enum host_state; 0: no such host */
 };
@@ -64,7 +59,9 @@ struct snapshot {
 	size_t n, cap;
 	uint64_t dropped; /* rows beyond the view's cap */
 	bool ranked;	  /* comm_rank is set (snapshot_finish) */
-	unsigned missing; /* MISS_* from the header */
+	/* the fields the features its producer left out leave unknown (FIELD_* of lib/contract.h,
+	 * from the header's missing list): their cells show "?" */
+	unsigned missing;
 	/* Prepared by snapshot_finish() in the reader thread, so that a frame reads dense arrays
 	 * instead of 100,000 scattered rows: every column's sort key of every row (numbers as
 	 * they are, texts as their rank among the snapshot's values), keys[c * n + i]; NULL when
@@ -137,13 +134,16 @@ struct table {
 	enum group_mode group;
 	struct vrow *groups; /* group rows of the last rebuild */
 	size_t ngroups, groups_cap;
-	uint8_t *depth;	    /* per entry of v: 1 for a connection under its expanded group */
+	uint8_t *depth; /* per entry of v: 1 for a connection under its expanded group */
+	size_t depth_cap;
 	uint64_t *expanded; /* keys of the groups shown open */
-	size_t nexpanded;
+	size_t nexpanded, expanded_cap;
 	void *gscratch; /* group building scratch */
 	size_t gscratch_cap;
-	/* the view's own DNS lookups (UDP from self_lport to self_rport): left out, counted */
-	uint16_t self_lport, self_rport;
+	/* the view's own DNS queries (dns_own_row() of lib/dns.h through own_row): left out,
+	 * counted; own_row NULL: none */
+	bool (*own_row)(void *ctx, const struct rec_snap_row *r, const char *boot_id);
+	void *own_ctx;
 	size_t self_hidden;
 	/* widest values of the rows shown, gathered while filtering, for the layout */
 	struct widest widest;
@@ -189,7 +189,8 @@ struct layout {
 /* trend: columns wanted for the trend at the end of each row (0 for none). */
 void table_layout(const struct table *t, int cols, bool raw_units, int trend, struct layout *l);
 
-/* Text of one cell (human or raw units) into buf; returns buf. missing: MISS_* of the snapshot. */
+/* Text of one cell (human or raw units) into buf; returns buf. missing: FIELD_* of the
+ * snapshot. */
 const char *cell_text(const struct vrow *v, enum column c, bool raw_units, unsigned missing,
 		      char *buf, size_t size);
 
@@ -198,7 +199,7 @@ const char *cell_text(const struct vrow *v, enum column c, bool raw_units, unsig
 #define LINE_MAX_BYTES 4096
 struct row_style {
 	bool raw_units;
-	unsigned missing;  /* MISS_* */
+	unsigned missing;  /* FIELD_* */
 	int depth;	   /* 1: a connection under its group, indented */
 	bool open;	   /* a group row shown expanded */
 	const char *trend; /* sparkline text for the trend field, or NULL */

@@ -277,6 +277,13 @@ static void test_selection(void)
 	view_free(&v);
 }
 
+/* The resolver's own rows, played by a rule: the pid in ctx, on the host whose boot id is
+ * "ours". */
+static bool own_row(void *ctx, const struct rec_snap_row *r, const char *boot_id)
+{
+	return r->pid == *(const uint32_t *)ctx && boot_id && !strcmp(boot_id, "ours");
+}
+
 /* Five connections of three processes, two cgroups; one failed connect, one closed. */
 static struct snapshot *groups_snap(void)
 {
@@ -321,8 +328,22 @@ static void test_groups(void)
 	is_str(s->rows[3].cgroup, "0123456789ab", "a kubernetes container: 12 hex digits");
 	is_str(s->rows[4].cgroup, "", "no cgroup: empty");
 	is_str(vrow_state(&s->rows[3]), "FAILED", "a failed connect's state reads FAILED");
-	is_str(cell_text(&s->rows[0], COL_RTT, false, MISS_RTT, b, sizeof(b)), "?",
-	       "a missing feature's cell is ?, not a number");
+	is_str(cell_text(&s->rows[4], COL_CGROUP, false, FIELD_CGROUP, b, sizeof(b)), "?",
+	       "a field a missing feature leaves unknown is ?");
+	is_str(cell_text(&s->rows[4], COL_CGROUP, false, 0, b, sizeof(b)), "-",
+	       "and - where there is none to show");
+	is_str(cell_text(&s->rows[0], COL_RTT, false, FIELD_CGROUP | FIELD_OWNER, b, sizeof(b)),
+	       "-", "no other cell becomes ?");
+	{
+		struct vrow o = s->rows[0];
+
+		o.r.flags |= CONN_F_NO_OWNER | CONN_F_BEGUN_BEFORE;
+		is_str(cell_text(&o, COL_PROCESS, false, FIELD_OWNER, b, sizeof(b)), "?",
+		       "without owners: a connection open before the start has an unknown owner");
+		o.r.flags &= ~CONN_F_BEGUN_BEFORE;
+		is_str(cell_text(&o, COL_PID, false, FIELD_OWNER, b, sizeof(b)), "-",
+		       "one opened since has none seen yet");
+	}
 	t.snap = s;
 	t.group = GROUP_PROCESS;
 	table_rebuild(&t);
@@ -345,13 +366,79 @@ static void test_groups(void)
 	   "the filter chooses connections, groups sum those");
 	t.filter[0] = '\0';
 	t.group = GROUP_NONE;
-	t.self_lport = 1001;
-	t.self_rport = 443;
-	s->rows[0].r.id.proto = PROTO_UDP;
+	t.own_row = own_row;
+	t.own_ctx = &(uint32_t){ 10 };
+	snprintf(s->hdr.boot_id, sizeof(s->hdr.boot_id), "ours");
 	table_rebuild(&t);
-	ok(t.n == 4 && t.self_hidden == 1, "the resolver's own queries are left out");
+	ok(t.n == 2 && t.self_hidden == 3,
+	   "the resolver's own rows (its pid, on its host) are left out and counted");
+	snprintf(s->hdr.boot_id, sizeof(s->hdr.boot_id), "theirs");
+	table_rebuild(&t);
+	ok(t.n == 5 && t.self_hidden == 0, "the same rows of another host are shown");
 	table_free(&t);
 	snapshot_free(s);
+}
+
+/* A merged stream: each row's host is its HOST record's, and that is whose boot id counts. */
+static void test_own_merged(void)
+{
+	struct stream_header h = { .boot_id = "" };
+	struct rec_snap_begin sb = { 0 };
+	struct snapshot *s = snapshot_new(&h, &sb);
+	struct rec_host a = {
+		.index = 1, .state = HOST_LIVE, .hostname = "here", .boot_id = "ours"
+	};
+	struct rec_host b = {
+		.index = 2, .state = HOST_LIVE, .hostname = "there", .boot_id = "theirs"
+	};
+	struct table t = { .sort = COL_RX_RATE, .own_row = own_row, .own_ctx = &(uint32_t){ 7 } };
+	struct rec_snap_row r;
+
+	snapshot_add_host(s, &a, false);
+	r = row(1, "other", 8, 1);
+	r.host = 1;
+	snapshot_add(s, &r, false, NULL);
+	/* a HOST after rows (a hostile stream may): the array moves, the rows follow it */
+	snapshot_add_host(s, &b, false);
+	r = row(2, "view", 7, 2);
+	r.host = 2;
+	snapshot_add(s, &r, false, NULL);
+	r = row(3, "view", 7, 3);
+	r.host = 1;
+	snapshot_add(s, &r, false, NULL);
+	snapshot_finish(s);
+	t.snap = s;
+	table_rebuild(&t);
+	ok(t.n == 2 && t.self_hidden == 1 && !strcmp(t.v[0]->host, "there") &&
+		   !strcmp(t.v[1]->host, "here"),
+	   "merged: our pid's row on our host is ours, on another host it is shown");
+	table_free(&t);
+	snapshot_free(s);
+}
+
+/* A closed row outlives its snapshot in the ring: its host name must too. */
+static void test_closed_host(void)
+{
+	struct view v = { .t.sort = COL_RX_RATE, .page = 10 };
+	struct stream_header h = { 0 };
+	struct rec_snap_begin sb = { 0 };
+	struct snapshot *s = snapshot_new(&h, &sb);
+	struct rec_host a = { .index = 1, .state = HOST_LIVE, .hostname = "alpha-host-name" };
+	struct rec_snap_row r = row(9, "gone", 9, 1);
+
+	view_init(&v);
+	snapshot_add_host(s, &a, false);
+	r.host = 1;
+	r.flags = CONN_F_CLOSED;
+	snapshot_add(s, &r, false, NULL);
+	snapshot_finish(s);
+	view_install(&v, s);
+	for (int i = 0; i < HISTORY_MAX + 10; i++)
+		view_install(&v, three(1, 2, 3));
+	key(&v, 'c');
+	ok(v.t.n == 1 && !strcmp(v.t.v[0]->host, "alpha-host-name"),
+	   "the closed view names the host of a row whose snapshot is gone");
+	view_free(&v);
 }
 
 static void test_history(void)
@@ -424,7 +511,9 @@ int main(void)
 	test_filter();
 	test_selection();
 	test_groups();
+	test_own_merged();
 	test_history();
+	test_closed_host();
 	test_closed_and_filter();
 	return done_testing();
 }

@@ -1,41 +1,52 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Rate history: open addressing on the connection key, rebuilt without stale entries every
- * TREND_LEN snapshots, so memory follows the connections of the last minute. */
+/* Rate history: one entry per connection in a growable array, found through lib/htab by its
+ * key, swept of stale entries every TREND_LEN snapshots, so memory follows the connections of
+ * the last minute. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "htab.h"
 #include "trend.h"
+#include "vec.h"
 
 struct tent {
+	struct hnode hn;
 	struct conn_key k;
-	uint64_t first, last; /* ticks; last 0: empty slot */
+	uint64_t first, last; /* ticks */
 	float r[TREND_LEN];   /* r[tick % TREND_LEN] */
 };
 
 struct trends {
-	struct tent *e;
-	size_t cap, n;
-	uint64_t swept; /* tick of the last rebuild */
+	struct tent *e; /* the entries; they move when the array grows or is swept */
+	size_t n, cap;
+	struct htab by_key;
+	uint64_t swept; /* tick of the last sweep */
 };
 
 static uint64_t key_hash(const struct conn_key *k)
 {
-	uint64_t h = k->flow * 0x9E3779B97F4A7C15ull;
-
-	h ^= (k->cookie + ((uint64_t)k->netns << 32)) * 0xC2B2AE3D27D4EB4Full;
-	h ^= ((uint64_t)k->lport << 24 | (uint64_t)k->rport << 8 | k->proto) *
-	     0x165667B19E3779F9ull;
-	return h ^ (h >> 29);
+	return hash_u64x2(hash_u64x2(k->flow, k->cookie),
+			  (uint64_t)k->netns << 32 | (uint64_t)k->lport << 16 | k->rport) ^
+	       k->proto;
 }
 
-static struct tent *slot(struct tent *e, size_t cap, const struct conn_key *k)
+static struct tent *find(const struct trends *tr, const struct conn_key *k)
 {
-	size_t i = key_hash(k) & (cap - 1);
+	struct hnode *n;
 
-	while (e[i].last && !conn_key_eq(&e[i].k, k))
-		i = (i + 1) & (cap - 1);
-	return &e[i];
+	htab_for_hash(&tr->by_key, n,
+		      key_hash(k)) if (conn_key_eq(&container_of(n, struct tent, hn)->k,
+						   k)) return container_of(n, struct tent, hn);
+	return NULL;
+}
+
+/* The index again, after the entries moved. */
+static void reindex(struct trends *tr)
+{
+	htab_clear(&tr->by_key);
+	for (size_t i = 0; i < tr->n; i++)
+		htab_add(&tr->by_key, &tr->e[i].hn, tr->e[i].hn.hash);
 }
 
 struct trends *trends_new(void)
@@ -48,55 +59,48 @@ void trends_free(struct trends *tr)
 	if (!tr)
 		return;
 	free(tr->e);
+	htab_free(&tr->by_key);
 	free(tr);
 }
 
-/* A table of cap slots holding the entries seen since tick - TREND_LEN. */
-static int rebuild(struct trends *tr, size_t cap, uint64_t tick)
+/* Keeps the entries seen since tick - TREND_LEN. */
+static void sweep(struct trends *tr, uint64_t tick)
 {
-	struct tent *e = calloc(cap, sizeof(*e));
 	size_t n = 0;
 
-	if (!e)
-		return -1;
-	for (size_t i = 0; i < tr->cap; i++) {
-		if (!tr->e[i].last || tr->e[i].last + TREND_LEN < tick)
-			continue;
-		*slot(e, cap, &tr->e[i].k) = tr->e[i];
-		n++;
-	}
-	free(tr->e);
-	tr->e = e;
-	tr->cap = cap;
+	for (size_t i = 0; i < tr->n; i++)
+		if (tr->e[i].last + TREND_LEN >= tick)
+			tr->e[n++] = tr->e[i];
 	tr->n = n;
 	tr->swept = tick;
-	return 0;
+	VEC_SHRINK(&tr->e, &tr->cap, n);
+	reindex(tr);
 }
 
 int trends_add(struct trends *tr, const struct snapshot *s)
 {
 	uint64_t tick = s->tick;
 
-	if (tick >= tr->swept + TREND_LEN || !tr->cap) {
-		size_t cap = 1024;
-
-		while (cap < 2 * (tr->n + s->n))
-			cap *= 2;
-		if (rebuild(tr, cap, tick))
-			return -1;
-	}
+	if (tick >= tr->swept + TREND_LEN)
+		sweep(tr, tick);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct vrow *v = &s->rows[i];
 		struct conn_key k = vrow_key(v);
-		struct tent *e;
+		struct tent *e = find(tr, &k);
 
-		if ((tr->n + 1) * 2 > tr->cap && rebuild(tr, tr->cap * 2, tick))
-			return -1;
-		e = slot(tr->e, tr->cap, &k);
-		if (!e->last) {
+		if (!e) {
+			size_t cap = tr->cap;
+
+			if (VEC_RESERVE(&tr->e, &tr->cap, tr->n + 1))
+				return -1;
+			if (tr->cap != cap)
+				reindex(tr);
+			e = &tr->e[tr->n];
 			memset(e, 0, sizeof(*e));
 			e->k = k;
 			e->first = tick;
+			if (htab_add(&tr->by_key, &e->hn, key_hash(&k)))
+				return -1;
 			tr->n++;
 		} else if (e->last < tick) {
 			/* snapshots it was not in: nothing moved */
@@ -120,10 +124,7 @@ int trends_get(const struct trends *tr, const struct conn_key *k, uint64_t tick,
 	int known = 0;
 
 	memset(out, 0, n * sizeof(*out));
-	if (!tr || !tr->cap || n <= 0)
-		return 0;
-	e = slot(tr->e, tr->cap, k);
-	if (!e->last)
+	if (!tr || n <= 0 || !(e = find(tr, k)))
 		return 0;
 	for (int i = 0; i < n; i++) {
 		uint64_t t = tick - (uint64_t)(n - 1 - i);

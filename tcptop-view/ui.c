@@ -221,6 +221,27 @@ static void fmt_secs(uint64_t ns, char *buf, size_t size)
 		*p = '\0';
 }
 
+/* The header's missing list as the contract reads it: the known words in the table's order,
+ * then those this version does not know (a newer collector's), sanitised, as they came. */
+static void missing_text(const struct stream_header *h, char *buf, size_t size)
+{
+	char unknown[HDR_STR_MAX];
+	unsigned mask = features_missing(h, unknown, sizeof(unknown));
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (int f = 0; f < FEAT_N && o < size; f++)
+		if (mask & (1u << f))
+			o += snprintf(buf + o, size - o, "%s%s", o ? " " : "", features[f].word);
+	if (o >= size)
+		return;
+	if (unknown[0] && o + 2 < size) {
+		if (o)
+			buf[o++] = ' ';
+		screen_text(buf + o, size - o, unknown, strlen(unknown));
+	}
+}
+
 static void draw_header(struct view *v)
 {
 	const struct snapshot *s = v->shown;
@@ -284,6 +305,15 @@ static void draw_header(struct view *v)
 		snprintf(buf, sizeof(buf), "  hidden by filters %" PRIu32, s->b.hidden);
 		x = put(1, x, buf, ROLE_NORMAL);
 	}
+	if (v->t.self_hidden) {
+		snprintf(buf, sizeof(buf), "  our DNS queries %zu", v->t.self_hidden);
+		x = put(1, x, buf, ROLE_NORMAL);
+	}
+	if (v->skipped) {
+		snprintf(buf, sizeof(buf), "  %" PRIu64 " snapshots skipped (too slow)",
+			 v->skipped);
+		x = put(1, x, buf, ROLE_WARN);
+	}
 	if (filt[0]) {
 		snprintf(buf, sizeof(buf), "  [%s]", filt);
 		x = put(1, x, buf, ROLE_NORMAL);
@@ -295,7 +325,7 @@ static void draw_header(struct view *v)
 	if (s->hdr.missing[0]) {
 		char miss[SANITIZE_SIZE(HDR_STR_MAX)];
 
-		screen_text(miss, sizeof(miss), s->hdr.missing, sizeof(s->hdr.missing));
+		missing_text(&s->hdr, miss, sizeof(miss));
 		snprintf(buf, sizeof(buf), "  missing: %s", miss);
 		put(1, x, buf, ROLE_WARN);
 	}
@@ -314,6 +344,8 @@ static void draw_header(struct view *v)
 		if (o > start)
 			x = put(2, x, buf, ROLE_WARN) + 2;
 	}
+	if (v->note[0])
+		x = put(2, x, v->note, ROLE_WARN) + 2;
 	if (s->b.flags & SNAP_F_PARTIAL)
 		x = put(2, x, "PARTIAL interval", ROLE_WARN) + 2;
 	if (v->end_mark)
@@ -384,7 +416,7 @@ static void endpoint_names(const struct view *v, const struct vrow *r, char *lbu
 	snprintf(lbuf, lsz, v6 ? "[%s]:%s" : "%s:%s", addr, lp);
 	addr_format(id->family, id->raddr, addr, sizeof(addr));
 	v6 = strchr(addr, ':') != NULL;
-	if (v->dns_on && dns_host(id->family, id->raddr, true, host, sizeof(host))) {
+	if (v->dns_on && dns_host(v->dns, id->family, id->raddr, true, host, sizeof(host))) {
 		if (!table_utf8)
 			text_fold_ascii(host);
 		snprintf(rbuf, rsz, "%s:%s", host, rp);
@@ -634,7 +666,7 @@ static void draw_detail(struct view *v)
 	if (d->cgroup[0])
 		LINE("cgroup        %s   id %" PRIu64, d->cgroup, r->cgroup_id);
 	else
-		LINE("cgroup        %s", v->shown && (v->shown->missing & MISS_CGROUP)
+		LINE("cgroup        %s", v->shown && (v->shown->missing & FIELD_CGROUP)
 						 ? "? (the collector could not read cgroups)"
 						 : "unknown");
 	LINE("socket cookie %" PRIu64 "   flow %" PRIu64, r->id.cookie, r->id.flow);

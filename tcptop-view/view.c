@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vec.h"
 #include "view.h"
 
 static void select_row(struct view *v, size_t i)
@@ -71,12 +72,47 @@ const struct vrow *view_selected(const struct view *v)
 	return v->have_sel && v->sel < v->t.n ? v->t.v[v->sel] : NULL;
 }
 
+#define NAMES_MAX 4096 /* strings the view keeps for its closed ring */
+
+struct vname {
+	struct hnode hn;
+	char s[];
+};
+
+/* A copy of s that lives as long as the view: the strings a row points to die with its
+ * snapshot, the closed ring's rows outlive it. "" when NAMES_MAX are kept already or out of
+ * memory (a closed row then shows no host). */
+static const char *keep_name(struct view *v, const char *s)
+{
+	uint64_t h = hash_str(s);
+	size_t n = strlen(s);
+	struct hnode *p;
+	struct vname *e;
+
+	if (!n)
+		return "";
+	htab_for_hash(&v->names, p, h) if (!strcmp(container_of(p, struct vname, hn)->s,
+						   s)) return container_of(p, struct vname, hn)
+		->s;
+	if (v->nnames >= NAMES_MAX || !(e = malloc(sizeof(*e) + n + 1)))
+		return "";
+	memcpy(e->s, s, n + 1);
+	if (htab_add(&v->names, &e->hn, h)) {
+		free(e);
+		return "";
+	}
+	v->nnames++;
+	return e->s;
+}
+
 /* Keep the closed connections of s in the ring (copies: the snapshot may go). */
 static void keep_closed(struct view *v, const struct snapshot *s)
 {
 	if (!v->closed_max)
 		return;
 	for (size_t i = 0; i < s->n; i++) {
+		struct vrow *c;
+
 		if (!(s->rows[i].r.flags & CONN_F_CLOSED))
 			continue;
 		if (!v->closed) {
@@ -84,7 +120,10 @@ static void keep_closed(struct view *v, const struct snapshot *s)
 			if (!v->closed)
 				return;
 		}
-		v->closed[v->closed_next] = s->rows[i];
+		c = &v->closed[v->closed_next];
+		*c = s->rows[i];
+		c->host = keep_name(v, c->host);
+		c->boot_id = keep_name(v, c->boot_id);
 		v->closed_next = (v->closed_next + 1) % v->closed_max;
 		if (v->nclosed < v->closed_max)
 			v->nclosed++;
@@ -160,16 +199,9 @@ void view_install(struct view *v, struct snapshot *s)
 	if (v->trends)
 		trends_add(v->trends, s);
 	keep_closed(v, s);
-	if (v->nhist == v->hist_cap) {
-		size_t cap = v->hist_cap ? v->hist_cap * 2 : 64;
-		struct snapshot **h = realloc(v->hist, cap * sizeof(*h));
-
-		if (!h) { /* no history: shown alone */
-			snapshot_free(s);
-			return;
-		}
-		v->hist = h;
-		v->hist_cap = cap;
+	if (VEC_RESERVE(&v->hist, &v->hist_cap, v->nhist + 1)) { /* no room: not shown */
+		snapshot_free(s);
+		return;
 	}
 	v->hist[v->nhist++] = s;
 	v->hist_rows += s->n;
@@ -212,6 +244,9 @@ void view_free(struct view *v)
 	snapshot_free(v->closed_snap);
 	free(v->closed);
 	trends_free(v->trends);
+	htab_each(&v->names, n) free(container_of(n, struct vname, hn));
+	htab_free(&v->names);
+	v->nnames = 0;
 	v->hist = NULL;
 	v->closed = NULL;
 	v->closed_snap = NULL;
@@ -306,6 +341,7 @@ enum action view_key(struct view *v, int key)
 {
 	size_t page = v->page > 1 ? v->page - 1 : 1;
 
+	v->note[0] = '\0';
 	if (key == KEY_RESIZE)
 		return ACT_REDRAW;
 	if (key == 3) /* Ctrl-C reaching us as a key (the terminal's ISIG off) */

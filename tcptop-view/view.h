@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "htab.h"
 #include "table.h"
 #include "trend.h"
 
@@ -49,11 +50,16 @@ struct view {
 	struct snapshot *live; /* what shown was before the closed view */
 	bool end_mark;	       /* the input ended on an empty snapshot: the last with rows shown */
 	bool dns_on;	       /* remote addresses as host names (reverse DNS) */
+	struct dns *dns;       /* the resolver, from the first use of dns_on on; NULL: none */
 	bool svc_on;	       /* ports as service names */
-	bool hide_self;	       /* the resolver's own queries are left out of the table */
-	uint64_t arrived;      /* complete snapshots read so far (set by the main loop) */
-	uint64_t paused_at;    /* arrived when the pause began */
-	size_t sel, top;       /* selected row and first row shown, indexes into t.v */
+	/* host names and boot ids of the closed ring's rows, which outlive their snapshots */
+	struct htab names;
+	size_t nnames;
+	uint64_t arrived;   /* complete snapshots read so far (set by the main loop) */
+	uint64_t skipped;   /* of them dropped unseen: the view fell too far behind */
+	char note[300];	    /* for the status line until the next key ("": none) */
+	uint64_t paused_at; /* arrived when the pause began */
+	size_t sel, top;    /* selected row and first row shown, indexes into t.v */
 	struct conn_key sel_key;
 	bool have_sel;
 	bool follow; /* the user moved the selection: it follows its connection, else the top */

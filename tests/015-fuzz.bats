@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Regression: each fuzz target (stream, agg, csv, view) replays its seeds, its committed corpus
+# Regression: each fuzz target (stream, dns, agg, csv, view) replays its seeds, its committed corpus
 # and every crash input saved for it, under ASan and UBSan, without a fault.
 
 load test_helper/common
@@ -18,6 +18,10 @@ replay() {
 
 @test "fuzz-stream replays its seeds, corpus and saved crashes without a fault" {
 	replay stream "$OUTPUT/fuzz/seeds"
+}
+
+@test "fuzz-dns replays its committed replies and saved crashes without a fault" {
+	replay dns "$BATS_TEST_DIRNAME/fuzz/corpus/dns"
 }
 
 @test "fuzz-agg replays its seeds, corpus and saved crashes without a fault" {

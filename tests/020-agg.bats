@@ -446,7 +446,7 @@ offset_of() {
 }
 
 @test "refuses to write the binary stream to a terminal, or to read one (64)" {
-	command -v script >/dev/null || skip "script(1) from util-linux is needed for a terminal"
+	need_tool script util-linux
 	stream basic
 	run script -qec "tcptop-agg $T/basic.tcpt" /dev/null
 	assert_output --partial 'standard output is a terminal: pipe it into tcptop-view or tcptop-csv'

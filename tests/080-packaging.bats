@@ -52,7 +52,7 @@ need_git() {
 
 need_wrapper() {
 	need_git
-	[ -x "$OUTPUT/tcptop" ] || skip "the wrapper is not built yet ($OUTPUT/tcptop)"
+	[ -x "$OUTPUT/tcptop" ] || fail "the wrapper is not built ($OUTPUT/tcptop): make test builds it"
 }
 
 need_deb() {
@@ -221,7 +221,7 @@ need_root_dpkg() {
 	for t in "${TOOLS[@]}"; do
 		grep -qx "$t" <<<"$(packaged_tools)" || missing+=" $t"
 	done
-	[ -z "$missing" ] || skip "not committed yet (no build.mk in HEAD):$missing"
+	[ -z "$missing" ] || fail "built but not packaged (no build.mk in HEAD, or not in the package):$missing"
 	run -0 dpkg-deb -c "$DEB"
 	for t in "${TOOLS[@]}"; do
 		assert_line --regexp " \./usr/bin/$t$"
@@ -366,11 +366,11 @@ make_standin() {
 		assert_output "$t $(version)"
 		n=$((n + 1))
 	done
-	[ "$n" -gt 0 ] || skip "no tool is built yet"
+	[ "$n" -gt 0 ] || fail "no tool is built ($OUTPUT): make test builds them"
 }
 
 @test "tcptop-agg writes the Makefile's VERSION into its stream header" {
-	[ -x "$OUTPUT/tcptop-agg" ] || skip "tcptop-agg is not built yet"
+	[ -x "$OUTPUT/tcptop-agg" ] || fail "tcptop-agg is not built ($OUTPUT)"
 	run -0 bash -c 'printf "header kind=raw\ntick t=1\nend t=1\n" | "$1" |
 		"$2" | "$3"' bash "$GEN" "$OUTPUT/tcptop-agg" "$OUTPUT/tcptop-dump"
 	assert_line --regexp "^header kind=snapshot .*version=\"?$(version)\"?( |$)"

@@ -4,6 +4,8 @@
 # scenario of 050-collect.bats with `--backend auto` and with each backend forced, and on 5.10
 # and 6.1 once more under kernel.unprivileged_bpf_disabled=1. The assertions run here, on the
 # host, where a process start costs 50 times less. `make test-kernels` runs this file alone.
+# Each VM has TCPTOP_VM_TIMEOUT (660 s); each run in it a limit of its own (guest-checks), whose
+# sum is under that, so that a run that hangs fails alone, named with its phase.
 # time limit: 900 s
 
 load test_helper/common
@@ -41,8 +43,8 @@ need_vm() {
 # boot K: one VM for kernel K, everything guest-checks does in it; status and seconds kept
 boot() {
 	local k=$1 start=$SECONDS extra=() st=0
-	case $k in 5.10 | 6.1) extra=(--privdrop) ;; esac
-	TCPTOP_VM_KERNEL=$k "$VM" -t "${TCPTOP_VM_TIMEOUT:-480}" \
+	case $k in 5.10) extra=(--privdrop) ;; 6.1) extra=(--kprobe-miss --privdrop) ;; esac
+	TCPTOP_VM_KERNEL=$k "$VM" -t "${TCPTOP_VM_TIMEOUT:-660}" \
 		"$BATS_TEST_DIRNAME/vm/guest-checks" "$RES/$k" "${extra[@]}" >"$RES/$k.vm.out" 2>&1 ||
 		st=$?
 	# 125 is the VM failing, not the collector (a download that broke off, a guest that never
@@ -51,7 +53,7 @@ boot() {
 		mv "$RES/$k.vm.out" "$RES/$k.vm.first"
 		rm -rf "${RES:?}/$k"
 		st=0
-		TCPTOP_VM_KERNEL=$k "$VM" -t "${TCPTOP_VM_TIMEOUT:-480}" \
+		TCPTOP_VM_KERNEL=$k "$VM" -t "${TCPTOP_VM_TIMEOUT:-660}" \
 			"$BATS_TEST_DIRNAME/vm/guest-checks" "$RES/$k" "${extra[@]}" >"$RES/$k.vm.out" 2>&1 ||
 			st=$?
 	fi
@@ -123,19 +125,40 @@ booted() {
 	if [ "$output" != 3 ]; then
 		[ -e "$RES/$1.vm.first" ] && { echo "first VM:"; cat "$RES/$1.vm.first"; echo "second VM:"; }
 		cat "$RES/$1.vm.out"
+		running "$1"
 		false
 	fi
 	run -0 cat "$RES/$1/uname"
 	assert_output --regexp "^$(re "$1")[.-]"
 }
 
+# running K: the run the VM of kernel K was in when it stopped, its phase and how long it ran
+running() {
+	local name began
+	read -r name began 2>/dev/null <"$RES/$1/running" || return 0
+	echo "the VM stopped in run $name (phase $(cat "$RES/$1/$name/phase" 2>/dev/null ||
+		echo unknown), $(($(date +%s) - began)) s before this test); runs done:"
+	cat "$RES/$1/steps" 2>/dev/null
+}
+
 # ran K NAME: guest-checks' step NAME on kernel K ended with status 0; the collector's status
-# is in $output
+# is in $output. A run stopped at its limit is named with the phase it was in.
 ran() {
+	local rec st secs
 	booted "$1"
 	run -0 cat "$RES/$1/$2.out"
-	run -0 grep "^$2 " "$RES/$1/steps"
-	assert_output --regexp "^$2 0 "
+	rec=$(grep "^$2 " "$RES/$1/steps") || { echo "no record of run $2 on $1"; running "$1"; false; }
+	read -r _ st secs _ <<<"$rec"
+	if [ "$st" != 0 ]; then
+		case $rec in
+		*timed-out-in=*) echo "run $2 on $1 stopped at its limit after $secs s: it hung in" \
+			"phase ${rec##*timed-out-in=}; phases done (s):" \
+			"$(tr '\n' ' ' <"$RES/$1/$2/phases" 2>/dev/null)" ;;
+		*) echo "run $2 on $1 ended with status $st after $secs s" ;;
+		esac
+		cat "$RES/$1/$2.out" "$RES/$1/$2/collect.err" 2>/dev/null
+		false
+	fi
 	run -0 cat "$RES/$1/$2/collect.status"
 }
 
@@ -250,6 +273,35 @@ privdrop() {
 	[ "$output" -ge 3 ]
 }
 
+# kprobe_miss K: with the kprobe backend, 1100 receives in flight against the kretprobes' 1024
+# instances: the returns the kernel missed count no datagram, and the collector says how many
+# in kprobe_missed, so that what it counted and what it missed make the 1100 exactly
+kprobe_miss() {
+	local k=$1 d=$RES/$1/live-kprobe-miss what sender ports n bytes counted missed
+	need_vm
+	ran "$k" live-kprobe-miss
+	assert_output 0
+	read -r what sender ports n bytes <<<"$(grep '^udp ' "$d/blocked.out")"
+	[ "$n" = datagrams=1100 ] && [ "$bytes" = bytes=100 ]
+	run -0 tail -1 "$d/run.txt"
+	assert_output --regexp '^end t='
+	[[ "$(grep '^loss ' "$d/flows.txt")" =~ kprobe_missed=([0-9]+) ]] ||
+		fail "no kprobe_missed in: $(grep '^loss ' "$d/flows.txt")"
+	missed=${BASH_REMATCH[1]}
+	# each receiving socket's flow from the sender: one datagram of 100 bytes, where counted
+	counted=$(awk -v ports="${ports#ports=}" -v s="${sender#*:}" '
+		BEGIN { n = split(ports, p, ","); for (i = 1; i <= n; i++) want["127.0.0.1:" p[i]] = 1 }
+		$1 == "udp" && ($2 in want) && $3 == "127.0.0.1:" s && / in=100 out=0 pin=1 pout=0 / { c++ }
+		END { print c + 0 }' "$d/flows.txt")
+	# the sends return at once: every one counted
+	run -0 grep -c "^udp $(re "$sender") 127\.0\.0\.1:[0-9]* .* in=0 out=100 pin=0 pout=1 " "$d/flows.txt"
+	assert_output 1100
+	echo "# $k: 1100 receives in flight: $counted counted, kprobe_missed=$missed" >&3
+	[ "$missed" -gt 0 ] || fail "no miss: $counted of 1100 counted (the kretprobes keep 1024)"
+	[ $((counted + missed)) -eq 1100 ] || fail "$counted counted + $missed missed is not 1100"
+	run -1 grep -F "error:" "$d/flows.txt"
+}
+
 @test "run-vm: --help is 0, a bad option or missing command is 64" {
 	run -0 "$VM" --help
 	assert_output --partial "usage: run-vm"
@@ -322,6 +374,9 @@ privdrop() {
 @test "6.1 kprobe: exact (50 short connections)" {
 	kernel_backend 6.1 kprobe
 }
+@test "6.1 kprobe, 1100 receives in flight: what the kretprobes missed is kprobe_missed, and counted + missed = 1100" {
+	kprobe_miss 6.1
+}
 @test "6.1 unprivileged_bpf_disabled=1: records keep coming after the privilege drop" {
 	privdrop 6.1
 }
@@ -374,7 +429,7 @@ privdrop() {
 				"$(cat "$RES/$k/uname" 2>/dev/null || echo "failed")" \
 				"$(cat "$RES/$k.vm.secs" 2>/dev/null)" \
 				"$([ -e "$RES/$k.vm.first" ] && echo "booted twice, the first VM failed: $(grep -m1 '^run-vm: ' "$RES/$k.vm.first")")"
-			for b in $BACKENDS privdrop; do
+			for b in $BACKENDS kprobe-miss privdrop; do
 				d=$RES/$k/live-$b
 				[ -d "$d" ] || continue
 				secs=$(awk -v n="live-$b" '$1 == n { print $3 }' "$RES/$k/steps" 2>/dev/null)

@@ -31,9 +31,10 @@ $(OUTPUT)/tests/unit-dns: ALL_LDFLAGS += -lpthread
 
 TEST_DEPS += $(UNIT_TESTS)
 
-# libFuzzer targets, one per reader: stream (lib/stream.c), agg (tcptop-agg/fuzz_agg.c), csv
-# (tcptop-csv/fuzz_csv.c), view (tcptop-view/fuzz_view.c), each built as $(OUTPUT)/fuzz/fuzz-T
-# under ASan and UBSan. Seeds: tests/fuzz/corpus/T/ (committed, minimised after each campaign)
+# libFuzzer targets, one per reader: stream (lib/stream.c), dns (lib/dns.c's reply parser), agg
+# (tcptop-agg/fuzz_agg.c), csv (tcptop-csv/fuzz_csv.c), view (tcptop-view/fuzz_view.c), each
+# built as $(OUTPUT)/fuzz/fuzz-T under ASan and UBSan. Seeds: tests/fuzz/corpus/T/ (committed,
+# minimised after each campaign)
 # and streams generated here (the generator's scripts, the agg fixtures, and tcptop-agg's
 # snapshots of them for csv and view). `make fuzz-T-run FUZZ_SECONDS=600` fuzzes one,
 # `make fuzz-all FUZZ_SECONDS=N` each in turn; new inputs go to $(OUTPUT)/fuzz/corpus-T/,
@@ -55,6 +56,15 @@ $(FUZZER): tests/fuzz/fuzz_stream.c $(LIB_SRCS) lib/stream.h lib/util.h
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(filter %.c,$^) -o $@
+
+# The DNS reply parser of lib/dns.c, the one reader of bytes from the network: its seeds are
+# the committed replies of tests/fuzz/corpus/dns/ (tests/fuzz/dns-seeds.py wrote the first).
+$(OUTPUT)/fuzz/fuzz-dns: tests/fuzz/fuzz_dns.c $(LIB_SRCS) lib/dns.h lib/util.h
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(filter %.c,$^) -lpthread -o $@
+FUZZ_TARGETS += dns
+TEST_DEPS += $(OUTPUT)/fuzz/fuzz-dns
 
 $(OUTPUT)/fuzz/seeds/%.tcpt: tests/fuzz/seeds/%.txt $(OUTPUT)/tcptop-gen
 	$(Q)mkdir -p $(@D)
@@ -89,6 +99,7 @@ FUZZ_SEED_DIR_stream := $(OUTPUT)/fuzz/seeds
 FUZZ_SEED_DIR_agg := $(OUTPUT)/fuzz/seeds-agg
 FUZZ_SEED_DIR_csv := $(OUTPUT)/fuzz/seeds-snap
 FUZZ_SEED_DIR_view := $(OUTPUT)/fuzz/seeds-snap
+FUZZ_SEED_DIR_dns :=
 FUZZ_SEED_STAMPS := $(FUZZ_SEEDS) $(OUTPUT)/fuzz/seeds-agg/.done $(OUTPUT)/fuzz/seeds-snap/.done
 
 .PHONY: fuzz fuzz-run fuzz-all $(FUZZ_TARGETS:%=fuzz-%-run)
@@ -128,9 +139,7 @@ $(OUTPUT)/tcptop-optdump: $(OUTPUT)/tests/opts/optdump.o $(LIBTCPTOP)
 
 TEST_DEPS += $(OUTPUT)/tcptop-optdump
 
-# The collector's translation is tested alone, against a fake kernel.
-$(OUTPUT)/tests/unit/test_xlate.o: TEST_CFLAGS += -Ibpf -Itcptop-collect
-$(OUTPUT)/tests/unit-xlate: $(OUTPUT)/collect/xlate.o
+# The collector's unit tests (unit-xlate, unit-engine) are linked in tcptop-collect/build.mk.
 
 # Torture trials (tests/torture/torture.sh, figures in tests/torture/README.md): 1,000 SIGINTs
 # to tcptop --replay --log, 80 signals to the table in tmux; TORTURE_LIVE=1 (root) adds 100

@@ -5,7 +5,7 @@
  *   exit TOOL CODE        a status TOOL may end with (CODE 128+N for the signal row)
  *   feature WORD          a missing-feature word
  *   loss CODE NAME        a loss code
- *   record TYPE NAME raw|snapshot|both
+ *   record TYPE NAME raw|snapshot|both BODY_MIN
  */
 #include <stdio.h>
 
@@ -33,10 +33,11 @@ int main(void)
 	for (size_t i = 0; i < rec_nkinds; i++) {
 		unsigned v = rec_kinds[i].vocab;
 
-		printf("record %#06x %s %s\n", rec_kinds[i].type, rec_kinds[i].name,
+		printf("record %#06x %s %s %zu\n", rec_kinds[i].type, rec_kinds[i].name,
 		       v == ((1u << STREAM_KIND_RAW) | (1u << STREAM_KIND_SNAPSHOT)) ? "both"
 		       : v == (1u << STREAM_KIND_RAW)				     ? "raw"
-										     : "snapshot");
+										     : "snapshot",
+		       rec_kinds[i].body_min);
 	}
 	return 0;
 }

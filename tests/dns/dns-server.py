@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """A DNS server for tests, on loopback: answers PTR queries from a table, or never answers.
 
-dns-server.py PORTFILE [--silent] [ADDR=NAME ...]
-Binds 127.0.0.1 on a free UDP port and writes the port to PORTFILE. Each PTR question for ADDR
+dns-server.py PORTFILE [--silent] [--bind ADDR:PORT] [ADDR=NAME ...]
+Binds 127.0.0.1 on a free UDP port (--bind: ADDR:PORT, e.g. 127.0.53.53:53 as root) and writes
+the port to PORTFILE. Each PTR question for ADDR
 gets NAME with a TTL of 300 s; any other gets NXDOMAIN. NAME is sent byte for byte, split into
 labels at its dots (so a hostile name may hold any byte but NUL and the dot, invalid UTF-8
 included). --silent reads the queries and never answers (a resolver that hangs). Every question
@@ -41,10 +42,15 @@ def encode(name):
 
 def main():
     portfile = sys.argv[1]
-    silent = '--silent' in sys.argv[2:]
-    table = dict(a.split('=', 1) for a in sys.argv[2:] if '=' in a)
+    args = sys.argv[2:]
+    silent = '--silent' in args
+    bind = ('127.0.0.1', 0)
+    if '--bind' in args:
+        addr, port = args.pop(args.index('--bind') + 1).rsplit(':', 1)
+        bind = (addr, int(port))
+    table = dict(a.split('=', 1) for a in args if '=' in a)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(('127.0.0.1', 0))
+    s.bind(bind)
     with open(portfile + '.tmp', 'w') as f:
         f.write('%d\n' % s.getsockname()[1])
     import os

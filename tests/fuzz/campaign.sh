@@ -13,6 +13,7 @@ for spec in "$@"; do
 	case $t in
 	stream) seeds=$out/fuzz/seeds ;;
 	agg) seeds=$out/fuzz/seeds-agg ;;
+	dns) seeds=tests/fuzz/corpus/dns ;;
 	*) seeds=$out/fuzz/seeds-snap ;;
 	esac
 	mkdir -p "$out/fuzz/corpus-$t" "tests/fuzz/crashes/$t"

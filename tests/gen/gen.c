@@ -40,7 +40,8 @@ static void usage(FILE *f)
 		"  close t=S flow=N [state=NAME] [in= out= pin= pout= rtt= retrans=]\n"
 		"  tick t=S\n"
 		"  ifname [netns=N] if=N name=STR\n"
-		"  loss t=S [ringbuf=N] [flow_table_full=N] [flow_evicted=N] [agg_table_full=N]...\n"
+		"  loss t=S [ringbuf=N] [flow_table_full=N] [flow_evicted=N] [walk_failed=N]...\n"
+		"       (every name of loss_kinds[] in lib/stream.c)\n"
 		"  end [t=S]\n"
 		"  snap seq=N time=EPOCH_S [mono=S] [span=S] [interval=S] [partial] [hidden=N]\n"
 		"       [LOSSNAME=N ...]           (rows and totals come from the rows that follow)\n"
@@ -235,27 +236,15 @@ static void conn_id(const struct script_line *sl, struct conn_id *id, uint8_t *p
 	*proto_out = id->proto;
 }
 
-static const struct {
-	const char *name;
-	uint32_t code;
-} loss_names[] = {
-	{ "ringbuf", LOSS_RINGBUF },
-	{ "flow_table_full", LOSS_FLOW_TABLE_FULL },
-	{ "flow_evicted", LOSS_FLOW_EVICTED },
-	{ "kprobe_missed", LOSS_KPROBE_MISSED },
-	{ "agg_table_full", LOSS_AGG_TABLE_FULL },
-	{ "agg_unknown_flow", LOSS_AGG_UNKNOWN_FLOW },
-	{ "agg_gap", LOSS_AGG_GAP },
-};
-
 static uint32_t losses(const struct script_line *sl, struct loss_entry *e)
 {
 	uint32_t n = 0;
 
-	for (size_t i = 0; i < sizeof(loss_names) / sizeof(loss_names[0]); i++)
-		if (find(sl, loss_names[i].name)) {
-			e[n].code = loss_names[i].code;
-			e[n].value = num(sl, loss_names[i].name, 0);
+	/* every code of lib/stream.h's table, by its name */
+	for (size_t i = 0; i < loss_nkinds && n < LOSS_MAX; i++)
+		if (find(sl, loss_kinds[i].name)) {
+			e[n].code = loss_kinds[i].code;
+			e[n].value = num(sl, loss_kinds[i].name, 0);
 			n++;
 		}
 	return n;

@@ -19,6 +19,19 @@ skip_unless_bpf() {
 	[ -r /sys/kernel/btf/vmlinux ] || skip "kernel has no BTF (/sys/kernel/btf/vmlinux)"
 }
 
+# need_tool CMD PACKAGE: CMD is one of the project's dependencies (make deps installs PACKAGE):
+# its absence is a failure of the machine's setup, never a skip that hides the test.
+need_tool() {
+	command -v "$1" >/dev/null || fail "$1 is missing (package $2: make deps installs it)"
+}
+
+# kernel_has_send_tracepoints: the kernel has the sock_send_length/sock_recv_length tracepoints
+# (6.3+), with which the collector activates connections and names unconnected UDP peers: where
+# it has them, a collector without activation or peers is a regression, not a reason to skip.
+kernel_has_send_tracepoints() {
+	grep -q 'btf_trace_sock_send_length' <(bpftool btf dump file /sys/kernel/btf/vmlinux 2>/dev/null)
+}
+
 # A user without privilege, for the "exit 77" and privilege-drop tests.
 unpriv_user() {
 	if id nobody >/dev/null 2>&1; then echo nobody; else echo 65534; fi
@@ -92,7 +105,7 @@ teardown_file() {
 	bg_kill_all
 }
 
-# start_dns [--silent] [ADDR=NAME ...]: tests/dns/dns-server.py on loopback, ended by the
+# start_dns [--silent] [--bind ADDR:PORT] [ADDR=NAME ...]: tests/dns/dns-server.py on loopback, ended by the
 # teardown; DNS_PORT is its port, $BATS_TEST_TMPDIR/dns.port.log the questions it was asked.
 start_dns() {
 	rm -f "$BATS_TEST_TMPDIR/dns.port" "$BATS_TEST_TMPDIR/dns.port.log"
@@ -131,4 +144,21 @@ oom_statuses() {
 		[ "$st" = 71 ] && ! grep -q "$tool: out of memory" "$d.err" && st=71-nomsg
 		echo "$st"
 	done | sort -u | tr '\n' ' '
+}
+
+# exit_statuses_agree TOOL PAGE: TOOL --help prints its part of the exit status table
+# (exit_help of lib/contract.c) and man/PAGE's EXIT STATUS lists exactly those codes, in
+# that order, and points at tcptop(1)'s Stops paragraph; fails saying how they differ.
+exit_statuses_agree() {
+	local help page
+	help=$("$OUTPUT/$1" --help | sed -n '/^Exit status (tcptop(1) EXIT STATUS):$/,/^[^ ]/p' |
+		sed -n -e 's/^  \(128+N\):.*/\1/p' -e 's/^  \([0-9][0-9]*\) .*/\1/p')
+	page=$(sed -n '/^\.SH EXIT STATUS/,/^\.SH /p' "$TCPTOP_SRC/man/$2" |
+		awk '/^\.TP/ { getline; print }' |
+		sed -e 's/^\.BR* //' -e 's/ \\fIN\\fR/N/' -e 's/ .*//')
+	[ -n "$help" ] || fail "$1 --help has no exit status lines"
+	[ "$help" = "$page" ] || fail "$1 --help (left) and $2 EXIT STATUS (right) differ:
+$(diff <(echo "$help") <(echo "$page"))"
+	sed -n '/^\.SH EXIT STATUS/,/^\.SH /p' "$TCPTOP_SRC/man/$2" | grep -q '^\.B Stops$' ||
+		fail "$2 EXIT STATUS does not refer to tcptop(1) Stops"
 }

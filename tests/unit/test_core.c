@@ -110,6 +110,12 @@ static void test_vec(void)
 	ok(vec_reserve(&big, &bigcap, SIZE_MAX / 2 + 2, 4) == -ENOMEM && !big && !bigcap,
 	   "an overflowing size is -ENOMEM, the array untouched");
 	ok(vec_resize(&v, &cap, 10, sizeof(*v)) == 0 && cap >= 100000, "vec_resize never shrinks");
+	VEC_SHRINK(&v, &cap, 40000);
+	ok(cap >= 100000, "vec_shrink keeps an array at most four times too large (%zu)", cap);
+	VEC_SHRINK(&v, &cap, 1000);
+	ok(cap == 2000 && v[999] == 999, "and gives the rest back: twice what it holds (%zu)", cap);
+	VEC_SHRINK(&v, &cap, 0);
+	ok(cap == 32, "never below 32 (%zu)", cap);
 	free(v);
 }
 

@@ -221,10 +221,26 @@ static void test_time_addr(void)
 	is_str(a, "2001:db8::1", "IPv6 compressed (RFC 5952)");
 }
 
+static void test_boot_id(void)
+{
+	char a[64], b[64] = "", tiny[1];
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+
+	if (f && !fgets(b, sizeof(b), f))
+		b[0] = '\0';
+	if (f)
+		fclose(f);
+	b[strcspn(b, "\n")] = '\0';
+	ok(boot_id_read(a, sizeof(a)) == 0 && strlen(a) == 36 && !strcmp(a, b),
+	   "boot_id_read: this boot's id, no newline (%s)", a);
+	ok(boot_id_read(tiny, sizeof(tiny)) != 0 || tiny[0] == '\0', "a buffer too small: no id");
+}
+
 int main(void)
 {
 	test_sanitize();
 	test_parse();
 	test_time_addr();
+	test_boot_id();
 	return done_testing();
 }
