@@ -13,7 +13,11 @@
  *   missed it: the kernel's iterator may skip a socket whose bucket changed between two reads
  *   (before 6.16), and a walk that failed or was cut short (not whole) proves nothing;
  * - counters never go backwards (a stale read changes nothing), and the kernel's 32-bit
- *   segment counters are unwrapped into the stream's 64-bit ones.
+ *   segment counters are unwrapped into the stream's 64-bit ones;
+ * - a TCP connection's figures (stream.h struct tcp_figs) ride with its counters: a SAMPLE is
+ *   written when either changed (a stalled sender's clock runs while its counters stand
+ *   still); their clocks, in jiffies in the kernel, are unwrapped and turned into
+ *   milliseconds as tcp_get_info() does.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -33,6 +37,9 @@ struct conn {
 	uint64_t flow;
 	struct conn_id id;
 	struct conn_counters c; /* as last written */
+	struct tcp_figs figs;	/* TCP: as last written, with has_figs */
+	uint64_t clk[3];	/* TCP: the clocks busy, rwnd, sndbuf in jiffies, unwrapped */
+	bool has_figs;
 	uint64_t owner_cgroup;
 	uint64_t last_active;	/* UDP: monotonic ns of the last datagram */
 	uint64_t seen_pass;	/* TCP: the last pass that reported it */
@@ -220,6 +227,61 @@ static bool tcp_counters(struct conn_counters *c, const struct conn_counters *pr
 	return true;
 }
 
+/* New figures of a TCP connection: t (the kernel's) as the stream carries them, its clocks
+ * continuing f's (its first figures: from t's). The clocks in milliseconds as
+ * tcp_get_info() reckons them, USEC_PER_SEC / HZ a jiffy (3333 us at HZ 300), written modulo
+ * 2^32; 0 while HZ is unknown (the header says tcp-limits). A clock behind the last read is a
+ * stale read: false, n and clk untouched. */
+static bool tcp_figs(const struct xlate *x, const struct conn *f, const struct tt_tcp_figs *t,
+		     struct tcp_figs *n, uint64_t clk[3])
+{
+	const uint32_t raw[3] = { t->busy, t->rwnd, t->sndbuf };
+	uint64_t c[3], rate = 0;
+
+	for (int i = 0; i < 3; i++)
+		if (!f->has_figs)
+			c[i] = raw[i];
+		else if (!unwrap32(&c[i], f->clk[i], raw[i]))
+			return false;
+	memcpy(clk, c, sizeof(c));
+	memset(n, 0, sizeof(*n));
+	if (x->cfg.hz) {
+		uint64_t us = 1000000 / x->cfg.hz;
+
+		n->busy_ms = (uint32_t)(c[0] * us / 1000);
+		n->rwnd_ms = (uint32_t)(c[1] * us / 1000);
+		n->sndbuf_ms = (uint32_t)(c[2] * us / 1000);
+	}
+	n->retrans_bytes = (uint32_t)t->bytes_retrans;
+	n->lost = t->lost;
+	n->cwnd = t->cwnd;
+	n->ssthresh = t->ssthresh >= TCP_NO_SSTHRESH ? TCP_NO_SSTHRESH : t->ssthresh;
+	n->reordering = t->reordering > 0xFFFF ? 0xFFFF : t->reordering;
+	n->in_flight = t->in_flight;
+	n->unsent = t->unsent;
+	n->min_rtt_us = t->min_rtt_us;
+	n->rttvar_us = t->rttvar_us;
+	/* tcp_compute_delivery_rate() */
+	if (t->rate_delivered && t->rate_interval_us)
+		rate = (uint64_t)t->rate_delivered * t->mss * 1000000 / t->rate_interval_us;
+	n->delivery_rate = (float)rate;
+	return true;
+}
+
+/* The figures of event e for f, when it carries them: true with n and clk filled. */
+static bool event_figs(const struct xlate *x, const struct conn *f, const struct tt_event *e,
+		       struct tcp_figs *n, uint64_t clk[3])
+{
+	return x->cfg.figs && (e->flags & TT_F_FIGS) && tcp_figs(x, f, &e->f, n, clk);
+}
+
+static void set_figs(struct conn *f, const struct tcp_figs *n, const uint64_t clk[3])
+{
+	f->figs = *n;
+	memcpy(f->clk, clk, sizeof(f->clk));
+	f->has_figs = true;
+}
+
 static bool wanted(const struct xlate *x, const struct conn *f)
 {
 	if (x->cfg.port && f->id.lport != x->cfg.port && f->id.rport != x->cfg.port)
@@ -256,6 +318,8 @@ static void put_open(struct xlate *x, struct conn *f, uint64_t ts)
 		o->flags |= CONN_F_NO_OWNER;
 	}
 	o->c = f->c;
+	o->has_figs = f->has_figs;
+	o->figs = f->figs;
 	f->written = true;
 	put(x, &r);
 }
@@ -284,18 +348,26 @@ static void set_owner(struct xlate *x, struct conn *f, const struct tt_owner *o,
 	put(x, &r);
 }
 
-static void put_sample(struct xlate *x, struct conn *f, uint64_t ts, const struct conn_counters *c)
+/* Counters c and, when n is not NULL, figures n (their clocks clk): a SAMPLE if either
+ * changed. */
+static void put_sample(struct xlate *x, struct conn *f, uint64_t ts, const struct conn_counters *c,
+		       const struct tcp_figs *n, const uint64_t clk[3])
 {
 	struct rec r = { .type = REC_CONN_SAMPLE };
+	bool figs_moved = n && (!f->has_figs || memcmp(&f->figs, n, sizeof(*n)));
 
-	if (!memcmp(&f->c, c, sizeof(*c)))
+	if (!memcmp(&f->c, c, sizeof(*c)) && !figs_moved)
 		return;
 	f->c = *c;
+	if (n)
+		set_figs(f, n, clk);
 	if (!f->written)
 		return;
 	r.u.sample.ts = ts;
 	r.u.sample.flow = f->flow;
 	r.u.sample.c = *c;
+	r.u.sample.has_figs = f->has_figs;
+	r.u.sample.figs = f->figs;
 	put(x, &r);
 }
 
@@ -324,6 +396,8 @@ static void put_close(struct xlate *x, struct conn *f, uint64_t ts)
 		r.u.close.flow = f->flow;
 		r.u.close.state = f->state;
 		r.u.close.c = f->c;
+		r.u.close.has_figs = f->has_figs;
+		r.u.close.figs = f->figs;
 		put(x, &r);
 	}
 	f->closed = true;
@@ -369,6 +443,13 @@ static struct conn *tcp_new(struct xlate *x, const struct tt_event *e, uint8_t f
 	f->state = e->state;
 	f->flags = flags;
 	tcp_counters(&f->c, NULL, &e->c);
+	{
+		struct tcp_figs n;
+		uint64_t clk[3];
+
+		if (event_figs(x, f, e, &n, clk))
+			set_figs(f, &n, clk);
+	}
 	if (e->flags & TT_F_OWNER) {
 		f->owner_known = true;
 		f->pid = e->owner.pid;
@@ -437,6 +518,9 @@ static void tcp_report(struct xlate *x, const struct tt_event *e, uint8_t flags)
 {
 	struct conn *f = tcp_find(x, e->sock);
 	struct conn_counters c;
+	struct tcp_figs n;
+	uint64_t clk[3];
+	bool figs;
 
 	if (f && f->closed) {
 		if (same_tcp(f, e))
@@ -461,14 +545,18 @@ static void tcp_report(struct xlate *x, const struct tt_event *e, uint8_t flags)
 			f->missed = 0;
 			return; /* older than what was written: changes nothing */
 		}
-		if (!f->written)
+		figs = event_figs(x, f, e, &n, clk);
+		if (!f->written) {
 			f->c = c; /* an OPEN still to come carries the newest counters */
+			if (figs)
+				set_figs(f, &n, clk);
+		}
 		if (e->flags & TT_F_OWNER)
 			set_owner(x, f, &e->owner, e->ts);
 		if (!f->written && !f->hidden)
 			put_open(x, f, e->ts);
 		put_state(x, f, e->ts, e->state);
-		put_sample(x, f, e->ts, &c);
+		put_sample(x, f, e->ts, &c, figs ? &n : NULL, clk);
 	}
 	f->seen_pass = x->tcp_pass;
 	f->missed = 0;
@@ -478,6 +566,8 @@ static void tcp_closed(struct xlate *x, const struct tt_event *e)
 {
 	struct conn *f = tcp_find(x, e->sock);
 	struct conn_counters c;
+	struct tcp_figs n;
+	uint64_t clk[3];
 
 	if (f && f->closed) {
 		if (same_tcp(f, e))
@@ -517,7 +607,7 @@ static void tcp_closed(struct xlate *x, const struct tt_event *e)
 		put_open(x, f, e->ts);
 	id_from_event(&f->id, e); /* the final ports and interface */
 	if (tcp_counters(&c, &f->c, &e->c))
-		put_sample(x, f, e->ts, &c);
+		put_sample(x, f, e->ts, &c, event_figs(x, f, e, &n, clk) ? &n : NULL, clk);
 	put_state(x, f, e->ts, e->state);
 	put_close(x, f, e->ts);
 	tomb_add(x, f);
@@ -644,7 +734,7 @@ static void udp_end(struct xlate *x, struct conn *f, uint64_t ts)
 		c.bytes_out = v.bytes_out;
 		c.pkts_in = v.pkts_in;
 		c.pkts_out = v.pkts_out;
-		put_sample(x, f, ts, &c);
+		put_sample(x, f, ts, &c, NULL, NULL);
 	}
 	put_close(x, f, ts);
 	if (f->us) {
@@ -735,7 +825,7 @@ static void udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct t
 	}
 	if (v->last_ts > f->last_active)
 		f->last_active = v->last_ts;
-	put_sample(x, f, now, &c);
+	put_sample(x, f, now, &c, NULL, NULL);
 }
 
 int xlate_udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct tt_udp_val *v,
