@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The LIMIT verdict (limit.h). */
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "limit.h"
@@ -86,6 +87,26 @@ static const struct {
 	[LIMIT_CWND] = { "cwnd", "data in flight at the network's pace: the congestion window, the "
 				 "round trip and loss decide (see retransmits and lost)" },
 };
+
+unsigned limit_severity(unsigned l, unsigned pct)
+{
+	static const unsigned rank[LIMIT_N] = {
+		[LIMIT_NONE] = 1,   [LIMIT_APP] = 2,  [LIMIT_CWND] = 3,
+		[LIMIT_SNDBUF] = 4, [LIMIT_RWND] = 5,
+	};
+
+	if (l >= LIMIT_N)
+		return 0;
+	return rank[l] << 8 | (l == LIMIT_NONE ? 0 : pct > 100 ? 100 : pct);
+}
+
+const char *limit_text(unsigned l, unsigned pct, char *buf, size_t size)
+{
+	if (l == LIMIT_NONE || l >= LIMIT_N)
+		return limit_name(l);
+	snprintf(buf, size, "%s %u%%", limit_name(l), pct > 100 ? 100 : pct);
+	return buf;
+}
 
 const char *limit_name(unsigned l)
 {

@@ -5,6 +5,7 @@
 #ifndef TCPTOP_LIMIT_H
 #define TCPTOP_LIMIT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum limit {
@@ -60,6 +61,14 @@ uint32_t limit_share_ms(const struct limit_shares *s, unsigned l);
 
 /* ms as a whole percentage of span_ms, rounded to the nearest, 0 for an empty span. */
 unsigned limit_percent(uint32_t ms, uint32_t span_ms);
+
+/* How far a verdict holds a connection back, for sorting and for a group's worst connection:
+ * the stalls the kernel names (rwnd, then sndbuf), then the network, then the application, then
+ * none, then unknown (any other value), each by its share (percent, 100 at most). */
+unsigned limit_severity(unsigned l, unsigned pct);
+
+/* "rwnd 84%" for a verdict with its share, "" for LIMIT_NONE, "?" for unknown values. */
+const char *limit_text(unsigned l, unsigned pct, char *buf, size_t size);
 
 /* "app", "rwnd", "sndbuf", "cwnd"; "" for LIMIT_NONE; "?" for LIMIT_UNKNOWN and other values
  * (a newer writer's). */

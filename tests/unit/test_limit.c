@@ -157,6 +157,24 @@ static void test_names(void)
 	ok(limit_meaning(LIMIT_RWND) && strstr(limit_meaning(LIMIT_RWND), "receive window") &&
 		   !limit_meaning(LIMIT_UNKNOWN),
 	   "each verdict has its meaning, unknown none");
+	{
+		char b[32];
+
+		is_str(limit_text(LIMIT_RWND, 84, b, sizeof(b)), "rwnd 84%",
+		       "the text of rwnd 84%%");
+		is_str(limit_text(LIMIT_NONE, 0, b, sizeof(b)), "", "of none: empty");
+		is_str(limit_text(LIMIT_UNKNOWN, 0, b, sizeof(b)), "?", "of unknown: ?");
+		is_str(limit_text(LIMIT_APP, 250, b, sizeof(b)), "app 100%",
+		       "a share cut at 100%%");
+	}
+	ok(limit_severity(LIMIT_RWND, 10) > limit_severity(LIMIT_SNDBUF, 90) &&
+		   limit_severity(LIMIT_SNDBUF, 10) > limit_severity(LIMIT_CWND, 100) &&
+		   limit_severity(LIMIT_CWND, 1) > limit_severity(LIMIT_APP, 99) &&
+		   limit_severity(LIMIT_APP, 0) > limit_severity(LIMIT_NONE, 0) &&
+		   limit_severity(LIMIT_NONE, 0) > limit_severity(LIMIT_UNKNOWN, 0) &&
+		   limit_severity(LIMIT_RWND, 80) > limit_severity(LIMIT_RWND, 79) &&
+		   limit_severity(9, 50) == 0,
+	   "severity: rwnd, sndbuf, cwnd, app, none, unknown, then the share");
 	ok(limit_percent(995, 1000) == 100 && limit_percent(994, 1000) == 99 &&
 		   limit_percent(1, 3) == 33 && limit_percent(2, 3) == 67 &&
 		   limit_percent(5, 0) == 0,
