@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: GPL-2.0-or-later
 # LIMIT: why a connection goes no faster. Each cause is made to happen on a path of two test
-# namespaces joined by a delay line (tests/traffic/limitnet, tests/traffic/limits.py), and the
-# kernel's own report (ss -ti) must name it, interval by interval.
+# namespaces joined by a delay line (tests/traffic/limitnet, tests/traffic/limits.py): the
+# kernel's own report (ss -ti) must name it, interval by interval, and what the collector read
+# of the connection must be what ss reads, field by field, once it is idle.
 
 load test_helper/common
 
@@ -65,6 +66,7 @@ scenario() {
 	SENDER=$BG_PID
 	wait_line "$T/send" '^conn'
 	read -r _ SRC DST <"$T/send"
+	FLOW=$(flow_of "$SRC" "$DST")
 	# one sample a second (ss alone: parsed at the end), on the second since the start
 	t0=${EPOCHREALTIME/./}
 	: >"$T/ss.raw"
@@ -76,12 +78,56 @@ scenario() {
 		d=$((t0 + (k + 1) * 1000000 - ${EPOCHREALTIME/./}))
 		[ "$d" -le 0 ] || sleep "$(printf '%d.%06d' $((d / 1000000)) $((d % 1000000)))"
 	done
-	# the figures once idle: the clocks stand still
+	# the figures once idle: the clocks stand still; the collector samples them within a
+	# period (0.5 s): wait for that, then read ss
+	sleep 1.2
 	{ echo "@ $(((${EPOCHREALTIME/./} - t0) / 1000))"; ss_raw; } >>"$T/ss.raw"
 	python3 "$LIMITS" ss <"$T/ss.raw" >"$T/ss"
+	# the collector's last figures are those of this moment: it stops before the close
+	if [ -n "${COLLECTOR:-}" ]; then
+		kill -INT "$COLLECTOR"
+		wait "$COLLECTOR" || fail "the collector failed: $(cat "$T/collect.err")"
+	fi
 	kill -USR1 "$SENDER"
 	wait_line "$T/send" '^closed'
 	if [ -n "${3:-}" ]; then ip netns exec "${NS}b" nft delete table inet limitnet; fi
+}
+
+# collect: the collector records the run's TCP connections, every 0.5 s, to $T/raw.tcpt.
+collect() {
+	bg_start tcptop-collect --tcp --interval 0.5 -o "$T/raw.tcpt" 2>"$T/collect.err"
+	COLLECTOR=$BG_PID
+	wait_line "$T/raw.tcpt" . 50
+	for _ in $(seq 50); do
+		tcptop-dump "$T/raw.tcpt" 2>/dev/null | grep -q '^tick' && return 0
+		sleep 0.1
+	done
+	fail "the collector wrote no tick: $(cat "$T/collect.err")"
+}
+
+# flow_of SRC DST: the flow id the collector gave the connection (waits for its open).
+flow_of() {
+	local f
+	for _ in $(seq 50); do
+		f=$(tcptop-dump "$T/raw.tcpt" 2>/dev/null | awk -v s="src=$1" -v d="dst=$2" \
+			'$1 == "open" && index($0, " " s " ") && index($0, " " d " ") {
+				for (i = 1; i <= NF; i++) if ($i ~ /^flow=/) { print substr($i, 6); exit }
+			}')
+		[ -n "$f" ] && echo "$f" && return 0
+		sleep 0.1
+	done
+	fail "the collector never opened $1 -> $2: $(tcptop-dump "$T/raw.tcpt" 2>&1 | head -20)"
+}
+
+# expect_same_as_ss: the collector's last figures of the connection, idle, are ss's.
+expect_same_as_ss() {
+	local last
+	last=$(tcptop-dump "$T/raw.tcpt" | grep -E "^(open|sample|close) .* flow=$FLOW " |
+		grep ' busy=' | tail -1)
+	[ -n "$last" ] || fail "no figures of flow $FLOW in the raw stream"
+	run python3 "$LIMITS" same "$(tail -1 "$T/ss")" "$last"
+	[ "$status" -eq 0 ] || fail "tcptop and ss differ: $output (ss: $(tail -1 "$T/ss"); tcptop: $last)"
+	assert_output --regexp '^same 14$'
 }
 
 # verdicts FIRST LAST: the verdict of each interval between the samples FIRST..LAST of $T/ss
@@ -121,26 +167,34 @@ expect_verdict() {
 		fail "$good of $n intervals are $1: $(tr '\n' ';' <"$T/verdicts") ss: $(cat "$T/ss")"
 }
 
-@test "ss -ti: a receiver that reads slowly through a small buffer holds the sender by its window (rwnd)" {
+@test "a receiver that reads slowly through a small buffer holds the sender by its window (rwnd): ss -ti says so each second; the collector's figures equal ss's" {
+	collect
 	scenario rwnd 5
 	expect_verdict rwnd
+	expect_same_as_ss
 	grep -q '^received' "$T/recv" || wait_line "$T/recv" '^received'
 }
 
-@test "ss -ti: a 64 KiB send buffer on a 100 ms path holds the sender (sndbuf)" {
+@test "a 64 KiB send buffer on a 100 ms path holds the sender (sndbuf): ss -ti says so each second; the collector's figures equal ss's" {
+	collect
 	scenario sndbuf 5
 	expect_verdict sndbuf
+	expect_same_as_ss
 }
 
-@test "ss -ti: a writer of 2000 bytes every half second leaves the connection idle (app)" {
+@test "a writer of 2000 bytes every half second leaves the connection idle (app): ss -ti says so each second; the collector's figures equal ss's" {
+	collect
 	scenario app 5
 	expect_verdict app
+	expect_same_as_ss
 }
 
-@test "ss -ti: 5% loss on the path keeps data in flight with retransmissions (cwnd)" {
+@test "5% loss on the path keeps data in flight with retransmissions (cwnd): ss -ti says so each second; the collector's figures equal ss's" {
 	need_tool nft nftables
+	collect
 	scenario cwnd 5 5
 	expect_verdict cwnd
+	expect_same_as_ss
 	last=$(grep ' cwnd=[0-9]' "$T/ss" | tail -1)
 	[[ "$last" =~ \ retrans=([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -gt 0 ] ||
 		fail "no retransmission: $last"

@@ -24,6 +24,12 @@ over the path tests/traffic/limitnet makes.
       where ss leaves it out) retrans (total) retrans_out lost_out sacked unacked notsent
       bytes_retrans reordering rtt_us rttvar_us minrtt_us delivery_rate (bytes/s).
 
+  limits.py same SS DUMP
+      compares the figures of one connection as ss gives them (SS: a line of "limits.py ss")
+      with tcptop's (DUMP: the tcptop-dump line of a CONN_SAMPLE, CONN_CLOSE or SNAP_ROW
+      carrying them, or a CSV row as "name=value" words): prints each that differs and exits
+      1, or prints "same N" (the number compared)
+
 --scenario sets the other options' defaults to make one cause hold the sender back on that
 path (a 100 ms round trip, a 100 Mbit/s queue at the sender), each measured here with ss -ti:
   rwnd    the receiver reads 4 KiB every 50 ms through a 16 KiB SO_RCVBUF (for --slow-for,
@@ -160,7 +166,44 @@ def ss_figures(text):
     return f
 
 
+def words(line):
+    return dict(w.split('=', 1) for w in line.split() if '=' in w)
+
+
+# ss's name, tcptop's (tcptop-dump's) and how to read it there
+SAME = [('busy_ms', 'busy'), ('rwnd_ms', 'rwnd'), ('sndbuf_ms', 'sndbuf'), ('cwnd', 'cwnd'),
+        ('ssthresh', 'ssthresh'), ('retrans', 'retrans'), ('rtt_us', 'rtt'),
+        ('rttvar_us', 'rttvar'), ('minrtt_us', 'minrtt'), ('bytes_retrans', 'rbytes'),
+        ('reordering', 'reord'), ('notsent', 'unsent'), ('delivery_rate', 'drate')]
+
+
+def same(ss_line, dump_line):
+    a, b = words(ss_line), words(dump_line)
+    a['in_flight'] = str(int(a['unacked']) - int(a['sacked']) - int(a['lost_out']) +
+                         int(a['retrans_out']))
+    bad, n = [], 0
+    for x, y in SAME + [('in_flight', 'inflight')]:
+        if y not in b:
+            bad.append('%s: not in tcptop\'s line' % y)
+            continue
+        n += 1
+        want, got = a[x], b[y]
+        if x == 'delivery_rate':  # an IEEE single in the stream: 24 bits of mantissa
+            ok = abs(float(got) - float(want)) <= float(want) / (1 << 23)
+        else:
+            ok = str(want) == str(got)
+        if not ok:
+            bad.append('%s: ss %s, tcptop %s' % (y, want, got))
+    for line in bad:
+        print(line)
+    if not bad:
+        print('same', n)
+    return 1 if bad else 0
+
+
 def main():
+    if sys.argv[1:2] == ['same'] and len(sys.argv) == 4:
+        sys.exit(same(sys.argv[2], sys.argv[3]))
     if sys.argv[1:] == ['ss']:
         blocks = re.split(r'^@ (\d+)\n', sys.stdin.read(), flags=re.M)
         readings = [(None, blocks[0])] if len(blocks) == 1 else zip(blocks[1::2], blocks[2::2])
