@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cgroup.h"
+#include "htab.h"
 
 static bool ishex(char c)
 {
@@ -110,23 +111,28 @@ void cgroup_table_free(struct cgroup_table *t)
 	t->cap = 0;
 }
 
-static size_t slot(const struct cgroup_ent *e, size_t cap, uint64_t id)
+static size_t slot(const struct cgroup_ent *e, size_t cap, uint32_t host, uint64_t id)
 {
-	size_t i = (id ^ (id >> 17) ^ (id >> 35)) & (cap - 1);
+	size_t i = hash_u64x2(host, id) & (cap - 1);
 
-	while (e[i].id && e[i].id != id)
+	while (e[i].id && (e[i].id != id || e[i].host != host))
 		i = (i + 1) & (cap - 1);
 	return i;
 }
 
-struct cgroup_ent *cgroup_table_get(const struct cgroup_table *t, uint64_t id)
+struct cgroup_ent *cgroup_table_get_host(const struct cgroup_table *t, uint32_t host, uint64_t id)
 {
 	size_t i;
 
 	if (!id || !t->cap)
 		return NULL;
-	i = slot(t->e, t->cap, id);
+	i = slot(t->e, t->cap, host, id);
 	return t->e[i].id ? &t->e[i] : NULL;
+}
+
+struct cgroup_ent *cgroup_table_get(const struct cgroup_table *t, uint64_t id)
+{
+	return cgroup_table_get_host(t, 0, id);
 }
 
 static int grow(struct cgroup_table *t)
@@ -138,7 +144,7 @@ static int grow(struct cgroup_table *t)
 		return -1;
 	for (size_t i = 0; i < t->cap; i++)
 		if (t->e[i].id)
-			e[slot(e, cap, t->e[i].id)] = t->e[i];
+			e[slot(e, cap, t->e[i].host, t->e[i].id)] = t->e[i];
 	free(t->e);
 	t->e = e;
 	t->cap = cap;
@@ -146,9 +152,10 @@ static int grow(struct cgroup_table *t)
 	return 0;
 }
 
-struct cgroup_ent *cgroup_table_set(struct cgroup_table *t, uint64_t id, const char *path)
+struct cgroup_ent *cgroup_table_set_host(struct cgroup_table *t, uint32_t host, uint64_t id,
+					 const char *path)
 {
-	struct cgroup_ent *e = id ? cgroup_table_get(t, id) : NULL;
+	struct cgroup_ent *e = id ? cgroup_table_get_host(t, host, id) : NULL;
 	char s[CGROUP_SHORT_MAX], *p, *sn;
 
 	if (!id)
@@ -158,7 +165,7 @@ struct cgroup_ent *cgroup_table_set(struct cgroup_table *t, uint64_t id, const c
 			return NULL;
 		if ((t->n + 1) * 2 > t->cap && grow(t))
 			return NULL;
-		e = &t->e[slot(t->e, t->cap, id)];
+		e = &t->e[slot(t->e, t->cap, host, id)];
 	} else if (strcmp(e->path, path) == 0) {
 		return e;
 	}
@@ -176,9 +183,15 @@ struct cgroup_ent *cgroup_table_set(struct cgroup_table *t, uint64_t id, const c
 		free(e->short_name);
 	}
 	e->id = id;
+	e->host = host;
 	e->path = p;
 	e->short_name = sn;
 	e->user = 0;
 	t->gen++;
 	return e;
+}
+
+struct cgroup_ent *cgroup_table_set(struct cgroup_table *t, uint64_t id, const char *path)
+{
+	return cgroup_table_set_host(t, 0, id, path);
 }

@@ -21,14 +21,16 @@ char *cgroup_short(const char *path, char *dst, size_t size);
 bool cgroup_match(const char *pattern, const char *path);
 
 /*
- * id -> path, open addressing; at most CGROUP_TABLE_CAP ids (more are ignored: their rows show
- * the number). Each entry has a user word the owner uses as it likes (agg: written yet?; prom:
- * its interned label).
+ * (host, id) -> path, open addressing; at most CGROUP_TABLE_CAP ids (more are ignored: their rows
+ * show the number). host is a merged stream's host index (CGROUP.host, SNAP_ROW.host; ids of two
+ * kernels may collide), 0 for a stream of one host. Each entry has a user word the owner uses
+ * as it likes (agg: written yet?; prom: its interned label).
  */
 #define CGROUP_TABLE_CAP 65536
 
 struct cgroup_ent {
 	uint64_t id; /* 0: empty slot */
+	uint32_t host;
 	char *path;
 	char *short_name; /* cgroup_short(path), raw */
 	uint32_t user;	  /* the owner's; 0 when the path is set or replaced */
@@ -43,7 +45,12 @@ struct cgroup_table {
 void cgroup_table_init(struct cgroup_table *t);
 void cgroup_table_free(struct cgroup_table *t);
 void cgroup_table_clear(struct cgroup_table *t);
-/* Sets or replaces id's path; returns the entry, or NULL (no memory, or the table is full). */
+/* Sets or replaces the path of host's id; returns the entry, or NULL (no memory, or the table
+ * is full). */
+struct cgroup_ent *cgroup_table_set_host(struct cgroup_table *t, uint32_t host, uint64_t id,
+					 const char *path);
+struct cgroup_ent *cgroup_table_get_host(const struct cgroup_table *t, uint32_t host, uint64_t id);
+/* The same for host 0 (a stream of one host). */
 struct cgroup_ent *cgroup_table_set(struct cgroup_table *t, uint64_t id, const char *path);
 struct cgroup_ent *cgroup_table_get(const struct cgroup_table *t, uint64_t id);
 

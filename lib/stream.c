@@ -44,6 +44,11 @@ const struct rec_kind rec_kinds[] = {
 	{ REC_SNAP_ROW, "SNAP_ROW", V_SNAP, 176 },
 	{ REC_SNAP_END, "SNAP_END", V_SNAP, 8 },
 	{ REC_HOST, "HOST", V_SNAP, 344 }, /* 16, hostname 256, boot_id 64, 8 */
+	/* 1.1: a delta snapshot, in types of its own so that a reader of 1.0 skips it */
+	{ REC_DELTA_BEGIN, "DELTA_BEGIN", V_SNAP, 96 },
+	{ REC_DELTA_ROW, "DELTA_ROW", V_SNAP, 176 },
+	{ REC_DELTA_HOST, "DELTA_HOST", V_SNAP, 344 },
+	{ REC_DELTA_END, "DELTA_END", V_SNAP, 8 },
 };
 const size_t rec_nkinds = sizeof(rec_kinds) / sizeof(rec_kinds[0]);
 
@@ -86,6 +91,12 @@ const struct loss_kind loss_kinds[] = {
 	{ LOSS_UDP_PEERS_EVICTED, "udp_peers_evicted",
 	  "collector: datagrams of unconnected UDP sockets whose peer the kernel's peer table "
 	  "could not keep (counted under the unknown peer)" },
+	{ LOSS_AGG_NAMES_FULL, "agg_names_full",
+	  "agg: interface names or cgroup paths not kept, its tables of them full (65,536 each "
+	  "a section): their rows show none" },
+	{ LOSS_AGG_LOSS_OTHER, "agg_loss_other",
+	  "agg: the sum of the loss counters whose codes found no room in a snapshot (16 codes "
+	  "in all: a newer collector's)" },
 };
 const size_t loss_nkinds = sizeof(loss_kinds) / sizeof(loss_kinds[0]);
 
@@ -350,7 +361,7 @@ size_t stream_encode(const struct rec *r, uint8_t *buf)
 		size_t n = strnlen(r->u.cgroup.path, CGROUP_PATH_MAX - 1);
 		put64(&e, r->u.cgroup.id);
 		put32(&e, n);
-		putzero(&e, 4);
+		put32(&e, r->u.cgroup.host); /* a pad before merged streams: 0, one host */
 		putbytes(&e, r->u.cgroup.path, n);
 		break;
 	}
@@ -368,7 +379,8 @@ size_t stream_encode(const struct rec *r, uint8_t *buf)
 		put_loss(&e, n, l->e);
 		break;
 	}
-	case REC_SNAP_BEGIN: {
+	case REC_SNAP_BEGIN:
+	case REC_DELTA_BEGIN: {
 		const struct rec_snap_begin *b = u;
 		uint32_t n = b->nloss > LOSS_MAX ? LOSS_MAX : b->nloss;
 		put64(&e, b->seq);
@@ -387,9 +399,12 @@ size_t stream_encode(const struct rec *r, uint8_t *buf)
 		put32(&e, b->hidden);
 		put32(&e, n);
 		put_loss(&e, n, b->loss);
+		put32(&e, b->table_rows); /* 1.1, trailing */
+		put32(&e, 0);
 		break;
 	}
-	case REC_SNAP_ROW: {
+	case REC_SNAP_ROW:
+	case REC_DELTA_ROW: {
 		const struct rec_snap_row *w = u;
 		put_id(&e, &w->id);
 		put8(&e, w->state);
@@ -417,7 +432,8 @@ size_t stream_encode(const struct rec *r, uint8_t *buf)
 		}
 		break;
 	}
-	case REC_HOST: {
+	case REC_HOST:
+	case REC_DELTA_HOST: {
 		const struct rec_host *h = u;
 		uint32_t n = h->nloss > LOSS_MAX ? LOSS_MAX : h->nloss;
 		put32(&e, h->index);
@@ -431,6 +447,7 @@ size_t stream_encode(const struct rec *r, uint8_t *buf)
 		break;
 	}
 	case REC_SNAP_END:
+	case REC_DELTA_END:
 		put64(&e, r->u.snap_end.seq);
 		break;
 	default:
@@ -1005,7 +1022,7 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 		uint32_t n;
 		r->u.cgroup.id = get64(&c);
 		n = get32(&c);
-		c.pos += 4;
+		r->u.cgroup.host = get32(&c);
 		if (n > c.len - c.pos)
 			return fail(rd, STREAM_CORRUPT,
 				    "CGROUP record at byte %" PRIu64
@@ -1034,7 +1051,8 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 				    off, n, blen);
 		break;
 	}
-	case REC_SNAP_BEGIN: {
+	case REC_SNAP_BEGIN:
+	case REC_DELTA_BEGIN: {
 		struct rec_snap_begin *b = &r->u.snap_begin;
 		uint32_t n;
 		b->seq = get64(&c);
@@ -1054,12 +1072,14 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 		n = get32(&c);
 		if (!get_loss(&c, n, &b->nloss, b->loss))
 			return fail(rd, STREAM_CORRUPT,
-				    "SNAP_BEGIN record at byte %" PRIu64
+				    "%s record at byte %" PRIu64
 				    " claims %u loss entries in %zu bytes",
-				    off, n, blen);
+				    rec_type_name(type), off, n, blen);
+		b->table_rows = need(&c, 8) ? get32(&c) : 0; /* 1.1, trailing, with its pad */
 		break;
 	}
-	case REC_SNAP_ROW: {
+	case REC_SNAP_ROW:
+	case REC_DELTA_ROW: {
 		struct rec_snap_row *w = &r->u.row;
 		get_id(&c, &w->id);
 		w->state = get8(&c);
@@ -1080,7 +1100,8 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 		get_figs(&c, &w->has_figs, &w->figs);
 		break;
 	}
-	case REC_HOST: {
+	case REC_HOST:
+	case REC_DELTA_HOST: {
 		struct rec_host *h = &r->u.host;
 		uint32_t n;
 		h->index = get32(&c);
@@ -1094,12 +1115,13 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 		c.pos += 4;
 		if (!get_loss(&c, n, &h->nloss, h->loss))
 			return fail(rd, STREAM_CORRUPT,
-				    "HOST record at byte %" PRIu64
+				    "%s record at byte %" PRIu64
 				    " claims %u loss entries in %zu bytes",
-				    off, n, blen);
+				    rec_type_name(type), off, n, blen);
 		break;
 	}
 	case REC_SNAP_END:
+	case REC_DELTA_END:
 		r->u.snap_end.seq = get64(&c);
 		break;
 	}

@@ -44,6 +44,12 @@ enum rec_type {
 	REC_SNAP_ROW = 0x0021,
 	REC_SNAP_END = 0x0022,
 	REC_HOST = 0x0023, /* one host of a merged snapshot stream (tcptop-agg --merge) */
+	/* 1.1: a delta snapshot carries only what changed since the previous snapshot; bodies as
+	 * SNAP_BEGIN, SNAP_ROW, HOST, SNAP_END (decoded into the same members of struct rec) */
+	REC_DELTA_BEGIN = 0x0024,
+	REC_DELTA_ROW = 0x0025,
+	REC_DELTA_HOST = 0x0026,
+	REC_DELTA_END = 0x0027,
 };
 
 /* Header option codes: {u16 code, u16 length, value, pad to 4}, ended by code 0. */
@@ -198,9 +204,12 @@ struct rec_conn_owner {
 
 /* The path of a cgroup id; comes before the first record of its section that names the id
  * (raw: before CONN_OPEN/CONN_OWNER; snapshot: before the SNAP_BEGIN of the first snapshot
- * with a row naming it). A later CGROUP for the same id replaces the path. */
+ * with a row naming it). A later CGROUP for the same id replaces the path. In a merged stream
+ * ids of two hosts may collide: a reader keys a path by (host, id). */
 struct rec_cgroup {
 	uint64_t id;
+	uint32_t host; /* snapshot streams: the REC_HOST index whose id it is (as SNAP_ROW.host);
+			* 0 when alone, and in raw streams */
 	char path[CGROUP_PATH_MAX]; /* NUL terminated here; length-prefixed on the wire */
 };
 
@@ -225,6 +234,8 @@ enum loss_code {
 	LOSS_AGG_TABLE_FULL = 16,   /* agg: connections not shown, --max-flows reached */
 	LOSS_AGG_UNKNOWN_FLOW = 17, /* agg: records naming a flow never opened */
 	LOSS_AGG_GAP = 18,	    /* agg: intervals skipped by a time jump */
+	LOSS_AGG_NAMES_FULL = 19,   /* agg: interface names or cgroup paths not kept */
+	LOSS_AGG_LOSS_OTHER = 20,   /* agg: loss counters of codes a snapshot had no room for */
 };
 #define LOSS_MAX 16
 
@@ -256,6 +267,7 @@ struct rec_snap_begin {
 	uint32_t hidden;	       /* connections left out by filters */
 	uint32_t nloss;
 	struct loss_entry loss[LOSS_MAX];
+	uint32_t table_rows; /* 1.1, trailing: rows of the whole table (after a delta), 0 unknown */
 };
 
 struct rec_snap_row {

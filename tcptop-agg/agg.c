@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The aggregator: a table of connections keyed by flow id (chained hash, entries from a pool, a
- * dense array in order of appearance), stream time that cuts intervals, and the snapshot writer.
- * Work per record is O(1); a snapshot walks the entries once to count and once to write.
+ * The aggregator: a table of connections keyed by flow id (lib/htab.h, entries from a pool, a
+ * dense array in order of appearance), stream time that cuts intervals, and the snapshots, all
+ * written through one sink (struct agg_sink). Work per record is O(1); a snapshot walks the
+ * entries once to count and once to write.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -12,7 +13,9 @@
 
 #include "agg.h"
 #include "cgroup.h"
+#include "htab.h"
 #include "util.h"
+#include "vec.h"
 
 /* Per-entry bits of agg's own (not written). */
 #define A_CLOSED  0x01 /* closed or replaced: shown once more, then freed */
@@ -39,12 +42,12 @@ struct conn {
 	uint8_t proto, aflags, flags, state;
 	uint32_t pid;
 
-	struct conn *hnext; /* hash chain; free list when unused */
+	struct hnode hn; /* in the table by flow; hn.next links the free list when unused */
 	uint64_t pkts_in, pkts_out;
 	uint32_t srtt_us, retrans;
 	uint64_t last_ns;
 	uint64_t cgroup_id;
-	uint64_t pad[2]; /* the identity starts on the third line */
+	uint64_t pad; /* the identity starts on the third line */
 
 	uint32_t netns, ifindex;
 	uint8_t family;
@@ -52,7 +55,7 @@ struct conn {
 	uint8_t laddr[16], raddr[16];
 	char comm[COMM_LEN];
 } __attribute__((aligned(64)));
-_Static_assert(offsetof(struct conn, hnext) == 64 && offsetof(struct conn, netns) == 128 &&
+_Static_assert(offsetof(struct conn, hn) == 64 && offsetof(struct conn, netns) == 128 &&
 		       sizeof(struct conn) == 192,
 	       "struct conn: three cache lines as laid out");
 /* Blocks of entries: the first small (a short replay, or a fuzzer's input, touches a few pages),
@@ -67,10 +70,11 @@ struct pool_block {
 	struct conn e[];
 };
 
+/* An interface's name, by (netns, ifindex). */
 struct ifname_ent {
+	struct hnode hn;
 	uint32_t netns, ifindex;
 	char name[IFNAME_LEN];
-	bool used;
 };
 
 /* The least time between two snapshots: the CSV dates them to the millisecond. */
@@ -78,29 +82,31 @@ struct ifname_ent {
 
 #define IFNAME_CAP 65536 /* interface names remembered at most (per section) */
 
-/* Loss entries: the collector's codes in order of first appearance, then agg's three. */
-#define COLLECT_LOSS_MAX (LOSS_MAX - 3)
+/* agg's own loss codes, after the collector's in every snapshot, in this order. */
+static const uint32_t agg_loss_codes[] = {
+	LOSS_AGG_TABLE_FULL, LOSS_AGG_UNKNOWN_FLOW, LOSS_AGG_GAP,
+	LOSS_AGG_NAMES_FULL, LOSS_AGG_LOSS_OTHER,
+};
+#define AGG_NLOSS (sizeof(agg_loss_codes) / sizeof(agg_loss_codes[0]))
+/* The collector's codes a snapshot has room for, in order of first appearance. */
+#define COLLECT_LOSS_MAX (LOSS_MAX - AGG_NLOSS)
 
 struct agg {
 	struct agg_opts o;
-	struct stream_writer *w;
 	struct stream_header in, out;
 	bool in_section;
 
 	/* table */
-	struct conn **buckets;
-	uint64_t nbuckets; /* power of two */
-	uint64_t nconns;   /* live and closed-but-not-yet-shown */
+	struct htab conns;
+	uint64_t nconns; /* live and closed-but-not-yet-shown */
 	/* every entry in order of appearance: a dense array that a snapshot walks with the
 	 * next entries prefetched (a linked list would wait for each one) */
 	struct conn **order;
-	uint64_t norder, order_cap;
-	struct conn *free_list;
+	size_t norder, order_cap;
+	struct hnode *free_list;
 	struct pool_block *blocks;
 
-	struct ifname_ent *ifn;
-	uint64_t nifn, ifn_cap;
-
+	struct htab ifn; /* struct ifname_ent */
 	struct cgroup_table cg;
 
 	/* time */
@@ -113,237 +119,203 @@ struct agg {
 	bool dirty;	 /* a record arrived since the last snapshot */
 	uint64_t seq;
 
-	/* loss */
+	/* loss: the collector's latest counters, and agg's own (agg_loss_codes' order) */
 	uint32_t ncloss;
 	struct loss_entry closs[COLLECT_LOSS_MAX];
-	uint64_t table_full, unknown_flow, gap;
+	uint64_t table_full, unknown_flow, gap, names_full, loss_other;
 
 	struct rec out_rec;
 	char sbuf[SANITIZE_SIZE(COMM_LEN > IFNAME_LEN ? COMM_LEN : IFNAME_LEN)];
 };
 
+static inline uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+
 /* ---- pool and table ---- */
 
 static struct conn *conn_alloc(struct agg *a)
 {
-	struct conn *e = a->free_list;
+	struct hnode *n = a->free_list;
+	struct conn *e;
 
-	if (!e) {
-		size_t n = a->blocks ? a->blocks->n * 2 : POOL_BLOCK_MIN;
+	if (!n) {
+		size_t k = a->blocks ? a->blocks->n * 2 : POOL_BLOCK_MIN;
 		struct pool_block *b;
 
-		if (n > POOL_BLOCK_MAX)
-			n = POOL_BLOCK_MAX;
-		b = aligned_alloc(64, sizeof(*b) + n * sizeof(b->e[0]));
+		if (k > POOL_BLOCK_MAX)
+			k = POOL_BLOCK_MAX;
+		b = aligned_alloc(64, sizeof(*b) + k * sizeof(b->e[0]));
 		if (!b)
 			return NULL;
 		b->next = a->blocks;
-		b->n = n;
+		b->n = k;
 		a->blocks = b;
-		for (size_t i = n; i-- > 0;) {
-			b->e[i].hnext = a->free_list;
-			a->free_list = &b->e[i];
+		for (size_t i = k; i-- > 0;) {
+			b->e[i].hn.next = a->free_list;
+			a->free_list = &b->e[i].hn;
 		}
-		e = a->free_list;
+		n = a->free_list;
 	}
-	a->free_list = e->hnext;
+	a->free_list = n->next;
+	e = container_of(n, struct conn, hn);
 	memset(e, 0, sizeof(*e));
 	return e;
 }
 
 static void conn_release(struct agg *a, struct conn *e)
 {
-	e->hnext = a->free_list;
-	a->free_list = e;
-}
-
-/*
- * Flow ids are socket cookies or the collector's own counters: mostly consecutive numbers. Keeping
- * their low bits (and folding the high ones in) puts consecutive ids in neighbouring buckets,
- * which the cache likes; a multiplicative hash would scatter them for nothing.
- */
-static inline uint64_t hash_flow(uint64_t flow)
-{
-	return flow ^ (flow >> 21) ^ (flow >> 42);
+	e->hn.next = a->free_list;
+	a->free_list = &e->hn;
 }
 
 static struct conn *table_find(const struct agg *a, uint64_t flow)
 {
-	struct conn *e = a->buckets[hash_flow(flow) & (a->nbuckets - 1)];
+	uint64_t h = hash_u64(flow);
+	struct hnode *n;
 
-	while (e && e->flow != flow)
-		e = e->hnext;
-	return e;
-}
+	htab_for_hash(&a->conns, n, h)
+	{
+		struct conn *e = container_of(n, struct conn, hn);
 
-static int table_grow(struct agg *a)
-{
-	uint64_t n = a->nbuckets * 2;
-	struct conn **nb = calloc(n, sizeof(*nb));
-
-	if (!nb)
-		return -ENOMEM;
-	for (uint64_t i = 0; i < a->nbuckets; i++) {
-		struct conn *e = a->buckets[i], *next;
-
-		for (; e; e = next) {
-			uint64_t h = hash_flow(e->flow) & (n - 1);
-
-			next = e->hnext;
-			e->hnext = nb[h];
-			nb[h] = e;
-		}
+		if (e->flow == flow)
+			return e;
 	}
-	free(a->buckets);
-	a->buckets = nb;
-	a->nbuckets = n;
-	return 0;
+	return NULL;
 }
 
-static int order_grow(struct agg *a)
-{
-	uint64_t cap = a->order_cap ? a->order_cap * 2 : 1024;
-	struct conn **o = realloc(a->order, cap * sizeof(*o));
-
-	if (!o)
-		return -ENOMEM;
-	a->order = o;
-	a->order_cap = cap;
-	return 0;
-}
-
-static void table_insert(struct agg *a, struct conn *e)
-{
-	uint64_t h = hash_flow(e->flow) & (a->nbuckets - 1);
-
-	e->hnext = a->buckets[h];
-	a->buckets[h] = e;
-}
-
-static void table_unlink(struct agg *a, struct conn *e)
-{
-	struct conn **pp = &a->buckets[hash_flow(e->flow) & (a->nbuckets - 1)];
-
-	while (*pp && *pp != e)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = e->hnext;
-	e->hnext = NULL;
-}
-
-/* Closed (or replaced) entries leave the hash at once but stay in the list until shown. */
+/* Closed (or replaced) entries leave the hash at once but stay in the order until shown. */
 static void conn_close(struct agg *a, struct conn *e)
 {
-	table_unlink(a, e);
+	htab_del(&a->conns, &e->hn);
 	e->aflags |= A_CLOSED;
+}
+
+static void ifn_clear(struct agg *a)
+{
+	htab_each(&a->ifn, n) free(container_of(n, struct ifname_ent, hn));
+	htab_clear(&a->ifn);
 }
 
 static void table_clear(struct agg *a)
 {
-	for (uint64_t i = 0; i < a->norder; i++)
+	for (size_t i = 0; i < a->norder; i++)
 		conn_release(a, a->order[i]);
 	a->norder = 0;
 	a->nconns = 0;
-	memset(a->buckets, 0, a->nbuckets * sizeof(*a->buckets));
-	memset(a->ifn, 0, a->ifn_cap * sizeof(*a->ifn));
-	a->nifn = 0;
+	htab_clear(&a->conns);
+	ifn_clear(a);
 	cgroup_table_clear(&a->cg);
 }
 
-/* ---- interface names: open addressing on (netns, ifindex) ---- */
+/* ---- interface names, by (netns, ifindex) ---- */
 
-static uint64_t ifn_hash(uint32_t netns, uint32_t ifindex)
+static struct ifname_ent *ifn_find(const struct agg *a, uint32_t netns, uint32_t ifindex)
 {
-	return hash_flow(((uint64_t)netns << 32) | ifindex);
-}
+	uint64_t h = hash_u64x2(netns, ifindex);
+	struct hnode *n;
 
-static struct ifname_ent *ifn_slot(struct agg *a, uint32_t netns, uint32_t ifindex)
-{
-	uint64_t i = ifn_hash(netns, ifindex) & (a->ifn_cap - 1);
+	htab_for_hash(&a->ifn, n, h)
+	{
+		struct ifname_ent *s = container_of(n, struct ifname_ent, hn);
 
-	for (;;) {
-		struct ifname_ent *s = &a->ifn[i];
-
-		if (!s->used || (s->netns == netns && s->ifindex == ifindex))
+		if (s->netns == netns && s->ifindex == ifindex)
 			return s;
-		i = (i + 1) & (a->ifn_cap - 1);
 	}
-}
-
-static int ifn_grow(struct agg *a)
-{
-	struct ifname_ent *old = a->ifn;
-	uint64_t ocap = a->ifn_cap;
-
-	a->ifn = calloc(ocap * 2, sizeof(*a->ifn));
-	if (!a->ifn) {
-		a->ifn = old;
-		return -ENOMEM;
-	}
-	a->ifn_cap = ocap * 2;
-	for (uint64_t i = 0; i < ocap; i++)
-		if (old[i].used)
-			*ifn_slot(a, old[i].netns, old[i].ifindex) = old[i];
-	free(old);
-	return 0;
+	return NULL;
 }
 
 static int ifn_set(struct agg *a, const struct rec_ifname *r)
 {
-	struct ifname_ent *s = ifn_slot(a, r->netns, r->ifindex);
+	struct ifname_ent *s = ifn_find(a, r->netns, r->ifindex);
 
-	if (!s->used) {
-		/* beyond the cap a name is ignored: the rows show no interface name */
-		if (a->nifn >= IFNAME_CAP)
+	if (!s) {
+		/* beyond the cap a name is not kept: the rows show none, and it is counted */
+		if (a->ifn.n >= IFNAME_CAP) {
+			a->names_full = sat_add(a->names_full, 1);
 			return 0;
-		if ((a->nifn + 1) * 2 > a->ifn_cap) {
-			if (ifn_grow(a))
-				return -ENOMEM;
-			s = ifn_slot(a, r->netns, r->ifindex);
 		}
-		a->nifn++;
-		s->used = true;
+		if (!(s = calloc(1, sizeof(*s))))
+			return -ENOMEM;
 		s->netns = r->netns;
 		s->ifindex = r->ifindex;
+		if (htab_add(&a->ifn, &s->hn, hash_u64x2(r->netns, r->ifindex))) {
+			free(s);
+			return -ENOMEM;
+		}
 	}
 	memcpy(s->name, r->name, IFNAME_LEN);
 	return 0;
 }
 
-static const char *ifn_get(struct agg *a, uint32_t netns, uint32_t ifindex)
+static const char *ifn_get(const struct agg *a, uint32_t netns, uint32_t ifindex)
 {
-	struct ifname_ent *s = ifn_slot(a, netns, ifindex);
+	const struct ifname_ent *s = ifn_find(a, netns, ifindex);
 
-	return s->used ? s->name : NULL;
+	return s ? s->name : NULL;
 }
 
-/* ---- output: the writer, or the emit callback of a merge ---- */
+/* A cgroup's path; beyond the table's cap the rows keep their id, show no path, and it is
+ * counted. */
+static int cgroup_set(struct agg *a, const struct rec_cgroup *r)
+{
+	bool full = a->cg.n >= CGROUP_TABLE_CAP;
+	struct cgroup_ent *c = cgroup_table_set(&a->cg, r->id, r->path);
+
+	if (!c) {
+		if (!r->id)
+			return 0; /* 0 is "unknown": no row names it */
+		if (!full)
+			return -ENOMEM;
+		a->names_full = sat_add(a->names_full, 1);
+		return 0;
+	}
+	/* a new or changed path (user reset by set) goes out again */
+	if (!(c->user & CG_MATCH) && a->o.filter.cgroup &&
+	    cgroup_match(a->o.filter.cgroup, c->path))
+		c->user |= CG_MATCH;
+	return 0;
+}
+
+/* ---- output: the one sink ---- */
 
 static int emit_rec(struct agg *a, const struct rec *r)
 {
-	return a->o.emit ? a->o.emit(a->o.ctx, r) : stream_write(a->w, r);
+	return a->o.out.rec(a->o.out.ctx, r);
 }
 
 static int emit_flush(struct agg *a)
 {
-	return a->o.emit ? 0 : stream_flush(a->w);
+	return a->o.out.flush ? a->o.out.flush(a->o.out.ctx) : 0;
+}
+
+static int writer_rec(void *ctx, const struct rec *r)
+{
+	return stream_write(ctx, r);
+}
+
+static int writer_flush(void *ctx)
+{
+	return stream_flush(ctx);
+}
+
+struct agg_sink agg_sink_writer(struct stream_writer *w)
+{
+	return (struct agg_sink){ writer_rec, writer_flush, w };
 }
 
 /* ---- setup ---- */
 
-struct agg *agg_new(const struct agg_opts *o, struct stream_writer *w)
+struct agg *agg_new(const struct agg_opts *o)
 {
 	struct agg *a = calloc(1, sizeof(*a));
 
 	if (!a)
 		return NULL;
 	a->o = *o;
-	a->w = w;
-	a->nbuckets = 1024;
-	a->buckets = calloc(a->nbuckets, sizeof(*a->buckets));
-	a->ifn_cap = 64;
-	a->ifn = calloc(a->ifn_cap, sizeof(*a->ifn));
-	if (!a->buckets || !a->ifn) {
+	cgroup_table_init(&a->cg);
+	if (htab_init(&a->conns, 1024) || htab_init(&a->ifn, 64)) {
 		agg_free(a);
 		return NULL;
 	}
@@ -360,8 +332,9 @@ void agg_free(struct agg *a)
 		next = b->next;
 		free(b);
 	}
-	free(a->buckets);
-	free(a->ifn);
+	ifn_clear(a);
+	htab_free(&a->ifn);
+	htab_free(&a->conns);
 	free(a->order);
 	cgroup_table_free(&a->cg);
 	free(a);
@@ -421,7 +394,7 @@ int agg_begin(struct agg *a, const struct stream_header *in)
 	a->dirty = false;
 	a->seq = 0;
 	a->ncloss = 0;
-	a->table_full = a->unknown_flow = a->gap = 0;
+	a->table_full = a->unknown_flow = a->gap = a->names_full = a->loss_other = 0;
 
 	*h = *in;
 	h->kind = STREAM_KIND_SNAPSHOT;
@@ -430,14 +403,11 @@ int agg_begin(struct agg *a, const struct stream_header *in)
 	snprintf(h->version, HDR_STR_MAX, "%s", TCPTOP_VERSION);
 	filter_join(h->filter, in->filter, a->o.filter_text ? a->o.filter_text : "");
 	/* out at once: a live reader can show the host before the first interval ends */
-	if (a->o.emit) {
-		a->out_rec.type = REC_HEADER;
-		a->out_rec.u.header = *h;
-		return a->o.emit(a->o.ctx, &a->out_rec);
-	}
-	if ((err = stream_write_header(a->w, h)))
+	a->out_rec.type = REC_HEADER;
+	a->out_rec.u.header = *h;
+	if ((err = emit_rec(a, &a->out_rec)))
 		return err;
-	return stream_flush(a->w);
+	return emit_flush(a);
 }
 
 /* ---- snapshots ---- */
@@ -493,11 +463,6 @@ static inline double rate(uint64_t now_v, uint64_t ref_v, uint64_t dt_ns)
 	return (double)(now_v - ref_v) * 1e9 / (double)dt_ns;
 }
 
-static inline uint64_t sat_add(uint64_t a, uint64_t b)
-{
-	return a + b < a ? UINT64_MAX : a + b;
-}
-
 /* A row's cgroup path goes out once per section, before the first snapshot naming it. */
 static int write_cgroup(struct agg *a, uint64_t id)
 {
@@ -509,8 +474,9 @@ static int write_cgroup(struct agg *a, uint64_t id)
 	c->user |= CG_WRITTEN;
 	r.type = REC_CGROUP;
 	r.u.cgroup.id = id;
+	r.u.cgroup.host = 0; /* one host: a merge sets its own */
 	snprintf(r.u.cgroup.path, CGROUP_PATH_MAX, "%s", c->path);
-	return stream_write(a->w, &r);
+	return emit_rec(a, &r);
 }
 
 static void fill_loss(struct agg *a, struct rec_snap_begin *b)
@@ -523,6 +489,8 @@ static void fill_loss(struct agg *a, struct rec_snap_begin *b)
 	b->loss[n++] = (struct loss_entry){ LOSS_AGG_TABLE_FULL, a->table_full };
 	b->loss[n++] = (struct loss_entry){ LOSS_AGG_UNKNOWN_FLOW, a->unknown_flow };
 	b->loss[n++] = (struct loss_entry){ LOSS_AGG_GAP, a->gap };
+	b->loss[n++] = (struct loss_entry){ LOSS_AGG_NAMES_FULL, a->names_full };
+	b->loss[n++] = (struct loss_entry){ LOSS_AGG_LOSS_OTHER, a->loss_other };
 	for (uint32_t i = 0; i < n; i++)
 		any |= b->loss[i].value != 0;
 	b->nloss = n;
@@ -758,9 +726,7 @@ static int on_open(struct agg *a, const struct rec_conn_open *o)
 		a->table_full = sat_add(a->table_full, 1);
 		return 0;
 	}
-	if (a->nconns >= a->nbuckets && table_grow(a))
-		return -ENOMEM;
-	if (a->norder == a->order_cap && order_grow(a))
+	if (VEC_RESERVE(&a->order, &a->order_cap, a->norder + 1))
 		return -ENOMEM;
 	e = conn_alloc(a);
 	if (!e)
@@ -784,9 +750,17 @@ static int on_open(struct agg *a, const struct rec_conn_open *o)
 	set_counters(e, &o->c, a->now);
 	e->first_ns = a->now;
 	e->cgroup_id = o->cgroup_id;
-	e->ref_in = o->c.bytes_in;
-	e->ref_out = o->c.bytes_out;
-	table_insert(a, e);
+	/* the rate's reference: a connection begun before the collector is not credited with
+	 * its past; any other moved what its open carries since then (a short connection the
+	 * collector first sees at its close comes with all of it) */
+	if (o->flags & CONN_F_BEGUN_BEFORE) {
+		e->ref_in = o->c.bytes_in;
+		e->ref_out = o->c.bytes_out;
+	}
+	if (htab_add(&a->conns, &e->hn, hash_u64(e->flow))) {
+		conn_release(a, e);
+		return -ENOMEM;
+	}
 	a->order[a->norder++] = e;
 	a->nconns++;
 	return 0;
@@ -801,22 +775,40 @@ static struct conn *known(struct agg *a, uint64_t flow)
 	return e;
 }
 
+static bool agg_loss_code(uint32_t code)
+{
+	for (size_t i = 0; i < AGG_NLOSS; i++)
+		if (agg_loss_codes[i] == code)
+			return true;
+	return false;
+}
+
+/* The collector's latest counters. Each LOSS record carries all of them, so the codes beyond
+ * a snapshot's room are summed into agg_loss_other from the latest record that has any. */
 static void on_loss(struct agg *a, const struct rec_loss *l)
 {
-	for (uint32_t i = 0; i < l->n; i++) {
+	uint64_t other = 0;
+	bool any_other = false;
+
+	for (uint32_t i = 0; i < l->n && i < LOSS_MAX; i++) {
 		uint32_t code = l->e[i].code, j;
 
-		if (code >= LOSS_AGG_TABLE_FULL && code <= LOSS_AGG_GAP)
+		if (agg_loss_code(code))
 			continue; /* agg's own codes are agg's to report */
 		for (j = 0; j < a->ncloss && a->closs[j].code != code; j++)
 			;
 		if (j == a->ncloss) {
-			if (a->ncloss == COLLECT_LOSS_MAX)
+			if (a->ncloss == COLLECT_LOSS_MAX) {
+				other = sat_add(other, l->e[i].value);
+				any_other = true;
 				continue;
+			}
 			a->closs[a->ncloss++].code = code;
 		}
 		a->closs[j].value = l->e[i].value;
 	}
+	if (any_other)
+		a->loss_other = other;
 }
 
 int agg_record(struct agg *a, const struct rec *r)
@@ -880,16 +872,8 @@ int agg_record(struct agg *a, const struct rec *r)
 		return 0;
 	case REC_IFNAME:
 		return ifn_set(a, &r->u.ifname);
-	case REC_CGROUP: {
-		struct cgroup_ent *c = cgroup_table_set(&a->cg, r->u.cgroup.id, r->u.cgroup.path);
-
-		/* a new or changed path (user reset by set) goes out again; beyond the table's
-		 * cap the rows keep their id and show no path */
-		if (c && !(c->user & CG_MATCH) && a->o.filter.cgroup &&
-		    cgroup_match(a->o.filter.cgroup, c->path))
-			c->user |= CG_MATCH;
-		return 0;
-	}
+	case REC_CGROUP:
+		return cgroup_set(a, &r->u.cgroup);
 	case REC_END:
 		return advance(a, r->u.end.ts, EV_END);
 	default: /* the snapshot vocabulary or a type from a later minor version */

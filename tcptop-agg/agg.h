@@ -18,27 +18,44 @@ struct agg_filter {
 	bool tcp, udp;	       /* neither or both: every protocol */
 };
 
+/*
+ * Where records go: the one output path of an aggregator (a stream writer for tcptop-agg, a
+ * host's snapshot for --merge) and of a merge. rec() takes every record (the header, CGROUP,
+ * the snapshot records, END); flush() (may be NULL) comes after the header, each snapshot and
+ * END. Each returns 0 or -errno (-EPIPE: the reader went away; -ENOMEM).
+ */
+struct agg_sink {
+	int (*rec)(void *ctx, const struct rec *r);
+	int (*flush)(void *ctx);
+	void *ctx;
+};
+
+/* The sink that writes to w. */
+struct agg_sink agg_sink_writer(struct stream_writer *w);
+
 struct agg_opts {
 	uint64_t interval_ns;
 	uint64_t max_flows;
 	struct agg_filter filter;
 	const char *filter_text; /* for the header's HOPT_FILTER; "" when none */
-	/* Called before each snapshot is written, with its monotonic end and span (pacing). */
+	struct agg_sink out;
+	/* Each may be NULL; ctx is theirs. Called before each snapshot is written, with its
+	 * monotonic end and span (pacing). */
 	void (*pace)(void *ctx, uint64_t mono_ns, uint64_t span_ns);
 	/* Called when the table first refuses a connection in a section (a warning). */
 	void (*table_full)(void *ctx, uint64_t max_flows);
-	/* When set, every output record (header, snapshot records, END) goes here instead of the
-	 * writer, which may then be NULL (tcptop-agg --merge). Returns 0 or -errno. */
-	int (*emit)(void *ctx, const struct rec *r);
+	/* A merge's one-line message about an input ("web1.tcpt: truncated ... at byte N"). */
+	void (*warn)(void *ctx, const char *msg);
 	void *ctx;
 };
 
 struct agg;
 
-struct agg *agg_new(const struct agg_opts *o, struct stream_writer *w);
+/* NULL: out of memory. */
+struct agg *agg_new(const struct agg_opts *o);
 void agg_free(struct agg *a);
 
-/* Each returns 0, or -errno from the writer (-EPIPE: the reader went away). */
+/* Each returns 0, or -errno from the sink (-EPIPE: the reader went away) or -ENOMEM. */
 /* A new section: forget every connection, write the output header from the input's. */
 int agg_begin(struct agg *a, const struct stream_header *in);
 /* One raw record of the current section (not the header). */

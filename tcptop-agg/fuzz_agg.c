@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "agg.h"
+#include "fuzz_opts.h"
 #include "stream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -15,17 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static int null_fd = -1;
 	static struct rec r;
 	uint8_t k = size ? data[0] : 0;
-	struct agg_opts o = {
-		.interval_ns = k & 8 ? 300000000 : 1000000000,
-		.max_flows = k & 16 ? 2 : 1000,
-		.filter = { .port_set = k & 1,
-			    .port = 443,
-			    .process = k & 2 ? "a" : NULL,
-			    .interface = k & 4 ? "lo" : NULL,
-			    .tcp = k & 32,
-			    .udp = k & 64 },
-		.filter_text = "",
-	};
+	struct agg_opts o = fuzz_agg_opts(k);
 	static struct stream_writer *w; /* one for the run: its 256 KB buffer, allocated once */
 	struct stream_reader *rd;
 	struct agg *a;
@@ -35,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		null_fd = open("/dev/null", O_WRONLY);
 		w = stream_writer_new(null_fd);
 	}
-	a = w ? agg_new(&o, w) : NULL;
+	o.out = agg_sink_writer(w);
+	a = w ? agg_new(&o) : NULL;
 	rd = stream_reader_mem(data, size, "fuzz");
 	if (!w || !a || !rd)
 		abort();

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "agg.h"
+#include "contract.h"
 #include "merge.h"
 #include "opts.h"
 #include "stop.h"
@@ -24,7 +25,26 @@
 #define DEFAULT_MAX_FLOWS 262144
 /* After SIGINT or SIGTERM, how long a pipe is still read for the END upstream sends on the same
  * Ctrl-C: well under a second, and under tcptop-csv's grace downstream (0.5 s). */
-#define STOP_GRACE_NS 300000000ULL
+#define STOP_GRACE_NS MERGE_STOP_GRACE_NS
+
+/* --realtime: a deadline per snapshot, advanced by its span. */
+struct pace {
+	bool on;
+	double speed;
+	uint64_t interval;
+	struct timespec deadline;
+};
+
+/* One run: what the options asked for and the output, passed down from main(). */
+struct run {
+	struct agg_opts o;
+	struct pace pace;
+	bool merge;
+	char **files; /* the FILE operands; "-" alone when none */
+	int nfiles;
+	char ftext[HDR_STR_MAX];
+	struct stream_writer *w;
+};
 
 static void usage(FILE *f)
 {
@@ -67,88 +87,40 @@ static void help(void)
 	       "                      id) or path matches the shell glob PATTERN\n"
 	       "  --tcp, --udp        only TCP, only UDP; both together: both\n"
 	       "\n"
-	       "Exit status: 0 success (also when the input ends without END: the last snapshot is\n"
-	       "flagged partial); 64 usage, or standard input or output is a terminal; 65 bad input\n"
-	       "(not a tcptop stream, not a raw stream, corrupt, truncated); 66 an input file cannot\n"
-	       "be opened; 71 out of memory; 74 I/O error; 128+N stopped by signal N (file input).\n"
-	       "See tcptop-agg(1), tcptop-stream(5).\n",
+	       "A signal (SIGINT, SIGTERM) ends the output after the last whole snapshot; a pipe is\n"
+	       "read on for 0.3 s for the END its collector sends.\n"
+	       "\n",
 	       DEFAULT_MAX_FLOWS);
+	exit_help(stdout, TOOL_AGG);
+	printf("See tcptop-agg(1), tcptop-stream(5).\n");
 }
 
-/* ---- pacing (--realtime): a deadline per snapshot, advanced by its span ---- */
-
-static struct {
-	bool on;
-	double speed;
-	uint64_t interval;
-	struct timespec deadline;
-} pace_st;
+/* ---- pacing (--realtime) ---- */
 
 static uint64_t ts_ns(const struct timespec *t)
 {
 	return (uint64_t)t->tv_sec * 1000000000ULL + t->tv_nsec;
 }
 
-static void pace_reset(void)
-{
-	clock_gettime(CLOCK_MONOTONIC, &pace_st.deadline);
-}
-
 static void pace(void *ctx, uint64_t mono_ns, uint64_t span_ns)
 {
+	struct pace *p = &((struct run *)ctx)->pace;
 	struct timespec now;
 	uint64_t d, step;
 
-	(void)ctx;
 	(void)mono_ns;
-	if (!pace_st.on || stop_signal())
+	if (!p->on || stop_signal())
 		return;
 	/* a gap in the recording is not waited out: at most one interval per snapshot */
-	step = span_ns < pace_st.interval ? span_ns : pace_st.interval;
-	d = ts_ns(&pace_st.deadline) + (uint64_t)((double)step / pace_st.speed);
+	step = span_ns < p->interval ? span_ns : p->interval;
+	d = ts_ns(&p->deadline) + (uint64_t)((double)step / p->speed);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	/* behind by more than an interval (a slow input): start again from now, no burst */
-	if (d + pace_st.interval < ts_ns(&now))
+	if (d + p->interval < ts_ns(&now))
 		d = ts_ns(&now);
-	pace_st.deadline.tv_sec = d / 1000000000ULL;
-	pace_st.deadline.tv_nsec = d % 1000000000ULL;
-	stop_sleep_until(&pace_st.deadline); /* a stop ends the wait: the loop sees it next */
-}
-
-/* The header's filter text, e.g. "port 443 and process nginx and tcp"; "" for none. */
-static void filter_text(const struct agg_filter *f, char *buf)
-{
-	char tmp[SANITIZE_SIZE(64)];
-	const char *parts[5];
-	char num[2][32];
-	int n = 0;
-	size_t len = 0;
-
-	if (f->port_set)
-		snprintf(num[0], sizeof(num[0]), "port %u", f->port), parts[n++] = num[0];
-	if (f->pid_set)
-		snprintf(num[1], sizeof(num[1]), "pid %u", f->pid), parts[n++] = num[1];
-	buf[0] = '\0';
-	for (int i = 0; i < n; i++)
-		len += snprintf(buf + len, HDR_STR_MAX - len, "%s%s", len ? " and " : "", parts[i]);
-	if (f->process) {
-		text_sanitize(tmp, sizeof(tmp), f->process, strnlen(f->process, 64));
-		len += snprintf(buf + len, HDR_STR_MAX - len, "%sprocess %s", len ? " and " : "",
-				tmp);
-	}
-	if (f->interface && len < HDR_STR_MAX) {
-		text_sanitize(tmp, sizeof(tmp), f->interface, strnlen(f->interface, 64));
-		len += snprintf(buf + len, HDR_STR_MAX - len, "%sinterface %s", len ? " and " : "",
-				tmp);
-	}
-	if (f->cgroup && len < HDR_STR_MAX) {
-		text_sanitize(tmp, sizeof(tmp), f->cgroup, strnlen(f->cgroup, 64));
-		len += snprintf(buf + len, HDR_STR_MAX - len, "%scgroup %s", len ? " and " : "",
-				tmp);
-	}
-	if (f->tcp != f->udp && len < HDR_STR_MAX)
-		snprintf(buf + len, HDR_STR_MAX - len, "%s%s", len ? " and " : "",
-			 f->tcp ? "tcp" : "udp");
+	p->deadline.tv_sec = d / 1000000000ULL;
+	p->deadline.tv_nsec = d % 1000000000ULL;
+	stop_sleep_until(&p->deadline); /* a stop ends the wait: the loop sees it next */
 }
 
 static void table_full(void *ctx, uint64_t max_flows)
@@ -159,90 +131,53 @@ static void table_full(void *ctx, uint64_t max_flows)
 	      (unsigned long long)max_flows);
 }
 
-/* ---- the loop ---- */
-
-static void write_failed(int e)
+static void say(void *ctx, const char *msg)
 {
-	if (e == -EPIPE)
-		exit(0); /* the reader went away: quietly */
-	if (e == -ENOMEM)
-		errx(EX_OSERR, "out of memory");
-	errno = -e;
-	err(EX_IOERR, "write");
+	(void)ctx;
+	warnx("%s", msg);
 }
 
-/* Stopped by a signal: END after the last complete snapshot, then 128+N. */
-static void stopped(struct agg *a)
+/* ---- options ---- */
+
+/* The header's filter text, e.g. "port 443 and process nginx and tcp"; "" for none. */
+static void filter_text(const struct agg_filter *f, char *buf)
 {
-	int e = agg_stop(a);
+	const char *names[] = { "process", "interface", "cgroup" };
+	const char *vals[] = { f->process, f->interface, f->cgroup };
+	char tmp[SANITIZE_SIZE(64)];
+	size_t len = 0;
 
-	if (e)
-		write_failed(e);
-	exit(128 + stop_signal());
-}
-
-/* Reads one input to its end; returns 0, or the exit status of a fatal error. */
-static int run(struct agg *a, int fd, const char *name, bool *pipe_out)
-{
-	struct stream_reader *rd = stream_reader_new(fd, name);
-	struct rec *r = malloc(sizeof(*r));
-	struct stat sb;
-	bool pipe_in = fstat(fd, &sb) == 0 && (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode));
-	int st, e = 0, status = 0;
-
-	if (!rd || !r)
-		errx(EX_OSERR, "out of memory");
-	*pipe_out = pipe_in;
-	stream_reader_expect(rd, STREAM_KIND_RAW);
-	/* a pipe is read on for a moment after a signal: the collector upstream ends it on the
-	 * same Ctrl-C. A file never waits, and the loop below stops at its next record: with no
-	 * limit there, a signal that came before the header (however slow the start) still lets
-	 * the header through, END follows the output header, and tcptop-csv downstream writes its
-	 * header row instead of failing on empty input. */
-	stop_set_grace(pipe_in ? STOP_GRACE_NS : INT64_MAX);
-	stream_reader_set_wait(rd, stop_wait_fd, NULL);
-	while ((st = stream_read(rd, r)) == STREAM_OK) {
-		if (r->type == REC_HEADER) {
-			pace_reset();
-			e = agg_begin(a, &r->u.header);
-		} else {
-			e = agg_record(a, r);
-			if (!e && r->type == REC_END)
-				e = agg_end(a, false);
-		}
-		if (e)
-			write_failed(e);
-		if (stop_signal() && !pipe_in)
-			stopped(a);
+	buf[0] = '\0';
+	if (f->port_set)
+		len += snprintf(buf + len, HDR_STR_MAX - len, "port %u", f->port);
+	if (f->pid_set)
+		len += snprintf(buf + len, HDR_STR_MAX - len, "%spid %u", len ? " and " : "",
+				f->pid);
+	for (int i = 0; i < 3; i++) {
+		if (!vals[i] || len >= HDR_STR_MAX)
+			continue;
+		text_sanitize(tmp, sizeof(tmp), vals[i], strnlen(vals[i], 64));
+		len += snprintf(buf + len, HDR_STR_MAX - len, "%s%s %s", len ? " and " : "",
+				names[i], tmp);
 	}
-	switch (st) {
-	case STREAM_EOF:
-		break;
-	case STREAM_STOPPED: /* a signal, and the pipe did not end in time */
-		stopped(a);
-		break;
-	case STREAM_NO_END:
-		warnx("%s; %s", stream_error(rd),
-		      agg_pending(a) ? "last snapshot flagged partial"
-				     : "nothing came after the last snapshot");
-		if ((e = agg_end(a, true)))
-			write_failed(e);
-		break;
-	case STREAM_IO:
-		warnx("%s", stream_error(rd));
-		status = EX_IOERR;
-		break;
-	default: /* truncated or corrupt: every complete snapshot is out already */
-		warnx("%s", stream_error(rd));
-		status = EX_DATAERR;
-		break;
-	}
-	stream_reader_free(rd);
-	free(r);
-	return status;
+	if (f->tcp != f->udp && len < HDR_STR_MAX)
+		snprintf(buf + len, HDR_STR_MAX - len, "%s%s", len ? " and " : "",
+			 f->tcp ? "tcp" : "udp");
 }
 
-int main(int argc, char **argv)
+/* --NAME VAL by lib/opts' table: 0, or the reason said and EX_USAGE. */
+static int opt(const char *name, const char *val, uint64_t *out)
+{
+	char msg[256];
+
+	if (!opt_parse(OPT_AGG, name, val, out, msg, sizeof(msg)))
+		return 0;
+	warnx("%s", msg);
+	return EX_USAGE;
+}
+
+/* The options into r; returns -1 to run, else the exit status (--help, --version, usage). */
+static int parse(struct run *r, int argc, char **argv)
 {
 	enum {
 		O_INTERVAL = 256,
@@ -255,9 +190,8 @@ int main(int argc, char **argv)
 		O_REALTIME,
 		O_SPEED,
 		O_VERSION,
-		O_CGROUP,
+		O_CGROUP
 	};
-	bool merge = false;
 	static const struct option opts[] = {
 		{ "interval", required_argument, NULL, O_INTERVAL },
 		{ "port", required_argument, NULL, O_PORT },
@@ -275,73 +209,63 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, O_VERSION },
 		{ 0 },
 	};
-	struct agg_opts o = { .interval_ns = 1000000000ULL, .max_flows = DEFAULT_MAX_FLOWS };
-	static char ftext[HDR_STR_MAX];
-	char *stdin_only[] = { "-", NULL };
-	struct stream_writer *w;
-	struct agg *a;
+	static char *stdin_only[] = { "-", NULL };
+	struct agg_filter *f = &r->o.filter;
 	char msg[256];
 	uint64_t v;
-	char **files;
-	bool pipe_in;
-	int c, status = 0;
+	int c, st = 0;
 
-	pace_st.speed = 1.0;
-	while ((c = getopt_long(argc, argv, "i:mh", opts, NULL)) != -1) {
+	while (!st && (c = getopt_long(argc, argv, "i:mh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			merge = true;
+			r->merge = true;
 			break;
 		case O_INTERVAL:
-			if (opt_parse(OPT_AGG, "interval", optarg, &o.interval_ns, msg,
-				      sizeof(msg)))
-				errx(EX_USAGE, "%s", msg);
+			st = opt("interval", optarg, &r->o.interval_ns);
 			break;
 		case O_PORT:
-			if (opt_parse(OPT_AGG, "port", optarg, &v, msg, sizeof(msg)))
-				errx(EX_USAGE, "%s", msg);
-			o.filter.port_set = true;
-			o.filter.port = v;
+			if (!(st = opt("port", optarg, &v)))
+				f->port_set = true, f->port = v;
 			break;
 		case O_PID:
-			if (opt_parse(OPT_AGG, "pid", optarg, &v, msg, sizeof(msg)))
-				errx(EX_USAGE, "%s", msg);
-			o.filter.pid_set = true;
-			o.filter.pid = v;
+			if (!(st = opt("pid", optarg, &v)))
+				f->pid_set = true, f->pid = v;
 			break;
 		case O_PROCESS:
-			if (opt_parse(OPT_AGG, "process", optarg, &v, msg, sizeof(msg)))
-				errx(EX_USAGE, "%s", msg);
-			o.filter.process = optarg;
+			if (!(st = opt("process", optarg, &v)))
+				f->process = optarg;
 			break;
 		case 'i':
-			if (opt_parse(OPT_AGG, "interface", optarg, &v, msg, sizeof(msg)))
-				errx(EX_USAGE, "%s", msg);
-			o.filter.interface = optarg;
+			if (!(st = opt("interface", optarg, &v)))
+				f->interface = optarg;
 			break;
 		case O_CGROUP:
-			if (!*optarg || strlen(optarg) >= CGROUP_PATH_MAX)
-				errx(EX_USAGE, "--cgroup: empty or longer than %d bytes",
-				     CGROUP_PATH_MAX - 1);
-			o.filter.cgroup = optarg;
+			if (!*optarg || strlen(optarg) >= CGROUP_PATH_MAX) {
+				warnx("--cgroup: empty or longer than %d bytes",
+				      CGROUP_PATH_MAX - 1);
+				st = EX_USAGE;
+			}
+			f->cgroup = optarg;
 			break;
 		case O_TCP:
-			o.filter.tcp = true;
+			f->tcp = true;
 			break;
 		case O_UDP:
-			o.filter.udp = true;
+			f->udp = true;
 			break;
 		case O_MAXFLOWS:
-			if (opt_parse(OPT_AGG, "max-flows", optarg, &o.max_flows, msg, sizeof(msg)))
-				errx(EX_USAGE, "%s", msg);
-			break;
-		case O_REALTIME:
-			pace_st.on = true;
+			st = opt("max-flows", optarg, &r->o.max_flows);
 			break;
 		case O_SPEED:
-			if (opt_factor(OPT_AGG, "speed", optarg, &pace_st.speed, msg, sizeof(msg)))
-				errx(EX_USAGE, "%s", msg);
-			pace_st.on = true;
+			if (opt_factor(OPT_AGG, "speed", optarg, &r->pace.speed, msg,
+				       sizeof(msg))) {
+				warnx("%s", msg);
+				st = EX_USAGE;
+			}
+			r->pace.on = true; /* --speed implies --realtime */
+			break;
+		case O_REALTIME:
+			r->pace.on = true;
 			break;
 		case 'h':
 			help();
@@ -354,81 +278,204 @@ int main(int argc, char **argv)
 			return EX_USAGE;
 		}
 	}
-	if (isatty(STDOUT_FILENO))
-		errx(EX_USAGE,
-		     "standard output is a terminal: pipe it into tcptop-view or tcptop-csv, "
-		     "or redirect it to a file");
-
-	filter_text(&o.filter, ftext);
-	o.filter_text = ftext;
-	pace_st.interval = o.interval_ns;
-	o.pace = pace;
-	o.table_full = table_full;
-
-	signal(SIGPIPE, SIG_IGN);
-	if (stop_init())
-		err(EX_OSERR, "signals");
-
-	w = stream_writer_new(STDOUT_FILENO);
-	if (merge) {
-		int n = argc - optind;
-		const char **names = calloc(n + 1, sizeof(*names));
-		int *fds = calloc(n + 1, sizeof(*fds));
-
-		if (pace_st.on)
-			errx(EX_USAGE,
-			     "--merge reads its inputs as they come: no --realtime or --speed");
-		if (n < 1)
-			errx(EX_USAGE,
-			     "--merge: give the inputs (FILE FILE..., - for standard input)");
-		if (!w || !names || !fds)
-			errx(EX_OSERR, "out of memory");
-		for (int i = 0; i < n; i++) {
-			names[i] = argv[optind + i];
-			if (strcmp(names[i], "-") == 0) {
-				fds[i] = STDIN_FILENO;
-				if (isatty(fds[i]))
-					errx(EX_USAGE,
-					     "standard input is a terminal: give a FILE, or "
-					     "pipe a raw stream in");
-			} else if ((fds[i] = open(names[i], O_RDONLY | O_CLOEXEC)) < 0) {
-				err(EX_NOINPUT, "%s", names[i]);
-			}
-		}
-		/* signals end the inputs upstream (the collectors); a pipe is read to its end */
-		status = merge_run(&o, n, names, fds, w);
-		stream_writer_free(w);
-		free(names);
-		free(fds);
-		return status;
+	if (st)
+		return st;
+	r->files = optind < argc ? argv + optind : stdin_only;
+	r->nfiles = optind < argc ? argc - optind : 1;
+	if (r->merge && r->pace.on) {
+		warnx("--merge reads its inputs as they come: no --realtime or --speed");
+		return EX_USAGE;
 	}
-	a = w ? agg_new(&o, w) : NULL;
-	if (!a)
-		errx(EX_OSERR, "out of memory");
-	files = optind < argc ? argv + optind : stdin_only;
-	for (; *files && !status; files++) {
-		bool is_stdin = strcmp(*files, "-") == 0;
-		/* not blocking in open(): a FIFO with no writer yet is waited for in the reader's
-		 * wait, where a signal ends the wait */
-		int fd = is_stdin ? STDIN_FILENO : open(*files, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (r->merge && optind >= argc) {
+		warnx("--merge: give the inputs (FILE FILE..., - for standard input)");
+		return EX_USAGE;
+	}
+	return -1;
+}
 
-		if (fd < 0)
-			err(EX_NOINPUT, "%s", *files);
-		if (!is_stdin && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
-			err(EX_NOINPUT, "%s", *files);
+/* ---- inputs ---- */
+
+/* FILE's descriptor in *fd: 0, or the reason said and the exit status. Not blocking in open(2):
+ * a FIFO with no writer yet is waited for where a signal ends the wait. */
+static int input_open(const char *name, int *fd)
+{
+	if (strcmp(name, "-") == 0) {
+		*fd = STDIN_FILENO;
 		/* a terminal gives no stream, and Ctrl-C could not end the wait for one */
-		if (is_stdin && isatty(fd))
-			errx(EX_USAGE,
-			     "standard input is a terminal: give a FILE, or pipe a raw stream "
-			     "in (tcptop-collect | tcptop-agg)");
-		status = run(a, fd, *files, &pipe_in);
-		if (!is_stdin)
-			close(fd);
-		/* a signal while a file was read, caught right at its end */
-		if (stop_signal() && !pipe_in && !status)
-			exit(128 + stop_signal());
+		if (!isatty(*fd))
+			return 0;
+		warnx("standard input is a terminal: give a FILE, or pipe a raw stream in "
+		      "(tcptop-collect | tcptop-agg)");
+		return EX_USAGE;
+	}
+	*fd = open(name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (*fd >= 0 && fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) & ~O_NONBLOCK) == 0)
+		return 0;
+	warn("%s", name);
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	return EX_NOINPUT;
+}
+
+static void input_close(const char *name, int fd)
+{
+	if (strcmp(name, "-") != 0)
+		close(fd);
+}
+
+static bool is_pipe(int fd)
+{
+	struct stat sb;
+
+	return fstat(fd, &sb) == 0 && (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode));
+}
+
+/* ---- the loop ---- */
+
+/* Stopped by signal sig before the input's end: END after the last complete snapshot. */
+static int stopped(struct agg *a, int sig)
+{
+	int e = agg_stop(a);
+
+	return e ? e : exit_stopped(sig, false);
+}
+
+/* The end of one input that was not clean: said, and its status. */
+static int input_end(struct agg *a, struct stream_reader *rd, int st)
+{
+	switch (st) {
+	case STREAM_EOF:
+		return 0;
+	case STREAM_STOPPED: /* a signal, and the pipe did not end in time */
+		return stopped(a, stop_signal());
+	case STREAM_NO_END:
+		warnx("%s; %s", stream_error(rd),
+		      agg_pending(a) ? "last snapshot flagged partial"
+				     : "nothing came after the last snapshot");
+		return agg_end(a, true);
+	case STREAM_IO:
+		warnx("%s", stream_error(rd));
+		return EX_IOERR;
+	default: /* truncated or corrupt: every complete snapshot is out already */
+		warnx("%s", stream_error(rd));
+		return EX_DATAERR;
+	}
+}
+
+/* Reads one input to its end; returns 0, an exit status, or -errno (output, memory). */
+static int run_one(struct run *r, struct agg *a, int fd, const char *name)
+{
+	struct stream_reader *rd = stream_reader_new(fd, name);
+	struct rec *rec = malloc(sizeof(*rec));
+	bool pipe_in = is_pipe(fd);
+	int st = -ENOMEM, e = 0;
+
+	if (!rd || !rec)
+		goto out;
+	stream_reader_expect(rd, STREAM_KIND_RAW);
+	/* a pipe is read on for a moment after a signal: the collector upstream ends it on the
+	 * same Ctrl-C. A file never waits, and the loop below stops at its next record: with no
+	 * limit there, a signal that came before the header (however slow the start) still lets
+	 * the header through, END follows the output header, and tcptop-csv downstream writes its
+	 * header row instead of failing on empty input. */
+	stop_set_grace(pipe_in ? STOP_GRACE_NS : INT64_MAX);
+	stream_reader_set_wait(rd, stop_wait_fd, NULL);
+	while ((st = stream_read(rd, rec)) == STREAM_OK) {
+		if (rec->type == REC_HEADER) {
+			clock_gettime(CLOCK_MONOTONIC, &r->pace.deadline);
+			e = agg_begin(a, &rec->u.header);
+		} else if (!(e = agg_record(a, rec)) && rec->type == REC_END) {
+			e = agg_end(a, false);
+		}
+		if (!e && stop_signal() && !pipe_in)
+			e = stopped(a, stop_signal());
+		if (e)
+			break;
+	}
+	st = e ? e : input_end(a, rd, st);
+out:
+	stream_reader_free(rd);
+	free(rec);
+	return st;
+}
+
+/* The FILEs one after the other, sections of one output. */
+static int run_files(struct run *r)
+{
+	struct agg *a = agg_new(&r->o);
+	int st = 0, fd, sig;
+
+	if (!a)
+		return -ENOMEM;
+	for (int i = 0; i < r->nfiles && !st; i++) {
+		if ((st = input_open(r->files[i], &fd)))
+			break;
+		st = run_one(r, a, fd, r->files[i]);
+		input_close(r->files[i], fd);
+		/* a stop while an input was read to its end: the next ones are left unread */
+		if (!st && i + 1 < r->nfiles && (sig = stop_signal_now()))
+			st = exit_stopped(sig, false);
 	}
 	agg_free(a);
-	stream_writer_free(w);
-	return status;
+	return st;
+}
+
+/* Every FILE at once (--merge). */
+static int run_merge(struct run *r)
+{
+	struct merge_input *in = calloc(r->nfiles, sizeof(*in));
+	int st = in ? 0 : -ENOMEM, opened = 0;
+
+	for (; !st && opened < r->nfiles; opened++) {
+		in[opened].name = r->files[opened];
+		st = input_open(in[opened].name, &in[opened].fd);
+	}
+	/* signals end the inputs upstream (the collectors); a pipe is read to its end */
+	if (!st)
+		st = merge_run(&r->o, r->nfiles, in);
+	for (int i = 0; in && i < opened; i++)
+		if (in[i].fd >= 0)
+			input_close(in[i].name, in[i].fd);
+	free(in);
+	return st;
+}
+
+int main(int argc, char **argv)
+{
+	struct run r = {
+		.o = { .interval_ns = 1000000000ULL, .max_flows = DEFAULT_MAX_FLOWS },
+		.pace = { .speed = 1.0 },
+	};
+	int st = parse(&r, argc, argv);
+
+	if (st >= 0)
+		return st;
+	if (isatty(STDOUT_FILENO)) {
+		warnx("standard output is a terminal: pipe it into tcptop-view or tcptop-csv, "
+		      "or redirect it to a file");
+		return EX_USAGE;
+	}
+	filter_text(&r.o.filter, r.ftext);
+	r.o.filter_text = r.ftext;
+	r.pace.interval = r.o.interval_ns;
+	r.o.pace = pace;
+	r.o.table_full = table_full;
+	r.o.warn = say;
+	r.o.ctx = &r;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((st = stop_init())) {
+		errno = -st;
+		err(EX_OSERR, "signals");
+	}
+	if (!(r.w = stream_writer_new(STDOUT_FILENO)))
+		exit_write_failed(-ENOMEM, "standard output");
+	r.o.out = agg_sink_writer(r.w);
+
+	st = r.merge ? run_merge(&r) : run_files(&r);
+	if (st < 0)
+		exit_write_failed(st, "standard output");
+	stream_writer_free(r.w);
+	return st;
 }

@@ -2,26 +2,36 @@
 /*
  * tcptop-agg --merge: every input is a host with its own aggregator, which cuts snapshots on that
  * host's clock; a merged snapshot joins the latest snapshot of every host, in wall-clock time
- * (each host's anchor), as soon as every host that keeps up has one. One thread per input reads
- * records into a queue; the main thread takes the earliest record (in wall time) of all queues,
- * so replaying recordings gives the same merged snapshots however fast they are read. A live
- * input (a pipe) that sends nothing for two intervals is not waited for: it is lagging, and its
- * last rows are shown until it catches up.
+ * (each host's anchor), as soon as every host that keeps up has one. The loop takes the earliest
+ * record (in wall time) of all inputs, so replaying recordings gives the same merged snapshots
+ * however fast they are read: a regular file (or bytes in memory) is read by the loop itself
+ * when its turn comes, any other input (a pipe, a socket) by a thread of its own into a queue.
+ * A live input that sends nothing for two intervals is not waited for: it is lagging, and its
+ * last rows are shown until it catches up. No thread exits or prints: a reader's end and its
+ * error message go to the loop, which decides.
  */
-#include <err.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "contract.h"
 #include "merge.h"
+#include "stop.h"
 #include "util.h"
+#include "vec.h"
 
-#define QCAP 1024 /* records queued per input */
+#define QCAP		 1024	     /* records queued per threaded input */
+#define STOP_CHECK_EVERY 1024	     /* records merged between two looks for a stop request */
+#define WAIT_NS		 100000000LL /* the loop's longest wait for a threaded input */
+#define SNAP_MIN_GAP	 1000000LL   /* ns: the least time between two merged snapshots */
 
 struct snap {
 	struct rec_snap_begin b;
@@ -29,21 +39,28 @@ struct snap {
 	size_t n, cap;
 };
 
-struct host {
-	const char *name;
-	int fd;
-	bool regular; /* a file: always waited for, never lagging */
-	pthread_t th;
+struct merge;
 
-	/* the queue, under m.lock */
+struct host {
+	struct merge *m;
+	uint32_t index; /* 1, 2, ...: REC_HOST.index, SNAP_ROW.host, CGROUP.host */
+	const char *name;
+	struct stream_reader *rd;
+	bool threaded; /* read by its own thread (not a regular file) */
+	pthread_t th;
+	bool th_on;
+
+	/* the input's state: a threaded one's (and its queue) under m->lock */
 	struct rec *q;
 	size_t qhead, qlen;
 	bool eof;
 	int status; /* the reader's last stream status */
 	char err[512];
-	int64_t last_rx; /* CLOCK_MONOTONIC ns of the last record queued */
+	int64_t last_rx;  /* CLOCK_MONOTONIC ns of the last record queued */
+	struct rec *head; /* a file's next record; a thread's read buffer */
+	bool has_head;
 
-	/* the main thread's */
+	/* the loop's */
 	struct agg *a;
 	struct stream_header hdr; /* the input's current header */
 	bool done;		  /* input ended and its last snapshot taken */
@@ -51,22 +68,26 @@ struct host {
 	struct snap building, pending, last;
 	bool has_pending, has_last;
 	int64_t time_ns; /* wall time of its latest snapshot */
+	/* its CGROUP records, written before the next merged snapshot */
+	struct rec_cgroup *cg;
+	size_t ncg, cg_cap;
 };
 
-static struct {
+struct merge {
 	pthread_mutex_t lock;
 	pthread_cond_t data, space;
+	int quit_fd; /* an eventfd, readable once the readers are to stop; -1 without threads */
+	bool quit;   /* under lock */
 	int n;
 	struct host *h;
-	struct stream_writer *w;
 	struct agg_opts o;
 	bool header_out;
+	bool all_ended; /* the last merged snapshot said every host ended */
 	uint64_t seq;
 	int64_t last_time;
-	struct rec out;
-} m = { .lock = PTHREAD_MUTEX_INITIALIZER,
-	.data = PTHREAD_COND_INITIALIZER,
-	.space = PTHREAD_COND_INITIALIZER };
+	struct rec in;	/* the record being merged (from a queue) */
+	struct rec out; /* the record being written */
+};
 
 static int64_t mono_now(void)
 {
@@ -76,53 +97,76 @@ static int64_t mono_now(void)
 	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-/* ---- readers ---- */
+/* ---- the threads that read pipes ---- */
+
+/* The reader's wait: until its input is readable, or until the loop tells it to stop. */
+static int reader_wait(void *ctx, int fd)
+{
+	struct host *h = ctx;
+	struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+			       { .fd = h->m->quit_fd, .events = POLLIN } };
+
+	for (;;) {
+		int k = poll(p, 2, -1);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		return k > 0 && p[1].revents ? -1 : 0;
+	}
+}
 
 static void *reader(void *arg)
 {
 	struct host *h = arg;
-	struct stream_reader *rd = stream_reader_new(h->fd, h->name);
-	struct rec *r = malloc(sizeof(*r));
+	struct merge *m = h->m;
 	int st;
 
-	if (!rd || !r)
-		errx(EX_OSERR, "out of memory");
-	stream_reader_expect(rd, STREAM_KIND_RAW);
-	while ((st = stream_read(rd, r)) == STREAM_OK) {
-		pthread_mutex_lock(&m.lock);
-		while (h->qlen == QCAP)
-			pthread_cond_wait(&m.space, &m.lock);
-		h->q[(h->qhead + h->qlen) % QCAP] = *r;
+	while ((st = stream_read(h->rd, h->head)) == STREAM_OK) {
+		pthread_mutex_lock(&m->lock);
+		while (h->qlen == QCAP && !m->quit)
+			pthread_cond_wait(&m->space, &m->lock);
+		if (m->quit) {
+			pthread_mutex_unlock(&m->lock);
+			st = STREAM_STOPPED;
+			break;
+		}
+		h->q[(h->qhead + h->qlen) % QCAP] = *h->head;
 		h->qlen++;
 		h->last_rx = mono_now();
-		pthread_cond_broadcast(&m.data);
-		pthread_mutex_unlock(&m.lock);
+		pthread_cond_broadcast(&m->data);
+		pthread_mutex_unlock(&m->lock);
 	}
-	pthread_mutex_lock(&m.lock);
+	pthread_mutex_lock(&m->lock);
 	h->eof = true;
 	h->status = st;
 	if (st != STREAM_EOF)
-		snprintf(h->err, sizeof(h->err), "%s", stream_error(rd));
-	pthread_cond_broadcast(&m.data);
-	pthread_mutex_unlock(&m.lock);
-	stream_reader_free(rd);
-	free(r);
+		snprintf(h->err, sizeof(h->err), "%s", stream_error(h->rd));
+	pthread_cond_broadcast(&m->data);
+	pthread_mutex_unlock(&m->lock);
 	return NULL;
+}
+
+/* A file's next record, read by the loop when it has none. */
+static void file_next(struct host *h)
+{
+	int st = stream_read(h->rd, h->head);
+
+	if (st == STREAM_OK) {
+		h->has_head = true;
+		return;
+	}
+	h->eof = true;
+	h->status = st;
+	if (st != STREAM_EOF)
+		snprintf(h->err, sizeof(h->err), "%s", stream_error(h->rd));
 }
 
 /* ---- snapshots of each host ---- */
 
 static int snap_add(struct snap *s, const struct rec_snap_row *row)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 256;
-		struct rec_snap_row *r = realloc(s->rows, cap * sizeof(*r));
-
-		if (!r)
-			return -ENOMEM;
-		s->rows = r;
-		s->cap = cap;
-	}
+	if (VEC_RESERVE(&s->rows, &s->cap, s->n + 1))
+		return -ENOMEM;
 	s->rows[s->n++] = *row;
 	return 0;
 }
@@ -135,15 +179,22 @@ static void snap_swap(struct snap *a, struct snap *b)
 	*b = t;
 }
 
-static int try_merge(void);
+static int try_merge(struct merge *m);
 
-/* A host's aggregator writes here. */
+/* A host's aggregator writes here: its one sink. */
 static int on_emit(void *ctx, const struct rec *r)
 {
 	struct host *h = ctx;
 	int err;
 
 	switch (r->type) {
+	case REC_CGROUP:
+		/* before the snapshot naming it: it goes out before the merged snapshot */
+		if (VEC_RESERVE(&h->cg, &h->cg_cap, h->ncg + 1))
+			return -ENOMEM;
+		h->cg[h->ncg] = r->u.cgroup;
+		h->cg[h->ncg++].host = h->index;
+		return 0;
 	case REC_SNAP_BEGIN:
 		h->building.b = r->u.snap_begin;
 		h->building.n = 0;
@@ -162,7 +213,7 @@ static int on_emit(void *ctx, const struct rec *r)
 		snap_swap(&h->pending, &h->building);
 		h->has_pending = true;
 		h->time_ns = h->pending.b.time_ns;
-		return try_merge();
+		return try_merge(h->m);
 	default: /* the header and END: the merged stream has its own */
 		return 0;
 	}
@@ -170,40 +221,50 @@ static int on_emit(void *ctx, const struct rec *r)
 
 /* ---- the merged stream ---- */
 
-static int write_header(void)
+static int write_header(struct merge *m)
 {
-	struct stream_header out = { 0 };
+	struct rec *r = &m->out;
+	struct stream_header *out = &r->u.header;
 	size_t len = 0;
 
-	out.kind = STREAM_KIND_SNAPSHOT;
-	out.interval_ns = m.o.interval_ns;
+	memset(r, 0, sizeof(*r));
+	r->type = REC_HEADER;
+	out->kind = STREAM_KIND_SNAPSHOT;
+	out->interval_ns = m->o.interval_ns;
 	/* its clock is the wall clock: anchor 0 at 0 */
-	snprintf(out.producer, HDR_STR_MAX, "tcptop-agg");
-	snprintf(out.version, HDR_STR_MAX, "%s", TCPTOP_VERSION);
-	for (int i = 0; i < m.n && len < HDR_STR_MAX - 1; i++)
-		len += snprintf(out.hostname + len, HDR_STR_MAX - len, "%s%s", i ? "+" : "",
-				m.h[i].hdr.hostname);
-	snprintf(out.filter, HDR_STR_MAX, "%s", m.o.filter_text ? m.o.filter_text : "");
-	snprintf(out.backend, HDR_STR_MAX, "merged %d hosts", m.n);
-	m.header_out = true;
-	return stream_write_header(m.w, &out);
+	snprintf(out->producer, HDR_STR_MAX, "tcptop-agg");
+	snprintf(out->version, HDR_STR_MAX, "%s", TCPTOP_VERSION);
+	for (int i = 0; i < m->n && len < HDR_STR_MAX - 1; i++)
+		len += snprintf(out->hostname + len, HDR_STR_MAX - len, "%s%s", i ? "+" : "",
+				m->h[i].hdr.hostname);
+	snprintf(out->filter, HDR_STR_MAX, "%s", m->o.filter_text ? m->o.filter_text : "");
+	snprintf(out->backend, HDR_STR_MAX, "merged %d hosts", m->n);
+	m->header_out = true;
+	return m->o.out.rec(m->o.out.ctx, r);
 }
 
-static void add_loss(struct rec_snap_begin *b, const struct loss_entry *l, uint32_t n)
+/* Adds n loss entries to b's, code by code; values of codes b has no room for (the last slot is
+ * agg_loss_other's) go to *other. */
+static void add_loss(struct rec_snap_begin *b, const struct loss_entry *l, uint32_t n,
+		     uint64_t *other)
 {
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t i = 0; i < n && i < LOSS_MAX; i++) {
 		uint32_t j;
 
+		if (l[i].code == LOSS_AGG_LOSS_OTHER) {
+			*other += l[i].value;
+			continue;
+		}
 		for (j = 0; j < b->nloss && b->loss[j].code != l[i].code; j++)
 			;
 		if (j == b->nloss) {
-			if (b->nloss == LOSS_MAX)
+			if (b->nloss == LOSS_MAX - 1) {
+				*other += l[i].value;
 				continue;
+			}
 			b->loss[b->nloss++] = (struct loss_entry){ l[i].code, 0 };
 		}
 		b->loss[j].value += l[i].value;
-		if (b->loss[j].value)
-			b->flags |= SNAP_F_LOSS;
 	}
 }
 
@@ -220,19 +281,42 @@ static const struct snap *shown(const struct host *h, bool *repeat)
 	return NULL;
 }
 
-static int emit_merged(void)
+/* The snapshot whose loss counters and state stand for the host now. */
+static const struct snap *latest(const struct host *h)
 {
-	struct rec *r = &m.out;
-	struct rec_snap_begin *b = &r->u.snap_begin;
-	int64_t t = m.last_time;
+	return h->has_pending ? &h->pending : h->has_last ? &h->last : NULL;
+}
+
+static int write_cgroups(struct merge *m)
+{
+	struct rec *r = &m->out;
 	int err;
 
-	if (!m.header_out && (err = write_header()))
-		return err;
+	for (int i = 0; i < m->n; i++) {
+		struct host *h = &m->h[i];
+
+		for (size_t j = 0; j < h->ncg; j++) {
+			r->type = REC_CGROUP;
+			r->u.cgroup = h->cg[j];
+			if ((err = m->o.out.rec(m->o.out.ctx, r)))
+				return err;
+		}
+		h->ncg = 0;
+	}
+	return 0;
+}
+
+static int write_begin(struct merge *m)
+{
+	struct rec *r = &m->out;
+	struct rec_snap_begin *b = &r->u.snap_begin;
+	int64_t t = m->last_time;
+	uint64_t other = 0;
+
 	memset(r, 0, sizeof(*r));
 	r->type = REC_SNAP_BEGIN;
-	for (int i = 0; i < m.n; i++) {
-		struct host *h = &m.h[i];
+	for (int i = 0; i < m->n; i++) {
+		struct host *h = &m->h[i];
 		const struct snap *s;
 		bool rep;
 
@@ -261,44 +345,65 @@ static int emit_merged(void)
 		if (!rep)
 			b->flags |= s->b.flags & SNAP_F_PARTIAL;
 	}
-	for (int i = 0; i < m.n; i++) {
-		const struct snap *s = m.h[i].has_pending ? &m.h[i].pending
-				       : m.h[i].has_last  ? &m.h[i].last
-							  : NULL;
+	for (int i = 0; i < m->n; i++) {
+		const struct snap *s = latest(&m->h[i]);
+
 		if (s)
-			add_loss(b, s->b.loss, s->b.nloss);
+			add_loss(b, s->b.loss, s->b.nloss, &other);
 	}
-	b->seq = ++m.seq;
+	b->loss[b->nloss++] = (struct loss_entry){ LOSS_AGG_LOSS_OTHER, other };
+	/* no two snapshots share a time, not even in the CSV's milliseconds (the final one
+	 * comes after every host's last) */
+	if (m->seq && t < m->last_time + SNAP_MIN_GAP)
+		t = m->last_time + SNAP_MIN_GAP;
+	for (uint32_t j = 0; j < b->nloss; j++)
+		if (b->loss[j].value)
+			b->flags |= SNAP_F_LOSS;
+	b->seq = ++m->seq;
 	b->time_ns = t;
 	b->mono_ns = (uint64_t)t;
-	b->span_ns = m.last_time ? (uint64_t)(t - m.last_time) : m.o.interval_ns;
-	b->interval_ns = m.o.interval_ns;
-	m.last_time = t;
-	if ((err = stream_write(m.w, r)))
-		return err;
+	b->span_ns = m->last_time ? (uint64_t)(t - m->last_time) : m->o.interval_ns;
+	b->interval_ns = m->o.interval_ns;
+	m->last_time = t;
+	return m->o.out.rec(m->o.out.ctx, r);
+}
 
-	for (int i = 0; i < m.n; i++) {
-		struct host *h = &m.h[i];
+static int write_hosts(struct merge *m)
+{
+	struct rec *r = &m->out;
+	int err;
+
+	m->all_ended = true;
+	for (int i = 0; i < m->n; i++) {
+		struct host *h = &m->h[i];
 		struct rec_host *hr = &r->u.host;
-		const struct snap *s;
+		const struct snap *s = latest(h);
 
 		memset(r, 0, sizeof(*r));
 		r->type = REC_HOST;
-		hr->index = i + 1;
+		hr->index = h->index;
 		hr->state = h->done ? HOST_ENDED : h->lagging ? HOST_LAGGING : HOST_LIVE;
+		m->all_ended &= h->done;
 		hr->time_ns = h->time_ns;
 		memcpy(hr->hostname, h->hdr.hostname, HDR_STR_MAX);
 		memcpy(hr->boot_id, h->hdr.boot_id, HOST_BOOT_LEN - 1);
-		s = h->has_pending ? &h->pending : h->has_last ? &h->last : NULL;
 		if (s) {
 			hr->nloss = s->b.nloss;
 			memcpy(hr->loss, s->b.loss, sizeof(hr->loss));
 		}
-		if ((err = stream_write(m.w, r)))
+		if ((err = m->o.out.rec(m->o.out.ctx, r)))
 			return err;
 	}
-	for (int i = 0; i < m.n; i++) {
-		struct host *h = &m.h[i];
+	return 0;
+}
+
+static int write_rows(struct merge *m)
+{
+	struct rec *r = &m->out;
+	int err;
+
+	for (int i = 0; i < m->n; i++) {
+		struct host *h = &m->h[i];
 		const struct snap *s;
 		bool rep;
 
@@ -311,14 +416,14 @@ static int emit_merged(void)
 			if (rep && (s->rows[j].flags & CONN_F_CLOSED))
 				continue;
 			*w = s->rows[j];
-			w->host = i + 1;
+			w->host = h->index;
 			w->first_ns = (uint64_t)stream_wall_ns(&h->hdr, w->first_ns);
 			w->last_ns = (uint64_t)stream_wall_ns(&h->hdr, w->last_ns);
 			if (rep) {
 				w->flags &= ~CONN_F_NEW;
 				w->rate_in = w->rate_out = 0;
 			}
-			if ((err = stream_write(m.w, r)))
+			if ((err = m->o.out.rec(m->o.out.ctx, r)))
 				return err;
 		}
 		if (h->has_pending) {
@@ -330,41 +435,57 @@ static int emit_merged(void)
 				h->last.rows[j].flags &= ~CONN_F_NEW;
 		}
 	}
-	memset(r, 0, sizeof(*r));
-	r->type = REC_SNAP_END;
-	r->u.snap_end.seq = m.seq;
-	if ((err = stream_write(m.w, r)))
+	return 0;
+}
+
+/* One merged snapshot: the hosts' new cgroup paths, SNAP_BEGIN, a HOST per host, the rows. */
+static int emit_merged(struct merge *m)
+{
+	int err;
+
+	if ((!m->header_out && (err = write_header(m))) || (err = write_cgroups(m)) ||
+	    (err = write_begin(m)) || (err = write_hosts(m)) || (err = write_rows(m)))
 		return err;
-	return stream_flush(m.w);
+	memset(&m->out, 0, sizeof(m->out));
+	m->out.type = REC_SNAP_END;
+	m->out.u.snap_end.seq = m->seq;
+	if ((err = m->o.out.rec(m->o.out.ctx, &m->out)))
+		return err;
+	return m->o.out.flush ? m->o.out.flush(m->o.out.ctx) : 0;
 }
 
 /* A merged snapshot once every host that is neither ended nor lagging has a new one. */
-static int try_merge(void)
+static int try_merge(struct merge *m)
 {
 	bool any = false;
 
-	for (int i = 0; i < m.n; i++) {
-		const struct host *h = &m.h[i];
+	for (int i = 0; i < m->n; i++) {
+		const struct host *h = &m->h[i];
 
 		if (h->has_pending)
 			any = true;
 		else if (!h->done && !h->lagging)
 			return 0;
 	}
-	return any ? emit_merged() : 0;
+	return any ? emit_merged(m) : 0;
+}
+
+/* The end of the merged stream: its header if no snapshot came, and END. */
+static int write_end(struct merge *m)
+{
+	int err;
+
+	if (!m->header_out && (err = write_header(m)))
+		return err;
+	memset(&m->out, 0, sizeof(m->out));
+	m->out.type = REC_END;
+	m->out.u.end.ts = (uint64_t)m->last_time;
+	if ((err = m->o.out.rec(m->o.out.ctx, &m->out)))
+		return err;
+	return m->o.out.flush ? m->o.out.flush(m->o.out.ctx) : 0;
 }
 
 /* ---- the loop ---- */
-
-static void write_failed(int e)
-{
-	if (e == -EPIPE)
-		exit(0);
-	if (e == -ENOMEM)
-		errx(EX_OSERR, "out of memory");
-	errno = -e;
-	err(EX_IOERR, "write");
-}
 
 /* The wall time of a record of host h, for the order of the merge; records without one first. */
 static int64_t rec_wall(const struct host *h, const struct rec *r)
@@ -402,7 +523,7 @@ static int64_t rec_wall(const struct host *h, const struct rec *r)
 	return stream_wall_ns(&h->hdr, ts);
 }
 
-static int process(struct host *h, struct rec *r)
+static int process(struct host *h, const struct rec *r)
 {
 	int e;
 
@@ -417,18 +538,29 @@ static int process(struct host *h, struct rec *r)
 	return 0;
 }
 
-static int finish(struct host *h, int *status)
+static void say(const struct merge *m, const char *msg)
+{
+	if (m->o.warn)
+		m->o.warn(m->o.ctx, msg);
+}
+
+/* An input ended: said unless clean, its last snapshot taken, *status set for a bad
+ * input (the first one's). */
+static int finish(struct merge *m, struct host *h, int *status)
 {
 	int e = 0;
+
+	char msg[sizeof(h->err) + 64];
 
 	switch (h->status) {
 	case STREAM_EOF:
 		break;
 	case STREAM_NO_END:
-		warnx("%s; its last snapshot flagged partial", h->err);
+		snprintf(msg, sizeof(msg), "%s; its last snapshot flagged partial", h->err);
+		say(m, msg);
 		break;
 	default:
-		warnx("%s", h->err);
+		say(m, h->err);
 		if (!*status)
 			*status = h->status == STREAM_IO ? EX_IOERR : EX_DATAERR;
 		break;
@@ -437,122 +569,252 @@ static int finish(struct host *h, int *status)
 		e = agg_end(h->a, true);
 	h->done = true;
 	h->lagging = false;
-	return e ? e : try_merge();
+	return e ? e : try_merge(m);
 }
 
-int merge_run(const struct agg_opts *o, int n, const char *const *names, const int *fds,
-	      struct stream_writer *w)
+/* What the loop does next. */
+struct step {
+	struct host *pick;  /* merge its next record */
+	struct host *ended; /* or take its last snapshot */
+	bool blocked;	    /* or wait: a live input's next record may come first */
+};
+
+/* Chooses, under m->lock, among the inputs that have not ended. */
+static struct step choose(struct merge *m, int64_t lag)
+{
+	struct step s = { 0 };
+	int64_t best = INT64_MAX, now = mono_now();
+
+	for (int i = 0; i < m->n; i++) {
+		struct host *h = &m->h[i];
+		const struct rec *next = NULL;
+
+		if (h->done)
+			continue;
+		if (!h->threaded)
+			next = h->has_head ? h->head : NULL;
+		else if (h->qlen)
+			next = &h->q[h->qhead];
+		if (next) {
+			int64_t t = rec_wall(h, next);
+
+			h->lagging = false;
+			if (!s.pick || t < best)
+				s.pick = h, best = t;
+		} else if (h->eof) {
+			s.ended = h;
+		} else if (now - h->last_rx < lag) {
+			s.blocked = true;
+		} else {
+			h->lagging = true;
+		}
+	}
+	return s;
+}
+
+static void wait_data(struct merge *m)
+{
+	struct timespec dl;
+
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_nsec += WAIT_NS;
+	if (dl.tv_nsec >= 1000000000) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(&m->data, &m->lock, &dl);
+}
+
+/* A stop request: at once when a file is left unread, else when the pipes have not ended
+ * within the grace. Returns the signal once the loop is to stop, else 0. */
+static int stop_due(struct merge *m, int64_t *stop_at)
+{
+	int sig = stop_signal_now();
+
+	if (!sig)
+		return 0;
+	if (!*stop_at)
+		*stop_at = mono_now();
+	for (int i = 0; i < m->n; i++)
+		if (!m->h[i].done && !m->h[i].threaded)
+			return sig;
+	return mono_now() - *stop_at > (int64_t)MERGE_STOP_GRACE_NS ? sig : 0;
+}
+
+static int loop(struct merge *m)
 {
 	int64_t lag =
-		2 * (int64_t)(o->interval_ns > 1000000000ULL ? o->interval_ns : 1000000000ULL);
-	struct rec *r = malloc(sizeof(*r));
-	int status = 0, left = n, e;
+		2 * (int64_t)(m->o.interval_ns > 1000000000ULL ? m->o.interval_ns : 1000000000ULL);
+	int64_t stop_at = 0;
+	int status = 0, left = m->n, sig, e;
+	unsigned merged = 0;
 
-	m.n = n;
-	m.w = w;
-	m.o = *o;
-	m.h = calloc(n, sizeof(*m.h));
-	if (!m.h || !r)
-		errx(EX_OSERR, "out of memory");
-	for (int i = 0; i < n; i++) {
-		struct host *h = &m.h[i];
-		struct agg_opts ho = *o;
-		struct stat sb;
-
-		h->name = names[i];
-		h->fd = fds[i];
-		h->regular = fstat(fds[i], &sb) == 0 && S_ISREG(sb.st_mode);
-		h->q = malloc(QCAP * sizeof(*h->q));
-		ho.emit = on_emit;
-		ho.ctx = h;
-		ho.pace = NULL;
-		h->a = agg_new(&ho, NULL);
-		h->last_rx = mono_now();
-		if (!h->q || !h->a)
-			errx(EX_OSERR, "out of memory");
-		if ((errno = pthread_create(&h->th, NULL, reader, h)))
-			err(EX_OSERR, "pthread_create");
-	}
-
-	pthread_mutex_lock(&m.lock);
 	while (left > 0) {
-		struct host *pick = NULL, *ended = NULL;
-		bool blocked = false;
-		int64_t best = INT64_MAX, now = mono_now();
+		struct step s;
 
-		for (int i = 0; i < n; i++) {
-			struct host *h = &m.h[i];
+		if ((merged == 0 || merged >= STOP_CHECK_EVERY) && (sig = stop_due(m, &stop_at)))
+			return (e = write_end(m)) ? e : exit_stopped(sig, false);
+		if (merged >= STOP_CHECK_EVERY)
+			merged = 0;
+		for (int i = 0; i < m->n; i++) {
+			struct host *h = &m->h[i];
 
-			if (h->done)
-				continue;
-			if (h->qlen) {
-				int64_t t = rec_wall(h, &h->q[h->qhead]);
-
-				h->lagging = false;
-				if (!pick || t < best)
-					pick = h, best = t;
-			} else if (h->eof) {
-				ended = h;
-			} else if (h->regular || now - h->last_rx < lag) {
-				blocked = true; /* its next record may come first */
-			} else {
-				h->lagging = true;
-			}
+			if (!h->done && !h->threaded && !h->has_head && !h->eof)
+				file_next(h);
 		}
-		if (ended) {
-			pthread_mutex_unlock(&m.lock);
-			if ((e = finish(ended, &status)))
-				write_failed(e);
-			pthread_mutex_lock(&m.lock);
+		pthread_mutex_lock(&m->lock);
+		s = choose(m, lag);
+		if (s.ended) {
+			pthread_mutex_unlock(&m->lock);
+			if ((e = finish(m, s.ended, &status)))
+				return e;
 			left--;
 			continue;
 		}
-		if (blocked || !pick) {
-			struct timespec dl;
-
-			clock_gettime(CLOCK_REALTIME, &dl);
-			dl.tv_nsec += 100000000;
-			if (dl.tv_nsec >= 1000000000) {
-				dl.tv_sec++;
-				dl.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&m.data, &m.lock, &dl);
+		if (s.blocked || !s.pick) {
+			wait_data(m);
+			pthread_mutex_unlock(&m->lock);
+			merged = 0; /* look for a stop at every wait */
 			/* a lagging host holds back no more: what the others have is shown */
-			if (!blocked) {
-				pthread_mutex_unlock(&m.lock);
-				if ((e = try_merge()))
-					write_failed(e);
-				pthread_mutex_lock(&m.lock);
-			}
+			if (!s.blocked && (e = try_merge(m)))
+				return e;
 			continue;
 		}
-		*r = pick->q[pick->qhead];
-		pick->qhead = (pick->qhead + 1) % QCAP;
-		pick->qlen--;
-		pthread_cond_broadcast(&m.space);
-		pthread_mutex_unlock(&m.lock);
-		if ((e = process(pick, r)))
-			write_failed(e);
-		pthread_mutex_lock(&m.lock);
+		if (s.pick->threaded) {
+			m->in = s.pick->q[s.pick->qhead];
+			s.pick->qhead = (s.pick->qhead + 1) % QCAP;
+			s.pick->qlen--;
+			pthread_cond_broadcast(&m->space);
+			pthread_mutex_unlock(&m->lock);
+			e = process(s.pick, &m->in);
+		} else {
+			pthread_mutex_unlock(&m->lock);
+			s.pick->has_head = false;
+			e = process(s.pick, s.pick->head);
+		}
+		if (e)
+			return e;
+		merged++;
 	}
-	pthread_mutex_unlock(&m.lock);
+	/* the last inputs ended after the last merged snapshot: one more, without rows, says so
+	 * (every host ended), so that no reader is left with a host live that is gone */
+	if (m->seq && !m->all_ended && (e = emit_merged(m)))
+		return e;
+	if ((e = write_end(m)))
+		return e;
+	return status ? status : exit_stopped(stop_signal(), true);
+}
 
-	if (!m.header_out && (e = write_header()))
-		write_failed(e);
-	memset(r, 0, sizeof(*r));
-	r->type = REC_END;
-	r->u.end.ts = (uint64_t)m.last_time;
-	if ((e = stream_write(w, r)) || (e = stream_flush(w)))
-		write_failed(e);
-	for (int i = 0; i < n; i++) {
-		pthread_join(m.h[i].th, NULL);
-		agg_free(m.h[i].a);
-		free(m.h[i].q);
-		free(m.h[i].building.rows);
-		free(m.h[i].pending.rows);
-		free(m.h[i].last.rows);
+/* ---- setup and teardown ---- */
+
+static void teardown(struct merge *m)
+{
+	pthread_mutex_lock(&m->lock);
+	m->quit = true;
+	pthread_cond_broadcast(&m->space);
+	pthread_mutex_unlock(&m->lock);
+	if (m->quit_fd >= 0)
+		eventfd_write(m->quit_fd, 1); /* cannot fail: the counter is far from its maximum */
+	for (int i = 0; i < m->n; i++) {
+		struct host *h = &m->h[i];
+
+		if (h->th_on)
+			pthread_join(h->th, NULL);
+		stream_reader_free(h->rd);
+		agg_free(h->a);
+		free(h->q);
+		free(h->head);
+		free(h->cg);
+		free(h->building.rows);
+		free(h->pending.rows);
+		free(h->last.rows);
 	}
-	free(m.h);
-	free(r);
-	return status;
+	if (m->quit_fd >= 0)
+		close(m->quit_fd);
+	pthread_cond_destroy(&m->data);
+	pthread_cond_destroy(&m->space);
+	pthread_mutex_destroy(&m->lock);
+	free(m->h);
+	free(m);
+}
+
+/* Host i's reader, aggregator and buffers; its thread is started later. */
+static int host_init(struct merge *m, int i, const struct merge_input *in)
+{
+	struct host *h = &m->h[i];
+	struct agg_opts ho = m->o;
+	struct stat sb;
+
+	h->m = m;
+	h->index = (uint32_t)i + 1;
+	h->name = in->name;
+	if (in->fd < 0) {
+		h->rd = stream_reader_mem(in->buf, in->len, in->name);
+	} else {
+		h->threaded = !(fstat(in->fd, &sb) == 0 && S_ISREG(sb.st_mode));
+		h->rd = stream_reader_new(in->fd, in->name);
+	}
+	h->head = malloc(sizeof(*h->head));
+	if (h->threaded)
+		h->q = malloc(QCAP * sizeof(*h->q));
+	ho.out = (struct agg_sink){ on_emit, NULL, h };
+	ho.pace = NULL;
+	h->a = agg_new(&ho);
+	h->last_rx = mono_now();
+	if (!h->rd || !h->head || (h->threaded && !h->q) || !h->a)
+		return -ENOMEM;
+	stream_reader_expect(h->rd, STREAM_KIND_RAW);
+	if (h->threaded)
+		stream_reader_set_wait(h->rd, reader_wait, h);
+	return 0;
+}
+
+/* The threads of the inputs that are not regular files. 0, or EX_OSERR with its message. */
+static int threads_start(struct merge *m)
+{
+	char msg[128];
+	int e = 0;
+
+	for (int i = 0; i < m->n && !e; i++) {
+		struct host *h = &m->h[i];
+
+		if (!h->threaded)
+			continue;
+		if (m->quit_fd < 0 && (m->quit_fd = eventfd(0, EFD_CLOEXEC)) < 0)
+			e = errno;
+		else if (!(e = pthread_create(&h->th, NULL, reader, h)))
+			h->th_on = true;
+	}
+	if (!e)
+		return 0;
+	snprintf(msg, sizeof(msg), "cannot start a reader thread: %s", strerror(e));
+	say(m, msg);
+	return EX_OSERR;
+}
+
+int merge_run(const struct agg_opts *o, int n, const struct merge_input *in)
+{
+	struct merge *m = calloc(1, sizeof(*m));
+	int e = 0;
+
+	if (!m)
+		return -ENOMEM;
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->data, NULL);
+	pthread_cond_init(&m->space, NULL);
+	m->quit_fd = -1;
+	m->o = *o;
+	m->n = n;
+	if (!(m->h = calloc(n, sizeof(*m->h)))) {
+		free(m);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < n && !e; i++)
+		e = host_init(m, i, &in[i]);
+	if (!e)
+		e = threads_start(m);
+	if (!e)
+		e = loop(m);
+	teardown(m);
+	return e;
 }

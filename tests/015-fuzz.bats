@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# Regression: each fuzz target (stream, dns, agg, csv, view) replays its seeds, its committed corpus
-# and every crash input saved for it, under ASan and UBSan, without a fault.
+# Regression: each fuzz target (stream, dns, agg, merge, csv, view) replays its seeds, its
+# committed corpus and every crash input saved for it, under ASan and UBSan, without a fault.
 
 load test_helper/common
 
@@ -26,6 +26,10 @@ replay() {
 
 @test "fuzz-agg replays its seeds, corpus and saved crashes without a fault" {
 	replay agg "$OUTPUT/fuzz/seeds-agg"
+}
+
+@test "fuzz-merge (tcptop-agg --merge, several inputs) replays its seeds, corpus and saved crashes without a fault" {
+	replay merge "$OUTPUT/fuzz/seeds-merge"
 }
 
 @test "fuzz-csv replays its seeds, corpus and saved crashes without a fault" {

@@ -127,7 +127,8 @@ snap_line() {
 	run -0 snap_line 4
 	assert_output --partial 'rows=2 tcp=0 udp=2 bytes_in=100 bytes_out=200 rate_in=0.000'
 	run -0 snap_line 1
-	assert_output --partial 'rows=3 tcp=0 udp=3 bytes_in=220 bytes_out=380 rate_in=60.000 rate_out=90.000'
+	# each flow's first datagrams count in its first interval: 100 + 120 and 200 + 180 B/s
+	assert_output --partial 'rows=3 tcp=0 udp=3 bytes_in=220 bytes_out=380 rate_in=220.000 rate_out=380.000'
 }
 
 @test "two network namespaces sharing a 5-tuple are two rows with their own interface names" {
@@ -270,6 +271,60 @@ filter_snap() {
 	assert_output --partial 'agg_table_full=2 '
 	run -0 grep -c '^row .*comm="four"' "$T/out.txt"
 	assert_output 1
+}
+
+@test "names beyond the tables' caps (65,536 interface names, 65,536 cgroup paths) are counted in agg_names_full" {
+	# 65,538 of each (two over): the rows whose names were not kept show none, counted, not
+	# silent; the first rows' names are kept
+	python3 - >"$T/names.txt" <<'PY'
+print('header real=1700000000 mono=0 interval=1')
+for i in range(65538):
+    print('ifname netns=1 if=%d name="if%d"' % (i + 1, i + 1))
+    print('cgroup id=%d path="/c%d.service"' % (i + 1, i + 1))
+print('open t=0.1 flow=1 src=10.0.0.1:1 dst=10.0.0.2:2 netns=1 if=1 pid=1 comm="a" cgroup=1')
+print('open t=0.1 flow=2 src=10.0.0.1:3 dst=10.0.0.2:4 netns=1 if=65538 pid=1 comm="b" cgroup=65538')
+print('tick t=1')
+print('end t=1')
+PY
+	"$GEN" -o "$T/names.tcpt" "$T/names.txt"
+	tcptop-agg "$T/names.tcpt" | tcptop-dump >"$T/out.txt"
+	run -0 grep '^snap seq=1 ' "$T/out.txt"
+	assert_output --partial ' lossflag '
+	assert_output --partial ' agg_gap=0 agg_names_full=4 agg_loss_other=0'
+	run -0 grep '^row ' "$T/out.txt"
+	assert_line --index 0 --partial 'comm="a" ifname="if1" '
+	assert_line --index 1 --partial 'comm="b" ifname="" '
+	run -0 grep '^cgroup ' "$T/out.txt"
+	assert_output 'cgroup id=1 path="/c1.service"'
+}
+
+# loss_rec NS CODE=VALUE...: a LOSS record at NS (stream time) of any codes, as a generator
+# script line (rawrec: the body little-endian, field by field)
+loss_rec() {
+	python3 -c '
+import struct, sys
+kv = [a.split("=") for a in sys.argv[2:]]
+body = struct.pack("<QII", int(sys.argv[1]), len(kv), 0)
+body += b"".join(struct.pack("<IIQ", int(c), 0, int(v)) for c, v in kv)
+print("rawrec type=23 hex=" + body.hex())' "$@"
+}
+
+@test "loss codes beyond a snapshot's room are summed in agg_loss_other, never dropped" {
+	# 13 collector codes: 11 have room (16 less agg's 5), the last two (values 1000 and 2000)
+	# are summed; a later LOSS record's values replace the earlier ones (cumulative)
+	{
+		echo 'header real=1700000000 mono=0 interval=1'
+		echo 'open t=0.1 flow=1 src=10.0.0.1:1 dst=10.0.0.2:2 pid=1 comm="a"'
+		loss_rec 200000000 1=1 2=2 3=3 4=4 5=5 6=6 7=7 100=100 101=101 102=102 103=103 104=1000 105=2000
+		echo 'tick t=1'
+		loss_rec 1500000000 1=1 2=2 3=3 4=4 5=5 6=6 7=7 100=100 101=101 102=102 103=103 104=1001 105=2001
+		echo 'tick t=2'
+		echo 'end t=2'
+	} | "$GEN" -o "$T/loss.tcpt"
+	tcptop-agg "$T/loss.tcpt" | tcptop-dump >"$T/out.txt"
+	run -0 grep '^snap ' "$T/out.txt"
+	assert_line --index 0 --partial ' ringbuf=1 flow_table_full=2 flow_evicted=3 kprobe_missed=4 walk_failed=5 owners_full=6 udp_peers_evicted=7 loss100=100 loss101=101 loss102=102 loss103=103 agg_table_full=0 agg_unknown_flow=0 agg_gap=0 agg_names_full=0 agg_loss_other=3000'
+	assert_line --index 1 --partial ' loss103=103 agg_table_full=0 agg_unknown_flow=0 agg_gap=0 agg_names_full=0 agg_loss_other=3002'
 }
 
 @test "the same output however the input is chunked: one byte at a time and whole" {
@@ -425,7 +480,7 @@ offset_of() {
 	assert_output --partial "read error at byte 0: Is a directory"
 	stream basic
 	run -74 bash -c 'tcptop-agg "$0" >/dev/full' "$T/basic.tcpt"
-	assert_output 'tcptop-agg: write: No space left on device'
+	assert_output 'tcptop-agg: writing standard output: No space left on device'
 	run -64 tcptop-agg --bogus
 	assert_line --index 0 --partial "unrecognized option '--bogus'"
 	assert_line --index 1 'usage: tcptop-agg [--interval SECS] [--port N] [--pid N] [--process NAME]'
@@ -526,24 +581,48 @@ wait_for_snapshot() {
 	[ "$output" -lt 50 ]
 }
 
-@test "SIGINT on a pipe input: agg reads on to the end of the stream, exit 0" {
-	long_stream 20 "$T/long.tcpt"
-	tcptop-agg "$T/long.tcpt" >"$T/expected.tcpt"
+# signalled_pipe SIGS FILE...: agg on $T/long.tcpt written into a FIFO (the first FILE, or
+# standard input when FILE is -, then the other FILEs): 2000 bytes, the signals once a
+# snapshot is out, then the rest; $st is agg's exit status, $T/o.tcpt its output
+signalled_pipe() {
+	local sigs=$1 size sig
+	shift
 	size=$(stat -c %s "$T/long.tcpt")
 	mkfifo "$T/fifo"
-	tcptop-agg <"$T/fifo" >"$T/o.tcpt" 2>"$T/err" 3>&- &
+	if [ "$1" = - ]; then
+		tcptop-agg <"$T/fifo" >"$T/o.tcpt" 2>"$T/err" 3>&- &
+	else
+		tcptop-agg "$T/fifo" "${@:2}" >"$T/o.tcpt" 2>"$T/err" 3>&- &
+	fi
 	pid=$!
 	exec 4>"$T/fifo"
 	head -c 2000 "$T/long.tcpt" >&4
 	wait_for_snapshot "$T/o.tcpt"
-	kill -INT "$pid"
-	kill -TERM "$pid"
+	for sig in $sigs; do kill -"$sig" "$pid"; done
 	tail -c $((size - 2000)) "$T/long.tcpt" >&4
 	exec 4>&-
 	st=0
 	wait "$pid" || st=$?
+}
+
+@test "SIGINT on a pipe input: agg reads on to the end of the stream, exit 0" {
+	long_stream 20 "$T/long.tcpt"
+	tcptop-agg "$T/long.tcpt" >"$T/expected.tcpt"
+	signalled_pipe "INT TERM" -
 	assert_equal "$st" 0
 	run -0 cmp "$T/expected.tcpt" "$T/o.tcpt"
+}
+
+@test "SIGINT while a pipe is read, a FILE after it: the pipe read to its end, the FILE left unread, exit 130" {
+	long_stream 20 "$T/long.tcpt"
+	stream basic
+	tcptop-agg "$T/long.tcpt" >"$T/expected.tcpt"
+	signalled_pipe INT "$T/fifo" "$T/basic.tcpt"
+	assert_equal "$st" 130
+	# the pipe's section whole, and nothing of the file (no second section)
+	run -0 cmp "$T/expected.tcpt" "$T/o.tcpt"
+	run -0 cat "$T/err"
+	assert_output ''
 }
 
 @test "a stalled input cannot hold agg: SIGINT or SIGTERM ends it within 1 s, END after the last whole snapshot" {

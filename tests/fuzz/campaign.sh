@@ -14,6 +14,7 @@ for spec in "$@"; do
 	stream) seeds=$out/fuzz/seeds ;;
 	agg) seeds=$out/fuzz/seeds-agg ;;
 	dns) seeds=tests/fuzz/corpus/dns ;;
+	merge) seeds=$out/fuzz/seeds-merge ;;
 	*) seeds=$out/fuzz/seeds-snap ;;
 	esac
 	mkdir -p "$out/fuzz/corpus-$t" "tests/fuzz/crashes/$t"

@@ -152,6 +152,8 @@ static void dump(const struct rec *r, int offsets)
 		break;
 	case REC_CGROUP:
 		printf("cgroup id=%llu", (unsigned long long)r->u.cgroup.id);
+		if (r->u.cgroup.host)
+			printf(" host=%u", r->u.cgroup.host);
 		script_put_str(stdout, "path", r->u.cgroup.path, strlen(r->u.cgroup.path));
 		break;
 	case REC_TICK:

@@ -40,7 +40,7 @@ static void usage(FILE *f)
 		"  sample t=S flow=N [in= out= pin= pout= rtt= retrans=] [FIGURES]\n"
 		"  state t=S flow=N [old=NAME] new=NAME\n"
 		"  owner t=S flow=N pid=N comm=STR [cgroup=ID]\n"
-		"  cgroup id=N path=STR               (a cgroup id's path, before its first use)\n"
+		"  cgroup id=N [host=N] path=STR      (a cgroup id's path, before its first use)\n"
 		"  close t=S flow=N [state=NAME] [in= out= pin= pout= rtt= retrans=] [FIGURES]\n"
 		"  tick t=S\n"
 		"  ifname [netns=N] if=N name=STR\n"
@@ -484,6 +484,7 @@ static void directive(const struct script_line *sl)
 
 		r.type = REC_CGROUP;
 		r.u.cgroup.id = num(sl, "id", 0);
+		r.u.cgroup.host = num(sl, "host", 0);
 		if (w && w->val) {
 			size_t n = w->vlen < CGROUP_PATH_MAX - 1 ? w->vlen : CGROUP_PATH_MAX - 1;
 			memcpy(r.u.cgroup.path, w->val, n);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Unit tests of the shared core: the hash table, the growable array, the capability reader and
- * the mount lookup (lib/htab.c, lib/vec.c, lib/caps.c, lib/mounts.c). */
+/* Unit tests of the shared core: the hash table, the growable array, the capability reader,
+ * the mount lookup and the cgroup table (lib/htab.c, lib/vec.c, lib/caps.c, lib/mounts.c,
+ * lib/cgroup.c). */
 #include <errno.h>
 #include <linux/capability.h>
 #include <stdbool.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "cgroup.h"
 #include "htab.h"
 #include "mounts.h"
 #include "tap.h"
@@ -179,11 +181,39 @@ static void test_mounts(void)
 	}
 }
 
+/* A merged stream's hosts may use one cgroup id for two cgroups: the key is (host, id). */
+static void test_cgroup_hosts(void)
+{
+	struct cgroup_table t;
+	const struct cgroup_ent *a, *b, *z;
+	bool all = true;
+
+	cgroup_table_init(&t);
+	cgroup_table_set_host(&t, 1, 11, "/system.slice/nginx.service");
+	cgroup_table_set_host(&t, 2, 11, "/system.slice/ssh.service");
+	cgroup_table_set(&t, 11, "/alone.scope");
+	/* enough others to grow the table twice: the three keep their paths */
+	for (uint64_t id = 100; id < 300; id++)
+		all &= cgroup_table_set_host(&t, (uint32_t)(id % 3), id, "/x.service") != NULL;
+	a = cgroup_table_get_host(&t, 1, 11);
+	b = cgroup_table_get_host(&t, 2, 11);
+	z = cgroup_table_get(&t, 11);
+	ok(all && t.n == 203, "203 (host, id) pairs held: %zu", t.n);
+	ok(a && !strcmp(a->path, "/system.slice/nginx.service") && a->host == 1,
+	   "host 1's id 11 is its own path");
+	ok(b && !strcmp(b->short_name, "ssh.service") && b->host == 2,
+	   "host 2's id 11 is another, with its short form");
+	ok(z && !strcmp(z->path, "/alone.scope"), "cgroup_table_get is host 0");
+	ok(!cgroup_table_get_host(&t, 3, 11), "a host that never named id 11 has no path for it");
+	cgroup_table_free(&t);
+}
+
 int main(void)
 {
 	test_htab();
 	test_vec();
 	test_caps();
 	test_mounts();
+	test_cgroup_hosts();
 	return done_testing();
 }

@@ -93,9 +93,19 @@ static void random_record(uint32_t type, struct rec *r)
 	r->type = type;
 	if (type == REC_LOSS)
 		r->u.loss.n = 1 + rnd() % LOSS_MAX;
-	if (type == REC_SNAP_BEGIN)
+	if (type == REC_SNAP_BEGIN || type == REC_DELTA_BEGIN)
 		r->u.snap_begin.nloss = rnd() % (LOSS_MAX + 1);
-	if (type == REC_SNAP_ROW) { /* doubles must not be NaN for the == check below */
+	if (type == REC_SNAP_BEGIN || type == REC_DELTA_BEGIN) { /* no NaN: == below */
+		r->u.snap_begin.rate_in = 3.5;
+		r->u.snap_begin.rate_out = 7;
+	}
+	if (type == REC_HOST || type == REC_DELTA_HOST) {
+		r->u.host.nloss = rnd() % (LOSS_MAX + 1);
+		r->u.host.hostname[HDR_STR_MAX - 1] = 0; /* as the reader ends them */
+		r->u.host.boot_id[HOST_BOOT_LEN - 1] = 0;
+	}
+	if (type == REC_SNAP_ROW ||
+	    type == REC_DELTA_ROW) { /* doubles must not be NaN for the == check below */
 		r->u.row.rate_in = 1234.5;
 		r->u.row.rate_out = 0.25;
 	}
@@ -104,9 +114,10 @@ static void random_record(uint32_t type, struct rec *r)
 static void test_round_trip(void)
 {
 	static const uint32_t types[] = {
-		REC_CONN_OPEN, REC_CONN_STATE, REC_CONN_SAMPLE, REC_CONN_CLOSE, REC_CONN_OWNER,
-		REC_TICK,      REC_IFNAME,     REC_LOSS,	REC_SNAP_BEGIN, REC_SNAP_ROW,
-		REC_SNAP_END,  REC_END,	       REC_CGROUP,
+		REC_CONN_OPEN,	REC_CONN_STATE, REC_CONN_SAMPLE, REC_CONN_CLOSE,  REC_CONN_OWNER,
+		REC_TICK,	REC_IFNAME,	REC_LOSS,	 REC_SNAP_BEGIN,  REC_SNAP_ROW,
+		REC_SNAP_END,	REC_END,	REC_CGROUP,	 REC_DELTA_BEGIN, REC_DELTA_ROW,
+		REC_DELTA_HOST, REC_DELTA_END,	REC_HOST,
 	};
 
 	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
@@ -142,7 +153,11 @@ static void test_round_trip(void)
 				good &= out->u.open.id.flow == in.u.open.id.flow &&
 					!memcmp(out->u.open.comm, in.u.open.comm, COMM_LEN) &&
 					out->u.open.c.bytes_out == in.u.open.c.bytes_out;
-			if (types[t] == REC_SNAP_ROW)
+			if (types[t] == REC_SNAP_BEGIN || types[t] == REC_DELTA_BEGIN)
+				good &= out->u.snap_begin.table_rows ==
+						in.u.snap_begin.table_rows &&
+					out->u.snap_begin.rows == in.u.snap_begin.rows;
+			if (types[t] == REC_SNAP_ROW || types[t] == REC_DELTA_ROW)
 				good &= out->u.row.rate_in == 1234.5 &&
 					out->u.row.c.srtt_us == in.u.row.c.srtt_us &&
 					out->u.row.cgroup_id == in.u.row.cgroup_id;
@@ -152,6 +167,7 @@ static void test_round_trip(void)
 				good &= out->u.owner.cgroup_id == in.u.owner.cgroup_id;
 			if (types[t] == REC_CGROUP)
 				good &= out->u.cgroup.id == in.u.cgroup.id &&
+					out->u.cgroup.host == in.u.cgroup.host &&
 					!memcmp(out->u.cgroup.path, in.u.cgroup.path,
 						strnlen(in.u.cgroup.path, CGROUP_PATH_MAX - 1)) &&
 					strlen(out->u.cgroup.path) ==
