@@ -32,7 +32,7 @@
  * (C_MORE on) those up to LOSS_COLS_LIMIT, then limit and limit_pct, then each code added since,
  * then the TCP figures (--figures), then remote_host (--resolve): the optional columns last. */
 #define LOSS_COLS_FIRST 6
-#define LOSS_COLS_LIMIT 10 /* the loss codes there were when limit came */
+#define LOSS_COLS_LIMIT 12 /* the loss codes there were when limit came */
 #define COLS_MAX	96
 
 /* The TCP figures' columns (--figures), in order. */

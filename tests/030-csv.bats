@@ -9,7 +9,7 @@ load test_helper/stall
 CSVCHECK="$OUTPUT/tests/csvcheck"
 FIXED='timestamp,protocol,local_addr,local_port,remote_addr,remote_port,pid,process_name,state,bytes_in,bytes_out,packets_in,packets_out,rate_in_bytes_sec,rate_out_bytes_sec,rtt_us'
 # the loss codes lib/stream.h added after host, in loss_kinds[] order
-LOSS_MORE='loss_kprobe_missed,loss_walk_failed,loss_owners_full,loss_udp_peers_evicted'
+LOSS_MORE='loss_kprobe_missed,loss_walk_failed,loss_owners_full,loss_udp_peers_evicted,loss_agg_names_full,loss_agg_loss_other'
 LIMIT_COLS='limit,limit_pct'
 FIGS_COLS='busy_ms,rwnd_limited_ms,sndbuf_limited_ms,cwnd,ssthresh,in_flight,unsent_bytes,reordering,delivery_rate_bytes_sec,min_rtt_us,rttvar_us,retrans_bytes,lost'
 
@@ -821,9 +821,9 @@ import csv, sys
 r = next(csv.DictReader(open(sys.argv[1], newline="")))
 print(" ".join("%s=%s" % (k[5:], v) for k, v in r.items() if k.startswith("loss_")))' \
 		<(tcptop-csv "$BATS_TEST_TMPDIR/l.tcpt")
-	assert_output "ringbuf=1 flow_table_full=2 flow_evicted=3 agg_table_full=4 agg_unknown_flow=5 agg_gap=6 kprobe_missed=7 walk_failed=8 owners_full=9 udp_peers_evicted=10"
+	assert_output "ringbuf=1 flow_table_full=2 flow_evicted=3 agg_table_full=4 agg_unknown_flow=5 agg_gap=6 kprobe_missed=7 walk_failed=8 owners_full=9 udp_peers_evicted=10 agg_names_full=0 agg_loss_other=0"
 	run -0 tcptop-csv -f jsonl "$BATS_TEST_TMPDIR/l.tcpt"
-	assert_output --partial '"host":"testhost","loss_kprobe_missed":7,"loss_walk_failed":8,"loss_owners_full":9,"loss_udp_peers_evicted":10,"limit":null,"limit_pct":null}'
+	assert_output --partial '"host":"testhost","loss_kprobe_missed":7,"loss_walk_failed":8,"loss_owners_full":9,"loss_udp_peers_evicted":10,"loss_agg_names_full":0,"loss_agg_loss_other":0,"limit":null,"limit_pct":null}'
 	# each is documented in tcptop-csv(1) and named in --help
 	run -0 tcptop-csv --help
 	assert_output --partial "loss_udp_peers_evicted"
@@ -835,7 +835,7 @@ print(" ".join("%s=%s" % (k[5:], v) for k, v in r.items() if k.startswith("loss_
 	features_script | "$GEN" >"$BATS_TEST_TMPDIR/f.tcpt"
 	run -0 tcptop-csv --group process "$BATS_TEST_TMPDIR/f.tcpt"
 	assert_line --index 1 --regexp '^[^,]*,,,,,,100,nginx,,30,3,3,4,30.00,0.00,,,'
-	assert_line --index 1 --regexp ',,,,2,testhost,0,0,0,0,,$'
+	assert_line --index 1 --regexp ',,,,2,testhost,0,0,0,0,0,0,,$'
 	assert_line --index 4 --regexp '^[^,]*,,,,,,,,,80,0,'
 	[ "${#lines[@]}" -eq 5 ]
 	run -0 tcptop-csv -g cgroup -f jsonl "$BATS_TEST_TMPDIR/f.tcpt"
@@ -872,12 +872,12 @@ S
 		grep -qE '^ +remote_host$' || fail "remote_host is not in tcptop-csv(1)"
 	[ "${#lines[@]}" -eq 6 ]
 	# the first snapshot already has them: its rows waited for the answers
-	assert_line --index 1 --regexp '^2023-11-14T22:13:21.250Z,tcp,10.0.0.1,40000,93.184.216.34,443,.*,testhost,0,0,0,0,,,example.com$'
-	assert_line --index 2 --regexp ',2001:db8::2,5353,.*,testhost,0,0,0,0,,,six.example$'
+	assert_line --index 1 --regexp '^2023-11-14T22:13:21.250Z,tcp,10.0.0.1,40000,93.184.216.34,443,.*,testhost,0,0,0,0,0,0,,,example.com$'
+	assert_line --index 2 --regexp ',2001:db8::2,5353,.*,testhost,0,0,0,0,0,0,,,six.example$'
 	# ::ffff:127.0.0.1 is asked as 127.0.0.1, which the server does not know; 10.9.9.9 neither
-	assert_line --index 3 --regexp ',127.0.0.1,50000,.*,testhost,0,0,0,0,,,$'
-	assert_line --index 4 --regexp ',93.184.216.34,443,.*,testhost,0,0,0,0,,,example.com$'
-	assert_line --index 5 --regexp ',10.9.9.9,443,.*,testhost,0,0,0,0,,,$'
+	assert_line --index 3 --regexp ',127.0.0.1,50000,.*,testhost,0,0,0,0,0,0,,,$'
+	assert_line --index 4 --regexp ',93.184.216.34,443,.*,testhost,0,0,0,0,0,0,,,example.com$'
+	assert_line --index 5 --regexp ',10.9.9.9,443,.*,testhost,0,0,0,0,0,0,,,$'
 	# one question per address, in-addr.arpa for the mapped one
 	run -0 sort "$BATS_TEST_TMPDIR/dns.port.log"
 	assert_output "1.0.0.127.in-addr.arpa
@@ -887,7 +887,7 @@ S
 	# JSON Lines: the same names, null where none
 	run -0 tcptop-csv -f jsonl --resolve --dns-server "127.0.0.1:$DNS_PORT" \
 		"$BATS_TEST_TMPDIR/s.tcpt"
-	assert_line --index 0 --partial '"host":"testhost","loss_kprobe_missed":0,"loss_walk_failed":0,"loss_owners_full":0,"loss_udp_peers_evicted":0,"limit":null,"limit_pct":null,"remote_host":"example.com"}'
+	assert_line --index 0 --partial '"host":"testhost","loss_kprobe_missed":0,"loss_walk_failed":0,"loss_owners_full":0,"loss_udp_peers_evicted":0,"loss_agg_names_full":0,"loss_agg_loss_other":0,"limit":null,"limit_pct":null,"remote_host":"example.com"}'
 	assert_line --index 1 --partial '"remote_host":"six.example"}'
 	assert_line --index 2 --partial '"remote_host":null}'
 	assert_line --index 4 --partial '"remote_host":null}'
@@ -914,8 +914,8 @@ assert not bad, bad' "$BATS_TEST_TMPDIR/h.csv"
 	assert_line --index 1 "'$want"
 	assert_line --index 2 "a b.example"
 	run -0 cat "$BATS_TEST_TMPDIR/h.csv"
-	assert_line --index 1 --partial ",testhost,0,0,0,0,,,\"'-ev\\x01il,\"\"q\\xFF\\x1B[31m\\u{202E}.example\""
-	assert_line --index 2 --partial ',testhost,0,0,0,0,,,"a b.example"'
+	assert_line --index 1 --partial ",testhost,0,0,0,0,0,0,,,\"'-ev\\x01il,\"\"q\\xFF\\x1B[31m\\u{202E}.example\""
+	assert_line --index 2 --partial ',testhost,0,0,0,0,0,0,,,"a b.example"'
 	# --excel-safe: the same
 	tcptop-csv --excel-safe --resolve --dns-server "127.0.0.1:$DNS_PORT" \
 		"$BATS_TEST_TMPDIR/s.tcpt" >"$BATS_TEST_TMPDIR/x.csv"
@@ -1027,7 +1027,7 @@ sockets() {
 	t1=$(date +%s%N)
 	[ "${#lines[@]}" -eq 31 ]
 	for i in $(seq 30); do
-		[[ "${lines[$i]}" == *,testhost,0,0,0,0,,, ]] || fail "row $i: ${lines[$i]}"
+		[[ "${lines[$i]}" == *,testhost,0,0,0,0,0,0,,, ]] || fail "row $i: ${lines[$i]}"
 	done
 	# the questions went out, unanswered
 	[ "$(sort -u "$BATS_TEST_TMPDIR/dns.port.log" | wc -l)" -eq 3 ]
