@@ -30,6 +30,14 @@ over the path tests/traffic/limitnet makes.
       carrying them, or a CSV row as "name=value" words): prints each that differs and exits
       1, or prints "same N" (the number compared)
 
+  limits.py rows CSV SRC
+      the rows of the connection from SRC (address:port) in tcptop-csv --figures output, one
+      a line: "EPOCH_MS LIMIT PCT busy_ms rwnd_limited_ms sndbuf_limited_ms"
+  limits.py near SS CSV SRC SLACK_MS
+      for each reading of SS (lines of "limits.py ss" with t_ms the wall clock in ms), the
+      CSV row of SRC nearest in time: prints each clock (busy, rwnd, sndbuf) that differs by
+      more than SLACK_MS and exits 1, or prints "near N" (readings compared)
+
 --scenario sets the other options' defaults to make one cause hold the sender back on that
 path (a 100 ms round trip, a 100 Mbit/s queue at the sender), each measured here with ss -ti:
   rwnd    the receiver reads 4 KiB every 50 ms through a 16 KiB SO_RCVBUF (for --slow-for,
@@ -201,7 +209,49 @@ def same(ss_line, dump_line):
     return 1 if bad else 0
 
 
+def csv_rows(path, src):
+    import csv
+    import datetime
+    host, _, port = src.rpartition(':')
+    out = []
+    for r in csv.DictReader(open(path, newline='')):
+        if r['local_addr'] != host.strip('[]') or r['local_port'] != port:
+            continue
+        t = datetime.datetime.strptime(r['timestamp'], '%Y-%m-%dT%H:%M:%S.%fZ').replace(
+            tzinfo=datetime.timezone.utc)
+        out.append((int(round(t.timestamp() * 1000)), r))
+    return out
+
+
+def near(ss_path, csv_path, src, slack):
+    rows = csv_rows(csv_path, src)
+    bad, n = [], 0
+    for line in open(ss_path):
+        a = words(line)
+        if a.get('cwnd') in (None, 'None'):
+            continue
+        t = int(a['t_ms'])
+        ts, r = min(rows, key=lambda x: abs(x[0] - t))
+        n += 1
+        for x, y in (('busy_ms', 'busy_ms'), ('rwnd_ms', 'rwnd_limited_ms'),
+                     ('sndbuf_ms', 'sndbuf_limited_ms')):
+            if abs(int(a[x]) - int(r[y])) > slack:
+                bad.append('at %d (row of %d): %s ss %s, tcptop %s' % (t, ts, y, a[x], r[y]))
+    for line in bad:
+        print(line)
+    if not bad:
+        print('near', n)
+    return 1 if bad or not n else 0
+
+
 def main():
+    if sys.argv[1:2] == ['rows'] and len(sys.argv) == 4:
+        for t, r in csv_rows(sys.argv[2], sys.argv[3]):
+            print(t, r['limit'] or '-', r['limit_pct'] or '-', r['busy_ms'],
+                  r['rwnd_limited_ms'], r['sndbuf_limited_ms'])
+        return
+    if sys.argv[1:2] == ['near'] and len(sys.argv) == 6:
+        sys.exit(near(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])))
     if sys.argv[1:2] == ['same'] and len(sys.argv) == 4:
         sys.exit(same(sys.argv[2], sys.argv[3]))
     if sys.argv[1:] == ['ss']:
