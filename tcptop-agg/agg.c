@@ -230,21 +230,30 @@ static struct limit_clocks clocks_of(const struct tcp_figs *f)
 	return (struct limit_clocks){ f->busy_ms, f->rwnd_ms, f->sndbuf_ms };
 }
 
-/* A TCP connection's latest figures, read at stream time now; -ENOMEM or 0. The first are the
- * reference of its first interval (its open's, or its first sample's: then that interval's
- * LIMIT is unknown, nothing earlier to compare). */
+/* A TCP connection's latest figures, read at stream time now; -ENOMEM or 0. With the first
+ * comes the reference of its first interval: for a connection begun before the collector, the
+ * clocks its open carries (its past is not this interval's); for any other, clocks of 0 at the
+ * interval's start, as its rate counts all it moved (a connection whose first figures come after
+ * an interval was cut since its open has nothing to compare: LIMIT unknown, once). */
 static int set_figs(struct agg *a, struct conn *e, const struct tcp_figs *f, bool at_open)
 {
 	if (e->proto != PROTO_TCP)
 		return 0;
 	if (!e->x) {
-		if (!(e->x = tcpx_alloc(a)))
+		struct tcpx *x = e->x = tcpx_alloc(a);
+
+		if (!x)
 			return -ENOMEM;
-		if (at_open) {
-			e->x->ref = clocks_of(f);
-			e->x->ref_ns = a->now;
-			e->x->ref_retrans = e->retrans;
-			e->x->has_ref = true;
+		if (e->flags & CONN_F_BEGUN_BEFORE) {
+			if (at_open) {
+				x->ref = clocks_of(f);
+				x->ref_ns = a->now;
+				x->ref_retrans = e->retrans;
+				x->has_ref = true;
+			}
+		} else if (!(e->aflags & A_SHOWN)) {
+			x->ref_ns = a->cut;
+			x->has_ref = true;
 		}
 	}
 	e->x->figs = *f;
