@@ -859,6 +859,53 @@ static void test_tcp_figs(void)
 	xlate_free(x);
 }
 
+/* A connection keeps only the clocks of its figures and a hash of those written: figures read
+ * while it waits (hidden) go out with the OPEN that ends the wait, and only a change after them
+ * writes a SAMPLE; a connection first met at its close carries the close's figures. */
+static void test_tcp_figs_compact(void)
+{
+	struct xlate *x = new_x(60, 0);
+	struct tt_event a = tcp(TT_IT_TCP, 0x7500, 40105, 80, 1, 100, 1);
+	struct tt_event c;
+
+	owned(&a, 59);
+	with_figs(&a, 100, 0, 0);
+	pass(x, true, &a, 1, 1);
+	is_str(seq(), "", "--pid 60: another process's connection with figures is hidden");
+	a.type = TT_POLLED;
+	a.owner.pid = 60;
+	a.f.busy = 150;
+	a.f.cwnd = 30;
+	a.ts = 3;
+	xlate_event(x, &a);
+	is_str(seq(), "O", "... the next read with its owner opens it");
+	ok(out[0].u.open.has_figs && out[0].u.open.figs.busy_ms == 600 &&
+		   out[0].u.open.figs.cwnd == 30,
+	   "... with that read's figures (busy %u ms)", out[0].u.open.figs.busy_ms);
+	nout = 0;
+	a.ts = 4;
+	xlate_event(x, &a);
+	is_str(seq(), "", "... the same figures again: nothing");
+	a.f.unsent = 5;
+	a.ts = 5;
+	xlate_event(x, &a);
+	is_str(seq(), "S", "... unsent bytes alone moved: a SAMPLE");
+	ok(out[0].u.sample.has_figs && out[0].u.sample.figs.unsent == 5, "... with them");
+	xlate_free(x);
+
+	x = new_x(0, 0);
+	pass(x, true, NULL, 0, 1);
+	c = tcp(TT_EV_CLOSE, 0x7600, 40106, 80, 7, 100, 2);
+	c.old_state = 1;
+	with_figs(&c, 40, 10, 0);
+	xlate_event(x, &c);
+	is_str(seq(), "OTC", "a connection first met at its close: OPEN, STATE, CLOSE");
+	ok(out[0].u.open.has_figs && out[2].u.close.has_figs &&
+		   out[2].u.close.figs.busy_ms == 160 && out[2].u.close.figs.rwnd_ms == 40,
+	   "... the OPEN and the CLOSE with the close's figures");
+	xlate_free(x);
+}
+
 int main(void)
 {
 	test_tcp_life();
@@ -876,5 +923,6 @@ int main(void)
 	test_udp_begun();
 	test_names_once();
 	test_tcp_figs();
+	test_tcp_figs_compact();
 	return done_testing();
 }
