@@ -13,7 +13,9 @@
 
 #include "agg.h"
 #include "cgroup.h"
+#include "contract.h"
 #include "htab.h"
+#include "limit.h"
 #include "util.h"
 #include "vec.h"
 
@@ -47,7 +49,7 @@ struct conn {
 	uint32_t srtt_us, retrans;
 	uint64_t last_ns;
 	uint64_t cgroup_id;
-	uint64_t pad; /* the identity starts on the third line */
+	struct tcpx *x; /* TCP with figures, else NULL; the identity starts on the third line */
 
 	uint32_t netns, ifindex;
 	uint8_t family;
@@ -68,6 +70,24 @@ struct pool_block {
 	struct pool_block *next;
 	size_t n;
 	struct conn e[];
+};
+
+/* A TCP connection's figures (tcptop-stream(5)), from a pool of their own: UDP flows and
+ * streams without figures pay nothing. */
+struct tcpx {
+	struct tcp_figs figs;	 /* the latest */
+	uint64_t figs_ns;	 /* when they were read */
+	struct limit_clocks ref; /* the clocks at the last snapshot: LIMIT's reference */
+	uint64_t ref_ns;	 /* when those were read */
+	uint32_t ref_retrans;	 /* retransmits then */
+	bool has_ref;		 /* false: no earlier reading (LIMIT unknown this interval) */
+	struct tcpx *next_free;
+};
+
+struct tcpx_block {
+	struct tcpx_block *next;
+	size_t n;
+	struct tcpx x[];
 };
 
 /* An interface's name, by (netns, ifindex). */
@@ -105,6 +125,9 @@ struct agg {
 	size_t norder, order_cap;
 	struct hnode *free_list;
 	struct pool_block *blocks;
+	struct tcpx *tcpx_free;
+	struct tcpx_block *tcpx_blocks;
+	bool no_limits; /* the collector could not know the clocks (tcp-limits, tcp-figures) */
 
 	struct htab ifn; /* struct ifname_ent */
 	struct cgroup_table cg;
@@ -164,10 +187,121 @@ static struct conn *conn_alloc(struct agg *a)
 	return e;
 }
 
+static struct tcpx *tcpx_alloc(struct agg *a)
+{
+	struct tcpx *x = a->tcpx_free;
+
+	if (!x) {
+		size_t k = a->tcpx_blocks ? a->tcpx_blocks->n * 2 : POOL_BLOCK_MIN;
+		struct tcpx_block *b;
+
+		if (k > POOL_BLOCK_MAX)
+			k = POOL_BLOCK_MAX;
+		b = malloc(sizeof(*b) + k * sizeof(b->x[0]));
+		if (!b)
+			return NULL;
+		b->next = a->tcpx_blocks;
+		b->n = k;
+		a->tcpx_blocks = b;
+		for (size_t i = k; i-- > 0;) {
+			b->x[i].next_free = a->tcpx_free;
+			a->tcpx_free = &b->x[i];
+		}
+		x = a->tcpx_free;
+	}
+	a->tcpx_free = x->next_free;
+	memset(x, 0, sizeof(*x));
+	return x;
+}
+
 static void conn_release(struct agg *a, struct conn *e)
 {
+	if (e->x) {
+		e->x->next_free = a->tcpx_free;
+		a->tcpx_free = e->x;
+		e->x = NULL;
+	}
 	e->hn.next = a->free_list;
 	a->free_list = &e->hn;
+}
+
+static struct limit_clocks clocks_of(const struct tcp_figs *f)
+{
+	return (struct limit_clocks){ f->busy_ms, f->rwnd_ms, f->sndbuf_ms };
+}
+
+/* A TCP connection's latest figures, read at stream time now; -ENOMEM or 0. With the first
+ * comes the reference of its first interval: for a connection begun before the collector, the
+ * clocks its open carries (its past is not this interval's); for any other, clocks of 0 at the
+ * interval's start, as its rate counts all it moved (a connection whose first figures come after
+ * an interval was cut since its open has nothing to compare: LIMIT unknown, once). */
+static int set_figs(struct agg *a, struct conn *e, const struct tcp_figs *f, bool at_open)
+{
+	if (e->proto != PROTO_TCP)
+		return 0;
+	if (!e->x) {
+		struct tcpx *x = e->x = tcpx_alloc(a);
+
+		if (!x)
+			return -ENOMEM;
+		if (e->flags & CONN_F_BEGUN_BEFORE) {
+			if (at_open) {
+				x->ref = clocks_of(f);
+				x->ref_ns = a->now;
+				x->ref_retrans = e->retrans;
+				x->has_ref = true;
+			}
+		} else if (!(e->aflags & A_SHOWN)) {
+			x->ref_ns = a->cut;
+			x->has_ref = true;
+		}
+	}
+	e->x->figs = *f;
+	e->x->figs_ns = a->now;
+	return 0;
+}
+
+/* LIMIT of a TCP connection for the interval that ends (span ns long), into w: from the
+ * clocks' difference since the reference, over the time between their readings (the
+ * interval's span when nothing new was read). */
+static void row_limit(const struct agg *a, const struct conn *e, uint64_t span,
+		      struct rec_snap_row *w)
+{
+	const struct tcpx *x = e->x;
+	struct limit_clocks now;
+	struct limit_interval iv;
+	struct limit_shares sh;
+	enum limit l;
+
+	w->limit = w->limit_pct = 0;
+	w->has_figs = x != NULL;
+	if (!x)
+		return;
+	w->figs = x->figs;
+	if (a->no_limits || !x->has_ref) {
+		w->limit = LIMIT_UNKNOWN;
+		return;
+	}
+	now = clocks_of(&x->figs);
+	iv.span_ns = x->figs_ns > x->ref_ns ? x->figs_ns - x->ref_ns : span;
+	iv.sent = e->bytes_out - e->ref_out;
+	iv.retrans = e->retrans - x->ref_retrans;
+	l = limit_judge(&x->ref, &now, &iv, &sh);
+	w->limit = (uint8_t)l;
+	w->limit_pct = (uint8_t)limit_percent(limit_share_ms(&sh, l), sh.span_ms);
+}
+
+/* The interval ended: the clocks now are the next one's reference. */
+static void limit_next(struct conn *e)
+{
+	struct tcpx *x = e->x;
+
+	if (!x)
+		return;
+	x->ref = clocks_of(&x->figs);
+	x->ref_ns = x->figs_ns;
+	x->ref_retrans = e->retrans;
+	x->has_ref = true;
 }
 
 static struct conn *table_find(const struct agg *a, uint64_t flow)
@@ -332,6 +466,10 @@ void agg_free(struct agg *a)
 		next = b->next;
 		free(b);
 	}
+	for (struct tcpx_block *t = a->tcpx_blocks, *tn; t; t = tn) {
+		tn = t->next;
+		free(t);
+	}
 	ifn_clear(a);
 	htab_free(&a->ifn);
 	htab_free(&a->conns);
@@ -386,6 +524,8 @@ int agg_begin(struct agg *a, const struct stream_header *in)
 	table_clear(a);
 	a->in = *in;
 	a->in_section = true;
+	a->no_limits =
+		features_missing(in, NULL, 0) & ((1u << FEAT_TCP_LIMITS) | (1u << FEAT_TCP_FIGS));
 	a->period = in->interval_ns;
 	a->tick_mode = a->period != 0;
 	a->slack = (a->period < a->o.interval_ns ? a->period : a->o.interval_ns) / 4;
@@ -615,6 +755,7 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 			w->last_ns = e->last_ns;
 			w->host = 0; /* one host: a merge sets its own */
 			w->cgroup_id = e->cgroup_id;
+			row_limit(a, e, span, w);
 			if ((err = emit_rec(a, r)))
 				return err;
 		}
@@ -622,6 +763,7 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 		e->aflags |= A_SHOWN;
 		e->ref_in = e->bytes_in;
 		e->ref_out = e->bytes_out;
+		limit_next(e);
 		if (e->aflags & A_CLOSED) {
 			a->nconns--;
 			conn_release(a, e);
@@ -757,6 +899,10 @@ static int on_open(struct agg *a, const struct rec_conn_open *o)
 		e->ref_in = o->c.bytes_in;
 		e->ref_out = o->c.bytes_out;
 	}
+	if (o->has_figs && set_figs(a, e, &o->figs, true)) {
+		conn_release(a, e);
+		return -ENOMEM;
+	}
 	if (htab_add(&a->conns, &e->hn, hash_u64(e->flow))) {
 		conn_release(a, e);
 		return -ENOMEM;
@@ -824,14 +970,19 @@ int agg_record(struct agg *a, const struct rec *r)
 	case REC_CONN_SAMPLE:
 		if ((err = advance(a, r->u.sample.ts, EV_DATA)))
 			return err;
-		if ((e = known(a, r->u.sample.flow)))
+		if ((e = known(a, r->u.sample.flow))) {
 			set_counters(e, &r->u.sample.c, a->now);
+			if (r->u.sample.has_figs)
+				return set_figs(a, e, &r->u.sample.figs, false);
+		}
 		return 0;
 	case REC_CONN_CLOSE:
 		if ((err = advance(a, r->u.close.ts, EV_DATA)))
 			return err;
 		if ((e = known(a, r->u.close.flow))) {
 			set_counters(e, &r->u.close.c, a->now);
+			if (r->u.close.has_figs && (err = set_figs(a, e, &r->u.close.figs, false)))
+				return err;
 			if (r->u.close.state)
 				e->state = r->u.close.state;
 			if (!handshake_state(e->state))

@@ -56,10 +56,10 @@ struct csv {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: tcptop-csv [-o FILE] [-f csv|jsonl] [--group process|cgroup]\n"
-		"                  [--excel-safe] [--crlf] [--resolve [--dns-server ADDR[:PORT]]]\n"
-		"                  [-h|--help] [--version] [FILE]\n");
+	fprintf(f, "usage: tcptop-csv [-o FILE] [-f csv|jsonl] [--group process|cgroup]\n"
+		   "                  [--excel-safe] [--crlf] [--figures]\n"
+		   "                  [--resolve [--dns-server ADDR[:PORT]]]\n"
+		   "                  [-h|--help] [--version] [FILE]\n");
 }
 
 static void help(void)
@@ -85,6 +85,9 @@ static void help(void)
 	       "                      it alters names such as a login shell's \"-bash\"; remote_host\n"
 	       "                      cells get it always: no host name starts so)\n"
 	       "  --crlf              CSV: end lines with CR LF as RFC 4180 writes them (default LF)\n"
+	       "  --figures           add the columns of TCP connections' figures, why each goes at\n"
+	       "                      its pace: busy_ms ... lost (tcptop-csv(1)); empty for UDP and\n"
+	       "                      where unknown (default off)\n"
 	       "  --resolve           add a column remote_host: the remote address's host name by\n"
 	       "                      reverse DNS, empty until known; each snapshot waits at most\n"
 	       "                      0.2 s for the names it asked for; the resolver's own queries\n"
@@ -94,7 +97,8 @@ static void help(void)
 	       "  -h, --help          this help\n"
 	       "  --version           print the version\n"
 	       "\n"
-	       "Columns (the first 16 fixed, in this order; remote_host only with --resolve):\n");
+	       "Columns (the first 16 fixed, in this order; busy_ms to lost only with --figures,\n"
+	       "remote_host only with --resolve):\n");
 	rows_help_columns(stdout);
 	printf("Empty where a value does not apply (state, rtt_us, retransmits and failed of UDP;\n"
 	       "pid and process_name before an owner is seen) or is unknown (cgroup and\n"
@@ -109,6 +113,7 @@ static int options(struct csv *c, int argc, char **argv)
 	enum {
 		O_EXCEL = 256,
 		O_CRLF,
+		O_FIGURES,
 		O_RESOLVE,
 		O_DNS_SERVER,
 		O_VERSION
@@ -118,6 +123,7 @@ static int options(struct csv *c, int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ "excel-safe", no_argument, NULL, O_EXCEL },
 		{ "crlf", no_argument, NULL, O_CRLF },
+		{ "figures", no_argument, NULL, O_FIGURES },
 		{ "group", required_argument, NULL, 'g' },
 		{ "resolve", no_argument, NULL, O_RESOLVE },
 		{ "dns-server", required_argument, NULL, O_DNS_SERVER },
@@ -154,6 +160,9 @@ static int options(struct csv *c, int argc, char **argv)
 			break;
 		case O_EXCEL:
 			c->o.excel_safe = true;
+			break;
+		case O_FIGURES:
+			c->o.figures = true;
 			break;
 		case O_CRLF:
 			c->o.crlf = true;

@@ -8,6 +8,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "limit.h"
 #include "script.h"
 #include "stream.h"
 
@@ -17,6 +18,21 @@ static void put_counters(const struct conn_counters *c)
 	       (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
 	       (unsigned long long)c->pkts_in, (unsigned long long)c->pkts_out, c->srtt_us,
 	       c->retrans);
+}
+
+/* The TCP figures, as tcptop-gen reads them back. */
+static void put_figs(uint8_t has, const struct tcp_figs *f)
+{
+	if (!has)
+		return;
+	printf(" busy=%u rwnd=%u sndbuf=%u rbytes=%u lost=%u cwnd=%u", f->busy_ms, f->rwnd_ms,
+	       f->sndbuf_ms, f->retrans_bytes, f->lost, f->cwnd);
+	if (f->ssthresh == TCP_NO_SSTHRESH)
+		printf(" ssthresh=none");
+	else
+		printf(" ssthresh=%u", f->ssthresh);
+	printf(" reord=%u inflight=%u unsent=%u minrtt=%u rttvar=%u drate=%.0f", f->reordering,
+	       f->in_flight, f->unsent, f->min_rtt_us, f->rttvar_us, (double)f->delivery_rate);
 }
 
 static void put_id(const struct conn_id *id)
@@ -104,6 +120,7 @@ static void dump(const struct rec *r, int offsets)
 		put_flags(r->u.open.flags);
 		put_counters(&r->u.open.c);
 		put_cgroup(r->u.open.cgroup_id);
+		put_figs(r->u.open.has_figs, &r->u.open.figs);
 		break;
 	case REC_CONN_STATE:
 		printf("state");
@@ -116,6 +133,7 @@ static void dump(const struct rec *r, int offsets)
 		script_put_time(stdout, "t", r->u.sample.ts);
 		printf(" flow=%llu", (unsigned long long)r->u.sample.flow);
 		put_counters(&r->u.sample.c);
+		put_figs(r->u.sample.has_figs, &r->u.sample.figs);
 		break;
 	case REC_CONN_CLOSE:
 		printf("close");
@@ -123,6 +141,7 @@ static void dump(const struct rec *r, int offsets)
 		printf(" flow=%llu state=%s", (unsigned long long)r->u.close.flow,
 		       r->u.close.state ? tcp_state_name(r->u.close.state) : "0");
 		put_counters(&r->u.close.c);
+		put_figs(r->u.close.has_figs, &r->u.close.figs);
 		break;
 	case REC_CONN_OWNER:
 		printf("owner");
@@ -186,6 +205,15 @@ static void dump(const struct rec *r, int offsets)
 		put_cgroup(w->cgroup_id);
 		if (w->host)
 			printf(" host=%u", w->host);
+		put_figs(w->has_figs, &w->figs);
+		if (w->limit == LIMIT_UNKNOWN)
+			printf(" limit=unknown");
+		else if (w->limit >= LIMIT_N)
+			printf(" limit=%u", w->limit); /* a newer writer's */
+		else if (w->limit)
+			printf(" limit=%s", limit_name(w->limit));
+		if (w->limit_pct)
+			printf(" limit_pct=%u", w->limit_pct);
 		break;
 	}
 	case REC_HOST: {

@@ -10,6 +10,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "limit.h"
 #include "script.h"
 #include "stream.h"
 #include "util.h"
@@ -33,11 +34,14 @@ static void usage(FILE *f)
 		"       [netns=N] [if=N] [state=NAME|N] [pid=N] [comm=STR] [begun] [noowner]\n"
 		"       [in=N] [out=N] [pin=N] [pout=N] [rtt=US] [retrans=N]   (IPv6: [::1]:443)\n"
 		"       [cgroup=ID]\n"
-		"  sample t=S flow=N [in= out= pin= pout= rtt= retrans=]\n"
+		"       [FIGURES]                  (TCP figures: any of busy= rwnd= sndbuf= (ms)\n"
+		"       rbytes= lost= cwnd= ssthresh=N|none reord= inflight= unsent= minrtt=\n"
+		"       rttvar= (us) drate= (bytes/s) writes the block; the rest are 0)\n"
+		"  sample t=S flow=N [in= out= pin= pout= rtt= retrans=] [FIGURES]\n"
 		"  state t=S flow=N [old=NAME] new=NAME\n"
 		"  owner t=S flow=N pid=N comm=STR [cgroup=ID]\n"
 		"  cgroup id=N [host=N] path=STR      (a cgroup id's path, before its first use)\n"
-		"  close t=S flow=N [state=NAME] [in= out= pin= pout= rtt= retrans=]\n"
+		"  close t=S flow=N [state=NAME] [in= out= pin= pout= rtt= retrans=] [FIGURES]\n"
 		"  tick t=S\n"
 		"  ifname [netns=N] if=N name=STR\n"
 		"  loss t=S [ringbuf=N] [flow_table_full=N] [flow_evicted=N] [walk_failed=N]...\n"
@@ -46,7 +50,8 @@ static void usage(FILE *f)
 		"  snap seq=N time=EPOCH_S [mono=S] [span=S] [interval=S] [partial] [hidden=N]\n"
 		"       [LOSSNAME=N ...]           (rows and totals come from the rows that follow)\n"
 		"  row <open's keys> [ifname=STR] [rate_in=X] [rate_out=X] [closed] [new] [failed]\n"
-		"       [first=S] [last=S] [cgroup=N] [host=N]\n"
+		"       [first=S] [last=S] [cgroup=N] [host=N] [FIGURES]\n"
+		"       [limit=none|app|rwnd|sndbuf|cwnd|unknown|N] [limit_pct=N]\n"
 		"  hostrec index=N [state=live|ended|lagging] [time=EPOCH_S] [name=STR] [boot=STR]\n"
 		"       [LOSSNAME=N ...]           (inside snap: written before the rows)\n"
 		"  snapend\n"
@@ -194,6 +199,54 @@ static void counters(const struct script_line *sl, struct conn_counters *c)
 	c->pkts_out = num(sl, "pout", 0);
 	c->srtt_us = num(sl, "rtt", 0);
 	c->retrans = num(sl, "retrans", 0);
+}
+
+/* The TCP figures, when any of their keys is there. */
+static uint8_t figures(const struct script_line *sl, struct tcp_figs *f)
+{
+	static const char *const keys[] = { "busy",   "rwnd",	  "sndbuf", "rbytes",	"lost",
+					    "cwnd",   "ssthresh", "reord",  "inflight", "unsent",
+					    "minrtt", "rttvar",	  "drate" };
+	const struct script_word *w = find(sl, "ssthresh");
+	bool any = false;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		any |= find(sl, keys[i]) != NULL;
+	memset(f, 0, sizeof(*f));
+	if (!any)
+		return 0;
+	f->busy_ms = num(sl, "busy", 0);
+	f->rwnd_ms = num(sl, "rwnd", 0);
+	f->sndbuf_ms = num(sl, "sndbuf", 0);
+	f->retrans_bytes = num(sl, "rbytes", 0);
+	f->lost = num(sl, "lost", 0);
+	f->cwnd = num(sl, "cwnd", 0);
+	f->ssthresh =
+		w && w->val && !strcmp(w->val, "none") ? TCP_NO_SSTHRESH : num(sl, "ssthresh", 0);
+	f->reordering = num(sl, "reord", 0);
+	f->in_flight = num(sl, "inflight", 0);
+	f->unsent = num(sl, "unsent", 0);
+	f->min_rtt_us = num(sl, "minrtt", 0);
+	f->rttvar_us = num(sl, "rttvar", 0);
+	f->delivery_rate = (float)dbl(sl, "drate", 0);
+	return 1;
+}
+
+/* limit=NAME or a number (a newer writer's verdict). */
+static uint8_t limit_of(const struct script_line *sl)
+{
+	const struct script_word *w = find(sl, "limit");
+
+	if (!w || !w->val)
+		return 0;
+	if (!strcmp(w->val, "none"))
+		return LIMIT_NONE;
+	if (!strcmp(w->val, "unknown"))
+		return LIMIT_UNKNOWN;
+	for (unsigned l = LIMIT_APP; l < LIMIT_N; l++)
+		if (!strcmp(w->val, limit_name(l)))
+			return l;
+	return num(sl, "limit", 0);
 }
 
 static uint8_t state_of(const struct script_line *sl, const char *key, uint8_t def)
@@ -349,6 +402,7 @@ static void directive(const struct script_line *sl)
 			memcpy(r.u.open.comm, comm, COMM_LEN);
 			r.u.open.c = c;
 			r.u.open.cgroup_id = num(sl, "cgroup", 0);
+			r.u.open.has_figs = figures(sl, &r.u.open.figs);
 			emit(&r);
 			return;
 		}
@@ -376,6 +430,9 @@ static void directive(const struct script_line *sl)
 		rr->u.row.last_ns = tm(sl, "last", 0);
 		rr->u.row.cgroup_id = num(sl, "cgroup", 0);
 		rr->u.row.host = num(sl, "host", 0);
+		rr->u.row.has_figs = figures(sl, &rr->u.row.figs);
+		rr->u.row.limit = limit_of(sl);
+		rr->u.row.limit_pct = num(sl, "limit_pct", 0);
 		return;
 	}
 	if (strcmp(v, "hostrec") == 0) {
@@ -408,6 +465,7 @@ static void directive(const struct script_line *sl)
 		r.u.sample.ts = tm(sl, "t", 0);
 		r.u.sample.flow = num(sl, "flow", 0);
 		counters(sl, &r.u.sample.c);
+		r.u.sample.has_figs = figures(sl, &r.u.sample.figs);
 	} else if (strcmp(v, "state") == 0) {
 		r.type = REC_CONN_STATE;
 		r.u.state.ts = tm(sl, "t", 0);
@@ -437,6 +495,7 @@ static void directive(const struct script_line *sl)
 		r.u.close.flow = num(sl, "flow", 0);
 		r.u.close.state = state_of(sl, "state", 7);
 		counters(sl, &r.u.close.c);
+		r.u.close.has_figs = figures(sl, &r.u.close.figs);
 	} else if (strcmp(v, "tick") == 0) {
 		r.type = REC_TICK;
 		r.u.tick.ts = tm(sl, "t", 0);
