@@ -81,7 +81,8 @@ struct host {
 	uint32_t nloss;
 	struct loss_slot loss[LOSS_CODES];
 	uint8_t *listen; /* TCP ports seen in LISTEN, 65536 bits; NULL until the first */
-	uint64_t sections; /* sections of its stream read: one more at each restart of its collector */
+	uint64_t
+		sections; /* sections of its stream read: one more at each restart of its collector */
 };
 
 /* An interned cgroup label value: its index + 1 is what a key holds. */
