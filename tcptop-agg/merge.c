@@ -759,6 +759,7 @@ static int host_init(struct merge *m, int i, const struct merge_input *in)
 		h->q = malloc(QCAP * sizeof(*h->q));
 	ho.out = (struct agg_sink){ on_emit, NULL, h };
 	ho.pace = NULL;
+	ho.full_every = 1; /* the merge reads full snapshots; its output has its own deltas */
 	h->a = agg_new(&ho);
 	h->last_rx = mono_now();
 	if (!h->rd || !h->head || (h->threaded && !h->q) || !h->a)
