@@ -479,6 +479,9 @@ static int input_end(struct csv *c, int st)
 		return written(c, -errno);
 	}
 	c->out_fd = -1;
+	/* a table out of step: the stream contradicts itself (every snapshot it could is out) */
+	if (c->tab.out_of_step)
+		return EX_DATAERR;
 	/* read to its end: whatever stop came, nothing was left unread */
 	return exit_stopped(stop_signal(), true);
 }

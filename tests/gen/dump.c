@@ -256,7 +256,8 @@ static int table_rec(struct tabdump *d, const struct rec *r, int offsets, const 
 		d->delta = r->type == REC_DELTA_BEGIN;
 		d->nhosts = 0;
 		if (snaptab_begin(&d->t, r->type, &r->u.snap_begin) == SNAPTAB_SKIP)
-			printf("# delta seq=%llu skipped: no full snapshot of the section yet\n",
+			printf("# delta seq=%llu skipped: no table in step (no full snapshot yet, "
+			       "or out of step)\n",
 			       (unsigned long long)d->b.seq);
 		return 0;
 	case REC_HOST:
