@@ -58,6 +58,16 @@ static struct snaptab_slot *find(const struct snaptab *t, const struct rec_snap_
 	return NULL;
 }
 
+const struct rec_snap_row *snaptab_find(const struct snaptab *t, uint32_t host, uint64_t flow)
+{
+	struct rec_snap_row key = { .host = host };
+	struct snaptab_slot *s;
+
+	key.id.flow = flow;
+	s = find(t, &key);
+	return s ? &s->r : NULL;
+}
+
 /* The slots moved (the array grew): every live one back in the index. */
 static void reindex(struct snaptab *t)
 {

@@ -91,6 +91,9 @@ static inline const struct rec_snap_row *snaptab_row(const struct snaptab *t, si
 	return &t->slot[t->order[i]].r;
 }
 
+/* The row of (host, flow) in the table (the latest one added of that key), or NULL. */
+const struct rec_snap_row *snaptab_find(const struct snaptab *t, uint32_t host, uint64_t flow);
+
 /* The record types of a delta snapshot. */
 static inline bool snaptab_is_delta(uint32_t type)
 {
