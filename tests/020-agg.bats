@@ -829,3 +829,80 @@ model_vs_golden() {
 	run -0 grep -c '^row .* cgroup=' "$T/all.txt"
 	[ "$output" -ge 5 ]
 }
+
+@test "--full-every: a full snapshot first, then deltas of the rows that changed, a full one every N; 1: full only" {
+	stream basic
+	# snapshot 2: flow 1 moved bytes, flow 2 closed; snapshot 3: nothing moved
+	tcptop-agg "$T/basic.tcpt" | tcptop-dump | cut -d' ' -f1,2 >"$T/kinds.txt"
+	run -0 grep -v '^header\|^end' "$T/kinds.txt"
+	assert_output "snap seq=1
+row flow=1
+row flow=2
+snapend seq=1
+delta seq=2
+drow flow=1
+drow flow=2
+deltaend seq=2
+delta seq=3
+deltaend seq=3"
+	run -0 bash -c 'tcptop-agg "$0" | tcptop-dump | grep "^delta "' "$T/basic.tcpt"
+	assert_line --index 0 --partial ' hidden=0 rows=2 table=2 tcp=1 udp=1 bytes_in=3064 bytes_out=732 rate_in=2064.000 rate_out=232.000 '
+	assert_line --index 1 --partial ' hidden=0 rows=0 table=1 tcp=1 udp=0 bytes_in=3000 bytes_out=700 rate_in=0.000 rate_out=0.000 '
+	run -0 bash -c 'tcptop-agg --full-every 2 "$0" | tcptop-dump | grep -o "^[a-z]* seq=[0-9]*" | grep -v end' "$T/basic.tcpt"
+	assert_output "snap seq=1
+delta seq=2
+snap seq=3"
+	run -1 bash -c 'tcptop-agg --full-every 1 "$0" | tcptop-dump | grep -c "^delta"' "$T/basic.tcpt"
+	assert_output 0
+	run -64 tcptop-agg --full-every 0 "$T/basic.tcpt"
+	assert_output --partial 'full-every'
+}
+
+@test "a shown row that stops passing the filters (a late owner), or a reused flow id, makes the snapshot full" {
+	{
+		echo 'header real=1700000000 mono=0 interval=1'
+		echo 'open t=0.1 flow=1 proto=tcp src=10.0.0.1:5000 dst=10.0.0.2:443 pid=1 comm=curl'
+		echo 'open t=0.2 flow=2 proto=tcp src=10.0.0.1:5001 dst=10.0.0.2:443 pid=2 comm=curl'
+		echo 'tick t=1'
+		echo 'owner t=1.5 flow=2 pid=3 comm=wget'
+		echo 'tick t=2'
+		echo 'sample t=2.5 flow=1 in=5'
+		echo 'tick t=3'
+		echo 'open t=3.5 flow=1 proto=tcp src=10.0.0.1:5002 dst=10.0.0.2:443 pid=1 comm=curl'
+		echo 'tick t=4'
+		echo 'tick t=5'
+		echo 'end t=5'
+	} | "$GEN" >"$T/s.tcpt"
+	run -0 bash -c 'tcptop-agg --process curl "$0" | tcptop-dump | grep -o "^[a-z]* seq=[0-9]*" | grep -v end' "$T/s.tcpt"
+	assert_output "snap seq=1
+snap seq=2
+delta seq=3
+snap seq=4
+delta seq=5"
+	# and each is the full snapshot a reader of full snapshots gets
+	tcptop-agg --process curl --full-every 1 "$T/s.tcpt" | tcptop-dump >"$T/full.txt"
+	tcptop-agg --process curl "$T/s.tcpt" | tcptop-dump --table | cmp - "$T/full.txt"
+}
+
+@test "--merge writes deltas too: applied, they give the merged full snapshots, rows keyed by host and flow" {
+	local n=0 pair k
+	for pair in "basic multiple" "udp reuse openclose" "edges datamode" "basic basic"; do
+		local files=()
+		for name in $pair; do
+			stream "$name"
+			cp "$T/$name.tcpt" "$T/$name-$n.tcpt"
+			files+=("$T/$name-$n.tcpt")
+			n=$((n + 1))
+		done
+		for k in 2 60; do
+			tcptop-agg --merge --full-every 1 "${files[@]}" 2>/dev/null | tcptop-dump >"$T/full.txt"
+			tcptop-agg --merge --full-every $k "${files[@]}" 2>/dev/null >"$T/m.tcps"
+			tcptop-dump --table "$T/m.tcps" | diff -u "$T/full.txt" - ||
+				fail "$pair --full-every $k: the deltas applied differ from the full snapshots"
+			tcptop-dump "$T/m.tcps" | grep -q '^delta ' || fail "$pair: no delta"
+		done
+	done
+	# the same flow on two hosts: two rows, and their deltas apply to each
+	run -0 bash -c 'tcptop-dump --table "$0" | grep -c "^row flow=1 "' "$T/m.tcps"
+	[ "$output" -ge 4 ]
+}
