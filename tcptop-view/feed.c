@@ -81,6 +81,8 @@ static void *feed_main(void *arg)
 	struct rec r;
 	int kind = 0;
 
+	/* the section's header was read before the thread started (main.c checks it) */
+	snaptab_section(&f->tab, stream_reader_header(f->rd));
 	for (;;) {
 		int st = stream_read(f->rd, &r);
 

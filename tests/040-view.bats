@@ -1322,3 +1322,49 @@ PY
 	[ "$status" -eq 0 ] ||
 		fail "README.md's sample no longer matches tcptop-view (README_UPDATE=1 tests/run tests/040-view.bats rewrites it): $output"
 }
+
+# view_tables FILE PREFIX: the screen of every snapshot of a recording the view keeps, from
+# the last back to the first ([ travels back), in PREFIX.0, PREFIX.1, ...; prints how many
+view_tables() {
+	local i mark next k
+	start_view "$1" --raw-units
+	for k in $(seq 200); do
+		screen | grep -q 'stream ended\|END OF RECORDING' && break
+		sleep 0.05
+	done
+	for i in $(seq 0 100); do
+		screen >"$2.$i"
+		grep -q 'TIME TRAVEL 1/' "$2.$i" && break
+		mark=$(sed -n '1s/.*  \(#[0-9]*\)  .*/\1/p' "$2.$i")
+		tm send-keys '['
+		for k in $(seq 200); do
+			next=$(screen | sed -n '1s/.*  \(#[0-9]*\)  .*/\1/p')
+			[ "$next" != "$mark" ] && break
+			sleep 0.05
+		done
+		[ "$next" != "$mark" ] || { echo "[ did not travel from $mark" >&2; return 1; }
+	done
+	tm send-keys q
+	wait_exit 0 >&2
+	echo $((i + 1))
+}
+
+@test "delta snapshots: the view shows every snapshot of a recording as from full snapshots" {
+	local name n m i
+	for name in multiple recorded gaps; do
+		if [ "$name" = recorded ]; then
+			cp "$BATS_TEST_DIRNAME/fixtures/agg/recorded.tcpt" "$T/raw.tcpt"
+		else
+			gen -o "$T/raw.tcpt" "$BATS_TEST_DIRNAME/fixtures/agg/$name.txt"
+		fi
+		tcptop-agg --full-every 1 "$T/raw.tcpt" >"$T/full.tcps"
+		tcptop-agg "$T/raw.tcpt" >"$T/delta.tcps"
+		tcptop-dump "$T/delta.tcps" | grep -q '^delta ' || fail "$name: no delta"
+		n=$(view_tables "$T/full.tcps" "$T/full-$name")
+		m=$(view_tables "$T/delta.tcps" "$T/delta-$name")
+		[ "$n" -ge 3 ] && [ "$n" = "$m" ] || fail "$name: $n and $m snapshots"
+		for i in $(seq 0 $((n - 1))); do
+			diff "$T/full-$name.$i" "$T/delta-$name.$i" || fail "$name: screen $i differs"
+		done
+	done
+}
