@@ -217,7 +217,7 @@ PY
 	# every tour connection began and ended inside the snapshot (none begun before): its rate
 	# is all its bytes over the snapshot's span, so the rows add up to what moved; short
 	# connections the collector saw first at their close showed 0 B/s before
-	tcptop-dump "$D/a60.tcps" >"$T/a60.txt"
+	tcptop-dump --table "$D/a60.tcps" >"$T/a60.txt"
 	run -0 python3 - "$T/a60.txt" <<'PY'
 import re, sys
 span, bad, n, tot_rate, tot_bytes = None, [], 0, 0.0, 0
@@ -487,7 +487,7 @@ wait_gone() {
 
 @test "the view: [ and ] travel through the recording's snapshots, each as tcptop-agg wrote it" {
 	local n k tcp udp rx
-	n=$(tcptop-dump "$D/a.tcps" | grep -c '^snap ')
+	n=$(tcptop-dump --table "$D/a.tcps" | grep -c '^snap ')
 	[ "$n" -ge 2 ]
 	view "$D/a.tcps" --raw-units
 	wait_screen "stream ended"
@@ -495,7 +495,7 @@ wait_gone() {
 		tm send-keys '['
 		wait_screen "TIME TRAVEL $k/$n"
 		# the header's counts are the snapshot's, from the stream
-		read -r tcp udp rx < <(tcptop-dump "$D/a.tcps" | grep "^snap seq=$k " |
+		read -r tcp udp rx < <(tcptop-dump --table "$D/a.tcps" | grep "^snap seq=$k " |
 			sed -E 's/.* tcp=([0-9]+) udp=([0-9]+) bytes_in=([0-9]+) .*/\1 \2 \3/')
 		run screen
 		assert_line --index 0 --partial "#$k "
@@ -533,4 +533,67 @@ wait_gone() {
 	assert_line --regexp "^. +24 conns +[0-9]+ tour-client .* 294297 +428437 .* tour-web\\.service +$TOUR_HOST *\$"
 	assert_line --regexp "^. +24 conns +[0-9]+ tour-client .* 294297 +428437 .* tour-web\\.service +tour-b *\$"
 	tm send-keys q
+}
+
+# view_screens IN PREFIX: the view's screen of every snapshot of IN, from the last back to the
+# first ([ travels back), in PREFIX.0, PREFIX.1, ...; prints how many
+view_screens() {
+	local i mark next
+	view "$1" --raw-units
+	for _ in $(seq 200); do
+		screen | grep -q 'stream ended\|END OF RECORDING' && break
+		sleep 0.05
+	done
+	for i in $(seq 0 200); do
+		screen >"$2.$i"
+		grep -q 'TIME TRAVEL 1/' "$2.$i" && break
+		mark=$(sed -n '1s/.*  \(#[0-9]*\)  .*/\1/p' "$2.$i")
+		tm send-keys '['
+		for _ in $(seq 200); do
+			next=$(screen | sed -n '1s/.*  \(#[0-9]*\)  .*/\1/p')
+			[ "$next" != "$mark" ] && break
+			sleep 0.05
+		done
+		[ "$next" != "$mark" ] || { echo "[ did not travel from $mark" >&2; return 1; }
+	done
+	tm send-keys q
+	tm kill-server
+	for _ in $(seq 100); do
+		tm has-session 2>/dev/null || break
+		sleep 0.05
+	done
+	rm -f "$BATS_TEST_TMPDIR/tmux.sock"
+	echo $((i + 1))
+}
+
+@test "delta snapshots of the live tour: the CSV, the exposition and every view screen as from full snapshots" {
+	local in n m i full
+	# at the collector's period (every connection's changes in many snapshots): deltas by
+	# default and every third snapshot full, each recording and the merge, against full ones
+	tcptop-agg --interval 0.2 --full-every 1 "$D/a.tcpt" >"$T/a-full.tcps"
+	tcptop-agg --interval 0.2 "$D/a.tcpt" >"$T/a.tcps"
+	tcptop-agg --interval 0.2 --full-every 3 "$D/a.tcpt" >"$T/a-d3.tcps"
+	tcptop-agg --merge --interval 0.2 --full-every 1 "$D/a.tcpt" "$D/b.tcpt" >"$T/m-full.tcps"
+	tcptop-agg --merge --interval 0.2 "$D/a.tcpt" "$D/b.tcpt" >"$T/m.tcps"
+	for in in a a-d3 m; do
+		run -0 bash -c 'tcptop-dump "$1" | grep -c "^delta "' _ "$T/$in.tcps"
+		[ "$output" -ge 2 ] || fail "$in: $output deltas"
+		full=$T/${in%-d3}-full.tcps
+		tcptop-csv "$full" >"$T/full.csv"
+		tcptop-csv "$T/$in.tcps" | cmp - "$T/full.csv" || fail "$in: the CSV differs"
+		[ "$(wc -l <"$T/full.csv")" -ge 20 ]
+		tcptop-csv --group cgroup "$full" >"$T/full-g.csv"
+		tcptop-csv --group cgroup "$T/$in.tcps" | cmp - "$T/full-g.csv" || fail "$in: --group differs"
+		tcptop-prom --textfile "$T/full.prom" "$full"
+		tcptop-prom --textfile "$T/d.prom" "$T/$in.tcps"
+		diff <(grep -v '^tcptop_stream_age_seconds\|^tcptop_exporter_scrape_duration' "$T/full.prom") \
+			<(grep -v '^tcptop_stream_age_seconds\|^tcptop_exporter_scrape_duration' "$T/d.prom") ||
+			fail "$in: the expositions differ"
+	done
+	n=$(view_screens "$T/a-full.tcps" "$T/full")
+	m=$(view_screens "$T/a.tcps" "$T/delta")
+	[ "$n" -ge 3 ] && [ "$n" = "$m" ] || fail "$n and $m snapshots"
+	for i in $(seq 0 $((n - 1))); do
+		diff "$T/full.$i" "$T/delta.$i" || fail "screen $i differs"
+	done
 }
