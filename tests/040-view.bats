@@ -3,6 +3,7 @@
 # streams (files, or a FIFO written step by step); the screen read back with capture-pane.
 
 load test_helper/common
+load test_helper/travel
 
 setup() {
 	T=$BATS_TEST_TMPDIR
@@ -1323,30 +1324,13 @@ PY
 		fail "README.md's sample no longer matches tcptop-view (README_UPDATE=1 tests/run tests/040-view.bats rewrites it): $output"
 }
 
-# view_tables FILE PREFIX: the screen of every snapshot of a recording the view keeps, from
-# the last back to the first ([ travels back), in PREFIX.0, PREFIX.1, ...; prints how many
+# view_tables FILE PREFIX: every snapshot's screen of the view on FILE (travel_screens)
 view_tables() {
-	local i mark next k
+	local n
 	start_view "$1" --raw-units
-	for k in $(seq 200); do
-		screen | grep -q 'stream ended\|END OF RECORDING' && break
-		sleep 0.05
-	done
-	for i in $(seq 0 100); do
-		screen >"$2.$i"
-		grep -q 'TIME TRAVEL 1/' "$2.$i" && break
-		mark=$(sed -n '1s/.*  \(#[0-9]*\)  .*/\1/p' "$2.$i")
-		tm send-keys '['
-		for k in $(seq 200); do
-			next=$(screen | sed -n '1s/.*  \(#[0-9]*\)  .*/\1/p')
-			[ "$next" != "$mark" ] && break
-			sleep 0.05
-		done
-		[ "$next" != "$mark" ] || { echo "[ did not travel from $mark" >&2; return 1; }
-	done
-	tm send-keys q
+	n=$(travel_screens "$2") || return 1
 	wait_exit 0 >&2
-	echo $((i + 1))
+	echo "$n"
 }
 
 @test "delta snapshots: the view shows every snapshot of a recording as from full snapshots" {

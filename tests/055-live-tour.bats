@@ -9,6 +9,7 @@
 # process and cgroup, -f jsonl, --resolve against tests/dns/dns-server.py), tcptop-prom, and
 # tcptop-view's a, c, t, [, ] and Enter in tmux. Recorded once, in setup_file; root and BPF.
 load test_helper/common
+load test_helper/travel
 
 TOUR="$BATS_TEST_DIRNAME/traffic/tour.py"
 PORT=47000
@@ -535,35 +536,18 @@ wait_gone() {
 	tm send-keys q
 }
 
-# view_screens IN PREFIX: the view's screen of every snapshot of IN, from the last back to the
-# first ([ travels back), in PREFIX.0, PREFIX.1, ...; prints how many
+# view_screens IN PREFIX: every snapshot's screen of the view on IN (travel_screens)
 view_screens() {
-	local i mark next
+	local n
 	view "$1" --raw-units
-	for _ in $(seq 200); do
-		screen | grep -q 'stream ended\|END OF RECORDING' && break
-		sleep 0.05
-	done
-	for i in $(seq 0 200); do
-		screen >"$2.$i"
-		grep -q 'TIME TRAVEL 1/' "$2.$i" && break
-		mark=$(sed -n '1s/.*  \(#[0-9]*\)  .*/\1/p' "$2.$i")
-		tm send-keys '['
-		for _ in $(seq 200); do
-			next=$(screen | sed -n '1s/.*  \(#[0-9]*\)  .*/\1/p')
-			[ "$next" != "$mark" ] && break
-			sleep 0.05
-		done
-		[ "$next" != "$mark" ] || { echo "[ did not travel from $mark" >&2; return 1; }
-	done
-	tm send-keys q
+	n=$(travel_screens "$2") || return 1
 	tm kill-server
 	for _ in $(seq 100); do
 		tm has-session 2>/dev/null || break
 		sleep 0.05
 	done
 	rm -f "$BATS_TEST_TMPDIR/tmux.sock"
-	echo $((i + 1))
+	echo "$n"
 }
 
 @test "delta snapshots of the live tour: the CSV, the exposition and every view screen as from full snapshots" {
