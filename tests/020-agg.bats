@@ -3,7 +3,8 @@
 # tcptop-agg on generated raw streams (no root): exact totals and rates, interval rules, flow
 # identity, filters, the table cap, bad input with its status and offset, chunking, sections,
 # signals. Fixtures: tests/fixtures/agg/NAME.txt (generator scripts, each says what it proves)
-# and NAME.out (tcptop-dump of agg's output, the version left out).
+# and NAME.out (tcptop-dump of agg's output with --full-every 1, the version left out; the
+# default output, deltas applied by tcptop-dump --table, must give it too).
 load test_helper/common
 load test_helper/stall
 
