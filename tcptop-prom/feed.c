@@ -91,8 +91,10 @@ static int feed_rec(struct feed *f, const struct rec *r)
 		if (!f->in_snap)
 			break;
 		err = snaptab_add(&f->tab, r->type, &r->u.row);
-		if (err == -EPROTO) /* a row of the other kind: not this snapshot's */
+		if (err == -EPROTO) { /* a row of the other kind: not this snapshot's */
+			err = 0;
 			break;
+		}
 		if (err || (r->type == REC_SNAP_ROW && hold(f, &r->u.row)))
 			return out_of_memory(f);
 		break;
