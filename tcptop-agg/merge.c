@@ -538,7 +538,8 @@ static bool delta_due(struct merge *m, uint32_t *ncarried)
 		j++;
 	if (j < nt)
 		return false;
-	qsort(m->added, nadded, sizeof(*m->added), key_cmp);
+	if (nadded > 1) /* none: no array to sort (qsort's argument is never NULL) */
+		qsort(m->added, nadded, sizeof(*m->added), key_cmp);
 	for (size_t i = 1; i < nadded; i++)
 		if (!key_cmp(&m->added[i - 1], &m->added[i]))
 			return false;
