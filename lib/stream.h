@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #define STREAM_MAJOR 1
-#define STREAM_MINOR 0
+#define STREAM_MINOR 1
 
 /* Every record: u32 type | u32 total length | body | u32 total length. */
 #define STREAM_FRAME_MIN  16	/* type, length, trailer, rounded to 8 */

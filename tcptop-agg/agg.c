@@ -24,6 +24,7 @@
 #define A_SHOWN	  0x02 /* has been in a snapshot (so no longer CONN_F_NEW) */
 #define A_MATCH	  0x04 /* passes the filters (set while a snapshot is built) */
 #define A_SYNSENT 0x08 /* TCP opened in SYN_SENT and not seen past it: failed if it closes */
+#define A_CHANGED 0x10 /* its row differs from the last one written (a delta carries it) */
 
 /* cgroup_ent.user bits */
 #define CG_WRITTEN 0x01 /* its CGROUP record is in this section's output */
@@ -141,6 +142,10 @@ struct agg {
 	uint64_t cut;	 /* end of the previous snapshot (start of the open interval) */
 	bool dirty;	 /* a record arrived since the last snapshot */
 	uint64_t seq;
+	/* deltas (format 1.1): snapshots since the last full one, and whether the next must be
+	 * full (a change a delta cannot say: a row's filter match, a flow id reused, a name) */
+	uint64_t since_full;
+	bool need_full;
 
 	/* loss: the collector's latest counters, and agg's own (agg_loss_codes' order) */
 	uint32_t ncloss;
@@ -379,7 +384,11 @@ static int ifn_set(struct agg *a, const struct rec_ifname *r)
 			return -ENOMEM;
 		}
 	}
-	memcpy(s->name, r->name, IFNAME_LEN);
+	/* a new or changed name changes rows no record of theirs touched: a full snapshot says it */
+	if (memcmp(s->name, r->name, IFNAME_LEN)) {
+		memcpy(s->name, r->name, IFNAME_LEN);
+		a->need_full = true;
+	}
 	return 0;
 }
 
@@ -533,6 +542,8 @@ int agg_begin(struct agg *a, const struct stream_header *in)
 	a->now = a->cut = in->anchor_mono;
 	a->dirty = false;
 	a->seq = 0;
+	a->since_full = 0;
+	a->need_full = false;
 	a->ncloss = 0;
 	a->table_full = a->unknown_flow = a->gap = a->names_full = a->loss_other = 0;
 
@@ -638,13 +649,30 @@ static void fill_loss(struct agg *a, struct rec_snap_begin *b)
 		b->flags |= SNAP_F_LOSS;
 }
 
-/* Writes the snapshot of the open interval, ending at time t, then frees what was closed. */
+/* A delta carries the row: new, closed, or changed since the last snapshot. */
+static inline bool carried(const struct conn *e)
+{
+	return !(e->aflags & A_SHOWN) || (e->aflags & (A_CLOSED | A_CHANGED));
+}
+
+/* Whether the snapshot being built is a full one: the section's first, every full_every-th,
+ * or after a change a delta cannot say (a_need_full). */
+static bool full_due(const struct agg *a)
+{
+	return a->seq == 1 || a->need_full || a->o.full_every <= 1 ||
+	       a->since_full + 1 >= a->o.full_every;
+}
+
+/* Writes the snapshot of the open interval, ending at time t, then frees what was closed: a
+ * full one, or a delta of the rows carried() (tcptop-stream(5), "Delta snapshots"). */
 static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 {
 	struct rec *r = &a->out_rec;
 	struct rec_snap_begin *b = &r->u.snap_begin;
 	struct conn *e, **order = a->order;
 	uint64_t n = a->norder, kept = 0, cg_last = 0;
+	uint32_t ncarried = 0;
+	bool full;
 	uint32_t ifn_netns = 0, ifn_index = 0;
 	const char *ifn = NULL;
 	bool have_ifn = false;
@@ -666,15 +694,26 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 	b->interval_ns = a->o.interval_ns;
 	b->flags = flags;
 	for (uint64_t i = 0; i < n; i++) {
+		bool was;
+
 		e = order[i];
 		if (i + PREFETCH_AHEAD < n)
 			__builtin_prefetch(order[i + PREFETCH_AHEAD]);
+		/* a shown row that passes the filters now and did not, or the other way: a delta
+		 * cannot add it in its place nor remove it */
+		was = e->aflags & A_MATCH;
 		if (!filter_match(a, e)) {
 			e->aflags &= ~A_MATCH;
 			b->hidden++;
+			if (was && (e->aflags & A_SHOWN))
+				a->need_full = true;
 			continue;
 		}
 		e->aflags |= A_MATCH;
+		if (!was && (e->aflags & A_SHOWN))
+			a->need_full = true;
+		if (carried(e))
+			ncarried++;
 		/* rows mostly share a few cgroups: look up only when it changes */
 		if (e->cgroup_id && e->cgroup_id != cg_last) {
 			cg_last = e->cgroup_id;
@@ -692,12 +731,18 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 		b->rate_out += rate(e->bytes_out, e->ref_out, span);
 	}
 	fill_loss(a, b);
+	full = full_due(a);
+	b->table_rows = b->rows;
+	if (!full) {
+		r->type = REC_DELTA_BEGIN;
+		b->rows = ncarried;
+	}
 	if (a->o.pace)
 		a->o.pace(a->o.ctx, t, b->span_ns);
 	if ((err = emit_rec(a, r)))
 		return err;
 
-	r->type = REC_SNAP_ROW;
+	r->type = full ? REC_SNAP_ROW : REC_DELTA_ROW;
 	for (uint64_t i = 0; i < n; i++) {
 		e = order[i];
 		if (i + PREFETCH_AHEAD < n) {
@@ -709,7 +754,7 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 				__builtin_prefetch(p + 128);
 			}
 		}
-		if (e->aflags & A_MATCH) {
+		if ((e->aflags & A_MATCH) && (full || carried(e))) {
 			struct rec_snap_row *w = &r->u.row;
 
 			/* rows mostly share a few interfaces: look up only when it changes */
@@ -761,6 +806,7 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 		}
 		/* hidden rows count as shown: a filter never delays CONN_F_NEW's meaning */
 		e->aflags |= A_SHOWN;
+		e->aflags &= ~A_CHANGED;
 		e->ref_in = e->bytes_in;
 		e->ref_out = e->bytes_out;
 		limit_next(e);
@@ -772,7 +818,9 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 		order[kept++] = e;
 	}
 	a->norder = kept;
-	r->type = REC_SNAP_END;
+	a->since_full = full ? 0 : a->since_full + 1;
+	a->need_full = false;
+	r->type = full ? REC_SNAP_END : REC_DELTA_END;
 	r->u.snap_end.seq = a->seq;
 	if ((err = emit_rec(a, r)))
 		return err;
@@ -847,6 +895,7 @@ static void set_counters(struct conn *e, const struct conn_counters *c, uint64_t
 	e->srtt_us = c->srtt_us;
 	e->retrans = c->retrans;
 	e->last_ns = ts;
+	e->aflags |= A_CHANGED;
 }
 
 /* States of an outgoing connection that has not (yet) been established. */
@@ -859,9 +908,12 @@ static int on_open(struct agg *a, const struct rec_conn_open *o)
 {
 	struct conn *e = table_find(a, o->id.flow);
 
-	/* a flow id still live belongs to a connection that ended (its id was reused) */
-	if (e)
+	/* a flow id still live belongs to a connection that ended (its id was reused): two rows
+	 * of one key in a snapshot, which a delta cannot say */
+	if (e) {
 		conn_close(a, e);
+		a->need_full = true;
+	}
 	if (a->nconns >= a->o.max_flows) {
 		if (!a->table_full && a->o.table_full)
 			a->o.table_full(a->o.ctx, a->o.max_flows);
@@ -1000,6 +1052,7 @@ int agg_record(struct agg *a, const struct rec *r)
 			if (!handshake_state(e->state))
 				e->aflags &= ~A_SYNSENT;
 			e->last_ns = a->now;
+			e->aflags |= A_CHANGED;
 		}
 		return 0;
 	case REC_CONN_OWNER:
@@ -1012,6 +1065,7 @@ int agg_record(struct agg *a, const struct rec *r)
 			if (r->u.owner.cgroup_id)
 				e->cgroup_id = r->u.owner.cgroup_id;
 			e->last_ns = a->now;
+			e->aflags |= A_CHANGED;
 		}
 		return 0;
 	case REC_TICK:

@@ -20,6 +20,7 @@
 #include "dns.h"
 #include "priv.h"
 #include "rows.h"
+#include "snaptab.h"
 #include "stop.h"
 #include "stream.h"
 #include "util.h"
@@ -51,7 +52,9 @@ struct csv {
 	struct rec *r;
 	bool header_done, in_snap;
 	uint64_t snap_seq;
-	int write_err; /* -errno of the write that failed: main() reports it */
+	struct snaptab tab; /* the table deltas apply to (format 1.1) */
+	int snap_kind;	    /* snaptab_begin()'s word on the snapshot being read */
+	int write_err;	    /* -errno of the write that failed: main() reports it */
 };
 
 static void usage(FILE *f)
@@ -338,6 +341,47 @@ static int stopped(struct csv *c, bool in_snap)
 	return st == GO ? exit_stopped(stop_signal(), false) : st;
 }
 
+/* A row: a full snapshot's written at once (and kept when deltas may follow), a delta's
+ * applied to the table. */
+static int row(struct csv *c, const struct rec *r)
+{
+	int e = snaptab_add(&c->tab, r->type, &r->u.row);
+
+	if (e == -EPROTO || !c->in_snap) {
+		int st = written(c, rows_flush(c->w));
+
+		if (st != GO)
+			return st;
+		warnx("%s: %s at byte %llu %s", c->input, rec_type_name(r->type),
+		      (unsigned long long)r->offset,
+		      c->in_snap ? "inside a snapshot of the other kind" : "outside a snapshot");
+		return EX_DATAERR;
+	}
+	if (e)
+		return warnx("out of memory"), EX_OSERR;
+	return r->type == REC_SNAP_ROW ? written(c, rows_add(c->w, &r->u.row)) : GO;
+}
+
+/* The end of a snapshot: a delta's whole table is written now; one out of step is said
+ * (once) and left out with the deltas after it, until a full snapshot. */
+static int delta_end(struct csv *c, const struct rec *r)
+{
+	int st = snaptab_end(&c->tab), s;
+
+	if (st == -ENOMEM)
+		return warnx("out of memory"), EX_OSERR;
+	if (st == SNAPTAB_OUT_OF_STEP && c->tab.out_of_step == 1)
+		warnx("%s: delta snapshot %llu ends at byte %llu with %zu rows, its DELTA_BEGIN "
+		      "says %u: out of step, deltas skipped until the next full snapshot",
+		      c->input, (unsigned long long)c->snap_seq, (unsigned long long)r->offset,
+		      snaptab_rows(&c->tab), c->tab.want);
+	if (st == SNAPTAB_READY && c->snap_kind == SNAPTAB_DELTA)
+		for (size_t i = 0; i < snaptab_rows(&c->tab); i++)
+			if ((s = written(c, rows_add(c->w, snaptab_row(&c->tab, i)))) != GO)
+				return s;
+	return st == SNAPTAB_READY ? snapshot_end(c) : GO;
+}
+
 /* One record of the input. */
 static int record(struct csv *c, const struct rec *r)
 {
@@ -349,9 +393,11 @@ static int record(struct csv *c, const struct rec *r)
 		c->header_done = true;
 		c->in_snap = false;
 		rows_section(c->w, &r->u.header);
+		snaptab_section(&c->tab, &r->u.header);
 		if (rows_section_host(c->w, &r->u.header))
 			return warnx("out of memory"), EX_OSERR;
 		break;
+	case REC_DELTA_HOST:
 	case REC_HOST:
 		if (rows_host(c->w, &r->u.host))
 			return warnx("out of memory"), EX_OSERR;
@@ -360,39 +406,38 @@ static int record(struct csv *c, const struct rec *r)
 		rows_cgroup(c->w, r->u.cgroup.host, r->u.cgroup.id, r->u.cgroup.path);
 		break;
 	case REC_SNAP_BEGIN:
+	case REC_DELTA_BEGIN:
 		if (c->in_snap) {
 			/* its rows so far are written, held ones (--resolve) too */
 			int st = snapshot_end(c);
 
 			if (st != GO)
 				return st;
-			warnx("%s: SNAP_BEGIN at byte %llu inside snapshot %llu (no SNAP_END)",
-			      c->input, (unsigned long long)r->offset,
+			warnx("%s: %s at byte %llu inside snapshot %llu (no SNAP_END)", c->input,
+			      rec_type_name(r->type), (unsigned long long)r->offset,
 			      (unsigned long long)c->snap_seq);
 			return EX_DATAERR;
 		}
-		rows_snapshot(c->w, &r->u.snap_begin);
+		c->snap_kind = snaptab_begin(&c->tab, r->type, &r->u.snap_begin);
+		if (c->snap_kind != SNAPTAB_SKIP)
+			rows_snapshot(c->w, &r->u.snap_begin);
 		c->snap_seq = r->u.snap_begin.seq;
 		c->in_snap = true;
 		break;
 	case REC_SNAP_ROW:
-		if (!c->in_snap) {
-			int st = written(c, rows_flush(c->w));
-
-			if (st != GO)
-				return st;
-			warnx("%s: SNAP_ROW at byte %llu outside a snapshot", c->input,
-			      (unsigned long long)r->offset);
-			return EX_DATAERR;
-		}
-		return written(c, rows_add(c->w, &r->u.row));
+	case REC_DELTA_ROW:
+		return row(c, r);
 	case REC_SNAP_END:
+	case REC_DELTA_END:
 		c->in_snap = false;
-		return snapshot_end(c);
+		return delta_end(c, r);
 	case REC_END:
 		if (c->in_snap)
-			warnx("%s: END at byte %llu inside snapshot %llu: its rows so far are "
-			      "written",
+			warnx(c->snap_kind == SNAPTAB_FULL
+				      ? "%s: END at byte %llu inside snapshot %llu: its rows so far "
+					"are written"
+				      : "%s: END at byte %llu inside delta snapshot %llu: it is left "
+					"out",
 			      c->input, (unsigned long long)r->offset,
 			      (unsigned long long)c->snap_seq);
 		c->in_snap = false;
@@ -419,8 +464,14 @@ static int input_end(struct csv *c, int st)
 	if ((s = snapshot_end(c)) != GO)
 		return s;
 	if (c->in_snap && st != STREAM_EOF)
-		warnx("%s: the input ended inside snapshot %llu: its rows so far are written",
+		warnx(c->snap_kind == SNAPTAB_FULL
+			      ? "%s: the input ended inside snapshot %llu: its rows so far are written"
+			      : "%s: the input ended inside delta snapshot %llu: it is left out",
 		      c->input, (unsigned long long)c->snap_seq);
+	if (c->tab.skipped)
+		warnx("%s: %llu delta snapshots skipped: no full snapshot of their section before "
+		      "them (a late start) or a table out of step",
+		      c->input, (unsigned long long)c->tab.skipped);
 	switch (st) {
 	case STREAM_EOF:
 		break;
@@ -437,6 +488,9 @@ static int input_end(struct csv *c, int st)
 		return written(c, -errno);
 	}
 	c->out_fd = -1;
+	/* a table out of step: the stream contradicts itself (every snapshot it could is out) */
+	if (c->tab.out_of_step)
+		return EX_DATAERR;
 	/* read to its end: whatever stop came, nothing was left unread */
 	return exit_stopped(stop_signal(), true);
 }
@@ -474,6 +528,7 @@ int main(int argc, char **argv)
 	dns_stop(c.dns);
 	stream_reader_free(c.rd);
 	rows_free(c.w);
+	snaptab_free(&c.tab);
 	free(c.r);
 	return st;
 }

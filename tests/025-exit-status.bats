@@ -108,3 +108,24 @@ contract_exits() {
 	[ "$want" = "$got" ] || fail "--help and the header differ:
 $(diff <(echo "$want") <(echo "$got"))"
 }
+
+@test "a delta stream cut inside a record or corrupt: 65 from every reader, the offset in one line" {
+	"$GEN" -o "$BATS_TEST_TMPDIR/raw.tcpt" "$BATS_TEST_DIRNAME/fixtures/agg/basic.txt"
+	tcptop-agg "$BATS_TEST_TMPDIR/raw.tcpt" >"$BATS_TEST_TMPDIR/d.tcps"
+	local off
+	off=$(tcptop-dump -O "$BATS_TEST_TMPDIR/d.tcps" | grep -m1 '^@[0-9]* drow ' | sed 's/^@\([0-9]*\) .*/\1/')
+	[ -n "$off" ]
+	head -c $((off + 30)) "$BATS_TEST_TMPDIR/d.tcps" >"$BATS_TEST_TMPDIR/cut.tcps"
+	{ head -c $((off + 4)) "$BATS_TEST_TMPDIR/d.tcps"; printf '\010\0\0\0'; tail -c +$((off + 9)) "$BATS_TEST_TMPDIR/d.tcps"; } \
+		>"$BATS_TEST_TMPDIR/bad.tcps"
+	for f in cut bad; do
+		run -65 --separate-stderr tcptop-csv -o "$BATS_TEST_TMPDIR/o.csv" "$BATS_TEST_TMPDIR/$f.tcps"
+		assert_equal "$(grep -c "at byte $off" <<<"$stderr")" 1
+		run -65 --separate-stderr tcptop-prom --textfile "$BATS_TEST_TMPDIR/o.prom" "$BATS_TEST_TMPDIR/$f.tcps"
+		assert_equal "$(grep -c "at byte $off" <<<"$stderr")" 1
+		run -65 --separate-stderr tcptop-dump --table "$BATS_TEST_TMPDIR/$f.tcps"
+		assert_equal "$(grep -c "at byte $off" <<<"$stderr")" 1
+		# what came before it is out: the first snapshot, whole
+		run -0 grep -c '^snapend seq=1$' <<<"$output"
+	done
+}

@@ -1165,3 +1165,129 @@ first '' '' False"
 		grep -qE "^ +.*\b$col\b" <<<"$page" || fail "column $col is not in tcptop-csv(1)"
 	done
 }
+
+# deltas_of FIXTURE N: tcptop-agg's output for an agg fixture, as $T/full.tcps (full snapshots
+# only) and $T/delta.tcps (a full snapshot every N, deltas between)
+deltas_of() {
+	"$GEN" -o "$BATS_TEST_TMPDIR/raw.tcpt" "$BATS_TEST_DIRNAME/fixtures/agg/$1.txt"
+	tcptop-agg --full-every 1 "$BATS_TEST_TMPDIR/raw.tcpt" >"$BATS_TEST_TMPDIR/full.tcps"
+	tcptop-agg --full-every "$2" "$BATS_TEST_TMPDIR/raw.tcpt" >"$BATS_TEST_TMPDIR/delta.tcps"
+}
+
+# offset_of PATTERN FILE: the byte offset of the first record whose tcptop-dump line matches
+offset_of() {
+	tcptop-dump -O "$2" | grep -m1 -- "$1" | sed 's/^@\([0-9]*\) .*/\1/'
+}
+
+@test "delta snapshots: the same CSV and JSON Lines, byte for byte, as full snapshots, for every agg fixture" {
+	local n=0 f name opts
+	for f in "$BATS_TEST_DIRNAME"/fixtures/agg/*.txt; do
+		name=$(basename "$f" .txt)
+		if [ "$name" = recorded ]; then # a recording of the collector: its script describes it
+			cp "${f%.txt}.tcpt" "$BATS_TEST_TMPDIR/raw.tcpt"
+		else
+			"$GEN" -o "$BATS_TEST_TMPDIR/raw.tcpt" "$f"
+		fi
+		for opts in "" "--interval 0.5 --port 443" "--interval 3"; do
+			# shellcheck disable=SC2086
+			tcptop-agg --full-every 1 $opts "$BATS_TEST_TMPDIR/raw.tcpt" >"$BATS_TEST_TMPDIR/full.tcps"
+			# shellcheck disable=SC2086
+			tcptop-agg $opts "$BATS_TEST_TMPDIR/raw.tcpt" >"$BATS_TEST_TMPDIR/delta.tcps"
+			if tcptop-dump "$BATS_TEST_TMPDIR/delta.tcps" | grep -q '^delta '; then
+				n=$((n + 1))
+			fi
+			for fmt in "" "-f jsonl" "--group process"; do
+				# shellcheck disable=SC2086
+				tcptop-csv $fmt "$BATS_TEST_TMPDIR/full.tcps" >"$BATS_TEST_TMPDIR/full.csv"
+				# shellcheck disable=SC2086
+				run -0 --separate-stderr tcptop-csv $fmt "$BATS_TEST_TMPDIR/delta.tcps"
+				assert_equal "$stderr" ""
+				assert_equal "$output" "$(cat "$BATS_TEST_TMPDIR/full.csv")"
+			done
+		done
+	done
+	# the comparison is about deltas: most outputs have some
+	[ "$n" -ge 20 ] || fail "only $n outputs with delta snapshots"
+}
+
+@test "a late start (the stream from a delta on, after its header): nothing before the next full snapshot, then every row; the skipped deltas counted" {
+	deltas_of multiple 3
+	local d2 full hdr
+	hdr=$(tcptop-dump -O "$BATS_TEST_TMPDIR/delta.tcps" | sed -n '2s/^@\([0-9]*\) .*/\1/p')
+	d2=$(tcptop-dump -O "$BATS_TEST_TMPDIR/delta.tcps" | grep '^@[0-9]* delta seq=' | sed -n '2s/^@\([0-9]*\) .*/\1/p')
+	full=$(tcptop-dump -O "$BATS_TEST_TMPDIR/delta.tcps" | grep '^@[0-9]* snap seq=' | sed -n '2s/^@\([0-9]*\) .*/\1/p')
+	[ -n "$d2" ] && [ -n "$full" ] && [ "$d2" -lt "$full" ]
+	# a reader that joins at a delta, and one that joins at the next full snapshot
+	{ head -c "$hdr" "$BATS_TEST_TMPDIR/delta.tcps"; tail -c +$((d2 + 1)) "$BATS_TEST_TMPDIR/delta.tcps"; } \
+		>"$BATS_TEST_TMPDIR/late.tcps"
+	{ head -c "$hdr" "$BATS_TEST_TMPDIR/delta.tcps"; tail -c +$((full + 1)) "$BATS_TEST_TMPDIR/delta.tcps"; } \
+		>"$BATS_TEST_TMPDIR/atfull.tcps"
+	tcptop-csv "$BATS_TEST_TMPDIR/atfull.tcps" >"$BATS_TEST_TMPDIR/atfull.csv"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/atfull.csv")" -ge 3 ]
+	run -0 --separate-stderr tcptop-csv "$BATS_TEST_TMPDIR/late.tcps"
+	assert_equal "$output" "$(cat "$BATS_TEST_TMPDIR/atfull.csv")"
+	assert_equal "$stderr" "tcptop-csv: $BATS_TEST_TMPDIR/late.tcps: 1 delta snapshots skipped: no full snapshot of their section before them (a late start) or a table out of step"
+	# and what it writes from there is what a reader from the start writes for those snapshots
+	tcptop-csv "$BATS_TEST_TMPDIR/full.tcps" | tail -n "$(($(wc -l <"$BATS_TEST_TMPDIR/atfull.csv") - 1))" |
+		cmp - <(tail -n +2 "$BATS_TEST_TMPDIR/atfull.csv")
+}
+
+@test "a delta snapshot out of step: said once with its byte, the deltas after it skipped, the next full snapshot read, 65" {
+	{
+		echo 'header kind=snapshot interval=1 host="h"'
+		echo 'snap seq=1 time=1700000001 mono=1'
+		echo 'row flow=1 proto=tcp src=10.0.0.1:5000 dst=10.0.0.2:80 pid=1 comm=a in=10 rate_in=10 new'
+		echo 'row flow=2 proto=tcp src=10.0.0.1:5001 dst=10.0.0.2:80 pid=2 comm=b closed new'
+		echo 'snapend'
+		echo 'delta seq=2 time=1700000002 mono=2 table=1'
+		echo 'row flow=1 proto=tcp src=10.0.0.1:5000 dst=10.0.0.2:80 pid=1 comm=a in=30 rate_in=20'
+		echo 'deltaend'
+		# a lost DELTA_ROW: the table has 1 row, the writer's 2
+		echo 'delta seq=3 time=1700000003 mono=3 table=2'
+		echo 'deltaend'
+		echo 'delta seq=4 time=1700000004 mono=4 table=2'
+		echo 'row flow=3 proto=tcp src=10.0.0.1:5003 dst=10.0.0.2:80 pid=3 comm=c new'
+		echo 'deltaend'
+		echo 'snap seq=5 time=1700000005 mono=5'
+		echo 'row flow=1 proto=tcp src=10.0.0.1:5000 dst=10.0.0.2:80 pid=1 comm=a in=30'
+		echo 'snapend'
+		echo 'delta seq=6 time=1700000006 mono=6 table=1'
+		echo 'deltaend'
+		echo 'end t=6'
+	} | "$GEN" >"$BATS_TEST_TMPDIR/s.tcps"
+	local end3
+	end3=$(offset_of '^@[0-9]* deltaend seq=3' "$BATS_TEST_TMPDIR/s.tcps")
+	run -65 --separate-stderr tcptop-csv "$BATS_TEST_TMPDIR/s.tcps"
+	assert_equal "$stderr" "tcptop-csv: $BATS_TEST_TMPDIR/s.tcps: delta snapshot 3 ends at byte $end3 with 1 rows, its DELTA_BEGIN says 2: out of step, deltas skipped until the next full snapshot
+tcptop-csv: $BATS_TEST_TMPDIR/s.tcps: 1 delta snapshots skipped: no full snapshot of their section before them (a late start) or a table out of step"
+	# snapshots 1, 2 (the closed row gone, the other carried), 5 and 6 (the row not carried: rate 0)
+	run -0 bash -c 'cut -d, -f 4,10,14,24 <<<"$0"' "$output"
+	assert_output "local_port,bytes_in,rate_in_bytes_sec,snapshot_seq
+5000,10,10.00,1
+5001,0,0.00,1
+5000,30,20.00,2
+5000,30,0.00,5
+5000,30,0.00,6"
+}
+
+@test "a delta stream cut or corrupt: 65 with the byte offset, every complete snapshot written" {
+	deltas_of basic 60
+	tcptop-csv "$BATS_TEST_TMPDIR/delta.tcps" >"$BATS_TEST_TMPDIR/good.csv"
+	local d off
+	d=$(offset_of '^@[0-9]* delta seq=3' "$BATS_TEST_TMPDIR/delta.tcps")
+	off=$(offset_of '^@[0-9]* drow ' "$BATS_TEST_TMPDIR/delta.tcps")
+	[ -n "$d" ] && [ -n "$off" ]
+	# cut inside the first DELTA_ROW: snapshot 1 written, the delta left out
+	head -c $((off + 30)) "$BATS_TEST_TMPDIR/delta.tcps" >"$BATS_TEST_TMPDIR/cut.tcps"
+	run -65 --separate-stderr tcptop-csv -o "$BATS_TEST_TMPDIR/cut.csv" "$BATS_TEST_TMPDIR/cut.tcps"
+	assert_equal "$stderr" "tcptop-csv: $BATS_TEST_TMPDIR/cut.tcps: the input ended inside delta snapshot 2: it is left out
+tcptop-csv: $BATS_TEST_TMPDIR/cut.tcps: truncated DELTA_ROW record at byte $off: input ends after 30 of 200 bytes"
+	head -n 3 "$BATS_TEST_TMPDIR/good.csv" | cmp - "$BATS_TEST_TMPDIR/cut.csv"
+	# a DELTA_BEGIN whose trailer lies: snapshots 1 and 2 written
+	{ head -c $((d + 4)) "$BATS_TEST_TMPDIR/delta.tcps"; printf '\377\377\0\0'; tail -c +$((d + 9)) "$BATS_TEST_TMPDIR/delta.tcps"; } \
+		>"$BATS_TEST_TMPDIR/bad.tcps"
+	run -65 --separate-stderr tcptop-csv -o "$BATS_TEST_TMPDIR/bad.csv" "$BATS_TEST_TMPDIR/bad.tcps"
+	assert_output ""
+	assert_equal "$stderr" "tcptop-csv: $BATS_TEST_TMPDIR/bad.tcps: record length 65535 at byte $d not a multiple of 8"
+	head -n 5 "$BATS_TEST_TMPDIR/good.csv" | cmp - "$BATS_TEST_TMPDIR/bad.csv"
+}

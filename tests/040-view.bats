@@ -3,6 +3,7 @@
 # streams (files, or a FIFO written step by step); the screen read back with capture-pane.
 
 load test_helper/common
+load test_helper/travel
 
 setup() {
 	T=$BATS_TEST_TMPDIR
@@ -1389,4 +1390,33 @@ wait_names() {
 	wait_screen "rate in+out"
 	tm send-keys q
 	wait_exit 0
+}
+
+# view_tables FILE PREFIX: every snapshot's screen of the view on FILE (travel_screens)
+view_tables() {
+	local n
+	start_view "$1" --raw-units
+	n=$(travel_screens "$2") || return 1
+	wait_exit 0 >&2
+	echo "$n"
+}
+
+@test "delta snapshots: the view shows every snapshot of a recording as from full snapshots" {
+	local name n m i
+	for name in multiple recorded gaps; do
+		if [ "$name" = recorded ]; then
+			cp "$BATS_TEST_DIRNAME/fixtures/agg/recorded.tcpt" "$T/raw.tcpt"
+		else
+			gen -o "$T/raw.tcpt" "$BATS_TEST_DIRNAME/fixtures/agg/$name.txt"
+		fi
+		tcptop-agg --full-every 1 "$T/raw.tcpt" >"$T/full.tcps"
+		tcptop-agg "$T/raw.tcpt" >"$T/delta.tcps"
+		tcptop-dump "$T/delta.tcps" | grep -q '^delta ' || fail "$name: no delta"
+		n=$(view_tables "$T/full.tcps" "$T/full-$name")
+		m=$(view_tables "$T/delta.tcps" "$T/delta-$name")
+		[ "$n" -ge 3 ] && [ "$n" = "$m" ] || fail "$name: $n and $m snapshots"
+		for i in $(seq 0 $((n - 1))); do
+			diff "$T/full-$name.$i" "$T/delta-$name.$i" || fail "$name: screen $i differs"
+		done
+	done
 }

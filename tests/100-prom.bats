@@ -704,3 +704,49 @@ PY
 	[ "$st" = 0 ]
 	run -64 tcptop --replay "$T/rec.tcpt" --prometheus "127.0.0.1:$port" --log "$T/x.csv"
 }
+
+@test "delta snapshots: the same exposition as full snapshots, for every agg fixture" {
+	local f name opts n=0
+	for f in "$BATS_TEST_DIRNAME"/fixtures/agg/*.txt; do
+		name=$(basename "$f" .txt)
+		if [ "$name" = recorded ]; then
+			cp "${f%.txt}.tcpt" "$T/raw.tcpt"
+		else
+			"$GEN" -o "$T/raw.tcpt" "$f"
+		fi
+		for opts in "" "--interval 0.5 --port 443"; do
+			# shellcheck disable=SC2086
+			tcptop-agg --full-every 1 $opts "$T/raw.tcpt" >"$T/full.tcps"
+			# shellcheck disable=SC2086
+			tcptop-agg --full-every 2 $opts "$T/raw.tcpt" >"$T/delta.tcps"
+			tcptop-dump "$T/delta.tcps" | grep -q '^delta ' && n=$((n + 1))
+			for popts in "" "--series-ttl 1 --max-series 3"; do
+				# shellcheck disable=SC2086
+				tcptop-prom $popts --textfile "$T/full.prom" "$T/full.tcps"
+				# shellcheck disable=SC2086
+				tcptop-prom $popts --textfile "$T/delta.prom" "$T/delta.tcps"
+				# all but what the wall clock moves
+				diff <(grep -v '^tcptop_stream_age_seconds\|^tcptop_exporter_scrape_duration' "$T/full.prom") \
+					<(grep -v '^tcptop_stream_age_seconds\|^tcptop_exporter_scrape_duration' "$T/delta.prom") ||
+					fail "$name $opts $popts: the expositions differ"
+				grep -q '^tcptop_' "$T/full.prom"
+			done
+		done
+	done
+	[ "$n" -ge 10 ] || fail "only $n streams with deltas"
+}
+
+@test "a late start: deltas before the first full snapshot are not applied" {
+	"$GEN" -o "$T/raw.tcpt" "$BATS_TEST_DIRNAME/fixtures/agg/multiple.txt"
+	tcptop-agg --full-every 3 "$T/raw.tcpt" >"$T/delta.tcps"
+	local hdr d2 full
+	hdr=$(tcptop-dump -O "$T/delta.tcps" | sed -n '2s/^@\([0-9]*\) .*/\1/p')
+	d2=$(tcptop-dump -O "$T/delta.tcps" | grep '^@[0-9]* delta seq=' | sed -n '2s/^@\([0-9]*\) .*/\1/p')
+	full=$(tcptop-dump -O "$T/delta.tcps" | grep '^@[0-9]* snap seq=' | sed -n '2s/^@\([0-9]*\) .*/\1/p')
+	{ head -c "$hdr" "$T/delta.tcps"; tail -c +$((d2 + 1)) "$T/delta.tcps"; } >"$T/late.tcps"
+	{ head -c "$hdr" "$T/delta.tcps"; tail -c +$((full + 1)) "$T/delta.tcps"; } >"$T/atfull.tcps"
+	tcptop-prom --textfile "$T/late.prom" "$T/late.tcps"
+	tcptop-prom --textfile "$T/atfull.prom" "$T/atfull.tcps"
+	diff <(grep -v '^tcptop_stream_age_seconds\|^tcptop_exporter_scrape_duration' "$T/atfull.prom") \
+		<(grep -v '^tcptop_stream_age_seconds\|^tcptop_exporter_scrape_duration' "$T/late.prom")
+}

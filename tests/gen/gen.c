@@ -55,6 +55,8 @@ static void usage(FILE *f)
 		"  hostrec index=N [state=live|ended|lagging] [time=EPOCH_S] [name=STR] [boot=STR]\n"
 		"       [LOSSNAME=N ...]           (inside snap: written before the rows)\n"
 		"  snapend\n"
+		"  delta ... [table=N] ... deltaend   (as snap ... snapend, in DELTA_* records: the\n"
+		"                                 rows are those carried, table= the whole table's)\n"
 		"  rawrec type=N hex=HEXBYTES       (any record body, e.g. an unknown type)\n"
 		"A script without a header directive gets a default raw header; END is never added.\n"
 		"\n"
@@ -310,6 +312,8 @@ static size_t nrows, rows_cap;
 static struct rec hostrecs[64]; /* its HOST records */
 static size_t nhostrecs;
 static bool in_snap;
+static bool in_delta;  /* the pending snapshot is a delta (DELTA_* records) */
+static bool table_set; /* its table= was given */
 
 static void default_header(struct stream_header *h, unsigned kind)
 {
@@ -358,7 +362,8 @@ static void directive(const struct script_line *sl)
 		emit(&r);
 		/* the encoder writes the current version: patch the fields in place */
 		size_t o = rec_off[nrec - 1];
-		uint16_t major = num(sl, "major", STREAM_MAJOR), minor = num(sl, "minor", 0);
+		uint16_t major = num(sl, "major", STREAM_MAJOR),
+			 minor = num(sl, "minor", STREAM_MINOR);
 		out[o + 20] = major, out[o + 21] = major >> 8;
 		out[o + 22] = minor, out[o + 23] = minor >> 8;
 		have_header = true;
@@ -416,7 +421,7 @@ static void directive(const struct script_line *sl)
 		}
 		struct rec *rr = &rows[nrows++];
 		memset(rr, 0, sizeof(*rr));
-		rr->type = REC_SNAP_ROW;
+		rr->type = in_delta ? REC_DELTA_ROW : REC_SNAP_ROW;
 		rr->u.row.id = id;
 		rr->u.row.state = state;
 		rr->u.row.flags = flags;
@@ -444,7 +449,7 @@ static void directive(const struct script_line *sl)
 		if (nhostrecs == sizeof(hostrecs) / sizeof(hostrecs[0]))
 			bad("too many hostrec in one snap");
 		memset(&hostrecs[nhostrecs], 0, sizeof(hostrecs[0]));
-		hostrecs[nhostrecs].type = REC_HOST;
+		hostrecs[nhostrecs].type = in_delta ? REC_DELTA_HOST : REC_HOST;
 		h = &hostrecs[nhostrecs++].u.host;
 		h->index = num(sl, "index", 1);
 		h->state = HOST_LIVE;
@@ -511,11 +516,12 @@ static void directive(const struct script_line *sl)
 	} else if (strcmp(v, "end") == 0) {
 		r.type = REC_END;
 		r.u.end.ts = tm(sl, "t", 0);
-	} else if (strcmp(v, "snap") == 0) {
+	} else if (strcmp(v, "snap") == 0 || strcmp(v, "delta") == 0) {
 		if (in_snap)
 			bad("snap inside snap (missing snapend)");
 		memset(&snap, 0, sizeof(snap));
-		snap.type = REC_SNAP_BEGIN;
+		in_delta = v[0] == 'd';
+		snap.type = in_delta ? REC_DELTA_BEGIN : REC_SNAP_BEGIN;
 		struct rec_snap_begin *b = &snap.u.snap_begin;
 		b->seq = num(sl, "seq", 1);
 		b->time_ns = (int64_t)tm(sl, "time", 1700000001ULL * 1000000000ULL);
@@ -524,6 +530,8 @@ static void directive(const struct script_line *sl)
 		b->span_ns = tm(sl, "span", b->interval_ns);
 		b->flags = flag(sl, "partial") ? SNAP_F_PARTIAL : 0;
 		b->hidden = num(sl, "hidden", 0);
+		table_set = find(sl, "table") != NULL;
+		b->table_rows = num(sl, "table", 0);
 		b->nloss = losses(sl, b->loss);
 		for (uint32_t i = 0; i < b->nloss; i++)
 			if (b->loss[i].value)
@@ -532,12 +540,14 @@ static void directive(const struct script_line *sl)
 		nrows = 0;
 		nhostrecs = 0;
 		return;
-	} else if (strcmp(v, "snapend") == 0) {
+	} else if (strcmp(v, "snapend") == 0 || strcmp(v, "deltaend") == 0) {
 		struct rec_snap_begin *b = &snap.u.snap_begin;
 
-		if (!in_snap)
-			bad("snapend without snap");
+		if (!in_snap || in_delta != (v[0] == 'd'))
+			bad("snapend without snap, or deltaend without delta");
 		b->rows = nrows;
+		if (!table_set && !in_delta)
+			b->table_rows = nrows;
 		for (size_t i = 0; i < nrows; i++) {
 			const struct rec_snap_row *w = &rows[i].u.row;
 			if (w->id.proto == PROTO_TCP)
@@ -554,7 +564,7 @@ static void directive(const struct script_line *sl)
 			emit(&hostrecs[i]);
 		for (size_t i = 0; i < nrows; i++)
 			emit(&rows[i]);
-		r.type = REC_SNAP_END;
+		r.type = in_delta ? REC_DELTA_END : REC_SNAP_END;
 		r.u.snap_end.seq = b->seq;
 		in_snap = false;
 	} else if (strcmp(v, "rawrec") == 0) {
@@ -653,7 +663,7 @@ static void bulk(int fd, bool snapshot, uint64_t a, uint64_t b)
 			r.u.snap_begin.time_ns = h.anchor_real + (int64_t)(s + 1) * 1000000000;
 			r.u.snap_begin.mono_ns = (s + 1) * 1000000000;
 			r.u.snap_begin.span_ns = r.u.snap_begin.interval_ns = 1000000000;
-			r.u.snap_begin.rows = a;
+			r.u.snap_begin.rows = r.u.snap_begin.table_rows = a;
 			r.u.snap_begin.tcp_conns = a;
 			e |= stream_write(w, &r);
 			for (uint64_t i = 0; i < a && !e; i++) {
