@@ -112,8 +112,8 @@ static int64_t slot_new(struct snaptab *t, const struct rec_snap_row *r)
 	return s;
 }
 
-/* A delta begins: the rows the previous snapshot closed go, the rest it carried lose its rates,
- * NEW and LIMIT (a row not carried again moved nothing). */
+/* A delta begins: the rows the previous snapshot closed go, the rest it carried lose its rates
+ * and NEW (a row not carried again moved nothing; its LIMIT, when it changed, is carried). */
 static void settle(struct snaptab *t)
 {
 	size_t ngone = 0, k = 0;
@@ -132,9 +132,6 @@ static void settle(struct snaptab *t)
 		t->mark[s] = 0;
 		r->rate_in = r->rate_out = 0;
 		r->flags &= ~CONN_F_NEW;
-		/* nothing read in the interval: no verdict (LIMIT is the interval's) */
-		r->limit = 0;
-		r->limit_pct = 0;
 	}
 	t->ncarried = 0;
 	if (!ngone)

@@ -82,6 +82,7 @@ struct tcpx {
 	uint64_t ref_ns;	 /* when those were read */
 	uint32_t ref_retrans;	 /* retransmits then */
 	bool has_ref;		 /* false: no earlier reading (LIMIT unknown this interval) */
+	uint8_t limit, limit_pct; /* as last written: a delta carries the row when they change */
 	struct tcpx *next_free;
 };
 
@@ -269,8 +270,9 @@ static int set_figs(struct agg *a, struct conn *e, const struct tcp_figs *f, boo
 /* LIMIT of a TCP connection for the interval that ends (span ns long), into w: from the
  * clocks' difference since the reference, over the time between their readings (the
  * interval's span when nothing new was read). */
-static void row_limit(const struct agg *a, const struct conn *e, uint64_t span,
-		      struct rec_snap_row *w)
+/* The LIMIT verdict of e's interval (one with figures) and its share. */
+static void limit_of(const struct agg *a, const struct conn *e, uint64_t span, uint8_t *limit,
+		     uint8_t *pct)
 {
 	const struct tcpx *x = e->x;
 	struct limit_clocks now;
@@ -278,13 +280,9 @@ static void row_limit(const struct agg *a, const struct conn *e, uint64_t span,
 	struct limit_shares sh;
 	enum limit l;
 
-	w->limit = w->limit_pct = 0;
-	w->has_figs = x != NULL;
-	if (!x)
-		return;
-	w->figs = x->figs;
+	*pct = 0;
 	if (a->no_limits || !x->has_ref) {
-		w->limit = LIMIT_UNKNOWN;
+		*limit = LIMIT_UNKNOWN;
 		return;
 	}
 	now = clocks_of(&x->figs);
@@ -292,8 +290,36 @@ static void row_limit(const struct agg *a, const struct conn *e, uint64_t span,
 	iv.sent = e->bytes_out - e->ref_out;
 	iv.retrans = e->retrans - x->ref_retrans;
 	l = limit_judge(&x->ref, &now, &iv, &sh);
-	w->limit = (uint8_t)l;
-	w->limit_pct = (uint8_t)limit_percent(limit_share_ms(&sh, l), sh.span_ms);
+	*limit = (uint8_t)l;
+	*pct = (uint8_t)limit_percent(limit_share_ms(&sh, l), sh.span_ms);
+}
+
+/* A row whose verdict differs from the one last written is a change a delta carries (an idle
+ * connection's verdict changes too: a busy interval's, then none). */
+static void limit_changed(const struct agg *a, struct conn *e, uint64_t span)
+{
+	uint8_t l, pct;
+
+	if (!e->x || !(e->aflags & A_SHOWN))
+		return;
+	limit_of(a, e, span, &l, &pct);
+	if (l != e->x->limit || pct != e->x->limit_pct)
+		e->aflags |= A_CHANGED;
+}
+
+static void row_limit(const struct agg *a, const struct conn *e, uint64_t span,
+		      struct rec_snap_row *w)
+{
+	struct tcpx *x = e->x;
+
+	w->limit = w->limit_pct = 0;
+	w->has_figs = x != NULL;
+	if (!x)
+		return;
+	w->figs = x->figs;
+	limit_of(a, e, span, &w->limit, &w->limit_pct);
+	x->limit = w->limit;
+	x->limit_pct = w->limit_pct;
 }
 
 /* The interval ended: the clocks now are the next one's reference. */
@@ -712,6 +738,7 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 		e->aflags |= A_MATCH;
 		if (!was && (e->aflags & A_SHOWN))
 			a->need_full = true;
+		limit_changed(a, e, span);
 		if (carried(e))
 			ncarried++;
 		/* rows mostly share a few cgroups: look up only when it changes */

@@ -161,7 +161,7 @@ snap_line() {
 	# a collector that could not know HZ: every verdict unknown, the figures still shown
 	sed 's/^header real=1700000000 /header missing="tcp-limits" real=1700000000 /' \
 		"$FIX/limit.txt" | "$GEN" -o "$T/nohz.tcpt"
-	tcptop-agg "$T/nohz.tcpt" | tcptop-dump >"$T/nohz.txt"
+	tcptop-agg --full-every 1 "$T/nohz.tcpt" | tcptop-dump >"$T/nohz.txt"
 	run -0 grep -c ' limit=unknown$' "$T/nohz.txt"
 	[ "$output" -eq 19 ] # five TCP connections with figures in three snapshots, two more
 	run -1 grep -c ' limit=[a-z]* limit_pct=' "$T/nohz.txt"

@@ -100,11 +100,13 @@ contract_exits() {
 
 @test "tcptop-csv --help lists the columns of its header, each once, in order" {
 	printf '%s\n' 'header interval=1 host="h"' 'tick t=1.0' 'tick t=2.0' 'end t=2.0' |
-		"$GEN" | tcptop-agg | tcptop-csv --resolve --dns-server 127.0.0.1:9 >"$BATS_TEST_TMPDIR/h.csv"
+		"$GEN" | tcptop-agg |
+		tcptop-csv --figures --resolve --dns-server 127.0.0.1:9 >"$BATS_TEST_TMPDIR/h.csv"
 	local want got
 	want=$(head -n 1 "$BATS_TEST_TMPDIR/h.csv" | tr -d '\r' | tr ',' '\n')
-	got=$(tcptop-csv --help | sed -n '/^Columns/,/^Empty/p' | sed '1d;$d' | tr -d ' \n' |
-		tr ',' '\n')
+	# the list: from the line after the one that ends the title with "):" to "Empty"
+	got=$(tcptop-csv --help | sed -n '/^Columns/,/^Empty/p' | sed '1,/):$/d;$d' |
+		tr -d ' \n' | tr ',' '\n')
 	[ "$want" = "$got" ] || fail "--help and the header differ:
 $(diff <(echo "$want") <(echo "$got"))"
 }

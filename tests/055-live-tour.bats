@@ -442,8 +442,8 @@ wait_gone() {
 	tm send-keys a
 	wait_screen "by process"
 	run screen
-	assert_line --regexp '^. +24 conns +[0-9]+ tour-client .* 294297 +428437 .* tour-web\.service *$'
-	assert_line --regexp '^. +23 conns +[0-9]+ tour-server .* 428437 +294297 .* '"$hex"' *$'
+	assert_line --regexp '^. +24 conns +[0-9]+ +tour-client .* 294297 +428437 .* tour-web\.service *$'
+	assert_line --regexp '^. +23 conns +[0-9]+ +tour-server .* 428437 +294297 .* '"$hex"' *$'
 	tm send-keys a
 	wait_screen "by cgroup"
 	run screen
@@ -542,8 +542,8 @@ wait_gone() {
 	tm send-keys a
 	wait_screen "by process"
 	run screen
-	assert_line --regexp "^. +24 conns +[0-9]+ tour-client .* 294297 +428437 .* tour-web\\.service +$TOUR_HOST *\$"
-	assert_line --regexp "^. +24 conns +[0-9]+ tour-client .* 294297 +428437 .* tour-web\\.service +tour-b *\$"
+	assert_line --regexp "^. +24 conns +[0-9]+ +tour-client .* 294297 +428437 .* tour-web\\.service +$TOUR_HOST *\$"
+	assert_line --regexp "^. +24 conns +[0-9]+ +tour-client .* 294297 +428437 .* tour-web\\.service +tour-b *\$"
 	tm send-keys q
 }
 
