@@ -104,11 +104,7 @@ setup_file() {
 # Every qemu this file started ends here, whatever happened: run-vm's own trap ends its qemu,
 # and a qemu whose run-vm was killed is found by this file's tag on its kernel command line.
 teardown_file() {
-	local p
-	[ -n "${TCPTOP_VM_TAG:-}" ] && for p in /proc/[0-9]*; do
-		tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "tcptop.tag=$TCPTOP_VM_TAG " &&
-			kill "${p#/proc/}" 2>/dev/null
-	done
+	kill_tagged "${TCPTOP_VM_TAG:-}"
 	if [ -n "${RES:-}" ] && [ -z "${TCPTOP_VM_KEEP:-}" ] && [ -z "${TCPTOP_VM_RESULTS:-}" ]; then
 		rm -rf "$RES"
 	fi

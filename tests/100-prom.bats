@@ -58,6 +58,21 @@ end
 S
 }
 
+# serve_counting: tcptop-prom serving the counting script's stream on a free port ($port), in
+# PIDS; returns once it answers
+serve_counting() {
+	counting_script
+	"$GEN" -o "$T/in.tcpt" "$T/s.txt"
+	port=$(free_port)
+	tcptop-prom --listen "127.0.0.1:$port" "$T/in.tcpt" 2>"$T/err" 3>&- &
+	PIDS+=($!)
+	for _ in $(seq 50); do
+		curl -fs -o /dev/null "http://127.0.0.1:$port/metrics" && return 0
+		sleep 0.1
+	done
+	fail "tcptop-prom never answered: $(cat "$T/err")"
+}
+
 CURL='host="web1",protocol="tcp",process="curl",remote_addr="93.184.216.34",remote_port="443"'
 DIG='host="web1",protocol="udp",process="dig",remote_addr="8.8.8.8",remote_port="53"'
 
@@ -293,12 +308,8 @@ S
 }
 
 @test "HTTP: /metrics in Prometheus text or OpenMetrics as asked, 404 and 405 otherwise" {
-	counting_script
-	"$GEN" -o "$T/in.tcpt" "$T/s.txt"
 	local port
-	port=$(free_port)
-	tcptop-prom --listen "127.0.0.1:$port" "$T/in.tcpt" 2>"$T/err" 3>&- &
-	PIDS+=($!)
+	serve_counting
 	for _ in $(seq 50); do
 		curl -fsS "http://127.0.0.1:$port/metrics" -o "$T/m.prom" 2>/dev/null &&
 			grep -q 'state="ended"' "$T/m.prom" && break
@@ -615,16 +626,8 @@ PY
 }
 
 @test "one address holds 16 connections at most; the 17th is closed, others still served" {
-	counting_script
-	"$GEN" -o "$T/in.tcpt" "$T/s.txt"
 	local port
-	port=$(free_port)
-	tcptop-prom --listen "127.0.0.1:$port" "$T/in.tcpt" 2>"$T/err" 3>&- &
-	PIDS+=($!)
-	for _ in $(seq 50); do
-		curl -fs -o /dev/null "http://127.0.0.1:$port/metrics" && break
-		sleep 0.1
-	done
+	serve_counting
 	run -0 python3 - "$port" <<'PY'
 import socket, sys, time, urllib.request
 port = int(sys.argv[1])

@@ -59,11 +59,7 @@ setup_file() {
 # The qemu this file started ends here whatever happened (run-system's trap ends its own; one
 # whose run-system was killed is found by the tag on its kernel command line).
 teardown_file() {
-	local p
-	[ -n "${TCPTOP_SYSTEM_TAG:-}" ] && for p in /proc/[0-9]*; do
-		tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "tcptop.tag=$TCPTOP_SYSTEM_TAG " &&
-			kill "${p#/proc/}" 2>/dev/null
-	done
+	kill_tagged "${TCPTOP_SYSTEM_TAG:-}"
 	if [ -n "${RUN:-}" ] && [ -z "${TCPTOP_SYSTEM_KEEP:-}" ] && [ -z "${TCPTOP_SYSTEM_RESULTS:-}" ]; then
 		rm -rf "$RUN"
 	fi

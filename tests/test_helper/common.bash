@@ -162,3 +162,15 @@ $(diff <(echo "$help") <(echo "$page"))"
 	sed -n '/^\.SH EXIT STATUS/,/^\.SH /p' "$TCPTOP_SRC/man/$2" | grep -q '^\.B Stops$' ||
 		fail "$2 EXIT STATUS does not refer to tcptop(1) Stops"
 }
+
+# kill_tagged TAG: every process whose command line holds "tcptop.tag=TAG " (a qemu started by
+# run-vm or run-system, found by the tag on its kernel command line when its runner was killed)
+kill_tagged() {
+	local p
+	[ -n "$1" ] || return 0
+	for p in /proc/[0-9]*; do
+		tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "tcptop.tag=$1 " &&
+			kill "${p#/proc/}" 2>/dev/null
+	done
+	return 0
+}
