@@ -101,9 +101,12 @@ nonzero() {
 	awk '$3 != 0' "$1" | sort
 }
 
-# answered FILE: the traffic's totals in the PromQL answer kept in FILE, as the lines above
+# answered FILE: the traffic's totals in the PromQL answer kept in FILE, as the lines above:
+# the first query's answer only (the second's label set without a process, connections whose
+# owner was not known yet, prints the same way)
 answered() {
-	sed -n 's/^{direction="\([a-z]*\)", protocol="\([a-z]*\)"} => \([0-9]*\) @.*/\2 \1 \3/p' "$1" | sort
+	awk 'NR > 1 && /^# / { exit } { print }' "$1" |
+		sed -n 's/^{direction="\([a-z]*\)", protocol="\([a-z]*\)"} => \([0-9]*\) @.*/\2 \1 \3/p' | sort
 }
 
 @test "run-system: --help is 0, a bad option, value or missing folder is 64" {
