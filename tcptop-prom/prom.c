@@ -48,9 +48,11 @@ struct series {
 	struct skey k;
 	size_t pos; /* in p->series */
 	uint64_t bytes_in, bytes_out, pkts_in, pkts_out, retrans;
+	uint64_t busy_ms, rwnd_ms, sndbuf_ms, retrans_bytes; /* TCP figures' clocks and bytes */
 	uint64_t opened, closed, failed;
 	uint64_t rtt_sum_us;
 	uint32_t rtt_n, live;
+	bool figs; /* a connection with TCP figures counted here: their counters are shown */
 	int64_t active_ns; /* stream wall time it last had a connection or moved */
 	uint32_t llen;
 	char labels[]; /* host="..",protocol="..",... */
@@ -64,7 +66,9 @@ struct pconn {
 	struct series *s;
 	uint64_t bytes_in, bytes_out, pkts_in, pkts_out;
 	uint32_t retrans, srtt_us;
+	uint32_t busy_ms, rwnd_ms, sndbuf_ms, retrans_bytes; /* as last read: they wrap at 2^32 */
 	uint8_t proto;
+	bool has_figs;
 };
 
 struct loss_slot {
@@ -637,6 +641,16 @@ static void conn_drop(struct prom *p, struct pconn *c)
 	free(c);
 }
 
+/* The figures' counters of a connection as last read. */
+static void figs_take(struct pconn *c, const struct tcp_figs *f)
+{
+	c->busy_ms = f->busy_ms;
+	c->rwnd_ms = f->rwnd_ms;
+	c->sndbuf_ms = f->sndbuf_ms;
+	c->retrans_bytes = f->retrans_bytes;
+	c->has_figs = true;
+}
+
 /* What a counter moved: a counter that went back started again (a reused flow id). */
 static inline uint64_t delta(uint64_t now, uint64_t last)
 {
@@ -670,7 +684,12 @@ static int apply_row(struct prom *p, uint32_t host, const struct rec_snap_row *r
 			c->pkts_in = r->c.pkts_in;
 			c->pkts_out = r->c.pkts_out;
 			c->retrans = r->c.retrans;
+			if (r->has_figs)
+				figs_take(c, &r->figs);
 		}
+		/* its clocks since it began wrap at 2^32 ms (49 days): counted from here */
+		if ((r->flags & CONN_F_BEGUN_BEFORE) && r->has_figs)
+			figs_take(c, &r->figs);
 	} else if (memcmp(&c->s->k, &k, sizeof(k)) != 0 && c->s->k.proto != 0) {
 		/* its owner became known: what it moves from now on goes to the new set */
 		if (!(s = series_get(p, &k)))
@@ -683,6 +702,16 @@ static int apply_row(struct prom *p, uint32_t host, const struct rec_snap_row *r
 	add_sat(&s->pkts_in, delta(r->c.pkts_in, c->pkts_in));
 	add_sat(&s->pkts_out, delta(r->c.pkts_out, c->pkts_out));
 	add_sat(&s->retrans, delta(r->c.retrans, c->retrans));
+	if (r->has_figs && r->id.proto == PROTO_TCP) {
+		/* 32-bit in the stream, wrapping: what moved since the last reading (a first one:
+		 * all since the connection began, as its bytes) */
+		add_sat(&s->busy_ms, (uint32_t)(r->figs.busy_ms - c->busy_ms));
+		add_sat(&s->rwnd_ms, (uint32_t)(r->figs.rwnd_ms - c->rwnd_ms));
+		add_sat(&s->sndbuf_ms, (uint32_t)(r->figs.sndbuf_ms - c->sndbuf_ms));
+		add_sat(&s->retrans_bytes, (uint32_t)(r->figs.retrans_bytes - c->retrans_bytes));
+		figs_take(c, &r->figs);
+		s->figs = true;
+	}
 	c->bytes_in = r->c.bytes_in;
 	c->bytes_out = r->c.bytes_out;
 	c->pkts_in = r->c.pkts_in;
@@ -866,6 +895,10 @@ enum field {
 	F_PKTS_IN,
 	F_PKTS_OUT,
 	F_RETRANS,
+	F_BUSY,
+	F_RWND,
+	F_SNDBUF,
+	F_RETRANS_BYTES,
 	F_OPENED,
 	F_CLOSED,
 	F_FAILED,
@@ -885,6 +918,14 @@ static inline uint64_t field(const struct series *s, enum field f)
 		return s->pkts_out;
 	case F_RETRANS:
 		return s->retrans;
+	case F_BUSY:
+		return s->busy_ms;
+	case F_RWND:
+		return s->rwnd_ms;
+	case F_SNDBUF:
+		return s->sndbuf_ms;
+	case F_RETRANS_BYTES:
+		return s->retrans_bytes;
 	case F_OPENED:
 		return s->opened;
 	case F_CLOSED:
@@ -897,25 +938,44 @@ static inline uint64_t field(const struct series *s, enum field f)
 	return 0;
 }
 
-/* One sample per label set: name{labels<extra>} value. tcp_only leaves UDP sets out. */
+enum only {
+	ONLY_ANY,
+	ONLY_TCP,  /* UDP sets left out */
+	ONLY_FIGS, /* only sets where a connection had TCP figures; the value is ms, shown as s */
+	ONLY_FIGS_COUNT,
+};
+
+/* One sample per label set: name{labels<extra>} value. */
 static int samples(struct prom *p, struct prom_buf *b, const char *name, const char *extra,
-		   enum field f, bool tcp_only)
+		   enum field f, enum only only)
 {
 	size_t nl = strlen(name), el = strlen(extra);
 
 	for (size_t i = 0; i < p->nseries; i++) {
 		const struct series *s = p->series[i];
+		uint64_t v = field(s, f);
 
-		if (tcp_only && s->k.proto != PROTO_TCP && s->k.proto != 0)
+		if (only == ONLY_TCP && s->k.proto != PROTO_TCP && s->k.proto != 0)
 			continue;
-		if (prom_buf_reserve(b, nl + s->llen + el + 32))
+		/* a figure no connection had is unknown, not 0 */
+		if ((only == ONLY_FIGS || only == ONLY_FIGS_COUNT) && !s->figs)
+			continue;
+		if (prom_buf_reserve(b, nl + s->llen + el + 48))
 			return -ENOMEM;
 		put_mem(b, name, nl);
 		put_mem(b, "{", 1);
 		put_mem(b, s->labels, s->llen);
 		put_mem(b, extra, el);
 		PUT_LIT(b, "} ");
-		put_u64(b, field(s, f));
+		if (only == ONLY_FIGS) {
+			char ms[8];
+
+			put_u64(b, v / 1000);
+			snprintf(ms, sizeof(ms), ".%03u", (unsigned)(v % 1000));
+			put_mem(b, ms, 4);
+		} else {
+			put_u64(b, v);
+		}
 		put_mem(b, "\n", 1);
 	}
 	return 0;
@@ -925,27 +985,39 @@ static int samples(struct prom *p, struct prom_buf *b, const char *name, const c
 static const struct {
 	const char *name, *extra;
 	enum field f;
-	bool tcp_only, first_of_family;
+	enum only only;
+	bool first_of_family;
 	enum mtype t;
 	const char *help;
 } families[] = {
-	{ "tcptop_network_io_bytes_total", ",direction=\"receive\"", F_BYTES_IN, false, true,
+	{ "tcptop_network_io_bytes_total", ",direction=\"receive\"", F_BYTES_IN, ONLY_ANY, true,
 	  M_COUNTER, "Payload bytes received and transmitted by the application." },
-	{ "tcptop_network_io_bytes_total", ",direction=\"transmit\"", F_BYTES_OUT, false, false,
+	{ "tcptop_network_io_bytes_total", ",direction=\"transmit\"", F_BYTES_OUT, ONLY_ANY, false,
 	  M_COUNTER, NULL },
-	{ "tcptop_network_packets_total", ",direction=\"receive\"", F_PKTS_IN, false, true,
+	{ "tcptop_network_packets_total", ",direction=\"receive\"", F_PKTS_IN, ONLY_ANY, true,
 	  M_COUNTER, "TCP segments and UDP datagrams received and transmitted." },
-	{ "tcptop_network_packets_total", ",direction=\"transmit\"", F_PKTS_OUT, false, false,
+	{ "tcptop_network_packets_total", ",direction=\"transmit\"", F_PKTS_OUT, ONLY_ANY, false,
 	  M_COUNTER, NULL },
-	{ "tcptop_tcp_retransmits_total", "", F_RETRANS, true, true, M_COUNTER,
+	{ "tcptop_tcp_retransmits_total", "", F_RETRANS, ONLY_TCP, true, M_COUNTER,
 	  "TCP segments retransmitted." },
-	{ "tcptop_connections_opened_total", "", F_OPENED, false, true, M_COUNTER,
+	{ "tcptop_tcp_retransmitted_bytes_total", "", F_RETRANS_BYTES, ONLY_FIGS_COUNT, true,
+	  M_COUNTER, "TCP payload bytes retransmitted (the kernel's bytes_retrans)." },
+	{ "tcptop_tcp_busy_seconds_total", "", F_BUSY, ONLY_FIGS, true, M_COUNTER,
+	  "Time TCP connections had data to send (the kernel's busy clock, the limited time "
+	  "below included)." },
+	{ "tcptop_tcp_limited_seconds_total", ",cause=\"rwnd\"", F_RWND, ONLY_FIGS, true,
+	  M_COUNTER,
+	  "Time TCP connections with data to send were held back by the peer's receive window "
+	  "(rwnd) or a full send buffer (sndbuf)." },
+	{ "tcptop_tcp_limited_seconds_total", ",cause=\"sndbuf\"", F_SNDBUF, ONLY_FIGS, false,
+	  M_COUNTER, NULL },
+	{ "tcptop_connections_opened_total", "", F_OPENED, ONLY_ANY, true, M_COUNTER,
 	  "Connections and UDP flows first seen (not those begun before the collector)." },
-	{ "tcptop_connections_closed_total", "", F_CLOSED, false, true, M_COUNTER,
+	{ "tcptop_connections_closed_total", "", F_CLOSED, ONLY_ANY, true, M_COUNTER,
 	  "Connections closed and UDP flows expired." },
-	{ "tcptop_connections_failed_total", "", F_FAILED, true, true, M_COUNTER,
+	{ "tcptop_connections_failed_total", "", F_FAILED, ONLY_TCP, true, M_COUNTER,
 	  "TCP connections closed without reaching ESTABLISHED." },
-	{ "tcptop_connections", "", F_LIVE, false, true, M_GAUGE,
+	{ "tcptop_connections", "", F_LIVE, ONLY_ANY, true, M_GAUGE,
 	  "Connections and UDP flows open at the latest snapshot." },
 };
 
@@ -1052,7 +1124,7 @@ int prom_expose_body(struct prom *p, struct prom_buf *b, bool om)
 			family(b, families[i].name, families[i].t, families[i].help, om);
 		}
 		if ((err = samples(p, b, families[i].name, families[i].extra, families[i].f,
-				   families[i].tcp_only)))
+				   families[i].only)))
 			return err;
 	}
 	if (prom_buf_reserve(b, 4096))

@@ -145,6 +145,27 @@ S
 	run -0 promtool check metrics <"$T/m.prom"
 }
 
+@test "TCP figures: the time each connection had data to send and was held back, as counters" {
+	# tests/fixtures/agg/limit.txt: slowread's receiver holds it back (busy 1.5 s, rwnd 1.4 s);
+	# old began before the collector: its clocks count from its first reading (they wrap at
+	# 2^32 ms); bulk's clocks wrapped past 2^32 before it was seen
+	"$GEN" -o "$T/raw.tcpt" "$BATS_TEST_DIRNAME/fixtures/agg/limit.txt"
+	tcptop-agg "$T/raw.tcpt" >"$T/in.tcpt"
+	tcptop-prom --textfile "$T/m.prom" "$T/in.tcpt"
+	local sr='host="h1",protocol="tcp",process="slowread",local_port="5001",remote_addr="10.0.0.2",remote_port="80"'
+	local old='host="h1",protocol="tcp",process="old",local_port="5007",remote_addr="10.0.0.2",remote_port="80"'
+	local bulk='host="h1",protocol="tcp",process="bulk",local_port="5003",remote_addr="10.0.0.2",remote_port="80"'
+	[ "$(value "tcptop_tcp_busy_seconds_total{$sr}")" = 1.500 ]
+	[ "$(value "tcptop_tcp_limited_seconds_total{$sr,cause=\"rwnd\"}")" = 1.400 ]
+	[ "$(value "tcptop_tcp_limited_seconds_total{$sr,cause=\"sndbuf\"}")" = 0.000 ]
+	[ "$(value "tcptop_tcp_busy_seconds_total{$old}")" = 0.900 ]
+	[ "$(value "tcptop_tcp_limited_seconds_total{$old,cause=\"sndbuf\"}")" = 0.600 ]
+	[ "$(value "tcptop_tcp_limited_seconds_total{$bulk,cause=\"sndbuf\"}")" = 0.000 ]
+	# UDP has no figures: no sample rather than a zero that lies
+	run -1 grep -E '^tcptop_tcp_(busy|limited)_seconds_total\{[^}]*protocol="udp"' "$T/m.prom"
+	run -0 promtool check metrics <"$T/m.prom"
+}
+
 @test "ports: a listener's port is kept and its peers' folded; ephemeral ports folded" {
 	cat >"$T/s.txt" <<'S'
 header kind=snapshot host="h"
