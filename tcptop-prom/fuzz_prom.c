@@ -7,8 +7,8 @@
  * every line a "# HELP", "# TYPE" or "name{label="value",...} value" line, names and label names
  * of the allowed characters, label values valid UTF-8 with only \\, \" and \n escapes, no label
  * twice in a sample, no series twice, every sample under its family's TYPE, "# EOF" last in
- * OpenMetrics; counters whole numbers that never go down from one snapshot to the next; and the
- * HTTP path's body and tail (prom_expose_body, prom_tail_line) the same text as prom_expose.
+ * OpenMetrics; counters never negative and never going down from one snapshot to the next; and
+ * the HTTP path's body and tail (prom_expose_body, prom_tail_line) the same text as prom_expose.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -165,10 +165,12 @@ CHECKER static const char *series_check(const char *s, const char *end, const ch
 	return s + 1;
 }
 
-/* "123", "-0.001500": a counter must be a whole number. */
+/* "123", "1.500", "-0.001500": a counter is never negative. Its value in thousandths (what the
+ * seconds counters print), saturating, for the check that it never goes down. */
 CHECKER static uint64_t value_check(const char *s, const char *end, bool counter)
 {
-	uint64_t v = 0;
+	uint64_t v = 0, frac = 0;
+	int fdigits = 0;
 	bool dot = false;
 
 	if (s < end && *s == '-' && !counter)
@@ -176,7 +178,7 @@ CHECKER static uint64_t value_check(const char *s, const char *end, bool counter
 	if (s == end || *s < '0' || *s > '9')
 		abort();
 	for (; s < end; s++) {
-		if (*s == '.' && !dot && !counter && s + 1 < end) {
+		if (*s == '.' && !dot && s + 1 < end) {
 			dot = true;
 			continue;
 		}
@@ -184,8 +186,12 @@ CHECKER static uint64_t value_check(const char *s, const char *end, bool counter
 			abort();
 		if (!dot)
 			v = v * 10 + (*s - '0');
+		else if (fdigits < 3)
+			frac = frac * 10 + (*s - '0'), fdigits++;
 	}
-	return v;
+	for (; fdigits < 3; fdigits++)
+		frac *= 10;
+	return v > (UINT64_MAX - 999) / 1000 ? UINT64_MAX : v * 1000 + frac;
 }
 
 CHECKER static void expo_check(struct check *c, const char *text, size_t len)

@@ -1005,8 +1005,7 @@ static const struct {
 	{ "tcptop_tcp_busy_seconds_total", "", F_BUSY, ONLY_FIGS, true, M_COUNTER,
 	  "Time TCP connections had data to send (the kernel's busy clock, the limited time "
 	  "below included)." },
-	{ "tcptop_tcp_limited_seconds_total", ",cause=\"rwnd\"", F_RWND, ONLY_FIGS, true,
-	  M_COUNTER,
+	{ "tcptop_tcp_limited_seconds_total", ",cause=\"rwnd\"", F_RWND, ONLY_FIGS, true, M_COUNTER,
 	  "Time TCP connections with data to send were held back by the peer's receive window "
 	  "(rwnd) or a full send buffer (sndbuf)." },
 	{ "tcptop_tcp_limited_seconds_total", ",cause=\"sndbuf\"", F_SNDBUF, ONLY_FIGS, false,
