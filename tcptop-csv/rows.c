@@ -205,66 +205,109 @@ struct group {
 	uint64_t conns;
 };
 
-/* ---- cells ---- */
+/* ---- cells ----
+ *
+ * Every cell function takes json, the format, as a constant: write_row() is made once per format
+ * (always inlined into write_row_csv and write_row_jsonl), so that the CSV path carries no test
+ * of the format per cell. */
 
-static char *put_u64(char *p, uint64_t v)
+#define CELL static inline __attribute__((always_inline))
+
+static const char digits2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+				 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+				 "8081828384858687888990919293949596979899";
+
+static const uint64_t pow10[20] = {
+	1ULL,
+	10ULL,
+	100ULL,
+	1000ULL,
+	10000ULL,
+	100000ULL,
+	1000000ULL,
+	10000000ULL,
+	100000000ULL,
+	1000000000ULL,
+	10000000000ULL,
+	100000000000ULL,
+	1000000000000ULL,
+	10000000000000ULL,
+	100000000000000ULL,
+	1000000000000000ULL,
+	10000000000000000ULL,
+	100000000000000000ULL,
+	1000000000000000000ULL,
+	10000000000000000000ULL,
+};
+
+/* Decimal digits of v, two at a time from the end (the division by 100 is a multiplication);
+ * their number from the bit length (log10(2) is about 1233/4096), without a loop. */
+CELL char *put_u64(char *p, uint64_t v)
 {
-	char tmp[20];
-	int n = 0;
+	int bits = 64 - __builtin_clzll(v | 1);
+	int n = (bits * 1233) >> 12;
+	char *e;
 
-	do {
-		tmp[n++] = '0' + v % 10;
-		v /= 10;
-	} while (v);
-	while (n)
-		*p++ = tmp[--n];
-	return p;
+	n += v >= pow10[n] || !v;
+	e = p + n;
+	while (v >= 100) {
+		unsigned d = (unsigned)(v % 100);
+
+		v /= 100;
+		e -= 2;
+		memcpy(e, digits2 + 2 * d, 2);
+	}
+	if (v >= 10)
+		memcpy(e - 2, digits2 + 2 * v, 2);
+	else
+		e[-1] = (char)('0' + v);
+	return p + n;
 }
 
-static char *put_mem(char *p, const char *s, size_t n)
+CELL char *put_mem(char *p, const char *s, size_t n)
 {
 	memcpy(p, s, n);
 	return p + n;
 }
 
 /* Starts cell c: the separator, or the JSON key. */
-static char *sep(const struct rows *w, char *p, int c)
+CELL char *sep(const struct rows *w, bool json, char *p, int c)
 {
-	if (w->o.format == ROWS_JSONL)
+	if (json)
 		return put_mem(p, w->key[c], w->key_len[c]);
 	if (c != C_TIMESTAMP)
 		*p++ = ',';
 	return p;
 }
 
-static char *cell_u64(const struct rows *w, char *p, int c, uint64_t v)
+CELL char *cell_u64(const struct rows *w, bool json, char *p, int c, uint64_t v)
 {
-	return put_u64(sep(w, p, c), v);
+	return put_u64(sep(w, json, p, c), v);
 }
 
 /* A value that does not apply: an empty CSV field, a JSON null. */
-static char *cell_null(const struct rows *w, char *p, int c)
+CELL char *cell_null(const struct rows *w, bool json, char *p, int c)
 {
-	p = sep(w, p, c);
-	if (w->o.format == ROWS_JSONL)
+	p = sep(w, json, p, c);
+	if (json)
 		p = put_mem(p, "null", 4);
 	return p;
 }
 
-static char *cell_flag(const struct rows *w, char *p, int c, bool v)
+CELL char *cell_flag(const struct rows *w, bool json, char *p, int c, bool v)
 {
-	p = sep(w, p, c);
-	if (w->o.format == ROWS_JSONL)
+	p = sep(w, json, p, c);
+	if (json)
 		return v ? put_mem(p, "true", 4) : put_mem(p, "false", 5);
 	*p++ = v ? '1' : '0';
 	return p;
 }
 
 /* Text made by us (protocol, address, state, time): never needs quoting or escaping. */
-static char *cell_plain(const struct rows *w, char *p, int c, const char *s, size_t n)
+CELL char *cell_plain(const struct rows *w, bool json, char *p, int c, const char *s, size_t n)
 {
-	p = sep(w, p, c);
-	if (w->o.format == ROWS_JSONL) {
+	p = sep(w, json, p, c);
+	if (json) {
 		*p++ = '"';
 		p = put_mem(p, s, n);
 		*p++ = '"';
@@ -281,10 +324,10 @@ static bool formula_start(char c)
 
 /* Sanitised text (valid UTF-8, no controls) that came from the kernel: quoted through libcsv when
  * it holds a comma, a quote or a space, or escaped as a JSON string. */
-static char *cell_text(const struct rows *w, char *p, int c, const char *s, size_t n)
+static char *cell_text(const struct rows *w, bool json, char *p, int c, const char *s, size_t n)
 {
-	p = sep(w, p, c);
-	if (w->o.format == ROWS_JSONL) {
+	p = sep(w, json, p, c);
+	if (json) {
 		*p++ = '"';
 		for (size_t i = 0; i < n; i++) {
 			unsigned char ch = s[i];
@@ -321,22 +364,42 @@ static char *cell_text(const struct rows *w, char *p, int c, const char *s, size
 	return p + csv_write(p, 2 * n + 2, s, n);
 }
 
+/* The length of a kernel string of at most n bytes (to its NUL) when it is its own sanitised form
+ * and its own cell, neither quoted nor escaped: printable ASCII without a backslash (the
+ * sanitiser's escape), a double quote, and in CSV a comma or a space; -1 when it is not. The
+ * formula rule of --excel-safe is the caller's. This spares the sanitiser and libcsv on almost
+ * every process and interface name. */
+CELL int plain_len(bool json, const char *s, size_t n)
+{
+	size_t i = 0;
+
+	for (; i < n && s[i]; i++) {
+		unsigned char ch = s[i];
+
+		if (ch < (json ? 0x20 : 0x21) || ch > 0x7e || ch == '\\' || ch == '"' ||
+		    (!json && ch == ','))
+			return -1;
+	}
+	return (int)i;
+}
+
 /* Rates with 2 decimals, as printf's "%.2f" rounds them (the exact binary value, to nearest);
  * the fast path is taken only where it cannot differ. Not a number: empty. */
-static char *cell_rate(const struct rows *w, char *p, int c, double v)
+CELL char *cell_rate(const struct rows *w, bool json, char *p, int c, double v)
 {
-	p = sep(w, p, c);
+	p = sep(w, json, p, c);
+	if (v == 0) /* an idle connection's (and -0, which the rounding below makes 0.00) */
+		return put_mem(p, "0.00", 4);
 	if (!isfinite(v))
-		return w->o.format == ROWS_JSONL ? put_mem(p, "null", 4) : p;
+		return json ? put_mem(p, "null", 4) : p;
 	if (v >= 0 && v < 1e9) {
 		double x = v * 100, f = x - floor(x);
 		if (fabs(f - 0.5) > 1e-3) {
 			uint64_t cents = (uint64_t)x + (f > 0.5);
 			p = put_u64(p, cents / 100);
 			*p++ = '.';
-			*p++ = '0' + cents % 100 / 10;
-			*p++ = '0' + cents % 10;
-			return p;
+			memcpy(p, digits2 + 2 * (cents % 100), 2);
+			return p + 2;
 		}
 	}
 	/* up to 309 digits for the largest double: a row has room for two of them */
@@ -347,7 +410,7 @@ static char *cell_rate(const struct rows *w, char *p, int c, double v)
 
 /* IPv4 (and IPv4-mapped IPv6) in the text inet_ntop gives, without its sprintf; IPv6 through
  * addr_format(), remembered while the same address comes again. */
-static char *cell_addr(struct rows *w, char *p, int c, int family, const uint8_t *a)
+CELL char *cell_addr(struct rows *w, bool json, char *p, int c, int family, const uint8_t *a)
 {
 	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	struct addr_cache *ac = &w->addr[c == C_REMOTE_ADDR];
@@ -358,15 +421,27 @@ static char *cell_addr(struct rows *w, char *p, int c, int family, const uint8_t
 	else if (family == FAMILY_INET6 && memcmp(a, mapped, 12) == 0)
 		v4 = a + 12;
 	if (v4) {
-		p = sep(w, p, c);
-		if (w->o.format == ROWS_JSONL)
+		p = sep(w, json, p, c);
+		if (json)
 			*p++ = '"';
 		for (int i = 0; i < 4; i++) {
+			unsigned o = v4[i];
+
 			if (i)
 				*p++ = '.';
-			p = put_u64(p, v4[i]);
+			if (o >= 100) {
+				*p++ = (char)('0' + o / 100);
+				o %= 100;
+				memcpy(p, digits2 + 2 * o, 2);
+				p += 2;
+			} else if (o >= 10) {
+				memcpy(p, digits2 + 2 * o, 2);
+				p += 2;
+			} else {
+				*p++ = (char)('0' + o);
+			}
 		}
-		if (w->o.format == ROWS_JSONL)
+		if (json)
 			*p++ = '"';
 		return p;
 	}
@@ -377,7 +452,7 @@ static char *cell_addr(struct rows *w, char *p, int c, int family, const uint8_t
 		memcpy(ac->addr, a, 16);
 		ac->valid = true;
 	}
-	return cell_plain(w, p, c, ac->text, ac->len);
+	return cell_plain(w, json, p, c, ac->text, ac->len);
 }
 
 static const char *cached_text(struct text_cache *tc, const char *raw, size_t n, size_t *len)
@@ -389,6 +464,26 @@ static const char *cached_text(struct text_cache *tc, const char *raw, size_t n,
 	}
 	*len = tc->len;
 	return tc->text;
+}
+
+/* A kernel string of n bytes (a process or interface name) as cell c: written as it is when it
+ * is plain, else sanitised (remembered while the same bytes come again) and quoted or escaped.
+ * An empty one is a null cell when empty_null. */
+CELL char *cell_kernel_text(struct rows *w, bool json, char *p, int c, struct text_cache *tc,
+			    const char *raw, size_t n, bool empty_null)
+{
+	int k = plain_len(json, raw, n);
+	const char *s;
+	size_t len;
+
+	if (k > 0 && !(w->o.excel_safe && formula_start(raw[0])))
+		return cell_plain(w, json, p, c, raw, (size_t)k);
+	if (k == 0)
+		return empty_null ? cell_null(w, json, p, c) : cell_plain(w, json, p, c, "", 0);
+	s = cached_text(tc, raw, n, &len);
+	if (!len && empty_null)
+		return cell_null(w, json, p, c);
+	return cell_text(w, json, p, c, s, len);
 }
 
 /* ---- the writer ---- */
@@ -474,23 +569,24 @@ static uint64_t loss_value(const struct rec_snap_begin *b, size_t i)
 
 void rows_snapshot(struct rows *w, const struct rec_snap_begin *b)
 {
+	bool json = w->o.format == ROWS_JSONL;
 	char ts[RFC3339_LEN];
 	const char *end;
 	char *p;
 
 	w->snap_at = w->written + w->len;
 	time_format_rfc3339(b->time_ns, ts, sizeof(ts));
-	p = cell_plain(w, w->head, C_TIMESTAMP, ts, strlen(ts));
+	p = cell_plain(w, json, w->head, C_TIMESTAMP, ts, strlen(ts));
 	w->head_len = p - w->head;
 
-	p = cell_u64(w, w->tail, C_SNAPSHOT_SEQ, b->seq);
-	p = cell_flag(w, p, C_PARTIAL, b->flags & SNAP_F_PARTIAL);
+	p = cell_u64(w, json, w->tail, C_SNAPSHOT_SEQ, b->seq);
+	p = cell_flag(w, json, p, C_PARTIAL, b->flags & SNAP_F_PARTIAL);
 	for (size_t i = 0; i < LOSS_COLS_FIRST; i++)
-		p = cell_u64(w, p, C_LOSS_FIRST + (int)i, loss_value(b, i));
+		p = cell_u64(w, json, p, C_LOSS_FIRST + (int)i, loss_value(b, i));
 	w->tail_len = p - w->tail;
 	p = w->more;
 	for (size_t i = LOSS_COLS_FIRST; i < loss_nkinds; i++)
-		p = cell_u64(w, p, C_MORE + (int)(i - LOSS_COLS_FIRST), loss_value(b, i));
+		p = cell_u64(w, json, p, C_MORE + (int)(i - LOSS_COLS_FIRST), loss_value(b, i));
 	w->more_len = p - w->more;
 	end = line_end(w, &w->end_len);
 	memcpy(w->end, end, w->end_len);
@@ -558,10 +654,10 @@ void rows_cgroup(struct rows *w, uint32_t host, uint64_t id, const char *path)
 }
 
 /* The cgroup cells of host's id: the short form and the path, sanitised once per change. */
-static char *cells_cgroup(struct rows *w, char *p, uint32_t host, uint64_t id)
+CELL char *cells_cgroup(struct rows *w, bool json, char *p, uint32_t host, uint64_t id)
 {
 	if (!id || w->no_cgroup)
-		return cell_null(w, cell_null(w, p, C_CGROUP), C_CGROUP_PATH);
+		return cell_null(w, json, cell_null(w, json, p, C_CGROUP), C_CGROUP_PATH);
 	if (id != w->cg_id || host != w->cg_host) {
 		const struct cgroup_ent *c = cgroup_table_get_host(&w->cg, host, id);
 
@@ -580,15 +676,15 @@ static char *cells_cgroup(struct rows *w, char *p, uint32_t host, uint64_t id)
 		char tmp[24];
 		int n = snprintf(tmp, sizeof(tmp), "#%llu", (unsigned long long)id);
 
-		return cell_null(w, cell_plain(w, p, C_CGROUP, tmp, n), C_CGROUP_PATH);
+		return cell_null(w, json, cell_plain(w, json, p, C_CGROUP, tmp, n), C_CGROUP_PATH);
 	}
-	p = cell_text(w, p, C_CGROUP, w->cg_short, w->cg_short_len);
-	return cell_text(w, p, C_CGROUP_PATH, w->cg_path, w->cg_path_len);
+	p = cell_text(w, json, p, C_CGROUP, w->cg_short, w->cg_short_len);
+	return cell_text(w, json, p, C_CGROUP_PATH, w->cg_path, w->cg_path_len);
 }
 
 /* One line: a connection (conns 0), or a group of conns connections whose identity cells are
  * empty but for its key (pid and name, or cgroup). */
-static int write_row(struct rows *w, const struct rec_snap_row *r, uint64_t conns)
+CELL int write_row_fmt(struct rows *w, bool json, const struct rec_snap_row *r, uint64_t conns)
 {
 	const struct conn_id *id = &r->id;
 	bool group = conns > 0;
@@ -596,7 +692,6 @@ static int write_row(struct rows *w, const struct rec_snap_row *r, uint64_t conn
 	bool owner = !(r->flags & CONN_F_NO_OWNER) && w->o.group != GROUP_CGROUP;
 	const struct host *host;
 	const char *s;
-	size_t n;
 	char *p;
 	int e;
 
@@ -605,95 +700,111 @@ static int write_row(struct rows *w, const struct rec_snap_row *r, uint64_t conn
 	p = put_mem(w->buf + w->len, w->head, w->head_len);
 
 	if (group) {
-		p = cell_null(w, p, C_PROTOCOL);
-		p = cell_null(w, p, C_LOCAL_ADDR);
-		p = cell_null(w, p, C_LOCAL_PORT);
-		p = cell_null(w, p, C_REMOTE_ADDR);
-		p = cell_null(w, p, C_REMOTE_PORT);
+		p = cell_null(w, json, p, C_PROTOCOL);
+		p = cell_null(w, json, p, C_LOCAL_ADDR);
+		p = cell_null(w, json, p, C_LOCAL_PORT);
+		p = cell_null(w, json, p, C_REMOTE_ADDR);
+		p = cell_null(w, json, p, C_REMOTE_PORT);
 	} else {
 		if (tcp)
-			p = cell_plain(w, p, C_PROTOCOL, "tcp", 3);
+			p = cell_plain(w, json, p, C_PROTOCOL, "tcp", 3);
 		else if (id->proto == PROTO_UDP)
-			p = cell_plain(w, p, C_PROTOCOL, "udp", 3);
+			p = cell_plain(w, json, p, C_PROTOCOL, "udp", 3);
 		else
-			p = cell_u64(w, p, C_PROTOCOL, id->proto);
-		p = cell_addr(w, p, C_LOCAL_ADDR, id->family, id->laddr);
-		p = cell_u64(w, p, C_LOCAL_PORT, id->lport);
-		p = cell_addr(w, p, C_REMOTE_ADDR, id->family, id->raddr);
-		p = cell_u64(w, p, C_REMOTE_PORT, id->rport);
+			p = cell_u64(w, json, p, C_PROTOCOL, id->proto);
+		p = cell_addr(w, json, p, C_LOCAL_ADDR, id->family, id->laddr);
+		p = cell_u64(w, json, p, C_LOCAL_PORT, id->lport);
+		p = cell_addr(w, json, p, C_REMOTE_ADDR, id->family, id->raddr);
+		p = cell_u64(w, json, p, C_REMOTE_PORT, id->rport);
 	}
 	if (owner) {
-		p = cell_u64(w, p, C_PID, r->pid);
-		s = cached_text(&w->comm, r->comm, COMM_LEN, &n);
-		p = cell_text(w, p, C_PROCESS_NAME, s, n);
+		p = cell_u64(w, json, p, C_PID, r->pid);
+		p = cell_kernel_text(w, json, p, C_PROCESS_NAME, &w->comm, r->comm, COMM_LEN,
+				     false);
 	} else {
-		p = cell_null(w, p, C_PID);
-		p = cell_null(w, p, C_PROCESS_NAME);
+		p = cell_null(w, json, p, C_PID);
+		p = cell_null(w, json, p, C_PROCESS_NAME);
 	}
 	if (tcp) {
 		s = tcp_state_name(r->state);
-		p = cell_plain(w, p, C_STATE, s, strlen(s));
+		p = cell_plain(w, json, p, C_STATE, s, strlen(s));
 	} else {
-		p = cell_null(w, p, C_STATE);
+		p = cell_null(w, json, p, C_STATE);
 	}
-	p = cell_u64(w, p, C_BYTES_IN, r->c.bytes_in);
-	p = cell_u64(w, p, C_BYTES_OUT, r->c.bytes_out);
-	p = cell_u64(w, p, C_PACKETS_IN, r->c.pkts_in);
-	p = cell_u64(w, p, C_PACKETS_OUT, r->c.pkts_out);
-	p = cell_rate(w, p, C_RATE_IN, r->rate_in);
-	p = cell_rate(w, p, C_RATE_OUT, r->rate_out);
+	p = cell_u64(w, json, p, C_BYTES_IN, r->c.bytes_in);
+	p = cell_u64(w, json, p, C_BYTES_OUT, r->c.bytes_out);
+	p = cell_u64(w, json, p, C_PACKETS_IN, r->c.pkts_in);
+	p = cell_u64(w, json, p, C_PACKETS_OUT, r->c.pkts_out);
+	p = cell_rate(w, json, p, C_RATE_IN, r->rate_in);
+	p = cell_rate(w, json, p, C_RATE_OUT, r->rate_out);
 	if (tcp && r->c.srtt_us)
-		p = cell_u64(w, p, C_RTT_US, r->c.srtt_us);
+		p = cell_u64(w, json, p, C_RTT_US, r->c.srtt_us);
 	else
-		p = cell_null(w, p, C_RTT_US);
+		p = cell_null(w, json, p, C_RTT_US);
 
 	if (tcp)
-		p = cell_u64(w, p, C_RETRANSMITS, r->c.retrans);
+		p = cell_u64(w, json, p, C_RETRANSMITS, r->c.retrans);
 	else
-		p = cell_null(w, p, C_RETRANSMITS);
+		p = cell_null(w, json, p, C_RETRANSMITS);
 	if (group) {
-		p = cell_null(w, p, C_INTERFACE);
-		p = cell_null(w, p, C_IFINDEX);
-		p = cell_null(w, p, C_NETNS);
-		p = cell_null(w, p, C_CLOSED);
-		p = cell_null(w, p, C_BEGUN_BEFORE);
-		p = cell_null(w, p, C_NEW);
+		p = cell_null(w, json, p, C_INTERFACE);
+		p = cell_null(w, json, p, C_IFINDEX);
+		p = cell_null(w, json, p, C_NETNS);
+		p = cell_null(w, json, p, C_CLOSED);
+		p = cell_null(w, json, p, C_BEGUN_BEFORE);
+		p = cell_null(w, json, p, C_NEW);
 	} else {
-		s = cached_text(&w->ifname, r->ifname, IFNAME_LEN, &n);
-		p = n ? cell_text(w, p, C_INTERFACE, s, n) : cell_null(w, p, C_INTERFACE);
-		p = id->ifindex ? cell_u64(w, p, C_IFINDEX, id->ifindex)
-				: cell_null(w, p, C_IFINDEX);
-		p = cell_u64(w, p, C_NETNS, id->netns);
-		p = cell_flag(w, p, C_CLOSED, r->flags & CONN_F_CLOSED);
-		p = cell_flag(w, p, C_BEGUN_BEFORE, r->flags & CONN_F_BEGUN_BEFORE);
-		p = cell_flag(w, p, C_NEW, r->flags & CONN_F_NEW);
+		p = cell_kernel_text(w, json, p, C_INTERFACE, &w->ifname, r->ifname, IFNAME_LEN,
+				     true);
+		p = id->ifindex ? cell_u64(w, json, p, C_IFINDEX, id->ifindex)
+				: cell_null(w, json, p, C_IFINDEX);
+		p = cell_u64(w, json, p, C_NETNS, id->netns);
+		p = cell_flag(w, json, p, C_CLOSED, r->flags & CONN_F_CLOSED);
+		p = cell_flag(w, json, p, C_BEGUN_BEFORE, r->flags & CONN_F_BEGUN_BEFORE);
+		p = cell_flag(w, json, p, C_NEW, r->flags & CONN_F_NEW);
 	}
 
 	/* the snapshot's cells, then the columns appended since */
 	p = put_mem(p, w->tail, w->tail_len);
 	if (!tcp)
-		p = cell_null(w, p, C_FAILED);
+		p = cell_null(w, json, p, C_FAILED);
 	else
-		p = cell_flag(w, p, C_FAILED, r->flags & CONN_F_FAILED);
-	p = w->o.group == GROUP_PROCESS ? cell_null(w, cell_null(w, p, C_CGROUP), C_CGROUP_PATH)
-					: cells_cgroup(w, p, r->host, r->cgroup_id);
-	p = cell_u64(w, p, C_CONNECTIONS, group ? conns : 1);
+		p = cell_flag(w, json, p, C_FAILED, r->flags & CONN_F_FAILED);
+	p = w->o.group == GROUP_PROCESS ? cell_null(w, json, cell_null(w, json, p, C_CGROUP), C_CGROUP_PATH)
+					: cells_cgroup(w, json, p, r->host, r->cgroup_id);
+	p = cell_u64(w, json, p, C_CONNECTIONS, group ? conns : 1);
 	host = row_host(w, r->host);
-	p = host ? cell_text(w, p, C_HOST, host->name, host->len) : cell_null(w, p, C_HOST);
+	p = host ? cell_text(w, json, p, C_HOST, host->name, host->len) : cell_null(w, json, p, C_HOST);
 	p = put_mem(p, w->more, w->more_len);
 	if (w->o.remote_host) {
 		char name[DNS_HOST_MAX];
 
 		if (!group &&
 		    w->o.remote_host(w->o.ctx, id->family, id->raddr, false, name, sizeof(name)))
-			p = cell_text(w, p, w->c_remote_host, name, strlen(name));
+			p = cell_text(w, json, p, w->c_remote_host, name, strlen(name));
 		else
-			p = cell_null(w, p, w->c_remote_host);
+			p = cell_null(w, json, p, w->c_remote_host);
 	}
 	p = put_mem(p, w->end, w->end_len);
 	w->len = p - w->buf;
 	w->count++;
 	return 0;
+}
+
+static int write_row_csv(struct rows *w, const struct rec_snap_row *r, uint64_t conns)
+{
+	return write_row_fmt(w, false, r, conns);
+}
+
+static int write_row_jsonl(struct rows *w, const struct rec_snap_row *r, uint64_t conns)
+{
+	return write_row_fmt(w, true, r, conns);
+}
+
+static int write_row(struct rows *w, const struct rec_snap_row *r, uint64_t conns)
+{
+	return w->o.format == ROWS_JSONL ? write_row_jsonl(w, r, conns)
+					 : write_row_csv(w, r, conns);
 }
 
 /* A group is one host's: a merged stream's pids and cgroup ids are each kernel's own. */
