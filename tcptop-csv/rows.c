@@ -168,6 +168,24 @@ struct rows {
 	 * the loss cells after host, and the line end */
 	char head[128], tail[1024], more[1024], end[4];
 	size_t head_len, tail_len, more_len, end_len;
+	/* a connection row's cells from seq to the last loss column, as the last row had them:
+	 * the same while failed (or its null), cgroup and host are (sfx_ok false: not known) */
+	char sfx[512] __attribute__((aligned(16)));
+	size_t sfx_len;
+	bool sfx_ok;
+	uint8_t sfx_failed;
+	uint32_t sfx_host;
+	uint64_t sfx_cgroup;
+	/* a connection row's interface, ifindex and netns cells, as the last row had them */
+	char where[128] __attribute__((aligned(16)));
+	size_t where_len;
+	bool where_ok;
+	char where_if[IFNAME_LEN];
+	uint32_t where_ifindex;
+	uint64_t where_netns;
+	/* TCP state names (tcp_state_name(), UNKNOWN from 15 on) and their lengths */
+	const char *state_name[16];
+	uint8_t state_len[16];
 	struct text_cache comm, ifname;
 	struct addr_cache addr[2]; /* local, remote */
 	/* host names, sanitised, and boot ids: [0] the section's header, [i] the merged stream's
@@ -213,9 +231,10 @@ struct group {
 
 #define CELL static inline __attribute__((always_inline))
 
-static const char digits2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-				 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-				 "8081828384858687888990919293949596979899";
+static const char digits2[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
 
 static const uint64_t pow10[20] = {
 	1ULL,
@@ -250,23 +269,63 @@ CELL char *put_u64(char *p, uint64_t v)
 
 	n += v >= pow10[n] || !v;
 	e = p + n;
-	while (v >= 100) {
+	while (v > UINT32_MAX) {
 		unsigned d = (unsigned)(v % 100);
 
 		v /= 100;
 		e -= 2;
 		memcpy(e, digits2 + 2 * d, 2);
 	}
-	if (v >= 10)
-		memcpy(e - 2, digits2 + 2 * v, 2);
-	else
-		e[-1] = (char)('0' + v);
+	/* most numbers (ports, pids, small counters) and the rest of the others: 32-bit division */
+	for (uint32_t u = (uint32_t)v;; u /= 100) {
+		if (u < 10) {
+			e[-1] = (char)('0' + u);
+			break;
+		}
+		e -= 2;
+		memcpy(e, digits2 + 2 * (u % 100), 2);
+		if (u < 100)
+			break;
+	}
 	return p + n;
 }
 
+/* n bytes of s: short ones (most cells) by two overlapping loads and stores, not by the string
+ * instructions or the library call a plain memcpy of a variable size becomes. */
 CELL char *put_mem(char *p, const char *s, size_t n)
 {
-	memcpy(p, s, n);
+	if (n >= 8 && n <= 16) {
+		memcpy(p, s, 8);
+		memcpy(p + n - 8, s + n - 8, 8);
+	} else if (n >= 4 && n < 8) {
+		memcpy(p, s, 4);
+		memcpy(p + n - 4, s + n - 4, 4);
+	} else if (n && n < 4) {
+		p[0] = s[0];
+		p[n / 2] = s[n / 2];
+		p[n - 1] = s[n - 1];
+	} else if (n) {
+		memcpy(p, s, n);
+	}
+	return p + n;
+}
+
+/* n bytes of s, 16 at a time, with s readable to the next multiple of 16 (an array of struct
+ * rows); the output buffer has room past a row. */
+CELL char *put_blocks(char *p, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i += 16)
+		memcpy(p + i, s + i, 16);
+	return p + n;
+}
+
+/* n bytes of s, n at most 32, with s readable for 32 bytes (one of struct rows' arrays): one copy
+ * of 32 bytes without a call (the output buffer has ROW_MAX bytes of room past a row). */
+CELL char *put_upto32(char *p, const char *s, size_t n)
+{
+	if (n > 32)
+		return put_mem(p, s, n);
+	memcpy(p, s, 32);
 	return p + n;
 }
 
@@ -393,9 +452,13 @@ CELL char *cell_rate(const struct rows *w, bool json, char *p, int c, double v)
 	if (!isfinite(v))
 		return json ? put_mem(p, "null", 4) : p;
 	if (v >= 0 && v < 1e9) {
-		double x = v * 100, f = x - floor(x);
+		/* below 1e11 the whole part of x is exact, and x less it too */
+		double x = v * 100;
+		uint64_t whole = (uint64_t)x;
+		double f = x - (double)whole;
+
 		if (fabs(f - 0.5) > 1e-3) {
-			uint64_t cents = (uint64_t)x + (f > 0.5);
+			uint64_t cents = whole + (f > 0.5);
 			p = put_u64(p, cents / 100);
 			*p++ = '.';
 			memcpy(p, digits2 + 2 * (cents % 100), 2);
@@ -408,8 +471,31 @@ CELL char *cell_rate(const struct rows *w, bool json, char *p, int c, double v)
 	return put_mem(p, tmp, n > 0 && (size_t)n < sizeof(tmp) ? (size_t)n : 0);
 }
 
-/* IPv4 (and IPv4-mapped IPv6) in the text inet_ntop gives, without its sprintf; IPv6 through
- * addr_format(), remembered while the same address comes again. */
+/* IPv4 in the text inet_ntop gives, without its sprintf. */
+CELL char *put_v4(char *p, const uint8_t *v4)
+{
+	for (int i = 0; i < 4; i++) {
+		unsigned o = v4[i];
+
+		if (i)
+			*p++ = '.';
+		if (o >= 100) {
+			*p++ = (char)('0' + o / 100);
+			memcpy(p, digits2 + 2 * (o % 100), 2);
+			p += 2;
+		} else if (o >= 10) {
+			memcpy(p, digits2 + 2 * o, 2);
+			p += 2;
+		} else {
+			*p++ = (char)('0' + o);
+		}
+	}
+	return p;
+}
+
+/* An address, IPv4-mapped IPv6 as IPv4. The local one is remembered while it comes again (a
+ * server's connections share a few); the remote one mostly differs from the last row's: IPv4
+ * is written at once, IPv6 through addr_format() and remembered. */
 CELL char *cell_addr(struct rows *w, bool json, char *p, int c, int family, const uint8_t *a)
 {
 	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
@@ -420,34 +506,22 @@ CELL char *cell_addr(struct rows *w, bool json, char *p, int c, int family, cons
 		v4 = a;
 	else if (family == FAMILY_INET6 && memcmp(a, mapped, 12) == 0)
 		v4 = a + 12;
-	if (v4) {
+	if (v4 && c == C_REMOTE_ADDR) {
 		p = sep(w, json, p, c);
 		if (json)
 			*p++ = '"';
-		for (int i = 0; i < 4; i++) {
-			unsigned o = v4[i];
-
-			if (i)
-				*p++ = '.';
-			if (o >= 100) {
-				*p++ = (char)('0' + o / 100);
-				o %= 100;
-				memcpy(p, digits2 + 2 * o, 2);
-				p += 2;
-			} else if (o >= 10) {
-				memcpy(p, digits2 + 2 * o, 2);
-				p += 2;
-			} else {
-				*p++ = (char)('0' + o);
-			}
-		}
+		p = put_v4(p, v4);
 		if (json)
 			*p++ = '"';
 		return p;
 	}
 	if (!ac->valid || ac->family != family || memcmp(ac->addr, a, 16) != 0) {
-		addr_format(family, a, ac->text, sizeof(ac->text));
-		ac->len = strlen(ac->text);
+		if (v4) {
+			ac->len = put_v4(ac->text, v4) - ac->text;
+		} else {
+			addr_format(family, a, ac->text, sizeof(ac->text));
+			ac->len = strlen(ac->text);
+		}
 		ac->family = family;
 		memcpy(ac->addr, a, 16);
 		ac->valid = true;
@@ -499,6 +573,10 @@ struct rows *rows_new(int fd, const struct rows_opts *o)
 	w->fd = fd;
 	w->o = *o;
 	w->c_remote_host = C_MORE + (int)(loss_nkinds - LOSS_COLS_FIRST);
+	for (unsigned i = 0; i < 16; i++) {
+		w->state_name[i] = tcp_state_name(i);
+		w->state_len[i] = (uint8_t)strlen(w->state_name[i]);
+	}
 	for (int c = 0; c < COLS_MAX; c++) {
 		char buf[40];
 		const char *n = col_name(c, o->remote_host != NULL, buf, sizeof(buf));
@@ -590,6 +668,7 @@ void rows_snapshot(struct rows *w, const struct rec_snap_begin *b)
 	w->more_len = p - w->more;
 	end = line_end(w, &w->end_len);
 	memcpy(w->end, end, w->end_len);
+	w->sfx_ok = false;
 }
 
 void rows_section(struct rows *w, const struct stream_header *h)
@@ -599,6 +678,7 @@ void rows_section(struct rows *w, const struct stream_header *h)
 	w->no_cgroup = features_unknown_fields(features_missing(h, NULL, 0)) & FIELD_CGROUP;
 	cgroup_table_clear(&w->cg);
 	w->cg_id = 0;
+	w->sfx_ok = false;
 }
 
 #define HOSTS_MAX 4096
@@ -619,6 +699,7 @@ static int host_set(struct rows *w, uint32_t i, const char *raw, const char *boo
 		w->nhosts = (size_t)i + 1;
 	}
 	h = &w->hosts[i];
+	w->sfx_ok = false;
 	n = text_sanitize(tmp, sizeof(tmp), raw, strnlen(raw, HDR_STR_MAX));
 	free(h->name);
 	if (!(h->name = strdup(tmp)))
@@ -651,6 +732,7 @@ void rows_cgroup(struct rows *w, uint32_t host, uint64_t id, const char *path)
 	cgroup_table_set_host(&w->cg, host, id, path);
 	if (id == w->cg_id && host == w->cg_host)
 		w->cg_id = 0; /* its cells change */
+	w->sfx_ok = false;
 }
 
 /* The cgroup cells of host's id: the short form and the path, sanitised once per change. */
@@ -682,6 +764,28 @@ CELL char *cells_cgroup(struct rows *w, bool json, char *p, uint32_t host, uint6
 	return cell_text(w, json, p, C_CGROUP_PATH, w->cg_path, w->cg_path_len);
 }
 
+/* A row's cells from snapshot_seq to the last loss column: the snapshot's, failed, cgroup,
+ * connections (conns), host, then the loss columns appended after it. */
+CELL char *cells_after(struct rows *w, bool json, char *p, const struct rec_snap_row *r, bool tcp,
+		       uint64_t conns)
+{
+	const struct host *host = row_host(w, r->host);
+
+	p = put_upto32(p, w->tail, w->tail_len);
+	if (!tcp)
+		p = cell_null(w, json, p, C_FAILED);
+	else
+		p = cell_flag(w, json, p, C_FAILED, r->flags & CONN_F_FAILED);
+	if (w->o.group == GROUP_PROCESS)
+		p = cell_null(w, json, cell_null(w, json, p, C_CGROUP), C_CGROUP_PATH);
+	else
+		p = cells_cgroup(w, json, p, r->host, r->cgroup_id);
+	p = cell_u64(w, json, p, C_CONNECTIONS, conns);
+	p = host ? cell_text(w, json, p, C_HOST, host->name, host->len)
+		 : cell_null(w, json, p, C_HOST);
+	return put_upto32(p, w->more, w->more_len);
+}
+
 /* One line: a connection (conns 0), or a group of conns connections whose identity cells are
  * empty but for its key (pid and name, or cgroup). */
 CELL int write_row_fmt(struct rows *w, bool json, const struct rec_snap_row *r, uint64_t conns)
@@ -690,14 +794,12 @@ CELL int write_row_fmt(struct rows *w, bool json, const struct rec_snap_row *r, 
 	bool group = conns > 0;
 	bool tcp = !group && id->proto == PROTO_TCP;
 	bool owner = !(r->flags & CONN_F_NO_OWNER) && w->o.group != GROUP_CGROUP;
-	const struct host *host;
-	const char *s;
 	char *p;
 	int e;
 
 	if (w->len + ROW_MAX > BUF_SIZE && (e = rows_flush(w)))
 		return e;
-	p = put_mem(w->buf + w->len, w->head, w->head_len);
+	p = put_upto32(w->buf + w->len, w->head, w->head_len);
 
 	if (group) {
 		p = cell_null(w, json, p, C_PROTOCOL);
@@ -726,8 +828,9 @@ CELL int write_row_fmt(struct rows *w, bool json, const struct rec_snap_row *r, 
 		p = cell_null(w, json, p, C_PROCESS_NAME);
 	}
 	if (tcp) {
-		s = tcp_state_name(r->state);
-		p = cell_plain(w, json, p, C_STATE, s, strlen(s));
+		unsigned st = r->state < 16 ? r->state : 15;
+
+		p = cell_plain(w, json, p, C_STATE, w->state_name[st], w->state_len[st]);
 	} else {
 		p = cell_null(w, json, p, C_STATE);
 	}
@@ -754,28 +857,64 @@ CELL int write_row_fmt(struct rows *w, bool json, const struct rec_snap_row *r, 
 		p = cell_null(w, json, p, C_BEGUN_BEFORE);
 		p = cell_null(w, json, p, C_NEW);
 	} else {
-		p = cell_kernel_text(w, json, p, C_INTERFACE, &w->ifname, r->ifname, IFNAME_LEN,
-				     true);
-		p = id->ifindex ? cell_u64(w, json, p, C_IFINDEX, id->ifindex)
-				: cell_null(w, json, p, C_IFINDEX);
-		p = cell_u64(w, json, p, C_NETNS, id->netns);
-		p = cell_flag(w, json, p, C_CLOSED, r->flags & CONN_F_CLOSED);
-		p = cell_flag(w, json, p, C_BEGUN_BEFORE, r->flags & CONN_F_BEGUN_BEFORE);
-		p = cell_flag(w, json, p, C_NEW, r->flags & CONN_F_NEW);
+		if (w->where_ok && w->where_ifindex == id->ifindex && w->where_netns == id->netns &&
+		    memcmp(w->where_if, r->ifname, IFNAME_LEN) == 0) {
+			p = put_blocks(p, w->where, w->where_len);
+		} else {
+			char *q = p;
+
+			p = cell_kernel_text(w, json, p, C_INTERFACE, &w->ifname, r->ifname,
+					     IFNAME_LEN, true);
+			p = id->ifindex ? cell_u64(w, json, p, C_IFINDEX, id->ifindex)
+					: cell_null(w, json, p, C_IFINDEX);
+			p = cell_u64(w, json, p, C_NETNS, id->netns);
+			w->where_ok = (size_t)(p - q) <= sizeof(w->where) - 16;
+			if (w->where_ok) {
+				w->where_len = p - q;
+				memcpy(w->where, q, w->where_len);
+				memcpy(w->where_if, r->ifname, IFNAME_LEN);
+				w->where_ifindex = id->ifindex;
+				w->where_netns = id->netns;
+			}
+		}
+		if (json) {
+			p = cell_flag(w, json, p, C_CLOSED, r->flags & CONN_F_CLOSED);
+			p = cell_flag(w, json, p, C_BEGUN_BEFORE, r->flags & CONN_F_BEGUN_BEFORE);
+			p = cell_flag(w, json, p, C_NEW, r->flags & CONN_F_NEW);
+		} else {
+			/* the three flag cells in one store: ",c,b,n" */
+			char f[8] = { ',', '0', ',', '0', ',', '0' };
+
+			f[1] += !!(r->flags & CONN_F_CLOSED);
+			f[3] += !!(r->flags & CONN_F_BEGUN_BEFORE);
+			f[5] += !!(r->flags & CONN_F_NEW);
+			memcpy(p, f, 8);
+			p += 6;
+		}
 	}
 
-	/* the snapshot's cells, then the columns appended since */
-	p = put_mem(p, w->tail, w->tail_len);
-	if (!tcp)
-		p = cell_null(w, json, p, C_FAILED);
-	else
-		p = cell_flag(w, json, p, C_FAILED, r->flags & CONN_F_FAILED);
-	p = w->o.group == GROUP_PROCESS ? cell_null(w, json, cell_null(w, json, p, C_CGROUP), C_CGROUP_PATH)
-					: cells_cgroup(w, json, p, r->host, r->cgroup_id);
-	p = cell_u64(w, json, p, C_CONNECTIONS, group ? conns : 1);
-	host = row_host(w, r->host);
-	p = host ? cell_text(w, json, p, C_HOST, host->name, host->len) : cell_null(w, json, p, C_HOST);
-	p = put_mem(p, w->more, w->more_len);
+	if (group || w->o.group != GROUP_NONE) {
+		p = cells_after(w, json, p, r, tcp, group ? conns : 1);
+	} else {
+		uint8_t failed = tcp ? !!(r->flags & CONN_F_FAILED) : 2;
+
+		if (w->sfx_ok && w->sfx_failed == failed && w->sfx_host == r->host &&
+		    w->sfx_cgroup == r->cgroup_id) {
+			p = put_blocks(p, w->sfx, w->sfx_len);
+		} else {
+			char *q = p;
+
+			p = cells_after(w, json, p, r, tcp, 1);
+			w->sfx_ok = (size_t)(p - q) <= sizeof(w->sfx) - 16;
+			if (w->sfx_ok) {
+				w->sfx_len = p - q;
+				memcpy(w->sfx, q, w->sfx_len);
+				w->sfx_failed = failed;
+				w->sfx_host = r->host;
+				w->sfx_cgroup = r->cgroup_id;
+			}
+		}
+	}
 	if (w->o.remote_host) {
 		char name[DNS_HOST_MAX];
 
@@ -785,7 +924,8 @@ CELL int write_row_fmt(struct rows *w, bool json, const struct rec_snap_row *r, 
 		else
 			p = cell_null(w, json, p, w->c_remote_host);
 	}
-	p = put_mem(p, w->end, w->end_len);
+	memcpy(p, w->end, sizeof(w->end));
+	p += w->end_len;
 	w->len = p - w->buf;
 	w->count++;
 	return 0;
