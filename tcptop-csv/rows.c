@@ -15,6 +15,7 @@
 
 #include <csv.h>
 
+#include "changes.h"
 #include "contract.h"
 #include "dns.h"
 #include "htab.h"
@@ -206,6 +207,7 @@ struct rows {
 	struct group *groups;
 	size_t ngroups, groups_cap;
 	struct htab gtab;
+	struct changes *ch; /* --changes */
 	/* remote_host: the snapshot's rows, held until its end */
 	struct rec_snap_row *held;
 	size_t nheld, held_cap;
@@ -566,7 +568,9 @@ struct rows *rows_new(int fd, const struct rows_opts *o)
 {
 	struct rows *w = calloc(1, sizeof(*w));
 
-	if (!w || !(w->buf = malloc(BUF_SIZE))) {
+	if (!w || !(w->buf = malloc(BUF_SIZE)) || (o->changes && !(w->ch = changes_new()))) {
+		if (w)
+			free(w->buf);
 		free(w);
 		return NULL;
 	}
@@ -601,6 +605,7 @@ void rows_free(struct rows *w)
 	free(w->groups);
 	htab_free(&w->gtab);
 	free(w->held);
+	changes_free(w->ch);
 	free(w->buf);
 	free(w);
 }
@@ -653,6 +658,8 @@ void rows_snapshot(struct rows *w, const struct rec_snap_begin *b)
 	char *p;
 
 	w->snap_at = w->written + w->len;
+	if (w->ch)
+		changes_snapshot(w->ch);
 	time_format_rfc3339(b->time_ns, ts, sizeof(ts));
 	p = cell_plain(w, json, w->head, C_TIMESTAMP, ts, strlen(ts));
 	w->head_len = p - w->head;
@@ -678,6 +685,8 @@ void rows_section(struct rows *w, const struct stream_header *h)
 	w->no_cgroup = features_unknown_fields(features_missing(h, NULL, 0)) & FIELD_CGROUP;
 	cgroup_table_clear(&w->cg);
 	w->cg_id = 0;
+	if (w->ch)
+		changes_section(w->ch);
 	w->sfx_ok = false;
 }
 
@@ -1046,6 +1055,12 @@ int rows_add(struct rows *w, const struct rec_snap_row *r)
 
 		if (w->o.own_row(w->o.ctx, r, h ? h->boot_id : NULL))
 			return 0;
+	}
+	if (w->ch) {
+		int k = changes_row(w->ch, r);
+
+		if (k <= 0)
+			return k;
 	}
 	if (w->o.group != GROUP_NONE)
 		return group_add(w, r);

@@ -1111,3 +1111,34 @@ $lport,$DNS_PORT,$csv,tcptop-csv,4026530000
 	tcptop-csv -f jsonl "$f/recorded-snap.tcpt" >"$BATS_TEST_TMPDIR/rec.jsonl"
 	cmp "$f/golden-recorded.jsonl" "$BATS_TEST_TMPDIR/rec.jsonl"
 }
+
+@test "--changes: only the rows that opened, closed, moved or changed state or owner, from the rows alone" {
+	"$GEN" -o "$BATS_TEST_TMPDIR/c.tcpt" "$TCPTOP_SRC/tests/fixtures/csv/changes.txt"
+	run -0 bash -c 'tcptop-csv --changes "$1" | cut -d, -f4,7,8,9,10,12,14,21,23,24' bash \
+		"$BATS_TEST_TMPDIR/c.tcpt"
+	# snapshot 1: the idle flows 1 and 2, first seen, are not written; 3 moved, 4 is new.
+	# 2: 2 changed state, 3 moved a packet (rate 0), 4 got established. 3: 1 changed owner,
+	# 4 closed; 2 and 3 are as before.
+	assert_output "local_port,pid,process_name,state,bytes_in,packets_in,rate_in_bytes_sec,closed,new,snapshot_seq
+3,10,mover,ESTABLISHED,100,2,50.00,0,0,1
+4,11,newbie,SYN_SENT,0,0,0.00,0,1,1
+2,10,idle,CLOSE_WAIT,100,2,0.00,0,0,2
+3,10,mover,ESTABLISHED,100,3,0.00,0,0,2
+4,11,newbie,ESTABLISHED,0,0,0.00,0,0,2
+1,12,heir,ESTABLISHED,100,2,0.00,0,0,3
+4,11,newbie,CLOSE,5,0,0.00,1,0,3"
+	# the rows it writes are the full mode's rows, byte for byte; JSON Lines alike
+	tcptop-csv "$BATS_TEST_TMPDIR/c.tcpt" >"$BATS_TEST_TMPDIR/all.csv"
+	tcptop-csv --changes "$BATS_TEST_TMPDIR/c.tcpt" >"$BATS_TEST_TMPDIR/ch.csv"
+	[ -z "$(grep -vxF -f "$BATS_TEST_TMPDIR/all.csv" "$BATS_TEST_TMPDIR/ch.csv")" ] ||
+		fail "a --changes row not in the full output"
+	run -0 bash -c 'tcptop-csv -f jsonl --changes "$1" | wc -l' bash "$BATS_TEST_TMPDIR/c.tcpt"
+	assert_output 7
+	# a second section is other flows: its idle rows are first seen again, not written
+	cat "$BATS_TEST_TMPDIR/c.tcpt" "$BATS_TEST_TMPDIR/c.tcpt" >"$BATS_TEST_TMPDIR/cc.tcpt"
+	run -0 bash -c 'tcptop-csv --changes "$1" | tail -n +2 | wc -l' bash "$BATS_TEST_TMPDIR/cc.tcpt"
+	assert_output 14
+	# a group of changed rows would not say what changed: refused
+	run -64 tcptop-csv --changes --group process "$BATS_TEST_TMPDIR/c.tcpt"
+	assert_output "tcptop-csv: --changes writes connection rows: not with --group"
+}

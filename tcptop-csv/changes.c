@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * tcptop-csv --changes: a row is written when its connection opened (new) or closed in the
+ * interval, moved bytes (a rate above 0), or differs from its last row in anything but its
+ * rates and RTT: state, owner (pid, name, cgroup), bytes, packets, retransmits, failed,
+ * interface. Each connection is remembered by a 64-bit digest of those cells, 40 bytes with its
+ * key, in slabs that never move; the rule needs nothing but the rows, so it holds on full
+ * snapshots and on a stream that carries only changed rows between them alike. A connection
+ * first seen, neither new nor moving, is remembered and not written: the log starts with what
+ * changes, not with every idle connection.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "changes.h"
+#include "htab.h"
+#include "vec.h"
+
+#define SLAB 4096 /* entries a slab */
+
+struct seen {
+	struct hnode hn; /* its hash is (host, flow)'s; next links the free list when unused */
+	uint64_t flow;
+	uint64_t digest;
+	uint32_t host;
+	uint32_t snap; /* the snapshot it was last seen in */
+};
+
+struct changes {
+	struct htab t;
+	struct seen **slabs;
+	size_t nslabs, slabs_cap;
+	struct hnode *free; /* unused entries */
+	uint32_t snap;
+};
+
+struct changes *changes_new(void)
+{
+	return calloc(1, sizeof(struct changes));
+}
+
+void changes_free(struct changes *ch)
+{
+	if (!ch)
+		return;
+	for (size_t i = 0; i < ch->nslabs; i++)
+		free(ch->slabs[i]);
+	free(ch->slabs);
+	htab_free(&ch->t);
+	free(ch);
+}
+
+/* Every entry unused again (the slabs are kept). */
+static void forget_all(struct changes *ch)
+{
+	ch->free = NULL;
+	for (size_t i = 0; i < ch->nslabs; i++)
+		for (size_t j = 0; j < SLAB; j++) {
+			ch->slabs[i][j].hn.next = ch->free;
+			ch->free = &ch->slabs[i][j].hn;
+		}
+	htab_clear(&ch->t);
+}
+
+void changes_section(struct changes *ch)
+{
+	forget_all(ch);
+	ch->snap = 0;
+}
+
+static void forget(struct changes *ch, struct seen *s)
+{
+	htab_del(&ch->t, &s->hn);
+	s->hn.next = ch->free;
+	ch->free = &s->hn;
+}
+
+void changes_snapshot(struct changes *ch)
+{
+	ch->snap++;
+	if (ch->snap % CHANGES_FORGET)
+		return;
+	htab_each(&ch->t, n)
+	{
+		struct seen *s = container_of(n, struct seen, hn);
+
+		if (ch->snap - s->snap > CHANGES_FORGET)
+			forget(ch, s);
+	}
+}
+
+/* What a change is: every cell of the row but its rates, RTT and flags other than failed and
+ * no-owner (new and closed are tested by themselves; begun_before never changes). */
+static uint64_t digest(const struct rec_snap_row *r)
+{
+	struct {
+		uint64_t cgroup_id, bytes_in, bytes_out, pkts_in, pkts_out;
+		uint32_t pid, retrans, ifindex, netns;
+		char comm[COMM_LEN], ifname[IFNAME_LEN];
+		uint8_t state, flags;
+	} d;
+
+	memset(&d, 0, sizeof(d)); /* the padding too: it is hashed */
+	d.cgroup_id = r->cgroup_id;
+	d.bytes_in = r->c.bytes_in;
+	d.bytes_out = r->c.bytes_out;
+	d.pkts_in = r->c.pkts_in;
+	d.pkts_out = r->c.pkts_out;
+	d.pid = r->pid;
+	d.retrans = r->c.retrans;
+	d.ifindex = r->id.ifindex;
+	d.netns = r->id.netns;
+	memcpy(d.comm, r->comm, COMM_LEN);
+	memcpy(d.ifname, r->ifname, IFNAME_LEN);
+	d.state = r->state;
+	d.flags = r->flags & (CONN_F_FAILED | CONN_F_NO_OWNER);
+	return hash_bytes(&d, sizeof(d));
+}
+
+static struct seen *find(struct changes *ch, uint64_t h, uint32_t host, uint64_t flow)
+{
+	struct hnode *n;
+
+	htab_for_hash(&ch->t, n, h)
+	{
+		struct seen *s = container_of(n, struct seen, hn);
+
+		if (s->flow == flow && s->host == host)
+			return s;
+	}
+	return NULL;
+}
+
+static struct seen *add(struct changes *ch, uint64_t h)
+{
+	struct seen *s;
+
+	if (!ch->free) {
+		struct seen *slab;
+
+		if (VEC_RESERVE(&ch->slabs, &ch->slabs_cap, ch->nslabs + 1) ||
+		    !(slab = malloc(SLAB * sizeof(*slab))))
+			return NULL;
+		ch->slabs[ch->nslabs++] = slab;
+		for (size_t j = 0; j < SLAB; j++) {
+			slab[j].hn.next = ch->free;
+			ch->free = &slab[j].hn;
+		}
+	}
+	s = container_of(ch->free, struct seen, hn);
+	ch->free = s->hn.next;
+	if (htab_add(&ch->t, &s->hn, h)) {
+		s->hn.next = ch->free;
+		ch->free = &s->hn;
+		return NULL;
+	}
+	return s;
+}
+
+int changes_row(struct changes *ch, const struct rec_snap_row *r)
+{
+	uint64_t h = hash_u64x2(r->host, r->id.flow), d = digest(r);
+	struct seen *s = find(ch, h, r->host, r->id.flow);
+	bool moved = r->rate_in != 0 || r->rate_out != 0;
+	bool changed = (r->flags & (CONN_F_NEW | CONN_F_CLOSED)) || moved || (s && s->digest != d);
+
+	if (r->flags & CONN_F_CLOSED) { /* its flow may be another connection's next */
+		if (s)
+			forget(ch, s);
+		return 1;
+	}
+	if (!s) {
+		if (!(s = add(ch, h)))
+			return -ENOMEM;
+		s->flow = r->id.flow;
+		s->host = r->host;
+	}
+	s->digest = d;
+	s->snap = ch->snap;
+	return changed;
+}
+
+size_t changes_count(const struct changes *ch)
+{
+	return ch->t.n;
+}

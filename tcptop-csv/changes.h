@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* tcptop-csv --changes: which rows of a snapshot stream tell a change, from the rows alone. */
+#ifndef TCPTOP_CSV_CHANGES_H
+#define TCPTOP_CSV_CHANGES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "stream.h"
+
+struct changes;
+
+struct changes *changes_new(void);
+void changes_free(struct changes *ch);
+/* A new section: its flows are other flows. */
+void changes_section(struct changes *ch);
+/* A snapshot starts: what was not seen for CHANGES_FORGET snapshots is forgotten. */
+void changes_snapshot(struct changes *ch);
+/* Whether row r is a change (1) or not (0), remembering it; -ENOMEM. */
+int changes_row(struct changes *ch, const struct rec_snap_row *r);
+/* Connections remembered (for tests and the man page's figures). */
+size_t changes_count(const struct changes *ch);
+
+/* A flow not seen for this many snapshots is forgotten (it ended without a closed row, or a
+ * stream of changes left it out that long): its next row counts as a first sight. */
+#define CHANGES_FORGET 64
+
+#endif /* TCPTOP_CSV_CHANGES_H */
