@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * tcptop-csv --changes: a row is written when its connection opened (new) or closed in the
- * interval, moved bytes (a rate above 0), or differs from its last row in anything but its
+ * tcptop-csv --changes: a row is written when its connection opened (new, and not begun before
+ * the collector started) or closed in the interval, moved bytes (a rate above 0), or differs
+ * from its last row in anything but its
  * rates and RTT: state, owner (pid, name, cgroup), bytes, packets, retransmits, failed,
  * interface. Each connection is remembered by a 64-bit digest of those cells, 40 bytes with its
  * key, in slabs that never move; the rule needs nothing but the rows, so it holds on full
@@ -163,7 +164,9 @@ int changes_row(struct changes *ch, const struct rec_snap_row *r)
 	uint64_t h = hash_u64x2(r->host, r->id.flow), d = digest(r);
 	struct seen *s = find(ch, h, r->host, r->id.flow);
 	bool moved = r->rate_in != 0 || r->rate_out != 0;
-	bool changed = (r->flags & (CONN_F_NEW | CONN_F_CLOSED)) || moved || (s && s->digest != d);
+	/* new to the collector, but open before it started: not opened in the interval */
+	bool opened = (r->flags & (CONN_F_NEW | CONN_F_BEGUN_BEFORE)) == CONN_F_NEW;
+	bool changed = opened || moved || (s && s->digest != d);
 
 	if (r->flags & CONN_F_CLOSED) { /* its flow may be another connection's next */
 		if (s)

@@ -1116,7 +1116,8 @@ $lport,$DNS_PORT,$csv,tcptop-csv,4026530000
 	"$GEN" -o "$BATS_TEST_TMPDIR/c.tcpt" "$TCPTOP_SRC/tests/fixtures/csv/changes.txt"
 	run -0 bash -c 'tcptop-csv --changes "$1" | cut -d, -f4,7,8,9,10,12,14,21,23,24' bash \
 		"$BATS_TEST_TMPDIR/c.tcpt"
-	# snapshot 1: the idle flows 1 and 2, first seen, are not written; 3 moved, 4 is new.
+	# snapshot 1: the idle flows 1 and 2, first seen, are not written, nor 5, new to the
+	# collector but open before it; 3 moved, 4 is new.
 	# 2: 2 changed state, 3 moved a packet (rate 0), 4 got established. 3: 1 changed owner,
 	# 4 closed; 2 and 3 are as before.
 	assert_output "local_port,pid,process_name,state,bytes_in,packets_in,rate_in_bytes_sec,closed,new,snapshot_seq
