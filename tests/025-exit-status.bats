@@ -22,3 +22,22 @@ load test_helper/common
 		grep -nE 'return (6[4-9]|7[0-8]);' tcptop/main.c tcptop-*/main.c"
 	assert_output ""
 }
+
+@test "tcptop-csv --changes out of memory for its connections: 71 with a message, never a crash" {
+	"$GEN" --bulk-snap 60000,2 -o "$BATS_TEST_TMPDIR/s.tcpt"
+	run -0 oom_statuses tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt" --changes
+	assert_output --partial "71 "
+	[[ "$output" =~ ^((0|71|127)\ )+$ ]] || fail "statuses under memory limits: $output"
+	# the limits at which it ran out are ones where the full output fits: its memory of the
+	# 60,000 connections is what ran out
+	local kb lim= st
+	for kb in $(seq 1000 100 16000); do
+		st=0
+		(ulimit -v "$kb" && exec tcptop-csv --changes "$BATS_TEST_TMPDIR/s.tcpt" \
+			>/dev/null 2>&1) || st=$?
+		[ "$st" != 71 ] || lim=$kb
+	done
+	[ -n "$lim" ] || fail "never 71"
+	(ulimit -v "$lim" && exec tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt" >/dev/null) ||
+		fail "without --changes it fails too at $lim kB"
+}
