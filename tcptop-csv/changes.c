@@ -26,6 +26,8 @@ struct seen {
 	uint64_t digest;
 	uint32_t host;
 	uint32_t snap; /* the snapshot it was last seen in */
+	uint32_t pos;  /* its place in its last snapshot's order */
+	bool live;     /* in the table (not on the free list) */
 };
 
 struct changes {
@@ -34,6 +36,12 @@ struct changes {
 	size_t nslabs, slabs_cap;
 	struct hnode *free; /* unused entries */
 	uint32_t snap;
+	/* the entries of the last snapshot's rows in their order, and of this one's so far: a
+	 * snapshot stream gives its rows in the same order each time, so the entry after the last
+	 * one found is tried first, in memory read in order, and the table (a cache miss or two
+	 * a row, every row at a time when the table is cold) is asked only when it is not it */
+	struct seen **last, **now;
+	size_t nlast, nnow, last_cap, now_cap, at;
 };
 
 struct changes *changes_new(void)
@@ -48,6 +56,8 @@ void changes_free(struct changes *ch)
 	for (size_t i = 0; i < ch->nslabs; i++)
 		free(ch->slabs[i]);
 	free(ch->slabs);
+	free(ch->last);
+	free(ch->now);
 	htab_free(&ch->t);
 	free(ch);
 }
@@ -59,9 +69,11 @@ static void forget_all(struct changes *ch)
 	for (size_t i = 0; i < ch->nslabs; i++)
 		for (size_t j = 0; j < SLAB; j++) {
 			ch->slabs[i][j].hn.next = ch->free;
+			ch->slabs[i][j].live = false;
 			ch->free = &ch->slabs[i][j].hn;
 		}
 	htab_clear(&ch->t);
+	ch->nlast = ch->nnow = ch->at = 0;
 }
 
 void changes_section(struct changes *ch)
@@ -72,6 +84,7 @@ void changes_section(struct changes *ch)
 
 static void forget(struct changes *ch, struct seen *s)
 {
+	s->live = false;
 	htab_del(&ch->t, &s->hn);
 	s->hn.next = ch->free;
 	ch->free = &s->hn;
@@ -79,6 +92,15 @@ static void forget(struct changes *ch, struct seen *s)
 
 void changes_snapshot(struct changes *ch)
 {
+	struct seen **t = ch->last;
+	size_t cap = ch->last_cap;
+
+	ch->last = ch->now;
+	ch->last_cap = ch->now_cap;
+	ch->nlast = ch->nnow;
+	ch->now = t;
+	ch->now_cap = cap;
+	ch->nnow = ch->at = 0;
 	ch->snap++;
 	if (ch->snap % CHANGES_FORGET)
 		return;
@@ -170,10 +192,29 @@ static struct seen *add(struct changes *ch, uint64_t h)
 	return s;
 }
 
+/* The entry of (host, flow): the one after the last found in the last snapshot's order, else
+ * the table's. */
+static struct seen *lookup(struct changes *ch, uint64_t h, uint32_t host, uint64_t flow)
+{
+	struct seen *s;
+
+	if (ch->at < ch->nlast) {
+		s = ch->last[ch->at];
+		if (s->live && s->flow == flow && s->host == host) {
+			ch->at++;
+			return s;
+		}
+	}
+	s = find(ch, h, host, flow);
+	if (s && s->pos < ch->nlast && ch->last[s->pos] == s) /* the rows go on from its place */
+		ch->at = s->pos + 1;
+	return s;
+}
+
 int changes_row(struct changes *ch, const struct rec_snap_row *r)
 {
 	uint64_t h = hash_u64x2(r->host, r->id.flow), d = digest(r);
-	struct seen *s = find(ch, h, r->host, r->id.flow);
+	struct seen *s = lookup(ch, h, r->host, r->id.flow);
 	bool moved = r->rate_in != 0 || r->rate_out != 0;
 	/* new to the collector, but open before it started: not opened in the interval */
 	bool opened = (r->flags & (CONN_F_NEW | CONN_F_BEGUN_BEFORE)) == CONN_F_NEW;
@@ -189,7 +230,12 @@ int changes_row(struct changes *ch, const struct rec_snap_row *r)
 			return -ENOMEM;
 		s->flow = r->id.flow;
 		s->host = r->host;
+		s->live = true;
 	}
+	if (VEC_RESERVE(&ch->now, &ch->now_cap, ch->nnow + 1))
+		return -ENOMEM;
+	s->pos = (uint32_t)ch->nnow;
+	ch->now[ch->nnow++] = s;
 	s->digest = d;
 	s->snap = ch->snap;
 	return changed;
