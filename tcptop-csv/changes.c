@@ -102,7 +102,7 @@ void changes_snapshot(struct changes *ch)
 	ch->now_cap = cap;
 	ch->nnow = ch->at = 0;
 	ch->snap++;
-	if (ch->snap % CHANGES_FORGET)
+	if (ch->snap % CHANGES_SWEEP)
 		return;
 	htab_each(&ch->t, n)
 	{

@@ -22,7 +22,11 @@ int changes_row(struct changes *ch, const struct rec_snap_row *r);
 size_t changes_count(const struct changes *ch);
 
 /* A flow not seen for this many snapshots is forgotten (it ended without a closed row, or a
- * stream of changes left it out that long): its next row counts as a first sight. */
-#define CHANGES_FORGET 64
+ * stream of changes left it out that long): its next row counts as a first sight, and is
+ * written only if it opened, closed or moved. An hour at 1 s: a stream of changes may send its
+ * full snapshots far apart, and a state change must not pass for a first sight. Looked for
+ * every CHANGES_SWEEP snapshots. */
+#define CHANGES_FORGET 3600
+#define CHANGES_SWEEP  64
 
 #endif /* TCPTOP_CSV_CHANGES_H */

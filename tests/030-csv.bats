@@ -1144,3 +1144,25 @@ $lport,$DNS_PORT,$csv,tcptop-csv,4026530000
 	run -64 tcptop-csv --changes --group process "$BATS_TEST_TMPDIR/c.tcpt"
 	assert_output "tcptop-csv: --changes writes connection rows: not with --group"
 }
+
+@test "--changes: a connection left out of 150 snapshots (a stream of changes) is still known: its state change is written" {
+	local i
+	{
+		echo "header kind=snapshot real=1700000000 interval=1"
+		for i in $(seq 1 152); do
+			echo "snap seq=$i time=$((1700000000 + i))"
+			# flow 1 in the first snapshot and the last only, CLOSE_WAIT by then
+			if [ "$i" = 1 ]; then
+				echo "row flow=1 src=10.0.0.1:1 dst=10.0.0.2:80 pid=10 comm=a state=ESTABLISHED in=5 begun"
+			elif [ "$i" = 152 ]; then
+				echo "row flow=1 src=10.0.0.1:1 dst=10.0.0.2:80 pid=10 comm=a state=CLOSE_WAIT in=5 begun"
+			fi
+			echo "row flow=2 src=10.0.0.1:2 dst=10.0.0.2:80 pid=10 comm=b state=ESTABLISHED begun"
+			echo "snapend"
+		done
+		echo "end"
+	} | "$GEN" >"$BATS_TEST_TMPDIR/gap.tcpt"
+	run -0 bash -c 'tcptop-csv --changes "$1" | cut -d, -f4,9,24' bash "$BATS_TEST_TMPDIR/gap.tcpt"
+	assert_output "local_port,state,snapshot_seq
+1,CLOSE_WAIT,152"
+}
