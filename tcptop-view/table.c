@@ -7,6 +7,7 @@
 #include <wchar.h>
 
 #include "htab.h"
+#include "limit.h"
 #include "table.h"
 #include "vec.h"
 
@@ -202,6 +203,7 @@ static const struct {
 	[COL_PKT_RX] = { "PKT-RX", "PKT-RX", "pkt-rx", true },
 	[COL_PKT_TX] = { "PKT-TX", "PKT-TX", "pkt-tx", true },
 	[COL_RTT] = { "RTT", "RTT-us", "rtt", true },
+	[COL_LIMIT] = { "LIMIT", "LIMIT", "limit", true },
 	[COL_CGROUP] = { "CGROUP", "CGROUP", "cgroup", false },
 	[COL_HOST] = { "HOST", "HOST", "host", false },
 };
@@ -227,6 +229,17 @@ int column_by_name(const char *name)
 bool column_descending(enum column c)
 {
 	return columns[c].numeric;
+}
+
+/* LIMIT's order (lib/limit.h): the worst first when descending; rows without figures (UDP,
+ * older collectors) last. */
+uint64_t vrow_limit_key(const struct vrow *v)
+{
+	const struct rec_snap_row *r = &v->r;
+
+	if (!r->has_figs || r->id.proto != PROTO_TCP)
+		return 0;
+	return 1 + limit_severity(r->limit, r->limit_pct);
 }
 
 static int digits(uint64_t v)
@@ -260,6 +273,9 @@ bool vrow_matches(const struct vrow *v, const char *filter)
 		return true;
 	if (strcasestr(v->local, filter) || strcasestr(v->remote, filter) ||
 	    strcasestr(v->comm, filter) || strcasestr(v->cgroup, filter))
+		return true;
+	/* "rwnd" finds the connections the receiver's window holds back */
+	if (v->r.has_figs && v->r.limit != LIMIT_NONE && strcasestr(limit_name(v->r.limit), filter))
 		return true;
 	snprintf(pid, sizeof(pid), "%" PRIu32, v->r.pid);
 	return !(v->r.flags & CONN_F_NO_OWNER) && !strcmp(pid, filter);
@@ -328,6 +344,8 @@ static int cmp_column(const struct vrow *a, const struct vrow *b, enum column c)
 		return CMP(x->c.pkts_out, y->c.pkts_out);
 	case COL_RTT:
 		return CMP(x->c.srtt_us, y->c.srtt_us);
+	case COL_LIMIT:
+		return CMP(vrow_limit_key(a), vrow_limit_key(b));
 	case NCOLS:
 		break;
 	}
@@ -458,6 +476,9 @@ static bool sort_key(const struct vrow *v, enum column c, bool ranked, uint64_t 
 	case COL_RTT:
 		k[0] = r->c.srtt_us;
 		break;
+	case COL_LIMIT:
+		k[0] = vrow_limit_key(v);
+		break;
 	case NCOLS:
 		break;
 	}
@@ -550,6 +571,8 @@ static uint64_t prepared_key(const struct snapshot *s, const struct vrow *v, enu
 		return r->c.pkts_in;
 	case COL_PKT_TX:
 		return r->c.pkts_out;
+	case COL_LIMIT: /* its worst connection's */
+		return vrow_limit_key(v);
 	default:
 		return 0; /* PROTO, STATE, RTT: "" for every group */
 	}
@@ -712,6 +735,7 @@ static void prepare_keys(struct snapshot *s)
 		k[COL_PKT_RX * n + i] = r->c.pkts_in;
 		k[COL_PKT_TX * n + i] = r->c.pkts_out;
 		k[COL_RTT * n + i] = r->c.srtt_us;
+		k[COL_LIMIT * n + i] = vrow_limit_key(v);
 		widen(&s->all, v);
 	}
 	for (size_t c = 0; c < sizeof(texts) / sizeof(texts[0]); c++) {
@@ -828,6 +852,8 @@ static void widen(struct widest *w, const struct vrow *v)
 	w->bytes = umax(w->bytes, umax(r->c.bytes_in, r->c.bytes_out));
 	w->pkts = umax(w->pkts, umax(r->c.pkts_in, r->c.pkts_out));
 	w->rtt = umax(w->rtt, r->c.srtt_us);
+	if (r->id.proto == PROTO_TCP && r->has_figs)
+		w->limit = 1;
 }
 
 uint64_t group_key(const struct vrow *v, enum group_mode mode)
@@ -887,6 +913,8 @@ static bool group_same(const struct vrow *g, const struct vrow *v, enum group_mo
 struct gsum {
 	double rin, rout;
 	uint64_t bin, bout, pin, pout;
+	uint64_t worst;	       /* the LIMIT key of its worst connection (vrow_limit_key) */
+	uint32_t worst_row;    /* that connection, when worst is not 0 */
 	uint32_t conns, first; /* first: the index of its first connection */
 	uint32_t slot;	       /* 1 + its place among this frame's groups, 0: not seen */
 };
@@ -941,6 +969,10 @@ static int build_groups(struct table *t)
 		g->bout += s->keys[COL_TX * s->n + r];
 		g->pin += s->keys[COL_PKT_RX * s->n + r];
 		g->pout += s->keys[COL_PKT_TX * s->n + r];
+		if (s->keys[COL_LIMIT * s->n + r] > g->worst) {
+			g->worst = s->keys[COL_LIMIT * s->n + r];
+			g->worst_row = r;
+		}
 	}
 	if (vec_resize(&t->groups, &t->groups_cap, ng, sizeof(*t->groups)))
 		return -1;
@@ -972,6 +1004,11 @@ static int build_groups(struct table *t)
 		v->r.rate_in = g->rin;
 		v->r.rate_out = g->rout;
 		v->r.last_ns = g->first;
+		/* LIMIT: its worst connection's (none without one that has figures) */
+		v->r.has_figs = g->worst != 0;
+		v->r.limit = g->worst ? s->rows[g->worst_row].r.limit : 0;
+		v->r.limit_pct = g->worst ? s->rows[g->worst_row].r.limit_pct : 0;
+		v->r.id.proto = g->worst ? PROTO_TCP : 0;
 		v->conns = g->conns;
 		v->local_w = v->remote_w = 0;
 		v->local[0] = v->remote[0] = '\0';
@@ -1247,6 +1284,8 @@ const char *cell_text(const struct vrow *v, enum column c, bool raw, unsigned mi
 		case COL_STATE:
 		case COL_RTT:
 			return "";
+		case COL_LIMIT:
+			return r->has_figs ? limit_text(r->limit, r->limit_pct, buf, size) : "";
 		case COL_LOCAL:
 			snprintf(buf, size, "%" PRIu32 " conn%s", v->conns,
 				 v->conns == 1 ? "" : "s");
@@ -1320,6 +1359,14 @@ const char *cell_text(const struct vrow *v, enum column c, bool raw, unsigned mi
 		else
 			fmt_rtt(r->c.srtt_us, buf, size);
 		break;
+	case COL_LIMIT:
+		/* UDP: none; TCP without figures: unknown where the collector could not read
+		 * them, not there (an older collector) otherwise */
+		if (!tcp)
+			return "-";
+		if (!r->has_figs || (missing & FIELD_TCP_LIMIT))
+			return (missing & FIELD_TCP_LIMIT) ? "?" : "-";
+		return limit_text(r->limit, r->limit_pct, buf, size);
 	case NCOLS:
 		buf[0] = '\0';
 		break;
@@ -1356,8 +1403,8 @@ static int shrink(struct layout *l, const int *min, int total, int cols)
 void table_layout(const struct table *t, int cols, bool raw, int trend, struct layout *l)
 {
 	/* dropped first to last when the terminal is narrow */
-	static const enum column drop[] = { COL_PKT_TX, COL_PKT_RX, COL_TX,  COL_RX,   COL_RTT,
-					    COL_CGROUP, COL_STATE,  COL_PID, COL_PROTO };
+	static const enum column drop[] = { COL_PKT_TX, COL_PKT_RX, COL_TX,    COL_RX,	COL_RTT,
+					    COL_LIMIT,	COL_CGROUP, COL_STATE, COL_PID, COL_PROTO };
 	int want[NCOLS], min[NCOLS], total = 1;
 	int lw = t->widest.local, rw = t->widest.remote, cw = t->widest.comm;
 	int sw = imax(5, t->widest.state), pw = imax(3, t->widest.pid);
@@ -1375,6 +1422,8 @@ void table_layout(const struct table *t, int cols, bool raw, int trend, struct l
 	/* no row with a cgroup (an older collector, or none known): no column */
 	want[COL_CGROUP] =
 		t->widest.cgroup ? imax(6, t->widest.cgroup > 24 ? 24 : t->widest.cgroup) : 0;
+	/* LIMIT only when some TCP row has figures: "sndbuf 100%" */
+	want[COL_LIMIT] = t->widest.limit ? 11 : 0;
 	/* the host column only when the stream has hosts of its own */
 	want[COL_HOST] = t->widest.host ? imax(4, t->widest.host > 20 ? 20 : t->widest.host) : 0;
 	if (raw) {
@@ -1606,7 +1655,7 @@ size_t table_format_row(const struct vrow *v, const struct layout *l, const stru
 			s = ind;
 			w += 2;
 		}
-		o += put_field(buf + o, size - o, s, w, width, columns[c].numeric,
+		o += put_field(buf + o, size - o, s, w, width, columns[c].numeric && c != COL_LIMIT,
 			       c == COL_LOCAL || c == COL_REMOTE);
 	}
 	if (l->trend && o + 1 < size) {

@@ -39,6 +39,7 @@ struct widest {
 	int local, remote, comm, state, pid;
 	double rate;
 	uint64_t bytes, pkts, rtt;
+	int limit; /* a TCP row with figures: the LIMIT column shows */
 	int cgroup;
 	int host;
 };
@@ -102,6 +103,7 @@ enum column {
 	COL_PKT_RX,
 	COL_PKT_TX,
 	COL_RTT,
+	COL_LIMIT,  /* shown when some TCP row has figures */
 	COL_CGROUP, /* shown when some row has a cgroup */
 	COL_HOST,   /* shown for a merged stream of several hosts */
 	NCOLS
@@ -158,6 +160,8 @@ void table_sort(struct table *t);
 bool table_sorted(const struct table *t);
 void table_free(struct table *t);
 bool vrow_matches(const struct vrow *v, const char *filter);
+/* The sort key of the LIMIT column: its worst first when descending, 0 without figures. */
+uint64_t vrow_limit_key(const struct vrow *v);
 /* The STATE cell: the TCP state, FAILED for a connection that never got established, "-" for
  * UDP. */
 const char *vrow_state(const struct vrow *v);

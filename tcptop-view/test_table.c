@@ -8,6 +8,7 @@
 #include "../tests/unit/tap.h"
 #include <curses.h>
 
+#include "limit.h"
 #include "table.h"
 #include "trend.h"
 #include "view.h"
@@ -168,6 +169,9 @@ static void test_sort(bool ranked)
 		r.c.pkts_out = rnd() % 1000000;
 		r.c.srtt_us = rnd() % 3;
 		r.rate_out = rnd() % 2 ? 0 : (double)(rnd() % 100000) / 7;
+		r.has_figs = rnd() % 2;
+		r.limit = rnd() % 3 ? rnd() % LIMIT_N : rnd() % 2 ? LIMIT_UNKNOWN : 9;
+		r.limit_pct = rnd() % 4 * 33;
 		snapshot_add(s, &r, false, NULL);
 	}
 	if (ranked) {
@@ -545,6 +549,76 @@ static void test_closed_and_filter(void)
 	view_free(&v);
 }
 
+/* LIMIT: its cell, the filter that finds a cause, its order, a group's worst connection. */
+static void test_limit(void)
+{
+	struct stream_header h = { 0 };
+	struct rec_snap_begin sb = { 0 };
+	struct snapshot *s = snapshot_new(&h, &sb);
+	struct table t = { .sort = COL_LIMIT };
+	static const struct {
+		const char *comm;
+		uint8_t proto, figs, limit, pct;
+	} rows[] = {
+		{ "web", PROTO_TCP, 1, LIMIT_APP, 80 },
+		{ "web", PROTO_TCP, 1, LIMIT_RWND, 55 },
+		{ "db", PROTO_TCP, 1, LIMIT_CWND, 100 },
+		{ "db", PROTO_TCP, 1, LIMIT_NONE, 0 },
+		{ "dns", PROTO_UDP, 0, 0, 0 },
+		{ "old", PROTO_TCP, 0, 0, 0 },
+		{ "bk", PROTO_TCP, 1, LIMIT_SNDBUF, 90 },
+		{ "bk", PROTO_TCP, 1, LIMIT_UNKNOWN, 0 },
+	};
+	char b[64];
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct rec_snap_row r = row(i + 1, rows[i].comm, rows[i].comm[0], 0);
+
+		r.id.proto = rows[i].proto;
+		r.has_figs = rows[i].figs;
+		r.limit = rows[i].limit;
+		r.limit_pct = rows[i].pct;
+		snapshot_add(s, &r, false, NULL);
+	}
+	snapshot_finish(s);
+	is_str(cell_text(&s->rows[1], COL_LIMIT, false, 0, b, sizeof(b)), "rwnd 55%",
+	       "LIMIT: the cause and its share of the interval");
+	is_str(cell_text(&s->rows[3], COL_LIMIT, false, 0, b, sizeof(b)), "",
+	       "an idle or receive-only connection: empty");
+	is_str(cell_text(&s->rows[4], COL_LIMIT, false, 0, b, sizeof(b)), "-", "UDP: -");
+	is_str(cell_text(&s->rows[5], COL_LIMIT, false, 0, b, sizeof(b)), "-",
+	       "TCP without figures (an older collector): -");
+	is_str(cell_text(&s->rows[5], COL_LIMIT, false, FIELD_TCP_LIMIT, b, sizeof(b)), "?",
+	       "... ? where the collector could not know it (tcp-limits)");
+	is_str(cell_text(&s->rows[1], COL_LIMIT, false, FIELD_TCP_LIMIT, b, sizeof(b)), "?",
+	       "... also where a row carries figures");
+	is_str(cell_text(&s->rows[7], COL_LIMIT, false, 0, b, sizeof(b)), "?",
+	       "an unknown verdict (no earlier reading): ?");
+	ok(vrow_matches(&s->rows[1], "rwnd") && !vrow_matches(&s->rows[0], "rwnd") &&
+		   vrow_matches(&s->rows[6], "SNDBUF") && !vrow_matches(&s->rows[3], "rwnd"),
+	   "/rwnd finds the connections the receiver's window holds back");
+	t.snap = s;
+	table_rebuild(&t);
+	ok(t.n == 8 && !strcmp(t.v[0]->comm, "web") && t.v[0]->r.limit == LIMIT_RWND &&
+		   t.v[1]->r.limit == LIMIT_SNDBUF && t.v[2]->r.limit == LIMIT_CWND &&
+		   t.v[3]->r.limit == LIMIT_APP && t.v[4]->r.limit == LIMIT_NONE &&
+		   t.v[5]->r.limit == LIMIT_UNKNOWN,
+	   "sorted by LIMIT: rwnd, sndbuf, cwnd, app, none, unknown, then no figures");
+	ok(table_sorted(&t), "... in the comparator's order");
+	t.group = GROUP_PROCESS;
+	table_rebuild(&t);
+	ok(t.n == 5 && !strcmp(t.v[0]->comm, "web") &&
+		   !strcmp(cell_text(t.v[0], COL_LIMIT, false, 0, b, sizeof(b)), "rwnd 55%") &&
+		   !strcmp(t.v[1]->comm, "bk") &&
+		   !strcmp(cell_text(t.v[1], COL_LIMIT, false, 0, b, sizeof(b)), "sndbuf 90%") &&
+		   !strcmp(cell_text(t.v[2], COL_LIMIT, false, 0, b, sizeof(b)), "cwnd 100%"),
+	   "grouped by process: each shows its worst connection, worst first");
+	ok(!strcmp(cell_text(t.v[4], COL_LIMIT, false, 0, b, sizeof(b)), ""),
+	   "... a process without figures shows nothing");
+	table_free(&t);
+	snapshot_free(s);
+}
+
 int main(void)
 {
 	setlocale(LC_ALL, "C.UTF-8");
@@ -561,5 +635,6 @@ int main(void)
 	test_history();
 	test_closed_host();
 	test_closed_and_filter();
+	test_limit();
 	return done_testing();
 }

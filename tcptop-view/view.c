@@ -369,6 +369,14 @@ enum action view_key(struct view *v, int key)
 			return ACT_REDRAW;
 		case 'p':
 			break;
+		case 'g': /* the next graph, the previous */
+		case 'G': {
+			enum trend_series last = v->detail_row.r.has_figs ? TS_N - 1 : TS_RATE;
+
+			v->graph = key == 'g' ? (v->graph >= last ? TS_RATE : v->graph + 1)
+					      : (v->graph == TS_RATE ? last : v->graph - 1);
+			return ACT_REDRAW;
+		}
 		default:
 			return ACT_NONE;
 		}

@@ -64,7 +64,8 @@ struct view {
 	bool have_sel;
 	bool follow; /* the user moved the selection: it follows its connection, else the top */
 	bool paused, raw_units, help, detail, editing;
-	struct vrow detail_row; /* last known fields of the connection in the detail view */
+	struct vrow detail_row;	 /* last known fields of the connection in the detail view */
+	enum trend_series graph; /* what its graph shows (g, G) */
 	bool detail_gone;
 	enum input_end ended;
 	uint64_t snapshots;
