@@ -2,9 +2,11 @@
 /*
  * tcptop-csv --changes: a row is written when its connection opened (new, and not begun before
  * the collector started) or closed in the interval, moved bytes (a rate above 0), or differs
- * from its last row in anything but its
- * rates and RTT: state, owner (pid, name, cgroup), bytes, packets, retransmits, failed,
- * interface. Each connection is remembered by a 64-bit digest of those cells, 40 bytes with its
+ * from its last row in anything but its rates, RTT and LIMIT share: state, owner (pid, name,
+ * cgroup), bytes, packets, retransmits, failed, interface, the LIMIT verdict, and with
+ * --figures the figures that move only by what the connection does (the clocks, cwnd,
+ * ssthresh, in flight, unsent, reordering, bytes retransmitted, lost; not the delivery rate nor
+ * the RTT's minimum and variation, measures as the RTT is). Each connection is remembered by a 64-bit digest of those cells, 40 bytes with its
  * key, in slabs that never move; the rule needs nothing but the rows, so it holds on full
  * snapshots and on a stream that carries only changed rows between them alike. A connection
  * first seen, neither new nor moving, is remembered and not written: the log starts with what
@@ -16,6 +18,7 @@
 
 #include "changes.h"
 #include "htab.h"
+#include "limit.h"
 #include "vec.h"
 
 #define SLAB 4096 /* entries a slab */
@@ -31,6 +34,7 @@ struct seen {
 };
 
 struct changes {
+	bool figures; /* the figures count (--figures: their columns are written) */
 	struct htab t;
 	struct seen **slabs;
 	size_t nslabs, slabs_cap;
@@ -44,9 +48,13 @@ struct changes {
 	size_t nlast, nnow, last_cap, now_cap, at;
 };
 
-struct changes *changes_new(void)
+struct changes *changes_new(bool figures)
 {
-	return calloc(1, sizeof(struct changes));
+	struct changes *ch = calloc(1, sizeof(struct changes));
+
+	if (ch)
+		ch->figures = figures;
+	return ch;
 }
 
 void changes_free(struct changes *ch)
@@ -132,11 +140,26 @@ static inline uint64_t word(const char *p)
 	return w;
 }
 
-/* What a change is: every cell of the row but its rates, RTT and flags other than failed and
- * no-owner (new and closed are tested by themselves; begun_before never changes). */
-static uint64_t digest(const struct rec_snap_row *r)
+/* What a change is: every cell of the row but its rates, RTT, LIMIT share and flags other than
+ * failed and no-owner (new and closed are tested by themselves; begun_before never changes);
+ * the figures' cells but the measures, with figures. */
+static uint64_t digest(const struct changes *ch, const struct rec_snap_row *r)
 {
+	/* the verdict when it names a cause (app, rwnd, sndbuf, cwnd; none, unknown and a newer
+	 * writer's are alike: unknown turning none is learning, not a change), and with figures
+	 * ssthresh and reordering: with state and flags in one word, bits 16-23, 32-47, 48-63 */
+	uint64_t more = r->has_figs && r->limit > LIMIT_NONE && r->limit < LIMIT_N ? r->limit : 0;
 	uint64_t h = 0;
+
+	if (ch->figures && r->has_figs) {
+		const struct tcp_figs *f = &r->figs;
+
+		h = mix(h, (uint64_t)f->busy_ms << 32 | f->rwnd_ms);
+		h = mix(h, (uint64_t)f->sndbuf_ms << 32 | f->cwnd);
+		h = mix(h, (uint64_t)f->in_flight << 32 | f->unsent);
+		h = mix(h, (uint64_t)f->retrans_bytes << 32 | f->lost);
+		more |= (uint64_t)f->ssthresh << 32 | (uint64_t)f->reordering << 16;
+	}
 
 	h = mix(h, r->c.bytes_in);
 	h = mix(h, r->c.bytes_out);
@@ -145,7 +168,8 @@ static uint64_t digest(const struct rec_snap_row *r)
 	h = mix(h, (uint64_t)r->pid << 32 | r->c.retrans);
 	h = mix(h, r->cgroup_id);
 	h = mix(h, (uint64_t)r->id.ifindex << 32 | r->id.netns);
-	h = mix(h, r->state | (uint64_t)(r->flags & (CONN_F_FAILED | CONN_F_NO_OWNER)) << 8);
+	h = mix(h, r->state | (uint64_t)(r->flags & (CONN_F_FAILED | CONN_F_NO_OWNER)) << 8 |
+			   more << 16);
 	h = mix(h, word(r->comm));
 	h = mix(h, word(r->comm + 8));
 	h = mix(h, word(r->ifname));
@@ -213,7 +237,7 @@ static struct seen *lookup(struct changes *ch, uint64_t h, uint32_t host, uint64
 
 int changes_row(struct changes *ch, const struct rec_snap_row *r)
 {
-	uint64_t h = hash_u64x2(r->host, r->id.flow), d = digest(r);
+	uint64_t h = hash_u64x2(r->host, r->id.flow), d = digest(ch, r);
 	struct seen *s = lookup(ch, h, r->host, r->id.flow);
 	bool moved = r->rate_in != 0 || r->rate_out != 0;
 	/* new to the collector, but open before it started: not opened in the interval */

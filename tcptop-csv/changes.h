@@ -10,7 +10,8 @@
 
 struct changes;
 
-struct changes *changes_new(void);
+/* figures: the TCP figures count too (their columns are written). */
+struct changes *changes_new(bool figures);
 void changes_free(struct changes *ch);
 /* A new section: its flows are other flows. */
 void changes_section(struct changes *ch);

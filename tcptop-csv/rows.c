@@ -630,7 +630,8 @@ struct rows *rows_new(int fd, const struct rows_opts *o)
 {
 	struct rows *w = calloc(1, sizeof(*w));
 
-	if (!w || !(w->buf = malloc(BUF_SIZE)) || (o->changes && !(w->ch = changes_new()))) {
+	if (!w || !(w->buf = malloc(BUF_SIZE)) ||
+	    (o->changes && !(w->ch = changes_new(o->figures)))) {
 		if (w)
 			free(w->buf);
 		free(w);

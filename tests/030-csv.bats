@@ -1179,6 +1179,33 @@ $lport,$DNS_PORT,$csv,tcptop-csv,4026530000
 1,CLOSE_WAIT,152"
 }
 
+@test "--changes on delta snapshots (tcptop-agg's default): the rows it writes on full ones; a LIMIT verdict coming or going counts, a figure only with --figures" {
+	local t=$BATS_TEST_TMPDIR o
+	"$GEN" -o "$t/cd.trace" "$TCPTOP_SRC/tests/fixtures/csv/changes-delta.txt"
+	tcptop-agg "$t/cd.trace" >"$t/delta.tcpt"
+	tcptop-agg --full-every 1 "$t/cd.trace" >"$t/full.tcpt"
+	# deltas indeed: a row not carried did not change, and is not written
+	run -0 bash -c 'tcptop-dump "$0" | grep -c "^delta "' "$t/delta.tcpt"
+	assert_output 7
+	# flow 2's verdict goes from app back to none in snapshot 3 (its rate is 0 then); 3
+	# changes state; 1 and 4 stay idle (4's cwnd is not a column here)
+	run -0 bash -c 'tcptop-csv --changes "$0" | cut -d, -f4,9,11,15,24,43,44' "$t/delta.tcpt"
+	assert_output "local_port,state,bytes_out,rate_out_bytes_sec,snapshot_seq,limit,limit_pct
+2,ESTABLISHED,5100,5000.00,2,app,93
+2,ESTABLISHED,5100,0.00,3,,0
+3,CLOSE_WAIT,100,0.00,6,,0"
+	# with --figures, 4's congestion window changed without a byte in snapshot 7
+	run -0 bash -c 'tcptop-csv --changes --figures "$0" | cut -d, -f4,24,48 | tail -n 1' "$t/delta.tcpt"
+	assert_output "4,7,20"
+	for o in "" "--figures" "--figures -f jsonl"; do
+		# shellcheck disable=SC2086 # o is words
+		tcptop-csv --changes $o "$t/delta.tcpt" >"$t/d.out"
+		# shellcheck disable=SC2086
+		tcptop-csv --changes $o "$t/full.tcpt" >"$t/f.out"
+		cmp "$t/f.out" "$t/d.out" || fail "--changes $o: deltas and full snapshots differ"
+	done
+}
+
 # Three TCP connections with figures and verdicts, a UDP flow, and a TCP one without figures.
 limit_script() {
 	cat <<'S'
