@@ -76,12 +76,12 @@ struct pool_block {
 /* A TCP connection's figures (tcptop-stream(5)), from a pool of their own: UDP flows and
  * streams without figures pay nothing. */
 struct tcpx {
-	struct tcp_figs figs;	 /* the latest */
-	uint64_t figs_ns;	 /* when they were read */
-	struct limit_clocks ref; /* the clocks at the last snapshot: LIMIT's reference */
-	uint64_t ref_ns;	 /* when those were read */
-	uint32_t ref_retrans;	 /* retransmits then */
-	bool has_ref;		 /* false: no earlier reading (LIMIT unknown this interval) */
+	struct tcp_figs figs;	  /* the latest */
+	uint64_t figs_ns;	  /* when they were read */
+	struct limit_clocks ref;  /* the clocks at the last snapshot: LIMIT's reference */
+	uint64_t ref_ns;	  /* when those were read */
+	uint32_t ref_retrans;	  /* retransmits then */
+	bool has_ref;		  /* false: no earlier reading (LIMIT unknown this interval) */
 	uint8_t limit, limit_pct; /* as last written: a delta carries the row when they change */
 	struct tcpx *next_free;
 };
