@@ -567,6 +567,11 @@ struct stream_reader {
 	int (*wait)(void *ctx, int fd); /* before each read(2): -1 stops reading */
 	void *wait_ctx;
 	int status; /* sticky once an error is reported */
+	/* the kind of the last record's type (NULL: unknown), looked up once per run of records
+	 * of one type: a snapshot is a run of SNAP_ROWs */
+	uint32_t kind_type;
+	bool kind_valid;
+	const struct rec_kind *kind;
 	struct stream_header hdr;
 	char err[512];
 };
@@ -843,10 +848,21 @@ static bool get_loss(struct cur *c, uint32_t n, uint32_t *out_n, struct loss_ent
 	return true;
 }
 
-/* Minimum body size of each known record type: shorter is corrupt, longer is extension. */
-static size_t body_min(uint32_t type)
+/* The kind of type (rec_kind()), remembered while the same type comes again. */
+static const struct rec_kind *reader_kind(struct stream_reader *rd, uint32_t type)
 {
-	const struct rec_kind *k = rec_kind(type);
+	if (!rd->kind_valid || rd->kind_type != type) {
+		rd->kind = rec_kind(type);
+		rd->kind_type = type;
+		rd->kind_valid = true;
+	}
+	return rd->kind;
+}
+
+/* Minimum body size of each known record type: shorter is corrupt, longer is extension. */
+static size_t body_min(struct stream_reader *rd, uint32_t type)
+{
+	const struct rec_kind *k = reader_kind(rd, type);
 
 	return k ? k->body_min : 0;
 }
@@ -964,10 +980,10 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 {
 	struct cur c = { body, blen, 0 };
 
-	if (blen < body_min(type))
+	if (blen < body_min(rd, type))
 		return fail(rd, STREAM_CORRUPT,
 			    "%s record at byte %" PRIu64 " too short: body of %zu bytes, needs %zu",
-			    rec_type_name(type), off, blen, body_min(type));
+			    rec_type_name(type), off, blen, body_min(rd, type));
 	switch (type) {
 	case REC_END:
 		r->u.end.ts = get64(&c);
@@ -1234,11 +1250,11 @@ int stream_read(struct stream_reader *rd, struct rec *r)
 			rd->start += len;
 			return STREAM_OK;
 		}
-		if (!body_min(type)) { /* unknown type: skip */
+		if (!body_min(rd, type)) { /* unknown type: skip */
 			rd->start += len;
 			continue;
 		}
-		if (!(rec_kind(type)->vocab & (1u << rd->hdr.kind)))
+		if (!(reader_kind(rd, type)->vocab & (1u << rd->hdr.kind)))
 			return fail(rd, STREAM_CORRUPT,
 				    "%s record at byte %" PRIu64 " in a %s stream",
 				    rec_type_name(type), off, stream_kind_name(rd->hdr.kind));

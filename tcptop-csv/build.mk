@@ -3,7 +3,7 @@
 # a strict CSV reader built on libcsv's parser) and its benchmark. Objects live in
 # $(OUTPUT)/csv/: $(OUTPUT)/tcptop-csv is the program itself.
 
-CSV_OBJS := $(OUTPUT)/csv/main.o $(OUTPUT)/csv/rows.o
+CSV_OBJS := $(OUTPUT)/csv/main.o $(OUTPUT)/csv/rows.o $(OUTPUT)/csv/changes.o
 
 $(OUTPUT)/csv/%.o: tcptop-csv/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
@@ -35,7 +35,8 @@ BENCHES += bench-csv
 # seeds and saved crashes); `make fuzz-csv-run FUZZ_SECONDS=600` fuzzes, see tests/fuzz/README.md.
 FUZZ_CSV := $(OUTPUT)/fuzz/fuzz-csv
 
-$(FUZZ_CSV): tcptop-csv/fuzz_csv.c tcptop-csv/rows.c tcptop-csv/rows.h $(LIB_SRCS) lib/stream.h \
+$(FUZZ_CSV): tcptop-csv/fuzz_csv.c tcptop-csv/rows.c tcptop-csv/rows.h tcptop-csv/changes.c \
+		tcptop-csv/changes.h $(LIB_SRCS) lib/stream.h \
 		lib/util.h lib/dns.h
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)

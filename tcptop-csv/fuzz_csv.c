@@ -101,6 +101,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* bit 5: --resolve (its own queries left out) */
 		.remote_host = (k & 0x20) && (k >> 3 & 3) == 0 ? fake_host : NULL,
 		.own_row = k & 0x20 ? fake_own : NULL,
+		/* bit 6: --changes (connection rows only) */
+		.changes = (k & 0x40) && (k >> 3 & 3) == 0,
 	};
 	struct stream_reader *rd;
 	struct rows *w;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* tcptop-csv: reads a snapshot stream, writes one CSV (or JSON Lines) row per connection per
- * snapshot. */
+ * snapshot (--changes: per changed connection). */
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -59,10 +59,11 @@ struct csv {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: tcptop-csv [-o FILE] [-f csv|jsonl] [--group process|cgroup]\n"
-		   "                  [--excel-safe] [--crlf] [--figures]\n"
-		   "                  [--resolve [--dns-server ADDR[:PORT]]]\n"
-		   "                  [-h|--help] [--version] [FILE]\n");
+	fprintf(f,
+		"usage: tcptop-csv [-o FILE] [-f csv|jsonl] [--group process|cgroup | --changes]\n"
+		"                  [--excel-safe] [--crlf] [--figures]\n"
+		"                  [--resolve [--dns-server ADDR[:PORT]]]\n"
+		"                  [-h|--help] [--version] [FILE]\n");
 }
 
 static void help(void)
@@ -83,6 +84,12 @@ static void help(void)
 	       "                      connections and their number in connections; the cells of\n"
 	       "                      a connection's identity are empty (default: a row per\n"
 	       "                      connection)\n"
+	       "  --changes           only the rows of connections that opened, closed, moved\n"
+	       "                      bytes or packets, or changed state, owner, cgroup,\n"
+	       "                      retransmits, interface or LIMIT verdict (with --figures,\n"
+	       "                      a figure but the measures) since their last row; an idle\n"
+	       "                      connection has none (default: every connection's row in\n"
+	       "                      every snapshot)\n"
 	       "  --excel-safe        CSV: prefix ' to text cells starting with = + - @ TAB CR, so\n"
 	       "                      that a spreadsheet does not run them as formulas (default off:\n"
 	       "                      it alters names such as a login shell's \"-bash\"; remote_host\n"
@@ -119,6 +126,7 @@ static int options(struct csv *c, int argc, char **argv)
 		O_FIGURES,
 		O_RESOLVE,
 		O_DNS_SERVER,
+		O_CHANGES,
 		O_VERSION
 	};
 	static const struct option opts[] = {
@@ -128,6 +136,7 @@ static int options(struct csv *c, int argc, char **argv)
 		{ "crlf", no_argument, NULL, O_CRLF },
 		{ "figures", no_argument, NULL, O_FIGURES },
 		{ "group", required_argument, NULL, 'g' },
+		{ "changes", no_argument, NULL, O_CHANGES },
 		{ "resolve", no_argument, NULL, O_RESOLVE },
 		{ "dns-server", required_argument, NULL, O_DNS_SERVER },
 		{ "help", no_argument, NULL, 'h' },
@@ -173,6 +182,9 @@ static int options(struct csv *c, int argc, char **argv)
 		case O_RESOLVE:
 			c->resolve = true;
 			break;
+		case O_CHANGES:
+			c->o.changes = true;
+			break;
 		case O_DNS_SERVER:
 			c->dns_server = optarg;
 			break;
@@ -198,6 +210,8 @@ static int options(struct csv *c, int argc, char **argv)
 		return warnx("--excel-safe and --crlf apply to CSV only"), EX_USAGE;
 	if (c->dns_server && !c->resolve)
 		return warnx("--dns-server applies to --resolve only"), EX_USAGE;
+	if (c->o.changes && c->o.group != GROUP_NONE)
+		return warnx("--changes writes connection rows: not with --group"), EX_USAGE;
 	if (c->resolve && c->o.group != GROUP_NONE)
 		return warnx("--resolve names remote addresses: a --group row has none"), EX_USAGE;
 	return GO;

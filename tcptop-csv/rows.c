@@ -15,6 +15,7 @@
 
 #include <csv.h>
 
+#include "changes.h"
 #include "contract.h"
 #include "dns.h"
 #include "htab.h"
@@ -225,6 +226,28 @@ struct rows {
 	 * the loss cells after host (up to LOSS_COLS_LIMIT, the others), and the line end */
 	char head[128], tail[1024], more[1024], more2[1024], end[4];
 	size_t head_len, tail_len, more_len, more2_len, end_len;
+	/* a connection row's cells from seq to the last loss column before limit, as the last row
+	 * had them: the same while failed (or its null), cgroup and host are (sfx_ok false: not
+	 * known) */
+	char sfx[512] __attribute__((aligned(16)));
+	size_t sfx_len;
+	bool sfx_ok;
+	uint8_t sfx_failed;
+	uint32_t sfx_host;
+	uint64_t sfx_cgroup;
+	/* a connection row's interface, ifindex and netns cells, as the last row had them */
+	char where[128] __attribute__((aligned(16)));
+	size_t where_len;
+	bool where_ok;
+	char where_if[IFNAME_LEN];
+	uint32_t where_ifindex;
+	uint64_t where_netns;
+	/* TCP state names (tcp_state_name(), UNKNOWN from 15 on) and their lengths */
+	const char *state_name[16];
+	uint8_t state_len[16];
+	/* LIMIT verdicts' names (limit_name()) and their lengths */
+	const char *limit_name[LIMIT_N];
+	uint8_t limit_len[LIMIT_N];
 	struct text_cache comm, ifname;
 	struct addr_cache addr[2]; /* local, remote */
 	/* host names, sanitised, and boot ids: [0] the section's header, [i] the merged stream's
@@ -246,6 +269,7 @@ struct rows {
 	struct group *groups;
 	size_t ngroups, groups_cap;
 	struct htab gtab;
+	struct changes *ch; /* --changes */
 	/* remote_host: the snapshot's rows, held until its end */
 	struct rec_snap_row *held;
 	size_t nheld, held_cap;
@@ -263,66 +287,150 @@ struct group {
 	uint64_t conns;
 };
 
-/* ---- cells ---- */
+/* ---- cells ----
+ *
+ * Every cell function takes json, the format, as a constant: write_row() is made once per format
+ * (always inlined into write_row_csv and write_row_jsonl), so that the CSV path carries no test
+ * of the format per cell. */
 
-static char *put_u64(char *p, uint64_t v)
+#define CELL static inline __attribute__((always_inline))
+
+static const char digits2[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
+static const uint64_t pow10[20] = {
+	1ULL,
+	10ULL,
+	100ULL,
+	1000ULL,
+	10000ULL,
+	100000ULL,
+	1000000ULL,
+	10000000ULL,
+	100000000ULL,
+	1000000000ULL,
+	10000000000ULL,
+	100000000000ULL,
+	1000000000000ULL,
+	10000000000000ULL,
+	100000000000000ULL,
+	1000000000000000ULL,
+	10000000000000000ULL,
+	100000000000000000ULL,
+	1000000000000000000ULL,
+	10000000000000000000ULL,
+};
+
+/* Decimal digits of v, two at a time from the end (the division by 100 is a multiplication);
+ * their number from the bit length (log10(2) is about 1233/4096), without a loop. */
+CELL char *put_u64(char *p, uint64_t v)
 {
-	char tmp[20];
-	int n = 0;
+	int bits = 64 - __builtin_clzll(v | 1);
+	int n = (bits * 1233) >> 12;
+	char *e;
 
-	do {
-		tmp[n++] = '0' + v % 10;
-		v /= 10;
-	} while (v);
-	while (n)
-		*p++ = tmp[--n];
-	return p;
+	n += v >= pow10[n] || !v;
+	e = p + n;
+	while (v > UINT32_MAX) {
+		unsigned d = (unsigned)(v % 100);
+
+		v /= 100;
+		e -= 2;
+		memcpy(e, digits2 + 2 * d, 2);
+	}
+	/* most numbers (ports, pids, small counters) and the rest of the others: 32-bit division */
+	for (uint32_t u = (uint32_t)v;; u /= 100) {
+		if (u < 10) {
+			e[-1] = (char)('0' + u);
+			break;
+		}
+		e -= 2;
+		memcpy(e, digits2 + 2 * (u % 100), 2);
+		if (u < 100)
+			break;
+	}
+	return p + n;
 }
 
-static char *put_mem(char *p, const char *s, size_t n)
+/* n bytes of s: short ones (most cells) by two overlapping loads and stores, not by the string
+ * instructions or the library call a plain memcpy of a variable size becomes. */
+CELL char *put_mem(char *p, const char *s, size_t n)
 {
-	memcpy(p, s, n);
+	if (n >= 8 && n <= 16) {
+		memcpy(p, s, 8);
+		memcpy(p + n - 8, s + n - 8, 8);
+	} else if (n >= 4 && n < 8) {
+		memcpy(p, s, 4);
+		memcpy(p + n - 4, s + n - 4, 4);
+	} else if (n && n < 4) {
+		p[0] = s[0];
+		p[n / 2] = s[n / 2];
+		p[n - 1] = s[n - 1];
+	} else if (n) {
+		memcpy(p, s, n);
+	}
+	return p + n;
+}
+
+/* n bytes of s, 16 at a time, with s readable to the next multiple of 16 (an array of struct
+ * rows); the output buffer has room past a row. */
+CELL char *put_blocks(char *p, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i += 16)
+		memcpy(p + i, s + i, 16);
+	return p + n;
+}
+
+/* n bytes of s, n at most 32, with s readable for 32 bytes (one of struct rows' arrays): one copy
+ * of 32 bytes without a call (the output buffer has ROW_MAX bytes of room past a row). */
+CELL char *put_upto32(char *p, const char *s, size_t n)
+{
+	if (n > 32)
+		return put_mem(p, s, n);
+	memcpy(p, s, 32);
 	return p + n;
 }
 
 /* Starts cell c: the separator, or the JSON key. */
-static char *sep(const struct rows *w, char *p, int c)
+CELL char *sep(const struct rows *w, bool json, char *p, int c)
 {
-	if (w->o.format == ROWS_JSONL)
+	if (json)
 		return put_mem(p, w->key[c], w->key_len[c]);
 	if (c != C_TIMESTAMP)
 		*p++ = ',';
 	return p;
 }
 
-static char *cell_u64(const struct rows *w, char *p, int c, uint64_t v)
+CELL char *cell_u64(const struct rows *w, bool json, char *p, int c, uint64_t v)
 {
-	return put_u64(sep(w, p, c), v);
+	return put_u64(sep(w, json, p, c), v);
 }
 
 /* A value that does not apply: an empty CSV field, a JSON null. */
-static char *cell_null(const struct rows *w, char *p, int c)
+CELL char *cell_null(const struct rows *w, bool json, char *p, int c)
 {
-	p = sep(w, p, c);
-	if (w->o.format == ROWS_JSONL)
+	p = sep(w, json, p, c);
+	if (json)
 		p = put_mem(p, "null", 4);
 	return p;
 }
 
-static char *cell_flag(const struct rows *w, char *p, int c, bool v)
+CELL char *cell_flag(const struct rows *w, bool json, char *p, int c, bool v)
 {
-	p = sep(w, p, c);
-	if (w->o.format == ROWS_JSONL)
+	p = sep(w, json, p, c);
+	if (json)
 		return v ? put_mem(p, "true", 4) : put_mem(p, "false", 5);
 	*p++ = v ? '1' : '0';
 	return p;
 }
 
 /* Text made by us (protocol, address, state, time): never needs quoting or escaping. */
-static char *cell_plain(const struct rows *w, char *p, int c, const char *s, size_t n)
+CELL char *cell_plain(const struct rows *w, bool json, char *p, int c, const char *s, size_t n)
 {
-	p = sep(w, p, c);
-	if (w->o.format == ROWS_JSONL) {
+	p = sep(w, json, p, c);
+	if (json) {
 		*p++ = '"';
 		p = put_mem(p, s, n);
 		*p++ = '"';
@@ -339,10 +447,10 @@ static bool formula_start(char c)
 
 /* Sanitised text (valid UTF-8, no controls) that came from the kernel: quoted through libcsv when
  * it holds a comma, a quote or a space, or escaped as a JSON string. */
-static char *cell_text(const struct rows *w, char *p, int c, const char *s, size_t n)
+static char *cell_text(const struct rows *w, bool json, char *p, int c, const char *s, size_t n)
 {
-	p = sep(w, p, c);
-	if (w->o.format == ROWS_JSONL) {
+	p = sep(w, json, p, c);
+	if (json) {
 		*p++ = '"';
 		for (size_t i = 0; i < n; i++) {
 			unsigned char ch = s[i];
@@ -379,22 +487,46 @@ static char *cell_text(const struct rows *w, char *p, int c, const char *s, size
 	return p + csv_write(p, 2 * n + 2, s, n);
 }
 
+/* The length of a kernel string of at most n bytes (to its NUL) when it is its own sanitised form
+ * and its own cell, neither quoted nor escaped: printable ASCII without a backslash (the
+ * sanitiser's escape), a double quote, and in CSV a comma or a space; -1 when it is not. The
+ * formula rule of --excel-safe is the caller's. This spares the sanitiser and libcsv on almost
+ * every process and interface name. */
+CELL int plain_len(bool json, const char *s, size_t n)
+{
+	size_t i = 0;
+
+	for (; i < n && s[i]; i++) {
+		unsigned char ch = s[i];
+
+		if (ch < (json ? 0x20 : 0x21) || ch > 0x7e || ch == '\\' || ch == '"' ||
+		    (!json && ch == ','))
+			return -1;
+	}
+	return (int)i;
+}
+
 /* Rates with 2 decimals, as printf's "%.2f" rounds them (the exact binary value, to nearest);
  * the fast path is taken only where it cannot differ. Not a number: empty. */
-static char *cell_rate(const struct rows *w, char *p, int c, double v)
+CELL char *cell_rate(const struct rows *w, bool json, char *p, int c, double v)
 {
-	p = sep(w, p, c);
+	p = sep(w, json, p, c);
+	if (v == 0) /* an idle connection's (and -0, which the rounding below makes 0.00) */
+		return put_mem(p, "0.00", 4);
 	if (!isfinite(v))
-		return w->o.format == ROWS_JSONL ? put_mem(p, "null", 4) : p;
+		return json ? put_mem(p, "null", 4) : p;
 	if (v >= 0 && v < 1e9) {
-		double x = v * 100, f = x - floor(x);
+		/* below 1e11 the whole part of x is exact, and x less it too */
+		double x = v * 100;
+		uint64_t whole = (uint64_t)x;
+		double f = x - (double)whole;
+
 		if (fabs(f - 0.5) > 1e-3) {
-			uint64_t cents = (uint64_t)x + (f > 0.5);
+			uint64_t cents = whole + (f > 0.5);
 			p = put_u64(p, cents / 100);
 			*p++ = '.';
-			*p++ = '0' + cents % 100 / 10;
-			*p++ = '0' + cents % 10;
-			return p;
+			memcpy(p, digits2 + 2 * (cents % 100), 2);
+			return p + 2;
 		}
 	}
 	/* up to 309 digits for the largest double: a row has room for two of them */
@@ -403,9 +535,32 @@ static char *cell_rate(const struct rows *w, char *p, int c, double v)
 	return put_mem(p, tmp, n > 0 && (size_t)n < sizeof(tmp) ? (size_t)n : 0);
 }
 
-/* IPv4 (and IPv4-mapped IPv6) in the text inet_ntop gives, without its sprintf; IPv6 through
- * addr_format(), remembered while the same address comes again. */
-static char *cell_addr(struct rows *w, char *p, int c, int family, const uint8_t *a)
+/* IPv4 in the text inet_ntop gives, without its sprintf. */
+CELL char *put_v4(char *p, const uint8_t *v4)
+{
+	for (int i = 0; i < 4; i++) {
+		unsigned o = v4[i];
+
+		if (i)
+			*p++ = '.';
+		if (o >= 100) {
+			*p++ = (char)('0' + o / 100);
+			memcpy(p, digits2 + 2 * (o % 100), 2);
+			p += 2;
+		} else if (o >= 10) {
+			memcpy(p, digits2 + 2 * o, 2);
+			p += 2;
+		} else {
+			*p++ = (char)('0' + o);
+		}
+	}
+	return p;
+}
+
+/* An address, IPv4-mapped IPv6 as IPv4. The local one is remembered while it comes again (a
+ * server's connections share a few); the remote one mostly differs from the last row's: IPv4
+ * is written at once, IPv6 through addr_format() and remembered. */
+CELL char *cell_addr(struct rows *w, bool json, char *p, int c, int family, const uint8_t *a)
 {
 	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	struct addr_cache *ac = &w->addr[c == C_REMOTE_ADDR];
@@ -415,27 +570,27 @@ static char *cell_addr(struct rows *w, char *p, int c, int family, const uint8_t
 		v4 = a;
 	else if (family == FAMILY_INET6 && memcmp(a, mapped, 12) == 0)
 		v4 = a + 12;
-	if (v4) {
-		p = sep(w, p, c);
-		if (w->o.format == ROWS_JSONL)
+	if (v4 && c == C_REMOTE_ADDR) {
+		p = sep(w, json, p, c);
+		if (json)
 			*p++ = '"';
-		for (int i = 0; i < 4; i++) {
-			if (i)
-				*p++ = '.';
-			p = put_u64(p, v4[i]);
-		}
-		if (w->o.format == ROWS_JSONL)
+		p = put_v4(p, v4);
+		if (json)
 			*p++ = '"';
 		return p;
 	}
 	if (!ac->valid || ac->family != family || memcmp(ac->addr, a, 16) != 0) {
-		addr_format(family, a, ac->text, sizeof(ac->text));
-		ac->len = strlen(ac->text);
+		if (v4) {
+			ac->len = put_v4(ac->text, v4) - ac->text;
+		} else {
+			addr_format(family, a, ac->text, sizeof(ac->text));
+			ac->len = strlen(ac->text);
+		}
 		ac->family = family;
 		memcpy(ac->addr, a, 16);
 		ac->valid = true;
 	}
-	return cell_plain(w, p, c, ac->text, ac->len);
+	return cell_plain(w, json, p, c, ac->text, ac->len);
 }
 
 static const char *cached_text(struct text_cache *tc, const char *raw, size_t n, size_t *len)
@@ -449,13 +604,36 @@ static const char *cached_text(struct text_cache *tc, const char *raw, size_t n,
 	return tc->text;
 }
 
+/* A kernel string of n bytes (a process or interface name) as cell c: written as it is when it
+ * is plain, else sanitised (remembered while the same bytes come again) and quoted or escaped.
+ * An empty one is a null cell when empty_null. */
+CELL char *cell_kernel_text(struct rows *w, bool json, char *p, int c, struct text_cache *tc,
+			    const char *raw, size_t n, bool empty_null)
+{
+	int k = plain_len(json, raw, n);
+	const char *s;
+	size_t len;
+
+	if (k > 0 && !(w->o.excel_safe && formula_start(raw[0])))
+		return cell_plain(w, json, p, c, raw, (size_t)k);
+	if (k == 0)
+		return empty_null ? cell_null(w, json, p, c) : cell_plain(w, json, p, c, "", 0);
+	s = cached_text(tc, raw, n, &len);
+	if (!len && empty_null)
+		return cell_null(w, json, p, c);
+	return cell_text(w, json, p, c, s, len);
+}
+
 /* ---- the writer ---- */
 
 struct rows *rows_new(int fd, const struct rows_opts *o)
 {
 	struct rows *w = calloc(1, sizeof(*w));
 
-	if (!w || !(w->buf = malloc(BUF_SIZE))) {
+	if (!w || !(w->buf = malloc(BUF_SIZE)) ||
+	    (o->changes && !(w->ch = changes_new(o->figures)))) {
+		if (w)
+			free(w->buf);
 		free(w);
 		return NULL;
 	}
@@ -463,6 +641,14 @@ struct rows *rows_new(int fd, const struct rows_opts *o)
 	w->o = *o;
 	w->m = col_map(o->figures, o->remote_host != NULL);
 	w->c_remote_host = w->m.remote_host;
+	for (unsigned i = 0; i < 16; i++) {
+		w->state_name[i] = tcp_state_name(i);
+		w->state_len[i] = (uint8_t)strlen(w->state_name[i]);
+	}
+	for (unsigned i = 0; i < LIMIT_N; i++) {
+		w->limit_name[i] = limit_name(i);
+		w->limit_len[i] = (uint8_t)strlen(w->limit_name[i]);
+	}
 	for (int c = 0; c < COLS_MAX; c++) {
 		char buf[40];
 		const char *n = col_name(c, o->figures, o->remote_host != NULL, buf, sizeof(buf));
@@ -487,6 +673,7 @@ void rows_free(struct rows *w)
 	free(w->groups);
 	htab_free(&w->gtab);
 	free(w->held);
+	changes_free(w->ch);
 	free(w->buf);
 	free(w);
 }
@@ -534,30 +721,34 @@ static uint64_t loss_value(const struct rec_snap_begin *b, size_t i)
 
 void rows_snapshot(struct rows *w, const struct rec_snap_begin *b)
 {
+	bool json = w->o.format == ROWS_JSONL;
 	char ts[RFC3339_LEN];
 	const char *end;
 	char *p;
 
 	w->snap_at = w->written + w->len;
+	if (w->ch)
+		changes_snapshot(w->ch);
 	time_format_rfc3339(b->time_ns, ts, sizeof(ts));
-	p = cell_plain(w, w->head, C_TIMESTAMP, ts, strlen(ts));
+	p = cell_plain(w, json, w->head, C_TIMESTAMP, ts, strlen(ts));
 	w->head_len = p - w->head;
 
-	p = cell_u64(w, w->tail, C_SNAPSHOT_SEQ, b->seq);
-	p = cell_flag(w, p, C_PARTIAL, b->flags & SNAP_F_PARTIAL);
+	p = cell_u64(w, json, w->tail, C_SNAPSHOT_SEQ, b->seq);
+	p = cell_flag(w, json, p, C_PARTIAL, b->flags & SNAP_F_PARTIAL);
 	for (size_t i = 0; i < LOSS_COLS_FIRST; i++)
-		p = cell_u64(w, p, C_LOSS_FIRST + (int)i, loss_value(b, i));
+		p = cell_u64(w, json, p, C_LOSS_FIRST + (int)i, loss_value(b, i));
 	w->tail_len = p - w->tail;
 	p = w->more;
 	for (size_t i = LOSS_COLS_FIRST; i < loss_nkinds && i < LOSS_COLS_LIMIT; i++)
-		p = cell_u64(w, p, C_MORE + (int)(i - LOSS_COLS_FIRST), loss_value(b, i));
+		p = cell_u64(w, json, p, C_MORE + (int)(i - LOSS_COLS_FIRST), loss_value(b, i));
 	w->more_len = p - w->more;
 	p = w->more2;
 	for (size_t i = LOSS_COLS_LIMIT; i < loss_nkinds; i++)
-		p = cell_u64(w, p, w->m.more2 + (int)(i - LOSS_COLS_LIMIT), loss_value(b, i));
+		p = cell_u64(w, json, p, w->m.more2 + (int)(i - LOSS_COLS_LIMIT), loss_value(b, i));
 	w->more2_len = p - w->more2;
 	end = line_end(w, &w->end_len);
 	memcpy(w->end, end, w->end_len);
+	w->sfx_ok = false;
 }
 
 void rows_section(struct rows *w, const struct stream_header *h)
@@ -571,6 +762,9 @@ void rows_section(struct rows *w, const struct stream_header *h)
 	w->no_figs = unknown & FIELD_TCP_FIGS;
 	cgroup_table_clear(&w->cg);
 	w->cg_id = 0;
+	if (w->ch)
+		changes_section(w->ch);
+	w->sfx_ok = false;
 }
 
 #define HOSTS_MAX 4096
@@ -591,6 +785,7 @@ static int host_set(struct rows *w, uint32_t i, const char *raw, const char *boo
 		w->nhosts = (size_t)i + 1;
 	}
 	h = &w->hosts[i];
+	w->sfx_ok = false;
 	n = text_sanitize(tmp, sizeof(tmp), raw, strnlen(raw, HDR_STR_MAX));
 	free(h->name);
 	if (!(h->name = strdup(tmp)))
@@ -623,13 +818,14 @@ void rows_cgroup(struct rows *w, uint32_t host, uint64_t id, const char *path)
 	cgroup_table_set_host(&w->cg, host, id, path);
 	if (id == w->cg_id && host == w->cg_host)
 		w->cg_id = 0; /* its cells change */
+	w->sfx_ok = false;
 }
 
 /* The cgroup cells of host's id: the short form and the path, sanitised once per change. */
-static char *cells_cgroup(struct rows *w, char *p, uint32_t host, uint64_t id)
+CELL char *cells_cgroup(struct rows *w, bool json, char *p, uint32_t host, uint64_t id)
 {
 	if (!id || w->no_cgroup)
-		return cell_null(w, cell_null(w, p, C_CGROUP), C_CGROUP_PATH);
+		return cell_null(w, json, cell_null(w, json, p, C_CGROUP), C_CGROUP_PATH);
 	if (id != w->cg_id || host != w->cg_host) {
 		const struct cgroup_ent *c = cgroup_table_get_host(&w->cg, host, id);
 
@@ -648,28 +844,52 @@ static char *cells_cgroup(struct rows *w, char *p, uint32_t host, uint64_t id)
 		char tmp[24];
 		int n = snprintf(tmp, sizeof(tmp), "#%llu", (unsigned long long)id);
 
-		return cell_null(w, cell_plain(w, p, C_CGROUP, tmp, n), C_CGROUP_PATH);
+		return cell_null(w, json, cell_plain(w, json, p, C_CGROUP, tmp, n), C_CGROUP_PATH);
 	}
-	p = cell_text(w, p, C_CGROUP, w->cg_short, w->cg_short_len);
-	return cell_text(w, p, C_CGROUP_PATH, w->cg_path, w->cg_path_len);
+	p = cell_text(w, json, p, C_CGROUP, w->cg_short, w->cg_short_len);
+	return cell_text(w, json, p, C_CGROUP_PATH, w->cg_path, w->cg_path_len);
+}
+
+/* A row's cells from snapshot_seq to the last loss column: the snapshot's, failed, cgroup,
+ * connections (conns), host, then the loss columns appended after it. */
+CELL char *cells_after(struct rows *w, bool json, char *p, const struct rec_snap_row *r, bool tcp,
+		       uint64_t conns)
+{
+	const struct host *host = row_host(w, r->host);
+
+	p = put_upto32(p, w->tail, w->tail_len);
+	if (!tcp)
+		p = cell_null(w, json, p, C_FAILED);
+	else
+		p = cell_flag(w, json, p, C_FAILED, r->flags & CONN_F_FAILED);
+	if (w->o.group == GROUP_PROCESS)
+		p = cell_null(w, json, cell_null(w, json, p, C_CGROUP), C_CGROUP_PATH);
+	else
+		p = cells_cgroup(w, json, p, r->host, r->cgroup_id);
+	p = cell_u64(w, json, p, C_CONNECTIONS, conns);
+	p = host ? cell_text(w, json, p, C_HOST, host->name, host->len)
+		 : cell_null(w, json, p, C_HOST);
+	return put_upto32(p, w->more, w->more_len);
 }
 
 /* limit and limit_pct: a TCP connection's verdict for the interval (a group's: its worst
  * connection's); "" and 0 for none, nothing where unknown or not TCP. */
-static char *cells_limit(const struct rows *w, char *p, const struct rec_snap_row *r, bool group)
+CELL char *cells_limit(const struct rows *w, bool json, char *p, const struct rec_snap_row *r,
+		       bool group)
 {
-	const char *name = limit_name(r->limit);
+	int c = w->m.limit;
 
 	if ((!group && r->id.proto != PROTO_TCP) || !r->has_figs || w->no_limit ||
 	    r->limit == LIMIT_UNKNOWN || r->limit >= LIMIT_N)
-		return cell_null(w, cell_null(w, p, w->m.limit), w->m.limit + 1);
-	p = cell_plain(w, p, w->m.limit, name, strlen(name));
-	return cell_u64(w, p, w->m.limit + 1, r->limit_pct);
+		return cell_null(w, json, cell_null(w, json, p, c), c + 1);
+	p = cell_plain(w, json, p, c, w->limit_name[r->limit], w->limit_len[r->limit]);
+	return cell_u64(w, json, p, c + 1, r->limit_pct);
 }
 
 /* The TCP figures of a connection (none for a group, UDP, or a row without them); the clocks
  * empty where the collector could not know them. */
-static char *cells_figs(const struct rows *w, char *p, const struct rec_snap_row *r, bool tcp)
+static char *cells_figs(const struct rows *w, bool json, char *p, const struct rec_snap_row *r,
+			bool tcp)
 {
 	const struct tcp_figs *f = &r->figs;
 	uint64_t v[F_N];
@@ -677,7 +897,7 @@ static char *cells_figs(const struct rows *w, char *p, const struct rec_snap_row
 
 	if (!tcp || !r->has_figs || w->no_figs) {
 		for (int i = 0; i < F_N; i++)
-			p = cell_null(w, p, c + i);
+			p = cell_null(w, json, p, c + i);
 		return p;
 	}
 	v[F_BUSY] = f->busy_ms;
@@ -698,123 +918,175 @@ static char *cells_figs(const struct rows *w, char *p, const struct rec_snap_row
 			       (i == F_SSTHRESH && f->ssthresh == TCP_NO_SSTHRESH) ||
 			       (i == F_MIN_RTT && f->min_rtt_us == UINT32_MAX);
 
-		p = unknown ? cell_null(w, p, c + i) : cell_u64(w, p, c + i, v[i]);
+		p = unknown ? cell_null(w, json, p, c + i) : cell_u64(w, json, p, c + i, v[i]);
 	}
 	return p;
 }
 
 /* One line: a connection (conns 0), or a group of conns connections whose identity cells are
  * empty but for its key (pid and name, or cgroup). */
-static int write_row(struct rows *w, const struct rec_snap_row *r, uint64_t conns)
+CELL int write_row_fmt(struct rows *w, bool json, const struct rec_snap_row *r, uint64_t conns)
 {
 	const struct conn_id *id = &r->id;
 	bool group = conns > 0;
 	bool tcp = !group && id->proto == PROTO_TCP;
 	bool owner = !(r->flags & CONN_F_NO_OWNER) && w->o.group != GROUP_CGROUP;
-	const struct host *host;
-	const char *s;
-	size_t n;
 	char *p;
 	int e;
 
 	if (w->len + ROW_MAX > BUF_SIZE && (e = rows_flush(w)))
 		return e;
-	p = put_mem(w->buf + w->len, w->head, w->head_len);
+	p = put_upto32(w->buf + w->len, w->head, w->head_len);
 
 	if (group) {
-		p = cell_null(w, p, C_PROTOCOL);
-		p = cell_null(w, p, C_LOCAL_ADDR);
-		p = cell_null(w, p, C_LOCAL_PORT);
-		p = cell_null(w, p, C_REMOTE_ADDR);
-		p = cell_null(w, p, C_REMOTE_PORT);
+		p = cell_null(w, json, p, C_PROTOCOL);
+		p = cell_null(w, json, p, C_LOCAL_ADDR);
+		p = cell_null(w, json, p, C_LOCAL_PORT);
+		p = cell_null(w, json, p, C_REMOTE_ADDR);
+		p = cell_null(w, json, p, C_REMOTE_PORT);
 	} else {
 		if (tcp)
-			p = cell_plain(w, p, C_PROTOCOL, "tcp", 3);
+			p = cell_plain(w, json, p, C_PROTOCOL, "tcp", 3);
 		else if (id->proto == PROTO_UDP)
-			p = cell_plain(w, p, C_PROTOCOL, "udp", 3);
+			p = cell_plain(w, json, p, C_PROTOCOL, "udp", 3);
 		else
-			p = cell_u64(w, p, C_PROTOCOL, id->proto);
-		p = cell_addr(w, p, C_LOCAL_ADDR, id->family, id->laddr);
-		p = cell_u64(w, p, C_LOCAL_PORT, id->lport);
-		p = cell_addr(w, p, C_REMOTE_ADDR, id->family, id->raddr);
-		p = cell_u64(w, p, C_REMOTE_PORT, id->rport);
+			p = cell_u64(w, json, p, C_PROTOCOL, id->proto);
+		p = cell_addr(w, json, p, C_LOCAL_ADDR, id->family, id->laddr);
+		p = cell_u64(w, json, p, C_LOCAL_PORT, id->lport);
+		p = cell_addr(w, json, p, C_REMOTE_ADDR, id->family, id->raddr);
+		p = cell_u64(w, json, p, C_REMOTE_PORT, id->rport);
 	}
 	if (owner) {
-		p = cell_u64(w, p, C_PID, r->pid);
-		s = cached_text(&w->comm, r->comm, COMM_LEN, &n);
-		p = cell_text(w, p, C_PROCESS_NAME, s, n);
+		p = cell_u64(w, json, p, C_PID, r->pid);
+		p = cell_kernel_text(w, json, p, C_PROCESS_NAME, &w->comm, r->comm, COMM_LEN,
+				     false);
 	} else {
-		p = cell_null(w, p, C_PID);
-		p = cell_null(w, p, C_PROCESS_NAME);
+		p = cell_null(w, json, p, C_PID);
+		p = cell_null(w, json, p, C_PROCESS_NAME);
 	}
 	if (tcp) {
-		s = tcp_state_name(r->state);
-		p = cell_plain(w, p, C_STATE, s, strlen(s));
+		unsigned st = r->state < 16 ? r->state : 15;
+
+		p = cell_plain(w, json, p, C_STATE, w->state_name[st], w->state_len[st]);
 	} else {
-		p = cell_null(w, p, C_STATE);
+		p = cell_null(w, json, p, C_STATE);
 	}
-	p = cell_u64(w, p, C_BYTES_IN, r->c.bytes_in);
-	p = cell_u64(w, p, C_BYTES_OUT, r->c.bytes_out);
-	p = cell_u64(w, p, C_PACKETS_IN, r->c.pkts_in);
-	p = cell_u64(w, p, C_PACKETS_OUT, r->c.pkts_out);
-	p = cell_rate(w, p, C_RATE_IN, r->rate_in);
-	p = cell_rate(w, p, C_RATE_OUT, r->rate_out);
+	p = cell_u64(w, json, p, C_BYTES_IN, r->c.bytes_in);
+	p = cell_u64(w, json, p, C_BYTES_OUT, r->c.bytes_out);
+	p = cell_u64(w, json, p, C_PACKETS_IN, r->c.pkts_in);
+	p = cell_u64(w, json, p, C_PACKETS_OUT, r->c.pkts_out);
+	p = cell_rate(w, json, p, C_RATE_IN, r->rate_in);
+	p = cell_rate(w, json, p, C_RATE_OUT, r->rate_out);
 	if (tcp && r->c.srtt_us)
-		p = cell_u64(w, p, C_RTT_US, r->c.srtt_us);
+		p = cell_u64(w, json, p, C_RTT_US, r->c.srtt_us);
 	else
-		p = cell_null(w, p, C_RTT_US);
+		p = cell_null(w, json, p, C_RTT_US);
 
 	if (tcp)
-		p = cell_u64(w, p, C_RETRANSMITS, r->c.retrans);
+		p = cell_u64(w, json, p, C_RETRANSMITS, r->c.retrans);
 	else
-		p = cell_null(w, p, C_RETRANSMITS);
+		p = cell_null(w, json, p, C_RETRANSMITS);
 	if (group) {
-		p = cell_null(w, p, C_INTERFACE);
-		p = cell_null(w, p, C_IFINDEX);
-		p = cell_null(w, p, C_NETNS);
-		p = cell_null(w, p, C_CLOSED);
-		p = cell_null(w, p, C_BEGUN_BEFORE);
-		p = cell_null(w, p, C_NEW);
+		p = cell_null(w, json, p, C_INTERFACE);
+		p = cell_null(w, json, p, C_IFINDEX);
+		p = cell_null(w, json, p, C_NETNS);
+		p = cell_null(w, json, p, C_CLOSED);
+		p = cell_null(w, json, p, C_BEGUN_BEFORE);
+		p = cell_null(w, json, p, C_NEW);
 	} else {
-		s = cached_text(&w->ifname, r->ifname, IFNAME_LEN, &n);
-		p = n ? cell_text(w, p, C_INTERFACE, s, n) : cell_null(w, p, C_INTERFACE);
-		p = id->ifindex ? cell_u64(w, p, C_IFINDEX, id->ifindex)
-				: cell_null(w, p, C_IFINDEX);
-		p = cell_u64(w, p, C_NETNS, id->netns);
-		p = cell_flag(w, p, C_CLOSED, r->flags & CONN_F_CLOSED);
-		p = cell_flag(w, p, C_BEGUN_BEFORE, r->flags & CONN_F_BEGUN_BEFORE);
-		p = cell_flag(w, p, C_NEW, r->flags & CONN_F_NEW);
+		if (w->where_ok && w->where_ifindex == id->ifindex && w->where_netns == id->netns &&
+		    memcmp(w->where_if, r->ifname, IFNAME_LEN) == 0) {
+			p = put_blocks(p, w->where, w->where_len);
+		} else {
+			char *q = p;
+
+			p = cell_kernel_text(w, json, p, C_INTERFACE, &w->ifname, r->ifname,
+					     IFNAME_LEN, true);
+			p = id->ifindex ? cell_u64(w, json, p, C_IFINDEX, id->ifindex)
+					: cell_null(w, json, p, C_IFINDEX);
+			p = cell_u64(w, json, p, C_NETNS, id->netns);
+			w->where_ok = (size_t)(p - q) <= sizeof(w->where) - 16;
+			if (w->where_ok) {
+				w->where_len = p - q;
+				memcpy(w->where, q, w->where_len);
+				memcpy(w->where_if, r->ifname, IFNAME_LEN);
+				w->where_ifindex = id->ifindex;
+				w->where_netns = id->netns;
+			}
+		}
+		if (json) {
+			p = cell_flag(w, json, p, C_CLOSED, r->flags & CONN_F_CLOSED);
+			p = cell_flag(w, json, p, C_BEGUN_BEFORE, r->flags & CONN_F_BEGUN_BEFORE);
+			p = cell_flag(w, json, p, C_NEW, r->flags & CONN_F_NEW);
+		} else {
+			/* the three flag cells in one store: ",c,b,n" */
+			char f[8] = { ',', '0', ',', '0', ',', '0' };
+
+			f[1] += !!(r->flags & CONN_F_CLOSED);
+			f[3] += !!(r->flags & CONN_F_BEGUN_BEFORE);
+			f[5] += !!(r->flags & CONN_F_NEW);
+			memcpy(p, f, 8);
+			p += 6;
+		}
 	}
 
-	/* the snapshot's cells, then the columns appended since */
-	p = put_mem(p, w->tail, w->tail_len);
-	if (!tcp)
-		p = cell_null(w, p, C_FAILED);
-	else
-		p = cell_flag(w, p, C_FAILED, r->flags & CONN_F_FAILED);
-	p = w->o.group == GROUP_PROCESS ? cell_null(w, cell_null(w, p, C_CGROUP), C_CGROUP_PATH)
-					: cells_cgroup(w, p, r->host, r->cgroup_id);
-	p = cell_u64(w, p, C_CONNECTIONS, group ? conns : 1);
-	host = row_host(w, r->host);
-	p = host ? cell_text(w, p, C_HOST, host->name, host->len) : cell_null(w, p, C_HOST);
-	p = put_mem(p, w->more, w->more_len);
-	p = cells_limit(w, p, r, group);
+	if (group || w->o.group != GROUP_NONE) {
+		p = cells_after(w, json, p, r, tcp, group ? conns : 1);
+	} else {
+		uint8_t failed = tcp ? !!(r->flags & CONN_F_FAILED) : 2;
+
+		if (w->sfx_ok && w->sfx_failed == failed && w->sfx_host == r->host &&
+		    w->sfx_cgroup == r->cgroup_id) {
+			p = put_blocks(p, w->sfx, w->sfx_len);
+		} else {
+			char *q = p;
+
+			p = cells_after(w, json, p, r, tcp, 1);
+			w->sfx_ok = (size_t)(p - q) <= sizeof(w->sfx) - 16;
+			if (w->sfx_ok) {
+				w->sfx_len = p - q;
+				memcpy(w->sfx, q, w->sfx_len);
+				w->sfx_failed = failed;
+				w->sfx_host = r->host;
+				w->sfx_cgroup = r->cgroup_id;
+			}
+		}
+	}
+	/* the columns appended since: limit, the later loss codes, the figures */
+	p = cells_limit(w, json, p, r, group);
 	p = put_mem(p, w->more2, w->more2_len);
 	if (w->o.figures)
-		p = cells_figs(w, p, r, tcp);
+		p = cells_figs(w, json, p, r, tcp);
 	if (w->o.remote_host) {
 		char name[DNS_HOST_MAX];
 
 		if (!group &&
 		    w->o.remote_host(w->o.ctx, id->family, id->raddr, false, name, sizeof(name)))
-			p = cell_text(w, p, w->c_remote_host, name, strlen(name));
+			p = cell_text(w, json, p, w->c_remote_host, name, strlen(name));
 		else
-			p = cell_null(w, p, w->c_remote_host);
+			p = cell_null(w, json, p, w->c_remote_host);
 	}
-	p = put_mem(p, w->end, w->end_len);
+	memcpy(p, w->end, sizeof(w->end));
+	p += w->end_len;
 	w->len = p - w->buf;
 	w->count++;
 	return 0;
+}
+
+static int write_row_csv(struct rows *w, const struct rec_snap_row *r, uint64_t conns)
+{
+	return write_row_fmt(w, false, r, conns);
+}
+
+static int write_row_jsonl(struct rows *w, const struct rec_snap_row *r, uint64_t conns)
+{
+	return write_row_fmt(w, true, r, conns);
+}
+
+static int write_row(struct rows *w, const struct rec_snap_row *r, uint64_t conns)
+{
+	return w->o.format == ROWS_JSONL ? write_row_jsonl(w, r, conns)
+					 : write_row_csv(w, r, conns);
 }
 
 /* A group is one host's: a merged stream's pids and cgroup ids are each kernel's own. */
@@ -924,6 +1196,12 @@ int rows_add(struct rows *w, const struct rec_snap_row *r)
 
 		if (w->o.own_row(w->o.ctx, r, h ? h->boot_id : NULL))
 			return 0;
+	}
+	if (w->ch) {
+		int k = changes_row(w->ch, r);
+
+		if (k <= 0)
+			return k;
 	}
 	if (w->o.group != GROUP_NONE)
 		return group_add(w, r);

@@ -60,7 +60,7 @@ struct opts {
 	const char *port, *pid, *process, *iface, *interval, *log, *record, *replay, *speed;
 	const char *udpto, *maxflows, *backend, *duration, *cgroup, *fullwalk, *format;
 	const char *prometheus, *textfile;
-	bool tcp, udp, verbose, resolve, excel_safe;
+	bool tcp, udp, verbose, resolve, excel_safe, log_changes;
 };
 
 /* One run: the options, who the user stages run as, the stages and the stop asked for. */
@@ -79,7 +79,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: tcptop [--port N] [--pid N] [--process NAME] [-i|--interface IFACE]\n"
 		"              [--cgroup PATTERN] [--tcp] [--udp] [--interval SECS]\n"
-		"              [--log PATH] [--format csv|jsonl] [--excel-safe] [--resolve]\n"
+		"              [--log PATH [--log-changes]] [--format csv|jsonl] [--excel-safe]\n"
+		"              [--resolve]\n"
 		"              [--record PATH] [--prometheus ADDR:PORT] [--textfile PATH]\n"
 		"              [--replay PATH] [--speed X] [--udp-timeout SECS] [--max-flows N]\n"
 		"              [--backend auto|tracepoint|fentry|kprobe] [--duration SECS]\n"
@@ -112,6 +113,10 @@ static void help(void)
 	       "  --log PATH          headless: CSV to PATH (overwritten) until SIGINT or SIGTERM\n"
 	       "  --format FMT        --log as csv or jsonl (JSON Lines); default csv, or jsonl\n"
 	       "                      when PATH ends in .jsonl\n"
+	       "  --log-changes       --log only the rows of connections that opened, closed,\n"
+	       "                      moved bytes or changed state, owner or LIMIT verdict in\n"
+	       "                      the interval (default: every connection's row every\n"
+	       "                      interval)\n"
 	       "  --excel-safe        --log as CSV: text cells starting with = + - @ get a ' in\n"
 	       "                      front, so that a spreadsheet does not run them (default off;\n"
 	       "                      remote_host cells get it always)\n"
@@ -145,6 +150,7 @@ static void help(void)
 	       "  sudo tcptop --port 443\n"
 	       "  sudo tcptop --process nginx --interval 2\n"
 	       "  sudo tcptop --log conns.csv --interval 5\n"
+	       "  sudo tcptop --log changes.csv --log-changes\n"
 	       "  sudo tcptop --record run.tcpt;  tcptop --replay run.tcpt\n"
 	       "  sudo tcptop --prometheus 127.0.0.1:9687 --interval 15\n"
 	       "  ssh host sudo tcptop-collect | tcptop-agg | tcptop-view\n"
@@ -264,6 +270,8 @@ static int check_options(struct run *r)
 		return warnx("--resolve applies to the table and --log only"), EX_USAGE;
 	if (o->format && !o->log)
 		return warnx("--format applies to --log only"), EX_USAGE;
+	if (o->log_changes && !o->log)
+		return warnx("--log-changes applies to --log only"), EX_USAGE;
 	/* JSON Lines when asked, or when the file is named for it */
 	n = o->log ? strlen(o->log) : 0;
 	if (!o->format && n > 6 && strcmp(o->log + n - 6, ".jsonl") == 0)
@@ -281,6 +289,7 @@ static int options(struct run *r, int argc, char **argv)
 		{ "cgroup", required_argument, NULL, 'c' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "excel-safe", no_argument, NULL, 'x' },
+		{ "log-changes", no_argument, NULL, 'C' },
 		{ "resolve", no_argument, NULL, 'R' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "pid", required_argument, NULL, 'I' },
@@ -314,7 +323,7 @@ static int options(struct run *r, int argc, char **argv)
 	};
 	bool *flags[128] = {
 		['t'] = &o->tcp,     ['u'] = &o->udp,	     ['v'] = &o->verbose,
-		['R'] = &o->resolve, ['x'] = &o->excel_safe,
+		['R'] = &o->resolve, ['x'] = &o->excel_safe, ['C'] = &o->log_changes,
 	};
 	int c, st;
 
@@ -546,6 +555,7 @@ static void plan_last(struct run *r)
 			add_opt(s, "-o", o->log);
 		add_flag(s, "--excel-safe", o->excel_safe);
 		add_flag(s, "--resolve", o->resolve);
+		add_flag(s, "--changes", o->log_changes);
 	} else {
 		s = stage_init(r, S_LAST, "tcptop-view", true);
 		add_flag(s, "--resolve", o->resolve);

@@ -1094,6 +1094,118 @@ $lport,$DNS_PORT,$csv,tcptop-csv,4026530000
 40001,$DNS_PORT,3,dig,$netns"
 }
 
+@test "output is byte for byte the golden files of the writer before it was made faster, in every mode" {
+	local f=$TCPTOP_SRC/tests/fixtures/csv s=$BATS_TEST_TMPDIR/golden.tcpt m name opts
+	"$GEN" -o "$s" "$f/golden.txt"
+	for m in "csv:" "crlf-excel:--crlf --excel-safe" "jsonl:-f jsonl" \
+		"process:--group process" "cgroup:--group cgroup" "cgroup-jsonl:--group cgroup -f jsonl" \
+		"figures:--figures" "figures-jsonl:--figures -f jsonl" \
+		"figures-process:--figures --group process --crlf --excel-safe"; do
+		name=${m%%:*} opts=${m#*:}
+		# shellcheck disable=SC2086 # opts are words
+		tcptop-csv $opts "$s" >"$BATS_TEST_TMPDIR/out.$name" ||
+			fail "tcptop-csv $opts: status $?"
+		cmp "$f/golden.$name" "$BATS_TEST_TMPDIR/out.$name" ||
+			fail "tcptop-csv $opts differs from golden.$name: $(diff "$f/golden.$name" "$BATS_TEST_TMPDIR/out.$name" | head -5)"
+	done
+	# a live recording (tests/fixtures/agg/recorded.tcpt) through tcptop-agg, kept as its
+	# snapshot stream so that a change of tcptop-agg's does not move it
+	tcptop-csv "$f/recorded-snap.tcpt" >"$BATS_TEST_TMPDIR/rec.csv"
+	cmp "$f/golden-recorded.csv" "$BATS_TEST_TMPDIR/rec.csv"
+	tcptop-csv -f jsonl "$f/recorded-snap.tcpt" >"$BATS_TEST_TMPDIR/rec.jsonl"
+	cmp "$f/golden-recorded.jsonl" "$BATS_TEST_TMPDIR/rec.jsonl"
+	# the verdicts' fixture (tests/fixtures/agg/limit.txt) through tcptop-agg 50dd774, its
+	# default output (delta snapshots) kept: LIMIT and the figures as the collector gives them
+	tcptop-csv --figures "$f/limit-snap.tcpt" >"$BATS_TEST_TMPDIR/limit.csv"
+	cmp "$f/golden-limit.csv" "$BATS_TEST_TMPDIR/limit.csv"
+	tcptop-csv --figures -f jsonl "$f/limit-snap.tcpt" >"$BATS_TEST_TMPDIR/limit.jsonl"
+	cmp "$f/golden-limit.jsonl" "$BATS_TEST_TMPDIR/limit.jsonl"
+	tcptop-csv --group process "$f/limit-snap.tcpt" >"$BATS_TEST_TMPDIR/limit.process"
+	cmp "$f/golden-limit.process" "$BATS_TEST_TMPDIR/limit.process"
+}
+
+@test "--changes: only the rows that opened, closed, moved or changed state or owner, from the rows alone" {
+	"$GEN" -o "$BATS_TEST_TMPDIR/c.tcpt" "$TCPTOP_SRC/tests/fixtures/csv/changes.txt"
+	run -0 bash -c 'tcptop-csv --changes "$1" | cut -d, -f4,7,8,9,10,12,14,21,23,24' bash \
+		"$BATS_TEST_TMPDIR/c.tcpt"
+	# snapshot 1: the idle flows 1 and 2, first seen, are not written, nor 5, new to the
+	# collector but open before it; 3 moved, 4 is new.
+	# 2: 2 changed state, 3 moved a packet (rate 0), 4 got established. 3: 1 changed owner,
+	# 4 closed; 2 and 3 are as before. 4: in another order, only 3 moved.
+	assert_output "local_port,pid,process_name,state,bytes_in,packets_in,rate_in_bytes_sec,closed,new,snapshot_seq
+3,10,mover,ESTABLISHED,100,2,50.00,0,0,1
+4,11,newbie,SYN_SENT,0,0,0.00,0,1,1
+2,10,idle,CLOSE_WAIT,100,2,0.00,0,0,2
+3,10,mover,ESTABLISHED,100,3,0.00,0,0,2
+4,11,newbie,ESTABLISHED,0,0,0.00,0,0,2
+1,12,heir,ESTABLISHED,100,2,0.00,0,0,3
+4,11,newbie,CLOSE,5,0,0.00,1,0,3
+3,10,mover,ESTABLISHED,100,4,0.00,0,0,4"
+	# the rows it writes are the full mode's rows, byte for byte; JSON Lines alike
+	tcptop-csv "$BATS_TEST_TMPDIR/c.tcpt" >"$BATS_TEST_TMPDIR/all.csv"
+	tcptop-csv --changes "$BATS_TEST_TMPDIR/c.tcpt" >"$BATS_TEST_TMPDIR/ch.csv"
+	[ -z "$(grep -vxF -f "$BATS_TEST_TMPDIR/all.csv" "$BATS_TEST_TMPDIR/ch.csv")" ] ||
+		fail "a --changes row not in the full output"
+	run -0 bash -c 'tcptop-csv -f jsonl --changes "$1" | wc -l' bash "$BATS_TEST_TMPDIR/c.tcpt"
+	assert_output 8
+	# a second section is other flows: its idle rows are first seen again, not written
+	cat "$BATS_TEST_TMPDIR/c.tcpt" "$BATS_TEST_TMPDIR/c.tcpt" >"$BATS_TEST_TMPDIR/cc.tcpt"
+	run -0 bash -c 'tcptop-csv --changes "$1" | tail -n +2 | wc -l' bash "$BATS_TEST_TMPDIR/cc.tcpt"
+	assert_output 16
+	# a group of changed rows would not say what changed: refused
+	run -64 tcptop-csv --changes --group process "$BATS_TEST_TMPDIR/c.tcpt"
+	assert_output "tcptop-csv: --changes writes connection rows: not with --group"
+}
+
+@test "--changes: a connection left out of 150 snapshots (a stream of changes) is still known: its state change is written" {
+	local i
+	{
+		echo "header kind=snapshot real=1700000000 interval=1"
+		for i in $(seq 1 152); do
+			echo "snap seq=$i time=$((1700000000 + i))"
+			# flow 1 in the first snapshot and the last only, CLOSE_WAIT by then
+			if [ "$i" = 1 ]; then
+				echo "row flow=1 src=10.0.0.1:1 dst=10.0.0.2:80 pid=10 comm=a state=ESTABLISHED in=5 begun"
+			elif [ "$i" = 152 ]; then
+				echo "row flow=1 src=10.0.0.1:1 dst=10.0.0.2:80 pid=10 comm=a state=CLOSE_WAIT in=5 begun"
+			fi
+			echo "row flow=2 src=10.0.0.1:2 dst=10.0.0.2:80 pid=10 comm=b state=ESTABLISHED begun"
+			echo "snapend"
+		done
+		echo "end"
+	} | "$GEN" >"$BATS_TEST_TMPDIR/gap.tcpt"
+	run -0 bash -c 'tcptop-csv --changes "$1" | cut -d, -f4,9,24' bash "$BATS_TEST_TMPDIR/gap.tcpt"
+	assert_output "local_port,state,snapshot_seq
+1,CLOSE_WAIT,152"
+}
+
+@test "--changes on delta snapshots (tcptop-agg's default): the rows it writes on full ones; a LIMIT verdict coming or going counts, a figure only with --figures" {
+	local t=$BATS_TEST_TMPDIR o
+	"$GEN" -o "$t/cd.trace" "$TCPTOP_SRC/tests/fixtures/csv/changes-delta.txt"
+	tcptop-agg "$t/cd.trace" >"$t/delta.tcpt"
+	tcptop-agg --full-every 1 "$t/cd.trace" >"$t/full.tcpt"
+	# deltas indeed: a row not carried did not change, and is not written
+	run -0 bash -c 'tcptop-dump "$0" | grep -c "^delta "' "$t/delta.tcpt"
+	assert_output 7
+	# flow 2's verdict goes from app back to none in snapshot 3 (its rate is 0 then); 3
+	# changes state; 1 and 4 stay idle (4's cwnd is not a column here)
+	run -0 bash -c 'tcptop-csv --changes "$0" | cut -d, -f4,9,11,15,24,43,44' "$t/delta.tcpt"
+	assert_output "local_port,state,bytes_out,rate_out_bytes_sec,snapshot_seq,limit,limit_pct
+2,ESTABLISHED,5100,5000.00,2,app,93
+2,ESTABLISHED,5100,0.00,3,,0
+3,CLOSE_WAIT,100,0.00,6,,0"
+	# with --figures, 4's congestion window changed without a byte in snapshot 7
+	run -0 bash -c 'tcptop-csv --changes --figures "$0" | cut -d, -f4,24,48 | tail -n 1' "$t/delta.tcpt"
+	assert_output "4,7,20"
+	for o in "" "--figures" "--figures -f jsonl"; do
+		# shellcheck disable=SC2086 # o is words
+		tcptop-csv --changes $o "$t/delta.tcpt" >"$t/d.out"
+		# shellcheck disable=SC2086
+		tcptop-csv --changes $o "$t/full.tcpt" >"$t/f.out"
+		cmp "$t/f.out" "$t/d.out" || fail "--changes $o: deltas and full snapshots differ"
+	done
+}
+
 # Three TCP connections with figures and verdicts, a UDP flow, and a TCP one without figures.
 limit_script() {
 	cat <<'S'

@@ -395,6 +395,53 @@ PY
 	assert_output --partial "checked 52 sockets"
 }
 
+@test "live --log --log-changes: among 300 idle connections, only the rows that opened, moved or closed, with exact bytes" {
+	skip_unless_bpf
+	local d=$BATS_TEST_TMPDIR i hpid
+	# 300 idle loopback connections (to listeners on 127.0.0.100), held while fd 4 is open
+	mkfifo "$d/idlehold"
+	tcptop-traffic idle 300 <"$d/idlehold" >"$d/idle.out" 2>&1 3>&- &
+	bg_track $!
+	exec 4>"$d/idlehold"
+	for i in $(seq 300); do grep -q '^ready' "$d/idle.out" && break; sleep 0.1; done
+	run -0 grep '^ready 300$' "$d/idle.out"
+	# one connection open before tcptop, 4001 bytes each way; on SIGUSR1 4001 more, closed
+	tcptop-traffic hold 4001 >"$d/hold" 3>&- &
+	hpid=$!
+	bg_track "$hpid"
+	for i in $(seq 100); do grep -q ready "$d/hold" && break; sleep 0.1; done
+	start_log "$d/ch.csv" --log-changes --tcp
+	bg_track "$WPID"
+	sleep 2.5 # intervals in which none of them moves
+	tcptop-traffic tcp 4 50001 >"$d/t"
+	kill -USR1 "$hpid"
+	for i in $(seq 100); do grep -q done "$d/hold" && break; sleep 0.1; done
+	stop_log "$d/ch.csv"
+	exec 4>&-
+	# the new connection and the held one: their last rows have their exact bytes
+	sed 's/^hold /conn /' "$d/hold" >"$d/hold.conn"
+	run -0 check_csv "$d/ch.csv" "$d/t" "$d/hold.conn"
+	assert_output --partial "checked 4 sockets"
+	run -0 python3 - "$d/ch.csv" "$d/hold.conn" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline='')))
+w = open(sys.argv[2]).read().split()
+held = {w[2].rsplit(':', 1)[1], w[3].rsplit(':', 1)[1]}
+idle = [r for r in rows if '127.0.0.100' in (r['local_addr'], r['remote_addr'])]
+assert not idle, 'rows of idle connections: %d, first %s' % (len(idle), idle[0])
+mine = [r for r in rows if r['local_addr'] == r['remote_addr'] == '127.0.0.1' and
+        r['local_port'] in held and r['remote_port'] in held]
+# the held connection: nothing while it sat at 4001 bytes, then its move and its close
+assert mine, 'no row of the held connection'
+for r in mine:
+    assert int(r['bytes_in']) == int(r['bytes_out']) == 8002, r
+    assert float(r['rate_in_bytes_sec']) > 0 or r['closed'] == '1', r
+assert [r['closed'] for r in mine][-2:] == ['1', '1'], mine
+print('rows', len(rows), 'held', len(mine))
+PY
+	assert_output --partial "rows "
+}
+
 @test "live --log: Ctrl-C (SIGINT to the whole process group) ends it with 0 once every stage finished" {
 	skip_unless_bpf
 	d=$BATS_TEST_TMPDIR

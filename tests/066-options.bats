@@ -129,3 +129,29 @@ expect() {
 		fi
 	done < <("$OUTPUT/tcptop-optdump" | awk '$1 == "view" || $1 == "prom"')
 }
+
+@test "--changes (tcptop-csv) and --log-changes (tcptop): flags, 64 with one line where they do not apply" {
+	local s=$BATS_TEST_TMPDIR/s.tcpt
+	"$GEN" -o "$s" "$TCPTOP_SRC/tests/fixtures/csv/changes.txt"
+	printf 'header kind=raw\nend t=1\n' | "$GEN" -o "$BATS_TEST_TMPDIR/raw.tcpt"
+	run -0 tcptop-csv --changes "$s"
+	run -64 tcptop-csv --changes=yes "$s"
+	assert_line --index 0 "tcptop-csv: option '--changes' doesn't allow an argument"
+	for g in process cgroup; do
+		run -64 tcptop-csv --group "$g" --changes "$s"
+		assert_output "tcptop-csv: --changes writes connection rows: not with --group"
+	done
+	# the wrapper: a modifier of --log, passed on as tcptop-csv --changes
+	run -0 tcptop --replay "$BATS_TEST_TMPDIR/raw.tcpt" --log - --log-changes
+	assert_output --partial "timestamp,protocol,"
+	run -64 tcptop --replay "$BATS_TEST_TMPDIR/raw.tcpt" --log-changes
+	assert_output "tcptop: --log-changes applies to --log only"
+	run -64 tcptop --replay "$BATS_TEST_TMPDIR/raw.tcpt" --textfile "$BATS_TEST_TMPDIR/t" \
+		--log-changes
+	assert_output "tcptop: --log-changes applies to --log only"
+	run -64 tcptop --replay "$BATS_TEST_TMPDIR/raw.tcpt" --log - --log-changes=1
+	assert_line --index 0 "tcptop: option '--log-changes' doesn't allow an argument"
+	# live: refused before the privilege check
+	run -64 unpriv tcptop --log-changes
+	assert_output "tcptop: --log-changes applies to --log only"
+}

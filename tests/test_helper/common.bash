@@ -128,15 +128,16 @@ shared_dir() {
 	d=$(mktemp -d /tmp/tcptop-test.XXXXXX) && chmod "$1" "$d" && echo "$d"
 }
 
-# oom_statuses TOOL INPUT: TOOL's exit statuses on INPUT under address-space limits from 1 MB to
-# 16 MB, each once, space separated ("71-nomsg" for a 71 without TOOL's out-of-memory message).
-# Under the tightest limits the subshell's bash itself may fail to allocate before it execs the
-# tool (status 2, bash's "xmalloc: cannot allocate"): that limit never reached the tool, and is
-# left out.
+# oom_statuses TOOL INPUT [OPTION...]: the exit statuses of TOOL OPTION... INPUT under
+# address-space limits from 1 MB to 16 MB, each once, space separated ("71-nomsg" for a 71
+# without TOOL's out-of-memory message). Under the tightest limits the subshell's bash itself
+# may fail to allocate before it execs the tool (status 2, bash's "xmalloc: cannot allocate"):
+# that limit never reached the tool, and is left out.
 oom_statuses() {
 	local tool=$1 in=$2 kb st d=$BATS_TEST_TMPDIR/oom
+	shift 2
 	for kb in $(seq 1000 100 16000); do
-		(ulimit -v "$kb" && exec "$tool" "$in" >/dev/null 2>"$d.err") 2>"$d.sh"
+		(ulimit -v "$kb" && exec "$tool" "$@" "$in" >/dev/null 2>"$d.err") 2>"$d.sh"
 		st=$?
 		if [ "$st" = 2 ] && grep -q 'xmalloc: cannot allocate' "$d.sh"; then
 			continue

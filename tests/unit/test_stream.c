@@ -619,11 +619,46 @@ static void test_vocabulary(void)
 	   "a TICK in a snapshot stream is corrupt: %s", msg);
 }
 
+/* The reader remembers the kind of the last record's type: every change of type is judged by
+ * its own kind, a run of one type or an unknown type in between notwithstanding. */
+static void test_kind_runs(void)
+{
+	struct rec r;
+	char msg[600], want[80];
+	int n, st;
+
+	reset();
+	header(STREAM_KIND_SNAPSHOT);
+	memset(&r, 0, sizeof(r));
+	r.type = REC_SNAP_BEGIN;
+	add(&r);
+	memset(&r, 0, sizeof(r));
+	r.type = REC_SNAP_ROW;
+	add(&r);
+	add(&r);
+	r.type = REC_SNAP_END; /* judged by SNAP_ROW's minimum body it would be corrupt */
+	add(&r);
+	r.type = REC_SNAP_ROW;
+	add(&r);
+	add(&r);
+	put32(offs[nrecs - 1], 0x4242); /* unknown: skipped */
+	add(&r);
+	r.type = REC_TICK;
+	r.u.tick.ts = 5;
+	snprintf(want, sizeof(want), "TICK record at byte %zu in a snapshot stream", len);
+	add(&r);
+	end();
+	st = read_all(len, &n, msg, sizeof(msg), 0);
+	ok(st == STREAM_CORRUPT && n == 7 && has(msg, want),
+	   "runs of one type, an unknown type, then a TICK: %d records, %s", n, msg);
+}
+
 int main(void)
 {
 	test_round_trip();
 	test_errors();
 	test_vocabulary();
+	test_kind_runs();
 	test_figs();
 	test_old_bodies();
 	test_pipe();
