@@ -10,11 +10,12 @@
 
 struct feed {
 	struct stream_reader *rd;
-	bool ascii_only;
 	int pipe[2];
 	pthread_t thread;
 	pthread_mutex_t lock;
 	struct cgroup_table cg; /* the reader's: paths of the section's (host, cgroup id) */
+	/* the rows' strings: they live as long as the process, as the thread does */
+	struct strtab *st;
 	/* under lock */
 	struct snapshot *head, *tail; /* the queue, oldest first */
 	size_t queued;
@@ -80,16 +81,16 @@ static void *feed_main(void *arg)
 		case REC_SNAP_BEGIN:
 			snapshot_free(building);
 			/* out of memory: this snapshot is skipped, the next may fit */
-			building = snapshot_new(stream_reader_header(f->rd), &r.u.snap_begin);
+			building = snapshot_new(stream_reader_header(f->rd), &r.u.snap_begin, f->st);
 			break;
 		case REC_HOST:
 			/* out of memory: its rows show no host name */
 			if (building)
-				snapshot_add_host(building, &r.u.host, f->ascii_only);
+				snapshot_add_host(building, &r.u.host);
 			break;
 		case REC_SNAP_ROW:
 			/* out of memory: the row is counted as not shown */
-			if (building && snapshot_add(building, &r.u.row, f->ascii_only, &f->cg) < 0)
+			if (building && snapshot_add(building, &r.u.row, &f->cg) < 0)
 				building->dropped++;
 			break;
 		case REC_SNAP_END:
@@ -123,9 +124,15 @@ struct feed *feed_start(struct stream_reader *rd, bool ascii_only, int *wake_fd)
 	if (!f)
 		return NULL;
 	f->rd = rd;
-	f->ascii_only = ascii_only;
+	f->st = strtab_new(ascii_only);
+	if (!f->st) {
+		free(f);
+		errno = ENOMEM;
+		return NULL;
+	}
 	f->status = STREAM_OK;
 	if (pipe2(f->pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		strtab_free(f->st);
 		free(f);
 		return NULL;
 	}
@@ -134,6 +141,7 @@ struct feed *feed_start(struct stream_reader *rd, bool ascii_only, int *wake_fd)
 	if (err) {
 		close(f->pipe[0]);
 		close(f->pipe[1]);
+		strtab_free(f->st);
 		free(f);
 		errno = err;
 		return NULL;

@@ -21,13 +21,13 @@ static const int keys[] = { KEY_UP,   KEY_DOWN,	 KEY_PPAGE,    KEY_NPAGE, KEY_HO
 			    '1',      ':',	 KEY_BACKSPACE };
 
 /* Lay out and format every row shown: each line is as wide as the title line. */
-static void draw(struct view *v, int cols)
+static void draw(struct view *v, int cols, const struct strtab *strs)
 {
 	static char line[LINE_MAX_BYTES], title[LINE_MAX_BYTES];
 	struct layout l;
 	size_t tw;
 
-	struct row_style st = { .raw_units = v->raw_units };
+	struct row_style st = { .st = strs, .raw_units = v->raw_units };
 
 	table_layout(&v->t, cols, v->raw_units, 0, &l);
 	table_format_title(&l, v->raw_units, title, sizeof(title));
@@ -54,9 +54,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int cols = 20 + (k0 ^ k1) % 300;
 	struct snapshot *building = NULL;
 	struct stream_reader *rd = stream_reader_mem(data, size, "fuzz");
+	struct strtab *strs = strtab_new(ascii_only);
 	size_t ki = 0;
 
-	if (!rd)
+	if (!rd || !strs)
 		abort();
 	table_utf8 = !ascii_only;
 	stream_reader_expect(rd, STREAM_KIND_SNAPSHOT);
@@ -65,10 +66,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		switch (r.type) {
 		case REC_SNAP_BEGIN:
 			snapshot_free(building);
-			building = snapshot_new(stream_reader_header(rd), &r.u.snap_begin);
+			building = snapshot_new(stream_reader_header(rd), &r.u.snap_begin, strs);
 			break;
 		case REC_SNAP_ROW:
-			if (building && snapshot_add(building, &r.u.row, ascii_only, NULL) < 0)
+			if (building && snapshot_add(building, &r.u.row, NULL) < 0)
 				building->dropped++;
 			break;
 		case REC_SNAP_END:
@@ -77,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			snapshot_finish(building);
 			view_install(&v, building);
 			building = NULL;
-			draw(&v, cols);
+			draw(&v, cols, strs);
 			/* a few keys between snapshots, as a user would press them */
 			for (int i = 0; i < 3; i++, ki++) {
 				enum action a = view_key(
@@ -86,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 				if (a == ACT_REBUILD)
 					view_rebuild(&v);
-				draw(&v, cols);
+				draw(&v, cols, strs);
 			}
 			break;
 		case REC_END:
@@ -99,6 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	snapshot_free(building);
 	view_free(&v);
+	strtab_free(strs);
 	stream_reader_free(rd);
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <langinfo.h>
 #include <locale.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -289,9 +290,17 @@ static int start(struct app *a)
 	return GO;
 }
 
-static bool own_row(void *ctx, const struct rec_snap_row *r, const char *boot_id)
+static bool own_row(void *ctx, const struct vrow *v, const char *boot_id)
 {
-	return dns_own_row(ctx, r, boot_id);
+	struct rec_snap_row r;
+
+	if (v->r.id.proto != PROTO_UDP) /* the resolver's queries are UDP: no copy for the rest */
+		return false;
+	memset(&r, 0, sizeof(r));
+	r.id = v->r.id;
+	r.flags = v->r.flags;
+	r.pid = v->r.pid;
+	return dns_own_row(ctx, &r, boot_id);
 }
 
 /* The resolver, its own queries left out of the table. 0, or dns_start()'s error. Its thread
@@ -447,6 +456,10 @@ int main(int argc, char **argv)
 	struct app a = { .v = { .t.sort = COL_RX_RATE, .page = 20 }, .color = true, .ttyfd = -1 };
 	int st;
 
+	/* a snapshot's rows are one large array, made and freed every interval: a fixed threshold
+	 * keeps them mapped apart and given back when freed (glibc's moving one would keep them
+	 * in the heap, where a freed table stays resident) */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	setlocale(LC_ALL, "");
 	table_utf8 = !strcmp(nl_langinfo(CODESET), "UTF-8");
 	view_init(&a.v);

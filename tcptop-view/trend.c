@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Rate history: one entry per connection in a growable array, found through lib/htab by its
- * key, swept of stale entries every TREND_LEN snapshots, so memory follows the connections of
- * the last minute. */
+/* Rate history: one entry per connection that moved bytes in the last TREND_LEN snapshots, in a
+ * growable array, found through lib/htab by its key, swept of stale entries every TREND_LEN
+ * snapshots. An idle connection has no entry (its rates were all 0): memory follows the busy
+ * connections of the last minute, not the table. Which ticks are known is the caller's (the
+ * ticks its row was in the snapshots). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +15,7 @@
 struct tent {
 	struct hnode hn;
 	struct conn_key k;
-	uint64_t first, last; /* ticks */
+	uint64_t first, last; /* ticks: the first and last it moved bytes in */
 	float r[TREND_LEN];   /* r[tick % TREND_LEN] */
 };
 
@@ -85,8 +87,14 @@ int trends_add(struct trends *tr, const struct snapshot *s)
 		sweep(tr, tick);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct vrow *v = &s->rows[i];
-		struct conn_key k = vrow_key(v);
-		struct tent *e = find(tr, &k);
+		double rate = v->r.rate_in + v->r.rate_out;
+		struct conn_key k;
+		struct tent *e;
+
+		if (!(rate > 0))
+			continue; /* 0 where it has no entry or a gap */
+		k = vrow_key(v);
+		e = find(tr, &k);
 
 		if (!e) {
 			size_t cap = tr->cap;
@@ -112,27 +120,31 @@ int trends_add(struct trends *tr, const struct snapshot *s)
 				for (uint64_t t = e->last + 1; t < tick; t++)
 					e->r[t % TREND_LEN] = 0;
 		}
-		e->r[tick % TREND_LEN] = (float)(v->r.rate_in + v->r.rate_out);
+		e->r[tick % TREND_LEN] = (float)rate;
 		e->last = tick;
 	}
 	return 0;
 }
 
-int trends_get(const struct trends *tr, const struct conn_key *k, uint64_t tick, int n, float *out)
+int trends_get(const struct trends *tr, const struct conn_key *k, uint64_t tick, uint64_t since,
+	       uint64_t until, int n, float *out)
 {
 	const struct tent *e;
 	int known = 0;
 
 	memset(out, 0, n * sizeof(*out));
-	if (!tr || n <= 0 || !(e = find(tr, k)))
+	if (!tr || n <= 0)
 		return 0;
+	e = find(tr, k);
 	for (int i = 0; i < n; i++) {
 		uint64_t t = tick - (uint64_t)(n - 1 - i);
 
-		if (tick < (uint64_t)(n - 1 - i) || t < e->first || t > e->last ||
-		    t + TREND_LEN <= e->last)
-			continue; /* before it was seen, after it left, or overwritten since */
-		out[i] = e->r[t % TREND_LEN];
+		if (tick < (uint64_t)(n - 1 - i) || t < since || t > until)
+			continue; /* before it was seen or after it left */
+		if (e && t + TREND_LEN <= e->last)
+			continue; /* overwritten since (travelling back) */
+		if (e && t >= e->first && t <= e->last)
+			out[i] = e->r[t % TREND_LEN];
 		known++;
 	}
 	return known;

@@ -21,8 +21,10 @@ void trends_free(struct trends *tr);
  * memory (the history then misses this snapshot). */
 int trends_add(struct trends *tr, const struct snapshot *s);
 /* The n (<= TREND_LEN) rates of connection k up to and including tick, oldest first, 0 where
- * nothing is known; returns how many of them are known (0: the connection has no history). */
-int trends_get(const struct trends *tr, const struct conn_key *k, uint64_t tick, int n, float *out);
+ * nothing is known; returns how many of them are known: the ticks from since to until (those of
+ * the snapshots its row was in) that are not overwritten (0: the connection has no history). */
+int trends_get(const struct trends *tr, const struct conn_key *k, uint64_t tick, uint64_t since,
+	       uint64_t until, int n, float *out);
 /* A sparkline of n values scaled to their maximum: block characters, or ASCII when utf8 is
  * false; a zero is a blank. Returns its width in columns (n). */
 int trend_spark(const float *v, int n, bool utf8, char *buf, size_t size);

@@ -270,7 +270,7 @@ static void draw_header(struct view *v)
 			if (!h->state)
 				continue;
 			o += snprintf(host + o, sizeof(host) - o, "%s%s (%s)", o ? ", " : "",
-				      h->name, state[h->state < 4 ? h->state : 0]);
+				      str_text(s->st, h->name), state[h->state < 4 ? h->state : 0]);
 		}
 	}
 	screen_text(backend, sizeof(backend), s->hdr.backend, sizeof(s->hdr.backend));
@@ -320,6 +320,11 @@ static void draw_header(struct view *v)
 	}
 	if (s->dropped) {
 		snprintf(buf, sizeof(buf), "  %" PRIu64 " rows not shown (too many)", s->dropped);
+		x = put(1, x, buf, ROLE_WARN);
+	}
+	if (strtab_dropped(s->st)) {
+		snprintf(buf, sizeof(buf), "  %" PRIu64 " names shown as ? (too many)",
+			 strtab_dropped(s->st));
 		x = put(1, x, buf, ROLE_WARN);
 	}
 	if (s->hdr.missing[0]) {
@@ -476,6 +481,7 @@ void ui_draw_table(struct view *v)
 		size_t idx = v->top + i;
 		enum role role = ROLE_NORMAL;
 		struct row_style st = {
+			.st = v->shown ? v->shown->st : NULL,
 			.raw_units = v->raw_units,
 			.missing = v->shown ? v->shown->missing : 0,
 			.depth = v->t.depth ? v->t.depth[idx] : 0,
@@ -488,7 +494,8 @@ void ui_draw_table(struct view *v)
 			float pts[TREND_SHORT];
 			struct conn_key k = vrow_key(r);
 
-			if (trends_get(v->trends, &k, v->shown->tick, TREND_SHORT, pts)) {
+			if (trends_get(v->trends, &k, v->shown->tick, r->since, v->shown->tick,
+				       TREND_SHORT, pts)) {
 				st.trend_w = trend_spark(pts, TREND_SHORT, table_utf8, spark,
 							 sizeof(spark));
 				st.trend = spark;
@@ -577,7 +584,8 @@ static void draw_graph(struct view *v, int y0)
 		return;
 	if (h > 8)
 		h = 8;
-	known = trends_get(v->trends, &k, v->shown->tick, TREND_LEN, pts);
+	known = trends_get(v->trends, &k, v->shown->tick, v->detail_row.since,
+			   v->detail_gone ? v->detail_until : v->shown->tick, TREND_LEN, pts);
 	for (int i = 0; i < TREND_LEN; i++)
 		if (pts[i] > max)
 			max = pts[i];
@@ -639,13 +647,17 @@ static int detail_pack(char text[][300], int n, int width, int want)
 static void draw_detail(struct view *v)
 {
 	const struct vrow *d = &v->detail_row;
-	const struct rec_snap_row *r = &d->r;
-	char text[24][300], ifname[IFNAME_TEXT], a[32], b[32], t1[RFC3339_LEN], t2[RFC3339_LEN];
+	const struct vfields *r = &d->r;
+	const struct strtab *st = v->shown ? v->shown->st : NULL;
+	char text[24][300], a[32], b[32], t1[RFC3339_LEN], t2[RFC3339_LEN];
+	char local[ENDPOINT_LEN], remote[ENDPOINT_LEN];
+	const char *ifname = str_text(st, d->ifname);
 	const char *nsname = v->shown ? netns_name(&v->shown->hdr, r->id.netns) : NULL;
 	const struct stream_header *h = v->shown ? &v->shown->hdr : NULL;
 	int n = 0;
 
-	screen_text(ifname, sizeof(ifname), r->ifname, IFNAME_LEN);
+	vrow_endpoint(d, true, local, sizeof(local));
+	vrow_endpoint(d, false, remote, sizeof(remote));
 	for (int y = 3; y < LINES - 1; y++) {
 		move(y, 0);
 		clrtoeol();
@@ -656,15 +668,15 @@ static void draw_detail(struct view *v)
 	     : r->id.proto == PROTO_UDP ? "UDP"
 					: "?",
 	     r->id.family == FAMILY_INET6 ? "IPv6" : "IPv4");
-	LINE("local         %s", d->local);
-	LINE("remote        %s", d->remote);
+	LINE("local         %s", local);
+	LINE("remote        %s", remote);
 	LINE("interface     %s (index %" PRIu32 ")", ifname[0] ? ifname : "?", r->id.ifindex);
 	if (nsname)
 		LINE("netns         %" PRIu32 " (%s)", r->id.netns, nsname);
 	else
 		LINE("netns         %" PRIu32, r->id.netns);
-	if (d->cgroup[0])
-		LINE("cgroup        %s   id %" PRIu64, d->cgroup, r->cgroup_id);
+	if (d->cgroup)
+		LINE("cgroup        %s   id %" PRIu64, str_text(st, d->cgroup), r->cgroup_id);
 	else
 		LINE("cgroup        %s", v->shown && (v->shown->missing & FIELD_CGROUP)
 						 ? "? (the collector could not read cgroups)"
@@ -673,7 +685,7 @@ static void draw_detail(struct view *v)
 	if (r->flags & CONN_F_NO_OWNER)
 		LINE("process       unknown (no process context seen yet)");
 	else
-		LINE("process       %s   pid %" PRIu32, d->comm, r->pid);
+		LINE("process       %s   pid %" PRIu32, str_text(st, r->comm), r->pid);
 	LINE("state         %s%s",
 	     r->id.proto == PROTO_TCP ? tcp_state_name(r->state) : "- (UDP flow)",
 	     r->flags & CONN_F_FAILED ? " (FAILED: closed before it was established)" : "");

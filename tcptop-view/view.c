@@ -52,6 +52,7 @@ void view_rebuild(struct view *v)
 		if (found >= 0) {
 			v->detail_row = *v->t.v[found];
 			v->detail_gone = false;
+			v->detail_until = v->shown ? v->shown->tick : 0;
 		} else {
 			v->detail_gone = true;
 		}
@@ -72,39 +73,6 @@ const struct vrow *view_selected(const struct view *v)
 	return v->have_sel && v->sel < v->t.n ? v->t.v[v->sel] : NULL;
 }
 
-#define NAMES_MAX 4096 /* strings the view keeps for its closed ring */
-
-struct vname {
-	struct hnode hn;
-	char s[];
-};
-
-/* A copy of s that lives as long as the view: the strings a row points to die with its
- * snapshot, the closed ring's rows outlive it. "" when NAMES_MAX are kept already or out of
- * memory (a closed row then shows no host). */
-static const char *keep_name(struct view *v, const char *s)
-{
-	uint64_t h = hash_str(s);
-	size_t n = strlen(s);
-	struct hnode *p;
-	struct vname *e;
-
-	if (!n)
-		return "";
-	htab_for_hash(&v->names, p, h) if (!strcmp(container_of(p, struct vname, hn)->s,
-						   s)) return container_of(p, struct vname, hn)
-		->s;
-	if (v->nnames >= NAMES_MAX || !(e = malloc(sizeof(*e) + n + 1)))
-		return "";
-	memcpy(e->s, s, n + 1);
-	if (htab_add(&v->names, &e->hn, h)) {
-		free(e);
-		return "";
-	}
-	v->nnames++;
-	return e->s;
-}
-
 /* Keep the closed connections of s in the ring (copies: the snapshot may go). */
 static void keep_closed(struct view *v, const struct snapshot *s)
 {
@@ -121,9 +89,7 @@ static void keep_closed(struct view *v, const struct snapshot *s)
 				return;
 		}
 		c = &v->closed[v->closed_next];
-		*c = s->rows[i];
-		c->host = keep_name(v, c->host);
-		c->boot_id = keep_name(v, c->boot_id);
+		*c = s->rows[i]; /* its strings are the view's: they outlive s */
 		v->closed_next = (v->closed_next + 1) % v->closed_max;
 		if (v->nclosed < v->closed_max)
 			v->nclosed++;
@@ -143,7 +109,7 @@ static void build_closed(struct view *v)
 		b = ref->b;
 	}
 	b.rows = v->nclosed;
-	c = snapshot_new(&h, &b);
+	c = snapshot_new(&h, &b, ref ? ref->st : NULL);
 	if (!c)
 		return;
 	free(c->rows);
@@ -163,8 +129,44 @@ static void build_closed(struct view *v)
 	v->closed_snap = c;
 }
 
+/* A snapshot of the history that need not stay whole: not the newest, none of those shown or
+ * held back, and thin already (what makes it again is kept). */
+static void release(struct view *v, struct snapshot *s)
+{
+	if (!s || !s->rows || !s->thin_ok || !v->nhist || s == v->hist[v->nhist - 1] ||
+	    s == v->shown || s == v->live || s == v->latest)
+		return;
+	snapshot_drop_rows(s);
+}
+
+/* Make hist[i] whole, from the nearest whole snapshot after it (the newest always is): -1 when
+ * out of memory. The ones made whole on the way are released again. */
+static int make_whole(struct view *v, size_t i)
+{
+	size_t k = i + 1;
+
+	if (v->hist[i]->rows)
+		return 0;
+	/* one step forward from a whole one before it, when it kept the way (travel) */
+	if (i > 0 && v->hist[i - 1]->rows && v->hist[i - 1]->drnext)
+		return snapshot_thicken_next(v->hist[i - 1], v->hist[i]);
+	while (k < v->nhist && !v->hist[k]->rows)
+		k++;
+	if (k >= v->nhist)
+		return -1; /* the newest is whole: not reached */
+	for (size_t j = k; j-- > i;) {
+		if (snapshot_thicken(v->hist[j], v->hist[j + 1]))
+			return -1;
+		if (j + 1 < k)
+			release(v, v->hist[j + 1]);
+	}
+	return 0;
+}
+
 static void show(struct view *v, struct snapshot *s)
 {
+	struct snapshot *old = v->show_closed ? v->live : v->shown;
+
 	if (v->show_closed) {
 		v->live = s;
 		build_closed(v);
@@ -173,17 +175,19 @@ static void show(struct view *v, struct snapshot *s)
 	v->t.snap = s;
 	v->shown = s;
 	view_rebuild(v);
+	if (old != s)
+		release(v, old);
 }
 
 static void hist_evict(struct view *v)
 {
-	while (v->nhist > 1 && (v->nhist > HISTORY_MAX || v->hist_rows > HISTORY_ROWS)) {
+	while (v->nhist > 1 && (v->nhist > HISTORY_MAX || v->hist_bytes > HISTORY_BYTES)) {
 		struct snapshot *old = v->hist[0];
 
 		/* never the one on screen or held back */
 		if (old == v->shown || old == v->live || old == v->latest)
 			break;
-		v->hist_rows -= old->n;
+		v->hist_bytes -= snapshot_delta_bytes(old);
 		memmove(v->hist, v->hist + 1, (v->nhist - 1) * sizeof(*v->hist));
 		v->nhist--;
 		if (v->travel > 1)
@@ -192,19 +196,50 @@ static void hist_evict(struct view *v)
 	}
 }
 
+/* Drop the history before hist[i]: it cannot be made again (out of memory). */
+static void hist_cut(struct view *v, size_t i)
+{
+	size_t k = 0;
+
+	for (size_t j = 0; j < v->nhist; j++) {
+		struct snapshot *s = v->hist[j];
+
+		if (j < i && s != v->shown && s != v->live && s != v->latest) {
+			v->hist_bytes -= snapshot_delta_bytes(s);
+			snapshot_free(s);
+			continue;
+		}
+		if (v->travel == (long)j + 1)
+			v->travel = (long)k + 1;
+		v->hist[k++] = s;
+	}
+	v->nhist = k;
+}
+
 void view_install(struct view *v, struct snapshot *s)
 {
+	struct snapshot *prev = v->nhist ? v->hist[v->nhist - 1] : NULL;
+
 	v->snapshots++;
 	s->tick = ++v->ticks;
-	if (v->trends)
-		trends_add(v->trends, s);
-	keep_closed(v, s);
+	for (size_t i = 0; i < s->n; i++)
+		s->rows[i].since = (uint32_t)s->tick;
 	if (VEC_RESERVE(&v->hist, &v->hist_cap, v->nhist + 1)) { /* no room: not shown */
 		snapshot_free(s);
 		return;
 	}
+	/* the previous newest keeps only what makes it again from s (and gives s the ticks its
+	 * connections were first seen) */
+	if (prev && snapshot_thin(prev, s) == 0) {
+		v->hist_bytes += snapshot_delta_bytes(prev);
+	} else if (prev) {
+		hist_cut(v, v->nhist); /* prev too, unless shown */
+		prev = NULL;
+	}
+	if (v->trends)
+		trends_add(v->trends, s);
+	keep_closed(v, s);
 	v->hist[v->nhist++] = s;
-	v->hist_rows += s->n;
 	v->end_mark = false;
 	if (v->paused || v->travel) {
 		v->latest = s;
@@ -216,6 +251,8 @@ void view_install(struct view *v, struct snapshot *s)
 	} else {
 		show(v, s);
 	}
+	if (prev)
+		release(v, prev);
 	hist_evict(v);
 }
 
@@ -227,6 +264,8 @@ void view_input_ended(struct view *v)
 		return;
 	for (size_t i = v->nhist; i-- > 0;) {
 		if (v->hist[i]->n) {
+			if (make_whole(v, i))
+				return; /* out of memory: the empty one stays */
 			v->travel = (long)i + 1;
 			show(v, v->hist[i]);
 			v->end_mark = true;
@@ -244,9 +283,6 @@ void view_free(struct view *v)
 	snapshot_free(v->closed_snap);
 	free(v->closed);
 	trends_free(v->trends);
-	htab_each(&v->names, n) free(container_of(n, struct vname, hn));
-	htab_free(&v->names);
-	v->nnames = 0;
 	v->hist = NULL;
 	v->closed = NULL;
 	v->closed_snap = NULL;
@@ -274,6 +310,10 @@ static void travel(struct view *v, int dir)
 		v->paused = false;
 		v->latest = NULL;
 		show(v, v->hist[v->nhist - 1]);
+		return;
+	}
+	if (make_whole(v, (size_t)i)) {
+		snprintf(v->note, sizeof(v->note), "out of memory: that snapshot cannot be shown");
 		return;
 	}
 	v->travel = i + 1;
@@ -476,6 +516,7 @@ enum action view_key(struct view *v, int key)
 		v->detail = true;
 		v->detail_row = *v->t.v[v->sel];
 		v->detail_gone = false;
+		v->detail_until = v->shown ? v->shown->tick : 0;
 		return ACT_REDRAW;
 	case '?':
 	case 'h':

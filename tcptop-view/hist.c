@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Snapshots of the history kept thin: an older snapshot keeps only what differs from the next
+ * one (the keys whose rows differ, and its own rows of them), so that a table of idle connections
+ * costs its rows once however long the history. Rows of both are in key order (flow, cookie,
+ * host); a key may have several rows (a flow id reused within an interval), compared as a run. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "table.h"
+#include "vec.h"
+
+/* The end of the run of rows with the key of rows[i]. */
+static size_t run_end(const struct vrow *rows, size_t n, size_t i)
+{
+	struct vkey k = vrow_vkey(&rows[i]);
+	size_t j = i + 1;
+
+	while (j < n) {
+		struct vkey o = vrow_vkey(&rows[j]);
+
+		if (vkey_cmp(&o, &k))
+			break;
+		j++;
+	}
+	return j;
+}
+
+static bool runs_equal(const struct vrow *a, size_t na, const struct vrow *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (memcmp(&a[i], &b[i], VROW_VALUE_BYTES))
+			return false;
+	return true;
+}
+
+static int append_rows(struct vrow **dst, size_t *n, size_t *cap, const struct vrow *src,
+		       size_t k)
+{
+	if (!k)
+		return 0;
+	if (VEC_RESERVE(dst, cap, *n + k))
+		return -1;
+	memcpy(*dst + *n, src, k * sizeof(*src));
+	*n += k;
+	return 0;
+}
+
+int snapshot_thin(struct snapshot *prev, struct snapshot *next)
+{
+	const struct vrow *p = prev->rows;
+	struct vrow *q = next->rows;
+	size_t np = prev->n, nq = next->n, i = 0, j = 0, kcap = 0, rcap = 0;
+	struct vkey *keys = NULL;
+	struct vrow *rows = NULL;
+	size_t nkeys = 0, nrows = 0;
+
+	if (!p || !q)
+		return -1;
+	while (i < np || j < nq) {
+		struct vkey kp, kq;
+		size_t i2 = i, j2 = j;
+		int d;
+
+		if (i < np)
+			kp = vrow_vkey(&p[i]);
+		if (j < nq)
+			kq = vrow_vkey(&q[j]);
+		d = i >= np ? 1 : j >= nq ? -1 : vkey_cmp(&kp, &kq);
+		if (d <= 0)
+			i2 = run_end(p, np, i);
+		if (d >= 0)
+			j2 = run_end(q, nq, j);
+		if (d == 0 && runs_equal(p + i, i2 - i, q + j, j2 - j)) {
+			for (size_t x = 0; x < j2 - j; x++)
+				q[j + x].since = p[i + x].since;
+		} else {
+			/* a connection seen before keeps the tick it was first seen */
+			for (size_t x = j; x < j2; x++)
+				q[x].since = i2 > i ? p[i].since : (uint32_t)next->tick;
+			if (VEC_RESERVE(&keys, &kcap, nkeys + 1) ||
+			    append_rows(&rows, &nrows, &rcap, p + i, i2 - i)) {
+				free(keys);
+				free(rows);
+				return -1;
+			}
+			keys[nkeys++] = d <= 0 ? kp : kq;
+		}
+		i = i2;
+		j = j2;
+	}
+	VEC_SHRINK(&keys, &kcap, nkeys);
+	VEC_SHRINK(&rows, &rcap, nrows);
+	free(prev->dkeys);
+	free(prev->drows);
+	prev->dkeys = keys;
+	prev->drows = rows;
+	prev->ndkeys = nkeys;
+	prev->ndrows = nrows;
+	prev->thin_ok = true;
+	return 0;
+}
+
+/* Rows of base with the rows of the keys replaced by those of with (both in key order): into
+ * *out (n rows expected, a hint). The rows of base replaced go to *taken when taken is not
+ * NULL. */
+static int merge(const struct vrow *base, size_t nb, const struct vkey *keys, size_t nk,
+		 const struct vrow *with, size_t nw, size_t n, struct vrow **out, size_t *nout,
+		 struct vrow **taken, size_t *ntaken)
+{
+	size_t i = 0, k = 0, w = 0, cap = 0, tcap = 0;
+	struct vrow *o = NULL, *t = NULL;
+	size_t no = 0, nt = 0;
+
+	if (vec_resize(&o, &cap, n ? n : 1, sizeof(*o)))
+		return -1;
+	while (i < nb || k < nk) {
+		struct vkey kb;
+
+		if (i < nb)
+			kb = vrow_vkey(&base[i]);
+		if (k < nk && (i >= nb || vkey_cmp(&kb, &keys[k]) >= 0)) {
+			size_t i2 = i, w2 = w;
+
+			while (i2 < nb) {
+				struct vkey x = vrow_vkey(&base[i2]);
+
+				if (vkey_cmp(&x, &keys[k]))
+					break;
+				i2++;
+			}
+			while (w2 < nw) {
+				struct vkey x = vrow_vkey(&with[w2]);
+
+				if (vkey_cmp(&x, &keys[k]))
+					break;
+				w2++;
+			}
+			if (append_rows(&o, &no, &cap, with + w, w2 - w) ||
+			    (taken && append_rows(&t, &nt, &tcap, base + i, i2 - i)))
+				goto fail;
+			i = i2;
+			w = w2;
+			k++;
+		} else {
+			size_t i2 = i + 1;
+
+			/* the rows up to the next key, in one copy */
+			if (k < nk)
+				while (i2 < nb) {
+					struct vkey x = vrow_vkey(&base[i2]);
+
+					if (vkey_cmp(&x, &keys[k]) >= 0)
+						break;
+					i2++;
+				}
+			else
+				i2 = nb;
+			if (append_rows(&o, &no, &cap, base + i, i2 - i))
+				goto fail;
+			i = i2;
+		}
+	}
+	*out = o;
+	*nout = no;
+	if (taken) {
+		VEC_SHRINK(&t, &tcap, nt);
+		*taken = t;
+		*ntaken = nt;
+	}
+	return 0;
+fail:
+	free(o);
+	free(t);
+	return -1;
+}
+
+int snapshot_thicken(struct snapshot *s, struct snapshot *next)
+{
+	struct vrow *rows, *taken;
+	size_t n, nt;
+
+	if (s->rows)
+		return 0;
+	if (!next->rows || !s->thin_ok)
+		return -1;
+	if (merge(next->rows, next->n, s->dkeys, s->ndkeys, s->drows, s->ndrows, s->n, &rows, &n,
+		  &taken, &nt))
+		return -1;
+	s->rows = rows;
+	s->cap = s->n > n ? s->n : n;
+	s->n = n;
+	free(s->drnext);
+	s->drnext = taken;
+	s->ndrnext = nt;
+	return 0;
+}
+
+int snapshot_thicken_next(struct snapshot *s, struct snapshot *next)
+{
+	struct vrow *rows;
+	size_t n;
+
+	if (next->rows)
+		return 0;
+	if (!s->rows || !s->drnext || !s->thin_ok)
+		return -1;
+	if (merge(s->rows, s->n, s->dkeys, s->ndkeys, s->drnext, s->ndrnext, next->n, &rows, &n,
+		  NULL, NULL))
+		return -1;
+	next->rows = rows;
+	next->cap = next->n > n ? next->n : n;
+	next->n = n;
+	return 0;
+}
+
+void snapshot_drop_rows(struct snapshot *s)
+{
+	free(s->rows);
+	free(s->drnext);
+	free(s->grp[0]);
+	free(s->grp[1]);
+	s->rows = s->drnext = NULL;
+	s->grp[0] = s->grp[1] = NULL;
+	s->ngrp[0] = s->ngrp[1] = 0;
+	s->cap = s->ndrnext = 0;
+}
+
+size_t snapshot_delta_bytes(const struct snapshot *s)
+{
+	return s->ndkeys * sizeof(*s->dkeys) + s->ndrows * sizeof(*s->drows) +
+	       s->ndrnext * sizeof(*s->drnext);
+}
