@@ -18,7 +18,7 @@ struct feed {
 	struct strtab *st;
 	/* under lock */
 	struct snapshot *head, *tail; /* the queue, oldest first */
-	size_t queued;
+	size_t queued, queued_rows;
 	uint64_t skipped, count;
 	int status;
 };
@@ -33,12 +33,15 @@ static void wake(struct feed *f)
 static void publish(struct feed *f, struct snapshot *s)
 {
 	pthread_mutex_lock(&f->lock);
-	if (f->queued >= FEED_QUEUE_MAX) { /* the view is far behind: drop the oldest */
+	/* the view is far behind: drop the oldest (a bound in rows too: at 1,000,000 rows a
+	 * snapshot is 184 MB) */
+	while (f->head && (f->queued >= FEED_QUEUE_MAX || f->queued_rows + s->n > FEED_QUEUE_ROWS)) {
 		struct snapshot *old = f->head;
 
 		f->head = old->next;
 		if (!f->head)
 			f->tail = NULL;
+		f->queued_rows -= old->n;
 		snapshot_free(old);
 		f->queued--;
 		f->skipped++;
@@ -50,6 +53,7 @@ static void publish(struct feed *f, struct snapshot *s)
 		f->head = s;
 	f->tail = s;
 	f->queued++;
+	f->queued_rows += s->n;
 	f->count++;
 	pthread_mutex_unlock(&f->lock);
 	wake(f);
@@ -169,6 +173,7 @@ struct snapshot *feed_take(struct feed *f, uint64_t *skipped)
 		if (!f->head)
 			f->tail = NULL;
 		f->queued--;
+		f->queued_rows -= s->n;
 		s->next = NULL;
 	}
 	if (skipped)

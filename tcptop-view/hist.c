@@ -12,16 +12,10 @@
 /* The end of the run of rows with the key of rows[i]. */
 static size_t run_end(const struct vrow *rows, size_t n, size_t i)
 {
-	struct vkey k = vrow_vkey(&rows[i]);
 	size_t j = i + 1;
 
-	while (j < n) {
-		struct vkey o = vrow_vkey(&rows[j]);
-
-		if (vkey_cmp(&o, &k))
-			break;
+	while (j < n && !vrow_key_cmp(&rows[j], &rows[i]))
 		j++;
-	}
 	return j;
 }
 
@@ -47,45 +41,68 @@ static int append_rows(struct vrow **dst, size_t *n, size_t *cap, const struct v
 	return 0;
 }
 
+static void free_steps(struct snapshot *s)
+{
+	free(s->active);
+	free(s->from_prev);
+	free(s->fresh);
+	s->active = s->from_prev = s->fresh = NULL;
+	s->nactive = s->nfrom_prev = s->nfresh = 0;
+	s->have_active = s->have_map = false;
+}
+
+/* A row that matters beyond the table: it moved bytes (the trends) or closed (the closed
+ * ring). */
+static bool row_active(const struct vrow *v)
+{
+	return v->r.rate_in + v->r.rate_out > 0 || (v->r.flags & CONN_F_CLOSED);
+}
+
 int snapshot_thin(struct snapshot *prev, struct snapshot *next)
 {
 	const struct vrow *p = prev->rows;
 	struct vrow *q = next->rows;
-	size_t np = prev->n, nq = next->n, i = 0, j = 0, kcap = 0, rcap = 0;
+	size_t np = prev->n, nq = next->n, i = 0, j = 0, kcap = 0, rcap = 0, acap = 0, fcap = 0;
 	struct vkey *keys = NULL;
 	struct vrow *rows = NULL;
-	size_t nkeys = 0, nrows = 0;
+	uint32_t *map = NULL, *active = NULL, *fresh = NULL;
+	size_t nkeys = 0, nrows = 0, nactive = 0, nfresh = 0;
 
-	if (!p || !q)
+	if (!p || !q || !(map = malloc((np ? np : 1) * sizeof(*map))))
 		return -1;
 	while (i < np || j < nq) {
-		struct vkey kp, kq;
 		size_t i2 = i, j2 = j;
-		int d;
+		int d = i >= np ? 1 : j >= nq ? -1 : vrow_key_cmp(&p[i], &q[j]);
 
-		if (i < np)
-			kp = vrow_vkey(&p[i]);
-		if (j < nq)
-			kq = vrow_vkey(&q[j]);
-		d = i >= np ? 1 : j >= nq ? -1 : vkey_cmp(&kp, &kq);
 		if (d <= 0)
 			i2 = run_end(p, np, i);
 		if (d >= 0)
 			j2 = run_end(q, nq, j);
+		for (size_t x = j; x < j2; x++) {
+			if (!row_active(&q[x]))
+				continue;
+			if (VEC_RESERVE(&active, &acap, nactive + 1))
+				goto fail;
+			active[nactive++] = x;
+		}
 		if (d == 0 && runs_equal(p + i, i2 - i, q + j, j2 - j)) {
-			for (size_t x = 0; x < j2 - j; x++)
+			for (size_t x = 0; x < j2 - j; x++) {
 				q[j + x].since = p[i + x].since;
+				map[i + x] = j + x;
+			}
 		} else {
 			/* a connection seen before keeps the tick it was first seen */
 			for (size_t x = j; x < j2; x++)
 				q[x].since = i2 > i ? p[i].since : (uint32_t)next->tick;
+			for (size_t x = i; x < i2; x++)
+				map[x] = UINT32_MAX;
 			if (VEC_RESERVE(&keys, &kcap, nkeys + 1) ||
-			    append_rows(&rows, &nrows, &rcap, p + i, i2 - i)) {
-				free(keys);
-				free(rows);
-				return -1;
-			}
-			keys[nkeys++] = d <= 0 ? kp : kq;
+			    append_rows(&rows, &nrows, &rcap, p + i, i2 - i) ||
+			    VEC_RESERVE(&fresh, &fcap, nfresh + (j2 - j) + 1))
+				goto fail;
+			keys[nkeys++] = vrow_vkey(d <= 0 ? &p[i] : &q[j]);
+			for (size_t x = j; x < j2; x++)
+				fresh[nfresh++] = x;
 		}
 		i = i2;
 		j = j2;
@@ -99,7 +116,25 @@ int snapshot_thin(struct snapshot *prev, struct snapshot *next)
 	prev->ndkeys = nkeys;
 	prev->ndrows = nrows;
 	prev->thin_ok = true;
+	free_steps(prev); /* its own steps from the one before are done with */
+	free_steps(next);
+	next->active = active;
+	next->nactive = nactive;
+	next->from_prev = map;
+	next->nfrom_prev = np;
+	next->fresh = fresh;
+	next->nfresh = nfresh;
+	next->have_active = next->have_map = true;
+	next->prev_rows = (uintptr_t)p;
+	next->prev_tick = prev->tick;
 	return 0;
+fail:
+	free(keys);
+	free(rows);
+	free(map);
+	free(active);
+	free(fresh);
+	return -1;
 }
 
 /* Rows of base with the rows of the keys replaced by those of with (both in key order): into
@@ -217,6 +252,7 @@ int snapshot_thicken_next(struct snapshot *s, struct snapshot *next)
 
 void snapshot_drop_rows(struct snapshot *s)
 {
+	free_steps(s);
 	free(s->rows);
 	free(s->drnext);
 	free(s->grp[0]);

@@ -52,6 +52,9 @@ void snapshot_free(struct snapshot *s)
 	free(s->dkeys);
 	free(s->drows);
 	free(s->drnext);
+	free(s->active);
+	free(s->from_prev);
+	free(s->fresh);
 	free(s->grp[0]);
 	free(s->grp[1]);
 	free(s);
@@ -381,22 +384,6 @@ static int cmp_column(const struct strtab *st, const struct vrow *a, const struc
 		break;
 	}
 	return 0;
-}
-
-struct vkey vrow_vkey(const struct vrow *v)
-{
-	struct vkey k = { .flow = v->r.id.flow, .cookie = v->r.id.cookie, .host = v->r.host };
-
-	return k;
-}
-
-int vkey_cmp(const struct vkey *a, const struct vkey *b)
-{
-	int d = CMP(a->flow, b->flow);
-
-	if (!d)
-		d = CMP(a->cookie, b->cookie);
-	return d ? d : CMP(a->host, b->host);
 }
 
 static int cmp_rows(const void *pa, const void *pb, void *arg)
@@ -967,9 +954,104 @@ static int build_groups(struct table *t)
 	return 0;
 }
 
+/* The sort's order of a and b (rows of s, exact keys): key words, then their place in s. */
+static int cmp_keyed(const struct table *t, const uint32_t *ranks, const struct vrow *a,
+		     const struct vrow *b)
+{
+	const struct strtab *st = t->snap->st;
+	bool desc = column_descending(t->sort) != t->reverse;
+	uint64_t ka[KEY_WORDS] = { 0 }, kb[KEY_WORDS] = { 0 };
+
+	sort_key(st, ranks, a, t->sort, ka);
+	sort_key(st, ranks, b, t->sort, kb);
+	for (int w = 0; w < KEY_WORDS; w++) {
+		uint64_t x = desc ? ~ka[w] : ka[w], y = desc ? ~kb[w] : kb[w];
+
+		if (x != y)
+			return x < y ? -1 : 1;
+	}
+	return a < b ? -1 : a > b;
+}
+
+struct keyed {
+	const struct table *t;
+	const uint32_t *ranks;
+};
+
+static int cmp_fresh(const void *pa, const void *pb, void *arg)
+{
+	const struct keyed *k = arg;
+
+	return cmp_keyed(k->t, k->ranks, *(const struct vrow *const *)pa,
+			 *(const struct vrow *const *)pb);
+}
+
+/* Every row of s shown, sorted as the last rebuild sorted the snapshot before it: keep its order
+ * for the rows that did not change and put those that did in their places (binary search), so
+ * that an interval in which few rows changed costs a copy of the order, not a sort. false when
+ * it cannot (another sort, a filter, groups, texts without ranks, or most rows changed). */
+static bool resort_changed(struct table *t, size_t last_n)
+{
+	struct snapshot *s = t->snap;
+	const uint32_t *ranks = NULL;
+	const struct vrow **kept, **fresh, **out;
+	size_t nk = 0, pos = 0, o = 0;
+	struct keyed arg;
+
+	if (!t->last_whole || !s->have_map || s->prev_rows != t->last_rows ||
+	    s->prev_tick != t->last_tick || t->last_sort != t->sort ||
+	    t->last_reverse != t->reverse || last_n != s->nfrom_prev || s->nfresh > s->n / 8 + 16)
+		return false;
+	if (text_column(t->sort) && !(ranks = strtab_ranks(s->st, s->nstr)))
+		return false;
+	if (vec_resize(&t->keys, &t->keys_cap, (2 * s->n + s->nfresh + 1) * sizeof(*kept), 1))
+		return false;
+	kept = t->keys;
+	out = kept + s->n;
+	fresh = out + s->n;
+	for (size_t i = 0; i < last_n; i++) {
+		/* an address of the last snapshot's rows (freed maybe), numbered without reading */
+		size_t old = ((uintptr_t)t->v[i] - s->prev_rows) / sizeof(struct vrow);
+		uint32_t m = old < s->nfrom_prev ? s->from_prev[old] : UINT32_MAX;
+
+		if (m != UINT32_MAX)
+			kept[nk++] = &s->rows[m];
+	}
+	if (nk + s->nfresh != s->n)
+		return false; /* not every row accounted for: sort them all */
+	for (size_t i = 0; i < s->nfresh; i++)
+		fresh[i] = &s->rows[s->fresh[i]];
+	arg.t = t;
+	arg.ranks = ranks;
+	qsort_r(fresh, s->nfresh, sizeof(*fresh), cmp_fresh, &arg);
+	for (size_t f = 0; f < s->nfresh; f++) {
+		size_t lo = pos, hi = nk;
+
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (cmp_keyed(t, ranks, kept[mid], fresh[f]) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		memcpy(out + o, kept + pos, (lo - pos) * sizeof(*out));
+		o += lo - pos;
+		pos = lo;
+		out[o++] = fresh[f];
+	}
+	memcpy(out + o, kept + pos, (nk - pos) * sizeof(*out));
+	o += nk - pos;
+	memcpy(t->v, out, o * sizeof(*out));
+	t->n = o;
+	t->resorted++;
+	return true;
+}
+
 int table_rebuild(struct table *t)
 {
 	const struct snapshot *s = t->snap;
+	size_t last_n = t->n;
 
 	t->n = 0;
 	t->ngroups = 0;
@@ -979,6 +1061,14 @@ int table_rebuild(struct table *t)
 	if (vec_resize(&t->v, &t->cap, s->n + 1, sizeof(*t->v)) ||
 	    vec_resize(&t->depth, &t->depth_cap, s->n + 1, 1))
 		return -1;
+	if (!t->filter[0] && !t->own_row && t->group == GROUP_NONE && resort_changed(t, last_n)) {
+		t->widest = s->all;
+		memset(t->depth, 0, t->n);
+		t->last_rows = (uintptr_t)s->rows;
+		t->last_tick = s->tick;
+		return 0;
+	}
+	t->last_whole = false;
 	if (!t->filter[0] && !t->own_row) {
 		/* everything shown: no row needs to be read */
 		for (size_t i = 0; i < s->n; i++)
@@ -1004,6 +1094,13 @@ int table_rebuild(struct table *t)
 		return build_groups(t);
 	table_sort(t);
 	memset(t->depth, 0, t->n);
+	/* every row, sorted: the next snapshot's rebuild may start from this order */
+	t->last_whole = !t->filter[0] && !t->own_row && t->group == GROUP_NONE && t->n == s->n &&
+			(!text_column(t->sort) || strtab_ranks(s->st, s->nstr));
+	t->last_rows = (uintptr_t)s->rows;
+	t->last_tick = s->tick;
+	t->last_sort = t->sort;
+	t->last_reverse = t->reverse;
 	return 0;
 }
 

@@ -101,6 +101,15 @@ struct snapshot {
 	struct vrow *drnext; /* ... and the next one's, kept while travelling (NULL otherwise) */
 	size_t ndkeys, ndrows, ndrnext;
 	bool thin_ok; /* dkeys and drows are made (snapshot_thin) */
+	/* made by snapshot_thin(prev, this) for the view's next steps, freed when this one is
+	 * thinned in turn: the rows that matter beyond the table (a rate or closed), by index; the
+	 * rows of prev unchanged here (prev's index -> this one's, UINT32_MAX: changed or gone),
+	 * and this one's rows new or changed since prev (index, in order) */
+	uint32_t *active, *from_prev, *fresh;
+	size_t nactive, nfrom_prev, nfresh;
+	bool have_active, have_map;
+	uintptr_t prev_rows; /* prev's rows (an address only, to number them) */
+	uint64_t prev_tick;
 	uint64_t dropped; /* rows beyond the view's cap */
 	/* the fields the features its producer left out leave unknown (FIELD_* of lib/contract.h,
 	 * from the header's missing list): their cells show "?" */
@@ -127,8 +136,31 @@ int snapshot_add_host(struct snapshot *s, const struct rec_host *h);
 /* After the last row: put rows in key order (flow, cookie, host), the tie-break of every sort,
  * and gather the widest values. */
 void snapshot_finish(struct snapshot *s);
-int vkey_cmp(const struct vkey *a, const struct vkey *b);
-struct vkey vrow_vkey(const struct vrow *v);
+static inline struct vkey vrow_vkey(const struct vrow *v)
+{
+	struct vkey k = { .flow = v->r.id.flow, .cookie = v->r.id.cookie, .host = v->r.host };
+
+	return k;
+}
+
+static inline int vkey_cmp(const struct vkey *a, const struct vkey *b)
+{
+	if (a->flow != b->flow)
+		return a->flow < b->flow ? -1 : 1;
+	if (a->cookie != b->cookie)
+		return a->cookie < b->cookie ? -1 : 1;
+	return a->host < b->host ? -1 : a->host > b->host;
+}
+
+/* The order of two rows' keys (vkey_cmp of their keys). */
+static inline int vrow_key_cmp(const struct vrow *a, const struct vrow *b)
+{
+	if (a->r.id.flow != b->r.id.flow)
+		return a->r.id.flow < b->r.id.flow ? -1 : 1;
+	if (a->r.id.cookie != b->r.id.cookie)
+		return a->r.id.cookie < b->r.id.cookie ? -1 : 1;
+	return a->r.host < b->r.host ? -1 : a->r.host > b->r.host;
+}
 /* Thin prev (the snapshot before next, both whole): keep in it what makes it again from next;
  * rows of next that equal prev's take prev's since, the others next->tick. -1 when out of memory
  * (prev stays whole). */
@@ -208,6 +240,13 @@ struct table {
 	struct widest widest;
 	struct gsum *gsum; /* group sums scratch */
 	size_t gsum_cap;
+	/* the last rebuild, for the next one to sort only what changed: every row of the
+	 * snapshot whose rows were at last_rows, sorted by last_sort, last_reverse */
+	uintptr_t last_rows;
+	uint64_t last_tick;
+	enum column last_sort;
+	bool last_reverse, last_whole;
+	size_t resorted; /* rebuilds that sorted only what changed (the benchmark shows it) */
 };
 
 /* Rebuild t->v from t->snap: apply the filter and sort. -1 on allocation failure. */

@@ -644,6 +644,45 @@ static void test_compact(void)
 	view_free(&v);
 }
 
+/* A snapshot in which few rows changed is sorted by putting those in the last order: the same
+ * order a whole sort gives, on every column, both ways. */
+static void test_resort(void)
+{
+	struct view v = { .t.sort = COL_RX_RATE, .page = 10 };
+	const struct vrow **order = malloc(2100 * sizeof(*order));
+	int k = 0, differ = 0, unsorted = 0;
+	size_t before, resorted = 0;
+
+	view_init(&v);
+	view_install(&v, many(2000, 50, 1, 0));
+	for (int c = 0; c < NCOLS; c++) {
+		for (int rev = 0; rev < 2; rev++) {
+			v.t.sort = c;
+			v.t.reverse = rev;
+			view_rebuild(&v);
+			for (int i = 0; i < 2; i++, k++) {
+				/* a few rows move, a few close and go, a few are new */
+				struct snapshot *s = many(2000 + k % 3, 40 + k % 13, k + 2, k % 4);
+
+				before = v.t.resorted;
+				view_install(&v, s);
+				resorted += v.t.resorted - before;
+				unsorted += !table_sorted(&v.t);
+				memcpy(order, v.t.v, v.t.n * sizeof(*order));
+				v.t.last_whole = false; /* a whole sort, to compare */
+				view_rebuild(&v);
+				differ += memcmp(order, v.t.v, v.t.n * sizeof(*order)) != 0;
+			}
+		}
+	}
+	ok(resorted == 2 * 2 * NCOLS && !unsorted && !differ,
+	   "few rows changed: only they are placed, as a whole sort places them (%zu of %d, "
+	   "%d unsorted, %d differ)",
+	   resorted, 2 * 2 * NCOLS, unsorted, differ);
+	free(order);
+	view_free(&v);
+}
+
 static void test_closed_and_filter(void)
 {
 	struct view v = { .t.sort = COL_RX_RATE, .page = 10 };
@@ -678,6 +717,7 @@ int main(void)
 	ST = strtab_new(false);
 	test_units();
 	test_compact();
+	test_resort();
 	test_fields();
 	test_layout();
 	test_sort(true);

@@ -85,8 +85,11 @@ int trends_add(struct trends *tr, const struct snapshot *s)
 
 	if (tick >= tr->swept + TREND_LEN)
 		sweep(tr, tick);
-	for (size_t i = 0; i < s->n; i++) {
-		const struct vrow *v = &s->rows[i];
+	/* the rows that moved bytes, when the snapshot knows them (snapshot_thin), else all */
+	size_t n = s->have_active ? s->nactive : s->n;
+
+	for (size_t a = 0; a < n; a++) {
+		const struct vrow *v = &s->rows[s->have_active ? s->active[a] : a];
 		double rate = v->r.rate_in + v->r.rate_out;
 		struct conn_key k;
 		struct tent *e;

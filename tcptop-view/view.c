@@ -76,9 +76,13 @@ const struct vrow *view_selected(const struct view *v)
 /* Keep the closed connections of s in the ring (copies: the snapshot may go). */
 static void keep_closed(struct view *v, const struct snapshot *s)
 {
+	size_t n = s->have_active ? s->nactive : s->n;
+
 	if (!v->closed_max)
 		return;
-	for (size_t i = 0; i < s->n; i++) {
+	/* the rows closed are among those snapshot_thin() found active, when it did */
+	for (size_t a = 0; a < n; a++) {
+		size_t i = s->have_active ? s->active[a] : a;
 		struct vrow *c;
 
 		if (!(s->rows[i].r.flags & CONN_F_CLOSED))
@@ -222,8 +226,6 @@ void view_install(struct view *v, struct snapshot *s)
 
 	v->snapshots++;
 	s->tick = ++v->ticks;
-	for (size_t i = 0; i < s->n; i++)
-		s->rows[i].since = (uint32_t)s->tick;
 	if (VEC_RESERVE(&v->hist, &v->hist_cap, v->nhist + 1)) { /* no room: not shown */
 		snapshot_free(s);
 		return;
@@ -232,8 +234,12 @@ void view_install(struct view *v, struct snapshot *s)
 	 * connections were first seen) */
 	if (prev && snapshot_thin(prev, s) == 0) {
 		v->hist_bytes += snapshot_delta_bytes(prev);
-	} else if (prev) {
-		hist_cut(v, v->nhist); /* prev too, unless shown */
+	} else {
+		/* the first snapshot, or out of memory: every row is new */
+		for (size_t i = 0; i < s->n; i++)
+			s->rows[i].since = (uint32_t)s->tick;
+		if (prev)
+			hist_cut(v, v->nhist); /* prev too, unless shown */
 		prev = NULL;
 	}
 	if (v->trends)
