@@ -116,8 +116,9 @@ static struct snapshot *synth(size_t rows, struct strtab *st)
 	return s;
 }
 
-/* A copy of s with the rates of one row in busy moved (the others idle), as the next snapshot. */
-static struct snapshot *next_of(const struct snapshot *s, size_t busy, int k)
+/* A copy of s as the next snapshot: idle (every rate 0, counters as they were) but one row in
+ * busy, which moved bytes; or, idle false, every rate as it was and one row in busy moving. */
+static struct snapshot *next_of(const struct snapshot *s, size_t busy, int k, bool idle)
 {
 	struct snapshot *c = snapshot_new(&s->hdr, &s->b, s->st);
 
@@ -125,8 +126,17 @@ static struct snapshot *next_of(const struct snapshot *s, size_t busy, int k)
 		err(1, "snapshot");
 	memcpy(c->rows, s->rows, s->n * sizeof(*s->rows));
 	c->n = s->n;
-	for (size_t i = 0; busy && i < c->n; i += busy)
-		c->rows[i].r.rate_in = 1000.0 * (1 + (i + k) % 7);
+	for (size_t i = 0; idle && i < c->n; i++) {
+		c->rows[i].r.rate_in = c->rows[i].r.rate_out = 0;
+		c->rows[i].r.flags = 0;
+	}
+	for (size_t i = 0; busy && i < c->n; i += busy) {
+		c->rows[i].r.rate_in *= 0.5 + 0.1 * (k % 8);
+		if (idle) {
+			c->rows[i].r.rate_in = 1000.0 * (1 + (i + k) % 7);
+			c->rows[i].r.c.bytes_in += (uint64_t)k * 1000;
+		}
+	}
 	snapshot_finish(c);
 	return c;
 }
@@ -196,13 +206,24 @@ int main(int argc, char **argv)
 	prep = now_ms();
 	first = synth(rows, st);
 	prep = now_ms() - prep;
-	/* HIST snapshots of the same rows, one in 100 moving bytes: the history and the trends
-	 * as a long-running view keeps them */
-	for (int k = 0; k < HIST; k++)
-		view_install(&v, next_of(first, 100, k));
+	/* memory: HIST snapshots of idle rows but one in 100 moving bytes, as a long-running view
+	 * keeps them (history, trends), then one frame */
+	view_install(&v, next_of(first, 100, 0, true));
 	snapshot_free(first);
-	view_rebuild(&v); /* the sort's scratch too */
+	for (int k = 1; k < HIST; k++)
+		view_install(&v, next_of(v.hist[v.nhist - 1], 100, k, true));
+	view_rebuild(&v);
+	ui_draw(&v);
 	rss1 = vm_kib("VmRSS");
+	view_free(&v);
+	memset(&v, 0, sizeof(v));
+	v.page = 45;
+	view_init(&v);
+	/* the frames: the synthesized rates, eight snapshots of trends */
+	first = synth(rows, st);
+	for (int k = 1; k <= 8; k++)
+		view_install(&v, next_of(first, 1 + k, k, false));
+	snapshot_free(first);
 	/* one frame first, not counted: it allocates the buffers every later frame reuses */
 	view_rebuild(&v);
 	ui_draw(&v);
@@ -217,7 +238,7 @@ int main(int argc, char **argv)
 	       "200x50 xterm to /dev/null\n",
 	       rows, rounds);
 	printf("  snapshot preparation (once per snapshot, reader thread): %.1f ms\n", prep);
-	printf("  memory: RSS %.1f MiB with %d snapshots installed (1 row in 100 moving), "
+	printf("  memory: RSS %.1f MiB with %d snapshots of idle rows installed (1 in 100 moving), "
 	       "%.0f bytes a row; a row is %zu bytes\n",
 	       rss1 / 1024.0, HIST, (rss1 - rss0) * 1024.0 / (rows ? rows : 1), sizeof(struct vrow));
 	for (int m = 0; m < NMODES; m++) {

@@ -451,11 +451,20 @@ static bool text_key(const struct strtab *st, const uint32_t *ranks, uint32_t id
 	return n < 8 * KEY_WORDS;
 }
 
+/* What a key is made from: the strings, their ranks (NULL: none), and whether every row is
+ * IPv4 (an address and its port then fit one word). */
+struct keyctx {
+	const struct strtab *st;
+	const uint32_t *ranks;
+	bool v4;
+};
+
 /* Fills k (zeroed); returns whether the key decides the column's order alone. */
-static bool sort_key(const struct strtab *st, const uint32_t *ranks, const struct vrow *v,
-		     enum column c, uint64_t *k)
+static bool sort_key(const struct keyctx *kc, const struct vrow *v, enum column c, uint64_t *k)
 {
 	const struct vfields *r = &v->r;
+	const struct strtab *st = kc->st;
+	const uint32_t *ranks = kc->ranks;
 
 	switch (c) {
 	case COL_PROTO:
@@ -468,6 +477,16 @@ static bool sort_key(const struct strtab *st, const uint32_t *ranks, const struc
 
 		if (v->conns) {
 			k[0] = v->conns;
+			break;
+		}
+		if (kc->v4) {
+			/* family, the address's 4 bytes (the other 12 are 0), port: cmp_addr's
+			 * order in one word */
+			const uint8_t *a = c == COL_LOCAL ? r->id.laddr : r->id.raddr;
+
+			k[0] = (uint64_t)r->id.family << 48 | (uint64_t)a[0] << 40 |
+			       (uint64_t)a[1] << 32 | (uint64_t)a[2] << 24 | (uint64_t)a[3] << 16 |
+			       port;
 			break;
 		}
 		b[0] = r->id.family;
@@ -558,16 +577,16 @@ static struct elem *radix_sort(struct elem *a, struct elem *tmp, size_t n)
 
 /* Words of key the column uses: numbers and ranked texts one, other texts as many as they
  * need. */
-static int key_words(enum column c, bool ranked)
+static int key_words(enum column c, const struct keyctx *kc)
 {
 	switch (c) {
 	case COL_PROCESS:
 	case COL_CGROUP:
 	case COL_HOST:
-		return ranked ? 1 : 3;
+		return kc->ranks ? 1 : 3;
 	case COL_LOCAL:
 	case COL_REMOTE:
-		return 3;
+		return kc->v4 ? 1 : 3;
 	case COL_STATE:
 		return 2;
 	default:
@@ -584,7 +603,7 @@ void table_sort(struct table *t)
 {
 	bool desc = column_descending(t->sort) != t->reverse, exact = true;
 	const struct strtab *st = t->snap ? t->snap->st : NULL;
-	const uint32_t *ranks = NULL;
+	struct keyctx kc = { .st = st, .v4 = t->snap && !t->snap->any_v6 };
 	int words;
 	size_t n = t->n, need;
 	uint64_t *kw;
@@ -594,8 +613,8 @@ void table_sort(struct table *t)
 	if (n < 2)
 		return;
 	if (text_column(t->sort) && t->snap)
-		ranks = strtab_ranks(t->snap->st, t->snap->nstr);
-	words = key_words(t->sort, ranks != NULL);
+		kc.ranks = strtab_ranks(t->snap->st, t->snap->nstr);
+	words = key_words(t->sort, &kc);
 	need = n * (words * sizeof(uint64_t) + 2 * sizeof(struct elem) + sizeof(struct vrow *));
 	if (vec_resize(&t->keys, &t->keys_cap, need, 1)) { /* slower, but right */
 		qsort_r(t->v, n, sizeof(*t->v), cmp_rows, t);
@@ -608,7 +627,7 @@ void table_sort(struct table *t)
 	for (size_t i = 0; i < n; i++) {
 		uint64_t k[KEY_WORDS] = { 0 };
 
-		exact &= sort_key(st, ranks, t->v[i], t->sort, k);
+		exact &= sort_key(&kc, t->v[i], t->sort, k);
 		for (int w = 0; w < words; w++)
 			kw[w * n + i] = desc ? ~k[w] : k[w];
 		orig[i] = t->v[i];
@@ -717,6 +736,16 @@ static int prepare_groups(struct snapshot *s, int m)
 	return 0;
 }
 
+/* IPv4, and nothing in the 12 bytes after the address (a hostile row may put something there):
+ * the one-word address key orders it as cmp_addr() does. */
+static bool v4_only(const struct conn_id *id)
+{
+	static const uint8_t zero[12];
+
+	return id->family == FAMILY_INET && !memcmp(id->laddr + 4, zero, 12) &&
+	       !memcmp(id->raddr + 4, zero, 12);
+}
+
 void snapshot_finish(struct snapshot *s)
 {
 	for (size_t i = 1; i < s->n; i++) {
@@ -727,8 +756,11 @@ void snapshot_finish(struct snapshot *s)
 	}
 	s->nstr = strtab_count(s->st);
 	memset(&s->all, 0, sizeof(s->all));
-	for (size_t i = 0; i < s->n; i++)
+	s->any_v6 = false;
+	for (size_t i = 0; i < s->n; i++) {
 		widen(s->st, &s->all, &s->rows[i]);
+		s->any_v6 |= !v4_only(&s->rows[i].r.id);
+	}
 }
 
 static void widen(const struct strtab *st, struct widest *w, const struct vrow *v)
@@ -955,15 +987,14 @@ static int build_groups(struct table *t)
 }
 
 /* The sort's order of a and b (rows of s, exact keys): key words, then their place in s. */
-static int cmp_keyed(const struct table *t, const uint32_t *ranks, const struct vrow *a,
+static int cmp_keyed(const struct table *t, const struct keyctx *kc, const struct vrow *a,
 		     const struct vrow *b)
 {
-	const struct strtab *st = t->snap->st;
 	bool desc = column_descending(t->sort) != t->reverse;
 	uint64_t ka[KEY_WORDS] = { 0 }, kb[KEY_WORDS] = { 0 };
 
-	sort_key(st, ranks, a, t->sort, ka);
-	sort_key(st, ranks, b, t->sort, kb);
+	sort_key(kc, a, t->sort, ka);
+	sort_key(kc, b, t->sort, kb);
 	for (int w = 0; w < KEY_WORDS; w++) {
 		uint64_t x = desc ? ~ka[w] : ka[w], y = desc ? ~kb[w] : kb[w];
 
@@ -975,14 +1006,14 @@ static int cmp_keyed(const struct table *t, const uint32_t *ranks, const struct 
 
 struct keyed {
 	const struct table *t;
-	const uint32_t *ranks;
+	const struct keyctx *kc;
 };
 
 static int cmp_fresh(const void *pa, const void *pb, void *arg)
 {
 	const struct keyed *k = arg;
 
-	return cmp_keyed(k->t, k->ranks, *(const struct vrow *const *)pa,
+	return cmp_keyed(k->t, k->kc, *(const struct vrow *const *)pa,
 			 *(const struct vrow *const *)pb);
 }
 
@@ -993,7 +1024,7 @@ static int cmp_fresh(const void *pa, const void *pb, void *arg)
 static bool resort_changed(struct table *t, size_t last_n)
 {
 	struct snapshot *s = t->snap;
-	const uint32_t *ranks = NULL;
+	struct keyctx kc = { .st = s->st, .v4 = !s->any_v6 };
 	const struct vrow **kept, **fresh, **out;
 	size_t nk = 0, pos = 0, o = 0;
 	struct keyed arg;
@@ -1002,7 +1033,7 @@ static bool resort_changed(struct table *t, size_t last_n)
 	    s->prev_tick != t->last_tick || t->last_sort != t->sort ||
 	    t->last_reverse != t->reverse || last_n != s->nfrom_prev || s->nfresh > s->n / 8 + 16)
 		return false;
-	if (text_column(t->sort) && !(ranks = strtab_ranks(s->st, s->nstr)))
+	if (text_column(t->sort) && !(kc.ranks = strtab_ranks(s->st, s->nstr)))
 		return false;
 	if (vec_resize(&t->keys, &t->keys_cap, (2 * s->n + s->nfresh + 1) * sizeof(*kept), 1))
 		return false;
@@ -1022,7 +1053,7 @@ static bool resort_changed(struct table *t, size_t last_n)
 	for (size_t i = 0; i < s->nfresh; i++)
 		fresh[i] = &s->rows[s->fresh[i]];
 	arg.t = t;
-	arg.ranks = ranks;
+	arg.kc = &kc;
 	qsort_r(fresh, s->nfresh, sizeof(*fresh), cmp_fresh, &arg);
 	for (size_t f = 0; f < s->nfresh; f++) {
 		size_t lo = pos, hi = nk;
@@ -1030,7 +1061,7 @@ static bool resort_changed(struct table *t, size_t last_n)
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
 
-			if (cmp_keyed(t, ranks, kept[mid], fresh[f]) < 0)
+			if (cmp_keyed(t, &kc, kept[mid], fresh[f]) < 0)
 				lo = mid + 1;
 			else
 				hi = mid;

@@ -119,6 +119,7 @@ struct snapshot {
 	uint32_t *grp[2];
 	uint32_t ngrp[2];
 	uint32_t nstr;	     /* strings its rows use: numbers below this */
+	bool any_v6;	     /* some row is not IPv4 (addresses sort on three words) */
 	uint64_t tick;	     /* the view's count of snapshots when this one was installed */
 	struct vhost *hosts; /* by HOST index - 1; the stream puts them before the rows */
 	size_t nhosts;
