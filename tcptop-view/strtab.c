@@ -11,7 +11,7 @@
 #define CHUNK_BITS 12
 #define CHUNK	   (1u << CHUNK_BITS)
 #define NCHUNKS	   (STRS_MAX / CHUNK)
-#define CACHE_BITS 10
+#define CACHE_BITS 12
 #define CACHE	   (1u << CACHE_BITS)
 
 struct sent {

@@ -87,6 +87,13 @@ struct vkey {
 	uint32_t host;
 };
 
+/* While a snapshot is read: the string of a (host, cgroup id) met in it. */
+#define CGMEMO 256
+struct cgmemo {
+	uint64_t id;
+	uint32_t host, str;
+};
+
 /* One complete snapshot (SNAP_BEGIN .. SNAP_END) with the header of its section. The view keeps
  * the newest and the one shown whole; the others of its history thin: rows NULL, and what makes
  * them again from the next one (the keys whose rows differ, and this one's rows of them). */
@@ -121,7 +128,8 @@ struct snapshot {
 	uint32_t nstr;	     /* strings its rows use: numbers below this */
 	bool any_v6;	     /* some row is not IPv4 (addresses sort on three words) */
 	uint64_t tick;	     /* the view's count of snapshots when this one was installed */
-	struct vhost *hosts; /* by HOST index - 1; the stream puts them before the rows */
+	struct cgmemo *cgmemo; /* until snapshot_finish(): CGMEMO slots, or NULL */
+	struct vhost *hosts;   /* by HOST index - 1; the stream puts them before the rows */
 	size_t nhosts;
 	struct snapshot *next; /* the reader's queue */
 };
