@@ -64,6 +64,7 @@ const volatile __u8 udp_by_tp = 0;	    /* the send/recv tracepoints count UDP */
 const volatile __u32 own_netns = 0;	    /* the namespace iter/tcp and iter/udp see */
 const volatile __u64 wake_bytes = 1 << 20;  /* wake the reader once this much is queued */
 const volatile __u8 polled_tiers = 0;	    /* polled_more takes what polled cannot */
+const volatile __u8 want_figs = 1;	    /* TCP connections' figures (TCP_FIGS) */
 
 /* Set by user space before an iter/tcp run that must report every connection. */
 volatile __u32 full_pass = 1;
@@ -311,6 +312,61 @@ static __always_inline void polled_delete(__u64 key)
 		__sync_fetch_and_add(&npolled_more, -1);
 }
 
+enum {
+	TCP_CHRONO_BUSY = 1,
+	TCP_CHRONO_RWND_LIMITED,
+	TCP_CHRONO_SNDBUF_LIMITED,
+};
+
+#define DIRECT(p, field)	  ((p)->field)
+#define DIRECT_BITFIELD(p, field) BPF_CORE_READ_BITFIELD(p, field)
+
+/*
+ * Why the connection goes at its pace (struct tt_tcp_figs), as tcp_get_info() reports it, with
+ * RD and RD_BF (a field, a bitfield) reading tp: probe reads (BPF_CORE_READ) for any pointer,
+ * direct ones where the verifier knows tp. The clocks are tcp_get_info_chrono_stats()'s: each
+ * kind's past time, the one running now (chrono_type) counted up to now, busy the sum of the
+ * three. chrono_type is a 2-bit field up to 6.12, a byte from 6.18: the bitfield reads take
+ * the running kernel's offset and size either way. Only the walk, the refresh and the close
+ * read them: never the send/recv tracepoints.
+ */
+#define TCP_FIGS(f, tp, RD, RD_BF)                                                             \
+	do {                                                                                   \
+		__u32 now_ = (__u32)bpf_jiffies64(), start_ = RD(tp, chrono_start);            \
+		__u32 rwnd_ = RD(tp, chrono_stat[1]), sndbuf_ = RD(tp, chrono_stat[2]);        \
+		__u32 busy_ = RD(tp, chrono_stat[0]);                                          \
+		__u8 type_ = RD_BF(tp, chrono_type);                                           \
+                                                                                               \
+		if (type_ == TCP_CHRONO_BUSY)                                                  \
+			busy_ += now_ - start_;                                                \
+		else if (type_ == TCP_CHRONO_RWND_LIMITED)                                     \
+			rwnd_ += now_ - start_;                                                \
+		else if (type_ == TCP_CHRONO_SNDBUF_LIMITED)                                   \
+			sndbuf_ += now_ - start_;                                              \
+		(f)->busy = busy_ + rwnd_ + sndbuf_;                                           \
+		(f)->rwnd = rwnd_;                                                             \
+		(f)->sndbuf = sndbuf_;                                                         \
+		(f)->cwnd = RD(tp, snd_cwnd);                                                  \
+		(f)->ssthresh = RD(tp, snd_ssthresh);                                          \
+		(f)->reordering = RD(tp, reordering);                                          \
+		(f)->in_flight = RD(tp, packets_out) - RD(tp, sacked_out) - RD(tp, lost_out) + \
+				 RD(tp, retrans_out);                                          \
+		(f)->unsent = RD(tp, write_seq) - RD(tp, snd_nxt);                             \
+		(f)->min_rtt_us = RD(tp, rtt_min.s[0].v);                                      \
+		(f)->rttvar_us = RD(tp, mdev_us) >> 2;                                         \
+		(f)->rate_delivered = RD(tp, rate_delivered);                                  \
+		(f)->rate_interval_us = RD(tp, rate_interval_us);                              \
+		(f)->mss = RD(tp, mss_cache);                                                  \
+		(f)->lost = RD(tp, lost);                                                      \
+		(f)->bytes_retrans = RD(tp, bytes_retrans);                                    \
+		(f)->app_limited = RD_BF(tp, rate_app_limited);                                \
+	} while (0)
+
+static __always_inline bool same_clocks(const struct tt_tcp_figs *a, const struct tt_tcp_figs *b)
+{
+	return a->busy == b->busy && a->rwnd == b->rwnd && a->sndbuf == b->sndbuf;
+}
+
 static __always_inline bool owner_copy(struct tt_event *e, __u64 key)
 {
 	struct tt_owner *o = bpf_map_lookup_elem(&owners, &key);
@@ -340,6 +396,11 @@ static __always_inline void tcp_close(struct sock *sk, int oldstate, __u64 key)
 	e->state = TCP_CLOSE;
 	fill_id(e, sk);
 	tcp_counters(&e->c, (struct tcp_sock *)sk);
+	if (want_figs) {
+		TCP_FIGS(&e->f, (struct tcp_sock *)sk, BPF_CORE_READ,
+			 BPF_CORE_READ_BITFIELD_PROBED);
+		e->flags = TT_F_FIGS;
+	}
 	owner_copy(e, key);
 	bpf_ringbuf_submit(e, wake_flag());
 }
@@ -518,6 +579,7 @@ int it__tcp(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
 	struct tt_tcp_counters c = {};
+	struct tt_tcp_figs f = {};
 	struct tt_event e = {};
 	struct tt_sk *v = 0;
 	struct tcp_sock *tp;
@@ -534,6 +596,8 @@ int it__tcp(struct bpf_iter__tcp *ctx)
 	if (state == TCP_LISTEN || state == TCP_CLOSE)
 		return 0;
 	tcp_counters_direct(&c, tp);
+	if (want_figs)
+		TCP_FIGS(&f, tp, DIRECT, DIRECT_BITFIELD);
 	e.ts = bpf_ktime_get_ns();
 	if (activation) {
 		__u64 key = (__u64)sk;
@@ -543,8 +607,9 @@ int it__tcp(struct bpf_iter__tcp *ctx)
 		struct tt_polled *p = stored ? polled_find(key) : 0;
 		bool ours;
 
+		/* a clock that runs is not quiet: a stalled sender's counters stand still */
 		if (p && e.ts - p->changed >= quiet_ns && p->e.state == state &&
-		    same_counters(&p->e.c, &c)) {
+		    same_counters(&p->e.c, &c) && same_clocks(&p->e.f, &f)) {
 			polled_delete(key);
 			p = 0;
 		}
@@ -560,17 +625,21 @@ int it__tcp(struct bpf_iter__tcp *ctx)
 		/* an owner once seen stays: the owners map is looked up until then only */
 		owned = (v && v->owner_seen) || bpf_map_lookup_elem(&owners, &(__u64){ (__u64)sk });
 		if (v && !full_pass && v->state == state && v->owner_seen == owned &&
-		    same_counters(&v->c, &c))
+		    same_counters(&v->c, &c) && v->busy == f.busy)
 			return 0;
 	}
 	owned = (!activation || walk_owners) && owner_copy(&e, (__u64)sk);
 	e.type = TT_IT_TCP;
 	e.proto = IPPROTO_TCP;
 	e.state = state;
+	if (want_figs)
+		e.flags |= TT_F_FIGS;
 	fill_id(&e, sk);
 	e.c = c;
+	e.f = f;
 	if (bpf_seq_write(ctx->meta->seq, &e, sizeof(e)) == 0 && v) {
 		v->c = c;
+		v->busy = f.busy;
 		v->state = state;
 		v->owner_seen = owned;
 	}
@@ -586,6 +655,7 @@ static __always_inline bool refresh(__u64 key, struct tt_polled *v, __u64 now)
 {
 	struct sock *sk = (struct sock *)key;
 	struct tt_tcp_counters c = {};
+	struct tt_tcp_figs f = {};
 	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
@@ -599,9 +669,16 @@ static __always_inline bool refresh(__u64 key, struct tt_polled *v, __u64 now)
 	if (!v->e.lport)
 		fill_id(&v->e, sk);
 	tcp_counters(&c, (struct tcp_sock *)sk);
-	if (state != v->e.state || !same_counters(&c, &v->e.c))
+	if (want_figs)
+		TCP_FIGS(&f, (struct tcp_sock *)sk, BPF_CORE_READ, BPF_CORE_READ_BITFIELD_PROBED);
+	if (state != v->e.state || !same_counters(&c, &v->e.c) ||
+	    (want_figs && (!(v->e.flags & TT_F_FIGS) || !same_clocks(&f, &v->e.f))))
 		v->changed = now;
 	v->e.c = c;
+	if (want_figs) {
+		v->e.f = f;
+		v->e.flags |= TT_F_FIGS;
+	}
 	v->e.state = state;
 	if (!(v->e.flags & TT_F_OWNER))
 		owner_copy(&v->e, key);
@@ -648,6 +725,19 @@ int rf__polled(void *ctx)
 		err = bpf_for_each_map_elem(&polled_more, refresh_one, &out, 0);
 	polled_read = out.n;
 	return err < 0 ? 1 : out.full ? 2 : 0;
+}
+
+/* Jiffies and the monotonic clock read together, run by user space (BPF_PROG_TEST_RUN) twice
+ * to learn the kernel's HZ, the unit of the clocks above, where its configuration cannot be
+ * read (tcptop-collect/probe.c). */
+__u64 clock_jiffies, clock_ns;
+
+SEC("raw_tp")
+int ck__jiffies(void *ctx)
+{
+	clock_ns = bpf_ktime_get_ns();
+	clock_jiffies = bpf_jiffies64();
+	return 0;
 }
 
 /* The same as an iterator, where the kernel has map-element iterators but no bpf_loop-style

@@ -48,6 +48,25 @@ struct tt_tcp_counters {
 	__u32 retrans; /* total_retrans */
 };
 
+/* Why a TCP connection goes at the pace it does, from struct tcp_sock, as tcp_get_info()
+ * reports it (ss -ti). Read by the walk, the periodic refresh and the close only, never per
+ * packet. */
+struct tt_tcp_figs {
+	/* the chronograph (chrono_stat[], plus the clock running now up to now), in jiffies,
+	 * wrapping as the kernel's: with data to send (the next two included), limited by the
+	 * peer's receive window, limited by our send buffer */
+	__u32 busy, rwnd, sndbuf;
+	__u32 cwnd, ssthresh, reordering; /* segments */
+	__u32 in_flight;		  /* segments: packets_out - sacked - lost + retrans_out */
+	__u32 unsent;			  /* bytes: write_seq - snd_nxt */
+	__u32 min_rtt_us, rttvar_us;	  /* rtt_min, mdev_us >> 2 */
+	__u32 rate_delivered, rate_interval_us, mss; /* the delivery rate's parts */
+	__u32 lost;				     /* segments lost since the start */
+	__u64 bytes_retrans;
+	__u8 app_limited; /* the delivery rate sample was limited by the application */
+	__u8 pad[7];
+};
+
 /* One shape for every event and iterator record, so that one decoder serves both. */
 struct tt_event {
 	__u8 type; /* enum tt_event_type */
@@ -63,16 +82,19 @@ struct tt_event {
 	char ifname[16];
 	struct tt_owner owner;
 	struct tt_tcp_counters c;
+	struct tt_tcp_figs f; /* TCP, with TT_F_FIGS */
 };
 
 #define TT_F_OWNER 0x01 /* owner is known */
 #define TT_F_NEW   0x02 /* polled from its connect or establishment: begun after the start */
+#define TT_F_FIGS  0x04 /* f was read (a polled entry is described before its first refresh) */
 
 /* What iter/tcp last reported of a connection (socket storage, where the kernel allows it and
  * no activation is in use; with activation, the storage only marks a socket as polled). */
 struct tt_sk {
 	struct tt_tcp_counters c;
-	__u8 state, owner_seen, pad[6];
+	__u32 busy; /* f.busy: a stalled connection's counters stand still, its clock runs */
+	__u8 state, owner_seen, pad[2];
 };
 
 /* UDP flow: one socket and one peer. */

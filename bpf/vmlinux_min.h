@@ -96,6 +96,14 @@ struct inet_sock___old {
 	int rx_dst_ifindex;
 };
 
+struct minmax_sample {
+	__u32 t, v;
+};
+
+struct minmax {
+	struct minmax_sample s[3];
+};
+
 struct tcp_sock {
 	struct inet_sock inet_conn;
 	__u32 srtt_us;
@@ -105,6 +113,18 @@ struct tcp_sock {
 	__u64 bytes_sent;
 	__u64 bytes_retrans;
 	__u64 bytes_received;
+	/* what ss -ti reports (tcp_get_info()); the same in 5.10 to 7.2 */
+	__u32 snd_cwnd, snd_ssthresh, reordering, mss_cache;
+	__u32 packets_out, sacked_out, lost_out, retrans_out, lost;
+	__u32 write_seq, snd_nxt;
+	__u32 mdev_us;
+	struct minmax rtt_min;
+	__u32 rate_delivered, rate_interval_us;
+	__u8 rate_app_limited : 1;
+	/* a 2-bit field up to 6.12, a byte from 6.18: read by its relocated offset and size */
+	__u8 chrono_type : 2;
+	__u32 chrono_start;
+	__u32 chrono_stat[3];
 };
 
 struct udp_sock {

@@ -125,6 +125,13 @@ const struct feature_info features[FEAT_N] = {
 			     "an unconnected UDP socket's peers are not told apart" },
 	[FEAT_CGROUP] = { "cgroup", FIELD_CGROUP,
 			  "no cgroup v2 mount: the owners' cgroups are unknown" },
+	[FEAT_TCP_FIGS] = { "tcp-figures", FIELD_TCP_FIGS | FIELD_TCP_LIMIT,
+			    "TCP connections' figures (congestion window, delivery rate, RTT "
+			    "minimum and variation, in flight, unsent, lost, reordering) and LIMIT "
+			    "are unknown" },
+	[FEAT_TCP_LIMITS] = { "tcp-limits", FIELD_TCP_LIMIT,
+			      "the kernel's clock rate (HZ) is unknown: LIMIT and the time "
+			      "limited by each cause are unknown" },
 };
 
 unsigned features_missing(const struct stream_header *h, char *unknown, size_t size)

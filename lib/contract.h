@@ -67,13 +67,15 @@ __attribute__((noreturn)) void exit_write_failed(int neg_errno, const char *what
 /* ---- features a collector may leave out (HOPT_MISSING) ---- */
 
 enum feature {
-	FEAT_TCP,	/* TCP connections (iter/tcp and the state tracepoint) */
-	FEAT_OWNERS,	/* owners of the connections that existed at start */
-	FEAT_NETNS,	/* other network namespaces' counters between open and close */
-	FEAT_UDP,	/* UDP datagram accounting */
-	FEAT_UDP_CLOSE, /* UDP flows ending with their socket */
-	FEAT_UDP_PEERS, /* the peers of unconnected UDP sockets */
-	FEAT_CGROUP,	/* owners' cgroups (no cgroup v2 mount) */
+	FEAT_TCP,	 /* TCP connections (iter/tcp and the state tracepoint) */
+	FEAT_OWNERS,	 /* owners of the connections that existed at start */
+	FEAT_NETNS,	 /* other network namespaces' counters between open and close */
+	FEAT_UDP,	 /* UDP datagram accounting */
+	FEAT_UDP_CLOSE,	 /* UDP flows ending with their socket */
+	FEAT_UDP_PEERS,	 /* the peers of unconnected UDP sockets */
+	FEAT_CGROUP,	 /* owners' cgroups (no cgroup v2 mount) */
+	FEAT_TCP_FIGS,	 /* TCP connections' figures (struct tcp_sock's, as ss -ti shows them) */
+	FEAT_TCP_LIMITS, /* their clocks (busy, rwnd, sndbuf) and LIMIT: the kernel's HZ unknown */
 	FEAT_N
 };
 
@@ -81,7 +83,10 @@ enum feature {
  * bits of the row fields it leaves without a value. */
 enum field_bit {
 	FIELD_CGROUP = 1 << 0,
-	FIELD_OWNER = 1 << 1, /* pid and process of connections open before the start */
+	FIELD_OWNER = 1 << 1,	  /* pid and process of connections open before the start */
+	FIELD_TCP_LIMIT = 1 << 2, /* LIMIT and the clocks behind it (busy, rwnd, sndbuf) */
+	FIELD_TCP_FIGS = 1 << 3,  /* cwnd, ssthresh, delivery rate, RTT min and var, in flight,
+				   * unsent, lost, reordering, retransmitted bytes */
 };
 
 struct feature_info {

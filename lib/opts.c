@@ -34,6 +34,8 @@ const struct opt_range opt_ranges[] = {
 	/* PID_MAX_LIMIT: no pid is larger on any Linux */
 	{ "pid", OPT_COLLECT | OPT_AGG, OPT_COUNT, 1, 4194304, 0, 0, "1 to 4194304" },
 	{ "port", OPT_COLLECT | OPT_AGG, OPT_COUNT, 0, 65535, 0, 0, "0 to 65535" },
+	/* a full snapshot every N, deltas between; 1: full ones only (readers of format 1.0) */
+	{ "full-every", OPT_AGG, OPT_COUNT, 1, 1000000, 0, 0, "1 to 1000000" },
 	{ "speed", OPT_AGG, OPT_FACTOR, 0, 0, 0, 1000, "above 0, at most 1000" },
 	/* matched against sanitised names, which are at most 4 bytes per kernel byte */
 	{ "process", OPT_AGG, OPT_TEXT, 1, 4 * COMM_LEN, 0, 0, "1 to 64 bytes" },

@@ -203,6 +203,26 @@ static void put_counters(struct enc *e, const struct conn_counters *c)
 	put32(e, c->retrans);
 }
 
+static void put_figs(struct enc *e, const struct tcp_figs *f)
+{
+	uint32_t rate;
+
+	put32(e, f->busy_ms);
+	put32(e, f->rwnd_ms);
+	put32(e, f->sndbuf_ms);
+	put32(e, f->retrans_bytes);
+	put32(e, f->lost);
+	put32(e, f->cwnd);
+	put16(e, f->ssthresh);
+	put16(e, f->reordering);
+	put32(e, f->in_flight);
+	put32(e, f->unsent);
+	put32(e, f->min_rtt_us);
+	put32(e, f->rttvar_us);
+	memcpy(&rate, &f->delivery_rate, sizeof(rate));
+	put32(e, rate);
+}
+
 static void put_id(struct enc *e, const struct conn_id *id)
 {
 	put64(e, id->flow);
@@ -291,6 +311,8 @@ size_t stream_encode(const struct rec *r, uint8_t *buf)
 		putbytes(&e, o->comm, COMM_LEN);
 		put_counters(&e, &o->c);
 		put64(&e, o->cgroup_id);
+		if (o->has_figs)
+			put_figs(&e, &o->figs);
 		break;
 	}
 	case REC_CONN_STATE: {
@@ -307,6 +329,8 @@ size_t stream_encode(const struct rec *r, uint8_t *buf)
 		put64(&e, s->ts);
 		put64(&e, s->flow);
 		put_counters(&e, &s->c);
+		if (s->has_figs)
+			put_figs(&e, &s->figs);
 		break;
 	}
 	case REC_CONN_CLOSE: {
@@ -316,6 +340,8 @@ size_t stream_encode(const struct rec *r, uint8_t *buf)
 		put8(&e, c->state);
 		putzero(&e, 7);
 		put_counters(&e, &c->c);
+		if (c->has_figs)
+			put_figs(&e, &c->figs);
 		break;
 	}
 	case REC_CONN_OWNER: {
@@ -383,7 +409,8 @@ size_t stream_encode(const struct rec *r, uint8_t *buf)
 		put_id(&e, &w->id);
 		put8(&e, w->state);
 		put8(&e, w->flags);
-		put16(&e, 0);
+		put8(&e, w->limit);
+		put8(&e, w->limit_pct);
 		put32(&e, w->pid);
 		putbytes(&e, w->comm, COMM_LEN);
 		putbytes(&e, w->ifname, IFNAME_LEN);
@@ -393,7 +420,13 @@ size_t stream_encode(const struct rec *r, uint8_t *buf)
 		put64(&e, w->first_ns);
 		put64(&e, w->last_ns);
 		put64(&e, w->cgroup_id);
-		if (w->host) { /* trailing, after cgroup_id: written in merged streams only */
+		/* trailing, after cgroup_id: host, written in merged streams and before figures,
+		 * then 4 bytes of zero or the figures (their first field in the place of the
+		 * zero: a row grows by 48 bytes, not 56) */
+		if (w->has_figs) {
+			put32(&e, w->host);
+			put_figs(&e, &w->figs);
+		} else if (w->host) {
 			put32(&e, w->host);
 			put32(&e, 0);
 		}
@@ -751,6 +784,30 @@ static inline __attribute__((always_inline)) void get_counters(struct cur *c,
 	k->retrans = get32(c);
 }
 
+/* The optional figures, when the body holds them whole. */
+static void get_figs(struct cur *c, uint8_t *has, struct tcp_figs *f)
+{
+	uint32_t rate;
+
+	*has = need(c, TCP_FIGS_LEN);
+	if (!*has)
+		return;
+	f->busy_ms = get32(c);
+	f->rwnd_ms = get32(c);
+	f->sndbuf_ms = get32(c);
+	f->retrans_bytes = get32(c);
+	f->lost = get32(c);
+	f->cwnd = get32(c);
+	f->ssthresh = get16(c);
+	f->reordering = get16(c);
+	f->in_flight = get32(c);
+	f->unsent = get32(c);
+	f->min_rtt_us = get32(c);
+	f->rttvar_us = get32(c);
+	rate = get32(c);
+	memcpy(&f->delivery_rate, &rate, sizeof(rate));
+}
+
 static inline __attribute__((always_inline)) void get_id(struct cur *c, struct conn_id *id)
 {
 	id->flow = get64(c);
@@ -927,6 +984,7 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 		get_counters(&c, &o->c);
 		/* trailing fields are optional: older writers end before them */
 		o->cgroup_id = need(&c, 8) ? get64(&c) : 0;
+		get_figs(&c, &o->has_figs, &o->figs);
 		break;
 	}
 	case REC_CONN_STATE:
@@ -939,6 +997,7 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 		r->u.sample.ts = get64(&c);
 		r->u.sample.flow = get64(&c);
 		get_counters(&c, &r->u.sample.c);
+		get_figs(&c, &r->u.sample.has_figs, &r->u.sample.figs);
 		break;
 	case REC_CONN_CLOSE:
 		r->u.close.ts = get64(&c);
@@ -946,6 +1005,7 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 		r->u.close.state = get8(&c);
 		c.pos += 7;
 		get_counters(&c, &r->u.close.c);
+		get_figs(&c, &r->u.close.has_figs, &r->u.close.figs);
 		break;
 	case REC_CONN_OWNER:
 		r->u.owner.ts = get64(&c);
@@ -1024,7 +1084,8 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 		get_id(&c, &w->id);
 		w->state = get8(&c);
 		w->flags = get8(&c);
-		c.pos += 2;
+		w->limit = get8(&c);
+		w->limit_pct = get8(&c);
 		w->pid = get32(&c);
 		getbytes(&c, w->comm, COMM_LEN);
 		getbytes(&c, w->ifname, IFNAME_LEN);
@@ -1034,7 +1095,9 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 		w->first_ns = get64(&c);
 		w->last_ns = get64(&c);
 		w->cgroup_id = need(&c, 8) ? get64(&c) : 0;
-		w->host = need(&c, 8) ? get32(&c) : 0; /* trailing, with its pad */
+		/* trailing: host, then its 4 bytes of pad or the figures (see the writer) */
+		w->host = need(&c, 8) ? get32(&c) : 0;
+		get_figs(&c, &w->has_figs, &w->figs);
 		break;
 	}
 	case REC_HOST:

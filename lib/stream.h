@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #define STREAM_MAJOR 1
-#define STREAM_MINOR 0
+#define STREAM_MINOR 1
 
 /* Every record: u32 type | u32 total length | body | u32 total length. */
 #define STREAM_FRAME_MIN  16	/* type, length, trailer, rounded to 8 */
@@ -124,6 +124,32 @@ struct conn_counters {
 	uint32_t retrans;	      /* TCP retransmitted segments */
 };
 
+/* Why a TCP connection goes at its pace: the kernel's own figures (struct tcp_sock, as
+ * tcp_get_info() and ss -ti report them), an optional trailing block of CONN_OPEN, CONN_SAMPLE,
+ * CONN_CLOSE and SNAP_ROW (TCP_FIGS_LEN bytes). The clocks, retrans_bytes and lost count since
+ * the connection began and wrap at 2^32: a reader takes differences modulo 2^32 (lib/limit.h).
+ * A field the collector could not read is flagged by the header's missing features
+ * (tcp-limits: the clocks; tcp-figures: all of them), never written as 0 for unknown. */
+struct tcp_figs {
+	uint32_t busy_ms;	/* with data to send (tcpi_busy_time): the next two included */
+	uint32_t rwnd_ms;	/* of which the peer's receive window held the data back */
+	uint32_t sndbuf_ms;	/* of which our send buffer was full */
+	uint32_t retrans_bytes; /* bytes retransmitted (tcpi_bytes_retrans, mod 2^32) */
+	uint32_t lost;		/* segments lost (tcp_sock.lost) */
+	uint32_t cwnd;		/* congestion window, segments */
+	uint16_t ssthresh;	/* slow-start threshold, segments; TCP_NO_SSTHRESH: none (ss too
+				 * shows none from 65535 up: the initial one is "infinite") */
+	uint16_t reordering;	/* reordering degree, segments (65535 at most) */
+	uint32_t in_flight;	/* segments sent and not acknowledged, less those SACKed or
+				 * lost, plus retransmissions (tcp_packets_in_flight) */
+	uint32_t unsent;	/* bytes written not yet sent (tcpi_notsent_bytes) */
+	uint32_t min_rtt_us;	/* lowest RTT seen (windowed: tcp_min_rtt) */
+	uint32_t rttvar_us;	/* RTT variation (tcpi_rttvar) */
+	float delivery_rate;	/* bytes/s of the latest delivery rate sample (IEEE single) */
+};
+#define TCP_FIGS_LEN	48
+#define TCP_NO_SSTHRESH 0xFFFF
+
 /* What identifies a connection on the host. Addresses are in network byte order; an IPv4
  * address occupies the first 4 bytes with the rest zero. */
 struct conn_id {
@@ -145,6 +171,8 @@ struct rec_conn_open {
 	char comm[COMM_LEN]; /* raw kernel bytes, NUL padded: hostile */
 	struct conn_counters c;
 	uint64_t cgroup_id; /* the owner's cgroup v2 id, 0 unknown (optional trailing field) */
+	uint8_t has_figs;   /* TCP: the trailing figures are there */
+	struct tcp_figs figs;
 };
 
 struct rec_conn_state {
@@ -155,12 +183,16 @@ struct rec_conn_state {
 struct rec_conn_sample {
 	uint64_t ts, flow;
 	struct conn_counters c;
+	uint8_t has_figs; /* TCP: the trailing figures are there */
+	struct tcp_figs figs;
 };
 
 struct rec_conn_close {
 	uint64_t ts, flow;
 	uint8_t state; /* last state seen */
 	struct conn_counters c;
+	uint8_t has_figs; /* TCP: the trailing figures are there */
+	struct tcp_figs figs;
 };
 
 struct rec_conn_owner {
@@ -241,6 +273,9 @@ struct rec_snap_begin {
 struct rec_snap_row {
 	struct conn_id id;
 	uint8_t state, flags; /* flags: CONN_F_* */
+	/* TCP with figures: what held it back during the interval (enum limit, lib/limit.h) and
+	 * the share of the interval that cause took, percent; 0 0 otherwise */
+	uint8_t limit, limit_pct;
 	uint32_t pid;
 	char comm[COMM_LEN];
 	char ifname[IFNAME_LEN];
@@ -251,6 +286,8 @@ struct rec_snap_row {
 	uint64_t cgroup_id;	  /* 0 unknown (optional trailing field) */
 	uint32_t
 		host; /* trailing, after cgroup_id: index of a REC_HOST of the snapshot; 0 when alone */
+	uint8_t has_figs; /* TCP: the trailing figures are there (after host) */
+	struct tcp_figs figs;
 };
 
 /* A host's state in a merged snapshot stream. */

@@ -13,7 +13,9 @@
 
 #include "agg.h"
 #include "cgroup.h"
+#include "contract.h"
 #include "htab.h"
+#include "limit.h"
 #include "util.h"
 #include "vec.h"
 
@@ -22,6 +24,7 @@
 #define A_SHOWN	  0x02 /* has been in a snapshot (so no longer CONN_F_NEW) */
 #define A_MATCH	  0x04 /* passes the filters (set while a snapshot is built) */
 #define A_SYNSENT 0x08 /* TCP opened in SYN_SENT and not seen past it: failed if it closes */
+#define A_CHANGED 0x10 /* its row differs from the last one written (a delta carries it) */
 
 /* cgroup_ent.user bits */
 #define CG_WRITTEN 0x01 /* its CGROUP record is in this section's output */
@@ -47,7 +50,7 @@ struct conn {
 	uint32_t srtt_us, retrans;
 	uint64_t last_ns;
 	uint64_t cgroup_id;
-	uint64_t pad; /* the identity starts on the third line */
+	struct tcpx *x; /* TCP with figures, else NULL; the identity starts on the third line */
 
 	uint32_t netns, ifindex;
 	uint8_t family;
@@ -68,6 +71,25 @@ struct pool_block {
 	struct pool_block *next;
 	size_t n;
 	struct conn e[];
+};
+
+/* A TCP connection's figures (tcptop-stream(5)), from a pool of their own: UDP flows and
+ * streams without figures pay nothing. */
+struct tcpx {
+	struct tcp_figs figs;	  /* the latest */
+	uint64_t figs_ns;	  /* when they were read */
+	struct limit_clocks ref;  /* the clocks at the last snapshot: LIMIT's reference */
+	uint64_t ref_ns;	  /* when those were read */
+	uint32_t ref_retrans;	  /* retransmits then */
+	bool has_ref;		  /* false: no earlier reading (LIMIT unknown this interval) */
+	uint8_t limit, limit_pct; /* as last written: a delta carries the row when they change */
+	struct tcpx *next_free;
+};
+
+struct tcpx_block {
+	struct tcpx_block *next;
+	size_t n;
+	struct tcpx x[];
 };
 
 /* An interface's name, by (netns, ifindex). */
@@ -105,6 +127,9 @@ struct agg {
 	size_t norder, order_cap;
 	struct hnode *free_list;
 	struct pool_block *blocks;
+	struct tcpx *tcpx_free;
+	struct tcpx_block *tcpx_blocks;
+	bool no_limits; /* the collector could not know the clocks (tcp-limits, tcp-figures) */
 
 	struct htab ifn; /* struct ifname_ent */
 	struct cgroup_table cg;
@@ -118,6 +143,10 @@ struct agg {
 	uint64_t cut;	 /* end of the previous snapshot (start of the open interval) */
 	bool dirty;	 /* a record arrived since the last snapshot */
 	uint64_t seq;
+	/* deltas (format 1.1): snapshots since the last full one, and whether the next must be
+	 * full (a change a delta cannot say: a row's filter match, a flow id reused, a name) */
+	uint64_t since_full;
+	bool need_full;
 
 	/* loss: the collector's latest counters, and agg's own (agg_loss_codes' order) */
 	uint32_t ncloss;
@@ -164,10 +193,146 @@ static struct conn *conn_alloc(struct agg *a)
 	return e;
 }
 
+static struct tcpx *tcpx_alloc(struct agg *a)
+{
+	struct tcpx *x = a->tcpx_free;
+
+	if (!x) {
+		size_t k = a->tcpx_blocks ? a->tcpx_blocks->n * 2 : POOL_BLOCK_MIN;
+		struct tcpx_block *b;
+
+		if (k > POOL_BLOCK_MAX)
+			k = POOL_BLOCK_MAX;
+		b = malloc(sizeof(*b) + k * sizeof(b->x[0]));
+		if (!b)
+			return NULL;
+		b->next = a->tcpx_blocks;
+		b->n = k;
+		a->tcpx_blocks = b;
+		for (size_t i = k; i-- > 0;) {
+			b->x[i].next_free = a->tcpx_free;
+			a->tcpx_free = &b->x[i];
+		}
+		x = a->tcpx_free;
+	}
+	a->tcpx_free = x->next_free;
+	memset(x, 0, sizeof(*x));
+	return x;
+}
+
 static void conn_release(struct agg *a, struct conn *e)
 {
+	if (e->x) {
+		e->x->next_free = a->tcpx_free;
+		a->tcpx_free = e->x;
+		e->x = NULL;
+	}
 	e->hn.next = a->free_list;
 	a->free_list = &e->hn;
+}
+
+static struct limit_clocks clocks_of(const struct tcp_figs *f)
+{
+	return (struct limit_clocks){ f->busy_ms, f->rwnd_ms, f->sndbuf_ms };
+}
+
+/* A TCP connection's latest figures, read at stream time now; -ENOMEM or 0. With the first
+ * comes the reference of its first interval: for a connection begun before the collector, the
+ * clocks its open carries (its past is not this interval's); for any other, clocks of 0 at the
+ * interval's start, as its rate counts all it moved (a connection whose first figures come after
+ * an interval was cut since its open has nothing to compare: LIMIT unknown, once). */
+static int set_figs(struct agg *a, struct conn *e, const struct tcp_figs *f, bool at_open)
+{
+	if (e->proto != PROTO_TCP)
+		return 0;
+	if (!e->x) {
+		struct tcpx *x = e->x = tcpx_alloc(a);
+
+		if (!x)
+			return -ENOMEM;
+		if (e->flags & CONN_F_BEGUN_BEFORE) {
+			if (at_open) {
+				x->ref = clocks_of(f);
+				x->ref_ns = a->now;
+				x->ref_retrans = e->retrans;
+				x->has_ref = true;
+			}
+		} else if (!(e->aflags & A_SHOWN)) {
+			x->ref_ns = a->cut;
+			x->has_ref = true;
+		}
+	}
+	e->x->figs = *f;
+	e->x->figs_ns = a->now;
+	return 0;
+}
+
+/* LIMIT of a TCP connection for the interval that ends (span ns long), into w: from the
+ * clocks' difference since the reference, over the time between their readings (the
+ * interval's span when nothing new was read). */
+/* The LIMIT verdict of e's interval (one with figures) and its share. */
+static void limit_of(const struct agg *a, const struct conn *e, uint64_t span, uint8_t *limit,
+		     uint8_t *pct)
+{
+	const struct tcpx *x = e->x;
+	struct limit_clocks now;
+	struct limit_interval iv;
+	struct limit_shares sh;
+	enum limit l;
+
+	*pct = 0;
+	if (a->no_limits || !x->has_ref) {
+		*limit = LIMIT_UNKNOWN;
+		return;
+	}
+	now = clocks_of(&x->figs);
+	iv.span_ns = x->figs_ns > x->ref_ns ? x->figs_ns - x->ref_ns : span;
+	iv.sent = e->bytes_out - e->ref_out;
+	iv.retrans = e->retrans - x->ref_retrans;
+	l = limit_judge(&x->ref, &now, &iv, &sh);
+	*limit = (uint8_t)l;
+	*pct = (uint8_t)limit_percent(limit_share_ms(&sh, l), sh.span_ms);
+}
+
+/* A row whose verdict differs from the one last written is a change a delta carries (an idle
+ * connection's verdict changes too: a busy interval's, then none). */
+static void limit_changed(const struct agg *a, struct conn *e, uint64_t span)
+{
+	uint8_t l, pct;
+
+	if (!e->x || !(e->aflags & A_SHOWN))
+		return;
+	limit_of(a, e, span, &l, &pct);
+	if (l != e->x->limit || pct != e->x->limit_pct)
+		e->aflags |= A_CHANGED;
+}
+
+static void row_limit(const struct agg *a, const struct conn *e, uint64_t span,
+		      struct rec_snap_row *w)
+{
+	struct tcpx *x = e->x;
+
+	w->limit = w->limit_pct = 0;
+	w->has_figs = x != NULL;
+	if (!x)
+		return;
+	w->figs = x->figs;
+	limit_of(a, e, span, &w->limit, &w->limit_pct);
+	x->limit = w->limit;
+	x->limit_pct = w->limit_pct;
+}
+
+/* The interval ended: the clocks now are the next one's reference. */
+static void limit_next(struct conn *e)
+{
+	struct tcpx *x = e->x;
+
+	if (!x)
+		return;
+	x->ref = clocks_of(&x->figs);
+	x->ref_ns = x->figs_ns;
+	x->ref_retrans = e->retrans;
+	x->has_ref = true;
 }
 
 static struct conn *table_find(const struct agg *a, uint64_t flow)
@@ -245,7 +410,11 @@ static int ifn_set(struct agg *a, const struct rec_ifname *r)
 			return -ENOMEM;
 		}
 	}
-	memcpy(s->name, r->name, IFNAME_LEN);
+	/* a new or changed name changes rows no record of theirs touched: a full snapshot says it */
+	if (memcmp(s->name, r->name, IFNAME_LEN)) {
+		memcpy(s->name, r->name, IFNAME_LEN);
+		a->need_full = true;
+	}
 	return 0;
 }
 
@@ -332,6 +501,10 @@ void agg_free(struct agg *a)
 		next = b->next;
 		free(b);
 	}
+	for (struct tcpx_block *t = a->tcpx_blocks, *tn; t; t = tn) {
+		tn = t->next;
+		free(t);
+	}
 	ifn_clear(a);
 	htab_free(&a->ifn);
 	htab_free(&a->conns);
@@ -386,6 +559,8 @@ int agg_begin(struct agg *a, const struct stream_header *in)
 	table_clear(a);
 	a->in = *in;
 	a->in_section = true;
+	a->no_limits =
+		features_missing(in, NULL, 0) & ((1u << FEAT_TCP_LIMITS) | (1u << FEAT_TCP_FIGS));
 	a->period = in->interval_ns;
 	a->tick_mode = a->period != 0;
 	a->slack = (a->period < a->o.interval_ns ? a->period : a->o.interval_ns) / 4;
@@ -393,6 +568,8 @@ int agg_begin(struct agg *a, const struct stream_header *in)
 	a->now = a->cut = in->anchor_mono;
 	a->dirty = false;
 	a->seq = 0;
+	a->since_full = 0;
+	a->need_full = false;
 	a->ncloss = 0;
 	a->table_full = a->unknown_flow = a->gap = a->names_full = a->loss_other = 0;
 
@@ -498,13 +675,30 @@ static void fill_loss(struct agg *a, struct rec_snap_begin *b)
 		b->flags |= SNAP_F_LOSS;
 }
 
-/* Writes the snapshot of the open interval, ending at time t, then frees what was closed. */
+/* A delta carries the row: new, closed, or changed since the last snapshot. */
+static inline bool carried(const struct conn *e)
+{
+	return !(e->aflags & A_SHOWN) || (e->aflags & (A_CLOSED | A_CHANGED));
+}
+
+/* Whether the snapshot being built is a full one: the section's first, every full_every-th,
+ * or after a change a delta cannot say (a_need_full). */
+static bool full_due(const struct agg *a)
+{
+	return a->seq == 1 || a->need_full || a->o.full_every <= 1 ||
+	       a->since_full + 1 >= a->o.full_every;
+}
+
+/* Writes the snapshot of the open interval, ending at time t, then frees what was closed: a
+ * full one, or a delta of the rows carried() (tcptop-stream(5), "Delta snapshots"). */
 static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 {
 	struct rec *r = &a->out_rec;
 	struct rec_snap_begin *b = &r->u.snap_begin;
 	struct conn *e, **order = a->order;
 	uint64_t n = a->norder, kept = 0, cg_last = 0;
+	uint32_t ncarried = 0;
+	bool full;
 	uint32_t ifn_netns = 0, ifn_index = 0;
 	const char *ifn = NULL;
 	bool have_ifn = false;
@@ -526,15 +720,27 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 	b->interval_ns = a->o.interval_ns;
 	b->flags = flags;
 	for (uint64_t i = 0; i < n; i++) {
+		bool was;
+
 		e = order[i];
 		if (i + PREFETCH_AHEAD < n)
 			__builtin_prefetch(order[i + PREFETCH_AHEAD]);
+		/* a shown row that passes the filters now and did not, or the other way: a delta
+		 * cannot add it in its place nor remove it */
+		was = e->aflags & A_MATCH;
 		if (!filter_match(a, e)) {
 			e->aflags &= ~A_MATCH;
 			b->hidden++;
+			if (was && (e->aflags & A_SHOWN))
+				a->need_full = true;
 			continue;
 		}
 		e->aflags |= A_MATCH;
+		if (!was && (e->aflags & A_SHOWN))
+			a->need_full = true;
+		limit_changed(a, e, span);
+		if (carried(e))
+			ncarried++;
 		/* rows mostly share a few cgroups: look up only when it changes */
 		if (e->cgroup_id && e->cgroup_id != cg_last) {
 			cg_last = e->cgroup_id;
@@ -552,12 +758,18 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 		b->rate_out += rate(e->bytes_out, e->ref_out, span);
 	}
 	fill_loss(a, b);
+	full = full_due(a);
+	b->table_rows = b->rows;
+	if (!full) {
+		r->type = REC_DELTA_BEGIN;
+		b->rows = ncarried;
+	}
 	if (a->o.pace)
 		a->o.pace(a->o.ctx, t, b->span_ns);
 	if ((err = emit_rec(a, r)))
 		return err;
 
-	r->type = REC_SNAP_ROW;
+	r->type = full ? REC_SNAP_ROW : REC_DELTA_ROW;
 	for (uint64_t i = 0; i < n; i++) {
 		e = order[i];
 		if (i + PREFETCH_AHEAD < n) {
@@ -569,7 +781,7 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 				__builtin_prefetch(p + 128);
 			}
 		}
-		if (e->aflags & A_MATCH) {
+		if ((e->aflags & A_MATCH) && (full || carried(e))) {
 			struct rec_snap_row *w = &r->u.row;
 
 			/* rows mostly share a few interfaces: look up only when it changes */
@@ -615,13 +827,16 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 			w->last_ns = e->last_ns;
 			w->host = 0; /* one host: a merge sets its own */
 			w->cgroup_id = e->cgroup_id;
+			row_limit(a, e, span, w);
 			if ((err = emit_rec(a, r)))
 				return err;
 		}
 		/* hidden rows count as shown: a filter never delays CONN_F_NEW's meaning */
 		e->aflags |= A_SHOWN;
+		e->aflags &= ~A_CHANGED;
 		e->ref_in = e->bytes_in;
 		e->ref_out = e->bytes_out;
+		limit_next(e);
 		if (e->aflags & A_CLOSED) {
 			a->nconns--;
 			conn_release(a, e);
@@ -630,7 +845,9 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 		order[kept++] = e;
 	}
 	a->norder = kept;
-	r->type = REC_SNAP_END;
+	a->since_full = full ? 0 : a->since_full + 1;
+	a->need_full = false;
+	r->type = full ? REC_SNAP_END : REC_DELTA_END;
 	r->u.snap_end.seq = a->seq;
 	if ((err = emit_rec(a, r)))
 		return err;
@@ -705,6 +922,7 @@ static void set_counters(struct conn *e, const struct conn_counters *c, uint64_t
 	e->srtt_us = c->srtt_us;
 	e->retrans = c->retrans;
 	e->last_ns = ts;
+	e->aflags |= A_CHANGED;
 }
 
 /* States of an outgoing connection that has not (yet) been established. */
@@ -717,9 +935,12 @@ static int on_open(struct agg *a, const struct rec_conn_open *o)
 {
 	struct conn *e = table_find(a, o->id.flow);
 
-	/* a flow id still live belongs to a connection that ended (its id was reused) */
-	if (e)
+	/* a flow id still live belongs to a connection that ended (its id was reused): two rows
+	 * of one key in a snapshot, which a delta cannot say */
+	if (e) {
 		conn_close(a, e);
+		a->need_full = true;
+	}
 	if (a->nconns >= a->o.max_flows) {
 		if (!a->table_full && a->o.table_full)
 			a->o.table_full(a->o.ctx, a->o.max_flows);
@@ -756,6 +977,10 @@ static int on_open(struct agg *a, const struct rec_conn_open *o)
 	if (o->flags & CONN_F_BEGUN_BEFORE) {
 		e->ref_in = o->c.bytes_in;
 		e->ref_out = o->c.bytes_out;
+	}
+	if (o->has_figs && set_figs(a, e, &o->figs, true)) {
+		conn_release(a, e);
+		return -ENOMEM;
 	}
 	if (htab_add(&a->conns, &e->hn, hash_u64(e->flow))) {
 		conn_release(a, e);
@@ -824,14 +1049,19 @@ int agg_record(struct agg *a, const struct rec *r)
 	case REC_CONN_SAMPLE:
 		if ((err = advance(a, r->u.sample.ts, EV_DATA)))
 			return err;
-		if ((e = known(a, r->u.sample.flow)))
+		if ((e = known(a, r->u.sample.flow))) {
 			set_counters(e, &r->u.sample.c, a->now);
+			if (r->u.sample.has_figs)
+				return set_figs(a, e, &r->u.sample.figs, false);
+		}
 		return 0;
 	case REC_CONN_CLOSE:
 		if ((err = advance(a, r->u.close.ts, EV_DATA)))
 			return err;
 		if ((e = known(a, r->u.close.flow))) {
 			set_counters(e, &r->u.close.c, a->now);
+			if (r->u.close.has_figs && (err = set_figs(a, e, &r->u.close.figs, false)))
+				return err;
 			if (r->u.close.state)
 				e->state = r->u.close.state;
 			if (!handshake_state(e->state))
@@ -849,6 +1079,7 @@ int agg_record(struct agg *a, const struct rec *r)
 			if (!handshake_state(e->state))
 				e->aflags &= ~A_SYNSENT;
 			e->last_ns = a->now;
+			e->aflags |= A_CHANGED;
 		}
 		return 0;
 	case REC_CONN_OWNER:
@@ -861,6 +1092,7 @@ int agg_record(struct agg *a, const struct rec *r)
 			if (r->u.owner.cgroup_id)
 				e->cgroup_id = r->u.owner.cgroup_id;
 			e->last_ns = a->now;
+			e->aflags |= A_CHANGED;
 		}
 		return 0;
 	case REC_TICK:

@@ -36,6 +36,9 @@ struct agg_sink agg_sink_writer(struct stream_writer *w);
 struct agg_opts {
 	uint64_t interval_ns;
 	uint64_t max_flows;
+	/* a full snapshot every full_every snapshots, deltas between (format 1.1); 0 or 1: full
+	 * snapshots only (for readers of format 1.0) */
+	uint64_t full_every;
 	struct agg_filter filter;
 	const char *filter_text; /* for the header's HOPT_FILTER; "" when none */
 	struct agg_sink out;

@@ -15,6 +15,7 @@ static inline struct agg_opts fuzz_agg_opts(uint8_t k)
 	return (struct agg_opts){
 		.interval_ns = k & 8 ? 300000000 : 1000000000,
 		.max_flows = k & 16 ? 2 : 1000,
+		.full_every = 3, /* deltas between full snapshots, as by default */
 		.filter = { .port_set = k & 1,
 			    .port = 443,
 			    .process = k & 2 ? "a" : NULL,

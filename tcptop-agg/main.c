@@ -22,7 +22,8 @@
 #include "stream.h"
 #include "util.h"
 
-#define DEFAULT_MAX_FLOWS 262144
+#define DEFAULT_MAX_FLOWS  262144
+#define DEFAULT_FULL_EVERY 60
 /* After SIGINT or SIGTERM, how long a pipe is still read for the END upstream sends on the same
  * Ctrl-C: well under a second, and under tcptop-csv's grace downstream (0.5 s). */
 #define STOP_GRACE_NS MERGE_STOP_GRACE_NS
@@ -50,7 +51,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: tcptop-agg [--interval SECS] [--port N] [--pid N] [--process NAME]\n"
 		   "                  [-i|--interface IFACE] [--cgroup PATTERN] [--tcp] [--udp]\n"
-		   "                  [--max-flows N]\n"
+		   "                  [--max-flows N] [--full-every N]\n"
 		   "                  [--realtime] [--speed X] [-h|--help] [--version] [FILE...]\n"
 		   "       tcptop-agg --merge [options] FILE FILE...\n");
 }
@@ -68,6 +69,9 @@ static void help(void)
 	       "                      86400; best a multiple of the collector's (default 1)\n"
 	       "  --max-flows N       connections held at most, 1 to 100000000; more are counted as\n"
 	       "                      agg_table_full (default %d)\n"
+	       "  --full-every N      a full snapshot every N snapshots, between them deltas of\n"
+	       "                      the rows that changed, 1 to 1000000; 1: full snapshots only,\n"
+	       "                      for readers of stream format 1.0 (default %d)\n"
 	       "  -m, --merge         read every FILE at once, each from its own host (files, -,\n"
 	       "                      <(ssh host sudo tcptop-collect)): one table of all of them,\n"
 	       "                      each host's snapshots cut on its own clock, in wall time\n"
@@ -90,7 +94,7 @@ static void help(void)
 	       "A signal (SIGINT, SIGTERM) ends the output after the last whole snapshot; a pipe is\n"
 	       "read on for 0.3 s for the END its collector sends.\n"
 	       "\n",
-	       DEFAULT_MAX_FLOWS);
+	       DEFAULT_MAX_FLOWS, DEFAULT_FULL_EVERY);
 	exit_help(stdout, TOOL_AGG);
 	printf("See tcptop-agg(1), tcptop-stream(5).\n");
 }
@@ -190,7 +194,8 @@ static int parse(struct run *r, int argc, char **argv)
 		O_REALTIME,
 		O_SPEED,
 		O_VERSION,
-		O_CGROUP
+		O_CGROUP,
+		O_FULL_EVERY
 	};
 	static const struct option opts[] = {
 		{ "interval", required_argument, NULL, O_INTERVAL },
@@ -202,6 +207,7 @@ static int parse(struct run *r, int argc, char **argv)
 		{ "tcp", no_argument, NULL, O_TCP },
 		{ "udp", no_argument, NULL, O_UDP },
 		{ "max-flows", required_argument, NULL, O_MAXFLOWS },
+		{ "full-every", required_argument, NULL, O_FULL_EVERY },
 		{ "realtime", no_argument, NULL, O_REALTIME },
 		{ "speed", required_argument, NULL, O_SPEED },
 		{ "merge", no_argument, NULL, 'm' },
@@ -255,6 +261,9 @@ static int parse(struct run *r, int argc, char **argv)
 			break;
 		case O_MAXFLOWS:
 			st = opt("max-flows", optarg, &r->o.max_flows);
+			break;
+		case O_FULL_EVERY:
+			st = opt("full-every", optarg, &r->o.full_every);
 			break;
 		case O_SPEED:
 			if (opt_factor(OPT_AGG, "speed", optarg, &r->pace.speed, msg,
@@ -444,7 +453,9 @@ static int run_merge(struct run *r)
 int main(int argc, char **argv)
 {
 	struct run r = {
-		.o = { .interval_ns = 1000000000ULL, .max_flows = DEFAULT_MAX_FLOWS },
+		.o = { .interval_ns = 1000000000ULL,
+		       .max_flows = DEFAULT_MAX_FLOWS,
+		       .full_every = DEFAULT_FULL_EVERY },
 		.pace = { .speed = 1.0 },
 	};
 	int st = parse(&r, argc, argv);

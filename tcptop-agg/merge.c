@@ -24,6 +24,7 @@
 
 #include "contract.h"
 #include "merge.h"
+#include "snaptab.h"
 #include "stop.h"
 #include "util.h"
 #include "vec.h"
@@ -87,6 +88,17 @@ struct merge {
 	int64_t last_time;
 	struct rec in;	/* the record being merged (from a queue) */
 	struct rec out; /* the record being written */
+
+	/* delta snapshots: the table the merged output left (the merge reads its own output as a
+	 * reader does), the rows of the snapshot being written and which of them a delta carries */
+	struct snaptab tab;
+	struct rec_snap_row *rows;
+	size_t nrows, rows_cap;
+	uint8_t *carry;
+	size_t carry_cap;
+	struct rec_snap_row *added; /* the rows a delta adds (their keys checked unique) */
+	size_t added_cap;
+	uint64_t since_full;
 };
 
 static int64_t mono_now(void)
@@ -221,6 +233,33 @@ static int on_emit(void *ctx, const struct rec *r)
 
 /* ---- the merged stream ---- */
 
+/* A record of the merged stream out; a snapshot's records applied to the table it leaves. */
+static int put(struct merge *m, const struct rec *r)
+{
+	int err = 0;
+
+	switch (r->type) {
+	case REC_HEADER:
+		snaptab_section(&m->tab, &r->u.header);
+		break;
+	case REC_SNAP_BEGIN:
+	case REC_DELTA_BEGIN:
+		snaptab_begin(&m->tab, r->type, &r->u.snap_begin);
+		break;
+	case REC_SNAP_ROW:
+	case REC_DELTA_ROW:
+		err = snaptab_add(&m->tab, r->type, &r->u.row);
+		break;
+	case REC_SNAP_END:
+	case REC_DELTA_END:
+		err = snaptab_end(&m->tab) == -ENOMEM ? -ENOMEM : 0;
+		break;
+	}
+	/* out of memory for the table: it is out of step, and the next snapshots are full */
+	(void)err;
+	return m->o.out.rec(m->o.out.ctx, r);
+}
+
 static int write_header(struct merge *m)
 {
 	struct rec *r = &m->out;
@@ -239,8 +278,10 @@ static int write_header(struct merge *m)
 				m->h[i].hdr.hostname);
 	snprintf(out->filter, HDR_STR_MAX, "%s", m->o.filter_text ? m->o.filter_text : "");
 	snprintf(out->backend, HDR_STR_MAX, "merged %d hosts", m->n);
+	out->major = STREAM_MAJOR;
+	out->minor = STREAM_MINOR; /* what the writer writes: the table keeps full snapshots */
 	m->header_out = true;
-	return m->o.out.rec(m->o.out.ctx, r);
+	return put(m, r);
 }
 
 /* Adds n loss entries to b's, code by code; values of codes b has no room for (the last slot is
@@ -306,7 +347,7 @@ static int write_cgroups(struct merge *m)
 	return 0;
 }
 
-static int write_begin(struct merge *m)
+static int write_begin(struct merge *m, bool delta, uint32_t ncarried)
 {
 	struct rec *r = &m->out;
 	struct rec_snap_begin *b = &r->u.snap_begin;
@@ -365,10 +406,15 @@ static int write_begin(struct merge *m)
 	b->span_ns = m->last_time ? (uint64_t)(t - m->last_time) : m->o.interval_ns;
 	b->interval_ns = m->o.interval_ns;
 	m->last_time = t;
-	return m->o.out.rec(m->o.out.ctx, r);
+	b->table_rows = b->rows;
+	if (delta) {
+		r->type = REC_DELTA_BEGIN;
+		b->rows = ncarried;
+	}
+	return put(m, r);
 }
 
-static int write_hosts(struct merge *m)
+static int write_hosts(struct merge *m, bool delta)
 {
 	struct rec *r = &m->out;
 	int err;
@@ -380,7 +426,7 @@ static int write_hosts(struct merge *m)
 		const struct snap *s = latest(h);
 
 		memset(r, 0, sizeof(*r));
-		r->type = REC_HOST;
+		r->type = delta ? REC_DELTA_HOST : REC_HOST;
 		hr->index = h->index;
 		hr->state = h->done ? HOST_ENDED : h->lagging ? HOST_LAGGING : HOST_LIVE;
 		m->all_ended &= h->done;
@@ -391,17 +437,16 @@ static int write_hosts(struct merge *m)
 			hr->nloss = s->b.nloss;
 			memcpy(hr->loss, s->b.loss, sizeof(hr->loss));
 		}
-		if ((err = m->o.out.rec(m->o.out.ctx, r)))
+		if ((err = put(m, r)))
 			return err;
 	}
 	return 0;
 }
 
-static int write_rows(struct merge *m)
+/* The rows of the merged snapshot, host by host, into m->rows. */
+static int collect_rows(struct merge *m)
 {
-	struct rec *r = &m->out;
-	int err;
-
+	m->nrows = 0;
 	for (int i = 0; i < m->n; i++) {
 		struct host *h = &m->h[i];
 		const struct snap *s;
@@ -409,12 +454,14 @@ static int write_rows(struct merge *m)
 
 		if (!(s = shown(h, &rep)))
 			continue;
-		r->type = REC_SNAP_ROW;
 		for (size_t j = 0; j < s->n; j++) {
-			struct rec_snap_row *w = &r->u.row;
+			struct rec_snap_row *w;
 
 			if (rep && (s->rows[j].flags & CONN_F_CLOSED))
 				continue;
+			if (VEC_RESERVE(&m->rows, &m->rows_cap, m->nrows + 1))
+				return -ENOMEM;
+			w = &m->rows[m->nrows++];
 			*w = s->rows[j];
 			w->host = h->index;
 			w->first_ns = (uint64_t)stream_wall_ns(&h->hdr, w->first_ns);
@@ -423,9 +470,104 @@ static int write_rows(struct merge *m)
 				w->flags &= ~CONN_F_NEW;
 				w->rate_in = w->rate_out = 0;
 			}
-			if ((err = m->o.out.rec(m->o.out.ctx, r)))
-				return err;
 		}
+	}
+	return 0;
+}
+
+/* Row f is what a reader's table holds for p once a delta begins (rates 0, NEW cleared). */
+static bool unchanged(const struct rec_snap_row *p, const struct rec_snap_row *f)
+{
+	const struct conn_id *a = &p->id, *b = &f->id;
+
+	return a->flow == b->flow && a->cookie == b->cookie && a->netns == b->netns &&
+	       a->ifindex == b->ifindex && a->proto == b->proto && a->family == b->family &&
+	       a->lport == b->lport && a->rport == b->rport && !memcmp(a->laddr, b->laddr, 16) &&
+	       !memcmp(a->raddr, b->raddr, 16) && p->state == f->state &&
+	       (p->flags & ~CONN_F_NEW) == f->flags && p->pid == f->pid &&
+	       !memcmp(p->comm, f->comm, COMM_LEN) && !memcmp(p->ifname, f->ifname, IFNAME_LEN) &&
+	       !memcmp(&p->c, &f->c, sizeof(p->c)) && f->rate_in == 0 && f->rate_out == 0 &&
+	       p->first_ns == f->first_ns && p->last_ns == f->last_ns &&
+	       p->cgroup_id == f->cgroup_id && p->host == f->host;
+}
+
+static int key_cmp(const void *x, const void *y)
+{
+	const struct rec_snap_row *a = x, *b = y;
+
+	if (a->host != b->host)
+		return a->host < b->host ? -1 : 1;
+	return a->id.flow < b->id.flow ? -1 : a->id.flow > b->id.flow;
+}
+
+/* Whether the merged snapshot can go as a delta: full snapshots every full_every, and whenever
+ * a reader applying the delta to the table the last one left would not have m->rows in their
+ * order (a row gone without closing, as a host's that ended; a row new before rows of its
+ * host; two rows of one key). m->carry[i] says which rows the delta carries. */
+static bool delta_due(struct merge *m, uint32_t *ncarried)
+{
+	const struct snaptab *t = &m->tab;
+	size_t j = 0, nt = snaptab_rows(t), nadded = 0;
+
+	*ncarried = 0;
+	if (m->o.full_every <= 1 || m->since_full + 1 >= m->o.full_every || !t->in_step ||
+	    vec_resize(&m->carry, &m->carry_cap, m->nrows, 1))
+		return false;
+	for (size_t i = 0; i < m->nrows; i++) {
+		const struct rec_snap_row *f = &m->rows[i], *p = NULL, *old;
+
+		while (j < nt && (snaptab_row(t, j)->flags & CONN_F_CLOSED))
+			j++;
+		if (j < nt)
+			p = snaptab_row(t, j);
+		if (p && p->host == f->host && p->id.flow == f->id.flow) {
+			j++;
+			m->carry[i] = !unchanged(p, f);
+		} else {
+			/* a new row: after every row of its host still to come, of no live key */
+			old = snaptab_find(t, f->host, f->id.flow);
+			if ((p && p->host <= f->host) || (old && !(old->flags & CONN_F_CLOSED)) ||
+			    VEC_RESERVE(&m->added, &m->added_cap, nadded + 1))
+				return false;
+			m->added[nadded++] = *f;
+			m->carry[i] = 1;
+		}
+		*ncarried += m->carry[i];
+	}
+	while (j < nt && (snaptab_row(t, j)->flags & CONN_F_CLOSED))
+		j++;
+	if (j < nt)
+		return false;
+	if (nadded > 1) /* none: no array to sort (qsort's argument is never NULL) */
+		qsort(m->added, nadded, sizeof(*m->added), key_cmp);
+	for (size_t i = 1; i < nadded; i++)
+		if (!key_cmp(&m->added[i - 1], &m->added[i]))
+			return false;
+	return true;
+}
+
+static int write_rows(struct merge *m, bool delta)
+{
+	struct rec *r = &m->out;
+	int err;
+
+	r->type = delta ? REC_DELTA_ROW : REC_SNAP_ROW;
+	for (size_t i = 0; i < m->nrows; i++) {
+		if (delta && !m->carry[i])
+			continue;
+		r->u.row = m->rows[i];
+		if ((err = put(m, r)))
+			return err;
+	}
+	return 0;
+}
+
+/* The hosts' snapshots just shown become their last ones. */
+static void shown_done(struct merge *m)
+{
+	for (int i = 0; i < m->n; i++) {
+		struct host *h = &m->h[i];
+
 		if (h->has_pending) {
 			snap_swap(&h->last, &h->pending);
 			h->has_last = true;
@@ -435,21 +577,28 @@ static int write_rows(struct merge *m)
 				h->last.rows[j].flags &= ~CONN_F_NEW;
 		}
 	}
-	return 0;
 }
 
 /* One merged snapshot: the hosts' new cgroup paths, SNAP_BEGIN, a HOST per host, the rows. */
 static int emit_merged(struct merge *m)
 {
+	uint32_t ncarried = 0;
+	bool delta;
 	int err;
 
 	if ((!m->header_out && (err = write_header(m))) || (err = write_cgroups(m)) ||
-	    (err = write_begin(m)) || (err = write_hosts(m)) || (err = write_rows(m)))
+	    (err = collect_rows(m)))
 		return err;
+	delta = delta_due(m, &ncarried);
+	if ((err = write_begin(m, delta, ncarried)) || (err = write_hosts(m, delta)) ||
+	    (err = write_rows(m, delta)))
+		return err;
+	shown_done(m);
+	m->since_full = delta ? m->since_full + 1 : 0;
 	memset(&m->out, 0, sizeof(m->out));
-	m->out.type = REC_SNAP_END;
+	m->out.type = delta ? REC_DELTA_END : REC_SNAP_END;
 	m->out.u.snap_end.seq = m->seq;
-	if ((err = m->o.out.rec(m->o.out.ctx, &m->out)))
+	if ((err = put(m, &m->out)))
 		return err;
 	return m->o.out.flush ? m->o.out.flush(m->o.out.ctx) : 0;
 }
@@ -480,7 +629,7 @@ static int write_end(struct merge *m)
 	memset(&m->out, 0, sizeof(m->out));
 	m->out.type = REC_END;
 	m->out.u.end.ts = (uint64_t)m->last_time;
-	if ((err = m->o.out.rec(m->o.out.ctx, &m->out)))
+	if ((err = put(m, &m->out)))
 		return err;
 	return m->o.out.flush ? m->o.out.flush(m->o.out.ctx) : 0;
 }
@@ -734,6 +883,10 @@ static void teardown(struct merge *m)
 	pthread_cond_destroy(&m->data);
 	pthread_cond_destroy(&m->space);
 	pthread_mutex_destroy(&m->lock);
+	snaptab_free(&m->tab);
+	free(m->rows);
+	free(m->carry);
+	free(m->added);
 	free(m->h);
 	free(m);
 }
@@ -759,6 +912,7 @@ static int host_init(struct merge *m, int i, const struct merge_input *in)
 		h->q = malloc(QCAP * sizeof(*h->q));
 	ho.out = (struct agg_sink){ on_emit, NULL, h };
 	ho.pace = NULL;
+	ho.full_every = 1; /* the merge reads full snapshots; its output has its own deltas */
 	h->a = agg_new(&ho);
 	h->last_rx = mono_now();
 	if (!h->rd || !h->head || (h->threaded && !h->q) || !h->a)

@@ -412,7 +412,9 @@ static int start(struct run *r, const struct kern *k)
 				   .pid = r->o.pid,
 				   .port = r->o.port,
 				   .want_tcp = !r->o.udp_only,
-				   .want_udp = !r->o.tcp_only };
+				   .want_udp = !r->o.tcp_only,
+				   .figs = r->col.figs,
+				   .hz = r->col.hz };
 	int e;
 
 	r->wr = stream_writer_new(r->out);

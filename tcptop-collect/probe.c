@@ -18,7 +18,10 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -396,17 +399,19 @@ static int kprobe_missed(void *ctx, uint64_t *n)
 /* ---- the plan: what to load, and what to give up when the kernel refuses a program ---- */
 
 enum {
-	PL_TCP = 1 << 0,       /* iter/tcp and the state tracepoint */
-	PL_STORAGE = 1 << 1,   /* iter/tcp reports only what changed (socket storage) */
-	PL_ACTIVE = 1 << 2,    /* activation: the send/recv tracepoints (6.3+), socket storage */
-	PL_POLL_RUN = 1 << 3,  /* the polled map refreshed by rf__polled */
-	PL_POLL_ITER = 1 << 4, /* ... by it__polled, where rf__polled is refused */
-	PL_OWNERS = 1 << 5,    /* owners of the sockets that exist at start */
-	PL_ACCEPT = 1 << 6,    /* owners of accepted connections from the accept tracepoints */
-	PL_UDP_CLOSE = 1 << 7, /* iter/udp */
-	PL_UDP_PEERS = 1 << 8, /* the cgroup hooks */
-	PL_UDP = 1 << 9,       /* UDP by a backend (plan.udp): not a bit of plan.on */
+	PL_TCP = 1 << 0,	  /* iter/tcp and the state tracepoint */
+	PL_STORAGE = 1 << 1,	  /* iter/tcp reports only what changed (socket storage) */
+	PL_ACTIVE = 1 << 2,	  /* activation: the send/recv tracepoints (6.3+), socket storage */
+	PL_POLL_RUN = 1 << 3,	  /* the polled map refreshed by rf__polled */
+	PL_POLL_ITER = 1 << 4,	  /* ... by it__polled, where rf__polled is refused */
+	PL_OWNERS = 1 << 5,	  /* owners of the sockets that exist at start */
+	PL_ACCEPT = 1 << 6,	  /* owners of accepted connections from the accept tracepoints */
+	PL_UDP_CLOSE = 1 << 7,	  /* iter/udp */
+	PL_UDP_PEERS = 1 << 8,	  /* the cgroup hooks */
+	PL_UDP = 1 << 9,	  /* UDP by a backend (plan.udp): not a bit of plan.on */
 	PL_UDP_RELEASE = 1 << 10, /* the cgroup sock_release hook: closes in every namespace */
+	PL_FIGS = 1 << 11,	  /* TCP connections' figures (the walk, the refresh, the close) */
+	PL_CLOCK = 1 << 12,	  /* ck__jiffies: the kernel's HZ measured */
 };
 
 struct plan {
@@ -447,6 +452,7 @@ static const struct prog_rule {
 	{ "it__owners", PL_OWNERS },
 	{ "sc__", PL_ACCEPT },
 	{ "rf__polled", PL_TCP | PL_POLL_RUN },
+	{ "ck__jiffies", PL_TCP | PL_FIGS | PL_CLOCK },
 	{ "it__polled", PL_TCP | PL_POLL_ITER, PL_POLL_RUN },
 	{ "it__udp", PL_UDP | PL_UDP_CLOSE },
 	{ "cg__", PL_UDP | PL_UDP_PEERS, 0, BK_TP },
@@ -497,8 +503,12 @@ static const struct refusal {
 } refusals[] = {
 	{ "it__tcp", PL_ACTIVE, -1, "no activation: a walk each period" },
 	{ "it__tcp", PL_STORAGE, -1, "every connection reported each period" },
+	/* the figures read jiffies and ~20 fields of tcp_sock, which 5.10 to 7.2 all have */
+	{ "it__tcp", PL_FIGS, FEAT_TCP_FIGS },
 	{ "it__tcp", PL_TCP, FEAT_TCP },
+	{ "st__state", PL_FIGS, FEAT_TCP_FIGS },
 	{ "st__state", PL_TCP, FEAT_TCP },
+	{ "ck__jiffies", PL_CLOCK, -1, "HZ from the kernel's configuration only" },
 	{ "st__activate", PL_ACTIVE, -1, "no activation: a walk each period" },
 	{ "tp__send_act", PL_ACTIVE, -1, "no activation: a walk each period" },
 	{ "tp__recv_act", PL_ACTIVE, -1, "no activation: a walk each period" },
@@ -610,6 +620,7 @@ static void try_plan(struct collector *c, const struct plan *pl, const struct pr
 	s->rodata->own_netns = o->own_netns;
 	s->rodata->wake_bytes = o->ringbuf_bytes / 4;
 	s->rodata->kp_recv_noblock = pl->recv_args == 6;
+	s->rodata->want_figs = !!(pl->on & PL_FIGS);
 	bpf_map__set_max_entries(s->maps.udp_flows, o->max_flows);
 	/* the polled connections: rf__polled walks two maps, each only while it holds any
 	 * entry (a walk visits every bucket, empty or not), a small one first and one as big as
@@ -644,8 +655,9 @@ static void try_plan(struct collector *c, const struct plan *pl, const struct pr
 		const char *n = bpf_program__name(p);
 		struct bpf_link *l;
 
-		if (!bpf_program__autoload(p) || !strncmp(n, "it__", 4) || !strncmp(n, "rf__", 4))
-			continue;
+		if (!bpf_program__autoload(p) || !strncmp(n, "it__", 4) || !strncmp(n, "rf__", 4) ||
+		    !strncmp(n, "ck__", 4))
+			continue; /* iterators, and programs run by BPF_PROG_TEST_RUN */
 		if (c->nlinks == PROBE_MAX_LINKS) {
 			refused(r, n, "too many programs", E2BIG);
 			break;
@@ -654,7 +666,7 @@ static void try_plan(struct collector *c, const struct plan *pl, const struct pr
 		if (!l) {
 			refused(r, n,
 				!strncmp(n, "cg", 2) && cgfd < 0 ? "no cgroup v2 hierarchy"
-								   : "cannot attach",
+								 : "cannot attach",
 				errno);
 			break;
 		}
@@ -713,6 +725,126 @@ static void undo(struct collector *c)
 	c->kprobe_profile = -1;
 }
 
+/* ---- the kernel's HZ: the unit of the TCP clocks (tcp_sock.chrono_stat, in jiffies) ---- */
+
+/* CONFIG_HZ from the running kernel's configuration: /boot/config-RELEASE, else
+ * /proc/config.gz (zlib reads either); 0 where neither is there or says it. */
+static unsigned hz_from_config(char *from, size_t size)
+{
+	const char *paths[2] = { NULL, "/proc/config.gz" };
+	char boot[PATH_MAX], line[256];
+	struct utsname u;
+	unsigned hz = 0;
+
+	if (!uname(&u)) {
+		snprintf(boot, sizeof(boot), "/boot/config-%s", u.release);
+		paths[0] = boot;
+	}
+	for (size_t i = 0; i < 2 && !hz; i++) {
+		gzFile f = paths[i] ? gzopen(paths[i], "r") : NULL;
+
+		if (!f)
+			continue;
+		while (!hz && gzgets(f, line, sizeof(line)))
+			if (!strncmp(line, "CONFIG_HZ=", 10))
+				hz = (unsigned)strtoul(line + 10, NULL, 10);
+		gzclose(f);
+		if (hz)
+			snprintf(from, size, "%s", paths[i]);
+	}
+	return hz;
+}
+
+static int clock_read(struct collector *c, uint64_t *jiffies, uint64_t *ns)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, t);
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(c->skel->progs.ck__jiffies), &t))
+		return errno ? errno : EIO;
+	*jiffies = c->skel->bss->clock_jiffies;
+	*ns = c->skel->bss->clock_ns;
+	return 0;
+}
+
+/* The first reading after jiffies moved past j (a reading right after a tick): spins, a tick at
+ * most (10 ms at HZ 100), giving up after 100 ms. 0 or an errno. */
+static int clock_edge(struct collector *c, uint64_t j, uint64_t *jiffies, uint64_t *ns)
+{
+	uint64_t start = 0;
+	int e;
+
+	do {
+		if ((e = clock_read(c, jiffies, ns)))
+			return e;
+		if (!start)
+			start = *ns;
+		if (*ns - start > 100000000ULL)
+			return ETIMEDOUT;
+	} while (*jiffies == j);
+	return 0;
+}
+
+/* HZ measured: jiffies against the monotonic clock between two ticks HZ_SPAN_NS apart, each
+ * read just after it happened, so that neither end is off by the jiffy it waited for (an
+ * emulated machine's ticks come late by milliseconds: the 0.2 s keep that within 3%). Rounded
+ * to the values x86-64 and arm64 allow when within 8% of one (250 and 300 are 18% apart); tried
+ * three times. 0 when it cannot be run or fits none. */
+#define HZ_SPAN_NS 200000000ULL
+static unsigned hz_measure(struct collector *c, char *why, size_t size)
+{
+	static const unsigned allowed[] = { 100, 250, 300, 1000 };
+	uint64_t j0, t0, j1, t1;
+	double hz = 0;
+	int e = 0;
+
+	for (int round = 0; round < 3; round++) {
+		struct timespec ts = { 0, (long)HZ_SPAN_NS };
+
+		if ((e = clock_read(c, &j0, &t0)) || (e = clock_edge(c, j0, &j0, &t0)))
+			break;
+		nanosleep(&ts, NULL);
+		if ((e = clock_read(c, &j1, &t1)) || (e = clock_edge(c, j1, &j1, &t1)))
+			break;
+		if (t1 <= t0)
+			continue;
+		hz = (double)(j1 - j0) * 1e9 / (double)(t1 - t0);
+		for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+			if (hz > allowed[i] * 0.92 && hz < allowed[i] * 1.08)
+				return allowed[i];
+	}
+	if (e)
+		snprintf(why, size, "ck__jiffies cannot run: %s", strerror(e));
+	else
+		snprintf(why, size,
+			 "%.1f jiffies a second measured, which is no HZ the kernel allows", hz);
+	return 0;
+}
+
+/* The unit of the clocks: the kernel's configuration, else measured; 0 when neither works
+ * (the clocks and LIMIT are then missing: tcp-limits). */
+static void find_hz(struct collector *c, bool clock, bool verbose)
+{
+	char from[PATH_MAX] = "", why[200] = "ck__jiffies refused";
+
+	c->hz = hz_from_config(from, sizeof(from));
+	if (c->hz) {
+		if (verbose)
+			warnx("HZ %u (%s)", c->hz, from);
+		return;
+	}
+	if (clock)
+		c->hz = hz_measure(c, why, sizeof(why));
+	if (c->hz) {
+		if (verbose)
+			warnx("HZ %u (measured: no kernel configuration to read)", c->hz);
+		return;
+	}
+	features_add(c->missing, sizeof(c->missing), FEAT_TCP_LIMITS);
+	warnx("%s left out: the kernel's HZ is unknown: no configuration (/boot/config-R, "
+	      "/proc/config.gz) and %s",
+	      features[FEAT_TCP_LIMITS].word, why);
+}
+
 static bool missing_has(const struct collector *c, enum feature f)
 {
 	struct stream_header h;
@@ -753,7 +885,7 @@ static int plan_init(struct plan *pl, enum backend order[BK_N], int *norder,
 	memset(pl, 0, sizeof(*pl));
 	pl->recv_args = func_args(vmlinux, "udp_recvmsg");
 	pl->on = PL_STORAGE | PL_POLL_RUN | PL_OWNERS | PL_UDP_CLOSE | PL_UDP_PEERS |
-		 PL_UDP_RELEASE;
+		 PL_UDP_RELEASE | PL_FIGS | PL_CLOCK;
 	if (o->want_tcp)
 		pl->on |= PL_TCP;
 	if (backend_available(BK_TP, vmlinux, why, sizeof(why)))
@@ -889,6 +1021,9 @@ int probe_setup(struct collector *c, const struct probe_opts *o, char *err, size
 	c->active = c->tcp && (pl.on & PL_ACTIVE);
 	c->udp_peers = pl.udp == BK_TP && (pl.on & PL_UDP_PEERS);
 	c->udp_close = pl.udp && (pl.on & PL_UDP_CLOSE) && (pl.on & PL_UDP_RELEASE);
+	c->figs = c->tcp && (pl.on & PL_FIGS);
+	if (c->figs)
+		find_hz(c, pl.on & PL_CLOCK, o->verbose);
 	describe(c);
 	if (c->kprobe_events && kprobe_profile_missed(c, &c->kprobe_base))
 		c->kprobe_base = 0;

@@ -46,6 +46,8 @@ struct collector {
 	bool accept;		   /* owners of accepted connections */
 	bool udp_peers;		   /* cgroup hooks name unconnected peers (backend tracepoint) */
 	bool udp_close;		   /* iter/udp: flows end with their socket */
+	bool figs;		   /* TCP connections' figures are read */
+	unsigned hz;		   /* the kernel's HZ, 0 unknown (the clocks then missing) */
 	char backend[HDR_STR_MAX]; /* for the stream header: "tcp=iter udp=tracepoint ..." */
 	char missing[HDR_STR_MAX]; /* features left out, space separated (contract.h) */
 	struct bpf_link *it_tcp, *it_udp, *it_polled, *it_owners;

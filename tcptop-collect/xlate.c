@@ -6,9 +6,11 @@
  *   state changes, OWNER when its owner becomes known or changes, CLOSE once;
  * - TCP connections are keyed by the socket's address, UDP flows by socket and peer; stream
  *   flow ids count up from 1 and never reveal a kernel address;
- * - a TCP connection is kept in 88 bytes (a million connections are two million sockets): what
- *   its later records need (flow, counters, state, owner) and what tells another socket at the
- *   same address from it (ports, peer); its identity is written from the report that opens it;
+ * - a TCP connection is kept in 104 bytes (a million connections are two million sockets): what
+ *   its later records need (flow, counters, state, owner), what tells another socket at the
+ *   same address from it (ports, peer) and whether its figures moved (their clocks as last
+ *   read, a hash of those last written); its identity and figures are written from the report
+ *   in hand;
  * - a closed TCP socket leaves a tombstone for two periods, so that an iterator that met it
  *   just before it went away does not open it again; they go oldest first, with no scan;
  * - a walk of every connection may span several periods; a connection of our namespace ends
@@ -17,7 +19,11 @@
  *   socket whose bucket changed between two reads (before 6.16), and a walk that failed or was
  *   cut short (not whole) proves nothing;
  * - counters never go backwards (a stale read changes nothing), and the kernel's 32-bit
- *   segment counters are unwrapped into the stream's 64-bit ones.
+ *   segment counters are unwrapped into the stream's 64-bit ones;
+ * - a TCP connection's figures (stream.h struct tcp_figs) ride with its counters: a SAMPLE is
+ *   written when either changed (a stalled sender's clock runs while its counters stand
+ *   still); their clocks, in jiffies in the kernel, are unwrapped and turned into
+ *   milliseconds as tcp_get_info() does; figures behind the last read change nothing.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -35,6 +41,9 @@ enum {
 	T_HIDDEN = 1 << 2,  /* not wanted by the filters (yet) */
 	T_FOREIGN = 1 << 3, /* of another namespace: no walk meets it */
 	T_V6 = 1 << 4,	    /* the peer's address is IPv6 (peer hashed) */
+	T_MISSED = 1 << 5,  /* the last whole full walk missed it (a second one ends it) */
+	T_CLOCKS = 1 << 6,  /* figures were read: clk and clk_hi hold their clocks */
+	T_FIGS = 1 << 7,    /* figures were written: figs_hash is theirs */
 };
 
 /* A TCP connection, in the table by hash_u64(socket address): that hash is a bijection, so two
@@ -46,16 +55,22 @@ struct tcp {
 	uint32_t peer;		/* the remote address: IPv4 as is, IPv6 hashed */
 	uint32_t pid;		/* the owner, once known */
 	uint32_t owner_tag;	/* a hash of the owner's cgroup and name: a change is an OWNER */
+	uint32_t clk[3];    /* the clocks busy, rwnd, sndbuf as last read: the kernel's jiffies */
+	uint32_t figs_hash; /* a hash of the figures last written (T_FIGS) */
 	uint16_t lport, rport;
 	uint16_t seen;	      /* the walk under way or last begun when a report last met it */
 	uint8_t state, flags; /* flags: CONN_F_BEGUN_BEFORE */
-	uint8_t missed;	      /* whole full walks in a row that missed it */
 	uint8_t bits;	      /* T_* */
+	uint8_t clk_hi[3];    /* clk's wraps past 2^32 jiffies (2^40 in all: 34 years at HZ 1000) */
 };
 
-/* What tells apart two sockets at one address is all a connection keeps beyond its counters
- * (the counters may grow with the stream's fields; the rest must not). */
-_Static_assert(sizeof(struct tcp) - sizeof(struct conn_counters) <= 48,
+/* What tells apart two sockets at one address, and whether its figures moved, is all a
+ * connection keeps beyond its counters (the counters may grow with the stream's fields; the
+ * rest must not). 48 bytes before the figures, 64 with them: their clocks as last read (12
+ * bytes, and 3 of their wraps), to unwrap the next and tell a stale read, and a 32-bit hash of
+ * those last written (4) instead of their 48 bytes, to tell a change; whole walks that missed
+ * it went from a byte to a bit. */
+_Static_assert(sizeof(struct tcp) - sizeof(struct conn_counters) <= 64,
 	       "struct tcp grows with every connection of a big server");
 
 /* A TCP connection that closed (or was ended), for two periods, by the same hash: the last
@@ -238,9 +253,11 @@ static bool wanted(const struct xlate *x, uint16_t lport, uint16_t rport, const 
 	return true;
 }
 
-/* OPEN: the connection's identity, owner (NULL: none known) and first counters. */
+/* OPEN: the connection's identity, owner (NULL: none known), first counters and figures (NULL:
+ * none). */
 static void put_open(struct xlate *x, const struct conn_id *id, uint8_t state, uint8_t flags,
-		     const struct tt_owner *o, const struct conn_counters *c, uint64_t ts)
+		     const struct tt_owner *o, const struct conn_counters *c,
+		     const struct tcp_figs *n, uint64_t ts)
 {
 	struct rec r = { .type = REC_CONN_OPEN };
 	struct rec_conn_open *op = &r.u.open;
@@ -260,6 +277,10 @@ static void put_open(struct xlate *x, const struct conn_id *id, uint8_t state, u
 		op->flags |= CONN_F_NO_OWNER;
 	}
 	op->c = *c;
+	if (n) {
+		op->has_figs = 1;
+		op->figs = *n;
+	}
 	put(x, &r);
 }
 
@@ -276,22 +297,29 @@ static void put_owner(struct xlate *x, uint64_t flow, const struct tt_owner *o, 
 	put(x, &r);
 }
 
-/* SAMPLE when the counters differ from those last written (*last); a connection not written
- * yet keeps them for its OPEN. */
-static void put_sample(struct xlate *x, uint64_t flow, bool written, struct conn_counters *last,
-		       const struct conn_counters *c, uint64_t ts)
+/* SAMPLE when the counters differ from those last written (*last) or the figures moved, with
+ * the figures n (NULL: none read); a connection not written yet keeps the counters for its
+ * OPEN. True when it wrote one. */
+static bool put_sample(struct xlate *x, uint64_t flow, bool written, struct conn_counters *last,
+		       const struct conn_counters *c, const struct tcp_figs *n, bool figs_moved,
+		       uint64_t ts)
 {
 	struct rec r = { .type = REC_CONN_SAMPLE };
 
-	if (!memcmp(last, c, sizeof(*c)))
-		return;
+	if (!memcmp(last, c, sizeof(*c)) && !figs_moved)
+		return false;
 	*last = *c;
 	if (!written)
-		return;
+		return false;
 	r.u.sample.ts = ts;
 	r.u.sample.flow = flow;
 	r.u.sample.c = *c;
+	if (n) {
+		r.u.sample.has_figs = 1;
+		r.u.sample.figs = *n;
+	}
 	put(x, &r);
+	return true;
 }
 
 static void put_state(struct xlate *x, uint64_t flow, bool written, uint8_t *last, uint8_t state,
@@ -311,8 +339,9 @@ static void put_state(struct xlate *x, uint64_t flow, bool written, uint8_t *las
 	*last = state;
 }
 
+/* CLOSE with the last counters and the figures of the report that closes it (NULL: none). */
 static void put_close(struct xlate *x, uint64_t flow, bool written, uint8_t state,
-		      const struct conn_counters *c, uint64_t ts)
+		      const struct conn_counters *c, const struct tcp_figs *n, uint64_t ts)
 {
 	struct rec r = { .type = REC_CONN_CLOSE };
 
@@ -322,6 +351,10 @@ static void put_close(struct xlate *x, uint64_t flow, bool written, uint8_t stat
 	r.u.close.flow = flow;
 	r.u.close.state = state;
 	r.u.close.c = *c;
+	if (n) {
+		r.u.close.has_figs = 1;
+		r.u.close.figs = *n;
+	}
 	put(x, &r);
 }
 
@@ -364,6 +397,70 @@ static bool tcp_counters(struct conn_counters *c, const struct conn_counters *pr
 	}
 	*c = n;
 	return true;
+}
+
+/* The figures e brings for f (n), as the stream carries them: false when it brings none or
+ * their clocks are behind those last read (a stale read: f untouched). The clocks continue
+ * f's (its first figures: from e's) and are kept in f; in milliseconds as tcp_get_info()
+ * reckons them, USEC_PER_SEC / HZ a jiffy (3333 us at HZ 300), written modulo 2^32; 0 while
+ * HZ is unknown (the header says tcp-limits). */
+static bool tcp_figs(const struct xlate *x, struct tcp *f, const struct tt_event *e,
+		     struct tcp_figs *n)
+{
+	const struct tt_tcp_figs *t = &e->f;
+	const uint32_t raw[3] = { t->busy, t->rwnd, t->sndbuf };
+	uint64_t c[3], rate = 0;
+
+	if (!x->cfg.figs || !(e->flags & TT_F_FIGS))
+		return false;
+	for (int i = 0; i < 3; i++)
+		if (!(f->bits & T_CLOCKS))
+			c[i] = raw[i];
+		else if (!unwrap32(&c[i], (uint64_t)f->clk_hi[i] << 32 | f->clk[i], raw[i]))
+			return false;
+	for (int i = 0; i < 3; i++) {
+		f->clk[i] = (uint32_t)c[i];
+		f->clk_hi[i] = (uint8_t)(c[i] >> 32);
+	}
+	f->bits |= T_CLOCKS;
+	memset(n, 0, sizeof(*n));
+	if (x->cfg.hz) {
+		uint64_t us = 1000000 / x->cfg.hz;
+
+		n->busy_ms = (uint32_t)(c[0] * us / 1000);
+		n->rwnd_ms = (uint32_t)(c[1] * us / 1000);
+		n->sndbuf_ms = (uint32_t)(c[2] * us / 1000);
+	}
+	n->retrans_bytes = (uint32_t)t->bytes_retrans;
+	n->lost = t->lost;
+	n->cwnd = t->cwnd;
+	n->ssthresh = t->ssthresh >= TCP_NO_SSTHRESH ? TCP_NO_SSTHRESH : t->ssthresh;
+	n->reordering = t->reordering > 0xFFFF ? 0xFFFF : t->reordering;
+	n->in_flight = t->in_flight;
+	n->unsent = t->unsent;
+	n->min_rtt_us = t->min_rtt_us;
+	n->rttvar_us = t->rttvar_us;
+	/* tcp_compute_delivery_rate() */
+	if (t->rate_delivered && t->rate_interval_us)
+		rate = (uint64_t)t->rate_delivered * t->mss * 1000000 / t->rate_interval_us;
+	n->delivery_rate = (float)rate;
+	return true;
+}
+
+/* The hash struct tcp keeps of figures written. Two different ones hash alike once in 2^32:
+ * that change is then written with the next one, or with the close. */
+static uint32_t figs_hash(const struct tcp_figs *n)
+{
+	return (uint32_t)hash_bytes(n, sizeof(*n));
+}
+
+/* Figures n (NULL: none) now in the stream for f. */
+static void figs_written(struct tcp *f, const struct tcp_figs *n)
+{
+	if (!n)
+		return;
+	f->figs_hash = figs_hash(n);
+	f->bits |= T_FIGS;
 }
 
 static uint64_t next_flow(struct xlate *x)
@@ -433,11 +530,11 @@ static bool is_ours(const struct tcp *f)
 	return !(f->bits & T_FOREIGN);
 }
 
-/* OPEN from the report in hand (e: the identity), with the owner it brings (NULL: none), once
- * the connection passes the filters; with --pid, one whose owner is not known yet waits
- * (hidden) until a report brings it. */
+/* OPEN from the report in hand (e: the identity), with the owner (NULL: none) and figures
+ * (NULL: none) it brings, once the connection passes the filters; with --pid, one whose owner
+ * is not known yet waits (hidden) until a report brings it. */
 static void tcp_open(struct xlate *x, struct tcp *f, const struct tt_event *e,
-		     const struct tt_owner *o)
+		     const struct tt_owner *o, const struct tcp_figs *n)
 {
 	struct conn_id id;
 
@@ -449,7 +546,8 @@ static void tcp_open(struct xlate *x, struct tcp *f, const struct tt_event *e,
 	}
 	f->bits = (f->bits & ~T_HIDDEN) | T_WRITTEN;
 	id_from_event(&id, e, f->flow);
-	put_open(x, &id, f->state, f->flags, o, &f->c, e->ts);
+	put_open(x, &id, f->state, f->flags, o, &f->c, n, e->ts);
+	figs_written(f, n);
 }
 
 static const struct tt_owner *owner_in(const struct tt_event *e)
@@ -458,8 +556,9 @@ static const struct tt_owner *owner_in(const struct tt_event *e)
 }
 
 /* The owner a report brings: OWNER when it differs from the one known; a connection that
- * waited for its owner is opened. */
-static void set_owner(struct xlate *x, struct tcp *f, const struct tt_event *e)
+ * waited for its owner is opened, with the figures n of the report (NULL: none). */
+static void set_owner(struct xlate *x, struct tcp *f, const struct tt_event *e,
+		      const struct tcp_figs *n)
 {
 	const struct tt_owner *o = &e->owner;
 	uint32_t tag = owner_tag(o);
@@ -472,9 +571,19 @@ static void set_owner(struct xlate *x, struct tcp *f, const struct tt_event *e)
 	f->pid = o->pid;
 	f->owner_tag = tag;
 	if (!(f->bits & T_WRITTEN))
-		tcp_open(x, f, e, o);
+		tcp_open(x, f, e, o, n);
 	else
 		put_owner(x, f->flow, o, e->ts);
+}
+
+/* SAMPLE of a TCP connection: counters c and figures n (NULL: none read), when either moved. */
+static void tcp_sample(struct xlate *x, struct tcp *f, const struct conn_counters *c,
+		       const struct tcp_figs *n, uint64_t ts)
+{
+	bool moved = n && (!(f->bits & T_FIGS) || f->figs_hash != figs_hash(n));
+
+	if (put_sample(x, f->flow, f->bits & T_WRITTEN, &f->c, c, n, moved, ts))
+		figs_written(f, n);
 }
 
 static struct tcp *tcp_new(struct xlate *x, uint64_t h, const struct tt_event *e, uint8_t flags,
@@ -582,7 +691,7 @@ static void tomb_expire(struct xlate *x)
 static void met(struct xlate *x, struct tcp *f)
 {
 	f->seen = (uint16_t)x->walk;
-	f->missed = 0;
+	f->bits &= ~T_MISSED;
 }
 
 static void tcp_report(struct xlate *x, const struct tt_event *e, uint8_t flags)
@@ -590,13 +699,14 @@ static void tcp_report(struct xlate *x, const struct tt_event *e, uint8_t flags)
 	uint64_t h = hash_u64(e->sock);
 	struct tcp *f = tcp_find(x, h);
 	struct conn_counters c;
-	bool written;
+	struct tcp_figs n;
+	bool written, figs;
 
 	if (f && !same_tcp(f, e) && e->state != TCP_SYN_SENT /* ports may still change */) {
 		if (tomb_of(x, h, e))
 			return; /* a late report of the socket that lived here before ours */
 		/* another socket lives at the address: ours went */
-		put_close(x, f->flow, f->bits & T_WRITTEN, f->state, &f->c, e->ts);
+		put_close(x, f->flow, f->bits & T_WRITTEN, f->state, &f->c, NULL, e->ts);
 		x->st.evicted++;
 		tcp_free(x, f);
 		f = NULL;
@@ -606,7 +716,8 @@ static void tcp_report(struct xlate *x, const struct tt_event *e, uint8_t flags)
 			return; /* met by the iterator just before it went away */
 		f = tcp_new(x, h, e, flags, true);
 		if (f) {
-			tcp_open(x, f, e, owner_in(e));
+			figs = tcp_figs(x, f, e, &n);
+			tcp_open(x, f, e, owner_in(e), figs ? &n : NULL);
 			met(x, f);
 		}
 		return;
@@ -614,14 +725,15 @@ static void tcp_report(struct xlate *x, const struct tt_event *e, uint8_t flags)
 	met(x, f);
 	if (!tcp_counters(&c, &f->c, &e->c))
 		return; /* older than what was written: changes nothing */
+	figs = tcp_figs(x, f, e, &n);
 	written = f->bits & T_WRITTEN;
 	if (!written)
 		f->c = c; /* an OPEN still to come carries the newest counters */
 	if (e->flags & TT_F_OWNER)
-		set_owner(x, f, e);
+		set_owner(x, f, e, figs ? &n : NULL);
 	written = f->bits & T_WRITTEN;
 	put_state(x, f->flow, written, &f->state, e->state, e->ts);
-	put_sample(x, f->flow, written, &f->c, &c, e->ts);
+	tcp_sample(x, f, &c, figs ? &n : NULL, e->ts);
 }
 
 /* The close of a socket we never met at an address where another lives on (or met none):
@@ -629,15 +741,18 @@ static void tcp_report(struct xlate *x, const struct tt_event *e, uint8_t flags)
 static void tcp_born_closed(struct xlate *x, uint64_t h, const struct tt_event *e, bool tomb)
 {
 	struct tt_event o = *e;
+	struct tcp_figs n;
 	struct tcp *g;
+	bool figs;
 
 	o.state = e->old_state;
 	g = tcp_new(x, h, &o, x->period ? 0 : CONN_F_BEGUN_BEFORE, false);
 	if (!g)
 		return;
-	tcp_open(x, g, &o, owner_in(e));
+	figs = tcp_figs(x, g, e, &n);
+	tcp_open(x, g, &o, owner_in(e), figs ? &n : NULL);
 	put_state(x, g->flow, g->bits & T_WRITTEN, &g->state, e->state, e->ts);
-	put_close(x, g->flow, g->bits & T_WRITTEN, g->state, &g->c, e->ts);
+	put_close(x, g->flow, g->bits & T_WRITTEN, g->state, &g->c, figs ? &n : NULL, e->ts);
 	if (tomb)
 		tomb_make(x, h, g);
 	free(g);
@@ -648,7 +763,8 @@ static void tcp_closed(struct xlate *x, const struct tt_event *e)
 	uint64_t h = hash_u64(e->sock);
 	struct tcp *f = tcp_find(x, h);
 	struct conn_counters c;
-	bool written;
+	struct tcp_figs n;
+	bool written, figs;
 
 	if (f && !same_tcp(f, e)) {
 		/* the close of one ended already, or of another socket than the one we know at
@@ -664,13 +780,14 @@ static void tcp_closed(struct xlate *x, const struct tt_event *e)
 			tcp_born_closed(x, h, e, true);
 		return;
 	}
+	figs = tcp_figs(x, f, e, &n);
 	if (e->flags & TT_F_OWNER)
-		set_owner(x, f, e);
+		set_owner(x, f, e, figs ? &n : NULL);
 	written = f->bits & T_WRITTEN;
 	if (tcp_counters(&c, &f->c, &e->c))
-		put_sample(x, f->flow, written, &f->c, &c, e->ts);
+		tcp_sample(x, f, &c, figs ? &n : NULL, e->ts);
 	put_state(x, f->flow, written, &f->state, e->state, e->ts);
-	put_close(x, f->flow, written, f->state, &f->c, e->ts);
+	put_close(x, f->flow, written, f->state, &f->c, figs ? &n : NULL, e->ts);
 	tomb_add(x, f);
 }
 
@@ -814,12 +931,13 @@ int xlate_tcp_walk_end(struct xlate *x, uint64_t now, bool whole)
 		if (f->seen == walk || !is_ours(f))
 			continue;
 		/* missed once: the next walk, due at once, decides */
-		if (++f->missed < 2) {
+		if (!(f->bits & T_MISSED)) {
+			f->bits |= T_MISSED;
 			x->st.suspects++;
 			continue;
 		}
 		/* the kernel no longer has it and no close came: the close was lost */
-		put_close(x, f->flow, f->bits & T_WRITTEN, f->state, &f->c, now);
+		put_close(x, f->flow, f->bits & T_WRITTEN, f->state, &f->c, NULL, now);
 		x->st.evicted++;
 		tomb_add(x, f);
 	}
@@ -836,9 +954,9 @@ static void udp_end(struct xlate *x, struct udp *f, uint64_t ts)
 		c.bytes_out = v.bytes_out;
 		c.pkts_in = v.pkts_in;
 		c.pkts_out = v.pkts_out;
-		put_sample(x, f->flow, f->written, &f->c, &c, ts);
+		put_sample(x, f->flow, f->written, &f->c, &c, NULL, false, ts);
 	}
-	put_close(x, f->flow, f->written, 0, &f->c, ts);
+	put_close(x, f->flow, f->written, 0, &f->c, NULL, ts);
 	if (f->us) {
 		for (struct udp **p = &f->us->flows; *p; p = &(*p)->sock_next) {
 			if (*p == f) {
@@ -948,12 +1066,12 @@ static void udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct t
 		if (!f->hidden) {
 			f->written = true;
 			put_open(x, &f->id, 0, f->flags, f->owner_known ? &f->owner : NULL, &f->c,
-				 now);
+				 NULL, now);
 		}
 	}
 	if (v->last_ts > f->last_active)
 		f->last_active = v->last_ts;
-	put_sample(x, f->flow, f->written, &f->c, &c, now);
+	put_sample(x, f->flow, f->written, &f->c, &c, NULL, false, now);
 }
 
 int xlate_udp_flow(struct xlate *x, const struct tt_udp_key *k, const struct tt_udp_val *v,

@@ -34,6 +34,8 @@ struct xlate_config {
 	uint32_t pid;		 /* only connections of this process (0: all) */
 	uint16_t port;		 /* only connections with this port at either end (0: all) */
 	bool want_tcp, want_udp;
+	bool figs;   /* TCP connections' figures are written (the events carry them) */
+	unsigned hz; /* the kernel's HZ: the unit of their clocks; 0 unknown (written as 0) */
 };
 
 struct xlate_stats {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* libFuzzer target: tcptop-csv's snapshot reader and row writer on any bytes, in the format and
  * options chosen by byte 0, the output checked for what the writer promises. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <sys/mman.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "rows.h"
+#include "snaptab.h"
 #include "stream.h"
 #include "util.h"
 
@@ -102,8 +104,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	struct stream_reader *rd;
 	struct rows *w;
+	struct snaptab tab = { 0 };
 	bool in_snap = false, header = false;
-	int st;
+	int st, kind = 0, e;
 
 	if (out_fd < 0)
 		out_fd = memfd_create("fuzz-csv", MFD_CLOEXEC);
@@ -124,10 +127,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			header = true;
 			in_snap = false;
 			rows_section(w, &r.u.header);
+			snaptab_section(&tab, &r.u.header);
 			if (rows_section_host(w, &r.u.header))
 				abort();
 			break;
 		case REC_HOST:
+		case REC_DELTA_HOST:
 			if (rows_host(w, &r.u.host))
 				abort();
 			break;
@@ -135,19 +140,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			rows_cgroup(w, r.u.cgroup.host, r.u.cgroup.id, r.u.cgroup.path);
 			break;
 		case REC_SNAP_BEGIN:
+		case REC_DELTA_BEGIN:
 			if (in_snap)
 				goto out;
-			rows_snapshot(w, &r.u.snap_begin);
+			kind = snaptab_begin(&tab, r.type, &r.u.snap_begin);
+			if (kind != SNAPTAB_SKIP)
+				rows_snapshot(w, &r.u.snap_begin);
 			in_snap = true;
 			break;
 		case REC_SNAP_ROW:
-			if (!in_snap)
+		case REC_DELTA_ROW:
+			e = snaptab_add(&tab, r.type, &r.u.row);
+			if (!in_snap || e == -EPROTO)
 				goto out;
-			if (rows_add(w, &r.u.row))
-				abort(); /* a memfd never refuses */
+			if (e || (r.type == REC_SNAP_ROW && rows_add(w, &r.u.row)))
+				abort(); /* a memfd never refuses, nor malloc here */
 			break;
 		case REC_SNAP_END:
+		case REC_DELTA_END:
 			in_snap = false;
+			e = snaptab_end(&tab);
+			if (e < 0)
+				abort();
+			if (e != SNAPTAB_READY)
+				break;
+			if (kind == SNAPTAB_DELTA) {
+				if (snaptab_rows(&tab) != tab.want)
+					abort(); /* READY means the table has its rows */
+				for (size_t i = 0; i < snaptab_rows(&tab); i++)
+					if (rows_add(w, snaptab_row(&tab, i)))
+						abort();
+			}
 			if (rows_snapshot_end(w) || rows_flush(w))
 				abort();
 			break;
@@ -166,5 +189,6 @@ out:
 	check_output(out_fd, &o);
 	stream_reader_free(rd);
 	rows_free(w);
+	snaptab_free(&tab);
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include "dns.h"
 #include "priv.h"
 #include "rows.h"
+#include "snaptab.h"
 #include "stop.h"
 #include "stream.h"
 #include "util.h"
@@ -51,15 +52,17 @@ struct csv {
 	struct rec *r;
 	bool header_done, in_snap;
 	uint64_t snap_seq;
-	int write_err; /* -errno of the write that failed: main() reports it */
+	struct snaptab tab; /* the table deltas apply to (format 1.1) */
+	int snap_kind;	    /* snaptab_begin()'s word on the snapshot being read */
+	int write_err;	    /* -errno of the write that failed: main() reports it */
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: tcptop-csv [-o FILE] [-f csv|jsonl] [--group process|cgroup]\n"
-		"                  [--excel-safe] [--crlf] [--resolve [--dns-server ADDR[:PORT]]]\n"
-		"                  [-h|--help] [--version] [FILE]\n");
+	fprintf(f, "usage: tcptop-csv [-o FILE] [-f csv|jsonl] [--group process|cgroup]\n"
+		   "                  [--excel-safe] [--crlf] [--figures]\n"
+		   "                  [--resolve [--dns-server ADDR[:PORT]]]\n"
+		   "                  [-h|--help] [--version] [FILE]\n");
 }
 
 static void help(void)
@@ -85,6 +88,9 @@ static void help(void)
 	       "                      it alters names such as a login shell's \"-bash\"; remote_host\n"
 	       "                      cells get it always: no host name starts so)\n"
 	       "  --crlf              CSV: end lines with CR LF as RFC 4180 writes them (default LF)\n"
+	       "  --figures           add the columns of TCP connections' figures, why each goes at\n"
+	       "                      its pace: busy_ms ... lost (tcptop-csv(1)); empty for UDP and\n"
+	       "                      where unknown (default off)\n"
 	       "  --resolve           add a column remote_host: the remote address's host name by\n"
 	       "                      reverse DNS, empty until known; each snapshot waits at most\n"
 	       "                      0.2 s for the names it asked for; the resolver's own queries\n"
@@ -94,7 +100,8 @@ static void help(void)
 	       "  -h, --help          this help\n"
 	       "  --version           print the version\n"
 	       "\n"
-	       "Columns (the first 16 fixed, in this order; remote_host only with --resolve):\n");
+	       "Columns (the first 16 fixed, in this order; busy_ms to lost only with --figures,\n"
+	       "remote_host only with --resolve):\n");
 	rows_help_columns(stdout);
 	printf("Empty where a value does not apply (state, rtt_us, retransmits and failed of UDP;\n"
 	       "pid and process_name before an owner is seen) or is unknown (cgroup and\n"
@@ -109,6 +116,7 @@ static int options(struct csv *c, int argc, char **argv)
 	enum {
 		O_EXCEL = 256,
 		O_CRLF,
+		O_FIGURES,
 		O_RESOLVE,
 		O_DNS_SERVER,
 		O_VERSION
@@ -118,6 +126,7 @@ static int options(struct csv *c, int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ "excel-safe", no_argument, NULL, O_EXCEL },
 		{ "crlf", no_argument, NULL, O_CRLF },
+		{ "figures", no_argument, NULL, O_FIGURES },
 		{ "group", required_argument, NULL, 'g' },
 		{ "resolve", no_argument, NULL, O_RESOLVE },
 		{ "dns-server", required_argument, NULL, O_DNS_SERVER },
@@ -154,6 +163,9 @@ static int options(struct csv *c, int argc, char **argv)
 			break;
 		case O_EXCEL:
 			c->o.excel_safe = true;
+			break;
+		case O_FIGURES:
+			c->o.figures = true;
 			break;
 		case O_CRLF:
 			c->o.crlf = true;
@@ -329,6 +341,47 @@ static int stopped(struct csv *c, bool in_snap)
 	return st == GO ? exit_stopped(stop_signal(), false) : st;
 }
 
+/* A row: a full snapshot's written at once (and kept when deltas may follow), a delta's
+ * applied to the table. */
+static int row(struct csv *c, const struct rec *r)
+{
+	int e = snaptab_add(&c->tab, r->type, &r->u.row);
+
+	if (e == -EPROTO || !c->in_snap) {
+		int st = written(c, rows_flush(c->w));
+
+		if (st != GO)
+			return st;
+		warnx("%s: %s at byte %llu %s", c->input, rec_type_name(r->type),
+		      (unsigned long long)r->offset,
+		      c->in_snap ? "inside a snapshot of the other kind" : "outside a snapshot");
+		return EX_DATAERR;
+	}
+	if (e)
+		return warnx("out of memory"), EX_OSERR;
+	return r->type == REC_SNAP_ROW ? written(c, rows_add(c->w, &r->u.row)) : GO;
+}
+
+/* The end of a snapshot: a delta's whole table is written now; one out of step is said
+ * (once) and left out with the deltas after it, until a full snapshot. */
+static int delta_end(struct csv *c, const struct rec *r)
+{
+	int st = snaptab_end(&c->tab), s;
+
+	if (st == -ENOMEM)
+		return warnx("out of memory"), EX_OSERR;
+	if (st == SNAPTAB_OUT_OF_STEP && c->tab.out_of_step == 1)
+		warnx("%s: delta snapshot %llu ends at byte %llu with %zu rows, its DELTA_BEGIN "
+		      "says %u: out of step, deltas skipped until the next full snapshot",
+		      c->input, (unsigned long long)c->snap_seq, (unsigned long long)r->offset,
+		      snaptab_rows(&c->tab), c->tab.want);
+	if (st == SNAPTAB_READY && c->snap_kind == SNAPTAB_DELTA)
+		for (size_t i = 0; i < snaptab_rows(&c->tab); i++)
+			if ((s = written(c, rows_add(c->w, snaptab_row(&c->tab, i)))) != GO)
+				return s;
+	return st == SNAPTAB_READY ? snapshot_end(c) : GO;
+}
+
 /* One record of the input. */
 static int record(struct csv *c, const struct rec *r)
 {
@@ -340,9 +393,11 @@ static int record(struct csv *c, const struct rec *r)
 		c->header_done = true;
 		c->in_snap = false;
 		rows_section(c->w, &r->u.header);
+		snaptab_section(&c->tab, &r->u.header);
 		if (rows_section_host(c->w, &r->u.header))
 			return warnx("out of memory"), EX_OSERR;
 		break;
+	case REC_DELTA_HOST:
 	case REC_HOST:
 		if (rows_host(c->w, &r->u.host))
 			return warnx("out of memory"), EX_OSERR;
@@ -351,39 +406,38 @@ static int record(struct csv *c, const struct rec *r)
 		rows_cgroup(c->w, r->u.cgroup.host, r->u.cgroup.id, r->u.cgroup.path);
 		break;
 	case REC_SNAP_BEGIN:
+	case REC_DELTA_BEGIN:
 		if (c->in_snap) {
 			/* its rows so far are written, held ones (--resolve) too */
 			int st = snapshot_end(c);
 
 			if (st != GO)
 				return st;
-			warnx("%s: SNAP_BEGIN at byte %llu inside snapshot %llu (no SNAP_END)",
-			      c->input, (unsigned long long)r->offset,
+			warnx("%s: %s at byte %llu inside snapshot %llu (no SNAP_END)", c->input,
+			      rec_type_name(r->type), (unsigned long long)r->offset,
 			      (unsigned long long)c->snap_seq);
 			return EX_DATAERR;
 		}
-		rows_snapshot(c->w, &r->u.snap_begin);
+		c->snap_kind = snaptab_begin(&c->tab, r->type, &r->u.snap_begin);
+		if (c->snap_kind != SNAPTAB_SKIP)
+			rows_snapshot(c->w, &r->u.snap_begin);
 		c->snap_seq = r->u.snap_begin.seq;
 		c->in_snap = true;
 		break;
 	case REC_SNAP_ROW:
-		if (!c->in_snap) {
-			int st = written(c, rows_flush(c->w));
-
-			if (st != GO)
-				return st;
-			warnx("%s: SNAP_ROW at byte %llu outside a snapshot", c->input,
-			      (unsigned long long)r->offset);
-			return EX_DATAERR;
-		}
-		return written(c, rows_add(c->w, &r->u.row));
+	case REC_DELTA_ROW:
+		return row(c, r);
 	case REC_SNAP_END:
+	case REC_DELTA_END:
 		c->in_snap = false;
-		return snapshot_end(c);
+		return delta_end(c, r);
 	case REC_END:
 		if (c->in_snap)
-			warnx("%s: END at byte %llu inside snapshot %llu: its rows so far are "
-			      "written",
+			warnx(c->snap_kind == SNAPTAB_FULL
+				      ? "%s: END at byte %llu inside snapshot %llu: its rows so far "
+					"are written"
+				      : "%s: END at byte %llu inside delta snapshot %llu: it is left "
+					"out",
 			      c->input, (unsigned long long)r->offset,
 			      (unsigned long long)c->snap_seq);
 		c->in_snap = false;
@@ -410,8 +464,14 @@ static int input_end(struct csv *c, int st)
 	if ((s = snapshot_end(c)) != GO)
 		return s;
 	if (c->in_snap && st != STREAM_EOF)
-		warnx("%s: the input ended inside snapshot %llu: its rows so far are written",
+		warnx(c->snap_kind == SNAPTAB_FULL
+			      ? "%s: the input ended inside snapshot %llu: its rows so far are written"
+			      : "%s: the input ended inside delta snapshot %llu: it is left out",
 		      c->input, (unsigned long long)c->snap_seq);
+	if (c->tab.skipped)
+		warnx("%s: %llu delta snapshots skipped: no full snapshot of their section before "
+		      "them (a late start) or a table out of step",
+		      c->input, (unsigned long long)c->tab.skipped);
 	switch (st) {
 	case STREAM_EOF:
 		break;
@@ -428,6 +488,9 @@ static int input_end(struct csv *c, int st)
 		return written(c, -errno);
 	}
 	c->out_fd = -1;
+	/* a table out of step: the stream contradicts itself (every snapshot it could is out) */
+	if (c->tab.out_of_step)
+		return EX_DATAERR;
 	/* read to its end: whatever stop came, nothing was left unread */
 	return exit_stopped(stop_signal(), true);
 }
@@ -465,6 +528,7 @@ int main(int argc, char **argv)
 	dns_stop(c.dns);
 	stream_reader_free(c.rd);
 	rows_free(c.w);
+	snaptab_free(&c.tab);
 	free(c.r);
 	return st;
 }

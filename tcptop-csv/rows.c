@@ -18,6 +18,7 @@
 #include "contract.h"
 #include "dns.h"
 #include "htab.h"
+#include "limit.h"
 #include "rows.h"
 #include "util.h"
 #include "vec.h"
@@ -27,10 +28,38 @@
 
 /* The columns, in order. The first 16 are fixed (scripts rely on them); new columns go at the
  * end, never between; man/tcptop-csv.1 documents every one. The loss columns are loss_kinds[] of
- * lib/stream.h in its order: its first LOSS_COLS_FIRST where they were in 0.1, the others after
- * host (C_MORE on), each new code appended; remote_host, only with --resolve, is always last. */
+ * lib/stream.h in its order: its first LOSS_COLS_FIRST where they were in 0.1, then after host
+ * (C_MORE on) those up to LOSS_COLS_LIMIT, then limit and limit_pct, then each code added since,
+ * then the TCP figures (--figures), then remote_host (--resolve): the optional columns last. */
 #define LOSS_COLS_FIRST 6
-#define COLS_MAX	64
+#define LOSS_COLS_LIMIT 12 /* the loss codes there were when limit came */
+#define COLS_MAX	96
+
+/* The TCP figures' columns (--figures), in order. */
+enum fig_col {
+	F_BUSY,
+	F_RWND,
+	F_SNDBUF,
+	F_CWND,
+	F_SSTHRESH,
+	F_IN_FLIGHT,
+	F_UNSENT,
+	F_REORDERING,
+	F_DELIVERY,
+	F_MIN_RTT,
+	F_RTTVAR,
+	F_RETRANS_BYTES,
+	F_LOST,
+	F_N
+};
+
+static const char *const fig_names[F_N] = {
+	"busy_ms",	"rwnd_limited_ms", "sndbuf_limited_ms",
+	"cwnd",		"ssthresh",	   "in_flight",
+	"unsent_bytes", "reordering",	   "delivery_rate_bytes_sec",
+	"min_rtt_us",	"rttvar_us",	   "retrans_bytes",
+	"lost",
+};
 
 enum col {
 	C_TIMESTAMP,
@@ -101,37 +130,64 @@ static const char *const fixed_names[C_MORE] = {
 	"host",
 };
 
-/* Column c's name into buf (loss columns from loss_kinds[]); NULL past the last column. */
-static const char *col_name(int c, bool remote_host, char *buf, size_t size)
+/* Where the columns after host are: the loss codes up to LOSS_COLS_LIMIT, limit and limit_pct,
+ * the later codes, the figures (with --figures), remote_host (with --resolve), each the number
+ * of its first column. */
+struct col_map {
+	int limit, more2, figs, remote_host, n;
+};
+
+static struct col_map col_map(bool figs, bool remote_host)
 {
-	size_t more = loss_nkinds - LOSS_COLS_FIRST;
+	size_t before = loss_nkinds < LOSS_COLS_LIMIT ? loss_nkinds : LOSS_COLS_LIMIT;
+	struct col_map m;
+
+	m.limit = C_MORE + (int)(before - LOSS_COLS_FIRST);
+	m.more2 = m.limit + 2;
+	m.figs = m.more2 + (int)(loss_nkinds - before);
+	m.remote_host = m.figs + (figs ? F_N : 0);
+	m.n = m.remote_host + (remote_host ? 1 : 0);
+	return m;
+}
+
+/* Column c's name into buf (loss columns from loss_kinds[]); NULL past the last column. */
+static const char *col_name(int c, bool figs, bool remote_host, char *buf, size_t size)
+{
+	struct col_map m = col_map(figs, remote_host);
+	size_t loss;
 
 	if (c >= C_LOSS_FIRST && c < C_FAILED) {
-		snprintf(buf, size, "loss_%s", loss_kinds[c - C_LOSS_FIRST].name);
-		return buf;
-	}
-	if (c < C_MORE)
+		loss = (size_t)(c - C_LOSS_FIRST);
+	} else if (c < C_MORE) {
 		return fixed_names[c];
-	if ((size_t)(c - C_MORE) < more) {
-		snprintf(buf, size, "loss_%s", loss_kinds[LOSS_COLS_FIRST + c - C_MORE].name);
-		return buf;
+	} else if (c < m.limit) {
+		loss = LOSS_COLS_FIRST + (size_t)(c - C_MORE);
+	} else if (c < m.more2) {
+		return c == m.limit ? "limit" : "limit_pct";
+	} else if (c < m.figs) {
+		loss = LOSS_COLS_LIMIT + (size_t)(c - m.more2);
+	} else if (c < m.remote_host) {
+		return fig_names[c - m.figs];
+	} else {
+		return c < m.n ? "remote_host" : NULL;
 	}
-	return remote_host && (size_t)(c - C_MORE) == more ? "remote_host" : NULL;
+	snprintf(buf, size, "loss_%s", loss_kinds[loss].name);
+	return buf;
 }
 
 void rows_help_columns(FILE *f)
 {
-	char buf[64];
+	char buf[64], next[64];
 	const char *n;
 	size_t x = 0;
 
-	for (int c = 0; (n = col_name(c, true, buf, sizeof(buf))); c++) {
+	for (int c = 0; (n = col_name(c, true, true, buf, sizeof(buf))); c++) {
 		if (x + strlen(n) + 2 > 88) {
 			fputc('\n', f);
 			x = 0;
 		}
 		x += (size_t)fprintf(f, "%s%s", n,
-				     col_name(c + 1, true, buf, sizeof(buf)) ? ", " : "\n");
+				     col_name(c + 1, true, true, next, sizeof(next)) ? ", " : "\n");
 	}
 }
 
@@ -156,6 +212,7 @@ struct rows {
 	struct rows_opts o;
 	int ncols;	   /* with remote_host, the last */
 	int c_remote_host; /* its number, with or without it */
+	struct col_map m;
 	char *buf;
 	size_t len;
 	uint64_t written; /* bytes written out so far */
@@ -165,17 +222,18 @@ struct rows {
 	char key[COLS_MAX][40];
 	size_t key_len[COLS_MAX];
 	/* the current snapshot's cells: the row's start (timestamp), its middle (from seq on),
-	 * the loss cells after host, and the line end */
-	char head[128], tail[1024], more[1024], end[4];
-	size_t head_len, tail_len, more_len, end_len;
+	 * the loss cells after host (up to LOSS_COLS_LIMIT, the others), and the line end */
+	char head[128], tail[1024], more[1024], more2[1024], end[4];
+	size_t head_len, tail_len, more_len, more2_len, end_len;
 	struct text_cache comm, ifname;
 	struct addr_cache addr[2]; /* local, remote */
 	/* host names, sanitised, and boot ids: [0] the section's header, [i] the merged stream's
 	 * HOST i */
 	struct host *hosts;
 	size_t nhosts, hosts_cap;
-	/* features the section's producer left out: the cgroup cells stay empty */
-	bool no_cgroup;
+	/* features the section's producer left out: the cgroup cells stay empty, LIMIT and the
+	 * clocks, the other figures */
+	bool no_cgroup, no_limit, no_figs;
 	struct cgroup_table cg; /* (host, id) -> path: a merged stream's hosts may share an id */
 	/* the cgroup cells of the last host and id, sanitised */
 	uint64_t cg_id;
@@ -403,10 +461,11 @@ struct rows *rows_new(int fd, const struct rows_opts *o)
 	}
 	w->fd = fd;
 	w->o = *o;
-	w->c_remote_host = C_MORE + (int)(loss_nkinds - LOSS_COLS_FIRST);
+	w->m = col_map(o->figures, o->remote_host != NULL);
+	w->c_remote_host = w->m.remote_host;
 	for (int c = 0; c < COLS_MAX; c++) {
 		char buf[40];
-		const char *n = col_name(c, o->remote_host != NULL, buf, sizeof(buf));
+		const char *n = col_name(c, o->figures, o->remote_host != NULL, buf, sizeof(buf));
 
 		if (!n)
 			break;
@@ -452,7 +511,8 @@ void rows_header(struct rows *w)
 		return;
 	for (int c = 0; c < w->ncols; c++) {
 		char buf[40];
-		const char *n = col_name(c, w->o.remote_host != NULL, buf, sizeof(buf));
+		const char *n =
+			col_name(c, w->o.figures, w->o.remote_host != NULL, buf, sizeof(buf));
 
 		if (c)
 			*p++ = ',';
@@ -489,9 +549,13 @@ void rows_snapshot(struct rows *w, const struct rec_snap_begin *b)
 		p = cell_u64(w, p, C_LOSS_FIRST + (int)i, loss_value(b, i));
 	w->tail_len = p - w->tail;
 	p = w->more;
-	for (size_t i = LOSS_COLS_FIRST; i < loss_nkinds; i++)
+	for (size_t i = LOSS_COLS_FIRST; i < loss_nkinds && i < LOSS_COLS_LIMIT; i++)
 		p = cell_u64(w, p, C_MORE + (int)(i - LOSS_COLS_FIRST), loss_value(b, i));
 	w->more_len = p - w->more;
+	p = w->more2;
+	for (size_t i = LOSS_COLS_LIMIT; i < loss_nkinds; i++)
+		p = cell_u64(w, p, w->m.more2 + (int)(i - LOSS_COLS_LIMIT), loss_value(b, i));
+	w->more2_len = p - w->more2;
 	end = line_end(w, &w->end_len);
 	memcpy(w->end, end, w->end_len);
 }
@@ -500,7 +564,11 @@ void rows_section(struct rows *w, const struct stream_header *h)
 {
 	/* only the fields a missing feature leaves unknown; words this reader does not know (a
 	 * newer collector's, or the old rtt, retrans... that none ever wrote) change no cell */
-	w->no_cgroup = features_unknown_fields(features_missing(h, NULL, 0)) & FIELD_CGROUP;
+	unsigned unknown = features_unknown_fields(features_missing(h, NULL, 0));
+
+	w->no_cgroup = unknown & FIELD_CGROUP;
+	w->no_limit = unknown & FIELD_TCP_LIMIT;
+	w->no_figs = unknown & FIELD_TCP_FIGS;
 	cgroup_table_clear(&w->cg);
 	w->cg_id = 0;
 }
@@ -584,6 +652,55 @@ static char *cells_cgroup(struct rows *w, char *p, uint32_t host, uint64_t id)
 	}
 	p = cell_text(w, p, C_CGROUP, w->cg_short, w->cg_short_len);
 	return cell_text(w, p, C_CGROUP_PATH, w->cg_path, w->cg_path_len);
+}
+
+/* limit and limit_pct: a TCP connection's verdict for the interval (a group's: its worst
+ * connection's); "" and 0 for none, nothing where unknown or not TCP. */
+static char *cells_limit(const struct rows *w, char *p, const struct rec_snap_row *r, bool group)
+{
+	const char *name = limit_name(r->limit);
+
+	if ((!group && r->id.proto != PROTO_TCP) || !r->has_figs || w->no_limit ||
+	    r->limit == LIMIT_UNKNOWN || r->limit >= LIMIT_N)
+		return cell_null(w, cell_null(w, p, w->m.limit), w->m.limit + 1);
+	p = cell_plain(w, p, w->m.limit, name, strlen(name));
+	return cell_u64(w, p, w->m.limit + 1, r->limit_pct);
+}
+
+/* The TCP figures of a connection (none for a group, UDP, or a row without them); the clocks
+ * empty where the collector could not know them. */
+static char *cells_figs(const struct rows *w, char *p, const struct rec_snap_row *r, bool tcp)
+{
+	const struct tcp_figs *f = &r->figs;
+	uint64_t v[F_N];
+	int c = w->m.figs;
+
+	if (!tcp || !r->has_figs || w->no_figs) {
+		for (int i = 0; i < F_N; i++)
+			p = cell_null(w, p, c + i);
+		return p;
+	}
+	v[F_BUSY] = f->busy_ms;
+	v[F_RWND] = f->rwnd_ms;
+	v[F_SNDBUF] = f->sndbuf_ms;
+	v[F_CWND] = f->cwnd;
+	v[F_SSTHRESH] = f->ssthresh;
+	v[F_IN_FLIGHT] = f->in_flight;
+	v[F_UNSENT] = f->unsent;
+	v[F_REORDERING] = f->reordering;
+	v[F_DELIVERY] = (uint64_t)f->delivery_rate;
+	v[F_MIN_RTT] = f->min_rtt_us;
+	v[F_RTTVAR] = f->rttvar_us;
+	v[F_RETRANS_BYTES] = f->retrans_bytes;
+	v[F_LOST] = f->lost;
+	for (int i = 0; i < F_N; i++) {
+		bool unknown = (i <= F_SNDBUF && w->no_limit) ||
+			       (i == F_SSTHRESH && f->ssthresh == TCP_NO_SSTHRESH) ||
+			       (i == F_MIN_RTT && f->min_rtt_us == UINT32_MAX);
+
+		p = unknown ? cell_null(w, p, c + i) : cell_u64(w, p, c + i, v[i]);
+	}
+	return p;
 }
 
 /* One line: a connection (conns 0), or a group of conns connections whose identity cells are
@@ -681,6 +798,10 @@ static int write_row(struct rows *w, const struct rec_snap_row *r, uint64_t conn
 	host = row_host(w, r->host);
 	p = host ? cell_text(w, p, C_HOST, host->name, host->len) : cell_null(w, p, C_HOST);
 	p = put_mem(p, w->more, w->more_len);
+	p = cells_limit(w, p, r, group);
+	p = put_mem(p, w->more2, w->more2_len);
+	if (w->o.figures)
+		p = cells_figs(w, p, r, tcp);
 	if (w->o.remote_host) {
 		char name[DNS_HOST_MAX];
 
@@ -773,6 +894,14 @@ static int group_add(struct rows *w, const struct rec_snap_row *r)
 	g->sum.c.retrans += r->c.retrans;
 	g->sum.rate_in += r->rate_in;
 	g->sum.rate_out += r->rate_out;
+	/* LIMIT: the worst connection's */
+	if (r->id.proto == PROTO_TCP && r->has_figs &&
+	    (!g->sum.has_figs || limit_severity(r->limit, r->limit_pct) >
+					 limit_severity(g->sum.limit, g->sum.limit_pct))) {
+		g->sum.has_figs = 1;
+		g->sum.limit = r->limit;
+		g->sum.limit_pct = r->limit_pct;
+	}
 	return 0;
 }
 

@@ -27,6 +27,7 @@ struct rows_opts {
 	enum rows_group group;
 	bool excel_safe; /* CSV: prefix ' to text cells a spreadsheet would run as a formula */
 	bool crlf;	 /* CSV: end lines with CR LF instead of LF */
+	bool figures;	 /* the TCP figures' columns, before remote_host */
 	/* The remote_host column, after all others: the remote address's host name, or false when
 	 * not known (yet), as dns_host() of lib/dns.h gives it (sanitised). NULL: no such column.
 	 * It is called with ask as each row comes, and without when the row is written: the rows

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "prom.h"
+#include "snaptab.h"
 #include "stream.h"
 
 /* Rows of one snapshot held at most; more are counted (tcptop_loss_total{cause=
@@ -35,6 +36,8 @@ struct feed {
 	uint64_t rows_dropped;
 	bool in_snap;
 	struct rec rec;
+	struct snaptab tab; /* the table delta snapshots apply to (format 1.1) */
+	int snap_kind;	    /* snaptab_begin()'s word on the snapshot being read */
 
 	/* the outcome: a message for stderr (a warning when the status is 0), and whether the
 	 * failure was the input's (the exporter serves on what it had) or ours */

@@ -81,6 +81,8 @@ struct host {
 	uint32_t nloss;
 	struct loss_slot loss[LOSS_CODES];
 	uint8_t *listen; /* TCP ports seen in LISTEN, 65536 bits; NULL until the first */
+	uint64_t
+		sections; /* sections of its stream read: one more at each restart of its collector */
 };
 
 /* An interned cgroup label value: its index + 1 is what a key holds. */
@@ -357,12 +359,18 @@ static void host_loss(struct host *h, const struct loss_entry *l, uint32_t n)
 	}
 }
 
+static void conn_drop(struct prom *p, struct pconn *c);
+
 /* A merged stream's header names no host of its own ("a+b"): the section's host becomes one only
  * when rows without a HOST record need it. */
 int prom_section(struct prom *p, const struct stream_header *h)
 {
 	snprintf(p->section_host, sizeof(p->section_host), "%s", h->hostname);
 	p->section_mapped = false;
+	/* a new section numbers its flows anew: the last one's connections are gone, what they
+	 * moved stays counted (a flow id met again is another connection) */
+	while (p->nconns)
+		conn_drop(p, p->conns[p->nconns - 1]);
 	p->no_cgroup = features_missing(h, NULL, 0) & (1u << FEAT_CGROUP);
 	cgroup_table_clear(&p->cg);
 	p->gen++;
@@ -429,8 +437,10 @@ static int section_map(struct prom *p)
 		return 0;
 	if ((err = map_set(p, 0, p->section_host, &id)))
 		return err;
-	if (id != HOST_OVER)
+	if (id != HOST_OVER) {
 		p->hosts[id]->state = HOST_LIVE;
+		p->hosts[id]->sections++;
+	}
 	p->section_mapped = true;
 	return 0;
 }
@@ -651,6 +661,16 @@ static int apply_row(struct prom *p, uint32_t host, const struct rec_snap_row *r
 		}
 		if ((r->flags & CONN_F_NEW) && !(r->flags & CONN_F_BEGUN_BEFORE))
 			c->s->opened++;
+		if ((r->flags & CONN_F_BEGUN_BEFORE) && p->hosts[host]->sections > 1) {
+			/* begun before a restarted collector: the section before counted what it
+			 * moved until then; from here on, what it moves (what moved between the
+			 * two collectors is not known) */
+			c->bytes_in = r->c.bytes_in;
+			c->bytes_out = r->c.bytes_out;
+			c->pkts_in = r->c.pkts_in;
+			c->pkts_out = r->c.pkts_out;
+			c->retrans = r->c.retrans;
+		}
 	} else if (memcmp(&c->s->k, &k, sizeof(k)) != 0 && c->s->k.proto != 0) {
 		/* its owner became known: what it moves from now on goes to the new set */
 		if (!(s = series_get(p, &k)))
@@ -986,6 +1006,19 @@ static int expose_health(struct prom *p, struct prom_buf *b, bool om)
 		put_str(b, state_name(p->hosts[i]->state));
 		PUT_LIT(b, "\"} ");
 		put_u64(b, p->hosts[i]->state != HOST_ENDED);
+		put_mem(b, "\n", 1);
+	}
+	family(b, "tcptop_stream_sections_total", M_COUNTER,
+	       "Sections of the host's stream read: 1, and one more at each restart of its "
+	       "collector.",
+	       om);
+	for (size_t i = 0; i < p->nhosts; i++) {
+		if (!p->hosts[i]->sections)
+			continue; /* a host of a merged stream: its sections are its own input's */
+		PUT_LIT(b, "tcptop_stream_sections_total{host=\"");
+		put_str(b, p->hosts[i]->label);
+		PUT_LIT(b, "\"} ");
+		put_u64(b, p->hosts[i]->sections);
 		put_mem(b, "\n", 1);
 	}
 	family(b, "tcptop_exporter_series", M_GAUGE,

@@ -240,7 +240,8 @@ int main(int argc, char **argv)
 	printf("  snapshot preparation (once per snapshot, reader thread): %.1f ms\n", prep);
 	printf("  memory: RSS %.1f MiB with %d snapshots of idle rows installed (1 in 100 moving), "
 	       "%.0f bytes a row; a row is %zu bytes\n",
-	       rss1 / 1024.0, HIST, (rss1 - rss0) * 1024.0 / (rows ? rows : 1), sizeof(struct vrow));
+	       rss1 / 1024.0, HIST, (rss1 - rss0) * 1024.0 / (rows ? rows : 1),
+	       sizeof(struct vrow));
 	for (int m = 0; m < NMODES; m++) {
 		v.t.group = m == MODE_GROUP ? GROUP_PROCESS : GROUP_NONE;
 		v.trend_on = m == MODE_TREND;

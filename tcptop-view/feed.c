@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "feed.h"
+#include "snaptab.h"
 
 struct feed {
 	struct stream_reader *rd;
@@ -16,6 +17,7 @@ struct feed {
 	struct cgroup_table cg; /* the reader's: paths of the section's (host, cgroup id) */
 	/* the rows' strings: they live as long as the process, as the thread does */
 	struct strtab *st;
+	struct snaptab tab; /* the reader's: the table delta snapshots apply to */
 	/* under lock */
 	struct snapshot *head, *tail; /* the queue, oldest first */
 	size_t queued, queued_rows;
@@ -35,7 +37,8 @@ static void publish(struct feed *f, struct snapshot *s)
 	pthread_mutex_lock(&f->lock);
 	/* the view is far behind: drop the oldest (a bound in rows too: at 1,000,000 rows a
 	 * snapshot is 184 MB) */
-	while (f->head && (f->queued >= FEED_QUEUE_MAX || f->queued_rows + s->n > FEED_QUEUE_ROWS)) {
+	while (f->head &&
+	       (f->queued >= FEED_QUEUE_MAX || f->queued_rows + s->n > FEED_QUEUE_ROWS)) {
 		struct snapshot *old = f->head;
 
 		f->head = old->next;
@@ -67,38 +70,79 @@ static void finish(struct feed *f, int status)
 	wake(f);
 }
 
+/* A delta applied: the table's rows are the snapshot's. Out of memory: a row is counted as not
+ * shown. */
+static void delta_rows(struct feed *f, struct snapshot *s)
+{
+	for (size_t i = 0; i < snaptab_rows(&f->tab); i++)
+		if (snapshot_add(s, snaptab_row(&f->tab, i), &f->cg) < 0)
+			s->dropped++;
+}
+
 static void *feed_main(void *arg)
 {
 	struct feed *f = arg;
 	struct snapshot *building = NULL;
+	struct rec_snap_begin b;
 	struct rec r;
+	int kind = 0;
 
+	/* the section's header was read before the thread started (main.c checks it) */
+	snaptab_section(&f->tab, stream_reader_header(f->rd));
 	for (;;) {
 		int st = stream_read(f->rd, &r);
 
 		if (st != STREAM_OK) {
 			snapshot_free(building); /* an incomplete snapshot is never shown */
+			snaptab_free(&f->tab);
 			finish(f, st);
 			return NULL;
 		}
 		switch (r.type) {
+		case REC_HEADER:
+			snaptab_section(&f->tab, &r.u.header);
+			break;
 		case REC_SNAP_BEGIN:
+		case REC_DELTA_BEGIN:
 			snapshot_free(building);
+			building = NULL;
+			/* a delta with no table to apply it to (a late start) is not shown */
+			kind = snaptab_begin(&f->tab, r.type, &r.u.snap_begin);
+			if (kind == SNAPTAB_SKIP)
+				break;
+			/* a delta stands for the full snapshot of its table's rows */
+			b = r.u.snap_begin;
+			if (kind == SNAPTAB_DELTA)
+				b.rows = b.table_rows;
 			/* out of memory: this snapshot is skipped, the next may fit */
-			building = snapshot_new(stream_reader_header(f->rd), &r.u.snap_begin, f->st);
+			building = snapshot_new(stream_reader_header(f->rd), &b, f->st);
 			break;
 		case REC_HOST:
+		case REC_DELTA_HOST:
 			/* out of memory: its rows show no host name */
 			if (building)
 				snapshot_add_host(building, &r.u.host);
 			break;
 		case REC_SNAP_ROW:
+		case REC_DELTA_ROW:
+			/* out of memory in the table: it is out of step until a full snapshot */
+			if (snaptab_add(&f->tab, r.type, &r.u.row) == -EPROTO ||
+			    r.type != REC_SNAP_ROW)
+				break;
 			/* out of memory: the row is counted as not shown */
 			if (building && snapshot_add(building, &r.u.row, &f->cg) < 0)
 				building->dropped++;
 			break;
 		case REC_SNAP_END:
+		case REC_DELTA_END:
+			/* a delta out of step is not shown, nor are the deltas after it */
+			if (snaptab_end(&f->tab) != SNAPTAB_READY) {
+				snapshot_free(building);
+				building = NULL;
+			}
 			if (building) {
+				if (kind == SNAPTAB_DELTA)
+					delta_rows(f, building);
 				snapshot_finish(building);
 				publish(f, building);
 			}

@@ -3,11 +3,13 @@
  * thread reads them (feed.c), installed in a view, then filtered, sorted, laid out and formatted
  * as the drawing layer would; keys, widths and modes come from the input's first bytes. */
 #include <curses.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "snaptab.h"
 #include "stream.h"
 #include "table.h"
 #include "view.h"
@@ -55,7 +57,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct snapshot *building = NULL;
 	struct stream_reader *rd = stream_reader_mem(data, size, "fuzz");
 	struct strtab *strs = strtab_new(ascii_only);
+	struct snaptab tab = { 0 };
+	struct rec_snap_begin b;
 	size_t ki = 0;
+	int kind = 0;
 
 	if (!rd || !strs)
 		abort();
@@ -64,17 +69,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* the reader thread's loop (feed.c) */
 	while (stream_read(rd, &r) == STREAM_OK) {
 		switch (r.type) {
+		case REC_HEADER:
+			snaptab_section(&tab, &r.u.header);
+			break;
 		case REC_SNAP_BEGIN:
+		case REC_DELTA_BEGIN:
 			snapshot_free(building);
-			building = snapshot_new(stream_reader_header(rd), &r.u.snap_begin, strs);
+			building = NULL;
+			kind = snaptab_begin(&tab, r.type, &r.u.snap_begin);
+			if (kind == SNAPTAB_SKIP)
+				break;
+			b = r.u.snap_begin;
+			if (kind == SNAPTAB_DELTA)
+				b.rows = b.table_rows;
+			building = snapshot_new(stream_reader_header(rd), &b, strs);
 			break;
 		case REC_SNAP_ROW:
+		case REC_DELTA_ROW:
+			if (snaptab_add(&tab, r.type, &r.u.row) == -EPROTO ||
+			    r.type != REC_SNAP_ROW)
+				break;
 			if (building && snapshot_add(building, &r.u.row, NULL) < 0)
 				building->dropped++;
 			break;
 		case REC_SNAP_END:
+		case REC_DELTA_END:
+			if (snaptab_end(&tab) != SNAPTAB_READY) {
+				snapshot_free(building);
+				building = NULL;
+			}
 			if (!building)
 				break;
+			if (kind == SNAPTAB_DELTA)
+				for (size_t i = 0; i < snaptab_rows(&tab); i++)
+					if (snapshot_add(building, snaptab_row(&tab, i), NULL) < 0)
+						building->dropped++;
 			snapshot_finish(building);
 			view_install(&v, building);
 			building = NULL;
@@ -101,6 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snapshot_free(building);
 	view_free(&v);
 	strtab_free(strs);
+	snaptab_free(&tab);
 	stream_reader_free(rd);
 	return 0;
 }

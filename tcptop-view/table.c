@@ -7,6 +7,7 @@
 #include <wchar.h>
 
 #include "htab.h"
+#include "limit.h"
 #include "table.h"
 #include "vec.h"
 
@@ -35,7 +36,9 @@ struct snapshot *snapshot_new(const struct stream_header *hdr, const struct rec_
 	/* room for the rows the snapshot announces, within a bound: a count read from the input
 	 * is a hint, never a size to trust; at least one, as rows NULL means a thin snapshot */
 	if (vec_resize(&s->rows, &s->cap,
-		       !b->rows ? 1 : b->rows < SNAPSHOT_RESERVE_MAX ? b->rows : SNAPSHOT_RESERVE_MAX,
+		       !b->rows				? 1
+		       : b->rows < SNAPSHOT_RESERVE_MAX ? b->rows
+							: SNAPSHOT_RESERVE_MAX,
 		       sizeof(*s->rows))) {
 		free(s);
 		return NULL;
@@ -53,6 +56,9 @@ void snapshot_free(struct snapshot *s)
 	free(s->dkeys);
 	free(s->drows);
 	free(s->drnext);
+	free(s->figs);
+	free(s->dfigs);
+	free(s->dfnext);
 	free(s->active);
 	free(s->from_prev);
 	free(s->fresh);
@@ -231,7 +237,35 @@ int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, const struct 
 	}
 	if (r->host && r->host <= s->nhosts && s->hosts[r->host - 1].state)
 		v->hostname = s->hosts[r->host - 1].name;
+	if (r->id.proto == PROTO_TCP && r->has_figs) {
+		/* out of memory: the row keeps its LIMIT, the detail view shows no figures */
+		if (VEC_RESERVE(&s->figs, &s->figs_cap, s->nfigs + 1))
+			return 0;
+		s->figs[s->nfigs].k = vrow_vkey(v);
+		s->figs[s->nfigs++].f = r->figs;
+		v->has_figs = 1;
+		v->limit = r->limit;
+		v->limit_pct = r->limit_pct;
+	}
 	return 0;
+}
+
+const struct tcp_figs *snapshot_figs(const struct snapshot *s, const struct vrow *v)
+{
+	struct vkey k = vrow_vkey(v);
+	size_t lo = 0, hi = s->nfigs;
+
+	if (!v->has_figs || v->conns)
+		return NULL;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (vkey_cmp(&s->figs[mid].k, &k) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->nfigs && !vkey_cmp(&s->figs[lo].k, &k) ? &s->figs[lo].f : NULL;
 }
 
 /* The boot id of a row's host: its HOST record's, else the section's. */
@@ -261,6 +295,7 @@ static const struct {
 	[COL_PKT_RX] = { "PKT-RX", "PKT-RX", "pkt-rx", true },
 	[COL_PKT_TX] = { "PKT-TX", "PKT-TX", "pkt-tx", true },
 	[COL_RTT] = { "RTT", "RTT-us", "rtt", true },
+	[COL_LIMIT] = { "LIMIT", "LIMIT", "limit", true },
 	[COL_CGROUP] = { "CGROUP", "CGROUP", "cgroup", false },
 	[COL_HOST] = { "HOST", "HOST", "host", false },
 };
@@ -286,6 +321,15 @@ int column_by_name(const char *name)
 bool column_descending(enum column c)
 {
 	return columns[c].numeric;
+}
+
+/* LIMIT's order (lib/limit.h): the worst first when descending; rows without figures (UDP,
+ * older collectors) last. */
+uint64_t vrow_limit_key(const struct vrow *v)
+{
+	if (!v->has_figs || v->r.id.proto != PROTO_TCP)
+		return 0;
+	return 1 + limit_severity(v->limit, v->limit_pct);
 }
 
 static int digits(uint64_t v)
@@ -323,6 +367,9 @@ bool vrow_matches(const struct strtab *st, const struct vrow *v, const char *fil
 	vrow_endpoint(v, false, ep, sizeof(ep));
 	if (strcasestr(ep, filter) || strcasestr(str_text(st, v->r.comm), filter) ||
 	    strcasestr(str_text(st, v->cgroup), filter))
+		return true;
+	/* "rwnd" finds the connections the receiver's window holds back */
+	if (v->has_figs && v->limit != LIMIT_NONE && strcasestr(limit_name(v->limit), filter))
 		return true;
 	snprintf(pid, sizeof(pid), "%" PRIu32, v->r.pid);
 	return !(v->r.flags & CONN_F_NO_OWNER) && !strcmp(pid, filter);
@@ -392,6 +439,8 @@ static int cmp_column(const struct strtab *st, const struct vrow *a, const struc
 		return CMP(x->c.pkts_out, y->c.pkts_out);
 	case COL_RTT:
 		return CMP(x->c.srtt_us, y->c.srtt_us);
+	case COL_LIMIT:
+		return CMP(vrow_limit_key(a), vrow_limit_key(b));
 	case NCOLS:
 		break;
 	}
@@ -543,6 +592,9 @@ static bool sort_key(const struct keyctx *kc, const struct vrow *v, enum column 
 		break;
 	case COL_RTT:
 		k[0] = r->c.srtt_us;
+		break;
+	case COL_LIMIT:
+		k[0] = vrow_limit_key(v);
 		break;
 	case NCOLS:
 		break;
@@ -703,6 +755,13 @@ static int cmp_vkey_rows(const void *pa, const void *pb)
 	return vkey_cmp(&a, &b);
 }
 
+static int cmp_vkey_figs(const void *pa, const void *pb)
+{
+	const struct vfigs *a = pa, *b = pb;
+
+	return vkey_cmp(&a->k, &b->k);
+}
+
 /* Each row's group by process or by cgroup, numbered in order of first appearance: an index of
  * the groups by their key (lib/htab), one slot per group, at most one per row. Made when the
  * table is first grouped; -1 when out of memory. */
@@ -777,6 +836,12 @@ void snapshot_finish(struct snapshot *s)
 			break;
 		}
 	}
+	for (size_t i = 1; i < s->nfigs; i++) {
+		if (vkey_cmp(&s->figs[i - 1].k, &s->figs[i].k) > 0) {
+			qsort(s->figs, s->nfigs, sizeof(*s->figs), cmp_vkey_figs);
+			break;
+		}
+	}
 	s->nstr = strtab_count(s->st);
 	memset(&s->all, 0, sizeof(s->all));
 	s->any_v6 = false;
@@ -808,6 +873,8 @@ static void widen(const struct strtab *st, struct widest *w, const struct vrow *
 	w->bytes = umax(w->bytes, umax(r->c.bytes_in, r->c.bytes_out));
 	w->pkts = umax(w->pkts, umax(r->c.pkts_in, r->c.pkts_out));
 	w->rtt = umax(w->rtt, r->c.srtt_us);
+	if (r->id.proto == PROTO_TCP && v->has_figs)
+		w->limit = 1;
 }
 
 uint64_t group_key(const struct vrow *v, enum group_mode mode)
@@ -866,8 +933,10 @@ static bool group_same(const struct vrow *g, const struct vrow *v, enum group_mo
 struct gsum {
 	double rin, rout;
 	uint64_t bin, bout, pin, pout;
-	uint32_t conns, first; /* first: the index of its first connection */
-	uint32_t slot;	       /* 1 + its place among this frame's groups, 0: not seen */
+	uint64_t worst;		      /* the LIMIT key of its worst connection (vrow_limit_key) */
+	const struct vrow *worst_row; /* that connection, when worst is not 0 */
+	uint32_t conns, first;	      /* first: the index of its first connection */
+	uint32_t slot;		      /* 1 + its place among this frame's groups, 0: not seen */
 };
 
 /* t->v holds the filtered connections: turn them into group rows (sorted), each followed by its
@@ -914,6 +983,10 @@ static int build_groups(struct table *t)
 		g->bout += f->c.bytes_out;
 		g->pin += f->c.pkts_in;
 		g->pout += f->c.pkts_out;
+		if (vrow_limit_key(t->v[i]) > g->worst) {
+			g->worst = vrow_limit_key(t->v[i]);
+			g->worst_row = t->v[i];
+		}
 	}
 	if (vec_resize(&t->groups, &t->groups_cap, ng, sizeof(*t->groups)))
 		return -1;
@@ -942,6 +1015,11 @@ static int build_groups(struct table *t)
 		v->r.rate_in = g->rin;
 		v->r.rate_out = g->rout;
 		v->r.last_ns = g->first;
+		/* LIMIT: its worst connection's (none without one that has figures) */
+		v->has_figs = g->worst != 0;
+		v->limit = g->worst ? g->worst_row->limit : 0;
+		v->limit_pct = g->worst ? g->worst_row->limit_pct : 0;
+		v->r.id.proto = g->worst ? PROTO_TCP : 0;
 		v->conns = g->conns;
 		v->r.comm = t->group == GROUP_PROCESS ? f->r.comm : 0;
 		v->cgroup = f->cgroup;
@@ -1314,6 +1392,8 @@ const char *cell_text(const struct strtab *st, const struct vrow *v, enum column
 		case COL_STATE:
 		case COL_RTT:
 			return "";
+		case COL_LIMIT:
+			return v->has_figs ? limit_text(v->limit, v->limit_pct, buf, size) : "";
 		case COL_LOCAL:
 			snprintf(buf, size, "%" PRIu32 " conn%s", v->conns,
 				 v->conns == 1 ? "" : "s");
@@ -1387,6 +1467,14 @@ const char *cell_text(const struct strtab *st, const struct vrow *v, enum column
 		else
 			fmt_rtt(r->c.srtt_us, buf, size);
 		break;
+	case COL_LIMIT:
+		/* UDP: none; TCP without figures: unknown where the collector could not read
+		 * them, not there (an older collector) otherwise */
+		if (!tcp)
+			return "-";
+		if (!v->has_figs || (missing & FIELD_TCP_LIMIT))
+			return (missing & FIELD_TCP_LIMIT) ? "?" : "-";
+		return limit_text(v->limit, v->limit_pct, buf, size);
 	case NCOLS:
 		buf[0] = '\0';
 		break;
@@ -1423,8 +1511,8 @@ static int shrink(struct layout *l, const int *min, int total, int cols)
 void table_layout(const struct table *t, int cols, bool raw, int trend, struct layout *l)
 {
 	/* dropped first to last when the terminal is narrow */
-	static const enum column drop[] = { COL_PKT_TX, COL_PKT_RX, COL_TX,  COL_RX,   COL_RTT,
-					    COL_CGROUP, COL_STATE,  COL_PID, COL_PROTO };
+	static const enum column drop[] = { COL_PKT_TX, COL_PKT_RX, COL_TX,    COL_RX,	COL_RTT,
+					    COL_LIMIT,	COL_CGROUP, COL_STATE, COL_PID, COL_PROTO };
 	int want[NCOLS], min[NCOLS], total = 1;
 	int lw = t->widest.local, rw = t->widest.remote, cw = t->widest.comm;
 	int sw = imax(5, t->widest.state), pw = imax(3, t->widest.pid);
@@ -1442,6 +1530,8 @@ void table_layout(const struct table *t, int cols, bool raw, int trend, struct l
 	/* no row with a cgroup (an older collector, or none known): no column */
 	want[COL_CGROUP] =
 		t->widest.cgroup ? imax(6, t->widest.cgroup > 24 ? 24 : t->widest.cgroup) : 0;
+	/* LIMIT only when some TCP row has figures: "sndbuf 100%" */
+	want[COL_LIMIT] = t->widest.limit ? 11 : 0;
 	/* the host column only when the stream has hosts of its own */
 	want[COL_HOST] = t->widest.host ? imax(4, t->widest.host > 20 ? 20 : t->widest.host) : 0;
 	if (raw) {
@@ -1665,8 +1755,8 @@ size_t table_format_row(const struct vrow *v, const struct layout *l, const stru
 		/* widths known already: strings' from the table, endpoints' from the row */
 		w = c == COL_PROCESS && v->r.comm && s == str_text(st->st, v->r.comm)
 			    ? str_width(st->st, v->r.comm)
-		    : c == COL_LOCAL && !named && !v->conns	    ? v->r.local_w
-		    : c == COL_REMOTE && !named && !v->conns	    ? v->r.remote_w
+		    : c == COL_LOCAL && !named && !v->conns  ? v->r.local_w
+		    : c == COL_REMOTE && !named && !v->conns ? v->r.remote_w
 		    : c == COL_CGROUP && v->cgroup && s == str_text(st->st, v->cgroup)
 			    ? str_width(st->st, v->cgroup)
 		    : c == COL_HOST && v->hostname && s == str_text(st->st, v->hostname)
@@ -1678,7 +1768,7 @@ size_t table_format_row(const struct vrow *v, const struct layout *l, const stru
 			s = ind;
 			w += 2;
 		}
-		o += put_field(buf + o, size - o, s, w, width, columns[c].numeric,
+		o += put_field(buf + o, size - o, s, w, width, columns[c].numeric && c != COL_LIMIT,
 			       c == COL_LOCAL || c == COL_REMOTE);
 	}
 	if (l->trend && o + 1 < size) {

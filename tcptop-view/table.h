@@ -24,7 +24,12 @@
  * reads those of the rows handed over to it (entries never move). At most STRS_MAX: past that a
  * new string reads "?" and is counted in dropped. */
 #define STRS_MAX (1u << 22)
-enum str_kind { STR_COMM, STR_CGROUP, STR_IFNAME, STR_HOST };
+enum str_kind {
+	STR_COMM,
+	STR_CGROUP,
+	STR_IFNAME,
+	STR_HOST
+};
 struct strtab;
 struct strtab *strtab_new(bool ascii_only);
 void strtab_free(struct strtab *st);
@@ -61,8 +66,12 @@ struct vrow {
 	uint32_t cgroup;   /* strtab: the short form, "" when unknown */
 	uint32_t ifname;   /* strtab: the interface's name */
 	uint32_t hostname; /* strtab: its host's name (merged streams; extra: its boot id), or 0 */
-	uint32_t conns;	   /* a group's row: its connections; 0 otherwise */
-	uint32_t since;	   /* the view's tick of the first snapshot it was in */
+	/* TCP with figures (has_figs; the figures themselves are in the snapshot's side table,
+	 * snapshot_figs()): what held it back during the interval (enum limit, lib/limit.h) and
+	 * that cause's share of it, percent; in what was the row's padding (184 bytes still) */
+	uint8_t limit, limit_pct, has_figs;
+	uint32_t conns; /* a group's row: its connections; 0 otherwise */
+	uint32_t since; /* the view's tick of the first snapshot it was in */
 };
 #define VROW_VALUE_BYTES offsetof(struct vrow, conns)
 
@@ -71,6 +80,7 @@ struct widest {
 	int local, remote, comm, state, pid;
 	double rate;
 	uint64_t bytes, pkts, rtt;
+	int limit; /* a TCP row with figures: the LIMIT column shows */
 	int cgroup;
 	int host;
 };
@@ -85,6 +95,12 @@ struct vhost {
 struct vkey {
 	uint64_t flow, cookie;
 	uint32_t host;
+};
+
+/* A TCP row's figures, beside the rows (only rows that have them pay for them): in key order. */
+struct vfigs {
+	struct vkey k;
+	struct tcp_figs f;
 };
 
 /* While a snapshot is read: the string of a (host, cgroup id) met in it. */
@@ -103,10 +119,16 @@ struct snapshot {
 	struct strtab *st; /* the view's strings (not owned) */
 	struct vrow *rows; /* in key order once finished; NULL when thin */
 	size_t n, cap;	   /* n: its rows, thin or not */
+	struct vfigs
+		*figs; /* the figures of its rows that have them, in key order; NULL when thin */
+	size_t nfigs, figs_cap;
 	struct vkey *dkeys;  /* thin: keys (in order) whose rows differ from the next snapshot's */
 	struct vrow *drows;  /* ... this snapshot's rows of them (in order; a key may have none) */
 	struct vrow *drnext; /* ... and the next one's, kept while travelling (NULL otherwise) */
 	size_t ndkeys, ndrows, ndrnext;
+	struct vfigs *dfigs;  /* thin: this snapshot's figures of the keys dkeys */
+	struct vfigs *dfnext; /* ... and the next one's, kept while travelling */
+	size_t ndfigs, ndfnext;
 	bool thin_ok; /* dkeys and drows are made (snapshot_thin) */
 	/* made by snapshot_thin(prev, this) for the view's next steps, freed when this one is
 	 * thinned in turn: the rows that matter beyond the table (a rate or closed), by index; the
@@ -125,9 +147,9 @@ struct snapshot {
 	/* per row: its group by process, by cgroup (index), made when first grouped */
 	uint32_t *grp[2];
 	uint32_t ngrp[2];
-	uint32_t nstr;	     /* strings its rows use: numbers below this */
-	bool any_v6;	     /* some row is not IPv4 (addresses sort on three words) */
-	uint64_t tick;	     /* the view's count of snapshots when this one was installed */
+	uint32_t nstr;	       /* strings its rows use: numbers below this */
+	bool any_v6;	       /* some row is not IPv4 (addresses sort on three words) */
+	uint64_t tick;	       /* the view's count of snapshots when this one was installed */
 	struct cgmemo *cgmemo; /* until snapshot_finish(): CGMEMO slots, or NULL */
 	struct vhost *hosts;   /* by HOST index - 1; the stream puts them before the rows */
 	size_t nhosts;
@@ -160,6 +182,10 @@ static inline int vkey_cmp(const struct vkey *a, const struct vkey *b)
 		return a->cookie < b->cookie ? -1 : 1;
 	return a->host < b->host ? -1 : a->host > b->host;
 }
+
+/* The TCP figures of row v of s (whole), NULL when it has none. A flow id reused within one
+ * interval (two rows of one key) shows the first row's figures for both. */
+const struct tcp_figs *snapshot_figs(const struct snapshot *s, const struct vrow *v);
 
 /* The order of two rows' keys (vkey_cmp of their keys). */
 static inline int vrow_key_cmp(const struct vrow *a, const struct vrow *b)
@@ -202,6 +228,7 @@ enum column {
 	COL_PKT_RX,
 	COL_PKT_TX,
 	COL_RTT,
+	COL_LIMIT,  /* shown when some TCP row has figures */
 	COL_CGROUP, /* shown when some row has a cgroup */
 	COL_HOST,   /* shown for a merged stream of several hosts */
 	NCOLS
@@ -265,6 +292,8 @@ void table_sort(struct table *t);
 bool table_sorted(const struct table *t);
 void table_free(struct table *t);
 bool vrow_matches(const struct strtab *st, const struct vrow *v, const char *filter);
+/* The sort key of the LIMIT column: its worst first when descending, 0 without figures. */
+uint64_t vrow_limit_key(const struct vrow *v);
 /* The STATE cell: the TCP state, FAILED for a connection that never got established, "-" for
  * UDP. */
 const char *vrow_state(const struct vrow *v);
@@ -298,8 +327,8 @@ void table_layout(const struct table *t, int cols, bool raw_units, int trend, st
 
 /* Text of one cell (human or raw units) into buf; returns buf. missing: FIELD_* of the
  * snapshot. */
-const char *cell_text(const struct strtab *st, const struct vrow *v, enum column c,
-		      bool raw_units, unsigned missing, char *buf, size_t size);
+const char *cell_text(const struct strtab *st, const struct vrow *v, enum column c, bool raw_units,
+		      unsigned missing, char *buf, size_t size);
 
 /* One table line into buf (UTF-8, exactly l->total display columns, a leading marker column:
  * '-' closed, '+' new, ' ' otherwise). Returns the length in bytes. */

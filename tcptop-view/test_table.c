@@ -8,6 +8,7 @@
 #include "../tests/unit/tap.h"
 #include <curses.h>
 
+#include "limit.h"
 #include "table.h"
 #include "trend.h"
 #include "view.h"
@@ -190,6 +191,9 @@ static void test_sort(bool ranked, bool v4)
 		r.c.pkts_out = rnd() % 1000000;
 		r.c.srtt_us = rnd() % 3;
 		r.rate_out = rnd() % 2 ? 0 : (double)(rnd() % 100000) / 7;
+		r.has_figs = rnd() % 2;
+		r.limit = rnd() % 3 ? rnd() % LIMIT_N : rnd() % 2 ? LIMIT_UNKNOWN : 9;
+		r.limit_pct = rnd() % 4 * 33;
 		snapshot_add(s, &r, NULL);
 	}
 	snapshot_finish(s);
@@ -460,8 +464,9 @@ static void test_groups_merged(void)
 	cgroup_table_free(&cg);
 	t.snap = s;
 	table_rebuild(&t);
-	ok(t.n == 4 && !strcmp(host_of(t.v[0]), "one") && !strcmp(cgroup_of(t.v[0]), "nginx.service") &&
-		   !strcmp(host_of(t.v[3]), "two") && !strcmp(cgroup_of(t.v[3]), "postgres.service"),
+	ok(t.n == 4 && !strcmp(host_of(t.v[0]), "one") &&
+		   !strcmp(cgroup_of(t.v[0]), "nginx.service") && !strcmp(host_of(t.v[3]), "two") &&
+		   !strcmp(cgroup_of(t.v[3]), "postgres.service"),
 	   "merged: a cgroup id two hosts share names each host's own cgroup");
 	for (int m = 0; m < 2; m++) {
 		t.group = m ? GROUP_CGROUP : GROUP_PROCESS;
@@ -523,8 +528,8 @@ static void test_history(void)
 	ok(v.end_mark && v.t.n == 3 && v.travel == 3, "the end keeps the last snapshot with rows");
 	k = vrow_key(&v.shown->rows[0]);
 	ok(trends_get(v.trends, &k, v.shown->tick, v.shown->rows[0].since, v.shown->tick, 4, pts) ==
-			   3 && pts[0] == 0 && pts[1] == 100 &&
-		   pts[3] == 400,
+			   3 &&
+		   pts[0] == 0 && pts[1] == 100 && pts[3] == 400,
 	   "the trend: 100, 200, 400 B/s, nothing before");
 	key(&v, '[');
 	ok(v.travel == 2 && !v.end_mark && v.shown == v.hist[1], "[ steps back");
@@ -715,6 +720,128 @@ static void test_closed_and_filter(void)
 	view_free(&v);
 }
 
+/* LIMIT: its cell, the filter that finds a cause, its order, a group's worst connection. */
+static void test_limit(void)
+{
+	struct stream_header h = { 0 };
+	struct rec_snap_begin sb = { 0 };
+	struct snapshot *s = snapshot_new(&h, &sb, ST);
+	struct table t = { .sort = COL_LIMIT };
+	static const struct {
+		const char *comm;
+		uint8_t proto, figs, limit, pct;
+	} rows[] = {
+		{ "web", PROTO_TCP, 1, LIMIT_APP, 80 },
+		{ "web", PROTO_TCP, 1, LIMIT_RWND, 55 },
+		{ "db", PROTO_TCP, 1, LIMIT_CWND, 100 },
+		{ "db", PROTO_TCP, 1, LIMIT_NONE, 0 },
+		{ "dns", PROTO_UDP, 0, 0, 0 },
+		{ "old", PROTO_TCP, 0, 0, 0 },
+		{ "bk", PROTO_TCP, 1, LIMIT_SNDBUF, 90 },
+		{ "bk", PROTO_TCP, 1, LIMIT_UNKNOWN, 0 },
+	};
+	char b[64];
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct rec_snap_row r = row(i + 1, rows[i].comm, rows[i].comm[0], 0);
+
+		r.id.proto = rows[i].proto;
+		r.has_figs = rows[i].figs;
+		r.limit = rows[i].limit;
+		r.limit_pct = rows[i].pct;
+		r.figs.cwnd = 10 + i;
+		snapshot_add(s, &r, NULL);
+	}
+	snapshot_finish(s);
+	ok(s->nfigs == 6 && snapshot_figs(s, &s->rows[2])->cwnd == 12 &&
+		   !snapshot_figs(s, &s->rows[4]) && !snapshot_figs(s, &s->rows[5]),
+	   "figures beside the rows, for the TCP rows that have them only");
+	is_str(cell_text(ST, &s->rows[1], COL_LIMIT, false, 0, b, sizeof(b)), "rwnd 55%",
+	       "LIMIT: the cause and its share of the interval");
+	is_str(cell_text(ST, &s->rows[3], COL_LIMIT, false, 0, b, sizeof(b)), "",
+	       "an idle or receive-only connection: empty");
+	is_str(cell_text(ST, &s->rows[4], COL_LIMIT, false, 0, b, sizeof(b)), "-", "UDP: -");
+	is_str(cell_text(ST, &s->rows[5], COL_LIMIT, false, 0, b, sizeof(b)), "-",
+	       "TCP without figures (an older collector): -");
+	is_str(cell_text(ST, &s->rows[5], COL_LIMIT, false, FIELD_TCP_LIMIT, b, sizeof(b)), "?",
+	       "... ? where the collector could not know it (tcp-limits)");
+	is_str(cell_text(ST, &s->rows[1], COL_LIMIT, false, FIELD_TCP_LIMIT, b, sizeof(b)), "?",
+	       "... also where a row carries figures");
+	is_str(cell_text(ST, &s->rows[7], COL_LIMIT, false, 0, b, sizeof(b)), "?",
+	       "an unknown verdict (no earlier reading): ?");
+	ok(vrow_matches(ST, &s->rows[1], "rwnd") && !vrow_matches(ST, &s->rows[0], "rwnd") &&
+		   vrow_matches(ST, &s->rows[6], "SNDBUF") &&
+		   !vrow_matches(ST, &s->rows[3], "rwnd"),
+	   "/rwnd finds the connections the receiver's window holds back");
+	t.snap = s;
+	table_rebuild(&t);
+	ok(t.n == 8 && !strcmp(str_text(ST, t.v[0]->r.comm), "web") &&
+		   t.v[0]->limit == LIMIT_RWND && t.v[1]->limit == LIMIT_SNDBUF &&
+		   t.v[2]->limit == LIMIT_CWND && t.v[3]->limit == LIMIT_APP &&
+		   t.v[4]->limit == LIMIT_NONE && t.v[5]->limit == LIMIT_UNKNOWN,
+	   "sorted by LIMIT: rwnd, sndbuf, cwnd, app, none, unknown, then no figures");
+	ok(table_sorted(&t), "... in the comparator's order");
+	t.group = GROUP_PROCESS;
+	table_rebuild(&t);
+	ok(t.n == 5 && !strcmp(str_text(ST, t.v[0]->r.comm), "web") &&
+		   !strcmp(cell_text(ST, t.v[0], COL_LIMIT, false, 0, b, sizeof(b)), "rwnd 55%") &&
+		   !strcmp(str_text(ST, t.v[1]->r.comm), "bk") &&
+		   !strcmp(cell_text(ST, t.v[1], COL_LIMIT, false, 0, b, sizeof(b)),
+			   "sndbuf 90%") &&
+		   !strcmp(cell_text(ST, t.v[2], COL_LIMIT, false, 0, b, sizeof(b)), "cwnd 100%"),
+	   "grouped by process: each shows its worst connection, worst first");
+	ok(!strcmp(cell_text(ST, t.v[4], COL_LIMIT, false, 0, b, sizeof(b)), ""),
+	   "... a process without figures shows nothing");
+	table_free(&t);
+	snapshot_free(s);
+}
+
+/* A snapshot of n TCP rows with figures, row i's cwnd cwnd[i] (tick t). */
+static struct snapshot *figs_snapshot(const uint32_t *cwnd, size_t n, uint64_t t)
+{
+	struct stream_header h = { 0 };
+	struct rec_snap_begin sb = { 0 };
+	struct snapshot *s = snapshot_new(&h, &sb, ST);
+
+	for (size_t i = 0; i < n; i++) {
+		/* in reverse: the figures are put in key order with the rows */
+		struct rec_snap_row r = row(n - i, "tcp", 1, 0);
+
+		r.id.proto = PROTO_TCP;
+		r.has_figs = 1;
+		r.figs.cwnd = cwnd[n - 1 - i];
+		snapshot_add(s, &r, NULL);
+	}
+	snapshot_finish(s);
+	s->tick = t;
+	return s;
+}
+
+/* The history keeps a row's figures as it keeps its fields: what changed only. */
+static void test_figs_history(void)
+{
+	static const uint32_t c1[] = { 10, 20, 30, 40 }, c2[] = { 10, 21, 30, 40 };
+	struct snapshot *a = figs_snapshot(c1, 4, 1), *b = figs_snapshot(c2, 4, 2);
+	int right = 0;
+
+	ok(!snapshot_thin(a, b) && a->ndkeys == 1 && a->ndfigs == 1 && b->nactive == 1 &&
+		   b->active[0] == 1,
+	   "a row whose figures alone changed is kept in the history, and is active");
+	snapshot_drop_rows(a);
+	ok(!a->rows && !a->figs && snapshot_delta_bytes(a) > 0, "thinned: its figures gone too");
+	ok(!snapshot_thicken(a, b) && a->nfigs == 4, "made whole again from the next one");
+	for (size_t i = 0; i < 4 && a->rows; i++)
+		right += snapshot_figs(a, &a->rows[i]) &&
+			 snapshot_figs(a, &a->rows[i])->cwnd == c1[i];
+	ok(right == 4, "... with the figures it had (%d of 4)", right);
+	snapshot_drop_rows(b);
+	ok(!snapshot_thicken_next(a, b) && b->nfigs == 4 && snapshot_figs(b, &b->rows[1]) &&
+		   snapshot_figs(b, &b->rows[1])->cwnd == 21,
+	   "and the next one from it");
+	snapshot_free(a);
+	snapshot_free(b);
+}
+
 int main(void)
 {
 	setlocale(LC_ALL, "C.UTF-8");
@@ -735,5 +862,7 @@ int main(void)
 	test_history();
 	test_closed_host();
 	test_closed_and_filter();
+	test_limit();
+	test_figs_history();
 	return done_testing();
 }

@@ -3,7 +3,9 @@
  * growable array, found through lib/htab by its key, swept of stale entries every TREND_LEN
  * snapshots. An idle connection has no entry (its rates were all 0): memory follows the busy
  * connections of the last minute, not the table. Which ticks are known is the caller's (the
- * ticks its row was in the snapshots). */
+ * ticks its row was in the snapshots). A TCP connection whose figures changed has an entry too
+ * (a stalled sender moves no byte, but its clocks run); its figures' series are allocated at
+ * their first change. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,12 @@ struct tent {
 	struct conn_key k;
 	uint64_t first, last; /* ticks: the first and last it moved bytes in */
 	float r[TREND_LEN];   /* r[tick % TREND_LEN] */
+	/* TCP figures: the last seen (has_figs), and from the first change on the series of
+	 * TS_BUSY.. (f[(ts - 1) * TREND_LEN + tick % TREND_LEN], allocated then) */
+	struct tcp_figs figs;
+	uint32_t retrans, srtt_us;
+	bool has_figs;
+	float *f;
 };
 
 struct trends {
@@ -60,6 +68,8 @@ void trends_free(struct trends *tr)
 {
 	if (!tr)
 		return;
+	for (size_t i = 0; i < tr->n; i++)
+		free(tr->e[i].f);
 	free(tr->e);
 	htab_free(&tr->by_key);
 	free(tr);
@@ -73,14 +83,86 @@ static void sweep(struct trends *tr, uint64_t tick)
 	for (size_t i = 0; i < tr->n; i++)
 		if (tr->e[i].last + TREND_LEN >= tick)
 			tr->e[n++] = tr->e[i];
+		else
+			free(tr->e[i].f);
 	tr->n = n;
 	tr->swept = tick;
 	VEC_SHRINK(&tr->e, &tr->cap, n);
 	reindex(tr);
 }
 
+/* A connection's state at a snapshot, as the series TS_CWND.. hold it: vals[ts - 1]. */
+static void state_values(const struct tcp_figs *f, uint32_t srtt_us, float *vals)
+{
+	vals[TS_CWND - 1] = (float)f->cwnd;
+	vals[TS_DELIVERY - 1] = f->delivery_rate;
+	vals[TS_RTT - 1] = (float)srtt_us;
+	vals[TS_MINRTT - 1] = f->min_rtt_us == UINT32_MAX ? 0 : (float)f->min_rtt_us;
+	vals[TS_INFLIGHT - 1] = (float)f->in_flight;
+	vals[TS_UNSENT - 1] = (float)f->unsent;
+}
+
+/* The series' values at tick t when nothing moved: the clocks and counts 0, the state e's. */
+static void still(struct tent *e, uint64_t t)
+{
+	float vals[TS_N - 1] = { 0 };
+
+	state_values(&e->figs, e->srtt_us, vals);
+	for (int ts = 0; ts < TS_N - 1; ts++)
+		e->f[ts * TREND_LEN + t % TREND_LEN] = vals[ts];
+}
+
+/* What moved in the interval from e's last figures to f (span ms): the clocks as shares of it,
+ * retransmissions and losses; then f's state. vals[ts - 1]. */
+static void figs_values(const struct tent *e, const struct tcp_figs *f, const struct vfields *r,
+			uint32_t span, float *vals)
+{
+	const struct tcp_figs *p = &e->figs;
+	float pct = span ? 100.0f / (float)span : 0;
+
+	vals[TS_BUSY - 1] = (float)(uint32_t)(f->busy_ms - p->busy_ms) * pct;
+	vals[TS_RWND - 1] = (float)(uint32_t)(f->rwnd_ms - p->rwnd_ms) * pct;
+	vals[TS_SNDBUF - 1] = (float)(uint32_t)(f->sndbuf_ms - p->sndbuf_ms) * pct;
+	for (int i = TS_BUSY; i <= TS_SNDBUF; i++)
+		if (vals[i - 1] > 100)
+			vals[i - 1] = 100; /* a jiffy past the span, or a reading not of it */
+	vals[TS_RETRANS - 1] = (float)(uint32_t)(r->c.retrans - e->retrans);
+	vals[TS_LOST - 1] = (float)(uint32_t)(f->lost - p->lost);
+	state_values(f, r->c.srtt_us, vals);
+}
+
+/* The figures f of row r at tick. The series begin at the first snapshot in which they moved;
+ * the ticks before hold the state as it was then, and nothing moving. */
+static int trend_figs(struct tent *e, const struct tcp_figs *f, const struct vfields *r,
+		      uint64_t tick, uint32_t span)
+{
+	float vals[TS_N - 1];
+
+	if (e->has_figs && !e->f &&
+	    (memcmp(&e->figs, f, sizeof(*f)) || e->retrans != r->c.retrans ||
+	     e->srtt_us != r->c.srtt_us)) {
+		e->f = calloc((TS_N - 1) * TREND_LEN, sizeof(*e->f));
+		if (!e->f)
+			return -1;
+		for (uint64_t t = tick > TREND_LEN ? tick - TREND_LEN : 0; t < tick; t++)
+			if (t >= e->first)
+				still(e, t);
+	}
+	if (e->f) {
+		figs_values(e, f, r, span, vals);
+		for (int ts = 0; ts < TS_N - 1; ts++)
+			e->f[ts * TREND_LEN + tick % TREND_LEN] = vals[ts];
+	}
+	e->figs = *f;
+	e->retrans = r->c.retrans;
+	e->srtt_us = r->c.srtt_us;
+	e->has_figs = true;
+	return 0;
+}
+
 int trends_add(struct trends *tr, const struct snapshot *s)
 {
+	uint32_t span = (uint32_t)((s->b.span_ns + 500000) / 1000000);
 	uint64_t tick = s->tick;
 
 	if (tick >= tr->swept + TREND_LEN)
@@ -91,10 +173,12 @@ int trends_add(struct trends *tr, const struct snapshot *s)
 	for (size_t a = 0; a < n; a++) {
 		const struct vrow *v = &s->rows[s->have_active ? s->active[a] : a];
 		double rate = v->r.rate_in + v->r.rate_out;
+		/* figures that changed (active without a rate: snapshot_thin) */
+		const struct tcp_figs *fg = v->has_figs ? snapshot_figs(s, v) : NULL;
 		struct conn_key k;
 		struct tent *e;
 
-		if (!(rate > 0))
+		if (!(rate > 0) && !(fg && s->have_active))
 			continue; /* 0 where it has no entry or a gap */
 		k = vrow_key(v);
 		e = find(tr, &k);
@@ -122,9 +206,14 @@ int trends_add(struct trends *tr, const struct snapshot *s)
 			else
 				for (uint64_t t = e->last + 1; t < tick; t++)
 					e->r[t % TREND_LEN] = 0;
+			for (uint64_t t = tick - (gap < TREND_LEN ? gap : TREND_LEN);
+			     e->f && t < tick; t++)
+				still(e, t);
 		}
-		e->r[tick % TREND_LEN] = (float)rate;
+		e->r[tick % TREND_LEN] = rate > 0 ? (float)rate : 0;
 		e->last = tick;
+		if (fg && trend_figs(e, fg, &v->r, tick, span))
+			return -1;
 	}
 	return 0;
 }
@@ -148,6 +237,71 @@ int trends_get(const struct trends *tr, const struct conn_key *k, uint64_t tick,
 			continue; /* overwritten since (travelling back) */
 		if (e && t >= e->first && t <= e->last)
 			out[i] = e->r[t % TREND_LEN];
+		known++;
+	}
+	return known;
+}
+
+static const struct {
+	const char *title;
+	bool bytes;
+} series[TS_N] = {
+	[TS_RATE] = { "rate in+out", true },
+	[TS_BUSY] = { "busy: % of each interval with data to send", false },
+	[TS_RWND] = { "rwnd_limited: % of each interval held back by the peer's window", false },
+	[TS_SNDBUF] = { "sndbuf_limited: % of each interval held back by the send buffer", false },
+	[TS_CWND] = { "cwnd (segments)", false },
+	[TS_DELIVERY] = { "delivery rate", true },
+	[TS_RTT] = { "smoothed RTT (us)", false },
+	[TS_MINRTT] = { "minimum RTT (us)", false },
+	[TS_INFLIGHT] = { "in flight (segments)", false },
+	[TS_UNSENT] = { "unsent", true },
+	[TS_RETRANS] = { "retransmitted segments in each interval", false },
+	[TS_LOST] = { "lost segments in each interval", false },
+};
+
+const char *trend_series_title(enum trend_series ts)
+{
+	return ts < TS_N ? series[ts].title : "?";
+}
+
+bool trend_series_bytes(enum trend_series ts)
+{
+	return ts < TS_N && series[ts].bytes;
+}
+
+int trends_get_series(const struct trends *tr, const struct conn_key *k, enum trend_series ts,
+		      uint64_t tick, uint64_t since, uint64_t until, const struct tcp_figs *figs,
+		      uint32_t srtt_us, int n, float *out)
+{
+	const struct tent *e;
+	float state[TS_N - 1];
+	int known = 0;
+
+	if (ts == TS_RATE)
+		return trends_get(tr, k, tick, since, until, n, out);
+	memset(out, 0, n * sizeof(*out));
+	if (!tr || n <= 0 || ts >= TS_N)
+		return 0;
+	e = find(tr, k);
+	if (e && e->has_figs)
+		state_values(&e->figs, e->srtt_us, state);
+	else if (figs)
+		state_values(figs, srtt_us, state);
+	else
+		return 0;
+	for (int i = 0; i < n; i++) {
+		uint64_t t = tick - (uint64_t)(n - 1 - i);
+
+		if (tick < (uint64_t)(n - 1 - i) || t < since || t > until)
+			continue; /* before it was seen or after it left */
+		if (e && t + TREND_LEN <= e->last)
+			continue; /* overwritten since (travelling back) */
+		if (e && e->f && t >= e->first && t <= e->last)
+			out[i] = e->f[(ts - 1) * TREND_LEN + t % TREND_LEN];
+		else if (ts >= TS_CWND && ts <= TS_UNSENT)
+			out[i] =
+				state[ts - 1]; /* never moved: the state as it has been all along */
 		known++;
 	}
 	return known;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "dns.h"
+#include "limit.h"
 #include "names.h"
 #include "trend.h"
 #include "ui.h"
@@ -540,7 +541,9 @@ static const char *const help_text[] = {
 	"  p                  pause the display (input is still read); p again resumes",
 	"  u                  human units (KiB/s ...) or raw numbers",
 	"  Enter              every field of the selected connection and its rate graph",
-	"                     (Esc returns); on a group: open or close it",
+	"                     (Esc returns; g, G: the next, the previous graph: a TCP",
+	"                     connection's LIMIT clocks, cwnd, delivery rate, RTT, in flight,",
+	"                     unsent, retransmits, lost); on a group: open or close it",
 	"  a                  group by process, then by cgroup, then no grouping",
 	"  c                  the last closed connections (c again: back to the live table)",
 	"  t                  a trend of each row's rate over the last 8 snapshots",
@@ -577,21 +580,34 @@ static void draw_graph(struct view *v, int y0)
 					      "\u2585", "\u2586", "\u2587", "\u2588" };
 	float pts[TREND_LEN], max = 0;
 	struct conn_key k = vrow_key(&v->detail_row);
+	enum trend_series ts = v->detail_has_figs ? v->graph : TS_RATE;
 	int h = LINES - 2 - y0 - 1, known;
-	char buf[128], m[32];
+	char buf[200], m[32];
 
 	if (!v->trends || !v->shown || h < 3)
 		return;
 	if (h > 8)
 		h = 8;
-	known = trends_get(v->trends, &k, v->shown->tick, v->detail_row.since,
-			   v->detail_gone ? v->detail_until : v->shown->tick, TREND_LEN, pts);
+	known = trends_get_series(v->trends, &k, ts, v->shown->tick, v->detail_row.since,
+				  v->detail_gone ? v->detail_until : v->shown->tick,
+				  v->detail_has_figs ? &v->detail_figs : NULL,
+				  v->detail_row.r.c.srtt_us, TREND_LEN, pts);
 	for (int i = 0; i < TREND_LEN; i++)
 		if (pts[i] > max)
 			max = pts[i];
-	fmt_bytes(max, m, sizeof(m));
-	snprintf(buf, sizeof(buf), "rate in+out, last %d snapshots (%d seen), top %s/s", TREND_LEN,
-		 known, m);
+	if (trend_series_bytes(ts)) {
+		fmt_bytes(max, m, sizeof(m));
+		strcat(m, "/s");
+		if (ts == TS_UNSENT)
+			m[strlen(m) - 2] = '\0';
+	} else if (ts >= TS_BUSY && ts <= TS_SNDBUF) {
+		snprintf(m, sizeof(m), "%.0f%%", max);
+	} else {
+		snprintf(m, sizeof(m), "%.0f", max);
+	}
+	snprintf(buf, sizeof(buf), "%s, last %d snapshots (%d seen), top %s%s",
+		 trend_series_title(ts), TREND_LEN, known, m,
+		 v->detail_has_figs ? "   (g, G: other graphs)" : "");
 	put(y0, 1, buf, ROLE_TITLE);
 	for (int row = 0; row < h; row++) {
 		int y = y0 + 1 + row, level0 = (h - 1 - row) * 8;
@@ -644,12 +660,68 @@ static int detail_pack(char text[][300], int n, int width, int want)
 	return n ? m + 1 : 0;
 }
 
+/* A TCP connection's figures for the detail view: LIMIT and the numbers behind it. Returns
+ * the lines written into text (at most max). */
+static int detail_figs(const struct view *v, char text[][300], int max)
+{
+	const struct vrow *d = &v->detail_row;
+	const struct tcp_figs *f = &v->detail_figs;
+	unsigned missing = v->shown ? v->shown->missing : 0;
+	char a[32], b[32], c[32], e[32];
+	int n = 0;
+
+#define FLINE(...) (n < max ? snprintf(text[n++], sizeof(text[0]), __VA_ARGS__) : 0)
+	if (missing & FIELD_TCP_FIGS) {
+		FLINE("limit         ? (the collector could not read TCP figures: tcp-figures)");
+		return n;
+	}
+	if (!d->has_figs || !v->detail_has_figs) {
+		FLINE("limit         - (no TCP figures in this stream: an older collector)");
+		return n;
+	}
+	if (missing & FIELD_TCP_LIMIT)
+		FLINE("limit         ? (the kernel's HZ is unknown: tcp-limits)");
+	else if (d->limit == LIMIT_NONE)
+		FLINE("limit         none: %s", limit_meaning(LIMIT_NONE));
+	else if (limit_meaning(d->limit))
+		FLINE("limit         %s of the interval: %s",
+		      limit_text(d->limit, d->limit_pct, a, sizeof(a)), limit_meaning(d->limit));
+	else
+		FLINE("limit         ? (no earlier reading to compare, or a verdict unknown here)");
+	if (missing & FIELD_TCP_LIMIT)
+		FLINE("limited       ? (busy, rwnd_limited, sndbuf_limited)");
+	else
+		FLINE("limited       busy %" PRIu32 " ms   rwnd_limited %" PRIu32
+		      " ms   sndbuf_limited %" PRIu32 " ms   (since it began, mod 2^32)",
+		      f->busy_ms, f->rwnd_ms, f->sndbuf_ms);
+	if (f->ssthresh == TCP_NO_SSTHRESH)
+		snprintf(a, sizeof(a), "none");
+	else
+		snprintf(a, sizeof(a), "%u", f->ssthresh);
+	fmt_bytes(f->unsent, b, sizeof(b));
+	FLINE("window        cwnd %" PRIu32 "   ssthresh %s   in flight %" PRIu32
+	      "   unsent %s   reordering %u",
+	      f->cwnd, a, f->in_flight, b, f->reordering);
+	fmt_bytes(f->delivery_rate, b, sizeof(b));
+	if (f->min_rtt_us == UINT32_MAX)
+		snprintf(c, sizeof(c), "-");
+	else
+		fmt_rtt(f->min_rtt_us, c, sizeof(c));
+	fmt_rtt(f->rttvar_us, e, sizeof(e));
+	FLINE("delivery      %.0f B/s (%s/s)   rtt min %s   var %s", (double)f->delivery_rate, b, c,
+	      e);
+	FLINE("losses        retransmits %" PRIu32 " (%" PRIu32 " bytes, mod 2^32)   lost %" PRIu32,
+	      d->r.c.retrans, f->retrans_bytes, f->lost);
+#undef FLINE
+	return n;
+}
+
 static void draw_detail(struct view *v)
 {
 	const struct vrow *d = &v->detail_row;
 	const struct vfields *r = &d->r;
 	const struct strtab *st = v->shown ? v->shown->st : NULL;
-	char text[24][300], a[32], b[32], t1[RFC3339_LEN], t2[RFC3339_LEN];
+	char text[30][300], a[32], b[32], t1[RFC3339_LEN], t2[RFC3339_LEN];
 	char local[ENDPOINT_LEN], remote[ENDPOINT_LEN];
 	const char *ifname = str_text(st, d->ifname);
 	const char *nsname = v->shown ? netns_name(&v->shown->hdr, r->id.netns) : NULL;
@@ -707,6 +779,8 @@ static void draw_detail(struct view *v)
 	LINE("rate          in %.0f B/s (%s/s)  out %.0f B/s (%s/s)", r->rate_in, a, r->rate_out,
 	     b);
 	LINE("rtt           %" PRIu32 " us   retransmits %" PRIu32, r->c.srtt_us, r->c.retrans);
+	if (r->id.proto == PROTO_TCP)
+		n += detail_figs(v, text + n, 30 - 1 - n);
 	if (h) {
 		time_format_rfc3339(stream_wall_ns(h, r->first_ns), t1, sizeof(t1));
 		time_format_rfc3339(stream_wall_ns(h, r->last_ns), t2, sizeof(t2));

@@ -7,6 +7,17 @@
 #include "vec.h"
 #include "view.h"
 
+/* The detail view's connection: its fields and its TCP figures. */
+static void detail_set(struct view *v, const struct vrow *r)
+{
+	const struct tcp_figs *f = v->t.snap ? snapshot_figs(v->t.snap, r) : NULL;
+
+	v->detail_row = *r;
+	v->detail_has_figs = f != NULL;
+	if (f)
+		v->detail_figs = *f;
+}
+
 static void select_row(struct view *v, size_t i)
 {
 	if (!v->t.n) {
@@ -50,7 +61,7 @@ void view_rebuild(struct view *v)
 	if (v->detail) {
 		found = v->have_sel ? table_find(&v->t, &v->sel_key) : -1;
 		if (found >= 0) {
-			v->detail_row = *v->t.v[found];
+			detail_set(v, v->t.v[found]);
 			v->detail_gone = false;
 			v->detail_until = v->shown ? v->shown->tick : 0;
 		} else {
@@ -83,17 +94,29 @@ static void keep_closed(struct view *v, const struct snapshot *s)
 	/* the rows closed are among those snapshot_thin() found active, when it did */
 	for (size_t a = 0; a < n; a++) {
 		size_t i = s->have_active ? s->active[a] : a;
+		const struct tcp_figs *f;
 		struct vrow *c;
 
 		if (!(s->rows[i].r.flags & CONN_F_CLOSED))
 			continue;
 		if (!v->closed) {
-			v->closed = malloc(v->closed_max * sizeof(*v->closed));
-			if (!v->closed)
+			struct vrow *rows = malloc(v->closed_max * sizeof(*rows));
+			struct tcp_figs *figs = malloc(v->closed_max * sizeof(*figs));
+
+			if (!rows || !figs) {
+				free(rows);
+				free(figs);
 				return;
+			}
+			v->closed = rows;
+			v->closed_figs = figs;
 		}
 		c = &v->closed[v->closed_next];
 		*c = s->rows[i]; /* its strings are the view's: they outlive s */
+		f = snapshot_figs(s, c);
+		c->has_figs = f != NULL; /* out of memory, it had none: its LIMIT is not shown */
+		if (f)
+			v->closed_figs[v->closed_next] = *f;
 		v->closed_next = (v->closed_next + 1) % v->closed_max;
 		if (v->nclosed < v->closed_max)
 			v->nclosed++;
@@ -124,9 +147,16 @@ static void build_closed(struct view *v)
 	}
 	c->cap = v->nclosed;
 	/* oldest first: the order they closed in */
-	for (size_t i = 0; i < v->nclosed; i++)
-		c->rows[c->n++] = v->closed[(v->closed_next + v->closed_max - v->nclosed + i) %
-					    v->closed_max];
+	for (size_t i = 0; i < v->nclosed; i++) {
+		size_t k = (v->closed_next + v->closed_max - v->nclosed + i) % v->closed_max;
+
+		c->rows[c->n++] = v->closed[k];
+		/* out of memory: it shows no figures */
+		if (!v->closed[k].has_figs || VEC_RESERVE(&c->figs, &c->figs_cap, c->nfigs + 1))
+			continue;
+		c->figs[c->nfigs].k = vrow_vkey(&v->closed[k]);
+		c->figs[c->nfigs++].f = v->closed_figs[k];
+	}
 	c->tick = ref ? ref->tick : 0;
 	snapshot_finish(c);
 	snapshot_free(v->closed_snap);
@@ -288,9 +318,11 @@ void view_free(struct view *v)
 	free(v->hist);
 	snapshot_free(v->closed_snap);
 	free(v->closed);
+	free(v->closed_figs);
 	trends_free(v->trends);
 	v->hist = NULL;
 	v->closed = NULL;
+	v->closed_figs = NULL;
 	v->closed_snap = NULL;
 	v->trends = NULL;
 	v->nhist = v->hist_cap = 0;
@@ -415,6 +447,14 @@ enum action view_key(struct view *v, int key)
 			return ACT_REDRAW;
 		case 'p':
 			break;
+		case 'g': /* the next graph, the previous */
+		case 'G': {
+			enum trend_series last = v->detail_has_figs ? TS_N - 1 : TS_RATE;
+
+			v->graph = key == 'g' ? (v->graph >= last ? TS_RATE : v->graph + 1)
+					      : (v->graph == TS_RATE ? last : v->graph - 1);
+			return ACT_REDRAW;
+		}
 		default:
 			return ACT_NONE;
 		}
@@ -520,7 +560,7 @@ enum action view_key(struct view *v, int key)
 			return ACT_REBUILD;
 		}
 		v->detail = true;
-		v->detail_row = *v->t.v[v->sel];
+		detail_set(v, v->t.v[v->sel]);
 		v->detail_gone = false;
 		v->detail_until = v->shown ? v->shown->tick : 0;
 		return ACT_REDRAW;

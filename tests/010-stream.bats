@@ -100,7 +100,7 @@ S
 }
 
 @test "future major version and bad signature are refused" {
-	{ echo 'header major=2'; echo 'end'; } | "$GEN" >"$BATS_TEST_TMPDIR/v.tcpt"
+	{ echo 'header major=2 minor=0'; echo 'end'; } | "$GEN" >"$BATS_TEST_TMPDIR/v.tcpt"
 	run -65 tcptop-dump "$BATS_TEST_TMPDIR/v.tcpt"
 	assert_output --partial 'unsupported stream version 2.0 at byte 20'
 	script | "$GEN" --bad-magic >"$BATS_TEST_TMPDIR/b.tcpt"

@@ -3,7 +3,8 @@
 # tcptop-agg on generated raw streams (no root): exact totals and rates, interval rules, flow
 # identity, filters, the table cap, bad input with its status and offset, chunking, sections,
 # signals. Fixtures: tests/fixtures/agg/NAME.txt (generator scripts, each says what it proves)
-# and NAME.out (tcptop-dump of agg's output, the version left out).
+# and NAME.out (tcptop-dump of agg's output with --full-every 1, the version left out; the
+# default output, deltas applied by tcptop-dump --table, must give it too).
 load test_helper/common
 load test_helper/stall
 
@@ -20,16 +21,22 @@ stream() {
 	"$GEN" "$@" -o "$T/$name.tcpt" "$FIX/$name.txt"
 }
 
-# decoded FILE: agg's output as script lines, without the version (it moves)
+# decoded FILE: agg's output as script lines, each snapshot whole as a reader's table holds it
+# (delta snapshots applied: tcptop-dump --table), without the version (it moves)
 decoded() {
-	tcptop-dump "$1" | sed 's/ version="[^"]*"//'
+	tcptop-dump --table "$1" | sed 's/ version="[^"]*"//'
 }
 
-# check_fixture NAME [AGG-OPTIONS]: agg's output for the fixture equals NAME.out
+# check_fixture NAME [AGG-OPTIONS]: agg's output for the fixture equals NAME.out, with deltas
+# (the default) applied, and as it is with full snapshots only (--full-every 1)
 check_fixture() {
 	local name=$1
 	shift
 	stream "$name"
+	run -0 bash -c 'tcptop-agg --full-every 1 "$@" >"$0/full.tcpt"' "$T" "$@" "$T/$name.tcpt"
+	tcptop-dump "$T/full.tcpt" | sed 's/ version="[^"]*"//' >"$T/full.txt"
+	run diff -u "$FIX/$name.out" "$T/full.txt"
+	assert_success
 	run -0 bash -c 'tcptop-agg "$@" >"$0/out.tcpt"' "$T" "$@" "$T/$name.tcpt"
 	decoded "$T/out.tcpt" >"$T/out.txt"
 	run diff -u "$FIX/$name.out" "$T/out.txt"
@@ -59,11 +66,11 @@ snap_line() {
 @test "the output header copies the collector's and names agg, its interval and filters" {
 	stream basic
 	tcptop-agg --interval 2 --port 443 --tcp "$T/basic.tcpt" >"$T/o.tcpt"
-	run -0 tcptop-dump "$T/o.tcpt"
-	assert_line --index 0 "header kind=snapshot major=1 minor=0 real=1700000000.000000000 mono=0.000000000 interval=2.000000000 producer=\"tcptop-agg\" version=\"$(tcptop-agg --version | cut -d' ' -f2)\" host=\"h1\" boot=\"b-1\" kernel=\"6.18.0-x\" backend=\"send=tp_btf\" filter=\"port 443 and tcp\""
+	run -0 tcptop-dump --table "$T/o.tcpt"
+	assert_line --index 0 "header kind=snapshot major=1 minor=1 real=1700000000.000000000 mono=0.000000000 interval=2.000000000 producer=\"tcptop-agg\" version=\"$(tcptop-agg --version | cut -d' ' -f2)\" host=\"h1\" boot=\"b-1\" kernel=\"6.18.0-x\" backend=\"send=tp_btf\" filter=\"port 443 and tcp\""
 	# the collector's own filters are kept in front of agg's
 	printf 'header filter="pid 5"\nend\n' | "$GEN" >"$T/f.tcpt"
-	run -0 bash -c 'tcptop-agg --udp "$0" | tcptop-dump' "$T/f.tcpt"
+	run -0 bash -c 'tcptop-agg --udp "$0" | tcptop-dump --table' "$T/f.tcpt"
 	assert_line --index 0 --partial 'filter="pid 5 and udp"'
 }
 
@@ -137,6 +144,29 @@ snap_line() {
 	assert_line --partial 'src=10.0.0.2:8080 dst=10.0.0.3:50000 netns=4026532000 if=3 state=ESTABLISHED pid=21 comm="srv-ctr" ifname="veth-c1" new in=1500 out=0 pin=0 pout=0 rtt=0 retrans=0 rate_in=1500.000'
 }
 
+@test "LIMIT: each TCP connection's verdict and share per interval, from its clocks between readings (limit.txt)" {
+	check_fixture limit
+	assert_line --regexp '^row flow=1 .* busy=500 rwnd=450 .* limit=rwnd limit_pct=75$'
+	assert_line --regexp '^row flow=1 .* busy=1500 rwnd=1400 .* limit=rwnd limit_pct=95$'
+	assert_line --regexp '^row flow=2 .* limit=app limit_pct=89$'
+	assert_line --regexp '^row flow=3 .* sndbuf=4294966700 .* limit=sndbuf limit_pct=88$'
+	assert_line --regexp '^row flow=4 .* busy=300 .* limit=app limit_pct=57$'
+	assert_line --regexp '^row flow=4 .* busy=1300 .* limit=cwnd limit_pct=100$'
+	assert_line --regexp '^row flow=7 .* busy=7000 .* limit=unknown$'
+	assert_line --regexp '^row flow=7 .* busy=7900 .* limit=sndbuf limit_pct=60$'
+	assert_line --regexp '^row flow=8 .* busy=200 .* limit=unknown$'
+	# UDP and the receive-only connection: no verdict, figures only for TCP
+	run -1 grep -cE '^row flow=(5|6) .* limit=' "$T/out.txt"
+	run -1 grep -cE '^row flow=5 .* busy=' "$T/out.txt"
+	# a collector that could not know HZ: every verdict unknown, the figures still shown
+	sed 's/^header real=1700000000 /header missing="tcp-limits" real=1700000000 /' \
+		"$FIX/limit.txt" | "$GEN" -o "$T/nohz.tcpt"
+	tcptop-agg --full-every 1 "$T/nohz.tcpt" | tcptop-dump >"$T/nohz.txt"
+	run -0 grep -c ' limit=unknown$' "$T/nohz.txt"
+	[ "$output" -eq 19 ] # five TCP connections with figures in three snapshots, two more
+	run -1 grep -c ' limit=[a-z]* limit_pct=' "$T/nohz.txt"
+}
+
 @test "gaps between ticks: one snapshot per jump, skipped intervals in agg_gap, no flood" {
 	check_fixture gaps
 	assert_line --partial 'snap seq=4 time=1700000010.000000000 mono=10.000000000 span=7.000000000 interval=1.000000000 lossflag hidden=0 rows=1'
@@ -206,7 +236,7 @@ filter_snap() {
 
 @test "cgroups: each path goes out once before the first snapshot naming it; the filter follows a late owner" {
 	stream filters
-	tcptop-agg "$T/filters.tcpt" | tcptop-dump >"$T/out.txt"
+	tcptop-agg "$T/filters.tcpt" | tcptop-dump --table >"$T/out.txt"
 	run -0 grep -c '^cgroup ' "$T/out.txt"
 	assert_output 3
 	run -0 grep -n '^cgroup \|^snap ' "$T/out.txt"
@@ -287,7 +317,7 @@ print('tick t=1')
 print('end t=1')
 PY
 	"$GEN" -o "$T/names.tcpt" "$T/names.txt"
-	tcptop-agg "$T/names.tcpt" | tcptop-dump >"$T/out.txt"
+	tcptop-agg "$T/names.tcpt" | tcptop-dump --table >"$T/out.txt"
 	run -0 grep '^snap seq=1 ' "$T/out.txt"
 	assert_output --partial ' lossflag '
 	assert_output --partial ' agg_gap=0 agg_names_full=4 agg_loss_other=0'
@@ -321,7 +351,7 @@ print("rawrec type=23 hex=" + body.hex())' "$@"
 		echo 'tick t=2'
 		echo 'end t=2'
 	} | "$GEN" -o "$T/loss.tcpt"
-	tcptop-agg "$T/loss.tcpt" | tcptop-dump >"$T/out.txt"
+	tcptop-agg "$T/loss.tcpt" | tcptop-dump --table >"$T/out.txt"
 	run -0 grep '^snap ' "$T/out.txt"
 	assert_line --index 0 --partial ' ringbuf=1 flow_table_full=2 flow_evicted=3 kprobe_missed=4 walk_failed=5 owners_full=6 udp_peers_evicted=7 loss100=100 loss101=101 loss102=102 loss103=103 agg_table_full=0 agg_unknown_flow=0 agg_gap=0 agg_names_full=0 agg_loss_other=3000'
 	assert_line --index 1 --partial ' loss103=103 agg_table_full=0 agg_unknown_flow=0 agg_gap=0 agg_names_full=0 agg_loss_other=3002'
@@ -401,7 +431,7 @@ print("rawrec type=23 hex=" + body.hex())' "$@"
 		echo 'sample t=1.0002 flow=1 in=10'
 		echo 'end t=1.0003'
 	} | "$GEN" >"$T/s.tcpt"
-	tcptop-agg "$T/s.tcpt" | tcptop-dump >"$T/out.txt"
+	tcptop-agg "$T/s.tcpt" | tcptop-dump --table >"$T/out.txt"
 	run -0 grep '^snap ' "$T/out.txt"
 	assert_line --index 0 --partial 'seq=1 time=1700000001.000000000 '
 	assert_line --index 1 --partial 'seq=2 time=1700000001.001000000 mono=1.001000000 span=0.001000000 '
@@ -422,7 +452,7 @@ print("rawrec type=23 hex=" + body.hex())' "$@"
 	"$GEN" --bad-magic -o "$T/magic.tcpt" "$FIX/basic.txt"
 	run -65 tcptop-agg "$T/magic.tcpt"
 	assert_output --partial 'bad stream signature at byte 8'
-	printf 'header major=2\nend\n' | "$GEN" >"$T/v2.tcpt"
+	printf 'header major=2 minor=0\nend\n' | "$GEN" >"$T/v2.tcpt"
 	run -65 tcptop-agg "$T/v2.tcpt"
 	assert_output --partial 'unsupported stream version 2.0 at byte 20'
 }
@@ -439,7 +469,7 @@ offset_of() {
 	"$GEN" --truncate $((off + 5)) -o "$T/cut.tcpt" "$FIX/basic.txt"
 	run -65 --separate-stderr bash -c 'tcptop-agg "$0" >"$0.out"' "$T/cut.tcpt"
 	assert_equal "$stderr" "tcptop-agg: $T/cut.tcpt: truncated record at byte $off: input ends after 5 of at least 8 bytes"
-	run -0 --separate-stderr bash -c 'tcptop-dump "$0.out" | sed "s/ version=\"[^\"]*\"//"' "$T/cut.tcpt"
+	run -0 --separate-stderr bash -c 'tcptop-dump --table "$0.out" | sed "s/ version=\"[^\"]*\"//"' "$T/cut.tcpt"
 	# the two snapshots cut before the fault, exactly as from the whole stream; no END
 	head -n 9 "$FIX/basic.out" >"$T/expected.txt"
 	assert_equal "$output" "$(cat "$T/expected.txt")"
@@ -454,7 +484,7 @@ offset_of() {
 	run -65 --separate-stderr bash -c 'tcptop-agg "$0" >"$0.out"' "$T/bad.tcpt"
 	assert_output ''
 	assert_equal "$stderr" "tcptop-agg: $T/bad.tcpt: record trailer at byte $((off + 68)) says 64, its header at byte $off says 72"
-	run -0 grep -c '^snapend' <(tcptop-dump "$T/bad.tcpt.out" 2>/dev/null)
+	run -0 grep -c '^snapend' <(tcptop-dump --table "$T/bad.tcpt.out" 2>/dev/null)
 	assert_output 1
 }
 
@@ -464,12 +494,12 @@ offset_of() {
 	"$GEN" --oversize 6 -o "$T/big.tcpt" "$FIX/basic.txt"
 	run -65 --separate-stderr bash -c 'tcptop-agg "$0" >"$0.out"' "$T/big.tcpt"
 	assert_equal "$stderr" "tcptop-agg: $T/big.tcpt: record length 1048576 at byte $off above the cap of 65536"
-	run -0 grep -c '^snapend seq=1$' <(tcptop-dump "$T/big.tcpt.out" 2>/dev/null)
+	run -0 grep -c '^snapend seq=1$' <(tcptop-dump --table "$T/big.tcpt.out" 2>/dev/null)
 	assert_output 1
 	"$GEN" --misalign 6 -o "$T/odd.tcpt" "$FIX/basic.txt"
 	run -65 --separate-stderr bash -c 'tcptop-agg <"$0" >"$0.out"' "$T/odd.tcpt"
 	assert_equal "$stderr" "tcptop-agg: -: record length 68 at byte $off not a multiple of 8"
-	run -0 grep -c '^snapend seq=1$' <(tcptop-dump "$T/odd.tcpt.out" 2>/dev/null)
+	run -0 grep -c '^snapend seq=1$' <(tcptop-dump --table "$T/odd.tcpt.out" 2>/dev/null)
 	assert_output 1
 }
 
@@ -548,7 +578,7 @@ long_stream() {
 # wait_for_snapshot FILE: until agg has written its first snapshot (bounded)
 wait_for_snapshot() {
 	for ((i = 0; i < 200; i++)); do
-		tcptop-dump "$1" 2>/dev/null | grep -q '^snapend' && return 0
+		tcptop-dump --table "$1" 2>/dev/null | grep -q '^snapend' && return 0
 		sleep 0.05
 	done
 	return 1
@@ -720,7 +750,7 @@ signalled_pipe() {
 	run diff -u "$FIX/recorded.out" "$T/out.txt"
 	assert_success
 	# the connection held open from before the collector: begun, then closed with both halves
-	tcptop-agg --pid 19735 "$rec" | tcptop-dump >"$T/hold.txt"
+	tcptop-agg --pid 19735 "$rec" | tcptop-dump --table >"$T/hold.txt"
 	run -0 grep -c '^row ' "$T/hold.txt"
 	assert_output 4
 	run -0 grep '^row .*src=127.0.0.1:48166 dst=127.0.0.1:50275 ' "$T/hold.txt"
@@ -729,7 +759,7 @@ signalled_pipe() {
 	# its rate counts the 100001 bytes sent after the collector started, from its open to its close
 	assert_line --index 1 --partial 'rate_in=99989.160 rate_out=99989.160 first=2403.529473574 last=2404.916172240'
 	# TCP over ::1, both ends, exact bytes, shown once
-	tcptop-agg --pid 19798 "$rec" | tcptop-dump >"$T/v6.txt"
+	tcptop-agg --pid 19798 "$rec" | tcptop-dump --table >"$T/v6.txt"
 	run -0 grep '^row ' "$T/v6.txt"
 	assert_line --index 0 --partial 'src=[::1]:55630 dst=[::1]:38131 '
 	assert_line --index 0 --partial 'closed new in=200003 out=200003 '
@@ -737,7 +767,7 @@ signalled_pipe() {
 	assert_line --index 1 --partial 'closed new in=200003 out=200003 '
 	assert_equal "${#lines[@]}" 2
 	# four UDP peers, both directions: eight flows of 600 bytes, all in one snapshot
-	tcptop-agg --pid 19799 --udp "$rec" | tcptop-dump >"$T/udp.txt"
+	tcptop-agg --pid 19799 --udp "$rec" | tcptop-dump --table >"$T/udp.txt"
 	run -0 grep -c '^row .* closed new in=600 out=0 \|^row .* closed new in=0 out=600 ' "$T/udp.txt"
 	assert_output 8
 	run -0 grep '^snap seq=2 ' "$T/udp.txt"
@@ -777,7 +807,7 @@ model_vs_golden() {
 	# the goldens were once regenerated by the code under test: each is checked here against
 	# the model, which derives times, spans, totals, rates and flags on its own
 	for spec in basic edges "multiple --interval 3" "fraction --interval 0.5" openclose reuse \
-		udp netns gaps datamode "cap --max-flows 1" recorded; do
+		udp netns gaps datamode "cap --max-flows 1" recorded limit; do
 		# shellcheck disable=SC2086
 		run model_vs_golden $spec
 		[ "$status" -eq 0 ] || fail "${spec%% *}.out and model.py differ: $output"
@@ -798,7 +828,7 @@ model_vs_golden() {
 		"$GEN" -o "$T/$seed/s.tcpt" "$T/$seed/s.txt"
 		# shellcheck disable=SC2046
 		tcptop-agg $(cat "$T/$seed/opts") "$T/$seed/s.tcpt" 2>/dev/null >"$T/$seed/o.tcpt"
-		tcptop-dump "$T/$seed/o.tcpt" | grep -v '^header \|^end' >"$T/$seed/got.txt"
+		tcptop-dump --table "$T/$seed/o.tcpt" | grep -v '^header \|^end' >"$T/$seed/got.txt"
 		diff -u "$T/$seed/expected.txt" "$T/$seed/got.txt" >"$T/$seed/diff" ||
 			fail "seed $seed ($(cat "$T/$seed/opts")): $(head -n 20 "$T/$seed/diff")"
 	done
@@ -822,4 +852,88 @@ model_vs_golden() {
 	[ "$output" -ge 5 ]
 	run -0 grep -c '^row .* cgroup=' "$T/all.txt"
 	[ "$output" -ge 5 ]
+	# LIMIT: each verdict, unknown, and rows with figures and none
+	for l in rwnd sndbuf cwnd app unknown; do
+		run -0 grep -c "^row .* limit=$l\b" "$T/all.txt"
+		[ "$output" -ge 5 ] || fail "only $output rows of limit=$l"
+	done
+	run -0 grep -c '^row .* busy=[0-9]* .*drate=0$' "$T/all.txt"
+	[ "$output" -ge 5 ]
+}
+
+@test "--full-every: a full snapshot first, then deltas of the rows that changed, a full one every N; 1: full only" {
+	stream basic
+	# snapshot 2: flow 1 moved bytes, flow 2 closed; snapshot 3: nothing moved
+	tcptop-agg "$T/basic.tcpt" | tcptop-dump | cut -d' ' -f1,2 >"$T/kinds.txt"
+	run -0 grep -v '^header\|^end' "$T/kinds.txt"
+	assert_output "snap seq=1
+row flow=1
+row flow=2
+snapend seq=1
+delta seq=2
+drow flow=1
+drow flow=2
+deltaend seq=2
+delta seq=3
+deltaend seq=3"
+	run -0 bash -c 'tcptop-agg "$0" | tcptop-dump | grep "^delta "' "$T/basic.tcpt"
+	assert_line --index 0 --partial ' hidden=0 rows=2 table=2 tcp=1 udp=1 bytes_in=3064 bytes_out=732 rate_in=2064.000 rate_out=232.000 '
+	assert_line --index 1 --partial ' hidden=0 rows=0 table=1 tcp=1 udp=0 bytes_in=3000 bytes_out=700 rate_in=0.000 rate_out=0.000 '
+	run -0 bash -c 'tcptop-agg --full-every 2 "$0" | tcptop-dump | grep -o "^[a-z]* seq=[0-9]*" | grep -v end' "$T/basic.tcpt"
+	assert_output "snap seq=1
+delta seq=2
+snap seq=3"
+	run -1 bash -c 'tcptop-agg --full-every 1 "$0" | tcptop-dump | grep -c "^delta"' "$T/basic.tcpt"
+	assert_output 0
+	run -64 tcptop-agg --full-every 0 "$T/basic.tcpt"
+	assert_output --partial 'full-every'
+}
+
+@test "a shown row that stops passing the filters (a late owner), or a reused flow id, makes the snapshot full" {
+	{
+		echo 'header real=1700000000 mono=0 interval=1'
+		echo 'open t=0.1 flow=1 proto=tcp src=10.0.0.1:5000 dst=10.0.0.2:443 pid=1 comm=curl'
+		echo 'open t=0.2 flow=2 proto=tcp src=10.0.0.1:5001 dst=10.0.0.2:443 pid=2 comm=curl'
+		echo 'tick t=1'
+		echo 'owner t=1.5 flow=2 pid=3 comm=wget'
+		echo 'tick t=2'
+		echo 'sample t=2.5 flow=1 in=5'
+		echo 'tick t=3'
+		echo 'open t=3.5 flow=1 proto=tcp src=10.0.0.1:5002 dst=10.0.0.2:443 pid=1 comm=curl'
+		echo 'tick t=4'
+		echo 'tick t=5'
+		echo 'end t=5'
+	} | "$GEN" >"$T/s.tcpt"
+	run -0 bash -c 'tcptop-agg --process curl "$0" | tcptop-dump | grep -o "^[a-z]* seq=[0-9]*" | grep -v end' "$T/s.tcpt"
+	assert_output "snap seq=1
+snap seq=2
+delta seq=3
+snap seq=4
+delta seq=5"
+	# and each is the full snapshot a reader of full snapshots gets
+	tcptop-agg --process curl --full-every 1 "$T/s.tcpt" | tcptop-dump >"$T/full.txt"
+	tcptop-agg --process curl "$T/s.tcpt" | tcptop-dump --table | cmp - "$T/full.txt"
+}
+
+@test "--merge writes deltas too: applied, they give the merged full snapshots, rows keyed by host and flow" {
+	local n=0 pair k
+	for pair in "basic multiple" "udp reuse openclose" "edges datamode" "basic basic"; do
+		local files=()
+		for name in $pair; do
+			stream "$name"
+			cp "$T/$name.tcpt" "$T/$name-$n.tcpt"
+			files+=("$T/$name-$n.tcpt")
+			n=$((n + 1))
+		done
+		for k in 2 60; do
+			tcptop-agg --merge --full-every 1 "${files[@]}" 2>/dev/null | tcptop-dump >"$T/full.txt"
+			tcptop-agg --merge --full-every $k "${files[@]}" 2>/dev/null >"$T/m.tcps"
+			tcptop-dump --table "$T/m.tcps" | diff -u "$T/full.txt" - ||
+				fail "$pair --full-every $k: the deltas applied differ from the full snapshots"
+			tcptop-dump "$T/m.tcps" | grep -q '^delta ' || fail "$pair: no delta"
+		done
+	done
+	# the same flow on two hosts: two rows, and their deltas apply to each
+	run -0 bash -c 'tcptop-dump --table "$0" | grep -c "^row flow=1 "' "$T/m.tcps"
+	[ "$output" -ge 4 ]
 }

@@ -10,6 +10,8 @@ CSVCHECK="$OUTPUT/tests/csvcheck"
 FIXED='timestamp,protocol,local_addr,local_port,remote_addr,remote_port,pid,process_name,state,bytes_in,bytes_out,packets_in,packets_out,rate_in_bytes_sec,rate_out_bytes_sec,rtt_us'
 # the loss codes lib/stream.h added after host, in loss_kinds[] order
 LOSS_MORE='loss_kprobe_missed,loss_walk_failed,loss_owners_full,loss_udp_peers_evicted,loss_agg_names_full,loss_agg_loss_other'
+LIMIT_COLS='limit,limit_pct'
+FIGS_COLS='busy_ms,rwnd_limited_ms,sndbuf_limited_ms,cwnd,ssthresh,in_flight,unsent_bytes,reordering,delivery_rate_bytes_sec,min_rtt_us,rttvar_us,retrans_bytes,lost'
 
 # Two snapshots: TCP and UDP, IPv4 and IPv6, an unowned connection, flags, loss counters.
 basic_script() {
@@ -135,7 +137,7 @@ both_parsers() {
 	basic_script | "$GEN" >"$BATS_TEST_TMPDIR/s.tcpt"
 	run -0 tcptop-csv "$BATS_TEST_TMPDIR/s.tcpt"
 	[[ "${lines[0]}" == "$FIXED,"* ]] || fail "header: ${lines[0]}"
-	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap,failed,cgroup,cgroup_path,connections,host,$LOSS_MORE"
+	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap,failed,cgroup,cgroup_path,connections,host,$LOSS_MORE,$LIMIT_COLS"
 	# every column of the header is documented in the man page's OUTPUT section
 	local page col
 	page=$(MANWIDTH=200 mandoc -Tascii "$TCPTOP_SRC/man/tcptop-csv.1" | col -bx)
@@ -413,7 +415,7 @@ PY
 		>"$BATS_TEST_TMPDIR/noend.tcpt"
 	run -65 tcptop-csv "$BATS_TEST_TMPDIR/noend.tcpt"
 	assert_output --partial "SNAP_BEGIN at byte $o5 inside snapshot 1"
-	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap,failed,cgroup,cgroup_path,connections,host,$LOSS_MORE"
+	assert_line --index 0 "$FIXED,retransmits,interface,ifindex,netns,closed,begun_before,new,snapshot_seq,partial,loss_ringbuf,loss_flow_table_full,loss_flow_evicted,loss_agg_table_full,loss_agg_unknown_flow,loss_agg_gap,failed,cgroup,cgroup_path,connections,host,$LOSS_MORE,$LIMIT_COLS"
 	[ "${#lines[@]}" -eq 5 ] # header, 3 rows, the message
 	# END inside snapshot 2 (its SNAP_END, record 8, cut out): a warning, its row kept
 	local o8 o9
@@ -821,7 +823,7 @@ print(" ".join("%s=%s" % (k[5:], v) for k, v in r.items() if k.startswith("loss_
 		<(tcptop-csv "$BATS_TEST_TMPDIR/l.tcpt")
 	assert_output "ringbuf=1 flow_table_full=2 flow_evicted=3 agg_table_full=4 agg_unknown_flow=5 agg_gap=6 kprobe_missed=7 walk_failed=8 owners_full=9 udp_peers_evicted=10 agg_names_full=11 agg_loss_other=12"
 	run -0 tcptop-csv -f jsonl "$BATS_TEST_TMPDIR/l.tcpt"
-	assert_output --partial '"host":"testhost","loss_kprobe_missed":7,"loss_walk_failed":8,"loss_owners_full":9,"loss_udp_peers_evicted":10,"loss_agg_names_full":11,"loss_agg_loss_other":12}'
+	assert_output --partial '"host":"testhost","loss_kprobe_missed":7,"loss_walk_failed":8,"loss_owners_full":9,"loss_udp_peers_evicted":10,"loss_agg_names_full":11,"loss_agg_loss_other":12,"limit":null,"limit_pct":null}'
 	# each is documented in tcptop-csv(1) and named in --help
 	run -0 tcptop-csv --help
 	local c
@@ -836,7 +838,7 @@ print(" ".join("%s=%s" % (k[5:], v) for k, v in r.items() if k.startswith("loss_
 	features_script | "$GEN" >"$BATS_TEST_TMPDIR/f.tcpt"
 	run -0 tcptop-csv --group process "$BATS_TEST_TMPDIR/f.tcpt"
 	assert_line --index 1 --regexp '^[^,]*,,,,,,100,nginx,,30,3,3,4,30.00,0.00,,,'
-	assert_line --index 1 --regexp ',,,,2,testhost,0,0,0,0,0,0$'
+	assert_line --index 1 --regexp ',,,,2,testhost,0,0,0,0,0,0,,$'
 	assert_line --index 4 --regexp '^[^,]*,,,,,,,,,80,0,'
 	[ "${#lines[@]}" -eq 5 ]
 	run -0 tcptop-csv -g cgroup -f jsonl "$BATS_TEST_TMPDIR/f.tcpt"
@@ -873,12 +875,12 @@ S
 		grep -qE '^ +remote_host$' || fail "remote_host is not in tcptop-csv(1)"
 	[ "${#lines[@]}" -eq 6 ]
 	# the first snapshot already has them: its rows waited for the answers
-	assert_line --index 1 --regexp '^2023-11-14T22:13:21.250Z,tcp,10.0.0.1,40000,93.184.216.34,443,.*,testhost,0,0,0,0,0,0,example.com$'
-	assert_line --index 2 --regexp ',2001:db8::2,5353,.*,testhost,0,0,0,0,0,0,six.example$'
+	assert_line --index 1 --regexp '^2023-11-14T22:13:21.250Z,tcp,10.0.0.1,40000,93.184.216.34,443,.*,testhost,0,0,0,0,0,0,,,example.com$'
+	assert_line --index 2 --regexp ',2001:db8::2,5353,.*,testhost,0,0,0,0,0,0,,,six.example$'
 	# ::ffff:127.0.0.1 is asked as 127.0.0.1, which the server does not know; 10.9.9.9 neither
-	assert_line --index 3 --regexp ',127.0.0.1,50000,.*,testhost,0,0,0,0,0,0,$'
-	assert_line --index 4 --regexp ',93.184.216.34,443,.*,testhost,0,0,0,0,0,0,example.com$'
-	assert_line --index 5 --regexp ',10.9.9.9,443,.*,testhost,0,0,0,0,0,0,$'
+	assert_line --index 3 --regexp ',127.0.0.1,50000,.*,testhost,0,0,0,0,0,0,,,$'
+	assert_line --index 4 --regexp ',93.184.216.34,443,.*,testhost,0,0,0,0,0,0,,,example.com$'
+	assert_line --index 5 --regexp ',10.9.9.9,443,.*,testhost,0,0,0,0,0,0,,,$'
 	# one question per address, in-addr.arpa for the mapped one
 	run -0 sort "$BATS_TEST_TMPDIR/dns.port.log"
 	assert_output "1.0.0.127.in-addr.arpa
@@ -888,7 +890,7 @@ S
 	# JSON Lines: the same names, null where none
 	run -0 tcptop-csv -f jsonl --resolve --dns-server "127.0.0.1:$DNS_PORT" \
 		"$BATS_TEST_TMPDIR/s.tcpt"
-	assert_line --index 0 --partial '"host":"testhost","loss_kprobe_missed":0,"loss_walk_failed":0,"loss_owners_full":0,"loss_udp_peers_evicted":0,"loss_agg_names_full":0,"loss_agg_loss_other":0,"remote_host":"example.com"}'
+	assert_line --index 0 --partial '"host":"testhost","loss_kprobe_missed":0,"loss_walk_failed":0,"loss_owners_full":0,"loss_udp_peers_evicted":0,"loss_agg_names_full":0,"loss_agg_loss_other":0,"limit":null,"limit_pct":null,"remote_host":"example.com"}'
 	assert_line --index 1 --partial '"remote_host":"six.example"}'
 	assert_line --index 2 --partial '"remote_host":null}'
 	assert_line --index 4 --partial '"remote_host":null}'
@@ -915,8 +917,8 @@ assert not bad, bad' "$BATS_TEST_TMPDIR/h.csv"
 	assert_line --index 1 "'$want"
 	assert_line --index 2 "a b.example"
 	run -0 cat "$BATS_TEST_TMPDIR/h.csv"
-	assert_line --index 1 --partial ",testhost,0,0,0,0,0,0,\"'-ev\\x01il,\"\"q\\xFF\\x1B[31m\\u{202E}.example\""
-	assert_line --index 2 --partial ',testhost,0,0,0,0,0,0,"a b.example"'
+	assert_line --index 1 --partial ",testhost,0,0,0,0,0,0,,,\"'-ev\\x01il,\"\"q\\xFF\\x1B[31m\\u{202E}.example\""
+	assert_line --index 2 --partial ',testhost,0,0,0,0,0,0,,,"a b.example"'
 	# --excel-safe: the same
 	tcptop-csv --excel-safe --resolve --dns-server "127.0.0.1:$DNS_PORT" \
 		"$BATS_TEST_TMPDIR/s.tcpt" >"$BATS_TEST_TMPDIR/x.csv"
@@ -1028,7 +1030,7 @@ sockets() {
 	t1=$(date +%s%N)
 	[ "${#lines[@]}" -eq 31 ]
 	for i in $(seq 30); do
-		[[ "${lines[$i]}" == *,testhost,0,0,0,0,0,0, ]] || fail "row $i: ${lines[$i]}"
+		[[ "${lines[$i]}" == *,testhost,0,0,0,0,0,0,,, ]] || fail "row $i: ${lines[$i]}"
 	done
 	# the questions went out, unanswered
 	[ "$(sort -u "$BATS_TEST_TMPDIR/dns.port.log" | wc -l)" -eq 3 ]
@@ -1090,4 +1092,202 @@ $lport,$DNS_PORT,2,other,$netns
 $lport,$DNS_PORT,$csv,tcptop-csv,4026530000
 40000,$DNS_PORT,$csv,tcptop-csv,$netns
 40001,$DNS_PORT,3,dig,$netns"
+}
+
+# Three TCP connections with figures and verdicts, a UDP flow, and a TCP one without figures.
+limit_script() {
+	cat <<'S'
+header kind=snapshot
+snap seq=1 time=1700000001
+row flow=1 src=10.0.0.1:40000 dst=10.0.0.9:5001 pid=10 comm="web" in=1 out=100000 rtt=102000 retrans=2 busy=2000 rwnd=1850 sndbuf=0 rbytes=2896 lost=2 cwnd=14 ssthresh=10 reord=3 inflight=7 unsent=30000 minrtt=100100 rttvar=2500 drate=160000 limit=rwnd limit_pct=95
+row flow=2 src=10.0.0.1:40001 dst=10.0.0.9:5002 pid=10 comm="web" out=8000 busy=400 cwnd=10 ssthresh=none reord=3 minrtt=100000 rttvar=500 drate=28000 limit=app limit_pct=80
+row flow=3 src=10.0.0.1:40002 dst=10.0.0.9:5003 pid=11 comm="idle" busy=7 cwnd=10 ssthresh=none reord=3 minrtt=4294967295 limit=none
+row flow=4 proto=udp src=10.0.0.1:53 dst=10.0.0.9:5353 pid=12 comm="dns" in=10 out=10
+row flow=5 src=10.0.0.1:40003 dst=10.0.0.9:5004 pid=13 comm="old" in=5 out=5
+row flow=6 src=10.0.0.1:40004 dst=10.0.0.9:5005 pid=14 comm="first" busy=1 cwnd=10 limit=unknown
+snapend
+end
+S
+}
+
+@test "limit and limit_pct: each TCP connection's verdict and its share; none is empty text, unknown and UDP no value" {
+	limit_script | "$GEN" >"$BATS_TEST_TMPDIR/l.tcpt"
+	run -0 python3 -c '
+import csv, sys
+for r in csv.DictReader(open(sys.argv[1], newline="")):
+    print(r["process_name"], repr(r["limit"]), repr(r["limit_pct"]), "cwnd" in r)' \
+		<(tcptop-csv "$BATS_TEST_TMPDIR/l.tcpt")
+	assert_output "web 'rwnd' '95' False
+web 'app' '80' False
+idle '' '0' False
+dns '' '' False
+old '' '' False
+first '' '' False"
+	run -0 tcptop-csv -f jsonl "$BATS_TEST_TMPDIR/l.tcpt"
+	assert_line --index 0 --partial '"limit":"rwnd","limit_pct":95}'
+	assert_line --index 2 --partial '"limit":"","limit_pct":0}'
+	assert_line --index 3 --partial '"limit":null,"limit_pct":null}'
+	assert_line --index 5 --partial '"limit":null,"limit_pct":null}'
+	# a process: its worst connection's
+	run -0 tcptop-csv --group process "$BATS_TEST_TMPDIR/l.tcpt"
+	assert_line --index 1 --regexp ',web,.*,rwnd,95$'
+}
+
+@test "--figures: the TCP figures as columns before remote_host, empty for UDP, rows without them and what is unknown" {
+	limit_script | "$GEN" >"$BATS_TEST_TMPDIR/l.tcpt"
+	run -0 tcptop-csv --figures "$BATS_TEST_TMPDIR/l.tcpt"
+	assert_line --index 0 --regexp ",host,$LOSS_MORE,$LIMIT_COLS,$FIGS_COLS\$"
+	assert_line --index 1 --regexp ',rwnd,95,2000,1850,0,14,10,7,30000,3,160000,100100,2500,2896,2$'
+	assert_line --index 2 --regexp ',app,80,400,0,0,10,,0,0,3,28000,100000,500,0,0$'
+	assert_line --index 3 --regexp ',,0,7,0,0,10,,0,0,3,0,,0,0,0$'
+	assert_line --index 4 --regexp ',,,,,,,,,,,,,,,$'
+	assert_line --index 5 --regexp ',,,,,,,,,,,,,,,$'
+	tcptop-csv --figures "$BATS_TEST_TMPDIR/l.tcpt" >"$BATS_TEST_TMPDIR/l.csv"
+	both_parsers "$BATS_TEST_TMPDIR/l.csv"
+	run -0 tcptop-csv --figures -f jsonl "$BATS_TEST_TMPDIR/l.tcpt"
+	assert_line --index 0 --partial '"limit":"rwnd","limit_pct":95,"busy_ms":2000,"rwnd_limited_ms":1850,"sndbuf_limited_ms":0,"cwnd":14,"ssthresh":10,"in_flight":7,"unsent_bytes":30000,"reordering":3,"delivery_rate_bytes_sec":160000,"min_rtt_us":100100,"rttvar_us":2500,"retrans_bytes":2896,"lost":2}'
+	assert_line --index 3 --partial '"limit":null,"limit_pct":null,"busy_ms":null,'
+	# the collector could not know HZ: the clocks and LIMIT are empty, the rest stays
+	limit_script | sed 's/^header kind=snapshot$/header kind=snapshot missing="tcp-limits"/' |
+		"$GEN" >"$BATS_TEST_TMPDIR/m.tcpt"
+	run -0 tcptop-csv --figures "$BATS_TEST_TMPDIR/m.tcpt"
+	assert_line --index 1 --regexp ',,,,,,14,10,7,30000,3,160000,100100,2500,2896,2$'
+	limit_script | sed 's/^header kind=snapshot$/header kind=snapshot missing="tcp-figures"/' |
+		"$GEN" >"$BATS_TEST_TMPDIR/n.tcpt"
+	run -0 tcptop-csv --figures "$BATS_TEST_TMPDIR/n.tcpt"
+	assert_line --index 1 --regexp ',,,,,,,,,,,,,,,$'
+	# every column is documented and named in --help
+	run -0 tcptop-csv --help
+	assert_output --partial "rttvar_us"
+	local col page
+	page=$(MANWIDTH=200 mandoc -Tascii "$TCPTOP_SRC/man/tcptop-csv.1" | col -bx)
+	for col in limit limit_pct $(tr ',' ' ' <<<"$FIGS_COLS"); do
+		grep -qE "^ +.*\b$col\b" <<<"$page" || fail "column $col is not in tcptop-csv(1)"
+	done
+}
+
+# deltas_of FIXTURE N: tcptop-agg's output for an agg fixture, as $T/full.tcps (full snapshots
+# only) and $T/delta.tcps (a full snapshot every N, deltas between)
+deltas_of() {
+	"$GEN" -o "$BATS_TEST_TMPDIR/raw.tcpt" "$BATS_TEST_DIRNAME/fixtures/agg/$1.txt"
+	tcptop-agg --full-every 1 "$BATS_TEST_TMPDIR/raw.tcpt" >"$BATS_TEST_TMPDIR/full.tcps"
+	tcptop-agg --full-every "$2" "$BATS_TEST_TMPDIR/raw.tcpt" >"$BATS_TEST_TMPDIR/delta.tcps"
+}
+
+# offset_of PATTERN FILE: the byte offset of the first record whose tcptop-dump line matches
+offset_of() {
+	tcptop-dump -O "$2" | grep -m1 -- "$1" | sed 's/^@\([0-9]*\) .*/\1/'
+}
+
+@test "delta snapshots: the same CSV and JSON Lines, byte for byte, as full snapshots, for every agg fixture" {
+	local n=0 f name opts
+	for f in "$BATS_TEST_DIRNAME"/fixtures/agg/*.txt; do
+		name=$(basename "$f" .txt)
+		if [ "$name" = recorded ]; then # a recording of the collector: its script describes it
+			cp "${f%.txt}.tcpt" "$BATS_TEST_TMPDIR/raw.tcpt"
+		else
+			"$GEN" -o "$BATS_TEST_TMPDIR/raw.tcpt" "$f"
+		fi
+		for opts in "" "--interval 0.5 --port 443" "--interval 3"; do
+			# shellcheck disable=SC2086
+			tcptop-agg --full-every 1 $opts "$BATS_TEST_TMPDIR/raw.tcpt" >"$BATS_TEST_TMPDIR/full.tcps"
+			# shellcheck disable=SC2086
+			tcptop-agg $opts "$BATS_TEST_TMPDIR/raw.tcpt" >"$BATS_TEST_TMPDIR/delta.tcps"
+			if tcptop-dump "$BATS_TEST_TMPDIR/delta.tcps" | grep -q '^delta '; then
+				n=$((n + 1))
+			fi
+			for fmt in "" "-f jsonl" "--group process"; do
+				# shellcheck disable=SC2086
+				tcptop-csv $fmt "$BATS_TEST_TMPDIR/full.tcps" >"$BATS_TEST_TMPDIR/full.csv"
+				# shellcheck disable=SC2086
+				run -0 --separate-stderr tcptop-csv $fmt "$BATS_TEST_TMPDIR/delta.tcps"
+				assert_equal "$stderr" ""
+				assert_equal "$output" "$(cat "$BATS_TEST_TMPDIR/full.csv")"
+			done
+		done
+	done
+	# the comparison is about deltas: most outputs have some
+	[ "$n" -ge 20 ] || fail "only $n outputs with delta snapshots"
+}
+
+@test "a late start (the stream from a delta on, after its header): nothing before the next full snapshot, then every row; the skipped deltas counted" {
+	deltas_of multiple 3
+	local d2 full hdr
+	hdr=$(tcptop-dump -O "$BATS_TEST_TMPDIR/delta.tcps" | sed -n '2s/^@\([0-9]*\) .*/\1/p')
+	d2=$(tcptop-dump -O "$BATS_TEST_TMPDIR/delta.tcps" | grep '^@[0-9]* delta seq=' | sed -n '2s/^@\([0-9]*\) .*/\1/p')
+	full=$(tcptop-dump -O "$BATS_TEST_TMPDIR/delta.tcps" | grep '^@[0-9]* snap seq=' | sed -n '2s/^@\([0-9]*\) .*/\1/p')
+	[ -n "$d2" ] && [ -n "$full" ] && [ "$d2" -lt "$full" ]
+	# a reader that joins at a delta, and one that joins at the next full snapshot
+	{ head -c "$hdr" "$BATS_TEST_TMPDIR/delta.tcps"; tail -c +$((d2 + 1)) "$BATS_TEST_TMPDIR/delta.tcps"; } \
+		>"$BATS_TEST_TMPDIR/late.tcps"
+	{ head -c "$hdr" "$BATS_TEST_TMPDIR/delta.tcps"; tail -c +$((full + 1)) "$BATS_TEST_TMPDIR/delta.tcps"; } \
+		>"$BATS_TEST_TMPDIR/atfull.tcps"
+	tcptop-csv "$BATS_TEST_TMPDIR/atfull.tcps" >"$BATS_TEST_TMPDIR/atfull.csv"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/atfull.csv")" -ge 3 ]
+	run -0 --separate-stderr tcptop-csv "$BATS_TEST_TMPDIR/late.tcps"
+	assert_equal "$output" "$(cat "$BATS_TEST_TMPDIR/atfull.csv")"
+	assert_equal "$stderr" "tcptop-csv: $BATS_TEST_TMPDIR/late.tcps: 1 delta snapshots skipped: no full snapshot of their section before them (a late start) or a table out of step"
+	# and what it writes from there is what a reader from the start writes for those snapshots
+	tcptop-csv "$BATS_TEST_TMPDIR/full.tcps" | tail -n "$(($(wc -l <"$BATS_TEST_TMPDIR/atfull.csv") - 1))" |
+		cmp - <(tail -n +2 "$BATS_TEST_TMPDIR/atfull.csv")
+}
+
+@test "a delta snapshot out of step: said once with its byte, the deltas after it skipped, the next full snapshot read, 65" {
+	{
+		echo 'header kind=snapshot interval=1 host="h"'
+		echo 'snap seq=1 time=1700000001 mono=1'
+		echo 'row flow=1 proto=tcp src=10.0.0.1:5000 dst=10.0.0.2:80 pid=1 comm=a in=10 rate_in=10 new'
+		echo 'row flow=2 proto=tcp src=10.0.0.1:5001 dst=10.0.0.2:80 pid=2 comm=b closed new'
+		echo 'snapend'
+		echo 'delta seq=2 time=1700000002 mono=2 table=1'
+		echo 'row flow=1 proto=tcp src=10.0.0.1:5000 dst=10.0.0.2:80 pid=1 comm=a in=30 rate_in=20'
+		echo 'deltaend'
+		# a lost DELTA_ROW: the table has 1 row, the writer's 2
+		echo 'delta seq=3 time=1700000003 mono=3 table=2'
+		echo 'deltaend'
+		echo 'delta seq=4 time=1700000004 mono=4 table=2'
+		echo 'row flow=3 proto=tcp src=10.0.0.1:5003 dst=10.0.0.2:80 pid=3 comm=c new'
+		echo 'deltaend'
+		echo 'snap seq=5 time=1700000005 mono=5'
+		echo 'row flow=1 proto=tcp src=10.0.0.1:5000 dst=10.0.0.2:80 pid=1 comm=a in=30'
+		echo 'snapend'
+		echo 'delta seq=6 time=1700000006 mono=6 table=1'
+		echo 'deltaend'
+		echo 'end t=6'
+	} | "$GEN" >"$BATS_TEST_TMPDIR/s.tcps"
+	local end3
+	end3=$(offset_of '^@[0-9]* deltaend seq=3' "$BATS_TEST_TMPDIR/s.tcps")
+	run -65 --separate-stderr tcptop-csv "$BATS_TEST_TMPDIR/s.tcps"
+	assert_equal "$stderr" "tcptop-csv: $BATS_TEST_TMPDIR/s.tcps: delta snapshot 3 ends at byte $end3 with 1 rows, its DELTA_BEGIN says 2: out of step, deltas skipped until the next full snapshot
+tcptop-csv: $BATS_TEST_TMPDIR/s.tcps: 1 delta snapshots skipped: no full snapshot of their section before them (a late start) or a table out of step"
+	# snapshots 1, 2 (the closed row gone, the other carried), 5 and 6 (the row not carried: rate 0)
+	run -0 bash -c 'cut -d, -f 4,10,14,24 <<<"$0"' "$output"
+	assert_output "local_port,bytes_in,rate_in_bytes_sec,snapshot_seq
+5000,10,10.00,1
+5001,0,0.00,1
+5000,30,20.00,2
+5000,30,0.00,5
+5000,30,0.00,6"
+}
+
+@test "a delta stream cut or corrupt: 65 with the byte offset, every complete snapshot written" {
+	deltas_of basic 60
+	tcptop-csv "$BATS_TEST_TMPDIR/delta.tcps" >"$BATS_TEST_TMPDIR/good.csv"
+	local d off
+	d=$(offset_of '^@[0-9]* delta seq=3' "$BATS_TEST_TMPDIR/delta.tcps")
+	off=$(offset_of '^@[0-9]* drow ' "$BATS_TEST_TMPDIR/delta.tcps")
+	[ -n "$d" ] && [ -n "$off" ]
+	# cut inside the first DELTA_ROW: snapshot 1 written, the delta left out
+	head -c $((off + 30)) "$BATS_TEST_TMPDIR/delta.tcps" >"$BATS_TEST_TMPDIR/cut.tcps"
+	run -65 --separate-stderr tcptop-csv -o "$BATS_TEST_TMPDIR/cut.csv" "$BATS_TEST_TMPDIR/cut.tcps"
+	assert_equal "$stderr" "tcptop-csv: $BATS_TEST_TMPDIR/cut.tcps: the input ended inside delta snapshot 2: it is left out
+tcptop-csv: $BATS_TEST_TMPDIR/cut.tcps: truncated DELTA_ROW record at byte $off: input ends after 30 of 200 bytes"
+	head -n 3 "$BATS_TEST_TMPDIR/good.csv" | cmp - "$BATS_TEST_TMPDIR/cut.csv"
+	# a DELTA_BEGIN whose trailer lies: snapshots 1 and 2 written
+	{ head -c $((d + 4)) "$BATS_TEST_TMPDIR/delta.tcps"; printf '\377\377\0\0'; tail -c +$((d + 9)) "$BATS_TEST_TMPDIR/delta.tcps"; } \
+		>"$BATS_TEST_TMPDIR/bad.tcps"
+	run -65 --separate-stderr tcptop-csv -o "$BATS_TEST_TMPDIR/bad.csv" "$BATS_TEST_TMPDIR/bad.tcps"
+	assert_output ""
+	assert_equal "$stderr" "tcptop-csv: $BATS_TEST_TMPDIR/bad.tcps: record length 65535 at byte $d not a multiple of 8"
+	head -n 5 "$BATS_TEST_TMPDIR/good.csv" | cmp - "$BATS_TEST_TMPDIR/bad.csv"
 }

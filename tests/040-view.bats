@@ -3,6 +3,7 @@
 # streams (files, or a FIFO written step by step); the screen read back with capture-pane.
 
 load test_helper/common
+load test_helper/travel
 
 setup() {
 	T=$BATS_TEST_TMPDIR
@@ -1321,4 +1322,101 @@ PY
 	run diff -u "$T/want" "$T/got"
 	[ "$status" -eq 0 ] ||
 		fail "README.md's sample no longer matches tcptop-view (README_UPDATE=1 tests/run tests/040-view.bats rewrites it): $output"
+}
+
+# Three snapshots of two TCP connections with figures (a receiver's window holding one, an
+# application that writes little) and a UDP flow.
+limit_stream() {
+	{
+		echo "$HDR"
+		local s
+		for s in 1 2 3; do
+			echo "snap seq=$s time=$((1795996800 + s)) mono=$((100 + s)) span=1 interval=1"
+			echo "row flow=1 cookie=11 src=10.0.0.1:40000 dst=10.0.9.1:5001 pid=10 comm=\"slowread\" out=$((s * 80000)) rate_out=80000 busy=$((s * 1000)) rwnd=$((s * 950)) cwnd=$((10 + s)) ssthresh=none reord=3 inflight=7 unsent=30000 minrtt=100100 rttvar=2500 drate=$((150000 + s * 10000)) retrans=$s rbytes=$((s * 1448)) lost=$s limit=rwnd limit_pct=95"
+			echo "row flow=2 cookie=12 src=10.0.0.1:40001 dst=10.0.9.1:5002 pid=11 comm=\"chatty\" out=$((s * 4000)) rate_out=4000 busy=$((s * 200)) cwnd=10 ssthresh=none reord=3 minrtt=100000 rttvar=500 drate=28000 limit=app limit_pct=80"
+			echo "row flow=3 cookie=13 proto=udp src=10.0.0.1:53 dst=10.0.9.1:5353 pid=12 comm=\"dns\" in=10 out=10"
+			echo "snapend"
+		done
+		echo "end"
+	} | "$GEN" >"$T/in.tcpt"
+}
+
+# wait_names "A B ": the order of the limit_stream's processes on screen.
+wait_names() {
+	local i
+	for i in $(seq 200); do
+		[ "$(screen | sed -n '5,$p' | grep -oE 'slowread|chatty|dns' | tr '\n' ' ')" = "$1" ] &&
+			return 0
+		sleep 0.05
+	done
+	fail "rows never in the order '$1': $(screen)"
+}
+
+@test "LIMIT: its column sorts and filters (/rwnd), groups show the worst, Enter lists the figures and g graphs them" {
+	limit_stream
+	start_view "$T/in.tcpt" --sort limit
+	wait_screen "stream ended"
+	run screen
+	assert_line --regexp 'RTT +LIMIT *$'
+	assert_line --regexp 'slowread .* rwnd 95% *$'
+	assert_line --regexp 'chatty .* app 80% *$'
+	assert_line --regexp 'dns .* - *$'
+	wait_names "slowread chatty dns "
+	tm send-keys / r w n d Enter
+	wait_names "slowread "
+	tm send-keys / Escape
+	wait_names "slowread chatty dns "
+	tm send-keys a
+	wait_screen "1 conn"
+	run screen
+	assert_line --regexp 'slowread .* rwnd 95% *$'
+	tm send-keys a a
+	wait_names "slowread chatty dns "
+	tm send-keys Enter
+	wait_screen "Connection details"
+	run screen
+	assert_output --partial "limit         rwnd 95% of the interval: the peer's receive window held the data back"
+	assert_output --partial "busy 3000 ms   rwnd_limited 2850 ms   sndbuf_limited 0 ms"
+	assert_output --partial "cwnd 13   ssthresh none   in flight 7"
+	assert_output --partial "retransmits 3 (4344 bytes, mod 2^32)   lost 3"
+	assert_output --partial "rate in+out, last 60 snapshots (3 seen)"
+	tm send-keys g
+	wait_screen "busy: % of each interval with data to send"
+	tm send-keys g
+	wait_screen "rwnd_limited: % of each interval held back by the peer's window, last 60 snapshots (3 seen), top 95%"
+	tm send-keys g g
+	wait_screen "cwnd (segments), last 60 snapshots (3 seen), top 13"
+	tm send-keys G G G G
+	wait_screen "rate in+out"
+	tm send-keys q
+	wait_exit 0
+}
+
+# view_tables FILE PREFIX: every snapshot's screen of the view on FILE (travel_screens)
+view_tables() {
+	local n
+	start_view "$1" --raw-units
+	n=$(travel_screens "$2") || return 1
+	wait_exit 0 >&2
+	echo "$n"
+}
+
+@test "delta snapshots: the view shows every snapshot of a recording as from full snapshots" {
+	local name n m i
+	for name in multiple recorded gaps; do
+		if [ "$name" = recorded ]; then
+			cp "$BATS_TEST_DIRNAME/fixtures/agg/recorded.tcpt" "$T/raw.tcpt"
+		else
+			gen -o "$T/raw.tcpt" "$BATS_TEST_DIRNAME/fixtures/agg/$name.txt"
+		fi
+		tcptop-agg --full-every 1 "$T/raw.tcpt" >"$T/full.tcps"
+		tcptop-agg "$T/raw.tcpt" >"$T/delta.tcps"
+		tcptop-dump "$T/delta.tcps" | grep -q '^delta ' || fail "$name: no delta"
+		n=$(view_tables "$T/full.tcps" "$T/full-$name")
+		m=$(view_tables "$T/delta.tcps" "$T/delta-$name")
+		[ "$n" -ge 3 ] && [ "$n" = "$m" ] || fail "$name: $n and $m snapshots"
+		for i in $(seq 0 $((n - 1))); do
+			diff "$T/full-$name.$i" "$T/delta-$name.$i" || fail "$name: screen $i differs"
+		done
+	done
 }

@@ -9,6 +9,7 @@
 # process and cgroup, -f jsonl, --resolve against tests/dns/dns-server.py), tcptop-prom, and
 # tcptop-view's a, c, t, [, ] and Enter in tmux. Recorded once, in setup_file; root and BPF.
 load test_helper/common
+load test_helper/travel
 
 TOUR="$BATS_TEST_DIRNAME/traffic/tour.py"
 PORT=47000
@@ -217,7 +218,7 @@ PY
 	# every tour connection began and ended inside the snapshot (none begun before): its rate
 	# is all its bytes over the snapshot's span, so the rows add up to what moved; short
 	# connections the collector saw first at their close showed 0 B/s before
-	tcptop-dump "$D/a60.tcps" >"$T/a60.txt"
+	tcptop-dump --table "$D/a60.tcps" >"$T/a60.txt"
 	run -0 python3 - "$T/a60.txt" <<'PY'
 import re, sys
 span, bad, n, tot_rate, tot_bytes = None, [], 0, 0.0, 0
@@ -441,8 +442,8 @@ wait_gone() {
 	tm send-keys a
 	wait_screen "by process"
 	run screen
-	assert_line --regexp '^. +24 conns +[0-9]+ tour-client .* 294297 +428437 .* tour-web\.service *$'
-	assert_line --regexp '^. +23 conns +[0-9]+ tour-server .* 428437 +294297 .* '"$hex"' *$'
+	assert_line --regexp '^. +24 conns +[0-9]+ +tour-client .* 294297 +428437 .* tour-web\.service *$'
+	assert_line --regexp '^. +23 conns +[0-9]+ +tour-server .* 428437 +294297 .* '"$hex"' *$'
 	tm send-keys a
 	wait_screen "by cgroup"
 	run screen
@@ -486,16 +487,27 @@ wait_gone() {
 }
 
 @test "the view: [ and ] travel through the recording's snapshots, each as tcptop-agg wrote it" {
-	local n k tcp udp rx
-	n=$(tcptop-dump "$D/a.tcps" | grep -c '^snap ')
-	[ "$n" -ge 2 ]
+	local n m k tcp udp rx
+	n=$(tcptop-dump --table "$D/a.tcps" | grep -c '^snap ')
+	# the last snapshot with rows: every flow may have closed before the last one
+	m=$(tcptop-dump --table "$D/a.tcps" | sed -n 's/^snap seq=\([0-9]*\) .* rows=\([1-9][0-9]*\) .*/\1/p' |
+		tail -n 1)
+	[ "$n" -ge 2 ] && [ "$m" -ge 2 ]
+	echo "# snapshots: $n, the last with rows: $m" >&3
 	view "$D/a.tcps" --raw-units
-	wait_screen "stream ended"
-	for ((k = n - 1; k >= 1; k--)); do
+	if [ "$m" -lt "$n" ]; then
+		# an empty end: the view stays on the last snapshot with connections, and says so
+		wait_screen "END OF RECORDING"
+		run screen
+		assert_line --index 0 --partial "#$m "
+	else
+		wait_screen "stream ended"
+	fi
+	for ((k = m - 1; k >= 1; k--)); do
 		tm send-keys '['
 		wait_screen "TIME TRAVEL $k/$n"
 		# the header's counts are the snapshot's, from the stream
-		read -r tcp udp rx < <(tcptop-dump "$D/a.tcps" | grep "^snap seq=$k " |
+		read -r tcp udp rx < <(tcptop-dump --table "$D/a.tcps" | grep "^snap seq=$k " |
 			sed -E 's/.* tcp=([0-9]+) udp=([0-9]+) bytes_in=([0-9]+) .*/\1 \2 \3/')
 		run screen
 		assert_line --index 0 --partial "#$k "
@@ -530,7 +542,53 @@ wait_gone() {
 	tm send-keys a
 	wait_screen "by process"
 	run screen
-	assert_line --regexp "^. +24 conns +[0-9]+ tour-client .* 294297 +428437 .* tour-web\\.service +$TOUR_HOST *\$"
-	assert_line --regexp "^. +24 conns +[0-9]+ tour-client .* 294297 +428437 .* tour-web\\.service +tour-b *\$"
+	assert_line --regexp "^. +24 conns +[0-9]+ +tour-client .* 294297 +428437 .* tour-web\\.service +$TOUR_HOST *\$"
+	assert_line --regexp "^. +24 conns +[0-9]+ +tour-client .* 294297 +428437 .* tour-web\\.service +tour-b *\$"
 	tm send-keys q
+}
+
+# view_screens IN PREFIX: every snapshot's screen of the view on IN (travel_screens)
+view_screens() {
+	local n
+	view "$1" --raw-units
+	n=$(travel_screens "$2") || return 1
+	tm kill-server
+	for _ in $(seq 100); do
+		tm has-session 2>/dev/null || break
+		sleep 0.05
+	done
+	rm -f "$BATS_TEST_TMPDIR/tmux.sock"
+	echo "$n"
+}
+
+@test "delta snapshots of the live tour: the CSV, the exposition and every view screen as from full snapshots" {
+	local in n m i full
+	# at the collector's period (every connection's changes in many snapshots): deltas by
+	# default and every third snapshot full, each recording and the merge, against full ones
+	tcptop-agg --interval 0.2 --full-every 1 "$D/a.tcpt" >"$T/a-full.tcps"
+	tcptop-agg --interval 0.2 "$D/a.tcpt" >"$T/a.tcps"
+	tcptop-agg --interval 0.2 --full-every 3 "$D/a.tcpt" >"$T/a-d3.tcps"
+	tcptop-agg --merge --interval 0.2 --full-every 1 "$D/a.tcpt" "$D/b.tcpt" >"$T/m-full.tcps"
+	tcptop-agg --merge --interval 0.2 "$D/a.tcpt" "$D/b.tcpt" >"$T/m.tcps"
+	for in in a a-d3 m; do
+		run -0 bash -c 'tcptop-dump "$1" | grep -c "^delta "' _ "$T/$in.tcps"
+		[ "$output" -ge 2 ] || fail "$in: $output deltas"
+		full=$T/${in%-d3}-full.tcps
+		tcptop-csv "$full" >"$T/full.csv"
+		tcptop-csv "$T/$in.tcps" | cmp - "$T/full.csv" || fail "$in: the CSV differs"
+		[ "$(wc -l <"$T/full.csv")" -ge 20 ]
+		tcptop-csv --group cgroup "$full" >"$T/full-g.csv"
+		tcptop-csv --group cgroup "$T/$in.tcps" | cmp - "$T/full-g.csv" || fail "$in: --group differs"
+		tcptop-prom --textfile "$T/full.prom" "$full"
+		tcptop-prom --textfile "$T/d.prom" "$T/$in.tcps"
+		diff <(grep -v '^tcptop_stream_age_seconds\|^tcptop_exporter_scrape_duration' "$T/full.prom") \
+			<(grep -v '^tcptop_stream_age_seconds\|^tcptop_exporter_scrape_duration' "$T/d.prom") ||
+			fail "$in: the expositions differ"
+	done
+	n=$(view_screens "$T/a-full.tcps" "$T/full")
+	m=$(view_screens "$T/a.tcps" "$T/delta")
+	[ "$n" -ge 3 ] && [ "$n" = "$m" ] || fail "$n and $m snapshots"
+	for i in $(seq 0 $((n - 1))); do
+		diff "$T/full.$i" "$T/delta.$i" || fail "screen $i differs"
+	done
 }

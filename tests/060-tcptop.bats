@@ -616,7 +616,8 @@ our_prog_ids() {
 	tmux -L "$sock" -f /dev/null new-session -d -x 140 -y 30 "bash $d/run.sh" 3>&-
 	shown=
 	for i in $(seq 30); do # 3 s: two intervals and the start-up
-		tmux -L "$sock" capture-pane -p | grep -q "tcptop-traffic" && { shown=1; break; }
+		# the name may be elided at 140 columns ("tcptop-traff…": the LIMIT column)
+		tmux -L "$sock" capture-pane -p | grep -q "tcptop-traff" && { shown=1; break; }
 		sleep 0.1
 	done
 	screen=$(tmux -L "$sock" capture-pane -p)

@@ -197,6 +197,11 @@ live_exact() {
 	# every loss counter there is, zero
 	run -0 grep '^loss ' "$d/flows.txt"
 	assert_output --regexp '^loss( [a-z_]+=0)+$'
+	# TCP figures and their clocks: every kernel of the matrix has them (tcptop-collect(1))
+	run -0 grep -c '^close .* busy=[0-9]* rwnd=[0-9]* sndbuf=[0-9]* .* cwnd=[1-9]' "$d/run.txt"
+	[ "$output" -ge 4 ]
+	run header_field "$k" missing "$2"
+	refute_output --regexp 'tcp-(figures|limits)'
 	{
 		echo end
 		tcp_rows "$(cat "$d/tcp4.out")"

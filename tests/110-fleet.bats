@@ -59,12 +59,12 @@ teardown() {
 }
 
 @test "--merge: one table of two hosts, each cut on its own clock, in wall time" {
-	run -0 bash -c 'tcptop-agg --merge "$1" "$2" | tcptop-dump' _ "$T/alpha.tcpt" "$T/beta.tcpt"
+	run -0 bash -c 'tcptop-agg --merge "$1" "$2" | tcptop-dump --table' _ "$T/alpha.tcpt" "$T/beta.tcpt"
 	# one merged snapshot per interval, at the later host's time (beta: .4), and a last one
 	# without rows once both inputs have ended
 	run -0 grep -c '^snap ' <<<"$output"
 	assert_output 5
-	run -0 bash -c 'tcptop-agg --merge "$1" "$2" | tcptop-dump | grep -E "^(snap |hostrec)" | cut -d" " -f1-4' \
+	run -0 bash -c 'tcptop-agg --merge "$1" "$2" | tcptop-dump --table | grep -E "^(snap |hostrec)" | cut -d" " -f1-4' \
 		_ "$T/alpha.tcpt" "$T/beta.tcpt"
 	assert_line --index 0 'snap seq=1 time=1700000001.400000000 mono=1700000001.400000000'
 	assert_line --index 1 'hostrec index=1 state=live time=1700000001.000000000'
@@ -77,7 +77,7 @@ teardown() {
 	assert_line --index 12 'snap seq=5 time=1700000004.401000000 mono=1700000004.401000000'
 	assert_line --index 13 'hostrec index=1 state=ended time=1700000003.000000000'
 	assert_line --index 14 'hostrec index=2 state=ended time=1700000004.400000000'
-	run -0 bash -c 'tcptop-agg --merge "$1" "$2" | tcptop-dump | grep "^snap seq=5 "' _ "$T/alpha.tcpt" "$T/beta.tcpt"
+	run -0 bash -c 'tcptop-agg --merge "$1" "$2" | tcptop-dump --table | grep "^snap seq=5 "' _ "$T/alpha.tcpt" "$T/beta.tcpt"
 	assert_output --partial ' rows=0 tcp=0 udp=0 bytes_in=0 bytes_out=0 '
 	# the header names both hosts; its clock is the wall clock
 	run -0 bash -c 'tcptop-agg --merge "$1" "$2" | tcptop-dump | head -n 1' _ "$T/alpha.tcpt" "$T/beta.tcpt"
@@ -133,7 +133,7 @@ PY
 	head -c 400 "$T/beta.tcpt" >"$T/b1.tcpt"
 	tail -c $((size - 400)) "$T/beta.tcpt" >"$T/b2.tcpt"
 	tcptop-agg --merge "$T/alpha.tcpt" <(cat "$T/b1.tcpt"; sleep 3; cat "$T/b2.tcpt") |
-		tcptop-dump >"$T/m.txt"
+		tcptop-dump --table >"$T/m.txt"
 	run -0 grep -E '^hostrec index=2 state=lagging' "$T/m.txt"
 	# while lagging, beta's connection is still in the table, neither new nor closed
 	run -0 awk '/^snap /{s=$0} /^hostrec index=2 state=lagging/{lag=1} /^row /&&lag&&/host=2/{print; exit}' "$T/m.txt"
@@ -186,7 +186,7 @@ cgroup_hosts() {
 	cgroup_hosts
 	run -0 bash -c 'tcptop-agg --merge "$1" "$2" >"$3"' _ "$T/web1.tcpt" "$T/web2.tcpt" "$T/m.tcpt"
 	assert_output ''
-	tcptop-dump "$T/m.tcpt" >"$T/m.txt"
+	tcptop-dump --table "$T/m.tcpt" >"$T/m.txt"
 	# each host's three paths, once, with its index, before the first snapshot naming them
 	run -0 grep -n '^cgroup ' "$T/m.txt"
 	assert_output '2:cgroup id=11 host=1 path="/system.slice/nginx.service"
@@ -211,7 +211,7 @@ PY
 	assert_line --index 0 "web1 [('22', 'ssh.service'), ('40000', ''), ('443', 'nginx.service'), ('443', 'nginx.service'), ('8080', 'ssh.service'), ('9999', '0123456789ab')]"
 	assert_line --index 1 "web2 [('22', 'ssh.service'), ('40000', ''), ('443', 'nginx.service'), ('443', 'nginx.service'), ('8080', 'ssh.service'), ('9999', '0123456789ab')]"
 	# --cgroup filters each host before the merge
-	run -0 bash -c 'tcptop-agg --merge --cgroup nginx.service "$1" "$2" | tcptop-dump | grep "^snap seq=1 "' \
+	run -0 bash -c 'tcptop-agg --merge --cgroup nginx.service "$1" "$2" | tcptop-dump --table | grep "^snap seq=1 "' \
 		_ "$T/web1.tcpt" "$T/web2.tcpt"
 	assert_output --partial ' hidden=8 rows=4 tcp=2 udp=2 bytes_in=18 '
 }
@@ -342,7 +342,7 @@ print('end t=1')
 PY
 		"$GEN" -o "$T/$h.tcpt" "$T/$h.txt"
 	done
-	run -0 bash -c 'tcptop-agg --merge "$1" "$2" | tcptop-dump | grep -E "^(snap|hostrec) "' _ "$T/a.tcpt" "$T/b.tcpt"
+	run -0 bash -c 'tcptop-agg --merge "$1" "$2" | tcptop-dump --table | grep -E "^(snap|hostrec) "' _ "$T/a.tcpt" "$T/b.tcpt"
 	assert_line --index 0 --partial ' loss100=1 loss101=2 loss102=3 loss103=4 loss104=5 loss105=6 agg_table_full=0 agg_unknown_flow=0 agg_gap=0 agg_names_full=0 loss200=1 loss201=2 loss202=3 loss203=4 loss204=5 agg_loss_other=7000'
 	assert_line --index 2 --partial ' loss200=1 loss201=2 loss202=3 loss203=4 loss204=5 loss205=7000 agg_table_full=0 '
 }

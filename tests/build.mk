@@ -77,8 +77,9 @@ $(OUTPUT)/fuzz/seeds/raw-trailer.tcpt: tests/fuzz/seeds/raw.txt $(OUTPUT)/tcptop
 	$(Q)$(OUTPUT)/tcptop-gen --corrupt-trailer 3 -o $@ $<
 
 # Raw seeds for agg: the fixtures' streams (those the generator refuses on purpose are left out);
-# snapshot seeds for csv and view: tcptop-agg's output on them, at two intervals, and the
-# generator's snapshot script.
+# snapshot seeds for csv and view: tcptop-agg's output on them, at two intervals (with delta
+# snapshots: the default's, and one every other snapshot), and the generator's snapshot and
+# delta scripts (a late start, a table out of step).
 $(OUTPUT)/fuzz/seeds-agg/.done: $(FUZZ_AGG_FIXTURES) $(OUTPUT)/tcptop-gen
 	$(Q)rm -rf $(@D) && mkdir -p $(@D)
 	$(Q)for f in $(FUZZ_AGG_FIXTURES); do \
@@ -86,13 +87,13 @@ $(OUTPUT)/fuzz/seeds-agg/.done: $(FUZZ_AGG_FIXTURES) $(OUTPUT)/tcptop-gen
 			rm -f $(@D)/$$(basename $$f .txt).tcpt; done
 	$(Q)touch $@
 $(OUTPUT)/fuzz/seeds-snap/.done: $(OUTPUT)/fuzz/seeds-agg/.done $(OUTPUT)/tcptop-agg \
-		$(OUTPUT)/fuzz/seeds/snapshot.tcpt
+		$(OUTPUT)/fuzz/seeds/snapshot.tcpt $(OUTPUT)/fuzz/seeds/delta.tcpt
 	$(Q)rm -rf $(@D) && mkdir -p $(@D)
-	$(Q)cp $(OUTPUT)/fuzz/seeds/snapshot.tcpt $(@D)/
+	$(Q)cp $(OUTPUT)/fuzz/seeds/snapshot.tcpt $(OUTPUT)/fuzz/seeds/delta.tcpt $(@D)/
 	$(Q)for f in $(OUTPUT)/fuzz/seeds-agg/*.tcpt; do b=$$(basename $$f .tcpt); \
 		$(OUTPUT)/tcptop-agg $$f >$(@D)/$$b.tcps 2>/dev/null; \
-		$(OUTPUT)/tcptop-agg --interval 0.3 --port 443 $$f >$(@D)/$$b-filtered.tcps \
-			2>/dev/null; done; true
+		$(OUTPUT)/tcptop-agg --interval 0.3 --port 443 --full-every 2 $$f \
+			>$(@D)/$$b-filtered.tcps 2>/dev/null; done; true
 	$(Q)touch $@
 
 # prom's byte 0 chooses its options (tcptop-prom/fuzz_prom.c): the snapshot seeds behind three

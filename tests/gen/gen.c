@@ -10,6 +10,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "limit.h"
 #include "script.h"
 #include "stream.h"
 #include "util.h"
@@ -33,11 +34,14 @@ static void usage(FILE *f)
 		"       [netns=N] [if=N] [state=NAME|N] [pid=N] [comm=STR] [begun] [noowner]\n"
 		"       [in=N] [out=N] [pin=N] [pout=N] [rtt=US] [retrans=N]   (IPv6: [::1]:443)\n"
 		"       [cgroup=ID]\n"
-		"  sample t=S flow=N [in= out= pin= pout= rtt= retrans=]\n"
+		"       [FIGURES]                  (TCP figures: any of busy= rwnd= sndbuf= (ms)\n"
+		"       rbytes= lost= cwnd= ssthresh=N|none reord= inflight= unsent= minrtt=\n"
+		"       rttvar= (us) drate= (bytes/s) writes the block; the rest are 0)\n"
+		"  sample t=S flow=N [in= out= pin= pout= rtt= retrans=] [FIGURES]\n"
 		"  state t=S flow=N [old=NAME] new=NAME\n"
 		"  owner t=S flow=N pid=N comm=STR [cgroup=ID]\n"
 		"  cgroup id=N [host=N] path=STR      (a cgroup id's path, before its first use)\n"
-		"  close t=S flow=N [state=NAME] [in= out= pin= pout= rtt= retrans=]\n"
+		"  close t=S flow=N [state=NAME] [in= out= pin= pout= rtt= retrans=] [FIGURES]\n"
 		"  tick t=S\n"
 		"  ifname [netns=N] if=N name=STR\n"
 		"  loss t=S [ringbuf=N] [flow_table_full=N] [flow_evicted=N] [walk_failed=N]...\n"
@@ -46,10 +50,13 @@ static void usage(FILE *f)
 		"  snap seq=N time=EPOCH_S [mono=S] [span=S] [interval=S] [partial] [hidden=N]\n"
 		"       [LOSSNAME=N ...]           (rows and totals come from the rows that follow)\n"
 		"  row <open's keys> [ifname=STR] [rate_in=X] [rate_out=X] [closed] [new] [failed]\n"
-		"       [first=S] [last=S] [cgroup=N] [host=N]\n"
+		"       [first=S] [last=S] [cgroup=N] [host=N] [FIGURES]\n"
+		"       [limit=none|app|rwnd|sndbuf|cwnd|unknown|N] [limit_pct=N]\n"
 		"  hostrec index=N [state=live|ended|lagging] [time=EPOCH_S] [name=STR] [boot=STR]\n"
 		"       [LOSSNAME=N ...]           (inside snap: written before the rows)\n"
 		"  snapend\n"
+		"  delta ... [table=N] ... deltaend   (as snap ... snapend, in DELTA_* records: the\n"
+		"                                 rows are those carried, table= the whole table's)\n"
 		"  rawrec type=N hex=HEXBYTES       (any record body, e.g. an unknown type)\n"
 		"A script without a header directive gets a default raw header; END is never added.\n"
 		"\n"
@@ -196,6 +203,54 @@ static void counters(const struct script_line *sl, struct conn_counters *c)
 	c->retrans = num(sl, "retrans", 0);
 }
 
+/* The TCP figures, when any of their keys is there. */
+static uint8_t figures(const struct script_line *sl, struct tcp_figs *f)
+{
+	static const char *const keys[] = { "busy",   "rwnd",	  "sndbuf", "rbytes",	"lost",
+					    "cwnd",   "ssthresh", "reord",  "inflight", "unsent",
+					    "minrtt", "rttvar",	  "drate" };
+	const struct script_word *w = find(sl, "ssthresh");
+	bool any = false;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		any |= find(sl, keys[i]) != NULL;
+	memset(f, 0, sizeof(*f));
+	if (!any)
+		return 0;
+	f->busy_ms = num(sl, "busy", 0);
+	f->rwnd_ms = num(sl, "rwnd", 0);
+	f->sndbuf_ms = num(sl, "sndbuf", 0);
+	f->retrans_bytes = num(sl, "rbytes", 0);
+	f->lost = num(sl, "lost", 0);
+	f->cwnd = num(sl, "cwnd", 0);
+	f->ssthresh =
+		w && w->val && !strcmp(w->val, "none") ? TCP_NO_SSTHRESH : num(sl, "ssthresh", 0);
+	f->reordering = num(sl, "reord", 0);
+	f->in_flight = num(sl, "inflight", 0);
+	f->unsent = num(sl, "unsent", 0);
+	f->min_rtt_us = num(sl, "minrtt", 0);
+	f->rttvar_us = num(sl, "rttvar", 0);
+	f->delivery_rate = (float)dbl(sl, "drate", 0);
+	return 1;
+}
+
+/* limit=NAME or a number (a newer writer's verdict). */
+static uint8_t limit_of(const struct script_line *sl)
+{
+	const struct script_word *w = find(sl, "limit");
+
+	if (!w || !w->val)
+		return 0;
+	if (!strcmp(w->val, "none"))
+		return LIMIT_NONE;
+	if (!strcmp(w->val, "unknown"))
+		return LIMIT_UNKNOWN;
+	for (unsigned l = LIMIT_APP; l < LIMIT_N; l++)
+		if (!strcmp(w->val, limit_name(l)))
+			return l;
+	return num(sl, "limit", 0);
+}
+
 static uint8_t state_of(const struct script_line *sl, const char *key, uint8_t def)
 {
 	const struct script_word *w = find(sl, key);
@@ -257,6 +312,8 @@ static size_t nrows, rows_cap;
 static struct rec hostrecs[64]; /* its HOST records */
 static size_t nhostrecs;
 static bool in_snap;
+static bool in_delta;  /* the pending snapshot is a delta (DELTA_* records) */
+static bool table_set; /* its table= was given */
 
 static void default_header(struct stream_header *h, unsigned kind)
 {
@@ -305,7 +362,8 @@ static void directive(const struct script_line *sl)
 		emit(&r);
 		/* the encoder writes the current version: patch the fields in place */
 		size_t o = rec_off[nrec - 1];
-		uint16_t major = num(sl, "major", STREAM_MAJOR), minor = num(sl, "minor", 0);
+		uint16_t major = num(sl, "major", STREAM_MAJOR),
+			 minor = num(sl, "minor", STREAM_MINOR);
 		out[o + 20] = major, out[o + 21] = major >> 8;
 		out[o + 22] = minor, out[o + 23] = minor >> 8;
 		have_header = true;
@@ -349,6 +407,7 @@ static void directive(const struct script_line *sl)
 			memcpy(r.u.open.comm, comm, COMM_LEN);
 			r.u.open.c = c;
 			r.u.open.cgroup_id = num(sl, "cgroup", 0);
+			r.u.open.has_figs = figures(sl, &r.u.open.figs);
 			emit(&r);
 			return;
 		}
@@ -362,7 +421,7 @@ static void directive(const struct script_line *sl)
 		}
 		struct rec *rr = &rows[nrows++];
 		memset(rr, 0, sizeof(*rr));
-		rr->type = REC_SNAP_ROW;
+		rr->type = in_delta ? REC_DELTA_ROW : REC_SNAP_ROW;
 		rr->u.row.id = id;
 		rr->u.row.state = state;
 		rr->u.row.flags = flags;
@@ -376,6 +435,9 @@ static void directive(const struct script_line *sl)
 		rr->u.row.last_ns = tm(sl, "last", 0);
 		rr->u.row.cgroup_id = num(sl, "cgroup", 0);
 		rr->u.row.host = num(sl, "host", 0);
+		rr->u.row.has_figs = figures(sl, &rr->u.row.figs);
+		rr->u.row.limit = limit_of(sl);
+		rr->u.row.limit_pct = num(sl, "limit_pct", 0);
 		return;
 	}
 	if (strcmp(v, "hostrec") == 0) {
@@ -387,7 +449,7 @@ static void directive(const struct script_line *sl)
 		if (nhostrecs == sizeof(hostrecs) / sizeof(hostrecs[0]))
 			bad("too many hostrec in one snap");
 		memset(&hostrecs[nhostrecs], 0, sizeof(hostrecs[0]));
-		hostrecs[nhostrecs].type = REC_HOST;
+		hostrecs[nhostrecs].type = in_delta ? REC_DELTA_HOST : REC_HOST;
 		h = &hostrecs[nhostrecs++].u.host;
 		h->index = num(sl, "index", 1);
 		h->state = HOST_LIVE;
@@ -408,6 +470,7 @@ static void directive(const struct script_line *sl)
 		r.u.sample.ts = tm(sl, "t", 0);
 		r.u.sample.flow = num(sl, "flow", 0);
 		counters(sl, &r.u.sample.c);
+		r.u.sample.has_figs = figures(sl, &r.u.sample.figs);
 	} else if (strcmp(v, "state") == 0) {
 		r.type = REC_CONN_STATE;
 		r.u.state.ts = tm(sl, "t", 0);
@@ -437,6 +500,7 @@ static void directive(const struct script_line *sl)
 		r.u.close.flow = num(sl, "flow", 0);
 		r.u.close.state = state_of(sl, "state", 7);
 		counters(sl, &r.u.close.c);
+		r.u.close.has_figs = figures(sl, &r.u.close.figs);
 	} else if (strcmp(v, "tick") == 0) {
 		r.type = REC_TICK;
 		r.u.tick.ts = tm(sl, "t", 0);
@@ -452,11 +516,12 @@ static void directive(const struct script_line *sl)
 	} else if (strcmp(v, "end") == 0) {
 		r.type = REC_END;
 		r.u.end.ts = tm(sl, "t", 0);
-	} else if (strcmp(v, "snap") == 0) {
+	} else if (strcmp(v, "snap") == 0 || strcmp(v, "delta") == 0) {
 		if (in_snap)
 			bad("snap inside snap (missing snapend)");
 		memset(&snap, 0, sizeof(snap));
-		snap.type = REC_SNAP_BEGIN;
+		in_delta = v[0] == 'd';
+		snap.type = in_delta ? REC_DELTA_BEGIN : REC_SNAP_BEGIN;
 		struct rec_snap_begin *b = &snap.u.snap_begin;
 		b->seq = num(sl, "seq", 1);
 		b->time_ns = (int64_t)tm(sl, "time", 1700000001ULL * 1000000000ULL);
@@ -465,6 +530,8 @@ static void directive(const struct script_line *sl)
 		b->span_ns = tm(sl, "span", b->interval_ns);
 		b->flags = flag(sl, "partial") ? SNAP_F_PARTIAL : 0;
 		b->hidden = num(sl, "hidden", 0);
+		table_set = find(sl, "table") != NULL;
+		b->table_rows = num(sl, "table", 0);
 		b->nloss = losses(sl, b->loss);
 		for (uint32_t i = 0; i < b->nloss; i++)
 			if (b->loss[i].value)
@@ -473,12 +540,14 @@ static void directive(const struct script_line *sl)
 		nrows = 0;
 		nhostrecs = 0;
 		return;
-	} else if (strcmp(v, "snapend") == 0) {
+	} else if (strcmp(v, "snapend") == 0 || strcmp(v, "deltaend") == 0) {
 		struct rec_snap_begin *b = &snap.u.snap_begin;
 
-		if (!in_snap)
-			bad("snapend without snap");
+		if (!in_snap || in_delta != (v[0] == 'd'))
+			bad("snapend without snap, or deltaend without delta");
 		b->rows = nrows;
+		if (!table_set && !in_delta)
+			b->table_rows = nrows;
 		for (size_t i = 0; i < nrows; i++) {
 			const struct rec_snap_row *w = &rows[i].u.row;
 			if (w->id.proto == PROTO_TCP)
@@ -495,7 +564,7 @@ static void directive(const struct script_line *sl)
 			emit(&hostrecs[i]);
 		for (size_t i = 0; i < nrows; i++)
 			emit(&rows[i]);
-		r.type = REC_SNAP_END;
+		r.type = in_delta ? REC_DELTA_END : REC_SNAP_END;
 		r.u.snap_end.seq = b->seq;
 		in_snap = false;
 	} else if (strcmp(v, "rawrec") == 0) {
@@ -594,7 +663,7 @@ static void bulk(int fd, bool snapshot, uint64_t a, uint64_t b)
 			r.u.snap_begin.time_ns = h.anchor_real + (int64_t)(s + 1) * 1000000000;
 			r.u.snap_begin.mono_ns = (s + 1) * 1000000000;
 			r.u.snap_begin.span_ns = r.u.snap_begin.interval_ns = 1000000000;
-			r.u.snap_begin.rows = a;
+			r.u.snap_begin.rows = r.u.snap_begin.table_rows = a;
 			r.u.snap_begin.tcp_conns = a;
 			e |= stream_write(w, &r);
 			for (uint64_t i = 0; i < a && !e; i++) {

@@ -89,6 +89,13 @@ static void test_features(void)
 	ok(features_unknown_fields(1u << FEAT_CGROUP) == FIELD_CGROUP &&
 		   features_unknown_fields(1u << FEAT_UDP) == 0,
 	   "the cgroup feature leaves the cgroup field unknown, udp none");
+	ok(features_unknown_fields(1u << FEAT_TCP_FIGS) == (FIELD_TCP_FIGS | FIELD_TCP_LIMIT) &&
+		   features_unknown_fields(1u << FEAT_TCP_LIMITS) == FIELD_TCP_LIMIT,
+	   "tcp-figures leaves every TCP figure and LIMIT unknown, tcp-limits only LIMIT and "
+	   "its clocks");
+	snprintf(h.missing, sizeof(h.missing), "tcp-limits");
+	ok(features_missing(&h, NULL, 0) == 1u << FEAT_TCP_LIMITS,
+	   "tcp-limits is not tcp, nor tcp-figures");
 }
 
 static void test_record_kinds(void)

@@ -185,7 +185,7 @@ static void test_one_key_per_labels(void)
 
 	snprintf(h.hostname, sizeof(h.hostname), "h");
 	prom_section(p, &h);
-	prom_cgroup(p, 13, ""); /* a cgroup whose name is empty: no label, as none */
+	prom_cgroup(p, 0, 13, ""); /* a cgroup whose name is empty: no label, as none */
 	/* 10.0.0.7 as IPv4, as IPv4 with bytes after its four, as IPv4-mapped IPv6 */
 	r[0] = row(0, 1, 1);
 	r[0].id.raddr[3] = 7;
@@ -242,7 +242,7 @@ static void test_label_cap(void)
 	path[n] = '\0';
 	snprintf(h.hostname, sizeof(h.hostname), "h");
 	prom_section(p, &h);
-	prom_cgroup(p, 42, path);
+	prom_cgroup(p, 0, 42, path);
 	r.cgroup_id = 42;
 	prom_snapshot(p, &b, NULL, 0, &r, 1, 0);
 	if (prom_expose(p, &out, false, b.time_ns) || prom_buf_reserve(&out, 1))

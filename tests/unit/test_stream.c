@@ -293,6 +293,7 @@ static void test_errors(void)
 
 	small_stream();
 	buf[20] = 2;
+	buf[22] = 0; /* minor 0: the writer's is STREAM_MINOR */
 	st = read_all(len, &n, msg, sizeof(msg), 0);
 	ok(st == STREAM_CORRUPT && has(msg, "unsupported stream version 2.0") &&
 		   has(msg, "byte 20"),
@@ -490,6 +491,107 @@ static void test_old_bodies(void)
 	   "stream_missing matches whole feature names only");
 }
 
+/* The TCP figures (issue 23): read back whole, their sizes (a TCP row grows by 48 bytes, a
+ * quarter of a plain row's 200 at most), absent from older writers' records. */
+static void test_figs(void)
+{
+	struct tcp_figs f = { .busy_ms = 0xFFFFFFF0u,
+			      .rwnd_ms = 7,
+			      .sndbuf_ms = 8,
+			      .retrans_bytes = 9,
+			      .lost = 10,
+			      .cwnd = 11,
+			      .ssthresh = TCP_NO_SSTHRESH,
+			      .reordering = 300,
+			      .in_flight = 12,
+			      .unsent = 13,
+			      .min_rtt_us = 14,
+			      .rttvar_us = 15,
+			      .delivery_rate = 1.5e10f };
+	struct rec r, *out = malloc(sizeof(*out));
+	uint8_t tmp[STREAM_RECORD_MAX];
+	struct stream_reader *rd;
+	size_t n;
+	bool good;
+
+	memset(&r, 0, sizeof(r));
+	r.type = REC_SNAP_ROW;
+	r.u.row.id.proto = PROTO_TCP;
+	ok(stream_encode(&r, tmp) == 200, "a row without figures nor host: 200 bytes");
+	r.u.row.host = 3;
+	ok(stream_encode(&r, tmp) == 208, "with a host: 208 bytes");
+	r.u.row.host = 0;
+	r.u.row.has_figs = 1;
+	r.u.row.figs = f;
+	r.u.row.limit = 2;
+	r.u.row.limit_pct = 84;
+	ok(stream_encode(&r, tmp) == 248, "with figures: 248 bytes, 24%% more");
+	r.u.row.host = 5;
+	ok(stream_encode(&r, tmp) == 248, "with figures and a host: 248 bytes too");
+
+	reset();
+	header(STREAM_KIND_SNAPSHOT);
+	add(&r);
+	r.u.row.has_figs = 0;
+	r.u.row.limit = r.u.row.limit_pct = 0;
+	add(&r);
+	rd = stream_reader_mem(buf, len, "t");
+	good = stream_read(rd, out) == STREAM_OK && stream_read(rd, out) == STREAM_OK &&
+	       out->u.row.has_figs && out->u.row.host == 5 && out->u.row.limit == 2 &&
+	       out->u.row.limit_pct == 84 && !memcmp(&out->u.row.figs, &f, sizeof(f));
+	ok(good, "a row's figures, host and verdict read back");
+	good = stream_read(rd, out) == STREAM_OK && !out->u.row.has_figs && out->u.row.host == 5 &&
+	       out->u.row.limit == 0;
+	ok(good, "a row with a host and no figures: none read");
+	stream_reader_free(rd);
+
+	/* a row with host and 20 more bytes, not a whole block: no figures, no error */
+	reset();
+	header(STREAM_KIND_SNAPSHOT);
+	r.u.row.has_figs = 1;
+	n = len;
+	add(&r);
+	put32(n + 4, 8 + 192 + 20 + 4);
+	memmove(buf + n + 8 + 192 + 20, buf + n + 248 - 4, 4);
+	put32(n + 8 + 192 + 20, 8 + 192 + 20 + 4);
+	len = n + 8 + 192 + 20 + 4;
+	rd = stream_reader_mem(buf, len, "t");
+	good = stream_read(rd, out) == STREAM_OK && stream_read(rd, out) == STREAM_OK &&
+	       !out->u.row.has_figs && out->u.row.host == 5;
+	ok(good, "a row with part of a block (a newer, shorter field): no figures");
+	stream_reader_free(rd);
+
+	memset(&r, 0, sizeof(r));
+	r.type = REC_CONN_SAMPLE;
+	ok(stream_encode(&r, tmp) == 72, "a sample without figures: 72 bytes");
+	r.u.sample.has_figs = 1;
+	r.u.sample.figs = f;
+	ok(stream_encode(&r, tmp) == 120, "with figures: 120 bytes");
+	reset();
+	header(STREAM_KIND_RAW);
+	add(&r);
+	r.type = REC_CONN_CLOSE;
+	r.u.close.has_figs = 1;
+	r.u.close.figs = f;
+	add(&r);
+	r.type = REC_CONN_OPEN;
+	r.u.open.cgroup_id = 77;
+	r.u.open.has_figs = 1;
+	r.u.open.figs = f;
+	add(&r);
+	rd = stream_reader_mem(buf, len, "t");
+	good = stream_read(rd, out) == STREAM_OK;
+	good &= stream_read(rd, out) == STREAM_OK && out->u.sample.has_figs &&
+		!memcmp(&out->u.sample.figs, &f, sizeof(f));
+	good &= stream_read(rd, out) == STREAM_OK && out->u.close.has_figs &&
+		!memcmp(&out->u.close.figs, &f, sizeof(f));
+	good &= stream_read(rd, out) == STREAM_OK && out->u.open.has_figs &&
+		out->u.open.cgroup_id == 77 && !memcmp(&out->u.open.figs, &f, sizeof(f));
+	ok(good, "SAMPLE, CLOSE and OPEN carry the figures");
+	stream_reader_free(rd);
+	free(out);
+}
+
 /* A known record of the other vocabulary is corrupt, named with its offset; an unknown one is
  * skipped. */
 static void test_vocabulary(void)
@@ -522,6 +624,7 @@ int main(void)
 	test_round_trip();
 	test_errors();
 	test_vocabulary();
+	test_figs();
 	test_old_bodies();
 	test_pipe();
 	test_writer();

@@ -43,18 +43,25 @@ static void forget(void *ctx, uint64_t sock)
 	forgotten++;
 }
 
-static struct xlate *new_x(uint32_t pid, uint16_t port)
+static struct xlate *new_x_figs(uint32_t pid, uint16_t port, bool figs, unsigned hz)
 {
 	struct xlate_config c = { .own_netns = NS,
 				  .udp_timeout_ns = 30 * SEC,
 				  .pid = pid,
 				  .port = port,
 				  .want_tcp = true,
-				  .want_udp = true };
+				  .want_udp = true,
+				  .figs = figs,
+				  .hz = hz };
 	struct xlate_ops o = { .put = put, .udp_final = udp_final, .forget_owner = forget };
 
 	nout = finals = forgotten = 0;
 	return xlate_new(&c, &o);
+}
+
+static struct xlate *new_x(uint32_t pid, uint16_t port)
+{
+	return new_x_figs(pid, port, true, 250);
 }
 
 static struct tt_event tcp(uint8_t type, uint64_t sock, uint16_t lport, uint16_t rport,
@@ -711,6 +718,194 @@ static void test_compact_owner_peer(void)
 	xlate_free(x);
 }
 
+/* A TCP event with figures: clocks in jiffies, and the rest. */
+static void with_figs(struct tt_event *e, uint32_t busy, uint32_t rwnd, uint32_t sndbuf)
+{
+	e->flags |= TT_F_FIGS;
+	e->f.busy = busy;
+	e->f.rwnd = rwnd;
+	e->f.sndbuf = sndbuf;
+	e->f.cwnd = 10;
+	e->f.ssthresh = 0x7fffffff; /* TCP_INFINITE_SSTHRESH */
+	e->f.reordering = 3;
+	e->f.in_flight = 4;
+	e->f.unsent = 1000;
+	e->f.min_rtt_us = 100000;
+	e->f.rttvar_us = 500;
+	e->f.rate_delivered = 10;
+	e->f.rate_interval_us = 100000;
+	e->f.mss = 1448;
+	e->f.lost = 2;
+	e->f.bytes_retrans = 0x100000005ULL;
+}
+
+/* The figures of a TCP connection: ride with the counters, their clocks unwrapped and in
+ * milliseconds as tcp_get_info() reckons them. */
+static void test_tcp_figs(void)
+{
+	struct xlate *x = new_x(0, 0);
+	struct tt_event a = tcp(TT_IT_TCP, 0x7000, 40100, 80, 1, 100, 1);
+	const struct tcp_figs *f;
+
+	with_figs(&a, 0xfffffff0u, 0xfffffff0u, 7);
+	pass(x, true, &a, 1, 1);
+	is_str(seq(), "O", "a connection with figures: OPEN");
+	f = &out[0].u.open.figs;
+	ok(out[0].u.open.has_figs, "... carries them");
+	ok(f->busy_ms == (uint32_t)(0xfffffff0ULL * 4) && f->sndbuf_ms == 28,
+	   "... clocks in ms at HZ 250: 4 ms a jiffy (busy %u, sndbuf %u)", f->busy_ms,
+	   f->sndbuf_ms);
+	ok(f->ssthresh == TCP_NO_SSTHRESH && f->cwnd == 10 && f->reordering == 3 &&
+		   f->in_flight == 4 && f->unsent == 1000 && f->lost == 2 &&
+		   f->min_rtt_us == 100000 && f->rttvar_us == 500,
+	   "... an infinite ssthresh as none, the others as read");
+	ok(f->retrans_bytes == 5, "... retransmitted bytes modulo 2^32");
+	ok(f->delivery_rate == 144800.0f,
+	   "... the delivery rate as tcp_compute_delivery_rate(): 10 x 1448 in 0.1 s = %.0f",
+	   (double)f->delivery_rate);
+	nout = 0;
+
+	/* a stalled sender: counters as before, its clock runs (past 2^32 jiffies) */
+	a.f.busy = 0x10;
+	a.f.rwnd = 0x10;
+	a.ts = 2;
+	pass(x, false, &a, 1, 2);
+	is_str(seq(), "S", "counters still, a clock moved: a SAMPLE");
+	f = &out[0].u.sample.figs;
+	ok(out[0].u.sample.has_figs && f->busy_ms == (uint32_t)(0x100000010ULL * 4) &&
+		   f->rwnd_ms == (uint32_t)(0x100000010ULL * 4),
+	   "... the clocks unwrapped past 2^32 jiffies (busy %u ms)", f->busy_ms);
+	ok((uint32_t)(f->rwnd_ms - (uint32_t)(0xfffffff0ULL * 4)) == 32 * 4,
+	   "... 32 jiffies more: 128 ms, modulo 2^32");
+	nout = 0;
+	pass(x, false, &a, 1, 3);
+	is_str(seq(), "", "nothing moved: nothing written");
+	{
+		struct tt_polled p = { .e = a };
+
+		p.e.type = TT_POLLED;
+		p.e.f.busy = 0x8; /* behind what was read: a stale entry */
+		p.e.f.cwnd = 99;
+		xlate_event(x, &p.e);
+		is_str(seq(), "", "figures behind the last read change nothing");
+	}
+	a.f.cwnd = 20;
+	a.ts = 4;
+	pass(x, false, &a, 1, 4);
+	is_str(seq(), "S", "a new congestion window alone: a SAMPLE");
+	ok(out[0].u.sample.figs.cwnd == 20, "... with it");
+	nout = 0;
+	{
+		struct tt_event c = a;
+
+		c.type = TT_EV_CLOSE;
+		c.state = 7;
+		c.old_state = 1;
+		c.f.busy = 0x20;
+		xlate_event(x, &c);
+		is_str(seq(), "STC", "the close: SAMPLE, STATE, CLOSE");
+		ok(out[2].u.close.has_figs &&
+			   out[2].u.close.figs.busy_ms == (uint32_t)(0x100000020ULL * 4),
+		   "... the CLOSE carries the last figures");
+	}
+	xlate_free(x);
+
+	x = new_x_figs(0, 0, true, 300);
+	a = tcp(TT_IT_TCP, 0x7100, 40101, 80, 1, 100, 1);
+	with_figs(&a, 1000, 3, 0);
+	pass(x, true, &a, 1, 1);
+	ok(out[0].u.open.figs.busy_ms == 3333 && out[0].u.open.figs.rwnd_ms == 9,
+	   "HZ 300: 3333 us a jiffy, as the kernel's USEC_PER_SEC / HZ (%u ms)",
+	   out[0].u.open.figs.busy_ms);
+	nout = 0;
+	a = tcp(TT_IT_TCP, 0x7110, 40111, 80, 1, 100, 2);
+	with_figs(&a, 0xfffffff0u, 0, 0);
+	pass(x, false, &a, 1, 2);
+	nout = 0;
+	a.f.busy = 0x10;
+	a.ts = 3;
+	pass(x, false, &a, 1, 3);
+	ok(nout == 1 && out[0].u.sample.figs.busy_ms == (uint32_t)(0x100000010ULL * 3333 / 1000),
+	   "... a clock past 2^32 jiffies, where 2^32 jiffies are no whole number of 2^32 ms: "
+	   "unwrapped first (%u)",
+	   out[0].u.sample.figs.busy_ms);
+	xlate_free(x);
+
+	x = new_x_figs(0, 0, true, 0);
+	a = tcp(TT_IT_TCP, 0x7200, 40102, 80, 1, 100, 1);
+	with_figs(&a, 1000, 3, 0);
+	pass(x, true, &a, 1, 1);
+	ok(out[0].u.open.has_figs && !out[0].u.open.figs.busy_ms && out[0].u.open.figs.cwnd == 10,
+	   "HZ unknown: the clocks 0 (the header says tcp-limits), the rest as read");
+	xlate_free(x);
+
+	x = new_x_figs(0, 0, false, 250);
+	a = tcp(TT_IT_TCP, 0x7300, 40103, 80, 1, 100, 1);
+	with_figs(&a, 1000, 3, 0);
+	pass(x, true, &a, 1, 1);
+	ok(!out[0].u.open.has_figs, "figures off (tcp-figures): none written");
+	xlate_free(x);
+
+	x = new_x(0, 0);
+	a = tcp(TT_POLLED, 0x7400, 40104, 80, 1, 100, 1);
+	pass(x, true, &a, 1, 1);
+	ok(!out[0].u.open.has_figs, "a polled entry not refreshed yet (no TT_F_FIGS): none");
+	nout = 0;
+	with_figs(&a, 5, 0, 0);
+	a.ts = 2;
+	pass(x, false, &a, 1, 2);
+	is_str(seq(), "S", "... refreshed: a SAMPLE with them");
+	ok(out[0].u.sample.has_figs && out[0].u.sample.figs.busy_ms == 20, "... 5 jiffies: 20 ms");
+	xlate_free(x);
+}
+
+/* A connection keeps only the clocks of its figures and a hash of those written: figures read
+ * while it waits (hidden) go out with the OPEN that ends the wait, and only a change after them
+ * writes a SAMPLE; a connection first met at its close carries the close's figures. */
+static void test_tcp_figs_compact(void)
+{
+	struct xlate *x = new_x(60, 0);
+	struct tt_event a = tcp(TT_IT_TCP, 0x7500, 40105, 80, 1, 100, 1);
+	struct tt_event c;
+
+	owned(&a, 59);
+	with_figs(&a, 100, 0, 0);
+	pass(x, true, &a, 1, 1);
+	is_str(seq(), "", "--pid 60: another process's connection with figures is hidden");
+	a.type = TT_POLLED;
+	a.owner.pid = 60;
+	a.f.busy = 150;
+	a.f.cwnd = 30;
+	a.ts = 3;
+	xlate_event(x, &a);
+	is_str(seq(), "O", "... the next read with its owner opens it");
+	ok(out[0].u.open.has_figs && out[0].u.open.figs.busy_ms == 600 &&
+		   out[0].u.open.figs.cwnd == 30,
+	   "... with that read's figures (busy %u ms)", out[0].u.open.figs.busy_ms);
+	nout = 0;
+	a.ts = 4;
+	xlate_event(x, &a);
+	is_str(seq(), "", "... the same figures again: nothing");
+	a.f.unsent = 5;
+	a.ts = 5;
+	xlate_event(x, &a);
+	is_str(seq(), "S", "... unsent bytes alone moved: a SAMPLE");
+	ok(out[0].u.sample.has_figs && out[0].u.sample.figs.unsent == 5, "... with them");
+	xlate_free(x);
+
+	x = new_x(0, 0);
+	pass(x, true, NULL, 0, 1);
+	c = tcp(TT_EV_CLOSE, 0x7600, 40106, 80, 7, 100, 2);
+	c.old_state = 1;
+	with_figs(&c, 40, 10, 0);
+	xlate_event(x, &c);
+	is_str(seq(), "OTC", "a connection first met at its close: OPEN, STATE, CLOSE");
+	ok(out[0].u.open.has_figs && out[2].u.close.has_figs &&
+		   out[2].u.close.figs.busy_ms == 160 && out[2].u.close.figs.rwnd_ms == 40,
+	   "... the OPEN and the CLOSE with the close's figures");
+	xlate_free(x);
+}
+
 int main(void)
 {
 	test_tcp_life();
@@ -727,5 +922,7 @@ int main(void)
 	test_udp();
 	test_udp_begun();
 	test_names_once();
+	test_tcp_figs();
+	test_tcp_figs_compact();
 	return done_testing();
 }
