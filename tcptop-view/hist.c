@@ -296,6 +296,19 @@ static struct elems figs_of(const struct vfigs *f, size_t n)
 	return (struct elems){ f, f ? n : 0 };
 }
 
+/* s made whole again: its rows and figures. */
+static void made_whole(struct snapshot *s, struct vrow *rows, size_t n, struct vfigs *figs,
+		       size_t nf)
+{
+	s->rows = rows;
+	s->cap = s->n > n ? s->n : n;
+	s->n = n;
+	free(s->figs);
+	s->figs = figs;
+	s->nfigs = nf;
+	s->figs_cap = nf ? nf : 1;
+}
+
 int snapshot_thicken(struct snapshot *s, struct snapshot *next)
 {
 	struct vrow *rows, *taken;
@@ -315,13 +328,7 @@ int snapshot_thicken(struct snapshot *s, struct snapshot *next)
 		free(taken);
 		return -1;
 	}
-	s->rows = rows;
-	s->cap = s->n > n ? s->n : n;
-	s->n = n;
-	free(s->figs);
-	s->figs = figs;
-	s->nfigs = nf;
-	s->figs_cap = nf ? nf : 1;
+	made_whole(s, rows, n, figs, nf);
 	free(s->drnext);
 	s->drnext = taken;
 	s->ndrnext = nt;
@@ -349,13 +356,7 @@ int snapshot_thicken_next(struct snapshot *s, struct snapshot *next)
 		free(rows);
 		return -1;
 	}
-	next->rows = rows;
-	next->cap = next->n > n ? next->n : n;
-	next->n = n;
-	free(next->figs);
-	next->figs = figs;
-	next->nfigs = nf;
-	next->figs_cap = nf ? nf : 1;
+	made_whole(next, rows, n, figs, nf);
 	return 0;
 }
 

@@ -218,6 +218,18 @@ int trends_add(struct trends *tr, const struct snapshot *s)
 	return 0;
 }
 
+/* Whether the tick back before tick is known for a connection seen from since to until (entry
+ * e, or NULL): not before it was seen or after it left, nor overwritten since (travelling
+ * back). */
+static bool tick_known(const struct tent *e, uint64_t tick, int back, uint64_t since,
+		       uint64_t until)
+{
+	uint64_t t = tick - (uint64_t)back;
+
+	return tick >= (uint64_t)back && t >= since && t <= until &&
+	       !(e && t + TREND_LEN <= e->last);
+}
+
 int trends_get(const struct trends *tr, const struct conn_key *k, uint64_t tick, uint64_t since,
 	       uint64_t until, int n, float *out)
 {
@@ -231,10 +243,8 @@ int trends_get(const struct trends *tr, const struct conn_key *k, uint64_t tick,
 	for (int i = 0; i < n; i++) {
 		uint64_t t = tick - (uint64_t)(n - 1 - i);
 
-		if (tick < (uint64_t)(n - 1 - i) || t < since || t > until)
-			continue; /* before it was seen or after it left */
-		if (e && t + TREND_LEN <= e->last)
-			continue; /* overwritten since (travelling back) */
+		if (!tick_known(e, tick, n - 1 - i, since, until))
+			continue;
 		if (e && t >= e->first && t <= e->last)
 			out[i] = e->r[t % TREND_LEN];
 		known++;
@@ -293,10 +303,8 @@ int trends_get_series(const struct trends *tr, const struct conn_key *k, enum tr
 	for (int i = 0; i < n; i++) {
 		uint64_t t = tick - (uint64_t)(n - 1 - i);
 
-		if (tick < (uint64_t)(n - 1 - i) || t < since || t > until)
-			continue; /* before it was seen or after it left */
-		if (e && t + TREND_LEN <= e->last)
-			continue; /* overwritten since (travelling back) */
+		if (!tick_known(e, tick, n - 1 - i, since, until))
+			continue;
 		if (e && e->f && t >= e->first && t <= e->last)
 			out[i] = e->f[(ts - 1) * TREND_LEN + t % TREND_LEN];
 		else if (ts >= TS_CWND && ts <= TS_UNSENT)
