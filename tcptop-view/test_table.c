@@ -842,6 +842,39 @@ static void test_figs_history(void)
 	snapshot_free(b);
 }
 
+/* A stalled sender moves no byte: its figures' graphs follow it from the interval it stalled
+ * in, measured from its figures in the snapshot before (where it was idle). */
+static void test_figs_trend(void)
+{
+	static const uint32_t c[] = { 10 };
+	struct view v = { .t.sort = COL_RX_RATE, .page = 10 };
+	struct snapshot *s[3];
+	struct conn_key k;
+	float pts[3];
+	int known;
+
+	view_init(&v);
+	for (int i = 0; i < 3; i++) {
+		s[i] = figs_snapshot(c, 1, 0);
+		s[i]->b.span_ns = 1000000000;
+		/* idle, then held back by the peer's window 90% of a second, then 100% */
+		s[i]->figs[0].f.busy_ms = s[i]->figs[0].f.rwnd_ms =
+			1000 + (i > 0) * 900 + (i > 1) * 1000;
+	}
+	for (int i = 0; i < 3; i++)
+		view_install(&v, s[i]);
+	k = vrow_key(&v.shown->rows[0]);
+	known = trends_get_series(v.trends, &k, TS_RWND, v.shown->tick, 1, v.shown->tick, NULL, 0,
+				  3, pts);
+	ok(known == 3 && pts[0] == 0 && pts[1] == 90 && pts[2] == 100,
+	   "rwnd_limited of a stalled sender first seen idle: 0 90 100 (%d known: %.0f %.0f %.0f)",
+	   known, pts[0], pts[1], pts[2]);
+	known = trends_get_series(v.trends, &k, TS_CWND, v.shown->tick, 1, v.shown->tick, NULL, 0,
+				  3, pts);
+	ok(known == 3 && pts[0] == 10 && pts[1] == 10 && pts[2] == 10, "its cwnd all along");
+	view_free(&v);
+}
+
 int main(void)
 {
 	setlocale(LC_ALL, "C.UTF-8");
@@ -864,5 +897,6 @@ int main(void)
 	test_closed_and_filter();
 	test_limit();
 	test_figs_history();
+	test_figs_trend();
 	return done_testing();
 }

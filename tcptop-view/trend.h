@@ -18,9 +18,10 @@ struct trends;
 struct trends *trends_new(void);
 void trends_free(struct trends *tr);
 /* Record the rate (in + out) of every row of s at its tick (s->tick, increasing), and the TCP
- * figures of the rows whose figures changed. -1 when out of memory (the history then misses this
- * snapshot). */
-int trends_add(struct trends *tr, const struct snapshot *s);
+ * figures of the rows whose figures changed; prev (whole, or NULL) is the snapshot before s: a
+ * connection's first figures are measured from its figures there. -1 when out of memory (the
+ * history then misses this snapshot). */
+int trends_add(struct trends *tr, const struct snapshot *s, const struct snapshot *prev);
 /* The n (<= TREND_LEN) rates of connection k up to and including tick, oldest first, 0 where
  * nothing is known; returns how many of them are known: the ticks from since to until (those of
  * the snapshots its row was in) that are not overwritten (0: the connection has no history). */
@@ -48,9 +49,8 @@ enum trend_series {
 const char *trend_series_title(enum trend_series ts);
 bool trend_series_bytes(enum trend_series ts);
 /* Like trends_get(), for one series. A TCP connection's figures are kept from the first
- * snapshot in which they moved (from the second one that moved for a connection first seen
- * idle: the first gives what they were); at other ticks the state is figs (its figures in the
- * snapshot shown, or NULL) with srtt_us, and nothing moves. */
+ * snapshot in which they moved; at other ticks the state is its last figures known, else figs
+ * (its figures in the snapshot shown, or NULL) with srtt_us, and nothing moves. */
 int trends_get_series(const struct trends *tr, const struct conn_key *k, enum trend_series ts,
 		      uint64_t tick, uint64_t since, uint64_t until, const struct tcp_figs *figs,
 		      uint32_t srtt_us, int n, float *out);

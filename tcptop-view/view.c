@@ -273,7 +273,7 @@ void view_install(struct view *v, struct snapshot *s)
 		prev = NULL;
 	}
 	if (v->trends)
-		trends_add(v->trends, s);
+		trends_add(v->trends, s, prev);
 	keep_closed(v, s);
 	v->hist[v->nhist++] = s;
 	v->end_mark = false;
