@@ -3,6 +3,7 @@
  * same table and curses code as tcptop-view, drawing to /dev/null as an xterm of 200x50. */
 #include <err.h>
 #include <locale.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "ui.h"
 #include "util.h"
 #include "trend.h"
+#include "vec.h"
 #include "view.h"
 
 static double clock_ms(clockid_t id)
@@ -50,7 +52,7 @@ static uint64_t rnd(void)
 	return rnd_state;
 }
 
-static struct snapshot *synth(size_t rows, struct trends *tr)
+static struct snapshot *synth(size_t rows, struct strtab *st)
 {
 	struct stream_header h = { .major = 1, .kind = STREAM_KIND_SNAPSHOT };
 	struct rec_snap_begin b = { .seq = 1, .time_ns = 1795996875000000000ll, .rows = rows };
@@ -58,7 +60,7 @@ static struct snapshot *synth(size_t rows, struct trends *tr)
 
 	strcpy(h.hostname, "bench");
 	strcpy(h.backend, "send=tp_btf recv=tp_btf state=tp_btf");
-	s = snapshot_new(&h, &b);
+	s = snapshot_new(&h, &b, st);
 	if (!s)
 		err(1, "snapshot");
 	for (size_t i = 0; i < rows; i++) {
@@ -107,19 +109,54 @@ static struct snapshot *synth(size_t rows, struct trends *tr)
 		r.rate_in = x % 4 ? (double)(rnd() % 100000000) : 0;
 		r.rate_out = x % 3 ? (double)(rnd() % 100000000) : 0;
 		r.flags = x & 0x30 ? 0 : (x & 0x40 ? CONN_F_NEW : CONN_F_CLOSED);
-		if (snapshot_add(s, &r, false, NULL) < 0)
+		if (snapshot_add(s, &r, NULL) < 0)
 			err(1, "snapshot row");
-	}
-	/* eight snapshots of history for the trends: the same rows, rates moving */
-	for (int k = 1; k <= 8; k++) {
-		s->tick = k;
-		for (size_t i = 0; i < s->n; i += 1 + k)
-			s->rows[i].r.rate_in *= 0.5 + 0.1 * k;
-		trends_add(tr, s);
 	}
 	snapshot_finish(s);
 	return s;
 }
+
+/* A copy of s as the next snapshot: idle (every rate 0, counters as they were) but one row in
+ * busy, which moved bytes; or, idle false, every rate as it was and one row in busy moving. */
+static struct snapshot *next_of(const struct snapshot *s, size_t busy, int k, bool idle)
+{
+	struct snapshot *c = snapshot_new(&s->hdr, &s->b, s->st);
+
+	if (!c || vec_resize(&c->rows, &c->cap, s->n ? s->n : 1, sizeof(*c->rows)))
+		err(1, "snapshot");
+	memcpy(c->rows, s->rows, s->n * sizeof(*s->rows));
+	c->n = s->n;
+	for (size_t i = 0; idle && i < c->n; i++) {
+		c->rows[i].r.rate_in = c->rows[i].r.rate_out = 0;
+		c->rows[i].r.flags = 0;
+	}
+	for (size_t i = 0; busy && i < c->n; i += busy) {
+		c->rows[i].r.rate_in *= 0.5 + 0.1 * (k % 8);
+		if (idle) {
+			c->rows[i].r.rate_in = 1000.0 * (1 + (i + k) % 7);
+			c->rows[i].r.c.bytes_in += (uint64_t)k * 1000;
+		}
+	}
+	snapshot_finish(c);
+	return c;
+}
+
+static long vm_kib(const char *field)
+{
+	char line[256];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, strlen(field)))
+			kib = strtol(line + strlen(field) + 1, NULL, 10);
+	fclose(f);
+	return kib;
+}
+
+#define HIST 20 /* snapshots installed before the frames */
 
 enum mode {
 	MODE_CONN,
@@ -143,7 +180,14 @@ int main(int argc, char **argv)
 	int nf = 0;
 	FILE *out;
 	char why[256];
+	struct strtab *st;
+	struct snapshot *first;
+	long rss0, rss1;
 
+	/* a snapshot's rows are one large array, made and freed every interval: a fixed threshold
+	 * keeps them mapped apart and given back when freed (glibc's moving one would keep them
+	 * in the heap, where a freed table stays resident) */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	setlocale(LC_ALL, "C.UTF-8");
 	if (argc > 1)
 		rows = strtoul(argv[1], NULL, 10);
@@ -155,10 +199,31 @@ int main(int argc, char **argv)
 	ui_set_size(50, 200);
 	view_init(&v);
 
+	st = strtab_new(false);
+	if (!st)
+		err(1, "strtab");
+	rss0 = vm_kib("VmRSS");
 	prep = now_ms();
-	v.shown = synth(rows, v.trends);
+	first = synth(rows, st);
 	prep = now_ms() - prep;
-	v.t.snap = v.shown;
+	/* memory: HIST snapshots of idle rows but one in 100 moving bytes, as a long-running view
+	 * keeps them (history, trends), then one frame */
+	view_install(&v, next_of(first, 100, 0, true));
+	snapshot_free(first);
+	for (int k = 1; k < HIST; k++)
+		view_install(&v, next_of(v.hist[v.nhist - 1], 100, k, true));
+	view_rebuild(&v);
+	ui_draw(&v);
+	rss1 = vm_kib("VmRSS");
+	view_free(&v);
+	memset(&v, 0, sizeof(v));
+	v.page = 45;
+	view_init(&v);
+	/* the frames: the synthesized rates, eight snapshots of trends */
+	first = synth(rows, st);
+	for (int k = 1; k <= 8; k++)
+		view_install(&v, next_of(first, 1 + k, k, false));
+	snapshot_free(first);
 	/* one frame first, not counted: it allocates the buffers every later frame reuses */
 	view_rebuild(&v);
 	ui_draw(&v);
@@ -173,6 +238,10 @@ int main(int argc, char **argv)
 	       "200x50 xterm to /dev/null\n",
 	       rows, rounds);
 	printf("  snapshot preparation (once per snapshot, reader thread): %.1f ms\n", prep);
+	printf("  memory: RSS %.1f MiB with %d snapshots of idle rows installed (1 in 100 moving), "
+	       "%.0f bytes a row; a row is %zu bytes\n",
+	       rss1 / 1024.0, HIST, (rss1 - rss0) * 1024.0 / (rows ? rows : 1),
+	       sizeof(struct vrow));
 	for (int m = 0; m < NMODES; m++) {
 		v.t.group = m == MODE_GROUP ? GROUP_PROCESS : GROUP_NONE;
 		v.trend_on = m == MODE_TREND;
@@ -226,6 +295,7 @@ int main(int argc, char **argv)
 	printf("  order checked against the comparator after every frame: %s\n",
 	       unsorted ? "WRONG" : "ok");
 	view_free(&v);
+	strtab_free(st);
 	free(frame);
 	free(sort_ms);
 	free(draw_ms);

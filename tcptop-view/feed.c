@@ -11,15 +11,16 @@
 
 struct feed {
 	struct stream_reader *rd;
-	bool ascii_only;
 	int pipe[2];
 	pthread_t thread;
 	pthread_mutex_t lock;
 	struct cgroup_table cg; /* the reader's: paths of the section's (host, cgroup id) */
-	struct snaptab tab;	/* the reader's: the table delta snapshots apply to */
+	/* the rows' strings: they live as long as the process, as the thread does */
+	struct strtab *st;
+	struct snaptab tab; /* the reader's: the table delta snapshots apply to */
 	/* under lock */
 	struct snapshot *head, *tail; /* the queue, oldest first */
-	size_t queued;
+	size_t queued, queued_rows;
 	uint64_t skipped, count;
 	int status;
 };
@@ -34,12 +35,16 @@ static void wake(struct feed *f)
 static void publish(struct feed *f, struct snapshot *s)
 {
 	pthread_mutex_lock(&f->lock);
-	if (f->queued >= FEED_QUEUE_MAX) { /* the view is far behind: drop the oldest */
+	/* the view is far behind: drop the oldest (a bound in rows too: at 1,000,000 rows a
+	 * snapshot is 184 MB) */
+	while (f->head &&
+	       (f->queued >= FEED_QUEUE_MAX || f->queued_rows + s->n > FEED_QUEUE_ROWS)) {
 		struct snapshot *old = f->head;
 
 		f->head = old->next;
 		if (!f->head)
 			f->tail = NULL;
+		f->queued_rows -= old->n;
 		snapshot_free(old);
 		f->queued--;
 		f->skipped++;
@@ -51,6 +56,7 @@ static void publish(struct feed *f, struct snapshot *s)
 		f->head = s;
 	f->tail = s;
 	f->queued++;
+	f->queued_rows += s->n;
 	f->count++;
 	pthread_mutex_unlock(&f->lock);
 	wake(f);
@@ -69,7 +75,7 @@ static void finish(struct feed *f, int status)
 static void delta_rows(struct feed *f, struct snapshot *s)
 {
 	for (size_t i = 0; i < snaptab_rows(&f->tab); i++)
-		if (snapshot_add(s, snaptab_row(&f->tab, i), f->ascii_only, &f->cg) < 0)
+		if (snapshot_add(s, snaptab_row(&f->tab, i), &f->cg) < 0)
 			s->dropped++;
 }
 
@@ -109,13 +115,13 @@ static void *feed_main(void *arg)
 			if (kind == SNAPTAB_DELTA)
 				b.rows = b.table_rows;
 			/* out of memory: this snapshot is skipped, the next may fit */
-			building = snapshot_new(stream_reader_header(f->rd), &b);
+			building = snapshot_new(stream_reader_header(f->rd), &b, f->st);
 			break;
 		case REC_HOST:
 		case REC_DELTA_HOST:
 			/* out of memory: its rows show no host name */
 			if (building)
-				snapshot_add_host(building, &r.u.host, f->ascii_only);
+				snapshot_add_host(building, &r.u.host);
 			break;
 		case REC_SNAP_ROW:
 		case REC_DELTA_ROW:
@@ -124,7 +130,7 @@ static void *feed_main(void *arg)
 			    r.type != REC_SNAP_ROW)
 				break;
 			/* out of memory: the row is counted as not shown */
-			if (building && snapshot_add(building, &r.u.row, f->ascii_only, &f->cg) < 0)
+			if (building && snapshot_add(building, &r.u.row, &f->cg) < 0)
 				building->dropped++;
 			break;
 		case REC_SNAP_END:
@@ -166,9 +172,15 @@ struct feed *feed_start(struct stream_reader *rd, bool ascii_only, int *wake_fd)
 	if (!f)
 		return NULL;
 	f->rd = rd;
-	f->ascii_only = ascii_only;
+	f->st = strtab_new(ascii_only);
+	if (!f->st) {
+		free(f);
+		errno = ENOMEM;
+		return NULL;
+	}
 	f->status = STREAM_OK;
 	if (pipe2(f->pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		strtab_free(f->st);
 		free(f);
 		return NULL;
 	}
@@ -177,6 +189,7 @@ struct feed *feed_start(struct stream_reader *rd, bool ascii_only, int *wake_fd)
 	if (err) {
 		close(f->pipe[0]);
 		close(f->pipe[1]);
+		strtab_free(f->st);
 		free(f);
 		errno = err;
 		return NULL;
@@ -204,6 +217,7 @@ struct snapshot *feed_take(struct feed *f, uint64_t *skipped)
 		if (!f->head)
 			f->tail = NULL;
 		f->queued--;
+		f->queued_rows -= s->n;
 		s->next = NULL;
 	}
 	if (skipped)

@@ -19,8 +19,10 @@ struct feed *feed_start(struct stream_reader *rd, bool ascii_only, int *wake_fd)
 void feed_drain(struct feed *f);
 /* The oldest complete snapshot not taken yet (the caller frees it), or NULL: every snapshot is
  * handed over in order (history, trends and closed connections need them all) unless more than
- * FEED_QUEUE_MAX wait, when the oldest are dropped; *skipped counts those. */
-#define FEED_QUEUE_MAX 256
+ * FEED_QUEUE_MAX, or more than FEED_QUEUE_ROWS rows, wait, when the oldest are dropped; *skipped
+ * counts those. */
+#define FEED_QUEUE_MAX	256
+#define FEED_QUEUE_ROWS (1u << 20)
 struct snapshot *feed_take(struct feed *f, uint64_t *skipped);
 /* STREAM_OK while input continues, then the reader's final status (STREAM_EOF, STREAM_NO_END,
  * STREAM_CORRUPT, ...). */

@@ -23,13 +23,13 @@ static const int keys[] = { KEY_UP,   KEY_DOWN,	 KEY_PPAGE,    KEY_NPAGE, KEY_HO
 			    '1',      ':',	 KEY_BACKSPACE };
 
 /* Lay out and format every row shown: each line is as wide as the title line. */
-static void draw(struct view *v, int cols)
+static void draw(struct view *v, int cols, const struct strtab *strs)
 {
 	static char line[LINE_MAX_BYTES], title[LINE_MAX_BYTES];
 	struct layout l;
 	size_t tw;
 
-	struct row_style st = { .raw_units = v->raw_units };
+	struct row_style st = { .st = strs, .raw_units = v->raw_units };
 
 	table_layout(&v->t, cols, v->raw_units, 0, &l);
 	table_format_title(&l, v->raw_units, title, sizeof(title));
@@ -56,12 +56,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int cols = 20 + (k0 ^ k1) % 300;
 	struct snapshot *building = NULL;
 	struct stream_reader *rd = stream_reader_mem(data, size, "fuzz");
+	struct strtab *strs = strtab_new(ascii_only);
 	struct snaptab tab = { 0 };
 	struct rec_snap_begin b;
 	size_t ki = 0;
 	int kind = 0;
 
-	if (!rd)
+	if (!rd || !strs)
 		abort();
 	table_utf8 = !ascii_only;
 	stream_reader_expect(rd, STREAM_KIND_SNAPSHOT);
@@ -81,14 +82,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			b = r.u.snap_begin;
 			if (kind == SNAPTAB_DELTA)
 				b.rows = b.table_rows;
-			building = snapshot_new(stream_reader_header(rd), &b);
+			building = snapshot_new(stream_reader_header(rd), &b, strs);
 			break;
 		case REC_SNAP_ROW:
 		case REC_DELTA_ROW:
 			if (snaptab_add(&tab, r.type, &r.u.row) == -EPROTO ||
 			    r.type != REC_SNAP_ROW)
 				break;
-			if (building && snapshot_add(building, &r.u.row, ascii_only, NULL) < 0)
+			if (building && snapshot_add(building, &r.u.row, NULL) < 0)
 				building->dropped++;
 			break;
 		case REC_SNAP_END:
@@ -101,13 +102,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				break;
 			if (kind == SNAPTAB_DELTA)
 				for (size_t i = 0; i < snaptab_rows(&tab); i++)
-					if (snapshot_add(building, snaptab_row(&tab, i), ascii_only,
-							 NULL) < 0)
+					if (snapshot_add(building, snaptab_row(&tab, i), NULL) < 0)
 						building->dropped++;
 			snapshot_finish(building);
 			view_install(&v, building);
 			building = NULL;
-			draw(&v, cols);
+			draw(&v, cols, strs);
 			/* a few keys between snapshots, as a user would press them */
 			for (int i = 0; i < 3; i++, ki++) {
 				enum action a = view_key(
@@ -116,7 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 				if (a == ACT_REBUILD)
 					view_rebuild(&v);
-				draw(&v, cols);
+				draw(&v, cols, strs);
 			}
 			break;
 		case REC_END:
@@ -129,6 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	snapshot_free(building);
 	view_free(&v);
+	strtab_free(strs);
 	snaptab_free(&tab);
 	stream_reader_free(rd);
 	return 0;

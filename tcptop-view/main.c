@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <langinfo.h>
 #include <locale.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -290,9 +291,17 @@ static int start(struct app *a)
 	return GO;
 }
 
-static bool own_row(void *ctx, const struct rec_snap_row *r, const char *boot_id)
+static bool own_row(void *ctx, const struct vrow *v, const char *boot_id)
 {
-	return dns_own_row(ctx, r, boot_id);
+	struct rec_snap_row r;
+
+	if (v->r.id.proto != PROTO_UDP) /* the resolver's queries are UDP: no copy for the rest */
+		return false;
+	memset(&r, 0, sizeof(r));
+	r.id = v->r.id;
+	r.flags = v->r.flags;
+	r.pid = v->r.pid;
+	return dns_own_row(ctx, &r, boot_id);
 }
 
 /* The resolver, its own queries left out of the table. 0, or dns_start()'s error. Its thread
@@ -431,14 +440,21 @@ static int loop(struct app *a)
 			ui_resize();
 			a->dirty = true;
 		}
-		if (pfd[1].revents)
+		if (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL))
+			return DIE + SIGHUP;
+		/* keys first, and drawn before the next snapshot is installed: at 1,000,000 rows
+		 * an install takes tens of milliseconds a key need not wait for */
+		if (pfd[0].revents & POLLIN) {
+			st = on_keys(a);
+			if (st == GO && a->dirty && pfd[1].revents) {
+				ui_draw(&a->v);
+				a->dirty = false;
+			}
+		}
+		if (st == GO && pfd[1].revents)
 			st = on_input(a);
 		if ((pfd[3].revents & POLLIN) && dns_drain(a->v.dns))
 			a->dirty = true;
-		if (st == GO && (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL)))
-			return DIE + SIGHUP;
-		if (st == GO && (pfd[0].revents & POLLIN))
-			st = on_keys(a);
 	}
 	return st;
 }
@@ -448,6 +464,10 @@ int main(int argc, char **argv)
 	struct app a = { .v = { .t.sort = COL_RX_RATE, .page = 20 }, .color = true, .ttyfd = -1 };
 	int st;
 
+	/* a snapshot's rows are one large array, made and freed every interval: a fixed threshold
+	 * keeps them mapped apart and given back when freed (glibc's moving one would keep them
+	 * in the heap, where a freed table stays resident) */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	setlocale(LC_ALL, "");
 	table_utf8 = !strcmp(nl_langinfo(CODESET), "UTF-8");
 	view_init(&a.v);

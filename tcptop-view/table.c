@@ -14,7 +14,7 @@
 bool table_utf8 = true;
 
 static size_t append(char *buf, size_t size, size_t o, const char *s, size_t n);
-static void widen(struct widest *w, const struct vrow *v);
+static void widen(const struct strtab *st, struct widest *w, const struct vrow *v);
 static bool group_same(const struct vrow *g, const struct vrow *v, enum group_mode mode);
 
 /* A snapshot larger than this is shown in part (the header says how many rows were left out):
@@ -22,7 +22,8 @@ static bool group_same(const struct vrow *g, const struct vrow *v, enum group_mo
 #define SNAPSHOT_ROWS_MAX    (4u << 20)
 #define SNAPSHOT_RESERVE_MAX (8u << 10) /* rows: 3.8 MB; more grow by doubling */
 
-struct snapshot *snapshot_new(const struct stream_header *hdr, const struct rec_snap_begin *b)
+struct snapshot *snapshot_new(const struct stream_header *hdr, const struct rec_snap_begin *b,
+			      struct strtab *st)
 {
 	struct snapshot *s = calloc(1, sizeof(*s));
 
@@ -30,12 +31,18 @@ struct snapshot *snapshot_new(const struct stream_header *hdr, const struct rec_
 		return NULL;
 	s->hdr = *hdr;
 	s->b = *b;
+	s->st = st;
 	s->missing = features_unknown_fields(features_missing(hdr, NULL, 0));
 	/* room for the rows the snapshot announces, within a bound: a count read from the input
-	 * is a hint, never a size to trust */
-	vec_resize(&s->rows, &s->cap,
-		   b->rows < SNAPSHOT_RESERVE_MAX ? b->rows : SNAPSHOT_RESERVE_MAX,
-		   sizeof(*s->rows)); /* else they come one by one */
+	 * is a hint, never a size to trust; at least one, as rows NULL means a thin snapshot */
+	if (vec_resize(&s->rows, &s->cap,
+		       !b->rows				? 1
+		       : b->rows < SNAPSHOT_RESERVE_MAX ? b->rows
+							: SNAPSHOT_RESERVE_MAX,
+		       sizeof(*s->rows))) {
+		free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -44,23 +51,20 @@ void snapshot_free(struct snapshot *s)
 	if (!s)
 		return;
 	free(s->hosts);
+	free(s->cgmemo);
 	free(s->rows);
-	free(s->keys);
+	free(s->dkeys);
+	free(s->drows);
+	free(s->drnext);
+	free(s->figs);
+	free(s->dfigs);
+	free(s->dfnext);
+	free(s->active);
+	free(s->from_prev);
+	free(s->fresh);
 	free(s->grp[0]);
 	free(s->grp[1]);
 	free(s);
-}
-
-static void endpoint_format(int family, const uint8_t addr[16], uint16_t port, char *buf,
-			    size_t size)
-{
-	char a[ADDR_LEN];
-
-	addr_format(family, addr, a, sizeof(a));
-	if (strchr(a, ':'))
-		snprintf(buf, size, "[%s]:%u", a, port);
-	else
-		snprintf(buf, size, "%s:%u", a, port);
 }
 
 void text_fold_ascii(char *s)
@@ -80,23 +84,69 @@ void text_fold_ascii(char *s)
 	*o = '\0';
 }
 
-/* Cut a sanitised string to fit size bytes without splitting a UTF-8 sequence. */
-static void cut_utf8(char *dst, size_t size, const char *src)
+/* Decimal digits of v into p; returns their count. */
+static size_t put_dec(char *p, unsigned v)
 {
-	size_t n = strlen(src);
+	char t[12];
+	size_t n = 0, i = 0;
 
-	if (n >= size) {
-		n = size - 1;
-		while (n && ((unsigned char)src[n] & 0xC0) == 0x80)
-			n--;
+	do
+		t[n++] = '0' + v % 10;
+	while ((v /= 10));
+	while (n)
+		p[i++] = t[--n];
+	return i;
+}
+
+static size_t dec_width(unsigned v)
+{
+	return v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : 5;
+}
+
+size_t vrow_endpoint(const struct vrow *v, bool local, char *buf, size_t size)
+{
+	const struct conn_id *id = &v->r.id;
+	const uint8_t *a = local ? id->laddr : id->raddr;
+	uint16_t port = local ? id->lport : id->rport;
+	char t[ENDPOINT_LEN];
+	size_t n = 0;
+
+	if (!size && id->family != FAMILY_INET6) /* the width alone: every row's, as it arrives */
+		return dec_width(a[0]) + dec_width(a[1]) + dec_width(a[2]) + dec_width(a[3]) + 4 +
+		       dec_width(port);
+	if (id->family != FAMILY_INET6) {
+		/* IPv4 by hand: the filter formats every row */
+		for (int i = 0; i < 4; i++) {
+			n += put_dec(t + n, a[i]);
+			t[n++] = i < 3 ? '.' : ':';
+		}
+		n += put_dec(t + n, port);
+		t[n] = '\0';
+	} else {
+		char s[ADDR_LEN];
+
+		addr_format(id->family, a, s, sizeof(s));
+		n = (size_t)snprintf(t, sizeof(t), strchr(s, ':') ? "[%s]:%u" : "%s:%u", s, port);
+		if (n >= sizeof(t))
+			n = sizeof(t) - 1;
 	}
-	memcpy(dst, src, n);
-	dst[n] = '\0';
+	if (!size)
+		return n;
+	if (n >= size)
+		n = size - 1;
+	memcpy(buf, t, n);
+	buf[n] = '\0';
+	return n;
+}
+
+const char *vrow_comm(const struct snapshot *s, const struct vrow *v)
+{
+	return str_text(s->st, v->r.comm);
 }
 
 #define HOSTS_MAX 4096
 
-int snapshot_add_host(struct snapshot *s, const struct rec_host *h, bool ascii_only)
+int snapshot_add_host(struct snapshot *s, const struct rec_host *h)
 {
 	struct vhost *vh;
 
@@ -109,31 +159,38 @@ int snapshot_add_host(struct snapshot *s, const struct rec_host *h, bool ascii_o
 			return -1;
 		memset(s->hosts + s->nhosts, 0, (h->index - s->nhosts) * sizeof(*s->hosts));
 		s->nhosts = h->index;
-		/* a HOST after rows (the stream puts them before, a hostile one need not): the
-		 * rows' names point into the array that moved */
-		for (size_t i = 0; i < s->n; i++) {
-			struct vrow *v = &s->rows[i];
-
-			if (v->r.host && v->r.host <= s->nhosts && s->hosts[v->r.host - 1].state) {
-				v->host = s->hosts[v->r.host - 1].name;
-				v->boot_id = s->hosts[v->r.host - 1].boot_id;
-			}
-		}
 	}
 	vh = &s->hosts[h->index - 1];
-	text_sanitize(vh->name, sizeof(vh->name), h->hostname, strnlen(h->hostname, HDR_STR_MAX));
-	if (ascii_only)
-		text_fold_ascii(vh->name);
-	vh->w = text_width(vh->name);
-	snprintf(vh->boot_id, sizeof(vh->boot_id), "%s", h->boot_id);
+	{
+		char boot[HOST_BOOT_LEN];
+
+		snprintf(boot, sizeof(boot), "%s", h->boot_id);
+		vh->name = strtab_add(s->st, STR_HOST, h->hostname,
+				      strnlen(h->hostname, HDR_STR_MAX), boot);
+	}
 	vh->state = h->state ? h->state : HOST_LIVE;
+	/* a HOST after rows (the stream puts them before, a hostile one need not) */
+	for (size_t i = 0; i < s->n; i++)
+		if (s->rows[i].r.host == h->index)
+			s->rows[i].hostname = vh->name;
 	return 0;
 }
 
-int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_only,
-		 const struct cgroup_table *cg)
+/* The short form of a cgroup, interned (the table cuts it to CGROUP_TEXT bytes). */
+static uint32_t cgroup_str(struct snapshot *s, const struct rec_snap_row *r,
+			   const struct cgroup_table *cg)
 {
-	const struct cgroup_ent *ce;
+	const struct cgroup_ent *ce = cg ? cgroup_table_get_host(cg, r->host, r->cgroup_id) : NULL;
+	char num[32];
+
+	if (ce)
+		return strtab_add(s->st, STR_CGROUP, ce->short_name, strlen(ce->short_name), NULL);
+	snprintf(num, sizeof(num), "#%llu", (unsigned long long)r->cgroup_id);
+	return strtab_add(s->st, STR_CGROUP, num, strlen(num), NULL);
+}
+
+int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, const struct cgroup_table *cg)
+{
 	struct vrow *v;
 
 	if (s->n >= SNAPSHOT_ROWS_MAX) {
@@ -143,45 +200,80 @@ int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_on
 	if (VEC_RESERVE(&s->rows, &s->cap, s->n + 1))
 		return -1;
 	v = &s->rows[s->n++];
-	v->r = *r;
-	endpoint_format(r->id.family, r->id.laddr, r->id.lport, v->local, sizeof(v->local));
-	endpoint_format(r->id.family, r->id.raddr, r->id.rport, v->remote, sizeof(v->remote));
-	text_sanitize(v->comm, sizeof(v->comm), r->comm, COMM_LEN);
-	if (ascii_only)
-		text_fold_ascii(v->comm);
-	v->local_w = strlen(v->local);
-	v->remote_w = strlen(v->remote);
-	v->comm_w = text_width(v->comm);
-	v->conns = 0;
-	v->cgroup[0] = '\0';
+	memset(v, 0, sizeof(*v)); /* padding too: rows compare with memcmp */
+	v->r.id = r->id;
+	v->r.c = r->c;
+	v->r.rate_in = r->rate_in;
+	v->r.rate_out = r->rate_out;
+	v->r.first_ns = r->first_ns;
+	v->r.last_ns = r->last_ns;
+	v->r.cgroup_id = r->cgroup_id;
+	v->r.pid = r->pid;
+	v->r.host = r->host;
+	v->r.state = r->state;
+	v->r.flags = r->flags;
+	v->r.local_w = vrow_endpoint(v, true, NULL, 0);
+	v->r.remote_w = vrow_endpoint(v, false, NULL, 0);
+	v->r.comm = strtab_add(s->st, STR_COMM, r->comm, strnlen(r->comm, COMM_LEN), NULL);
+	v->ifname = strtab_add(s->st, STR_IFNAME, r->ifname, strnlen(r->ifname, IFNAME_LEN), NULL);
 	if (r->cgroup_id && !(s->missing & FIELD_CGROUP)) {
-		/* the same few cgroups come again and again: sanitise each once per snapshot */
-		ce = cg ? cgroup_table_get_host(cg, r->host, r->cgroup_id) : NULL;
-		if (s->n > 1 && s->rows[s->n - 2].r.cgroup_id == r->cgroup_id &&
-		    s->rows[s->n - 2].r.host == r->host) {
-			memcpy(v->cgroup, s->rows[s->n - 2].cgroup, CGROUP_TEXT);
-		} else if (ce) {
-			char tmp[SANITIZE_SIZE(CGROUP_SHORT_MAX)];
+		/* the same few cgroups come again and again: found once a snapshot, then by their
+		 * (host, id) in a small table of the snapshot's (a table the size of the rows'
+		 * cgroups would be no faster) */
+		struct cgmemo *m = NULL;
 
-			text_sanitize(tmp, sizeof(tmp), ce->short_name, strlen(ce->short_name));
-			if (ascii_only)
-				text_fold_ascii(tmp);
-			cut_utf8(v->cgroup, CGROUP_TEXT, tmp);
+		if (s->cgmemo || (s->cgmemo = calloc(CGMEMO, sizeof(*s->cgmemo))))
+			m = &s->cgmemo[hash_u64x2(r->cgroup_id, r->host) & (CGMEMO - 1)];
+		if (m && m->str && m->id == r->cgroup_id && m->host == r->host) {
+			v->cgroup = m->str;
 		} else {
-			snprintf(v->cgroup, CGROUP_TEXT, "#%llu", (unsigned long long)r->cgroup_id);
+			v->cgroup = cgroup_str(s, r, cg);
+			if (m) {
+				m->id = r->cgroup_id;
+				m->host = r->host;
+				m->str = v->cgroup;
+			}
 		}
 	}
-	v->cgroup_w = text_width(v->cgroup);
-	if (r->host && r->host <= s->nhosts && s->hosts[r->host - 1].state) {
-		v->host = s->hosts[r->host - 1].name;
-		v->host_w = s->hosts[r->host - 1].w;
-		v->boot_id = s->hosts[r->host - 1].boot_id;
-	} else {
-		v->host = "";
-		v->host_w = 0;
-		v->boot_id = r->host ? "" : s->hdr.boot_id;
+	if (r->host && r->host <= s->nhosts && s->hosts[r->host - 1].state)
+		v->hostname = s->hosts[r->host - 1].name;
+	if (r->id.proto == PROTO_TCP && r->has_figs) {
+		/* out of memory: the row keeps its LIMIT, the detail view shows no figures */
+		if (VEC_RESERVE(&s->figs, &s->figs_cap, s->nfigs + 1))
+			return 0;
+		s->figs[s->nfigs].k = vrow_vkey(v);
+		s->figs[s->nfigs++].f = r->figs;
+		v->has_figs = 1;
+		v->limit = r->limit;
+		v->limit_pct = r->limit_pct;
 	}
 	return 0;
+}
+
+const struct tcp_figs *snapshot_figs(const struct snapshot *s, const struct vrow *v)
+{
+	struct vkey k = vrow_vkey(v);
+	size_t lo = 0, hi = s->nfigs;
+
+	if (!v->has_figs || v->conns)
+		return NULL;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (vkey_cmp(&s->figs[mid].k, &k) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->nfigs && !vkey_cmp(&s->figs[lo].k, &k) ? &s->figs[lo].f : NULL;
+}
+
+/* The boot id of a row's host: its HOST record's, else the section's. */
+static const char *row_boot_id(const struct snapshot *s, const struct vrow *v)
+{
+	if (v->hostname)
+		return str_extra(s->st, v->hostname);
+	return v->r.host ? "" : s->hdr.boot_id;
 }
 
 /* ---- columns ---- */
@@ -235,11 +327,9 @@ bool column_descending(enum column c)
  * older collectors) last. */
 uint64_t vrow_limit_key(const struct vrow *v)
 {
-	const struct rec_snap_row *r = &v->r;
-
-	if (!r->has_figs || r->id.proto != PROTO_TCP)
+	if (!v->has_figs || v->r.id.proto != PROTO_TCP)
 		return 0;
-	return 1 + limit_severity(r->limit, r->limit_pct);
+	return 1 + limit_severity(v->limit, v->limit_pct);
 }
 
 static int digits(uint64_t v)
@@ -265,17 +355,21 @@ static uint64_t umax(uint64_t a, uint64_t b)
 
 /* ---- filter and sort ---- */
 
-bool vrow_matches(const struct vrow *v, const char *filter)
+bool vrow_matches(const struct strtab *st, const struct vrow *v, const char *filter)
 {
-	char pid[16];
+	char pid[16], ep[ENDPOINT_LEN];
 
 	if (!*filter)
 		return true;
-	if (strcasestr(v->local, filter) || strcasestr(v->remote, filter) ||
-	    strcasestr(v->comm, filter) || strcasestr(v->cgroup, filter))
+	vrow_endpoint(v, true, ep, sizeof(ep));
+	if (strcasestr(ep, filter))
+		return true;
+	vrow_endpoint(v, false, ep, sizeof(ep));
+	if (strcasestr(ep, filter) || strcasestr(str_text(st, v->r.comm), filter) ||
+	    strcasestr(str_text(st, v->cgroup), filter))
 		return true;
 	/* "rwnd" finds the connections the receiver's window holds back */
-	if (v->r.has_figs && v->r.limit != LIMIT_NONE && strcasestr(limit_name(v->r.limit), filter))
+	if (v->has_figs && v->limit != LIMIT_NONE && strcasestr(limit_name(v->limit), filter))
 		return true;
 	snprintf(pid, sizeof(pid), "%" PRIu32, v->r.pid);
 	return !(v->r.flags & CONN_F_NO_OWNER) && !strcmp(pid, filter);
@@ -304,9 +398,10 @@ static int cmp_addr(const struct conn_id *a, const struct conn_id *b, bool local
 	return local ? CMP(a->lport, b->lport) : CMP(a->rport, b->rport);
 }
 
-static int cmp_column(const struct vrow *a, const struct vrow *b, enum column c)
+static int cmp_column(const struct strtab *st, const struct vrow *a, const struct vrow *b,
+		      enum column c)
 {
-	const struct rec_snap_row *x = &a->r, *y = &b->r;
+	const struct vfields *x = &a->r, *y = &b->r;
 
 	switch (c) {
 	case COL_PROTO:
@@ -321,13 +416,13 @@ static int cmp_column(const struct vrow *a, const struct vrow *b, enum column c)
 			return CMP(a->conns, b->conns);
 		return cmp_addr(&x->id, &y->id, false);
 	case COL_CGROUP:
-		return strcmp(a->cgroup, b->cgroup);
+		return strcmp(str_text(st, a->cgroup), str_text(st, b->cgroup));
 	case COL_HOST:
-		return strcmp(a->host, b->host);
+		return strcmp(str_text(st, a->hostname), str_text(st, b->hostname));
 	case COL_PID:
 		return CMP(x->pid, y->pid);
 	case COL_PROCESS:
-		return strcmp(a->comm, b->comm);
+		return strcmp(str_text(st, x->comm), str_text(st, y->comm));
 	case COL_STATE:
 		return strcmp(vrow_state(a), vrow_state(b));
 	case COL_RX_RATE:
@@ -357,7 +452,7 @@ static int cmp_rows(const void *pa, const void *pb, void *arg)
 	const struct table *t = arg;
 	const struct vrow *a = *(const struct vrow *const *)pa,
 			  *b = *(const struct vrow *const *)pb;
-	int d = cmp_column(a, b, t->sort);
+	int d = cmp_column(t->snap ? t->snap->st : NULL, a, b, t->sort);
 
 	if (column_descending(t->sort) != t->reverse)
 		d = -d;
@@ -366,15 +461,17 @@ static int cmp_rows(const void *pa, const void *pb, void *arg)
 		d = CMP(a->r.id.flow, b->r.id.flow);
 	if (!d)
 		d = CMP(a->r.id.cookie, b->r.id.cookie);
+	if (!d)
+		d = CMP(a->r.host, b->r.host);
 	return d;
 }
 
 /* Sorting 100,000 rows within a frame: each row gets a key of up to three 64-bit words whose
  * unsigned order is the column's order (inverted for descending), then a stable LSD radix sort,
- * word by word from the last, on 16-byte elements (key word, row index). Rows enter in (flow,
- * cookie) order, so stability gives cmp_rows()'s tie-break for free. Process names sort by their
- * rank in the snapshot; without ranks (out of memory) a name longer than 24 bytes (escaped) can
- * leave equal keys for different rows, and such runs are finished with qsort. */
+ * word by word from the last, on 16-byte elements (key word, row index). Rows enter in key order
+ * (flow, cookie, host), so stability gives cmp_rows()'s tie-break for free. Texts of the string
+ * table sort by their rank; without ranks (out of memory) a text longer than 24 bytes (escaped)
+ * can leave equal keys for different rows, and such runs are finished with qsort. */
 #define KEY_WORDS 3
 
 struct elem {
@@ -399,10 +496,36 @@ static void pack(uint64_t *k, const uint8_t *b, size_t n)
 		k[i / 8] |= (uint64_t)b[i] << (56 - 8 * (i % 8));
 }
 
-/* Fills k (zeroed); returns whether the key decides the column's order alone. */
-static bool sort_key(const struct vrow *v, enum column c, bool ranked, uint64_t *k)
+/* A text of the string table: its rank, or its first bytes. Returns whether the key decides. */
+static bool text_key(const struct strtab *st, const uint32_t *ranks, uint32_t id, uint64_t *k)
 {
-	const struct rec_snap_row *r = &v->r;
+	const char *s;
+	size_t n;
+
+	if (ranks) {
+		k[0] = ranks[id];
+		return true;
+	}
+	s = str_text(st, id);
+	n = strlen(s);
+	pack(k, (const uint8_t *)s, n);
+	return n < 8 * KEY_WORDS;
+}
+
+/* What a key is made from: the strings, their ranks (NULL: none), and whether every row is
+ * IPv4 (an address and its port then fit one word). */
+struct keyctx {
+	const struct strtab *st;
+	const uint32_t *ranks;
+	bool v4;
+};
+
+/* Fills k (zeroed); returns whether the key decides the column's order alone. */
+static bool sort_key(const struct keyctx *kc, const struct vrow *v, enum column c, uint64_t *k)
+{
+	const struct vfields *r = &v->r;
+	const struct strtab *st = kc->st;
+	const uint32_t *ranks = kc->ranks;
 
 	switch (c) {
 	case COL_PROTO:
@@ -417,6 +540,16 @@ static bool sort_key(const struct vrow *v, enum column c, bool ranked, uint64_t 
 			k[0] = v->conns;
 			break;
 		}
+		if (kc->v4) {
+			/* family, the address's 4 bytes (the other 12 are 0), port: cmp_addr's
+			 * order in one word */
+			const uint8_t *a = c == COL_LOCAL ? r->id.laddr : r->id.raddr;
+
+			k[0] = (uint64_t)r->id.family << 48 | (uint64_t)a[0] << 40 |
+			       (uint64_t)a[1] << 32 | (uint64_t)a[2] << 24 | (uint64_t)a[3] << 16 |
+			       port;
+			break;
+		}
 		b[0] = r->id.family;
 		memcpy(b + 1, c == COL_LOCAL ? r->id.laddr : r->id.raddr, 16);
 		b[17] = port >> 8;
@@ -427,34 +560,18 @@ static bool sort_key(const struct vrow *v, enum column c, bool ranked, uint64_t 
 	case COL_PID:
 		k[0] = r->pid;
 		break;
-	case COL_PROCESS: {
-		size_t n = strlen(v->comm);
-
-		if (ranked) {
-			k[0] = v->comm_rank;
-			break;
-		}
-		pack(k, (const uint8_t *)v->comm, n);
-		return n < 8 * KEY_WORDS;
-	}
+	case COL_PROCESS:
+		return text_key(st, ranks, r->comm, k);
 	case COL_STATE: {
 		const char *name = vrow_state(v);
 
 		pack(k, (const uint8_t *)name, strlen(name));
 		break;
 	}
-	case COL_CGROUP: {
-		size_t n = strlen(v->cgroup);
-
-		pack(k, (const uint8_t *)v->cgroup, n);
-		return n < 8 * KEY_WORDS;
-	}
-	case COL_HOST: {
-		size_t n = strlen(v->host);
-
-		pack(k, (const uint8_t *)v->host, n);
-		return n < 8 * KEY_WORDS;
-	}
+	case COL_CGROUP:
+		return text_key(st, ranks, v->cgroup, k);
+	case COL_HOST:
+		return text_key(st, ranks, v->hostname, k);
 	case COL_RX_RATE:
 		k[0] = dbl_key(r->rate_in);
 		break;
@@ -522,17 +639,18 @@ static struct elem *radix_sort(struct elem *a, struct elem *tmp, size_t n)
 	return a;
 }
 
-/* Words of key the column uses: numbers one, text as many as it needs. */
-static int key_words(enum column c, bool ranked)
+/* Words of key the column uses: numbers and ranked texts one, other texts as many as they
+ * need. */
+static int key_words(enum column c, const struct keyctx *kc)
 {
 	switch (c) {
 	case COL_PROCESS:
-		return ranked ? 1 : 3;
-	case COL_LOCAL:
-	case COL_REMOTE:
 	case COL_CGROUP:
 	case COL_HOST:
-		return 3;
+		return kc->ranks ? 1 : 3;
+	case COL_LOCAL:
+	case COL_REMOTE:
+		return kc->v4 ? 1 : 3;
 	case COL_STATE:
 		return 2;
 	default:
@@ -540,106 +658,57 @@ static int key_words(enum column c, bool ranked)
 	}
 }
 
-/* The one-word key of v for column c from the snapshot's prepared keys; a group's from its sums
- * and the keys of its first connection. */
-static uint64_t prepared_key(const struct snapshot *s, const struct vrow *v, enum column c)
+static bool text_column(enum column c)
 {
-	const struct rec_snap_row *r = &v->r;
-
-	if (!v->conns)
-		return s->keys[(size_t)c * s->n + (size_t)(v - s->rows)];
-	switch (c) {
-	case COL_LOCAL:
-	case COL_REMOTE:
-		return v->conns;
-	case COL_PID:
-		return r->pid;
-	case COL_PROCESS:
-	case COL_CGROUP:
-	case COL_HOST:
-		/* the group's name is its first connection's (r.last_ns holds its index) */
-		return s->keys[(size_t)c * s->n + r->last_ns];
-	case COL_RX_RATE:
-		return dbl_key(r->rate_in);
-	case COL_TX_RATE:
-		return dbl_key(r->rate_out);
-	case COL_RX:
-		return r->c.bytes_in;
-	case COL_TX:
-		return r->c.bytes_out;
-	case COL_PKT_RX:
-		return r->c.pkts_in;
-	case COL_PKT_TX:
-		return r->c.pkts_out;
-	case COL_LIMIT: /* its worst connection's */
-		return vrow_limit_key(v);
-	default:
-		return 0; /* PROTO, STATE, RTT: "" for every group */
-	}
-}
-
-/* Every key ready: one word a row, one radix sort. */
-static bool sort_prepared(struct table *t)
-{
-	const struct snapshot *s = t->snap;
-	bool desc = column_descending(t->sort) != t->reverse;
-	size_t n = t->n, need = n * (2 * sizeof(struct elem) + sizeof(struct vrow *));
-	struct elem *a, *b, *sorted;
-	const struct vrow **orig;
-
-	if (!s || !s->keys || (t->sort == COL_PROCESS && !s->ranked))
-		return false;
-	if (vec_resize(&t->keys, &t->keys_cap, need, 1))
-		return false;
-	a = t->keys;
-	b = a + n;
-	orig = (const struct vrow **)(b + n);
-	for (size_t i = 0; i < n; i++) {
-		uint64_t k = prepared_key(s, t->v[i], t->sort);
-
-		a[i].k = desc ? ~k : k;
-		a[i].idx = i;
-		orig[i] = t->v[i];
-	}
-	sorted = radix_sort(a, b, n);
-	for (size_t i = 0; i < n; i++)
-		t->v[i] = orig[sorted[i].idx];
-	return true;
+	return c == COL_PROCESS || c == COL_CGROUP || c == COL_HOST;
 }
 
 void table_sort(struct table *t)
 {
 	bool desc = column_descending(t->sort) != t->reverse, exact = true;
-	bool ranked = t->snap && t->snap->ranked;
-	int words = key_words(t->sort, ranked);
-	size_t n = t->n, need = n * (KEY_WORDS * sizeof(uint64_t) + 2 * sizeof(struct elem) +
-				     sizeof(struct vrow *));
+	const struct strtab *st = t->snap ? t->snap->st : NULL;
+	struct keyctx kc = { .st = st, .v4 = t->snap && !t->snap->any_v6 };
+	bool varies[KEY_WORDS] = { false };
+	int words;
+	size_t n = t->n, need;
 	uint64_t *kw;
 	struct elem *a, *b;
 	const struct vrow **orig;
 
-	if (n < 2 || sort_prepared(t))
+	if (n < 2)
 		return;
+	if (text_column(t->sort) && t->snap)
+		kc.ranks = strtab_ranks(t->snap->st, t->snap->nstr);
+	words = key_words(t->sort, &kc);
+	need = n * (words * sizeof(uint64_t) + 2 * sizeof(struct elem) + sizeof(struct vrow *));
 	if (vec_resize(&t->keys, &t->keys_cap, need, 1)) { /* slower, but right */
 		qsort_r(t->v, n, sizeof(*t->v), cmp_rows, t);
 		return;
 	}
 	kw = t->keys; /* kw[w * n + i]: word w of row i's key */
-	a = (struct elem *)(kw + KEY_WORDS * n);
+	a = (struct elem *)(kw + words * n);
 	b = a + n;
 	orig = (const struct vrow **)(b + n);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t k[KEY_WORDS] = { 0 };
 
-		exact &= sort_key(t->v[i], t->sort, ranked, k);
-		for (int w = 0; w < words; w++)
+		/* a row is 184 bytes: ask for the ones ahead, a key reads one field of each */
+		if (i + 16 < n)
+			__builtin_prefetch(t->v[i + 16]);
+		exact &= sort_key(&kc, t->v[i], t->sort, k);
+		for (int w = 0; w < words; w++) {
 			kw[w * n + i] = desc ? ~k[w] : k[w];
+			varies[w] |= kw[w * n + i] != kw[w * n];
+		}
 		orig[i] = t->v[i];
 		a[i].idx = i;
 	}
 	for (int w = words - 1; w >= 0; w--) {
 		struct elem *sorted;
 
+		/* a word every row shares orders nothing (every rate 0 in an idle table) */
+		if (!varies[w])
+			continue;
 		for (size_t i = 0; i < n; i++)
 			a[i].k = kw[w * n + a[i].idx];
 		sorted = radix_sort(a, b, n);
@@ -661,7 +730,7 @@ void table_sort(struct table *t)
 				same = kw[w * n + a[j].idx] == kw[w * n + a[i].idx];
 			if (!same)
 				break;
-			differ = differ || cmp_column(t->v[i], t->v[j], t->sort);
+			differ = differ || cmp_column(st, t->v[i], t->v[j], t->sort);
 		}
 		if (differ)
 			qsort_r(t->v + i, j - i, sizeof(*t->v), cmp_rows, t);
@@ -679,169 +748,121 @@ bool table_sorted(const struct table *t)
 	return true;
 }
 
-static int cmp_flow(const void *pa, const void *pb)
+static int cmp_vkey_rows(const void *pa, const void *pb)
 {
-	const struct vrow *a = pa, *b = pb;
-	int d = CMP(a->r.id.flow, b->r.id.flow);
+	struct vkey a = vrow_vkey(pa), b = vrow_vkey(pb);
 
-	return d ? d : CMP(a->r.id.cookie, b->r.id.cookie);
+	return vkey_cmp(&a, &b);
 }
 
-static int cmp_comm(const void *pa, const void *pb)
+static int cmp_vkey_figs(const void *pa, const void *pb)
 {
-	const struct vrow *a = *(const struct vrow *const *)pa,
-			  *b = *(const struct vrow *const *)pb;
+	const struct vfigs *a = pa, *b = pb;
 
-	return strcmp(a->comm, b->comm);
+	return vkey_cmp(&a->k, &b->k);
 }
 
-/* qsort_r() by the column *arg. */
-static int rank_cmp(const void *pa, const void *pb, void *arg)
-{
-	return cmp_column(*(const struct vrow *const *)pa, *(const struct vrow *const *)pb,
-			  *(const enum column *)arg);
-}
-
-/* Texts' ranks (equal texts, equal ranks) and numbers as they are: one word per row and
- * column whose unsigned order is cmp_column()'s. */
-static void prepare_keys(struct snapshot *s)
-{
-	static const enum column texts[] = { COL_LOCAL, COL_REMOTE, COL_STATE, COL_CGROUP,
-					     COL_HOST };
-	size_t n = s->n;
-	uint64_t *k;
-	const struct vrow **by = NULL;
-
-	memset(&s->all, 0, sizeof(s->all));
-	if (!n)
-		return;
-	k = malloc((size_t)NCOLS * n * sizeof(*k));
-	by = malloc(n * sizeof(*by));
-	if (!k || !by) {
-		free(k);
-		free(by);
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct vrow *v = &s->rows[i];
-		const struct rec_snap_row *r = &v->r;
-		k[COL_PROTO * n + i] = (uint64_t)r->id.proto << 8 | r->id.family;
-		k[COL_PID * n + i] = r->pid;
-		k[COL_PROCESS * n + i] = v->comm_rank;
-		k[COL_RX_RATE * n + i] = dbl_key(r->rate_in);
-		k[COL_TX_RATE * n + i] = dbl_key(r->rate_out);
-		k[COL_RX * n + i] = r->c.bytes_in;
-		k[COL_TX * n + i] = r->c.bytes_out;
-		k[COL_PKT_RX * n + i] = r->c.pkts_in;
-		k[COL_PKT_TX * n + i] = r->c.pkts_out;
-		k[COL_RTT * n + i] = r->c.srtt_us;
-		k[COL_LIMIT * n + i] = vrow_limit_key(v);
-		widen(&s->all, v);
-	}
-	for (size_t c = 0; c < sizeof(texts) / sizeof(texts[0]); c++) {
-		uint64_t rank = 0;
-
-		for (size_t i = 0; i < n; i++)
-			by[i] = &s->rows[i];
-		qsort_r(by, n, sizeof(*by), rank_cmp, (void *)&texts[c]);
-		for (size_t i = 0; i < n; i++) {
-			if (i && cmp_column(by[i - 1], by[i], texts[c]))
-				rank++;
-			k[texts[c] * n + (size_t)(by[i] - s->rows)] = rank;
-		}
-	}
-	free(by);
-	s->keys = k;
-}
-
-/* Each row's group by process and by cgroup, numbered in order of first appearance: an index
- * of the groups by their key (lib/htab), one slot per group, at most one per row. */
+/* Each row's group by process or by cgroup, numbered in order of first appearance: an index of
+ * the groups by their key (lib/htab), one slot per group, at most one per row. Made when the
+ * table is first grouped; -1 when out of memory. */
 struct gslot {
 	struct hnode hn;
 	uint32_t first; /* the row that opened the group */
 };
 
-static void prepare_groups(struct snapshot *s)
+static int prepare_groups(struct snapshot *s, int m)
 {
-	struct gslot *slot;
+	enum group_mode mode = m ? GROUP_CGROUP : GROUP_PROCESS;
 	size_t n = s->n;
+	struct gslot *slot;
+	uint32_t *g, ng = 0;
+	struct htab idx = { 0 };
 
-	if (!n || !(slot = malloc(n * sizeof(*slot))))
-		return;
-	for (int m = 0; m < 2; m++) {
-		enum group_mode mode = m ? GROUP_CGROUP : GROUP_PROCESS;
-		uint32_t *g = malloc(n * sizeof(*g)), ng = 0;
-		struct htab idx = { 0 };
-
-		if (!g || htab_init(&idx, n)) {
-			free(g);
-			break;
-		}
-		for (size_t i = 0; i < n; i++) {
-			const struct vrow *v = &s->rows[i];
-			uint64_t h = group_key(v, mode);
-			struct hnode *p;
-			uint32_t k = UINT32_MAX;
-
-			htab_for_hash(&idx, p, h)
-			{
-				k = (uint32_t)(container_of(p, struct gslot, hn) - slot);
-				if (group_same(&s->rows[slot[k].first], v, mode))
-					break;
-				k = UINT32_MAX;
-			}
-			if (k == UINT32_MAX) {
-				k = ng++;
-				slot[k].first = i;
-				htab_add(&idx, &slot[k].hn, h); /* buckets made: never fails */
-			}
-			g[i] = k;
-		}
-		htab_free(&idx);
-		s->grp[m] = g;
-		s->ngrp[m] = ng;
+	if (s->grp[m])
+		return 0;
+	if (!n || !s->rows)
+		return -1;
+	slot = malloc(n * sizeof(*slot));
+	g = malloc(n * sizeof(*g));
+	if (!slot || !g || htab_init(&idx, n)) {
+		free(slot);
+		free(g);
+		return -1;
 	}
+	for (size_t i = 0; i < n; i++) {
+		const struct vrow *v = &s->rows[i];
+		uint64_t h = group_key(v, mode);
+		struct hnode *p;
+		uint32_t k = UINT32_MAX;
+
+		htab_for_hash(&idx, p, h)
+		{
+			k = (uint32_t)(container_of(p, struct gslot, hn) - slot);
+			if (group_same(&s->rows[slot[k].first], v, mode))
+				break;
+			k = UINT32_MAX;
+		}
+		if (k == UINT32_MAX) {
+			k = ng++;
+			slot[k].first = i;
+			htab_add(&idx, &slot[k].hn, h); /* buckets made: never fails */
+		}
+		g[i] = k;
+	}
+	htab_free(&idx);
 	free(slot);
+	s->grp[m] = g;
+	s->ngrp[m] = ng;
+	return 0;
+}
+
+/* IPv4, and nothing in the 12 bytes after the address (a hostile row may put something there):
+ * the one-word address key orders it as cmp_addr() does. */
+static bool v4_only(const struct conn_id *id)
+{
+	static const uint8_t zero[12];
+
+	return id->family == FAMILY_INET && !memcmp(id->laddr + 4, zero, 12) &&
+	       !memcmp(id->raddr + 4, zero, 12);
 }
 
 void snapshot_finish(struct snapshot *s)
 {
-	struct vrow **by_name;
-	uint32_t rank = 0;
-
+	free(s->cgmemo); /* the rows are in */
+	s->cgmemo = NULL;
 	for (size_t i = 1; i < s->n; i++) {
-		if (cmp_flow(&s->rows[i - 1], &s->rows[i]) > 0) {
-			qsort(s->rows, s->n, sizeof(*s->rows), cmp_flow);
+		if (vrow_key_cmp(&s->rows[i - 1], &s->rows[i]) > 0) {
+			qsort(s->rows, s->n, sizeof(*s->rows), cmp_vkey_rows);
 			break;
 		}
 	}
-	by_name = malloc(s->n * sizeof(*by_name));
-	if (!by_name)
-		return; /* the sort falls back to the names themselves */
-	for (size_t i = 0; i < s->n; i++)
-		by_name[i] = &s->rows[i];
-	qsort(by_name, s->n, sizeof(*by_name), cmp_comm);
-	for (size_t i = 0; i < s->n; i++) {
-		if (i && strcmp(by_name[i - 1]->comm, by_name[i]->comm))
-			rank++;
-		by_name[i]->comm_rank = rank;
+	for (size_t i = 1; i < s->nfigs; i++) {
+		if (vkey_cmp(&s->figs[i - 1].k, &s->figs[i].k) > 0) {
+			qsort(s->figs, s->nfigs, sizeof(*s->figs), cmp_vkey_figs);
+			break;
+		}
 	}
-	free(by_name);
-	s->ranked = true;
-	prepare_keys(s);
-	prepare_groups(s);
+	s->nstr = strtab_count(s->st);
+	memset(&s->all, 0, sizeof(s->all));
+	s->any_v6 = false;
+	for (size_t i = 0; i < s->n; i++) {
+		widen(s->st, &s->all, &s->rows[i]);
+		s->any_v6 |= !v4_only(&s->rows[i].r.id);
+	}
 }
 
-static void widen(struct widest *w, const struct vrow *v)
+static void widen(const struct strtab *st, struct widest *w, const struct vrow *v)
 {
-	const struct rec_snap_row *r = &v->r;
+	const struct vfields *r = &v->r;
 
-	w->local = imax(w->local, v->local_w);
-	w->remote = imax(w->remote, v->remote_w);
-	w->comm = imax(w->comm, v->comm_w);
-	w->cgroup = imax(w->cgroup, v->cgroup_w);
-	w->host = imax(w->host, v->host_w);
-	if (r->id.proto == PROTO_TCP)
+	if (!v->conns) {
+		w->local = imax(w->local, r->local_w);
+		w->remote = imax(w->remote, r->remote_w);
+	}
+	w->comm = imax(w->comm, str_width(st, r->comm));
+	w->cgroup = imax(w->cgroup, str_width(st, v->cgroup));
+	w->host = imax(w->host, str_width(st, v->hostname));
+	if (r->id.proto == PROTO_TCP && !v->conns)
 		w->state = imax(w->state, strlen(vrow_state(v)));
 	if (!(r->flags & CONN_F_NO_OWNER))
 		w->pid = imax(w->pid, digits(r->pid));
@@ -852,13 +873,13 @@ static void widen(struct widest *w, const struct vrow *v)
 	w->bytes = umax(w->bytes, umax(r->c.bytes_in, r->c.bytes_out));
 	w->pkts = umax(w->pkts, umax(r->c.pkts_in, r->c.pkts_out));
 	w->rtt = umax(w->rtt, r->c.srtt_us);
-	if (r->id.proto == PROTO_TCP && r->has_figs)
+	if (r->id.proto == PROTO_TCP && v->has_figs)
 		w->limit = 1;
 }
 
 uint64_t group_key(const struct vrow *v, enum group_mode mode)
 {
-	const struct rec_snap_row *r = &v->r;
+	const struct vfields *r = &v->r;
 	uint64_t h;
 
 	if (v->conns)
@@ -869,7 +890,7 @@ uint64_t group_key(const struct vrow *v, enum group_mode mode)
 	else if (r->flags & CONN_F_NO_OWNER)
 		h = hash_u64(2);
 	else
-		h = hash_u64x2(r->pid, hash_bytes(r->comm, strnlen(r->comm, COMM_LEN)));
+		h = hash_u64x2(r->pid, hash_u64x2(3, r->comm)); /* one number per raw name */
 	h = hash_u64x2(h, r->host);
 	return h ? h : 1;
 }
@@ -898,7 +919,7 @@ void table_toggle(struct table *t, uint64_t key)
 
 static bool group_same(const struct vrow *g, const struct vrow *v, enum group_mode mode)
 {
-	const struct rec_snap_row *a = &g->r, *b = &v->r;
+	const struct vfields *a = &g->r, *b = &v->r;
 
 	if (a->host != b->host)
 		return false;
@@ -906,34 +927,34 @@ static bool group_same(const struct vrow *g, const struct vrow *v, enum group_mo
 		return a->cgroup_id == b->cgroup_id;
 	if ((a->flags ^ b->flags) & CONN_F_NO_OWNER)
 		return false;
-	return (a->flags & CONN_F_NO_OWNER) ||
-	       (a->pid == b->pid && memcmp(a->comm, b->comm, COMM_LEN) == 0);
+	return (a->flags & CONN_F_NO_OWNER) || (a->pid == b->pid && a->comm == b->comm);
 }
 
 struct gsum {
 	double rin, rout;
 	uint64_t bin, bout, pin, pout;
-	uint64_t worst;	       /* the LIMIT key of its worst connection (vrow_limit_key) */
-	uint32_t worst_row;    /* that connection, when worst is not 0 */
-	uint32_t conns, first; /* first: the index of its first connection */
-	uint32_t slot;	       /* 1 + its place among this frame's groups, 0: not seen */
+	uint64_t worst;		      /* the LIMIT key of its worst connection (vrow_limit_key) */
+	const struct vrow *worst_row; /* that connection, when worst is not 0 */
+	uint32_t conns, first;	      /* first: the index of its first connection */
+	uint32_t slot;		      /* 1 + its place among this frame's groups, 0: not seen */
 };
 
 /* t->v holds the filtered connections: turn them into group rows (sorted), each followed by its
- * connections (sorted the same way) when it is expanded. The snapshot numbered the groups and
- * prepared the numbers: a pass over dense arrays, then one vrow per group. */
+ * connections (sorted the same way) when it is expanded. The snapshot numbered the groups: a
+ * pass over the rows shown, then one vrow per group. */
 static int build_groups(struct table *t)
 {
-	const struct snapshot *s = t->snap;
+	struct snapshot *s = t->snap;
 	int m = t->group == GROUP_CGROUP;
-	const uint32_t *grp = s->grp[m];
+	const uint32_t *grp;
 	size_t n = t->n, ng = 0, total;
 	uint32_t *gi, *start;
 	const struct vrow **conns;
 	bool any_open = t->nexpanded > 0;
 
-	if (!grp || !s->keys)
+	if (prepare_groups(s, m))
 		return -1;
+	grp = s->grp[m];
 	if (vec_resize(&t->gsum, &t->gsum_cap, s->ngrp[m], sizeof(*t->gsum)))
 		return -1;
 	memset(t->gsum, 0, s->ngrp[m] * sizeof(*t->gsum));
@@ -947,6 +968,7 @@ static int build_groups(struct table *t)
 	start = gi + n;
 	for (size_t i = 0; i < n; i++) {
 		size_t r = (size_t)(t->v[i] - s->rows);
+		const struct vfields *f = &t->v[i]->r;
 		struct gsum *g = &t->gsum[grp[r]];
 
 		if (!g->slot) {
@@ -954,24 +976,16 @@ static int build_groups(struct table *t)
 			g->first = r;
 		}
 		g->conns++;
-		/* positive doubles' keys are their bits: read back from the dense keys */
-		{
-			uint64_t a = s->keys[COL_RX_RATE * s->n + r],
-				 b = s->keys[COL_TX_RATE * s->n + r];
-			double x, y;
-
-			memcpy(&x, &a, sizeof(x));
-			memcpy(&y, &b, sizeof(y));
-			g->rin += x;
-			g->rout += y;
-		}
-		g->bin += s->keys[COL_RX * s->n + r];
-		g->bout += s->keys[COL_TX * s->n + r];
-		g->pin += s->keys[COL_PKT_RX * s->n + r];
-		g->pout += s->keys[COL_PKT_TX * s->n + r];
-		if (s->keys[COL_LIMIT * s->n + r] > g->worst) {
-			g->worst = s->keys[COL_LIMIT * s->n + r];
-			g->worst_row = r;
+		/* rates as the sort reads them: a NaN or negative one is 0 */
+		g->rin += f->rate_in > 0 ? f->rate_in : 0;
+		g->rout += f->rate_out > 0 ? f->rate_out : 0;
+		g->bin += f->c.bytes_in;
+		g->bout += f->c.bytes_out;
+		g->pin += f->c.pkts_in;
+		g->pout += f->c.pkts_out;
+		if (vrow_limit_key(t->v[i]) > g->worst) {
+			g->worst = vrow_limit_key(t->v[i]);
+			g->worst_row = t->v[i];
 		}
 	}
 	if (vec_resize(&t->groups, &t->groups_cap, ng, sizeof(*t->groups)))
@@ -986,11 +1000,9 @@ static int build_groups(struct table *t)
 			continue;
 		f = &s->rows[g->first];
 		v = &t->groups[g->slot - 1];
+		memset(v, 0, sizeof(*v));
 		v->r.id.flow = g->slot - 1;
 		v->r.id.cookie = group_key(f, t->group);
-		v->r.id.proto = 0;
-		v->r.id.netns = 0;
-		v->r.id.lport = v->r.id.rport = 0;
 		v->r.flags = t->group == GROUP_PROCESS ? (f->r.flags & CONN_F_NO_OWNER)
 						       : CONN_F_NO_OWNER;
 		v->r.pid = t->group == GROUP_PROCESS ? f->r.pid : 0;
@@ -1000,31 +1012,18 @@ static int build_groups(struct table *t)
 		v->r.c.bytes_out = g->bout;
 		v->r.c.pkts_in = g->pin;
 		v->r.c.pkts_out = g->pout;
-		v->r.c.srtt_us = 0;
 		v->r.rate_in = g->rin;
 		v->r.rate_out = g->rout;
 		v->r.last_ns = g->first;
 		/* LIMIT: its worst connection's (none without one that has figures) */
-		v->r.has_figs = g->worst != 0;
-		v->r.limit = g->worst ? s->rows[g->worst_row].r.limit : 0;
-		v->r.limit_pct = g->worst ? s->rows[g->worst_row].r.limit_pct : 0;
+		v->has_figs = g->worst != 0;
+		v->limit = g->worst ? g->worst_row->limit : 0;
+		v->limit_pct = g->worst ? g->worst_row->limit_pct : 0;
 		v->r.id.proto = g->worst ? PROTO_TCP : 0;
 		v->conns = g->conns;
-		v->local_w = v->remote_w = 0;
-		v->local[0] = v->remote[0] = '\0';
-		if (t->group == GROUP_PROCESS) {
-			memcpy(v->comm, f->comm, strlen(f->comm) + 1);
-			v->comm_w = f->comm_w;
-			v->comm_rank = f->comm_rank;
-		} else {
-			v->comm[0] = '\0';
-			v->comm_w = 0;
-			v->comm_rank = 0;
-		}
-		memcpy(v->cgroup, f->cgroup, strlen(f->cgroup) + 1);
-		v->cgroup_w = f->cgroup_w;
-		v->host = f->host;
-		v->host_w = f->host_w;
+		v->r.comm = t->group == GROUP_PROCESS ? f->r.comm : 0;
+		v->cgroup = f->cgroup;
+		v->hostname = f->hostname;
 	}
 	/* the connections of open groups, each group's in sort order: sort them all, then
 	 * bucket them by group (a counting sort keeps the order) */
@@ -1048,7 +1047,7 @@ static int build_groups(struct table *t)
 	t->n = ng;
 	for (size_t g = 0; g < ng; g++) {
 		t->v[g] = &t->groups[g];
-		widen(&t->widest, &t->groups[g]);
+		widen(s->st, &t->widest, &t->groups[g]);
 	}
 	table_sort(t);
 	if (!any_open) {
@@ -1079,7 +1078,7 @@ static int build_groups(struct table *t)
 			for (uint32_t k = start[gidx]; k < start[gidx + 1]; k++) {
 				t->depth[o] = 1;
 				t->v[o++] = conns[k];
-				widen(&t->widest, conns[k]);
+				widen(s->st, &t->widest, conns[k]);
 			}
 		}
 		free(gs);
@@ -1088,19 +1087,121 @@ static int build_groups(struct table *t)
 	return 0;
 }
 
+/* The sort's order of a and b (rows of s, exact keys): key words, then their place in s. */
+static int cmp_keyed(const struct table *t, const struct keyctx *kc, const struct vrow *a,
+		     const struct vrow *b)
+{
+	bool desc = column_descending(t->sort) != t->reverse;
+	uint64_t ka[KEY_WORDS] = { 0 }, kb[KEY_WORDS] = { 0 };
+
+	sort_key(kc, a, t->sort, ka);
+	sort_key(kc, b, t->sort, kb);
+	for (int w = 0; w < KEY_WORDS; w++) {
+		uint64_t x = desc ? ~ka[w] : ka[w], y = desc ? ~kb[w] : kb[w];
+
+		if (x != y)
+			return x < y ? -1 : 1;
+	}
+	return a < b ? -1 : a > b;
+}
+
+struct keyed {
+	const struct table *t;
+	const struct keyctx *kc;
+};
+
+static int cmp_fresh(const void *pa, const void *pb, void *arg)
+{
+	const struct keyed *k = arg;
+
+	return cmp_keyed(k->t, k->kc, *(const struct vrow *const *)pa,
+			 *(const struct vrow *const *)pb);
+}
+
+/* Every row of s shown, sorted as the last rebuild sorted the snapshot before it: keep its order
+ * for the rows that did not change and put those that did in their places (binary search), so
+ * that an interval in which few rows changed costs a copy of the order, not a sort. false when
+ * it cannot (another sort, a filter, groups, texts without ranks, or most rows changed). */
+static bool resort_changed(struct table *t, size_t last_n)
+{
+	struct snapshot *s = t->snap;
+	struct keyctx kc = { .st = s->st, .v4 = !s->any_v6 };
+	const struct vrow **kept, **fresh, **out;
+	size_t nk = 0, pos = 0, o = 0;
+	struct keyed arg;
+
+	if (!t->last_whole || !s->have_map || s->prev_rows != t->last_rows ||
+	    s->prev_tick != t->last_tick || t->last_sort != t->sort ||
+	    t->last_reverse != t->reverse || last_n != s->nfrom_prev || s->nfresh > s->n / 8 + 16)
+		return false;
+	if (text_column(t->sort) && !(kc.ranks = strtab_ranks(s->st, s->nstr)))
+		return false;
+	if (vec_resize(&t->keys, &t->keys_cap, (2 * s->n + s->nfresh + 1) * sizeof(*kept), 1))
+		return false;
+	kept = t->keys;
+	out = kept + s->n;
+	fresh = out + s->n;
+	for (size_t i = 0; i < last_n; i++) {
+		/* an address of the last snapshot's rows (freed maybe), numbered without reading */
+		size_t old = ((uintptr_t)t->v[i] - s->prev_rows) / sizeof(struct vrow);
+		uint32_t m = old < s->nfrom_prev ? s->from_prev[old] : UINT32_MAX;
+
+		if (m != UINT32_MAX)
+			kept[nk++] = &s->rows[m];
+	}
+	if (nk + s->nfresh != s->n)
+		return false; /* not every row accounted for: sort them all */
+	for (size_t i = 0; i < s->nfresh; i++)
+		fresh[i] = &s->rows[s->fresh[i]];
+	arg.t = t;
+	arg.kc = &kc;
+	qsort_r(fresh, s->nfresh, sizeof(*fresh), cmp_fresh, &arg);
+	for (size_t f = 0; f < s->nfresh; f++) {
+		size_t lo = pos, hi = nk;
+
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (cmp_keyed(t, &kc, kept[mid], fresh[f]) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		memcpy(out + o, kept + pos, (lo - pos) * sizeof(*out));
+		o += lo - pos;
+		pos = lo;
+		out[o++] = fresh[f];
+	}
+	memcpy(out + o, kept + pos, (nk - pos) * sizeof(*out));
+	o += nk - pos;
+	memcpy(t->v, out, o * sizeof(*out));
+	t->n = o;
+	t->resorted++;
+	return true;
+}
+
 int table_rebuild(struct table *t)
 {
 	const struct snapshot *s = t->snap;
+	size_t last_n = t->n;
 
 	t->n = 0;
 	t->ngroups = 0;
 	t->self_hidden = 0;
-	if (!s)
+	if (!s || !s->rows)
 		return 0;
 	if (vec_resize(&t->v, &t->cap, s->n + 1, sizeof(*t->v)) ||
 	    vec_resize(&t->depth, &t->depth_cap, s->n + 1, 1))
 		return -1;
-	if (!t->filter[0] && !t->own_row && s->keys) {
+	if (!t->filter[0] && !t->own_row && t->group == GROUP_NONE && resort_changed(t, last_n)) {
+		t->widest = s->all;
+		memset(t->depth, 0, t->n);
+		t->last_rows = (uintptr_t)s->rows;
+		t->last_tick = s->tick;
+		return 0;
+	}
+	t->last_whole = false;
+	if (!t->filter[0] && !t->own_row) {
 		/* everything shown: no row needs to be read */
 		for (size_t i = 0; i < s->n; i++)
 			t->v[i] = &s->rows[i];
@@ -1111,20 +1212,27 @@ int table_rebuild(struct table *t)
 		for (size_t i = 0; i < s->n; i++) {
 			const struct vrow *v = &s->rows[i];
 
-			if (t->own_row && t->own_row(t->own_ctx, &v->r, v->boot_id)) {
+			if (t->own_row && t->own_row(t->own_ctx, v, row_boot_id(s, v))) {
 				t->self_hidden++;
 				continue;
 			}
-			if (t->filter[0] && !vrow_matches(v, t->filter))
+			if (t->filter[0] && !vrow_matches(s->st, v, t->filter))
 				continue;
 			t->v[t->n++] = v;
-			widen(&t->widest, v);
+			widen(s->st, &t->widest, v);
 		}
 	}
 	if (t->group != GROUP_NONE && t->n)
 		return build_groups(t);
 	table_sort(t);
 	memset(t->depth, 0, t->n);
+	/* every row, sorted: the next snapshot's rebuild may start from this order */
+	t->last_whole = !t->filter[0] && !t->own_row && t->group == GROUP_NONE && t->n == s->n &&
+			(!text_column(t->sort) || strtab_ranks(s->st, s->nstr));
+	t->last_rows = (uintptr_t)s->rows;
+	t->last_tick = s->tick;
+	t->last_sort = t->sort;
+	t->last_reverse = t->reverse;
 	return 0;
 }
 
@@ -1174,13 +1282,13 @@ long table_find(const struct table *t, const struct conn_key *k)
 
 	/* a connection: its row by binary search (rows are in flow order), then its place by
 	 * pointer, so that no other row is read */
-	if (s && k->flow != UINT64_MAX && s->keys) {
+	if (s && k->flow != UINT64_MAX && s->rows) {
 		size_t lo = 0, hi = s->n;
 		const struct vrow *p = NULL;
 
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
-			const struct rec_snap_row *r = &s->rows[mid].r;
+			const struct vfields *r = &s->rows[mid].r;
 
 			if (r->id.flow < k->flow ||
 			    (r->id.flow == k->flow && r->id.cookie < k->cookie))
@@ -1271,10 +1379,10 @@ static bool owner_unknown(const struct vrow *v, unsigned missing)
 	return !v->conns && (missing & FIELD_OWNER) && (v->r.flags & CONN_F_BEGUN_BEFORE);
 }
 
-const char *cell_text(const struct vrow *v, enum column c, bool raw, unsigned missing, char *buf,
-		      size_t size)
+const char *cell_text(const struct strtab *st, const struct vrow *v, enum column c, bool raw,
+		      unsigned missing, char *buf, size_t size)
 {
-	const struct rec_snap_row *r = &v->r;
+	const struct vfields *r = &v->r;
 	bool tcp = r->id.proto == PROTO_TCP;
 
 	if (v->conns) { /* a group's row: its key and sums */
@@ -1285,7 +1393,7 @@ const char *cell_text(const struct vrow *v, enum column c, bool raw, unsigned mi
 		case COL_RTT:
 			return "";
 		case COL_LIMIT:
-			return r->has_figs ? limit_text(r->limit, r->limit_pct, buf, size) : "";
+			return v->has_figs ? limit_text(v->limit, v->limit_pct, buf, size) : "";
 		case COL_LOCAL:
 			snprintf(buf, size, "%" PRIu32 " conn%s", v->conns,
 				 v->conns == 1 ? "" : "s");
@@ -1303,9 +1411,9 @@ const char *cell_text(const struct vrow *v, enum column c, bool raw, unsigned mi
 			 r->id.family == FAMILY_INET6 ? "6" : "");
 		break;
 	case COL_LOCAL:
-		return v->local;
 	case COL_REMOTE:
-		return v->remote;
+		vrow_endpoint(v, c == COL_LOCAL, buf, size);
+		break;
 	case COL_PID:
 		if (r->flags & CONN_F_NO_OWNER)
 			return owner_unknown(v, missing) ? "?" : "-";
@@ -1314,13 +1422,13 @@ const char *cell_text(const struct vrow *v, enum column c, bool raw, unsigned mi
 	case COL_PROCESS:
 		if (r->flags & CONN_F_NO_OWNER)
 			return owner_unknown(v, missing) ? "?" : "-";
-		return v->comm[0] ? v->comm : "-";
+		return r->comm ? str_text(st, r->comm) : "-";
 	case COL_STATE:
 		return vrow_state(v);
 	case COL_CGROUP:
-		return v->cgroup[0] ? v->cgroup : (missing & FIELD_CGROUP) ? "?" : "-";
+		return v->cgroup ? str_text(st, v->cgroup) : (missing & FIELD_CGROUP) ? "?" : "-";
 	case COL_HOST:
-		return v->host[0] ? v->host : "-";
+		return v->hostname && *str_text(st, v->hostname) ? str_text(st, v->hostname) : "-";
 	case COL_RX_RATE:
 	case COL_TX_RATE: {
 		double rate = c == COL_RX_RATE ? r->rate_in : r->rate_out;
@@ -1364,9 +1472,9 @@ const char *cell_text(const struct vrow *v, enum column c, bool raw, unsigned mi
 		 * them, not there (an older collector) otherwise */
 		if (!tcp)
 			return "-";
-		if (!r->has_figs || (missing & FIELD_TCP_LIMIT))
+		if (!v->has_figs || (missing & FIELD_TCP_LIMIT))
 			return (missing & FIELD_TCP_LIMIT) ? "?" : "-";
-		return limit_text(r->limit, r->limit_pct, buf, size);
+		return limit_text(v->limit, v->limit_pct, buf, size);
 	case NCOLS:
 		buf[0] = '\0';
 		break;
@@ -1631,6 +1739,7 @@ size_t table_format_row(const struct vrow *v, const struct layout *l, const stru
 	}
 	for (int c = 0; c < NCOLS && o + 1 < size; c++) {
 		char tmp[64], ind[COMM_TEXT + 4];
+		bool named = false;
 		const char *s;
 		size_t w;
 		int width = l->width[c];
@@ -1638,17 +1747,21 @@ size_t table_format_row(const struct vrow *v, const struct layout *l, const stru
 		if (!width)
 			continue;
 		buf[o++] = ' ';
-		s = cell_text(v, c, st->raw_units, st->missing, tmp, sizeof(tmp));
+		s = cell_text(st->st, v, c, st->raw_units, st->missing, tmp, sizeof(tmp));
 		if (c == COL_LOCAL && st->local && !v->conns)
-			s = st->local;
+			s = st->local, named = true;
 		if (c == COL_REMOTE && st->remote && !v->conns)
-			s = st->remote;
-		w = c == COL_PROCESS && s == v->comm	? v->comm_w
-		    : c == COL_LOCAL && s == v->local	? v->local_w
-		    : c == COL_REMOTE && s == v->remote ? v->remote_w
-		    : c == COL_CGROUP && s == v->cgroup ? v->cgroup_w
-		    : c == COL_HOST && s == v->host	? v->host_w
-							: text_width(s);
+			s = st->remote, named = true;
+		/* widths known already: strings' from the table, endpoints' from the row */
+		w = c == COL_PROCESS && v->r.comm && s == str_text(st->st, v->r.comm)
+			    ? str_width(st->st, v->r.comm)
+		    : c == COL_LOCAL && !named && !v->conns  ? v->r.local_w
+		    : c == COL_REMOTE && !named && !v->conns ? v->r.remote_w
+		    : c == COL_CGROUP && v->cgroup && s == str_text(st->st, v->cgroup)
+			    ? str_width(st->st, v->cgroup)
+		    : c == COL_HOST && v->hostname && s == str_text(st->st, v->hostname)
+			    ? str_width(st->st, v->hostname)
+			    : text_width(s);
 		if (c == COL_PROTO && st->depth && width >= 4) {
 			/* a group's connection: indented under it */
 			snprintf(ind, sizeof(ind), "  %s", s);

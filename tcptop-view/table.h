@@ -19,20 +19,61 @@
 #define IFNAME_TEXT  SANITIZE_SIZE(IFNAME_LEN)
 #define CGROUP_TEXT  64 /* the short form, sanitised, cut on a character boundary */
 
-/* One connection as read, plus its strings sanitised and formatted once per snapshot. */
-struct vrow {
-	struct rec_snap_row r;
-	char local[ENDPOINT_LEN];
-	char remote[ENDPOINT_LEN];
-	char comm[COMM_TEXT];
-	char cgroup[CGROUP_TEXT];		      /* "" when unknown */
-	uint16_t local_w, remote_w, comm_w, cgroup_w; /* display columns */
-	const char *host;			      /* its host's name (merged streams), or "" */
-	const char *boot_id; /* its host's boot id (the section's, or its HOST record's) */
-	uint16_t host_w;
-	uint32_t comm_rank; /* order of comm among the snapshot's names */
-	uint32_t conns;	    /* a group's row: its connections; 0 otherwise */
+/* Strings rows share (process names, cgroups, interfaces, hosts), sanitised once and kept for
+ * the view's life: a row holds their numbers (0: ""). The reader thread adds them; the UI thread
+ * reads those of the rows handed over to it (entries never move). At most STRS_MAX: past that a
+ * new string reads "?" and is counted in dropped. */
+#define STRS_MAX (1u << 22)
+enum str_kind {
+	STR_COMM,
+	STR_CGROUP,
+	STR_IFNAME,
+	STR_HOST
 };
+struct strtab;
+struct strtab *strtab_new(bool ascii_only);
+void strtab_free(struct strtab *st);
+/* The number of the string of kind whose raw bytes (hostile: sanitised here) are raw[0..len);
+ * extra: kept raw beside it (a host's boot id), or NULL. 0 for an empty string. */
+uint32_t strtab_add(struct strtab *st, enum str_kind kind, const char *raw, size_t len,
+		    const char *extra);
+const char *str_text(const struct strtab *st, uint32_t id);
+uint16_t str_width(const struct strtab *st, uint32_t id);
+const char *str_extra(const struct strtab *st, uint32_t id); /* "" when none */
+uint64_t strtab_dropped(const struct strtab *st);
+uint32_t strtab_count(const struct strtab *st); /* reader thread: strings so far */
+/* Every string's rank in text order (equal texts, equal ranks), for strings 0..n-1: computed
+ * again when strings were added since; NULL when out of memory. UI thread only. */
+const uint32_t *strtab_ranks(struct strtab *st, uint32_t n);
+
+/* The stream's fields a row keeps: struct rec_snap_row without its strings, plus the widths of
+ * its endpoints as text and its process name's number. */
+struct vfields {
+	struct conn_id id;
+	struct conn_counters c;
+	double rate_in, rate_out; /* bytes/s over the interval */
+	uint64_t first_ns, last_ns, cgroup_id;
+	uint32_t pid, host;
+	uint8_t state, flags;
+	uint8_t local_w, remote_w; /* display columns of the endpoints as numbers */
+	uint32_t comm;		   /* strtab number */
+};
+
+/* One connection as the view keeps it: no pointer, no string, no heap of its own; every byte up
+ * to conns is the row's value (zeroed padding), so two rows compare with memcmp. */
+struct vrow {
+	struct vfields r;
+	uint32_t cgroup;   /* strtab: the short form, "" when unknown */
+	uint32_t ifname;   /* strtab: the interface's name */
+	uint32_t hostname; /* strtab: its host's name (merged streams; extra: its boot id), or 0 */
+	/* TCP with figures (has_figs; the figures themselves are in the snapshot's side table,
+	 * snapshot_figs()): what held it back during the interval (enum limit, lib/limit.h) and
+	 * that cause's share of it, percent; in what was the row's padding (184 bytes still) */
+	uint8_t limit, limit_pct, has_figs;
+	uint32_t conns; /* a group's row: its connections; 0 otherwise */
+	uint32_t since; /* the view's tick of the first snapshot it was in */
+};
+#define VROW_VALUE_BYTES offsetof(struct vrow, conns)
 
 /* The widest values of a set of rows, for the layout. */
 struct widest {
@@ -44,50 +85,134 @@ struct widest {
 	int host;
 };
 
-/* A host of a merged stream (HOST record): its name sanitised, its state. */
+/* A host of a merged stream (HOST record): its name (strtab, with its boot id), its state. */
 struct vhost {
-	char name[SANITIZE_SIZE(HDR_STR_MAX)];
-	char boot_id[HOST_BOOT_LEN];
-	uint16_t w;
+	uint32_t name;
 	uint32_t state; /* enum host_state; 0: no such host */
 };
 
-/* One complete snapshot (SNAP_BEGIN .. SNAP_END) with the header of its section. */
+/* A row's identity within a snapshot: rows are kept in this order. */
+struct vkey {
+	uint64_t flow, cookie;
+	uint32_t host;
+};
+
+/* A TCP row's figures, beside the rows (only rows that have them pay for them): in key order. */
+struct vfigs {
+	struct vkey k;
+	struct tcp_figs f;
+};
+
+/* While a snapshot is read: the string of a (host, cgroup id) met in it. */
+#define CGMEMO 256
+struct cgmemo {
+	uint64_t id;
+	uint32_t host, str;
+};
+
+/* One complete snapshot (SNAP_BEGIN .. SNAP_END) with the header of its section. The view keeps
+ * the newest and the one shown whole; the others of its history thin: rows NULL, and what makes
+ * them again from the next one (the keys whose rows differ, and this one's rows of them). */
 struct snapshot {
 	struct stream_header hdr;
 	struct rec_snap_begin b;
-	struct vrow *rows;
-	size_t n, cap;
+	struct strtab *st; /* the view's strings (not owned) */
+	struct vrow *rows; /* in key order once finished; NULL when thin */
+	size_t n, cap;	   /* n: its rows, thin or not */
+	struct vfigs
+		*figs; /* the figures of its rows that have them, in key order; NULL when thin */
+	size_t nfigs, figs_cap;
+	struct vkey *dkeys;  /* thin: keys (in order) whose rows differ from the next snapshot's */
+	struct vrow *drows;  /* ... this snapshot's rows of them (in order; a key may have none) */
+	struct vrow *drnext; /* ... and the next one's, kept while travelling (NULL otherwise) */
+	size_t ndkeys, ndrows, ndrnext;
+	struct vfigs *dfigs;  /* thin: this snapshot's figures of the keys dkeys */
+	struct vfigs *dfnext; /* ... and the next one's, kept while travelling */
+	size_t ndfigs, ndfnext;
+	bool thin_ok; /* dkeys and drows are made (snapshot_thin) */
+	/* made by snapshot_thin(prev, this) for the view's next steps, freed when this one is
+	 * thinned in turn: the rows that matter beyond the table (a rate or closed), by index; the
+	 * rows of prev unchanged here (prev's index -> this one's, UINT32_MAX: changed or gone),
+	 * and this one's rows new or changed since prev (index, in order) */
+	uint32_t *active, *from_prev, *fresh;
+	size_t nactive, nfrom_prev, nfresh;
+	bool have_active, have_map;
+	uintptr_t prev_rows; /* prev's rows (an address only, to number them) */
+	uint64_t prev_tick;
 	uint64_t dropped; /* rows beyond the view's cap */
-	bool ranked;	  /* comm_rank is set (snapshot_finish) */
 	/* the fields the features its producer left out leave unknown (FIELD_* of lib/contract.h,
 	 * from the header's missing list): their cells show "?" */
 	unsigned missing;
-	/* Prepared by snapshot_finish() in the reader thread, so that a frame reads dense arrays
-	 * instead of 100,000 scattered rows: every column's sort key of every row (numbers as
-	 * they are, texts as their rank among the snapshot's values), keys[c * n + i]; NULL when
-	 * out of memory (frames then compute keys from the rows) */
-	uint64_t *keys;
-	struct widest all; /* over every row */
-	uint32_t *grp[2];  /* per row: its group by process, by cgroup (index) */
+	struct widest all; /* over every row (snapshot_finish) */
+	/* per row: its group by process, by cgroup (index), made when first grouped */
+	uint32_t *grp[2];
 	uint32_t ngrp[2];
-	uint64_t tick;	     /* the view's count of snapshots when this one was installed */
-	struct vhost *hosts; /* by HOST index - 1; the stream puts them before the rows */
+	uint32_t nstr;	       /* strings its rows use: numbers below this */
+	bool any_v6;	       /* some row is not IPv4 (addresses sort on three words) */
+	uint64_t tick;	       /* the view's count of snapshots when this one was installed */
+	struct cgmemo *cgmemo; /* until snapshot_finish(): CGMEMO slots, or NULL */
+	struct vhost *hosts;   /* by HOST index - 1; the stream puts them before the rows */
 	size_t nhosts;
 	struct snapshot *next; /* the reader's queue */
 };
 
-struct snapshot *snapshot_new(const struct stream_header *hdr, const struct rec_snap_begin *b);
+struct snapshot *snapshot_new(const struct stream_header *hdr, const struct rec_snap_begin *b,
+			      struct strtab *st);
 void snapshot_free(struct snapshot *s);
-/* Append a row, sanitising and formatting its strings (the cgroup's short form from cg, which
- * may be NULL); -1 on allocation failure. */
-int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, bool ascii_only,
-		 const struct cgroup_table *cg);
+/* Append a row, interning its strings (the cgroup's short form from cg, which may be NULL); -1
+ * on allocation failure. */
+int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, const struct cgroup_table *cg);
 /* A HOST record of a merged stream; -1 on allocation failure. */
-int snapshot_add_host(struct snapshot *s, const struct rec_host *h, bool ascii_only);
-/* After the last row: put rows in (flow, cookie) order, the tie-break of every sort, and rank
- * the process names, so that sorting by name needs one radix word. */
+int snapshot_add_host(struct snapshot *s, const struct rec_host *h);
+/* After the last row: put rows in key order (flow, cookie, host), the tie-break of every sort,
+ * and gather the widest values. */
 void snapshot_finish(struct snapshot *s);
+static inline struct vkey vrow_vkey(const struct vrow *v)
+{
+	struct vkey k = { .flow = v->r.id.flow, .cookie = v->r.id.cookie, .host = v->r.host };
+
+	return k;
+}
+
+static inline int vkey_cmp(const struct vkey *a, const struct vkey *b)
+{
+	if (a->flow != b->flow)
+		return a->flow < b->flow ? -1 : 1;
+	if (a->cookie != b->cookie)
+		return a->cookie < b->cookie ? -1 : 1;
+	return a->host < b->host ? -1 : a->host > b->host;
+}
+
+/* The TCP figures of row v of s (whole), NULL when it has none. A flow id reused within one
+ * interval (two rows of one key) shows the first row's figures for both. */
+const struct tcp_figs *snapshot_figs(const struct snapshot *s, const struct vrow *v);
+
+/* The order of two rows' keys (vkey_cmp of their keys). */
+static inline int vrow_key_cmp(const struct vrow *a, const struct vrow *b)
+{
+	if (a->r.id.flow != b->r.id.flow)
+		return a->r.id.flow < b->r.id.flow ? -1 : 1;
+	if (a->r.id.cookie != b->r.id.cookie)
+		return a->r.id.cookie < b->r.id.cookie ? -1 : 1;
+	return a->r.host < b->r.host ? -1 : a->r.host > b->r.host;
+}
+/* Thin prev (the snapshot before next, both whole): keep in it what makes it again from next;
+ * rows of next that equal prev's take prev's since, the others next->tick. -1 when out of memory
+ * (prev stays whole). */
+int snapshot_thin(struct snapshot *prev, struct snapshot *next);
+/* Make s whole again from the next snapshot of the history (whole): -1 out of memory. */
+int snapshot_thicken(struct snapshot *s, struct snapshot *next);
+/* Make next whole again from s (whole, before it, its drnext kept): -1 out of memory. */
+int snapshot_thicken_next(struct snapshot *s, struct snapshot *next);
+/* Drop the rows of a whole snapshot that a thin one can make again. */
+void snapshot_drop_rows(struct snapshot *s);
+/* Bytes of what makes s again (keys and rows): what the history counts. */
+size_t snapshot_delta_bytes(const struct snapshot *s);
+/* The text of a row's endpoint as numbers ("10.0.0.1:443", "[::1]:53") into buf (ENDPOINT_LEN);
+ * returns its length. */
+size_t vrow_endpoint(const struct vrow *v, bool local, char *buf, size_t size);
+/* Shorthands for a row's strings */
+const char *vrow_comm(const struct snapshot *s, const struct vrow *v);
 
 enum column {
 	COL_PROTO,
@@ -125,7 +250,7 @@ bool column_descending(enum column c);
 
 /* The rows shown: a filtered, sorted list of pointers into a snapshot. */
 struct table {
-	const struct snapshot *snap;
+	struct snapshot *snap;
 	const struct vrow **v;
 	size_t n, cap;
 	enum column sort;
@@ -144,13 +269,20 @@ struct table {
 	size_t gscratch_cap;
 	/* the view's own DNS queries (dns_own_row() of lib/dns.h through own_row): left out,
 	 * counted; own_row NULL: none */
-	bool (*own_row)(void *ctx, const struct rec_snap_row *r, const char *boot_id);
+	bool (*own_row)(void *ctx, const struct vrow *v, const char *boot_id);
 	void *own_ctx;
 	size_t self_hidden;
 	/* widest values of the rows shown, gathered while filtering, for the layout */
 	struct widest widest;
 	struct gsum *gsum; /* group sums scratch */
 	size_t gsum_cap;
+	/* the last rebuild, for the next one to sort only what changed: every row of the
+	 * snapshot whose rows were at last_rows, sorted by last_sort, last_reverse */
+	uintptr_t last_rows;
+	uint64_t last_tick;
+	enum column last_sort;
+	bool last_reverse, last_whole;
+	size_t resorted; /* rebuilds that sorted only what changed (the benchmark shows it) */
 };
 
 /* Rebuild t->v from t->snap: apply the filter and sort. -1 on allocation failure. */
@@ -159,7 +291,7 @@ void table_sort(struct table *t);
 /* Whether t->v is in the order the comparator defines (the benchmark checks the fast sort). */
 bool table_sorted(const struct table *t);
 void table_free(struct table *t);
-bool vrow_matches(const struct vrow *v, const char *filter);
+bool vrow_matches(const struct strtab *st, const struct vrow *v, const char *filter);
 /* The sort key of the LIMIT column: its worst first when descending, 0 without figures. */
 uint64_t vrow_limit_key(const struct vrow *v);
 /* The STATE cell: the TCP state, FAILED for a connection that never got established, "-" for
@@ -195,13 +327,14 @@ void table_layout(const struct table *t, int cols, bool raw_units, int trend, st
 
 /* Text of one cell (human or raw units) into buf; returns buf. missing: FIELD_* of the
  * snapshot. */
-const char *cell_text(const struct vrow *v, enum column c, bool raw_units, unsigned missing,
-		      char *buf, size_t size);
+const char *cell_text(const struct strtab *st, const struct vrow *v, enum column c, bool raw_units,
+		      unsigned missing, char *buf, size_t size);
 
 /* One table line into buf (UTF-8, exactly l->total display columns, a leading marker column:
  * '-' closed, '+' new, ' ' otherwise). Returns the length in bytes. */
 #define LINE_MAX_BYTES 4096
 struct row_style {
+	const struct strtab *st; /* the rows' strings */
 	bool raw_units;
 	unsigned missing;  /* FIELD_* */
 	int depth;	   /* 1: a connection under its group, indented */

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Rate history: one entry per connection in a growable array, found through lib/htab by its
- * key, swept of stale entries every TREND_LEN snapshots, so memory follows the connections of
- * the last minute. */
+/* Rate history: one entry per connection that moved bytes in the last TREND_LEN snapshots, in a
+ * growable array, found through lib/htab by its key, swept of stale entries every TREND_LEN
+ * snapshots. An idle connection has no entry (its rates were all 0): memory follows the busy
+ * connections of the last minute, not the table. Which ticks are known is the caller's (the
+ * ticks its row was in the snapshots). A TCP connection whose figures changed has an entry too
+ * (a stalled sender moves no byte, but its clocks run); its figures' series are allocated at
+ * their first change. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +17,7 @@
 struct tent {
 	struct hnode hn;
 	struct conn_key k;
-	uint64_t first, last; /* ticks */
+	uint64_t first, last; /* ticks: the first and last it moved bytes in */
 	float r[TREND_LEN];   /* r[tick % TREND_LEN] */
 	/* TCP figures: the last seen (has_figs), and from the first change on the series of
 	 * TS_BUSY.. (f[(ts - 1) * TREND_LEN + tick % TREND_LEN], allocated then) */
@@ -98,12 +102,22 @@ static void state_values(const struct tcp_figs *f, uint32_t srtt_us, float *vals
 	vals[TS_UNSENT - 1] = (float)f->unsent;
 }
 
-/* What moved in the interval from e's last figures to row r's (span ms): the clocks as shares
- * of it, retransmissions and losses; then r's state. vals[ts - 1]. */
-static void figs_values(const struct tent *e, const struct rec_snap_row *r, uint32_t span,
-			float *vals)
+/* The series' values at tick t when nothing moved: the clocks and counts 0, the state e's. */
+static void still(struct tent *e, uint64_t t)
 {
-	const struct tcp_figs *f = &r->figs, *p = &e->figs;
+	float vals[TS_N - 1] = { 0 };
+
+	state_values(&e->figs, e->srtt_us, vals);
+	for (int ts = 0; ts < TS_N - 1; ts++)
+		e->f[ts * TREND_LEN + t % TREND_LEN] = vals[ts];
+}
+
+/* What moved in the interval from e's last figures to f (span ms): the clocks as shares of it,
+ * retransmissions and losses; then f's state. vals[ts - 1]. */
+static void figs_values(const struct tent *e, const struct tcp_figs *f, const struct vfields *r,
+			uint32_t span, float *vals)
+{
+	const struct tcp_figs *p = &e->figs;
 	float pct = span ? 100.0f / (float)span : 0;
 
 	vals[TS_BUSY - 1] = (float)(uint32_t)(f->busy_ms - p->busy_ms) * pct;
@@ -117,52 +131,90 @@ static void figs_values(const struct tent *e, const struct rec_snap_row *r, uint
 	state_values(f, r->c.srtt_us, vals);
 }
 
-/* The figures of row r at tick. The series begin at the first snapshot in which they moved
- * (memory for the active connections only); the ticks before hold the state as it was then,
- * and nothing moving. */
-static int trend_figs(struct tent *e, const struct rec_snap_row *r, uint64_t tick, uint32_t span)
+/* The figures f of row r at tick. The series begin at the first snapshot in which they moved;
+ * the ticks before hold the state as it was then, and nothing moving. */
+static int trend_figs(struct tent *e, const struct tcp_figs *f, const struct vfields *r,
+		      uint64_t tick, uint32_t span)
 {
 	float vals[TS_N - 1];
 
-	if (r->id.proto != PROTO_TCP || !r->has_figs)
-		return 0;
 	if (e->has_figs && !e->f &&
-	    (memcmp(&e->figs, &r->figs, sizeof(r->figs)) || e->retrans != r->c.retrans ||
+	    (memcmp(&e->figs, f, sizeof(*f)) || e->retrans != r->c.retrans ||
 	     e->srtt_us != r->c.srtt_us)) {
-		float then[TS_N - 1] = { 0 };
-
 		e->f = calloc((TS_N - 1) * TREND_LEN, sizeof(*e->f));
 		if (!e->f)
 			return -1;
-		state_values(&e->figs, e->srtt_us, then);
 		for (uint64_t t = tick > TREND_LEN ? tick - TREND_LEN : 0; t < tick; t++)
 			if (t >= e->first)
-				for (int ts = TS_CWND; ts <= TS_UNSENT; ts++)
-					e->f[(ts - 1) * TREND_LEN + t % TREND_LEN] = then[ts - 1];
+				still(e, t);
 	}
 	if (e->f) {
-		figs_values(e, r, span, vals);
+		figs_values(e, f, r, span, vals);
 		for (int ts = 0; ts < TS_N - 1; ts++)
 			e->f[ts * TREND_LEN + tick % TREND_LEN] = vals[ts];
 	}
-	e->figs = r->figs;
+	e->figs = *f;
 	e->retrans = r->c.retrans;
 	e->srtt_us = r->c.srtt_us;
 	e->has_figs = true;
 	return 0;
 }
 
-int trends_add(struct trends *tr, const struct snapshot *s)
+/* The row of prev (whole, rows in key order) with v's key, or NULL. */
+static const struct vrow *row_in(const struct snapshot *prev, const struct vrow *v)
+{
+	size_t lo = 0, hi = prev->rows ? prev->n : 0;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (vrow_key_cmp(&prev->rows[mid], v) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < (prev->rows ? prev->n : 0) && !vrow_key_cmp(&prev->rows[lo], v)
+		       ? &prev->rows[lo]
+		       : NULL;
+}
+
+/* A new entry for row v: its figures in prev, when it was there with them, are what its first
+ * interval is measured from (a connection idle until now, then stalled). */
+static void seed(struct tent *e, const struct snapshot *prev, const struct vrow *v)
+{
+	const struct vrow *p = prev && v->has_figs ? row_in(prev, v) : NULL;
+	const struct tcp_figs *f = p ? snapshot_figs(prev, p) : NULL;
+
+	if (!f)
+		return;
+	e->figs = *f;
+	e->retrans = p->r.c.retrans;
+	e->srtt_us = p->r.c.srtt_us;
+	e->has_figs = true;
+}
+
+int trends_add(struct trends *tr, const struct snapshot *s, const struct snapshot *prev)
 {
 	uint32_t span = (uint32_t)((s->b.span_ns + 500000) / 1000000);
 	uint64_t tick = s->tick;
 
 	if (tick >= tr->swept + TREND_LEN)
 		sweep(tr, tick);
-	for (size_t i = 0; i < s->n; i++) {
-		const struct vrow *v = &s->rows[i];
-		struct conn_key k = vrow_key(v);
-		struct tent *e = find(tr, &k);
+	/* the rows that moved bytes, when the snapshot knows them (snapshot_thin), else all */
+	size_t n = s->have_active ? s->nactive : s->n;
+
+	for (size_t a = 0; a < n; a++) {
+		const struct vrow *v = &s->rows[s->have_active ? s->active[a] : a];
+		double rate = v->r.rate_in + v->r.rate_out;
+		/* figures that changed (active without a rate: snapshot_thin) */
+		const struct tcp_figs *fg = v->has_figs ? snapshot_figs(s, v) : NULL;
+		struct conn_key k;
+		struct tent *e;
+
+		if (!(rate > 0) && !(fg && s->have_active))
+			continue; /* 0 where it has no entry or a gap */
+		k = vrow_key(v);
+		e = find(tr, &k);
 
 		if (!e) {
 			size_t cap = tr->cap;
@@ -175,6 +227,7 @@ int trends_add(struct trends *tr, const struct snapshot *s)
 			memset(e, 0, sizeof(*e));
 			e->k = k;
 			e->first = tick;
+			seed(e, prev, v);
 			if (htab_add(&tr->by_key, &e->hn, key_hash(&k)))
 				return -1;
 			tr->n++;
@@ -187,13 +240,50 @@ int trends_add(struct trends *tr, const struct snapshot *s)
 			else
 				for (uint64_t t = e->last + 1; t < tick; t++)
 					e->r[t % TREND_LEN] = 0;
+			for (uint64_t t = tick - (gap < TREND_LEN ? gap : TREND_LEN);
+			     e->f && t < tick; t++)
+				still(e, t);
 		}
-		e->r[tick % TREND_LEN] = (float)(v->r.rate_in + v->r.rate_out);
+		e->r[tick % TREND_LEN] = rate > 0 ? (float)rate : 0;
 		e->last = tick;
-		if (trend_figs(e, &v->r, tick, span))
+		if (fg && trend_figs(e, fg, &v->r, tick, span))
 			return -1;
 	}
 	return 0;
+}
+
+/* Whether the tick back before tick is known for a connection seen from since to until (entry
+ * e, or NULL): not before it was seen or after it left, nor overwritten since (travelling
+ * back). */
+static bool tick_known(const struct tent *e, uint64_t tick, int back, uint64_t since,
+		       uint64_t until)
+{
+	uint64_t t = tick - (uint64_t)back;
+
+	return tick >= (uint64_t)back && t >= since && t <= until &&
+	       !(e && t + TREND_LEN <= e->last);
+}
+
+int trends_get(const struct trends *tr, const struct conn_key *k, uint64_t tick, uint64_t since,
+	       uint64_t until, int n, float *out)
+{
+	const struct tent *e;
+	int known = 0;
+
+	memset(out, 0, n * sizeof(*out));
+	if (!tr || n <= 0)
+		return 0;
+	e = find(tr, k);
+	for (int i = 0; i < n; i++) {
+		uint64_t t = tick - (uint64_t)(n - 1 - i);
+
+		if (!tick_known(e, tick, n - 1 - i, since, until))
+			continue;
+		if (e && t >= e->first && t <= e->last)
+			out[i] = e->r[t % TREND_LEN];
+		known++;
+	}
+	return known;
 }
 
 static const struct {
@@ -224,52 +314,36 @@ bool trend_series_bytes(enum trend_series ts)
 	return ts < TS_N && series[ts].bytes;
 }
 
-int trends_get(const struct trends *tr, const struct conn_key *k, uint64_t tick, int n, float *out)
-{
-	const struct tent *e;
-	int known = 0;
-
-	memset(out, 0, n * sizeof(*out));
-	if (!tr || n <= 0 || !(e = find(tr, k)))
-		return 0;
-	for (int i = 0; i < n; i++) {
-		uint64_t t = tick - (uint64_t)(n - 1 - i);
-
-		if (tick < (uint64_t)(n - 1 - i) || t < e->first || t > e->last ||
-		    t + TREND_LEN <= e->last)
-			continue; /* before it was seen, after it left, or overwritten since */
-		out[i] = e->r[t % TREND_LEN];
-		known++;
-	}
-	return known;
-}
-
 int trends_get_series(const struct trends *tr, const struct conn_key *k, enum trend_series ts,
-		      uint64_t tick, int n, float *out)
+		      uint64_t tick, uint64_t since, uint64_t until, const struct tcp_figs *figs,
+		      uint32_t srtt_us, int n, float *out)
 {
 	const struct tent *e;
+	float state[TS_N - 1];
 	int known = 0;
 
 	if (ts == TS_RATE)
-		return trends_get(tr, k, tick, n, out);
+		return trends_get(tr, k, tick, since, until, n, out);
 	memset(out, 0, n * sizeof(*out));
-	if (!tr || n <= 0 || ts >= TS_N || !(e = find(tr, k)) || !e->has_figs)
+	if (!tr || n <= 0 || ts >= TS_N)
+		return 0;
+	e = find(tr, k);
+	if (e && e->has_figs)
+		state_values(&e->figs, e->srtt_us, state);
+	else if (figs)
+		state_values(figs, srtt_us, state);
+	else
 		return 0;
 	for (int i = 0; i < n; i++) {
 		uint64_t t = tick - (uint64_t)(n - 1 - i);
 
-		if (tick < (uint64_t)(n - 1 - i) || t < e->first || t > e->last ||
-		    t + TREND_LEN <= e->last)
+		if (!tick_known(e, tick, n - 1 - i, since, until))
 			continue;
-		if (e->f) {
+		if (e && e->f && t >= e->first && t <= e->last)
 			out[i] = e->f[(ts - 1) * TREND_LEN + t % TREND_LEN];
-		} else if (ts >= TS_CWND && ts <= TS_UNSENT) {
-			/* never moved: the state as it has been all along, nothing per interval */
-			float vals[TS_N - 1];
-
-			state_values(&e->figs, e->srtt_us, vals);
-			out[i] = vals[ts - 1];
-		}
+		else if (ts >= TS_CWND && ts <= TS_UNSENT)
+			out[i] =
+				state[ts - 1]; /* never moved: the state as it has been all along */
 		known++;
 	}
 	return known;

@@ -17,12 +17,16 @@ struct trends;
 
 struct trends *trends_new(void);
 void trends_free(struct trends *tr);
-/* Record the rate (in + out) of every row of s at its tick (s->tick, increasing). -1 when out of
- * memory (the history then misses this snapshot). */
-int trends_add(struct trends *tr, const struct snapshot *s);
+/* Record the rate (in + out) of every row of s at its tick (s->tick, increasing), and the TCP
+ * figures of the rows whose figures changed; prev (whole, or NULL) is the snapshot before s: a
+ * connection's first figures are measured from its figures there. -1 when out of memory (the
+ * history then misses this snapshot). */
+int trends_add(struct trends *tr, const struct snapshot *s, const struct snapshot *prev);
 /* The n (<= TREND_LEN) rates of connection k up to and including tick, oldest first, 0 where
- * nothing is known; returns how many of them are known (0: the connection has no history). */
-int trends_get(const struct trends *tr, const struct conn_key *k, uint64_t tick, int n, float *out);
+ * nothing is known; returns how many of them are known: the ticks from since to until (those of
+ * the snapshots its row was in) that are not overwritten (0: the connection has no history). */
+int trends_get(const struct trends *tr, const struct conn_key *k, uint64_t tick, uint64_t since,
+	       uint64_t until, int n, float *out);
 /* The detail view's graphs: the rate, and a TCP connection's figures (the clocks as shares of
  * each interval, per-interval counts, the state at each snapshot). */
 enum trend_series {
@@ -45,10 +49,11 @@ enum trend_series {
 const char *trend_series_title(enum trend_series ts);
 bool trend_series_bytes(enum trend_series ts);
 /* Like trends_get(), for one series. A TCP connection's figures are kept from the first
- * snapshot in which they moved (an idle connection's stay one copy): before that, the
- * values then are repeated. */
+ * snapshot in which they moved; at other ticks the state is its last figures known, else figs
+ * (its figures in the snapshot shown, or NULL) with srtt_us, and nothing moves. */
 int trends_get_series(const struct trends *tr, const struct conn_key *k, enum trend_series ts,
-		      uint64_t tick, int n, float *out);
+		      uint64_t tick, uint64_t since, uint64_t until, const struct tcp_figs *figs,
+		      uint32_t srtt_us, int n, float *out);
 
 /* A sparkline of n values scaled to their maximum: block characters, or ASCII when utf8 is
  * false; a zero is a blank. Returns its width in columns (n). */

@@ -271,7 +271,7 @@ static void draw_header(struct view *v)
 			if (!h->state)
 				continue;
 			o += snprintf(host + o, sizeof(host) - o, "%s%s (%s)", o ? ", " : "",
-				      h->name, state[h->state < 4 ? h->state : 0]);
+				      str_text(s->st, h->name), state[h->state < 4 ? h->state : 0]);
 		}
 	}
 	screen_text(backend, sizeof(backend), s->hdr.backend, sizeof(s->hdr.backend));
@@ -321,6 +321,11 @@ static void draw_header(struct view *v)
 	}
 	if (s->dropped) {
 		snprintf(buf, sizeof(buf), "  %" PRIu64 " rows not shown (too many)", s->dropped);
+		x = put(1, x, buf, ROLE_WARN);
+	}
+	if (strtab_dropped(s->st)) {
+		snprintf(buf, sizeof(buf), "  %" PRIu64 " names shown as ? (too many)",
+			 strtab_dropped(s->st));
 		x = put(1, x, buf, ROLE_WARN);
 	}
 	if (s->hdr.missing[0]) {
@@ -477,6 +482,7 @@ void ui_draw_table(struct view *v)
 		size_t idx = v->top + i;
 		enum role role = ROLE_NORMAL;
 		struct row_style st = {
+			.st = v->shown ? v->shown->st : NULL,
 			.raw_units = v->raw_units,
 			.missing = v->shown ? v->shown->missing : 0,
 			.depth = v->t.depth ? v->t.depth[idx] : 0,
@@ -489,7 +495,8 @@ void ui_draw_table(struct view *v)
 			float pts[TREND_SHORT];
 			struct conn_key k = vrow_key(r);
 
-			if (trends_get(v->trends, &k, v->shown->tick, TREND_SHORT, pts)) {
+			if (trends_get(v->trends, &k, v->shown->tick, r->since, v->shown->tick,
+				       TREND_SHORT, pts)) {
 				st.trend_w = trend_spark(pts, TREND_SHORT, table_utf8, spark,
 							 sizeof(spark));
 				st.trend = spark;
@@ -573,7 +580,7 @@ static void draw_graph(struct view *v, int y0)
 					      "\u2585", "\u2586", "\u2587", "\u2588" };
 	float pts[TREND_LEN], max = 0;
 	struct conn_key k = vrow_key(&v->detail_row);
-	enum trend_series ts = v->detail_row.r.has_figs ? v->graph : TS_RATE;
+	enum trend_series ts = v->detail_has_figs ? v->graph : TS_RATE;
 	int h = LINES - 2 - y0 - 1, known;
 	char buf[200], m[32];
 
@@ -581,7 +588,10 @@ static void draw_graph(struct view *v, int y0)
 		return;
 	if (h > 8)
 		h = 8;
-	known = trends_get_series(v->trends, &k, ts, v->shown->tick, TREND_LEN, pts);
+	known = trends_get_series(v->trends, &k, ts, v->shown->tick, v->detail_row.since,
+				  v->detail_gone ? v->detail_until : v->shown->tick,
+				  v->detail_has_figs ? &v->detail_figs : NULL,
+				  v->detail_row.r.c.srtt_us, TREND_LEN, pts);
 	for (int i = 0; i < TREND_LEN; i++)
 		if (pts[i] > max)
 			max = pts[i];
@@ -597,7 +607,7 @@ static void draw_graph(struct view *v, int y0)
 	}
 	snprintf(buf, sizeof(buf), "%s, last %d snapshots (%d seen), top %s%s",
 		 trend_series_title(ts), TREND_LEN, known, m,
-		 v->detail_row.r.has_figs ? "   (g, G: other graphs)" : "");
+		 v->detail_has_figs ? "   (g, G: other graphs)" : "");
 	put(y0, 1, buf, ROLE_TITLE);
 	for (int row = 0; row < h; row++) {
 		int y = y0 + 1 + row, level0 = (h - 1 - row) * 8;
@@ -654,10 +664,10 @@ static int detail_pack(char text[][300], int n, int width, int want)
  * the lines written into text (at most max). */
 static int detail_figs(const struct view *v, char text[][300], int max)
 {
-	const struct rec_snap_row *r = &v->detail_row.r;
-	const struct tcp_figs *f = &r->figs;
+	const struct vrow *d = &v->detail_row;
+	const struct tcp_figs *f = &v->detail_figs;
 	unsigned missing = v->shown ? v->shown->missing : 0;
-	char a[32], b[32], c[32], d[32];
+	char a[32], b[32], c[32], e[32];
 	int n = 0;
 
 #define FLINE(...) (n < max ? snprintf(text[n++], sizeof(text[0]), __VA_ARGS__) : 0)
@@ -665,17 +675,17 @@ static int detail_figs(const struct view *v, char text[][300], int max)
 		FLINE("limit         ? (the collector could not read TCP figures: tcp-figures)");
 		return n;
 	}
-	if (!r->has_figs) {
+	if (!d->has_figs || !v->detail_has_figs) {
 		FLINE("limit         - (no TCP figures in this stream: an older collector)");
 		return n;
 	}
 	if (missing & FIELD_TCP_LIMIT)
 		FLINE("limit         ? (the kernel's HZ is unknown: tcp-limits)");
-	else if (r->limit == LIMIT_NONE)
+	else if (d->limit == LIMIT_NONE)
 		FLINE("limit         none: %s", limit_meaning(LIMIT_NONE));
-	else if (limit_meaning(r->limit))
+	else if (limit_meaning(d->limit))
 		FLINE("limit         %s of the interval: %s",
-		      limit_text(r->limit, r->limit_pct, a, sizeof(a)), limit_meaning(r->limit));
+		      limit_text(d->limit, d->limit_pct, a, sizeof(a)), limit_meaning(d->limit));
 	else
 		FLINE("limit         ? (no earlier reading to compare, or a verdict unknown here)");
 	if (missing & FIELD_TCP_LIMIT)
@@ -697,11 +707,11 @@ static int detail_figs(const struct view *v, char text[][300], int max)
 		snprintf(c, sizeof(c), "-");
 	else
 		fmt_rtt(f->min_rtt_us, c, sizeof(c));
-	fmt_rtt(f->rttvar_us, d, sizeof(d));
+	fmt_rtt(f->rttvar_us, e, sizeof(e));
 	FLINE("delivery      %.0f B/s (%s/s)   rtt min %s   var %s", (double)f->delivery_rate, b, c,
-	      d);
+	      e);
 	FLINE("losses        retransmits %" PRIu32 " (%" PRIu32 " bytes, mod 2^32)   lost %" PRIu32,
-	      r->c.retrans, f->retrans_bytes, f->lost);
+	      d->r.c.retrans, f->retrans_bytes, f->lost);
 #undef FLINE
 	return n;
 }
@@ -709,13 +719,17 @@ static int detail_figs(const struct view *v, char text[][300], int max)
 static void draw_detail(struct view *v)
 {
 	const struct vrow *d = &v->detail_row;
-	const struct rec_snap_row *r = &d->r;
-	char text[30][300], ifname[IFNAME_TEXT], a[32], b[32], t1[RFC3339_LEN], t2[RFC3339_LEN];
+	const struct vfields *r = &d->r;
+	const struct strtab *st = v->shown ? v->shown->st : NULL;
+	char text[30][300], a[32], b[32], t1[RFC3339_LEN], t2[RFC3339_LEN];
+	char local[ENDPOINT_LEN], remote[ENDPOINT_LEN];
+	const char *ifname = str_text(st, d->ifname);
 	const char *nsname = v->shown ? netns_name(&v->shown->hdr, r->id.netns) : NULL;
 	const struct stream_header *h = v->shown ? &v->shown->hdr : NULL;
 	int n = 0;
 
-	screen_text(ifname, sizeof(ifname), r->ifname, IFNAME_LEN);
+	vrow_endpoint(d, true, local, sizeof(local));
+	vrow_endpoint(d, false, remote, sizeof(remote));
 	for (int y = 3; y < LINES - 1; y++) {
 		move(y, 0);
 		clrtoeol();
@@ -726,15 +740,15 @@ static void draw_detail(struct view *v)
 	     : r->id.proto == PROTO_UDP ? "UDP"
 					: "?",
 	     r->id.family == FAMILY_INET6 ? "IPv6" : "IPv4");
-	LINE("local         %s", d->local);
-	LINE("remote        %s", d->remote);
+	LINE("local         %s", local);
+	LINE("remote        %s", remote);
 	LINE("interface     %s (index %" PRIu32 ")", ifname[0] ? ifname : "?", r->id.ifindex);
 	if (nsname)
 		LINE("netns         %" PRIu32 " (%s)", r->id.netns, nsname);
 	else
 		LINE("netns         %" PRIu32, r->id.netns);
-	if (d->cgroup[0])
-		LINE("cgroup        %s   id %" PRIu64, d->cgroup, r->cgroup_id);
+	if (d->cgroup)
+		LINE("cgroup        %s   id %" PRIu64, str_text(st, d->cgroup), r->cgroup_id);
 	else
 		LINE("cgroup        %s", v->shown && (v->shown->missing & FIELD_CGROUP)
 						 ? "? (the collector could not read cgroups)"
@@ -743,7 +757,7 @@ static void draw_detail(struct view *v)
 	if (r->flags & CONN_F_NO_OWNER)
 		LINE("process       unknown (no process context seen yet)");
 	else
-		LINE("process       %s   pid %" PRIu32, d->comm, r->pid);
+		LINE("process       %s   pid %" PRIu32, str_text(st, r->comm), r->pid);
 	LINE("state         %s%s",
 	     r->id.proto == PROTO_TCP ? tcp_state_name(r->state) : "- (UDP flow)",
 	     r->flags & CONN_F_FAILED ? " (FAILED: closed before it was established)" : "");

@@ -7,6 +7,17 @@
 #include "vec.h"
 #include "view.h"
 
+/* The detail view's connection: its fields and its TCP figures. */
+static void detail_set(struct view *v, const struct vrow *r)
+{
+	const struct tcp_figs *f = v->t.snap ? snapshot_figs(v->t.snap, r) : NULL;
+
+	v->detail_row = *r;
+	v->detail_has_figs = f != NULL;
+	if (f)
+		v->detail_figs = *f;
+}
+
 static void select_row(struct view *v, size_t i)
 {
 	if (!v->t.n) {
@@ -50,8 +61,9 @@ void view_rebuild(struct view *v)
 	if (v->detail) {
 		found = v->have_sel ? table_find(&v->t, &v->sel_key) : -1;
 		if (found >= 0) {
-			v->detail_row = *v->t.v[found];
+			detail_set(v, v->t.v[found]);
 			v->detail_gone = false;
+			v->detail_until = v->shown ? v->shown->tick : 0;
 		} else {
 			v->detail_gone = true;
 		}
@@ -72,58 +84,39 @@ const struct vrow *view_selected(const struct view *v)
 	return v->have_sel && v->sel < v->t.n ? v->t.v[v->sel] : NULL;
 }
 
-#define NAMES_MAX 4096 /* strings the view keeps for its closed ring */
-
-struct vname {
-	struct hnode hn;
-	char s[];
-};
-
-/* A copy of s that lives as long as the view: the strings a row points to die with its
- * snapshot, the closed ring's rows outlive it. "" when NAMES_MAX are kept already or out of
- * memory (a closed row then shows no host). */
-static const char *keep_name(struct view *v, const char *s)
-{
-	uint64_t h = hash_str(s);
-	size_t n = strlen(s);
-	struct hnode *p;
-	struct vname *e;
-
-	if (!n)
-		return "";
-	htab_for_hash(&v->names, p, h) if (!strcmp(container_of(p, struct vname, hn)->s,
-						   s)) return container_of(p, struct vname, hn)
-		->s;
-	if (v->nnames >= NAMES_MAX || !(e = malloc(sizeof(*e) + n + 1)))
-		return "";
-	memcpy(e->s, s, n + 1);
-	if (htab_add(&v->names, &e->hn, h)) {
-		free(e);
-		return "";
-	}
-	v->nnames++;
-	return e->s;
-}
-
 /* Keep the closed connections of s in the ring (copies: the snapshot may go). */
 static void keep_closed(struct view *v, const struct snapshot *s)
 {
+	size_t n = s->have_active ? s->nactive : s->n;
+
 	if (!v->closed_max)
 		return;
-	for (size_t i = 0; i < s->n; i++) {
+	/* the rows closed are among those snapshot_thin() found active, when it did */
+	for (size_t a = 0; a < n; a++) {
+		size_t i = s->have_active ? s->active[a] : a;
+		const struct tcp_figs *f;
 		struct vrow *c;
 
 		if (!(s->rows[i].r.flags & CONN_F_CLOSED))
 			continue;
 		if (!v->closed) {
-			v->closed = malloc(v->closed_max * sizeof(*v->closed));
-			if (!v->closed)
+			struct vrow *rows = malloc(v->closed_max * sizeof(*rows));
+			struct tcp_figs *figs = malloc(v->closed_max * sizeof(*figs));
+
+			if (!rows || !figs) {
+				free(rows);
+				free(figs);
 				return;
+			}
+			v->closed = rows;
+			v->closed_figs = figs;
 		}
 		c = &v->closed[v->closed_next];
-		*c = s->rows[i];
-		c->host = keep_name(v, c->host);
-		c->boot_id = keep_name(v, c->boot_id);
+		*c = s->rows[i]; /* its strings are the view's: they outlive s */
+		f = snapshot_figs(s, c);
+		c->has_figs = f != NULL; /* out of memory, it had none: its LIMIT is not shown */
+		if (f)
+			v->closed_figs[v->closed_next] = *f;
 		v->closed_next = (v->closed_next + 1) % v->closed_max;
 		if (v->nclosed < v->closed_max)
 			v->nclosed++;
@@ -143,7 +136,7 @@ static void build_closed(struct view *v)
 		b = ref->b;
 	}
 	b.rows = v->nclosed;
-	c = snapshot_new(&h, &b);
+	c = snapshot_new(&h, &b, ref ? ref->st : NULL);
 	if (!c)
 		return;
 	free(c->rows);
@@ -154,17 +147,60 @@ static void build_closed(struct view *v)
 	}
 	c->cap = v->nclosed;
 	/* oldest first: the order they closed in */
-	for (size_t i = 0; i < v->nclosed; i++)
-		c->rows[c->n++] = v->closed[(v->closed_next + v->closed_max - v->nclosed + i) %
-					    v->closed_max];
+	for (size_t i = 0; i < v->nclosed; i++) {
+		size_t k = (v->closed_next + v->closed_max - v->nclosed + i) % v->closed_max;
+
+		c->rows[c->n++] = v->closed[k];
+		/* out of memory: it shows no figures */
+		if (!v->closed[k].has_figs || VEC_RESERVE(&c->figs, &c->figs_cap, c->nfigs + 1))
+			continue;
+		c->figs[c->nfigs].k = vrow_vkey(&v->closed[k]);
+		c->figs[c->nfigs++].f = v->closed_figs[k];
+	}
 	c->tick = ref ? ref->tick : 0;
 	snapshot_finish(c);
 	snapshot_free(v->closed_snap);
 	v->closed_snap = c;
 }
 
+/* A snapshot of the history that need not stay whole: not the newest, none of those shown or
+ * held back, and thin already (what makes it again is kept). */
+static void release(struct view *v, struct snapshot *s)
+{
+	if (!s || !s->rows || !s->thin_ok || !v->nhist || s == v->hist[v->nhist - 1] ||
+	    s == v->shown || s == v->live || s == v->latest)
+		return;
+	snapshot_drop_rows(s);
+}
+
+/* Make hist[i] whole, from the nearest whole snapshot after it (the newest always is): -1 when
+ * out of memory. The ones made whole on the way are released again. */
+static int make_whole(struct view *v, size_t i)
+{
+	size_t k = i + 1;
+
+	if (v->hist[i]->rows)
+		return 0;
+	/* one step forward from a whole one before it, when it kept the way (travel) */
+	if (i > 0 && v->hist[i - 1]->rows && v->hist[i - 1]->drnext)
+		return snapshot_thicken_next(v->hist[i - 1], v->hist[i]);
+	while (k < v->nhist && !v->hist[k]->rows)
+		k++;
+	if (k >= v->nhist)
+		return -1; /* the newest is whole: not reached */
+	for (size_t j = k; j-- > i;) {
+		if (snapshot_thicken(v->hist[j], v->hist[j + 1]))
+			return -1;
+		if (j + 1 < k)
+			release(v, v->hist[j + 1]);
+	}
+	return 0;
+}
+
 static void show(struct view *v, struct snapshot *s)
 {
+	struct snapshot *old = v->show_closed ? v->live : v->shown;
+
 	if (v->show_closed) {
 		v->live = s;
 		build_closed(v);
@@ -173,17 +209,19 @@ static void show(struct view *v, struct snapshot *s)
 	v->t.snap = s;
 	v->shown = s;
 	view_rebuild(v);
+	if (old != s)
+		release(v, old);
 }
 
 static void hist_evict(struct view *v)
 {
-	while (v->nhist > 1 && (v->nhist > HISTORY_MAX || v->hist_rows > HISTORY_ROWS)) {
+	while (v->nhist > 1 && (v->nhist > HISTORY_MAX || v->hist_bytes > HISTORY_BYTES)) {
 		struct snapshot *old = v->hist[0];
 
 		/* never the one on screen or held back */
 		if (old == v->shown || old == v->live || old == v->latest)
 			break;
-		v->hist_rows -= old->n;
+		v->hist_bytes -= snapshot_delta_bytes(old);
 		memmove(v->hist, v->hist + 1, (v->nhist - 1) * sizeof(*v->hist));
 		v->nhist--;
 		if (v->travel > 1)
@@ -192,19 +230,52 @@ static void hist_evict(struct view *v)
 	}
 }
 
+/* Drop the history before hist[i]: it cannot be made again (out of memory). */
+static void hist_cut(struct view *v, size_t i)
+{
+	size_t k = 0;
+
+	for (size_t j = 0; j < v->nhist; j++) {
+		struct snapshot *s = v->hist[j];
+
+		if (j < i && s != v->shown && s != v->live && s != v->latest) {
+			v->hist_bytes -= snapshot_delta_bytes(s);
+			snapshot_free(s);
+			continue;
+		}
+		if (v->travel == (long)j + 1)
+			v->travel = (long)k + 1;
+		v->hist[k++] = s;
+	}
+	v->nhist = k;
+}
+
 void view_install(struct view *v, struct snapshot *s)
 {
+	struct snapshot *prev = v->nhist ? v->hist[v->nhist - 1] : NULL;
+
 	v->snapshots++;
 	s->tick = ++v->ticks;
-	if (v->trends)
-		trends_add(v->trends, s);
-	keep_closed(v, s);
 	if (VEC_RESERVE(&v->hist, &v->hist_cap, v->nhist + 1)) { /* no room: not shown */
 		snapshot_free(s);
 		return;
 	}
+	/* the previous newest keeps only what makes it again from s (and gives s the ticks its
+	 * connections were first seen) */
+	if (prev && snapshot_thin(prev, s) == 0) {
+		v->hist_bytes += snapshot_delta_bytes(prev);
+	} else {
+		/* the first snapshot, or out of memory: every row is new */
+		for (size_t i = 0; i < s->n; i++)
+			s->rows[i].since = (uint32_t)s->tick;
+		if (prev)
+			hist_cut(v, v->nhist); /* prev too, unless shown */
+		prev = NULL;
+	}
+	if (v->trends)
+		trends_add(v->trends, s, prev);
+	keep_closed(v, s);
 	v->hist[v->nhist++] = s;
-	v->hist_rows += s->n;
 	v->end_mark = false;
 	if (v->paused || v->travel) {
 		v->latest = s;
@@ -216,6 +287,8 @@ void view_install(struct view *v, struct snapshot *s)
 	} else {
 		show(v, s);
 	}
+	if (prev)
+		release(v, prev);
 	hist_evict(v);
 }
 
@@ -227,6 +300,8 @@ void view_input_ended(struct view *v)
 		return;
 	for (size_t i = v->nhist; i-- > 0;) {
 		if (v->hist[i]->n) {
+			if (make_whole(v, i))
+				return; /* out of memory: the empty one stays */
 			v->travel = (long)i + 1;
 			show(v, v->hist[i]);
 			v->end_mark = true;
@@ -243,12 +318,11 @@ void view_free(struct view *v)
 	free(v->hist);
 	snapshot_free(v->closed_snap);
 	free(v->closed);
+	free(v->closed_figs);
 	trends_free(v->trends);
-	htab_each(&v->names, n) free(container_of(n, struct vname, hn));
-	htab_free(&v->names);
-	v->nnames = 0;
 	v->hist = NULL;
 	v->closed = NULL;
+	v->closed_figs = NULL;
 	v->closed_snap = NULL;
 	v->trends = NULL;
 	v->nhist = v->hist_cap = 0;
@@ -274,6 +348,10 @@ static void travel(struct view *v, int dir)
 		v->paused = false;
 		v->latest = NULL;
 		show(v, v->hist[v->nhist - 1]);
+		return;
+	}
+	if (make_whole(v, (size_t)i)) {
+		snprintf(v->note, sizeof(v->note), "out of memory: that snapshot cannot be shown");
 		return;
 	}
 	v->travel = i + 1;
@@ -371,7 +449,7 @@ enum action view_key(struct view *v, int key)
 			break;
 		case 'g': /* the next graph, the previous */
 		case 'G': {
-			enum trend_series last = v->detail_row.r.has_figs ? TS_N - 1 : TS_RATE;
+			enum trend_series last = v->detail_has_figs ? TS_N - 1 : TS_RATE;
 
 			v->graph = key == 'g' ? (v->graph >= last ? TS_RATE : v->graph + 1)
 					      : (v->graph == TS_RATE ? last : v->graph - 1);
@@ -482,8 +560,9 @@ enum action view_key(struct view *v, int key)
 			return ACT_REBUILD;
 		}
 		v->detail = true;
-		v->detail_row = *v->t.v[v->sel];
+		detail_set(v, v->t.v[v->sel]);
 		v->detail_gone = false;
+		v->detail_until = v->shown ? v->shown->tick : 0;
 		return ACT_REDRAW;
 	case '?':
 	case 'h':

@@ -13,8 +13,10 @@
 
 #define CLOSED_DEFAULT 1000 /* closed connections kept for the 'c' view */
 #define CLOSED_MAX     1000000
-#define HISTORY_MAX    600    /* snapshots kept for time travel ... */
-#define HISTORY_ROWS   250000 /* ... and rows in them at most (about 650 bytes a row) */
+#define HISTORY_MAX    600 /* snapshots kept for time travel ... */
+/* ... and bytes of what makes the older ones again at most (the rows that differ from the next
+ * snapshot: none for idle connections) */
+#define HISTORY_BYTES (32u << 20)
 
 enum action {
 	ACT_NONE,
@@ -33,17 +35,19 @@ enum input_end {
 struct view {
 	struct table t;
 	/* Every snapshot the view holds lives in hist (oldest first); shown and latest point into
-	 * it, or shown is closed_snap in the closed view. */
+	 * it, or shown is closed_snap in the closed view. The newest and those shown are whole, the
+	 * others thin (hist.c). */
 	struct snapshot *shown;	 /* what the table shows */
 	struct snapshot *latest; /* newest snapshot held back while paused or travelling */
 	struct snapshot **hist;
-	size_t nhist, hist_cap, hist_rows;
+	size_t nhist, hist_cap, hist_bytes;
 	long travel;	/* 1 + the index in hist shown by time travel; 0: following the input */
 	uint64_t ticks; /* snapshots installed */
 	struct trends *trends;
 	bool trend_on; /* the TREND field at the end of each row */
 	/* the last closed connections, a ring, for the closed view */
 	struct vrow *closed;
+	struct tcp_figs *closed_figs; /* closed[i]'s figures, when closed[i].has_figs */
 	size_t closed_max, nclosed, closed_next;
 	bool show_closed;
 	struct snapshot *closed_snap;
@@ -52,21 +56,21 @@ struct view {
 	bool dns_on;	       /* remote addresses as host names (reverse DNS) */
 	struct dns *dns;       /* the resolver, from the first use of dns_on on; NULL: none */
 	bool svc_on;	       /* ports as service names */
-	/* host names and boot ids of the closed ring's rows, which outlive their snapshots */
-	struct htab names;
-	size_t nnames;
-	uint64_t arrived;   /* complete snapshots read so far (set by the main loop) */
-	uint64_t skipped;   /* of them dropped unseen: the view fell too far behind */
-	char note[300];	    /* for the status line until the next key ("": none) */
-	uint64_t paused_at; /* arrived when the pause began */
-	size_t sel, top;    /* selected row and first row shown, indexes into t.v */
+	uint64_t arrived;      /* complete snapshots read so far (set by the main loop) */
+	uint64_t skipped;      /* of them dropped unseen: the view fell too far behind */
+	char note[300];	       /* for the status line until the next key ("": none) */
+	uint64_t paused_at;    /* arrived when the pause began */
+	size_t sel, top;       /* selected row and first row shown, indexes into t.v */
 	struct conn_key sel_key;
 	bool have_sel;
 	bool follow; /* the user moved the selection: it follows its connection, else the top */
 	bool paused, raw_units, help, detail, editing;
-	struct vrow detail_row;	 /* last known fields of the connection in the detail view */
-	enum trend_series graph; /* what its graph shows (g, G) */
+	struct vrow detail_row;	     /* last known fields of the connection in the detail view */
+	enum trend_series graph;     /* what its graph shows (g, G) */
+	struct tcp_figs detail_figs; /* its TCP figures (the snapshot's side table), when ... */
+	bool detail_has_figs;	     /* ... it has them */
 	bool detail_gone;
+	uint64_t detail_until; /* the tick of the last snapshot it was in */
 	enum input_end ended;
 	uint64_t snapshots;
 	int page; /* table rows that fit on screen, set by the drawing layer */
