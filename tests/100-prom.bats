@@ -573,7 +573,11 @@ assert None not in tick and tick == sorted(tick) and tick[-1] - tick[0] >= 60000
 assert opened[len(opened) // 2] >= 64, "the slow clients were not held"
 # idle ones closed after 10 s without traffic, slowloris ones cut at 30 s (a slow reader sees its
 # cut only once it has read what it had received: its lifetime says little)
-assert all(9 <= t <= 13 for t in r["lifetimes"]["idle"]), r["lifetimes"]["idle"]
+# (an idle one reopened at once may reach the server before it let the one it replaces go: the
+# 17th of its address, closed at once, as tests/100's address limit test wants; a few at most)
+idle = r["lifetimes"]["idle"]
+assert sum(1 for t in idle if t < 1) <= 2, idle
+assert all(9 <= t <= 13 for t in idle if t >= 1), idle
 sl = r["lifetimes"]["slowloris"]
 assert sl and all(29 <= t <= 33 for t in sl), sl
 PY
