@@ -357,6 +357,7 @@ def measure(build, label, config, tmp, n):
             res['mem'][k] = rss(pids[k]) / 2**20
         res['ms']['tcptop-collect'] += (last['hooks'] - first['hooks']) / 1e6 / wall
         res['wall'] = wall
+        res['settled'] = walked
         res['walk'] = (last['walk'] - first['walk']) / (2 * n)
         res['full'] = (full_snapshots([b['wchar'] - a['wchar'] for a, b in
                                        zip(samples, samples[1:])])
@@ -454,6 +455,8 @@ def print_table(rows):
         rd = '%s %.1f' % (reader[0][7:], ms[reader[0]]) if reader else '-'
         total = sum(ms.values())
         notes = []
+        if not r.get('settled'):
+            notes.append('the first walk not done in %g s: in the window' % A.settle_max)
         if r.get('csv_mb_min') is not None:
             notes.append('%.1f MiB of CSV a minute' % r['csv_mb_min'])
         if r.get('keys'):
