@@ -522,12 +522,13 @@ static int read_polled(struct engine *g, uint64_t now)
 /* With activation (active connections polled), as often as --full-walk says, by default as
  * often as keeps it under WALK_BUDGET of a core (measured on the walk before), at most every
  * WALK_MIN_GAP and at least every WALK_MAX_GAP, unless that costs more than WALK_BUDGET_MAX
- * of a core (a million connections); at once after a lost event, a walk that failed, or one
- * that missed a connection. Without activation, each period where none is under way. */
+ * of a core (a million connections); at once after the first walk (the next, paced, takes
+ * about the gap), a lost event, a walk that failed, or one that missed a connection. Without
+ * activation, each period where none is under way. */
 static bool walk_due(const struct engine *g, uint64_t now)
 {
 	if (!g->k.active || !g->walk.last || g->kloss[TT_LOSS_RINGBUF] != g->walk.lost_seen ||
-	    g->walk.force)
+	    g->walk.force || g->walk.chain)
 		return true;
 	return now - g->walk.last + g->cfg.interval_ns / 2 >= g->walk.every;
 }
@@ -563,7 +564,15 @@ static void walk_plan(struct engine *g, uint64_t cost, uint32_t unmarkable)
 			       ? (uint64_t)((double)cost * g->cfg.interval_ns / g->walk.every)
 			       : 0;
 	/* said when the gap halves or doubles, not each time */
-	if (g->cfg.verbose && g->k.active && (g->walk.every > 2 * prev || 2 * g->walk.every < prev))
+	if (!g->cfg.verbose || !g->k.active ||
+	    (g->walk.every <= 2 * prev && 2 * g->walk.every >= prev))
+		return;
+	if (g->walk.chain && g->walk.pace)
+		warnx("the walk of every connection took %.1f ms of CPU over %llu period%s: the "
+		      "next now, paced at %.3g ms of CPU a period",
+		      cost / 1e6, (unsigned long long)g->walk.periods,
+		      g->walk.periods == 1 ? "" : "s", g->walk.pace / 1e6);
+	else
 		warnx("the walk of every connection took %.1f ms of CPU over %llu period%s: the "
 		      "next in %.2f s",
 		      cost / 1e6, (unsigned long long)g->walk.periods,
@@ -604,6 +613,7 @@ static int walk_begin(struct engine *g, uint64_t now)
 	g->walk.lost = lost;
 	g->walk.full = full;
 	g->walk.paced = on_time && g->walk.pace;
+	g->walk.chain = false;
 	g->walk.polled_failed = false;
 	xlate_tcp_walk_begin(g->xl, full);
 	return 0;
@@ -621,6 +631,10 @@ static int walk_end(struct engine *g)
 	r = xlate_tcp_walk_end(g->xl, mono_ns(), whole);
 	if (r)
 		return r;
+	/* the first walk is followed at once by the next, paced: its cost is the same each second
+	 * from then on, not nothing for minutes then a walk's worth (1,000,000 connections: the
+	 * next was due 185 s after the first) */
+	g->walk.chain = !g->walk.last;
 	g->walk.last = g->walk.began;
 	walk_plan(g, g->walk.cpu, *g->k.unmarkable);
 	if (g->walk.full && whole)
@@ -636,8 +650,9 @@ static int walk_end(struct engine *g)
 /* This period's slice of the walk under way (one begun if due): its records until the period's
  * deadline, or its end. A walk begun on time is paced: each period reads it for the CPU that
  * spreads it over the gap to the next (the last one's cost over as many periods), so that its
- * cost is the same every second; the first, one forced by a loss or a miss, and one under way
- * when events are lost go as fast as the deadline allows. */
+ * cost is the same every second (the one that follows the first at once is paced too); the
+ * first, one forced by a loss or a miss, and one under way when events are lost go as fast as
+ * the deadline allows. */
 static int walk_slice(struct engine *g, uint64_t now)
 {
 	uint64_t cpu;

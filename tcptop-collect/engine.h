@@ -112,6 +112,7 @@ struct engine {
 		uint64_t lost;	      /* ring buffer losses when it began */
 		bool full;	      /* it reports every connection */
 		bool paced;	      /* it was due (not forced): read at the pace below */
+		bool chain;	      /* the first ended: the next begins at once, paced */
 		uint64_t pace;	      /* CPU ns a period that spreads a walk over its gap */
 		bool polled_failed;   /* a polled read failed while it ran: it is not whole */
 		uint64_t last, every; /* when the last walk began, and the gap to the next (ns) */

@@ -205,7 +205,8 @@ TEST_DEPS += $(OUTPUT)/tcptop-contract
 # The whole pipeline at 100,000 and 1,000,000 idle connections (tests/bench/scale.py), this
 # build beside today's: BENCH_SCALE_BASE, a commit built into $(OUTPUT)/bench-base from `git
 # archive` (default: main before the pipeline's scale work). BENCH_SCALE_ARGS: e.g.
-# --sizes 100000 --seconds 10. Root; about 25 minutes with the defaults.
+# --sizes 100000 --configs collect,log. Root; each run settles until the collector's first walk
+# is done, then samples 60 intervals: 19 to 20 minutes with the defaults, alone on the machine.
 BENCH_SCALE_BASE ?= 1214b66
 BENCH_SCALE_ARGS ?=
 .PHONY: bench-scale

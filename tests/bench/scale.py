@@ -10,18 +10,30 @@ configuration (--configs):
   log          tcptop --log FILE
   log-changes  tcptop --log FILE --log-changes (where the build has it)
 the base build (--base OUTPUT: today's code, built from an older commit) and the new one
-(OUTPUT) are run in turn, alternating, --rounds times. Each run settles --settle seconds, then
-every process of the pipeline is sampled over --seconds: CPU from /proc/PID/task/*/schedstat
-(all threads), plus, for the collector, the run time of its BPF programs attached to hooks
-(kernel BPF statistics; its iterators run inside its own system calls and are in its schedstat
-already), and RSS at the end. For the table, the time from a key (j: the selection moves) to the
-pane's change is measured --keys times, in tmux.
+(OUTPUT) are run in turn, alternating, --rounds times. Each run settles until its collector's
+first walk has visited every connection (the iterator's runs, from the kernel's BPF statistics)
+and --settle seconds more (at most --settle-max in all), so that the start-up's 2N OPENs are
+behind it. Then every process of the pipeline is sampled each interval over --seconds (default
+60 intervals: one cycle of tcptop-agg's full snapshot, --full-every 60, and at least one of the
+collector's walks), so that each stage's figure includes its periodic costs: CPU from
+/proc/PID/task/*/schedstat (all threads), plus, for the collector, the run time of its BPF
+programs attached to hooks (kernel BPF statistics; its iterators run inside its own system
+calls and are in its schedstat already), and RSS at the end. For the table, the time from a key
+(j: the selection moves) to the pane's change is measured --keys times, in tmux.
+
+What each window held is measured, not assumed: `walk` is the sockets the collector's iter/tcp
+visited in it over the 2N of the idle set (1.00: a whole walk's worth; a paced walk spreads one
+over about its gap); `full` is the full snapshots tcptop-agg wrote in it (seconds where it wrote
+ten times its median and more, from /proc/PID/io; `all` for an agg without --full-every, which
+writes every row every interval). The notes give the collector's least and most CPU over 10 s
+of the window and its peak memory (VmHWM).
 
 Prints progress on stderr and the table on stdout:
-  size  build  config  collector ms/s  agg ms/s  reader ms/s  total %core  memory MiB  notes
+  size  build  config  collector ms/s  agg ms/s  reader ms/s  total %core  memory MiB  walk
+  full  notes
 
 Usage: scale.py OUTPUT [--base OUTPUT] [--sizes N,N] [--configs a,b] [--seconds S]
-       [--settle S] [--rounds R] [--keys K] [--interval S]
+       [--settle S] [--settle-max S] [--rounds R] [--keys K] [--interval S]
 Root only (live capture). Writes only into a temporary folder it removes."""
 import argparse
 import ctypes
@@ -48,12 +60,19 @@ def parse_args():
     p.add_argument('--base', help="today's build to compare with (an OUTPUT folder)")
     p.add_argument('--sizes', default='100000,1000000')
     p.add_argument('--configs', default='collect,table,log,log-changes')
-    p.add_argument('--seconds', type=float, default=30)
-    p.add_argument('--settle', type=float, default=25)
+    p.add_argument('--seconds', type=float,
+                   help='the sampled window (default 60 intervals)')
+    p.add_argument('--settle', type=float, default=3,
+                   help='seconds after the first walk before the window')
+    p.add_argument('--settle-max', type=float, default=150,
+                   help='the longest wait for the first walk')
     p.add_argument('--rounds', type=int, default=1)
     p.add_argument('--keys', type=int, default=10)
     p.add_argument('--interval', type=float, default=1)
-    return p.parse_args()
+    a = p.parse_args()
+    if a.seconds is None:
+        a.seconds = 60 * a.interval
+    return a
 
 
 # ---- processes ----
@@ -103,11 +122,12 @@ def cpu_ns(pid):
     return total
 
 
-def rss(pid):
+def rss(pid, field='VmRSS'):
+    """A memory figure of /proc/PID/status (VmRSS, VmHWM: the peak), bytes."""
     try:
         with open('/proc/%d/status' % pid) as f:
             for line in f:
-                if line.startswith('VmRSS:'):
+                if line.startswith(field + ':'):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
@@ -127,35 +147,69 @@ def enable_bpf_stats():
     return fd
 
 
-def hook_ns(pid):
-    """Run time of pid's BPF programs that are not iterators nor run by it (hooks)."""
-    total = 0
-    try:
-        fds = os.listdir('/proc/%d/fd' % pid)
-    except OSError:
-        return 0
-    progs = {}
-    for fd in fds:
+class Progs:
+    """The BPF programs a process holds, by name, and their kernel statistics."""
+
+    def __init__(self, pid):
+        self.pid, self.names = pid, None
+
+    def stats(self):
+        """{prog_id: (run_time_ns, run_cnt)} of the programs pid holds."""
+        res = {}
         try:
-            if os.readlink('/proc/%d/fd/%s' % (pid, fd)) != 'anon_inode:bpf-prog':
+            fds = os.listdir('/proc/%d/fd' % self.pid)
+        except OSError:
+            return res
+        for fd in fds:
+            try:
+                if os.readlink('/proc/%d/fd/%s' % (self.pid, fd)) != 'anon_inode:bpf-prog':
+                    continue
+                info = {}
+                with open('/proc/%d/fdinfo/%s' % (self.pid, fd)) as f:
+                    for line in f:
+                        k, _, v = line.partition(':')
+                        info[k] = v.strip()
+                res[int(info['prog_id'])] = (int(info.get('run_time_ns', 0)),
+                                             int(info.get('run_cnt', 0)))
+            except (OSError, KeyError, ValueError):
                 continue
-            info = {}
-            with open('/proc/%d/fdinfo/%s' % (pid, fd)) as f:
-                for line in f:
-                    k, _, v = line.partition(':')
-                    info[k] = v.strip()
-            progs[int(info['prog_id'])] = int(info.get('run_time_ns', 0))
-        except (OSError, KeyError, ValueError):
-            continue
-    if not progs:
+        if res and (self.names is None or not set(res) <= set(self.names)):
+            self.names = {p['id']: p.get('name', '') for p in
+                          json.loads(subprocess.check_output(['bpftool', '-j', 'prog', 'show']))}
+        return res
+
+    def sample(self):
+        """(run time of the hooks: the programs neither iterators nor run by the process, ns;
+        iter/tcp's runs: the sockets its walks visited)."""
+        hooks = walked = 0
+        for i, (ns, cnt) in self.stats().items():
+            n = self.names.get(i, '')
+            if n == 'it__tcp':
+                walked += cnt
+            elif not (n.startswith('it__') or n.startswith('rf__')):
+                hooks += ns
+        return hooks, walked
+
+
+def io_wchar(pid):
+    try:
+        with open('/proc/%d/io' % pid) as f:
+            for line in f:
+                if line.startswith('wchar:'):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def full_snapshots(wrote):
+    """Full snapshots among an agg's bytes written each interval: the runs of intervals where it
+    wrote ten times its median and more (a delta carries the few rows that moved)."""
+    if not wrote:
         return 0
-    names = {p['id']: p.get('name', '') for p in
-             json.loads(subprocess.check_output(['bpftool', '-j', 'prog', 'show']))}
-    for i, ns in progs.items():
-        n = names.get(i, '')
-        if not (n.startswith('it__') or n.startswith('rf__')):
-            total += ns
-    return total
+    med = statistics.median(wrote)
+    big = [b > 10 * med + 65536 for b in wrote]
+    return sum(1 for i, b in enumerate(big) if b and (i == 0 or not big[i - 1]))
 
 
 # ---- one run ----
@@ -245,35 +299,80 @@ class Run:
         return res
 
 
+def settle(r, n):
+    """Waits until the collector's first walk has visited every socket of the idle set, then
+    --settle seconds; at most --settle-max in all. Returns (pids, Progs of the collector, the
+    seconds it took, whether the walk was seen whole) or an error string."""
+    t = time.monotonic()
+    pids, progs, walked = {}, None, False
+    while time.monotonic() - t < A.settle_max:
+        time.sleep(A.interval)
+        if not r.alive():
+            err = r.p.communicate()[1].decode().strip().splitlines() if r.p else []
+            return err[-1] if err else 'exited %s' % r.p.returncode
+        pids = r.pids()
+        if 'tcptop-collect' not in pids:
+            continue
+        if progs is None or progs.pid != pids['tcptop-collect']:
+            progs = Progs(pids['tcptop-collect'])
+        if progs.sample()[1] >= 2 * n:
+            walked = True
+            break
+    if 'tcptop-collect' not in pids:
+        return 'no collector running after %g s' % A.settle_max
+    time.sleep(A.settle)
+    return r.pids(), progs, time.monotonic() - t, walked
+
+
 def measure(build, label, config, tmp, n):
     log('%s %s %s: starting' % (n, label, config))
     r = Run(build, config, tmp)
     try:
-        time.sleep(A.settle)
-        if not r.alive():
-            err = r.p.communicate()[1].decode().strip().splitlines() if r.p else []
-            return dict(error=err[-1] if err else 'exited %s' % r.p.returncode)
-        pids = r.pids()
-        if 'tcptop-collect' not in pids:
-            return dict(error='no collector running after %g s' % A.settle)
-        c0 = {k: cpu_ns(p) for k, p in pids.items()}
-        h0 = hook_ns(pids['tcptop-collect'])
-        size0 = os.path.getsize(r.csv) if config.startswith('log') and \
-            os.path.exists(r.csv) else 0
+        st = settle(r, n)
+        if isinstance(st, str):
+            return dict(error=st)
+        pids, progs, settled, walked = st
+        agg = pids.get('tcptop-agg')
+        log('%s %s %s: settled in %.0f s%s; sampling %g s' % (
+            n, label, config, settled, '' if walked else ' (the first walk not seen whole)',
+            A.seconds))
+        csv_size = (lambda: os.path.getsize(r.csv) if os.path.exists(r.csv) else 0) \
+            if config.startswith('log') else (lambda: 0)
+        # one sample an interval: every stage's CPU, the collector's hooks and walk, agg's writes
+        samples = []
         t0 = time.monotonic()
-        time.sleep(A.seconds)
-        c1 = {k: cpu_ns(p) for k, p in pids.items()}
-        h1 = hook_ns(pids['tcptop-collect'])
-        wall = time.monotonic() - t0
-        size1 = os.path.getsize(r.csv) if config.startswith('log') and \
-            os.path.exists(r.csv) else 0
+        while True:
+            hooks, walk = progs.sample()
+            samples.append(dict(t=time.monotonic(), cpu={k: cpu_ns(p) for k, p in pids.items()},
+                                hooks=hooks, walk=walk, wchar=io_wchar(agg) if agg else 0,
+                                csv=csv_size()))
+            if samples[-1]['t'] - t0 >= A.seconds - A.interval / 2:
+                break
+            time.sleep(max(0, t0 + len(samples) * A.interval - time.monotonic()))
+        first, last = samples[0], samples[-1]
+        wall = last['t'] - first['t']
         res = dict(ms={}, mem={})
         for k in pids:
-            res['ms'][k] = (c1[k] - c0.get(k, c1[k])) / 1e6 / wall
+            res['ms'][k] = (last['cpu'][k] - first['cpu'][k]) / 1e6 / wall
             res['mem'][k] = rss(pids[k]) / 2**20
-        res['ms']['tcptop-collect'] += (h1 - h0) / 1e6 / wall
-        res['csv_mb_min'] = (size1 - size0) / 2**20 / wall * 60 if config.startswith('log') \
-            else None
+        res['ms']['tcptop-collect'] += (last['hooks'] - first['hooks']) / 1e6 / wall
+        res['wall'] = wall
+        res['settled'] = walked
+        res['walk'] = (last['walk'] - first['walk']) / (2 * n)
+        res['full'] = (full_snapshots([b['wchar'] - a['wchar'] for a, b in
+                                       zip(samples, samples[1:])])
+                       if agg and has_option(build, '--full-every', 'tcptop-agg')
+                       else 'all' if agg else '-')
+        # the collector's CPU over each 10 s of the window (hooks included): least and most
+        per10 = []
+        step = max(1, int(round(10 / A.interval)))
+        for a, b in zip(samples[::step], samples[step::step]):
+            per10.append((b['cpu']['tcptop-collect'] - a['cpu']['tcptop-collect'] +
+                          b['hooks'] - a['hooks']) / 1e6 / (b['t'] - a['t']))
+        res['per10'] = (min(per10), max(per10)) if per10 else None
+        res['hwm'] = rss(pids['tcptop-collect'], 'VmHWM') / 2**20
+        res['csv_mb_min'] = (last['csv'] - first['csv']) / 2**20 / wall * 60 \
+            if config.startswith('log') else None
         if config == 'table' and A.keys:
             lat = r.key_latency(A.keys)
             res['keys'] = (statistics.median(lat), max(lat))
@@ -283,8 +382,8 @@ def measure(build, label, config, tmp, n):
         log('%s %s %s: stopped' % (n, label, config))
 
 
-def has_option(build, opt):
-    h = subprocess.run([os.path.join(build, 'tcptop'), '--help'], capture_output=True,
+def has_option(build, opt, tool='tcptop'):
+    h = subprocess.run([os.path.join(build, tool), '--help'], capture_output=True,
                        text=True).stdout
     return opt in h
 
@@ -338,12 +437,15 @@ def main():
 
 
 def print_table(rows):
-    print('bench-scale: %s, interval %g s, %g s sampled after %g s, %d round(s)' % (
-        time.strftime('%Y-%m-%d %H:%M'), A.interval, A.seconds, A.settle, A.rounds))
-    print('%-9s %-5s %-12s %10s %9s %12s %8s %11s  %s' % (
-        'size', 'build', 'config', 'collect', 'agg', 'reader', 'total', 'memory', 'notes'))
-    print('%-9s %-5s %-12s %10s %9s %12s %8s %11s' % ('', '', '', 'ms/s', 'ms/s', 'ms/s',
-                                                     '% core', 'MiB'))
+    print('bench-scale: %s, interval %g s, %g s sampled from %g s after the first walk, '
+          '%d round(s), %.0f s in all' % (
+              time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), A.interval, A.seconds,
+              A.settle, A.rounds, time.monotonic() - T0))
+    print('%-9s %-5s %-12s %10s %9s %12s %8s %7s %5s %4s  %s' % (
+        'size', 'build', 'config', 'collect', 'agg', 'reader', 'total', 'memory', 'walk',
+        'full', 'notes'))
+    print('%-9s %-5s %-12s %10s %9s %12s %8s %7s' % ('', '', '', 'ms/s', 'ms/s', 'ms/s',
+                                                    '% core', 'MiB'))
     for n, label, config, r in rows:
         if 'error' in r:
             print('%-9d %-5s %-12s %s' % (n, label, config, r['error']))
@@ -353,16 +455,23 @@ def print_table(rows):
         rd = '%s %.1f' % (reader[0][7:], ms[reader[0]]) if reader else '-'
         total = sum(ms.values())
         notes = []
+        if not r.get('settled'):
+            notes.append('the first walk not done in %g s: in the window' % A.settle_max)
         if r.get('csv_mb_min') is not None:
             notes.append('%.1f MiB of CSV a minute' % r['csv_mb_min'])
         if r.get('keys'):
             notes.append('key %.0f ms median, %.0f max' % (1e3 * r['keys'][0],
                                                            1e3 * r['keys'][1]))
-        notes.append('memory ' + ', '.join('%s %.0f' % (k[7:], v) for k, v in mem.items()))
-        print('%-9d %-5s %-12s %10.1f %9s %12s %7.2f%% %11.0f  %s' % (
+        if r.get('per10'):
+            notes.append('collect %.1f-%.1f ms/s by 10 s' % r['per10'])
+        notes.append('memory ' + ', '.join('%s %.0f' % (k[7:], v) for k, v in mem.items()) +
+                     ' (collect peak %.0f)' % r['hwm'])
+        print('%-9d %-5s %-12s %10.1f %9s %12s %7.2f%% %7.0f %5.2f %4s  %s' % (
             n, label, config, ms.get('tcptop-collect', 0),
             '%.1f' % ms['tcptop-agg'] if 'tcptop-agg' in ms else '-', rd, total / 10,
-            sum(mem.values()), '; '.join(notes)))
+            sum(mem.values()), r['walk'], r['full'], '; '.join(notes)))
+    print("walk: the sockets the collector's walks visited in the window over the 2N of the "
+          "idle set; full: tcptop-agg's full snapshots in it (all: every interval's is)")
 
 
 if __name__ == '__main__':

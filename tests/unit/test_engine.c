@@ -434,9 +434,11 @@ static void test_walk_forced(void)
 	fk.tcp[1] = tcp_rec(0x2000, 40001, 1);
 	fk.ntcp = 2;
 	engine_start(g);
+	engine_period(g);
+	ok(fk.created[0] == 2, "the first walk is followed at once by the next (paced)");
 	before = fk.created[0];
 	engine_period(g);
-	ok(fk.created[0] == before, "activation: the walk is not due the next period");
+	ok(fk.created[0] == before, "activation: then the walk is not due the next period");
 	fk.it[0] = FAIL_READ;
 	fk.kloss[TT_LOSS_RINGBUF] = 1; /* a lost event: a full walk at once */
 	engine_period(g);
@@ -676,6 +678,7 @@ static void test_quiet(void)
 	int walks, udp_walks, runs, batches;
 
 	engine_start(g);
+	engine_period(g); /* the first walk's follower */
 	walks = fk.created[0];
 	udp_walks = fk.created[IT_UDP - IT_TCP];
 	runs = fk.rf_runs;
@@ -684,7 +687,7 @@ static void test_quiet(void)
 		engine_period(g);
 	ok(fk.rf_runs == runs && fk.batches == batches,
 	   "nothing polled, no UDP flow: no refresh, no map read in 5 periods");
-	ok(fk.created[IT_UDP - IT_TCP] == udp_walks && udp_walks == 1,
+	ok(fk.created[IT_UDP - IT_TCP] == udp_walks && udp_walks == 1 && walks == 2,
 	   "... iter/udp at start only (%d)", fk.created[IT_UDP - IT_TCP]);
 	ok(fk.created[0] == walks, "... and no walk before it is due");
 	/* a flow: read once after a datagram, not while none comes */
@@ -734,7 +737,7 @@ static void test_end_drops_walk(void)
 
 /* A walk begun on time spreads its CPU over the gap to the next: each period reads it for the
  * last walk's cost over as many periods (here less than a chunk: one chunk a period); the first
- * goes as fast as the period's slice allows. */
+ * goes as fast as the period's slice allows, and the next follows it at once, paced. */
 static void test_walk_paced(void)
 {
 	struct engine *g = start(true, POLL_RUN); /* --full-walk 60, interval 0.2 s */
@@ -747,7 +750,6 @@ static void test_walk_paced(void)
 	engine_start(g);
 	ok(g->walk.it.fd < 0 && g->walk.periods == 1,
 	   "the first walk, 2000 records at once: read whole in its period");
-	g->walk.last -= 61 * SEC; /* the next is due */
 	while ((fk.created[0] < 2 || g->walk.it.fd >= 0) && periods < 100) {
 		engine_period(g);
 		periods++;
@@ -758,9 +760,9 @@ static void test_walk_paced(void)
 	least = 96 * 1024 / sizeof(struct tt_event);
 	ok(fk.created[0] == 2 && g->walk.periods >= (2000 + most - 1) / most &&
 		   g->walk.periods <= (2000 + least - 1) / least,
-	   "the next, due on time: a chunk (%zu to %zu records) a period, over %llu periods", least,
-	   most, (unsigned long long)g->walk.periods);
-	/* a third, paced; an event lost after its first period: the rest at once */
+	   "the next, at once, paced: a chunk (%zu to %zu records) a period, over %llu periods",
+	   least, most, (unsigned long long)g->walk.periods);
+	/* a third, due on time, paced; an event lost after its first period: the rest at once */
 	g->walk.last -= 61 * SEC;
 	engine_period(g);
 	fk.kloss[TT_LOSS_RINGBUF] = 1;
