@@ -4,10 +4,11 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "feed.h"
-#include "snaptab.h"
+#include "vec.h"
 
 struct feed {
 	struct stream_reader *rd;
@@ -17,7 +18,12 @@ struct feed {
 	struct cgroup_table cg; /* the reader's: paths of the section's (host, cgroup id) */
 	/* the rows' strings: they live as long as the process, as the thread does */
 	struct strtab *st;
-	struct snaptab tab; /* the reader's: the table delta snapshots apply to */
+	/* deltas: the section may send them (1.1), a full snapshot of it was read and every
+	 * delta since ended (the view applies them, and checks each one's table_rows) */
+	bool keep, in_step;
+	struct cgupd *cgupd; /* CGROUP records since the last snapshot handed over */
+	size_t ncgupd, cgupd_cap;
+	bool gap; /* snapshots dropped with none queued after them: the next one follows a gap */
 	/* under lock */
 	struct snapshot *head, *tail; /* the queue, oldest first */
 	size_t queued, queued_rows;
@@ -42,6 +48,11 @@ static void publish(struct feed *f, struct snapshot *s)
 		struct snapshot *old = f->head;
 
 		f->head = old->next;
+		/* a delta after it cannot be applied: the view waits for a full snapshot */
+		if (f->head)
+			f->head->after_gap = true;
+		else
+			f->gap = true;
 		if (!f->head)
 			f->tail = NULL;
 		f->queued_rows -= old->n;
@@ -50,6 +61,8 @@ static void publish(struct feed *f, struct snapshot *s)
 		f->skipped++;
 	}
 	s->next = NULL;
+	s->after_gap |= f->gap;
+	f->gap = false;
 	if (f->tail)
 		f->tail->next = s;
 	else
@@ -70,52 +83,76 @@ static void finish(struct feed *f, int status)
 	wake(f);
 }
 
-/* A delta applied: the table's rows are the snapshot's. Out of memory: a row is counted as not
- * shown. */
-static void delta_rows(struct feed *f, struct snapshot *s)
+/* A CGROUP record: the string rows of its (host, id) show from now on, for the view to give the
+ * rows it holds that no delta carries. Out of memory: they keep the string they had. */
+static void cgroup_read(struct feed *f, const struct rec_cgroup *c)
 {
-	for (size_t i = 0; i < snaptab_rows(&f->tab); i++)
-		if (snapshot_add(s, snaptab_row(&f->tab, i), &f->cg) < 0)
-			s->dropped++;
+	const struct cgroup_ent *ce;
+
+	/* a merged stream's hosts may share an id: the row's host picks the path */
+	cgroup_table_set_host(&f->cg, c->host, c->id, c->path);
+	ce = cgroup_table_get_host(&f->cg, c->host, c->id);
+	if (!ce || VEC_RESERVE(&f->cgupd, &f->cgupd_cap, f->ncgupd + 1))
+		return;
+	f->cgupd[f->ncgupd++] = (struct cgupd){
+		.id = c->id,
+		.host = c->host,
+		.str = strtab_add(f->st, STR_CGROUP, ce->short_name, strlen(ce->short_name), NULL),
+	};
+}
+
+/* A snapshot read: handed over with the CGROUP records read since the one before. */
+static void complete(struct feed *f, struct snapshot *s)
+{
+	if (f->ncgupd) {
+		s->cgupd = f->cgupd;
+		s->ncgupd = f->ncgupd;
+		f->cgupd = NULL;
+		f->ncgupd = f->cgupd_cap = 0;
+	}
+	snapshot_finish(s);
+	publish(f, s);
 }
 
 static void *feed_main(void *arg)
 {
 	struct feed *f = arg;
 	struct snapshot *building = NULL;
-	struct rec_snap_begin b;
 	struct rec r;
-	int kind = 0;
+	uint32_t kind = 0; /* REC_SNAP_BEGIN or REC_DELTA_BEGIN being read, 0: none */
 
 	/* the section's header was read before the thread started (main.c checks it) */
-	snaptab_section(&f->tab, stream_reader_header(f->rd));
+	f->keep = stream_reader_header(f->rd)->minor >= 1;
 	for (;;) {
 		int st = stream_read(f->rd, &r);
 
 		if (st != STREAM_OK) {
 			snapshot_free(building); /* an incomplete snapshot is never shown */
-			snaptab_free(&f->tab);
 			finish(f, st);
 			return NULL;
 		}
 		switch (r.type) {
 		case REC_HEADER:
-			snaptab_section(&f->tab, &r.u.header);
+			/* a new section: its deltas wait for its first full snapshot */
+			f->keep = r.u.header.minor >= 1;
+			f->in_step = false;
 			break;
 		case REC_SNAP_BEGIN:
 		case REC_DELTA_BEGIN:
 			snapshot_free(building);
 			building = NULL;
-			/* a delta with no table to apply it to (a late start) is not shown */
-			kind = snaptab_begin(&f->tab, r.type, &r.u.snap_begin);
-			if (kind == SNAPTAB_SKIP)
+			kind = r.type;
+			/* a delta with no table to apply it to (a late start, or one not ended) is
+			 * not shown, nor are the deltas after it until a full snapshot */
+			if (r.type == REC_DELTA_BEGIN && (!f->keep || !f->in_step)) {
+				kind = 0;
 				break;
-			/* a delta stands for the full snapshot of its table's rows */
-			b = r.u.snap_begin;
-			if (kind == SNAPTAB_DELTA)
-				b.rows = b.table_rows;
-			/* out of memory: this snapshot is skipped, the next may fit */
-			building = snapshot_new(stream_reader_header(f->rd), &b, f->st);
+			}
+			f->in_step = false;
+			/* out of memory: this snapshot is skipped, the next full one may fit */
+			building = snapshot_new(stream_reader_header(f->rd), &r.u.snap_begin, f->st);
+			if (building)
+				building->delta = r.type == REC_DELTA_BEGIN;
 			break;
 		case REC_HOST:
 		case REC_DELTA_HOST:
@@ -125,38 +162,36 @@ static void *feed_main(void *arg)
 			break;
 		case REC_SNAP_ROW:
 		case REC_DELTA_ROW:
-			/* out of memory in the table: it is out of step until a full snapshot */
-			if (snaptab_add(&f->tab, r.type, &r.u.row) == -EPROTO ||
-			    r.type != REC_SNAP_ROW)
+			/* a row of the other kind is not applied */
+			if (!building || r.type != kind + 1)
 				break;
-			/* out of memory: the row is counted as not shown */
-			if (building && snapshot_add(building, &r.u.row, &f->cg) < 0)
-				building->dropped++;
-			break;
-		case REC_SNAP_END:
-		case REC_DELTA_END:
-			/* a delta out of step is not shown, nor are the deltas after it */
-			if (snaptab_end(&f->tab) != SNAPTAB_READY) {
+			if (snapshot_add(building, &r.u.row, &f->cg) == 0)
+				break;
+			/* out of memory: a full snapshot's row is counted as not shown; a delta
+			 * missing a row would leave the table out of step: not shown */
+			building->dropped++;
+			if (building->delta) {
 				snapshot_free(building);
 				building = NULL;
 			}
+			break;
+		case REC_SNAP_END:
+		case REC_DELTA_END:
 			if (building) {
-				if (kind == SNAPTAB_DELTA)
-					delta_rows(f, building);
-				snapshot_finish(building);
-				publish(f, building);
+				f->in_step = f->keep;
+				complete(f, building);
 			}
 			building = NULL;
+			kind = 0;
 			break;
 		case REC_END:
 			snapshot_free(building);
 			building = NULL;
+			kind = 0;
 			cgroup_table_clear(&f->cg); /* ids belong to their section */
 			break;
 		case REC_CGROUP:
-			/* a merged stream's hosts may share an id: the row's host picks the path */
-			cgroup_table_set_host(&f->cg, r.u.cgroup.host, r.u.cgroup.id,
-					      r.u.cgroup.path);
+			cgroup_read(f, &r.u.cgroup);
 			break;
 		default:
 			break;

@@ -14,7 +14,6 @@
 bool table_utf8 = true;
 
 static size_t append(char *buf, size_t size, size_t o, const char *s, size_t n);
-static void widen(const struct strtab *st, struct widest *w, const struct vrow *v);
 static bool group_same(const struct vrow *g, const struct vrow *v, enum group_mode mode);
 
 /* A snapshot larger than this is shown in part (the header says how many rows were left out):
@@ -64,6 +63,8 @@ void snapshot_free(struct snapshot *s)
 	free(s->fresh);
 	free(s->grp[0]);
 	free(s->grp[1]);
+	free(s->settle);
+	free(s->cgupd);
 	free(s);
 }
 
@@ -846,12 +847,15 @@ void snapshot_finish(struct snapshot *s)
 	memset(&s->all, 0, sizeof(s->all));
 	s->any_v6 = false;
 	for (size_t i = 0; i < s->n; i++) {
-		widen(s->st, &s->all, &s->rows[i]);
+		vrow_widen(s->st, &s->all, &s->rows[i]);
 		s->any_v6 |= !v4_only(&s->rows[i].r.id);
 	}
+	/* a whole snapshot: the rows the next delta settles (out of memory: found then) */
+	if (!s->delta)
+		snapshot_settle_list(s);
 }
 
-static void widen(const struct strtab *st, struct widest *w, const struct vrow *v)
+void vrow_widen(const struct strtab *st, struct widest *w, const struct vrow *v)
 {
 	const struct vfields *r = &v->r;
 
@@ -1047,7 +1051,7 @@ static int build_groups(struct table *t)
 	t->n = ng;
 	for (size_t g = 0; g < ng; g++) {
 		t->v[g] = &t->groups[g];
-		widen(s->st, &t->widest, &t->groups[g]);
+		vrow_widen(s->st, &t->widest, &t->groups[g]);
 	}
 	table_sort(t);
 	if (!any_open) {
@@ -1078,7 +1082,7 @@ static int build_groups(struct table *t)
 			for (uint32_t k = start[gidx]; k < start[gidx + 1]; k++) {
 				t->depth[o] = 1;
 				t->v[o++] = conns[k];
-				widen(s->st, &t->widest, conns[k]);
+				vrow_widen(s->st, &t->widest, conns[k]);
 			}
 		}
 		free(gs);
@@ -1219,7 +1223,7 @@ int table_rebuild(struct table *t)
 			if (t->filter[0] && !vrow_matches(s->st, v, t->filter))
 				continue;
 			t->v[t->n++] = v;
-			widen(s->st, &t->widest, v);
+			vrow_widen(s->st, &t->widest, v);
 		}
 	}
 	if (t->group != GROUP_NONE && t->n)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Unit tests of the view's data layer (TAP): units, field elision in display columns, column
  * layout, the radix sort against the comparator, the filter, and the selection across snapshots. */
+#include <errno.h>
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "table.h"
 #include "trend.h"
 #include "view.h"
+#include "vec.h"
 
 /* The rows' strings, as the reader thread keeps them. */
 static struct strtab *ST;
@@ -875,6 +877,447 @@ static void test_figs_trend(void)
 	view_free(&v);
 }
 
+
+/* ---- deltas applied in place (snapshot_apply) against the same tables sent whole ---- */
+
+/* The writer's table, as tcptop-agg keeps it: rows, and which ones the next snapshot carries. */
+#define MODEL_MAX 400
+struct model {
+	struct rec_snap_row r[MODEL_MAX];
+	bool carried[MODEL_MAX];
+	size_t n;
+	uint64_t next_flow;
+	const char *host2; /* the second host's name */
+};
+
+static bool model_has(const struct model *m, uint64_t flow, uint32_t host)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->r[i].id.flow == flow && m->r[i].host == host)
+			return true;
+	return false;
+}
+
+/* A new connection: a flow id above every one or, now and then, a free one among them (its row
+ * goes between others), of host 1 or 2, with figures or none. */
+static void model_open(struct model *m, bool closing)
+{
+	struct rec_snap_row *r;
+	uint64_t flow = m->next_flow++;
+	uint32_t host = 1 + rnd() % 2;
+	char name[16];
+
+	if (m->n >= MODEL_MAX)
+		return;
+	if (rnd() % 3 == 0 && flow > 1) {
+		flow = 1 + rnd() % (flow - 1);
+		if (model_has(m, flow, host))
+			return;
+	}
+	snprintf(name, sizeof(name), "p%u", (unsigned)(rnd() % 6));
+	r = &m->r[m->n];
+	*r = row(flow, name, 100 + rnd() % 6, 0);
+	r->id.cookie = 1000 + flow;
+	r->host = host;
+	r->flags = CONN_F_NEW | (closing ? CONN_F_CLOSED : 0);
+	r->c.bytes_in = rnd() % 5000;
+	r->c.srtt_us = 10 + rnd() % 900;
+	if (rnd() % 2) {
+		r->has_figs = 1;
+		r->figs.cwnd = 10;
+		r->limit = LIMIT_NONE;
+	}
+	m->carried[m->n++] = true;
+}
+
+/* One interval: the last one's closed rows go, rates and NEW are cleared (a reader's settle),
+ * then rows move bytes, change owner, RTT or figures, close and open. */
+static void model_step(struct model *m, int k)
+{
+	size_t i = 0;
+
+	while (i < m->n) {
+		m->carried[i] = false;
+		m->r[i].rate_in = m->r[i].rate_out = 0;
+		m->r[i].flags &= ~CONN_F_NEW;
+		if (m->r[i].flags & CONN_F_CLOSED) {
+			m->r[i] = m->r[--m->n];
+			continue;
+		}
+		i++;
+	}
+	for (int c = 0; c < 1 + k % 5 && m->n; c++) {
+		struct rec_snap_row *r = &m->r[rnd() % m->n];
+		size_t x = r - m->r;
+
+		m->carried[x] = true;
+		switch (rnd() % 7) {
+		case 0: /* moved bytes */
+		case 1:
+			r->c.bytes_in += 1 + rnd() % 100000;
+			r->rate_in = (double)(1 + rnd() % 100000);
+			r->c.pkts_in++;
+			r->figs.busy_ms += r->has_figs ? rnd() % 300 : 0;
+			break;
+		case 2: /* its busiest RTT falls: the widest values may shrink */
+			r->c.srtt_us = 5 + rnd() % 50;
+			break;
+		case 3: /* another process owns it now: it changes group */
+			snprintf(r->comm, sizeof(r->comm), "p%u", (unsigned)(rnd() % 6));
+			r->pid = 100 + rnd() % 6;
+			break;
+		case 4: /* its figures moved without a byte */
+			if (r->has_figs) { /* a stalled sender's clocks run */
+				r->figs.cwnd++;
+				r->figs.busy_ms += 1 + rnd() % 500;
+				r->figs.rwnd_ms += rnd() % 300;
+				r->limit = 1 + rnd() % 3;
+				r->limit_pct = rnd() % 101;
+			}
+			break;
+		case 5: /* closed */
+			r->flags |= CONN_F_CLOSED;
+			r->state = 7;
+			break;
+		default: /* sent, counted only */
+			r->c.bytes_out += 10;
+			r->rate_out = 0.5;
+			break;
+		}
+	}
+	for (int c = 0; c < k % 3; c++)
+		model_open(m, rnd() % 8 == 0);
+}
+
+static void add_hosts(struct snapshot *s, const struct model *m)
+{
+	struct rec_host h = { .index = 1, .state = HOST_LIVE };
+
+	strcpy(h.hostname, "alpha");
+	snapshot_add_host(s, &h);
+	h.index = 2;
+	snprintf(h.hostname, sizeof(h.hostname), "%s", m->host2);
+	snapshot_add_host(s, &h);
+}
+
+/* The interval's snapshot: whole, or the delta of the rows carried. */
+static struct snapshot *model_snap(const struct model *m, bool delta)
+{
+	struct stream_header h = { .major = 1, .minor = 1, .kind = STREAM_KIND_SNAPSHOT };
+	struct rec_snap_begin b = { .table_rows = m->n, .span_ns = 1000000000 };
+	struct snapshot *s;
+
+	for (size_t i = 0; i < m->n; i++)
+		b.rows += !delta || m->carried[i];
+	s = snapshot_new(&h, &b, ST);
+	s->delta = delta;
+	add_hosts(s, m);
+	for (size_t i = 0; i < m->n; i++)
+		if (!delta || m->carried[i])
+			snapshot_add(s, &m->r[i], NULL);
+	snapshot_finish(s);
+	return s;
+}
+
+static bool rows_same(const struct vrow *a, const struct vrow *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(&a[i], &b[i], VROW_VALUE_BYTES) || a[i].since != b[i].since)
+			return false;
+	return true;
+}
+
+static bool figs_same(const struct vfigs *a, const struct vfigs *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (vkey_cmp(&a[i].k, &b[i].k) || memcmp(&a[i].f, &b[i].f, sizeof(a[i].f)))
+			return false;
+	return true;
+}
+
+static bool keys_same(const struct vkey *a, const struct vkey *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (vkey_cmp(&a[i], &b[i]))
+			return false;
+	return true;
+}
+
+static bool u32_same(const uint32_t *a, const uint32_t *b, size_t n)
+{
+	return !n || !memcmp(a, b, n * sizeof(*a));
+}
+
+/* What the delta made (d, and prev thinned) is what the whole snapshot made (f, pf). */
+static const char *apply_differs(const struct snapshot *pf, const struct snapshot *f,
+				 const struct snapshot *pd, const struct snapshot *d)
+{
+	struct vkey *keys = NULL;
+	size_t nkeys = 0, cap = 0;
+	const char *why = NULL;
+
+	if (d->delta || d->n != f->n || !rows_same(d->rows, f->rows, f->n))
+		return "rows";
+	if (d->nfigs != f->nfigs || !figs_same(d->figs, f->figs, f->nfigs))
+		return "figures";
+	if (memcmp(&d->all, &f->all, sizeof(f->all)))
+		return "widest values";
+	if (pd->ndkeys != pf->ndkeys || !keys_same(pd->dkeys, pf->dkeys, pf->ndkeys))
+		return "the keys that differ";
+	if (pd->ndrows != pf->ndrows || !rows_same(pd->drows, pf->drows, pf->ndrows) ||
+	    pd->ndfigs != pf->ndfigs || !figs_same(pd->dfigs, pf->dfigs, pf->ndfigs))
+		return "what makes the one before again";
+	if (d->nactive != f->nactive || !u32_same(d->active, f->active, f->nactive) ||
+	    d->nfresh != f->nfresh || !u32_same(d->fresh, f->fresh, f->nfresh) ||
+	    d->nfrom_prev != f->nfrom_prev || !u32_same(d->from_prev, f->from_prev, f->nfrom_prev))
+		return "the steps (active, fresh, map)";
+	for (size_t i = 0; i < f->n; i++) {
+		if (!vrow_unsettled(&f->rows[i]))
+			continue;
+		VEC_RESERVE(&keys, &cap, nkeys + 1);
+		keys[nkeys++] = vrow_vkey(&f->rows[i]);
+	}
+	if (!d->settle_ok || d->nsettle != nkeys || !keys_same(d->settle, keys, nkeys))
+		why = "the rows to settle";
+	free(keys);
+	return why;
+}
+
+/* Snapshot by snapshot: a delta applied in place (taking the rows, or copying them) leaves what
+ * the whole snapshot of the same interval leaves after snapshot_thin(): rows, figures, widest
+ * values, what makes the one before again and the steps the view takes from there. */
+static void test_apply(void)
+{
+	static struct model m;
+	struct snapshot *pf, *pd;
+	int bad = 0, steps = 0, slow = 0;
+	const char *why = NULL;
+
+	seed = 7;
+	memset(&m, 0, sizeof(m));
+	m.next_flow = 1;
+	m.host2 = "beta";
+	for (int i = 0; i < 150; i++)
+		model_open(&m, false);
+	pf = model_snap(&m, false);
+	pd = model_snap(&m, false);
+	pf->tick = pd->tick = 1;
+	for (int k = 2; k < 400; k++) {
+		struct snapshot *f, *d;
+		const char *w;
+
+		model_step(&m, k);
+		if (k % 50 == 0) { /* a host's name changes: the rows not carried too */
+			m.host2 = k % 100 ? "gamma" : "beta";
+			slow++;
+		}
+		f = model_snap(&m, false);
+		d = model_snap(&m, true);
+		f->tick = d->tick = k;
+		if (snapshot_thin(pf, f) || snapshot_apply(pd, d, k % 3 != 0)) {
+			bad++;
+			why = "failed";
+		} else if ((w = apply_differs(pf, f, pd, d))) {
+			bad++;
+			why = why ? why : w;
+		}
+		if (k % 3 == 0 && !pd->rows)
+			why = why ? why : "copied: the one before stays whole", bad++;
+		snapshot_free(pf);
+		snapshot_free(pd);
+		pf = f;
+		pd = d;
+		steps++;
+	}
+	ok(!bad, "%d deltas applied in place are the whole snapshots (%d with a host renamed): %s",
+	   steps, slow, bad ? why : "rows, figures, widest, history, steps, rows to settle");
+	{
+		/* a delta whose table_rows is not the table's is refused, prev untouched */
+		struct snapshot *d;
+		size_t n = pd->n;
+
+		model_step(&m, 5);
+		d = model_snap(&m, true);
+		d->b.table_rows++;
+		d->tick = 1000;
+		ok(snapshot_apply(pd, d, true) == -EPROTO && pd->rows && pd->n == n && d->delta,
+		   "a delta out of step is refused, the table as it was");
+		snapshot_free(d);
+	}
+	snapshot_free(pf);
+	snapshot_free(pd);
+}
+
+/* Two views, one given whole snapshots, one the deltas between them: every screen the same
+ * (rows in order, their order by every column both ways, groups open and closed, a filter, time
+ * travel back over deltas and forward, the closed view, the trends). */
+struct pair {
+	struct view a, b;
+};
+
+static const char *views_differ(struct view *a, struct view *b)
+{
+	if (a->t.n != b->t.n)
+		return "rows shown";
+	for (size_t i = 0; i < a->t.n; i++) {
+		const struct vrow *x = a->t.v[i], *y = b->t.v[i];
+
+		if (memcmp(x, y, VROW_VALUE_BYTES) || x->conns != y->conns || x->since != y->since ||
+		    a->t.depth[i] != b->t.depth[i])
+			return "a row, its place or its depth";
+	}
+	if (memcmp(&a->t.widest, &b->t.widest, sizeof(a->t.widest)))
+		return "widest values (the layout)";
+	if (a->nclosed != b->nclosed || a->sel != b->sel || a->top != b->top)
+		return "closed ring or selection";
+	for (size_t i = 0; i < a->t.n && i < 8; i++) {
+		struct conn_key k = vrow_key(a->t.v[i]);
+		float pa[TREND_LEN], pb[TREND_LEN];
+		const struct tcp_figs *fa = snapshot_figs(a->t.snap, a->t.v[i]),
+				      *fb = snapshot_figs(b->t.snap, b->t.v[i]);
+
+		if (!fa != !fb || (fa && memcmp(fa, fb, sizeof(*fa))))
+			return "figures (side table)";
+		if (a->t.v[i]->conns)
+			continue;
+		if (trends_get(a->trends, &k, a->shown->tick, a->t.v[i]->since, a->shown->tick,
+			       TREND_LEN, pa) != trends_get(b->trends, &k, b->shown->tick,
+							    b->t.v[i]->since, b->shown->tick,
+							    TREND_LEN, pb) ||
+		    memcmp(pa, pb, sizeof(pa)))
+			return "trends";
+		for (int ts = TS_BUSY; ts < TS_N; ts++) {
+			trends_get_series(a->trends, &k, ts, a->shown->tick, a->t.v[i]->since,
+					  a->shown->tick, fa, a->t.v[i]->r.c.srtt_us, TREND_LEN, pa);
+			trends_get_series(b->trends, &k, ts, b->shown->tick, b->t.v[i]->since,
+					  b->shown->tick, fb, b->t.v[i]->r.c.srtt_us, TREND_LEN, pb);
+			if (memcmp(pa, pb, sizeof(pa)))
+				return "figure trends";
+		}
+	}
+	return NULL;
+}
+
+static void keys2(struct pair *p, const int *k, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		key(&p->a, k[i]);
+		key(&p->b, k[i]);
+	}
+}
+
+static void test_delta_views(void)
+{
+	static struct model m;
+	static struct pair p;
+	int bad = 0, screens = 0, travels = 0;
+	const char *why = NULL;
+
+	seed = 11;
+	memset(&m, 0, sizeof(m));
+	memset(&p, 0, sizeof(p));
+	m.next_flow = 1;
+	m.host2 = "beta";
+	p.a.t.sort = p.b.t.sort = COL_RX_RATE;
+	p.a.page = p.b.page = 10;
+	view_init(&p.a);
+	view_init(&p.b);
+	for (int i = 0; i < 120; i++)
+		model_open(&m, false);
+	view_install(&p.a, model_snap(&m, false));
+	view_install(&p.b, model_snap(&m, false));
+	for (int k = 1; k < 300; k++) {
+		const char *w;
+
+		model_step(&m, k);
+		if (k % 97 == 0)
+			m.host2 = k % 2 ? "gamma" : "beta";
+		view_install(&p.a, model_snap(&m, false));
+		view_install(&p.b, model_snap(&m, k % 40 != 0)); /* a full one now and then */
+		/* the settings change every few snapshots, so that rebuilds follow each other */
+		if (k % 4 == 0) {
+			int ks[] = { '>' };
+
+			keys2(&p, ks, 1);
+		}
+		if (k % 6 == 0) {
+			int ks[] = { 'r' };
+
+			keys2(&p, ks, 1);
+		}
+		if (k % 23 == 0) { /* group by process, by cgroup, none */
+			int ks[] = { 'a' };
+
+			keys2(&p, ks, 1);
+		}
+		if (k % 23 == 1 && p.a.t.group != GROUP_NONE) { /* open the first group */
+			int ks[] = { KEY_HOME, '\n' };
+
+			keys2(&p, ks, 2);
+		}
+		if (k % 31 == 0) { /* a filter, for a few snapshots */
+			int ks[] = { '/', 'p', '3', '\n' };
+
+			keys2(&p, ks, 4);
+		}
+		if (k % 31 == 5) {
+			int ks[] = { '/', 27 };
+
+			keys2(&p, ks, 2);
+		}
+		if (k % 17 == 0) {
+			int ks[] = { KEY_DOWN, KEY_DOWN };
+
+			keys2(&p, ks, 2);
+		}
+		if ((w = views_differ(&p.a, &p.b))) {
+			bad++;
+			why = why ? why : w;
+		}
+		screens++;
+		if (k % 29 == 0) { /* back over deltas, a pause in the past, and forward again */
+			for (int t = 0; t < 1 + k % 9; t++) {
+				int ks[] = { '[' };
+
+				keys2(&p, ks, 1);
+				if ((w = views_differ(&p.a, &p.b))) {
+					bad++;
+					why = why ? why : w;
+				}
+				travels++;
+			}
+		}
+		if (k % 29 == 3) { /* deltas came while travelling: forward to the live table */
+			for (int t = 0; t < 12 && (p.a.travel || p.b.travel); t++) {
+				int ks[] = { ']' };
+
+				keys2(&p, ks, 1);
+				if ((w = views_differ(&p.a, &p.b))) {
+					bad++;
+					why = why ? why : w;
+				}
+				travels++;
+			}
+		}
+		if (k % 37 == 0 || k % 37 == 2) { /* paused, two snapshots come, unpaused */
+			int ks[] = { 'p' };
+
+			keys2(&p, ks, 1);
+		}
+		if (k % 43 == 0 || k % 43 == 3) { /* the closed view, and back */
+			int ks[] = { 'c' };
+
+			keys2(&p, ks, 1);
+		}
+	}
+	ok(!bad && p.b.deltas_skipped == 0,
+	   "%d screens and %d steps of time travel from deltas are those from whole snapshots "
+	   "(every column both ways, groups, a filter, pause, closed view, trends): %s",
+	   screens, travels, bad ? why : "same");
+	view_free(&p.a);
+	view_free(&p.b);
+}
+
 int main(void)
 {
 	setlocale(LC_ALL, "C.UTF-8");
@@ -898,5 +1341,7 @@ int main(void)
 	test_limit();
 	test_figs_history();
 	test_figs_trend();
+	test_apply();
+	test_delta_views();
 	return done_testing();
 }
