@@ -474,6 +474,7 @@ static int cmp_rows(const void *pa, const void *pb, void *arg)
  * table sort by their rank; without ranks (out of memory) a text longer than 24 bytes (escaped)
  * can leave equal keys for different rows, and such runs are finished with qsort. */
 #define KEY_WORDS 3
+#define KEYS_KEEP (1u << 20) /* bytes of sort scratch kept between sorts */
 
 struct elem {
 	uint64_t k;
@@ -736,6 +737,13 @@ void table_sort(struct table *t)
 		if (differ)
 			qsort_r(t->v + i, j - i, sizeof(*t->v), cmp_rows, t);
 		i = j;
+	}
+	/* 40 bytes a row, kept for nothing until the next whole sort (a sort key, a filter, a
+	 * full snapshot): given back, the next one maps it again */
+	if (t->keys_cap > KEYS_KEEP) {
+		free(t->keys);
+		t->keys = NULL;
+		t->keys_cap = 0;
 	}
 }
 
@@ -1130,8 +1138,8 @@ static bool resort_changed(struct table *t, size_t last_n)
 {
 	struct snapshot *s = t->snap;
 	struct keyctx kc = { .st = s->st, .v4 = !s->any_v6 };
-	const struct vrow **kept, **fresh, **out;
-	size_t nk = 0, pos = 0, o = 0;
+	const struct vrow **v = t->v, **fresh;
+	size_t nk = 0, end;
 	struct keyed arg;
 
 	if (!t->last_whole || !s->have_map || s->prev_rows != t->last_rows ||
@@ -1140,18 +1148,18 @@ static bool resort_changed(struct table *t, size_t last_n)
 		return false;
 	if (text_column(t->sort) && !(kc.ranks = strtab_ranks(s->st, s->nstr)))
 		return false;
-	if (vec_resize(&t->keys, &t->keys_cap, (2 * s->n + s->nfresh + 1) * sizeof(*kept), 1))
+	if (vec_resize(&t->keys, &t->keys_cap, (s->nfresh + 1) * sizeof(*fresh), 1))
 		return false;
-	kept = t->keys;
-	out = kept + s->n;
-	fresh = out + s->n;
+	fresh = t->keys;
+	/* the rows kept, in the last order, in place (t->v has room for every row of s); given up
+	 * half way, t->v is made again whole by the caller */
 	for (size_t i = 0; i < last_n; i++) {
 		/* an address of the last snapshot's rows (freed maybe), numbered without reading */
-		size_t old = ((uintptr_t)t->v[i] - s->prev_rows) / sizeof(struct vrow);
+		size_t old = ((uintptr_t)v[i] - s->prev_rows) / sizeof(struct vrow);
 		uint32_t m = old < s->nfrom_prev ? s->from_prev[old] : UINT32_MAX;
 
 		if (m != UINT32_MAX)
-			kept[nk++] = &s->rows[m];
+			v[nk++] = &s->rows[m];
 	}
 	if (nk + s->nfresh != s->n)
 		return false; /* not every row accounted for: sort them all */
@@ -1160,26 +1168,24 @@ static bool resort_changed(struct table *t, size_t last_n)
 	arg.t = t;
 	arg.kc = &kc;
 	qsort_r(fresh, s->nfresh, sizeof(*fresh), cmp_fresh, &arg);
-	for (size_t f = 0; f < s->nfresh; f++) {
-		size_t lo = pos, hi = nk;
+	/* from the last fresh row back: the kept rows after its place move up to make room */
+	end = nk;
+	for (size_t f = s->nfresh; f-- > 0;) {
+		size_t lo = 0, hi = end;
 
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
 
-			if (cmp_keyed(t, &kc, kept[mid], fresh[f]) < 0)
+			if (cmp_keyed(t, &kc, v[mid], fresh[f]) < 0)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
-		memcpy(out + o, kept + pos, (lo - pos) * sizeof(*out));
-		o += lo - pos;
-		pos = lo;
-		out[o++] = fresh[f];
+		memmove(v + lo + f + 1, v + lo, (end - lo) * sizeof(*v));
+		v[lo + f] = fresh[f];
+		end = lo;
 	}
-	memcpy(out + o, kept + pos, (nk - pos) * sizeof(*out));
-	o += nk - pos;
-	memcpy(t->v, out, o * sizeof(*out));
-	t->n = o;
+	t->n = nk + s->nfresh;
 	t->resorted++;
 	return true;
 }
