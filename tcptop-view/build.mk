@@ -3,7 +3,8 @@
 # $(OUTPUT)/view/: $(OUTPUT)/tcptop-view is the program itself.
 
 VIEW_CURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
-VIEW_OBJS := $(addprefix $(OUTPUT)/view/,table.o strtab.o hist.o view.o ui.o trend.o names.o)
+VIEW_OBJS := $(addprefix $(OUTPUT)/view/,table.o strtab.o hist.o view.o ui.o trend.o names.o \
+	reader.o)
 
 $(OUTPUT)/view/%.o: tcptop-view/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
