@@ -2,6 +2,7 @@
 /* Unit tests of the view's data layer (TAP): units, field elision in display columns, column
  * layout, the radix sort against the comparator, the filter, and the selection across snapshots. */
 #include <errno.h>
+#include <inttypes.h>
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
@@ -932,7 +933,7 @@ static void model_open(struct model *m, bool closing)
 
 /* One interval: the last one's closed rows go, rates and NEW are cleared (a reader's settle),
  * then rows move bytes, change owner, RTT or figures, close and open. */
-static void model_step(struct model *m, int k)
+static void model_settle(struct model *m)
 {
 	size_t i = 0;
 
@@ -946,6 +947,11 @@ static void model_step(struct model *m, int k)
 		}
 		i++;
 	}
+}
+
+static void model_step(struct model *m, int k)
+{
+	model_settle(m);
 	for (int c = 0; c < 1 + k % 5 && m->n; c++) {
 		struct rec_snap_row *r = &m->r[rnd() % m->n];
 		size_t x = r - m->r;
@@ -1210,7 +1216,7 @@ static void test_delta_views(void)
 {
 	static struct model m;
 	static struct pair p;
-	int bad = 0, screens = 0, travels = 0;
+	int bad = 0, screens = 0, travels = 0, grouped = 0;
 	const char *why = NULL;
 
 	seed = 11;
@@ -1275,6 +1281,7 @@ static void test_delta_views(void)
 			why = why ? why : w;
 		}
 		screens++;
+		grouped += p.b.t.group != GROUP_NONE && !p.b.paused && !p.b.show_closed;
 		if (k % 29 == 0) { /* back over deltas, a pause in the past, and forward again */
 			for (int t = 0; t < 1 + k % 9; t++) {
 				int ks[] = { '[' };
@@ -1299,21 +1306,148 @@ static void test_delta_views(void)
 				travels++;
 			}
 		}
-		if (k % 37 == 0 || k % 37 == 2) { /* paused, two snapshots come, unpaused */
+		if (k % 37 == 10 || k % 37 == 12) { /* paused, two snapshots come, unpaused */
 			int ks[] = { 'p' };
 
 			keys2(&p, ks, 1);
 		}
-		if (k % 43 == 0 || k % 43 == 3) { /* the closed view, and back */
+		if (k % 43 == 20 || k % 43 == 23) { /* the closed view, and back */
 			int ks[] = { 'c' };
 
 			keys2(&p, ks, 1);
 		}
 	}
-	ok(!bad && p.b.deltas_skipped == 0,
-	   "%d screens and %d steps of time travel from deltas are those from whole snapshots "
-	   "(every column both ways, groups, a filter, pause, closed view, trends): %s",
-	   screens, travels, bad ? why : "same");
+	ok(!bad && p.b.deltas_skipped == 0 && grouped > 100 && !p.b.paused && !p.b.show_closed,
+	   "%d screens (%d grouped) and %d steps of time travel from deltas are those from whole "
+	   "snapshots (every column both ways, groups, a filter, pause, closed view, trends): %s",
+	   screens, grouped, travels, bad ? why : "same");
+	view_free(&p.a);
+	view_free(&p.b);
+}
+
+/* The row of flow f in the model (carried from now on). */
+static struct rec_snap_row *model_row(struct model *m, uint64_t f)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->r[i].id.flow == f) {
+			m->carried[i] = true;
+			return &m->r[i];
+		}
+	return NULL;
+}
+
+/* The next interval to both views: whole to a, its delta to b. */
+static void both(struct pair *p, const struct model *m)
+{
+	view_install(&p->a, model_snap(m, false));
+	view_install(&p->b, model_snap(m, true));
+}
+
+static const char *flows_shown(const struct view *v)
+{
+	static char buf[128];
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < v->t.n && o + 24 < sizeof(buf); i++)
+		o += snprintf(buf + o, sizeof(buf) - o, "%s%s%" PRIu64, i ? " " : "",
+			      v->t.v[i]->conns ? "g" : "",
+			      v->t.v[i]->conns ? (uint64_t)v->t.v[i]->conns : v->t.v[i]->r.id.flow);
+	return buf;
+}
+
+/* One case at a time, the delta view against the whole one and against what it must show. */
+static void test_delta_cases(void)
+{
+	static struct model m;
+	static struct pair p;
+	const char *names[] = { "", "a", "a", "b", "b", "c" };
+	const char *w;
+
+	memset(&m, 0, sizeof(m));
+	memset(&p, 0, sizeof(p));
+	m.host2 = "beta";
+	p.a.t.sort = p.b.t.sort = COL_RX_RATE;
+	p.a.page = p.b.page = 10;
+	view_init(&p.a);
+	view_init(&p.b);
+	for (uint64_t f = 1; f <= 5; f++) {
+		m.r[m.n] = row(f, names[f], (uint32_t)(100 + (f + 1) / 2), f == 3 ? 100 : 0);
+		m.r[m.n].host = 1;
+		m.r[m.n++].id.cookie = 1000 + f;
+	}
+	view_install(&p.a, model_snap(&m, false)); /* the first is whole in both */
+	view_install(&p.b, model_snap(&m, false));
+	is_str(flows_shown(&p.b), "3 1 2 4 5", "a full snapshot: the busy row first");
+
+	model_settle(&m);
+	model_row(&m, 5)->rate_in = 500;
+	model_row(&m, 5)->c.bytes_in = 500;
+	both(&p, &m);
+	w = views_differ(&p.a, &p.b);
+	is_str(flows_shown(&p.b), "5 1 2 3 4",
+	       "a delta: the row that moved bytes goes to the top, the one that stopped back among "
+	       "the idle ones (%s)",
+	       w ? w : "as the whole snapshot");
+
+	model_settle(&m);
+	model_row(&m, 2)->flags |= CONN_F_CLOSED;
+	both(&p, &m);
+	ok(p.b.t.n == 5 && !views_differ(&p.a, &p.b), "a row closed: still shown, closed");
+	model_settle(&m);
+	both(&p, &m);
+	w = views_differ(&p.a, &p.b);
+	is_str(flows_shown(&p.b), "1 3 4 5", "the next delta, empty: the closed row has left (%s)",
+	       w ? w : "as the whole snapshot");
+	ok(p.b.nclosed == 1 && p.b.closed[0].r.id.flow == 2, "and it is in the closed ring");
+
+	model_settle(&m);
+	m.r[m.n] = row(6, "c", 103, 50);
+	m.r[m.n].host = 1;
+	m.r[m.n].id.cookie = 1006;
+	m.r[m.n].flags = CONN_F_NEW;
+	m.carried[m.n++] = true;
+	both(&p, &m);
+	w = views_differ(&p.a, &p.b);
+	is_str(flows_shown(&p.b), "6 1 3 4 5", "a new row in a delta: shown, first by its rate (%s)",
+	       w ? w : "as the whole snapshot");
+
+	key(&p.a, 'a');
+	key(&p.b, 'a');
+	model_settle(&m);
+	model_row(&m, 4)->rate_in = 1000;
+	both(&p, &m);
+	w = views_differ(&p.a, &p.b);
+	ok(p.b.t.n == 3 && p.b.t.v[0]->conns == 2 && p.b.t.v[0]->r.rate_in == 1000 &&
+		   !strcmp(comm_of(p.b.t.v[0]), "b") && !w,
+	   "grouped by process: a member moved bytes, its group goes first with its sum (%s)",
+	   w ? w : "as the whole snapshot");
+	key(&p.a, 'a');
+	key(&p.b, 'a');
+	key(&p.a, 'a');
+	key(&p.b, 'a');
+
+	/* back over the deltas: each snapshot as it was shown */
+	{
+		static const char *const back[] = { "6 1 3 4 5", "1 3 4 5", "1 2 3 4 5",
+						    "5 1 2 3 4" };
+		int good = 0;
+
+		for (int i = 0; i < 4; i++) {
+			key(&p.a, '[');
+			key(&p.b, '[');
+			good += !strcmp(flows_shown(&p.b), back[i]) && !views_differ(&p.a, &p.b);
+		}
+		ok(good == 4 && p.b.travel == 2, "[ back over four deltas: each table as it was (%d)",
+		   good);
+		for (int i = 0; i < 4; i++) {
+			key(&p.a, ']');
+			key(&p.b, ']');
+		}
+		w = views_differ(&p.a, &p.b);
+		is_str(flows_shown(&p.b), "4 1 3 5 6", "] forward again to the live table (%s)",
+		       w ? w : "as the whole snapshot");
+	}
 	view_free(&p.a);
 	view_free(&p.b);
 }
@@ -1343,5 +1477,6 @@ int main(void)
 	test_figs_trend();
 	test_apply();
 	test_delta_views();
+	test_delta_cases();
 	return done_testing();
 }
