@@ -4,10 +4,12 @@
  * runs them. A child writes the stream into a pipe as tcptop-agg would (a full snapshot every
  * --full-every intervals, deltas of the rows that changed between them); this process reads it.
  *
- * usage: tcptop-view-bench-stream [ROWS [INTERVALS [FULL_EVERY [BUSY]]]]
- * (defaults 100000 120 60 5): BUSY rows move bytes each interval, one connection opens and one
- * closes in every interval. Prints the CPU time of this process (reader thread included) per
- * interval, the slowest interval of the view's thread, and RSS at the end. */
+ * usage: tcptop-view-bench-stream [ROWS [INTERVALS [FULL_EVERY [BUSY [MODE]]]]]
+ * (defaults 100000 120 60 5 conn): BUSY rows move bytes each interval, one connection opens and
+ * one closes in every interval; MODE conn (a row per connection), process (grouped by process)
+ * or trend (with the trends shown). Prints the CPU time of this process (reader thread included)
+ * per interval, the slowest interval of the view's thread, RSS at the end and what the view
+ * holds. */
 #include <err.h>
 #include <locale.h>
 #include <malloc.h>
@@ -168,6 +170,7 @@ int main(int argc, char **argv)
 	int intervals = argc > 2 ? atoi(argv[2]) : 120;
 	int full_every = argc > 3 ? atoi(argv[3]) : 60;
 	size_t busy = argc > 4 ? strtoul(argv[4], NULL, 10) : 5;
+	const char *mode = argc > 5 ? argv[5] : "conn";
 	struct view v = { .t.sort = COL_RX_RATE, .page = 45 };
 	struct stream_reader *rd;
 	struct feed *f;
@@ -180,8 +183,12 @@ int main(int argc, char **argv)
 
 	mallopt(M_MMAP_THRESHOLD, 1 << 20); /* as tcptop-view */
 	setlocale(LC_ALL, "C.UTF-8");
-	if (rows < 4 || intervals < 1 || full_every < 1)
-		errx(64, "usage: %s [ROWS [INTERVALS [FULL_EVERY [BUSY]]]]", argv[0]);
+	if (rows < 4 || intervals < 1 || full_every < 1 ||
+	    (strcmp(mode, "conn") && strcmp(mode, "process") && strcmp(mode, "trend")))
+		errx(64, "usage: %s [ROWS [INTERVALS [FULL_EVERY [BUSY [conn|process|trend]]]]]",
+		     argv[0]);
+	v.t.group = !strcmp(mode, "process") ? GROUP_PROCESS : GROUP_NONE;
+	v.trend_on = !strcmp(mode, "trend");
 	if (pipe(p))
 		err(1, "pipe");
 	child = fork();
@@ -236,12 +243,19 @@ int main(int argc, char **argv)
 	ui_close();
 	waitpid(child, NULL, 0);
 	printf("bench-view-stream: %zu idle rows, %d intervals (full every %d, %zu busy rows, one "
-	       "opens and one closes each), %d shown, %zu rows in the last\n",
-	       rows, intervals, full_every, busy, got, v.shown ? v.shown->n : 0);
+	       "opens and one closes each), %s, %d shown, %zu rows in the last\n",
+	       rows, intervals, full_every, busy, mode, got, v.shown ? v.shown->n : 0);
 	printf("  CPU %.2f ms an interval (reader thread and view), of which the view's thread "
 	       "%.2f; slowest delta in the view's thread %.1f ms; RSS %.1f MiB (peak %.1f)\n",
 	       c0 / intervals, ui_total / intervals, ui_max, vm_kib("VmRSS") / 1024.0,
 	       vm_kib("VmHWM") / 1024.0);
+	if (v.shown && v.shown->rows)
+		printf("  held: rows %.1f MiB (%zu of %zu bytes), TCP figures %.1f MiB, history %.1f "
+		       "MiB in %zu snapshots, the table's order %.1f MiB\n",
+		       v.shown->n * sizeof(struct vrow) / 1048576.0, v.shown->n,
+		       sizeof(struct vrow), v.shown->nfigs * sizeof(struct vfigs) / 1048576.0,
+		       v.hist_bytes / 1048576.0, v.nhist,
+		       v.t.cap * (sizeof(*v.t.v) + 1) / 1048576.0);
 	view_free(&v);
 	return got == intervals ? 0 : 1;
 }
