@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "feed.h"
 #include "stream.h"
 #include "ui.h"
@@ -42,21 +43,6 @@ static double thread_ms(void)
 
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static long vm_kib(const char *field)
-{
-	char line[256];
-	long kib = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, strlen(field)))
-			kib = strtol(line + strlen(field) + 1, NULL, 10);
-	fclose(f);
-	return kib;
 }
 
 /* The writer's side: one connection's row (flows numbered as tcptop-agg numbers them). */
