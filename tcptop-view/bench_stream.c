@@ -161,7 +161,7 @@ int main(int argc, char **argv)
 	struct stream_reader *rd;
 	struct feed *f;
 	struct rec first;
-	double c0, ui_max = 0, ui_total = 0;
+	double c0, ui_max = 0, ui_total = 0, full_max = 0;
 	char why[256];
 	int p[2], wake, got = 0;
 	pid_t child;
@@ -216,6 +216,8 @@ int main(int argc, char **argv)
 			ui_total += dt;
 			if (dt > ui_max && got % full_every) /* a delta's */
 				ui_max = dt;
+			if (dt > full_max && got && !(got % full_every)) /* a full one's, not the first */
+				full_max = dt;
 			got++;
 		}
 		st = feed_status(f);
@@ -232,8 +234,9 @@ int main(int argc, char **argv)
 	       "opens and one closes each), %s, %d shown, %zu rows in the last\n",
 	       rows, intervals, full_every, busy, mode, got, v.shown ? v.shown->n : 0);
 	printf("  CPU %.2f ms an interval (reader thread and view), of which the view's thread "
-	       "%.2f; slowest delta in the view's thread %.1f ms; RSS %.1f MiB (peak %.1f)\n",
-	       c0 / intervals, ui_total / intervals, ui_max, vm_kib("VmRSS") / 1024.0,
+	       "%.2f; slowest in the view's thread: a delta %.1f ms, a full snapshot %.1f ms; RSS "
+	       "%.1f MiB (peak %.1f)\n",
+	       c0 / intervals, ui_total / intervals, ui_max, full_max, vm_kib("VmRSS") / 1024.0,
 	       vm_kib("VmHWM") / 1024.0);
 	if (v.shown && v.shown->rows)
 		printf("  held: rows %.1f MiB (%zu of %zu bytes), TCP figures %.1f MiB, history %.1f "

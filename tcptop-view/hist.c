@@ -83,6 +83,11 @@ static void free_steps(struct snapshot *s)
 	s->have_active = s->have_map = false;
 }
 
+void snapshot_drop_steps(struct snapshot *s)
+{
+	free_steps(s);
+}
+
 /* A row that matters beyond the table: it moved bytes (the trends) or closed (the closed
  * ring), or it changed and has TCP figures (they may have moved without a byte: a stalled
  * sender's clocks run). */

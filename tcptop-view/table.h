@@ -237,6 +237,8 @@ void vrow_widen(const struct strtab *st, struct widest *w, const struct vrow *v)
 int snapshot_thicken(struct snapshot *s, struct snapshot *next);
 /* Make next whole again from s (whole, before it, its drnext kept): -1 out of memory. */
 int snapshot_thicken_next(struct snapshot *s, struct snapshot *next);
+/* Drop what snapshot_thin() made for the view's next steps (active, from_prev, fresh). */
+void snapshot_drop_steps(struct snapshot *s);
 /* Drop the rows of a whole snapshot that a thin one can make again. */
 void snapshot_drop_rows(struct snapshot *s);
 /* Bytes of what makes s again (keys and rows): what the history counts. */

@@ -320,6 +320,8 @@ void view_install(struct view *v, struct snapshot *s)
 		}
 	} else {
 		show(v, s);
+		/* the table is sorted: the steps from prev (4 bytes a row) are done with */
+		snapshot_drop_steps(s);
 	}
 	if (prev)
 		release(v, prev);
