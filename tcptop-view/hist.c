@@ -616,7 +616,7 @@ static void sort_rows(struct vrow *r, size_t n)
 static int new_runs(struct applyctx *c, const struct snapshot *prev, const struct snapshot *d,
 		    struct widest *wo, struct widest *wn)
 {
-	size_t j = 0;
+	size_t j = 0, pnf = prev->figs ? prev->nfigs : 0;
 
 	for (size_t k = 0; k < c->nt; k++) {
 		struct touched *t = &c->t[k];
@@ -625,8 +625,8 @@ static int new_runs(struct applyctx *c, const struct snapshot *prev, const struc
 		t->lo = flow_lower(prev->rows, prev->n, t->flow);
 		for (t->hi = t->lo; t->hi < prev->n && prev->rows[t->hi].r.id.flow == t->flow;)
 			t->hi++;
-		t->flo = figs_lower(prev->figs, prev->figs ? prev->nfigs : 0, t->flow);
-		for (t->fhi = t->flo; t->fhi < prev->nfigs && prev->figs[t->fhi].k.flow == t->flow;)
+		t->flo = figs_lower(prev->figs, pnf, t->flow);
+		for (t->fhi = t->flo; t->fhi < pnf && prev->figs[t->fhi].k.flow == t->flow;)
 			t->fhi++;
 		while (j < d->n && d->rows[j].r.id.flow < t->flow)
 			j++;
