@@ -1452,6 +1452,48 @@ static void test_delta_cases(void)
 	view_free(&p.b);
 }
 
+/* A CGROUP record that names a path again between two snapshots: the rows of that cgroup a
+ * delta does not carry show the new name too, and the snapshot before keeps the old one. */
+static void test_delta_cgroup(void)
+{
+	static struct model m;
+	struct snapshot *prev, *d, *was;
+	uint32_t old_str, new_str;
+	struct cgupd *u = malloc(sizeof(*u));
+
+	memset(&m, 0, sizeof(m));
+	m.host2 = "beta";
+	for (uint64_t f = 1; f <= 4; f++) {
+		m.r[m.n] = row(f, "c", 7, 0);
+		m.r[m.n].cgroup_id = f <= 2 ? 42 : 43;
+		m.r[m.n++].host = 1;
+	}
+	prev = model_snap(&m, false);
+	prev->tick = 1;
+	old_str = prev->rows[0].cgroup;
+	new_str = strtab_add(ST, STR_CGROUP, "web.service", 11, NULL);
+	model_settle(&m);
+	model_row(&m, 4)->rate_in = 10;
+	d = model_snap(&m, true);
+	d->tick = 2;
+	*u = (struct cgupd){ .id = 42, .host = 1, .str = new_str };
+	d->cgupd = u;
+	d->ncgupd = 1;
+	ok(snapshot_apply(prev, d, true) == 0 && d->rows[0].cgroup == new_str &&
+		   d->rows[1].cgroup == new_str && d->rows[2].cgroup != new_str &&
+		   d->all.cgroup == (int)strlen("web.service"),
+	   "a cgroup named again: the rows no delta carried show its new name, its width counts");
+	ok(prev->rows && prev->ndkeys == 3, "the one before stays whole, three keys differ (%zu)",
+	   prev->ndkeys);
+	was = prev;
+	snapshot_drop_rows(was);
+	ok(snapshot_thicken(was, d) == 0 && was->rows[0].cgroup == old_str &&
+		   was->rows[3].r.rate_in == 0,
+	   "made again from the next one: the old name");
+	snapshot_free(prev);
+	snapshot_free(d);
+}
+
 int main(void)
 {
 	setlocale(LC_ALL, "C.UTF-8");
@@ -1478,5 +1520,6 @@ int main(void)
 	test_apply();
 	test_delta_views();
 	test_delta_cases();
+	test_delta_cgroup();
 	return done_testing();
 }
