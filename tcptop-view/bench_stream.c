@@ -100,7 +100,8 @@ static void writer(int fd, size_t rows, int intervals, int full_every, size_t bu
 		row_of(&t[n], next_flow++);
 	for (int i = 0; i < intervals; i++) {
 		bool full = i % full_every == 0;
-		struct rec_snap_begin b = { .seq = i + 1, .interval_ns = 1000000000ull,
+		struct rec_snap_begin b = { .seq = i + 1,
+					    .interval_ns = 1000000000ull,
 					    .span_ns = 1000000000ull };
 		struct rec_snap_end e = { .seq = i + 1 };
 		size_t closing = n / 2 + (size_t)i * 13 % (n / 2), carried = 0;
@@ -216,7 +217,8 @@ int main(int argc, char **argv)
 			ui_total += dt;
 			if (dt > ui_max && got % full_every) /* a delta's */
 				ui_max = dt;
-			if (dt > full_max && got && !(got % full_every)) /* a full one's, not the first */
+			if (dt > full_max && got &&
+			    !(got % full_every)) /* a full one's, not the first */
 				full_max = dt;
 			got++;
 		}

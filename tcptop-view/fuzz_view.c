@@ -17,10 +17,11 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Keys the table reacts to (view.c), picked by the input. */
-static const int keys[] = { KEY_UP,   KEY_DOWN,	 KEY_PPAGE,    KEY_NPAGE, KEY_HOME, KEY_END,
-			    KEY_LEFT, KEY_RIGHT, '<',	       '>',	  'r',	    'u',
-			    'p',      '\n',	 27,	       '?',	  '/',	    'a',
-			    '1',      ':',	 KEY_BACKSPACE, '[',	  ']',	    'c' };
+static const int keys[] = { KEY_UP,	   KEY_DOWN, KEY_PPAGE, KEY_NPAGE, KEY_HOME,
+			    KEY_END,	   KEY_LEFT, KEY_RIGHT, '<',	   '>',
+			    'r',	   'u',	     'p',	'\n',	   27,
+			    '?',	   '/',	     'a',	'1',	   ':',
+			    KEY_BACKSPACE, '[',	     ']',	'c' };
 
 /* Lay out and format every row shown: each line is as wide as the title line. */
 static void draw(struct view *v, int cols, const struct strtab *strs)

@@ -446,7 +446,7 @@ static size_t splice_runs(void *a, size_t n, size_t size, const struct splice *o
 
 	/* unit u (0..nop): op[u - 1]'s replacement, then the elements up to op[u] (or the end),
 	 * which move by shift(u) */
-#define SEG_LO(u) ((u) ? op[(u) - 1].hi : 0)
+#define SEG_LO(u) ((u) ? op[(u)-1].hi : 0)
 #define SEG_HI(u) ((u) < nop ? op[(u)].lo : n)
 	ptrdiff_t *sh = NULL;
 	ptrdiff_t one[1];
@@ -575,8 +575,7 @@ static int touch(struct applyctx *c, uint64_t flow)
 }
 
 /* The flows of prev's unsettled rows and of the delta's rows, in order. */
-static int touched_flows(struct applyctx *c, const struct snapshot *prev,
-			 const struct snapshot *d)
+static int touched_flows(struct applyctx *c, const struct snapshot *prev, const struct snapshot *d)
 {
 	size_t i = 0, j = 0;
 
@@ -683,8 +682,7 @@ static int new_runs(struct applyctx *c, const struct snapshot *prev, const struc
 /* The widest values kept from prev's: no field's maximum can have gone with the rows that went
  * (wo) unless the rows that came (wn) reach it again. Rates aside: only unsettled rows have
  * one, and every one of them is touched. */
-static bool widest_holds(const struct widest *all, const struct widest *wo,
-			 const struct widest *wn)
+static bool widest_holds(const struct widest *all, const struct widest *wo, const struct widest *wn)
 {
 #define HOLDS(f) (wo->f < all->f || wn->f >= wo->f)
 	return HOLDS(local) && HOLDS(remote) && HOLDS(comm) && HOLDS(state) && HOLDS(pid) &&

@@ -163,7 +163,7 @@ struct snapshot {
 	/* a delta (DELTA_BEGIN .. DELTA_END) as the reader hands it over: rows holds the rows it
 	 * carries, b.table_rows the whole table's; snapshot_apply() makes it whole */
 	bool delta;
-	bool after_gap; /* the reader dropped the snapshot before it (the view fell behind) */
+	bool after_gap;	     /* the reader dropped the snapshot before it (the view fell behind) */
 	struct cgupd *cgupd; /* CGROUP records read since the snapshot before */
 	size_t ncgupd;
 	/* the keys of its rows the next delta settles (rates, NEW or CLOSED), in key order, when

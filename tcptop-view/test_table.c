@@ -878,7 +878,6 @@ static void test_figs_trend(void)
 	view_free(&v);
 }
 
-
 /* ---- deltas applied in place (snapshot_apply) against the same tables sent whole ---- */
 
 /* The writer's table, as tcptop-agg keeps it: rows, and which ones the next snapshot carries. */
@@ -972,8 +971,8 @@ static void model_step(struct model *m, int k)
 			snprintf(r->comm, sizeof(r->comm), "p%u", (unsigned)(rnd() % 6));
 			r->pid = 100 + rnd() % 6;
 			break;
-		case 4: /* its figures moved without a byte */
-			if (r->has_figs) { /* a stalled sender's clocks run */
+		case 4: /* its figures moved without a byte: a stalled sender's clocks run */
+			if (r->has_figs) {
 				r->figs.cwnd++;
 				r->figs.busy_ms += 1 + rnd() % 500;
 				r->figs.rwnd_ms += rnd() % 300;
@@ -1168,8 +1167,8 @@ static const char *views_differ(struct view *a, struct view *b)
 	for (size_t i = 0; i < a->t.n; i++) {
 		const struct vrow *x = a->t.v[i], *y = b->t.v[i];
 
-		if (memcmp(x, y, VROW_VALUE_BYTES) || x->conns != y->conns || x->since != y->since ||
-		    a->t.depth[i] != b->t.depth[i])
+		if (memcmp(x, y, VROW_VALUE_BYTES) || x->conns != y->conns ||
+		    x->since != y->since || a->t.depth[i] != b->t.depth[i])
 			return "a row, its place or its depth";
 	}
 	if (memcmp(&a->t.widest, &b->t.widest, sizeof(a->t.widest)))
@@ -1194,9 +1193,11 @@ static const char *views_differ(struct view *a, struct view *b)
 			return "trends";
 		for (int ts = TS_BUSY; ts < TS_N; ts++) {
 			trends_get_series(a->trends, &k, ts, a->shown->tick, a->t.v[i]->since,
-					  a->shown->tick, fa, a->t.v[i]->r.c.srtt_us, TREND_LEN, pa);
+					  a->shown->tick, fa, a->t.v[i]->r.c.srtt_us, TREND_LEN,
+					  pa);
 			trends_get_series(b->trends, &k, ts, b->shown->tick, b->t.v[i]->since,
-					  b->shown->tick, fb, b->t.v[i]->r.c.srtt_us, TREND_LEN, pb);
+					  b->shown->tick, fb, b->t.v[i]->r.c.srtt_us, TREND_LEN,
+					  pb);
 			if (memcmp(pa, pb, sizeof(pa)))
 				return "figure trends";
 		}
@@ -1409,7 +1410,8 @@ static void test_delta_cases(void)
 	m.carried[m.n++] = true;
 	both(&p, &m);
 	w = views_differ(&p.a, &p.b);
-	is_str(flows_shown(&p.b), "6 1 3 4 5", "a new row in a delta: shown, first by its rate (%s)",
+	is_str(flows_shown(&p.b), "6 1 3 4 5",
+	       "a new row in a delta: shown, first by its rate (%s)",
 	       w ? w : "as the whole snapshot");
 
 	key(&p.a, 'a');
@@ -1438,8 +1440,8 @@ static void test_delta_cases(void)
 			key(&p.b, '[');
 			good += !strcmp(flows_shown(&p.b), back[i]) && !views_differ(&p.a, &p.b);
 		}
-		ok(good == 4 && p.b.travel == 2, "[ back over four deltas: each table as it was (%d)",
-		   good);
+		ok(good == 4 && p.b.travel == 2,
+		   "[ back over four deltas: each table as it was (%d)", good);
 		for (int i = 0; i < 4; i++) {
 			key(&p.a, ']');
 			key(&p.b, ']');

@@ -62,9 +62,9 @@ struct view {
 	 * or their table_rows differ from the table's); the next full snapshot mends it */
 	bool in_step;
 	uint64_t deltas_skipped;
-	char note[300];	       /* for the status line until the next key ("": none) */
-	uint64_t paused_at;    /* arrived when the pause began */
-	size_t sel, top;       /* selected row and first row shown, indexes into t.v */
+	char note[300];	    /* for the status line until the next key ("": none) */
+	uint64_t paused_at; /* arrived when the pause began */
+	size_t sel, top;    /* selected row and first row shown, indexes into t.v */
 	struct conn_key sel_key;
 	bool have_sel;
 	bool follow; /* the user moved the selection: it follows its connection, else the top */
