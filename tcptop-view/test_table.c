@@ -6,6 +6,8 @@
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "../tests/unit/tap.h"
 #include <curses.h>
@@ -13,6 +15,7 @@
 #include "limit.h"
 #include "table.h"
 #include "trend.h"
+#include "reader.h"
 #include "view.h"
 #include "vec.h"
 
@@ -1496,6 +1499,96 @@ static void test_delta_cgroup(void)
 	snapshot_free(d);
 }
 
+/* A stream (1.1) of the model's snapshots into a memfd: "d" a delta, "f" a full one, "b" a
+ * delta whose table_rows is one too many (a record lost). */
+static int model_stream(struct model *m, const char *plan)
+{
+	struct stream_header h = { .major = 1, .minor = 1, .kind = STREAM_KIND_SNAPSHOT };
+	int fd = memfd_create("stream", 0);
+	struct stream_writer *w = stream_writer_new(fd);
+	struct rec r = { 0 };
+
+	stream_write_header(w, &h);
+	for (size_t k = 0; plan[k]; k++) {
+		bool full = plan[k] == 'f';
+
+		model_step(m, (int)k + 1);
+		memset(&r, 0, sizeof(r));
+		r.type = full ? REC_SNAP_BEGIN : REC_DELTA_BEGIN;
+		r.u.snap_begin.seq = k + 1;
+		r.u.snap_begin.table_rows = m->n + (plan[k] == 'b');
+		for (size_t i = 0; i < m->n; i++)
+			r.u.snap_begin.rows += full || m->carried[i];
+		stream_write(w, &r);
+		for (size_t i = 0; i < m->n; i++) {
+			if (!full && !m->carried[i])
+				continue;
+			r.type = full ? REC_SNAP_ROW : REC_DELTA_ROW;
+			r.u.row = m->r[i];
+			stream_write(w, &r);
+		}
+		r.type = full ? REC_SNAP_END : REC_DELTA_END;
+		r.u.snap_end.seq = k + 1;
+		stream_write(w, &r);
+	}
+	stream_flush(w);
+	stream_writer_free(w);
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+/* The reader and the view on a stream: a late joiner waits for the first full snapshot; a
+ * delta out of step is not shown, nor those after it until the next full one. */
+static void test_delta_stream(void)
+{
+	static struct model m;
+	struct view v = { .t.sort = COL_RX_RATE, .page = 10 };
+	struct snapreader sr = { 0 };
+	struct stream_reader *rd;
+	struct rec r;
+	uint64_t seqs[16];
+	int fd, n = 0, handed = 0;
+
+	seed = 5;
+	memset(&m, 0, sizeof(m));
+	m.next_flow = 1;
+	m.host2 = "beta";
+	for (int i = 0; i < 30; i++)
+		model_open(&m, false);
+	fd = model_stream(&m, "ddfddbddfd");
+	rd = stream_reader_new(fd, "memfd");
+	view_init(&v);
+	stream_reader_expect(rd, STREAM_KIND_SNAPSHOT);
+	while (stream_read(rd, &r) == STREAM_OK) {
+		struct snapshot *s;
+
+		if (r.type == REC_HEADER) {
+			snapreader_start(&sr, ST, &r.u.header);
+			continue;
+		}
+		if (!(s = snapreader_step(&sr, rd, &r)))
+			continue;
+		handed++;
+		view_install(&v, s);
+		if (v.shown && n < 16 && (n == 0 || seqs[n - 1] != v.shown->b.seq))
+			seqs[n++] = v.shown->b.seq;
+	}
+	ok(handed == 8,
+	   "a late joiner: the two deltas before the first full snapshot are not handed "
+	   "over (%d of 10)",
+	   handed);
+	ok(n == 5 && seqs[0] == 3 && seqs[1] == 4 && seqs[2] == 5 && seqs[3] == 9 && seqs[4] == 10,
+	   "shown: the full one, two deltas, then none from the one out of step until the next "
+	   "full one, and the delta after it");
+	ok(v.deltas_skipped == 3 && v.shown && v.shown->n == m.n,
+	   "three deltas not applied, counted; the last table has every row (%zu of %zu)",
+	   v.shown ? v.shown->n : 0, m.n);
+	snapreader_free(&sr);
+	stream_reader_free(rd);
+	close(fd);
+	view_free(&v);
+}
+
 int main(void)
 {
 	setlocale(LC_ALL, "C.UTF-8");
@@ -1523,5 +1616,6 @@ int main(void)
 	test_delta_views();
 	test_delta_cases();
 	test_delta_cgroup();
+	test_delta_stream();
 	return done_testing();
 }
