@@ -434,36 +434,28 @@ struct splice {
 	size_t c;
 };
 
+/* op's replacement at element at of b */
+static void put_rep(char *b, size_t size, size_t at, const struct splice *op)
+{
+	if (op->c)
+		memcpy(b + at * size, op->rep, op->c * size);
+}
+
 /* Replace runs of a (n elements of size bytes, room for the result) in place, runs in order and
  * apart: what lies between them moves by the sum of the changes before it. The moves that go
- * right are made from the right, so that nothing is overwritten before it is read. Returns the
- * new count. */
-static size_t splice_runs(void *a, size_t n, size_t size, const struct splice *op, size_t nop)
+ * right are made from the right, so that nothing is overwritten before it is read. sh: room for
+ * nop + 1 shifts. Returns the new count. */
+static size_t splice_runs(void *a, size_t n, size_t size, const struct splice *op, size_t nop,
+			  ptrdiff_t *sh)
 {
 	char *b = a;
 	size_t run = 0; /* the first unit of the pending run of right moves */
 	ptrdiff_t shift = 0;
 
 	/* unit u (0..nop): op[u - 1]'s replacement, then the elements up to op[u] (or the end),
-	 * which move by shift(u) */
+	 * which move by sh[u] */
 #define SEG_LO(u) ((u) ? op[(u)-1].hi : 0)
 #define SEG_HI(u) ((u) < nop ? op[(u)].lo : n)
-	ptrdiff_t *sh = NULL;
-	ptrdiff_t one[1];
-
-	sh = nop + 1 <= 1 ? one : malloc((nop + 1) * sizeof(*sh));
-	if (!sh) { /* no room to plan: one unit at a time, slower but the same (memmove each) */
-		size_t cur = n;
-
-		for (size_t u = nop; u-- > 0;) {
-			size_t lo = op[u].lo, hi = op[u].hi;
-
-			memmove(b + (lo + op[u].c) * size, b + hi * size, (cur - hi) * size);
-			memcpy(b + lo * size, op[u].rep, op[u].c * size);
-			cur = cur - (hi - lo) + op[u].c;
-		}
-		return cur;
-	}
 	for (size_t u = 0; u <= nop; u++) {
 		sh[u] = shift;
 		if (u < nop)
@@ -478,15 +470,13 @@ static size_t splice_runs(void *a, size_t n, size_t size, const struct splice *o
 
 			memmove(b + (lo + sh[k]) * size, b + lo * size, (hi - lo) * size);
 			if (k)
-				memcpy(b + (op[k - 1].lo + sh[k - 1]) * size, op[k - 1].rep,
-				       op[k - 1].c * size);
+				put_rep(b, size, op[k - 1].lo + sh[k - 1], &op[k - 1]);
 		}
 		if (u <= nop) {
 			size_t lo = SEG_LO(u), hi = SEG_HI(u);
 
 			if (u)
-				memcpy(b + (op[u - 1].lo + sh[u - 1]) * size, op[u - 1].rep,
-				       op[u - 1].c * size);
+				put_rep(b, size, op[u - 1].lo + sh[u - 1], &op[u - 1]);
 			if (sh[u])
 				memmove(b + (lo + sh[u]) * size, b + lo * size, (hi - lo) * size);
 		}
@@ -494,8 +484,6 @@ static size_t splice_runs(void *a, size_t n, size_t size, const struct splice *o
 	}
 #undef SEG_LO
 #undef SEG_HI
-	if (sh != one)
-		free(sh);
 	return (size_t)((ptrdiff_t)n + shift);
 }
 
@@ -554,6 +542,8 @@ struct applyctx {
 	size_t nfigs, fcap;
 	struct splice *ops;
 	size_t opcap;
+	ptrdiff_t *sh; /* splice_runs()'s */
+	size_t shcap;
 };
 
 static void applyctx_free(struct applyctx *c)
@@ -562,6 +552,7 @@ static void applyctx_free(struct applyctx *c)
 	free(c->rows);
 	free(c->figs);
 	free(c->ops);
+	free(c->sh);
 }
 
 static int touch(struct applyctx *c, uint64_t flow)
@@ -653,7 +644,8 @@ static int new_runs(struct applyctx *c, const struct snapshot *prev, const struc
 		if (append_rows(&c->rows, &c->nrows, &c->rcap, d->rows + j0, j2 - j0))
 			return -1;
 		t->nr = c->nrows - t->r0;
-		sort_rows(c->rows + t->r0, t->nr);
+		if (t->nr)
+			sort_rows(c->rows + t->r0, t->nr);
 		for (size_t x = t->r0; x < c->nrows; x++) {
 			const struct vrow *v = &c->rows[x];
 			const struct tcp_figs *f;
@@ -812,16 +804,17 @@ int snapshot_apply(struct snapshot *prev, struct snapshot *d, bool steal)
 
 		for (size_t i = at; i < t->lo; i++)
 			o.map[i] = (uint32_t)(i + shift);
-		if (thin_runs(&o, prev->rows + t->lo, t->hi - t->lo, t->lo, c.rows + t->r0, t->nr,
-			      t->lo + shift, prev->figs ? prev->figs + t->flo : NULL,
-			      t->fhi - t->flo, c.figs ? c.figs + t->f0 : NULL, t->nf))
+		if (thin_runs(&o, prev->rows + t->lo, t->hi - t->lo, t->lo,
+			      c.rows ? c.rows + t->r0 : NULL, t->nr, t->lo + shift,
+			      prev->figs ? prev->figs + t->flo : NULL, t->fhi - t->flo,
+			      c.figs ? c.figs + t->f0 : NULL, t->nf))
 			goto fail;
 		shift += (ptrdiff_t)t->nr - (ptrdiff_t)(t->hi - t->lo);
 		at = t->hi;
 	}
 	for (size_t i = at; i < n; i++)
 		o.map[i] = (uint32_t)(i + shift);
-	if (VEC_RESERVE(&c.ops, &c.opcap, c.nt + 1))
+	if (VEC_RESERVE(&c.ops, &c.opcap, c.nt + 1) || VEC_RESERVE(&c.sh, &c.shcap, c.nt + 1))
 		goto fail;
 	/* the rows: prev's own (nobody reads them again) or a copy */
 	if (steal) {
@@ -850,13 +843,14 @@ int snapshot_apply(struct snapshot *prev, struct snapshot *d, bool steal)
 			memcpy(figs, prev->figs, nf * sizeof(*figs));
 	}
 	for (size_t k = 0; k < c.nt; k++)
-		c.ops[k] = (struct splice){ c.t[k].lo, c.t[k].hi, c.rows + c.t[k].r0, c.t[k].nr };
-	n2 = splice_runs(rows, n, sizeof(*rows), c.ops, c.nt);
+		c.ops[k] = (struct splice){ c.t[k].lo, c.t[k].hi,
+					    c.rows ? c.rows + c.t[k].r0 : NULL, c.t[k].nr };
+	n2 = splice_runs(rows, n, sizeof(*rows), c.ops, c.nt, c.sh);
 	if (figs) {
 		for (size_t k = 0; k < c.nt; k++)
 			c.ops[k] = (struct splice){ c.t[k].flo, c.t[k].fhi,
 						    c.figs ? c.figs + c.t[k].f0 : NULL, c.t[k].nf };
-		nf2 = splice_runs(figs, nf, sizeof(*figs), c.ops, c.nt);
+		nf2 = splice_runs(figs, nf, sizeof(*figs), c.ops, c.nt, c.sh);
 	}
 	/* d is the whole snapshot now */
 	free(d->rows);
