@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "table.h"
 #include "ui.h"
 #include "util.h"
@@ -139,21 +140,6 @@ static struct snapshot *next_of(const struct snapshot *s, size_t busy, int k, bo
 	}
 	snapshot_finish(c);
 	return c;
-}
-
-static long vm_kib(const char *field)
-{
-	char line[256];
-	long kib = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, strlen(field)))
-			kib = strtol(line + strlen(field) + 1, NULL, 10);
-	fclose(f);
-	return kib;
 }
 
 #define HIST 20 /* snapshots installed before the frames */

@@ -3,7 +3,8 @@
 # $(OUTPUT)/view/: $(OUTPUT)/tcptop-view is the program itself.
 
 VIEW_CURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
-VIEW_OBJS := $(addprefix $(OUTPUT)/view/,table.o strtab.o hist.o view.o ui.o trend.o names.o)
+VIEW_OBJS := $(addprefix $(OUTPUT)/view/,table.o strtab.o hist.o view.o ui.o trend.o names.o \
+	reader.o)
 
 $(OUTPUT)/view/%.o: tcptop-view/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
@@ -18,6 +19,13 @@ $(OUTPUT)/tcptop-view-bench: $(OUTPUT)/view/bench.o $(VIEW_OBJS) $(LIBTCPTOP)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) $(VIEW_CURSES_LIBS) -o $@
 
+# What the view costs a second on a stream of idle rows with deltas, reader thread included
+# (make bench-view-stream; BENCH_VIEW_STREAM_ARGS: ROWS INTERVALS FULL_EVERY BUSY).
+$(OUTPUT)/tcptop-view-bench-stream: $(OUTPUT)/view/bench_stream.o $(OUTPUT)/view/feed.o \
+		$(VIEW_OBJS) $(LIBTCPTOP)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) $(VIEW_CURSES_LIBS) -lpthread -o $@
+
 # Unit tests of the data layer: tests/run runs every $(OUTPUT)/tests/unit-*.
 $(OUTPUT)/tests/unit-view: $(OUTPUT)/view/test_table.o $(VIEW_OBJS) $(LIBTCPTOP)
 	$(call msg,LINK,$@)
@@ -26,12 +34,17 @@ $(OUTPUT)/tests/unit-view: $(OUTPUT)/view/test_table.o $(VIEW_OBJS) $(LIBTCPTOP)
 
 BINS += $(OUTPUT)/tcptop-view
 MAN1 += man/tcptop-view.1
-TEST_DEPS += $(OUTPUT)/tcptop-view-bench $(OUTPUT)/tests/unit-view
-BENCHES += bench-view
+TEST_DEPS += $(OUTPUT)/tcptop-view-bench $(OUTPUT)/tcptop-view-bench-stream \
+	$(OUTPUT)/tests/unit-view
+BENCHES += bench-view bench-view-stream
 
 .PHONY: bench-view
 bench-view: $(OUTPUT)/tcptop-view-bench
 	$(OUTPUT)/tcptop-view-bench
+
+.PHONY: bench-view-stream
+bench-view-stream: $(OUTPUT)/tcptop-view-bench-stream
+	$(OUTPUT)/tcptop-view-bench-stream $(BENCH_VIEW_STREAM_ARGS)
 
 # libFuzzer target for the data layer (VIEW_OBJS but ui.c: no curses drawn; curses.h only for the
 # key codes); built for make test, which replays its seeds and saved crashes. `make fuzz-view-run`.

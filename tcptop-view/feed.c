@@ -4,20 +4,21 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "feed.h"
-#include "snaptab.h"
+#include "reader.h"
 
 struct feed {
 	struct stream_reader *rd;
 	int pipe[2];
 	pthread_t thread;
 	pthread_mutex_t lock;
-	struct cgroup_table cg; /* the reader's: paths of the section's (host, cgroup id) */
 	/* the rows' strings: they live as long as the process, as the thread does */
 	struct strtab *st;
-	struct snaptab tab; /* the reader's: the table delta snapshots apply to */
+	struct snapreader sr; /* the reader's: records into snapshots */
+	bool gap; /* snapshots dropped with none queued after them: the next one follows a gap */
 	/* under lock */
 	struct snapshot *head, *tail; /* the queue, oldest first */
 	size_t queued, queued_rows;
@@ -42,6 +43,11 @@ static void publish(struct feed *f, struct snapshot *s)
 		struct snapshot *old = f->head;
 
 		f->head = old->next;
+		/* a delta after it cannot be applied: the view waits for a full snapshot */
+		if (f->head)
+			f->head->after_gap = true;
+		else
+			f->gap = true;
 		if (!f->head)
 			f->tail = NULL;
 		f->queued_rows -= old->n;
@@ -50,6 +56,8 @@ static void publish(struct feed *f, struct snapshot *s)
 		f->skipped++;
 	}
 	s->next = NULL;
+	s->after_gap |= f->gap;
+	f->gap = false;
 	if (f->tail)
 		f->tail->next = s;
 	else
@@ -70,97 +78,25 @@ static void finish(struct feed *f, int status)
 	wake(f);
 }
 
-/* A delta applied: the table's rows are the snapshot's. Out of memory: a row is counted as not
- * shown. */
-static void delta_rows(struct feed *f, struct snapshot *s)
-{
-	for (size_t i = 0; i < snaptab_rows(&f->tab); i++)
-		if (snapshot_add(s, snaptab_row(&f->tab, i), &f->cg) < 0)
-			s->dropped++;
-}
-
 static void *feed_main(void *arg)
 {
 	struct feed *f = arg;
-	struct snapshot *building = NULL;
-	struct rec_snap_begin b;
 	struct rec r;
-	int kind = 0;
 
 	/* the section's header was read before the thread started (main.c checks it) */
-	snaptab_section(&f->tab, stream_reader_header(f->rd));
+	snapreader_start(&f->sr, f->st, stream_reader_header(f->rd));
 	for (;;) {
 		int st = stream_read(f->rd, &r);
+		struct snapshot *s;
 
 		if (st != STREAM_OK) {
-			snapshot_free(building); /* an incomplete snapshot is never shown */
-			snaptab_free(&f->tab);
+			snapreader_free(&f->sr);
 			finish(f, st);
 			return NULL;
 		}
-		switch (r.type) {
-		case REC_HEADER:
-			snaptab_section(&f->tab, &r.u.header);
-			break;
-		case REC_SNAP_BEGIN:
-		case REC_DELTA_BEGIN:
-			snapshot_free(building);
-			building = NULL;
-			/* a delta with no table to apply it to (a late start) is not shown */
-			kind = snaptab_begin(&f->tab, r.type, &r.u.snap_begin);
-			if (kind == SNAPTAB_SKIP)
-				break;
-			/* a delta stands for the full snapshot of its table's rows */
-			b = r.u.snap_begin;
-			if (kind == SNAPTAB_DELTA)
-				b.rows = b.table_rows;
-			/* out of memory: this snapshot is skipped, the next may fit */
-			building = snapshot_new(stream_reader_header(f->rd), &b, f->st);
-			break;
-		case REC_HOST:
-		case REC_DELTA_HOST:
-			/* out of memory: its rows show no host name */
-			if (building)
-				snapshot_add_host(building, &r.u.host);
-			break;
-		case REC_SNAP_ROW:
-		case REC_DELTA_ROW:
-			/* out of memory in the table: it is out of step until a full snapshot */
-			if (snaptab_add(&f->tab, r.type, &r.u.row) == -EPROTO ||
-			    r.type != REC_SNAP_ROW)
-				break;
-			/* out of memory: the row is counted as not shown */
-			if (building && snapshot_add(building, &r.u.row, &f->cg) < 0)
-				building->dropped++;
-			break;
-		case REC_SNAP_END:
-		case REC_DELTA_END:
-			/* a delta out of step is not shown, nor are the deltas after it */
-			if (snaptab_end(&f->tab) != SNAPTAB_READY) {
-				snapshot_free(building);
-				building = NULL;
-			}
-			if (building) {
-				if (kind == SNAPTAB_DELTA)
-					delta_rows(f, building);
-				snapshot_finish(building);
-				publish(f, building);
-			}
-			building = NULL;
-			break;
-		case REC_END:
-			snapshot_free(building);
-			building = NULL;
-			cgroup_table_clear(&f->cg); /* ids belong to their section */
-			break;
-		case REC_CGROUP:
-			/* a merged stream's hosts may share an id: the row's host picks the path */
-			cgroup_table_set_host(&f->cg, r.u.cgroup.host, r.u.cgroup.id,
-					      r.u.cgroup.path);
-			break;
-		default:
-			break;
-		}
+		s = snapreader_step(&f->sr, f->rd, &r);
+		if (s)
+			publish(f, s);
 	}
 }
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "snaptab.h"
+#include "reader.h"
 #include "stream.h"
 #include "table.h"
 #include "view.h"
@@ -17,10 +17,11 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Keys the table reacts to (view.c), picked by the input. */
-static const int keys[] = { KEY_UP,   KEY_DOWN,	 KEY_PPAGE,    KEY_NPAGE, KEY_HOME, KEY_END,
-			    KEY_LEFT, KEY_RIGHT, '<',	       '>',	  'r',	    'u',
-			    'p',      '\n',	 27,	       '?',	  '/',	    'a',
-			    '1',      ':',	 KEY_BACKSPACE };
+static const int keys[] = { KEY_UP,	   KEY_DOWN, KEY_PPAGE, KEY_NPAGE, KEY_HOME,
+			    KEY_END,	   KEY_LEFT, KEY_RIGHT, '<',	   '>',
+			    'r',	   'u',	     'p',	'\n',	   27,
+			    '?',	   '/',	     'a',	'1',	   ':',
+			    KEY_BACKSPACE, '[',	     ']',	'c' };
 
 /* Lay out and format every row shown: each line is as wide as the title line. */
 static void draw(struct view *v, int cols, const struct strtab *strs)
@@ -54,13 +55,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct view v = { .t.sort = k0 % NCOLS, .t.reverse = k0 & 0x80, .page = 1 + k1 % 40 };
 	bool ascii_only = k1 & 0x80;
 	int cols = 20 + (k0 ^ k1) % 300;
-	struct snapshot *building = NULL;
 	struct stream_reader *rd = stream_reader_mem(data, size, "fuzz");
 	struct strtab *strs = strtab_new(ascii_only);
-	struct snaptab tab = { 0 };
-	struct rec_snap_begin b;
+	struct snapreader sr = { 0 };
 	size_t ki = 0;
-	int kind = 0;
+	bool started = false;
 
 	if (!rd || !strs)
 		abort();
@@ -68,69 +67,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	stream_reader_expect(rd, STREAM_KIND_SNAPSHOT);
 	/* the reader thread's loop (feed.c) */
 	while (stream_read(rd, &r) == STREAM_OK) {
-		switch (r.type) {
-		case REC_HEADER:
-			snaptab_section(&tab, &r.u.header);
-			break;
-		case REC_SNAP_BEGIN:
-		case REC_DELTA_BEGIN:
-			snapshot_free(building);
-			building = NULL;
-			kind = snaptab_begin(&tab, r.type, &r.u.snap_begin);
-			if (kind == SNAPTAB_SKIP)
-				break;
-			b = r.u.snap_begin;
-			if (kind == SNAPTAB_DELTA)
-				b.rows = b.table_rows;
-			building = snapshot_new(stream_reader_header(rd), &b, strs);
-			break;
-		case REC_SNAP_ROW:
-		case REC_DELTA_ROW:
-			if (snaptab_add(&tab, r.type, &r.u.row) == -EPROTO ||
-			    r.type != REC_SNAP_ROW)
-				break;
-			if (building && snapshot_add(building, &r.u.row, NULL) < 0)
-				building->dropped++;
-			break;
-		case REC_SNAP_END:
-		case REC_DELTA_END:
-			if (snaptab_end(&tab) != SNAPTAB_READY) {
-				snapshot_free(building);
-				building = NULL;
-			}
-			if (!building)
-				break;
-			if (kind == SNAPTAB_DELTA)
-				for (size_t i = 0; i < snaptab_rows(&tab); i++)
-					if (snapshot_add(building, snaptab_row(&tab, i), NULL) < 0)
-						building->dropped++;
-			snapshot_finish(building);
-			view_install(&v, building);
-			building = NULL;
-			draw(&v, cols, strs);
-			/* a few keys between snapshots, as a user would press them */
-			for (int i = 0; i < 3; i++, ki++) {
-				enum action a = view_key(
-					&v,
-					keys[data[ki % size] % (sizeof(keys) / sizeof(keys[0]))]);
+		struct snapshot *s;
 
-				if (a == ACT_REBUILD)
-					view_rebuild(&v);
-				draw(&v, cols, strs);
-			}
-			break;
-		case REC_END:
-			snapshot_free(building);
-			building = NULL;
-			break;
-		default:
-			break;
+		if (!started) {
+			snapreader_start(&sr, strs, stream_reader_header(rd));
+			started = true;
+		}
+		s = snapreader_step(&sr, rd, &r);
+		if (!s)
+			continue;
+		view_install(&v, s);
+		draw(&v, cols, strs);
+		/* a few keys between snapshots, as a user would press them */
+		for (int i = 0; i < 3; i++, ki++) {
+			enum action a = view_key(
+				&v, keys[data[ki % size] % (sizeof(keys) / sizeof(keys[0]))]);
+
+			if (a == ACT_REBUILD)
+				view_rebuild(&v);
+			draw(&v, cols, strs);
 		}
 	}
-	snapshot_free(building);
+	snapreader_free(&sr);
 	view_free(&v);
 	strtab_free(strs);
-	snaptab_free(&tab);
 	stream_reader_free(rd);
 	return 0;
 }

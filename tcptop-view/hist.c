@@ -4,6 +4,8 @@
  * a table of idle connections costs its rows once however long the history. Rows and figures of
  * both are in key order (flow, cookie, host); a key may have several rows (a flow id reused
  * within an interval), compared as a run. */
+#include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +83,11 @@ static void free_steps(struct snapshot *s)
 	s->have_active = s->have_map = false;
 }
 
+void snapshot_drop_steps(struct snapshot *s)
+{
+	free_steps(s);
+}
+
 /* A row that matters beyond the table: it moved bytes (the trends) or closed (the closed
  * ring), or it changed and has TCP figures (they may have moved without a byte: a stalled
  * sender's clocks run). */
@@ -92,22 +99,41 @@ static bool row_active(const struct vrow *v, bool changed)
 
 static const struct vfigs none[1];
 
-int snapshot_thin(struct snapshot *prev, struct snapshot *next)
-{
-	const struct vrow *p = prev->rows;
-	struct vrow *q = next->rows;
-	size_t np = prev->n, nq = next->n, i = 0, j = 0, kcap = 0, rcap = 0, acap = 0, fcap = 0;
-	size_t fp = 0, fq = 0, gcap = 0, nfigs = 0;
-	struct vkey *keys = NULL;
-	struct vrow *rows = NULL;
-	struct vfigs *figs = NULL;
-	const struct vfigs *pf = prev->figs ? prev->figs : none,
-			   *qf = next->figs ? next->figs : none;
-	uint32_t *map = NULL, *active = NULL, *fresh = NULL;
-	size_t nkeys = 0, nrows = 0, nactive = 0, nfresh = 0;
+/* What snapshot_thin() makes, for prev (the keys that differ, prev's rows and figures of them)
+ * and for next (the map from prev's rows, next's rows active and fresh). */
+struct thinout {
+	struct vkey *keys;
+	struct vrow *rows;
+	struct vfigs *figs;
+	uint32_t *map, *active, *fresh;
+	size_t nkeys, nrows, nfigs, nactive, nfresh;
+	size_t kcap, rcap, fcap, acap, frcap;
+	uint32_t tick; /* next's */
+};
 
-	if (!p || !q || !(map = malloc((np ? np : 1) * sizeof(*map))))
-		return -1;
+static void thinout_free(struct thinout *o)
+{
+	free(o->keys);
+	free(o->rows);
+	free(o->figs);
+	free(o->map);
+	free(o->active);
+	free(o->fresh);
+}
+
+/* Rows p[0..np) of prev (its rows from pbase on, their figures pf[0..npf)) against q[0..nq) of
+ * next (from qbase on, figures qf[0..nqf)), both in key order: the keys whose runs differ go to
+ * o, the rest map across; q's rows get their since. -1 when out of memory. */
+static int thin_runs(struct thinout *o, const struct vrow *p, size_t np, size_t pbase,
+		     struct vrow *q, size_t nq, size_t qbase, const struct vfigs *pf, size_t npf,
+		     const struct vfigs *qf, size_t nqf)
+{
+	size_t i = 0, j = 0, fp = 0, fq = 0;
+
+	if (!pf)
+		pf = none, npf = 0;
+	if (!qf)
+		qf = none, nqf = 0;
 	while (i < np || j < nq) {
 		size_t i2 = i, j2 = j, fp2, fq2;
 		int d = i >= np ? 1 : j >= nq ? -1 : vrow_key_cmp(&p[i], &q[j]);
@@ -118,75 +144,90 @@ int snapshot_thin(struct snapshot *prev, struct snapshot *next)
 			i2 = run_end(p, np, i);
 		if (d >= 0)
 			j2 = run_end(q, nq, j);
-		fp2 = figs_run(pf, prev->nfigs, &fp, &key);
-		fq2 = figs_run(qf, next->nfigs, &fq, &key);
+		fp2 = figs_run(pf, npf, &fp, &key);
+		fq2 = figs_run(qf, nqf, &fq, &key);
 		same = d == 0 && runs_equal(p + i, i2 - i, q + j, j2 - j) &&
 		       figs_equal(pf + fp, fp2 - fp, qf + fq, fq2 - fq);
 		for (size_t x = j; x < j2; x++) {
 			if (!row_active(&q[x], !same))
 				continue;
-			if (VEC_RESERVE(&active, &acap, nactive + 1))
-				goto fail;
-			active[nactive++] = x;
+			if (VEC_RESERVE(&o->active, &o->acap, o->nactive + 1))
+				return -1;
+			o->active[o->nactive++] = qbase + x;
 		}
 		if (same) {
 			for (size_t x = 0; x < j2 - j; x++) {
 				q[j + x].since = p[i + x].since;
-				map[i + x] = j + x;
+				o->map[pbase + i + x] = qbase + j + x;
 			}
 		} else {
 			/* a connection seen before keeps the tick it was first seen */
 			for (size_t x = j; x < j2; x++)
-				q[x].since = i2 > i ? p[i].since : (uint32_t)next->tick;
+				q[x].since = i2 > i ? p[i].since : o->tick;
 			for (size_t x = i; x < i2; x++)
-				map[x] = UINT32_MAX;
-			if (VEC_RESERVE(&keys, &kcap, nkeys + 1) ||
-			    append_rows(&rows, &nrows, &rcap, p + i, i2 - i) ||
-			    append(&figs, &nfigs, &gcap, pf + fp, fp2 - fp, sizeof(*figs)) ||
-			    VEC_RESERVE(&fresh, &fcap, nfresh + (j2 - j) + 1))
-				goto fail;
-			keys[nkeys++] = key;
+				o->map[pbase + x] = UINT32_MAX;
+			if (VEC_RESERVE(&o->keys, &o->kcap, o->nkeys + 1) ||
+			    append_rows(&o->rows, &o->nrows, &o->rcap, p + i, i2 - i) ||
+			    append(&o->figs, &o->nfigs, &o->fcap, pf + fp, fp2 - fp, sizeof(*pf)) ||
+			    VEC_RESERVE(&o->fresh, &o->frcap, o->nfresh + (j2 - j) + 1))
+				return -1;
+			o->keys[o->nkeys++] = key;
 			for (size_t x = j; x < j2; x++)
-				fresh[nfresh++] = x;
+				o->fresh[o->nfresh++] = qbase + x;
 		}
 		i = i2;
 		j = j2;
 		fp = fp2;
 		fq = fq2;
 	}
-	VEC_SHRINK(&keys, &kcap, nkeys);
-	VEC_SHRINK(&rows, &rcap, nrows);
-	VEC_SHRINK(&figs, &gcap, nfigs);
+	return 0;
+}
+
+/* prev keeps what o says makes it again from next; next gets its steps (o is emptied). */
+static void thin_install(struct snapshot *prev, struct snapshot *next, struct thinout *o,
+			 uintptr_t prev_rows, size_t np)
+{
+	VEC_SHRINK(&o->keys, &o->kcap, o->nkeys);
+	VEC_SHRINK(&o->rows, &o->rcap, o->nrows);
+	VEC_SHRINK(&o->figs, &o->fcap, o->nfigs);
 	free(prev->dkeys);
 	free(prev->drows);
 	free(prev->dfigs);
-	prev->dkeys = keys;
-	prev->drows = rows;
-	prev->dfigs = figs;
-	prev->ndkeys = nkeys;
-	prev->ndrows = nrows;
-	prev->ndfigs = nfigs;
+	prev->dkeys = o->keys;
+	prev->drows = o->rows;
+	prev->dfigs = o->figs;
+	prev->ndkeys = o->nkeys;
+	prev->ndrows = o->nrows;
+	prev->ndfigs = o->nfigs;
 	prev->thin_ok = true;
 	free_steps(prev); /* its own steps from the one before are done with */
 	free_steps(next);
-	next->active = active;
-	next->nactive = nactive;
-	next->from_prev = map;
+	next->active = o->active;
+	next->nactive = o->nactive;
+	next->from_prev = o->map;
 	next->nfrom_prev = np;
-	next->fresh = fresh;
-	next->nfresh = nfresh;
+	next->fresh = o->fresh;
+	next->nfresh = o->nfresh;
 	next->have_active = next->have_map = true;
-	next->prev_rows = (uintptr_t)p;
+	next->prev_rows = prev_rows;
 	next->prev_tick = prev->tick;
+	memset(o, 0, sizeof(*o));
+}
+
+int snapshot_thin(struct snapshot *prev, struct snapshot *next)
+{
+	struct thinout o = { .tick = (uint32_t)next->tick };
+
+	if (!prev->rows || !next->rows ||
+	    !(o.map = malloc((prev->n ? prev->n : 1) * sizeof(*o.map))))
+		return -1;
+	if (thin_runs(&o, prev->rows, prev->n, 0, next->rows, next->n, 0, prev->figs, prev->nfigs,
+		      next->figs, next->nfigs)) {
+		thinout_free(&o);
+		return -1;
+	}
+	thin_install(prev, next, &o, (uintptr_t)prev->rows, prev->n);
 	return 0;
-fail:
-	free(keys);
-	free(rows);
-	free(figs);
-	free(map);
-	free(active);
-	free(fresh);
-	return -1;
 }
 
 static struct vkey row_key(const void *e)
@@ -382,4 +423,528 @@ size_t snapshot_delta_bytes(const struct snapshot *s)
 	return s->ndkeys * sizeof(*s->dkeys) + s->ndrows * sizeof(*s->drows) +
 	       s->ndrnext * sizeof(*s->drnext) + s->ndfigs * sizeof(*s->dfigs) +
 	       s->ndfnext * sizeof(*s->dfnext);
+}
+
+/* ---- a delta snapshot applied in place ---- */
+
+/* One run of elements replaced: [lo, hi) of the array by c elements at rep. */
+struct splice {
+	size_t lo, hi;
+	const void *rep;
+	size_t c;
+};
+
+/* op's replacement at element at of b */
+static void put_rep(char *b, size_t size, size_t at, const struct splice *op)
+{
+	if (op->c)
+		memcpy(b + at * size, op->rep, op->c * size);
+}
+
+/* Replace runs of a (n elements of size bytes, room for the result) in place, runs in order and
+ * apart: what lies between them moves by the sum of the changes before it. The moves that go
+ * right are made from the right, so that nothing is overwritten before it is read. sh: room for
+ * nop + 1 shifts. Returns the new count. */
+static size_t splice_runs(void *a, size_t n, size_t size, const struct splice *op, size_t nop,
+			  ptrdiff_t *sh)
+{
+	char *b = a;
+	size_t run = 0; /* the first unit of the pending run of right moves */
+	ptrdiff_t shift = 0;
+
+	/* unit u (0..nop): op[u - 1]'s replacement, then the elements up to op[u] (or the end),
+	 * which move by sh[u] */
+#define SEG_LO(u) ((u) ? op[(u)-1].hi : 0)
+#define SEG_HI(u) ((u) < nop ? op[(u)].lo : n)
+	for (size_t u = 0; u <= nop; u++) {
+		sh[u] = shift;
+		if (u < nop)
+			shift += (ptrdiff_t)op[u].c - (ptrdiff_t)(op[u].hi - op[u].lo);
+	}
+	for (size_t u = 0; u <= nop + 1; u++) {
+		if (u <= nop && sh[u] > 0)
+			continue; /* moves right: with its run, from the right */
+		/* the pending run [run, u) of right moves, from its right end */
+		for (size_t k = u; k-- > run;) {
+			size_t lo = SEG_LO(k), hi = SEG_HI(k);
+
+			memmove(b + (lo + sh[k]) * size, b + lo * size, (hi - lo) * size);
+			if (k)
+				put_rep(b, size, op[k - 1].lo + sh[k - 1], &op[k - 1]);
+		}
+		if (u <= nop) {
+			size_t lo = SEG_LO(u), hi = SEG_HI(u);
+
+			if (u)
+				put_rep(b, size, op[u - 1].lo + sh[u - 1], &op[u - 1]);
+			if (sh[u])
+				memmove(b + (lo + sh[u]) * size, b + lo * size, (hi - lo) * size);
+		}
+		run = u + 1;
+	}
+#undef SEG_LO
+#undef SEG_HI
+	return (size_t)((ptrdiff_t)n + shift);
+}
+
+/* The rows of a flow id: [lo, hi) of rows (n, in key order). */
+static size_t flow_lower(const struct vrow *rows, size_t n, uint64_t flow)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (rows[mid].r.id.flow < flow)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static size_t figs_lower(const struct vfigs *f, size_t n, uint64_t flow)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (f[mid].k.flow < flow)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* A row to settle at the next delta: it has rates, or is new or closed (tcptop-stream(5)). */
+bool vrow_unsettled(const struct vrow *v)
+{
+	return v->r.rate_in != 0 || v->r.rate_out != 0 ||
+	       (v->r.flags & (CONN_F_NEW | CONN_F_CLOSED));
+}
+
+/* One flow id the delta touches: its rows and figures in prev, and its new ones (in the
+ * scratch arrays of the apply). */
+struct touched {
+	uint64_t flow;
+	size_t lo, hi, flo, fhi;
+	size_t r0, nr, f0, nf;
+};
+
+struct applyctx {
+	struct touched *t;
+	size_t nt, tcap;
+	struct vrow *rows; /* the new rows of every touched flow, in key order */
+	size_t nrows, rcap;
+	struct vfigs *figs;
+	size_t nfigs, fcap;
+	struct splice *ops;
+	size_t opcap;
+	ptrdiff_t *sh; /* splice_runs()'s */
+	size_t shcap;
+};
+
+static void applyctx_free(struct applyctx *c)
+{
+	free(c->t);
+	free(c->rows);
+	free(c->figs);
+	free(c->ops);
+	free(c->sh);
+}
+
+static int touch(struct applyctx *c, uint64_t flow)
+{
+	if (c->nt && c->t[c->nt - 1].flow == flow)
+		return 0;
+	if (VEC_RESERVE(&c->t, &c->tcap, c->nt + 1))
+		return -1;
+	c->t[c->nt++] = (struct touched){ .flow = flow };
+	return 0;
+}
+
+/* The flows of prev's unsettled rows and of the delta's rows, in order. */
+static int touched_flows(struct applyctx *c, const struct snapshot *prev, const struct snapshot *d)
+{
+	size_t i = 0, j = 0;
+
+	while (i < prev->nsettle || j < d->n) {
+		uint64_t a = i < prev->nsettle ? prev->settle[i].flow : UINT64_MAX,
+			 b = j < d->n ? d->rows[j].r.id.flow : UINT64_MAX;
+		uint64_t f = a < b ? a : b;
+
+		if (i < prev->nsettle && a == f)
+			i++;
+		if (j < d->n && b == f && a != f)
+			j++;
+		if (touch(c, f))
+			return -1;
+	}
+	return 0;
+}
+
+/* Insertion sort of a few rows by key, stable */
+static void sort_rows(struct vrow *r, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		struct vrow x = r[i];
+		size_t k = i;
+
+		while (k && vrow_key_cmp(&r[k - 1], &x) > 0) {
+			r[k] = r[k - 1];
+			k--;
+		}
+		r[k] = x;
+	}
+}
+
+/* The new rows and figures of each touched flow: prev's settled (closed ones gone, rates 0, NEW
+ * cleared), those the delta replaces (same flow and host) gone, the delta's added; and the
+ * widest values of the rows that go (wo) and come (wn). */
+static int new_runs(struct applyctx *c, const struct snapshot *prev, const struct snapshot *d,
+		    struct widest *wo, struct widest *wn)
+{
+	size_t j = 0, pnf = prev->figs ? prev->nfigs : 0;
+
+	for (size_t k = 0; k < c->nt; k++) {
+		struct touched *t = &c->t[k];
+		size_t j0, j2;
+
+		t->lo = flow_lower(prev->rows, prev->n, t->flow);
+		for (t->hi = t->lo; t->hi < prev->n && prev->rows[t->hi].r.id.flow == t->flow;)
+			t->hi++;
+		t->flo = figs_lower(prev->figs, pnf, t->flow);
+		for (t->fhi = t->flo; t->fhi < pnf && prev->figs[t->fhi].k.flow == t->flow;)
+			t->fhi++;
+		while (j < d->n && d->rows[j].r.id.flow < t->flow)
+			j++;
+		for (j0 = j2 = j; j2 < d->n && d->rows[j2].r.id.flow == t->flow;)
+			j2++;
+		t->r0 = c->nrows;
+		t->f0 = c->nfigs;
+		for (size_t i = t->lo; i < t->hi; i++) {
+			const struct vrow *p = &prev->rows[i];
+			struct vrow *v;
+			bool replaced = false;
+
+			vrow_widen(prev->st, wo, p);
+			for (size_t x = j0; x < j2 && !replaced; x++)
+				replaced = d->rows[x].r.host == p->r.host;
+			if (replaced || (p->r.flags & CONN_F_CLOSED))
+				continue;
+			if (VEC_RESERVE(&c->rows, &c->rcap, c->nrows + 1))
+				return -1;
+			v = &c->rows[c->nrows++];
+			*v = *p;
+			v->r.rate_in = v->r.rate_out = 0;
+			v->r.flags &= ~CONN_F_NEW;
+		}
+		if (append_rows(&c->rows, &c->nrows, &c->rcap, d->rows + j0, j2 - j0))
+			return -1;
+		t->nr = c->nrows - t->r0;
+		if (t->nr)
+			sort_rows(c->rows + t->r0, t->nr);
+		for (size_t x = t->r0; x < c->nrows; x++) {
+			const struct vrow *v = &c->rows[x];
+			const struct tcp_figs *f;
+
+			vrow_widen(prev->st, wn, v);
+			if (!v->has_figs)
+				continue;
+			/* a row of the delta has its figures there (the rows kept from prev are of
+			 * other keys), one of prev in prev */
+			f = snapshot_figs(d, v);
+			if (!f)
+				f = snapshot_figs(prev, v);
+			if (!f)
+				continue;
+			if (VEC_RESERVE(&c->figs, &c->fcap, c->nfigs + 1))
+				return -1;
+			c->figs[c->nfigs].k = vrow_vkey(v);
+			c->figs[c->nfigs++].f = *f;
+		}
+		t->nf = c->nfigs - t->f0;
+		j = j2;
+	}
+	return 0;
+}
+
+/* The widest values kept from prev's: no field's maximum can have gone with the rows that went
+ * (wo) unless the rows that came (wn) reach it again. Rates aside: only unsettled rows have
+ * one, and every one of them is touched. */
+static bool widest_holds(const struct widest *all, const struct widest *wo, const struct widest *wn)
+{
+#define HOLDS(f) (wo->f < all->f || wn->f >= wo->f)
+	return HOLDS(local) && HOLDS(remote) && HOLDS(comm) && HOLDS(state) && HOLDS(pid) &&
+	       HOLDS(bytes) && HOLDS(pkts) && HOLDS(rtt) && HOLDS(limit) && HOLDS(cgroup) &&
+	       HOLDS(host);
+#undef HOLDS
+}
+
+#define WMAX(a, b) ((a) > (b) ? (a) : (b))
+
+static void widest_join(struct widest *all, const struct widest *wn)
+{
+	all->local = WMAX(all->local, wn->local);
+	all->remote = WMAX(all->remote, wn->remote);
+	all->comm = WMAX(all->comm, wn->comm);
+	all->state = WMAX(all->state, wn->state);
+	all->pid = WMAX(all->pid, wn->pid);
+	all->bytes = WMAX(all->bytes, wn->bytes);
+	all->pkts = WMAX(all->pkts, wn->pkts);
+	all->rtt = WMAX(all->rtt, wn->rtt);
+	all->limit = WMAX(all->limit, wn->limit);
+	all->cgroup = WMAX(all->cgroup, wn->cgroup);
+	all->host = WMAX(all->host, wn->host);
+	all->rate = wn->rate;
+}
+
+/* A host's name as rows show it: none unless its HOST record gave it a state. */
+static uint32_t host_name(const struct snapshot *s, uint32_t host)
+{
+	return host && host <= s->nhosts && s->hosts[host - 1].state ? s->hosts[host - 1].name : 0;
+}
+
+static bool hosts_same(const struct snapshot *a, const struct snapshot *b)
+{
+	size_t n = a->nhosts > b->nhosts ? a->nhosts : b->nhosts;
+
+	for (size_t i = 1; i <= n; i++)
+		if (host_name(a, i) != host_name(b, i))
+			return false;
+	return true;
+}
+
+/* What a delta may change in rows it does not carry: their host's name (HOST records) and their
+ * cgroup's (a CGROUP record that names a path again). */
+static void fix_names(struct snapshot *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		struct vrow *v = &s->rows[i];
+
+		v->hostname = host_name(s, v->r.host);
+		if (!v->r.cgroup_id || (s->missing & FIELD_CGROUP))
+			continue;
+		for (size_t k = 0; k < s->ncgupd; k++)
+			if (s->cgupd[k].id == v->r.cgroup_id && s->cgupd[k].host == v->r.host)
+				v->cgroup = s->cgupd[k].str;
+	}
+}
+
+/* The keys of the rows of s[0..n) to settle at the next delta, in key order. */
+static int settle_keys(struct vkey **out, size_t *nout, const struct vrow *r, size_t n)
+{
+	size_t cap = 0, k = 0;
+	struct vkey *keys = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!vrow_unsettled(&r[i]))
+			continue;
+		if (VEC_RESERVE(&keys, &cap, k + 1)) {
+			free(keys);
+			return -1;
+		}
+		keys[k++] = vrow_vkey(&r[i]);
+	}
+	free(*out);
+	*out = keys;
+	*nout = k;
+	return 0;
+}
+
+int snapshot_settle_list(struct snapshot *s)
+{
+	s->settle_ok = !settle_keys(&s->settle, &s->nsettle, s->rows, s->rows ? s->n : 0);
+	return s->settle_ok ? 0 : -1;
+}
+
+static size_t zmax(size_t a, size_t b)
+{
+	return a > b ? a : b;
+}
+
+int snapshot_apply(struct snapshot *prev, struct snapshot *d, bool steal)
+{
+	struct applyctx c = { 0 };
+	struct thinout o = { .tick = (uint32_t)d->tick };
+	struct widest wo = { 0 }, wn = { 0 };
+	bool slow = !hosts_same(prev, d) || d->ncgupd;
+	uintptr_t old_rows = (uintptr_t)prev->rows;
+	size_t n = prev->n, nf = prev->figs ? prev->nfigs : 0, n2 = n, nf2 = nf, at = 0;
+	size_t rcap, fcap;
+	struct vrow *rows = NULL;
+	struct vfigs *figs = NULL;
+	ptrdiff_t shift = 0;
+	int err = -ENOMEM;
+
+	/* a table cut at SNAPSHOT_ROWS_MAX cannot be followed */
+	if (!prev->rows || prev->dropped || !d->delta || !d->rows)
+		return -EPROTO;
+	if (!prev->settle_ok && snapshot_settle_list(prev))
+		return -ENOMEM;
+	if (slow)
+		steal = false; /* prev stays whole: snapshot_thin() compares every row */
+	if (touched_flows(&c, prev, d) || new_runs(&c, prev, d, &wo, &wn))
+		goto fail;
+	for (size_t k = 0; k < c.nt; k++) {
+		n2 += c.t[k].nr - (c.t[k].hi - c.t[k].lo);
+		nf2 += c.t[k].nf - (c.t[k].fhi - c.t[k].flo);
+	}
+	if (n2 != d->b.table_rows || n2 > UINT32_MAX) {
+		err = -EPROTO;
+		goto fail;
+	}
+	/* what makes prev again, before its rows are overwritten */
+	if (!(o.map = malloc((n ? n : 1) * sizeof(*o.map))))
+		goto fail;
+	for (size_t k = 0; k < c.nt; k++) {
+		const struct touched *t = &c.t[k];
+
+		for (size_t i = at; i < t->lo; i++)
+			o.map[i] = (uint32_t)(i + shift);
+		if (thin_runs(&o, prev->rows + t->lo, t->hi - t->lo, t->lo,
+			      c.rows ? c.rows + t->r0 : NULL, t->nr, t->lo + shift,
+			      prev->figs ? prev->figs + t->flo : NULL, t->fhi - t->flo,
+			      c.figs ? c.figs + t->f0 : NULL, t->nf))
+			goto fail;
+		shift += (ptrdiff_t)t->nr - (ptrdiff_t)(t->hi - t->lo);
+		at = t->hi;
+	}
+	for (size_t i = at; i < n; i++)
+		o.map[i] = (uint32_t)(i + shift);
+	if (VEC_RESERVE(&c.ops, &c.opcap, c.nt + 1) || VEC_RESERVE(&c.sh, &c.shcap, c.nt + 1))
+		goto fail;
+	/* the rows: prev's own (nobody reads them again) or a copy */
+	if (steal) {
+		rows = prev->rows;
+		rcap = prev->cap;
+		figs = prev->figs;
+		fcap = prev->figs ? prev->figs_cap : 0;
+		if (VEC_RESERVE(&rows, &rcap, zmax(n2, 1)))
+			goto fail;
+		prev->rows = rows; /* moved maybe */
+		prev->cap = rcap;
+		if (nf2 > nf && VEC_RESERVE(&figs, &fcap, nf2))
+			goto fail;
+		prev->figs = figs;
+		prev->figs_cap = fcap;
+	} else {
+		rcap = fcap = 0;
+		if (vec_resize(&rows, &rcap, zmax(zmax(n, n2), 1), sizeof(*rows)) ||
+		    (zmax(nf, nf2) && vec_resize(&figs, &fcap, zmax(nf, nf2), sizeof(*figs)))) {
+			free(rows);
+			free(figs);
+			goto fail;
+		}
+		memcpy(rows, prev->rows, n * sizeof(*rows));
+		if (nf)
+			memcpy(figs, prev->figs, nf * sizeof(*figs));
+	}
+	for (size_t k = 0; k < c.nt; k++)
+		c.ops[k] = (struct splice){ c.t[k].lo, c.t[k].hi,
+					    c.rows ? c.rows + c.t[k].r0 : NULL, c.t[k].nr };
+	n2 = splice_runs(rows, n, sizeof(*rows), c.ops, c.nt, c.sh);
+	if (figs) {
+		for (size_t k = 0; k < c.nt; k++)
+			c.ops[k] = (struct splice){ c.t[k].flo, c.t[k].fhi,
+						    c.figs ? c.figs + c.t[k].f0 : NULL, c.t[k].nf };
+		nf2 = splice_runs(figs, nf, sizeof(*figs), c.ops, c.nt, c.sh);
+	}
+	/* d is the whole snapshot now */
+	free(d->rows);
+	free(d->figs);
+	d->rows = rows;
+	d->n = n2;
+	d->cap = rcap;
+	d->figs = figs;
+	d->nfigs = figs ? nf2 : 0;
+	d->figs_cap = fcap;
+	d->delta = false;
+	d->b.rows = d->b.table_rows;
+	d->any_v6 |= prev->any_v6;
+	if (steal) {
+		prev->rows = NULL;
+		prev->figs = NULL;
+		prev->nfigs = 0;
+	}
+	if (slow)
+		fix_names(d);
+	if (!slow && widest_holds(&prev->all, &wo, &wn)) {
+		d->all = prev->all;
+		widest_join(&d->all, &wn);
+	} else {
+		memset(&d->all, 0, sizeof(d->all));
+		for (size_t i = 0; i < d->n; i++)
+			vrow_widen(d->st, &d->all, &d->rows[i]);
+	}
+	/* out of memory here: the next delta looks for them among every row */
+	d->settle_ok = !settle_keys(&d->settle, &d->nsettle, c.rows, c.nrows);
+	if (slow) {
+		thinout_free(&o);
+		applyctx_free(&c);
+		/* names changed in rows the delta did not carry: compare them all */
+		if (snapshot_thin(prev, d))
+			return -ENOMEM;
+		return 0;
+	}
+	thin_install(prev, d, &o, old_rows, n);
+	if (steal)
+		snapshot_drop_rows(prev);
+	applyctx_free(&c);
+	return 0;
+fail:
+	thinout_free(&o);
+	applyctx_free(&c);
+	return err;
+}
+
+const struct vrow *snapshot_row_before(const struct snapshot *prev, const struct snapshot *next,
+				       const struct vrow *v, const struct tcp_figs **figs)
+{
+	struct vkey k = vrow_vkey(v);
+	const struct vrow *rows = prev->rows ? prev->rows : prev->drows;
+	size_t n = prev->rows ? prev->n : prev->ndrows, lo = 0, hi;
+	const struct snapshot *in = prev;
+
+	*figs = NULL;
+	if (!prev->rows) {
+		if (!prev->thin_ok)
+			return NULL;
+		/* a key that does not differ: its row is next's */
+		for (lo = 0, hi = prev->ndkeys; lo < hi;) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (vkey_cmp(&prev->dkeys[mid], &k) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo >= prev->ndkeys || vkey_cmp(&prev->dkeys[lo], &k)) {
+			*figs = snapshot_figs(next, v);
+			return v;
+		}
+		in = NULL;
+	}
+	for (lo = 0, hi = n; lo < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (vrow_key_cmp(&rows[mid], v) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo >= n || vrow_key_cmp(&rows[lo], v))
+		return NULL;
+	if (in) {
+		*figs = snapshot_figs(in, &rows[lo]);
+	} else if (rows[lo].has_figs) {
+		for (size_t i = 0; i < prev->ndfigs; i++)
+			if (!vkey_cmp(&prev->dfigs[i].k, &k)) {
+				*figs = &prev->dfigs[i].f;
+				break;
+			}
+	}
+	return &rows[lo];
 }

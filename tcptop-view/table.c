@@ -14,7 +14,6 @@
 bool table_utf8 = true;
 
 static size_t append(char *buf, size_t size, size_t o, const char *s, size_t n);
-static void widen(const struct strtab *st, struct widest *w, const struct vrow *v);
 static bool group_same(const struct vrow *g, const struct vrow *v, enum group_mode mode);
 
 /* A snapshot larger than this is shown in part (the header says how many rows were left out):
@@ -64,6 +63,8 @@ void snapshot_free(struct snapshot *s)
 	free(s->fresh);
 	free(s->grp[0]);
 	free(s->grp[1]);
+	free(s->settle);
+	free(s->cgupd);
 	free(s);
 }
 
@@ -473,6 +474,7 @@ static int cmp_rows(const void *pa, const void *pb, void *arg)
  * table sort by their rank; without ranks (out of memory) a text longer than 24 bytes (escaped)
  * can leave equal keys for different rows, and such runs are finished with qsort. */
 #define KEY_WORDS 3
+#define KEYS_KEEP (1u << 20) /* bytes of sort scratch kept between sorts */
 
 struct elem {
 	uint64_t k;
@@ -736,6 +738,13 @@ void table_sort(struct table *t)
 			qsort_r(t->v + i, j - i, sizeof(*t->v), cmp_rows, t);
 		i = j;
 	}
+	/* 40 bytes a row, kept for nothing until the next whole sort (a sort key, a filter, a
+	 * full snapshot): given back, the next one maps it again */
+	if (t->keys_cap > KEYS_KEEP) {
+		free(t->keys);
+		t->keys = NULL;
+		t->keys_cap = 0;
+	}
 }
 
 bool table_sorted(const struct table *t)
@@ -846,12 +855,15 @@ void snapshot_finish(struct snapshot *s)
 	memset(&s->all, 0, sizeof(s->all));
 	s->any_v6 = false;
 	for (size_t i = 0; i < s->n; i++) {
-		widen(s->st, &s->all, &s->rows[i]);
+		vrow_widen(s->st, &s->all, &s->rows[i]);
 		s->any_v6 |= !v4_only(&s->rows[i].r.id);
 	}
+	/* a whole snapshot: the rows the next delta settles (out of memory: found then) */
+	if (!s->delta)
+		snapshot_settle_list(s);
 }
 
-static void widen(const struct strtab *st, struct widest *w, const struct vrow *v)
+void vrow_widen(const struct strtab *st, struct widest *w, const struct vrow *v)
 {
 	const struct vfields *r = &v->r;
 
@@ -1047,7 +1059,7 @@ static int build_groups(struct table *t)
 	t->n = ng;
 	for (size_t g = 0; g < ng; g++) {
 		t->v[g] = &t->groups[g];
-		widen(s->st, &t->widest, &t->groups[g]);
+		vrow_widen(s->st, &t->widest, &t->groups[g]);
 	}
 	table_sort(t);
 	if (!any_open) {
@@ -1078,7 +1090,7 @@ static int build_groups(struct table *t)
 			for (uint32_t k = start[gidx]; k < start[gidx + 1]; k++) {
 				t->depth[o] = 1;
 				t->v[o++] = conns[k];
-				widen(s->st, &t->widest, conns[k]);
+				vrow_widen(s->st, &t->widest, conns[k]);
 			}
 		}
 		free(gs);
@@ -1126,8 +1138,8 @@ static bool resort_changed(struct table *t, size_t last_n)
 {
 	struct snapshot *s = t->snap;
 	struct keyctx kc = { .st = s->st, .v4 = !s->any_v6 };
-	const struct vrow **kept, **fresh, **out;
-	size_t nk = 0, pos = 0, o = 0;
+	const struct vrow **v = t->v, **fresh;
+	size_t nk = 0, end;
 	struct keyed arg;
 
 	if (!t->last_whole || !s->have_map || s->prev_rows != t->last_rows ||
@@ -1136,18 +1148,18 @@ static bool resort_changed(struct table *t, size_t last_n)
 		return false;
 	if (text_column(t->sort) && !(kc.ranks = strtab_ranks(s->st, s->nstr)))
 		return false;
-	if (vec_resize(&t->keys, &t->keys_cap, (2 * s->n + s->nfresh + 1) * sizeof(*kept), 1))
+	if (vec_resize(&t->keys, &t->keys_cap, (s->nfresh + 1) * sizeof(*fresh), 1))
 		return false;
-	kept = t->keys;
-	out = kept + s->n;
-	fresh = out + s->n;
+	fresh = t->keys;
+	/* the rows kept, in the last order, in place (t->v has room for every row of s); given up
+	 * half way, t->v is made again whole by the caller */
 	for (size_t i = 0; i < last_n; i++) {
 		/* an address of the last snapshot's rows (freed maybe), numbered without reading */
-		size_t old = ((uintptr_t)t->v[i] - s->prev_rows) / sizeof(struct vrow);
+		size_t old = ((uintptr_t)v[i] - s->prev_rows) / sizeof(struct vrow);
 		uint32_t m = old < s->nfrom_prev ? s->from_prev[old] : UINT32_MAX;
 
 		if (m != UINT32_MAX)
-			kept[nk++] = &s->rows[m];
+			v[nk++] = &s->rows[m];
 	}
 	if (nk + s->nfresh != s->n)
 		return false; /* not every row accounted for: sort them all */
@@ -1156,26 +1168,24 @@ static bool resort_changed(struct table *t, size_t last_n)
 	arg.t = t;
 	arg.kc = &kc;
 	qsort_r(fresh, s->nfresh, sizeof(*fresh), cmp_fresh, &arg);
-	for (size_t f = 0; f < s->nfresh; f++) {
-		size_t lo = pos, hi = nk;
+	/* from the last fresh row back: the kept rows after its place move up to make room */
+	end = nk;
+	for (size_t f = s->nfresh; f-- > 0;) {
+		size_t lo = 0, hi = end;
 
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
 
-			if (cmp_keyed(t, &kc, kept[mid], fresh[f]) < 0)
+			if (cmp_keyed(t, &kc, v[mid], fresh[f]) < 0)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
-		memcpy(out + o, kept + pos, (lo - pos) * sizeof(*out));
-		o += lo - pos;
-		pos = lo;
-		out[o++] = fresh[f];
+		memmove(v + lo + f + 1, v + lo, (end - lo) * sizeof(*v));
+		v[lo + f] = fresh[f];
+		end = lo;
 	}
-	memcpy(out + o, kept + pos, (nk - pos) * sizeof(*out));
-	o += nk - pos;
-	memcpy(t->v, out, o * sizeof(*out));
-	t->n = o;
+	t->n = nk + s->nfresh;
 	t->resorted++;
 	return true;
 }
@@ -1219,7 +1229,7 @@ int table_rebuild(struct table *t)
 			if (t->filter[0] && !vrow_matches(s->st, v, t->filter))
 				continue;
 			t->v[t->n++] = v;
-			widen(s->st, &t->widest, v);
+			vrow_widen(s->st, &t->widest, v);
 		}
 	}
 	if (t->group != GROUP_NONE && t->n)

@@ -110,6 +110,12 @@ struct cgmemo {
 	uint32_t host, str;
 };
 
+/* A CGROUP record read between two snapshots: the string rows of (host, id) show from now on. */
+struct cgupd {
+	uint64_t id;
+	uint32_t host, str;
+};
+
 /* One complete snapshot (SNAP_BEGIN .. SNAP_END) with the header of its section. The view keeps
  * the newest and the one shown whole; the others of its history thin: rows NULL, and what makes
  * them again from the next one (the keys whose rows differ, and this one's rows of them). */
@@ -154,6 +160,17 @@ struct snapshot {
 	struct vhost *hosts;   /* by HOST index - 1; the stream puts them before the rows */
 	size_t nhosts;
 	struct snapshot *next; /* the reader's queue */
+	/* a delta (DELTA_BEGIN .. DELTA_END) as the reader hands it over: rows holds the rows it
+	 * carries, b.table_rows the whole table's; snapshot_apply() makes it whole */
+	bool delta;
+	bool after_gap;	     /* the reader dropped the snapshot before it (the view fell behind) */
+	struct cgupd *cgupd; /* CGROUP records read since the snapshot before */
+	size_t ncgupd;
+	/* the keys of its rows the next delta settles (rates, NEW or CLOSED), in key order, when
+	 * settle_ok */
+	struct vkey *settle;
+	size_t nsettle;
+	bool settle_ok;
 };
 
 struct snapshot *snapshot_new(const struct stream_header *hdr, const struct rec_snap_begin *b,
@@ -200,10 +217,28 @@ static inline int vrow_key_cmp(const struct vrow *a, const struct vrow *b)
  * rows of next that equal prev's take prev's since, the others next->tick. -1 when out of memory
  * (prev stays whole). */
 int snapshot_thin(struct snapshot *prev, struct snapshot *next);
+/* Apply delta d (d->delta; d->tick set) to prev, the newest snapshot (whole): d becomes the whole
+ * snapshot, prev keeps what makes it again (as snapshot_thin(prev, d) leaves both), in time
+ * proportional to the rows d carries and prev's rows to settle, not to the table. steal: d takes
+ * prev's rows (nobody reads them again), else a copy. 0; -EPROTO: the table is not the one d
+ * applies to (out of step: its table_rows differ); -ENOMEM. Either way prev is as it was. */
+int snapshot_apply(struct snapshot *prev, struct snapshot *d, bool steal);
+/* The keys of s's rows the next delta settles (s->settle); -1 when out of memory. */
+int snapshot_settle_list(struct snapshot *s);
+/* A row the next delta settles: it has rates, or is new or closed (tcptop-stream(5)). */
+bool vrow_unsettled(const struct vrow *v);
+/* prev's row of the key of next's row v, whole or thin (the next is whole), and its figures
+ * (NULL when none); NULL when prev had no such row. */
+const struct vrow *snapshot_row_before(const struct snapshot *prev, const struct snapshot *next,
+				       const struct vrow *v, const struct tcp_figs **figs);
+/* Add row v to the widest values w. */
+void vrow_widen(const struct strtab *st, struct widest *w, const struct vrow *v);
 /* Make s whole again from the next snapshot of the history (whole): -1 out of memory. */
 int snapshot_thicken(struct snapshot *s, struct snapshot *next);
 /* Make next whole again from s (whole, before it, its drnext kept): -1 out of memory. */
 int snapshot_thicken_next(struct snapshot *s, struct snapshot *next);
+/* Drop what snapshot_thin() made for the view's next steps (active, from_prev, fresh). */
+void snapshot_drop_steps(struct snapshot *s);
 /* Drop the rows of a whole snapshot that a thin one can make again. */
 void snapshot_drop_rows(struct snapshot *s);
 /* Bytes of what makes s again (keys and rows): what the history counts. */

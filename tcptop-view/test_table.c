@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Unit tests of the view's data layer (TAP): units, field elision in display columns, column
  * layout, the radix sort against the comparator, the filter, and the selection across snapshots. */
+#include <errno.h>
+#include <inttypes.h>
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "../tests/unit/tap.h"
 #include <curses.h>
@@ -11,7 +15,9 @@
 #include "limit.h"
 #include "table.h"
 #include "trend.h"
+#include "reader.h"
 #include "view.h"
+#include "vec.h"
 
 /* The rows' strings, as the reader thread keeps them. */
 static struct strtab *ST;
@@ -875,6 +881,714 @@ static void test_figs_trend(void)
 	view_free(&v);
 }
 
+/* ---- deltas applied in place (snapshot_apply) against the same tables sent whole ---- */
+
+/* The writer's table, as tcptop-agg keeps it: rows, and which ones the next snapshot carries. */
+#define MODEL_MAX 400
+struct model {
+	struct rec_snap_row r[MODEL_MAX];
+	bool carried[MODEL_MAX];
+	size_t n;
+	uint64_t next_flow;
+	const char *host2; /* the second host's name */
+};
+
+static bool model_has(const struct model *m, uint64_t flow, uint32_t host)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->r[i].id.flow == flow && m->r[i].host == host)
+			return true;
+	return false;
+}
+
+/* A new connection: a flow id above every one or, now and then, a free one among them (its row
+ * goes between others), of host 1 or 2, with figures or none. */
+static void model_open(struct model *m, bool closing)
+{
+	struct rec_snap_row *r;
+	uint64_t flow = m->next_flow++;
+	uint32_t host = 1 + rnd() % 2;
+	char name[16];
+
+	if (m->n >= MODEL_MAX)
+		return;
+	if (rnd() % 3 == 0 && flow > 1) {
+		flow = 1 + rnd() % (flow - 1);
+		if (model_has(m, flow, host))
+			return;
+	}
+	snprintf(name, sizeof(name), "p%u", (unsigned)(rnd() % 6));
+	r = &m->r[m->n];
+	*r = row(flow, name, 100 + rnd() % 6, 0);
+	r->id.cookie = 1000 + flow;
+	r->host = host;
+	r->flags = CONN_F_NEW | (closing ? CONN_F_CLOSED : 0);
+	r->c.bytes_in = rnd() % 5000;
+	r->c.srtt_us = 10 + rnd() % 900;
+	if (rnd() % 2) {
+		r->has_figs = 1;
+		r->figs.cwnd = 10;
+		r->limit = LIMIT_NONE;
+	}
+	m->carried[m->n++] = true;
+}
+
+/* One interval: the last one's closed rows go, rates and NEW are cleared (a reader's settle),
+ * then rows move bytes, change owner, RTT or figures, close and open. */
+static void model_settle(struct model *m)
+{
+	size_t i = 0;
+
+	while (i < m->n) {
+		m->carried[i] = false;
+		m->r[i].rate_in = m->r[i].rate_out = 0;
+		m->r[i].flags &= ~CONN_F_NEW;
+		if (m->r[i].flags & CONN_F_CLOSED) {
+			m->r[i] = m->r[--m->n];
+			continue;
+		}
+		i++;
+	}
+}
+
+static void model_step(struct model *m, int k)
+{
+	model_settle(m);
+	for (int c = 0; c < 1 + k % 5 && m->n; c++) {
+		struct rec_snap_row *r = &m->r[rnd() % m->n];
+		size_t x = r - m->r;
+
+		m->carried[x] = true;
+		switch (rnd() % 7) {
+		case 0: /* moved bytes */
+		case 1:
+			r->c.bytes_in += 1 + rnd() % 100000;
+			r->rate_in = (double)(1 + rnd() % 100000);
+			r->c.pkts_in++;
+			r->figs.busy_ms += r->has_figs ? rnd() % 300 : 0;
+			break;
+		case 2: /* its busiest RTT falls: the widest values may shrink */
+			r->c.srtt_us = 5 + rnd() % 50;
+			break;
+		case 3: /* another process owns it now: it changes group */
+			snprintf(r->comm, sizeof(r->comm), "p%u", (unsigned)(rnd() % 6));
+			r->pid = 100 + rnd() % 6;
+			break;
+		case 4: /* its figures moved without a byte: a stalled sender's clocks run */
+			if (r->has_figs) {
+				r->figs.cwnd++;
+				r->figs.busy_ms += 1 + rnd() % 500;
+				r->figs.rwnd_ms += rnd() % 300;
+				r->limit = 1 + rnd() % 3;
+				r->limit_pct = rnd() % 101;
+			}
+			break;
+		case 5: /* closed */
+			r->flags |= CONN_F_CLOSED;
+			r->state = 7;
+			break;
+		default: /* sent, counted only */
+			r->c.bytes_out += 10;
+			r->rate_out = 0.5;
+			break;
+		}
+	}
+	for (int c = 0; c < k % 3; c++)
+		model_open(m, rnd() % 8 == 0);
+}
+
+static void add_hosts(struct snapshot *s, const struct model *m)
+{
+	struct rec_host h = { .index = 1, .state = HOST_LIVE };
+
+	strcpy(h.hostname, "alpha");
+	snapshot_add_host(s, &h);
+	h.index = 2;
+	snprintf(h.hostname, sizeof(h.hostname), "%s", m->host2);
+	snapshot_add_host(s, &h);
+}
+
+/* The interval's snapshot: whole, or the delta of the rows carried. */
+static struct snapshot *model_snap(const struct model *m, bool delta)
+{
+	struct stream_header h = { .major = 1, .minor = 1, .kind = STREAM_KIND_SNAPSHOT };
+	struct rec_snap_begin b = { .table_rows = m->n, .span_ns = 1000000000 };
+	struct snapshot *s;
+
+	for (size_t i = 0; i < m->n; i++)
+		b.rows += !delta || m->carried[i];
+	s = snapshot_new(&h, &b, ST);
+	s->delta = delta;
+	add_hosts(s, m);
+	for (size_t i = 0; i < m->n; i++)
+		if (!delta || m->carried[i])
+			snapshot_add(s, &m->r[i], NULL);
+	snapshot_finish(s);
+	return s;
+}
+
+static bool rows_same(const struct vrow *a, const struct vrow *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(&a[i], &b[i], VROW_VALUE_BYTES) || a[i].since != b[i].since)
+			return false;
+	return true;
+}
+
+static bool figs_same(const struct vfigs *a, const struct vfigs *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (vkey_cmp(&a[i].k, &b[i].k) || memcmp(&a[i].f, &b[i].f, sizeof(a[i].f)))
+			return false;
+	return true;
+}
+
+static bool keys_same(const struct vkey *a, const struct vkey *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (vkey_cmp(&a[i], &b[i]))
+			return false;
+	return true;
+}
+
+static bool u32_same(const uint32_t *a, const uint32_t *b, size_t n)
+{
+	return !n || !memcmp(a, b, n * sizeof(*a));
+}
+
+/* What the delta made (d, and prev thinned) is what the whole snapshot made (f, pf). */
+static const char *apply_differs(const struct snapshot *pf, const struct snapshot *f,
+				 const struct snapshot *pd, const struct snapshot *d)
+{
+	struct vkey *keys = NULL;
+	size_t nkeys = 0, cap = 0;
+	const char *why = NULL;
+
+	if (d->delta || d->n != f->n || !rows_same(d->rows, f->rows, f->n))
+		return "rows";
+	if (d->nfigs != f->nfigs || !figs_same(d->figs, f->figs, f->nfigs))
+		return "figures";
+	if (memcmp(&d->all, &f->all, sizeof(f->all)))
+		return "widest values";
+	if (pd->ndkeys != pf->ndkeys || !keys_same(pd->dkeys, pf->dkeys, pf->ndkeys))
+		return "the keys that differ";
+	if (pd->ndrows != pf->ndrows || !rows_same(pd->drows, pf->drows, pf->ndrows) ||
+	    pd->ndfigs != pf->ndfigs || !figs_same(pd->dfigs, pf->dfigs, pf->ndfigs))
+		return "what makes the one before again";
+	if (d->nactive != f->nactive || !u32_same(d->active, f->active, f->nactive) ||
+	    d->nfresh != f->nfresh || !u32_same(d->fresh, f->fresh, f->nfresh) ||
+	    d->nfrom_prev != f->nfrom_prev || !u32_same(d->from_prev, f->from_prev, f->nfrom_prev))
+		return "the steps (active, fresh, map)";
+	for (size_t i = 0; i < f->n; i++) {
+		if (!vrow_unsettled(&f->rows[i]))
+			continue;
+		VEC_RESERVE(&keys, &cap, nkeys + 1);
+		keys[nkeys++] = vrow_vkey(&f->rows[i]);
+	}
+	if (!d->settle_ok || d->nsettle != nkeys || !keys_same(d->settle, keys, nkeys))
+		why = "the rows to settle";
+	free(keys);
+	return why;
+}
+
+/* Snapshot by snapshot: a delta applied in place (taking the rows, or copying them) leaves what
+ * the whole snapshot of the same interval leaves after snapshot_thin(): rows, figures, widest
+ * values, what makes the one before again and the steps the view takes from there. */
+static void test_apply(void)
+{
+	static struct model m;
+	struct snapshot *pf, *pd;
+	int bad = 0, steps = 0, slow = 0;
+	const char *why = NULL;
+
+	seed = 7;
+	memset(&m, 0, sizeof(m));
+	m.next_flow = 1;
+	m.host2 = "beta";
+	for (int i = 0; i < 150; i++)
+		model_open(&m, false);
+	pf = model_snap(&m, false);
+	pd = model_snap(&m, false);
+	pf->tick = pd->tick = 1;
+	for (int k = 2; k < 400; k++) {
+		struct snapshot *f, *d;
+		const char *w;
+
+		model_step(&m, k);
+		if (k % 50 == 0) { /* a host's name changes: the rows not carried too */
+			m.host2 = k % 100 ? "gamma" : "beta";
+			slow++;
+		}
+		f = model_snap(&m, false);
+		d = model_snap(&m, true);
+		f->tick = d->tick = k;
+		if (snapshot_thin(pf, f) || snapshot_apply(pd, d, k % 3 != 0)) {
+			bad++;
+			why = "failed";
+		} else if ((w = apply_differs(pf, f, pd, d))) {
+			bad++;
+			why = why ? why : w;
+		}
+		if (k % 3 == 0 && !pd->rows)
+			why = why ? why : "copied: the one before stays whole", bad++;
+		snapshot_free(pf);
+		snapshot_free(pd);
+		pf = f;
+		pd = d;
+		steps++;
+	}
+	ok(!bad, "%d deltas applied in place are the whole snapshots (%d with a host renamed): %s",
+	   steps, slow, bad ? why : "rows, figures, widest, history, steps, rows to settle");
+	{
+		/* a delta whose table_rows is not the table's is refused, prev untouched */
+		struct snapshot *d;
+		size_t n = pd->n;
+
+		model_step(&m, 5);
+		d = model_snap(&m, true);
+		d->b.table_rows++;
+		d->tick = 1000;
+		ok(snapshot_apply(pd, d, true) == -EPROTO && pd->rows && pd->n == n && d->delta,
+		   "a delta out of step is refused, the table as it was");
+		snapshot_free(d);
+	}
+	snapshot_free(pf);
+	snapshot_free(pd);
+}
+
+/* Two views, one given whole snapshots, one the deltas between them: every screen the same
+ * (rows in order, their order by every column both ways, groups open and closed, a filter, time
+ * travel back over deltas and forward, the closed view, the trends). */
+struct pair {
+	struct view a, b;
+};
+
+static const char *views_differ(struct view *a, struct view *b)
+{
+	if (a->t.n != b->t.n)
+		return "rows shown";
+	for (size_t i = 0; i < a->t.n; i++) {
+		const struct vrow *x = a->t.v[i], *y = b->t.v[i];
+
+		if (memcmp(x, y, VROW_VALUE_BYTES) || x->conns != y->conns ||
+		    x->since != y->since || a->t.depth[i] != b->t.depth[i])
+			return "a row, its place or its depth";
+	}
+	if (memcmp(&a->t.widest, &b->t.widest, sizeof(a->t.widest)))
+		return "widest values (the layout)";
+	if (a->nclosed != b->nclosed || a->sel != b->sel || a->top != b->top)
+		return "closed ring or selection";
+	for (size_t i = 0; i < a->t.n && i < 8; i++) {
+		struct conn_key k = vrow_key(a->t.v[i]);
+		float pa[TREND_LEN], pb[TREND_LEN];
+		const struct tcp_figs *fa = snapshot_figs(a->t.snap, a->t.v[i]),
+				      *fb = snapshot_figs(b->t.snap, b->t.v[i]);
+
+		if (!fa != !fb || (fa && memcmp(fa, fb, sizeof(*fa))))
+			return "figures (side table)";
+		if (a->t.v[i]->conns)
+			continue;
+		if (trends_get(a->trends, &k, a->shown->tick, a->t.v[i]->since, a->shown->tick,
+			       TREND_LEN, pa) != trends_get(b->trends, &k, b->shown->tick,
+							    b->t.v[i]->since, b->shown->tick,
+							    TREND_LEN, pb) ||
+		    memcmp(pa, pb, sizeof(pa)))
+			return "trends";
+		for (int ts = TS_BUSY; ts < TS_N; ts++) {
+			trends_get_series(a->trends, &k, ts, a->shown->tick, a->t.v[i]->since,
+					  a->shown->tick, fa, a->t.v[i]->r.c.srtt_us, TREND_LEN,
+					  pa);
+			trends_get_series(b->trends, &k, ts, b->shown->tick, b->t.v[i]->since,
+					  b->shown->tick, fb, b->t.v[i]->r.c.srtt_us, TREND_LEN,
+					  pb);
+			if (memcmp(pa, pb, sizeof(pa)))
+				return "figure trends";
+		}
+	}
+	return NULL;
+}
+
+static void keys2(struct pair *p, const int *k, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		key(&p->a, k[i]);
+		key(&p->b, k[i]);
+	}
+}
+
+static void test_delta_views(void)
+{
+	static struct model m;
+	static struct pair p;
+	int bad = 0, screens = 0, travels = 0, grouped = 0;
+	const char *why = NULL;
+
+	seed = 11;
+	memset(&m, 0, sizeof(m));
+	memset(&p, 0, sizeof(p));
+	m.next_flow = 1;
+	m.host2 = "beta";
+	p.a.t.sort = p.b.t.sort = COL_RX_RATE;
+	p.a.page = p.b.page = 10;
+	view_init(&p.a);
+	view_init(&p.b);
+	for (int i = 0; i < 120; i++)
+		model_open(&m, false);
+	view_install(&p.a, model_snap(&m, false));
+	view_install(&p.b, model_snap(&m, false));
+	for (int k = 1; k < 300; k++) {
+		const char *w;
+
+		model_step(&m, k);
+		if (k % 97 == 0)
+			m.host2 = k % 2 ? "gamma" : "beta";
+		view_install(&p.a, model_snap(&m, false));
+		view_install(&p.b, model_snap(&m, k % 40 != 0)); /* a full one now and then */
+		/* the settings change every few snapshots, so that rebuilds follow each other */
+		if (k % 4 == 0) {
+			int ks[] = { '>' };
+
+			keys2(&p, ks, 1);
+		}
+		if (k % 6 == 0) {
+			int ks[] = { 'r' };
+
+			keys2(&p, ks, 1);
+		}
+		if (k % 23 == 0) { /* group by process, by cgroup, none */
+			int ks[] = { 'a' };
+
+			keys2(&p, ks, 1);
+		}
+		if (k % 23 == 1 && p.a.t.group != GROUP_NONE) { /* open the first group */
+			int ks[] = { KEY_HOME, '\n' };
+
+			keys2(&p, ks, 2);
+		}
+		if (k % 31 == 0) { /* a filter, for a few snapshots */
+			int ks[] = { '/', 'p', '3', '\n' };
+
+			keys2(&p, ks, 4);
+		}
+		if (k % 31 == 5) {
+			int ks[] = { '/', 27 };
+
+			keys2(&p, ks, 2);
+		}
+		if (k % 17 == 0) {
+			int ks[] = { KEY_DOWN, KEY_DOWN };
+
+			keys2(&p, ks, 2);
+		}
+		if ((w = views_differ(&p.a, &p.b))) {
+			bad++;
+			why = why ? why : w;
+		}
+		screens++;
+		grouped += p.b.t.group != GROUP_NONE && !p.b.paused && !p.b.show_closed;
+		if (k % 29 == 0) { /* back over deltas, a pause in the past, and forward again */
+			for (int t = 0; t < 1 + k % 9; t++) {
+				int ks[] = { '[' };
+
+				keys2(&p, ks, 1);
+				if ((w = views_differ(&p.a, &p.b))) {
+					bad++;
+					why = why ? why : w;
+				}
+				travels++;
+			}
+		}
+		if (k % 29 == 3) { /* deltas came while travelling: forward to the live table */
+			for (int t = 0; t < 12 && (p.a.travel || p.b.travel); t++) {
+				int ks[] = { ']' };
+
+				keys2(&p, ks, 1);
+				if ((w = views_differ(&p.a, &p.b))) {
+					bad++;
+					why = why ? why : w;
+				}
+				travels++;
+			}
+		}
+		if (k % 37 == 10 || k % 37 == 12) { /* paused, two snapshots come, unpaused */
+			int ks[] = { 'p' };
+
+			keys2(&p, ks, 1);
+		}
+		if (k % 43 == 20 || k % 43 == 23) { /* the closed view, and back */
+			int ks[] = { 'c' };
+
+			keys2(&p, ks, 1);
+		}
+	}
+	ok(!bad && p.b.deltas_skipped == 0 && grouped > 100 && !p.b.paused && !p.b.show_closed,
+	   "%d screens (%d grouped) and %d steps of time travel from deltas are those from whole "
+	   "snapshots (every column both ways, groups, a filter, pause, closed view, trends): %s",
+	   screens, grouped, travels, bad ? why : "same");
+	view_free(&p.a);
+	view_free(&p.b);
+}
+
+/* The row of flow f in the model (carried from now on). */
+static struct rec_snap_row *model_row(struct model *m, uint64_t f)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->r[i].id.flow == f) {
+			m->carried[i] = true;
+			return &m->r[i];
+		}
+	return NULL;
+}
+
+/* The next interval to both views: whole to a, its delta to b. */
+static void both(struct pair *p, const struct model *m)
+{
+	view_install(&p->a, model_snap(m, false));
+	view_install(&p->b, model_snap(m, true));
+}
+
+static const char *flows_shown(const struct view *v)
+{
+	static char buf[128];
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < v->t.n && o + 24 < sizeof(buf); i++)
+		o += snprintf(buf + o, sizeof(buf) - o, "%s%s%" PRIu64, i ? " " : "",
+			      v->t.v[i]->conns ? "g" : "",
+			      v->t.v[i]->conns ? (uint64_t)v->t.v[i]->conns : v->t.v[i]->r.id.flow);
+	return buf;
+}
+
+/* One case at a time, the delta view against the whole one and against what it must show. */
+static void test_delta_cases(void)
+{
+	static struct model m;
+	static struct pair p;
+	const char *names[] = { "", "a", "a", "b", "b", "c" };
+	const char *w;
+
+	memset(&m, 0, sizeof(m));
+	memset(&p, 0, sizeof(p));
+	m.host2 = "beta";
+	p.a.t.sort = p.b.t.sort = COL_RX_RATE;
+	p.a.page = p.b.page = 10;
+	view_init(&p.a);
+	view_init(&p.b);
+	for (uint64_t f = 1; f <= 5; f++) {
+		m.r[m.n] = row(f, names[f], (uint32_t)(100 + (f + 1) / 2), f == 3 ? 100 : 0);
+		m.r[m.n].host = 1;
+		m.r[m.n++].id.cookie = 1000 + f;
+	}
+	view_install(&p.a, model_snap(&m, false)); /* the first is whole in both */
+	view_install(&p.b, model_snap(&m, false));
+	is_str(flows_shown(&p.b), "3 1 2 4 5", "a full snapshot: the busy row first");
+
+	model_settle(&m);
+	model_row(&m, 5)->rate_in = 500;
+	model_row(&m, 5)->c.bytes_in = 500;
+	both(&p, &m);
+	w = views_differ(&p.a, &p.b);
+	is_str(flows_shown(&p.b), "5 1 2 3 4",
+	       "a delta: the row that moved bytes goes to the top, the one that stopped back among "
+	       "the idle ones (%s)",
+	       w ? w : "as the whole snapshot");
+
+	model_settle(&m);
+	model_row(&m, 2)->flags |= CONN_F_CLOSED;
+	both(&p, &m);
+	ok(p.b.t.n == 5 && !views_differ(&p.a, &p.b), "a row closed: still shown, closed");
+	model_settle(&m);
+	both(&p, &m);
+	w = views_differ(&p.a, &p.b);
+	is_str(flows_shown(&p.b), "1 3 4 5", "the next delta, empty: the closed row has left (%s)",
+	       w ? w : "as the whole snapshot");
+	ok(p.b.nclosed == 1 && p.b.closed[0].r.id.flow == 2, "and it is in the closed ring");
+
+	model_settle(&m);
+	m.r[m.n] = row(6, "c", 103, 50);
+	m.r[m.n].host = 1;
+	m.r[m.n].id.cookie = 1006;
+	m.r[m.n].flags = CONN_F_NEW;
+	m.carried[m.n++] = true;
+	both(&p, &m);
+	w = views_differ(&p.a, &p.b);
+	is_str(flows_shown(&p.b), "6 1 3 4 5",
+	       "a new row in a delta: shown, first by its rate (%s)",
+	       w ? w : "as the whole snapshot");
+
+	key(&p.a, 'a');
+	key(&p.b, 'a');
+	model_settle(&m);
+	model_row(&m, 4)->rate_in = 1000;
+	both(&p, &m);
+	w = views_differ(&p.a, &p.b);
+	ok(p.b.t.n == 3 && p.b.t.v[0]->conns == 2 && p.b.t.v[0]->r.rate_in == 1000 &&
+		   !strcmp(comm_of(p.b.t.v[0]), "b") && !w,
+	   "grouped by process: a member moved bytes, its group goes first with its sum (%s)",
+	   w ? w : "as the whole snapshot");
+	key(&p.a, 'a');
+	key(&p.b, 'a');
+	key(&p.a, 'a');
+	key(&p.b, 'a');
+
+	/* back over the deltas: each snapshot as it was shown */
+	{
+		static const char *const back[] = { "6 1 3 4 5", "1 3 4 5", "1 2 3 4 5",
+						    "5 1 2 3 4" };
+		int good = 0;
+
+		for (int i = 0; i < 4; i++) {
+			key(&p.a, '[');
+			key(&p.b, '[');
+			good += !strcmp(flows_shown(&p.b), back[i]) && !views_differ(&p.a, &p.b);
+		}
+		ok(good == 4 && p.b.travel == 2,
+		   "[ back over four deltas: each table as it was (%d)", good);
+		for (int i = 0; i < 4; i++) {
+			key(&p.a, ']');
+			key(&p.b, ']');
+		}
+		w = views_differ(&p.a, &p.b);
+		is_str(flows_shown(&p.b), "4 1 3 5 6", "] forward again to the live table (%s)",
+		       w ? w : "as the whole snapshot");
+	}
+	view_free(&p.a);
+	view_free(&p.b);
+}
+
+/* A CGROUP record that names a path again between two snapshots: the rows of that cgroup a
+ * delta does not carry show the new name too, and the snapshot before keeps the old one. */
+static void test_delta_cgroup(void)
+{
+	static struct model m;
+	struct snapshot *prev, *d, *was;
+	uint32_t old_str, new_str;
+	struct cgupd *u = malloc(sizeof(*u));
+
+	memset(&m, 0, sizeof(m));
+	m.host2 = "beta";
+	for (uint64_t f = 1; f <= 4; f++) {
+		m.r[m.n] = row(f, "c", 7, 0);
+		m.r[m.n].cgroup_id = f <= 2 ? 42 : 43;
+		m.r[m.n++].host = 1;
+	}
+	prev = model_snap(&m, false);
+	prev->tick = 1;
+	old_str = prev->rows[0].cgroup;
+	new_str = strtab_add(ST, STR_CGROUP, "web.service", 11, NULL);
+	model_settle(&m);
+	model_row(&m, 4)->rate_in = 10;
+	d = model_snap(&m, true);
+	d->tick = 2;
+	*u = (struct cgupd){ .id = 42, .host = 1, .str = new_str };
+	d->cgupd = u;
+	d->ncgupd = 1;
+	ok(snapshot_apply(prev, d, true) == 0 && d->rows[0].cgroup == new_str &&
+		   d->rows[1].cgroup == new_str && d->rows[2].cgroup != new_str &&
+		   d->all.cgroup == (int)strlen("web.service"),
+	   "a cgroup named again: the rows no delta carried show its new name, its width counts");
+	ok(prev->rows && prev->ndkeys == 3, "the one before stays whole, three keys differ (%zu)",
+	   prev->ndkeys);
+	was = prev;
+	snapshot_drop_rows(was);
+	ok(snapshot_thicken(was, d) == 0 && was->rows[0].cgroup == old_str &&
+		   was->rows[3].r.rate_in == 0,
+	   "made again from the next one: the old name");
+	snapshot_free(prev);
+	snapshot_free(d);
+}
+
+/* A stream (1.1) of the model's snapshots into a memfd: "d" a delta, "f" a full one, "b" a
+ * delta whose table_rows is one too many (a record lost). */
+static int model_stream(struct model *m, const char *plan)
+{
+	struct stream_header h = { .major = 1, .minor = 1, .kind = STREAM_KIND_SNAPSHOT };
+	int fd = memfd_create("stream", 0);
+	struct stream_writer *w = stream_writer_new(fd);
+	struct rec r = { 0 };
+
+	stream_write_header(w, &h);
+	for (size_t k = 0; plan[k]; k++) {
+		bool full = plan[k] == 'f';
+
+		model_step(m, (int)k + 1);
+		memset(&r, 0, sizeof(r));
+		r.type = full ? REC_SNAP_BEGIN : REC_DELTA_BEGIN;
+		r.u.snap_begin.seq = k + 1;
+		r.u.snap_begin.table_rows = m->n + (plan[k] == 'b');
+		for (size_t i = 0; i < m->n; i++)
+			r.u.snap_begin.rows += full || m->carried[i];
+		stream_write(w, &r);
+		for (size_t i = 0; i < m->n; i++) {
+			if (!full && !m->carried[i])
+				continue;
+			r.type = full ? REC_SNAP_ROW : REC_DELTA_ROW;
+			r.u.row = m->r[i];
+			stream_write(w, &r);
+		}
+		r.type = full ? REC_SNAP_END : REC_DELTA_END;
+		r.u.snap_end.seq = k + 1;
+		stream_write(w, &r);
+	}
+	stream_flush(w);
+	stream_writer_free(w);
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+/* The reader and the view on a stream: a late joiner waits for the first full snapshot; a
+ * delta out of step is not shown, nor those after it until the next full one. */
+static void test_delta_stream(void)
+{
+	static struct model m;
+	struct view v = { .t.sort = COL_RX_RATE, .page = 10 };
+	struct snapreader sr = { 0 };
+	struct stream_reader *rd;
+	struct rec r;
+	uint64_t seqs[16];
+	int fd, n = 0, handed = 0;
+
+	seed = 5;
+	memset(&m, 0, sizeof(m));
+	m.next_flow = 1;
+	m.host2 = "beta";
+	for (int i = 0; i < 30; i++)
+		model_open(&m, false);
+	fd = model_stream(&m, "ddfddbddfd");
+	rd = stream_reader_new(fd, "memfd");
+	view_init(&v);
+	stream_reader_expect(rd, STREAM_KIND_SNAPSHOT);
+	while (stream_read(rd, &r) == STREAM_OK) {
+		struct snapshot *s;
+
+		if (r.type == REC_HEADER) {
+			snapreader_start(&sr, ST, &r.u.header);
+			continue;
+		}
+		if (!(s = snapreader_step(&sr, rd, &r)))
+			continue;
+		handed++;
+		view_install(&v, s);
+		if (v.shown && n < 16 && (n == 0 || seqs[n - 1] != v.shown->b.seq))
+			seqs[n++] = v.shown->b.seq;
+	}
+	ok(handed == 8,
+	   "a late joiner: the two deltas before the first full snapshot are not handed "
+	   "over (%d of 10)",
+	   handed);
+	ok(n == 5 && seqs[0] == 3 && seqs[1] == 4 && seqs[2] == 5 && seqs[3] == 9 && seqs[4] == 10,
+	   "shown: the full one, two deltas, then none from the one out of step until the next "
+	   "full one, and the delta after it");
+	ok(v.deltas_skipped == 3 && v.shown && v.shown->n == m.n,
+	   "three deltas not applied, counted; the last table has every row (%zu of %zu)",
+	   v.shown ? v.shown->n : 0, m.n);
+	snapreader_free(&sr);
+	stream_reader_free(rd);
+	close(fd);
+	view_free(&v);
+}
+
 int main(void)
 {
 	setlocale(LC_ALL, "C.UTF-8");
@@ -898,5 +1612,10 @@ int main(void)
 	test_limit();
 	test_figs_history();
 	test_figs_trend();
+	test_apply();
+	test_delta_views();
+	test_delta_cases();
+	test_delta_cgroup();
+	test_delta_stream();
 	return done_testing();
 }

@@ -160,32 +160,15 @@ static int trend_figs(struct tent *e, const struct tcp_figs *f, const struct vfi
 	return 0;
 }
 
-/* The row of prev (whole, rows in key order) with v's key, or NULL. */
-static const struct vrow *row_in(const struct snapshot *prev, const struct vrow *v)
-{
-	size_t lo = 0, hi = prev->rows ? prev->n : 0;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (vrow_key_cmp(&prev->rows[mid], v) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < (prev->rows ? prev->n : 0) && !vrow_key_cmp(&prev->rows[lo], v)
-		       ? &prev->rows[lo]
-		       : NULL;
-}
-
-/* A new entry for row v: its figures in prev, when it was there with them, are what its first
+/* A new entry for row v of s: its figures in prev, when it was there with them, are what its first
  * interval is measured from (a connection idle until now, then stalled). */
-static void seed(struct tent *e, const struct snapshot *prev, const struct vrow *v)
+static void seed(struct tent *e, const struct snapshot *prev, const struct snapshot *s,
+		 const struct vrow *v)
 {
-	const struct vrow *p = prev && v->has_figs ? row_in(prev, v) : NULL;
-	const struct tcp_figs *f = p ? snapshot_figs(prev, p) : NULL;
+	const struct tcp_figs *f = NULL;
+	const struct vrow *p = prev && v->has_figs ? snapshot_row_before(prev, s, v, &f) : NULL;
 
-	if (!f)
+	if (!p || !f)
 		return;
 	e->figs = *f;
 	e->retrans = p->r.c.retrans;
@@ -227,7 +210,7 @@ int trends_add(struct trends *tr, const struct snapshot *s, const struct snapsho
 			memset(e, 0, sizeof(*e));
 			e->k = k;
 			e->first = tick;
-			seed(e, prev, v);
+			seed(e, prev, s, v);
 			if (htab_add(&tr->by_key, &e->hn, key_hash(&k)))
 				return -1;
 			tr->n++;

@@ -18,8 +18,8 @@ struct trends;
 struct trends *trends_new(void);
 void trends_free(struct trends *tr);
 /* Record the rate (in + out) of every row of s at its tick (s->tick, increasing), and the TCP
- * figures of the rows whose figures changed; prev (whole, or NULL) is the snapshot before s: a
- * connection's first figures are measured from its figures there. -1 when out of memory (the
+ * figures of the rows whose figures changed; prev (whole or thin, or NULL) is the snapshot
+ * before s: a connection's first figures are measured from its figures there. -1 when out of memory (the
  * history then misses this snapshot). */
 int trends_add(struct trends *tr, const struct snapshot *s, const struct snapshot *prev);
 /* The n (<= TREND_LEN) rates of connection k up to and including tick, oldest first, 0 where

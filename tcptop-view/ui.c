@@ -315,6 +315,12 @@ static void draw_header(struct view *v)
 			 v->skipped);
 		x = put(1, x, buf, ROLE_WARN);
 	}
+	if (v->deltas_skipped) {
+		snprintf(buf, sizeof(buf),
+			 "  %" PRIu64 " delta snapshots not applied (out of step until a full one)",
+			 v->deltas_skipped);
+		x = put(1, x, buf, ROLE_WARN);
+	}
 	if (filt[0]) {
 		snprintf(buf, sizeof(buf), "  [%s]", filt);
 		x = put(1, x, buf, ROLE_NORMAL);

@@ -250,28 +250,62 @@ static void hist_cut(struct view *v, size_t i)
 	v->nhist = k;
 }
 
+/* A delta applied to the newest snapshot: 0, or -1 when it is not shown (out of step: the
+ * deltas until the next full snapshot are not either; out of memory). */
+static int apply_delta(struct view *v, struct snapshot *prev, struct snapshot *s)
+{
+	/* nobody reads prev's rows again once s is shown, unless prev stays on screen */
+	bool steal = !(v->paused || v->travel) || (prev != v->shown && prev != v->live);
+	int e;
+
+	if (!v->in_step || !prev || s->after_gap) {
+		v->in_step = false;
+		v->deltas_skipped++;
+		return -1;
+	}
+	s->tick = v->ticks + 1;
+	e = snapshot_apply(prev, s, steal);
+	if (e) {
+		v->in_step = false;
+		v->deltas_skipped++;
+		return -1;
+	}
+	v->hist_bytes += snapshot_delta_bytes(prev);
+	return 0;
+}
+
 void view_install(struct view *v, struct snapshot *s)
 {
 	struct snapshot *prev = v->nhist ? v->hist[v->nhist - 1] : NULL;
 
-	v->snapshots++;
-	s->tick = ++v->ticks;
 	if (VEC_RESERVE(&v->hist, &v->hist_cap, v->nhist + 1)) { /* no room: not shown */
+		v->in_step &= !s->delta;
 		snapshot_free(s);
 		return;
 	}
-	/* the previous newest keeps only what makes it again from s (and gives s the ticks its
-	 * connections were first seen) */
-	if (prev && snapshot_thin(prev, s) == 0) {
-		v->hist_bytes += snapshot_delta_bytes(prev);
+	if (s->delta) {
+		if (apply_delta(v, prev, s)) {
+			snapshot_free(s);
+			return;
+		}
 	} else {
-		/* the first snapshot, or out of memory: every row is new */
-		for (size_t i = 0; i < s->n; i++)
-			s->rows[i].since = (uint32_t)s->tick;
-		if (prev)
-			hist_cut(v, v->nhist); /* prev too, unless shown */
-		prev = NULL;
+		/* the previous newest keeps only what makes it again from s (and gives s the
+		 * ticks its connections were first seen) */
+		v->in_step = true;
+		s->tick = v->ticks + 1;
+		if (prev && snapshot_thin(prev, s) == 0) {
+			v->hist_bytes += snapshot_delta_bytes(prev);
+		} else {
+			/* the first snapshot, or out of memory: every row is new */
+			for (size_t i = 0; i < s->n; i++)
+				s->rows[i].since = (uint32_t)s->tick;
+			if (prev)
+				hist_cut(v, v->nhist); /* prev too, unless shown */
+			prev = NULL;
+		}
 	}
+	v->snapshots++;
+	v->ticks++;
 	if (v->trends)
 		trends_add(v->trends, s, prev);
 	keep_closed(v, s);
@@ -286,6 +320,8 @@ void view_install(struct view *v, struct snapshot *s)
 		}
 	} else {
 		show(v, s);
+		/* the table is sorted: the steps from prev (4 bytes a row) are done with */
+		snapshot_drop_steps(s);
 	}
 	if (prev)
 		release(v, prev);

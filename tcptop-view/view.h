@@ -58,9 +58,13 @@ struct view {
 	bool svc_on;	       /* ports as service names */
 	uint64_t arrived;      /* complete snapshots read so far (set by the main loop) */
 	uint64_t skipped;      /* of them dropped unseen: the view fell too far behind */
-	char note[300];	       /* for the status line until the next key ("": none) */
-	uint64_t paused_at;    /* arrived when the pause began */
-	size_t sel, top;       /* selected row and first row shown, indexes into t.v */
+	/* deltas not shown: no table in step to apply them to (a snapshot before them dropped,
+	 * or their table_rows differ from the table's); the next full snapshot mends it */
+	bool in_step;
+	uint64_t deltas_skipped;
+	char note[300];	    /* for the status line until the next key ("": none) */
+	uint64_t paused_at; /* arrived when the pause began */
+	size_t sel, top;    /* selected row and first row shown, indexes into t.v */
 	struct conn_key sel_key;
 	bool have_sel;
 	bool follow; /* the user moved the selection: it follows its connection, else the top */
