@@ -20,11 +20,13 @@ void snaptab_free(struct snaptab *t)
 {
 	free(t->slot);
 	free(t->mark);
+	free(t->pos);
 	free(t->free_slot);
 	free(t->order);
 	free(t->tmp);
 	free(t->carried);
 	free(t->added);
+	free(t->keys);
 	htab_free(&t->idx);
 	memset(t, 0, sizeof(*t));
 }
@@ -92,7 +94,8 @@ static int64_t slot_new(struct snaptab *t, const struct rec_snap_row *r)
 		struct snaptab_slot *old = t->slot;
 
 		if (t->nslot >= UINT32_MAX || VEC_RESERVE(&t->slot, &t->slot_cap, t->nslot + 1) ||
-		    vec_resize(&t->mark, &t->mark_cap, t->slot_cap, 1))
+		    vec_resize(&t->mark, &t->mark_cap, t->slot_cap, 1) ||
+		    vec_resize(&t->pos, &t->pos_cap, t->slot_cap, sizeof(*t->pos)))
 			return -ENOMEM;
 		if (t->slot != old)
 			reindex(t);
@@ -137,8 +140,10 @@ static void settle(struct snaptab *t)
 	if (!ngone)
 		return;
 	for (size_t i = 0; i < t->n; i++)
-		if (!(t->mark[t->order[i]] & SLOT_GONE))
+		if (!(t->mark[t->order[i]] & SLOT_GONE)) {
+			t->pos[t->order[i]] = (uint32_t)k;
 			t->order[k++] = t->order[i];
+		}
 	t->n = k;
 	for (size_t i = t->nfree - ngone; i < t->nfree; i++)
 		t->mark[t->free_slot[i]] = 0;
@@ -174,6 +179,7 @@ static int add_full(struct snaptab *t, const struct rec_snap_row *r)
 
 	if (VEC_RESERVE(&t->order, &t->order_cap, t->n + 1) || (s = slot_new(t, r)) < 0)
 		return -ENOMEM;
+	t->pos[s] = (uint32_t)t->n;
 	t->order[t->n++] = (uint32_t)s;
 	return 0;
 }
@@ -250,6 +256,8 @@ static int place_added(struct snaptab *t)
 	if (VEC_RESERVE(&t->order, &t->order_cap, t->n + t->nadded))
 		return -ENOMEM;
 	if (tail) { /* the usual case, and a single host's always: at the end */
+		for (size_t a = 0; a < t->nadded; a++)
+			t->pos[t->added[a]] = (uint32_t)(t->n + a);
 		memcpy(t->order + t->n, t->added, t->nadded * sizeof(*t->added));
 		t->n += t->nadded;
 		t->nadded = 0;
@@ -264,6 +272,8 @@ static int place_added(struct snaptab *t)
 	}
 	while (j < t->nadded)
 		t->tmp[k++] = t->added[j++];
+	for (size_t p = 0; p < k; p++)
+		t->pos[t->tmp[p]] = (uint32_t)p;
 	{
 		uint32_t *o = t->order;
 		size_t c = t->order_cap;
@@ -301,4 +311,31 @@ int snaptab_end(struct snaptab *t)
 	default:
 		return SNAPTAB_SKIP;
 	}
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int snaptab_carried(struct snaptab *t)
+{
+	bool sorted = true;
+
+	for (size_t i = 1; i < t->ncarried && sorted; i++)
+		sorted = t->pos[t->carried[i - 1]] < t->pos[t->carried[i]];
+	if (sorted)
+		return 0;
+	/* out of order (a merged stream's new rows placed before others, or rows sent out of the
+	 * table's order): sorted by place */
+	if (VEC_RESERVE(&t->keys, &t->keys_cap, t->ncarried))
+		return -ENOMEM;
+	for (size_t i = 0; i < t->ncarried; i++)
+		t->keys[i] = (uint64_t)t->pos[t->carried[i]] << 32 | t->carried[i];
+	qsort(t->keys, t->ncarried, sizeof(*t->keys), key_cmp);
+	for (size_t i = 0; i < t->ncarried; i++)
+		t->carried[i] = (uint32_t)t->keys[i];
+	return 0;
 }

@@ -230,6 +230,69 @@ static void test_kinds(void)
 	snaptab_free(&t);
 }
 
+/* The carried rows' flows in the table's order, "1:2 1:7". */
+static const char *carried(struct snaptab *t)
+{
+	static char buf[4096];
+	size_t len = 0;
+
+	if (snaptab_carried(t))
+		return "ENOMEM";
+	buf[0] = '\0';
+	for (size_t i = 0; i < snaptab_ncarried(t) && len < sizeof(buf) - 32; i++)
+		len += snprintf(buf + len, sizeof(buf) - len, "%s%u:%llu", i ? " " : "",
+				snaptab_carried_row(t, i)->host,
+				(unsigned long long)snaptab_carried_row(t, i)->id.flow);
+	return buf;
+}
+
+static void test_carried(void)
+{
+	struct snaptab t = { 0 };
+	struct stream_header h = hdr(1);
+	struct rec_snap_row r, d[4];
+
+	snaptab_section(&t, &h);
+	begin(&t, REC_SNAP_BEGIN, 4);
+	for (uint32_t host = 1; host <= 3; host += 2)
+		for (uint64_t f = 1; f <= 2; f++) {
+			r = row(host, f, f, f == 2 && host == 1 ? CONN_F_CLOSED : 0);
+			snaptab_add(&t, REC_SNAP_ROW, &r);
+		}
+	snaptab_end(&t);
+	is_str(carried(&t), "1:1 1:2 3:1 3:2", "a full snapshot carries every row, in order");
+
+	/* 1:2 closed goes: the places after it move; rows sent out of the table's order, a new
+	 * one of host 1 placed before host 3's, one of host 3 at the end */
+	d[0] = row(3, 2, 5, 0);
+	d[1] = row(1, 1, 7, 0);
+	d[2] = row(1, 8, 8, CONN_F_NEW);
+	d[3] = row(3, 9, 9, CONN_F_NEW);
+	ok(delta(&t, 5, d, 4) == SNAPTAB_READY, "a merged delta out of order applies");
+	is_str(flows(&t), "1:1 1:8 3:1 3:2 3:9", "its table");
+	is_str(carried(&t), "1:1 1:8 3:2 3:9", "its carried rows in the table's order");
+	ok(delta(&t, 5, NULL, 0) == SNAPTAB_READY && snaptab_ncarried(&t) == 0,
+	   "an empty delta carries none");
+	d[0] = row(3, 1, 3, 0);
+	d[1] = row(1, 8, 3, 0);
+	ok(delta(&t, 5, d, 2) == SNAPTAB_READY, "a delta of rows in reverse order");
+	is_str(carried(&t), "1:8 3:1", "they come in the table's order");
+	snaptab_free(&t);
+
+	/* a single host's new rows at the end, after a drop in the middle */
+	snaptab_section(&t, &h);
+	full(&t, 5);
+	d[0] = row(0, 3, 300, CONN_F_CLOSED);
+	ok(delta(&t, 5, d, 1) == SNAPTAB_READY, "a row closes");
+	d[0] = row(0, 6, 6, CONN_F_NEW);
+	d[1] = row(0, 5, 6, 0);
+	d[2] = row(0, 1, 6, 0);
+	ok(delta(&t, 5, d, 3) == SNAPTAB_READY, "the next delta drops it and adds one");
+	is_str(flows(&t), "0:1 0:2 0:4 0:5 0:6", "its table");
+	is_str(carried(&t), "0:1 0:5 0:6", "the places after the drop moved with it");
+	snaptab_free(&t);
+}
+
 /* Enough rows that the slots move while a delta adds: the index must follow them. */
 static void test_growth(void)
 {
@@ -265,5 +328,6 @@ int main(void)
 	test_late_join();
 	test_kinds();
 	test_growth();
+	test_carried();
 	return done_testing();
 }
