@@ -719,7 +719,7 @@ static uint64_t loss_value(const struct rec_snap_begin *b, size_t i)
 	return 0;
 }
 
-void rows_snapshot(struct rows *w, const struct rec_snap_begin *b)
+int rows_snapshot(struct rows *w, const struct rec_snap_begin *b, bool full)
 {
 	bool json = w->o.format == ROWS_JSONL;
 	char ts[RFC3339_LEN];
@@ -727,8 +727,8 @@ void rows_snapshot(struct rows *w, const struct rec_snap_begin *b)
 	char *p;
 
 	w->snap_at = w->written + w->len;
-	if (w->ch)
-		changes_snapshot(w->ch);
+	if (w->ch && changes_snapshot(w->ch, full))
+		return -ENOMEM;
 	time_format_rfc3339(b->time_ns, ts, sizeof(ts));
 	p = cell_plain(w, json, w->head, C_TIMESTAMP, ts, strlen(ts));
 	w->head_len = p - w->head;
@@ -749,6 +749,7 @@ void rows_snapshot(struct rows *w, const struct rec_snap_begin *b)
 	end = line_end(w, &w->end_len);
 	memcpy(w->end, end, w->end_len);
 	w->sfx_ok = false;
+	return 0;
 }
 
 void rows_section(struct rows *w, const struct stream_header *h)
@@ -1208,6 +1209,23 @@ int rows_add(struct rows *w, const struct rec_snap_row *r)
 	if (w->o.remote_host)
 		return hold(w, r);
 	return write_row(w, r, 0);
+}
+
+int rows_delta(struct rows *w, struct snaptab *t)
+{
+	int e = 0;
+
+	if (!w->ch) {
+		for (size_t i = 0; i < snaptab_rows(t) && !e; i++)
+			e = rows_add(w, snaptab_row(t, i));
+		return e;
+	}
+	changes_table_seen(w->ch);
+	if (snaptab_carried(t))
+		return -ENOMEM;
+	for (size_t i = 0; i < snaptab_ncarried(t) && !e; i++)
+		e = rows_add(w, snaptab_carried_row(t, i));
+	return e;
 }
 
 int rows_snapshot_end(struct rows *w)
