@@ -58,6 +58,7 @@ struct snaptab {
 	uint64_t *keys; /* snaptab_carried()'s sort: place << 32 | slot */
 	size_t keys_cap;
 	struct htab idx;
+	bool indexed; /* idx holds every row (a full snapshot's are indexed when first needed) */
 
 	bool keep;	  /* the section may send deltas (format 1.1): full snapshots are kept */
 	bool in_step;	  /* a full snapshot of the section was applied, and every delta since */

@@ -293,6 +293,38 @@ static void test_carried(void)
 	snaptab_free(&t);
 }
 
+/* A full snapshot's rows are indexed when first needed: by a look-up, or by the next delta. */
+static void test_lazy_index(void)
+{
+	struct snaptab t = { 0 };
+	struct stream_header h = hdr(1);
+	struct rec_snap_row r, d;
+	const struct rec_snap_row *f;
+
+	snaptab_section(&t, &h);
+	full(&t, 300);
+	ok(!t.indexed && t.idx.n == 0, "a full snapshot leaves its rows unindexed");
+	f = snaptab_find(&t, 0, 123);
+	ok(f && f->c.bytes_in == 12300 && t.indexed && t.idx.n == 300,
+	   "a look-up indexes them and finds its row");
+	full(&t, 200);
+	d = row(0, 150, 7, 0);
+	ok(delta(&t, 200, &d, 1) == SNAPTAB_READY && get(&t, 0, 150)->c.bytes_in == 7 &&
+		   snaptab_rows(&t) == 200,
+	   "a delta after a full snapshot finds the row it carries");
+
+	/* two rows of one key in a full snapshot: the last one is found */
+	begin(&t, REC_SNAP_BEGIN, 2);
+	r = row(0, 5, 1, 0);
+	snaptab_add(&t, REC_SNAP_ROW, &r);
+	r = row(0, 5, 2, 0);
+	snaptab_add(&t, REC_SNAP_ROW, &r);
+	snaptab_end(&t);
+	f = snaptab_find(&t, 0, 5);
+	ok(f && f->c.bytes_in == 2, "of two rows of one key, the last one added is found");
+	snaptab_free(&t);
+}
+
 /* Enough rows that the slots move while a delta adds: the index must follow them. */
 static void test_growth(void)
 {
@@ -329,5 +361,6 @@ int main(void)
 	test_kinds();
 	test_growth();
 	test_carried();
+	test_lazy_index();
 	return done_testing();
 }
