@@ -49,18 +49,24 @@ static int full(struct snaptab *t, uint32_t n)
 	return snaptab_end(t);
 }
 
-/* The table's flows in order, "1 2 3". */
-static const char *flows(const struct snaptab *t)
+/* n rows' host:flow, "0:1 0:2 3:1", the i-th given by row(t, i). */
+static const char *keys(const struct snaptab *t, size_t n,
+			const struct rec_snap_row *(*row)(const struct snaptab *, size_t))
 {
 	static char buf[4096];
 	size_t len = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < snaptab_rows(t) && len < sizeof(buf) - 32; i++)
+	for (size_t i = 0; i < n && len < sizeof(buf) - 32; i++)
 		len += snprintf(buf + len, sizeof(buf) - len, "%s%u:%llu", i ? " " : "",
-				snaptab_row(t, i)->host,
-				(unsigned long long)snaptab_row(t, i)->id.flow);
+				row(t, i)->host, (unsigned long long)row(t, i)->id.flow);
 	return buf;
+}
+
+/* The table's flows in order. */
+static const char *flows(const struct snaptab *t)
+{
+	return keys(t, snaptab_rows(t), snaptab_row);
 }
 
 static const struct rec_snap_row *get(const struct snaptab *t, uint32_t host, uint64_t flow)
@@ -140,20 +146,28 @@ static void test_closed_in_full(void)
 	snaptab_free(&t);
 }
 
+/* A full snapshot of a merged stream: flows 1 and 2 on hosts 1 and 3 (1:2 with flags). */
+static void two_hosts(struct snaptab *t, uint8_t flags)
+{
+	struct rec_snap_row r;
+
+	begin(t, REC_SNAP_BEGIN, 4);
+	for (uint32_t host = 1; host <= 3; host += 2)
+		for (uint64_t f = 1; f <= 2; f++) {
+			r = row(host, f, f, f == 2 && host == 1 ? flags : 0);
+			snaptab_add(t, REC_SNAP_ROW, &r);
+		}
+	snaptab_end(t);
+}
+
 static void test_hosts(void)
 {
 	struct snaptab t = { 0 };
 	struct stream_header h = hdr(1);
-	struct rec_snap_row r, d[3];
+	struct rec_snap_row d[3];
 
 	snaptab_section(&t, &h);
-	begin(&t, REC_SNAP_BEGIN, 4);
-	for (uint32_t host = 1; host <= 3; host += 2)
-		for (uint64_t f = 1; f <= 2; f++) {
-			r = row(host, f, f, 0);
-			snaptab_add(&t, REC_SNAP_ROW, &r);
-		}
-	snaptab_end(&t);
+	two_hosts(&t, 0);
 	is_str(flows(&t), "1:1 1:2 3:1 3:2", "a merged table: the same flow on two hosts");
 	d[0] = row(1, 7, 7, CONN_F_NEW);
 	d[1] = row(2, 1, 1, CONN_F_NEW);
@@ -230,36 +244,22 @@ static void test_kinds(void)
 	snaptab_free(&t);
 }
 
-/* The carried rows' flows in the table's order, "1:2 1:7". */
+/* The carried rows' flows in the table's order. */
 static const char *carried(struct snaptab *t)
 {
-	static char buf[4096];
-	size_t len = 0;
-
 	if (snaptab_carried(t))
 		return "ENOMEM";
-	buf[0] = '\0';
-	for (size_t i = 0; i < snaptab_ncarried(t) && len < sizeof(buf) - 32; i++)
-		len += snprintf(buf + len, sizeof(buf) - len, "%s%u:%llu", i ? " " : "",
-				snaptab_carried_row(t, i)->host,
-				(unsigned long long)snaptab_carried_row(t, i)->id.flow);
-	return buf;
+	return keys(t, snaptab_ncarried(t), snaptab_carried_row);
 }
 
 static void test_carried(void)
 {
 	struct snaptab t = { 0 };
 	struct stream_header h = hdr(1);
-	struct rec_snap_row r, d[4];
+	struct rec_snap_row d[4];
 
 	snaptab_section(&t, &h);
-	begin(&t, REC_SNAP_BEGIN, 4);
-	for (uint32_t host = 1; host <= 3; host += 2)
-		for (uint64_t f = 1; f <= 2; f++) {
-			r = row(host, f, f, f == 2 && host == 1 ? CONN_F_CLOSED : 0);
-			snaptab_add(&t, REC_SNAP_ROW, &r);
-		}
-	snaptab_end(&t);
+	two_hosts(&t, CONN_F_CLOSED);
 	is_str(carried(&t), "1:1 1:2 3:1 3:2", "a full snapshot carries every row, in order");
 
 	/* 1:2 closed goes: the places after it move; rows sent out of the table's order, a new
