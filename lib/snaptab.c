@@ -20,11 +20,13 @@ void snaptab_free(struct snaptab *t)
 {
 	free(t->slot);
 	free(t->mark);
+	free(t->pos);
 	free(t->free_slot);
 	free(t->order);
 	free(t->tmp);
 	free(t->carried);
 	free(t->added);
+	free(t->keys);
 	htab_free(&t->idx);
 	memset(t, 0, sizeof(*t));
 }
@@ -33,6 +35,7 @@ static void forget(struct snaptab *t)
 {
 	t->nslot = t->nfree = t->n = t->ncarried = t->nadded = 0;
 	htab_clear(&t->idx);
+	t->indexed = true;
 	t->in_step = false;
 }
 
@@ -44,7 +47,7 @@ void snaptab_section(struct snaptab *t, const struct stream_header *h)
 }
 
 static struct snaptab_slot *find(const struct snaptab *t, const struct rec_snap_row *r)
-{
+{ /* t indexed */
 	uint64_t h = key_hash(r);
 	struct hnode *n;
 
@@ -58,16 +61,6 @@ static struct snaptab_slot *find(const struct snaptab *t, const struct rec_snap_
 	return NULL;
 }
 
-const struct rec_snap_row *snaptab_find(const struct snaptab *t, uint32_t host, uint64_t flow)
-{
-	struct rec_snap_row key = { .host = host };
-	struct snaptab_slot *s;
-
-	key.id.flow = flow;
-	s = find(t, &key);
-	return s ? &s->r : NULL;
-}
-
 /* The slots moved (the array grew): every live one back in the index. */
 static void reindex(struct snaptab *t)
 {
@@ -78,30 +71,40 @@ static void reindex(struct snaptab *t)
 		htab_add(&t->idx, &t->slot[t->added[i]].hn, t->slot[t->added[i]].hn.hash);
 }
 
-/* A slot for r, indexed and carried (not placed in the order): its number, or -ENOMEM. */
+/* Room for one more entry in a vec (cap: its capacity): the call only when it must grow. */
+#define ROOM(pp, capp, need) ((need) > *(capp) && VEC_RESERVE((pp), (capp), (need)))
+
+/* A slot for r, carried (not placed in the order), indexed when the table is: its number, or
+ * -ENOMEM. */
 static int64_t slot_new(struct snaptab *t, const struct rec_snap_row *r)
 {
 	bool reused = t->nfree > 0;
+	uint64_t h = key_hash(r);
 	uint32_t s;
 
-	if (VEC_RESERVE(&t->carried, &t->carried_cap, t->ncarried + 1))
+	if (ROOM(&t->carried, &t->carried_cap, t->ncarried + 1))
 		return -ENOMEM;
 	if (reused) {
 		s = t->free_slot[--t->nfree];
 	} else {
 		struct snaptab_slot *old = t->slot;
 
-		if (t->nslot >= UINT32_MAX || VEC_RESERVE(&t->slot, &t->slot_cap, t->nslot + 1) ||
-		    vec_resize(&t->mark, &t->mark_cap, t->slot_cap, 1))
+		if (t->nslot >= UINT32_MAX)
 			return -ENOMEM;
-		if (t->slot != old)
+		if (t->nslot + 1 > t->slot_cap &&
+		    (VEC_RESERVE(&t->slot, &t->slot_cap, t->nslot + 1) ||
+		     vec_resize(&t->mark, &t->mark_cap, t->slot_cap, 1) ||
+		     vec_resize(&t->pos, &t->pos_cap, t->slot_cap, sizeof(*t->pos))))
+			return -ENOMEM;
+		if (t->slot != old && t->indexed)
 			reindex(t);
 		s = (uint32_t)t->nslot++;
 	}
 	t->slot[s].r = *r;
+	t->slot[s].hn.hash = h;
 	t->mark[s] = SLOT_CARRIED;
 	t->carried[t->ncarried++] = s;
-	if (htab_add(&t->idx, &t->slot[s].hn, key_hash(r))) {
+	if (t->indexed && htab_add(&t->idx, &t->slot[s].hn, h)) {
 		t->ncarried--;
 		if (reused)
 			t->nfree++; /* back where it was */
@@ -110,6 +113,32 @@ static int64_t slot_new(struct snaptab *t, const struct rec_snap_row *r)
 		return -ENOMEM;
 	}
 	return s;
+}
+
+/* The index of a full snapshot's rows, made when first needed (a delta, a look-up): a reader
+ * of full snapshots only (format 1.0, tcptop-agg --full-every 1) does not pay for it. Rows of
+ * one key: the last one added found, as when each is indexed as it comes. Cannot fail: the
+ * index has buckets (add_full), and a table that cannot grow makes longer chains. */
+static void index_rows(struct snaptab *t)
+{
+	if (t->indexed)
+		return;
+	htab_clear(&t->idx);
+	for (size_t i = 0; i < t->n; i++)
+		htab_add(&t->idx, &t->slot[t->order[i]].hn, t->slot[t->order[i]].hn.hash);
+	t->indexed = true;
+}
+
+const struct rec_snap_row *snaptab_find(const struct snaptab *t, uint32_t host, uint64_t flow)
+{
+	struct rec_snap_row key = { .host = host };
+	struct snaptab_slot *s;
+
+	key.id.flow = flow;
+	/* the index is a cache of the rows: made now if a full snapshot left it to be made */
+	index_rows((struct snaptab *)t);
+	s = find(t, &key);
+	return s ? &s->r : NULL;
 }
 
 /* A delta begins: the rows the previous snapshot closed go, the rest it carried lose its rates
@@ -137,8 +166,10 @@ static void settle(struct snaptab *t)
 	if (!ngone)
 		return;
 	for (size_t i = 0; i < t->n; i++)
-		if (!(t->mark[t->order[i]] & SLOT_GONE))
+		if (!(t->mark[t->order[i]] & SLOT_GONE)) {
+			t->pos[t->order[i]] = (uint32_t)k;
 			t->order[k++] = t->order[i];
+		}
 	t->n = k;
 	for (size_t i = t->nfree - ngone; i < t->nfree; i++)
 		t->mark[t->free_slot[i]] = 0;
@@ -163,17 +194,24 @@ int snaptab_begin(struct snaptab *t, uint32_t type, const struct rec_snap_begin 
 		t->cur = SNAPTAB_SKIP;
 		return t->cur; /* out of step: mended by the next full snapshot */
 	}
+	index_rows(t);
 	settle(t);
 	t->cur = SNAPTAB_DELTA;
 	return t->cur;
 }
 
+/* A full snapshot's row: not indexed (index_rows()). */
 static int add_full(struct snaptab *t, const struct rec_snap_row *r)
 {
 	int64_t s;
 
-	if (VEC_RESERVE(&t->order, &t->order_cap, t->n + 1) || (s = slot_new(t, r)) < 0)
+	/* buckets, so that index_rows() cannot fail */
+	if ((!t->idx.nb && htab_init(&t->idx, 16)) || ROOM(&t->order, &t->order_cap, t->n + 1))
 		return -ENOMEM;
+	t->indexed = false;
+	if ((s = slot_new(t, r)) < 0)
+		return -ENOMEM;
+	t->pos[s] = (uint32_t)t->n;
 	t->order[t->n++] = (uint32_t)s;
 	return 0;
 }
@@ -194,7 +232,7 @@ static int add_delta(struct snaptab *t, const struct rec_snap_row *r)
 		}
 		return 0;
 	}
-	if (VEC_RESERVE(&t->added, &t->added_cap, t->nadded + 1) || (s = slot_new(t, r)) < 0)
+	if (ROOM(&t->added, &t->added_cap, t->nadded + 1) || (s = slot_new(t, r)) < 0)
 		return -ENOMEM;
 	t->added[t->nadded++] = (uint32_t)s;
 	return 0;
@@ -250,6 +288,8 @@ static int place_added(struct snaptab *t)
 	if (VEC_RESERVE(&t->order, &t->order_cap, t->n + t->nadded))
 		return -ENOMEM;
 	if (tail) { /* the usual case, and a single host's always: at the end */
+		for (size_t a = 0; a < t->nadded; a++)
+			t->pos[t->added[a]] = (uint32_t)(t->n + a);
 		memcpy(t->order + t->n, t->added, t->nadded * sizeof(*t->added));
 		t->n += t->nadded;
 		t->nadded = 0;
@@ -264,6 +304,8 @@ static int place_added(struct snaptab *t)
 	}
 	while (j < t->nadded)
 		t->tmp[k++] = t->added[j++];
+	for (size_t p = 0; p < k; p++)
+		t->pos[t->tmp[p]] = (uint32_t)p;
 	{
 		uint32_t *o = t->order;
 		size_t c = t->order_cap;
@@ -301,4 +343,31 @@ int snaptab_end(struct snaptab *t)
 	default:
 		return SNAPTAB_SKIP;
 	}
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int snaptab_carried(struct snaptab *t)
+{
+	bool sorted = true;
+
+	for (size_t i = 1; i < t->ncarried && sorted; i++)
+		sorted = t->pos[t->carried[i - 1]] < t->pos[t->carried[i]];
+	if (sorted)
+		return 0;
+	/* out of order (a merged stream's new rows placed before others, or rows sent out of the
+	 * table's order): sorted by place */
+	if (VEC_RESERVE(&t->keys, &t->keys_cap, t->ncarried))
+		return -ENOMEM;
+	for (size_t i = 0; i < t->ncarried; i++)
+		t->keys[i] = (uint64_t)t->pos[t->carried[i]] << 32 | t->carried[i];
+	qsort(t->keys, t->ncarried, sizeof(*t->keys), key_cmp);
+	for (size_t i = 0; i < t->ncarried; i++)
+		t->carried[i] = (uint32_t)t->keys[i];
+	return 0;
 }

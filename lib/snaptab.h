@@ -17,8 +17,8 @@
  * and snaptab_row(): the rows a full snapshot of that interval would have had, in its order.
  *
  * Rows live in slots that do not move while they live (a vec that grows by doubling, the index
- * rebuilt then), so a row costs its struct rec_snap_row, the index node, and three words of
- * order and bookkeeping; no row is a heap allocation of its own. Applying a delta touches the
+ * rebuilt then), so a row costs its struct rec_snap_row, the index node, and four words of
+ * order, place and bookkeeping; no row is a heap allocation of its own. Applying a delta touches the
  * rows the previous snapshot carried and the ones this one carries, plus one pass over the
  * order (4 bytes a row) when rows left or came: not every row of the table.
  *
@@ -43,6 +43,8 @@ struct snaptab {
 	size_t nslot, slot_cap;
 	uint8_t *mark; /* per slot: SLOT_* bits (snaptab.c) */
 	size_t mark_cap;
+	uint32_t *pos; /* per slot in the order: its place there */
+	size_t pos_cap;
 	uint32_t *free_slot; /* slots free for reuse */
 	size_t nfree, free_cap;
 	uint32_t *order; /* the table in its order: slot numbers */
@@ -53,7 +55,10 @@ struct snaptab {
 	size_t ncarried, carried_cap;
 	uint32_t *added; /* slots this delta added, not in order yet */
 	size_t nadded, added_cap;
+	uint64_t *keys; /* snaptab_carried()'s sort: place << 32 | slot */
+	size_t keys_cap;
 	struct htab idx;
+	bool indexed; /* idx holds every row (a full snapshot's are indexed when first needed) */
 
 	bool keep;	  /* the section may send deltas (format 1.1): full snapshots are kept */
 	bool in_step;	  /* a full snapshot of the section was applied, and every delta since */
@@ -89,6 +94,23 @@ static inline size_t snaptab_rows(const struct snaptab *t)
 static inline const struct rec_snap_row *snaptab_row(const struct snaptab *t, size_t i)
 {
 	return &t->slot[t->order[i]].r;
+}
+
+/* The rows the latest snapshot carried (a delta's DELTA_ROWs, every row of a full one) once
+ * snaptab_end() said SNAPTAB_READY, put in the table's order: what changed, for a reader that
+ * needs only that, at the cost of the carried rows (sorted when they came out of order), not of
+ * the table. 0 or -ENOMEM (left as they came). */
+int snaptab_carried(struct snaptab *t);
+
+static inline size_t snaptab_ncarried(const struct snaptab *t)
+{
+	return t->ncarried;
+}
+
+/* The i-th of them (i < snaptab_ncarried()). */
+static inline const struct rec_snap_row *snaptab_carried_row(const struct snaptab *t, size_t i)
+{
+	return &t->slot[t->carried[i]].r;
 }
 
 /* The row of (host, flow) in the table (the latest one added of that key), or NULL. */

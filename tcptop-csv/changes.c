@@ -11,6 +11,12 @@
  * snapshots and on a stream that carries only changed rows between them alike. A connection
  * first seen, neither new nor moving, is remembered and not written: the log starts with what
  * changes, not with every idle connection.
+ *
+ * A delta snapshot applied whole gives only the rows it carried: a row of the table it did not
+ * carry is the one last given, but for its rates (0) and NEW (cleared), which the rule does not
+ * look at, so it is no change, and it is seen. When it was last seen is then the latest whole
+ * delta of its epoch (the snapshots from a full one to the next: a row in the table at one
+ * stays there until the next full snapshot or its closed row), kept per epoch, not per row.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -33,17 +39,29 @@ struct seen {
 	bool live;     /* in the table (not on the free list) */
 };
 
+/* The snapshots from a full one (start) to the next: the last delta of them applied whole
+ * (ready), in which every row of the table given since start was seen. */
+struct epoch {
+	uint32_t start, ready;
+};
+
 struct changes {
 	bool figures; /* the figures count (--figures: their columns are written) */
+	/* the epochs with a whole delta, in order, back to CHANGES_FORGET snapshots; start: the
+	 * latest full snapshot's */
+	struct epoch *epochs;
+	size_t nepochs, epochs_cap;
+	uint32_t start;
+	bool full; /* the snapshot begun is full: its rows make the next one's hint */
 	struct htab t;
 	struct seen **slabs;
 	size_t nslabs, slabs_cap;
 	struct hnode *free; /* unused entries */
 	uint32_t snap;
-	/* the entries of the last snapshot's rows in their order, and of this one's so far: a
-	 * snapshot stream gives its rows in the same order each time, so the entry after the last
-	 * one found is tried first, in memory read in order, and the table (a cache miss or two
-	 * a row, every row at a time when the table is cold) is asked only when it is not it */
+	/* the entries of the last full snapshot's rows in their order, and of this one's so far:
+	 * a snapshot stream gives its rows in the same order each time, so the entry after the
+	 * last one found is tried first, in memory read in order, and the table (a cache miss or
+	 * two a row, every row at a time when the table is cold) is asked only when it is not it */
 	struct seen **last, **now;
 	size_t nlast, nnow, last_cap, now_cap, at;
 };
@@ -66,6 +84,7 @@ void changes_free(struct changes *ch)
 	free(ch->slabs);
 	free(ch->last);
 	free(ch->now);
+	free(ch->epochs);
 	htab_free(&ch->t);
 	free(ch);
 }
@@ -87,7 +106,8 @@ static void forget_all(struct changes *ch)
 void changes_section(struct changes *ch)
 {
 	forget_all(ch);
-	ch->snap = 0;
+	ch->snap = ch->start = 0;
+	ch->nepochs = 0;
 }
 
 static void forget(struct changes *ch, struct seen *s)
@@ -98,27 +118,83 @@ static void forget(struct changes *ch, struct seen *s)
 	ch->free = &s->hn;
 }
 
-void changes_snapshot(struct changes *ch)
+/* The snapshot s was last seen in: the one it was last given in, or a later delta applied whole
+ * in the same epoch (the table kept it since). */
+static uint32_t last_seen(const struct changes *ch, const struct seen *s)
 {
-	struct seen **t = ch->last;
-	size_t cap = ch->last_cap;
+	size_t lo = 0, hi = ch->nepochs;
 
-	ch->last = ch->now;
-	ch->last_cap = ch->now_cap;
-	ch->nlast = ch->nnow;
-	ch->now = t;
-	ch->now_cap = cap;
-	ch->nnow = ch->at = 0;
-	ch->snap++;
-	if (ch->snap % CHANGES_SWEEP)
-		return;
-	htab_each(&ch->t, n)
-	{
-		struct seen *s = container_of(n, struct seen, hn);
+	while (lo < hi) { /* the last epoch that starts at or before s->snap */
+		size_t mid = lo + (hi - lo) / 2;
 
-		if (ch->snap - s->snap > CHANGES_FORGET)
-			forget(ch, s);
+		if (ch->epochs[mid].start <= s->snap)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
+	if (lo && s->snap <= ch->epochs[lo - 1].ready)
+		return ch->epochs[lo - 1].ready;
+	return s->snap;
+}
+
+/* What was not seen for CHANGES_FORGET snapshots is forgotten: the slabs read in order, not
+ * the table's chains. */
+static void sweep(struct changes *ch)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < ch->nslabs; i++)
+		for (size_t j = 0; j < SLAB; j++) {
+			struct seen *s = &ch->slabs[i][j];
+
+			if (s->live && ch->snap - last_seen(ch, s) > CHANGES_FORGET)
+				forget(ch, s);
+		}
+	/* an epoch whose last whole delta is that old has no row left */
+	while (k < ch->nepochs && ch->snap - ch->epochs[k].ready > CHANGES_FORGET)
+		k++;
+	memmove(ch->epochs, ch->epochs + k, (ch->nepochs - k) * sizeof(*ch->epochs));
+	ch->nepochs -= k;
+}
+
+int changes_snapshot(struct changes *ch, bool full)
+{
+	ch->snap++;
+	ch->full = full;
+	if (full) {
+		/* the order of the last full snapshot's rows is this one's hint (deltas carry few
+		 * rows, and those in no order a full snapshot would follow) */
+		struct seen **t = ch->last;
+		size_t cap = ch->last_cap;
+
+		ch->last = ch->now;
+		ch->last_cap = ch->now_cap;
+		ch->nlast = ch->nnow;
+		ch->now = t;
+		ch->now_cap = cap;
+		ch->nnow = 0;
+		ch->start = ch->snap;
+		/* room for its epoch, should a delta be applied whole in it */
+		if (VEC_RESERVE(&ch->epochs, &ch->epochs_cap, ch->nepochs + 1))
+			return -ENOMEM;
+	}
+	ch->at = 0;
+	if (ch->snap % CHANGES_SWEEP == 0)
+		sweep(ch);
+	return 0;
+}
+
+void changes_table_seen(struct changes *ch)
+{
+	struct epoch *e = ch->nepochs ? &ch->epochs[ch->nepochs - 1] : NULL;
+
+	if (!ch->start) /* no full snapshot: no table (a delta is not applied) */
+		return;
+	if (!e || e->start != ch->start) { /* changes_snapshot() made room */
+		e = &ch->epochs[ch->nepochs++];
+		e->start = ch->start;
+	}
+	e->ready = ch->snap;
 }
 
 /* One step of the digest: a bijection of h for each w and of w for each h, so that a change of
@@ -255,11 +331,14 @@ int changes_row(struct changes *ch, const struct rec_snap_row *r)
 		s->flow = r->id.flow;
 		s->host = r->host;
 		s->live = true;
+		s->pos = UINT32_MAX; /* in no full snapshot's order yet */
 	}
-	if (VEC_RESERVE(&ch->now, &ch->now_cap, ch->nnow + 1))
-		return -ENOMEM;
-	s->pos = (uint32_t)ch->nnow;
-	ch->now[ch->nnow++] = s;
+	if (ch->full) {
+		if (VEC_RESERVE(&ch->now, &ch->now_cap, ch->nnow + 1))
+			return -ENOMEM;
+		s->pos = (uint32_t)ch->nnow;
+		ch->now[ch->nnow++] = s;
+	}
 	s->digest = d;
 	s->snap = ch->snap;
 	return changed;

@@ -15,8 +15,13 @@ struct changes *changes_new(bool figures);
 void changes_free(struct changes *ch);
 /* A new section: its flows are other flows. */
 void changes_section(struct changes *ch);
-/* A snapshot starts: what was not seen for CHANGES_FORGET snapshots is forgotten. */
-void changes_snapshot(struct changes *ch);
+/* A snapshot starts (full: a full one, whose every row is given; else a delta's): what was not
+ * seen for CHANGES_FORGET snapshots is forgotten. 0 or -ENOMEM. */
+int changes_snapshot(struct changes *ch, bool full);
+/* The delta snapshot begun is applied whole: the rows of its table that it did not carry are
+ * seen in it, unchanged, without being given (their rows are no change by the rule). Only the
+ * carried rows are then given, in the table's order: the cost is theirs, not the table's. */
+void changes_table_seen(struct changes *ch);
 /* Whether row r is a change (1) or not (0), remembering it; -ENOMEM. */
 int changes_row(struct changes *ch, const struct rec_snap_row *r);
 /* Connections remembered (for tests and the man page's figures). */

@@ -146,8 +146,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (in_snap)
 				goto out;
 			kind = snaptab_begin(&tab, r.type, &r.u.snap_begin);
-			if (kind != SNAPTAB_SKIP)
-				rows_snapshot(w, &r.u.snap_begin);
+			if (kind != SNAPTAB_SKIP &&
+			    rows_snapshot(w, &r.u.snap_begin, kind == SNAPTAB_FULL))
+				abort();
 			in_snap = true;
 			break;
 		case REC_SNAP_ROW:
@@ -169,9 +170,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (kind == SNAPTAB_DELTA) {
 				if (snaptab_rows(&tab) != tab.want)
 					abort(); /* READY means the table has its rows */
-				for (size_t i = 0; i < snaptab_rows(&tab); i++)
-					if (rows_add(w, snaptab_row(&tab, i)))
-						abort();
+				if (rows_delta(w, &tab))
+					abort();
 			}
 			if (rows_snapshot_end(w) || rows_flush(w))
 				abort();

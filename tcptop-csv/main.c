@@ -389,10 +389,9 @@ static int delta_end(struct csv *c, const struct rec *r)
 		      "says %u: out of step, deltas skipped until the next full snapshot",
 		      c->input, (unsigned long long)c->snap_seq, (unsigned long long)r->offset,
 		      snaptab_rows(&c->tab), c->tab.want);
-	if (st == SNAPTAB_READY && c->snap_kind == SNAPTAB_DELTA)
-		for (size_t i = 0; i < snaptab_rows(&c->tab); i++)
-			if ((s = written(c, rows_add(c->w, snaptab_row(&c->tab, i)))) != GO)
-				return s;
+	if (st == SNAPTAB_READY && c->snap_kind == SNAPTAB_DELTA &&
+	    (s = written(c, rows_delta(c->w, &c->tab))) != GO)
+		return s;
 	return st == SNAPTAB_READY ? snapshot_end(c) : GO;
 }
 
@@ -433,8 +432,9 @@ static int record(struct csv *c, const struct rec *r)
 			return EX_DATAERR;
 		}
 		c->snap_kind = snaptab_begin(&c->tab, r->type, &r->u.snap_begin);
-		if (c->snap_kind != SNAPTAB_SKIP)
-			rows_snapshot(c->w, &r->u.snap_begin);
+		if (c->snap_kind != SNAPTAB_SKIP &&
+		    rows_snapshot(c->w, &r->u.snap_begin, c->snap_kind == SNAPTAB_FULL))
+			return warnx("out of memory"), EX_OSERR;
 		c->snap_seq = r->u.snap_begin.seq;
 		c->in_snap = true;
 		break;

@@ -300,58 +300,59 @@ static const char digits2[201] =
 	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 	"8081828384858687888990919293949596979899";
 
-static const uint64_t pow10[20] = {
-	1ULL,
-	10ULL,
-	100ULL,
-	1000ULL,
-	10000ULL,
-	100000ULL,
-	1000000ULL,
-	10000000ULL,
-	100000000ULL,
-	1000000000ULL,
-	10000000000ULL,
-	100000000000ULL,
-	1000000000000ULL,
-	10000000000000ULL,
-	100000000000000ULL,
-	1000000000000000ULL,
-	10000000000000000ULL,
-	100000000000000000ULL,
-	1000000000000000000ULL,
-	10000000000000000000ULL,
-};
+/* Four digits of u (below 10,000), leading zeros kept: two pairs, each from the table. */
+CELL char *put_4(char *p, uint32_t u)
+{
+	memcpy(p, digits2 + 2 * (u / 100), 2);
+	memcpy(p + 2, digits2 + 2 * (u % 100), 2);
+	return p + 4;
+}
 
-/* Decimal digits of v, two at a time from the end (the division by 100 is a multiplication);
- * their number from the bit length (log10(2) is about 1233/4096), without a loop. */
+/* 1 to 4 digits of u (below 10,000), no leading zero. */
+CELL char *put_upto4(char *p, uint32_t u)
+{
+	if (u < 10) {
+		*p = (char)('0' + u);
+		return p + 1;
+	}
+	if (u < 100) {
+		memcpy(p, digits2 + 2 * u, 2);
+		return p + 2;
+	}
+	if (u < 1000) {
+		*p = (char)('0' + u / 100);
+		memcpy(p + 1, digits2 + 2 * (u % 100), 2);
+		return p + 3;
+	}
+	return put_4(p, u);
+}
+
+/* 1 to 8 digits of u (below 10^8): above 4, its two halves apart, so that the divisions (each a
+ * multiplication) of one do not wait for the other's. */
+CELL char *put_upto8(char *p, uint32_t u)
+{
+	if (u < 10000)
+		return put_upto4(p, u);
+	return put_4(put_upto4(p, u / 10000), u % 10000);
+}
+
+/* Decimal digits of v: by magnitude, eight digits at a time (each call site is inlined: its
+ * branches follow its column's usual size). */
 CELL char *put_u64(char *p, uint64_t v)
 {
-	int bits = 64 - __builtin_clzll(v | 1);
-	int n = (bits * 1233) >> 12;
-	char *e;
-
-	n += v >= pow10[n] || !v;
-	e = p + n;
-	while (v > UINT32_MAX) {
-		unsigned d = (unsigned)(v % 100);
-
-		v /= 100;
-		e -= 2;
-		memcpy(e, digits2 + 2 * d, 2);
+	if (v < 100000000)
+		return put_upto8(p, (uint32_t)v);
+	if (v < 10000000000000000ULL) {
+		p = put_upto8(p, (uint32_t)(v / 100000000));
+		v %= 100000000;
+	} else {
+		p = put_upto4(p, (uint32_t)(v / 10000000000000000ULL));
+		v %= 10000000000000000ULL;
+		p = put_4(put_4(p, (uint32_t)(v / 1000000000000ULL % 10000)),
+			  (uint32_t)(v / 100000000 % 10000));
+		v %= 100000000;
 	}
-	/* most numbers (ports, pids, small counters) and the rest of the others: 32-bit division */
-	for (uint32_t u = (uint32_t)v;; u /= 100) {
-		if (u < 10) {
-			e[-1] = (char)('0' + u);
-			break;
-		}
-		e -= 2;
-		memcpy(e, digits2 + 2 * (u % 100), 2);
-		if (u < 100)
-			break;
-	}
-	return p + n;
+	return put_4(put_4(p, (uint32_t)v / 10000), (uint32_t)v % 10000);
 }
 
 /* n bytes of s: short ones (most cells) by two overlapping loads and stores, not by the string
@@ -719,7 +720,7 @@ static uint64_t loss_value(const struct rec_snap_begin *b, size_t i)
 	return 0;
 }
 
-void rows_snapshot(struct rows *w, const struct rec_snap_begin *b)
+int rows_snapshot(struct rows *w, const struct rec_snap_begin *b, bool full)
 {
 	bool json = w->o.format == ROWS_JSONL;
 	char ts[RFC3339_LEN];
@@ -727,8 +728,8 @@ void rows_snapshot(struct rows *w, const struct rec_snap_begin *b)
 	char *p;
 
 	w->snap_at = w->written + w->len;
-	if (w->ch)
-		changes_snapshot(w->ch);
+	if (w->ch && changes_snapshot(w->ch, full))
+		return -ENOMEM;
 	time_format_rfc3339(b->time_ns, ts, sizeof(ts));
 	p = cell_plain(w, json, w->head, C_TIMESTAMP, ts, strlen(ts));
 	w->head_len = p - w->head;
@@ -749,6 +750,7 @@ void rows_snapshot(struct rows *w, const struct rec_snap_begin *b)
 	end = line_end(w, &w->end_len);
 	memcpy(w->end, end, w->end_len);
 	w->sfx_ok = false;
+	return 0;
 }
 
 void rows_section(struct rows *w, const struct stream_header *h)
@@ -1208,6 +1210,23 @@ int rows_add(struct rows *w, const struct rec_snap_row *r)
 	if (w->o.remote_host)
 		return hold(w, r);
 	return write_row(w, r, 0);
+}
+
+int rows_delta(struct rows *w, struct snaptab *t)
+{
+	int e = 0;
+
+	if (!w->ch) {
+		for (size_t i = 0; i < snaptab_rows(t) && !e; i++)
+			e = rows_add(w, snaptab_row(t, i));
+		return e;
+	}
+	changes_table_seen(w->ch);
+	if (snaptab_carried(t))
+		return -ENOMEM;
+	for (size_t i = 0; i < snaptab_ncarried(t) && !e; i++)
+		e = rows_add(w, snaptab_carried_row(t, i));
+	return e;
 }
 
 int rows_snapshot_end(struct rows *w)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "cgroup.h"
+#include "snaptab.h"
 #include "stream.h"
 
 enum rows_format {
@@ -59,11 +60,16 @@ int rows_host(struct rows *w, const struct rec_host *h);
 /* A CGROUP record: the path of host's id (CGROUP.host; 0 in a stream of one host), for the
  * cgroup cells of the rows with that host and id. */
 void rows_cgroup(struct rows *w, uint32_t host, uint64_t id, const char *path);
-/* A snapshot starts: its time, number and loss counters go on each of its rows. */
-void rows_snapshot(struct rows *w, const struct rec_snap_begin *b);
+/* A snapshot starts (full: a full one; else a delta, whose rows come by rows_delta()): its
+ * time, number and loss counters go on each of its rows. 0 or -ENOMEM. */
+int rows_snapshot(struct rows *w, const struct rec_snap_begin *b, bool full);
 /* One connection of the current snapshot. May write out earlier complete rows. Returns 0 or
  * -errno of a failed write (the writer is then unusable), or -ENOMEM. */
 int rows_add(struct rows *w, const struct rec_snap_row *row);
+/* A delta snapshot applied to t (snaptab_end() said SNAPTAB_READY): the rows of its whole table
+ * by rows_add(), or with --changes only those it carried (snaptab_carried(): the others are no
+ * change), in the table's order. 0, -errno of a failed write, or -ENOMEM. */
+int rows_delta(struct rows *w, struct snaptab *t);
 /* Leave the current snapshot out (stopped in its middle): its rows are dropped from the buffer,
  * or, when some were written out already, cut from the output if it is a regular file. 0, or -1
  * when rows already written could not be taken back (a pipe). */

@@ -1206,6 +1206,48 @@ $lport,$DNS_PORT,$csv,tcptop-csv,4026530000
 	done
 }
 
+# cpu CMD...: the least CPU time (user + system, ms) of three runs of CMD, output discarded
+cpu() {
+	local i best= t
+	for i in 1 2 3; do
+		t=$( { TIMEFORMAT='%3U %3S'; time "$@" >/dev/null; } 2>&1 | awk '{ printf "%d", ($1 + $2) * 1000 }')
+		[ -n "$best" ] && [ "$best" -le "$t" ] || best=$t
+	done
+	echo "$best"
+}
+
+# idle_raw TICKS: a raw stream of 10,000 idle connections and a busy one, TICKS intervals
+idle_raw() {
+	awk -v ticks="$1" 'BEGIN {
+		print "header real=1700000000 mono=0 interval=1"
+		for (i = 1; i <= 10000; i++)
+			printf "open t=0.1 flow=%d proto=tcp src=127.0.0.1:%d dst=127.0.1.%d:80 pid=9 comm=\"idle\" begun out=7\n", i, 10000 + i, i % 200
+		print "open t=0.1 flow=99999 proto=tcp src=10.0.0.1:1 dst=10.0.0.2:80 pid=8 comm=\"busy\" begun"
+		for (s = 1; s <= ticks; s++) {
+			printf "sample t=%d.5 flow=99999 in=%d\n", s - 1, s * 100
+			printf "tick t=%d\n", s
+		}
+		printf "end t=%d.2\n", ticks
+	}' | "$GEN"
+}
+
+@test "--changes: a delta costs the rows it carries, not the table's (10,000 idle rows: 400 deltas cost less than 10 full snapshots)" {
+	local t=$BATS_TEST_TMPDIR deltas full
+	idle_raw 400 | tcptop-agg --full-every 400 >"$t/deltas.tcpt"
+	idle_raw 10 | tcptop-agg --full-every 1 >"$t/full10.tcpt"
+	run -0 bash -c 'tcptop-dump "$0" | grep -c "^delta "' "$t/deltas.tcpt"
+	assert_output 399
+	# the busy connection's row in every snapshot, and nothing else
+	run -0 bash -c 'tcptop-csv --changes "$0" | tail -n +2 | grep -v ",busy," | wc -l' "$t/deltas.tcpt"
+	assert_output 0
+	run -0 bash -c 'tcptop-csv --changes "$0" | grep -c ",busy,"' "$t/deltas.tcpt"
+	assert_output 400
+	deltas=$(cpu tcptop-csv --changes "$t/deltas.tcpt")
+	full=$(cpu tcptop-csv --changes "$t/full10.tcpt")
+	echo "CPU: 1 full snapshot and 399 deltas $deltas ms, 10 full snapshots $full ms"
+	[ "$deltas" -lt "$full" ] || fail "400 snapshots of deltas took $deltas ms, 10 full ones $full ms"
+}
+
 # Three TCP connections with figures and verdicts, a UDP flow, and a TCP one without figures.
 limit_script() {
 	cat <<'S'

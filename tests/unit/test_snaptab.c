@@ -49,18 +49,24 @@ static int full(struct snaptab *t, uint32_t n)
 	return snaptab_end(t);
 }
 
-/* The table's flows in order, "1 2 3". */
-static const char *flows(const struct snaptab *t)
+/* n rows' host:flow, "0:1 0:2 3:1", the i-th given by row(t, i). */
+static const char *keys(const struct snaptab *t, size_t n,
+			const struct rec_snap_row *(*row)(const struct snaptab *, size_t))
 {
 	static char buf[4096];
 	size_t len = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < snaptab_rows(t) && len < sizeof(buf) - 32; i++)
+	for (size_t i = 0; i < n && len < sizeof(buf) - 32; i++)
 		len += snprintf(buf + len, sizeof(buf) - len, "%s%u:%llu", i ? " " : "",
-				snaptab_row(t, i)->host,
-				(unsigned long long)snaptab_row(t, i)->id.flow);
+				row(t, i)->host, (unsigned long long)row(t, i)->id.flow);
 	return buf;
+}
+
+/* The table's flows in order. */
+static const char *flows(const struct snaptab *t)
+{
+	return keys(t, snaptab_rows(t), snaptab_row);
 }
 
 static const struct rec_snap_row *get(const struct snaptab *t, uint32_t host, uint64_t flow)
@@ -140,20 +146,28 @@ static void test_closed_in_full(void)
 	snaptab_free(&t);
 }
 
+/* A full snapshot of a merged stream: flows 1 and 2 on hosts 1 and 3 (1:2 with flags). */
+static void two_hosts(struct snaptab *t, uint8_t flags)
+{
+	struct rec_snap_row r;
+
+	begin(t, REC_SNAP_BEGIN, 4);
+	for (uint32_t host = 1; host <= 3; host += 2)
+		for (uint64_t f = 1; f <= 2; f++) {
+			r = row(host, f, f, f == 2 && host == 1 ? flags : 0);
+			snaptab_add(t, REC_SNAP_ROW, &r);
+		}
+	snaptab_end(t);
+}
+
 static void test_hosts(void)
 {
 	struct snaptab t = { 0 };
 	struct stream_header h = hdr(1);
-	struct rec_snap_row r, d[3];
+	struct rec_snap_row d[3];
 
 	snaptab_section(&t, &h);
-	begin(&t, REC_SNAP_BEGIN, 4);
-	for (uint32_t host = 1; host <= 3; host += 2)
-		for (uint64_t f = 1; f <= 2; f++) {
-			r = row(host, f, f, 0);
-			snaptab_add(&t, REC_SNAP_ROW, &r);
-		}
-	snaptab_end(&t);
+	two_hosts(&t, 0);
 	is_str(flows(&t), "1:1 1:2 3:1 3:2", "a merged table: the same flow on two hosts");
 	d[0] = row(1, 7, 7, CONN_F_NEW);
 	d[1] = row(2, 1, 1, CONN_F_NEW);
@@ -230,6 +244,87 @@ static void test_kinds(void)
 	snaptab_free(&t);
 }
 
+/* The carried rows' flows in the table's order. */
+static const char *carried(struct snaptab *t)
+{
+	if (snaptab_carried(t))
+		return "ENOMEM";
+	return keys(t, snaptab_ncarried(t), snaptab_carried_row);
+}
+
+static void test_carried(void)
+{
+	struct snaptab t = { 0 };
+	struct stream_header h = hdr(1);
+	struct rec_snap_row d[4];
+
+	snaptab_section(&t, &h);
+	two_hosts(&t, CONN_F_CLOSED);
+	is_str(carried(&t), "1:1 1:2 3:1 3:2", "a full snapshot carries every row, in order");
+
+	/* 1:2 closed goes: the places after it move; rows sent out of the table's order, a new
+	 * one of host 1 placed before host 3's, one of host 3 at the end */
+	d[0] = row(3, 2, 5, 0);
+	d[1] = row(1, 1, 7, 0);
+	d[2] = row(1, 8, 8, CONN_F_NEW);
+	d[3] = row(3, 9, 9, CONN_F_NEW);
+	ok(delta(&t, 5, d, 4) == SNAPTAB_READY, "a merged delta out of order applies");
+	is_str(flows(&t), "1:1 1:8 3:1 3:2 3:9", "its table");
+	is_str(carried(&t), "1:1 1:8 3:2 3:9", "its carried rows in the table's order");
+	ok(delta(&t, 5, NULL, 0) == SNAPTAB_READY && snaptab_ncarried(&t) == 0,
+	   "an empty delta carries none");
+	d[0] = row(3, 1, 3, 0);
+	d[1] = row(1, 8, 3, 0);
+	ok(delta(&t, 5, d, 2) == SNAPTAB_READY, "a delta of rows in reverse order");
+	is_str(carried(&t), "1:8 3:1", "they come in the table's order");
+	snaptab_free(&t);
+
+	/* a single host's new rows at the end, after a drop in the middle */
+	snaptab_section(&t, &h);
+	full(&t, 5);
+	d[0] = row(0, 3, 300, CONN_F_CLOSED);
+	ok(delta(&t, 5, d, 1) == SNAPTAB_READY, "a row closes");
+	d[0] = row(0, 6, 6, CONN_F_NEW);
+	d[1] = row(0, 5, 6, 0);
+	d[2] = row(0, 1, 6, 0);
+	ok(delta(&t, 5, d, 3) == SNAPTAB_READY, "the next delta drops it and adds one");
+	is_str(flows(&t), "0:1 0:2 0:4 0:5 0:6", "its table");
+	is_str(carried(&t), "0:1 0:5 0:6", "the places after the drop moved with it");
+	snaptab_free(&t);
+}
+
+/* A full snapshot's rows are indexed when first needed: by a look-up, or by the next delta. */
+static void test_lazy_index(void)
+{
+	struct snaptab t = { 0 };
+	struct stream_header h = hdr(1);
+	struct rec_snap_row r, d;
+	const struct rec_snap_row *f;
+
+	snaptab_section(&t, &h);
+	full(&t, 300);
+	ok(!t.indexed && t.idx.n == 0, "a full snapshot leaves its rows unindexed");
+	f = snaptab_find(&t, 0, 123);
+	ok(f && f->c.bytes_in == 12300 && t.indexed && t.idx.n == 300,
+	   "a look-up indexes them and finds its row");
+	full(&t, 200);
+	d = row(0, 150, 7, 0);
+	ok(delta(&t, 200, &d, 1) == SNAPTAB_READY && get(&t, 0, 150)->c.bytes_in == 7 &&
+		   snaptab_rows(&t) == 200,
+	   "a delta after a full snapshot finds the row it carries");
+
+	/* two rows of one key in a full snapshot: the last one is found */
+	begin(&t, REC_SNAP_BEGIN, 2);
+	r = row(0, 5, 1, 0);
+	snaptab_add(&t, REC_SNAP_ROW, &r);
+	r = row(0, 5, 2, 0);
+	snaptab_add(&t, REC_SNAP_ROW, &r);
+	snaptab_end(&t);
+	f = snaptab_find(&t, 0, 5);
+	ok(f && f->c.bytes_in == 2, "of two rows of one key, the last one added is found");
+	snaptab_free(&t);
+}
+
 /* Enough rows that the slots move while a delta adds: the index must follow them. */
 static void test_growth(void)
 {
@@ -265,5 +360,7 @@ int main(void)
 	test_late_join();
 	test_kinds();
 	test_growth();
+	test_carried();
+	test_lazy_index();
 	return done_testing();
 }
