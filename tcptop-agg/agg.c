@@ -71,7 +71,8 @@ _Static_assert(offsetof(struct conn, hn) == 64 && offsetof(struct conn, netns) =
 #define POOL_BLOCK_MAX 4096
 #define PREFETCH_AHEAD 8 /* entries: about the latency of a miss in a snapshot's passes */
 /* A delta visits every row rather than the touched ones when more than a quarter of the table
- * and this many were touched: sorting them would cost more than the walk. */
+ * and this many were touched: sorting them would cost more than the walk, and the list is not
+ * made longer (a table's first snapshot would hold it for every row). */
 #define TOUCHED_FEW 1024
 
 struct pool_block {
@@ -149,9 +150,11 @@ struct agg {
 	 * closes the gaps */
 	struct conn **order;
 	size_t norder, order_cap, ntomb;
-	/* the entries the next snapshot visits (A_TOUCHED), in the order they were touched */
+	/* the entries the next snapshot visits (A_TOUCHED), in the order they were touched; or,
+	 * when touched_all, every entry (more were touched than the list holds) */
 	struct touch *touched;
 	size_t ntouched, touched_cap;
+	bool touched_all;
 	struct totals tot;
 	/* a cgroup path or interface name came or changed: any row's filter match or CGROUP
 	 * record may have, so the next snapshot visits every row */
@@ -384,9 +387,13 @@ static int touch(struct agg *a, struct conn *e)
 {
 	if (e->aflags & A_TOUCHED)
 		return 0;
-	if (VEC_RESERVE(&a->touched, &a->touched_cap, a->ntouched + 1))
-		return -ENOMEM;
-	a->touched[a->ntouched++] = (struct touch){ e->pos, e };
+	if (!a->touched_all && a->ntouched >= a->norder / 4 + TOUCHED_FEW)
+		a->touched_all = true;
+	if (!a->touched_all) {
+		if (VEC_RESERVE(&a->touched, &a->touched_cap, a->ntouched + 1))
+			return -ENOMEM;
+		a->touched[a->ntouched++] = (struct touch){ e->pos, e };
+	}
 	e->aflags |= A_TOUCHED;
 	return 0;
 }
@@ -415,6 +422,7 @@ static void table_clear(struct agg *a)
 		if (a->order[i])
 			conn_release(a, a->order[i]);
 	a->norder = a->ntomb = a->ntouched = 0;
+	a->touched_all = false;
 	a->nconns = 0;
 	memset(&a->tot, 0, sizeof(a->tot));
 	a->rescan = false;
@@ -1006,6 +1014,7 @@ static int write_all(struct agg *a, bool full, uint64_t span, uint8_t il, uint8_
 	int err;
 
 	a->ntouched = 0;
+	a->touched_all = false;
 	for (size_t i = 0; i < n; i++) {
 		struct conn *e = order[i];
 
@@ -1098,7 +1107,7 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 	b->flags = flags;
 	limit_idle(a, c.span, &il, &ipct);
 	all = full_due(a) || a->rescan || il != a->idle_limit || ipct != a->idle_pct ||
-	      a->ntouched > a->norder / 4 + TOUCHED_FEW;
+	      a->touched_all;
 	if ((err = all ? count_all(a, &c) : count_touched(a, &c)))
 		return err;
 	b->rows = a->tot.rows;
