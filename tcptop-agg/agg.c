@@ -399,15 +399,10 @@ static int touch(struct agg *a, struct conn *e)
 }
 
 /* Closed (or replaced) entries leave the hash at once but stay in the order until shown. */
-static int conn_close(struct agg *a, struct conn *e)
+static void conn_close(struct agg *a, struct conn *e)
 {
-	int err = touch(a, e);
-
-	if (err)
-		return err;
 	htab_del(&a->conns, &e->hn);
 	e->aflags |= A_CLOSED;
-	return 0;
 }
 
 static void ifn_clear(struct agg *a)
@@ -1227,13 +1222,12 @@ static inline bool handshake_state(uint8_t st)
 static int on_open(struct agg *a, const struct rec_conn_open *o)
 {
 	struct conn *e = table_find(a, o->id.flow);
-	int err;
 
 	/* a flow id still live belongs to a connection that ended (its id was reused): two rows
-	 * of one key in a snapshot, which a delta cannot say */
+	 * of one key in a snapshot, which a delta cannot say (and a full one visits every row,
+	 * the old one untouched or not) */
 	if (e) {
-		if ((err = conn_close(a, e)))
-			return err;
+		conn_close(a, e);
 		a->need_full = true;
 	}
 	if (a->nconns >= a->o.max_flows) {
@@ -1369,7 +1363,7 @@ int agg_record(struct agg *a, const struct rec *r)
 				e->aflags &= ~A_SYNSENT;
 			if (e->aflags & A_SYNSENT)
 				e->flags |= CONN_F_FAILED;
-			return conn_close(a, e); /* touched already: 0 */
+			conn_close(a, e);
 		}
 		return 0;
 	case REC_CONN_STATE:

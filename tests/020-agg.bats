@@ -907,8 +907,9 @@ drow flow=3
 drow flow=4 "
 	# delta 5: rows touched in another order than they appeared, after the table's gaps closed
 	assert_output --partial "delta seq=5 
-rows=5 table=8
+rows=6 table=8
 drow flow=2 
+drow flow=10 
 drow flow=11 
 drow flow=12 
 drow flow=21 
