@@ -79,6 +79,19 @@ static inline uint64_t hash_u64(uint64_t x)
 	return x;
 }
 
+/* The word hash_u64 came from: a table keyed by one word that keeps the hash alone gets its key
+ * back (tcptop-agg's connections, whose flow id is written out). x ^= x >> 33 is its own
+ * inverse; the constants are the multipliers' inverses modulo 2^64. */
+static inline uint64_t hash_u64_inverse(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0x9cb4b2f8129337dbULL;
+	x ^= x >> 33;
+	x *= 0x4f74430c22a54005ULL;
+	x ^= x >> 33;
+	return x;
+}
+
 /* Two words (a host index and a flow, a namespace and an ifindex...). */
 static inline uint64_t hash_u64x2(uint64_t a, uint64_t b)
 {

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The aggregator: a table of connections keyed by flow id (lib/htab.h, entries from a pool, a
- * dense array in order of appearance), stream time that cuts intervals, and the snapshots, all
- * written through one sink (struct agg_sink). Work per record is O(1); a snapshot walks the
- * entries once to count and once to write.
+ * The aggregator: a table of connections keyed by flow id (lib/htab.h, entries from a pool, an
+ * array in order of appearance), stream time that cuts intervals, and the snapshots, all written
+ * through one sink (struct agg_sink). Work per record is O(1). A full snapshot walks the entries
+ * once to count and once to write; a delta visits only the entries a record touched in the
+ * interval (a list of them, in order of appearance when sorted), with the header's totals kept
+ * up to date row by row: at 100,000 idle connections it costs what changed, not the table.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -25,19 +27,21 @@
 #define A_MATCH	  0x04 /* passes the filters (set while a snapshot is built) */
 #define A_SYNSENT 0x08 /* TCP opened in SYN_SENT and not seen past it: failed if it closes */
 #define A_CHANGED 0x10 /* its row differs from the last one written (a delta carries it) */
+#define A_TOUCHED 0x20 /* in a->touched: the next snapshot visits it */
 
 /* cgroup_ent.user bits */
 #define CG_WRITTEN 0x01 /* its CGROUP record is in this section's output */
 #define CG_MATCH   0x02 /* passes --cgroup */
 
 /*
- * One tracked connection: 192 bytes, three cache lines. The first holds the hash key and all
- * that the counting pass of a snapshot reads (with no filter, or filtering on protocol or pid);
- * the second what a sample updates besides, so a record touches two lines and the counting pass
- * one. The identity is kept field by field to fit.
+ * One tracked connection: 192 bytes, three cache lines. The first holds all that the counting
+ * pass of a snapshot reads (with no filter, or filtering on protocol or pid); the second the
+ * hash node and what a sample updates besides, so a record touches two lines and the counting
+ * pass one. The identity is kept field by field to fit; the flow id is hn.hash undone
+ * (hash_u64_inverse), since hash_u64 is a bijection.
  */
 struct conn {
-	uint64_t flow;
+	uint64_t pos; /* its index in a->order */
 	uint64_t bytes_in, bytes_out;
 	uint64_t ref_in, ref_out; /* counters at the rate's reference sample */
 	uint64_t first_ns;
@@ -66,6 +70,10 @@ _Static_assert(offsetof(struct conn, hn) == 64 && offsetof(struct conn, netns) =
 #define POOL_BLOCK_MIN 64
 #define POOL_BLOCK_MAX 4096
 #define PREFETCH_AHEAD 8 /* entries: about the latency of a miss in a snapshot's passes */
+/* A delta visits every row rather than the touched ones when more than a quarter of the table
+ * and this many were touched: sorting them would cost more than the walk, and the list is not
+ * made longer (a table's first snapshot would hold it for every row). */
+#define TOUCHED_FEW 1024
 
 struct pool_block {
 	struct pool_block *next;
@@ -99,6 +107,21 @@ struct ifname_ent {
 	char name[IFNAME_LEN];
 };
 
+/* An entry a record touched since the last snapshot (or whose LIMIT verdict may change back
+ * with nothing new), with its place in the order to sort by. */
+struct touch {
+	uint64_t pos;
+	struct conn *e;
+};
+
+/* The header's sums over the table as of the last snapshot, less what it freed: a delta takes
+ * back a touched row's part as written then and adds its part now. Rates are not kept: a row no
+ * record touched moved nothing, its rate is 0. */
+struct totals {
+	uint32_t rows, tcp, udp, hidden;
+	uint64_t bytes_in, bytes_out;
+};
+
 /* The least time between two snapshots: the CSV dates them to the millisecond. */
 #define SNAP_MIN_GAP 1000000ULL
 
@@ -121,10 +144,24 @@ struct agg {
 	/* table */
 	struct htab conns;
 	uint64_t nconns; /* live and closed-but-not-yet-shown */
-	/* every entry in order of appearance: a dense array that a snapshot walks with the
-	 * next entries prefetched (a linked list would wait for each one) */
+	/* every entry in order of appearance: an array that a full snapshot walks with the next
+	 * entries prefetched (a linked list would wait for each one); a freed entry leaves NULL
+	 * (ntomb of them) until a full snapshot, or a delta that finds half the slots empty,
+	 * closes the gaps */
 	struct conn **order;
-	size_t norder, order_cap;
+	size_t norder, order_cap, ntomb;
+	/* the entries the next snapshot visits (A_TOUCHED), in the order they were touched; or,
+	 * when touched_all, every entry (more were touched than the list holds) */
+	struct touch *touched;
+	size_t ntouched, touched_cap;
+	bool touched_all;
+	struct totals tot;
+	/* a cgroup path or interface name came or changed: any row's filter match or CGROUP
+	 * record may have, so the next snapshot visits every row */
+	bool rescan;
+	/* the LIMIT verdict the last snapshot gave a row with nothing new (it depends on the
+	 * span alone): when the next one's differs, every row's may, and it visits them all */
+	uint8_t idle_limit, idle_pct;
 	struct hnode *free_list;
 	struct pool_block *blocks;
 	struct tcpx *tcpx_free;
@@ -340,14 +377,25 @@ static struct conn *table_find(const struct agg *a, uint64_t flow)
 	uint64_t h = hash_u64(flow);
 	struct hnode *n;
 
-	htab_for_hash(&a->conns, n, h)
-	{
-		struct conn *e = container_of(n, struct conn, hn);
-
-		if (e->flow == flow)
-			return e;
-	}
+	/* hash_u64 is a bijection: the same hash is the same flow */
+	htab_for_hash(&a->conns, n, h) return container_of(n, struct conn, hn);
 	return NULL;
+}
+
+/* The next snapshot visits e: called before a record changes it (0 or -ENOMEM). */
+static int touch(struct agg *a, struct conn *e)
+{
+	if (e->aflags & A_TOUCHED)
+		return 0;
+	if (!a->touched_all && a->ntouched >= a->norder / 4 + TOUCHED_FEW)
+		a->touched_all = true;
+	if (!a->touched_all) {
+		if (VEC_RESERVE(&a->touched, &a->touched_cap, a->ntouched + 1))
+			return -ENOMEM;
+		a->touched[a->ntouched++] = (struct touch){ e->pos, e };
+	}
+	e->aflags |= A_TOUCHED;
+	return 0;
 }
 
 /* Closed (or replaced) entries leave the hash at once but stay in the order until shown. */
@@ -366,9 +414,13 @@ static void ifn_clear(struct agg *a)
 static void table_clear(struct agg *a)
 {
 	for (size_t i = 0; i < a->norder; i++)
-		conn_release(a, a->order[i]);
-	a->norder = 0;
+		if (a->order[i])
+			conn_release(a, a->order[i]);
+	a->norder = a->ntomb = a->ntouched = 0;
+	a->touched_all = false;
 	a->nconns = 0;
+	memset(&a->tot, 0, sizeof(a->tot));
+	a->rescan = false;
 	htab_clear(&a->conns);
 	ifn_clear(a);
 	cgroup_table_clear(&a->cg);
@@ -410,10 +462,12 @@ static int ifn_set(struct agg *a, const struct rec_ifname *r)
 			return -ENOMEM;
 		}
 	}
-	/* a new or changed name changes rows no record of theirs touched: a full snapshot says it */
+	/* a new or changed name changes rows no record of theirs touched, and maybe their filter
+	 * match: a full snapshot says it, after a count of every row (a name of none is no
+	 * change: it matches no -i, as no name does) */
 	if (memcmp(s->name, r->name, IFNAME_LEN)) {
 		memcpy(s->name, r->name, IFNAME_LEN);
-		a->need_full = true;
+		a->need_full = a->rescan = true;
 	}
 	return 0;
 }
@@ -430,8 +484,13 @@ static const char *ifn_get(const struct agg *a, uint32_t netns, uint32_t ifindex
 static int cgroup_set(struct agg *a, const struct rec_cgroup *r)
 {
 	bool full = a->cg.n >= CGROUP_TABLE_CAP;
+	uint64_t gen = a->cg.gen;
 	struct cgroup_ent *c = cgroup_table_set(&a->cg, r->id, r->path);
 
+	/* a new or changed path goes out before the next snapshot naming it, any row's, and may
+	 * change what --cgroup matches */
+	if (a->cg.gen != gen)
+		a->rescan = true;
 	if (!c) {
 		if (!r->id)
 			return 0; /* 0 is "unknown": no row names it */
@@ -509,6 +568,7 @@ void agg_free(struct agg *a)
 	htab_free(&a->ifn);
 	htab_free(&a->conns);
 	free(a->order);
+	free(a->touched);
 	cgroup_table_free(&a->cg);
 	free(a);
 }
@@ -689,20 +749,341 @@ static bool full_due(const struct agg *a)
 	       a->since_full + 1 >= a->o.full_every;
 }
 
+/* The LIMIT verdict of a row with nothing new since the last snapshot (counters and clocks as
+ * then, the span's time between the readings): every row no record touched has it, for it
+ * depends on the span alone (unknown under half a millisecond or over 49 days). */
+static void limit_idle(const struct agg *a, uint64_t span, uint8_t *limit, uint8_t *pct)
+{
+	struct limit_clocks z = { 0 };
+	struct limit_interval iv = { .span_ns = span };
+	struct limit_shares sh;
+	enum limit l;
+
+	*pct = 0;
+	if (a->no_limits) {
+		*limit = LIMIT_UNKNOWN;
+		return;
+	}
+	l = limit_judge(&z, &z, &iv, &sh);
+	*limit = (uint8_t)l;
+	*pct = (uint8_t)limit_percent(limit_share_ms(&sh, l), sh.span_ms);
+}
+
+/* A row's part of the totals (what it counted with bytes in and out), added or taken back. */
+static void tot_add(struct totals *t, const struct conn *e, bool match, uint64_t in, uint64_t out)
+{
+	if (!match) {
+		t->hidden++;
+		return;
+	}
+	t->rows++;
+	if (e->proto == PROTO_UDP)
+		t->udp++;
+	else
+		t->tcp++;
+	t->bytes_in += in;
+	t->bytes_out += out;
+}
+
+static void tot_sub(struct totals *t, const struct conn *e, bool match, uint64_t in, uint64_t out)
+{
+	if (!match) {
+		t->hidden--;
+		return;
+	}
+	t->rows--;
+	if (e->proto == PROTO_UDP)
+		t->udp--;
+	else
+		t->tcp--;
+	t->bytes_in -= in;
+	t->bytes_out -= out;
+}
+
+/* What the counting of a snapshot gathers besides a->tot. */
+struct count {
+	uint64_t span, cg_last;
+	uint32_t ncarried;
+	double rate_in, rate_out;
+};
+
+/* Counts one row for the snapshot being built: its filter match (a shown row that passes the
+ * filters now and did not, or the other way, makes the snapshot full: a delta cannot add it in
+ * its place nor remove it), its LIMIT verdict, its cgroup's record, its part of the totals
+ * (taking back, when again, the part it counted in the last snapshot). Rows are counted in
+ * their order, so that the rates add up as they always did. */
+static int count_row(struct agg *a, struct conn *e, struct count *c, bool again)
+{
+	bool was = e->aflags & A_MATCH;
+	int err;
+
+	if (again && (e->aflags & A_SHOWN))
+		tot_sub(&a->tot, e, was, e->ref_in, e->ref_out);
+	if (!filter_match(a, e)) {
+		e->aflags &= ~A_MATCH;
+		tot_add(&a->tot, e, false, 0, 0);
+		if (was && (e->aflags & A_SHOWN))
+			a->need_full = true;
+		return 0;
+	}
+	e->aflags |= A_MATCH;
+	if (!was && (e->aflags & A_SHOWN))
+		a->need_full = true;
+	limit_changed(a, e, c->span);
+	if (carried(e))
+		c->ncarried++;
+	/* rows mostly share a few cgroups: look up only when it changes */
+	if (e->cgroup_id && e->cgroup_id != c->cg_last) {
+		c->cg_last = e->cgroup_id;
+		if ((err = write_cgroup(a, c->cg_last)))
+			return err;
+	}
+	tot_add(&a->tot, e, true, e->bytes_in, e->bytes_out);
+	c->rate_in += rate(e->bytes_in, e->ref_in, c->span);
+	c->rate_out += rate(e->bytes_out, e->ref_out, c->span);
+	return 0;
+}
+
+/* The interface name of the rows being written: rows mostly share a few, looked up only when
+ * it changes. */
+struct ifn_cache {
+	bool have;
+	uint32_t netns, ifindex;
+	const char *name;
+};
+
+static int write_row(struct agg *a, struct conn *e, uint64_t span, struct ifn_cache *ic)
+{
+	struct rec *r = &a->out_rec;
+	struct rec_snap_row *w = &r->u.row;
+
+	if (!ic->have || e->netns != ic->netns || e->ifindex != ic->ifindex) {
+		ic->name = ifn_get(a, e->netns, e->ifindex);
+		ic->netns = e->netns;
+		ic->ifindex = e->ifindex;
+		ic->have = true;
+	}
+	w->id.flow = hash_u64_inverse(e->hn.hash);
+	w->id.cookie = e->cookie;
+	w->id.netns = e->netns;
+	w->id.ifindex = e->ifindex;
+	w->id.proto = e->proto;
+	w->id.family = e->family;
+	w->id.lport = e->lport;
+	w->id.rport = e->rport;
+	memcpy(w->id.laddr, e->laddr, 16);
+	memcpy(w->id.raddr, e->raddr, 16);
+	w->state = e->state;
+	w->flags = e->flags & (CONN_F_BEGUN_BEFORE | CONN_F_NO_OWNER | CONN_F_FAILED);
+	if (e->aflags & A_CLOSED)
+		w->flags |= CONN_F_CLOSED;
+	if (!(e->aflags & A_SHOWN))
+		w->flags |= CONN_F_NEW;
+	w->pid = e->pid;
+	memcpy(w->comm, e->comm, COMM_LEN);
+	if (ic->name)
+		memcpy(w->ifname, ic->name, IFNAME_LEN);
+	else
+		memset(w->ifname, 0, IFNAME_LEN);
+	w->c.bytes_in = e->bytes_in;
+	w->c.bytes_out = e->bytes_out;
+	w->c.pkts_in = e->pkts_in;
+	w->c.pkts_out = e->pkts_out;
+	w->c.srtt_us = e->srtt_us;
+	w->c.retrans = e->retrans;
+	w->rate_in = rate(e->bytes_in, e->ref_in, span);
+	w->rate_out = rate(e->bytes_out, e->ref_out, span);
+	w->first_ns = e->first_ns;
+	w->last_ns = e->last_ns;
+	w->host = 0; /* one host: a merge sets its own */
+	w->cgroup_id = e->cgroup_id;
+	row_limit(a, e, span, w);
+	return emit_rec(a, r);
+}
+
+/* After the snapshot: the row has been shown (hidden rows count as shown: a filter never delays
+ * CONN_F_NEW's meaning), its counters and clocks are the next interval's reference, and a
+ * closed one is freed, its place in the order left empty. Returns whether it stays for the next
+ * snapshot to visit: a row whose verdict may change back to the idle one (il, ipct) with nothing
+ * new. */
+static bool row_done(struct agg *a, struct conn *e, uint8_t il, uint8_t ipct)
+{
+	e->aflags |= A_SHOWN;
+	e->aflags &= ~(A_CHANGED | A_TOUCHED);
+	e->ref_in = e->bytes_in;
+	e->ref_out = e->bytes_out;
+	limit_next(e);
+	if (e->aflags & A_CLOSED) {
+		tot_sub(&a->tot, e, e->aflags & A_MATCH, e->bytes_in, e->bytes_out);
+		a->order[e->pos] = NULL;
+		a->ntomb++;
+		a->nconns--;
+		conn_release(a, e);
+		return false;
+	}
+	return (e->aflags & A_MATCH) && e->x && (e->x->limit != il || e->x->limit_pct != ipct);
+}
+
+static int touch_cmp(const void *x, const void *y)
+{
+	uint64_t p = ((const struct touch *)x)->pos, q = ((const struct touch *)y)->pos;
+
+	return (p > q) - (p < q);
+}
+
+/* Sorts the touched entries into their order (mostly in it already: opens come in order). */
+static void touched_sort(struct agg *a)
+{
+	for (size_t i = 1; i < a->ntouched; i++) {
+		if (a->touched[i - 1].pos > a->touched[i].pos) {
+			qsort(a->touched, a->ntouched, sizeof(a->touched[0]), touch_cmp);
+			return;
+		}
+	}
+}
+
+/* Closes the gaps freed entries left in the order, which keeps its sequence. */
+static void order_compact(struct agg *a)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < a->norder; i++) {
+		struct conn *e = a->order[i];
+
+		if (e) {
+			e->pos = kept;
+			a->order[kept++] = e;
+		}
+	}
+	a->norder = kept;
+	a->ntomb = 0;
+	for (size_t i = 0; i < a->ntouched; i++)
+		a->touched[i].pos = a->touched[i].e->pos;
+	VEC_SHRINK(&a->order, &a->order_cap, a->norder);
+}
+
+/* Counts every row: the totals from nothing, the touched list forgotten (the writing pass that
+ * follows visits every row and makes it again). */
+static int count_all(struct agg *a, struct count *c)
+{
+	struct conn **order = a->order;
+	size_t n = a->norder;
+	int err;
+
+	memset(&a->tot, 0, sizeof(a->tot));
+	for (size_t i = 0; i < n; i++) {
+		struct conn *e = order[i];
+
+		if (i + PREFETCH_AHEAD < n)
+			__builtin_prefetch(order[i + PREFETCH_AHEAD]);
+		if (e && (err = count_row(a, e, c, false)))
+			return err;
+	}
+	a->rescan = false;
+	return 0;
+}
+
+static int count_touched(struct agg *a, struct count *c)
+{
+	struct touch *t = a->touched;
+	size_t n = a->ntouched;
+	int err;
+
+	touched_sort(a);
+	for (size_t i = 0; i < n; i++) {
+		if (i + PREFETCH_AHEAD < n)
+			__builtin_prefetch(t[i + PREFETCH_AHEAD].e);
+		if ((err = count_row(a, t[i].e, c, true)))
+			return err;
+	}
+	return 0;
+}
+
+/* Writes the rows of a full snapshot, or a delta's carried ones, visiting every row, and makes
+ * the touched list anew; the order's gaps close on the way. */
+static int write_all(struct agg *a, bool full, uint64_t span, uint8_t il, uint8_t ipct)
+{
+	struct conn **order = a->order;
+	size_t n = a->norder, kept = 0;
+	struct ifn_cache ic = { 0 };
+	int err;
+
+	a->ntouched = 0;
+	a->touched_all = false;
+	for (size_t i = 0; i < n; i++) {
+		struct conn *e = order[i];
+
+		if (i + PREFETCH_AHEAD < n && order[i + PREFETCH_AHEAD]) {
+			const char *p = (const char *)order[i + PREFETCH_AHEAD];
+
+			__builtin_prefetch(p, 1);
+			if (order[i + PREFETCH_AHEAD]->aflags & A_MATCH) {
+				__builtin_prefetch(p + 64);
+				__builtin_prefetch(p + 128);
+			}
+		}
+		if (!e)
+			continue;
+		if ((e->aflags & A_MATCH) && (full || carried(e)) &&
+		    (err = write_row(a, e, span, &ic)))
+			return err;
+		if (!(e->aflags & A_CLOSED)) {
+			e->pos = kept;
+			order[kept++] = e;
+		}
+		if (row_done(a, e, il, ipct) && (err = touch(a, e)))
+			return err;
+	}
+	a->norder = kept;
+	a->ntomb = 0;
+	VEC_SHRINK(&a->order, &a->order_cap, a->norder);
+	return 0;
+}
+
+/* Writes a delta's carried rows, visiting the touched ones alone, and keeps those the next
+ * snapshot must visit again. */
+static int write_touched(struct agg *a, uint64_t span, uint8_t il, uint8_t ipct)
+{
+	struct touch *t = a->touched;
+	size_t n = a->ntouched, kept = 0;
+	struct ifn_cache ic = { 0 };
+	int err;
+
+	for (size_t i = 0; i < n; i++) {
+		struct conn *e = t[i].e;
+
+		if (i + PREFETCH_AHEAD < n) {
+			const char *p = (const char *)t[i + PREFETCH_AHEAD].e;
+
+			__builtin_prefetch(p, 1);
+			__builtin_prefetch(p + 64);
+			__builtin_prefetch(p + 128);
+		}
+		if ((e->aflags & A_MATCH) && carried(e) && (err = write_row(a, e, span, &ic)))
+			return err;
+		if (row_done(a, e, il, ipct)) {
+			e->aflags |= A_TOUCHED;
+			t[kept++] = t[i];
+		}
+	}
+	a->ntouched = kept;
+	if (a->ntomb > a->norder / 2)
+		order_compact(a);
+	return 0;
+}
+
 /* Writes the snapshot of the open interval, ending at time t, then frees what was closed: a
- * full one, or a delta of the rows carried() (tcptop-stream(5), "Delta snapshots"). */
+ * full one, or a delta of the rows carried() (tcptop-stream(5), "Delta snapshots"). A delta
+ * visits the touched rows alone, unless something may have changed rows no record touched (a
+ * cgroup path, an interface name, the idle verdict) or many rows were touched: then it visits
+ * all, as a full snapshot does. */
 static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 {
 	struct rec *r = &a->out_rec;
 	struct rec_snap_begin *b = &r->u.snap_begin;
-	struct conn *e, **order = a->order;
-	uint64_t n = a->norder, kept = 0, cg_last = 0;
-	uint32_t ncarried = 0;
-	bool full;
-	uint32_t ifn_netns = 0, ifn_index = 0;
-	const char *ifn = NULL;
-	bool have_ifn = false;
-	uint64_t span;
+	struct count c = { 0 };
+	bool full, all;
+	uint8_t il, ipct;
 	int err;
 
 	if (t < a->cut)
@@ -716,53 +1097,28 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 	b->seq = ++a->seq;
 	b->time_ns = stream_wall_ns(&a->in, t);
 	b->mono_ns = t;
-	b->span_ns = span = t - a->cut;
+	b->span_ns = c.span = t - a->cut;
 	b->interval_ns = a->o.interval_ns;
 	b->flags = flags;
-	for (uint64_t i = 0; i < n; i++) {
-		bool was;
-
-		e = order[i];
-		if (i + PREFETCH_AHEAD < n)
-			__builtin_prefetch(order[i + PREFETCH_AHEAD]);
-		/* a shown row that passes the filters now and did not, or the other way: a delta
-		 * cannot add it in its place nor remove it */
-		was = e->aflags & A_MATCH;
-		if (!filter_match(a, e)) {
-			e->aflags &= ~A_MATCH;
-			b->hidden++;
-			if (was && (e->aflags & A_SHOWN))
-				a->need_full = true;
-			continue;
-		}
-		e->aflags |= A_MATCH;
-		if (!was && (e->aflags & A_SHOWN))
-			a->need_full = true;
-		limit_changed(a, e, span);
-		if (carried(e))
-			ncarried++;
-		/* rows mostly share a few cgroups: look up only when it changes */
-		if (e->cgroup_id && e->cgroup_id != cg_last) {
-			cg_last = e->cgroup_id;
-			if ((err = write_cgroup(a, cg_last)))
-				return err;
-		}
-		b->rows++;
-		if (e->proto == PROTO_UDP)
-			b->udp_flows++;
-		else
-			b->tcp_conns++;
-		b->bytes_in += e->bytes_in;
-		b->bytes_out += e->bytes_out;
-		b->rate_in += rate(e->bytes_in, e->ref_in, span);
-		b->rate_out += rate(e->bytes_out, e->ref_out, span);
-	}
+	limit_idle(a, c.span, &il, &ipct);
+	all = full_due(a) || a->rescan || il != a->idle_limit || ipct != a->idle_pct ||
+	      a->touched_all;
+	if ((err = all ? count_all(a, &c) : count_touched(a, &c)))
+		return err;
+	b->rows = a->tot.rows;
+	b->tcp_conns = a->tot.tcp;
+	b->udp_flows = a->tot.udp;
+	b->hidden = a->tot.hidden;
+	b->bytes_in = a->tot.bytes_in;
+	b->bytes_out = a->tot.bytes_out;
+	b->rate_in = c.rate_in;
+	b->rate_out = c.rate_out;
 	fill_loss(a, b);
 	full = full_due(a);
 	b->table_rows = b->rows;
 	if (!full) {
 		r->type = REC_DELTA_BEGIN;
-		b->rows = ncarried;
+		b->rows = c.ncarried;
 	}
 	if (a->o.pace)
 		a->o.pace(a->o.ctx, t, b->span_ns);
@@ -770,81 +1126,13 @@ static int snapshot(struct agg *a, uint64_t t, uint32_t flags)
 		return err;
 
 	r->type = full ? REC_SNAP_ROW : REC_DELTA_ROW;
-	for (uint64_t i = 0; i < n; i++) {
-		e = order[i];
-		if (i + PREFETCH_AHEAD < n) {
-			const char *p = (const char *)order[i + PREFETCH_AHEAD];
-
-			__builtin_prefetch(p, 1);
-			if (order[i + PREFETCH_AHEAD]->aflags & A_MATCH) {
-				__builtin_prefetch(p + 64);
-				__builtin_prefetch(p + 128);
-			}
-		}
-		if ((e->aflags & A_MATCH) && (full || carried(e))) {
-			struct rec_snap_row *w = &r->u.row;
-
-			/* rows mostly share a few interfaces: look up only when it changes */
-			if (!have_ifn || e->netns != ifn_netns || e->ifindex != ifn_index) {
-				ifn = ifn_get(a, e->netns, e->ifindex);
-				ifn_netns = e->netns;
-				ifn_index = e->ifindex;
-				have_ifn = true;
-			}
-
-			w->id.flow = e->flow;
-			w->id.cookie = e->cookie;
-			w->id.netns = e->netns;
-			w->id.ifindex = e->ifindex;
-			w->id.proto = e->proto;
-			w->id.family = e->family;
-			w->id.lport = e->lport;
-			w->id.rport = e->rport;
-			memcpy(w->id.laddr, e->laddr, 16);
-			memcpy(w->id.raddr, e->raddr, 16);
-			w->state = e->state;
-			w->flags =
-				e->flags & (CONN_F_BEGUN_BEFORE | CONN_F_NO_OWNER | CONN_F_FAILED);
-			if (e->aflags & A_CLOSED)
-				w->flags |= CONN_F_CLOSED;
-			if (!(e->aflags & A_SHOWN))
-				w->flags |= CONN_F_NEW;
-			w->pid = e->pid;
-			memcpy(w->comm, e->comm, COMM_LEN);
-			if (ifn)
-				memcpy(w->ifname, ifn, IFNAME_LEN);
-			else
-				memset(w->ifname, 0, IFNAME_LEN);
-			w->c.bytes_in = e->bytes_in;
-			w->c.bytes_out = e->bytes_out;
-			w->c.pkts_in = e->pkts_in;
-			w->c.pkts_out = e->pkts_out;
-			w->c.srtt_us = e->srtt_us;
-			w->c.retrans = e->retrans;
-			w->rate_in = rate(e->bytes_in, e->ref_in, span);
-			w->rate_out = rate(e->bytes_out, e->ref_out, span);
-			w->first_ns = e->first_ns;
-			w->last_ns = e->last_ns;
-			w->host = 0; /* one host: a merge sets its own */
-			w->cgroup_id = e->cgroup_id;
-			row_limit(a, e, span, w);
-			if ((err = emit_rec(a, r)))
-				return err;
-		}
-		/* hidden rows count as shown: a filter never delays CONN_F_NEW's meaning */
-		e->aflags |= A_SHOWN;
-		e->aflags &= ~A_CHANGED;
-		e->ref_in = e->bytes_in;
-		e->ref_out = e->bytes_out;
-		limit_next(e);
-		if (e->aflags & A_CLOSED) {
-			a->nconns--;
-			conn_release(a, e);
-			continue;
-		}
-		order[kept++] = e;
-	}
-	a->norder = kept;
+	err = full || all ? write_all(a, full, c.span, il, ipct)
+			  : write_touched(a, c.span, il, ipct);
+	if (err)
+		return err;
+	a->idle_limit = il;
+	a->idle_pct = ipct;
+	VEC_SHRINK(&a->touched, &a->touched_cap, a->ntouched);
 	a->since_full = full ? 0 : a->since_full + 1;
 	a->need_full = false;
 	r->type = full ? REC_SNAP_END : REC_DELTA_END;
@@ -936,7 +1224,8 @@ static int on_open(struct agg *a, const struct rec_conn_open *o)
 	struct conn *e = table_find(a, o->id.flow);
 
 	/* a flow id still live belongs to a connection that ended (its id was reused): two rows
-	 * of one key in a snapshot, which a delta cannot say */
+	 * of one key in a snapshot, which a delta cannot say (and a full one visits every row,
+	 * the old one untouched or not) */
 	if (e) {
 		conn_close(a, e);
 		a->need_full = true;
@@ -947,12 +1236,13 @@ static int on_open(struct agg *a, const struct rec_conn_open *o)
 		a->table_full = sat_add(a->table_full, 1);
 		return 0;
 	}
-	if (VEC_RESERVE(&a->order, &a->order_cap, a->norder + 1))
+	/* room for it in the order and the touched list first: once in the table, it is in both */
+	if (VEC_RESERVE(&a->order, &a->order_cap, a->norder + 1) ||
+	    VEC_RESERVE(&a->touched, &a->touched_cap, a->ntouched + 1))
 		return -ENOMEM;
 	e = conn_alloc(a);
 	if (!e)
 		return -ENOMEM;
-	e->flow = o->id.flow;
 	e->cookie = o->id.cookie;
 	e->netns = o->id.netns;
 	e->ifindex = o->id.ifindex;
@@ -982,13 +1272,14 @@ static int on_open(struct agg *a, const struct rec_conn_open *o)
 		conn_release(a, e);
 		return -ENOMEM;
 	}
-	if (htab_add(&a->conns, &e->hn, hash_u64(e->flow))) {
+	if (htab_add(&a->conns, &e->hn, hash_u64(o->id.flow))) {
 		conn_release(a, e);
 		return -ENOMEM;
 	}
+	e->pos = a->norder;
 	a->order[a->norder++] = e;
 	a->nconns++;
-	return 0;
+	return touch(a, e); /* 0: its room is reserved */
 }
 
 static struct conn *known(struct agg *a, uint64_t flow)
@@ -1050,6 +1341,8 @@ int agg_record(struct agg *a, const struct rec *r)
 		if ((err = advance(a, r->u.sample.ts, EV_DATA)))
 			return err;
 		if ((e = known(a, r->u.sample.flow))) {
+			if ((err = touch(a, e)))
+				return err;
 			set_counters(e, &r->u.sample.c, a->now);
 			if (r->u.sample.has_figs)
 				return set_figs(a, e, &r->u.sample.figs, false);
@@ -1059,6 +1352,8 @@ int agg_record(struct agg *a, const struct rec *r)
 		if ((err = advance(a, r->u.close.ts, EV_DATA)))
 			return err;
 		if ((e = known(a, r->u.close.flow))) {
+			if ((err = touch(a, e)))
+				return err;
 			set_counters(e, &r->u.close.c, a->now);
 			if (r->u.close.has_figs && (err = set_figs(a, e, &r->u.close.figs, false)))
 				return err;
@@ -1075,6 +1370,8 @@ int agg_record(struct agg *a, const struct rec *r)
 		if ((err = advance(a, r->u.state.ts, EV_DATA)))
 			return err;
 		if ((e = known(a, r->u.state.flow))) {
+			if ((err = touch(a, e)))
+				return err;
 			e->state = r->u.state.new_state;
 			if (!handshake_state(e->state))
 				e->aflags &= ~A_SYNSENT;
@@ -1086,6 +1383,8 @@ int agg_record(struct agg *a, const struct rec *r)
 		if ((err = advance(a, r->u.owner.ts, EV_DATA)))
 			return err;
 		if ((e = known(a, r->u.owner.flow))) {
+			if ((err = touch(a, e)))
+				return err;
 			e->pid = r->u.owner.pid;
 			memcpy(e->comm, r->u.owner.comm, COMM_LEN);
 			e->flags &= ~CONN_F_NO_OWNER;

@@ -889,6 +889,60 @@ snap seq=3"
 	assert_output --partial 'full-every'
 }
 
+@test "a delta visits what changed: rows touched, verdicts going back, totals kept row by row; applied, each is the full snapshot" {
+	check_fixture touched
+	run -0 bash -c 'tcptop-agg "$0" | tcptop-dump | grep -o "^[a-z]* seq=[0-9]* \|^drow flow=[0-9]* \|rows=[0-9]* table=[0-9]*"' "$T/touched.tcpt"
+	# delta 2: flow 20 opened and closed within the interval is carried once; delta 3: flow 1
+	# goes back to no limit with no record of its own
+	assert_output --partial "delta seq=2 
+rows=3 table=13
+drow flow=1 
+drow flow=2 
+drow flow=20 
+delta seq=3 
+rows=4 table=12
+drow flow=1 
+drow flow=2 
+drow flow=3 
+drow flow=4 "
+	# delta 5: rows touched in another order than they appeared, after the table's gaps closed
+	assert_output --partial "delta seq=5 
+rows=6 table=8
+drow flow=2 
+drow flow=10 
+drow flow=11 
+drow flow=12 
+drow flow=21 
+drow flow=22 
+snap seq=6 "
+	# deltas 8 and 9: every row with figures, none touched: a span over 2^32 ms makes each
+	# verdict unknown, the next one none again
+	assert_output --partial "delta seq=8 
+rows=5 table=7
+drow flow=1 
+drow flow=2 
+drow flow=9 
+drow flow=10 
+drow flow=21 
+delta seq=9 
+rows=5 table=7"
+	# under filters whose match changes with no record of the row's (a cgroup's path, an
+	# interface's name, an owner), at any --full-every, deltas applied give the full snapshots
+	local k opts
+	for opts in "" "--cgroup idle.service" "--cgroup *.service --tcp" "-i eth3" "-i eth0" \
+		"--process idle" "--port 443" "--udp" "--interval 2"; do
+		# shellcheck disable=SC2086
+		tcptop-agg --full-every 1 $opts "$T/touched.tcpt" | tcptop-dump >"$T/full.txt"
+		grep -q '^snap seq=11 ' "$T/full.txt" || [ "$opts" = "--interval 2" ]
+		for k in 2 3 4 60; do
+			# shellcheck disable=SC2086
+			tcptop-agg --full-every $k $opts "$T/touched.tcpt" >"$T/d.tcps"
+			tcptop-dump --table "$T/d.tcps" | diff -u "$T/full.txt" - ||
+				fail "--full-every $k $opts: the deltas applied differ from the full snapshots"
+		done
+	done
+}
+
 @test "a shown row that stops passing the filters (a late owner), or a reused flow id, makes the snapshot full" {
 	{
 		echo 'header real=1700000000 mono=0 interval=1'
