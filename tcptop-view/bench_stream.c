@@ -173,7 +173,8 @@ int main(int argc, char **argv)
 	setlocale(LC_ALL, "C.UTF-8");
 	if (rows < 4 || intervals < 1 || full_every < 1 ||
 	    (strcmp(mode, "conn") && strcmp(mode, "process") && strcmp(mode, "trend")))
-		errx(EX_USAGE, "usage: %s [ROWS [INTERVALS [FULL_EVERY [BUSY [conn|process|trend]]]]]",
+		errx(EX_USAGE,
+		     "usage: %s [ROWS [INTERVALS [FULL_EVERY [BUSY [conn|process|trend]]]]]",
 		     argv[0]);
 	v.t.group = !strcmp(mode, "process") ? GROUP_PROCESS : GROUP_NONE;
 	v.trend_on = !strcmp(mode, "trend");
