@@ -1393,12 +1393,14 @@ wait_names() {
 }
 
 # view_tables FILE PREFIX: every snapshot's screen of the view on FILE (travel_screens)
+# It runs in a command substitution, whose tmux server the test's teardown does not know: it
+# ends that server itself, whatever failed (the panes' sleep 600 outlived the test before).
 view_tables() {
-	local n
+	local n st=0
 	start_view "$1" --raw-units
-	n=$(travel_screens "$2") || return 1
-	wait_exit 0 >&2
-	echo "$n"
+	n=$(travel_screens "$2") && wait_exit 0 >&2 || st=1
+	tm kill-server 2>/dev/null || true
+	[ "$st" = 0 ] && echo "$n"
 }
 
 @test "delta snapshots: the view shows every snapshot of a recording as from full snapshots" {
