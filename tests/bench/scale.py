@@ -26,7 +26,7 @@ visited in it over the 2N of the idle set (1.00: a whole walk's worth; a paced w
 over about its gap); `full` is the full snapshots tcptop-agg wrote in it (seconds where it wrote
 ten times its median and more, from /proc/PID/io; `all` for an agg without --full-every, which
 writes every row every interval). The notes give the collector's least and most CPU over 10 s
-of the window and its peak memory (VmHWM).
+of the window and every stage's peak memory (VmHWM).
 
 Prints progress on stderr and the table on stdout:
   size  build  config  collector ms/s  agg ms/s  reader ms/s  total %core  memory MiB  walk
@@ -370,7 +370,7 @@ def measure(build, label, config, tmp, n):
             per10.append((b['cpu']['tcptop-collect'] - a['cpu']['tcptop-collect'] +
                           b['hooks'] - a['hooks']) / 1e6 / (b['t'] - a['t']))
         res['per10'] = (min(per10), max(per10)) if per10 else None
-        res['hwm'] = rss(pids['tcptop-collect'], 'VmHWM') / 2**20
+        res['hwm'] = {k: rss(p, 'VmHWM') / 2**20 for k, p in pids.items()}
         res['csv_mb_min'] = (last['csv'] - first['csv']) / 2**20 / wall * 60 \
             if config.startswith('log') else None
         if config == 'table' and A.keys:
@@ -465,7 +465,8 @@ def print_table(rows):
         if r.get('per10'):
             notes.append('collect %.1f-%.1f ms/s by 10 s' % r['per10'])
         notes.append('memory ' + ', '.join('%s %.0f' % (k[7:], v) for k, v in mem.items()) +
-                     ' (collect peak %.0f)' % r['hwm'])
+                     ' (peak ' + ', '.join('%s %.0f' % (k[7:], v)
+                                          for k, v in r['hwm'].items()) + ')')
         print('%-9d %-5s %-12s %10.1f %9s %12s %7.2f%% %7.0f %5.2f %4s  %s' % (
             n, label, config, ms.get('tcptop-collect', 0),
             '%.1f' % ms['tcptop-agg'] if 'tcptop-agg' in ms else '-', rd, total / 10,
