@@ -158,12 +158,15 @@ static int thin_runs(struct thinout *o, const struct vrow *p, size_t np, size_t 
 		if (same) {
 			for (size_t x = 0; x < j2 - j; x++) {
 				q[j + x].since = p[i + x].since;
+				q[j + x].quiet = p[i + x].quiet;
 				o->map[pbase + i + x] = qbase + j + x;
 			}
 		} else {
 			/* a connection seen before keeps the tick it was first seen */
-			for (size_t x = j; x < j2; x++)
+			for (size_t x = j; x < j2; x++) {
 				q[x].since = i2 > i ? p[i].since : o->tick;
+				q[x].quiet = i2 > i ? p[i].quiet : 0;
+			}
 			for (size_t x = i; x < i2; x++)
 				o->map[pbase + x] = UINT32_MAX;
 			if (VEC_RESERVE(&o->keys, &o->kcap, o->nkeys + 1) ||
@@ -940,11 +943,19 @@ const struct vrow *snapshot_row_before(const struct snapshot *prev, const struct
 	if (in) {
 		*figs = snapshot_figs(in, &rows[lo]);
 	} else if (rows[lo].has_figs) {
-		for (size_t i = 0; i < prev->ndfigs; i++)
-			if (!vkey_cmp(&prev->dfigs[i].k, &k)) {
-				*figs = &prev->dfigs[i].f;
-				break;
-			}
+		/* the first figures of the key, as in a whole snapshot (dfigs are in key order) */
+		size_t f = 0;
+
+		for (hi = prev->ndfigs; f < hi;) {
+			size_t mid = f + (hi - f) / 2;
+
+			if (vkey_cmp(&prev->dfigs[mid].k, &k) < 0)
+				f = mid + 1;
+			else
+				hi = mid;
+		}
+		if (f < prev->ndfigs && !vkey_cmp(&prev->dfigs[f].k, &k))
+			*figs = &prev->dfigs[f].f;
 	}
 	return &rows[lo];
 }

@@ -60,7 +60,7 @@ struct vfields {
 };
 
 /* One connection as the view keeps it: no pointer, no string, no heap of its own; every byte up
- * to conns is the row's value (zeroed padding), so two rows compare with memcmp. */
+ * to quiet is the row's value (zeroed padding), so two rows compare with memcmp. */
 struct vrow {
 	struct vfields r;
 	uint32_t cgroup;   /* strtab: the short form, "" when unknown */
@@ -70,10 +70,13 @@ struct vrow {
 	 * snapshot_figs()): what held it back during the interval (enum limit, lib/limit.h) and
 	 * that cause's share of it, percent; in what was the row's padding (184 bytes still) */
 	uint8_t limit, limit_pct, has_figs;
+	/* its trend entry not made yet (trend.c): 0 none, else 1 + the ticks from since to the
+	 * last snapshot it was active in without moving */
+	uint8_t quiet;
 	uint32_t conns; /* a group's row: its connections; 0 otherwise */
 	uint32_t since; /* the view's tick of the first snapshot it was in */
 };
-#define VROW_VALUE_BYTES offsetof(struct vrow, conns)
+#define VROW_VALUE_BYTES offsetof(struct vrow, quiet)
 
 /* The widest values of a set of rows, for the layout. */
 struct widest {

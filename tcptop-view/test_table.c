@@ -881,6 +881,61 @@ static void test_figs_trend(void)
 	view_free(&v);
 }
 
+/* Tick t of a table: flow 1, and flow 2 (cwnd c2) from tick 2 on, new then. */
+static struct snapshot *appeared_snapshot(uint64_t t, uint32_t c2)
+{
+	struct stream_header h = { 0 };
+	struct rec_snap_begin sb = { .span_ns = 1000000000 };
+	struct snapshot *s = snapshot_new(&h, &sb, ST);
+
+	for (uint64_t f = 1; f <= (t >= 2 ? 2u : 1u); f++) {
+		struct rec_snap_row r = row(f, "tcp", 1, 0);
+
+		r.id.proto = PROTO_TCP;
+		r.has_figs = 1;
+		r.figs.cwnd = f == 2 ? c2 : 10;
+		r.flags = f == 2 && t == 2 ? CONN_F_NEW : 0;
+		snapshot_add(s, &r, NULL);
+	}
+	snapshot_finish(s);
+	return s;
+}
+
+/* A connection that appears idle with figures has its trend entry made only when it moves: its
+ * graphs are those of an entry made when it appeared (its cwnd before the move is the one it
+ * had), unless a sweep would have taken that entry since. */
+static void test_figs_appeared(void)
+{
+	static const struct {
+		uint64_t moves, back;
+		float before, at;
+		int known;
+	} c[] = { { 7, 6, 20, 30, 6 }, { 62, 60, 20, 30, 60 }, { 130, 60, 30, 30, 60 } };
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct view v = { .t.sort = COL_RX_RATE, .page = 10 };
+		struct conn_key k;
+		float pts[TREND_LEN], rate[TREND_LEN];
+		int known, rknown, right = 0;
+
+		view_init(&v);
+		for (uint64_t t = 1; t <= c[i].moves; t++)
+			view_install(&v, appeared_snapshot(t, t < c[i].moves ? 20 : 30));
+		k = vrow_key(&v.shown->rows[1]);
+		known = trends_get_series(v.trends, &k, TS_CWND, v.shown->tick, 2, v.shown->tick,
+					  NULL, 0, (int)c[i].back, pts);
+		rknown = trends_get(v.trends, &k, v.shown->tick, 2, v.shown->tick, (int)c[i].back,
+				    rate);
+		for (uint64_t b = 0; b < c[i].back; b++)
+			right += pts[b] == (b + 1 < c[i].back ? c[i].before : c[i].at) && !rate[b];
+		ok(known == c[i].known && rknown == known && right == (int)c[i].back,
+		   "appeared idle at tick 2, moved at %d: cwnd %.0f before, %.0f then (%d known, "
+		   "%d right)",
+		   (int)c[i].moves, c[i].before, c[i].at, known, right);
+		view_free(&v);
+	}
+}
+
 /* ---- deltas applied in place (snapshot_apply) against the same tables sent whole ---- */
 
 /* The writer's table, as tcptop-agg keeps it: rows, and which ones the next snapshot carries. */
@@ -1612,6 +1667,7 @@ int main(void)
 	test_limit();
 	test_figs_history();
 	test_figs_trend();
+	test_figs_appeared();
 	test_apply();
 	test_delta_views();
 	test_delta_cases();
