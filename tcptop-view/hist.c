@@ -99,21 +99,57 @@ static bool row_active(const struct vrow *v, bool changed)
 
 static const struct vfigs none[1];
 
+/* Whether bit k of the bitmap b (n words) is set. */
+static bool bit(const uint64_t *b, size_t n, size_t k)
+{
+	return k / 64 < n && (b[k / 64] >> (k % 64) & 1);
+}
+
+/* Runs p (np rows) and q (nq), their figures equal: a connection new in p, settled in q and
+ * nothing else changed. */
+static bool settled_new(const struct vrow *p, size_t np, const struct vrow *q, size_t nq)
+{
+	struct vrow x;
+
+	if (np != 1 || nq != 1 || !(p->r.flags & CONN_F_NEW) || (q->r.flags & CONN_F_NEW))
+		return false;
+	x = *q;
+	x.r.flags |= CONN_F_NEW;
+	return !memcmp(p, &x, VROW_VALUE_BYTES);
+}
+
 /* What snapshot_thin() makes, for prev (the keys that differ, prev's rows and figures of them)
  * and for next (the map from prev's rows, next's rows active and fresh). */
 struct thinout {
 	struct vkey *keys;
+	uint64_t *dnew; /* for prev->dnew, made at the first such key */
 	struct vrow *rows;
 	struct vfigs *figs;
 	uint32_t *map, *active, *fresh;
-	size_t nkeys, nrows, nfigs, nactive, nfresh;
-	size_t kcap, rcap, fcap, acap, frcap;
+	size_t nkeys, ndnew, nrows, nfigs, nactive, nfresh;
+	size_t kcap, dncap, rcap, fcap, acap, frcap;
 	uint32_t tick; /* next's */
 };
+
+/* Key k of o settled only (prev->dnew). */
+static int set_dnew(struct thinout *o, size_t k)
+{
+	size_t w = k / 64 + 1;
+
+	if (w > o->ndnew) {
+		if (VEC_RESERVE(&o->dnew, &o->dncap, w))
+			return -1;
+		memset(o->dnew + o->ndnew, 0, (w - o->ndnew) * sizeof(*o->dnew));
+		o->ndnew = w;
+	}
+	o->dnew[k / 64] |= 1ull << (k % 64);
+	return 0;
+}
 
 static void thinout_free(struct thinout *o)
 {
 	free(o->keys);
+	free(o->dnew);
 	free(o->rows);
 	free(o->figs);
 	free(o->map);
@@ -138,7 +174,7 @@ static int thin_runs(struct thinout *o, const struct vrow *p, size_t np, size_t 
 		size_t i2 = i, j2 = j, fp2, fq2;
 		int d = i >= np ? 1 : j >= nq ? -1 : vrow_key_cmp(&p[i], &q[j]);
 		struct vkey key = vrow_vkey(d <= 0 ? &p[i] : &q[j]);
-		bool same;
+		bool same, figs_same, settled;
 
 		if (d <= 0)
 			i2 = run_end(p, np, i);
@@ -146,8 +182,9 @@ static int thin_runs(struct thinout *o, const struct vrow *p, size_t np, size_t 
 			j2 = run_end(q, nq, j);
 		fp2 = figs_run(pf, npf, &fp, &key);
 		fq2 = figs_run(qf, nqf, &fq, &key);
-		same = d == 0 && runs_equal(p + i, i2 - i, q + j, j2 - j) &&
-		       figs_equal(pf + fp, fp2 - fp, qf + fq, fq2 - fq);
+		figs_same = d == 0 && figs_equal(pf + fp, fp2 - fp, qf + fq, fq2 - fq);
+		same = figs_same && runs_equal(p + i, i2 - i, q + j, j2 - j);
+		settled = figs_same && !same && settled_new(p + i, i2 - i, q + j, j2 - j);
 		for (size_t x = j; x < j2; x++) {
 			if (!row_active(&q[x], !same))
 				continue;
@@ -170,8 +207,11 @@ static int thin_runs(struct thinout *o, const struct vrow *p, size_t np, size_t 
 			for (size_t x = i; x < i2; x++)
 				o->map[pbase + x] = UINT32_MAX;
 			if (VEC_RESERVE(&o->keys, &o->kcap, o->nkeys + 1) ||
-			    append_rows(&o->rows, &o->nrows, &o->rcap, p + i, i2 - i) ||
-			    append(&o->figs, &o->nfigs, &o->fcap, pf + fp, fp2 - fp, sizeof(*pf)) ||
+			    (settled && set_dnew(o, o->nkeys)) ||
+			    (!settled &&
+			     append_rows(&o->rows, &o->nrows, &o->rcap, p + i, i2 - i)) ||
+			    (!settled && append(&o->figs, &o->nfigs, &o->fcap, pf + fp, fp2 - fp,
+						sizeof(*pf))) ||
 			    VEC_RESERVE(&o->fresh, &o->frcap, o->nfresh + (j2 - j) + 1))
 				return -1;
 			o->keys[o->nkeys++] = key;
@@ -194,9 +234,12 @@ static void thin_install(struct snapshot *prev, struct snapshot *next, struct th
 	VEC_SHRINK(&o->rows, &o->rcap, o->nrows);
 	VEC_SHRINK(&o->figs, &o->fcap, o->nfigs);
 	free(prev->dkeys);
+	free(prev->dnew);
 	free(prev->drows);
 	free(prev->dfigs);
 	prev->dkeys = o->keys;
+	prev->dnew = o->dnew;
+	prev->ndnew = o->ndnew;
 	prev->drows = o->rows;
 	prev->dfigs = o->figs;
 	prev->ndkeys = o->nkeys;
@@ -249,12 +292,22 @@ struct elems {
 	size_t n;
 };
 
+/* What merge() does with the keys of a dnew bitmap (settled only): replace them as the others
+ * (the way from a snapshot to the next one), or keep base's elements, rows marked NEW again and
+ * taken (from the next one back: rows), or only kept (figures, the same in both). */
+enum dnew_use {
+	DNEW_REPLACE,
+	DNEW_NEW,
+	DNEW_KEEP,
+};
+
 /* The elements (of size bytes, their key by key()) of base with those of the keys replaced by
  * those of with: into *out (n expected, a hint). The elements of base replaced go to *taken
- * when taken is not NULL. */
+ * when taken is not NULL. The keys of dnew (nd words) as use says. */
 static int merge(size_t size, struct vkey (*key)(const void *), struct elems base,
-		 const struct vkey *keys, size_t nk, struct elems with, size_t n, void *out,
-		 size_t *nout, void *taken, size_t *ntaken)
+		 const struct vkey *keys, size_t nk, const uint64_t *dnew, size_t nd,
+		 enum dnew_use use, struct elems with, size_t n, void *out, size_t *nout,
+		 void *taken, size_t *ntaken)
 {
 	const char *b = base.e, *wi = with.e;
 	size_t nb = base.n, nw = with.n, i = 0, k = 0, w = 0, cap = 0, tcap = 0;
@@ -291,9 +344,20 @@ static int merge(size_t size, struct vkey (*key)(const void *), struct elems bas
 					break;
 				w2++;
 			}
-			if (append(&o, &no, &cap, wi + w * size, w2 - w, size) ||
-			    (taken && append(&t, &nt, &tcap, b + i * size, i2 - i, size)))
+			if (use != DNEW_REPLACE && bit(dnew, nd, k)) {
+				size_t at = no;
+
+				if (append(&o, &no, &cap, b + i * size, i2 - i, size) ||
+				    (use == DNEW_NEW && taken &&
+				     append(&t, &nt, &tcap, b + i * size, i2 - i, size)))
+					goto fail;
+				for (size_t x = at; use == DNEW_NEW && x < no; x++)
+					((struct vrow *)(void *)(o + x * size))->r.flags |=
+						CONN_F_NEW;
+			} else if (append(&o, &no, &cap, wi + w * size, w2 - w, size) ||
+				   (taken && append(&t, &nt, &tcap, b + i * size, i2 - i, size))) {
 				goto fail;
+			}
 			i = i2;
 			w = w2;
 			k++;
@@ -364,10 +428,12 @@ int snapshot_thicken(struct snapshot *s, struct snapshot *next)
 	if (!next->rows || !s->thin_ok)
 		return -1;
 	if (merge(sizeof(*rows), row_key, rows_of(next->rows, next->n), s->dkeys, s->ndkeys,
-		  rows_of(s->drows, s->ndrows), s->n, &rows, &n, &taken, &nt))
+		  s->dnew, s->ndnew, DNEW_NEW, rows_of(s->drows, s->ndrows), s->n, &rows, &n,
+		  &taken, &nt))
 		return -1;
 	if (merge(sizeof(*figs), figs_key, figs_of(next->figs, next->nfigs), s->dkeys, s->ndkeys,
-		  figs_of(s->dfigs, s->ndfigs), next->nfigs, &figs, &nf, &ftaken, &nft)) {
+		  s->dnew, s->ndnew, DNEW_KEEP, figs_of(s->dfigs, s->ndfigs), next->nfigs, &figs,
+		  &nf, &ftaken, &nft)) {
 		free(rows);
 		free(taken);
 		return -1;
@@ -392,11 +458,13 @@ int snapshot_thicken_next(struct snapshot *s, struct snapshot *next)
 		return 0;
 	if (!s->rows || !s->drnext || !s->thin_ok)
 		return -1;
-	if (merge(sizeof(*rows), row_key, rows_of(s->rows, s->n), s->dkeys, s->ndkeys,
-		  rows_of(s->drnext, s->ndrnext), next->n, &rows, &n, NULL, NULL))
+	if (merge(sizeof(*rows), row_key, rows_of(s->rows, s->n), s->dkeys, s->ndkeys, s->dnew,
+		  s->ndnew, DNEW_REPLACE, rows_of(s->drnext, s->ndrnext), next->n, &rows, &n, NULL,
+		  NULL))
 		return -1;
-	if (merge(sizeof(*figs), figs_key, figs_of(s->figs, s->nfigs), s->dkeys, s->ndkeys,
-		  figs_of(s->dfnext, s->ndfnext), s->nfigs, &figs, &nf, NULL, NULL)) {
+	if (merge(sizeof(*figs), figs_key, figs_of(s->figs, s->nfigs), s->dkeys, s->ndkeys, s->dnew,
+		  s->ndnew, DNEW_KEEP, figs_of(s->dfnext, s->ndfnext), s->nfigs, &figs, &nf, NULL,
+		  NULL)) {
 		free(rows);
 		return -1;
 	}
@@ -407,6 +475,11 @@ int snapshot_thicken_next(struct snapshot *s, struct snapshot *next)
 void snapshot_drop_rows(struct snapshot *s)
 {
 	free_steps(s);
+	/* only the newest is settled by a delta: made again if ever wanted */
+	free(s->settle);
+	s->settle = NULL;
+	s->nsettle = 0;
+	s->settle_ok = false;
 	free(s->rows);
 	free(s->drnext);
 	free(s->figs);
@@ -423,9 +496,9 @@ void snapshot_drop_rows(struct snapshot *s)
 
 size_t snapshot_delta_bytes(const struct snapshot *s)
 {
-	return s->ndkeys * sizeof(*s->dkeys) + s->ndrows * sizeof(*s->drows) +
-	       s->ndrnext * sizeof(*s->drnext) + s->ndfigs * sizeof(*s->dfigs) +
-	       s->ndfnext * sizeof(*s->dfnext);
+	return s->ndkeys * sizeof(*s->dkeys) + s->ndnew * sizeof(*s->dnew) +
+	       s->ndrows * sizeof(*s->drows) + s->ndrnext * sizeof(*s->drnext) +
+	       s->ndfigs * sizeof(*s->dfigs) + s->ndfnext * sizeof(*s->dfnext);
 }
 
 /* ---- a delta snapshot applied in place ---- */
@@ -924,7 +997,9 @@ const struct vrow *snapshot_row_before(const struct snapshot *prev, const struct
 			else
 				hi = mid;
 		}
-		if (lo >= prev->ndkeys || vkey_cmp(&prev->dkeys[lo], &k)) {
+		/* a key that differs only by NEW: its counters and figures are next's */
+		if (lo >= prev->ndkeys || vkey_cmp(&prev->dkeys[lo], &k) ||
+		    bit(prev->dnew, prev->ndnew, lo)) {
 			*figs = snapshot_figs(next, v);
 			return v;
 		}

@@ -53,6 +53,7 @@ void snapshot_free(struct snapshot *s)
 	free(s->cgmemo);
 	free(s->rows);
 	free(s->dkeys);
+	free(s->dnew);
 	free(s->drows);
 	free(s->drnext);
 	free(s->figs);

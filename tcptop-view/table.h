@@ -135,6 +135,11 @@ struct snapshot {
 	struct vrow *drows;  /* ... this snapshot's rows of them (in order; a key may have none) */
 	struct vrow *drnext; /* ... and the next one's, kept while travelling (NULL otherwise) */
 	size_t ndkeys, ndrows, ndrnext;
+	/* thin: bit k set, dkeys[k]'s row is the next one's with NEW still set (a connection
+	 * new here, settled there, as the first walk's deltas carry every connection): no row
+	 * or figures are kept for it in drows, dfigs (ndnew: 64-bit words) */
+	uint64_t *dnew;
+	size_t ndnew;
 	struct vfigs *dfigs;  /* thin: this snapshot's figures of the keys dkeys */
 	struct vfigs *dfnext; /* ... and the next one's, kept while travelling */
 	size_t ndfigs, ndfnext;
