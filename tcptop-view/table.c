@@ -105,14 +105,60 @@ static size_t dec_width(unsigned v)
 	return v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : 5;
 }
 
-size_t vrow_endpoint(const struct vrow *v, bool local, char *buf, size_t size)
+void vrow_addr(const struct strtab *st, const struct vrow *v, bool local, uint8_t *a)
 {
-	const struct conn_id *id = &v->r.id;
-	const uint8_t *a = local ? id->laddr : id->raddr;
+	uint32_t x = local ? v->r.id.laddr : v->r.id.raddr;
+
+	if (v->r.id.inl & (local ? VID_L_V4 : VID_R_V4)) {
+		memcpy(a, &x, 4);
+		memset(a + 4, 0, 12);
+	} else if (st) {
+		memcpy(a, str_addr(st, x), 16);
+	} else {
+		memset(a, 0, 16); /* a detail row with no snapshot shown: nothing to show */
+	}
+}
+
+void vrow_conn_id(const struct strtab *st, const struct vrow *v, struct conn_id *id)
+{
+	memset(id, 0, sizeof(*id));
+	id->flow = v->r.id.flow;
+	id->cookie = v->r.id.cookie;
+	id->netns = v->r.id.netns;
+	id->ifindex = v->r.id.ifindex;
+	id->proto = v->r.id.proto;
+	id->family = v->r.id.family;
+	id->lport = v->r.id.lport;
+	id->rport = v->r.id.rport;
+	vrow_addr(st, v, true, id->laddr);
+	vrow_addr(st, v, false, id->raddr);
+}
+
+/* An address of the stream into a row's: IPv4 in place, any other interned; -1 when out of
+ * memory. */
+static int vid_addr(struct strtab *st, uint32_t *x, struct vid *id, unsigned inl, const uint8_t *a)
+{
+	static const uint8_t zero[12];
+
+	if (id->family == FAMILY_INET && !memcmp(a + 4, zero, 12)) {
+		memcpy(x, a, 4);
+		id->inl |= inl;
+		return 0;
+	}
+	*x = strtab_addr_add(st, a);
+	return *x == UINT32_MAX ? -1 : 0;
+}
+
+size_t vrow_endpoint(const struct strtab *st, const struct vrow *v, bool local, char *buf,
+		     size_t size)
+{
+	const struct vid *id = &v->r.id;
+	uint8_t a[16];
 	uint16_t port = local ? id->lport : id->rport;
 	char t[ENDPOINT_LEN];
 	size_t n = 0;
 
+	vrow_addr(st, v, local, a);
 	if (!size && id->family != FAMILY_INET6) /* the width alone: every row's, as it arrives */
 		return dec_width(a[0]) + dec_width(a[1]) + dec_width(a[2]) + dec_width(a[3]) + 4 +
 		       dec_width(port);
@@ -201,9 +247,20 @@ int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, const struct 
 	}
 	if (VEC_RESERVE(&s->rows, &s->cap, s->n + 1))
 		return -1;
-	v = &s->rows[s->n++];
+	v = &s->rows[s->n];
 	memset(v, 0, sizeof(*v)); /* padding too: rows compare with memcmp */
-	v->r.id = r->id;
+	v->r.id.flow = r->id.flow;
+	v->r.id.cookie = r->id.cookie;
+	v->r.id.netns = r->id.netns;
+	v->r.id.ifindex = r->id.ifindex;
+	v->r.id.lport = r->id.lport;
+	v->r.id.rport = r->id.rport;
+	v->r.id.proto = r->id.proto;
+	v->r.id.family = r->id.family;
+	if (vid_addr(s->st, &v->r.id.laddr, &v->r.id, VID_L_V4, r->id.laddr) ||
+	    vid_addr(s->st, &v->r.id.raddr, &v->r.id, VID_R_V4, r->id.raddr))
+		return -1;
+	s->n++;
 	v->r.c = r->c;
 	v->r.rate_in = r->rate_in;
 	v->r.rate_out = r->rate_out;
@@ -214,8 +271,8 @@ int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, const struct 
 	v->r.host = r->host;
 	v->r.state = r->state;
 	v->r.flags = r->flags;
-	v->r.local_w = vrow_endpoint(v, true, NULL, 0);
-	v->r.remote_w = vrow_endpoint(v, false, NULL, 0);
+	v->r.local_w = vrow_endpoint(s->st, v, true, NULL, 0);
+	v->r.remote_w = vrow_endpoint(s->st, v, false, NULL, 0);
 	v->r.comm = strtab_add(s->st, STR_COMM, r->comm, strnlen(r->comm, COMM_LEN), NULL);
 	v->ifname = strtab_add(s->st, STR_IFNAME, r->ifname, strnlen(r->ifname, IFNAME_LEN), NULL);
 	if (r->cgroup_id && !(s->missing & FIELD_CGROUP)) {
@@ -363,10 +420,10 @@ bool vrow_matches(const struct strtab *st, const struct vrow *v, const char *fil
 
 	if (!*filter)
 		return true;
-	vrow_endpoint(v, true, ep, sizeof(ep));
+	vrow_endpoint(st, v, true, ep, sizeof(ep));
 	if (strcasestr(ep, filter))
 		return true;
-	vrow_endpoint(v, false, ep, sizeof(ep));
+	vrow_endpoint(st, v, false, ep, sizeof(ep));
 	if (strcasestr(ep, filter) || strcasestr(str_text(st, v->r.comm), filter) ||
 	    strcasestr(str_text(st, v->cgroup), filter))
 		return true;
@@ -388,13 +445,18 @@ const char *vrow_state(const struct vrow *v)
 
 #define CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
 
-static int cmp_addr(const struct conn_id *a, const struct conn_id *b, bool local)
+static int cmp_addr(const struct strtab *st, const struct vrow *va, const struct vrow *vb,
+		    bool local)
 {
+	const struct vid *a = &va->r.id, *b = &vb->r.id;
+	uint8_t x[16], y[16];
 	int d = CMP(a->family, b->family);
 
 	if (d)
 		return d;
-	d = memcmp(local ? a->laddr : a->raddr, local ? b->laddr : b->raddr, 16);
+	vrow_addr(st, va, local, x);
+	vrow_addr(st, vb, local, y);
+	d = memcmp(x, y, 16);
 	if (d)
 		return d;
 	return local ? CMP(a->lport, b->lport) : CMP(a->rport, b->rport);
@@ -412,11 +474,11 @@ static int cmp_column(const struct strtab *st, const struct vrow *a, const struc
 	case COL_LOCAL:
 		if (a->conns)
 			return CMP(a->conns, b->conns);
-		return cmp_addr(&x->id, &y->id, true);
+		return cmp_addr(st, a, b, true);
 	case COL_REMOTE:
 		if (a->conns)
 			return CMP(a->conns, b->conns);
-		return cmp_addr(&x->id, &y->id, false);
+		return cmp_addr(st, a, b, false);
 	case COL_CGROUP:
 		return strcmp(str_text(st, a->cgroup), str_text(st, b->cgroup));
 	case COL_HOST:
@@ -546,15 +608,16 @@ static bool sort_key(const struct keyctx *kc, const struct vrow *v, enum column 
 		if (kc->v4) {
 			/* family, the address's 4 bytes (the other 12 are 0), port: cmp_addr's
 			 * order in one word */
-			const uint8_t *a = c == COL_LOCAL ? r->id.laddr : r->id.raddr;
+			uint8_t a[16];
 
+			vrow_addr(st, v, c == COL_LOCAL, a);
 			k[0] = (uint64_t)r->id.family << 48 | (uint64_t)a[0] << 40 |
 			       (uint64_t)a[1] << 32 | (uint64_t)a[2] << 24 | (uint64_t)a[3] << 16 |
 			       port;
 			break;
 		}
 		b[0] = r->id.family;
-		memcpy(b + 1, c == COL_LOCAL ? r->id.laddr : r->id.raddr, 16);
+		vrow_addr(st, v, c == COL_LOCAL, b + 1);
 		b[17] = port >> 8;
 		b[18] = port;
 		pack(k, b, sizeof(b));
@@ -695,7 +758,7 @@ void table_sort(struct table *t)
 	for (size_t i = 0; i < n; i++) {
 		uint64_t k[KEY_WORDS] = { 0 };
 
-		/* a row is 184 bytes: ask for the ones ahead, a key reads one field of each */
+		/* a row is 160 bytes: ask for the ones ahead, a key reads one field of each */
 		if (i + 16 < n)
 			__builtin_prefetch(t->v[i + 16]);
 		exact &= sort_key(&kc, t->v[i], t->sort, k);
@@ -828,12 +891,9 @@ static int prepare_groups(struct snapshot *s, int m)
 
 /* IPv4, and nothing in the 12 bytes after the address (a hostile row may put something there):
  * the one-word address key orders it as cmp_addr() does. */
-static bool v4_only(const struct conn_id *id)
+static bool v4_only(const struct vid *id)
 {
-	static const uint8_t zero[12];
-
-	return id->family == FAMILY_INET && !memcmp(id->laddr + 4, zero, 12) &&
-	       !memcmp(id->raddr + 4, zero, 12);
+	return id->family == FAMILY_INET && id->inl == (VID_L_V4 | VID_R_V4);
 }
 
 void snapshot_finish(struct snapshot *s)
@@ -1014,6 +1074,7 @@ static int build_groups(struct table *t)
 		f = &s->rows[g->first];
 		v = &t->groups[g->slot - 1];
 		memset(v, 0, sizeof(*v));
+		v->r.id.inl = VID_L_V4 | VID_R_V4; /* no address: zeros */
 		v->r.id.flow = g->slot - 1;
 		v->r.id.cookie = group_key(f, t->group);
 		v->r.flags = t->group == GROUP_PROCESS ? (f->r.flags & CONN_F_NO_OWNER)
@@ -1223,7 +1284,7 @@ int table_rebuild(struct table *t)
 		for (size_t i = 0; i < s->n; i++) {
 			const struct vrow *v = &s->rows[i];
 
-			if (t->own_row && t->own_row(t->own_ctx, v, row_boot_id(s, v))) {
+			if (t->own_row && t->own_row(t->own_ctx, s->st, v, row_boot_id(s, v))) {
 				t->self_hidden++;
 				continue;
 			}
@@ -1423,7 +1484,7 @@ const char *cell_text(const struct strtab *st, const struct vrow *v, enum column
 		break;
 	case COL_LOCAL:
 	case COL_REMOTE:
-		vrow_endpoint(v, c == COL_LOCAL, buf, size);
+		vrow_endpoint(st, v, c == COL_LOCAL, buf, size);
 		break;
 	case COL_PID:
 		if (r->flags & CONN_F_NO_OWNER)

@@ -46,10 +46,33 @@ uint32_t strtab_count(const struct strtab *st); /* reader thread: strings so far
  * again when strings were added since; NULL when out of memory. UI thread only. */
 const uint32_t *strtab_ranks(struct strtab *st, uint32_t n);
 
+/* Addresses rows share (a server's local ones, many remote ones), kept for the view's life as
+ * strings are, in the strings' table: a row holds their numbers. At most ADDRS_MAX: past that
+ * a row with a new one is not kept (counted as out of memory). Reader thread adds, UI thread
+ * reads those of the rows handed over (entries never move). */
+#define ADDRS_MAX (1u << 22)
+/* The number of address a (16 bytes), UINT32_MAX when out of memory or ADDRS_MAX are kept. */
+uint32_t strtab_addr_add(struct strtab *st, const uint8_t *a);
+const uint8_t *str_addr(const struct strtab *st, uint32_t id);
+
+/* A connection's identity as a row keeps it: struct conn_id with its addresses as numbers, an
+ * IPv4 address (its other 12 bytes 0) the 4 bytes themselves (inl), any other one interned
+ * (strtab_addr_add): 40 bytes instead of 64. */
+#define VID_L_V4 1u
+#define VID_R_V4 2u
+struct vid {
+	uint64_t flow, cookie;
+	uint32_t netns, ifindex;
+	uint32_t laddr, raddr;
+	uint16_t lport, rport;
+	uint8_t proto, family;
+	uint8_t inl; /* VID_L_V4, VID_R_V4: laddr, raddr are the IPv4 bytes themselves */
+};
+
 /* The stream's fields a row keeps: struct rec_snap_row without its strings, plus the widths of
  * its endpoints as text and its process name's number. */
 struct vfields {
-	struct conn_id id;
+	struct vid id;
 	struct conn_counters c;
 	double rate_in, rate_out; /* bytes/s over the interval */
 	uint64_t first_ns, last_ns, cgroup_id;
@@ -68,7 +91,7 @@ struct vrow {
 	uint32_t hostname; /* strtab: its host's name (merged streams; extra: its boot id), or 0 */
 	/* TCP with figures (has_figs; the figures themselves are in the snapshot's side table,
 	 * snapshot_figs()): what held it back during the interval (enum limit, lib/limit.h) and
-	 * that cause's share of it, percent; in what was the row's padding (184 bytes still) */
+	 * that cause's share of it, percent; in what was the row's padding */
 	uint8_t limit, limit_pct, has_figs;
 	/* its trend entry not made yet (trend.c): 0 none, else 1 + the ticks from since to the
 	 * last snapshot it was active in without moving */
@@ -253,7 +276,12 @@ void snapshot_drop_rows(struct snapshot *s);
 size_t snapshot_delta_bytes(const struct snapshot *s);
 /* The text of a row's endpoint as numbers ("10.0.0.1:443", "[::1]:53") into buf (ENDPOINT_LEN);
  * returns its length. */
-size_t vrow_endpoint(const struct vrow *v, bool local, char *buf, size_t size);
+size_t vrow_endpoint(const struct strtab *st, const struct vrow *v, bool local, char *buf,
+		     size_t size);
+/* The 16 bytes of a row's local or remote address (as struct conn_id has them) into a. */
+void vrow_addr(const struct strtab *st, const struct vrow *v, bool local, uint8_t *a);
+/* The row's identity as the stream has it. */
+void vrow_conn_id(const struct strtab *st, const struct vrow *v, struct conn_id *id);
 /* Shorthands for a row's strings */
 const char *vrow_comm(const struct snapshot *s, const struct vrow *v);
 
@@ -312,7 +340,8 @@ struct table {
 	size_t gscratch_cap;
 	/* the view's own DNS queries (dns_own_row() of lib/dns.h through own_row): left out,
 	 * counted; own_row NULL: none */
-	bool (*own_row)(void *ctx, const struct vrow *v, const char *boot_id);
+	bool (*own_row)(void *ctx, const struct strtab *st, const struct vrow *v,
+			const char *boot_id);
 	void *own_ctx;
 	size_t self_hidden;
 	/* widest values of the rows shown, gathered while filtering, for the layout */

@@ -409,8 +409,10 @@ static void draw_header(struct view *v)
 static void endpoint_names(const struct view *v, const struct vrow *r, char *lbuf, size_t lsz,
 			   char *rbuf, size_t rsz)
 {
-	const struct conn_id *id = &r->r.id;
+	const struct strtab *st = v->t.snap ? v->t.snap->st : NULL;
+	const struct vid *id = &r->r.id;
 	char addr[ADDR_LEN], host[DNS_HOST_MAX], lp[40], rp[40];
+	uint8_t la[16], ra[16];
 	const char *svc;
 	bool v6;
 
@@ -423,12 +425,14 @@ static void endpoint_names(const struct view *v, const struct vrow *r, char *lbu
 		if ((svc = service_name(id->rport, id->proto)))
 			snprintf(rp, sizeof(rp), "%s", svc);
 	}
-	addr_format(id->family, id->laddr, addr, sizeof(addr));
+	vrow_addr(st, r, true, la);
+	vrow_addr(st, r, false, ra);
+	addr_format(id->family, la, addr, sizeof(addr));
 	v6 = strchr(addr, ':') != NULL;
 	snprintf(lbuf, lsz, v6 ? "[%s]:%s" : "%s:%s", addr, lp);
-	addr_format(id->family, id->raddr, addr, sizeof(addr));
+	addr_format(id->family, ra, addr, sizeof(addr));
 	v6 = strchr(addr, ':') != NULL;
-	if (v->dns_on && dns_host(v->dns, id->family, id->raddr, true, host, sizeof(host))) {
+	if (v->dns_on && dns_host(v->dns, id->family, ra, true, host, sizeof(host))) {
 		if (!table_utf8)
 			text_fold_ascii(host);
 		snprintf(rbuf, rsz, "%s:%s", host, rp);
@@ -734,8 +738,8 @@ static void draw_detail(struct view *v)
 	const struct stream_header *h = v->shown ? &v->shown->hdr : NULL;
 	int n = 0;
 
-	vrow_endpoint(d, true, local, sizeof(local));
-	vrow_endpoint(d, false, remote, sizeof(remote));
+	vrow_endpoint(st, d, true, local, sizeof(local));
+	vrow_endpoint(st, d, false, remote, sizeof(remote));
 	for (int y = 3; y < LINES - 1; y++) {
 		move(y, 0);
 		clrtoeol();
