@@ -872,6 +872,13 @@ int snapshot_apply(struct snapshot *prev, struct snapshot *d, bool steal)
 		err = -EPROTO;
 		goto fail;
 	}
+	/* the delta's rows and figures are in c now: not held twice while the table is made
+	 * (a real stream's first deltas carry every connection) */
+	free(d->rows);
+	free(d->figs);
+	d->rows = NULL;
+	d->figs = NULL;
+	d->n = d->nfigs = d->cap = d->figs_cap = 0;
 	/* what makes prev again, before its rows are overwritten */
 	if (!(o.map = malloc((n ? n : 1) * sizeof(*o.map))))
 		goto fail;
@@ -929,8 +936,6 @@ int snapshot_apply(struct snapshot *prev, struct snapshot *d, bool steal)
 		nf2 = splice_runs(figs, nf, sizeof(*figs), c.ops, c.nt, c.sh);
 	}
 	/* d is the whole snapshot now */
-	free(d->rows);
-	free(d->figs);
 	d->rows = rows;
 	d->n = n2;
 	d->cap = rcap;

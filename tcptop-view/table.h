@@ -252,7 +252,8 @@ int snapshot_thin(struct snapshot *prev, struct snapshot *next);
  * snapshot, prev keeps what makes it again (as snapshot_thin(prev, d) leaves both), in time
  * proportional to the rows d carries and prev's rows to settle, not to the table. steal: d takes
  * prev's rows (nobody reads them again), else a copy. 0; -EPROTO: the table is not the one d
- * applies to (out of step: its table_rows differ); -ENOMEM. Either way prev is as it was. */
+ * applies to (out of step: its table_rows differ); -ENOMEM (d's rows may be gone: only to be
+ * freed). Either way prev is as it was. */
 int snapshot_apply(struct snapshot *prev, struct snapshot *d, bool steal);
 /* The keys of s's rows the next delta settles (s->settle); -1 when out of memory. */
 int snapshot_settle_list(struct snapshot *s);
