@@ -206,7 +206,9 @@ static int thin_runs(struct thinout *o, const struct vrow *p, size_t np, size_t 
 			}
 			for (size_t x = i; x < i2; x++)
 				o->map[pbase + x] = UINT32_MAX;
-			if (VEC_RESERVE(&o->keys, &o->kcap, o->nkeys + 1) ||
+			/* a connection next brought is told by its rows' since: no key kept (nor
+			 * rows or figures: prev has none) */
+			if ((i2 > i && VEC_RESERVE(&o->keys, &o->kcap, o->nkeys + 1)) ||
 			    (settled && set_dnew(o, o->nkeys)) ||
 			    (!settled &&
 			     append_rows(&o->rows, &o->nrows, &o->rcap, p + i, i2 - i)) ||
@@ -214,7 +216,8 @@ static int thin_runs(struct thinout *o, const struct vrow *p, size_t np, size_t 
 						sizeof(*pf))) ||
 			    VEC_RESERVE(&o->fresh, &o->frcap, o->nfresh + (j2 - j) + 1))
 				return -1;
-			o->keys[o->nkeys++] = key;
+			if (i2 > i)
+				o->keys[o->nkeys++] = key;
 			for (size_t x = j; x < j2; x++)
 				o->fresh[o->nfresh++] = qbase + x;
 		}
@@ -301,16 +304,28 @@ enum dnew_use {
 	DNEW_KEEP,
 };
 
-/* The elements (of size bytes, their key by key()) of base with those of the keys replaced by
- * those of with: into *out (n expected, a hint). The elements of base replaced go to *taken
- * when taken is not NULL. The keys of dnew (nd words) as use says. */
-static int merge(size_t size, struct vkey (*key)(const void *), struct elems base,
-		 const struct vkey *keys, size_t nk, const uint64_t *dnew, size_t nd,
-		 enum dnew_use use, struct elems with, size_t n, void *out, size_t *nout,
-		 void *taken, size_t *ntaken)
+/* How merge() takes elements apart: of size bytes, their key by key(); the keys of dnew (nd
+ * words) as use says; the elements of base gone() says (ctx) are not kept but taken: those of
+ * the connections the next snapshot brought, which a thin snapshot does not list (NULL: none). */
+struct mergeop {
+	size_t size;
+	struct vkey (*key)(const void *);
+	const uint64_t *dnew;
+	size_t nd;
+	enum dnew_use use;
+	bool (*gone)(const void *e, const void *ctx);
+	const void *ctx;
+};
+
+/* The elements of base with those of the keys replaced by those of with, and with's others
+ * added (the connections brought by the next snapshot, going forward), all in key order: into
+ * *out (n expected, a hint). The elements of base replaced or gone go to *taken when taken is
+ * not NULL. */
+static int merge(const struct mergeop *m, struct elems base, const struct vkey *keys, size_t nk,
+		 struct elems with, size_t n, void *out, size_t *nout, void *taken, size_t *ntaken)
 {
 	const char *b = base.e, *wi = with.e;
-	size_t nb = base.n, nw = with.n, i = 0, k = 0, w = 0, cap = 0, tcap = 0;
+	size_t size = m->size, nb = base.n, nw = with.n, i = 0, k = 0, w = 0, cap = 0, tcap = 0;
 	char *o = NULL, *t = NULL;
 	size_t no = 0, nt = 0;
 	static const char nothing[1];
@@ -322,63 +337,72 @@ static int merge(size_t size, struct vkey (*key)(const void *), struct elems bas
 
 	if (vec_resize(&o, &cap, n ? n : 1, size))
 		return -1;
-	while (i < nb || k < nk) {
-		struct vkey kb;
+	while (i < nb || w < nw || k < nk) {
+		bool hb = i < nb, hw = w < nw, hk = k < nk, is_key;
+		struct vkey kb, kw, cur;
+		size_t i2 = i, w2 = w;
 
-		if (i < nb)
-			kb = key(b + i * size);
-		if (k < nk && (i >= nb || vkey_cmp(&kb, &keys[k]) >= 0)) {
-			size_t i2 = i, w2 = w;
-
-			while (i2 < nb) {
-				struct vkey x = key(b + i2 * size);
-
-				if (vkey_cmp(&x, &keys[k]))
-					break;
-				i2++;
-			}
-			while (w2 < nw) {
-				struct vkey x = key(wi + w2 * size);
-
-				if (vkey_cmp(&x, &keys[k]))
-					break;
-				w2++;
-			}
-			if (use != DNEW_REPLACE && bit(dnew, nd, k)) {
-				size_t at = no;
-
-				if (append(&o, &no, &cap, b + i * size, i2 - i, size) ||
-				    (use == DNEW_NEW && taken &&
-				     append(&t, &nt, &tcap, b + i * size, i2 - i, size)))
+		if (hb)
+			kb = m->key(b + i * size);
+		if (hw)
+			kw = m->key(wi + w * size);
+		if (hb && (!hk || vkey_cmp(&kb, &keys[k]) < 0) && (!hw || vkey_cmp(&kb, &kw) < 0)) {
+			/* base's elements up to the next key or element of with, in one copy */
+			if (m->gone && m->gone(b + i * size, m->ctx)) {
+				if (taken && append(&t, &nt, &tcap, b + i * size, 1, size))
 					goto fail;
-				for (size_t x = at; use == DNEW_NEW && x < no; x++)
-					((struct vrow *)(void *)(o + x * size))->r.flags |=
-						CONN_F_NEW;
-			} else if (append(&o, &no, &cap, wi + w * size, w2 - w, size) ||
-				   (taken && append(&t, &nt, &tcap, b + i * size, i2 - i, size))) {
-				goto fail;
+				i++;
+				continue;
 			}
-			i = i2;
-			w = w2;
-			k++;
-		} else {
-			size_t i2 = i + 1;
+			while (++i2 < nb) {
+				struct vkey x = m->key(b + i2 * size);
 
-			/* the elements up to the next key, in one copy */
-			if (k < nk)
-				while (i2 < nb) {
-					struct vkey x = key(b + i2 * size);
-
-					if (vkey_cmp(&x, &keys[k]) >= 0)
-						break;
-					i2++;
-				}
-			else
-				i2 = nb;
+				if ((hk && vkey_cmp(&x, &keys[k]) >= 0) ||
+				    (hw && vkey_cmp(&x, &kw) >= 0) ||
+				    (m->gone && m->gone(b + i2 * size, m->ctx)))
+					break;
+			}
 			if (append(&o, &no, &cap, b + i * size, i2 - i, size))
 				goto fail;
 			i = i2;
+			continue;
 		}
+		cur = hk && (!hw || vkey_cmp(&keys[k], &kw) <= 0) ? keys[k] : kw;
+		is_key = hk && !vkey_cmp(&keys[k], &cur);
+		while (i2 < nb) {
+			struct vkey x = m->key(b + i2 * size);
+
+			if (vkey_cmp(&x, &cur))
+				break;
+			i2++;
+		}
+		while (w2 < nw) {
+			struct vkey x = m->key(wi + w2 * size);
+
+			if (vkey_cmp(&x, &cur))
+				break;
+			w2++;
+		}
+		if (is_key && m->use != DNEW_REPLACE && bit(m->dnew, m->nd, k)) {
+			size_t at = no;
+
+			if (append(&o, &no, &cap, b + i * size, i2 - i, size) ||
+			    (m->use == DNEW_NEW && taken &&
+			     append(&t, &nt, &tcap, b + i * size, i2 - i, size)))
+				goto fail;
+			for (size_t x = at; m->use == DNEW_NEW && x < no; x++)
+				((struct vrow *)(void *)(o + x * size))->r.flags |= CONN_F_NEW;
+		} else if (is_key) {
+			if (append(&o, &no, &cap, wi + w * size, w2 - w, size) ||
+			    (taken && append(&t, &nt, &tcap, b + i * size, i2 - i, size)))
+				goto fail;
+		} else if (append(&o, &no, &cap, b + i * size, i2 - i, size) ||
+			   append(&o, &no, &cap, wi + w * size, w2 - w, size)) {
+			goto fail;
+		}
+		i = i2;
+		w = w2;
+		k += is_key;
 	}
 	*(char **)out = o;
 	*nout = no;
@@ -417,8 +441,44 @@ static void made_whole(struct snapshot *s, struct vrow *rows, size_t n, struct v
 	s->figs_cap = nf ? nf : 1;
 }
 
+/* A row the next snapshot brought (its first tick that one's): a thin snapshot before it does
+ * not list its key. */
+static bool row_brought(const void *e, const void *ctx)
+{
+	const struct snapshot *next = ctx;
+
+	return ((const struct vrow *)e)->since == (uint32_t)next->tick;
+}
+
+/* The figures of a connection the next snapshot (ctx, whole) brought. */
+static bool figs_brought(const void *e, const void *ctx)
+{
+	const struct snapshot *next = ctx;
+	const struct vkey *k = &((const struct vfigs *)e)->k;
+	size_t lo = 0, hi = next->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		struct vkey x = vrow_vkey(&next->rows[mid]);
+
+		if (vkey_cmp(&x, k) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo >= next->n)
+		return false;
+	struct vkey x = vrow_vkey(&next->rows[lo]);
+
+	return !vkey_cmp(&x, k) && row_brought(&next->rows[lo], next);
+}
+
 int snapshot_thicken(struct snapshot *s, struct snapshot *next)
 {
+	struct mergeop mr = { sizeof(struct vrow), row_key, s->dnew, s->ndnew, DNEW_NEW,
+			      row_brought,	   next };
+	struct mergeop mf = { sizeof(struct vfigs), figs_key, s->dnew, s->ndnew, DNEW_KEEP,
+			      figs_brought,	    next };
 	struct vrow *rows, *taken;
 	struct vfigs *figs, *ftaken;
 	size_t n, nt, nf, nft;
@@ -427,13 +487,11 @@ int snapshot_thicken(struct snapshot *s, struct snapshot *next)
 		return 0;
 	if (!next->rows || !s->thin_ok)
 		return -1;
-	if (merge(sizeof(*rows), row_key, rows_of(next->rows, next->n), s->dkeys, s->ndkeys,
-		  s->dnew, s->ndnew, DNEW_NEW, rows_of(s->drows, s->ndrows), s->n, &rows, &n,
-		  &taken, &nt))
+	if (merge(&mr, rows_of(next->rows, next->n), s->dkeys, s->ndkeys,
+		  rows_of(s->drows, s->ndrows), s->n, &rows, &n, &taken, &nt))
 		return -1;
-	if (merge(sizeof(*figs), figs_key, figs_of(next->figs, next->nfigs), s->dkeys, s->ndkeys,
-		  s->dnew, s->ndnew, DNEW_KEEP, figs_of(s->dfigs, s->ndfigs), next->nfigs, &figs,
-		  &nf, &ftaken, &nft)) {
+	if (merge(&mf, figs_of(next->figs, next->nfigs), s->dkeys, s->ndkeys,
+		  figs_of(s->dfigs, s->ndfigs), next->nfigs, &figs, &nf, &ftaken, &nft)) {
 		free(rows);
 		free(taken);
 		return -1;
@@ -450,6 +508,11 @@ int snapshot_thicken(struct snapshot *s, struct snapshot *next)
 
 int snapshot_thicken_next(struct snapshot *s, struct snapshot *next)
 {
+	struct mergeop mr = { sizeof(struct vrow), row_key, s->dnew, s->ndnew,
+			      DNEW_REPLACE,	   NULL,    NULL };
+	struct mergeop mf = {
+		sizeof(struct vfigs), figs_key, s->dnew, s->ndnew, DNEW_KEEP, NULL, NULL
+	};
 	struct vrow *rows;
 	struct vfigs *figs;
 	size_t n, nf;
@@ -458,13 +521,11 @@ int snapshot_thicken_next(struct snapshot *s, struct snapshot *next)
 		return 0;
 	if (!s->rows || !s->drnext || !s->thin_ok)
 		return -1;
-	if (merge(sizeof(*rows), row_key, rows_of(s->rows, s->n), s->dkeys, s->ndkeys, s->dnew,
-		  s->ndnew, DNEW_REPLACE, rows_of(s->drnext, s->ndrnext), next->n, &rows, &n, NULL,
-		  NULL))
+	if (merge(&mr, rows_of(s->rows, s->n), s->dkeys, s->ndkeys, rows_of(s->drnext, s->ndrnext),
+		  next->n, &rows, &n, NULL, NULL))
 		return -1;
-	if (merge(sizeof(*figs), figs_key, figs_of(s->figs, s->nfigs), s->dkeys, s->ndkeys, s->dnew,
-		  s->ndnew, DNEW_KEEP, figs_of(s->dfnext, s->ndfnext), s->nfigs, &figs, &nf, NULL,
-		  NULL)) {
+	if (merge(&mf, figs_of(s->figs, s->nfigs), s->dkeys, s->ndkeys,
+		  figs_of(s->dfnext, s->ndfnext), s->nfigs, &figs, &nf, NULL, NULL)) {
 		free(rows);
 		return -1;
 	}
@@ -991,7 +1052,8 @@ const struct vrow *snapshot_row_before(const struct snapshot *prev, const struct
 
 	*figs = NULL;
 	if (!prev->rows) {
-		if (!prev->thin_ok)
+		/* a connection next brought: not in prev */
+		if (!prev->thin_ok || row_brought(v, next))
 			return NULL;
 		/* a key that does not differ: its row is next's */
 		for (lo = 0, hi = prev->ndkeys; lo < hi;) {

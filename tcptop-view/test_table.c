@@ -1149,6 +1149,89 @@ static const char *apply_differs(const struct snapshot *pf, const struct snapsho
 	return why;
 }
 
+/* Snapshot k of a table whose connections open (new in it: NEW) and close: flows 1 + 2k to
+ * 100 + 3k, TCP with figures, flow f's cwnd f, one busy. */
+static struct snapshot *opening_snapshot(int k)
+{
+	struct stream_header h = { 0 };
+	struct rec_snap_begin sb = { .span_ns = 1000000000 };
+	struct snapshot *s = snapshot_new(&h, &sb, ST);
+
+	for (uint64_t f = 1 + 2 * (uint64_t)k; f <= 100 + 3 * (uint64_t)k; f++) {
+		struct rec_snap_row r = row(f, "tcp", 1, f % 17 == (uint64_t)k ? 500 : 0);
+
+		r.id.proto = PROTO_TCP;
+		r.has_figs = 1;
+		r.figs.cwnd = (uint32_t)f;
+		r.flags = k && f > 100 + 3 * (uint64_t)(k - 1) ? CONN_F_NEW : 0;
+		snapshot_add(s, &r, NULL);
+	}
+	snapshot_finish(s);
+	return s;
+}
+
+static bool same_figs(const struct snapshot *a, const struct snapshot *b)
+{
+	return a->nfigs == b->nfigs && figs_same(a->figs, b->figs, b->nfigs);
+}
+
+/* The connections a snapshot brought cost no key in the history of the one before (their rows'
+ * since tell them), and the connections settled only their key: [ and ] make every snapshot,
+ * rows and figures, as it came; the trends find no row before a new one. */
+static void test_opening_history(void)
+{
+	struct view v = { .t.sort = COL_RX_RATE, .page = 10 };
+	struct snapshot *copy[8];
+	int same = 0;
+	size_t keys = 0, want = 0;
+
+	view_init(&v);
+	for (int k = 0; k < 8; k++) {
+		copy[k] = opening_snapshot(k);
+		view_install(&v, opening_snapshot(k));
+	}
+	for (size_t i = 0; i + 1 < v.nhist; i++)
+		keys += v.hist[i]->ndkeys;
+	/* the keys of a snapshot's rows gone or different in the next one; not the new ones */
+	for (int k = 0; k < 7; k++) {
+		const struct snapshot *a = copy[k], *b = copy[k + 1];
+
+		for (size_t i = 0, j = 0; i < a->n; i++) {
+			while (j < b->n && vrow_key_cmp(&b->rows[j], &a->rows[i]) < 0)
+				j++;
+			want += j >= b->n || vrow_key_cmp(&b->rows[j], &a->rows[i]) ||
+				memcmp(&a->rows[i], &b->rows[j], VROW_VALUE_BYTES);
+		}
+	}
+	ok(keys == want, "the keys kept: the rows gone or changed, none of the new (%zu of %zu)",
+	   keys, want);
+	for (int k = 7; k >= 0; k--) {
+		same += same_rows(v.shown, copy[k]) && same_figs(v.shown, copy[k]);
+		if (k)
+			key(&v, '[');
+	}
+	ok(same == 8, "[ back through 8 snapshots: rows and figures as they came (%d)", same);
+	for (int k = 1; k < 8; k++) {
+		key(&v, ']');
+		if (k < 7)
+			same += same_rows(v.shown, copy[k]) && same_figs(v.shown, copy[k]);
+	}
+	ok(same == 14 && v.travel == 0, "] forward again to the live table (%d)", same);
+	{
+		const struct tcp_figs *f;
+		const struct vrow *last = &v.shown->rows[v.shown->n - 1];
+
+		ok(!snapshot_row_before(v.hist[v.nhist - 2], v.shown, last, &f) && !f &&
+			   snapshot_row_before(v.hist[v.nhist - 2], v.shown, &v.shown->rows[0],
+					       &f) &&
+			   f,
+		   "a row brought has none before it, an old one has its own");
+	}
+	for (int k = 0; k < 8; k++)
+		snapshot_free(copy[k]);
+	view_free(&v);
+}
+
 /* A connection new in one snapshot and only settled in the next (the first walk's deltas carry
  * every connection so) costs its key in the history, not its row nor figures; made whole again
  * either way, it is what it was. */
@@ -1702,6 +1785,7 @@ int main(void)
 	test_figs_trend();
 	test_figs_appeared();
 	test_settled_history();
+	test_opening_history();
 	test_apply();
 	test_delta_views();
 	test_delta_cases();
