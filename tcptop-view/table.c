@@ -119,13 +119,18 @@ void vrow_addr(const struct strtab *st, const struct vrow *v, bool local, uint8_
 	}
 }
 
+uint32_t vrow_ifindex(const struct strtab *st, const struct vrow *v)
+{
+	return (uint32_t)strtoul(str_extra(st, v->r.id.ifname), NULL, 10);
+}
+
 void vrow_conn_id(const struct strtab *st, const struct vrow *v, struct conn_id *id)
 {
 	memset(id, 0, sizeof(*id));
 	id->flow = v->r.id.flow;
 	id->cookie = v->r.id.cookie;
 	id->netns = v->r.id.netns;
-	id->ifindex = v->r.id.ifindex;
+	id->ifindex = vrow_ifindex(st, v);
 	id->proto = v->r.id.proto;
 	id->family = v->r.id.family;
 	id->lport = v->r.id.lport;
@@ -240,6 +245,7 @@ static uint32_t cgroup_str(struct snapshot *s, const struct rec_snap_row *r,
 int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, const struct cgroup_table *cg)
 {
 	struct vrow *v;
+	char ifx[11];
 
 	if (s->n >= SNAPSHOT_ROWS_MAX) {
 		s->dropped++;
@@ -252,7 +258,6 @@ int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, const struct 
 	v->r.id.flow = r->id.flow;
 	v->r.id.cookie = r->id.cookie;
 	v->r.id.netns = r->id.netns;
-	v->r.id.ifindex = r->id.ifindex;
 	v->r.id.lport = r->id.lport;
 	v->r.id.rport = r->id.rport;
 	v->r.id.proto = r->id.proto;
@@ -274,7 +279,10 @@ int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, const struct 
 	v->r.local_w = vrow_endpoint(s->st, v, true, NULL, 0);
 	v->r.remote_w = vrow_endpoint(s->st, v, false, NULL, 0);
 	v->r.comm = strtab_add(s->st, STR_COMM, r->comm, strnlen(r->comm, COMM_LEN), NULL);
-	v->ifname = strtab_add(s->st, STR_IFNAME, r->ifname, strnlen(r->ifname, IFNAME_LEN), NULL);
+	if (r->id.ifindex) /* the pair is the interface (rows keep no index of their own) */
+		snprintf(ifx, sizeof(ifx), "%" PRIu32, r->id.ifindex);
+	v->r.id.ifname = strtab_add(s->st, STR_IFNAME, r->ifname, strnlen(r->ifname, IFNAME_LEN),
+				    r->id.ifindex ? ifx : NULL);
 	if (r->cgroup_id && !(s->missing & FIELD_CGROUP)) {
 		/* the same few cgroups come again and again: found once a snapshot, then by their
 		 * (host, id) in a small table of the snapshot's (a table the size of the rows'
@@ -314,7 +322,7 @@ const struct tcp_figs *snapshot_figs(const struct snapshot *s, const struct vrow
 	struct vkey k = vrow_vkey(v);
 	size_t lo = 0, hi = s->nfigs;
 
-	if (!v->has_figs || v->conns)
+	if (!v->has_figs || vrow_conns(v))
 		return NULL;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -436,7 +444,7 @@ bool vrow_matches(const struct strtab *st, const struct vrow *v, const char *fil
 
 const char *vrow_state(const struct vrow *v)
 {
-	if (v->conns || v->r.id.proto != PROTO_TCP)
+	if (vrow_conns(v) || v->r.id.proto != PROTO_TCP)
 		return "-";
 	if (v->r.flags & CONN_F_FAILED)
 		return "FAILED";
@@ -472,12 +480,12 @@ static int cmp_column(const struct strtab *st, const struct vrow *a, const struc
 		return x->id.proto != y->id.proto ? CMP(x->id.proto, y->id.proto)
 						  : CMP(x->id.family, y->id.family);
 	case COL_LOCAL:
-		if (a->conns)
-			return CMP(a->conns, b->conns);
+		if (vrow_conns(a))
+			return CMP(vrow_conns(a), vrow_conns(b));
 		return cmp_addr(st, a, b, true);
 	case COL_REMOTE:
-		if (a->conns)
-			return CMP(a->conns, b->conns);
+		if (vrow_conns(a))
+			return CMP(vrow_conns(a), vrow_conns(b));
 		return cmp_addr(st, a, b, false);
 	case COL_CGROUP:
 		return strcmp(str_text(st, a->cgroup), str_text(st, b->cgroup));
@@ -601,8 +609,8 @@ static bool sort_key(const struct keyctx *kc, const struct vrow *v, enum column 
 		uint16_t port = c == COL_LOCAL ? r->id.lport : r->id.rport;
 		uint8_t b[19];
 
-		if (v->conns) {
-			k[0] = v->conns;
+		if (vrow_conns(v)) {
+			k[0] = vrow_conns(v);
 			break;
 		}
 		if (kc->v4) {
@@ -928,14 +936,14 @@ void vrow_widen(const struct strtab *st, struct widest *w, const struct vrow *v)
 {
 	const struct vfields *r = &v->r;
 
-	if (!v->conns) {
+	if (!vrow_conns(v)) {
 		w->local = imax(w->local, r->local_w);
 		w->remote = imax(w->remote, r->remote_w);
 	}
 	w->comm = imax(w->comm, str_width(st, r->comm));
 	w->cgroup = imax(w->cgroup, str_width(st, v->cgroup));
 	w->host = imax(w->host, str_width(st, v->hostname));
-	if (r->id.proto == PROTO_TCP && !v->conns)
+	if (r->id.proto == PROTO_TCP && !vrow_conns(v))
 		w->state = imax(w->state, strlen(vrow_state(v)));
 	if (!(r->flags & CONN_F_NO_OWNER))
 		w->pid = imax(w->pid, digits(r->pid));
@@ -955,7 +963,7 @@ uint64_t group_key(const struct vrow *v, enum group_mode mode)
 	const struct vfields *r = &v->r;
 	uint64_t h;
 
-	if (v->conns)
+	if (vrow_conns(v))
 		return r->id.cookie; /* a group row keeps its key there */
 	/* a merged stream's group is one host's (its pids and cgroup ids are that kernel's) */
 	if (mode == GROUP_CGROUP)
@@ -1074,7 +1082,7 @@ static int build_groups(struct table *t)
 		f = &s->rows[g->first];
 		v = &t->groups[g->slot - 1];
 		memset(v, 0, sizeof(*v));
-		v->r.id.inl = VID_L_V4 | VID_R_V4; /* no address: zeros */
+		v->r.id.inl = VID_L_V4 | VID_R_V4 | VID_GROUP; /* no address: zeros */
 		v->r.id.flow = g->slot - 1;
 		v->r.id.cookie = group_key(f, t->group);
 		v->r.flags = t->group == GROUP_PROCESS ? (f->r.flags & CONN_F_NO_OWNER)
@@ -1094,7 +1102,7 @@ static int build_groups(struct table *t)
 		v->limit = g->worst ? g->worst_row->limit : 0;
 		v->limit_pct = g->worst ? g->worst_row->limit_pct : 0;
 		v->r.id.proto = g->worst ? PROTO_TCP : 0;
-		v->conns = g->conns;
+		v->nconns = g->conns;
 		v->r.comm = t->group == GROUP_PROCESS ? f->r.comm : 0;
 		v->cgroup = f->cgroup;
 		v->hostname = f->hostname;
@@ -1332,7 +1340,7 @@ void table_free(struct table *t)
 struct conn_key vrow_key(const struct vrow *v)
 {
 	struct conn_key k = {
-		.flow = v->conns ? UINT64_MAX : v->r.id.flow,
+		.flow = vrow_conns(v) ? UINT64_MAX : v->r.id.flow,
 		.cookie = v->r.id.cookie,
 		.netns = v->r.id.netns,
 		.lport = v->r.id.lport,
@@ -1448,7 +1456,7 @@ void fmt_rtt(uint32_t us, char *buf, size_t size)
  * feature): unknown, not merely not seen yet. */
 static bool owner_unknown(const struct vrow *v, unsigned missing)
 {
-	return !v->conns && (missing & FIELD_OWNER) && (v->r.flags & CONN_F_BEGUN_BEFORE);
+	return !vrow_conns(v) && (missing & FIELD_OWNER) && (v->r.flags & CONN_F_BEGUN_BEFORE);
 }
 
 const char *cell_text(const struct strtab *st, const struct vrow *v, enum column c, bool raw,
@@ -1457,7 +1465,7 @@ const char *cell_text(const struct strtab *st, const struct vrow *v, enum column
 	const struct vfields *r = &v->r;
 	bool tcp = r->id.proto == PROTO_TCP;
 
-	if (v->conns) { /* a group's row: its key and sums */
+	if (vrow_conns(v)) { /* a group's row: its key and sums */
 		switch (c) {
 		case COL_PROTO:
 		case COL_REMOTE:
@@ -1467,8 +1475,8 @@ const char *cell_text(const struct strtab *st, const struct vrow *v, enum column
 		case COL_LIMIT:
 			return v->has_figs ? limit_text(v->limit, v->limit_pct, buf, size) : "";
 		case COL_LOCAL:
-			snprintf(buf, size, "%" PRIu32 " conn%s", v->conns,
-				 v->conns == 1 ? "" : "s");
+			snprintf(buf, size, "%" PRIu32 " conn%s", vrow_conns(v),
+				 vrow_conns(v) == 1 ? "" : "s");
 			return buf;
 		default:
 			break;
@@ -1799,7 +1807,7 @@ size_t table_format_row(const struct vrow *v, const struct layout *l, const stru
 
 	if (size < 8)
 		return 0;
-	if (v->conns) { /* a group: open or closed */
+	if (vrow_conns(v)) { /* a group: open or closed */
 		const char *m =
 			table_utf8 ? (st->open ? "\u25be" : "\u25b8") : (st->open ? "v" : ">");
 
@@ -1820,15 +1828,15 @@ size_t table_format_row(const struct vrow *v, const struct layout *l, const stru
 			continue;
 		buf[o++] = ' ';
 		s = cell_text(st->st, v, c, st->raw_units, st->missing, tmp, sizeof(tmp));
-		if (c == COL_LOCAL && st->local && !v->conns)
+		if (c == COL_LOCAL && st->local && !vrow_conns(v))
 			s = st->local, named = true;
-		if (c == COL_REMOTE && st->remote && !v->conns)
+		if (c == COL_REMOTE && st->remote && !vrow_conns(v))
 			s = st->remote, named = true;
 		/* widths known already: strings' from the table, endpoints' from the row */
 		w = c == COL_PROCESS && v->r.comm && s == str_text(st->st, v->r.comm)
 			    ? str_width(st->st, v->r.comm)
-		    : c == COL_LOCAL && !named && !v->conns  ? v->r.local_w
-		    : c == COL_REMOTE && !named && !v->conns ? v->r.remote_w
+		    : c == COL_LOCAL && !named && !vrow_conns(v)  ? v->r.local_w
+		    : c == COL_REMOTE && !named && !vrow_conns(v) ? v->r.remote_w
 		    : c == COL_CGROUP && v->cgroup && s == str_text(st->st, v->cgroup)
 			    ? str_width(st->st, v->cgroup)
 		    : c == COL_HOST && v->hostname && s == str_text(st->st, v->hostname)

@@ -57,16 +57,19 @@ const uint8_t *str_addr(const struct strtab *st, uint32_t id);
 
 /* A connection's identity as a row keeps it: struct conn_id with its addresses as numbers, an
  * IPv4 address (its other 12 bytes 0) the 4 bytes themselves (inl), any other one interned
- * (strtab_addr_add): 40 bytes instead of 64. */
-#define VID_L_V4 1u
-#define VID_R_V4 2u
+ * (strtab_addr_add), and its interface as the number of its name with its index (vrow_ifindex):
+ * 40 bytes instead of 64. */
+#define VID_L_V4  1u
+#define VID_R_V4  2u
+#define VID_GROUP 4u /* a group's row (struct table's groups): vrow_conns() */
 struct vid {
 	uint64_t flow, cookie;
-	uint32_t netns, ifindex;
+	uint32_t netns;
+	uint32_t ifname; /* strtab STR_IFNAME: the interface's name, extra: its index in decimal */
 	uint32_t laddr, raddr;
 	uint16_t lport, rport;
 	uint8_t proto, family;
-	uint8_t inl; /* VID_L_V4, VID_R_V4: laddr, raddr are the IPv4 bytes themselves */
+	uint8_t inl; /* VID_L_V4, VID_R_V4: laddr, raddr are the IPv4 bytes themselves; VID_GROUP */
 };
 
 /* The stream's fields a row keeps: struct rec_snap_row without its strings, plus the widths of
@@ -87,7 +90,6 @@ struct vfields {
 struct vrow {
 	struct vfields r;
 	uint32_t cgroup;   /* strtab: the short form, "" when unknown */
-	uint32_t ifname;   /* strtab: the interface's name */
 	uint32_t hostname; /* strtab: its host's name (merged streams; extra: its boot id), or 0 */
 	/* TCP with figures (has_figs; the figures themselves are in the snapshot's side table,
 	 * snapshot_figs()): what held it back during the interval (enum limit, lib/limit.h) and
@@ -96,10 +98,21 @@ struct vrow {
 	/* its trend entry not made yet (trend.c): 0 none, else 1 + the ticks from since to the
 	 * last snapshot it was active in without moving */
 	uint8_t quiet;
-	uint32_t conns; /* a group's row: its connections; 0 otherwise */
-	uint32_t since; /* the view's tick of the first snapshot it was in */
+	union {
+		uint32_t
+			since; /* a connection's: the view's tick of the first snapshot it was in */
+		uint32_t nconns; /* a group's (VID_GROUP): its connections */
+	};
 };
 #define VROW_VALUE_BYTES offsetof(struct vrow, quiet)
+/* Every byte is 0.2 MiB at 209,000 rows (issue 22): look twice before making it bigger. */
+_Static_assert(sizeof(struct vrow) == 152, "struct vrow grew");
+
+/* A group's row: its connections; 0 for a connection's. */
+static inline uint32_t vrow_conns(const struct vrow *v)
+{
+	return v->r.id.inl & VID_GROUP ? v->nconns : 0;
+}
 
 /* The widest values of a set of rows, for the layout. */
 struct widest {
@@ -281,6 +294,8 @@ size_t vrow_endpoint(const struct strtab *st, const struct vrow *v, bool local, 
 		     size_t size);
 /* The 16 bytes of a row's local or remote address (as struct conn_id has them) into a. */
 void vrow_addr(const struct strtab *st, const struct vrow *v, bool local, uint8_t *a);
+/* The index of a row's interface (0: unknown). */
+uint32_t vrow_ifindex(const struct strtab *st, const struct vrow *v);
 /* The row's identity as the stream has it. */
 void vrow_conn_id(const struct strtab *st, const struct vrow *v, struct conn_id *id);
 /* Shorthands for a row's strings */

@@ -374,7 +374,7 @@ static void test_groups(void)
 	t.snap = s;
 	t.group = GROUP_PROCESS;
 	table_rebuild(&t);
-	ok(t.n == 3 && t.v[0]->conns == 3 && !strcmp(comm_of(t.v[0]), "nginx") &&
+	ok(t.n == 3 && vrow_conns(t.v[0]) == 3 && !strcmp(comm_of(t.v[0]), "nginx") &&
 		   t.v[0]->r.rate_in == 600 && t.v[0]->r.c.bytes_in == 6000,
 	   "by process: nginx's three connections summed, largest rate first");
 	ok(table_sorted(&t), "group rows in the comparator's order");
@@ -389,7 +389,7 @@ static void test_groups(void)
 	ok(t.n == 3, "by cgroup: three groups (no cgroup is one)");
 	strcpy(t.filter, "curl");
 	table_rebuild(&t);
-	ok(t.n == 1 && t.v[0]->conns == 1 && !strcmp(cgroup_of(t.v[0]), "0123456789ab"),
+	ok(t.n == 1 && vrow_conns(t.v[0]) == 1 && !strcmp(cgroup_of(t.v[0]), "0123456789ab"),
 	   "the filter chooses connections, groups sum those");
 	t.filter[0] = '\0';
 	t.group = GROUP_NONE;
@@ -478,7 +478,7 @@ static void test_groups_merged(void)
 	for (int m = 0; m < 2; m++) {
 		t.group = m ? GROUP_CGROUP : GROUP_PROCESS;
 		table_rebuild(&t);
-		ok(t.n == 2 && t.v[0]->conns == 2 && t.v[1]->conns == 2 &&
+		ok(t.n == 2 && vrow_conns(t.v[0]) == 2 && vrow_conns(t.v[1]) == 2 &&
 			   !strcmp(host_of(t.v[0]), "one") && !strcmp(host_of(t.v[1]), "two") &&
 			   !strcmp(cgroup_of(t.v[1]), "postgres.service") &&
 			   t.v[0]->r.id.cookie != t.v[1]->r.id.cookie,
@@ -1341,7 +1341,7 @@ static const char *views_differ(struct view *a, struct view *b)
 	for (size_t i = 0; i < a->t.n; i++) {
 		const struct vrow *x = a->t.v[i], *y = b->t.v[i];
 
-		if (memcmp(x, y, VROW_VALUE_BYTES) || x->conns != y->conns ||
+		if (memcmp(x, y, VROW_VALUE_BYTES) || vrow_conns(x) != vrow_conns(y) ||
 		    x->since != y->since || a->t.depth[i] != b->t.depth[i])
 			return "a row, its place or its depth";
 	}
@@ -1357,7 +1357,7 @@ static const char *views_differ(struct view *a, struct view *b)
 
 		if (!fa != !fb || (fa && memcmp(fa, fb, sizeof(*fa))))
 			return "figures (side table)";
-		if (a->t.v[i]->conns)
+		if (vrow_conns(a->t.v[i]))
 			continue;
 		if (trends_get(a->trends, &k, a->shown->tick, a->t.v[i]->since, a->shown->tick,
 			       TREND_LEN, pa) != trends_get(b->trends, &k, b->shown->tick,
@@ -1526,8 +1526,9 @@ static const char *flows_shown(const struct view *v)
 	buf[0] = '\0';
 	for (size_t i = 0; i < v->t.n && o + 24 < sizeof(buf); i++)
 		o += snprintf(buf + o, sizeof(buf) - o, "%s%s%" PRIu64, i ? " " : "",
-			      v->t.v[i]->conns ? "g" : "",
-			      v->t.v[i]->conns ? (uint64_t)v->t.v[i]->conns : v->t.v[i]->r.id.flow);
+			      vrow_conns(v->t.v[i]) ? "g" : "",
+			      vrow_conns(v->t.v[i]) ? (uint64_t)vrow_conns(v->t.v[i])
+						    : v->t.v[i]->r.id.flow);
 	return buf;
 }
 
@@ -1594,7 +1595,7 @@ static void test_delta_cases(void)
 	model_row(&m, 4)->rate_in = 1000;
 	both(&p, &m);
 	w = views_differ(&p.a, &p.b);
-	ok(p.b.t.n == 3 && p.b.t.v[0]->conns == 2 && p.b.t.v[0]->r.rate_in == 1000 &&
+	ok(p.b.t.n == 3 && vrow_conns(p.b.t.v[0]) == 2 && p.b.t.v[0]->r.rate_in == 1000 &&
 		   !strcmp(comm_of(p.b.t.v[0]), "b") && !w,
 	   "grouped by process: a member moved bytes, its group goes first with its sum (%s)",
 	   w ? w : "as the whole snapshot");

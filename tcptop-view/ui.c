@@ -456,7 +456,7 @@ void ui_draw_table(struct view *v)
 		for (int i = 0; i < rows && v->top + i < v->t.n; i++) {
 			const struct vrow *r = v->t.v[v->top + i];
 
-			if (r->conns)
+			if (vrow_conns(r))
 				continue;
 			endpoint_names(v, r, lname, sizeof(lname), rname, sizeof(rname));
 			if ((int)text_width(lname) > v->t.widest.local)
@@ -499,9 +499,9 @@ void ui_draw_table(struct view *v)
 		};
 		char spark[TREND_SHORT * 4 + 1], lname[ENDPOINT_NAME_MAX], rname[ENDPOINT_NAME_MAX];
 
-		if (r->conns)
+		if (vrow_conns(r))
 			st.open = table_expanded(&v->t, r->r.id.cookie);
-		if (l.trend && !r->conns) {
+		if (l.trend && !vrow_conns(r)) {
 			float pts[TREND_SHORT];
 			struct conn_key k = vrow_key(r);
 
@@ -512,7 +512,7 @@ void ui_draw_table(struct view *v)
 				st.trend = spark;
 			}
 		}
-		if ((v->dns_on || v->svc_on) && !r->conns) {
+		if ((v->dns_on || v->svc_on) && !vrow_conns(r)) {
 			endpoint_names(v, r, lname, sizeof(lname), rname, sizeof(rname));
 			st.local = lname;
 			st.remote = rname;
@@ -522,7 +522,7 @@ void ui_draw_table(struct view *v)
 		put_field(cut, sizeof(cut), line, l.total, COLS, false, false);
 		if (v->have_sel && idx == v->sel)
 			role = ROLE_SELECTED;
-		else if (r->conns)
+		else if (vrow_conns(r))
 			role = ROLE_GROUP;
 		else if (r->r.flags & CONN_F_FAILED)
 			role = ROLE_FAILED;
@@ -733,7 +733,7 @@ static void draw_detail(struct view *v)
 	const struct strtab *st = v->shown ? v->shown->st : NULL;
 	char text[30][300], a[32], b[32], t1[RFC3339_LEN], t2[RFC3339_LEN];
 	char local[ENDPOINT_LEN], remote[ENDPOINT_LEN];
-	const char *ifname = str_text(st, d->ifname);
+	const char *ifname = str_text(st, d->r.id.ifname);
 	const char *nsname = v->shown ? netns_name(&v->shown->hdr, r->id.netns) : NULL;
 	const struct stream_header *h = v->shown ? &v->shown->hdr : NULL;
 	int n = 0;
@@ -752,7 +752,7 @@ static void draw_detail(struct view *v)
 	     r->id.family == FAMILY_INET6 ? "IPv6" : "IPv4");
 	LINE("local         %s", local);
 	LINE("remote        %s", remote);
-	LINE("interface     %s (index %" PRIu32 ")", ifname[0] ? ifname : "?", r->id.ifindex);
+	LINE("interface     %s (index %" PRIu32 ")", ifname[0] ? ifname : "?", vrow_ifindex(st, d));
 	if (nsname)
 		LINE("netns         %" PRIu32 " (%s)", r->id.netns, nsname);
 	else
