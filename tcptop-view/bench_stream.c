@@ -5,12 +5,17 @@
  * --full-every intervals, deltas of the rows that changed between them); this process reads it.
  *
  * usage: tcptop-view-bench-stream [ROWS [INTERVALS [FULL_EVERY [BUSY [MODE]]]]]
+ *        tcptop-view-bench-stream FILE [MODE]
  * (defaults 100000 120 60 5 conn): BUSY rows move bytes each interval, one connection opens and
  * one closes in every interval; MODE conn (a row per connection), process (grouped by process)
- * or trend (with the trends shown). Prints the CPU time of this process (reader thread included)
+ * or trend (with the trends shown). FILE: a snapshot stream read instead (tcptop-agg's output of
+ * a recording: a real table's first deltas carry every connection as new, which the generated
+ * stream does not), each of its snapshots an interval. Prints the CPU time of this process (reader thread included)
  * per interval, the slowest interval of the view's thread, RSS at the end and what the view
  * holds. */
+#include <ctype.h>
 #include <err.h>
+#include <fcntl.h>
 #include <locale.h>
 #include <malloc.h>
 #include <poll.h>
@@ -154,11 +159,12 @@ static void writer(int fd, size_t rows, int intervals, int full_every, size_t bu
 
 int main(int argc, char **argv)
 {
-	size_t rows = argc > 1 ? strtoul(argv[1], NULL, 10) : 100000;
-	int intervals = argc > 2 ? atoi(argv[2]) : 120;
-	int full_every = argc > 3 ? atoi(argv[3]) : 60;
-	size_t busy = argc > 4 ? strtoul(argv[4], NULL, 10) : 5;
-	const char *mode = argc > 5 ? argv[5] : "conn";
+	const char *file = argc > 1 && !isdigit((unsigned char)argv[1][0]) ? argv[1] : NULL;
+	size_t rows = argc > 1 && !file ? strtoul(argv[1], NULL, 10) : 100000;
+	int intervals = argc > 2 && !file ? atoi(argv[2]) : 120;
+	int full_every = argc > 3 && !file ? atoi(argv[3]) : 60;
+	size_t busy = argc > 4 && !file ? strtoul(argv[4], NULL, 10) : 5;
+	const char *mode = file ? (argc > 2 ? argv[2] : "conn") : argc > 5 ? argv[5] : "conn";
 	struct view v = { .t.sort = COL_RX_RATE, .page = 45 };
 	struct stream_reader *rd;
 	struct feed *f;
@@ -166,7 +172,7 @@ int main(int argc, char **argv)
 	double c0, ui_max = 0, ui_total = 0, full_max = 0;
 	char why[256];
 	int p[2], wake, got = 0;
-	pid_t child;
+	pid_t child = -1;
 	FILE *out;
 
 	mallopt(M_MMAP_THRESHOLD, 1 << 20); /* as tcptop-view */
@@ -174,20 +180,27 @@ int main(int argc, char **argv)
 	if (rows < 4 || intervals < 1 || full_every < 1 ||
 	    (strcmp(mode, "conn") && strcmp(mode, "process") && strcmp(mode, "trend")))
 		errx(EX_USAGE,
-		     "usage: %s [ROWS [INTERVALS [FULL_EVERY [BUSY [conn|process|trend]]]]]",
-		     argv[0]);
+		     "usage: %s [ROWS [INTERVALS [FULL_EVERY [BUSY [conn|process|trend]]]]]\n"
+		     "       %s FILE [conn|process|trend]",
+		     argv[0], argv[0]);
 	v.t.group = !strcmp(mode, "process") ? GROUP_PROCESS : GROUP_NONE;
 	v.trend_on = !strcmp(mode, "trend");
-	if (pipe(p))
-		err(1, "pipe");
-	child = fork();
-	if (child < 0)
-		err(1, "fork");
-	if (!child) {
-		close(p[0]);
-		writer(p[1], rows, intervals, full_every, busy);
+	if (file) {
+		p[0] = open(file, O_RDONLY | O_CLOEXEC);
+		if (p[0] < 0)
+			err(EX_NOINPUT, "%s", file);
+	} else {
+		if (pipe(p))
+			err(1, "pipe");
+		child = fork();
+		if (child < 0)
+			err(1, "fork");
+		if (!child) {
+			close(p[0]);
+			writer(p[1], rows, intervals, full_every, busy);
+		}
+		close(p[1]);
 	}
-	close(p[1]);
 	out = fopen("/dev/null", "r+");
 	if (!out || ui_open(out, "xterm-256color", true, why, sizeof(why)) < 0)
 		errx(1, "curses: %s", why);
@@ -212,15 +225,15 @@ int main(int argc, char **argv)
 		feed_drain(f);
 		while ((s = feed_take(f, NULL))) {
 			double t0 = thread_ms(), dt;
+			bool delta = s->delta;
 
 			view_install(&v, s);
 			ui_draw(&v);
 			dt = thread_ms() - t0;
 			ui_total += dt;
-			if (dt > ui_max && got % full_every) /* a delta's */
+			if (dt > ui_max && delta)
 				ui_max = dt;
-			if (dt > full_max && got &&
-			    !(got % full_every)) /* a full one's, not the first */
+			if (dt > full_max && got && !delta) /* a full one's, not the first */
 				full_max = dt;
 			got++;
 		}
@@ -233,10 +246,16 @@ int main(int argc, char **argv)
 	}
 	c0 = cpu_ms(RUSAGE_SELF) - c0;
 	ui_close();
-	waitpid(child, NULL, 0);
-	printf("bench-view-stream: %zu idle rows, %d intervals (full every %d, %zu busy rows, one "
-	       "opens and one closes each), %s, %d shown, %zu rows in the last\n",
-	       rows, intervals, full_every, busy, mode, got, v.shown ? v.shown->n : 0);
+	if (file) {
+		intervals = got ? got : 1;
+		printf("bench-view-stream: %s, %s, %d shown, %zu rows in the last\n", file, mode,
+		       got, v.shown ? v.shown->n : 0);
+	} else {
+		waitpid(child, NULL, 0);
+		printf("bench-view-stream: %zu idle rows, %d intervals (full every %d, %zu busy "
+		       "rows, one opens and one closes each), %s, %d shown, %zu rows in the last\n",
+		       rows, intervals, full_every, busy, mode, got, v.shown ? v.shown->n : 0);
+	}
 	printf("  CPU %.2f ms an interval (reader thread and view), of which the view's thread "
 	       "%.2f; slowest in the view's thread: a delta %.1f ms, a full snapshot %.1f ms; RSS "
 	       "%.1f MiB (peak %.1f)\n",

@@ -37,7 +37,7 @@ static void publish(struct feed *f, struct snapshot *s)
 {
 	pthread_mutex_lock(&f->lock);
 	/* the view is far behind: drop the oldest (a bound in rows too: at 1,000,000 rows a
-	 * snapshot is 184 MB) */
+	 * snapshot is 160 MB) */
 	while (f->head &&
 	       (f->queued >= FEED_QUEUE_MAX || f->queued_rows + s->n > FEED_QUEUE_ROWS)) {
 		struct snapshot *old = f->head;

@@ -99,21 +99,57 @@ static bool row_active(const struct vrow *v, bool changed)
 
 static const struct vfigs none[1];
 
+/* Whether bit k of the bitmap b (n words) is set. */
+static bool bit(const uint64_t *b, size_t n, size_t k)
+{
+	return k / 64 < n && (b[k / 64] >> (k % 64) & 1);
+}
+
+/* Runs p (np rows) and q (nq), their figures equal: a connection new in p, settled in q and
+ * nothing else changed. */
+static bool settled_new(const struct vrow *p, size_t np, const struct vrow *q, size_t nq)
+{
+	struct vrow x;
+
+	if (np != 1 || nq != 1 || !(p->r.flags & CONN_F_NEW) || (q->r.flags & CONN_F_NEW))
+		return false;
+	x = *q;
+	x.r.flags |= CONN_F_NEW;
+	return !memcmp(p, &x, VROW_VALUE_BYTES);
+}
+
 /* What snapshot_thin() makes, for prev (the keys that differ, prev's rows and figures of them)
  * and for next (the map from prev's rows, next's rows active and fresh). */
 struct thinout {
 	struct vkey *keys;
+	uint64_t *dnew; /* for prev->dnew, made at the first such key */
 	struct vrow *rows;
 	struct vfigs *figs;
 	uint32_t *map, *active, *fresh;
-	size_t nkeys, nrows, nfigs, nactive, nfresh;
-	size_t kcap, rcap, fcap, acap, frcap;
+	size_t nkeys, ndnew, nrows, nfigs, nactive, nfresh;
+	size_t kcap, dncap, rcap, fcap, acap, frcap;
 	uint32_t tick; /* next's */
 };
+
+/* Key k of o settled only (prev->dnew). */
+static int set_dnew(struct thinout *o, size_t k)
+{
+	size_t w = k / 64 + 1;
+
+	if (w > o->ndnew) {
+		if (VEC_RESERVE(&o->dnew, &o->dncap, w))
+			return -1;
+		memset(o->dnew + o->ndnew, 0, (w - o->ndnew) * sizeof(*o->dnew));
+		o->ndnew = w;
+	}
+	o->dnew[k / 64] |= 1ull << (k % 64);
+	return 0;
+}
 
 static void thinout_free(struct thinout *o)
 {
 	free(o->keys);
+	free(o->dnew);
 	free(o->rows);
 	free(o->figs);
 	free(o->map);
@@ -138,7 +174,7 @@ static int thin_runs(struct thinout *o, const struct vrow *p, size_t np, size_t 
 		size_t i2 = i, j2 = j, fp2, fq2;
 		int d = i >= np ? 1 : j >= nq ? -1 : vrow_key_cmp(&p[i], &q[j]);
 		struct vkey key = vrow_vkey(d <= 0 ? &p[i] : &q[j]);
-		bool same;
+		bool same, figs_same, settled;
 
 		if (d <= 0)
 			i2 = run_end(p, np, i);
@@ -146,8 +182,9 @@ static int thin_runs(struct thinout *o, const struct vrow *p, size_t np, size_t 
 			j2 = run_end(q, nq, j);
 		fp2 = figs_run(pf, npf, &fp, &key);
 		fq2 = figs_run(qf, nqf, &fq, &key);
-		same = d == 0 && runs_equal(p + i, i2 - i, q + j, j2 - j) &&
-		       figs_equal(pf + fp, fp2 - fp, qf + fq, fq2 - fq);
+		figs_same = d == 0 && figs_equal(pf + fp, fp2 - fp, qf + fq, fq2 - fq);
+		same = figs_same && runs_equal(p + i, i2 - i, q + j, j2 - j);
+		settled = figs_same && !same && settled_new(p + i, i2 - i, q + j, j2 - j);
 		for (size_t x = j; x < j2; x++) {
 			if (!row_active(&q[x], !same))
 				continue;
@@ -158,20 +195,29 @@ static int thin_runs(struct thinout *o, const struct vrow *p, size_t np, size_t 
 		if (same) {
 			for (size_t x = 0; x < j2 - j; x++) {
 				q[j + x].since = p[i + x].since;
+				q[j + x].quiet = p[i + x].quiet;
 				o->map[pbase + i + x] = qbase + j + x;
 			}
 		} else {
 			/* a connection seen before keeps the tick it was first seen */
-			for (size_t x = j; x < j2; x++)
+			for (size_t x = j; x < j2; x++) {
 				q[x].since = i2 > i ? p[i].since : o->tick;
+				q[x].quiet = i2 > i ? p[i].quiet : 0;
+			}
 			for (size_t x = i; x < i2; x++)
 				o->map[pbase + x] = UINT32_MAX;
-			if (VEC_RESERVE(&o->keys, &o->kcap, o->nkeys + 1) ||
-			    append_rows(&o->rows, &o->nrows, &o->rcap, p + i, i2 - i) ||
-			    append(&o->figs, &o->nfigs, &o->fcap, pf + fp, fp2 - fp, sizeof(*pf)) ||
+			/* a connection next brought is told by its rows' since: no key kept (nor
+			 * rows or figures: prev has none) */
+			if ((i2 > i && VEC_RESERVE(&o->keys, &o->kcap, o->nkeys + 1)) ||
+			    (settled && set_dnew(o, o->nkeys)) ||
+			    (!settled &&
+			     append_rows(&o->rows, &o->nrows, &o->rcap, p + i, i2 - i)) ||
+			    (!settled && append(&o->figs, &o->nfigs, &o->fcap, pf + fp, fp2 - fp,
+						sizeof(*pf))) ||
 			    VEC_RESERVE(&o->fresh, &o->frcap, o->nfresh + (j2 - j) + 1))
 				return -1;
-			o->keys[o->nkeys++] = key;
+			if (i2 > i)
+				o->keys[o->nkeys++] = key;
 			for (size_t x = j; x < j2; x++)
 				o->fresh[o->nfresh++] = qbase + x;
 		}
@@ -191,9 +237,12 @@ static void thin_install(struct snapshot *prev, struct snapshot *next, struct th
 	VEC_SHRINK(&o->rows, &o->rcap, o->nrows);
 	VEC_SHRINK(&o->figs, &o->fcap, o->nfigs);
 	free(prev->dkeys);
+	free(prev->dnew);
 	free(prev->drows);
 	free(prev->dfigs);
 	prev->dkeys = o->keys;
+	prev->dnew = o->dnew;
+	prev->ndnew = o->ndnew;
 	prev->drows = o->rows;
 	prev->dfigs = o->figs;
 	prev->ndkeys = o->nkeys;
@@ -246,15 +295,37 @@ struct elems {
 	size_t n;
 };
 
-/* The elements (of size bytes, their key by key()) of base with those of the keys replaced by
- * those of with: into *out (n expected, a hint). The elements of base replaced go to *taken
- * when taken is not NULL. */
-static int merge(size_t size, struct vkey (*key)(const void *), struct elems base,
-		 const struct vkey *keys, size_t nk, struct elems with, size_t n, void *out,
-		 size_t *nout, void *taken, size_t *ntaken)
+/* What merge() does with the keys of a dnew bitmap (settled only): replace them as the others
+ * (the way from a snapshot to the next one), or keep base's elements, rows marked NEW again and
+ * taken (from the next one back: rows), or only kept (figures, the same in both). */
+enum dnew_use {
+	DNEW_REPLACE,
+	DNEW_NEW,
+	DNEW_KEEP,
+};
+
+/* How merge() takes elements apart: of size bytes, their key by key(); the keys of dnew (nd
+ * words) as use says; the elements of base gone() says (ctx) are not kept but taken: those of
+ * the connections the next snapshot brought, which a thin snapshot does not list (NULL: none). */
+struct mergeop {
+	size_t size;
+	struct vkey (*key)(const void *);
+	const uint64_t *dnew;
+	size_t nd;
+	enum dnew_use use;
+	bool (*gone)(const void *e, const void *ctx);
+	const void *ctx;
+};
+
+/* The elements of base with those of the keys replaced by those of with, and with's others
+ * added (the connections brought by the next snapshot, going forward), all in key order: into
+ * *out (n expected, a hint). The elements of base replaced or gone go to *taken when taken is
+ * not NULL. */
+static int merge(const struct mergeop *m, struct elems base, const struct vkey *keys, size_t nk,
+		 struct elems with, size_t n, void *out, size_t *nout, void *taken, size_t *ntaken)
 {
 	const char *b = base.e, *wi = with.e;
-	size_t nb = base.n, nw = with.n, i = 0, k = 0, w = 0, cap = 0, tcap = 0;
+	size_t size = m->size, nb = base.n, nw = with.n, i = 0, k = 0, w = 0, cap = 0, tcap = 0;
 	char *o = NULL, *t = NULL;
 	size_t no = 0, nt = 0;
 	static const char nothing[1];
@@ -266,52 +337,72 @@ static int merge(size_t size, struct vkey (*key)(const void *), struct elems bas
 
 	if (vec_resize(&o, &cap, n ? n : 1, size))
 		return -1;
-	while (i < nb || k < nk) {
-		struct vkey kb;
+	while (i < nb || w < nw || k < nk) {
+		bool hb = i < nb, hw = w < nw, hk = k < nk, is_key;
+		struct vkey kb, kw, cur;
+		size_t i2 = i, w2 = w;
 
-		if (i < nb)
-			kb = key(b + i * size);
-		if (k < nk && (i >= nb || vkey_cmp(&kb, &keys[k]) >= 0)) {
-			size_t i2 = i, w2 = w;
-
-			while (i2 < nb) {
-				struct vkey x = key(b + i2 * size);
-
-				if (vkey_cmp(&x, &keys[k]))
-					break;
-				i2++;
+		if (hb)
+			kb = m->key(b + i * size);
+		if (hw)
+			kw = m->key(wi + w * size);
+		if (hb && (!hk || vkey_cmp(&kb, &keys[k]) < 0) && (!hw || vkey_cmp(&kb, &kw) < 0)) {
+			/* base's elements up to the next key or element of with, in one copy */
+			if (m->gone && m->gone(b + i * size, m->ctx)) {
+				if (taken && append(&t, &nt, &tcap, b + i * size, 1, size))
+					goto fail;
+				i++;
+				continue;
 			}
-			while (w2 < nw) {
-				struct vkey x = key(wi + w2 * size);
+			while (++i2 < nb) {
+				struct vkey x = m->key(b + i2 * size);
 
-				if (vkey_cmp(&x, &keys[k]))
+				if ((hk && vkey_cmp(&x, &keys[k]) >= 0) ||
+				    (hw && vkey_cmp(&x, &kw) >= 0) ||
+				    (m->gone && m->gone(b + i2 * size, m->ctx)))
 					break;
-				w2++;
 			}
-			if (append(&o, &no, &cap, wi + w * size, w2 - w, size) ||
-			    (taken && append(&t, &nt, &tcap, b + i * size, i2 - i, size)))
-				goto fail;
-			i = i2;
-			w = w2;
-			k++;
-		} else {
-			size_t i2 = i + 1;
-
-			/* the elements up to the next key, in one copy */
-			if (k < nk)
-				while (i2 < nb) {
-					struct vkey x = key(b + i2 * size);
-
-					if (vkey_cmp(&x, &keys[k]) >= 0)
-						break;
-					i2++;
-				}
-			else
-				i2 = nb;
 			if (append(&o, &no, &cap, b + i * size, i2 - i, size))
 				goto fail;
 			i = i2;
+			continue;
 		}
+		cur = hk && (!hw || vkey_cmp(&keys[k], &kw) <= 0) ? keys[k] : kw;
+		is_key = hk && !vkey_cmp(&keys[k], &cur);
+		while (i2 < nb) {
+			struct vkey x = m->key(b + i2 * size);
+
+			if (vkey_cmp(&x, &cur))
+				break;
+			i2++;
+		}
+		while (w2 < nw) {
+			struct vkey x = m->key(wi + w2 * size);
+
+			if (vkey_cmp(&x, &cur))
+				break;
+			w2++;
+		}
+		if (is_key && m->use != DNEW_REPLACE && bit(m->dnew, m->nd, k)) {
+			size_t at = no;
+
+			if (append(&o, &no, &cap, b + i * size, i2 - i, size) ||
+			    (m->use == DNEW_NEW && taken &&
+			     append(&t, &nt, &tcap, b + i * size, i2 - i, size)))
+				goto fail;
+			for (size_t x = at; m->use == DNEW_NEW && x < no; x++)
+				((struct vrow *)(void *)(o + x * size))->r.flags |= CONN_F_NEW;
+		} else if (is_key) {
+			if (append(&o, &no, &cap, wi + w * size, w2 - w, size) ||
+			    (taken && append(&t, &nt, &tcap, b + i * size, i2 - i, size)))
+				goto fail;
+		} else if (append(&o, &no, &cap, b + i * size, i2 - i, size) ||
+			   append(&o, &no, &cap, wi + w * size, w2 - w, size)) {
+			goto fail;
+		}
+		i = i2;
+		w = w2;
+		k += is_key;
 	}
 	*(char **)out = o;
 	*nout = no;
@@ -350,8 +441,44 @@ static void made_whole(struct snapshot *s, struct vrow *rows, size_t n, struct v
 	s->figs_cap = nf ? nf : 1;
 }
 
+/* A row the next snapshot brought (its first tick that one's): a thin snapshot before it does
+ * not list its key. */
+static bool row_brought(const void *e, const void *ctx)
+{
+	const struct snapshot *next = ctx;
+
+	return ((const struct vrow *)e)->since == (uint32_t)next->tick;
+}
+
+/* The figures of a connection the next snapshot (ctx, whole) brought. */
+static bool figs_brought(const void *e, const void *ctx)
+{
+	const struct snapshot *next = ctx;
+	const struct vkey *k = &((const struct vfigs *)e)->k;
+	size_t lo = 0, hi = next->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		struct vkey x = vrow_vkey(&next->rows[mid]);
+
+		if (vkey_cmp(&x, k) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo >= next->n)
+		return false;
+	struct vkey x = vrow_vkey(&next->rows[lo]);
+
+	return !vkey_cmp(&x, k) && row_brought(&next->rows[lo], next);
+}
+
 int snapshot_thicken(struct snapshot *s, struct snapshot *next)
 {
+	struct mergeop mr = { sizeof(struct vrow), row_key, s->dnew, s->ndnew, DNEW_NEW,
+			      row_brought,	   next };
+	struct mergeop mf = { sizeof(struct vfigs), figs_key, s->dnew, s->ndnew, DNEW_KEEP,
+			      figs_brought,	    next };
 	struct vrow *rows, *taken;
 	struct vfigs *figs, *ftaken;
 	size_t n, nt, nf, nft;
@@ -360,10 +487,10 @@ int snapshot_thicken(struct snapshot *s, struct snapshot *next)
 		return 0;
 	if (!next->rows || !s->thin_ok)
 		return -1;
-	if (merge(sizeof(*rows), row_key, rows_of(next->rows, next->n), s->dkeys, s->ndkeys,
+	if (merge(&mr, rows_of(next->rows, next->n), s->dkeys, s->ndkeys,
 		  rows_of(s->drows, s->ndrows), s->n, &rows, &n, &taken, &nt))
 		return -1;
-	if (merge(sizeof(*figs), figs_key, figs_of(next->figs, next->nfigs), s->dkeys, s->ndkeys,
+	if (merge(&mf, figs_of(next->figs, next->nfigs), s->dkeys, s->ndkeys,
 		  figs_of(s->dfigs, s->ndfigs), next->nfigs, &figs, &nf, &ftaken, &nft)) {
 		free(rows);
 		free(taken);
@@ -381,6 +508,11 @@ int snapshot_thicken(struct snapshot *s, struct snapshot *next)
 
 int snapshot_thicken_next(struct snapshot *s, struct snapshot *next)
 {
+	struct mergeop mr = { sizeof(struct vrow), row_key, s->dnew, s->ndnew,
+			      DNEW_REPLACE,	   NULL,    NULL };
+	struct mergeop mf = {
+		sizeof(struct vfigs), figs_key, s->dnew, s->ndnew, DNEW_KEEP, NULL, NULL
+	};
 	struct vrow *rows;
 	struct vfigs *figs;
 	size_t n, nf;
@@ -389,10 +521,10 @@ int snapshot_thicken_next(struct snapshot *s, struct snapshot *next)
 		return 0;
 	if (!s->rows || !s->drnext || !s->thin_ok)
 		return -1;
-	if (merge(sizeof(*rows), row_key, rows_of(s->rows, s->n), s->dkeys, s->ndkeys,
-		  rows_of(s->drnext, s->ndrnext), next->n, &rows, &n, NULL, NULL))
+	if (merge(&mr, rows_of(s->rows, s->n), s->dkeys, s->ndkeys, rows_of(s->drnext, s->ndrnext),
+		  next->n, &rows, &n, NULL, NULL))
 		return -1;
-	if (merge(sizeof(*figs), figs_key, figs_of(s->figs, s->nfigs), s->dkeys, s->ndkeys,
+	if (merge(&mf, figs_of(s->figs, s->nfigs), s->dkeys, s->ndkeys,
 		  figs_of(s->dfnext, s->ndfnext), s->nfigs, &figs, &nf, NULL, NULL)) {
 		free(rows);
 		return -1;
@@ -404,6 +536,11 @@ int snapshot_thicken_next(struct snapshot *s, struct snapshot *next)
 void snapshot_drop_rows(struct snapshot *s)
 {
 	free_steps(s);
+	/* only the newest is settled by a delta: made again if ever wanted */
+	free(s->settle);
+	s->settle = NULL;
+	s->nsettle = 0;
+	s->settle_ok = false;
 	free(s->rows);
 	free(s->drnext);
 	free(s->figs);
@@ -420,9 +557,9 @@ void snapshot_drop_rows(struct snapshot *s)
 
 size_t snapshot_delta_bytes(const struct snapshot *s)
 {
-	return s->ndkeys * sizeof(*s->dkeys) + s->ndrows * sizeof(*s->drows) +
-	       s->ndrnext * sizeof(*s->drnext) + s->ndfigs * sizeof(*s->dfigs) +
-	       s->ndfnext * sizeof(*s->dfnext);
+	return s->ndkeys * sizeof(*s->dkeys) + s->ndnew * sizeof(*s->dnew) +
+	       s->ndrows * sizeof(*s->drows) + s->ndrnext * sizeof(*s->drnext) +
+	       s->ndfigs * sizeof(*s->dfigs) + s->ndfnext * sizeof(*s->dfnext);
 }
 
 /* ---- a delta snapshot applied in place ---- */
@@ -796,6 +933,13 @@ int snapshot_apply(struct snapshot *prev, struct snapshot *d, bool steal)
 		err = -EPROTO;
 		goto fail;
 	}
+	/* the delta's rows and figures are in c now: not held twice while the table is made
+	 * (a real stream's first deltas carry every connection) */
+	free(d->rows);
+	free(d->figs);
+	d->rows = NULL;
+	d->figs = NULL;
+	d->n = d->nfigs = d->cap = d->figs_cap = 0;
 	/* what makes prev again, before its rows are overwritten */
 	if (!(o.map = malloc((n ? n : 1) * sizeof(*o.map))))
 		goto fail;
@@ -853,8 +997,6 @@ int snapshot_apply(struct snapshot *prev, struct snapshot *d, bool steal)
 		nf2 = splice_runs(figs, nf, sizeof(*figs), c.ops, c.nt, c.sh);
 	}
 	/* d is the whole snapshot now */
-	free(d->rows);
-	free(d->figs);
 	d->rows = rows;
 	d->n = n2;
 	d->cap = rcap;
@@ -910,7 +1052,8 @@ const struct vrow *snapshot_row_before(const struct snapshot *prev, const struct
 
 	*figs = NULL;
 	if (!prev->rows) {
-		if (!prev->thin_ok)
+		/* a connection next brought: not in prev */
+		if (!prev->thin_ok || row_brought(v, next))
 			return NULL;
 		/* a key that does not differ: its row is next's */
 		for (lo = 0, hi = prev->ndkeys; lo < hi;) {
@@ -921,7 +1064,9 @@ const struct vrow *snapshot_row_before(const struct snapshot *prev, const struct
 			else
 				hi = mid;
 		}
-		if (lo >= prev->ndkeys || vkey_cmp(&prev->dkeys[lo], &k)) {
+		/* a key that differs only by NEW: its counters and figures are next's */
+		if (lo >= prev->ndkeys || vkey_cmp(&prev->dkeys[lo], &k) ||
+		    bit(prev->dnew, prev->ndnew, lo)) {
 			*figs = snapshot_figs(next, v);
 			return v;
 		}
@@ -940,11 +1085,19 @@ const struct vrow *snapshot_row_before(const struct snapshot *prev, const struct
 	if (in) {
 		*figs = snapshot_figs(in, &rows[lo]);
 	} else if (rows[lo].has_figs) {
-		for (size_t i = 0; i < prev->ndfigs; i++)
-			if (!vkey_cmp(&prev->dfigs[i].k, &k)) {
-				*figs = &prev->dfigs[i].f;
-				break;
-			}
+		/* the first figures of the key, as in a whole snapshot (dfigs are in key order) */
+		size_t f = 0;
+
+		for (hi = prev->ndfigs; f < hi;) {
+			size_t mid = f + (hi - f) / 2;
+
+			if (vkey_cmp(&prev->dfigs[mid].k, &k) < 0)
+				f = mid + 1;
+			else
+				hi = mid;
+		}
+		if (f < prev->ndfigs && !vkey_cmp(&prev->dfigs[f].k, &k))
+			*figs = &prev->dfigs[f].f;
 	}
 	return &rows[lo];
 }

@@ -291,14 +291,14 @@ static int start(struct app *a)
 	return GO;
 }
 
-static bool own_row(void *ctx, const struct vrow *v, const char *boot_id)
+static bool own_row(void *ctx, const struct strtab *st, const struct vrow *v, const char *boot_id)
 {
 	struct rec_snap_row r;
 
 	if (v->r.id.proto != PROTO_UDP) /* the resolver's queries are UDP: no copy for the rest */
 		return false;
 	memset(&r, 0, sizeof(r));
-	r.id = v->r.id;
+	vrow_conn_id(st, v, &r.id);
 	r.flags = v->r.flags;
 	r.pid = v->r.pid;
 	return dns_own_row(ctx, &r, boot_id);

@@ -40,6 +40,12 @@ struct strtab {
 	} cache[CACHE];
 	/* the UI thread's: ranks of strings 0..nranked-1 */
 	uint32_t *rank, nranked;
+	/* addresses: chunks that never move, and the reader's index of them (open addressing:
+	 * number + 1, 0 empty; a power of two, at most half full) */
+	uint8_t (*addr[ADDRS_MAX / CHUNK])[16];
+	uint32_t naddr;
+	uint32_t *aidx;
+	size_t aidx_cap;
 };
 
 static struct sent *ent(const struct strtab *st, uint32_t id)
@@ -84,7 +90,57 @@ void strtab_free(struct strtab *st)
 		free(st->chunk[c]);
 	htab_free(&st->idx);
 	free(st->rank);
+	for (size_t c = 0; c < ADDRS_MAX / CHUNK && st->addr[c]; c++)
+		free(st->addr[c]);
+	free(st->aidx);
 	free(st);
+}
+
+const uint8_t *str_addr(const struct strtab *st, uint32_t id)
+{
+	return st->addr[id >> CHUNK_BITS][id & (CHUNK - 1)];
+}
+
+static int aidx_grow(struct strtab *st)
+{
+	size_t cap = st->aidx_cap ? st->aidx_cap * 2 : 1024;
+	uint32_t *idx = calloc(cap, sizeof(*idx));
+
+	if (!idx)
+		return -1;
+	for (uint32_t id = 0; id < st->naddr; id++) {
+		size_t h = hash_bytes(str_addr(st, id), 16) & (cap - 1);
+
+		while (idx[h])
+			h = (h + 1) & (cap - 1);
+		idx[h] = id + 1;
+	}
+	free(st->aidx);
+	st->aidx = idx;
+	st->aidx_cap = cap;
+	return 0;
+}
+
+uint32_t strtab_addr_add(struct strtab *st, const uint8_t *a)
+{
+	uint32_t id = st->naddr;
+	size_t h;
+
+	if ((size_t)id * 2 + 2 > st->aidx_cap && aidx_grow(st))
+		return UINT32_MAX;
+	for (h = hash_bytes(a, 16) & (st->aidx_cap - 1); st->aidx[h];
+	     h = (h + 1) & (st->aidx_cap - 1))
+		if (!memcmp(str_addr(st, st->aidx[h] - 1), a, 16))
+			return st->aidx[h] - 1;
+	if (id >= ADDRS_MAX)
+		return UINT32_MAX;
+	if (!st->addr[id >> CHUNK_BITS] &&
+	    !(st->addr[id >> CHUNK_BITS] = malloc(CHUNK * sizeof(*st->addr[0]))))
+		return UINT32_MAX;
+	memcpy(st->addr[id >> CHUNK_BITS][id & (CHUNK - 1)], a, 16);
+	st->aidx[h] = id + 1;
+	st->naddr++;
+	return id;
 }
 
 static uint64_t key_hash(unsigned kind, const char *raw, size_t len, const char *extra)

@@ -53,6 +53,7 @@ void snapshot_free(struct snapshot *s)
 	free(s->cgmemo);
 	free(s->rows);
 	free(s->dkeys);
+	free(s->dnew);
 	free(s->drows);
 	free(s->drnext);
 	free(s->figs);
@@ -104,14 +105,65 @@ static size_t dec_width(unsigned v)
 	return v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : 5;
 }
 
-size_t vrow_endpoint(const struct vrow *v, bool local, char *buf, size_t size)
+void vrow_addr(const struct strtab *st, const struct vrow *v, bool local, uint8_t *a)
 {
-	const struct conn_id *id = &v->r.id;
-	const uint8_t *a = local ? id->laddr : id->raddr;
+	uint32_t x = local ? v->r.id.laddr : v->r.id.raddr;
+
+	if (v->r.id.inl & (local ? VID_L_V4 : VID_R_V4)) {
+		memcpy(a, &x, 4);
+		memset(a + 4, 0, 12);
+	} else if (st) {
+		memcpy(a, str_addr(st, x), 16);
+	} else {
+		memset(a, 0, 16); /* a detail row with no snapshot shown: nothing to show */
+	}
+}
+
+uint32_t vrow_ifindex(const struct strtab *st, const struct vrow *v)
+{
+	return (uint32_t)strtoul(str_extra(st, v->r.id.ifname), NULL, 10);
+}
+
+void vrow_conn_id(const struct strtab *st, const struct vrow *v, struct conn_id *id)
+{
+	memset(id, 0, sizeof(*id));
+	id->flow = v->r.id.flow;
+	id->cookie = v->r.id.cookie;
+	id->netns = v->r.id.netns;
+	id->ifindex = vrow_ifindex(st, v);
+	id->proto = v->r.id.proto;
+	id->family = v->r.id.family;
+	id->lport = v->r.id.lport;
+	id->rport = v->r.id.rport;
+	vrow_addr(st, v, true, id->laddr);
+	vrow_addr(st, v, false, id->raddr);
+}
+
+/* An address of the stream into a row's: IPv4 in place, any other interned; -1 when out of
+ * memory. */
+static int vid_addr(struct strtab *st, uint32_t *x, struct vid *id, unsigned inl, const uint8_t *a)
+{
+	static const uint8_t zero[12];
+
+	if (id->family == FAMILY_INET && !memcmp(a + 4, zero, 12)) {
+		memcpy(x, a, 4);
+		id->inl |= inl;
+		return 0;
+	}
+	*x = strtab_addr_add(st, a);
+	return *x == UINT32_MAX ? -1 : 0;
+}
+
+size_t vrow_endpoint(const struct strtab *st, const struct vrow *v, bool local, char *buf,
+		     size_t size)
+{
+	const struct vid *id = &v->r.id;
+	uint8_t a[16];
 	uint16_t port = local ? id->lport : id->rport;
 	char t[ENDPOINT_LEN];
 	size_t n = 0;
 
+	vrow_addr(st, v, local, a);
 	if (!size && id->family != FAMILY_INET6) /* the width alone: every row's, as it arrives */
 		return dec_width(a[0]) + dec_width(a[1]) + dec_width(a[2]) + dec_width(a[3]) + 4 +
 		       dec_width(port);
@@ -193,6 +245,7 @@ static uint32_t cgroup_str(struct snapshot *s, const struct rec_snap_row *r,
 int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, const struct cgroup_table *cg)
 {
 	struct vrow *v;
+	char ifx[11];
 
 	if (s->n >= SNAPSHOT_ROWS_MAX) {
 		s->dropped++;
@@ -200,9 +253,19 @@ int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, const struct 
 	}
 	if (VEC_RESERVE(&s->rows, &s->cap, s->n + 1))
 		return -1;
-	v = &s->rows[s->n++];
+	v = &s->rows[s->n];
 	memset(v, 0, sizeof(*v)); /* padding too: rows compare with memcmp */
-	v->r.id = r->id;
+	v->r.id.flow = r->id.flow;
+	v->r.id.cookie = r->id.cookie;
+	v->r.id.netns = r->id.netns;
+	v->r.id.lport = r->id.lport;
+	v->r.id.rport = r->id.rport;
+	v->r.id.proto = r->id.proto;
+	v->r.id.family = r->id.family;
+	if (vid_addr(s->st, &v->r.id.laddr, &v->r.id, VID_L_V4, r->id.laddr) ||
+	    vid_addr(s->st, &v->r.id.raddr, &v->r.id, VID_R_V4, r->id.raddr))
+		return -1;
+	s->n++;
 	v->r.c = r->c;
 	v->r.rate_in = r->rate_in;
 	v->r.rate_out = r->rate_out;
@@ -213,10 +276,13 @@ int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, const struct 
 	v->r.host = r->host;
 	v->r.state = r->state;
 	v->r.flags = r->flags;
-	v->r.local_w = vrow_endpoint(v, true, NULL, 0);
-	v->r.remote_w = vrow_endpoint(v, false, NULL, 0);
+	v->r.local_w = vrow_endpoint(s->st, v, true, NULL, 0);
+	v->r.remote_w = vrow_endpoint(s->st, v, false, NULL, 0);
 	v->r.comm = strtab_add(s->st, STR_COMM, r->comm, strnlen(r->comm, COMM_LEN), NULL);
-	v->ifname = strtab_add(s->st, STR_IFNAME, r->ifname, strnlen(r->ifname, IFNAME_LEN), NULL);
+	if (r->id.ifindex) /* the pair is the interface (rows keep no index of their own) */
+		snprintf(ifx, sizeof(ifx), "%" PRIu32, r->id.ifindex);
+	v->r.id.ifname = strtab_add(s->st, STR_IFNAME, r->ifname, strnlen(r->ifname, IFNAME_LEN),
+				    r->id.ifindex ? ifx : NULL);
 	if (r->cgroup_id && !(s->missing & FIELD_CGROUP)) {
 		/* the same few cgroups come again and again: found once a snapshot, then by their
 		 * (host, id) in a small table of the snapshot's (a table the size of the rows'
@@ -256,7 +322,7 @@ const struct tcp_figs *snapshot_figs(const struct snapshot *s, const struct vrow
 	struct vkey k = vrow_vkey(v);
 	size_t lo = 0, hi = s->nfigs;
 
-	if (!v->has_figs || v->conns)
+	if (!v->has_figs || vrow_conns(v))
 		return NULL;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -362,10 +428,10 @@ bool vrow_matches(const struct strtab *st, const struct vrow *v, const char *fil
 
 	if (!*filter)
 		return true;
-	vrow_endpoint(v, true, ep, sizeof(ep));
+	vrow_endpoint(st, v, true, ep, sizeof(ep));
 	if (strcasestr(ep, filter))
 		return true;
-	vrow_endpoint(v, false, ep, sizeof(ep));
+	vrow_endpoint(st, v, false, ep, sizeof(ep));
 	if (strcasestr(ep, filter) || strcasestr(str_text(st, v->r.comm), filter) ||
 	    strcasestr(str_text(st, v->cgroup), filter))
 		return true;
@@ -378,7 +444,7 @@ bool vrow_matches(const struct strtab *st, const struct vrow *v, const char *fil
 
 const char *vrow_state(const struct vrow *v)
 {
-	if (v->conns || v->r.id.proto != PROTO_TCP)
+	if (vrow_conns(v) || v->r.id.proto != PROTO_TCP)
 		return "-";
 	if (v->r.flags & CONN_F_FAILED)
 		return "FAILED";
@@ -387,13 +453,18 @@ const char *vrow_state(const struct vrow *v)
 
 #define CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
 
-static int cmp_addr(const struct conn_id *a, const struct conn_id *b, bool local)
+static int cmp_addr(const struct strtab *st, const struct vrow *va, const struct vrow *vb,
+		    bool local)
 {
+	const struct vid *a = &va->r.id, *b = &vb->r.id;
+	uint8_t x[16], y[16];
 	int d = CMP(a->family, b->family);
 
 	if (d)
 		return d;
-	d = memcmp(local ? a->laddr : a->raddr, local ? b->laddr : b->raddr, 16);
+	vrow_addr(st, va, local, x);
+	vrow_addr(st, vb, local, y);
+	d = memcmp(x, y, 16);
 	if (d)
 		return d;
 	return local ? CMP(a->lport, b->lport) : CMP(a->rport, b->rport);
@@ -409,13 +480,13 @@ static int cmp_column(const struct strtab *st, const struct vrow *a, const struc
 		return x->id.proto != y->id.proto ? CMP(x->id.proto, y->id.proto)
 						  : CMP(x->id.family, y->id.family);
 	case COL_LOCAL:
-		if (a->conns)
-			return CMP(a->conns, b->conns);
-		return cmp_addr(&x->id, &y->id, true);
+		if (vrow_conns(a))
+			return CMP(vrow_conns(a), vrow_conns(b));
+		return cmp_addr(st, a, b, true);
 	case COL_REMOTE:
-		if (a->conns)
-			return CMP(a->conns, b->conns);
-		return cmp_addr(&x->id, &y->id, false);
+		if (vrow_conns(a))
+			return CMP(vrow_conns(a), vrow_conns(b));
+		return cmp_addr(st, a, b, false);
 	case COL_CGROUP:
 		return strcmp(str_text(st, a->cgroup), str_text(st, b->cgroup));
 	case COL_HOST:
@@ -538,22 +609,23 @@ static bool sort_key(const struct keyctx *kc, const struct vrow *v, enum column 
 		uint16_t port = c == COL_LOCAL ? r->id.lport : r->id.rport;
 		uint8_t b[19];
 
-		if (v->conns) {
-			k[0] = v->conns;
+		if (vrow_conns(v)) {
+			k[0] = vrow_conns(v);
 			break;
 		}
 		if (kc->v4) {
 			/* family, the address's 4 bytes (the other 12 are 0), port: cmp_addr's
 			 * order in one word */
-			const uint8_t *a = c == COL_LOCAL ? r->id.laddr : r->id.raddr;
+			uint8_t a[16];
 
+			vrow_addr(st, v, c == COL_LOCAL, a);
 			k[0] = (uint64_t)r->id.family << 48 | (uint64_t)a[0] << 40 |
 			       (uint64_t)a[1] << 32 | (uint64_t)a[2] << 24 | (uint64_t)a[3] << 16 |
 			       port;
 			break;
 		}
 		b[0] = r->id.family;
-		memcpy(b + 1, c == COL_LOCAL ? r->id.laddr : r->id.raddr, 16);
+		vrow_addr(st, v, c == COL_LOCAL, b + 1);
 		b[17] = port >> 8;
 		b[18] = port;
 		pack(k, b, sizeof(b));
@@ -694,7 +766,7 @@ void table_sort(struct table *t)
 	for (size_t i = 0; i < n; i++) {
 		uint64_t k[KEY_WORDS] = { 0 };
 
-		/* a row is 184 bytes: ask for the ones ahead, a key reads one field of each */
+		/* a row is 160 bytes: ask for the ones ahead, a key reads one field of each */
 		if (i + 16 < n)
 			__builtin_prefetch(t->v[i + 16]);
 		exact &= sort_key(&kc, t->v[i], t->sort, k);
@@ -827,12 +899,9 @@ static int prepare_groups(struct snapshot *s, int m)
 
 /* IPv4, and nothing in the 12 bytes after the address (a hostile row may put something there):
  * the one-word address key orders it as cmp_addr() does. */
-static bool v4_only(const struct conn_id *id)
+static bool v4_only(const struct vid *id)
 {
-	static const uint8_t zero[12];
-
-	return id->family == FAMILY_INET && !memcmp(id->laddr + 4, zero, 12) &&
-	       !memcmp(id->raddr + 4, zero, 12);
+	return id->family == FAMILY_INET && id->inl == (VID_L_V4 | VID_R_V4);
 }
 
 void snapshot_finish(struct snapshot *s)
@@ -867,14 +936,14 @@ void vrow_widen(const struct strtab *st, struct widest *w, const struct vrow *v)
 {
 	const struct vfields *r = &v->r;
 
-	if (!v->conns) {
+	if (!vrow_conns(v)) {
 		w->local = imax(w->local, r->local_w);
 		w->remote = imax(w->remote, r->remote_w);
 	}
 	w->comm = imax(w->comm, str_width(st, r->comm));
 	w->cgroup = imax(w->cgroup, str_width(st, v->cgroup));
 	w->host = imax(w->host, str_width(st, v->hostname));
-	if (r->id.proto == PROTO_TCP && !v->conns)
+	if (r->id.proto == PROTO_TCP && !vrow_conns(v))
 		w->state = imax(w->state, strlen(vrow_state(v)));
 	if (!(r->flags & CONN_F_NO_OWNER))
 		w->pid = imax(w->pid, digits(r->pid));
@@ -894,7 +963,7 @@ uint64_t group_key(const struct vrow *v, enum group_mode mode)
 	const struct vfields *r = &v->r;
 	uint64_t h;
 
-	if (v->conns)
+	if (vrow_conns(v))
 		return r->id.cookie; /* a group row keeps its key there */
 	/* a merged stream's group is one host's (its pids and cgroup ids are that kernel's) */
 	if (mode == GROUP_CGROUP)
@@ -1013,6 +1082,7 @@ static int build_groups(struct table *t)
 		f = &s->rows[g->first];
 		v = &t->groups[g->slot - 1];
 		memset(v, 0, sizeof(*v));
+		v->r.id.inl = VID_L_V4 | VID_R_V4 | VID_GROUP; /* no address: zeros */
 		v->r.id.flow = g->slot - 1;
 		v->r.id.cookie = group_key(f, t->group);
 		v->r.flags = t->group == GROUP_PROCESS ? (f->r.flags & CONN_F_NO_OWNER)
@@ -1032,7 +1102,7 @@ static int build_groups(struct table *t)
 		v->limit = g->worst ? g->worst_row->limit : 0;
 		v->limit_pct = g->worst ? g->worst_row->limit_pct : 0;
 		v->r.id.proto = g->worst ? PROTO_TCP : 0;
-		v->conns = g->conns;
+		v->nconns = g->conns;
 		v->r.comm = t->group == GROUP_PROCESS ? f->r.comm : 0;
 		v->cgroup = f->cgroup;
 		v->hostname = f->hostname;
@@ -1222,7 +1292,7 @@ int table_rebuild(struct table *t)
 		for (size_t i = 0; i < s->n; i++) {
 			const struct vrow *v = &s->rows[i];
 
-			if (t->own_row && t->own_row(t->own_ctx, v, row_boot_id(s, v))) {
+			if (t->own_row && t->own_row(t->own_ctx, s->st, v, row_boot_id(s, v))) {
 				t->self_hidden++;
 				continue;
 			}
@@ -1270,7 +1340,7 @@ void table_free(struct table *t)
 struct conn_key vrow_key(const struct vrow *v)
 {
 	struct conn_key k = {
-		.flow = v->conns ? UINT64_MAX : v->r.id.flow,
+		.flow = vrow_conns(v) ? UINT64_MAX : v->r.id.flow,
 		.cookie = v->r.id.cookie,
 		.netns = v->r.id.netns,
 		.lport = v->r.id.lport,
@@ -1386,7 +1456,7 @@ void fmt_rtt(uint32_t us, char *buf, size_t size)
  * feature): unknown, not merely not seen yet. */
 static bool owner_unknown(const struct vrow *v, unsigned missing)
 {
-	return !v->conns && (missing & FIELD_OWNER) && (v->r.flags & CONN_F_BEGUN_BEFORE);
+	return !vrow_conns(v) && (missing & FIELD_OWNER) && (v->r.flags & CONN_F_BEGUN_BEFORE);
 }
 
 const char *cell_text(const struct strtab *st, const struct vrow *v, enum column c, bool raw,
@@ -1395,7 +1465,7 @@ const char *cell_text(const struct strtab *st, const struct vrow *v, enum column
 	const struct vfields *r = &v->r;
 	bool tcp = r->id.proto == PROTO_TCP;
 
-	if (v->conns) { /* a group's row: its key and sums */
+	if (vrow_conns(v)) { /* a group's row: its key and sums */
 		switch (c) {
 		case COL_PROTO:
 		case COL_REMOTE:
@@ -1405,8 +1475,8 @@ const char *cell_text(const struct strtab *st, const struct vrow *v, enum column
 		case COL_LIMIT:
 			return v->has_figs ? limit_text(v->limit, v->limit_pct, buf, size) : "";
 		case COL_LOCAL:
-			snprintf(buf, size, "%" PRIu32 " conn%s", v->conns,
-				 v->conns == 1 ? "" : "s");
+			snprintf(buf, size, "%" PRIu32 " conn%s", vrow_conns(v),
+				 vrow_conns(v) == 1 ? "" : "s");
 			return buf;
 		default:
 			break;
@@ -1422,7 +1492,7 @@ const char *cell_text(const struct strtab *st, const struct vrow *v, enum column
 		break;
 	case COL_LOCAL:
 	case COL_REMOTE:
-		vrow_endpoint(v, c == COL_LOCAL, buf, size);
+		vrow_endpoint(st, v, c == COL_LOCAL, buf, size);
 		break;
 	case COL_PID:
 		if (r->flags & CONN_F_NO_OWNER)
@@ -1737,7 +1807,7 @@ size_t table_format_row(const struct vrow *v, const struct layout *l, const stru
 
 	if (size < 8)
 		return 0;
-	if (v->conns) { /* a group: open or closed */
+	if (vrow_conns(v)) { /* a group: open or closed */
 		const char *m =
 			table_utf8 ? (st->open ? "\u25be" : "\u25b8") : (st->open ? "v" : ">");
 
@@ -1758,15 +1828,15 @@ size_t table_format_row(const struct vrow *v, const struct layout *l, const stru
 			continue;
 		buf[o++] = ' ';
 		s = cell_text(st->st, v, c, st->raw_units, st->missing, tmp, sizeof(tmp));
-		if (c == COL_LOCAL && st->local && !v->conns)
+		if (c == COL_LOCAL && st->local && !vrow_conns(v))
 			s = st->local, named = true;
-		if (c == COL_REMOTE && st->remote && !v->conns)
+		if (c == COL_REMOTE && st->remote && !vrow_conns(v))
 			s = st->remote, named = true;
 		/* widths known already: strings' from the table, endpoints' from the row */
 		w = c == COL_PROCESS && v->r.comm && s == str_text(st->st, v->r.comm)
 			    ? str_width(st->st, v->r.comm)
-		    : c == COL_LOCAL && !named && !v->conns  ? v->r.local_w
-		    : c == COL_REMOTE && !named && !v->conns ? v->r.remote_w
+		    : c == COL_LOCAL && !named && !vrow_conns(v)  ? v->r.local_w
+		    : c == COL_REMOTE && !named && !vrow_conns(v) ? v->r.remote_w
 		    : c == COL_CGROUP && v->cgroup && s == str_text(st->st, v->cgroup)
 			    ? str_width(st->st, v->cgroup)
 		    : c == COL_HOST && v->hostname && s == str_text(st->st, v->hostname)

@@ -46,10 +46,36 @@ uint32_t strtab_count(const struct strtab *st); /* reader thread: strings so far
  * again when strings were added since; NULL when out of memory. UI thread only. */
 const uint32_t *strtab_ranks(struct strtab *st, uint32_t n);
 
+/* Addresses rows share (a server's local ones, many remote ones), kept for the view's life as
+ * strings are, in the strings' table: a row holds their numbers. At most ADDRS_MAX: past that
+ * a row with a new one is not kept (counted as out of memory). Reader thread adds, UI thread
+ * reads those of the rows handed over (entries never move). */
+#define ADDRS_MAX (1u << 22)
+/* The number of address a (16 bytes), UINT32_MAX when out of memory or ADDRS_MAX are kept. */
+uint32_t strtab_addr_add(struct strtab *st, const uint8_t *a);
+const uint8_t *str_addr(const struct strtab *st, uint32_t id);
+
+/* A connection's identity as a row keeps it: struct conn_id with its addresses as numbers, an
+ * IPv4 address (its other 12 bytes 0) the 4 bytes themselves (inl), any other one interned
+ * (strtab_addr_add), and its interface as the number of its name with its index (vrow_ifindex):
+ * 40 bytes instead of 64. */
+#define VID_L_V4  1u
+#define VID_R_V4  2u
+#define VID_GROUP 4u /* a group's row (struct table's groups): vrow_conns() */
+struct vid {
+	uint64_t flow, cookie;
+	uint32_t netns;
+	uint32_t ifname; /* strtab STR_IFNAME: the interface's name, extra: its index in decimal */
+	uint32_t laddr, raddr;
+	uint16_t lport, rport;
+	uint8_t proto, family;
+	uint8_t inl; /* VID_L_V4, VID_R_V4: laddr, raddr are the IPv4 bytes themselves; VID_GROUP */
+};
+
 /* The stream's fields a row keeps: struct rec_snap_row without its strings, plus the widths of
  * its endpoints as text and its process name's number. */
 struct vfields {
-	struct conn_id id;
+	struct vid id;
 	struct conn_counters c;
 	double rate_in, rate_out; /* bytes/s over the interval */
 	uint64_t first_ns, last_ns, cgroup_id;
@@ -60,20 +86,33 @@ struct vfields {
 };
 
 /* One connection as the view keeps it: no pointer, no string, no heap of its own; every byte up
- * to conns is the row's value (zeroed padding), so two rows compare with memcmp. */
+ * to quiet is the row's value (zeroed padding), so two rows compare with memcmp. */
 struct vrow {
 	struct vfields r;
 	uint32_t cgroup;   /* strtab: the short form, "" when unknown */
-	uint32_t ifname;   /* strtab: the interface's name */
 	uint32_t hostname; /* strtab: its host's name (merged streams; extra: its boot id), or 0 */
 	/* TCP with figures (has_figs; the figures themselves are in the snapshot's side table,
 	 * snapshot_figs()): what held it back during the interval (enum limit, lib/limit.h) and
-	 * that cause's share of it, percent; in what was the row's padding (184 bytes still) */
+	 * that cause's share of it, percent; in what was the row's padding */
 	uint8_t limit, limit_pct, has_figs;
-	uint32_t conns; /* a group's row: its connections; 0 otherwise */
-	uint32_t since; /* the view's tick of the first snapshot it was in */
+	/* its trend entry not made yet (trend.c): 0 none, else 1 + the ticks from since to the
+	 * last snapshot it was active in without moving */
+	uint8_t quiet;
+	union {
+		uint32_t
+			since; /* a connection's: the view's tick of the first snapshot it was in */
+		uint32_t nconns; /* a group's (VID_GROUP): its connections */
+	};
 };
-#define VROW_VALUE_BYTES offsetof(struct vrow, conns)
+#define VROW_VALUE_BYTES offsetof(struct vrow, quiet)
+/* Every byte is 0.2 MiB at 209,000 rows (issue 22): look twice before making it bigger. */
+_Static_assert(sizeof(struct vrow) == 152, "struct vrow grew");
+
+/* A group's row: its connections; 0 for a connection's. */
+static inline uint32_t vrow_conns(const struct vrow *v)
+{
+	return v->r.id.inl & VID_GROUP ? v->nconns : 0;
+}
 
 /* The widest values of a set of rows, for the layout. */
 struct widest {
@@ -132,6 +171,11 @@ struct snapshot {
 	struct vrow *drows;  /* ... this snapshot's rows of them (in order; a key may have none) */
 	struct vrow *drnext; /* ... and the next one's, kept while travelling (NULL otherwise) */
 	size_t ndkeys, ndrows, ndrnext;
+	/* thin: bit k set, dkeys[k]'s row is the next one's with NEW still set (a connection
+	 * new here, settled there, as the first walk's deltas carry every connection): no row
+	 * or figures are kept for it in drows, dfigs (ndnew: 64-bit words) */
+	uint64_t *dnew;
+	size_t ndnew;
 	struct vfigs *dfigs;  /* thin: this snapshot's figures of the keys dkeys */
 	struct vfigs *dfnext; /* ... and the next one's, kept while travelling */
 	size_t ndfigs, ndfnext;
@@ -221,7 +265,8 @@ int snapshot_thin(struct snapshot *prev, struct snapshot *next);
  * snapshot, prev keeps what makes it again (as snapshot_thin(prev, d) leaves both), in time
  * proportional to the rows d carries and prev's rows to settle, not to the table. steal: d takes
  * prev's rows (nobody reads them again), else a copy. 0; -EPROTO: the table is not the one d
- * applies to (out of step: its table_rows differ); -ENOMEM. Either way prev is as it was. */
+ * applies to (out of step: its table_rows differ); -ENOMEM (d's rows may be gone: only to be
+ * freed). Either way prev is as it was. */
 int snapshot_apply(struct snapshot *prev, struct snapshot *d, bool steal);
 /* The keys of s's rows the next delta settles (s->settle); -1 when out of memory. */
 int snapshot_settle_list(struct snapshot *s);
@@ -245,7 +290,14 @@ void snapshot_drop_rows(struct snapshot *s);
 size_t snapshot_delta_bytes(const struct snapshot *s);
 /* The text of a row's endpoint as numbers ("10.0.0.1:443", "[::1]:53") into buf (ENDPOINT_LEN);
  * returns its length. */
-size_t vrow_endpoint(const struct vrow *v, bool local, char *buf, size_t size);
+size_t vrow_endpoint(const struct strtab *st, const struct vrow *v, bool local, char *buf,
+		     size_t size);
+/* The 16 bytes of a row's local or remote address (as struct conn_id has them) into a. */
+void vrow_addr(const struct strtab *st, const struct vrow *v, bool local, uint8_t *a);
+/* The index of a row's interface (0: unknown). */
+uint32_t vrow_ifindex(const struct strtab *st, const struct vrow *v);
+/* The row's identity as the stream has it. */
+void vrow_conn_id(const struct strtab *st, const struct vrow *v, struct conn_id *id);
 /* Shorthands for a row's strings */
 const char *vrow_comm(const struct snapshot *s, const struct vrow *v);
 
@@ -304,7 +356,8 @@ struct table {
 	size_t gscratch_cap;
 	/* the view's own DNS queries (dns_own_row() of lib/dns.h through own_row): left out,
 	 * counted; own_row NULL: none */
-	bool (*own_row)(void *ctx, const struct vrow *v, const char *boot_id);
+	bool (*own_row)(void *ctx, const struct strtab *st, const struct vrow *v,
+			const char *boot_id);
 	void *own_ctx;
 	size_t self_hidden;
 	/* widest values of the rows shown, gathered while filtering, for the layout */

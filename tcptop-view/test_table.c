@@ -305,8 +305,9 @@ static void test_selection(void)
 
 /* The resolver's own rows, played by a rule: the pid in ctx, on the host whose boot id is
  * "ours". */
-static bool own_row(void *ctx, const struct vrow *v, const char *boot_id)
+static bool own_row(void *ctx, const struct strtab *st, const struct vrow *v, const char *boot_id)
 {
+	(void)st;
 	return v->r.pid == *(const uint32_t *)ctx && boot_id && !strcmp(boot_id, "ours");
 }
 
@@ -373,7 +374,7 @@ static void test_groups(void)
 	t.snap = s;
 	t.group = GROUP_PROCESS;
 	table_rebuild(&t);
-	ok(t.n == 3 && t.v[0]->conns == 3 && !strcmp(comm_of(t.v[0]), "nginx") &&
+	ok(t.n == 3 && vrow_conns(t.v[0]) == 3 && !strcmp(comm_of(t.v[0]), "nginx") &&
 		   t.v[0]->r.rate_in == 600 && t.v[0]->r.c.bytes_in == 6000,
 	   "by process: nginx's three connections summed, largest rate first");
 	ok(table_sorted(&t), "group rows in the comparator's order");
@@ -388,7 +389,7 @@ static void test_groups(void)
 	ok(t.n == 3, "by cgroup: three groups (no cgroup is one)");
 	strcpy(t.filter, "curl");
 	table_rebuild(&t);
-	ok(t.n == 1 && t.v[0]->conns == 1 && !strcmp(cgroup_of(t.v[0]), "0123456789ab"),
+	ok(t.n == 1 && vrow_conns(t.v[0]) == 1 && !strcmp(cgroup_of(t.v[0]), "0123456789ab"),
 	   "the filter chooses connections, groups sum those");
 	t.filter[0] = '\0';
 	t.group = GROUP_NONE;
@@ -477,7 +478,7 @@ static void test_groups_merged(void)
 	for (int m = 0; m < 2; m++) {
 		t.group = m ? GROUP_CGROUP : GROUP_PROCESS;
 		table_rebuild(&t);
-		ok(t.n == 2 && t.v[0]->conns == 2 && t.v[1]->conns == 2 &&
+		ok(t.n == 2 && vrow_conns(t.v[0]) == 2 && vrow_conns(t.v[1]) == 2 &&
 			   !strcmp(host_of(t.v[0]), "one") && !strcmp(host_of(t.v[1]), "two") &&
 			   !strcmp(cgroup_of(t.v[1]), "postgres.service") &&
 			   t.v[0]->r.id.cookie != t.v[1]->r.id.cookie,
@@ -587,7 +588,7 @@ static void test_compact(void)
 	size_t whole = 0;
 	int same = 0;
 
-	ok(sizeof(struct vrow) <= 184, "a row is at most 184 bytes (%zu)", sizeof(struct vrow));
+	ok(sizeof(struct vrow) <= 160, "a row is at most 160 bytes (%zu)", sizeof(struct vrow));
 	{
 		/* the widths a row keeps are those of its endpoints' text */
 		struct stream_header h = { 0 };
@@ -607,7 +608,7 @@ static void test_compact(void)
 		}
 		for (size_t i = 0; i < s->n; i++)
 			wrong += s->rows[i].r.local_w !=
-					 vrow_endpoint(&s->rows[i], true, ep, sizeof(ep)) ||
+					 vrow_endpoint(ST, &s->rows[i], true, ep, sizeof(ep)) ||
 				 s->rows[i].r.local_w != strlen(ep);
 		ok(!wrong, "an endpoint's width is its text's, IPv4 and IPv6 (%d wrong)", wrong);
 		snapshot_free(s);
@@ -881,6 +882,61 @@ static void test_figs_trend(void)
 	view_free(&v);
 }
 
+/* Tick t of a table: flow 1, and flow 2 (cwnd c2) from tick 2 on, new then. */
+static struct snapshot *appeared_snapshot(uint64_t t, uint32_t c2)
+{
+	struct stream_header h = { 0 };
+	struct rec_snap_begin sb = { .span_ns = 1000000000 };
+	struct snapshot *s = snapshot_new(&h, &sb, ST);
+
+	for (uint64_t f = 1; f <= (t >= 2 ? 2u : 1u); f++) {
+		struct rec_snap_row r = row(f, "tcp", 1, 0);
+
+		r.id.proto = PROTO_TCP;
+		r.has_figs = 1;
+		r.figs.cwnd = f == 2 ? c2 : 10;
+		r.flags = f == 2 && t == 2 ? CONN_F_NEW : 0;
+		snapshot_add(s, &r, NULL);
+	}
+	snapshot_finish(s);
+	return s;
+}
+
+/* A connection that appears idle with figures has its trend entry made only when it moves: its
+ * graphs are those of an entry made when it appeared (its cwnd before the move is the one it
+ * had), unless a sweep would have taken that entry since. */
+static void test_figs_appeared(void)
+{
+	static const struct {
+		uint64_t moves, back;
+		float before, at;
+		int known;
+	} c[] = { { 7, 6, 20, 30, 6 }, { 62, 60, 20, 30, 60 }, { 130, 60, 30, 30, 60 } };
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct view v = { .t.sort = COL_RX_RATE, .page = 10 };
+		struct conn_key k;
+		float pts[TREND_LEN], rate[TREND_LEN];
+		int known, rknown, right = 0;
+
+		view_init(&v);
+		for (uint64_t t = 1; t <= c[i].moves; t++)
+			view_install(&v, appeared_snapshot(t, t < c[i].moves ? 20 : 30));
+		k = vrow_key(&v.shown->rows[1]);
+		known = trends_get_series(v.trends, &k, TS_CWND, v.shown->tick, 2, v.shown->tick,
+					  NULL, 0, (int)c[i].back, pts);
+		rknown = trends_get(v.trends, &k, v.shown->tick, 2, v.shown->tick, (int)c[i].back,
+				    rate);
+		for (uint64_t b = 0; b < c[i].back; b++)
+			right += pts[b] == (b + 1 < c[i].back ? c[i].before : c[i].at) && !rate[b];
+		ok(known == c[i].known && rknown == known && right == (int)c[i].back,
+		   "appeared idle at tick 2, moved at %d: cwnd %.0f before, %.0f then (%d known, "
+		   "%d right)",
+		   (int)c[i].moves, c[i].before, c[i].at, known, right);
+		view_free(&v);
+	}
+}
+
 /* ---- deltas applied in place (snapshot_apply) against the same tables sent whole ---- */
 
 /* The writer's table, as tcptop-agg keeps it: rows, and which ones the next snapshot carries. */
@@ -1073,7 +1129,9 @@ static const char *apply_differs(const struct snapshot *pf, const struct snapsho
 	if (pd->ndkeys != pf->ndkeys || !keys_same(pd->dkeys, pf->dkeys, pf->ndkeys))
 		return "the keys that differ";
 	if (pd->ndrows != pf->ndrows || !rows_same(pd->drows, pf->drows, pf->ndrows) ||
-	    pd->ndfigs != pf->ndfigs || !figs_same(pd->dfigs, pf->dfigs, pf->ndfigs))
+	    pd->ndfigs != pf->ndfigs || !figs_same(pd->dfigs, pf->dfigs, pf->ndfigs) ||
+	    pd->ndnew != pf->ndnew ||
+	    (pf->ndnew && memcmp(pd->dnew, pf->dnew, pf->ndnew * sizeof(*pf->dnew))))
 		return "what makes the one before again";
 	if (d->nactive != f->nactive || !u32_same(d->active, f->active, f->nactive) ||
 	    d->nfresh != f->nfresh || !u32_same(d->fresh, f->fresh, f->nfresh) ||
@@ -1089,6 +1147,119 @@ static const char *apply_differs(const struct snapshot *pf, const struct snapsho
 		why = "the rows to settle";
 	free(keys);
 	return why;
+}
+
+/* Snapshot k of a table whose connections open (new in it: NEW) and close: flows 1 + 2k to
+ * 100 + 3k, TCP with figures, flow f's cwnd f, one busy. */
+static struct snapshot *opening_snapshot(int k)
+{
+	struct stream_header h = { 0 };
+	struct rec_snap_begin sb = { .span_ns = 1000000000 };
+	struct snapshot *s = snapshot_new(&h, &sb, ST);
+
+	for (uint64_t f = 1 + 2 * (uint64_t)k; f <= 100 + 3 * (uint64_t)k; f++) {
+		struct rec_snap_row r = row(f, "tcp", 1, f % 17 == (uint64_t)k ? 500 : 0);
+
+		r.id.proto = PROTO_TCP;
+		r.has_figs = 1;
+		r.figs.cwnd = (uint32_t)f;
+		r.flags = k && f > 100 + 3 * (uint64_t)(k - 1) ? CONN_F_NEW : 0;
+		snapshot_add(s, &r, NULL);
+	}
+	snapshot_finish(s);
+	return s;
+}
+
+static bool same_figs(const struct snapshot *a, const struct snapshot *b)
+{
+	return a->nfigs == b->nfigs && figs_same(a->figs, b->figs, b->nfigs);
+}
+
+/* The connections a snapshot brought cost no key in the history of the one before (their rows'
+ * since tell them), and the connections settled only their key: [ and ] make every snapshot,
+ * rows and figures, as it came; the trends find no row before a new one. */
+static void test_opening_history(void)
+{
+	struct view v = { .t.sort = COL_RX_RATE, .page = 10 };
+	struct snapshot *copy[8];
+	int same = 0;
+	size_t keys = 0, want = 0;
+
+	view_init(&v);
+	for (int k = 0; k < 8; k++) {
+		copy[k] = opening_snapshot(k);
+		view_install(&v, opening_snapshot(k));
+	}
+	for (size_t i = 0; i + 1 < v.nhist; i++)
+		keys += v.hist[i]->ndkeys;
+	/* the keys of a snapshot's rows gone or different in the next one; not the new ones */
+	for (int k = 0; k < 7; k++) {
+		const struct snapshot *a = copy[k], *b = copy[k + 1];
+
+		for (size_t i = 0, j = 0; i < a->n; i++) {
+			while (j < b->n && vrow_key_cmp(&b->rows[j], &a->rows[i]) < 0)
+				j++;
+			want += j >= b->n || vrow_key_cmp(&b->rows[j], &a->rows[i]) ||
+				memcmp(&a->rows[i], &b->rows[j], VROW_VALUE_BYTES);
+		}
+	}
+	ok(keys == want, "the keys kept: the rows gone or changed, none of the new (%zu of %zu)",
+	   keys, want);
+	for (int k = 7; k >= 0; k--) {
+		same += same_rows(v.shown, copy[k]) && same_figs(v.shown, copy[k]);
+		if (k)
+			key(&v, '[');
+	}
+	ok(same == 8, "[ back through 8 snapshots: rows and figures as they came (%d)", same);
+	for (int k = 1; k < 8; k++) {
+		key(&v, ']');
+		if (k < 7)
+			same += same_rows(v.shown, copy[k]) && same_figs(v.shown, copy[k]);
+	}
+	ok(same == 14 && v.travel == 0, "] forward again to the live table (%d)", same);
+	{
+		const struct tcp_figs *f;
+		const struct vrow *last = &v.shown->rows[v.shown->n - 1];
+
+		ok(!snapshot_row_before(v.hist[v.nhist - 2], v.shown, last, &f) && !f &&
+			   snapshot_row_before(v.hist[v.nhist - 2], v.shown, &v.shown->rows[0],
+					       &f) &&
+			   f,
+		   "a row brought has none before it, an old one has its own");
+	}
+	for (int k = 0; k < 8; k++)
+		snapshot_free(copy[k]);
+	view_free(&v);
+}
+
+/* A connection new in one snapshot and only settled in the next (the first walk's deltas carry
+ * every connection so) costs its key in the history, not its row nor figures; made whole again
+ * either way, it is what it was. */
+static void test_settled_history(void)
+{
+	struct snapshot *a = appeared_snapshot(2, 20), *b = appeared_snapshot(3, 20);
+	struct snapshot *a0 = appeared_snapshot(2, 20), *b0 = appeared_snapshot(3, 20);
+	int thin;
+
+	a->tick = a0->tick = 2;
+	b->tick = b0->tick = 3;
+	thin = snapshot_thin(a, b);
+	ok(!thin && a->ndkeys == 1 && a->ndrows == 0 && a->ndfigs == 0 && a->ndnew == 1 &&
+		   a->dnew[0] == 1,
+	   "a row settled only: its key kept, no row, no figures (%zu keys, %zu rows)", a->ndkeys,
+	   a->ndrows);
+	snapshot_drop_rows(a);
+	ok(!snapshot_thicken(a, b) && a->n == 2 && rows_same(a->rows, a0->rows, 2) &&
+		   a->nfigs == 2 && figs_same(a->figs, a0->figs, 2),
+	   "made whole again from the next one: NEW again, its figures");
+	snapshot_drop_rows(b);
+	ok(!snapshot_thicken_next(a, b) && b->n == 2 && rows_same(b->rows, b0->rows, 2) &&
+		   b->nfigs == 2 && figs_same(b->figs, b0->figs, 2),
+	   "and the next one from it");
+	snapshot_free(a);
+	snapshot_free(b);
+	snapshot_free(a0);
+	snapshot_free(b0);
 }
 
 /* Snapshot by snapshot: a delta applied in place (taking the rows, or copying them) leaves what
@@ -1170,7 +1341,7 @@ static const char *views_differ(struct view *a, struct view *b)
 	for (size_t i = 0; i < a->t.n; i++) {
 		const struct vrow *x = a->t.v[i], *y = b->t.v[i];
 
-		if (memcmp(x, y, VROW_VALUE_BYTES) || x->conns != y->conns ||
+		if (memcmp(x, y, VROW_VALUE_BYTES) || vrow_conns(x) != vrow_conns(y) ||
 		    x->since != y->since || a->t.depth[i] != b->t.depth[i])
 			return "a row, its place or its depth";
 	}
@@ -1186,7 +1357,7 @@ static const char *views_differ(struct view *a, struct view *b)
 
 		if (!fa != !fb || (fa && memcmp(fa, fb, sizeof(*fa))))
 			return "figures (side table)";
-		if (a->t.v[i]->conns)
+		if (vrow_conns(a->t.v[i]))
 			continue;
 		if (trends_get(a->trends, &k, a->shown->tick, a->t.v[i]->since, a->shown->tick,
 			       TREND_LEN, pa) != trends_get(b->trends, &k, b->shown->tick,
@@ -1355,8 +1526,9 @@ static const char *flows_shown(const struct view *v)
 	buf[0] = '\0';
 	for (size_t i = 0; i < v->t.n && o + 24 < sizeof(buf); i++)
 		o += snprintf(buf + o, sizeof(buf) - o, "%s%s%" PRIu64, i ? " " : "",
-			      v->t.v[i]->conns ? "g" : "",
-			      v->t.v[i]->conns ? (uint64_t)v->t.v[i]->conns : v->t.v[i]->r.id.flow);
+			      vrow_conns(v->t.v[i]) ? "g" : "",
+			      vrow_conns(v->t.v[i]) ? (uint64_t)vrow_conns(v->t.v[i])
+						    : v->t.v[i]->r.id.flow);
 	return buf;
 }
 
@@ -1423,7 +1595,7 @@ static void test_delta_cases(void)
 	model_row(&m, 4)->rate_in = 1000;
 	both(&p, &m);
 	w = views_differ(&p.a, &p.b);
-	ok(p.b.t.n == 3 && p.b.t.v[0]->conns == 2 && p.b.t.v[0]->r.rate_in == 1000 &&
+	ok(p.b.t.n == 3 && vrow_conns(p.b.t.v[0]) == 2 && p.b.t.v[0]->r.rate_in == 1000 &&
 		   !strcmp(comm_of(p.b.t.v[0]), "b") && !w,
 	   "grouped by process: a member moved bytes, its group goes first with its sum (%s)",
 	   w ? w : "as the whole snapshot");
@@ -1612,6 +1784,9 @@ int main(void)
 	test_limit();
 	test_figs_history();
 	test_figs_trend();
+	test_figs_appeared();
+	test_settled_history();
+	test_opening_history();
 	test_apply();
 	test_delta_views();
 	test_delta_cases();

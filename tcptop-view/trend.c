@@ -5,7 +5,10 @@
  * connections of the last minute, not the table. Which ticks are known is the caller's (the
  * ticks its row was in the snapshots). A TCP connection whose figures changed has an entry too
  * (a stalled sender moves no byte, but its clocks run); its figures' series are allocated at
- * their first change. */
+ * their first change. A connection that appears idle with figures is due such an entry, made
+ * only when it first moves (its row keeps what the entry would hold till then: the figures are
+ * its row's, unchanged, and the last tick it was active in is its quiet): 100,000 idle
+ * connections opened cost no entry. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,7 +179,40 @@ static void seed(struct tent *e, const struct snapshot *prev, const struct snaps
 	e->has_figs = true;
 }
 
-int trends_add(struct trends *tr, const struct snapshot *s, const struct snapshot *prev)
+/* Row v's entry not made yet (v->quiet) is still due: a sweep since its last tick would have
+ * taken it. */
+static bool entry_due(const struct trends *tr, const struct vrow *v)
+{
+	return v->quiet && tr->swept <= (uint64_t)v->since + v->quiet - 1 + TREND_LEN;
+}
+
+/* Row v of s, active at tick without an entry, did not move since prev (no rate, not closed,
+ * its figures as the entry made when it appeared would hold them): the entry stays due, and v
+ * remembers the tick. False when the entry must be made now. */
+static bool still_due(const struct trends *tr, const struct snapshot *s,
+		      const struct snapshot *prev, struct vrow *v, const struct tcp_figs *fg,
+		      uint64_t tick)
+{
+	const struct tcp_figs *pf = NULL;
+	const struct vrow *p;
+
+	if (v->r.rate_in + v->r.rate_out > 0 || (v->r.flags & CONN_F_CLOSED))
+		return false;
+	if (v->since == tick) { /* appeared now */
+		v->quiet = 1;
+		return true;
+	}
+	if (!entry_due(tr, v) || tick - v->since >= UINT8_MAX || !prev)
+		return false;
+	p = snapshot_row_before(prev, s, v, &pf);
+	if (!p || !pf || memcmp(pf, fg, sizeof(*fg)) || p->r.c.retrans != v->r.c.retrans ||
+	    p->r.c.srtt_us != v->r.c.srtt_us)
+		return false;
+	v->quiet = (uint8_t)(1 + tick - v->since);
+	return true;
+}
+
+int trends_add(struct trends *tr, struct snapshot *s, const struct snapshot *prev)
 {
 	uint32_t span = (uint32_t)((s->b.span_ns + 500000) / 1000000);
 	uint64_t tick = s->tick;
@@ -187,7 +223,7 @@ int trends_add(struct trends *tr, const struct snapshot *s, const struct snapsho
 	size_t n = s->have_active ? s->nactive : s->n;
 
 	for (size_t a = 0; a < n; a++) {
-		const struct vrow *v = &s->rows[s->have_active ? s->active[a] : a];
+		struct vrow *v = &s->rows[s->have_active ? s->active[a] : a];
 		double rate = v->r.rate_in + v->r.rate_out;
 		/* figures that changed (active without a rate: snapshot_thin) */
 		const struct tcp_figs *fg = v->has_figs ? snapshot_figs(s, v) : NULL;
@@ -202,6 +238,8 @@ int trends_add(struct trends *tr, const struct snapshot *s, const struct snapsho
 		if (!e) {
 			size_t cap = tr->cap;
 
+			if (fg && still_due(tr, s, prev, v, fg, tick))
+				continue;
 			if (VEC_RESERVE(&tr->e, &tr->cap, tr->n + 1))
 				return -1;
 			if (tr->cap != cap)
@@ -211,10 +249,17 @@ int trends_add(struct trends *tr, const struct snapshot *s, const struct snapsho
 			e->k = k;
 			e->first = tick;
 			seed(e, prev, s, v);
+			/* the entry due since it appeared, as it would be by now */
+			if (e->has_figs && entry_due(tr, v)) {
+				e->first = v->since;
+				e->last = (uint64_t)v->since + v->quiet - 1;
+			}
+			v->quiet = 0;
 			if (htab_add(&tr->by_key, &e->hn, key_hash(&k)))
 				return -1;
 			tr->n++;
-		} else if (e->last < tick) {
+		}
+		if (e->last && e->last < tick) {
 			/* snapshots it was not in: nothing moved */
 			uint64_t gap = tick - e->last - 1;
 

@@ -19,9 +19,10 @@ struct trends *trends_new(void);
 void trends_free(struct trends *tr);
 /* Record the rate (in + out) of every row of s at its tick (s->tick, increasing), and the TCP
  * figures of the rows whose figures changed; prev (whole or thin, or NULL) is the snapshot
- * before s: a connection's first figures are measured from its figures there. -1 when out of memory (the
- * history then misses this snapshot). */
-int trends_add(struct trends *tr, const struct snapshot *s, const struct snapshot *prev);
+ * before s: a connection's first figures are measured from its figures there. s's rows keep
+ * what entries not made yet hold (quiet). -1 when out of memory (the history then misses this
+ * snapshot). */
+int trends_add(struct trends *tr, struct snapshot *s, const struct snapshot *prev);
 /* The n (<= TREND_LEN) rates of connection k up to and including tick, oldest first, 0 where
  * nothing is known; returns how many of them are known: the ticks from since to until (those of
  * the snapshots its row was in) that are not overwritten (0: the connection has no history). */

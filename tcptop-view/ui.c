@@ -409,8 +409,10 @@ static void draw_header(struct view *v)
 static void endpoint_names(const struct view *v, const struct vrow *r, char *lbuf, size_t lsz,
 			   char *rbuf, size_t rsz)
 {
-	const struct conn_id *id = &r->r.id;
+	const struct strtab *st = v->t.snap ? v->t.snap->st : NULL;
+	const struct vid *id = &r->r.id;
 	char addr[ADDR_LEN], host[DNS_HOST_MAX], lp[40], rp[40];
+	uint8_t la[16], ra[16];
 	const char *svc;
 	bool v6;
 
@@ -423,12 +425,14 @@ static void endpoint_names(const struct view *v, const struct vrow *r, char *lbu
 		if ((svc = service_name(id->rport, id->proto)))
 			snprintf(rp, sizeof(rp), "%s", svc);
 	}
-	addr_format(id->family, id->laddr, addr, sizeof(addr));
+	vrow_addr(st, r, true, la);
+	vrow_addr(st, r, false, ra);
+	addr_format(id->family, la, addr, sizeof(addr));
 	v6 = strchr(addr, ':') != NULL;
 	snprintf(lbuf, lsz, v6 ? "[%s]:%s" : "%s:%s", addr, lp);
-	addr_format(id->family, id->raddr, addr, sizeof(addr));
+	addr_format(id->family, ra, addr, sizeof(addr));
 	v6 = strchr(addr, ':') != NULL;
-	if (v->dns_on && dns_host(v->dns, id->family, id->raddr, true, host, sizeof(host))) {
+	if (v->dns_on && dns_host(v->dns, id->family, ra, true, host, sizeof(host))) {
 		if (!table_utf8)
 			text_fold_ascii(host);
 		snprintf(rbuf, rsz, "%s:%s", host, rp);
@@ -452,7 +456,7 @@ void ui_draw_table(struct view *v)
 		for (int i = 0; i < rows && v->top + i < v->t.n; i++) {
 			const struct vrow *r = v->t.v[v->top + i];
 
-			if (r->conns)
+			if (vrow_conns(r))
 				continue;
 			endpoint_names(v, r, lname, sizeof(lname), rname, sizeof(rname));
 			if ((int)text_width(lname) > v->t.widest.local)
@@ -495,9 +499,9 @@ void ui_draw_table(struct view *v)
 		};
 		char spark[TREND_SHORT * 4 + 1], lname[ENDPOINT_NAME_MAX], rname[ENDPOINT_NAME_MAX];
 
-		if (r->conns)
+		if (vrow_conns(r))
 			st.open = table_expanded(&v->t, r->r.id.cookie);
-		if (l.trend && !r->conns) {
+		if (l.trend && !vrow_conns(r)) {
 			float pts[TREND_SHORT];
 			struct conn_key k = vrow_key(r);
 
@@ -508,7 +512,7 @@ void ui_draw_table(struct view *v)
 				st.trend = spark;
 			}
 		}
-		if ((v->dns_on || v->svc_on) && !r->conns) {
+		if ((v->dns_on || v->svc_on) && !vrow_conns(r)) {
 			endpoint_names(v, r, lname, sizeof(lname), rname, sizeof(rname));
 			st.local = lname;
 			st.remote = rname;
@@ -518,7 +522,7 @@ void ui_draw_table(struct view *v)
 		put_field(cut, sizeof(cut), line, l.total, COLS, false, false);
 		if (v->have_sel && idx == v->sel)
 			role = ROLE_SELECTED;
-		else if (r->conns)
+		else if (vrow_conns(r))
 			role = ROLE_GROUP;
 		else if (r->r.flags & CONN_F_FAILED)
 			role = ROLE_FAILED;
@@ -729,13 +733,13 @@ static void draw_detail(struct view *v)
 	const struct strtab *st = v->shown ? v->shown->st : NULL;
 	char text[30][300], a[32], b[32], t1[RFC3339_LEN], t2[RFC3339_LEN];
 	char local[ENDPOINT_LEN], remote[ENDPOINT_LEN];
-	const char *ifname = str_text(st, d->ifname);
+	const char *ifname = str_text(st, d->r.id.ifname);
 	const char *nsname = v->shown ? netns_name(&v->shown->hdr, r->id.netns) : NULL;
 	const struct stream_header *h = v->shown ? &v->shown->hdr : NULL;
 	int n = 0;
 
-	vrow_endpoint(d, true, local, sizeof(local));
-	vrow_endpoint(d, false, remote, sizeof(remote));
+	vrow_endpoint(st, d, true, local, sizeof(local));
+	vrow_endpoint(st, d, false, remote, sizeof(remote));
 	for (int y = 3; y < LINES - 1; y++) {
 		move(y, 0);
 		clrtoeol();
@@ -748,7 +752,7 @@ static void draw_detail(struct view *v)
 	     r->id.family == FAMILY_INET6 ? "IPv6" : "IPv4");
 	LINE("local         %s", local);
 	LINE("remote        %s", remote);
-	LINE("interface     %s (index %" PRIu32 ")", ifname[0] ? ifname : "?", r->id.ifindex);
+	LINE("interface     %s (index %" PRIu32 ")", ifname[0] ? ifname : "?", vrow_ifindex(st, d));
 	if (nsname)
 		LINE("netns         %" PRIu32 " (%s)", r->id.netns, nsname);
 	else

@@ -591,7 +591,7 @@ enum action view_key(struct view *v, int key)
 	case KEY_ENTER:
 		if (!v->have_sel)
 			return ACT_NONE;
-		if (v->t.v[v->sel]->conns) { /* a group: open or close it */
+		if (vrow_conns(v->t.v[v->sel])) { /* a group: open or close it */
 			table_toggle(&v->t, v->t.v[v->sel]->r.id.cookie);
 			return ACT_REBUILD;
 		}
