@@ -34,37 +34,35 @@
 #define CG_MATCH   0x02 /* passes --cgroup */
 
 /*
- * One tracked connection: 192 bytes, three cache lines. The first holds all that the counting
- * pass of a snapshot reads (with no filter, or filtering on protocol or pid); the second the
- * hash node and what a sample updates besides, so a record touches two lines and the counting
- * pass one. The identity is kept field by field to fit; the flow id is hn.hash undone
- * (hash_u64_inverse), since hash_u64 is a bijection.
+ * One tracked connection: 120 bytes. What many rows share is kept once and named by a 32-bit
+ * index (struct itab): the owner (pid, comm, cgroup), the local end (namespace, interface,
+ * protocol, address), the peer's address, the TCP figures (idle connections' figures mostly
+ * repeat). The rate's and LIMIT's reference is kept (struct refx) only while it differs from
+ * the row itself, from a record that changed a row shown until the snapshot after it: a row
+ * no record touched is its own reference. The flow id is hn.hash undone (hash_u64_inverse),
+ * since hash_u64 is a bijection.
  */
 struct conn {
-	uint64_t pos; /* its index in a->order */
-	uint64_t bytes_in, bytes_out;
-	uint64_t ref_in, ref_out; /* counters at the rate's reference sample */
-	uint64_t first_ns;
-	uint64_t cookie;
-	uint8_t proto, aflags, flags, state;
-	uint32_t pid;
-
 	struct hnode hn; /* in the table by flow; hn.next links the free list when unused */
+	uint64_t bytes_in, bytes_out;
 	uint64_t pkts_in, pkts_out;
+	uint64_t first_ns, last_ns;
+	uint64_t figs_ns; /* when the figures were read */
+	uint64_t cookie;
 	uint32_t srtt_us, retrans;
-	uint64_t last_ns;
-	uint64_t cgroup_id;
-	struct tcpx *x; /* TCP with figures, else NULL; the identity starts on the third line */
-
-	uint32_t netns, ifindex;
-	uint8_t family;
+	uint32_t pos;  /* its index in a->order */
+	uint32_t refx; /* its reference in a->refx, 0: none (the row is its own) */
+	uint32_t owner, local, peer;
+	uint32_t figs; /* TCP with figures, else 0 */
 	uint16_t lport, rport;
-	uint8_t laddr[16], raddr[16];
-	char comm[COMM_LEN];
-} __attribute__((aligned(64)));
-_Static_assert(offsetof(struct conn, hn) == 64 && offsetof(struct conn, netns) == 128 &&
-		       sizeof(struct conn) == 192,
-	       "struct conn: three cache lines as laid out");
+	uint8_t state, aflags;
+	uint8_t flags : 5; /* CONN_F_*: BEGUN_BEFORE, NO_OWNER, FAILED */
+	/* LIMIT as last written (limit_pack()) and its share: a delta carries the row when they
+	 * change */
+	uint8_t limit : 3;
+	uint8_t limit_pct;
+};
+_Static_assert(sizeof(struct conn) == 120, "struct conn: 120 bytes as laid out");
 /* Blocks of entries: the first small (a short replay, or a fuzzer's input, touches a few pages),
  * each next one twice the last, up to POOL_BLOCK_MAX. */
 #define POOL_BLOCK_MIN 64
@@ -81,23 +79,46 @@ struct pool_block {
 	struct conn e[];
 };
 
-/* A TCP connection's figures (tcptop-stream(5)), from a pool of their own: UDP flows and
- * streams without figures pay nothing. */
-struct tcpx {
-	struct tcp_figs figs;	  /* the latest */
-	uint64_t figs_ns;	  /* when they were read */
-	struct limit_clocks ref;  /* the clocks at the last snapshot: LIMIT's reference */
-	uint64_t ref_ns;	  /* when those were read */
-	uint32_t ref_retrans;	  /* retransmits then */
-	bool has_ref;		  /* false: no earlier reading (LIMIT unknown this interval) */
-	uint8_t limit, limit_pct; /* as last written: a delta carries the row when they change */
-	struct tcpx *next_free;
+/* The values rows share, each kept once with the count of rows holding it. */
+struct ival {
+	struct hnode hn; /* in the table by value; hn.next links the spares when unused */
+	uint32_t refs, idx;
+	unsigned char key[];
 };
 
-struct tcpx_block {
-	struct tcpx_block *next;
-	size_t n;
-	struct tcpx x[];
+/* Interned values of len bytes (padding zeroed), by index: v[0] is none. An unused value keeps
+ * its index and memory for the next new one. */
+struct itab {
+	struct htab h;
+	size_t len;
+	struct ival **v;
+	size_t n, cap; /* indexes handed out, 0 included */
+	struct hnode *spare;
+};
+
+/* A row's owner. */
+struct owner {
+	uint64_t cgroup_id;
+	uint32_t pid;
+	char comm[COMM_LEN];
+};
+
+/* A row's local end. */
+struct local {
+	uint32_t netns, ifindex;
+	uint8_t proto, family;
+	uint8_t laddr[16];
+};
+
+/* The reference of a row a record changed since the last snapshot: its counters and clocks
+ * then. */
+struct refx {
+	uint64_t ref_in, ref_out; /* counters at the rate's reference sample */
+	uint64_t ref_ns;	  /* when the clocks were read */
+	struct limit_clocks ref;  /* the clocks at the last snapshot: LIMIT's reference */
+	uint32_t ref_retrans;	  /* retransmits then */
+	bool has_ref;		  /* false: no earlier reading (LIMIT unknown this interval) */
+	uint32_t next_free;
 };
 
 /* An interface's name, by (netns, ifindex). */
@@ -164,8 +185,12 @@ struct agg {
 	uint8_t idle_limit, idle_pct;
 	struct hnode *free_list;
 	struct pool_block *blocks;
-	struct tcpx *tcpx_free;
-	struct tcpx_block *tcpx_blocks;
+	struct itab owners, locals, peers, figs;
+	/* the references of rows changed since the last snapshot, by index (0 unused), and the
+	 * unused ones linked from refx_free */
+	struct refx *refx;
+	size_t nrefx, refx_cap;
+	uint32_t refx_free;
 	bool no_limits; /* the collector could not know the clocks (tcp-limits, tcp-figures) */
 
 	struct htab ifn; /* struct ifname_ent */
@@ -199,6 +224,184 @@ static inline uint64_t sat_add(uint64_t a, uint64_t b)
 	return a + b < a ? UINT64_MAX : a + b;
 }
 
+/* ---- interned values ---- */
+
+static int itab_init(struct itab *t, size_t len)
+{
+	t->len = len;
+	t->n = 1;
+	return VEC_RESERVE(&t->v, &t->cap, 1) || htab_init(&t->h, 16) ? -ENOMEM : 0;
+}
+
+static void itab_free(struct itab *t)
+{
+	for (size_t i = 1; i < t->n; i++)
+		free(t->v[i]);
+	free(t->v);
+	htab_free(&t->h);
+}
+
+/* The index of the value at key (len bytes), held once more; -ENOMEM or 0. */
+static int itab_get(struct itab *t, const void *key, uint32_t *idx)
+{
+	uint64_t h = hash_bytes(key, t->len);
+	struct hnode *n;
+	struct ival *v;
+
+	htab_for_hash(&t->h, n, h)
+	{
+		v = container_of(n, struct ival, hn);
+		if (!memcmp(v->key, key, t->len)) {
+			v->refs++;
+			*idx = v->idx;
+			return 0;
+		}
+	}
+	if (t->spare) {
+		struct hnode *next = t->spare->next;
+
+		v = container_of(t->spare, struct ival, hn);
+		if (htab_add(&t->h, &v->hn, h)) {
+			v->hn.next = next;
+			return -ENOMEM;
+		}
+		t->spare = next;
+	} else {
+		if (t->n >= UINT32_MAX || VEC_RESERVE(&t->v, &t->cap, t->n + 1) ||
+		    !(v = malloc(sizeof(*v) + t->len)))
+			return -ENOMEM;
+		if (htab_add(&t->h, &v->hn, h)) {
+			free(v);
+			return -ENOMEM;
+		}
+		v->idx = (uint32_t)t->n;
+		t->v[t->n++] = v;
+	}
+	memcpy(v->key, key, t->len);
+	v->refs = 1;
+	*idx = v->idx;
+	return 0;
+}
+
+/* A row lets go of the value at idx (none: 0). */
+static void itab_put(struct itab *t, uint32_t idx)
+{
+	struct ival *v = t->v[idx];
+
+	if (!idx || --v->refs)
+		return;
+	htab_del(&t->h, &v->hn);
+	v->hn.next = t->spare;
+	t->spare = &v->hn;
+}
+
+static inline const void *itab_key(const struct itab *t, uint32_t idx)
+{
+	return t->v[idx]->key;
+}
+
+static inline const struct owner *owner_of(const struct agg *a, const struct conn *e)
+{
+	return itab_key(&a->owners, e->owner);
+}
+
+static inline const struct local *local_of(const struct agg *a, const struct conn *e)
+{
+	return itab_key(&a->locals, e->local);
+}
+
+static inline const struct tcp_figs *figs_of(const struct agg *a, const struct conn *e)
+{
+	return itab_key(&a->figs, e->figs);
+}
+
+static inline uint8_t proto_of(const struct agg *a, const struct conn *e)
+{
+	return local_of(a, e)->proto;
+}
+
+/* e's owner is now pid, comm, cgroup_id; -ENOMEM or 0. */
+static int owner_set(struct agg *a, struct conn *e, uint32_t pid, const char *comm,
+		     uint64_t cgroup_id)
+{
+	struct owner o;
+	uint32_t idx;
+
+	memset(&o, 0, sizeof(o));
+	o.cgroup_id = cgroup_id;
+	o.pid = pid;
+	memcpy(o.comm, comm, COMM_LEN);
+	if (itab_get(&a->owners, &o, &idx))
+		return -ENOMEM;
+	itab_put(&a->owners, e->owner);
+	e->owner = idx;
+	return 0;
+}
+
+/* ---- references ---- */
+
+static inline struct refx *refx_of(const struct agg *a, const struct conn *e)
+{
+	return e->refx ? &a->refx[e->refx] : NULL;
+}
+
+static inline uint64_t ref_in(const struct agg *a, const struct conn *e)
+{
+	return e->refx ? a->refx[e->refx].ref_in : e->bytes_in;
+}
+
+static inline uint64_t ref_out(const struct agg *a, const struct conn *e)
+{
+	return e->refx ? a->refx[e->refx].ref_out : e->bytes_out;
+}
+
+static struct limit_clocks clocks_of(const struct tcp_figs *f)
+{
+	return (struct limit_clocks){ f->busy_ms, f->rwnd_ms, f->sndbuf_ms };
+}
+
+/* Keeps e's reference apart before a record changes its counters or clocks: what the row holds
+ * now, when it was its own; -ENOMEM or 0. */
+static int refx_save(struct agg *a, struct conn *e)
+{
+	struct refx *r;
+	uint32_t idx = a->refx_free;
+
+	if (e->refx)
+		return 0;
+	if (idx) {
+		a->refx_free = a->refx[idx].next_free;
+	} else {
+		if (!a->nrefx)
+			a->nrefx = 1;
+		if (a->nrefx >= UINT32_MAX || VEC_RESERVE(&a->refx, &a->refx_cap, a->nrefx + 1))
+			return -ENOMEM;
+		idx = (uint32_t)a->nrefx++;
+	}
+	r = &a->refx[idx];
+	memset(r, 0, sizeof(*r));
+	r->ref_in = e->bytes_in;
+	r->ref_out = e->bytes_out;
+	if (e->figs) {
+		r->ref = clocks_of(figs_of(a, e));
+		r->ref_ns = e->figs_ns;
+		r->ref_retrans = e->retrans;
+		r->has_ref = true;
+	}
+	e->refx = idx;
+	return 0;
+}
+
+/* The interval ended: the row is its own reference again. */
+static void refx_drop(struct agg *a, struct conn *e)
+{
+	if (!e->refx)
+		return;
+	a->refx[e->refx].next_free = a->refx_free;
+	a->refx_free = e->refx;
+	e->refx = 0;
+}
+
 /* ---- pool and table ---- */
 
 static struct conn *conn_alloc(struct agg *a)
@@ -212,7 +415,7 @@ static struct conn *conn_alloc(struct agg *a)
 
 		if (k > POOL_BLOCK_MAX)
 			k = POOL_BLOCK_MAX;
-		b = aligned_alloc(64, sizeof(*b) + k * sizeof(b->e[0]));
+		b = malloc(sizeof(*b) + k * sizeof(b->e[0]));
 		if (!b)
 			return NULL;
 		b->next = a->blocks;
@@ -230,103 +433,89 @@ static struct conn *conn_alloc(struct agg *a)
 	return e;
 }
 
-static struct tcpx *tcpx_alloc(struct agg *a)
-{
-	struct tcpx *x = a->tcpx_free;
-
-	if (!x) {
-		size_t k = a->tcpx_blocks ? a->tcpx_blocks->n * 2 : POOL_BLOCK_MIN;
-		struct tcpx_block *b;
-
-		if (k > POOL_BLOCK_MAX)
-			k = POOL_BLOCK_MAX;
-		b = malloc(sizeof(*b) + k * sizeof(b->x[0]));
-		if (!b)
-			return NULL;
-		b->next = a->tcpx_blocks;
-		b->n = k;
-		a->tcpx_blocks = b;
-		for (size_t i = k; i-- > 0;) {
-			b->x[i].next_free = a->tcpx_free;
-			a->tcpx_free = &b->x[i];
-		}
-		x = a->tcpx_free;
-	}
-	a->tcpx_free = x->next_free;
-	memset(x, 0, sizeof(*x));
-	return x;
-}
-
 static void conn_release(struct agg *a, struct conn *e)
 {
-	if (e->x) {
-		e->x->next_free = a->tcpx_free;
-		a->tcpx_free = e->x;
-		e->x = NULL;
-	}
+	refx_drop(a, e);
+	itab_put(&a->owners, e->owner);
+	itab_put(&a->locals, e->local);
+	itab_put(&a->peers, e->peer);
+	itab_put(&a->figs, e->figs);
 	e->hn.next = a->free_list;
 	a->free_list = &e->hn;
 }
 
-static struct limit_clocks clocks_of(const struct tcp_figs *f)
-{
-	return (struct limit_clocks){ f->busy_ms, f->rwnd_ms, f->sndbuf_ms };
-}
-
 /* A TCP connection's latest figures, read at stream time now; -ENOMEM or 0. With the first
  * comes the reference of its first interval: for a connection begun before the collector, the
- * clocks its open carries (its past is not this interval's); for any other, clocks of 0 at the
- * interval's start, as its rate counts all it moved (a connection whose first figures come after
- * an interval was cut since its open has nothing to compare: LIMIT unknown, once). */
-static int set_figs(struct agg *a, struct conn *e, const struct tcp_figs *f, bool at_open)
+ * clocks its open carries (its past is not this interval's: the row is its own reference); for
+ * any other, clocks of 0 at the interval's start, as its rate counts all it moved (a connection
+ * whose first figures come after an interval was cut since its open has nothing to compare:
+ * LIMIT unknown, once). Any but the open's come after refx_save(). */
+static int set_figs(struct agg *a, struct conn *e, const struct tcp_figs *f)
 {
-	if (e->proto != PROTO_TCP)
-		return 0;
-	if (!e->x) {
-		struct tcpx *x = e->x = tcpx_alloc(a);
+	struct refx *r = refx_of(a, e);
+	uint32_t idx;
 
-		if (!x)
-			return -ENOMEM;
+	if (proto_of(a, e) != PROTO_TCP)
+		return 0;
+	if (!e->figs && r) {
 		if (e->flags & CONN_F_BEGUN_BEFORE) {
-			if (at_open) {
-				x->ref = clocks_of(f);
-				x->ref_ns = a->now;
-				x->ref_retrans = e->retrans;
-				x->has_ref = true;
-			}
+			r->has_ref = false;
 		} else if (!(e->aflags & A_SHOWN)) {
-			x->ref_ns = a->cut;
-			x->has_ref = true;
+			memset(&r->ref, 0, sizeof(r->ref));
+			r->ref_ns = a->cut;
+			r->ref_retrans = 0;
+			r->has_ref = true;
+		} else {
+			r->has_ref = false;
 		}
 	}
-	e->x->figs = *f;
-	e->x->figs_ns = a->now;
+	if (itab_get(&a->figs, f, &idx))
+		return -ENOMEM;
+	itab_put(&a->figs, e->figs);
+	e->figs = idx;
+	e->figs_ns = a->now;
 	return 0;
 }
 
-/* LIMIT of a TCP connection for the interval that ends (span ns long), into w: from the
- * clocks' difference since the reference, over the time between their readings (the
- * interval's span when nothing new was read). */
-/* The LIMIT verdict of e's interval (one with figures) and its share. */
+/* LIMIT's verdicts in the 3 bits a row keeps of them. */
+#define LIMIT_PACKED_UNKNOWN 7
+_Static_assert(LIMIT_N <= LIMIT_PACKED_UNKNOWN, "LIMIT verdicts fit in 3 bits");
+
+static inline uint8_t limit_pack(uint8_t l)
+{
+	return l == LIMIT_UNKNOWN ? LIMIT_PACKED_UNKNOWN : l;
+}
+
+/* The LIMIT verdict of e's interval (one with figures) and its share: from the clocks'
+ * difference since the reference, over the time between their readings (the interval's span
+ * when nothing new was read). */
 static void limit_of(const struct agg *a, const struct conn *e, uint64_t span, uint8_t *limit,
 		     uint8_t *pct)
 {
-	const struct tcpx *x = e->x;
-	struct limit_clocks now;
+	const struct refx *r = refx_of(a, e);
+	struct limit_clocks now, ref;
 	struct limit_interval iv;
 	struct limit_shares sh;
 	enum limit l;
 
 	*pct = 0;
-	if (a->no_limits || !x->has_ref) {
+	if (a->no_limits || (r && !r->has_ref)) {
 		*limit = LIMIT_UNKNOWN;
 		return;
 	}
-	now = clocks_of(&x->figs);
-	iv.span_ns = x->figs_ns > x->ref_ns ? x->figs_ns - x->ref_ns : span;
-	iv.sent = e->bytes_out - e->ref_out;
-	iv.retrans = e->retrans - x->ref_retrans;
-	l = limit_judge(&x->ref, &now, &iv, &sh);
+	now = clocks_of(figs_of(a, e));
+	if (r) {
+		ref = r->ref;
+		iv.span_ns = e->figs_ns > r->ref_ns ? e->figs_ns - r->ref_ns : span;
+		iv.sent = e->bytes_out - r->ref_out;
+		iv.retrans = e->retrans - r->ref_retrans;
+	} else {
+		ref = now;
+		iv.span_ns = span;
+		iv.sent = 0;
+		iv.retrans = 0;
+	}
+	l = limit_judge(&ref, &now, &iv, &sh);
 	*limit = (uint8_t)l;
 	*pct = (uint8_t)limit_percent(limit_share_ms(&sh, l), sh.span_ms);
 }
@@ -337,39 +526,23 @@ static void limit_changed(const struct agg *a, struct conn *e, uint64_t span)
 {
 	uint8_t l, pct;
 
-	if (!e->x || !(e->aflags & A_SHOWN))
+	if (!e->figs || !(e->aflags & A_SHOWN))
 		return;
 	limit_of(a, e, span, &l, &pct);
-	if (l != e->x->limit || pct != e->x->limit_pct)
+	if (limit_pack(l) != e->limit || pct != e->limit_pct)
 		e->aflags |= A_CHANGED;
 }
 
-static void row_limit(const struct agg *a, const struct conn *e, uint64_t span,
-		      struct rec_snap_row *w)
+static void row_limit(const struct agg *a, struct conn *e, uint64_t span, struct rec_snap_row *w)
 {
-	struct tcpx *x = e->x;
-
 	w->limit = w->limit_pct = 0;
-	w->has_figs = x != NULL;
-	if (!x)
+	w->has_figs = e->figs != 0;
+	if (!e->figs)
 		return;
-	w->figs = x->figs;
+	w->figs = *figs_of(a, e);
 	limit_of(a, e, span, &w->limit, &w->limit_pct);
-	x->limit = w->limit;
-	x->limit_pct = w->limit_pct;
-}
-
-/* The interval ended: the clocks now are the next one's reference. */
-static void limit_next(struct conn *e)
-{
-	struct tcpx *x = e->x;
-
-	if (!x)
-		return;
-	x->ref = clocks_of(&x->figs);
-	x->ref_ns = x->figs_ns;
-	x->ref_retrans = e->retrans;
-	x->has_ref = true;
+	e->limit = limit_pack(w->limit);
+	e->limit_pct = w->limit_pct;
 }
 
 static struct conn *table_find(const struct agg *a, uint64_t flow)
@@ -543,7 +716,10 @@ struct agg *agg_new(const struct agg_opts *o)
 		return NULL;
 	a->o = *o;
 	cgroup_table_init(&a->cg);
-	if (htab_init(&a->conns, 1024) || htab_init(&a->ifn, 64)) {
+	if (htab_init(&a->conns, 1024) || htab_init(&a->ifn, 64) ||
+	    itab_init(&a->owners, sizeof(struct owner)) ||
+	    itab_init(&a->locals, sizeof(struct local)) || itab_init(&a->peers, 16) ||
+	    itab_init(&a->figs, sizeof(struct tcp_figs))) {
 		agg_free(a);
 		return NULL;
 	}
@@ -560,10 +736,11 @@ void agg_free(struct agg *a)
 		next = b->next;
 		free(b);
 	}
-	for (struct tcpx_block *t = a->tcpx_blocks, *tn; t; t = tn) {
-		tn = t->next;
-		free(t);
-	}
+	itab_free(&a->owners);
+	itab_free(&a->locals);
+	itab_free(&a->peers);
+	itab_free(&a->figs);
+	free(a->refx);
 	ifn_clear(a);
 	htab_free(&a->ifn);
 	htab_free(&a->conns);
@@ -654,30 +831,31 @@ static bool filter_match(struct agg *a, const struct conn *e)
 	const struct agg_filter *f = &a->o.filter;
 
 	if (f->tcp != f->udp) {
-		if (f->tcp && e->proto != PROTO_TCP)
+		if (f->tcp && proto_of(a, e) != PROTO_TCP)
 			return false;
-		if (f->udp && e->proto != PROTO_UDP)
+		if (f->udp && proto_of(a, e) != PROTO_UDP)
 			return false;
 	}
 	if (f->port_set && e->lport != f->port && e->rport != f->port)
 		return false;
-	if (f->pid_set && (e->pid != f->pid || (e->flags & CONN_F_NO_OWNER)))
+	if (f->pid_set && (owner_of(a, e)->pid != f->pid || (e->flags & CONN_F_NO_OWNER)))
 		return false;
 	if (f->process) {
 		if (e->flags & CONN_F_NO_OWNER)
 			return false;
-		text_sanitize(a->sbuf, sizeof(a->sbuf), e->comm, COMM_LEN);
+		text_sanitize(a->sbuf, sizeof(a->sbuf), owner_of(a, e)->comm, COMM_LEN);
 		if (!strstr(a->sbuf, f->process))
 			return false;
 	}
 	if (f->cgroup) {
-		const struct cgroup_ent *c = cgroup_table_get(&a->cg, e->cgroup_id);
+		const struct cgroup_ent *c = cgroup_table_get(&a->cg, owner_of(a, e)->cgroup_id);
 
 		if (!c || !(c->user & CG_MATCH))
 			return false;
 	}
 	if (f->interface) {
-		const char *n = ifn_get(a, e->netns, e->ifindex);
+		const struct local *l = local_of(a, e);
+		const char *n = ifn_get(a, l->netns, l->ifindex);
 
 		if (!n)
 			return false;
@@ -770,14 +948,14 @@ static void limit_idle(const struct agg *a, uint64_t span, uint8_t *limit, uint8
 }
 
 /* A row's part of the totals (what it counted with bytes in and out), added or taken back. */
-static void tot_add(struct totals *t, const struct conn *e, bool match, uint64_t in, uint64_t out)
+static void tot_add(struct totals *t, uint8_t proto, bool match, uint64_t in, uint64_t out)
 {
 	if (!match) {
 		t->hidden++;
 		return;
 	}
 	t->rows++;
-	if (e->proto == PROTO_UDP)
+	if (proto == PROTO_UDP)
 		t->udp++;
 	else
 		t->tcp++;
@@ -785,14 +963,14 @@ static void tot_add(struct totals *t, const struct conn *e, bool match, uint64_t
 	t->bytes_out += out;
 }
 
-static void tot_sub(struct totals *t, const struct conn *e, bool match, uint64_t in, uint64_t out)
+static void tot_sub(struct totals *t, uint8_t proto, bool match, uint64_t in, uint64_t out)
 {
 	if (!match) {
 		t->hidden--;
 		return;
 	}
 	t->rows--;
-	if (e->proto == PROTO_UDP)
+	if (proto == PROTO_UDP)
 		t->udp--;
 	else
 		t->tcp--;
@@ -815,13 +993,15 @@ struct count {
 static int count_row(struct agg *a, struct conn *e, struct count *c, bool again)
 {
 	bool was = e->aflags & A_MATCH;
+	uint8_t proto = proto_of(a, e);
+	uint64_t cgroup_id;
 	int err;
 
 	if (again && (e->aflags & A_SHOWN))
-		tot_sub(&a->tot, e, was, e->ref_in, e->ref_out);
+		tot_sub(&a->tot, proto, was, ref_in(a, e), ref_out(a, e));
 	if (!filter_match(a, e)) {
 		e->aflags &= ~A_MATCH;
-		tot_add(&a->tot, e, false, 0, 0);
+		tot_add(&a->tot, proto, false, 0, 0);
 		if (was && (e->aflags & A_SHOWN))
 			a->need_full = true;
 		return 0;
@@ -833,14 +1013,15 @@ static int count_row(struct agg *a, struct conn *e, struct count *c, bool again)
 	if (carried(e))
 		c->ncarried++;
 	/* rows mostly share a few cgroups: look up only when it changes */
-	if (e->cgroup_id && e->cgroup_id != c->cg_last) {
-		c->cg_last = e->cgroup_id;
+	cgroup_id = owner_of(a, e)->cgroup_id;
+	if (cgroup_id && cgroup_id != c->cg_last) {
+		c->cg_last = cgroup_id;
 		if ((err = write_cgroup(a, c->cg_last)))
 			return err;
 	}
-	tot_add(&a->tot, e, true, e->bytes_in, e->bytes_out);
-	c->rate_in += rate(e->bytes_in, e->ref_in, c->span);
-	c->rate_out += rate(e->bytes_out, e->ref_out, c->span);
+	tot_add(&a->tot, proto, true, e->bytes_in, e->bytes_out);
+	c->rate_in += rate(e->bytes_in, ref_in(a, e), c->span);
+	c->rate_out += rate(e->bytes_out, ref_out(a, e), c->span);
 	return 0;
 }
 
@@ -856,31 +1037,33 @@ static int write_row(struct agg *a, struct conn *e, uint64_t span, struct ifn_ca
 {
 	struct rec *r = &a->out_rec;
 	struct rec_snap_row *w = &r->u.row;
+	const struct local *l = local_of(a, e);
+	const struct owner *o = owner_of(a, e);
 
-	if (!ic->have || e->netns != ic->netns || e->ifindex != ic->ifindex) {
-		ic->name = ifn_get(a, e->netns, e->ifindex);
-		ic->netns = e->netns;
-		ic->ifindex = e->ifindex;
+	if (!ic->have || l->netns != ic->netns || l->ifindex != ic->ifindex) {
+		ic->name = ifn_get(a, l->netns, l->ifindex);
+		ic->netns = l->netns;
+		ic->ifindex = l->ifindex;
 		ic->have = true;
 	}
 	w->id.flow = hash_u64_inverse(e->hn.hash);
 	w->id.cookie = e->cookie;
-	w->id.netns = e->netns;
-	w->id.ifindex = e->ifindex;
-	w->id.proto = e->proto;
-	w->id.family = e->family;
+	w->id.netns = l->netns;
+	w->id.ifindex = l->ifindex;
+	w->id.proto = l->proto;
+	w->id.family = l->family;
 	w->id.lport = e->lport;
 	w->id.rport = e->rport;
-	memcpy(w->id.laddr, e->laddr, 16);
-	memcpy(w->id.raddr, e->raddr, 16);
+	memcpy(w->id.laddr, l->laddr, 16);
+	memcpy(w->id.raddr, itab_key(&a->peers, e->peer), 16);
 	w->state = e->state;
 	w->flags = e->flags & (CONN_F_BEGUN_BEFORE | CONN_F_NO_OWNER | CONN_F_FAILED);
 	if (e->aflags & A_CLOSED)
 		w->flags |= CONN_F_CLOSED;
 	if (!(e->aflags & A_SHOWN))
 		w->flags |= CONN_F_NEW;
-	w->pid = e->pid;
-	memcpy(w->comm, e->comm, COMM_LEN);
+	w->pid = o->pid;
+	memcpy(w->comm, o->comm, COMM_LEN);
 	if (ic->name)
 		memcpy(w->ifname, ic->name, IFNAME_LEN);
 	else
@@ -891,12 +1074,12 @@ static int write_row(struct agg *a, struct conn *e, uint64_t span, struct ifn_ca
 	w->c.pkts_out = e->pkts_out;
 	w->c.srtt_us = e->srtt_us;
 	w->c.retrans = e->retrans;
-	w->rate_in = rate(e->bytes_in, e->ref_in, span);
-	w->rate_out = rate(e->bytes_out, e->ref_out, span);
+	w->rate_in = rate(e->bytes_in, ref_in(a, e), span);
+	w->rate_out = rate(e->bytes_out, ref_out(a, e), span);
 	w->first_ns = e->first_ns;
 	w->last_ns = e->last_ns;
 	w->host = 0; /* one host: a merge sets its own */
-	w->cgroup_id = e->cgroup_id;
+	w->cgroup_id = o->cgroup_id;
 	row_limit(a, e, span, w);
 	return emit_rec(a, r);
 }
@@ -910,18 +1093,17 @@ static bool row_done(struct agg *a, struct conn *e, uint8_t il, uint8_t ipct)
 {
 	e->aflags |= A_SHOWN;
 	e->aflags &= ~(A_CHANGED | A_TOUCHED);
-	e->ref_in = e->bytes_in;
-	e->ref_out = e->bytes_out;
-	limit_next(e);
+	refx_drop(a, e);
 	if (e->aflags & A_CLOSED) {
-		tot_sub(&a->tot, e, e->aflags & A_MATCH, e->bytes_in, e->bytes_out);
+		tot_sub(&a->tot, proto_of(a, e), e->aflags & A_MATCH, e->bytes_in, e->bytes_out);
 		a->order[e->pos] = NULL;
 		a->ntomb++;
 		a->nconns--;
 		conn_release(a, e);
 		return false;
 	}
-	return (e->aflags & A_MATCH) && e->x && (e->x->limit != il || e->x->limit_pct != ipct);
+	return (e->aflags & A_MATCH) && e->figs &&
+	       (e->limit != limit_pack(il) || e->limit_pct != ipct);
 }
 
 static int touch_cmp(const void *x, const void *y)
@@ -1222,6 +1404,7 @@ static inline bool handshake_state(uint8_t st)
 static int on_open(struct agg *a, const struct rec_conn_open *o)
 {
 	struct conn *e = table_find(a, o->id.flow);
+	struct local l;
 
 	/* a flow id still live belongs to a connection that ended (its id was reused): two rows
 	 * of one key in a snapshot, which a delta cannot say (and a full one visits every row,
@@ -1236,50 +1419,49 @@ static int on_open(struct agg *a, const struct rec_conn_open *o)
 		a->table_full = sat_add(a->table_full, 1);
 		return 0;
 	}
-	/* room for it in the order and the touched list first: once in the table, it is in both */
-	if (VEC_RESERVE(&a->order, &a->order_cap, a->norder + 1) ||
+	/* room for it in the order and the touched list first: once in the table, it is in both
+	 * (its place held in 32 bits) */
+	if (a->norder >= UINT32_MAX || VEC_RESERVE(&a->order, &a->order_cap, a->norder + 1) ||
 	    VEC_RESERVE(&a->touched, &a->touched_cap, a->ntouched + 1))
 		return -ENOMEM;
 	e = conn_alloc(a);
 	if (!e)
 		return -ENOMEM;
+	memset(&l, 0, sizeof(l));
+	l.netns = o->id.netns;
+	l.ifindex = o->id.ifindex;
+	l.proto = o->id.proto;
+	l.family = o->id.family;
+	memcpy(l.laddr, o->id.laddr, 16);
+	if (itab_get(&a->locals, &l, &e->local) || itab_get(&a->peers, o->id.raddr, &e->peer) ||
+	    owner_set(a, e, o->pid, o->comm, o->cgroup_id))
+		goto nomem;
 	e->cookie = o->id.cookie;
-	e->netns = o->id.netns;
-	e->ifindex = o->id.ifindex;
-	e->proto = o->id.proto;
-	e->family = o->id.family;
 	e->lport = o->id.lport;
 	e->rport = o->id.rport;
-	memcpy(e->laddr, o->id.laddr, 16);
-	memcpy(e->raddr, o->id.raddr, 16);
 	e->state = o->state;
 	e->flags = o->flags & (CONN_F_BEGUN_BEFORE | CONN_F_NO_OWNER);
-	if (e->proto == PROTO_TCP && e->state == TCP_SYN_SENT)
+	if (l.proto == PROTO_TCP && e->state == TCP_SYN_SENT)
 		e->aflags |= A_SYNSENT;
-	e->pid = o->pid;
-	memcpy(e->comm, o->comm, COMM_LEN);
+	/* the rate's reference: a connection begun before the collector is not credited with
+	 * its past (the row is its own); any other moved what its open carries since then (a
+	 * short connection the collector first sees at its close comes with all of it) */
+	if (!(o->flags & CONN_F_BEGUN_BEFORE) && (o->c.bytes_in || o->c.bytes_out || o->has_figs) &&
+	    refx_save(a, e))
+		goto nomem;
 	set_counters(e, &o->c, a->now);
 	e->first_ns = a->now;
-	e->cgroup_id = o->cgroup_id;
-	/* the rate's reference: a connection begun before the collector is not credited with
-	 * its past; any other moved what its open carries since then (a short connection the
-	 * collector first sees at its close comes with all of it) */
-	if (o->flags & CONN_F_BEGUN_BEFORE) {
-		e->ref_in = o->c.bytes_in;
-		e->ref_out = o->c.bytes_out;
-	}
-	if (o->has_figs && set_figs(a, e, &o->figs, true)) {
-		conn_release(a, e);
-		return -ENOMEM;
-	}
-	if (htab_add(&a->conns, &e->hn, hash_u64(o->id.flow))) {
-		conn_release(a, e);
-		return -ENOMEM;
-	}
-	e->pos = a->norder;
+	if (o->has_figs && set_figs(a, e, &o->figs))
+		goto nomem;
+	if (htab_add(&a->conns, &e->hn, hash_u64(o->id.flow)))
+		goto nomem;
+	e->pos = (uint32_t)a->norder;
 	a->order[a->norder++] = e;
 	a->nconns++;
 	return touch(a, e); /* 0: its room is reserved */
+nomem:
+	conn_release(a, e);
+	return -ENOMEM;
 }
 
 static struct conn *known(struct agg *a, uint64_t flow)
@@ -1341,21 +1523,21 @@ int agg_record(struct agg *a, const struct rec *r)
 		if ((err = advance(a, r->u.sample.ts, EV_DATA)))
 			return err;
 		if ((e = known(a, r->u.sample.flow))) {
-			if ((err = touch(a, e)))
+			if ((err = touch(a, e)) || (err = refx_save(a, e)))
 				return err;
 			set_counters(e, &r->u.sample.c, a->now);
 			if (r->u.sample.has_figs)
-				return set_figs(a, e, &r->u.sample.figs, false);
+				return set_figs(a, e, &r->u.sample.figs);
 		}
 		return 0;
 	case REC_CONN_CLOSE:
 		if ((err = advance(a, r->u.close.ts, EV_DATA)))
 			return err;
 		if ((e = known(a, r->u.close.flow))) {
-			if ((err = touch(a, e)))
+			if ((err = touch(a, e)) || (err = refx_save(a, e)))
 				return err;
 			set_counters(e, &r->u.close.c, a->now);
-			if (r->u.close.has_figs && (err = set_figs(a, e, &r->u.close.figs, false)))
+			if (r->u.close.has_figs && (err = set_figs(a, e, &r->u.close.figs)))
 				return err;
 			if (r->u.close.state)
 				e->state = r->u.close.state;
@@ -1383,13 +1565,12 @@ int agg_record(struct agg *a, const struct rec *r)
 		if ((err = advance(a, r->u.owner.ts, EV_DATA)))
 			return err;
 		if ((e = known(a, r->u.owner.flow))) {
-			if ((err = touch(a, e)))
+			if ((err = touch(a, e)) ||
+			    (err = owner_set(a, e, r->u.owner.pid, r->u.owner.comm,
+					     r->u.owner.cgroup_id ? r->u.owner.cgroup_id
+								  : owner_of(a, e)->cgroup_id)))
 				return err;
-			e->pid = r->u.owner.pid;
-			memcpy(e->comm, r->u.owner.comm, COMM_LEN);
 			e->flags &= ~CONN_F_NO_OWNER;
-			if (r->u.owner.cgroup_id)
-				e->cgroup_id = r->u.owner.cgroup_id;
 			e->last_ns = a->now;
 			e->aflags |= A_CHANGED;
 		}
