@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The aggregator: a table of connections keyed by flow id (lib/htab.h, entries from a pool, an
- * array in order of appearance), stream time that cuts intervals, and the snapshots, all written
+ * The aggregator: a table of connections keyed by flow id (chained as lib/htab.h, entries from a
+ * pool named by 32-bit indexes, an array in order of appearance), stream time that cuts intervals, and the snapshots, all written
  * through one sink (struct agg_sink). Work per record is O(1). A full snapshot walks the entries
  * once to count and once to write; a delta visits only the entries a record touched in the
  * interval (a list of them, in order of appearance when sorted), with the header's totals kept
@@ -34,23 +34,25 @@
 #define CG_MATCH   0x02 /* passes --cgroup */
 
 /*
- * One tracked connection: 120 bytes. What many rows share is kept once and named by a 32-bit
+ * One tracked connection: 120 bytes, named by a 32-bit index (conn_at()) in the order, the
+ * touched list and the table's chains. What many rows share is kept once and named by a 32-bit
  * index (struct itab): the owner (pid, comm, cgroup), the local end (namespace, interface,
  * protocol, address), the peer's address, the TCP figures (idle connections' figures mostly
  * repeat). The rate's and LIMIT's reference is kept (struct refx) only while it differs from
  * the row itself, from a record that changed a row shown until the snapshot after it: a row
- * no record touched is its own reference. The flow id is hn.hash undone (hash_u64_inverse),
- * since hash_u64 is a bijection.
+ * no record touched is its own reference. The flow id is hash undone (hash_u64_inverse), since
+ * hash_u64 is a bijection.
  */
 struct conn {
-	struct hnode hn; /* in the table by flow; hn.next links the free list when unused */
+	uint64_t hash; /* hash_u64(flow id) */
 	uint64_t bytes_in, bytes_out;
 	uint64_t pkts_in, pkts_out;
 	uint64_t first_ns, last_ns;
 	uint64_t figs_ns; /* when the figures were read */
 	uint64_t cookie;
 	uint32_t srtt_us, retrans;
-	uint32_t pos;  /* its index in a->order */
+	uint32_t next; /* the next in its chain of the table, or of the unused entries */
+	uint32_t pos;  /* its place in a->order */
 	uint32_t refx; /* its reference in a->refx, 0: none (the row is its own) */
 	uint32_t owner, local, peer;
 	uint32_t figs; /* TCP with figures, else 0 */
@@ -63,21 +65,15 @@ struct conn {
 	uint8_t limit_pct;
 };
 _Static_assert(sizeof(struct conn) == 120, "struct conn: 120 bytes as laid out");
-/* Blocks of entries: the first small (a short replay, or a fuzzer's input, touches a few pages),
- * each next one twice the last, up to POOL_BLOCK_MAX. */
-#define POOL_BLOCK_MIN 64
-#define POOL_BLOCK_MAX 4096
+/* Blocks of entries, used from the first as they are needed (a short replay, or a fuzzer's
+ * input, touches a few pages). */
+#define POOL_SHIFT     12
+#define POOL_BLOCK     (1u << POOL_SHIFT)
 #define PREFETCH_AHEAD 8 /* entries: about the latency of a miss in a snapshot's passes */
 /* A delta visits every row rather than the touched ones when more than a quarter of the table
  * and this many were touched: sorting them would cost more than the walk, and the list is not
  * made longer (a table's first snapshot would hold it for every row). */
 #define TOUCHED_FEW 1024
-
-struct pool_block {
-	struct pool_block *next;
-	size_t n;
-	struct conn e[];
-};
 
 /* The values rows share, each kept once with the count of rows holding it. */
 struct ival {
@@ -128,13 +124,6 @@ struct ifname_ent {
 	char name[IFNAME_LEN];
 };
 
-/* An entry a record touched since the last snapshot (or whose LIMIT verdict may change back
- * with nothing new), with its place in the order to sort by. */
-struct touch {
-	uint64_t pos;
-	struct conn *e;
-};
-
 /* The header's sums over the table as of the last snapshot, less what it freed: a delta takes
  * back a touched row's part as written then and adds its part now. Rates are not kept: a row no
  * record touched moved nothing, its rate is 0. */
@@ -162,18 +151,26 @@ struct agg {
 	struct stream_header in, out;
 	bool in_section;
 
-	/* table */
-	struct htab conns;
+	/* the entries, by index (0: none): blocks of POOL_BLOCK, indexes below nidx handed out,
+	 * the unused ones linked from free_conn */
+	struct conn **blocks;
+	size_t nblocks, blocks_cap;
+	uint32_t nidx, free_conn;
+	/* table: the live entries by flow, in chains of indexes from buckets (a power of two, as
+	 * many as entries at most: lib/htab.h's rule, with indexes for pointers) */
+	uint32_t *buckets;
+	size_t nbuckets, nhashed;
 	uint64_t nconns; /* live and closed-but-not-yet-shown */
 	/* every entry in order of appearance: an array that a full snapshot walks with the next
-	 * entries prefetched (a linked list would wait for each one); a freed entry leaves NULL
+	 * entries prefetched (a linked list would wait for each one); a freed entry leaves 0
 	 * (ntomb of them) until a full snapshot, or a delta that finds half the slots empty,
 	 * closes the gaps */
-	struct conn **order;
+	uint32_t *order;
 	size_t norder, order_cap, ntomb;
-	/* the entries the next snapshot visits (A_TOUCHED), in the order they were touched; or,
+	/* the places in the order of the entries the next snapshot visits (A_TOUCHED), in the
+	 * order they were touched (or whose LIMIT verdict may change back with nothing new); or,
 	 * when touched_all, every entry (more were touched than the list holds) */
-	struct touch *touched;
+	uint32_t *touched;
 	size_t ntouched, touched_cap;
 	bool touched_all;
 	struct totals tot;
@@ -183,8 +180,6 @@ struct agg {
 	/* the LIMIT verdict the last snapshot gave a row with nothing new (it depends on the
 	 * span alone): when the next one's differs, every row's may, and it visits them all */
 	uint8_t idle_limit, idle_pct;
-	struct hnode *free_list;
-	struct pool_block *blocks;
 	struct itab owners, locals, peers, figs;
 	/* the references of rows changed since the last snapshot, by index (0 unused), and the
 	 * unused ones linked from refx_free */
@@ -404,44 +399,46 @@ static void refx_drop(struct agg *a, struct conn *e)
 
 /* ---- pool and table ---- */
 
-static struct conn *conn_alloc(struct agg *a)
+static inline struct conn *conn_at(const struct agg *a, uint32_t i)
 {
-	struct hnode *n = a->free_list;
-	struct conn *e;
-
-	if (!n) {
-		size_t k = a->blocks ? a->blocks->n * 2 : POOL_BLOCK_MIN;
-		struct pool_block *b;
-
-		if (k > POOL_BLOCK_MAX)
-			k = POOL_BLOCK_MAX;
-		b = malloc(sizeof(*b) + k * sizeof(b->e[0]));
-		if (!b)
-			return NULL;
-		b->next = a->blocks;
-		b->n = k;
-		a->blocks = b;
-		for (size_t i = k; i-- > 0;) {
-			b->e[i].hn.next = a->free_list;
-			a->free_list = &b->e[i].hn;
-		}
-		n = a->free_list;
-	}
-	a->free_list = n->next;
-	e = container_of(n, struct conn, hn);
-	memset(e, 0, sizeof(*e));
-	return e;
+	return &a->blocks[i >> POOL_SHIFT][i & (POOL_BLOCK - 1)];
 }
 
-static void conn_release(struct agg *a, struct conn *e)
+/* A zeroed entry's index, 0: out of memory. */
+static uint32_t conn_alloc(struct agg *a)
 {
+	uint32_t i = a->free_conn;
+
+	if (i) {
+		a->free_conn = conn_at(a, i)->next;
+	} else {
+		i = a->nidx;
+		if (i >> POOL_SHIFT >= a->nblocks) {
+			struct conn *b;
+
+			if (i > UINT32_MAX - POOL_BLOCK ||
+			    VEC_RESERVE(&a->blocks, &a->blocks_cap, a->nblocks + 1) ||
+			    !(b = malloc(POOL_BLOCK * sizeof(*b))))
+				return 0;
+			a->blocks[a->nblocks++] = b;
+		}
+		a->nidx++;
+	}
+	memset(conn_at(a, i), 0, sizeof(struct conn));
+	return i;
+}
+
+static void conn_release(struct agg *a, uint32_t i)
+{
+	struct conn *e = conn_at(a, i);
+
 	refx_drop(a, e);
 	itab_put(&a->owners, e->owner);
 	itab_put(&a->locals, e->local);
 	itab_put(&a->peers, e->peer);
 	itab_put(&a->figs, e->figs);
-	e->hn.next = a->free_list;
-	a->free_list = &e->hn;
+	e->next = a->free_conn;
+	a->free_conn = i;
 }
 
 /* A TCP connection's latest figures, read at stream time now; -ENOMEM or 0. With the first
@@ -545,14 +542,52 @@ static void row_limit(const struct agg *a, struct conn *e, uint64_t span, struct
 	e->limit_pct = w->limit_pct;
 }
 
-static struct conn *table_find(const struct agg *a, uint64_t flow)
+static uint32_t table_find(const struct agg *a, uint64_t flow)
 {
 	uint64_t h = hash_u64(flow);
-	struct hnode *n;
 
 	/* hash_u64 is a bijection: the same hash is the same flow */
-	htab_for_hash(&a->conns, n, h) return container_of(n, struct conn, hn);
-	return NULL;
+	for (uint32_t i = a->buckets[h & (a->nbuckets - 1)]; i; i = conn_at(a, i)->next)
+		if (conn_at(a, i)->hash == h)
+			return i;
+	return 0;
+}
+
+/* Twice the buckets: a failure leaves longer chains, still correct, tried again at the next
+ * add. */
+static void table_grow(struct agg *a)
+{
+	size_t nb = a->nbuckets * 2;
+	uint32_t *b = calloc(nb, sizeof(*b));
+
+	if (!b)
+		return;
+	for (size_t k = 0; k < a->nbuckets; k++) {
+		for (uint32_t i = a->buckets[k], next; i; i = next) {
+			struct conn *e = conn_at(a, i);
+
+			next = e->next;
+			e->next = b[e->hash & (nb - 1)];
+			b[e->hash & (nb - 1)] = i;
+		}
+	}
+	free(a->buckets);
+	a->buckets = b;
+	a->nbuckets = nb;
+}
+
+static void table_add(struct agg *a, uint32_t i, uint64_t flow)
+{
+	struct conn *e = conn_at(a, i);
+	uint32_t *head;
+
+	if (a->nhashed >= a->nbuckets)
+		table_grow(a);
+	e->hash = hash_u64(flow);
+	head = &a->buckets[e->hash & (a->nbuckets - 1)];
+	e->next = *head;
+	*head = i;
+	a->nhashed++;
 }
 
 /* The next snapshot visits e: called before a record changes it (0 or -ENOMEM). */
@@ -565,16 +600,22 @@ static int touch(struct agg *a, struct conn *e)
 	if (!a->touched_all) {
 		if (VEC_RESERVE(&a->touched, &a->touched_cap, a->ntouched + 1))
 			return -ENOMEM;
-		a->touched[a->ntouched++] = (struct touch){ e->pos, e };
+		a->touched[a->ntouched++] = e->pos;
 	}
 	e->aflags |= A_TOUCHED;
 	return 0;
 }
 
 /* Closed (or replaced) entries leave the hash at once but stay in the order until shown. */
-static void conn_close(struct agg *a, struct conn *e)
+static void conn_close(struct agg *a, uint32_t i)
 {
-	htab_del(&a->conns, &e->hn);
+	struct conn *e = conn_at(a, i);
+	uint32_t *p = &a->buckets[e->hash & (a->nbuckets - 1)];
+
+	while (*p != i)
+		p = &conn_at(a, *p)->next;
+	*p = e->next;
+	a->nhashed--;
 	e->aflags |= A_CLOSED;
 }
 
@@ -594,7 +635,8 @@ static void table_clear(struct agg *a)
 	a->nconns = 0;
 	memset(&a->tot, 0, sizeof(a->tot));
 	a->rescan = false;
-	htab_clear(&a->conns);
+	memset(a->buckets, 0, a->nbuckets * sizeof(a->buckets[0]));
+	a->nhashed = 0;
 	ifn_clear(a);
 	cgroup_table_clear(&a->cg);
 }
@@ -716,7 +758,9 @@ struct agg *agg_new(const struct agg_opts *o)
 		return NULL;
 	a->o = *o;
 	cgroup_table_init(&a->cg);
-	if (htab_init(&a->conns, 1024) || htab_init(&a->ifn, 64) ||
+	a->nidx = 1;
+	a->nbuckets = 1024;
+	if (!(a->buckets = calloc(a->nbuckets, sizeof(a->buckets[0]))) || htab_init(&a->ifn, 64) ||
 	    itab_init(&a->owners, sizeof(struct owner)) ||
 	    itab_init(&a->locals, sizeof(struct local)) || itab_init(&a->peers, 16) ||
 	    itab_init(&a->figs, sizeof(struct tcp_figs))) {
@@ -728,14 +772,11 @@ struct agg *agg_new(const struct agg_opts *o)
 
 void agg_free(struct agg *a)
 {
-	struct pool_block *b, *next;
-
 	if (!a)
 		return;
-	for (b = a->blocks; b; b = next) {
-		next = b->next;
-		free(b);
-	}
+	for (size_t i = 0; i < a->nblocks; i++)
+		free(a->blocks[i]);
+	free(a->blocks);
 	itab_free(&a->owners);
 	itab_free(&a->locals);
 	itab_free(&a->peers);
@@ -743,7 +784,7 @@ void agg_free(struct agg *a)
 	free(a->refx);
 	ifn_clear(a);
 	htab_free(&a->ifn);
-	htab_free(&a->conns);
+	free(a->buckets);
 	free(a->order);
 	free(a->touched);
 	cgroup_table_free(&a->cg);
@@ -1046,7 +1087,7 @@ static int write_row(struct agg *a, struct conn *e, uint64_t span, struct ifn_ca
 		ic->ifindex = l->ifindex;
 		ic->have = true;
 	}
-	w->id.flow = hash_u64_inverse(e->hn.hash);
+	w->id.flow = hash_u64_inverse(e->hash);
 	w->id.cookie = e->cookie;
 	w->id.netns = l->netns;
 	w->id.ifindex = l->ifindex;
@@ -1089,17 +1130,19 @@ static int write_row(struct agg *a, struct conn *e, uint64_t span, struct ifn_ca
  * closed one is freed, its place in the order left empty. Returns whether it stays for the next
  * snapshot to visit: a row whose verdict may change back to the idle one (il, ipct) with nothing
  * new. */
-static bool row_done(struct agg *a, struct conn *e, uint8_t il, uint8_t ipct)
+static bool row_done(struct agg *a, uint32_t i, uint8_t il, uint8_t ipct)
 {
+	struct conn *e = conn_at(a, i);
+
 	e->aflags |= A_SHOWN;
 	e->aflags &= ~(A_CHANGED | A_TOUCHED);
 	refx_drop(a, e);
 	if (e->aflags & A_CLOSED) {
 		tot_sub(&a->tot, proto_of(a, e), e->aflags & A_MATCH, e->bytes_in, e->bytes_out);
-		a->order[e->pos] = NULL;
+		a->order[e->pos] = 0;
 		a->ntomb++;
 		a->nconns--;
-		conn_release(a, e);
+		conn_release(a, i);
 		return false;
 	}
 	return (e->aflags & A_MATCH) && e->figs &&
@@ -1108,7 +1151,7 @@ static bool row_done(struct agg *a, struct conn *e, uint8_t il, uint8_t ipct)
 
 static int touch_cmp(const void *x, const void *y)
 {
-	uint64_t p = ((const struct touch *)x)->pos, q = ((const struct touch *)y)->pos;
+	uint32_t p = *(const uint32_t *)x, q = *(const uint32_t *)y;
 
 	return (p > q) - (p < q);
 }
@@ -1117,30 +1160,33 @@ static int touch_cmp(const void *x, const void *y)
 static void touched_sort(struct agg *a)
 {
 	for (size_t i = 1; i < a->ntouched; i++) {
-		if (a->touched[i - 1].pos > a->touched[i].pos) {
+		if (a->touched[i - 1] > a->touched[i]) {
 			qsort(a->touched, a->ntouched, sizeof(a->touched[0]), touch_cmp);
 			return;
 		}
 	}
 }
 
-/* Closes the gaps freed entries left in the order, which keeps its sequence. */
+/* Closes the gaps freed entries left in the order, which keeps its sequence (the touched list
+ * follows: the entries' indexes while their places change). */
 static void order_compact(struct agg *a)
 {
 	size_t kept = 0;
 
+	for (size_t i = 0; i < a->ntouched; i++)
+		a->touched[i] = a->order[a->touched[i]];
 	for (size_t i = 0; i < a->norder; i++) {
-		struct conn *e = a->order[i];
+		uint32_t idx = a->order[i];
 
-		if (e) {
-			e->pos = kept;
-			a->order[kept++] = e;
+		if (idx) {
+			conn_at(a, idx)->pos = (uint32_t)kept;
+			a->order[kept++] = idx;
 		}
 	}
 	a->norder = kept;
 	a->ntomb = 0;
 	for (size_t i = 0; i < a->ntouched; i++)
-		a->touched[i].pos = a->touched[i].e->pos;
+		a->touched[i] = conn_at(a, a->touched[i])->pos;
 	VEC_SHRINK(&a->order, &a->order_cap, a->norder);
 }
 
@@ -1148,17 +1194,15 @@ static void order_compact(struct agg *a)
  * follows visits every row and makes it again). */
 static int count_all(struct agg *a, struct count *c)
 {
-	struct conn **order = a->order;
+	const uint32_t *order = a->order;
 	size_t n = a->norder;
 	int err;
 
 	memset(&a->tot, 0, sizeof(a->tot));
 	for (size_t i = 0; i < n; i++) {
-		struct conn *e = order[i];
-
-		if (i + PREFETCH_AHEAD < n)
-			__builtin_prefetch(order[i + PREFETCH_AHEAD]);
-		if (e && (err = count_row(a, e, c, false)))
+		if (i + PREFETCH_AHEAD < n && order[i + PREFETCH_AHEAD])
+			__builtin_prefetch(conn_at(a, order[i + PREFETCH_AHEAD]));
+		if (order[i] && (err = count_row(a, conn_at(a, order[i]), c, false)))
 			return err;
 	}
 	a->rescan = false;
@@ -1167,25 +1211,32 @@ static int count_all(struct agg *a, struct count *c)
 
 static int count_touched(struct agg *a, struct count *c)
 {
-	struct touch *t = a->touched;
+	const uint32_t *t = a->touched, *order = a->order;
 	size_t n = a->ntouched;
 	int err;
 
 	touched_sort(a);
 	for (size_t i = 0; i < n; i++) {
 		if (i + PREFETCH_AHEAD < n)
-			__builtin_prefetch(t[i + PREFETCH_AHEAD].e);
-		if ((err = count_row(a, t[i].e, c, true)))
+			__builtin_prefetch(conn_at(a, order[t[i + PREFETCH_AHEAD]]));
+		if ((err = count_row(a, conn_at(a, order[t[i]]), c, true)))
 			return err;
 	}
 	return 0;
+}
+
+/* An entry's 120 bytes, for writing: its two cache lines at most. */
+static inline void prefetch_conn(const struct conn *e)
+{
+	__builtin_prefetch(e, 1);
+	__builtin_prefetch((const char *)e + sizeof(*e) - 1, 1);
 }
 
 /* Writes the rows of a full snapshot, or a delta's carried ones, visiting every row, and makes
  * the touched list anew; the order's gaps close on the way. */
 static int write_all(struct agg *a, bool full, uint64_t span, uint8_t il, uint8_t ipct)
 {
-	struct conn **order = a->order;
+	uint32_t *order = a->order;
 	size_t n = a->norder, kept = 0;
 	struct ifn_cache ic = { 0 };
 	int err;
@@ -1193,27 +1244,22 @@ static int write_all(struct agg *a, bool full, uint64_t span, uint8_t il, uint8_
 	a->ntouched = 0;
 	a->touched_all = false;
 	for (size_t i = 0; i < n; i++) {
-		struct conn *e = order[i];
+		uint32_t idx = order[i];
+		struct conn *e;
 
-		if (i + PREFETCH_AHEAD < n && order[i + PREFETCH_AHEAD]) {
-			const char *p = (const char *)order[i + PREFETCH_AHEAD];
-
-			__builtin_prefetch(p, 1);
-			if (order[i + PREFETCH_AHEAD]->aflags & A_MATCH) {
-				__builtin_prefetch(p + 64);
-				__builtin_prefetch(p + 128);
-			}
-		}
-		if (!e)
+		if (i + PREFETCH_AHEAD < n && order[i + PREFETCH_AHEAD])
+			prefetch_conn(conn_at(a, order[i + PREFETCH_AHEAD]));
+		if (!idx)
 			continue;
+		e = conn_at(a, idx);
 		if ((e->aflags & A_MATCH) && (full || carried(e)) &&
 		    (err = write_row(a, e, span, &ic)))
 			return err;
 		if (!(e->aflags & A_CLOSED)) {
-			e->pos = kept;
-			order[kept++] = e;
+			e->pos = (uint32_t)kept;
+			order[kept++] = idx;
 		}
-		if (row_done(a, e, il, ipct) && (err = touch(a, e)))
+		if (row_done(a, idx, il, ipct) && (err = touch(a, e)))
 			return err;
 	}
 	a->norder = kept;
@@ -1226,24 +1272,20 @@ static int write_all(struct agg *a, bool full, uint64_t span, uint8_t il, uint8_
  * snapshot must visit again. */
 static int write_touched(struct agg *a, uint64_t span, uint8_t il, uint8_t ipct)
 {
-	struct touch *t = a->touched;
+	uint32_t *t = a->touched, *order = a->order;
 	size_t n = a->ntouched, kept = 0;
 	struct ifn_cache ic = { 0 };
 	int err;
 
 	for (size_t i = 0; i < n; i++) {
-		struct conn *e = t[i].e;
+		uint32_t idx = order[t[i]];
+		struct conn *e = conn_at(a, idx);
 
-		if (i + PREFETCH_AHEAD < n) {
-			const char *p = (const char *)t[i + PREFETCH_AHEAD].e;
-
-			__builtin_prefetch(p, 1);
-			__builtin_prefetch(p + 64);
-			__builtin_prefetch(p + 128);
-		}
+		if (i + PREFETCH_AHEAD < n)
+			prefetch_conn(conn_at(a, order[t[i + PREFETCH_AHEAD]]));
 		if ((e->aflags & A_MATCH) && carried(e) && (err = write_row(a, e, span, &ic)))
 			return err;
-		if (row_done(a, e, il, ipct)) {
+		if (row_done(a, idx, il, ipct)) {
 			e->aflags |= A_TOUCHED;
 			t[kept++] = t[i];
 		}
@@ -1403,14 +1445,15 @@ static inline bool handshake_state(uint8_t st)
 
 static int on_open(struct agg *a, const struct rec_conn_open *o)
 {
-	struct conn *e = table_find(a, o->id.flow);
+	uint32_t i = table_find(a, o->id.flow);
+	struct conn *e;
 	struct local l;
 
 	/* a flow id still live belongs to a connection that ended (its id was reused): two rows
 	 * of one key in a snapshot, which a delta cannot say (and a full one visits every row,
 	 * the old one untouched or not) */
-	if (e) {
-		conn_close(a, e);
+	if (i) {
+		conn_close(a, i);
 		a->need_full = true;
 	}
 	if (a->nconns >= a->o.max_flows) {
@@ -1424,9 +1467,9 @@ static int on_open(struct agg *a, const struct rec_conn_open *o)
 	if (a->norder >= UINT32_MAX || VEC_RESERVE(&a->order, &a->order_cap, a->norder + 1) ||
 	    VEC_RESERVE(&a->touched, &a->touched_cap, a->ntouched + 1))
 		return -ENOMEM;
-	e = conn_alloc(a);
-	if (!e)
+	if (!(i = conn_alloc(a)))
 		return -ENOMEM;
+	e = conn_at(a, i);
 	memset(&l, 0, sizeof(l));
 	l.netns = o->id.netns;
 	l.ifindex = o->id.ifindex;
@@ -1453,24 +1496,26 @@ static int on_open(struct agg *a, const struct rec_conn_open *o)
 	e->first_ns = a->now;
 	if (o->has_figs && set_figs(a, e, &o->figs))
 		goto nomem;
-	if (htab_add(&a->conns, &e->hn, hash_u64(o->id.flow)))
-		goto nomem;
+	table_add(a, i, o->id.flow);
 	e->pos = (uint32_t)a->norder;
-	a->order[a->norder++] = e;
+	a->order[a->norder++] = i;
 	a->nconns++;
 	return touch(a, e); /* 0: its room is reserved */
 nomem:
-	conn_release(a, e);
+	conn_release(a, i);
 	return -ENOMEM;
 }
 
-static struct conn *known(struct agg *a, uint64_t flow)
+static struct conn *known(struct agg *a, uint64_t flow, uint32_t *idx)
 {
-	struct conn *e = table_find(a, flow);
+	uint32_t i = table_find(a, flow);
 
-	if (!e)
+	if (!i) {
 		a->unknown_flow = sat_add(a->unknown_flow, 1);
-	return e;
+		return NULL;
+	}
+	*idx = i;
+	return conn_at(a, i);
 }
 
 static bool agg_loss_code(uint32_t code)
@@ -1512,6 +1557,7 @@ static void on_loss(struct agg *a, const struct rec_loss *l)
 int agg_record(struct agg *a, const struct rec *r)
 {
 	struct conn *e;
+	uint32_t i;
 	int err;
 
 	switch (r->type) {
@@ -1522,7 +1568,7 @@ int agg_record(struct agg *a, const struct rec *r)
 	case REC_CONN_SAMPLE:
 		if ((err = advance(a, r->u.sample.ts, EV_DATA)))
 			return err;
-		if ((e = known(a, r->u.sample.flow))) {
+		if ((e = known(a, r->u.sample.flow, &i))) {
 			if ((err = touch(a, e)) || (err = refx_save(a, e)))
 				return err;
 			set_counters(e, &r->u.sample.c, a->now);
@@ -1533,7 +1579,7 @@ int agg_record(struct agg *a, const struct rec *r)
 	case REC_CONN_CLOSE:
 		if ((err = advance(a, r->u.close.ts, EV_DATA)))
 			return err;
-		if ((e = known(a, r->u.close.flow))) {
+		if ((e = known(a, r->u.close.flow, &i))) {
 			if ((err = touch(a, e)) || (err = refx_save(a, e)))
 				return err;
 			set_counters(e, &r->u.close.c, a->now);
@@ -1545,13 +1591,13 @@ int agg_record(struct agg *a, const struct rec *r)
 				e->aflags &= ~A_SYNSENT;
 			if (e->aflags & A_SYNSENT)
 				e->flags |= CONN_F_FAILED;
-			conn_close(a, e);
+			conn_close(a, i);
 		}
 		return 0;
 	case REC_CONN_STATE:
 		if ((err = advance(a, r->u.state.ts, EV_DATA)))
 			return err;
-		if ((e = known(a, r->u.state.flow))) {
+		if ((e = known(a, r->u.state.flow, &i))) {
 			if ((err = touch(a, e)))
 				return err;
 			e->state = r->u.state.new_state;
@@ -1564,7 +1610,7 @@ int agg_record(struct agg *a, const struct rec *r)
 	case REC_CONN_OWNER:
 		if ((err = advance(a, r->u.owner.ts, EV_DATA)))
 			return err;
-		if ((e = known(a, r->u.owner.flow))) {
+		if ((e = known(a, r->u.owner.flow, &i))) {
 			if ((err = touch(a, e)) ||
 			    (err = owner_set(a, e, r->u.owner.pid, r->u.owner.comm,
 					     r->u.owner.cgroup_id ? r->u.owner.cgroup_id
