@@ -281,9 +281,12 @@ static int itab_get(struct itab *t, const void *key, uint32_t *idx)
 /* A row lets go of the value at idx (none: 0). */
 static void itab_put(struct itab *t, uint32_t idx)
 {
-	struct ival *v = t->v[idx];
+	struct ival *v;
 
-	if (!idx || --v->refs)
+	if (!idx)
+		return;
+	v = t->v[idx];
+	if (--v->refs)
 		return;
 	htab_del(&t->h, &v->hn);
 	v->hn.next = t->spare;
