@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The aggregator: a table of connections keyed by flow id (lib/htab.h, entries from a pool, an
- * array in order of appearance), stream time that cuts intervals, and the snapshots, all written
+ * The aggregator: a table of connections keyed by flow id (chained as lib/htab.h, entries from a
+ * pool named by 32-bit indexes, an array in order of appearance), stream time that cuts intervals, and the snapshots, all written
  * through one sink (struct agg_sink). Work per record is O(1). A full snapshot walks the entries
  * once to count and once to write; a delta visits only the entries a record touched in the
  * interval (a list of them, in order of appearance when sorted), with the header's totals kept
@@ -34,70 +34,87 @@
 #define CG_MATCH   0x02 /* passes --cgroup */
 
 /*
- * One tracked connection: 192 bytes, three cache lines. The first holds all that the counting
- * pass of a snapshot reads (with no filter, or filtering on protocol or pid); the second the
- * hash node and what a sample updates besides, so a record touches two lines and the counting
- * pass one. The identity is kept field by field to fit; the flow id is hn.hash undone
- * (hash_u64_inverse), since hash_u64 is a bijection.
+ * One tracked connection: 120 bytes, named by a 32-bit index (conn_at()) in the order, the
+ * touched list and the table's chains. What many rows share is kept once and named by a 32-bit
+ * index (struct itab): the owner (pid, comm, cgroup), the local end (namespace, interface,
+ * protocol, address), the peer's address, the TCP figures (idle connections' figures mostly
+ * repeat). The rate's and LIMIT's reference is kept (struct refx) only while it differs from
+ * the row itself, from a record that changed a row shown until the snapshot after it: a row
+ * no record touched is its own reference. The flow id is hash undone (hash_u64_inverse), since
+ * hash_u64 is a bijection.
  */
 struct conn {
-	uint64_t pos; /* its index in a->order */
+	uint64_t hash; /* hash_u64(flow id) */
 	uint64_t bytes_in, bytes_out;
-	uint64_t ref_in, ref_out; /* counters at the rate's reference sample */
-	uint64_t first_ns;
-	uint64_t cookie;
-	uint8_t proto, aflags, flags, state;
-	uint32_t pid;
-
-	struct hnode hn; /* in the table by flow; hn.next links the free list when unused */
 	uint64_t pkts_in, pkts_out;
+	uint64_t first_ns, last_ns;
+	uint64_t figs_ns; /* when the figures were read */
+	uint64_t cookie;
 	uint32_t srtt_us, retrans;
-	uint64_t last_ns;
-	uint64_t cgroup_id;
-	struct tcpx *x; /* TCP with figures, else NULL; the identity starts on the third line */
-
-	uint32_t netns, ifindex;
-	uint8_t family;
+	uint32_t next; /* the next in its chain of the table, or of the unused entries */
+	uint32_t pos;  /* its place in a->order */
+	uint32_t refx; /* its reference in a->refx, 0: none (the row is its own) */
+	uint32_t owner, local, peer;
+	uint32_t figs; /* TCP with figures, else 0 */
 	uint16_t lport, rport;
-	uint8_t laddr[16], raddr[16];
-	char comm[COMM_LEN];
-} __attribute__((aligned(64)));
-_Static_assert(offsetof(struct conn, hn) == 64 && offsetof(struct conn, netns) == 128 &&
-		       sizeof(struct conn) == 192,
-	       "struct conn: three cache lines as laid out");
-/* Blocks of entries: the first small (a short replay, or a fuzzer's input, touches a few pages),
- * each next one twice the last, up to POOL_BLOCK_MAX. */
-#define POOL_BLOCK_MIN 64
-#define POOL_BLOCK_MAX 4096
+	uint8_t state, aflags;
+	uint8_t flags : 5; /* CONN_F_*: BEGUN_BEFORE, NO_OWNER, FAILED */
+	/* LIMIT as last written (limit_pack()) and its share: a delta carries the row when they
+	 * change */
+	uint8_t limit : 3;
+	uint8_t limit_pct;
+};
+_Static_assert(sizeof(struct conn) == 120, "struct conn: 120 bytes as laid out");
+/* Blocks of entries, used from the first as they are needed (a short replay, or a fuzzer's
+ * input, touches a few pages). */
+#define POOL_SHIFT     12
+#define POOL_BLOCK     (1u << POOL_SHIFT)
 #define PREFETCH_AHEAD 8 /* entries: about the latency of a miss in a snapshot's passes */
 /* A delta visits every row rather than the touched ones when more than a quarter of the table
  * and this many were touched: sorting them would cost more than the walk, and the list is not
  * made longer (a table's first snapshot would hold it for every row). */
 #define TOUCHED_FEW 1024
 
-struct pool_block {
-	struct pool_block *next;
-	size_t n;
-	struct conn e[];
+/* The values rows share, each kept once with the count of rows holding it. */
+struct ival {
+	struct hnode hn; /* in the table by value; hn.next links the spares when unused */
+	uint32_t refs, idx;
+	unsigned char key[];
 };
 
-/* A TCP connection's figures (tcptop-stream(5)), from a pool of their own: UDP flows and
- * streams without figures pay nothing. */
-struct tcpx {
-	struct tcp_figs figs;	  /* the latest */
-	uint64_t figs_ns;	  /* when they were read */
+/* Interned values of len bytes (padding zeroed), by index: v[0] is none. An unused value keeps
+ * its index and memory for the next new one. */
+struct itab {
+	struct htab h;
+	size_t len;
+	struct ival **v;
+	size_t n, cap; /* indexes handed out, 0 included */
+	struct hnode *spare;
+};
+
+/* A row's owner. */
+struct owner {
+	uint64_t cgroup_id;
+	uint32_t pid;
+	char comm[COMM_LEN];
+};
+
+/* A row's local end. */
+struct local {
+	uint32_t netns, ifindex;
+	uint8_t proto, family;
+	uint8_t laddr[16];
+};
+
+/* The reference of a row a record changed since the last snapshot: its counters and clocks
+ * then. */
+struct refx {
+	uint64_t ref_in, ref_out; /* counters at the rate's reference sample */
+	uint64_t ref_ns;	  /* when the clocks were read */
 	struct limit_clocks ref;  /* the clocks at the last snapshot: LIMIT's reference */
-	uint64_t ref_ns;	  /* when those were read */
 	uint32_t ref_retrans;	  /* retransmits then */
 	bool has_ref;		  /* false: no earlier reading (LIMIT unknown this interval) */
-	uint8_t limit, limit_pct; /* as last written: a delta carries the row when they change */
-	struct tcpx *next_free;
-};
-
-struct tcpx_block {
-	struct tcpx_block *next;
-	size_t n;
-	struct tcpx x[];
+	uint32_t next_free;
 };
 
 /* An interface's name, by (netns, ifindex). */
@@ -105,13 +122,6 @@ struct ifname_ent {
 	struct hnode hn;
 	uint32_t netns, ifindex;
 	char name[IFNAME_LEN];
-};
-
-/* An entry a record touched since the last snapshot (or whose LIMIT verdict may change back
- * with nothing new), with its place in the order to sort by. */
-struct touch {
-	uint64_t pos;
-	struct conn *e;
 };
 
 /* The header's sums over the table as of the last snapshot, less what it freed: a delta takes
@@ -141,18 +151,26 @@ struct agg {
 	struct stream_header in, out;
 	bool in_section;
 
-	/* table */
-	struct htab conns;
+	/* the entries, by index (0: none): blocks of POOL_BLOCK, indexes below nidx handed out,
+	 * the unused ones linked from free_conn */
+	struct conn **blocks;
+	size_t nblocks, blocks_cap;
+	uint32_t nidx, free_conn;
+	/* table: the live entries by flow, in chains of indexes from buckets (a power of two, as
+	 * many as entries at most: lib/htab.h's rule, with indexes for pointers) */
+	uint32_t *buckets;
+	size_t nbuckets, nhashed;
 	uint64_t nconns; /* live and closed-but-not-yet-shown */
 	/* every entry in order of appearance: an array that a full snapshot walks with the next
-	 * entries prefetched (a linked list would wait for each one); a freed entry leaves NULL
+	 * entries prefetched (a linked list would wait for each one); a freed entry leaves 0
 	 * (ntomb of them) until a full snapshot, or a delta that finds half the slots empty,
 	 * closes the gaps */
-	struct conn **order;
+	uint32_t *order;
 	size_t norder, order_cap, ntomb;
-	/* the entries the next snapshot visits (A_TOUCHED), in the order they were touched; or,
+	/* the places in the order of the entries the next snapshot visits (A_TOUCHED), in the
+	 * order they were touched (or whose LIMIT verdict may change back with nothing new); or,
 	 * when touched_all, every entry (more were touched than the list holds) */
-	struct touch *touched;
+	uint32_t *touched;
 	size_t ntouched, touched_cap;
 	bool touched_all;
 	struct totals tot;
@@ -162,10 +180,12 @@ struct agg {
 	/* the LIMIT verdict the last snapshot gave a row with nothing new (it depends on the
 	 * span alone): when the next one's differs, every row's may, and it visits them all */
 	uint8_t idle_limit, idle_pct;
-	struct hnode *free_list;
-	struct pool_block *blocks;
-	struct tcpx *tcpx_free;
-	struct tcpx_block *tcpx_blocks;
+	struct itab owners, locals, peers, figs;
+	/* the references of rows changed since the last snapshot, by index (0 unused), and the
+	 * unused ones linked from refx_free */
+	struct refx *refx;
+	size_t nrefx, refx_cap;
+	uint32_t refx_free;
 	bool no_limits; /* the collector could not know the clocks (tcp-limits, tcp-figures) */
 
 	struct htab ifn; /* struct ifname_ent */
@@ -199,73 +219,138 @@ static inline uint64_t sat_add(uint64_t a, uint64_t b)
 	return a + b < a ? UINT64_MAX : a + b;
 }
 
-/* ---- pool and table ---- */
+/* ---- interned values ---- */
 
-static struct conn *conn_alloc(struct agg *a)
+static int itab_init(struct itab *t, size_t len)
 {
-	struct hnode *n = a->free_list;
-	struct conn *e;
-
-	if (!n) {
-		size_t k = a->blocks ? a->blocks->n * 2 : POOL_BLOCK_MIN;
-		struct pool_block *b;
-
-		if (k > POOL_BLOCK_MAX)
-			k = POOL_BLOCK_MAX;
-		b = aligned_alloc(64, sizeof(*b) + k * sizeof(b->e[0]));
-		if (!b)
-			return NULL;
-		b->next = a->blocks;
-		b->n = k;
-		a->blocks = b;
-		for (size_t i = k; i-- > 0;) {
-			b->e[i].hn.next = a->free_list;
-			a->free_list = &b->e[i].hn;
-		}
-		n = a->free_list;
-	}
-	a->free_list = n->next;
-	e = container_of(n, struct conn, hn);
-	memset(e, 0, sizeof(*e));
-	return e;
+	t->len = len;
+	t->n = 1;
+	return VEC_RESERVE(&t->v, &t->cap, 1) || htab_init(&t->h, 16) ? -ENOMEM : 0;
 }
 
-static struct tcpx *tcpx_alloc(struct agg *a)
+static void itab_free(struct itab *t)
 {
-	struct tcpx *x = a->tcpx_free;
-
-	if (!x) {
-		size_t k = a->tcpx_blocks ? a->tcpx_blocks->n * 2 : POOL_BLOCK_MIN;
-		struct tcpx_block *b;
-
-		if (k > POOL_BLOCK_MAX)
-			k = POOL_BLOCK_MAX;
-		b = malloc(sizeof(*b) + k * sizeof(b->x[0]));
-		if (!b)
-			return NULL;
-		b->next = a->tcpx_blocks;
-		b->n = k;
-		a->tcpx_blocks = b;
-		for (size_t i = k; i-- > 0;) {
-			b->x[i].next_free = a->tcpx_free;
-			a->tcpx_free = &b->x[i];
-		}
-		x = a->tcpx_free;
-	}
-	a->tcpx_free = x->next_free;
-	memset(x, 0, sizeof(*x));
-	return x;
+	for (size_t i = 1; i < t->n; i++)
+		free(t->v[i]);
+	free(t->v);
+	htab_free(&t->h);
 }
 
-static void conn_release(struct agg *a, struct conn *e)
+/* The index of the value at key (len bytes), held once more; -ENOMEM or 0. */
+static int itab_get(struct itab *t, const void *key, uint32_t *idx)
 {
-	if (e->x) {
-		e->x->next_free = a->tcpx_free;
-		a->tcpx_free = e->x;
-		e->x = NULL;
+	uint64_t h = hash_bytes(key, t->len);
+	struct hnode *n;
+	struct ival *v;
+
+	htab_for_hash(&t->h, n, h)
+	{
+		v = container_of(n, struct ival, hn);
+		if (!memcmp(v->key, key, t->len)) {
+			v->refs++;
+			*idx = v->idx;
+			return 0;
+		}
 	}
-	e->hn.next = a->free_list;
-	a->free_list = &e->hn;
+	if (t->spare) {
+		struct hnode *next = t->spare->next;
+
+		v = container_of(t->spare, struct ival, hn);
+		if (htab_add(&t->h, &v->hn, h)) {
+			v->hn.next = next;
+			return -ENOMEM;
+		}
+		t->spare = next;
+	} else {
+		if (t->n >= UINT32_MAX || VEC_RESERVE(&t->v, &t->cap, t->n + 1) ||
+		    !(v = malloc(sizeof(*v) + t->len)))
+			return -ENOMEM;
+		if (htab_add(&t->h, &v->hn, h)) {
+			free(v);
+			return -ENOMEM;
+		}
+		v->idx = (uint32_t)t->n;
+		t->v[t->n++] = v;
+	}
+	memcpy(v->key, key, t->len);
+	v->refs = 1;
+	*idx = v->idx;
+	return 0;
+}
+
+/* A row lets go of the value at idx (none: 0). */
+static void itab_put(struct itab *t, uint32_t idx)
+{
+	struct ival *v;
+
+	if (!idx)
+		return;
+	v = t->v[idx];
+	if (--v->refs)
+		return;
+	htab_del(&t->h, &v->hn);
+	v->hn.next = t->spare;
+	t->spare = &v->hn;
+}
+
+static inline const void *itab_key(const struct itab *t, uint32_t idx)
+{
+	return t->v[idx]->key;
+}
+
+static inline const struct owner *owner_of(const struct agg *a, const struct conn *e)
+{
+	return itab_key(&a->owners, e->owner);
+}
+
+static inline const struct local *local_of(const struct agg *a, const struct conn *e)
+{
+	return itab_key(&a->locals, e->local);
+}
+
+static inline const struct tcp_figs *figs_of(const struct agg *a, const struct conn *e)
+{
+	return itab_key(&a->figs, e->figs);
+}
+
+static inline uint8_t proto_of(const struct agg *a, const struct conn *e)
+{
+	return local_of(a, e)->proto;
+}
+
+/* e's owner is now pid, comm, cgroup_id; -ENOMEM or 0. */
+static int owner_set(struct agg *a, struct conn *e, uint32_t pid, const char *comm,
+		     uint64_t cgroup_id)
+{
+	struct owner o;
+	uint32_t idx;
+
+	memset(&o, 0, sizeof(o));
+	o.cgroup_id = cgroup_id;
+	o.pid = pid;
+	memcpy(o.comm, comm, COMM_LEN);
+	if (itab_get(&a->owners, &o, &idx))
+		return -ENOMEM;
+	itab_put(&a->owners, e->owner);
+	e->owner = idx;
+	return 0;
+}
+
+/* ---- references ---- */
+
+static inline struct refx *refx_of(const struct agg *a, const struct conn *e)
+{
+	return e->refx ? &a->refx[e->refx] : NULL;
+}
+
+static inline uint64_t ref_in(const struct agg *a, const struct conn *e)
+{
+	return e->refx ? a->refx[e->refx].ref_in : e->bytes_in;
+}
+
+static inline uint64_t ref_out(const struct agg *a, const struct conn *e)
+{
+	return e->refx ? a->refx[e->refx].ref_out : e->bytes_out;
 }
 
 static struct limit_clocks clocks_of(const struct tcp_figs *f)
@@ -273,60 +358,164 @@ static struct limit_clocks clocks_of(const struct tcp_figs *f)
 	return (struct limit_clocks){ f->busy_ms, f->rwnd_ms, f->sndbuf_ms };
 }
 
-/* A TCP connection's latest figures, read at stream time now; -ENOMEM or 0. With the first
- * comes the reference of its first interval: for a connection begun before the collector, the
- * clocks its open carries (its past is not this interval's); for any other, clocks of 0 at the
- * interval's start, as its rate counts all it moved (a connection whose first figures come after
- * an interval was cut since its open has nothing to compare: LIMIT unknown, once). */
-static int set_figs(struct agg *a, struct conn *e, const struct tcp_figs *f, bool at_open)
+/* Keeps e's reference apart before a record changes its counters or clocks: what the row holds
+ * now, when it was its own; -ENOMEM or 0. */
+static int refx_save(struct agg *a, struct conn *e)
 {
-	if (e->proto != PROTO_TCP)
-		return 0;
-	if (!e->x) {
-		struct tcpx *x = e->x = tcpx_alloc(a);
+	struct refx *r;
+	uint32_t idx = a->refx_free;
 
-		if (!x)
+	if (e->refx)
+		return 0;
+	if (idx) {
+		a->refx_free = a->refx[idx].next_free;
+	} else {
+		if (!a->nrefx)
+			a->nrefx = 1;
+		if (a->nrefx >= UINT32_MAX || VEC_RESERVE(&a->refx, &a->refx_cap, a->nrefx + 1))
 			return -ENOMEM;
-		if (e->flags & CONN_F_BEGUN_BEFORE) {
-			if (at_open) {
-				x->ref = clocks_of(f);
-				x->ref_ns = a->now;
-				x->ref_retrans = e->retrans;
-				x->has_ref = true;
-			}
-		} else if (!(e->aflags & A_SHOWN)) {
-			x->ref_ns = a->cut;
-			x->has_ref = true;
-		}
+		idx = (uint32_t)a->nrefx++;
 	}
-	e->x->figs = *f;
-	e->x->figs_ns = a->now;
+	r = &a->refx[idx];
+	memset(r, 0, sizeof(*r));
+	r->ref_in = e->bytes_in;
+	r->ref_out = e->bytes_out;
+	if (e->figs) {
+		r->ref = clocks_of(figs_of(a, e));
+		r->ref_ns = e->figs_ns;
+		r->ref_retrans = e->retrans;
+		r->has_ref = true;
+	}
+	e->refx = idx;
 	return 0;
 }
 
-/* LIMIT of a TCP connection for the interval that ends (span ns long), into w: from the
- * clocks' difference since the reference, over the time between their readings (the
- * interval's span when nothing new was read). */
-/* The LIMIT verdict of e's interval (one with figures) and its share. */
+/* The interval ended: the row is its own reference again. */
+static void refx_drop(struct agg *a, struct conn *e)
+{
+	if (!e->refx)
+		return;
+	a->refx[e->refx].next_free = a->refx_free;
+	a->refx_free = e->refx;
+	e->refx = 0;
+}
+
+/* ---- pool and table ---- */
+
+static inline struct conn *conn_at(const struct agg *a, uint32_t i)
+{
+	return &a->blocks[i >> POOL_SHIFT][i & (POOL_BLOCK - 1)];
+}
+
+/* A zeroed entry's index, 0: out of memory. */
+static uint32_t conn_alloc(struct agg *a)
+{
+	uint32_t i = a->free_conn;
+
+	if (i) {
+		a->free_conn = conn_at(a, i)->next;
+	} else {
+		i = a->nidx;
+		if (i >> POOL_SHIFT >= a->nblocks) {
+			struct conn *b;
+
+			if (i > UINT32_MAX - POOL_BLOCK ||
+			    VEC_RESERVE(&a->blocks, &a->blocks_cap, a->nblocks + 1) ||
+			    !(b = malloc(POOL_BLOCK * sizeof(*b))))
+				return 0;
+			a->blocks[a->nblocks++] = b;
+		}
+		a->nidx++;
+	}
+	memset(conn_at(a, i), 0, sizeof(struct conn));
+	return i;
+}
+
+static void conn_release(struct agg *a, uint32_t i)
+{
+	struct conn *e = conn_at(a, i);
+
+	refx_drop(a, e);
+	itab_put(&a->owners, e->owner);
+	itab_put(&a->locals, e->local);
+	itab_put(&a->peers, e->peer);
+	itab_put(&a->figs, e->figs);
+	e->next = a->free_conn;
+	a->free_conn = i;
+}
+
+/* A TCP connection's latest figures, read at stream time now; -ENOMEM or 0. With the first
+ * comes the reference of its first interval: for a connection begun before the collector, the
+ * clocks its open carries (its past is not this interval's: the row is its own reference); for
+ * any other, clocks of 0 at the interval's start, as its rate counts all it moved (a connection
+ * whose first figures come after an interval was cut since its open has nothing to compare:
+ * LIMIT unknown, once). Any but the open's come after refx_save(). */
+static int set_figs(struct agg *a, struct conn *e, const struct tcp_figs *f)
+{
+	struct refx *r = refx_of(a, e);
+	uint32_t idx;
+
+	if (proto_of(a, e) != PROTO_TCP)
+		return 0;
+	if (!e->figs && r) {
+		if (e->flags & CONN_F_BEGUN_BEFORE) {
+			r->has_ref = false;
+		} else if (!(e->aflags & A_SHOWN)) {
+			memset(&r->ref, 0, sizeof(r->ref));
+			r->ref_ns = a->cut;
+			r->ref_retrans = 0;
+			r->has_ref = true;
+		} else {
+			r->has_ref = false;
+		}
+	}
+	if (itab_get(&a->figs, f, &idx))
+		return -ENOMEM;
+	itab_put(&a->figs, e->figs);
+	e->figs = idx;
+	e->figs_ns = a->now;
+	return 0;
+}
+
+/* LIMIT's verdicts in the 3 bits a row keeps of them. */
+#define LIMIT_PACKED_UNKNOWN 7
+_Static_assert(LIMIT_N <= LIMIT_PACKED_UNKNOWN, "LIMIT verdicts fit in 3 bits");
+
+static inline uint8_t limit_pack(uint8_t l)
+{
+	return l == LIMIT_UNKNOWN ? LIMIT_PACKED_UNKNOWN : l;
+}
+
+/* The LIMIT verdict of e's interval (one with figures) and its share: from the clocks'
+ * difference since the reference, over the time between their readings (the interval's span
+ * when nothing new was read). */
 static void limit_of(const struct agg *a, const struct conn *e, uint64_t span, uint8_t *limit,
 		     uint8_t *pct)
 {
-	const struct tcpx *x = e->x;
-	struct limit_clocks now;
+	const struct refx *r = refx_of(a, e);
+	struct limit_clocks now, ref;
 	struct limit_interval iv;
 	struct limit_shares sh;
 	enum limit l;
 
 	*pct = 0;
-	if (a->no_limits || !x->has_ref) {
+	if (a->no_limits || (r && !r->has_ref)) {
 		*limit = LIMIT_UNKNOWN;
 		return;
 	}
-	now = clocks_of(&x->figs);
-	iv.span_ns = x->figs_ns > x->ref_ns ? x->figs_ns - x->ref_ns : span;
-	iv.sent = e->bytes_out - e->ref_out;
-	iv.retrans = e->retrans - x->ref_retrans;
-	l = limit_judge(&x->ref, &now, &iv, &sh);
+	now = clocks_of(figs_of(a, e));
+	if (r) {
+		ref = r->ref;
+		iv.span_ns = e->figs_ns > r->ref_ns ? e->figs_ns - r->ref_ns : span;
+		iv.sent = e->bytes_out - r->ref_out;
+		iv.retrans = e->retrans - r->ref_retrans;
+	} else {
+		ref = now;
+		iv.span_ns = span;
+		iv.sent = 0;
+		iv.retrans = 0;
+	}
+	l = limit_judge(&ref, &now, &iv, &sh);
 	*limit = (uint8_t)l;
 	*pct = (uint8_t)limit_percent(limit_share_ms(&sh, l), sh.span_ms);
 }
@@ -337,49 +526,71 @@ static void limit_changed(const struct agg *a, struct conn *e, uint64_t span)
 {
 	uint8_t l, pct;
 
-	if (!e->x || !(e->aflags & A_SHOWN))
+	if (!e->figs || !(e->aflags & A_SHOWN))
 		return;
 	limit_of(a, e, span, &l, &pct);
-	if (l != e->x->limit || pct != e->x->limit_pct)
+	if (limit_pack(l) != e->limit || pct != e->limit_pct)
 		e->aflags |= A_CHANGED;
 }
 
-static void row_limit(const struct agg *a, const struct conn *e, uint64_t span,
-		      struct rec_snap_row *w)
+static void row_limit(const struct agg *a, struct conn *e, uint64_t span, struct rec_snap_row *w)
 {
-	struct tcpx *x = e->x;
-
 	w->limit = w->limit_pct = 0;
-	w->has_figs = x != NULL;
-	if (!x)
+	w->has_figs = e->figs != 0;
+	if (!e->figs)
 		return;
-	w->figs = x->figs;
+	w->figs = *figs_of(a, e);
 	limit_of(a, e, span, &w->limit, &w->limit_pct);
-	x->limit = w->limit;
-	x->limit_pct = w->limit_pct;
+	e->limit = limit_pack(w->limit);
+	e->limit_pct = w->limit_pct;
 }
 
-/* The interval ended: the clocks now are the next one's reference. */
-static void limit_next(struct conn *e)
-{
-	struct tcpx *x = e->x;
-
-	if (!x)
-		return;
-	x->ref = clocks_of(&x->figs);
-	x->ref_ns = x->figs_ns;
-	x->ref_retrans = e->retrans;
-	x->has_ref = true;
-}
-
-static struct conn *table_find(const struct agg *a, uint64_t flow)
+static uint32_t table_find(const struct agg *a, uint64_t flow)
 {
 	uint64_t h = hash_u64(flow);
-	struct hnode *n;
 
 	/* hash_u64 is a bijection: the same hash is the same flow */
-	htab_for_hash(&a->conns, n, h) return container_of(n, struct conn, hn);
-	return NULL;
+	for (uint32_t i = a->buckets[h & (a->nbuckets - 1)]; i; i = conn_at(a, i)->next)
+		if (conn_at(a, i)->hash == h)
+			return i;
+	return 0;
+}
+
+/* Twice the buckets: a failure leaves longer chains, still correct, tried again at the next
+ * add. */
+static void table_grow(struct agg *a)
+{
+	size_t nb = a->nbuckets * 2;
+	uint32_t *b = calloc(nb, sizeof(*b));
+
+	if (!b)
+		return;
+	for (size_t k = 0; k < a->nbuckets; k++) {
+		for (uint32_t i = a->buckets[k], next; i; i = next) {
+			struct conn *e = conn_at(a, i);
+
+			next = e->next;
+			e->next = b[e->hash & (nb - 1)];
+			b[e->hash & (nb - 1)] = i;
+		}
+	}
+	free(a->buckets);
+	a->buckets = b;
+	a->nbuckets = nb;
+}
+
+static void table_add(struct agg *a, uint32_t i, uint64_t flow)
+{
+	struct conn *e = conn_at(a, i);
+	uint32_t *head;
+
+	if (a->nhashed >= a->nbuckets)
+		table_grow(a);
+	e->hash = hash_u64(flow);
+	head = &a->buckets[e->hash & (a->nbuckets - 1)];
+	e->next = *head;
+	*head = i;
+	a->nhashed++;
 }
 
 /* The next snapshot visits e: called before a record changes it (0 or -ENOMEM). */
@@ -392,16 +603,22 @@ static int touch(struct agg *a, struct conn *e)
 	if (!a->touched_all) {
 		if (VEC_RESERVE(&a->touched, &a->touched_cap, a->ntouched + 1))
 			return -ENOMEM;
-		a->touched[a->ntouched++] = (struct touch){ e->pos, e };
+		a->touched[a->ntouched++] = e->pos;
 	}
 	e->aflags |= A_TOUCHED;
 	return 0;
 }
 
 /* Closed (or replaced) entries leave the hash at once but stay in the order until shown. */
-static void conn_close(struct agg *a, struct conn *e)
+static void conn_close(struct agg *a, uint32_t i)
 {
-	htab_del(&a->conns, &e->hn);
+	struct conn *e = conn_at(a, i);
+	uint32_t *p = &a->buckets[e->hash & (a->nbuckets - 1)];
+
+	while (*p != i)
+		p = &conn_at(a, *p)->next;
+	*p = e->next;
+	a->nhashed--;
 	e->aflags |= A_CLOSED;
 }
 
@@ -421,7 +638,8 @@ static void table_clear(struct agg *a)
 	a->nconns = 0;
 	memset(&a->tot, 0, sizeof(a->tot));
 	a->rescan = false;
-	htab_clear(&a->conns);
+	memset(a->buckets, 0, a->nbuckets * sizeof(a->buckets[0]));
+	a->nhashed = 0;
 	ifn_clear(a);
 	cgroup_table_clear(&a->cg);
 }
@@ -543,7 +761,12 @@ struct agg *agg_new(const struct agg_opts *o)
 		return NULL;
 	a->o = *o;
 	cgroup_table_init(&a->cg);
-	if (htab_init(&a->conns, 1024) || htab_init(&a->ifn, 64)) {
+	a->nidx = 1;
+	a->nbuckets = 1024;
+	if (!(a->buckets = calloc(a->nbuckets, sizeof(a->buckets[0]))) || htab_init(&a->ifn, 64) ||
+	    itab_init(&a->owners, sizeof(struct owner)) ||
+	    itab_init(&a->locals, sizeof(struct local)) || itab_init(&a->peers, 16) ||
+	    itab_init(&a->figs, sizeof(struct tcp_figs))) {
 		agg_free(a);
 		return NULL;
 	}
@@ -552,21 +775,19 @@ struct agg *agg_new(const struct agg_opts *o)
 
 void agg_free(struct agg *a)
 {
-	struct pool_block *b, *next;
-
 	if (!a)
 		return;
-	for (b = a->blocks; b; b = next) {
-		next = b->next;
-		free(b);
-	}
-	for (struct tcpx_block *t = a->tcpx_blocks, *tn; t; t = tn) {
-		tn = t->next;
-		free(t);
-	}
+	for (size_t i = 0; i < a->nblocks; i++)
+		free(a->blocks[i]);
+	free(a->blocks);
+	itab_free(&a->owners);
+	itab_free(&a->locals);
+	itab_free(&a->peers);
+	itab_free(&a->figs);
+	free(a->refx);
 	ifn_clear(a);
 	htab_free(&a->ifn);
-	htab_free(&a->conns);
+	free(a->buckets);
 	free(a->order);
 	free(a->touched);
 	cgroup_table_free(&a->cg);
@@ -654,30 +875,31 @@ static bool filter_match(struct agg *a, const struct conn *e)
 	const struct agg_filter *f = &a->o.filter;
 
 	if (f->tcp != f->udp) {
-		if (f->tcp && e->proto != PROTO_TCP)
+		if (f->tcp && proto_of(a, e) != PROTO_TCP)
 			return false;
-		if (f->udp && e->proto != PROTO_UDP)
+		if (f->udp && proto_of(a, e) != PROTO_UDP)
 			return false;
 	}
 	if (f->port_set && e->lport != f->port && e->rport != f->port)
 		return false;
-	if (f->pid_set && (e->pid != f->pid || (e->flags & CONN_F_NO_OWNER)))
+	if (f->pid_set && (owner_of(a, e)->pid != f->pid || (e->flags & CONN_F_NO_OWNER)))
 		return false;
 	if (f->process) {
 		if (e->flags & CONN_F_NO_OWNER)
 			return false;
-		text_sanitize(a->sbuf, sizeof(a->sbuf), e->comm, COMM_LEN);
+		text_sanitize(a->sbuf, sizeof(a->sbuf), owner_of(a, e)->comm, COMM_LEN);
 		if (!strstr(a->sbuf, f->process))
 			return false;
 	}
 	if (f->cgroup) {
-		const struct cgroup_ent *c = cgroup_table_get(&a->cg, e->cgroup_id);
+		const struct cgroup_ent *c = cgroup_table_get(&a->cg, owner_of(a, e)->cgroup_id);
 
 		if (!c || !(c->user & CG_MATCH))
 			return false;
 	}
 	if (f->interface) {
-		const char *n = ifn_get(a, e->netns, e->ifindex);
+		const struct local *l = local_of(a, e);
+		const char *n = ifn_get(a, l->netns, l->ifindex);
 
 		if (!n)
 			return false;
@@ -770,14 +992,14 @@ static void limit_idle(const struct agg *a, uint64_t span, uint8_t *limit, uint8
 }
 
 /* A row's part of the totals (what it counted with bytes in and out), added or taken back. */
-static void tot_add(struct totals *t, const struct conn *e, bool match, uint64_t in, uint64_t out)
+static void tot_add(struct totals *t, uint8_t proto, bool match, uint64_t in, uint64_t out)
 {
 	if (!match) {
 		t->hidden++;
 		return;
 	}
 	t->rows++;
-	if (e->proto == PROTO_UDP)
+	if (proto == PROTO_UDP)
 		t->udp++;
 	else
 		t->tcp++;
@@ -785,14 +1007,14 @@ static void tot_add(struct totals *t, const struct conn *e, bool match, uint64_t
 	t->bytes_out += out;
 }
 
-static void tot_sub(struct totals *t, const struct conn *e, bool match, uint64_t in, uint64_t out)
+static void tot_sub(struct totals *t, uint8_t proto, bool match, uint64_t in, uint64_t out)
 {
 	if (!match) {
 		t->hidden--;
 		return;
 	}
 	t->rows--;
-	if (e->proto == PROTO_UDP)
+	if (proto == PROTO_UDP)
 		t->udp--;
 	else
 		t->tcp--;
@@ -815,13 +1037,15 @@ struct count {
 static int count_row(struct agg *a, struct conn *e, struct count *c, bool again)
 {
 	bool was = e->aflags & A_MATCH;
+	uint8_t proto = proto_of(a, e);
+	uint64_t cgroup_id;
 	int err;
 
 	if (again && (e->aflags & A_SHOWN))
-		tot_sub(&a->tot, e, was, e->ref_in, e->ref_out);
+		tot_sub(&a->tot, proto, was, ref_in(a, e), ref_out(a, e));
 	if (!filter_match(a, e)) {
 		e->aflags &= ~A_MATCH;
-		tot_add(&a->tot, e, false, 0, 0);
+		tot_add(&a->tot, proto, false, 0, 0);
 		if (was && (e->aflags & A_SHOWN))
 			a->need_full = true;
 		return 0;
@@ -833,14 +1057,15 @@ static int count_row(struct agg *a, struct conn *e, struct count *c, bool again)
 	if (carried(e))
 		c->ncarried++;
 	/* rows mostly share a few cgroups: look up only when it changes */
-	if (e->cgroup_id && e->cgroup_id != c->cg_last) {
-		c->cg_last = e->cgroup_id;
+	cgroup_id = owner_of(a, e)->cgroup_id;
+	if (cgroup_id && cgroup_id != c->cg_last) {
+		c->cg_last = cgroup_id;
 		if ((err = write_cgroup(a, c->cg_last)))
 			return err;
 	}
-	tot_add(&a->tot, e, true, e->bytes_in, e->bytes_out);
-	c->rate_in += rate(e->bytes_in, e->ref_in, c->span);
-	c->rate_out += rate(e->bytes_out, e->ref_out, c->span);
+	tot_add(&a->tot, proto, true, e->bytes_in, e->bytes_out);
+	c->rate_in += rate(e->bytes_in, ref_in(a, e), c->span);
+	c->rate_out += rate(e->bytes_out, ref_out(a, e), c->span);
 	return 0;
 }
 
@@ -856,31 +1081,33 @@ static int write_row(struct agg *a, struct conn *e, uint64_t span, struct ifn_ca
 {
 	struct rec *r = &a->out_rec;
 	struct rec_snap_row *w = &r->u.row;
+	const struct local *l = local_of(a, e);
+	const struct owner *o = owner_of(a, e);
 
-	if (!ic->have || e->netns != ic->netns || e->ifindex != ic->ifindex) {
-		ic->name = ifn_get(a, e->netns, e->ifindex);
-		ic->netns = e->netns;
-		ic->ifindex = e->ifindex;
+	if (!ic->have || l->netns != ic->netns || l->ifindex != ic->ifindex) {
+		ic->name = ifn_get(a, l->netns, l->ifindex);
+		ic->netns = l->netns;
+		ic->ifindex = l->ifindex;
 		ic->have = true;
 	}
-	w->id.flow = hash_u64_inverse(e->hn.hash);
+	w->id.flow = hash_u64_inverse(e->hash);
 	w->id.cookie = e->cookie;
-	w->id.netns = e->netns;
-	w->id.ifindex = e->ifindex;
-	w->id.proto = e->proto;
-	w->id.family = e->family;
+	w->id.netns = l->netns;
+	w->id.ifindex = l->ifindex;
+	w->id.proto = l->proto;
+	w->id.family = l->family;
 	w->id.lport = e->lport;
 	w->id.rport = e->rport;
-	memcpy(w->id.laddr, e->laddr, 16);
-	memcpy(w->id.raddr, e->raddr, 16);
+	memcpy(w->id.laddr, l->laddr, 16);
+	memcpy(w->id.raddr, itab_key(&a->peers, e->peer), 16);
 	w->state = e->state;
 	w->flags = e->flags & (CONN_F_BEGUN_BEFORE | CONN_F_NO_OWNER | CONN_F_FAILED);
 	if (e->aflags & A_CLOSED)
 		w->flags |= CONN_F_CLOSED;
 	if (!(e->aflags & A_SHOWN))
 		w->flags |= CONN_F_NEW;
-	w->pid = e->pid;
-	memcpy(w->comm, e->comm, COMM_LEN);
+	w->pid = o->pid;
+	memcpy(w->comm, o->comm, COMM_LEN);
 	if (ic->name)
 		memcpy(w->ifname, ic->name, IFNAME_LEN);
 	else
@@ -891,12 +1118,12 @@ static int write_row(struct agg *a, struct conn *e, uint64_t span, struct ifn_ca
 	w->c.pkts_out = e->pkts_out;
 	w->c.srtt_us = e->srtt_us;
 	w->c.retrans = e->retrans;
-	w->rate_in = rate(e->bytes_in, e->ref_in, span);
-	w->rate_out = rate(e->bytes_out, e->ref_out, span);
+	w->rate_in = rate(e->bytes_in, ref_in(a, e), span);
+	w->rate_out = rate(e->bytes_out, ref_out(a, e), span);
 	w->first_ns = e->first_ns;
 	w->last_ns = e->last_ns;
 	w->host = 0; /* one host: a merge sets its own */
-	w->cgroup_id = e->cgroup_id;
+	w->cgroup_id = o->cgroup_id;
 	row_limit(a, e, span, w);
 	return emit_rec(a, r);
 }
@@ -906,27 +1133,28 @@ static int write_row(struct agg *a, struct conn *e, uint64_t span, struct ifn_ca
  * closed one is freed, its place in the order left empty. Returns whether it stays for the next
  * snapshot to visit: a row whose verdict may change back to the idle one (il, ipct) with nothing
  * new. */
-static bool row_done(struct agg *a, struct conn *e, uint8_t il, uint8_t ipct)
+static bool row_done(struct agg *a, uint32_t i, uint8_t il, uint8_t ipct)
 {
+	struct conn *e = conn_at(a, i);
+
 	e->aflags |= A_SHOWN;
 	e->aflags &= ~(A_CHANGED | A_TOUCHED);
-	e->ref_in = e->bytes_in;
-	e->ref_out = e->bytes_out;
-	limit_next(e);
+	refx_drop(a, e);
 	if (e->aflags & A_CLOSED) {
-		tot_sub(&a->tot, e, e->aflags & A_MATCH, e->bytes_in, e->bytes_out);
-		a->order[e->pos] = NULL;
+		tot_sub(&a->tot, proto_of(a, e), e->aflags & A_MATCH, e->bytes_in, e->bytes_out);
+		a->order[e->pos] = 0;
 		a->ntomb++;
 		a->nconns--;
-		conn_release(a, e);
+		conn_release(a, i);
 		return false;
 	}
-	return (e->aflags & A_MATCH) && e->x && (e->x->limit != il || e->x->limit_pct != ipct);
+	return (e->aflags & A_MATCH) && e->figs &&
+	       (e->limit != limit_pack(il) || e->limit_pct != ipct);
 }
 
 static int touch_cmp(const void *x, const void *y)
 {
-	uint64_t p = ((const struct touch *)x)->pos, q = ((const struct touch *)y)->pos;
+	uint32_t p = *(const uint32_t *)x, q = *(const uint32_t *)y;
 
 	return (p > q) - (p < q);
 }
@@ -935,30 +1163,33 @@ static int touch_cmp(const void *x, const void *y)
 static void touched_sort(struct agg *a)
 {
 	for (size_t i = 1; i < a->ntouched; i++) {
-		if (a->touched[i - 1].pos > a->touched[i].pos) {
+		if (a->touched[i - 1] > a->touched[i]) {
 			qsort(a->touched, a->ntouched, sizeof(a->touched[0]), touch_cmp);
 			return;
 		}
 	}
 }
 
-/* Closes the gaps freed entries left in the order, which keeps its sequence. */
+/* Closes the gaps freed entries left in the order, which keeps its sequence (the touched list
+ * follows: the entries' indexes while their places change). */
 static void order_compact(struct agg *a)
 {
 	size_t kept = 0;
 
+	for (size_t i = 0; i < a->ntouched; i++)
+		a->touched[i] = a->order[a->touched[i]];
 	for (size_t i = 0; i < a->norder; i++) {
-		struct conn *e = a->order[i];
+		uint32_t idx = a->order[i];
 
-		if (e) {
-			e->pos = kept;
-			a->order[kept++] = e;
+		if (idx) {
+			conn_at(a, idx)->pos = (uint32_t)kept;
+			a->order[kept++] = idx;
 		}
 	}
 	a->norder = kept;
 	a->ntomb = 0;
 	for (size_t i = 0; i < a->ntouched; i++)
-		a->touched[i].pos = a->touched[i].e->pos;
+		a->touched[i] = conn_at(a, a->touched[i])->pos;
 	VEC_SHRINK(&a->order, &a->order_cap, a->norder);
 }
 
@@ -966,17 +1197,15 @@ static void order_compact(struct agg *a)
  * follows visits every row and makes it again). */
 static int count_all(struct agg *a, struct count *c)
 {
-	struct conn **order = a->order;
+	const uint32_t *order = a->order;
 	size_t n = a->norder;
 	int err;
 
 	memset(&a->tot, 0, sizeof(a->tot));
 	for (size_t i = 0; i < n; i++) {
-		struct conn *e = order[i];
-
-		if (i + PREFETCH_AHEAD < n)
-			__builtin_prefetch(order[i + PREFETCH_AHEAD]);
-		if (e && (err = count_row(a, e, c, false)))
+		if (i + PREFETCH_AHEAD < n && order[i + PREFETCH_AHEAD])
+			__builtin_prefetch(conn_at(a, order[i + PREFETCH_AHEAD]));
+		if (order[i] && (err = count_row(a, conn_at(a, order[i]), c, false)))
 			return err;
 	}
 	a->rescan = false;
@@ -985,25 +1214,32 @@ static int count_all(struct agg *a, struct count *c)
 
 static int count_touched(struct agg *a, struct count *c)
 {
-	struct touch *t = a->touched;
+	const uint32_t *t = a->touched, *order = a->order;
 	size_t n = a->ntouched;
 	int err;
 
 	touched_sort(a);
 	for (size_t i = 0; i < n; i++) {
 		if (i + PREFETCH_AHEAD < n)
-			__builtin_prefetch(t[i + PREFETCH_AHEAD].e);
-		if ((err = count_row(a, t[i].e, c, true)))
+			__builtin_prefetch(conn_at(a, order[t[i + PREFETCH_AHEAD]]));
+		if ((err = count_row(a, conn_at(a, order[t[i]]), c, true)))
 			return err;
 	}
 	return 0;
+}
+
+/* An entry's 120 bytes, for writing: its two cache lines at most. */
+static inline void prefetch_conn(const struct conn *e)
+{
+	__builtin_prefetch(e, 1);
+	__builtin_prefetch((const char *)e + sizeof(*e) - 1, 1);
 }
 
 /* Writes the rows of a full snapshot, or a delta's carried ones, visiting every row, and makes
  * the touched list anew; the order's gaps close on the way. */
 static int write_all(struct agg *a, bool full, uint64_t span, uint8_t il, uint8_t ipct)
 {
-	struct conn **order = a->order;
+	uint32_t *order = a->order;
 	size_t n = a->norder, kept = 0;
 	struct ifn_cache ic = { 0 };
 	int err;
@@ -1011,27 +1247,22 @@ static int write_all(struct agg *a, bool full, uint64_t span, uint8_t il, uint8_
 	a->ntouched = 0;
 	a->touched_all = false;
 	for (size_t i = 0; i < n; i++) {
-		struct conn *e = order[i];
+		uint32_t idx = order[i];
+		struct conn *e;
 
-		if (i + PREFETCH_AHEAD < n && order[i + PREFETCH_AHEAD]) {
-			const char *p = (const char *)order[i + PREFETCH_AHEAD];
-
-			__builtin_prefetch(p, 1);
-			if (order[i + PREFETCH_AHEAD]->aflags & A_MATCH) {
-				__builtin_prefetch(p + 64);
-				__builtin_prefetch(p + 128);
-			}
-		}
-		if (!e)
+		if (i + PREFETCH_AHEAD < n && order[i + PREFETCH_AHEAD])
+			prefetch_conn(conn_at(a, order[i + PREFETCH_AHEAD]));
+		if (!idx)
 			continue;
+		e = conn_at(a, idx);
 		if ((e->aflags & A_MATCH) && (full || carried(e)) &&
 		    (err = write_row(a, e, span, &ic)))
 			return err;
 		if (!(e->aflags & A_CLOSED)) {
-			e->pos = kept;
-			order[kept++] = e;
+			e->pos = (uint32_t)kept;
+			order[kept++] = idx;
 		}
-		if (row_done(a, e, il, ipct) && (err = touch(a, e)))
+		if (row_done(a, idx, il, ipct) && (err = touch(a, e)))
 			return err;
 	}
 	a->norder = kept;
@@ -1044,24 +1275,20 @@ static int write_all(struct agg *a, bool full, uint64_t span, uint8_t il, uint8_
  * snapshot must visit again. */
 static int write_touched(struct agg *a, uint64_t span, uint8_t il, uint8_t ipct)
 {
-	struct touch *t = a->touched;
+	uint32_t *t = a->touched, *order = a->order;
 	size_t n = a->ntouched, kept = 0;
 	struct ifn_cache ic = { 0 };
 	int err;
 
 	for (size_t i = 0; i < n; i++) {
-		struct conn *e = t[i].e;
+		uint32_t idx = order[t[i]];
+		struct conn *e = conn_at(a, idx);
 
-		if (i + PREFETCH_AHEAD < n) {
-			const char *p = (const char *)t[i + PREFETCH_AHEAD].e;
-
-			__builtin_prefetch(p, 1);
-			__builtin_prefetch(p + 64);
-			__builtin_prefetch(p + 128);
-		}
+		if (i + PREFETCH_AHEAD < n)
+			prefetch_conn(conn_at(a, order[t[i + PREFETCH_AHEAD]]));
 		if ((e->aflags & A_MATCH) && carried(e) && (err = write_row(a, e, span, &ic)))
 			return err;
-		if (row_done(a, e, il, ipct)) {
+		if (row_done(a, idx, il, ipct)) {
 			e->aflags |= A_TOUCHED;
 			t[kept++] = t[i];
 		}
@@ -1221,13 +1448,15 @@ static inline bool handshake_state(uint8_t st)
 
 static int on_open(struct agg *a, const struct rec_conn_open *o)
 {
-	struct conn *e = table_find(a, o->id.flow);
+	uint32_t i = table_find(a, o->id.flow);
+	struct conn *e;
+	struct local l;
 
 	/* a flow id still live belongs to a connection that ended (its id was reused): two rows
 	 * of one key in a snapshot, which a delta cannot say (and a full one visits every row,
 	 * the old one untouched or not) */
-	if (e) {
-		conn_close(a, e);
+	if (i) {
+		conn_close(a, i);
 		a->need_full = true;
 	}
 	if (a->nconns >= a->o.max_flows) {
@@ -1236,59 +1465,60 @@ static int on_open(struct agg *a, const struct rec_conn_open *o)
 		a->table_full = sat_add(a->table_full, 1);
 		return 0;
 	}
-	/* room for it in the order and the touched list first: once in the table, it is in both */
-	if (VEC_RESERVE(&a->order, &a->order_cap, a->norder + 1) ||
+	/* room for it in the order and the touched list first: once in the table, it is in both
+	 * (its place held in 32 bits) */
+	if (a->norder >= UINT32_MAX || VEC_RESERVE(&a->order, &a->order_cap, a->norder + 1) ||
 	    VEC_RESERVE(&a->touched, &a->touched_cap, a->ntouched + 1))
 		return -ENOMEM;
-	e = conn_alloc(a);
-	if (!e)
+	if (!(i = conn_alloc(a)))
 		return -ENOMEM;
+	e = conn_at(a, i);
+	memset(&l, 0, sizeof(l));
+	l.netns = o->id.netns;
+	l.ifindex = o->id.ifindex;
+	l.proto = o->id.proto;
+	l.family = o->id.family;
+	memcpy(l.laddr, o->id.laddr, 16);
+	if (itab_get(&a->locals, &l, &e->local) || itab_get(&a->peers, o->id.raddr, &e->peer) ||
+	    owner_set(a, e, o->pid, o->comm, o->cgroup_id))
+		goto nomem;
 	e->cookie = o->id.cookie;
-	e->netns = o->id.netns;
-	e->ifindex = o->id.ifindex;
-	e->proto = o->id.proto;
-	e->family = o->id.family;
 	e->lport = o->id.lport;
 	e->rport = o->id.rport;
-	memcpy(e->laddr, o->id.laddr, 16);
-	memcpy(e->raddr, o->id.raddr, 16);
 	e->state = o->state;
 	e->flags = o->flags & (CONN_F_BEGUN_BEFORE | CONN_F_NO_OWNER);
-	if (e->proto == PROTO_TCP && e->state == TCP_SYN_SENT)
+	if (l.proto == PROTO_TCP && e->state == TCP_SYN_SENT)
 		e->aflags |= A_SYNSENT;
-	e->pid = o->pid;
-	memcpy(e->comm, o->comm, COMM_LEN);
+	/* the rate's reference: a connection begun before the collector is not credited with
+	 * its past (the row is its own); any other moved what its open carries since then (a
+	 * short connection the collector first sees at its close comes with all of it) */
+	if (!(o->flags & CONN_F_BEGUN_BEFORE) && (o->c.bytes_in || o->c.bytes_out || o->has_figs) &&
+	    refx_save(a, e))
+		goto nomem;
 	set_counters(e, &o->c, a->now);
 	e->first_ns = a->now;
-	e->cgroup_id = o->cgroup_id;
-	/* the rate's reference: a connection begun before the collector is not credited with
-	 * its past; any other moved what its open carries since then (a short connection the
-	 * collector first sees at its close comes with all of it) */
-	if (o->flags & CONN_F_BEGUN_BEFORE) {
-		e->ref_in = o->c.bytes_in;
-		e->ref_out = o->c.bytes_out;
-	}
-	if (o->has_figs && set_figs(a, e, &o->figs, true)) {
-		conn_release(a, e);
-		return -ENOMEM;
-	}
-	if (htab_add(&a->conns, &e->hn, hash_u64(o->id.flow))) {
-		conn_release(a, e);
-		return -ENOMEM;
-	}
-	e->pos = a->norder;
-	a->order[a->norder++] = e;
+	if (o->has_figs && set_figs(a, e, &o->figs))
+		goto nomem;
+	table_add(a, i, o->id.flow);
+	e->pos = (uint32_t)a->norder;
+	a->order[a->norder++] = i;
 	a->nconns++;
 	return touch(a, e); /* 0: its room is reserved */
+nomem:
+	conn_release(a, i);
+	return -ENOMEM;
 }
 
-static struct conn *known(struct agg *a, uint64_t flow)
+static struct conn *known(struct agg *a, uint64_t flow, uint32_t *idx)
 {
-	struct conn *e = table_find(a, flow);
+	uint32_t i = table_find(a, flow);
 
-	if (!e)
+	if (!i) {
 		a->unknown_flow = sat_add(a->unknown_flow, 1);
-	return e;
+		return NULL;
+	}
+	*idx = i;
+	return conn_at(a, i);
 }
 
 static bool agg_loss_code(uint32_t code)
@@ -1330,6 +1560,7 @@ static void on_loss(struct agg *a, const struct rec_loss *l)
 int agg_record(struct agg *a, const struct rec *r)
 {
 	struct conn *e;
+	uint32_t i;
 	int err;
 
 	switch (r->type) {
@@ -1340,22 +1571,22 @@ int agg_record(struct agg *a, const struct rec *r)
 	case REC_CONN_SAMPLE:
 		if ((err = advance(a, r->u.sample.ts, EV_DATA)))
 			return err;
-		if ((e = known(a, r->u.sample.flow))) {
-			if ((err = touch(a, e)))
+		if ((e = known(a, r->u.sample.flow, &i))) {
+			if ((err = touch(a, e)) || (err = refx_save(a, e)))
 				return err;
 			set_counters(e, &r->u.sample.c, a->now);
 			if (r->u.sample.has_figs)
-				return set_figs(a, e, &r->u.sample.figs, false);
+				return set_figs(a, e, &r->u.sample.figs);
 		}
 		return 0;
 	case REC_CONN_CLOSE:
 		if ((err = advance(a, r->u.close.ts, EV_DATA)))
 			return err;
-		if ((e = known(a, r->u.close.flow))) {
-			if ((err = touch(a, e)))
+		if ((e = known(a, r->u.close.flow, &i))) {
+			if ((err = touch(a, e)) || (err = refx_save(a, e)))
 				return err;
 			set_counters(e, &r->u.close.c, a->now);
-			if (r->u.close.has_figs && (err = set_figs(a, e, &r->u.close.figs, false)))
+			if (r->u.close.has_figs && (err = set_figs(a, e, &r->u.close.figs)))
 				return err;
 			if (r->u.close.state)
 				e->state = r->u.close.state;
@@ -1363,13 +1594,13 @@ int agg_record(struct agg *a, const struct rec *r)
 				e->aflags &= ~A_SYNSENT;
 			if (e->aflags & A_SYNSENT)
 				e->flags |= CONN_F_FAILED;
-			conn_close(a, e);
+			conn_close(a, i);
 		}
 		return 0;
 	case REC_CONN_STATE:
 		if ((err = advance(a, r->u.state.ts, EV_DATA)))
 			return err;
-		if ((e = known(a, r->u.state.flow))) {
+		if ((e = known(a, r->u.state.flow, &i))) {
 			if ((err = touch(a, e)))
 				return err;
 			e->state = r->u.state.new_state;
@@ -1382,14 +1613,13 @@ int agg_record(struct agg *a, const struct rec *r)
 	case REC_CONN_OWNER:
 		if ((err = advance(a, r->u.owner.ts, EV_DATA)))
 			return err;
-		if ((e = known(a, r->u.owner.flow))) {
-			if ((err = touch(a, e)))
+		if ((e = known(a, r->u.owner.flow, &i))) {
+			if ((err = touch(a, e)) ||
+			    (err = owner_set(a, e, r->u.owner.pid, r->u.owner.comm,
+					     r->u.owner.cgroup_id ? r->u.owner.cgroup_id
+								  : owner_of(a, e)->cgroup_id)))
 				return err;
-			e->pid = r->u.owner.pid;
-			memcpy(e->comm, r->u.owner.comm, COMM_LEN);
 			e->flags &= ~CONN_F_NO_OWNER;
-			if (r->u.owner.cgroup_id)
-				e->cgroup_id = r->u.owner.cgroup_id;
 			e->last_ns = a->now;
 			e->aflags |= A_CHANGED;
 		}
