@@ -766,7 +766,7 @@ void table_sort(struct table *t)
 	for (size_t i = 0; i < n; i++) {
 		uint64_t k[KEY_WORDS] = { 0 };
 
-		/* a row is 160 bytes: ask for the ones ahead, a key reads one field of each */
+		/* a row is 152 bytes: ask for the ones ahead, a key reads one field of each */
 		if (i + 16 < n)
 			__builtin_prefetch(t->v[i + 16]);
 		exact &= sort_key(&kc, t->v[i], t->sort, k);
