@@ -976,7 +976,7 @@ static int parse_header(struct stream_reader *rd, const uint8_t *p, uint32_t len
 }
 
 static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *body, size_t blen,
-		       uint64_t off, struct rec *r)
+		       uint64_t off, struct rec *r, struct rec_snap_row *row)
 {
 	struct cur c = { body, blen, 0 };
 
@@ -1096,7 +1096,7 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 	}
 	case REC_SNAP_ROW:
 	case REC_DELTA_ROW: {
-		struct rec_snap_row *w = &r->u.row;
+		struct rec_snap_row *w = row;
 		get_id(&c, &w->id);
 		w->state = get8(&c);
 		w->flags = get8(&c);
@@ -1144,7 +1144,7 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 	return STREAM_OK;
 }
 
-int stream_read(struct stream_reader *rd, struct rec *r)
+static int read_record(struct stream_reader *rd, struct rec *r, struct rec_snap_row *row)
 {
 	for (;;) {
 		uint64_t off = rd->base + rd->start;
@@ -1258,7 +1258,7 @@ int stream_read(struct stream_reader *rd, struct rec *r)
 			return fail(rd, STREAM_CORRUPT,
 				    "%s record at byte %" PRIu64 " in a %s stream",
 				    rec_type_name(type), off, stream_kind_name(rd->hdr.kind));
-		st = decode_body(rd, type, p + 8, len - 12, off, r);
+		st = decode_body(rd, type, p + 8, len - 12, off, r, row);
 		if (st != STREAM_OK)
 			return st;
 		rd->start += len;
@@ -1266,4 +1266,14 @@ int stream_read(struct stream_reader *rd, struct rec *r)
 			rd->where = AFTER_END;
 		return STREAM_OK;
 	}
+}
+
+int stream_read(struct stream_reader *rd, struct rec *r)
+{
+	return read_record(rd, r, &r->u.row);
+}
+
+int stream_read_row(struct stream_reader *rd, struct rec *r, struct rec_snap_row *row)
+{
+	return read_record(rd, r, row ? row : &r->u.row);
 }

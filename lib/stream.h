@@ -401,6 +401,10 @@ void stream_reader_free(struct stream_reader *rd);
 /* Next record. The first is always a REC_HEADER; after an END, a further REC_HEADER starts a
  * new section (concatenated streams); any other record after END is corrupt. */
 int stream_read(struct stream_reader *rd, struct rec *r);
+/* As stream_read(), but a SNAP_ROW or DELTA_ROW is decoded into row (unless NULL) instead of
+ * r->u.row, which is left as it was: a reader that keeps rows has them decoded where they stay
+ * (snaptab_place() of lib/snaptab.h), not copied there. */
+int stream_read_row(struct stream_reader *rd, struct rec *r, struct rec_snap_row *row);
 /* One line, no program name, no newline: "-: truncated record at byte 1234 (...)". */
 const char *stream_error(const struct stream_reader *rd);
 uint64_t stream_reader_offset(const struct stream_reader *rd);

@@ -50,6 +50,7 @@ struct csv {
 	struct stream_reader *rd;
 	struct rows *w;
 	struct rec *r;
+	struct rec_snap_row *row; /* where the record read put a row (NULL: r->u.row) */
 	bool header_done, in_snap;
 	uint64_t snap_seq;
 	struct snaptab tab; /* the table deltas apply to (format 1.1) */
@@ -359,7 +360,8 @@ static int stopped(struct csv *c, bool in_snap)
  * applied to the table. */
 static int row(struct csv *c, const struct rec *r)
 {
-	int e = snaptab_add(&c->tab, r->type, &r->u.row);
+	const struct rec_snap_row *rr = c->row ? c->row : &r->u.row;
+	int e = snaptab_add(&c->tab, r->type, rr);
 
 	if (e == -EPROTO || !c->in_snap) {
 		int st = written(c, rows_flush(c->w));
@@ -373,7 +375,7 @@ static int row(struct csv *c, const struct rec *r)
 	}
 	if (e)
 		return warnx("out of memory"), EX_OSERR;
-	return r->type == REC_SNAP_ROW ? written(c, rows_add(c->w, &r->u.row)) : GO;
+	return r->type == REC_SNAP_ROW ? written(c, rows_add(c->w, rr)) : GO;
 }
 
 /* The end of a snapshot: a delta's whole table is written now; one out of step is said
@@ -515,7 +517,8 @@ static int convert(struct csv *c)
 {
 	int st, s;
 
-	while ((st = stream_read(c->rd, c->r)) == STREAM_OK) {
+	/* a full snapshot's rows are decoded where the table keeps them, not copied there */
+	while ((st = stream_read_row(c->rd, c->r, c->row = snaptab_place(&c->tab))) == STREAM_OK) {
 		if ((s = record(c, c->r)) != GO)
 			return s;
 		if (stop_signal() && !c->pipe_in && !c->in_snap)
