@@ -5,6 +5,7 @@
  * buffer that is only written out on row boundaries, so a reader (or a kill -9) never sees half
  * a row. Per-snapshot cells (time, sequence, loss counters) are formatted once per snapshot.
  */
+#include <endian.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -24,7 +25,7 @@
 #include "util.h"
 #include "vec.h"
 
-#define BUF_SIZE (64 * 1024) /* a pipe's capacity; at least four rows of ROW_MAX */
+#define BUF_SIZE (256 * 1024) /* a write(2) every 1,000 rows or so; at least four rows of ROW_MAX */
 #define ROW_MAX	 16384 /* bound on one formatted row (a cgroup path quoted: 4 kB), with room */
 
 /* The columns, in order. The first 16 are fixed (scripts rely on them); new columns go at the
@@ -507,6 +508,39 @@ CELL int plain_len(bool json, const char *s, size_t n)
 	return (int)i;
 }
 
+/* Bytes of b: each of the 8 bytes of a word. */
+#define BYTES(b) (0x0101010101010101ULL * (b))
+
+/* The bytes of x that are below b (b at most 0x80), and at most 0x80 more ones above a byte
+ * that is (a borrow): the lowest byte flagged is exact. */
+static inline uint64_t bytes_below(uint64_t x, uint8_t b)
+{
+	return (x - BYTES(b)) & ~x & BYTES(0x80);
+}
+
+/* plain_len() of the 16 bytes of a process or interface name, a word at a time: the first byte
+ * that is a NUL or not plain (of either word's, the lower bytes first) says which. */
+CELL int plain_len16(bool json, const char *s)
+{
+	for (int k = 0; k < 2; k++) {
+		uint64_t x, bad;
+
+		memcpy(&x, s + 8 * k, 8);
+		x = le64toh(x); /* the first byte the lowest */
+		bad = bytes_below(x, json ? 0x20 : 0x21) | /* NUL, controls (CSV: space) */
+		      (((x + BYTES(1)) | x) & BYTES(0x80)) | /* 0x7f and above */
+		      bytes_below(x ^ BYTES('\\'), 1) | bytes_below(x ^ BYTES('"'), 1);
+		if (!json)
+			bad |= bytes_below(x ^ BYTES(','), 1);
+		if (bad) {
+			int at = __builtin_ctzll(bad) / 8;
+
+			return (x >> 8 * at & 0xff) ? -1 : 8 * k + at;
+		}
+	}
+	return 16;
+}
+
 /* Rates with 2 decimals, as printf's "%.2f" rounds them (the exact binary value, to nearest);
  * the fast path is taken only where it cannot differ. Not a number: empty. */
 CELL char *cell_rate(const struct rows *w, bool json, char *p, int c, double v)
@@ -611,7 +645,7 @@ static const char *cached_text(struct text_cache *tc, const char *raw, size_t n,
 CELL char *cell_kernel_text(struct rows *w, bool json, char *p, int c, struct text_cache *tc,
 			    const char *raw, size_t n, bool empty_null)
 {
-	int k = plain_len(json, raw, n);
+	int k = n == 16 ? plain_len16(json, raw) : plain_len(json, raw, n);
 	const char *s;
 	size_t len;
 
