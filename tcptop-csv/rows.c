@@ -525,10 +525,11 @@ CELL int plain_len16(bool json, const char *s)
 	for (int k = 0; k < 2; k++) {
 		uint64_t x, bad;
 
+		/* the first byte the lowest; flagged: NUL and controls (CSV: space), 0x7f and
+		 * above, a backslash, a double quote */
 		memcpy(&x, s + 8 * k, 8);
-		x = le64toh(x); /* the first byte the lowest */
-		bad = bytes_below(x, json ? 0x20 : 0x21) | /* NUL, controls (CSV: space) */
-		      (((x + BYTES(1)) | x) & BYTES(0x80)) | /* 0x7f and above */
+		x = le64toh(x);
+		bad = bytes_below(x, json ? 0x20 : 0x21) | (((x + BYTES(1)) | x) & BYTES(0x80)) |
 		      bytes_below(x ^ BYTES('\\'), 1) | bytes_below(x ^ BYTES('"'), 1);
 		if (!json)
 			bad |= bytes_below(x ^ BYTES(','), 1);
