@@ -107,7 +107,8 @@ struct rec_snap_row *snaptab_place(struct snaptab *t)
 /* A slot for r (copied there unless it was decoded there: snaptab_place()), carried (not placed
  * in the order), indexed when the table is (else index_rows() hashes it): its number, or
  * -ENOMEM. */
-static int64_t slot_new(struct snaptab *t, const struct rec_snap_row *r)
+static inline __attribute__((always_inline)) int64_t slot_new(struct snaptab *t,
+							      const struct rec_snap_row *r)
 {
 	bool reused = t->nfree > 0;
 	uint32_t s;
