@@ -301,6 +301,16 @@ static const char digits2[201] =
 	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 	"8081828384858687888990919293949596979899";
 
+/* The numbers below 1,000 with three digits and a byte of pad: a 3-digit one is one load and
+ * one store of 4 bytes (its pad lands where the next byte of the output goes, or past it). */
+#define D3(a, b, c)		  #a #b #c " "
+#define D3_5(a, b, c, d, e, f, g) D3(a, b, c) D3(a, b, d) D3(a, b, e) D3(a, b, f) D3(a, b, g)
+#define D3_10(a, b)		  D3_5(a, b, 0, 1, 2, 3, 4) D3_5(a, b, 5, 6, 7, 8, 9)
+#define D3_50(a, b, c, d, e, f)	  D3_10(a, b) D3_10(a, c) D3_10(a, d) D3_10(a, e) D3_10(a, f)
+#define D3_100(a)		  D3_50(a, 0, 1, 2, 3, 4) D3_50(a, 5, 6, 7, 8, 9)
+static const char digits3[4001] = D3_100(0) D3_100(1) D3_100(2) D3_100(3) D3_100(4) D3_100(5)
+	D3_100(6) D3_100(7) D3_100(8) D3_100(9);
+
 /* Four digits of u (below 10,000), leading zeros kept: two pairs, each from the table. */
 CELL char *put_4(char *p, uint32_t u)
 {
@@ -321,8 +331,7 @@ CELL char *put_upto4(char *p, uint32_t u)
 		return p + 2;
 	}
 	if (u < 1000) {
-		*p = (char)('0' + u / 100);
-		memcpy(p + 1, digits2 + 2 * (u % 100), 2);
+		memcpy(p, digits3 + 4 * u, 4);
 		return p + 3;
 	}
 	return put_4(p, u);
@@ -580,9 +589,8 @@ CELL char *put_v4(char *p, const uint8_t *v4)
 		if (i)
 			*p++ = '.';
 		if (o >= 100) {
-			*p++ = (char)('0' + o / 100);
-			memcpy(p, digits2 + 2 * (o % 100), 2);
-			p += 2;
+			memcpy(p, digits3 + 4 * o, 4);
+			p += 3;
 		} else if (o >= 10) {
 			memcpy(p, digits2 + 2 * o, 2);
 			p += 2;
