@@ -620,6 +620,20 @@ struct stream_reader *stream_reader_mem(const void *buf, size_t len, const char 
 	return rd;
 }
 
+int stream_reader_set_read_size(struct stream_reader *rd, size_t size)
+{
+	size_t cap = STREAM_RECORD_MAX + size;
+	uint8_t *b;
+
+	if (!rd->owned || cap <= rd->cap)
+		return 0;
+	if (!(b = realloc(rd->buf, cap)))
+		return -ENOMEM;
+	rd->buf = b;
+	rd->cap = cap;
+	return 0;
+}
+
 void stream_reader_free(struct stream_reader *rd)
 {
 	if (!rd)
