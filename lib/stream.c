@@ -933,14 +933,6 @@ static const struct rec_kind *reader_kind(struct stream_reader *rd, uint32_t typ
 	return rd->kind;
 }
 
-/* Minimum body size of each known record type: shorter is corrupt, longer is extension. */
-static size_t body_min(struct stream_reader *rd, uint32_t type)
-{
-	const struct rec_kind *k = reader_kind(rd, type);
-
-	return k ? k->body_min : 0;
-}
-
 static void get_opt_str(char *dst, const uint8_t *p, size_t n)
 {
 	if (n > HDR_STR_MAX - 1)
@@ -1049,15 +1041,17 @@ static int parse_header(struct stream_reader *rd, const uint8_t *p, uint32_t len
 	return STREAM_OK;
 }
 
-static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *body, size_t blen,
-		       uint64_t off, struct rec *r, struct rec_snap_row *row)
+/* A body of a known type (kind: its minimum size, shorter is corrupt, longer is extension). */
+static int decode_body(struct stream_reader *rd, const struct rec_kind *kind, uint32_t type,
+		       const uint8_t *body, size_t blen, uint64_t off, struct rec *r,
+		       struct rec_snap_row *row)
 {
 	struct cur c = { body, blen, 0 };
 
-	if (blen < body_min(rd, type))
+	if (blen < kind->body_min)
 		return fail(rd, STREAM_CORRUPT,
 			    "%s record at byte %" PRIu64 " too short: body of %zu bytes, needs %zu",
-			    rec_type_name(type), off, blen, body_min(rd, type));
+			    rec_type_name(type), off, blen, kind->body_min);
 	switch (type) {
 	case REC_END:
 		r->u.end.ts = get64(&c);
@@ -1207,6 +1201,7 @@ static int read_record(struct stream_reader *rd, struct rec *r, struct rec_snap_
 		size_t avail;
 		const uint8_t *p;
 		uint32_t type, len, trailer;
+		const struct rec_kind *kind;
 		int st;
 
 		if (rd->status != STREAM_OK)
@@ -1306,15 +1301,16 @@ static int read_record(struct stream_reader *rd, struct rec *r, struct rec_snap_
 			rd->start += len;
 			return STREAM_OK;
 		}
-		if (!body_min(rd, type)) { /* unknown type: skip */
+		kind = reader_kind(rd, type);
+		if (!kind || !kind->body_min) { /* unknown type: skip */
 			rd->start += len;
 			continue;
 		}
-		if (!(reader_kind(rd, type)->vocab & (1u << rd->hdr.kind)))
+		if (!(kind->vocab & (1u << rd->hdr.kind)))
 			return fail(rd, STREAM_CORRUPT,
 				    "%s record at byte %" PRIu64 " in a %s stream",
 				    rec_type_name(type), off, stream_kind_name(rd->hdr.kind));
-		st = decode_body(rd, type, p + 8, len - 12, off, r, row);
+		st = decode_body(rd, kind, type, p + 8, len - 12, off, r, row);
 		if (st != STREAM_OK)
 			return st;
 		rd->start += len;
