@@ -74,12 +74,43 @@ static void reindex(struct snaptab *t)
 /* Room for one more entry in a vec (cap: its capacity): the call only when it must grow. */
 #define ROOM(pp, capp, need) ((need) > *(capp) && VEC_RESERVE((pp), (capp), (need)))
 
-/* A slot for r, carried (not placed in the order), indexed when the table is: its number, or
+/* slot_room() when the slots must grow (they may move: the index follows them when it holds
+ * them). */
+static int slot_grow(struct snaptab *t)
+{
+	struct snaptab_slot *old = t->slot;
+
+	if (t->nslot >= UINT32_MAX)
+		return -ENOMEM;
+	if (VEC_RESERVE(&t->slot, &t->slot_cap, t->nslot + 1) ||
+	    vec_resize(&t->mark, &t->mark_cap, t->slot_cap, 1) ||
+	    vec_resize(&t->pos, &t->pos_cap, t->slot_cap, sizeof(*t->pos)))
+		return -ENOMEM;
+	if (t->slot != old && t->indexed)
+		reindex(t);
+	return 0;
+}
+
+/* Room for slot number t->nslot, its mark and its place: 0 or -ENOMEM. */
+static inline int slot_room(struct snaptab *t)
+{
+	return t->nslot < t->slot_cap && t->nslot < UINT32_MAX ? 0 : slot_grow(t);
+}
+
+struct rec_snap_row *snaptab_place(struct snaptab *t)
+{
+	if (t->cur != SNAPTAB_FULL || !t->keep || slot_room(t))
+		return NULL;
+	return &t->slot[t->nslot].r;
+}
+
+/* A slot for r (copied there unless it was decoded there: snaptab_place()), carried (not placed
+ * in the order), indexed when the table is (else index_rows() hashes it): its number, or
  * -ENOMEM. */
-static int64_t slot_new(struct snaptab *t, const struct rec_snap_row *r)
+static inline __attribute__((always_inline)) int64_t slot_new(struct snaptab *t,
+							      const struct rec_snap_row *r)
 {
 	bool reused = t->nfree > 0;
-	uint64_t h = key_hash(r);
 	uint32_t s;
 
 	if (ROOM(&t->carried, &t->carried_cap, t->ncarried + 1))
@@ -87,24 +118,18 @@ static int64_t slot_new(struct snaptab *t, const struct rec_snap_row *r)
 	if (reused) {
 		s = t->free_slot[--t->nfree];
 	} else {
-		struct snaptab_slot *old = t->slot;
-
-		if (t->nslot >= UINT32_MAX)
+		if (slot_room(t))
 			return -ENOMEM;
-		if (t->nslot + 1 > t->slot_cap &&
-		    (VEC_RESERVE(&t->slot, &t->slot_cap, t->nslot + 1) ||
-		     vec_resize(&t->mark, &t->mark_cap, t->slot_cap, 1) ||
-		     vec_resize(&t->pos, &t->pos_cap, t->slot_cap, sizeof(*t->pos))))
-			return -ENOMEM;
-		if (t->slot != old && t->indexed)
-			reindex(t);
 		s = (uint32_t)t->nslot++;
 	}
-	t->slot[s].r = *r;
-	t->slot[s].hn.hash = h;
+	if (r != &t->slot[s].r)
+		t->slot[s].r = *r;
 	t->mark[s] = SLOT_CARRIED;
 	t->carried[t->ncarried++] = s;
-	if (t->indexed && htab_add(&t->idx, &t->slot[s].hn, h)) {
+	if (!t->indexed)
+		return s;
+	t->slot[s].hn.hash = key_hash(r);
+	if (htab_add(&t->idx, &t->slot[s].hn, t->slot[s].hn.hash)) {
 		t->ncarried--;
 		if (reused)
 			t->nfree++; /* back where it was */
@@ -124,8 +149,12 @@ static void index_rows(struct snaptab *t)
 	if (t->indexed)
 		return;
 	htab_clear(&t->idx);
-	for (size_t i = 0; i < t->n; i++)
-		htab_add(&t->idx, &t->slot[t->order[i]].hn, t->slot[t->order[i]].hn.hash);
+	for (size_t i = 0; i < t->n; i++) {
+		struct snaptab_slot *s = &t->slot[t->order[i]];
+
+		s->hn.hash = key_hash(&s->r);
+		htab_add(&t->idx, &s->hn, s->hn.hash);
+	}
 	t->indexed = true;
 }
 

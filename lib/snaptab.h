@@ -79,6 +79,11 @@ int snaptab_begin(struct snaptab *t, uint32_t type, const struct rec_snap_begin 
  * (not applied; the caller says so as it does for a row out of place). A skipped delta's rows
  * return 0. */
 int snaptab_add(struct snaptab *t, uint32_t type, const struct rec_snap_row *r);
+/* Where the next record, when it is a row of the full snapshot being read, may be decoded
+ * (stream_read_row() of lib/stream.h), so that snaptab_add() of it keeps it there instead of
+ * copying it: a free slot of a table that keeps full snapshots. NULL otherwise, or when out of
+ * memory (snaptab_add() then says so). Valid until the next call that changes the table. */
+struct rec_snap_row *snaptab_place(struct snaptab *t);
 /* SNAP_END or DELTA_END: SNAPTAB_READY, SNAPTAB_OUT_OF_STEP (counted; deltas are skipped until
  * the next full snapshot), SNAPTAB_SKIP (a skipped delta ended, or no snapshot was begun), or
  * -ENOMEM (out of step too). A snapshot never ended (the input stopped inside it) leaves a

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -619,6 +620,20 @@ struct stream_reader *stream_reader_mem(const void *buf, size_t len, const char 
 	return rd;
 }
 
+int stream_reader_set_read_size(struct stream_reader *rd, size_t size)
+{
+	size_t cap = STREAM_RECORD_MAX + size;
+	uint8_t *b;
+
+	if (!rd->owned || cap <= rd->cap)
+		return 0;
+	if (!(b = realloc(rd->buf, cap)))
+		return -ENOMEM;
+	rd->buf = b;
+	rd->cap = cap;
+	return 0;
+}
+
 void stream_reader_free(struct stream_reader *rd)
 {
 	if (!rd)
@@ -828,6 +843,65 @@ static inline __attribute__((always_inline)) void get_id(struct cur *c, struct c
 	getbytes(c, id->raddr, 16);
 }
 
+/* Where the wire's SNAP_ROW body (up to cgroup_id) and struct rec_snap_row share a layout: on a
+ * little-endian host, get_row() copies its runs whole, three copies instead of 40 fields. */
+#define ROW_WIRE_STATE 64 /* where state is on the wire: after the id and its 2 bytes of pad */
+#define ROW_AT(f, wire)                                                        \
+	_Static_assert(ROW_WIRE_STATE + offsetof(struct rec_snap_row, f) -     \
+				       offsetof(struct rec_snap_row, state) == \
+			       (wire),                                         \
+		       #f " where the wire has it")
+_Static_assert(offsetof(struct conn_id, rport) == 28 && offsetof(struct conn_id, laddr) == 30 &&
+		       offsetof(struct conn_id, raddr) == 46 &&
+		       offsetof(struct rec_snap_row, id) == 0,
+	       "conn_id: the wire's up to rport, then its addresses after 2 bytes of pad");
+ROW_AT(flags, 65);
+ROW_AT(limit, 66);
+ROW_AT(limit_pct, 67);
+ROW_AT(pid, 68);
+ROW_AT(comm, 72);
+ROW_AT(ifname, 88);
+ROW_AT(c.bytes_in, 104);
+ROW_AT(c.bytes_out, 112);
+ROW_AT(c.pkts_in, 120);
+ROW_AT(c.pkts_out, 128);
+ROW_AT(c.srtt_us, 136);
+ROW_AT(c.retrans, 140);
+ROW_AT(rate_in, 144);
+ROW_AT(rate_out, 152);
+ROW_AT(first_ns, 160);
+ROW_AT(last_ns, 168);
+ROW_AT(cgroup_id, 176);
+
+/* A SNAP_ROW or DELTA_ROW body (at least its 176 bytes up to cgroup_id) into w. */
+static inline __attribute__((always_inline)) void get_row(struct cur *c, struct rec_snap_row *w)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(&w->id, c->p + c->pos, offsetof(struct conn_id, laddr));
+	memcpy(w->id.laddr, c->p + c->pos + 32, 32);
+	memcpy(&w->state, c->p + c->pos + ROW_WIRE_STATE, 176 - ROW_WIRE_STATE);
+	c->pos += 176;
+#else
+	get_id(c, &w->id);
+	w->state = get8(c);
+	w->flags = get8(c);
+	w->limit = get8(c);
+	w->limit_pct = get8(c);
+	w->pid = get32(c);
+	getbytes(c, w->comm, COMM_LEN);
+	getbytes(c, w->ifname, IFNAME_LEN);
+	get_counters(c, &w->c);
+	w->rate_in = getf64(c);
+	w->rate_out = getf64(c);
+	w->first_ns = get64(c);
+	w->last_ns = get64(c);
+#endif
+	w->cgroup_id = need(c, 8) ? get64(c) : 0;
+	/* trailing: host, then its 4 bytes of pad or the figures (see the writer) */
+	w->host = need(c, 8) ? get32(c) : 0;
+	get_figs(c, &w->has_figs, &w->figs);
+}
+
 /* Reads n loss entries into at most LOSS_MAX slots; false if the body is too short. */
 static bool get_loss(struct cur *c, uint32_t n, uint32_t *out_n, struct loss_entry *l)
 {
@@ -857,14 +931,6 @@ static const struct rec_kind *reader_kind(struct stream_reader *rd, uint32_t typ
 		rd->kind_valid = true;
 	}
 	return rd->kind;
-}
-
-/* Minimum body size of each known record type: shorter is corrupt, longer is extension. */
-static size_t body_min(struct stream_reader *rd, uint32_t type)
-{
-	const struct rec_kind *k = reader_kind(rd, type);
-
-	return k ? k->body_min : 0;
 }
 
 static void get_opt_str(char *dst, const uint8_t *p, size_t n)
@@ -975,15 +1041,17 @@ static int parse_header(struct stream_reader *rd, const uint8_t *p, uint32_t len
 	return STREAM_OK;
 }
 
-static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *body, size_t blen,
-		       uint64_t off, struct rec *r)
+/* A body of a known type (kind: its minimum size, shorter is corrupt, longer is extension). */
+static int decode_body(struct stream_reader *rd, const struct rec_kind *kind, uint32_t type,
+		       const uint8_t *body, size_t blen, uint64_t off, struct rec *r,
+		       struct rec_snap_row *row)
 {
 	struct cur c = { body, blen, 0 };
 
-	if (blen < body_min(rd, type))
+	if (blen < kind->body_min)
 		return fail(rd, STREAM_CORRUPT,
 			    "%s record at byte %" PRIu64 " too short: body of %zu bytes, needs %zu",
-			    rec_type_name(type), off, blen, body_min(rd, type));
+			    rec_type_name(type), off, blen, kind->body_min);
 	switch (type) {
 	case REC_END:
 		r->u.end.ts = get64(&c);
@@ -1095,27 +1163,9 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 		break;
 	}
 	case REC_SNAP_ROW:
-	case REC_DELTA_ROW: {
-		struct rec_snap_row *w = &r->u.row;
-		get_id(&c, &w->id);
-		w->state = get8(&c);
-		w->flags = get8(&c);
-		w->limit = get8(&c);
-		w->limit_pct = get8(&c);
-		w->pid = get32(&c);
-		getbytes(&c, w->comm, COMM_LEN);
-		getbytes(&c, w->ifname, IFNAME_LEN);
-		get_counters(&c, &w->c);
-		w->rate_in = getf64(&c);
-		w->rate_out = getf64(&c);
-		w->first_ns = get64(&c);
-		w->last_ns = get64(&c);
-		w->cgroup_id = need(&c, 8) ? get64(&c) : 0;
-		/* trailing: host, then its 4 bytes of pad or the figures (see the writer) */
-		w->host = need(&c, 8) ? get32(&c) : 0;
-		get_figs(&c, &w->has_figs, &w->figs);
+	case REC_DELTA_ROW:
+		get_row(&c, row);
 		break;
-	}
 	case REC_HOST:
 	case REC_DELTA_HOST: {
 		struct rec_host *h = &r->u.host;
@@ -1144,13 +1194,14 @@ static int decode_body(struct stream_reader *rd, uint32_t type, const uint8_t *b
 	return STREAM_OK;
 }
 
-int stream_read(struct stream_reader *rd, struct rec *r)
+static int read_record(struct stream_reader *rd, struct rec *r, struct rec_snap_row *row)
 {
 	for (;;) {
 		uint64_t off = rd->base + rd->start;
 		size_t avail;
 		const uint8_t *p;
 		uint32_t type, len, trailer;
+		const struct rec_kind *kind;
 		int st;
 
 		if (rd->status != STREAM_OK)
@@ -1250,15 +1301,16 @@ int stream_read(struct stream_reader *rd, struct rec *r)
 			rd->start += len;
 			return STREAM_OK;
 		}
-		if (!body_min(rd, type)) { /* unknown type: skip */
+		kind = reader_kind(rd, type);
+		if (!kind || !kind->body_min) { /* unknown type: skip */
 			rd->start += len;
 			continue;
 		}
-		if (!(reader_kind(rd, type)->vocab & (1u << rd->hdr.kind)))
+		if (!(kind->vocab & (1u << rd->hdr.kind)))
 			return fail(rd, STREAM_CORRUPT,
 				    "%s record at byte %" PRIu64 " in a %s stream",
 				    rec_type_name(type), off, stream_kind_name(rd->hdr.kind));
-		st = decode_body(rd, type, p + 8, len - 12, off, r);
+		st = decode_body(rd, kind, type, p + 8, len - 12, off, r, row);
 		if (st != STREAM_OK)
 			return st;
 		rd->start += len;
@@ -1266,4 +1318,14 @@ int stream_read(struct stream_reader *rd, struct rec *r)
 			rd->where = AFTER_END;
 		return STREAM_OK;
 	}
+}
+
+int stream_read(struct stream_reader *rd, struct rec *r)
+{
+	return read_record(rd, r, &r->u.row);
+}
+
+int stream_read_row(struct stream_reader *rd, struct rec *r, struct rec_snap_row *row)
+{
+	return read_record(rd, r, row ? row : &r->u.row);
 }

@@ -398,9 +398,17 @@ struct stream_reader *stream_reader_new(int fd, const char *name);
 /* Read from memory instead (tests, fuzzing). */
 struct stream_reader *stream_reader_mem(const void *buf, size_t len, const char *name);
 void stream_reader_free(struct stream_reader *rd);
+/* Reads of up to size bytes (128 KiB unless set larger): fewer read(2)s, each with its wait
+ * (stream_reader_set_wait()), for a reader of large inputs, at the cost of a buffer as large.
+ * 0, or -ENOMEM (the buffer left as it was). */
+int stream_reader_set_read_size(struct stream_reader *rd, size_t size);
 /* Next record. The first is always a REC_HEADER; after an END, a further REC_HEADER starts a
  * new section (concatenated streams); any other record after END is corrupt. */
 int stream_read(struct stream_reader *rd, struct rec *r);
+/* As stream_read(), but a SNAP_ROW or DELTA_ROW is decoded into row (unless NULL) instead of
+ * r->u.row, which is left as it was: a reader that keeps rows has them decoded where they stay
+ * (snaptab_place() of lib/snaptab.h), not copied there. */
+int stream_read_row(struct stream_reader *rd, struct rec *r, struct rec_snap_row *row);
 /* One line, no program name, no newline: "-: truncated record at byte 1234 (...)". */
 const char *stream_error(const struct stream_reader *rd);
 uint64_t stream_reader_offset(const struct stream_reader *rd);

@@ -24,11 +24,13 @@ BINS += $(OUTPUT)/tcptop-csv
 MAN1 += man/tcptop-csv.1
 TEST_DEPS += $(OUTPUT)/tests/csvcheck
 
-# Rows per second on a generated stream of BENCH_CSV_ROWS rows, against cat of the same output.
+# Rows per second on a generated stream of BENCH_CSV_ROWS rows, against cat of the same output;
+# with BENCH_CSV_BASE (another build of tcptop-csv), its CPU against this build's, alternating.
 BENCH_CSV_ROWS ?= 10000000
+BENCH_CSV_BASE ?=
 .PHONY: bench-csv
 bench-csv: $(OUTPUT)/tcptop-csv $(OUTPUT)/tcptop-gen
-	tcptop-csv/bench.sh $(OUTPUT) $(BENCH_CSV_ROWS)
+	tcptop-csv/bench.sh $(OUTPUT) $(BENCH_CSV_ROWS) $(BENCH_CSV_BASE)
 BENCHES += bench-csv
 
 # libFuzzer target for the snapshot reader and row writer (built for make test, which replays its

@@ -107,6 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct stream_reader *rd;
 	struct rows *w;
 	struct snaptab tab = { 0 };
+	struct rec_snap_row *row;
 	bool in_snap = false, header = false;
 	int st, kind = 0, e;
 
@@ -121,7 +122,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* byte 0's high bit: any kind, as a reader that was not told what to expect */
 	stream_reader_expect(rd, k & 0x80 ? 0 : STREAM_KIND_SNAPSHOT);
 	/* the same decisions as tcptop-csv's loop (main.c), minus the exits */
-	while ((st = stream_read(rd, &r)) == STREAM_OK) {
+	while ((st = stream_read_row(rd, &r, row = snaptab_place(&tab))) == STREAM_OK) {
+		if (!row)
+			row = &r.u.row;
 		switch (r.type) {
 		case REC_HEADER:
 			if (!header)
@@ -153,10 +156,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case REC_SNAP_ROW:
 		case REC_DELTA_ROW:
-			e = snaptab_add(&tab, r.type, &r.u.row);
+			e = snaptab_add(&tab, r.type, row);
 			if (!in_snap || e == -EPROTO)
 				goto out;
-			if (e || (r.type == REC_SNAP_ROW && rows_add(w, &r.u.row)))
+			if (e || (r.type == REC_SNAP_ROW && rows_add(w, row)))
 				abort(); /* a memfd never refuses, nor malloc here */
 			break;
 		case REC_SNAP_END:

@@ -5,6 +5,7 @@
  * buffer that is only written out on row boundaries, so a reader (or a kill -9) never sees half
  * a row. Per-snapshot cells (time, sequence, loss counters) are formatted once per snapshot.
  */
+#include <endian.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -24,7 +25,7 @@
 #include "util.h"
 #include "vec.h"
 
-#define BUF_SIZE (64 * 1024) /* a pipe's capacity; at least four rows of ROW_MAX */
+#define BUF_SIZE (256 * 1024) /* a write(2) every 1,000 rows or so; at least four rows of ROW_MAX */
 #define ROW_MAX	 16384 /* bound on one formatted row (a cgroup path quoted: 4 kB), with room */
 
 /* The columns, in order. The first 16 are fixed (scripts rely on them); new columns go at the
@@ -300,6 +301,16 @@ static const char digits2[201] =
 	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 	"8081828384858687888990919293949596979899";
 
+/* The numbers below 1,000 with three digits and a byte of pad: a 3-digit one is one load and
+ * one store of 4 bytes (its pad lands where the next byte of the output goes, or past it). */
+#define D3(a, b, c)		  #a #b #c " "
+#define D3_5(a, b, c, d, e, f, g) D3(a, b, c) D3(a, b, d) D3(a, b, e) D3(a, b, f) D3(a, b, g)
+#define D3_10(a, b)		  D3_5(a, b, 0, 1, 2, 3, 4) D3_5(a, b, 5, 6, 7, 8, 9)
+#define D3_50(a, b, c, d, e, f)	  D3_10(a, b) D3_10(a, c) D3_10(a, d) D3_10(a, e) D3_10(a, f)
+#define D3_100(a)		  D3_50(a, 0, 1, 2, 3, 4) D3_50(a, 5, 6, 7, 8, 9)
+static const char digits3[4001] = D3_100(0) D3_100(1) D3_100(2) D3_100(3) D3_100(4) D3_100(5)
+	D3_100(6) D3_100(7) D3_100(8) D3_100(9);
+
 /* Four digits of u (below 10,000), leading zeros kept: two pairs, each from the table. */
 CELL char *put_4(char *p, uint32_t u)
 {
@@ -320,8 +331,7 @@ CELL char *put_upto4(char *p, uint32_t u)
 		return p + 2;
 	}
 	if (u < 1000) {
-		*p = (char)('0' + u / 100);
-		memcpy(p + 1, digits2 + 2 * (u % 100), 2);
+		memcpy(p, digits3 + 4 * u, 4);
 		return p + 3;
 	}
 	return put_4(p, u);
@@ -375,10 +385,15 @@ CELL char *put_mem(char *p, const char *s, size_t n)
 	return p + n;
 }
 
-/* n bytes of s, 16 at a time, with s readable to the next multiple of 16 (an array of struct
- * rows); the output buffer has room past a row. */
+/* n bytes of s, with s readable to the next multiple of 16 and for 64 bytes at least (an array
+ * of struct rows): up to 64 (the usual) in one copy of 64 without a loop, more 16 at a time; the
+ * output buffer has room past a row. */
 CELL char *put_blocks(char *p, const char *s, size_t n)
 {
+	if (n <= 64) {
+		memcpy(p, s, 64);
+		return p + n;
+	}
 	for (size_t i = 0; i < n; i += 16)
 		memcpy(p + i, s + i, 16);
 	return p + n;
@@ -507,6 +522,40 @@ CELL int plain_len(bool json, const char *s, size_t n)
 	return (int)i;
 }
 
+/* Bytes of b: each of the 8 bytes of a word. */
+#define BYTES(b) (0x0101010101010101ULL * (b))
+
+/* The bytes of x that are below b (b at most 0x80), and at most 0x80 more ones above a byte
+ * that is (a borrow): the lowest byte flagged is exact. */
+static inline uint64_t bytes_below(uint64_t x, uint8_t b)
+{
+	return (x - BYTES(b)) & ~x & BYTES(0x80);
+}
+
+/* plain_len() of the 16 bytes of a process or interface name, a word at a time: the first byte
+ * that is a NUL or not plain (of either word's, the lower bytes first) says which. */
+CELL int plain_len16(bool json, const char *s)
+{
+	for (int k = 0; k < 2; k++) {
+		uint64_t x, bad;
+
+		/* the first byte the lowest; flagged: NUL and controls (CSV: space), 0x7f and
+		 * above, a backslash, a double quote */
+		memcpy(&x, s + 8 * k, 8);
+		x = le64toh(x);
+		bad = bytes_below(x, json ? 0x20 : 0x21) | (((x + BYTES(1)) | x) & BYTES(0x80)) |
+		      bytes_below(x ^ BYTES('\\'), 1) | bytes_below(x ^ BYTES('"'), 1);
+		if (!json)
+			bad |= bytes_below(x ^ BYTES(','), 1);
+		if (bad) {
+			int at = __builtin_ctzll(bad) / 8;
+
+			return (x >> 8 * at & 0xff) ? -1 : 8 * k + at;
+		}
+	}
+	return 16;
+}
+
 /* Rates with 2 decimals, as printf's "%.2f" rounds them (the exact binary value, to nearest);
  * the fast path is taken only where it cannot differ. Not a number: empty. */
 CELL char *cell_rate(const struct rows *w, bool json, char *p, int c, double v)
@@ -514,9 +563,7 @@ CELL char *cell_rate(const struct rows *w, bool json, char *p, int c, double v)
 	p = sep(w, json, p, c);
 	if (v == 0) /* an idle connection's (and -0, which the rounding below makes 0.00) */
 		return put_mem(p, "0.00", 4);
-	if (!isfinite(v))
-		return json ? put_mem(p, "null", 4) : p;
-	if (v >= 0 && v < 1e9) {
+	if (v > 0 && v < 1e9) { /* not a NaN nor an infinity */
 		/* below 1e11 the whole part of x is exact, and x less it too */
 		double x = v * 100;
 		uint64_t whole = (uint64_t)x;
@@ -524,38 +571,53 @@ CELL char *cell_rate(const struct rows *w, bool json, char *p, int c, double v)
 
 		if (fabs(f - 0.5) > 1e-3) {
 			uint64_t cents = whole + (f > 0.5);
-			p = put_u64(p, cents / 100);
+			uint32_t c2;
+
+			if (cents < 100000000) { /* below a million: 32-bit divisions, cheaper */
+				p = put_upto8(p, (uint32_t)cents / 100);
+				c2 = (uint32_t)cents % 100;
+			} else {
+				p = put_u64(p, cents / 100);
+				c2 = (uint32_t)(cents % 100);
+			}
 			*p++ = '.';
-			memcpy(p, digits2 + 2 * (cents % 100), 2);
+			memcpy(p, digits2 + 2 * c2, 2);
 			return p + 2;
 		}
 	}
+	if (!isfinite(v))
+		return json ? put_mem(p, "null", 4) : p;
 	/* up to 309 digits for the largest double: a row has room for two of them */
 	char tmp[330];
 	int n = snprintf(tmp, sizeof(tmp), "%.2f", v);
 	return put_mem(p, tmp, n > 0 && (size_t)n < sizeof(tmp) ? (size_t)n : 0);
 }
 
+/* An IPv4 octet in decimal, no leading zero. */
+CELL char *put_octet(char *p, unsigned o)
+{
+	if (o >= 100) {
+		memcpy(p, digits3 + 4 * o, 4);
+		return p + 3;
+	}
+	if (o >= 10) {
+		memcpy(p, digits2 + 2 * o, 2);
+		return p + 2;
+	}
+	*p = (char)('0' + o);
+	return p + 1;
+}
+
 /* IPv4 in the text inet_ntop gives, without its sprintf. */
 CELL char *put_v4(char *p, const uint8_t *v4)
 {
-	for (int i = 0; i < 4; i++) {
-		unsigned o = v4[i];
-
-		if (i)
-			*p++ = '.';
-		if (o >= 100) {
-			*p++ = (char)('0' + o / 100);
-			memcpy(p, digits2 + 2 * (o % 100), 2);
-			p += 2;
-		} else if (o >= 10) {
-			memcpy(p, digits2 + 2 * o, 2);
-			p += 2;
-		} else {
-			*p++ = (char)('0' + o);
-		}
-	}
-	return p;
+	p = put_octet(p, v4[0]);
+	*p++ = '.';
+	p = put_octet(p, v4[1]);
+	*p++ = '.';
+	p = put_octet(p, v4[2]);
+	*p++ = '.';
+	return put_octet(p, v4[3]);
 }
 
 /* An address, IPv4-mapped IPv6 as IPv4. The local one is remembered while it comes again (a
@@ -611,7 +673,7 @@ static const char *cached_text(struct text_cache *tc, const char *raw, size_t n,
 CELL char *cell_kernel_text(struct rows *w, bool json, char *p, int c, struct text_cache *tc,
 			    const char *raw, size_t n, bool empty_null)
 {
-	int k = plain_len(json, raw, n);
+	int k = n == 16 ? plain_len16(json, raw) : plain_len(json, raw, n);
 	const char *s;
 	size_t len;
 

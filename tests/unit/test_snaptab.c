@@ -351,6 +351,46 @@ static void test_growth(void)
 	snaptab_free(&t);
 }
 
+/* Rows decoded where snaptab_place() said are kept without a copy, as copied ones are; a look-up
+ * in the middle of the snapshot indexes the rows so far, and the index follows the slots when
+ * the next place makes them grow. No place but in a full snapshot of a table that keeps them. */
+static void test_place(void)
+{
+	struct snaptab t = { 0 };
+	struct stream_header h = hdr(1), old = hdr(0);
+	struct rec_snap_row *p, d = row(0, 150, 7, 0);
+	bool same = true, found = true;
+
+	snaptab_section(&t, &h);
+	ok(!snaptab_place(&t), "no place outside a snapshot");
+	begin(&t, REC_SNAP_BEGIN, 300);
+	for (uint32_t i = 1; i <= 300; i++) {
+		p = snaptab_place(&t);
+		if (!p)
+			break;
+		*p = row(0, i, 100 * i, 0);
+		same &= snaptab_add(&t, REC_SNAP_ROW, p) == 0 && snaptab_row(&t, i - 1) == p;
+		if (!(i & (i - 1))) /* at each power of two: the slots grow (double) next */
+			found &= snaptab_find(&t, 0, i) == p;
+	}
+	ok(same && found && snaptab_end(&t) == SNAPTAB_READY && snaptab_rows(&t) == 300,
+	   "300 rows decoded in place: each is its slot's");
+	for (uint32_t i = 1; i <= 300; i++)
+		found &= get(&t, 0, i) && get(&t, 0, i)->c.bytes_in == 100 * i;
+	ok(found, "every one found by its key, those before and after a look-up");
+	ok(!snaptab_place(&t), "no place after the snapshot's end");
+	ok(delta(&t, 300, &d, 1) == SNAPTAB_READY && get(&t, 0, 150)->c.bytes_in == 7 &&
+		   get(&t, 0, 151)->rate_in == 0,
+	   "a delta applies to them");
+	begin(&t, REC_DELTA_BEGIN, 300);
+	ok(!snaptab_place(&t), "no place in a delta: its rows replace others");
+	snaptab_end(&t);
+	snaptab_section(&t, &old);
+	begin(&t, REC_SNAP_BEGIN, 1);
+	ok(!snaptab_place(&t), "nor in a table that keeps no full snapshot (format 1.0)");
+	snaptab_free(&t);
+}
+
 int main(void)
 {
 	test_full_then_delta();
@@ -362,5 +402,6 @@ int main(void)
 	test_growth();
 	test_carried();
 	test_lazy_index();
+	test_place();
 	return done_testing();
 }

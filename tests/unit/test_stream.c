@@ -2,6 +2,7 @@
 /* Unit tests of lib/stream.c: round trips of every record type and every reader error. */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <errno.h>
@@ -398,6 +399,35 @@ static void test_pipe(void)
 	free(r);
 }
 
+/* Reads made larger in the middle of a file (stream_reader_set_read_size()): the bytes read and
+ * not yet decoded stay, every record of 3,000 concatenated sections comes. */
+static void test_read_size(void)
+{
+	FILE *f = tmpfile();
+	int n = 0, st = STREAM_OK, k = 3000;
+	struct stream_reader *rd;
+	struct rec *r = malloc(sizeof(*r));
+
+	small_stream();
+	if (!f || !r)
+		abort();
+	for (int i = 0; i < k; i++)
+		if (fwrite(buf, 1, len, f) != len)
+			abort();
+	if (fflush(f) || fseek(f, 0, SEEK_SET))
+		abort();
+	rd = stream_reader_new(fileno(f), "file");
+	for (; n < 3 && (st = stream_read(rd, r)) == STREAM_OK; n++)
+		;
+	ok(stream_reader_set_read_size(rd, 1 << 20) == 0, "reads of 1 MiB");
+	while ((st = stream_read(rd, r)) == STREAM_OK)
+		n++;
+	ok(st == STREAM_EOF && n == 4 * k, "every record of the file, before and after");
+	stream_reader_free(rd);
+	fclose(f);
+	free(r);
+}
+
 /* The writer reports EPIPE instead of dying, and its offset counts every byte. */
 static void test_writer(void)
 {
@@ -662,6 +692,7 @@ int main(void)
 	test_figs();
 	test_old_bodies();
 	test_pipe();
+	test_read_size();
 	test_writer();
 	return done_testing();
 }
