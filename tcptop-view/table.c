@@ -242,10 +242,33 @@ static uint32_t cgroup_str(struct snapshot *s, const struct rec_snap_row *r,
 	return strtab_add(s->st, STR_CGROUP, num, strlen(num), NULL);
 }
 
+/* The string of r's interface: the pair of its name and index (rows keep no index of their
+ * own). The last row's is looked up again without the index's text or the strings' hash; one
+ * not kept ("?", counted as dropped) is looked up each time, and counted each time. */
+static uint32_t row_ifname(struct snapshot *s, const struct rec_snap_row *r)
+{
+	uint64_t dropped = strtab_dropped(s->st);
+	char ifx[11];
+	uint32_t str;
+
+	if (s->ifmemo.str && s->ifmemo.ifindex == r->id.ifindex &&
+	    !memcmp(s->ifmemo.name, r->ifname, IFNAME_LEN))
+		return s->ifmemo.str;
+	if (r->id.ifindex)
+		snprintf(ifx, sizeof(ifx), "%" PRIu32, r->id.ifindex);
+	str = strtab_add(s->st, STR_IFNAME, r->ifname, strnlen(r->ifname, IFNAME_LEN),
+			 r->id.ifindex ? ifx : NULL);
+	if (str && strtab_dropped(s->st) == dropped) {
+		s->ifmemo.ifindex = r->id.ifindex;
+		s->ifmemo.str = str;
+		memcpy(s->ifmemo.name, r->ifname, IFNAME_LEN);
+	}
+	return str;
+}
+
 int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, const struct cgroup_table *cg)
 {
 	struct vrow *v;
-	char ifx[11];
 
 	if (s->n >= SNAPSHOT_ROWS_MAX) {
 		s->dropped++;
@@ -279,10 +302,7 @@ int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, const struct 
 	v->r.local_w = vrow_endpoint(s->st, v, true, NULL, 0);
 	v->r.remote_w = vrow_endpoint(s->st, v, false, NULL, 0);
 	v->r.comm = strtab_add(s->st, STR_COMM, r->comm, strnlen(r->comm, COMM_LEN), NULL);
-	if (r->id.ifindex) /* the pair is the interface (rows keep no index of their own) */
-		snprintf(ifx, sizeof(ifx), "%" PRIu32, r->id.ifindex);
-	v->r.id.ifname = strtab_add(s->st, STR_IFNAME, r->ifname, strnlen(r->ifname, IFNAME_LEN),
-				    r->id.ifindex ? ifx : NULL);
+	v->r.id.ifname = row_ifname(s, r);
 	if (r->cgroup_id && !(s->missing & FIELD_CGROUP)) {
 		/* the same few cgroups come again and again: found once a snapshot, then by their
 		 * (host, id) in a small table of the snapshot's (a table the size of the rows'

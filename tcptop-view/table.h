@@ -201,7 +201,13 @@ struct snapshot {
 	bool any_v6;	       /* some row is not IPv4 (addresses sort on three words) */
 	uint64_t tick;	       /* the view's count of snapshots when this one was installed */
 	struct cgmemo *cgmemo; /* until snapshot_finish(): CGMEMO slots, or NULL */
-	struct vhost *hosts;   /* by HOST index - 1; the stream puts them before the rows */
+	/* while its rows are read: the string of the last row's interface (index and raw name),
+	 * which most rows share (str 0: none yet) */
+	struct {
+		uint32_t ifindex, str;
+		char name[IFNAME_LEN];
+	} ifmemo;
+	struct vhost *hosts; /* by HOST index - 1; the stream puts them before the rows */
 	size_t nhosts;
 	struct snapshot *next; /* the reader's queue */
 	/* a delta (DELTA_BEGIN .. DELTA_END) as the reader hands it over: rows holds the rows it
