@@ -77,6 +77,7 @@ DEB_BUILD := make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev libcsv-dev lib
 	libmicrohttpd-dev \
 	bpftool pkg-config
 DEB_TEST := bats bc bats-assert bats-support python3 tmux mandoc groff-base iproute2 procps clang-format \
+	valgrind \
 	nftables \
 	util-linux libclang-rt-14-dev qemu-system-x86 busybox-static debian-archive-keyring \
 	debhelper dpkg-dev fakeroot lintian rpm rpmlint bash-completion man-db prometheus systemd \
