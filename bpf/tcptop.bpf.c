@@ -86,6 +86,8 @@ volatile __u32 walk_owners = 1;
 volatile __u32 npolled, npolled_more;
 volatile __u32 udp_nflows;
 volatile __u64 owners_added;
+/* Owners taken out of the owners map by the programs (at a TCP close): room made in it. */
+volatile __u64 owners_removed;
 /* When a datagram was last counted, by CPU (a cache line each, so that CPUs do not take it
  * from one another): user space reads the UDP flow table only after one. */
 struct tt_udp_touch udp_touch[64];
@@ -471,7 +473,8 @@ int BPF_PROG(st__state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	if (oldstate != TCP_LISTEN && oldstate != TCP_CLOSE)
 		tcp_close(sk, oldstate, key);
-	bpf_map_delete_elem(&owners, &key);
+	if (!bpf_map_delete_elem(&owners, &key))
+		__sync_fetch_and_add(&owners_removed, 1);
 	polled_delete(key);
 	return 0;
 }

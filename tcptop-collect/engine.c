@@ -141,7 +141,8 @@ static void forget_owner(void *ctx, uint64_t sock)
 {
 	struct engine *g = ctx;
 
-	bpf_map_delete_elem(g->k.owners, &sock);
+	if (!bpf_map_delete_elem(g->k.owners, &sock))
+		g->forgotten++;
 }
 
 static int own_ifname(void *ctx, uint32_t ifindex, char name[IFNAME_LEN])
@@ -818,6 +819,27 @@ static int put_loss(struct engine *g, uint64_t ts)
 /* The walk of every process's sockets (their owners): at start, before the first walk of the
  * connections, and without an accept hook each time new connections without owner appear (or
  * again after one that failed); spread over periods as the walk is. */
+static uint64_t owners_removed(const struct engine *g)
+{
+	return (g->k.owners_removed ? *g->k.owners_removed : 0) + g->forgotten;
+}
+
+/* Whether a walk for connections found without owner may record some: not while the map the
+ * last walk found full has had no owner removed since, nor for OWNERS_FULL_WAIT periods. */
+static bool owners_room(struct engine *g)
+{
+	if (g->owners_check) { /* the last walk's losses are all read now */
+		g->owners_check = false;
+		g->owners_full = g->kloss[TT_LOSS_OWNERS_FULL] != g->owners_loss;
+		g->owners_removed = owners_removed(g);
+		g->owners_wait = 0;
+	}
+	if (!g->owners_full)
+		return true;
+	g->owners_wait++;
+	return g->owners_wait > OWNERS_FULL_WAIT && owners_removed(g) != g->owners_removed;
+}
+
 static int owners_walk(struct engine *g)
 {
 	struct xlate_stats st;
@@ -826,8 +848,10 @@ static int owners_walk(struct engine *g)
 	if (g->k.it_owners < 0)
 		return 0;
 	if (g->owners.fd < 0) {
+		bool room = owners_room(g);
+
 		xlate_stats(g->xl, &st);
-		if (g->ending || (!g->owners_due && (g->k.accept || !st.unowned_new)))
+		if (g->ending || (!g->owners_due && (g->k.accept || !st.unowned_new || !room)))
 			return 0;
 		r = read_result(g, READ_OWNERS, iter_begin(&g->owners, g->k.it_owners));
 		if (r) {
@@ -835,6 +859,7 @@ static int owners_walk(struct engine *g)
 			return r < 0 ? r : 0;
 		}
 		g->owners_due = false;
+		g->owners_loss = g->kloss[TT_LOSS_OWNERS_FULL];
 		xlate_unowned_reset(g->xl);
 	} else if (g->ending) {
 		close(g->owners.fd);
@@ -847,7 +872,7 @@ static int owners_walk(struct engine *g)
 	if (read_result(g, READ_OWNERS, g->owners.err))
 		g->owners_due = true; /* again */
 	else
-		g->owners_once = true;
+		g->owners_once = g->owners_check = true;
 	return 0;
 }
 

@@ -47,7 +47,7 @@ struct kern {
 	/* the programs' globals (see tcptop.bpf.c) */
 	volatile uint32_t *full_pass, *unmarkable, *walk_owners;
 	volatile uint32_t *npolled, *npolled_more, *polled_read, *udp_nflows;
-	volatile uint64_t *owners_added;
+	volatile uint64_t *owners_added, *owners_removed;
 	/* udp_touch[i * udp_touch_stride], i < udp_touch_n: when CPU i last counted a datagram */
 	volatile uint64_t *udp_touch;
 	unsigned udp_touch_n, udp_touch_stride;
@@ -56,6 +56,10 @@ struct kern {
 	int (*kprobe_missed)(void *ctx, uint64_t *n);
 	void *kprobe_ctx;
 };
+
+/* Periods a walk of the processes' sockets that found the owners map full waits at least
+ * before the next for connections without owner (see struct engine's owners_full). */
+#define OWNERS_FULL_WAIT 60
 
 struct engine_config {
 	uint64_t interval_ns;
@@ -125,6 +129,16 @@ struct engine {
 	struct iter_run owners; /* the walk of the processes' sockets under way */
 	bool owners_due;	/* the walk of the processes' sockets is to run (again) */
 	bool owners_once;	/* one of them ran to its end (the first TCP walk waits) */
+	/* The last one that ran to its end found the owners map full (owners_full grew while it
+	 * ran): without an accept hook, the next for connections without owner waits until the
+	 * map has room (an owner removed since) and OWNERS_FULL_WAIT periods have passed, or it
+	 * would walk every socket again, each period, for owners it cannot record. */
+	bool owners_full;
+	bool owners_check;	 /* one ended: owners_full is to be found (next period) */
+	uint64_t owners_loss;	 /* owners_full losses when the walk under way began */
+	uint64_t owners_removed; /* owners removed (the programs' and ours) when it ended */
+	uint64_t owners_wait;	 /* periods since it ended */
+	uint64_t forgotten;	 /* owners this program removed from the map */
 	bool ending;		/* the last period: no walk begins, one under way is dropped */
 	bool udp_walked;	/* iter/udp ran whole once (the flows of sockets older than us) */
 	uint64_t udp_touch[64]; /* the programs' udp_touch when the flow table was last read */

@@ -1067,6 +1067,7 @@ void probe_kern(struct collector *c, struct kern *k)
 	k->polled_read = &s->bss->polled_read;
 	k->udp_nflows = &s->bss->udp_nflows;
 	k->owners_added = (volatile uint64_t *)&s->bss->owners_added;
+	k->owners_removed = (volatile uint64_t *)&s->bss->owners_removed;
 	if (c->udp == BK_KPROBE) {
 		k->kprobe_missed = kprobe_missed;
 		k->kprobe_ctx = c;

@@ -66,7 +66,7 @@ static struct {
 	int again_w; /* the write end of an empty pipe, kept open */
 	/* the programs' globals */
 	uint32_t full_pass, unmarkable, walk_owners, npolled, polled_read, udp_nflows;
-	uint64_t owners_added;
+	uint64_t owners_added, owners_removed;
 	struct tt_udp_touch touch[64];
 	int batches; /* bpf_map_lookup_batch calls */
 	int slow_n;  /* SLOW: records (sockets 0x100000 + 64 i), in batches of 200 */
@@ -314,6 +314,7 @@ static struct engine *start_every(bool active, enum poll_mech poll, uint64_t int
 	k.polled_read = &fk.polled_read;
 	k.udp_nflows = &fk.udp_nflows;
 	k.owners_added = &fk.owners_added;
+	k.owners_removed = &fk.owners_removed;
 	k.udp_touch = (volatile uint64_t *)&fk.touch[0].ts;
 	k.udp_touch_n = 64;
 	k.udp_touch_stride = sizeof(fk.touch[0]) / sizeof(fk.touch[0].ts);
@@ -640,6 +641,51 @@ static void test_owners_retried(void)
 	finish(g, &res);
 }
 
+/* Without an accept hook, connections found without an owner bring another walk of the
+ * processes' sockets; not while the owners map the last one found full has no room: at a
+ * million sockets each walk takes seconds of CPU and records nothing. */
+static void test_owners_full_waits(void)
+{
+	struct engine *g = start(false, POLL_NONE);
+	struct result res;
+	int i;
+
+	g->k.accept = false;
+	fk.ntcp = 1;
+	fk.tcp[0] = tcp_rec(0x1000, 40000, 1); /* no owner */
+	engine_start(g);
+	fk.kloss[TT_LOSS_OWNERS_FULL] = 5; /* the next walk finds the map full */
+	engine_period(g);
+	ok(fk.created[IT_OWNERS - IT_TCP] == 2,
+	   "no accept hook: a connection without owner brings another walk of the sockets");
+	fk.tcp[0] = tcp_rec(0x2000, 40001, 2);
+	for (i = 0; i < 70; i++)
+		engine_period(g);
+	ok(fk.created[IT_OWNERS - IT_TCP] == 2,
+	   "... that one found the map full: none in 70 periods while it has no room (%d)",
+	   fk.created[IT_OWNERS - IT_TCP]);
+	fk.owners_removed = 1; /* a close made room */
+	fk.kloss[TT_LOSS_OWNERS_FULL] = 6; /* ... which the next walk fills */
+	engine_period(g);
+	ok(fk.created[IT_OWNERS - IT_TCP] == 3, "... an owner removed since: one more (%d)",
+	   fk.created[IT_OWNERS - IT_TCP]);
+	fk.tcp[0] = tcp_rec(0x3000, 40002, 3);
+	engine_period(g);
+	fk.owners_removed = 2;
+	for (i = 0; i < 30; i++)
+		engine_period(g);
+	ok(fk.created[IT_OWNERS - IT_TCP] == 3,
+	   "... full again, room again: none within 30 periods of it (%d)",
+	   fk.created[IT_OWNERS - IT_TCP]);
+	for (i = 0; i < 40; i++)
+		engine_period(g);
+	ok(fk.created[IT_OWNERS - IT_TCP] == 4, "... one more after %d periods (%d)",
+	   OWNERS_FULL_WAIT, fk.created[IT_OWNERS - IT_TCP]);
+	finish(g, &res);
+	ok(res.loss[LOSS_OWNERS_FULL] == 6, "owners_full reaches the stream (%llu)",
+	   (unsigned long long)res.loss[LOSS_OWNERS_FULL]);
+}
+
 /* A walk longer than a period's slice (a quarter of the interval) goes on the next period from
  * where it stopped: one iterator for the whole walk, a TICK each period meanwhile, every record
  * met once, and the walk's end drawn once. */
@@ -783,6 +829,7 @@ int main(void)
 	test_udp_released();
 	test_loss_read();
 	test_owners_retried();
+	test_owners_full_waits();
 	test_walk_in_slices();
 	test_walk_paced();
 	test_quiet();
