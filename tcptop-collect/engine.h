@@ -139,9 +139,9 @@ struct engine {
 	uint64_t owners_removed; /* owners removed (the programs' and ours) when it ended */
 	uint64_t owners_wait;	 /* periods since it ended */
 	uint64_t forgotten;	 /* owners this program removed from the map */
-	bool ending;		/* the last period: no walk begins, one under way is dropped */
-	bool udp_walked;	/* iter/udp ran whole once (the flows of sockets older than us) */
-	uint64_t udp_touch[64]; /* the programs' udp_touch when the flow table was last read */
+	bool ending;		 /* the last period: no walk begins, one under way is dropped */
+	bool udp_walked;	 /* iter/udp ran whole once (the flows of sockets older than us) */
+	uint64_t udp_touch[64];	 /* the programs' udp_touch when the flow table was last read */
 	uint64_t kloss[TT_LOSS_N]; /* the kernel's loss counters, as last read */
 	uint64_t kprobe_missed;	   /* as last read */
 	uint64_t read_failed;	   /* LOSS_WALK_FAILED */

@@ -664,7 +664,7 @@ static void test_owners_full_waits(void)
 	ok(fk.created[IT_OWNERS - IT_TCP] == 2,
 	   "... that one found the map full: none in 70 periods while it has no room (%d)",
 	   fk.created[IT_OWNERS - IT_TCP]);
-	fk.owners_removed = 1; /* a close made room */
+	fk.owners_removed = 1;		   /* a close made room */
 	fk.kloss[TT_LOSS_OWNERS_FULL] = 6; /* ... which the next walk fills */
 	engine_period(g);
 	ok(fk.created[IT_OWNERS - IT_TCP] == 3, "... an owner removed since: one more (%d)",
