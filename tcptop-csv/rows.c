@@ -209,6 +209,9 @@ struct addr_cache {
 	size_t len;
 };
 
+#define FLAG_CELLS_MASK (CONN_F_CLOSED | CONN_F_BEGUN_BEFORE | CONN_F_NEW)
+_Static_assert(FLAG_CELLS_MASK == 7, "the flags of the cells closed, begun_before and new");
+
 struct rows {
 	int fd;
 	struct rows_opts o;
@@ -246,6 +249,15 @@ struct rows {
 	/* TCP state names (tcp_state_name(), UNKNOWN from 15 on) and their lengths */
 	const char *state_name[16];
 	uint8_t state_len[16];
+	uint64_t rate_fast_bits; /* RATE_FAST's bits as a double (cell_rate()) */
+	/* IPv4 octets' text in decimal and a dot ("7.", "255."), and its length */
+	struct {
+		char text[7];
+		uint8_t len;
+	} octet[256];
+	/* CSV: the cells closed, begun_before and new (",c,b,n") of each value of a row's flags
+	 * & FLAG_CELLS_MASK */
+	char flag_cells[8][8];
 	/* LIMIT verdicts' names (limit_name()) and their lengths */
 	const char *limit_name[LIMIT_N];
 	uint8_t limit_len[LIMIT_N];
@@ -522,35 +534,30 @@ CELL int plain_len(bool json, const char *s, size_t n)
 	return (int)i;
 }
 
-/* Bytes of b: each of the 8 bytes of a word. */
-#define BYTES(b) (0x0101010101010101ULL * (b))
+/* 16 bytes as one vector (GCC's and clang's vector extension: SSE2 on x86-64, plain words
+ * elsewhere); a comparison gives each byte 0xff where it holds, 0 where not. */
+typedef uint8_t bytes16 __attribute__((vector_size(16)));
 
-/* The bytes of x that are below b (b at most 0x80), and at most 0x80 more ones above a byte
- * that is (a borrow): the lowest byte flagged is exact. */
-static inline uint64_t bytes_below(uint64_t x, uint8_t b)
-{
-	return (x - BYTES(b)) & ~x & BYTES(0x80);
-}
-
-/* plain_len() of the 16 bytes of a process or interface name, a word at a time: the first byte
- * that is a NUL or not plain (of either word's, the lower bytes first) says which. */
+/* plain_len() of the 16 bytes of a process or interface name, all at once: the first byte that
+ * is a NUL or not plain (in either half's word, the lower bytes first) says which. */
 CELL int plain_len16(bool json, const char *s)
 {
+	const uint8_t lo = json ? 0x20 : 0x21;
+	bytes16 x, bad;
+	uint64_t half[2];
+
+	/* flagged: NUL and controls (CSV: space), 0x7f and above, a backslash, a double quote,
+	 * and in CSV a comma */
+	memcpy(&x, s, sizeof(x));
+	bad = (bytes16)(x - lo > (uint8_t)(0x7e - lo)) | (bytes16)(x == '\\') | (bytes16)(x == '"');
+	if (!json)
+		bad |= (bytes16)(x == ',');
+	memcpy(half, &bad, sizeof(half));
 	for (int k = 0; k < 2; k++) {
-		uint64_t x, bad;
+		if (half[k]) {
+			int at = 8 * k + __builtin_ctzll(le64toh(half[k])) / 8;
 
-		/* the first byte the lowest; flagged: NUL and controls (CSV: space), 0x7f and
-		 * above, a backslash, a double quote */
-		memcpy(&x, s + 8 * k, 8);
-		x = le64toh(x);
-		bad = bytes_below(x, json ? 0x20 : 0x21) | (((x + BYTES(1)) | x) & BYTES(0x80)) |
-		      bytes_below(x ^ BYTES('\\'), 1) | bytes_below(x ^ BYTES('"'), 1);
-		if (!json)
-			bad |= bytes_below(x ^ BYTES(','), 1);
-		if (bad) {
-			int at = __builtin_ctzll(bad) / 8;
-
-			return (x >> 8 * at & 0xff) ? -1 : 8 * k + at;
+			return s[at] ? -1 : at;
 		}
 	}
 	return 16;
@@ -558,19 +565,25 @@ CELL int plain_len16(bool json, const char *s)
 
 /* Rates with 2 decimals, as printf's "%.2f" rounds them (the exact binary value, to nearest);
  * the fast path is taken only where it cannot differ. Not a number: empty. */
+#define RATE_FAST 1e9 /* the fast path's bound: below it, 100 times a rate is exact in whole part */
 CELL char *cell_rate(const struct rows *w, bool json, char *p, int c, double v)
 {
+	uint64_t bits;
+
 	p = sep(w, json, p, c);
-	if (v == 0) /* an idle connection's (and -0, which the rounding below makes 0.00) */
+	memcpy(&bits, &v, sizeof(bits));
+	if (!(bits << 1)) /* an idle connection's 0 (and -0, which the rounding below makes 0.00) */
 		return put_mem(p, "0.00", 4);
-	if (v > 0 && v < 1e9) { /* not a NaN nor an infinity */
+	/* above 0, below RATE_FAST (not a NaN nor an infinity): a positive double's bits are in
+	 * the order of its value, a negative one's sign bit makes them larger */
+	if (bits < w->rate_fast_bits) {
 		/* below 1e11 the whole part of x is exact, and x less it too */
 		double x = v * 100;
-		uint64_t whole = (uint64_t)x;
+		int64_t whole = (int64_t)x;
 		double f = x - (double)whole;
 
 		if (fabs(f - 0.5) > 1e-3) {
-			uint64_t cents = whole + (f > 0.5);
+			uint64_t cents = (uint64_t)whole + (f > 0.5);
 			uint32_t c2;
 
 			if (cents < 100000000) { /* below a million: 32-bit divisions, cheaper */
@@ -593,31 +606,16 @@ CELL char *cell_rate(const struct rows *w, bool json, char *p, int c, double v)
 	return put_mem(p, tmp, n > 0 && (size_t)n < sizeof(tmp) ? (size_t)n : 0);
 }
 
-/* An IPv4 octet in decimal, no leading zero. */
-CELL char *put_octet(char *p, unsigned o)
+/* IPv4 in the text inet_ntop gives, without its sprintf: each octet's text and dot from the
+ * table, in one store of 4 bytes; the last dot is past the end (the next cell's separator or
+ * quote lands on it), with 4 bytes of room past the text. */
+CELL char *put_v4(const struct rows *w, char *p, const uint8_t *v4)
 {
-	if (o >= 100) {
-		memcpy(p, digits3 + 4 * o, 4);
-		return p + 3;
+	for (int i = 0; i < 4; i++) {
+		memcpy(p, w->octet[v4[i]].text, 4);
+		p += w->octet[v4[i]].len;
 	}
-	if (o >= 10) {
-		memcpy(p, digits2 + 2 * o, 2);
-		return p + 2;
-	}
-	*p = (char)('0' + o);
-	return p + 1;
-}
-
-/* IPv4 in the text inet_ntop gives, without its sprintf. */
-CELL char *put_v4(char *p, const uint8_t *v4)
-{
-	p = put_octet(p, v4[0]);
-	*p++ = '.';
-	p = put_octet(p, v4[1]);
-	*p++ = '.';
-	p = put_octet(p, v4[2]);
-	*p++ = '.';
-	return put_octet(p, v4[3]);
+	return p - 1;
 }
 
 /* An address, IPv4-mapped IPv6 as IPv4. The local one is remembered while it comes again (a
@@ -637,14 +635,14 @@ CELL char *cell_addr(struct rows *w, bool json, char *p, int c, int family, cons
 		p = sep(w, json, p, c);
 		if (json)
 			*p++ = '"';
-		p = put_v4(p, v4);
+		p = put_v4(w, p, v4);
 		if (json)
 			*p++ = '"';
 		return p;
 	}
 	if (!ac->valid || ac->family != family || memcmp(ac->addr, a, 16) != 0) {
 		if (v4) {
-			ac->len = put_v4(ac->text, v4) - ac->text;
+			ac->len = put_v4(w, ac->text, v4) - ac->text;
 		} else {
 			addr_format(family, a, ac->text, sizeof(ac->text));
 			ac->len = strlen(ac->text);
@@ -708,6 +706,17 @@ struct rows *rows_new(int fd, const struct rows_opts *o)
 		w->state_name[i] = tcp_state_name(i);
 		w->state_len[i] = (uint8_t)strlen(w->state_name[i]);
 	}
+	{
+		double d = RATE_FAST;
+
+		memcpy(&w->rate_fast_bits, &d, sizeof(d));
+	}
+	for (unsigned i = 0; i < 8; i++)
+		snprintf(w->flag_cells[i], sizeof(w->flag_cells[i]), ",%d,%d,%d",
+			 !!(i & CONN_F_CLOSED), !!(i & CONN_F_BEGUN_BEFORE), !!(i & CONN_F_NEW));
+	for (unsigned i = 0; i < 256; i++)
+		w->octet[i].len =
+			(uint8_t)snprintf(w->octet[i].text, sizeof(w->octet[i].text), "%u.", i);
 	for (unsigned i = 0; i < LIMIT_N; i++) {
 		w->limit_name[i] = limit_name(i);
 		w->limit_len[i] = (uint8_t)strlen(w->limit_name[i]);
@@ -1084,12 +1093,7 @@ CELL int write_row_fmt(struct rows *w, bool json, const struct rec_snap_row *r, 
 			p = cell_flag(w, json, p, C_NEW, r->flags & CONN_F_NEW);
 		} else {
 			/* the three flag cells in one store: ",c,b,n" */
-			char f[8] = { ',', '0', ',', '0', ',', '0' };
-
-			f[1] += !!(r->flags & CONN_F_CLOSED);
-			f[3] += !!(r->flags & CONN_F_BEGUN_BEFORE);
-			f[5] += !!(r->flags & CONN_F_NEW);
-			memcpy(p, f, 8);
+			memcpy(p, w->flag_cells[r->flags & FLAG_CELLS_MASK], 8);
 			p += 6;
 		}
 	}
