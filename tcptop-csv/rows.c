@@ -248,8 +248,9 @@ struct rows {
 	char where_if[IFNAME_LEN];
 	uint32_t where_ifindex;
 	uint64_t where_netns;
-	/* TCP state names (tcp_state_name(), UNKNOWN from 15 on) and their lengths */
-	const char *state_name[16];
+	/* TCP state names (tcp_state_name(), UNKNOWN from 15 on), each in 16 bytes, and their
+	 * lengths */
+	char state_name[16][16];
 	uint8_t state_len[16];
 	uint64_t rate_fast_bits; /* RATE_FAST's bits as a double (cell_rate()) */
 	/* IPv4 octets' text in decimal and a dot ("7.", "255."), and its length */
@@ -400,16 +401,23 @@ CELL char *put_mem(char *p, const char *s, size_t n)
 }
 
 /* n bytes of s, with s readable to the next multiple of 16 and for 64 bytes at least (an array
- * of struct rows): up to 64 (the usual) in one copy of 64 without a loop, more 16 at a time; the
- * output buffer has room past a row. */
+ * of struct rows): up to 32 in one copy of 32, up to 64 (the usual) in two, more 16 at a time;
+ * the output buffer has room past a row. */
 CELL char *put_blocks(char *p, const char *s, size_t n)
 {
-	if (n <= 64) {
-		memcpy(p, s, 64);
-		return p + n;
+	memcpy(p, s, 32);
+	if (n > 32) {
+		memcpy(p + 32, s + 32, 32);
+		for (size_t i = 64; i < n; i += 16)
+			memcpy(p + i, s + i, 16);
 	}
-	for (size_t i = 0; i < n; i += 16)
-		memcpy(p + i, s + i, 16);
+	return p + n;
+}
+
+/* n bytes of s, n at most 16, with s readable for 16 bytes: one copy of 16. */
+CELL char *put_upto16(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, 16);
 	return p + n;
 }
 
@@ -713,8 +721,8 @@ struct rows *rows_new(int fd, const struct rows_opts *o)
 			!o->remote_host && !o->own_row;
 	w->c_remote_host = w->m.remote_host;
 	for (unsigned i = 0; i < 16; i++) {
-		w->state_name[i] = tcp_state_name(i);
-		w->state_len[i] = (uint8_t)strlen(w->state_name[i]);
+		w->state_len[i] = (uint8_t)snprintf(w->state_name[i], sizeof(w->state_name[i]),
+						    "%s", tcp_state_name(i));
 	}
 	{
 		double d = RATE_FAST;
@@ -1050,7 +1058,9 @@ CELL int write_row_fmt(struct rows *w, bool json, const struct rec_snap_row *r, 
 	if (tcp) {
 		unsigned st = r->state < 16 ? r->state : 15;
 
-		p = cell_plain(w, json, p, C_STATE, w->state_name[st], w->state_len[st]);
+		p = json ? cell_plain(w, json, p, C_STATE, w->state_name[st], w->state_len[st])
+			 : put_upto16(sep(w, json, p, C_STATE), w->state_name[st],
+				      w->state_len[st]);
 	} else {
 		p = cell_null(w, json, p, C_STATE);
 	}
