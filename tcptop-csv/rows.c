@@ -306,8 +306,8 @@ struct group {
 /* ---- cells ----
  *
  * Every cell function takes json, the format, as a constant: write_row() is made once per format
- * (always inlined into write_row_csv and write_row_jsonl), so that the CSV path carries no test
- * of the format per cell. */
+ * (always inlined into write_row_csv and write_row_jsonl, and write_row_csv_direct for the
+ * usual rows), so that the CSV path carries no test of the format per cell. */
 
 #define CELL static inline __attribute__((always_inline))
 
@@ -1015,13 +1015,15 @@ static char *cells_figs(const struct rows *w, bool json, char *p, const struct r
 }
 
 /* One line: a connection (conns 0), or a group of conns connections whose identity cells are
- * empty but for its key (pid and name, or cgroup). */
-CELL int write_row_fmt(struct rows *w, bool json, const struct rec_snap_row *r, uint64_t conns)
+ * empty but for its key (pid and name, or cgroup). direct, a constant as json is: a connection's
+ * row with neither a group mode nor remote_host (csv_direct). */
+CELL int write_row_fmt(struct rows *w, bool json, bool direct, const struct rec_snap_row *r,
+		       uint64_t conns)
 {
 	const struct conn_id *id = &r->id;
-	bool group = conns > 0;
+	bool group = !direct && conns > 0;
 	bool tcp = !group && id->proto == PROTO_TCP;
-	bool owner = !(r->flags & CONN_F_NO_OWNER) && w->o.group != GROUP_CGROUP;
+	bool owner = !(r->flags & CONN_F_NO_OWNER) && (direct || w->o.group != GROUP_CGROUP);
 	char *p;
 	int e;
 
@@ -1118,7 +1120,7 @@ CELL int write_row_fmt(struct rows *w, bool json, const struct rec_snap_row *r, 
 		}
 	}
 
-	if (group || w->o.group != GROUP_NONE) {
+	if (!direct && (group || w->o.group != GROUP_NONE)) {
 		p = cells_after(w, json, p, r, tcp, group ? conns : 1);
 	} else {
 		uint8_t failed = tcp ? !!(r->flags & CONN_F_FAILED) : 2;
@@ -1145,7 +1147,7 @@ CELL int write_row_fmt(struct rows *w, bool json, const struct rec_snap_row *r, 
 	p = put_mem(p, w->more2, w->more2_len);
 	if (w->o.figures)
 		p = cells_figs(w, json, p, r, tcp);
-	if (w->o.remote_host) {
+	if (!direct && w->o.remote_host) {
 		char name[DNS_HOST_MAX];
 
 		if (!group &&
@@ -1163,12 +1165,18 @@ CELL int write_row_fmt(struct rows *w, bool json, const struct rec_snap_row *r, 
 
 static int write_row_csv(struct rows *w, const struct rec_snap_row *r, uint64_t conns)
 {
-	return write_row_fmt(w, false, r, conns);
+	return write_row_fmt(w, false, false, r, conns);
 }
 
 static int write_row_jsonl(struct rows *w, const struct rec_snap_row *r, uint64_t conns)
 {
-	return write_row_fmt(w, true, r, conns);
+	return write_row_fmt(w, true, false, r, conns);
+}
+
+/* csv_direct: a connection's row as it comes. */
+static int write_row_csv_direct(struct rows *w, const struct rec_snap_row *r)
+{
+	return write_row_fmt(w, false, true, r, 0);
 }
 
 static int write_row(struct rows *w, const struct rec_snap_row *r, uint64_t conns)
@@ -1301,7 +1309,7 @@ static __attribute__((noinline)) int add_row(struct rows *w, const struct rec_sn
 
 int rows_add(struct rows *w, const struct rec_snap_row *r)
 {
-	return w->csv_direct ? write_row_csv(w, r, 0) : add_row(w, r);
+	return w->csv_direct ? write_row_csv_direct(w, r) : add_row(w, r);
 }
 
 int rows_delta(struct rows *w, struct snaptab *t)
