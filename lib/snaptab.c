@@ -36,7 +36,32 @@ static void forget(struct snaptab *t)
 	t->nslot = t->nfree = t->n = t->ncarried = t->nadded = 0;
 	htab_clear(&t->idx);
 	t->indexed = true;
+	t->as_full = true;
 	t->in_step = false;
+}
+
+/* The slot of the i-th row of the order. */
+static inline uint32_t order_slot(const struct snaptab *t, size_t i)
+{
+	return t->as_full ? (uint32_t)i : t->order[i];
+}
+
+/* A full snapshot's order, places, carried rows and marks written out, for a delta to apply:
+ * 0 or -ENOMEM (left as it was). */
+static int write_full(struct snaptab *t)
+{
+	if (!t->as_full)
+		return 0;
+	if (VEC_RESERVE(&t->order, &t->order_cap, t->n) ||
+	    VEC_RESERVE(&t->carried, &t->carried_cap, t->n))
+		return -ENOMEM;
+	for (size_t i = 0; i < t->n; i++) {
+		t->order[i] = t->carried[i] = t->pos[i] = (uint32_t)i;
+		t->mark[i] = SLOT_CARRIED;
+	}
+	t->ncarried = t->n;
+	t->as_full = false;
+	return 0;
 }
 
 void snaptab_section(struct snaptab *t, const struct stream_header *h)
@@ -66,7 +91,7 @@ static void reindex(struct snaptab *t)
 {
 	htab_clear(&t->idx);
 	for (size_t i = 0; i < t->n; i++)
-		htab_add(&t->idx, &t->slot[t->order[i]].hn, t->slot[t->order[i]].hn.hash);
+		htab_add(&t->idx, &t->slot[order_slot(t, i)].hn, t->slot[order_slot(t, i)].hn.hash);
 	for (size_t i = 0; i < t->nadded; i++)
 		htab_add(&t->idx, &t->slot[t->added[i]].hn, t->slot[t->added[i]].hn.hash);
 }
@@ -97,9 +122,11 @@ static inline int slot_room(struct snaptab *t)
 	return t->nslot < t->slot_cap && t->nslot < UINT32_MAX ? 0 : slot_grow(t);
 }
 
-struct rec_snap_row *snaptab_place(struct snaptab *t)
+struct rec_snap_row *snaptab_place_room(struct snaptab *t)
 {
-	if (t->cur != SNAPTAB_FULL || !t->keep || slot_room(t))
+	/* buckets, so that index_rows() cannot fail (add_full()) */
+	if (t->cur != SNAPTAB_FULL || !t->keep || slot_room(t) ||
+	    (!t->idx.nb && htab_init(&t->idx, 16)))
 		return NULL;
 	return &t->slot[t->nslot].r;
 }
@@ -150,7 +177,7 @@ static void index_rows(struct snaptab *t)
 		return;
 	htab_clear(&t->idx);
 	for (size_t i = 0; i < t->n; i++) {
-		struct snaptab_slot *s = &t->slot[t->order[i]];
+		struct snaptab_slot *s = &t->slot[order_slot(t, i)];
 
 		s->hn.hash = key_hash(&s->r);
 		htab_add(&t->idx, &s->hn, s->hn.hash);
@@ -219,7 +246,7 @@ int snaptab_begin(struct snaptab *t, uint32_t type, const struct rec_snap_begin 
 	}
 	/* out of step until its end says otherwise (an input cut inside it leaves it so) */
 	t->in_step = false;
-	if (VEC_RESERVE(&t->free_slot, &t->free_cap, t->nslot)) {
+	if (VEC_RESERVE(&t->free_slot, &t->free_cap, t->nslot) || write_full(t)) {
 		t->cur = SNAPTAB_SKIP;
 		return t->cur; /* out of step: mended by the next full snapshot */
 	}
@@ -229,19 +256,19 @@ int snaptab_begin(struct snaptab *t, uint32_t type, const struct rec_snap_begin 
 	return t->cur;
 }
 
-/* A full snapshot's row: not indexed (index_rows()). */
+/* A full snapshot's row: in the next slot (the table is as_full), not indexed (index_rows()). */
 static int add_full(struct snaptab *t, const struct rec_snap_row *r)
 {
-	int64_t s;
-
 	/* buckets, so that index_rows() cannot fail */
-	if ((!t->idx.nb && htab_init(&t->idx, 16)) || ROOM(&t->order, &t->order_cap, t->n + 1))
+	if (!t->idx.nb && htab_init(&t->idx, 16))
 		return -ENOMEM;
 	t->indexed = false;
-	if ((s = slot_new(t, r)) < 0)
+	if (slot_room(t))
 		return -ENOMEM;
-	t->pos[s] = (uint32_t)t->n;
-	t->order[t->n++] = (uint32_t)s;
+	if (r != &t->slot[t->nslot].r)
+		t->slot[t->nslot].r = *r;
+	t->nslot++;
+	t->n++;
 	return 0;
 }
 
@@ -267,7 +294,7 @@ static int add_delta(struct snaptab *t, const struct rec_snap_row *r)
 	return 0;
 }
 
-int snaptab_add(struct snaptab *t, uint32_t type, const struct rec_snap_row *r)
+int snaptab_add_row(struct snaptab *t, uint32_t type, const struct rec_snap_row *r)
 {
 	int err;
 
@@ -385,6 +412,8 @@ int snaptab_carried(struct snaptab *t)
 {
 	bool sorted = true;
 
+	if (t->as_full) /* every row, in order */
+		return 0;
 	for (size_t i = 1; i < t->ncarried && sorted; i++)
 		sorted = t->pos[t->carried[i - 1]] < t->pos[t->carried[i]];
 	if (sorted)

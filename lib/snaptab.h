@@ -20,7 +20,9 @@
  * rebuilt then), so a row costs its struct rec_snap_row, the index node, and four words of
  * order, place and bookkeeping; no row is a heap allocation of its own. Applying a delta touches the
  * rows the previous snapshot carried and the ones this one carries, plus one pass over the
- * order (4 bytes a row) when rows left or came: not every row of the table.
+ * order (4 bytes a row) when rows left or came: not every row of the table. A full snapshot's
+ * rows are slots 0, 1, 2... in its order, all carried: its order, places and marks are written
+ * when a delta comes (a reader of full snapshots only does not pay for them).
  *
  * Rows a delta adds go after the rows of their host (a merged stream lists its rows host by
  * host, each host's in order of appearance; a single host's new rows go at the end).
@@ -59,6 +61,9 @@ struct snaptab {
 	size_t keys_cap;
 	struct htab idx;
 	bool indexed; /* idx holds every row (a full snapshot's are indexed when first needed) */
+	/* the table is a full snapshot's as it came: row i in slot i, every row carried; order,
+	 * pos, carried and mark are not written yet (a delta writes them) */
+	bool as_full;
 
 	bool keep;	  /* the section may send deltas (format 1.1): full snapshots are kept */
 	bool in_step;	  /* a full snapshot of the section was applied, and every delta since */
@@ -78,17 +83,44 @@ int snaptab_begin(struct snaptab *t, uint32_t type, const struct rec_snap_begin 
  * the next full snapshot mends it); -EPROTO: a row of the other kind, or outside a snapshot
  * (not applied; the caller says so as it does for a row out of place). A skipped delta's rows
  * return 0. */
-int snaptab_add(struct snaptab *t, uint32_t type, const struct rec_snap_row *r);
+static inline int snaptab_add(struct snaptab *t, uint32_t type, const struct rec_snap_row *r);
 /* Where the next record, when it is a row of the full snapshot being read, may be decoded
  * (stream_read_row() of lib/stream.h), so that snaptab_add() of it keeps it there instead of
  * copying it: a free slot of a table that keeps full snapshots. NULL otherwise, or when out of
  * memory (snaptab_add() then says so). Valid until the next call that changes the table. */
-struct rec_snap_row *snaptab_place(struct snaptab *t);
+static inline struct rec_snap_row *snaptab_place(struct snaptab *t);
 /* SNAP_END or DELTA_END: SNAPTAB_READY, SNAPTAB_OUT_OF_STEP (counted; deltas are skipped until
  * the next full snapshot), SNAPTAB_SKIP (a skipped delta ended, or no snapshot was begun), or
  * -ENOMEM (out of step too). A snapshot never ended (the input stopped inside it) leaves a
  * delta's table out of step. */
 int snaptab_end(struct snaptab *t);
+
+/* The out-of-line parts of snaptab_add() and snaptab_place(): every case but a full snapshot's
+ * row decoded in place, and a place when the slots must grow or the index get its buckets. */
+int snaptab_add_row(struct snaptab *t, uint32_t type, const struct rec_snap_row *r);
+struct rec_snap_row *snaptab_place_room(struct snaptab *t);
+
+static inline int snaptab_add(struct snaptab *t, uint32_t type, const struct rec_snap_row *r)
+{
+	/* decoded where snaptab_place() said (the only way to the slot after the last): the slot
+	 * has its room and the index its buckets; the row is the table's next (as_full) */
+	if (t->cur == SNAPTAB_FULL && t->nslot < t->slot_cap && r == &t->slot[t->nslot].r &&
+	    type == REC_SNAP_ROW) {
+		t->nslot++;
+		t->n++;
+		t->indexed = false;
+		return 0;
+	}
+	return snaptab_add_row(t, type, r);
+}
+
+static inline struct rec_snap_row *snaptab_place(struct snaptab *t)
+{
+	if (t->cur == SNAPTAB_FULL && t->keep && t->nslot < t->slot_cap && t->nslot < UINT32_MAX &&
+	    t->idx.nb)
+		return &t->slot[t->nslot].r;
+	return snaptab_place_room(t);
+}
 
 static inline size_t snaptab_rows(const struct snaptab *t)
 {
@@ -98,7 +130,7 @@ static inline size_t snaptab_rows(const struct snaptab *t)
 /* The i-th row of the table (i < snaptab_rows()). */
 static inline const struct rec_snap_row *snaptab_row(const struct snaptab *t, size_t i)
 {
-	return &t->slot[t->order[i]].r;
+	return &t->slot[t->as_full ? i : t->order[i]].r;
 }
 
 /* The rows the latest snapshot carried (a delta's DELTA_ROWs, every row of a full one) once
@@ -109,13 +141,13 @@ int snaptab_carried(struct snaptab *t);
 
 static inline size_t snaptab_ncarried(const struct snaptab *t)
 {
-	return t->ncarried;
+	return t->as_full ? t->n : t->ncarried;
 }
 
 /* The i-th of them (i < snaptab_ncarried()). */
 static inline const struct rec_snap_row *snaptab_carried_row(const struct snaptab *t, size_t i)
 {
-	return &t->slot[t->carried[i]].r;
+	return &t->slot[t->as_full ? i : t->carried[i]].r;
 }
 
 /* The row of (host, flow) in the table (the latest one added of that key), or NULL. */

@@ -805,7 +805,8 @@ static inline __attribute__((always_inline)) void get_counters(struct cur *c,
 }
 
 /* The optional figures, when the body holds them whole. */
-static void get_figs(struct cur *c, uint8_t *has, struct tcp_figs *f)
+static inline __attribute__((always_inline)) void get_figs(struct cur *c, uint8_t *has,
+							   struct tcp_figs *f)
 {
 	uint32_t rate;
 

@@ -209,11 +209,16 @@ struct addr_cache {
 	size_t len;
 };
 
+#define FLAG_CELLS_MASK (CONN_F_CLOSED | CONN_F_BEGUN_BEFORE | CONN_F_NEW)
+_Static_assert(FLAG_CELLS_MASK == 7, "the flags of the cells closed, begun_before and new");
+
 struct rows {
 	int fd;
 	struct rows_opts o;
 	int ncols;	   /* with remote_host, the last */
 	int c_remote_host; /* its number, with or without it */
+	/* CSV, each row written as it comes: no group, --changes, remote_host nor own_row */
+	bool csv_direct;
 	struct col_map m;
 	char *buf;
 	size_t len;
@@ -243,9 +248,19 @@ struct rows {
 	char where_if[IFNAME_LEN];
 	uint32_t where_ifindex;
 	uint64_t where_netns;
-	/* TCP state names (tcp_state_name(), UNKNOWN from 15 on) and their lengths */
-	const char *state_name[16];
+	/* TCP state names (tcp_state_name(), UNKNOWN from 15 on), each in 16 bytes, and their
+	 * lengths */
+	char state_name[16][16];
 	uint8_t state_len[16];
+	uint64_t rate_fast_bits; /* RATE_FAST's bits as a double (cell_rate()) */
+	/* IPv4 octets' text in decimal and a dot ("7.", "255."), and its length */
+	struct {
+		char text[7];
+		uint8_t len;
+	} octet[256];
+	/* CSV: the cells closed, begun_before and new (",c,b,n") of each value of a row's flags
+	 * & FLAG_CELLS_MASK */
+	char flag_cells[8][8];
 	/* LIMIT verdicts' names (limit_name()) and their lengths */
 	const char *limit_name[LIMIT_N];
 	uint8_t limit_len[LIMIT_N];
@@ -291,8 +306,8 @@ struct group {
 /* ---- cells ----
  *
  * Every cell function takes json, the format, as a constant: write_row() is made once per format
- * (always inlined into write_row_csv and write_row_jsonl), so that the CSV path carries no test
- * of the format per cell. */
+ * (always inlined into write_row_csv and write_row_jsonl, and write_row_csv_direct for the
+ * usual rows), so that the CSV path carries no test of the format per cell. */
 
 #define CELL static inline __attribute__((always_inline))
 
@@ -386,16 +401,23 @@ CELL char *put_mem(char *p, const char *s, size_t n)
 }
 
 /* n bytes of s, with s readable to the next multiple of 16 and for 64 bytes at least (an array
- * of struct rows): up to 64 (the usual) in one copy of 64 without a loop, more 16 at a time; the
- * output buffer has room past a row. */
+ * of struct rows): up to 32 in one copy of 32, up to 64 (the usual) in two, more 16 at a time;
+ * the output buffer has room past a row. */
 CELL char *put_blocks(char *p, const char *s, size_t n)
 {
-	if (n <= 64) {
-		memcpy(p, s, 64);
-		return p + n;
+	memcpy(p, s, 32);
+	if (n > 32) {
+		memcpy(p + 32, s + 32, 32);
+		for (size_t i = 64; i < n; i += 16)
+			memcpy(p + i, s + i, 16);
 	}
-	for (size_t i = 0; i < n; i += 16)
-		memcpy(p + i, s + i, 16);
+	return p + n;
+}
+
+/* n bytes of s, n at most 16, with s readable for 16 bytes: one copy of 16. */
+CELL char *put_upto16(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, 16);
 	return p + n;
 }
 
@@ -522,35 +544,30 @@ CELL int plain_len(bool json, const char *s, size_t n)
 	return (int)i;
 }
 
-/* Bytes of b: each of the 8 bytes of a word. */
-#define BYTES(b) (0x0101010101010101ULL * (b))
+/* 16 bytes as one vector (GCC's and clang's vector extension: SSE2 on x86-64, plain words
+ * elsewhere); a comparison gives each byte 0xff where it holds, 0 where not. */
+typedef uint8_t bytes16 __attribute__((vector_size(16)));
 
-/* The bytes of x that are below b (b at most 0x80), and at most 0x80 more ones above a byte
- * that is (a borrow): the lowest byte flagged is exact. */
-static inline uint64_t bytes_below(uint64_t x, uint8_t b)
-{
-	return (x - BYTES(b)) & ~x & BYTES(0x80);
-}
-
-/* plain_len() of the 16 bytes of a process or interface name, a word at a time: the first byte
- * that is a NUL or not plain (of either word's, the lower bytes first) says which. */
+/* plain_len() of the 16 bytes of a process or interface name, all at once: the first byte that
+ * is a NUL or not plain (in either half's word, the lower bytes first) says which. */
 CELL int plain_len16(bool json, const char *s)
 {
+	const uint8_t lo = json ? 0x20 : 0x21;
+	bytes16 x, bad;
+	uint64_t half[2];
+
+	/* flagged: NUL and controls (CSV: space), 0x7f and above, a backslash, a double quote,
+	 * and in CSV a comma */
+	memcpy(&x, s, sizeof(x));
+	bad = (bytes16)(x - lo > (uint8_t)(0x7e - lo)) | (bytes16)(x == '\\') | (bytes16)(x == '"');
+	if (!json)
+		bad |= (bytes16)(x == ',');
+	memcpy(half, &bad, sizeof(half));
 	for (int k = 0; k < 2; k++) {
-		uint64_t x, bad;
+		if (half[k]) {
+			int at = 8 * k + __builtin_ctzll(le64toh(half[k])) / 8;
 
-		/* the first byte the lowest; flagged: NUL and controls (CSV: space), 0x7f and
-		 * above, a backslash, a double quote */
-		memcpy(&x, s + 8 * k, 8);
-		x = le64toh(x);
-		bad = bytes_below(x, json ? 0x20 : 0x21) | (((x + BYTES(1)) | x) & BYTES(0x80)) |
-		      bytes_below(x ^ BYTES('\\'), 1) | bytes_below(x ^ BYTES('"'), 1);
-		if (!json)
-			bad |= bytes_below(x ^ BYTES(','), 1);
-		if (bad) {
-			int at = __builtin_ctzll(bad) / 8;
-
-			return (x >> 8 * at & 0xff) ? -1 : 8 * k + at;
+			return s[at] ? -1 : at;
 		}
 	}
 	return 16;
@@ -558,19 +575,25 @@ CELL int plain_len16(bool json, const char *s)
 
 /* Rates with 2 decimals, as printf's "%.2f" rounds them (the exact binary value, to nearest);
  * the fast path is taken only where it cannot differ. Not a number: empty. */
+#define RATE_FAST 1e9 /* the fast path's bound: below it, 100 times a rate is exact in whole part */
 CELL char *cell_rate(const struct rows *w, bool json, char *p, int c, double v)
 {
+	uint64_t bits;
+
 	p = sep(w, json, p, c);
-	if (v == 0) /* an idle connection's (and -0, which the rounding below makes 0.00) */
+	memcpy(&bits, &v, sizeof(bits));
+	if (!(bits << 1)) /* an idle connection's 0 (and -0, which the rounding below makes 0.00) */
 		return put_mem(p, "0.00", 4);
-	if (v > 0 && v < 1e9) { /* not a NaN nor an infinity */
+	/* above 0, below RATE_FAST (not a NaN nor an infinity): a positive double's bits are in
+	 * the order of its value, a negative one's sign bit makes them larger */
+	if (bits < w->rate_fast_bits) {
 		/* below 1e11 the whole part of x is exact, and x less it too */
 		double x = v * 100;
-		uint64_t whole = (uint64_t)x;
+		int64_t whole = (int64_t)x;
 		double f = x - (double)whole;
 
 		if (fabs(f - 0.5) > 1e-3) {
-			uint64_t cents = whole + (f > 0.5);
+			uint64_t cents = (uint64_t)whole + (f > 0.5);
 			uint32_t c2;
 
 			if (cents < 100000000) { /* below a million: 32-bit divisions, cheaper */
@@ -593,31 +616,22 @@ CELL char *cell_rate(const struct rows *w, bool json, char *p, int c, double v)
 	return put_mem(p, tmp, n > 0 && (size_t)n < sizeof(tmp) ? (size_t)n : 0);
 }
 
-/* An IPv4 octet in decimal, no leading zero. */
-CELL char *put_octet(char *p, unsigned o)
+/* IPv4 in the text inet_ntop gives, without its sprintf: each octet's text and dot from the
+ * table, in one store of 4 bytes; the last dot is past the end (the next cell's separator or
+ * quote lands on it), with 4 bytes of room past the text. */
+CELL char *put_octet(const struct rows *w, char *p, uint8_t o)
 {
-	if (o >= 100) {
-		memcpy(p, digits3 + 4 * o, 4);
-		return p + 3;
-	}
-	if (o >= 10) {
-		memcpy(p, digits2 + 2 * o, 2);
-		return p + 2;
-	}
-	*p = (char)('0' + o);
-	return p + 1;
+	memcpy(p, w->octet[o].text, 4);
+	return p + w->octet[o].len;
 }
 
-/* IPv4 in the text inet_ntop gives, without its sprintf. */
-CELL char *put_v4(char *p, const uint8_t *v4)
+CELL char *put_v4(const struct rows *w, char *p, const uint8_t *v4)
 {
-	p = put_octet(p, v4[0]);
-	*p++ = '.';
-	p = put_octet(p, v4[1]);
-	*p++ = '.';
-	p = put_octet(p, v4[2]);
-	*p++ = '.';
-	return put_octet(p, v4[3]);
+	/* not a loop: GCC -O2 leaves one of 4 rolled */
+	p = put_octet(w, p, v4[0]);
+	p = put_octet(w, p, v4[1]);
+	p = put_octet(w, p, v4[2]);
+	return put_octet(w, p, v4[3]) - 1;
 }
 
 /* An address, IPv4-mapped IPv6 as IPv4. The local one is remembered while it comes again (a
@@ -637,14 +651,14 @@ CELL char *cell_addr(struct rows *w, bool json, char *p, int c, int family, cons
 		p = sep(w, json, p, c);
 		if (json)
 			*p++ = '"';
-		p = put_v4(p, v4);
+		p = put_v4(w, p, v4);
 		if (json)
 			*p++ = '"';
 		return p;
 	}
 	if (!ac->valid || ac->family != family || memcmp(ac->addr, a, 16) != 0) {
 		if (v4) {
-			ac->len = put_v4(ac->text, v4) - ac->text;
+			ac->len = put_v4(w, ac->text, v4) - ac->text;
 		} else {
 			addr_format(family, a, ac->text, sizeof(ac->text));
 			ac->len = strlen(ac->text);
@@ -703,11 +717,24 @@ struct rows *rows_new(int fd, const struct rows_opts *o)
 	w->fd = fd;
 	w->o = *o;
 	w->m = col_map(o->figures, o->remote_host != NULL);
+	w->csv_direct = o->format == ROWS_CSV && o->group == GROUP_NONE && !w->ch &&
+			!o->remote_host && !o->own_row;
 	w->c_remote_host = w->m.remote_host;
 	for (unsigned i = 0; i < 16; i++) {
-		w->state_name[i] = tcp_state_name(i);
-		w->state_len[i] = (uint8_t)strlen(w->state_name[i]);
+		w->state_len[i] = (uint8_t)snprintf(w->state_name[i], sizeof(w->state_name[i]),
+						    "%s", tcp_state_name(i));
 	}
+	{
+		double d = RATE_FAST;
+
+		memcpy(&w->rate_fast_bits, &d, sizeof(d));
+	}
+	for (unsigned i = 0; i < 8; i++)
+		snprintf(w->flag_cells[i], sizeof(w->flag_cells[i]), ",%d,%d,%d",
+			 !!(i & CONN_F_CLOSED), !!(i & CONN_F_BEGUN_BEFORE), !!(i & CONN_F_NEW));
+	for (unsigned i = 0; i < 256; i++)
+		w->octet[i].len =
+			(uint8_t)snprintf(w->octet[i].text, sizeof(w->octet[i].text), "%u.", i);
 	for (unsigned i = 0; i < LIMIT_N; i++) {
 		w->limit_name[i] = limit_name(i);
 		w->limit_len[i] = (uint8_t)strlen(w->limit_name[i]);
@@ -988,13 +1015,15 @@ static char *cells_figs(const struct rows *w, bool json, char *p, const struct r
 }
 
 /* One line: a connection (conns 0), or a group of conns connections whose identity cells are
- * empty but for its key (pid and name, or cgroup). */
-CELL int write_row_fmt(struct rows *w, bool json, const struct rec_snap_row *r, uint64_t conns)
+ * empty but for its key (pid and name, or cgroup). direct, a constant as json is: a connection's
+ * row with neither a group mode nor remote_host (csv_direct). */
+CELL int write_row_fmt(struct rows *w, bool json, bool direct, const struct rec_snap_row *r,
+		       uint64_t conns)
 {
 	const struct conn_id *id = &r->id;
-	bool group = conns > 0;
+	bool group = !direct && conns > 0;
 	bool tcp = !group && id->proto == PROTO_TCP;
-	bool owner = !(r->flags & CONN_F_NO_OWNER) && w->o.group != GROUP_CGROUP;
+	bool owner = !(r->flags & CONN_F_NO_OWNER) && (direct || w->o.group != GROUP_CGROUP);
 	char *p;
 	int e;
 
@@ -1031,7 +1060,9 @@ CELL int write_row_fmt(struct rows *w, bool json, const struct rec_snap_row *r, 
 	if (tcp) {
 		unsigned st = r->state < 16 ? r->state : 15;
 
-		p = cell_plain(w, json, p, C_STATE, w->state_name[st], w->state_len[st]);
+		p = json ? cell_plain(w, json, p, C_STATE, w->state_name[st], w->state_len[st])
+			 : put_upto16(sep(w, json, p, C_STATE), w->state_name[st],
+				      w->state_len[st]);
 	} else {
 		p = cell_null(w, json, p, C_STATE);
 	}
@@ -1084,17 +1115,12 @@ CELL int write_row_fmt(struct rows *w, bool json, const struct rec_snap_row *r, 
 			p = cell_flag(w, json, p, C_NEW, r->flags & CONN_F_NEW);
 		} else {
 			/* the three flag cells in one store: ",c,b,n" */
-			char f[8] = { ',', '0', ',', '0', ',', '0' };
-
-			f[1] += !!(r->flags & CONN_F_CLOSED);
-			f[3] += !!(r->flags & CONN_F_BEGUN_BEFORE);
-			f[5] += !!(r->flags & CONN_F_NEW);
-			memcpy(p, f, 8);
+			memcpy(p, w->flag_cells[r->flags & FLAG_CELLS_MASK], 8);
 			p += 6;
 		}
 	}
 
-	if (group || w->o.group != GROUP_NONE) {
+	if (!direct && (group || w->o.group != GROUP_NONE)) {
 		p = cells_after(w, json, p, r, tcp, group ? conns : 1);
 	} else {
 		uint8_t failed = tcp ? !!(r->flags & CONN_F_FAILED) : 2;
@@ -1121,7 +1147,7 @@ CELL int write_row_fmt(struct rows *w, bool json, const struct rec_snap_row *r, 
 	p = put_mem(p, w->more2, w->more2_len);
 	if (w->o.figures)
 		p = cells_figs(w, json, p, r, tcp);
-	if (w->o.remote_host) {
+	if (!direct && w->o.remote_host) {
 		char name[DNS_HOST_MAX];
 
 		if (!group &&
@@ -1139,12 +1165,18 @@ CELL int write_row_fmt(struct rows *w, bool json, const struct rec_snap_row *r, 
 
 static int write_row_csv(struct rows *w, const struct rec_snap_row *r, uint64_t conns)
 {
-	return write_row_fmt(w, false, r, conns);
+	return write_row_fmt(w, false, false, r, conns);
 }
 
 static int write_row_jsonl(struct rows *w, const struct rec_snap_row *r, uint64_t conns)
 {
-	return write_row_fmt(w, true, r, conns);
+	return write_row_fmt(w, true, false, r, conns);
+}
+
+/* csv_direct: a connection's row as it comes. */
+static int write_row_csv_direct(struct rows *w, const struct rec_snap_row *r)
+{
+	return write_row_fmt(w, false, true, r, 0);
 }
 
 static int write_row(struct rows *w, const struct rec_snap_row *r, uint64_t conns)
@@ -1253,7 +1285,8 @@ static int hold(struct rows *w, const struct rec_snap_row *r)
 	return 0;
 }
 
-int rows_add(struct rows *w, const struct rec_snap_row *r)
+/* rows_add() but for csv_direct (apart: its registers are not saved for the direct path). */
+static __attribute__((noinline)) int add_row(struct rows *w, const struct rec_snap_row *r)
 {
 	if (w->o.own_row) {
 		const struct host *h = row_host(w, r->host);
@@ -1272,6 +1305,11 @@ int rows_add(struct rows *w, const struct rec_snap_row *r)
 	if (w->o.remote_host)
 		return hold(w, r);
 	return write_row(w, r, 0);
+}
+
+int rows_add(struct rows *w, const struct rec_snap_row *r)
+{
+	return w->csv_direct ? write_row_csv_direct(w, r) : add_row(w, r);
 }
 
 int rows_delta(struct rows *w, struct snaptab *t)

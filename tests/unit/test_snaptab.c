@@ -354,6 +354,43 @@ static void test_growth(void)
 /* Rows decoded where snaptab_place() said are kept without a copy, as copied ones are; a look-up
  * in the middle of the snapshot indexes the rows so far, and the index follows the slots when
  * the next place makes them grow. No place but in a full snapshot of a table that keeps them. */
+/* A full snapshot's rows, some decoded in place and some copied (a place not taken), are the
+ * table in their order, all carried; a delta after it finds each by its key. */
+static void test_full_mixed(void)
+{
+	struct snaptab t = { 0 };
+	struct stream_header h = hdr(1);
+	struct rec_snap_row r, d[2];
+	int st = 0;
+
+	snaptab_section(&t, &h);
+	begin(&t, REC_SNAP_BEGIN, 5);
+	for (uint32_t i = 1; i <= 5; i++) {
+		struct rec_snap_row *p = snaptab_place(&t);
+
+		r = row(0, i, 100 * i, i == 2 ? CONN_F_CLOSED : 0);
+		if (i % 2 && p) {
+			*p = r;
+			st |= snaptab_add(&t, REC_SNAP_ROW, p);
+		} else {
+			st |= snaptab_add(&t, REC_SNAP_ROW, &r);
+		}
+	}
+	ok(!st && snaptab_end(&t) == SNAPTAB_READY, "rows in place and copied, one after another");
+	is_str(flows(&t), "0:1 0:2 0:3 0:4 0:5", "the table in their order");
+	is_str(carried(&t), "0:1 0:2 0:3 0:4 0:5", "every one carried");
+	ok(snaptab_find(&t, 0, 4) && snaptab_find(&t, 0, 4)->c.bytes_in == 400,
+	   "a look-up finds a copied row");
+	d[0] = row(0, 3, 333, 0);
+	d[1] = row(0, 6, 600, CONN_F_NEW);
+	ok(delta(&t, 5, d, 2) == SNAPTAB_READY, "a delta applies after them");
+	is_str(flows(&t), "0:1 0:3 0:4 0:5 0:6", "the closed row gone, the new one at the end");
+	is_str(carried(&t), "0:3 0:6", "the delta's rows carried");
+	ok(get(&t, 0, 3)->c.bytes_in == 333 && get(&t, 0, 1)->rate_in == 0,
+	   "a carried row replaced, the others' rates 0");
+	snaptab_free(&t);
+}
+
 static void test_place(void)
 {
 	struct snaptab t = { 0 };
@@ -403,5 +440,6 @@ int main(void)
 	test_carried();
 	test_lazy_index();
 	test_place();
+	test_full_mixed();
 	return done_testing();
 }
