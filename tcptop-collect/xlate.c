@@ -325,7 +325,10 @@ static void wide_get(const struct xlate *x, const struct tcp *f, uint64_t v[W_N]
 	const struct wide *w = f->bits & T_WIDE ? wide_find(x, f) : NULL;
 
 	for (int i = 0; i < W_N; i++)
-		v[i] = (w ? (uint64_t)w->hi[i] << 32 : 0) | f->lo[i];
+		v[i] = f->lo[i];
+	if (w)
+		for (int i = 0; i < W_N; i++)
+			v[i] |= (uint64_t)w->hi[i] << 32;
 }
 
 /* Values v into f; the first high half that is not 0 takes a side entry (-ENOMEM without). */
@@ -408,6 +411,17 @@ static void tcp_set(struct xlate *x, struct tcp *f, uint64_t flow, const struct 
 
 static void tcp_set_c(struct xlate *x, struct tcp *f, const struct conn_counters *c)
 {
+	if (!(f->bits & T_WIDE) &&
+	    !((c->bytes_in | c->bytes_out | c->pkts_in | c->pkts_out) >> 32)) {
+		/* the usual case, every walk of a busy host: no high half */
+		f->lo[W_BYTES_IN] = (uint32_t)c->bytes_in;
+		f->lo[W_BYTES_OUT] = (uint32_t)c->bytes_out;
+		f->lo[W_PKTS_IN] = (uint32_t)c->pkts_in;
+		f->lo[W_PKTS_OUT] = (uint32_t)c->pkts_out;
+		f->srtt_us = c->srtt_us;
+		f->retrans = c->retrans;
+		return;
+	}
 	tcp_set(x, f, tcp_flow(x, f), c);
 }
 
@@ -830,17 +844,19 @@ static void set_owner(struct xlate *x, struct tcp *f, const struct tt_event *e,
 		put_owner(x, tcp_flow(x, f), o, e->ts);
 }
 
-/* SAMPLE of a TCP connection: counters c and figures n (NULL: none read), when either moved. */
-static void tcp_sample(struct xlate *x, struct tcp *f, const struct conn_counters *c,
-		       const struct tcp_figs *n, uint64_t ts)
+/* SAMPLE of a TCP connection whose counters as last written are *last: counters c and figures
+ * n (NULL: none read), when either moved. */
+static void tcp_sample(struct xlate *x, struct tcp *f, struct conn_counters *last,
+		       const struct conn_counters *c, const struct tcp_figs *n, uint64_t ts)
 {
 	bool moved = n && (!(f->bits & T_FIGS) || f->figs_hash != figs_hash(n));
-	struct conn_counters last;
+	bool changed = memcmp(last, c, sizeof(*c)) != 0;
 
-	tcp_get_c(x, f, &last);
-	if (memcmp(&last, c, sizeof(*c)))
+	if (!changed && !moved)
+		return;
+	if (changed)
 		tcp_set_c(x, f, c);
-	if (put_sample(x, tcp_flow(x, f), f->bits & T_WRITTEN, &last, c, n, moved, ts))
+	if (put_sample(x, tcp_flow(x, f), f->bits & T_WRITTEN, last, c, n, moved, ts))
 		figs_written(f, n);
 }
 
@@ -1000,13 +1016,15 @@ static void tcp_report(struct xlate *x, const struct tt_event *e, uint8_t flags)
 		return; /* older than what was written: changes nothing */
 	figs = tcp_figs(x, f, e, &n);
 	written = f->bits & T_WRITTEN;
-	if (!written)
+	if (!written) {
 		tcp_set_c(x, f, &c); /* an OPEN still to come carries the newest counters */
+		last = c;
+	}
 	if (e->flags & TT_F_OWNER)
 		set_owner(x, f, e, figs ? &n : NULL);
 	written = f->bits & T_WRITTEN;
 	put_state(x, tcp_flow(x, f), written, &f->state, e->state, e->ts);
-	tcp_sample(x, f, &c, figs ? &n : NULL, e->ts);
+	tcp_sample(x, f, &last, &c, figs ? &n : NULL, e->ts);
 }
 
 /* The close of a socket we never met at an address where another lives on (or met none):
@@ -1062,7 +1080,7 @@ static void tcp_closed(struct xlate *x, const struct tt_event *e)
 	written = f->bits & T_WRITTEN;
 	tcp_get_c(x, f, &last);
 	if (tcp_counters(&c, &last, &e->c))
-		tcp_sample(x, f, &c, figs ? &n : NULL, e->ts);
+		tcp_sample(x, f, &last, &c, figs ? &n : NULL, e->ts);
 	flow = tcp_flow(x, f);
 	tcp_get_c(x, f, &c);
 	put_state(x, flow, written, &f->state, e->state, e->ts);
