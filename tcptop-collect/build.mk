@@ -16,7 +16,7 @@ $(OUTPUT)/tcptop.skel.h: $(OUTPUT)/tcptop.bpf.o
 
 # Objects live in $(OUTPUT)/collect/: $(OUTPUT)/tcptop-collect is the program itself.
 COLLECT_OBJS := $(OUTPUT)/collect/main.o $(OUTPUT)/collect/probe.o $(OUTPUT)/collect/xlate.o \
-	$(OUTPUT)/collect/cgroups.o $(OUTPUT)/collect/engine.o
+	$(OUTPUT)/collect/cgroups.o $(OUTPUT)/collect/engine.o $(OUTPUT)/collect/ring.o
 
 $(OUTPUT)/collect/%.o: tcptop-collect/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
@@ -33,8 +33,8 @@ $(OUTPUT)/tcptop-collect: $(COLLECT_OBJS) $(LIBTCPTOP)
 # the engine against a fake libbpf (tests/unit/test_engine.c): no libbpf is linked, the test
 # defines the few calls the engine makes (engine.h says which), so that it can make the
 # kernel's reads fail at will without a hook in the collector.
-$(OUTPUT)/tests/unit/test_xlate.o $(OUTPUT)/tests/unit/test_engine.o: TEST_CFLAGS += -Ibpf \
-	-Itcptop-collect
+$(OUTPUT)/tests/unit/test_xlate.o $(OUTPUT)/tests/unit/test_engine.o \
+		$(OUTPUT)/tests/unit/test_ring.o: TEST_CFLAGS += -Ibpf -Itcptop-collect
 $(OUTPUT)/tests/unit-xlate: $(OUTPUT)/tests/unit/test_xlate.o $(OUTPUT)/collect/xlate.o \
 		$(LIBTCPTOP)
 	$(call msg,LINK,$@)
@@ -43,6 +43,11 @@ $(OUTPUT)/tests/unit-engine: $(OUTPUT)/tests/unit/test_engine.o $(OUTPUT)/collec
 		$(OUTPUT)/collect/xlate.o $(OUTPUT)/collect/cgroups.o $(LIBTCPTOP)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) -o $@
+
+# The ring buffer's reader on a ring laid out in memory.
+$(OUTPUT)/tests/unit-ring: $(OUTPUT)/tests/unit/test_ring.o $(OUTPUT)/collect/ring.o $(LIBTCPTOP)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(ALL_LDFLAGS) -lbpf -o $@
 
 $(OUTPUT)/tcptop-traffic: tests/traffic/traffic.c | $(OUTPUT)
 	$(call msg,LINK,$@)

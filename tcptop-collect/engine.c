@@ -31,6 +31,7 @@
 
 #include "cgroups.h"
 #include "engine.h"
+#include "ring.h"
 #include "vec.h"
 
 #define NSEC		1000000000ULL
@@ -189,7 +190,7 @@ int engine_ringbuf_event(void *ctx, void *data, size_t size)
 
 static int consume(struct engine *g)
 {
-	int n = ring_buffer__consume(g->k.rb);
+	int n = ring_consume(g->k.rb);
 
 	if (n < 0)
 		return n; /* only our callback fails: a write or memory */

@@ -13,7 +13,7 @@
 #include "tcptop.h"
 #include "xlate.h"
 
-struct ring_buffer;
+struct ring;
 struct cgroups;
 
 /* How the polled connections' counters are refreshed each period. */
@@ -28,7 +28,7 @@ enum poll_mech {
  * (-1: not loaded) and the BPF programs' globals. On these the engine makes only these
  * libbpf calls: bpf_iter_create, bpf_prog_test_run_opts, bpf_map_lookup_batch,
  * bpf_map_get_next_key, bpf_map_lookup_elem, bpf_map_lookup_and_delete_elem,
- * bpf_map_delete_elem, ring_buffer__consume and libbpf_num_possible_cpus; a unit test
+ * bpf_map_delete_elem and libbpf_num_possible_cpus, and ring_consume (ring.h); a unit test
  * (tests/unit/test_engine.c) links it against its own definitions of them, a fake kernel
  * that can fail any read. Iterator descriptors are read with read(2), and stay open across
  * periods while a walk is spread over them.
@@ -51,7 +51,7 @@ struct kern {
 	/* udp_touch[i * udp_touch_stride], i < udp_touch_n: when CPU i last counted a datagram */
 	volatile uint64_t *udp_touch;
 	unsigned udp_touch_n, udp_touch_stride;
-	struct ring_buffer *rb;
+	struct ring *rb; /* ring.h */
 	/* The kprobes' misses since start (NULL: no kprobes): 0 and *n, or -errno. */
 	int (*kprobe_missed)(void *ctx, uint64_t *n);
 	void *kprobe_ctx;
@@ -171,7 +171,7 @@ int engine_events(struct engine *g);
  * then END, flushed. */
 int engine_end(struct engine *g);
 
-/* The ring buffer's callback (ring_buffer__new's ctx: the engine). */
+/* The ring buffer's callback (ring_open's ctx: the engine). */
 int engine_ringbuf_event(void *ctx, void *data, size_t size);
 
 /* Runs the polled map's refresh once (k->poll): 0, or the errno of the failure. */

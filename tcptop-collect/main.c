@@ -34,6 +34,7 @@
 #include "opts.h"
 #include "priv.h"
 #include "probe.h"
+#include "ring.h"
 #include "stream.h"
 #include "util.h"
 
@@ -100,7 +101,7 @@ struct run {
 	struct cgroups *cgs;
 	struct stream_writer *wr;
 	struct engine g;
-	struct ring_buffer *rb;
+	struct ring rb;
 	int out, sfd, ep;
 	int sys_errno; /* epoll_wait failed: not a write */
 	uint32_t own_netns;
@@ -284,18 +285,19 @@ static int load(struct run *r, char *msg, size_t size)
 				 .ringbuf_bytes = RINGBUF_BYTES };
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct stat st;
+	int e;
 
 	if (!stat("/proc/self/ns/net", &st))
 		r->own_netns = po.own_netns = st.st_ino;
 	if (probe_setup(&r->col, &po, msg, size))
 		return -1;
 	/* the engine's, once engine_init() has made it */
-	r->rb = ring_buffer__new(probe_events_fd(&r->col), engine_ringbuf_event, &r->g, NULL);
-	if (!r->rb) {
-		snprintf(msg, size, "cannot map the ring buffer: %s", strerror(errno));
+	e = ring_open(&r->rb, probe_events_fd(&r->col), engine_ringbuf_event, &r->g);
+	if (e) {
+		snprintf(msg, size, "cannot map the ring buffer: %s", strerror(-e));
 		return -1;
 	}
-	ev.data.fd = ring_buffer__epoll_fd(r->rb);
+	ev.data.fd = r->rb.fd;
 	epoll_ctl(r->ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	if (r->o.verbose)
 		warnx("backend: %s", r->col.backend);
@@ -499,7 +501,7 @@ int main(int argc, char **argv)
 	if (load(&r, msg, sizeof(msg)))
 		errx(EX_UNAVAILABLE, "%s", msg);
 	probe_kern(&r.col, &k);
-	k.rb = r.rb;
+	k.rb = &r.rb;
 	if (drop(&r, &k, msg, sizeof(msg)))
 		errx(EX_NOPERM, "dropping privilege: %s", msg);
 	if (r.out < 0 && (st = open_out(&r, msg, sizeof(msg))))
@@ -515,7 +517,7 @@ int main(int argc, char **argv)
 		exit_write_failed(st, what);
 	}
 	engine_free(&r.g);
-	ring_buffer__free(r.rb);
+	ring_close(&r.rb);
 	probe_destroy(&r.col);
 	stream_writer_free(r.wr);
 	cgroups_free(r.cgs);

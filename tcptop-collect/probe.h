@@ -67,7 +67,7 @@ void probe_destroy(struct collector *c);
 
 /* The engine's view of what probe_setup loaded (engine.h); k->rb is the caller's. */
 void probe_kern(struct collector *c, struct kern *k);
-/* The ring buffer's map, for ring_buffer__new(). */
+/* The ring buffer's map, for ring_open() (ring.h). */
 int probe_events_fd(const struct collector *c);
 
 #endif /* TCPTOP_COLLECT_PROBE_H */

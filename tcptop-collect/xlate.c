@@ -6,11 +6,14 @@
  *   state changes, OWNER when its owner becomes known or changes, CLOSE once;
  * - TCP connections are keyed by the socket's address, UDP flows by socket and peer; stream
  *   flow ids count up from 1 and never reveal a kernel address;
- * - a TCP connection is kept in 104 bytes (a million connections are two million sockets): what
- *   its later records need (flow, counters, state, owner), what tells another socket at the
- *   same address from it (ports, peer) and whether its figures moved (their clocks as last
- *   read, a hash of those last written); its identity and figures are written from the report
- *   in hand;
+ * - a TCP connection is kept in 80 bytes of a pool, named by a 32-bit index, with no allocation
+ *   of its own (a million connections are two million sockets): what its later records need
+ *   (flow, counters, state, owner), what tells another socket at the same address from it
+ *   (ports, peer) and whether its figures moved (their clocks as last read, a hash of those
+ *   last written); its identity and figures are written from the report in hand. Its flow id
+ *   and 64-bit counters keep their low halves there, and the rare connection with a high
+ *   half that is not 0 (4 GiB moved, 2^32 segments, 2^32 flows before it) has the high
+ *   halves in a side table;
  * - a closed TCP socket leaves a tombstone for two periods, so that an iterator that met it
  *   just before it went away does not open it again; they go oldest first, with no scan;
  * - a walk of every connection may span several periods; a connection of our namespace ends
@@ -28,8 +31,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "htab.h"
+#include "vec.h"
 #include "xlate.h"
 
 #define AF_INET6_ 10
@@ -44,34 +49,56 @@ enum {
 	T_MISSED = 1 << 5,  /* the last whole full walk missed it (a second one ends it) */
 	T_CLOCKS = 1 << 6,  /* figures were read: clk and clk_hi hold their clocks */
 	T_FIGS = 1 << 7,    /* figures were written: figs_hash is theirs */
+	T_BEGUN = 1 << 8,   /* CONN_F_BEGUN_BEFORE */
+	T_WIDE = 1 << 9,    /* the high halves of lo[] are in x->wide */
+};
+
+/* A TCP connection's 64-bit values, their low halves in struct tcp's lo[]. */
+enum {
+	W_FLOW,
+	W_BYTES_IN,
+	W_BYTES_OUT,
+	W_PKTS_IN,
+	W_PKTS_OUT,
+	W_N
 };
 
 /* A TCP connection, in the table by hash_u64(socket address): that hash is a bijection, so two
  * equal hashes are the same address, and the address itself is not kept. */
 struct tcp {
-	struct hnode hn;
-	uint64_t flow;
-	struct conn_counters c; /* as last written */
-	uint32_t peer;		/* the remote address: IPv4 as is, IPv6 hashed */
-	uint32_t pid;		/* the owner, once known */
-	uint32_t owner_tag;	/* a hash of the owner's cgroup and name: a change is an OWNER */
+	uint64_t hash;	  /* hash_u64(socket address) */
+	uint32_t next;	  /* the next in its chain of the table, or of the unused entries */
+	uint32_t lo[W_N]; /* flow id and counters as last written (srtt_us, retrans below) */
+	uint32_t srtt_us, retrans;
+	uint32_t peer;	    /* the remote address: IPv4 as is, IPv6 hashed */
+	uint32_t pid;	    /* the owner, once known */
+	uint32_t owner_tag; /* a hash of the owner's cgroup and name: a change is an OWNER */
 	uint32_t clk[3];    /* the clocks busy, rwnd, sndbuf as last read: the kernel's jiffies */
 	uint32_t figs_hash; /* a hash of the figures last written (T_FIGS) */
 	uint16_t lport, rport;
-	uint16_t seen;	      /* the walk under way or last begun when a report last met it */
-	uint8_t state, flags; /* flags: CONN_F_BEGUN_BEFORE */
-	uint8_t bits;	      /* T_* */
-	uint8_t clk_hi[3];    /* clk's wraps past 2^32 jiffies (2^40 in all: 34 years at HZ 1000) */
+	uint16_t seen; /* the walk under way or last begun when a report last met it */
+	uint16_t bits; /* T_* */
+	uint8_t state;
+	uint8_t clk_hi[3]; /* clk's wraps past 2^32 jiffies (2^40 in all: 34 years at HZ 1000) */
 };
 
-/* What tells apart two sockets at one address, and whether its figures moved, is all a
- * connection keeps beyond its counters (the counters may grow with the stream's fields; the
- * rest must not). 48 bytes before the figures, 64 with them: their clocks as last read (12
- * bytes, and 3 of their wraps), to unwrap the next and tell a stale read, and a 32-bit hash of
- * those last written (4) instead of their 48 bytes, to tell a change; whole walks that missed
- * it went from a byte to a bit. */
-_Static_assert(sizeof(struct tcp) - sizeof(struct conn_counters) <= 64,
-	       "struct tcp grows with every connection of a big server");
+/* Every connection of a big server pays each byte (a million connections are two million
+ * sockets): 24 bytes of counters, 16 of key and chain, and 40 that tell apart two sockets at
+ * one address and whether its figures moved: their clocks as last read (12 bytes, and 3 of
+ * their wraps), to unwrap the next and tell a stale read, and a 32-bit hash of those last
+ * written (4) instead of their 48 bytes, to tell a change. */
+_Static_assert(sizeof(struct tcp) == 80, "struct tcp grows with every connection of a big server");
+
+/* The high halves of a TCP connection's 64-bit values, for the few that need them: by the
+ * address of its struct tcp (an entry of the pool does not move). */
+struct wide {
+	struct hnode hn;
+	uint32_t hi[W_N];
+};
+
+/* The pool of struct tcp: blocks of TCP_BLOCK entries, allocated as they are needed. */
+#define TCP_SHIFT 12
+#define TCP_BLOCK (1u << TCP_SHIFT)
 
 /* A TCP connection that closed (or was ended), for two periods, by the same hash: the last
  * at each address (the kernel gives a socket's memory to the next one at once, and churn
@@ -124,7 +151,17 @@ struct seen {
 struct xlate {
 	struct xlate_config cfg;
 	struct xlate_ops ops;
-	struct htab tcp, tombs, udp, socks;
+	/* TCP connections: the pool, by index (0: none; indexes below tcp_nidx handed out, the
+	 * unused ones linked from tcp_free_idx), and the table, chains of indexes from tcp_b
+	 * (lib/htab.h's rules, with indexes for pointers: a power of two of buckets, as many as
+	 * entries at least, a new entry first in its chain, the same order of visit) */
+	struct tcp **tcp_blocks;
+	size_t tcp_nblocks, tcp_blocks_cap;
+	uint32_t tcp_nidx, tcp_free_idx;
+	uint32_t *tcp_b;
+	size_t tcp_nb, tcp_n;
+	struct htab wide; /* struct wide */
+	struct htab tombs, udp, socks;
 	uint64_t next_flow;
 	uint64_t period;     /* TCP periods so far */
 	uint64_t walk;	     /* walks begun so far (their low 16 bits in struct tcp's seen) */
@@ -139,7 +176,6 @@ struct xlate {
 	struct htab ifs, cgs; /* struct seen: the IFNAME and CGROUP records written */
 };
 
-#define TCP(n)	 container_of(n, struct tcp, hn)
 #define TOMB(n)	 container_of(n, struct tomb, hn)
 #define UDP(n)	 container_of(n, struct udp, hn)
 #define USOCK(n) container_of(n, struct usock, hn)
@@ -151,12 +187,242 @@ static uint64_t hash_ukey(const struct tt_udp_key *k)
 	return hash_bytes(k, sizeof(*k));
 }
 
+static inline struct tcp *tcp_at(const struct xlate *x, uint32_t i)
+{
+	return &x->tcp_blocks[i >> TCP_SHIFT][i & (TCP_BLOCK - 1)];
+}
+
 static struct tcp *tcp_find(const struct xlate *x, uint64_t h)
 {
+	if (!x->tcp_nb)
+		return NULL;
+	for (uint32_t i = x->tcp_b[h & (x->tcp_nb - 1)]; i;) {
+		struct tcp *f = tcp_at(x, i);
+
+		if (f->hash == h)
+			return f;
+		i = f->next;
+	}
+	return NULL;
+}
+
+/* A zeroed entry of the pool (not in the table yet), with its index; NULL without memory. */
+static struct tcp *tcp_alloc(struct xlate *x, uint32_t *idx)
+{
+	uint32_t i = x->tcp_free_idx;
+	struct tcp *f;
+
+	if (i) {
+		f = tcp_at(x, i);
+		x->tcp_free_idx = f->next;
+	} else {
+		i = x->tcp_nidx ? x->tcp_nidx : 1; /* 0 is none */
+		if (i == UINT32_MAX)
+			return NULL;
+		if ((i >> TCP_SHIFT) >= x->tcp_nblocks) {
+			struct tcp *b;
+
+			if (VEC_RESERVE(&x->tcp_blocks, &x->tcp_blocks_cap, x->tcp_nblocks + 1))
+				return NULL;
+			b = calloc(TCP_BLOCK, sizeof(*b));
+			if (!b)
+				return NULL;
+			x->tcp_blocks[x->tcp_nblocks++] = b;
+		}
+		x->tcp_nidx = i + 1;
+		f = tcp_at(x, i);
+	}
+	memset(f, 0, sizeof(*f));
+	*idx = i;
+	return f;
+}
+
+/* The buckets are mapped, not malloc'd: the array a doubling leaves goes back to the system at
+ * once, where malloc's heap kept it (0.7 MiB of the arrays before at 200,000 sockets). Zeroed,
+ * or NULL. */
+static uint32_t *buckets_new(size_t nb)
+{
+	void *b = mmap(NULL, nb * sizeof(uint32_t), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return b == MAP_FAILED ? NULL : b;
+}
+
+static void buckets_free(uint32_t *b, size_t nb)
+{
+	if (b)
+		munmap(b, nb * sizeof(uint32_t));
+}
+
+static void tcp_grow(struct xlate *x)
+{
+	size_t nb = x->tcp_nb ? x->tcp_nb * 2 : 1024;
+	uint32_t *b;
+
+	if (nb < x->tcp_nb || nb > (size_t)UINT32_MAX + 1)
+		return;
+	b = buckets_new(nb);
+	if (!b)
+		return; /* longer chains, still correct */
+	for (size_t k = 0; k < x->tcp_nb; k++) {
+		for (uint32_t i = x->tcp_b[k], next; i; i = next) {
+			struct tcp *f = tcp_at(x, i);
+
+			next = f->next;
+			f->next = b[f->hash & (nb - 1)];
+			b[f->hash & (nb - 1)] = i;
+		}
+	}
+	buckets_free(x->tcp_b, x->tcp_nb);
+	x->tcp_b = b;
+	x->tcp_nb = nb;
+}
+
+/* Entry i (f), hash h, into the table; false without a bucket at all. */
+static bool tcp_hash_add(struct xlate *x, uint32_t i, struct tcp *f, uint64_t h)
+{
+	if (x->tcp_n >= x->tcp_nb)
+		tcp_grow(x);
+	if (!x->tcp_nb)
+		return false;
+	f->hash = h;
+	f->next = x->tcp_b[h & (x->tcp_nb - 1)];
+	x->tcp_b[h & (x->tcp_nb - 1)] = i;
+	x->tcp_n++;
+	return true;
+}
+
+/* f out of the table, its index back to the unused ones. */
+static void tcp_hash_del(struct xlate *x, struct tcp *f)
+{
+	for (uint32_t *p = &x->tcp_b[f->hash & (x->tcp_nb - 1)]; *p; p = &tcp_at(x, *p)->next) {
+		if (tcp_at(x, *p) == f) {
+			uint32_t i = *p;
+
+			*p = f->next;
+			x->tcp_n--;
+			f->next = x->tcp_free_idx;
+			x->tcp_free_idx = i;
+			return;
+		}
+	}
+}
+
+/* ---- a TCP connection's 64-bit values ---- */
+
+static struct wide *wide_find(const struct xlate *x, const struct tcp *f)
+{
+	uint64_t h = hash_u64((uintptr_t)f);
 	struct hnode *n;
 
-	htab_for_hash(&x->tcp, n, h) return TCP(n);
+	/* hash_u64 is a bijection: the hash is the address */
+	htab_for_hash(&x->wide, n, h) return container_of(n, struct wide, hn);
 	return NULL;
+}
+
+static void wide_get(const struct xlate *x, const struct tcp *f, uint64_t v[W_N])
+{
+	const struct wide *w = f->bits & T_WIDE ? wide_find(x, f) : NULL;
+
+	for (int i = 0; i < W_N; i++)
+		v[i] = f->lo[i];
+	if (w)
+		for (int i = 0; i < W_N; i++)
+			v[i] |= (uint64_t)w->hi[i] << 32;
+}
+
+/* Values v into f; the first high half that is not 0 takes a side entry (-ENOMEM without). */
+static void wide_set(struct xlate *x, struct tcp *f, const uint64_t v[W_N])
+{
+	struct wide *w = f->bits & T_WIDE ? wide_find(x, f) : NULL;
+	uint32_t hi = 0;
+
+	for (int i = 0; i < W_N; i++) {
+		f->lo[i] = (uint32_t)v[i];
+		hi |= (uint32_t)(v[i] >> 32);
+	}
+	if (!w && hi) {
+		w = malloc(sizeof(*w));
+		if (!w) {
+			x->error = -ENOMEM;
+			return;
+		}
+		htab_add(&x->wide, &w->hn, hash_u64((uintptr_t)f));
+		f->bits |= T_WIDE;
+	}
+	if (w)
+		for (int i = 0; i < W_N; i++)
+			w->hi[i] = (uint32_t)(v[i] >> 32);
+}
+
+/* f's side entry, if any, goes (f is freed or reused). */
+static void wide_drop(struct xlate *x, struct tcp *f)
+{
+	struct wide *w = f->bits & T_WIDE ? wide_find(x, f) : NULL;
+
+	if (w) {
+		htab_del(&x->wide, &w->hn);
+		free(w);
+	}
+	f->bits &= ~T_WIDE;
+}
+
+static uint64_t tcp_flow(const struct xlate *x, const struct tcp *f)
+{
+	uint64_t v[W_N];
+
+	if (!(f->bits & T_WIDE))
+		return f->lo[W_FLOW];
+	wide_get(x, f, v);
+	return v[W_FLOW];
+}
+
+/* The counters as last written. */
+static void tcp_get_c(const struct xlate *x, const struct tcp *f, struct conn_counters *c)
+{
+	uint64_t v[W_N];
+
+	wide_get(x, f, v);
+	c->bytes_in = v[W_BYTES_IN];
+	c->bytes_out = v[W_BYTES_OUT];
+	c->pkts_in = v[W_PKTS_IN];
+	c->pkts_out = v[W_PKTS_OUT];
+	c->srtt_us = f->srtt_us;
+	c->retrans = f->retrans;
+}
+
+/* The flow id (and counters c, NULL: unchanged) as written. */
+static void tcp_set(struct xlate *x, struct tcp *f, uint64_t flow, const struct conn_counters *c)
+{
+	uint64_t v[W_N];
+
+	wide_get(x, f, v);
+	v[W_FLOW] = flow;
+	if (c) {
+		v[W_BYTES_IN] = c->bytes_in;
+		v[W_BYTES_OUT] = c->bytes_out;
+		v[W_PKTS_IN] = c->pkts_in;
+		v[W_PKTS_OUT] = c->pkts_out;
+		f->srtt_us = c->srtt_us;
+		f->retrans = c->retrans;
+	}
+	wide_set(x, f, v);
+}
+
+static void tcp_set_c(struct xlate *x, struct tcp *f, const struct conn_counters *c)
+{
+	if (!(f->bits & T_WIDE) &&
+	    !((c->bytes_in | c->bytes_out | c->pkts_in | c->pkts_out) >> 32)) {
+		/* the usual case, every walk of a busy host: no high half */
+		f->lo[W_BYTES_IN] = (uint32_t)c->bytes_in;
+		f->lo[W_BYTES_OUT] = (uint32_t)c->bytes_out;
+		f->lo[W_PKTS_IN] = (uint32_t)c->pkts_in;
+		f->lo[W_PKTS_OUT] = (uint32_t)c->pkts_out;
+		f->srtt_us = c->srtt_us;
+		f->retrans = c->retrans;
+		return;
+	}
+	tcp_set(x, f, tcp_flow(x, f), c);
 }
 
 static struct udp *udp_find(struct xlate *x, const struct tt_udp_key *k)
@@ -498,7 +764,7 @@ static uint32_t peer_of(const struct tt_event *e)
 
 /* The socket a record names is the one we know (ports, peer), or a new one at its address. A
  * port of 0 is one not chosen yet (connect() before its bind) or given back (closing). */
-static bool same_peer(uint16_t lport, uint16_t rport, uint32_t peer, uint8_t bits,
+static bool same_peer(uint16_t lport, uint16_t rport, uint32_t peer, uint16_t bits,
 		      const struct tt_event *e)
 {
 	return (lport == e->lport || !lport || !e->lport) && rport == e->rport &&
@@ -536,6 +802,7 @@ static bool is_ours(const struct tcp *f)
 static void tcp_open(struct xlate *x, struct tcp *f, const struct tt_event *e,
 		     const struct tt_owner *o, const struct tcp_figs *n)
 {
+	struct conn_counters c;
 	struct conn_id id;
 
 	if (f->bits & T_WRITTEN)
@@ -545,8 +812,9 @@ static void tcp_open(struct xlate *x, struct tcp *f, const struct tt_event *e,
 		return;
 	}
 	f->bits = (f->bits & ~T_HIDDEN) | T_WRITTEN;
-	id_from_event(&id, e, f->flow);
-	put_open(x, &id, f->state, f->flags, o, &f->c, n, e->ts);
+	id_from_event(&id, e, tcp_flow(x, f));
+	tcp_get_c(x, f, &c);
+	put_open(x, &id, f->state, f->bits & T_BEGUN ? CONN_F_BEGUN_BEFORE : 0, o, &c, n, e->ts);
 	figs_written(f, n);
 }
 
@@ -573,38 +841,50 @@ static void set_owner(struct xlate *x, struct tcp *f, const struct tt_event *e,
 	if (!(f->bits & T_WRITTEN))
 		tcp_open(x, f, e, o, n);
 	else
-		put_owner(x, f->flow, o, e->ts);
+		put_owner(x, tcp_flow(x, f), o, e->ts);
 }
 
-/* SAMPLE of a TCP connection: counters c and figures n (NULL: none read), when either moved. */
-static void tcp_sample(struct xlate *x, struct tcp *f, const struct conn_counters *c,
-		       const struct tcp_figs *n, uint64_t ts)
+/* SAMPLE of a TCP connection whose counters as last written are *last: counters c and figures
+ * n (NULL: none read), when either moved. */
+static void tcp_sample(struct xlate *x, struct tcp *f, struct conn_counters *last,
+		       const struct conn_counters *c, const struct tcp_figs *n, uint64_t ts)
 {
 	bool moved = n && (!(f->bits & T_FIGS) || f->figs_hash != figs_hash(n));
+	bool changed = memcmp(last, c, sizeof(*c)) != 0;
 
-	if (put_sample(x, f->flow, f->bits & T_WRITTEN, &f->c, c, n, moved, ts))
+	if (!changed && !moved)
+		return;
+	if (changed)
+		tcp_set_c(x, f, c);
+	if (put_sample(x, tcp_flow(x, f), f->bits & T_WRITTEN, last, c, n, moved, ts))
 		figs_written(f, n);
 }
 
-static struct tcp *tcp_new(struct xlate *x, uint64_t h, const struct tt_event *e, uint8_t flags,
-			   bool insert)
+/* A connection met for the first time: in the table, or in *tmp (not NULL), a connection that
+ * is written and forgotten at once (its side entry, if any, dropped by the caller). */
+static struct tcp *tcp_new(struct xlate *x, struct tcp *tmp, uint64_t h, const struct tt_event *e,
+			   uint8_t flags)
 {
-	struct tcp *f = calloc(1, sizeof(*f));
+	struct conn_counters c;
+	uint32_t idx = 0;
+	struct tcp *f = tmp;
 
-	if (!f) {
+	if (f)
+		memset(f, 0, sizeof(*f));
+	else if (!(f = tcp_alloc(x, &idx))) {
 		x->error = -ENOMEM;
 		return NULL;
 	}
-	f->flow = next_flow(x);
 	f->lport = e->lport;
 	f->rport = e->rport;
 	f->peer = peer_of(e);
 	f->bits = (e->family == AF_INET6_ ? T_V6 : 0) |
-		  (e->netns != x->cfg.own_netns ? T_FOREIGN : 0);
+		  (e->netns != x->cfg.own_netns ? T_FOREIGN : 0) |
+		  (flags & CONN_F_BEGUN_BEFORE ? T_BEGUN : 0);
 	f->state = e->state;
-	f->flags = flags;
 	f->seen = (uint16_t)x->walk;
-	tcp_counters(&f->c, NULL, &e->c);
+	tcp_counters(&c, NULL, &e->c);
+	tcp_set(x, f, next_flow(x), &c);
 	if (e->flags & TT_F_OWNER) {
 		f->bits |= T_OWNER;
 		f->pid = e->owner.pid;
@@ -612,9 +892,16 @@ static struct tcp *tcp_new(struct xlate *x, uint64_t h, const struct tt_event *e
 	}
 	/* the name now: one of another namespace is only in what the kernel reports */
 	put_ifname(x, e->netns, e->ifindex, e->ifname);
-	if (!insert)
+	if (tmp)
 		return f;
-	htab_add(&x->tcp, &f->hn, h);
+	if (!tcp_hash_add(x, idx, f, h)) {
+		/* no bucket at all: as htab_add, the entry is not tracked */
+		wide_drop(x, f);
+		f->next = x->tcp_free_idx;
+		x->tcp_free_idx = idx;
+		x->error = -ENOMEM;
+		return NULL;
+	}
 	x->st.conns++;
 	if (!(f->bits & T_OWNER)) {
 		x->st.unowned_new++;
@@ -626,11 +913,11 @@ static struct tcp *tcp_new(struct xlate *x, uint64_t h, const struct tt_event *e
 
 static void tcp_free(struct xlate *x, struct tcp *f)
 {
-	htab_del(&x->tcp, &f->hn);
-	x->st.conns--;
 	if (!(f->bits & T_OWNER) && is_ours(f))
 		x->st.unowned--;
-	free(f);
+	wide_drop(x, f);
+	tcp_hash_del(x, f);
+	x->st.conns--;
 }
 
 /* A tombstone for two periods. Without memory for one, a late report of the connection may
@@ -648,7 +935,7 @@ static void tomb_make(struct xlate *x, uint64_t h, const struct tcp *f)
 			    .peer = f->peer,
 			    .lport = f->lport,
 			    .rport = f->rport,
-			    .bits = f->bits };
+			    .bits = (uint8_t)(f->bits & T_V6) };
 	htab_for_hash(&x->tombs, n, h)
 	{
 		htab_del(&x->tombs, n);
@@ -668,7 +955,7 @@ static void tomb_make(struct xlate *x, uint64_t h, const struct tcp *f)
 /* A closed (or ended) connection leaves the table, and a tombstone. */
 static void tomb_add(struct xlate *x, struct tcp *f)
 {
-	tomb_make(x, f->hn.hash, f);
+	tomb_make(x, f->hash, f);
 	tcp_free(x, f);
 }
 
@@ -698,7 +985,7 @@ static void tcp_report(struct xlate *x, const struct tt_event *e, uint8_t flags)
 {
 	uint64_t h = hash_u64(e->sock);
 	struct tcp *f = tcp_find(x, h);
-	struct conn_counters c;
+	struct conn_counters c, last;
 	struct tcp_figs n;
 	bool written, figs;
 
@@ -706,7 +993,8 @@ static void tcp_report(struct xlate *x, const struct tt_event *e, uint8_t flags)
 		if (tomb_of(x, h, e))
 			return; /* a late report of the socket that lived here before ours */
 		/* another socket lives at the address: ours went */
-		put_close(x, f->flow, f->bits & T_WRITTEN, f->state, &f->c, NULL, e->ts);
+		tcp_get_c(x, f, &c);
+		put_close(x, tcp_flow(x, f), f->bits & T_WRITTEN, f->state, &c, NULL, e->ts);
 		x->st.evicted++;
 		tcp_free(x, f);
 		f = NULL;
@@ -714,7 +1002,7 @@ static void tcp_report(struct xlate *x, const struct tt_event *e, uint8_t flags)
 	if (!f) {
 		if (tomb_of(x, h, e))
 			return; /* met by the iterator just before it went away */
-		f = tcp_new(x, h, e, flags, true);
+		f = tcp_new(x, NULL, h, e, flags);
 		if (f) {
 			figs = tcp_figs(x, f, e, &n);
 			tcp_open(x, f, e, owner_in(e), figs ? &n : NULL);
@@ -723,17 +1011,20 @@ static void tcp_report(struct xlate *x, const struct tt_event *e, uint8_t flags)
 		return;
 	}
 	met(x, f);
-	if (!tcp_counters(&c, &f->c, &e->c))
+	tcp_get_c(x, f, &last);
+	if (!tcp_counters(&c, &last, &e->c))
 		return; /* older than what was written: changes nothing */
 	figs = tcp_figs(x, f, e, &n);
 	written = f->bits & T_WRITTEN;
-	if (!written)
-		f->c = c; /* an OPEN still to come carries the newest counters */
+	if (!written) {
+		tcp_set_c(x, f, &c); /* an OPEN still to come carries the newest counters */
+		last = c;
+	}
 	if (e->flags & TT_F_OWNER)
 		set_owner(x, f, e, figs ? &n : NULL);
 	written = f->bits & T_WRITTEN;
-	put_state(x, f->flow, written, &f->state, e->state, e->ts);
-	tcp_sample(x, f, &c, figs ? &n : NULL, e->ts);
+	put_state(x, tcp_flow(x, f), written, &f->state, e->state, e->ts);
+	tcp_sample(x, f, &last, &c, figs ? &n : NULL, e->ts);
 }
 
 /* The close of a socket we never met at an address where another lives on (or met none):
@@ -741,29 +1032,32 @@ static void tcp_report(struct xlate *x, const struct tt_event *e, uint8_t flags)
 static void tcp_born_closed(struct xlate *x, uint64_t h, const struct tt_event *e, bool tomb)
 {
 	struct tt_event o = *e;
+	struct conn_counters c;
 	struct tcp_figs n;
-	struct tcp *g;
+	struct tcp tmp, *g;
+	uint64_t flow;
 	bool figs;
 
 	o.state = e->old_state;
-	g = tcp_new(x, h, &o, x->period ? 0 : CONN_F_BEGUN_BEFORE, false);
-	if (!g)
-		return;
+	g = tcp_new(x, &tmp, h, &o, x->period ? 0 : CONN_F_BEGUN_BEFORE);
 	figs = tcp_figs(x, g, e, &n);
 	tcp_open(x, g, &o, owner_in(e), figs ? &n : NULL);
-	put_state(x, g->flow, g->bits & T_WRITTEN, &g->state, e->state, e->ts);
-	put_close(x, g->flow, g->bits & T_WRITTEN, g->state, &g->c, figs ? &n : NULL, e->ts);
+	flow = tcp_flow(x, g);
+	tcp_get_c(x, g, &c);
+	put_state(x, flow, g->bits & T_WRITTEN, &g->state, e->state, e->ts);
+	put_close(x, flow, g->bits & T_WRITTEN, g->state, &c, figs ? &n : NULL, e->ts);
 	if (tomb)
 		tomb_make(x, h, g);
-	free(g);
+	wide_drop(x, g);
 }
 
 static void tcp_closed(struct xlate *x, const struct tt_event *e)
 {
 	uint64_t h = hash_u64(e->sock);
 	struct tcp *f = tcp_find(x, h);
-	struct conn_counters c;
+	struct conn_counters c, last;
 	struct tcp_figs n;
+	uint64_t flow;
 	bool written, figs;
 
 	if (f && !same_tcp(f, e)) {
@@ -784,10 +1078,13 @@ static void tcp_closed(struct xlate *x, const struct tt_event *e)
 	if (e->flags & TT_F_OWNER)
 		set_owner(x, f, e, figs ? &n : NULL);
 	written = f->bits & T_WRITTEN;
-	if (tcp_counters(&c, &f->c, &e->c))
-		tcp_sample(x, f, &c, figs ? &n : NULL, e->ts);
-	put_state(x, f->flow, written, &f->state, e->state, e->ts);
-	put_close(x, f->flow, written, f->state, &f->c, figs ? &n : NULL, e->ts);
+	tcp_get_c(x, f, &last);
+	if (tcp_counters(&c, &last, &e->c))
+		tcp_sample(x, f, &last, &c, figs ? &n : NULL, e->ts);
+	flow = tcp_flow(x, f);
+	tcp_get_c(x, f, &c);
+	put_state(x, flow, written, &f->state, e->state, e->ts);
+	put_close(x, flow, written, f->state, &c, figs ? &n : NULL, e->ts);
 	tomb_add(x, f);
 }
 
@@ -861,15 +1158,15 @@ static void udp_released(struct xlate *x, const struct tt_event *e)
 
 void xlate_prefetch(const struct xlate *x, const struct tt_event *e, bool node)
 {
-	struct hnode *const *slot;
+	const uint32_t *slot;
 
-	if (!x->tcp.nb || (e->type != TT_IT_TCP && e->type != TT_POLLED))
+	if (!x->tcp_nb || (e->type != TT_IT_TCP && e->type != TT_POLLED))
 		return;
-	slot = &x->tcp.b[hash_u64(e->sock) & (x->tcp.nb - 1)];
+	slot = &x->tcp_b[hash_u64(e->sock) & (x->tcp_nb - 1)];
 	if (!node)
 		__builtin_prefetch(slot);
 	else if (*slot)
-		__builtin_prefetch(*slot);
+		__builtin_prefetch(tcp_at(x, *slot));
 }
 
 int xlate_event(struct xlate *x, const struct tt_event *e)
@@ -924,22 +1221,26 @@ int xlate_tcp_walk_end(struct xlate *x, uint64_t now, bool whole)
 		return x->error; /* what it did not meet may still be there */
 	x->tcp_walked++;
 	x->st.suspects = 0;
-	htab_each(&x->tcp, n)
-	{
-		struct tcp *f = TCP(n);
+	for (size_t k = 0; k < x->tcp_nb; k++) {
+		for (uint32_t i = x->tcp_b[k], next; i; i = next) {
+			struct tcp *f = tcp_at(x, i);
+			struct conn_counters c;
 
-		if (f->seen == walk || !is_ours(f))
-			continue;
-		/* missed once: the next walk, due at once, decides */
-		if (!(f->bits & T_MISSED)) {
-			f->bits |= T_MISSED;
-			x->st.suspects++;
-			continue;
+			next = f->next; /* f may go */
+			if (f->seen == walk || !is_ours(f))
+				continue;
+			/* missed once: the next walk, due at once, decides */
+			if (!(f->bits & T_MISSED)) {
+				f->bits |= T_MISSED;
+				x->st.suspects++;
+				continue;
+			}
+			/* the kernel no longer has it and no close came: the close was lost */
+			tcp_get_c(x, f, &c);
+			put_close(x, tcp_flow(x, f), f->bits & T_WRITTEN, f->state, &c, NULL, now);
+			x->st.evicted++;
+			tomb_add(x, f);
 		}
-		/* the kernel no longer has it and no close came: the close was lost */
-		put_close(x, f->flow, f->bits & T_WRITTEN, f->state, &f->c, NULL, now);
-		x->st.evicted++;
-		tomb_add(x, f);
 	}
 	return x->error;
 }
@@ -1103,8 +1404,11 @@ struct xlate *xlate_new(const struct xlate_config *cfg, const struct xlate_ops *
 		return NULL;
 	x->cfg = *cfg;
 	x->ops = *ops;
-	if (htab_init(&x->tcp, 1024) || htab_init(&x->tombs, 64) || htab_init(&x->udp, 1024) ||
-	    htab_init(&x->socks, 1024) || htab_init(&x->ifs, 16) || htab_init(&x->cgs, 16)) {
+	x->tcp_b = buckets_new(1024);
+	x->tcp_nb = x->tcp_b ? 1024 : 0;
+	if (!x->tcp_b || htab_init(&x->wide, 16) || htab_init(&x->tombs, 64) ||
+	    htab_init(&x->udp, 1024) || htab_init(&x->socks, 1024) || htab_init(&x->ifs, 16) ||
+	    htab_init(&x->cgs, 16)) {
 		xlate_free(x);
 		return NULL;
 	}
@@ -1115,7 +1419,11 @@ void xlate_free(struct xlate *x)
 {
 	if (!x)
 		return;
-	htab_each(&x->tcp, n) free(TCP(n));
+	for (size_t i = 0; i < x->tcp_nblocks; i++)
+		free(x->tcp_blocks[i]);
+	free(x->tcp_blocks);
+	buckets_free(x->tcp_b, x->tcp_nb);
+	htab_each(&x->wide, n) free(container_of(n, struct wide, hn));
 	for (struct tomb *t = x->tomb_head, *next; t; t = next) {
 		next = t->next;
 		free(t);
@@ -1124,7 +1432,7 @@ void xlate_free(struct xlate *x)
 	htab_each(&x->socks, n) free(USOCK(n));
 	htab_each(&x->ifs, n) free(container_of(n, struct seen, h));
 	htab_each(&x->cgs, n) free(container_of(n, struct seen, h));
-	htab_free(&x->tcp);
+	htab_free(&x->wide);
 	htab_free(&x->tombs);
 	htab_free(&x->udp);
 	htab_free(&x->socks);

@@ -151,7 +151,8 @@ $(OUTPUT)/tcptop-optdump: $(OUTPUT)/tests/opts/optdump.o $(LIBTCPTOP)
 
 TEST_DEPS += $(OUTPUT)/tcptop-optdump
 
-# The collector's unit tests (unit-xlate, unit-engine) are linked in tcptop-collect/build.mk.
+# The collector's unit tests (unit-xlate, unit-engine, unit-ring) are linked in
+# tcptop-collect/build.mk.
 
 # Torture trials (tests/torture/torture.sh, figures in tests/torture/README.md): 1,000 SIGINTs
 # to tcptop --replay --log, 80 signals to the table in tmux; TORTURE_LIVE=1 (root) adds 100

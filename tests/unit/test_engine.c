@@ -268,7 +268,7 @@ int bpf_map_delete_elem(int fd, const void *key)
 	return 0;
 }
 
-int ring_buffer__consume(struct ring_buffer *rb)
+int ring_consume(struct ring *rb)
 {
 	(void)rb;
 	return 0;
@@ -296,7 +296,7 @@ static struct engine *start_every(bool active, enum poll_mech poll, uint64_t int
 			  .udp = true,
 			  .active = active,
 			  .accept = true,
-			  .rb = (struct ring_buffer *)&fk };
+			  .rb = (struct ring *)&fk };
 	struct engine_config ec = { .interval_ns = interval,
 				    .full_walk_ns = active ? 60 * SEC : 0 };
 	struct xlate_config xc = {

@@ -14,6 +14,7 @@
 
 static struct rec out[256];
 static int nout;
+static unsigned long nput[32]; /* records written by type (REC_CONN_*: low 5 bits), all kept */
 static struct tt_udp_key final_key;
 static struct tt_udp_val final_val;
 static int finals, forgotten;
@@ -21,6 +22,7 @@ static int finals, forgotten;
 static int put(void *ctx, const struct rec *r)
 {
 	(void)ctx;
+	nput[r->type & 31]++;
 	if (nout < 256)
 		out[nout++] = *r;
 	return 0;
@@ -906,6 +908,139 @@ static void test_tcp_figs_compact(void)
 	xlate_free(x);
 }
 
+/* Counters past 2^32 (4 GiB moved) keep their high halves beside the connection: every record
+ * carries them exactly, the connection first met at its close too, and an address that a
+ * connection with them leaves is taken by the next without them. */
+static void test_tcp_wide(void)
+{
+	struct xlate *x = new_x(0, 0);
+	struct tt_event a = tcp(TT_IT_TCP, 0x8800, 40200, 80, 1, 5000000000ULL, 1);
+	struct tt_event b = tcp(TT_IT_TCP, 0x8900, 40201, 80, 1, 7, 1);
+	struct tt_event c;
+	struct tt_event two[2];
+
+	a.c.bytes_out = 0x123456789aULL;
+	two[0] = a;
+	two[1] = b;
+	pass(x, true, two, 2, 1);
+	is_str(seq(), "OO", "two connections, one past 4 GiB");
+	ok(out[0].u.open.c.bytes_in == 5000000000ULL &&
+		   out[0].u.open.c.bytes_out == 0x123456789aULL && out[1].u.open.c.bytes_in == 7,
+	   "... each OPEN with its counters exactly");
+	nout = 0;
+	a.c.bytes_in += 1;
+	b.c.bytes_in = 0x100000000ULL;
+	two[0] = a;
+	two[1] = b;
+	pass(x, false, two, 2, 2);
+	is_str(seq(), "SS", "both move");
+	ok(out[0].u.sample.c.bytes_in == 5000000001ULL &&
+		   out[0].u.sample.c.bytes_out == 0x123456789aULL &&
+		   out[1].u.sample.c.bytes_in == 0x100000000ULL && out[1].u.sample.c.bytes_out == 7,
+	   "... the SAMPLEs exact, the second now past 4 GiB too");
+	nout = 0;
+	b.c.bytes_in = 0x0ffffffffULL;
+	pass(x, false, &b, 1, 3);
+	is_str(seq(), "", "a stale read under 2^32 of one past it changes nothing");
+	c = a;
+	c.type = TT_EV_CLOSE;
+	c.state = 7;
+	c.old_state = 1;
+	c.c.bytes_in = 6000000000ULL;
+	c.ts = 4;
+	xlate_event(x, &c);
+	is_str(seq(), "STC", "its close");
+	ok(out[2].u.close.c.bytes_in == 6000000000ULL &&
+		   out[2].u.close.flow == out[0].u.sample.flow,
+	   "... the CLOSE exact, of its flow");
+	nout = 0;
+	/* the address again, a new socket with small counters */
+	a = tcp(TT_IT_TCP, 0x8800, 40300, 80, 1, 3, 5);
+	xlate_tcp_period(x);
+	xlate_tcp_period(x);
+	xlate_tcp_period(x);
+	pass(x, false, &a, 1, 5);
+	is_str(seq(), "O", "a new socket at its address");
+	ok(out[0].u.open.c.bytes_in == 3 && out[0].u.open.c.bytes_out == 3,
+	   "... with its own counters, not the high halves of the one before (%llu)",
+	   (unsigned long long)out[0].u.open.c.bytes_in);
+	nout = 0;
+	c = tcp(TT_EV_CLOSE, 0x9900, 40400, 80, 7, 0x300000005ULL, 6);
+	c.old_state = 1;
+	c.c.segs_in = 9;
+	xlate_event(x, &c);
+	is_str(seq(), "OTC", "one first met at its close, past 4 GiB");
+	ok(out[0].u.open.c.bytes_in == 0x300000005ULL &&
+		   out[2].u.close.c.bytes_in == 0x300000005ULL && out[2].u.close.c.pkts_in == 9,
+	   "... OPEN and CLOSE exact");
+	xlate_free(x);
+}
+
+/* The pool of connections: more than a block of entries and a table that grows, half of them
+ * ended by two walks that missed them, their entries taken again by new ones. */
+static void test_tcp_pool(void)
+{
+	enum {
+		N = 10000
+	};
+	static struct tt_event ev[N];
+	struct xlate *x = new_x(0, 0);
+	struct xlate_stats st;
+	bool exact = true;
+
+	for (int i = 0; i < N; i++)
+		ev[i] = tcp(TT_IT_TCP, 0x100000 + 0x40 * (uint64_t)i, (uint16_t)(1024 + i), 80, 1,
+			    (uint64_t)i, 1);
+	memset(nput, 0, sizeof(nput));
+	pass(x, true, ev, N, 1);
+	xlate_stats(x, &st);
+	ok(nput[REC_CONN_OPEN & 31] == N && st.conns == N, "%d connections opened (%lu), tracked",
+	   N, nput[REC_CONN_OPEN & 31]);
+	/* every other one changed: a SAMPLE each, with its counters */
+	for (int i = 0; i < N; i += 2)
+		ev[i].c.bytes_in += 1000000;
+	memset(nput, 0, sizeof(nput));
+	pass(x, false, ev, N, 2);
+	ok(nput[REC_CONN_SAMPLE & 31] == N / 2, "... half of them moved: %lu SAMPLEs",
+	   nput[REC_CONN_SAMPLE & 31]);
+	/* the odd ones go without their close: two whole walks miss them */
+	for (int i = 0; i < N / 2; i++)
+		ev[i] = ev[2 * i];
+	pass(x, true, ev, N / 2, 3);
+	xlate_stats(x, &st);
+	ok(st.suspects == N / 2 && st.evicted == 0, "... a walk misses half: %llu suspects",
+	   (unsigned long long)st.suspects);
+	memset(nput, 0, sizeof(nput));
+	nout = 0;
+	pass(x, true, ev, N / 2, 4);
+	xlate_stats(x, &st);
+	ok(st.evicted == N / 2 && st.conns == N / 2 && nput[REC_CONN_CLOSE & 31] == N / 2,
+	   "... the next ends them: %llu evicted, %llu left", (unsigned long long)st.evicted,
+	   (unsigned long long)st.conns);
+	for (int i = 0; i < nout; i++)
+		exact &= out[i].type == REC_CONN_CLOSE && out[i].u.close.flow % 2 == 0 &&
+			 out[i].u.close.c.bytes_in == out[i].u.close.flow - 1;
+	ok(exact, "... each CLOSE with its flow and counters");
+	/* new ones take the freed entries; flows go on counting */
+	for (int i = 0; i < N / 2; i++)
+		ev[N / 2 + i] = tcp(TT_IT_TCP, 0x900000 + 0x40 * (uint64_t)i, 7, 443, 1, 5, 5);
+	xlate_tcp_period(x);
+	xlate_tcp_period(x);
+	xlate_tcp_period(x);
+	memset(nput, 0, sizeof(nput));
+	nout = 0;
+	pass(x, true, ev, N, 5);
+	xlate_stats(x, &st);
+	ok(nput[REC_CONN_OPEN & 31] == N / 2 && st.conns == N && out[0].u.open.id.flow == N + 1,
+	   "%d new connections, flows from %d on (%llu)", N / 2, N + 1,
+	   (unsigned long long)out[0].u.open.id.flow);
+	memset(nput, 0, sizeof(nput));
+	pass(x, true, ev, N, 6);
+	ok(nput[REC_CONN_OPEN & 31] + nput[REC_CONN_SAMPLE & 31] + nput[REC_CONN_CLOSE & 31] == 0,
+	   "... a walk that meets them all unchanged writes nothing");
+	xlate_free(x);
+}
+
 int main(void)
 {
 	test_tcp_life();
@@ -924,5 +1059,7 @@ int main(void)
 	test_names_once();
 	test_tcp_figs();
 	test_tcp_figs_compact();
+	test_tcp_wide();
+	test_tcp_pool();
 	return done_testing();
 }
