@@ -607,9 +607,9 @@ static void test_compact(void)
 			snapshot_add(s, &r, NULL);
 		}
 		for (size_t i = 0; i < s->n; i++)
-			wrong += s->rows[i].r.local_w !=
+			wrong += vrow_endpoint(ST, &s->rows[i], true, NULL, 0) !=
 					 vrow_endpoint(ST, &s->rows[i], true, ep, sizeof(ep)) ||
-				 s->rows[i].r.local_w != strlen(ep);
+				 vrow_endpoint(ST, &s->rows[i], true, NULL, 0) != strlen(ep);
 		ok(!wrong, "an endpoint's width is its text's, IPv4 and IPv6 (%d wrong)", wrong);
 		snapshot_free(s);
 	}
@@ -727,6 +727,31 @@ static void test_closed_and_filter(void)
 	view_free(&v);
 }
 
+/* Rows of s with figures. */
+static size_t nfigs(const struct snapshot *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; s->rows && i < s->n; i++)
+		n += snapshot_figs(s, &s->rows[i]) != NULL;
+	return n;
+}
+
+/* Whether the rows of a and b (as many) have the same figures. */
+static bool snap_figs_same(const struct snapshot *a, const struct snapshot *b)
+{
+	if (!a->rows || !b->rows || a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct tcp_figs *x = snapshot_figs(a, &a->rows[i]),
+				      *y = snapshot_figs(b, &b->rows[i]);
+
+		if (!x != !y || (x && memcmp(x, y, sizeof(*x))))
+			return false;
+	}
+	return true;
+}
+
 /* LIMIT: its cell, the filter that finds a cause, its order, a group's worst connection. */
 static void test_limit(void)
 {
@@ -760,7 +785,7 @@ static void test_limit(void)
 		snapshot_add(s, &r, NULL);
 	}
 	snapshot_finish(s);
-	ok(s->nfigs == 6 && snapshot_figs(s, &s->rows[2])->cwnd == 12 &&
+	ok(nfigs(s) == 6 && snapshot_figs(s, &s->rows[2])->cwnd == 12 &&
 		   !snapshot_figs(s, &s->rows[4]) && !snapshot_figs(s, &s->rows[5]),
 	   "figures beside the rows, for the TCP rows that have them only");
 	is_str(cell_text(ST, &s->rows[1], COL_LIMIT, false, 0, b, sizeof(b)), "rwnd 55%",
@@ -783,9 +808,9 @@ static void test_limit(void)
 	t.snap = s;
 	table_rebuild(&t);
 	ok(t.n == 8 && !strcmp(str_text(ST, t.v[0]->r.comm), "web") &&
-		   t.v[0]->limit == LIMIT_RWND && t.v[1]->limit == LIMIT_SNDBUF &&
-		   t.v[2]->limit == LIMIT_CWND && t.v[3]->limit == LIMIT_APP &&
-		   t.v[4]->limit == LIMIT_NONE && t.v[5]->limit == LIMIT_UNKNOWN,
+		   t.v[0]->r.limit == LIMIT_RWND && t.v[1]->r.limit == LIMIT_SNDBUF &&
+		   t.v[2]->r.limit == LIMIT_CWND && t.v[3]->r.limit == LIMIT_APP &&
+		   t.v[4]->r.limit == LIMIT_NONE && t.v[5]->r.limit == LIMIT_UNKNOWN,
 	   "sorted by LIMIT: rwnd, sndbuf, cwnd, app, none, unknown, then no figures");
 	ok(table_sorted(&t), "... in the comparator's order");
 	t.group = GROUP_PROCESS;
@@ -803,8 +828,10 @@ static void test_limit(void)
 	snapshot_free(s);
 }
 
-/* A snapshot of n TCP rows with figures, row i's cwnd cwnd[i] (tick t). */
-static struct snapshot *figs_snapshot(const uint32_t *cwnd, size_t n, uint64_t t)
+/* A snapshot of n TCP rows with figures, row i's cwnd cwnd[i] (tick t), busy and rwnd clocks
+ * at busy ms. */
+static struct snapshot *figs_snapshot_busy(const uint32_t *cwnd, size_t n, uint64_t t,
+					   uint32_t busy)
 {
 	struct stream_header h = { 0 };
 	struct rec_snap_begin sb = { 0 };
@@ -817,11 +844,17 @@ static struct snapshot *figs_snapshot(const uint32_t *cwnd, size_t n, uint64_t t
 		r.id.proto = PROTO_TCP;
 		r.has_figs = 1;
 		r.figs.cwnd = cwnd[n - 1 - i];
+		r.figs.busy_ms = r.figs.rwnd_ms = busy;
 		snapshot_add(s, &r, NULL);
 	}
 	snapshot_finish(s);
 	s->tick = t;
 	return s;
+}
+
+static struct snapshot *figs_snapshot(const uint32_t *cwnd, size_t n, uint64_t t)
+{
+	return figs_snapshot_busy(cwnd, n, t, 0);
 }
 
 /* The history keeps a row's figures as it keeps its fields: what changed only. */
@@ -831,18 +864,18 @@ static void test_figs_history(void)
 	struct snapshot *a = figs_snapshot(c1, 4, 1), *b = figs_snapshot(c2, 4, 2);
 	int right = 0;
 
-	ok(!snapshot_thin(a, b) && a->ndkeys == 1 && a->ndfigs == 1 && b->nactive == 1 &&
+	ok(!snapshot_thin(a, b) && a->ndkeys == 1 && a->ndrows == 1 && b->nactive == 1 &&
 		   b->active[0] == 1,
 	   "a row whose figures alone changed is kept in the history, and is active");
 	snapshot_drop_rows(a);
-	ok(!a->rows && !a->figs && snapshot_delta_bytes(a) > 0, "thinned: its figures gone too");
-	ok(!snapshot_thicken(a, b) && a->nfigs == 4, "made whole again from the next one");
+	ok(!a->rows && snapshot_delta_bytes(a) > 0, "thinned: its figures gone too");
+	ok(!snapshot_thicken(a, b) && nfigs(a) == 4, "made whole again from the next one");
 	for (size_t i = 0; i < 4 && a->rows; i++)
 		right += snapshot_figs(a, &a->rows[i]) &&
 			 snapshot_figs(a, &a->rows[i])->cwnd == c1[i];
 	ok(right == 4, "... with the figures it had (%d of 4)", right);
 	snapshot_drop_rows(b);
-	ok(!snapshot_thicken_next(a, b) && b->nfigs == 4 && snapshot_figs(b, &b->rows[1]) &&
+	ok(!snapshot_thicken_next(a, b) && nfigs(b) == 4 && snapshot_figs(b, &b->rows[1]) &&
 		   snapshot_figs(b, &b->rows[1])->cwnd == 21,
 	   "and the next one from it");
 	snapshot_free(a);
@@ -862,11 +895,9 @@ static void test_figs_trend(void)
 
 	view_init(&v);
 	for (int i = 0; i < 3; i++) {
-		s[i] = figs_snapshot(c, 1, 0);
-		s[i]->b.span_ns = 1000000000;
 		/* idle, then held back by the peer's window 90% of a second, then 100% */
-		s[i]->figs[0].f.busy_ms = s[i]->figs[0].f.rwnd_ms =
-			1000 + (i > 0) * 900 + (i > 1) * 1000;
+		s[i] = figs_snapshot_busy(c, 1, 0, 1000 + (i > 0) * 900 + (i > 1) * 1000);
+		s[i]->b.span_ns = 1000000000;
 	}
 	for (int i = 0; i < 3; i++)
 		view_install(&v, s[i]);
@@ -1091,14 +1122,6 @@ static bool rows_same(const struct vrow *a, const struct vrow *b, size_t n)
 	return true;
 }
 
-static bool figs_same(const struct vfigs *a, const struct vfigs *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (vkey_cmp(&a[i].k, &b[i].k) || memcmp(&a[i].f, &b[i].f, sizeof(a[i].f)))
-			return false;
-	return true;
-}
-
 static bool keys_same(const struct vkey *a, const struct vkey *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -1122,14 +1145,13 @@ static const char *apply_differs(const struct snapshot *pf, const struct snapsho
 
 	if (d->delta || d->n != f->n || !rows_same(d->rows, f->rows, f->n))
 		return "rows";
-	if (d->nfigs != f->nfigs || !figs_same(d->figs, f->figs, f->nfigs))
+	if (!snap_figs_same(d, f))
 		return "figures";
 	if (memcmp(&d->all, &f->all, sizeof(f->all)))
 		return "widest values";
 	if (pd->ndkeys != pf->ndkeys || !keys_same(pd->dkeys, pf->dkeys, pf->ndkeys))
 		return "the keys that differ";
 	if (pd->ndrows != pf->ndrows || !rows_same(pd->drows, pf->drows, pf->ndrows) ||
-	    pd->ndfigs != pf->ndfigs || !figs_same(pd->dfigs, pf->dfigs, pf->ndfigs) ||
 	    pd->ndnew != pf->ndnew ||
 	    (pf->ndnew && memcmp(pd->dnew, pf->dnew, pf->ndnew * sizeof(*pf->dnew))))
 		return "what makes the one before again";
@@ -1172,7 +1194,7 @@ static struct snapshot *opening_snapshot(int k)
 
 static bool same_figs(const struct snapshot *a, const struct snapshot *b)
 {
-	return a->nfigs == b->nfigs && figs_same(a->figs, b->figs, b->nfigs);
+	return snap_figs_same(a, b);
 }
 
 /* The connections a snapshot brought cost no key in the history of the one before (their rows'
@@ -1244,17 +1266,17 @@ static void test_settled_history(void)
 	a->tick = a0->tick = 2;
 	b->tick = b0->tick = 3;
 	thin = snapshot_thin(a, b);
-	ok(!thin && a->ndkeys == 1 && a->ndrows == 0 && a->ndfigs == 0 && a->ndnew == 1 &&
+	ok(!thin && a->ndkeys == 1 && a->ndrows == 0 && a->ndnew == 1 &&
 		   a->dnew[0] == 1,
 	   "a row settled only: its key kept, no row, no figures (%zu keys, %zu rows)", a->ndkeys,
 	   a->ndrows);
 	snapshot_drop_rows(a);
 	ok(!snapshot_thicken(a, b) && a->n == 2 && rows_same(a->rows, a0->rows, 2) &&
-		   a->nfigs == 2 && figs_same(a->figs, a0->figs, 2),
+		   nfigs(a) == 2 && snap_figs_same(a, a0),
 	   "made whole again from the next one: NEW again, its figures");
 	snapshot_drop_rows(b);
 	ok(!snapshot_thicken_next(a, b) && b->n == 2 && rows_same(b->rows, b0->rows, 2) &&
-		   b->nfigs == 2 && figs_same(b->figs, b0->figs, 2),
+		   nfigs(b) == 2 && snap_figs_same(b, b0),
 	   "and the next one from it");
 	snapshot_free(a);
 	snapshot_free(b);

@@ -17,6 +17,8 @@
 /* ... and bytes of what makes the older ones again at most (the rows that differ from the next
  * snapshot: none for idle connections) */
 #define HISTORY_BYTES (32u << 20)
+/* TCP figures added to the view's table between two looks for those no longer used, at least */
+#define FIGS_SWEEP_MIN 65536
 
 enum action {
 	ACT_NONE,
@@ -47,7 +49,6 @@ struct view {
 	bool trend_on; /* the TREND field at the end of each row */
 	/* the last closed connections, a ring, for the closed view */
 	struct vrow *closed;
-	struct tcp_figs *closed_figs; /* closed[i]'s figures, when closed[i].has_figs */
 	size_t closed_max, nclosed, closed_next;
 	bool show_closed;
 	struct snapshot *closed_snap;
@@ -78,6 +79,11 @@ struct view {
 	enum input_end ended;
 	uint64_t snapshots;
 	int page; /* table rows that fit on screen, set by the drawing layer */
+	/* the TCP figures' table (strtab_figs_add): numbers below fhigh handed over in the
+	 * snapshots up to the one numbered fseq; those no row held is using are released when
+	 * fhigh reaches figs_sweep_at */
+	uint32_t fhigh, fseq, figs_sweep_at, figs_sweep_min;
+	uint64_t figs_sweeps;
 };
 
 /* Defaults (closed_max, the trend store); before the first install. */
