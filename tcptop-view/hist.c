@@ -98,32 +98,44 @@ static bool settled_new(const struct vrow *p, size_t np, const struct vrow *q, s
 struct thinout {
 	struct vkey *keys;
 	uint64_t *dnew; /* for prev->dnew, made at the first such key */
+	uint64_t *imp;	/* keys settled only of connections prev brought: dropped when implicit */
 	struct vrow *rows;
 	uint32_t *map, *active, *fresh;
-	size_t nkeys, ndnew, nrows, nactive, nfresh;
-	size_t kcap, dncap, rcap, acap, frcap;
-	uint32_t tick; /* next's */
+	size_t nkeys, ndnew, nimp, nrows, nactive, nfresh;
+	size_t kcap, dncap, icap, rcap, acap, frcap;
+	uint32_t tick;	/* next's */
+	uint32_t ptick; /* prev's */
+	/* rows next brought; rows of prev it brought (since its tick) seen, and of them those
+	 * that stay as they were without NEW (the rule of prev->dnew_implicit fails for them) */
+	size_t nbrought, nfirst, nbreak;
 };
+
+/* Bit k of the bitmap *b (*n words, capacity *cap) set. */
+static int set_bit(uint64_t **b, size_t *n, size_t *cap, size_t k)
+{
+	size_t w = k / 64 + 1;
+
+	if (w > *n) {
+		if (VEC_RESERVE(b, cap, w))
+			return -1;
+		memset(*b + *n, 0, (w - *n) * sizeof(**b));
+		*n = w;
+	}
+	(*b)[k / 64] |= 1ull << (k % 64);
+	return 0;
+}
 
 /* Key k of o settled only (prev->dnew). */
 static int set_dnew(struct thinout *o, size_t k)
 {
-	size_t w = k / 64 + 1;
-
-	if (w > o->ndnew) {
-		if (VEC_RESERVE(&o->dnew, &o->dncap, w))
-			return -1;
-		memset(o->dnew + o->ndnew, 0, (w - o->ndnew) * sizeof(*o->dnew));
-		o->ndnew = w;
-	}
-	o->dnew[k / 64] |= 1ull << (k % 64);
-	return 0;
+	return set_bit(&o->dnew, &o->ndnew, &o->dncap, k);
 }
 
 static void thinout_free(struct thinout *o)
 {
 	free(o->keys);
 	free(o->dnew);
+	free(o->imp);
 	free(o->rows);
 	free(o->map);
 	free(o->active);
@@ -150,6 +162,14 @@ static int thin_runs(struct thinout *o, const struct vrow *p, size_t np, size_t 
 			j2 = run_end(q, nq, j);
 		same = d == 0 && runs_equal(p + i, i2 - i, q + j, j2 - j);
 		settled = d == 0 && !same && settled_new(p + i, i2 - i, q + j, j2 - j);
+		for (size_t x = i; x < i2; x++) {
+			if (p[x].since != o->ptick)
+				continue;
+			o->nfirst++;
+			o->nbreak += same && !(p[x].r.flags & CONN_F_NEW);
+		}
+		if (i2 == i)
+			o->nbrought += j2 - j;
 		for (size_t x = j; x < j2; x++) {
 			if (!row_active(&q[x], !same))
 				continue;
@@ -175,6 +195,8 @@ static int thin_runs(struct thinout *o, const struct vrow *p, size_t np, size_t 
 			 * rows: prev has none) */
 			if ((i2 > i && VEC_RESERVE(&o->keys, &o->kcap, o->nkeys + 1)) ||
 			    (settled && set_dnew(o, o->nkeys)) ||
+			    (settled && p[i].since == o->ptick &&
+			     set_bit(&o->imp, &o->nimp, &o->icap, o->nkeys)) ||
 			    (!settled &&
 			     append_rows(&o->rows, &o->nrows, &o->rcap, p + i, i2 - i)) ||
 			    VEC_RESERVE(&o->fresh, &o->frcap, o->nfresh + (j2 - j) + 1))
@@ -190,11 +212,48 @@ static int thin_runs(struct thinout *o, const struct vrow *p, size_t np, size_t 
 	return 0;
 }
 
+/* The rows prev brought that are next's with NEW (every one of them not listed, none left as it
+ * was without NEW): their keys go, the rule says it (prev->dnew_implicit). */
+static void drop_implicit(struct snapshot *prev, struct thinout *o)
+{
+	size_t k = 0;
+
+	prev->dnew_implicit = o->nbreak == 0 && o->nfirst == prev->nbrought;
+	if (!prev->dnew_implicit || !o->nimp)
+		return;
+	for (size_t i = 0; i < o->nkeys; i++) {
+		bool dn = bit(o->dnew, o->ndnew, i);
+
+		if (bit(o->imp, o->nimp, i))
+			continue;
+		o->keys[k] = o->keys[i];
+		/* bit k of dnew, k <= i: its word is read before it is written */
+		o->dnew[k / 64] = (o->dnew[k / 64] & ~(1ull << (k % 64))) | (uint64_t)dn << (k % 64);
+		k++;
+	}
+	o->nkeys = k;
+	o->ndnew = (k + 63) / 64;
+	/* no bit left set past k in the last word */
+	if (k % 64 && o->ndnew)
+		o->dnew[o->ndnew - 1] &= (1ull << (k % 64)) - 1;
+	while (o->ndnew && !o->dnew[o->ndnew - 1])
+		o->ndnew--;
+	if (!o->ndnew) {
+		free(o->dnew);
+		o->dnew = NULL;
+		o->dncap = 0;
+	}
+}
+
 /* prev keeps what o says makes it again from next; next gets its steps (o is emptied). */
 static void thin_install(struct snapshot *prev, struct snapshot *next, struct thinout *o,
 			 uintptr_t prev_rows, size_t np)
 {
+	drop_implicit(prev, o);
+	free(o->imp);
+	next->nbrought = (uint32_t)o->nbrought;
 	VEC_SHRINK(&o->keys, &o->kcap, o->nkeys);
+	VEC_SHRINK(&o->dnew, &o->dncap, o->ndnew);
 	VEC_SHRINK(&o->rows, &o->rcap, o->nrows);
 	free(prev->dkeys);
 	free(prev->dnew);
@@ -222,7 +281,7 @@ static void thin_install(struct snapshot *prev, struct snapshot *next, struct th
 
 int snapshot_thin(struct snapshot *prev, struct snapshot *next)
 {
-	struct thinout o = { .tick = (uint32_t)next->tick };
+	struct thinout o = { .tick = (uint32_t)next->tick, .ptick = (uint32_t)prev->tick };
 
 	if (!prev->rows || !next->rows ||
 	    !(o.map = malloc((prev->n ? prev->n : 1) * sizeof(*o.map))))
@@ -265,6 +324,10 @@ struct mergeop {
 	enum dnew_use use;
 	bool (*gone)(const void *e, const void *ctx);
 	const void *ctx;
+	/* the elements of base not at a key that are treated as the keys of dnew are (rows
+	 * the snapshot made brought, when its dnew_implicit: rctx), or NULL */
+	bool (*renew)(const void *e, const void *rctx);
+	const void *rctx;
 };
 
 /* The elements of base with those of the keys replaced by those of with, and with's others
@@ -304,12 +367,22 @@ static int merge(const struct mergeop *m, struct elems base, const struct vkey *
 				i++;
 				continue;
 			}
+			if (m->use == DNEW_NEW && m->renew && m->renew(b + i * size, m->rctx)) {
+				if (append(&o, &no, &cap, b + i * size, 1, size) ||
+				    (taken && append(&t, &nt, &tcap, b + i * size, 1, size)))
+					goto fail;
+				((struct vrow *)(void *)(o + (no - 1) * size))->r.flags |= CONN_F_NEW;
+				i++;
+				continue;
+			}
 			while (++i2 < nb) {
 				struct vkey x = m->key(b + i2 * size);
 
 				if ((hk && vkey_cmp(&x, &keys[k]) >= 0) ||
 				    (hw && vkey_cmp(&x, &kw) >= 0) ||
-				    (m->gone && m->gone(b + i2 * size, m->ctx)))
+				    (m->gone && m->gone(b + i2 * size, m->ctx)) ||
+				    (m->use == DNEW_NEW && m->renew &&
+				     m->renew(b + i2 * size, m->rctx)))
 					break;
 			}
 			if (append(&o, &no, &cap, b + i * size, i2 - i, size))
@@ -342,7 +415,8 @@ static int merge(const struct mergeop *m, struct elems base, const struct vkey *
 				goto fail;
 			for (size_t x = at; m->use == DNEW_NEW && x < no; x++)
 				((struct vrow *)(void *)(o + x * size))->r.flags |= CONN_F_NEW;
-		} else if (is_key) {
+		} else if (is_key || (m->use == DNEW_REPLACE && m->renew && i2 > i && w2 > w &&
+				      m->renew(b + i * size, m->rctx))) {
 			if (append(&o, &no, &cap, wi + w * size, w2 - w, size) ||
 			    (taken && append(&t, &nt, &tcap, b + i * size, i2 - i, size)))
 				goto fail;
@@ -390,10 +464,19 @@ static bool row_brought(const void *e, const void *ctx)
 	return ((const struct vrow *)e)->since == (uint32_t)next->tick;
 }
 
+/* A row of the snapshot after the thin one (ctx) that the thin one brought. */
+static bool row_first(const void *e, const void *ctx)
+{
+	const struct snapshot *s = ctx;
+
+	return ((const struct vrow *)e)->since == (uint32_t)s->tick;
+}
+
 int snapshot_thicken(struct snapshot *s, struct snapshot *next)
 {
 	struct mergeop mr = { sizeof(struct vrow), row_key, s->dnew, s->ndnew, DNEW_NEW,
-			      row_brought,	   next };
+			      row_brought,	   next,    s->dnew_implicit ? row_first : NULL,
+			      s };
 	struct vrow *rows, *taken;
 	size_t n, nt;
 
@@ -413,8 +496,10 @@ int snapshot_thicken(struct snapshot *s, struct snapshot *next)
 
 int snapshot_thicken_next(struct snapshot *s, struct snapshot *next)
 {
-	struct mergeop mr = { sizeof(struct vrow), row_key, s->dnew, s->ndnew,
-			      DNEW_REPLACE,	   NULL,    NULL };
+	struct mergeop mr = {
+		sizeof(struct vrow), row_key, s->dnew, s->ndnew, DNEW_REPLACE, NULL, NULL,
+		s->dnew_implicit ? row_first : NULL, s
+	};
 	struct vrow *rows;
 	size_t n;
 
@@ -756,7 +841,7 @@ static size_t zmax(size_t a, size_t b)
 int snapshot_apply(struct snapshot *prev, struct snapshot *d, bool steal)
 {
 	struct applyctx c = { 0 };
-	struct thinout o = { .tick = (uint32_t)d->tick };
+	struct thinout o = { .tick = (uint32_t)d->tick, .ptick = (uint32_t)prev->tick };
 	struct widest wo = { 0 }, wn = { 0 };
 	bool slow = !hosts_same(prev, d) || d->ncgupd;
 	uintptr_t old_rows = (uintptr_t)prev->rows;

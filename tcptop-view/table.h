@@ -212,6 +212,11 @@ struct snapshot {
 	 * is kept for it in drows (ndnew: 64-bit words) */
 	uint64_t *dnew;
 	size_t ndnew;
+	/* thin: the rows of the next one that this one brought (since its tick) and dkeys does not
+	 * list are this one's with NEW set (the first walk's connections, settled in the next one:
+	 * no key kept for them) */
+	bool dnew_implicit;
+	uint32_t nbrought; /* rows it brought: its tick is their since */
 	bool thin_ok; /* dkeys and drows are made (snapshot_thin) */
 	/* made by snapshot_thin(prev, this) for the view's next steps, freed when this one is
 	 * thinned in turn: the rows that matter beyond the table (a rate or closed), by index; the

@@ -323,6 +323,7 @@ void view_install(struct view *v, struct snapshot *s)
 			/* the first snapshot, or out of memory: every row is new */
 			for (size_t i = 0; i < s->n; i++)
 				s->rows[i].since = (uint32_t)s->tick;
+			s->nbrought = (uint32_t)s->n;
 			if (prev)
 				hist_cut(v, v->nhist); /* prev too, unless shown */
 			prev = NULL;
