@@ -268,9 +268,8 @@ int main(int argc, char **argv)
 		       "table's order %.1f MiB\n",
 		       v.shown->n * sizeof(struct vrow) / 1048576.0, v.shown->n,
 		       sizeof(struct vrow), strtab_figs_bytes(v.shown->st) / 1048576.0,
-		       strtab_figs_count(v.shown->st), v.figs_sweeps,
-		       v.hist_bytes / 1048576.0, v.nhist,
-		       v.t.cap * (sizeof(*v.t.v) + 1) / 1048576.0);
+		       strtab_figs_count(v.shown->st), v.figs_sweeps, v.hist_bytes / 1048576.0,
+		       v.nhist, v.t.cap * (sizeof(*v.t.v) + 1) / 1048576.0);
 	view_free(&v);
 	return got == intervals ? 0 : 1;
 }

@@ -228,7 +228,8 @@ static void drop_implicit(struct snapshot *prev, struct thinout *o)
 			continue;
 		o->keys[k] = o->keys[i];
 		/* bit k of dnew, k <= i: its word is read before it is written */
-		o->dnew[k / 64] = (o->dnew[k / 64] & ~(1ull << (k % 64))) | (uint64_t)dn << (k % 64);
+		o->dnew[k / 64] &= ~(1ull << (k % 64));
+		o->dnew[k / 64] |= (uint64_t)dn << (k % 64);
 		k++;
 	}
 	o->nkeys = k;
@@ -368,10 +369,13 @@ static int merge(const struct mergeop *m, struct elems base, const struct vkey *
 				continue;
 			}
 			if (m->use == DNEW_NEW && m->renew && m->renew(b + i * size, m->rctx)) {
+				struct vrow *v;
+
 				if (append(&o, &no, &cap, b + i * size, 1, size) ||
 				    (taken && append(&t, &nt, &tcap, b + i * size, 1, size)))
 					goto fail;
-				((struct vrow *)(void *)(o + (no - 1) * size))->r.flags |= CONN_F_NEW;
+				v = (struct vrow *)(void *)(o + (no - 1) * size);
+				v->r.flags |= CONN_F_NEW;
 				i++;
 				continue;
 			}
@@ -474,9 +478,17 @@ static bool row_first(const void *e, const void *ctx)
 
 int snapshot_thicken(struct snapshot *s, struct snapshot *next)
 {
-	struct mergeop mr = { sizeof(struct vrow), row_key, s->dnew, s->ndnew, DNEW_NEW,
-			      row_brought,	   next,    s->dnew_implicit ? row_first : NULL,
-			      s };
+	struct mergeop mr = {
+		.size = sizeof(struct vrow),
+		.key = row_key,
+		.dnew = s->dnew,
+		.nd = s->ndnew,
+		.use = DNEW_NEW,
+		.gone = row_brought,
+		.ctx = next,
+		.renew = s->dnew_implicit ? row_first : NULL,
+		.rctx = s,
+	};
 	struct vrow *rows, *taken;
 	size_t n, nt;
 
@@ -497,8 +509,13 @@ int snapshot_thicken(struct snapshot *s, struct snapshot *next)
 int snapshot_thicken_next(struct snapshot *s, struct snapshot *next)
 {
 	struct mergeop mr = {
-		sizeof(struct vrow), row_key, s->dnew, s->ndnew, DNEW_REPLACE, NULL, NULL,
-		s->dnew_implicit ? row_first : NULL, s
+		.size = sizeof(struct vrow),
+		.key = row_key,
+		.dnew = s->dnew,
+		.nd = s->ndnew,
+		.use = DNEW_REPLACE,
+		.renew = s->dnew_implicit ? row_first : NULL,
+		.rctx = s,
 	};
 	struct vrow *rows;
 	size_t n;

@@ -53,6 +53,7 @@ static struct snapshot *complete(struct snapreader *sr)
 		sr->ncgupd = sr->cgupd_cap = 0;
 	}
 	s->fhigh = strtab_figs_high(sr->st);
+	s->fmade = strtab_figs_made(sr->st);
 	snapshot_finish(s);
 	return s;
 }

@@ -9,11 +9,11 @@
 #include "htab.h"
 #include "table.h"
 
-#define CHUNK_BITS 12
-#define CHUNK	   (1u << CHUNK_BITS)
-#define NCHUNKS	   (STRS_MAX / CHUNK)
-#define CACHE_BITS 12
-#define CACHE	   (1u << CACHE_BITS)
+#define CHUNK_BITS  12
+#define CHUNK	    (1u << CHUNK_BITS)
+#define NCHUNKS	    (STRS_MAX / CHUNK)
+#define CACHE_BITS  12
+#define CACHE	    (1u << CACHE_BITS)
 #define FCHUNK_BITS 10
 #define FCHUNK	    (1u << FCHUNK_BITS)
 #define FCHUNKS	    ((FIGS_LIMIT_ONLY + 1) / FCHUNK)
@@ -64,6 +64,7 @@ struct strtab {
 	 * the unused ones; what the UI thread released, under lock, till the reader frees it */
 	struct fent *fchunk[FCHUNKS];
 	uint32_t fhigh, flive, ffree, fseq;
+	uint32_t fmade; /* figures added (wrapping) */
 	struct htab fidx;
 	pthread_mutex_t flock;
 	uint64_t *frel;
@@ -207,12 +208,18 @@ uint32_t strtab_figs_add(struct strtab *st, const struct tcp_figs *f)
 	e->seq = st->fseq;
 	e->live = true;
 	__atomic_store_n(&st->flive, st->flive + 1, __ATOMIC_RELAXED);
+	st->fmade++;
 	return id;
 }
 
 uint32_t strtab_figs_high(const struct strtab *st)
 {
 	return st->fhigh;
+}
+
+uint32_t strtab_figs_made(const struct strtab *st)
+{
+	return st->fmade;
 }
 
 void strtab_figs_release(struct strtab *st, uint64_t *held, uint32_t n, uint32_t upto)

@@ -438,7 +438,8 @@ bool vrow_matches(const struct strtab *st, const struct vrow *v, const char *fil
 	    strcasestr(str_text(st, v->cgroup), filter))
 		return true;
 	/* "rwnd" finds the connections the receiver's window holds back */
-	if (vrow_has_figs(v) && v->r.limit != LIMIT_NONE && strcasestr(limit_name(v->r.limit), filter))
+	if (vrow_has_figs(v) && v->r.limit != LIMIT_NONE &&
+	    strcasestr(limit_name(v->r.limit), filter))
 		return true;
 	snprintf(pid, sizeof(pid), "%" PRIu32, v->r.pid);
 	return !(v->r.flags & CONN_F_NO_OWNER) && !strcmp(pid, filter);
@@ -1462,7 +1463,8 @@ const char *cell_text(const struct strtab *st, const struct vrow *v, enum column
 		case COL_RTT:
 			return "";
 		case COL_LIMIT:
-			return vrow_has_figs(v) ? limit_text(v->r.limit, v->r.limit_pct, buf, size) : "";
+			return vrow_has_figs(v) ? limit_text(v->r.limit, v->r.limit_pct, buf, size)
+						: "";
 		case COL_LOCAL:
 			snprintf(buf, size, "%" PRIu32 " conn%s", vrow_conns(v),
 				 vrow_conns(v) == 1 ? "" : "s");

@@ -67,6 +67,8 @@ uint32_t strtab_figs_begin(struct strtab *st);
 uint32_t strtab_figs_add(struct strtab *st, const struct tcp_figs *f);
 /* Figures held: numbers below this (reader thread; recorded in each snapshot). */
 uint32_t strtab_figs_high(const struct strtab *st);
+/* Figures added so far, wrapping (reader thread; recorded in each snapshot). */
+uint32_t strtab_figs_made(const struct strtab *st);
 const struct tcp_figs *str_figs(const struct strtab *st, uint32_t id);
 /* UI thread: of the numbers below n, those whose bit in held (n bits) is clear are no longer
  * used by any row it holds, nor by the snapshots it took up to the one numbered upto; the table
@@ -201,8 +203,9 @@ struct snapshot {
 	struct strtab *st; /* the view's strings (not owned) */
 	struct vrow *rows; /* in key order once finished; NULL when thin */
 	size_t n, cap;	   /* n: its rows, thin or not */
-	uint32_t fseq;	/* its number among the snapshots read (strtab_figs_begin) */
+	uint32_t fseq;	   /* its number among the snapshots read (strtab_figs_begin) */
 	uint32_t fhigh; /* figures held when it was read: its rows' are below (strtab_figs_high) */
+	uint32_t fmade; /* ... and figures added until then (strtab_figs_made) */
 	struct vkey *dkeys;  /* thin: keys (in order) whose rows differ from the next snapshot's */
 	struct vrow *drows;  /* ... this snapshot's rows of them (in order; a key may have none) */
 	struct vrow *drnext; /* ... and the next one's, kept while travelling (NULL otherwise) */
@@ -217,7 +220,7 @@ struct snapshot {
 	 * no key kept for them) */
 	bool dnew_implicit;
 	uint32_t nbrought; /* rows it brought: its tick is their since */
-	bool thin_ok; /* dkeys and drows are made (snapshot_thin) */
+	bool thin_ok;	   /* dkeys and drows are made (snapshot_thin) */
 	/* made by snapshot_thin(prev, this) for the view's next steps, freed when this one is
 	 * thinned in turn: the rows that matter beyond the table (a rate or closed), by index; the
 	 * rows of prev unchanged here (prev's index -> this one's, UINT32_MAX: changed or gone),

@@ -882,6 +882,101 @@ static void test_figs_history(void)
 	snapshot_free(b);
 }
 
+/* Snapshot k of the sweep's table, read as the reader thread does (its number and the figures
+ * held then): flows 1-3 with figures new each time (cwnd 1000k + flow), flow 4 with one of 650
+ * values that come back (cwnd 5000000 + k % 650, gone from the history long before), flow 5
+ * always the same (cwnd 7). */
+static struct snapshot *sweep_snapshot(struct strtab *st, uint64_t k)
+{
+	struct stream_header h = { 0 };
+	struct rec_snap_begin sb = { .span_ns = 1000000000 };
+	uint32_t seq = strtab_figs_begin(st);
+	struct snapshot *s = snapshot_new(&h, &sb, st);
+
+	s->fseq = seq;
+	for (uint64_t f = 1; f <= 5; f++) {
+		struct rec_snap_row r = row(f, "tcp", 1, 0);
+
+		r.has_figs = 1;
+		r.figs.cwnd = f <= 3   ? (uint32_t)(1000 * k + f)
+			      : f == 4 ? (uint32_t)(5000000 + k % 650)
+				       : 7;
+		snapshot_add(s, &r, NULL);
+	}
+	s->fhigh = strtab_figs_high(st);
+	s->fmade = strtab_figs_made(st);
+	snapshot_finish(s);
+	return s;
+}
+
+/* Rows of s (snapshot tick - 1 of the sweep's table) with the figures they came with. */
+static size_t sweep_right(const struct snapshot *s)
+{
+	size_t right = 0;
+
+	for (size_t r = 0; s && r < s->n; r++) {
+		const struct tcp_figs *f = snapshot_figs(s, &s->rows[r]);
+		uint64_t k = s->tick - 1, fl = s->rows[r].r.id.flow;
+		uint32_t want = fl <= 3	  ? (uint32_t)(1000 * k + fl)
+				: fl == 4 ? (uint32_t)(5000000 + k % 650)
+					  : 7;
+
+		right += f && f->cwnd == want;
+	}
+	return right;
+}
+
+/* The figures no row holds any more are freed and their numbers used again, never those of a
+ * row held, nor of a snapshot read but not handed over yet: 3000 snapshots, the history's 600
+ * made again with the figures each had. */
+static void test_figs_sweep(void)
+{
+	struct strtab *st = strtab_new(false);
+	struct view v = { .t.sort = COL_RX_RATE, .page = 10, .figs_sweep_min = 16 };
+	struct snapshot *ahead;
+	uint64_t n = 3000;
+	size_t right = 0, seen = 0, live = 0, kept = 0;
+
+	view_init(&v);
+	/* one snapshot read ahead of the one installed, as the reader's queue holds it */
+	ahead = sweep_snapshot(st, 0);
+	for (uint64_t k = 0; k < n; k++) {
+		struct snapshot *s = ahead;
+
+		ahead = k + 1 < n ? sweep_snapshot(st, k + 1) : NULL;
+		/* read, not handed over, while the reader freed what the view released */
+		for (size_t r = 0; r < s->n; r++)
+			kept += strtab_figs_add(st, snapshot_figs(s, &s->rows[r])) ==
+				vrow_figs(&s->rows[r]);
+		view_install(&v, s);
+		live += sweep_right(v.shown);
+	}
+	ok(live == 5 * n && kept == 5 * n,
+	   "each snapshot shown with its figures as it came (%zu of %zu), those of the one read "
+	   "ahead kept (%zu)",
+	   live, 5 * (size_t)n, kept);
+	/* 12,000 different figures: the history holds 2,400 of them (four rows differ from one
+	 * snapshot to the next), the table twice that and the sweep's least at most */
+	ok(v.figs_sweeps > 8 && strtab_figs_high(st) < 2 * 2420 + 16 + 4,
+	   "figures no row holds are freed and their numbers used again (%" PRIu64
+	   " sweeps, %u numbers, %u held)",
+	   v.figs_sweeps, strtab_figs_high(st), strtab_figs_count(st));
+	for (size_t i = 0; i < v.nhist; i++) {
+		const struct snapshot *s;
+
+		if (i)
+			key(&v, '[');
+		s = v.shown;
+		seen++;
+		right += sweep_right(s);
+	}
+	ok(seen == 600 && right == 5 * seen,
+	   "[ back through the history: every row with the figures it had (%zu of %zu)", right,
+	   5 * seen);
+	view_free(&v);
+	strtab_free(st);
+}
+
 /* A stalled sender moves no byte: its figures' graphs follow it from the interval it stalled
  * in, measured from its figures in the snapshot before (where it was idle). */
 static void test_figs_trend(void)
@@ -1281,8 +1376,7 @@ static void test_settled_history(void)
 	a->tick = a0->tick = 2;
 	b->tick = b0->tick = 3;
 	thin = snapshot_thin(a, b);
-	ok(!thin && a->ndkeys == 1 && a->ndrows == 0 && a->ndnew == 1 &&
-		   a->dnew[0] == 1,
+	ok(!thin && a->ndkeys == 1 && a->ndrows == 0 && a->ndnew == 1 && a->dnew[0] == 1,
 	   "a row settled only: its key kept, no row, no figures (%zu keys, %zu rows)", a->ndkeys,
 	   a->ndrows);
 	snapshot_drop_rows(a);
@@ -1821,6 +1915,7 @@ int main(void)
 	test_limit();
 	test_figs_history();
 	test_figs_trend();
+	test_figs_sweep();
 	test_figs_appeared();
 	test_settled_history();
 	test_opening_history();

@@ -169,7 +169,8 @@ static void seed(struct tent *e, const struct snapshot *prev, const struct snaps
 		 const struct vrow *v)
 {
 	const struct tcp_figs *f = NULL;
-	const struct vrow *p = prev && vrow_has_figs(v) ? snapshot_row_before(prev, s, v, &f) : NULL;
+	const struct vrow *p =
+		prev && vrow_has_figs(v) ? snapshot_row_before(prev, s, v, &f) : NULL;
 
 	if (!p || !f)
 		return;

@@ -695,7 +695,8 @@ static int detail_figs(const struct view *v, char text[][300], int max)
 		FLINE("limit         none: %s", limit_meaning(LIMIT_NONE));
 	else if (limit_meaning(d->r.limit))
 		FLINE("limit         %s of the interval: %s",
-		      limit_text(d->r.limit, d->r.limit_pct, a, sizeof(a)), limit_meaning(d->r.limit));
+		      limit_text(d->r.limit, d->r.limit_pct, a, sizeof(a)),
+		      limit_meaning(d->r.limit));
 	else
 		FLINE("limit         ? (no earlier reading to compare, or a verdict unknown here)");
 	if (missing & FIELD_TCP_LIMIT)

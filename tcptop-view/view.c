@@ -79,8 +79,6 @@ void view_init(struct view *v)
 		v->trends = trends_new(); /* NULL: rows show no trend */
 	if (!v->figs_sweep_min)
 		v->figs_sweep_min = FIGS_SWEEP_MIN;
-	if (!v->figs_sweep_at)
-		v->figs_sweep_at = v->figs_sweep_min;
 }
 
 const struct vrow *view_selected(const struct view *v)
@@ -268,15 +266,16 @@ static void mark_rows(uint64_t *held, uint32_t n, const struct vrow *rows, size_
 	}
 }
 
-/* Tell the figures' table which of its figures no row the view holds uses any more, once it
- * has grown by figs_sweep_min since the last time (or by as many as were held then): what the
+/* Tell the figures' table which of its figures no row the view holds uses any more, once as
+ * many were added since the last time as were held then (figs_sweep_min at least): what the
  * reader thread then frees and uses again. Out of memory: another time. */
 static void figs_sweep(struct view *v, const struct snapshot *s)
 {
 	uint32_t n = v->fhigh, held_n = 0;
 	uint64_t *held;
 
-	if (!s->st || n < v->figs_sweep_at)
+	if (!s->st || v->fmade - v->figs_made_at <
+			      (v->figs_held > v->figs_sweep_min ? v->figs_held : v->figs_sweep_min))
 		return;
 	held = calloc((n + 63) / 64, sizeof(*held));
 	if (!held)
@@ -293,7 +292,8 @@ static void figs_sweep(struct view *v, const struct snapshot *s)
 		mark_rows(held, n, v->closed_snap->rows, v->closed_snap->n);
 	for (uint32_t w = 0; w < (n + 63) / 64; w++)
 		held_n += (uint32_t)__builtin_popcountll(held[w]);
-	v->figs_sweep_at = n + (held_n > v->figs_sweep_min ? held_n : v->figs_sweep_min);
+	v->figs_made_at = v->fmade;
+	v->figs_held = held_n;
 	v->figs_sweeps++;
 	strtab_figs_release(s->st, held, n, v->fseq);
 }
@@ -338,6 +338,8 @@ void view_install(struct view *v, struct snapshot *s)
 	v->end_mark = false;
 	if (s->fhigh > v->fhigh)
 		v->fhigh = s->fhigh;
+	if ((int32_t)(s->fmade - v->fmade) > 0)
+		v->fmade = s->fmade;
 	if ((int32_t)(s->fseq - v->fseq) > 0)
 		v->fseq = s->fseq;
 	if (v->paused || v->travel) {

@@ -80,9 +80,11 @@ struct view {
 	uint64_t snapshots;
 	int page; /* table rows that fit on screen, set by the drawing layer */
 	/* the TCP figures' table (strtab_figs_add): numbers below fhigh handed over in the
-	 * snapshots up to the one numbered fseq; those no row held is using are released when
-	 * fhigh reaches figs_sweep_at */
-	uint32_t fhigh, fseq, figs_sweep_at, figs_sweep_min;
+	 * snapshots up to the one numbered fseq, fmade figures added until then; those no row
+	 * held uses are released once as many were added since the last time (figs_made_at) as
+	 * were held then (figs_held), or figs_sweep_min: the table holds at most twice what the
+	 * rows hold, and the sweep's least */
+	uint32_t fhigh, fseq, fmade, figs_made_at, figs_held, figs_sweep_min;
 	uint64_t figs_sweeps;
 };
 
