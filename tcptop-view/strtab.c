@@ -197,6 +197,7 @@ uint32_t strtab_figs_add(struct strtab *st, const struct tcp_figs *f)
 			return 0;
 		e = fent(st, id);
 		e->id = id;
+		e->live = false;
 		st->fhigh = id + 1;
 	}
 	if (htab_add(&st->fidx, &e->hn, h)) {

@@ -787,7 +787,7 @@ static void test_limit(void)
 	snapshot_finish(s);
 	ok(nfigs(s) == 6 && snapshot_figs(s, &s->rows[2])->cwnd == 12 &&
 		   !snapshot_figs(s, &s->rows[4]) && !snapshot_figs(s, &s->rows[5]),
-	   "figures beside the rows, for the TCP rows that have them only");
+	   "figures named from the rows, for the TCP rows that have them only");
 	is_str(cell_text(ST, &s->rows[1], COL_LIMIT, false, 0, b, sizeof(b)), "rwnd 55%",
 	       "LIMIT: the cause and its share of the interval");
 	is_str(cell_text(ST, &s->rows[3], COL_LIMIT, false, 0, b, sizeof(b)), "",
@@ -1487,7 +1487,7 @@ static const char *views_differ(struct view *a, struct view *b)
 				      *fb = snapshot_figs(b->t.snap, b->t.v[i]);
 
 		if (!fa != !fb || (fa && memcmp(fa, fb, sizeof(*fa))))
-			return "figures (side table)";
+			return "figures";
 		if (vrow_conns(a->t.v[i]))
 			continue;
 		if (trends_get(a->trends, &k, a->shown->tick, a->t.v[i]->since, a->shown->tick,

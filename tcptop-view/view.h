@@ -72,7 +72,7 @@ struct view {
 	bool paused, raw_units, help, detail, editing;
 	struct vrow detail_row;	     /* last known fields of the connection in the detail view */
 	enum trend_series graph;     /* what its graph shows (g, G) */
-	struct tcp_figs detail_figs; /* its TCP figures (the snapshot's side table), when ... */
+	struct tcp_figs detail_figs; /* its TCP figures (a copy of its row's), when ... */
 	bool detail_has_figs;	     /* ... it has them */
 	bool detail_gone;
 	uint64_t detail_until; /* the tick of the last snapshot it was in */
