@@ -16,6 +16,7 @@
 #include <ctype.h>
 #include <err.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <locale.h>
 #include <malloc.h>
 #include <poll.h>
@@ -262,12 +263,13 @@ int main(int argc, char **argv)
 	       c0 / intervals, ui_total / intervals, ui_max, full_max, vm_kib("VmRSS") / 1024.0,
 	       vm_kib("VmHWM") / 1024.0);
 	if (v.shown && v.shown->rows)
-		printf("  held: rows %.1f MiB (%zu of %zu bytes), TCP figures %.1f MiB, history %.1f "
-		       "MiB in %zu snapshots, the table's order %.1f MiB\n",
+		printf("  held: rows %.1f MiB (%zu of %zu bytes), TCP figures %.2f MiB (%u "
+		       "different, %" PRIu64 " sweeps), history %.1f MiB in %zu snapshots, the "
+		       "table's order %.1f MiB\n",
 		       v.shown->n * sizeof(struct vrow) / 1048576.0, v.shown->n,
-		       sizeof(struct vrow), v.shown->nfigs * sizeof(struct vfigs) / 1048576.0,
-		       v.hist_bytes / 1048576.0, v.nhist,
-		       v.t.cap * (sizeof(*v.t.v) + 1) / 1048576.0);
+		       sizeof(struct vrow), strtab_figs_bytes(v.shown->st) / 1048576.0,
+		       strtab_figs_count(v.shown->st), v.figs_sweeps, v.hist_bytes / 1048576.0,
+		       v.nhist, v.t.cap * (sizeof(*v.t.v) + 1) / 1048576.0);
 	view_free(&v);
 	return got == intervals ? 0 : 1;
 }

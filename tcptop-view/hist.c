@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Snapshots of the history kept thin: an older snapshot keeps only what differs from the next
- * one (the keys whose rows or TCP figures differ, and its own rows and figures of them), so that
+ * one (the keys whose rows differ, TCP figures included, and its own rows of them), so that
  * a table of idle connections costs its rows once however long the history. Rows and figures of
  * both are in key order (flow, cookie, host); a key may have several rows (a flow id reused
  * within an interval), compared as a run. */
@@ -28,28 +28,6 @@ static bool runs_equal(const struct vrow *a, size_t na, const struct vrow *b, si
 		return false;
 	for (size_t i = 0; i < na; i++)
 		if (memcmp(&a[i], &b[i], VROW_VALUE_BYTES))
-			return false;
-	return true;
-}
-
-/* The end of the figures of key k from f[i] on (those before it skipped: none are). */
-static size_t figs_run(const struct vfigs *f, size_t n, size_t *i, const struct vkey *k)
-{
-	size_t j;
-
-	while (*i < n && vkey_cmp(&f[*i].k, k) < 0)
-		(*i)++;
-	for (j = *i; j < n && !vkey_cmp(&f[j].k, k);)
-		j++;
-	return j;
-}
-
-static bool figs_equal(const struct vfigs *a, size_t na, const struct vfigs *b, size_t nb)
-{
-	if (na != nb)
-		return false;
-	for (size_t i = 0; i < na; i++)
-		if (vkey_cmp(&a[i].k, &b[i].k) || memcmp(&a[i].f, &b[i].f, sizeof(a[i].f)))
 			return false;
 	return true;
 }
@@ -94,10 +72,8 @@ void snapshot_drop_steps(struct snapshot *s)
 static bool row_active(const struct vrow *v, bool changed)
 {
 	return v->r.rate_in + v->r.rate_out > 0 || (v->r.flags & CONN_F_CLOSED) ||
-	       (changed && v->has_figs);
+	       (changed && vrow_has_figs(v));
 }
-
-static const struct vfigs none[1];
 
 /* Whether bit k of the bitmap b (n words) is set. */
 static bool bit(const uint64_t *b, size_t n, size_t k)
@@ -105,8 +81,7 @@ static bool bit(const uint64_t *b, size_t n, size_t k)
 	return k / 64 < n && (b[k / 64] >> (k % 64) & 1);
 }
 
-/* Runs p (np rows) and q (nq), their figures equal: a connection new in p, settled in q and
- * nothing else changed. */
+/* Runs p (np rows) and q (nq): a connection new in p, settled in q and nothing else changed. */
 static bool settled_new(const struct vrow *p, size_t np, const struct vrow *q, size_t nq)
 {
 	struct vrow x;
@@ -118,73 +93,83 @@ static bool settled_new(const struct vrow *p, size_t np, const struct vrow *q, s
 	return !memcmp(p, &x, VROW_VALUE_BYTES);
 }
 
-/* What snapshot_thin() makes, for prev (the keys that differ, prev's rows and figures of them)
+/* What snapshot_thin() makes, for prev (the keys that differ, prev's rows of them)
  * and for next (the map from prev's rows, next's rows active and fresh). */
 struct thinout {
 	struct vkey *keys;
 	uint64_t *dnew; /* for prev->dnew, made at the first such key */
+	uint64_t *imp;	/* keys settled only of connections prev brought: dropped when implicit */
 	struct vrow *rows;
-	struct vfigs *figs;
 	uint32_t *map, *active, *fresh;
-	size_t nkeys, ndnew, nrows, nfigs, nactive, nfresh;
-	size_t kcap, dncap, rcap, fcap, acap, frcap;
-	uint32_t tick; /* next's */
+	size_t nkeys, ndnew, nimp, nrows, nactive, nfresh;
+	size_t kcap, dncap, icap, rcap, acap, frcap;
+	uint32_t tick;	/* next's */
+	uint32_t ptick; /* prev's */
+	/* rows next brought; rows of prev it brought (since its tick) seen, and of them those
+	 * that stay as they were without NEW (the rule of prev->dnew_implicit fails for them) */
+	size_t nbrought, nfirst, nbreak;
 };
+
+/* Bit k of the bitmap *b (*n words, capacity *cap) set. */
+static int set_bit(uint64_t **b, size_t *n, size_t *cap, size_t k)
+{
+	size_t w = k / 64 + 1;
+
+	if (w > *n) {
+		if (VEC_RESERVE(b, cap, w))
+			return -1;
+		memset(*b + *n, 0, (w - *n) * sizeof(**b));
+		*n = w;
+	}
+	(*b)[k / 64] |= 1ull << (k % 64);
+	return 0;
+}
 
 /* Key k of o settled only (prev->dnew). */
 static int set_dnew(struct thinout *o, size_t k)
 {
-	size_t w = k / 64 + 1;
-
-	if (w > o->ndnew) {
-		if (VEC_RESERVE(&o->dnew, &o->dncap, w))
-			return -1;
-		memset(o->dnew + o->ndnew, 0, (w - o->ndnew) * sizeof(*o->dnew));
-		o->ndnew = w;
-	}
-	o->dnew[k / 64] |= 1ull << (k % 64);
-	return 0;
+	return set_bit(&o->dnew, &o->ndnew, &o->dncap, k);
 }
 
 static void thinout_free(struct thinout *o)
 {
 	free(o->keys);
 	free(o->dnew);
+	free(o->imp);
 	free(o->rows);
-	free(o->figs);
 	free(o->map);
 	free(o->active);
 	free(o->fresh);
 }
 
-/* Rows p[0..np) of prev (its rows from pbase on, their figures pf[0..npf)) against q[0..nq) of
- * next (from qbase on, figures qf[0..nqf)), both in key order: the keys whose runs differ go to
- * o, the rest map across; q's rows get their since. -1 when out of memory. */
+/* Rows p[0..np) of prev (its rows from pbase on) against q[0..nq) of next (from qbase on), both
+ * in key order: the keys whose runs differ go to o, the rest map across; q's rows get their
+ * since. -1 when out of memory. */
 static int thin_runs(struct thinout *o, const struct vrow *p, size_t np, size_t pbase,
-		     struct vrow *q, size_t nq, size_t qbase, const struct vfigs *pf, size_t npf,
-		     const struct vfigs *qf, size_t nqf)
+		     struct vrow *q, size_t nq, size_t qbase)
 {
-	size_t i = 0, j = 0, fp = 0, fq = 0;
+	size_t i = 0, j = 0;
 
-	if (!pf)
-		pf = none, npf = 0;
-	if (!qf)
-		qf = none, nqf = 0;
 	while (i < np || j < nq) {
-		size_t i2 = i, j2 = j, fp2, fq2;
+		size_t i2 = i, j2 = j;
 		int d = i >= np ? 1 : j >= nq ? -1 : vrow_key_cmp(&p[i], &q[j]);
 		struct vkey key = vrow_vkey(d <= 0 ? &p[i] : &q[j]);
-		bool same, figs_same, settled;
+		bool same, settled;
 
 		if (d <= 0)
 			i2 = run_end(p, np, i);
 		if (d >= 0)
 			j2 = run_end(q, nq, j);
-		fp2 = figs_run(pf, npf, &fp, &key);
-		fq2 = figs_run(qf, nqf, &fq, &key);
-		figs_same = d == 0 && figs_equal(pf + fp, fp2 - fp, qf + fq, fq2 - fq);
-		same = figs_same && runs_equal(p + i, i2 - i, q + j, j2 - j);
-		settled = figs_same && !same && settled_new(p + i, i2 - i, q + j, j2 - j);
+		same = d == 0 && runs_equal(p + i, i2 - i, q + j, j2 - j);
+		settled = d == 0 && !same && settled_new(p + i, i2 - i, q + j, j2 - j);
+		for (size_t x = i; x < i2; x++) {
+			if (p[x].since != o->ptick)
+				continue;
+			o->nfirst++;
+			o->nbreak += same && !(p[x].r.flags & CONN_F_NEW);
+		}
+		if (i2 == i)
+			o->nbrought += j2 - j;
 		for (size_t x = j; x < j2; x++) {
 			if (!row_active(&q[x], !same))
 				continue;
@@ -207,13 +192,13 @@ static int thin_runs(struct thinout *o, const struct vrow *p, size_t np, size_t 
 			for (size_t x = i; x < i2; x++)
 				o->map[pbase + x] = UINT32_MAX;
 			/* a connection next brought is told by its rows' since: no key kept (nor
-			 * rows or figures: prev has none) */
+			 * rows: prev has none) */
 			if ((i2 > i && VEC_RESERVE(&o->keys, &o->kcap, o->nkeys + 1)) ||
 			    (settled && set_dnew(o, o->nkeys)) ||
+			    (settled && p[i].since == o->ptick &&
+			     set_bit(&o->imp, &o->nimp, &o->icap, o->nkeys)) ||
 			    (!settled &&
 			     append_rows(&o->rows, &o->nrows, &o->rcap, p + i, i2 - i)) ||
-			    (!settled && append(&o->figs, &o->nfigs, &o->fcap, pf + fp, fp2 - fp,
-						sizeof(*pf))) ||
 			    VEC_RESERVE(&o->fresh, &o->frcap, o->nfresh + (j2 - j) + 1))
 				return -1;
 			if (i2 > i)
@@ -223,31 +208,63 @@ static int thin_runs(struct thinout *o, const struct vrow *p, size_t np, size_t 
 		}
 		i = i2;
 		j = j2;
-		fp = fp2;
-		fq = fq2;
 	}
 	return 0;
+}
+
+/* The rows prev brought that are next's with NEW (every one of them not listed, none left as it
+ * was without NEW): their keys go, the rule says it (prev->dnew_implicit). */
+static void drop_implicit(struct snapshot *prev, struct thinout *o)
+{
+	size_t k = 0;
+
+	prev->dnew_implicit = o->nbreak == 0 && o->nfirst == prev->nbrought;
+	if (!prev->dnew_implicit || !o->nimp)
+		return;
+	for (size_t i = 0; i < o->nkeys; i++) {
+		bool dn = bit(o->dnew, o->ndnew, i);
+
+		if (bit(o->imp, o->nimp, i))
+			continue;
+		o->keys[k] = o->keys[i];
+		/* bit k of dnew, k <= i: its word is read before it is written */
+		o->dnew[k / 64] &= ~(1ull << (k % 64));
+		o->dnew[k / 64] |= (uint64_t)dn << (k % 64);
+		k++;
+	}
+	o->nkeys = k;
+	o->ndnew = (k + 63) / 64;
+	/* no bit left set past k in the last word */
+	if (k % 64 && o->ndnew)
+		o->dnew[o->ndnew - 1] &= (1ull << (k % 64)) - 1;
+	while (o->ndnew && !o->dnew[o->ndnew - 1])
+		o->ndnew--;
+	if (!o->ndnew) {
+		free(o->dnew);
+		o->dnew = NULL;
+		o->dncap = 0;
+	}
 }
 
 /* prev keeps what o says makes it again from next; next gets its steps (o is emptied). */
 static void thin_install(struct snapshot *prev, struct snapshot *next, struct thinout *o,
 			 uintptr_t prev_rows, size_t np)
 {
+	drop_implicit(prev, o);
+	free(o->imp);
+	next->nbrought = (uint32_t)o->nbrought;
 	VEC_SHRINK(&o->keys, &o->kcap, o->nkeys);
+	VEC_SHRINK(&o->dnew, &o->dncap, o->ndnew);
 	VEC_SHRINK(&o->rows, &o->rcap, o->nrows);
-	VEC_SHRINK(&o->figs, &o->fcap, o->nfigs);
 	free(prev->dkeys);
 	free(prev->dnew);
 	free(prev->drows);
-	free(prev->dfigs);
 	prev->dkeys = o->keys;
 	prev->dnew = o->dnew;
 	prev->ndnew = o->ndnew;
 	prev->drows = o->rows;
-	prev->dfigs = o->figs;
 	prev->ndkeys = o->nkeys;
 	prev->ndrows = o->nrows;
-	prev->ndfigs = o->nfigs;
 	prev->thin_ok = true;
 	free_steps(prev); /* its own steps from the one before are done with */
 	free_steps(next);
@@ -265,13 +282,12 @@ static void thin_install(struct snapshot *prev, struct snapshot *next, struct th
 
 int snapshot_thin(struct snapshot *prev, struct snapshot *next)
 {
-	struct thinout o = { .tick = (uint32_t)next->tick };
+	struct thinout o = { .tick = (uint32_t)next->tick, .ptick = (uint32_t)prev->tick };
 
 	if (!prev->rows || !next->rows ||
 	    !(o.map = malloc((prev->n ? prev->n : 1) * sizeof(*o.map))))
 		return -1;
-	if (thin_runs(&o, prev->rows, prev->n, 0, next->rows, next->n, 0, prev->figs, prev->nfigs,
-		      next->figs, next->nfigs)) {
+	if (thin_runs(&o, prev->rows, prev->n, 0, next->rows, next->n, 0)) {
 		thinout_free(&o);
 		return -1;
 	}
@@ -284,24 +300,18 @@ static struct vkey row_key(const void *e)
 	return vrow_vkey(e);
 }
 
-static struct vkey figs_key(const void *e)
-{
-	return ((const struct vfigs *)e)->k;
-}
-
-/* What merge() merges: rows or figures, each in key order. */
+/* What merge() merges: rows in key order. */
 struct elems {
 	const void *e;
 	size_t n;
 };
 
 /* What merge() does with the keys of a dnew bitmap (settled only): replace them as the others
- * (the way from a snapshot to the next one), or keep base's elements, rows marked NEW again and
- * taken (from the next one back: rows), or only kept (figures, the same in both). */
+ * (the way from a snapshot to the next one), or keep base's rows marked NEW again and taken
+ * (from the next one back). */
 enum dnew_use {
 	DNEW_REPLACE,
 	DNEW_NEW,
-	DNEW_KEEP,
 };
 
 /* How merge() takes elements apart: of size bytes, their key by key(); the keys of dnew (nd
@@ -315,6 +325,10 @@ struct mergeop {
 	enum dnew_use use;
 	bool (*gone)(const void *e, const void *ctx);
 	const void *ctx;
+	/* the elements of base not at a key that are treated as the keys of dnew are (rows
+	 * the snapshot made brought, when its dnew_implicit: rctx), or NULL */
+	bool (*renew)(const void *e, const void *rctx);
+	const void *rctx;
 };
 
 /* The elements of base with those of the keys replaced by those of with, and with's others
@@ -354,12 +368,25 @@ static int merge(const struct mergeop *m, struct elems base, const struct vkey *
 				i++;
 				continue;
 			}
+			if (m->use == DNEW_NEW && m->renew && m->renew(b + i * size, m->rctx)) {
+				struct vrow *v;
+
+				if (append(&o, &no, &cap, b + i * size, 1, size) ||
+				    (taken && append(&t, &nt, &tcap, b + i * size, 1, size)))
+					goto fail;
+				v = (struct vrow *)(void *)(o + (no - 1) * size);
+				v->r.flags |= CONN_F_NEW;
+				i++;
+				continue;
+			}
 			while (++i2 < nb) {
 				struct vkey x = m->key(b + i2 * size);
 
 				if ((hk && vkey_cmp(&x, &keys[k]) >= 0) ||
 				    (hw && vkey_cmp(&x, &kw) >= 0) ||
-				    (m->gone && m->gone(b + i2 * size, m->ctx)))
+				    (m->gone && m->gone(b + i2 * size, m->ctx)) ||
+				    (m->use == DNEW_NEW && m->renew &&
+				     m->renew(b + i2 * size, m->rctx)))
 					break;
 			}
 			if (append(&o, &no, &cap, b + i * size, i2 - i, size))
@@ -392,7 +419,8 @@ static int merge(const struct mergeop *m, struct elems base, const struct vkey *
 				goto fail;
 			for (size_t x = at; m->use == DNEW_NEW && x < no; x++)
 				((struct vrow *)(void *)(o + x * size))->r.flags |= CONN_F_NEW;
-		} else if (is_key) {
+		} else if (is_key || (m->use == DNEW_REPLACE && m->renew && i2 > i && w2 > w &&
+				      m->renew(b + i * size, m->rctx))) {
 			if (append(&o, &no, &cap, wi + w * size, w2 - w, size) ||
 			    (taken && append(&t, &nt, &tcap, b + i * size, i2 - i, size)))
 				goto fail;
@@ -423,22 +451,12 @@ static struct elems rows_of(const struct vrow *r, size_t n)
 	return (struct elems){ r, r ? n : 0 };
 }
 
-static struct elems figs_of(const struct vfigs *f, size_t n)
-{
-	return (struct elems){ f, f ? n : 0 };
-}
-
-/* s made whole again: its rows and figures. */
-static void made_whole(struct snapshot *s, struct vrow *rows, size_t n, struct vfigs *figs,
-		       size_t nf)
+/* s made whole again: its rows. */
+static void made_whole(struct snapshot *s, struct vrow *rows, size_t n)
 {
 	s->rows = rows;
 	s->cap = s->n > n ? s->n : n;
 	s->n = n;
-	free(s->figs);
-	s->figs = figs;
-	s->nfigs = nf;
-	s->figs_cap = nf ? nf : 1;
 }
 
 /* A row the next snapshot brought (its first tick that one's): a thin snapshot before it does
@@ -450,38 +468,29 @@ static bool row_brought(const void *e, const void *ctx)
 	return ((const struct vrow *)e)->since == (uint32_t)next->tick;
 }
 
-/* The figures of a connection the next snapshot (ctx, whole) brought. */
-static bool figs_brought(const void *e, const void *ctx)
+/* A row of the snapshot after the thin one (ctx) that the thin one brought. */
+static bool row_first(const void *e, const void *ctx)
 {
-	const struct snapshot *next = ctx;
-	const struct vkey *k = &((const struct vfigs *)e)->k;
-	size_t lo = 0, hi = next->n;
+	const struct snapshot *s = ctx;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		struct vkey x = vrow_vkey(&next->rows[mid]);
-
-		if (vkey_cmp(&x, k) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo >= next->n)
-		return false;
-	struct vkey x = vrow_vkey(&next->rows[lo]);
-
-	return !vkey_cmp(&x, k) && row_brought(&next->rows[lo], next);
+	return ((const struct vrow *)e)->since == (uint32_t)s->tick;
 }
 
 int snapshot_thicken(struct snapshot *s, struct snapshot *next)
 {
-	struct mergeop mr = { sizeof(struct vrow), row_key, s->dnew, s->ndnew, DNEW_NEW,
-			      row_brought,	   next };
-	struct mergeop mf = { sizeof(struct vfigs), figs_key, s->dnew, s->ndnew, DNEW_KEEP,
-			      figs_brought,	    next };
+	struct mergeop mr = {
+		.size = sizeof(struct vrow),
+		.key = row_key,
+		.dnew = s->dnew,
+		.nd = s->ndnew,
+		.use = DNEW_NEW,
+		.gone = row_brought,
+		.ctx = next,
+		.renew = s->dnew_implicit ? row_first : NULL,
+		.rctx = s,
+	};
 	struct vrow *rows, *taken;
-	struct vfigs *figs, *ftaken;
-	size_t n, nt, nf, nft;
+	size_t n, nt;
 
 	if (s->rows)
 		return 0;
@@ -490,32 +499,26 @@ int snapshot_thicken(struct snapshot *s, struct snapshot *next)
 	if (merge(&mr, rows_of(next->rows, next->n), s->dkeys, s->ndkeys,
 		  rows_of(s->drows, s->ndrows), s->n, &rows, &n, &taken, &nt))
 		return -1;
-	if (merge(&mf, figs_of(next->figs, next->nfigs), s->dkeys, s->ndkeys,
-		  figs_of(s->dfigs, s->ndfigs), next->nfigs, &figs, &nf, &ftaken, &nft)) {
-		free(rows);
-		free(taken);
-		return -1;
-	}
-	made_whole(s, rows, n, figs, nf);
+	made_whole(s, rows, n);
 	free(s->drnext);
 	s->drnext = taken;
 	s->ndrnext = nt;
-	free(s->dfnext);
-	s->dfnext = ftaken;
-	s->ndfnext = nft;
 	return 0;
 }
 
 int snapshot_thicken_next(struct snapshot *s, struct snapshot *next)
 {
-	struct mergeop mr = { sizeof(struct vrow), row_key, s->dnew, s->ndnew,
-			      DNEW_REPLACE,	   NULL,    NULL };
-	struct mergeop mf = {
-		sizeof(struct vfigs), figs_key, s->dnew, s->ndnew, DNEW_KEEP, NULL, NULL
+	struct mergeop mr = {
+		.size = sizeof(struct vrow),
+		.key = row_key,
+		.dnew = s->dnew,
+		.nd = s->ndnew,
+		.use = DNEW_REPLACE,
+		.renew = s->dnew_implicit ? row_first : NULL,
+		.rctx = s,
 	};
 	struct vrow *rows;
-	struct vfigs *figs;
-	size_t n, nf;
+	size_t n;
 
 	if (next->rows)
 		return 0;
@@ -524,12 +527,7 @@ int snapshot_thicken_next(struct snapshot *s, struct snapshot *next)
 	if (merge(&mr, rows_of(s->rows, s->n), s->dkeys, s->ndkeys, rows_of(s->drnext, s->ndrnext),
 		  next->n, &rows, &n, NULL, NULL))
 		return -1;
-	if (merge(&mf, figs_of(s->figs, s->nfigs), s->dkeys, s->ndkeys,
-		  figs_of(s->dfnext, s->ndfnext), s->nfigs, &figs, &nf, NULL, NULL)) {
-		free(rows);
-		return -1;
-	}
-	made_whole(next, rows, n, figs, nf);
+	made_whole(next, rows, n);
 	return 0;
 }
 
@@ -543,12 +541,8 @@ void snapshot_drop_rows(struct snapshot *s)
 	s->settle_ok = false;
 	free(s->rows);
 	free(s->drnext);
-	free(s->figs);
-	free(s->dfnext);
 	free(s->grp[0]);
 	free(s->grp[1]);
-	s->figs = s->dfnext = NULL;
-	s->nfigs = s->figs_cap = s->ndfnext = 0;
 	s->rows = s->drnext = NULL;
 	s->grp[0] = s->grp[1] = NULL;
 	s->ngrp[0] = s->ngrp[1] = 0;
@@ -558,8 +552,7 @@ void snapshot_drop_rows(struct snapshot *s)
 size_t snapshot_delta_bytes(const struct snapshot *s)
 {
 	return s->ndkeys * sizeof(*s->dkeys) + s->ndnew * sizeof(*s->dnew) +
-	       s->ndrows * sizeof(*s->drows) + s->ndrnext * sizeof(*s->drnext) +
-	       s->ndfigs * sizeof(*s->dfigs) + s->ndfnext * sizeof(*s->dfnext);
+	       s->ndrows * sizeof(*s->drows) + s->ndrnext * sizeof(*s->drnext);
 }
 
 /* ---- a delta snapshot applied in place ---- */
@@ -640,21 +633,6 @@ static size_t flow_lower(const struct vrow *rows, size_t n, uint64_t flow)
 	return lo;
 }
 
-static size_t figs_lower(const struct vfigs *f, size_t n, uint64_t flow)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (f[mid].k.flow < flow)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /* A row to settle at the next delta: it has rates, or is new or closed (tcptop-stream(5)). */
 bool vrow_unsettled(const struct vrow *v)
 {
@@ -662,12 +640,12 @@ bool vrow_unsettled(const struct vrow *v)
 	       (v->r.flags & (CONN_F_NEW | CONN_F_CLOSED));
 }
 
-/* One flow id the delta touches: its rows and figures in prev, and its new ones (in the
- * scratch arrays of the apply). */
+/* One flow id the delta touches: its rows in prev, and its new ones (in the scratch array of the
+ * apply). */
 struct touched {
 	uint64_t flow;
-	size_t lo, hi, flo, fhi;
-	size_t r0, nr, f0, nf;
+	size_t lo, hi;
+	size_t r0, nr;
 };
 
 struct applyctx {
@@ -675,8 +653,6 @@ struct applyctx {
 	size_t nt, tcap;
 	struct vrow *rows; /* the new rows of every touched flow, in key order */
 	size_t nrows, rcap;
-	struct vfigs *figs;
-	size_t nfigs, fcap;
 	struct splice *ops;
 	size_t opcap;
 	ptrdiff_t *sh; /* splice_runs()'s */
@@ -687,7 +663,6 @@ static void applyctx_free(struct applyctx *c)
 {
 	free(c->t);
 	free(c->rows);
-	free(c->figs);
 	free(c->ops);
 	free(c->sh);
 }
@@ -737,13 +712,13 @@ static void sort_rows(struct vrow *r, size_t n)
 	}
 }
 
-/* The new rows and figures of each touched flow: prev's settled (closed ones gone, rates 0, NEW
+/* The new rows of each touched flow: prev's settled (closed ones gone, rates 0, NEW
  * cleared), those the delta replaces (same flow and host) gone, the delta's added; and the
  * widest values of the rows that go (wo) and come (wn). */
 static int new_runs(struct applyctx *c, const struct snapshot *prev, const struct snapshot *d,
 		    struct widest *wo, struct widest *wn)
 {
-	size_t j = 0, pnf = prev->figs ? prev->nfigs : 0;
+	size_t j = 0;
 
 	for (size_t k = 0; k < c->nt; k++) {
 		struct touched *t = &c->t[k];
@@ -752,15 +727,11 @@ static int new_runs(struct applyctx *c, const struct snapshot *prev, const struc
 		t->lo = flow_lower(prev->rows, prev->n, t->flow);
 		for (t->hi = t->lo; t->hi < prev->n && prev->rows[t->hi].r.id.flow == t->flow;)
 			t->hi++;
-		t->flo = figs_lower(prev->figs, pnf, t->flow);
-		for (t->fhi = t->flo; t->fhi < pnf && prev->figs[t->fhi].k.flow == t->flow;)
-			t->fhi++;
 		while (j < d->n && d->rows[j].r.id.flow < t->flow)
 			j++;
 		for (j0 = j2 = j; j2 < d->n && d->rows[j2].r.id.flow == t->flow;)
 			j2++;
 		t->r0 = c->nrows;
-		t->f0 = c->nfigs;
 		for (size_t i = t->lo; i < t->hi; i++) {
 			const struct vrow *p = &prev->rows[i];
 			struct vrow *v;
@@ -783,26 +754,8 @@ static int new_runs(struct applyctx *c, const struct snapshot *prev, const struc
 		t->nr = c->nrows - t->r0;
 		if (t->nr)
 			sort_rows(c->rows + t->r0, t->nr);
-		for (size_t x = t->r0; x < c->nrows; x++) {
-			const struct vrow *v = &c->rows[x];
-			const struct tcp_figs *f;
-
-			vrow_widen(prev->st, wn, v);
-			if (!v->has_figs)
-				continue;
-			/* a row of the delta has its figures there (the rows kept from prev are of
-			 * other keys), one of prev in prev */
-			f = snapshot_figs(d, v);
-			if (!f)
-				f = snapshot_figs(prev, v);
-			if (!f)
-				continue;
-			if (VEC_RESERVE(&c->figs, &c->fcap, c->nfigs + 1))
-				return -1;
-			c->figs[c->nfigs].k = vrow_vkey(v);
-			c->figs[c->nfigs++].f = *f;
-		}
-		t->nf = c->nfigs - t->f0;
+		for (size_t x = t->r0; x < c->nrows; x++)
+			vrow_widen(prev->st, wn, &c->rows[x]);
 		j = j2;
 	}
 	return 0;
@@ -905,14 +858,13 @@ static size_t zmax(size_t a, size_t b)
 int snapshot_apply(struct snapshot *prev, struct snapshot *d, bool steal)
 {
 	struct applyctx c = { 0 };
-	struct thinout o = { .tick = (uint32_t)d->tick };
+	struct thinout o = { .tick = (uint32_t)d->tick, .ptick = (uint32_t)prev->tick };
 	struct widest wo = { 0 }, wn = { 0 };
 	bool slow = !hosts_same(prev, d) || d->ncgupd;
 	uintptr_t old_rows = (uintptr_t)prev->rows;
-	size_t n = prev->n, nf = prev->figs ? prev->nfigs : 0, n2 = n, nf2 = nf, at = 0;
-	size_t rcap, fcap;
+	size_t n = prev->n, n2 = n, at = 0;
+	size_t rcap;
 	struct vrow *rows = NULL;
-	struct vfigs *figs = NULL;
 	ptrdiff_t shift = 0;
 	int err = -ENOMEM;
 
@@ -925,21 +877,17 @@ int snapshot_apply(struct snapshot *prev, struct snapshot *d, bool steal)
 		steal = false; /* prev stays whole: snapshot_thin() compares every row */
 	if (touched_flows(&c, prev, d) || new_runs(&c, prev, d, &wo, &wn))
 		goto fail;
-	for (size_t k = 0; k < c.nt; k++) {
+	for (size_t k = 0; k < c.nt; k++)
 		n2 += c.t[k].nr - (c.t[k].hi - c.t[k].lo);
-		nf2 += c.t[k].nf - (c.t[k].fhi - c.t[k].flo);
-	}
 	if (n2 != d->b.table_rows || n2 > UINT32_MAX) {
 		err = -EPROTO;
 		goto fail;
 	}
-	/* the delta's rows and figures are in c now: not held twice while the table is made
-	 * (a real stream's first deltas carry every connection) */
+	/* the delta's rows are in c now: not held twice while the table is made (a real
+	 * stream's first deltas carry every connection) */
 	free(d->rows);
-	free(d->figs);
 	d->rows = NULL;
-	d->figs = NULL;
-	d->n = d->nfigs = d->cap = d->figs_cap = 0;
+	d->n = d->cap = 0;
 	/* what makes prev again, before its rows are overwritten */
 	if (!(o.map = malloc((n ? n : 1) * sizeof(*o.map))))
 		goto fail;
@@ -949,9 +897,7 @@ int snapshot_apply(struct snapshot *prev, struct snapshot *d, bool steal)
 		for (size_t i = at; i < t->lo; i++)
 			o.map[i] = (uint32_t)(i + shift);
 		if (thin_runs(&o, prev->rows + t->lo, t->hi - t->lo, t->lo,
-			      c.rows ? c.rows + t->r0 : NULL, t->nr, t->lo + shift,
-			      prev->figs ? prev->figs + t->flo : NULL, t->fhi - t->flo,
-			      c.figs ? c.figs + t->f0 : NULL, t->nf))
+			      c.rows ? c.rows + t->r0 : NULL, t->nr, t->lo + shift))
 			goto fail;
 		shift += (ptrdiff_t)t->nr - (ptrdiff_t)(t->hi - t->lo);
 		at = t->hi;
@@ -964,53 +910,31 @@ int snapshot_apply(struct snapshot *prev, struct snapshot *d, bool steal)
 	if (steal) {
 		rows = prev->rows;
 		rcap = prev->cap;
-		figs = prev->figs;
-		fcap = prev->figs ? prev->figs_cap : 0;
 		if (VEC_RESERVE(&rows, &rcap, zmax(n2, 1)))
 			goto fail;
 		prev->rows = rows; /* moved maybe */
 		prev->cap = rcap;
-		if (nf2 > nf && VEC_RESERVE(&figs, &fcap, nf2))
-			goto fail;
-		prev->figs = figs;
-		prev->figs_cap = fcap;
 	} else {
-		rcap = fcap = 0;
-		if (vec_resize(&rows, &rcap, zmax(zmax(n, n2), 1), sizeof(*rows)) ||
-		    (zmax(nf, nf2) && vec_resize(&figs, &fcap, zmax(nf, nf2), sizeof(*figs)))) {
+		rcap = 0;
+		if (vec_resize(&rows, &rcap, zmax(zmax(n, n2), 1), sizeof(*rows))) {
 			free(rows);
-			free(figs);
 			goto fail;
 		}
 		memcpy(rows, prev->rows, n * sizeof(*rows));
-		if (nf)
-			memcpy(figs, prev->figs, nf * sizeof(*figs));
 	}
 	for (size_t k = 0; k < c.nt; k++)
 		c.ops[k] = (struct splice){ c.t[k].lo, c.t[k].hi,
 					    c.rows ? c.rows + c.t[k].r0 : NULL, c.t[k].nr };
 	n2 = splice_runs(rows, n, sizeof(*rows), c.ops, c.nt, c.sh);
-	if (figs) {
-		for (size_t k = 0; k < c.nt; k++)
-			c.ops[k] = (struct splice){ c.t[k].flo, c.t[k].fhi,
-						    c.figs ? c.figs + c.t[k].f0 : NULL, c.t[k].nf };
-		nf2 = splice_runs(figs, nf, sizeof(*figs), c.ops, c.nt, c.sh);
-	}
 	/* d is the whole snapshot now */
 	d->rows = rows;
 	d->n = n2;
 	d->cap = rcap;
-	d->figs = figs;
-	d->nfigs = figs ? nf2 : 0;
-	d->figs_cap = fcap;
 	d->delta = false;
 	d->b.rows = d->b.table_rows;
 	d->any_v6 |= prev->any_v6;
-	if (steal) {
+	if (steal)
 		prev->rows = NULL;
-		prev->figs = NULL;
-		prev->nfigs = 0;
-	}
 	if (slow)
 		fix_names(d);
 	if (!slow && widest_holds(&prev->all, &wo, &wn)) {
@@ -1048,7 +972,6 @@ const struct vrow *snapshot_row_before(const struct snapshot *prev, const struct
 	struct vkey k = vrow_vkey(v);
 	const struct vrow *rows = prev->rows ? prev->rows : prev->drows;
 	size_t n = prev->rows ? prev->n : prev->ndrows, lo = 0, hi;
-	const struct snapshot *in = prev;
 
 	*figs = NULL;
 	if (!prev->rows) {
@@ -1070,7 +993,6 @@ const struct vrow *snapshot_row_before(const struct snapshot *prev, const struct
 			*figs = snapshot_figs(next, v);
 			return v;
 		}
-		in = NULL;
 	}
 	for (lo = 0, hi = n; lo < hi;) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -1082,22 +1004,6 @@ const struct vrow *snapshot_row_before(const struct snapshot *prev, const struct
 	}
 	if (lo >= n || vrow_key_cmp(&rows[lo], v))
 		return NULL;
-	if (in) {
-		*figs = snapshot_figs(in, &rows[lo]);
-	} else if (rows[lo].has_figs) {
-		/* the first figures of the key, as in a whole snapshot (dfigs are in key order) */
-		size_t f = 0;
-
-		for (hi = prev->ndfigs; f < hi;) {
-			size_t mid = f + (hi - f) / 2;
-
-			if (vkey_cmp(&prev->dfigs[mid].k, &k) < 0)
-				f = mid + 1;
-			else
-				hi = mid;
-		}
-		if (f < prev->ndfigs && !vkey_cmp(&prev->dfigs[f].k, &k))
-			*figs = &prev->dfigs[f].f;
-	}
+	*figs = snapshot_figs(prev, &rows[lo]);
 	return &rows[lo];
 }

@@ -52,6 +52,8 @@ static struct snapshot *complete(struct snapreader *sr)
 		sr->cgupd = NULL;
 		sr->ncgupd = sr->cgupd_cap = 0;
 	}
+	s->fhigh = strtab_figs_high(sr->st);
+	s->fmade = strtab_figs_made(sr->st);
 	snapshot_finish(s);
 	return s;
 }
@@ -83,8 +85,11 @@ struct snapshot *snapreader_step(struct snapreader *sr, struct stream_reader *rd
 		sr->kind = r->type;
 		/* out of memory: this snapshot is skipped, the next full one may fit */
 		sr->building = snapshot_new(stream_reader_header(rd), &r->u.snap_begin, sr->st);
-		if (sr->building)
+		if (sr->building) {
 			sr->building->delta = r->type == REC_DELTA_BEGIN;
+			/* the TCP figures the view released are freed here, before its rows */
+			sr->building->fseq = strtab_figs_begin(sr->st);
+		}
 		break;
 	case REC_HOST:
 	case REC_DELTA_HOST:

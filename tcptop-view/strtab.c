@@ -2,17 +2,21 @@
 /* The strings rows share, interned: each distinct (kind, raw bytes) sanitised once, found again
  * through lib/htab by its raw bytes. Entries live in chunks that never move, so that the UI
  * thread reads those of the rows handed over to it while the reader thread adds more. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "htab.h"
 #include "table.h"
 
-#define CHUNK_BITS 12
-#define CHUNK	   (1u << CHUNK_BITS)
-#define NCHUNKS	   (STRS_MAX / CHUNK)
-#define CACHE_BITS 12
-#define CACHE	   (1u << CACHE_BITS)
+#define CHUNK_BITS  12
+#define CHUNK	    (1u << CHUNK_BITS)
+#define NCHUNKS	    (STRS_MAX / CHUNK)
+#define CACHE_BITS  12
+#define CACHE	    (1u << CACHE_BITS)
+#define FCHUNK_BITS 10
+#define FCHUNK	    (1u << FCHUNK_BITS)
+#define FCHUNKS	    ((FIGS_LIMIT_ONLY + 1) / FCHUNK)
 
 struct sent {
 	struct hnode hn;
@@ -22,6 +26,16 @@ struct sent {
 	uint32_t len, id;
 	uint16_t w;
 	uint8_t kind;
+};
+
+/* A TCP figures value: in the index while live, else in the chain of unused ones (by next). */
+struct fent {
+	struct hnode hn;
+	struct tcp_figs f;
+	uint32_t seq; /* live: the last snapshot that used it (strtab_figs_begin); else the next
+		       * unused one, 0: none */
+	uint32_t id;
+	bool live;
 };
 
 struct strtab {
@@ -46,6 +60,15 @@ struct strtab {
 	uint32_t naddr;
 	uint32_t *aidx;
 	size_t aidx_cap;
+	/* TCP figures: chunks that never move, the reader's index of the live ones and chain of
+	 * the unused ones; what the UI thread released, under lock, till the reader frees it */
+	struct fent *fchunk[FCHUNKS];
+	uint32_t fhigh, flive, ffree, fseq;
+	uint32_t fmade; /* figures added (wrapping) */
+	struct htab fidx;
+	pthread_mutex_t flock;
+	uint64_t *frel;
+	uint32_t nfrel, frel_upto;
 };
 
 static struct sent *ent(const struct strtab *st, uint32_t id)
@@ -68,6 +91,8 @@ struct strtab *strtab_new(bool ascii_only)
 		return NULL;
 	}
 	st->ascii_only = ascii_only;
+	st->fhigh = 1;
+	pthread_mutex_init(&st->flock, NULL);
 	st->chunk[0][0].text = st->chunk[0][0].extra = st->chunk[0][0].raw = "";
 	st->n = 1;
 	/* the "?" of strings not kept, made now so that it never fails later */
@@ -93,7 +118,138 @@ void strtab_free(struct strtab *st)
 	for (size_t c = 0; c < ADDRS_MAX / CHUNK && st->addr[c]; c++)
 		free(st->addr[c]);
 	free(st->aidx);
+	for (size_t c = 0; c < FCHUNKS && st->fchunk[c]; c++)
+		free(st->fchunk[c]);
+	htab_free(&st->fidx);
+	free(st->frel);
+	pthread_mutex_destroy(&st->flock);
 	free(st);
+}
+
+static struct fent *fent(const struct strtab *st, uint32_t id)
+{
+	return &st->fchunk[id >> FCHUNK_BITS][id & (FCHUNK - 1)];
+}
+
+const struct tcp_figs *str_figs(const struct strtab *st, uint32_t id)
+{
+	return &fent(st, id)->f;
+}
+
+/* The figures the UI thread released, freed unless a snapshot it had not taken uses them. */
+static void figs_collect(struct strtab *st)
+{
+	uint64_t *held;
+	uint32_t n, upto;
+
+	pthread_mutex_lock(&st->flock);
+	held = st->frel;
+	n = st->nfrel;
+	upto = st->frel_upto;
+	st->frel = NULL;
+	st->nfrel = 0;
+	pthread_mutex_unlock(&st->flock);
+	for (uint32_t id = 1; held && id < n && id < st->fhigh; id++) {
+		struct fent *e = fent(st, id);
+
+		if (!e->live || (held[id / 64] >> (id % 64) & 1) || (int32_t)(e->seq - upto) > 0)
+			continue;
+		htab_del(&st->fidx, &e->hn);
+		e->live = false;
+		e->seq = st->ffree;
+		st->ffree = id;
+		__atomic_store_n(&st->flive, st->flive - 1, __ATOMIC_RELAXED);
+	}
+	free(held);
+}
+
+uint32_t strtab_figs_begin(struct strtab *st)
+{
+	figs_collect(st);
+	return ++st->fseq;
+}
+
+uint32_t strtab_figs_add(struct strtab *st, const struct tcp_figs *f)
+{
+	uint64_t h = hash_bytes(f, sizeof(*f));
+	struct hnode *p;
+	struct fent *e;
+	uint32_t id;
+
+	htab_for_hash(&st->fidx, p, h)
+	{
+		e = container_of(p, struct fent, hn);
+		if (!memcmp(&e->f, f, sizeof(*f))) {
+			e->seq = st->fseq;
+			return e->id;
+		}
+	}
+	if (st->ffree) {
+		id = st->ffree;
+		e = fent(st, id);
+		st->ffree = e->seq;
+	} else {
+		id = st->fhigh;
+		if (id >= FIGS_LIMIT_ONLY)
+			return 0;
+		if (!st->fchunk[id >> FCHUNK_BITS] &&
+		    !(st->fchunk[id >> FCHUNK_BITS] = malloc(FCHUNK * sizeof(struct fent))))
+			return 0;
+		e = fent(st, id);
+		e->id = id;
+		e->live = false;
+		st->fhigh = id + 1;
+	}
+	if (htab_add(&st->fidx, &e->hn, h)) {
+		e->seq = st->ffree;
+		st->ffree = id;
+		return 0;
+	}
+	e->f = *f;
+	e->seq = st->fseq;
+	e->live = true;
+	__atomic_store_n(&st->flive, st->flive + 1, __ATOMIC_RELAXED);
+	st->fmade++;
+	return id;
+}
+
+uint32_t strtab_figs_high(const struct strtab *st)
+{
+	return st->fhigh;
+}
+
+uint32_t strtab_figs_made(const struct strtab *st)
+{
+	return st->fmade;
+}
+
+void strtab_figs_release(struct strtab *st, uint64_t *held, uint32_t n, uint32_t upto)
+{
+	pthread_mutex_lock(&st->flock);
+	/* one release at a time: a later one waits for the reader to free the first */
+	if (st->frel) {
+		pthread_mutex_unlock(&st->flock);
+		free(held);
+		return;
+	}
+	st->frel = held;
+	st->nfrel = n;
+	st->frel_upto = upto;
+	pthread_mutex_unlock(&st->flock);
+}
+
+uint32_t strtab_figs_count(const struct strtab *st)
+{
+	return __atomic_load_n(&st->flive, __ATOMIC_RELAXED);
+}
+
+size_t strtab_figs_bytes(const struct strtab *st)
+{
+	size_t n = 0;
+
+	for (size_t c = 0; c < FCHUNKS && st->fchunk[c]; c++)
+		n += FCHUNK * sizeof(struct fent);
+	return n + st->fidx.nb * sizeof(*st->fidx.b);
 }
 
 const uint8_t *str_addr(const struct strtab *st, uint32_t id)

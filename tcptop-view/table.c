@@ -56,9 +56,6 @@ void snapshot_free(struct snapshot *s)
 	free(s->dnew);
 	free(s->drows);
 	free(s->drnext);
-	free(s->figs);
-	free(s->dfigs);
-	free(s->dfnext);
 	free(s->active);
 	free(s->from_prev);
 	free(s->fresh);
@@ -299,8 +296,6 @@ int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, const struct 
 	v->r.host = r->host;
 	v->r.state = r->state;
 	v->r.flags = r->flags;
-	v->r.local_w = vrow_endpoint(s->st, v, true, NULL, 0);
-	v->r.remote_w = vrow_endpoint(s->st, v, false, NULL, 0);
 	v->r.comm = strtab_add(s->st, STR_COMM, r->comm, strnlen(r->comm, COMM_LEN), NULL);
 	v->r.id.ifname = row_ifname(s, r);
 	if (r->cgroup_id && !(s->missing & FIELD_CGROUP)) {
@@ -326,33 +321,20 @@ int snapshot_add(struct snapshot *s, const struct rec_snap_row *r, const struct 
 		v->hostname = s->hosts[r->host - 1].name;
 	if (r->id.proto == PROTO_TCP && r->has_figs) {
 		/* out of memory: the row keeps its LIMIT, the detail view shows no figures */
-		if (VEC_RESERVE(&s->figs, &s->figs_cap, s->nfigs + 1))
-			return 0;
-		s->figs[s->nfigs].k = vrow_vkey(v);
-		s->figs[s->nfigs++].f = r->figs;
-		v->has_figs = 1;
-		v->limit = r->limit;
-		v->limit_pct = r->limit_pct;
+		uint32_t f = strtab_figs_add(s->st, &r->figs);
+
+		vrow_set_figs(v, f ? f : FIGS_LIMIT_ONLY);
+		v->r.limit = r->limit;
+		v->r.limit_pct = r->limit_pct;
 	}
 	return 0;
 }
 
 const struct tcp_figs *snapshot_figs(const struct snapshot *s, const struct vrow *v)
 {
-	struct vkey k = vrow_vkey(v);
-	size_t lo = 0, hi = s->nfigs;
+	uint32_t f = vrow_figs(v);
 
-	if (!v->has_figs || vrow_conns(v))
-		return NULL;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (vkey_cmp(&s->figs[mid].k, &k) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < s->nfigs && !vkey_cmp(&s->figs[lo].k, &k) ? &s->figs[lo].f : NULL;
+	return f && f != FIGS_LIMIT_ONLY && !vrow_conns(v) ? str_figs(s->st, f) : NULL;
 }
 
 /* The boot id of a row's host: its HOST record's, else the section's. */
@@ -414,9 +396,9 @@ bool column_descending(enum column c)
  * older collectors) last. */
 uint64_t vrow_limit_key(const struct vrow *v)
 {
-	if (!v->has_figs || v->r.id.proto != PROTO_TCP)
+	if (!vrow_has_figs(v) || v->r.id.proto != PROTO_TCP)
 		return 0;
-	return 1 + limit_severity(v->limit, v->limit_pct);
+	return 1 + limit_severity(v->r.limit, v->r.limit_pct);
 }
 
 static int digits(uint64_t v)
@@ -456,7 +438,8 @@ bool vrow_matches(const struct strtab *st, const struct vrow *v, const char *fil
 	    strcasestr(str_text(st, v->cgroup), filter))
 		return true;
 	/* "rwnd" finds the connections the receiver's window holds back */
-	if (v->has_figs && v->limit != LIMIT_NONE && strcasestr(limit_name(v->limit), filter))
+	if (vrow_has_figs(v) && v->r.limit != LIMIT_NONE &&
+	    strcasestr(limit_name(v->r.limit), filter))
 		return true;
 	snprintf(pid, sizeof(pid), "%" PRIu32, v->r.pid);
 	return !(v->r.flags & CONN_F_NO_OWNER) && !strcmp(pid, filter);
@@ -856,13 +839,6 @@ static int cmp_vkey_rows(const void *pa, const void *pb)
 	return vkey_cmp(&a, &b);
 }
 
-static int cmp_vkey_figs(const void *pa, const void *pb)
-{
-	const struct vfigs *a = pa, *b = pb;
-
-	return vkey_cmp(&a->k, &b->k);
-}
-
 /* Each row's group by process or by cgroup, numbered in order of first appearance: an index of
  * the groups by their key (lib/htab), one slot per group, at most one per row. Made when the
  * table is first grouped; -1 when out of memory. */
@@ -934,12 +910,6 @@ void snapshot_finish(struct snapshot *s)
 			break;
 		}
 	}
-	for (size_t i = 1; i < s->nfigs; i++) {
-		if (vkey_cmp(&s->figs[i - 1].k, &s->figs[i].k) > 0) {
-			qsort(s->figs, s->nfigs, sizeof(*s->figs), cmp_vkey_figs);
-			break;
-		}
-	}
 	s->nstr = strtab_count(s->st);
 	memset(&s->all, 0, sizeof(s->all));
 	s->any_v6 = false;
@@ -957,8 +927,8 @@ void vrow_widen(const struct strtab *st, struct widest *w, const struct vrow *v)
 	const struct vfields *r = &v->r;
 
 	if (!vrow_conns(v)) {
-		w->local = imax(w->local, r->local_w);
-		w->remote = imax(w->remote, r->remote_w);
+		w->local = imax(w->local, (int)vrow_endpoint(st, v, true, NULL, 0));
+		w->remote = imax(w->remote, (int)vrow_endpoint(st, v, false, NULL, 0));
 	}
 	w->comm = imax(w->comm, str_width(st, r->comm));
 	w->cgroup = imax(w->cgroup, str_width(st, v->cgroup));
@@ -974,7 +944,7 @@ void vrow_widen(const struct strtab *st, struct widest *w, const struct vrow *v)
 	w->bytes = umax(w->bytes, umax(r->c.bytes_in, r->c.bytes_out));
 	w->pkts = umax(w->pkts, umax(r->c.pkts_in, r->c.pkts_out));
 	w->rtt = umax(w->rtt, r->c.srtt_us);
-	if (r->id.proto == PROTO_TCP && v->has_figs)
+	if (r->id.proto == PROTO_TCP && vrow_has_figs(v))
 		w->limit = 1;
 }
 
@@ -1118,9 +1088,9 @@ static int build_groups(struct table *t)
 		v->r.rate_out = g->rout;
 		v->r.last_ns = g->first;
 		/* LIMIT: its worst connection's (none without one that has figures) */
-		v->has_figs = g->worst != 0;
-		v->limit = g->worst ? g->worst_row->limit : 0;
-		v->limit_pct = g->worst ? g->worst_row->limit_pct : 0;
+		vrow_set_figs(v, g->worst ? FIGS_LIMIT_ONLY : 0);
+		v->r.limit = g->worst ? g->worst_row->r.limit : 0;
+		v->r.limit_pct = g->worst ? g->worst_row->r.limit_pct : 0;
 		v->r.id.proto = g->worst ? PROTO_TCP : 0;
 		v->nconns = g->conns;
 		v->r.comm = t->group == GROUP_PROCESS ? f->r.comm : 0;
@@ -1493,7 +1463,8 @@ const char *cell_text(const struct strtab *st, const struct vrow *v, enum column
 		case COL_RTT:
 			return "";
 		case COL_LIMIT:
-			return v->has_figs ? limit_text(v->limit, v->limit_pct, buf, size) : "";
+			return vrow_has_figs(v) ? limit_text(v->r.limit, v->r.limit_pct, buf, size)
+						: "";
 		case COL_LOCAL:
 			snprintf(buf, size, "%" PRIu32 " conn%s", vrow_conns(v),
 				 vrow_conns(v) == 1 ? "" : "s");
@@ -1572,9 +1543,9 @@ const char *cell_text(const struct strtab *st, const struct vrow *v, enum column
 		 * them, not there (an older collector) otherwise */
 		if (!tcp)
 			return "-";
-		if (!v->has_figs || (missing & FIELD_TCP_LIMIT))
+		if (!vrow_has_figs(v) || (missing & FIELD_TCP_LIMIT))
 			return (missing & FIELD_TCP_LIMIT) ? "?" : "-";
-		return limit_text(v->limit, v->limit_pct, buf, size);
+		return limit_text(v->r.limit, v->r.limit_pct, buf, size);
 	case NCOLS:
 		buf[0] = '\0';
 		break;
@@ -1855,8 +1826,10 @@ size_t table_format_row(const struct vrow *v, const struct layout *l, const stru
 		/* widths known already: strings' from the table, endpoints' from the row */
 		w = c == COL_PROCESS && v->r.comm && s == str_text(st->st, v->r.comm)
 			    ? str_width(st->st, v->r.comm)
-		    : c == COL_LOCAL && !named && !vrow_conns(v)  ? v->r.local_w
-		    : c == COL_REMOTE && !named && !vrow_conns(v) ? v->r.remote_w
+		    : c == COL_LOCAL && !named && !vrow_conns(v)
+			    ? vrow_endpoint(st->st, v, true, NULL, 0)
+		    : c == COL_REMOTE && !named && !vrow_conns(v)
+			    ? vrow_endpoint(st->st, v, false, NULL, 0)
 		    : c == COL_CGROUP && v->cgroup && s == str_text(st->st, v->cgroup)
 			    ? str_width(st->st, v->cgroup)
 		    : c == COL_HOST && v->hostname && s == str_text(st->st, v->hostname)

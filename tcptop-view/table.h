@@ -55,6 +55,29 @@ const uint32_t *strtab_ranks(struct strtab *st, uint32_t n);
 uint32_t strtab_addr_add(struct strtab *st, const uint8_t *a);
 const uint8_t *str_addr(const struct strtab *st, uint32_t id);
 
+/* TCP figures rows share (an idle connection's repeat those of many others), kept in the strings'
+ * table, each distinct value once, named by a number below FIGS_LIMIT_ONLY (0: none). The reader
+ * thread adds them and frees those the UI thread no longer holds; the UI thread reads those of
+ * the rows handed over to it (entries never move while a row holds them). */
+/* Reader thread: a snapshot begins; the figures it adds are marked with its number (returned),
+ * and those the UI thread released are freed first, unless a snapshot after the ones the UI had
+ * then uses them. */
+uint32_t strtab_figs_begin(struct strtab *st);
+/* Reader thread: the number of figures f, 0 when out of memory or FIGS_LIMIT_ONLY - 1 are kept. */
+uint32_t strtab_figs_add(struct strtab *st, const struct tcp_figs *f);
+/* Figures held: numbers below this (reader thread; recorded in each snapshot). */
+uint32_t strtab_figs_high(const struct strtab *st);
+/* Figures added so far, wrapping (reader thread; recorded in each snapshot). */
+uint32_t strtab_figs_made(const struct strtab *st);
+const struct tcp_figs *str_figs(const struct strtab *st, uint32_t id);
+/* UI thread: of the numbers below n, those whose bit in held (n bits) is clear are no longer
+ * used by any row it holds, nor by the snapshots it took up to the one numbered upto; the table
+ * takes held (malloc'd; freed). */
+void strtab_figs_release(struct strtab *st, uint64_t *held, uint32_t n, uint32_t upto);
+/* Figures kept and the bytes they take. */
+uint32_t strtab_figs_count(const struct strtab *st);
+size_t strtab_figs_bytes(const struct strtab *st);
+
 /* A connection's identity as a row keeps it: struct conn_id with its addresses as numbers, an
  * IPv4 address (its other 12 bytes 0) the 4 bytes themselves (inl), any other one interned
  * (strtab_addr_add), and its interface as the number of its name with its index (vrow_ifindex):
@@ -72,8 +95,8 @@ struct vid {
 	uint8_t inl; /* VID_L_V4, VID_R_V4: laddr, raddr are the IPv4 bytes themselves; VID_GROUP */
 };
 
-/* The stream's fields a row keeps: struct rec_snap_row without its strings, plus the widths of
- * its endpoints as text and its process name's number. */
+/* The stream's fields a row keeps: struct rec_snap_row without its strings and figures, plus its
+ * process name's number. */
 struct vfields {
 	struct vid id;
 	struct conn_counters c;
@@ -81,8 +104,10 @@ struct vfields {
 	uint64_t first_ns, last_ns, cgroup_id;
 	uint32_t pid, host;
 	uint8_t state, flags;
-	uint8_t local_w, remote_w; /* display columns of the endpoints as numbers */
-	uint32_t comm;		   /* strtab number */
+	/* TCP with figures (vrow_has_figs): what held it back during the interval (enum limit,
+	 * lib/limit.h) and that cause's share of it, percent */
+	uint8_t limit, limit_pct;
+	uint32_t comm; /* strtab number */
 };
 
 /* One connection as the view keeps it: no pointer, no string, no heap of its own; every byte up
@@ -91,10 +116,10 @@ struct vrow {
 	struct vfields r;
 	uint32_t cgroup;   /* strtab: the short form, "" when unknown */
 	uint32_t hostname; /* strtab: its host's name (merged streams; extra: its boot id), or 0 */
-	/* TCP with figures (has_figs; the figures themselves are in the snapshot's side table,
-	 * snapshot_figs()): what held it back during the interval (enum limit, lib/limit.h) and
-	 * that cause's share of it, percent; in what was the row's padding */
-	uint8_t limit, limit_pct, has_figs;
+	/* TCP with figures: the number of its figures in the view's table of them (strtab_figs_add,
+	 * 24 bits, little-endian: vrow_figs()), which equal figures share; 0 without figures,
+	 * FIGS_LIMIT_ONLY with a LIMIT but no figures kept (out of memory, a group's row) */
+	uint8_t figs[3];
 	/* its trend entry not made yet (trend.c): 0 none, else 1 + the ticks from since to the
 	 * last snapshot it was active in without moving */
 	uint8_t quiet;
@@ -107,6 +132,26 @@ struct vrow {
 #define VROW_VALUE_BYTES offsetof(struct vrow, quiet)
 /* Every byte is 0.2 MiB at 209,000 rows (issue 22): look twice before making it bigger. */
 _Static_assert(sizeof(struct vrow) == 152, "struct vrow grew");
+
+#define FIGS_LIMIT_ONLY 0xFFFFFFu
+
+static inline uint32_t vrow_figs(const struct vrow *v)
+{
+	return v->figs[0] | (uint32_t)v->figs[1] << 8 | (uint32_t)v->figs[2] << 16;
+}
+
+static inline void vrow_set_figs(struct vrow *v, uint32_t id)
+{
+	v->figs[0] = (uint8_t)id;
+	v->figs[1] = (uint8_t)(id >> 8);
+	v->figs[2] = (uint8_t)(id >> 16);
+}
+
+/* A TCP row with figures: its LIMIT is known (the figures themselves may not be kept). */
+static inline bool vrow_has_figs(const struct vrow *v)
+{
+	return vrow_figs(v) != 0;
+}
 
 /* A group's row: its connections; 0 for a connection's. */
 static inline uint32_t vrow_conns(const struct vrow *v)
@@ -136,12 +181,6 @@ struct vkey {
 	uint32_t host;
 };
 
-/* A TCP row's figures, beside the rows (only rows that have them pay for them): in key order. */
-struct vfigs {
-	struct vkey k;
-	struct tcp_figs f;
-};
-
 /* While a snapshot is read: the string of a (host, cgroup id) met in it. */
 #define CGMEMO 256
 struct cgmemo {
@@ -164,22 +203,24 @@ struct snapshot {
 	struct strtab *st; /* the view's strings (not owned) */
 	struct vrow *rows; /* in key order once finished; NULL when thin */
 	size_t n, cap;	   /* n: its rows, thin or not */
-	struct vfigs
-		*figs; /* the figures of its rows that have them, in key order; NULL when thin */
-	size_t nfigs, figs_cap;
+	uint32_t fseq;	   /* its number among the snapshots read (strtab_figs_begin) */
+	uint32_t fhigh; /* figures held when it was read: its rows' are below (strtab_figs_high) */
+	uint32_t fmade; /* ... and figures added until then (strtab_figs_made) */
 	struct vkey *dkeys;  /* thin: keys (in order) whose rows differ from the next snapshot's */
 	struct vrow *drows;  /* ... this snapshot's rows of them (in order; a key may have none) */
 	struct vrow *drnext; /* ... and the next one's, kept while travelling (NULL otherwise) */
 	size_t ndkeys, ndrows, ndrnext;
 	/* thin: bit k set, dkeys[k]'s row is the next one's with NEW still set (a connection
 	 * new here, settled there, as the first walk's deltas carry every connection): no row
-	 * or figures are kept for it in drows, dfigs (ndnew: 64-bit words) */
+	 * is kept for it in drows (ndnew: 64-bit words) */
 	uint64_t *dnew;
 	size_t ndnew;
-	struct vfigs *dfigs;  /* thin: this snapshot's figures of the keys dkeys */
-	struct vfigs *dfnext; /* ... and the next one's, kept while travelling */
-	size_t ndfigs, ndfnext;
-	bool thin_ok; /* dkeys and drows are made (snapshot_thin) */
+	/* thin: the rows of the next one that this one brought (since its tick) and dkeys does not
+	 * list are this one's with NEW set (the first walk's connections, settled in the next one:
+	 * no key kept for them) */
+	bool dnew_implicit;
+	uint32_t nbrought; /* rows it brought: its tick is their since */
+	bool thin_ok;	   /* dkeys and drows are made (snapshot_thin) */
 	/* made by snapshot_thin(prev, this) for the view's next steps, freed when this one is
 	 * thinned in turn: the rows that matter beyond the table (a rate or closed), by index; the
 	 * rows of prev unchanged here (prev's index -> this one's, UINT32_MAX: changed or gone),
@@ -250,8 +291,7 @@ static inline int vkey_cmp(const struct vkey *a, const struct vkey *b)
 	return a->host < b->host ? -1 : a->host > b->host;
 }
 
-/* The TCP figures of row v of s (whole), NULL when it has none. A flow id reused within one
- * interval (two rows of one key) shows the first row's figures for both. */
+/* The TCP figures of row v of s, NULL when it has none kept. */
 const struct tcp_figs *snapshot_figs(const struct snapshot *s, const struct vrow *v);
 
 /* The order of two rows' keys (vkey_cmp of their keys). */

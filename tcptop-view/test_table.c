@@ -607,9 +607,9 @@ static void test_compact(void)
 			snapshot_add(s, &r, NULL);
 		}
 		for (size_t i = 0; i < s->n; i++)
-			wrong += s->rows[i].r.local_w !=
+			wrong += vrow_endpoint(ST, &s->rows[i], true, NULL, 0) !=
 					 vrow_endpoint(ST, &s->rows[i], true, ep, sizeof(ep)) ||
-				 s->rows[i].r.local_w != strlen(ep);
+				 vrow_endpoint(ST, &s->rows[i], true, NULL, 0) != strlen(ep);
 		ok(!wrong, "an endpoint's width is its text's, IPv4 and IPv6 (%d wrong)", wrong);
 		snapshot_free(s);
 	}
@@ -727,6 +727,31 @@ static void test_closed_and_filter(void)
 	view_free(&v);
 }
 
+/* Rows of s with figures. */
+static size_t nfigs(const struct snapshot *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; s->rows && i < s->n; i++)
+		n += snapshot_figs(s, &s->rows[i]) != NULL;
+	return n;
+}
+
+/* Whether the rows of a and b (as many) have the same figures. */
+static bool snap_figs_same(const struct snapshot *a, const struct snapshot *b)
+{
+	if (!a->rows || !b->rows || a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct tcp_figs *x = snapshot_figs(a, &a->rows[i]),
+				      *y = snapshot_figs(b, &b->rows[i]);
+
+		if (!x != !y || (x && memcmp(x, y, sizeof(*x))))
+			return false;
+	}
+	return true;
+}
+
 /* LIMIT: its cell, the filter that finds a cause, its order, a group's worst connection. */
 static void test_limit(void)
 {
@@ -760,9 +785,9 @@ static void test_limit(void)
 		snapshot_add(s, &r, NULL);
 	}
 	snapshot_finish(s);
-	ok(s->nfigs == 6 && snapshot_figs(s, &s->rows[2])->cwnd == 12 &&
+	ok(nfigs(s) == 6 && snapshot_figs(s, &s->rows[2])->cwnd == 12 &&
 		   !snapshot_figs(s, &s->rows[4]) && !snapshot_figs(s, &s->rows[5]),
-	   "figures beside the rows, for the TCP rows that have them only");
+	   "figures named from the rows, for the TCP rows that have them only");
 	is_str(cell_text(ST, &s->rows[1], COL_LIMIT, false, 0, b, sizeof(b)), "rwnd 55%",
 	       "LIMIT: the cause and its share of the interval");
 	is_str(cell_text(ST, &s->rows[3], COL_LIMIT, false, 0, b, sizeof(b)), "",
@@ -783,9 +808,9 @@ static void test_limit(void)
 	t.snap = s;
 	table_rebuild(&t);
 	ok(t.n == 8 && !strcmp(str_text(ST, t.v[0]->r.comm), "web") &&
-		   t.v[0]->limit == LIMIT_RWND && t.v[1]->limit == LIMIT_SNDBUF &&
-		   t.v[2]->limit == LIMIT_CWND && t.v[3]->limit == LIMIT_APP &&
-		   t.v[4]->limit == LIMIT_NONE && t.v[5]->limit == LIMIT_UNKNOWN,
+		   t.v[0]->r.limit == LIMIT_RWND && t.v[1]->r.limit == LIMIT_SNDBUF &&
+		   t.v[2]->r.limit == LIMIT_CWND && t.v[3]->r.limit == LIMIT_APP &&
+		   t.v[4]->r.limit == LIMIT_NONE && t.v[5]->r.limit == LIMIT_UNKNOWN,
 	   "sorted by LIMIT: rwnd, sndbuf, cwnd, app, none, unknown, then no figures");
 	ok(table_sorted(&t), "... in the comparator's order");
 	t.group = GROUP_PROCESS;
@@ -803,8 +828,10 @@ static void test_limit(void)
 	snapshot_free(s);
 }
 
-/* A snapshot of n TCP rows with figures, row i's cwnd cwnd[i] (tick t). */
-static struct snapshot *figs_snapshot(const uint32_t *cwnd, size_t n, uint64_t t)
+/* A snapshot of n TCP rows with figures, row i's cwnd cwnd[i] (tick t), busy and rwnd clocks
+ * at busy ms. */
+static struct snapshot *figs_snapshot_busy(const uint32_t *cwnd, size_t n, uint64_t t,
+					   uint32_t busy)
 {
 	struct stream_header h = { 0 };
 	struct rec_snap_begin sb = { 0 };
@@ -817,11 +844,17 @@ static struct snapshot *figs_snapshot(const uint32_t *cwnd, size_t n, uint64_t t
 		r.id.proto = PROTO_TCP;
 		r.has_figs = 1;
 		r.figs.cwnd = cwnd[n - 1 - i];
+		r.figs.busy_ms = r.figs.rwnd_ms = busy;
 		snapshot_add(s, &r, NULL);
 	}
 	snapshot_finish(s);
 	s->tick = t;
 	return s;
+}
+
+static struct snapshot *figs_snapshot(const uint32_t *cwnd, size_t n, uint64_t t)
+{
+	return figs_snapshot_busy(cwnd, n, t, 0);
 }
 
 /* The history keeps a row's figures as it keeps its fields: what changed only. */
@@ -831,22 +864,117 @@ static void test_figs_history(void)
 	struct snapshot *a = figs_snapshot(c1, 4, 1), *b = figs_snapshot(c2, 4, 2);
 	int right = 0;
 
-	ok(!snapshot_thin(a, b) && a->ndkeys == 1 && a->ndfigs == 1 && b->nactive == 1 &&
+	ok(!snapshot_thin(a, b) && a->ndkeys == 1 && a->ndrows == 1 && b->nactive == 1 &&
 		   b->active[0] == 1,
 	   "a row whose figures alone changed is kept in the history, and is active");
 	snapshot_drop_rows(a);
-	ok(!a->rows && !a->figs && snapshot_delta_bytes(a) > 0, "thinned: its figures gone too");
-	ok(!snapshot_thicken(a, b) && a->nfigs == 4, "made whole again from the next one");
+	ok(!a->rows && snapshot_delta_bytes(a) > 0, "thinned: its figures gone too");
+	ok(!snapshot_thicken(a, b) && nfigs(a) == 4, "made whole again from the next one");
 	for (size_t i = 0; i < 4 && a->rows; i++)
 		right += snapshot_figs(a, &a->rows[i]) &&
 			 snapshot_figs(a, &a->rows[i])->cwnd == c1[i];
 	ok(right == 4, "... with the figures it had (%d of 4)", right);
 	snapshot_drop_rows(b);
-	ok(!snapshot_thicken_next(a, b) && b->nfigs == 4 && snapshot_figs(b, &b->rows[1]) &&
+	ok(!snapshot_thicken_next(a, b) && nfigs(b) == 4 && snapshot_figs(b, &b->rows[1]) &&
 		   snapshot_figs(b, &b->rows[1])->cwnd == 21,
 	   "and the next one from it");
 	snapshot_free(a);
 	snapshot_free(b);
+}
+
+/* Snapshot k of the sweep's table, read as the reader thread does (its number and the figures
+ * held then): flows 1-3 with figures new each time (cwnd 1000k + flow), flow 4 with one of 650
+ * values that come back (cwnd 5000000 + k % 650, gone from the history long before), flow 5
+ * always the same (cwnd 7). */
+static struct snapshot *sweep_snapshot(struct strtab *st, uint64_t k)
+{
+	struct stream_header h = { 0 };
+	struct rec_snap_begin sb = { .span_ns = 1000000000 };
+	uint32_t seq = strtab_figs_begin(st);
+	struct snapshot *s = snapshot_new(&h, &sb, st);
+
+	s->fseq = seq;
+	for (uint64_t f = 1; f <= 5; f++) {
+		struct rec_snap_row r = row(f, "tcp", 1, 0);
+
+		r.has_figs = 1;
+		r.figs.cwnd = f <= 3   ? (uint32_t)(1000 * k + f)
+			      : f == 4 ? (uint32_t)(5000000 + k % 650)
+				       : 7;
+		snapshot_add(s, &r, NULL);
+	}
+	s->fhigh = strtab_figs_high(st);
+	s->fmade = strtab_figs_made(st);
+	snapshot_finish(s);
+	return s;
+}
+
+/* Rows of s (snapshot tick - 1 of the sweep's table) with the figures they came with. */
+static size_t sweep_right(const struct snapshot *s)
+{
+	size_t right = 0;
+
+	for (size_t r = 0; s && r < s->n; r++) {
+		const struct tcp_figs *f = snapshot_figs(s, &s->rows[r]);
+		uint64_t k = s->tick - 1, fl = s->rows[r].r.id.flow;
+		uint32_t want = fl <= 3	  ? (uint32_t)(1000 * k + fl)
+				: fl == 4 ? (uint32_t)(5000000 + k % 650)
+					  : 7;
+
+		right += f && f->cwnd == want;
+	}
+	return right;
+}
+
+/* The figures no row holds any more are freed and their numbers used again, never those of a
+ * row held, nor of a snapshot read but not handed over yet: 3000 snapshots, the history's 600
+ * made again with the figures each had. */
+static void test_figs_sweep(void)
+{
+	struct strtab *st = strtab_new(false);
+	struct view v = { .t.sort = COL_RX_RATE, .page = 10, .figs_sweep_min = 16 };
+	struct snapshot *ahead;
+	uint64_t n = 3000;
+	size_t right = 0, seen = 0, live = 0, kept = 0;
+
+	view_init(&v);
+	/* one snapshot read ahead of the one installed, as the reader's queue holds it */
+	ahead = sweep_snapshot(st, 0);
+	for (uint64_t k = 0; k < n; k++) {
+		struct snapshot *s = ahead;
+
+		ahead = k + 1 < n ? sweep_snapshot(st, k + 1) : NULL;
+		/* read, not handed over, while the reader freed what the view released */
+		for (size_t r = 0; r < s->n; r++)
+			kept += strtab_figs_add(st, snapshot_figs(s, &s->rows[r])) ==
+				vrow_figs(&s->rows[r]);
+		view_install(&v, s);
+		live += sweep_right(v.shown);
+	}
+	ok(live == 5 * n && kept == 5 * n,
+	   "each snapshot shown with its figures as it came (%zu of %zu), those of the one read "
+	   "ahead kept (%zu)",
+	   live, 5 * (size_t)n, kept);
+	/* 12,000 different figures: the history holds 2,400 of them (four rows differ from one
+	 * snapshot to the next), the table twice that and the sweep's least at most */
+	ok(v.figs_sweeps > 8 && strtab_figs_high(st) < 2 * 2420 + 16 + 4,
+	   "figures no row holds are freed and their numbers used again (%" PRIu64
+	   " sweeps, %u numbers, %u held)",
+	   v.figs_sweeps, strtab_figs_high(st), strtab_figs_count(st));
+	for (size_t i = 0; i < v.nhist; i++) {
+		const struct snapshot *s;
+
+		if (i)
+			key(&v, '[');
+		s = v.shown;
+		seen++;
+		right += sweep_right(s);
+	}
+	ok(seen == 600 && right == 5 * seen,
+	   "[ back through the history: every row with the figures it had (%zu of %zu)", right,
+	   5 * seen);
+	view_free(&v);
+	strtab_free(st);
 }
 
 /* A stalled sender moves no byte: its figures' graphs follow it from the interval it stalled
@@ -862,11 +990,9 @@ static void test_figs_trend(void)
 
 	view_init(&v);
 	for (int i = 0; i < 3; i++) {
-		s[i] = figs_snapshot(c, 1, 0);
-		s[i]->b.span_ns = 1000000000;
 		/* idle, then held back by the peer's window 90% of a second, then 100% */
-		s[i]->figs[0].f.busy_ms = s[i]->figs[0].f.rwnd_ms =
-			1000 + (i > 0) * 900 + (i > 1) * 1000;
+		s[i] = figs_snapshot_busy(c, 1, 0, 1000 + (i > 0) * 900 + (i > 1) * 1000);
+		s[i]->b.span_ns = 1000000000;
 	}
 	for (int i = 0; i < 3; i++)
 		view_install(&v, s[i]);
@@ -1091,14 +1217,6 @@ static bool rows_same(const struct vrow *a, const struct vrow *b, size_t n)
 	return true;
 }
 
-static bool figs_same(const struct vfigs *a, const struct vfigs *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (vkey_cmp(&a[i].k, &b[i].k) || memcmp(&a[i].f, &b[i].f, sizeof(a[i].f)))
-			return false;
-	return true;
-}
-
 static bool keys_same(const struct vkey *a, const struct vkey *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -1122,15 +1240,14 @@ static const char *apply_differs(const struct snapshot *pf, const struct snapsho
 
 	if (d->delta || d->n != f->n || !rows_same(d->rows, f->rows, f->n))
 		return "rows";
-	if (d->nfigs != f->nfigs || !figs_same(d->figs, f->figs, f->nfigs))
+	if (!snap_figs_same(d, f))
 		return "figures";
 	if (memcmp(&d->all, &f->all, sizeof(f->all)))
 		return "widest values";
 	if (pd->ndkeys != pf->ndkeys || !keys_same(pd->dkeys, pf->dkeys, pf->ndkeys))
 		return "the keys that differ";
 	if (pd->ndrows != pf->ndrows || !rows_same(pd->drows, pf->drows, pf->ndrows) ||
-	    pd->ndfigs != pf->ndfigs || !figs_same(pd->dfigs, pf->dfigs, pf->ndfigs) ||
-	    pd->ndnew != pf->ndnew ||
+	    pd->ndnew != pf->ndnew || pd->dnew_implicit != pf->dnew_implicit ||
 	    (pf->ndnew && memcmp(pd->dnew, pf->dnew, pf->ndnew * sizeof(*pf->dnew))))
 		return "what makes the one before again";
 	if (d->nactive != f->nactive || !u32_same(d->active, f->active, f->nactive) ||
@@ -1172,7 +1289,7 @@ static struct snapshot *opening_snapshot(int k)
 
 static bool same_figs(const struct snapshot *a, const struct snapshot *b)
 {
-	return a->nfigs == b->nfigs && figs_same(a->figs, b->figs, b->nfigs);
+	return snap_figs_same(a, b);
 }
 
 /* The connections a snapshot brought cost no key in the history of the one before (their rows'
@@ -1182,7 +1299,7 @@ static void test_opening_history(void)
 {
 	struct view v = { .t.sort = COL_RX_RATE, .page = 10 };
 	struct snapshot *copy[8];
-	int same = 0;
+	int same = 0, implicit = 0;
 	size_t keys = 0, want = 0;
 
 	view_init(&v);
@@ -1192,19 +1309,34 @@ static void test_opening_history(void)
 	}
 	for (size_t i = 0; i + 1 < v.nhist; i++)
 		keys += v.hist[i]->ndkeys;
-	/* the keys of a snapshot's rows gone or different in the next one; not the new ones */
+	/* the keys of a snapshot's rows gone or different in the next one; not the new ones, nor
+	 * those it brought (NEW) settled only in the next one (but in the first, whose rows are
+	 * not NEW: every row's key there would be needed) */
 	for (int k = 0; k < 7; k++) {
 		const struct snapshot *a = copy[k], *b = copy[k + 1];
 
+		implicit += v.hist[k]->dnew_implicit;
 		for (size_t i = 0, j = 0; i < a->n; i++) {
+			bool differ;
+
 			while (j < b->n && vrow_key_cmp(&b->rows[j], &a->rows[i]) < 0)
 				j++;
-			want += j >= b->n || vrow_key_cmp(&b->rows[j], &a->rows[i]) ||
-				memcmp(&a->rows[i], &b->rows[j], VROW_VALUE_BYTES);
+			differ = j >= b->n || vrow_key_cmp(&b->rows[j], &a->rows[i]) ||
+				 memcmp(&a->rows[i], &b->rows[j], VROW_VALUE_BYTES);
+			if (differ && j < b->n && !vrow_key_cmp(&b->rows[j], &a->rows[i]) &&
+			    v.hist[k]->dnew_implicit && (a->rows[i].r.flags & CONN_F_NEW)) {
+				struct vrow x = b->rows[j];
+
+				x.r.flags |= CONN_F_NEW;
+				differ = memcmp(&a->rows[i], &x, VROW_VALUE_BYTES) != 0;
+			}
+			want += differ;
 		}
 	}
 	ok(keys == want, "the keys kept: the rows gone or changed, none of the new (%zu of %zu)",
 	   keys, want);
+	ok(implicit == 6 && !v.hist[0]->dnew_implicit,
+	   "... nor those brought and settled only, after the first snapshot (%d of 6)", implicit);
 	for (int k = 7; k >= 0; k--) {
 		same += same_rows(v.shown, copy[k]) && same_figs(v.shown, copy[k]);
 		if (k)
@@ -1244,17 +1376,16 @@ static void test_settled_history(void)
 	a->tick = a0->tick = 2;
 	b->tick = b0->tick = 3;
 	thin = snapshot_thin(a, b);
-	ok(!thin && a->ndkeys == 1 && a->ndrows == 0 && a->ndfigs == 0 && a->ndnew == 1 &&
-		   a->dnew[0] == 1,
+	ok(!thin && a->ndkeys == 1 && a->ndrows == 0 && a->ndnew == 1 && a->dnew[0] == 1,
 	   "a row settled only: its key kept, no row, no figures (%zu keys, %zu rows)", a->ndkeys,
 	   a->ndrows);
 	snapshot_drop_rows(a);
 	ok(!snapshot_thicken(a, b) && a->n == 2 && rows_same(a->rows, a0->rows, 2) &&
-		   a->nfigs == 2 && figs_same(a->figs, a0->figs, 2),
+		   nfigs(a) == 2 && snap_figs_same(a, a0),
 	   "made whole again from the next one: NEW again, its figures");
 	snapshot_drop_rows(b);
 	ok(!snapshot_thicken_next(a, b) && b->n == 2 && rows_same(b->rows, b0->rows, 2) &&
-		   b->nfigs == 2 && figs_same(b->figs, b0->figs, 2),
+		   nfigs(b) == 2 && snap_figs_same(b, b0),
 	   "and the next one from it");
 	snapshot_free(a);
 	snapshot_free(b);
@@ -1356,7 +1487,7 @@ static const char *views_differ(struct view *a, struct view *b)
 				      *fb = snapshot_figs(b->t.snap, b->t.v[i]);
 
 		if (!fa != !fb || (fa && memcmp(fa, fb, sizeof(*fa))))
-			return "figures (side table)";
+			return "figures";
 		if (vrow_conns(a->t.v[i]))
 			continue;
 		if (trends_get(a->trends, &k, a->shown->tick, a->t.v[i]->since, a->shown->tick,
@@ -1784,6 +1915,7 @@ int main(void)
 	test_limit();
 	test_figs_history();
 	test_figs_trend();
+	test_figs_sweep();
 	test_figs_appeared();
 	test_settled_history();
 	test_opening_history();

@@ -169,7 +169,8 @@ static void seed(struct tent *e, const struct snapshot *prev, const struct snaps
 		 const struct vrow *v)
 {
 	const struct tcp_figs *f = NULL;
-	const struct vrow *p = prev && v->has_figs ? snapshot_row_before(prev, s, v, &f) : NULL;
+	const struct vrow *p =
+		prev && vrow_has_figs(v) ? snapshot_row_before(prev, s, v, &f) : NULL;
 
 	if (!p || !f)
 		return;
@@ -226,7 +227,7 @@ int trends_add(struct trends *tr, struct snapshot *s, const struct snapshot *pre
 		struct vrow *v = &s->rows[s->have_active ? s->active[a] : a];
 		double rate = v->r.rate_in + v->r.rate_out;
 		/* figures that changed (active without a rate: snapshot_thin) */
-		const struct tcp_figs *fg = v->has_figs ? snapshot_figs(s, v) : NULL;
+		const struct tcp_figs *fg = vrow_has_figs(v) ? snapshot_figs(s, v) : NULL;
 		struct conn_key k;
 		struct tent *e;
 

@@ -685,17 +685,18 @@ static int detail_figs(const struct view *v, char text[][300], int max)
 		FLINE("limit         ? (the collector could not read TCP figures: tcp-figures)");
 		return n;
 	}
-	if (!d->has_figs || !v->detail_has_figs) {
+	if (!vrow_has_figs(d) || !v->detail_has_figs) {
 		FLINE("limit         - (no TCP figures in this stream: an older collector)");
 		return n;
 	}
 	if (missing & FIELD_TCP_LIMIT)
 		FLINE("limit         ? (the kernel's HZ is unknown: tcp-limits)");
-	else if (d->limit == LIMIT_NONE)
+	else if (d->r.limit == LIMIT_NONE)
 		FLINE("limit         none: %s", limit_meaning(LIMIT_NONE));
-	else if (limit_meaning(d->limit))
+	else if (limit_meaning(d->r.limit))
 		FLINE("limit         %s of the interval: %s",
-		      limit_text(d->limit, d->limit_pct, a, sizeof(a)), limit_meaning(d->limit));
+		      limit_text(d->r.limit, d->r.limit_pct, a, sizeof(a)),
+		      limit_meaning(d->r.limit));
 	else
 		FLINE("limit         ? (no earlier reading to compare, or a verdict unknown here)");
 	if (missing & FIELD_TCP_LIMIT)

@@ -77,6 +77,8 @@ void view_init(struct view *v)
 		v->closed_max = CLOSED_DEFAULT;
 	if (!v->trends)
 		v->trends = trends_new(); /* NULL: rows show no trend */
+	if (!v->figs_sweep_min)
+		v->figs_sweep_min = FIGS_SWEEP_MIN;
 }
 
 const struct vrow *view_selected(const struct view *v)
@@ -94,29 +96,14 @@ static void keep_closed(struct view *v, const struct snapshot *s)
 	/* the rows closed are among those snapshot_thin() found active, when it did */
 	for (size_t a = 0; a < n; a++) {
 		size_t i = s->have_active ? s->active[a] : a;
-		const struct tcp_figs *f;
-		struct vrow *c;
 
 		if (!(s->rows[i].r.flags & CONN_F_CLOSED))
 			continue;
-		if (!v->closed) {
-			struct vrow *rows = malloc(v->closed_max * sizeof(*rows));
-			struct tcp_figs *figs = malloc(v->closed_max * sizeof(*figs));
-
-			if (!rows || !figs) {
-				free(rows);
-				free(figs);
-				return;
-			}
-			v->closed = rows;
-			v->closed_figs = figs;
-		}
-		c = &v->closed[v->closed_next];
-		*c = s->rows[i]; /* its strings are the view's: they outlive s */
-		f = snapshot_figs(s, c);
-		c->has_figs = f != NULL; /* out of memory, it had none: its LIMIT is not shown */
-		if (f)
-			v->closed_figs[v->closed_next] = *f;
+		if (!v->closed && !(v->closed = malloc(v->closed_max * sizeof(*v->closed))))
+			return;
+		/* its strings and figures are the view's: they outlive s (figs_sweep() keeps the
+		 * figures of the ring's rows) */
+		v->closed[v->closed_next] = s->rows[i];
 		v->closed_next = (v->closed_next + 1) % v->closed_max;
 		if (v->nclosed < v->closed_max)
 			v->nclosed++;
@@ -151,11 +138,6 @@ static void build_closed(struct view *v)
 		size_t k = (v->closed_next + v->closed_max - v->nclosed + i) % v->closed_max;
 
 		c->rows[c->n++] = v->closed[k];
-		/* out of memory: it shows no figures */
-		if (!v->closed[k].has_figs || VEC_RESERVE(&c->figs, &c->figs_cap, c->nfigs + 1))
-			continue;
-		c->figs[c->nfigs].k = vrow_vkey(&v->closed[k]);
-		c->figs[c->nfigs++].f = v->closed_figs[k];
 	}
 	c->tick = ref ? ref->tick : 0;
 	snapshot_finish(c);
@@ -274,6 +256,48 @@ static int apply_delta(struct view *v, struct snapshot *prev, struct snapshot *s
 	return 0;
 }
 
+static void mark_rows(uint64_t *held, uint32_t n, const struct vrow *rows, size_t nrows)
+{
+	for (size_t i = 0; rows && i < nrows; i++) {
+		uint32_t f = vrow_figs(&rows[i]);
+
+		if (f < n)
+			held[f / 64] |= 1ull << (f % 64);
+	}
+}
+
+/* Tell the figures' table which of its figures no row the view holds uses any more, once as
+ * many were added since the last time as were held then (figs_sweep_min at least): what the
+ * reader thread then frees and uses again. Out of memory: another time. */
+static void figs_sweep(struct view *v, const struct snapshot *s)
+{
+	uint32_t n = v->fhigh, held_n = 0;
+	uint64_t *held;
+
+	if (!s->st || v->fmade - v->figs_made_at <
+			      (v->figs_held > v->figs_sweep_min ? v->figs_held : v->figs_sweep_min))
+		return;
+	held = calloc((n + 63) / 64, sizeof(*held));
+	if (!held)
+		return;
+	for (size_t i = 0; i < v->nhist; i++) {
+		const struct snapshot *h = v->hist[i];
+
+		mark_rows(held, n, h->rows, h->n);
+		mark_rows(held, n, h->drows, h->ndrows);
+		mark_rows(held, n, h->drnext, h->ndrnext);
+	}
+	mark_rows(held, n, v->closed, v->nclosed);
+	if (v->closed_snap)
+		mark_rows(held, n, v->closed_snap->rows, v->closed_snap->n);
+	for (uint32_t w = 0; w < (n + 63) / 64; w++)
+		held_n += (uint32_t)__builtin_popcountll(held[w]);
+	v->figs_made_at = v->fmade;
+	v->figs_held = held_n;
+	v->figs_sweeps++;
+	strtab_figs_release(s->st, held, n, v->fseq);
+}
+
 void view_install(struct view *v, struct snapshot *s)
 {
 	struct snapshot *prev = v->nhist ? v->hist[v->nhist - 1] : NULL;
@@ -299,6 +323,7 @@ void view_install(struct view *v, struct snapshot *s)
 			/* the first snapshot, or out of memory: every row is new */
 			for (size_t i = 0; i < s->n; i++)
 				s->rows[i].since = (uint32_t)s->tick;
+			s->nbrought = (uint32_t)s->n;
 			if (prev)
 				hist_cut(v, v->nhist); /* prev too, unless shown */
 			prev = NULL;
@@ -311,6 +336,12 @@ void view_install(struct view *v, struct snapshot *s)
 	keep_closed(v, s);
 	v->hist[v->nhist++] = s;
 	v->end_mark = false;
+	if (s->fhigh > v->fhigh)
+		v->fhigh = s->fhigh;
+	if ((int32_t)(s->fmade - v->fmade) > 0)
+		v->fmade = s->fmade;
+	if ((int32_t)(s->fseq - v->fseq) > 0)
+		v->fseq = s->fseq;
 	if (v->paused || v->travel) {
 		v->latest = s;
 		if (v->show_closed && !v->paused) {
@@ -326,6 +357,7 @@ void view_install(struct view *v, struct snapshot *s)
 	if (prev)
 		release(v, prev);
 	hist_evict(v);
+	figs_sweep(v, s);
 }
 
 void view_input_ended(struct view *v)
@@ -354,11 +386,9 @@ void view_free(struct view *v)
 	free(v->hist);
 	snapshot_free(v->closed_snap);
 	free(v->closed);
-	free(v->closed_figs);
 	trends_free(v->trends);
 	v->hist = NULL;
 	v->closed = NULL;
-	v->closed_figs = NULL;
 	v->closed_snap = NULL;
 	v->trends = NULL;
 	v->nhist = v->hist_cap = 0;

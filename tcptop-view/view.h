@@ -17,6 +17,8 @@
 /* ... and bytes of what makes the older ones again at most (the rows that differ from the next
  * snapshot: none for idle connections) */
 #define HISTORY_BYTES (32u << 20)
+/* TCP figures added to the view's table between two looks for those no longer used, at least */
+#define FIGS_SWEEP_MIN 65536
 
 enum action {
 	ACT_NONE,
@@ -47,7 +49,6 @@ struct view {
 	bool trend_on; /* the TREND field at the end of each row */
 	/* the last closed connections, a ring, for the closed view */
 	struct vrow *closed;
-	struct tcp_figs *closed_figs; /* closed[i]'s figures, when closed[i].has_figs */
 	size_t closed_max, nclosed, closed_next;
 	bool show_closed;
 	struct snapshot *closed_snap;
@@ -71,13 +72,20 @@ struct view {
 	bool paused, raw_units, help, detail, editing;
 	struct vrow detail_row;	     /* last known fields of the connection in the detail view */
 	enum trend_series graph;     /* what its graph shows (g, G) */
-	struct tcp_figs detail_figs; /* its TCP figures (the snapshot's side table), when ... */
+	struct tcp_figs detail_figs; /* its TCP figures (a copy of its row's), when ... */
 	bool detail_has_figs;	     /* ... it has them */
 	bool detail_gone;
 	uint64_t detail_until; /* the tick of the last snapshot it was in */
 	enum input_end ended;
 	uint64_t snapshots;
 	int page; /* table rows that fit on screen, set by the drawing layer */
+	/* the TCP figures' table (strtab_figs_add): numbers below fhigh handed over in the
+	 * snapshots up to the one numbered fseq, fmade figures added until then; those no row
+	 * held uses are released once as many were added since the last time (figs_made_at) as
+	 * were held then (figs_held), or figs_sweep_min: the table holds at most twice what the
+	 * rows hold, and the sweep's least */
+	uint32_t fhigh, fseq, fmade, figs_made_at, figs_held, figs_sweep_min;
+	uint64_t figs_sweeps;
 };
 
 /* Defaults (closed_max, the trend store); before the first install. */
